@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import tiny_config
+
+from topicclf.classifier import TopicClassifier
+from topicclf.config import Config
+from topicclf.corpus import open_corpus
+from topicclf.errors import DataError, NotFittedError
+from topicclf.types import Document
+
+
+def _fit(docs: list[Document], config: Config) -> TopicClassifier:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return TopicClassifier(config=config).fit([d.text for d in docs], [d.labels for d in docs])
+
+
+def test_dense_learns_the_tiny_corpus(
+    tiny_dense: TopicClassifier, tiny_docs: list[Document]
+) -> None:
+    assert tiny_dense.classes_ == ["food", "markets", "sport", "weather"]
+    assert tiny_dense.mode_ == "multilabel"
+    report = tiny_dense.evaluate(tiny_docs)
+    assert report.micro.f1 > 0.7
+    # 30 training sentences with few shared words: still, the best-scored topic of most
+    # documents is one of theirs.
+    scores = tiny_dense.predict_proba([d.text for d in tiny_docs])
+    best = [tiny_dense.classes_[j] for j in scores.argmax(axis=1)]
+    assert sum(b in d.labels for b, d in zip(best, tiny_docs, strict=True)) >= 30
+    predicted = tiny_dense.predict(["The goalkeeper and the striker trained before the final."])
+    assert predicted[0][0] == "sport"
+    scores = tiny_dense.predict_proba(["rain", "goal"])
+    assert scores.shape == (2, 4) and scores.dtype == np.float32
+
+
+def test_default_configuration_on_the_demo_corpus(repo_root: Path) -> None:
+    train = list(open_corpus(repo_root / "corpora/newsbriefs/train.jsonl"))
+    test = list(open_corpus(repo_root / "corpora/newsbriefs/test.jsonl"))
+    clf = _fit(train, Config())
+    report = clf.evaluate(test)
+    assert report.micro.f1 >= 0.65 and report.macro.f1 >= 0.6
+
+
+def test_embedding_network_trains(tiny_docs: list[Document]) -> None:
+    clf = _fit(tiny_docs, tiny_config("embedding", epochs=60, patience=60))
+    assert clf.featurizer_.kind == "sequence"
+    assert clf.evaluate(tiny_docs).micro.f1 > 0.6
+
+
+def test_same_seed_same_scores(tiny_docs: list[Document]) -> None:
+    config = tiny_config(epochs=5)
+    texts = [d.text for d in tiny_docs]
+    a = _fit(tiny_docs, config).predict_proba(texts)
+    b = _fit(tiny_docs, config).predict_proba(texts)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_multiclass_mode_detected_and_enforced(data_dir: Path) -> None:
+    docs = list(open_corpus(data_dir / "folders"))
+    clf = _fit(docs, tiny_config(validation_split=0.5))
+    assert clf.mode_ == "multiclass"
+    assert clf.policy_.multiclass
+    scores = clf.predict_proba([d.text for d in docs])
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-4)
+    assert all(len(p) == 1 for p in clf.predict([d.text for d in docs]))
+
+
+def test_multiclass_refuses_multi_topic_documents(tiny_docs: list[Document]) -> None:
+    with pytest.raises(DataError, match="multi-class mode needs exactly one topic per document"):
+        _fit(tiny_docs, tiny_config(mode="multiclass"))
+
+
+def test_empty_documents_are_skipped_and_counted(tiny_docs: list[Document]) -> None:
+    docs = [*tiny_docs, Document("e1", "   ", ("sport",)), Document("e2", "", ("food",))]
+    texts, labels = [d.text for d in docs], [d.labels for d in docs]
+    with pytest.warns(UserWarning, match=r"2 empty document\(s\) skipped in training"):
+        clf = TopicClassifier(config=tiny_config(epochs=2)).fit(texts, labels)
+    assert clf.training_info_["skipped_empty_documents"] == 2
+    assert clf.training_info_["documents"] == 40
+
+
+def test_unknown_topics_at_evaluation_warn_and_count(tiny_dense: TopicClassifier) -> None:
+    docs = [
+        Document("1", "The striker scored", ("sport", "chess")),
+        Document("2", "rain", ("weather",)),
+    ]
+    with pytest.warns(UserWarning, match=r"1 topic\(s\) in the evaluation corpus are unknown"):
+        report = tiny_dense.evaluate(docs)
+    assert report.unknown_topics == {"chess": 1}
+
+
+def test_errors(tiny_dense: TopicClassifier) -> None:
+    with pytest.raises(NotFittedError, match="call fit first"):
+        TopicClassifier().predict(["x"])
+    with pytest.raises(DataError, match="3 texts but 2 label sets"):
+        TopicClassifier().fit(["a", "b", "c"], [["x"], ["y"]])
+    with pytest.raises(DataError, match="label set #1 is a string"):
+        TopicClassifier().fit(["a"], ["x"])
+    with pytest.raises(DataError, match="have no labels"):
+        TopicClassifier().fit(["a b", "c d", "e f", "g h"], [[], [], [], []])
+    with pytest.raises(DataError, match="evaluation corpus has no labels"):
+        tiny_dense.evaluate([Document("1", "text")])
+
+
+def test_threshold_and_top_k_overrides(tiny_dense: TopicClassifier) -> None:
+    scores = tiny_dense.predict_proba(["Snow stopped the ski race and shares fell."])
+    assert tiny_dense.decide(scores, threshold=1.01).sum() == 0
+    assert tiny_dense.decide(scores, threshold=0.0).sum() == 4
+    assert tiny_dense.decide(scores, top_k=2).sum() == 2
+
+
+@pytest.mark.slow
+def test_reuters_default_configuration_quality(reuters_path: Path) -> None:
+    train = list(open_corpus(reuters_path, split="modapte-train"))
+    test = list(open_corpus(reuters_path, split="modapte-test"))
+    clf = _fit(train, Config())
+    report = clf.evaluate(test)
+    assert report.micro.f1 >= 0.85

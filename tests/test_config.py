@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from topicclf.config import Config, load_config, to_toml
+from topicclf.errors import ConfigError
+
+
+def test_defaults_round_trip_through_dict_and_toml(tmp_path: Path) -> None:
+    config = Config()
+    assert Config.from_dict(config.to_dict()) == config
+    path = tmp_path / "run.toml"
+    path.write_text(to_toml(config))
+    assert load_config(path) == config
+
+
+def test_toml_file_then_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text("[network]\nhidden_units = [64, 32]\n[train]\nseed = 3\n")
+    config = load_config(path, ["train.seed=9", "thresholds.fallback=never", "text.lowercase=no"])
+    assert config.network.hidden_units == (64, 32)
+    assert config.train.seed == 9
+    assert config.thresholds.fallback == "never"
+    assert config.text.lowercase is False
+
+
+def test_set_parses_lists_and_floats() -> None:
+    config = Config().with_overrides(["network.hidden_units=128,64", "train.learning_rate=3e-3"])
+    assert config.network.hidden_units == (128, 64)
+    assert config.train.learning_rate == pytest.approx(0.003)
+
+
+def test_unknown_key_lists_valid_keys() -> None:
+    with pytest.raises(
+        ConfigError, match=r"unknown key train\.sed; valid keys in \[train\]: .*seed"
+    ):
+        Config().with_overrides(["train.sed=1"])
+
+
+def test_unknown_section() -> None:
+    with pytest.raises(ConfigError, match="unknown section 'trian'; valid sections: text"):
+        Config.from_dict({"trian": {}})
+
+
+def test_bad_value_type() -> None:
+    with pytest.raises(ConfigError, match=r"train\.epochs = 'many' is not an integer"):
+        Config().with_overrides(["train.epochs=many"])
+    with pytest.raises(ConfigError, match=r"train\.seed = '1' is not an integer"):
+        Config.from_dict({"train": {"seed": "1"}})
+
+
+def test_bad_choice_and_range() -> None:
+    with pytest.raises(ConfigError, match="network.type = 'rnn' is not valid; choose one of"):
+        Config().with_overrides(["network.type=rnn"])
+    with pytest.raises(ConfigError, match="train.validation_split = 1.5 must be between 0 and 1"):
+        Config().with_overrides(["train.validation_split=1.5"])
+
+
+def test_malformed_set() -> None:
+    with pytest.raises(ConfigError, match="expected section.key=value"):
+        Config().with_overrides(["seed=3"])
+
+
+def test_missing_and_invalid_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train\nseed=1")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_config(bad)

@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import io
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from topicclf.corpus import detect_format, open_corpus, write_corpus
+from topicclf.errors import CorpusFormatError
+from topicclf.types import Document
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [
+        ("tiny.jsonl", "jsonl"),
+        ("tiny.csv", "csv"),
+        ("tiny.tsv", "tsv"),
+        ("tiny.ft", "fasttext"),
+        ("txtdir", "txtdir"),
+        ("folders", "folders"),
+        ("unlabelled.txt", "lines"),
+    ],
+)
+def test_detect_format(data_dir: Path, name: str, fmt: str) -> None:
+    assert detect_format(str(data_dir / name)) == fmt
+    assert open_corpus(data_dir / name).format == fmt
+
+
+def test_jsonl(tiny_docs: list[Document]) -> None:
+    assert len(tiny_docs) == 40
+    assert tiny_docs[8] == Document(
+        "t09",
+        "Snow forced the organisers to postpone the ski race, and the team flew home early.",
+        ("sport", "weather"),
+    )
+
+
+@pytest.mark.parametrize("name", ["tiny.csv", "tiny.tsv", "tiny.ft"])
+def test_other_formats_agree_with_jsonl(
+    data_dir: Path, tiny_docs: list[Document], name: str
+) -> None:
+    docs = list(open_corpus(data_dir / name))
+    assert [(d.text, d.labels) for d in docs] == [(d.text, d.labels) for d in tiny_docs[:12]]
+
+
+def test_csv_ids_and_generated_ids(data_dir: Path) -> None:
+    assert [d.id for d in open_corpus(data_dir / "tiny.csv")][:2] == ["t01", "t02"]
+    assert [d.id for d in open_corpus(data_dir / "tiny.tsv")][:2] == ["tiny:2", "tiny:3"]
+
+
+def test_txtdir_and_folders(data_dir: Path, tiny_docs: list[Document]) -> None:
+    docs = list(open_corpus(data_dir / "txtdir"))
+    assert [d.id for d in docs] == ["sub/t05", "sub/t06", "t01", "t02", "t03", "t04"]
+    by_id = {d.id: d for d in tiny_docs}
+    assert docs[0].labels == by_id["t05"].labels
+    assert docs[2].text.strip() == by_id["t01"].text
+    folders = list(open_corpus(data_dir / "folders"))
+    assert Counter(d.labels[0] for d in folders) == {
+        "food": 2,
+        "markets": 2,
+        "sport": 2,
+        "weather": 2,
+    }
+
+
+def test_lines_keep_blank_lines(data_dir: Path) -> None:
+    docs = list(open_corpus(data_dir / "unlabelled.txt"))
+    assert [d.id for d in docs] == ["unlabelled:1", "unlabelled:2", "unlabelled:3", "unlabelled:4"]
+    assert docs[2].text == "" and all(not d.labels for d in docs)
+
+
+def test_bad_json_line_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "ok", "labels": ["a"]}\n{"text": "broken"\n')
+    with pytest.raises(CorpusFormatError, match=r"bad\.jsonl:2: invalid JSON"):
+        list(open_corpus(path))
+
+
+def test_jsonl_field_errors(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"body": "x"}\n')
+    with pytest.raises(CorpusFormatError, match=r"c\.jsonl:1: the text field 'text' is missing"):
+        list(open_corpus(path))
+    assert list(open_corpus(path, text_field="body"))[0].text == "x"
+    path.write_text('{"text": "x", "labels": "a"}\n')
+    with pytest.raises(CorpusFormatError, match="must be a list of strings"):
+        list(open_corpus(path))
+
+
+def test_csv_missing_column_and_ragged_row(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("body,labels\nhello,a\n")
+    with pytest.raises(
+        CorpusFormatError, match=r"no 'text' column in the header \(found: body, labels\)"
+    ):
+        list(open_corpus(path))
+    path.write_text("text,labels\nhello,a\nworld,b,extra\n")
+    with pytest.raises(
+        CorpusFormatError, match=r"c\.csv:3: expected 2 fields as in the header, found 3"
+    ):
+        list(open_corpus(path))
+
+
+def test_wrong_encoding_names_the_option(tmp_path: Path) -> None:
+    path = tmp_path / "latin.jsonl"
+    path.write_bytes('{"text": "caf\u00e9", "labels": ["x"]}\n'.encode("latin-1"))
+    with pytest.raises(
+        CorpusFormatError, match=r"latin\.jsonl:1: cannot decode .* `encoding` option"
+    ):
+        list(open_corpus(path))
+    assert list(open_corpus(path, encoding="latin-1"))[0].text == "caf\u00e9"
+    assert "\ufffd" in list(open_corpus(path, encoding_errors="replace"))[0].text
+
+
+def test_missing_path_and_unknown_format(tmp_path: Path) -> None:
+    with pytest.raises(CorpusFormatError, match="no such file or directory"):
+        open_corpus(tmp_path / "nope.jsonl")
+    with pytest.raises(CorpusFormatError, match="unknown corpus format 'xml'"):
+        open_corpus(tmp_path, format="xml")
+    with pytest.raises(CorpusFormatError, match="cannot tell the corpus format"):
+        open_corpus(tmp_path)
+    with pytest.raises(CorpusFormatError, match="unknown corpus option"):
+        open_corpus(tmp_path, format="jsonl", colour="red")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "tsv", "fasttext"])
+def test_writers_round_trip(tmp_path: Path, tiny_docs: list[Document], fmt: str) -> None:
+    buffer = io.StringIO()
+    assert write_corpus(tiny_docs, buffer, fmt) == 40
+    path = tmp_path / f"out.{ {'fasttext': 'ft'}.get(fmt, fmt) }"
+    path.write_text(buffer.getvalue())
+    back = list(open_corpus(path, format=fmt))
+    assert [(d.text, d.labels) for d in back] == [(d.text, d.labels) for d in tiny_docs]
+
+
+def test_writer_refuses_labels_it_cannot_hold() -> None:
+    docs = [Document("1", "text", ("a b",))]
+    with pytest.raises(CorpusFormatError, match="contains white space"):
+        write_corpus(docs, io.StringIO(), "fasttext")
+    with pytest.raises(CorpusFormatError, match="contains the label separator"):
+        write_corpus([Document("1", "t", ("a|b",))], io.StringIO(), "csv")
+    with pytest.raises(CorpusFormatError, match="cannot write the format 'reuters'"):
+        write_corpus(docs, io.StringIO(), "reuters")
+
+
+@pytest.mark.slow
+def test_reuters_modapte_counts(reuters_path: Path) -> None:
+    train = list(open_corpus(reuters_path, split="modapte-train"))
+    test = list(open_corpus(reuters_path, split="modapte-test"))
+    assert (len(train), len(test)) == (7770, 3019)
+    train_topics = {t for d in train for t in d.labels}
+    assert train_topics == {t for d in test for t in d.labels}
+    assert len(train_topics) == 90
+    # The one document NLTK's copy lacks (see corpora/reuters21578/README.md).
+    doc = next(d for d in train if d.id == "1199")
+    assert doc.labels == ("trade",) and doc.text.startswith("ROSTENKOWSKI SAYS")
+    assert all(d.text.strip() for d in train + test)
+
+
+@pytest.mark.slow
+def test_reuters_single_label_subsets(reuters_path: Path) -> None:
+    r8 = list(open_corpus(reuters_path, split="r8-test"))
+    assert {d.labels[0] for d in r8} == {
+        "acq",
+        "crude",
+        "earn",
+        "grain",
+        "interest",
+        "money-fx",
+        "ship",
+        "trade",
+    }
+    assert all(len(d.labels) == 1 for d in r8)
+    r52_train = list(open_corpus(reuters_path, split="r52-train"))
+    r52_test = list(open_corpus(reuters_path, split="r52-test"))
+    assert (len(r52_train), len(r52_test)) == (6532, 2568)
+    assert len({d.labels[0] for d in r52_train}) == 52
+
+
+@pytest.mark.slow
+def test_reuters_options(reuters_path: Path) -> None:
+    everything = list(open_corpus(reuters_path, split="all", categories="places"))
+    assert len(everything) == 21578
+    assert everything[0].labels == ("el-salvador", "usa", "uruguay")
+    with pytest.raises(CorpusFormatError, match="unknown Reuters split 'modapte'"):
+        list(open_corpus(reuters_path, split="modapte"))
+    with pytest.raises(CorpusFormatError, match="unknown Reuters category field 'authors'"):
+        list(open_corpus(reuters_path, categories="authors"))

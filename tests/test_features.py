@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from topicclf.config import FeatureConfig, TextConfig
+from topicclf.errors import DataError, NotFittedError
+from topicclf.features import SequenceFeaturizer, TfidfFeaturizer
+from topicclf.types import Document
+
+
+def _texts(docs: list[Document]) -> list[str]:
+    return [d.text for d in docs]
+
+
+def test_tfidf_matches_scikit_learn(tiny_docs: list[Document]) -> None:
+    texts = _texts(tiny_docs)
+    features = FeatureConfig(min_df=1, ngram_max=2)
+    ours = TfidfFeaturizer(TextConfig(), features).fit(texts)
+    reference = TfidfVectorizer(
+        analyzer=lambda t: ours.analyzer.ngrams(t, 2), sublinear_tf=True, dtype=np.float32
+    ).fit(texts)
+    x_ref = reference.transform(texts + ["unseen words only", ""])
+    order = [reference.vocabulary_[t] for t in sorted(ours.vocabulary_, key=ours.vocabulary_.get)]
+    x = ours.transform(texts + ["unseen words only", ""])
+    np.testing.assert_allclose(x.toarray(), x_ref.toarray()[:, order], rtol=1e-5, atol=1e-6)
+    assert x.dtype == np.float32 and x.shape == (42, ours.n_features)
+
+
+def test_tfidf_state_round_trip(tiny_docs: list[Document]) -> None:
+    texts = _texts(tiny_docs)
+    fitted = TfidfFeaturizer(TextConfig(), FeatureConfig(min_df=1)).fit(texts)
+    meta, arrays = fitted.get_state()
+    back = TfidfFeaturizer.from_state(TextConfig(), FeatureConfig(min_df=1), meta, arrays)
+    assert (back.transform(texts) != fitted.transform(texts)).nnz == 0
+
+
+def test_min_df_adapts_to_tiny_corpora(tiny_docs: list[Document]) -> None:
+    # 40 documents: a floor of 2 would drop most words, so it is relaxed to 1.
+    fitted = TfidfFeaturizer(TextConfig(), FeatureConfig(min_df=2)).fit(_texts(tiny_docs))
+    assert "basil" in fitted.vocabulary_
+
+
+def test_tfidf_errors() -> None:
+    featurizer = TfidfFeaturizer(TextConfig(), FeatureConfig())
+    with pytest.raises(NotFittedError, match="call fit first"):
+        featurizer.transform(["x"])
+    with pytest.raises(DataError, match="no features could be learned"):
+        featurizer.fit(["the and of", ""])
+
+
+def test_sequences(tiny_docs: list[Document]) -> None:
+    texts = _texts(tiny_docs)
+    featurizer = SequenceFeaturizer(TextConfig(), FeatureConfig(sequence_length=6)).fit(texts)
+    x = featurizer.transform(["striker scored zzzunknown", ""])
+    assert x.shape == (2, 6) and x.dtype == np.int32
+    vocab = featurizer.vocabulary_
+    assert vocab is not None
+    assert list(x[0, :3]) == [vocab["striker"], vocab["scored"], 1]
+    assert not x[0, 3:].any() and not x[1].any()
+    meta, arrays = featurizer.get_state()
+    back = SequenceFeaturizer.from_state(TextConfig(), FeatureConfig(), meta, arrays)
+    np.testing.assert_array_equal(back.transform(texts), featurizer.transform(texts))
+
+
+def test_sequence_length_adapts(tiny_docs: list[Document]) -> None:
+    featurizer = SequenceFeaturizer(TextConfig(), FeatureConfig()).fit(_texts(tiny_docs))
+    lengths = [len(featurizer.analyzer.tokens(d.text)) for d in tiny_docs]
+    assert featurizer.sequence_length_ == int(np.clip(np.percentile(lengths, 90), 8, 512))

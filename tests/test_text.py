@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from nltk.tokenize import RegexpTokenizer
+
+from topicclf.config import TextConfig
+from topicclf.errors import ConfigError
+from topicclf.text import Analyzer
+
+TEXT = "The Bank's rates ROSE, while bankers were running to the exchanges."
+
+
+def test_default_drops_stop_words_and_lowercases() -> None:
+    assert Analyzer(TextConfig()).tokens(TEXT) == [
+        "bank",
+        "rates",
+        "rose",
+        "bankers",
+        "running",
+        "exchanges",
+    ]
+
+
+@given(st.text(max_size=200))
+@settings(max_examples=200, deadline=None)
+def test_regexp_path_matches_nltk_regexp_tokenizer(text: str) -> None:
+    config = TextConfig(stop_words="none", lowercase=False)
+    expected = RegexpTokenizer(config.token_pattern).tokenize(text)
+    assert Analyzer(config).tokens(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("tokenizer", "expected"),
+    [
+        ("wordpunct", ["the", "bank", "'", "s", "rates"]),
+        ("treebank", ["the", "bank", "'s", "rates"]),
+    ],
+)
+def test_nltk_tokenizers(tokenizer: str, expected: list[str]) -> None:
+    analyzer = Analyzer(TextConfig(tokenizer=tokenizer, stop_words="none"))
+    assert analyzer.tokens("The Bank's rates")[: len(expected)] == expected
+
+
+def test_stemmers() -> None:
+    snowball = Analyzer(TextConfig(stemmer="snowball"))
+    assert snowball.tokens("running bankers exchanges") == ["run", "banker", "exchang"]
+    porter = Analyzer(TextConfig(stemmer="porter"))
+    assert porter.tokens("generously running") == ["gener", "run"]
+
+
+def test_unknown_stemmer_language() -> None:
+    with pytest.raises(ConfigError, match="no Snowball stemmer; choose one of"):
+        Analyzer(TextConfig(stemmer="snowball", language="klingon"))
+
+
+def test_bad_token_pattern() -> None:
+    with pytest.raises(ConfigError, match="not a valid regular expression"):
+        Analyzer(TextConfig(token_pattern="(["))
+    with pytest.raises(ConfigError, match="must not contain capturing groups"):
+        Analyzer(TextConfig(token_pattern=r"(\w+)"))
+
+
+def test_ngrams() -> None:
+    analyzer = Analyzer(TextConfig())
+    assert analyzer.ngrams("oil prices rose sharply", 2) == [
+        "oil",
+        "prices",
+        "rose",
+        "sharply",
+        "oil prices",
+        "prices rose",
+        "rose sharply",
+    ]
+    assert analyzer.ngrams("", 3) == []

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from topicclf.thresholds import (
+    ThresholdPolicy,
+    apply,
+    apply_thresholds,
+    micro_f1,
+    tune_global,
+    tune_per_topic,
+    tune_policy,
+)
+
+Y = np.array([[1, 0, 0, 1], [0, 1, 0, 0], [1, 1, 0, 0]], dtype=np.float32)
+S = np.array([[0.9, 0.2, 0.1, 0.6], [0.3, 0.7, 0.2, 0.1], [0.8, 0.4, 0.3, 0.35]], dtype=np.float32)
+
+
+def test_global_threshold_maximizes_micro_f1() -> None:
+    t = tune_global(Y, S)
+    # Positives score 0.9, 0.8, 0.7, 0.6, 0.4 and every negative scores 0.35 or less: the
+    # best cut keeps exactly the five positives (F1 = 1) and falls halfway to 0.35.
+    assert t == pytest.approx(0.375)
+    assert micro_f1(Y, t <= S) == pytest.approx(1.0)
+    # A lower cut adds false positives and lowers micro-F1: 5 tp, 1 fp -> 10/11.
+    assert micro_f1(Y, S >= 0.33) == pytest.approx(10 / 11)
+
+
+def test_per_topic_thresholds_shrink_towards_global() -> None:
+    own = tune_per_topic(Y, S, 0.5, shrinkage=0.0)
+    # Topic 0: positives 0.9, 0.8 above the negative 0.3 -> cut at 0.55.
+    assert own[0] == pytest.approx(0.55)
+    # Topic 2 has no positives: it keeps the global threshold.
+    assert own[2] == pytest.approx(0.5)
+    shrunk = tune_per_topic(Y, S, 0.5, shrinkage=2.0)
+    assert shrunk[0] == pytest.approx((2 * 0.55 + 2 * 0.5) / 4)
+
+
+def test_apply_with_fallback_and_top_k() -> None:
+    scores = np.array([[0.1, 0.3, 0.2], [0.9, 0.8, 0.7]], dtype=np.float32)
+    plain = apply_thresholds(scores, 0.5)
+    np.testing.assert_array_equal(plain, [[0, 0, 0], [1, 1, 1]])
+    fb = apply_thresholds(scores, 0.5, fallback=True, top_k=2)
+    np.testing.assert_array_equal(fb, [[0, 1, 0], [1, 1, 0]])
+    mc = apply_thresholds(scores, 0.5, multiclass=True)
+    np.testing.assert_array_equal(mc, [[0, 1, 0], [1, 0, 0]])
+
+
+def test_tune_policy_strategies_and_round_trip() -> None:
+    per_topic = tune_policy(Y, S, strategy="per_topic", shrinkage=1.0)
+    glob = tune_policy(Y, S, strategy="global")
+    fixed = tune_policy(Y, S, strategy="fixed", fixed_value=0.5, fallback="never")
+    assert np.all(glob.thresholds == pytest.approx(glob.global_threshold))
+    assert np.all(fixed.thresholds == pytest.approx(0.5)) and not fixed.fallback
+    assert per_topic.strategy == "per_topic"
+    back = ThresholdPolicy.from_dict(per_topic.to_dict())
+    np.testing.assert_array_equal(apply(S, back), apply(S, per_topic))
+
+
+def test_auto_fallback_is_chosen_on_validation() -> None:
+    y = np.array([[1, 0], [0, 1], [1, 0]], dtype=np.float32)
+    low = np.array([[0.4, 0.1], [0.1, 0.3], [0.45, 0.2]], dtype=np.float32)
+    policy = tune_policy(y, low, strategy="fixed", fixed_value=0.5, fallback="auto")
+    assert policy.fallback  # every document has a topic, so the fallback helps
+    none = np.zeros((3, 2), dtype=np.float32)
+    policy = tune_policy(none, low, strategy="fixed", fixed_value=0.5, fallback="auto")
+    assert not policy.fallback  # documents without topics: the fallback only adds errors

@@ -1,0 +1,413 @@
+"""TopicClassifier: featurizer, Keras network and tuned thresholds, as an estimator."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from topicclf import bundle
+from topicclf.config import Config
+from topicclf.errors import ConfigError, DataError, ModelBundleError, NotFittedError
+from topicclf.features import FEATURIZERS, Featurizer, make_featurizer
+from topicclf.labels import LabelEncoder, detect_mode, split_indices
+from topicclf.metrics import EvaluationReport, evaluate
+from topicclf.networks import build_dense_network, build_embedding_network, keras_module, set_seed
+from topicclf.thresholds import ThresholdPolicy, apply, apply_thresholds, tune_policy
+from topicclf.types import Document, NullProgress, Progress
+
+PREDICT_BATCH = 1024
+
+
+class TopicClassifier:
+    """Learns to tag texts with topics (multi-label, or multi-class with exactly one topic)."""
+
+    # Learned by fit (or load); absent before, as in scikit-learn.
+    classes_: list[str]
+    mode_: str
+    featurizer_: Featurizer
+    model_: Any
+    policy_: ThresholdPolicy
+    validation_report_: EvaluationReport
+    training_info_: dict[str, Any]
+    manifest_: dict[str, Any]
+
+    def __init__(self, *, config: Config | None = None) -> None:
+        self.config = config if config is not None else Config()
+
+    # -- fitting -----------------------------------------------------------------------
+    def fit(
+        self,
+        texts: Sequence[str],
+        label_sets: Sequence[Sequence[str]],
+        *,
+        progress: Progress | None = None,
+    ) -> TopicClassifier:
+        """Learn features, network and thresholds from texts and their topic sets."""
+        progress = progress or NullProgress()
+        started = time.perf_counter()
+        cfg = self.config
+        texts, label_sets, skipped = _validate_training_data(texts, label_sets)
+        mode = cfg.train.mode if cfg.train.mode != "auto" else detect_mode(label_sets)
+        multiclass = mode == "multiclass"
+        if multiclass:
+            for i, labels in enumerate(label_sets):
+                if len(set(labels)) != 1:
+                    raise DataError(
+                        f"multi-class mode needs exactly one topic per document; document "
+                        f"#{i + 1} has {len(set(labels))}. Use --mode multilabel"
+                    )
+        encoder = LabelEncoder(min_count=cfg.train.min_count).fit(label_sets)
+        encoded = encoder.transform(label_sets)
+        keep_rows = np.flatnonzero(encoded.y.sum(axis=1) > 0) if multiclass else None
+        y = encoded.y if keep_rows is None else encoded.y[keep_rows]
+        if keep_rows is not None:
+            texts = [texts[i] for i in keep_rows]
+        train_idx, val_idx = split_indices(y, cfg.train.validation_split, cfg.train.seed)
+
+        featurizer = make_featurizer(cfg.text, cfg.features, cfg.network.type)
+        progress.start("vectorizing", len(texts))
+        featurizer.fit([texts[i] for i in train_idx])
+        x_all = featurizer.transform(texts)
+        progress.advance(len(texts))
+        progress.finish()
+        x_train, x_val = x_all[train_idx], x_all[val_idx]
+        y_train, y_val = y[train_idx], y[val_idx]
+
+        set_seed(cfg.train.seed)
+        model = self._build_network(featurizer, encoder.n_classes, multiclass)
+        _init_output_bias(model, y_train, multiclass)
+        keras = keras_module()
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=cfg.train.learning_rate),
+            loss="categorical_crossentropy" if multiclass else "binary_crossentropy",
+        )
+        callbacks = [
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=cfg.train.patience, restore_best_weights=True
+            ),
+            _progress_callback(keras, progress, cfg.train.epochs),
+        ]
+        history = model.fit(
+            x_train,
+            y_train,
+            validation_data=(x_val, y_val),
+            batch_size=cfg.train.batch_size,
+            epochs=cfg.train.epochs,
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        val_scores = _predict(model, x_val)
+        th = cfg.thresholds
+        policy = tune_policy(
+            y_val,
+            val_scores,
+            strategy=th.strategy,
+            fixed_value=th.value,
+            shrinkage=th.shrinkage,
+            fallback=th.fallback,
+            top_k=th.top_k,
+            multiclass=multiclass,
+        )
+        classes = encoder.classes_
+        assert classes is not None
+        validation = evaluate(y_val, apply(val_scores, policy), classes)
+
+        self.classes_ = classes
+        self.mode_ = mode
+        self.featurizer_ = featurizer
+        self.model_ = model
+        self.policy_ = policy
+        self.validation_report_ = validation
+        losses = history.history.get("val_loss", [])
+        self.training_info_ = {
+            "documents": len(texts),
+            "train_documents": len(train_idx),
+            "validation_documents": len(val_idx),
+            "skipped_empty_documents": skipped,
+            "dropped_topics": encoder.dropped_,
+            "epochs_run": len(losses),
+            "best_epoch": int(np.argmin(losses)) + 1 if losses else 0,
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+        return self
+
+    def _build_network(self, featurizer: Featurizer, n_labels: int, multiclass: bool) -> Any:
+        net = self.config.network
+        if net.type == "embedding":
+            length = getattr(featurizer, "sequence_length_", None)
+            assert length is not None
+            return build_embedding_network(
+                featurizer.n_features,
+                length,
+                n_labels,
+                embedding_dim=net.embedding_dim,
+                conv_filters=net.conv_filters,
+                kernel_size=net.kernel_size,
+                hidden_units=net.hidden_units,
+                dropout=net.dropout,
+                multiclass=multiclass,
+            )
+        return build_dense_network(
+            featurizer.n_features,
+            n_labels,
+            hidden_units=net.hidden_units,
+            dropout=net.dropout,
+            multiclass=multiclass,
+        )
+
+    # -- using a fitted classifier -----------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this TopicClassifier is not fitted yet; call fit first")
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Scores in [0, 1] of shape (len(texts), n_topics), columns in `classes_` order."""
+        self._check_fitted()
+        if isinstance(texts, str):
+            raise TypeError("predict_proba takes a sequence of texts, not a single string")
+        out = np.zeros((len(texts), len(self.classes_)), dtype=np.float32)
+        for start in range(0, len(texts), PREDICT_BATCH):
+            chunk = list(texts[start : start + PREDICT_BATCH])
+            out[start : start + len(chunk)] = _predict(
+                self.model_, self.featurizer_.transform(chunk)
+            )
+        return out
+
+    def decide(
+        self, scores: np.ndarray, *, threshold: float | None = None, top_k: int | None = None
+    ) -> np.ndarray:
+        """Boolean topic matrix from scores, with the stored policy or overridden rules."""
+        self._check_fitted()
+        if threshold is None and top_k is None:
+            return apply(scores, self.policy_)
+        k = self.policy_.top_k if top_k is None else top_k
+        if threshold is None:
+            thresholds: np.ndarray | float = self.policy_.thresholds
+            fallback = self.policy_.fallback
+        else:
+            # An explicit threshold means exactly that: no topic below it, no fallback.
+            thresholds, fallback = threshold, False
+        if threshold is None and top_k is not None:
+            # --top-k alone: the k best topics, whatever their scores.
+            thresholds, fallback = -np.inf, False
+        return apply_thresholds(
+            scores, thresholds, fallback=fallback, top_k=k, multiclass=self.policy_.multiclass
+        )
+
+    def topics_of(self, scores: np.ndarray, chosen: np.ndarray) -> list[list[tuple[str, float]]]:
+        """(topic, score) pairs of the chosen topics per document, best first."""
+        out = []
+        for row_scores, row in zip(scores, chosen, strict=True):
+            idx = np.flatnonzero(row)
+            idx = idx[np.argsort(-row_scores[idx], kind="stable")]
+            out.append([(self.classes_[j], float(row_scores[j])) for j in idx])
+        return out
+
+    def predict(self, texts: Sequence[str]) -> list[list[str]]:
+        """Topic lists (best first) for each text, under the tuned thresholds."""
+        scores = self.predict_proba(texts)
+        return [[t for t, _ in row] for row in self.topics_of(scores, self.decide(scores))]
+
+    def evaluate(self, documents: Iterable[Document]) -> EvaluationReport:
+        """Precision, recall and F1 (micro, macro, per topic) on labelled documents."""
+        self._check_fitted()
+        docs = list(documents)
+        if not docs:
+            raise DataError("cannot evaluate on an empty corpus")
+        if not any(doc.labels for doc in docs):
+            raise DataError("the evaluation corpus has no labels; it needs labelled documents")
+        encoder = LabelEncoder()
+        encoder.classes_ = self.classes_
+        encoded = encoder.transform([doc.labels for doc in docs])
+        if encoded.unknown:
+            unknown_docs = sum(
+                1 for d in docs if any(lab not in set(self.classes_) for lab in d.labels)
+            )
+            warnings.warn(
+                f"{len(encoded.unknown)} topic(s) in the evaluation corpus are unknown to the "
+                f"model ({unknown_docs} documents); they count as misses: "
+                + ", ".join(list(encoded.unknown)[:10]),
+                UserWarning,
+                stacklevel=2,
+            )
+        scores = self.predict_proba([doc.text for doc in docs])
+        report = evaluate(
+            encoded.y, self.decide(scores), self.classes_, unknown_topics=dict(encoded.unknown)
+        )
+        return report
+
+    # -- persistence -------------------------------------------------------------------
+    def save(
+        self, path: str | Path, *, overwrite: bool = False, corpus: dict[str, Any] | None = None
+    ) -> Path:
+        """Write the model directory atomically; returns its path."""
+        self._check_fitted()
+        path = Path(path)
+        with bundle.atomic_directory(path, overwrite=overwrite) as tmp:
+            self.model_.save(tmp / "model.keras")
+            meta, arrays = self.featurizer_.get_state()
+            bundle.write_json(tmp / "features.json", meta)
+            # Numeric arrays only, so nothing in the archive is pickled.
+            np.savez(tmp / "features.npz", **arrays)  # type: ignore[arg-type]
+            bundle.write_json(tmp / "labels.json", self.classes_)
+            bundle.write_json(tmp / "thresholds.json", self.policy_.to_dict())
+            manifest = bundle.new_manifest(
+                mode=self.mode_,
+                network=self.config.network.type,
+                n_topics=len(self.classes_),
+                n_features=self.featurizer_.n_features,
+                config=self.config.to_dict(),
+                corpus=corpus or {},
+                training=self.training_info_,
+                validation=_summary(self.validation_report_),
+            )
+            bundle.write_json(tmp / bundle.MANIFEST, manifest)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> TopicClassifier:
+        """Load a model directory written by `save` (Keras safe mode, no pickle)."""
+        path = Path(path)
+        manifest = bundle.check_directory(path)
+        try:
+            config = Config.from_dict(manifest["config"])
+        except (ConfigError, KeyError, TypeError) as exc:
+            raise ModelBundleError(
+                f"{path}: invalid configuration in the manifest: {exc}"
+            ) from None
+        classes = bundle.read_json(path, "labels.json")
+        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+            raise ModelBundleError(f"{path}/labels.json: expected a list of topic names")
+        meta = bundle.read_json(path, "features.json")
+        arrays = bundle.read_npz(path, "features.npz")
+        kind = meta.get("kind") if isinstance(meta, dict) else None
+        if kind not in FEATURIZERS:
+            raise ModelBundleError(f"{path}/features.json: unknown featurizer kind {kind!r}")
+        try:
+            featurizer = FEATURIZERS[kind].from_state(config.text, config.features, meta, arrays)
+            policy = ThresholdPolicy.from_dict(bundle.read_json(path, "thresholds.json"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelBundleError(f"{path}: inconsistent model files ({exc})") from None
+        if policy.thresholds.shape != (len(classes),):
+            raise ModelBundleError(
+                f"{path}/thresholds.json: {policy.thresholds.size} thresholds for "
+                f"{len(classes)} topics in labels.json"
+            )
+        model = _load_keras(path, manifest)
+        outputs = int(model.outputs[0].shape[-1])
+        if outputs != len(classes):
+            raise ModelBundleError(
+                f"{path}: the network has {outputs} outputs but labels.json lists "
+                f"{len(classes)} topics"
+            )
+        inputs = int(model.inputs[0].shape[-1])
+        expected = (
+            featurizer.n_features if kind == "tfidf" else getattr(featurizer, "sequence_length_", 0)
+        )
+        if inputs != expected:
+            raise ModelBundleError(
+                f"{path}: the network takes {inputs} inputs but the features give {expected}"
+            )
+        self = cls(config=config)
+        self.classes_ = classes
+        self.mode_ = str(manifest.get("mode", "multilabel"))
+        self.featurizer_ = featurizer
+        self.model_ = model
+        self.policy_ = policy
+        self.training_info_ = dict(manifest.get("training", {}))
+        self.manifest_ = manifest
+        return self
+
+
+def _init_output_bias(model: Any, y: np.ndarray, multiclass: bool) -> None:
+    """Start each output at its topic's base rate instead of 0.5.
+
+    With many rare topics, a network starting at 0.5 spends its first epochs only learning
+    that most topics are absent; starting from the log-odds of the training frequencies
+    skips that and keeps rare topics from being pushed to zero before their words are learned.
+    """
+    rate = np.clip(y.mean(axis=0), 1e-4, 1 - 1e-4)
+    bias = np.log(rate) if multiclass else np.log(rate / (1 - rate))
+    model.get_layer("topics").bias.assign(bias.astype(np.float32))
+
+
+def _load_keras(path: Path, manifest: dict[str, Any]) -> Any:
+    keras = keras_module()
+    try:
+        return keras.models.load_model(path / "model.keras", compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for bad files; all mean the same here
+        raise ModelBundleError(
+            f"{path}/model.keras cannot be loaded safely ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); "
+            f"versions recorded vs installed: {bundle.describe_versions(manifest)}"
+        ) from None
+
+
+def _predict(model: Any, x: Any) -> np.ndarray:
+    if x.shape[0] == 0:
+        return np.zeros((0, int(model.outputs[0].shape[-1])), dtype=np.float32)
+    return np.asarray(model.predict(x, batch_size=256, verbose=0), dtype=np.float32)
+
+
+def _summary(report: EvaluationReport) -> dict[str, float]:
+    return {
+        "micro_f1": round(report.micro.f1, 4),
+        "macro_f1": round(report.macro.f1, 4),
+        "micro_precision": round(report.micro.precision, 4),
+        "micro_recall": round(report.micro.recall, 4),
+        "documents": report.n_documents,
+    }
+
+
+def _validate_training_data(
+    texts: Sequence[str], label_sets: Sequence[Sequence[str]]
+) -> tuple[list[str], list[tuple[str, ...]], int]:
+    if isinstance(texts, str):
+        raise TypeError("fit takes a sequence of texts, not a single string")
+    if len(texts) != len(label_sets):
+        raise DataError(f"{len(texts)} texts but {len(label_sets)} label sets")
+    kept_texts: list[str] = []
+    kept_labels: list[tuple[str, ...]] = []
+    skipped = 0
+    for i, (text, labels) in enumerate(zip(texts, label_sets, strict=True)):
+        if not isinstance(text, str):
+            raise DataError(f"text #{i + 1} is a {type(text).__name__}, not a string")
+        if isinstance(labels, str):
+            raise DataError(
+                f"label set #{i + 1} is a string ({labels!r}); "
+                f"give a list of topics, e.g. [{labels!r}]"
+            )
+        if not text.strip():
+            skipped += 1
+            continue
+        kept_texts.append(text)
+        kept_labels.append(tuple(dict.fromkeys(labels)))
+    if skipped:
+        warnings.warn(f"{skipped} empty document(s) skipped in training", UserWarning, stacklevel=3)
+    return kept_texts, kept_labels, skipped
+
+
+def _progress_callback(keras: Any, progress: Progress, epochs: int) -> Any:
+    class _Report(keras.callbacks.Callback):  # type: ignore[misc, name-defined]
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            progress.start(f"epoch {epoch + 1}/{epochs}", self.params.get("steps"))
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            progress.advance(1, loss=float((logs or {}).get("loss", 0.0)))
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            progress.finish()
+
+    return _Report()
+
+
+def label_counts(label_sets: Iterable[Sequence[str]]) -> Counter[str]:
+    """How many documents carry each topic."""
+    return Counter(label for labels in label_sets for label in set(labels))

@@ -1,0 +1,666 @@
+"""The `topicclf` command line: each command parses, makes one core call and renders.
+
+Heavy modules (numpy, scikit-learn, TensorFlow) are imported inside the commands that need
+them, so `topicclf --help`, `info` and `corpus stats` start fast and never load TensorFlow.
+Results go to stdout, progress and diagnostics to stderr; errors map to exit codes in `main`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from topicclf import __version__
+from topicclf.errors import TopicclfError
+
+if TYPE_CHECKING:
+    from topicclf.corpus import Corpus
+
+EXIT_DOMAIN, EXIT_USAGE, EXIT_GATE = 1, 2, 3
+REUTERS_ENV = "TOPICCLF_REUTERS"
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+
+
+class _State:
+    verbose = False
+    quiet = False
+
+
+state = _State()
+
+app = typer.Typer(
+    name="topicclf",
+    help="Learn to tag documents with topics, tag collections and report how well it works.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+corpus_app = typer.Typer(
+    help="Inspect and convert corpora.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+)
+app.add_typer(corpus_app, name="corpus")
+
+
+class Network(StrEnum):
+    dense = "dense"
+    embedding = "embedding"
+
+
+class Mode(StrEnum):
+    auto = "auto"
+    multilabel = "multilabel"
+    multiclass = "multiclass"
+
+
+class TagFormat(StrEnum):
+    jsonl = "jsonl"
+    csv = "csv"
+    tsv = "tsv"
+
+
+class CorpusFormat(StrEnum):
+    jsonl = "jsonl"
+    csv = "csv"
+    tsv = "tsv"
+    fasttext = "fasttext"
+    txtdir = "txtdir"
+    folders = "folders"
+    reuters = "reuters"
+    lines = "lines"
+
+
+# -- options shared by every command that reads a corpus --------------------------------
+CORPUS_HELP = (
+    "A corpus file or directory (format guessed; see --format), '-' for stdin, or "
+    f"reuters:SPLIT to read Reuters-21578 from ${REUTERS_ENV}."
+)
+FormatOpt = Annotated[
+    CorpusFormat | None, typer.Option("--format", "-f", help="Corpus format (default: guessed).")
+]
+SplitOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Reuters split: all, modapte-train, modapte-test, r8-train, r8-test, r52-train, "
+        "r52-test."
+    ),
+]
+EncodingOpt = Annotated[str, typer.Option(help="Text encoding of the corpus files.")]
+EncodingErrorsOpt = Annotated[
+    str, typer.Option(help="On undecodable bytes: strict (error) or replace.")
+]
+TextFieldOpt = Annotated[str, typer.Option(help="JSON field / CSV column holding the text.")]
+LabelsFieldOpt = Annotated[str, typer.Option(help="JSON field / CSV column holding the labels.")]
+IdFieldOpt = Annotated[str, typer.Option(help="JSON field / CSV column holding the id.")]
+SeparatorOpt = Annotated[str, typer.Option(help="Separator of labels in a CSV/TSV column.")]
+CategoriesOpt = Annotated[
+    str, typer.Option(help="Reuters category field: topics, places, people, orgs, exchanges.")
+]
+
+
+def _open(
+    path: str,
+    fmt: CorpusFormat | None,
+    split: str | None,
+    encoding: str,
+    encoding_errors: str,
+    text_field: str,
+    labels_field: str,
+    id_field: str,
+    label_separator: str,
+    categories: str,
+) -> Corpus:
+    from topicclf.corpus import CorpusOptions, open_corpus
+
+    if encoding_errors not in ("strict", "replace"):
+        raise typer.BadParameter("--encoding-errors must be strict or replace")
+    if path.startswith("reuters:"):
+        split = split or path.partition(":")[2] or "all"
+        location = os.environ.get(REUTERS_ENV)
+        if not location:
+            raise TopicclfError(
+                f"{path}: set {REUTERS_ENV} to the path of reuters21578.tar.gz "
+                "(see corpora/reuters21578/README.md)"
+            )
+        path, fmt = location, CorpusFormat.reuters
+    options = CorpusOptions(
+        encoding=encoding,
+        encoding_errors=encoding_errors,
+        text_field=text_field,
+        labels_field=labels_field,
+        id_field=id_field,
+        label_separator=label_separator,
+        split=split or "all",
+        categories=categories,
+    )
+    return open_corpus(path, fmt.value if fmt else None, options)
+
+
+# -- progress on stderr --------------------------------------------------------------------
+class CliProgress:
+    """Renders core progress on stderr: rich bars on a terminal, plain lines otherwise."""
+
+    def __init__(self, console: Console, enabled: bool) -> None:
+        self.console = console
+        self.enabled = enabled
+        self.live = enabled and console.is_terminal
+        self._bar: Any = None
+        self._task: Any = None
+        self._name = ""
+        self._started = 0.0
+        self._done = 0
+        self._info: dict[str, float] = {}
+
+    def start(self, task: str, total: int | None = None) -> None:
+        """Begin a task."""
+        self._name, self._started, self._done, self._info = task, time.perf_counter(), 0, {}
+        if self.live:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("{task.description:<14}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[info]}"),
+                console=self.console,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(task, total=total, info="")
+
+    def advance(self, steps: int = 1, **info: float) -> None:
+        """Record progress."""
+        self._done += steps
+        self._info.update(info)
+        if self._bar is not None:
+            text = " ".join(f"{k} {v:.4f}" for k, v in self._info.items())
+            self._bar.update(self._task, advance=steps, info=text)
+
+    def finish(self) -> None:
+        """End the task, leaving one line behind."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+        elif self.enabled:
+            figures = "".join(f", {k} {v:.4f}" for k, v in self._info.items())
+            seconds = time.perf_counter() - self._started
+            self.console.print(f"{self._name}: {self._done} done in {seconds:.1f}s{figures}")
+
+
+def _progress() -> CliProgress:
+    return CliProgress(err, enabled=not state.quiet)
+
+
+def _read_all(corpus: Corpus, progress: CliProgress) -> list[Any]:
+    progress.start(f"reading {Path(corpus.path).name}")
+    docs = []
+    for doc in corpus:
+        docs.append(doc)
+        if len(docs) % 500 == 0:
+            progress.advance(500)
+    progress.advance(len(docs) % 500)
+    progress.finish()
+    return docs
+
+
+def _note(message: str) -> None:
+    if not state.quiet:
+        err.print(message)
+
+
+# -- global options ------------------------------------------------------------------------
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"topicclf {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more on stderr.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress or warnings on stderr.")
+    ] = False,
+) -> None:
+    """Learn to tag documents with topics, tag collections and report how well it works."""
+    state.verbose, state.quiet = verbose, quiet
+
+
+# -- commands ------------------------------------------------------------------------------
+@app.command(
+    epilog="Example: topicclf train corpora/newsbriefs/train.jsonl -o models/newsbriefs",
+)
+def train(
+    corpus: Annotated[str, typer.Argument(help=CORPUS_HELP, show_default=False)],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Model directory to write.", show_default=False)
+    ],
+    network: Annotated[
+        Network | None, typer.Option(help="Network type (default: dense, or from --config).")
+    ] = None,
+    mode: Annotated[
+        Mode | None, typer.Option(help="multilabel, multiclass, or auto (detect from data).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="TOML configuration file.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="Override one setting: section.key=value (repeatable)."),
+    ] = None,
+    validation_split: Annotated[
+        float | None, typer.Option(help="Share of training data held out to tune thresholds.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same model).")] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing model directory.")] = False,
+    fmt: FormatOpt = None,
+    split: SplitOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    encoding_errors: EncodingErrorsOpt = "strict",
+    text_field: TextFieldOpt = "text",
+    labels_field: LabelsFieldOpt = "labels",
+    id_field: IdFieldOpt = "id",
+    label_separator: SeparatorOpt = "|",
+    categories: CategoriesOpt = "topics",
+) -> None:
+    """Train a model on a labelled corpus and save it as a model directory."""
+    from topicclf.config import load_config
+
+    overrides = list(set_ or [])
+    for key, value in (
+        ("network.type", network.value if network else None),
+        ("train.mode", mode.value if mode else None),
+        ("train.validation_split", validation_split),
+        ("train.seed", seed),
+    ):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    cfg = load_config(config, overrides)
+    if output.exists() and not force:
+        raise TopicclfError(f"{output} already exists; choose another path or add --force")
+    source = _open(
+        corpus,
+        fmt,
+        split,
+        encoding,
+        encoding_errors,
+        text_field,
+        labels_field,
+        id_field,
+        label_separator,
+        categories,
+    )
+    progress = _progress()
+    docs = _read_all(source, progress)
+    from topicclf.classifier import TopicClassifier
+
+    started = time.perf_counter()
+    clf = TopicClassifier(config=cfg).fit(
+        [d.text for d in docs], [d.labels for d in docs], progress=progress
+    )
+    clf.save(output, overwrite=force, corpus=source.describe())
+    seconds = time.perf_counter() - started
+    val = clf.validation_report_
+    info = clf.training_info_
+    out.print(
+        f"trained a {cfg.network.type} {clf.mode_} model on {info['documents']} documents "
+        f"({len(clf.classes_)} topics) in {seconds:.1f}s"
+    )
+    out.print(
+        f"validation ({val.n_documents} documents): micro-F1 {val.micro.f1:.4f}, "
+        f"macro-F1 {val.macro.f1:.4f}"
+    )
+    out.print(f"model saved to {output}")
+
+
+@app.command(
+    epilog="Example: topicclf tag models/newsbriefs corpora/newsbriefs/test.jsonl --scores"
+    " | head -3      echo 'Oil prices rose' | topicclf tag models/newsbriefs -",
+)
+def tag(
+    model: Annotated[Path, typer.Argument(help="Model directory.", show_default=False)],
+    inputs: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Corpora or text files/directories to tag; '-' (default) reads stdin, one "
+            "document per line.",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
+    output_format: Annotated[
+        TagFormat | None,
+        typer.Option("--output-format", "-t", help="jsonl, csv or tsv (default: from -o)."),
+    ] = None,
+    scores: Annotated[bool, typer.Option(help="Include the topics' scores.")] = False,
+    top_k: Annotated[
+        int | None, typer.Option(min=1, help="Return the K best topics (ignores thresholds).")
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="One threshold for every topic, no fallback."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Documents per batch.")] = 512,
+    fmt: FormatOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    encoding_errors: EncodingErrorsOpt = "strict",
+    text_field: TextFieldOpt = "text",
+    id_field: IdFieldOpt = "id",
+) -> None:
+    """Tag documents with a model; JSON Lines (or CSV/TSV) on stdout, streamed batch by batch."""
+    from itertools import chain
+
+    from topicclf.classifier import TopicClassifier
+    from topicclf.fileio import atomic_output
+    from topicclf.scoring import TagWriter, tag_batches
+
+    sources = inputs or ["-"]
+    if sources == ["-"] and sys.stdin.isatty():
+        raise typer.BadParameter("give INPUT files, or pipe text in (one document per line)")
+    corpora = [
+        _open(
+            s, fmt, None, encoding, encoding_errors, text_field, "labels", id_field, "|", "topics"
+        )
+        for s in sources
+    ]
+    clf = TopicClassifier.load(model)
+    kind = output_format.value if output_format else None
+    if kind is None:
+        suffix = output.suffix.lower().lstrip(".") if output else ""
+        kind = suffix if suffix in ("csv", "tsv") else "jsonl"
+    documents = chain.from_iterable(corpora)
+    started, count = time.perf_counter(), 0
+
+    def run(handle: Any) -> int:
+        writer = TagWriter(handle, kind, scores=scores)
+        n = 0
+        for batch in tag_batches(
+            clf, documents, batch_size=batch_size, threshold=threshold, top_k=top_k
+        ):
+            for item in batch:
+                writer.write(item)
+            handle.flush()
+            n += len(batch)
+        return n
+
+    if output is None:
+        count = run(sys.stdout)
+    else:
+        with atomic_output(output, newline="") as handle:
+            count = run(handle)
+    if state.verbose or output is not None:
+        _note(
+            f"tagged {count} documents in {time.perf_counter() - started:.1f}s"
+            + (f"; written to {output}" if output else "")
+        )
+
+
+def _parse_gates(gates: list[str]) -> list[tuple[str, float]]:
+    from topicclf.metrics import METRIC_NAMES
+
+    parsed = []
+    for gate in gates:
+        name, sep, value = gate.partition("=")
+        name = name.strip()
+        try:
+            threshold = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise typer.BadParameter(
+                f"{gate!r}: expected METRIC=VALUE, e.g. micro_f1=0.8", param_hint="--fail-under"
+            )
+        if name not in METRIC_NAMES:
+            raise typer.BadParameter(
+                f"unknown metric {name!r}; choose one of: {', '.join(METRIC_NAMES)}",
+                param_hint="--fail-under",
+            )
+        parsed.append((name, threshold))
+    return parsed
+
+
+@app.command(
+    epilog="Example: topicclf evaluate models/newsbriefs corpora/newsbriefs/test.jsonl "
+    "-o report.md --fail-under micro_f1=0.6",
+)
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="Model directory.", show_default=False)],
+    corpus: Annotated[str, typer.Argument(help=CORPUS_HELP, show_default=False)],
+    output: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--output", "-o", help="Also write the report: .json, .csv or .md (repeatable)."
+        ),
+    ] = None,
+    fail_under: Annotated[
+        list[str] | None,
+        typer.Option(help="Exit 3 when METRIC < VALUE, e.g. micro_f1=0.8 (repeatable)."),
+    ] = None,
+    max_topics: Annotated[int, typer.Option(min=1, help="Topics shown on the terminal.")] = 40,
+    fmt: FormatOpt = None,
+    split: SplitOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    encoding_errors: EncodingErrorsOpt = "strict",
+    text_field: TextFieldOpt = "text",
+    labels_field: LabelsFieldOpt = "labels",
+    id_field: IdFieldOpt = "id",
+    label_separator: SeparatorOpt = "|",
+    categories: CategoriesOpt = "topics",
+) -> None:
+    """Evaluate a model on a labelled corpus: summary and per-topic precision, recall, F1."""
+    gates = _parse_gates(fail_under or [])
+    for path in output or []:
+        if path.suffix.lower() not in (".json", ".csv", ".md"):
+            raise typer.BadParameter(
+                f"{path}: use a .json, .csv or .md file", param_hint="--output"
+            )
+    source = _open(
+        corpus,
+        fmt,
+        split,
+        encoding,
+        encoding_errors,
+        text_field,
+        labels_field,
+        id_field,
+        label_separator,
+        categories,
+    )
+    from topicclf.classifier import TopicClassifier
+    from topicclf.reports import write_report
+    from topicclf.reports.terminal import render_evaluation
+
+    clf = TopicClassifier.load(model)
+    docs = _read_all(source, _progress())
+    report = clf.evaluate(docs)
+    render_evaluation(out, report, max_topics=max_topics)
+    context = {"model": {"path": str(model)}, "corpus": source.describe()}
+    for path in output or []:
+        write_report(report, path, context)
+        _note(f"report written to {path}")
+    from topicclf.metrics import summary_metrics
+
+    figures = summary_metrics(report)
+    failed = []
+    for name, value in gates:
+        if figures[name] < value:
+            failed.append(f"{name} {figures[name]:.4f} < {value}")
+    if failed:
+        err.print("[red]gate not met:[/] " + "; ".join(failed))
+        raise typer.Exit(EXIT_GATE)
+
+
+@app.command(epilog="Example: topicclf info models/newsbriefs")
+def info(
+    model: Annotated[Path, typer.Argument(help="Model directory.", show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Describe a model: topics, network, features, training, validation figures, versions."""
+    from topicclf.bundle import describe
+
+    details = describe(model)
+    if as_json:
+        import json
+
+        out.print_json(json.dumps(details, default=str))
+    else:
+        from topicclf.reports.terminal import render_info
+
+        render_info(out, details)
+
+
+@corpus_app.command(epilog="Example: topicclf corpus stats corpora/newsbriefs/train.jsonl")
+def stats(
+    corpus: Annotated[str, typer.Argument(help=CORPUS_HELP, show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    top: Annotated[int, typer.Option(min=1, help="Topics listed in the frequency table.")] = 20,
+    fmt: FormatOpt = None,
+    split: SplitOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    encoding_errors: EncodingErrorsOpt = "strict",
+    text_field: TextFieldOpt = "text",
+    labels_field: LabelsFieldOpt = "labels",
+    id_field: IdFieldOpt = "id",
+    label_separator: SeparatorOpt = "|",
+    categories: CategoriesOpt = "topics",
+) -> None:
+    """Corpus statistics: documents, topics, topics per document, frequencies, lengths."""
+    from topicclf.corpus.stats import corpus_stats
+
+    source = _open(
+        corpus,
+        fmt,
+        split,
+        encoding,
+        encoding_errors,
+        text_field,
+        labels_field,
+        id_field,
+        label_separator,
+        categories,
+    )
+    figures = corpus_stats(source)
+    if as_json:
+        import json
+
+        out.print_json(json.dumps(figures.to_dict()))
+    else:
+        from topicclf.reports.terminal import render_stats
+
+        render_stats(out, figures, top=top)
+
+
+@corpus_app.command(
+    epilog="Example: TOPICCLF_REUTERS=reuters21578.tar.gz topicclf corpus convert "
+    "reuters:modapte-test reuters-test.jsonl",
+)
+def convert(
+    source_path: Annotated[str, typer.Argument(metavar="IN", help=CORPUS_HELP, show_default=False)],
+    target: Annotated[
+        str,
+        typer.Argument(metavar="OUT", help="File to write, or '-' (stdout).", show_default=False),
+    ],
+    to: Annotated[
+        str | None,
+        typer.Option(help="Output format: jsonl, csv, tsv or fasttext (default: from OUT)."),
+    ] = None,
+    fmt: FormatOpt = None,
+    split: SplitOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    encoding_errors: EncodingErrorsOpt = "strict",
+    text_field: TextFieldOpt = "text",
+    labels_field: LabelsFieldOpt = "labels",
+    id_field: IdFieldOpt = "id",
+    label_separator: SeparatorOpt = "|",
+    categories: CategoriesOpt = "topics",
+) -> None:
+    """Convert a corpus between formats (e.g. Reuters SGML to JSON Lines)."""
+    from topicclf.corpus import WRITERS, write_corpus
+    from topicclf.fileio import atomic_output
+
+    by_suffix = {".jsonl": "jsonl", ".csv": "csv", ".tsv": "tsv", ".ft": "fasttext"}
+    kind = to or by_suffix.get(Path(target).suffix.lower())
+    if kind not in WRITERS:
+        raise typer.BadParameter(
+            f"cannot tell the output format of {target!r}; give --to ({', '.join(WRITERS)})",
+            param_hint="--to",
+        )
+    source = _open(
+        source_path,
+        fmt,
+        split,
+        encoding,
+        encoding_errors,
+        text_field,
+        labels_field,
+        id_field,
+        label_separator,
+        categories,
+    )
+    if target == "-":
+        count = write_corpus(source, sys.stdout, kind, source.options)
+    else:
+        with atomic_output(target, newline="") as handle:
+            count = write_corpus(source, handle, kind, source.options)
+        _note(f"wrote {count} documents to {target} ({kind})")
+
+
+# -- entry point ---------------------------------------------------------------------------
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    if state.quiet:
+        return
+    if not state.verbose and not issubclass(category, UserWarning):
+        return  # library deprecation chatter is for developers, not users
+    err.print(f"[yellow]warning:[/] {escape(str(message))}")
+
+
+def main() -> None:
+    """Run the CLI, mapping errors to exit codes: 1 domain, 2 usage, 3 gate not met."""
+    warnings.showwarning = _show_warning
+    try:
+        app(prog_name="topicclf")
+    except TopicclfError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        sys.exit(EXIT_DOMAIN)
+    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        err.print(f"[red]error:[/] {escape((exc.strerror or str(exc)) + where)}")
+        sys.exit(EXIT_DOMAIN)
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(EXIT_DOMAIN)

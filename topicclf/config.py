@@ -1,0 +1,314 @@
+"""Configuration: frozen dataclasses holding the defaults, TOML files and `--set` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from topicclf.errors import ConfigError
+
+
+def _choice(section: str, key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(
+            f"{section}.{key} = {value!r} is not valid; choose one of: {', '.join(allowed)}"
+        )
+
+
+def _at_least(section: str, key: str, value: float, low: float) -> None:
+    if value < low:
+        raise ConfigError(f"{section}.{key} = {value!r} must be >= {low}")
+
+
+def _fraction(section: str, key: str, value: float, *, open_low: bool = True) -> None:
+    ok = (0.0 < value < 1.0) if open_low else (0.0 <= value < 1.0)
+    if not ok:
+        raise ConfigError(f"{section}.{key} = {value!r} must be between 0 and 1")
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """How text becomes tokens (NLTK tokenizers and stemmers, no downloaded data)."""
+
+    tokenizer: str = "regexp"
+    token_pattern: str = r"(?u)\b\w\w+\b"
+    lowercase: bool = True
+    stop_words: str = "english"
+    stemmer: str = "none"
+    language: str = "english"
+
+    def __post_init__(self) -> None:
+        _choice("text", "tokenizer", self.tokenizer, ("regexp", "wordpunct", "treebank"))
+        _choice("text", "stop_words", self.stop_words, ("english", "none"))
+        _choice("text", "stemmer", self.stemmer, ("none", "snowball", "porter"))
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """TF-IDF (dense network) and token-sequence (embedding network) features."""
+
+    ngram_max: int = 2
+    min_df: int = 2
+    max_features: int = 20000
+    sublinear_tf: bool = True
+    sequence_length: int = 0
+    sequence_vocabulary: int = 30000
+
+    def __post_init__(self) -> None:
+        _at_least("features", "ngram_max", self.ngram_max, 1)
+        _at_least("features", "min_df", self.min_df, 1)
+        _at_least("features", "max_features", self.max_features, 0)
+        _at_least("features", "sequence_length", self.sequence_length, 0)
+        _at_least("features", "sequence_vocabulary", self.sequence_vocabulary, 2)
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The Keras network: its type and sizes."""
+
+    type: str = "dense"
+    hidden_units: tuple[int, ...] = (256,)
+    dropout: float = 0.5
+    embedding_dim: int = 128
+    conv_filters: int = 0
+    kernel_size: int = 3
+
+    def __post_init__(self) -> None:
+        _choice("network", "type", self.type, ("dense", "embedding"))
+        for units in self.hidden_units:
+            _at_least("network", "hidden_units", units, 1)
+        _fraction("network", "dropout", self.dropout, open_low=False)
+        _at_least("network", "embedding_dim", self.embedding_dim, 1)
+        _at_least("network", "conv_filters", self.conv_filters, 0)
+        _at_least("network", "kernel_size", self.kernel_size, 1)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training: mode, optimisation, validation split and seed."""
+
+    mode: str = "auto"
+    epochs: int = 50
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    patience: int = 3
+    validation_split: float = 0.1
+    min_count: int = 1
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        _choice("train", "mode", self.mode, ("auto", "multilabel", "multiclass"))
+        _at_least("train", "epochs", self.epochs, 1)
+        _at_least("train", "batch_size", self.batch_size, 1)
+        if self.learning_rate <= 0:
+            raise ConfigError(f"train.learning_rate = {self.learning_rate!r} must be > 0")
+        _at_least("train", "patience", self.patience, 0)
+        _fraction("train", "validation_split", self.validation_split)
+        _at_least("train", "min_count", self.min_count, 1)
+        _at_least("train", "seed", self.seed, 0)
+
+
+@dataclass(frozen=True)
+class ThresholdConfig:
+    """How scores become topic sets."""
+
+    strategy: str = "per_topic"
+    value: float = 0.5
+    shrinkage: float = 5.0
+    fallback: str = "auto"
+    top_k: int = 0
+
+    def __post_init__(self) -> None:
+        _choice("thresholds", "strategy", self.strategy, ("per_topic", "global", "fixed"))
+        _choice("thresholds", "fallback", self.fallback, ("auto", "always", "never"))
+        _fraction("thresholds", "value", self.value)
+        _at_least("thresholds", "shrinkage", self.shrinkage, 0)
+        _at_least("thresholds", "top_k", self.top_k, 0)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole resolved configuration of a model."""
+
+    text: TextConfig = field(default_factory=TextConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """Return the configuration as plain JSON/TOML-compatible data."""
+        out: dict[str, dict[str, Any]] = {}
+        for section in dataclasses.fields(self):
+            values = dataclasses.asdict(getattr(self, section.name))
+            out[section.name] = {
+                k: list(v) if isinstance(v, tuple) else v for k, v in values.items()
+            }
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Config:
+        """Build a Config from nested data, rejecting unknown sections and keys."""
+        return _merge(cls(), data, source="configuration")
+
+    def with_overrides(self, assignments: list[str]) -> Config:
+        """Apply `section.key=value` overrides (as given to `--set`)."""
+        nested: dict[str, dict[str, Any]] = {}
+        for assignment in assignments:
+            key, sep, raw = assignment.partition("=")
+            section, dot, name = key.strip().partition(".")
+            if not sep or not dot or not section or not name:
+                raise ConfigError(
+                    f"--set {assignment!r}: expected section.key=value, e.g. train.seed=7"
+                )
+            nested.setdefault(section, {})[name] = _RawValue(raw.strip())
+        return _merge(self, nested, source="--set")
+
+
+def section_names() -> list[str]:
+    """Names of the configuration sections."""
+    return [f.name for f in dataclasses.fields(Config)]
+
+
+def valid_keys(section: str) -> list[str]:
+    """Keys a configuration section accepts."""
+    section_type = typing.get_type_hints(Config)[section]
+    return [f.name for f in dataclasses.fields(section_type)]
+
+
+@dataclass(frozen=True)
+class _RawValue:
+    """A string from the command line, parsed by the type of the key it is assigned to."""
+
+    text: str
+
+
+def _merge(config: Config, data: dict[str, Any], *, source: str) -> Config:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a table of sections")
+    sections: dict[str, Any] = {}
+    for section, values in data.items():
+        if section not in section_names():
+            raise ConfigError(
+                f"{source}: unknown section {section!r}; valid sections: "
+                + ", ".join(section_names())
+            )
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: [{section}] must be a table of keys")
+        current = getattr(config, section)
+        hints = typing.get_type_hints(type(current))
+        changes: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in hints:
+                raise ConfigError(
+                    f"{source}: unknown key {section}.{key}; valid keys in [{section}]: "
+                    + ", ".join(valid_keys(section))
+                )
+            changes[key] = _coerce(f"{section}.{key}", hints[key], value, source)
+        try:
+            sections[section] = dataclasses.replace(current, **changes)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+    return dataclasses.replace(config, **sections)
+
+
+def _coerce(name: str, hint: Any, value: Any, source: str) -> Any:
+    def bad(expected: str) -> ConfigError:
+        shown = value.text if isinstance(value, _RawValue) else value
+        return ConfigError(f"{source}: {name} = {shown!r} is not {expected}")
+
+    if hint is bool:
+        if isinstance(value, _RawValue):
+            lowered = value.text.lower()
+            if lowered in ("true", "yes", "1", "on"):
+                return True
+            if lowered in ("false", "no", "0", "off"):
+                return False
+            raise bad("a boolean (true/false)")
+        if isinstance(value, bool):
+            return value
+        raise bad("a boolean (true/false)")
+    if hint is int:
+        if isinstance(value, _RawValue):
+            try:
+                return int(value.text)
+            except ValueError:
+                raise bad("an integer") from None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise bad("an integer")
+    if hint is float:
+        if isinstance(value, _RawValue):
+            try:
+                return float(value.text)
+            except ValueError:
+                raise bad("a number") from None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise bad("a number")
+    if hint is str:
+        if isinstance(value, _RawValue):
+            return value.text
+        if isinstance(value, str):
+            return value
+        raise bad("a string")
+    if typing.get_origin(hint) is tuple:
+        items: Any
+        if isinstance(value, _RawValue):
+            text = value.text.strip().strip("[]()")
+            items = [_RawValue(part.strip()) for part in text.split(",") if part.strip()]
+        elif isinstance(value, list | tuple):
+            items = value
+        else:
+            raise bad("a list of integers")
+        try:
+            return tuple(_coerce(name, int, item, source) for item in items)
+        except ConfigError:
+            raise bad("a list of integers") from None
+    raise AssertionError(f"unsupported config type {hint!r} for {name}")  # a bug, not user input
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Load defaults, then a TOML file (if given), then `section.key=value` overrides."""
+    config = Config()
+    if path is not None:
+        path = Path(path)
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config path is a directory, not a TOML file: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        config = _merge(config, data, source=str(path))
+    if overrides:
+        config = config.with_overrides(overrides)
+    return config
+
+
+def to_toml(config: Config) -> str:
+    """Render a configuration as TOML that `load_config` reads back."""
+    lines: list[str] = []
+    for section, values in config.to_dict().items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

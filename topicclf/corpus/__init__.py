@@ -1,0 +1,137 @@
+"""Corpus readers and writers; `open_corpus` picks the reader from the path and its content."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from topicclf.corpus.base import Corpus, CorpusOptions, Reader
+from topicclf.corpus.delimited import read_csv, read_tsv, write_csv, write_tsv
+from topicclf.corpus.directory import looks_like_folders, read_folders, read_txtdir
+from topicclf.corpus.fasttext import PREFIX, read_fasttext, write_fasttext
+from topicclf.corpus.jsonl import read_jsonl, write_jsonl
+from topicclf.corpus.plaintext import read_lines
+from topicclf.corpus.reuters import is_reuters, read_reuters
+from topicclf.errors import CorpusFormatError
+from topicclf.types import Document
+
+READERS: dict[str, Reader] = {
+    "jsonl": read_jsonl,
+    "csv": read_csv,
+    "tsv": read_tsv,
+    "fasttext": read_fasttext,
+    "txtdir": read_txtdir,
+    "folders": read_folders,
+    "reuters": read_reuters,
+    "lines": read_lines,
+}
+WRITERS = {"jsonl": write_jsonl, "csv": write_csv, "tsv": write_tsv, "fasttext": write_fasttext}
+FORMAT_HELP = {
+    "jsonl": "JSON Lines: one object per line with text, labels (a list) and id fields",
+    "csv": "CSV with a header: text, labels (joined by the label separator) and id columns",
+    "tsv": "TSV with a header, like csv",
+    "fasttext": "fastText: '__label__a __label__b text' on each line",
+    "txtdir": "a directory of .txt files, each with a sibling .labels file (one label a line)",
+    "folders": "a directory with one sub-folder per topic, one file per document",
+    "reuters": "the Reuters-21578 distribution (.tar.gz or a directory of reut2-*.sgm)",
+    "lines": "unlabelled plain text, one document per line ('-' reads stdin)",
+}
+_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}
+
+__all__ = [
+    "FORMAT_HELP",
+    "READERS",
+    "WRITERS",
+    "Corpus",
+    "CorpusOptions",
+    "detect_format",
+    "open_corpus",
+    "write_corpus",
+]
+
+
+def detect_format(path: str) -> str:
+    """Guess a corpus format from a path's kind, suffix and first line."""
+    if path == "-":
+        return "lines"
+    source = Path(path)
+    if not source.exists():
+        raise CorpusFormatError(f"{path}: no such file or directory")
+    if source.is_dir():
+        if is_reuters(source):
+            return "reuters"
+        if looks_like_folders(source):
+            return "folders"
+        if any(source.rglob("*.txt")):
+            return "txtdir"
+        raise CorpusFormatError(
+            f"{path}: cannot tell the corpus format of this directory (no .txt files, "
+            "topic sub-folders or reut2-*.sgm files); give it with --format"
+        )
+    suffix = source.suffix.lower()
+    if suffix in _SUFFIXES:
+        return _SUFFIXES[suffix]
+    if source.name.lower().endswith((".tar.gz", ".tgz", ".sgm")):
+        if is_reuters(source):
+            return "reuters"
+        raise CorpusFormatError(
+            f"{path}: not a Reuters-21578 archive; give the format with --format"
+        )
+    first = _first_line(source)
+    if first.startswith(PREFIX):
+        return "fasttext"
+    if first.startswith("{"):
+        return "jsonl"
+    return "lines"
+
+
+def _first_line(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except PermissionError:
+        raise CorpusFormatError(f"{path}: permission denied") from None
+    for line in head.splitlines():
+        if line.strip():
+            return line.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
+    return ""
+
+
+def open_corpus(
+    path: str | Path, format: str | None = None, options: CorpusOptions | None = None, **kw: Any
+) -> Corpus:
+    """Open a corpus for streaming; `format` is guessed when None; keywords set CorpusOptions."""
+    path = str(path)
+    opts = options or CorpusOptions()
+    if kw:
+        valid = [f.name for f in dataclasses.fields(CorpusOptions)]
+        unknown = sorted(set(kw) - set(valid))
+        if unknown:
+            raise CorpusFormatError(
+                f"unknown corpus option(s) {', '.join(unknown)}; valid: {', '.join(valid)}"
+            )
+        opts = dataclasses.replace(opts, **kw)
+    fmt = format or detect_format(path)
+    if fmt not in READERS:
+        raise CorpusFormatError(
+            f"unknown corpus format {fmt!r}; choose one of: {', '.join(READERS)}"
+        )
+    if path != "-" and not Path(path).exists():
+        raise CorpusFormatError(f"{path}: no such file or directory")
+    return Corpus(path, fmt, opts, READERS[fmt])
+
+
+def write_corpus(
+    documents: Iterable[Document],
+    handle: IO[str],
+    format: str,
+    options: CorpusOptions | None = None,
+) -> int:
+    """Write documents to an open text handle in one of WRITERS' formats; returns the count."""
+    if format not in WRITERS:
+        raise CorpusFormatError(
+            f"cannot write the format {format!r}; choose one of: {', '.join(WRITERS)}"
+        )
+    return WRITERS[format](documents, handle, options or CorpusOptions())

@@ -1,0 +1,59 @@
+"""Directory corpora: `.txt` files with sibling `.labels` files, or one sub-folder per topic."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from topicclf.corpus.base import CorpusOptions, clean_labels, encoding_error
+from topicclf.errors import CorpusFormatError
+from topicclf.types import Document
+
+LABELS_SUFFIX = ".labels"
+
+
+def _read_file(path: Path, options: CorpusOptions) -> str:
+    try:
+        return path.read_text(encoding=options.encoding, errors=options.encoding_errors)
+    except UnicodeDecodeError as exc:
+        raise encoding_error(str(path), None, options, exc) from None
+    except PermissionError:
+        raise CorpusFormatError(f"{path}: permission denied") from None
+
+
+def _text_files(root: Path) -> list[Path]:
+    # Sorted so that every run sees the documents in the same order.
+    return sorted(p for p in root.rglob("*.txt") if p.is_file())
+
+
+def read_txtdir(path: str, options: CorpusOptions) -> Iterator[Document]:
+    """Stream `.txt` files below a directory; labels come from `name.labels` beside each file."""
+    root = Path(path)
+    if not root.is_dir():
+        raise CorpusFormatError(f"{path}: not a directory")
+    for file in _text_files(root):
+        labels_file = file.with_suffix(LABELS_SUFFIX)
+        labels: tuple[str, ...] = ()
+        if labels_file.is_file():
+            labels = clean_labels(_read_file(labels_file, options).splitlines())
+        doc_id = file.relative_to(root).with_suffix("").as_posix()
+        yield Document(doc_id, _read_file(file, options), labels)
+
+
+def read_folders(path: str, options: CorpusOptions) -> Iterator[Document]:
+    """Stream a single-label corpus laid out as one sub-folder per topic, one file per document."""
+    root = Path(path)
+    if not root.is_dir():
+        raise CorpusFormatError(f"{path}: not a directory")
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if file.name.startswith("."):
+                continue
+            doc_id = file.relative_to(root).as_posix()
+            yield Document(doc_id, _read_file(file, options), (folder.name,))
+
+
+def looks_like_folders(root: Path) -> bool:
+    """True when a directory holds topic sub-folders and no top-level `.txt` files."""
+    entries = [p for p in root.iterdir() if not p.name.startswith(".")]
+    return bool(entries) and all(p.is_dir() for p in entries)

@@ -1,0 +1,31 @@
+"""The exception hierarchy: every user-facing failure is a TopicclfError subclass."""
+
+from __future__ import annotations
+
+
+class TopicclfError(Exception):
+    """Base class of every error topicclf raises on purpose; its message is for the user."""
+
+
+class ConfigError(TopicclfError, ValueError):
+    """A configuration key, value or file is invalid."""
+
+
+class CorpusFormatError(TopicclfError, ValueError):
+    """A corpus cannot be read: wrong format, bad record, wrong encoding."""
+
+
+class NotFittedError(TopicclfError, AttributeError):
+    """A classifier was used before it was fitted."""
+
+
+class ModelBundleError(TopicclfError):
+    """A model directory is missing, incomplete, inconsistent or from an incompatible version."""
+
+
+class MissingResourceError(TopicclfError):
+    """An optional package or data resource is not installed."""
+
+
+class DataError(TopicclfError, ValueError):
+    """The training data cannot produce a model (e.g. no labels, a single topic)."""

@@ -1,0 +1,230 @@
+"""Featurizers: TF-IDF over word n-grams (dense network) and token-id sequences (embedding network).
+
+Both learn with scikit-learn/numpy at fit time and keep plain state (vocabulary lists, idf
+arrays) so a saved model is JSON + npz, never pickle. `TfidfFeaturizer.transform` needs only
+numpy and scipy, so tagging does not pay scikit-learn's import; a test checks it matches
+scikit-learn's TfidfVectorizer exactly.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from topicclf.config import FeatureConfig, TextConfig
+from topicclf.errors import DataError, NotFittedError
+from topicclf.text import Analyzer
+
+PAD, OOV = 0, 1
+
+
+def _not_fitted(name: str) -> NotFittedError:
+    return NotFittedError(f"this {name} is not fitted yet; call fit first")
+
+
+class TfidfFeaturizer:
+    """TF-IDF vectors over word 1..n-grams, L2-normalised rows, optionally sublinear tf."""
+
+    kind = "tfidf"
+
+    def __init__(self, text: TextConfig, features: FeatureConfig) -> None:
+        self.text = text
+        self.features = features
+        self.analyzer = Analyzer(text)
+        self.vocabulary_: dict[str, int] | None = None
+        self.idf_: np.ndarray | None = None
+
+    @property
+    def n_features(self) -> int:
+        """Number of output columns."""
+        if self.vocabulary_ is None:
+            raise _not_fitted(type(self).__name__)
+        return len(self.vocabulary_)
+
+    def _features(self, text: str) -> list[str]:
+        return self.analyzer.ngrams(text, self.features.ngram_max)
+
+    def fit(self, texts: Sequence[str]) -> TfidfFeaturizer:
+        """Learn the vocabulary and idf weights from training texts."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        n_docs = len(texts)
+        # A document-frequency floor of 2 removes typos and ids on large corpora, but on a
+        # tiny corpus it would throw away most of the vocabulary.
+        min_df = min(self.features.min_df, max(1, n_docs // 50))
+        vectorizer = TfidfVectorizer(
+            analyzer=self._features,
+            min_df=min_df,
+            max_features=self.features.max_features or None,
+            sublinear_tf=self.features.sublinear_tf,
+            dtype=np.float32,
+        )
+        try:
+            vectorizer.fit(texts)
+        except ValueError as exc:
+            raise DataError(
+                f"no features could be learned from the training texts ({exc}); "
+                "are the documents empty or all stop words?"
+            ) from None
+        vocab = vectorizer.vocabulary_
+        # Stable column order (sorted terms) so the same data gives the same model.
+        terms = sorted(vocab)
+        order = np.array([vocab[t] for t in terms])
+        self.vocabulary_ = {t: i for i, t in enumerate(terms)}
+        self.idf_ = vectorizer.idf_[order].astype(np.float32)
+        return self
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Vectorize texts into a sparse float32 matrix of shape (len(texts), n_features)."""
+        if self.vocabulary_ is None or self.idf_ is None:
+            raise _not_fitted(type(self).__name__)
+        vocab = self.vocabulary_
+        indptr = [0]
+        indices: list[int] = []
+        values: list[float] = []
+        for text in texts:
+            counts = Counter(
+                idx for idx in (vocab.get(f) for f in self._features(text)) if idx is not None
+            )
+            indices.extend(counts.keys())
+            values.extend(counts.values())
+            indptr.append(len(indices))
+        data = np.asarray(values, dtype=np.float32)
+        cols = np.asarray(indices, dtype=np.int32)
+        if self.features.sublinear_tf:
+            np.log(data, out=data)
+            data += 1.0
+        data *= self.idf_[cols]
+        matrix = sp.csr_matrix(
+            (data, cols, np.asarray(indptr, dtype=np.int64)),
+            shape=(len(indptr) - 1, len(vocab)),
+            dtype=np.float32,
+        )
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        matrix.data /= np.repeat(norms, np.diff(matrix.indptr)).astype(np.float32)
+        matrix.sort_indices()
+        return matrix
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-able settings and numpy arrays that `from_state` turns back into this featurizer."""
+        if self.vocabulary_ is None or self.idf_ is None:
+            raise _not_fitted(type(self).__name__)
+        meta = {
+            "kind": self.kind,
+            "vocabulary": sorted(self.vocabulary_, key=self.vocabulary_.__getitem__),
+            "stop_words": sorted(self.analyzer.stop_words),
+        }
+        return meta, {"idf": self.idf_}
+
+    @classmethod
+    def from_state(
+        cls, text: TextConfig, features: FeatureConfig, meta: dict[str, Any], arrays: dict[str, Any]
+    ) -> TfidfFeaturizer:
+        """Rebuild a fitted featurizer from `get_state` output."""
+        self = cls.__new__(cls)
+        self.text, self.features = text, features
+        self.analyzer = Analyzer(text, stop_words=meta["stop_words"])
+        self.vocabulary_ = {t: i for i, t in enumerate(meta["vocabulary"])}
+        self.idf_ = np.asarray(arrays["idf"], dtype=np.float32)
+        if self.idf_.shape != (len(self.vocabulary_),):
+            raise ValueError(
+                f"idf has shape {self.idf_.shape}, vocabulary has {len(self.vocabulary_)} terms"
+            )
+        return self
+
+
+class SequenceFeaturizer:
+    """Token-id sequences (0 = padding, 1 = out of vocabulary), padded or truncated at the end."""
+
+    kind = "sequence"
+
+    def __init__(self, text: TextConfig, features: FeatureConfig) -> None:
+        self.text = text
+        self.features = features
+        self.analyzer = Analyzer(text)
+        self.vocabulary_: dict[str, int] | None = None
+        self.sequence_length_: int | None = None
+
+    @property
+    def n_features(self) -> int:
+        """Size of the id space, padding and out-of-vocabulary ids included."""
+        if self.vocabulary_ is None:
+            raise _not_fitted(type(self).__name__)
+        return len(self.vocabulary_) + 2
+
+    def fit(self, texts: Sequence[str]) -> SequenceFeaturizer:
+        """Learn the vocabulary (most frequent tokens) and, if not set, the sequence length."""
+        counts: Counter[str] = Counter()
+        lengths = []
+        for text in texts:
+            tokens = self.analyzer.tokens(text)
+            counts.update(tokens)
+            lengths.append(len(tokens))
+        min_count = min(self.features.min_df, max(1, len(texts) // 50))
+        kept = sorted(
+            (t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t)
+        )[: self.features.sequence_vocabulary - 2]
+        if not kept:
+            raise DataError("no tokens could be learned from the training texts; are they empty?")
+        self.vocabulary_ = {t: i + 2 for i, t in enumerate(kept)}
+        if self.features.sequence_length:
+            self.sequence_length_ = self.features.sequence_length
+        else:
+            # Long enough for nine documents in ten, so padding does not dominate short texts.
+            self.sequence_length_ = int(np.clip(np.percentile(lengths, 90), 8, 512))
+        return self
+
+    def transform(self, texts: Sequence[str]) -> np.ndarray:
+        """Map texts to an int32 array of shape (len(texts), sequence_length)."""
+        if self.vocabulary_ is None or self.sequence_length_ is None:
+            raise _not_fitted(type(self).__name__)
+        length = self.sequence_length_
+        out = np.zeros((len(texts), length), dtype=np.int32)
+        vocab = self.vocabulary_
+        for row, text in enumerate(texts):
+            ids = [vocab.get(t, OOV) for t in self.analyzer.tokens(text)[:length]]
+            out[row, : len(ids)] = ids
+        return out
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-able settings that `from_state` turns back into this featurizer."""
+        if self.vocabulary_ is None:
+            raise _not_fitted(type(self).__name__)
+        meta = {
+            "kind": self.kind,
+            "vocabulary": sorted(self.vocabulary_, key=self.vocabulary_.__getitem__),
+            "stop_words": sorted(self.analyzer.stop_words),
+            "sequence_length": self.sequence_length_,
+        }
+        return meta, {}
+
+    @classmethod
+    def from_state(
+        cls, text: TextConfig, features: FeatureConfig, meta: dict[str, Any], arrays: dict[str, Any]
+    ) -> SequenceFeaturizer:
+        """Rebuild a fitted featurizer from `get_state` output."""
+        self = cls.__new__(cls)
+        self.text, self.features = text, features
+        self.analyzer = Analyzer(text, stop_words=meta["stop_words"])
+        self.vocabulary_ = {t: i + 2 for i, t in enumerate(meta["vocabulary"])}
+        self.sequence_length_ = int(meta["sequence_length"])
+        return self
+
+
+Featurizer = TfidfFeaturizer | SequenceFeaturizer
+FEATURIZERS: dict[str, type[TfidfFeaturizer] | type[SequenceFeaturizer]] = {
+    "tfidf": TfidfFeaturizer,
+    "sequence": SequenceFeaturizer,
+}
+
+
+def make_featurizer(text: TextConfig, features: FeatureConfig, network_type: str) -> Featurizer:
+    """The featurizer a network type needs: TF-IDF for dense, sequences for embedding."""
+    if network_type == "embedding":
+        return SequenceFeaturizer(text, features)
+    return TfidfFeaturizer(text, features)

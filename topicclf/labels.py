@@ -1,0 +1,116 @@
+"""Topic encoding over scikit-learn's MultiLabelBinarizer: sorted topics, rare topics, modes."""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from topicclf.errors import DataError, NotFittedError
+
+
+@dataclass
+class EncodedLabels:
+    """A label matrix plus what was left out on the way."""
+
+    y: np.ndarray
+    unknown: Counter[str] = field(default_factory=Counter)
+
+
+class LabelEncoder:
+    """Maps topic sets to a 0/1 matrix with one column per topic, in sorted order."""
+
+    def __init__(self, *, min_count: int = 1) -> None:
+        self.min_count = min_count
+        self.classes_: list[str] | None = None
+        self.dropped_: dict[str, int] = {}
+
+    def fit(self, label_sets: Iterable[Sequence[str]]) -> LabelEncoder:
+        """Learn the topics; those seen fewer than `min_count` times are dropped with a warning."""
+        counts = Counter(label for labels in label_sets for label in set(labels))
+        if not counts:
+            raise DataError(
+                "the training documents have no labels; a labelled corpus is needed to train "
+                "(check the labels field or column name)"
+            )
+        kept = sorted(label for label, n in counts.items() if n >= self.min_count)
+        self.dropped_ = {label: n for label, n in sorted(counts.items()) if n < self.min_count}
+        if self.dropped_:
+            warnings.warn(
+                f"{len(self.dropped_)} topic(s) with fewer than {self.min_count} documents "
+                f"were dropped: {', '.join(list(self.dropped_)[:10])}"
+                + (" ..." if len(self.dropped_) > 10 else ""),
+                UserWarning,
+                stacklevel=2,
+            )
+        if len(kept) < 2:
+            raise DataError(
+                f"training needs at least two topics, found {len(kept)}"
+                + (f" ({kept[0]})" if kept else "")
+                + (
+                    f" after dropping topics rarer than train.min_count={self.min_count}"
+                    if self.dropped_
+                    else ""
+                )
+            )
+        self.classes_ = kept
+        return self
+
+    @property
+    def n_classes(self) -> int:
+        """Number of topics (= output columns)."""
+        return len(self._classes())
+
+    def _classes(self) -> list[str]:
+        if self.classes_ is None:
+            raise NotFittedError("this LabelEncoder is not fitted yet; call fit first")
+        return self.classes_
+
+    def transform(self, label_sets: Iterable[Sequence[str]]) -> EncodedLabels:
+        """Encode topic sets; unknown topics are counted (and ignored), never a crash."""
+        from sklearn.preprocessing import MultiLabelBinarizer
+
+        classes = self._classes()
+        known = set(classes)
+        unknown: Counter[str] = Counter()
+        cleaned = []
+        for labels in label_sets:
+            unknown.update(label for label in labels if label not in known)
+            cleaned.append([label for label in labels if label in known])
+        binarizer = MultiLabelBinarizer(classes=classes)
+        y = binarizer.fit_transform(cleaned).astype(np.float32)
+        return EncodedLabels(y=y, unknown=unknown)
+
+    def decode(self, rows: Iterable[Iterable[int]]) -> list[list[str]]:
+        """Column indices per document back to topic names."""
+        classes = self._classes()
+        return [[classes[i] for i in row] for row in rows]
+
+
+def detect_mode(label_sets: Iterable[Sequence[str]]) -> str:
+    """'multiclass' when every document has exactly one topic, else 'multilabel'."""
+    return "multiclass" if all(len(set(labels)) == 1 for labels in label_sets) else "multilabel"
+
+
+def split_indices(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random train/validation row indices; every topic with 2+ documents keeps one in training.
+
+    Without that guarantee a rare topic could land wholly in validation, leaving the network
+    nothing to learn it from.
+    """
+    n = y.shape[0]
+    if n < 4:
+        raise DataError(f"training needs at least 4 documents, found {n}")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    n_val = min(max(1, round(n * fraction)), n - 1)
+    is_val = np.zeros(n, dtype=bool)
+    is_val[order[:n_val]] = True
+    for j in range(y.shape[1]):
+        rows = np.flatnonzero(y[:, j] > 0)
+        if len(rows) >= 2 and is_val[rows].all():
+            is_val[rows[0]] = False
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)

@@ -1,0 +1,123 @@
+"""Keras network builders: pure functions of explicit sizes returning uncompiled models.
+
+TensorFlow is imported only through `keras_module()`, which first quiets its start-up noise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null: TensorFlow's C++ start-up logs bypass Python."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable fd 2 (embedded interpreters): nothing to hide
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def keras_module() -> Any:
+    """Import Keras (TensorFlow backend) without TensorFlow's start-up noise on the terminal."""
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import logging
+
+    with _stderr_silenced():
+        import keras
+        import tensorflow  # noqa: F401 - imported here so its C++ logs are silenced
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    return keras
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, numpy and TensorFlow, and ask TensorFlow for deterministic kernels."""
+    keras = keras_module()
+    keras.utils.set_random_seed(seed)
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+
+
+def output_activation(multiclass: bool) -> str:
+    """Softmax for exactly-one-topic data, independent sigmoids for multi-label data."""
+    return "softmax" if multiclass else "sigmoid"
+
+
+def build_dense_network(
+    n_features: int,
+    n_labels: int,
+    *,
+    hidden_units: Sequence[int] = (512,),
+    dropout: float = 0.5,
+    multiclass: bool = False,
+    sparse: bool = True,
+) -> Any:
+    """A feed-forward network on (sparse) TF-IDF vectors with one output unit per topic."""
+    keras = keras_module()
+    layers = keras.layers
+    inputs = keras.Input(shape=(n_features,), sparse=sparse, name="tfidf")
+    x = inputs
+    for i, units in enumerate(hidden_units):
+        x = layers.Dense(units, activation="relu", name=f"hidden_{i}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    outputs = layers.Dense(n_labels, activation=output_activation(multiclass), name="topics")(x)
+    return keras.Model(inputs, outputs, name="dense_topics")
+
+
+def build_embedding_network(
+    vocabulary_size: int,
+    sequence_length: int,
+    n_labels: int,
+    *,
+    embedding_dim: int = 128,
+    conv_filters: int = 0,
+    kernel_size: int = 3,
+    hidden_units: Sequence[int] = (512,),
+    dropout: float = 0.5,
+    multiclass: bool = False,
+) -> Any:
+    """Embedding -> masked mean pooling (or Conv1D -> max pooling) -> dense layers -> topics.
+
+    Id 0 is padding: without a convolution the embedding masks it, so the mean over a short
+    document is not pulled towards the padding vector; with one, max pooling over the
+    convolution's features makes padding harmless.
+    """
+    keras = keras_module()
+    layers = keras.layers
+    inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="tokens")
+    x = layers.Embedding(
+        vocabulary_size, embedding_dim, mask_zero=not conv_filters, name="embedding"
+    )(inputs)
+    if conv_filters:
+        x = layers.Conv1D(
+            conv_filters, kernel_size, padding="same", activation="relu", name="conv"
+        )(x)
+        h = layers.GlobalMaxPooling1D(name="pooling")(x)
+    else:
+        h = layers.GlobalAveragePooling1D(name="pooling")(x)
+    for i, units in enumerate(hidden_units):
+        if dropout:
+            h = layers.Dropout(dropout, name=f"dropout_{i}")(h)
+        h = layers.Dense(units, activation="relu", name=f"hidden_{i}")(h)
+    if dropout:
+        h = layers.Dropout(dropout, name="dropout_out")(h)
+    outputs = layers.Dense(n_labels, activation=output_activation(multiclass), name="topics")(h)
+    return keras.Model(inputs, outputs, name="embedding_topics")

@@ -1,0 +1,24 @@
+"""Rendering of evaluation reports, corpus statistics and model descriptions (no computing)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from topicclf.errors import TopicclfError
+from topicclf.fileio import atomic_write_text
+from topicclf.metrics import EvaluationReport
+from topicclf.reports.files import to_csv, to_json, to_markdown
+
+FILE_FORMATS = {".json": to_json, ".csv": to_csv, ".md": to_markdown}
+
+
+def write_report(report: EvaluationReport, path: str | Path, context: dict[str, Any]) -> None:
+    """Write a report in the format its file extension names (.json, .csv, .md), atomically."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in FILE_FORMATS:
+        raise TopicclfError(
+            f"{path}: unknown report format {suffix or '(no extension)'}; "
+            f"use one of: {', '.join(FILE_FORMATS)}"
+        )
+    atomic_write_text(path, FILE_FORMATS[suffix](report, context))

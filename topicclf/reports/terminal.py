@@ -1,0 +1,105 @@
+"""Terminal rendering with rich: evaluation tables, corpus statistics, model descriptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from topicclf.corpus.stats import CorpusStats
+from topicclf.metrics import EvaluationReport
+
+WEAK_F1 = 0.5
+
+
+def _f1_style(f1: float) -> str:
+    return "red" if f1 < WEAK_F1 else ""
+
+
+def render_evaluation(console: Console, report: EvaluationReport, *, max_topics: int = 40) -> None:
+    """Summary table, then per-topic rows sorted by support (weak topics in red)."""
+    summary = Table(title=f"{report.n_documents} documents, {report.n_topics} topics")
+    for col in ("average", "precision", "recall", "F1"):
+        summary.add_column(col, justify="left" if col == "average" else "right")
+    for scheme in ("micro", "macro", "weighted", "samples"):
+        avg = getattr(report, scheme)
+        summary.add_row(scheme, f"{avg.precision:.4f}", f"{avg.recall:.4f}", f"{avg.f1:.4f}")
+    console.print(summary)
+    topics = Table(title="per topic (by support)")
+    topics.add_column("topic", overflow="fold", max_width=30)
+    for col in ("precision", "recall", "F1", "support"):
+        topics.add_column(col, justify="right")
+    ordered = sorted(report.per_topic, key=lambda t: (-t.support, t.topic))
+    for t in ordered[:max_topics]:
+        topics.add_row(
+            t.topic,
+            f"{t.precision:.3f}",
+            f"{t.recall:.3f}",
+            f"{t.f1:.3f}",
+            str(t.support),
+            style=_f1_style(t.f1),
+        )
+    console.print(topics)
+    if len(ordered) > max_topics:
+        console.print(
+            f"... {len(ordered) - max_topics} more topics; write them all with "
+            "--output report.md/.csv/.json (or --max-topics N)"
+        )
+    console.print(
+        f"subset accuracy {report.subset_accuracy:.4f} · Hamming loss {report.hamming_loss:.4f}"
+        f" · documents without a topic {report.documents_without_prediction}"
+    )
+    if report.unknown_topics:
+        console.print(
+            "topics unknown to the model (counted as misses): "
+            + ", ".join(f"{k} ({v})" for k, v in list(report.unknown_topics.items())[:10])
+        )
+
+
+def render_stats(console: Console, stats: CorpusStats, *, top: int = 20) -> None:
+    """Corpus figures and the most frequent topics."""
+    table = Table(show_header=False, title="corpus")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("documents", f"{stats.documents}"),
+        ("labelled documents", f"{stats.labelled_documents}"),
+        ("empty documents", f"{stats.empty_documents}"),
+        ("duplicate ids", f"{stats.duplicate_ids}"),
+        ("topics", f"{stats.topics}"),
+        ("topics per labelled document", f"{stats.label_cardinality:.2f}"),
+        ("documents with 2+ topics", f"{stats.multi_topic_share:.1%}"),
+        ("words per document (mean)", f"{stats.words_mean:.1f}"),
+        (
+            "words per document (median, min-max)",
+            f"{stats.words_median:g} ({stats.words_min}-{stats.words_max})",
+        ),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    if stats.topic_counts:
+        freq = Table(title=f"topics by frequency (top {min(top, stats.topics)} of {stats.topics})")
+        freq.add_column("topic", overflow="fold", max_width=40)
+        freq.add_column("documents", justify="right")
+        freq.add_column("share", justify="right")
+        for topic, count in list(stats.topic_counts.items())[:top]:
+            freq.add_row(topic, str(count), f"{count / max(stats.labelled_documents, 1):.1%}")
+        console.print(freq)
+
+
+def render_info(console: Console, info: dict[str, Any]) -> None:
+    """A model's description as a two-column table."""
+    table = Table(show_header=False, title=str(info.get("path", "model")))
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in info.items():
+        if key == "path":
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        table.add_row(key, str(value))
+    console.print(table)

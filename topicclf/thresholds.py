@@ -1,0 +1,168 @@
+"""Turning scores into topic sets: threshold tuning on validation data, and applying them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ThresholdPolicy:
+    """Per-topic thresholds plus the rules around them; stored with the model."""
+
+    strategy: str
+    thresholds: np.ndarray
+    global_threshold: float
+    fallback: bool
+    top_k: int = 0
+    multiclass: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data."""
+        return {
+            "strategy": self.strategy,
+            "global_threshold": float(self.global_threshold),
+            "thresholds": [float(t) for t in self.thresholds],
+            "fallback": self.fallback,
+            "top_k": self.top_k,
+            "multiclass": self.multiclass,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ThresholdPolicy:
+        """Inverse of to_dict."""
+        return cls(
+            strategy=str(data["strategy"]),
+            thresholds=np.asarray(data["thresholds"], dtype=np.float32),
+            global_threshold=float(data["global_threshold"]),
+            fallback=bool(data["fallback"]),
+            top_k=int(data.get("top_k", 0)),
+            multiclass=bool(data.get("multiclass", False)),
+        )
+
+
+def _best_cut(
+    sorted_truth: np.ndarray, sorted_scores: np.ndarray, n_pos: int
+) -> tuple[float, float]:
+    """Best F1 over all cuts of scores sorted in descending order, and its threshold."""
+    if n_pos == 0 or sorted_scores.size == 0:
+        return 0.0, 1.0
+    tp = np.cumsum(sorted_truth)
+    k = np.arange(1, sorted_truth.size + 1)
+    f1 = 2.0 * tp / (k + n_pos)
+    # Only cut between distinct scores: equal scores cannot be separated by a threshold.
+    distinct = np.append(sorted_scores[:-1] > sorted_scores[1:], True)
+    f1 = np.where(distinct, f1, -1.0)
+    best = int(np.argmax(f1))
+    nxt = sorted_scores[best + 1] if best + 1 < sorted_scores.size else 0.0
+    return float(f1[best]), float((sorted_scores[best] + nxt) / 2.0)
+
+
+def tune_global(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """The single threshold that maximizes micro-F1 on (y_true, scores)."""
+    flat_scores = scores.ravel()
+    order = np.argsort(-flat_scores, kind="stable")
+    truth = y_true.ravel()[order].astype(np.float64)
+    _, threshold = _best_cut(truth, flat_scores[order], int(truth.sum()))
+    return threshold
+
+
+def tune_per_topic(
+    y_true: np.ndarray, scores: np.ndarray, global_threshold: float, shrinkage: float
+) -> np.ndarray:
+    """One threshold per topic maximizing its F1, shrunk towards the global threshold.
+
+    A topic with n validation positives gets (n * own + shrinkage * global) / (n + shrinkage),
+    so rare topics, whose own optimum is tuned on noise, stay near the global threshold.
+    """
+    n_labels = y_true.shape[1]
+    out = np.full(n_labels, global_threshold, dtype=np.float64)
+    for j in range(n_labels):
+        n_pos = int(y_true[:, j].sum())
+        if n_pos == 0:
+            continue
+        order = np.argsort(-scores[:, j], kind="stable")
+        _, own = _best_cut(y_true[order, j].astype(np.float64), scores[order, j], n_pos)
+        out[j] = (n_pos * own + shrinkage * global_threshold) / (n_pos + shrinkage)
+    return out.astype(np.float32)
+
+
+def apply(scores: np.ndarray, policy: ThresholdPolicy) -> np.ndarray:
+    """Boolean topic matrix from scores under a policy (threshold, fallback, top-k)."""
+    return apply_thresholds(
+        scores,
+        policy.thresholds,
+        fallback=policy.fallback,
+        top_k=policy.top_k,
+        multiclass=policy.multiclass,
+    )
+
+
+def apply_thresholds(
+    scores: np.ndarray,
+    thresholds: np.ndarray | float,
+    *,
+    fallback: bool = False,
+    top_k: int = 0,
+    multiclass: bool = False,
+) -> np.ndarray:
+    """Scores at or above their topic's threshold; at least the best topic with `fallback`;
+    at most the `top_k` best when top_k > 0; exactly the best one in multi-class mode."""
+    n_docs, n_labels = scores.shape
+    if multiclass:
+        out = np.zeros_like(scores, dtype=bool)
+        if n_labels:
+            out[np.arange(n_docs), np.argmax(scores, axis=1)] = True
+        return out
+    out = scores >= np.asarray(thresholds, dtype=scores.dtype)
+    if top_k and top_k < n_labels:
+        # Keep only the top_k highest-scoring of the selected topics.
+        kth = -np.partition(-scores, top_k - 1, axis=1)[:, top_k - 1 : top_k]
+        out &= scores >= kth
+    if fallback and n_labels:
+        empty = ~out.any(axis=1)
+        out[np.flatnonzero(empty), np.argmax(scores[empty], axis=1)] = True
+    return out
+
+
+def micro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Micro-averaged F1 of two 0/1 matrices (0.0 when both are empty)."""
+    tp = float(np.logical_and(y_true > 0, y_pred).sum())
+    denom = float((y_true > 0).sum() + y_pred.sum())
+    return 2.0 * tp / denom if denom else 0.0
+
+
+def tune_policy(
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    *,
+    strategy: str = "per_topic",
+    fixed_value: float = 0.5,
+    shrinkage: float = 5.0,
+    fallback: str = "auto",
+    top_k: int = 0,
+    multiclass: bool = False,
+) -> ThresholdPolicy:
+    """Choose thresholds on validation data (and, with fallback='auto', whether to fall back)."""
+    n_labels = scores.shape[1]
+    if multiclass:
+        return ThresholdPolicy("argmax", np.zeros(n_labels, np.float32), 0.0, True, 0, True)
+    if strategy == "fixed":
+        global_t = fixed_value
+        per_topic = np.full(n_labels, fixed_value, dtype=np.float32)
+    else:
+        global_t = tune_global(y_true, scores)
+        per_topic = (
+            tune_per_topic(y_true, scores, global_t, shrinkage)
+            if strategy == "per_topic"
+            else np.full(n_labels, global_t, dtype=np.float32)
+        )
+    if fallback == "auto":
+        with_fb = micro_f1(y_true, apply_thresholds(scores, per_topic, fallback=True, top_k=top_k))
+        without = micro_f1(y_true, apply_thresholds(scores, per_topic, fallback=False, top_k=top_k))
+        use_fallback = with_fb > without
+    else:
+        use_fallback = fallback == "always"
+    return ThresholdPolicy(strategy, per_topic, float(global_t), use_fallback, top_k, False)

@@ -1,0 +1,41 @@
+"""Small typed containers shared by every layer: documents and progress reporting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One document of a corpus: an id, its text and its (possibly empty) topic labels."""
+
+    id: str
+    text: str
+    labels: tuple[str, ...] = field(default=())
+
+
+class Progress(Protocol):
+    """Receives progress of long work; the CLI renders it, the core never prints."""
+
+    def start(self, task: str, total: int | None = None) -> None:
+        """Begin a task of `total` steps (None when unknown)."""
+
+    def advance(self, steps: int = 1, **info: float) -> None:
+        """Record `steps` more steps done, with optional figures such as a loss."""
+
+    def finish(self) -> None:
+        """End the current task."""
+
+
+class NullProgress:
+    """A Progress that reports nothing."""
+
+    def start(self, task: str, total: int | None = None) -> None:
+        """Begin a task (ignored)."""
+
+    def advance(self, steps: int = 1, **info: float) -> None:
+        """Advance (ignored)."""
+
+    def finish(self) -> None:
+        """End a task (ignored)."""
