@@ -162,6 +162,7 @@ def test_reuters_modapte_counts(reuters_path: Path) -> None:
 @pytest.mark.slow
 def test_reuters_single_label_subsets(reuters_path: Path) -> None:
     r8 = list(open_corpus(reuters_path, split="r8-test"))
+    assert (len(list(open_corpus(reuters_path, split="r8-train"))), len(r8)) == (5485, 2189)
     assert {d.labels[0] for d in r8} == {
         "acq",
         "crude",

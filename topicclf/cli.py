@@ -26,10 +26,11 @@ if TYPE_CHECKING:
     from topicclf.corpus import Corpus
 
 EXIT_DOMAIN, EXIT_USAGE, EXIT_GATE = 1, 2, 3
+_GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
 REUTERS_ENV = "TOPICCLF_REUTERS"
 
 out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class _State:
@@ -255,7 +256,7 @@ def _main(
     epilog="Example: topicclf train corpora/newsbriefs/train.jsonl -o models/newsbriefs",
 )
 def train(
-    corpus: Annotated[str, typer.Argument(help=CORPUS_HELP, show_default=False)],
+    corpus: Annotated[str, typer.Argument(metavar="CORPUS", help=CORPUS_HELP, show_default=False)],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Model directory to write.", show_default=False)
     ],
@@ -342,10 +343,13 @@ def train(
     " | head -3      echo 'Oil prices rose' | topicclf tag models/newsbriefs -",
 )
 def tag(
-    model: Annotated[Path, typer.Argument(help="Model directory.", show_default=False)],
+    model: Annotated[
+        Path, typer.Argument(metavar="MODEL", help="Model directory.", show_default=False)
+    ],
     inputs: Annotated[
         list[str] | None,
         typer.Argument(
+            metavar="[INPUT]...",
             help="Corpora or text files/directories to tag; '-' (default) reads stdin, one "
             "document per line.",
             show_default=False,
@@ -450,8 +454,10 @@ def _parse_gates(gates: list[str]) -> list[tuple[str, float]]:
     "-o report.md --fail-under micro_f1=0.6",
 )
 def evaluate(
-    model: Annotated[Path, typer.Argument(help="Model directory.", show_default=False)],
-    corpus: Annotated[str, typer.Argument(help=CORPUS_HELP, show_default=False)],
+    model: Annotated[
+        Path, typer.Argument(metavar="MODEL", help="Model directory.", show_default=False)
+    ],
+    corpus: Annotated[str, typer.Argument(metavar="CORPUS", help=CORPUS_HELP, show_default=False)],
     output: Annotated[
         list[Path] | None,
         typer.Option(
@@ -460,7 +466,9 @@ def evaluate(
     ] = None,
     fail_under: Annotated[
         list[str] | None,
-        typer.Option(help="Exit 3 when METRIC < VALUE, e.g. micro_f1=0.8 (repeatable)."),
+        typer.Option(
+            help="Exit 3 when METRIC is worse than VALUE, e.g. micro_f1=0.8 (repeatable)."
+        ),
     ] = None,
     max_topics: Annotated[int, typer.Option(min=1, help="Topics shown on the terminal.")] = 40,
     fmt: FormatOpt = None,
@@ -504,12 +512,14 @@ def evaluate(
     for path in output or []:
         write_report(report, path, context)
         _note(f"report written to {path}")
-    from topicclf.metrics import summary_metrics
+    from topicclf.metrics import LOWER_IS_BETTER, summary_metrics
 
     figures = summary_metrics(report)
     failed = []
     for name, value in gates:
-        if figures[name] < value:
+        if name in LOWER_IS_BETTER and figures[name] > value:
+            failed.append(f"{name} {figures[name]:.4f} > {value}")
+        elif name not in LOWER_IS_BETTER and figures[name] < value:
             failed.append(f"{name} {figures[name]:.4f} < {value}")
     if failed:
         err.print("[red]gate not met:[/] " + "; ".join(failed))
@@ -518,7 +528,9 @@ def evaluate(
 
 @app.command(epilog="Example: topicclf info models/newsbriefs")
 def info(
-    model: Annotated[Path, typer.Argument(help="Model directory.", show_default=False)],
+    model: Annotated[
+        Path, typer.Argument(metavar="MODEL", help="Model directory.", show_default=False)
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Describe a model: topics, network, features, training, validation figures, versions."""
@@ -537,7 +549,7 @@ def info(
 
 @corpus_app.command(epilog="Example: topicclf corpus stats corpora/newsbriefs/train.jsonl")
 def stats(
-    corpus: Annotated[str, typer.Argument(help=CORPUS_HELP, show_default=False)],
+    corpus: Annotated[str, typer.Argument(metavar="CORPUS", help=CORPUS_HELP, show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     top: Annotated[int, typer.Option(min=1, help="Topics listed in the frequency table.")] = 20,
     fmt: FormatOpt = None,
@@ -647,20 +659,47 @@ def _show_warning(
     err.print(f"[yellow]warning:[/] {escape(str(message))}")
 
 
-def main() -> None:
-    """Run the CLI, mapping errors to exit codes: 1 domain, 2 usage, 3 gate not met."""
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code: 0 ok, 1 domain error, 2 usage, 3 gate not met."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    # -q/-v are global options, but people type them after the command too; accept both.
+    cut = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:cut] if a in _GLOBAL_FLAGS]
+    args = flags + [a for a in args[:cut] if a not in _GLOBAL_FLAGS] + args[cut:]
+    state.verbose = state.quiet = False
+    saved_showwarning = warnings.showwarning
     warnings.showwarning = _show_warning
     try:
-        app(prog_name="topicclf")
+        result = app(args=args, prog_name="topicclf", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        return 130
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument...
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err.print(f"[red]error:[/] {escape(str(exc))}")
+        return int(getattr(exc, "exit_code", EXIT_USAGE))
     except TopicclfError as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
-        sys.exit(EXIT_DOMAIN)
-    except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
-        where = f": {exc.filename}" if exc.filename else ""
-        err.print(f"[red]error:[/] {escape((exc.strerror or str(exc)) + where)}")
-        sys.exit(EXIT_DOMAIN)
+        return EXIT_DOMAIN
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(EXIT_DOMAIN)
+        return EXIT_DOMAIN
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        err.print(f"[red]error:[/] {escape((exc.strerror or str(exc)) + where)}")
+        return EXIT_DOMAIN
+    finally:
+        warnings.showwarning = saved_showwarning
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(run())

@@ -151,6 +151,7 @@ METRIC_NAMES = (
     "subset_accuracy",
     "hamming_loss",
 )
+LOWER_IS_BETTER = frozenset({"hamming_loss"})
 
 
 def summary_metrics(report: EvaluationReport) -> dict[str, float]:

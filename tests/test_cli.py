@@ -1,0 +1,255 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from topicclf.cli import run
+
+REPO = Path(__file__).parent.parent
+NEWS_TRAIN = str(REPO / "corpora/newsbriefs/train.jsonl")
+NEWS_TEST = str(REPO / "corpora/newsbriefs/test.jsonl")
+FAST = ["--set", "train.epochs=3", "--set", "network.hidden_units=16"]
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = run(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "model"
+    assert run(["-q", "train", str(REPO / "tests/data/tiny.jsonl"), "-o", str(path), *FAST]) == 0
+    return path
+
+
+def test_help_lists_commands_and_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, "--help")
+    assert code == 0
+    for command in ("train", "tag", "evaluate", "info", "corpus"):
+        assert command in out
+    for command in ("train", "tag", "evaluate", "info"):
+        code, out, _ = cli(capsys, command, "-h")
+        assert code == 0 and "Example: topicclf " + command in out
+    code, out, _ = cli(capsys, "corpus", "stats", "--help")
+    assert code == 0 and "Example: topicclf corpus stats" in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from topicclf import __version__
+
+    assert cli(capsys, "--version") == (0, f"topicclf {__version__}\n", "")
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "train")
+    assert code == 2 and "Missing argument 'CORPUS'" in err and out == ""
+    code, _, err = cli(capsys, "train", NEWS_TRAIN, "-o", "x", "--network", "rnn")
+    assert code == 2 and "Invalid value for '--network'" in err
+    code, _, err = cli(capsys, "evaluate", "m", NEWS_TEST, "--fail-under", "micro=0.5")
+    assert code == 2 and "unknown metric 'micro'" in err
+    code, _, err = cli(capsys, "evaluate", "m", NEWS_TEST, "--fail-under", "micro_f1")
+    assert code == 2 and "expected METRIC=VALUE" in err
+
+
+def test_domain_errors_exit_1_without_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model_dir: Path
+) -> None:
+    code, out, err = cli(capsys, "train", str(tmp_path / "nope.jsonl"), "-o", str(tmp_path / "m"))
+    assert (code, out) == (1, "") and "error: " in err and "no such file or directory" in err
+    assert "Traceback" not in err
+    code, _, err = cli(capsys, "train", NEWS_TRAIN, "-o", str(model_dir))
+    assert code == 1 and "already exists; choose another path or add --force" in err
+    code, _, err = cli(
+        capsys, "train", NEWS_TRAIN, "-o", str(tmp_path / "m"), "--set", "train.sed=1"
+    )
+    assert code == 1 and "unknown key train.sed" in err
+    code, _, err = cli(capsys, "info", str(tmp_path))
+    assert code == 1 and "manifest.json is missing" in err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "a", "labels": ["x"]}\nnot json\n')
+    code, _, err = cli(capsys, "corpus", "stats", str(bad))
+    assert code == 1 and "bad.jsonl:2: invalid JSON" in err
+
+
+def test_train_summary_and_progress(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "m"
+    code, out, err = cli(capsys, "train", NEWS_TRAIN, "-o", str(target), *FAST, "--seed", "3")
+    assert code == 0
+    assert "trained a dense multilabel model on 280 documents (10 topics)" in out
+    assert "validation (28 documents): micro-F1" in out and f"model saved to {target}" in out
+    assert "vectorizing" in err and "epoch 1/3" in err  # progress on stderr, plain lines
+    manifest = json.loads((target / "manifest.json").read_text())
+    assert manifest["config"]["train"]["seed"] == 3
+    code, out, err = cli(capsys, "-q", "train", NEWS_TRAIN, "-o", str(target), *FAST, "--force")
+    assert code == 0 and err == ""
+
+
+def test_tag_jsonl_csv_and_overrides(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    code, out, err = cli(
+        capsys, "tag", str(model_dir), str(data_dir / "unlabelled.txt"), "--scores"
+    )
+    assert code == 0 and err == ""
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["id"] for r in rows] == [f"unlabelled:{i}" for i in range(1, 5)]
+    assert rows[2] == {"id": "unlabelled:3", "labels": [], "scores": {}}  # blank line kept
+    assert set(rows[0]["scores"]) == set(rows[0]["labels"])
+    code, out, _ = cli(capsys, "tag", str(model_dir), str(data_dir / "tiny.csv"), "--top-k", "2")
+    assert all(len(json.loads(line)["labels"]) == 2 for line in out.splitlines())
+    target = tmp_path / "tags.csv"
+    code, out, err = cli(
+        capsys, "tag", str(model_dir), str(data_dir / "tiny.jsonl"), "-o", str(target)
+    )
+    assert code == 0 and out == "" and "written to" in err
+    lines = target.read_text().splitlines()
+    assert lines[0] == "id,labels" and len(lines) == 41 and lines[1].startswith("t01,")
+    code, out, _ = cli(
+        capsys, "tag", str(model_dir), str(data_dir / "tiny.jsonl"), "--threshold", "1.0"
+    )
+    assert all(json.loads(line)["labels"] == [] for line in out.splitlines())
+
+
+def test_evaluate_outputs_and_gate(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    md, js, cs = tmp_path / "r.md", tmp_path / "r.json", tmp_path / "r.csv"
+    code, out, _ = cli(
+        capsys,
+        "evaluate",
+        str(model_dir),
+        str(data_dir / "tiny.jsonl"),
+        "-o",
+        str(md),
+        "-o",
+        str(js),
+        "-o",
+        str(cs),
+    )
+    assert code == 0
+    assert "micro" in out and "per topic" in out and "sport" in out
+    data = json.loads(js.read_text())
+    assert data["schema_version"] == 1 and data["n_documents"] == 40
+    assert "| topic | precision | recall | F1 | support |" in md.read_text()
+    assert cs.read_text().splitlines()[0].startswith("topic,precision,recall,f1,support")
+    code, _, err = cli(
+        capsys,
+        "evaluate",
+        str(model_dir),
+        str(data_dir / "tiny.jsonl"),
+        "--fail-under",
+        "micro_f1=1.01",
+    )
+    assert code == 3 and "gate not met: micro_f1" in err
+    code, _, _ = cli(
+        capsys,
+        "evaluate",
+        str(model_dir),
+        str(data_dir / "tiny.jsonl"),
+        "--fail-under",
+        "micro_f1=0.0",
+        "--fail-under",
+        "hamming_loss=1.0",
+    )
+    assert code == 0
+
+
+def test_info(capsys: pytest.CaptureFixture[str], model_dir: Path) -> None:
+    code, out, _ = cli(capsys, "info", str(model_dir), "--json")
+    assert code == 0
+    details = json.loads(out)
+    assert details["mode"] == "multilabel" and details["topics"].startswith("4: food, markets")
+    code, out, _ = cli(capsys, "info", str(model_dir))
+    assert code == 0 and "versions (installed)" in out
+
+
+def test_corpus_stats_and_convert(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = cli(capsys, "corpus", "stats", NEWS_TRAIN, "--json")
+    stats = json.loads(out)
+    assert code == 0 and stats["documents"] == 280 and stats["topics"] == 10
+    target = tmp_path / "news.ft"
+    code, _, err = cli(capsys, "corpus", "convert", NEWS_TEST, str(target))
+    assert code == 0 and "wrote 80 documents" in err
+    assert target.read_text().startswith("__label__")
+    code, _, err = cli(capsys, "corpus", "convert", NEWS_TEST, str(tmp_path / "x.xml"))
+    assert code == 2 and "give --to" in err
+
+
+def test_reuters_shortcut_needs_the_environment_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TOPICCLF_REUTERS", raising=False)
+    code, _, err = cli(capsys, "corpus", "stats", "reuters:modapte-test")
+    assert code == 1 and "set TOPICCLF_REUTERS" in err
+
+
+@pytest.mark.slow
+def test_reuters_through_the_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, reuters_path: Path
+) -> None:
+    monkeypatch.setenv("TOPICCLF_REUTERS", str(reuters_path))
+    code, out, _ = cli(capsys, "corpus", "stats", "reuters:modapte-test", "--json")
+    assert code == 0 and json.loads(out)["documents"] == 3019
+
+
+def _installed_topicclf() -> str:
+    exe = Path(sys.executable).parent / "topicclf"
+    if not exe.exists():
+        pytest.skip("the topicclf console script is not installed in this environment")
+    return str(exe)
+
+
+def test_installed_command_end_to_end(tmp_path: Path) -> None:
+    exe = _installed_topicclf()
+    model = tmp_path / "model"
+    env = {**os.environ, "COLUMNS": "100"}
+    done = subprocess.run(
+        [exe, "train", NEWS_TRAIN, "-o", str(model), *FAST],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "model saved to" in done.stdout
+    # TensorFlow's start-up noise must not reach the terminal.
+    for noise in ("cudart", "absl", "oneDNN", "TF_ENABLE_ONEDNN_OPTS"):
+        assert noise not in done.stderr
+    tagged = subprocess.run(
+        [exe, "tag", str(model), "-"],
+        input="Voters backed the new stadium plan.\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert tagged.returncode == 0 and tagged.stderr == ""
+    assert json.loads(tagged.stdout)["id"] == "stdin:1"
+
+
+def test_cli_import_does_not_load_tensorflow() -> None:
+    code = (
+        "import sys, topicclf.cli; "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules, 'sklearn' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False", "False"]
+
+
+def test_info_and_stats_do_not_load_tensorflow(model_dir: Path) -> None:
+    code = (
+        "import sys\n"
+        "from topicclf.cli import run\n"
+        f"assert run(['info', {str(model_dir)!r}]) == 0\n"
+        f"assert run(['corpus', 'stats', {NEWS_TRAIN!r}]) == 0\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False"
