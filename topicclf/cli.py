@@ -90,26 +90,44 @@ CORPUS_HELP = (
     "A corpus file or directory (format guessed; see --format), '-' for stdin, or "
     f"reuters:SPLIT to read Reuters-21578 from ${REUTERS_ENV}."
 )
+PANEL = "Reading the corpus"
 FormatOpt = Annotated[
-    CorpusFormat | None, typer.Option("--format", "-f", help="Corpus format (default: guessed).")
+    CorpusFormat | None,
+    typer.Option("--format", "-f", help="Corpus format (default: guessed).", rich_help_panel=PANEL),
 ]
 SplitOpt = Annotated[
     str | None,
     typer.Option(
+        rich_help_panel=PANEL,
         help="Reuters split: all, modapte-train, modapte-test, r8-train, r8-test, r52-train, "
-        "r52-test."
+        "r52-test.",
     ),
 ]
-EncodingOpt = Annotated[str, typer.Option(help="Text encoding of the corpus files.")]
-EncodingErrorsOpt = Annotated[
-    str, typer.Option(help="On undecodable bytes: strict (error) or replace.")
+EncodingOpt = Annotated[
+    str, typer.Option(rich_help_panel=PANEL, help="Text encoding of the corpus files.")
 ]
-TextFieldOpt = Annotated[str, typer.Option(help="JSON field / CSV column holding the text.")]
-LabelsFieldOpt = Annotated[str, typer.Option(help="JSON field / CSV column holding the labels.")]
-IdFieldOpt = Annotated[str, typer.Option(help="JSON field / CSV column holding the id.")]
-SeparatorOpt = Annotated[str, typer.Option(help="Separator of labels in a CSV/TSV column.")]
+EncodingErrorsOpt = Annotated[
+    str,
+    typer.Option(rich_help_panel=PANEL, help="On undecodable bytes: strict (error) or replace."),
+]
+TextFieldOpt = Annotated[
+    str, typer.Option(rich_help_panel=PANEL, help="JSON field / CSV column holding the text.")
+]
+LabelsFieldOpt = Annotated[
+    str, typer.Option(rich_help_panel=PANEL, help="JSON field / CSV column holding the labels.")
+]
+IdFieldOpt = Annotated[
+    str, typer.Option(rich_help_panel=PANEL, help="JSON field / CSV column holding the id.")
+]
+SeparatorOpt = Annotated[
+    str, typer.Option(rich_help_panel=PANEL, help="Separator of labels in a CSV/TSV column.")
+]
 CategoriesOpt = Annotated[
-    str, typer.Option(help="Reuters category field: topics, places, people, orgs, exchanges.")
+    str,
+    typer.Option(
+        rich_help_panel=PANEL,
+        help="Reuters category field: topics, places, people, orgs, exchanges.",
+    ),
 ]
 
 
@@ -277,7 +295,9 @@ def train(
         float | None, typer.Option(help="Share of training data held out to tune thresholds.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same model).")] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing model directory.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing model directory.")
+    ] = False,
     fmt: FormatOpt = None,
     split: SplitOpt = None,
     encoding: EncodingOpt = "utf-8",
@@ -362,7 +382,7 @@ def tag(
         TagFormat | None,
         typer.Option("--output-format", "-t", help="jsonl, csv or tsv (default: from -o)."),
     ] = None,
-    scores: Annotated[bool, typer.Option(help="Include the topics' scores.")] = False,
+    scores: Annotated[bool, typer.Option("--scores", help="Include the topics' scores.")] = False,
     top_k: Annotated[
         int | None, typer.Option(min=1, help="Return the K best topics (ignores thresholds).")
     ] = None,
