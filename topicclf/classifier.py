@@ -160,6 +160,7 @@ class TopicClassifier:
             hidden_units=net.hidden_units,
             dropout=net.dropout,
             multiclass=multiclass,
+            wide=net.wide,
         )
 
     # -- using a fitted classifier -----------------------------------------------------
@@ -403,6 +404,8 @@ def _progress_callback(keras: Any, progress: Progress, epochs: int) -> Any:
             progress.advance(1, loss=float((logs or {}).get("loss", 0.0)))
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if logs and "val_loss" in logs:
+                progress.advance(0, val_loss=float(logs["val_loss"]))
             progress.finish()
 
     return _Report()

@@ -76,6 +76,7 @@ class NetworkConfig:
     embedding_dim: int = 128
     conv_filters: int = 0
     kernel_size: int = 3
+    wide: bool = False
 
     def __post_init__(self) -> None:
         _choice("network", "type", self.type, ("dense", "embedding"))

@@ -68,8 +68,14 @@ def build_dense_network(
     dropout: float = 0.5,
     multiclass: bool = False,
     sparse: bool = True,
+    wide: bool = False,
 ) -> Any:
-    """A feed-forward network on (sparse) TF-IDF vectors with one output unit per topic."""
+    """A feed-forward network on (sparse) TF-IDF vectors with one output unit per topic.
+
+    With `wide`, a linear path from the TF-IDF features straight to the topic logits runs
+    beside the hidden layers (wide-and-deep): rare topics with a few telling words can be
+    learned directly, while the hidden layers model word combinations.
+    """
     keras = keras_module()
     layers = keras.layers
     inputs = keras.Input(shape=(n_features,), sparse=sparse, name="tfidf")
@@ -78,8 +84,15 @@ def build_dense_network(
         x = layers.Dense(units, activation="relu", name=f"hidden_{i}")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    outputs = layers.Dense(n_labels, activation=output_activation(multiclass), name="topics")(x)
-    return keras.Model(inputs, outputs, name="dense_topics")
+    activation = output_activation(multiclass)
+    if not wide:
+        outputs = layers.Dense(n_labels, activation=activation, name="topics")(x)
+        return keras.Model(inputs, outputs, name="dense_topics")
+    deep = layers.Dense(n_labels, name="topics")(x)
+    linear = layers.Dense(n_labels, use_bias=False, name="wide")(inputs)
+    logits = layers.Add(name="logits")([deep, linear])
+    outputs = layers.Activation(activation, name="scores")(logits)
+    return keras.Model(inputs, outputs, name="wide_dense_topics")
 
 
 def build_embedding_network(
