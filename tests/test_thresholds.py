@@ -28,13 +28,26 @@ def test_global_threshold_maximizes_micro_f1() -> None:
 
 
 def test_per_topic_thresholds_shrink_towards_global() -> None:
-    own = tune_per_topic(Y, S, 0.5, shrinkage=0.0)
-    # Topic 0: positives 0.9, 0.8 above the negative 0.3 -> cut at 0.55.
+    own = tune_per_topic(Y, S, 0.85, shrinkage=0.0)
+    # Topic 0: positives 0.9, 0.8 above the negative 0.3 -> cut at 0.55 (F1 1, while the
+    # global 0.85 misses 0.8: F1 2/3).
     assert own[0] == pytest.approx(0.55)
     # Topic 2 has no positives: it keeps the global threshold.
-    assert own[2] == pytest.approx(0.5)
-    shrunk = tune_per_topic(Y, S, 0.5, shrinkage=2.0)
-    assert shrunk[0] == pytest.approx((2 * 0.55 + 2 * 0.5) / 4)
+    assert own[2] == pytest.approx(0.85)
+    shrunk = tune_per_topic(Y, S, 0.85, shrinkage=2.0)
+    assert shrunk[0] == pytest.approx((2 * 0.55 + 2 * 0.85) / 4)
+
+
+def test_own_threshold_only_where_it_beats_the_global_one() -> None:
+    # The lone positive scores below every negative: its "best" cut selects every document
+    # (F1 0.4). That is noise, not a threshold: the global one stays.
+    y = np.array([[0], [0], [0], [1]], dtype=np.float32)
+    s = np.array([[0.9], [0.8], [0.7], [0.1]], dtype=np.float32)
+    assert tune_per_topic(y, s, 0.95, shrinkage=0.0)[0] == pytest.approx(0.95)
+    y2 = np.array([[1], [0], [0], [0]], dtype=np.float32)
+    s2 = np.array([[0.6], [0.5], [0.4], [0.3]], dtype=np.float32)
+    # At the global threshold 0.55 the topic is already perfect: keep it.
+    assert tune_per_topic(y2, s2, 0.55, shrinkage=0.0)[0] == pytest.approx(0.55)
 
 
 def test_apply_with_fallback_and_top_k() -> None:

@@ -7,10 +7,15 @@ Results go to stdout, progress and diagnostics to stderr; errors map to exit cod
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -131,42 +136,93 @@ CategoriesOpt = Annotated[
 ]
 
 
-def _open(
-    path: str,
-    fmt: CorpusFormat | None,
-    split: str | None,
-    encoding: str,
-    encoding_errors: str,
-    text_field: str,
-    labels_field: str,
-    id_field: str,
-    label_separator: str,
-    categories: str,
-) -> Corpus:
-    from topicclf.corpus import CorpusOptions, open_corpus
+@dataclass(frozen=True)
+class Reading:
+    """The corpus-reading options of a command, gathered by `@reads_corpus`."""
 
-    if encoding_errors not in ("strict", "replace"):
-        raise typer.BadParameter("--encoding-errors must be strict or replace")
-    if path.startswith("reuters:"):
-        split = split or path.partition(":")[2] or "all"
-        location = os.environ.get(REUTERS_ENV)
-        if not location:
-            raise TopicclfError(
-                f"{path}: set {REUTERS_ENV} to the path of reuters21578.tar.gz "
-                "(see corpora/reuters21578/README.md)"
+    fmt: CorpusFormat | None = None
+    split: str | None = None
+    encoding: str = "utf-8"
+    encoding_errors: str = "strict"
+    text_field: str = "text"
+    labels_field: str = "labels"
+    id_field: str = "id"
+    label_separator: str = "|"
+    categories: str = "topics"
+
+    def open(self, path: str) -> Corpus:
+        """Open a corpus path (or reuters:SPLIT) with these options."""
+        from topicclf.corpus import CorpusOptions, open_corpus
+
+        if self.encoding_errors not in ("strict", "replace"):
+            raise typer.BadParameter("--encoding-errors must be strict or replace")
+        fmt, split = self.fmt, self.split
+        if path.startswith("reuters:"):
+            split = split or path.partition(":")[2] or "all"
+            location = os.environ.get(REUTERS_ENV)
+            if not location:
+                raise TopicclfError(
+                    f"{path}: set {REUTERS_ENV} to the path of reuters21578.tar.gz "
+                    "(see corpora/reuters21578/README.md)"
+                )
+            path, fmt = location, CorpusFormat.reuters
+        options = CorpusOptions(
+            encoding=self.encoding,
+            encoding_errors=self.encoding_errors,
+            text_field=self.text_field,
+            labels_field=self.labels_field,
+            id_field=self.id_field,
+            label_separator=self.label_separator,
+            split=split or "all",
+            categories=self.categories,
+        )
+        return open_corpus(path, fmt.value if fmt else None, options)
+
+
+_READING_OPTIONS = {
+    "fmt": FormatOpt,
+    "split": SplitOpt,
+    "encoding": EncodingOpt,
+    "encoding_errors": EncodingErrorsOpt,
+    "text_field": TextFieldOpt,
+    "labels_field": LabelsFieldOpt,
+    "id_field": IdFieldOpt,
+    "label_separator": SeparatorOpt,
+    "categories": CategoriesOpt,
+}
+
+
+def reads_corpus(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the corpus-reading options `names` (all when none are named).
+
+    Typer builds options from the signature, so the wrapper's signature is the command's
+    own, minus its `reading` parameter, plus one keyword parameter per option.
+    """
+    chosen = names or tuple(_READING_OPTIONS)
+    defaults = {f.name: f.default for f in dataclasses.fields(Reading)}
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != "reading"]
+        extra = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=defaults[name],
+                annotation=_READING_OPTIONS[name],
             )
-        path, fmt = location, CorpusFormat.reuters
-    options = CorpusOptions(
-        encoding=encoding,
-        encoding_errors=encoding_errors,
-        text_field=text_field,
-        labels_field=labels_field,
-        id_field=id_field,
-        label_separator=label_separator,
-        split=split or "all",
-        categories=categories,
-    )
-    return open_corpus(path, fmt.value if fmt else None, options)
+            for name in chosen
+        ]
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> None:
+            reading = Reading(**{name: kwargs.pop(name) for name in chosen})
+            command(*args, reading=reading, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=own + extra)  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
 
 
 # -- progress on stderr --------------------------------------------------------------------
@@ -273,6 +329,7 @@ def _main(
 @app.command(
     epilog="Example: topicclf train corpora/newsbriefs/train.jsonl -o models/newsbriefs",
 )
+@reads_corpus()
 def train(
     corpus: Annotated[str, typer.Argument(metavar="CORPUS", help=CORPUS_HELP, show_default=False)],
     output: Annotated[
@@ -298,15 +355,8 @@ def train(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing model directory.")
     ] = False,
-    fmt: FormatOpt = None,
-    split: SplitOpt = None,
-    encoding: EncodingOpt = "utf-8",
-    encoding_errors: EncodingErrorsOpt = "strict",
-    text_field: TextFieldOpt = "text",
-    labels_field: LabelsFieldOpt = "labels",
-    id_field: IdFieldOpt = "id",
-    label_separator: SeparatorOpt = "|",
-    categories: CategoriesOpt = "topics",
+    *,
+    reading: Reading,
 ) -> None:
     """Train a model on a labelled corpus and save it as a model directory."""
     from topicclf.config import load_config
@@ -323,18 +373,7 @@ def train(
     cfg = load_config(config, overrides)
     if output.exists() and not force:
         raise TopicclfError(f"{output} already exists; choose another path or add --force")
-    source = _open(
-        corpus,
-        fmt,
-        split,
-        encoding,
-        encoding_errors,
-        text_field,
-        labels_field,
-        id_field,
-        label_separator,
-        categories,
-    )
+    source = reading.open(corpus)
     progress = _progress()
     docs = _read_all(source, progress)
     from topicclf.classifier import TopicClassifier
@@ -362,6 +401,7 @@ def train(
     epilog="Example: topicclf tag models/newsbriefs corpora/newsbriefs/test.jsonl --scores"
     " | head -3      echo 'Oil prices rose' | topicclf tag models/newsbriefs -",
 )
+@reads_corpus("fmt", "encoding", "encoding_errors", "text_field", "id_field")
 def tag(
     model: Annotated[
         Path, typer.Argument(metavar="MODEL", help="Model directory.", show_default=False)
@@ -391,11 +431,8 @@ def tag(
         typer.Option(min=0.0, max=1.0, help="One threshold for every topic, no fallback."),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Documents per batch.")] = 512,
-    fmt: FormatOpt = None,
-    encoding: EncodingOpt = "utf-8",
-    encoding_errors: EncodingErrorsOpt = "strict",
-    text_field: TextFieldOpt = "text",
-    id_field: IdFieldOpt = "id",
+    *,
+    reading: Reading,
 ) -> None:
     """Tag documents with a model; JSON Lines (or CSV/TSV) on stdout, streamed batch by batch."""
     from itertools import chain
@@ -407,12 +444,7 @@ def tag(
     sources = inputs or ["-"]
     if sources == ["-"] and sys.stdin.isatty():
         raise typer.BadParameter("give INPUT files, or pipe text in (one document per line)")
-    corpora = [
-        _open(
-            s, fmt, None, encoding, encoding_errors, text_field, "labels", id_field, "|", "topics"
-        )
-        for s in sources
-    ]
+    corpora = [reading.open(s) for s in sources]
     clf = TopicClassifier.load(model)
     kind = output_format.value if output_format else None
     if kind is None:
@@ -473,6 +505,7 @@ def _parse_gates(gates: list[str]) -> list[tuple[str, float]]:
     epilog="Example: topicclf evaluate models/newsbriefs corpora/newsbriefs/test.jsonl "
     "-o report.md --fail-under micro_f1=0.6",
 )
+@reads_corpus()
 def evaluate(
     model: Annotated[
         Path, typer.Argument(metavar="MODEL", help="Model directory.", show_default=False)
@@ -491,15 +524,8 @@ def evaluate(
         ),
     ] = None,
     max_topics: Annotated[int, typer.Option(min=1, help="Topics shown on the terminal.")] = 40,
-    fmt: FormatOpt = None,
-    split: SplitOpt = None,
-    encoding: EncodingOpt = "utf-8",
-    encoding_errors: EncodingErrorsOpt = "strict",
-    text_field: TextFieldOpt = "text",
-    labels_field: LabelsFieldOpt = "labels",
-    id_field: IdFieldOpt = "id",
-    label_separator: SeparatorOpt = "|",
-    categories: CategoriesOpt = "topics",
+    *,
+    reading: Reading,
 ) -> None:
     """Evaluate a model on a labelled corpus: summary and per-topic precision, recall, F1."""
     gates = _parse_gates(fail_under or [])
@@ -508,18 +534,7 @@ def evaluate(
             raise typer.BadParameter(
                 f"{path}: use a .json, .csv or .md file", param_hint="--output"
             )
-    source = _open(
-        corpus,
-        fmt,
-        split,
-        encoding,
-        encoding_errors,
-        text_field,
-        labels_field,
-        id_field,
-        label_separator,
-        categories,
-    )
+    source = reading.open(corpus)
     from topicclf.classifier import TopicClassifier
     from topicclf.reports import write_report
     from topicclf.reports.terminal import render_evaluation
@@ -568,35 +583,18 @@ def info(
 
 
 @corpus_app.command(epilog="Example: topicclf corpus stats corpora/newsbriefs/train.jsonl")
+@reads_corpus()
 def stats(
     corpus: Annotated[str, typer.Argument(metavar="CORPUS", help=CORPUS_HELP, show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     top: Annotated[int, typer.Option(min=1, help="Topics listed in the frequency table.")] = 20,
-    fmt: FormatOpt = None,
-    split: SplitOpt = None,
-    encoding: EncodingOpt = "utf-8",
-    encoding_errors: EncodingErrorsOpt = "strict",
-    text_field: TextFieldOpt = "text",
-    labels_field: LabelsFieldOpt = "labels",
-    id_field: IdFieldOpt = "id",
-    label_separator: SeparatorOpt = "|",
-    categories: CategoriesOpt = "topics",
+    *,
+    reading: Reading,
 ) -> None:
     """Corpus statistics: documents, topics, topics per document, frequencies, lengths."""
     from topicclf.corpus.stats import corpus_stats
 
-    source = _open(
-        corpus,
-        fmt,
-        split,
-        encoding,
-        encoding_errors,
-        text_field,
-        labels_field,
-        id_field,
-        label_separator,
-        categories,
-    )
+    source = reading.open(corpus)
     figures = corpus_stats(source)
     if as_json:
         import json
@@ -612,6 +610,7 @@ def stats(
     epilog="Example: TOPICCLF_REUTERS=reuters21578.tar.gz topicclf corpus convert "
     "reuters:modapte-test reuters-test.jsonl",
 )
+@reads_corpus()
 def convert(
     source_path: Annotated[str, typer.Argument(metavar="IN", help=CORPUS_HELP, show_default=False)],
     target: Annotated[
@@ -622,15 +621,8 @@ def convert(
         str | None,
         typer.Option(help="Output format: jsonl, csv, tsv or fasttext (default: from OUT)."),
     ] = None,
-    fmt: FormatOpt = None,
-    split: SplitOpt = None,
-    encoding: EncodingOpt = "utf-8",
-    encoding_errors: EncodingErrorsOpt = "strict",
-    text_field: TextFieldOpt = "text",
-    labels_field: LabelsFieldOpt = "labels",
-    id_field: IdFieldOpt = "id",
-    label_separator: SeparatorOpt = "|",
-    categories: CategoriesOpt = "topics",
+    *,
+    reading: Reading,
 ) -> None:
     """Convert a corpus between formats (e.g. Reuters SGML to JSON Lines)."""
     from topicclf.corpus import WRITERS, write_corpus
@@ -643,18 +635,7 @@ def convert(
             f"cannot tell the output format of {target!r}; give --to ({', '.join(WRITERS)})",
             param_hint="--to",
         )
-    source = _open(
-        source_path,
-        fmt,
-        split,
-        encoding,
-        encoding_errors,
-        text_field,
-        labels_field,
-        id_field,
-        label_separator,
-        categories,
-    )
+    source = reading.open(source_path)
     if target == "-":
         count = write_corpus(source, sys.stdout, kind, source.options)
     else:

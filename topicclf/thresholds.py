@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 
 
+MIN_OWN_F1 = 0.5
+
+
 @dataclass(frozen=True)
 class ThresholdPolicy:
     """Per-topic thresholds plus the rules around them; stored with the model."""
@@ -74,18 +77,26 @@ def tune_per_topic(
 ) -> np.ndarray:
     """One threshold per topic maximizing its F1, shrunk towards the global threshold.
 
-    A topic with n validation positives gets (n * own + shrinkage * global) / (n + shrinkage),
-    so rare topics, whose own optimum is tuned on noise, stay near the global threshold.
+    A topic's own optimum replaces the global threshold only where it scores a better F1 on
+    the topic's validation documents, and at least MIN_OWN_F1 (a lower best F1 means the
+    scores cannot separate the topic, and its "optimum" is noise, often a cut so low that
+    every document gets the topic); then a topic with n validation positives gets
+    (n * own + shrinkage * global) / (n + shrinkage), so rare topics, whose own optimum is
+    tuned on noise, stay near the global threshold.
     """
     n_labels = y_true.shape[1]
     out = np.full(n_labels, global_threshold, dtype=np.float64)
     for j in range(n_labels):
-        n_pos = int(y_true[:, j].sum())
+        truth = y_true[:, j] > 0
+        n_pos = int(truth.sum())
         if n_pos == 0:
             continue
         order = np.argsort(-scores[:, j], kind="stable")
-        _, own = _best_cut(y_true[order, j].astype(np.float64), scores[order, j], n_pos)
-        out[j] = (n_pos * own + shrinkage * global_threshold) / (n_pos + shrinkage)
+        own_f1, own = _best_cut(truth[order].astype(np.float64), scores[order, j], n_pos)
+        predicted = scores[:, j] >= global_threshold
+        global_f1 = 2.0 * float((truth & predicted).sum()) / (n_pos + int(predicted.sum()))
+        if own_f1 > global_f1 and own_f1 >= MIN_OWN_F1:
+            out[j] = (n_pos * own + shrinkage * global_threshold) / (n_pos + shrinkage)
     return out.astype(np.float32)
 
 
