@@ -28,7 +28,7 @@ from topicclf import __version__
 from topicclf.errors import TopicclfError
 
 if TYPE_CHECKING:
-    from topicclf.corpus import Corpus
+    from topicclf.corpus import Corpus, CorpusOptions
 
 EXIT_DOMAIN, EXIT_USAGE, EXIT_GATE = 1, 2, 3
 _GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
@@ -101,7 +101,7 @@ FormatOpt = Annotated[
     typer.Option("--format", "-f", help="Corpus format (default: guessed).", rich_help_panel=PANEL),
 ]
 SplitOpt = Annotated[
-    str | None,
+    str,
     typer.Option(
         rich_help_panel=PANEL,
         help="Reuters split: all, modapte-train, modapte-test, r8-train, r8-test, r52-train, "
@@ -138,44 +138,29 @@ CategoriesOpt = Annotated[
 
 @dataclass(frozen=True)
 class Reading:
-    """The corpus-reading options of a command, gathered by `@reads_corpus`."""
+    """A command's corpus format and reading options, gathered by `@reads_corpus`."""
 
-    fmt: CorpusFormat | None = None
-    split: str | None = None
-    encoding: str = "utf-8"
-    encoding_errors: str = "strict"
-    text_field: str = "text"
-    labels_field: str = "labels"
-    id_field: str = "id"
-    label_separator: str = "|"
-    categories: str = "topics"
+    fmt: CorpusFormat | None
+    options: CorpusOptions
 
     def open(self, path: str) -> Corpus:
         """Open a corpus path (or reuters:SPLIT) with these options."""
-        from topicclf.corpus import CorpusOptions, open_corpus
+        from topicclf.corpus import open_corpus
 
-        if self.encoding_errors not in ("strict", "replace"):
+        if self.options.encoding_errors not in ("strict", "replace"):
             raise typer.BadParameter("--encoding-errors must be strict or replace")
-        fmt, split = self.fmt, self.split
+        fmt, options = self.fmt, self.options
         if path.startswith("reuters:"):
-            split = split or path.partition(":")[2] or "all"
             location = os.environ.get(REUTERS_ENV)
             if not location:
                 raise TopicclfError(
                     f"{path}: set {REUTERS_ENV} to the path of reuters21578.tar.gz "
                     "(see corpora/reuters21578/README.md)"
                 )
+            split = path.partition(":")[2]
+            if split and options.split == "all":
+                options = dataclasses.replace(options, split=split)
             path, fmt = location, CorpusFormat.reuters
-        options = CorpusOptions(
-            encoding=self.encoding,
-            encoding_errors=self.encoding_errors,
-            text_field=self.text_field,
-            labels_field=self.labels_field,
-            id_field=self.id_field,
-            label_separator=self.label_separator,
-            split=split or "all",
-            categories=self.categories,
-        )
         return open_corpus(path, fmt.value if fmt else None, options)
 
 
@@ -198,8 +183,10 @@ def reads_corpus(*names: str) -> Callable[[Callable[..., None]], Callable[..., N
     Typer builds options from the signature, so the wrapper's signature is the command's
     own, minus its `reading` parameter, plus one keyword parameter per option.
     """
+    from topicclf.corpus.base import CorpusOptions
+
     chosen = names or tuple(_READING_OPTIONS)
-    defaults = {f.name: f.default for f in dataclasses.fields(Reading)}
+    defaults = {f.name: f.default for f in dataclasses.fields(CorpusOptions)} | {"fmt": None}
 
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
         signature = inspect.signature(command, eval_str=True)
@@ -216,7 +203,9 @@ def reads_corpus(*names: str) -> Callable[[Callable[..., None]], Callable[..., N
 
         @functools.wraps(command)
         def wrapper(*args: Any, **kwargs: Any) -> None:
-            reading = Reading(**{name: kwargs.pop(name) for name in chosen})
+            fmt = kwargs.pop("fmt", None)
+            options = CorpusOptions(**{name: kwargs.pop(name) for name in chosen if name != "fmt"})
+            reading = Reading(fmt, options)
             command(*args, reading=reading, **kwargs)
 
         wrapper.__signature__ = signature.replace(parameters=own + extra)  # type: ignore[attr-defined]
