@@ -53,3 +53,76 @@ def test_matches_scikit_learn_on_random_data() -> None:
 def test_shape_mismatch() -> None:
     with pytest.raises(ValueError, match="shape mismatch"):
         evaluate(TRUE, PRED[:, :3], NAMES)
+
+
+SCORES = np.array(
+    [[0.9, 0.1, 0.4, 0.2], [0.3, 0.8, 0.1, 0.6], [0.7, 0.2, 0.1, 0.05]], dtype=np.float32
+)
+
+
+def test_cardinality_and_topics_per_document() -> None:
+    report = evaluate(TRUE, PRED, NAMES)
+    assert report.label_cardinality_true == pytest.approx(5 / 3)
+    assert report.label_cardinality_predicted == pytest.approx(4 / 3)
+    assert report.topics_per_document == {"true": {"1": 1, "2": 2}, "predicted": {"1": 2, "2": 1}}
+
+
+def test_confusions_pair_missed_and_wrong_topics() -> None:
+    # In TRUE/PRED no document both misses a topic and gets a wrong one: no pairs.
+    assert evaluate(TRUE, PRED, NAMES).confusions == []
+    truth = np.array([[1, 1, 0], [0, 1, 0], [1, 0, 0]], dtype=bool)
+    pred = np.array([[1, 0, 1], [0, 0, 1], [0, 1, 0]], dtype=bool)
+    from topicclf.metrics import confusions
+
+    assert confusions(truth, pred, ["a", "b", "c"]) == [
+        {"true": "b", "predicted": "c", "count": 2},
+        {"true": "a", "predicted": "b", "count": 1},
+    ]
+
+
+def test_ranking_metrics_by_hand() -> None:
+    from topicclf.metrics import ranking_metrics
+
+    ranking = ranking_metrics(TRUE > 0, SCORES)
+    # Top-1: a (true), b (true), a (true) -> P@1 = 1.
+    assert ranking["precision@1"] == pytest.approx(1.0)
+    # Top-3 hits: doc0 a,c -> 2; doc1 b -> 1; doc2 a,b -> 2; P@3 = (2 + 1 + 2) / 9.
+    assert ranking["precision@3"] == pytest.approx(5 / 9)
+    assert ranking["recall@3"] == pytest.approx(1.0)
+    assert ranking["recall@1"] == pytest.approx((1 / 2 + 1 + 1 / 2) / 3)
+    assert 0 < ranking["lrap"] <= 1 and 0 < ranking["ndcg@3"] <= 1
+
+
+def test_ranking_metrics_match_brute_force() -> None:
+    from sklearn.metrics import label_ranking_average_precision_score
+
+    from topicclf.metrics import ranking_metrics
+
+    rng = np.random.default_rng(1)
+    truth = rng.random((50, 8)) < 0.3
+    truth[~truth.any(axis=1), 0] = True
+    scores = rng.random((50, 8))
+    ranking = ranking_metrics(truth, scores)
+    top5 = np.argsort(-scores, axis=1)[:, :5]
+    expected = np.mean([truth[i, top5[i]].sum() / 5 for i in range(50)])
+    assert ranking["precision@5"] == pytest.approx(expected)
+    assert ranking["lrap"] == pytest.approx(label_ranking_average_precision_score(truth, scores))
+
+
+def test_multiclass_accuracy_and_confusion_matrix() -> None:
+    truth = np.eye(3, dtype=bool)[[0, 1, 2, 2]]
+    pred = np.eye(3, dtype=bool)[[0, 2, 2, 1]]
+    report = evaluate(truth, pred, ["x", "y", "z"], multiclass=True)
+    assert report.multiclass["accuracy"] == pytest.approx(0.5)
+    assert report.multiclass["confusion_matrix"] == [[1, 0, 0], [0, 0, 1], [0, 1, 1]]
+
+
+def test_error_examples() -> None:
+    from topicclf.metrics import error_examples
+
+    examples = error_examples(TRUE > 0, PRED > 0, NAMES, ["d0", "d1", "d2"], ["t0", "t1", "t2"])
+    # One error each, so the documents keep their order.
+    assert [e["id"] for e in examples] == ["d0", "d1", "d2"]
+    assert examples[0]["false_negatives"] == ["c"] and examples[0]["false_positives"] == []
+    assert examples[1]["false_positives"] == ["d"] and examples[1]["predicted"] == ["b", "d"]
+    assert examples[2]["true"] == ["a", "b"] and examples[2]["false_negatives"] == ["b"]

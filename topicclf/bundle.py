@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from topicclf.errors import ModelBundleError
+from topicclf.fileio import current_umask
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -67,6 +68,8 @@ def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator
     except OSError as exc:
         raise ModelBundleError(f"cannot create {parent}: {exc.strerror}") from None
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+    # mkdtemp makes the directory private (0700); a model directory is shared like any other.
+    os.chmod(tmp, 0o777 & ~current_umask())
     try:
         yield tmp
         if target.exists():

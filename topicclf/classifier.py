@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
 import warnings
 from collections import Counter
@@ -16,9 +18,15 @@ from topicclf.config import Config
 from topicclf.errors import ConfigError, DataError, ModelBundleError, NotFittedError
 from topicclf.features import FEATURIZERS, Featurizer, make_featurizer
 from topicclf.labels import LabelEncoder, detect_mode, split_indices
-from topicclf.metrics import EvaluationReport, evaluate
+from topicclf.metrics import EvaluationReport, error_examples, evaluate
 from topicclf.networks import build_dense_network, build_embedding_network, keras_module, set_seed
-from topicclf.thresholds import ThresholdPolicy, apply, apply_thresholds, tune_policy
+from topicclf.thresholds import (
+    ThresholdPolicy,
+    apply,
+    apply_thresholds,
+    micro_f1,
+    tune_policy,
+)
 from topicclf.types import Document, NullProgress, Progress
 
 PREDICT_BATCH = 1024
@@ -85,14 +93,33 @@ class TopicClassifier:
         keras = keras_module()
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate=cfg.train.learning_rate),
-            loss="categorical_crossentropy" if multiclass else "binary_crossentropy",
+            loss=_loss(keras, y_train, multiclass, cfg.train.positive_weight),
         )
-        callbacks = [
+        th = cfg.thresholds
+        tune = functools.partial(
+            tune_policy,
+            strategy=th.strategy,
+            fixed_value=th.value,
+            shrinkage=th.shrinkage,
+            fallback=th.fallback,
+            top_k=th.top_k,
+            multiclass=multiclass,
+        )
+        callbacks = [_progress_callback(keras, progress, cfg.train.epochs)]
+        if cfg.train.stop_on == "f1":
+            monitor, direction = "val_f1", "max"
+            callbacks.insert(0, _validation_f1_callback(keras, x_val, y_val, tune))
+        else:
+            monitor, direction = "val_loss", "min"
+        callbacks.insert(
+            -1,
             keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=cfg.train.patience, restore_best_weights=True
+                monitor=monitor,
+                mode=direction,
+                patience=cfg.train.patience,
+                restore_best_weights=True,
             ),
-            _progress_callback(keras, progress, cfg.train.epochs),
-        ]
+        )
         history = model.fit(
             x_train,
             y_train,
@@ -104,20 +131,15 @@ class TopicClassifier:
             verbose=0,
         )
         val_scores = _predict(model, x_val)
-        th = cfg.thresholds
-        policy = tune_policy(
-            y_val,
-            val_scores,
-            strategy=th.strategy,
-            fixed_value=th.value,
-            shrinkage=th.shrinkage,
-            fallback=th.fallback,
-            top_k=th.top_k,
-            multiclass=multiclass,
-        )
+        policy = tune(y_val, val_scores)
         classes = encoder.classes_
         assert classes is not None
         validation = evaluate(y_val, apply(val_scores, policy), classes)
+        grid = np.round(np.linspace(0.02, 0.98, 49), 3)
+        curve = [
+            micro_f1(y_val, apply_thresholds(val_scores, float(t), fallback=policy.fallback))
+            for t in grid
+        ]
 
         self.classes_ = classes
         self.mode_ = mode
@@ -135,6 +157,10 @@ class TopicClassifier:
             "epochs_run": len(losses),
             "best_epoch": int(np.argmin(losses)) + 1 if losses else 0,
             "seconds": round(time.perf_counter() - started, 2),
+            "threshold_curve": {
+                "thresholds": grid.tolist(),
+                "micro_f1": [round(v, 4) for v in curve],
+            },
         }
         return self
 
@@ -238,11 +264,19 @@ class TopicClassifier:
                 UserWarning,
                 stacklevel=2,
             )
-        scores = self.predict_proba([doc.text for doc in docs])
+        texts = [doc.text for doc in docs]
+        scores = self.predict_proba(texts)
+        chosen = self.decide(scores)
         report = evaluate(
-            encoded.y, self.decide(scores), self.classes_, unknown_topics=dict(encoded.unknown)
+            encoded.y,
+            chosen,
+            self.classes_,
+            scores=scores,
+            unknown_topics=dict(encoded.unknown),
+            multiclass=self.policy_.multiclass,
         )
-        return report
+        examples = error_examples(encoded.y > 0, chosen, self.classes_, [d.id for d in docs], texts)
+        return dataclasses.replace(report, examples=examples)
 
     # -- persistence -------------------------------------------------------------------
     def save(
@@ -339,6 +373,29 @@ def _init_output_bias(model: Any, y: np.ndarray, multiclass: bool) -> None:
     model.get_layer("topics").bias.assign(bias.astype(np.float32))
 
 
+def _loss(keras: Any, y: np.ndarray, multiclass: bool, weighting: str) -> Any:
+    """Cross-entropy; with 'sqrt' weighting, a topic's positives weigh sqrt(negatives/positives).
+
+    Rare topics otherwise contribute so little to the loss that early stopping, driven by the
+    frequent ones, ends training before they are learned.
+    """
+    if multiclass:
+        return "categorical_crossentropy"
+    if weighting == "none":
+        return "binary_crossentropy"
+    pos = np.maximum(y.sum(axis=0), 1.0)
+    weights = np.clip(np.sqrt((y.shape[0] - pos) / pos), 1.0, None).astype(np.float32)
+    ops = keras.ops
+    pos_weight = ops.convert_to_tensor(weights)
+
+    def weighted_binary_crossentropy(y_true: Any, y_pred: Any) -> Any:
+        p = ops.clip(y_pred, 1e-7, 1.0 - 1e-7)
+        terms = pos_weight * y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p)
+        return -ops.mean(terms, axis=-1)
+
+    return weighted_binary_crossentropy
+
+
 def _load_keras(path: Path, manifest: dict[str, Any]) -> Any:
     keras = keras_module()
     try:
@@ -395,6 +452,23 @@ def _validate_training_data(
     return kept_texts, kept_labels, skipped
 
 
+def _validation_f1_callback(keras: Any, x_val: Any, y_val: np.ndarray, tune: Any) -> Any:
+    class _ValidationF1(keras.callbacks.Callback):  # type: ignore[misc, name-defined]
+        """Adds val_f1, the mean of micro- and macro-F1 on validation data under thresholds
+        tuned there, so early stopping follows what tagging is judged by, not the loss."""
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            scores = _predict(self.model, x_val)
+            policy = tune(y_val, scores)
+            report = evaluate(
+                y_val, apply(scores, policy), [str(j) for j in range(scores.shape[1])]
+            )
+            if logs is not None:
+                logs["val_f1"] = (report.micro.f1 + report.macro.f1) / 2.0
+
+    return _ValidationF1()
+
+
 def _progress_callback(keras: Any, progress: Progress, epochs: int) -> Any:
     class _Report(keras.callbacks.Callback):  # type: ignore[misc, name-defined]
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
@@ -404,8 +478,9 @@ def _progress_callback(keras: Any, progress: Progress, epochs: int) -> Any:
             progress.advance(1, loss=float((logs or {}).get("loss", 0.0)))
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            if logs and "val_loss" in logs:
-                progress.advance(0, val_loss=float(logs["val_loss"]))
+            if logs:
+                figures = {k: float(logs[k]) for k in ("val_loss", "val_f1") if k in logs}
+                progress.advance(0, **figures)
             progress.finish()
 
     return _Report()

@@ -503,7 +503,7 @@ def evaluate(
     output: Annotated[
         list[Path] | None,
         typer.Option(
-            "--output", "-o", help="Also write the report: .json, .csv or .md (repeatable)."
+            "--output", "-o", help="Also write the report: .json, .csv, .md or .html (repeatable)."
         ),
     ] = None,
     fail_under: Annotated[
@@ -519,9 +519,9 @@ def evaluate(
     """Evaluate a model on a labelled corpus: summary and per-topic precision, recall, F1."""
     gates = _parse_gates(fail_under or [])
     for path in output or []:
-        if path.suffix.lower() not in (".json", ".csv", ".md"):
+        if path.suffix.lower() not in (".json", ".csv", ".md", ".html"):
             raise typer.BadParameter(
-                f"{path}: use a .json, .csv or .md file", param_hint="--output"
+                f"{path}: use a .json, .csv, .md or .html file", param_hint="--output"
             )
     source = reading.open(corpus)
     from topicclf.classifier import TopicClassifier
@@ -532,7 +532,14 @@ def evaluate(
     docs = _read_all(source, _progress())
     report = clf.evaluate(docs)
     render_evaluation(out, report, max_topics=max_topics)
-    context = {"model": {"path": str(model)}, "corpus": source.describe()}
+    context = {
+        "model": {
+            "path": str(model),
+            "threshold_curve": clf.training_info_.get("threshold_curve"),
+            "global_threshold": clf.policy_.global_threshold,
+        },
+        "corpus": source.describe(),
+    }
     for path in output or []:
         write_report(report, path, context)
         _note(f"report written to {path}")

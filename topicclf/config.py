@@ -97,8 +97,10 @@ class TrainConfig:
     batch_size: int = 64
     learning_rate: float = 2e-3
     patience: int = 3
+    stop_on: str = "loss"
     validation_split: float = 0.1
     min_count: int = 1
+    positive_weight: str = "none"
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -108,8 +110,10 @@ class TrainConfig:
         if self.learning_rate <= 0:
             raise ConfigError(f"train.learning_rate = {self.learning_rate!r} must be > 0")
         _at_least("train", "patience", self.patience, 0)
+        _choice("train", "stop_on", self.stop_on, ("loss", "f1"))
         _fraction("train", "validation_split", self.validation_split)
         _at_least("train", "min_count", self.min_count, 1)
+        _choice("train", "positive_weight", self.positive_weight, ("none", "sqrt"))
         _at_least("train", "seed", self.seed, 0)
 
 

@@ -16,6 +16,8 @@ def atomic_output(path: str | Path, *, newline: str | None = None) -> Iterator[I
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    # mkstemp makes the file private (0600); give it the permissions a new file would get.
+    os.chmod(tmp, 0o666 & ~current_umask())
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
             yield handle
@@ -24,6 +26,13 @@ def atomic_output(path: str | Path, *, newline: str | None = None) -> Iterator[I
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def current_umask() -> int:
+    """The process umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -48,6 +48,14 @@ class EvaluationReport:
     topics_without_support: list[str] = field(default_factory=list)
     unknown_topics: dict[str, int] = field(default_factory=dict)
     documents_without_prediction: int = 0
+    label_cardinality_true: float = 0.0
+    label_cardinality_predicted: float = 0.0
+    topics_per_document: dict[str, dict[str, int]] = field(default_factory=dict)
+    confusions: list[dict[str, Any]] = field(default_factory=list)
+    ranking: dict[str, float] = field(default_factory=dict)
+    curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    multiclass: dict[str, Any] = field(default_factory=dict)
+    examples: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""
@@ -70,7 +78,9 @@ def evaluate(
     y_pred: np.ndarray,
     label_names: list[str],
     *,
+    scores: np.ndarray | None = None,
     unknown_topics: dict[str, int] | None = None,
+    multiclass: bool = False,
 ) -> EvaluationReport:
     """Compare true and predicted 0/1 matrices (documents x topics).
 
@@ -142,7 +152,140 @@ def evaluate(
         topics_without_support=[label_names[j] for j in range(n_topics) if support[j] == 0],
         unknown_topics=dict(sorted((unknown_topics or {}).items())),
         documents_without_prediction=int((~pred.any(axis=1)).sum()),
+        label_cardinality_true=float(truth.sum(axis=1).mean()) if n_docs else 0.0,
+        label_cardinality_predicted=float(pred.sum(axis=1).mean()) if n_docs else 0.0,
+        topics_per_document={
+            "true": _histogram(truth.sum(axis=1)),
+            "predicted": _histogram(pred.sum(axis=1)),
+        },
+        confusions=confusions(truth, pred, label_names),
+        ranking=ranking_metrics(truth, scores) if scores is not None else {},
+        curves=precision_recall_curves(truth, scores, label_names) if scores is not None else {},
+        multiclass=_multiclass(truth, pred, label_names) if multiclass else {},
     )
+
+
+def _histogram(counts: np.ndarray) -> dict[str, int]:
+    values, freq = np.unique(counts, return_counts=True)
+    return {str(int(v)): int(f) for v, f in zip(values, freq, strict=True)}
+
+
+def confusions(
+    truth: np.ndarray, pred: np.ndarray, label_names: list[str], most: int = 20
+) -> list[dict[str, Any]]:
+    """The most frequent (missed true topic, wrongly predicted topic) pairs within documents."""
+    missed = (truth & ~pred).astype(np.int64)
+    wrong = (~truth & pred).astype(np.int64)
+    pairs = missed.T @ wrong  # pairs[i, j]: documents missing i while wrongly given j
+    order = np.argsort(-pairs, axis=None, kind="stable")[:most]
+    out = []
+    for flat in order:
+        i, j = divmod(int(flat), pairs.shape[1])
+        if pairs[i, j] == 0:
+            break
+        out.append({"true": label_names[i], "predicted": label_names[j], "count": int(pairs[i, j])})
+    return out
+
+
+def ranking_metrics(
+    truth: np.ndarray, scores: np.ndarray, ks: tuple[int, ...] = (1, 3, 5)
+) -> dict[str, float]:
+    """Precision@k, recall@k, nDCG@k, LRAP, micro and macro average precision from scores."""
+    from sklearn.metrics import (
+        average_precision_score,
+        label_ranking_average_precision_score,
+        ndcg_score,
+    )
+
+    labelled = truth.any(axis=1)
+    out: dict[str, float] = {}
+    if not labelled.any():
+        return out
+    t, s = truth[labelled], scores[labelled]
+    order = np.argsort(-s, axis=1, kind="stable")
+    n_true = t.sum(axis=1)
+    for k in ks:
+        k_eff = min(k, s.shape[1])
+        hits = np.take_along_axis(t, order[:, :k_eff], axis=1).sum(axis=1)
+        out[f"precision@{k}"] = float((hits / k_eff).mean())
+        out[f"recall@{k}"] = float((hits / n_true).mean())
+        if s.shape[1] > 1:
+            out[f"ndcg@{k}"] = float(ndcg_score(t, s, k=k_eff))
+    out["lrap"] = float(label_ranking_average_precision_score(t, s))
+    out["micro_average_precision"] = float(average_precision_score(t.ravel(), s.ravel()))
+    supported = np.flatnonzero(truth.any(axis=0))
+    if supported.size:
+        out["macro_average_precision"] = float(
+            np.mean([average_precision_score(truth[:, j], scores[:, j]) for j in supported])
+        )
+    return out
+
+
+def precision_recall_curves(
+    truth: np.ndarray,
+    scores: np.ndarray,
+    label_names: list[str],
+    topics: int = 5,
+    points: int = 100,
+) -> dict[str, dict[str, list[float]]]:
+    """Micro-averaged and largest topics' precision-recall curves, thinned to `points`."""
+    from sklearn.metrics import precision_recall_curve
+
+    def curve(y: np.ndarray, s: np.ndarray) -> dict[str, list[float]]:
+        precision, recall, _ = precision_recall_curve(y, s)
+        keep = np.unique(np.linspace(0, len(precision) - 1, points).astype(int))
+        return {
+            "precision": [round(float(p), 5) for p in precision[keep]],
+            "recall": [round(float(r), 5) for r in recall[keep]],
+        }
+
+    out: dict[str, dict[str, list[float]]] = {}
+    if truth.any():
+        out["micro"] = curve(truth.ravel(), scores.ravel())
+    for j in np.argsort(-truth.sum(axis=0), kind="stable")[:topics]:
+        if truth[:, j].any():
+            out[label_names[j]] = curve(truth[:, j], scores[:, j])
+    return out
+
+
+def _multiclass(truth: np.ndarray, pred: np.ndarray, label_names: list[str]) -> dict[str, Any]:
+    true_idx = truth.argmax(axis=1)
+    pred_idx = pred.argmax(axis=1)
+    matrix = np.zeros((len(label_names), len(label_names)), dtype=np.int64)
+    np.add.at(matrix, (true_idx, pred_idx), 1)
+    return {
+        "accuracy": float((true_idx == pred_idx).mean()) if len(true_idx) else 0.0,
+        "labels": list(label_names),
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def error_examples(
+    truth: np.ndarray,
+    pred: np.ndarray,
+    label_names: list[str],
+    ids: list[str],
+    texts: list[str],
+    most: int = 6,
+) -> list[dict[str, Any]]:
+    """A handful of documents with false positives or negatives, most errors first."""
+    wrong = (truth != pred).sum(axis=1)
+    out = []
+    for i in np.argsort(-wrong, kind="stable")[:most]:
+        if wrong[i] == 0:
+            break
+        names = np.asarray(label_names)
+        out.append(
+            {
+                "id": ids[i],
+                "text": texts[i][:400],
+                "true": names[truth[i]].tolist(),
+                "predicted": names[pred[i]].tolist(),
+                "false_positives": names[~truth[i] & pred[i]].tolist(),
+                "false_negatives": names[truth[i] & ~pred[i]].tolist(),
+            }
+        )
+    return out
 
 
 _SCHEMES = ("micro", "macro", "weighted", "samples")

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-
 MIN_OWN_F1 = 0.5
 
 

@@ -9,12 +9,13 @@ from topicclf.errors import TopicclfError
 from topicclf.fileio import atomic_write_text
 from topicclf.metrics import EvaluationReport
 from topicclf.reports.files import to_csv, to_json, to_markdown
+from topicclf.reports.html import to_html
 
-FILE_FORMATS = {".json": to_json, ".csv": to_csv, ".md": to_markdown}
+FILE_FORMATS = {".json": to_json, ".csv": to_csv, ".md": to_markdown, ".html": to_html}
 
 
 def write_report(report: EvaluationReport, path: str | Path, context: dict[str, Any]) -> None:
-    """Write a report in the format its file extension names (.json, .csv, .md), atomically."""
+    """Write a report in the format its file extension names (.json .csv .md .html), atomically."""
     suffix = Path(path).suffix.lower()
     if suffix not in FILE_FORMATS:
         raise TopicclfError(

@@ -1,0 +1,239 @@
+"""A self-contained HTML evaluation report: inline CSS, a sortable table, embedded PNG plots.
+
+Matplotlib draws every plot (Agg backend, no display); the PNGs are embedded as data URIs,
+so the file renders offline and can be mailed or attached to a review as one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from typing import Any
+
+from topicclf.metrics import EvaluationReport
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:1100px;color:#222;padding:0 1rem}
+h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
+th,td{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:right}
+th:first-child,td:first-child{text-align:left}
+th{background:#f5f5f5;cursor:pointer;user-select:none}
+td.weak{color:#b00020;font-weight:600}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:1rem}
+figure{margin:0}figcaption{font-size:.85rem;color:#555}
+img{max-width:100%}.meta{color:#555;font-size:.9rem}
+.doc{border:1px solid #eee;border-radius:6px;padding:.6rem;margin:.5rem 0}
+.fp{color:#b00020}.fn{color:#1a5fb4}code{background:#f5f5f5;padding:0 .2rem}
+"""
+
+_SORT_JS = """
+document.querySelectorAll('table.sortable th').forEach((th, col) => {
+  th.addEventListener('click', () => {
+    const body = th.closest('table').tBodies[0];
+    const rows = Array.from(body.rows);
+    const asc = th.dataset.asc !== 'true';
+    th.dataset.asc = asc;
+    rows.sort((a, b) => {
+      const x = a.cells[col].dataset.v ?? a.cells[col].textContent;
+      const y = b.cells[col].dataset.v ?? b.cells[col].textContent;
+      const nx = parseFloat(x), ny = parseFloat(y);
+      const cmp = isNaN(nx) || isNaN(ny) ? x.localeCompare(y) : nx - ny;
+      return asc ? cmp : -cmp;
+    });
+    rows.forEach(r => body.appendChild(r));
+  });
+});
+"""
+
+
+def _png(fig: Any) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _figure(png: str, caption: str) -> str:
+    return (
+        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{png}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _plots(report: EvaluationReport, context: dict[str, Any]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figures = []
+    topics = [t for t in report.per_topic if t.support > 0]
+    if topics:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.scatter([t.support for t in topics], [t.f1 for t in topics], alpha=0.7)
+        ax.set_xscale("log")
+        ax.set_xlabel("support (test documents, log scale)")
+        ax.set_ylabel("F1")
+        ax.set_ylim(-0.02, 1.02)
+        for t in sorted(topics, key=lambda t: -t.support)[:8]:
+            ax.annotate(t.topic, (t.support, t.f1), fontsize=7, alpha=0.8)
+        ax.grid(alpha=0.3)
+        figures.append(_figure(_png(fig), "F1 of each topic against its support"))
+    if report.curves:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for name, curve in report.curves.items():
+            style = {"linewidth": 2.5, "color": "black"} if name == "micro" else {"alpha": 0.8}
+            ax.plot(curve["recall"], curve["precision"], label=name, **style)
+        ax.set_xlabel("recall")
+        ax.set_ylabel("precision")
+        ax.set_xlim(0, 1.01)
+        ax.set_ylim(0, 1.01)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        figures.append(
+            _figure(_png(fig), "Precision-recall curves: micro average and the largest topics")
+        )
+    curve = context.get("model", {}).get("threshold_curve")
+    if curve:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(curve["thresholds"], curve["micro_f1"], label="micro-F1 (validation)")
+        chosen = context["model"].get("global_threshold")
+        if chosen is not None:
+            ax.axvline(chosen, color="red", linestyle="--", label=f"chosen {chosen:.3f}")
+        ax.set_xlabel("global threshold")
+        ax.set_ylabel("micro-F1 on the validation split")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        figures.append(
+            _figure(_png(fig), "F1 against the threshold on the validation split (training data)")
+        )
+    counts = report.topics_per_document
+    if counts:
+        keys = sorted({int(k) for part in counts.values() for k in part})
+        fig, ax = plt.subplots(figsize=(6, 4))
+        width = 0.4
+        for offset, name in ((-width / 2, "true"), (width / 2, "predicted")):
+            ax.bar(
+                [k + offset for k in keys],
+                [counts.get(name, {}).get(str(k), 0) for k in keys],
+                width=width,
+                label=name,
+            )
+        ax.set_xlabel("topics per document")
+        ax.set_ylabel("documents")
+        ax.set_xticks(keys)
+        ax.legend(fontsize=8)
+        figures.append(_figure(_png(fig), "Topics per document: true against predicted"))
+    if report.confusions:
+        top = report.confusions[:12][::-1]
+        fig, ax = plt.subplots(figsize=(6, 0.35 * len(top) + 1))
+        ax.barh([f"{c['true']} → {c['predicted']}" for c in top], [c["count"] for c in top])
+        ax.set_xlabel("documents (true topic missed → wrong topic given)")
+        figures.append(_figure(_png(fig), "Most frequent confusions"))
+    return figures
+
+
+def _topic_rows(report: EvaluationReport) -> str:
+    rows = []
+    for t in sorted(report.per_topic, key=lambda t: (-t.support, t.topic)):
+        weak = ' class="weak"' if t.f1 < 0.5 and (t.support or t.predicted) else ""
+        rows.append(
+            f"<tr><td>{html.escape(t.topic)}</td><td>{t.precision:.3f}</td>"
+            f"<td>{t.recall:.3f}</td><td{weak}>{t.f1:.3f}</td><td>{t.support}</td>"
+            f"<td>{t.predicted}</td><td>{t.tp}</td><td>{t.fp}</td><td>{t.fn}</td></tr>"
+        )
+    return "\n".join(rows)
+
+
+def _examples(report: EvaluationReport) -> str:
+    parts = []
+    for ex in report.examples:
+        fps = ", ".join(html.escape(x) for x in ex["false_positives"]) or "none"
+        fns = ", ".join(html.escape(x) for x in ex["false_negatives"]) or "none"
+        explained = ""
+        for topic, terms in ex.get("explanations", {}).items():
+            shown = ", ".join(f"{html.escape(w)} ({v:+.3f})" for w, v in terms[:6])
+            explained += f"<div class=meta>why {html.escape(topic)}: {shown}</div>"
+        parts.append(
+            f'<div class="doc"><b>{html.escape(str(ex["id"]))}</b> '
+            f"<span class=meta>true: {html.escape(', '.join(ex['true']) or 'none')}; "
+            f"predicted: {html.escape(', '.join(ex['predicted']) or 'none')}</span><br>"
+            f"<span class=fp>false positives: {fps}</span> · "
+            f"<span class=fn>false negatives: {fns}</span>"
+            f"<p>{html.escape(ex['text'])}</p>{explained}</div>"
+        )
+    return "\n".join(parts) or "<p>No errors among the evaluated documents.</p>"
+
+
+def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
+    """The whole report as one self-contained HTML page."""
+    model = context.get("model", {})
+    corpus = context.get("corpus", {})
+    summary_rows = "".join(
+        f"<tr><td>{scheme}</td><td>{a.precision:.4f}</td><td>{a.recall:.4f}</td>"
+        f"<td>{a.f1:.4f}</td></tr>"
+        for scheme, a in (
+            ("micro", report.micro),
+            ("macro", report.macro),
+            ("weighted", report.weighted),
+            ("samples", report.samples),
+        )
+    )
+    ranking = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in report.ranking.items()
+    )
+    extra = ""
+    if report.multiclass:
+        extra = f"<p>Accuracy (multi-class): <b>{report.multiclass['accuracy']:.4f}</b></p>"
+    unknown = ""
+    if report.unknown_topics or report.topics_without_support:
+        unknown = (
+            "<p class=meta>Topics unknown to the model (counted as misses): "
+            + html.escape(
+                ", ".join(f"{k} ({v})" for k, v in report.unknown_topics.items()) or "none"
+            )
+            + ". Model topics absent from this corpus: "
+            + html.escape(", ".join(report.topics_without_support) or "none")
+            + ".</p>"
+        )
+    plots = "\n".join(_plots(report, context))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>topicclf evaluation report</title><style>{_CSS}</style></head>
+<body>
+<h1>Evaluation report</h1>
+<p class=meta>model <code>{html.escape(str(model.get("path", "")))}</code> ·
+corpus <code>{html.escape(str(corpus.get("path", "")))}</code> ·
+{report.n_documents} documents · {report.n_topics} topics</p>
+<h2>Summary</h2>
+<div class=grid><div>
+<table><thead><tr><th>average</th><th>precision</th><th>recall</th><th>F1</th></tr></thead>
+<tbody>{summary_rows}</tbody></table>
+{extra}
+<p>Subset accuracy {report.subset_accuracy:.4f} · Hamming loss {report.hamming_loss:.4f} ·
+topics per document {report.label_cardinality_true:.2f} true,
+{report.label_cardinality_predicted:.2f} predicted · documents without a predicted topic
+{report.documents_without_prediction}</p>{unknown}
+</div><div>
+<table><thead><tr><th>ranking metric</th><th>value</th></tr></thead>
+<tbody>{ranking}</tbody></table></div></div>
+<h2>Plots</h2>
+<div class=grid>{plots}</div>
+<h2>Per topic</h2>
+<p class=meta>Click a column to sort. F1 below 0.5 in red.</p>
+<table class=sortable><thead><tr><th>topic</th><th>precision</th><th>recall</th><th>F1</th>
+<th>support</th><th>predicted</th><th>tp</th><th>fp</th><th>fn</th></tr></thead>
+<tbody>
+{_topic_rows(report)}
+</tbody></table>
+<h2>Example errors</h2>
+{_examples(report)}
+<script>{_SORT_JS}</script>
+</body></html>
+"""
