@@ -121,3 +121,24 @@ def test_reuters_default_configuration_quality(reuters_path: Path) -> None:
     clf = _fit(train, Config())
     report = clf.evaluate(test)
     assert report.micro.f1 >= 0.85
+
+
+def test_explain_dense(tiny_dense: TopicClassifier) -> None:
+    text = "The striker scored a late goal in the cup final."
+    explanations = tiny_dense.explain(text, top=3)
+    scores = tiny_dense.predict_proba([text])[0]
+    assert [e.topic for e in explanations] == tiny_dense.predict([text])[0]
+    first = explanations[0]
+    assert first.score == pytest.approx(float(scores[tiny_dense.classes_.index(first.topic)]))
+    assert 0 < len(first.up) <= 3 and all(w > 0 for _, w in first.up)
+    assert all(w < 0 for _, w in first.down)
+    terms = {t for t, _ in first.up + first.down}
+    assert terms <= set(tiny_dense.featurizer_.analyzer.ngrams(text, 2))
+
+
+def test_explain_refuses_embedding_networks(tiny_docs: list[Document]) -> None:
+    from topicclf.errors import UnsupportedError
+
+    clf = _fit(tiny_docs, tiny_config("embedding", epochs=1))
+    with pytest.raises(UnsupportedError, match="explain works with dense TF-IDF networks"):
+        clf.explain("rain")

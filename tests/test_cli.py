@@ -253,3 +253,49 @@ def test_info_and_stats_do_not_load_tensorflow(model_dir: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_explain_command(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    code, out, _ = cli(
+        capsys, "explain", str(model_dir), "The striker scored in the final.", "--json"
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert data and {"topic", "score", "up", "down"} <= set(data[0])
+    doc = tmp_path / "doc.txt"
+    doc.write_text("Rain and wind battered the coast.")
+    code, out, _ = cli(capsys, "explain", str(model_dir), str(doc))
+    assert code == 0 and "raised by" in out
+
+
+def test_evaluate_html_and_report_compare(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    page, a = tmp_path / "r.html", tmp_path / "a.json"
+    code, _, err = cli(
+        capsys,
+        "evaluate",
+        str(model_dir),
+        str(data_dir / "tiny.jsonl"),
+        "-o",
+        str(page),
+        "-o",
+        str(a),
+    )
+    assert code == 0 and f"report written to {page}" in err
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "data:image/png;base64," in text
+    assert "why " in text  # the example errors carry explanations
+    b = tmp_path / "b.json"
+    data = json.loads(a.read_text())
+    data["summary"]["micro_f1"] -= 0.1
+    data["per_topic"][0]["f1"] -= 0.2
+    b.write_text(json.dumps(data))
+    md = tmp_path / "diff.md"
+    code, out, _ = cli(capsys, "report", "compare", str(a), str(b), "-o", str(md))
+    assert code == 0 and "worse in B (1 topics" in out
+    assert "| micro_f1 |" in md.read_text()
+    code, _, err = cli(capsys, "report", "compare", str(a), str(tmp_path / "none.json"))
+    assert code == 1 and "no such report" in err

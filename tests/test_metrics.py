@@ -126,3 +126,14 @@ def test_error_examples() -> None:
     assert examples[0]["false_negatives"] == ["c"] and examples[0]["false_positives"] == []
     assert examples[1]["false_positives"] == ["d"] and examples[1]["predicted"] == ["b", "d"]
     assert examples[2]["true"] == ["a", "b"] and examples[2]["false_negatives"] == ["b"]
+
+
+def test_precision_recall_curve_is_interpolated() -> None:
+    from topicclf.metrics import precision_recall_curves
+
+    truth = np.array([[1], [0], [1], [0], [1]], dtype=bool)
+    scores = np.array([[0.9], [0.8], [0.7], [0.3], [0.2]])
+    # Ranked: + - + - +. Points (recall, precision): (1/3, 1), (2/3, 2/3), (1, 3/5).
+    curve = precision_recall_curves(truth, scores, ["a"], points=5)["a"]
+    assert curve["recall"] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert curve["precision"] == pytest.approx([1.0, 1.0, 2 / 3, 0.6, 0.6], abs=1e-4)

@@ -8,15 +8,23 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from topicclf import bundle
 from topicclf.config import Config
-from topicclf.errors import ConfigError, DataError, ModelBundleError, NotFittedError
-from topicclf.features import FEATURIZERS, Featurizer, make_featurizer
+from topicclf.errors import (
+    ConfigError,
+    DataError,
+    ModelBundleError,
+    NotFittedError,
+    UnsupportedError,
+)
+from topicclf.features import FEATURIZERS, Featurizer, TfidfFeaturizer, make_featurizer
 from topicclf.labels import LabelEncoder, detect_mode, split_indices
 from topicclf.metrics import EvaluationReport, error_examples, evaluate
 from topicclf.networks import build_dense_network, build_embedding_network, keras_module, set_seed
@@ -30,6 +38,16 @@ from topicclf.thresholds import (
 from topicclf.types import Document, NullProgress, Progress
 
 PREDICT_BATCH = 1024
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a document got a topic: its score and the terms that raised or lowered it."""
+
+    topic: str
+    score: float
+    up: list[tuple[str, float]]
+    down: list[tuple[str, float]]
 
 
 class TopicClassifier:
@@ -242,8 +260,46 @@ class TopicClassifier:
         scores = self.predict_proba(texts)
         return [[t for t, _ in row] for row in self.topics_of(scores, self.decide(scores))]
 
-    def evaluate(self, documents: Iterable[Document]) -> EvaluationReport:
-        """Precision, recall and F1 (micro, macro, per topic) on labelled documents."""
+    def explain(self, text: str, *, top: int = 10) -> list[Explanation]:
+        """For each topic given to `text`, the terms that pushed its score up most (and down).
+
+        A term's weight is how much the topic's score drops when that term is taken out of
+        the document's TF-IDF vector (occlusion): exact for this network, no approximation.
+        Only TF-IDF (dense) networks are supported.
+        """
+        self._check_fitted()
+        featurizer = self.featurizer_
+        if not isinstance(featurizer, TfidfFeaturizer):
+            raise UnsupportedError(
+                f"explain works with dense TF-IDF networks; this model is a "
+                f"{self.config.network.type} network on token sequences"
+            )
+        x = featurizer.transform([text])
+        present = x.indices.copy()
+        rows = sp.vstack([x] * (len(present) + 1), format="lil")
+        for i, col in enumerate(present, start=1):
+            rows[i, col] = 0.0
+        scores = _predict(self.model_, rows.tocsr())
+        base = scores[0]
+        chosen = np.flatnonzero(self.decide(base[None, :])[0])
+        terms = featurizer.terms()
+        out = []
+        for j in chosen[np.argsort(-base[chosen], kind="stable")]:
+            effect = base[j] - scores[1:, j]
+            order = np.argsort(-effect, kind="stable")
+            up = [(terms[present[i]], float(effect[i])) for i in order[:top] if effect[i] > 0]
+            down = [
+                (terms[present[i]], float(effect[i])) for i in order[::-1][:top] if effect[i] < 0
+            ]
+            out.append(Explanation(self.classes_[j], float(base[j]), up, down))
+        return out
+
+    def evaluate(
+        self, documents: Iterable[Document], *, explain_examples: bool = False
+    ) -> EvaluationReport:
+        """Precision, recall and F1 (micro, macro, per topic), ranking metrics and example
+        errors on labelled documents; with `explain_examples`, why each example got its topics
+        (dense networks only)."""
         self._check_fitted()
         docs = list(documents)
         if not docs:
@@ -276,6 +332,12 @@ class TopicClassifier:
             multiclass=self.policy_.multiclass,
         )
         examples = error_examples(encoded.y > 0, chosen, self.classes_, [d.id for d in docs], texts)
+        if explain_examples and isinstance(self.featurizer_, TfidfFeaturizer):
+            by_id = {d.id: d.text for d in docs}
+            for example in examples:
+                example["explanations"] = {
+                    e.topic: e.up for e in self.explain(by_id[example["id"]], top=6)
+                }
         return dataclasses.replace(report, examples=examples)
 
     # -- persistence -------------------------------------------------------------------

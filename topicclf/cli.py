@@ -60,6 +60,12 @@ corpus_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(corpus_app, name="corpus")
+report_app = typer.Typer(
+    help="Work with saved evaluation reports.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+)
+app.add_typer(report_app, name="report")
 
 
 class Network(StrEnum):
@@ -530,7 +536,8 @@ def evaluate(
 
     clf = TopicClassifier.load(model)
     docs = _read_all(source, _progress())
-    report = clf.evaluate(docs)
+    wants_html = any(p.suffix.lower() == ".html" for p in output or [])
+    report = clf.evaluate(docs, explain_examples=wants_html)
     render_evaluation(out, report, max_topics=max_topics)
     context = {
         "model": {
@@ -638,6 +645,77 @@ def convert(
         with atomic_output(target, newline="") as handle:
             count = write_corpus(source, handle, kind, source.options)
         _note(f"wrote {count} documents to {target} ({kind})")
+
+
+@app.command(
+    epilog='Example: topicclf explain models/newsbriefs "The council cut the museum\'s budget."',
+)
+def explain(
+    model: Annotated[Path, typer.Argument(metavar="MODEL", help="Model directory.")],
+    text: Annotated[
+        str, typer.Argument(metavar="TEXT|FILE", help="A text, or a file whose content is one.")
+    ],
+    top: Annotated[int, typer.Option(min=1, help="Terms shown per topic and direction.")] = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Show which terms pushed each predicted topic's score up (and down)."""
+    from topicclf.classifier import TopicClassifier
+
+    source = Path(text)
+    if len(text) < 4096 and source.is_file():
+        text = source.read_text(encoding="utf-8")
+    clf = TopicClassifier.load(model)
+    explanations = clf.explain(text, top=top)
+    if as_json:
+        import json
+
+        out.print_json(json.dumps([dataclasses.asdict(e) for e in explanations]))
+        return
+    if not explanations:
+        out.print("no topic: every score is below its threshold")
+    from rich.table import Table
+
+    for e in explanations:
+        table = Table(title=f"{e.topic} (score {e.score:.3f})")
+        table.add_column("raised by", overflow="fold")
+        table.add_column("weight", justify="right")
+        table.add_column("lowered by", overflow="fold")
+        table.add_column("weight", justify="right")
+        for i in range(max(len(e.up), len(e.down))):
+            up = e.up[i] if i < len(e.up) else ("", None)
+            down = e.down[i] if i < len(e.down) else ("", None)
+            table.add_row(
+                up[0],
+                f"{up[1]:+.4f}" if up[1] is not None else "",
+                down[0],
+                f"{down[1]:+.4f}" if down[1] is not None else "",
+            )
+        out.print(table)
+
+
+@report_app.command(
+    "compare", epilog="Example: topicclf report compare old.json new.json -o diff.md"
+)
+def compare_reports(
+    a: Annotated[Path, typer.Argument(metavar="A.json", help="The baseline report.")],
+    b: Annotated[Path, typer.Argument(metavar="B.json", help="The report compared with it.")],
+    output: Annotated[
+        list[Path] | None,
+        typer.Option("--output", "-o", help="Also write: .json, .csv, .md or .html (repeatable)."),
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(min=0.0, help="F1 changes up to this count as unchanged.")
+    ] = 0.005,
+) -> None:
+    """Compare two JSON reports (from evaluate -o X.json): overall and per-topic changes."""
+    from topicclf.comparison import compare
+    from topicclf.reports.compare import render_comparison, write_comparison
+
+    comparison = compare(a, b, tolerance=tolerance)
+    render_comparison(out, comparison)
+    for path in output or []:
+        write_comparison(comparison, path)
+        _note(f"comparison written to {path}")
 
 
 # -- entry point ---------------------------------------------------------------------------

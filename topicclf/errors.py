@@ -29,3 +29,7 @@ class MissingResourceError(TopicclfError):
 
 class DataError(TopicclfError, ValueError):
     """The training data cannot produce a model (e.g. no labels, a single topic)."""
+
+
+class UnsupportedError(TopicclfError):
+    """The operation does not apply to this kind of model."""

@@ -45,6 +45,12 @@ class TfidfFeaturizer:
             raise _not_fitted(type(self).__name__)
         return len(self.vocabulary_)
 
+    def terms(self) -> list[str]:
+        """The n-gram of each column, in column order."""
+        if self.vocabulary_ is None:
+            raise _not_fitted(type(self).__name__)
+        return sorted(self.vocabulary_, key=self.vocabulary_.__getitem__)
+
     def _features(self, text: str) -> list[str]:
         return self.analyzer.ngrams(text, self.features.ngram_max)
 

@@ -47,7 +47,8 @@ def to_csv(report: EvaluationReport, context: dict[str, Any]) -> str:
     return buffer.getvalue()
 
 
-def _md_cell(text: str) -> str:
+def md_cell(text: str) -> str:
+    """Escape a Markdown table cell."""
     return text.replace("|", "\\|")
 
 
@@ -72,7 +73,7 @@ def to_markdown(report: EvaluationReport, context: dict[str, Any]) -> str:
     ]
     for t in sorted(report.per_topic, key=lambda t: (-t.support, t.topic)):
         lines.append(
-            f"| {_md_cell(t.topic)} | {t.precision:.4f} | {t.recall:.4f} | {t.f1:.4f} "
+            f"| {md_cell(t.topic)} | {t.precision:.4f} | {t.recall:.4f} | {t.f1:.4f} "
             f"| {t.support} |"
         )
     if report.unknown_topics:

@@ -1,0 +1,146 @@
+"""Rendering a comparison of two evaluation reports: terminal, JSON, CSV, Markdown, HTML."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from topicclf.comparison import Comparison
+from topicclf.errors import TopicclfError
+from topicclf.fileio import atomic_write_text
+from topicclf.reports.files import md_cell
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def render_comparison(console: Console, comparison: Comparison, *, most: int = 15) -> None:
+    """Overall deltas, then the topics that got better and worse."""
+    overall = Table(title=f"A = {comparison.a}   B = {comparison.b}")
+    for col in ("metric", "A", "B", "B - A"):
+        overall.add_column(col, justify="left" if col == "metric" else "right")
+    for name, (a, b) in comparison.overall.items():
+        delta = b - a
+        good = delta < 0 if name == "hamming_loss" else delta > 0
+        style = (
+            "green"
+            if good and abs(delta) > comparison.tolerance
+            else ("red" if abs(delta) > comparison.tolerance else "")
+        )
+        overall.add_row(
+            name, f"{a:.4f}", f"{b:.4f}", f"[{style}]{delta:+.4f}[/]" if style else f"{delta:+.4f}"
+        )
+    console.print(overall)
+    for title, rows in (("better in B", comparison.better), ("worse in B", comparison.worse)):
+        table = Table(title=f"{title} ({len(rows)} topics, F1 change > {comparison.tolerance})")
+        for col in ("topic", "F1 A", "F1 B", "change", "support"):
+            table.add_column(col, justify="left" if col == "topic" else "right")
+        for t in rows[:most]:
+            table.add_row(t.topic, _fmt(t.f1_a), _fmt(t.f1_b), f"{t.delta:+.4f}", str(t.support_b))
+        console.print(table)
+        if len(rows) > most:
+            console.print(f"... {len(rows) - most} more; write them all with --output")
+
+
+def comparison_json(comparison: Comparison) -> str:
+    """Everything, as JSON."""
+    return json.dumps(comparison.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+
+def comparison_csv(comparison: Comparison) -> str:
+    """One row per topic: topic, f1_a, f1_b, delta, support_a, support_b."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["topic", "f1_a", "f1_b", "delta", "support_a", "support_b"])
+    for t in comparison.topics:
+        writer.writerow(
+            [t.topic, _fmt(t.f1_a), _fmt(t.f1_b), f"{t.delta:.4f}", t.support_a, t.support_b]
+        )
+    return buffer.getvalue()
+
+
+def comparison_markdown(comparison: Comparison) -> str:
+    """Overall and per-topic deltas as Markdown tables."""
+    lines = [
+        "# Report comparison",
+        "",
+        f"A: `{comparison.a}`  ",
+        f"B: `{comparison.b}`",
+        "",
+        "| metric | A | B | B - A |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, (a, b) in comparison.overall.items():
+        lines.append(f"| {name} | {a:.4f} | {b:.4f} | {b - a:+.4f} |")
+    for title, rows in (("Better in B", comparison.better), ("Worse in B", comparison.worse)):
+        lines += [
+            "",
+            f"## {title} ({len(rows)})",
+            "",
+            "| topic | F1 A | F1 B | change |",
+            "|---|---:|---:|---:|",
+        ]
+        for t in rows:
+            lines.append(
+                f"| {md_cell(t.topic)} | {_fmt(t.f1_a)} | {_fmt(t.f1_b)} | {t.delta:+.4f} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def comparison_html(comparison: Comparison) -> str:
+    """A self-contained page with the same tables."""
+
+    def rows(items: list[tuple[str, ...]]) -> str:
+        return "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in items
+        )
+
+    overall = rows(
+        [(k, f"{a:.4f}", f"{b:.4f}", f"{b - a:+.4f}") for k, (a, b) in comparison.overall.items()]
+    )
+    topics = rows(
+        [
+            (t.topic, _fmt(t.f1_a), _fmt(t.f1_b), f"{t.delta:+.4f}", str(t.support_b))
+            for t in sorted(comparison.topics, key=lambda t: t.delta)
+        ]
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>topicclf report comparison</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:900px;margin:2rem auto}}
+table{{border-collapse:collapse}}
+td,th{{padding:.2rem .6rem;border-bottom:1px solid #eee;text-align:right}}
+td:first-child,th:first-child{{text-align:left}}</style></head><body>
+<h1>Report comparison</h1><p>A: <code>{html.escape(comparison.a)}</code><br>
+B: <code>{html.escape(comparison.b)}</code></p>
+<h2>Overall</h2><table><tr><th>metric</th><th>A</th><th>B</th><th>B - A</th></tr>{overall}</table>
+<h2>Per topic (worst change first)</h2>
+<table><tr><th>topic</th><th>F1 A</th><th>F1 B</th><th>change</th><th>support</th></tr>
+{topics}</table>
+</body></html>
+"""
+
+
+COMPARISON_FORMATS = {
+    ".json": comparison_json,
+    ".csv": comparison_csv,
+    ".md": comparison_markdown,
+    ".html": comparison_html,
+}
+
+
+def write_comparison(comparison: Comparison, path: str | Path) -> None:
+    """Write a comparison in the format its extension names, atomically."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in COMPARISON_FORMATS:
+        raise TopicclfError(
+            f"{path}: unknown format {suffix or '(no extension)'}; use one of: "
+            + ", ".join(COMPARISON_FORMATS)
+        )
+    atomic_write_text(path, COMPARISON_FORMATS[suffix](comparison))
