@@ -299,3 +299,17 @@ def test_evaluate_html_and_report_compare(
     assert "| micro_f1 |" in md.read_text()
     code, _, err = cli(capsys, "report", "compare", str(a), str(tmp_path / "none.json"))
     assert code == 1 and "no such report" in err
+
+
+def test_multiclass_evaluation_shows_accuracy_and_confusion_matrix(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path
+) -> None:
+    model = tmp_path / "mc"
+    folders = str(data_dir / "folders")
+    assert run(["-q", "train", folders, "-o", str(model), *FAST, "--validation-split", "0.5"]) == 0
+    capsys.readouterr()
+    page = tmp_path / "mc.html"
+    code, out, _ = cli(capsys, "evaluate", str(model), folders, "-o", str(page))
+    assert code == 0
+    assert "accuracy (multi-class)" in out and "confusion matrix" in out
+    assert "Accuracy (multi-class)" in page.read_text()

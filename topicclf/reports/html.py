@@ -138,6 +138,19 @@ def _plots(report: EvaluationReport, context: dict[str, Any]) -> list[str]:
     return figures
 
 
+def _confusion_matrix(multiclass: dict[str, Any]) -> str:
+    labels = [html.escape(x) for x in multiclass["labels"]]
+    head = "".join(f"<th>{x}</th>" for x in labels)
+    body = "".join(
+        f"<tr><td>{labels[i]}</td>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
+        for i, row in enumerate(multiclass["confusion_matrix"])
+    )
+    return (
+        "<table><caption>confusion matrix (rows true, columns predicted)</caption>"
+        f"<thead><tr><th>true</th>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
 def _topic_rows(report: EvaluationReport) -> str:
     rows = []
     for t in sorted(report.per_topic, key=lambda t: (-t.support, t.topic)):
@@ -190,6 +203,7 @@ def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
     extra = ""
     if report.multiclass:
         extra = f"<p>Accuracy (multi-class): <b>{report.multiclass['accuracy']:.4f}</b></p>"
+        extra += _confusion_matrix(report.multiclass)
     unknown = ""
     if report.unknown_topics or report.topics_without_support:
         unknown = (

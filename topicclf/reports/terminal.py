@@ -46,6 +46,9 @@ def render_evaluation(console: Console, report: EvaluationReport, *, max_topics:
             f"... {len(ordered) - max_topics} more topics; write them all with "
             "--output report.md/.csv/.json (or --max-topics N)"
         )
+    if report.multiclass:
+        console.print(f"accuracy (multi-class) {report.multiclass['accuracy']:.4f}")
+        render_confusion_matrix(console, report.multiclass)
     console.print(
         f"subset accuracy {report.subset_accuracy:.4f} · Hamming loss {report.hamming_loss:.4f}"
         f" · documents without a topic {report.documents_without_prediction}"
@@ -55,6 +58,22 @@ def render_evaluation(console: Console, report: EvaluationReport, *, max_topics:
             "topics unknown to the model (counted as misses): "
             + ", ".join(f"{k} ({v})" for k, v in list(report.unknown_topics.items())[:10])
         )
+
+
+def render_confusion_matrix(console: Console, multiclass: dict[str, Any], most: int = 12) -> None:
+    """Rows: true topic; columns: predicted topic (the `most` largest topics)."""
+    labels: list[str] = multiclass["labels"]
+    matrix: list[list[int]] = multiclass["confusion_matrix"]
+    keep = sorted(range(len(labels)), key=lambda i: -sum(matrix[i]))[:most]
+    table = Table(title="confusion matrix (rows true, columns predicted)")
+    table.add_column("true \\ predicted", overflow="fold", max_width=14)
+    for j in keep:
+        table.add_column(labels[j][:7], justify="right")
+    for i in keep:
+        table.add_row(labels[i], *(str(matrix[i][j]) for j in keep))
+    console.print(table)
+    if len(labels) > most:
+        console.print(f"... {len(labels) - most} smaller topics left out; see --output report.json")
 
 
 def render_stats(console: Console, stats: CorpusStats, *, top: int = 20) -> None:
