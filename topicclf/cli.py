@@ -564,6 +564,78 @@ def evaluate(
         raise typer.Exit(EXIT_GATE)
 
 
+@app.command(
+    epilog="Example: topicclf optimize corpora/newsbriefs/train.jsonl -o best.toml --trials 6",
+)
+@reads_corpus()
+def optimize(
+    corpus: Annotated[str, typer.Argument(metavar="CORPUS", help=CORPUS_HELP, show_default=False)],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="TOML file for the best configuration.")
+    ],
+    trials: Annotated[int, typer.Option(min=1, help="Configurations to try.")] = 8,
+    folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds per trial.")] = 3,
+    objective: Annotated[
+        str,
+        typer.Option(help="What to maximize: mean_f1 (of micro and macro), micro_f1, macro_f1."),
+    ] = "mean_f1",
+    network: Annotated[
+        Network | None, typer.Option(help="Network type to tune (default: from the config).")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Base TOML configuration.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="Override a base setting: section.key=value."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing output file.")
+    ] = False,
+    *,
+    reading: Reading,
+) -> None:
+    """Search the main hyperparameters and threshold strategy by cross-validation on CORPUS,
+    and write the best configuration as TOML for `train --config`."""
+    from topicclf.config import load_config, to_toml
+    from topicclf.fileio import atomic_write_text
+    from topicclf.optimize import OBJECTIVES, describe, search
+
+    if objective not in OBJECTIVES:
+        raise typer.BadParameter(
+            f"choose one of: {', '.join(OBJECTIVES)}", param_hint="--objective"
+        )
+    if output.exists() and not force:
+        raise TopicclfError(f"{output} already exists; choose another path or add --force")
+    overrides = list(set_ or []) + ([f"network.type={network.value}"] if network else [])
+    base = load_config(config, overrides)
+    docs = _read_all(reading.open(corpus), _progress())
+    result = search(
+        [d.text for d in docs],
+        [d.labels for d in docs],
+        base=base,
+        trials=trials,
+        folds=folds,
+        objective=objective,
+        progress=_progress(),
+    )
+    from rich.table import Table
+
+    table = Table(title=f"{len(result.trials)} trials, {folds}-fold cross-validation, best first")
+    for col in ("trial", "micro-F1", "macro-F1", "settings"):
+        table.add_column(col, justify="left" if col == "settings" else "right")
+    for t in result.trials:
+        table.add_row(str(t.number), f"{t.micro_f1:.4f}", f"{t.macro_f1:.4f}", describe(t))
+    out.print(table)
+    header = (
+        f"# topicclf optimize: best of {len(result.trials)} trials by {objective} "
+        f"({folds}-fold CV on {corpus}): micro-F1 {result.best.micro_f1:.4f}, "
+        f"macro-F1 {result.best.macro_f1:.4f}\n"
+    )
+    atomic_write_text(output, header + to_toml(result.config))
+    out.print(f"best configuration written to {output} (use: topicclf train --config {output})")
+
+
 @app.command(epilog="Example: topicclf info models/newsbriefs")
 def info(
     model: Annotated[

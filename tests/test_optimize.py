@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import tiny_config
+
+from topicclf.config import load_config
+from topicclf.errors import DataError
+from topicclf.optimize import DENSE_SPACE, sample_trials, search
+from topicclf.types import Document
+
+
+def test_trials_are_seeded_distinct_and_start_with_the_base() -> None:
+    first = sample_trials(DENSE_SPACE, 5, seed=1)
+    assert first == sample_trials(DENSE_SPACE, 5, seed=1)
+    assert first[0] == {} and len({repr(t) for t in first}) == 5
+    assert first != sample_trials(DENSE_SPACE, 5, seed=2)
+
+
+def test_search_scores_trials_by_cross_validation(tiny_docs: list[Document]) -> None:
+    base = tiny_config(epochs=2)
+    result = search(
+        [d.text for d in tiny_docs], [d.labels for d in tiny_docs], base=base, trials=2, folds=2
+    )
+    assert len(result.trials) == 2
+    assert result.best == result.trials[0]
+    assert result.best.score("mean_f1") >= result.trials[1].score("mean_f1")
+    assert all(0 <= t.micro_f1 <= 1 and 0 <= t.macro_f1 <= 1 for t in result.trials)
+    for key, value in result.best.settings.items():
+        section, name = key.split(".")
+        assert getattr(getattr(result.config, section), name) == value
+
+
+def test_search_errors(tiny_docs: list[Document]) -> None:
+    texts, labels = [d.text for d in tiny_docs], [d.labels for d in tiny_docs]
+    with pytest.raises(DataError, match="unknown objective 'accuracy'"):
+        search(texts, labels, objective="accuracy")
+    with pytest.raises(DataError, match="too few for 3-fold"):
+        search(texts[:8], labels[:8], folds=3)
+
+
+def test_cli_writes_a_config_train_accepts(tmp_path: Path, data_dir: Path) -> None:
+    from topicclf.cli import run
+
+    best = tmp_path / "best.toml"
+    corpus = str(data_dir / "tiny.jsonl")
+    args = [
+        "-q",
+        "optimize",
+        corpus,
+        "-o",
+        str(best),
+        "--trials",
+        "2",
+        "--folds",
+        "2",
+        "--set",
+        "train.epochs=2",
+    ]
+    assert run(args) == 0
+    assert best.read_text().startswith("# topicclf optimize: best of 2 trials by mean_f1")
+    config = load_config(best)
+    assert config.train.epochs == 2
+    assert run(["-q", "train", corpus, "-o", str(tmp_path / "m"), "--config", str(best)]) == 0
+    assert run(args) == 1  # refuses to overwrite without --force

@@ -1,0 +1,160 @@
+"""Hyperparameter search: random trials scored by k-fold cross-validation on training data.
+
+Every trial trains on k-1 folds (which carves its own validation split for early stopping
+and thresholds) and is scored on the held-out fold; the test set is never seen. The search
+is seeded, so the same corpus, space and seed try the same trials.
+"""
+
+from __future__ import annotations
+
+import random
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from topicclf.classifier import TopicClassifier
+from topicclf.config import Config
+from topicclf.errors import DataError
+from topicclf.types import Document, NullProgress, Progress
+
+DENSE_SPACE: dict[str, list[Any]] = {
+    "network.hidden_units": [(128,), (256,), (512,), (256, 128)],
+    "network.dropout": [0.2, 0.35, 0.5],
+    "train.learning_rate": [0.001, 0.002, 0.004],
+    "train.batch_size": [32, 64, 128],
+    "features.max_features": [10000, 20000, 40000],
+    "features.ngram_max": [1, 2],
+    "thresholds.strategy": ["per_topic", "global"],
+    "thresholds.shrinkage": [1.0, 5.0],
+}
+EMBEDDING_SPACE: dict[str, list[Any]] = {
+    "network.embedding_dim": [64, 128, 200],
+    "network.conv_filters": [0, 128, 256],
+    "network.hidden_units": [(128,), (256,), ()],
+    "network.dropout": [0.2, 0.35, 0.5],
+    "train.learning_rate": [0.002, 0.004, 0.008],
+    "features.sequence_vocabulary": [20000, 40000],
+    "thresholds.strategy": ["per_topic", "global"],
+}
+OBJECTIVES = ("mean_f1", "micro_f1", "macro_f1")
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One configuration tried and its cross-validated scores."""
+
+    number: int
+    settings: dict[str, Any]
+    micro_f1: float
+    macro_f1: float
+
+    def score(self, objective: str) -> float:
+        """The figure the search maximizes."""
+        if objective == "micro_f1":
+            return self.micro_f1
+        if objective == "macro_f1":
+            return self.macro_f1
+        return (self.micro_f1 + self.macro_f1) / 2.0
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """All trials, best first, and the best configuration."""
+
+    trials: list[Trial]
+    best: Trial
+    config: Config
+    objective: str
+
+
+def _assign(config: Config, settings: dict[str, Any]) -> Config:
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in settings.items():
+        section, name = key.split(".")
+        nested.setdefault(section, {})[name] = list(value) if isinstance(value, tuple) else value
+    merged = config.to_dict()
+    for section, values in nested.items():
+        merged[section].update(values)
+    return Config.from_dict(merged)
+
+
+def sample_trials(space: dict[str, list[Any]], n: int, seed: int) -> list[dict[str, Any]]:
+    """`n` distinct random settings from the space (the base configuration first)."""
+    rng = random.Random(seed)
+    seen: set[str] = set()
+    trials: list[dict[str, Any]] = [{}]
+    seen.add(repr({}))
+    total = int(np.prod([len(v) for v in space.values()]))
+    while len(trials) < min(n, total + 1):
+        pick = {key: rng.choice(values) for key, values in sorted(space.items())}
+        if repr(pick) not in seen:
+            seen.add(repr(pick))
+            trials.append(pick)
+    return trials[:n]
+
+
+def search(
+    texts: Sequence[str],
+    label_sets: Sequence[Sequence[str]],
+    *,
+    base: Config | None = None,
+    trials: int = 8,
+    folds: int = 3,
+    objective: str = "mean_f1",
+    space: dict[str, list[Any]] | None = None,
+    progress: Progress | None = None,
+) -> SearchResult:
+    """Random search over `space` (by network type), each trial scored by k-fold CV."""
+    base = base or Config()
+    progress = progress or NullProgress()
+    if objective not in OBJECTIVES:
+        raise DataError(f"unknown objective {objective!r}; choose one of: {', '.join(OBJECTIVES)}")
+    if folds < 2:
+        raise DataError("cross-validation needs at least 2 folds")
+    if len(texts) < folds * 4:
+        raise DataError(f"{len(texts)} documents are too few for {folds}-fold cross-validation")
+    if space is None:
+        space = EMBEDDING_SPACE if base.network.type == "embedding" else DENSE_SPACE
+    candidates = sample_trials(space, trials, base.train.seed)
+    order = np.random.default_rng(base.train.seed).permutation(len(texts))
+    parts = np.array_split(order, folds)
+    results: list[Trial] = []
+    progress.start("trials", len(candidates) * folds)
+    for number, settings in enumerate(candidates, start=1):
+        config = _assign(base, settings)
+        micro, macro = [], []
+        for k in range(folds):
+            held = parts[k]
+            kept = np.concatenate([parts[i] for i in range(folds) if i != k])
+            with warnings.catch_warnings():
+                # Rare topics missing from a fold are expected here, not news for the user.
+                warnings.simplefilter("ignore")
+                clf = TopicClassifier(config=config).fit(
+                    [texts[i] for i in kept], [label_sets[i] for i in kept]
+                )
+                report = clf.evaluate(_documents(texts, label_sets, held))
+            micro.append(report.micro.f1)
+            macro.append(report.macro.f1)
+            progress.advance(1, best=max([t.score(objective) for t in results], default=0.0))
+        results.append(Trial(number, settings, float(np.mean(micro)), float(np.mean(macro))))
+    progress.finish()
+    ranked = sorted(results, key=lambda t: (-t.score(objective), t.number))
+    return SearchResult(ranked, ranked[0], _assign(base, ranked[0].settings), objective)
+
+
+def _documents(
+    texts: Sequence[str], label_sets: Sequence[Sequence[str]], rows: np.ndarray
+) -> list[Document]:
+    return [Document(str(i), texts[i], tuple(label_sets[i])) for i in rows]
+
+
+def describe(trial: Trial) -> str:
+    """Settings of a trial as `key=value` pairs ('defaults' for the base configuration)."""
+    if not trial.settings:
+        return "defaults"
+    return ", ".join(
+        f"{k}={list(v) if isinstance(v, tuple) else v}" for k, v in trial.settings.items()
+    )
