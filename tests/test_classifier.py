@@ -142,3 +142,12 @@ def test_explain_refuses_embedding_networks(tiny_docs: list[Document]) -> None:
     clf = _fit(tiny_docs, tiny_config("embedding", epochs=1))
     with pytest.raises(UnsupportedError, match="explain works with dense TF-IDF networks"):
         clf.explain("rain")
+
+
+def test_refit_trains_again_on_all_documents(tiny_docs: list[Document]) -> None:
+    clf = _fit(tiny_docs, tiny_config(epochs=4, patience=1, refit="true"))
+    info = clf.training_info_
+    assert info["refit_on_all_documents"] is True and 1 <= info["best_epoch"] <= 4
+    again = _fit(tiny_docs, tiny_config(epochs=4, patience=1, refit="true"))
+    texts = [d.text for d in tiny_docs]
+    np.testing.assert_array_equal(clf.predict_proba(texts), again.predict_proba(texts))

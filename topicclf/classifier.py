@@ -105,14 +105,8 @@ class TopicClassifier:
         x_train, x_val = x_all[train_idx], x_all[val_idx]
         y_train, y_val = y[train_idx], y[val_idx]
 
-        set_seed(cfg.train.seed)
-        model = self._build_network(featurizer, encoder.n_classes, multiclass)
-        _init_output_bias(model, y_train, multiclass)
         keras = keras_module()
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=cfg.train.learning_rate),
-            loss=_loss(keras, y_train, multiclass, cfg.train.positive_weight),
-        )
+        model = self._new_network(featurizer, y_train, multiclass)
         th = cfg.thresholds
         tune = functools.partial(
             tune_policy,
@@ -150,6 +144,25 @@ class TopicClassifier:
         )
         val_scores = _predict(model, x_val)
         policy = tune(y_val, val_scores)
+        history_values = history.history.get(monitor, [])
+        best_epoch = (
+            int(np.argmax(history_values) if direction == "max" else np.argmin(history_values)) + 1
+            if history_values
+            else 0
+        )
+        if cfg.train.refit and best_epoch:
+            # Thresholds stay those tuned on validation; the network is trained again on all
+            # the data for as many epochs as early stopping found best.
+            model = self._new_network(featurizer, y, multiclass)
+            model.fit(
+                x_all,
+                y,
+                batch_size=cfg.train.batch_size,
+                epochs=best_epoch,
+                shuffle=True,
+                callbacks=[_progress_callback(keras, progress, best_epoch, "refit")],
+                verbose=0,
+            )
         classes = encoder.classes_
         assert classes is not None
         validation = evaluate(y_val, apply(val_scores, policy), classes)
@@ -165,15 +178,15 @@ class TopicClassifier:
         self.model_ = model
         self.policy_ = policy
         self.validation_report_ = validation
-        losses = history.history.get("val_loss", [])
         self.training_info_ = {
             "documents": len(texts),
             "train_documents": len(train_idx),
             "validation_documents": len(val_idx),
             "skipped_empty_documents": skipped,
             "dropped_topics": encoder.dropped_,
-            "epochs_run": len(losses),
-            "best_epoch": int(np.argmin(losses)) + 1 if losses else 0,
+            "epochs_run": len(history_values),
+            "best_epoch": best_epoch,
+            "refit_on_all_documents": bool(cfg.train.refit and best_epoch),
             "seconds": round(time.perf_counter() - started, 2),
             "threshold_curve": {
                 "thresholds": grid.tolist(),
@@ -181,6 +194,19 @@ class TopicClassifier:
             },
         }
         return self
+
+    def _new_network(self, featurizer: Featurizer, y: np.ndarray, multiclass: bool) -> Any:
+        """A freshly seeded, compiled network with output biases at the base rates of y."""
+        cfg = self.config
+        set_seed(cfg.train.seed)
+        model = self._build_network(featurizer, y.shape[1], multiclass)
+        _init_output_bias(model, y, multiclass)
+        keras = keras_module()
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=cfg.train.learning_rate),
+            loss=_loss(keras, y, multiclass, cfg.train.positive_weight),
+        )
+        return model
 
     def _build_network(self, featurizer: Featurizer, n_labels: int, multiclass: bool) -> Any:
         net = self.config.network
@@ -531,10 +557,10 @@ def _validation_f1_callback(keras: Any, x_val: Any, y_val: np.ndarray, tune: Any
     return _ValidationF1()
 
 
-def _progress_callback(keras: Any, progress: Progress, epochs: int) -> Any:
+def _progress_callback(keras: Any, progress: Progress, epochs: int, name: str = "epoch") -> Any:
     class _Report(keras.callbacks.Callback):  # type: ignore[misc, name-defined]
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            progress.start(f"epoch {epoch + 1}/{epochs}", self.params.get("steps"))
+            progress.start(f"{name} {epoch + 1}/{epochs}", self.params.get("steps"))
 
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             progress.advance(1, loss=float((logs or {}).get("loss", 0.0)))

@@ -98,6 +98,7 @@ class TrainConfig:
     learning_rate: float = 2e-3
     patience: int = 3
     stop_on: str = "loss"
+    refit: bool = False
     validation_split: float = 0.1
     min_count: int = 1
     positive_weight: str = "none"
