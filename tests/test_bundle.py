@@ -29,8 +29,9 @@ def test_save_load_gives_identical_scores(
         "manifest.json",
         "model.keras",
         "thresholds.json",
+        "weights.npz",
     ]
-    loaded = TopicClassifier.load(saved)
+    loaded = TopicClassifier.load(saved, engine="keras")
     texts = [d.text for d in tiny_docs]
     np.testing.assert_array_equal(loaded.predict_proba(texts), tiny_dense.predict_proba(texts))
     assert loaded.predict(texts) == tiny_dense.predict(texts)
@@ -106,8 +107,9 @@ def test_labels_not_matching_outputs(saved: Path, tmp_path: Path) -> None:
     thresholds = json.loads((saved / "thresholds.json").read_text())
     thresholds["thresholds"] = thresholds["thresholds"][:3]
     (broken / "thresholds.json").write_text(json.dumps(thresholds))
-    with pytest.raises(ModelBundleError, match="the network has 4 outputs but labels.json lists 3"):
-        TopicClassifier.load(broken)
+    for engine in ("auto", "keras"):
+        with pytest.raises(ModelBundleError, match="network has 4 outputs but labels.json lists 3"):
+            TopicClassifier.load(broken, engine=engine)
 
 
 def test_wrong_threshold_count(saved: Path, tmp_path: Path) -> None:
@@ -128,6 +130,9 @@ def test_truncated_files(saved: Path, tmp_path: Path) -> None:
     data = (broken2 / "model.keras").read_bytes()
     (broken2 / "model.keras").write_bytes(data[: len(data) // 2])
     with pytest.raises(ModelBundleError, match="model.keras cannot be loaded safely"):
+        TopicClassifier.load(broken2, engine="keras")
+    (broken2 / "weights.npz").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(ModelBundleError, match="weights.npz: corrupt or unreadable"):
         TopicClassifier.load(broken2)
 
 
@@ -144,5 +149,5 @@ def test_lambda_layer_is_refused_without_running_it(saved: Path, tmp_path: Path)
     keras.Model(inputs, evil).save(broken / "model.keras")
     marker.unlink(missing_ok=True)
     with pytest.raises(ModelBundleError, match="cannot be loaded safely"):
-        TopicClassifier.load(broken)
+        TopicClassifier.load(broken, engine="keras")
     assert not marker.exists()

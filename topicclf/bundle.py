@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import metadata
@@ -112,7 +113,7 @@ def read_npz(directory: Path, name: str) -> dict[str, np.ndarray]:
         raise ModelBundleError(
             f"{directory}: incomplete model directory, {name} is missing"
         ) from None
-    except (ValueError, OSError, EOFError) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ModelBundleError(f"{path}: corrupt or unreadable numpy archive ({exc})") from None
 
 

@@ -25,6 +25,7 @@ from topicclf.errors import (
     UnsupportedError,
 )
 from topicclf.features import FEATURIZERS, Featurizer, TfidfFeaturizer, make_featurizer
+from topicclf.inference import WEIGHTS_FILE, NumpyDense, export_dense_weights
 from topicclf.labels import LabelEncoder, detect_mode, split_indices
 from topicclf.metrics import EvaluationReport, error_examples, evaluate
 from topicclf.networks import build_dense_network, build_embedding_network, keras_module, set_seed
@@ -38,6 +39,7 @@ from topicclf.thresholds import (
 from topicclf.types import Document, NullProgress, Progress
 
 PREDICT_BATCH = 1024
+ENGINES = ("auto", "keras", "numpy")
 
 
 @dataclass(frozen=True)
@@ -372,9 +374,17 @@ class TopicClassifier:
     ) -> Path:
         """Write the model directory atomically; returns its path."""
         self._check_fitted()
+        if isinstance(self.model_, NumpyDense):
+            raise UnsupportedError(
+                "a model loaded with the numpy engine cannot be saved again; "
+                "load it with engine='keras' to save it"
+            )
         path = Path(path)
         with bundle.atomic_directory(path, overwrite=overwrite) as tmp:
             self.model_.save(tmp / "model.keras")
+            exported = export_dense_weights(self.model_)
+            if exported is not None:
+                np.savez(tmp / WEIGHTS_FILE, **exported)  # type: ignore[arg-type]
             meta, arrays = self.featurizer_.get_state()
             bundle.write_json(tmp / "features.json", meta)
             # Numeric arrays only, so nothing in the archive is pickled.
@@ -395,8 +405,13 @@ class TopicClassifier:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> TopicClassifier:
-        """Load a model directory written by `save` (Keras safe mode, no pickle)."""
+    def load(cls, path: str | Path, *, engine: str = "auto") -> TopicClassifier:
+        """Load a model directory written by `save` (no pickle).
+
+        `engine`: 'auto' serves dense networks with numpy from their exported weights (no
+        TensorFlow import) and other networks with Keras (safe mode); 'keras' or 'numpy'
+        force one.
+        """
         path = Path(path)
         manifest = bundle.check_directory(path)
         try:
@@ -423,14 +438,28 @@ class TopicClassifier:
                 f"{path}/thresholds.json: {policy.thresholds.size} thresholds for "
                 f"{len(classes)} topics in labels.json"
             )
-        model = _load_keras(path, manifest)
-        outputs = int(model.outputs[0].shape[-1])
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+        has_weights = (path / WEIGHTS_FILE).is_file()
+        if engine == "numpy" and not has_weights:
+            raise ModelBundleError(
+                f"{path}: no {WEIGHTS_FILE}; the numpy engine serves dense networks saved by "
+                "topicclf 0.1 or later (use engine='keras')"
+            )
+        model: Any
+        if has_weights and engine in ("auto", "numpy"):
+            activation = "softmax" if policy.multiclass else "sigmoid"
+            model = NumpyDense(bundle.read_npz(path, WEIGHTS_FILE), activation)
+            inputs = model.n_inputs
+        else:
+            model = _load_keras(path, manifest)
+            inputs = int(model.inputs[0].shape[-1])
+        outputs = _n_outputs(model)
         if outputs != len(classes):
             raise ModelBundleError(
                 f"{path}: the network has {outputs} outputs but labels.json lists "
                 f"{len(classes)} topics"
             )
-        inputs = int(model.inputs[0].shape[-1])
         expected = (
             featurizer.n_features if kind == "tfidf" else getattr(featurizer, "sequence_length_", 0)
         )
@@ -496,9 +525,17 @@ def _load_keras(path: Path, manifest: dict[str, Any]) -> Any:
         ) from None
 
 
+def _n_outputs(model: Any) -> int:
+    if isinstance(model, NumpyDense):
+        return model.n_outputs
+    return int(model.outputs[0].shape[-1])
+
+
 def _predict(model: Any, x: Any) -> np.ndarray:
     if x.shape[0] == 0:
-        return np.zeros((0, int(model.outputs[0].shape[-1])), dtype=np.float32)
+        return np.zeros((0, _n_outputs(model)), dtype=np.float32)
+    if isinstance(model, NumpyDense):
+        return model.predict(x)
     return np.asarray(model.predict(x, batch_size=256, verbose=0), dtype=np.float32)
 
 

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from topicclf.classifier import TopicClassifier
+from topicclf.errors import ModelBundleError
+from topicclf.inference import NumpyDense, export_dense_weights
+from topicclf.networks import build_dense_network, build_embedding_network, keras_module
+from topicclf.types import Document
+
+
+@pytest.mark.parametrize(
+    ("hidden", "wide", "multiclass"),
+    [((), False, False), ((16,), False, False), ((16, 8), False, True), ((16,), True, False)],
+)
+def test_numpy_matches_keras(hidden: tuple[int, ...], wide: bool, multiclass: bool) -> None:
+    keras_module().utils.set_random_seed(3)
+    model = build_dense_network(40, 5, hidden_units=hidden, wide=wide, multiclass=multiclass)
+    x = sp.random(25, 40, density=0.2, format="csr", dtype=np.float32, random_state=1)
+    arrays = export_dense_weights(model)
+    assert arrays is not None
+    fast = NumpyDense(arrays, "softmax" if multiclass else "sigmoid")
+    expected = model.predict(x, verbose=0)
+    np.testing.assert_allclose(fast.predict(x), expected, atol=1e-5)
+
+
+def test_embedding_networks_are_not_exported() -> None:
+    model = build_embedding_network(20, 6, 3, embedding_dim=4, hidden_units=(5,))
+    assert export_dense_weights(model) is None
+
+
+def test_bad_weights_are_refused() -> None:
+    arrays = {
+        "hidden_0_kernel": np.zeros((4, 3), np.float32),
+        "hidden_0_bias": np.zeros(3, np.float32),
+        "topics_kernel": np.zeros((2, 5), np.float32),
+        "topics_bias": np.zeros(5, np.float32),
+    }
+    with pytest.raises(ModelBundleError, match="layer shapes do not chain"):
+        NumpyDense(arrays, "sigmoid")
+    with pytest.raises(ModelBundleError, match="no output layer"):
+        NumpyDense({}, "sigmoid")
+
+
+def test_saved_model_scores_the_same_with_both_engines(
+    tmp_path: Path, tiny_dense: TopicClassifier, tiny_docs: list[Document]
+) -> None:
+    path = tmp_path / "m"
+    tiny_dense.save(path)
+    texts = [d.text for d in tiny_docs]
+    fast = TopicClassifier.load(path)
+    reference = TopicClassifier.load(path, engine="keras")
+    assert isinstance(fast.model_, NumpyDense)
+    np.testing.assert_allclose(fast.predict_proba(texts), reference.predict_proba(texts), atol=1e-5)
+    assert fast.predict(texts) == reference.predict(texts)
+
+
+def test_tagging_a_dense_model_does_not_import_tensorflow(
+    tmp_path: Path, tiny_dense: TopicClassifier
+) -> None:
+    path = tmp_path / "m"
+    tiny_dense.save(path)
+    code = (
+        "import sys\n"
+        "from topicclf.classifier import TopicClassifier\n"
+        f"clf = TopicClassifier.load({str(path)!r})\n"
+        "print(clf.predict(['snow and frost overnight']))\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False False"
