@@ -56,6 +56,7 @@ def tiny_config(network: str = "dense", **train: object) -> Config:
         "train.batch_size=8",
         "train.learning_rate=0.01",
         "train.validation_split=0.25",
+        "train.refit=false",
     ]
     overrides += [f"train.{k}={v}" for k, v in train.items()]
     return Config().with_overrides(overrides)

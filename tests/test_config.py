@@ -54,6 +54,8 @@ def test_bad_value_type() -> None:
 def test_bad_choice_and_range() -> None:
     with pytest.raises(ConfigError, match="network.type = 'rnn' is not valid; choose one of"):
         Config().with_overrides(["network.type=rnn"])
+    with pytest.raises(ConfigError, match=r"train.learning_rate = -1.0 must be > 0 \(or 0 for"):
+        Config().with_overrides(["train.learning_rate=-1"])
     with pytest.raises(ConfigError, match="train.validation_split = 1.5 must be between 0 and 1"):
         Config().with_overrides(["train.validation_split=1.5"])
 

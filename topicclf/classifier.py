@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from topicclf import bundle
-from topicclf.config import Config
+from topicclf.config import AUTO_LEARNING_RATE, Config
 from topicclf.errors import (
     ConfigError,
     DataError,
@@ -204,8 +204,9 @@ class TopicClassifier:
         model = self._build_network(featurizer, y.shape[1], multiclass)
         _init_output_bias(model, y, multiclass)
         keras = keras_module()
+        rate = cfg.train.learning_rate or AUTO_LEARNING_RATE[cfg.network.type]
         model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=cfg.train.learning_rate),
+            optimizer=keras.optimizers.Adam(learning_rate=rate),
             loss=_loss(keras, y, multiclass, cfg.train.positive_weight),
         )
         return model

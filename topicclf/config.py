@@ -95,10 +95,10 @@ class TrainConfig:
     mode: str = "auto"
     epochs: int = 50
     batch_size: int = 64
-    learning_rate: float = 2e-3
+    learning_rate: float = 0.0
     patience: int = 3
-    stop_on: str = "loss"
-    refit: bool = False
+    stop_on: str = "f1"
+    refit: bool = True
     validation_split: float = 0.1
     min_count: int = 1
     positive_weight: str = "none"
@@ -108,14 +108,21 @@ class TrainConfig:
         _choice("train", "mode", self.mode, ("auto", "multilabel", "multiclass"))
         _at_least("train", "epochs", self.epochs, 1)
         _at_least("train", "batch_size", self.batch_size, 1)
-        if self.learning_rate <= 0:
-            raise ConfigError(f"train.learning_rate = {self.learning_rate!r} must be > 0")
+        if self.learning_rate < 0:
+            raise ConfigError(
+                f"train.learning_rate = {self.learning_rate!r} must be > 0 (or 0 for automatic)"
+            )
         _at_least("train", "patience", self.patience, 0)
         _choice("train", "stop_on", self.stop_on, ("loss", "f1"))
         _fraction("train", "validation_split", self.validation_split)
         _at_least("train", "min_count", self.min_count, 1)
         _choice("train", "positive_weight", self.positive_weight, ("none", "sqrt"))
         _at_least("train", "seed", self.seed, 0)
+
+
+# Adam step sizes used when train.learning_rate is 0 (automatic): an embedding table is
+# updated only for the tokens of each batch, so it needs larger steps than a dense layer.
+AUTO_LEARNING_RATE = {"dense": 0.002, "embedding": 0.01}
 
 
 @dataclass(frozen=True)

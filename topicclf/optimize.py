@@ -35,7 +35,7 @@ EMBEDDING_SPACE: dict[str, list[Any]] = {
     "network.conv_filters": [0, 128, 256],
     "network.hidden_units": [(128,), (256,), ()],
     "network.dropout": [0.2, 0.35, 0.5],
-    "train.learning_rate": [0.002, 0.004, 0.008],
+    "train.learning_rate": [0.005, 0.01, 0.02],
     "features.sequence_vocabulary": [20000, 40000],
     "thresholds.strategy": ["per_topic", "global"],
 }
