@@ -114,13 +114,32 @@ def test_threshold_and_top_k_overrides(tiny_dense: TopicClassifier) -> None:
     assert tiny_dense.decide(scores, top_k=2).sum() == 2
 
 
+# What the defaults reach (scripts/benchmark_quality.py, README): a regression of more than
+# 0.01 in micro- or macro-F1 fails the suite.
+REUTERS_DEFAULT_MICRO_F1, REUTERS_DEFAULT_MACRO_F1 = 0.8698, 0.4645
+R8_DEFAULT_ACCURACY, R8_DEFAULT_MACRO_F1 = 0.9698, 0.9119
+
+
 @pytest.mark.slow
 def test_reuters_default_configuration_quality(reuters_path: Path) -> None:
     train = list(open_corpus(reuters_path, split="modapte-train"))
     test = list(open_corpus(reuters_path, split="modapte-test"))
     clf = _fit(train, Config())
     report = clf.evaluate(test)
-    assert report.micro.f1 >= 0.85
+    assert report.micro.f1 >= 0.85  # the floor
+    assert report.micro.f1 >= REUTERS_DEFAULT_MICRO_F1 - 0.01
+    assert report.macro.f1 >= REUTERS_DEFAULT_MACRO_F1 - 0.01
+
+
+@pytest.mark.slow
+def test_r8_multiclass_quality(reuters_path: Path) -> None:
+    train = list(open_corpus(reuters_path, split="r8-train"))
+    test = list(open_corpus(reuters_path, split="r8-test"))
+    clf = _fit(train, Config())
+    assert clf.mode_ == "multiclass"
+    report = clf.evaluate(test)
+    assert report.multiclass["accuracy"] >= R8_DEFAULT_ACCURACY - 0.01
+    assert report.macro.f1 >= R8_DEFAULT_MACRO_F1 - 0.01
 
 
 def test_explain_dense(tiny_dense: TopicClassifier) -> None:
