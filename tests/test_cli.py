@@ -313,3 +313,36 @@ def test_multiclass_evaluation_shows_accuracy_and_confusion_matrix(
     assert code == 0
     assert "accuracy (multi-class)" in out and "confusion matrix" in out
     assert "Accuracy (multi-class)" in page.read_text()
+
+
+def test_sigterm_during_training_leaves_nothing_behind(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    exe = _installed_topicclf()
+    target = tmp_path / "model"
+    proc = subprocess.Popen(
+        [
+            exe,
+            "train",
+            NEWS_TRAIN,
+            "-o",
+            str(target),
+            "--set",
+            "train.epochs=50",
+            "--set",
+            "train.patience=50",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    while not proc.stderr.readline().startswith("epoch 2/"):  # training is under way
+        pass
+    proc.send_signal(signal.SIGTERM)
+    err = proc.stderr.read()
+    proc.wait(timeout=120)
+    time.sleep(0.1)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert list(tmp_path.iterdir()) == []

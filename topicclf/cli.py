@@ -30,7 +30,7 @@ from topicclf.errors import TopicclfError
 if TYPE_CHECKING:
     from topicclf.corpus import Corpus, CorpusOptions
 
-EXIT_DOMAIN, EXIT_USAGE, EXIT_GATE = 1, 2, 3
+EXIT_DOMAIN, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 1, 2, 3, 130
 _GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
 REUTERS_ENV = "TOPICCLF_REUTERS"
 
@@ -818,12 +818,14 @@ def run(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     try:
         result = app(args=args, prog_name="topicclf", standalone_mode=False)
+        if result == EXIT_INTERRUPTED:  # typer turns Ctrl-C (and our SIGTERM) into exit 130
+            err.print("interrupted")
         return result if isinstance(result, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        return 130
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("interrupted")
+        return EXIT_INTERRUPTED
     except typer.TyperException as exc:  # usage errors: bad option, missing argument...
         show = getattr(exc, "show", None)
         if show is not None:
@@ -847,6 +849,14 @@ def run(argv: list[str] | None = None) -> int:
         warnings.showwarning = saved_showwarning
 
 
+def _terminated(signum: int, frame: Any) -> None:
+    # Unwind like Ctrl-C, so atomic writes remove their temporary files and directories.
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     """Console-script entry point."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
     sys.exit(run())
