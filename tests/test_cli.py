@@ -346,3 +346,21 @@ def test_sigterm_during_training_leaves_nothing_behind(tmp_path: Path) -> None:
     time.sleep(0.1)
     assert proc.returncode == 130 and "interrupted" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_tag_reports_bad_records_and_tags_the_rest(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(
+        '{"id": "a", "text": "rain"}\n{"id": "b", "text": \n{"id": "c", "text": "goal"}\n'
+    )
+    code, out, err = cli(capsys, "tag", str(model_dir), str(path))
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and [r["id"] for r in rows] == ["a", "bad:2", "c"]
+    assert rows[1]["error"].endswith("bad.jsonl:2: invalid JSON (Expecting value)")
+    assert "warning:" in err and "1 record(s) could not be read (reported in the output)" in err
+    code, out, err = cli(capsys, "tag", str(model_dir), str(path), "--bad-records", "skip")
+    assert code == 1 and [json.loads(x)["id"] for x in out.splitlines()] == ["a", "c"]
+    code, out, err = cli(capsys, "tag", str(model_dir), str(path), "--bad-records", "stop")
+    assert code == 1 and "error: " in err and "invalid JSON" in err

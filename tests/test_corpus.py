@@ -189,3 +189,27 @@ def test_reuters_options(reuters_path: Path) -> None:
         list(open_corpus(reuters_path, split="modapte"))
     with pytest.raises(CorpusFormatError, match="unknown Reuters category field 'authors'"):
         list(open_corpus(reuters_path, categories="authors"))
+
+
+def test_bad_records_can_be_reported_or_skipped(tmp_path: Path) -> None:
+    from topicclf.errors import BadRecordWarning
+
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(
+        '{"id": "a", "text": "one"}\n{"id": "b", "text": \n{"id": "c", "text": "two"}\n'
+    )
+    with pytest.raises(CorpusFormatError, match=r"mixed\.jsonl:2: invalid JSON"):
+        list(open_corpus(path))
+    with pytest.warns(BadRecordWarning, match=r"mixed\.jsonl:2: invalid JSON"):
+        reported = list(open_corpus(path, on_error="report"))
+    assert [(d.id, d.text, d.error is not None) for d in reported] == [
+        ("a", "one", False),
+        ("mixed:2", "", True),
+        ("c", "two", False),
+    ]
+    with pytest.warns(BadRecordWarning):
+        assert [d.id for d in open_corpus(path, on_error="skip")] == ["a", "c"]
+    ragged = tmp_path / "r.csv"
+    ragged.write_text("text,labels\nok,a\nbad,b,c\nfine,d\n")
+    with pytest.warns(BadRecordWarning, match=r"r\.csv:3: expected 2 fields"):
+        assert [d.text for d in open_corpus(ragged, on_error="skip")] == ["ok", "fine"]

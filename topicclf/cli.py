@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from topicclf import __version__
-from topicclf.errors import TopicclfError
+from topicclf.errors import BadRecordWarning, TopicclfError
 
 if TYPE_CHECKING:
     from topicclf.corpus import Corpus, CorpusOptions
@@ -426,6 +426,14 @@ def tag(
         typer.Option(min=0.0, max=1.0, help="One threshold for every topic, no fallback."),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Documents per batch.")] = 512,
+    bad_records: Annotated[
+        str,
+        typer.Option(
+            help="A record that cannot be read: report (an output line with its id and "
+            "error), skip (a warning only), or stop. Either way the others are tagged and "
+            "the exit status is 1."
+        ),
+    ] = "report",
     *,
     reading: Reading,
 ) -> None:
@@ -439,6 +447,12 @@ def tag(
     sources = inputs or ["-"]
     if sources == ["-"] and sys.stdin.isatty():
         raise typer.BadParameter("give INPUT files, or pipe text in (one document per line)")
+    if bad_records not in ("report", "skip", "stop"):
+        raise typer.BadParameter("choose report, skip or stop", param_hint="--bad-records")
+    policy = {"report": "report", "skip": "skip", "stop": "raise"}[bad_records]
+    reading = dataclasses.replace(
+        reading, options=dataclasses.replace(reading.options, on_error=policy)
+    )
     corpora = [reading.open(s) for s in sources]
     clf = TopicClassifier.load(model)
     kind = output_format.value if output_format else None
@@ -460,16 +474,30 @@ def tag(
             n += len(batch)
         return n
 
-    if output is None:
-        count = run(sys.stdout)
-    else:
-        with atomic_output(output, newline="") as handle:
-            count = run(handle)
+    bad = 0
+
+    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        nonlocal bad
+        bad += issubclass(category, BadRecordWarning)
+        _show_warning(message, category, *args, **kwargs)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", BadRecordWarning)
+        warnings.showwarning = show
+        if output is None:
+            count = run(sys.stdout)
+        else:
+            with atomic_output(output, newline="") as handle:
+                count = run(handle)
     if state.verbose or output is not None:
         _note(
             f"tagged {count} documents in {time.perf_counter() - started:.1f}s"
             + (f"; written to {output}" if output else "")
         )
+    if bad:
+        what = {"report": "reported in the output", "skip": "skipped"}[bad_records]
+        _note(f"{bad} record(s) could not be read ({what})")
+        raise typer.Exit(EXIT_DOMAIN)
 
 
 def _parse_gates(gates: list[str]) -> list[tuple[str, float]]:

@@ -57,6 +57,7 @@ class FeatureConfig:
     sublinear_tf: bool = True
     sequence_length: int = 0
     sequence_vocabulary: int = 30000
+    sequence_ngrams: int = 1
 
     def __post_init__(self) -> None:
         _at_least("features", "ngram_max", self.ngram_max, 1)
@@ -64,6 +65,7 @@ class FeatureConfig:
         _at_least("features", "max_features", self.max_features, 0)
         _at_least("features", "sequence_length", self.sequence_length, 0)
         _at_least("features", "sequence_vocabulary", self.sequence_vocabulary, 2)
+        _at_least("features", "sequence_ngrams", self.sequence_ngrams, 1)
 
 
 @dataclass(frozen=True)

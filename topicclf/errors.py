@@ -33,3 +33,7 @@ class DataError(TopicclfError, ValueError):
 
 class UnsupportedError(TopicclfError):
     """The operation does not apply to this kind of model."""
+
+
+class BadRecordWarning(UserWarning):
+    """A corpus record could not be read and was reported or skipped instead of stopping."""

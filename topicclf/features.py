@@ -163,12 +163,16 @@ class SequenceFeaturizer:
             raise _not_fitted(type(self).__name__)
         return len(self.vocabulary_) + 2
 
+    def _tokens(self, text: str) -> list[str]:
+        # Word n-grams after the words, as fastText does: pooling sees the phrases too.
+        return self.analyzer.ngrams(text, self.features.sequence_ngrams)
+
     def fit(self, texts: Sequence[str]) -> SequenceFeaturizer:
         """Learn the vocabulary (most frequent tokens) and, if not set, the sequence length."""
         counts: Counter[str] = Counter()
         lengths = []
         for text in texts:
-            tokens = self.analyzer.tokens(text)
+            tokens = self._tokens(text)
             counts.update(tokens)
             lengths.append(len(tokens))
         min_count = min(self.features.min_df, max(1, len(texts) // 50))
@@ -193,7 +197,7 @@ class SequenceFeaturizer:
         out = np.zeros((len(texts), length), dtype=np.int32)
         vocab = self.vocabulary_
         for row, text in enumerate(texts):
-            ids = [vocab.get(t, OOV) for t in self.analyzer.tokens(text)[:length]]
+            ids = [vocab.get(t, OOV) for t in self._tokens(text)[:length]]
             out[row, : len(ids)] = ids
         return out
 

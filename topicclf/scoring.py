@@ -21,6 +21,7 @@ class Tagged:
 
     id: str
     topics: list[tuple[str, float]]
+    error: str | None = None
 
 
 def batches(documents: Iterable[Document], size: int) -> Iterator[list[Document]]:
@@ -46,7 +47,7 @@ def tag_batches(
             if not doc.text.strip():
                 chosen[row] = False
         yield [
-            Tagged(doc.id, topics)
+            Tagged(doc.id, topics, doc.error)
             for doc, topics in zip(batch, classifier.topics_of(scores, chosen), strict=True)
         ]
 
@@ -71,6 +72,8 @@ class TagWriter:
             record: dict[str, object] = {"id": item.id, "labels": [t for t, _ in item.topics]}
             if self.scores:
                 record["scores"] = {t: round(s, 6) for t, s in item.topics}
+            if item.error is not None:
+                record["error"] = item.error
             self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             return
         row = [item.id, "|".join(t for t, _ in item.topics)]

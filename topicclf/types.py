@@ -13,6 +13,9 @@ class Document:
     id: str
     text: str
     labels: tuple[str, ...] = field(default=())
+    # Set (with an empty text) for a record that could not be read, when the reader was asked
+    # to report bad records instead of stopping at the first one.
+    error: str | None = None
 
 
 class Progress(Protocol):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from topicclf.errors import CorpusFormatError
+from topicclf.errors import BadRecordWarning, CorpusFormatError
 from topicclf.types import Document
 
 
@@ -24,6 +25,7 @@ class CorpusOptions:
     label_separator: str = "|"
     split: str = "all"
     categories: str = "topics"
+    on_error: str = "raise"
 
 
 Reader = Callable[[str, CorpusOptions], Iterator[Document]]
@@ -102,6 +104,20 @@ def encoding_error(
         "set the `encoding` option (e.g. --encoding latin-1), or "
         "--encoding-errors replace to replace undecodable bytes"
     )
+
+
+ON_ERROR = ("raise", "report", "skip")
+
+
+def bad_record(error: CorpusFormatError, doc_id: str, options: CorpusOptions) -> Document | None:
+    """Apply the `on_error` policy to an unreadable record: raise it, or warn and return a
+    placeholder document carrying the error ('report'), or None ('skip')."""
+    if options.on_error == "raise":
+        raise error
+    warnings.warn(str(error), BadRecordWarning, stacklevel=3)
+    if options.on_error == "skip":
+        return None
+    return Document(doc_id, "", (), error=str(error))
 
 
 def display_name(path: str) -> str:

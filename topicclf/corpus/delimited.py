@@ -8,6 +8,7 @@ from typing import IO
 
 from topicclf.corpus.base import (
     CorpusOptions,
+    bad_record,
     clean_labels,
     display_name,
     encoding_error,
@@ -51,10 +52,14 @@ def _read(path: str, options: CorpusOptions, delimiter: str) -> Iterator[Documen
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
                 if len(row) != len(header):
-                    raise CorpusFormatError(
+                    problem = CorpusFormatError(
                         f"{path}:{lineno}: expected {len(header)} fields as in the header, "
                         f"found {len(row)}"
                     )
+                    placeholder = bad_record(problem, f"{stem}:{lineno}", options)
+                    if placeholder is not None:
+                        yield placeholder
+                    continue
                 labels: tuple[str, ...] = ()
                 if labels_col is not None and row[labels_col].strip():
                     labels = clean_labels(row[labels_col].split(options.label_separator))
