@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import time
 import warnings
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -610,8 +609,3 @@ def _progress_callback(keras: Any, progress: Progress, epochs: int, name: str = 
             progress.finish()
 
     return _Report()
-
-
-def label_counts(label_sets: Iterable[Sequence[str]]) -> Counter[str]:
-    """How many documents carry each topic."""
-    return Counter(label for labels in label_sets for label in set(labels))
