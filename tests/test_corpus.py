@@ -213,3 +213,14 @@ def test_bad_records_can_be_reported_or_skipped(tmp_path: Path) -> None:
     ragged.write_text("text,labels\nok,a\nbad,b,c\nfine,d\n")
     with pytest.warns(BadRecordWarning, match=r"r\.csv:3: expected 2 fields"):
         assert [d.text for d in open_corpus(ragged, on_error="skip")] == ["ok", "fine"]
+
+
+def test_binary_files_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model.bin"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    with pytest.raises(CorpusFormatError, match=r"model\.bin: looks like a binary file"):
+        open_corpus(path)
+    utf16 = tmp_path / "wide.txt"
+    utf16.write_text("one document\n", encoding="utf-16")
+    # UTF-16 text has NUL bytes too: with its encoding named, it reads (the BOM is dropped).
+    assert [d.text for d in open_corpus(utf16, encoding="utf-16")] == ["one document"]

@@ -120,7 +120,27 @@ def open_corpus(
         )
     if path != "-" and not Path(path).exists():
         raise CorpusFormatError(f"{path}: no such file or directory")
+    if fmt in _TEXT_FILE_FORMATS and path != "-" and Path(path).is_file():
+        _refuse_binary(Path(path), opts.encoding)
     return Corpus(path, fmt, opts, READERS[fmt])
+
+
+_TEXT_FILE_FORMATS = ("jsonl", "csv", "tsv", "fasttext", "lines")
+
+
+def _refuse_binary(path: Path, encoding: str) -> None:
+    # UTF-16/32 text is full of NUL bytes; any other text encoding has none.
+    if encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32")):
+        return
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8192)
+    except PermissionError:
+        raise CorpusFormatError(f"{path}: permission denied") from None
+    if b"\x00" in head:
+        raise CorpusFormatError(
+            f"{path}: looks like a binary file (it contains NUL bytes), not a text corpus"
+        )
 
 
 def write_corpus(
