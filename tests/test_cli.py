@@ -364,3 +364,31 @@ def test_tag_reports_bad_records_and_tags_the_rest(
     assert code == 1 and [json.loads(x)["id"] for x in out.splitlines()] == ["a", "c"]
     code, out, err = cli(capsys, "tag", str(model_dir), str(path), "--bad-records", "stop")
     assert code == 1 and "error: " in err and "invalid JSON" in err
+
+
+def test_odd_labels_round_trip_through_train_tag_and_reports(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_docs: list
+) -> None:
+    odd = {
+        "sport": 'sport, ball & "goal"',
+        "weather": "météo | pluie",
+        "markets": "m a r k e t s",
+        "food": "食べ物",
+    }
+    corpus = tmp_path / "odd.jsonl"
+    with corpus.open("w", encoding="utf-8") as handle:
+        for d in tiny_docs:
+            labels = [odd[x] for x in d.labels]
+            handle.write(json.dumps({"id": d.id, "text": d.text, "labels": labels}) + "\n")
+    model = tmp_path / "m"
+    assert run(["-q", "train", str(corpus), "-o", str(model), *FAST]) == 0
+    capsys.readouterr()
+    assert json.loads((model / "labels.json").read_text(encoding="utf-8")) == sorted(odd.values())
+    code, out, _ = cli(capsys, "tag", str(model), str(corpus), "--top-k", "4")
+    assert code == 0
+    assert set(json.loads(out.splitlines()[0])["labels"]) == set(odd.values())
+    report = tmp_path / "r.json"
+    code, _, _ = cli(capsys, "evaluate", str(model), str(corpus), "-o", str(report))
+    assert code == 0
+    topics = {t["topic"] for t in json.loads(report.read_text(encoding="utf-8"))["per_topic"]}
+    assert topics == set(odd.values())
