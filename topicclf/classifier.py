@@ -338,9 +338,8 @@ class TopicClassifier:
         encoder.classes_ = self.classes_
         encoded = encoder.transform([doc.labels for doc in docs])
         if encoded.unknown:
-            unknown_docs = sum(
-                1 for d in docs if any(lab not in set(self.classes_) for lab in d.labels)
-            )
+            known = set(self.classes_)
+            unknown_docs = sum(1 for d in docs if any(lab not in known for lab in d.labels))
             warnings.warn(
                 f"{len(encoded.unknown)} topic(s) in the evaluation corpus are unknown to the "
                 f"model ({unknown_docs} documents); they count as misses: "

@@ -281,11 +281,11 @@ def error_examples(
 ) -> list[dict[str, Any]]:
     """A handful of documents with false positives or negatives, most errors first."""
     wrong = (truth != pred).sum(axis=1)
+    names = np.asarray(label_names)
     out = []
     for i in np.argsort(-wrong, kind="stable")[:most]:
         if wrong[i] == 0:
             break
-        names = np.asarray(label_names)
         out.append(
             {
                 "id": ids[i],
