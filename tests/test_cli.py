@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,6 +77,198 @@ def test_domain_errors_exit_1_without_traceback(
     bad.write_text('{"text": "a", "labels": ["x"]}\nnot json\n')
     code, _, err = cli(capsys, "corpus", "stats", str(bad))
     assert code == 1 and "bad.jsonl:2: invalid JSON" in err
+
+
+def _jsonl(*records: object) -> str:
+    return "".join(json.dumps(r) + "\n" for r in records)
+
+
+_SOME = [{"text": f"text number {i}", "labels": ["a" if i % 2 else "b"]} for i in range(8)]
+
+# (case, file name, file content, extra arguments, the message the user sees)
+BAD_INPUTS = [
+    ("missing path", None, None, [], r"nope\.jsonl: no such file or directory"),
+    ("empty file", "c.jsonl", "", [], r"c\.jsonl: no documents found \(the file is empty"),
+    ("blank lines only", "c.jsonl", "\n  \n", [], r"no documents found"),
+    ("no labels", "c.jsonl", _jsonl({"text": "a b"}, {"text": "c d"}), [], r"have no labels"),
+    (
+        "only one topic",
+        "c.jsonl",
+        _jsonl({"text": "a b", "labels": ["x"]}, {"text": "c d"}),
+        [],
+        r"at least two topics, found 1 \(x\)",
+    ),
+    (
+        "same topics everywhere",
+        "c.jsonl",
+        _jsonl(*({"text": f"t {i}", "labels": ["x", "y"]} for i in range(6))),
+        [],
+        r"every training document has the same topics \(x, y\)",
+    ),
+    (
+        "invalid UTF-8",
+        "c.jsonl",
+        b'{"text": "caf\xe9", "labels": ["a"]}\n',
+        [],
+        r"c\.jsonl:1: cannot decode the text as utf-8 .*--encoding latin-1.*--encoding-errors",
+    ),
+    ("binary file", "c.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00", [], r"looks like a binary file"),
+    (
+        "malformed JSON line",
+        "c.jsonl",
+        _jsonl(*_SOME) + '{"text": "x"\n',
+        [],
+        r"c\.jsonl:9: invalid JSON",
+    ),
+    (
+        "missing text field",
+        "c.jsonl",
+        _jsonl({"body": "x", "labels": ["a"]}),
+        [],
+        r"c\.jsonl:1: the text field 'text' is missing \(set the text field name",
+    ),
+    (
+        "non-string text",
+        "c.jsonl",
+        _jsonl({"text": 3, "labels": ["a"]}),
+        [],
+        r"the text field 'text' is a int, not a string",
+    ),
+    (
+        "labels not a list",
+        "c.jsonl",
+        _jsonl({"text": "x", "labels": "a"}),
+        [],
+        r"c\.jsonl:1: the labels field 'labels' must be a list of strings",
+    ),
+    (
+        "CSV without the text column",
+        "c.csv",
+        "id,body,labels\n1,x,a\n",
+        [],
+        r"c\.csv:1: no 'text' column in the header \(found: id, body, labels\)",
+    ),
+    (
+        "ragged CSV row",
+        "c.csv",
+        "id,text,labels\n1,x,a\n2,y\n",
+        [],
+        r"c\.csv:3: expected 3 fields as in the header, found 2",
+    ),
+    ("directory given as a file", ".", None, ["--format", "jsonl"], r"is a directory"),
+    ("file given as a directory", "c.jsonl", "{}\n", ["--format", "txtdir"], r"not a directory"),
+    (
+        "config: unknown key",
+        "c.jsonl",
+        _jsonl(*_SOME),
+        ["--config", "CONFIG:[train]\nepoch = 3\n"],
+        r"cfg\.toml: unknown key train\.epoch; valid keys in \[train\]: mode, epochs",
+    ),
+    (
+        "config: wrong type",
+        "c.jsonl",
+        _jsonl(*_SOME),
+        ["--config", 'CONFIG:[train]\nepochs = "ten"\n'],
+        r"cfg\.toml: train\.epochs = 'ten' is not an integer",
+    ),
+    (
+        "--set: bad value",
+        "c.jsonl",
+        _jsonl(*_SOME),
+        ["--set", "network.dropout=2"],
+        r"--set: network\.dropout = 2\.0 must be between 0 and 1",
+    ),
+    (
+        "--set: not key=value",
+        "c.jsonl",
+        _jsonl(*_SOME),
+        ["--set", "train.epochs"],
+        r"expected section\.key=value",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "extra", "message"),
+    [case[1:] for case in BAD_INPUTS],
+    ids=[case[0] for case in BAD_INPUTS],
+)
+def test_bad_input_is_one_clear_error_line(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    name: str | None,
+    content: str | bytes | None,
+    extra: list[str],
+    message: str,
+) -> None:
+    corpus = tmp_path / (name or "nope.jsonl")
+    if isinstance(content, bytes):
+        corpus.write_bytes(content)
+    elif content is not None:
+        corpus.write_text(content, encoding="utf-8")
+    args = []
+    for arg in extra:
+        if arg.startswith("CONFIG:"):
+            (tmp_path / "cfg.toml").write_text(arg.removeprefix("CONFIG:"))
+            arg = str(tmp_path / "cfg.toml")
+        args.append(arg)
+    code, out, err = cli(capsys, "train", str(corpus), "-o", str(tmp_path / "m"), *args)
+    assert (code, out) == (1, "")
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and re.search(message, " ".join(err.split())), err
+    assert "Traceback" not in err and not (tmp_path / "m").exists()
+
+
+def test_unreadable_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "locked.jsonl"
+    corpus.write_text(_jsonl(*_SOME))
+    corpus.chmod(0)
+    if os.access(corpus, os.R_OK):  # root reads anything: have the OS refusal happen anyway
+        real_open = open
+
+        def refuse(file: object, *args: object, **kwargs: object) -> object:
+            if str(file) == str(corpus):
+                raise PermissionError(13, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+        monkeypatch.setattr("builtins.open", refuse)
+        monkeypatch.setattr(Path, "open", lambda self, *a, **k: refuse(self, *a, **k))
+    code, _, err = cli(capsys, "train", str(corpus), "-o", str(tmp_path / "m"))
+    assert code == 1 and re.search(r"locked\.jsonl: permission denied", err)
+
+
+def test_empty_input_to_tag_is_a_warning_not_an_error(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "empty.jsonl").write_text("")
+    code, out, err = cli(capsys, "tag", str(model_dir), str(tmp_path / "empty.jsonl"))
+    assert (code, out) == (0, "")
+    assert re.search(r"warning: no documents in .*empty\.jsonl; nothing to tag", err)
+
+
+def test_duplicate_ids_are_tagged_and_reported(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "dup.jsonl"
+    path.write_text(
+        _jsonl(
+            *(
+                {"id": f"d{i % 3}", "text": "rain and goals", "labels": ["weather"]}
+                for i in range(7)
+            )
+        )
+    )
+    code, out, err = cli(capsys, "tag", str(model_dir), str(path))
+    assert code == 0 and [json.loads(x)["id"] for x in out.splitlines()] == [
+        f"d{i % 3}" for i in range(7)
+    ]
+    assert re.search(
+        r"dup\.jsonl: 4 document\(s\) reuse an id seen before \(e\.g\. 'd0', 'd1',", err
+    )
+    code, _, err = cli(capsys, "evaluate", str(model_dir), str(path))
+    assert code == 0 and "4 document(s) reuse an id" in err
 
 
 def test_train_summary_and_progress(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

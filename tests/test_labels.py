@@ -35,6 +35,13 @@ def test_errors() -> None:
         LabelEncoder().fit([[], []])
     with pytest.raises(DataError, match=r"at least two topics, found 1 \(a\)"):
         LabelEncoder().fit([["a"], ["a"]])
+    with pytest.raises(DataError, match=r"every training document has the same topics \(a, b\)"):
+        LabelEncoder().fit([["a", "b"], ["b", "a"]])
+    with (
+        pytest.raises(DataError, match="the same topics"),
+        pytest.warns(UserWarning, match="were dropped: c"),
+    ):
+        LabelEncoder(min_count=2).fit([["a", "b", "c"], ["a", "b"]])
     with pytest.raises(NotFittedError, match="call fit first"):
         LabelEncoder().transform([["a"]])
 

@@ -25,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from topicclf import __version__
-from topicclf.errors import BadRecordWarning, TopicclfError
+from topicclf.errors import BadRecordWarning, DataError, TopicclfError
 
 if TYPE_CHECKING:
     from topicclf.corpus import Corpus, CorpusOptions
@@ -290,6 +290,16 @@ def _read_all(corpus: Corpus, progress: CliProgress) -> list[Any]:
             progress.advance(500)
     progress.advance(len(docs) % 500)
     progress.finish()
+    if not docs:
+        why = (
+            "no document files in the directory"
+            if Path(corpus.path).is_dir()
+            else "the file is empty or holds only blank lines"
+        )
+        raise DataError(f"{corpus.path}: no documents found ({why})")
+    from topicclf.corpus.ids import warn_duplicate_ids
+
+    warn_duplicate_ids(docs, corpus.path)
     return docs
 
 
@@ -466,7 +476,12 @@ def tag(
         writer = TagWriter(handle, kind, scores=scores)
         n = 0
         for batch in tag_batches(
-            clf, documents, batch_size=batch_size, threshold=threshold, top_k=top_k
+            clf,
+            documents,
+            batch_size=batch_size,
+            threshold=threshold,
+            top_k=top_k,
+            source=", ".join(sources),
         ):
             for item in batch:
                 writer.write(item)
@@ -489,6 +504,8 @@ def tag(
         else:
             with atomic_output(output, newline="") as handle:
                 count = run(handle)
+    if count == 0:
+        _show_warning(f"no documents in {', '.join(sources)}; nothing to tag", UserWarning, "", 0)
     if state.verbose or output is not None:
         _note(
             f"tagged {count} documents in {time.perf_counter() - started:.1f}s"

@@ -37,3 +37,7 @@ class UnsupportedError(TopicclfError):
 
 class BadRecordWarning(UserWarning):
     """A corpus record could not be read and was reported or skipped instead of stopping."""
+
+
+class DuplicateIdWarning(UserWarning):
+    """Several documents share an id, so their tags or report rows cannot be told apart."""

@@ -30,7 +30,8 @@ class LabelEncoder:
 
     def fit(self, label_sets: Iterable[Sequence[str]]) -> LabelEncoder:
         """Learn the topics; those seen fewer than `min_count` times are dropped with a warning."""
-        counts = Counter(label for labels in label_sets for label in set(labels))
+        sets = [frozenset(labels) for labels in label_sets]
+        counts = Counter(label for labels in sets for label in labels)
         if not counts:
             raise DataError(
                 "the training documents have no labels; a labelled corpus is needed to train "
@@ -55,6 +56,12 @@ class LabelEncoder:
                     if self.dropped_
                     else ""
                 )
+            )
+        known = set(kept)
+        if len({labels & known for labels in sets}) == 1:
+            raise DataError(
+                f"every training document has the same topics ({', '.join(kept)}), so there is "
+                "nothing to tell apart; the corpus needs documents with different topics"
             )
         self.classes_ = kept
         return self

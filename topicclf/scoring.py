@@ -10,6 +10,7 @@ from itertools import islice
 from typing import IO
 
 from topicclf.classifier import TopicClassifier
+from topicclf.corpus.ids import DuplicateIds
 from topicclf.types import Document
 
 OUTPUT_FORMATS = ("jsonl", "csv", "tsv")
@@ -38,9 +39,16 @@ def tag_batches(
     batch_size: int = 512,
     threshold: float | None = None,
     top_k: int | None = None,
+    source: str = "input",
 ) -> Iterator[list[Tagged]]:
-    """Tag documents lazily, a batch at a time; empty documents get no topic, never dropped."""
+    """Tag documents lazily, a batch at a time; empty documents get no topic, never dropped.
+
+    Ids that repeat are tagged like any other document and reported by one
+    DuplicateIdWarning when the stream ends.
+    """
+    duplicates = DuplicateIds()
     for batch in batches(documents, batch_size):
+        duplicates.add([doc.id for doc in batch])
         scores = classifier.predict_proba([doc.text for doc in batch])
         chosen = classifier.decide(scores, threshold=threshold, top_k=top_k)
         for row, doc in enumerate(batch):
@@ -50,6 +58,7 @@ def tag_batches(
             Tagged(doc.id, topics, doc.error)
             for doc, topics in zip(batch, classifier.topics_of(scores, chosen), strict=True)
         ]
+    duplicates.warn(source)
 
 
 class TagWriter:

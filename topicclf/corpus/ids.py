@@ -1,0 +1,75 @@
+"""Duplicate document ids in a stream of any length, in about 8 bytes of memory per id."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+
+from topicclf.errors import DuplicateIdWarning
+from topicclf.types import Document
+
+EXAMPLES = 5
+
+
+class DuplicateIds:
+    """Remembers the ids seen so far and reports those seen again.
+
+    Ids are kept as 64-bit hashes in a few sorted runs (merged like a log-structured tree),
+    so a million ids cost about 8 MB and each batch is checked with binary searches, not a
+    Python set of strings. Among a million distinct ids, two share a hash with a chance of
+    about one in 30 million, which could at worst cause one spurious warning.
+    """
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+        self.count = 0
+        self.examples: list[str] = []
+
+    def add(self, ids: Sequence[str]) -> list[str]:
+        """Record a batch of ids; return those already seen (earlier or in this batch)."""
+        if not ids:
+            return []
+        hashes = np.fromiter((hash(i) for i in ids), dtype=np.int64, count=len(ids))
+        order = np.argsort(hashes, kind="stable")
+        ordered = hashes[order]
+        known = np.zeros(len(ids), dtype=bool)
+        for run in self._runs:
+            pos = np.minimum(np.searchsorted(run, hashes), len(run) - 1)
+            known |= run[pos] == hashes
+        repeated = known.copy()
+        repeated[order[1:][ordered[1:] == ordered[:-1]]] = True
+        fresh = np.unique(hashes[~known])
+        if len(fresh):
+            self._push(fresh)
+        found = [ids[i] for i in np.flatnonzero(repeated)]
+        self.count += len(found)
+        for doc_id in found:
+            if len(self.examples) < EXAMPLES and doc_id not in self.examples:
+                self.examples.append(doc_id)
+        return found
+
+    def _push(self, run: np.ndarray) -> None:
+        while self._runs and len(self._runs[-1]) <= len(run):
+            run = np.union1d(self._runs.pop(), run)
+        self._runs.append(run)
+
+    def warn(self, source: str) -> None:
+        """Warn once about all the duplicates found, if any."""
+        if not self.count:
+            return
+        examples = ", ".join(repr(i) for i in self.examples)
+        warnings.warn(
+            f"{source}: {self.count} document(s) reuse an id seen before (e.g. {examples}); "
+            "give every document its own id so tags and report rows can be traced back",
+            DuplicateIdWarning,
+            stacklevel=2,
+        )
+
+
+def warn_duplicate_ids(documents: Sequence[Document], source: str) -> None:
+    """Warn (DuplicateIdWarning) when documents share ids."""
+    tracker = DuplicateIds()
+    tracker.add([doc.id for doc in documents])
+    tracker.warn(source)
