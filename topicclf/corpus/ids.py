@@ -43,7 +43,7 @@ class DuplicateIds:
         fresh = np.unique(hashes[~known])
         if len(fresh):
             self._push(fresh)
-        found = [ids[i] for i in np.flatnonzero(repeated)]
+        found = [ids[int(i)] for i in np.flatnonzero(repeated)]
         self.count += len(found)
         for doc_id in found:
             if len(self.examples) < EXAMPLES and doc_id not in self.examples:
