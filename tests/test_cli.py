@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -237,6 +238,25 @@ def test_unreadable_file(
         monkeypatch.setattr(Path, "open", lambda self, *a, **k: refuse(self, *a, **k))
     code, _, err = cli(capsys, "train", str(corpus), "-o", str(tmp_path / "m"))
     assert code == 1 and re.search(r"locked\.jsonl: permission denied", err)
+
+
+def test_huge_document_and_long_stdin_line_are_tagged(
+    capsys: pytest.CaptureFixture[str],
+    model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    words = ["rain", "storm", "goal", "match", "bread", "cheese", "shares", "prices"]
+    big = " ".join(words[i % len(words)] + str(i % 9973) for i in range(5_000_000))
+    assert len(big) > 50_000_000
+    path = tmp_path / "big.jsonl"
+    path.write_text(_jsonl({"id": "big", "text": big}, {"id": "small", "text": "rain"}))
+    code, out, _ = cli(capsys, "tag", str(model_dir), str(path))
+    assert code == 0 and [json.loads(x)["id"] for x in out.splitlines()] == ["big", "small"]
+    assert json.loads(out.splitlines()[0])["labels"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(big[:20_000_000] + "\nshort line\n"))
+    code, out, _ = cli(capsys, "tag", str(model_dir), "-")
+    assert code == 0 and [json.loads(x)["id"] for x in out.splitlines()] == ["stdin:1", "stdin:2"]
 
 
 def test_empty_input_to_tag_is_a_warning_not_an_error(

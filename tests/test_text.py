@@ -74,3 +74,21 @@ def test_ngrams() -> None:
         "rose sharply",
     ]
     assert analyzer.ngrams("", 3) == []
+
+
+def test_pieces_cut_long_texts_at_white_space() -> None:
+    from topicclf.text import pieces
+
+    text = " ".join(f"word{i}" for i in range(3000))
+    parts = list(pieces(text, size=1000))
+    assert "".join(parts) == text
+    assert all(len(p) <= 1000 for p in parts) and len(parts) > 20
+    assert all(p.startswith(" ") for p in parts[1:])  # never inside a word
+    assert list(pieces("short", size=1000)) == ["short"]
+    assert list(pieces("x" * 2500, size=1000)) == ["x" * 1000, "x" * 1000, "x" * 500]
+
+
+def test_ngram_stream_equals_ngrams_on_ordinary_texts() -> None:
+    analyzer = Analyzer(TextConfig())
+    text = "Wheat prices rose sharply in the Chicago grain markets on Monday."
+    assert list(analyzer.ngram_stream(text, 2)) == analyzer.ngrams(text, 2)

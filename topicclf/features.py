@@ -9,7 +9,7 @@ scikit-learn's TfidfVectorizer exactly.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from topicclf.config import FeatureConfig, TextConfig
 from topicclf.errors import DataError, NotFittedError
-from topicclf.text import Analyzer
+from topicclf.text import Analyzer, pieces
 
 PAD, OOV = 0, 1
 
@@ -51,8 +51,8 @@ class TfidfFeaturizer:
             raise _not_fitted(type(self).__name__)
         return sorted(self.vocabulary_, key=self.vocabulary_.__getitem__)
 
-    def _features(self, text: str) -> list[str]:
-        return self.analyzer.ngrams(text, self.features.ngram_max)
+    def _features(self, text: str) -> Iterator[str]:
+        return self.analyzer.ngram_stream(text, self.features.ngram_max)
 
     def fit(self, texts: Sequence[str]) -> TfidfFeaturizer:
         """Learn the vocabulary and idf weights from training texts."""
@@ -172,9 +172,12 @@ class SequenceFeaturizer:
         counts: Counter[str] = Counter()
         lengths = []
         for text in texts:
-            tokens = self._tokens(text)
-            counts.update(tokens)
-            lengths.append(len(tokens))
+            n_tokens = 0
+            for piece in pieces(text):
+                tokens = self._tokens(piece)
+                counts.update(tokens)
+                n_tokens += len(tokens)
+            lengths.append(n_tokens)
         min_count = min(self.features.min_df, max(1, len(texts) // 50))
         kept = sorted(
             (t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t)
@@ -197,7 +200,11 @@ class SequenceFeaturizer:
         out = np.zeros((len(texts), length), dtype=np.int32)
         vocab = self.vocabulary_
         for row, text in enumerate(texts):
-            ids = [vocab.get(t, OOV) for t in self._tokens(text)[:length]]
+            ids: list[int] = []
+            for piece in pieces(text):  # a huge text: tokenize only the pieces that are needed
+                ids.extend(vocab.get(t, OOV) for t in self._tokens(piece)[: length - len(ids)])
+                if len(ids) >= length:
+                    break
             out[row, : len(ids)] = ids
         return out
 

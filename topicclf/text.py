@@ -10,7 +10,7 @@ tokens.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 
 import regex
@@ -111,6 +111,11 @@ class Analyzer:
             tokens = [stem(t) for t in tokens]
         return tokens
 
+    def ngram_stream(self, text: str, n_max: int) -> Iterator[str]:
+        """`ngrams` of a text of any size, computed piece by piece in bounded memory."""
+        for piece in pieces(text):
+            yield from self.ngrams(piece, n_max)
+
     def ngrams(self, text: str, n_max: int) -> list[str]:
         """Word 1- to n_max-grams of one text, joined by single spaces."""
         tokens = self.tokens(text)
@@ -120,3 +125,26 @@ class Analyzer:
         for n in range(2, n_max + 1):
             grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
         return grams
+
+
+# Long enough that ordinary documents are one piece (the n-grams are then exactly those of the
+# whole text), short enough that a 50 MB document never holds all its n-grams in memory.
+PIECE_CHARS = 1 << 20
+
+
+def pieces(text: str, size: int = PIECE_CHARS) -> Iterator[str]:
+    """Cut a text into consecutive pieces of about `size` characters, at white space.
+
+    Only n-grams spanning a cut (one per cut and n-gram length) differ from the whole text's.
+    """
+    start, end = 0, len(text)
+    while end - start > size:
+        cut = max(
+            text.rfind(" ", start + size // 2, start + size),
+            text.rfind("\n", start + size // 2, start + size),
+        )
+        if cut <= start:
+            cut = start + size
+        yield text[start:cut]
+        start = cut
+    yield text[start:]
