@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from topicclf.bundle import FORMAT_VERSION, atomic_directory
+from topicclf.bundle import FORMAT_VERSION, atomic_directory, output_lock
 from topicclf.classifier import TopicClassifier
 from topicclf.errors import ModelBundleError
 from topicclf.types import Document
@@ -76,6 +79,46 @@ def _copy(saved: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "copy"
     shutil.copytree(saved, dest)
     return dest
+
+
+HOLD_LOCK = """
+import sys, time
+from topicclf.bundle import output_lock
+with output_lock(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_lock(tmp_path: Path) -> None:
+    target = tmp_path / "model"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(target)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        with (
+            pytest.raises(ModelBundleError, match=r"model is being written by another process"),
+            atomic_directory(target),
+        ):
+            pass
+        assert not target.exists()
+    finally:
+        holder.kill()  # even a killed holder releases the lock: the OS drops its flock
+        holder.wait()
+    with atomic_directory(target) as tmp:
+        (tmp / "f").write_text("x")
+    assert (target / "f").read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_lock_is_reentrant_and_removed_after_use(tmp_path: Path) -> None:
+    target = tmp_path / "model"
+    with output_lock(target):
+        assert (tmp_path / ".model.lock").read_text() == f"{os.getpid()}\n"
+        with atomic_directory(target) as tmp:
+            (tmp / "f").write_text("x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
 def test_missing_and_incomplete(saved: Path, tmp_path: Path) -> None:

@@ -561,6 +561,20 @@ def test_sigterm_during_training_leaves_nothing_behind(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_two_trainings_to_one_directory_one_wins_cleanly(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    command = [
+        sys.executable, "-m", "topicclf", "-q", "train", str(REPO / "tests/data/tiny.jsonl"),
+        "-o", str(model), *FAST,
+    ]  # fmt: skip
+    procs = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = sorted((p.wait(timeout=300), p.stderr.read() if p.stderr else "") for p in procs)
+    assert [code for code, _ in results] == [0, 1]
+    assert re.search(r"being written by another process|already exists", results[1][1])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+    assert run(["info", str(model)]) == 0
+
+
 def test_tag_reports_bad_records_and_tags_the_rest(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
 ) -> None:

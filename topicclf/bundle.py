@@ -6,6 +6,7 @@ It knows files, not models: `classifier` decides what goes in them. Nothing here
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -49,6 +50,60 @@ def new_manifest(**fields: Any) -> dict[str, Any]:
     }
 
 
+_HELD: set[str] = set()
+
+
+@contextlib.contextmanager
+def output_lock(target: str | Path) -> Iterator[None]:
+    """Hold the right to write `target`; refuse at once if another process holds it.
+
+    The lock is an flock on a hidden `.NAME.lock` file beside the target, so the operating
+    system releases it when its holder dies, however it dies. Taking it again in the same
+    process is allowed, so a command can hold it for a whole training and `save` still works.
+    """
+    target = Path(target).absolute()
+    if str(target) in _HELD:
+        yield
+        return
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelBundleError(f"cannot create {target.parent}: {exc.strerror}") from None
+    lock_path = target.parent / f".{target.name}.lock"
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ModelBundleError(
+                f"{target} is being written by another process right now (lock file "
+                f"{lock_path}); wait for it to finish or choose another output"
+            ) from None
+        # The previous holder may have removed the file we locked: then lock the new one.
+        try:
+            current = os.stat(lock_path)
+        except FileNotFoundError:
+            current = None
+        locked = os.fstat(fd)
+        if current is not None and (current.st_ino, current.st_dev) == (
+            locked.st_ino,
+            locked.st_dev,
+        ):
+            break
+        os.close(fd)
+    _HELD.add(str(target))
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        _HELD.discard(str(target))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock_path)
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary sibling directory that replaces `target` only if the block succeeds.
@@ -56,18 +111,18 @@ def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator
     An interrupted or failed save leaves no partial model behind, and an existing model is
     replaced only after the new one is complete.
     """
-    target = Path(target)
+    with output_lock(target):
+        yield from _replace_directory(Path(target), overwrite)
+
+
+def _replace_directory(target: Path, overwrite: bool) -> Iterator[Path]:
     if target.exists() and not overwrite:
         raise ModelBundleError(
             f"{target} already exists; choose another path or allow overwriting (--force)"
         )
     if target.exists() and not target.is_dir():
         raise ModelBundleError(f"{target} exists and is not a directory")
-    parent = target.parent if str(target.parent) else Path(".")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ModelBundleError(f"cannot create {parent}: {exc.strerror}") from None
+    parent = target.parent  # created by output_lock
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
     # mkdtemp makes the directory private (0700); a model directory is shared like any other.
     os.chmod(tmp, 0o777 & ~current_umask())

@@ -376,18 +376,23 @@ def train(
         if value is not None:
             overrides.append(f"{key}={value}")
     cfg = load_config(config, overrides)
-    if output.exists() and not force:
-        raise TopicclfError(f"{output} already exists; choose another path or add --force")
     source = reading.open(corpus)
-    progress = _progress()
-    docs = _read_all(source, progress)
-    from topicclf.classifier import TopicClassifier
+    from topicclf.bundle import output_lock
 
-    started = time.perf_counter()
-    clf = TopicClassifier(config=cfg).fit(
-        [d.text for d in docs], [d.labels for d in docs], progress=progress
-    )
-    clf.save(output, overwrite=force, corpus=source.describe())
+    # Held from the start, so a second training to the same directory refuses at once
+    # instead of training for minutes and then racing this one to the rename.
+    with output_lock(output):
+        if output.exists() and not force:
+            raise TopicclfError(f"{output} already exists; choose another path or add --force")
+        progress = _progress()
+        docs = _read_all(source, progress)
+        from topicclf.classifier import TopicClassifier
+
+        started = time.perf_counter()
+        clf = TopicClassifier(config=cfg).fit(
+            [d.text for d in docs], [d.labels for d in docs], progress=progress
+        )
+        clf.save(output, overwrite=force, corpus=source.describe())
     seconds = time.perf_counter() - started
     val = clf.validation_report_
     info = clf.training_info_
