@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import html
 import io
+import re
+import tempfile
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from topicclf.corpus import detect_format, open_corpus, write_corpus
+from topicclf.corpus.base import clean_labels
 from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
 
@@ -141,6 +147,10 @@ def test_writer_refuses_labels_it_cannot_hold() -> None:
         write_corpus(docs, io.StringIO(), "fasttext")
     with pytest.raises(CorpusFormatError, match="contains the label separator"):
         write_corpus([Document("1", "t", ("a|b",))], io.StringIO(), "csv")
+    with pytest.raises(CorpusFormatError, match="document 2: empty and without labels"):
+        write_corpus([Document("2", " \n")], io.StringIO(), "fasttext")
+    with pytest.raises(CorpusFormatError, match="starts with '__label__'"):
+        write_corpus([Document("3", "__label__x is text")], io.StringIO(), "fasttext")
     with pytest.raises(CorpusFormatError, match="cannot write the format 'reuters'"):
         write_corpus(docs, io.StringIO(), "reuters")
 
@@ -224,3 +234,167 @@ def test_binary_files_are_refused(tmp_path: Path) -> None:
     utf16.write_text("one document\n", encoding="utf-16")
     # UTF-16 text has NUL bytes too: with its encoding named, it reads (the BOM is dropped).
     assert [d.text for d in open_corpus(utf16, encoding="utf-16")] == ["one document"]
+
+
+# -- properties: arbitrary input either round-trips or raises CorpusFormatError ------------
+TEXTS = st.text(max_size=80)
+LABELS = st.lists(st.text(max_size=12), max_size=4)
+DOCS = st.lists(
+    st.builds(Document, st.text(min_size=1, max_size=10), TEXTS, LABELS.map(tuple)), max_size=6
+)
+RAW = st.one_of(st.binary(max_size=300), st.text(max_size=300).map(str.encode))
+PROPERTY = settings(max_examples=60, deadline=None)
+
+
+def _write_then_read(docs: list[Document], fmt: str, directory: Path) -> list[Document] | None:
+    """Write with the format's writer and read back; None when either refuses the data."""
+    buffer = io.StringIO()
+    try:
+        write_corpus(docs, buffer, fmt)
+    except CorpusFormatError:
+        return None
+    path = directory / f"c.{fmt}"
+    path.write_text(buffer.getvalue(), encoding="utf-8", newline="")
+    try:
+        return list(open_corpus(path, format=fmt))
+    except CorpusFormatError:
+        return None
+
+
+@PROPERTY
+@given(DOCS)
+def test_jsonl_round_trips_anything(docs: list[Document]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        back = _write_then_read(docs, "jsonl", Path(tmp))
+    assert back == [Document(d.id, d.text, clean_labels(d.labels)) for d in docs]
+
+
+@PROPERTY
+@given(DOCS, st.sampled_from(["csv", "tsv"]))
+def test_delimited_round_trips_or_refuses(docs: list[Document], fmt: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        back = _write_then_read(docs, fmt, Path(tmp))
+    if back is None:
+        return
+    assert [(d.id, d.text, d.labels) for d in back] == [
+        (d.id, d.text, clean_labels(d.labels)) for d in docs
+    ]
+
+
+@PROPERTY
+@given(DOCS)
+def test_fasttext_round_trips_or_refuses(docs: list[Document]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        back = _write_then_read(docs, "fasttext", Path(tmp))
+    if back is None:
+        return
+    # fastText has no ids and one line per document: white space runs become one space.
+    assert [(d.text, d.labels) for d in back] == [
+        (" ".join(d.text.split()), clean_labels(d.labels)) for d in docs
+    ]
+
+
+@PROPERTY
+@given(st.lists(TEXTS.filter(lambda t: not set(t) & {"\n", "\r"}), max_size=6))
+def test_lines_round_trip(texts: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.txt"
+        path.write_text("".join(t + "\n" for t in texts), encoding="utf-8", newline="")
+        if any("\x00" in t for t in texts):
+            with pytest.raises(CorpusFormatError, match="looks like a binary file"):
+                open_corpus(path, format="lines")
+            return
+        back = list(open_corpus(path, format="lines"))
+    assert [d.text for d in back] == texts
+    assert [d.id for d in back] == [f"c:{i}" for i in range(1, len(texts) + 1)]
+
+
+def _newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+LINE_SAFE = st.text(max_size=12).filter(lambda t: len(t.splitlines()) <= 1)
+
+
+@PROPERTY
+@given(st.lists(st.tuples(TEXTS, st.lists(LINE_SAFE, max_size=3)), max_size=5))
+def test_txtdir_round_trips(items: list[tuple[str, list[str]]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for i, (text, labels) in enumerate(items):
+            (root / f"d{i}.txt").write_text(text, encoding="utf-8", newline="")
+            (root / f"d{i}.labels").write_text("\n".join(labels), encoding="utf-8")
+        back = list(open_corpus(root, format="txtdir"))
+    assert [(d.id, d.text, d.labels) for d in back] == [
+        (f"d{i}", _newlines(text), clean_labels(labels)) for i, (text, labels) in enumerate(items)
+    ]
+
+
+@PROPERTY
+@given(st.lists(st.tuples(st.sampled_from(["a", "b b", "ç"]), TEXTS), max_size=5))
+def test_folders_round_trip(items: list[tuple[str, str]]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for i, (label, text) in enumerate(items):
+            (root / label).mkdir(exist_ok=True)
+            (root / label / f"{i:02d}").write_text(text, encoding="utf-8", newline="")
+        back = list(open_corpus(root, format="folders"))
+    expected = sorted(
+        (f"{label}/{i:02d}", _newlines(text), (label,)) for i, (label, text) in enumerate(items)
+    )
+    assert [(d.id, d.text, d.labels) for d in back] == expected
+
+
+@PROPERTY
+@given(st.lists(st.tuples(TEXTS, st.lists(st.text("abcxyz-", min_size=1), max_size=3))))
+def test_reuters_sgml_round_trips_generated_records(items: list[tuple[str, list[str]]]) -> None:
+    records = "".join(
+        f'<REUTERS TOPICS="YES" LEWISSPLIT="TRAIN" NEWID="{i}"><TOPICS>'
+        + "".join(f"<D>{t}</D>" for t in topics)
+        + f"</TOPICS><TEXT><BODY>{html.escape(text)}</BODY></TEXT></REUTERS>\n"
+        for i, (text, topics) in enumerate(items)
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "reut2-000.sgm"
+        path.write_bytes(records.encode("utf-8"))
+        try:
+            back = list(open_corpus(path, format="reuters", encoding="utf-8-sig"))
+        except CorpusFormatError:
+            assert not items
+            return
+    assert [(d.id, d.labels) for d in back] == [
+        (str(i), clean_labels(topics)) for i, (_, topics) in enumerate(items)
+    ]
+    for doc, (text, _) in zip(back, items, strict=True):
+        assert doc.text == re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", text).strip()
+
+
+@PROPERTY
+@given(RAW, st.sampled_from(["jsonl", "csv", "tsv", "fasttext", "lines", "reuters"]))
+def test_any_bytes_give_documents_or_corpus_format_error(raw: bytes, fmt: str) -> None:
+    name = "reut2-000.sgm" if fmt == "reuters" else f"c.{fmt}"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(raw)
+        try:
+            docs = list(open_corpus(path, format=fmt))
+        except CorpusFormatError:
+            return
+    assert all(isinstance(d.text, str) and all(d.labels) for d in docs)
+
+
+@PROPERTY
+@given(RAW, RAW, st.sampled_from(["txtdir", "folders"]))
+def test_any_bytes_in_directories_give_documents_or_corpus_format_error(
+    text: bytes, labels: bytes, fmt: str
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "topic").mkdir()
+        (root / "topic" / "d.txt").write_bytes(text)
+        (root / "topic" / "d.labels").write_bytes(labels)
+        try:
+            docs = list(open_corpus(root, format=fmt))
+        except CorpusFormatError:
+            return
+    assert docs and all(isinstance(d.text, str) for d in docs)

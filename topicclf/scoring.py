@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from itertools import islice
 from typing import IO
 
 from topicclf.classifier import TopicClassifier
+from topicclf.corpus.delimited import RowWriter
 from topicclf.corpus.ids import DuplicateIds
 from topicclf.types import Document
 
@@ -70,9 +70,7 @@ class TagWriter:
         self.handle, self.fmt, self.scores = handle, fmt, scores
         self._csv = None
         if fmt != "jsonl":
-            self._csv = csv.writer(
-                handle, delimiter="," if fmt == "csv" else "\t", lineterminator="\n"
-            )
+            self._csv = RowWriter(handle, "," if fmt == "csv" else "\t")
             self._csv.writerow(["id", "labels", "scores"] if scores else ["id", "labels"])
 
     def write(self, item: Tagged) -> None:

@@ -81,10 +81,29 @@ def write_tsv(documents: Iterable[Document], handle: IO[str], options: CorpusOpt
     return _write(documents, handle, options, "\t")
 
 
+class RowWriter:
+    """csv.writer with "\n" line ends that also quotes fields holding a bare carriage return.
+
+    csv quotes only the characters of its line terminator, so a lone "\r" would be written
+    bare and read back as the end of the row.
+    """
+
+    def __init__(self, handle: IO[str], delimiter: str) -> None:
+        self._plain = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+        self._quoted = csv.writer(
+            handle, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL
+        )
+
+    def writerow(self, row: list[str]) -> None:
+        """Write one row."""
+        writer = self._quoted if any("\r" in field for field in row) else self._plain
+        writer.writerow(row)
+
+
 def _write(
     documents: Iterable[Document], handle: IO[str], options: CorpusOptions, delimiter: str
 ) -> int:
-    writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+    writer = RowWriter(handle, delimiter)
     writer.writerow([options.id_field, options.text_field, options.labels_field])
     count = 0
     for doc in documents:

@@ -42,6 +42,16 @@ def write_fasttext(documents: Iterable[Document], handle: IO[str], options: Corp
                     "which the fastText format cannot hold; write JSON Lines instead"
                 )
         text = " ".join(doc.text.split())
+        if not text and not doc.labels:
+            raise CorpusFormatError(
+                f"document {doc.id}: empty and without labels, which the fastText format "
+                "cannot hold (it would be a blank line); write JSON Lines instead"
+            )
+        if text.startswith(PREFIX):
+            raise CorpusFormatError(
+                f"document {doc.id}: the text starts with {PREFIX!r}, which the fastText "
+                "format would read as a label; write JSON Lines instead"
+            )
         prefix = "".join(f"{PREFIX}{label} " for label in doc.labels)
         handle.write(prefix + text + "\n")
         count += 1

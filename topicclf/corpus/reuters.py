@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from topicclf.corpus.base import CorpusOptions
+from topicclf.corpus.base import CorpusOptions, clean_labels
 from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
 
@@ -109,7 +109,9 @@ def _parse(name: str, raw: bytes, encoding: str) -> Iterator[_Record]:
         attrs = dict(_ATTR.findall(match.group(1)))
         body = match.group(2)
         categories = {
-            field: tuple(_clean(d) for d in _D.findall(_element(body, field.upper()) or ""))
+            field: clean_labels(
+                [_clean(d) for d in _D.findall(_element(body, field.upper()) or "")]
+            )
             for field in CATEGORY_FIELDS
         }
         content = _element(body, "TEXT") or ""
