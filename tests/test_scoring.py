@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,19 @@ def test_every_document_comes_out_once_in_order(tiny_dense: TopicClassifier) -> 
     assert [t.id for t in tagged] == [d.id for d in docs]
     assert all(t.topics == [] for t in tagged[::3])  # blank documents: no topic, not dropped
     assert all(t.topics for i, t in enumerate(tagged) if i % 3)
+
+
+def test_worker_processes_give_the_same_tags_in_order(
+    tiny_dense: TopicClassifier, tmp_path: Path
+) -> None:
+    tiny_dense.save(tmp_path / "m")
+    served = TopicClassifier.load(tmp_path / "m")
+    assert served.is_tensorflow_free() and not tiny_dense.is_tensorflow_free()
+    texts = ["rain storm", "goal", "", "bread and cheese", "shares fell", "sunny"] * 30
+    docs = [Document(f"d{i}", t) for i, t in enumerate(texts)]
+    one = [t for b in tag_batches(served, docs, batch_size=7) for t in b]
+    two = [t for b in tag_batches(served, docs, batch_size=7, jobs=2) for t in b]
+    assert two == one and [t.id for t in two] == [d.id for d in docs]
 
 
 def test_repeated_ids_are_tagged_and_warned_once(tiny_dense: TopicClassifier) -> None:

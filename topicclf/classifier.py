@@ -240,6 +240,11 @@ class TopicClassifier:
         if not hasattr(self, "model_"):
             raise NotFittedError("this TopicClassifier is not fitted yet; call fit first")
 
+    def is_tensorflow_free(self) -> bool:
+        """True when this model scores with numpy alone (a dense network's exported weights)."""
+        self._check_fitted()
+        return isinstance(self.model_, NumpyDense)
+
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Scores in [0, 1] of shape (len(texts), n_topics), columns in `classes_` order."""
         self._check_fitted()

@@ -83,6 +83,12 @@ class TagFormat(StrEnum):
     jsonl = "jsonl"
     csv = "csv"
     tsv = "tsv"
+    parquet = "parquet"
+
+
+class Engine(StrEnum):
+    local = "local"
+    dask = "dask"
 
 
 class CorpusFormat(StrEnum):
@@ -449,25 +455,82 @@ def tag(
             "the exit status is 1."
         ),
     ] = "report",
+    jobs: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Worker processes for the local engine (0: one per core; used from the "
+            "second batch on, for models served without TensorFlow).",
+        ),
+    ] = 0,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="local (this process, streaming) or dask (partitions on a Dask cluster, "
+            "written as one part each into the --output directory).",
+            rich_help_panel="Dask engine",
+        ),
+    ] = Engine.local,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Dask scheduler address, e.g. tcp://host:8786 (default: start a local cluster).",
+            rich_help_panel="Dask engine",
+        ),
+    ] = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Number of partitions (default: 4 per worker).",
+            rich_help_panel="Dask engine",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Workers of the local cluster (default: one per core).",
+            rich_help_panel="Dask engine",
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace an existing --output directory.", rich_help_panel="Dask engine"
+        ),
+    ] = False,
     *,
     reading: Reading,
 ) -> None:
-    """Tag documents with a model; JSON Lines (or CSV/TSV) on stdout, streamed batch by batch."""
+    """Tag documents with a model; JSON Lines (or CSV/TSV) on stdout, streamed batch by batch.
+
+    With --engine dask, the inputs (JSON Lines, text files or directories, Parquet) are cut
+    into partitions tagged on a Dask cluster, and --output is a directory of parts.
+    """
     from itertools import chain
 
     from topicclf.classifier import TopicClassifier
     from topicclf.fileio import atomic_output
-    from topicclf.scoring import TagWriter, tag_batches
+    from topicclf.scoring import TagWriter, default_jobs, tag_batches
 
     sources = inputs or ["-"]
-    if sources == ["-"] and sys.stdin.isatty():
-        raise typer.BadParameter("give INPUT files, or pipe text in (one document per line)")
     if bad_records not in ("report", "skip", "stop"):
         raise typer.BadParameter("choose report, skip or stop", param_hint="--bad-records")
     policy = {"report": "report", "skip": "skip", "stop": "raise"}[bad_records]
     reading = dataclasses.replace(
         reading, options=dataclasses.replace(reading.options, on_error=policy)
     )
+    if engine is Engine.dask:
+        _tag_on_dask(
+            model, sources, output, output_format, scores, top_k, threshold, reading,
+            scheduler=scheduler, partitions=partitions, workers=workers, force=force,
+        )  # fmt: skip
+        return
+    if output_format is TagFormat.parquet:
+        raise typer.BadParameter("parquet output needs --engine dask", param_hint="-t")
+    if sources == ["-"] and sys.stdin.isatty():
+        raise typer.BadParameter("give INPUT files, or pipe text in (one document per line)")
     corpora = [reading.open(s) for s in sources]
     clf = TopicClassifier.load(model)
     kind = output_format.value if output_format else None
@@ -487,6 +550,7 @@ def tag(
             threshold=threshold,
             top_k=top_k,
             source=", ".join(sources),
+            jobs=jobs or default_jobs(),
         ):
             for item in batch:
                 writer.write(item)
@@ -519,6 +583,56 @@ def tag(
     if bad:
         what = {"report": "reported in the output", "skip": "skipped"}[bad_records]
         _note(f"{bad} record(s) could not be read ({what})")
+        raise typer.Exit(EXIT_DOMAIN)
+
+
+def _tag_on_dask(
+    model: Path,
+    sources: list[str],
+    output: Path | None,
+    output_format: TagFormat | None,
+    scores: bool,
+    top_k: int | None,
+    threshold: float | None,
+    reading: Reading,
+    *,
+    scheduler: str | None,
+    partitions: int | None,
+    workers: int | None,
+    force: bool,
+) -> None:
+    from topicclf.distributed import tag_on_dask
+
+    if output is None:
+        raise typer.BadParameter("the dask engine writes a directory: give --output DIR")
+    kind = output_format.value if output_format else "jsonl"
+    if kind not in ("jsonl", "parquet"):
+        raise typer.BadParameter("the dask engine writes jsonl or parquet", param_hint="-t")
+    progress = _progress()
+    started = time.perf_counter()
+    summary = tag_on_dask(
+        model,
+        sources,
+        output,
+        scheduler=scheduler,
+        partitions=partitions,
+        workers=workers,
+        output_format=kind,
+        options=reading.options,
+        threshold=threshold,
+        top_k=top_k,
+        scores=scores,
+        overwrite=force,
+        progress=progress,
+    )
+    _note(
+        f"tagged {summary.documents} documents in {summary.partitions} partitions on "
+        f"{summary.workers} Dask worker(s) in {time.perf_counter() - started:.1f}s; "
+        f"written to {summary.output}/ ({len(summary.parts)} parts)"
+    )
+    if summary.bad_records:
+        what = "skipped" if reading.options.on_error == "skip" else "reported in the output"
+        _note(f"{summary.bad_records} record(s) could not be read ({what})")
         raise typer.Exit(EXIT_DOMAIN)
 
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import signal
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from typing import IO
 
 from topicclf.classifier import TopicClassifier
@@ -40,25 +45,109 @@ def tag_batches(
     threshold: float | None = None,
     top_k: int | None = None,
     source: str = "input",
+    jobs: int = 1,
 ) -> Iterator[list[Tagged]]:
     """Tag documents lazily, a batch at a time; empty documents get no topic, never dropped.
+
+    With `jobs` > 1 and a model served without TensorFlow, batches are vectorized and scored
+    in that many forked worker processes (from the second batch on, so a single document
+    never pays for a pool), with at most 2 x `jobs` batches in flight so memory stays flat;
+    output order is input order. Keras-served models score in this process: TensorFlow
+    already spreads its work over the cores, and cannot be forked safely.
 
     Ids that repeat are tagged like any other document and reported by one
     DuplicateIdWarning when the stream ends.
     """
     duplicates = DuplicateIds()
-    for batch in batches(documents, batch_size):
+    scored = _scored(classifier, batches(documents, batch_size), threshold, top_k, jobs)
+    for batch, topics in scored:
         duplicates.add([doc.id for doc in batch])
-        scores = classifier.predict_proba([doc.text for doc in batch])
-        chosen = classifier.decide(scores, threshold=threshold, top_k=top_k)
-        for row, doc in enumerate(batch):
-            if not doc.text.strip():
-                chosen[row] = False
-        yield [
-            Tagged(doc.id, topics, doc.error)
-            for doc, topics in zip(batch, classifier.topics_of(scores, chosen), strict=True)
-        ]
+        yield [Tagged(doc.id, t, doc.error) for doc, t in zip(batch, topics, strict=True)]
     duplicates.warn(source)
+
+
+Topics = list[list[tuple[str, float]]]
+
+
+def _topics(
+    classifier: TopicClassifier, texts: list[str], threshold: float | None, top_k: int | None
+) -> Topics:
+    scores = classifier.predict_proba(texts)
+    chosen = classifier.decide(scores, threshold=threshold, top_k=top_k)
+    for row, text in enumerate(texts):
+        if not text.strip():
+            chosen[row] = False
+    return classifier.topics_of(scores, chosen)
+
+
+def _scored(
+    classifier: TopicClassifier,
+    groups: Iterator[list[Document]],
+    threshold: float | None,
+    top_k: int | None,
+    jobs: int,
+) -> Iterator[tuple[list[Document], Topics]]:
+    first = next(groups, None)
+    if first is None:
+        return
+    second = next(groups, None)
+    rest = chain([first], [second] if second is not None else [], groups)
+    if jobs <= 1 or second is None or not classifier.is_tensorflow_free():
+        for batch in rest:
+            yield batch, _topics(classifier, [d.text for d in batch], threshold, top_k)
+        return
+    yield from _in_worker_processes(classifier, rest, threshold, top_k, jobs)
+
+
+# The classifier the forked workers use: set before the pool forks, inherited, never pickled.
+_WORKER: dict[str, TopicClassifier] = {}
+
+
+def _worker_start() -> None:
+    # The parent decides when workers stop: Ctrl-C and SIGTERM are its to handle.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _worker_topics(texts: list[str], threshold: float | None, top_k: int | None) -> Topics:
+    return _topics(_WORKER["classifier"], texts, threshold, top_k)
+
+
+def _in_worker_processes(
+    classifier: TopicClassifier,
+    groups: Iterator[list[Document]],
+    threshold: float | None,
+    top_k: int | None,
+    jobs: int,
+) -> Iterator[tuple[list[Document], Topics]]:
+    _WORKER["classifier"] = classifier
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_worker_start,
+    )
+    pending: deque[tuple[list[Document], Future[Topics]]] = deque()
+    try:
+        for batch in groups:
+            texts = [d.text for d in batch]
+            pending.append((batch, pool.submit(_worker_topics, texts, threshold, top_k)))
+            if len(pending) >= 2 * jobs:
+                done, future = pending.popleft()
+                yield done, future.result()
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _WORKER.clear()
+
+
+def default_jobs() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 class TagWriter:

@@ -21,8 +21,8 @@ def _read_file(path: Path, options: CorpusOptions) -> str:
         raise CorpusFormatError(f"{path}: permission denied") from None
 
 
-def _text_files(root: Path) -> list[Path]:
-    # Sorted so that every run sees the documents in the same order.
+def text_files(root: Path) -> list[Path]:
+    """The `.txt` files below a directory, sorted so every run sees the same order."""
     return sorted(p for p in root.rglob("*.txt") if p.is_file())
 
 
@@ -31,13 +31,18 @@ def read_txtdir(path: str, options: CorpusOptions) -> Iterator[Document]:
     root = Path(path)
     if not root.is_dir():
         raise CorpusFormatError(f"{path}: not a directory")
-    for file in _text_files(root):
-        labels_file = file.with_suffix(LABELS_SUFFIX)
-        labels: tuple[str, ...] = ()
-        if labels_file.is_file():
-            labels = clean_labels(_read_file(labels_file, options).splitlines())
-        doc_id = file.relative_to(root).with_suffix("").as_posix()
-        yield Document(doc_id, _read_file(file, options), labels)
+    for file in text_files(root):
+        yield text_file_document(root, file, options)
+
+
+def text_file_document(root: Path, file: Path, options: CorpusOptions) -> Document:
+    """One `.txt` file below `root` as a document, with the labels of its `.labels` sibling."""
+    labels_file = file.with_suffix(LABELS_SUFFIX)
+    labels: tuple[str, ...] = ()
+    if labels_file.is_file():
+        labels = clean_labels(_read_file(labels_file, options).splitlines())
+    doc_id = file.relative_to(root).with_suffix("").as_posix()
+    return Document(doc_id, _read_file(file, options), labels)
 
 
 def read_folders(path: str, options: CorpusOptions) -> Iterator[Document]:

@@ -24,14 +24,15 @@ def read_jsonl(path: str, options: CorpusOptions) -> Iterator[Document]:
         if not line.strip():
             continue
         try:
-            yield _document(line, f"{path}:{lineno}", f"{stem}:{lineno}", options)
+            yield parse_record(line, f"{path}:{lineno}", f"{stem}:{lineno}", options)
         except CorpusFormatError as exc:
             placeholder = bad_record(exc, f"{stem}:{lineno}", options)
             if placeholder is not None:
                 yield placeholder
 
 
-def _document(line: str, where: str, default_id: str, options: CorpusOptions) -> Document:
+def parse_record(line: str, where: str, default_id: str, options: CorpusOptions) -> Document:
+    """One JSON Lines record as a Document; `where` names it in errors (file:line)."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:

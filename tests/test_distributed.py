@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from topicclf.classifier import TopicClassifier
+from topicclf.cli import run
+from topicclf.corpus import CorpusOptions, open_corpus
+from topicclf.distributed import count_lines, plan, read_output, read_partition, tag_on_dask
+from topicclf.errors import CorpusFormatError, ModelBundleError
+from topicclf.scoring import tag_batches
+from topicclf.types import Document
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+distributed = pytest.importorskip("dask.distributed")
+
+REPO = Path(__file__).parent.parent
+NEWS_TEST = REPO / "corpora/newsbriefs/test.jsonl"
+
+
+@pytest.fixture(scope="module")
+def model(tiny_dense: TopicClassifier, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("dask") / "model"
+    tiny_dense.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    """A two-worker local cluster, shared by the tests that pass its address."""
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """JSON Lines with ids, one without ids and with blank lines, plain lines, Parquet."""
+    root = tmp_path_factory.mktemp("inputs")
+    docs = list(open_corpus(NEWS_TEST))
+    no_ids = root / "no_ids.jsonl"
+    no_ids.write_text(
+        "".join(
+            json.dumps({"text": d.text}) + ("\n\n" if i % 7 == 0 else "\n")
+            for i, d in enumerate(docs)
+        )
+    )
+    lines = root / "plain.txt"
+    lines.write_text("".join(d.text + "\n" for d in docs[:30]) + "\nlast line, no newline")
+    table = pa.table({"id": [f"p{i}" for i in range(len(docs))], "text": [d.text for d in docs]})
+    parquet = root / "docs.parquet"
+    pq.write_table(table, parquet, row_group_size=16)
+    return [NEWS_TEST, no_ids, lines, REPO / "tests/data/txtdir", parquet]
+
+
+def _plain_tags(model: Path, inputs: list[Path]) -> list[dict[str, object]]:
+    """What the local engine gives, document by document, in input order."""
+    clf = TopicClassifier.load(model)
+    out: list[dict[str, object]] = []
+    for path in inputs:
+        if path.suffix == ".parquet":
+            docs = [Document(r["id"], r["text"]) for r in pq.read_table(path).to_pylist()]
+        else:
+            docs = list(open_corpus(path))
+        for batch in tag_batches(clf, docs):
+            out.extend({"id": t.id, "labels": [x for x, _ in t.topics]} for t in batch)
+    return out
+
+
+def _by_id(rows: list[dict[str, object]]) -> dict[object, object]:
+    return {r["id"]: r["labels"] for r in rows}
+
+
+def test_two_workers_give_the_plain_tags(
+    model: Path, scheduler: str, inputs: list[Path], tmp_path: Path
+) -> None:
+    summary = tag_on_dask(
+        model, [str(p) for p in inputs], tmp_path / "out", scheduler=scheduler, partitions=7
+    )
+    rows = list(read_output(tmp_path / "out"))
+    expected = _plain_tags(model, inputs)
+    assert summary.documents == len(expected) == len(rows)
+    assert summary.workers == 2 and summary.partitions >= 7
+    assert [r["id"] for r in rows] == [r["id"] for r in expected]  # parts in input order
+    assert len({r["id"] for r in rows}) == len(rows)  # every id exactly once
+    assert rows == expected
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == summary.parts
+
+
+def test_parquet_output_and_scores(model: Path, scheduler: str, tmp_path: Path) -> None:
+    tag_on_dask(
+        model,
+        [str(NEWS_TEST)],
+        tmp_path / "out",
+        scheduler=scheduler,
+        output_format="parquet",
+        scores=True,
+    )
+    rows = list(read_output(tmp_path / "out"))
+    plain = _plain_tags(model, [NEWS_TEST])
+    assert [(r["id"], r["labels"]) for r in rows] == [(r["id"], r["labels"]) for r in plain]
+    assert all(len(r["scores"]) == len(r["labels"]) and r["error"] is None for r in rows)
+
+
+def test_line_aligned_partitions_cover_every_line(inputs: list[Path]) -> None:
+    parts = plan([str(inputs[1])], 9)
+    assert len(parts) > 3
+    assert parts[0].start == 0 and all(a.stop == b.start for a, b in itertools.pairwise(parts))
+    lines = sum(count_lines(p)[0] for p in parts)
+    assert lines == len(inputs[1].read_bytes().splitlines())
+    options = CorpusOptions()
+    first = 1
+    ids = []
+    for part in parts:
+        ids.extend(
+            d.id for d in read_partition(dataclasses.replace(part, first_line=first), options)
+        )
+        first += count_lines(part)[0]
+    assert ids == [d.id for d in open_corpus(inputs[1])]
+
+
+def test_cli_starts_a_local_cluster(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    code = run(
+        [
+            "tag",
+            str(model),
+            str(NEWS_TEST),
+            "--engine",
+            "dask",
+            "--workers",
+            "2",
+            "--partitions",
+            "3",
+            "-o",
+            str(out),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 0 and "tagged 80 documents in 3 partitions on 2 Dask worker(s)" in err
+    assert len(list(read_output(out))) == 80
+    code = run(["tag", str(model), str(NEWS_TEST), "--engine", "dask", "-o", str(out)])
+    assert code == 1 and "already exists" in capsys.readouterr().err
+
+
+def test_errors(model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(CorpusFormatError, match="the dask engine reads files, not stdin"):
+        plan(["-"], 2)
+    csv = tmp_path / "c.csv"
+    csv.write_text("text\nhello\n")
+    with pytest.raises(CorpusFormatError, match="reads JSON Lines, plain text .* not csv"):
+        plan([str(csv)], 2)
+    with pytest.raises(ModelBundleError, match="manifest.json is missing"):
+        tag_on_dask(tmp_path, [str(NEWS_TEST)], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    code = run(["tag", str(model), str(NEWS_TEST), "--engine", "dask"])
+    assert code == 2 and "give --output DIR" in capsys.readouterr().err
+    code = run(["tag", str(model), str(NEWS_TEST), "-t", "parquet"])
+    assert code == 2 and "parquet output needs --engine dask" in capsys.readouterr().err

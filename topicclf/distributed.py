@@ -1,0 +1,466 @@
+"""Batch tagging on a Dask cluster (dask.distributed): every worker loads the model once and
+tags whole partitions of the input, writing one output part per partition.
+
+Inputs: JSON Lines or plain-text files (cut into line-aligned byte ranges), text directories
+(groups of files) and Parquet files (groups of row groups). A first pass on the cluster
+counts the lines of each byte range, so documents without an id get the same `name:line` id
+as with plain `topicclf tag`, and the driver can check that every input document came out
+exactly once. The output directory is written atomically: parts go to a temporary sibling
+that is renamed into place when all partitions are done.
+
+Model, inputs and output must be at paths every worker can read (or write): on a real
+cluster, a shared file system.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import json
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from topicclf.bundle import atomic_directory
+from topicclf.corpus import CorpusOptions, detect_format
+from topicclf.corpus.base import bad_record, clean_labels, display_name
+from topicclf.corpus.directory import text_file_document, text_files
+from topicclf.errors import CorpusFormatError, MissingResourceError, TopicclfError
+from topicclf.fileio import atomic_output
+from topicclf.types import Document, NullProgress, Progress
+
+OUTPUT_FORMATS = ("jsonl", "parquet")
+INSTALL_HINT = "install it with: pip install 'topicclf[dask]'"
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One unit of work: a byte range of a text file, some files, or some Parquet row groups."""
+
+    index: int
+    path: str
+    kind: str  # jsonl | lines | txtdir | parquet
+    start: int = 0  # byte offset, or first row group
+    stop: int = 0  # byte offset (exclusive), or row group (exclusive)
+    first_line: int = 1  # number of the first line (text) or first row (Parquet), from 1
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DaskSummary:
+    """What a Dask tagging run did."""
+
+    documents: int
+    bad_records: int
+    partitions: int
+    workers: int
+    output: Path
+    parts: list[str]
+
+
+def _require_dask() -> Any:
+    try:
+        import dask.distributed
+    except ImportError:
+        raise MissingResourceError(
+            f"the dask engine needs dask.distributed; {INSTALL_HINT}"
+        ) from None
+    return dask.distributed
+
+
+def _pyarrow_parquet() -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise MissingResourceError(
+            f"Parquet input and output need pyarrow; {INSTALL_HINT}"
+        ) from None
+    return pq
+
+
+# -- planning --------------------------------------------------------------------------------
+def _kind(path: str) -> str:
+    source = Path(path)
+    if source.suffix.lower() == ".parquet" or (source.is_dir() and any(source.glob("*.parquet"))):
+        return "parquet"
+    fmt = detect_format(path)
+    if fmt not in ("jsonl", "lines", "txtdir"):
+        raise CorpusFormatError(
+            f"{path}: the dask engine reads JSON Lines, plain text (one document per line), "
+            f"text directories and Parquet, not {fmt}; convert it first with "
+            "`topicclf corpus convert`"
+        )
+    return fmt
+
+
+def _line_starts(path: str, n_pieces: int) -> list[int]:
+    """Byte offsets cutting a file into about `n_pieces` ranges, each starting a line."""
+    size = os.path.getsize(path)
+    cuts = [0]
+    with open(path, "rb") as handle:
+        for i in range(1, n_pieces):
+            handle.seek(max(size * i // n_pieces - 1, cuts[-1]))
+            handle.readline()  # move to the start of the next line
+            position = handle.tell()
+            if position >= size:
+                break
+            if position > cuts[-1]:
+                cuts.append(position)
+    cuts.append(size)
+    return cuts
+
+
+def plan(inputs: list[str], partitions: int) -> list[Partition]:
+    """Cut the inputs into about `partitions` partitions (at least one per input)."""
+    if partitions < 1:
+        raise TopicclfError(f"--partitions must be at least 1, not {partitions}")
+    for path in inputs:
+        if path == "-" or not Path(path).exists():
+            raise CorpusFormatError(
+                f"{path}: no such file or directory (the dask engine reads files, not stdin)"
+            )
+    kinds = [_kind(p) for p in inputs]
+    sizes = [_input_size(p, k) for p, k in zip(inputs, kinds, strict=True)]
+    total = sum(sizes) or 1
+    out: list[Partition] = []
+    for path, kind, size in zip(inputs, kinds, sizes, strict=True):
+        share = max(1, round(partitions * size / total))
+        if kind == "parquet":
+            out.extend(_plan_parquet(path, share, len(out)))
+        elif kind == "txtdir":
+            files = [str(f) for f in text_files(Path(path))]
+            step = max(1, -(-len(files) // share))
+            for i in range(0, len(files), step):
+                out.append(Partition(len(out), path, kind, files=tuple(files[i : i + step])))
+        else:
+            cuts = _line_starts(path, share)
+            for start, stop in itertools.pairwise(cuts):
+                out.append(Partition(len(out), path, kind, start, stop))
+    return out
+
+
+def _input_size(path: str, kind: str) -> int:
+    if kind == "parquet":
+        return sum(f.stat().st_size for f in _parquet_files(path))
+    if kind == "txtdir":
+        return sum(f.stat().st_size for f in text_files(Path(path)))
+    return os.path.getsize(path)
+
+
+def _parquet_files(path: str) -> list[Path]:
+    source = Path(path)
+    return sorted(source.glob("*.parquet")) if source.is_dir() else [source]
+
+
+def _plan_parquet(path: str, share: int, first_index: int) -> list[Partition]:
+    pq = _pyarrow_parquet()
+    out: list[Partition] = []
+    for file in _parquet_files(path):
+        metadata = pq.ParquetFile(file).metadata
+        groups = metadata.num_row_groups
+        step = max(1, -(-groups // max(1, share // len(_parquet_files(path)))))
+        first_row = 1
+        for g in range(0, groups, step):
+            stop = min(groups, g + step)
+            out.append(Partition(first_index + len(out), str(file), "parquet", g, stop, first_row))
+            first_row += sum(metadata.row_group(i).num_rows for i in range(g, stop))
+    return out
+
+
+def count_lines(part: Partition) -> tuple[int, int]:
+    """(lines, blank lines) in a text partition; (0, 0) for other kinds. Runs on a worker."""
+    if part.kind not in ("jsonl", "lines"):
+        return 0, 0
+    lines = blank = 0
+    for line in _raw_lines(part):
+        lines += 1
+        blank += not line.strip()
+    return lines, blank
+
+
+def _raw_lines(part: Partition) -> Iterator[bytes]:
+    with open(part.path, "rb") as handle:
+        handle.seek(part.start)
+        remaining = part.stop - part.start
+        while remaining > 0:
+            line = handle.readline(remaining)
+            if not line:
+                return
+            remaining -= len(line)
+            yield line
+
+
+# -- on the workers --------------------------------------------------------------------------
+@functools.lru_cache(maxsize=2)
+def _classifier(model: str, mtime: float) -> Any:
+    # One load per worker process and model version: partitions reuse it.
+    from topicclf.classifier import TopicClassifier
+
+    return TopicClassifier.load(model)
+
+
+def read_partition(part: Partition, options: CorpusOptions) -> Iterator[Document]:
+    """The documents of one partition, with the ids plain `topicclf tag` would give them."""
+    if part.kind == "txtdir":
+        for file in part.files:
+            yield text_file_document(Path(part.path), Path(file), options)
+        return
+    if part.kind == "parquet":
+        yield from _parquet_documents(part, options)
+        return
+    from topicclf.corpus.jsonl import parse_record
+
+    stem = display_name(part.path)
+    for offset, raw in enumerate(_raw_lines(part)):
+        lineno = part.first_line + offset
+        try:
+            line = raw.decode(options.encoding, errors=options.encoding_errors).rstrip("\r\n")
+        except UnicodeDecodeError as exc:
+            placeholder = bad_record(
+                CorpusFormatError(
+                    f"{part.path}:{lineno}: cannot decode the text as {options.encoding} "
+                    f"({exc.reason}); set the `encoding` option"
+                ),
+                f"{stem}:{lineno}",
+                options,
+            )
+            if placeholder is not None:
+                yield placeholder
+            continue
+        if part.kind == "lines":
+            yield Document(f"{stem}:{lineno}", line)
+        elif line.strip():
+            where, default_id = f"{part.path}:{lineno}", f"{stem}:{lineno}"
+            try:
+                yield parse_record(line, where, default_id, options)
+            except CorpusFormatError as exc:
+                placeholder = bad_record(exc, default_id, options)
+                if placeholder is not None:
+                    yield placeholder
+
+
+def _parquet_documents(part: Partition, options: CorpusOptions) -> Iterator[Document]:
+    pq = _pyarrow_parquet()
+    file = pq.ParquetFile(part.path)
+    names = set(file.schema_arrow.names)
+    if options.text_field not in names:
+        raise CorpusFormatError(
+            f"{part.path}: no {options.text_field!r} column (found: {', '.join(sorted(names))}); "
+            "set the column name with the `text_field` option"
+        )
+    columns = [
+        c for c in (options.id_field, options.text_field, options.labels_field) if c in names
+    ]
+    stem = display_name(part.path)
+    row = part.first_line
+    for group in range(part.start, part.stop):
+        for record in file.read_row_group(group, columns=columns).to_pylist():
+            text = record.get(options.text_field) or ""
+            raw_id = record.get(options.id_field)
+            labels = record.get(options.labels_field) or []
+            if isinstance(labels, str):
+                labels = labels.split(options.label_separator)
+            yield Document(
+                str(raw_id) if raw_id is not None else f"{stem}:{row}",
+                str(text),
+                clean_labels([str(x) for x in labels]),
+            )
+            row += 1
+
+
+def tag_partition(
+    part: Partition,
+    *,
+    model: str,
+    directory: str,
+    output_format: str,
+    options: CorpusOptions,
+    threshold: float | None,
+    top_k: int | None,
+    scores: bool,
+) -> dict[str, Any]:
+    """Tag one partition and write it as one part file; returns its counts. Runs on a worker."""
+    import warnings
+
+    from topicclf.errors import BadRecordWarning
+    from topicclf.scoring import TagWriter, tag_batches
+
+    clf = _classifier(model, os.path.getmtime(Path(model) / "manifest.json"))
+    name = f"part-{part.index:05d}.{output_format}"
+    target = Path(directory) / name
+    count = 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", BadRecordWarning)
+        batches = tag_batches(
+            clf, read_partition(part, options), threshold=threshold, top_k=top_k, source=part.path
+        )
+        if output_format == "parquet":
+            rows: dict[str, list[Any]] = {"id": [], "labels": [], "scores": [], "error": []}
+            for batch in batches:
+                for item in batch:
+                    rows["id"].append(item.id)
+                    rows["labels"].append([t for t, _ in item.topics])
+                    rows["scores"].append([round(s, 6) for _, s in item.topics])
+                    rows["error"].append(item.error)
+                count += len(batch)
+            if not scores:
+                del rows["scores"]
+            _write_parquet(rows, target)
+        else:
+            with atomic_output(target, newline="") as handle:
+                writer = TagWriter(handle, "jsonl", scores=scores)
+                for batch in batches:
+                    for item in batch:
+                        writer.write(item)
+                    count += len(batch)
+    bad = [str(w.message) for w in caught if issubclass(w.category, BadRecordWarning)]
+    return {"part": name, "index": part.index, "documents": count, "bad": bad}
+
+
+def _write_parquet(rows: dict[str, list[Any]], target: Path) -> None:
+    pq = _pyarrow_parquet()
+    import pyarrow as pa
+
+    tmp = target.with_name(f".{target.name}.tmp")
+    pq.write_table(pa.table(rows), tmp)
+    os.replace(tmp, target)
+
+
+# -- the driver ------------------------------------------------------------------------------
+def tag_on_dask(
+    model: str | Path,
+    inputs: list[str],
+    output: str | Path,
+    *,
+    scheduler: str | None = None,
+    partitions: int | None = None,
+    workers: int | None = None,
+    output_format: str = "jsonl",
+    options: CorpusOptions | None = None,
+    threshold: float | None = None,
+    top_k: int | None = None,
+    scores: bool = False,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> DaskSummary:
+    """Tag `inputs` on a Dask cluster (a local one unless `scheduler` is given) into `output`."""
+    if output_format not in OUTPUT_FORMATS:
+        raise TopicclfError(
+            f"the dask engine writes {' or '.join(OUTPUT_FORMATS)}, not {output_format}"
+        )
+    distributed = _require_dask()
+    from topicclf.classifier import TopicClassifier
+
+    TopicClassifier.load(model)  # fail here, with a clear error, before starting a cluster
+    options = options or CorpusOptions(on_error="report")
+    model = str(Path(model).resolve())
+    progress = progress or NullProgress()
+    with _client(distributed, scheduler, workers) as client:
+        n_workers = len(client.scheduler_info().get("workers", {})) or 1
+        parts = plan([str(Path(p).resolve()) for p in inputs], partitions or 4 * n_workers)
+        counts = client.gather(client.map(count_lines, parts, pure=False))
+        parts, expected = _number_lines(parts, counts)
+        with atomic_directory(output, overwrite=overwrite) as tmp:
+            futures = client.map(
+                tag_partition,
+                parts,
+                pure=False,
+                model=model,
+                directory=str(tmp),
+                output_format=output_format,
+                options=options,
+                threshold=threshold,
+                top_k=top_k,
+                scores=scores,
+            )
+            progress.start("tagging partitions", len(parts))
+            results = []
+            for future in distributed.as_completed(futures):
+                results.append(future.result())
+                progress.advance(1)
+            progress.finish()
+            documents = sum(r["documents"] for r in results)
+            skipped = sum(len(r["bad"]) for r in results) if options.on_error == "skip" else 0
+            if expected is not None and documents + skipped != expected:
+                raise TopicclfError(
+                    f"tagged {documents} documents but the inputs hold {expected}; "
+                    "the output was not written"
+                )
+    results.sort(key=lambda r: r["index"])
+    return DaskSummary(
+        documents=documents,
+        bad_records=sum(len(r["bad"]) for r in results),
+        partitions=len(parts),
+        workers=n_workers,
+        output=Path(output),
+        parts=[r["part"] for r in results],
+    )
+
+
+def _number_lines(
+    parts: list[Partition], counts: list[tuple[int, int]]
+) -> tuple[list[Partition], int | None]:
+    """Give each text partition its first line number; the number of documents expected."""
+    numbered: list[Partition] = []
+    expected = 0
+    next_line: dict[str, int] = {}
+    known = True
+    for part, (lines, blank) in zip(parts, counts, strict=True):
+        if part.kind in ("jsonl", "lines"):
+            first = next_line.get(part.path, 1)
+            next_line[part.path] = first + lines
+            numbered.append(dataclasses.replace(part, first_line=first))
+            expected += lines - (blank if part.kind == "jsonl" else 0)
+        else:
+            numbered.append(part)
+            known = False
+    return numbered, expected if known else None
+
+
+class _client:
+    """A Client on the given scheduler, or on a quiet local cluster closed afterwards."""
+
+    def __init__(self, distributed: Any, address: str | None, workers: int | None) -> None:
+        self.distributed, self.address, self.workers = distributed, address, workers
+        self.cluster: Any = None
+        self.client: Any = None
+
+    def __enter__(self) -> Any:
+        if self.address:
+            try:
+                self.client = self.distributed.Client(self.address, timeout="10s")
+            except (OSError, TimeoutError) as exc:
+                raise TopicclfError(
+                    f"cannot reach the Dask scheduler at {self.address} ({exc})"
+                ) from None
+            return self.client
+        self.cluster = self.distributed.LocalCluster(
+            n_workers=self.workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        self.client = self.distributed.Client(self.cluster)
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def read_output(directory: str | Path) -> Iterator[dict[str, Any]]:
+    """The records of a Dask output directory, part by part (JSON Lines or Parquet)."""
+    for part in sorted(Path(directory).glob("part-*")):
+        if part.suffix == ".parquet":
+            yield from _pyarrow_parquet().read_table(part).to_pylist()
+        else:
+            with part.open(encoding="utf-8") as handle:
+                for line in handle:
+                    yield json.loads(line)
