@@ -34,13 +34,15 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_help_lists_commands_and_examples(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, "--help")
     assert code == 0
-    for command in ("train", "tag", "evaluate", "info", "corpus"):
+    for command in ("train", "tag", "evaluate", "info", "corpus", "serve"):
         assert command in out
-    for command in ("train", "tag", "evaluate", "info"):
+    for command in ("train", "tag", "evaluate", "info", "serve"):
         code, out, _ = cli(capsys, command, "-h")
         assert code == 0 and "Example: topicclf " + command in out
     code, out, _ = cli(capsys, "corpus", "stats", "--help")
     assert code == 0 and "Example: topicclf corpus stats" in out
+    code, out, _ = cli(capsys, "tag", "--help")
+    assert "--jobs" in out and "Dask engine" in out and "--scheduler" in out
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -800,6 +800,45 @@ def optimize(
     out.print(f"best configuration written to {output} (use: topicclf train --config {output})")
 
 
+@app.command(
+    epilog="Example: topicclf serve models/newsbriefs --port 8000      curl -s localhost:8000/tag"
+    ' -d \'{"text": "Oil prices rose"}\''
+)
+def serve(
+    model: Annotated[
+        Path, typer.Argument(metavar="MODEL", help="Model directory.", show_default=False)
+    ],
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: all).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free port).")] = 8000,
+    max_body: Annotated[
+        int, typer.Option(min=1, help="Largest request body accepted, in bytes.")
+    ] = 10 * 1024 * 1024,
+) -> None:
+    """Serve a model over HTTP: POST /tag with JSON documents, GET /health.
+
+    POST /tag takes {"text": "..."}, {"texts": [...]} or {"documents": [{"id": ..., "text":
+    ...}]}, with optional "top_k", "threshold" and "scores", and answers {"results": [{"id",
+    "labels", "scores"}]}. Add -v to log every request on stderr. Ctrl-C stops it.
+    """
+    from topicclf.server import make_server
+
+    try:
+        server = make_server(model, host, port, max_body=max_body, log=state.verbose)
+    except OSError as exc:
+        raise TopicclfError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    bound_host, bound_port = server.server_address[:2]
+    if isinstance(bound_host, bytes):
+        bound_host = bound_host.decode()
+    _note(
+        f"serving {model} on http://{bound_host}:{bound_port} (POST /tag, GET /health); "
+        "Ctrl-C to stop"
+    )
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
 @app.command(epilog="Example: topicclf info models/newsbriefs")
 def info(
     model: Annotated[
