@@ -2,8 +2,11 @@
 equivalent scikit-learn pipeline (TF-IDF + one-vs-rest LinearSVC), on the same inputs.
 
 Inputs: Reuters ModApte test (3,019 documents) as JSON Lines, the same replicated to about
-30,000 documents, and one short document on stdin. Prints wall time, documents per second
-and peak memory of each child process, and the ratios topicclf / scikit-learn; writes JSON.
+30,000 documents, and one short document on stdin. On the large input topicclf also runs
+with one process (--jobs 1) and on a local Dask cluster of 1 and 2 workers. Prints wall time
+(the one-document case is start-up time), documents per second and peak memory of each
+child process with its workers, and the ratios to scikit-learn; then the latency of
+`topicclf serve` for one short document per request. Writes JSON.
 
     python scripts/benchmark_tagging.py [--model DIR] [--reuters PATH]
         [--output results/tagging.json] [--repeat 3]
@@ -27,6 +30,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import run_measured
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_REUTERS = REPO.parent / "shared" / "corpora" / "reuters21578.tar.gz"
@@ -58,24 +64,11 @@ flush(batch)
 
 
 def timed(command: list[str], stdin: bytes | None = None) -> tuple[float, int]:
-    """Wall seconds and peak RSS (MB) of one child process; its output is discarded."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        command,
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    if stdin is not None:
-        assert proc.stdin is not None
-        proc.stdin.write(stdin)
-        proc.stdin.close()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    if status != 0:
-        assert proc.stderr is not None
-        sys.exit(f"{' '.join(command)} failed:\n{proc.stderr.read().decode()[-2000:]}")
-    return seconds, round(usage.ru_maxrss / 1024)
+    """Wall seconds and peak RSS (MB, with any worker processes) of one child process."""
+    result = run_measured(command, [stdin] if stdin is not None else None)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{result.stderr[-2000:]}")
+    return result.seconds, result.peak_tree_rss_mb
 
 
 def prepare(workdir: Path, reuters: str, model: Path | None) -> Path:
@@ -164,60 +157,118 @@ def time_cases(workdir: Path, model: Path, repeat: int) -> list[dict[str, Any]]:
     tagger = workdir / "sklearn_tag.py"
     tagger.write_text(SKLEARN_TAGGER)
     one = b"Oil prices rose after the cartel agreed to cut output.\n"
-    cases: list[tuple[str, int, list[str], list[str], bytes | None]] = [
+    tag = [topicclf, "tag", str(model)]
+    dask_out = ["-o", str(workdir / "dask-out"), "--force", "--engine", "dask"]
+    # (input, documents, stdin, {system: command}); the first system is the reference.
+    cases: list[tuple[str, int, bytes | None, dict[str, list[str]]]] = [
         (
             "1 document (stdin)",
             1,
-            [topicclf, "tag", str(model), "-"],
-            [sys.executable, str(tagger), str(pipeline), "-"],
             one,
+            {
+                "sklearn": [sys.executable, str(tagger), str(pipeline), "-"],
+                "topicclf": [*tag, "-"],
+            },
         ),
         (
-            f"{small.name}",
+            small.name,
             3019,
-            [topicclf, "tag", str(model), str(small)],
-            [sys.executable, str(tagger), str(pipeline), str(small)],
             None,
+            {
+                "sklearn": [sys.executable, str(tagger), str(pipeline), str(small)],
+                "topicclf": [*tag, str(small)],
+            },
         ),
         (
-            f"{large.name}",
+            large.name,
             30190,
-            [topicclf, "tag", str(model), str(large)],
-            [sys.executable, str(tagger), str(pipeline), str(large)],
             None,
+            {
+                "sklearn": [sys.executable, str(tagger), str(pipeline), str(large)],
+                "topicclf": [*tag, str(large)],
+                "topicclf --jobs 1": [*tag, str(large), "--jobs", "1"],
+                "topicclf dask, 1 worker": [*tag, str(large), *dask_out, "--workers", "1"],
+                "topicclf dask, 2 workers": [*tag, str(large), *dask_out, "--workers", "2"],
+            },
         ),
     ]
     results: list[dict[str, Any]] = []
-    for name, n_docs, ours, theirs, stdin in cases:
-        print(f"timing {name} ...", file=sys.stderr, flush=True)
-        runs = {
-            "topicclf": [timed(ours, stdin) for _ in range(repeat)],
-            "sklearn": [timed(theirs, stdin) for _ in range(repeat)],
-        }
-        row: dict[str, Any] = {"input": name, "documents": n_docs}
-        for system, timings in runs.items():
+    for name, n_docs, stdin, systems in cases:
+        reference = None
+        for system, command in systems.items():
+            print(f"timing {system} on {name} ...", file=sys.stderr, flush=True)
+            timings = [timed(command, stdin) for _ in range(repeat)]
             wall = statistics.median(t for t, _ in timings)
-            row[f"{system}_seconds"] = round(wall, 3)
-            row[f"{system}_docs_per_s"] = round(n_docs / wall, 1)
-            row[f"{system}_peak_rss_mb"] = max(m for _, m in timings)
-        row["wall_ratio"] = round(row["topicclf_seconds"] / row["sklearn_seconds"], 3)
-        results.append(row)
+            reference = reference or wall
+            results.append(
+                {
+                    "input": name,
+                    "documents": n_docs,
+                    "system": system,
+                    "seconds": round(wall, 3),
+                    "docs_per_s": round(n_docs / wall, 1),
+                    "peak_rss_mb": max(m for _, m in timings),
+                    "ratio_to_sklearn": round(wall / reference, 3),
+                }
+            )
+    results.append(serve_latency(topicclf, model))
     return results
+
+
+def serve_latency(topicclf: str, model: Path, requests: int = 500) -> dict[str, Any]:
+    """p50/p95 latency of POST /tag with one short document, on a kept-alive connection."""
+    import http.client
+
+    print("timing topicclf serve ...", file=sys.stderr, flush=True)
+    proc = subprocess.Popen(
+        [topicclf, "serve", str(model), "--port", "0"], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        port = int(line.split("http://127.0.0.1:")[1].split()[0])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        body = json.dumps({"text": "Oil prices rose after the cartel agreed to cut output."})
+        latencies = []
+        for i in range(requests + 20):
+            started = time.perf_counter()
+            conn.request("POST", "/tag", body=body.encode())
+            response = conn.getresponse()
+            response.read()
+            if response.status != 200:
+                sys.exit(f"serve answered {response.status}")
+            if i >= 20:  # the first requests warm caches up
+                latencies.append((time.perf_counter() - started) * 1000)
+    finally:
+        proc.terminate()
+        proc.wait()
+    latencies.sort()
+    return {
+        "input": f"{requests} requests of 1 short document",
+        "documents": 1,
+        "system": "topicclf serve",
+        "p50_ms": round(latencies[len(latencies) // 2], 2),
+        "p95_ms": round(latencies[int(len(latencies) * 0.95)], 2),
+    }
 
 
 def _report(results: list[dict[str, Any]], output: Path, repeat: int) -> None:
     head = (
-        f"{'input':<20} {'docs':>6} {'topicclf s':>10} {'sklearn s':>10} {'ratio':>6} "
-        f"{'topicclf docs/s':>15} {'sklearn docs/s':>14} {'RSS MB t/s':>11}"
+        f"{'input':<20} {'system':<26} {'docs':>6} {'seconds':>8} {'ratio':>6} "
+        f"{'docs/s':>8} {'peak RSS MB':>11}"
     )
     print(head)
     print("-" * len(head))
     for r in results:
+        if "p50_ms" in r:
+            print(
+                f"{r['system']}: one short document per request, p50 {r['p50_ms']} ms, "
+                f"p95 {r['p95_ms']} ms ({r['input']})"
+            )
+            continue
         print(
-            f"{r['input']:<20} {r['documents']:>6} {r['topicclf_seconds']:>10.2f} "
-            f"{r['sklearn_seconds']:>10.2f} {r['wall_ratio']:>6.2f} "
-            f"{r['topicclf_docs_per_s']:>15.0f} {r['sklearn_docs_per_s']:>14.0f} "
-            f"{r['topicclf_peak_rss_mb']:>5}/{r['sklearn_peak_rss_mb']:<5}"
+            f"{r['input']:<20} {r['system']:<26} {r['documents']:>6} {r['seconds']:>8.2f} "
+            f"{r['ratio_to_sklearn']:>6.2f} {r['docs_per_s']:>8.0f} {r['peak_rss_mb']:>11}"
         )
     output.parent.mkdir(parents=True, exist_ok=True)
     payload = {

@@ -29,6 +29,7 @@ def test_save_load_gives_identical_scores(
         "features.json",
         "features.npz",
         "labels.json",
+        "linear.npz",
         "manifest.json",
         "model.keras",
         "thresholds.json",
@@ -161,6 +162,15 @@ def test_wrong_threshold_count(saved: Path, tmp_path: Path) -> None:
     thresholds["thresholds"] = thresholds["thresholds"][:2]
     (broken / "thresholds.json").write_text(json.dumps(thresholds))
     with pytest.raises(ModelBundleError, match="2 thresholds for 4 topics"):
+        TopicClassifier.load(broken)
+
+
+def test_linear_model_not_matching_the_topics(saved: Path, tmp_path: Path) -> None:
+    broken = _copy(saved, tmp_path)
+    arrays = dict(np.load(broken / "linear.npz"))
+    arrays["coef"] = arrays["coef"][:-1]
+    np.savez(broken / "linear.npz", **arrays)
+    with pytest.raises(ModelBundleError, match=r"linear\.npz has weights of shape .* for 4 topics"):
         TopicClassifier.load(broken)
 
 

@@ -26,6 +26,7 @@ from topicclf.errors import (
 from topicclf.features import FEATURIZERS, Featurizer, TfidfFeaturizer, make_featurizer
 from topicclf.inference import WEIGHTS_FILE, NumpyDense, export_dense_weights
 from topicclf.labels import LabelEncoder, detect_mode, split_indices
+from topicclf.linear import LinearBlend, calibrate, choose_weight, fit_linear
 from topicclf.metrics import EvaluationReport, error_examples, evaluate
 from topicclf.networks import build_dense_network, build_embedding_network, keras_module, set_seed
 from topicclf.thresholds import (
@@ -38,6 +39,7 @@ from topicclf.thresholds import (
 from topicclf.types import Document, NullProgress, Progress
 
 PREDICT_BATCH = 1024
+LINEAR_FILE = "linear.npz"
 ENGINES = ("auto", "keras", "numpy")
 
 
@@ -63,6 +65,10 @@ class TopicClassifier:
     validation_report_: EvaluationReport
     training_info_: dict[str, Any]
     manifest_: dict[str, Any]
+    # The linear model mixed into the network's scores, and its own TF-IDF features when the
+    # network reads token sequences (None: no blend / the network's features are used).
+    blend_: LinearBlend | None
+    linear_featurizer_: TfidfFeaturizer | None
 
     def __init__(self, *, config: Config | None = None) -> None:
         self.config = config if config is not None else Config()
@@ -144,6 +150,11 @@ class TopicClassifier:
             verbose=0,
         )
         val_scores = _predict(model, x_val)
+        blend, linear_featurizer, x_linear, blend_info = self._fit_blend(
+            featurizer, texts, x_all, y, train_idx, val_idx, val_scores, multiclass, tune, progress
+        )
+        if blend is not None:
+            val_scores = blend.blend(val_scores, x_linear[val_idx])
         policy = tune(y_val, val_scores)
         history_values = history.history.get(monitor, [])
         best_epoch = (
@@ -164,6 +175,10 @@ class TopicClassifier:
                 callbacks=[_progress_callback(keras, progress, best_epoch, "refit")],
                 verbose=0,
             )
+        if blend is not None and blend.weight > 0 and cfg.train.refit:
+            # Like the network: the linear model learns from all the documents, keeping the
+            # calibration, weight and thresholds chosen on validation.
+            blend.coef, blend.intercept = fit_linear(x_linear, y, cfg.blend.svm_c)
         classes = encoder.classes_
         assert classes is not None
         validation = evaluate(y_val, apply(val_scores, policy), classes)
@@ -178,8 +193,11 @@ class TopicClassifier:
         self.featurizer_ = featurizer
         self.model_ = model
         self.policy_ = policy
+        self.blend_ = blend
+        self.linear_featurizer_ = linear_featurizer
         self.validation_report_ = validation
         self.training_info_ = {
+            "blend": blend_info,
             "documents": len(texts),
             "train_documents": len(train_idx),
             "validation_documents": len(val_idx),
@@ -195,6 +213,48 @@ class TopicClassifier:
             },
         }
         return self
+
+    def _fit_blend(
+        self,
+        featurizer: Featurizer,
+        texts: list[str],
+        x_all: Any,
+        y: np.ndarray,
+        train_idx: np.ndarray,
+        val_idx: np.ndarray,
+        network_val: np.ndarray,
+        multiclass: bool,
+        tune: Any,
+        progress: Progress,
+    ) -> tuple[LinearBlend | None, TfidfFeaturizer | None, Any, dict[str, Any]]:
+        """The linear model on TF-IDF features, calibrated and weighted on validation."""
+        cfg = self.config
+        if cfg.blend.linear == "off":
+            return None, None, None, {}
+        progress.start("linear model")
+        linear_featurizer = None
+        if isinstance(featurizer, TfidfFeaturizer):
+            x_linear = x_all
+        else:  # an embedding network: the linear model gets TF-IDF features of its own
+            linear_featurizer = TfidfFeaturizer(cfg.text, cfg.features)
+            linear_featurizer.fit([texts[i] for i in train_idx])
+            x_linear = linear_featurizer.transform(texts)
+        y_val = y[val_idx]
+        coef, intercept = fit_linear(x_linear[train_idx], y[train_idx], cfg.blend.svm_c)
+        margins = np.asarray(x_linear[val_idx] @ coef.T) + intercept
+        slope, offset = calibrate(margins, y_val)
+        blend = LinearBlend(coef, intercept, slope, offset, cfg.blend.weight, multiclass)
+        info: dict[str, Any] = {"svm_c": cfg.blend.svm_c, "calibration": [slope, offset]}
+        if cfg.blend.linear == "auto":
+            linear_val = blend.scores(x_linear[val_idx])
+            blend.weight, by_weight = choose_weight(network_val, linear_val, y_val, tune)
+            info["validation_micro_f1_by_weight"] = {
+                str(w): round(f, 4) for w, f in by_weight.items()
+            }
+        info["linear_weight"] = blend.weight
+        progress.advance(1)
+        progress.finish()
+        return blend, linear_featurizer, x_linear, info
 
     def _new_network(self, featurizer: Featurizer, y: np.ndarray, multiclass: bool) -> Any:
         """A freshly seeded, compiled network with output biases at the base rates of y."""
@@ -253,9 +313,14 @@ class TopicClassifier:
         out = np.zeros((len(texts), len(self.classes_)), dtype=np.float32)
         for start in range(0, len(texts), PREDICT_BATCH):
             chunk = list(texts[start : start + PREDICT_BATCH])
-            out[start : start + len(chunk)] = _predict(
-                self.model_, self.featurizer_.transform(chunk)
-            )
+            features = self.featurizer_.transform(chunk)
+            scores = _predict(self.model_, features)
+            if self.blend_ is not None:
+                linear = self.linear_featurizer_
+                scores = self.blend_.blend(
+                    scores, features if linear is None else linear.transform(chunk)
+                )
+            out[start : start + len(chunk)] = scores
         return out
 
     def decide(
@@ -312,7 +377,10 @@ class TopicClassifier:
         rows = sp.vstack([x] * (len(present) + 1), format="lil")
         for i, col in enumerate(present, start=1):
             rows[i, col] = 0.0
-        scores = _predict(self.model_, rows.tocsr())
+        rows = rows.tocsr()
+        scores = _predict(self.model_, rows)
+        if self.blend_ is not None:
+            scores = self.blend_.blend(scores, rows)
         base = scores[0]
         chosen = np.flatnonzero(self.decide(base[None, :])[0])
         terms = featurizer.terms()
@@ -393,6 +461,12 @@ class TopicClassifier:
             bundle.write_json(tmp / "features.json", meta)
             # Numeric arrays only, so nothing in the archive is pickled.
             np.savez(tmp / "features.npz", **arrays)  # type: ignore[arg-type]
+            if self.blend_ is not None:
+                np.savez(tmp / LINEAR_FILE, **self.blend_.to_arrays())  # type: ignore[arg-type]
+            if self.linear_featurizer_ is not None:
+                meta, arrays = self.linear_featurizer_.get_state()
+                bundle.write_json(tmp / "linear_features.json", meta)
+                np.savez(tmp / "linear_features.npz", **arrays)  # type: ignore[arg-type]
             bundle.write_json(tmp / "labels.json", self.classes_)
             bundle.write_json(tmp / "thresholds.json", self.policy_.to_dict())
             manifest = bundle.new_manifest(
@@ -471,7 +545,10 @@ class TopicClassifier:
             raise ModelBundleError(
                 f"{path}: the network takes {inputs} inputs but the features give {expected}"
             )
+        blend, linear_featurizer = _load_blend(path, config, featurizer, len(classes))
         self = cls(config=config)
+        self.blend_ = blend
+        self.linear_featurizer_ = linear_featurizer
         self.classes_ = classes
         self.mode_ = str(manifest.get("mode", "multilabel"))
         self.featurizer_ = featurizer
@@ -480,6 +557,37 @@ class TopicClassifier:
         self.training_info_ = dict(manifest.get("training", {}))
         self.manifest_ = manifest
         return self
+
+
+def _load_blend(
+    path: Path, config: Config, featurizer: Featurizer, n_topics: int
+) -> tuple[LinearBlend | None, TfidfFeaturizer | None]:
+    """The saved linear model, if the directory has one, checked against the rest."""
+    if not (path / LINEAR_FILE).is_file():
+        return None, None
+    linear_featurizer = None
+    if (path / "linear_features.json").is_file():
+        meta = bundle.read_json(path, "linear_features.json")
+        arrays = bundle.read_npz(path, "linear_features.npz")
+        try:
+            linear_featurizer = TfidfFeaturizer.from_state(
+                config.text, config.features, meta, arrays
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelBundleError(f"{path}: inconsistent linear_features files ({exc})") from None
+        n_features = linear_featurizer.n_features
+    elif isinstance(featurizer, TfidfFeaturizer):
+        n_features = featurizer.n_features
+    else:
+        raise ModelBundleError(
+            f"{path}: {LINEAR_FILE} needs TF-IDF features, but linear_features.json is missing"
+        )
+    arrays = bundle.read_npz(path, LINEAR_FILE)
+    try:
+        blend = LinearBlend.from_arrays(arrays, n_topics, n_features)
+    except ModelBundleError as exc:
+        raise ModelBundleError(f"{path}/{exc}") from None
+    return blend, linear_featurizer
 
 
 def _init_output_bias(model: Any, y: np.ndarray, multiclass: bool) -> None:

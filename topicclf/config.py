@@ -146,6 +146,22 @@ class ThresholdConfig:
 
 
 @dataclass(frozen=True)
+class BlendConfig:
+    """A linear SVM on TF-IDF features whose calibrated scores are mixed into the network's."""
+
+    linear: str = "auto"
+    weight: float = 0.5
+    svm_c: float = 1.0
+
+    def __post_init__(self) -> None:
+        _choice("blend", "linear", self.linear, ("auto", "fixed", "off"))
+        if not 0.0 <= self.weight <= 1.0:
+            raise ConfigError(f"blend.weight = {self.weight!r} must be between 0 and 1")
+        if self.svm_c <= 0:
+            raise ConfigError(f"blend.svm_c = {self.svm_c!r} must be > 0")
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole resolved configuration of a model."""
 
@@ -154,6 +170,7 @@ class Config:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
+    blend: BlendConfig = field(default_factory=BlendConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Return the configuration as plain JSON/TOML-compatible data."""

@@ -1,0 +1,129 @@
+"""A linear model on TF-IDF features blended with the network's scores (Annif's nn_ensemble
+idea): a one-vs-rest linear SVM ranks rare topics with a few telling words well, the network
+models word combinations; their calibrated scores are averaged with a weight chosen on the
+validation split.
+
+Fitting uses scikit-learn; scoring is a sparse product and a sigmoid in numpy, so a saved
+blend is four arrays and tagging needs no scikit-learn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from topicclf.errors import ModelBundleError
+from topicclf.thresholds import ThresholdPolicy, apply
+
+# Weights tried for the linear model when the blend is automatic. The network always keeps
+# a share: the blend is meant to help it, not to replace it.
+WEIGHT_GRID = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8)
+
+
+@dataclass
+class LinearBlend:
+    """Calibrated linear scores mixed into the network's: (1 - w) * net + w * linear."""
+
+    coef: np.ndarray  # (n_topics, n_features)
+    intercept: np.ndarray  # (n_topics,)
+    slope: float
+    offset: float
+    weight: float
+    multiclass: bool
+
+    def scores(self, x: sp.csr_matrix) -> np.ndarray:
+        """Calibrated linear scores in [0, 1] (rows summing to 1 in multi-class mode)."""
+        margins = np.asarray(x @ self.coef.T, dtype=np.float32) + self.intercept
+        out = 1.0 / (1.0 + np.exp(-(self.slope * margins + self.offset)))
+        if self.multiclass:
+            out /= out.sum(axis=1, keepdims=True)
+        return out.astype(np.float32)
+
+    def blend(self, network: np.ndarray, x: sp.csr_matrix) -> np.ndarray:
+        """The network's scores mixed with this model's on the same documents."""
+        if self.weight == 0.0:
+            return network
+        return ((1.0 - self.weight) * network + self.weight * self.scores(x)).astype(np.float32)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain numeric arrays for an npz file."""
+        return {
+            "coef": self.coef,
+            "intercept": self.intercept,
+            "calibration": np.array([self.slope, self.offset], dtype=np.float64),
+            "weight": np.array([self.weight], dtype=np.float64),
+            "multiclass": np.array([self.multiclass]),
+        }
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: dict[str, np.ndarray], n_topics: int, n_features: int
+    ) -> LinearBlend:
+        """Rebuild from `to_arrays` output, checking the shapes against the model."""
+        try:
+            coef = np.asarray(arrays["coef"], dtype=np.float32)
+            intercept = np.asarray(arrays["intercept"], dtype=np.float32)
+            slope, offset = (float(v) for v in arrays["calibration"])
+            weight = float(arrays["weight"][0])
+            multiclass = bool(arrays["multiclass"][0])
+        except (KeyError, ValueError, IndexError) as exc:
+            raise ModelBundleError(f"linear.npz is incomplete or malformed ({exc})") from None
+        if coef.shape != (n_topics, n_features) or intercept.shape != (n_topics,):
+            raise ModelBundleError(
+                f"linear.npz has weights of shape {coef.shape} for {n_topics} topics and "
+                f"{n_features} features; the model directory is inconsistent"
+            )
+        if not 0.0 <= weight <= 1.0:
+            raise ModelBundleError(f"linear.npz: blend weight {weight} is not between 0 and 1")
+        return cls(coef, intercept, slope, offset, weight, multiclass)
+
+
+def fit_linear(x: sp.csr_matrix, y: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
+    """One-vs-rest linear SVMs: (coef, intercept) of shapes (n_topics, n_features), (n_topics,)."""
+    from sklearn.svm import LinearSVC
+
+    coef = np.zeros((y.shape[1], x.shape[1]), dtype=np.float32)
+    intercept = np.zeros(y.shape[1], dtype=np.float32)
+    for j in range(y.shape[1]):
+        column = y[:, j]
+        if column.min() == column.max():  # a topic on every document or none: a constant
+            intercept[j] = 1.0 if column[0] else -1.0
+            continue
+        svm = LinearSVC(C=c).fit(x, column)
+        coef[j] = svm.coef_[0]
+        intercept[j] = svm.intercept_[0]
+    return coef, intercept
+
+
+def calibrate(margins: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """One Platt sigmoid for all topics, fitted on validation margins: (slope, offset)."""
+    from sklearn.linear_model import LogisticRegression
+
+    flat_y = y.ravel()
+    if flat_y.min() == flat_y.max():
+        return 1.0, 0.0
+    model = LogisticRegression(C=1e4).fit(margins.reshape(-1, 1), flat_y)
+    return float(model.coef_[0, 0]), float(model.intercept_[0])
+
+
+def choose_weight(
+    network: np.ndarray,
+    linear: np.ndarray,
+    y: np.ndarray,
+    tune: Callable[[np.ndarray, np.ndarray], ThresholdPolicy],
+    grid: tuple[float, ...] = WEIGHT_GRID,
+) -> tuple[float, dict[float, float]]:
+    """The weight whose blend has the best validation micro-F1 under thresholds tuned there
+    (ties go to the larger weight); also every weight's micro-F1."""
+    results: dict[float, float] = {}
+    for w in grid:
+        scores = (1.0 - w) * network + w * linear
+        chosen = apply(scores, tune(y, scores))
+        tp = float(np.logical_and(chosen, y > 0).sum())
+        denominator = float(chosen.sum() + (y > 0).sum())
+        results[w] = 2.0 * tp / denominator if denominator else 0.0
+    best = max(grid, key=lambda w: (round(results[w], 6), w))
+    return best, results
