@@ -31,11 +31,15 @@ class Measured:
 
 
 def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
+    # Each thread lists the children it started: a process pool or a Dask cluster starts
+    # its workers from helper threads, not from the main one.
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out.extend(int(p) for p in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return out
 
 
 def tree_rss_kb(pid: int) -> int:
