@@ -291,6 +291,14 @@ def test_duplicate_ids_are_tagged_and_reported(
     )
     code, _, err = cli(capsys, "evaluate", str(model_dir), str(path))
     assert code == 0 and "4 document(s) reuse an id" in err
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.txt").write_text("rain\n")
+    (tmp_path / "x.txt").write_text("goal\n")
+    code, out, err = cli(
+        capsys, "tag", str(model_dir), str(tmp_path / "a/x.txt"), str(tmp_path / "x.txt")
+    )
+    assert code == 0 and [json.loads(x)["id"] for x in out.splitlines()] == ["x:1", "x:1"]
+    assert "both give documents without an id the ids 'x:LINE'" in " ".join(err.split())
 
 
 def test_train_summary_and_progress(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

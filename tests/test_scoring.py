@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,14 @@ def test_repeated_ids_are_tagged_and_warned_once(tiny_dense: TopicClassifier) ->
             t for b in tag_batches(tiny_dense, docs, batch_size=2, source="in.jsonl") for t in b
         ]
     assert len(seen) == 1 and [t.id for t in tagged] == ["a", "b", "a", "c", "b"]
+
+
+def test_generated_ids_are_not_remembered(tiny_dense: TopicClassifier) -> None:
+    docs = [Document("stdin:1", "goal", generated_id=True)] * 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DuplicateIdWarning
+        tagged = [t for b in tag_batches(tiny_dense, docs) for t in b]
+    assert [t.id for t in tagged] == ["stdin:1"] * 3
 
 
 def test_writer_formats() -> None:

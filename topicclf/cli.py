@@ -532,6 +532,7 @@ def tag(
     if sources == ["-"] and sys.stdin.isatty():
         raise typer.BadParameter("give INPUT files, or pipe text in (one document per line)")
     corpora = [reading.open(s) for s in sources]
+    _warn_shared_names(sources)
     clf = TopicClassifier.load(model)
     kind = output_format.value if output_format else None
     if kind is None:
@@ -584,6 +585,24 @@ def tag(
         what = {"report": "reported in the output", "skip": "skipped"}[bad_records]
         _note(f"{bad} record(s) could not be read ({what})")
         raise typer.Exit(EXIT_DOMAIN)
+
+
+def _warn_shared_names(sources: list[str]) -> None:
+    """Two inputs named alike (a/x.txt, b/x.txt) number their documents alike (x:1, ...)."""
+    from topicclf.corpus.base import display_name
+
+    seen: dict[str, str] = {}
+    for source in sources:
+        name = display_name(source)
+        if name in seen:
+            _show_warning(
+                f"{seen[name]} and {source} both give documents without an id the ids "
+                f"'{name}:LINE'; tag them separately to tell their results apart",
+                UserWarning,
+                "",
+                0,
+            )
+        seen.setdefault(name, source)
 
 
 def _tag_on_dask(

@@ -232,7 +232,7 @@ def read_partition(part: Partition, options: CorpusOptions) -> Iterator[Document
                 yield placeholder
             continue
         if part.kind == "lines":
-            yield Document(f"{stem}:{lineno}", line)
+            yield Document(f"{stem}:{lineno}", line, generated_id=True)
         elif line.strip():
             where, default_id = f"{part.path}:{lineno}", f"{stem}:{lineno}"
             try:
@@ -268,6 +268,7 @@ def _parquet_documents(part: Partition, options: CorpusOptions) -> Iterator[Docu
                 str(raw_id) if raw_id is not None else f"{stem}:{row}",
                 str(text),
                 clean_labels([str(x) for x in labels]),
+                generated_id=raw_id is None,
             )
             row += 1
 

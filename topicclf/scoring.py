@@ -56,12 +56,13 @@ def tag_batches(
     already spreads its work over the cores, and cannot be forked safely.
 
     Ids that repeat are tagged like any other document and reported by one
-    DuplicateIdWarning when the stream ends.
+    DuplicateIdWarning when the stream ends. Ids the readers generated (file and line) are
+    unique within their source and are not remembered, so plain-text streams stay flat.
     """
     duplicates = DuplicateIds()
     scored = _scored(classifier, batches(documents, batch_size), threshold, top_k, jobs)
     for batch, topics in scored:
-        duplicates.add([doc.id for doc in batch])
+        duplicates.add([doc.id for doc in batch if not doc.generated_id])
         yield [Tagged(doc.id, t, doc.error) for doc, t in zip(batch, topics, strict=True)]
     duplicates.warn(source)
 

@@ -16,6 +16,9 @@ class Document:
     # Set (with an empty text) for a record that could not be read, when the reader was asked
     # to report bad records instead of stopping at the first one.
     error: str | None = None
+    # True when the reader made the id up from where the document is (file and line, path):
+    # such ids are unique within their source, so streams need not remember them.
+    generated_id: bool = False
 
 
 class Progress(Protocol):

@@ -117,7 +117,7 @@ def bad_record(error: CorpusFormatError, doc_id: str, options: CorpusOptions) ->
     warnings.warn(str(error), BadRecordWarning, stacklevel=3)
     if options.on_error == "skip":
         return None
-    return Document(doc_id, "", (), error=str(error))
+    return Document(doc_id, "", (), error=str(error), generated_id=True)
 
 
 def display_name(path: str) -> str:

@@ -63,8 +63,10 @@ def _read(path: str, options: CorpusOptions, delimiter: str) -> Iterator[Documen
                 labels: tuple[str, ...] = ()
                 if labels_col is not None and row[labels_col].strip():
                     labels = clean_labels(row[labels_col].split(options.label_separator))
-                doc_id = row[id_col] if id_col is not None and row[id_col] else f"{stem}:{lineno}"
-                yield Document(doc_id, row[text_col], labels)
+                if id_col is not None and row[id_col]:
+                    yield Document(row[id_col], row[text_col], labels)
+                else:
+                    yield Document(f"{stem}:{lineno}", row[text_col], labels, generated_id=True)
         except UnicodeDecodeError as exc:
             raise encoding_error(path, reader.line_num + 1, options, exc) from None
         except csv.Error as exc:

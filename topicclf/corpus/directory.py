@@ -42,7 +42,7 @@ def text_file_document(root: Path, file: Path, options: CorpusOptions) -> Docume
     if labels_file.is_file():
         labels = clean_labels(_read_file(labels_file, options).splitlines())
     doc_id = file.relative_to(root).with_suffix("").as_posix()
-    return Document(doc_id, _read_file(file, options), labels)
+    return Document(doc_id, _read_file(file, options), labels, generated_id=True)
 
 
 def read_folders(path: str, options: CorpusOptions) -> Iterator[Document]:
@@ -55,7 +55,7 @@ def read_folders(path: str, options: CorpusOptions) -> Iterator[Document]:
             if file.name.startswith("."):
                 continue
             doc_id = file.relative_to(root).as_posix()
-            yield Document(doc_id, _read_file(file, options), (folder.name,))
+            yield Document(doc_id, _read_file(file, options), (folder.name,), generated_id=True)
 
 
 def looks_like_folders(root: Path) -> bool:

@@ -28,7 +28,8 @@ def read_fasttext(path: str, options: CorpusOptions) -> Iterator[Document]:
                 break
         else:
             rest = len(tokens)
-        yield Document(f"{stem}:{lineno}", " ".join(tokens[rest:]).strip(), clean_labels(labels))
+        text = " ".join(tokens[rest:]).strip()
+        yield Document(f"{stem}:{lineno}", text, clean_labels(labels), generated_id=True)
 
 
 def write_fasttext(documents: Iterable[Document], handle: IO[str], options: CorpusOptions) -> int:

@@ -51,8 +51,10 @@ class DuplicateIds:
         return found
 
     def _push(self, run: np.ndarray) -> None:
+        # Runs hold disjoint hashes (only unseen ones are pushed): merging is a sort.
         while self._runs and len(self._runs[-1]) <= len(run):
-            run = np.union1d(self._runs.pop(), run)
+            run = np.concatenate((self._runs.pop(), run))
+            run.sort(kind="stable")
         self._runs.append(run)
 
     def warn(self, source: str) -> None:

@@ -55,8 +55,8 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
         )
     raw_id = record.get(options.id_field)
     if raw_id is None:
-        doc_id = default_id
-    elif isinstance(raw_id, str | int) and not isinstance(raw_id, bool):
+        return Document(default_id, text, clean_labels(labels), generated_id=True)
+    if isinstance(raw_id, str | int) and not isinstance(raw_id, bool):
         doc_id = str(raw_id)
     else:
         raise CorpusFormatError(

@@ -12,4 +12,4 @@ def read_lines(path: str, options: CorpusOptions) -> Iterator[Document]:
     """Stream one unlabelled document per line; blank lines are kept as empty documents."""
     stem = display_name(path)
     for lineno, line in numbered_lines(path, options):
-        yield Document(f"{stem}:{lineno}", line)
+        yield Document(f"{stem}:{lineno}", line, generated_id=True)
