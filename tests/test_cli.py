@@ -389,6 +389,11 @@ def test_info(capsys: pytest.CaptureFixture[str], model_dir: Path) -> None:
     assert code == 0
     details = json.loads(out)
     assert details["mode"] == "multilabel" and details["topics"].startswith("4: food, markets")
+    assert re.fullmatch(
+        r"0(\.\d+)? of a linear SVM's calibrated scores \(C=1\.0\), chosen on validation",
+        details["linear blend"],
+    )
+    assert "threshold_curve" not in details["training"]
     code, out, _ = cli(capsys, "info", str(model_dir))
     assert code == 0 and "versions (installed)" in out
 

@@ -210,6 +210,16 @@ def describe_versions(manifest: dict[str, Any]) -> str:
     return "; ".join(diffs) if diffs else "same package versions"
 
 
+def _describe_blend(blend: dict[str, Any]) -> str:
+    if "linear_weight" not in blend:
+        return "off"
+    chosen = "chosen on validation" if "validation_micro_f1_by_weight" in blend else "fixed"
+    return (
+        f"{blend['linear_weight']} of a linear SVM's calibrated scores (C={blend.get('svm_c')}), "
+        f"{chosen}"
+    )
+
+
 def describe(directory: str | Path) -> dict[str, Any]:
     """What a model is, from its JSON files alone (no network is loaded)."""
     directory = Path(directory)
@@ -226,6 +236,7 @@ def describe(directory: str | Path) -> dict[str, Any]:
             f"embedding (dim {net.get('embedding_dim')}, conv filters {net.get('conv_filters')}),"
             f" hidden layers {net.get('hidden_units')}"
         )
+    training = manifest.get("training", {})
     topics = list(labels) if isinstance(labels, list) else []
     shown = ", ".join(topics[:30]) + (f" ... (+{len(topics) - 30})" if len(topics) > 30 else "")
     return {
@@ -240,8 +251,10 @@ def describe(directory: str | Path) -> dict[str, Any]:
             f"{thresholds.get('strategy')} (global {thresholds.get('global_threshold', 0):.3f}, "
             f"fallback to best topic: {thresholds.get('fallback')})"
         ),
+        "linear blend": _describe_blend(training.get("blend", {})),
         "trained on": manifest.get("corpus", {}),
-        "training": manifest.get("training", {}),
+        # The per-threshold curve and blend details stay in manifest.json: too long here.
+        "training": {k: v for k, v in training.items() if k not in ("threshold_curve", "blend")},
         "validation": manifest.get("validation", {}),
         "seed": config.get("train", {}).get("seed"),
         "versions (recorded)": manifest.get("versions", {}),
