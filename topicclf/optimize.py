@@ -29,6 +29,7 @@ DENSE_SPACE: dict[str, list[Any]] = {
     "features.ngram_max": [1, 2],
     "thresholds.strategy": ["per_topic", "global"],
     "thresholds.shrinkage": [1.0, 5.0],
+    "blend.svm_c": [0.5, 1.0, 2.0],
 }
 EMBEDDING_SPACE: dict[str, list[Any]] = {
     "network.embedding_dim": [64, 128, 200],
@@ -38,6 +39,7 @@ EMBEDDING_SPACE: dict[str, list[Any]] = {
     "train.learning_rate": [0.005, 0.01, 0.02],
     "features.sequence_vocabulary": [20000, 40000],
     "thresholds.strategy": ["per_topic", "global"],
+    "blend.svm_c": [0.5, 1.0, 2.0],
 }
 OBJECTIVES = ("mean_f1", "micro_f1", "macro_f1")
 
