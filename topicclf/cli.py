@@ -459,8 +459,8 @@ def tag(
         int,
         typer.Option(
             min=0,
-            help="Worker processes for the local engine (0: one per core; used from the "
-            "second batch on, for models served without TensorFlow).",
+            help="Worker processes for the local engine (0: one per core; used when there "
+            "is more than one batch, for models served without TensorFlow).",
         ),
     ] = 0,
     engine: Annotated[

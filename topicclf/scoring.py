@@ -50,8 +50,9 @@ def tag_batches(
     """Tag documents lazily, a batch at a time; empty documents get no topic, never dropped.
 
     With `jobs` > 1 and a model served without TensorFlow, batches are vectorized and scored
-    in that many forked worker processes (from the second batch on, so a single document
-    never pays for a pool), with at most 2 x `jobs` batches in flight so memory stays flat;
+    in that many forked worker processes (once a first full batch shows there is work, so a
+    single document never pays for a pool), with at most 2 x `jobs` batches in flight so
+    memory stays flat;
     output order is input order. Keras-served models score in this process: TensorFlow
     already spreads its work over the cores, and cannot be forked safely.
 
@@ -60,7 +61,7 @@ def tag_batches(
     unique within their source and are not remembered, so plain-text streams stay flat.
     """
     duplicates = DuplicateIds()
-    scored = _scored(classifier, batches(documents, batch_size), threshold, top_k, jobs)
+    scored = _scored(classifier, batches(documents, batch_size), threshold, top_k, jobs, batch_size)
     for batch, topics in scored:
         duplicates.add([doc.id for doc in batch if not doc.generated_id])
         yield [Tagged(doc.id, t, doc.error) for doc, t in zip(batch, topics, strict=True)]
@@ -87,13 +88,15 @@ def _scored(
     threshold: float | None,
     top_k: int | None,
     jobs: int,
+    batch_size: int,
 ) -> Iterator[tuple[list[Document], Topics]]:
     first = next(groups, None)
     if first is None:
         return
-    second = next(groups, None)
-    rest = chain([first], [second] if second is not None else [], groups)
-    if jobs <= 1 or second is None or not classifier.is_tensorflow_free():
+    rest = chain([first], groups)
+    # A first batch that is not full is the only one: not worth starting workers for. A full
+    # one starts them without waiting for the next batch, so output still flows early.
+    if jobs <= 1 or len(first) < batch_size or not classifier.is_tensorflow_free():
         for batch in rest:
             yield batch, _topics(classifier, [d.text for d in batch], threshold, top_k)
         return
