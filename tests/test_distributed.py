@@ -13,7 +13,7 @@ from topicclf.classifier import TopicClassifier
 from topicclf.cli import run
 from topicclf.corpus import CorpusOptions, open_corpus
 from topicclf.distributed import count_lines, plan, read_output, read_partition, tag_on_dask
-from topicclf.errors import CorpusFormatError, ModelBundleError
+from topicclf.errors import CorpusFormatError, ModelBundleError, TopicclfError
 from topicclf.scoring import tag_batches
 from topicclf.types import Document
 
@@ -167,6 +167,10 @@ def test_errors(model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str])
     with pytest.raises(ModelBundleError, match="manifest.json is missing"):
         tag_on_dask(tmp_path, [str(NEWS_TEST)], tmp_path / "out")
     assert not (tmp_path / "out").exists()
+    with pytest.raises(
+        TopicclfError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:1"
+    ):
+        tag_on_dask(model, [str(NEWS_TEST)], tmp_path / "out", scheduler="tcp://127.0.0.1:1")
     code = run(["tag", str(model), str(NEWS_TEST), "--engine", "dask"])
     assert code == 2 and "give --output DIR" in capsys.readouterr().err
     code = run(["tag", str(model), str(NEWS_TEST), "-t", "parquet"])

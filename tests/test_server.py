@@ -113,6 +113,23 @@ def test_client_errors_get_a_status_and_a_message(
     assert request(server, "GET", "/health")[0] == 200  # still serving
 
 
+def test_a_port_in_use_is_a_clear_error(
+    server: TopicServer,
+    tmp_path: Path,
+    tiny_dense: TopicClassifier,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from topicclf.cli import run
+
+    tiny_dense.save(tmp_path / "m")
+    port = str(server.server_address[1])
+    assert run(["serve", str(tmp_path / "m"), "--port", port]) == 1
+    assert (
+        f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+        in capsys.readouterr().err
+    )
+
+
 def test_parse_request_limits() -> None:
     from topicclf.server import MAX_DOCUMENTS, RequestError
 
