@@ -159,10 +159,12 @@ def _parquet_files(path: str) -> list[Path]:
 def _plan_parquet(path: str, share: int, first_index: int) -> list[Partition]:
     pq = _pyarrow_parquet()
     out: list[Partition] = []
-    for file in _parquet_files(path):
+    files = _parquet_files(path)
+    per_file = max(1, share // len(files)) if files else 1
+    for file in files:
         metadata = pq.ParquetFile(file).metadata
         groups = metadata.num_row_groups
-        step = max(1, -(-groups // max(1, share // len(_parquet_files(path)))))
+        step = max(1, -(-groups // per_file))
         first_row = 1
         for g in range(0, groups, step):
             stop = min(groups, g + step)
