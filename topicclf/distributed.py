@@ -27,7 +27,7 @@ from typing import Any
 
 from topicclf.bundle import atomic_directory
 from topicclf.corpus import CorpusOptions, detect_format
-from topicclf.corpus.base import bad_record, clean_labels, display_name
+from topicclf.corpus.base import bad_record, clean_labels, display_name, encoding_error
 from topicclf.corpus.directory import text_file_document, text_files
 from topicclf.errors import CorpusFormatError, MissingResourceError, TopicclfError
 from topicclf.fileio import atomic_output
@@ -223,12 +223,7 @@ def read_partition(part: Partition, options: CorpusOptions) -> Iterator[Document
             line = raw.decode(options.encoding, errors=options.encoding_errors).rstrip("\r\n")
         except UnicodeDecodeError as exc:
             placeholder = bad_record(
-                CorpusFormatError(
-                    f"{part.path}:{lineno}: cannot decode the text as {options.encoding} "
-                    f"({exc.reason}); set the `encoding` option"
-                ),
-                f"{stem}:{lineno}",
-                options,
+                encoding_error(part.path, lineno, options, exc), f"{stem}:{lineno}", options
             )
             if placeholder is not None:
                 yield placeholder

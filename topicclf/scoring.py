@@ -71,9 +71,10 @@ def tag_batches(
 Topics = list[list[tuple[str, float]]]
 
 
-def _topics(
+def choose_topics(
     classifier: TopicClassifier, texts: list[str], threshold: float | None, top_k: int | None
 ) -> Topics:
+    """(topic, score) pairs per text, best first; a blank text gets no topic."""
     scores = classifier.predict_proba(texts)
     chosen = classifier.decide(scores, threshold=threshold, top_k=top_k)
     for row, text in enumerate(texts):
@@ -98,7 +99,7 @@ def _scored(
     # one starts them without waiting for the next batch, so output still flows early.
     if jobs <= 1 or len(first) < batch_size or not classifier.is_tensorflow_free():
         for batch in rest:
-            yield batch, _topics(classifier, [d.text for d in batch], threshold, top_k)
+            yield batch, choose_topics(classifier, [d.text for d in batch], threshold, top_k)
         return
     yield from _in_worker_processes(classifier, rest, threshold, top_k, jobs)
 
@@ -114,7 +115,7 @@ def _worker_start() -> None:
 
 
 def _worker_topics(texts: list[str], threshold: float | None, top_k: int | None) -> Topics:
-    return _topics(_WORKER["classifier"], texts, threshold, top_k)
+    return choose_topics(_WORKER["classifier"], texts, threshold, top_k)
 
 
 def _in_worker_processes(

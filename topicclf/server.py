@@ -12,6 +12,7 @@ import time and no dependency.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from topicclf.classifier import TopicClassifier
+from topicclf.scoring import choose_topics
 
 MAX_BODY = 10 * 1024 * 1024
 MAX_DOCUMENTS = 10_000
@@ -106,18 +108,10 @@ class TopicServer(ThreadingHTTPServer):
 
     def tag(self, ids: list[str], texts: list[str], options: dict[str, Any]) -> dict[str, Any]:
         """Score and choose topics for a request's texts."""
-        clf = self.classifier
-        if self.lock is not None:
-            with self.lock:
-                scores = clf.predict_proba(texts)
-        else:
-            scores = clf.predict_proba(texts)
-        chosen = clf.decide(scores, threshold=options["threshold"], top_k=options["top_k"])
-        for row, text in enumerate(texts):
-            if not text.strip():
-                chosen[row] = False
+        with self.lock if self.lock is not None else contextlib.nullcontext():
+            chosen = choose_topics(self.classifier, texts, options["threshold"], options["top_k"])
         results = []
-        for doc_id, topics in zip(ids, clf.topics_of(scores, chosen), strict=True):
+        for doc_id, topics in zip(ids, chosen, strict=True):
             result: dict[str, Any] = {"id": doc_id, "labels": [t for t, _ in topics]}
             if options["scores"]:
                 result["scores"] = {t: round(s, 6) for t, s in topics}
