@@ -16,15 +16,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import run_info
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_REUTERS = REPO.parent / "shared" / "corpora" / "reuters21578.tar.gz"
@@ -195,8 +196,7 @@ def main() -> None:
     _print_table(results)
     ratios = _ratios(results)
     payload = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",
+        **run_info(),
         "descriptions": {n: SYSTEMS[n][1] for n in names},
         "results": results,
         "ratios_vs_linear_svm": ratios,

@@ -21,18 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import run_measured
+from measure import run_info, run_measured
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_REUTERS = REPO.parent / "shared" / "corpora" / "reuters21578.tar.gz"
@@ -272,8 +270,7 @@ def _report(results: list[dict[str, Any]], output: Path, repeat: int) -> None:
         )
     output.parent.mkdir(parents=True, exist_ok=True)
     payload = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",
+        **run_info(),
         "repeat": repeat,
         "results": results,
     }

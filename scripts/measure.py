@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -127,3 +129,11 @@ def run_measured(
         stderr=b"".join(errors).decode("utf-8", "replace"),
         returncode=os.waitstatus_to_exitcode(status),
     )
+
+
+def run_info() -> dict[str, str]:
+    """When and where a benchmark ran, for its JSON results."""
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",
+    }

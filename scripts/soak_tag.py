@@ -18,18 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import re
 import sys
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import Measured, run_measured
+from measure import Measured, run_info, run_measured
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "corpora" / "newsbriefs" / "train.jsonl"
@@ -118,8 +115,7 @@ def main() -> None:
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     payload = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",
+        **run_info(),
         "tag_options": args.extra,
         "results": rows,
         "rss_ratio": round(ratio, 3),
