@@ -13,8 +13,8 @@ bin=.venv/bin/topicclf
 set -x
 "$bin" corpus stats corpora/newsbriefs/train.jsonl --top 10
 "$bin" train corpora/newsbriefs/train.jsonl -o "$out/model" --force
-"$bin" evaluate "$out/model" corpora/newsbriefs/test.jsonl -o "$out/report.md" -o "$out/report.json"
-"$bin" tag "$out/model" corpora/newsbriefs/test.jsonl --scores -o "$out/tags.jsonl"
+"$bin" evaluate "$out/model" corpora/newsbriefs/test.jsonl -o "$out/report.md" -o "$out/report.json" --force
+"$bin" tag "$out/model" corpora/newsbriefs/test.jsonl --scores -o "$out/tags.jsonl" --force
 head -n 3 "$out/tags.jsonl"
 echo "A new battery factory will employ 400 people and cut the town's power bills." | "$bin" tag "$out/model" -
 { set +x; } 2>/dev/null

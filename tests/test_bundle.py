@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from topicclf.bundle import FORMAT_VERSION, atomic_directory, output_lock
+from topicclf.bundle import FORMAT_VERSION
 from topicclf.classifier import TopicClassifier
-from topicclf.errors import ModelBundleError
+from topicclf.errors import ModelBundleError, OutputError
+from topicclf.fileio import atomic_directory, output_lock
 from topicclf.types import Document
 
 
@@ -53,7 +54,7 @@ def test_no_pickle_anywhere(saved: Path) -> None:
 
 
 def test_refuses_to_overwrite(saved: Path, tiny_dense: TopicClassifier) -> None:
-    with pytest.raises(ModelBundleError, match=r"already exists; .*\(--force\)"):
+    with pytest.raises(OutputError, match=r"already exists; choose another path or add --force"):
         tiny_dense.save(saved)
 
 
@@ -84,7 +85,7 @@ def _copy(saved: Path, tmp_path: Path) -> Path:
 
 HOLD_LOCK = """
 import sys, time
-from topicclf.bundle import output_lock
+from topicclf.fileio import output_lock
 with output_lock(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(120)
@@ -99,7 +100,7 @@ def test_a_second_writer_is_refused_while_the_first_holds_the_lock(tmp_path: Pat
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         with (
-            pytest.raises(ModelBundleError, match=r"model is being written by another process"),
+            pytest.raises(OutputError, match=r"model is being written by another process"),
             atomic_directory(target),
         ):
             pass
@@ -204,3 +205,32 @@ def test_lambda_layer_is_refused_without_running_it(saved: Path, tmp_path: Path)
     with pytest.raises(ModelBundleError, match="cannot be loaded safely"):
         TopicClassifier.load(broken, engine="keras")
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("engine", ["numpy", "keras"])
+def test_a_loaded_model_saves_again_and_tags_identically(
+    saved: Path, tmp_path: Path, tiny_docs: list[Document], engine: str
+) -> None:
+    loaded = TopicClassifier.load(saved, engine=engine)
+    again = loaded.save(tmp_path / "again")
+    texts = [d.text for d in tiny_docs]
+    reloaded = TopicClassifier.load(again, engine=engine)
+    np.testing.assert_array_equal(reloaded.predict_proba(texts), loaded.predict_proba(texts))
+    assert reloaded.predict(texts) == loaded.predict(texts)
+    manifest = json.loads((again / "manifest.json").read_text())
+    assert manifest["validation"] == json.loads((saved / "manifest.json").read_text())["validation"]
+    assert manifest["corpus"] == {"path": "tests/data/tiny.jsonl"}
+
+
+def test_multiclass_flags_that_disagree_are_refused(saved: Path, tmp_path: Path) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(saved, broken)
+    thresholds = json.loads((broken / "thresholds.json").read_text())
+    thresholds["multiclass"] = True
+    (broken / "thresholds.json").write_text(json.dumps(thresholds))
+    with pytest.raises(
+        ModelBundleError, match=r"manifest.json says multilabel but thresholds.json says"
+    ):
+        TopicClassifier.load(broken)

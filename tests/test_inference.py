@@ -21,7 +21,9 @@ from topicclf.types import Document
 )
 def test_numpy_matches_keras(hidden: tuple[int, ...], wide: bool, multiclass: bool) -> None:
     keras_module().utils.set_random_seed(3)
-    model = build_dense_network(40, 5, hidden_units=hidden, wide=wide, multiclass=multiclass)
+    model = build_dense_network(
+        40, 5, hidden_units=hidden, dropout=0.5, wide=wide, multiclass=multiclass
+    )
     x = sp.random(25, 40, density=0.2, format="csr", dtype=np.float32, random_state=1)
     arrays = export_dense_weights(model)
     assert arrays is not None
@@ -31,7 +33,17 @@ def test_numpy_matches_keras(hidden: tuple[int, ...], wide: bool, multiclass: bo
 
 
 def test_embedding_networks_are_not_exported() -> None:
-    model = build_embedding_network(20, 6, 3, embedding_dim=4, hidden_units=(5,))
+    model = build_embedding_network(
+        20,
+        6,
+        3,
+        embedding_dim=4,
+        conv_filters=0,
+        kernel_size=3,
+        hidden_units=(5,),
+        dropout=0.5,
+        multiclass=False,
+    )
     assert export_dense_weights(model) is None
 
 

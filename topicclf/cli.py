@@ -2,48 +2,58 @@
 
 Heavy modules (numpy, scikit-learn, TensorFlow) are imported inside the commands that need
 them, so `topicclf --help`, `info` and `corpus stats` start fast and never load TensorFlow.
-Results go to stdout, progress and diagnostics to stderr; errors map to exit codes in `main`.
+Results go to stdout, progress and diagnostics to stderr; errors map to exit codes in `run`.
+Shared options, progress and output checks are in `cli_util`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import inspect
 import os
 import sys
 import time
+import traceback
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from topicclf import __version__
-from topicclf.errors import BadRecordWarning, DataError, TopicclfError
+from topicclf.cli_util import (
+    CORPUS_HELP,
+    EXIT_DOMAIN,
+    EXIT_GATE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    BadRecords,
+    Engine,
+    ForceOpt,
+    Mode,
+    Network,
+    Reading,
+    TagFormat,
+    WriteFormat,
+    check_output,
+    err,
+    make_progress,
+    note,
+    out,
+    reads_corpus,
+    show_warning,
+    state,
+    warn,
+)
+from topicclf.config import (
+    DASK_PARTITIONS_PER_WORKER,
+    SERVE_HOST,
+    SERVE_MAX_BODY,
+    SERVE_PORT,
+    TAG_BATCH_SIZE,
+)
+from topicclf.errors import TopicclfError
 
-if TYPE_CHECKING:
-    from topicclf.corpus import Corpus, CorpusOptions
-
-EXIT_DOMAIN, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 1, 2, 3, 130
 _GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
-REUTERS_ENV = "TOPICCLF_REUTERS"
-
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-class _State:
-    verbose = False
-    quiet = False
-
-
-state = _State()
 
 app = typer.Typer(
     name="topicclf",
@@ -66,252 +76,6 @@ report_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(report_app, name="report")
-
-
-class Network(StrEnum):
-    dense = "dense"
-    embedding = "embedding"
-
-
-class Mode(StrEnum):
-    auto = "auto"
-    multilabel = "multilabel"
-    multiclass = "multiclass"
-
-
-class TagFormat(StrEnum):
-    jsonl = "jsonl"
-    csv = "csv"
-    tsv = "tsv"
-    parquet = "parquet"
-
-
-class Engine(StrEnum):
-    local = "local"
-    dask = "dask"
-
-
-class CorpusFormat(StrEnum):
-    jsonl = "jsonl"
-    csv = "csv"
-    tsv = "tsv"
-    fasttext = "fasttext"
-    txtdir = "txtdir"
-    folders = "folders"
-    reuters = "reuters"
-    lines = "lines"
-
-
-# -- options shared by every command that reads a corpus --------------------------------
-CORPUS_HELP = (
-    "A corpus file or directory (format guessed; see --format), '-' for stdin, or "
-    f"reuters:SPLIT to read Reuters-21578 from ${REUTERS_ENV}."
-)
-PANEL = "Reading the corpus"
-FormatOpt = Annotated[
-    CorpusFormat | None,
-    typer.Option("--format", "-f", help="Corpus format (default: guessed).", rich_help_panel=PANEL),
-]
-SplitOpt = Annotated[
-    str,
-    typer.Option(
-        rich_help_panel=PANEL,
-        help="Reuters split: all, modapte-train, modapte-test, r8-train, r8-test, r52-train, "
-        "r52-test.",
-    ),
-]
-EncodingOpt = Annotated[
-    str, typer.Option(rich_help_panel=PANEL, help="Text encoding of the corpus files.")
-]
-EncodingErrorsOpt = Annotated[
-    str,
-    typer.Option(rich_help_panel=PANEL, help="On undecodable bytes: strict (error) or replace."),
-]
-TextFieldOpt = Annotated[
-    str, typer.Option(rich_help_panel=PANEL, help="JSON field / CSV column holding the text.")
-]
-LabelsFieldOpt = Annotated[
-    str, typer.Option(rich_help_panel=PANEL, help="JSON field / CSV column holding the labels.")
-]
-IdFieldOpt = Annotated[
-    str, typer.Option(rich_help_panel=PANEL, help="JSON field / CSV column holding the id.")
-]
-SeparatorOpt = Annotated[
-    str, typer.Option(rich_help_panel=PANEL, help="Separator of labels in a CSV/TSV column.")
-]
-CategoriesOpt = Annotated[
-    str,
-    typer.Option(
-        rich_help_panel=PANEL,
-        help="Reuters category field: topics, places, people, orgs, exchanges.",
-    ),
-]
-
-
-@dataclass(frozen=True)
-class Reading:
-    """A command's corpus format and reading options, gathered by `@reads_corpus`."""
-
-    fmt: CorpusFormat | None
-    options: CorpusOptions
-
-    def open(self, path: str) -> Corpus:
-        """Open a corpus path (or reuters:SPLIT) with these options."""
-        from topicclf.corpus import open_corpus
-
-        if self.options.encoding_errors not in ("strict", "replace"):
-            raise typer.BadParameter("--encoding-errors must be strict or replace")
-        fmt, options = self.fmt, self.options
-        if path.startswith("reuters:"):
-            location = os.environ.get(REUTERS_ENV)
-            if not location:
-                raise TopicclfError(
-                    f"{path}: set {REUTERS_ENV} to the path of reuters21578.tar.gz "
-                    "(see corpora/reuters21578/README.md)"
-                )
-            split = path.partition(":")[2]
-            if split and options.split == "all":
-                options = dataclasses.replace(options, split=split)
-            path, fmt = location, CorpusFormat.reuters
-        return open_corpus(path, fmt.value if fmt else None, options)
-
-
-_READING_OPTIONS = {
-    "fmt": FormatOpt,
-    "split": SplitOpt,
-    "encoding": EncodingOpt,
-    "encoding_errors": EncodingErrorsOpt,
-    "text_field": TextFieldOpt,
-    "labels_field": LabelsFieldOpt,
-    "id_field": IdFieldOpt,
-    "label_separator": SeparatorOpt,
-    "categories": CategoriesOpt,
-}
-
-
-def reads_corpus(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Give a command the corpus-reading options `names` (all when none are named).
-
-    Typer builds options from the signature, so the wrapper's signature is the command's
-    own, minus its `reading` parameter, plus one keyword parameter per option.
-    """
-    from topicclf.corpus.base import CorpusOptions
-
-    chosen = names or tuple(_READING_OPTIONS)
-    defaults = {f.name: f.default for f in dataclasses.fields(CorpusOptions)} | {"fmt": None}
-
-    def decorate(command: Callable[..., None]) -> Callable[..., None]:
-        signature = inspect.signature(command, eval_str=True)
-        own = [p for p in signature.parameters.values() if p.name != "reading"]
-        extra = [
-            inspect.Parameter(
-                name,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=defaults[name],
-                annotation=_READING_OPTIONS[name],
-            )
-            for name in chosen
-        ]
-
-        @functools.wraps(command)
-        def wrapper(*args: Any, **kwargs: Any) -> None:
-            fmt = kwargs.pop("fmt", None)
-            options = CorpusOptions(**{name: kwargs.pop(name) for name in chosen if name != "fmt"})
-            reading = Reading(fmt, options)
-            command(*args, reading=reading, **kwargs)
-
-        wrapper.__signature__ = signature.replace(parameters=own + extra)  # type: ignore[attr-defined]
-        return wrapper
-
-    return decorate
-
-
-# -- progress on stderr --------------------------------------------------------------------
-class CliProgress:
-    """Renders core progress on stderr: rich bars on a terminal, plain lines otherwise."""
-
-    def __init__(self, console: Console, enabled: bool) -> None:
-        self.console = console
-        self.enabled = enabled
-        self.live = enabled and console.is_terminal
-        self._bar: Any = None
-        self._task: Any = None
-        self._name = ""
-        self._started = 0.0
-        self._done = 0
-        self._info: dict[str, float] = {}
-
-    def start(self, task: str, total: int | None = None) -> None:
-        """Begin a task."""
-        self._name, self._started, self._done, self._info = task, time.perf_counter(), 0, {}
-        if self.live:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            self._bar = Progress(
-                TextColumn("{task.description:<14}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("{task.fields[info]}"),
-                console=self.console,
-            )
-            self._bar.start()
-            self._task = self._bar.add_task(task, total=total, info="")
-
-    def advance(self, steps: int = 1, **info: float) -> None:
-        """Record progress."""
-        self._done += steps
-        self._info.update(info)
-        if self._bar is not None:
-            text = " ".join(f"{k} {v:.4f}" for k, v in self._info.items())
-            self._bar.update(self._task, advance=steps, info=text)
-
-    def finish(self) -> None:
-        """End the task, leaving one line behind."""
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
-        elif self.enabled:
-            figures = "".join(f", {k} {v:.4f}" for k, v in self._info.items())
-            seconds = time.perf_counter() - self._started
-            self.console.print(f"{self._name}: {self._done} done in {seconds:.1f}s{figures}")
-
-
-def _progress() -> CliProgress:
-    return CliProgress(err, enabled=not state.quiet)
-
-
-def _read_all(corpus: Corpus, progress: CliProgress) -> list[Any]:
-    progress.start(f"reading {Path(corpus.path).name}")
-    docs = []
-    for doc in corpus:
-        docs.append(doc)
-        if len(docs) % 500 == 0:
-            progress.advance(500)
-    progress.advance(len(docs) % 500)
-    progress.finish()
-    if not docs:
-        why = (
-            "no document files in the directory"
-            if Path(corpus.path).is_dir()
-            else "the file is empty or holds only blank lines"
-        )
-        raise DataError(f"{corpus.path}: no documents found ({why})")
-    from topicclf.corpus.ids import warn_duplicate_ids
-
-    warn_duplicate_ids(docs, corpus.path)
-    return docs
-
-
-def _note(message: str) -> None:
-    if not state.quiet:
-        err.print(message)
 
 
 # -- global options ------------------------------------------------------------------------
@@ -363,9 +127,7 @@ def train(
         float | None, typer.Option(help="Share of training data held out to tune thresholds.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same model).")] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace an existing model directory.")
-    ] = False,
+    force: ForceOpt = False,
     *,
     reading: Reading,
 ) -> None:
@@ -374,8 +136,8 @@ def train(
 
     overrides = list(set_ or [])
     for key, value in (
-        ("network.type", network.value if network else None),
-        ("train.mode", mode.value if mode else None),
+        ("network.type", network),
+        ("train.mode", mode),
         ("train.validation_split", validation_split),
         ("train.seed", seed),
     ):
@@ -383,34 +145,23 @@ def train(
             overrides.append(f"{key}={value}")
     cfg = load_config(config, overrides)
     source = reading.open(corpus)
-    from topicclf.bundle import output_lock
+    from topicclf.classifier import TopicClassifier
+    from topicclf.corpus.sources import read_all
+    from topicclf.fileio import output_lock
+    from topicclf.reports.console import render_training
 
     # Held from the start, so a second training to the same directory refuses at once
     # instead of training for minutes and then racing this one to the rename.
     with output_lock(output):
-        if output.exists() and not force:
-            raise TopicclfError(f"{output} already exists; choose another path or add --force")
-        progress = _progress()
-        docs = _read_all(source, progress)
-        from topicclf.classifier import TopicClassifier
-
+        check_output(output, [corpus], force)
+        progress = make_progress()
+        docs = read_all(source, progress)
         started = time.perf_counter()
         clf = TopicClassifier(config=cfg).fit(
             [d.text for d in docs], [d.labels for d in docs], progress=progress
         )
         clf.save(output, overwrite=force, corpus=source.describe())
-    seconds = time.perf_counter() - started
-    val = clf.validation_report_
-    info = clf.training_info_
-    out.print(
-        f"trained a {cfg.network.type} {clf.mode_} model on {info['documents']} documents "
-        f"({len(clf.classes_)} topics) in {seconds:.1f}s"
-    )
-    out.print(
-        f"validation ({val.n_documents} documents): micro-F1 {val.micro.f1:.4f}, "
-        f"macro-F1 {val.macro.f1:.4f}"
-    )
-    out.print(f"model saved to {output}")
+    render_training(out, clf, cfg.network.type, time.perf_counter() - started, output)
 
 
 @app.command(
@@ -432,11 +183,16 @@ def tag(
         ),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--output", "-o", help="Write here instead of stdout (a directory with --engine dask)."
+        ),
     ] = None,
     output_format: Annotated[
         TagFormat | None,
-        typer.Option("--output-format", "-t", help="jsonl, csv or tsv (default: from -o)."),
+        typer.Option(
+            "--output-format", "-t", help="jsonl, csv, tsv, or parquet (dask; default: from -o)."
+        ),
     ] = None,
     scores: Annotated[bool, typer.Option("--scores", help="Include the topics' scores.")] = False,
     top_k: Annotated[
@@ -446,13 +202,12 @@ def tag(
         float | None,
         typer.Option(min=0.0, max=1.0, help="One threshold for every topic, no fallback."),
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Documents per batch.")] = 512,
+    batch_size: Annotated[int, typer.Option(min=1, help="Documents per batch.")] = TAG_BATCH_SIZE,
     bad_records: Annotated[
-        str,
+        BadRecords,
         typer.Option(
             help="A record that cannot be read: report (an output line with its id and "
-            "error), skip (a warning only), or stop. Either way the others are tagged and "
-            "the exit status is 1."
+            "error), skip (a warning only), or stop. Either way the exit status is 1."
         ),
     ] = "report",
     jobs: Annotated[
@@ -470,7 +225,7 @@ def tag(
             "written as one part each into the --output directory).",
             rich_help_panel="Dask engine",
         ),
-    ] = Engine.local,
+    ] = "local",
     scheduler: Annotated[
         str | None,
         typer.Option(
@@ -482,7 +237,7 @@ def tag(
         int | None,
         typer.Option(
             min=1,
-            help="Number of partitions (default: 4 per worker).",
+            help=f"Number of partitions (default: {DASK_PARTITIONS_PER_WORKER} per worker).",
             rich_help_panel="Dask engine",
         ),
     ] = None,
@@ -494,12 +249,7 @@ def tag(
             rich_help_panel="Dask engine",
         ),
     ] = None,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Replace an existing --output directory.", rich_help_panel="Dask engine"
-        ),
-    ] = False,
+    force: ForceOpt = False,
     *,
     reading: Reading,
 ) -> None:
@@ -508,82 +258,74 @@ def tag(
     With --engine dask, the inputs (JSON Lines, text files or directories, Parquet) are cut
     into partitions tagged on a Dask cluster, and --output is a directory of parts.
     """
+    from topicclf.scoring import output_format_for
+    from topicclf.thresholds import Rule
+
+    sources = inputs or ["-"]
+    rule = Rule(threshold, top_k)
+    fmt = output_format_for(output, output_format)
+    reading = reading.with_options(on_error="report")  # the policy is applied while tagging
+    if output is not None:
+        check_output(output, [str(model), *sources], force)
+    if engine == "dask":
+        _tag_on_dask(
+            model, sources, output, fmt, scores, rule, reading, str(bad_records),
+            scheduler=scheduler, partitions=partitions, workers=workers, force=force,
+        )  # fmt: skip
+        return
+    if fmt == "parquet":
+        raise typer.BadParameter("parquet output needs --engine dask", param_hint="-t")
+    if sources == ["-"] and sys.stdin.isatty():
+        raise typer.BadParameter("give INPUT files, or pipe text in (one document per line)")
     from itertools import chain
 
     from topicclf.classifier import TopicClassifier
     from topicclf.fileio import atomic_output
-    from topicclf.scoring import TagWriter, default_jobs, tag_batches
+    from topicclf.scoring import default_jobs, tag_documents
 
-    sources = inputs or ["-"]
-    if bad_records not in ("report", "skip", "stop"):
-        raise typer.BadParameter("choose report, skip or stop", param_hint="--bad-records")
-    policy = {"report": "report", "skip": "skip", "stop": "raise"}[bad_records]
-    reading = dataclasses.replace(
-        reading, options=dataclasses.replace(reading.options, on_error=policy)
-    )
-    if engine is Engine.dask:
-        _tag_on_dask(
-            model, sources, output, output_format, scores, top_k, threshold, reading,
-            scheduler=scheduler, partitions=partitions, workers=workers, force=force,
-        )  # fmt: skip
-        return
-    if output_format is TagFormat.parquet:
-        raise typer.BadParameter("parquet output needs --engine dask", param_hint="-t")
-    if sources == ["-"] and sys.stdin.isatty():
-        raise typer.BadParameter("give INPUT files, or pipe text in (one document per line)")
     corpora = [reading.open(s) for s in sources]
     _warn_shared_names(sources)
     clf = TopicClassifier.load(model)
-    kind = output_format.value if output_format else None
-    if kind is None:
-        suffix = output.suffix.lower().lstrip(".") if output else ""
-        kind = suffix if suffix in ("csv", "tsv") else "jsonl"
-    documents = chain.from_iterable(corpora)
-    started, count = time.perf_counter(), 0
+    started = time.perf_counter()
 
-    def run(handle: Any) -> int:
-        writer = TagWriter(handle, kind, scores=scores)
-        n = 0
-        for batch in tag_batches(
+    def run(handle: Any) -> Any:
+        return tag_documents(
             clf,
-            documents,
+            chain.from_iterable(corpora),
+            handle,
+            fmt=fmt,
+            scores=scores,
+            rule=rule,
             batch_size=batch_size,
-            threshold=threshold,
-            top_k=top_k,
-            source=", ".join(sources),
             jobs=jobs or default_jobs(),
-        ):
-            for item in batch:
-                writer.write(item)
-            handle.flush()
-            n += len(batch)
-        return n
+            source=", ".join(sources),
+            bad_records=str(bad_records),
+        )
 
-    bad = 0
-
-    def show(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-        nonlocal bad
-        bad += issubclass(category, BadRecordWarning)
-        _show_warning(message, category, *args, **kwargs)
+    from topicclf.errors import BadRecordWarning
 
     with warnings.catch_warnings():
-        warnings.simplefilter("always", BadRecordWarning)
-        warnings.showwarning = show
+        warnings.simplefilter("always", BadRecordWarning)  # one line per bad record
         if output is None:
-            count = run(sys.stdout)
+            summary = run(sys.stdout)
         else:
             with atomic_output(output, newline="") as handle:
-                count = run(handle)
-    if count == 0:
-        _show_warning(f"no documents in {', '.join(sources)}; nothing to tag", UserWarning, "", 0)
+                summary = run(handle)
+    if summary.documents + summary.bad_records == 0:
+        warn(f"no documents in {', '.join(sources)}; nothing to tag")
     if state.verbose or output is not None:
-        _note(
-            f"tagged {count} documents in {time.perf_counter() - started:.1f}s"
+        note(
+            f"tagged {summary.documents} documents in {time.perf_counter() - started:.1f}s"
             + (f"; written to {output}" if output else "")
         )
-    if bad:
-        what = {"report": "reported in the output", "skip": "skipped"}[bad_records]
-        _note(f"{bad} record(s) could not be read ({what})")
+    _exit_on_bad_records(summary.bad_records, str(bad_records))
+
+
+def _exit_on_bad_records(count: int, policy: str) -> None:
+    """Say how many records could not be read, and exit 1 if any."""
+    if count:
+        what = {"report": "reported in the output", "skip": "skipped"}.get(policy, "stopped")
+        note(f"{count} record(s) could not be read ({what})")
         raise typer.Exit(EXIT_DOMAIN)
 
 
@@ -595,12 +337,9 @@ def _warn_shared_names(sources: list[str]) -> None:
     for source in sources:
         name = display_name(source)
         if name in seen:
-            _show_warning(
+            warn(
                 f"{seen[name]} and {source} both give documents without an id the ids "
-                f"'{name}:LINE'; tag them separately to tell their results apart",
-                UserWarning,
-                "",
-                0,
+                f"'{name}:LINE'; tag them separately to tell their results apart"
             )
         seen.setdefault(name, source)
 
@@ -609,25 +348,23 @@ def _tag_on_dask(
     model: Path,
     sources: list[str],
     output: Path | None,
-    output_format: TagFormat | None,
+    fmt: str,
     scores: bool,
-    top_k: int | None,
-    threshold: float | None,
+    rule: Any,
     reading: Reading,
+    bad_records: str,
     *,
     scheduler: str | None,
     partitions: int | None,
     workers: int | None,
     force: bool,
 ) -> None:
-    from topicclf.distributed import tag_on_dask
+    from topicclf.distributed import OUTPUT_FORMATS, tag_on_dask
 
     if output is None:
         raise typer.BadParameter("the dask engine writes a directory: give --output DIR")
-    kind = output_format.value if output_format else "jsonl"
-    if kind not in ("jsonl", "parquet"):
+    if fmt not in OUTPUT_FORMATS:
         raise typer.BadParameter("the dask engine writes jsonl or parquet", param_hint="-t")
-    progress = _progress()
     started = time.perf_counter()
     summary = tag_on_dask(
         model,
@@ -636,23 +373,20 @@ def _tag_on_dask(
         scheduler=scheduler,
         partitions=partitions,
         workers=workers,
-        output_format=kind,
+        output_format=fmt,
         options=reading.options,
-        threshold=threshold,
-        top_k=top_k,
+        rule=rule,
         scores=scores,
+        bad_records=bad_records,
         overwrite=force,
-        progress=progress,
+        progress=make_progress(),
     )
-    _note(
+    note(
         f"tagged {summary.documents} documents in {summary.partitions} partitions on "
         f"{summary.workers} Dask worker(s) in {time.perf_counter() - started:.1f}s; "
         f"written to {summary.output}/ ({len(summary.parts)} parts)"
     )
-    if summary.bad_records:
-        what = "skipped" if reading.options.on_error == "skip" else "reported in the output"
-        _note(f"{summary.bad_records} record(s) could not be read ({what})")
-        raise typer.Exit(EXIT_DOMAIN)
+    _exit_on_bad_records(summary.bad_records, bad_records)
 
 
 def _parse_gates(gates: list[str]) -> list[tuple[str, float]]:
@@ -702,23 +436,28 @@ def evaluate(
         ),
     ] = None,
     max_topics: Annotated[int, typer.Option(min=1, help="Topics shown on the terminal.")] = 40,
+    force: ForceOpt = False,
     *,
     reading: Reading,
 ) -> None:
     """Evaluate a model on a labelled corpus: summary and per-topic precision, recall, F1."""
+    from topicclf.reports import FILE_FORMATS
+
     gates = _parse_gates(fail_under or [])
     for path in output or []:
-        if path.suffix.lower() not in (".json", ".csv", ".md", ".html"):
+        if path.suffix.lower() not in FILE_FORMATS:
             raise typer.BadParameter(
-                f"{path}: use a .json, .csv, .md or .html file", param_hint="--output"
+                f"{path}: use a {', '.join(FILE_FORMATS)} file", param_hint="--output"
             )
+        check_output(path, [str(model), corpus], force)
     source = reading.open(corpus)
     from topicclf.classifier import TopicClassifier
+    from topicclf.corpus.sources import read_all
     from topicclf.reports import write_report
     from topicclf.reports.terminal import render_evaluation
 
     clf = TopicClassifier.load(model)
-    docs = _read_all(source, _progress())
+    docs = read_all(source, make_progress())
     wants_html = any(p.suffix.lower() == ".html" for p in output or [])
     report = clf.evaluate(docs, explain_examples=wants_html)
     render_evaluation(out, report, max_topics=max_topics)
@@ -732,7 +471,7 @@ def evaluate(
     }
     for path in output or []:
         write_report(report, path, context)
-        _note(f"report written to {path}")
+        note(f"report written to {path}")
     from topicclf.metrics import LOWER_IS_BETTER, summary_metrics
 
     figures = summary_metrics(report)
@@ -772,27 +511,27 @@ def optimize(
         list[str] | None,
         typer.Option("--set", "-s", help="Override a base setting: section.key=value."),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace an existing output file.")
-    ] = False,
+    force: ForceOpt = False,
     *,
     reading: Reading,
 ) -> None:
     """Search the main hyperparameters and threshold strategy by cross-validation on CORPUS,
     and write the best configuration as TOML for `train --config`."""
-    from topicclf.config import load_config, to_toml
+    from topicclf.config import load_config
     from topicclf.fileio import atomic_write_text
-    from topicclf.optimize import OBJECTIVES, describe, search
+    from topicclf.optimize import OBJECTIVES, best_config_toml, search
 
     if objective not in OBJECTIVES:
         raise typer.BadParameter(
             f"choose one of: {', '.join(OBJECTIVES)}", param_hint="--objective"
         )
-    if output.exists() and not force:
-        raise TopicclfError(f"{output} already exists; choose another path or add --force")
-    overrides = list(set_ or []) + ([f"network.type={network.value}"] if network else [])
+    check_output(output, [corpus], force)
+    overrides = list(set_ or []) + ([f"network.type={network}"] if network else [])
     base = load_config(config, overrides)
-    docs = _read_all(reading.open(corpus), _progress())
+    from topicclf.corpus.sources import read_all
+    from topicclf.reports.console import render_trials
+
+    docs = read_all(reading.open(corpus), make_progress())
     result = search(
         [d.text for d in docs],
         [d.labels for d in docs],
@@ -800,22 +539,10 @@ def optimize(
         trials=trials,
         folds=folds,
         objective=objective,
-        progress=_progress(),
+        progress=make_progress(),
     )
-    from rich.table import Table
-
-    table = Table(title=f"{len(result.trials)} trials, {folds}-fold cross-validation, best first")
-    for col in ("trial", "micro-F1", "macro-F1", "settings"):
-        table.add_column(col, justify="left" if col == "settings" else "right")
-    for t in result.trials:
-        table.add_row(str(t.number), f"{t.micro_f1:.4f}", f"{t.macro_f1:.4f}", describe(t))
-    out.print(table)
-    header = (
-        f"# topicclf optimize: best of {len(result.trials)} trials by {objective} "
-        f"({folds}-fold CV on {corpus}): micro-F1 {result.best.micro_f1:.4f}, "
-        f"macro-F1 {result.best.macro_f1:.4f}\n"
-    )
-    atomic_write_text(output, header + to_toml(result.config))
+    render_trials(out, result, folds)
+    atomic_write_text(output, best_config_toml(result, folds, corpus))
     out.print(f"best configuration written to {output} (use: topicclf train --config {output})")
 
 
@@ -827,11 +554,13 @@ def serve(
     model: Annotated[
         Path, typer.Argument(metavar="MODEL", help="Model directory.", show_default=False)
     ],
-    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: all).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free port).")] = 8000,
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: all).")] = SERVE_HOST,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port (0: any free port).")
+    ] = SERVE_PORT,
     max_body: Annotated[
         int, typer.Option(min=1, help="Largest request body accepted, in bytes.")
-    ] = 10 * 1024 * 1024,
+    ] = SERVE_MAX_BODY,
 ) -> None:
     """Serve a model over HTTP: POST /tag with JSON documents, GET /health.
 
@@ -848,7 +577,7 @@ def serve(
     bound_host, bound_port = server.server_address[:2]
     if isinstance(bound_host, bytes):
         bound_host = bound_host.decode()
-    _note(
+    note(
         f"serving {model} on http://{bound_host}:{bound_port} (POST /tag, GET /health); "
         "Ctrl-C to stop"
     )
@@ -915,30 +644,32 @@ def convert(
         typer.Argument(metavar="OUT", help="File to write, or '-' (stdout).", show_default=False),
     ],
     to: Annotated[
-        str | None,
-        typer.Option(help="Output format: jsonl, csv, tsv or fasttext (default: from OUT)."),
+        WriteFormat | None,
+        typer.Option(help="Output format (default: from OUT's suffix)."),
     ] = None,
+    force: ForceOpt = False,
     *,
     reading: Reading,
 ) -> None:
     """Convert a corpus between formats (e.g. Reuters SGML to JSON Lines)."""
-    from topicclf.corpus import WRITERS, write_corpus
+    from topicclf.corpus import WRITERS, format_for_suffix, write_corpus
     from topicclf.fileio import atomic_output
 
-    by_suffix = {".jsonl": "jsonl", ".csv": "csv", ".tsv": "tsv", ".ft": "fasttext"}
-    kind = to or by_suffix.get(Path(target).suffix.lower())
+    kind = str(to) if to else format_for_suffix(target)
     if kind not in WRITERS:
         raise typer.BadParameter(
             f"cannot tell the output format of {target!r}; give --to ({', '.join(WRITERS)})",
             param_hint="--to",
         )
+    if target != "-":
+        check_output(target, [source_path], force)
     source = reading.open(source_path)
     if target == "-":
         count = write_corpus(source, sys.stdout, kind, source.options)
     else:
         with atomic_output(target, newline="") as handle:
             count = write_corpus(source, handle, kind, source.options)
-        _note(f"wrote {count} documents to {target} ({kind})")
+        note(f"wrote {count} documents to {target} ({kind})")
 
 
 @app.command(
@@ -961,30 +692,14 @@ def explain(
     clf = TopicClassifier.load(model)
     explanations = clf.explain(text, top=top)
     if as_json:
+        import dataclasses
         import json
 
         out.print_json(json.dumps([dataclasses.asdict(e) for e in explanations]))
         return
-    if not explanations:
-        out.print("no topic: every score is below its threshold")
-    from rich.table import Table
+    from topicclf.reports.console import render_explanations
 
-    for e in explanations:
-        table = Table(title=f"{e.topic} (score {e.score:.3f})")
-        table.add_column("raised by", overflow="fold")
-        table.add_column("weight", justify="right")
-        table.add_column("lowered by", overflow="fold")
-        table.add_column("weight", justify="right")
-        for i in range(max(len(e.up), len(e.down))):
-            up = e.up[i] if i < len(e.up) else ("", None)
-            down = e.down[i] if i < len(e.down) else ("", None)
-            table.add_row(
-                up[0],
-                f"{up[1]:+.4f}" if up[1] is not None else "",
-                down[0],
-                f"{down[1]:+.4f}" if down[1] is not None else "",
-            )
-        out.print(table)
+    render_explanations(out, explanations)
 
 
 @report_app.command(
@@ -1000,34 +715,22 @@ def compare_reports(
     tolerance: Annotated[
         float, typer.Option(min=0.0, help="F1 changes up to this count as unchanged.")
     ] = 0.005,
+    force: ForceOpt = False,
 ) -> None:
     """Compare two JSON reports (from evaluate -o X.json): overall and per-topic changes."""
     from topicclf.comparison import compare
     from topicclf.reports.compare import render_comparison, write_comparison
 
+    for path in output or []:
+        check_output(path, [str(a), str(b)], force)
     comparison = compare(a, b, tolerance=tolerance)
     render_comparison(out, comparison)
     for path in output or []:
         write_comparison(comparison, path)
-        _note(f"comparison written to {path}")
+        note(f"comparison written to {path}")
 
 
 # -- entry point ---------------------------------------------------------------------------
-def _show_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: Any = None,
-    line: str | None = None,
-) -> None:
-    if state.quiet:
-        return
-    if not state.verbose and not issubclass(category, UserWarning):
-        return  # library deprecation chatter is for developers, not users
-    err.print(f"[yellow]warning:[/] {escape(str(message))}")
-
-
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 ok, 1 domain error, 2 usage, 3 gate not met."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -1037,7 +740,7 @@ def run(argv: list[str] | None = None) -> int:
     args = flags + [a for a in args[:cut] if a not in _GLOBAL_FLAGS] + args[cut:]
     state.verbose = state.quiet = False
     saved_showwarning = warnings.showwarning
-    warnings.showwarning = _show_warning
+    warnings.showwarning = show_warning
     try:
         result = app(args=args, prog_name="topicclf", standalone_mode=False)
         if result == EXIT_INTERRUPTED:  # typer turns Ctrl-C (and our SIGTERM) into exit 130
@@ -1066,6 +769,15 @@ def run(argv: list[str] | None = None) -> int:
     except OSError as exc:
         where = f": {exc.filename}" if exc.filename else ""
         err.print(f"[red]error:[/] {escape((exc.strerror or str(exc)) + where)}")
+        return EXIT_DOMAIN
+    except Exception as exc:  # the last line of defence: a bug, said plainly
+        if state.verbose:
+            err.print(escape(traceback.format_exc()))
+        summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        err.print(
+            f"[red]error:[/] internal error: {escape(summary)}; please report it "
+            "(run with -v for the traceback)"
+        )
         return EXIT_DOMAIN
     finally:
         warnings.showwarning = saved_showwarning

@@ -1,4 +1,8 @@
-"""Configuration: frozen dataclasses holding the defaults, TOML files and `--set` overrides."""
+"""Configuration: every default value, frozen dataclasses, TOML files and `--set` overrides.
+
+Model settings live in the dataclasses (and are recorded in each model); run-time defaults
+(batch sizes, request limits, engines) are the constants below. Nothing else defines one.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,25 @@ from pathlib import Path
 from typing import Any
 
 from topicclf.errors import ConfigError
+
+# The choices of each setting, used to validate and by the CLI to build its option types.
+NETWORK_TYPES = ("dense", "embedding")
+MODES = ("auto", "multilabel", "multiclass")
+TOKENIZERS = ("regexp", "wordpunct", "treebank")
+STEMMERS = ("none", "snowball", "porter")
+THRESHOLD_STRATEGIES = ("per_topic", "global", "fixed")
+FALLBACKS = ("auto", "always", "never")
+BLEND_MODES = ("auto", "fixed", "off")
+
+# Run-time defaults (not part of a model).
+TAG_BATCH_SIZE = 512  # documents read, scored and written at a time by `tag`
+PREDICT_BATCH = 1024  # texts vectorized at once inside the scorer
+BAD_RECORD_POLICIES = ("report", "skip", "stop")
+SERVE_HOST = "127.0.0.1"
+SERVE_PORT = 8000
+SERVE_MAX_BODY = 10 * 1024 * 1024  # bytes of one request body
+SERVE_MAX_DOCUMENTS = 10_000  # documents in one request
+DASK_PARTITIONS_PER_WORKER = 4
 
 
 def _choice(section: str, key: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -42,9 +65,9 @@ class TextConfig:
     language: str = "english"
 
     def __post_init__(self) -> None:
-        _choice("text", "tokenizer", self.tokenizer, ("regexp", "wordpunct", "treebank"))
+        _choice("text", "tokenizer", self.tokenizer, TOKENIZERS)
         _choice("text", "stop_words", self.stop_words, ("english", "none"))
-        _choice("text", "stemmer", self.stemmer, ("none", "snowball", "porter"))
+        _choice("text", "stemmer", self.stemmer, STEMMERS)
 
 
 @dataclass(frozen=True)
@@ -81,7 +104,7 @@ class NetworkConfig:
     wide: bool = False
 
     def __post_init__(self) -> None:
-        _choice("network", "type", self.type, ("dense", "embedding"))
+        _choice("network", "type", self.type, NETWORK_TYPES)
         for units in self.hidden_units:
             _at_least("network", "hidden_units", units, 1)
         _fraction("network", "dropout", self.dropout, open_low=False)
@@ -107,7 +130,7 @@ class TrainConfig:
     seed: int = 42
 
     def __post_init__(self) -> None:
-        _choice("train", "mode", self.mode, ("auto", "multilabel", "multiclass"))
+        _choice("train", "mode", self.mode, MODES)
         _at_least("train", "epochs", self.epochs, 1)
         _at_least("train", "batch_size", self.batch_size, 1)
         if self.learning_rate < 0:
@@ -138,8 +161,8 @@ class ThresholdConfig:
     top_k: int = 0
 
     def __post_init__(self) -> None:
-        _choice("thresholds", "strategy", self.strategy, ("per_topic", "global", "fixed"))
-        _choice("thresholds", "fallback", self.fallback, ("auto", "always", "never"))
+        _choice("thresholds", "strategy", self.strategy, THRESHOLD_STRATEGIES)
+        _choice("thresholds", "fallback", self.fallback, FALLBACKS)
         _fraction("thresholds", "value", self.value)
         _at_least("thresholds", "shrinkage", self.shrinkage, 0)
         _at_least("thresholds", "top_k", self.top_k, 0)
@@ -154,7 +177,7 @@ class BlendConfig:
     svm_c: float = 1.0
 
     def __post_init__(self) -> None:
-        _choice("blend", "linear", self.linear, ("auto", "fixed", "off"))
+        _choice("blend", "linear", self.linear, BLEND_MODES)
         if not 0.0 <= self.weight <= 1.0:
             raise ConfigError(f"blend.weight = {self.weight!r} must be between 0 and 1")
         if self.svm_c <= 0:

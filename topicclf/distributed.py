@@ -20,17 +20,25 @@ import itertools
 import json
 import logging
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from topicclf.bundle import atomic_directory
+from topicclf.config import DASK_PARTITIONS_PER_WORKER
 from topicclf.corpus import CorpusOptions, detect_format
 from topicclf.corpus.base import bad_record, clean_labels, display_name, encoding_error
 from topicclf.corpus.directory import text_file_document, text_files
-from topicclf.errors import CorpusFormatError, MissingResourceError, TopicclfError
-from topicclf.fileio import atomic_output
+from topicclf.errors import (
+    BadRecordWarning,
+    CorpusFormatError,
+    MissingResourceError,
+    TopicclfError,
+)
+from topicclf.fileio import atomic_directory, atomic_output
+from topicclf.scoring import Tagged, TagWriter, tag_stream, write_parquet
+from topicclf.thresholds import DEFAULT_RULE, Rule
 from topicclf.types import Document, NullProgress, Progress
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
@@ -277,55 +285,36 @@ def tag_partition(
     directory: str,
     output_format: str,
     options: CorpusOptions,
-    threshold: float | None,
-    top_k: int | None,
+    rule: Rule,
     scores: bool,
+    bad_records: str,
 ) -> dict[str, Any]:
-    """Tag one partition and write it as one part file; returns its counts. Runs on a worker."""
-    import warnings
-
-    from topicclf.errors import BadRecordWarning
-    from topicclf.scoring import TagWriter, tag_batches
-
+    """Tag one partition and write it as one part file; returns its counts and the messages
+    of its bad records. Runs on a worker."""
     clf = _classifier(model, os.path.getmtime(Path(model) / "manifest.json"))
     name = f"part-{part.index:05d}.{output_format}"
     target = Path(directory) / name
-    count = 0
+    documents = read_partition(part, dataclasses.replace(options, on_error="report"))
+    run = functools.partial(
+        tag_stream, clf, documents, rule=rule, source=part.path, bad_records=bad_records
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BadRecordWarning)
-        batches = tag_batches(
-            clf, read_partition(part, options), threshold=threshold, top_k=top_k, source=part.path
-        )
         if output_format == "parquet":
-            rows: dict[str, list[Any]] = {"id": [], "labels": [], "scores": [], "error": []}
-            for batch in batches:
-                for item in batch:
-                    rows["id"].append(item.id)
-                    rows["labels"].append([t for t, _ in item.topics])
-                    rows["scores"].append([round(s, 6) for _, s in item.topics])
-                    rows["error"].append(item.error)
-                count += len(batch)
-            if not scores:
-                del rows["scores"]
-            _write_parquet(rows, target)
+            items: list[Tagged] = []
+            summary = run(items.extend)
+            write_parquet(items, target, scores=scores)
         else:
             with atomic_output(target, newline="") as handle:
-                writer = TagWriter(handle, "jsonl", scores=scores)
-                for batch in batches:
-                    for item in batch:
-                        writer.write(item)
-                    count += len(batch)
-    bad = [str(w.message) for w in caught if issubclass(w.category, BadRecordWarning)]
-    return {"part": name, "index": part.index, "documents": count, "bad": bad}
-
-
-def _write_parquet(rows: dict[str, list[Any]], target: Path) -> None:
-    pq = _pyarrow_parquet()
-    import pyarrow as pa
-
-    tmp = target.with_name(f".{target.name}.tmp")
-    pq.write_table(pa.table(rows), tmp)
-    os.replace(tmp, target)
+                summary = run(TagWriter(handle, "jsonl", scores=scores).write_batch)
+    messages = [str(w.message) for w in caught if issubclass(w.category, BadRecordWarning)]
+    return {
+        "part": name,
+        "index": part.index,
+        "documents": summary.documents,
+        "bad_records": summary.bad_records,
+        "messages": messages,
+    }
 
 
 # -- the driver ------------------------------------------------------------------------------
@@ -339,9 +328,9 @@ def tag_on_dask(
     workers: int | None = None,
     output_format: str = "jsonl",
     options: CorpusOptions | None = None,
-    threshold: float | None = None,
-    top_k: int | None = None,
+    rule: Rule = DEFAULT_RULE,
     scores: bool = False,
+    bad_records: str = "report",
     overwrite: bool = False,
     progress: Progress | None = None,
 ) -> DaskSummary:
@@ -359,7 +348,10 @@ def tag_on_dask(
     progress = progress or NullProgress()
     with _client(distributed, scheduler, workers) as client:
         n_workers = len(client.scheduler_info().get("workers", {})) or 1
-        parts = plan([str(Path(p).resolve()) for p in inputs], partitions or 4 * n_workers)
+        parts = plan(
+            [str(Path(p).resolve()) for p in inputs],
+            partitions or DASK_PARTITIONS_PER_WORKER * n_workers,
+        )
         counts = client.gather(client.map(count_lines, parts, pure=False))
         parts, expected = _number_lines(parts, counts)
         with atomic_directory(output, overwrite=overwrite) as tmp:
@@ -371,18 +363,22 @@ def tag_on_dask(
                 directory=str(tmp),
                 output_format=output_format,
                 options=options,
-                threshold=threshold,
-                top_k=top_k,
+                rule=rule,
                 scores=scores,
+                bad_records=bad_records,
             )
             progress.start("tagging partitions", len(parts))
             results = []
             for future in distributed.as_completed(futures):
-                results.append(future.result())
+                result = future.result()
+                for message in result["messages"]:
+                    warnings.warn(message, BadRecordWarning, stacklevel=2)
+                results.append(result)
                 progress.advance(1)
             progress.finish()
             documents = sum(r["documents"] for r in results)
-            skipped = sum(len(r["bad"]) for r in results) if options.on_error == "skip" else 0
+            bad = sum(r["bad_records"] for r in results)
+            skipped = bad if bad_records == "skip" else 0
             if expected is not None and documents + skipped != expected:
                 raise TopicclfError(
                     f"tagged {documents} documents but the inputs hold {expected}; "
@@ -391,7 +387,7 @@ def tag_on_dask(
     results.sort(key=lambda r: r["index"])
     return DaskSummary(
         documents=documents,
-        bad_records=sum(len(r["bad"]) for r in results),
+        bad_records=bad,
         partitions=len(parts),
         workers=n_workers,
         output=Path(output),

@@ -23,6 +23,10 @@ class ModelBundleError(TopicclfError):
     """A model directory is missing, incomplete, inconsistent or from an incompatible version."""
 
 
+class OutputError(TopicclfError):
+    """An output cannot be written: it exists (without --force), is an input, or is locked."""
+
+
 class MissingResourceError(TopicclfError):
     """An optional package or data resource is not installed."""
 

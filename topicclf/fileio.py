@@ -1,13 +1,48 @@
-"""Atomic file output: write to a temporary sibling, rename into place when complete."""
+"""Writing files: the one overwrite rule, atomic files and directories, and output locks.
+
+Every command that writes goes through `check_output` (never over one of its inputs; an
+existing output only with --force) and writes through `atomic_output`/`atomic_directory`
+(a temporary sibling renamed into place, so an interrupted run leaves the old output whole).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
+
+from topicclf.errors import OutputError
+
+
+def check_output(
+    target: str | Path, *, inputs: Iterable[str | Path] = (), force: bool = False
+) -> None:
+    """The one rule for outputs: never one of the command's inputs; an existing file or
+    directory is replaced only with `force` (--force). Raises OutputError otherwise."""
+    target = Path(target)
+    for source in inputs:
+        if str(source) in ("-", "") or (":" in str(source) and not Path(source).exists()):
+            continue  # stdin, or a reuters:SPLIT name
+        if _same_path(target, Path(source)):
+            raise OutputError(
+                f"{target} is also an input of this command; write the output elsewhere"
+            )
+    if target.exists() and not force:
+        raise OutputError(f"{target} already exists; choose another path or add --force")
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager
@@ -39,3 +74,91 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     """Write a whole text file atomically."""
     with atomic_output(path) as handle:
         handle.write(text)
+
+
+_HELD: set[str] = set()
+
+
+@contextlib.contextmanager
+def output_lock(target: str | Path) -> Iterator[None]:
+    """Hold the right to write `target`; refuse at once if another process holds it.
+
+    The lock is an flock on a hidden `.NAME.lock` file beside the target, so the operating
+    system releases it when its holder dies, however it dies. Taking it again in the same
+    process is allowed, so a command can hold it for a whole training and `save` still works.
+    """
+    target = Path(target).absolute()
+    if str(target) in _HELD:
+        yield
+        return
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {target.parent}: {exc.strerror}") from None
+    lock_path = target.parent / f".{target.name}.lock"
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise OutputError(
+                f"{target} is being written by another process right now (lock file "
+                f"{lock_path}); wait for it to finish or choose another output"
+            ) from None
+        # The previous holder may have removed the file we locked: then lock the new one.
+        try:
+            current = os.stat(lock_path)
+        except FileNotFoundError:
+            current = None
+        locked = os.fstat(fd)
+        if current is not None and (current.st_ino, current.st_dev) == (
+            locked.st_ino,
+            locked.st_dev,
+        ):
+            break
+        os.close(fd)
+    _HELD.add(str(target))
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        _HELD.discard(str(target))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock_path)
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary sibling directory that replaces `target` only if the block succeeds.
+
+    An interrupted or failed save leaves no partial model behind, and an existing model is
+    replaced only after the new one is complete.
+    """
+    with output_lock(target):
+        yield from _replace_directory(Path(target), overwrite)
+
+
+def _replace_directory(target: Path, overwrite: bool) -> Iterator[Path]:
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target} already exists; choose another path or add --force")
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{target} exists and is not a directory")
+    parent = target.parent  # created by output_lock
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+    # mkdtemp makes the directory private (0700); a model directory is shared like any other.
+    os.chmod(tmp, 0o777 & ~current_umask())
+    try:
+        yield tmp
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
+            os.replace(target, old / "model")
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,20 +1,26 @@
-"""TensorFlow-free inference for dense networks: the same arithmetic in numpy/scipy.
+"""Turning texts into scores: features, the network (numpy or Keras engine) and the blend.
 
 A dense network is sparse TF-IDF x kernel + bias, ReLU, ... , then a sigmoid or softmax;
 numpy does that directly from the weights saved beside the Keras model, so tagging never
 pays TensorFlow's import. Keras stays the reference: tests check both give the same scores.
+`Scorer` is the one place that knows how a model's parts combine into scores.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from topicclf.blend import LinearBlend
+from topicclf.config import PREDICT_BATCH
 from topicclf.errors import ModelBundleError
+from topicclf.features import Featurizer, TfidfFeaturizer
 
-WEIGHTS_FILE = "weights.npz"
+ENGINES = ("auto", "keras", "numpy")
 
 
 def export_dense_weights(model: Any) -> dict[str, np.ndarray] | None:
@@ -51,6 +57,7 @@ class NumpyDense:
     """Scores from exported dense weights; `activation` is 'sigmoid' or 'softmax'."""
 
     def __init__(self, arrays: dict[str, np.ndarray], activation: str) -> None:
+        self.arrays = arrays  # kept as read, so a loaded model can be saved again
         self.hidden = []
         i = 0
         while f"hidden_{i}_kernel" in arrays:
@@ -59,7 +66,7 @@ class NumpyDense:
         try:
             self.kernel, self.bias = arrays["topics_kernel"], arrays["topics_bias"]
         except KeyError:
-            raise ModelBundleError(f"{WEIGHTS_FILE} has no output layer") from None
+            raise ModelBundleError("the exported dense weights have no output layer") from None
         self.wide = arrays.get("wide_kernel")
         self.activation = activation
         self.n_inputs = self.hidden[0][0].shape[0] if self.hidden else self.kernel.shape[0]
@@ -67,28 +74,153 @@ class NumpyDense:
         width = self.n_inputs
         for kernel, bias in [*self.hidden, (self.kernel, self.bias)]:
             if kernel.shape[0] != width or bias.shape != (kernel.shape[1],):
-                raise ModelBundleError(f"{WEIGHTS_FILE}: layer shapes do not chain")
+                raise ModelBundleError("the exported dense weights' layer shapes do not chain")
             width = kernel.shape[1]
 
     def predict(self, x: sp.csr_matrix | np.ndarray) -> np.ndarray:
         """Scores of shape (rows, topics), float32."""
-        h: Any = x
-        for kernel, bias in self.hidden:
-            h = np.asarray(h @ kernel, dtype=np.float32)
-            h += bias
-            np.maximum(h, 0.0, out=h)
-        logits = np.asarray(h @ self.kernel, dtype=np.float32) + self.bias
+        first = self.hidden[0][0] if self.hidden else self.kernel
+        wide = None if self.wide is None else np.asarray(x @ self.wide, dtype=np.float32)
+        return self._forward(np.asarray(x @ first, dtype=np.float32), wide)
+
+    def predict_occluded(self, x: sp.csr_matrix) -> np.ndarray:
+        """Scores of one document (row 0) and of the document with each of its terms taken
+        out in turn (row i + 1: without `x.indices[i]`).
+
+        The first layer is linear, so taking a term out subtracts its row of the kernel:
+        memory and time grow with the number of terms, not its square.
+        """
+        cols, values = x.indices, x.data.astype(np.float32)
+        first = self.hidden[0][0] if self.hidden else self.kernel
+        base = np.asarray(x @ first, dtype=np.float32)
+        pre = np.vstack([base, base - values[:, None] * first[cols]])
+        wide = None
         if self.wide is not None:
-            logits += np.asarray(x @ self.wide, dtype=np.float32)
-        if self.activation == "softmax":
-            logits -= logits.max(axis=1, keepdims=True)
-            np.exp(logits, out=logits)
-            logits /= logits.sum(axis=1, keepdims=True)
-            return logits
-        # A numerically safe logistic: exp never overflows.
-        out = np.empty_like(logits)
-        positive = logits >= 0
-        out[positive] = 1.0 / (1.0 + np.exp(-logits[positive]))
-        e = np.exp(logits[~positive])
-        out[~positive] = e / (1.0 + e)
+            w0 = np.asarray(x @ self.wide, dtype=np.float32)
+            wide = np.vstack([w0, w0 - values[:, None] * self.wide[cols]])
+        return self._forward(pre, wide)
+
+    def _forward(self, pre: np.ndarray, wide: np.ndarray | None) -> np.ndarray:
+        """The rest of the network from the first layer's pre-activation (bias not added)."""
+        if self.hidden:
+            h = pre + self.hidden[0][1]
+            np.maximum(h, 0.0, out=h)
+            for kernel, bias in self.hidden[1:]:
+                h = np.asarray(h @ kernel, dtype=np.float32)
+                h += bias
+                np.maximum(h, 0.0, out=h)
+            logits = np.asarray(h @ self.kernel, dtype=np.float32) + self.bias
+        else:
+            logits = pre + self.bias
+        if wide is not None:
+            logits += wide
+        return _activate(logits, self.activation)
+
+
+def _activate(logits: np.ndarray, activation: str) -> np.ndarray:
+    if activation == "softmax":
+        logits -= logits.max(axis=1, keepdims=True)
+        np.exp(logits, out=logits)
+        logits /= logits.sum(axis=1, keepdims=True)
+        return logits
+    # A numerically safe logistic: exp never overflows.
+    out = np.empty_like(logits)
+    positive = logits >= 0
+    out[positive] = 1.0 / (1.0 + np.exp(-logits[positive]))
+    e = np.exp(logits[~positive])
+    out[~positive] = e / (1.0 + e)
+    return out
+
+
+def n_outputs(network: Any) -> int:
+    """The number of topics a network (Keras or numpy) scores."""
+    if isinstance(network, NumpyDense):
+        return network.n_outputs
+    return int(network.outputs[0].shape[-1])
+
+
+def n_inputs(network: Any) -> int:
+    """The width of a network's input (features, or sequence length)."""
+    if isinstance(network, NumpyDense):
+        return network.n_inputs
+    return int(network.inputs[0].shape[-1])
+
+
+def network_scores(network: Any, x: Any) -> np.ndarray:
+    """A network's scores for a feature matrix, float32 (rows, topics), any engine."""
+    if x.shape[0] == 0:
+        return np.zeros((0, n_outputs(network)), dtype=np.float32)
+    if isinstance(network, NumpyDense):
+        return network.predict(x)
+    return np.asarray(network.predict(x, batch_size=256, verbose=0), dtype=np.float32)
+
+
+@dataclass
+class Scorer:
+    """A fitted model's scoring parts: text -> features -> network -> (blended) scores.
+
+    `linear_featurizer` is the blend's own TF-IDF featurizer when the network reads token
+    sequences; None means the blend (if any) reads the network's TF-IDF features.
+    """
+
+    featurizer: Featurizer
+    network: Any
+    blend: LinearBlend | None = None
+    linear_featurizer: TfidfFeaturizer | None = None
+
+    @property
+    def tensorflow_free(self) -> bool:
+        """True when scoring needs numpy alone (a dense network's exported weights)."""
+        return isinstance(self.network, NumpyDense)
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """Scores in [0, 1], shape (len(texts), topics), a batch of PREDICT_BATCH at a time."""
+        out = np.zeros((len(texts), n_outputs(self.network)), dtype=np.float32)
+        for start in range(0, len(texts), PREDICT_BATCH):
+            chunk = list(texts[start : start + PREDICT_BATCH])
+            features = self.featurizer.transform(chunk)
+            out[start : start + len(chunk)] = self.from_features(features, chunk)
         return out
+
+    def from_features(self, features: Any, texts: Sequence[str] | None = None) -> np.ndarray:
+        """Scores of already vectorized texts (`texts` feed the blend's own featurizer)."""
+        scores = network_scores(self.network, features)
+        if self.blend is None:
+            return scores
+        if self.linear_featurizer is None:
+            return self.blend.blend(scores, features)
+        assert texts is not None, "a blend with its own features needs the texts"
+        return self.blend.blend(scores, self.linear_featurizer.transform(list(texts)))
+
+    def occlusion_scores(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(present term columns, scores) for `text` and for `text` without each term:
+        row 0 is the document, row i + 1 the document without term column i. TF-IDF only."""
+        assert isinstance(self.featurizer, TfidfFeaturizer)
+        x = self.featurizer.transform([text])
+        x.sort_indices()
+        if isinstance(self.network, NumpyDense):
+            scores = self.network.predict_occluded(x)
+        else:  # Keras: score the occluded copies a bounded chunk at a time
+            scores = np.vstack([network_scores(self.network, rows) for rows in _occluded(x)])
+        if self.blend is not None:
+            scores = self.blend.blend_occluded(scores, x)
+        return x.indices.copy(), scores
+
+
+def _occluded(x: sp.csr_matrix, budget: int = 1 << 21) -> list[sp.csr_matrix]:
+    """Row 0 = x, row i + 1 = x without its i-th stored entry, in chunks of ~`budget` values."""
+    n = x.nnz
+    rows_per_chunk = max(1, budget // max(n, 1))
+    out = []
+    for start in range(0, n + 1, rows_per_chunk):
+        stop = min(n + 1, start + rows_per_chunk)
+        data = np.tile(x.data, stop - start)
+        for r, i in enumerate(range(start, stop)):
+            if i > 0:
+                data[r * n + i - 1] = 0.0
+        indices = np.tile(x.indices, stop - start)
+        indptr = np.arange(stop - start + 1) * n
+        chunk = sp.csr_matrix((data, indices, indptr), shape=(stop - start, x.shape[1]))
+        chunk.eliminate_zeros()
+        out.append(chunk)
+    return out

@@ -56,6 +56,8 @@ class EvaluationReport:
     curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     multiclass: dict[str, Any] = field(default_factory=dict)
     examples: list[dict[str, Any]] = field(default_factory=list)
+    # (document id, [(topic, score), ...]) per document, as tagging would output them.
+    predictions: list[tuple[str, list[tuple[str, float]]]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""

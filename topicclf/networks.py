@@ -1,5 +1,7 @@
 """Keras network builders: pure functions of explicit sizes returning uncompiled models.
 
+Sizes have no defaults here: they come from `NetworkConfig`, the one place defaults live.
+
 TensorFlow is imported only through `keras_module()`, which first quiets its start-up noise.
 """
 
@@ -64,11 +66,11 @@ def build_dense_network(
     n_features: int,
     n_labels: int,
     *,
-    hidden_units: Sequence[int] = (512,),
-    dropout: float = 0.5,
-    multiclass: bool = False,
+    hidden_units: Sequence[int],
+    dropout: float,
+    multiclass: bool,
+    wide: bool,
     sparse: bool = True,
-    wide: bool = False,
 ) -> Any:
     """A feed-forward network on (sparse) TF-IDF vectors with one output unit per topic.
 
@@ -100,12 +102,12 @@ def build_embedding_network(
     sequence_length: int,
     n_labels: int,
     *,
-    embedding_dim: int = 128,
-    conv_filters: int = 0,
-    kernel_size: int = 3,
-    hidden_units: Sequence[int] = (512,),
-    dropout: float = 0.5,
-    multiclass: bool = False,
+    embedding_dim: int,
+    conv_filters: int,
+    kernel_size: int,
+    hidden_units: Sequence[int],
+    dropout: float,
+    multiclass: bool,
 ) -> Any:
     """Embedding -> masked mean pooling (or Conv1D -> max pooling) -> dense layers -> topics.
 

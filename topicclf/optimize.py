@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from topicclf.classifier import TopicClassifier
-from topicclf.config import Config
+from topicclf.config import Config, to_toml
 from topicclf.errors import DataError
 from topicclf.types import Document, NullProgress, Progress
 
@@ -160,3 +160,13 @@ def describe(trial: Trial) -> str:
     return ", ".join(
         f"{k}={list(v) if isinstance(v, tuple) else v}" for k, v in trial.settings.items()
     )
+
+
+def best_config_toml(result: SearchResult, folds: int, corpus: str) -> str:
+    """The best configuration as TOML, headed by a comment saying how it was found."""
+    header = (
+        f"# topicclf optimize: best of {len(result.trials)} trials by {result.objective} "
+        f"({folds}-fold CV on {corpus}): micro-F1 {result.best.micro_f1:.4f}, "
+        f"macro-F1 {result.best.macro_f1:.4f}\n"
+    )
+    return header + to_toml(result.config)

@@ -1,4 +1,9 @@
-"""Streaming tagging: documents in, topic sets out, batch by batch, in constant memory."""
+"""Streaming tagging: documents in, tagged records out, batch by batch, in constant memory.
+
+Home of the tagged record (`Tagged`: id, topics with scores, error) and of how it is written
+(JSON Lines, CSV/TSV, Parquet), and of the bad-record policy while tagging. `tag`, its worker
+processes, the Dask engine and `serve` all produce records here.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,26 @@ import multiprocessing
 import os
 import signal
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import chain, islice
-from typing import IO
+from pathlib import Path
+from typing import IO, Any
 
 from topicclf.classifier import TopicClassifier
+from topicclf.config import BAD_RECORD_POLICIES, TAG_BATCH_SIZE
 from topicclf.corpus.delimited import RowWriter
 from topicclf.corpus.ids import DuplicateIds
+from topicclf.errors import CorpusFormatError, OutputError
+from topicclf.thresholds import DEFAULT_RULE, Rule
 from topicclf.types import Document
 
 OUTPUT_FORMATS = ("jsonl", "csv", "tsv")
+SCORE_DIGITS = 6  # every output rounds scores to this many decimals
+LABEL_SEPARATOR = "|"  # between topics (and scores) in a CSV/TSV output column
+
+Topics = list[list[tuple[str, float]]]
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,28 @@ class Tagged:
     topics: list[tuple[str, float]]
     error: str | None = None
 
+    def to_record(self, scores: bool = False) -> dict[str, Any]:
+        """The output record: id, labels, scores (topic -> rounded score) and error if any."""
+        record: dict[str, Any] = {"id": self.id, "labels": [t for t, _ in self.topics]}
+        if scores:
+            record["scores"] = {t: round(s, SCORE_DIGITS) for t, s in self.topics}
+        if self.error is not None:
+            record["error"] = self.error
+        return record
+
+
+@dataclass
+class TagSummary:
+    """What a tagging run did: documents written and records that could not be read."""
+
+    documents: int = 0
+    bad_records: int = 0
+
+    def add(self, other: TagSummary) -> None:
+        """Add another run's counts (e.g. one Dask partition's)."""
+        self.documents += other.documents
+        self.bad_records += other.bad_records
+
 
 def batches(documents: Iterable[Document], size: int) -> Iterator[list[Document]]:
     """Consecutive lists of at most `size` documents."""
@@ -37,13 +72,52 @@ def batches(documents: Iterable[Document], size: int) -> Iterator[list[Document]
         yield batch
 
 
+def tag_stream(
+    classifier: TopicClassifier,
+    documents: Iterable[Document],
+    write: Callable[[list[Tagged]], None],
+    *,
+    rule: Rule = DEFAULT_RULE,
+    batch_size: int = TAG_BATCH_SIZE,
+    source: str = "input",
+    jobs: int = 1,
+    bad_records: str = "report",
+) -> TagSummary:
+    """Tag documents and hand each batch of records to `write`; count what was done.
+
+    Documents carrying a read error (readers asked to report bad records) are the bad
+    records: 'report' writes them with their error and no topic, 'skip' leaves them out,
+    'stop' writes the documents before the first one and raises its error.
+    """
+    if bad_records not in BAD_RECORD_POLICIES:
+        raise ValueError(f"bad_records must be one of {BAD_RECORD_POLICIES}")
+    summary = TagSummary()
+    for batch in tag_batches(
+        classifier, documents, batch_size=batch_size, rule=rule, source=source, jobs=jobs
+    ):
+        kept = []
+        for item in batch:
+            if item.error is None:
+                kept.append(item)
+                continue
+            summary.bad_records += 1
+            if bad_records == "stop":
+                write(kept)
+                summary.documents += len(kept)
+                raise CorpusFormatError(item.error)
+            if bad_records == "report":
+                kept.append(item)
+        write(kept)
+        summary.documents += len(kept)
+    return summary
+
+
 def tag_batches(
     classifier: TopicClassifier,
     documents: Iterable[Document],
     *,
-    batch_size: int = 512,
-    threshold: float | None = None,
-    top_k: int | None = None,
+    batch_size: int = TAG_BATCH_SIZE,
+    rule: Rule = DEFAULT_RULE,
     source: str = "input",
     jobs: int = 1,
 ) -> Iterator[list[Tagged]]:
@@ -52,42 +126,25 @@ def tag_batches(
     With `jobs` > 1 and a model served without TensorFlow, batches are vectorized and scored
     in that many forked worker processes (once a first full batch shows there is work, so a
     single document never pays for a pool), with at most 2 x `jobs` batches in flight so
-    memory stays flat;
-    output order is input order. Keras-served models score in this process: TensorFlow
-    already spreads its work over the cores, and cannot be forked safely.
+    memory stays flat; output order is input order. Keras-served models score in this
+    process: TensorFlow already spreads its work over the cores, and cannot be forked safely.
 
     Ids that repeat are tagged like any other document and reported by one
     DuplicateIdWarning when the stream ends. Ids the readers generated (file and line) are
     unique within their source and are not remembered, so plain-text streams stay flat.
     """
     duplicates = DuplicateIds()
-    scored = _scored(classifier, batches(documents, batch_size), threshold, top_k, jobs, batch_size)
+    scored = _scored(classifier, batches(documents, batch_size), rule, jobs, batch_size)
     for batch, topics in scored:
         duplicates.add([doc.id for doc in batch if not doc.generated_id])
         yield [Tagged(doc.id, t, doc.error) for doc, t in zip(batch, topics, strict=True)]
     duplicates.warn(source)
 
 
-Topics = list[list[tuple[str, float]]]
-
-
-def choose_topics(
-    classifier: TopicClassifier, texts: list[str], threshold: float | None, top_k: int | None
-) -> Topics:
-    """(topic, score) pairs per text, best first; a blank text gets no topic."""
-    scores = classifier.predict_proba(texts)
-    chosen = classifier.decide(scores, threshold=threshold, top_k=top_k)
-    for row, text in enumerate(texts):
-        if not text.strip():
-            chosen[row] = False
-    return classifier.topics_of(scores, chosen)
-
-
 def _scored(
     classifier: TopicClassifier,
     groups: Iterator[list[Document]],
-    threshold: float | None,
-    top_k: int | None,
+    rule: Rule,
     jobs: int,
     batch_size: int,
 ) -> Iterator[tuple[list[Document], Topics]]:
@@ -99,30 +156,44 @@ def _scored(
     # one starts them without waiting for the next batch, so output still flows early.
     if jobs <= 1 or len(first) < batch_size or not classifier.is_tensorflow_free():
         for batch in rest:
-            yield batch, choose_topics(classifier, [d.text for d in batch], threshold, top_k)
+            yield batch, classifier.tag([d.text for d in batch], rule)
         return
-    yield from _in_worker_processes(classifier, rest, threshold, top_k, jobs)
+    yield from _in_worker_processes(classifier, rest, rule, jobs)
 
 
 # The classifier the forked workers use: set before the pool forks, inherited, never pickled.
-_WORKER: dict[str, TopicClassifier] = {}
+_WORKER: dict[str, Any] = {}
+_PR_SET_PDEATHSIG = 1
 
 
-def _worker_start() -> None:
+def _worker_start(parent: int) -> None:
     # The parent decides when workers stop: Ctrl-C and SIGTERM are its to handle.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent(parent)
 
 
-def _worker_topics(texts: list[str], threshold: float | None, top_k: int | None) -> Topics:
-    return choose_topics(_WORKER["classifier"], texts, threshold, top_k)
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this worker when its parent dies, however it dies (kill -9 too)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the pool's own shutdown still applies
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _worker_topics(texts: list[str], rule: Rule) -> Topics:
+    return _WORKER["classifier"].tag(texts, rule)  # type: ignore[no-any-return]
 
 
 def _in_worker_processes(
     classifier: TopicClassifier,
     groups: Iterator[list[Document]],
-    threshold: float | None,
-    top_k: int | None,
+    rule: Rule,
     jobs: int,
 ) -> Iterator[tuple[list[Document], Topics]]:
     _WORKER["classifier"] = classifier
@@ -130,12 +201,13 @@ def _in_worker_processes(
         max_workers=jobs,
         mp_context=multiprocessing.get_context("fork"),
         initializer=_worker_start,
+        initargs=(os.getpid(),),
     )
     pending: deque[tuple[list[Document], Future[Topics]]] = deque()
     try:
         for batch in groups:
             texts = [d.text for d in batch]
-            pending.append((batch, pool.submit(_worker_topics, texts, threshold, top_k)))
+            pending.append((batch, pool.submit(_worker_topics, texts, rule)))
             if len(pending) >= 2 * jobs:
                 done, future = pending.popleft()
                 yield done, future.result()
@@ -155,29 +227,102 @@ def default_jobs() -> int:
         return os.cpu_count() or 1
 
 
-class TagWriter:
-    """Writes tagged documents as JSON Lines, CSV or TSV, flushing each batch."""
+def output_format_for(path: str | Path | None, requested: str | None = None) -> str:
+    """The tag output format: the one requested, else from the file suffix, else jsonl."""
+    if requested:
+        return requested
+    suffix = Path(path).suffix.lower().lstrip(".") if path else ""
+    return suffix if suffix in ("csv", "tsv", "parquet") else "jsonl"
 
-    def __init__(self, handle: IO[str], fmt: str = "jsonl", *, scores: bool = False) -> None:
+
+class TagWriter:
+    """Writes tagged records as JSON Lines, CSV or TSV to a text handle.
+
+    In CSV/TSV, topics (and their scores) are joined by `LABEL_SEPARATOR`; a model whose
+    topics contain it is refused up front (`topics`), since its output could not be read back.
+    """
+
+    def __init__(
+        self,
+        handle: IO[str],
+        fmt: str = "jsonl",
+        *,
+        scores: bool = False,
+        topics: Iterable[str] = (),
+    ) -> None:
         if fmt not in OUTPUT_FORMATS:
             raise ValueError(f"unknown output format {fmt!r}")
         self.handle, self.fmt, self.scores = handle, fmt, scores
         self._csv = None
         if fmt != "jsonl":
+            clashing = [t for t in topics if LABEL_SEPARATOR in t]
+            if clashing:
+                raise OutputError(
+                    f"the topic {clashing[0]!r} contains {LABEL_SEPARATOR!r}, which separates "
+                    f"topics in {fmt} output; use JSON Lines output (-t jsonl)"
+                )
             self._csv = RowWriter(handle, "," if fmt == "csv" else "\t")
             self._csv.writerow(["id", "labels", "scores"] if scores else ["id", "labels"])
 
     def write(self, item: Tagged) -> None:
         """Write one tagged document."""
         if self._csv is None:
-            record: dict[str, object] = {"id": item.id, "labels": [t for t, _ in item.topics]}
-            if self.scores:
-                record["scores"] = {t: round(s, 6) for t, s in item.topics}
-            if item.error is not None:
-                record["error"] = item.error
+            record = item.to_record(self.scores)
             self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             return
-        row = [item.id, "|".join(t for t, _ in item.topics)]
+        row = [item.id, LABEL_SEPARATOR.join(t for t, _ in item.topics)]
         if self.scores:
-            row.append("|".join(f"{s:.6f}" for _, s in item.topics))
+            row.append(LABEL_SEPARATOR.join(f"{s:.{SCORE_DIGITS}f}" for _, s in item.topics))
         self._csv.writerow(row)
+
+    def write_batch(self, items: list[Tagged]) -> None:
+        """Write a batch and flush, so output flows as the input is read."""
+        for item in items:
+            self.write(item)
+        self.handle.flush()
+
+
+def write_parquet(items: Iterable[Tagged], target: Path, *, scores: bool) -> int:
+    """Write tagged records as one Parquet file (columns id, labels, scores, error)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows: dict[str, list[Any]] = {"id": [], "labels": [], "scores": [], "error": []}
+    for item in items:
+        rows["id"].append(item.id)
+        rows["labels"].append([t for t, _ in item.topics])
+        rows["scores"].append([round(s, SCORE_DIGITS) for _, s in item.topics])
+        rows["error"].append(item.error)
+    if not scores:
+        del rows["scores"]
+    tmp = target.with_name(f".{target.name}.tmp")
+    pq.write_table(pa.table(rows), tmp)
+    os.replace(tmp, target)
+    return len(rows["id"])
+
+
+def tag_documents(
+    classifier: TopicClassifier,
+    documents: Iterable[Document],
+    handle: IO[str],
+    *,
+    fmt: str = "jsonl",
+    scores: bool = False,
+    rule: Rule = DEFAULT_RULE,
+    batch_size: int = TAG_BATCH_SIZE,
+    jobs: int = 1,
+    source: str = "input",
+    bad_records: str = "report",
+) -> TagSummary:
+    """Tag documents into an open text handle (JSON Lines, CSV or TSV), batch by batch."""
+    writer = TagWriter(handle, fmt, scores=scores, topics=classifier.classes_)
+    return tag_stream(
+        classifier,
+        documents,
+        writer.write_batch,
+        rule=rule,
+        batch_size=batch_size,
+        source=source,
+        jobs=jobs,
+        bad_records=bad_records,
+    )

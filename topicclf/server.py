@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from topicclf.classifier import TopicClassifier
-from topicclf.scoring import choose_topics
+from topicclf.config import SERVE_HOST, SERVE_MAX_BODY, SERVE_MAX_DOCUMENTS, SERVE_PORT
+from topicclf.scoring import Tagged
+from topicclf.thresholds import Rule
 
-MAX_BODY = 10 * 1024 * 1024
-MAX_DOCUMENTS = 10_000
+MAX_BODY = SERVE_MAX_BODY
+MAX_DOCUMENTS = SERVE_MAX_DOCUMENTS
 
 
 class RequestError(Exception):
@@ -108,14 +110,13 @@ class TopicServer(ThreadingHTTPServer):
 
     def tag(self, ids: list[str], texts: list[str], options: dict[str, Any]) -> dict[str, Any]:
         """Score and choose topics for a request's texts."""
+        rule = Rule(options["threshold"], options["top_k"])
         with self.lock if self.lock is not None else contextlib.nullcontext():
-            chosen = choose_topics(self.classifier, texts, options["threshold"], options["top_k"])
-        results = []
-        for doc_id, topics in zip(ids, chosen, strict=True):
-            result: dict[str, Any] = {"id": doc_id, "labels": [t for t, _ in topics]}
-            if options["scores"]:
-                result["scores"] = {t: round(s, 6) for t, s in topics}
-            results.append(result)
+            chosen = self.classifier.tag(texts, rule)
+        results = [
+            Tagged(doc_id, topics).to_record(options["scores"])
+            for doc_id, topics in zip(ids, chosen, strict=True)
+        ]
         return {"results": results, "model": self.name}
 
     def health(self) -> dict[str, Any]:
@@ -184,8 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 def make_server(
     model: str | Path,
-    host: str = "127.0.0.1",
-    port: int = 8000,
+    host: str = SERVE_HOST,
+    port: int = SERVE_PORT,
     *,
     max_body: int = MAX_BODY,
     log: bool = False,

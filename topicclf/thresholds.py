@@ -1,7 +1,9 @@
-"""Turning scores into topic sets: threshold tuning on validation data, and applying them."""
+"""Turning scores into topic sets: threshold tuning on validation data, and the one decision
+rule every entry point (predict, evaluate, tag, workers, Dask, serve, explain) applies."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +102,7 @@ def tune_per_topic(
 
 
 def apply(scores: np.ndarray, policy: ThresholdPolicy) -> np.ndarray:
-    """Boolean topic matrix from scores under a policy (threshold, fallback, top-k)."""
+    """Boolean topic matrix from scores under a policy alone (used while tuning)."""
     return apply_thresholds(
         scores,
         policy.thresholds,
@@ -108,6 +110,69 @@ def apply(scores: np.ndarray, policy: ThresholdPolicy) -> np.ndarray:
         top_k=policy.top_k,
         multiclass=policy.multiclass,
     )
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a caller changes about the stored policy when choosing topics.
+
+    `threshold`: one threshold for every topic, with no fallback (exactly that cut);
+    `top_k`: at most the k best topics (alone: the k best whatever their scores);
+    `fallback`: False never gives a topic below its threshold (None keeps the policy's).
+    A multi-class model always gives its one best topic; these change nothing there.
+    """
+
+    threshold: float | None = None
+    top_k: int | None = None
+    fallback: bool | None = None
+
+    @property
+    def is_default(self) -> bool:
+        """True when the stored policy is used unchanged."""
+        return self.threshold is None and self.top_k is None and self.fallback is None
+
+
+DEFAULT_RULE = Rule()
+
+
+def decide(
+    scores: np.ndarray,
+    policy: ThresholdPolicy,
+    rule: Rule = DEFAULT_RULE,
+    texts: Sequence[str] | None = None,
+) -> np.ndarray:
+    """The topics each document gets: a boolean matrix shaped like `scores`.
+
+    The single home of the decision: tuned (or overridden) thresholds, top-k, the best-topic
+    fallback, argmax in multi-class mode, and blank texts (given `texts`), which get no topic.
+    """
+    k = policy.top_k if rule.top_k is None else rule.top_k
+    thresholds: np.ndarray | float = policy.thresholds
+    fallback = policy.fallback if rule.fallback is None else rule.fallback
+    if rule.threshold is not None:
+        thresholds, fallback = rule.threshold, False
+    elif rule.top_k is not None:
+        thresholds, fallback = -np.inf, False
+    chosen = apply_thresholds(
+        scores, thresholds, fallback=fallback, top_k=k, multiclass=policy.multiclass
+    )
+    if texts is not None:
+        for row, text in enumerate(texts):
+            if not text.strip():
+                chosen[row] = False
+    return chosen
+
+
+def topics_of(
+    scores: np.ndarray, chosen: np.ndarray, classes: Sequence[str]
+) -> list[list[tuple[str, float]]]:
+    """(topic, score) pairs of the chosen topics per document, best score first."""
+    out = []
+    for row_scores, row in zip(scores, chosen, strict=True):
+        idx = np.flatnonzero(row)
+        idx = idx[np.argsort(-row_scores[idx], kind="stable")]
+        out.append([(classes[int(j)], float(row_scores[j])) for j in idx])
+    return out
 
 
 def apply_thresholds(

@@ -38,7 +38,14 @@ FORMAT_HELP = {
     "reuters": "the Reuters-21578 distribution (.tar.gz or a directory of reut2-*.sgm)",
     "lines": "unlabelled plain text, one document per line ('-' reads stdin)",
 }
-_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv"}
+_SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".ft": "fasttext",
+    ".fasttext": "fasttext",
+}
 
 __all__ = [
     "FORMAT_HELP",
@@ -47,9 +54,15 @@ __all__ = [
     "Corpus",
     "CorpusOptions",
     "detect_format",
+    "format_for_suffix",
     "open_corpus",
     "write_corpus",
 ]
+
+
+def format_for_suffix(path: str | Path) -> str | None:
+    """The corpus format a file name's suffix stands for, or None."""
+    return _SUFFIXES.get(Path(path).suffix.lower())
 
 
 def detect_format(path: str) -> str:

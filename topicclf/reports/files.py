@@ -14,11 +14,15 @@ SCHEMA_VERSION = 1
 
 def to_json(report: EvaluationReport, context: dict[str, Any]) -> str:
     """The whole report: schema version, context (model, corpus), summary and per-topic rows."""
+    from topicclf.scoring import Tagged
+
     data = {
         "schema_version": SCHEMA_VERSION,
         **context,
         "summary": summary_metrics(report),
         **report.to_dict(),
+        # Each document's topics exactly as `topicclf tag --scores` writes them.
+        "predictions": [Tagged(i, t).to_record(scores=True) for i, t in report.predictions],
     }
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from topicclf.blend import LinearBlend, calibrate, choose_weight, fit_linear
 from topicclf.errors import ModelBundleError
-from topicclf.linear import LinearBlend, calibrate, choose_weight, fit_linear
 from topicclf.thresholds import tune_policy
 
 

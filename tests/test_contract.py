@@ -1,0 +1,208 @@
+"""One input, every entry point, one answer: the same ~40 awkward documents go through the
+Python API, `topicclf tag` (jobs 1 and 2, batch sizes 1 and 512), `serve`, the Dask engine
+and `evaluate`'s JSON report, for dense and embedding models, multi-label and multi-class,
+fallback on and off; topic lists must be identical and scores equal to 1e-6."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from topicclf.classifier import TopicClassifier
+from topicclf.cli import run
+from topicclf.config import Config
+from topicclf.corpus import open_corpus
+
+NEWS = Path(__file__).parent.parent / "corpora" / "newsbriefs"
+Record = tuple[str, list[str], dict[str, float]]
+
+
+def awkward_documents() -> list[dict[str, Any]]:
+    """~40 documents: blank, one word, huge, scripts, control characters, repeated ids."""
+    news = [d.text for d in open_corpus(NEWS / "test.jsonl")][:16]
+    texts = [
+        "",
+        " ",
+        "\t\n ",
+        "\u00a0",
+        "goal",
+        "battery",
+        "budget",
+        "a",
+        "电池工厂将雇用四百人",
+        "Правительство снизило налоги",
+        "الحكومة خفضت الضرائب",
+        "Η κυβέρνηση μείωσε τους φόρους",
+        "🔋⚡️ new battery factory 🏭",
+        "control \x00 characters \x07 and \x1b[31m escapes\x7f",
+        "line\rbreak and\u2028separator",
+        "tabs\tbetween\twords",
+        "vote " * 3,
+        "The council voted to cut the museum's budget. " * 23000,  # about 1 MB
+        "oil oil oil oil prices prices",
+        "\ufeffbyte order mark first",
+        "x" * 5000,
+        "12345 67890",
+        "shares fell; the bank raised rates",
+        "storm",
+        *news,
+    ]
+    docs = [{"id": f"c{i:02d}", "text": t} for i, t in enumerate(texts)]
+    docs[5]["id"] = docs[4]["id"]  # a repeated id
+    docs[30]["id"] = docs[29]["id"]
+    return docs
+
+
+def _train(path: Path, network: str, mode: str, fallback: str) -> Path:
+    config = Config().with_overrides(
+        [
+            f"network.type={network}",
+            "network.hidden_units=32",
+            "network.embedding_dim=16",
+            "train.epochs=4",
+            "train.patience=4",
+            "train.refit=false",
+            f"thresholds.fallback={fallback}",
+        ]
+    )
+    docs = list(open_corpus(NEWS / "train.jsonl"))
+    labels = [d.labels[:1] if mode == "multiclass" else d.labels for d in docs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = TopicClassifier(config=config).fit([d.text for d in docs], labels)
+    clf.save(path)
+    return path
+
+
+MODELS = {
+    "dense-multilabel-fallback": ("dense", "multilabel", "always"),
+    "dense-multilabel-no-fallback": ("dense", "multilabel", "never"),
+    "dense-multiclass": ("dense", "multiclass", "auto"),
+    "embedding-multilabel-fallback": ("embedding", "multilabel", "always"),
+    "embedding-multiclass": ("embedding", "multiclass", "auto"),
+}
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("contract") / "docs.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        for doc in awkward_documents():
+            handle.write(json.dumps({**doc, "labels": ["politics"]}, ensure_ascii=False) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def _records(rows: list[dict[str, Any]]) -> list[Record]:
+    return [(r["id"], r["labels"], r.get("scores", {})) for r in rows]
+
+
+def _by_api(model: Path, texts: list[str], ids: list[str]) -> list[Record]:
+    clf = TopicClassifier.load(model)
+    tagged = clf.tag(texts)
+    assert clf.predict(texts) == [[t for t, _ in row] for row in tagged]
+    proba = clf.predict_proba(texts)
+    for row, topics in zip(proba, tagged, strict=True):
+        for topic, score in topics:
+            assert row[clf.classes_.index(topic)] == pytest.approx(score, abs=1e-7)
+    return [
+        (i, [t for t, _ in row], {t: s for t, s in row}) for i, row in zip(ids, tagged, strict=True)
+    ]
+
+
+def _by_tag(model: Path, corpus: Path, out: Path, jobs: int, batch: int) -> list[Record]:
+    code = run(
+        ["-q", "tag", str(model), str(corpus), "--scores", "-o", str(out), "--force"]
+        + ["--jobs", str(jobs), "--batch-size", str(batch)]
+    )
+    assert code == 0
+    return _records([json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()])
+
+
+def _by_serve(model: Path, docs: list[dict[str, Any]]) -> list[Record]:
+    from topicclf.server import make_server
+
+    server = make_server(model, port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        body = json.dumps({"documents": docs, "scores": True}).encode()
+        request = urllib.request.Request(f"http://{host!s}:{port}/tag", data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return _records(json.load(answer)["results"])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _by_dask(model: Path, corpus: Path, out: Path, scheduler: str) -> list[Record]:
+    from topicclf.distributed import read_output, tag_on_dask
+
+    tag_on_dask(model, [str(corpus)], out, scheduler=scheduler, partitions=3, scores=True)
+    return _records(list(read_output(out)))
+
+
+def _by_evaluate(model: Path, corpus: Path, out: Path) -> list[Record]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert run(["-q", "evaluate", str(model), str(corpus), "-o", str(out)]) == 0
+    return _records(json.loads(out.read_text(encoding="utf-8"))["predictions"])
+
+
+def _same(reference: list[Record], other: list[Record], where: str) -> None:
+    assert [r[0] for r in other] == [r[0] for r in reference], where
+    for (doc_id, labels, scores), (_, other_labels, other_scores) in zip(
+        reference, other, strict=True
+    ):
+        assert other_labels == labels, f"{where}: {doc_id}"
+        assert other_scores.keys() == scores.keys(), f"{where}: {doc_id}"
+        for topic, score in scores.items():
+            assert other_scores[topic] == pytest.approx(score, abs=1e-6), f"{where}: {doc_id}"
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_entry_point_gives_the_same_topics_and_scores(
+    name: str,
+    corpus_file: Path,
+    scheduler: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    model = _train(tmp_path / "model", *MODELS[name])
+    docs = awkward_documents()
+    reference = _by_api(model, [d["text"] for d in docs], [d["id"] for d in docs])
+    blank = [r for r, d in zip(reference, docs, strict=True) if not d["text"].strip()]
+    assert blank and all(labels == [] for _, labels, _ in blank)  # blank text: no topic
+    if "multiclass" in name or name.endswith("-fallback"):
+        assert all(
+            labels for (_, labels, _), d in zip(reference, docs, strict=True) if d["text"].strip()
+        )
+    combos = [(1, 512), (2, 1)] if name.startswith("embedding") else [(1, 512), (1, 1), (2, 1)]
+    combos += [] if name.startswith("embedding") else [(2, 512)]
+    for jobs, batch in combos:
+        tagged = _by_tag(model, corpus_file, tmp_path / f"tags-{jobs}-{batch}.jsonl", jobs, batch)
+        _same(reference, tagged, f"tag --jobs {jobs} --batch-size {batch}")
+    _same(reference, _by_serve(model, docs), "serve")
+    _same(reference, _by_dask(model, corpus_file, tmp_path / "dask", scheduler), "dask")
+    _same(reference, _by_evaluate(model, corpus_file, tmp_path / "report.json"), "evaluate")

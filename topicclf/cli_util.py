@@ -1,0 +1,281 @@
+"""Shared pieces of the command line: consoles, option types derived from the core's lists,
+corpus-reading options, progress rendering, warnings display and output checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from topicclf.config import BAD_RECORD_POLICIES, MODES, NETWORK_TYPES
+from topicclf.corpus import READERS, WRITERS
+from topicclf.corpus.sources import REUTERS_ENV
+
+if TYPE_CHECKING:
+    from topicclf.corpus import Corpus, CorpusOptions
+
+EXIT_DOMAIN, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _State:
+    verbose = False
+    quiet = False
+
+
+state = _State()
+
+
+def _choices(name: str, values: Iterable[str]) -> Any:
+    """An option type whose values are the core's own list (typer needs an Enum)."""
+    return StrEnum(name, {v: v for v in values})
+
+
+# Each choice list is defined once, in the core; the CLI only wraps it.
+if TYPE_CHECKING:
+    Network: TypeAlias = str
+    Mode: TypeAlias = str
+    TagFormat: TypeAlias = str
+    Engine: TypeAlias = str
+    CorpusFormat: TypeAlias = str
+    WriteFormat: TypeAlias = str
+    BadRecords: TypeAlias = str
+else:
+    Network = _choices("Network", NETWORK_TYPES)
+    Mode = _choices("Mode", MODES)
+    TagFormat = _choices("TagFormat", ("jsonl", "csv", "tsv", "parquet"))
+    Engine = _choices("Engine", ("local", "dask"))
+    CorpusFormat = _choices("CorpusFormat", READERS)
+    WriteFormat = _choices("WriteFormat", WRITERS)
+    BadRecords = _choices("BadRecords", BAD_RECORD_POLICIES)
+
+
+# -- options shared by every command that reads a corpus --------------------------------
+CORPUS_HELP = (
+    "A corpus file or directory (format guessed; see --format), '-' for stdin, or "
+    f"reuters:SPLIT to read Reuters-21578 from ${REUTERS_ENV}."
+)
+PANEL = "Reading the corpus"
+FormatOpt = Annotated[
+    CorpusFormat | None,
+    typer.Option("--format", "-f", help="Corpus format (default: guessed).", rich_help_panel=PANEL),
+]
+SplitOpt = Annotated[
+    str,
+    typer.Option(
+        rich_help_panel=PANEL,
+        help="Reuters split: all, modapte-train, modapte-test, r8-train, r8-test, r52-train, "
+        "r52-test.",
+    ),
+]
+EncodingOpt = Annotated[
+    str, typer.Option(rich_help_panel=PANEL, help="Text encoding of the corpus files.")
+]
+EncodingErrorsOpt = Annotated[
+    str,
+    typer.Option(rich_help_panel=PANEL, help="On undecodable bytes: strict (error) or replace."),
+]
+TextFieldOpt = Annotated[
+    str, typer.Option(rich_help_panel=PANEL, help="JSON field / CSV column holding the text.")
+]
+LabelsFieldOpt = Annotated[
+    str, typer.Option(rich_help_panel=PANEL, help="JSON field / CSV column holding the labels.")
+]
+IdFieldOpt = Annotated[
+    str, typer.Option(rich_help_panel=PANEL, help="JSON field / CSV column holding the id.")
+]
+SeparatorOpt = Annotated[
+    str, typer.Option(rich_help_panel=PANEL, help="Separator of labels in a CSV/TSV column.")
+]
+CategoriesOpt = Annotated[
+    str,
+    typer.Option(
+        rich_help_panel=PANEL,
+        help="Reuters category field: topics, places, people, orgs, exchanges.",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A command's corpus format and reading options, gathered by `@reads_corpus`."""
+
+    fmt: str | None
+    options: CorpusOptions
+
+    def open(self, path: str) -> Corpus:
+        """Open a corpus path, '-' or reuters:SPLIT (from $TOPICCLF_REUTERS) with these options."""
+        from topicclf.corpus.sources import open_source
+
+        if self.options.encoding_errors not in ("strict", "replace"):
+            raise typer.BadParameter("--encoding-errors must be strict or replace")
+        fmt = str(self.fmt) if self.fmt is not None else None
+        return open_source(path, fmt, self.options, reuters_location=os.environ.get(REUTERS_ENV))
+
+    def with_options(self, **changes: Any) -> Reading:
+        """The same reading with some options changed."""
+        return dataclasses.replace(self, options=dataclasses.replace(self.options, **changes))
+
+
+_READING_OPTIONS = {
+    "fmt": FormatOpt,
+    "split": SplitOpt,
+    "encoding": EncodingOpt,
+    "encoding_errors": EncodingErrorsOpt,
+    "text_field": TextFieldOpt,
+    "labels_field": LabelsFieldOpt,
+    "id_field": IdFieldOpt,
+    "label_separator": SeparatorOpt,
+    "categories": CategoriesOpt,
+}
+
+
+def reads_corpus(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command the corpus-reading options `names` (all when none are named).
+
+    Typer builds options from the signature, so the wrapper's signature is the command's
+    own, minus its `reading` parameter, plus one keyword parameter per option.
+    """
+    from topicclf.corpus.base import CorpusOptions
+
+    chosen = names or tuple(_READING_OPTIONS)
+    defaults = {f.name: f.default for f in dataclasses.fields(CorpusOptions)} | {"fmt": None}
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        own = [p for p in signature.parameters.values() if p.name != "reading"]
+        extra = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=defaults[name],
+                annotation=_READING_OPTIONS[name],
+            )
+            for name in chosen
+        ]
+
+        @functools.wraps(command)
+        def wrapper(*args: Any, **kwargs: Any) -> None:
+            fmt = kwargs.pop("fmt", None)
+            options = CorpusOptions(**{name: kwargs.pop(name) for name in chosen if name != "fmt"})
+            reading = Reading(fmt, options)
+            command(*args, reading=reading, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=own + extra)  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
+
+
+# -- progress on stderr --------------------------------------------------------------------
+class CliProgress:
+    """Renders core progress on stderr: rich bars on a terminal, plain lines otherwise."""
+
+    def __init__(self, console: Console, enabled: bool) -> None:
+        self.console = console
+        self.enabled = enabled
+        self.live = enabled and console.is_terminal
+        self._bar: Any = None
+        self._task: Any = None
+        self._name = ""
+        self._started = 0.0
+        self._done = 0
+        self._info: dict[str, float] = {}
+
+    def start(self, task: str, total: int | None = None) -> None:
+        """Begin a task."""
+        self._name, self._started, self._done, self._info = task, time.perf_counter(), 0, {}
+        if self.live:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("{task.description:<14}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[info]}"),
+                console=self.console,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(task, total=total, info="")
+
+    def advance(self, steps: int = 1, **info: float) -> None:
+        """Record progress."""
+        self._done += steps
+        self._info.update(info)
+        if self._bar is not None:
+            text = " ".join(f"{k} {v:.4f}" for k, v in self._info.items())
+            self._bar.update(self._task, advance=steps, info=text)
+
+    def finish(self) -> None:
+        """End the task, leaving one line behind."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+        elif self.enabled:
+            figures = "".join(f", {k} {v:.4f}" for k, v in self._info.items())
+            seconds = time.perf_counter() - self._started
+            self.console.print(f"{self._name}: {self._done} done in {seconds:.1f}s{figures}")
+
+
+def make_progress() -> CliProgress:
+    """Progress on stderr, silent with -q."""
+    return CliProgress(err, enabled=not state.quiet)
+
+
+def note(message: str) -> None:
+    """A diagnostic line on stderr (not with -q)."""
+    if not state.quiet:
+        err.print(message)
+
+
+def warn(message: str) -> None:
+    """A warning line on stderr, as the core's warnings are shown."""
+    show_warning(message, UserWarning, "", 0)
+
+
+def show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Show a warning as one `warning:` line on stderr (library chatter only with -v)."""
+    if state.quiet:
+        return
+    if not state.verbose and not issubclass(category, UserWarning):
+        return  # library deprecation chatter is for developers, not users
+    err.print(f"[yellow]warning:[/] {escape(str(message))}")
+
+
+def check_output(target: Path | str, inputs: Iterable[str], force: bool) -> None:
+    """The one overwrite rule (see `fileio.check_output`), for a command's output option."""
+    from topicclf.fileio import check_output as check
+
+    check(target, inputs=inputs, force=force)
+
+
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Replace an existing output (never one of the inputs).")
+]

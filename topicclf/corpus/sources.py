@@ -1,0 +1,60 @@
+"""What a user names as a corpus (a path, '-' for stdin, or reuters:SPLIT) opened as a Corpus,
+and a whole corpus read into memory with progress, for training and evaluation."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from topicclf.corpus import Corpus, CorpusOptions, open_corpus
+from topicclf.corpus.ids import warn_duplicate_ids
+from topicclf.errors import CorpusFormatError, DataError
+from topicclf.types import Document, NullProgress, Progress
+
+REUTERS_PREFIX = "reuters:"
+REUTERS_ENV = "TOPICCLF_REUTERS"  # read by the CLI only, and passed in as `reuters_location`
+
+
+def open_source(
+    name: str,
+    format: str | None = None,
+    options: CorpusOptions | None = None,
+    *,
+    reuters_location: str | None = None,
+) -> Corpus:
+    """Open a corpus path, '-', or `reuters:SPLIT` (Reuters-21578 at `reuters_location`)."""
+    options = options or CorpusOptions()
+    if not name.startswith(REUTERS_PREFIX):
+        return open_corpus(name, format, options)
+    if not reuters_location:
+        raise CorpusFormatError(
+            f"{name}: set {REUTERS_ENV} to the path of reuters21578.tar.gz "
+            "(see corpora/reuters21578/README.md)"
+        )
+    split = name[len(REUTERS_PREFIX) :]
+    if split and options.split == "all":
+        options = dataclasses.replace(options, split=split)
+    return open_corpus(reuters_location, "reuters", options)
+
+
+def read_all(corpus: Corpus, progress: Progress | None = None) -> list[Document]:
+    """Every document of a corpus in a list; an empty corpus is an error, repeated ids a
+    warning."""
+    progress = progress or NullProgress()
+    progress.start(f"reading {Path(corpus.path).name}")
+    docs = []
+    for doc in corpus:
+        docs.append(doc)
+        if len(docs) % 500 == 0:
+            progress.advance(500)
+    progress.advance(len(docs) % 500)
+    progress.finish()
+    if not docs:
+        why = (
+            "no document files in the directory"
+            if Path(corpus.path).is_dir()
+            else "the file is empty or holds only blank lines"
+        )
+        raise DataError(f"{corpus.path}: no documents found ({why})")
+    warn_duplicate_ids(docs, corpus.path)
+    return docs

@@ -1,0 +1,61 @@
+"""Terminal output of the commands besides evaluation: training summary, optimize trials and
+explanations. Rendering only: every figure comes computed from the core."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def render_training(
+    console: Console, clf: Any, network: str, seconds: float, output: Path | str
+) -> None:
+    """What `train` made: model kind and size, time, validation figures, where it is."""
+    val = clf.validation_report_
+    info = clf.training_info_
+    console.print(
+        f"trained a {network} {clf.mode_} model on {info['documents']} documents "
+        f"({len(clf.classes_)} topics) in {seconds:.1f}s"
+    )
+    console.print(
+        f"validation ({val.n_documents} documents): micro-F1 {val.micro.f1:.4f}, "
+        f"macro-F1 {val.macro.f1:.4f}"
+    )
+    console.print(f"model saved to {output}")
+
+
+def render_trials(console: Console, result: Any, folds: int) -> None:
+    """The optimize trials, best first, with their cross-validated figures."""
+    from topicclf.optimize import describe
+
+    table = Table(title=f"{len(result.trials)} trials, {folds}-fold cross-validation, best first")
+    for col in ("trial", "micro-F1", "macro-F1", "settings"):
+        table.add_column(col, justify="left" if col == "settings" else "right")
+    for t in result.trials:
+        table.add_row(str(t.number), f"{t.micro_f1:.4f}", f"{t.macro_f1:.4f}", describe(t))
+    console.print(table)
+
+
+def render_explanations(console: Console, explanations: list[Any]) -> None:
+    """One table per topic: the terms that raised its score and those that lowered it."""
+    if not explanations:
+        console.print("no topic: every score is below its threshold")
+    for e in explanations:
+        table = Table(title=f"{e.topic} (score {e.score:.3f})")
+        table.add_column("raised by", overflow="fold")
+        table.add_column("weight", justify="right")
+        table.add_column("lowered by", overflow="fold")
+        table.add_column("weight", justify="right")
+        for i in range(max(len(e.up), len(e.down))):
+            up = e.up[i] if i < len(e.up) else ("", None)
+            down = e.down[i] if i < len(e.down) else ("", None)
+            table.add_row(
+                up[0],
+                f"{up[1]:+.4f}" if up[1] is not None else "",
+                down[0],
+                f"{down[1]:+.4f}" if down[1] is not None else "",
+            )
+        console.print(table)
