@@ -78,7 +78,9 @@ def validate_options(options: CorpusOptions) -> None:
     (and before a Dask cluster starts), not at the first line.
     """
     try:
-        b"".decode(options.encoding)  # also refuses bytes-to-bytes codecs such as base64
+        # Not b"": empty input skips the codec, which must refuse bytes-to-bytes codecs
+        # such as base64.
+        b"a".decode(options.encoding, "replace")
     except LookupError:
         raise CorpusFormatError(
             f"unknown text encoding {options.encoding!r} (--encoding); "

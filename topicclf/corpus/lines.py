@@ -5,7 +5,8 @@ Rules, the same for the local and the Dask engine:
   is dropped, a lone "\\r" stays in the line (text treats it as white space);
 - each line is decoded on its own, so undecodable bytes make only that line a bad record,
   reported at its own line number;
-- a U+FEFF (byte order mark) at the very start of the file is dropped;
+- a U+FEFF (byte order mark) at the very start of the file is dropped (a file that is only
+  a BOM has no lines);
 - a line is blank when its decoded text is only white space (`str.isspace`, so a line of
   no-break spaces is blank in both engines).
 """
@@ -60,8 +61,8 @@ def line_codec(options: CorpusOptions, head: bytes = b"") -> LineCodec:
 
 
 class Line(NamedTuple):
-    """One line: its number, decoded text ('' when undecodable), the decoding error and the
-    line end that was cut off ("\\n", "\\r\\n" or "" on a last line without one)."""
+    """One line: its number, decoded text (with U+FFFD where `error` is set), the decoding
+    error and the line end that was cut off ("\\n", "\\r\\n" or "" on a last line without one)."""
 
     number: int
     text: str
@@ -104,18 +105,19 @@ def split_lines(
 
 def decode_line(raw: bytes, codec: LineCodec, at_file_start: bool, number: int) -> Line:
     """A raw line as a numbered Line: decoded, its line end cut off, a file's BOM dropped."""
+    error = None
     try:
         text = raw.decode(codec.encoding, codec.errors)
     except UnicodeDecodeError as exc:
-        end = "\n" if raw.endswith(codec.newline) else ""
-        return Line(number, "", exc, end)
+        # Kept with U+FFFD so a CSV row spanning it stays in shape; the row is bad anyway.
+        error, text = exc, raw.decode(codec.encoding, "replace")
     end = ""
     if text.endswith("\n"):
         end = "\r\n" if text.endswith("\r\n") else "\n"
         text = text[: -len(end)]
     if at_file_start and text.startswith(BOM):
         text = text[1:]
-    return Line(number, text, None, end)
+    return Line(number, text, error, end)
 
 
 def numbered_lines(
@@ -138,7 +140,10 @@ def numbered_lines(
         read = byte_reader(handle, None if stop is None else stop - start)
         number = first_line
         for raw in split_lines(read, codec.newline, codec.unit):
-            yield decode_line(raw, codec, number == first_line and not start, number)
+            line = decode_line(raw, codec, number == first_line and not start, number)
+            if line == (number, "", None, ""):
+                return  # the file is only a BOM: it holds no lines, as an empty file
+            yield line
             number += 1
     finally:
         if path != "-":
