@@ -494,6 +494,17 @@ def test_writers_replace_lone_surrogates(tmp_path: Path, fmt: str) -> None:
     assert "text \ufffd here" in written and "lab\ufffdel" in written
 
 
+def test_csv_rows_end_at_a_lone_cr_outside_quotes(tmp_path: Path) -> None:
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b'text,labels\rone,a\r"two\rlines",b\r\nthree,c\n')
+    docs = list(open_corpus(path))
+    assert [(d.text, d.labels) for d in docs] == [
+        ("one", ("a",)),
+        ("two\rlines", ("b",)),
+        ("three", ("c",)),
+    ]
+
+
 def test_csv_fields_of_any_size(tmp_path: Path) -> None:
     path = tmp_path / "big.csv"
     big = "word " * 400_000  # 2 MB, far above csv's default 128 KiB field limit
