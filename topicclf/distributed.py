@@ -152,9 +152,7 @@ def count_lines(part: Partition, options: CorpusOptions | None = None) -> tuple[
     """(lines, records) of a line-format partition; (0, 0) for other kinds. Runs on a worker."""
     if part.kind not in LINE_FORMATS:
         return 0, 0
-    return tuple(
-        count_range(part.path, part.kind, part.start, part.stop, options or CorpusOptions())
-    )  # type: ignore[return-value]
+    return count_range(part.path, part.kind, part.start, part.stop, options or CorpusOptions())
 
 
 # -- on the workers --------------------------------------------------------------------------
