@@ -72,3 +72,32 @@ def tiny_dense(tiny_docs: list[Document]):
         return TopicClassifier(config=tiny_config()).fit(
             [d.text for d in tiny_docs], [d.labels for d in tiny_docs]
         )
+
+
+# One line of each kind the line readers must agree on, whole or by byte ranges: a BOM, a
+# lone CR, CRLF, blank and NBSP-only lines, invalid UTF-8, deep nesting, a 5000-digit id,
+# surrogate escapes, an unterminated last line.
+TRICKY_JSONL = b"".join(
+    [
+        b'\xef\xbb\xbf{"id": "bom", "text": "first"}\n',
+        b'{"id": "cr", "text": "a\\rb"}\r{"id": "same line"}\n',
+        b'{"id": "crlf",\r"text": "windows"}\r\n',
+        b"\n",
+        "\u00a0\u00a0\n".encode(),
+        b'{"id": "latin", "text": "caf\xe9"}\n',
+        b"[" * 100_000 + b"\n",
+        b'{"id": ' + b"7" * 5000 + b', "text": "huge id"}\n',
+        b'{"id": "\\ud800", "text": "lone \\udfff surrogate", "labels": ["x\\ud800"]}\n',
+        b"  \r\n",
+        b'{"text": "no id", "labels": ["a", "b"]}\n',
+        b'{"text": "last line, no newline"}',
+    ]
+)
+
+
+@pytest.fixture(scope="session")
+def tricky_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A JSON Lines file holding every kind of line that readers have got wrong."""
+    path = tmp_path_factory.mktemp("tricky") / "tricky.jsonl"
+    path.write_bytes(TRICKY_JSONL)
+    return path

@@ -398,3 +398,204 @@ def test_any_bytes_in_directories_give_documents_or_corpus_format_error(
         except CorpusFormatError:
             return
     assert docs and all(isinstance(d.text, str) for d in docs)
+
+
+# -- one splitter, one blank rule, one bad-record rule ---------------------------------------
+def _report(path: Path, **options: object) -> list[Document]:
+    import warnings
+
+    from topicclf.errors import BadRecordWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BadRecordWarning)
+        return list(open_corpus(path, on_error="report", **options))
+
+
+def test_lines_end_at_newline_only(tmp_path: Path) -> None:
+    path = tmp_path / "c.txt"
+    path.write_bytes(b"one\rstill one\r\ntwo\n\xc2\xa0\nlast")
+    docs = list(open_corpus(path, format="lines"))
+    assert [(d.id, d.text) for d in docs] == [
+        ("c:1", "one\rstill one"),
+        ("c:2", "two"),
+        ("c:3", "\u00a0"),
+        ("c:4", "last"),
+    ]
+    jsonl = tmp_path / "c.jsonl"
+    jsonl.write_bytes(b'{"text": "a"}\r{"text": "b"}\n\xc2\xa0\xc2\xa0\n{"text":\r"c"}\r\n')
+    with pytest.raises(CorpusFormatError, match=r"c\.jsonl:1: invalid JSON \(Extra data\)"):
+        list(open_corpus(jsonl))
+    # The NBSP-only line is blank (skipped); a CR between JSON tokens is white space.
+    assert [(d.id, d.text, bool(d.error)) for d in _report(jsonl)] == [
+        ("c:1", "", True),
+        ("c:3", "c", False),
+    ]
+
+
+def test_undecodable_line_is_a_bad_record_at_its_own_line(tmp_path: Path) -> None:
+    from topicclf.errors import BadRecordWarning
+
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b'{"text": "ok"}\n{"text": "caf\xe9"}\n{"text": "fine"}\n')
+    with pytest.warns(BadRecordWarning, match=r"c\.jsonl:2: cannot decode the text as utf-8"):
+        docs = list(open_corpus(path, on_error="report"))
+    assert [(d.text, bool(d.error)) for d in docs] == [("ok", False), ("", True), ("fine", False)]
+    csv_path = tmp_path / "c.csv"
+    csv_path.write_bytes(b'text,labels\nok,a\n"caf\xe9\nmore",b\nfine,c\n')
+    with pytest.raises(CorpusFormatError, match=r"c\.csv:3: cannot decode the text as utf-8"):
+        list(open_corpus(csv_path))
+    docs = _report(csv_path)
+    assert [(d.text, bool(d.error)) for d in docs] == [("ok", False), ("", True), ("fine", False)]
+
+
+def test_one_record_never_kills_the_stream(tmp_path: Path) -> None:
+    from topicclf.errors import BadRecordWarning
+
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(
+        b'{"id": "a", "text": "one"}\n'
+        + b"[" * 100_000
+        + b"\n"
+        + b'{"id": '
+        + b"1" * 5000
+        + b', "text": "two"}\n'
+        + b'{"id": "\\ud800", "text": "x\\udc00y"}\n'
+        + b'{"id": [1], "text": "three"}\n'
+        + b'{"id": "z", "text": "four"}\n'
+    )
+    with pytest.raises(CorpusFormatError, match=r"c\.jsonl:2: the record is nested too deeply"):
+        list(open_corpus(path))
+    with pytest.warns(BadRecordWarning, match=r"c\.jsonl:2: the record is nested too deeply"):
+        docs = list(open_corpus(path, on_error="report"))
+    assert [(d.id, d.text, bool(d.error)) for d in docs] == [
+        ("a", "one", False),
+        ("c:2", "", True),
+        ("1" * 5000, "two", False),  # a huge integer id keeps its digits
+        ("\ufffd", "x\ufffdy", False),  # lone surrogates become U+FFFD
+        ("c:5", "", True),
+        ("z", "four", False),
+    ]
+    with pytest.warns(BadRecordWarning, match=r"c\.jsonl:5: the id field 'id' must be a string"):
+        assert [d.id for d in open_corpus(path, on_error="skip")] == [
+            "a",
+            "1" * 5000,
+            "\ufffd",
+            "z",
+        ]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "tsv", "fasttext"])
+def test_writers_replace_lone_surrogates(tmp_path: Path, fmt: str) -> None:
+    docs = [Document("\ud800id", "text \udfff here", ("lab\ud801el",))]
+    buffer = io.StringIO()
+    assert write_corpus(docs, buffer, fmt) == 1
+    written = buffer.getvalue()
+    written.encode("utf-8")  # strict: would fail on a surrogate
+    assert "text \ufffd here" in written and "lab\ufffdel" in written
+
+
+def test_csv_rows_end_at_a_lone_cr_outside_quotes(tmp_path: Path) -> None:
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b'text,labels\rone,a\r"two\rlines",b\r\nthree,c\n')
+    docs = list(open_corpus(path))
+    assert [(d.text, d.labels) for d in docs] == [
+        ("one", ("a",)),
+        ("two\rlines", ("b",)),
+        ("three", ("c",)),
+    ]
+
+
+def test_csv_fields_of_any_size(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    big = "word " * 400_000  # 2 MB, far above csv's default 128 KiB field limit
+    path.write_text(f'id,text,labels\nd1,"{big}",a\n')
+    assert [(d.id, len(d.text)) for d in open_corpus(path)] == [("d1", len(big))]
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "first"),
+    [
+        ("excel.csv", "id,text,labels\r\nd1,hello,a\r\n", ("d1", "hello", ("a",))),
+        ("c.jsonl", '{"id": "d1", "text": "hello"}\n', ("d1", "hello", ())),
+        ("c.ft", "__label__a hello\n", ("c:1", "hello", ("a",))),
+        ("c.txt", "hello\n", ("c:1", "hello", ())),
+    ],
+)
+def test_utf8_bom_is_dropped(tmp_path: Path, name: str, content: str, first: tuple) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"\xef\xbb\xbf" + content.encode())
+    doc = next(iter(open_corpus(path)))
+    assert (doc.id, doc.text, doc.labels) == first
+
+
+def test_stdin_uses_the_same_splitter(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    data = b"\xef\xbb\xbfone\rsame\r\n\xc2\xa0\nbad \xff\nlast"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    docs = _report(Path("-"))
+    assert [(d.id, d.text, bool(d.error)) for d in docs] == [
+        ("stdin:1", "one\rsame", False),
+        ("stdin:2", "\u00a0", False),
+        ("stdin:3", "", True),
+        ("stdin:4", "last", False),
+    ]
+
+
+def test_fasttext_labels_are_the_leading_label_tokens(tmp_path: Path) -> None:
+    path = tmp_path / "c.ft"
+    path.write_text("__label__a\t__label__b  the text about __label__c stays\n__label__x\n")
+    docs = list(open_corpus(path))
+    assert [(d.text, d.labels) for d in docs] == [
+        ("the text about __label__c stays", ("a", "b")),
+        ("", ("x",)),
+    ]
+
+
+def test_reuters_unclosed_tags_are_linear_and_truncation_is_warned(tmp_path: Path) -> None:
+    import time
+
+    from topicclf.errors import TruncatedDocumentWarning
+
+    path = tmp_path / "reut2-000.sgm"
+    doc = '<REUTERS NEWID="{}"><TOPICS><D>acq</D></TOPICS><TEXT><BODY>text {}</BODY></TEXT>'
+    path.write_text(
+        "".join(doc.format(i, i) + "</REUTERS>\n" for i in range(3))
+        + doc.format(3, 3)  # cut off before </REUTERS>
+    )
+    with pytest.warns(
+        TruncatedDocumentWarning,
+        match=r"reut2-000\.sgm: 1 <REUTERS> document\(s\) without </REUTERS> \(NEWID 3\)",
+    ):
+        docs = list(open_corpus(path, format="reuters"))
+    assert [(d.id, d.text, d.labels) for d in docs][-1] == ("3", "text 3", ("acq",))
+    # Thousands of unclosed tags took quadratic time (73 s for 720 KB).
+    path.write_text('<REUTERS NEWID="1"><TEXT><BODY>x' * 40_000 + "<D><BODY>" * 40_000)
+    started = time.perf_counter()
+    with pytest.warns(TruncatedDocumentWarning, match=r"40000 <REUTERS> document\(s\)"):
+        assert len(list(open_corpus(path, format="reuters"))) == 40_000
+    assert time.perf_counter() - started < 20
+
+
+def test_bad_encoding_options_fail_when_opening(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"text": "x"}\n')
+    with pytest.raises(CorpusFormatError, match=r"unknown text encoding 'bogus' \(--encoding\)"):
+        open_corpus(path, encoding="bogus")
+    with pytest.raises(CorpusFormatError, match=r"unknown text encoding 'base64' \(--encoding\)"):
+        open_corpus(path, encoding="base64")
+    with pytest.raises(CorpusFormatError, match=r"unknown --encoding-errors 'surrogateescape'"):
+        open_corpus(path, encoding_errors="surrogateescape")
+
+
+def test_format_for_suffix() -> None:
+    from topicclf.corpus import format_for_suffix
+
+    assert [format_for_suffix(n) for n in ["a.JSONL", "a.ndjson", "b.csv", "c.tsv"]] == [
+        "jsonl",
+        "jsonl",
+        "csv",
+        "tsv",
+    ]
+    assert format_for_suffix("d.ft") == format_for_suffix("d.fasttext") == "fasttext"
+    assert format_for_suffix("e.txt") is None and format_for_suffix("noext") is None

@@ -12,7 +12,14 @@ import pytest
 from topicclf.classifier import TopicClassifier
 from topicclf.cli import run
 from topicclf.corpus import CorpusOptions, open_corpus
-from topicclf.distributed import count_lines, plan, read_output, read_partition, tag_on_dask
+from topicclf.distributed import (
+    _number_lines,
+    count_lines,
+    plan,
+    read_output,
+    read_partition,
+    tag_on_dask,
+)
 from topicclf.errors import CorpusFormatError, ModelBundleError, TopicclfError
 from topicclf.scoring import tag_batches
 from topicclf.types import Document
@@ -129,6 +136,38 @@ def test_line_aligned_partitions_cover_every_line(inputs: list[Path]) -> None:
         )
         first += count_lines(part)[0]
     assert ids == [d.id for d in open_corpus(inputs[1])]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "lines", "fasttext"])
+def test_partitions_read_what_the_local_engine_reads(
+    tricky_jsonl: Path, tmp_path: Path, fmt: str
+) -> None:
+    """Without a cluster: plan, count and read partitions as the workers do."""
+    import warnings
+
+    from topicclf.errors import BadRecordWarning
+
+    path = tmp_path / f"tricky.{ {'jsonl': 'jsonl', 'lines': 'txt', 'fasttext': 'ft'}[fmt] }"
+    path.write_bytes(tricky_jsonl.read_bytes())
+    options = CorpusOptions(on_error="report")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BadRecordWarning)
+        local = list(open_corpus(path, format=fmt, options=options))
+        for partitions in (1, 4, 9):
+            parts = [dataclasses.replace(p, kind=fmt) for p in plan([str(path)], partitions)]
+            counts = [count_lines(p, options) for p in parts]
+            parts, expected = _number_lines(parts, counts)
+            docs = [d for p in parts for d in read_partition(p, options)]
+            assert docs == local and expected == len(local)
+
+
+def test_bad_encoding_fails_before_a_cluster_starts(tmp_path: Path) -> None:
+    options = CorpusOptions(encoding="no-such-codec")
+    with pytest.raises(
+        CorpusFormatError, match=r"unknown text encoding 'no-such-codec' \(--encoding\)"
+    ):
+        tag_on_dask(tmp_path / "no model", [str(NEWS_TEST)], tmp_path / "out", options=options)
+    assert not (tmp_path / "out").exists()
 
 
 def test_cli_starts_a_local_cluster(

@@ -120,8 +120,6 @@ class Reading:
         """Open a corpus path, '-' or reuters:SPLIT (from $TOPICCLF_REUTERS) with these options."""
         from topicclf.corpus.sources import open_source
 
-        if self.options.encoding_errors not in ("strict", "replace"):
-            raise typer.BadParameter("--encoding-errors must be strict or replace")
         fmt = str(self.fmt) if self.fmt is not None else None
         return open_source(path, fmt, self.options, reuters_location=os.environ.get(REUTERS_ENV))
 

@@ -1,12 +1,13 @@
 """Batch tagging on a Dask cluster (dask.distributed): every worker loads the model once and
 tags whole partitions of the input, writing one output part per partition.
 
-Inputs: JSON Lines or plain-text files (cut into line-aligned byte ranges), text directories
-(groups of files) and Parquet files (groups of row groups). A first pass on the cluster
-counts the lines of each byte range, so documents without an id get the same `name:line` id
-as with plain `topicclf tag`, and the driver can check that every input document came out
-exactly once. The output directory is written atomically: parts go to a temporary sibling
-that is renamed into place when all partitions are done.
+Inputs: JSON Lines, fastText or plain-text files (cut into line-aligned byte ranges), text
+directories (groups of files) and Parquet files (groups of row groups). Reading is corpus/'s:
+the same line splitter, blank-line rule and bad-record policy as plain `topicclf tag`. A
+first pass on the cluster counts the lines of each byte range, so documents without an id
+get the same `name:line` id as with plain `topicclf tag`, and the driver can check that
+every input document came out exactly once. The output directory is written atomically:
+parts go to a temporary sibling that is renamed into place when all partitions are done.
 
 Model, inputs and output must be at paths every worker can read (or write): on a real
 cluster, a shared file system.
@@ -27,9 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from topicclf.config import DASK_PARTITIONS_PER_WORKER
-from topicclf.corpus import CorpusOptions, detect_format
-from topicclf.corpus.base import bad_record, clean_labels, display_name, encoding_error
+from topicclf.corpus import (
+    LINE_FORMATS,
+    CorpusOptions,
+    count_range,
+    detect_format,
+    plan_cuts,
+    read_range,
+    validate_options,
+)
 from topicclf.corpus.directory import text_file_document, text_files
+from topicclf.corpus.parquet import INSTALL_HINT, parquet_files, pyarrow_parquet, read_row_groups
 from topicclf.errors import (
     BadRecordWarning,
     CorpusFormatError,
@@ -42,7 +51,6 @@ from topicclf.thresholds import DEFAULT_RULE, Rule
 from topicclf.types import Document, NullProgress, Progress
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
-INSTALL_HINT = "install it with: pip install 'topicclf[dask]'"
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,7 @@ class Partition:
 
     index: int
     path: str
-    kind: str  # jsonl | lines | txtdir | parquet
+    kind: str  # a line format (jsonl | fasttext | lines), txtdir or parquet
     start: int = 0  # byte offset, or first row group
     stop: int = 0  # byte offset (exclusive), or row group (exclusive)
     first_line: int = 1  # number of the first line (text) or first row (Parquet), from 1
@@ -80,49 +88,21 @@ def _require_dask() -> Any:
     return dask.distributed
 
 
-def _pyarrow_parquet() -> Any:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise MissingResourceError(
-            f"Parquet input and output need pyarrow; {INSTALL_HINT}"
-        ) from None
-    return pq
-
-
 # -- planning --------------------------------------------------------------------------------
 def _kind(path: str) -> str:
-    source = Path(path)
-    if source.suffix.lower() == ".parquet" or (source.is_dir() and any(source.glob("*.parquet"))):
-        return "parquet"
     fmt = detect_format(path)
-    if fmt not in ("jsonl", "lines", "txtdir"):
+    if fmt not in (*LINE_FORMATS, "txtdir", "parquet"):
         raise CorpusFormatError(
             f"{path}: the dask engine reads JSON Lines, plain text (one document per line), "
-            f"text directories and Parquet, not {fmt}; convert it first with "
+            f"fastText, text directories and Parquet, not {fmt}; convert it first with "
             "`topicclf corpus convert`"
         )
     return fmt
 
 
-def _line_starts(path: str, n_pieces: int) -> list[int]:
-    """Byte offsets cutting a file into about `n_pieces` ranges, each starting a line."""
-    size = os.path.getsize(path)
-    cuts = [0]
-    with open(path, "rb") as handle:
-        for i in range(1, n_pieces):
-            handle.seek(max(size * i // n_pieces - 1, cuts[-1]))
-            handle.readline()  # move to the start of the next line
-            position = handle.tell()
-            if position >= size:
-                break
-            if position > cuts[-1]:
-                cuts.append(position)
-    cuts.append(size)
-    return cuts
-
-
-def plan(inputs: list[str], partitions: int) -> list[Partition]:
+def plan(
+    inputs: list[str], partitions: int, options: CorpusOptions | None = None
+) -> list[Partition]:
     """Cut the inputs into about `partitions` partitions (at least one per input)."""
     if partitions < 1:
         raise TopicclfError(f"--partitions must be at least 1, not {partitions}")
@@ -145,7 +125,7 @@ def plan(inputs: list[str], partitions: int) -> list[Partition]:
             for i in range(0, len(files), step):
                 out.append(Partition(len(out), path, kind, files=tuple(files[i : i + step])))
         else:
-            cuts = _line_starts(path, share)
+            cuts = plan_cuts(path, share, options)
             for start, stop in itertools.pairwise(cuts):
                 out.append(Partition(len(out), path, kind, start, stop))
     return out
@@ -153,21 +133,16 @@ def plan(inputs: list[str], partitions: int) -> list[Partition]:
 
 def _input_size(path: str, kind: str) -> int:
     if kind == "parquet":
-        return sum(f.stat().st_size for f in _parquet_files(path))
+        return sum(f.stat().st_size for f in parquet_files(path))
     if kind == "txtdir":
         return sum(f.stat().st_size for f in text_files(Path(path)))
     return os.path.getsize(path)
 
 
-def _parquet_files(path: str) -> list[Path]:
-    source = Path(path)
-    return sorted(source.glob("*.parquet")) if source.is_dir() else [source]
-
-
 def _plan_parquet(path: str, share: int, first_index: int) -> list[Partition]:
-    pq = _pyarrow_parquet()
+    pq = pyarrow_parquet()
     out: list[Partition] = []
-    files = _parquet_files(path)
+    files = parquet_files(path)
     per_file = max(1, share // len(files)) if files else 1
     for file in files:
         metadata = pq.ParquetFile(file).metadata
@@ -181,27 +156,11 @@ def _plan_parquet(path: str, share: int, first_index: int) -> list[Partition]:
     return out
 
 
-def count_lines(part: Partition) -> tuple[int, int]:
-    """(lines, blank lines) in a text partition; (0, 0) for other kinds. Runs on a worker."""
-    if part.kind not in ("jsonl", "lines"):
+def count_lines(part: Partition, options: CorpusOptions | None = None) -> tuple[int, int]:
+    """(lines, records) of a line-format partition; (0, 0) for other kinds. Runs on a worker."""
+    if part.kind not in LINE_FORMATS:
         return 0, 0
-    lines = blank = 0
-    for line in _raw_lines(part):
-        lines += 1
-        blank += not line.strip()
-    return lines, blank
-
-
-def _raw_lines(part: Partition) -> Iterator[bytes]:
-    with open(part.path, "rb") as handle:
-        handle.seek(part.start)
-        remaining = part.stop - part.start
-        while remaining > 0:
-            line = handle.readline(remaining)
-            if not line:
-                return
-            remaining -= len(line)
-            yield line
+    return count_range(part.path, part.kind, part.start, part.stop, options or CorpusOptions())
 
 
 # -- on the workers --------------------------------------------------------------------------
@@ -217,65 +176,13 @@ def read_partition(part: Partition, options: CorpusOptions) -> Iterator[Document
     """The documents of one partition, with the ids plain `topicclf tag` would give them."""
     if part.kind == "txtdir":
         for file in part.files:
-            yield text_file_document(Path(part.path), Path(file), options)
-        return
-    if part.kind == "parquet":
-        yield from _parquet_documents(part, options)
-        return
-    from topicclf.corpus.jsonl import parse_record
-
-    stem = display_name(part.path)
-    for offset, raw in enumerate(_raw_lines(part)):
-        lineno = part.first_line + offset
-        try:
-            line = raw.decode(options.encoding, errors=options.encoding_errors).rstrip("\r\n")
-        except UnicodeDecodeError as exc:
-            placeholder = bad_record(
-                encoding_error(part.path, lineno, options, exc), f"{stem}:{lineno}", options
-            )
-            if placeholder is not None:
-                yield placeholder
-            continue
-        if part.kind == "lines":
-            yield Document(f"{stem}:{lineno}", line, generated_id=True)
-        elif line.strip():
-            where, default_id = f"{part.path}:{lineno}", f"{stem}:{lineno}"
-            try:
-                yield parse_record(line, where, default_id, options)
-            except CorpusFormatError as exc:
-                placeholder = bad_record(exc, default_id, options)
-                if placeholder is not None:
-                    yield placeholder
-
-
-def _parquet_documents(part: Partition, options: CorpusOptions) -> Iterator[Document]:
-    pq = _pyarrow_parquet()
-    file = pq.ParquetFile(part.path)
-    names = set(file.schema_arrow.names)
-    if options.text_field not in names:
-        raise CorpusFormatError(
-            f"{part.path}: no {options.text_field!r} column (found: {', '.join(sorted(names))}); "
-            "set the column name with the `text_field` option"
-        )
-    columns = [
-        c for c in (options.id_field, options.text_field, options.labels_field) if c in names
-    ]
-    stem = display_name(part.path)
-    row = part.first_line
-    for group in range(part.start, part.stop):
-        for record in file.read_row_group(group, columns=columns).to_pylist():
-            text = record.get(options.text_field) or ""
-            raw_id = record.get(options.id_field)
-            labels = record.get(options.labels_field) or []
-            if isinstance(labels, str):
-                labels = labels.split(options.label_separator)
-            yield Document(
-                str(raw_id) if raw_id is not None else f"{stem}:{row}",
-                str(text),
-                clean_labels([str(x) for x in labels]),
-                generated_id=raw_id is None,
-            )
-            row += 1
+            doc = text_file_document(Path(part.path), Path(file), options)
+            if doc is not None:
+                yield doc
+    elif part.kind == "parquet":
+        yield from read_row_groups(part.path, part.start, part.stop, part.first_line, options)
+    else:
+        yield from read_range(part.path, part.kind, part.start, part.stop, part.first_line, options)
 
 
 def tag_partition(
@@ -339,11 +246,12 @@ def tag_on_dask(
         raise TopicclfError(
             f"the dask engine writes {' or '.join(OUTPUT_FORMATS)}, not {output_format}"
         )
+    options = options or CorpusOptions(on_error="report")
+    validate_options(options)  # a bad --encoding fails here, as with the local engine
     distributed = _require_dask()
     from topicclf.classifier import TopicClassifier
 
     TopicClassifier.load(model)  # fail here, with a clear error, before starting a cluster
-    options = options or CorpusOptions(on_error="report")
     model = str(Path(model).resolve())
     progress = progress or NullProgress()
     with _client(distributed, scheduler, workers) as client:
@@ -351,8 +259,9 @@ def tag_on_dask(
         parts = plan(
             [str(Path(p).resolve()) for p in inputs],
             partitions or DASK_PARTITIONS_PER_WORKER * n_workers,
+            options,
         )
-        counts = client.gather(client.map(count_lines, parts, pure=False))
+        counts = client.gather(client.map(count_lines, parts, pure=False, options=options))
         parts, expected = _number_lines(parts, counts)
         with atomic_directory(output, overwrite=overwrite) as tmp:
             futures = client.map(
@@ -398,17 +307,18 @@ def tag_on_dask(
 def _number_lines(
     parts: list[Partition], counts: list[tuple[int, int]]
 ) -> tuple[list[Partition], int | None]:
-    """Give each text partition its first line number; the number of documents expected."""
+    """Give each line-format partition its first line number; the number of documents
+    expected (None when some input is not line-based)."""
     numbered: list[Partition] = []
     expected = 0
     next_line: dict[str, int] = {}
     known = True
-    for part, (lines, blank) in zip(parts, counts, strict=True):
-        if part.kind in ("jsonl", "lines"):
+    for part, (lines, records) in zip(parts, counts, strict=True):
+        if part.kind in LINE_FORMATS:
             first = next_line.get(part.path, 1)
             next_line[part.path] = first + lines
             numbered.append(dataclasses.replace(part, first_line=first))
-            expected += lines - (blank if part.kind == "jsonl" else 0)
+            expected += records
         else:
             numbered.append(part)
             known = False
@@ -453,7 +363,7 @@ def read_output(directory: str | Path) -> Iterator[dict[str, Any]]:
     """The records of a Dask output directory, part by part (JSON Lines or Parquet)."""
     for part in sorted(Path(directory).glob("part-*")):
         if part.suffix == ".parquet":
-            yield from _pyarrow_parquet().read_table(part).to_pylist()
+            yield from pyarrow_parquet().read_table(part).to_pylist()
         else:
             with part.open(encoding="utf-8") as handle:
                 for line in handle:

@@ -45,3 +45,8 @@ class BadRecordWarning(UserWarning):
 
 class DuplicateIdWarning(UserWarning):
     """Several documents share an id, so their tags or report rows cannot be told apart."""
+
+
+class TruncatedDocumentWarning(UserWarning):
+    """A document is cut short (e.g. a Reuters <REUTERS> without its </REUTERS>); what is
+    there is read."""

@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from topicclf.classifier import TopicClassifier
 from topicclf.config import BAD_RECORD_POLICIES, TAG_BATCH_SIZE
+from topicclf.corpus.base import scrub_surrogates
 from topicclf.corpus.delimited import RowWriter
 from topicclf.corpus.ids import DuplicateIds
 from topicclf.errors import CorpusFormatError, OutputError
@@ -43,12 +44,14 @@ class Tagged:
     error: str | None = None
 
     def to_record(self, scores: bool = False) -> dict[str, Any]:
-        """The output record: id, labels, scores (topic -> rounded score) and error if any."""
-        record: dict[str, Any] = {"id": self.id, "labels": [t for t, _ in self.topics]}
+        """The output record: id, labels, scores (topic -> rounded score) and error if any;
+        lone surrogates become U+FFFD (the corpus rule), so any UTF-8 output can hold it."""
+        topics = [(scrub_surrogates(t), s) for t, s in self.topics]
+        record: dict[str, Any] = {"id": scrub_surrogates(self.id), "labels": [t for t, _ in topics]}
         if scores:
-            record["scores"] = {t: round(s, SCORE_DIGITS) for t, s in self.topics}
+            record["scores"] = {t: round(s, SCORE_DIGITS) for t, s in topics}
         if self.error is not None:
-            record["error"] = self.error
+            record["error"] = scrub_surrogates(self.error)
         return record
 
 
@@ -270,9 +273,12 @@ class TagWriter:
             record = item.to_record(self.scores)
             self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             return
-        row = [item.id, LABEL_SEPARATOR.join(t for t, _ in item.topics)]
+        record = item.to_record(scores=True)
+        row = [record["id"], LABEL_SEPARATOR.join(record["labels"])]
         if self.scores:
-            row.append(LABEL_SEPARATOR.join(f"{s:.{SCORE_DIGITS}f}" for _, s in item.topics))
+            row.append(
+                LABEL_SEPARATOR.join(f"{s:.{SCORE_DIGITS}f}" for s in record["scores"].values())
+            )
         self._csv.writerow(row)
 
     def write_batch(self, items: list[Tagged]) -> None:

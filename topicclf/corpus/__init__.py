@@ -7,12 +7,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from topicclf.corpus.base import Corpus, CorpusOptions, Reader
+from topicclf.corpus.base import Corpus, CorpusOptions, Reader, validate_options
 from topicclf.corpus.delimited import read_csv, read_tsv, write_csv, write_tsv
 from topicclf.corpus.directory import looks_like_folders, read_folders, read_txtdir
 from topicclf.corpus.fasttext import PREFIX, read_fasttext, write_fasttext
 from topicclf.corpus.jsonl import read_jsonl, write_jsonl
+from topicclf.corpus.parquet import read_parquet
 from topicclf.corpus.plaintext import read_lines
+from topicclf.corpus.ranges import LINE_FORMATS, RangeCount, count_range, plan_cuts, read_range
 from topicclf.corpus.reuters import is_reuters, read_reuters
 from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
@@ -26,6 +28,7 @@ READERS: dict[str, Reader] = {
     "folders": read_folders,
     "reuters": read_reuters,
     "lines": read_lines,
+    "parquet": read_parquet,
 }
 WRITERS = {"jsonl": write_jsonl, "csv": write_csv, "tsv": write_tsv, "fasttext": write_fasttext}
 FORMAT_HELP = {
@@ -37,32 +40,42 @@ FORMAT_HELP = {
     "folders": "a directory with one sub-folder per topic, one file per document",
     "reuters": "the Reuters-21578 distribution (.tar.gz or a directory of reut2-*.sgm)",
     "lines": "unlabelled plain text, one document per line ('-' reads stdin)",
+    "parquet": "Parquet (needs pyarrow): a file or a directory of them, text/labels/id columns",
 }
-_SUFFIXES = {
+# The one suffix-to-format table, for reading (detect_format) and writing (format_for_suffix).
+SUFFIX_FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".csv": "csv",
     ".tsv": "tsv",
     ".ft": "fasttext",
     ".fasttext": "fasttext",
+    ".parquet": "parquet",
 }
 
 __all__ = [
     "FORMAT_HELP",
+    "LINE_FORMATS",
     "READERS",
+    "SUFFIX_FORMATS",
     "WRITERS",
     "Corpus",
     "CorpusOptions",
+    "RangeCount",
+    "count_range",
     "detect_format",
     "format_for_suffix",
     "open_corpus",
+    "plan_cuts",
+    "read_range",
+    "validate_options",
     "write_corpus",
 ]
 
 
 def format_for_suffix(path: str | Path) -> str | None:
-    """The corpus format a file name's suffix stands for, or None."""
-    return _SUFFIXES.get(Path(path).suffix.lower())
+    """The corpus format a file name's suffix stands for (case-insensitive), or None."""
+    return SUFFIX_FORMATS.get(Path(path).suffix.lower())
 
 
 def detect_format(path: str) -> str:
@@ -73,6 +86,8 @@ def detect_format(path: str) -> str:
     if not source.exists():
         raise CorpusFormatError(f"{path}: no such file or directory")
     if source.is_dir():
+        if any(source.glob("*.parquet")):
+            return "parquet"
         if is_reuters(source):
             return "reuters"
         if looks_like_folders(source):
@@ -83,9 +98,9 @@ def detect_format(path: str) -> str:
             f"{path}: cannot tell the corpus format of this directory (no .txt files, "
             "topic sub-folders or reut2-*.sgm files); give it with --format"
         )
-    suffix = source.suffix.lower()
-    if suffix in _SUFFIXES:
-        return _SUFFIXES[suffix]
+    by_suffix = format_for_suffix(source)
+    if by_suffix is not None:
+        return by_suffix
     if source.name.lower().endswith((".tar.gz", ".tgz", ".sgm")):
         if is_reuters(source):
             return "reuters"
@@ -106,7 +121,7 @@ def _first_line(path: Path) -> str:
             head = handle.read(4096)
     except PermissionError:
         raise CorpusFormatError(f"{path}: permission denied") from None
-    for line in head.splitlines():
+    for line in head.split(b"\n"):  # lines end at "\n" only, as the readers see them
         if line.strip():
             return line.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
     return ""
@@ -126,6 +141,7 @@ def open_corpus(
                 f"unknown corpus option(s) {', '.join(unknown)}; valid: {', '.join(valid)}"
             )
         opts = dataclasses.replace(opts, **kw)
+    validate_options(opts)
     fmt = format or detect_format(path)
     if fmt not in READERS:
         raise CorpusFormatError(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sys
+import codecs
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from topicclf.errors import BadRecordWarning, CorpusFormatError
 from topicclf.types import Document
@@ -53,47 +53,6 @@ class Corpus:
         return out
 
 
-def open_text(path: str, options: CorpusOptions) -> IO[str]:
-    """Open a file (or stdin for '-') as text with the corpus encoding."""
-    if path == "-":
-        stream = sys.stdin
-        if options.encoding_errors != "strict" and hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors=options.encoding_errors)
-        return stream
-    try:
-        return open(path, encoding=options.encoding, errors=options.encoding_errors, newline="")
-    except FileNotFoundError:
-        raise CorpusFormatError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise CorpusFormatError(f"{path}: is a directory, expected a file") from None
-    except PermissionError:
-        raise CorpusFormatError(f"{path}: permission denied") from None
-    except LookupError:
-        raise CorpusFormatError(
-            f"unknown encoding {options.encoding!r}; set the `encoding` option "
-            "to one Python knows, e.g. utf-8 or latin-1"
-        ) from None
-
-
-def numbered_lines(path: str, options: CorpusOptions) -> Iterator[tuple[int, str]]:
-    """Yield (line number, line without newline), turning decode errors into clear errors."""
-    handle = open_text(path, options)
-    lineno = 0
-    try:
-        while True:
-            try:
-                line = handle.readline()
-            except UnicodeDecodeError as exc:
-                raise encoding_error(path, lineno + 1, options, exc) from None
-            if not line:
-                return
-            lineno += 1
-            yield lineno, line.rstrip("\r\n")
-    finally:
-        if handle is not sys.stdin:
-            handle.close()
-
-
 def encoding_error(
     path: str, lineno: int | None, options: CorpusOptions, exc: UnicodeDecodeError
 ) -> CorpusFormatError:
@@ -107,6 +66,61 @@ def encoding_error(
 
 
 ON_ERROR = ("raise", "report", "skip")
+# Decoding handlers only: "surrogateescape"/"surrogatepass" would put lone surrogates into
+# the text, which no UTF-8 writer can write.
+ENCODING_ERRORS = ("strict", "replace", "ignore", "backslashreplace")
+
+
+def validate_options(options: CorpusOptions) -> None:
+    """Raise CorpusFormatError for an unknown encoding, decoding handler or error policy.
+
+    Both engines call this before reading, so a typo fails at once with the same message
+    (and before a Dask cluster starts), not at the first line.
+    """
+    try:
+        # Not b"": empty input skips the codec, which must refuse bytes-to-bytes codecs
+        # such as base64.
+        b"a".decode(options.encoding, "replace")
+    except LookupError:
+        raise CorpusFormatError(
+            f"unknown text encoding {options.encoding!r} (--encoding); "
+            "use one Python knows, e.g. utf-8 or latin-1"
+        ) from None
+    if options.encoding_errors not in ENCODING_ERRORS:
+        raise CorpusFormatError(
+            f"unknown --encoding-errors {options.encoding_errors!r}; "
+            f"choose one of: {', '.join(ENCODING_ERRORS)}"
+        )
+    if options.on_error not in ON_ERROR:
+        raise CorpusFormatError(
+            f"unknown on_error policy {options.on_error!r}; choose one of: {', '.join(ON_ERROR)}"
+        )
+
+
+def canonical_encoding(encoding: str) -> str:
+    """The codec's canonical name (e.g. 'UTF8' -> 'utf-8'), for comparisons."""
+    return codecs.lookup(encoding).name
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scrub_surrogates(text: str) -> str:
+    """Replace lone surrogates (from JSON escapes such as \\ud800) with U+FFFD.
+
+    The one rule for text that is not valid Unicode: readers apply it to what they read and
+    the corpus writers to what they write, so no UTF-8 output can fail on such a character.
+    """
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
+def record_error(exc: Exception, where: str) -> CorpusFormatError:
+    """Turn any failure while parsing one record into a CorpusFormatError naming `where`."""
+    if isinstance(exc, CorpusFormatError):
+        return exc
+    if isinstance(exc, RecursionError):
+        return CorpusFormatError(f"{where}: the record is nested too deeply to read")
+    return CorpusFormatError(f"{where}: cannot read the record ({type(exc).__name__}: {exc})")
 
 
 def bad_record(error: CorpusFormatError, doc_id: str, options: CorpusOptions) -> Document | None:

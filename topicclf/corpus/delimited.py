@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import re
+import sys
 from collections.abc import Iterable, Iterator
 from typing import IO
 
@@ -12,8 +14,9 @@ from topicclf.corpus.base import (
     clean_labels,
     display_name,
     encoding_error,
-    open_text,
+    scrub_surrogates,
 )
+from topicclf.corpus.lines import Line, is_blank, numbered_lines
 from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
 
@@ -29,48 +32,108 @@ def read_tsv(path: str, options: CorpusOptions) -> Iterator[Document]:
 
 
 def _read(path: str, options: CorpusOptions, delimiter: str) -> Iterator[Document]:
+    _allow_any_field_size()
     stem = display_name(path)
-    with open_text(path, options) as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+    feed = _Feed(numbered_lines(path, options))
+    reader = csv.reader(feed, delimiter=delimiter)
+    columns = _header(reader, feed, path, options)
+    width = len(columns)
+    text_col = columns[options.text_field]
+    labels_col = columns.get(options.labels_field)
+    id_col = columns.get(options.id_field)
+    while True:
+        problem: CorpusFormatError | None = None
         try:
-            try:
-                header = next(reader)
-            except StopIteration:
-                raise CorpusFormatError(f"{path}: empty file, expected a header row") from None
-            columns = {name.strip(): i for i, name in enumerate(header)}
-            if options.text_field not in columns:
-                raise CorpusFormatError(
-                    f"{path}:1: no {options.text_field!r} column in the header "
-                    f"(found: {', '.join(columns) or 'nothing'}); "
-                    "set the column name with the `text_field` option"
-                )
-            text_col = columns[options.text_field]
-            labels_col = columns.get(options.labels_field)
-            id_col = columns.get(options.id_field)
-            for row in reader:
-                lineno = reader.line_num
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                if len(row) != len(header):
-                    problem = CorpusFormatError(
-                        f"{path}:{lineno}: expected {len(header)} fields as in the header, "
-                        f"found {len(row)}"
-                    )
-                    placeholder = bad_record(problem, f"{stem}:{lineno}", options)
-                    if placeholder is not None:
-                        yield placeholder
-                    continue
-                labels: tuple[str, ...] = ()
-                if labels_col is not None and row[labels_col].strip():
-                    labels = clean_labels(row[labels_col].split(options.label_separator))
-                if id_col is not None and row[id_col]:
-                    yield Document(row[id_col], row[text_col], labels)
-                else:
-                    yield Document(f"{stem}:{lineno}", row[text_col], labels, generated_id=True)
-        except UnicodeDecodeError as exc:
-            raise encoding_error(path, reader.line_num + 1, options, exc) from None
+            row = next(reader)
+        except StopIteration:
+            return
         except csv.Error as exc:
-            raise CorpusFormatError(f"{path}:{reader.line_num}: {exc}") from None
+            row, problem = [], CorpusFormatError(f"{path}:{feed.line}: {exc}")
+        lineno = feed.line
+        if feed.undecodable:
+            bad_line, error = feed.undecodable
+            problem = encoding_error(path, bad_line, options, error)
+            feed.undecodable = None
+        elif problem is None and len(row) != width and not _is_blank_row(row):
+            problem = CorpusFormatError(
+                f"{path}:{lineno}: expected {width} fields as in the header, found {len(row)}"
+            )
+        if problem is not None:
+            placeholder = bad_record(problem, f"{stem}:{lineno}", options)
+            if placeholder is not None:
+                yield placeholder
+            continue
+        if _is_blank_row(row):
+            continue
+        labels: tuple[str, ...] = ()
+        if labels_col is not None and row[labels_col].strip():
+            labels = clean_labels(row[labels_col].split(options.label_separator))
+        if id_col is not None and row[id_col]:
+            yield Document(row[id_col], row[text_col], labels)
+        else:
+            yield Document(f"{stem}:{lineno}", row[text_col], labels, generated_id=True)
+
+
+def _is_blank_row(row: list[str]) -> bool:
+    return not row or (len(row) == 1 and is_blank(row[0]))
+
+
+def _header(
+    reader: Iterator[list[str]], feed: _Feed, path: str, options: CorpusOptions
+) -> dict[str, int]:
+    """Column positions by name; a header that cannot be read stops the whole file."""
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise CorpusFormatError(f"{path}: empty file, expected a header row") from None
+    except csv.Error as exc:
+        raise CorpusFormatError(f"{path}:{feed.line}: {exc}") from None
+    if feed.undecodable:
+        bad_line, error = feed.undecodable
+        raise encoding_error(path, bad_line, options, error)
+    columns = {name.strip(): i for i, name in enumerate(header)}
+    if options.text_field not in columns:
+        raise CorpusFormatError(
+            f"{path}:1: no {options.text_field!r} column in the header "
+            f"(found: {', '.join(columns) or 'nothing'}); "
+            "set the column name with the `text_field` option"
+        )
+    return columns
+
+
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+
+
+class _Feed:
+    """The lines of the shared splitter as csv.reader input, remembering which line it is at
+    and the first undecodable line of the row being read."""
+
+    def __init__(self, lines: Iterator[Line]) -> None:
+        self._lines = lines
+        self.line = 0
+        self.undecodable: tuple[int, UnicodeDecodeError] | None = None  # (line, error)
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._lines:
+            self.line = line.number
+            if line.error is not None and self.undecodable is None:
+                self.undecodable = (line.number, line.error)
+            # The csv module, like Excel, also ends a row at a lone "\r" outside quotes;
+            # inside quotes it is kept. Giving it the pieces keeps both, and line numbers.
+            for piece in _LONE_CR.split(line.text + line.end):
+                if piece:
+                    yield piece
+
+
+def _allow_any_field_size() -> None:
+    # csv refuses fields above 128 KiB by default; a document may be far longer. The limit
+    # is a C long, 32 bits on some platforms.
+    limit = sys.maxsize
+    while csv.field_size_limit() < limit:
+        try:
+            csv.field_size_limit(limit)
+        except OverflowError:
+            limit //= 2
 
 
 def write_csv(documents: Iterable[Document], handle: IO[str], options: CorpusOptions) -> int:
@@ -87,7 +150,8 @@ class RowWriter:
     """csv.writer with "\n" line ends that also quotes fields holding a bare carriage return.
 
     csv quotes only the characters of its line terminator, so a lone "\r" would be written
-    bare and read back as the end of the row.
+    bare and read back as the end of the row. Lone surrogates become U+FFFD, as in every
+    corpus writer.
     """
 
     def __init__(self, handle: IO[str], delimiter: str) -> None:
@@ -98,6 +162,7 @@ class RowWriter:
 
     def writerow(self, row: list[str]) -> None:
         """Write one row."""
+        row = [scrub_surrogates(field) for field in row]
         writer = self._quoted if any("\r" in field for field in row) else self._plain
         writer.writerow(row)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from topicclf.corpus.base import CorpusOptions, clean_labels, encoding_error
+from topicclf.corpus.base import CorpusOptions, bad_record, clean_labels, encoding_error
+from topicclf.corpus.lines import BOM
 from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
 
@@ -14,7 +15,8 @@ LABELS_SUFFIX = ".labels"
 
 def _read_file(path: Path, options: CorpusOptions) -> str:
     try:
-        return path.read_text(encoding=options.encoding, errors=options.encoding_errors)
+        text = path.read_text(encoding=options.encoding, errors=options.encoding_errors)
+        return text.removeprefix(BOM)  # dropped at the start of a file, as in every reader
     except UnicodeDecodeError as exc:
         raise encoding_error(str(path), None, options, exc) from None
     except PermissionError:
@@ -32,11 +34,21 @@ def read_txtdir(path: str, options: CorpusOptions) -> Iterator[Document]:
     if not root.is_dir():
         raise CorpusFormatError(f"{path}: not a directory")
     for file in text_files(root):
-        yield text_file_document(root, file, options)
+        doc = text_file_document(root, file, options)
+        if doc is not None:
+            yield doc
 
 
-def text_file_document(root: Path, file: Path, options: CorpusOptions) -> Document:
-    """One `.txt` file below `root` as a document, with the labels of its `.labels` sibling."""
+def text_file_document(root: Path, file: Path, options: CorpusOptions) -> Document | None:
+    """One `.txt` file below `root` as a document, with the labels of its `.labels` sibling;
+    a file that cannot be read is a bad record (None when skipped)."""
+    try:
+        return _text_file_document(root, file, options)
+    except CorpusFormatError as exc:
+        return bad_record(exc, file.relative_to(root).with_suffix("").as_posix(), options)
+
+
+def _text_file_document(root: Path, file: Path, options: CorpusOptions) -> Document:
     labels_file = file.with_suffix(LABELS_SUFFIX)
     labels: tuple[str, ...] = ()
     if labels_file.is_file():
@@ -55,7 +67,13 @@ def read_folders(path: str, options: CorpusOptions) -> Iterator[Document]:
             if file.name.startswith("."):
                 continue
             doc_id = file.relative_to(root).as_posix()
-            yield Document(doc_id, _read_file(file, options), (folder.name,), generated_id=True)
+            doc: Document | None
+            try:
+                doc = Document(doc_id, _read_file(file, options), (folder.name,), generated_id=True)
+            except CorpusFormatError as exc:
+                doc = bad_record(exc, doc_id, options)
+            if doc is not None:
+                yield doc
 
 
 def looks_like_folders(root: Path) -> bool:

@@ -2,40 +2,49 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from typing import IO
 
-from topicclf.corpus.base import CorpusOptions, clean_labels, display_name, numbered_lines
+from topicclf.corpus.base import CorpusOptions, clean_labels, scrub_surrogates
+from topicclf.corpus.lines import LineFormat, line_documents
 from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
 
 PREFIX = "__label__"
 
 
+_LABEL = re.compile(r"\s*" + PREFIX + r"(\S*)")
+
+
 def read_fasttext(path: str, options: CorpusOptions) -> Iterator[Document]:
     """Stream documents from a fastText-format file; labels are the leading `__label__` tokens."""
-    stem = display_name(path)
-    for lineno, line in numbered_lines(path, options):
-        if not line.strip():
-            continue
-        tokens = line.split(" ")
-        labels: list[str] = []
-        rest = 0
-        for rest, token in enumerate(tokens):  # noqa: B007 - rest is used after the loop
-            if token.startswith(PREFIX):
-                labels.append(token[len(PREFIX) :])
-            elif token:
-                break
-        else:
-            rest = len(tokens)
-        text = " ".join(tokens[rest:]).strip()
-        yield Document(f"{stem}:{lineno}", text, clean_labels(labels), generated_id=True)
+    return line_documents(path, options, FASTTEXT)
+
+
+def parse_fasttext_line(line: str, where: str, default_id: str, options: CorpusOptions) -> Document:
+    """One fastText line: the `__label__` tokens before the first word are its labels (tokens
+    are separated by any white space), the rest is its text, kept as it is."""
+    labels: list[str] = []
+    position = 0
+    while match := _LABEL.match(line, position):
+        labels.append(match.group(1))
+        position = match.end()
+    return Document(default_id, line[position:].strip(), clean_labels(labels), generated_id=True)
+
+
+FASTTEXT = LineFormat(parse_fasttext_line)
 
 
 def write_fasttext(documents: Iterable[Document], handle: IO[str], options: CorpusOptions) -> int:
     """Write documents in fastText format; returns how many were written."""
     count = 0
     for doc in documents:
+        doc = Document(
+            scrub_surrogates(doc.id),
+            scrub_surrogates(doc.text),
+            tuple(scrub_surrogates(label) for label in doc.labels),
+        )
         for label in doc.labels:
             if any(ch.isspace() for ch in label):
                 raise CorpusFormatError(

@@ -6,42 +6,53 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import IO
 
-from topicclf.corpus.base import (
-    CorpusOptions,
-    bad_record,
-    clean_labels,
-    display_name,
-    numbered_lines,
-)
+from topicclf.corpus.base import CorpusOptions, clean_labels, scrub_surrogates
+from topicclf.corpus.lines import LineFormat, line_documents
 from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
 
 
 def read_jsonl(path: str, options: CorpusOptions) -> Iterator[Document]:
-    """Stream documents from a JSON Lines file."""
-    stem = display_name(path)
-    for lineno, line in numbered_lines(path, options):
-        if not line.strip():
-            continue
-        try:
-            yield parse_record(line, f"{path}:{lineno}", f"{stem}:{lineno}", options)
-        except CorpusFormatError as exc:
-            placeholder = bad_record(exc, f"{stem}:{lineno}", options)
-            if placeholder is not None:
-                yield placeholder
+    """Stream documents from a JSON Lines file (or '-', stdin)."""
+    return line_documents(path, options, JSONL)
+
+
+class BigInt:
+    """An integer literal too long for int() (Python limits conversions to 4300 digits)."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: str) -> None:
+        self.digits = digits
+
+
+def _parse_int(digits: str) -> int | BigInt:
+    # Kept as digits: an id of 5000 digits is still an id, and no record fails on it.
+    try:
+        return int(digits)
+    except ValueError:
+        return BigInt(digits)
+
+
+def _type_name(value: object) -> str:
+    return "int" if isinstance(value, BigInt) else type(value).__name__
 
 
 def parse_record(line: str, where: str, default_id: str, options: CorpusOptions) -> Document:
-    """One JSON Lines record as a Document; `where` names it in errors (file:line)."""
+    """One JSON Lines record as a Document; `where` names it in errors (file:line).
+
+    Lone surrogates (JSON escapes such as \\ud800) become U+FFFD, integers of any length
+    are read (as ids they keep all their digits); any other failure raises.
+    """
     try:
-        record = json.loads(line)
+        record = json.loads(line, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         raise CorpusFormatError(f"{where}: invalid JSON ({exc.msg})") from None
     if not isinstance(record, dict):
-        raise CorpusFormatError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        raise CorpusFormatError(f"{where}: expected a JSON object, got {_type_name(record)}")
     text = record.get(options.text_field)
     if not isinstance(text, str):
-        problem = "missing" if text is None else f"a {type(text).__name__}, not a string"
+        problem = "missing" if text is None else f"a {_type_name(text)}, not a string"
         raise CorpusFormatError(
             f"{where}: the text field {options.text_field!r} is {problem} "
             "(set the text field name with the `text_field` option)"
@@ -53,16 +64,22 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
         raise CorpusFormatError(
             f"{where}: the labels field {options.labels_field!r} must be a list of strings"
         )
+    labels = clean_labels([scrub_surrogates(x) for x in labels])
     raw_id = record.get(options.id_field)
     if raw_id is None:
-        return Document(default_id, text, clean_labels(labels), generated_id=True)
-    if isinstance(raw_id, str | int) and not isinstance(raw_id, bool):
-        doc_id = str(raw_id)
+        return Document(default_id, scrub_surrogates(text), labels, generated_id=True)
+    if isinstance(raw_id, BigInt):
+        doc_id = raw_id.digits
+    elif isinstance(raw_id, str | int) and not isinstance(raw_id, bool):
+        doc_id = scrub_surrogates(str(raw_id))
     else:
         raise CorpusFormatError(
             f"{where}: the id field {options.id_field!r} must be a string or an integer"
         )
-    return Document(doc_id, text, clean_labels(labels))
+    return Document(doc_id, scrub_surrogates(text), labels)
+
+
+JSONL = LineFormat(parse_record)
 
 
 def write_jsonl(documents: Iterable[Document], handle: IO[str], options: CorpusOptions) -> int:
@@ -70,9 +87,9 @@ def write_jsonl(documents: Iterable[Document], handle: IO[str], options: CorpusO
     count = 0
     for doc in documents:
         record = {
-            options.id_field: doc.id,
-            options.text_field: doc.text,
-            options.labels_field: list(doc.labels),
+            options.id_field: scrub_surrogates(doc.id),
+            options.text_field: scrub_surrogates(doc.text),
+            options.labels_field: [scrub_surrogates(label) for label in doc.labels],
         }
         handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         count += 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import re
 import tarfile
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from topicclf.corpus.base import CorpusOptions, clean_labels
-from topicclf.errors import CorpusFormatError
+from topicclf.errors import CorpusFormatError, TruncatedDocumentWarning
 from topicclf.types import Document
 
 SPLITS = (
@@ -36,9 +37,10 @@ CATEGORY_FIELDS = ("topics", "places", "people", "orgs", "exchanges")
 R8_TOPICS = ("acq", "crude", "earn", "grain", "interest", "money-fx", "ship", "trade")
 
 _FILE = re.compile(r"reut2-\d{3}\.sgm$")
-_DOC = re.compile(r"<REUTERS([^>]*)>(.*?)</REUTERS>", re.S)
+# Tags are found by scanning forward only (no lazy `.*?` up to a closing tag, which is
+# quadratic when closing tags are missing); `[^<>]` keeps a tag within one `<...>`.
+_DOC_TAG = re.compile(r"<REUTERS\b([^<>]*)>|</REUTERS>")
 _ATTR = re.compile(r'(\w+)="([^"]*)"')
-_D = re.compile(r"<D>(.*?)</D>", re.S)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -93,12 +95,53 @@ def _clean(text: str) -> str:
     return _CONTROL.sub(" ", html.unescape(text)).strip()
 
 
+def _elements(body: str, tag: str) -> Iterator[str]:
+    """The contents of each <tag ...>...</tag> of `body`, in linear time."""
+    opening = re.compile(rf"<{tag}(?:\s[^<>]*)?>")
+    closing = f"</{tag}>"
+    position = 0
+    while match := opening.search(body, position):
+        end = body.find(closing, match.end())
+        if end < 0:
+            return  # no closing tag anywhere after: nothing more to find
+        yield body[match.end() : end]
+        position = end + len(closing)
+
+
 def _element(body: str, tag: str) -> str | None:
-    match = re.search(rf"<{tag}(?:\s[^>]*)?>(.*?)</{tag}>", body, re.S)
-    return match.group(1) if match else None
+    return next(_elements(body, tag), None)
 
 
-def _parse(name: str, raw: bytes, encoding: str) -> Iterator[_Record]:
+def _documents(text: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """(attributes, body) of each <REUTERS> document, and the NEWIDs of those without
+    </REUTERS>: such a document runs to the next <REUTERS> or to the end of the file."""
+    documents: list[tuple[str, str]] = []
+    truncated: list[str] = []
+    opened: re.Match[str] | None = None
+    for tag in _DOC_TAG.finditer(text):
+        is_opening = tag.group(0) != "</REUTERS>"
+        if opened is not None:
+            if is_opening:
+                truncated.append(dict(_ATTR.findall(opened.group(1))).get("NEWID", "?"))
+            documents.append((opened.group(1), text[opened.end() : tag.start()]))
+        opened = tag if is_opening else None
+    if opened is not None:
+        truncated.append(dict(_ATTR.findall(opened.group(1))).get("NEWID", "?"))
+        documents.append((opened.group(1), text[opened.end() :]))
+    return documents, truncated
+
+
+def _truncation_note(name: str, newids: list[str]) -> str:
+    more = ", ..." if len(newids) > 5 else ""
+    return (
+        f"{name}: {len(newids)} <REUTERS> document(s) without </REUTERS> "
+        f"(NEWID {', '.join(newids[:5])}{more}), read up to the next document or the end "
+        "of the file; the file may be truncated"
+    )
+
+
+def _parse(name: str, raw: bytes, encoding: str) -> tuple[list[_Record], list[str]]:
+    """The records of one SGML file, and notes about truncated documents to warn about."""
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -106,41 +149,49 @@ def _parse(name: str, raw: bytes, encoding: str) -> Iterator[_Record]:
             f"{name}: cannot decode as {encoding} ({exc.reason}); "
             "the Reuters files are latin-1: set the `encoding` option to latin-1"
         ) from None
-    for match in _DOC.finditer(text):
-        attrs = dict(_ATTR.findall(match.group(1)))
-        body = match.group(2)
-        listed = {
-            field: [_clean(d) for d in _D.findall(_element(body, field.upper()) or "")]
-            for field in CATEGORY_FIELDS
-        }
-        categories = {field: clean_labels(names) for field, names in listed.items()}
-        content = _element(body, "TEXT") or ""
-        title = _element(content, "TITLE")
-        main = _element(content, "BODY")
-        if title is None and main is None:
-            # TYPE="UNPROC" stories carry their text directly inside TEXT.
-            parts = [content]
-        else:
-            parts = [title or "", main or ""]
-        doc_text = "\n".join(p for p in (_clean(part) for part in parts) if p)
-        yield _Record(
-            newid=attrs.get("NEWID", ""),
-            lewissplit=attrs.get("LEWISSPLIT", ""),
-            has_topics=attrs.get("TOPICS") == "YES",
-            text=doc_text,
-            categories=categories,
-            listed={field: len(names) for field, names in listed.items()},
-        )
+    documents, truncated = _documents(text)
+    notes = [_truncation_note(name, truncated)] if truncated else []
+    return [_record(attributes, body) for attributes, body in documents], notes
+
+
+def _record(attributes: str, body: str) -> _Record:
+    attrs = dict(_ATTR.findall(attributes))
+    listed = {
+        field: [_clean(d) for d in _elements(_element(body, field.upper()) or "", "D")]
+        for field in CATEGORY_FIELDS
+    }
+    categories = {field: clean_labels(names) for field, names in listed.items()}
+    content = _element(body, "TEXT") or ""
+    title = _element(content, "TITLE")
+    main = _element(content, "BODY")
+    if title is None and main is None:
+        # TYPE="UNPROC" stories carry their text directly inside TEXT.
+        parts = [content]
+    else:
+        parts = [title or "", main or ""]
+    doc_text = "\n".join(p for p in (_clean(part) for part in parts) if p)
+    return _Record(
+        newid=attrs.get("NEWID", ""),
+        lewissplit=attrs.get("LEWISSPLIT", ""),
+        has_topics=attrs.get("TOPICS") == "YES",
+        text=doc_text,
+        categories=categories,
+        listed={field: len(names) for field, names in listed.items()},
+    )
 
 
 @lru_cache(maxsize=4)
-def _load(path: str, mtime: float, encoding: str) -> tuple[_Record, ...]:
+def _load(path: str, mtime: float, encoding: str) -> tuple[tuple[_Record, ...], tuple[str, ...]]:
+    # Cached, so the notes are returned (and warned about on every read), not warned here.
     records: list[_Record] = []
+    notes: list[str] = []
     for name, raw in _sgml_files(Path(path)):
-        records.extend(_parse(name, raw, encoding))
+        file_records, file_notes = _parse(name, raw, encoding)
+        records.extend(file_records)
+        notes.extend(file_notes)
     if not records:
         raise CorpusFormatError(f"{path}: no <REUTERS> documents found")
-    return tuple(records)
+    return tuple(records), tuple(notes)
 
 
 def read_reuters(path: str, options: CorpusOptions) -> Iterator[Document]:
@@ -160,7 +211,9 @@ def read_reuters(path: str, options: CorpusOptions) -> Iterator[Document]:
         raise CorpusFormatError(f"{path}: no such file or directory")
     # The SGML files are latin-1; a utf-8 default would fail on a few bytes.
     encoding = "latin-1" if options.encoding.lower() in ("utf-8", "utf8") else options.encoding
-    records = _load(str(source.resolve()), source.stat().st_mtime, encoding)
+    records, notes = _load(str(source.resolve()), source.stat().st_mtime, encoding)
+    for note in notes:
+        warnings.warn(note, TruncatedDocumentWarning, stacklevel=2)
     if options.split == "all":
         for rec in records:
             yield Document(rec.newid, rec.text, rec.categories[field])

@@ -1,0 +1,256 @@
+"""The one line splitter of every line-based reader (whole files, byte ranges and stdin).
+
+Rules, the same for the local and the Dask engine:
+- a line ends at "\\n" only (as encoded in the corpus encoding); a trailing "\\r\\n" or "\\n"
+  is dropped, a lone "\\r" stays in the line (text treats it as white space);
+- each line is decoded on its own, so undecodable bytes make only that line a bad record,
+  reported at its own line number;
+- a U+FEFF (byte order mark) at the very start of the file is dropped (a file that is only
+  a BOM has no lines);
+- a line is blank when its decoded text is only white space (`str.isspace`, so a line of
+  no-break spaces is blank in both engines).
+"""
+
+from __future__ import annotations
+
+import codecs
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any, NamedTuple
+
+from topicclf.corpus.base import (
+    CorpusOptions,
+    bad_record,
+    canonical_encoding,
+    display_name,
+    encoding_error,
+    record_error,
+    validate_options,
+)
+from topicclf.errors import CorpusFormatError
+from topicclf.types import Document
+
+CHUNK = 1 << 18
+BOM = "\ufeff"
+
+
+@dataclass(frozen=True)
+class LineCodec:
+    """How one file's bytes are cut into lines and decoded."""
+
+    encoding: str  # decodes one line: no BOM handling, byte order fixed
+    errors: str
+    newline: bytes  # "\n" in this encoding
+    unit: int  # code unit size: a newline only counts at a multiple of it
+
+
+def line_codec(options: CorpusOptions, head: bytes = b"") -> LineCodec:
+    """The LineCodec for the corpus encoding; `head` (the file's first bytes) picks the byte
+    order of UTF-16/32 from its BOM (little-endian without one)."""
+    validate_options(options)
+    encoding = options.encoding
+    name = canonical_encoding(encoding)
+    if name == "utf-8-sig":
+        encoding = "utf-8"  # the BOM is dropped once per file, not once per line
+    elif name in ("utf-16", "utf-32"):
+        big = codecs.BOM_UTF16_BE if name == "utf-16" else codecs.BOM_UTF32_BE
+        encoding = f"{name}-be" if head.startswith(big) else f"{name}-le"
+    newline = "\n".encode(encoding)
+    return LineCodec(encoding, options.encoding_errors, newline, len(newline))
+
+
+class Line(NamedTuple):
+    """One line: its number, decoded text (with U+FFFD where `error` is set), the decoding
+    error and the line end that was cut off ("\\n", "\\r\\n" or "" on a last line without one)."""
+
+    number: int
+    text: str
+    error: UnicodeDecodeError | None = None
+    end: str = "\n"
+
+
+def is_blank(text: str) -> bool:
+    """The one blank-line test: nothing but white space."""
+    return not text.strip()
+
+
+def split_lines(
+    read: Callable[[int], bytes], newline: bytes = b"\n", unit: int = 1
+) -> Iterator[bytes]:
+    """Raw lines with their newline (the last one may lack it) from `read(n)` calls.
+
+    Only `newline` at a multiple of `unit` from the start ends a line, so UTF-16 "\\n\\0"
+    is not found across two code units.
+    """
+    buffer = bytearray()
+    searched = 0  # no line end starts before this offset of the buffer
+    while True:
+        chunk = read(CHUNK)
+        buffer += chunk
+        start = 0
+        while (at := buffer.find(newline, searched)) >= 0:
+            searched = at + 1
+            if (at - start) % unit == 0:
+                end = at + len(newline)
+                yield bytes(buffer[start:end])
+                start = searched = end
+        searched = max(start, len(buffer) - len(newline) + 1) - start
+        del buffer[:start]
+        if not chunk:
+            break
+    if buffer:
+        yield bytes(buffer)
+
+
+def decode_line(raw: bytes, codec: LineCodec, at_file_start: bool, number: int) -> Line:
+    """A raw line as a numbered Line: decoded, its line end cut off, a file's BOM dropped."""
+    error = None
+    try:
+        text = raw.decode(codec.encoding, codec.errors)
+    except UnicodeDecodeError as exc:
+        # Kept with U+FFFD so a CSV row spanning it stays in shape; the row is bad anyway.
+        error, text = exc, raw.decode(codec.encoding, "replace")
+    end = ""
+    if text.endswith("\n"):
+        end = "\r\n" if text.endswith("\r\n") else "\n"
+        text = text[: -len(end)]
+    if at_file_start and text.startswith(BOM):
+        text = text[1:]
+    return Line(number, text, error, end)
+
+
+def numbered_lines(
+    path: str,
+    options: CorpusOptions,
+    start: int = 0,
+    stop: int | None = None,
+    first_line: int = 1,
+) -> Iterator[Line]:
+    """The lines of a file ('-': stdin) or of its byte range [start, stop), numbered from
+    `first_line`; `start` must be a line start (see `ranges.plan_cuts`)."""
+    handle, codec = _open(path, options)
+    try:
+        if start:
+            if path == "-":
+                raise CorpusFormatError("stdin cannot be read by byte ranges")
+            if start % codec.unit:
+                raise CorpusFormatError(f"{path}: byte {start} is not a line start")
+            handle.seek(start)
+        read = byte_reader(handle, None if stop is None else stop - start)
+        number = first_line
+        for raw in split_lines(read, codec.newline, codec.unit):
+            line = decode_line(raw, codec, number == first_line and not start, number)
+            if line == (number, "", None, ""):
+                return  # the file is only a BOM: it holds no lines, as an empty file
+            yield line
+            number += 1
+    finally:
+        if path != "-":
+            handle.close()
+
+
+def _open(path: str, options: CorpusOptions) -> tuple[Any, LineCodec]:
+    # Any: a binary file, stdin's buffer or _EncodedText, all with read(n) -> bytes.
+    if path == "-":
+        return _stdin_bytes(options)
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed by numbered_lines
+    except FileNotFoundError:
+        raise CorpusFormatError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CorpusFormatError(f"{path}: is a directory, expected a file") from None
+    except PermissionError:
+        raise CorpusFormatError(f"{path}: permission denied") from None
+    try:
+        codec = line_codec(options, handle.read(4))
+    except BaseException:
+        handle.close()
+        raise
+    handle.seek(0)
+    return handle, codec
+
+
+def _stdin_bytes(options: CorpusOptions) -> tuple[Any, LineCodec]:
+    buffer = getattr(sys.stdin, "buffer", None)
+    if buffer is not None:
+        head = buffer.peek(4)[:4] if hasattr(buffer, "peek") else b""
+        return buffer, line_codec(options, head)
+    # A text stream without bytes under it (e.g. io.StringIO): it is already decoded, so
+    # its characters are carried over as UTF-8.
+    utf8 = line_codec(CorpusOptions(encoding="utf-8", encoding_errors=options.encoding_errors))
+    return _EncodedText(sys.stdin), utf8
+
+
+class _EncodedText:
+    """A text stream read as UTF-8 bytes; lone surrogates pass through (and fail decoding)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+
+    def read(self, size: int) -> bytes:
+        """Up to `size` characters, encoded."""
+        return self.stream.read(size).encode("utf-8", "surrogatepass")
+
+
+def byte_reader(handle: object, limit: int | None = None) -> Callable[[int], bytes]:
+    """`read(n)` over a binary handle that stops after `limit` bytes (None: at the end)."""
+    # read1 returns what is there instead of waiting for a full chunk, so a pipe is
+    # tagged as it streams in.
+    read: Callable[[int], bytes] = getattr(handle, "read1", None) or handle.read  # type: ignore[attr-defined]
+    if limit is None:
+        return read
+    remaining = limit
+
+    def bounded(size: int) -> bytes:
+        nonlocal remaining
+        if remaining <= 0:
+            return b""
+        data = read(min(size, remaining))
+        remaining -= len(data)
+        return data
+
+    return bounded
+
+
+@dataclass(frozen=True)
+class LineFormat:
+    """A line-based corpus format: how one line becomes a document."""
+
+    # (text, where "file:line", generated id "name:line", options) -> Document; any
+    # exception makes the line a bad record.
+    parse: Callable[[str, str, str, CorpusOptions], Document]
+    keeps_blank: bool = False  # True: a blank line is an (empty) document, else skipped
+
+    def is_record(self, line: Line) -> bool:
+        """True when the line gives a document (or a bad record), False when it is skipped."""
+        return self.keeps_blank or line.error is not None or not is_blank(line.text)
+
+
+def line_documents(
+    path: str,
+    options: CorpusOptions,
+    fmt: LineFormat,
+    start: int = 0,
+    stop: int | None = None,
+    first_line: int = 1,
+) -> Iterator[Document]:
+    """The documents of a line-based file or byte range; a line that fails to parse is a bad
+    record under the `on_error` policy and never stops the others."""
+    stem = display_name(path)
+    for line in numbered_lines(path, options, start, stop, first_line):
+        if not fmt.is_record(line):
+            continue
+        where, default_id = f"{path}:{line.number}", f"{stem}:{line.number}"
+        doc: Document | None
+        if line.error is not None:
+            doc = bad_record(
+                encoding_error(path, line.number, options, line.error), default_id, options
+            )
+        else:
+            try:
+                doc = fmt.parse(line.text, where, default_id, options)
+            except Exception as exc:  # any failure is this record's alone
+                doc = bad_record(record_error(exc, where), default_id, options)
+        if doc is not None:
+            yield doc
