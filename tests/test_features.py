@@ -58,7 +58,7 @@ def test_sequences(tiny_docs: list[Document]) -> None:
     vocab = featurizer.vocabulary_
     assert vocab is not None
     assert list(x[0, :3]) == [vocab["striker"], vocab["scored"], 1]
-    assert not x[0, 3:].any() and not x[1].any()
+    assert not x[0, 3:].any() and list(x[1]) == [1, 0, 0, 0, 0, 0]  # empty: one unknown token
     meta, arrays = featurizer.get_state()
     back = SequenceFeaturizer.from_state(TextConfig(), FeatureConfig(), meta, arrays)
     np.testing.assert_array_equal(back.transform(texts), featurizer.transform(texts))
@@ -68,3 +68,11 @@ def test_sequence_length_adapts(tiny_docs: list[Document]) -> None:
     featurizer = SequenceFeaturizer(TextConfig(), FeatureConfig()).fit(_texts(tiny_docs))
     lengths = [len(featurizer.analyzer.tokens(d.text)) for d in tiny_docs]
     assert featurizer.sequence_length_ == int(np.clip(np.percentile(lengths, 90), 8, 512))
+
+
+def test_a_text_without_tokens_reads_as_one_unknown_token(tiny_docs: list[Document]) -> None:
+    featurizer = SequenceFeaturizer(TextConfig(), FeatureConfig(sequence_length=4)).fit(
+        _texts(tiny_docs)
+    )
+    rows = featurizer.transform(["a", "", "!!"])
+    assert rows.tolist() == [[1, 0, 0, 0]] * 3

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from topicclf import __version__
 from topicclf.config import BAD_RECORD_POLICIES, MODES, NETWORK_TYPES
 from topicclf.corpus import READERS, WRITERS
 from topicclf.corpus.sources import REUTERS_ENV
@@ -37,6 +38,50 @@ class _State:
 
 
 state = _State()
+
+
+app = typer.Typer(
+    name="topicclf",
+    help="Learn to tag documents with topics, tag collections and report how well it works.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+corpus_app = typer.Typer(
+    help="Inspect and convert corpora.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+)
+app.add_typer(corpus_app, name="corpus")
+report_app = typer.Typer(
+    help="Work with saved evaluation reports.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+)
+app.add_typer(report_app, name="report")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"topicclf {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say more on stderr.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress or warnings on stderr.")
+    ] = False,
+) -> None:
+    """Learn to tag documents with topics, tag collections and report how well it works."""
+    state.verbose, state.quiet = verbose, quiet
 
 
 def _choices(name: str, values: Iterable[str]) -> Any:
@@ -274,6 +319,9 @@ def check_output(target: Path | str, inputs: Iterable[str], force: bool) -> None
     check(target, inputs=inputs, force=force)
 
 
+ModelArg = Annotated[
+    Path, typer.Argument(metavar="MODEL", help="Model directory.", show_default=False)
+]
 ForceOpt = Annotated[
     bool, typer.Option("--force", help="Replace an existing output (never one of the inputs).")
 ]

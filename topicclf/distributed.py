@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from topicclf.bundle import MANIFEST
 from topicclf.config import DASK_PARTITIONS_PER_WORKER
 from topicclf.corpus import (
     LINE_FORMATS,
@@ -198,7 +199,7 @@ def tag_partition(
 ) -> dict[str, Any]:
     """Tag one partition and write it as one part file; returns its counts and the messages
     of its bad records. Runs on a worker."""
-    clf = _classifier(model, os.path.getmtime(Path(model) / "manifest.json"))
+    clf = _classifier(model, os.path.getmtime(Path(model) / MANIFEST))
     name = f"part-{part.index:05d}.{output_format}"
     target = Path(directory) / name
     documents = read_partition(part, dataclasses.replace(options, on_error="report"))
@@ -276,15 +277,7 @@ def tag_on_dask(
                 scores=scores,
                 bad_records=bad_records,
             )
-            progress.start("tagging partitions", len(parts))
-            results = []
-            for future in distributed.as_completed(futures):
-                result = future.result()
-                for message in result["messages"]:
-                    warnings.warn(message, BadRecordWarning, stacklevel=2)
-                results.append(result)
-                progress.advance(1)
-            progress.finish()
+            results = _gather(distributed, futures, progress)
             documents = sum(r["documents"] for r in results)
             bad = sum(r["bad_records"] for r in results)
             skipped = bad if bad_records == "skip" else 0
@@ -293,7 +286,6 @@ def tag_on_dask(
                     f"tagged {documents} documents but the inputs hold {expected}; "
                     "the output was not written"
                 )
-    results.sort(key=lambda r: r["index"])
     return DaskSummary(
         documents=documents,
         bad_records=bad,
@@ -302,6 +294,20 @@ def tag_on_dask(
         output=Path(output),
         parts=[r["part"] for r in results],
     )
+
+
+def _gather(distributed: Any, futures: list[Any], progress: Progress) -> list[dict[str, Any]]:
+    """Partition results as they finish, their bad records re-warned here, in input order."""
+    progress.start("tagging partitions", len(futures))
+    results = []
+    for future in distributed.as_completed(futures):
+        result = future.result()
+        for message in result["messages"]:
+            warnings.warn(message, BadRecordWarning, stacklevel=3)
+        results.append(result)
+        progress.advance(1)
+    progress.finish()
+    return sorted(results, key=lambda r: r["index"])
 
 
 def _number_lines(

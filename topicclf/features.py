@@ -205,6 +205,9 @@ class SequenceFeaturizer:
                 ids.extend(vocab.get(t, OOV) for t in self._tokens(piece)[: length - len(ids)])
                 if len(ids) >= length:
                     break
+            # A text with no token at all reads as one unknown token: an all-padding row
+            # would make the masked mean pooling 0/0 and every score NaN.
+            ids = ids or [OOV]
             out[row, : len(ids)] = ids
         return out
 

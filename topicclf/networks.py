@@ -13,6 +13,8 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
+
 
 @contextlib.contextmanager
 def _stderr_silenced() -> Iterator[None]:
@@ -136,3 +138,38 @@ def build_embedding_network(
         h = layers.Dropout(dropout, name="dropout_out")(h)
     outputs = layers.Dense(n_labels, activation=output_activation(multiclass), name="topics")(h)
     return keras.Model(inputs, outputs, name="embedding_topics")
+
+
+def init_output_bias(model: Any, y: np.ndarray, multiclass: bool) -> None:
+    """Start each output at its topic's base rate instead of 0.5.
+
+    With many rare topics, a network starting at 0.5 spends its first epochs only learning
+    that most topics are absent; starting from the log-odds of the training frequencies
+    skips that and keeps rare topics from being pushed to zero before their words are learned.
+    """
+    rate = np.clip(y.mean(axis=0), 1e-4, 1 - 1e-4)
+    bias = np.log(rate) if multiclass else np.log(rate / (1 - rate))
+    model.get_layer("topics").bias.assign(bias.astype(np.float32))
+
+
+def loss_function(keras: Any, y: np.ndarray, multiclass: bool, weighting: str) -> Any:
+    """Cross-entropy; with 'sqrt' weighting, a topic's positives weigh sqrt(negatives/positives).
+
+    Rare topics otherwise contribute so little to the loss that early stopping, driven by the
+    frequent ones, ends training before they are learned.
+    """
+    if multiclass:
+        return "categorical_crossentropy"
+    if weighting == "none":
+        return "binary_crossentropy"
+    pos = np.maximum(y.sum(axis=0), 1.0)
+    weights = np.clip(np.sqrt((y.shape[0] - pos) / pos), 1.0, None).astype(np.float32)
+    ops = keras.ops
+    pos_weight = ops.convert_to_tensor(weights)
+
+    def weighted_binary_crossentropy(y_true: Any, y_pred: Any) -> Any:
+        p = ops.clip(y_pred, 1e-7, 1.0 - 1e-7)
+        terms = pos_weight * y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p)
+        return -ops.mean(terms, axis=-1)
+
+    return weighted_binary_crossentropy

@@ -23,7 +23,14 @@ from topicclf.features import Featurizer, TfidfFeaturizer, make_featurizer
 from topicclf.inference import Scorer, network_scores
 from topicclf.labels import LabelEncoder, detect_mode, split_indices
 from topicclf.metrics import EvaluationReport, evaluate
-from topicclf.networks import build_dense_network, build_embedding_network, keras_module, set_seed
+from topicclf.networks import (
+    build_dense_network,
+    build_embedding_network,
+    init_output_bias,
+    keras_module,
+    loss_function,
+    set_seed,
+)
 from topicclf.thresholds import ThresholdPolicy, apply, apply_thresholds, micro_f1, tune_policy
 from topicclf.types import NullProgress, Progress
 
@@ -337,41 +344,6 @@ def build_network(config: Config, featurizer: Featurizer, n_labels: int, multicl
         multiclass=multiclass,
         wide=net.wide,
     )
-
-
-def init_output_bias(model: Any, y: np.ndarray, multiclass: bool) -> None:
-    """Start each output at its topic's base rate instead of 0.5.
-
-    With many rare topics, a network starting at 0.5 spends its first epochs only learning
-    that most topics are absent; starting from the log-odds of the training frequencies
-    skips that and keeps rare topics from being pushed to zero before their words are learned.
-    """
-    rate = np.clip(y.mean(axis=0), 1e-4, 1 - 1e-4)
-    bias = np.log(rate) if multiclass else np.log(rate / (1 - rate))
-    model.get_layer("topics").bias.assign(bias.astype(np.float32))
-
-
-def loss_function(keras: Any, y: np.ndarray, multiclass: bool, weighting: str) -> Any:
-    """Cross-entropy; with 'sqrt' weighting, a topic's positives weigh sqrt(negatives/positives).
-
-    Rare topics otherwise contribute so little to the loss that early stopping, driven by the
-    frequent ones, ends training before they are learned.
-    """
-    if multiclass:
-        return "categorical_crossentropy"
-    if weighting == "none":
-        return "binary_crossentropy"
-    pos = np.maximum(y.sum(axis=0), 1.0)
-    weights = np.clip(np.sqrt((y.shape[0] - pos) / pos), 1.0, None).astype(np.float32)
-    ops = keras.ops
-    pos_weight = ops.convert_to_tensor(weights)
-
-    def weighted_binary_crossentropy(y_true: Any, y_pred: Any) -> Any:
-        p = ops.clip(y_pred, 1e-7, 1.0 - 1e-7)
-        terms = pos_weight * y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p)
-        return -ops.mean(terms, axis=-1)
-
-    return weighted_binary_crossentropy
 
 
 def _validation_f1_callback(keras: Any, x_val: Any, y_val: np.ndarray, tune: Tuner) -> Any:

@@ -1,0 +1,114 @@
+"""The corpus and report commands: `corpus stats`, `corpus convert`, `report compare`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from topicclf.cli_util import (
+    CORPUS_HELP,
+    ForceOpt,
+    Reading,
+    WriteFormat,
+    check_output,
+    corpus_app,
+    note,
+    out,
+    reads_corpus,
+    report_app,
+)
+
+
+@corpus_app.command(epilog="Example: topicclf corpus stats corpora/newsbriefs/train.jsonl")
+@reads_corpus()
+def stats(
+    corpus: Annotated[str, typer.Argument(metavar="CORPUS", help=CORPUS_HELP, show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    top: Annotated[int, typer.Option(min=1, help="Topics listed in the frequency table.")] = 20,
+    *,
+    reading: Reading,
+) -> None:
+    """Corpus statistics: documents, topics, topics per document, frequencies, lengths."""
+    from topicclf.corpus.stats import corpus_stats
+
+    source = reading.open(corpus)
+    figures = corpus_stats(source)
+    if as_json:
+        import json
+
+        out.print_json(json.dumps(figures.to_dict()))
+    else:
+        from topicclf.reports.terminal import render_stats
+
+        render_stats(out, figures, top=top)
+
+
+@corpus_app.command(
+    epilog="Example: TOPICCLF_REUTERS=reuters21578.tar.gz topicclf corpus convert "
+    "reuters:modapte-test reuters-test.jsonl",
+)
+@reads_corpus()
+def convert(
+    source_path: Annotated[str, typer.Argument(metavar="IN", help=CORPUS_HELP, show_default=False)],
+    target: Annotated[
+        str,
+        typer.Argument(metavar="OUT", help="File to write, or '-' (stdout).", show_default=False),
+    ],
+    to: Annotated[
+        WriteFormat | None,
+        typer.Option(help="Output format (default: from OUT's suffix)."),
+    ] = None,
+    force: ForceOpt = False,
+    *,
+    reading: Reading,
+) -> None:
+    """Convert a corpus between formats (e.g. Reuters SGML to JSON Lines)."""
+    from topicclf.corpus import WRITERS, format_for_suffix, write_corpus
+    from topicclf.fileio import atomic_output
+
+    kind = str(to) if to else format_for_suffix(target)
+    if kind not in WRITERS:
+        raise typer.BadParameter(
+            f"cannot tell the output format of {target!r}; give --to ({', '.join(WRITERS)})",
+            param_hint="--to",
+        )
+    if target != "-":
+        check_output(target, [source_path], force)
+    source = reading.open(source_path)
+    if target == "-":
+        count = write_corpus(source, sys.stdout, kind, source.options)
+    else:
+        with atomic_output(target, newline="") as handle:
+            count = write_corpus(source, handle, kind, source.options)
+        note(f"wrote {count} documents to {target} ({kind})")
+
+
+@report_app.command(
+    "compare", epilog="Example: topicclf report compare old.json new.json -o diff.md"
+)
+def compare_reports(
+    a: Annotated[Path, typer.Argument(metavar="A.json", help="The baseline report.")],
+    b: Annotated[Path, typer.Argument(metavar="B.json", help="The report compared with it.")],
+    output: Annotated[
+        list[Path] | None,
+        typer.Option("--output", "-o", help="Also write: .json, .csv, .md or .html (repeatable)."),
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(min=0.0, help="F1 changes up to this count as unchanged.")
+    ] = 0.005,
+    force: ForceOpt = False,
+) -> None:
+    """Compare two JSON reports (from evaluate -o X.json): overall and per-topic changes."""
+    from topicclf.comparison import compare
+    from topicclf.reports.compare import render_comparison, write_comparison
+
+    for path in output or []:
+        check_output(path, [str(a), str(b)], force)
+    comparison = compare(a, b, tolerance=tolerance)
+    render_comparison(out, comparison)
+    for path in output or []:
+        write_comparison(comparison, path)
+        note(f"comparison written to {path}")
