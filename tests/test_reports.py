@@ -33,7 +33,8 @@ CONTEXT = {
 def report():
     import dataclasses
 
-    base = evaluate(TRUE, PRED, NAMES, scores=SCORES, unknown_topics={"zeta": 2})
+    zeta = np.array([[1], [0], [1], [0]])
+    base = evaluate(TRUE, PRED, NAMES, scores=SCORES, unknown_truth=(["zeta"], zeta))
     examples = error_examples(TRUE, PRED, NAMES, ["d0", "d1", "d2", "d3"], ["a <b>", "", "", ""])
     return dataclasses.replace(base, examples=examples)
 
@@ -114,7 +115,9 @@ def test_json_schema(report, tmp_path: Path) -> None:
         "tp": 2,
         "fp": 0,
         "fn": 0,
+        "known": True,
     }
+    assert data["per_topic"][-1]["topic"] == "zeta" and data["per_topic"][-1]["known"] is False
 
 
 def test_markdown_and_csv_escape(report, tmp_path: Path) -> None:
