@@ -127,6 +127,13 @@ def _draw(report: EvaluationReport, context: dict[str, Any]) -> list[str]:
         figures.append(
             _figure(_png(fig), "F1 against the threshold on the validation split (training data)")
         )
+    return figures + _count_plots(report)
+
+
+def _count_plots(report: EvaluationReport) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    figures = []
     counts = report.topics_per_document
     if counts:
         keys = sorted({int(k) for part in counts.values() for k in part})
