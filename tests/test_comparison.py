@@ -8,6 +8,8 @@ import pytest
 from topicclf.comparison import compare, load_report
 from topicclf.errors import TopicclfError
 
+SCHEMES = ("micro", "weighted", "samples")
+
 
 def _report(path: Path, micro: float, topics: dict[str, float]) -> Path:
     data = {
@@ -49,3 +51,92 @@ def test_bad_reports(tmp_path: Path) -> None:
     bad.write_text('{"a": 1}')
     with pytest.raises(TopicclfError, match="not a topicclf JSON report"):
         load_report(bad)
+
+
+def _old_and_new(tmp_path: Path) -> tuple[Path, Path, object]:
+    """The same tags as a report of figures version 1 (as written before) and of today."""
+    import dataclasses
+
+    import numpy as np
+
+    from topicclf.metrics import evaluate
+    from topicclf.reports import write_report
+
+    truth = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 0]])
+    pred = np.array([[1, 0, 0], [0, 0, 1], [1, 1, 0], [1, 0, 0]])
+    ship = np.array([[0], [1], [0], [1]])
+    names = ["a", "b", "c"]
+    new = evaluate(truth, pred, names, unknown_truth=(["ship"], ship))
+    write_report(new, tmp_path / "new.json", {})
+    known = evaluate(truth, pred, names)
+    old = json.loads((tmp_path / "new.json").read_text())
+    del old["figures_version"], old["conventions"]
+    prf = ("precision", "recall", "f1")
+    summary = {f"{s}_{m}": getattr(getattr(known, s), m) for s in SCHEMES for m in prf}
+    summary |= {f"macro_{m}": getattr(known.macro_seen, m) for m in prf}
+    summary |= {"subset_accuracy": known.subset_accuracy, "hamming_loss": known.hamming_loss}
+    old |= {
+        "summary": summary,
+        "per_topic": [
+            {k: v for k, v in dataclasses.asdict(t).items() if k != "known"}
+            for t in known.per_topic
+        ],
+        "unknown_topics": {"ship": 2},
+    }
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    return tmp_path / "old.json", tmp_path / "new.json", new
+
+
+def test_old_reports_are_recounted_in_todays_definitions(tmp_path: Path) -> None:
+    old, new, report = _old_and_new(tmp_path)
+    comparison = compare(old, new)
+    # The same tags: every figure that can be recounted from the old report's counts agrees.
+    for name in ("micro_f1", "micro_precision", "micro_recall", "macro_f1", "weighted_f1"):
+        a, b = comparison.overall[name]
+        assert a == pytest.approx(b), name
+    assert comparison.overall["hamming_loss"][0] == pytest.approx(report.hamming_loss)
+    assert comparison.overall["macro_f1"][1] == pytest.approx(report.macro.f1)
+    # What cannot be recounted is not compared, and the notes say why.
+    assert "samples_f1" not in comparison.overall and "subset_accuracy" not in comparison.overall
+    assert "macro_seen_f1" in comparison.overall
+    assert any("A is an older report" in n for n in comparison.notes)
+    assert any("1 unknown topic(s)" in n for n in comparison.notes)
+    ship = next(t for t in comparison.topics if t.topic == "ship")
+    assert (ship.f1_a, ship.f1_b, ship.support_a, ship.support_b) == (0.0, 0.0, 2, 2)
+    assert compare(new, new).notes == []
+
+
+def test_old_report_without_unknown_topics_keeps_its_figures(tmp_path: Path) -> None:
+    a = _report(tmp_path / "a.json", 0.80, {"x": 0.5, "y": 0.9})
+    data = load_report(a)
+    comparison = compare(a, a)
+    assert comparison.overall["micro_f1"] == (0.80, 0.80)
+    assert comparison.overall["macro_seen_f1"] == (data["summary"]["macro_f1"],) * 2
+    assert comparison.overall["macro_f1"] == pytest.approx((0.7, 0.7))  # from the rows
+
+
+def test_loss_like_figures_improve_downwards(tmp_path: Path) -> None:
+    from topicclf.comparison import Comparison
+
+    overall = {"hamming_loss": (0.2, 0.1), "micro_f1": (0.5, 0.4), "lrap": (0.5, 0.501)}
+    comparison = Comparison("a", "b", overall, [], 0.005)
+    assert comparison.improved("hamming_loss") is True
+    assert comparison.improved("micro_f1") is False
+    assert comparison.improved("lrap") is None
+
+
+def test_comparison_files_escape_topic_names(tmp_path: Path) -> None:
+    import csv
+
+    from topicclf.reports.compare import write_comparison
+
+    names = {"a|b\nc": 0.5, 'x,"y"\rz': 0.9}
+    a = _report(tmp_path / "a.json", 0.80, names)
+    b = _report(tmp_path / "b.json", 0.70, {k: v - 0.2 for k, v in names.items()})
+    comparison = compare(a, b)
+    write_comparison(comparison, tmp_path / "c.md")
+    write_comparison(comparison, tmp_path / "c.csv")
+    assert "| a\\|b<br>c |" in (tmp_path / "c.md").read_text()
+    with (tmp_path / "c.csv").open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert sorted(row[0] for row in rows[1:]) == sorted(names)

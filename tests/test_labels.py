@@ -28,6 +28,10 @@ def test_unknown_labels_are_counted_not_fatal() -> None:
     encoded = encoder.transform([["a", "zz"], ["zz", "yy"]])
     assert encoded.unknown == {"zz": 2, "yy": 1}
     np.testing.assert_array_equal(encoded.y, [[1, 0], [0, 0]])
+    names, matrix = encoded.unknown_truth
+    assert names == ["yy", "zz"]
+    np.testing.assert_array_equal(matrix, [[0, 1], [1, 1]])
+    assert encoder.transform([["a"]]).unknown_truth[1].shape == (1, 0)
 
 
 def test_errors() -> None:

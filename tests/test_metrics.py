@@ -1,14 +1,106 @@
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 import pytest
-from sklearn.metrics import f1_score, hamming_loss, precision_score, recall_score
+from sklearn import metrics as skm
 
-from topicclf.metrics import evaluate
+from topicclf.errors import ConfigError
+from topicclf.metrics import (
+    LOWER_IS_BETTER,
+    METRIC_NAMES,
+    check_gates,
+    evaluate,
+    micro_f1,
+    parse_gate,
+    summary_metrics,
+)
 
 TRUE = np.array([[1, 0, 1, 0], [0, 1, 0, 0], [1, 1, 0, 0]])
 PRED = np.array([[1, 0, 0, 0], [0, 1, 0, 1], [1, 0, 0, 0]])
 NAMES = ["a", "b", "c", "d"]
+SCORES = np.array(
+    [[0.9, 0.1, 0.4, 0.2], [0.3, 0.8, 0.1, 0.6], [0.7, 0.2, 0.1, 0.05]], dtype=np.float32
+)
+SCHEMES = ("micro", "macro", "weighted", "samples")
+
+
+def sklearn_figures(truth: np.ndarray, pred: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Every figure scikit-learn computes, by our names, on the (extended) matrices."""
+    out: dict[str, float] = {}
+    for avg in SCHEMES:
+        prf = skm.precision_recall_fscore_support(truth, pred, average=avg, zero_division=0)
+        out[f"{avg}_precision"], out[f"{avg}_recall"], out[f"{avg}_f1"], _ = prf
+    out["hamming_loss"] = skm.hamming_loss(truth, pred)
+    out["subset_accuracy"] = skm.accuracy_score(truth, pred)
+    if truth.shape[1] > 1:  # a single column is a binary problem, which these refuse
+        out["lrap"] = skm.label_ranking_average_precision_score(truth, scores)
+        out["coverage_error"] = skm.coverage_error(truth, scores)
+        out["label_ranking_loss"] = skm.label_ranking_loss(truth, scores)
+        for k in (1, 3, 5):
+            out[f"ndcg@{k}"] = skm.ndcg_score(truth, scores, k=k)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "no positive class" for empty columns: AP 0
+        out["micro_average_precision"] = skm.average_precision_score(truth, scores, average="micro")
+        out["macro_average_precision"] = skm.average_precision_score(truth, scores, average="macro")
+    return out
+
+
+def extended(
+    truth: np.ndarray, pred: np.ndarray, scores: np.ndarray, unknown: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What scikit-learn should be fed: unknown topics as missed columns scored 0."""
+    return (
+        np.hstack([truth, unknown]).astype(int),
+        np.hstack([pred, np.zeros_like(unknown)]).astype(int),
+        np.hstack([scores, np.zeros(unknown.shape)]),
+    )
+
+
+def assert_equals_sklearn(
+    truth: np.ndarray, pred: np.ndarray, scores: np.ndarray, unknown: np.ndarray | None = None
+) -> None:
+    unknown = np.zeros((truth.shape[0], 0), int) if unknown is None else unknown
+    names = [f"t{j}" for j in range(truth.shape[1])]
+    extra = [f"u{j}" for j in range(unknown.shape[1])]
+    report = evaluate(truth, pred, names, scores=scores, unknown_truth=(extra, unknown))
+    t, p, s = extended(truth, pred, scores, unknown)
+    ours = summary_metrics(report)
+    expected_figures = sklearn_figures(t, p, s)
+    assert set(expected_figures) <= set(ours)
+    for name, expected in expected_figures.items():
+        assert ours[name] == pytest.approx(expected, abs=1e-12), name
+    assert ours["precision@1"] == pytest.approx(ours.get("ndcg@1", ours["precision@1"]))
+    rows = report.per_topic
+    precision, recall, f1, support = skm.precision_recall_fscore_support(
+        t, p, average=None, zero_division=0
+    )
+    assert [r.topic for r in rows] == names + extra
+    assert [r.f1 for r in rows] == pytest.approx(f1)
+    assert [r.precision for r in rows] == pytest.approx(precision)
+    assert [r.recall for r in rows] == pytest.approx(recall)
+    assert [r.support for r in rows] == support.tolist()
+
+
+def random_problem(rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    # Two topics at least, as a model has: scikit-learn reads one column as a binary problem.
+    n_docs, n_topics, n_unknown = rng.integers(1, 25), rng.integers(2, 9), rng.integers(0, 3)
+    truth = rng.random((n_docs, n_topics)) < rng.uniform(0.0, 0.6)
+    pred = rng.random((n_docs, n_topics)) < rng.uniform(0.0, 0.6)
+    unknown = rng.random((n_docs, n_unknown)) < rng.uniform(0.0, 0.5)
+    scores = rng.random((n_docs, n_topics))
+    if rng.random() < 0.5:  # coarse scores: many ties, some with the unknown topics' 0
+        scores = np.round(scores * rng.integers(1, 4)) / 3
+    return truth.astype(int), pred.astype(int), scores, unknown.astype(int)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_figure_equals_scikit_learn_on_random_problems(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(60):  # 4 x 60 = 240 problems, small and large, with and without ties
+        assert_equals_sklearn(*random_problem(rng))
 
 
 def test_hand_computed_values() -> None:
@@ -18,10 +110,9 @@ def test_hand_computed_values() -> None:
     assert report.micro.recall == pytest.approx(3 / 5)
     assert report.micro.f1 == pytest.approx(2 / 3)
     a, b, c, d = report.per_topic
-    assert (a.f1, a.support, a.tp) == (1.0, 2, 2)
+    assert (a.f1, a.support, a.tp, a.known) == (1.0, 2, 2, True)
     assert b.precision == 1.0 and b.recall == 0.5 and b.f1 == pytest.approx(2 / 3)
     assert (c.f1, c.fn, d.fp, d.support) == (0.0, 1, 1, 0)
-    # Macro over the four topics (d is predicted, so it counts although it has no support).
     assert report.macro.f1 == pytest.approx((1 + 2 / 3 + 0 + 0) / 4)
     assert report.hamming_loss == pytest.approx(3 / 12)
     assert report.subset_accuracy == pytest.approx(0.0)
@@ -29,35 +120,183 @@ def test_hand_computed_values() -> None:
     assert report.documents_without_prediction == 0
 
 
-def test_topics_absent_everywhere_are_not_averaged_in() -> None:
-    report = evaluate(TRUE[:, :3], PRED[:, :3], NAMES[:3])
-    wide = evaluate(np.c_[TRUE[:, :3], [0, 0, 0]], np.c_[PRED[:, :3], [0, 0, 0]], NAMES)
-    assert wide.macro.f1 == pytest.approx(report.macro.f1)
-    assert wide.topics_without_support == ["d"]
+def test_topic_without_positives_counts_in_macro_not_in_macro_seen() -> None:
+    truth = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0]])
+    pred = np.array([[1, 0, 0], [0, 0, 0], [1, 1, 0]])
+    report = evaluate(truth, pred, ["a", "b", "c"])
+    # Per topic F1: a 1, b 2/3, c (no truth, no prediction) 0 as scikit-learn's zero_division=0.
+    assert report.macro.f1 == pytest.approx((1 + 2 / 3 + 0) / 3)
+    assert report.macro_seen.f1 == pytest.approx((1 + 2 / 3) / 2)
+    assert report.topics_without_support == ["c"]
+    assert_equals_sklearn(truth, pred, np.array([[0.9, 0.1, 0], [0.2, 0.3, 0.1], [0.6, 0.5, 0]]))
 
 
-def test_matches_scikit_learn_on_random_data() -> None:
-    rng = np.random.default_rng(0)
-    y_true = rng.random((200, 12)) < 0.2
-    y_pred = rng.random((200, 12)) < 0.25
-    report = evaluate(y_true, y_pred, [str(i) for i in range(12)])
-    for avg in ("micro", "macro", "weighted", "samples"):
-        ours = getattr(report, avg)
-        kw = {"average": avg, "zero_division": 0}
-        assert ours.f1 == pytest.approx(f1_score(y_true, y_pred, **kw))
-        assert ours.precision == pytest.approx(precision_score(y_true, y_pred, **kw))
-        assert ours.recall == pytest.approx(recall_score(y_true, y_pred, **kw))
-    assert report.hamming_loss == pytest.approx(hamming_loss(y_true, y_pred))
+def test_topic_predicted_but_absent_from_truth() -> None:
+    truth = np.array([[1, 0], [1, 0]])
+    pred = np.array([[1, 1], [1, 0]])
+    report = evaluate(truth, pred, ["a", "b"])
+    assert report.per_topic[1].precision == 0.0 and report.per_topic[1].predicted == 1
+    assert report.macro_seen.precision == pytest.approx(0.5)  # b was predicted: it is seen
+    assert report.macro.precision == pytest.approx(0.5)
+    assert report.weighted.precision == pytest.approx(1.0)  # b has no support, so no weight
+    assert_equals_sklearn(truth, pred, np.array([[0.9, 0.6], [0.8, 0.1]]))
 
 
-def test_shape_mismatch() -> None:
+def test_all_empty_predictions() -> None:
+    truth = np.array([[1, 0, 1], [0, 1, 0]])
+    pred = np.zeros_like(truth)
+    report = evaluate(truth, pred, ["a", "b", "c"])
+    assert report.micro == report.macro == report.samples == report.macro_seen
+    assert report.micro.f1 == 0.0 and report.documents_without_prediction == 2
+    assert_equals_sklearn(truth, pred, np.array([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]]))
+
+
+def test_unknown_topics_count_as_misses_everywhere() -> None:
+    # Document 2's only topic, "ship", is unknown to the model, as is document 0's "tin".
+    truth = np.array([[1, 0], [0, 1], [0, 0]])
+    pred = np.array([[1, 0], [0, 1], [1, 0]])
+    unknown = np.array([[1, 0], [0, 0], [0, 1]])
+    scores = np.array([[0.9, 0.2], [0.1, 0.8], [0.7, 0.3]])
+    alone = evaluate(truth, pred, ["a", "b"], scores=scores)
+    report = evaluate(
+        truth, pred, ["a", "b"], scores=scores, unknown_truth=(["tin", "ship"], unknown)
+    )
+    # Without them the model looked better: micro recall 2/2 instead of 2/4.
+    assert alone.micro.recall == 1.0 and report.micro.recall == pytest.approx(2 / 4)
+    assert report.subset_accuracy == pytest.approx(1 / 3)
+    assert alone.subset_accuracy == pytest.approx(2 / 3)
+    assert report.hamming_loss == pytest.approx(3 / 12)
+    assert report.unknown_topics == {"ship": 1, "tin": 1}
+    assert report.n_topics == 2 and report.topics_without_support == []
+    tin, ship = report.per_topic[2:]
+    assert (ship.topic, ship.known, ship.support, ship.fn, ship.f1) == ("ship", False, 1, 1, 0.0)
+    assert tin.known is False and report.per_topic[0].known is True
+    assert report.documents_without_true_topic == 0 and alone.documents_without_true_topic == 1
+    assert report.ranking["recall@1"] == pytest.approx((1 / 2 + 1 + 0) / 3)
+    assert {"true": "ship", "predicted": "a", "count": 1} in report.confusions
+    assert_equals_sklearn(truth, pred, scores, unknown)
+
+
+def test_ties_in_scores() -> None:
+    truth = np.array([[1, 0, 0], [0, 1, 1]])
+    scores = np.array([[0.5, 0.5, 0.1], [0.3, 0.3, 0.3]])
+    report = evaluate(truth, truth, ["a", "b", "c"], scores=scores)
+    # Ties share the places: doc 0 puts a half of its true topic at rank 1, doc 1 two thirds.
+    assert report.ranking["precision@1"] == pytest.approx((1 / 2 + 2 / 3) / 2)
+    assert report.ranking["ndcg@1"] == pytest.approx(report.ranking["precision@1"])
+    assert report.ranking["precision@3"] == pytest.approx((1 / 3 + 2 / 3) / 2)
+    assert_equals_sklearn(truth, truth, scores)
+
+
+def test_one_document() -> None:
+    truth, pred = np.array([[0, 1, 1]]), np.array([[0, 1, 0]])
+    report = evaluate(truth, pred, ["a", "b", "c"], scores=np.array([[0.2, 0.9, 0.4]]))
+    assert report.samples.f1 == pytest.approx(2 / 3) and report.ranking["lrap"] == 1.0
+    assert_equals_sklearn(truth, pred, np.array([[0.2, 0.9, 0.4]]))
+
+
+def test_documents_without_true_topic() -> None:
+    truth = np.array([[1, 0, 0], [0, 0, 0], [0, 0, 0]])
+    pred = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 0]])
+    scores = np.array([[0.9, 0.1, 0.2], [0.1, 0.8, 0.3], [0.3, 0.2, 0.1]])
+    report = evaluate(truth, pred, ["a", "b", "c"], scores=scores)
+    # They count, with scikit-learn's values: LRAP 1, coverage 0, nDCG 0, P@k 0.
+    assert report.documents_without_true_topic == 2
+    assert report.ranking["lrap"] == 1.0 and report.ranking["precision@1"] == pytest.approx(1 / 3)
+    assert report.ranking["coverage_error"] == pytest.approx(1 / 3)
+    assert report.subset_accuracy == pytest.approx(2 / 3)  # doc 2: nothing true, nothing given
+    assert_equals_sklearn(truth, pred, scores)
+    nothing = np.zeros((2, 2), int)
+    assert_equals_sklearn(nothing, nothing, np.array([[0.4, 0.6], [0.5, 0.5]]))
+
+
+def test_macro_average_precision_supported_is_our_own_figure() -> None:
+    truth = np.array([[1, 0, 0], [0, 1, 0]])
+    scores = np.array([[0.9, 0.1, 0.5], [0.1, 0.9, 0.5]])
+    ranking = evaluate(truth, truth, ["a", "b", "c"], scores=scores).ranking
+    assert ranking["macro_average_precision"] == pytest.approx(2 / 3)  # c: no positives, 0
+    assert ranking["macro_average_precision_supported"] == pytest.approx(1.0)
+
+
+def test_bad_inputs() -> None:
     with pytest.raises(ValueError, match="shape mismatch"):
         evaluate(TRUE, PRED[:, :3], NAMES)
+    with pytest.raises(ValueError, match="shape mismatch: scores"):
+        evaluate(TRUE, PRED, NAMES, scores=SCORES[:2])
+    with pytest.raises(ValueError, match=r"unknown_truth matrix \(3, 1\), expected \(3, 2\)"):
+        evaluate(TRUE, PRED, NAMES, unknown_truth=(["x", "y"], np.zeros((3, 1))))
+    with pytest.raises(ValueError, match="unknown topics that the model has: a"):
+        evaluate(TRUE, PRED, NAMES, unknown_truth=(["a"], np.zeros((3, 1))))
 
 
-SCORES = np.array(
-    [[0.9, 0.1, 0.4, 0.2], [0.3, 0.8, 0.1, 0.6], [0.7, 0.2, 0.1, 0.05]], dtype=np.float32
-)
+def test_multiclass_accuracy_and_confusion_matrix() -> None:
+    truth = np.eye(3, dtype=bool)[[0, 1, 2, 2]]
+    pred = np.eye(3, dtype=bool)[[0, 2, 2, 1]]
+    report = evaluate(truth, pred, ["x", "y", "z"], multiclass=True)
+    assert report.multiclass["accuracy"] == pytest.approx(0.5)
+    assert report.multiclass["confusion_matrix"] == [[1, 0, 0], [0, 0, 1], [0, 1, 1]]
+    assert summary_metrics(report)["accuracy"] == pytest.approx(0.5)
+
+
+def test_multiclass_unknown_or_missing_true_topic_counts_as_wrong() -> None:
+    # Doc 1's topic is unknown to the model (its known row is all zero, whose argmax is x:
+    # the old code counted it right); doc 2 has no topic at all; doc 3 has no prediction.
+    truth = np.array([[1, 0], [0, 0], [0, 0], [0, 1]])
+    pred = np.array([[1, 0], [1, 0], [1, 0], [0, 0]])
+    unknown = np.array([[0], [1], [0], [0]])
+    report = evaluate(truth, pred, ["x", "y"], unknown_truth=(["ship"], unknown), multiclass=True)
+    assert report.multiclass["accuracy"] == pytest.approx(1 / 4)
+    assert report.multiclass["labels"] == ["x", "y", "ship"]
+    assert report.multiclass["confusion_matrix"] == [[1, 0, 0], [0, 0, 0], [1, 0, 0]]
+    as_labels = [0, 2, -1, 1], [0, 0, 0, -2]  # one label each, scikit-learn's accuracy
+    assert report.multiclass["accuracy"] == skm.accuracy_score(*as_labels)
+    assert report.subset_accuracy == report.multiclass["accuracy"]
+
+
+def test_micro_f1_is_scikit_learns() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        truth = rng.random((rng.integers(1, 20), 5)) < rng.uniform(0, 0.5)
+        pred = rng.random(truth.shape) < rng.uniform(0, 0.5)
+        expected = skm.f1_score(truth, pred, average="micro", zero_division=0)
+        assert micro_f1(truth, pred) == pytest.approx(expected)
+        assert micro_f1(truth, pred) == evaluate(truth, pred, list("abcde")).micro.f1
+    assert micro_f1(np.zeros((2, 3)), np.zeros((2, 3))) == 0.0
+    assert micro_f1(np.array([[1.0, 0.0]]), np.array([[True, True]])) == pytest.approx(2 / 3)
+
+
+def test_parse_gate() -> None:
+    assert parse_gate("micro_f1=0.8") == ("micro_f1", 0.8)
+    assert parse_gate(" hamming_loss = 0.05 ") == ("hamming_loss", 0.05)
+    assert parse_gate("ndcg@3=0.7") == ("ndcg@3", 0.7)
+    for text in ("micro_f1", "micro_f1=", "=0.5", ""):
+        with pytest.raises(ConfigError, match="expected METRIC=VALUE"):
+            parse_gate(text)
+    with pytest.raises(ConfigError, match=r"unknown metric 'micro'; choose one of: micro_pre"):
+        parse_gate("micro=0.5")
+    with pytest.raises(ConfigError, match="'high' is not a number"):
+        parse_gate("micro_f1=high")
+    for value in ("nan", "inf", "-inf", "NaN"):
+        with pytest.raises(ConfigError, match="must be a finite number"):
+            parse_gate(f"micro_f1={value}")
+
+
+def test_check_gates() -> None:
+    report = evaluate(TRUE, PRED, NAMES, scores=SCORES)
+    figures = summary_metrics(report)
+    assert set(figures) <= set(METRIC_NAMES) and "accuracy" not in figures
+    f1, loss = figures["micro_f1"], figures["hamming_loss"]
+    assert check_gates(report, [("micro_f1", f1), ("hamming_loss", loss)]) == []
+    assert check_gates(report, [("micro_f1", 0.9)]) == [f"micro_f1 {f1:.4f} < 0.9"]
+    assert check_gates(report, [("hamming_loss", 0.1)]) == [f"hamming_loss {loss:.4f} > 0.1"]
+    assert check_gates(report, [("coverage_error", 1.0)])[0].startswith("coverage_error")
+    assert {"hamming_loss", "coverage_error", "label_ranking_loss"} == LOWER_IS_BETTER
+    assert check_gates(report, [("accuracy", 0.5)]) == [
+        "accuracy is not in this report, so it cannot reach 0.5"
+    ]
+    unscored = evaluate(TRUE, PRED, NAMES)
+    assert check_gates(unscored, [("lrap", 0.0)])[0].startswith("lrap is not in this report")
+    assert all(math.isfinite(v) for v in figures.values())
 
 
 def test_cardinality_and_topics_per_document() -> None:
@@ -80,43 +319,6 @@ def test_confusions_pair_missed_and_wrong_topics() -> None:
     ]
 
 
-def test_ranking_metrics_by_hand() -> None:
-    from topicclf.metrics import ranking_metrics
-
-    ranking = ranking_metrics(TRUE > 0, SCORES)
-    # Top-1: a (true), b (true), a (true) -> P@1 = 1.
-    assert ranking["precision@1"] == pytest.approx(1.0)
-    # Top-3 hits: doc0 a,c -> 2; doc1 b -> 1; doc2 a,b -> 2; P@3 = (2 + 1 + 2) / 9.
-    assert ranking["precision@3"] == pytest.approx(5 / 9)
-    assert ranking["recall@3"] == pytest.approx(1.0)
-    assert ranking["recall@1"] == pytest.approx((1 / 2 + 1 + 1 / 2) / 3)
-    assert 0 < ranking["lrap"] <= 1 and 0 < ranking["ndcg@3"] <= 1
-
-
-def test_ranking_metrics_match_brute_force() -> None:
-    from sklearn.metrics import label_ranking_average_precision_score
-
-    from topicclf.metrics import ranking_metrics
-
-    rng = np.random.default_rng(1)
-    truth = rng.random((50, 8)) < 0.3
-    truth[~truth.any(axis=1), 0] = True
-    scores = rng.random((50, 8))
-    ranking = ranking_metrics(truth, scores)
-    top5 = np.argsort(-scores, axis=1)[:, :5]
-    expected = np.mean([truth[i, top5[i]].sum() / 5 for i in range(50)])
-    assert ranking["precision@5"] == pytest.approx(expected)
-    assert ranking["lrap"] == pytest.approx(label_ranking_average_precision_score(truth, scores))
-
-
-def test_multiclass_accuracy_and_confusion_matrix() -> None:
-    truth = np.eye(3, dtype=bool)[[0, 1, 2, 2]]
-    pred = np.eye(3, dtype=bool)[[0, 2, 2, 1]]
-    report = evaluate(truth, pred, ["x", "y", "z"], multiclass=True)
-    assert report.multiclass["accuracy"] == pytest.approx(0.5)
-    assert report.multiclass["confusion_matrix"] == [[1, 0, 0], [0, 0, 1], [0, 1, 1]]
-
-
 def test_error_examples() -> None:
     from topicclf.metrics import error_examples
 
@@ -126,14 +328,3 @@ def test_error_examples() -> None:
     assert examples[0]["false_negatives"] == ["c"] and examples[0]["false_positives"] == []
     assert examples[1]["false_positives"] == ["d"] and examples[1]["predicted"] == ["b", "d"]
     assert examples[2]["true"] == ["a", "b"] and examples[2]["false_negatives"] == ["b"]
-
-
-def test_precision_recall_curve_is_interpolated() -> None:
-    from topicclf.metrics import precision_recall_curves
-
-    truth = np.array([[1], [0], [1], [0], [1]], dtype=bool)
-    scores = np.array([[0.9], [0.8], [0.7], [0.3], [0.2]])
-    # Ranked: + - + - +. Points (recall, precision): (1/3, 1), (2/3, 2/3), (1, 3/5).
-    curve = precision_recall_curves(truth, scores, ["a"], points=5)["a"]
-    assert curve["recall"] == [0.0, 0.25, 0.5, 0.75, 1.0]
-    assert curve["precision"] == pytest.approx([1.0, 1.0, 2 / 3, 0.6, 0.6], abs=1e-4)

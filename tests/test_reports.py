@@ -33,7 +33,8 @@ CONTEXT = {
 def report():
     import dataclasses
 
-    base = evaluate(TRUE, PRED, NAMES, scores=SCORES, unknown_topics={"zeta": 2})
+    zeta = np.array([[1], [0], [1], [0]])
+    base = evaluate(TRUE, PRED, NAMES, scores=SCORES, unknown_truth=(["zeta"], zeta))
     examples = error_examples(TRUE, PRED, NAMES, ["d0", "d1", "d2", "d3"], ["a <b>", "", "", ""])
     return dataclasses.replace(base, examples=examples)
 
@@ -114,7 +115,9 @@ def test_json_schema(report, tmp_path: Path) -> None:
         "tp": 2,
         "fp": 0,
         "fn": 0,
+        "known": True,
     }
+    assert data["per_topic"][-1]["topic"] == "zeta" and data["per_topic"][-1]["known"] is False
 
 
 def test_markdown_and_csv_escape(report, tmp_path: Path) -> None:
@@ -128,3 +131,82 @@ def test_markdown_and_csv_escape(report, tmp_path: Path) -> None:
 def test_unknown_extension(report, tmp_path: Path) -> None:
     with pytest.raises(TopicclfError, match=r"unknown report format \.pdf; use one of"):
         write_report(report, tmp_path / "r.pdf", CONTEXT)
+
+
+ODD = ["$x^$", "a\nb|c", 'p,q "r"', "x\ry", "[/red]", "back\\|slash"]
+
+
+@pytest.fixture(scope="module")
+def odd_report():
+    rng = np.random.default_rng(0)
+    truth = rng.random((12, len(ODD))) < 0.5
+    truth[0] = True  # every topic has support, so each one is plotted and labelled
+    pred = rng.random((12, len(ODD))) < 0.5
+    scores = rng.random((12, len(ODD)))
+    unknown = np.array([[1]] + [[0]] * 11)
+    return evaluate(truth, pred, ODD, scores=scores, unknown_truth=(["$$|\n"], unknown))
+
+
+def test_markdown_table_survives_newlines_and_pipes(odd_report, tmp_path: Path) -> None:
+    path = tmp_path / "odd.md"
+    write_report(odd_report, path, CONTEXT)
+    lines = path.read_text().splitlines()
+    start = lines.index("| topic | precision | recall | F1 | support |")
+    table = lines[start : start + 2 + len(ODD) + 1]
+    # Every row is one line with five cells: no unescaped | and no line break inside.
+    assert all(len(re.split(r"(?<!\\)\|", row)) == 7 for row in table)
+    assert "| a<br>b\\|c |" in path.read_text()
+    assert "back\\\\\\|slash" in path.read_text()
+    assert "x<br>y" in path.read_text()
+    assert "$$\\|<br> (unknown to the model)" in path.read_text()
+
+
+def test_html_plots_take_dollar_signs_literally(odd_report, tmp_path: Path) -> None:
+    import matplotlib
+
+    path = tmp_path / "odd.html"
+    with matplotlib.rc_context({"text.usetex": True}):  # as a user's matplotlibrc might
+        write_report(odd_report, path, CONTEXT)
+    text = path.read_text()
+    assert text.count("data:image/png;base64,") == 5
+    assert "$x^$" in text and "[/red]" in text
+
+
+def test_csv_quotes_separators_quotes_and_line_breaks(odd_report, tmp_path: Path) -> None:
+    import csv
+
+    path = tmp_path / "odd.csv"
+    write_report(odd_report, path, CONTEXT)
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][-1] == "known" and all(len(row) == len(rows[0]) for row in rows)
+    assert [row[0] for row in rows[1:]] == [*ODD, "$$|\n"]
+    assert [row[-1] for row in rows[1:]] == ["yes"] * len(ODD) + ["no"]
+
+
+def test_terminal_takes_brackets_literally(odd_report) -> None:
+    from rich.console import Console
+
+    from topicclf.reports.terminal import render_confusion_matrix, render_evaluation
+
+    console = Console(record=True, width=200)
+    render_evaluation(console, odd_report)
+    multiclass = {"labels": ODD[:2] + ["[/red]"], "confusion_matrix": [[1, 0, 0]] * 3}
+    render_confusion_matrix(console, multiclass)
+    text = console.export_text()
+    assert "[/red]" in text and "$$|" in text and "macro_seen" in text and "lrap" in text
+
+
+def test_new_figures_and_glossary_are_rendered(report, tmp_path: Path) -> None:
+    md, page, js = tmp_path / "r.md", tmp_path / "r.html", tmp_path / "r.json"
+    for path in (md, page, js):
+        write_report(report, path, CONTEXT)
+    data = json.loads(js.read_text())
+    assert data["figures_version"] == 2 and data["conventions"]["zero_division"] == 0.0
+    assert data["summary"]["macro_seen_f1"] == pytest.approx(report.macro_seen.f1)
+    for name in ("lrap", "coverage_error", "label_ranking_loss", "ndcg@1", "precision@1"):
+        assert data["summary"][name] == pytest.approx(report.ranking[name])
+    for text in (md.read_text(), page.read_text()):
+        assert "macro_seen" in text and "coverage_error" in text and "label_ranking_loss" in text
+        assert "zero_division=0" in text and "precision@1 equals ndcg@1" in text
+        assert "zeta (unknown to the model)" in text

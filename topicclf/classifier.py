@@ -172,7 +172,7 @@ class TopicClassifier:
             chosen,
             self.classes_,
             scores=scores,
-            unknown_topics=dict(encoded.unknown),
+            unknown_truth=encoded.unknown_truth,
             multiclass=self.policy_.multiclass,
         )
         examples = error_examples(encoded.y > 0, chosen, self.classes_, [d.id for d in docs], texts)

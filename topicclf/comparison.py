@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from topicclf.errors import TopicclfError
+from topicclf.metrics import LOWER_IS_BETTER
 
 SUPPORTED_SCHEMAS = (1,)
+# Compared when both reports have them (ranking figures need scores, accuracy a multi-class
+# model, and reports of figures version 1 lack some).
 HEADLINE = (
     "micro_f1",
     "macro_f1",
+    "macro_seen_f1",
     "weighted_f1",
     "samples_f1",
     "micro_precision",
     "micro_recall",
     "subset_accuracy",
     "hamming_loss",
+    "accuracy",
+    "precision@1",
+    "ndcg@3",
+    "lrap",
+    "micro_average_precision",
+    "macro_average_precision",
 )
+_AVERAGES = ("micro", "macro", "weighted", "samples")
+_PRF = ("precision", "recall", "f1")
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,14 @@ class Comparison:
     overall: dict[str, tuple[float, float]]
     topics: list[TopicDelta]
     tolerance: float
+    notes: list[str] = field(default_factory=list)
+
+    def improved(self, name: str) -> bool | None:
+        """Whether figure `name` got better from A to B beyond the tolerance (None: no change)."""
+        a, b = self.overall[name]
+        if abs(b - a) <= self.tolerance:
+            return None
+        return (b < a) if name in LOWER_IS_BETTER else (b > a)
 
     @property
     def better(self) -> list[TopicDelta]:
@@ -69,6 +89,7 @@ class Comparison:
             "better": [t.topic for t in self.better],
             "worse": [t.topic for t in self.worse],
             "tolerance": self.tolerance,
+            "notes": self.notes,
         }
 
 
@@ -93,9 +114,96 @@ def load_report(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def _mean(rows: list[dict[str, Any]], key: str, weight: str | None = None) -> float | None:
+    if not rows or any(key not in r or (weight and weight not in r) for r in rows):
+        return None
+    weights = [float(r[weight]) if weight else 1.0 for r in rows]
+    total = sum(weights)
+    return (
+        sum(w * float(r[key]) for w, r in zip(weights, rows, strict=True)) / total if total else 0.0
+    )
+
+
+def _pooled(rows: list[dict[str, Any]]) -> dict[str, float] | None:
+    if not rows or any(k not in r for r in rows for k in ("tp", "fp", "fn")):
+        return None
+    tp, fp, fn = (sum(int(r[k]) for r in rows) for k in ("tp", "fp", "fn"))
+    return {
+        "precision": tp / (tp + fp) if tp + fp else 0.0,
+        "recall": tp / (tp + fn) if tp + fn else 0.0,
+        "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0,
+        "errors": float(fp + fn),
+    }
+
+
+def _unknown_row(topic: str, support: int) -> dict[str, Any]:
+    return {
+        "topic": topic,
+        "precision": 0.0,
+        "recall": 0.0,
+        "f1": 0.0,
+        "support": support,
+        "predicted": 0,
+        "tp": 0,
+        "fp": 0,
+        "fn": support,
+        "known": False,
+    }
+
+
+def _recounted(rows: list[dict[str, Any]], unknown: bool, n_docs: int) -> dict[str, Any]:
+    """Today's figures as the per-topic rows give them (None: they cannot)."""
+    pooled = _pooled(rows)
+    out: dict[str, Any] = {f"macro_{m}": _mean(rows, m) for m in _PRF}
+    if unknown:  # without unknown topics the other figures kept their meaning
+        for m in _PRF:
+            out[f"micro_{m}"] = pooled[m] if pooled else None
+            out[f"weighted_{m}"] = _mean(rows, m, "support")
+            out[f"samples_{m}"] = None
+        out["subset_accuracy"] = None
+        cells = n_docs * len(rows)
+        out["hamming_loss"] = pooled["errors"] / cells if pooled and cells else None
+    return out
+
+
+def upgrade_report(data: dict[str, Any], label: str) -> tuple[dict[str, Any], list[str]]:
+    """A report of figures version 1 recast in today's definitions, where its counts allow.
+
+    Version 1 averaged macro over the topics seen in truth or predictions (today's
+    macro_seen) and left topics unknown to the model out of every figure. Its per-topic rows
+    and unknown-topic counts give back scikit-learn's macro, and, with unknown topics, micro,
+    weighted and Hamming loss; samples and subset accuracy cannot be, so they are dropped.
+    """
+    if data.get("figures_version", 1) >= 2:
+        return data, []
+    summary = dict(data.get("summary", {}))
+    for m in _PRF:
+        if f"macro_{m}" in summary:
+            summary[f"macro_seen_{m}"] = summary.pop(f"macro_{m}")
+    unknown = {str(k): int(v) for k, v in data.get("unknown_topics", {}).items()}
+    rows = list(data["per_topic"]) + [_unknown_row(k, v) for k, v in unknown.items()]
+    for name, value in _recounted(rows, bool(unknown), int(data.get("n_documents", 0))).items():
+        summary.pop(name, None)
+        if value is not None:
+            summary[name] = value
+    notes = [f"{label} is an older report: its macro figures are compared as macro_seen"]
+    if unknown:
+        notes.append(
+            f"{label} left its {len(unknown)} unknown topic(s) out of its figures; they are "
+            "counted as misses again from its per-topic counts, and figures that cannot be "
+            "recounted (samples averages, subset accuracy) are not compared"
+        )
+    return data | {"summary": summary, "per_topic": rows, "figures_version": 2}, notes
+
+
 def compare(a_path: str | Path, b_path: str | Path, *, tolerance: float = 0.005) -> Comparison:
-    """Compare report B with report A: headline figures and per-topic F1."""
-    a, b = load_report(a_path), load_report(b_path)
+    """Compare report B with report A: headline figures and per-topic F1.
+
+    Older reports (figures version 1) are first recast in today's definitions
+    (upgrade_report); the comparison's notes say what that changed.
+    """
+    a, notes_a = upgrade_report(load_report(a_path), "A")
+    b, notes_b = upgrade_report(load_report(b_path), "B")
     overall = {
         k: (float(a["summary"][k]), float(b["summary"][k]))
         for k in HEADLINE
@@ -113,4 +221,4 @@ def compare(a_path: str | Path, b_path: str | Path, *, tolerance: float = 0.005)
         )
         for name in sorted(set(rows_a) | set(rows_b))
     ]
-    return Comparison(str(a_path), str(b_path), overall, topics, tolerance)
+    return Comparison(str(a_path), str(b_path), overall, topics, tolerance, notes_a + notes_b)

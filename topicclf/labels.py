@@ -18,6 +18,14 @@ class EncodedLabels:
 
     y: np.ndarray
     unknown: Counter[str] = field(default_factory=Counter)
+    unknown_y: np.ndarray | None = None
+
+    @property
+    def unknown_truth(self) -> tuple[list[str], np.ndarray]:
+        """The unknown topics (sorted) and their 0/1 matrix, as metrics.evaluate takes them."""
+        if self.unknown_y is None:
+            raise ValueError("these labels were encoded without their unknown-topic matrix")
+        return sorted(self.unknown), self.unknown_y
 
 
 class LabelEncoder:
@@ -83,13 +91,17 @@ class LabelEncoder:
         classes = self._classes()
         known = set(classes)
         unknown: Counter[str] = Counter()
-        cleaned = []
+        cleaned, others = [], []
         for labels in label_sets:
-            unknown.update(label for label in labels if label not in known)
             cleaned.append([label for label in labels if label in known])
+            others.append([label for label in labels if label not in known])
+            unknown.update(others[-1])
         binarizer = MultiLabelBinarizer(classes=classes)
         y = binarizer.fit_transform(cleaned).astype(np.float32)
-        return EncodedLabels(y=y, unknown=unknown)
+        # A second binarizer over the unknown topics keeps the documents that carry them,
+        # so that evaluation can count them as misses instead of forgetting them.
+        unknown_y = MultiLabelBinarizer(classes=sorted(unknown)).fit_transform(others)
+        return EncodedLabels(y=y, unknown=unknown, unknown_y=unknown_y.astype(np.float32))
 
     def decode(self, rows: Iterable[Iterable[int]]) -> list[list[str]]:
         """Column indices per document back to topic names."""

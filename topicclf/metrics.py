@@ -1,16 +1,62 @@
-"""Evaluation metrics from 0/1 matrices and scores; never prints, never touches a model."""
+"""Evaluation figures from 0/1 matrices and scores, equal to scikit-learn's; gates on them.
+
+Conventions, the same in every figure:
+- zero_division=0: a precision, recall or F1 whose denominator is empty is 0.0.
+- Topics of the evaluation corpus that the model does not know ("unknown topics") are extra
+  truth columns that are never predicted and are scored UNKNOWN_SCORE (0.0), so they count as
+  misses everywhere, exactly as scikit-learn counts them when fed the extended matrices.
+- Tied scores are averaged in P@k, R@k and nDCG@k (see ranking.hits_at_k).
+Never prints; never touches a model.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
+from topicclf.errors import ConfigError
+from topicclf.mistakes import confusions, error_examples
+from topicclf.ranking import (
+    RANKING_NAMES,
+    UNKNOWN_SCORE,
+    precision_recall_curves,
+    ranking_metrics,
+)
+
+__all__ = [
+    "LOWER_IS_BETTER",
+    "METRIC_NAMES",
+    "Averages",
+    "EvaluationReport",
+    "TopicScore",
+    "check_gates",
+    "confusions",
+    "error_examples",
+    "evaluate",
+    "micro_f1",
+    "parse_gate",
+    "precision_recall_curves",
+    "ranking_metrics",
+    "summary_metrics",
+]
+
+# Bumped when a figure's definition changes, so that comparison.py can tell old reports from
+# new ones (1: macro over seen topics only, unknown topics left out of the figures).
+FIGURES_VERSION = 2
+CONVENTIONS: dict[str, Any] = {
+    "zero_division": 0.0,
+    "ties": "averaged",
+    "unknown_topic_score": UNKNOWN_SCORE,
+}
+
 
 @dataclass(frozen=True)
 class TopicScore:
-    """Precision, recall, F1 and counts of one topic."""
+    """Precision, recall, F1 and counts of one topic (`known`: the model has this topic)."""
 
     topic: str
     precision: float
@@ -21,6 +67,7 @@ class TopicScore:
     tp: int
     fp: int
     fn: int
+    known: bool = True
 
 
 @dataclass(frozen=True)
@@ -34,7 +81,12 @@ class Averages:
 
 @dataclass(frozen=True)
 class EvaluationReport:
-    """Everything an evaluation measured; renderers only format this."""
+    """Everything an evaluation measured; renderers only format this.
+
+    `macro` is scikit-learn's (every model and unknown topic); `macro_seen` is our own, over
+    the topics that occur in the truth or in the predictions, so that model topics absent
+    from the test data do not pull it down.
+    """
 
     n_documents: int
     n_topics: int
@@ -45,9 +97,11 @@ class EvaluationReport:
     hamming_loss: float
     subset_accuracy: float
     per_topic: list[TopicScore]
+    macro_seen: Averages = Averages(0.0, 0.0, 0.0)
     topics_without_support: list[str] = field(default_factory=list)
     unknown_topics: dict[str, int] = field(default_factory=dict)
     documents_without_prediction: int = 0
+    documents_without_true_topic: int = 0
     label_cardinality_true: float = 0.0
     label_cardinality_predicted: float = 0.0
     topics_per_document: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -64,6 +118,14 @@ class EvaluationReport:
         return asdict(self)
 
 
+def micro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Micro-averaged F1 of two 0/1 matrices, scikit-learn's with zero_division=0."""
+    truth = np.asarray(y_true) > 0
+    pred = np.asarray(y_pred) > 0
+    denominator = np.count_nonzero(truth) + np.count_nonzero(pred)
+    return 2.0 * np.count_nonzero(truth & pred) / denominator if denominator else 0.0
+
+
 def _prf(
     tp: np.ndarray | float, fp: np.ndarray | float, fn: np.ndarray | float
 ) -> tuple[Any, Any, Any]:
@@ -75,95 +137,127 @@ def _prf(
     return precision, recall, f1
 
 
-def evaluate(
+def _mean(prf: tuple[Any, Any, Any], weights: np.ndarray) -> Averages:
+    if weights.sum() <= 0:
+        return Averages(0.0, 0.0, 0.0)
+    return Averages(*(float(np.average(x, weights=weights)) for x in prf))
+
+
+def _extend(
     y_true: np.ndarray,
     y_pred: np.ndarray,
-    label_names: list[str],
-    *,
-    scores: np.ndarray | None = None,
-    unknown_topics: dict[str, int] | None = None,
-    multiclass: bool = False,
-) -> EvaluationReport:
-    """Compare true and predicted 0/1 matrices (documents x topics).
-
-    Macro and weighted averages run over the topics that occur in the truth or in the
-    predictions; topics with neither are listed in `topics_without_support`, not averaged in
-    as zeros (which would punish a model for topics the test data does not contain).
-    """
+    label_names: Sequence[str],
+    scores: np.ndarray | None,
+    unknown_truth: tuple[Sequence[str], np.ndarray] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[str]]:
+    """Truth, predictions and scores with the unknown topics appended as missed columns."""
     truth = np.asarray(y_true) > 0
     pred = np.asarray(y_pred) > 0
-    if truth.shape != pred.shape or truth.shape[1] != len(label_names):
+    if truth.ndim != 2 or truth.shape != pred.shape or truth.shape[1] != len(label_names):
         raise ValueError(
             f"shape mismatch: y_true {truth.shape}, y_pred {pred.shape}, {len(label_names)} names"
         )
-    n_docs, n_topics = truth.shape
-    tp = (truth & pred).sum(axis=0)
-    fp = (~truth & pred).sum(axis=0)
-    fn = (truth & ~pred).sum(axis=0)
-    support = truth.sum(axis=0)
+    if scores is not None and np.shape(scores) != truth.shape:
+        raise ValueError(f"shape mismatch: scores {np.shape(scores)}, y_true {truth.shape}")
+    names, extra = unknown_truth if unknown_truth is not None else ([], None)
+    extra = np.zeros((truth.shape[0], 0), bool) if extra is None else np.asarray(extra) > 0
+    if extra.shape != (truth.shape[0], len(names)):
+        raise ValueError(
+            f"shape mismatch: unknown_truth matrix {extra.shape}, expected "
+            f"({truth.shape[0]}, {len(names)}) for {len(names)} unknown topic names"
+        )
+    clash = sorted(set(names) & set(label_names))
+    if clash:
+        raise ValueError(f"unknown topics that the model has: {', '.join(clash)}")
+    if scores is not None:
+        filler = np.full(extra.shape, UNKNOWN_SCORE)
+        scores = np.hstack([np.asarray(scores, dtype=np.float64), filler])
+    return (
+        np.hstack([truth, extra]),
+        np.hstack([pred, np.zeros_like(extra)]),
+        scores,
+        [*label_names, *names],
+    )
+
+
+def _topic_scores(
+    names: list[str], n_known: int, tp: np.ndarray, fp: np.ndarray, fn: np.ndarray
+) -> list[TopicScore]:
     precision, recall, f1 = _prf(tp, fp, fn)
-    per_topic = [
+    return [
         TopicScore(
-            topic=label_names[j],
+            topic=names[j],
             precision=float(precision[j]),
             recall=float(recall[j]),
             f1=float(f1[j]),
-            support=int(support[j]),
+            support=int(tp[j] + fn[j]),
             predicted=int(tp[j] + fp[j]),
             tp=int(tp[j]),
             fp=int(fp[j]),
             fn=int(fn[j]),
+            known=j < n_known,
         )
-        for j in range(n_topics)
+        for j in range(len(names))
     ]
-    active = (support > 0) | (tp + fp > 0)
-    micro = Averages(*(float(x) for x in _prf(tp.sum(), fp.sum(), fn.sum())))
-    if active.any():
-        macro = Averages(
-            float(precision[active].mean()), float(recall[active].mean()), float(f1[active].mean())
-        )
-    else:
-        macro = Averages(0.0, 0.0, 0.0)
-    total = support.sum()
-    if total:
-        weights = support / total
-        weighted = Averages(
-            float((precision * weights).sum()),
-            float((recall * weights).sum()),
-            float((f1 * weights).sum()),
-        )
-    else:
-        weighted = Averages(0.0, 0.0, 0.0)
-    d_tp = (truth & pred).sum(axis=1)
-    d_p, d_r, d_f = _prf(d_tp, (~truth & pred).sum(axis=1), (truth & ~pred).sum(axis=1))
-    samples = (
-        Averages(float(d_p.mean()), float(d_r.mean()), float(d_f.mean()))
-        if n_docs
-        else Averages(0.0, 0.0, 0.0)
+
+
+def evaluate(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    label_names: Sequence[str],
+    *,
+    scores: np.ndarray | None = None,
+    unknown_truth: tuple[Sequence[str], np.ndarray] | None = None,
+    multiclass: bool = False,
+) -> EvaluationReport:
+    """Compare true and predicted 0/1 matrices (documents x model topics), with scores.
+
+    `unknown_truth` is (names, 0/1 matrix documents x names) of the corpus topics the model
+    does not know; they are appended as columns that are never predicted and scored 0.0,
+    so every figure counts them as misses (and per_topic lists them with known=False).
+    """
+    truth, pred, ext_scores, names = _extend(y_true, y_pred, label_names, scores, unknown_truth)
+    n_docs, n_known = truth.shape[0], len(label_names)
+    tp = (truth & pred).sum(axis=0)
+    fp = (~truth & pred).sum(axis=0)
+    fn = (truth & ~pred).sum(axis=0)
+    support = truth.sum(axis=0)
+    prf = _prf(tp, fp, fn)
+    doc_prf = _prf(
+        *((a & b).sum(axis=1) for a, b in ((truth, pred), (~truth, pred), (truth, ~pred)))
     )
     return EvaluationReport(
         n_documents=n_docs,
-        n_topics=n_topics,
-        micro=micro,
-        macro=macro,
-        weighted=weighted,
-        samples=samples,
+        n_topics=n_known,
+        micro=Averages(*(float(x) for x in _prf(tp.sum(), fp.sum(), fn.sum()))),
+        macro=_mean(prf, np.ones(len(names))),
+        macro_seen=_mean(prf, ((support > 0) | (tp + fp > 0)).astype(np.float64)),
+        weighted=_mean(prf, support.astype(np.float64)),
+        samples=_mean(doc_prf, np.ones(n_docs)),
         hamming_loss=float((truth != pred).mean()) if truth.size else 0.0,
         subset_accuracy=float((truth == pred).all(axis=1).mean()) if n_docs else 0.0,
-        per_topic=per_topic,
-        topics_without_support=[label_names[j] for j in range(n_topics) if support[j] == 0],
-        unknown_topics=dict(sorted((unknown_topics or {}).items())),
+        per_topic=_topic_scores(names, n_known, tp, fp, fn),
+        topics_without_support=[names[j] for j in range(n_known) if support[j] == 0],
+        unknown_topics={
+            names[j]: int(support[j])
+            for j in sorted(range(n_known, len(names)), key=names.__getitem__)
+        },
         documents_without_prediction=int((~pred.any(axis=1)).sum()),
+        documents_without_true_topic=int((~truth.any(axis=1)).sum()),
         label_cardinality_true=float(truth.sum(axis=1).mean()) if n_docs else 0.0,
         label_cardinality_predicted=float(pred.sum(axis=1).mean()) if n_docs else 0.0,
         topics_per_document={
             "true": _histogram(truth.sum(axis=1)),
             "predicted": _histogram(pred.sum(axis=1)),
         },
-        confusions=confusions(truth, pred, label_names),
-        ranking=ranking_metrics(truth, scores) if scores is not None else {},
-        curves=precision_recall_curves(truth, scores, label_names) if scores is not None else {},
-        multiclass=_multiclass(truth, pred, label_names) if multiclass else {},
+        confusions=confusions(truth, pred, names),
+        ranking=ranking_metrics(truth, ext_scores) if ext_scores is not None else {},
+        curves=(
+            precision_recall_curves(truth, ext_scores, list(label_names))
+            if ext_scores is not None
+            else {}
+        ),
+        multiclass=_multiclass(truth, pred, names) if multiclass else {},
     )
 
 
@@ -172,146 +266,40 @@ def _histogram(counts: np.ndarray) -> dict[str, int]:
     return {str(int(v)): int(f) for v, f in zip(values, freq, strict=True)}
 
 
-def confusions(
-    truth: np.ndarray, pred: np.ndarray, label_names: list[str], most: int = 20
-) -> list[dict[str, Any]]:
-    """The most frequent (missed true topic, wrongly predicted topic) pairs within documents."""
-    missed = (truth & ~pred).astype(np.int64)
-    wrong = (~truth & pred).astype(np.int64)
-    pairs = missed.T @ wrong  # pairs[i, j]: documents missing i while wrongly given j
-    order = np.argsort(-pairs, axis=None, kind="stable")[:most]
-    out = []
-    for flat in order:
-        i, j = divmod(int(flat), pairs.shape[1])
-        if pairs[i, j] == 0:
-            break
-        out.append({"true": label_names[i], "predicted": label_names[j], "count": int(pairs[i, j])})
-    return out
+def _multiclass(truth: np.ndarray, pred: np.ndarray, names: list[str]) -> dict[str, Any]:
+    """scikit-learn's accuracy and confusion matrix, one true and one predicted topic each.
 
-
-def ranking_metrics(
-    truth: np.ndarray, scores: np.ndarray, ks: tuple[int, ...] = (1, 3, 5)
-) -> dict[str, float]:
-    """Precision@k, recall@k, nDCG@k, LRAP, micro and macro average precision from scores."""
-    from sklearn.metrics import (
-        average_precision_score,
-        label_ranking_average_precision_score,
-        ndcg_score,
-    )
-
-    labelled = truth.any(axis=1)
-    out: dict[str, float] = {}
-    if not labelled.any():
-        return out
-    t, s = truth[labelled], scores[labelled]
-    order = np.argsort(-s, axis=1, kind="stable")
-    n_true = t.sum(axis=1)
-    for k in ks:
-        k_eff = min(k, s.shape[1])
-        hits = np.take_along_axis(t, order[:, :k_eff], axis=1).sum(axis=1)
-        out[f"precision@{k}"] = float((hits / k_eff).mean())
-        out[f"recall@{k}"] = float((hits / n_true).mean())
-        if s.shape[1] > 1:
-            out[f"ndcg@{k}"] = float(ndcg_score(t, s, k=k_eff))
-    out["lrap"] = float(label_ranking_average_precision_score(t, s))
-    out["micro_average_precision"] = float(average_precision_score(t.ravel(), s.ravel()))
-    supported = np.flatnonzero(truth.any(axis=0))
-    if supported.size:
-        out["macro_average_precision"] = float(
-            np.mean([average_precision_score(truth[:, j], scores[:, j]) for j in supported])
-        )
-    return out
-
-
-def precision_recall_curves(
-    truth: np.ndarray,
-    scores: np.ndarray,
-    label_names: list[str],
-    topics: int = 5,
-    points: int = 100,
-) -> dict[str, dict[str, list[float]]]:
-    """Micro-averaged and largest topics' precision-recall curves at `points` recall levels.
-
-    Precision is interpolated (the best precision at this recall or more), the usual way to
-    draw these curves, so that a curve over 270,000 scores stays a small, readable list.
+    A document's true topic is its first (in column order, unknown topics last); one without
+    a true topic, or without a predicted one, counts as wrong and is left out of the matrix.
     """
-    from sklearn.metrics import precision_recall_curve
-
-    levels = np.linspace(0.0, 1.0, points)
-
-    def curve(y: np.ndarray, s: np.ndarray) -> dict[str, list[float]]:
-        precision, recall, _ = precision_recall_curve(y, s)
-        # Recall falls along the arrays, so entries with recall >= r form a prefix, and the
-        # running maximum of precision over that prefix is the interpolated precision.
-        best = np.maximum.accumulate(precision)
-        idx = np.searchsorted(-recall, -levels, side="right") - 1
-        interpolated = best[np.clip(idx, 0, len(best) - 1)]
-        interpolated[levels > recall.max()] = 0.0
-        return {
-            "precision": [round(float(p), 5) for p in interpolated],
-            "recall": [round(float(r), 5) for r in levels],
-        }
-
-    out: dict[str, dict[str, list[float]]] = {}
-    if truth.any():
-        out["micro"] = curve(truth.ravel(), scores.ravel())
-    for j in np.argsort(-truth.sum(axis=0), kind="stable")[:topics]:
-        if truth[:, j].any():
-            out[label_names[j]] = curve(truth[:, j], scores[:, j])
-    return out
-
-
-def _multiclass(truth: np.ndarray, pred: np.ndarray, label_names: list[str]) -> dict[str, Any]:
-    true_idx = truth.argmax(axis=1)
-    pred_idx = pred.argmax(axis=1)
-    matrix = np.zeros((len(label_names), len(label_names)), dtype=np.int64)
-    np.add.at(matrix, (true_idx, pred_idx), 1)
+    has_true, has_pred = truth.any(axis=1), pred.any(axis=1)
+    # Distinct sentinels so that "no true topic" never equals "no predicted topic".
+    true_idx = np.where(has_true, truth.argmax(axis=1), -1)
+    pred_idx = np.where(has_pred, pred.argmax(axis=1), -2)
+    both = has_true & has_pred
+    matrix = np.zeros((len(names), len(names)), dtype=np.int64)
+    np.add.at(matrix, (true_idx[both], pred_idx[both]), 1)
     return {
         "accuracy": float((true_idx == pred_idx).mean()) if len(true_idx) else 0.0,
-        "labels": list(label_names),
+        "labels": list(names),
         "confusion_matrix": matrix.tolist(),
+        "documents_with_several_true_topics": int((truth.sum(axis=1) > 1).sum()),
     }
 
 
-def error_examples(
-    truth: np.ndarray,
-    pred: np.ndarray,
-    label_names: list[str],
-    ids: list[str],
-    texts: list[str],
-    most: int = 6,
-) -> list[dict[str, Any]]:
-    """A handful of documents with false positives or negatives, most errors first."""
-    wrong = (truth != pred).sum(axis=1)
-    names = np.asarray(label_names)
-    out = []
-    for i in np.argsort(-wrong, kind="stable")[:most]:
-        if wrong[i] == 0:
-            break
-        out.append(
-            {
-                "id": ids[i],
-                "text": texts[i][:400],
-                "true": names[truth[i]].tolist(),
-                "predicted": names[pred[i]].tolist(),
-                "false_positives": names[~truth[i] & pred[i]].tolist(),
-                "false_negatives": names[truth[i] & ~pred[i]].tolist(),
-            }
-        )
-    return out
-
-
-_SCHEMES = ("micro", "macro", "weighted", "samples")
+_SCHEMES = ("micro", "macro", "macro_seen", "weighted", "samples")
 METRIC_NAMES = (
     *(f"{s}_{m}" for s in _SCHEMES for m in ("precision", "recall", "f1")),
     "subset_accuracy",
     "hamming_loss",
+    *RANKING_NAMES,
+    "accuracy",
 )
-LOWER_IS_BETTER = frozenset({"hamming_loss"})
+LOWER_IS_BETTER = frozenset({"hamming_loss", "coverage_error", "label_ranking_loss"})
 
 
 def summary_metrics(report: EvaluationReport) -> dict[str, float]:
-    """The headline figures by name (METRIC_NAMES), as used by `--fail-under` and summaries."""
+    """The report's figures by name (those of METRIC_NAMES it has), for gates and summaries."""
     out: dict[str, float] = {}
     for scheme in _SCHEMES:
         averages: Averages = getattr(report, scheme)
@@ -320,4 +308,48 @@ def summary_metrics(report: EvaluationReport) -> dict[str, float]:
         out[f"{scheme}_f1"] = averages.f1
     out["subset_accuracy"] = report.subset_accuracy
     out["hamming_loss"] = report.hamming_loss
+    out.update((k, v) for k, v in report.ranking.items() if k in RANKING_NAMES)
+    if report.multiclass:
+        out["accuracy"] = report.multiclass["accuracy"]
     return out
+
+
+def parse_gate(text: str) -> tuple[str, float]:
+    """'METRIC=VALUE' (e.g. 'micro_f1=0.8') as (metric, value); ConfigError if it is not one."""
+    name, sep, value = (part.strip() for part in text.partition("="))
+    if not sep or not name or not value:
+        raise ConfigError(f"{text!r}: expected METRIC=VALUE, e.g. micro_f1=0.8")
+    if name not in METRIC_NAMES:
+        raise ConfigError(
+            f"{text!r}: unknown metric {name!r}; choose one of: {', '.join(METRIC_NAMES)}"
+        )
+    try:
+        bound = float(value)
+    except ValueError:
+        raise ConfigError(
+            f"{text!r}: {value!r} is not a number; expected METRIC=VALUE, e.g. micro_f1=0.8"
+        ) from None
+    if not math.isfinite(bound):
+        # Every comparison with nan is false, so such a gate could never fail.
+        raise ConfigError(f"{text!r}: the value must be a finite number, not {value!r}")
+    return name, bound
+
+
+def check_gates(report: EvaluationReport, gates: Sequence[tuple[str, float]]) -> list[str]:
+    """The gates the report fails, as messages like 'micro_f1 0.7712 < 0.8' (empty: all met).
+
+    A gate on a figure the report lacks fails: ranking figures need scores, `accuracy` a
+    multi-class model.
+    """
+    figures = summary_metrics(report)
+    failures = []
+    for name, bound in gates:
+        value = figures.get(name)
+        if value is None:
+            failures.append(f"{name} is not in this report, so it cannot reach {bound:g}")
+        elif name in LOWER_IS_BETTER:
+            if not value <= bound:
+                failures.append(f"{name} {value:.4f} > {bound:g}")
+        elif not value >= bound:
+            failures.append(f"{name} {value:.4f} < {bound:g}")
+    return failures

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from topicclf.comparison import Comparison
 from topicclf.errors import TopicclfError
 from topicclf.fileio import atomic_write_text
-from topicclf.reports.files import md_cell
+from topicclf.reports.files import csv_text, md_cell
 
 
 def _fmt(value: float | None) -> str:
@@ -26,24 +25,22 @@ def render_comparison(console: Console, comparison: Comparison, *, most: int = 1
     overall = Table(title=f"A = {comparison.a}   B = {comparison.b}")
     for col in ("metric", "A", "B", "B - A"):
         overall.add_column(col, justify="left" if col == "metric" else "right")
+    styles = {True: "green", False: "red", None: ""}
     for name, (a, b) in comparison.overall.items():
-        delta = b - a
-        good = delta < 0 if name == "hamming_loss" else delta > 0
-        style = (
-            "green"
-            if good and abs(delta) > comparison.tolerance
-            else ("red" if abs(delta) > comparison.tolerance else "")
-        )
-        overall.add_row(
-            name, f"{a:.4f}", f"{b:.4f}", f"[{style}]{delta:+.4f}[/]" if style else f"{delta:+.4f}"
-        )
+        style = styles[comparison.improved(name)]
+        delta = f"{b - a:+.4f}"
+        overall.add_row(name, f"{a:.4f}", f"{b:.4f}", f"[{style}]{delta}[/]" if style else delta)
     console.print(overall)
+    for note in comparison.notes:
+        console.print(f"note: {escape(note)}")
     for title, rows in (("better in B", comparison.better), ("worse in B", comparison.worse)):
         table = Table(title=f"{title} ({len(rows)} topics, F1 change > {comparison.tolerance})")
         for col in ("topic", "F1 A", "F1 B", "change", "support"):
             table.add_column(col, justify="left" if col == "topic" else "right")
         for t in rows[:most]:
-            table.add_row(t.topic, _fmt(t.f1_a), _fmt(t.f1_b), f"{t.delta:+.4f}", str(t.support_b))
+            table.add_row(
+                escape(t.topic), _fmt(t.f1_a), _fmt(t.f1_b), f"{t.delta:+.4f}", str(t.support_b)
+            )
         console.print(table)
         if len(rows) > most:
             console.print(f"... {len(rows) - most} more; write them all with --output")
@@ -56,14 +53,14 @@ def comparison_json(comparison: Comparison) -> str:
 
 def comparison_csv(comparison: Comparison) -> str:
     """One row per topic: topic, f1_a, f1_b, delta, support_a, support_b."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["topic", "f1_a", "f1_b", "delta", "support_a", "support_b"])
-    for t in comparison.topics:
-        writer.writerow(
+    header = ["topic", "f1_a", "f1_b", "delta", "support_a", "support_b"]
+    return csv_text(
+        [header]
+        + [
             [t.topic, _fmt(t.f1_a), _fmt(t.f1_b), f"{t.delta:.4f}", t.support_a, t.support_b]
-        )
-    return buffer.getvalue()
+            for t in comparison.topics
+        ]
+    )
 
 
 def comparison_markdown(comparison: Comparison) -> str:
@@ -79,6 +76,8 @@ def comparison_markdown(comparison: Comparison) -> str:
     ]
     for name, (a, b) in comparison.overall.items():
         lines.append(f"| {name} | {a:.4f} | {b:.4f} | {b - a:+.4f} |")
+    if comparison.notes:
+        lines += ["", *(f"Note: {md_cell(note)}." for note in comparison.notes)]
     for title, rows in (("Better in B", comparison.better), ("Worse in B", comparison.worse)):
         lines += [
             "",
@@ -105,6 +104,7 @@ def comparison_html(comparison: Comparison) -> str:
     overall = rows(
         [(k, f"{a:.4f}", f"{b:.4f}", f"{b - a:+.4f}") for k, (a, b) in comparison.overall.items()]
     )
+    notes = "".join(f"<p>Note: {html.escape(note)}.</p>" for note in comparison.notes)
     topics = rows(
         [
             (t.topic, _fmt(t.f1_a), _fmt(t.f1_b), f"{t.delta:+.4f}", str(t.support_b))
@@ -120,6 +120,7 @@ td:first-child,th:first-child{{text-align:left}}</style></head><body>
 <h1>Report comparison</h1><p>A: <code>{html.escape(comparison.a)}</code><br>
 B: <code>{html.escape(comparison.b)}</code></p>
 <h2>Overall</h2><table><tr><th>metric</th><th>A</th><th>B</th><th>B - A</th></tr>{overall}</table>
+{notes}
 <h2>Per topic (worst change first)</h2>
 <table><tr><th>topic</th><th>F1 A</th><th>F1 B</th><th>change</th><th>support</th></tr>
 {topics}</table>

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
+from collections.abc import Iterable
 from typing import Any
 
-from topicclf.metrics import EvaluationReport, summary_metrics
+from topicclf.metrics import CONVENTIONS, FIGURES_VERSION, EvaluationReport, summary_metrics
+from topicclf.reports.glossary import CONVENTIONS_TEXT, GLOSSARY
 
+# The layout version: new keys may appear within it. What the figures mean is versioned
+# separately (figures_version), so that readers checking for schema 1 keep working.
 SCHEMA_VERSION = 1
+SCHEMES = ("micro", "macro", "macro_seen", "weighted", "samples")
 
 
 def to_json(report: EvaluationReport, context: dict[str, Any]) -> str:
@@ -18,6 +25,8 @@ def to_json(report: EvaluationReport, context: dict[str, Any]) -> str:
 
     data = {
         "schema_version": SCHEMA_VERSION,
+        "figures_version": FIGURES_VERSION,
+        "conventions": CONVENTIONS,
         **context,
         "summary": summary_metrics(report),
         **report.to_dict(),
@@ -27,63 +36,83 @@ def to_json(report: EvaluationReport, context: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
+def csv_text(rows: Iterable[Iterable[Any]]) -> str:
+    """CSV lines ending in \\n, quoting every field that holds a comma, a quote or a line break."""
+    lines = []
+    for row in rows:
+        # Python's writer quotes a lone \r only when \r is in the line terminator; writing
+        # each row with \r\n and swapping the final one keeps such fields readable.
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\r\n").writerow(row)
+        lines.append(buffer.getvalue()[:-2] + "\n")
+    return "".join(lines)
+
+
 def to_csv(report: EvaluationReport, context: dict[str, Any]) -> str:
-    """One row per topic: topic, precision, recall, f1, support, predicted, tp, fp, fn."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(
-        ["topic", "precision", "recall", "f1", "support", "predicted", "tp", "fp", "fn"]
-    )
-    for t in report.per_topic:
-        writer.writerow(
-            [
-                t.topic,
-                f"{t.precision:.4f}",
-                f"{t.recall:.4f}",
-                f"{t.f1:.4f}",
-                t.support,
-                t.predicted,
-                t.tp,
-                t.fp,
-                t.fn,
-            ]
-        )
-    return buffer.getvalue()
+    """One row per topic: topic, precision, recall, f1, support, predicted, tp, fp, fn, known."""
+    header = ["topic", "precision", "recall", "f1", "support", "predicted", "tp", "fp", "fn"]
+    rows = [
+        [
+            t.topic,
+            f"{t.precision:.4f}",
+            f"{t.recall:.4f}",
+            f"{t.f1:.4f}",
+            t.support,
+            t.predicted,
+            t.tp,
+            t.fp,
+            t.fn,
+            "yes" if t.known else "no",
+        ]
+        for t in report.per_topic
+    ]
+    return csv_text([[*header, "known"], *rows])
 
 
 def md_cell(text: str) -> str:
-    """Escape a Markdown table cell."""
-    return text.replace("|", "\\|")
+    """Text that stays inside one Markdown table cell: one line, |, \\ and HTML escaped."""
+    escaped = html.escape(text, quote=False).replace("\\", "\\\\").replace("|", "\\|")
+    # \n, \r\n and \r end a Markdown line (and so the table row); <br> breaks within the cell.
+    return re.sub(r"\r\n|\r|\n", "<br>", escaped)
 
 
-def to_markdown(report: EvaluationReport, context: dict[str, Any]) -> str:
-    """A summary table and the per-topic table sorted by support, ready for a pull request."""
-    lines = ["# Evaluation report", ""]
-    for key in ("model", "corpus"):
-        if key in context:
-            lines.append(f"- {key}: `{context[key].get('path', '')}`")
-    lines += [f"- documents: {report.n_documents}, topics: {report.n_topics}", ""]
-    lines += ["| average | precision | recall | F1 |", "|---|---:|---:|---:|"]
-    for scheme in ("micro", "macro", "weighted", "samples"):
+def _md_figures(report: EvaluationReport) -> list[str]:
+    lines = ["| average | precision | recall | F1 |", "|---|---:|---:|---:|"]
+    for scheme in SCHEMES:
         avg = getattr(report, scheme)
         lines.append(f"| {scheme} | {avg.precision:.4f} | {avg.recall:.4f} | {avg.f1:.4f} |")
     lines += [
         "",
         f"Subset accuracy {report.subset_accuracy:.4f}, Hamming loss {report.hamming_loss:.4f}, "
-        f"documents without a predicted topic: {report.documents_without_prediction}.",
-        "",
-        "| topic | precision | recall | F1 | support |",
-        "|---|---:|---:|---:|---:|",
+        f"documents without a predicted topic: {report.documents_without_prediction}, "
+        f"without a true topic: {report.documents_without_true_topic}.",
     ]
+    if report.multiclass:
+        lines.append(f"Accuracy (multi-class) {report.multiclass['accuracy']:.4f}.")
+    if report.ranking:
+        lines += ["", "| ranking figure | value |", "|---|---:|"]
+        lines += [f"| {name} | {value:.4f} |" for name, value in report.ranking.items()]
+    return lines
+
+
+def to_markdown(report: EvaluationReport, context: dict[str, Any]) -> str:
+    """Summary tables, the per-topic table by support and a glossary, ready for a review."""
+    lines = ["# Evaluation report", ""]
+    for key in ("model", "corpus"):
+        if key in context:
+            lines.append(f"- {key}: `{context[key].get('path', '')}`")
+    lines += [f"- documents: {report.n_documents}, topics: {report.n_topics}", ""]
+    lines += _md_figures(report)
+    lines += ["", "| topic | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
     for t in sorted(report.per_topic, key=lambda t: (-t.support, t.topic)):
-        lines.append(
-            f"| {md_cell(t.topic)} | {t.precision:.4f} | {t.recall:.4f} | {t.f1:.4f} "
-            f"| {t.support} |"
-        )
+        name = md_cell(t.topic) + ("" if t.known else " (unknown to the model)")
+        lines.append(f"| {name} | {t.precision:.4f} | {t.recall:.4f} | {t.f1:.4f} | {t.support} |")
     if report.unknown_topics:
         lines += [
             "",
             "Topics unknown to the model (counted as misses): "
-            + ", ".join(f"{k} ({v})" for k, v in report.unknown_topics.items()),
+            + ", ".join(f"{md_cell(k)} ({v})" for k, v in report.unknown_topics.items()),
         ]
+    lines += ["", "## Glossary", "", CONVENTIONS_TEXT, ""]
+    lines += [f"- **{name}**: {text}." for name, text in GLOSSARY.items()]
     return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ import io
 from typing import Any
 
 from topicclf.metrics import EvaluationReport
+from topicclf.reports.glossary import CONVENTIONS_TEXT, GLOSSARY
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
@@ -27,6 +28,7 @@ figure{margin:0}figcaption{font-size:.85rem;color:#555}
 img{max-width:100%}.meta{color:#555;font-size:.9rem}
 .doc{border:1px solid #eee;border-radius:6px;padding:.6rem;margin:.5rem 0}
 .fp{color:#b00020}.fn{color:#1a5fb4}code{background:#f5f5f5;padding:0 .2rem}
+dt{font-weight:600;margin-top:.4rem}dd{margin:0 0 0 1rem;color:#444}
 """
 
 _SORT_JS = """
@@ -65,10 +67,23 @@ def _figure(png: str, caption: str) -> str:
     )
 
 
+def _plain(text: str) -> str:
+    """A topic name as matplotlib text: a `$` would otherwise start mathtext (and `$x^$` fail)."""
+    # Control characters other than \n have no glyph and only draw warnings.
+    text = "".join(c if c == "\n" or c.isprintable() else " " for c in text)
+    return text.replace("$", r"\$")
+
+
 def _plots(report: EvaluationReport, context: dict[str, Any]) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
+    # A user's matplotlibrc may ask for LaTeX, which would choke on topic names (and need TeX).
+    with matplotlib.rc_context({"text.usetex": False}):
+        return _draw(report, context)
+
+
+def _draw(report: EvaluationReport, context: dict[str, Any]) -> list[str]:
     import matplotlib.pyplot as plt
 
     figures = []
@@ -81,14 +96,14 @@ def _plots(report: EvaluationReport, context: dict[str, Any]) -> list[str]:
         ax.set_ylabel("F1")
         ax.set_ylim(-0.02, 1.02)
         for t in sorted(topics, key=lambda t: -t.support)[:8]:
-            ax.annotate(t.topic, (t.support, t.f1), fontsize=7, alpha=0.8)
+            ax.annotate(_plain(t.topic), (t.support, t.f1), fontsize=7, alpha=0.8)
         ax.grid(alpha=0.3)
         figures.append(_figure(_png(fig), "F1 of each topic against its support"))
     if report.curves:
         fig, ax = plt.subplots(figsize=(6, 4))
         for name, curve in report.curves.items():
             style = {"linewidth": 2.5, "color": "black"} if name == "micro" else {"alpha": 0.8}
-            ax.plot(curve["recall"], curve["precision"], label=name, **style)
+            ax.plot(curve["recall"], curve["precision"], label=_plain(name), **style)
         ax.set_xlabel("recall")
         ax.set_ylabel("precision")
         ax.set_xlim(0, 1.01)
@@ -112,6 +127,13 @@ def _plots(report: EvaluationReport, context: dict[str, Any]) -> list[str]:
         figures.append(
             _figure(_png(fig), "F1 against the threshold on the validation split (training data)")
         )
+    return figures + _count_plots(report)
+
+
+def _count_plots(report: EvaluationReport) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    figures = []
     counts = report.topics_per_document
     if counts:
         keys = sorted({int(k) for part in counts.values() for k in part})
@@ -132,7 +154,9 @@ def _plots(report: EvaluationReport, context: dict[str, Any]) -> list[str]:
     if report.confusions:
         top = report.confusions[:12][::-1]
         fig, ax = plt.subplots(figsize=(6, 0.35 * len(top) + 1))
-        ax.barh([f"{c['true']} → {c['predicted']}" for c in top], [c["count"] for c in top])
+        pairs = [_plain(f"{c['true']} → {c['predicted']}") for c in top]
+        # Positions, not the names, place the bars: two pairs may print the same.
+        ax.barh(range(len(top)), [c["count"] for c in top], tick_label=pairs)
         ax.set_xlabel("documents (true topic missed → wrong topic given)")
         figures.append(_figure(_png(fig), "Most frequent confusions"))
     return figures
@@ -156,7 +180,8 @@ def _topic_rows(report: EvaluationReport) -> str:
     for t in sorted(report.per_topic, key=lambda t: (-t.support, t.topic)):
         weak = ' class="weak"' if t.f1 < 0.5 and (t.support or t.predicted) else ""
         rows.append(
-            f"<tr><td>{html.escape(t.topic)}</td><td>{t.precision:.3f}</td>"
+            f"<tr><td>{html.escape(t.topic)}{'' if t.known else ' (unknown to the model)'}</td>"
+            f"<td>{t.precision:.3f}</td>"
             f"<td>{t.recall:.3f}</td><td{weak}>{t.f1:.3f}</td><td>{t.support}</td>"
             f"<td>{t.predicted}</td><td>{t.tp}</td><td>{t.fp}</td><td>{t.fn}</td></tr>"
         )
@@ -183,6 +208,14 @@ def _examples(report: EvaluationReport) -> str:
     return "\n".join(parts) or "<p>No errors among the evaluated documents.</p>"
 
 
+def _glossary() -> str:
+    terms = "".join(
+        f"<dt>{html.escape(name)}</dt><dd>{html.escape(text)}.</dd>"
+        for name, text in GLOSSARY.items()
+    )
+    return f"<p class=meta>{html.escape(CONVENTIONS_TEXT)}</p><dl>{terms}</dl>"
+
+
 def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
     """The whole report as one self-contained HTML page."""
     model = context.get("model", {})
@@ -190,12 +223,8 @@ def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
     summary_rows = "".join(
         f"<tr><td>{scheme}</td><td>{a.precision:.4f}</td><td>{a.recall:.4f}</td>"
         f"<td>{a.f1:.4f}</td></tr>"
-        for scheme, a in (
-            ("micro", report.micro),
-            ("macro", report.macro),
-            ("weighted", report.weighted),
-            ("samples", report.samples),
-        )
+        for scheme in ("micro", "macro", "macro_seen", "weighted", "samples")
+        for a in (getattr(report, scheme),)
     )
     ranking = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in report.ranking.items()
@@ -233,7 +262,8 @@ corpus <code>{html.escape(str(corpus.get("path", "")))}</code> ·
 <p>Subset accuracy {report.subset_accuracy:.4f} · Hamming loss {report.hamming_loss:.4f} ·
 topics per document {report.label_cardinality_true:.2f} true,
 {report.label_cardinality_predicted:.2f} predicted · documents without a predicted topic
-{report.documents_without_prediction}</p>{unknown}
+{report.documents_without_prediction}, without a true topic
+{report.documents_without_true_topic}</p>{unknown}
 </div><div>
 <table><thead><tr><th>ranking metric</th><th>value</th></tr></thead>
 <tbody>{ranking}</tbody></table></div></div>
@@ -248,6 +278,8 @@ topics per document {report.label_cardinality_true:.2f} true,
 </tbody></table>
 <h2>Example errors</h2>
 {_examples(report)}
+<h2>Glossary</h2>
+{_glossary()}
 <script>{_SORT_JS}</script>
 </body></html>
 """

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from topicclf.corpus.stats import CorpusStats
@@ -22,7 +23,7 @@ def render_evaluation(console: Console, report: EvaluationReport, *, max_topics:
     summary = Table(title=f"{report.n_documents} documents, {report.n_topics} topics")
     for col in ("average", "precision", "recall", "F1"):
         summary.add_column(col, justify="left" if col == "average" else "right")
-    for scheme in ("micro", "macro", "weighted", "samples"):
+    for scheme in ("micro", "macro", "macro_seen", "weighted", "samples"):
         avg = getattr(report, scheme)
         summary.add_row(scheme, f"{avg.precision:.4f}", f"{avg.recall:.4f}", f"{avg.f1:.4f}")
     console.print(summary)
@@ -33,7 +34,7 @@ def render_evaluation(console: Console, report: EvaluationReport, *, max_topics:
     ordered = sorted(report.per_topic, key=lambda t: (-t.support, t.topic))
     for t in ordered[:max_topics]:
         topics.add_row(
-            t.topic,
+            escape(t.topic) + ("" if t.known else " (unknown)"),
             f"{t.precision:.3f}",
             f"{t.recall:.3f}",
             f"{t.f1:.3f}",
@@ -51,12 +52,18 @@ def render_evaluation(console: Console, report: EvaluationReport, *, max_topics:
         render_confusion_matrix(console, report.multiclass)
     console.print(
         f"subset accuracy {report.subset_accuracy:.4f} · Hamming loss {report.hamming_loss:.4f}"
-        f" · documents without a topic {report.documents_without_prediction}"
+        f" · documents without a predicted topic {report.documents_without_prediction}"
+        f" · without a true topic {report.documents_without_true_topic}"
     )
+    if report.ranking:
+        console.print(
+            " · ".join(f"{k} {v:.4f}" for k, v in report.ranking.items())
+            + " (ties averaged; see the glossary of a .md or .html report)"
+        )
     if report.unknown_topics:
         console.print(
             "topics unknown to the model (counted as misses): "
-            + ", ".join(f"{k} ({v})" for k, v in list(report.unknown_topics.items())[:10])
+            + ", ".join(f"{escape(k)} ({v})" for k, v in list(report.unknown_topics.items())[:10])
         )
 
 
@@ -68,9 +75,9 @@ def render_confusion_matrix(console: Console, multiclass: dict[str, Any], most: 
     table = Table(title="confusion matrix (rows true, columns predicted)")
     table.add_column("true \\ predicted", overflow="fold", max_width=14)
     for j in keep:
-        table.add_column(labels[j][:7], justify="right")
+        table.add_column(escape(labels[j][:7]), justify="right")
     for i in keep:
-        table.add_row(labels[i], *(str(matrix[i][j]) for j in keep))
+        table.add_row(escape(labels[i]), *(str(matrix[i][j]) for j in keep))
     console.print(table)
     if len(labels) > most:
         console.print(f"... {len(labels) - most} smaller topics left out; see --output report.json")
@@ -104,7 +111,9 @@ def render_stats(console: Console, stats: CorpusStats, *, top: int = 20) -> None
         freq.add_column("documents", justify="right")
         freq.add_column("share", justify="right")
         for topic, count in list(stats.topic_counts.items())[:top]:
-            freq.add_row(topic, str(count), f"{count / max(stats.labelled_documents, 1):.1%}")
+            freq.add_row(
+                escape(topic), str(count), f"{count / max(stats.labelled_documents, 1):.1%}"
+            )
         console.print(freq)
 
 
