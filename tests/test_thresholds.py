@@ -3,11 +3,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from topicclf.metrics import micro_f1
 from topicclf.thresholds import (
+    Rule,
     ThresholdPolicy,
     apply,
     apply_thresholds,
-    micro_f1,
+    decide,
+    topics_of,
     tune_global,
     tune_per_topic,
     tune_policy,
@@ -79,3 +82,52 @@ def test_auto_fallback_is_chosen_on_validation() -> None:
     none = np.zeros((3, 2), dtype=np.float32)
     policy = tune_policy(none, low, strategy="fixed", fixed_value=0.5, fallback="auto")
     assert not policy.fallback  # documents without topics: the fallback only adds errors
+
+
+POLICY = ThresholdPolicy(
+    "per_topic", np.array([0.5, 0.6, 0.7, 0.2], np.float32), 0.5, fallback=True, top_k=0
+)
+SCORES = np.array(
+    [[0.9, 0.1, 0.8, 0.1], [0.1, 0.2, 0.3, 0.1], [0.4, 0.65, 0.1, 0.3]], dtype=np.float32
+)
+
+
+def test_decide_is_the_one_rule_for_every_override() -> None:
+    assert decide(SCORES, POLICY).tolist() == [
+        [True, False, True, False],
+        [False, False, True, False],  # nothing passes: the fallback gives the best topic
+        [False, True, False, True],
+    ]
+    never = decide(SCORES, POLICY, Rule(fallback=False))
+    assert never[1].tolist() == [False] * 4
+    fixed = decide(SCORES, POLICY, Rule(threshold=0.35))  # one cut, no fallback
+    assert fixed.tolist() == [
+        [True, False, True, False],
+        [False, False, False, False],
+        [True, True, False, False],
+    ]
+    best_two = decide(SCORES, POLICY, Rule(top_k=2))  # the k best, whatever their scores
+    assert best_two.sum(axis=1).tolist() == [2, 2, 2]
+    capped = decide(SCORES, POLICY, Rule(threshold=0.35, top_k=1))
+    assert capped.sum(axis=1).tolist() == [1, 0, 1]
+
+
+def test_blank_texts_get_no_topic_even_with_fallback_or_multiclass() -> None:
+    texts = ["some text", " \t\n", ""]
+    chosen = decide(SCORES, POLICY, texts=texts)
+    assert chosen.tolist()[1:] == [[False] * 4, [False] * 4]
+    multiclass = ThresholdPolicy("argmax", np.zeros(4, np.float32), 0.0, True, 0, True)
+    chosen = decide(SCORES, multiclass, texts=texts)
+    assert chosen.tolist() == [[True, False, False, False], [False] * 4, [False] * 4]
+    assert decide(SCORES, multiclass, Rule(threshold=0.99, top_k=3)).sum(axis=1).tolist() == [
+        1,
+        1,
+        1,
+    ]
+
+
+def test_topics_of_lists_chosen_topics_best_first() -> None:
+    chosen = decide(SCORES, POLICY)
+    topics = topics_of(SCORES, chosen, ["a", "b", "c", "d"])
+    assert [[t for t, _ in row] for row in topics] == [["a", "c"], ["c"], ["b", "d"]]
+    assert topics[0][0][1] == pytest.approx(0.9)

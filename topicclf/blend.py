@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from topicclf.errors import ModelBundleError
+from topicclf.metrics import micro_f1
 from topicclf.thresholds import ThresholdPolicy, apply
 
 # Weights tried for the linear model when the blend is automatic. The network always keeps
@@ -136,9 +137,6 @@ def choose_weight(
     results: dict[float, float] = {}
     for w in grid:
         scores = (1.0 - w) * network + w * linear
-        chosen = apply(scores, tune(y, scores))
-        tp = float(np.logical_and(chosen, y > 0).sum())
-        denominator = float(chosen.sum() + (y > 0).sum())
-        results[w] = 2.0 * tp / denominator if denominator else 0.0
+        results[w] = micro_f1(y, apply(scores, tune(y, scores)))
     best = max(grid, key=lambda w: (round(results[w], 6), w))
     return best, results

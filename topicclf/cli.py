@@ -113,27 +113,13 @@ from topicclf import cli_tag  # noqa: E402, F401
 
 
 def _parse_gates(gates: list[str]) -> list[tuple[str, float]]:
-    from topicclf.metrics import METRIC_NAMES
+    from topicclf.errors import ConfigError
+    from topicclf.metrics import parse_gate
 
-    parsed = []
-    for gate in gates:
-        name, sep, value = gate.partition("=")
-        name = name.strip()
-        try:
-            threshold = float(value)
-        except ValueError:
-            sep = ""
-        if not sep:
-            raise typer.BadParameter(
-                f"{gate!r}: expected METRIC=VALUE, e.g. micro_f1=0.8", param_hint="--fail-under"
-            )
-        if name not in METRIC_NAMES:
-            raise typer.BadParameter(
-                f"unknown metric {name!r}; choose one of: {', '.join(METRIC_NAMES)}",
-                param_hint="--fail-under",
-            )
-        parsed.append((name, threshold))
-    return parsed
+    try:
+        return [parse_gate(gate) for gate in gates]
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--fail-under") from None
 
 
 @app.command(
@@ -195,15 +181,9 @@ def evaluate(
     for path in output or []:
         write_report(report, path, context)
         note(f"report written to {path}")
-    from topicclf.metrics import LOWER_IS_BETTER, summary_metrics
+    from topicclf.metrics import check_gates
 
-    figures = summary_metrics(report)
-    failed = []
-    for name, value in gates:
-        if name in LOWER_IS_BETTER and figures[name] > value:
-            failed.append(f"{name} {figures[name]:.4f} > {value}")
-        elif name not in LOWER_IS_BETTER and figures[name] < value:
-            failed.append(f"{name} {figures[name]:.4f} < {value}")
+    failed = check_gates(report, gates)
     if failed:
         err.print("[red]gate not met:[/] " + "; ".join(failed))
         raise typer.Exit(EXIT_GATE)

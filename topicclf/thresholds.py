@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from topicclf.metrics import micro_f1
+
 MIN_OWN_F1 = 0.5
 
 
@@ -200,13 +202,6 @@ def apply_thresholds(
         empty = ~out.any(axis=1)
         out[np.flatnonzero(empty), np.argmax(scores[empty], axis=1)] = True
     return out
-
-
-def micro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Micro-averaged F1 of two 0/1 matrices (0.0 when both are empty)."""
-    tp = float(np.logical_and(y_true > 0, y_pred).sum())
-    denom = float((y_true > 0).sum() + y_pred.sum())
-    return 2.0 * tp / denom if denom else 0.0
 
 
 def tune_policy(

@@ -22,7 +22,7 @@ from topicclf.errors import DataError
 from topicclf.features import Featurizer, TfidfFeaturizer, make_featurizer
 from topicclf.inference import Scorer, network_scores
 from topicclf.labels import LabelEncoder, detect_mode, split_indices
-from topicclf.metrics import EvaluationReport, evaluate
+from topicclf.metrics import EvaluationReport, evaluate, micro_f1
 from topicclf.networks import (
     build_dense_network,
     build_embedding_network,
@@ -31,7 +31,7 @@ from topicclf.networks import (
     loss_function,
     set_seed,
 )
-from topicclf.thresholds import ThresholdPolicy, apply, apply_thresholds, micro_f1, tune_policy
+from topicclf.thresholds import ThresholdPolicy, apply, apply_thresholds, tune_policy
 from topicclf.types import NullProgress, Progress
 
 Tuner = Callable[[np.ndarray, np.ndarray], ThresholdPolicy]
@@ -358,7 +358,8 @@ def _validation_f1_callback(keras: Any, x_val: Any, y_val: np.ndarray, tune: Tun
                 y_val, apply(scores, policy), [str(j) for j in range(scores.shape[1])]
             )
             if logs is not None:
-                logs["val_f1"] = (report.micro.f1 + report.macro.f1) / 2.0
+                # Macro over the topics seen in validation: topics absent there say nothing.
+                logs["val_f1"] = (report.micro.f1 + report.macro_seen.f1) / 2.0
 
     return _ValidationF1()
 
