@@ -10,7 +10,7 @@ from conftest import tiny_config
 from topicclf.classifier import TopicClassifier
 from topicclf.config import Config
 from topicclf.corpus import open_corpus
-from topicclf.errors import DataError, NotFittedError
+from topicclf.errors import ConfigError, DataError, InputError, NotFittedError
 from topicclf.types import Document
 
 
@@ -97,10 +97,12 @@ def test_unknown_topics_at_evaluation_warn_and_count(tiny_dense: TopicClassifier
 def test_errors(tiny_dense: TopicClassifier) -> None:
     with pytest.raises(NotFittedError, match="call fit first"):
         TopicClassifier().predict(["x"])
-    with pytest.raises(DataError, match="3 texts but 2 label sets"):
+    with pytest.raises(InputError, match="3 texts but 2 topic sets"):
         TopicClassifier().fit(["a", "b", "c"], [["x"], ["y"]])
-    with pytest.raises(DataError, match="label set #1 is a string"):
-        TopicClassifier().fit(["a"], ["x"])
+    with pytest.raises(InputError, match="topic set #2 is a string"):
+        TopicClassifier().fit(["a", "b"], [["x"], "y"])
+    with pytest.raises(InputError, match="y: got a single string"):
+        TopicClassifier().fit(["a"], "x")
     with pytest.raises(DataError, match="have no labels"):
         TopicClassifier().fit(["a b", "c d", "e f", "g h"], [[], [], [], []])
     with pytest.raises(DataError, match="evaluation corpus has no labels"):
@@ -207,3 +209,154 @@ def test_embedding_blend_keeps_its_own_tfidf_features(
     loaded = TopicClassifier.load(tmp_path / "m")
     texts = [d.text for d in tiny_docs]
     np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
+
+
+# -- the scikit-learn estimator contract ----------------------------------------------------
+QUICK = {
+    "hidden_units": (16,),
+    "epochs": 3,
+    "patience": 3,
+    "min_df": 1,
+    "validation_split": 0.25,
+    "learning_rate": 0.01,
+    "batch_size": 8,
+}
+
+
+def _quick(**params: object) -> TopicClassifier:
+    return TopicClassifier(**{**QUICK, **params})  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def tiny_xy(tiny_docs: list[Document]) -> tuple[list[str], np.ndarray, list[str]]:
+    names = sorted({t for d in tiny_docs for t in d.labels})
+    y = np.array([[int(n in d.labels) for n in names] for d in tiny_docs])
+    return [d.text for d in tiny_docs], y, names
+
+
+def test_parameters_clone_and_set_params() -> None:
+    from sklearn.base import clone
+
+    clf = TopicClassifier(dropout=0.3, epochs=5, config=tiny_config())
+    assert clf.get_params()["dropout"] == 0.3 and clf.get_params()["network"] is None
+    copy = clone(clf)
+    assert copy.get_params() == clf.get_params() and copy is not clf
+    copy.set_params(dropout=0.1, hidden_units=(8, 4))
+    config = copy.resolved_config()
+    assert config.network.dropout == 0.1 and config.network.hidden_units == (8, 4)
+    assert config.train.epochs == 5 and config.features.min_df == 1  # from config=
+    with pytest.raises(ConfigError, match="network.dropout = 2.0 must be between 0 and 1"):
+        TopicClassifier(dropout=2.0).resolved_config()
+
+
+def test_not_fitted_error_is_scikit_learns_too(tiny_dense: TopicClassifier) -> None:
+    from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    with pytest.raises(SklearnNotFittedError):
+        check_is_fitted(TopicClassifier())
+    with pytest.raises(SklearnNotFittedError, match="call fit first"):
+        TopicClassifier().predict(["x"])
+    check_is_fitted(tiny_dense)
+
+
+def test_cross_validation_grid_search_and_pipeline(
+    tiny_xy: tuple[list[str], np.ndarray, list[str]],
+) -> None:
+    from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    texts, y, _ = tiny_xy
+    folds = KFold(2, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scores = cross_val_score(_quick(), texts, y, scoring="f1_micro", cv=folds)
+        assert scores.shape == (2,) and np.all((scores > 0) & (scores <= 1))
+        grid = GridSearchCV(
+            _quick(), {"dropout": [0.2, 0.5], "ngram_max": [1, 2]}, scoring="f1_micro", cv=folds
+        ).fit(texts, y)
+        assert set(grid.best_params_) == {"dropout", "ngram_max"}
+        assert grid.predict(texts).shape == y.shape
+        lower = FunctionTransformer(lambda x: [t.lower() for t in x])
+        pipeline = make_pipeline(lower, _quick()).fit(texts, y)
+    assert pipeline.predict(texts).shape == y.shape
+    assert 0 < pipeline.score(texts, y) <= 1
+
+
+def test_indicator_targets_keep_names_and_column_order(
+    tiny_xy: tuple[list[str], np.ndarray, list[str]], tmp_path: Path
+) -> None:
+    texts, y, names = tiny_xy
+    order = names[::-1]
+    y_rev = y[:, ::-1].copy()
+    y_rev[0] = 0  # a document without topics must not turn the topics into 0 and 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = _quick().fit(texts, y_rev, classes=order)
+    assert clf.classes_ == names  # sorted inside; predictions follow y's columns
+    predicted = clf.predict(texts)
+    assert predicted.shape == y.shape and set(np.unique(predicted)) <= {0, 1}
+    lists = [[t for t, _ in row] for row in clf.tag(texts)]
+    assert [sorted(order[j] for j in np.flatnonzero(r)) for r in predicted] == [
+        sorted(row) for row in lists
+    ]
+    clf.save(tmp_path / "m")
+    loaded = TopicClassifier.load(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.predict(texts), predicted)
+
+
+def test_integer_and_single_topics_fit_save_and_load(tmp_path: Path) -> None:
+    docs = list(open_corpus(Path(__file__).parent / "data" / "tiny.jsonl"))
+    ids = {"food": 1, "markets": 2, "sport": 3, "weather": 4}
+    y = np.array([ids[d.labels[0]] for d in docs])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = _quick(epochs=20, patience=20).fit([d.text for d in docs], y)
+    assert clf.mode_ == "multiclass" and clf.classes_ == ["1", "2", "3", "4"]
+    predicted = clf.predict([d.text for d in docs])
+    assert predicted.shape == (len(docs),) and set(predicted) <= {"1", "2", "3", "4"}
+    assert clf.score([d.text for d in docs], y) == pytest.approx(
+        float(np.mean(predicted == y.astype(str)))
+    )
+    clf.save(tmp_path / "m")
+    assert list(TopicClassifier.load(tmp_path / "m").predict(["rain"])) == list(
+        clf.predict(["rain"])
+    )
+
+
+def test_pandas_inputs_and_clear_refusals(tiny_dense: TopicClassifier) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"text": ["rain and snow", "the striker scored"], "id": [1, 2]})
+    assert tiny_dense.predict(frame[["text"]]) == tiny_dense.predict(frame["text"])
+    assert tiny_dense.predict(t for t in frame["text"]) == tiny_dense.predict(frame["text"])
+    with pytest.raises(InputError, match="a DataFrame with 2 columns"):
+        tiny_dense.predict(frame)
+    with pytest.raises(InputError, match="item #1 is of type NoneType"):
+        tiny_dense.predict_proba([None])
+    with pytest.raises(InputError, match="got a single bytes value"):
+        tiny_dense.predict(b"rain")
+
+
+def test_evaluate_takes_texts_and_topics(
+    tiny_dense: TopicClassifier, tiny_docs: list[Document]
+) -> None:
+    by_docs = tiny_dense.evaluate(tiny_docs)
+    by_lists = tiny_dense.evaluate([d.text for d in tiny_docs], [d.labels for d in tiny_docs])
+    assert by_lists.micro == by_docs.micro and by_lists.macro == by_docs.macro
+    with pytest.raises(InputError, match="evaluate takes Document objects"):
+        tiny_dense.evaluate(["just text"])
+
+
+def test_embedding_model_saves_again_after_loading(
+    tiny_docs: list[Document], tmp_path: Path
+) -> None:
+    clf = _fit(tiny_docs, tiny_config("embedding", epochs=3))
+    clf.save(tmp_path / "a")
+    loaded = TopicClassifier.load(tmp_path / "a")
+    loaded.save(tmp_path / "b")
+    again = TopicClassifier.load(tmp_path / "b")
+    texts = [d.text for d in tiny_docs]
+    np.testing.assert_allclose(again.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
+    assert again.predict(texts) == clf.predict(texts)

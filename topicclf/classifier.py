@@ -5,31 +5,45 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
 from topicclf import bundle
-from topicclf.config import Config
-from topicclf.errors import DataError, NotFittedError
+from topicclf.config import ESTIMATOR_PARAMS, Config, with_values
+from topicclf.errors import DataError, InputError, NotFittedError
 from topicclf.explain import Explanation, explain
 from topicclf.features import Featurizer, TfidfFeaturizer
 from topicclf.inference import Scorer
+from topicclf.inputs import TARGET_KINDS, as_targets, as_texts
 from topicclf.labels import LabelEncoder
-from topicclf.metrics import EvaluationReport, error_examples, evaluate
+from topicclf.metrics import EvaluationReport, error_examples, evaluate, micro_f1
 from topicclf.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide, topics_of
 from topicclf.training import fit_model
 from topicclf.types import Document, Progress
 
-__all__ = ["Explanation", "TopicClassifier"]
+__all__ = ["Explanation", "TopicClassifier", "TopicClassifierNotFittedError"]
 
 Topics = list[list[tuple[str, float]]]
 
 
-class TopicClassifier:
-    """Learns to tag texts with topics (multi-label, or multi-class with exactly one topic)."""
+class TopicClassifierNotFittedError(NotFittedError, SklearnNotFittedError):
+    """Used before fit (or load): both topicclf's and scikit-learn's not-fitted error."""
+
+
+class TopicClassifier(BaseEstimator):  # type: ignore[misc]
+    """Learns to tag texts with topics (multi-label, or multi-class with exactly one topic).
+
+    A scikit-learn estimator: keyword arguments set the main settings (None keeps the value
+    of `config`, or the default), so `get_params`, `set_params`, `clone`, `GridSearchCV`,
+    `cross_val_score` and `Pipeline` work. Every other setting comes from `config`.
+    `fit(X, y)` takes texts and, per text, a topic list, or a 0/1 indicator matrix (one
+    column per topic), or one topic; `predict` answers in the same shape as `y` was given.
+    """
 
     # Learned by fit (or load); absent before, as in scikit-learn.
     classes_: list[str]
@@ -42,8 +56,83 @@ class TopicClassifier:
     manifest_: dict[str, Any]
     source_: Path | None
 
-    def __init__(self, *, config: Config | None = None) -> None:
-        self.config = config if config is not None else Config()
+    config_: Config
+    target_kind_: str
+    target_columns_: list[str] | None
+
+    def __init__(
+        self,
+        *,
+        config: Config | None = None,
+        network: str | None = None,
+        hidden_units: tuple[int, ...] | None = None,
+        dropout: float | None = None,
+        embedding_dim: int | None = None,
+        ngram_max: int | None = None,
+        min_df: int | None = None,
+        max_features: int | None = None,
+        mode: str | None = None,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        learning_rate: float | None = None,
+        patience: int | None = None,
+        validation_split: float | None = None,
+        min_count: int | None = None,
+        seed: int | None = None,
+        threshold_strategy: str | None = None,
+        fallback: str | None = None,
+        blend: str | None = None,
+        svm_c: float | None = None,
+    ) -> None:
+        self.config = config
+        self.network = network
+        self.hidden_units = hidden_units
+        self.dropout = dropout
+        self.embedding_dim = embedding_dim
+        self.ngram_max = ngram_max
+        self.min_df = min_df
+        self.max_features = max_features
+        self.mode = mode
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.patience = patience
+        self.validation_split = validation_split
+        self.min_count = min_count
+        self.seed = seed
+        self.threshold_strategy = threshold_strategy
+        self.fallback = fallback
+        self.blend = blend
+        self.svm_c = svm_c
+
+    def resolved_config(self) -> Config:
+        """The configuration fit uses: `config` (or defaults) with the keyword settings."""
+        values = {
+            key: getattr(self, name)
+            for name, key in ESTIMATOR_PARAMS.items()
+            if getattr(self, name) is not None
+        }
+        return with_values(self.config or Config(), values, source="TopicClassifier")
+
+    def __sklearn_tags__(self) -> Any:
+        """Tags for scikit-learn: a multi-label classifier of 1-D collections of strings."""
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.input_tags.one_d_array = True
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.target_tags.required = True
+        tags.target_tags.multi_output = True
+        if tags.classifier_tags is None:
+            from sklearn.utils import ClassifierTags
+
+            tags.classifier_tags = ClassifierTags()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """True once fit (or load) has run."""
+        return hasattr(self, "scorer_")
 
     # The scoring parts, by their familiar names.
     @property
@@ -68,13 +157,29 @@ class TopicClassifier:
 
     def fit(
         self,
-        texts: Sequence[str],
-        label_sets: Sequence[Sequence[str]],
+        X: Any,
+        y: Any,
         *,
+        classes: Sequence[Any] | None = None,
         progress: Progress | None = None,
     ) -> TopicClassifier:
-        """Learn features, network and thresholds from texts and their topic sets."""
-        fitted = fit_model(self.config, texts, label_sets, progress)
+        """Learn features, network and thresholds from texts and their topics.
+
+        `y`: a topic list per text, a 0/1 indicator matrix (columns named by `classes`, a
+        DataFrame's columns, or "0", "1", ...), or one topic per text.
+        """
+        if y is None:  # scikit-learn's wording, which its tools look for
+            raise InputError(
+                "TopicClassifier requires y to be passed, but the target y is None: give "
+                "each text's topics"
+            )
+        texts = as_texts(X, "X")
+        targets = as_targets(y, len(texts), classes)
+        config = self.resolved_config()
+        fitted = fit_model(config, texts, targets.label_sets, progress)
+        self.config_ = config
+        self.target_kind_ = targets.kind
+        self.target_columns_ = targets.columns
         self.classes_ = fitted.classes
         self.mode_ = fitted.mode
         self.scorer_ = fitted.scorer
@@ -88,19 +193,19 @@ class TopicClassifier:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "scorer_"):
-            raise NotFittedError("this TopicClassifier is not fitted yet; call fit first")
+            raise TopicClassifierNotFittedError(
+                "this TopicClassifier is not fitted yet; call fit first (or TopicClassifier.load)"
+            )
 
     def is_tensorflow_free(self) -> bool:
         """True when this model scores with numpy alone (a dense network's exported weights)."""
         self._check_fitted()
         return self.scorer_.tensorflow_free
 
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Scores in [0, 1] of shape (len(texts), n_topics), columns in `classes_` order."""
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Scores in [0, 1] of shape (len(X), n_topics), columns in `classes_` order."""
         self._check_fitted()
-        if isinstance(texts, str):
-            raise TypeError("predict_proba takes a sequence of texts, not a single string")
-        return self.scorer_.scores(texts)
+        return self.scorer_.scores(as_texts(X, "X"))
 
     def decide(
         self,
@@ -121,14 +226,54 @@ class TopicClassifier:
         self._check_fitted()
         return topics_of(scores, chosen, self.classes_)
 
-    def tag(self, texts: Sequence[str], rule: Rule = DEFAULT_RULE) -> Topics:
+    def tag(self, texts: Any, rule: Rule = DEFAULT_RULE) -> Topics:
         """(topic, score) pairs per text, best first: what every entry point outputs."""
+        self._check_fitted()
+        texts = as_texts(texts, "texts")
         scores = self.predict_proba(texts)
         return topics_of(scores, decide(scores, self.policy_, rule, texts), self.classes_)
 
-    def predict(self, texts: Sequence[str]) -> list[list[str]]:
-        """Topic lists (best first) for each text, under the tuned thresholds."""
-        return [[t for t, _ in row] for row in self.tag(texts)]
+    def predict(self, X: Any) -> Any:
+        """Each text's topics, in the shape `y` had in fit: topic lists (best first), an
+        indicator matrix in `y`'s column order, or one topic per text ("" for none)."""
+        self._check_fitted()
+        kind = getattr(self, "target_kind_", "sets")
+        if kind == "indicator":
+            return self.predict_indicator(X)
+        topics = [[t for t, _ in row] for row in self.tag(X)]
+        if kind == "single":
+            return np.array([row[0] if row else "" for row in topics], dtype=object)
+        return topics
+
+    def predict_indicator(self, X: Any, columns: Sequence[str] | None = None) -> np.ndarray:
+        """A 0/1 matrix of each text's topics, one column per topic of `columns` (default:
+        the columns of an indicator `y` given to fit, else `classes_`)."""
+        self._check_fitted()
+        names = list(columns or getattr(self, "target_columns_", None) or self.classes_)
+        index = {name: j for j, name in enumerate(names)}
+        rows = self.tag(X)
+        out = np.zeros((len(rows), len(names)), dtype=np.int64)
+        for i, row in enumerate(rows):
+            for topic, _ in row:
+                if topic in index:
+                    out[i, index[topic]] = 1
+        return out
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Micro-averaged F1 of the predicted topics against `y` (any shape fit takes);
+        topics the model does not know count as misses."""
+        self._check_fitted()
+        if sample_weight is not None:
+            raise InputError("score does not take sample weights")
+        texts = as_texts(X, "X")
+        targets = as_targets(y, len(texts), getattr(self, "target_columns_", None))
+        truth_names = sorted({t for labels in targets.label_sets for t in labels})
+        names = list(self.classes_) + [t for t in truth_names if t not in set(self.classes_)]
+        index = {name: j for j, name in enumerate(names)}
+        truth = np.zeros((len(texts), len(names)), dtype=np.int64)
+        for i, labels in enumerate(targets.label_sets):
+            truth[i, [index[t] for t in labels]] = 1
+        return micro_f1(truth, self.predict_indicator(texts, names))
 
     def explain(self, text: str, *, top: int = 10, rule: Rule = DEFAULT_RULE) -> list[Explanation]:
         """For each topic given to `text`, the terms that pushed its score up most (and down).
@@ -140,13 +285,14 @@ class TopicClassifier:
         return explain(self.scorer_, self.policy_, self.classes_, text, top=top, rule=rule)
 
     def evaluate(
-        self, documents: Iterable[Document], *, explain_examples: bool = False
+        self, X: Any, y: Any = None, *, explain_examples: bool = False
     ) -> EvaluationReport:
         """Precision, recall and F1 (micro, macro, per topic), ranking metrics and example
-        errors on labelled documents; with `explain_examples`, why each example got its topics
-        (dense networks only)."""
+        errors on labelled documents (`X` alone: Document objects; or texts `X` and topics
+        `y` in any shape fit takes); with `explain_examples`, why each example got its
+        topics (dense networks only)."""
         self._check_fitted()
-        docs = list(documents)
+        docs = self._documents(X, y)
         if not docs:
             raise DataError("cannot evaluate on an empty corpus")
         if not any(doc.labels for doc in docs):
@@ -187,18 +333,35 @@ class TopicClassifier:
         )
         return dataclasses.replace(report, examples=examples, predictions=predictions)
 
+    def _documents(self, X: Any, y: Any) -> list[Document]:
+        if y is None:
+            items = [X] if isinstance(X, str) else list(X)
+            docs = [d for d in items if isinstance(d, Document)]
+            if len(docs) != len(items):
+                raise InputError(
+                    "evaluate takes Document objects, or texts and their topics: "
+                    "evaluate(texts, topic_lists)"
+                )
+            return docs
+        texts = as_texts(X, "X")
+        targets = as_targets(y, len(texts), getattr(self, "target_columns_", None))
+        return [
+            Document(str(i), text, labels)
+            for i, (text, labels) in enumerate(zip(texts, targets.label_sets, strict=True))
+        ]
+
     def save(
         self, path: str | Path, *, overwrite: bool = False, corpus: dict[str, Any] | None = None
     ) -> Path:
         """Write the model directory atomically; returns its path."""
         self._check_fitted()
         saved = bundle.SavedModel(
-            config=self.config,
+            config=self.config_,
             classes=self.classes_,
             mode=self.mode_,
             scorer=self.scorer_,
             policy=self.policy_,
-            training=self.training_info_,
+            training={**self.training_info_, "target": self._target()},
             validation=self.validation_summary_,
             manifest=self.manifest_,
             source=self.source_,
@@ -215,6 +378,15 @@ class TopicClassifier:
         """
         saved = bundle.load_model(path, engine=engine)
         self = cls(config=saved.config)
+        self.config_ = saved.config
+        target = saved.training.get("target")
+        self.target_kind_ = "sets"
+        self.target_columns_ = None
+        if isinstance(target, dict) and target.get("kind") in TARGET_KINDS:
+            self.target_kind_ = target["kind"]
+            columns = target.get("columns")
+            if isinstance(columns, list) and all(isinstance(c, str) for c in columns):
+                self.target_columns_ = columns
         self.classes_ = saved.classes
         self.mode_ = saved.mode
         self.scorer_ = saved.scorer
@@ -224,6 +396,13 @@ class TopicClassifier:
         self.manifest_ = saved.manifest
         self.source_ = saved.source
         return self
+
+    def _target(self) -> dict[str, Any]:
+        """How `y` was given to fit, so a saved model predicts in the same shape."""
+        return {
+            "kind": getattr(self, "target_kind_", "sets"),
+            "columns": getattr(self, "target_columns_", None),
+        }
 
 
 def _summary(report: EvaluationReport) -> dict[str, float]:

@@ -224,6 +224,41 @@ class Config:
         return _merge(self, nested, source="--set")
 
 
+# TopicClassifier's keyword arguments and the setting each one sets (None: keep the config's).
+ESTIMATOR_PARAMS = {
+    "network": "network.type",
+    "hidden_units": "network.hidden_units",
+    "dropout": "network.dropout",
+    "embedding_dim": "network.embedding_dim",
+    "ngram_max": "features.ngram_max",
+    "min_df": "features.min_df",
+    "max_features": "features.max_features",
+    "mode": "train.mode",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "learning_rate": "train.learning_rate",
+    "patience": "train.patience",
+    "validation_split": "train.validation_split",
+    "min_count": "train.min_count",
+    "seed": "train.seed",
+    "threshold_strategy": "thresholds.strategy",
+    "fallback": "thresholds.fallback",
+    "blend": "blend.linear",
+    "svm_c": "blend.svm_c",
+}
+
+
+def with_values(config: Config, values: dict[str, Any], source: str) -> Config:
+    """`config` with `{"section.key": value}` settings (typed values, as from Python)."""
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in values.items():
+        section, _, name = key.partition(".")
+        if hasattr(value, "item") and not isinstance(value, list | tuple):
+            value = value.item()  # a numpy scalar, as parameter grids often hold
+        nested.setdefault(section, {})[name] = list(value) if isinstance(value, tuple) else value
+    return _merge(config, nested, source=source)
+
+
 def section_names() -> list[str]:
     """Names of the configuration sections."""
     return [f.name for f in dataclasses.fields(Config)]

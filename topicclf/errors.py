@@ -27,6 +27,10 @@ class OutputError(TopicclfError):
     """An output cannot be written: it exists (without --force), is an input, or is locked."""
 
 
+class InputError(TopicclfError, TypeError, ValueError):
+    """The Python API was given texts or topics of a kind it cannot use."""
+
+
 class MissingResourceError(TopicclfError):
     """An optional package or data resource is not installed."""
 

@@ -126,7 +126,7 @@ class TopicServer(ThreadingHTTPServer):
             "status": "ok",
             "model": self.name,
             "topics": len(clf.classes_),
-            "network": clf.config.network.type,
+            "network": clf.config_.network.type,
             "mode": clf.mode_,
         }
 

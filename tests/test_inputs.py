@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import strategies as st
+
+from topicclf.errors import InputError
+from topicclf.inputs import as_targets, as_texts
+
+
+def test_texts_from_every_container() -> None:
+    texts = ["a b", "c d"]
+    assert as_texts(texts) == texts
+    assert as_texts(tuple(texts)) == texts
+    assert as_texts(t for t in texts) == texts
+    assert as_texts(np.array(texts)) == texts
+    assert as_texts(np.array(texts, dtype=object).reshape(2, 1)) == texts
+    frame = pd.DataFrame({"text": texts, "other": [1, 2]})
+    assert as_texts(frame["text"]) == texts
+    assert as_texts(frame[["text"]]) == texts
+
+
+def test_texts_refused_with_a_reason() -> None:
+    with pytest.raises(InputError, match="got a single str value; pass a list of texts"):
+        as_texts("one text")
+    with pytest.raises(InputError, match="got None"):
+        as_texts(None)
+    with pytest.raises(InputError, match=r"item #2 is of type bytes, not str; decode it first"):
+        as_texts(["a", b"b"])
+    with pytest.raises(InputError, match=r"item #1 is of type NoneType, not str"):
+        as_texts([None])
+    with pytest.raises(InputError, match=r"a DataFrame with 2 columns; pass the text column"):
+        as_texts(pd.DataFrame({"text": ["a"], "id": [1]}))
+    with pytest.raises(InputError, match=r"an array of shape \(1, 2\)"):
+        as_texts(np.array([["a", "b"]]))
+    with pytest.raises(InputError, match="type int is not a collection of texts"):
+        as_texts(3)
+    with pytest.raises(TypeError):  # also a TypeError, as scikit-learn's checks expect
+        as_texts(3)
+
+
+def test_topic_lists_with_string_conversion() -> None:
+    targets = as_targets([["b", "a", "b"], [], (1, "x")], 3)
+    assert targets.kind == "sets"
+    assert targets.label_sets == [("b", "a"), (), ("1", "x")]
+
+
+def test_one_topic_per_text() -> None:
+    targets = as_targets(np.array(["x", "y", "x"]), 3)
+    assert targets.kind == "single" and targets.label_sets == [("x",), ("y",), ("x",)]
+    assert as_targets(pd.Series([3, 4]), 2).label_sets == [("3",), ("4",)]
+    assert as_targets(["x", None], 2).label_sets == [("x",), ()]
+
+
+def test_indicator_matrices_keep_their_column_names() -> None:
+    y = np.array([[1, 0, 1], [0, 0, 0]])
+    assert as_targets(y, 2).label_sets == [("0", "2"), ()]
+    named = as_targets(y, 2, classes=["c", "b", "a"])
+    assert named.kind == "indicator" and named.columns == ["c", "b", "a"]
+    assert named.label_sets == [("c", "a"), ()]
+    assert as_targets(sp.csr_matrix(y), 2, classes=["c", "b", "a"]) == named
+    frame = pd.DataFrame(y.astype(bool), columns=["c", "b", "a"])
+    assert as_targets(frame, 2).label_sets == named.label_sets
+
+
+def test_targets_refused_with_a_reason() -> None:
+    with pytest.raises(InputError, match="2 texts but 1 topic sets"):
+        as_targets([["a"]], 2)
+    with pytest.raises(InputError, match="holds only 0 and 1"):
+        as_targets(np.array([[2, 0]]), 1)
+    with pytest.raises(InputError, match="y has 2 columns but 3 classes were given"):
+        as_targets(np.array([[1, 0]]), 1, classes=["a", "b", "c"])
+    with pytest.raises(InputError, match="topic names must be unique"):
+        as_targets(np.array([[1, 0]]), 1, classes=["a", "a"])
+    with pytest.raises(InputError, match=r"topic set #1 is a string \('a'\)"):
+        as_targets(["a", ["b"]], 2)
+    with pytest.raises(
+        InputError, match="topic set #1 holds a value of type list; topics are names"
+    ):
+        as_targets([[["a"]]], 1)
+
+
+@given(st.lists(st.lists(st.text(min_size=1, max_size=5), max_size=3), max_size=6))
+def test_topic_lists_round_trip_through_an_indicator(sets: list[list[str]]) -> None:
+    names = sorted({t for s in sets for t in s})
+    y = np.array([[int(n in s) for n in names] for s in sets]).reshape(len(sets), len(names))
+    from_lists = as_targets(sets, len(sets))
+    from_matrix = as_targets(y, len(sets), classes=names)
+    assert [set(s) for s in from_lists.label_sets] == [set(s) for s in from_matrix.label_sets]

@@ -1,0 +1,158 @@
+"""What the Python API accepts as texts and as topics, checked and converted in one place.
+
+Texts: a list, tuple or generator of str, a 1-D numpy array of str, a pandas Series, or a
+one-column DataFrame (its column is the texts). Topics, for each text: a list (or tuple, set)
+of topic names; or a 0/1 indicator matrix with one column per topic (numpy, scipy sparse or
+a DataFrame, as scikit-learn's multi-label tools use); or one topic per text (a 1-D array or
+list of names, as for scikit-learn classifiers). Topic names are strings: integers and other
+scalars are converted with `str()`, so what fits also saves, loads and tags the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from topicclf.errors import InputError
+
+TARGET_KINDS = ("sets", "indicator", "single")
+
+
+def as_texts(x: Any, what: str = "texts") -> list[str]:
+    """The texts of `x` as a list of str, or an InputError saying what was wrong."""
+    if isinstance(x, str | bytes):
+        raise InputError(
+            f"{what}: got a single {type(x).__name__} value; pass a list of texts, e.g. [text]"
+        )
+    if x is None:
+        raise InputError(f"{what}: got None; pass a list of texts")
+    values = _column(x, what)
+    texts = list(values)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            hint = "; decode it first (bytes.decode)" if isinstance(text, bytes) else ""
+            raise InputError(
+                f"{what}: item #{i + 1} is of type {type(text).__name__}, not str{hint}"
+            )
+    return texts
+
+
+def _column(x: Any, what: str) -> Iterable[Any]:
+    """The one column of texts inside arrays, Series and DataFrames; other iterables as is."""
+    columns = getattr(x, "columns", None)
+    if columns is not None:  # a pandas DataFrame
+        if len(columns) != 1:
+            raise InputError(
+                f"{what}: a DataFrame with {len(columns)} columns; pass the text column "
+                f"itself, e.g. df[{str(columns[0])!r}]"
+            )
+        return x.iloc[:, 0].tolist()  # type: ignore[no-any-return]
+    if hasattr(x, "to_numpy") and getattr(x, "ndim", 1) == 1:  # a pandas Series
+        return x.tolist()  # type: ignore[no-any-return]
+    if isinstance(x, np.ndarray):
+        if x.ndim == 2 and x.shape[1] == 1:
+            return x[:, 0].tolist()  # type: ignore[no-any-return]
+        if x.ndim != 1:
+            raise InputError(f"{what}: an array of shape {x.shape}; pass a 1-D array of texts")
+        return x.tolist()  # type: ignore[no-any-return]
+    if not isinstance(x, Iterable):
+        raise InputError(f"{what}: type {type(x).__name__} is not a collection of texts")
+    return x  # lists, tuples, generators: read once
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Topic sets per document, how they were given, and the indicator's column names."""
+
+    label_sets: list[tuple[str, ...]]
+    kind: str  # one of TARGET_KINDS
+    columns: list[str] | None = None  # indicator column order (names) when kind is indicator
+
+
+def as_targets(y: Any, n_documents: int, classes: Sequence[Any] | None = None) -> Targets:
+    """Topic sets from label lists, an indicator matrix or one label per document."""
+    if y is None:
+        raise InputError("y: topics are needed to fit; pass a list of topic lists")
+    if isinstance(y, str | bytes):
+        raise InputError("y: got a single string; pass one topic list per text")
+    if _is_matrix(y):
+        targets = _from_indicator(y, classes)
+    else:
+        rows = list(_rows(y))
+        if rows and all(_is_scalar(r) for r in rows):
+            targets = Targets([_one(r) for r in rows], "single")
+        else:
+            targets = Targets([_topic_set(r, i) for i, r in enumerate(rows)], "sets")
+    if len(targets.label_sets) != n_documents:
+        raise InputError(f"{n_documents} texts but {len(targets.label_sets)} topic sets")
+    return targets
+
+
+def _is_matrix(y: Any) -> bool:
+    if hasattr(y, "tocsr") or getattr(y, "columns", None) is not None:
+        return True  # scipy sparse, or a DataFrame
+    return isinstance(y, np.ndarray) and y.ndim == 2
+
+
+def _from_indicator(y: Any, classes: Sequence[Any] | None) -> Targets:
+    names = getattr(y, "columns", None)
+    matrix = y.toarray() if hasattr(y, "toarray") else np.asarray(y)
+    if matrix.ndim != 2:
+        raise InputError(f"y: an indicator matrix must be 2-D, not of shape {matrix.shape}")
+    if matrix.size and not np.isin(matrix, (0, 1)).all():
+        raise InputError("y: an indicator matrix holds only 0 and 1 (or False and True)")
+    given = classes if classes is not None else names
+    columns = (
+        [str(c) for c in given] if given is not None else [str(j) for j in range(matrix.shape[1])]
+    )
+    if len(columns) != matrix.shape[1]:
+        raise InputError(f"y has {matrix.shape[1]} columns but {len(columns)} classes were given")
+    if len(set(columns)) != len(columns):
+        raise InputError("classes: topic names must be unique")
+    sets = [tuple(columns[j] for j in np.flatnonzero(row)) for row in matrix]
+    return Targets(sets, "indicator", columns)
+
+
+def _rows(y: Any) -> Iterator[Any]:
+    if hasattr(y, "tolist"):
+        yield from y.tolist()
+    elif isinstance(y, Iterable):
+        yield from y
+    else:
+        raise InputError(f"y: type {type(y).__name__} is not a collection of topic lists")
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, str | int | float | np.generic) and not isinstance(value, bool)
+    )
+
+
+def _one(value: Any) -> tuple[str, ...]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ()
+    return (str(value),)
+
+
+def _topic_set(labels: Any, i: int) -> tuple[str, ...]:
+    if isinstance(labels, str):
+        raise InputError(
+            f"y: topic set #{i + 1} is a string ({labels!r}); give a list of topics, "
+            f"e.g. [{labels!r}]"
+        )
+    if labels is None:
+        return ()
+    if not isinstance(labels, Iterable):
+        raise InputError(f"y: topic set #{i + 1} is of type {type(labels).__name__}, not a list")
+    out = []
+    for label in labels:
+        if not _is_scalar(label) or label is None:
+            raise InputError(
+                f"y: topic set #{i + 1} holds a value of type {type(label).__name__}; "
+                "topics are names"
+            )
+        out.append(str(label))
+    return tuple(dict.fromkeys(out))
