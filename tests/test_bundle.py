@@ -234,3 +234,11 @@ def test_multiclass_flags_that_disagree_are_refused(saved: Path, tmp_path: Path)
         ModelBundleError, match=r"manifest.json says multilabel but thresholds.json says"
     ):
         TopicClassifier.load(broken)
+
+
+def test_the_keras_file_has_no_optimizer_state(saved: Path) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(saved / "model.keras") as archive:
+        weights = archive.read("model.weights.h5")
+    assert b"optimizer" not in weights

@@ -232,7 +232,11 @@ def _save_network(network: Any, directory: Path, source: Path | None) -> None:
         shutil.copyfile(source / MODEL_FILE, directory / MODEL_FILE)
         _save_npz(directory / WEIGHTS_FILE, network.arrays)
         return
-    network.save(directory / MODEL_FILE)
+    # A fresh copy from the configuration carries the weights without the optimizer's state,
+    # which tagging never needs and which would double or triple the file.
+    plain = type(network).from_config(network.get_config())
+    plain.set_weights(network.get_weights())
+    plain.save(directory / MODEL_FILE)
     exported = export_dense_weights(network)
     if exported is not None:
         _save_npz(directory / WEIGHTS_FILE, exported)
