@@ -36,13 +36,19 @@ def test_help_lists_commands_and_examples(capsys: pytest.CaptureFixture[str]) ->
     assert code == 0
     for command in ("train", "tag", "evaluate", "info", "corpus", "serve"):
         assert command in out
-    for command in ("train", "tag", "evaluate", "info", "serve"):
+    for command in ("train", "tag", "evaluate", "info", "explain", "optimize"):
         code, out, _ = cli(capsys, command, "-h")
-        assert code == 0 and "Example: topicclf " + command in out
+        assert code == 0 and "Examples:" in out
+        examples = out[out.index("Examples:") :].splitlines()
+        # One example per line, never two run together.
+        assert sum(line.strip().startswith("topicclf " + command) for line in examples) >= 1
+        # Types read as users read them: no Python type names.
+        assert "<bool>" not in out and "list[str]" not in out and "<path>" not in out
     code, out, _ = cli(capsys, "corpus", "stats", "--help")
-    assert code == 0 and "Example: topicclf corpus stats" in out
+    assert code == 0 and "topicclf corpus stats corpora/" in out
     code, out, _ = cli(capsys, "tag", "--help")
     assert "--jobs" in out and "Dask engine" in out and "--scheduler" in out
+    assert "echo 'Oil prices rose' | topicclf tag" in out
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -32,6 +32,7 @@ from topicclf.cli_util import (
     app,
     check_output,
     err,
+    examples,
     make_progress,
     note,
     out,
@@ -46,7 +47,10 @@ _GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
 
 # -- commands ------------------------------------------------------------------------------
 @app.command(
-    epilog="Example: topicclf train corpora/newsbriefs/train.jsonl -o models/newsbriefs",
+    epilog=examples(
+        "topicclf train corpora/newsbriefs/train.jsonl -o models/newsbriefs",
+        "topicclf train reuters:modapte-train -o models/reuters --set train.epochs=20",
+    ),
 )
 @reads_corpus()
 def train(
@@ -123,8 +127,10 @@ def _parse_gates(gates: list[str]) -> list[tuple[str, float]]:
 
 
 @app.command(
-    epilog="Example: topicclf evaluate models/newsbriefs corpora/newsbriefs/test.jsonl "
-    "-o report.md --fail-under micro_f1=0.6",
+    epilog=examples(
+        "topicclf evaluate models/newsbriefs corpora/newsbriefs/test.jsonl -o report.html",
+        "topicclf evaluate models/newsbriefs test.jsonl --fail-under micro_f1=0.6",
+    ),
 )
 @reads_corpus()
 def evaluate(
@@ -190,7 +196,10 @@ def evaluate(
 
 
 @app.command(
-    epilog="Example: topicclf optimize corpora/newsbriefs/train.jsonl -o best.toml --trials 6",
+    epilog=examples(
+        "topicclf optimize corpora/newsbriefs/train.jsonl -o best.toml --trials 6",
+        "topicclf train corpora/newsbriefs/train.jsonl --config best.toml -o models/best",
+    ),
 )
 @reads_corpus()
 def optimize(
@@ -249,7 +258,7 @@ def optimize(
     out.print(f"best configuration written to {output} (use: topicclf train --config {output})")
 
 
-@app.command(epilog="Example: topicclf info models/newsbriefs")
+@app.command(epilog=examples("topicclf info models/newsbriefs"))
 def info(
     model: Annotated[
         Path, typer.Argument(metavar="MODEL", help="Model directory.", show_default=False)
@@ -271,7 +280,10 @@ def info(
 
 
 @app.command(
-    epilog='Example: topicclf explain models/newsbriefs "The council cut the museum\'s budget."',
+    epilog=examples(
+        'topicclf explain models/newsbriefs "The council cut the museum\'s budget."',
+        "topicclf explain models/newsbriefs article.txt --json",
+    ),
 )
 def explain(
     model: Annotated[Path, typer.Argument(metavar="MODEL", help="Model directory.")],

@@ -15,6 +15,7 @@ from topicclf.cli_util import (
     WriteFormat,
     check_output,
     corpus_app,
+    examples,
     note,
     out,
     reads_corpus,
@@ -22,7 +23,7 @@ from topicclf.cli_util import (
 )
 
 
-@corpus_app.command(epilog="Example: topicclf corpus stats corpora/newsbriefs/train.jsonl")
+@corpus_app.command(epilog=examples("topicclf corpus stats corpora/newsbriefs/train.jsonl"))
 @reads_corpus()
 def stats(
     corpus: Annotated[str, typer.Argument(metavar="CORPUS", help=CORPUS_HELP, show_default=False)],
@@ -47,8 +48,11 @@ def stats(
 
 
 @corpus_app.command(
-    epilog="Example: TOPICCLF_REUTERS=reuters21578.tar.gz topicclf corpus convert "
-    "reuters:modapte-test reuters-test.jsonl",
+    epilog=examples(
+        "TOPICCLF_REUTERS=reuters21578.tar.gz topicclf corpus convert "
+        "reuters:modapte-test reuters-test.jsonl",
+        "topicclf corpus convert train.csv train.ft",
+    ),
 )
 @reads_corpus()
 def convert(
@@ -87,7 +91,7 @@ def convert(
 
 
 @report_app.command(
-    "compare", epilog="Example: topicclf report compare old.json new.json -o diff.md"
+    "compare", epilog=examples("topicclf report compare old.json new.json -o diff.md")
 )
 def compare_reports(
     a: Annotated[Path, typer.Argument(metavar="A.json", help="The baseline report.")],

@@ -21,6 +21,7 @@ from topicclf.cli_util import (
     TagFormat,
     app,
     check_output,
+    examples,
     make_progress,
     note,
     reads_corpus,
@@ -114,8 +115,11 @@ ScoresOpt = Annotated[bool, typer.Option("--scores", help="Include the topics' s
 
 
 @app.command(
-    epilog="Example: topicclf tag models/newsbriefs corpora/newsbriefs/test.jsonl --scores"
-    " | head -3      echo 'Oil prices rose' | topicclf tag models/newsbriefs -",
+    epilog=examples(
+        "topicclf tag models/newsbriefs corpora/newsbriefs/test.jsonl --scores",
+        "echo 'Oil prices rose' | topicclf tag models/newsbriefs -",
+        "topicclf tag models/newsbriefs docs/ -o tags.csv",
+    ),
 )
 @reads_corpus("fmt", "encoding", "encoding_errors", "text_field", "id_field")
 def tag(

@@ -47,7 +47,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 corpus_app = typer.Typer(
     help="Inspect and convert corpora.",
@@ -82,6 +82,43 @@ def _main(
 ) -> None:
     """Learn to tag documents with topics, tag collections and report how well it works."""
     state.verbose, state.quiet = verbose, quiet
+
+
+def examples(*commands: str) -> str:
+    """A command's epilog: its example commands, one per line (a Markdown code block)."""
+    return "Examples:\n\n```\n" + "\n".join(commands) + "\n```"
+
+
+_TYPE_NAMES = {"path": "PATH", "str": "TEXT", "int": "N", "float": "X", "int range": "N"}
+_TYPE_NAMES |= {"float range": "X", "list[str]": "TEXT...", "list[path]": "PATH..."}
+
+
+def _readable_types() -> None:
+    """Show option types in --help as users read them (PATH, N, TEXT) instead of Python's
+    (<path>, <int range>, <list[str]>), and none for flags and arguments, whose help says
+    what they take. Typer has no setting for this; if its internals change, its own
+    labels simply stay."""
+    core = getattr(typer, "core", None)
+    option = getattr(core, "TyperOption", None)
+    argument = getattr(core, "TyperArgument", None)
+    if option is None or argument is None or not hasattr(option, "display_type_rich"):
+        return
+    original = option.display_type_rich
+
+    def display(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False) and getattr(self, "metavar", None) is None:
+            return None
+        shown = original(self, ctx)
+        if not isinstance(shown, str) or not shown.startswith("<"):
+            return shown
+        inner = shown.strip("<>")
+        return _TYPE_NAMES.get(inner, f"[{inner}]" if "|" in inner else inner.upper())
+
+    option.display_type_rich = display
+    argument.display_type_rich = lambda self, ctx: None
+
+
+_readable_types()
 
 
 def _choices(name: str, values: Iterable[str]) -> Any:
