@@ -99,7 +99,13 @@ BAD_INPUTS = [
     ("missing path", None, None, [], r"nope\.jsonl: no such file or directory"),
     ("empty file", "c.jsonl", "", [], r"c\.jsonl: no documents found \(the file is empty"),
     ("blank lines only", "c.jsonl", "\n  \n", [], r"no documents found"),
-    ("no labels", "c.jsonl", _jsonl({"text": "a b"}, {"text": "c d"}), [], r"have no labels"),
+    (
+        "no labels",
+        "c.jsonl",
+        _jsonl({"text": "a b"}, {"text": "c d"}),
+        [],
+        r"no document has a topic; is the topics field named .labels.\? \(--labels-field",
+    ),
     (
         "only one topic",
         "c.jsonl",
@@ -547,6 +553,36 @@ def test_multiclass_evaluation_shows_accuracy_and_confusion_matrix(
     assert code == 0
     assert "accuracy (multi-class)" in out and "confusion matrix" in out
     assert "Accuracy (multi-class)" in page.read_text()
+    # Settings a multi-class model cannot honour, and data it cannot fit, are said.
+    code, _, err = cli(capsys, "tag", str(model), folders, "--top-k", "2")
+    assert code == 0 and "multi-class model: it always gives its one best topic" in err
+    code, _, err = cli(capsys, "evaluate", str(model), str(data_dir / "tiny.jsonl"))
+    assert "documents have several topics, but this multi-class model gives each" in err
+
+
+def test_no_fallback_and_silent_traps_are_said(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    from topicclf.classifier import TopicClassifier
+    from topicclf.thresholds import Rule
+
+    texts = ["zzz qqq", "the striker scored", "snow and frost", "xylophone"]
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(texts) + "\n")
+    code, out, _ = cli(capsys, "tag", str(model_dir), str(source), "--no-fallback")
+    assert code == 0
+    expected = TopicClassifier.load(model_dir).tag(texts, Rule(fallback=False))
+    assert [json.loads(line)["labels"] for line in out.splitlines()] == [
+        [t for t, _ in row] for row in expected
+    ]
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text(
+        (REPO / "tests/data/tiny.jsonl").read_text() + json.dumps({"text": "no topic here"}) + "\n"
+    )
+    code, _, err = cli(capsys, "train", str(mixed), "-o", str(tmp_path / "m2"), *FAST)
+    assert code == 0 and "1 of 41 training documents have no topic" in err
+    code, _, err = cli(capsys, "tag", str(REPO / "tests/data"), "-o", str(tmp_path / "t.jsonl"))
+    assert code == 1 and "looks like a corpus, not a model" in err
 
 
 def test_sigterm_during_training_leaves_nothing_behind(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from conftest import tiny_config
 
-from topicclf.config import load_config
+from topicclf.config import Config, load_config
 from topicclf.errors import DataError
 from topicclf.optimize import DENSE_SPACE, sample_trials, search
 from topicclf.types import Document
@@ -56,11 +56,26 @@ def test_cli_writes_a_config_train_accepts(tmp_path: Path, data_dir: Path) -> No
         "--folds",
         "2",
         "--set",
+        "train.seed=7",
+        "--search-set",
         "train.epochs=2",
     ]
     assert run(args) == 0
     assert best.read_text().startswith("# topicclf optimize: best of 2 trials by mean_f1")
     config = load_config(best)
-    assert config.train.epochs == 2
+    assert config.train.seed == 7  # --set is part of the result
+    assert config.train.epochs == Config().train.epochs  # --search-set only sped the search
     assert run(["-q", "train", corpus, "-o", str(tmp_path / "m"), "--config", str(best)]) == 0
     assert run(args) == 1  # refuses to overwrite without --force
+
+
+def test_time_budget_stops_starting_trials(tiny_docs: list[Document]) -> None:
+    result = search(
+        [d.text for d in tiny_docs],
+        [d.labels for d in tiny_docs],
+        base=tiny_config(epochs=1),
+        trials=3,
+        folds=2,
+        time_budget=0.0,
+    )
+    assert len(result.trials) == 1 and result.planned == 3  # the first trial always runs

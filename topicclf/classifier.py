@@ -310,6 +310,14 @@ class TopicClassifier(BaseEstimator):  # type: ignore[misc]
                 UserWarning,
                 stacklevel=2,
             )
+        several = sum(len(d.labels) > 1 for d in docs)
+        if self.policy_.multiclass and several:
+            warnings.warn(
+                f"{several} of {len(docs)} documents have several topics, but this multi-class "
+                "model gives each document one; their other topics count as misses",
+                UserWarning,
+                stacklevel=2,
+            )
         texts = [doc.text for doc in docs]
         scores = self.predict_proba(texts)
         chosen = decide(scores, self.policy_, DEFAULT_RULE, texts)

@@ -39,6 +39,8 @@ from topicclf.cli_util import (
     reads_corpus,
     show_warning,
     state,
+    stop_progress,
+    warn,
 )
 from topicclf.errors import TopicclfError
 
@@ -93,6 +95,11 @@ def train(
             overrides.append(f"{key}={value}")
     cfg = load_config(config, overrides)
     source = reading.open(corpus)
+    if source.format == "reuters" and source.options.split == "all":
+        warn(
+            "training on every Reuters-21578 document, the test documents included; give "
+            "a split (reuters:modapte-train, or --split modapte-train) to keep a test set"
+        )
     from topicclf.classifier import TopicClassifier
     from topicclf.corpus.sources import read_all
     from topicclf.fileio import output_lock
@@ -223,6 +230,21 @@ def optimize(
         list[str] | None,
         typer.Option("--set", "-s", help="Override a base setting: section.key=value."),
     ] = None,
+    search_set: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--search-set",
+            help="A setting for the search only, e.g. train.epochs=10 to try faster; not "
+            "written to the output (repeatable).",
+        ),
+    ] = None,
+    time_budget: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            help="Seconds after which no new trial starts (the running one finishes).",
+        ),
+    ] = None,
     force: ForceOpt = False,
     *,
     reading: Reading,
@@ -247,14 +269,15 @@ def optimize(
     result = search(
         [d.text for d in docs],
         [d.labels for d in docs],
-        base=base,
+        base=base.with_overrides(list(search_set or [])),
         trials=trials,
         folds=folds,
         objective=objective,
+        time_budget=time_budget,
         progress=make_progress(),
     )
     render_trials(out, result, folds)
-    atomic_write_text(output, best_config_toml(result, folds, corpus))
+    atomic_write_text(output, best_config_toml(result, folds, corpus, base))
     out.print(f"best configuration written to {output} (use: topicclf train --config {output})")
 
 
@@ -330,11 +353,13 @@ def run(argv: list[str] | None = None) -> int:
     try:
         result = app(args=args, prog_name="topicclf", standalone_mode=False)
         if result == EXIT_INTERRUPTED:  # typer turns Ctrl-C (and our SIGTERM) into exit 130
+            stop_progress()
             err.print("interrupted")
         return result if isinstance(result, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
+        stop_progress()
         err.print("interrupted")
         return EXIT_INTERRUPTED
     except typer.TyperException as exc:  # usage errors: bad option, missing argument...

@@ -112,6 +112,14 @@ TagFormatOpt = Annotated[
     ),
 ]
 ScoresOpt = Annotated[bool, typer.Option("--scores", help="Include the topics' scores.")]
+NoFallbackOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-fallback",
+        help="Never give a topic below its threshold: off-topic text gets no topic (by "
+        "default the model may fall back to its best topic).",
+    ),
+]
 
 
 @app.command(
@@ -130,6 +138,7 @@ def tag(
     scores: ScoresOpt = False,
     top_k: TopKOpt = None,
     threshold: ThresholdOpt = None,
+    no_fallback: NoFallbackOpt = False,
     batch_size: BatchSizeOpt = TAG_BATCH_SIZE,
     bad_records: BadRecordsOpt = "report",
     jobs: JobsOpt = 0,
@@ -150,7 +159,7 @@ def tag(
     from topicclf.thresholds import Rule
 
     sources = inputs or ["-"]
-    rule = Rule(threshold, top_k)
+    rule = Rule(threshold, top_k, False if no_fallback else None)
     fmt = output_format_for(output, output_format)
     reading = reading.with_options(on_error="report")  # the policy is applied while tagging
     if output is not None:

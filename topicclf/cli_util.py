@@ -296,6 +296,7 @@ class CliProgress:
                 console=self.console,
             )
             self._bar.start()
+            _LIVE.add(self)
             self._task = self._bar.add_task(task, total=total, info="")
 
     def advance(self, steps: int = 1, **info: float) -> None:
@@ -311,10 +312,20 @@ class CliProgress:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+            _LIVE.discard(self)
         elif self.enabled:
             figures = "".join(f", {k} {v:.4f}" for k, v in self._info.items())
             seconds = time.perf_counter() - self._started
             self.console.print(f"{self._name}: {self._done} done in {seconds:.1f}s{figures}")
+
+
+_LIVE: set[CliProgress] = set()
+
+
+def stop_progress() -> None:
+    """Close any live progress bar (after Ctrl-C), so the terminal line is left clean."""
+    for progress in list(_LIVE):
+        progress.finish()
 
 
 def make_progress() -> CliProgress:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,16 @@ def upgrade_report(data: dict[str, Any], label: str) -> tuple[dict[str, Any], li
     return data | {"summary": summary, "per_topic": rows, "figures_version": 2}, notes
 
 
+def _evaluated_on(report: dict[str, Any]) -> str:
+    """The evaluated corpus as a report records it: file name, format and split."""
+    corpus = report.get("corpus")
+    if not isinstance(corpus, dict):
+        return "an unrecorded corpus"
+    name = Path(str(corpus.get("path", "?"))).name
+    split = corpus.get("split")
+    return f"{name} ({corpus.get('format', '?')}" + (f", split {split})" if split else ")")
+
+
 def compare(a_path: str | Path, b_path: str | Path, *, tolerance: float = 0.005) -> Comparison:
     """Compare report B with report A: headline figures and per-topic F1.
 
@@ -204,6 +215,13 @@ def compare(a_path: str | Path, b_path: str | Path, *, tolerance: float = 0.005)
     """
     a, notes_a = upgrade_report(load_report(a_path), "A")
     b, notes_b = upgrade_report(load_report(b_path), "B")
+    if _evaluated_on(a) != _evaluated_on(b):
+        warnings.warn(
+            f"the reports evaluate different corpora ({_evaluated_on(a)} vs "
+            f"{_evaluated_on(b)}); their figures are not directly comparable",
+            UserWarning,
+            stacklevel=2,
+        )
     overall = {
         k: (float(a["summary"][k]), float(b["summary"][k]))
         for k in HEADLINE

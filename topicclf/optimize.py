@@ -8,6 +8,7 @@ is seeded, so the same corpus, space and seed try the same trials.
 from __future__ import annotations
 
 import random
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from topicclf.classifier import TopicClassifier
-from topicclf.config import Config, to_toml
+from topicclf.config import Config, to_toml, with_values
 from topicclf.errors import DataError
 from topicclf.types import Document, NullProgress, Progress
 
@@ -70,17 +71,15 @@ class SearchResult:
     best: Trial
     config: Config
     objective: str
+    planned: int = 0  # trials planned; fewer ran when the time budget ran out
+
+    def with_base(self, base: Config) -> Config:
+        """The best settings applied to another base configuration."""
+        return _assign(base, self.best.settings)
 
 
 def _assign(config: Config, settings: dict[str, Any]) -> Config:
-    nested: dict[str, dict[str, Any]] = {}
-    for key, value in settings.items():
-        section, name = key.split(".")
-        nested.setdefault(section, {})[name] = list(value) if isinstance(value, tuple) else value
-    merged = config.to_dict()
-    for section, values in nested.items():
-        merged[section].update(values)
-    return Config.from_dict(merged)
+    return with_values(config, settings, source="optimize")
 
 
 def sample_trials(space: dict[str, list[Any]], n: int, seed: int) -> list[dict[str, Any]]:
@@ -107,9 +106,14 @@ def search(
     folds: int = 3,
     objective: str = "mean_f1",
     space: dict[str, list[Any]] | None = None,
+    time_budget: float | None = None,
     progress: Progress | None = None,
 ) -> SearchResult:
-    """Random search over `space` (by network type), each trial scored by k-fold CV."""
+    """Random search over `space` (by network type), each trial scored by k-fold CV.
+
+    With `time_budget` (seconds), no new trial starts once it is spent; the running one
+    finishes, so at least one trial always runs.
+    """
     base = base or Config()
     progress = progress or NullProgress()
     if objective not in OBJECTIVES:
@@ -124,28 +128,43 @@ def search(
     order = np.random.default_rng(base.train.seed).permutation(len(texts))
     parts = np.array_split(order, folds)
     results: list[Trial] = []
-    progress.start("trials", len(candidates) * folds)
+    started = time.perf_counter()
     for number, settings in enumerate(candidates, start=1):
-        config = _assign(base, settings)
-        micro, macro = [], []
-        for k in range(folds):
-            held = parts[k]
-            kept = np.concatenate([parts[i] for i in range(folds) if i != k])
-            with warnings.catch_warnings():
-                # Rare topics missing from a fold are expected here, not news for the user.
-                warnings.simplefilter("ignore")
-                clf = TopicClassifier(config=config).fit(
-                    [texts[i] for i in kept], [label_sets[i] for i in kept]
-                )
-                report = clf.evaluate(_documents(texts, label_sets, held))
-            micro.append(report.micro.f1)
-            # Topics missing from a fold's held-out part would count 0 in every trial alike.
-            macro.append(report.macro_seen.f1)
-            progress.advance(1, best=max([t.score(objective) for t in results], default=0.0))
-        results.append(Trial(number, settings, float(np.mean(micro)), float(np.mean(macro))))
-    progress.finish()
+        if results and time_budget is not None and time.perf_counter() - started > time_budget:
+            break
+        progress.start(f"trial {number}/{len(candidates)} (folds)", folds)
+        micro, macro = _cross_validate(texts, label_sets, _assign(base, settings), parts, progress)
+        results.append(Trial(number, settings, micro, macro))
+        progress.advance(0, best=max(t.score(objective) for t in results))
+        progress.finish()
     ranked = sorted(results, key=lambda t: (-t.score(objective), t.number))
-    return SearchResult(ranked, ranked[0], _assign(base, ranked[0].settings), objective)
+    best = ranked[0]
+    return SearchResult(ranked, best, _assign(base, best.settings), objective, len(candidates))
+
+
+def _cross_validate(
+    texts: Sequence[str],
+    label_sets: Sequence[Sequence[str]],
+    config: Config,
+    parts: list[np.ndarray],
+    progress: Progress,
+) -> tuple[float, float]:
+    """Mean micro- and macro-F1 over the folds (macro over the topics each fold holds)."""
+    micro, macro = [], []
+    for k, held in enumerate(parts):
+        kept = np.concatenate([p for i, p in enumerate(parts) if i != k])
+        with warnings.catch_warnings():
+            # Rare topics missing from a fold are expected here, not news for the user.
+            warnings.simplefilter("ignore")
+            clf = TopicClassifier(config=config).fit(
+                [texts[i] for i in kept], [label_sets[i] for i in kept]
+            )
+            report = clf.evaluate(_documents(texts, label_sets, held))
+        micro.append(report.micro.f1)
+        # Topics missing from a fold's held-out part would count 0 in every trial alike.
+        macro.append(report.macro_seen.f1)
+        progress.advance(1)
+    return float(np.mean(micro)), float(np.mean(macro))
 
 
 def _documents(
@@ -163,11 +182,12 @@ def describe(trial: Trial) -> str:
     )
 
 
-def best_config_toml(result: SearchResult, folds: int, corpus: str) -> str:
-    """The best configuration as TOML, headed by a comment saying how it was found."""
+def best_config_toml(result: SearchResult, folds: int, corpus: str, base: Config) -> str:
+    """The best settings over `base` as TOML, headed by a comment saying how they were found
+    (search-only settings, such as fewer epochs, are not in `base`, so not written)."""
     header = (
         f"# topicclf optimize: best of {len(result.trials)} trials by {result.objective} "
         f"({folds}-fold CV on {corpus}): micro-F1 {result.best.micro_f1:.4f}, "
         f"macro-F1 {result.best.macro_f1:.4f}\n"
     )
-    return header + to_toml(result.config)
+    return header + to_toml(result.with_base(base))

@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 import signal
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -25,7 +26,7 @@ from topicclf.corpus.base import scrub_surrogates
 from topicclf.corpus.delimited import RowWriter
 from topicclf.corpus.ids import DuplicateIds
 from topicclf.errors import CorpusFormatError, OutputError
-from topicclf.thresholds import DEFAULT_RULE, Rule
+from topicclf.thresholds import DEFAULT_RULE, Rule, ignored_by
 from topicclf.types import Document
 
 OUTPUT_FORMATS = ("jsonl", "csv", "tsv")
@@ -94,6 +95,9 @@ def tag_stream(
     """
     if bad_records not in BAD_RECORD_POLICIES:
         raise ValueError(f"bad_records must be one of {BAD_RECORD_POLICIES}")
+    ignored = ignored_by(classifier.policy_, rule)
+    if ignored:
+        warnings.warn(ignored, UserWarning, stacklevel=2)
     summary = TagSummary()
     for batch in tag_batches(
         classifier, documents, batch_size=batch_size, rule=rule, source=source, jobs=jobs

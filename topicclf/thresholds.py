@@ -137,6 +137,16 @@ class Rule:
 DEFAULT_RULE = Rule()
 
 
+def ignored_by(policy: ThresholdPolicy, rule: Rule) -> str | None:
+    """Why `rule` changes nothing under `policy` (a multi-class model), or None."""
+    if not policy.multiclass or rule.is_default:
+        return None
+    return (
+        "this is a multi-class model: it always gives its one best topic, so top_k, "
+        "threshold and fallback settings change nothing"
+    )
+
+
 def decide(
     scores: np.ndarray,
     policy: ThresholdPolicy,

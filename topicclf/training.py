@@ -117,6 +117,15 @@ def fit_model(
 def prepare(config: Config, texts: Sequence[str], label_sets: Sequence[Sequence[str]]) -> Prepared:
     """Check the data, pick the mode, encode topics and split off the validation rows."""
     kept, labels, skipped = validate_training_data(texts, label_sets)
+    unlabelled = sum(not topics for topics in labels)
+    if unlabelled and any(labels):
+        warnings.warn(
+            f"{unlabelled} of {len(labels)} training documents have no topic; they are "
+            "learned as examples of text with no topic (remove them if their topics are "
+            "merely missing)",
+            UserWarning,
+            stacklevel=3,
+        )
     mode = config.train.mode if config.train.mode != "auto" else detect_mode(labels)
     if mode == "multiclass":
         for i, topics in enumerate(labels):

@@ -60,7 +60,7 @@ def encoding_error(
     where = f"{path}:{lineno}" if lineno else path
     return CorpusFormatError(
         f"{where}: cannot decode the text as {options.encoding} ({exc.reason}); "
-        "set the `encoding` option (e.g. --encoding latin-1), or "
+        "use another encoding (e.g. --encoding latin-1), or "
         "--encoding-errors replace to replace undecodable bytes"
     )
 

@@ -96,7 +96,7 @@ def _header(
         raise CorpusFormatError(
             f"{path}:1: no {options.text_field!r} column in the header "
             f"(found: {', '.join(columns) or 'nothing'}); "
-            "set the column name with the `text_field` option"
+            "name the column with --text-field (text_field= in Python)"
         )
     return columns
 
@@ -178,7 +178,8 @@ def _write(
         if bad:
             raise CorpusFormatError(
                 f"document {doc.id}: label {bad[0]!r} contains the label separator "
-                f"{options.label_separator!r}; choose another with the `label_separator` option"
+                f"{options.label_separator!r}; choose another with --label-separator "
+                "(label_separator= in Python)"
             )
         writer.writerow([doc.id, doc.text, options.label_separator.join(doc.labels)])
         count += 1

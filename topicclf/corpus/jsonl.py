@@ -55,7 +55,7 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
         problem = "missing" if text is None else f"a {_type_name(text)}, not a string"
         raise CorpusFormatError(
             f"{where}: the text field {options.text_field!r} is {problem} "
-            "(set the text field name with the `text_field` option)"
+            "(name the field with --text-field, text_field= in Python)"
         )
     labels = record.get(options.labels_field, [])
     if labels is None:

@@ -59,7 +59,7 @@ def read_row_groups(
     if options.text_field not in names:
         raise CorpusFormatError(
             f"{path}: no {options.text_field!r} column (found: {', '.join(sorted(names))}); "
-            "set the column name with the `text_field` option"
+            "name the column with --text-field (text_field= in Python)"
         )
     columns = [
         c for c in (options.id_field, options.text_field, options.labels_field) if c in names

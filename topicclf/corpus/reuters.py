@@ -147,7 +147,7 @@ def _parse(name: str, raw: bytes, encoding: str) -> tuple[list[_Record], list[st
     except UnicodeDecodeError as exc:
         raise CorpusFormatError(
             f"{name}: cannot decode as {encoding} ({exc.reason}); "
-            "the Reuters files are latin-1: set the `encoding` option to latin-1"
+            "the Reuters files are latin-1: use --encoding latin-1 (encoding= in Python)"
         ) from None
     documents, truncated = _documents(text)
     notes = [_truncation_note(name, truncated)] if truncated else []

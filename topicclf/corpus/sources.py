@@ -37,9 +37,11 @@ def open_source(
     return open_corpus(reuters_location, "reuters", options)
 
 
-def read_all(corpus: Corpus, progress: Progress | None = None) -> list[Document]:
-    """Every document of a corpus in a list; an empty corpus is an error, repeated ids a
-    warning."""
+def read_all(
+    corpus: Corpus, progress: Progress | None = None, *, need_labels: bool = True
+) -> list[Document]:
+    """Every document of a corpus in a list; an empty corpus is an error, and so is one
+    without any topic when `need_labels` (training, evaluation); repeated ids a warning."""
     progress = progress or NullProgress()
     progress.start(f"reading {Path(corpus.path).name}")
     docs = []
@@ -56,5 +58,21 @@ def read_all(corpus: Corpus, progress: Progress | None = None) -> list[Document]
             else "the file is empty or holds only blank lines"
         )
         raise DataError(f"{corpus.path}: no documents found ({why})")
+    if need_labels and not any(doc.labels for doc in docs):
+        raise DataError(f"{corpus.path}: no document has a topic; {_where_labels(corpus)}")
     warn_duplicate_ids(docs, corpus.path)
     return docs
+
+
+def _where_labels(corpus: Corpus) -> str:
+    """Where this format keeps topics, and the option that names them."""
+    field = corpus.options.labels_field
+    if corpus.format in ("csv", "tsv", "parquet"):
+        return f"is the topics column named {field!r}? (--labels-field, labels_field= in Python)"
+    if corpus.format == "jsonl":
+        return f"is the topics field named {field!r}? (--labels-field, labels_field= in Python)"
+    if corpus.format == "fasttext":
+        return "fastText topics are the leading __label__NAME tokens of each line"
+    if corpus.format == "txtdir":
+        return "each NAME.txt needs a NAME.labels file beside it, one topic per line"
+    return f"the {corpus.format!r} format holds no topics; use a labelled corpus"

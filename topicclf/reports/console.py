@@ -31,7 +31,11 @@ def render_trials(console: Console, result: Any, folds: int) -> None:
     """The optimize trials, best first, with their cross-validated figures."""
     from topicclf.optimize import describe
 
-    table = Table(title=f"{len(result.trials)} trials, {folds}-fold cross-validation, best first")
+    ran = len(result.trials)
+    title = f"{ran} trials, {folds}-fold cross-validation, best first"
+    if result.planned > ran:
+        title += f" ({result.planned - ran} more planned; the time budget ran out)"
+    table = Table(title=title)
     for col in ("trial", "micro-F1", "macro-F1", "settings"):
         table.add_column(col, justify="left" if col == "settings" else "right")
     for t in result.trials:
