@@ -257,7 +257,7 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Describe a model: topics, network, features, training, validation figures, versions."""
-    from topicclf.bundle import describe
+    from topicclf.modelinfo import describe
 
     details = describe(model)
     if as_json:
