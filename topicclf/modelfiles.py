@@ -6,7 +6,8 @@ time. A directory someone sent you may hold anything, so reading trusts nothing:
 files inside the directory are opened (no FIFO, device, or symbolic link leading out), every
 file is capped in size (`config.MODEL_*_MAX_BYTES`), arrays are decoded by `arrayfiles`
 (headers checked before anything is allocated), and where the manifest records a file's size
-and SHA-256 the size is checked before reading and the hash while reading.
+and SHA-256 the size is checked before reading and the hash over the bytes read (no second
+pass over the disk; files that are only checked or copied are hashed a chunk at a time).
 """
 
 from __future__ import annotations
