@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,13 +30,13 @@ def test_save_load_gives_identical_scores(
 ) -> None:
     assert sorted(p.name for p in saved.iterdir()) == [
         "features.json",
-        "features.npz",
+        "features.safetensors",
         "labels.json",
-        "linear.npz",
+        "linear.safetensors",
         "manifest.json",
         "model.keras",
         "thresholds.json",
-        "weights.npz",
+        "weights.safetensors",
     ]
     loaded = TopicClassifier.load(saved, engine="keras")
     texts = [d.text for d in tiny_docs]
@@ -48,9 +50,23 @@ def test_save_load_gives_identical_scores(
 
 
 def test_no_pickle_anywhere(saved: Path) -> None:
+    from safetensors.numpy import load_file
+
     for path in saved.iterdir():
         assert b"pickle" not in path.read_bytes()[:4096].lower() or path.suffix == ".keras"
-    np.load(saved / "features.npz", allow_pickle=False).close()
+    assert set(load_file(saved / "features.safetensors")) == {"idf"}
+
+
+def test_manifest_records_every_other_file(saved: Path) -> None:
+    manifest = json.loads((saved / "manifest.json").read_text())
+    files = {p.name for p in saved.iterdir()} - {"manifest.json"}
+    assert set(manifest["files"]) == files
+    for name in files:
+        data = (saved / name).read_bytes()
+        assert manifest["files"][name] == {
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
 
 
 def test_refuses_to_overwrite(saved: Path, tiny_dense: TopicClassifier) -> None:
@@ -81,6 +97,16 @@ def _copy(saved: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "copy"
     shutil.copytree(saved, dest)
     return dest
+
+
+def _rerecord(model: Path, *names: str) -> None:
+    """Record edited files' new sizes and hashes, as a careful hand edit would: the checks
+    behind the hashes are then what is tested."""
+    manifest = json.loads((model / "manifest.json").read_text())
+    for name in names:
+        data = (model / name).read_bytes()
+        manifest["files"][name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    (model / "manifest.json").write_text(json.dumps(manifest))
 
 
 HOLD_LOCK = """
@@ -138,7 +164,8 @@ def test_newer_format_is_refused(saved: Path, tmp_path: Path) -> None:
     manifest["format_version"] = FORMAT_VERSION + 1
     (broken / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(
-        ModelBundleError, match=r"model format 2 .* is newer than .* upgrade topicclf"
+        ModelBundleError,
+        match=rf"model format {FORMAT_VERSION + 1} .* is newer than .* upgrade topicclf",
     ):
         TopicClassifier.load(broken)
 
@@ -152,9 +179,12 @@ def test_labels_not_matching_outputs(saved: Path, tmp_path: Path) -> None:
     thresholds = json.loads((saved / "thresholds.json").read_text())
     thresholds["thresholds"] = thresholds["thresholds"][:3]
     (broken / "thresholds.json").write_text(json.dumps(thresholds))
-    for engine in ("auto", "keras"):
-        with pytest.raises(ModelBundleError, match="network has 4 outputs but labels.json lists 3"):
-            TopicClassifier.load(broken, engine=engine)
+    _rerecord(broken, "labels.json", "thresholds.json")
+    # The exported weights are checked against the topic count before they are read.
+    with pytest.raises(ModelBundleError, match=r"weights.safetensors: array 'topics_\w+'"):
+        TopicClassifier.load(broken)
+    with pytest.raises(ModelBundleError, match="network has 4 outputs but labels.json lists 3"):
+        TopicClassifier.load(broken, engine="keras")
 
 
 def test_wrong_threshold_count(saved: Path, tmp_path: Path) -> None:
@@ -162,31 +192,51 @@ def test_wrong_threshold_count(saved: Path, tmp_path: Path) -> None:
     thresholds = json.loads((saved / "thresholds.json").read_text())
     thresholds["thresholds"] = thresholds["thresholds"][:2]
     (broken / "thresholds.json").write_text(json.dumps(thresholds))
+    _rerecord(broken, "thresholds.json")
     with pytest.raises(ModelBundleError, match="2 thresholds for 4 topics"):
         TopicClassifier.load(broken)
 
 
 def test_linear_model_not_matching_the_topics(saved: Path, tmp_path: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
     broken = _copy(saved, tmp_path)
-    arrays = dict(np.load(broken / "linear.npz"))
+    arrays = load_file(broken / "linear.safetensors")
     arrays["coef"] = arrays["coef"][:-1]
-    np.savez(broken / "linear.npz", **arrays)
-    with pytest.raises(ModelBundleError, match=r"linear\.npz has weights of shape .* for 4 topics"):
+    save_file(arrays, broken / "linear.safetensors")
+    _rerecord(broken, "linear.safetensors")
+    with pytest.raises(
+        ModelBundleError,
+        match=r"linear\.safetensors: array 'coef' has shape \(3, \d+\), expected \(4, \d+\)",
+    ):
         TopicClassifier.load(broken)
 
 
 def test_truncated_files(saved: Path, tmp_path: Path) -> None:
     broken = _copy(saved, tmp_path)
     (broken / "features.json").write_text('{"kind": "tfidf", "vocab')
+    with pytest.raises(
+        ModelBundleError, match=r"features.json: 24 bytes, but the manifest records"
+    ):
+        TopicClassifier.load(broken)
+    _rerecord(broken, "features.json")
     with pytest.raises(ModelBundleError, match="corrupt or truncated JSON"):
         TopicClassifier.load(broken)
     broken2 = _copy(saved, tmp_path / "b")
     data = (broken2 / "model.keras").read_bytes()
     (broken2 / "model.keras").write_bytes(data[: len(data) // 2])
+    for engine in ("numpy", "keras"):  # the size is checked even when nothing reads the file
+        with pytest.raises(ModelBundleError, match=r"model.keras: [\d,]+ bytes, but the manifest"):
+            TopicClassifier.load(broken2, engine=engine)
+    _rerecord(broken2, "model.keras")
     with pytest.raises(ModelBundleError, match="model.keras cannot be loaded safely"):
         TopicClassifier.load(broken2, engine="keras")
-    (broken2 / "weights.npz").write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(ModelBundleError, match="weights.npz: corrupt or unreadable"):
+    (broken2 / "weights.safetensors").write_bytes(b"\x40\x00\x00\x00 truncated")
+    _rerecord(broken2, "weights.safetensors")
+    with pytest.raises(
+        ModelBundleError,
+        match=r"weights.safetensors: safetensors header of [\d,]+ bytes is implausible",
+    ):
         TopicClassifier.load(broken2)
 
 
@@ -201,6 +251,7 @@ def test_lambda_layer_is_refused_without_running_it(saved: Path, tmp_path: Path)
     code = f"lambda x: (__import__('pathlib').Path({str(marker)!r}).write_text('ran'), x)[1]"
     evil = keras.layers.Lambda(eval(code))(inputs)
     keras.Model(inputs, evil).save(broken / "model.keras")
+    _rerecord(broken, "model.keras")
     marker.unlink(missing_ok=True)
     with pytest.raises(ModelBundleError, match="cannot be loaded safely"):
         TopicClassifier.load(broken, engine="keras")
@@ -230,6 +281,7 @@ def test_multiclass_flags_that_disagree_are_refused(saved: Path, tmp_path: Path)
     thresholds = json.loads((broken / "thresholds.json").read_text())
     thresholds["multiclass"] = True
     (broken / "thresholds.json").write_text(json.dumps(thresholds))
+    _rerecord(broken, "thresholds.json")
     with pytest.raises(
         ModelBundleError, match=r"manifest.json says multilabel but thresholds.json says"
     ):
@@ -242,3 +294,265 @@ def test_the_keras_file_has_no_optimizer_state(saved: Path) -> None:
     with zipfile.ZipFile(saved / "model.keras") as archive:
         weights = archive.read("model.weights.h5")
     assert b"optimizer" not in weights
+
+
+# -- untrusted model directories (issue 13) ------------------------------------------------
+def _edit_json(model: Path, name: str, path: str, value: object) -> None:
+    """Set a (dotted) field of a JSON file of the model, e.g. 'config.network'."""
+    data = json.loads((model / name).read_text())
+    *parents, last = path.split(".")
+    holder = data
+    for part in parents:
+        holder = holder[part]
+    holder[last] = value
+    (model / name).write_text(json.dumps(data))
+
+
+def _both_refuse(model: Path, match: str) -> None:
+    """`info` (describe) and `load` both stop with the same clear error."""
+    from topicclf.modelinfo import describe
+
+    with pytest.raises(ModelBundleError, match=match):
+        describe(model)
+    with pytest.raises(ModelBundleError, match=match):
+        TopicClassifier.load(model)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "kind"),
+    [
+        ("format_version", True, "a positive integer"),
+        ("format_version", -1, "a positive integer"),
+        ("format_version", 0, "a positive integer"),
+        ("format_version", "2", "a positive integer"),
+        ("format_version", 2.0, "a positive integer"),
+        ("created_at", 20240101, "a string"),
+        ("versions", ["numpy"], "an object of strings"),
+        ("versions", {"numpy": 2}, "an object of strings"),
+        ("mode", ["multilabel"], "a string"),
+        ("network", None, "a string"),
+        ("n_topics", "4", "a non-negative integer"),
+        ("n_features", -3, "a non-negative integer"),
+        ("n_features", False, "a non-negative integer"),
+        ("config", [], "an object"),
+        ("config.network", "dense", "an object"),
+        ("config.train", 7, "an object"),
+        ("config.features", None, "an object"),
+        ("corpus", "tiny.jsonl", "an object"),
+        ("training", [], "an object"),
+        ("training.blend", 0.5, "an object"),
+        ("validation", None, "an object"),
+        ("files", [], "an object"),
+    ],
+)
+def test_manifest_fields_of_the_wrong_type_are_named(
+    saved: Path, tmp_path: Path, field: str, value: object, kind: str
+) -> None:
+    broken = _copy(saved, tmp_path)
+    _edit_json(broken, "manifest.json", field, value)
+    _both_refuse(broken, re.escape(f"manifest.json: field '{field}' must be {kind}, not {value!r}"))
+
+
+def test_file_records_of_the_wrong_shape_are_named(saved: Path, tmp_path: Path) -> None:
+    broken = _copy(saved, tmp_path)
+    manifest = json.loads((broken / "manifest.json").read_text())
+    record = manifest["files"]["labels.json"]
+    for files, match in [
+        ({**manifest["files"], "labels.json": {**record, "size": "46"}}, "field 'size' must be a"),
+        ({**manifest["files"], "labels.json": {"size": 46}}, "field 'sha256' is missing"),
+        ({**manifest["files"], "labels.json": {**record, "sha256": "00"}}, "a SHA-256 hex digest"),
+        ({**manifest["files"], "../labels.json": record}, "'../labels.json', not a plain file"),
+    ]:
+        (broken / "manifest.json").write_text(json.dumps({**manifest, "files": files}))
+        _both_refuse(broken, re.escape("manifest.json: ") + ".*" + re.escape(match))
+    del manifest["files"]
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    _both_refuse(broken, "manifest.json: field 'files' is missing; it must be an object")
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "value", "match"),
+    [
+        ("thresholds.json", "fallback", "no", "field 'fallback' must be a boolean, not 'no'"),
+        ("thresholds.json", "global_threshold", "0.5", "field 'global_threshold' must be a num"),
+        ("thresholds.json", "thresholds", [0.5, "x"], "field 'thresholds' must be a list of num"),
+        ("features.json", "vocabulary", [1, 2], "field 'vocabulary' must be a list of strings"),
+        ("features.json", "kind", ["tfidf"], r"unknown featurizer kind \['tfidf'\]"),
+    ],
+)
+def test_other_json_fields_of_the_wrong_type_are_named(
+    saved: Path, tmp_path: Path, name: str, field: str, value: object, match: str
+) -> None:
+    broken = _copy(saved, tmp_path)
+    _edit_json(broken, name, field, value)
+    _rerecord(broken, name)
+    with pytest.raises(ModelBundleError, match=f"{re.escape(name)}: {match}"):
+        TopicClassifier.load(broken)
+    (broken / "labels.json").write_text('["a", 2]')
+    _rerecord(broken, "labels.json")
+    _both_refuse(broken, "labels.json: expected a list of topic names")
+
+
+def test_a_newer_format_is_refused_before_its_fields_are_judged(
+    saved: Path, tmp_path: Path
+) -> None:
+    broken = _copy(saved, tmp_path)
+    _edit_json(broken, "manifest.json", "format_version", FORMAT_VERSION + 1)
+    _edit_json(broken, "manifest.json", "config", "a newer layout")
+    _both_refuse(broken, "is newer than .* upgrade topicclf")
+
+
+def test_an_edited_byte_is_caught_by_the_hash(saved: Path, tmp_path: Path) -> None:
+    broken = _copy(saved, tmp_path)
+    labels = (broken / "labels.json").read_bytes()
+    (broken / "labels.json").write_bytes(labels.replace(b"food", b"fool"))
+    _both_refuse(broken, "labels.json: its SHA-256 is not the one the manifest records")
+    broken = _copy(saved, tmp_path / "b")
+    weights = bytearray((broken / "weights.safetensors").read_bytes())
+    weights[-1] ^= 0x40  # one bit of one weight: still a valid file, but not the saved one
+    (broken / "weights.safetensors").write_bytes(bytes(weights))
+    with pytest.raises(ModelBundleError, match="weights.safetensors: its SHA-256 is not"):
+        TopicClassifier.load(broken)
+
+
+def test_verify_checks_model_keras_which_the_numpy_engine_never_reads(
+    saved: Path, tmp_path: Path
+) -> None:
+    from topicclf.bundle import verify_files
+
+    report = verify_files(saved)
+    assert report["hashes recorded"] and report["mismatched"] == []
+    assert set(report["files"].values()) == {"OK"} and "model.keras" in report["files"]
+    broken = _copy(saved, tmp_path)
+    keras_file = bytearray((broken / "model.keras").read_bytes())
+    keras_file[len(keras_file) // 2] ^= 0xFF
+    (broken / "model.keras").write_bytes(bytes(keras_file))
+    (broken / "notes.txt").write_text("mine")
+    TopicClassifier.load(broken, engine="numpy")  # same size, never opened: loads
+    report = verify_files(broken)
+    assert report["mismatched"] == ["model.keras"]
+    assert report["files"]["model.keras"] == "content differs: SHA-256 is not the recorded one"
+    assert report["files"]["notes.txt"] == "not recorded in the manifest (never read)"
+    (broken / "model.keras").write_bytes(bytes(keras_file[:-100]))
+    report = verify_files(broken)
+    assert report["files"]["model.keras"].startswith("size differs: ")
+    (broken / "labels.json").unlink()
+    report = verify_files(broken)
+    assert report["mismatched"] == ["labels.json", "model.keras"]
+    assert report["files"]["labels.json"].endswith(
+        "incomplete model directory, labels.json is missing"
+    )
+
+
+def _as_format_1(saved: Path, dest: Path) -> Path:
+    """The model as topicclf 0.1 wrote it: arrays in .npz files, no file records."""
+    import shutil
+
+    from safetensors.numpy import load_file
+
+    shutil.copytree(saved, dest)
+    for path in dest.glob("*.safetensors"):
+        np.savez(path.with_suffix(".npz"), **load_file(path))
+        path.unlink()
+    manifest = json.loads((dest / "manifest.json").read_text())
+    manifest["format_version"] = 1
+    del manifest["files"]
+    (dest / "manifest.json").write_text(json.dumps(manifest))
+    return dest
+
+
+def test_format_1_models_still_load_and_say_they_have_no_hashes(
+    saved: Path, tmp_path: Path, tiny_docs: list[Document]
+) -> None:
+    from topicclf.bundle import verify_files
+    from topicclf.modelinfo import describe
+
+    old = _as_format_1(saved, tmp_path / "old")
+    texts = [d.text for d in tiny_docs]
+    reference = TopicClassifier.load(saved).predict_proba(texts)
+    np.testing.assert_array_equal(TopicClassifier.load(old).predict_proba(texts), reference)
+    assert describe(old)["format version"] == 1
+    report = verify_files(old)
+    assert report == {
+        "path": str(old),
+        "format version": 1,
+        "hashes recorded": False,
+        "files": {},
+        "mismatched": [],
+    }
+    again = TopicClassifier.load(old).save(tmp_path / "again")
+    assert json.loads((again / "manifest.json").read_text())["format_version"] == FORMAT_VERSION
+    assert verify_files(again)["mismatched"] == []
+    # The hardened .npz reader still checks what format 1 holds.
+    np.savez(old / "features.npz", idf=np.array(["a"] * 439))
+    with pytest.raises(ModelBundleError, match=r"features.npz: array 'idf' has dtype <U1"):
+        TopicClassifier.load(old)
+
+
+def test_symbolic_links_leading_out_are_refused(saved: Path, tmp_path: Path) -> None:
+    broken = _copy(saved, tmp_path)
+    (broken / "manifest.json").rename(tmp_path / "manifest.json")
+    os.symlink("/dev/zero", broken / "manifest.json")
+    _both_refuse(broken, "manifest.json: a symbolic link to /dev/zero, outside the model")
+    (broken / "manifest.json").unlink()
+    (tmp_path / "manifest.json").rename(broken / "manifest.json")
+    outside = tmp_path / "labels.json"
+    outside.write_bytes((broken / "labels.json").read_bytes())
+    (broken / "labels.json").unlink()
+    os.symlink(outside, broken / "labels.json")
+    _both_refuse(broken, "labels.json: a symbolic link to .*, outside the model directory")
+    (broken / "labels.json").unlink()
+    (broken / "labels-real.json").write_bytes(outside.read_bytes())
+    os.symlink("labels-real.json", broken / "labels.json")  # inside: followed
+    TopicClassifier.load(broken)
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "features.safetensors"])
+def test_a_fifo_is_refused_without_opening_it(saved: Path, tmp_path: Path, name: str) -> None:
+    from conftest import deadline
+
+    broken = _copy(saved, tmp_path)
+    (broken / name).unlink()
+    os.mkfifo(broken / name)
+    with deadline(10):  # opening a FIFO would block until a writer came: fail, don't hang
+        _both_refuse(broken, f"{re.escape(name)}: a named pipe, not a regular file")
+
+
+def test_oversized_files_are_refused_before_reading(
+    saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from topicclf import config
+
+    size = (saved / "manifest.json").stat().st_size
+    monkeypatch.setattr(config, "MODEL_JSON_MAX_BYTES", size - 1)
+    _both_refuse(saved, rf"manifest.json: {size:,} bytes, more than the {size - 1:,} topicclf")
+    # Just above the manifest's size: the vocabulary file is the one over the cap.
+    assert (saved / "features.json").stat().st_size > size
+    monkeypatch.setattr(config, "MODEL_JSON_MAX_BYTES", size)
+    with pytest.raises(ModelBundleError, match=r"features.json: [\d,]+ bytes, more than the"):
+        TopicClassifier.load(saved)
+    monkeypatch.setattr(config, "MODEL_JSON_MAX_BYTES", 10**8)
+    monkeypatch.setattr(config, "MODEL_ARRAYS_MAX_BYTES", 1000)
+    with pytest.raises(ModelBundleError, match=r"safetensors: [\d,]+ bytes, more than the 1,000"):
+        TopicClassifier.load(saved)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "match"),
+    [
+        (np.float16, r"array 'idf' has no dtype or one no topicclf array has \(.*F16"),
+        (np.int64, "array 'idf' has dtype int64, expected float32 or float64"),
+        (np.uint8, r"array 'idf' has no dtype or one no topicclf array has \(.*U8"),
+    ],
+)
+def test_arrays_of_the_wrong_dtype_are_refused(
+    saved: Path, tmp_path: Path, dtype: type, match: str
+) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    broken = _copy(saved, tmp_path)
+    idf = load_file(broken / "features.safetensors")["idf"]
+    save_file({"idf": idf.astype(dtype)}, broken / "features.safetensors")
+    _rerecord(broken, "features.safetensors")
+    with pytest.raises(ModelBundleError, match=f"features.safetensors: {match}"):
+        TopicClassifier.load(broken)

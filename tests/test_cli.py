@@ -410,6 +410,37 @@ def test_info(capsys: pytest.CaptureFixture[str], model_dir: Path) -> None:
     assert code == 0 and "versions (installed)" in out
 
 
+def test_info_verify_checks_every_file(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    code, out, _ = cli(capsys, "info", "--verify", str(model_dir))
+    assert code == 0 and re.search(r"model\.keras\s+.\s*OK", out)
+    code, out, _ = cli(capsys, "info", "--verify", "--json", str(model_dir))
+    report = json.loads(out)
+    assert code == 0 and report["mismatched"] == [] and report["files"]["model.keras"] == "OK"
+    broken = tmp_path / "broken"
+    shutil.copytree(model_dir, broken)
+    data = (broken / "model.keras").read_bytes()
+    (broken / "model.keras").write_bytes(data[: len(data) // 2])  # tag never opens it
+    code, out, err = cli(capsys, "info", "--verify", str(broken))
+    assert code == 1 and "size differs" in out and "Traceback" not in err
+    assert err.strip() == f"error: {broken}: files that do not match the manifest: model.keras"
+    manifest = json.loads((broken / "manifest.json").read_text())
+    manifest["format_version"] = True
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    for command in ("info", "tag"):
+        code, _, err = cli(capsys, command, str(broken), *(["-"] if command == "tag" else []))
+        assert code == 1 and "Traceback" not in err
+        assert "manifest.json: field 'format_version' must be a positive integer, not True" in err
+    manifest["format_version"] = 1  # as topicclf 0.1 wrote it: no file records
+    del manifest["files"]
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    code, out, _ = cli(capsys, "info", "--verify", str(broken))
+    assert code == 0 and "records no file hashes, so there is nothing to verify" in out
+
+
 def test_corpus_stats_and_convert(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = cli(capsys, "corpus", "stats", NEWS_TRAIN, "--json")
     stats = json.loads(out)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from topicclf.arrayfiles import FLOATS, ArraySpec
 from topicclf.errors import ModelBundleError
 from topicclf.metrics import micro_f1
 from topicclf.thresholds import ThresholdPolicy, apply
@@ -65,13 +66,24 @@ class LinearBlend:
         return out.astype(np.float32)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """Plain numeric arrays for an npz file."""
+        """Plain numeric arrays for an array file (see `array_specs`)."""
         return {
             "coef": self.coef,
             "intercept": self.intercept,
             "calibration": np.array([self.slope, self.offset], dtype=np.float64),
             "weight": np.array([self.weight], dtype=np.float64),
             "multiclass": np.array([self.multiclass]),
+        }
+
+    @staticmethod
+    def array_specs(n_topics: int, n_features: int) -> dict[str, ArraySpec]:
+        """What `to_arrays` gives for a model of this size, to check a file before reading it."""
+        return {
+            "coef": ArraySpec(FLOATS, (n_topics, n_features)),
+            "intercept": ArraySpec(FLOATS, (n_topics,)),
+            "calibration": ArraySpec(FLOATS, (2,)),
+            "weight": ArraySpec(FLOATS, (1,)),
+            "multiclass": ArraySpec(("bool",), (1,)),
         }
 
     @classmethod
@@ -86,14 +98,16 @@ class LinearBlend:
             weight = float(arrays["weight"][0])
             multiclass = bool(arrays["multiclass"][0])
         except (KeyError, ValueError, IndexError) as exc:
-            raise ModelBundleError(f"linear.npz is incomplete or malformed ({exc})") from None
+            raise ModelBundleError(f"the linear model is incomplete or malformed ({exc})") from None
         if coef.shape != (n_topics, n_features) or intercept.shape != (n_topics,):
             raise ModelBundleError(
-                f"linear.npz has weights of shape {coef.shape} for {n_topics} topics and "
+                f"the linear model has weights of shape {coef.shape} for {n_topics} topics and "
                 f"{n_features} features; the model directory is inconsistent"
             )
         if not 0.0 <= weight <= 1.0:
-            raise ModelBundleError(f"linear.npz: blend weight {weight} is not between 0 and 1")
+            raise ModelBundleError(
+                f"the linear model's blend weight {weight} is not between 0 and 1"
+            )
         return cls(coef, intercept, slope, offset, weight, multiclass)
 
 

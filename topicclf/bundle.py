@@ -2,21 +2,20 @@
 
 A model directory holds the manifest, the Keras network, its exported dense weights, the
 featurizer, the topics, the thresholds and the blended linear model. This module is the
-only one that knows their names and formats; it writes them atomically and reads them back
-with cross-checks (shapes, topic counts, multi-class flags). Nothing here unpickles.
+only one that knows their names and formats; it writes them atomically, records each file's
+size and SHA-256 in the manifest, and reads them back through `modelfiles` (capped, checked
+against those records) with cross-checks (shapes, topic counts, multi-class flags). Nothing
+here unpickles.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from topicclf.arrayfiles import ArraySpec, write_arrays
 from topicclf.blend import LinearBlend
 from topicclf.config import Config
 from topicclf.errors import ConfigError, ModelBundleError
@@ -26,68 +25,82 @@ from topicclf.inference import (
     ENGINES,
     NumpyDense,
     Scorer,
+    dense_weight_specs,
     export_dense_weights,
     n_inputs,
     n_outputs,
 )
-from topicclf.modelfiles import read_json, read_npz, write_json
+
+# FORMAT_VERSION is defined with the manifest and re-exported: it versions the whole bundle.
+from topicclf.manifest import FORMAT_VERSION as FORMAT_VERSION
+from topicclf.manifest import check_manifest, describe_versions, new_manifest
+from topicclf.modelfiles import (
+    KINDS,
+    ModelFiles,
+    check_fields,
+    hash_file,
+    parse_records,
+    read_json,
+    write_json,
+)
 from topicclf.thresholds import ThresholdPolicy
 
-FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.keras"
-WEIGHTS_FILE = "weights.npz"
+WEIGHTS_FILE = "weights.safetensors"
 FEATURES_META = "features.json"
-FEATURES_ARRAYS = "features.npz"
-LINEAR_FILE = "linear.npz"
+FEATURES_ARRAYS = "features.safetensors"
+LINEAR_FILE = "linear.safetensors"
 LINEAR_FEATURES_META = "linear_features.json"
-LINEAR_FEATURES_ARRAYS = "linear_features.npz"
+LINEAR_FEATURES_ARRAYS = "linear_features.safetensors"
 LABELS_FILE = "labels.json"
 THRESHOLDS_FILE = "thresholds.json"
 REQUIRED_FILES = (MANIFEST, MODEL_FILE, FEATURES_META, LABELS_FILE, THRESHOLDS_FILE)
-TRACKED_PACKAGES = ("topicclf", "tensorflow", "keras", "numpy", "scikit-learn", "nltk")
+# Format 1 (still read, never written) kept the arrays in .npz files and recorded no hashes.
+FORMAT_1_NAMES = {
+    name: name.replace(".safetensors", ".npz")
+    for name in (WEIGHTS_FILE, FEATURES_ARRAYS, LINEAR_FILE, LINEAR_FEATURES_ARRAYS)
+}
+THRESHOLD_FIELDS = {
+    "strategy": "a string",
+    "thresholds": "a list of numbers",
+    "global_threshold": "a number",
+    "fallback": "a boolean",
+    "top_k": "a non-negative integer",
+    "multiclass": "a boolean",
+}
 
 
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages a model depends on."""
-    out = {}
-    for name in TRACKED_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def new_manifest(**fields: Any) -> dict[str, Any]:
-    """A manifest with the format version, creation time and package versions filled in."""
-    return {
-        "format_version": FORMAT_VERSION,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "versions": package_versions(),
-        **fields,
-    }
-
-
-def check_directory(directory: str | Path) -> dict[str, Any]:
-    """Check that a directory is a model this version can read; return its manifest."""
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    """The manifest of a model directory this version can read, its fields type-checked."""
     directory = Path(directory)
     if not directory.exists():
         raise ModelBundleError(f"{directory}: no such model directory")
     if not directory.is_dir():
         raise ModelBundleError(f"{directory}: not a model directory (it is a file)")
-    manifest = read_json(directory, MANIFEST)
-    if not isinstance(manifest, dict) or "format_version" not in manifest:
-        raise ModelBundleError(f"{directory}/{MANIFEST}: not a topicclf manifest")
-    version = manifest["format_version"]
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        recorded = manifest.get("versions", {}).get("topicclf", "unknown")
+    if not os.path.lexists(directory / MANIFEST) and _looks_like_corpus(directory):
         raise ModelBundleError(
-            f"{directory}: model format {version} (made by topicclf {recorded}) is newer than "
-            f"this topicclf {package_versions()['topicclf']} reads (format {FORMAT_VERSION}); "
-            "upgrade topicclf"
+            f"{directory}: looks like a corpus, not a model directory (no {MANIFEST}); "
+            "the model comes first: topicclf tag MODEL INPUT..."
         )
-    missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
+    return check_manifest(read_json(directory, MANIFEST), f"{directory}/{MANIFEST}")
+
+
+def _looks_like_corpus(directory: Path) -> bool:
+    """True for a directory of documents (text, JSON Lines, CSV, SGML files)."""
+    suffixes = (".txt", ".jsonl", ".csv", ".tsv", ".sgm", ".labels", ".parquet")
+    try:
+        return any(p.suffix.lower() in suffixes for p in directory.iterdir())
+    except OSError:
+        return False
+
+
+def check_directory(directory: str | Path) -> dict[str, Any]:
+    """Check that a directory is a model this version can read; return its manifest."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    # lexists: a FIFO or a link in a file's place is there, and refused when read.
+    missing = [name for name in REQUIRED_FILES if not os.path.lexists(directory / name)]
     if missing:
         raise ModelBundleError(
             f"{directory}: incomplete model directory, missing {', '.join(missing)}"
@@ -95,68 +108,33 @@ def check_directory(directory: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def describe_versions(manifest: dict[str, Any]) -> str:
-    """'package recorded -> installed' for packages whose versions differ."""
-    recorded = manifest.get("versions", {})
-    installed = package_versions()
-    diffs = [
-        f"{name} {recorded[name]} -> {installed.get(name)}"
-        for name in sorted(recorded)
-        if recorded[name] != installed.get(name)
-    ]
-    return "; ".join(diffs) if diffs else "same package versions"
-
-
-def _describe_blend(blend: dict[str, Any]) -> str:
-    if "linear_weight" not in blend:
-        return "off"
-    chosen = "chosen on validation" if "validation_micro_f1_by_weight" in blend else "fixed"
-    return (
-        f"{blend['linear_weight']} of a linear SVM's calibrated scores (C={blend.get('svm_c')}), "
-        f"{chosen}"
-    )
-
-
-def describe(directory: str | Path) -> dict[str, Any]:
-    """What a model is, from its JSON files alone (no network is loaded)."""
+def model_files(directory: str | Path, manifest: dict[str, Any]) -> ModelFiles:
+    """A checked directory's files for reading; from format 2 on, every recorded file's size
+    is checked now and each file's SHA-256 as it is read."""
     directory = Path(directory)
-    manifest = check_directory(directory)
-    labels = read_json(directory, LABELS_FILE)
-    thresholds = read_json(directory, THRESHOLDS_FILE)
-    config = manifest.get("config", {})
-    net = config.get("network", {})
-    network = manifest.get("network", "?")
-    if network == "dense":
-        shape = f"dense, hidden layers {net.get('hidden_units')}, dropout {net.get('dropout')}"
-    else:
-        shape = (
-            f"embedding (dim {net.get('embedding_dim')}, conv filters {net.get('conv_filters')}),"
-            f" hidden layers {net.get('hidden_units')}"
-        )
-    training = manifest.get("training", {})
-    topics = list(labels) if isinstance(labels, list) else []
-    shown = ", ".join(topics[:30]) + (f" ... (+{len(topics) - 30})" if len(topics) > 30 else "")
-    return {
-        "path": str(directory),
-        "format version": manifest.get("format_version"),
-        "created": manifest.get("created_at"),
-        "mode": manifest.get("mode"),
-        "network": shape,
-        "features": f"{manifest.get('n_features')} ({config.get('features', {})})",
-        "topics": f"{len(topics)}: {shown}",
-        "thresholds": (
-            f"{thresholds.get('strategy')} (global {thresholds.get('global_threshold', 0):.3f}, "
-            f"fallback to best topic: {thresholds.get('fallback')})"
-        ),
-        "linear blend": _describe_blend(training.get("blend", {})),
-        "trained on": manifest.get("corpus", {}),
-        # The per-threshold curve and blend details stay in manifest.json: too long here.
-        "training": {k: v for k, v in training.items() if k not in ("threshold_curve", "blend")},
-        "validation": manifest.get("validation", {}),
-        "seed": config.get("train", {}).get("seed"),
-        "versions (recorded)": manifest.get("versions", {}),
-        "versions (installed)": describe_versions(manifest),
-    }
+    if manifest["format_version"] == 1:
+        return ModelFiles(directory, None, FORMAT_1_NAMES)
+    files = ModelFiles(directory, parse_records(manifest["files"], f"{directory}/{MANIFEST}"))
+    files.check_sizes()
+    return files
+
+
+def verify_files(directory: str | Path) -> dict[str, Any]:
+    """Every file (model.keras too) against the size and SHA-256 the manifest records:
+    {'path', 'format version', 'hashes recorded', 'files': {name: status}, 'mismatched'}."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    version = manifest["format_version"]
+    report = {"path": str(directory), "format version": version, "hashes recorded": version > 1}
+    if version == 1:
+        return {**report, "files": {}, "mismatched": []}
+    records = parse_records(manifest["files"], f"{directory}/{MANIFEST}")
+    statuses = ModelFiles(directory, records).verify()
+    mismatched = [name for name, status in statuses.items() if status != "OK"]
+    for path in sorted(directory.iterdir()):  # listed, but never read: not part of the model
+        if path.name != MANIFEST and path.name not in records:
+            statuses[path.name] = "not recorded in the manifest (never read)"
+    return {**report, "files": statuses, "mismatched": mismatched}
 
 
 @dataclass
@@ -186,16 +164,18 @@ def save_model(
     target = Path(target)
     scorer = model.scorer
     with atomic_directory(target, overwrite=overwrite) as tmp:
-        _save_network(scorer.network, tmp, model.source)
+        _save_network(scorer.network, tmp, model.source, model.manifest)
         _save_featurizer(scorer.featurizer, tmp, FEATURES_META, FEATURES_ARRAYS)
         if scorer.blend is not None:
-            _save_npz(tmp / LINEAR_FILE, scorer.blend.to_arrays())
+            write_arrays(tmp / LINEAR_FILE, scorer.blend.to_arrays())
         if scorer.linear_featurizer is not None:
             _save_featurizer(
                 scorer.linear_featurizer, tmp, LINEAR_FEATURES_META, LINEAR_FEATURES_ARRAYS
             )
         write_json(tmp / LABELS_FILE, model.classes)
         write_json(tmp / THRESHOLDS_FILE, model.policy.to_dict())
+        # Hashed from disk once written: the records are of exactly what a reader will see.
+        files = {path.name: hash_file(tmp, path.name) for path in sorted(tmp.iterdir())}
         manifest = new_manifest(
             mode=model.mode,
             network=model.config.network.type,
@@ -205,32 +185,31 @@ def save_model(
             corpus=corpus if corpus is not None else model.manifest.get("corpus", {}),
             training=model.training,
             validation=model.validation,
+            files={name: record.to_dict() for name, record in files.items()},
         )
         write_json(tmp / MANIFEST, manifest)
     return target
 
 
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    # Numeric arrays only, so nothing in the archive is pickled.
-    np.savez(path, **arrays)  # type: ignore[arg-type]
-
-
 def _save_featurizer(featurizer: Featurizer, directory: Path, meta: str, arrays: str) -> None:
     state, numeric = featurizer.get_state()
     write_json(directory / meta, state)
-    _save_npz(directory / arrays, numeric)
+    write_arrays(directory / arrays, numeric)
 
 
-def _save_network(network: Any, directory: Path, source: Path | None) -> None:
+def _save_network(
+    network: Any, directory: Path, source: Path | None, manifest: dict[str, Any]
+) -> None:
     if isinstance(network, NumpyDense):
-        # Loaded without TensorFlow: the Keras file is carried over from where it came from.
+        # Loaded without TensorFlow: the Keras file is carried over from where it came from,
+        # checked against its record as it is copied.
         if source is None or not (source / MODEL_FILE).is_file():
             raise ModelBundleError(
                 f"cannot save this numpy-served model: its {MODEL_FILE} is no longer at "
                 f"{source}; load it again with engine='keras' to save it"
             )
-        shutil.copyfile(source / MODEL_FILE, directory / MODEL_FILE)
-        _save_npz(directory / WEIGHTS_FILE, network.arrays)
+        model_files(source, manifest).check(MODEL_FILE, copy_to=directory / MODEL_FILE)
+        write_arrays(directory / WEIGHTS_FILE, network.arrays)
         return
     # A fresh copy from the configuration carries the weights without the optimizer's state,
     # which tagging never needs and which would double or triple the file.
@@ -239,7 +218,7 @@ def _save_network(network: Any, directory: Path, source: Path | None) -> None:
     plain.save(directory / MODEL_FILE)
     exported = export_dense_weights(network)
     if exported is not None:
-        _save_npz(directory / WEIGHTS_FILE, exported)
+        write_arrays(directory / WEIGHTS_FILE, exported)
 
 
 def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
@@ -252,16 +231,15 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
     path = Path(path)
     manifest = check_directory(path)
+    files = model_files(path, manifest)
     try:
         config = Config.from_dict(manifest["config"])
     except (ConfigError, KeyError, TypeError) as exc:
         raise ModelBundleError(f"{path}: invalid configuration in the manifest: {exc}") from None
-    classes = read_json(path, LABELS_FILE)
-    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
-        raise ModelBundleError(f"{path}/{LABELS_FILE}: expected a list of topic names")
-    featurizer = _load_featurizer(path, config, FEATURES_META, FEATURES_ARRAYS, None)
+    classes = read_labels(files)
+    featurizer = _load_featurizer(files, config, FEATURES_META, FEATURES_ARRAYS, None)
     try:
-        policy = ThresholdPolicy.from_dict(read_json(path, THRESHOLDS_FILE))
+        policy = ThresholdPolicy.from_dict(read_thresholds(files))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ModelBundleError(f"{path}/{THRESHOLDS_FILE}: malformed ({exc})") from None
     if policy.thresholds.shape != (len(classes),):
@@ -269,9 +247,11 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
             f"{path}/{THRESHOLDS_FILE}: {policy.thresholds.size} thresholds for "
             f"{len(classes)} topics in {LABELS_FILE}"
         )
-    network = _load_network(path, manifest, engine, policy.multiclass)
+    net = config.network
+    specs = dense_weight_specs(featurizer.n_features, net.hidden_units, len(classes), wide=net.wide)
+    network = _load_network(files, manifest, engine, policy.multiclass, specs)
     _check_network(path, network, featurizer, len(classes))
-    blend, linear_featurizer = _load_blend(path, config, featurizer, len(classes))
+    blend, linear_featurizer = _load_blend(files, config, featurizer, len(classes))
     mode = str(manifest.get("mode", "multilabel"))
     _check_mode(path, mode, policy, blend)
     return SavedModel(
@@ -287,40 +267,70 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
     )
 
 
+def read_labels(files: ModelFiles) -> list[str]:
+    """The topic names, in output-column order."""
+    classes = files.json(LABELS_FILE)
+    if not KINDS["a list of strings"](classes):
+        raise ModelBundleError(f"{files.directory}/{LABELS_FILE}: expected a list of topic names")
+    return list(classes)
+
+
+def read_thresholds(files: ModelFiles) -> dict[str, Any]:
+    """The thresholds file's fields, type-checked."""
+    data = files.json(THRESHOLDS_FILE)
+    required = ("strategy", "thresholds", "global_threshold", "fallback")
+    check_fields(data, THRESHOLD_FIELDS, f"{files.directory}/{THRESHOLDS_FILE}", required=required)
+    return dict(data)
+
+
 def _load_featurizer(
-    path: Path, config: Config, meta_name: str, arrays_name: str, kind: str | None
+    files: ModelFiles, config: Config, meta_name: str, arrays_name: str, kind: str | None
 ) -> Featurizer:
-    meta = read_json(path, meta_name)
-    arrays = read_npz(path, arrays_name)
+    path = files.directory
+    meta = files.json(meta_name)
     found = meta.get("kind") if isinstance(meta, dict) else None
-    if found not in FEATURIZERS or (kind is not None and found != kind):
+    if not isinstance(found, str) or found not in FEATURIZERS or kind not in (None, found):
         raise ModelBundleError(f"{path}/{meta_name}: unknown featurizer kind {found!r}")
+    featurizer = FEATURIZERS[found]
+    fields = featurizer.state_fields
+    check_fields(meta, fields, f"{path}/{meta_name}", required=tuple(fields))
+    arrays = files.arrays(arrays_name, featurizer.state_specs(meta))
     try:
-        return FEATURIZERS[found].from_state(config.text, config.features, meta, arrays)
+        return featurizer.from_state(config.text, config.features, meta, arrays)
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelBundleError(
-            f"{path}: inconsistent {meta_name} / {arrays_name} ({exc})"
+            f"{path}: inconsistent {meta_name} / {files.name(arrays_name)} ({exc})"
         ) from None
 
 
-def _load_network(path: Path, manifest: dict[str, Any], engine: str, multiclass: bool) -> Any:
-    has_weights = (path / WEIGHTS_FILE).is_file()
+def _load_network(
+    files: ModelFiles,
+    manifest: dict[str, Any],
+    engine: str,
+    multiclass: bool,
+    specs: dict[str, ArraySpec],
+) -> Any:
+    has_weights = files.has(WEIGHTS_FILE)
+    where = f"{files.directory}/{files.name(WEIGHTS_FILE)}"
     if engine == "numpy" and not has_weights:
         raise ModelBundleError(
-            f"{path}: no {WEIGHTS_FILE}; the numpy engine serves dense networks saved by "
-            "topicclf 0.1 or later (use engine='keras')"
+            f"{files.directory}: no {files.name(WEIGHTS_FILE)}; the numpy engine serves dense "
+            "networks saved by topicclf 0.1 or later (use engine='keras')"
         )
     if has_weights and engine in ("auto", "numpy"):
+        arrays = files.arrays(WEIGHTS_FILE, specs)
         try:
-            return NumpyDense(read_npz(path, WEIGHTS_FILE), "softmax" if multiclass else "sigmoid")
+            return NumpyDense(arrays, "softmax" if multiclass else "sigmoid")
         except ModelBundleError as exc:
-            raise ModelBundleError(f"{path}/{WEIGHTS_FILE}: {exc}") from None
-    return _load_keras(path, manifest)
+            raise ModelBundleError(f"{where}: {exc}") from None
+    return _load_keras(files, manifest)
 
 
-def _load_keras(path: Path, manifest: dict[str, Any]) -> Any:
+def _load_keras(files: ModelFiles, manifest: dict[str, Any]) -> Any:
     from topicclf.networks import keras_module
 
+    files.check(MODEL_FILE)  # Keras opens the file itself: check it is the recorded one first
+    path = files.directory
     keras = keras_module()
     try:
         return keras.models.load_model(path / MODEL_FILE, compile=False, safe_mode=True)
@@ -350,15 +360,16 @@ def _check_network(path: Path, network: Any, featurizer: Featurizer, n_topics: i
 
 
 def _load_blend(
-    path: Path, config: Config, featurizer: Featurizer, n_topics: int
+    files: ModelFiles, config: Config, featurizer: Featurizer, n_topics: int
 ) -> tuple[LinearBlend | None, TfidfFeaturizer | None]:
     """The saved linear model, if the directory has one, checked against the rest."""
-    if not (path / LINEAR_FILE).is_file():
+    path = files.directory
+    if not files.has(LINEAR_FILE):
         return None, None
     linear_featurizer = None
-    if (path / LINEAR_FEATURES_META).is_file():
+    if files.has(LINEAR_FEATURES_META):
         loaded = _load_featurizer(
-            path, config, LINEAR_FEATURES_META, LINEAR_FEATURES_ARRAYS, "tfidf"
+            files, config, LINEAR_FEATURES_META, LINEAR_FEATURES_ARRAYS, "tfidf"
         )
         assert isinstance(loaded, TfidfFeaturizer)
         linear_featurizer = loaded
@@ -369,10 +380,11 @@ def _load_blend(
         raise ModelBundleError(
             f"{path}: {LINEAR_FILE} needs TF-IDF features, but {LINEAR_FEATURES_META} is missing"
         )
+    arrays = files.arrays(LINEAR_FILE, LinearBlend.array_specs(n_topics, n_features))
     try:
-        blend = LinearBlend.from_arrays(read_npz(path, LINEAR_FILE), n_topics, n_features)
+        blend = LinearBlend.from_arrays(arrays, n_topics, n_features)
     except ModelBundleError as exc:
-        raise ModelBundleError(f"{path}/{exc}") from None
+        raise ModelBundleError(f"{path}/{files.name(LINEAR_FILE)}: {exc}") from None
     return blend, linear_featurizer
 
 

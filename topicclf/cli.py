@@ -287,9 +287,20 @@ def info(
         Path, typer.Argument(metavar="MODEL", help="Model directory.", show_default=False)
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Instead, check every file's size and SHA-256 against the manifest "
+            "(exit 1 on a mismatch).",
+        ),
+    ] = False,
 ) -> None:
     """Describe a model: topics, network, features, training, validation figures, versions."""
-    from topicclf.bundle import describe
+    if verify:
+        _verify(model, as_json)
+        return
+    from topicclf.modelinfo import describe
 
     details = describe(model)
     if as_json:
@@ -300,6 +311,24 @@ def info(
         from topicclf.reports.terminal import render_info
 
         render_info(out, details)
+
+
+def _verify(model: Path, as_json: bool) -> None:
+    from topicclf.bundle import verify_files
+    from topicclf.errors import ModelBundleError
+
+    report = verify_files(model)
+    if as_json:
+        import json
+
+        out.print_json(json.dumps(report))
+    else:
+        from topicclf.reports.terminal import render_verification
+
+        render_verification(out, report)
+    if report["mismatched"]:
+        names = ", ".join(report["mismatched"])
+        raise ModelBundleError(f"{model}: files that do not match the manifest: {names}")
 
 
 @app.command(

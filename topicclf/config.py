@@ -34,6 +34,21 @@ SERVE_MAX_BODY = 10 * 1024 * 1024  # bytes of one request body
 SERVE_MAX_DOCUMENTS = 10_000  # documents in one request
 DASK_PARTITIONS_PER_WORKER = 4
 
+# Caps on what reading a model directory may cost: a directory someone sent you is untrusted,
+# so no file is read without a limit. Each is well above what a real model needs.
+# features.json holds the vocabulary: 20k terms take ~0.4 MB, a million-term one ~25 MB.
+MODEL_JSON_MAX_BYTES = 64 * 1024**2
+# One array file (weights, features, linear model), and the arrays decoded from it: 200k
+# features x 1024 hidden units or 1000 topics is 0.8 GB of float32; Reuters takes ~30 MB.
+MODEL_ARRAYS_MAX_BYTES = 4 * 1024**3
+# model.keras is only hashed or copied a chunk at a time, never held whole; with an Adam
+# optimizer's state it is about three times the weights.
+MODEL_NETWORK_MAX_BYTES = 16 * 1024**3
+# A safetensors header lists a few dozen arrays in ~100 bytes each.
+SAFETENSORS_HEADER_MAX_BYTES = 1024**2
+# A format-1 numpy archive holds two arrays per layer and the linear model's five.
+NPZ_MAX_MEMBERS = 256
+
 
 def _choice(section: str, key: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:

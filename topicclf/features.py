@@ -1,7 +1,7 @@
 """Featurizers: TF-IDF over word n-grams (dense network) and token-id sequences (embedding network).
 
 Both learn with scikit-learn/numpy at fit time and keep plain state (vocabulary lists, idf
-arrays) so a saved model is JSON + npz, never pickle. `TfidfFeaturizer.transform` needs only
+arrays) so a saved model is JSON + safetensors, never pickle. `TfidfFeaturizer.transform` needs only
 numpy and scipy, so tagging does not pay scikit-learn's import; a test checks it matches
 scikit-learn's TfidfVectorizer exactly.
 """
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
+from topicclf.arrayfiles import FLOATS, ArraySpec
 from topicclf.config import FeatureConfig, TextConfig
 from topicclf.errors import DataError, NotFittedError
 from topicclf.text import Analyzer, pieces
@@ -30,6 +31,12 @@ class TfidfFeaturizer:
     """TF-IDF vectors over word 1..n-grams, L2-normalised rows, optionally sublinear tf."""
 
     kind = "tfidf"
+    # The JSON state's fields and their kinds (see modelfiles.KINDS), checked before use.
+    state_fields: ClassVar[dict[str, str]] = {
+        "kind": "a string",
+        "vocabulary": "a list of strings",
+        "stop_words": "a list of strings",
+    }
 
     def __init__(self, text: TextConfig, features: FeatureConfig) -> None:
         self.text = text
@@ -127,6 +134,11 @@ class TfidfFeaturizer:
         }
         return meta, {"idf": self.idf_}
 
+    @staticmethod
+    def state_specs(meta: dict[str, Any]) -> dict[str, ArraySpec]:
+        """The arrays `from_state` needs with `meta`, to check a file before reading it."""
+        return {"idf": ArraySpec(FLOATS, (len(meta["vocabulary"]),))}
+
     @classmethod
     def from_state(
         cls, text: TextConfig, features: FeatureConfig, meta: dict[str, Any], arrays: dict[str, Any]
@@ -148,6 +160,12 @@ class SequenceFeaturizer:
     """Token-id sequences (0 = padding, 1 = out of vocabulary), padded or truncated at the end."""
 
     kind = "sequence"
+    state_fields: ClassVar[dict[str, str]] = {
+        "kind": "a string",
+        "vocabulary": "a list of strings",
+        "stop_words": "a list of strings",
+        "sequence_length": "a positive integer",
+    }
 
     def __init__(self, text: TextConfig, features: FeatureConfig) -> None:
         self.text = text
@@ -222,6 +240,11 @@ class SequenceFeaturizer:
             "sequence_length": self.sequence_length_,
         }
         return meta, {}
+
+    @staticmethod
+    def state_specs(meta: dict[str, Any]) -> dict[str, ArraySpec]:
+        """No arrays: the vocabulary and length are all in the JSON state."""
+        return {}
 
     @classmethod
     def from_state(

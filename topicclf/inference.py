@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from topicclf.arrayfiles import FLOATS, ArraySpec
 from topicclf.blend import LinearBlend
 from topicclf.config import PREDICT_BATCH
 from topicclf.errors import ModelBundleError
@@ -51,6 +52,23 @@ def export_dense_weights(model: Any) -> dict[str, np.ndarray] | None:
     if "topics_kernel" not in arrays:
         return None
     return arrays
+
+
+def dense_weight_specs(
+    n_inputs: int, hidden_units: Sequence[int], n_topics: int, *, wide: bool
+) -> dict[str, ArraySpec]:
+    """The arrays `export_dense_weights` gives for a network of these sizes, exactly."""
+    specs = {}
+    width = n_inputs
+    for i, units in enumerate(hidden_units):
+        specs[f"hidden_{i}_kernel"] = ArraySpec(FLOATS, (width, units))
+        specs[f"hidden_{i}_bias"] = ArraySpec(FLOATS, (units,))
+        width = units
+    specs["topics_kernel"] = ArraySpec(FLOATS, (width, n_topics))
+    specs["topics_bias"] = ArraySpec(FLOATS, (n_topics,))
+    if wide:
+        specs["wide_kernel"] = ArraySpec(FLOATS, (n_inputs, n_topics))
+    return specs
 
 
 class NumpyDense:

@@ -1,4 +1,5 @@
-"""Terminal rendering with rich: evaluation tables, corpus statistics, model descriptions."""
+"""Terminal rendering with rich: evaluation tables, corpus statistics, model descriptions and
+file checks."""
 
 from __future__ import annotations
 
@@ -130,4 +131,22 @@ def render_info(console: Console, info: dict[str, Any]) -> None:
         elif isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         table.add_row(key, str(value))
+    console.print(table)
+
+
+def render_verification(console: Console, report: dict[str, Any]) -> None:
+    """Each file of a model and whether it matches the size and SHA-256 its manifest records."""
+    if not report["hashes recorded"]:
+        console.print(
+            f"{escape(report['path'])}: model format {report['format version']} records no "
+            "file hashes, so there is nothing to verify against; saving the model again with "
+            "this topicclf records them"
+        )
+        return
+    table = Table(title=f"{report['path']}: files against the manifest")
+    table.add_column("file")
+    table.add_column("status", overflow="fold")
+    for name, status in report["files"].items():
+        style = "green" if status == "OK" else "red" if name in report["mismatched"] else "dim"
+        table.add_row(escape(name), f"[{style}]{escape(status)}[/]")
     console.print(table)

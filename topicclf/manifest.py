@@ -1,0 +1,89 @@
+"""The manifest's content: its format version, the kind of each field, the package versions
+it records and how they compare with the installed ones. `bundle` reads and writes the file.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+from topicclf.config import section_names
+from topicclf.errors import ModelBundleError
+from topicclf.modelfiles import check_fields
+
+# 1: arrays in .npz files (still read). 2: arrays in safetensors files, and every file's size
+# and SHA-256 recorded under `files`.
+FORMAT_VERSION = 2
+TRACKED_PACKAGES = ("topicclf", "tensorflow", "keras", "numpy", "scikit-learn", "nltk")
+# The kind (modelfiles.KINDS) of every field `load_model` or `describe` reads: a hand-edited
+# field of the wrong type is named when the manifest is read, not met later as a traceback.
+# Values (mode names, configuration keys) are checked where they are used.
+MANIFEST_FIELDS = {
+    "format_version": "a positive integer",
+    "created_at": "a string",
+    "versions": "an object of strings",
+    "mode": "a string",
+    "network": "a string",
+    "n_topics": "a non-negative integer",
+    "n_features": "a non-negative integer",
+    "config": "an object",
+    **{f"config.{section}": "an object" for section in section_names()},
+    "corpus": "an object",
+    "training": "an object",
+    "training.blend": "an object",
+    "validation": "an object",
+    "files": "an object",
+}
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages a model depends on."""
+    out = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def new_manifest(**fields: Any) -> dict[str, Any]:
+    """A manifest with the format version, creation time and package versions filled in."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": package_versions(),
+        **fields,
+    }
+
+
+def check_manifest(manifest: Any, where: str) -> dict[str, Any]:
+    """A parsed manifest of a format this topicclf reads, its fields type-checked."""
+    if not isinstance(manifest, dict) or "format_version" not in manifest:
+        raise ModelBundleError(f"{where}: not a topicclf manifest")
+    check_fields(manifest, {"format_version": MANIFEST_FIELDS["format_version"]}, where)
+    version = manifest["format_version"]
+    if version > FORMAT_VERSION:
+        versions = manifest.get("versions")
+        recorded = versions.get("topicclf", "unknown") if isinstance(versions, dict) else "?"
+        raise ModelBundleError(
+            f"{where}: model format {version} (made by topicclf {recorded}) is newer than "
+            f"this topicclf {package_versions()['topicclf']} reads (format {FORMAT_VERSION}); "
+            "upgrade topicclf"
+        )
+    # Only now: a newer format may have changed the other fields.
+    check_fields(manifest, MANIFEST_FIELDS, where, required=("files",) if version > 1 else ())
+    return manifest
+
+
+def describe_versions(manifest: dict[str, Any]) -> str:
+    """'package recorded -> installed' for packages whose versions differ."""
+    recorded = manifest.get("versions", {})
+    installed = package_versions()
+    diffs = [
+        f"{name} {recorded[name]} -> {installed.get(name)}"
+        for name in sorted(recorded)
+        if recorded[name] != installed.get(name)
+    ]
+    return "; ".join(diffs) if diffs else "same package versions"

@@ -1,0 +1,62 @@
+"""What `topicclf info` says about a model: its description, from the JSON files alone (no
+network is loaded, so no TensorFlow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from topicclf.bundle import check_directory, model_files, read_labels, read_thresholds
+from topicclf.manifest import describe_versions
+
+
+def _describe_blend(blend: dict[str, Any]) -> str:
+    if "linear_weight" not in blend:
+        return "off"
+    chosen = "chosen on validation" if "validation_micro_f1_by_weight" in blend else "fixed"
+    return (
+        f"{blend['linear_weight']} of a linear SVM's calibrated scores (C={blend.get('svm_c')}), "
+        f"{chosen}"
+    )
+
+
+def describe(directory: str | Path) -> dict[str, Any]:
+    """What a model is, from its JSON files alone (no network is loaded)."""
+    directory = Path(directory)
+    manifest = check_directory(directory)
+    files = model_files(directory, manifest)
+    topics = read_labels(files)
+    thresholds = read_thresholds(files)
+    config = manifest.get("config", {})
+    net = config.get("network", {})
+    network = manifest.get("network", "?")
+    if network == "dense":
+        shape = f"dense, hidden layers {net.get('hidden_units')}, dropout {net.get('dropout')}"
+    else:
+        shape = (
+            f"embedding (dim {net.get('embedding_dim')}, conv filters {net.get('conv_filters')}),"
+            f" hidden layers {net.get('hidden_units')}"
+        )
+    training = manifest.get("training", {})
+    shown = ", ".join(topics[:30]) + (f" ... (+{len(topics) - 30})" if len(topics) > 30 else "")
+    return {
+        "path": str(directory),
+        "format version": manifest.get("format_version"),
+        "created": manifest.get("created_at"),
+        "mode": manifest.get("mode"),
+        "network": shape,
+        "features": f"{manifest.get('n_features')} ({config.get('features', {})})",
+        "topics": f"{len(topics)}: {shown}",
+        "thresholds": (
+            f"{thresholds.get('strategy')} (global {thresholds.get('global_threshold', 0):.3f}, "
+            f"fallback to best topic: {thresholds.get('fallback')})"
+        ),
+        "linear blend": _describe_blend(training.get("blend", {})),
+        "trained on": manifest.get("corpus", {}),
+        # The per-threshold curve and blend details stay in manifest.json: too long here.
+        "training": {k: v for k, v in training.items() if k not in ("threshold_curve", "blend")},
+        "validation": manifest.get("validation", {}),
+        "seed": config.get("train", {}).get("seed"),
+        "versions (recorded)": manifest.get("versions", {}),
+        "versions (installed)": describe_versions(manifest),
+    }
