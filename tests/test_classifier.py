@@ -155,6 +155,39 @@ def test_explain_dense(tiny_dense: TopicClassifier) -> None:
     assert all(w < 0 for _, w in first.down)
     terms = {t for t, _ in first.up + first.down}
     assert terms <= set(tiny_dense.featurizer_.analyzer.ngrams(text, 2))
+    # Each weight is exactly the fall in log-odds when that term is taken out.
+    term, weight = first.up[0]
+    x = tiny_dense.featurizer_.transform([text])
+    column = tiny_dense.featurizer_.terms().index(term)
+    x[0, column] = 0.0
+    j = tiny_dense.classes_.index(first.topic)
+    without = float(tiny_dense.scorer_.from_features(x, [text])[0, j])
+
+    def logit(p: float) -> float:
+        return float(np.log(p) - np.log1p(-p))
+
+    assert weight == pytest.approx(logit(first.score) - logit(without), rel=1e-4, abs=1e-5)
+
+
+def test_explain_is_linear_in_the_number_of_terms(tiny_docs: list[Document]) -> None:
+    import tracemalloc
+
+    config = tiny_config(epochs=2).with_overrides(["features.max_features=0"])
+    texts = [d.text for d in tiny_docs] + [" ".join(f"w{i}x" for i in range(12000))] * 2
+    labels = [d.labels for d in tiny_docs] + [["sport"], ["food"]]
+    clf = _fit(
+        [
+            Document(str(i), t, tuple(la))
+            for i, (t, la) in enumerate(zip(texts, labels, strict=True))
+        ],
+        config,
+    )
+    tracemalloc.start()
+    explanations = clf.explain(texts[-1], top=5)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert explanations and peak < 200 * 2**20  # a quadratic copy would need gigabytes
+    assert clf.explain("", top=5) == []  # blank text: no topic, as tag gives
 
 
 def test_explain_refuses_embedding_networks(tiny_docs: list[Document]) -> None:

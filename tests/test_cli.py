@@ -140,7 +140,7 @@ BAD_INPUTS = [
         "c.jsonl",
         _jsonl({"body": "x", "labels": ["a"]}),
         [],
-        r"c\.jsonl:1: the text field 'text' is missing \(set the text field name",
+        r"c\.jsonl:1: the text field 'text' is missing \(name the field with --text-field",
     ),
     (
         "non-string text",
@@ -534,11 +534,23 @@ def test_explain_command(
     )
     assert code == 0
     data = json.loads(out)
-    assert data and {"topic", "score", "up", "down"} <= set(data[0])
+    assert [d["id"] for d in data] == ["text"]
+    assert data[0]["topics"] and {"topic", "score", "up", "down"} <= set(data[0]["topics"][0])
+    # A file is read as tag reads it: one document per line, or whole with --format text.
     doc = tmp_path / "doc.txt"
-    doc.write_text("Rain and wind battered the coast.")
+    doc.write_text("Rain and wind battered the coast.\nThe striker scored.\n")
+    code, out, _ = cli(capsys, "explain", str(model_dir), str(doc), "--json")
+    assert code == 0 and [d["id"] for d in json.loads(out)] == ["doc:1", "doc:2"]
+    code, out, _ = cli(capsys, "explain", str(model_dir), str(doc), "--format", "text", "--json")
+    assert code == 0 and [d["id"] for d in json.loads(out)] == ["doc"]
+    code, out, _ = cli(capsys, "tag", str(model_dir), str(doc), "--format", "text")
+    assert code == 0 and [json.loads(line)["id"] for line in out.splitlines()] == ["doc"]
     code, out, _ = cli(capsys, "explain", str(model_dir), str(doc))
-    assert code == 0 and "raised by" in out
+    assert code == 0 and "raised by" in out and "doc:2" in out
+    code, _, err = cli(capsys, "explain", str(model_dir), str(tmp_path / "typo.txt"))
+    assert code == 2 and "typo.txt: no such file or directory" in err
+    code, out, _ = cli(capsys, "explain", str(model_dir), "", "--json")
+    assert code == 0 and json.loads(out) == [{"id": "text", "topics": []}]
 
 
 def test_evaluate_html_and_report_compare(

@@ -331,39 +331,6 @@ def _verify(model: Path, as_json: bool) -> None:
         raise ModelBundleError(f"{model}: files that do not match the manifest: {names}")
 
 
-@app.command(
-    epilog=examples(
-        'topicclf explain models/newsbriefs "The council cut the museum\'s budget."',
-        "topicclf explain models/newsbriefs article.txt --json",
-    ),
-)
-def explain(
-    model: Annotated[Path, typer.Argument(metavar="MODEL", help="Model directory.")],
-    text: Annotated[
-        str, typer.Argument(metavar="TEXT|FILE", help="A text, or a file whose content is one.")
-    ],
-    top: Annotated[int, typer.Option(min=1, help="Terms shown per topic and direction.")] = 8,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
-) -> None:
-    """Show which terms pushed each predicted topic's score up (and down)."""
-    from topicclf.classifier import TopicClassifier
-
-    source = Path(text)
-    if len(text) < 4096 and source.is_file():
-        text = source.read_text(encoding="utf-8")
-    clf = TopicClassifier.load(model)
-    explanations = clf.explain(text, top=top)
-    if as_json:
-        import dataclasses
-        import json
-
-        out.print_json(json.dumps([dataclasses.asdict(e) for e in explanations]))
-        return
-    from topicclf.reports.console import render_explanations
-
-    render_explanations(out, explanations)
-
-
 # The other commands register themselves on the same app when their modules are imported.
 from topicclf import cli_corpus  # noqa: E402, F401
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from topicclf.cli_util import (
     EXIT_DOMAIN,
@@ -24,6 +25,7 @@ from topicclf.cli_util import (
     examples,
     make_progress,
     note,
+    out,
     reads_corpus,
     state,
     warn,
@@ -220,6 +222,79 @@ def _tag_locally(
             return tag_documents(clf, documents, handle, **settings)
 
 
+@app.command(
+    epilog=examples(
+        'topicclf explain models/newsbriefs "The council cut the museum\'s budget."',
+        "topicclf explain models/newsbriefs article.txt --format text --json",
+    ),
+)
+@reads_corpus("fmt", "encoding", "encoding_errors", "text_field", "id_field")
+def explain(
+    model: ModelArg,
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="TEXT|INPUT",
+            help="A text to explain, or a file, directory or '-' read as `tag` reads it.",
+            show_default=False,
+        ),
+    ],
+    top: Annotated[int, typer.Option(min=1, help="Terms shown per topic and direction.")] = 8,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+    *,
+    reading: Reading,
+) -> None:
+    """Show which terms raised (and lowered) each topic a document gets.
+
+    A term's weight is how much the topic's log-odds fall when the term is taken out of the
+    document. INPUT is read exactly as `tag` reads it: a plain-text file is one document
+    per line; with --format text the whole file is one document.
+    """
+    from topicclf.classifier import TopicClassifier
+
+    documents = _documents_to_explain(source, reading)
+    clf = TopicClassifier.load(model)
+    explained = [(doc.id, clf.explain(doc.text, top=top)) for doc in documents]
+    if as_json:
+        import dataclasses
+        import json
+
+        records = [
+            {"id": doc_id, "topics": [dataclasses.asdict(e) for e in explanations]}
+            for doc_id, explanations in explained
+        ]
+        out.print_json(json.dumps(records, ensure_ascii=False))
+        return
+    from topicclf.reports.console import render_explanations
+
+    for doc_id, explanations in explained:
+        if len(explained) > 1:
+            out.print(f"[bold]{escape(doc_id)}[/]")
+        render_explanations(out, explanations)
+
+
+def _documents_to_explain(source: str, reading: Reading) -> list[Any]:
+    """The documents `explain` works on: TEXT as one, or an input read as `tag` reads it."""
+    from topicclf.types import Document
+
+    if not source.strip():
+        return [Document("text", source)]  # Path("") would be the working directory
+    if source == "-" or Path(source).exists():
+        return list(reading.open(source))
+    looks_like_path = not any(c.isspace() for c in source) and (
+        "/" in source or Path(source).suffix.lower() in _PATH_SUFFIXES
+    )
+    if looks_like_path:
+        raise typer.BadParameter(
+            f"{source}: no such file or directory (to explain it as text, quote a sentence)",
+            param_hint="TEXT|INPUT",
+        )
+    return [Document("text", source)]
+
+
+_PATH_SUFFIXES = (".txt", ".md", ".jsonl", ".ndjson", ".csv", ".tsv", ".ft", ".json", ".html")
+
+
 def _exit_on_bad_records(count: int, policy: str) -> None:
     """Say how many records could not be read, and exit 1 if any."""
     if count:
@@ -274,6 +349,7 @@ def _tag_on_dask(
         workers=workers,
         output_format=fmt,
         options=reading.options,
+        fmt=str(reading.fmt) if reading.fmt is not None else None,
         rule=rule,
         scores=scores,
         bad_records=bad_records,

@@ -90,8 +90,8 @@ def _require_dask() -> Any:
 
 
 # -- planning --------------------------------------------------------------------------------
-def _kind(path: str) -> str:
-    fmt = detect_format(path)
+def _kind(path: str, given: str | None = None) -> str:
+    fmt = given or detect_format(path)
     if fmt not in (*LINE_FORMATS, "txtdir", "parquet"):
         raise CorpusFormatError(
             f"{path}: the dask engine reads JSON Lines, plain text (one document per line), "
@@ -102,9 +102,13 @@ def _kind(path: str) -> str:
 
 
 def plan(
-    inputs: list[str], partitions: int, options: CorpusOptions | None = None
+    inputs: list[str],
+    partitions: int,
+    options: CorpusOptions | None = None,
+    fmt: str | None = None,
 ) -> list[Partition]:
-    """Cut the inputs into about `partitions` partitions (at least one per input)."""
+    """Cut the inputs (in format `fmt`, or each its detected one) into about `partitions`
+    partitions (at least one per input)."""
     if partitions < 1:
         raise TopicclfError(f"--partitions must be at least 1, not {partitions}")
     for path in inputs:
@@ -112,7 +116,7 @@ def plan(
             raise CorpusFormatError(
                 f"{path}: no such file or directory (the dask engine reads files, not stdin)"
             )
-    kinds = [_kind(p) for p in inputs]
+    kinds = [_kind(p, fmt) for p in inputs]
     sizes = [_input_size(p, k) for p, k in zip(inputs, kinds, strict=True)]
     total = sum(sizes) or 1
     out: list[Partition] = []
@@ -236,6 +240,7 @@ def tag_on_dask(
     workers: int | None = None,
     output_format: str = "jsonl",
     options: CorpusOptions | None = None,
+    fmt: str | None = None,
     rule: Rule = DEFAULT_RULE,
     scores: bool = False,
     bad_records: str = "report",
@@ -261,6 +266,7 @@ def tag_on_dask(
             [str(Path(p).resolve()) for p in inputs],
             partitions or DASK_PARTITIONS_PER_WORKER * n_workers,
             options,
+            fmt,
         )
         counts = client.gather(client.map(count_lines, parts, pure=False, options=options))
         parts, expected = _number_lines(parts, counts)

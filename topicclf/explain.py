@@ -34,9 +34,12 @@ def explain(
 ) -> list[Explanation]:
     """For each topic given to `text`, the terms that pushed its score up most (and down).
 
-    A term's weight is how much the topic's score drops when that term is taken out of the
-    document's TF-IDF vector (occlusion): exact for this network, no approximation. Topics
-    are chosen by the same rule as tagging. Only TF-IDF (dense) networks are supported.
+    A term's weight is how much the topic's log-odds (log-probability for a multi-class
+    model) fall when that term is taken out of the document's TF-IDF vector (occlusion):
+    exact for this network, no approximation. Log-odds keep weights informative on
+    confident topics, where a score of 0.999 moves little however much a term matters.
+    Topics are chosen by the same rule as tagging. Only TF-IDF (dense) networks are
+    supported.
     """
     featurizer = scorer.featurizer
     if not isinstance(featurizer, TfidfFeaturizer):
@@ -47,12 +50,19 @@ def explain(
     present, scores = scorer.occlusion_scores(text)
     base = scores[0]
     chosen = np.flatnonzero(decide(base[None, :], policy, rule, [text])[0])
+    evidence = _log_odds(scores, policy.multiclass)
     terms = featurizer.terms()
     out = []
     for j in chosen[np.argsort(-base[chosen], kind="stable")]:
-        effect = base[j] - scores[1:, j]
+        effect = evidence[0, j] - evidence[1:, j]
         order = np.argsort(-effect, kind="stable")
         up = [(terms[present[i]], float(effect[i])) for i in order[:top] if effect[i] > 0]
         down = [(terms[present[i]], float(effect[i])) for i in order[::-1][:top] if effect[i] < 0]
         out.append(Explanation(classes[j], float(base[j]), up, down))
     return out
+
+
+def _log_odds(scores: np.ndarray, multiclass: bool) -> np.ndarray:
+    """Scores as log-odds (sigmoid outputs) or log-probabilities (softmax outputs)."""
+    p = np.clip(scores.astype(np.float64), 1e-12, 1.0 - 1e-12)
+    return np.log(p) if multiclass else np.log(p) - np.log1p(-p)

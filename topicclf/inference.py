@@ -8,7 +8,7 @@ pays TensorFlow's import. Keras stays the reference: tests check both give the s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -225,11 +225,11 @@ class Scorer:
         return x.indices.copy(), scores
 
 
-def _occluded(x: sp.csr_matrix, budget: int = 1 << 21) -> list[sp.csr_matrix]:
-    """Row 0 = x, row i + 1 = x without its i-th stored entry, in chunks of ~`budget` values."""
+def _occluded(x: sp.csr_matrix, budget: int = 1 << 21) -> Iterator[sp.csr_matrix]:
+    """Row 0 = x, row i + 1 = x without its i-th stored entry, in chunks of ~`budget` values
+    made one at a time, so memory stays at one chunk however many terms x has."""
     n = x.nnz
     rows_per_chunk = max(1, budget // max(n, 1))
-    out = []
     for start in range(0, n + 1, rows_per_chunk):
         stop = min(n + 1, start + rows_per_chunk)
         data = np.tile(x.data, stop - start)
@@ -240,5 +240,4 @@ def _occluded(x: sp.csr_matrix, budget: int = 1 << 21) -> list[sp.csr_matrix]:
         indptr = np.arange(stop - start + 1) * n
         chunk = sp.csr_matrix((data, indices, indptr), shape=(stop - start, x.shape[1]))
         chunk.eliminate_zeros()
-        out.append(chunk)
-    return out
+        yield chunk

@@ -13,7 +13,7 @@ from topicclf.corpus.directory import looks_like_folders, read_folders, read_txt
 from topicclf.corpus.fasttext import PREFIX, read_fasttext, write_fasttext
 from topicclf.corpus.jsonl import read_jsonl, write_jsonl
 from topicclf.corpus.parquet import read_parquet
-from topicclf.corpus.plaintext import read_lines
+from topicclf.corpus.plaintext import read_lines, read_text
 from topicclf.corpus.ranges import LINE_FORMATS, RangeCount, count_range, plan_cuts, read_range
 from topicclf.corpus.reuters import is_reuters, read_reuters
 from topicclf.errors import CorpusFormatError
@@ -28,6 +28,7 @@ READERS: dict[str, Reader] = {
     "folders": read_folders,
     "reuters": read_reuters,
     "lines": read_lines,
+    "text": read_text,
     "parquet": read_parquet,
 }
 WRITERS = {"jsonl": write_jsonl, "csv": write_csv, "tsv": write_tsv, "fasttext": write_fasttext}
@@ -40,6 +41,7 @@ FORMAT_HELP = {
     "folders": "a directory with one sub-folder per topic, one file per document",
     "reuters": "the Reuters-21578 distribution (.tar.gz or a directory of reut2-*.sgm)",
     "lines": "unlabelled plain text, one document per line ('-' reads stdin)",
+    "text": "unlabelled plain text, the whole file (or all of stdin) one document",
     "parquet": "Parquet (needs pyarrow): a file or a directory of them, text/labels/id columns",
 }
 # The one suffix-to-format table, for reading (detect_format) and writing (format_for_suffix).
@@ -154,7 +156,7 @@ def open_corpus(
     return Corpus(path, fmt, opts, READERS[fmt])
 
 
-_TEXT_FILE_FORMATS = ("jsonl", "csv", "tsv", "fasttext", "lines")
+_TEXT_FILE_FORMATS = ("jsonl", "csv", "tsv", "fasttext", "lines", "text")
 
 
 def _refuse_binary(path: Path, encoding: str) -> None:

@@ -1,11 +1,15 @@
-"""Unlabelled plain text: one document per line (a file or stdin)."""
+"""Unlabelled plain text: one document per line (format `lines`), or the whole file (or all
+of stdin) as one document (format `text`)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
-from topicclf.corpus.base import CorpusOptions
-from topicclf.corpus.lines import LineFormat, line_documents
+from topicclf.corpus.base import CorpusOptions, bad_record, display_name, encoding_error
+from topicclf.corpus.lines import BOM, LineFormat, line_documents
+from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
 
 
@@ -21,3 +25,22 @@ def parse_plain_line(line: str, where: str, default_id: str, options: CorpusOpti
 
 # Blank lines stay: `tag` gives every input line an output line, so outputs line up.
 LINES = LineFormat(parse_plain_line, keeps_blank=True)
+
+
+def read_text(path: str, options: CorpusOptions) -> Iterator[Document]:
+    """The whole file (or stdin) as one unlabelled document, its id the file's name."""
+    doc_id = display_name(path)
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except IsADirectoryError:
+        raise CorpusFormatError(f"{path}: is a directory, not a text file") from None
+    except PermissionError:
+        raise CorpusFormatError(f"{path}: permission denied") from None
+    try:
+        text = raw.decode(options.encoding, errors=options.encoding_errors)
+    except UnicodeDecodeError as exc:
+        placeholder = bad_record(encoding_error(path, None, options, exc), doc_id, options)
+        if placeholder is not None:
+            yield placeholder
+        return
+    yield Document(doc_id, text.removeprefix(BOM), generated_id=True)
