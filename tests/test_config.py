@@ -72,3 +72,10 @@ def test_missing_and_invalid_files(tmp_path: Path) -> None:
     bad.write_text("[train\nseed=1")
     with pytest.raises(ConfigError, match="invalid TOML"):
         load_config(bad)
+
+
+def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin.toml"
+    path.write_bytes("[train]\nseed = 7 # caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin\.toml: not UTF-8 text \(byte 0xe9 at offset"):
+        load_config(path)

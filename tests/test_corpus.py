@@ -113,7 +113,7 @@ def test_wrong_encoding_names_the_option(tmp_path: Path) -> None:
     path = tmp_path / "latin.jsonl"
     path.write_bytes('{"text": "caf\u00e9", "labels": ["x"]}\n'.encode("latin-1"))
     with pytest.raises(
-        CorpusFormatError, match=r"latin\.jsonl:1: cannot decode .* `encoding` option"
+        CorpusFormatError, match=r"latin\.jsonl:1: cannot decode .* --encoding latin-1"
     ):
         list(open_corpus(path))
     assert list(open_corpus(path, encoding="latin-1"))[0].text == "caf\u00e9"

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -73,3 +74,65 @@ def test_writer_formats() -> None:
     assert handle.getvalue() == "id\tlabels\nx\tsport|food\ny\t\n"
     with pytest.raises(ValueError, match="unknown output format 'xml'"):
         TagWriter(io.StringIO(), "xml")
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found |= {int(c) for c in task.read_text().split()}
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_killing_tag_with_kill_9_also_ends_its_workers(
+    tiny_dense: TopicClassifier, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    tiny_dense.save(tmp_path / "m")
+    source = tmp_path / "many.txt"
+    source.write_text("rain and snow over the hills today\n" * 400_000)
+    tag = subprocess.Popen(
+        [sys.executable, "-m", "topicclf", "-q", "tag", str(tmp_path / "m"), str(source)]
+        + ["--jobs", "2", "--batch-size", "64", "-o", str(tmp_path / "out.jsonl")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        workers: set[int] = set()
+        while len(workers) < 2 and time.monotonic() < deadline and tag.poll() is None:
+            workers = _children(tag.pid)
+            time.sleep(0.2)
+        assert len(workers) >= 2, "the worker processes never started"
+        os.kill(tag.pid, signal.SIGKILL)
+        tag.wait()
+        deadline = time.monotonic() + 20
+        while any(_running(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_running(w) for w in workers)
+    finally:
+        if tag.poll() is None:
+            tag.kill()
+    # The next run removes what the killed one left (its hidden temporary output file).
+    assert run_tag_again(tmp_path) == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def run_tag_again(tmp_path: Path) -> int:
+    from topicclf.cli import run
+
+    (tmp_path / "few.txt").write_text("rain\n")
+    return run(["-q", "tag", str(tmp_path / "m"), str(tmp_path / "few.txt")]
+               + ["-o", str(tmp_path / "out.jsonl"), "--force"])  # fmt: skip

@@ -391,6 +391,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"config path is a directory, not a TOML file: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#x} at offset "
+                f"{exc.start}); TOML files are UTF-8: save it as UTF-8"
+            ) from None
         config = _merge(config, data, source=str(path))
     if overrides:
         config = config.with_overrides(overrides)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import os
 import shutil
 import tempfile
@@ -50,7 +51,8 @@ def atomic_output(path: str | Path, *, newline: str | None = None) -> Iterator[I
     """Yield a text handle whose content replaces `path` only if the block completes."""
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    remove_stale(parent, path.name)
+    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=parent)
     # mkstemp makes the file private (0600); give it the permissions a new file would get.
     os.chmod(tmp, 0o666 & ~current_umask())
     try:
@@ -61,6 +63,39 @@ def atomic_output(path: str | Path, *, newline: str | None = None) -> Iterator[I
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _temp_prefix(name: str) -> str:
+    # The writer's pid is in the name, so a later run can tell a dead writer's leftovers.
+    return f".{name}.{os.getpid()}."
+
+
+def remove_stale(parent: Path, name: str) -> None:
+    """Remove temporary files and directories that a killed writer of `name` left behind
+    (kill -9 leaves no chance to clean up): those whose writer process no longer runs."""
+    try:
+        candidates = list(parent.glob(f".{glob.escape(name)}.*.*.tmp"))
+    except OSError:
+        return
+    for candidate in candidates:
+        pid = candidate.name[len(name) + 2 :].split(".", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        with contextlib.suppress(OSError):
+            if candidate.is_dir() and not candidate.is_symlink():
+                shutil.rmtree(candidate)
+            else:
+                candidate.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def current_umask() -> int:
@@ -147,7 +182,8 @@ def _replace_directory(target: Path, overwrite: bool) -> Iterator[Path]:
     if target.exists() and not target.is_dir():
         raise OutputError(f"{target} exists and is not a directory")
     parent = target.parent  # created by output_lock
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+    remove_stale(parent, target.name)
+    tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target.name), suffix=".tmp", dir=parent))
     # mkdtemp makes the directory private (0700); a model directory is shared like any other.
     os.chmod(tmp, 0o777 & ~current_umask())
     try:
