@@ -373,6 +373,13 @@ def test_evaluate_outputs_and_gate(
     data = json.loads(js.read_text())
     assert data["schema_version"] == 1 and data["n_documents"] == 40
     assert "| topic | precision | recall | F1 | support |" in md.read_text()
+    # What was evaluated, with paths as a reader of a shared report should see them.
+    expected = "corpus: tiny.jsonl (jsonl)"
+    if Path.cwd() in data_dir.parents:
+        expected = f"corpus: {data_dir.relative_to(Path.cwd()).as_posix()}/tiny.jsonl (jsonl)"
+    assert f"- {expected}" in md.read_text()
+    assert "- model: model (dense, multilabel, 4 topics)" in md.read_text()
+    assert str(tmp_path) not in md.read_text() and str(tmp_path) not in js.read_text()
     assert cs.read_text().splitlines()[0].startswith("topic,precision,recall,f1,support")
     code, _, err = cli(
         capsys,

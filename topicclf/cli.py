@@ -38,6 +38,7 @@ from topicclf.cli_util import (
     out,
     reads_corpus,
     show_warning,
+    shown_path,
     state,
     stop_progress,
     warn,
@@ -185,11 +186,14 @@ def evaluate(
     render_evaluation(out, report, max_topics=max_topics)
     context = {
         "model": {
-            "path": str(model),
+            "path": shown_path(model),
+            "network": clf.config_.network.type,
+            "mode": clf.mode_,
+            "topics": len(clf.classes_),
             "threshold_curve": clf.training_info_.get("threshold_curve"),
             "global_threshold": clf.policy_.global_threshold,
         },
-        "corpus": source.describe(),
+        "corpus": {**source.describe(), "path": shown_path(source.path)},
     }
     for path in output or []:
         write_report(report, path, context)

@@ -360,6 +360,18 @@ def show_warning(
     err.print(f"[yellow]warning:[/] {escape(str(message))}")
 
 
+def shown_path(path: str | Path) -> str:
+    """A path as reports show it: relative to the working directory when it is below it,
+    else only its name, so shared reports do not carry the user's directory layout."""
+    if str(path) == "-":
+        return "stdin"
+    absolute = Path(path).absolute()
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return absolute.name
+
+
 def check_output(target: Path | str, inputs: Iterable[str], force: bool) -> None:
     """The one overwrite rule (see `fileio.check_output`), for a command's output option."""
     from topicclf.fileio import check_output as check

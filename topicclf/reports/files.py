@@ -95,12 +95,32 @@ def _md_figures(report: EvaluationReport) -> list[str]:
     return lines
 
 
+def evaluated(context: dict[str, Any]) -> list[str]:
+    """What was evaluated, in words: the model (kind, topics) and the corpus (format, split)."""
+    out = []
+    model, corpus = context.get("model"), context.get("corpus")
+    if isinstance(model, dict):
+        kind = ", ".join(
+            str(model[k]) + (" topics" if k == "topics" else "")
+            for k in ("network", "mode", "topics")
+            if k in model
+        )
+        out.append(f"model: {model.get('path', '?')}" + (f" ({kind})" if kind else ""))
+    if isinstance(corpus, dict):
+        details = [str(corpus["format"])] if "format" in corpus else []
+        if "split" in corpus:
+            details.append(f"split {corpus['split']}")
+        if "categories" in corpus:
+            details.append(f"{corpus['categories']} categories")
+        shown = f" ({', '.join(details)})" if details else ""
+        out.append(f"corpus: {corpus.get('path', '?')}{shown}")
+    return out
+
+
 def to_markdown(report: EvaluationReport, context: dict[str, Any]) -> str:
     """Summary tables, the per-topic table by support and a glossary, ready for a review."""
     lines = ["# Evaluation report", ""]
-    for key in ("model", "corpus"):
-        if key in context:
-            lines.append(f"- {key}: `{context[key].get('path', '')}`")
+    lines += [f"- {line}" for line in evaluated(context)]
     lines += [f"- documents: {report.n_documents}, topics: {report.n_topics}", ""]
     lines += _md_figures(report)
     lines += ["", "| topic | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]

@@ -12,6 +12,7 @@ import io
 from typing import Any
 
 from topicclf.metrics import EvaluationReport
+from topicclf.reports.files import evaluated
 from topicclf.reports.glossary import CONVENTIONS_TEXT, GLOSSARY
 
 _CSS = """
@@ -218,8 +219,6 @@ def _glossary() -> str:
 
 def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
     """The whole report as one self-contained HTML page."""
-    model = context.get("model", {})
-    corpus = context.get("corpus", {})
     summary_rows = "".join(
         f"<tr><td>{scheme}</td><td>{a.precision:.4f}</td><td>{a.recall:.4f}</td>"
         f"<td>{a.f1:.4f}</td></tr>"
@@ -251,8 +250,7 @@ def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
 <title>topicclf evaluation report</title><style>{_CSS}</style></head>
 <body>
 <h1>Evaluation report</h1>
-<p class=meta>model <code>{html.escape(str(model.get("path", "")))}</code> ·
-corpus <code>{html.escape(str(corpus.get("path", "")))}</code> ·
+<p class=meta>{" · ".join(html.escape(line) for line in evaluated(context))} ·
 {report.n_documents} documents · {report.n_topics} topics</p>
 <h2>Summary</h2>
 <div class=grid><div>
