@@ -726,3 +726,18 @@ def test_odd_labels_round_trip_through_train_tag_and_reports(
     assert code == 0
     topics = {t["topic"] for t in json.loads(report.read_text(encoding="utf-8"))["per_topic"]}
     assert topics == set(odd.values())
+
+
+def test_tune_retunes_thresholds_without_training(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    tuned = tmp_path / "tuned"
+    corpus = str(data_dir / "tiny.jsonl")
+    code, out, _ = cli(capsys, "tune", str(model_dir), corpus, "-o", str(tuned))
+    assert code == 0 and out.startswith("on 40 documents of ") and "model saved to" in out
+    figures = dict(re.findall(r"^(before|after): micro-F1 ([0-9.]+)", out, flags=re.M))
+    assert float(figures["after"]) >= float(figures["before"])  # tuned here: never worse
+    original = json.loads((model_dir / "thresholds.json").read_text())
+    assert json.loads((tuned / "thresholds.json").read_text()) != original
+    code, _, err = cli(capsys, "tune", str(model_dir), corpus, "-o", str(model_dir), "--force")
+    assert code == 1 and "is also an input of this command" in err

@@ -23,7 +23,7 @@ from topicclf.inputs import TARGET_KINDS, as_targets, as_texts
 from topicclf.labels import LabelEncoder
 from topicclf.metrics import EvaluationReport, error_examples, evaluate, micro_f1
 from topicclf.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide, topics_of
-from topicclf.training import fit_model
+from topicclf.training import fit_model, retune
 from topicclf.types import Document, Progress
 
 __all__ = ["Explanation", "TopicClassifier", "TopicClassifierNotFittedError"]
@@ -340,6 +340,20 @@ class TopicClassifier(BaseEstimator):  # type: ignore[misc]
             zip([d.id for d in docs], topics_of(scores, chosen, self.classes_), strict=True)
         )
         return dataclasses.replace(report, examples=examples, predictions=predictions)
+
+    def tune_thresholds(self, X: Any, y: Any = None) -> tuple[EvaluationReport, EvaluationReport]:
+        """Tune the thresholds again on labelled documents (a validation corpus), keeping
+        the network and blend; returns the evaluation there before and after."""
+        self._check_fitted()
+        docs = self._documents(X, y)
+        before = self.evaluate(docs)
+        encoder = LabelEncoder()
+        encoder.classes_ = self.classes_
+        truth = encoder.transform([d.labels for d in docs]).y
+        scores = self.predict_proba([d.text for d in docs])
+        self.policy_ = retune(self.config_, self.policy_, truth, scores)
+        self.training_info_ = {**self.training_info_, "thresholds_retuned_on": len(docs)}
+        return before, self.evaluate(docs)
 
     def _documents(self, X: Any, y: Any) -> list[Document]:
         if y is None:

@@ -336,7 +336,7 @@ def _verify(model: Path, as_json: bool) -> None:
 
 
 # The other commands register themselves on the same app when their modules are imported.
-from topicclf import cli_corpus  # noqa: E402, F401
+from topicclf import cli_corpus, cli_model  # noqa: E402, F401
 
 
 # -- entry point ---------------------------------------------------------------------------

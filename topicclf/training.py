@@ -303,6 +303,18 @@ def fit_blend(
     return blend, linear_featurizer, x_linear, info
 
 
+def retune(
+    config: Config, policy: ThresholdPolicy, y: np.ndarray, scores: np.ndarray
+) -> ThresholdPolicy:
+    """Thresholds tuned anew on labelled scores (e.g. a validation corpus), by the model's
+    own threshold settings; a multi-class model's argmax has nothing to tune."""
+    if policy.multiclass:
+        return policy
+    if not (y > 0).any():
+        raise DataError("the tuning corpus has none of the model's topics; nothing to tune on")
+    return threshold_tuner(config, False)(y, scores)
+
+
 def threshold_curve(
     y_val: np.ndarray, scores: np.ndarray, policy: ThresholdPolicy
 ) -> dict[str, list[float]]:
