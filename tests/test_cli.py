@@ -741,3 +741,29 @@ def test_tune_retunes_thresholds_without_training(
     assert json.loads((tuned / "thresholds.json").read_text()) != original
     code, _, err = cli(capsys, "tune", str(model_dir), corpus, "-o", str(model_dir), "--force")
     assert code == 1 and "is also an input of this command" in err
+
+
+def test_write_labels_beside_each_text_file_round_trips(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    import shutil
+
+    from topicclf.corpus import open_corpus
+
+    folder = tmp_path / "docs"
+    shutil.copytree(data_dir / "txtdir", folder)
+    for labels in folder.rglob("*.labels"):
+        labels.unlink()
+    code, out, _ = cli(capsys, "tag", str(model_dir), str(folder))
+    expected = {r["id"]: r["labels"] for r in map(json.loads, out.splitlines())}
+    code, out, err = cli(capsys, "tag", str(model_dir), str(folder), "--write-labels")
+    assert code == 0 and out == "" and f"wrote {len(expected)} .labels files" in err
+    back = {d.id: list(d.labels) for d in open_corpus(folder)}
+    assert back == expected
+    code, _, err = cli(capsys, "tag", str(model_dir), str(folder), "--write-labels")
+    assert code == 1 and "already exists" in err and "add --force" in err
+    assert cli(capsys, "tag", str(model_dir), str(folder), "--write-labels", "--force")[0] == 0
+    code, _, err = cli(
+        capsys, "tag", str(model_dir), str(data_dir / "tiny.jsonl"), "--write-labels"
+    )
+    assert code == 2 and "text directory" in err

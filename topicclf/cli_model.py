@@ -62,6 +62,4 @@ def tune(
     out.print(f"on {before.n_documents} documents of {shown_path(source.path)}:")
     for name, report in (("before", before), ("after", after)):
         out.print(f"{name}: micro-F1 {report.micro.f1:.4f}, macro-F1 {report.macro.f1:.4f}")
-    out.print(
-        f"thresholds tuned in {time.perf_counter() - started:.1f}s; model saved to {output}"
-    )
+    out.print(f"thresholds tuned in {time.perf_counter() - started:.1f}s; model saved to {output}")

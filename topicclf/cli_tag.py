@@ -113,6 +113,14 @@ TagFormatOpt = Annotated[
         "--output-format", "-t", help="jsonl, csv, tsv, or parquet (dask; default: from -o)."
     ),
 ]
+WriteLabelsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--write-labels",
+        help="For text directories: write each NAME.txt's topics to NAME.labels beside it "
+        "(one a line; what the txtdir reader reads), instead of to stdout.",
+    ),
+]
 ScoresOpt = Annotated[bool, typer.Option("--scores", help="Include the topics' scores.")]
 NoFallbackOpt = Annotated[
     bool,
@@ -148,6 +156,7 @@ def tag(
     scheduler: SchedulerOpt = None,
     partitions: PartitionsOpt = None,
     workers: WorkersOpt = None,
+    write_labels: WriteLabelsOpt = False,
     force: ForceOpt = False,
     *,
     reading: Reading,
@@ -155,13 +164,17 @@ def tag(
     """Tag documents with a model; JSON Lines (or CSV/TSV) on stdout, streamed batch by batch.
 
     With --engine dask, the inputs (JSON Lines, text files or directories, Parquet) are cut
-    into partitions tagged on a Dask cluster, and --output is a directory of parts.
+    into partitions tagged on a Dask cluster, and --output is a directory of parts. With
+    --write-labels, each NAME.txt of a text directory gets its topics in NAME.labels.
     """
     from topicclf.scoring import output_format_for
     from topicclf.thresholds import Rule
 
     sources = inputs or ["-"]
     rule = Rule(threshold, top_k, False if no_fallback else None)
+    if write_labels:
+        _write_labels(model, sources, reading, rule, batch_size, force)
+        return
     fmt = output_format_for(output, output_format)
     reading = reading.with_options(on_error="report")  # the policy is applied while tagging
     if output is not None:
@@ -197,6 +210,38 @@ def tag(
             + (f"; written to {output}" if output else "")
         )
     _exit_on_bad_records(summary.bad_records, str(bad_records))
+
+
+def _write_labels(
+    model: Path, sources: list[str], reading: Reading, rule: Any, batch_size: int, force: bool
+) -> None:
+    """Tag text directories into NAME.labels files beside their NAME.txt files."""
+    from topicclf.classifier import TopicClassifier
+    from topicclf.corpus.directory import text_files
+    from topicclf.scoring import LabelsWriter, tag_stream
+
+    corpora = [reading.open(s) for s in sources]
+    for corpus in corpora:
+        if corpus.format != "txtdir":
+            raise typer.BadParameter(
+                f"{corpus.path}: --write-labels writes NAME.labels beside each NAME.txt of a "
+                f"text directory, and this input is {corpus.format}",
+                param_hint="--write-labels",
+            )
+        existing = [f for f in text_files(Path(corpus.path)) if f.with_suffix(".labels").exists()]
+        if existing and not force:
+            raise TopicclfError(
+                f"{existing[0].with_suffix('.labels')} already exists ({len(existing)} "
+                "documents have topics); add --force to replace their .labels files"
+            )
+    clf = TopicClassifier.load(model)
+    for corpus in corpora:
+        writer = LabelsWriter(Path(corpus.path))
+        summary = tag_stream(
+            clf, corpus, writer.write_batch, rule=rule, batch_size=batch_size, source=corpus.path
+        )
+        note(f"wrote {writer.written} .labels files in {corpus.path}")
+        _exit_on_bad_records(summary.bad_records, "report")
 
 
 def _tag_locally(

@@ -336,3 +336,26 @@ def tag_documents(
         jobs=jobs,
         bad_records=bad_records,
     )
+
+
+class LabelsWriter:
+    """Writes each document's topics as a `.labels` file beside its `.txt` file (one topic a
+    line), the sidecar the txtdir reader reads, so a tagged folder reads back labelled."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.written = 0
+
+    def sidecar(self, doc_id: str) -> Path:
+        """Where a document's topics go: ROOT/ID.labels (ids are paths below ROOT)."""
+        return self.root / f"{doc_id}.labels"
+
+    def write_batch(self, items: list[Tagged]) -> None:
+        """Write a batch of sidecars, each atomically; records with an error get none."""
+        from topicclf.fileio import atomic_write_text
+
+        for item in items:
+            if item.error is None:
+                topics = item.to_record()["labels"]
+                atomic_write_text(self.sidecar(item.id), "".join(f"{t}\n" for t in topics))
+                self.written += 1
