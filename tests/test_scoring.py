@@ -136,3 +136,16 @@ def run_tag_again(tmp_path: Path) -> int:
     (tmp_path / "few.txt").write_text("rain\n")
     return run(["-q", "tag", str(tmp_path / "m"), str(tmp_path / "few.txt")]
                + ["-o", str(tmp_path / "out.jsonl"), "--force"])  # fmt: skip
+
+
+def test_writers_never_write_an_ambiguous_or_unencodable_record() -> None:
+    from topicclf.errors import OutputError
+
+    with pytest.raises(OutputError, match=r"the topic 'a\|b' contains '\|', which separates"):
+        TagWriter(io.StringIO(), "csv", topics=["ok", "a|b"])
+    TagWriter(io.StringIO(), "jsonl", topics=["ok", "a|b"])  # JSON Lines keeps lists apart
+    handle = io.StringIO()
+    TagWriter(handle, "jsonl", scores=True).write(Tagged("id\ud800", [("t\udfff", 0.5)]))
+    record = json.loads(handle.getvalue())
+    assert record == {"id": "id\ufffd", "labels": ["t\ufffd"], "scores": {"t\ufffd": 0.5}}
+    handle.getvalue().encode("utf-8")  # no lone surrogate left to fail a UTF-8 stream

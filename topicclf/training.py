@@ -8,6 +8,7 @@ explicit inputs, so it can be read, tested and reused (e.g. by `optimize`) on it
 from __future__ import annotations
 
 import functools
+import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -81,6 +82,11 @@ def fit_model(
     featurizer, x_all = vectorize(config, data, progress)
     tune = threshold_tuner(config, data.multiclass)
     x_val, y_val = x_all[data.val_idx], data.y[data.val_idx]
+    if "keras" not in sys.modules:  # its import takes seconds: say so instead of going quiet
+        progress.start("loading TensorFlow")
+        keras_module()
+        progress.advance(1)
+        progress.finish()
     network, epochs_run, best_epoch = train_network(config, featurizer, x_all, data, tune, progress)
     val_scores = network_scores(network, x_val)
     blend, linear_featurizer, x_linear, blend_info = fit_blend(
