@@ -45,7 +45,7 @@ def describe(directory: str | Path) -> dict[str, Any]:
         "created": manifest.get("created_at"),
         "mode": manifest.get("mode"),
         "network": shape,
-        "features": f"{manifest.get('n_features')} ({config.get('features', {})})",
+        "features": _features(manifest.get("n_features"), network, config.get("features", {})),
         "topics": f"{len(topics)}: {shown}",
         "thresholds": (
             f"{thresholds.get('strategy')} (global {thresholds.get('global_threshold', 0):.3f}, "
@@ -60,3 +60,18 @@ def describe(directory: str | Path) -> dict[str, Any]:
         "versions (recorded)": manifest.get("versions", {}),
         "versions (installed)": describe_versions(manifest),
     }
+
+
+def _features(count: Any, network: Any, features: dict[str, Any]) -> str:
+    """The features in words: TF-IDF n-grams for dense networks, token ids for embeddings."""
+    if network == "embedding":
+        return (
+            f"{count} token ids (vocabulary up to {features.get('sequence_vocabulary')}, "
+            f"word 1-{features.get('sequence_ngrams')}-grams, sequence length "
+            f"{features.get('sequence_length') or 'from the data'})"
+        )
+    return (
+        f"{count} TF-IDF terms (word 1-{features.get('ngram_max')}-grams, in at least "
+        f"{features.get('min_df')} documents, at most {features.get('max_features') or 'all'}"
+        f"{', sublinear tf' if features.get('sublinear_tf') else ''})"
+    )

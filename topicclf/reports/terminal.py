@@ -126,12 +126,23 @@ def render_info(console: Console, info: dict[str, Any]) -> None:
     for key, value in info.items():
         if key == "path":
             continue
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items())
-        elif isinstance(value, list):
-            value = ", ".join(str(v) for v in value)
-        table.add_row(key, str(value))
+        table.add_row(key, escape(_plain(value)))
     console.print(table)
+
+
+def _plain(value: Any) -> str:
+    """A manifest value in words: `key value` pairs, lists joined, no Python syntax."""
+    if isinstance(value, dict):
+        if not value:
+            return "none"
+        return ", ".join(f"{k.replace('_', ' ')} {_plain(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value) if value else "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "-"
+    return str(value)
 
 
 def render_verification(console: Console, report: dict[str, Any]) -> None:
