@@ -203,8 +203,12 @@ def test_errors(model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str])
     csv.write_text("text\nhello\n")
     with pytest.raises(CorpusFormatError, match="reads JSON Lines, plain text .* not csv"):
         plan([str(csv)], 2)
-    with pytest.raises(ModelBundleError, match="manifest.json is missing"):
+    with pytest.raises(ModelBundleError, match="looks like a corpus, not a model directory"):
         tag_on_dask(tmp_path, [str(NEWS_TEST)], tmp_path / "out")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ModelBundleError, match="manifest.json is missing"):
+        tag_on_dask(empty, [str(NEWS_TEST)], tmp_path / "out")
     assert not (tmp_path / "out").exists()
     with pytest.raises(
         TopicclfError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:1"
