@@ -32,6 +32,7 @@ from topicclf.inference import (
 )
 from topicclf.modelfiles import read_json, read_npz, write_json
 from topicclf.thresholds import ThresholdPolicy
+from topicclf.vocabulary import Vocabulary
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -44,6 +45,7 @@ LINEAR_FEATURES_META = "linear_features.json"
 LINEAR_FEATURES_ARRAYS = "linear_features.npz"
 LABELS_FILE = "labels.json"
 THRESHOLDS_FILE = "thresholds.json"
+VOCABULARY_FILE = "vocabulary.json"  # optional: the topics' URIs and labels (train --vocabulary)
 REQUIRED_FILES = (MANIFEST, MODEL_FILE, FEATURES_META, LABELS_FILE, THRESHOLDS_FILE)
 TRACKED_PACKAGES = ("topicclf", "tensorflow", "keras", "numpy", "scikit-learn", "nltk")
 
@@ -173,6 +175,7 @@ class SavedModel:
     manifest: dict[str, Any] = field(default_factory=dict)
     # The directory it was loaded from: a numpy-served model re-saves its Keras file from there.
     source: Path | None = None
+    vocabulary: Vocabulary | None = None
 
 
 def save_model(
@@ -207,7 +210,31 @@ def save_model(
             validation=model.validation,
         )
         write_json(tmp / MANIFEST, manifest)
+        if model.vocabulary is not None:
+            save_vocabulary(tmp, model.vocabulary)
     return target
+
+
+def save_vocabulary(directory: Path, vocabulary: Vocabulary) -> None:
+    """Write the topics' subjects (URI, label, notation) into a model directory."""
+    write_json(directory / VOCABULARY_FILE, vocabulary.to_dict())
+
+
+def load_vocabulary(directory: Path, classes: list[str]) -> Vocabulary | None:
+    """The topics' subjects stored in a model directory, or None when it has none."""
+    if not (directory / VOCABULARY_FILE).is_file():
+        return None
+    try:
+        vocabulary = Vocabulary.from_dict(read_json(directory, VOCABULARY_FILE))
+    except ValueError as exc:
+        raise ModelBundleError(f"{directory}/{VOCABULARY_FILE}: malformed ({exc})") from None
+    unknown = sorted(set(vocabulary.subjects) - set(classes))
+    if unknown:
+        raise ModelBundleError(
+            f"{directory}/{VOCABULARY_FILE}: names topics the model does not have: "
+            + ", ".join(unknown[:5])
+        )
+    return vocabulary
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
@@ -280,6 +307,7 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
         validation=dict(manifest.get("validation") or {}),
         manifest=manifest,
         source=path,
+        vocabulary=load_vocabulary(path, classes),
     )
 
 

@@ -22,6 +22,7 @@ from topicclf.metrics import EvaluationReport, error_examples, evaluate
 from topicclf.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide, topics_of
 from topicclf.training import fit_model
 from topicclf.types import Document, Progress
+from topicclf.vocabulary import Vocabulary
 
 __all__ = ["Explanation", "TopicClassifier"]
 
@@ -41,6 +42,7 @@ class TopicClassifier:
     training_info_: dict[str, Any]
     manifest_: dict[str, Any]
     source_: Path | None
+    vocabulary_: Vocabulary | None  # the topics' URIs and labels, if trained with a vocabulary
 
     def __init__(self, *, config: Config | None = None) -> None:
         self.config = config if config is not None else Config()
@@ -84,6 +86,7 @@ class TopicClassifier:
         self.training_info_ = fitted.info
         self.manifest_ = {}
         self.source_ = None
+        self.vocabulary_ = None
         return self
 
     def _check_fitted(self) -> None:
@@ -202,6 +205,7 @@ class TopicClassifier:
             validation=self.validation_summary_,
             manifest=self.manifest_,
             source=self.source_,
+            vocabulary=self.vocabulary_,
         )
         return bundle.save_model(saved, path, overwrite=overwrite, corpus=corpus)
 
@@ -223,6 +227,7 @@ class TopicClassifier:
         self.training_info_ = saved.training
         self.manifest_ = saved.manifest
         self.source_ = saved.source
+        self.vocabulary_ = saved.vocabulary
         return self
 
 
