@@ -122,8 +122,8 @@ def micro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Micro-averaged F1 of two 0/1 matrices, scikit-learn's with zero_division=0."""
     truth = np.asarray(y_true) > 0
     pred = np.asarray(y_pred) > 0
-    denominator = np.count_nonzero(truth) + np.count_nonzero(pred)
-    return 2.0 * np.count_nonzero(truth & pred) / denominator if denominator else 0.0
+    denominator = int(np.count_nonzero(truth)) + int(np.count_nonzero(pred))
+    return 2.0 * int(np.count_nonzero(truth & pred)) / denominator if denominator else 0.0
 
 
 def _prf(

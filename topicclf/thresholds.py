@@ -31,9 +31,9 @@ class ThresholdPolicy:
             "strategy": self.strategy,
             "global_threshold": float(self.global_threshold),
             "thresholds": [float(t) for t in self.thresholds],
-            "fallback": self.fallback,
-            "top_k": self.top_k,
-            "multiclass": self.multiclass,
+            "fallback": bool(self.fallback),
+            "top_k": int(self.top_k),
+            "multiclass": bool(self.multiclass),
         }
 
     @classmethod
