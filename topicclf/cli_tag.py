@@ -29,12 +29,17 @@ from topicclf.cli_util import (
 )
 from topicclf.config import (
     DASK_PARTITIONS_PER_WORKER,
+    SERVE_BACKLOG,
     SERVE_HOST,
     SERVE_MAX_BODY,
     SERVE_PORT,
+    SERVE_TIMEOUT_BODY,
+    SERVE_TIMEOUT_HEADERS,
+    SERVE_TIMEOUT_IDLE,
+    SERVE_TIMEOUT_SHUTDOWN,
+    SERVE_WORKERS,
     TAG_BATCH_SIZE,
 )
-from topicclf.errors import TopicclfError
 
 TopKOpt = Annotated[
     int | None, typer.Option(min=1, help="Return the K best topics (ignores thresholds).")
@@ -275,40 +280,95 @@ def _tag_on_dask(
     _exit_on_bad_records(summary.bad_records, bad_records)
 
 
+SERVE_PANEL = "Limits and timeouts"
+
+
+def _limit(help: str) -> Any:
+    return typer.Option(min=0.01, help=help, rich_help_panel=SERVE_PANEL)
+
+
 @app.command(
     epilog="Example: topicclf serve models/newsbriefs --port 8000      curl -s localhost:8000/tag"
-    ' -d \'{"text": "Oil prices rose"}\''
+    ' -d \'{"text": "Oil prices rose"}\'      topicclf serve news=models/a sport=models/b'
+    " --workers 2",
 )
 def serve(
-    model: ModelArg,
+    models: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="MODEL_DIR...",
+            help="Model directories, each served under its directory's name, or NAME=DIR.",
+            show_default=False,
+        ),
+    ],
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: all).")] = SERVE_HOST,
     port: Annotated[
         int, typer.Option(min=0, max=65535, help="Port (0: any free port).")
     ] = SERVE_PORT,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes, each loading every model.")
+    ] = SERVE_WORKERS,
     max_body: Annotated[
-        int, typer.Option(min=1, help="Largest request body accepted, in bytes.")
+        int,
+        typer.Option(
+            min=1, help="Largest request body accepted, in bytes.", rich_help_panel=SERVE_PANEL
+        ),
     ] = SERVE_MAX_BODY,
+    backlog: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Connections queued before they are accepted.", rich_help_panel=SERVE_PANEL
+        ),
+    ] = SERVE_BACKLOG,
+    timeout_idle: Annotated[
+        float, _limit("Seconds a connection may wait for its next request.")
+    ] = SERVE_TIMEOUT_IDLE,
+    timeout_headers: Annotated[
+        float, _limit("Seconds from a request's first byte to the end of its headers.")
+    ] = SERVE_TIMEOUT_HEADERS,
+    timeout_body: Annotated[
+        float, _limit("Seconds from a request's headers to the end of its body.")
+    ] = SERVE_TIMEOUT_BODY,
+    timeout_shutdown: Annotated[
+        float, _limit("On SIGTERM or Ctrl-C, seconds requests in flight get to finish.")
+    ] = SERVE_TIMEOUT_SHUTDOWN,
 ) -> None:
-    """Serve a model over HTTP: POST /tag with JSON documents, GET /health.
+    """Serve models over HTTP (uvicorn): POST /tag, GET /health and /models, an
+    Annif-compatible API under /v1, /openapi.json and a docs page at /docs.
 
     POST /tag takes {"text": "..."}, {"texts": [...]} or {"documents": [{"id": ..., "text":
-    ...}]}, with optional "top_k", "threshold" and "scores", and answers {"results": [{"id",
-    "labels", "scores"}]}. Add -v to log every request on stderr. Ctrl-C stops it.
+    ...}]}, with optional "top_k", "threshold", "fallback", "scores" and "model", and answers
+    {"results": [{"id", "labels", "scores"}]}, the records `topicclf tag` writes. Add -v to
+    log every request on stderr. SIGTERM or Ctrl-C stops it once requests in flight are done.
     """
-    from topicclf.server import make_server
+    from topicclf.errors import ConfigError
+    from topicclf.server import ServeOptions, parse_model_specs
+    from topicclf.server import serve as run_server
 
     try:
-        server = make_server(model, host, port, max_body=max_body, log=state.verbose)
-    except OSError as exc:
-        raise TopicclfError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    bound_host, bound_port = server.server_address[:2]
-    if isinstance(bound_host, bytes):
-        bound_host = bound_host.decode()
-    note(
-        f"serving {model} on http://{bound_host}:{bound_port} (POST /tag, GET /health); "
-        "Ctrl-C to stop"
+        specs = parse_model_specs(models)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="MODEL_DIR") from None
+    options = ServeOptions(
+        host=host,
+        port=port,
+        workers=workers,
+        backlog=backlog,
+        max_body=max_body,
+        timeout_idle=timeout_idle,
+        timeout_headers=timeout_headers,
+        timeout_body=timeout_body,
+        timeout_shutdown=timeout_shutdown,
+        access_log=state.verbose,
     )
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()
+    served = (
+        str(specs[0].path) if len(specs) == 1 else ", ".join(f"{s.path} as {s.name}" for s in specs)
+    )
+
+    def announce(bound_host: str, bound_port: int) -> None:
+        note(
+            f"serving {served} on http://{bound_host}:{bound_port} (POST /tag, GET /health, "
+            f"/v1 for Annif clients, /docs); {workers} process(es); Ctrl-C to stop"
+        )
+
+    run_server(specs, options, announce)
