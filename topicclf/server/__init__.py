@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from topicclf.server.app import AppSettings, create_app
 from topicclf.server.models import ModelSpec, ServedModel, load_models, parse_model_specs
-from topicclf.server.run import ServeOptions, bind, serve
+from topicclf.server.run import ServeOptions, bind, serve, serve_in_thread
 
 __all__ = [
     "AppSettings",
@@ -21,4 +21,5 @@ __all__ = [
     "load_models",
     "parse_model_specs",
     "serve",
+    "serve_in_thread",
 ]

@@ -13,7 +13,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from topicclf.config import SERVE_TIMEOUT_HEADERS
+from topicclf.config import SERVE_TIMEOUT_BODY, SERVE_TIMEOUT_HEADERS
 from topicclf.corpus.base import scrub_surrogates
 
 Scope = MutableMapping[str, Any]
@@ -67,15 +67,12 @@ def error_response(
     return JSONBody(content, status_code=status, headers=headers, media_type=media_type)
 
 
-async def _send_error(send: Send, path: str, status: int, message: str) -> None:
+async def _send_error(send: Send, path: str, status: int, message: str, close: bool) -> None:
     content, media_type = error_content(path, status, message)
     body = render_json(content)
-    headers = [
-        (b"content-type", media_type.encode()),
-        (b"content-length", str(len(body)).encode()),
-        # The rest of the body is never read: the connection cannot carry another request.
-        (b"connection", b"close"),
-    ]
+    headers = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -108,15 +105,18 @@ class HttpGuard:
         except Exception:
             log.exception("internal error answering %s %s", scope["method"], scope["path"])
             if not started:
-                await _send_error(send, scope["path"], 500, "internal error; see the server log")
+                message = "internal error; see the server log"
+                await _send_error(send, scope["path"], 500, message, close=True)
 
     async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
         """The whole body, or None after answering 408/413 (or when the client left)."""
         path = scope["path"]
         too_large = f"the body is larger than {self.max_body} bytes (--max-body)"
+        # Not closed at once after a 413: a client still sending would get a reset instead of
+        # the answer. The protocol discards the rest, within the body deadline.
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
-                await _send_error(send, path, 413, too_large)
+                await _send_error(send, path, 413, too_large, close=False)
                 return None
         chunks, size = [], 0
         try:
@@ -128,14 +128,14 @@ class HttpGuard:
                     chunk = message.get("body", b"")
                     size += len(chunk)
                     if size > self.max_body:  # chunked bodies have no Content-Length
-                        await _send_error(send, path, 413, too_large)
+                        await _send_error(send, path, 413, too_large, close=False)
                         return None
                     chunks.append(chunk)
                     if not message.get("more_body", False):
                         return b"".join(chunks)
         except TimeoutError:
             late = f"the body did not arrive within {self.timeout_body:g} s"
-            await _send_error(send, path, 408, late)
+            await _send_error(send, path, 408, late, close=True)
             return None
 
 
@@ -154,15 +154,18 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with two more deadlines: a new connection must start a
-    request within the idle timeout, and a request's headers must be complete within
-    `timeout_headers`. uvicorn times out kept-alive connections only, so a silent connection
-    or half-sent headers would otherwise hold a connection open forever."""
+    """uvicorn's httptools protocol with more deadlines: a new connection must start a
+    request within the idle timeout, a request's headers must be complete within
+    `timeout_headers`, and the unread rest of a refused body (413) is discarded for at most
+    `timeout_body`. uvicorn times out kept-alive connections only, so a silent connection or
+    half-sent headers would otherwise hold a connection open forever."""
 
     def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
         self.timeout_headers = float(getattr(config, "timeout_headers", SERVE_TIMEOUT_HEADERS))
+        self.timeout_body = float(getattr(config, "timeout_body", SERVE_TIMEOUT_BODY))
         self.headers_timer: asyncio.TimerHandle | None = None
+        self.discard_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the idle timer: the first byte must come as on a kept-alive connection."""
@@ -183,9 +186,29 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._cancel_headers_timer()
         super().on_headers_complete()
 
+    def on_response_complete(self) -> None:
+        """Answered before the body was all in (a 413): discard the rest, for a while."""
+        super().on_response_complete()
+        if self.cycle.more_body and not self.transport.is_closing():
+            self._unset_keepalive_if_required()
+            self.discard_timer = self.loop.call_later(self.timeout_body, self.transport.close)
+
+    def on_message_complete(self) -> None:
+        """The body is in (or discarded): back to the idle timeout."""
+        super().on_message_complete()
+        if self.discard_timer is not None:
+            self.discard_timer.cancel()
+            self.discard_timer = None
+            if not self.transport.is_closing():
+                self.timeout_keep_alive_task = self.loop.call_later(
+                    self.timeout_keep_alive, self.timeout_keep_alive_handler
+                )
+
     def connection_lost(self, exc: Exception | None) -> None:
-        """Forget the timer with the connection."""
+        """Forget the timers with the connection."""
         self._cancel_headers_timer()
+        if self.discard_timer is not None:
+            self.discard_timer.cancel()
         super().connection_lost(exc)
 
     def _cancel_headers_timer(self) -> None:

@@ -6,7 +6,10 @@ from __future__ import annotations
 import copy
 import logging
 import socket
-from collections.abc import Callable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -28,7 +31,7 @@ from topicclf.config import (
 from topicclf.errors import TopicclfError
 from topicclf.server.app import AppSettings, create_app
 from topicclf.server.http import ASGIApp, GuardedHttpToolsProtocol
-from topicclf.server.models import ModelSpec, load_models
+from topicclf.server.models import ModelSpec, ServedModel, load_models
 
 
 @dataclass(frozen=True)
@@ -54,11 +57,14 @@ class ServeOptions:
 
 
 class ServeConfig(uvicorn.Config):
-    """uvicorn's configuration plus the headers deadline GuardedHttpToolsProtocol reads
+    """uvicorn's configuration plus the deadlines GuardedHttpToolsProtocol reads
     (a module-level class, so worker processes can unpickle it)."""
 
-    def __init__(self, app: Any, *, timeout_headers: float, **kwargs: Any) -> None:
+    def __init__(
+        self, app: Any, *, timeout_headers: float, timeout_body: float, **kwargs: Any
+    ) -> None:
         self.timeout_headers = timeout_headers
+        self.timeout_body = timeout_body
         super().__init__(app, **kwargs)
 
 
@@ -83,8 +89,9 @@ def log_config(access_log: bool) -> dict[str, Any]:
     return config
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to host:port (0: any free port); TopicclfError when it cannot be."""
+def bind(host: str, port: int, backlog: int = SERVE_BACKLOG) -> socket.socket:
+    """A listening TCP socket on host:port (0: any free port); TopicclfError when there can
+    be none. It queues connections at once, before the application is ready for them."""
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         sock = socket.socket(family, socket.SOCK_STREAM)
@@ -93,6 +100,7 @@ def bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(backlog)
     except OSError as exc:
         sock.close()
         raise TopicclfError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
@@ -106,6 +114,7 @@ def make_config(app: Any, options: ServeOptions, *, factory: bool = False) -> Se
         app,
         factory=factory,
         timeout_headers=options.timeout_headers,
+        timeout_body=options.timeout_body,
         host=options.host,
         port=options.port,
         workers=options.workers,
@@ -127,10 +136,10 @@ def serve(
     options: ServeOptions,
     announce: Callable[[str, int], None],
 ) -> None:
-    """Load the models, listen, `announce(host, port, models)`, and serve until SIGTERM or
+    """Load the models, listen, `announce(host, port)`, and serve until SIGTERM or
     Ctrl-C (then KeyboardInterrupt, after requests in flight are answered)."""
     models = load_models(specs)  # once here, so a broken model fails before listening
-    sock = bind(options.host, options.port)
+    sock = bind(options.host, options.port, options.backlog)
     host, port = sock.getsockname()[:2]
     try:
         if options.workers == 1:
@@ -163,3 +172,29 @@ def _run_workers(
         raise TopicclfError("a worker process failed to start; see the log above")
     logging.getLogger("topicclf.server").info("all workers stopped")
     raise KeyboardInterrupt  # the supervisor returns only once told to stop, like Ctrl-C
+
+
+@contextmanager
+def serve_in_thread(
+    models: Mapping[str, ServedModel], options: ServeOptions | None = None
+) -> Iterator[tuple[str, int]]:
+    """Serve loaded models from a background thread, as `serve` does with one worker (same
+    application, protocol and limits); yields (host, port) and stops on exit. For tests and
+    for embedding in a program that has its models loaded."""
+    options = options or ServeOptions(port=0)
+    sock = bind(options.host, options.port, options.backlog)
+    server = uvicorn.Server(make_config(create_app(models, options.app_settings), options))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        if not server.started:
+            raise TopicclfError("the server thread did not start; see the log above")
+        host, port = sock.getsockname()[:2]
+        yield host, port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=options.timeout_shutdown + 5)
+        sock.close()
