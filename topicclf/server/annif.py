@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from topicclf import __version__
 from topicclf.config import SERVE_ANNIF_BATCH, SERVE_ANNIF_LIMIT
 from topicclf.scoring import Tagged
 from topicclf.server.http import JSONBody
 from topicclf.server.models import ServedModel, Topics
-from topicclf.server.schemas import ApiError
+from topicclf.server.schemas import ApiError, describe_errors
 from topicclf.thresholds import Rule
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -31,9 +31,6 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     }
     for status, description in (("4XX", "A refused request (RFC 7807)"), (500, "Server failure"))
 }
-LimitForm = Annotated[int, Form(ge=0, description="Maximum number of results.")]
-ThresholdForm = Annotated[float, Form(ge=0.0, le=1.0, description="Minimum score.")]
-LanguageForm = Annotated[str | None, Form(description="Language of subject labels.")]
 LimitQuery = Annotated[int, Query(ge=0, description="Maximum number of results.")]
 ThresholdQuery = Annotated[float, Query(ge=0.0, le=1.0, description="Minimum score.")]
 LanguageQuery = Annotated[str | None, Query(description="Language of subject labels.")]
@@ -108,6 +105,32 @@ class AnnifDocument(BaseModel):
     text: str
     document_id: str | None = None
     metadata: dict[str, str] | None = None
+
+
+class SuggestForm(BaseModel):
+    """POST /v1/projects/{project_id}/suggest: form fields (others, e.g. metadata_*, ignored).
+
+    Parsed by the route itself: FastAPI takes an empty form field for a missing one, and
+    Annif suggests nothing for an empty text rather than refusing it.
+    """
+
+    model_config = ConfigDict(allow_inf_nan=False)  # lax: form values are strings
+    text: str = Field(description="Input text.")
+    limit: int = Field(SERVE_ANNIF_LIMIT, ge=0, description="Maximum number of results.")
+    threshold: float = Field(0.0, ge=0.0, le=1.0, description="Minimum score.")
+    language: str | None = Field(None, description="Language of subject labels.")
+
+
+SUGGEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"$ref": "#/components/schemas/SuggestForm"}
+            }
+        },
+    }
+}
 
 
 class BatchRequest(BaseModel):
@@ -188,17 +211,19 @@ def annif_router(models: Mapping[str, ServedModel]) -> APIRouter:
         """One project."""
         return JSONBody(_project(project(project_id)))
 
-    @router.post("/projects/{project_id}/suggest", response_model=SuggestionResultList)
-    async def suggest(
-        project_id: str,
-        text: Annotated[str, Form(description="Input text.")],
-        limit: LimitForm = SERVE_ANNIF_LIMIT,
-        threshold: ThresholdForm = 0.0,
-        language: LanguageForm = None,
-    ) -> JSONBody:
+    @router.post(
+        "/projects/{project_id}/suggest",
+        response_model=SuggestionResultList,
+        openapi_extra=SUGGEST_BODY,
+    )
+    async def suggest(project_id: str, request: Request) -> JSONBody:
         """Suggest subjects for a text (form fields, as Annif)."""
         served = project(project_id)
-        (topics,) = await _suggest(served, [text], limit, threshold, language)
+        try:
+            form = SuggestForm.model_validate(dict(await request.form()))
+        except ValidationError as exc:
+            raise ApiError(400, describe_errors(exc.errors(include_url=False))) from None
+        (topics,) = await _suggest(served, [form.text], form.limit, form.threshold, form.language)
         return JSONBody({"results": _suggestions(served, topics)})
 
     @router.post("/projects/{project_id}/suggest-batch", response_model=list[BatchSuggestionResult])

@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 from topicclf import __version__
 from topicclf.config import SERVE_MAX_BODY, SERVE_MAX_DOCUMENTS, SERVE_TIMEOUT_BODY
 from topicclf.scoring import Tagged
-from topicclf.server.annif import annif_router
+from topicclf.server.annif import SuggestForm, annif_router
 from topicclf.server.http import ASGIApp, HttpGuard, JSONBody, error_response
 from topicclf.server.models import ServedModel
 from topicclf.server.schemas import (
@@ -236,6 +236,6 @@ def create_app(models: Mapping[str, ServedModel], settings: AppSettings | None =
     app.include_router(native_router(models, settings))
     app.include_router(annif_router(models), prefix="/v1")
     _install_error_handlers(app)
-    _install_openapi(app, [TagRequest, DocumentIn, ErrorBody, Problem])
+    _install_openapi(app, [TagRequest, DocumentIn, ErrorBody, Problem, SuggestForm])
     _install_docs(app)
     return HttpGuard(app, max_body=settings.max_body, timeout_body=settings.timeout_body)
