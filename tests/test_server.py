@@ -3,6 +3,7 @@ routes, pinned error messages, hostile requests, timeouts, several models, failu
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import logging
@@ -19,6 +20,7 @@ import pytest
 
 from topicclf.classifier import TopicClassifier
 from topicclf.server import ServedModel, ServeOptions, serve_in_thread
+from topicclf.thresholds import Rule
 
 Address = tuple[str, int]
 TIMEOUT = 1.0  # the idle, headers and body timeouts of the test server, in seconds
@@ -320,6 +322,40 @@ def test_several_models(multi: Address) -> None:
     assert by_field["model"] == by_path["model"] == "other"
     assert by_field["results"] == by_path["results"]
     assert request(multi, "GET", "/models/other")[1]["name"] == "other"
+
+
+class _Counting:
+    """A classifier that counts its tagging calls."""
+
+    def __init__(self, classifier: TopicClassifier) -> None:
+        self.classifier = classifier
+        self.calls: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.classifier, name)
+
+    def tag(self, texts: list[str], rule: Rule) -> Any:
+        self.calls.append(len(texts))
+        return self.classifier.tag(texts, rule)
+
+
+def test_concurrent_requests_are_batched_and_get_what_each_alone_gets(
+    served: ServedModel,
+) -> None:
+    counting = _Counting(served.classifier)
+    model = ServedModel("counted", served.path, counting)  # type: ignore[arg-type]
+    texts = ["rain and wind", "a late goal", "bread", "", "shares fell", "sunny"] * 5
+    rules = [Rule(), Rule(top_k=1), Rule(threshold=0.9), Rule(fallback=False)]
+
+    async def concurrently() -> list[Any]:
+        jobs = [model.tag([t, t.upper()], rules[i % 4]) for i, t in enumerate(texts)]
+        return await asyncio.gather(*jobs)
+
+    results = asyncio.run(concurrently())
+    for i, text in enumerate(texts):
+        assert results[i] == served.classifier.tag([text, text.upper()], rules[i % 4])
+    assert len(counting.calls) <= 1 + len(rules)  # the first alone, then one call per rule
+    assert sum(counting.calls) == 2 * len(texts)
 
 
 class _Broken:

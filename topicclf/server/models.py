@@ -1,6 +1,7 @@
-"""The models a server holds, each under a name: loaded once per worker process, tagged in
-threads so the event loop keeps answering (numpy models concurrently in the loop's pool,
-Keras models one call at a time in a thread of their own)."""
+"""The models a server holds, each under a name: loaded once per worker process. Short
+requests are tagged in batches (see batching.py), on the event loop for numpy-served models;
+long ones in the loop's thread pool, several at a time; Keras models one call at a time in
+a thread of their own (they are not documented as thread-safe)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from topicclf.classifier import TopicClassifier
+from topicclf.config import SERVE_INLINE_CHARS
 from topicclf.errors import ConfigError
+from topicclf.server.batching import Batcher
 from topicclf.thresholds import Rule
 from topicclf.vocabulary import Subject, Vocabulary
 
@@ -83,11 +86,23 @@ class ServedModel:
         self.executor = (
             ThreadPoolExecutor(1, thread_name_prefix=f"keras-{name}") if self.keras else None
         )
+        self.batcher = Batcher(self._tag_batch)
 
     async def tag(self, texts: list[str], rule: Rule) -> Topics:
-        """(topic, score) pairs per text, best first, computed off the event loop."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.classifier.tag, texts, rule)
+        """(topic, score) pairs per text, best first. Short requests wait for a batch; a long
+        one for a numpy model goes to the thread pool at once, not to hold others up."""
+        if not self.keras and sum(len(t) for t in texts) > SERVE_INLINE_CHARS:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, self.classifier.tag, texts, rule)
+        return await self.batcher.submit(texts, rule)
+
+    async def _tag_batch(self, texts: list[str], rule: Rule) -> Topics:
+        if self.keras or sum(len(t) for t in texts) > SERVE_INLINE_CHARS:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.executor, self.classifier.tag, texts, rule)
+        # A few milliseconds at most: handing them to a thread would cost more, as the thread
+        # and the loop pass the GIL back and forth (every 5 ms when both are busy).
+        return self.classifier.tag(texts, rule)
 
     def subject(self, topic: str) -> Subject:
         """The URI and label a topic is served with."""
