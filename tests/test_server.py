@@ -467,3 +467,17 @@ def test_serve_command_with_two_workers_and_two_models(model_dir: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_serve_help_imports_no_web_framework() -> None:
+    # (typer's help imports pydantic itself, for every command)
+    code = (
+        "import sys\n"
+        "from topicclf.cli import run\n"
+        "assert run(['serve', '--help']) == 0\n"
+        "heavy = ('fastapi', 'starlette', 'uvicorn', 'tensorflow')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert "--timeout-headers" in done.stdout and "NAME=DIR" in done.stdout
