@@ -25,7 +25,15 @@ from topicclf import __version__
 from topicclf.config import SERVE_MAX_BODY, SERVE_MAX_DOCUMENTS, SERVE_TIMEOUT_BODY
 from topicclf.scoring import Tagged
 from topicclf.server.annif import SuggestForm, annif_router
-from topicclf.server.http import ASGIApp, HttpGuard, JSONBody, error_response
+from topicclf.server.http import (
+    ASGIApp,
+    HttpGuard,
+    JSONBody,
+    Receive,
+    Scope,
+    Send,
+    error_response,
+)
 from topicclf.server.models import ServedModel
 from topicclf.server.schemas import (
     ApiError,
@@ -82,28 +90,34 @@ def pick_model(models: Mapping[str, ServedModel], name: str | None) -> ServedMod
     return found
 
 
+async def tag_answer(
+    models: Mapping[str, ServedModel], settings: AppSettings, body: bytes, path_model: str | None
+) -> dict[str, Any]:
+    """The answer to POST /tag (path_model None) or /models/{path_model}/tag; ApiError when
+    the request is refused."""
+    started = time.perf_counter()
+    req = parse_tag_request(body)
+    if path_model is not None and req.model not in (None, path_model):
+        raise ApiError(400, f"the body names model {req.model!r}, the path {path_model!r}")
+    served = pick_model(models, path_model or req.model)
+    ids, texts = req.ids_and_texts()
+    if len(texts) > settings.max_documents:
+        raise ApiError(413, f"at most {settings.max_documents} documents per request; send several")
+    chosen = await served.tag(texts, Rule(req.threshold, req.top_k, req.fallback))
+    results = [
+        Tagged(doc_id, topics).to_record(req.scores)
+        for doc_id, topics in zip(ids, chosen, strict=True)
+    ]
+    elapsed = round((time.perf_counter() - started) * 1000, 3)
+    return {"results": results, "model": served.name, "milliseconds": elapsed}
+
+
 def native_router(models: Mapping[str, ServedModel], settings: AppSettings) -> APIRouter:
     """Routes of the native API."""
     router = APIRouter(responses=ERRORS)
 
     async def tag(request: Request, path_model: str | None) -> JSONBody:
-        started = time.perf_counter()
-        req = parse_tag_request(await request.body())
-        if path_model is not None and req.model not in (None, path_model):
-            raise ApiError(400, f"the body names model {req.model!r}, the path {path_model!r}")
-        served = pick_model(models, path_model or req.model)
-        ids, texts = req.ids_and_texts()
-        if len(texts) > settings.max_documents:
-            raise ApiError(
-                413, f"at most {settings.max_documents} documents per request; send several"
-            )
-        chosen = await served.tag(texts, Rule(req.threshold, req.top_k, req.fallback))
-        results = [
-            Tagged(doc_id, topics).to_record(req.scores)
-            for doc_id, topics in zip(ids, chosen, strict=True)
-        ]
-        elapsed = round((time.perf_counter() - started) * 1000, 3)
-        return JSONBody({"results": results, "model": served.name, "milliseconds": elapsed})
+        return JSONBody(await tag_answer(models, settings, await request.body(), path_model))
 
     @router.post("/tag", response_model=TagResponse, openapi_extra=TAG_BODY, tags=["tag"])
     async def tag_default(request: Request) -> JSONBody:
@@ -238,4 +252,40 @@ def create_app(models: Mapping[str, ServedModel], settings: AppSettings | None =
     _install_error_handlers(app)
     _install_openapi(app, [TagRequest, DocumentIn, ErrorBody, Problem, SuggestForm])
     _install_docs(app)
-    return HttpGuard(app, max_body=settings.max_body, timeout_body=settings.timeout_body)
+    fast = TagFastPath(app, models, settings)
+    return HttpGuard(fast, max_body=settings.max_body, timeout_body=settings.timeout_body)
+
+
+class TagFastPath:
+    """POST /tag and /models/{name}/tag answered by `tag_answer` directly, around FastAPI:
+    its routing, middleware and dependency machinery cost more than tagging a short text
+    (the routes stay in FastAPI for /openapi.json, and answer the same)."""
+
+    def __init__(
+        self, app: ASGIApp, models: Mapping[str, ServedModel], settings: AppSettings
+    ) -> None:
+        self.app = app
+        self.models = models
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the tag routes; hand everything else to FastAPI."""
+        path = scope.get("path", "")
+        if scope["type"] != "http" or scope["method"] != "POST" or not path.endswith("/tag"):
+            await self.app(scope, receive, send)
+            return
+        parts = path.split("/")
+        if path == "/tag":
+            name = None
+        elif len(parts) == 4 and parts[1] == "models" and parts[2]:
+            name = parts[2]
+        else:
+            await self.app(scope, receive, send)
+            return
+        message = await receive()  # HttpGuard read the whole body: one message
+        try:
+            answer = await tag_answer(self.models, self.settings, message["body"], name)
+            response = JSONBody(answer)
+        except ApiError as exc:
+            response = error_response(path, exc.status, exc.message, exc.headers)
+        await response(scope, receive, send)

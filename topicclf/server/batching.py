@@ -29,15 +29,14 @@ class Batcher:
         self.run = run
         self.max_texts = max_texts
         self.pending: list[_Item] = []
-        self.draining = False
+        self.draining: asyncio.Task[None] | None = None  # held: the loop keeps weak references
 
     async def submit(self, texts: list[str], rule: Rule) -> Topics:
         """The topics of `texts`, computed in a batch with other waiting requests."""
         future: asyncio.Future[Topics] = asyncio.get_running_loop().create_future()
         self.pending.append((texts, rule, future))
-        if not self.draining:
-            self.draining = True
-            asyncio.get_running_loop().create_task(self._drain())
+        if self.draining is None:
+            self.draining = asyncio.get_running_loop().create_task(self._drain())
         return await future
 
     def _take(self) -> list[_Item]:
@@ -57,7 +56,7 @@ class Batcher:
                 for _, group in groupby(batch, key=lambda item: item[1]):
                     await self._run_group(list(group))
         finally:
-            self.draining = False
+            self.draining = None
 
     async def _run_group(self, group: list[_Item]) -> None:
         texts = [text for item in group for text in item[0]]
