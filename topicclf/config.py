@@ -40,6 +40,7 @@ SERVE_TIMEOUT_BODY = 30.0  # seconds from a request's headers to the end of its 
 SERVE_TIMEOUT_SHUTDOWN = 30.0  # on SIGTERM, seconds that requests in flight get to finish
 SERVE_INLINE_CHARS = 20_000  # batches this short are tagged on the event loop (numpy models)
 SERVE_BATCH_TEXTS = 512  # texts of waiting requests tagged in one call
+SERVE_BATCH_YIELDS = 8  # event-loop turns a batch waits for requests already arriving
 SERVE_ANNIF_LIMIT = 10  # Annif's default `limit` (topics per document)
 SERVE_ANNIF_BATCH = 32  # documents in one Annif suggest-batch request, as Annif allows
 TOPIC_URI_BASE = "urn:topicclf:topic:"  # + the percent-encoded topic name, without a vocabulary

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from itertools import groupby
 
-from topicclf.config import SERVE_BATCH_TEXTS
+from topicclf.config import SERVE_BATCH_TEXTS, SERVE_BATCH_YIELDS
 from topicclf.thresholds import Rule
 
 Topics = list[list[tuple[str, float]]]
@@ -51,7 +51,10 @@ class Batcher:
     async def _drain(self) -> None:
         try:
             while self.pending:
-                await asyncio.sleep(0)  # requests read in the same loop turn join this batch
+                # A few loop turns (microseconds when idle): requests whose bytes are already
+                # here, on new connections too, get parsed and join this batch.
+                for _ in range(SERVE_BATCH_YIELDS):
+                    await asyncio.sleep(0)
                 batch = sorted(self._take(), key=lambda item: hash(item[1]))
                 for _, group in groupby(batch, key=lambda item: item[1]):
                     await self._run_group(list(group))
