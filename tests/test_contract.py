@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import urllib.request
 import warnings
 from collections.abc import Iterator
@@ -142,20 +141,16 @@ def _by_tag(model: Path, corpus: Path, out: Path, jobs: int, batch: int) -> list
 
 
 def _by_serve(model: Path, docs: list[dict[str, Any]]) -> list[Record]:
-    from topicclf.server import make_server
+    # A real uvicorn server in a thread: the application, protocol and limits `serve` runs
+    # with one worker, over HTTP on 127.0.0.1 (not an in-process test client).
+    from topicclf.server import ServeOptions, load_models, parse_model_specs, serve_in_thread
 
-    server = make_server(model, port=0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        host, port = server.server_address[:2]
+    models = load_models(parse_model_specs([str(model)]))
+    with serve_in_thread(models, ServeOptions(port=0)) as (host, port):
         body = json.dumps({"documents": docs, "scores": True}).encode()
-        request = urllib.request.Request(f"http://{host!s}:{port}/tag", data=body, method="POST")
+        request = urllib.request.Request(f"http://{host}:{port}/tag", data=body, method="POST")
         with urllib.request.urlopen(request, timeout=60) as answer:
             return _records(json.load(answer)["results"])
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _by_dask(model: Path, corpus: Path, out: Path, scheduler: str) -> list[Record]:

@@ -1,158 +1,483 @@
+"""The native API over a real uvicorn server on 127.0.0.1 (a thread, as `serve` runs it):
+routes, pinned error messages, hostile requests, timeouts, several models, failures."""
+
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
+import logging
+import re
+import socket
 import subprocess
 import sys
-import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from topicclf.classifier import TopicClassifier
-from topicclf.server import TopicServer, make_server, parse_request
+from topicclf.server import ServedModel, ServeOptions, serve_in_thread
+from topicclf.thresholds import Rule
+
+Address = tuple[str, int]
+TIMEOUT = 1.0  # the idle, headers and body timeouts of the test server, in seconds
+MAX_BODY = 150_000  # room for the hostile bodies, which must be refused for what they are
 
 
 @pytest.fixture(scope="module")
-def server(
-    tiny_dense: TopicClassifier, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TopicServer]:
+def model_dir(tiny_dense: TopicClassifier, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("serve") / "model"
     tiny_dense.save(path)
-    srv = make_server(path, port=0, max_body=4096)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def served(model_dir: Path) -> ServedModel:
+    return ServedModel("model", model_dir, TopicClassifier.load(model_dir))
+
+
+def _options(**changes: Any) -> ServeOptions:
+    limits = {"timeout_idle": TIMEOUT, "timeout_headers": TIMEOUT, "timeout_body": TIMEOUT}
+    return ServeOptions(port=0, max_body=MAX_BODY, max_documents=5, **{**limits, **changes})
+
+
+@pytest.fixture(scope="module")
+def server(served: ServedModel) -> Iterator[Address]:
+    with serve_in_thread({"model": served}, _options()) as address:
+        yield address
+
+
+@pytest.fixture(scope="module")
+def multi(served: ServedModel) -> Iterator[Address]:
+    other = ServedModel("other", served.path, served.classifier)
+    with serve_in_thread({"model": served, "other": other}, _options()) as address:
+        yield address
 
 
 def request(
-    server: TopicServer,
+    address: Address,
     method: str,
     path: str,
     body: bytes | None = None,
     conn: http.client.HTTPConnection | None = None,
-) -> tuple[int, dict[str, object]]:
-    conn = conn or http.client.HTTPConnection(*server.server_address[:2], timeout=10)
+) -> tuple[int, dict[str, Any]]:
+    conn = conn or http.client.HTTPConnection(*address, timeout=10)
     conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
     response = conn.getresponse()
     return response.status, json.loads(response.read())
 
 
-def test_health(server: TopicServer) -> None:
+def raw(address: Address, data: bytes, wait: float = 10) -> tuple[bytes, float]:
+    """Send bytes on a new connection; all bytes read until the server closes it, and when."""
+    started = time.monotonic()
+    with socket.create_connection(address, timeout=wait) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks), time.monotonic() - started
+
+
+def test_health(server: Address) -> None:
     status, body = request(server, "GET", "/health")
     assert status == 200
-    assert body == {
+    assert {k: body[k] for k in ("status", "model", "topics", "network", "mode")} == {
         "status": "ok",
         "model": "model",
         "topics": 4,
         "network": "dense",
         "mode": "multilabel",
     }
+    assert [m["name"] for m in body["models"]] == ["model"]
+    assert body["models"][0]["engine"] == "numpy"
 
 
-def test_tag_matches_the_classifier(server: TopicServer, tiny_dense: TopicClassifier) -> None:
+def test_tag_matches_the_classifier(server: Address, tiny_dense: TopicClassifier) -> None:
     texts = ["rain and storms all week", "the match ended with a late goal", "   "]
     status, body = request(server, "POST", "/tag", json.dumps({"texts": texts}).encode())
-    assert status == 200
+    assert status == 200 and body["model"] == "model"
     results = body["results"]
-    assert isinstance(results, list)
     assert [r["labels"] for r in results] == tiny_dense.predict(texts)[:2] + [[]]
     assert set(results[0]["scores"]) == set(results[0]["labels"])
     assert [r["id"] for r in results] == ["0", "1", "2"]
 
 
-def test_request_shapes_and_options(server: TopicServer) -> None:
-    conn = http.client.HTTPConnection(*server.server_address[:2], timeout=10)  # kept alive
+def test_request_shapes_and_options(server: Address) -> None:
+    conn = http.client.HTTPConnection(*server, timeout=10)  # one kept-alive connection
     status, body = request(server, "POST", "/tag", b'{"text": "goal", "id": "x"}', conn)
-    assert status == 200 and body["results"][0]["id"] == "x"  # type: ignore[index]
-    docs = {
-        "documents": [{"id": "a", "text": "rain"}, {"text": "bread"}],
-        "top_k": 1,
-        "scores": False,
-    }
-    status, body = request(server, "POST", "/tag", json.dumps(docs).encode(), conn)
+    assert status == 200 and body["results"][0]["id"] == "x"
+    docs = {"documents": [{"id": "a", "text": "rain"}, {"id": 7, "text": "bread"}]}
+    status, body = request(
+        server, "POST", "/tag", json.dumps({**docs, "top_k": 1, "scores": False}).encode(), conn
+    )
     assert status == 200
     assert [(r["id"], len(r["labels"]), "scores" in r) for r in body["results"]] == [
         ("a", 1, False),
-        ("1", 1, False),
-    ]  # type: ignore[union-attr]
+        ("7", 1, False),
+    ]
     status, body = request(server, "POST", "/tag", b'{"text": "rain", "threshold": 0.99}', conn)
-    assert status == 200 and body["results"][0]["labels"] == []  # type: ignore[index]
+    assert status == 200 and body["results"][0]["labels"] == []
+    status, body = request(server, "POST", "/tag", b'{"text": "zzz", "fallback": false}', conn)
+    assert status == 200 and isinstance(body["results"][0]["labels"], list)
 
 
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "message"),
     [
-        ("POST", "/tag", b"not json", 400, "the body is not valid JSON"),
-        ("POST", "/tag", b"[1, 2]", 400, "send a JSON object"),
+        (
+            "POST",
+            "/tag",
+            b"not json",
+            400,
+            r"the body is not valid JSON \(expected ident at line 1 column 2\)",
+        ),
+        ("POST", "/tag", b"[1, 2]", 400, 'send a JSON object, e.g. {"text": "..."}'),
         ("POST", "/tag", b'{"txt": "a"}', 400, 'give "text", "texts" or "documents"'),
-        ("POST", "/tag", b'{"texts": "a"}', 400, '"texts" must be a list of strings'),
-        ("POST", "/tag", b'{"texts": ["a", 3]}', 400, "every text must be a string"),
-        ("POST", "/tag", b'{"text": "a", "top_k": 0}', 400, '"top_k" must be a positive integer'),
+        ("POST", "/tag", b'{"texts": "a"}', 400, "texts: Input should be a valid array"),
+        (
+            "POST",
+            "/tag",
+            b'{"texts": ["a", 3]}',
+            400,
+            r"texts\[1\]: Input should be a valid string",
+        ),
+        (
+            "POST",
+            "/tag",
+            b'{"documents": [{"id": "a"}]}',
+            400,
+            r"documents\[0\].text: Field required",
+        ),
+        (
+            "POST",
+            "/tag",
+            b'{"text": "a", "top_k": 0}',
+            400,
+            "top_k: Input should be greater than or equal to 1",
+        ),
+        (
+            "POST",
+            "/tag",
+            b'{"text": "a", "top_k": 1.5}',
+            400,
+            "top_k: Input should be a valid integer",
+        ),
         (
             "POST",
             "/tag",
             b'{"text": "a", "threshold": 2}',
             400,
-            '"threshold" must be a number from 0 to 1',
+            "threshold: Input should be less than or equal to 1",
         ),
-        ("POST", "/tag", b'{"text": "' + b"a" * 5000 + b'"}', 413, "larger than 4096 bytes"),
+        (
+            "POST",
+            "/tag",
+            b'{"text": "a", "threshold": NaN}',
+            400,
+            "threshold: Input should be a finite number",
+        ),
+        (
+            "POST",
+            "/tag",
+            b'{"text": "a", "scores": "no"}',
+            400,
+            "scores: Input should be a valid boolean",
+        ),
+        (
+            "POST",
+            "/tag",
+            b'{"text": "a", "fallback": 0}',
+            400,
+            "fallback: Input should be a valid boolean",
+        ),
+        ("POST", "/tag", b'{"text": "a", "model": "x"}', 404, "no model named 'x'; served: model"),
+        (
+            "POST",
+            "/tag",
+            b'{"texts": ["a", "b", "c", "d", "e", "f"]}',
+            413,
+            "at most 5 documents per request",
+        ),
+        (
+            "POST",
+            "/tag",
+            b'{"text": "' + b"a" * MAX_BODY + b'"}',
+            413,
+            "the body is larger than 150000 bytes",
+        ),
+        ("POST", "/models/x/tag", b'{"text": "a"}', 404, "no model named 'x'"),
+        (
+            "POST",
+            "/models/model/tag",
+            b'{"text": "a", "model": "y"}',
+            400,
+            "the body names model 'y', the path 'model'",
+        ),
+        ("GET", "/models/x", None, 404, "no model named 'x'"),
         ("POST", "/other", b"{}", 404, "no such endpoint: POST /other"),
         ("GET", "/other", None, 404, "no such endpoint: GET /other"),
-        ("PUT", "/tag", b"{}", 405, "use POST /tag or GET /health"),
+        ("PUT", "/tag", b"{}", 405, "PUT is not allowed on /tag; use POST"),
+        ("DELETE", "/health", None, 405, "DELETE is not allowed on /health; use GET"),
     ],
 )
 def test_client_errors_get_a_status_and_a_message(
-    server: TopicServer, method: str, path: str, body: bytes | None, status: int, message: str
+    server: Address, method: str, path: str, body: bytes | None, status: int, message: str
 ) -> None:
     got, payload = request(server, method, path, body)
-    assert got == status and message in str(payload["error"])
+    assert got == status
+    assert list(payload) == ["error"]
+    assert re.search(message, payload["error"]), payload["error"]
     assert request(server, "GET", "/health")[0] == 200  # still serving
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 100_000, "recursion limit exceeded"),
+        (b'{"text": "a", "id": "\\ud800"}', "the body is not valid JSON"),
+        (b'{"text": "a", "id": ' + b"7" * 5000 + b"}", "number out of range"),
+        (b'{"text": "a", "top_k": ' + b"9" * 5000 + b"}", "number out of range"),
+        (b'{"text": "caf\xe9"}', "invalid unicode code point"),
+    ],
+)
+def test_hostile_bodies_get_a_4xx(server: Address, body: bytes, message: str) -> None:
+    # The first server sent no reply at all to each of these.
+    status, payload = request(server, "POST", "/tag", body)
+    assert status == 400
+    assert re.search(message, payload["error"]), payload["error"]
+
+
+def test_a_bogus_content_length_gets_a_400(server: Address) -> None:
+    reply, _ = raw(server, "POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: ²\r\n\r\n".encode())
+    assert reply.startswith(b"HTTP/1.1 400 ")  # answered by the HTTP parser, then closed
+
+
+def test_an_oversized_chunked_body_gets_a_413(server: Address) -> None:
+    chunk = b"a" * 100_000
+    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    body = (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 2 + b"0\r\n\r\n"
+    reply, _ = raw(server, head + body)
+    assert reply.startswith(b"HTTP/1.1 413 ")
+    assert b'{"error":"the body is larger than 150000 bytes (--max-body)"}' in reply
+
+
+def test_a_body_to_an_unknown_path_does_not_spoil_the_connection(server: Address) -> None:
+    conn = http.client.HTTPConnection(*server, timeout=10)
+    status, payload = request(server, "POST", "/nowhere", b'{"text": "rain"}', conn)
+    assert status == 404 and payload == {"error": "no such endpoint: POST /nowhere"}
+    status, payload = request(server, "POST", "/tag", b'{"text": "rain"}', conn)
+    assert status == 200 and payload["results"][0]["id"] == "0"
+
+
+def test_idle_and_slow_clients_are_dropped_while_others_are_answered(server: Address) -> None:
+    silent = socket.create_connection(server, timeout=10)
+    half_headers = socket.create_connection(server, timeout=10)
+    half_headers.sendall(b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-")
+    half_body = socket.create_connection(server, timeout=10)
+    half_body.sendall(b'POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{"te')
+    started = time.monotonic()
+    for _ in range(5):  # the slow ones hold no worker: others get answers at once
+        status, _ = request(server, "POST", "/tag", b'{"text": "rain"}')
+        assert status == 200
+    assert time.monotonic() - started < TIMEOUT
+    replies = []
+    for sock in (silent, half_headers, half_body):
+        with sock:
+            replies.append(b"".join(iter(lambda s=sock: s.recv(65536), b"")))  # type: ignore[misc]
+    elapsed = time.monotonic() - started
+    assert TIMEOUT * 0.8 < elapsed < TIMEOUT * 5
+    assert replies[0] == b""  # nothing asked, nothing answered: closed
+    assert replies[1].startswith(b"HTTP/1.1 408 ")
+    assert b'"the request headers did not arrive within 1 s"' in replies[1]
+    assert replies[2].startswith(b"HTTP/1.1 408 ")
+    assert b'"the body did not arrive within 1 s"' in replies[2]
+
+
+def test_a_kept_alive_connection_is_closed_when_idle(server: Address) -> None:
+    with socket.create_connection(server, timeout=10) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        started = time.monotonic()
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 ")
+    assert TIMEOUT * 0.8 < time.monotonic() - started < TIMEOUT * 5
+
+
+def test_several_models(multi: Address) -> None:
+    status, body = request(multi, "GET", "/models")
+    assert status == 200 and [m["name"] for m in body["models"]] == ["model", "other"]
+    status, body = request(multi, "GET", "/health")
+    assert status == 200 and "model" not in body and len(body["models"]) == 2
+    status, body = request(multi, "POST", "/tag", b'{"text": "rain"}')
+    assert status == 400
+    assert body["error"] == (
+        '2 models are served (model, other): name one with "model" or POST /models/{name}/tag'
+    )
+    by_field = request(multi, "POST", "/tag", b'{"text": "rain", "model": "other"}')[1]
+    by_path = request(multi, "POST", "/models/other/tag", b'{"text": "rain"}')[1]
+    assert by_field["model"] == by_path["model"] == "other"
+    assert by_field["results"] == by_path["results"]
+    assert request(multi, "GET", "/models/other")[1]["name"] == "other"
+
+
+class _Counting:
+    """A classifier that counts its tagging calls."""
+
+    def __init__(self, classifier: TopicClassifier) -> None:
+        self.classifier = classifier
+        self.calls: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.classifier, name)
+
+    def tag(self, texts: list[str], rule: Rule) -> Any:
+        self.calls.append(len(texts))
+        return self.classifier.tag(texts, rule)
+
+
+def test_concurrent_requests_are_batched_and_get_what_each_alone_gets(
+    served: ServedModel,
+) -> None:
+    counting = _Counting(served.classifier)
+    model = ServedModel("counted", served.path, counting)  # type: ignore[arg-type]
+    texts = ["rain and wind", "a late goal", "bread", "", "shares fell", "sunny"] * 5
+    rules = [Rule(), Rule(top_k=1), Rule(threshold=0.9), Rule(fallback=False)]
+
+    async def concurrently() -> list[Any]:
+        jobs = [model.tag([t, t.upper()], rules[i % 4]) for i, t in enumerate(texts)]
+        return await asyncio.gather(*jobs)
+
+    results = asyncio.run(concurrently())
+    for i, text in enumerate(texts):
+        assert results[i] == served.classifier.tag([text, text.upper()], rules[i % 4])
+    assert len(counting.calls) <= 1 + len(rules)  # the first alone, then one call per rule
+    assert sum(counting.calls) == 2 * len(texts)
+
+
+class _Broken:
+    """A classifier whose tagging fails as a bug would."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(name)
+
+    def is_tensorflow_free(self) -> bool:
+        return True
+
+    def tag(self, texts: Any, rule: Any) -> Any:
+        raise RuntimeError("boom")
+
+
+def test_a_failure_is_a_json_500_and_one_log_line(
+    served: ServedModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = ServedModel("broken", served.path, _Broken())  # type: ignore[arg-type]
+    with serve_in_thread({"broken": broken}, _options()) as address:
+        conn = http.client.HTTPConnection(*address, timeout=10)
+        with caplog.at_level(logging.ERROR, logger="topicclf.server"):
+            status, body = request(address, "POST", "/tag", b'{"text": "rain"}', conn)
+        assert status == 500 and body == {"error": "internal error; see the server log"}
+        assert request(address, "GET", "/openapi.json", None, conn)[0] == 200  # same connection
+    failures = [r for r in caplog.records if r.name == "topicclf.server"]
+    assert len(failures) == 1
+    assert failures[0].getMessage() == "internal error answering POST /tag"
+    assert failures[0].exc_info is not None and "boom" in str(failures[0].exc_info[1])
+
+
 def test_a_port_in_use_is_a_clear_error(
-    server: TopicServer,
-    tmp_path: Path,
-    tiny_dense: TopicClassifier,
-    capsys: pytest.CaptureFixture[str],
+    server: Address, model_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from topicclf.cli import run
 
-    tiny_dense.save(tmp_path / "m")
-    port = str(server.server_address[1])
-    assert run(["serve", str(tmp_path / "m"), "--port", port]) == 1
+    assert run(["serve", str(model_dir), "--port", str(server[1])]) == 1
     assert (
-        f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
+        f"error: cannot listen on 127.0.0.1:{server[1]}: Address already in use"
         in capsys.readouterr().err
     )
 
 
-def test_parse_request_limits() -> None:
-    from topicclf.server import MAX_DOCUMENTS, RequestError
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bad name=x"], "'bad name' cannot be a model name"),
+        (["a=x", "a=y"], "model name given twice: a"),
+    ],
+)
+def test_model_names_are_checked(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from topicclf.cli import run
 
-    with pytest.raises(RequestError, match=f"at most {MAX_DOCUMENTS} documents per request"):
-        parse_request(json.dumps({"texts": ["a"] * (MAX_DOCUMENTS + 1)}).encode())
+    assert run(["serve", *args]) == 2
+    assert message in capsys.readouterr().err
 
 
-def test_serve_command(tiny_dense: TopicClassifier, tmp_path: Path) -> None:
-    tiny_dense.save(tmp_path / "m")
+def _start(args: list[str]) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "topicclf", "serve", str(tmp_path / "m"), "--port", "0"],
+        [sys.executable, "-m", "topicclf", "serve", *args, "--port", "0"],
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    assert line.startswith("serving "), line
+    return proc, int(line.split("http://127.0.0.1:")[1].split()[0])
+
+
+def test_serve_command_finishes_requests_in_flight_on_sigterm(model_dir: Path) -> None:
+    proc, port = _start([str(model_dir), "--timeout-body", "30"])
     try:
-        assert proc.stderr is not None
-        line = proc.stderr.readline()
-        assert line.startswith(f"serving {tmp_path / 'm'} on http://127.0.0.1:")
-        port = int(line.split("http://127.0.0.1:")[1].split()[0])
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        conn.request("POST", "/tag", body=b'{"text": "rain"}')
-        assert conn.getresponse().status == 200
+        assert request(("127.0.0.1", port), "GET", "/health")[0] == 200
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            body = b'{"text": "rain and storms"}'
+            head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+            sock.sendall(head + body[:5])
+            time.sleep(0.5)
+            proc.terminate()  # SIGTERM while the request is half-sent
+            time.sleep(0.5)
+            sock.sendall(body[5:])
+            reply = b"".join(iter(lambda: sock.recv(65536), b""))
+        assert reply.startswith(b"HTTP/1.1 200 ") and b'"labels"' in reply
+        assert proc.wait(timeout=30) == 130
     finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_serve_command_with_two_workers_and_two_models(model_dir: Path) -> None:
+    proc, port = _start([f"a={model_dir}", f"b={model_dir}", "--workers", "2"])
+    try:
+        address = ("127.0.0.1", port)
+        deadline = time.monotonic() + 120
+        while True:  # the workers load their models after the socket is open
+            try:
+                status, body = request(address, "GET", "/models")
+                break
+            except (ConnectionError, http.client.HTTPException):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        assert status == 200 and [m["name"] for m in body["models"]] == ["a", "b"]
+        for _ in range(10):
+            assert request(address, "POST", "/models/b/tag", b'{"text": "rain"}')[0] == 200
         proc.terminate()
-        proc.wait(timeout=30)
-    assert proc.returncode == 130
+        assert proc.wait(timeout=60) == 130
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_serve_help_imports_no_web_framework() -> None:
+    # (typer's help imports pydantic itself, for every command)
+    code = (
+        "import sys\n"
+        "from topicclf.cli import run\n"
+        "assert run(['serve', '--help']) == 0\n"
+        "heavy = ('fastapi', 'starlette', 'uvicorn', 'tensorflow')\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert "--timeout-headers" in done.stdout and "NAME=DIR" in done.stdout

@@ -44,6 +44,7 @@ from topicclf.modelfiles import (
     write_json,
 )
 from topicclf.thresholds import ThresholdPolicy
+from topicclf.vocabulary import Vocabulary
 
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.keras"
@@ -55,6 +56,7 @@ LINEAR_FEATURES_META = "linear_features.json"
 LINEAR_FEATURES_ARRAYS = "linear_features.safetensors"
 LABELS_FILE = "labels.json"
 THRESHOLDS_FILE = "thresholds.json"
+VOCABULARY_FILE = "vocabulary.json"  # optional: the topics' URIs and labels (train --vocabulary)
 REQUIRED_FILES = (MANIFEST, MODEL_FILE, FEATURES_META, LABELS_FILE, THRESHOLDS_FILE)
 # Format 1 (still read, never written) kept the arrays in .npz files and recorded no hashes.
 FORMAT_1_NAMES = {
@@ -151,6 +153,7 @@ class SavedModel:
     manifest: dict[str, Any] = field(default_factory=dict)
     # The directory it was loaded from: a numpy-served model re-saves its Keras file from there.
     source: Path | None = None
+    vocabulary: Vocabulary | None = None
 
 
 def save_model(
@@ -174,6 +177,8 @@ def save_model(
             )
         write_json(tmp / LABELS_FILE, model.classes)
         write_json(tmp / THRESHOLDS_FILE, model.policy.to_dict())
+        if model.vocabulary is not None:  # before hashing: every file is recorded
+            write_json(tmp / VOCABULARY_FILE, model.vocabulary.to_dict())
         # Hashed from disk once written: the records are of exactly what a reader will see.
         files = {path.name: hash_file(tmp, path.name) for path in sorted(tmp.iterdir())}
         manifest = new_manifest(
@@ -264,7 +269,25 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
         validation=dict(manifest.get("validation") or {}),
         manifest=manifest,
         source=path,
+        vocabulary=_load_vocabulary(files, classes),
     )
+
+
+def _load_vocabulary(files: ModelFiles, classes: list[str]) -> Vocabulary | None:
+    """The topics' subjects stored in a model directory, or None when it has none."""
+    if not files.has(VOCABULARY_FILE):
+        return None
+    where = f"{files.directory}/{VOCABULARY_FILE}"
+    try:
+        vocabulary = Vocabulary.from_dict(files.json(VOCABULARY_FILE))
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise ModelBundleError(f"{where}: malformed ({exc})") from None
+    unknown = sorted(set(vocabulary.subjects) - set(classes))
+    if unknown:
+        raise ModelBundleError(
+            f"{where}: names topics the model does not have: " + ", ".join(unknown[:5])
+        )
+    return vocabulary
 
 
 def read_labels(files: ModelFiles) -> list[str]:

@@ -25,6 +25,7 @@ from topicclf.metrics import EvaluationReport, error_examples, evaluate, micro_f
 from topicclf.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide, topics_of
 from topicclf.training import fit_model, retune
 from topicclf.types import Document, Progress
+from topicclf.vocabulary import Vocabulary
 
 __all__ = ["Explanation", "TopicClassifier", "TopicClassifierNotFittedError"]
 
@@ -55,6 +56,7 @@ class TopicClassifier(BaseEstimator):  # type: ignore[misc]
     training_info_: dict[str, Any]
     manifest_: dict[str, Any]
     source_: Path | None
+    vocabulary_: Vocabulary | None  # the topics' URIs and labels, if trained with a vocabulary
 
     config_: Config
     target_kind_: str
@@ -189,6 +191,7 @@ class TopicClassifier(BaseEstimator):  # type: ignore[misc]
         self.training_info_ = fitted.info
         self.manifest_ = {}
         self.source_ = None
+        self.vocabulary_ = None
         return self
 
     def _check_fitted(self) -> None:
@@ -387,6 +390,7 @@ class TopicClassifier(BaseEstimator):  # type: ignore[misc]
             validation=self.validation_summary_,
             manifest=self.manifest_,
             source=self.source_,
+            vocabulary=self.vocabulary_,
         )
         return bundle.save_model(saved, path, overwrite=overwrite, corpus=corpus)
 
@@ -417,6 +421,7 @@ class TopicClassifier(BaseEstimator):  # type: ignore[misc]
         self.training_info_ = saved.training
         self.manifest_ = saved.manifest
         self.source_ = saved.source
+        self.vocabulary_ = saved.vocabulary
         return self
 
     def _target(self) -> dict[str, Any]:

@@ -78,12 +78,20 @@ def train(
         float | None, typer.Option(help="Share of training data held out to tune thresholds.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same model).")] = None,
+    vocabulary: Annotated[
+        Path | None,
+        typer.Option(
+            help="Annif TSV vocabulary ('<URI>', tab, label per line) giving the topics the "
+            "URIs and labels that `serve` answers with; topics match by URI or label."
+        ),
+    ] = None,
     force: ForceOpt = False,
     *,
     reading: Reading,
 ) -> None:
     """Train a model on a labelled corpus and save it as a model directory."""
     from topicclf.config import load_config
+    from topicclf.vocabulary import read_vocabulary
 
     overrides = list(set_ or [])
     for key, value in (
@@ -95,6 +103,7 @@ def train(
         if value is not None:
             overrides.append(f"{key}={value}")
     cfg = load_config(config, overrides)
+    subjects = read_vocabulary(vocabulary) if vocabulary is not None else None
     source = reading.open(corpus)
     if source.format == "reuters" and source.options.split == "all":
         warn(
@@ -116,11 +125,25 @@ def train(
         clf = TopicClassifier(config=cfg).fit(
             [d.text for d in docs], [d.labels for d in docs], progress=progress
         )
+        if subjects is not None:
+            _attach_vocabulary(clf, subjects, str(vocabulary))
         clf.save(output, overwrite=force, corpus=source.describe())
     render_training(out, clf, cfg.network.type, time.perf_counter() - started, output)
 
 
-# `tag` and `serve` come right after `train` in the help.
+def _attach_vocabulary(clf: Any, subjects: list[Any], source: str) -> None:
+    from topicclf.config import TOPIC_URI_BASE
+    from topicclf.vocabulary import Vocabulary
+
+    clf.vocabulary_, unmatched = Vocabulary.match(subjects, clf.classes_)
+    if unmatched:
+        warn(
+            f"{len(unmatched)} of {len(clf.classes_)} topics are not in {source}; they are "
+            f"served as {TOPIC_URI_BASE}<topic>: " + ", ".join(unmatched[:10])
+        )
+
+
+# `tag`, `explain` and `serve` come right after `train` in the help.
 from topicclf import cli_tag  # noqa: E402, F401
 
 
@@ -336,7 +359,7 @@ def _verify(model: Path, as_json: bool) -> None:
 
 
 # The other commands register themselves on the same app when their modules are imported.
-from topicclf import cli_corpus, cli_model  # noqa: E402, F401
+from topicclf import cli_corpus, cli_model, cli_serve  # noqa: E402, F401
 
 
 # -- entry point ---------------------------------------------------------------------------

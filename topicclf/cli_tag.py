@@ -32,12 +32,8 @@ from topicclf.cli_util import (
 )
 from topicclf.config import (
     DASK_PARTITIONS_PER_WORKER,
-    SERVE_HOST,
-    SERVE_MAX_BODY,
-    SERVE_PORT,
     TAG_BATCH_SIZE,
 )
-from topicclf.errors import TopicclfError
 
 TopKOpt = Annotated[
     int | None, typer.Option(min=1, help="Return the K best topics (ignores thresholds).")
@@ -218,6 +214,7 @@ def _write_labels(
     """Tag text directories into NAME.labels files beside their NAME.txt files."""
     from topicclf.classifier import TopicClassifier
     from topicclf.corpus.directory import text_files
+    from topicclf.errors import OutputError
     from topicclf.scoring import LabelsWriter, tag_stream
 
     corpora = [reading.open(s) for s in sources]
@@ -230,7 +227,7 @@ def _write_labels(
             )
         existing = [f for f in text_files(Path(corpus.path)) if f.with_suffix(".labels").exists()]
         if existing and not force:
-            raise TopicclfError(
+            raise OutputError(
                 f"{existing[0].with_suffix('.labels')} already exists ({len(existing)} "
                 "documents have topics); add --force to replace their .labels files"
             )
@@ -407,42 +404,3 @@ def _tag_on_dask(
         f"written to {summary.output}/ ({len(summary.parts)} parts)"
     )
     _exit_on_bad_records(summary.bad_records, bad_records)
-
-
-@app.command(
-    epilog="Example: topicclf serve models/newsbriefs --port 8000      curl -s localhost:8000/tag"
-    ' -d \'{"text": "Oil prices rose"}\''
-)
-def serve(
-    model: ModelArg,
-    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: all).")] = SERVE_HOST,
-    port: Annotated[
-        int, typer.Option(min=0, max=65535, help="Port (0: any free port).")
-    ] = SERVE_PORT,
-    max_body: Annotated[
-        int, typer.Option(min=1, help="Largest request body accepted, in bytes.")
-    ] = SERVE_MAX_BODY,
-) -> None:
-    """Serve a model over HTTP: POST /tag with JSON documents, GET /health.
-
-    POST /tag takes {"text": "..."}, {"texts": [...]} or {"documents": [{"id": ..., "text":
-    ...}]}, with optional "top_k", "threshold" and "scores", and answers {"results": [{"id",
-    "labels", "scores"}]}. Add -v to log every request on stderr. Ctrl-C stops it.
-    """
-    from topicclf.server import make_server
-
-    try:
-        server = make_server(model, host, port, max_body=max_body, log=state.verbose)
-    except OSError as exc:
-        raise TopicclfError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    bound_host, bound_port = server.server_address[:2]
-    if isinstance(bound_host, bytes):
-        bound_host = bound_host.decode()
-    note(
-        f"serving {model} on http://{bound_host}:{bound_port} (POST /tag, GET /health); "
-        "Ctrl-C to stop"
-    )
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()

@@ -32,6 +32,18 @@ SERVE_HOST = "127.0.0.1"
 SERVE_PORT = 8000
 SERVE_MAX_BODY = 10 * 1024 * 1024  # bytes of one request body
 SERVE_MAX_DOCUMENTS = 10_000  # documents in one request
+SERVE_WORKERS = 1  # server processes, each with its own copy of the models
+SERVE_BACKLOG = 2048  # connections the kernel queues before they are accepted: holds bursts
+SERVE_TIMEOUT_IDLE = 5.0  # seconds a kept-alive connection may wait for its next request
+SERVE_TIMEOUT_HEADERS = 10.0  # seconds from connecting (or a request's first byte) to its headers
+SERVE_TIMEOUT_BODY = 30.0  # seconds from a request's headers to the end of its body
+SERVE_TIMEOUT_SHUTDOWN = 30.0  # on SIGTERM, seconds that requests in flight get to finish
+SERVE_INLINE_CHARS = 20_000  # batches this short are tagged on the event loop (numpy models)
+SERVE_BATCH_TEXTS = 512  # texts of waiting requests tagged in one call
+SERVE_BATCH_YIELDS = 8  # event-loop turns a batch waits for requests already arriving
+SERVE_ANNIF_LIMIT = 10  # Annif's default `limit` (topics per document)
+SERVE_ANNIF_BATCH = 32  # documents in one Annif suggest-batch request, as Annif allows
+TOPIC_URI_BASE = "urn:topicclf:topic:"  # + the percent-encoded topic name, without a vocabulary
 DASK_PARTITIONS_PER_WORKER = 4
 
 # Caps on what reading a model directory may cost: a directory someone sent you is untrusted,

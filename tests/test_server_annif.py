@@ -1,0 +1,166 @@
+"""The Annif-compatible API under /v1: the real annif-client against `topicclf serve`, and the
+same topics as `topicclf tag --top-k` for a model trained with `--vocabulary`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from topicclf.cli import run
+
+annif_client = pytest.importorskip("annif_client")
+
+TINY = Path(__file__).parent / "data" / "tiny.jsonl"
+VOCABULARY = (
+    "<http://example.org/sport>\tsport\t796\nhttp://example.org/w\tweather\n<http://x/m>\tmarkets\n"
+)
+TEXTS = [
+    "The striker scored in the final minute",
+    "Heavy rain and storms all week",
+    "Shares fell as the bank raised rates",
+    "",
+    "bread and cheese at the market",
+]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tmp = tmp_path_factory.mktemp("annif")
+    (tmp / "vocab.tsv").write_text(VOCABULARY, encoding="utf-8")
+    settings = ["network.hidden_units=32", "features.min_df=1", "train.epochs=30"]
+    settings += ["train.patience=30", "train.batch_size=8", "train.learning_rate=0.01"]
+    settings += ["train.validation_split=0.25", "train.refit=false"]
+    args = ["train", str(TINY), "-o", str(tmp / "tiny"), "--vocabulary", str(tmp / "vocab.tsv")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "topicclf", *args, *[a for s in settings for a in ("--set", s)]],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "warning: 1 of 4 topics are not in " in proc.stderr
+        and "; they are served as urn:topicclf:topic:<topic>: food" in proc.stderr
+    )
+    return tmp / "tiny"
+
+
+@pytest.fixture(scope="module")
+def api(model: Path) -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "topicclf", "serve", str(model), "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        port = int(line.split("http://127.0.0.1:")[1].split()[0])
+        yield f"http://127.0.0.1:{port}/v1/"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+SUBJECTS = {
+    "sport": ("http://example.org/sport", "sport", "796"),
+    "weather": ("http://example.org/w", "weather", None),
+    "markets": ("http://x/m", "markets", None),
+    "food": ("urn:topicclf:topic:food", "food", None),
+}
+
+
+def _tag(model: Path, tmp_path: Path, *options: str) -> list[list[dict[str, Any]]]:
+    """`topicclf tag` on TEXTS, as Annif results (uri, label, notation, score)."""
+    corpus = tmp_path / "docs.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS), encoding="utf-8")
+    out = tmp_path / "tags.jsonl"
+    assert run(["-q", "tag", str(model), str(corpus), "--scores", "-o", str(out), *options]) == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    return [
+        [
+            dict(zip(("uri", "label", "notation"), SUBJECTS[t], strict=True))
+            | {"score": row["scores"][t]}
+            for t in row["labels"]
+        ]
+        for row in rows
+    ]
+
+
+def test_projects(api: str, model: Path) -> None:
+    client = annif_client.AnnifClient(api_base=api)
+    assert client.api_info["title"] == "topicclf Annif-compatible REST API"
+    (project,) = client.projects
+    assert project == client.get_project("tiny")
+    assert {k: project[k] for k in ("project_id", "name", "language", "is_trained")} == {
+        "project_id": "tiny",
+        "name": "tiny",
+        "language": "en",
+        "is_trained": True,
+    }
+    assert project["backend"] == {"backend_id": "topicclf-dense"}
+    with pytest.raises(ValueError, match="Project 'nope' not found"):
+        client.get_project("nope")
+
+
+@pytest.mark.parametrize(("limit", "threshold"), [(2, None), (1, None), (4, 0.3), (None, None)])
+def test_suggest_gives_the_topics_of_tag_top_k(
+    api: str, model: Path, tmp_path: Path, limit: int | None, threshold: float | None
+) -> None:
+    client = annif_client.AnnifClient(api_base=api)
+    options = ["--top-k", str(limit if limit is not None else 10)]
+    options += ["--threshold", str(threshold)] if threshold is not None else []
+    expected = _tag(model, tmp_path, *options)
+    got = [client.suggest("tiny", text, limit=limit, threshold=threshold) for text in TEXTS]
+    assert got == expected
+    assert got[3] == []  # blank text: no topic
+    docs = [{"document_id": f"d{i}", "text": t} for i, t in enumerate(TEXTS)]
+    batch = client.suggest_batch("tiny", docs, limit=limit, threshold=threshold)
+    assert [b["document_id"] for b in batch] == [d["document_id"] for d in docs]
+    assert [b["results"] for b in batch] == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "kwargs", "status", "detail"),
+    [
+        ("projects/tiny/suggest", {"data": {"limit": "2"}}, 400, "text: Field required"),
+        ("projects/tiny/suggest", {"data": {"text": "a", "limit": "-1"}}, 400, "limit: Input"),
+        ("projects/tiny/suggest", {"data": {"text": "a", "threshold": "2"}}, 400, "threshold"),
+        (
+            "projects/tiny/suggest",
+            {"data": {"text": "a", "language": "fi"}},
+            400,
+            'language "fi" not supported by vocabulary',
+        ),
+        (
+            "projects/tiny/suggest-batch",
+            {"json": {"documents": [{"text": "a"}] * 33}},
+            400,
+            "documents: List should have at most 32 items after validation, not 33",
+        ),
+        ("projects/tiny/suggest-batch", {"json": {"documents": [{}]}}, 400, "text: Field"),
+        ("projects/nope/suggest", {"data": {"text": "a"}}, 404, "Project 'nope' not found"),
+        ("nowhere", {"data": {"text": "a"}}, 404, "no such endpoint: POST /v1/nowhere"),
+    ],
+)
+def test_refusals_are_problems(
+    api: str, path: str, kwargs: dict[str, Any], status: int, detail: str
+) -> None:
+    answer = requests.post(api + path, timeout=30, **kwargs)
+    assert answer.status_code == status
+    assert answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json()
+    assert problem["status"] == status and problem["type"] == "about:blank"
+    assert detail in problem["detail"] and problem["error"] == problem["detail"]
+
+
+def test_limit_zero_gives_nothing(api: str) -> None:
+    answer = requests.post(api + "projects/tiny/suggest", data={"text": "rain", "limit": "0"})
+    assert answer.status_code == 200 and answer.json() == {"results": []}

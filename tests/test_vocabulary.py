@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from topicclf.bundle import VOCABULARY_FILE, load_vocabulary, save_vocabulary
+from topicclf.errors import CorpusFormatError, ModelBundleError
+from topicclf.vocabulary import (
+    Subject,
+    Vocabulary,
+    derived_subject,
+    parse_vocabulary,
+    read_vocabulary,
+)
+
+
+def test_annif_tsv_lines() -> None:
+    lines = [
+        "<http://example.org/w>\tweather\n",
+        "\n",
+        "http://example.org/s\tsport\t42.1\r\n",
+        "<http://example.org/old>\n",  # no label: deprecated in Annif, matchable by URI
+    ]
+    assert parse_vocabulary(lines) == [
+        Subject("http://example.org/w", "weather"),
+        Subject("http://example.org/s", "sport", "42.1"),
+        Subject("http://example.org/old", ""),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        (["<>\tempty uri\n"], "vocabulary:1: expected '<URI>', a tab and a label"),
+        (["<a b>\tspace in uri\n"], "vocabulary:1: expected '<URI>'"),
+        (["\n", " \n"], "vocabulary: no subjects in the vocabulary"),
+    ],
+)
+def test_bad_vocabulary_lines(lines: list[str], message: str) -> None:
+    with pytest.raises(CorpusFormatError, match=message):
+        parse_vocabulary(lines)
+
+
+def test_read_vocabulary_file(tmp_path: Path) -> None:
+    path = tmp_path / "v.tsv"
+    path.write_bytes("\ufeff<http://x/1>\tcafé\n".encode())
+    assert read_vocabulary(path) == [Subject("http://x/1", "café")]
+    path.write_bytes(b"<http://x/1>\tcaf\xe9\n")
+    with pytest.raises(CorpusFormatError, match="the vocabulary is not UTF-8"):
+        read_vocabulary(path)
+    with pytest.raises(CorpusFormatError, match="vocabulary file not found"):
+        read_vocabulary(tmp_path / "missing.tsv")
+
+
+def test_topics_match_by_uri_then_label() -> None:
+    subjects = [
+        Subject("http://x/w", "weather"),
+        Subject("http://x/s", "sport", "7"),
+        Subject("http://x/old", ""),
+        Subject("http://x/w2", "weather"),  # a repeated label: the first one wins
+    ]
+    topics = ["weather", "http://x/s", "<http://x/old>", "politics"]
+    vocabulary, unmatched = Vocabulary.match(subjects, topics)
+    assert unmatched == ["politics"]
+    assert vocabulary.subject("weather") == Subject("http://x/w", "weather")
+    assert vocabulary.subject("http://x/s") == Subject("http://x/s", "sport", "7")
+    assert vocabulary.subject("<http://x/old>") == Subject("http://x/old", "<http://x/old>")
+    assert vocabulary.subject("politics") == derived_subject("politics")
+
+
+def test_derived_uris_are_stable_and_percent_encoded() -> None:
+    assert derived_subject("a b/ü") == Subject("urn:topicclf:topic:a%20b%2F%C3%BC", "a b/ü")
+
+
+def test_bundle_round_trip_and_checks(tmp_path: Path) -> None:
+    vocabulary = Vocabulary({"sport": Subject("http://x/s", "Sport", None)})
+    save_vocabulary(tmp_path, vocabulary)
+    assert load_vocabulary(tmp_path, ["sport", "weather"]) == vocabulary
+    with pytest.raises(ModelBundleError, match="names topics the model does not have: sport"):
+        load_vocabulary(tmp_path, ["weather"])
+    (tmp_path / VOCABULARY_FILE).write_text('{"subjects": []}')
+    with pytest.raises(ModelBundleError, match="vocabulary.json: malformed"):
+        load_vocabulary(tmp_path, ["sport"])
+    assert load_vocabulary(tmp_path / "nothing", ["sport"]) is None

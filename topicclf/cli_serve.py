@@ -1,0 +1,115 @@
+"""The `serve` command: models behind an HTTP API (uvicorn), native and Annif-compatible."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from topicclf.cli_util import app, examples, note, state
+from topicclf.config import (
+    SERVE_BACKLOG,
+    SERVE_HOST,
+    SERVE_MAX_BODY,
+    SERVE_PORT,
+    SERVE_TIMEOUT_BODY,
+    SERVE_TIMEOUT_HEADERS,
+    SERVE_TIMEOUT_IDLE,
+    SERVE_TIMEOUT_SHUTDOWN,
+    SERVE_WORKERS,
+)
+
+SERVE_PANEL = "Limits and timeouts"
+
+
+def _limit(help: str) -> Any:
+    return typer.Option(min=0.01, help=help, rich_help_panel=SERVE_PANEL)
+
+
+@app.command(
+    epilog=examples(
+        "topicclf serve models/newsbriefs --port 8000",
+        'curl -s localhost:8000/tag -d \'{"text": "Oil prices rose"}\'',
+        "topicclf serve news=models/a sport=models/b --workers 2",
+    ),
+)
+def serve(
+    models: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="MODEL_DIR...",
+            help="Model directories, each served under its directory's name, or NAME=DIR.",
+            show_default=False,
+        ),
+    ],
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: all).")] = SERVE_HOST,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port (0: any free port).")
+    ] = SERVE_PORT,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Server processes, each loading every model.")
+    ] = SERVE_WORKERS,
+    max_body: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Largest request body accepted, in bytes.", rich_help_panel=SERVE_PANEL
+        ),
+    ] = SERVE_MAX_BODY,
+    backlog: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Connections queued before they are accepted.", rich_help_panel=SERVE_PANEL
+        ),
+    ] = SERVE_BACKLOG,
+    timeout_idle: Annotated[
+        float, _limit("Seconds a connection may wait for its next request.")
+    ] = SERVE_TIMEOUT_IDLE,
+    timeout_headers: Annotated[
+        float, _limit("Seconds from a request's first byte to the end of its headers.")
+    ] = SERVE_TIMEOUT_HEADERS,
+    timeout_body: Annotated[
+        float, _limit("Seconds from a request's headers to the end of its body.")
+    ] = SERVE_TIMEOUT_BODY,
+    timeout_shutdown: Annotated[
+        float, _limit("On SIGTERM or Ctrl-C, seconds requests in flight get to finish.")
+    ] = SERVE_TIMEOUT_SHUTDOWN,
+) -> None:
+    """Serve models over HTTP (uvicorn): POST /tag, GET /health and /models, an
+    Annif-compatible API under /v1, /openapi.json and a docs page at /docs.
+
+    POST /tag takes {"text": "..."}, {"texts": [...]} or {"documents": [{"id": ..., "text":
+    ...}]}, with optional "top_k", "threshold", "fallback", "scores" and "model", and answers
+    {"results": [{"id", "labels", "scores"}]}, the records `topicclf tag` writes. Add -v to
+    log every request on stderr. SIGTERM or Ctrl-C stops it once requests in flight are done.
+    """
+    from topicclf.errors import ConfigError
+    from topicclf.server import ServeOptions, parse_model_specs
+    from topicclf.server import serve as run_server
+
+    try:
+        specs = parse_model_specs(models)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="MODEL_DIR") from None
+    options = ServeOptions(
+        host=host,
+        port=port,
+        workers=workers,
+        backlog=backlog,
+        max_body=max_body,
+        timeout_idle=timeout_idle,
+        timeout_headers=timeout_headers,
+        timeout_body=timeout_body,
+        timeout_shutdown=timeout_shutdown,
+        access_log=state.verbose,
+    )
+    served = (
+        str(specs[0].path) if len(specs) == 1 else ", ".join(f"{s.path} as {s.name}" for s in specs)
+    )
+
+    def announce(bound_host: str, bound_port: int) -> None:
+        note(
+            f"serving {served} on http://{bound_host}:{bound_port} (POST /tag, GET /health, "
+            f"/v1 for Annif clients, /docs); {workers} process(es); Ctrl-C to stop"
+        )
+
+    run_server(specs, options, announce)

@@ -1,0 +1,248 @@
+"""The Annif-compatible REST API (mounted under /v1): projects are the served models, and
+suggest / suggest-batch answer with the shapes of Annif's OpenAPI spec (annif.yaml).
+
+Annif keeps the `limit` best topics, then drops those scoring under `threshold`; here that
+is the decision rule `Rule(threshold, top_k=limit)`, the same topics as
+`topicclf tag --top-k LIMIT [--threshold T]` (a multi-class model gives its one best topic).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from topicclf import __version__
+from topicclf.config import SERVE_ANNIF_BATCH, SERVE_ANNIF_LIMIT
+from topicclf.scoring import Tagged
+from topicclf.server.http import JSONBody
+from topicclf.server.models import ServedModel, Topics
+from topicclf.server.schemas import ApiError, describe_errors
+from topicclf.thresholds import Rule
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+    for status, description in (("4XX", "A refused request (RFC 7807)"), (500, "Server failure"))
+}
+LimitQuery = Annotated[int, Query(ge=0, description="Maximum number of results.")]
+ThresholdQuery = Annotated[float, Query(ge=0.0, le=1.0, description="Minimum score.")]
+LanguageQuery = Annotated[str | None, Query(description="Language of subject labels.")]
+
+
+class ApiInfo(BaseModel):
+    """GET /v1/."""
+
+    title: str
+    version: str
+
+
+class ProjectBackend(BaseModel):
+    """The backend of a project."""
+
+    backend_id: str
+
+
+class AnnifVocabulary(BaseModel):
+    """A project's subject vocabulary."""
+
+    vocab_id: str
+    languages: list[str]
+    size: int | None
+    loaded: bool
+
+
+class Project(BaseModel):
+    """A served model as an Annif project."""
+
+    project_id: str
+    name: str
+    language: str
+    backend: ProjectBackend
+    vocab: AnnifVocabulary | None
+    vocab_language: str | None
+    is_trained: bool | None
+    modification_time: str | None = Field(json_schema_extra={"format": "date-time"})
+
+
+class ProjectList(BaseModel):
+    """GET /v1/projects."""
+
+    projects: list[Project]
+
+
+class SuggestionResult(BaseModel):
+    """One suggested subject."""
+
+    uri: str
+    label: str
+    notation: str | None
+    score: float
+
+
+class SuggestionResultList(BaseModel):
+    """The suggestions for one document."""
+
+    results: list[SuggestionResult]
+
+
+class BatchSuggestionResult(SuggestionResultList):
+    """The suggestions for one document of a batch."""
+
+    document_id: str | None
+
+
+class AnnifDocument(BaseModel):
+    """A document of a batch."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+    text: str
+    document_id: str | None = None
+    metadata: dict[str, str] | None = None
+
+
+class SuggestForm(BaseModel):
+    """POST /v1/projects/{project_id}/suggest: form fields (others, e.g. metadata_*, ignored).
+
+    Parsed by the route itself: FastAPI takes an empty form field for a missing one, and
+    Annif suggests nothing for an empty text rather than refusing it.
+    """
+
+    model_config = ConfigDict(allow_inf_nan=False)  # lax: form values are strings
+    text: str = Field(description="Input text.")
+    limit: int = Field(SERVE_ANNIF_LIMIT, ge=0, description="Maximum number of results.")
+    threshold: float = Field(0.0, ge=0.0, le=1.0, description="Minimum score.")
+    language: str | None = Field(None, description="Language of subject labels.")
+
+
+SUGGEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"$ref": "#/components/schemas/SuggestForm"}
+            }
+        },
+    }
+}
+
+
+class BatchRequest(BaseModel):
+    """POST /v1/projects/{project_id}/suggest-batch."""
+
+    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+    documents: list[AnnifDocument] = Field(max_length=SERVE_ANNIF_BATCH)
+
+
+def _project(served: ServedModel) -> dict[str, Any]:
+    info = served.info()
+    vocab = {
+        "vocab_id": served.name,
+        "languages": [served.language],
+        "size": info["topics"],
+        "loaded": True,
+    }
+    return {
+        "project_id": served.name,
+        "name": served.name,
+        "language": served.language,
+        "backend": {"backend_id": f"topicclf-{info['network']}"},
+        "vocab": vocab,
+        "vocab_language": served.language,
+        "is_trained": True,
+        "modification_time": info["created"],
+    }
+
+
+def _suggestions(served: ServedModel, topics: list[tuple[str, float]]) -> list[dict[str, Any]]:
+    """A document's topics as Annif results, scores as `topicclf tag` writes them."""
+    record = Tagged("", topics).to_record(scores=True)
+    out = []
+    for (topic, _), label in zip(topics, record["labels"], strict=True):
+        subject = served.subject(topic)
+        out.append(
+            {
+                "uri": subject.uri,
+                "label": subject.label,
+                "notation": subject.notation,
+                "score": record["scores"][label],
+            }
+        )
+    return out
+
+
+async def _suggest(
+    served: ServedModel, texts: list[str], limit: int, threshold: float, language: str | None
+) -> Topics:
+    if language is not None and language != served.language:
+        raise ApiError(400, f'language "{language}" not supported by vocabulary')
+    if limit == 0:  # Annif: no result at all (top_k=0 would mean no limit here)
+        return [[] for _ in texts]
+    return await served.tag(texts, Rule(threshold=threshold or None, top_k=limit))
+
+
+def annif_router(models: Mapping[str, ServedModel]) -> APIRouter:
+    """Routes of the Annif-compatible API (to mount under /v1)."""
+    router = APIRouter(tags=["Annif-compatible"], responses=PROBLEMS)
+
+    def project(project_id: str) -> ServedModel:
+        if project_id not in models:
+            raise ApiError(404, f"Project '{project_id}' not found")
+        return models[project_id]
+
+    @router.get("/", response_model=ApiInfo)
+    def show_info() -> JSONBody:
+        """Basic information about the API."""
+        return JSONBody({"title": "topicclf Annif-compatible REST API", "version": __version__})
+
+    @router.get("/projects", response_model=ProjectList)
+    def list_projects() -> JSONBody:
+        """The projects (served models)."""
+        return JSONBody({"projects": [_project(m) for m in models.values()]})
+
+    @router.get("/projects/{project_id}", response_model=Project)
+    def show_project(project_id: str) -> JSONBody:
+        """One project."""
+        return JSONBody(_project(project(project_id)))
+
+    @router.post(
+        "/projects/{project_id}/suggest",
+        response_model=SuggestionResultList,
+        openapi_extra=SUGGEST_BODY,
+    )
+    async def suggest(project_id: str, request: Request) -> JSONBody:
+        """Suggest subjects for a text (form fields, as Annif)."""
+        served = project(project_id)
+        try:
+            form = SuggestForm.model_validate(dict(await request.form()))
+        except ValidationError as exc:
+            raise ApiError(400, describe_errors(exc.errors(include_url=False))) from None
+        (topics,) = await _suggest(served, [form.text], form.limit, form.threshold, form.language)
+        return JSONBody({"results": _suggestions(served, topics)})
+
+    @router.post("/projects/{project_id}/suggest-batch", response_model=list[BatchSuggestionResult])
+    async def suggest_batch(
+        project_id: str,
+        body: BatchRequest,
+        limit: LimitQuery = SERVE_ANNIF_LIMIT,
+        threshold: ThresholdQuery = 0.0,
+        language: LanguageQuery = None,
+    ) -> JSONBody:
+        """Suggest subjects for up to 32 documents (JSON, as Annif)."""
+        served = project(project_id)
+        texts = [d.text for d in body.documents]
+        chosen = await _suggest(served, texts, limit, threshold, language)
+        return JSONBody(
+            [
+                {"results": _suggestions(served, topics), "document_id": doc.document_id}
+                for doc, topics in zip(body.documents, chosen, strict=True)
+            ]
+        )
+
+    return router

@@ -1,0 +1,291 @@
+"""The ASGI application: the native API (POST /tag, per-model routes, GET /health and
+/models), the Annif-compatible API under /v1, /openapi.json, the offline docs page, and the
+one place that turns every refusal or failure into a JSON answer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
+
+from topicclf import __version__
+from topicclf.config import SERVE_MAX_BODY, SERVE_MAX_DOCUMENTS, SERVE_TIMEOUT_BODY
+from topicclf.scoring import Tagged
+from topicclf.server.annif import SuggestForm, annif_router
+from topicclf.server.http import (
+    ASGIApp,
+    HttpGuard,
+    JSONBody,
+    Receive,
+    Scope,
+    Send,
+    error_response,
+)
+from topicclf.server.models import ServedModel
+from topicclf.server.schemas import (
+    ApiError,
+    DocumentIn,
+    ErrorBody,
+    Health,
+    ModelInfo,
+    ModelList,
+    Problem,
+    TagRequest,
+    TagResponse,
+    describe_errors,
+    parse_tag_request,
+)
+from topicclf.thresholds import Rule
+
+DOCS_STATIC = "/docs/static"
+# Every native route may refuse a request with one of these, always as {"error": "..."}.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorBody, "description": 'A refused request: {"error": "..."}.'},
+    500: {"model": ErrorBody, "description": "A failure of the server (logged)."},
+}
+# Parsed by parse_tag_request (any Content-Type is JSON), so described here for OpenAPI.
+TAG_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TagRequest"}}},
+    }
+}
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """Limits the application enforces."""
+
+    max_body: int = SERVE_MAX_BODY
+    max_documents: int = SERVE_MAX_DOCUMENTS
+    timeout_body: float = SERVE_TIMEOUT_BODY
+
+
+def pick_model(models: Mapping[str, ServedModel], name: str | None) -> ServedModel:
+    """The model a request names, or the only one; ApiError when that is not possible."""
+    if name is None:
+        if len(models) == 1:
+            return next(iter(models.values()))
+        raise ApiError(
+            400,
+            f'{len(models)} models are served ({", ".join(models)}): name one with "model" '
+            "or POST /models/{name}/tag",
+        )
+    found = models.get(name)
+    if found is None:
+        raise ApiError(404, f"no model named {name!r}; served: {', '.join(models)}")
+    return found
+
+
+async def tag_answer(
+    models: Mapping[str, ServedModel], settings: AppSettings, body: bytes, path_model: str | None
+) -> dict[str, Any]:
+    """The answer to POST /tag (path_model None) or /models/{path_model}/tag; ApiError when
+    the request is refused."""
+    started = time.perf_counter()
+    req = parse_tag_request(body)
+    if path_model is not None and req.model not in (None, path_model):
+        raise ApiError(400, f"the body names model {req.model!r}, the path {path_model!r}")
+    served = pick_model(models, path_model or req.model)
+    ids, texts = req.ids_and_texts()
+    if len(texts) > settings.max_documents:
+        raise ApiError(413, f"at most {settings.max_documents} documents per request; send several")
+    chosen = await served.tag(texts, Rule(req.threshold, req.top_k, req.fallback))
+    results = [
+        Tagged(doc_id, topics).to_record(req.scores)
+        for doc_id, topics in zip(ids, chosen, strict=True)
+    ]
+    elapsed = round((time.perf_counter() - started) * 1000, 3)
+    return {"results": results, "model": served.name, "milliseconds": elapsed}
+
+
+def native_router(models: Mapping[str, ServedModel], settings: AppSettings) -> APIRouter:
+    """Routes of the native API."""
+    router = APIRouter(responses=ERRORS)
+
+    async def tag(request: Request, path_model: str | None) -> JSONBody:
+        return JSONBody(await tag_answer(models, settings, await request.body(), path_model))
+
+    @router.post("/tag", response_model=TagResponse, openapi_extra=TAG_BODY, tags=["tag"])
+    async def tag_default(request: Request) -> JSONBody:
+        """Tag documents with the model (or the one named by `model`)."""
+        return await tag(request, None)
+
+    @router.post(
+        "/models/{name}/tag", response_model=TagResponse, openapi_extra=TAG_BODY, tags=["tag"]
+    )
+    async def tag_with(name: str, request: Request) -> JSONBody:
+        """Tag documents with the model named in the path."""
+        return await tag(request, name)
+
+    def health() -> JSONBody:
+        infos = [m.info() for m in models.values()]
+        answer: dict[str, Any] = {"status": "ok", "models": infos}
+        if len(infos) == 1:  # the first server's fields, for one model
+            answer.update({k: infos[0][k] for k in ("topics", "network", "mode")})
+            answer["model"] = infos[0]["name"]
+        return JSONBody(answer)
+
+    router.add_api_route("/health", health, methods=["GET"], response_model=Health, tags=["models"])
+    router.add_api_route("/", health, methods=["GET"], include_in_schema=False)
+
+    @router.get("/models", response_model=ModelList, tags=["models"])
+    def list_models() -> JSONBody:
+        """The served models."""
+        return JSONBody({"models": [m.info() for m in models.values()]})
+
+    @router.get("/models/{name}", response_model=ModelInfo, tags=["models"])
+    def show_model(name: str) -> JSONBody:
+        """One served model."""
+        return JSONBody(pick_model(models, name).info())
+
+    return router
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def api_error(request: Request, exc: Exception) -> JSONBody:
+        assert isinstance(exc, ApiError)
+        return error_response(request.url.path, exc.status, exc.message, exc.headers)
+
+    async def invalid(request: Request, exc: Exception) -> JSONBody:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(request.url.path, 400, describe_errors(list(exc.errors())))
+
+    async def http_error(request: Request, exc: Exception) -> JSONBody:
+        assert isinstance(exc, StarletteHTTPException)
+        where = f"{request.method} {request.url.path}"
+        message = str(exc.detail)
+        if exc.status_code == 404 and exc.detail == "Not Found":
+            message = f"no such endpoint: {where}"
+        elif exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            message = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
+        return error_response(request.url.path, exc.status_code, message, dict(exc.headers or {}))
+
+    async def failure(request: Request, exc: Exception) -> JSONBody:
+        # HttpGuard logs the exception once; this only shapes the answer.
+        return error_response(request.url.path, 500, "internal error; see the server log")
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, failure)
+
+
+def _install_openapi(app: FastAPI, extra: list[type[BaseModel]]) -> None:
+    """OpenAPI from the routes, plus the schemas of bodies that routes parse themselves."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            _, defs = models_json_schema(
+                [(m, "validation") for m in extra], ref_template="#/components/schemas/{model}"
+            )
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, definition in defs.get("$defs", {}).items():
+                schemas.setdefault(name, definition)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _install_docs(app: FastAPI) -> bool:
+    """The interactive docs page, its assets served from the installed fastapi-offline
+    package (no CDN); left out when that package is missing."""
+    try:
+        static = resources.files("fastapi_offline") / "static"
+    except ModuleNotFoundError:
+        return False
+    app.mount(DOCS_STATIC, StaticFiles(directory=str(static)), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} - docs",
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon.png",
+        )
+
+    return True
+
+
+def create_app(models: Mapping[str, ServedModel], settings: AppSettings | None = None) -> ASGIApp:
+    """The whole ASGI application over loaded models, wrapped in HttpGuard."""
+    settings = settings or AppSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        for served in models.values():
+            served.close()
+
+    app = FastAPI(
+        title="topicclf",
+        version=__version__,
+        description="Tag documents with topics. Native API at /tag and /models; an "
+        "Annif-compatible API under /v1.",
+        docs_url=None,
+        redoc_url=None,
+        default_response_class=JSONBody,
+        lifespan=lifespan,
+    )
+    app.include_router(native_router(models, settings))
+    app.include_router(annif_router(models), prefix="/v1")
+    _install_error_handlers(app)
+    _install_openapi(app, [TagRequest, DocumentIn, ErrorBody, Problem, SuggestForm])
+    _install_docs(app)
+    fast = TagFastPath(app, models, settings)
+    return HttpGuard(fast, max_body=settings.max_body, timeout_body=settings.timeout_body)
+
+
+class TagFastPath:
+    """POST /tag and /models/{name}/tag answered by `tag_answer` directly, around FastAPI:
+    its routing, middleware and dependency machinery cost more than tagging a short text
+    (the routes stay in FastAPI for /openapi.json, and answer the same)."""
+
+    def __init__(
+        self, app: ASGIApp, models: Mapping[str, ServedModel], settings: AppSettings
+    ) -> None:
+        self.app = app
+        self.models = models
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the tag routes; hand everything else to FastAPI."""
+        path = scope.get("path", "")
+        if scope["type"] != "http" or scope["method"] != "POST" or not path.endswith("/tag"):
+            await self.app(scope, receive, send)
+            return
+        parts = path.split("/")
+        if path == "/tag":
+            name = None
+        elif len(parts) == 4 and parts[1] == "models" and parts[2]:
+            name = parts[2]
+        else:
+            await self.app(scope, receive, send)
+            return
+        message = await receive()  # HttpGuard read the whole body: one message
+        try:
+            answer = await tag_answer(self.models, self.settings, message["body"], name)
+            response = JSONBody(answer)
+        except ApiError as exc:
+            response = error_response(path, exc.status, exc.message, exc.headers)
+        await response(scope, receive, send)

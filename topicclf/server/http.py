@@ -1,0 +1,230 @@
+"""HTTP hardening under the API: the JSON body every answer uses, the error shapes, an ASGI
+guard (body cap, body deadline, no dropped connection on a bug) and uvicorn's httptools
+protocol with a deadline for request headers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from starlette.responses import JSONResponse
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from topicclf.config import SERVE_TIMEOUT_BODY, SERVE_TIMEOUT_HEADERS
+from topicclf.corpus.base import scrub_surrogates
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+log = logging.getLogger("topicclf.server")
+ANNIF_PREFIX = "/v1"
+TITLES = {
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def render_json(content: Any) -> bytes:
+    """Compact UTF-8 JSON; lone surrogates (from \\ud800 escapes) become U+FFFD, so an
+    answer can always be encoded."""
+    text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return scrub_surrogates(text).encode("utf-8")
+
+
+class JSONBody(JSONResponse):
+    """The JSON response of every route."""
+
+    def render(self, content: Any) -> bytes:
+        """See render_json."""
+        return render_json(content)
+
+
+def error_content(path: str, status: int, message: str) -> tuple[dict[str, Any], str]:
+    """(body, media type) of an error: {"error"} natively, a Problem under /v1 (Annif's)."""
+    if path == ANNIF_PREFIX or path.startswith(ANNIF_PREFIX + "/"):
+        title = TITLES.get(status, "Error")
+        problem = {"type": "about:blank", "title": title, "status": status, "detail": message}
+        return {**problem, "error": message}, "application/problem+json"
+    return {"error": message}, "application/json"
+
+
+def error_response(
+    path: str, status: int, message: str, headers: dict[str, str] | None = None
+) -> JSONBody:
+    """An error answer for a request to `path`."""
+    content, media_type = error_content(path, status, message)
+    return JSONBody(content, status_code=status, headers=headers, media_type=media_type)
+
+
+async def _send_error(send: Send, path: str, status: int, message: str, close: bool) -> None:
+    content, media_type = error_content(path, status, message)
+    body = render_json(content)
+    headers = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class HttpGuard:
+    """Reads each request's body whole before the app runs, refusing one larger than
+    `max_body` (413) or slower than `timeout_body` seconds (408); a failure in the app is
+    logged once and, if nothing was sent yet, answered with a JSON 500."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int, timeout_body: float) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.timeout_body = timeout_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            body = await self._read_body(scope, receive, send)
+            if body is not None:
+                await self.app(scope, _replay(body, receive), tracking_send)
+        except Exception:
+            log.exception("internal error answering %s %s", scope["method"], scope["path"])
+            if not started:
+                message = "internal error; see the server log"
+                await _send_error(send, scope["path"], 500, message, close=True)
+
+    async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """The whole body, or None after answering 408/413 (or when the client left)."""
+        path = scope["path"]
+        too_large = f"the body is larger than {self.max_body} bytes (--max-body)"
+        # Not closed at once after a 413: a client still sending would get a reset instead of
+        # the answer. The protocol discards the rest, within the body deadline.
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
+                await _send_error(send, path, 413, too_large, close=False)
+                return None
+        chunks, size = [], 0
+        try:
+            async with asyncio.timeout(self.timeout_body):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return None
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > self.max_body:  # chunked bodies have no Content-Length
+                        await _send_error(send, path, 413, too_large, close=False)
+                        return None
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        return b"".join(chunks)
+        except TimeoutError:
+            late = f"the body did not arrive within {self.timeout_body:g} s"
+            await _send_error(send, path, 408, late, close=True)
+            return None
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives the body read already, then waits on the connection."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with more deadlines: a new connection must start a
+    request within the idle timeout, a request's headers must be complete within
+    `timeout_headers`, and the unread rest of a refused body (413) is discarded for at most
+    `timeout_body`. uvicorn times out kept-alive connections only, so a silent connection or
+    half-sent headers would otherwise hold a connection open forever."""
+
+    def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        self.timeout_headers = float(getattr(config, "timeout_headers", SERVE_TIMEOUT_HEADERS))
+        self.timeout_body = float(getattr(config, "timeout_body", SERVE_TIMEOUT_BODY))
+        self.headers_timer: asyncio.TimerHandle | None = None
+        self.discard_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Start the idle timer: the first byte must come as on a kept-alive connection."""
+        super().connection_made(transport)
+        # uvicorn's own keep-alive timer: data_received cancels it on the first byte.
+        self.timeout_keep_alive_task = self.loop.call_later(
+            self.timeout_keep_alive, self.timeout_keep_alive_handler
+        )
+
+    def on_message_begin(self) -> None:
+        """A request's first bytes: its headers must follow in time."""
+        super().on_message_begin()
+        self._cancel_headers_timer()
+        self.headers_timer = self.loop.call_later(self.timeout_headers, self._headers_too_slow)
+
+    def on_headers_complete(self) -> None:
+        """Headers in: the body has its own deadline (HttpGuard)."""
+        self._cancel_headers_timer()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        """Answered before the body was all in (a 413): discard the rest, for a while."""
+        super().on_response_complete()
+        if self.cycle.more_body and not self.transport.is_closing():
+            self._unset_keepalive_if_required()
+            self.discard_timer = self.loop.call_later(self.timeout_body, self.transport.close)
+
+    def on_message_complete(self) -> None:
+        """The body is in (or discarded): back to the idle timeout."""
+        super().on_message_complete()
+        if self.discard_timer is not None:
+            self.discard_timer.cancel()
+            self.discard_timer = None
+            if not self.transport.is_closing():
+                self.timeout_keep_alive_task = self.loop.call_later(
+                    self.timeout_keep_alive, self.timeout_keep_alive_handler
+                )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Forget the timers with the connection."""
+        self._cancel_headers_timer()
+        if self.discard_timer is not None:
+            self.discard_timer.cancel()
+        super().connection_lost(exc)
+
+    def _cancel_headers_timer(self) -> None:
+        if self.headers_timer is not None:
+            self.headers_timer.cancel()
+            self.headers_timer = None
+
+    def _headers_too_slow(self) -> None:
+        self.headers_timer = None
+        if self.transport.is_closing():
+            return
+        message = f"the request headers did not arrive within {self.timeout_headers:g} s"
+        body = render_json({"error": message})
+        head = (
+            "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        )
+        self.transport.write(head.encode("ascii") + body)
+        self.transport.close()

@@ -1,0 +1,142 @@
+"""The models a server holds, each under a name: loaded once per worker process. Short
+requests are tagged in batches (see batching.py), on the event loop for numpy-served models;
+long ones in the loop's thread pool, several at a time; Keras models one call at a time in
+a thread of their own (they are not documented as thread-safe)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from topicclf.classifier import TopicClassifier
+from topicclf.config import SERVE_INLINE_CHARS
+from topicclf.errors import ConfigError
+from topicclf.server.batching import Batcher
+from topicclf.thresholds import Rule
+from topicclf.vocabulary import Subject, Vocabulary
+
+# Names appear in URLs (/models/{name}/tag, /v1/projects/{name}): keep them path-safe.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+# NLTK language names (text.language) as the ISO 639-1 codes Annif's API speaks.
+LANGUAGE_CODES = {
+    "arabic": "ar",
+    "danish": "da",
+    "dutch": "nl",
+    "english": "en",
+    "finnish": "fi",
+    "french": "fr",
+    "german": "de",
+    "hungarian": "hu",
+    "italian": "it",
+    "norwegian": "no",
+    "portuguese": "pt",
+    "romanian": "ro",
+    "russian": "ru",
+    "spanish": "es",
+    "swedish": "sv",
+}
+Topics = list[list[tuple[str, float]]]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model directory and the name it is served under."""
+
+    name: str
+    path: Path
+
+
+def parse_model_specs(args: Sequence[str]) -> list[ModelSpec]:
+    """`DIR` (named after the directory) or `NAME=DIR` arguments; ConfigError when a name is
+    not path-safe or given twice."""
+    specs = []
+    for arg in args:
+        name, sep, directory = arg.partition("=")
+        if not sep or Path(arg).exists():  # a directory whose name holds '=' is just a DIR
+            name, directory = Path(arg).resolve().name, arg
+        if not NAME_PATTERN.fullmatch(name):
+            raise ConfigError(
+                f"{arg}: {name!r} cannot be a model name (letters, digits, '.', '_', '-'; "
+                "starting with a letter or digit); choose one with NAME=DIR"
+            )
+        specs.append(ModelSpec(name, Path(directory)))
+    names = [s.name for s in specs]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"model name given twice: {', '.join(repeated)}; use NAME=DIR")
+    return specs
+
+
+class ServedModel:
+    """One loaded model and how its tagging is run."""
+
+    def __init__(self, name: str, path: Path, classifier: TopicClassifier) -> None:
+        self.name = name
+        self.path = path
+        self.classifier = classifier
+        self.vocabulary = getattr(classifier, "vocabulary_", None) or Vocabulary({})
+        self.keras = not classifier.is_tensorflow_free()
+        # Keras models are not documented as thread-safe: one thread makes all their calls.
+        # None runs numpy models in the event loop's default pool, several at a time.
+        self.executor = (
+            ThreadPoolExecutor(1, thread_name_prefix=f"keras-{name}") if self.keras else None
+        )
+        self.batcher = Batcher(self._tag_batch)
+
+    async def tag(self, texts: list[str], rule: Rule) -> Topics:
+        """(topic, score) pairs per text, best first. Short requests wait for a batch; a long
+        one for a numpy model goes to the thread pool at once, not to hold others up."""
+        if not self.keras and sum(len(t) for t in texts) > SERVE_INLINE_CHARS:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, self.classifier.tag, texts, rule)
+        return await self.batcher.submit(texts, rule)
+
+    async def _tag_batch(self, texts: list[str], rule: Rule) -> Topics:
+        if self.keras or sum(len(t) for t in texts) > SERVE_INLINE_CHARS:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.executor, self.classifier.tag, texts, rule)
+        # A few milliseconds at most: handing them to a thread would cost more, as the thread
+        # and the loop pass the GIL back and forth (every 5 ms when both are busy).
+        return self.classifier.tag(texts, rule)
+
+    def subject(self, topic: str) -> Subject:
+        """The URI and label a topic is served with."""
+        return self.vocabulary.subject(topic)
+
+    @property
+    def language(self) -> str:
+        """The model's text language as an ISO 639-1 code (or its NLTK name if unknown)."""
+        name = self.classifier.config_.text.language
+        return LANGUAGE_CODES.get(name, name)
+
+    def info(self) -> dict[str, Any]:
+        """What GET /models reports about this model."""
+        clf = self.classifier
+        return {
+            "name": self.name,
+            "topics": len(clf.classes_),
+            "network": clf.config_.network.type,
+            "mode": clf.mode_,
+            "engine": "keras" if self.keras else "numpy",
+            "language": self.language,
+            "vocabulary": bool(self.vocabulary.subjects),
+            "created": str(clf.manifest_.get("created_at", "")) or None,
+        }
+
+    def close(self) -> None:
+        """Stop the model's own thread, if it has one."""
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def load_models(specs: Sequence[ModelSpec]) -> dict[str, ServedModel]:
+    """Load every model (TopicclfError when one cannot be), keyed by name, in given order."""
+    return {
+        spec.name: ServedModel(spec.name, spec.path, TopicClassifier.load(spec.path))
+        for spec in specs
+    }

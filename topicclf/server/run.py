@@ -1,0 +1,200 @@
+"""Running the application with uvicorn: the listening socket, worker processes, timeouts,
+backlog, logging, and a graceful stop on SIGTERM (requests in flight finish first)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, cast
+
+import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+
+from topicclf.config import (
+    SERVE_BACKLOG,
+    SERVE_HOST,
+    SERVE_MAX_BODY,
+    SERVE_MAX_DOCUMENTS,
+    SERVE_PORT,
+    SERVE_TIMEOUT_BODY,
+    SERVE_TIMEOUT_HEADERS,
+    SERVE_TIMEOUT_IDLE,
+    SERVE_TIMEOUT_SHUTDOWN,
+    SERVE_WORKERS,
+)
+from topicclf.errors import TopicclfError
+from topicclf.server.app import AppSettings, create_app
+from topicclf.server.http import ASGIApp, GuardedHttpToolsProtocol
+from topicclf.server.models import ModelSpec, ServedModel, load_models
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How `topicclf serve` runs: address, processes, limits and timeouts (seconds)."""
+
+    host: str = SERVE_HOST
+    port: int = SERVE_PORT
+    workers: int = SERVE_WORKERS
+    backlog: int = SERVE_BACKLOG
+    max_body: int = SERVE_MAX_BODY
+    max_documents: int = SERVE_MAX_DOCUMENTS
+    timeout_idle: float = SERVE_TIMEOUT_IDLE
+    timeout_headers: float = SERVE_TIMEOUT_HEADERS
+    timeout_body: float = SERVE_TIMEOUT_BODY
+    timeout_shutdown: float = SERVE_TIMEOUT_SHUTDOWN
+    access_log: bool = False
+
+    @property
+    def app_settings(self) -> AppSettings:
+        """The limits the application itself enforces."""
+        return AppSettings(self.max_body, self.max_documents, self.timeout_body)
+
+
+class ServeConfig(uvicorn.Config):
+    """uvicorn's configuration plus the deadlines GuardedHttpToolsProtocol reads
+    (a module-level class, so worker processes can unpickle it)."""
+
+    def __init__(
+        self, app: Any, *, timeout_headers: float, timeout_body: float, **kwargs: Any
+    ) -> None:
+        self.timeout_headers = timeout_headers
+        self.timeout_body = timeout_body
+        super().__init__(app, **kwargs)
+
+
+@dataclass(frozen=True)
+class AppFactory:
+    """Builds the application in a worker process, loading the models there (picklable)."""
+
+    specs: tuple[ModelSpec, ...]
+    settings: AppSettings
+
+    def __call__(self) -> ASGIApp:
+        """Load the models and return the application."""
+        return create_app(load_models(self.specs), self.settings)
+
+
+def log_config(access_log: bool) -> dict[str, Any]:
+    """uvicorn's logging setup, plus our logger (failures of the application)."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["topicclf.server"] = {"handlers": ["default"], "level": "INFO"}
+    if not access_log:
+        config["loggers"]["uvicorn.error"]["level"] = "WARNING"
+    return config
+
+
+def bind(host: str, port: int, backlog: int = SERVE_BACKLOG) -> socket.socket:
+    """A listening TCP socket on host:port (0: any free port); TopicclfError when there can
+    be none. It queues connections at once, before the application is ready for them."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise TopicclfError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError as exc:
+        sock.close()
+        raise TopicclfError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def make_config(app: Any, options: ServeOptions, *, factory: bool = False) -> ServeConfig:
+    """The uvicorn configuration for an application (or a factory of one)."""
+    return ServeConfig(
+        app,
+        factory=factory,
+        timeout_headers=options.timeout_headers,
+        timeout_body=options.timeout_body,
+        host=options.host,
+        port=options.port,
+        workers=options.workers,
+        http=GuardedHttpToolsProtocol,
+        lifespan="on",
+        backlog=options.backlog,
+        # uvicorn annotates these as int but hands them to loop.call_later, which takes float.
+        timeout_keep_alive=cast(int, options.timeout_idle),
+        timeout_graceful_shutdown=cast(int, options.timeout_shutdown),
+        log_config=log_config(options.access_log),
+        access_log=options.access_log,
+        server_header=False,
+        proxy_headers=False,  # behind a reverse proxy, its logs have the client addresses
+    )
+
+
+def serve(
+    specs: Sequence[ModelSpec],
+    options: ServeOptions,
+    announce: Callable[[str, int], None],
+) -> None:
+    """Load the models, listen, `announce(host, port)`, and serve until SIGTERM or
+    Ctrl-C (then KeyboardInterrupt, after requests in flight are answered)."""
+    models = load_models(specs)  # once here, so a broken model fails before listening
+    sock = bind(options.host, options.port, options.backlog)
+    host, port = sock.getsockname()[:2]
+    try:
+        if options.workers == 1:
+            config = make_config(create_app(models, options.app_settings), options)
+            announce(host, port)
+            uvicorn.Server(config).run(sockets=[sock])
+            return
+        for served in models.values():  # each worker loads its own copy
+            served.close()
+        del models
+        factory = AppFactory(tuple(specs), options.app_settings)
+        _run_workers(make_config(factory, options, factory=True), sock, announce, host, port)
+    finally:
+        sock.close()
+
+
+def _run_workers(
+    config: ServeConfig,
+    sock: socket.socket,
+    announce: Callable[[str, int], None],
+    host: str,
+    port: int,
+) -> None:
+    from uvicorn.supervisors import Multiprocess
+
+    announce(host, port)
+    supervisor = Multiprocess(config, sockets=[sock])
+    supervisor.run()
+    if any(p.exitcode == 3 for p in supervisor.processes):  # uvicorn's STARTUP_FAILURE
+        raise TopicclfError("a worker process failed to start; see the log above")
+    logging.getLogger("topicclf.server").info("all workers stopped")
+    raise KeyboardInterrupt  # the supervisor returns only once told to stop, like Ctrl-C
+
+
+@contextmanager
+def serve_in_thread(
+    models: Mapping[str, ServedModel], options: ServeOptions | None = None
+) -> Iterator[tuple[str, int]]:
+    """Serve loaded models from a background thread, as `serve` does with one worker (same
+    application, protocol and limits); yields (host, port) and stops on exit. For tests and
+    for embedding in a program that has its models loaded."""
+    options = options or ServeOptions(port=0)
+    sock = bind(options.host, options.port, options.backlog)
+    server = uvicorn.Server(make_config(create_app(models, options.app_settings), options))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        if not server.started:
+            raise TopicclfError("the server thread did not start; see the log above")
+        host, port = sock.getsockname()[:2]
+        yield host, port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=options.timeout_shutdown + 5)
+        sock.close()

@@ -1,0 +1,177 @@
+"""The native API's request and response shapes (pydantic models, also its OpenAPI schemas)
+and the parsing of a POST /tag body into a validated request."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.json_schema import SkipJsonSchema
+
+# Strict: JSON types are taken as they are ({"scores": "no"} is an error, not True), and
+# NaN or Infinity are refused.
+STRICT = ConfigDict(strict=True, allow_inf_nan=False)
+# An id may be a string or an integer (written back as a string); integers are bounded so a
+# 5000-digit number is refused instead of becoming a 5000-character id.
+DocId = str | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+
+
+class ApiError(Exception):
+    """A request the server refuses: an HTTP status and a message for the client."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers
+
+
+class DocumentIn(BaseModel):
+    """A document to tag: its text and an optional id."""
+
+    model_config = STRICT
+    id: DocId | None = Field(None, description="Written back in the result (default: position).")
+    text: str
+
+
+class TagRequest(BaseModel):
+    """What POST /tag takes: `text`, `texts` or `documents` (the first given is used)."""
+
+    model_config = ConfigDict(
+        strict=True,
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [
+                {"text": "Oil prices rose after the storm", "top_k": 3},
+                {"documents": [{"id": "a", "text": "The council cut the budget"}]},
+            ]
+        },
+    )
+    text: str | None = Field(None, description="One document.")
+    id: DocId | None = Field(None, description="The id of `text` (default: 0).")
+    texts: list[str] | None = Field(None, description="Several documents, ids 0, 1, ...")
+    documents: list[DocumentIn] | None = Field(None, description="Documents with ids.")
+    top_k: int | None = Field(None, ge=1, description="At most the K best topics.")
+    threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="One threshold for every topic, no fallback."
+    )
+    fallback: bool | None = Field(
+        None, description="false: never a topic below its threshold (default: the model's rule)."
+    )
+    scores: bool = Field(True, description="Include each topic's score.")
+    model: str | None = Field(None, description="Which model (needed when several are served).")
+
+    @model_validator(mode="after")
+    def _has_documents(self) -> TagRequest:
+        if self.text is None and self.texts is None and self.documents is None:
+            raise ValueError('give "text", "texts" or "documents" in the JSON body')
+        return self
+
+    def ids_and_texts(self) -> tuple[list[str], list[str]]:
+        """The request's document ids (as strings) and texts."""
+        if self.text is not None:
+            return [str(self.id if self.id is not None else 0)], [self.text]
+        if self.texts is not None:
+            return [str(i) for i in range(len(self.texts))], list(self.texts)
+        docs = self.documents or []
+        ids = [str(d.id if d.id is not None else i) for i, d in enumerate(docs)]
+        return ids, [d.text for d in docs]
+
+
+class TagResult(BaseModel):
+    """One tagged document (the record `topicclf tag` writes)."""
+
+    id: str
+    labels: list[str] = Field(description="Topics, best first.")
+    scores: dict[str, float] | SkipJsonSchema[None] = Field(
+        None, description="Topic -> score (rounded to 6 decimals); absent with scores=false."
+    )
+
+
+class TagResponse(BaseModel):
+    """What POST /tag answers."""
+
+    results: list[TagResult]
+    model: str
+    milliseconds: float = Field(description="Time spent on the request in the server.")
+
+
+class ModelInfo(BaseModel):
+    """A served model."""
+
+    name: str
+    topics: int
+    network: str
+    mode: str
+    engine: str = Field(description="numpy (concurrent calls) or keras (one call at a time).")
+    language: str
+    vocabulary: bool = Field(description="Whether topics have URIs and labels from a vocabulary.")
+    created: str | None
+
+
+class ModelList(BaseModel):
+    """What GET /models answers."""
+
+    models: list[ModelInfo]
+
+
+class Health(BaseModel):
+    """What GET /health answers; with one model, also its name, topics, network and mode."""
+
+    status: str
+    models: list[ModelInfo]
+    model: str | SkipJsonSchema[None] = None
+    topics: int | SkipJsonSchema[None] = None
+    network: str | SkipJsonSchema[None] = None
+    mode: str | SkipJsonSchema[None] = None
+
+
+class ErrorBody(BaseModel):
+    """Every refused request's answer."""
+
+    error: str
+
+
+class Problem(BaseModel):
+    """An error under /v1, as Annif answers (RFC 7807), with `error` as elsewhere."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    error: str
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def describe_errors(errors: list[Any], limit: int = 3) -> str:
+    """pydantic's or FastAPI's validation errors as one line: `field: problem; ...`."""
+    lines = []
+    for error in errors[:limit]:
+        loc = tuple(p for p in error.get("loc", ()) if p not in ("body", "query", "path"))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        lines.append(f"{_where(loc)}: {message}" if loc else message)
+    more = f" (and {len(errors) - limit} more)" if len(errors) > limit else ""
+    return "; ".join(lines) + more
+
+
+def parse_tag_request(body: bytes) -> TagRequest:
+    """A POST /tag body as a TagRequest; ApiError 400 when it is not valid JSON or not valid.
+
+    Any Content-Type is read as JSON, as the first server did (curl -d sends a form type).
+    """
+    try:
+        return TagRequest.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if errors and errors[0]["type"] == "json_invalid":
+            detail = str(errors[0]["msg"]).removeprefix("Invalid JSON: ")
+            raise ApiError(400, f"the body is not valid JSON ({detail})") from None
+        if errors and errors[0]["type"] == "model_type":
+            raise ApiError(400, 'send a JSON object, e.g. {"text": "..."}') from None
+        raise ApiError(400, describe_errors(errors)) from None

@@ -1,0 +1,130 @@
+"""Subject vocabularies: Annif's TSV format read, matched to a model's topics, and the URI
+and label each topic is given when served (derived from its name when no vocabulary has it).
+
+Annif's TSV vocabulary has one subject per line: `<URI>`, a tab, the label, and optionally a
+tab and a notation; the URI's angle brackets may be left out. A topic matches a subject whose
+URI (brackets or not) or label equals the topic's name; the URI wins when both could.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from topicclf.config import TOPIC_URI_BASE
+from topicclf.errors import CorpusFormatError
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A topic as a vocabulary names it: URI, label and optional notation."""
+
+    uri: str
+    label: str
+    notation: str | None = None
+
+
+def derived_subject(topic: str) -> Subject:
+    """The subject of a topic no vocabulary names: a stable URN and the topic as label."""
+    return Subject(uri=TOPIC_URI_BASE + quote(topic, safe=""), label=topic)
+
+
+def _clean_uri(value: str) -> str:
+    value = value.strip()
+    return value[1:-1] if value.startswith("<") and value.endswith(">") else value
+
+
+def parse_vocabulary(lines: Iterable[str], source: str = "vocabulary") -> list[Subject]:
+    """Subjects from the lines of an Annif TSV vocabulary; blank lines are skipped."""
+    subjects = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        fields = line.rstrip("\r\n").split("\t", 2)
+        uri = _clean_uri(fields[0])
+        if not uri or any(c.isspace() for c in uri):
+            raise CorpusFormatError(
+                f"{source}:{number}: expected '<URI>', a tab and a label, got {line[:80]!r}"
+            )
+        # Annif reads a subject without a label as deprecated; it can still match by URI.
+        label = fields[1].strip() if len(fields) > 1 else ""
+        notation = fields[2].strip() or None if len(fields) > 2 else None
+        subjects.append(Subject(uri, label, notation))
+    if not subjects:
+        raise CorpusFormatError(f"{source}: no subjects in the vocabulary")
+    return subjects
+
+
+def read_vocabulary(path: str | Path) -> list[Subject]:
+    """Read an Annif TSV vocabulary file (UTF-8, a byte order mark allowed)."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return parse_vocabulary(handle, str(path))
+    except FileNotFoundError:
+        raise CorpusFormatError(f"vocabulary file not found: {path}") from None
+    except IsADirectoryError:
+        raise CorpusFormatError(f"vocabulary path is a directory, not a file: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise CorpusFormatError(f"{path}: the vocabulary is not UTF-8 ({exc})") from None
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The subjects of a model's topics that a vocabulary names (topic -> subject)."""
+
+    subjects: dict[str, Subject]
+
+    def subject(self, topic: str) -> Subject:
+        """The vocabulary's subject for a topic, or one derived from its name."""
+        found = self.subjects.get(topic)
+        if found is None:
+            return derived_subject(topic)
+        return found if found.label else Subject(found.uri, topic, found.notation)
+
+    @classmethod
+    def match(
+        cls, subjects: Sequence[Subject], topics: Iterable[str]
+    ) -> tuple[Vocabulary, list[str]]:
+        """Match topics to subjects by URI, then by label; also return the unmatched topics."""
+        by_uri: dict[str, Subject] = {}
+        by_label: dict[str, Subject] = {}
+        for subject in subjects:  # the first of repeated URIs or labels wins, as in the file
+            by_uri.setdefault(subject.uri, subject)
+            if subject.label:
+                by_label.setdefault(subject.label, subject)
+        matched, unmatched = {}, []
+        for topic in topics:
+            found = by_uri.get(_clean_uri(topic)) or by_label.get(topic)
+            if found is None:
+                unmatched.append(topic)
+            else:
+                matched[topic] = found
+        return cls(matched), unmatched
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data."""
+        return {
+            "subjects": {
+                topic: {"uri": s.uri, "label": s.label, "notation": s.notation}
+                for topic, s in self.subjects.items()
+            }
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Vocabulary:
+        """Inverse of to_dict; ValueError when the data is not shaped like it."""
+        if not isinstance(data, dict) or not isinstance(data.get("subjects"), dict):
+            raise ValueError('expected {"subjects": {topic: {"uri", "label", "notation"}}}')
+        subjects = {}
+        for topic, entry in data["subjects"].items():
+            if not isinstance(entry, dict) or not isinstance(entry.get("uri"), str):
+                raise ValueError(f"topic {topic!r}: expected an object with a string uri")
+            label, notation = entry.get("label", ""), entry.get("notation")
+            if not isinstance(label, str) or not isinstance(notation, str | None):
+                raise ValueError(f"topic {topic!r}: label and notation must be strings")
+            subjects[topic] = Subject(entry["uri"], label, notation)
+        return cls(subjects)
