@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from topicclf.bundle import VOCABULARY_FILE, load_vocabulary, save_vocabulary
+from topicclf.bundle import VOCABULARY_FILE, load_vocabulary
 from topicclf.errors import CorpusFormatError, ModelBundleError
+from topicclf.modelfiles import ModelFiles, write_json
 from topicclf.vocabulary import (
     Subject,
     Vocabulary,
@@ -75,11 +76,14 @@ def test_derived_uris_are_stable_and_percent_encoded() -> None:
 
 def test_bundle_round_trip_and_checks(tmp_path: Path) -> None:
     vocabulary = Vocabulary({"sport": Subject("http://x/s", "Sport", None)})
-    save_vocabulary(tmp_path, vocabulary)
-    assert load_vocabulary(tmp_path, ["sport", "weather"]) == vocabulary
+    write_json(tmp_path / VOCABULARY_FILE, vocabulary.to_dict())
+    files = ModelFiles(tmp_path, None, {})  # unhashed files, as in a format-1 directory
+    assert load_vocabulary(files, ["sport", "weather"]) == vocabulary
     with pytest.raises(ModelBundleError, match="names topics the model does not have: sport"):
-        load_vocabulary(tmp_path, ["weather"])
+        load_vocabulary(files, ["weather"])
     (tmp_path / VOCABULARY_FILE).write_text('{"subjects": []}')
     with pytest.raises(ModelBundleError, match="vocabulary.json: malformed"):
-        load_vocabulary(tmp_path, ["sport"])
-    assert load_vocabulary(tmp_path / "nothing", ["sport"]) is None
+        load_vocabulary(files, ["sport"])
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    assert load_vocabulary(ModelFiles(empty, None, {}), ["sport"]) is None

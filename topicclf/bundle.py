@@ -269,11 +269,11 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
         validation=dict(manifest.get("validation") or {}),
         manifest=manifest,
         source=path,
-        vocabulary=_load_vocabulary(files, classes),
+        vocabulary=load_vocabulary(files, classes),
     )
 
 
-def _load_vocabulary(files: ModelFiles, classes: list[str]) -> Vocabulary | None:
+def load_vocabulary(files: ModelFiles, classes: list[str]) -> Vocabulary | None:
     """The topics' subjects stored in a model directory, or None when it has none."""
     if not files.has(VOCABULARY_FILE):
         return None
