@@ -225,16 +225,9 @@ def load_vocabulary(directory: Path, classes: list[str]) -> Vocabulary | None:
     if not (directory / VOCABULARY_FILE).is_file():
         return None
     try:
-        vocabulary = Vocabulary.from_dict(read_json(directory, VOCABULARY_FILE))
+        return Vocabulary.from_dict(read_json(directory, VOCABULARY_FILE), classes)
     except ValueError as exc:
-        raise ModelBundleError(f"{directory}/{VOCABULARY_FILE}: malformed ({exc})") from None
-    unknown = sorted(set(vocabulary.subjects) - set(classes))
-    if unknown:
-        raise ModelBundleError(
-            f"{directory}/{VOCABULARY_FILE}: names topics the model does not have: "
-            + ", ".join(unknown[:5])
-        )
-    return vocabulary
+        raise ModelBundleError(f"{directory}/{VOCABULARY_FILE}: {exc}") from None
 
 
 def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
