@@ -251,6 +251,7 @@ def main() -> None:
     if args.old_server:
         run_old_server(args.old_server)
         return
+    load_before = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model or train_model(Path(tmp))
         news = [json.loads(line)["text"] for line in (NEWS / "test.jsonl").open()]
@@ -273,12 +274,15 @@ def main() -> None:
                             load(port, body, keep_alive, args.clients, count, args.seconds)
                         )
                         rows.append(summary(name, pattern, docs, out))
+                        # The 1-minute load average (this run included) shows other work too.
+                        rows[-1]["load_average_after"] = round(os.getloadavg()[0], 2)
                         print("  " + json.dumps(rows[-1]), file=sys.stderr, flush=True)
             finally:
                 proc.terminate()
                 proc.wait(timeout=60)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     result = {**run_info(), "clients": args.clients, "short_document": SHORT, "results": rows}
+    result["load_average_before"] = load_before
     args.output.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     print(table(rows))
 

@@ -115,16 +115,22 @@ class Vocabulary:
         }
 
     @classmethod
-    def from_dict(cls, data: Any) -> Vocabulary:
-        """Inverse of to_dict; ValueError when the data is not shaped like it."""
+    def from_dict(cls, data: Any, topics: Iterable[str] | None = None) -> Vocabulary:
+        """Inverse of to_dict; ValueError when the data is not shaped like it, or names a
+        topic not among `topics`."""
         if not isinstance(data, dict) or not isinstance(data.get("subjects"), dict):
-            raise ValueError('expected {"subjects": {topic: {"uri", "label", "notation"}}}')
+            raise ValueError(
+                'malformed (expected {"subjects": {topic: {"uri", "label", "notation"}}})'
+            )
+        unknown = sorted(set(data["subjects"]) - set(topics)) if topics is not None else []
+        if unknown:
+            raise ValueError("names topics the model does not have: " + ", ".join(unknown[:5]))
         subjects = {}
         for topic, entry in data["subjects"].items():
             if not isinstance(entry, dict) or not isinstance(entry.get("uri"), str):
-                raise ValueError(f"topic {topic!r}: expected an object with a string uri")
+                raise ValueError(f"malformed (topic {topic!r}: expected an object with a uri)")
             label, notation = entry.get("label", ""), entry.get("notation")
             if not isinstance(label, str) or not isinstance(notation, str | None):
-                raise ValueError(f"topic {topic!r}: label and notation must be strings")
+                raise ValueError(f"malformed (topic {topic!r}: label and notation must be strings)")
             subjects[topic] = Subject(entry["uri"], label, notation)
         return cls(subjects)
