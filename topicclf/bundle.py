@@ -277,17 +277,10 @@ def load_vocabulary(files: ModelFiles, classes: list[str]) -> Vocabulary | None:
     """The topics' subjects stored in a model directory, or None when it has none."""
     if not files.has(VOCABULARY_FILE):
         return None
-    where = f"{files.directory}/{VOCABULARY_FILE}"
     try:
-        vocabulary = Vocabulary.from_dict(files.json(VOCABULARY_FILE))
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise ModelBundleError(f"{where}: malformed ({exc})") from None
-    unknown = sorted(set(vocabulary.subjects) - set(classes))
-    if unknown:
-        raise ModelBundleError(
-            f"{where}: names topics the model does not have: " + ", ".join(unknown[:5])
-        )
-    return vocabulary
+        return Vocabulary.from_dict(files.json(VOCABULARY_FILE), classes)
+    except ValueError as exc:
+        raise ModelBundleError(f"{files.directory}/{VOCABULARY_FILE}: {exc}") from None
 
 
 def read_labels(files: ModelFiles) -> list[str]:
