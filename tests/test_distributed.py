@@ -3,8 +3,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,16 +38,8 @@ def model(tiny_dense: TopicClassifier, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture(scope="module")
-def scheduler() -> Iterator[str]:
-    """A two-worker local cluster, shared by the tests that pass its address."""
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    ) as cluster:
-        yield cluster.scheduler_address
+def scheduler(dask_scheduler: str) -> str:
+    return dask_scheduler
 
 
 @pytest.fixture(scope="module")

@@ -179,19 +179,20 @@ class TopicClassifier(BaseEstimator):  # type: ignore[misc]
         targets = as_targets(y, len(texts), classes)
         config = self.resolved_config()
         fitted = fit_model(config, texts, targets.label_sets, progress)
-        self.config_ = config
         self.target_kind_ = targets.kind
         self.target_columns_ = targets.columns
-        self.classes_ = fitted.classes
-        self.mode_ = fitted.mode
-        self.scorer_ = fitted.scorer
-        self.policy_ = fitted.policy
         self.validation_report_ = fitted.validation
-        self.validation_summary_ = _summary(fitted.validation)
-        self.training_info_ = fitted.info
-        self.manifest_ = {}
-        self.source_ = None
-        self.vocabulary_ = None
+        self._learned(
+            bundle.SavedModel(
+                config=config,
+                classes=fitted.classes,
+                mode=fitted.mode,
+                scorer=fitted.scorer,
+                policy=fitted.policy,
+                training=fitted.info,
+                validation=_summary(fitted.validation),
+            )
+        )
         return self
 
     def _check_fitted(self) -> None:
@@ -404,7 +405,6 @@ class TopicClassifier(BaseEstimator):  # type: ignore[misc]
         """
         saved = bundle.load_model(path, engine=engine)
         self = cls(config=saved.config)
-        self.config_ = saved.config
         target = saved.training.get("target")
         self.target_kind_ = "sets"
         self.target_columns_ = None
@@ -413,16 +413,21 @@ class TopicClassifier(BaseEstimator):  # type: ignore[misc]
             columns = target.get("columns")
             if isinstance(columns, list) and all(isinstance(c, str) for c in columns):
                 self.target_columns_ = columns
-        self.classes_ = saved.classes
-        self.mode_ = saved.mode
-        self.scorer_ = saved.scorer
-        self.policy_ = saved.policy
-        self.validation_summary_ = saved.validation
-        self.training_info_ = saved.training
-        self.manifest_ = saved.manifest
-        self.source_ = saved.source
-        self.vocabulary_ = saved.vocabulary
+        self._learned(saved)
         return self
+
+    def _learned(self, model: bundle.SavedModel) -> None:
+        """Set the learned attributes from a model, fitted or loaded: one list of them."""
+        self.config_ = model.config
+        self.classes_ = model.classes
+        self.mode_ = model.mode
+        self.scorer_ = model.scorer
+        self.policy_ = model.policy
+        self.validation_summary_ = model.validation
+        self.training_info_ = model.training
+        self.manifest_ = model.manifest
+        self.source_ = model.source
+        self.vocabulary_ = model.vocabulary
 
     def _target(self) -> dict[str, Any]:
         """How `y` was given to fit, so a saved model predicts in the same shape."""
