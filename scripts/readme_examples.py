@@ -82,16 +82,19 @@ def _script(block: Block) -> str:
         command = re.sub(r"\s+#.*$", "", example.command)  # README comments
         parts.append(f"echo '{MARK} {n} start'")
         if command.endswith("&"):
-            parts.append(f"{command[:-1]} 2>/dev/null &")
-            # A server started in the background: wait until it answers.
+            log = f".background-{n}.log"
+            parts.append(f"{command[:-1]} > {log} 2>&1 &")
+            # A server started in the background: wait until it answers, show its first line.
             parts.append(
                 "for _ in $(seq 120); do curl -s localhost:8000/health >/dev/null && break; "
                 "sleep 0.5; done"
             )
+            parts.append(f"head -n 1 {log}")
             parts.append(f"echo '{MARK} {n} status 0'")
             continue
         parts.append(f"{{ {command} ; }} 2>&1")
-        parts.append(f'echo "{MARK} {n} status $?"')
+        # The newline ends an output that has none (curl), so the marker starts its own line.
+        parts.append(f'status=$?; echo; echo "{MARK} {n} status $status"')
     return "\n".join(parts) + "\n"
 
 
@@ -114,6 +117,8 @@ def run_block(block: Block, workdir: Path) -> list[tuple[int, list[str]]]:
         if line.startswith(MARK):
             _, _, what = line.split(" ", 2)
             if what.startswith("status"):
+                if current and not current[-1]:
+                    current.pop()  # the newline added after the command
                 results.append((int(what.split()[1]), current))
             current = []
         else:
@@ -168,13 +173,12 @@ def main() -> int:
 
 
 def _shown(example: Example, output: list[str]) -> list[str]:
-    """The output as the README shows it: whole when short, else its first three lines,
-    '...', and its last lines (as many as the README showed before, at least three)."""
-    room = max(len(example.output), 8)
+    """The output as the README shows it: whole when short, else its first lines, '...' and
+    its last three (as many lines in all as the README showed before, at least twelve)."""
+    room = max(len(example.output), 12)
     if len(output) <= room:
         return output
-    tail = max(room - 4, 3)
-    return [*output[:3], "...", *output[-tail:]]
+    return [*output[: room - 4], "...", *output[-3:]]
 
 
 if __name__ == "__main__":
