@@ -120,19 +120,3 @@ def tricky_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("tricky") / "tricky.jsonl"
     path.write_bytes(TRICKY_JSONL)
     return path
-
-
-@pytest.fixture(scope="session")
-def dask_scheduler() -> Iterator[str]:
-    """A two-worker local Dask cluster for the whole session (its start costs seconds)."""
-    distributed = pytest.importorskip("dask.distributed")
-    import logging
-
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    ) as cluster:
-        yield cluster.scheduler_address

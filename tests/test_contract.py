@@ -6,8 +6,10 @@ fallback on and off; topic lists must be identical and scores equal to 1e-6."""
 from __future__ import annotations
 
 import json
+import logging
 import urllib.request
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,8 +101,16 @@ def corpus_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def scheduler(dask_scheduler: str) -> str:
-    return dask_scheduler
+def scheduler() -> Iterator[str]:
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    ) as cluster:
+        yield cluster.scheduler_address
 
 
 def _records(rows: list[dict[str, Any]]) -> list[Record]:

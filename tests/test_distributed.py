@@ -3,6 +3,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,8 +40,16 @@ def model(tiny_dense: TopicClassifier, tmp_path_factory: pytest.TempPathFactory)
 
 
 @pytest.fixture(scope="module")
-def scheduler(dask_scheduler: str) -> str:
-    return dask_scheduler
+def scheduler() -> Iterator[str]:
+    """A two-worker local cluster, shared by the tests that pass its address."""
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    ) as cluster:
+        yield cluster.scheduler_address
 
 
 @pytest.fixture(scope="module")
