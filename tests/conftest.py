@@ -120,3 +120,19 @@ def tricky_jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("tricky") / "tricky.jsonl"
     path.write_bytes(TRICKY_JSONL)
     return path
+
+
+@contextlib.contextmanager
+def local_cluster() -> Iterator[str]:
+    """A two-worker local Dask cluster's address; modules hold one each, as a fixture."""
+    distributed = pytest.importorskip("dask.distributed")
+    import logging
+
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    ) as cluster:
+        yield cluster.scheduler_address

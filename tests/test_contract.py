@@ -6,7 +6,6 @@ fallback on and off; topic lists must be identical and scores equal to 1e-6."""
 from __future__ import annotations
 
 import json
-import logging
 import urllib.request
 import warnings
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import local_cluster
 
 from topicclf.classifier import TopicClassifier
 from topicclf.cli import run
@@ -102,15 +102,9 @@ def corpus_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
-    distributed = pytest.importorskip("dask.distributed")
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    ) as cluster:
-        yield cluster.scheduler_address
+    """A two-worker local cluster, shared by this module's tests."""
+    with local_cluster() as address:
+        yield address
 
 
 def _records(rows: list[dict[str, Any]]) -> list[Record]:

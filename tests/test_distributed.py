@@ -3,11 +3,11 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import local_cluster
 
 from topicclf.classifier import TopicClassifier
 from topicclf.cli import run
@@ -41,15 +41,9 @@ def model(tiny_dense: TopicClassifier, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
-    """A two-worker local cluster, shared by the tests that pass its address."""
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    ) as cluster:
-        yield cluster.scheduler_address
+    """A two-worker local cluster, shared by this module's tests."""
+    with local_cluster() as address:
+        yield address
 
 
 @pytest.fixture(scope="module")

@@ -234,7 +234,7 @@ class TopicClassifier(BaseEstimator):  # type: ignore[misc]
         """(topic, score) pairs per text, best first: what every entry point outputs."""
         self._check_fitted()
         texts = as_texts(texts, "texts")
-        scores = self.predict_proba(texts)
+        scores = self.scorer_.scores(texts)  # texts are checked once, above
         return topics_of(scores, decide(scores, self.policy_, rule, texts), self.classes_)
 
     def predict(self, X: Any) -> Any:
