@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import io
 import json
 import logging
 import re
@@ -385,6 +386,31 @@ def test_a_failure_is_a_json_500_and_one_log_line(
     assert len(failures) == 1
     assert failures[0].getMessage() == "internal error answering POST /tag"
     assert failures[0].exc_info is not None and "boom" in str(failures[0].exc_info[1])
+
+
+def test_serving_in_a_thread_keeps_the_host_programs_logging(served: ServedModel) -> None:
+    # uvicorn's own log setup (dictConfig) closes every handler of the process, and absl's
+    # handler (installed with TensorFlow) then closes its stream: an embedding program, or
+    # pytest's captured stderr, lost its output that way.
+    class Recording(logging.StreamHandler):  # type: ignore[type-arg]
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+            super().close()
+
+    stream = io.StringIO()
+    handler = Recording(stream)
+    host_logger = logging.getLogger("host-program")
+    host_logger.addHandler(handler)
+    try:
+        with serve_in_thread({"model": served}, _options()) as address:
+            assert request(address, "GET", "/health", None)[0] == 200
+        host_logger.warning("still here")
+    finally:
+        host_logger.removeHandler(handler)
+    assert not handler.closed and not stream.closed
+    assert "still here" in stream.getvalue()
 
 
 def test_a_port_in_use_is_a_clear_error(

@@ -108,8 +108,12 @@ def bind(host: str, port: int, backlog: int = SERVE_BACKLOG) -> socket.socket:
     return sock
 
 
-def make_config(app: Any, options: ServeOptions, *, factory: bool = False) -> ServeConfig:
-    """The uvicorn configuration for an application (or a factory of one)."""
+def make_config(
+    app: Any, options: ServeOptions, *, factory: bool = False, own_logging: bool = True
+) -> ServeConfig:
+    """The uvicorn configuration for an application (or a factory of one). With
+    `own_logging` (the `serve` command owns its process) uvicorn sets up logging; without,
+    the host program's logging is left as it is."""
     return ServeConfig(
         app,
         factory=factory,
@@ -124,7 +128,10 @@ def make_config(app: Any, options: ServeOptions, *, factory: bool = False) -> Se
         # uvicorn annotates these as int but hands them to loop.call_later, which takes float.
         timeout_keep_alive=cast(int, options.timeout_idle),
         timeout_graceful_shutdown=cast(int, options.timeout_shutdown),
-        log_config=log_config(options.access_log),
+        # uvicorn applies a log config with logging.config.dictConfig, which closes every
+        # handler the process has (and some handlers close their streams, e.g. absl's, which
+        # TensorFlow installs): only a process of our own may do that.
+        log_config=log_config(options.access_log) if own_logging else None,
         access_log=options.access_log,
         server_header=False,
         proxy_headers=False,  # behind a reverse proxy, its logs have the client addresses
@@ -180,10 +187,12 @@ def serve_in_thread(
 ) -> Iterator[tuple[str, int]]:
     """Serve loaded models from a background thread, as `serve` does with one worker (same
     application, protocol and limits); yields (host, port) and stops on exit. For tests and
-    for embedding in a program that has its models loaded."""
+    for embedding in a program that has its models loaded: the program's logging setup is
+    kept (uvicorn's and topicclf's loggers propagate to it)."""
     options = options or ServeOptions(port=0)
     sock = bind(options.host, options.port, options.backlog)
-    server = uvicorn.Server(make_config(create_app(models, options.app_settings), options))
+    app = create_app(models, options.app_settings)
+    server = uvicorn.Server(make_config(app, options, own_logging=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
