@@ -3,10 +3,12 @@
 Both servers run as child processes on 127.0.0.1 with the same model; this process is the
 load generator (asyncio, raw HTTP/1.1). Each scenario has 64 concurrent clients, either
 each on one kept-alive connection or opening a new connection per request, sending one
-short document or a batch of 100 per request. A scenario stops after --requests requests or
---seconds seconds, whichever comes first. Reports failed requests (connection errors,
-timeouts, non-200 answers), p50/p95/p99 latency and requests/s; writes JSON and prints a
-Markdown table.
+short document or a batch of 100 per request; and a paced scenario (new connection per
+request, 80 requests/s in all, below what the old server sustains) that measures the
+latency of a request rather than the queue in front of it. A scenario stops after
+--requests requests or --seconds seconds, whichever comes first. Reports failed requests
+(connection errors, timeouts, non-200 answers), p50/p95/p99 latency and requests/s; writes
+JSON and prints a Markdown table.
 
     python scripts/benchmark_serve.py [--model DIR] [--output results/serve.json]
         [--clients 64] [--requests 3200] [--seconds 60]
@@ -22,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -107,10 +110,21 @@ async def _exchange(
 
 
 async def _client(
-    port: int, request: bytes, keep_alive: bool, budget: dict[str, Any], out: dict[str, Any]
+    port: int,
+    request: bytes,
+    keep_alive: bool,
+    budget: dict[str, Any],
+    out: dict[str, Any],
+    interval: float = 0.0,
 ) -> None:
+    """Send requests until the budget is spent: back to back, or one every `interval`
+    seconds from a random phase (paced: the latency of a request, without a queue)."""
     connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+    due = time.monotonic() + random.random() * interval
     while budget["left"] > 0 and time.monotonic() < budget["deadline"]:
+        if interval:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            due += interval
         budget["left"] -= 1
         started = time.perf_counter()
         try:
@@ -143,16 +157,26 @@ def http_request(body: dict[str, Any], keep_alive: bool) -> bytes:
 
 
 async def load(
-    port: int, body: dict[str, Any], keep_alive: bool, clients: int, requests: int, seconds: float
+    port: int,
+    body: dict[str, Any],
+    keep_alive: bool,
+    clients: int,
+    requests: int,
+    seconds: float,
+    rate: float = 0.0,
 ) -> dict[str, Any]:
-    """Run one scenario; latencies (ms), failures by kind, requests/s."""
+    """Run one scenario (closed loop, or paced at `rate` requests/s in all); latencies (ms),
+    failures by kind, requests/s."""
     request = http_request(body, keep_alive)
     warm: dict[str, Any] = {"latencies": [], "failures": {"status": 0}}
     await _client(port, request, True, {"left": 20, "deadline": time.monotonic() + 30}, warm)
     out: dict[str, Any] = {"latencies": [], "failures": {"status": 0}}
     budget = {"left": requests, "deadline": time.monotonic() + seconds}
     started = time.perf_counter()
-    await asyncio.gather(*(_client(port, request, keep_alive, budget, out) for _ in range(clients)))
+    interval = clients / rate if rate else 0.0
+    await asyncio.gather(
+        *(_client(port, request, keep_alive, budget, out, interval) for _ in range(clients))
+    )
     out["seconds"] = time.perf_counter() - started
     return out
 
@@ -246,6 +270,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--requests", type=int, default=3200, help="per scenario (1 doc)")
     parser.add_argument("--seconds", type=float, default=60, help="per scenario, at most")
+    parser.add_argument(
+        "--rate", type=float, default=80, help="requests/s of the paced scenarios (all clients)"
+    )
     parser.add_argument("--old-server", metavar="MODEL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.old_server:
@@ -262,21 +289,30 @@ def main() -> None:
             "new (uvicorn, 1 worker)": topicclf,
             "new (uvicorn, 2 workers)": [*topicclf, "--workers", "2"],
         }
+        paced = f"new per request, paced at {args.rate:g}/s"
+        scenarios = [
+            ("kept alive", True, 1, {"text": SHORT}, args.requests, 0.0),
+            ("kept alive", True, 100, batch, args.requests // 5, 0.0),
+            ("new per request", False, 1, {"text": SHORT}, args.requests, 0.0),
+            ("new per request", False, 100, batch, args.requests // 5, 0.0),
+            # The same offered load for every server, below what the slowest one sustains:
+            # latency of a request itself, where closed loops above measure mostly queueing
+            # (64 clients / requests per s, by Little's law).
+            (paced, False, 1, {"text": SHORT}, args.requests // 4, args.rate),
+        ]
         rows = []
         for name, command in servers.items():
             proc, port = start(command)
             try:
-                for pattern, keep_alive in (("kept alive", True), ("new per request", False)):
-                    for docs, body, count in ((1, {"text": SHORT}, args.requests),
-                                              (100, batch, args.requests // 5)):  # fmt: skip
-                        print(f"{name}: {pattern}, {docs} doc(s) ...", file=sys.stderr, flush=True)
-                        out = run_async(
-                            load(port, body, keep_alive, args.clients, count, args.seconds)
-                        )
-                        rows.append(summary(name, pattern, docs, out))
-                        # The 1-minute load average (this run included) shows other work too.
-                        rows[-1]["load_average_after"] = round(os.getloadavg()[0], 2)
-                        print("  " + json.dumps(rows[-1]), file=sys.stderr, flush=True)
+                for pattern, keep_alive, docs, body, count, rate in scenarios:
+                    print(f"{name}: {pattern}, {docs} doc(s) ...", file=sys.stderr, flush=True)
+                    out = run_async(
+                        load(port, body, keep_alive, args.clients, count, args.seconds, rate)
+                    )
+                    rows.append(summary(name, pattern, docs, out))
+                    # The 1-minute load average (this run included) shows other work too.
+                    rows[-1]["load_average_after"] = round(os.getloadavg()[0], 2)
+                    print("  " + json.dumps(rows[-1]), file=sys.stderr, flush=True)
             finally:
                 proc.terminate()
                 proc.wait(timeout=60)
