@@ -465,8 +465,10 @@ def test_one_record_never_kills_the_stream(tmp_path: Path) -> None:
     )
     with pytest.raises(CorpusFormatError, match=r"c\.jsonl:2: the record is nested too deeply"):
         list(open_corpus(path))
-    with pytest.warns(BadRecordWarning, match=r"c\.jsonl:2: the record is nested too deeply"):
+    expected = [r"c\.jsonl:2: the record is nested too deeply", r"c\.jsonl:5: the id field 'id'"]
+    with pytest.warns(BadRecordWarning) as caught:
         docs = list(open_corpus(path, on_error="report"))
+    assert all(re.search(e, str(w.message)) for e, w in zip(expected, caught, strict=True))
     assert [(d.id, d.text, bool(d.error)) for d in docs] == [
         ("a", "one", False),
         ("c:2", "", True),
@@ -475,13 +477,14 @@ def test_one_record_never_kills_the_stream(tmp_path: Path) -> None:
         ("c:5", "", True),
         ("z", "four", False),
     ]
-    with pytest.warns(BadRecordWarning, match=r"c\.jsonl:5: the id field 'id' must be a string"):
+    with pytest.warns(BadRecordWarning) as caught:
         assert [d.id for d in open_corpus(path, on_error="skip")] == [
             "a",
             "1" * 5000,
             "\ufffd",
             "z",
         ]
+    assert all(re.search(e, str(w.message)) for e, w in zip(expected, caught, strict=True))
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "tsv", "fasttext"])
