@@ -12,8 +12,8 @@ writes JSON (predictions are not kept).
         [--only NAME ...]
 
 The corpus comes from --reuters, $TOPICCLF_REUTERS, or ../shared/corpora/reuters21578.tar.gz.
-fastText runs only when its package imports (pip install fasttext); omikuji needs the bench
-extra (pip install -e ".[bench]").
+The peers come with the bench extra (pip install -e ".[bench]": omikuji, fastText); a peer
+whose package does not import is skipped, with a message.
 """
 
 from __future__ import annotations
@@ -447,7 +447,7 @@ def main() -> None:
         return
     names = args.only or list(SYSTEMS)
     if not _fasttext_available():
-        print("fastText is not installed (pip install fasttext): skipping it", file=sys.stderr)
+        print("fastText is not installed (pip install -e '.[bench]'): skipping it", file=sys.stderr)
         names = [n for n in names if not n.startswith("fasttext")]
     if not _omikuji_available():
         print("omikuji is not installed (pip install -e '.[bench]'): skipping it", file=sys.stderr)

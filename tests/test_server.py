@@ -251,9 +251,22 @@ def test_hostile_bodies_get_a_4xx(server: Address, body: bytes, message: str) ->
     assert re.search(message, payload["error"]), payload["error"]
 
 
-def test_a_bogus_content_length_gets_a_400(server: Address) -> None:
-    reply, _ = raw(server, "POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: ²\r\n\r\n".encode())
-    assert reply.startswith(b"HTTP/1.1 400 ")  # answered by the HTTP parser, then closed
+@pytest.mark.parametrize(
+    "data",
+    [
+        "POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: ²\r\n\r\n".encode(),
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS hello to a plain port
+        b"GET / HTTP/1.1\r\nHo st: x\r\n\r\n",
+    ],
+)
+def test_bytes_that_are_not_http_get_a_json_400(server: Address, data: bytes) -> None:
+    reply, _ = raw(server, data)  # answered below the application, then closed
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert b"content-type: application/json" in head and b"connection: close" in head
+    assert json.loads(body) == {
+        "error": "the request is not valid HTTP/1.1; the server cannot read it"
+    }
 
 
 def test_an_oversized_chunked_body_gets_a_413(server: Address) -> None:

@@ -216,14 +216,24 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.headers_timer.cancel()
             self.headers_timer = None
 
+    def send_400_response(self, msg: str) -> None:
+        """Bytes the HTTP parser cannot read: a JSON 400, as every other error (uvicorn's own
+        answer is plain text), then the connection is closed."""
+        self._close_with_error(400, "the request is not valid HTTP/1.1; the server cannot read it")
+
     def _headers_too_slow(self) -> None:
         self.headers_timer = None
         if self.transport.is_closing():
             return
-        message = f"the request headers did not arrive within {self.timeout_headers:g} s"
+        self._close_with_error(
+            408, f"the request headers did not arrive within {self.timeout_headers:g} s"
+        )
+
+    def _close_with_error(self, status: int, message: str) -> None:
+        # Below the application (no request was parsed), so no path: the native error shape.
         body = render_json({"error": message})
         head = (
-            "HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+            f"HTTP/1.1 {status} {TITLES[status]}\r\ncontent-type: application/json\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
         )
         self.transport.write(head.encode("ascii") + body)
