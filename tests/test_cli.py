@@ -372,6 +372,10 @@ def test_evaluate_outputs_and_gate(
     assert "micro" in out and "per topic" in out and "sport" in out
     data = json.loads(js.read_text())
     assert data["schema_version"] == 1 and data["n_documents"] == 40
+    # P@1/R@1 and P@3/R@3 (fastText's `test` figures) in the summary table, before the topics.
+    p1, r1 = data["ranking"]["precision@1"], data["ranking"]["recall@1"]
+    assert re.search(rf"best 1 \(P@1, R@1\)\s*│\s*{p1:.4f}\s*│\s*{r1:.4f}", out)
+    assert out.index("best 3 (P@3, R@3)") < out.index("per topic")
     assert "| topic | precision | recall | F1 | support |" in md.read_text()
     # What was evaluated, with paths as a reader of a shared report should see them.
     expected = "corpus: tiny.jsonl (jsonl)"

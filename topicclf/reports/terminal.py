@@ -27,6 +27,11 @@ def render_evaluation(console: Console, report: EvaluationReport, *, max_topics:
     for scheme in ("micro", "macro", "macro_seen", "weighted", "samples"):
         avg = getattr(report, scheme)
         summary.add_row(scheme, f"{avg.precision:.4f}", f"{avg.recall:.4f}", f"{avg.f1:.4f}")
+    # fastText's `test` reports P@k and R@k of the k best-scored topics: the same, up front.
+    for k in (1, 3):
+        p, r = report.ranking.get(f"precision@{k}"), report.ranking.get(f"recall@{k}")
+        if p is not None and r is not None:
+            summary.add_row(f"best {k} (P@{k}, R@{k})", f"{p:.4f}", f"{r:.4f}", "")
     console.print(summary)
     topics = Table(title="per topic (by support)")
     topics.add_column("topic", overflow="fold", max_width=30)
