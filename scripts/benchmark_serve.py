@@ -125,6 +125,8 @@ async def _client(
         if interval:
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             due += interval
+            if budget["left"] <= 0:  # spent by the others while this client waited
+                break
         budget["left"] -= 1
         started = time.perf_counter()
         try:
