@@ -4,6 +4,7 @@ backlog, logging, and a graceful stop on SIGTERM (requests in flight finish firs
 from __future__ import annotations
 
 import copy
+import gc
 import logging
 import socket
 import threading
@@ -77,7 +78,18 @@ class AppFactory:
 
     def __call__(self) -> ASGIApp:
         """Load the models and return the application."""
-        return create_app(load_models(self.specs), self.settings)
+        app = create_app(load_models(self.specs), self.settings)
+        settle_heap()
+        return app
+
+
+def settle_heap() -> None:
+    """Collect once, then keep everything alive now (models, vocabularies, the application)
+    out of the garbage collector's scans: otherwise its first full collection under load
+    walks all of it and stalls every request in flight (about 0.2 s, the benchmark's p99).
+    Only for a process of our own (`serve`), never for a program that embeds the server."""
+    gc.collect()
+    gc.freeze()
 
 
 def log_config(access_log: bool) -> dict[str, Any]:
@@ -151,6 +163,7 @@ def serve(
     try:
         if options.workers == 1:
             config = make_config(create_app(models, options.app_settings), options)
+            settle_heap()
             announce(host, port)
             uvicorn.Server(config).run(sockets=[sock])
             return
