@@ -74,7 +74,8 @@ def crop_to_content(png_path: Path, margin: int = 24) -> tuple[int, int]:
     background = Image.new("RGB", rgb.size, rgb.getpixel((0, rgb.height - 1)))
     box = ImageChops.difference(rgb, background).getbbox()
     bottom = min(rgb.height, (box[3] if box else 1) + margin)
-    rgb.crop((0, 0, rgb.width, bottom)).save(png_path)
+    # 256 colours are plenty for tables and plots, and keep the file small for a README.
+    rgb.crop((0, 0, rgb.width, bottom)).quantize(256).save(png_path, optimize=True)
     return rgb.width, bottom
 
 
