@@ -1,0 +1,68 @@
+"""The quality benchmark's own rules (scripts/benchmark_quality.py): the paired bootstrap,
+the peers' decision rules and validation split; figures in the README come from these."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from topicclf.types import Document
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
+import benchmark_quality as bq
+
+
+def _docs(labels: list[list[str]]) -> list[Document]:
+    return [Document(f"d{i}", "text", tuple(topics)) for i, topics in enumerate(labels)]
+
+
+def test_bootstrap_of_a_system_against_itself_is_exactly_zero() -> None:
+    test = _docs([["a"], ["b"], ["a", "b"], ["c"]] * 25)
+    predicted = [["a"], ["a"], ["b"], []] * 25
+    result = bq.paired_bootstrap(test, predicted, predicted, resamples=200)
+    assert result == {
+        "micro_f1_difference": 0.0,
+        "ci95_low": 0.0,
+        "ci95_high": 0.0,
+        "excludes_zero": False,
+    }
+
+
+def test_bootstrap_sees_a_clear_difference_and_its_sign() -> None:
+    truth = [["a"], ["b"], ["a", "b"], ["c"]] * 50
+    test = _docs(truth)
+    perfect = [list(t) for t in truth]
+    worse = [t[:1] if i % 3 else [] for i, t in enumerate(truth)]
+    ahead = bq.paired_bootstrap(test, perfect, worse, resamples=300)
+    behind = bq.paired_bootstrap(test, worse, perfect, resamples=300)
+    assert ahead["excludes_zero"] and ahead["ci95_low"] > 0
+    assert behind["ci95_high"] < 0
+    assert ahead["micro_f1_difference"] == pytest.approx(-behind["micro_f1_difference"])
+    assert ahead["ci95_low"] <= ahead["micro_f1_difference"] <= ahead["ci95_high"]
+
+
+def test_cut_keeps_the_best_topic_and_at_most_the_limit() -> None:
+    scores = np.array([[0.9, 0.8, 0.1], [0.2, 0.3, 0.1], [0.7, 0.6, 0.65]])
+    assert bq._cut(scores, 0.5).tolist() == [
+        [True, True, False],
+        [False, True, False],  # nothing above: the best topic
+        [True, True, True],
+    ]
+    assert bq._cut(scores, 0.5, limit=1).sum(axis=1).tolist() == [1, 1, 1]
+
+
+def test_annif_limit_and_threshold_rule() -> None:
+    scores = np.array([[0.9, 0.8, 0.0], [0.1, 0.0, 0.05]])
+    assert bq._limited(scores, 0.05, 1).tolist() == [[True, False, False], [True, False, False]]
+    assert bq._limited(scores, 0.0, 3).tolist() == [[True, True, False], [True, False, True]]
+
+
+def test_validation_split_is_disjoint_complete_and_seeded() -> None:
+    train, val = bq._split(1000)
+    assert len(val) == 100 and len(train) == 900
+    assert sorted(np.concatenate([train, val]).tolist()) == list(range(1000))
+    again, _ = bq._split(1000)
+    assert np.array_equal(train, again)
