@@ -136,26 +136,27 @@ def _run_topicclf(train: list[Any], test: list[Any], overrides: list[str]) -> Ru
 
 
 def _run_linear_alone(train: list[Any], test: list[Any]) -> Run:
-    """The blend's linear model by itself, fitted, calibrated, thresholded and refitted
-    exactly as the default pipeline does it (its network left out)."""
+    """The blend's linear model by itself, fitted, calibrated, thresholded and refitted by
+    the default pipeline's own steps, with the network's share set to 0."""
     import numpy as np
 
-    from topicclf.blend import LinearBlend, calibrate, fit_linear
+    from topicclf.blend import fit_linear
     from topicclf.config import Config
     from topicclf.thresholds import apply
-    from topicclf.training import prepare, threshold_tuner, vectorize
+    from topicclf.training import fit_blend, prepare, threshold_tuner, vectorize
     from topicclf.types import NullProgress
 
-    config = Config()
+    config = Config().with_overrides(["blend.linear=fixed", "blend.weight=1.0"])
     started = time.perf_counter()
     data = prepare(config, [d.text for d in train], [d.labels for d in train])
     featurizer, x = vectorize(config, data, NullProgress())
-    tr, val = data.train_idx, data.val_idx
-    coef, intercept = fit_linear(x[tr], data.y[tr], config.blend.svm_c)
-    slope, offset = calibrate(np.asarray(x[val] @ coef.T) + intercept, data.y[val])
-    linear = LinearBlend(coef, intercept, slope, offset, 1.0, data.multiclass)
-    policy = threshold_tuner(config, data.multiclass)(data.y[val], linear.scores(x[val]))
-    linear.coef, linear.intercept = fit_linear(x, data.y, config.blend.svm_c)
+    tune = threshold_tuner(config, data.multiclass)
+    no_network = np.zeros((len(data.val_idx), len(data.classes)), dtype=np.float32)
+    linear, _, _, _ = fit_blend(config, featurizer, x, data, no_network, tune, NullProgress())
+    assert linear is not None
+    val = data.val_idx
+    policy = tune(data.y[val], linear.blend(no_network, x[val]))
+    linear.coef, linear.intercept = fit_linear(x, data.y, config.blend.svm_c)  # as refit does
     seconds = time.perf_counter() - started
     chosen = apply(linear.scores(featurizer.transform([d.text for d in test])), policy)
     return [[data.classes[j] for j in np.flatnonzero(row)] for row in chosen], seconds, {}
