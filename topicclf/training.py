@@ -21,7 +21,7 @@ from topicclf.blend import LinearBlend, calibrate, choose_weight, fit_linear
 from topicclf.config import AUTO_LEARNING_RATE, Config
 from topicclf.errors import DataError
 from topicclf.features import Featurizer, TfidfFeaturizer, make_featurizer
-from topicclf.inference import Scorer, network_scores
+from topicclf.inference import Scorer, scores_now
 from topicclf.labels import LabelEncoder, detect_mode, split_indices
 from topicclf.metrics import EvaluationReport, evaluate, micro_f1
 from topicclf.networks import (
@@ -88,7 +88,7 @@ def fit_model(
         progress.advance(1)
         progress.finish()
     network, epochs_run, best_epoch = train_network(config, featurizer, x_all, data, tune, progress)
-    val_scores = network_scores(network, x_val)
+    val_scores = scores_now(network, x_val, data.multiclass)
     blend, linear_featurizer, x_linear, blend_info = fit_blend(
         config, featurizer, x_all, data, val_scores, tune, progress
     )
@@ -222,11 +222,15 @@ def train_network(
     x_val, y_val = x_all[val], data.y[val]
     model = new_network(config, featurizer, data.y[train], data.multiclass)
     callbacks = [_progress_callback(keras, progress, config.train.epochs)]
+    validation_data = None
     if config.train.stop_on == "f1":
+        # Keras's own validation pass would only add a loss nobody stops on, at the cost of
+        # a data pipeline per epoch.
         monitor, direction = "val_f1", "max"
-        callbacks.insert(0, _validation_f1_callback(keras, x_val, y_val, tune))
+        callbacks.insert(0, _validation_f1_callback(keras, x_val, y_val, tune, data.multiclass))
     else:
         monitor, direction = "val_loss", "min"
+        validation_data = (x_val, y_val)
     stopping = keras.callbacks.EarlyStopping(
         monitor=monitor, mode=direction, patience=config.train.patience, restore_best_weights=True
     )
@@ -234,7 +238,7 @@ def train_network(
     history = model.fit(
         x_all[train],
         data.y[train],
-        validation_data=(x_val, y_val),
+        validation_data=validation_data,
         batch_size=config.train.batch_size,
         epochs=config.train.epochs,
         shuffle=True,
@@ -373,13 +377,15 @@ def build_network(config: Config, featurizer: Featurizer, n_labels: int, multicl
     )
 
 
-def _validation_f1_callback(keras: Any, x_val: Any, y_val: np.ndarray, tune: Tuner) -> Any:
+def _validation_f1_callback(
+    keras: Any, x_val: Any, y_val: np.ndarray, tune: Tuner, multiclass: bool
+) -> Any:
     class _ValidationF1(keras.callbacks.Callback):  # type: ignore[misc, name-defined]
         """Adds val_f1, the mean of micro- and macro-F1 on validation data under thresholds
         tuned there, so early stopping follows what tagging is judged by, not the loss."""
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            scores = network_scores(self.model, x_val)
+            scores = scores_now(self.model, x_val, multiclass)
             policy = tune(y_val, scores)
             report = evaluate(
                 y_val, apply(scores, policy), [str(j) for j in range(scores.shape[1])]
