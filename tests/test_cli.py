@@ -314,7 +314,8 @@ def test_duplicate_ids_are_tagged_and_reported(
 
 
 def test_train_summary_and_progress(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    target = tmp_path / "m"
+    # A path longer than any terminal line: it must stay on one line to be copied or parsed.
+    target = tmp_path / ("a-model-directory-with-a-long-name-" * 3) / "m"
     code, out, err = cli(capsys, "train", NEWS_TRAIN, "-o", str(target), *FAST, "--seed", "3")
     assert code == 0
     assert "trained a dense multilabel model on 280 documents (10 topics)" in out

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 
 EXIT_DOMAIN, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 1, 2, 3, 130
 
-out = Console(highlight=False, soft_wrap=False)
+# Lines are never wrapped: a path or a topic list broken across lines would be misread by
+# whoever copies or parses it; tables still fit the terminal.
+out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
