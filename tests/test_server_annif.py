@@ -3,6 +3,8 @@ same topics as `topicclf tag --top-k` for a model trained with `--vocabulary`.""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -38,16 +40,13 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     settings += ["train.patience=30", "train.batch_size=8", "train.learning_rate=0.01"]
     settings += ["train.validation_split=0.25", "train.refit=false"]
     args = ["train", str(TINY), "-o", str(tmp / "tiny"), "--vocabulary", str(tmp / "vocab.tsv")]
-    proc = subprocess.run(
-        [sys.executable, "-m", "topicclf", *args, *[a for s in settings for a in ("--set", s)]],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        code = run([*args, *[a for s in settings for a in ("--set", s)]])
+    assert code == 0, stderr.getvalue()
     assert (
-        "warning: 1 of 4 topics are not in " in proc.stderr
-        and "; they are served as urn:topicclf:topic:<topic>: food" in proc.stderr
+        "warning: 1 of 4 topics are not in " in stderr.getvalue()
+        and "; they are served as urn:topicclf:topic:<topic>: food" in stderr.getvalue()
     )
     return tmp / "tiny"
 
