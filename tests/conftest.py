@@ -132,7 +132,7 @@ def local_cluster() -> Iterator[str]:
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: parallel test workers would fight over 8787
         silence_logs=logging.ERROR,
     ) as cluster:
         yield cluster.scheduler_address
