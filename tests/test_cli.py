@@ -377,6 +377,10 @@ def test_evaluate_outputs_and_gate(
     p1, r1 = data["ranking"]["precision@1"], data["ranking"]["recall@1"]
     assert re.search(rf"best 1 \(P@1, R@1\)\s*│\s*{p1:.4f}\s*│\s*{r1:.4f}", out)
     assert out.index("best 3 (P@3, R@3)") < out.index("per topic")
+    # Every ranking figure below the tables, a few to a line; no line wider than a terminal.
+    for name, value in data["ranking"].items():
+        assert f"{name} {value:.4f}" in out
+    assert max(len(line) for line in out.splitlines()) <= 100
     assert "| topic | precision | recall | F1 | support |" in md.read_text()
     # What was evaluated, with paths as a reader of a shared report should see them.
     expected = "corpus: tiny.jsonl (jsonl)"

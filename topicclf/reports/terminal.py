@@ -58,14 +58,15 @@ def render_evaluation(console: Console, report: EvaluationReport, *, max_topics:
         render_confusion_matrix(console, report.multiclass)
     console.print(
         f"subset accuracy {report.subset_accuracy:.4f} · Hamming loss {report.hamming_loss:.4f}"
-        f" · documents without a predicted topic {report.documents_without_prediction}"
+    )
+    console.print(
+        f"documents without a predicted topic {report.documents_without_prediction}"
         f" · without a true topic {report.documents_without_true_topic}"
     )
     if report.ranking:
-        console.print(
-            " · ".join(f"{k} {v:.4f}" for k, v in report.ranking.items())
-            + " (ties averaged; see the glossary of a .md or .html report)"
-        )
+        console.print("ranking figures (ties averaged; the glossary of a .md or .html report):")
+        for line in _ranking_lines(report.ranking):
+            console.print("  " + line)
     if report.unknown_topics:
         console.print(
             "topics unknown to the model (counted as misses): "
@@ -166,3 +167,22 @@ def render_verification(console: Console, report: dict[str, Any]) -> None:
         style = "green" if status == "OK" else "red" if name in report["mismatched"] else "dim"
         table.add_row(escape(name), f"[{style}]{escape(status)}[/]")
     console.print(table)
+
+
+def _ranking_lines(ranking: dict[str, float], width: int = 88) -> list[str]:
+    """Ranking figures packed into lines of at most `width` characters, each @k family on
+    lines of its own (lines are never wrapped, so they are kept short here)."""
+    families: dict[str, list[str]] = {}
+    for name, value in ranking.items():
+        family = name.split("@")[0] if "@" in name else ""
+        families.setdefault(family, []).append(f"{name} {value:.4f}")
+    lines: list[str] = []
+    for items in families.values():
+        line = ""
+        for item in items:
+            if line and len(line) + 3 + len(item) > width:
+                lines.append(line)
+                line = ""
+            line = f"{line} · {item}" if line else item
+        lines.append(line)
+    return lines
