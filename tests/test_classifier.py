@@ -205,30 +205,6 @@ def test_refit_trains_again_on_all_documents(tiny_docs: list[Document]) -> None:
     np.testing.assert_array_equal(clf.predict_proba(texts), again.predict_proba(texts))
 
 
-def test_refit_retrains_the_network_only_when_it_carries_the_blend(
-    tiny_docs: list[Document],
-) -> None:
-    def config(refit: str, linear_weight: float) -> Config:
-        blend = ["blend.linear=fixed", f"blend.weight={linear_weight}"]
-        return tiny_config(epochs=4, patience=1, refit=refit).with_overrides(blend)
-
-    def weights(clf: TopicClassifier) -> list[np.ndarray]:
-        return [np.asarray(w) for w in clf.model_.get_weights()]
-
-    once = _fit(tiny_docs, config("false", 0.8))
-    # The linear model carries 0.8 of the blend: it alone is trained again on all documents.
-    minor = _fit(tiny_docs, config("true", 0.8))
-    assert minor.training_info_["refit_on_all_documents"] is True
-    assert minor.training_info_["refit_network"] is False
-    for a, b in zip(weights(minor), weights(once), strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(minor.blend_.coef, once.blend_.coef)
-    # The network carries half: it is trained again too.
-    major = _fit(tiny_docs, config("true", 0.5))
-    assert major.training_info_["refit_network"] is True
-    assert not np.array_equal(weights(major)[0], weights(once)[0])
-
-
 def test_linear_blend_is_chosen_on_validation_and_can_be_turned_off(
     tiny_dense: TopicClassifier, tiny_docs: list[Document]
 ) -> None:
