@@ -59,13 +59,19 @@ def test_cli_writes_a_config_train_accepts(tmp_path: Path, data_dir: Path) -> No
         "train.seed=7",
         "--search-set",
         "train.epochs=2",
+        "--search-set",
+        "train.refit=false",
     ]
     assert run(args) == 0
     assert best.read_text().startswith("# topicclf optimize: best of 2 trials by mean_f1")
     config = load_config(best)
     assert config.train.seed == 7  # --set is part of the result
     assert config.train.epochs == Config().train.epochs  # --search-set only sped the search
-    assert run(["-q", "train", corpus, "-o", str(tmp_path / "m"), "--config", str(best)]) == 0
+    assert config.train.refit == Config().train.refit
+    quick = ["--set", "train.epochs=3", "--set", "train.refit=false"]  # accepted is enough
+    assert (
+        run(["-q", "train", corpus, "-o", str(tmp_path / "m"), "--config", str(best), *quick]) == 0
+    )
     assert run(args) == 1  # refuses to overwrite without --force
 
 
