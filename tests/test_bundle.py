@@ -25,6 +25,21 @@ def saved(tmp_path_factory: pytest.TempPathFactory, tiny_dense: TopicClassifier)
     return path
 
 
+@pytest.fixture(scope="module")
+def saved_embedding(tmp_path_factory: pytest.TempPathFactory, tiny_docs: list[Document]) -> Path:
+    """An embedding model: its network is a Keras file (a dense one is its weights alone)."""
+    import warnings
+
+    from conftest import tiny_config
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = TopicClassifier(config=tiny_config("embedding", epochs=3, patience=3)).fit(
+            [d.text for d in tiny_docs], [d.labels for d in tiny_docs]
+        )
+    return clf.save(tmp_path_factory.mktemp("models") / "embedding")
+
+
 def test_save_load_gives_identical_scores(
     saved: Path, tiny_dense: TopicClassifier, tiny_docs: list[Document]
 ) -> None:
@@ -34,7 +49,6 @@ def test_save_load_gives_identical_scores(
         "labels.json",
         "linear.safetensors",
         "manifest.json",
-        "model.keras",
         "thresholds.json",
         "weights.safetensors",
     ]
@@ -180,11 +194,27 @@ def test_labels_not_matching_outputs(saved: Path, tmp_path: Path) -> None:
     thresholds["thresholds"] = thresholds["thresholds"][:3]
     (broken / "thresholds.json").write_text(json.dumps(thresholds))
     _rerecord(broken, "labels.json", "thresholds.json")
-    # The exported weights are checked against the topic count before they are read.
-    with pytest.raises(ModelBundleError, match=r"weights.safetensors: array 'topics_\w+'"):
-        TopicClassifier.load(broken)
+    # The weights are checked against the topic count before they are read, by either engine.
+    for engine in ("numpy", "keras"):
+        with pytest.raises(ModelBundleError, match=r"weights.safetensors: array 'topics_\w+'"):
+            TopicClassifier.load(broken, engine=engine)
+
+
+def test_keras_file_not_matching_labels(saved_embedding: Path, tmp_path: Path) -> None:
+    broken = _copy(saved_embedding, tmp_path)
+    (broken / "labels.json").write_text('["a", "b", "c"]')
+    thresholds = json.loads((saved_embedding / "thresholds.json").read_text())
+    thresholds["thresholds"] = thresholds["thresholds"][:3]
+    (broken / "thresholds.json").write_text(json.dumps(thresholds))
+    blend = broken / "linear.safetensors"
+    if blend.exists():  # the blend's arrays would be refused first
+        blend.unlink()
+        manifest = json.loads((broken / "manifest.json").read_text())
+        del manifest["files"]["linear.safetensors"]
+        (broken / "manifest.json").write_text(json.dumps(manifest))
+    _rerecord(broken, "labels.json", "thresholds.json")
     with pytest.raises(ModelBundleError, match="network has 4 outputs but labels.json lists 3"):
-        TopicClassifier.load(broken, engine="keras")
+        TopicClassifier.load(broken)
 
 
 def test_wrong_threshold_count(saved: Path, tmp_path: Path) -> None:
@@ -222,29 +252,36 @@ def test_truncated_files(saved: Path, tmp_path: Path) -> None:
     _rerecord(broken, "features.json")
     with pytest.raises(ModelBundleError, match="corrupt or truncated JSON"):
         TopicClassifier.load(broken)
-    broken2 = _copy(saved, tmp_path / "b")
-    data = (broken2 / "model.keras").read_bytes()
-    (broken2 / "model.keras").write_bytes(data[: len(data) // 2])
-    for engine in ("numpy", "keras"):  # the size is checked even when nothing reads the file
-        with pytest.raises(ModelBundleError, match=r"model.keras: [\d,]+ bytes, but the manifest"):
-            TopicClassifier.load(broken2, engine=engine)
-    _rerecord(broken2, "model.keras")
+
+
+def test_truncated_keras_file(saved_embedding: Path, tmp_path: Path) -> None:
+    broken = _copy(saved_embedding, tmp_path)
+    data = (broken / "model.keras").read_bytes()
+    (broken / "model.keras").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelBundleError, match=r"model.keras: [\d,]+ bytes, but the manifest"):
+        TopicClassifier.load(broken)
+    _rerecord(broken, "model.keras")
     with pytest.raises(ModelBundleError, match="model.keras cannot be loaded safely"):
-        TopicClassifier.load(broken2, engine="keras")
+        TopicClassifier.load(broken)
+
+
+def test_truncated_weights(saved: Path, tmp_path: Path) -> None:
+    broken2 = _copy(saved, tmp_path / "b")
     (broken2 / "weights.safetensors").write_bytes(b"\x40\x00\x00\x00 truncated")
     _rerecord(broken2, "weights.safetensors")
-    with pytest.raises(
-        ModelBundleError,
-        match=r"weights.safetensors: safetensors header of [\d,]+ bytes is implausible",
-    ):
-        TopicClassifier.load(broken2)
+    for engine in ("numpy", "keras"):  # Keras rebuilds a dense network from these weights
+        with pytest.raises(
+            ModelBundleError,
+            match=r"weights.safetensors: safetensors header of [\d,]+ bytes is implausible",
+        ):
+            TopicClassifier.load(broken2, engine=engine)
 
 
-def test_lambda_layer_is_refused_without_running_it(saved: Path, tmp_path: Path) -> None:
+def test_lambda_layer_is_refused_without_running_it(saved_embedding: Path, tmp_path: Path) -> None:
     from topicclf.networks import keras_module
 
     keras = keras_module()
-    broken = _copy(saved, tmp_path)
+    broken = _copy(saved_embedding, tmp_path)
     marker = tmp_path / "ran.txt"
     inputs = keras.Input(shape=(4,))
     # The lambda's code writes a marker file when run; loading must not run it.
@@ -288,12 +325,43 @@ def test_multiclass_flags_that_disagree_are_refused(saved: Path, tmp_path: Path)
         TopicClassifier.load(broken)
 
 
-def test_the_keras_file_has_no_optimizer_state(saved: Path) -> None:
+def test_the_keras_file_has_no_optimizer_state(saved_embedding: Path) -> None:
     import zipfile
 
-    with zipfile.ZipFile(saved / "model.keras") as archive:
+    with zipfile.ZipFile(saved_embedding / "model.keras") as archive:
         weights = archive.read("model.weights.h5")
     assert b"optimizer" not in weights
+
+
+def test_a_dense_network_is_stored_once(saved: Path, tiny_docs: list[Document]) -> None:
+    assert not (saved / "model.keras").exists()
+    texts = [d.text for d in tiny_docs]
+    keras = TopicClassifier.load(saved, engine="keras")  # rebuilt from the configuration
+    assert not keras.is_tensorflow_free()
+    numpy = TopicClassifier.load(saved, engine="numpy")
+    np.testing.assert_allclose(keras.predict_proba(texts), numpy.predict_proba(texts), atol=1e-6)
+    assert keras.predict(texts) == numpy.predict(texts)
+
+
+def test_a_format_2_model_with_its_keras_file_still_loads(
+    saved: Path, tmp_path: Path, tiny_docs: list[Document]
+) -> None:
+    """Models saved before format 3 kept a dense network twice: model.keras and weights."""
+    old = _copy(saved, tmp_path)
+    keras_model = TopicClassifier.load(saved, engine="keras").model_
+    keras_model.save(old / "model.keras")
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["format_version"] = 2
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    _rerecord(old, "model.keras")
+    texts = [d.text for d in tiny_docs]
+    expected = TopicClassifier.load(saved).predict_proba(texts)
+    for engine in ("auto", "numpy", "keras"):
+        loaded = TopicClassifier.load(old, engine=engine)
+        np.testing.assert_allclose(loaded.predict_proba(texts), expected, atol=1e-6)
+    again = TopicClassifier.load(old).save(tmp_path / "again")  # written as format 3
+    assert not (again / "model.keras").exists()
+    assert json.loads((again / "manifest.json").read_text())["format_version"] == 3
 
 
 # -- untrusted model directories (issue 13) ------------------------------------------------
@@ -415,20 +483,17 @@ def test_an_edited_byte_is_caught_by_the_hash(saved: Path, tmp_path: Path) -> No
         TopicClassifier.load(broken)
 
 
-def test_verify_checks_model_keras_which_the_numpy_engine_never_reads(
-    saved: Path, tmp_path: Path
-) -> None:
+def test_verify_checks_every_recorded_file(saved_embedding: Path, tmp_path: Path) -> None:
     from topicclf.bundle import verify_files
 
-    report = verify_files(saved)
+    report = verify_files(saved_embedding)
     assert report["hashes recorded"] and report["mismatched"] == []
     assert set(report["files"].values()) == {"OK"} and "model.keras" in report["files"]
-    broken = _copy(saved, tmp_path)
+    broken = _copy(saved_embedding, tmp_path)
     keras_file = bytearray((broken / "model.keras").read_bytes())
     keras_file[len(keras_file) // 2] ^= 0xFF
     (broken / "model.keras").write_bytes(bytes(keras_file))
     (broken / "notes.txt").write_text("mine")
-    TopicClassifier.load(broken, engine="numpy")  # same size, never opened: loads
     report = verify_files(broken)
     assert report["mismatched"] == ["model.keras"]
     assert report["files"]["model.keras"] == "content differs: SHA-256 is not the recorded one"

@@ -434,17 +434,19 @@ def test_info_verify_checks_every_file(
     import shutil
 
     code, out, _ = cli(capsys, "info", "--verify", str(model_dir))
-    assert code == 0 and re.search(r"model\.keras\s+.\s*OK", out)
+    assert code == 0 and re.search(r"weights\.safetensors\s+.\s*OK", out)
     code, out, _ = cli(capsys, "info", "--verify", "--json", str(model_dir))
     report = json.loads(out)
-    assert code == 0 and report["mismatched"] == [] and report["files"]["model.keras"] == "OK"
+    files = report["files"]
+    assert code == 0 and report["mismatched"] == [] and files["weights.safetensors"] == "OK"
     broken = tmp_path / "broken"
     shutil.copytree(model_dir, broken)
-    data = (broken / "model.keras").read_bytes()
-    (broken / "model.keras").write_bytes(data[: len(data) // 2])  # tag never opens it
+    data = (broken / "weights.safetensors").read_bytes()
+    (broken / "weights.safetensors").write_bytes(data[: len(data) // 2])
     code, out, err = cli(capsys, "info", "--verify", str(broken))
     assert code == 1 and "size differs" in out and "Traceback" not in err
-    assert err.strip() == f"error: {broken}: files that do not match the manifest: model.keras"
+    expected = f"error: {broken}: files that do not match the manifest: weights.safetensors"
+    assert err.strip() == expected
     manifest = json.loads((broken / "manifest.json").read_text())
     manifest["format_version"] = True
     (broken / "manifest.json").write_text(json.dumps(manifest))

@@ -27,6 +27,7 @@ from topicclf.inference import (
     Scorer,
     dense_weight_specs,
     export_dense_weights,
+    import_dense_weights,
     n_inputs,
     n_outputs,
 )
@@ -57,8 +58,9 @@ LINEAR_FEATURES_ARRAYS = "linear_features.safetensors"
 LABELS_FILE = "labels.json"
 THRESHOLDS_FILE = "thresholds.json"
 VOCABULARY_FILE = "vocabulary.json"  # optional: the topics' URIs and labels (train --vocabulary)
-REQUIRED_FILES = (MANIFEST, MODEL_FILE, FEATURES_META, LABELS_FILE, THRESHOLDS_FILE)
-# Format 1 (still read, never written) kept the arrays in .npz files and recorded no hashes.
+REQUIRED_FILES = (MANIFEST, FEATURES_META, LABELS_FILE, THRESHOLDS_FILE)
+# Format 1 (still read, never written) kept the arrays in .npz files and recorded no hashes;
+# formats 1 and 2 kept a dense network twice, as model.keras beside its exported weights.
 FORMAT_1_NAMES = {
     name: name.replace(".safetensors", ".npz")
     for name in (WEIGHTS_FILE, FEATURES_ARRAYS, LINEAR_FILE, LINEAR_FEATURES_ARRAYS)
@@ -103,6 +105,9 @@ def check_directory(directory: str | Path) -> dict[str, Any]:
     manifest = read_manifest(directory)
     # lexists: a FIFO or a link in a file's place is there, and refused when read.
     missing = [name for name in REQUIRED_FILES if not os.path.lexists(directory / name)]
+    network_files = (MODEL_FILE, WEIGHTS_FILE, FORMAT_1_NAMES[WEIGHTS_FILE])
+    if not any(os.path.lexists(directory / name) for name in network_files):
+        missing.append(f"{MODEL_FILE} (or {WEIGHTS_FILE})")
     if missing:
         raise ModelBundleError(
             f"{directory}: incomplete model directory, missing {', '.join(missing)}"
@@ -151,7 +156,7 @@ class SavedModel:
     training: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
-    # The directory it was loaded from: a numpy-served model re-saves its Keras file from there.
+    # The directory it was loaded from; None for a model trained in this process.
     source: Path | None = None
     vocabulary: Vocabulary | None = None
 
@@ -167,7 +172,7 @@ def save_model(
     target = Path(target)
     scorer = model.scorer
     with atomic_directory(target, overwrite=overwrite) as tmp:
-        _save_network(scorer.network, tmp, model.source, model.manifest)
+        _save_network(scorer.network, tmp)
         _save_featurizer(scorer.featurizer, tmp, FEATURES_META, FEATURES_ARRAYS)
         if scorer.blend is not None:
             write_arrays(tmp / LINEAR_FILE, scorer.blend.to_arrays())
@@ -202,28 +207,21 @@ def _save_featurizer(featurizer: Featurizer, directory: Path, meta: str, arrays:
     write_arrays(directory / arrays, numeric)
 
 
-def _save_network(
-    network: Any, directory: Path, source: Path | None, manifest: dict[str, Any]
-) -> None:
+def _save_network(network: Any, directory: Path) -> None:
+    # A dense network is its exported weights alone: Keras rebuilds it from the configuration
+    # when asked to (engine='keras'), so it is not stored a second time as model.keras.
     if isinstance(network, NumpyDense):
-        # Loaded without TensorFlow: the Keras file is carried over from where it came from,
-        # checked against its record as it is copied.
-        if source is None or not (source / MODEL_FILE).is_file():
-            raise ModelBundleError(
-                f"cannot save this numpy-served model: its {MODEL_FILE} is no longer at "
-                f"{source}; load it again with engine='keras' to save it"
-            )
-        model_files(source, manifest).check(MODEL_FILE, copy_to=directory / MODEL_FILE)
         write_arrays(directory / WEIGHTS_FILE, network.arrays)
+        return
+    exported = export_dense_weights(network)
+    if exported is not None:
+        write_arrays(directory / WEIGHTS_FILE, exported)
         return
     # A fresh copy from the configuration carries the weights without the optimizer's state,
     # which tagging never needs and which would double or triple the file.
     plain = type(network).from_config(network.get_config())
     plain.set_weights(network.get_weights())
     plain.save(directory / MODEL_FILE)
-    exported = export_dense_weights(network)
-    if exported is not None:
-        write_arrays(directory / WEIGHTS_FILE, exported)
 
 
 def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
@@ -255,6 +253,8 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
     net = config.network
     specs = dense_weight_specs(featurizer.n_features, net.hidden_units, len(classes), wide=net.wide)
     network = _load_network(files, manifest, engine, policy.multiclass, specs)
+    if network is None:  # a dense network kept as weights alone, asked for as Keras
+        network = _rebuild_keras(config, featurizer, len(classes), policy.multiclass, files, specs)
     _check_network(path, network, featurizer, len(classes))
     blend, linear_featurizer = _load_blend(files, config, featurizer, len(classes))
     mode = str(manifest.get("mode", "multilabel"))
@@ -339,7 +339,33 @@ def _load_network(
             return NumpyDense(arrays, "softmax" if multiclass else "sigmoid")
         except ModelBundleError as exc:
             raise ModelBundleError(f"{where}: {exc}") from None
+    if not files.has(MODEL_FILE):
+        return None
     return _load_keras(files, manifest)
+
+
+def _rebuild_keras(
+    config: Config,
+    featurizer: Featurizer,
+    n_topics: int,
+    multiclass: bool,
+    files: ModelFiles,
+    specs: dict[str, ArraySpec],
+) -> Any:
+    """A dense Keras network built from the configuration, with the saved weights."""
+    from topicclf.networks import build_dense_network
+
+    net = config.network
+    model = build_dense_network(
+        featurizer.n_features,
+        n_topics,
+        hidden_units=net.hidden_units,
+        dropout=net.dropout,
+        multiclass=multiclass,
+        wide=net.wide,
+    )
+    import_dense_weights(model, files.arrays(WEIGHTS_FILE, specs))
+    return model
 
 
 def _load_keras(files: ModelFiles, manifest: dict[str, Any]) -> Any:

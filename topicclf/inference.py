@@ -54,6 +54,21 @@ def export_dense_weights(model: Any) -> dict[str, np.ndarray] | None:
     return arrays
 
 
+def import_dense_weights(model: Any, arrays: dict[str, np.ndarray]) -> None:
+    """Set a freshly built dense Keras network's weights from `export_dense_weights` arrays."""
+    hidden = 0
+    for layer in model.layers:
+        if type(layer).__name__ != "Dense":
+            continue
+        if layer.name.startswith("hidden_"):
+            layer.set_weights([arrays[f"hidden_{hidden}_kernel"], arrays[f"hidden_{hidden}_bias"]])
+            hidden += 1
+        elif layer.name == "topics":
+            layer.set_weights([arrays["topics_kernel"], arrays["topics_bias"]])
+        elif layer.name == "wide":
+            layer.set_weights([arrays["wide_kernel"]])
+
+
 def dense_weight_specs(
     n_inputs: int, hidden_units: Sequence[int], n_topics: int, *, wide: bool
 ) -> dict[str, ArraySpec]:

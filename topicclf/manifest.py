@@ -14,7 +14,7 @@ from topicclf.modelfiles import check_fields
 
 # 1: arrays in .npz files (still read). 2: arrays in safetensors files, and every file's size
 # and SHA-256 recorded under `files`.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 TRACKED_PACKAGES = ("topicclf", "tensorflow", "keras", "numpy", "scikit-learn", "nltk")
 # The kind (modelfiles.KINDS) of every field `load_model` or `describe` reads: a hand-edited
 # field of the wrong type is named when the manifest is read, not met later as a traceback.
