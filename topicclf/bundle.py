@@ -353,17 +353,9 @@ def _rebuild_keras(
     specs: dict[str, ArraySpec],
 ) -> Any:
     """A dense Keras network built from the configuration, with the saved weights."""
-    from topicclf.networks import build_dense_network
+    from topicclf.training import build_network  # the builder training used, so they match
 
-    net = config.network
-    model = build_dense_network(
-        featurizer.n_features,
-        n_topics,
-        hidden_units=net.hidden_units,
-        dropout=net.dropout,
-        multiclass=multiclass,
-        wide=net.wide,
-    )
+    model = build_network(config, featurizer, n_topics, multiclass)
     import_dense_weights(model, files.arrays(WEIGHTS_FILE, specs))
     return model
 
