@@ -156,8 +156,6 @@ class SavedModel:
     training: dict[str, Any] = field(default_factory=dict)
     validation: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
-    # The directory it was loaded from; None for a model trained in this process.
-    source: Path | None = None
     vocabulary: Vocabulary | None = None
 
 
@@ -268,7 +266,6 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
         training=dict(manifest.get("training") or {}),
         validation=dict(manifest.get("validation") or {}),
         manifest=manifest,
-        source=path,
         vocabulary=load_vocabulary(files, classes),
     )
 

@@ -55,7 +55,6 @@ class TopicClassifier(BaseEstimator):  # type: ignore[misc]
     validation_summary_: dict[str, Any]
     training_info_: dict[str, Any]
     manifest_: dict[str, Any]
-    source_: Path | None
     vocabulary_: Vocabulary | None  # the topics' URIs and labels, if trained with a vocabulary
 
     config_: Config
@@ -390,7 +389,6 @@ class TopicClassifier(BaseEstimator):  # type: ignore[misc]
             training={**self.training_info_, "target": self._target()},
             validation=self.validation_summary_,
             manifest=self.manifest_,
-            source=self.source_,
             vocabulary=self.vocabulary_,
         )
         return bundle.save_model(saved, path, overwrite=overwrite, corpus=corpus)
@@ -426,7 +424,6 @@ class TopicClassifier(BaseEstimator):  # type: ignore[misc]
         self.validation_summary_ = model.validation
         self.training_info_ = model.training
         self.manifest_ = model.manifest
-        self.source_ = model.source
         self.vocabulary_ = model.vocabulary
 
     def _target(self) -> dict[str, Any]:

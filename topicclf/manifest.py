@@ -13,7 +13,7 @@ from topicclf.errors import ModelBundleError
 from topicclf.modelfiles import check_fields
 
 # 1: arrays in .npz files (still read). 2: arrays in safetensors files, and every file's size
-# and SHA-256 recorded under `files`.
+# and SHA-256 recorded under `files`. 3: a dense network is its weights alone (no model.keras).
 FORMAT_VERSION = 3
 TRACKED_PACKAGES = ("topicclf", "tensorflow", "keras", "numpy", "scikit-learn", "nltk")
 # The kind (modelfiles.KINDS) of every field `load_model` or `describe` reads: a hand-edited
