@@ -11,6 +11,7 @@ from topicclf.classifier import TopicClassifier
 from topicclf.config import Config
 from topicclf.corpus import open_corpus
 from topicclf.errors import ConfigError, DataError, InputError, NotFittedError
+from topicclf.training import refit_epochs
 from topicclf.types import Document
 
 
@@ -200,9 +201,17 @@ def test_refit_trains_again_on_all_documents(tiny_docs: list[Document]) -> None:
     clf = _fit(tiny_docs, tiny_config(epochs=4, patience=1, refit="true"))
     info = clf.training_info_
     assert info["refit_on_all_documents"] is True and 1 <= info["best_epoch"] <= 4
+    split = clf.config.train.validation_split
+    assert info["refit_epochs"] == refit_epochs(info["best_epoch"], split) >= 1
     again = _fit(tiny_docs, tiny_config(epochs=4, patience=1, refit="true"))
     texts = [d.text for d in tiny_docs]
     np.testing.assert_array_equal(clf.predict_proba(texts), again.predict_proba(texts))
+
+
+def test_refit_continues_for_the_share_validation_held_out() -> None:
+    assert refit_epochs(9, 0.1) == 1  # Reuters: 9 epochs on 90% -> 1 more on all
+    assert refit_epochs(12, 0.25) == 3
+    assert refit_epochs(1, 0.05) == 1  # never none: the held-out documents are learned
 
 
 def test_linear_blend_is_chosen_on_validation_and_can_be_turned_off(

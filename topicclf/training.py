@@ -8,6 +8,7 @@ explicit inputs, so it can be read, tested and reused (e.g. by `optimize`) on it
 from __future__ import annotations
 
 import functools
+import math
 import sys
 import time
 import warnings
@@ -97,10 +98,11 @@ def fit_model(
         val_scores = blend.blend(val_scores, x_linear[data.val_idx])
     policy = tune(y_val, val_scores)
     refit = config.train.refit and best_epoch > 0
+    continued = 0
     if refit:
-        # Thresholds stay those tuned on validation; the network is trained again on all the
-        # data for as many epochs as early stopping found best, and so is the linear model.
-        network = refit_network(config, featurizer, x_all, data, best_epoch, progress)
+        # Thresholds stay those tuned on validation; the network and the linear model learn
+        # the validation documents too.
+        continued = refit_network(config, network, x_all, data, best_epoch, progress)
         if blend is not None and blend.weight > 0:
             blend.coef, blend.intercept = fit_linear(x_linear, data.y, config.blend.svm_c)
     validation = evaluate(y_val, apply(val_scores, policy), data.classes)
@@ -114,6 +116,7 @@ def fit_model(
         "epochs_run": epochs_run,
         "best_epoch": best_epoch,
         "refit_on_all_documents": bool(refit),
+        "refit_epochs": continued,
         "seconds": round(time.perf_counter() - started, 2),
         "threshold_curve": threshold_curve(y_val, val_scores, policy),
     }
@@ -253,18 +256,24 @@ def train_network(
     return model, len(values), best
 
 
+def refit_epochs(best_epoch: int, validation_split: float) -> int:
+    """Epochs on every document that continue a network early-stopped at `best_epoch`.
+
+    The network has learned the training rows; the held-out rows are what it has not seen.
+    Continuing for the share of training that holding them out took away (at least one
+    epoch) teaches it them at about a tenth of the cost of training a fresh network on all
+    documents, and measured as well on held-out Reuters data, dense and embedding alike.
+    """
+    return max(1, math.ceil(best_epoch * validation_split))
+
+
 def refit_network(
-    config: Config,
-    featurizer: Featurizer,
-    x_all: Any,
-    data: Prepared,
-    epochs: int,
-    progress: Progress,
-) -> Any:
-    """A fresh network trained on every document for `epochs` epochs."""
+    config: Config, network: Any, x_all: Any, data: Prepared, best_epoch: int, progress: Progress
+) -> int:
+    """Train the early-stopped `network` on, on every document; returns the epochs run."""
     keras = keras_module()
-    model = new_network(config, featurizer, data.y, data.multiclass)
-    model.fit(
+    epochs = refit_epochs(best_epoch, config.train.validation_split)
+    network.fit(
         _fit_input(x_all),
         data.y,
         batch_size=config.train.batch_size,
@@ -273,7 +282,7 @@ def refit_network(
         callbacks=[_progress_callback(keras, progress, epochs, "refit")],
         verbose=0,
     )
-    return model
+    return epochs
 
 
 def fit_blend(
