@@ -11,7 +11,7 @@ from topicclf.classifier import TopicClassifier
 from topicclf.config import Config
 from topicclf.corpus import open_corpus
 from topicclf.errors import ConfigError, DataError, InputError, NotFittedError
-from topicclf.training import refit_epochs
+from topicclf.training import refit_epochs, schedule
 from topicclf.types import Document
 
 
@@ -212,6 +212,20 @@ def test_refit_continues_for_the_share_validation_held_out() -> None:
     assert refit_epochs(9, 0.1) == 1  # Reuters: 9 epochs on 90% -> 1 more on all
     assert refit_epochs(12, 0.25) == 3
     assert refit_epochs(1, 0.05) == 1  # never none: the held-out documents are learned
+
+
+def test_automatic_batches_grow_with_the_corpus_and_steps_with_the_batch() -> None:
+    auto = Config()
+    assert schedule(auto, 500) == (64, 0.002)  # small corpora: as before
+    batch, rate = schedule(auto, 6993)  # Reuters' training rows: 109 steps at 64, 54 at 128
+    assert batch == 128 and rate == pytest.approx(0.002 * 2**0.5)
+    assert schedule(auto, 16_000)[0] == schedule(auto, 10**7)[0] == 256
+    embedding = Config().with_overrides(["network.type=embedding"])
+    assert schedule(embedding, 6993)[1] == pytest.approx(0.01 * 2**0.5)
+    given = Config().with_overrides(["train.batch_size=32", "train.learning_rate=0.005"])
+    assert schedule(given, 10**6) == (32, 0.005)
+    only_batch = Config().with_overrides(["train.batch_size=256"])
+    assert schedule(only_batch, 100)[1] == pytest.approx(0.004)
 
 
 def test_linear_blend_is_chosen_on_validation_and_can_be_turned_off(

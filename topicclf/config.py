@@ -146,7 +146,7 @@ class TrainConfig:
 
     mode: str = "auto"
     epochs: int = 50
-    batch_size: int = 64
+    batch_size: int = 0
     learning_rate: float = 0.0
     patience: int = 3
     stop_on: str = "f1"
@@ -159,7 +159,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _choice("train", "mode", self.mode, MODES)
         _at_least("train", "epochs", self.epochs, 1)
-        _at_least("train", "batch_size", self.batch_size, 1)
+        _at_least("train", "batch_size", self.batch_size, 0)
         if self.learning_rate < 0:
             raise ConfigError(
                 f"train.learning_rate = {self.learning_rate!r} must be > 0 (or 0 for automatic)"
@@ -172,9 +172,14 @@ class TrainConfig:
         _at_least("train", "seed", self.seed, 0)
 
 
-# Adam step sizes used when train.learning_rate is 0 (automatic): an embedding table is
-# updated only for the tokens of each batch, so it needs larger steps than a dense layer.
+# Adam step sizes at batches of AUTO_BATCH_MIN, used when train.learning_rate is 0
+# (automatic): an embedding table is updated only for the tokens of each batch, so it needs
+# larger steps than a dense layer. Larger batches take larger steps (times sqrt(batch / 64)).
 AUTO_LEARNING_RATE = {"dense": 0.002, "embedding": 0.01}
+# When train.batch_size is 0 (automatic), batches of 64 documents are doubled, up to 256,
+# while an epoch keeps at least AUTO_BATCH_STEPS steps: a step's cost is mostly fixed (Adam
+# updates the whole first layer), so larger corpora train faster in larger batches.
+AUTO_BATCH_MIN, AUTO_BATCH_MAX, AUTO_BATCH_STEPS = 64, 256, 50
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from topicclf.blend import LinearBlend, calibrate, choose_weight, fit_linear
-from topicclf.config import AUTO_LEARNING_RATE, Config
+from topicclf.config import (
+    AUTO_BATCH_MAX,
+    AUTO_BATCH_MIN,
+    AUTO_BATCH_STEPS,
+    AUTO_LEARNING_RATE,
+    Config,
+)
 from topicclf.errors import DataError
 from topicclf.features import Featurizer, TfidfFeaturizer, make_featurizer
 from topicclf.inference import Scorer, scores_now
@@ -106,6 +112,7 @@ def fit_model(
         if blend is not None and blend.weight > 0:
             blend.coef, blend.intercept = fit_linear(x_linear, data.y, config.blend.svm_c)
     validation = evaluate(y_val, apply(val_scores, policy), data.classes)
+    batch, rate = schedule(config, len(data.train_idx))
     info = {
         "blend": blend_info,
         "documents": len(data.texts),
@@ -117,6 +124,8 @@ def fit_model(
         "best_epoch": best_epoch,
         "refit_on_all_documents": bool(refit),
         "refit_epochs": continued,
+        "batch_size": batch,
+        "learning_rate": round(rate, 6),
         "seconds": round(time.perf_counter() - started, 2),
         "threshold_curve": threshold_curve(y_val, val_scores, policy),
     }
@@ -243,7 +252,7 @@ def train_network(
         _fit_input(x_all[train]),
         data.y[train],
         validation_data=validation_data,
-        batch_size=config.train.batch_size,
+        batch_size=schedule(config, len(train))[0],
         epochs=config.train.epochs,
         shuffle=True,
         callbacks=callbacks,
@@ -276,7 +285,7 @@ def refit_network(
     network.fit(
         _fit_input(x_all),
         data.y,
-        batch_size=config.train.batch_size,
+        batch_size=schedule(config, len(data.train_idx))[0],  # the batches it was trained with
         epochs=epochs,
         shuffle=True,
         callbacks=[_progress_callback(keras, progress, epochs, "refit")],
@@ -346,13 +355,27 @@ def threshold_curve(
     return {"thresholds": grid.tolist(), "micro_f1": [round(v, 4) for v in curve]}
 
 
+def schedule(config: Config, n_train: int) -> tuple[int, float]:
+    """(batch size, Adam learning rate) for training on `n_train` documents: the configured
+    values, or where they are 0, batches that grow with the corpus and steps with the batch."""
+    batch = config.train.batch_size
+    if not batch:
+        batch = AUTO_BATCH_MIN
+        while batch < AUTO_BATCH_MAX and n_train / (2 * batch) >= AUTO_BATCH_STEPS:
+            batch *= 2
+    rate = config.train.learning_rate
+    if not rate:
+        rate = AUTO_LEARNING_RATE[config.network.type] * math.sqrt(batch / AUTO_BATCH_MIN)
+    return batch, rate
+
+
 def new_network(config: Config, featurizer: Featurizer, y: np.ndarray, multiclass: bool) -> Any:
     """A freshly seeded, compiled network with output biases at the base rates of y."""
     set_seed(config.train.seed)
     model = build_network(config, featurizer, y.shape[1], multiclass)
     init_output_bias(model, y, multiclass)
     keras = keras_module()
-    rate = config.train.learning_rate or AUTO_LEARNING_RATE[config.network.type]
+    _, rate = schedule(config, y.shape[0])
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=rate),
         loss=loss_function(keras, y, multiclass, config.train.positive_weight),
