@@ -176,9 +176,10 @@ class TrainConfig:
 # (automatic): an embedding table is updated only for the tokens of each batch, so it needs
 # larger steps than a dense layer. Larger batches take larger steps (times sqrt(batch / 64)).
 AUTO_LEARNING_RATE = {"dense": 0.002, "embedding": 0.01}
-# When train.batch_size is 0 (automatic), batches of 64 documents are doubled, up to 256,
-# while an epoch keeps at least AUTO_BATCH_STEPS steps: a step's cost is mostly fixed (Adam
-# updates the whole first layer), so larger corpora train faster in larger batches.
+# When train.batch_size is 0 (automatic), a dense network's batches of 64 documents are
+# doubled, up to 256, while an epoch keeps at least AUTO_BATCH_STEPS steps: a step's cost is
+# mostly fixed (Adam updates the whole first layer), so larger corpora train faster in larger
+# batches. Embedding networks keep 64.
 AUTO_BATCH_MIN, AUTO_BATCH_MAX, AUTO_BATCH_STEPS = 64, 256, 50
 
 
