@@ -11,7 +11,7 @@ from topicclf.classifier import TopicClassifier
 from topicclf.config import Config
 from topicclf.corpus import open_corpus
 from topicclf.errors import ConfigError, DataError, InputError, NotFittedError
-from topicclf.training import refit_epochs, schedule
+from topicclf.network_training import refit_epochs, schedule
 from topicclf.types import Document
 
 

@@ -350,7 +350,7 @@ def _rebuild_keras(
     specs: dict[str, ArraySpec],
 ) -> Any:
     """A dense Keras network built from the configuration, with the saved weights."""
-    from topicclf.training import build_network  # the builder training used, so they match
+    from topicclf.network_training import build_network  # the one training used: they match
 
     model = build_network(config, featurizer, n_topics, multiclass)
     import_dense_weights(model, files.arrays(WEIGHTS_FILE, specs))
