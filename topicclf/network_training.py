@@ -50,7 +50,8 @@ def train_network(
     keras = keras_module()
     train, val = data.train_idx, data.val_idx
     x_val, y_val = x_all[val], data.y[val]
-    model = new_network(config, featurizer, data.y[train], data.multiclass)
+    batch, rate = schedule(config, len(train))
+    model = new_network(config, featurizer, data.y[train], data.multiclass, rate)
     callbacks = [_progress_callback(keras, progress, config.train.epochs)]
     validation_data = None
     if config.train.stop_on == "f1":
@@ -69,7 +70,7 @@ def train_network(
         _fit_input(x_all[train]),
         data.y[train],
         validation_data=validation_data,
-        batch_size=schedule(config, len(train))[0],
+        batch_size=batch,
         epochs=config.train.epochs,
         shuffle=True,
         callbacks=callbacks,
@@ -109,14 +110,16 @@ def refit_network(
     0.002) but cost the embedding network 0.001 to 0.005 macro-F1 on every one.
     """
     keras = keras_module()
+    batch, rate = schedule(config, len(data.train_idx))  # as the network was trained
     if config.network.type == "embedding":
-        network, epochs = new_network(config, featurizer, data.y, data.multiclass), best_epoch
+        network = new_network(config, featurizer, data.y, data.multiclass, rate)
+        epochs = best_epoch
     else:
         epochs = refit_epochs(best_epoch, config.train.validation_split)
     network.fit(
         _fit_input(x_all),
         data.y,
-        batch_size=schedule(config, len(data.train_idx))[0],  # the batches it was trained with
+        batch_size=batch,
         epochs=epochs,
         shuffle=True,
         callbacks=[_progress_callback(keras, progress, epochs, "refit")],
@@ -146,13 +149,14 @@ def schedule(config: Config, n_train: int) -> tuple[int, float]:
     return batch, rate
 
 
-def new_network(config: Config, featurizer: Featurizer, y: np.ndarray, multiclass: bool) -> Any:
-    """A freshly seeded, compiled network with output biases at the base rates of y."""
+def new_network(
+    config: Config, featurizer: Featurizer, y: np.ndarray, multiclass: bool, rate: float
+) -> Any:
+    """A freshly seeded network, compiled with Adam at `rate`, output biases at y's base rates."""
     set_seed(config.train.seed)
     model = build_network(config, featurizer, y.shape[1], multiclass)
     init_output_bias(model, y, multiclass)
     keras = keras_module()
-    _, rate = schedule(config, y.shape[0])
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=rate),
         loss=loss_function(keras, y, multiclass, config.train.positive_weight),
