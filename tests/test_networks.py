@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
-from topicclf.networks import build_dense_network, build_embedding_network, keras_module
+from topicclf.networks import adam, build_dense_network, build_embedding_network, keras_module
 
 
 def test_dense_network_shapes_names_and_activation() -> None:
@@ -68,3 +69,48 @@ def test_embedding_network_with_convolution() -> None:
     )
     assert "conv" in [layer.name for layer in model.layers]
     assert model.predict(np.ones((2, 6), dtype=np.int32), verbose=0).shape == (2, 3)
+
+
+def _trained_weights(optimizer: object, sparse_input: bool) -> list[np.ndarray]:
+    """Weights of a small network after three epochs with `optimizer`, from one seed."""
+    keras = keras_module()
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(3)
+    y = (rng.random((40, 3)) < 0.3).astype(np.float32)
+    if sparse_input:
+        model = build_dense_network(
+            30, 3, hidden_units=(8,), dropout=0.0, multiclass=False, wide=False
+        )
+        x: object = sp.random(40, 30, density=0.1, format="csr", dtype=np.float32, random_state=3)
+    else:
+        model = build_embedding_network(
+            25, 6, 3, embedding_dim=4, conv_filters=0, kernel_size=3,
+            hidden_units=(5,), dropout=0.0, multiclass=False,
+        )  # fmt: skip
+        x = rng.integers(0, 25, size=(40, 6)).astype(np.int32)
+    model.compile(optimizer=optimizer, loss="binary_crossentropy")
+    model.fit(x, y, batch_size=8, epochs=3, shuffle=False, verbose=0)
+    return [np.asarray(w) for w in model.get_weights()]
+
+
+@pytest.mark.parametrize("sparse_input", [True, False], ids=["sparse-tfidf", "embedding"])
+def test_fused_adam_is_adam_on_the_summed_gradient(sparse_input: bool) -> None:
+    # The first layer's gradient on sparse input and an embedding's come as row slices. The
+    # fused update sums them into the whole gradient and decays every row's moments, as
+    # Adam's definition does. Keras's own Adam squares an embedding's repeated rows one by
+    # one instead of their sum, so it is the reference only once the gradient is dense.
+    keras = keras_module()
+    import tensorflow as tf
+
+    class SummedGradientAdam(keras.optimizers.Adam):  # type: ignore[misc, name-defined]
+        def update_step(self, gradient: object, variable: object, learning_rate: object) -> None:
+            super().update_step(tf.convert_to_tensor(gradient), variable, learning_rate)
+
+    ours = _trained_weights(adam(0.01), sparse_input)
+    reference = _trained_weights(SummedGradientAdam(learning_rate=0.01), sparse_input)
+    plain = _trained_weights(keras.optimizers.Adam(learning_rate=0.01), sparse_input)
+    for a, b in zip(ours, reference, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    if sparse_input:  # distinct rows: Keras's Adam agrees too
+        for a, b in zip(ours, plain, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

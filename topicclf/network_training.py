@@ -23,6 +23,7 @@ from topicclf.features import Featurizer
 from topicclf.inference import scores_now
 from topicclf.metrics import evaluate
 from topicclf.networks import (
+    adam,
     build_dense_network,
     build_embedding_network,
     init_output_bias,
@@ -158,7 +159,7 @@ def new_network(
     init_output_bias(model, y, multiclass)
     keras = keras_module()
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=rate),
+        optimizer=adam(rate),
         loss=loss_function(keras, y, multiclass, config.train.positive_weight),
     )
     return model

@@ -59,6 +59,52 @@ def set_seed(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+_ADAM: Any = None
+
+
+def adam(learning_rate: float) -> Any:
+    """Adam whose update runs as TensorFlow's one fused kernel instead of Keras's ops.
+
+    Keras 3 writes Adam's update as about ten whole-array operations per variable. On a
+    20,000x256 first layer a training step at batches of 128 took 46-51 ms with them and
+    29-37 ms fused (2 cores; forward and backward alone 15 ms). Row-sliced gradients (the
+    first layer's on sparse input, an embedding's) are summed into the whole gradient
+    first, so every row's moments decay each step as Adam defines; Keras's own Adam gives
+    the same on distinct rows but squares an embedding's repeated rows one by one.
+    """
+    global _ADAM
+    if _ADAM is None:
+        keras = keras_module()
+        import tensorflow as tf
+
+        class FusedAdam(keras.optimizers.Adam):  # type: ignore[misc, name-defined]
+            def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> None:
+                handle = getattr(variable, "handle", None)
+                if handle is None or self.amsgrad:
+                    super().update_step(gradient, variable, learning_rate)
+                    return
+                gradient = tf.convert_to_tensor(gradient)  # row slices summed, see above
+                dtype = variable.dtype
+                step = tf.cast(self.iterations + 1, dtype)
+                beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+                index = self._get_variable_index(variable)
+                tf.raw_ops.ResourceApplyAdam(
+                    var=handle,
+                    m=self._momentums[index].handle,
+                    v=self._velocities[index].handle,
+                    beta1_power=tf.pow(beta_1, step),
+                    beta2_power=tf.pow(beta_2, step),
+                    lr=tf.cast(learning_rate, dtype),
+                    beta1=beta_1,
+                    beta2=beta_2,
+                    epsilon=tf.cast(self.epsilon, dtype),
+                    grad=tf.cast(gradient, dtype),
+                )
+
+        _ADAM = FusedAdam
+    return _ADAM(learning_rate=learning_rate)
+
+
 def output_activation(multiclass: bool) -> str:
     """Softmax for exactly-one-topic data, independent sigmoids for multi-label data."""
     return "softmax" if multiclass else "sigmoid"
