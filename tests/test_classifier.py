@@ -254,7 +254,12 @@ def test_linear_blend_is_chosen_on_validation_and_can_be_turned_off(
     assert off.blend_ is None and off.training_info_["blend"] == {}
     fixed = _fit(tiny_docs, config.with_overrides(["blend.linear=fixed", "blend.weight=0.4"]))
     assert fixed.blend_ is not None and fixed.blend_.weight == 0.4
-    network_only = _fit(tiny_docs, config.with_overrides(["blend.linear=fixed", "blend.weight=0"]))
+    # Unstacked, a blend of weight 0 is the network alone (stacked, the linear model is
+    # inside the network).
+    network_only = _fit(
+        tiny_docs,
+        config.with_overrides(["blend.linear=fixed", "blend.weight=0", "blend.stack=false"]),
+    )
     np.testing.assert_allclose(
         network_only.predict_proba(texts), off.predict_proba(texts), atol=1e-6
     )
@@ -424,3 +429,60 @@ def test_embedding_model_saves_again_after_loading(
     texts = [d.text for d in tiny_docs]
     np.testing.assert_allclose(again.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
     assert again.predict(texts) == clf.predict(texts)
+
+
+def test_a_stacked_network_is_saved_as_the_wide_network_it_computes() -> None:
+    from topicclf.config import Config
+    from topicclf.features import TfidfFeaturizer
+    from topicclf.inference import NumpyDense, export_dense_weights
+    from topicclf.network_training import build_network, stacked_to_wide
+    from topicclf.training import Stack
+
+    config = Config().with_overrides(["network.hidden_units=6", "network.dropout=0"])
+    assert config.stacked and config.wide_path
+    featurizer = TfidfFeaturizer(config.text, config.features)
+    featurizer.fit(["rain and wind", "wheat prices rise", "rain on wheat fields", "wind farms"])
+    n = featurizer.n_features
+    rng = np.random.default_rng(0)
+    stacked = build_network(config, featurizer, 3, False, stacked=True)
+    coef = rng.normal(size=(3, n)).astype(np.float32)
+    intercept = rng.normal(size=3).astype(np.float32)
+    stack = Stack(coef, intercept, 1.7, -0.4, np.zeros((0, 3), dtype=np.float32))
+    x = featurizer.transform(["rain on wheat", "wind", "prices rise and rain"])
+    logits = stack.slope * (x @ coef.T + intercept) + stack.offset
+    expected = stacked.predict((x, logits.astype(np.float32)), verbose=0)
+    wide = stacked_to_wide(config, featurizer, stacked, coef, intercept, stack, False)
+    assert wide.get_layer("wide") is not None
+    np.testing.assert_allclose(wide.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-6)
+    arrays = export_dense_weights(wide)
+    assert arrays is not None
+    np.testing.assert_allclose(
+        NumpyDense(arrays, "sigmoid").predict(x), expected, rtol=1e-4, atol=1e-6
+    )
+
+
+def test_stacking_is_the_default_for_dense_networks_with_a_linear_model(
+    tiny_dense: TopicClassifier, tiny_docs: list[Document]
+) -> None:
+    info = tiny_dense.training_info_
+    assert info["stacked"] is True and info["stack_calibration"][0] >= 0.0
+    assert tiny_dense.model_.get_layer("wide") is not None
+    embedding = _fit(tiny_docs, tiny_config("embedding", epochs=1))
+    assert embedding.training_info_["stacked"] is False
+    alone = _fit(tiny_docs, tiny_config(epochs=1).with_overrides(["blend.linear=off"]))
+    assert alone.training_info_["stacked"] is False
+
+
+def test_a_stacked_model_tags_alike_in_both_engines_after_saving(
+    tiny_dense: TopicClassifier, tiny_docs: list[Document], tmp_path: Path
+) -> None:
+    tiny_dense.save(tmp_path / "m")
+    texts = [d.text for d in tiny_docs]
+    numpy_engine = TopicClassifier.load(tmp_path / "m", engine="numpy")
+    keras_engine = TopicClassifier.load(tmp_path / "m", engine="keras")
+    np.testing.assert_allclose(
+        numpy_engine.predict_proba(texts), tiny_dense.predict_proba(texts), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        keras_engine.predict_proba(texts), tiny_dense.predict_proba(texts), rtol=1e-4, atol=1e-6
+    )

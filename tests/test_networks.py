@@ -114,3 +114,18 @@ def test_fused_adam_is_adam_on_the_summed_gradient(sparse_input: bool) -> None:
     if sparse_input:  # distinct rows: Keras's Adam agrees too
         for a, b in zip(ours, plain, strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_a_stacked_network_adds_the_given_logits_before_its_activation() -> None:
+    keras_module().utils.set_random_seed(0)
+    model = build_dense_network(
+        12, 3, hidden_units=(5,), dropout=0.0, multiclass=False, wide=False, linear_logits=True
+    )
+    assert [i.name for i in model.inputs] == ["tfidf", "linear_logits"]
+    x = sp.random(4, 12, density=0.3, format="csr", dtype=np.float32, random_state=0)
+    zero = np.zeros((4, 3), dtype=np.float32)
+    shift = np.array([[2.0, -1.0, 0.5]] * 4, dtype=np.float32)
+    plain = model.predict((x, zero), verbose=0)
+    shifted = model.predict((x, shift), verbose=0)
+    logit = np.log(plain / (1 - plain))
+    np.testing.assert_allclose(np.log(shifted / (1 - shifted)), logit + shift, atol=1e-4)

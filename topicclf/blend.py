@@ -9,6 +9,7 @@ blend is four arrays and tagging needs no scikit-learn.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -122,10 +123,40 @@ def fit_linear(x: sp.csr_matrix, y: np.ndarray, c: float) -> tuple[np.ndarray, n
         if column.min() == column.max():  # a topic on every document or none: a constant
             intercept[j] = 1.0 if column[0] else -1.0
             continue
-        svm = LinearSVC(C=c).fit(x, column)
+        # A fixed seed: liblinear otherwise draws one from numpy's global generator, whose
+        # order of draws differs when folds are fitted in parallel threads.
+        svm = LinearSVC(C=c, random_state=0).fit(x, column)
         coef[j] = svm.coef_[0]
         intercept[j] = svm.intercept_[0]
     return coef, intercept
+
+
+def out_of_fold_margins(
+    x: sp.csr_matrix, y: np.ndarray, c: float, folds: int, seed: int
+) -> np.ndarray:
+    """Each row's linear margins from SVMs fitted on the other folds, as a model trained on
+    other documents would give them.
+
+    Folds are fitted in worker processes, not threads: liblinear draws from one generator
+    per process, so threads would make the margins depend on their timing.
+    """
+    from joblib import Parallel, delayed
+
+    parts = np.array_split(np.random.default_rng(seed).permutation(x.shape[0]), folds)
+    jobs = min(folds, os.cpu_count() or 1)
+    fitted = Parallel(n_jobs=jobs)(
+        delayed(_fold_margins)(x, y, c, held) for held in parts
+    )
+    out = np.zeros(y.shape, dtype=np.float32)
+    for held, margins in zip(parts, fitted, strict=True):
+        out[held] = margins
+    return out
+
+
+def _fold_margins(x: sp.csr_matrix, y: np.ndarray, c: float, held: np.ndarray) -> np.ndarray:
+    rest = np.setdiff1d(np.arange(x.shape[0]), held)
+    coef, intercept = fit_linear(x[rest], y[rest], c)
+    return np.asarray(x[held] @ coef.T, dtype=np.float32) + intercept
 
 
 def calibrate(margins: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -234,7 +234,11 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
     manifest = check_directory(path)
     files = model_files(path, manifest)
     try:
-        config = Config.from_dict(manifest["config"])
+        stored = manifest["config"]
+        if isinstance(stored, dict) and isinstance(stored.get("blend"), dict):
+            # Models saved before stacking existed were not stacked.
+            stored = {**stored, "blend": {"stack": False, **stored["blend"]}}
+        config = Config.from_dict(stored)
     except (ConfigError, KeyError, TypeError) as exc:
         raise ModelBundleError(f"{path}: invalid configuration in the manifest: {exc}") from None
     classes = read_labels(files)
@@ -249,7 +253,9 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
             f"{len(classes)} topics in {LABELS_FILE}"
         )
     net = config.network
-    specs = dense_weight_specs(featurizer.n_features, net.hidden_units, len(classes), wide=net.wide)
+    specs = dense_weight_specs(
+        featurizer.n_features, net.hidden_units, len(classes), wide=config.wide_path
+    )
     network = _load_network(files, manifest, engine, policy.multiclass, specs)
     if network is None:  # a dense network kept as weights alone, asked for as Keras
         network = _rebuild_keras(config, featurizer, len(classes), policy.multiclass, files, specs)

@@ -208,6 +208,8 @@ class BlendConfig:
     linear: str = "auto"
     weight: float = 0.5
     svm_c: float = 1.0
+    # A dense network learns on top of the linear model (see `stacked`).
+    stack: bool = True
 
     def __post_init__(self) -> None:
         _choice("blend", "linear", self.linear, BLEND_MODES)
@@ -215,6 +217,10 @@ class BlendConfig:
             raise ConfigError(f"blend.weight = {self.weight!r} must be between 0 and 1")
         if self.svm_c <= 0:
             raise ConfigError(f"blend.svm_c = {self.svm_c!r} must be > 0")
+
+
+# Folds of the training rows whose out-of-fold linear margins a stacked network learns on.
+STACK_FOLDS = 5
 
 
 @dataclass(frozen=True)
@@ -227,6 +233,20 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
     blend: BlendConfig = field(default_factory=BlendConfig)
+
+    @property
+    def stacked(self) -> bool:
+        """True when a dense network learns on top of the linear model's calibrated logits
+        (a wide network, whose own linear path is learned, does not)."""
+        net = self.network
+        return (
+            self.blend.stack and self.blend.linear != "off" and net.type == "dense" and not net.wide
+        )
+
+    @property
+    def wide_path(self) -> bool:
+        """True when the saved dense network has a linear path beside its hidden layers."""
+        return self.network.wide or self.stacked
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Return the configuration as plain JSON/TOML-compatible data."""

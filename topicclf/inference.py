@@ -110,10 +110,15 @@ class NumpyDense:
                 raise ModelBundleError("the exported dense weights' layer shapes do not chain")
             width = kernel.shape[1]
 
-    def predict(self, x: sp.csr_matrix | np.ndarray) -> np.ndarray:
-        """Scores of shape (rows, topics), float32."""
+    def predict(
+        self, x: sp.csr_matrix | np.ndarray, linear_logits: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Scores of shape (rows, topics), float32; `linear_logits` are added to the logits
+        as a stacked network's second input is while it trains."""
         first = self.hidden[0][0] if self.hidden else self.kernel
         wide = None if self.wide is None else np.asarray(x @ self.wide, dtype=np.float32)
+        if linear_logits is not None:
+            wide = linear_logits.astype(np.float32) if wide is None else wide + linear_logits
         return self._forward(np.asarray(x @ first, dtype=np.float32), wide)
 
     def predict_occluded(self, x: sp.csr_matrix) -> np.ndarray:
@@ -188,18 +193,22 @@ def network_scores(network: Any, x: Any) -> np.ndarray:
     return np.asarray(network.predict(x, batch_size=256, verbose=0), dtype=np.float32)
 
 
-def scores_now(network: Any, x: Any, multiclass: bool) -> np.ndarray:
+def scores_now(
+    network: Any, x: Any, multiclass: bool, linear_logits: np.ndarray | None = None
+) -> np.ndarray:
     """A Keras network's scores under its current weights, for validation between epochs.
 
     Keras's `predict` builds a data pipeline on every call (about 0.4 s even for a handful
     of rows); a dense network is scored in numpy from its weights instead, any other one a
-    chunk at a time with `predict_on_batch`.
+    chunk at a time with `predict_on_batch`. A stacked network (dense) is given the linear
+    model's logits of the same rows.
     """
     if x.shape[0] == 0 or isinstance(network, NumpyDense):
         return network_scores(network, x)
     arrays = export_dense_weights(network)
     if arrays is not None:
-        return NumpyDense(arrays, "softmax" if multiclass else "sigmoid").predict(x)
+        dense = NumpyDense(arrays, "softmax" if multiclass else "sigmoid")
+        return dense.predict(x, linear_logits)
     out = np.empty((x.shape[0], n_outputs(network)), dtype=np.float32)
     for start in range(0, x.shape[0], PREDICT_BATCH):
         out[start : start + PREDICT_BATCH] = network.predict_on_batch(

@@ -20,7 +20,7 @@ from topicclf.config import (
     Config,
 )
 from topicclf.features import Featurizer
-from topicclf.inference import scores_now
+from topicclf.inference import export_dense_weights, import_dense_weights, scores_now
 from topicclf.metrics import evaluate
 from topicclf.networks import (
     adam,
@@ -35,7 +35,7 @@ from topicclf.thresholds import apply
 from topicclf.types import Progress
 
 if TYPE_CHECKING:  # training imports this module: its types are named, not imported
-    from topicclf.training import Prepared, Tuner
+    from topicclf.training import Prepared, Stack, Tuner
 
 
 def train_network(
@@ -45,30 +45,37 @@ def train_network(
     data: Prepared,
     tune: Tuner,
     progress: Progress,
+    linear_logits: np.ndarray | None = None,
 ) -> tuple[Any, int, int]:
     """Train on the training rows with early stopping on validation: (network, epochs run,
-    best epoch; 0 when no epoch was measured)."""
+    best epoch; 0 when no epoch was measured). With `linear_logits` (a row per document),
+    the network is stacked on them (see `build_dense_network`)."""
     keras = keras_module()
     train, val = data.train_idx, data.val_idx
     x_val, y_val = x_all[val], data.y[val]
+    val_logits = None if linear_logits is None else linear_logits[val]
     batch, rate = schedule(config, len(train))
-    model = new_network(config, featurizer, data.y[train], data.multiclass, rate)
+    model = new_network(
+        config, featurizer, data.y[train], data.multiclass, rate, linear_logits is not None
+    )
     callbacks = [_progress_callback(keras, progress, config.train.epochs)]
     validation_data = None
     if config.train.stop_on == "f1":
         # Keras's own validation pass would only add a loss nobody stops on, at the cost of
         # a data pipeline per epoch.
         monitor, direction = "val_f1", "max"
-        callbacks.insert(0, _validation_f1_callback(keras, x_val, y_val, tune, data.multiclass))
+        callbacks.insert(
+            0, _validation_f1_callback(keras, x_val, y_val, tune, data.multiclass, val_logits)
+        )
     else:
         monitor, direction = "val_loss", "min"
-        validation_data = (x_val, y_val)
+        validation_data = (_inputs(x_val, val_logits), y_val)
     stopping = keras.callbacks.EarlyStopping(
         monitor=monitor, mode=direction, patience=config.train.patience, restore_best_weights=True
     )
     callbacks.insert(-1, stopping)
     history = model.fit(
-        _fit_input(x_all[train]),
+        _inputs(_fit_input(x_all[train]), None if linear_logits is None else linear_logits[train]),
         data.y[train],
         validation_data=validation_data,
         batch_size=batch,
@@ -102,6 +109,7 @@ def refit_network(
     data: Prepared,
     best_epoch: int,
     progress: Progress,
+    linear_logits: np.ndarray | None = None,
 ) -> tuple[Any, int]:
     """The network trained on every document: (network, epochs run).
 
@@ -118,7 +126,7 @@ def refit_network(
     else:
         epochs = refit_epochs(best_epoch, config.train.validation_split)
     network.fit(
-        _fit_input(x_all),
+        _inputs(_fit_input(x_all), linear_logits),
         data.y,
         batch_size=batch,
         epochs=epochs,
@@ -151,12 +159,19 @@ def schedule(config: Config, n_train: int) -> tuple[int, float]:
 
 
 def new_network(
-    config: Config, featurizer: Featurizer, y: np.ndarray, multiclass: bool, rate: float
+    config: Config,
+    featurizer: Featurizer,
+    y: np.ndarray,
+    multiclass: bool,
+    rate: float,
+    stacked: bool = False,
 ) -> Any:
-    """A freshly seeded network, compiled with Adam at `rate`, output biases at y's base rates."""
+    """A freshly seeded network, compiled with Adam at `rate`, output biases at y's base rates
+    (at 0 when stacked: the linear model's logits already carry them)."""
     set_seed(config.train.seed)
-    model = build_network(config, featurizer, y.shape[1], multiclass)
-    init_output_bias(model, y, multiclass)
+    model = build_network(config, featurizer, y.shape[1], multiclass, stacked=stacked)
+    if not stacked:
+        init_output_bias(model, y, multiclass)
     keras = keras_module()
     model.compile(
         optimizer=adam(rate),
@@ -165,8 +180,11 @@ def new_network(
     return model
 
 
-def build_network(config: Config, featurizer: Featurizer, n_labels: int, multiclass: bool) -> Any:
-    """The configured network for these features, uncompiled."""
+def build_network(
+    config: Config, featurizer: Featurizer, n_labels: int, multiclass: bool, stacked: bool = False
+) -> Any:
+    """The configured network for these features, uncompiled: as saved, or `stacked` as a
+    stacked network trains (the linear model's logits as a second input)."""
     net = config.network
     if net.type == "embedding":
         length = getattr(featurizer, "sequence_length_", None)
@@ -188,8 +206,31 @@ def build_network(config: Config, featurizer: Featurizer, n_labels: int, multicl
         hidden_units=net.hidden_units,
         dropout=net.dropout,
         multiclass=multiclass,
-        wide=net.wide,
+        wide=config.wide_path and not stacked,
+        linear_logits=stacked,
     )
+
+
+def stacked_to_wide(
+    config: Config,
+    featurizer: Featurizer,
+    network: Any,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    stack: Stack,
+    multiclass: bool,
+) -> Any:
+    """A trained stacked network as the wide network it is saved as: the linear model
+    (coef, intercept), under the stack's calibration, becomes the wide path, and its
+    intercepts join the output bias."""
+    arrays = export_dense_weights(network)
+    assert arrays is not None, "a stacked network is a dense one"
+    arrays["wide_kernel"] = (stack.slope * coef.T).astype(np.float32)
+    bias = arrays["topics_bias"] + stack.slope * intercept + stack.offset
+    arrays["topics_bias"] = bias.astype(np.float32)
+    model = build_network(config, featurizer, coef.shape[0], multiclass)
+    import_dense_weights(model, arrays)
+    return model
 
 
 # Below this size a TF-IDF matrix is handed to Keras dense: Keras's per-epoch pipeline for
@@ -204,15 +245,25 @@ def _fit_input(x: Any) -> Any:
     return x
 
 
+def _inputs(x: Any, linear_logits: np.ndarray | None) -> Any:
+    """What the network is fed: the features, and a stacked network the linear logits too."""
+    return x if linear_logits is None else (x, linear_logits)
+
+
 def _validation_f1_callback(
-    keras: Any, x_val: Any, y_val: np.ndarray, tune: Tuner, multiclass: bool
+    keras: Any,
+    x_val: Any,
+    y_val: np.ndarray,
+    tune: Tuner,
+    multiclass: bool,
+    linear_logits: np.ndarray | None,
 ) -> Any:
     class _ValidationF1(keras.callbacks.Callback):  # type: ignore[misc, name-defined]
         """Adds val_f1, the mean of micro- and macro-F1 on validation data under thresholds
         tuned there, so early stopping follows what tagging is judged by, not the loss."""
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            scores = scores_now(self.model, x_val, multiclass)
+            scores = scores_now(self.model, x_val, multiclass, linear_logits)
             policy = tune(y_val, scores)
             report = evaluate(
                 y_val, apply(scores, policy), [str(j) for j in range(scores.shape[1])]

@@ -119,12 +119,18 @@ def build_dense_network(
     multiclass: bool,
     wide: bool,
     sparse: bool = True,
+    linear_logits: bool = False,
 ) -> Any:
     """A feed-forward network on (sparse) TF-IDF vectors with one output unit per topic.
 
     With `wide`, a linear path from the TF-IDF features straight to the topic logits runs
     beside the hidden layers (wide-and-deep): rare topics with a few telling words can be
     learned directly, while the hidden layers model word combinations.
+
+    With `linear_logits`, a second input holds a linear model's calibrated logits, added to
+    the network's own before the output activation: the hidden layers learn what the linear
+    model misses (stacking). Once trained it is stored as a wide network whose wide path is
+    that linear model.
     """
     keras = keras_module()
     layers = keras.layers
@@ -135,10 +141,15 @@ def build_dense_network(
         if dropout:
             x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
     activation = output_activation(multiclass)
-    if not wide:
+    if not wide and not linear_logits:
         outputs = layers.Dense(n_labels, activation=activation, name="topics")(x)
         return keras.Model(inputs, outputs, name="dense_topics")
     deep = layers.Dense(n_labels, name="topics")(x)
+    if linear_logits:
+        given = keras.Input(shape=(n_labels,), name="linear_logits")
+        logits = layers.Add(name="logits")([deep, given])
+        outputs = layers.Activation(activation, name="scores")(logits)
+        return keras.Model([inputs, given], outputs, name="stacked_dense_topics")
     linear = layers.Dense(n_labels, use_bias=False, name="wide")(inputs)
     logits = layers.Add(name="logits")([deep, linear])
     outputs = layers.Activation(activation, name="scores")(logits)
