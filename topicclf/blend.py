@@ -144,9 +144,7 @@ def out_of_fold_margins(
 
     parts = np.array_split(np.random.default_rng(seed).permutation(x.shape[0]), folds)
     jobs = min(folds, os.cpu_count() or 1)
-    fitted = Parallel(n_jobs=jobs)(
-        delayed(_fold_margins)(x, y, c, held) for held in parts
-    )
+    fitted = Parallel(n_jobs=jobs)(delayed(_fold_margins)(x, y, c, held) for held in parts)
     out = np.zeros(y.shape, dtype=np.float32)
     for held, margins in zip(parts, fitted, strict=True):
         out[held] = margins
