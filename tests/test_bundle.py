@@ -621,3 +621,25 @@ def test_arrays_of_the_wrong_dtype_are_refused(
     _rerecord(broken, "features.safetensors")
     with pytest.raises(ModelBundleError, match=f"features.safetensors: {match}"):
         TopicClassifier.load(broken)
+
+
+def test_a_model_saved_before_stacking_loads_as_unstacked(
+    tmp_path: Path, tiny_docs: list[Document]
+) -> None:
+    # Earlier versions wrote no blend.stack: their dense networks have no wide path.
+    import warnings
+
+    from conftest import tiny_config
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = TopicClassifier(config=tiny_config(epochs=2).with_overrides(["blend.stack=false"]))
+        clf.fit([d.text for d in tiny_docs], [d.labels for d in tiny_docs])
+    model = clf.save(tmp_path / "old")
+    manifest = json.loads((model / "manifest.json").read_text())
+    del manifest["config"]["blend"]["stack"]
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    loaded = TopicClassifier.load(model)
+    assert not loaded.config_.stacked
+    texts = [d.text for d in tiny_docs]
+    np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
