@@ -265,8 +265,8 @@ def test_huge_document_and_long_stdin_line_are_tagged(
     assert len(big) > 50_000_000
     path = tmp_path / "big.jsonl"
     path.write_text(_jsonl({"id": "big", "text": big}, {"id": "small", "text": "rain"}))
-    # --top-k asks whether the words were read (blank text gets no topic), not whether
-    # a mixture of four topics' words passes a threshold.
+    # --top-k 1: the document is read and scored (an empty text would get no topic);
+    # whether four topics' evenly mixed words pass a threshold depends on the model.
     code, out, _ = cli(capsys, "tag", str(model_dir), str(path), "--top-k", "1")
     assert code == 0 and [json.loads(x)["id"] for x in out.splitlines()] == ["big", "small"]
     assert json.loads(out.splitlines()[0])["labels"]
