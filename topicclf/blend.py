@@ -9,7 +9,6 @@ blend is four arrays and tagging needs no scikit-learn.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -137,24 +136,16 @@ def out_of_fold_margins(
     """Each row's linear margins from SVMs fitted on the other folds, as a model trained on
     other documents would give them.
 
-    Folds are fitted in worker processes, not threads: liblinear draws from one generator
-    per process, so threads would make the margins depend on their timing.
+    The folds are fitted one after the other, in this process. Threads would make the
+    margins depend on their timing (liblinear draws from one generator per process), and
+    worker processes cost about 550 MB and outlived a training stopped by SIGTERM.
     """
-    from joblib import Parallel, delayed
-
-    parts = np.array_split(np.random.default_rng(seed).permutation(x.shape[0]), folds)
-    jobs = min(folds, os.cpu_count() or 1)
-    fitted = Parallel(n_jobs=jobs)(delayed(_fold_margins)(x, y, c, held) for held in parts)
     out = np.zeros(y.shape, dtype=np.float32)
-    for held, margins in zip(parts, fitted, strict=True):
-        out[held] = margins
+    for held in np.array_split(np.random.default_rng(seed).permutation(x.shape[0]), folds):
+        rest = np.setdiff1d(np.arange(x.shape[0]), held)
+        coef, intercept = fit_linear(x[rest], y[rest], c)
+        out[held] = np.asarray(x[held] @ coef.T, dtype=np.float32) + intercept
     return out
-
-
-def _fold_margins(x: sp.csr_matrix, y: np.ndarray, c: float, held: np.ndarray) -> np.ndarray:
-    rest = np.setdiff1d(np.arange(x.shape[0]), held)
-    coef, intercept = fit_linear(x[rest], y[rest], c)
-    return np.asarray(x[held] @ coef.T, dtype=np.float32) + intercept
 
 
 def calibrate(margins: np.ndarray, y: np.ndarray) -> tuple[float, float]:
