@@ -122,8 +122,8 @@ def fit_linear(x: sp.csr_matrix, y: np.ndarray, c: float) -> tuple[np.ndarray, n
         if column.min() == column.max():  # a topic on every document or none: a constant
             intercept[j] = 1.0 if column[0] else -1.0
             continue
-        # A fixed seed: liblinear otherwise draws one from numpy's global generator, whose
-        # order of draws differs when folds are fitted in parallel threads.
+        # A fixed seed: liblinear otherwise draws one from numpy's global generator, so a fit
+        # would depend on whatever drew from it before (the network's seeding, other fits).
         svm = LinearSVC(C=c, random_state=0).fit(x, column)
         coef[j] = svm.coef_[0]
         intercept[j] = svm.intercept_[0]
@@ -131,7 +131,12 @@ def fit_linear(x: sp.csr_matrix, y: np.ndarray, c: float) -> tuple[np.ndarray, n
 
 
 def out_of_fold_margins(
-    x: sp.csr_matrix, y: np.ndarray, c: float, folds: int, seed: int
+    x: sp.csr_matrix,
+    y: np.ndarray,
+    c: float,
+    folds: int,
+    seed: int,
+    on_fold: Callable[[], None] | None = None,
 ) -> np.ndarray:
     """Each row's linear margins from SVMs fitted on the other folds, as a model trained on
     other documents would give them.
@@ -139,12 +144,15 @@ def out_of_fold_margins(
     The folds are fitted one after the other, in this process. Threads would make the
     margins depend on their timing (liblinear draws from one generator per process), and
     worker processes cost about 550 MB and outlived a training stopped by SIGTERM.
+    `on_fold` is called after each fold (for progress).
     """
     out = np.zeros(y.shape, dtype=np.float32)
     for held in np.array_split(np.random.default_rng(seed).permutation(x.shape[0]), folds):
         rest = np.setdiff1d(np.arange(x.shape[0]), held)
         coef, intercept = fit_linear(x[rest], y[rest], c)
         out[held] = np.asarray(x[held] @ coef.T, dtype=np.float32) + intercept
+        if on_fold is not None:
+            on_fold()
     return out
 
 
