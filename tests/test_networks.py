@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -129,3 +132,38 @@ def test_a_stacked_network_adds_the_given_logits_before_its_activation() -> None
     shifted = model.predict((x, shift), verbose=0)
     logit = np.log(plain / (1 - plain))
     np.testing.assert_allclose(np.log(shifted / (1 - shifted)), logit + shift, atol=1e-4)
+
+
+def test_keras_imports_in_the_background_with_python_stderr_still_visible() -> None:
+    # In a fresh interpreter: this one has Keras loaded already.
+    code = (
+        "import os, sys\n"
+        "from topicclf import networks\n"
+        "with networks._stderr_silenced():\n"
+        "    os.write(2, b'c-level log\\n')\n"
+        "    print('python progress', file=sys.stderr)\n"
+        "networks.start_loading_keras()\n"
+        "print('loading' if not networks.keras_loaded() else 'loaded early')\n"
+        "keras = networks.keras_module()\n"
+        "print(networks.keras_loaded(), keras.__name__, hasattr(keras, 'layers'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr == "python progress\n"
+    assert done.stdout.split("\n")[-2] == "True keras True"
+
+
+def test_a_failed_background_import_is_raised_where_keras_is_needed() -> None:
+    code = (
+        "from topicclf import networks\n"
+        "def broken():\n"
+        "    raise ImportError('no tensorflow here')\n"
+        "networks._import_keras = broken\n"
+        "networks.start_loading_keras()\n"
+        "for _ in range(2):\n"
+        "    try:\n"
+        "        networks.keras_module()\n"
+        "    except ImportError as exc:\n"
+        "        print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout == "no tensorflow here\nno tensorflow here\n"

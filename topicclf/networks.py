@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -18,27 +19,52 @@ import numpy as np
 
 @contextlib.contextmanager
 def _stderr_silenced() -> Iterator[None]:
-    """Point file descriptor 2 at /dev/null: TensorFlow's C++ start-up logs bypass Python."""
+    """Point file descriptor 2 at /dev/null: TensorFlow's C++ start-up logs bypass Python.
+
+    While it points there, Python's own `sys.stderr` (progress, warnings), when it is the
+    terminal's descriptor 2, writes to a copy of the real descriptor instead: the import
+    may run in a background thread while the main thread reports progress.
+    """
     try:
         sys.stderr.flush()
         saved = os.dup(2)
     except (OSError, ValueError):  # no usable fd 2 (embedded interpreters): nothing to hide
         yield
         return
+    python_stderr = sys.stderr
+    visible = None
+    try:
+        if python_stderr.fileno() == 2:
+            visible = os.fdopen(
+                os.dup(saved),
+                "w",
+                buffering=1,
+                encoding=python_stderr.encoding,
+                errors=python_stderr.errors,
+            )
+    except (OSError, ValueError, AttributeError):  # a capture object with no descriptor
+        visible = None
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
+        if visible is not None:
+            sys.stderr = visible
         os.dup2(devnull, 2)
         yield
     finally:
         os.dup2(saved, 2)
+        if visible is not None:
+            if sys.stderr is visible:
+                sys.stderr = python_stderr
+            visible.close()
         os.close(saved)
         os.close(devnull)
 
 
-def keras_module() -> Any:
-    """Import Keras (TensorFlow backend) without TensorFlow's start-up noise on the terminal."""
-    if "keras" in sys.modules:
-        return sys.modules["keras"]
+_LOADER: threading.Thread | None = None
+_LOAD_FAILED: list[BaseException] = []
+
+
+def _import_keras() -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import logging
@@ -48,6 +74,43 @@ def keras_module() -> Any:
         import tensorflow  # noqa: F401 - imported here so its C++ logs are silenced
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return keras
+
+
+def start_loading_keras() -> None:
+    """Begin importing Keras in a background thread; `keras_module()` waits for it.
+
+    The import takes 5-10 s of mostly Python work. Started before work that releases the
+    GIL (liblinear's SVM fits), the two share the machine's cores instead of taking turns.
+    """
+    global _LOADER
+    if _LOADER is not None or "keras" in sys.modules:
+        return
+
+    def load() -> None:
+        try:
+            _import_keras()
+        except BaseException as exc:  # re-raised where Keras is needed, in the caller's thread
+            _LOAD_FAILED.append(exc)
+
+    _LOADER = threading.Thread(target=load, name="topicclf-keras-import", daemon=True)
+    _LOADER.start()
+
+
+def keras_loaded() -> bool:
+    """True when Keras is imported and ready (not still importing in the background)."""
+    return "keras" in sys.modules and (_LOADER is None or not _LOADER.is_alive())
+
+
+def keras_module() -> Any:
+    """Import Keras (TensorFlow backend) without TensorFlow's start-up noise on the terminal."""
+    if _LOADER is not None:
+        # "keras" is in sys.modules, half-initialised, while the background import runs.
+        _LOADER.join()
+        if _LOAD_FAILED:
+            raise _LOAD_FAILED[0]
+    if "keras" in sys.modules:
+        return sys.modules["keras"]
+    return _import_keras()
 
 
 def set_seed(seed: int) -> None:

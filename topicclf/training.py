@@ -9,7 +9,6 @@ explicit inputs, so it can be read, tested and reused (e.g. by `optimize`) on it
 from __future__ import annotations
 
 import functools
-import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -26,7 +25,7 @@ from topicclf.inference import Scorer, scores_now
 from topicclf.labels import LabelEncoder, detect_mode, split_indices
 from topicclf.metrics import EvaluationReport, evaluate, micro_f1
 from topicclf.network_training import refit_network, schedule, stacked_to_wide, train_network
-from topicclf.networks import keras_module
+from topicclf.networks import keras_loaded, keras_module, start_loading_keras
 from topicclf.thresholds import ThresholdPolicy, apply, apply_thresholds, tune_policy
 from topicclf.types import NullProgress, Progress
 
@@ -77,12 +76,19 @@ def fit_model(
     featurizer, x_all = vectorize(config, data, progress)
     tune = threshold_tuner(config, data.multiclass)
     x_val, y_val = x_all[data.val_idx], data.y[data.val_idx]
-    if "keras" not in sys.modules:  # its import takes seconds: say so instead of going quiet
+    stack = None
+    if config.stacked:
+        # Keras imports (seconds of Python) while liblinear fits (no GIL): both cores work.
+        from sklearn.linear_model import LogisticRegression  # noqa: F401 - imported before
+        from sklearn.svm import LinearSVC  # noqa: F401 - the thread, so the two never race
+
+        start_loading_keras()
+        stack = stack_inputs(config, x_all, data, progress)
+    if not keras_loaded():  # its import takes seconds: say so instead of going quiet
         progress.start("loading TensorFlow")
         keras_module()
         progress.advance(1)
         progress.finish()
-    stack = stack_inputs(config, x_all, data, progress) if config.stacked else None
     linear = None if stack is None else (stack.coef, stack.intercept)
     logits = None if stack is None else stack.logits
     network, epochs_run, best_epoch = train_network(
