@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -76,3 +78,50 @@ def test_a_text_without_tokens_reads_as_one_unknown_token(tiny_docs: list[Docume
     )
     rows = featurizer.transform(["a", "", "!!"])
     assert rows.tolist() == [[1, 0, 0, 0]] * 3
+
+
+@pytest.mark.parametrize("min_df,max_features", [(1, 0), (2, 0), (2, 60), (3, 400)])
+def test_one_pass_fit_transform_equals_fit_then_transform_and_scikit_learn(
+    min_df: int, max_features: int
+) -> None:
+    from topicclf.corpus import open_corpus
+
+    demo = Path(__file__).parent.parent / "corpora" / "newsbriefs" / "train.jsonl"
+    texts = [d.text for d in open_corpus(demo)]
+    rows = np.flatnonzero(np.arange(len(texts)) % 7)  # learn from 6 in 7, vectorize all
+    features = FeatureConfig(min_df=min_df, max_features=max_features, ngram_max=2)
+    one_pass = TfidfFeaturizer(TextConfig(), features)
+    x = one_pass.fit_transform(texts, rows)
+    two_pass = TfidfFeaturizer(TextConfig(), features).fit([texts[i] for i in rows])
+    assert one_pass.vocabulary_ == two_pass.vocabulary_
+    np.testing.assert_array_equal(one_pass.idf_, two_pass.idf_)
+    expected = two_pass.transform(texts)
+    for part in ("indptr", "indices", "data"):  # bit for bit: the same model either way
+        np.testing.assert_array_equal(getattr(x, part), getattr(expected, part))
+    # The terms kept (frequency floor, then the most frequent, ties as scikit-learn breaks
+    # them) are TfidfVectorizer's.
+    reference = TfidfVectorizer(
+        analyzer=lambda t: one_pass.analyzer.ngrams(t, 2),
+        min_df=min(min_df, len(rows) // 50),  # the floor relaxes on small corpora
+        max_features=max_features or None,
+        sublinear_tf=True,
+        dtype=np.float32,
+    ).fit([texts[i] for i in rows])
+    assert set(reference.vocabulary_) == set(one_pass.vocabulary_)
+    order = [reference.vocabulary_[t] for t in one_pass.terms()]
+    np.testing.assert_allclose(
+        x.toarray(), reference.transform(texts).toarray()[:, order], rtol=1e-5, atol=1e-6
+    )
+
+
+def test_fit_transform_without_features_says_why() -> None:
+    featurizer = TfidfFeaturizer(TextConfig(), FeatureConfig(min_df=1))
+    with pytest.raises(DataError, match=r"no features could be learned .*empty vocabulary"):
+        featurizer.fit_transform(["the and of", "", "real words here"], np.array([0, 1]))
+
+
+def test_a_frequency_floor_no_term_reaches_says_why() -> None:
+    texts = [f"word{i}x" for i in range(100)]  # every term in one document only
+    featurizer = TfidfFeaturizer(TextConfig(stemmer="none"), FeatureConfig(min_df=2))
+    with pytest.raises(DataError, match=r"after pruning, no terms remain .*lower features.min_df"):
+        featurizer.fit(texts)

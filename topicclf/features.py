@@ -63,32 +63,7 @@ class TfidfFeaturizer:
 
     def fit(self, texts: Sequence[str]) -> TfidfFeaturizer:
         """Learn the vocabulary and idf weights from training texts."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        n_docs = len(texts)
-        # A document-frequency floor of 2 removes typos and ids on large corpora, but on a
-        # tiny corpus it would throw away most of the vocabulary.
-        min_df = min(self.features.min_df, max(1, n_docs // 50))
-        vectorizer = TfidfVectorizer(
-            analyzer=self._features,
-            min_df=min_df,
-            max_features=self.features.max_features or None,
-            sublinear_tf=self.features.sublinear_tf,
-            dtype=np.float32,
-        )
-        try:
-            vectorizer.fit(texts)
-        except ValueError as exc:
-            raise DataError(
-                f"no features could be learned from the training texts ({exc}); "
-                "are the documents empty or all stop words?"
-            ) from None
-        vocab = vectorizer.vocabulary_
-        # Stable column order (sorted terms) so the same data gives the same model.
-        terms = sorted(vocab)
-        order = np.array([vocab[t] for t in terms])
-        self.vocabulary_ = {t: i for i, t in enumerate(terms)}
-        self.idf_ = vectorizer.idf_[order].astype(np.float32)
+        self.fit_transform(texts)
         return self
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
@@ -106,15 +81,102 @@ class TfidfFeaturizer:
             indices.extend(counts.keys())
             values.extend(counts.values())
             indptr.append(len(indices))
-        data = np.asarray(values, dtype=np.float32)
-        cols = np.asarray(indices, dtype=np.int32)
+        return self._weigh(
+            np.asarray(values, dtype=np.float32),
+            np.asarray(indices, dtype=np.int32),
+            np.asarray(indptr, dtype=np.int64),
+        )
+
+    def fit_transform(
+        self, texts: Sequence[str], fit_rows: np.ndarray | None = None
+    ) -> sp.csr_matrix:
+        """Learn from `texts[fit_rows]` (all texts when None) and vectorize every text.
+
+        Equal to `fit` then `transform`, analysing each text once instead of twice (text
+        analysis is most of the cost): every n-gram is counted in one pass, and the
+        vocabulary scikit-learn would keep is then chosen from the fit rows' counts.
+        """
+        from sklearn.feature_extraction.text import TfidfTransformer
+
+        terms: dict[str, int] = {}
+        add = terms.setdefault
+        indptr = [0]
+        indices: list[int] = []
+        values: list[int] = []
+        for text in texts:
+            counts = Counter(add(f, len(terms)) for f in self._features(text))
+            indices.extend(counts.keys())
+            values.extend(counts.values())
+            indptr.append(len(indices))
+        counts_all = sp.csr_matrix(
+            (np.asarray(values, dtype=np.float32), np.asarray(indices, dtype=np.int64), indptr),
+            shape=(len(texts), len(terms)),
+        )
+        fit = counts_all if fit_rows is None else counts_all[fit_rows]
+        keep = self._chosen_terms(fit, terms)
+        chosen = sorted((t for t, i in terms.items() if keep[i]))
+        column = np.full(len(terms), -1, dtype=np.int64)
+        column[[terms[t] for t in chosen]] = np.arange(len(chosen))
+        self.vocabulary_ = {t: i for i, t in enumerate(chosen)}
+        counted = fit[:, column >= 0]
+        counted = counted[:, np.argsort(column[column >= 0])]
+        idf = TfidfTransformer(sublinear_tf=self.features.sublinear_tf).fit(counted).idf_
+        self.idf_ = np.asarray(idf, dtype=np.float32)
+        # Each row keeps its n-grams in first-seen order, as `transform` would give them.
+        kept = column[counts_all.indices] >= 0
+        new_indptr = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)[counts_all.indptr]
+        return self._weigh(
+            counts_all.data[kept],
+            column[counts_all.indices[kept]].astype(np.int32),
+            new_indptr,
+        )
+
+    def _chosen_terms(self, counts: sp.csr_matrix, terms: dict[str, int]) -> np.ndarray:
+        """Which of `terms` TfidfVectorizer would keep given these count rows (a mask).
+
+        Its rules: a document-frequency floor, then the `max_features` most frequent terms,
+        ties broken as its sort breaks them (so terms are ranked in alphabetical order).
+        """
+        n_docs = counts.shape[0]
+        # A document-frequency floor of 2 removes typos and ids on large corpora, but on a
+        # tiny corpus it would throw away most of the vocabulary.
+        min_df = min(self.features.min_df, max(1, n_docs // 50))
+        by_name = np.array(sorted(range(len(terms)), key=list(terms).__getitem__), dtype=np.int64)
+        dfs = np.bincount(counts.indices, minlength=len(terms))[by_name]
+        mask = dfs >= min_df
+        if not terms or not (dfs > 0).any():
+            raise DataError(
+                "no features could be learned from the training texts (empty vocabulary); "
+                "are the documents empty or all stop words?"
+            )
+        if not mask.any():
+            raise DataError(
+                f"no features could be learned from the training texts: after pruning, no "
+                f"terms remain (none is in {min_df} or more documents); lower features.min_df"
+            )
+        limit = self.features.max_features
+        if limit and mask.sum() > limit:
+            tfs = np.asarray(counts.sum(axis=0)).ravel()[by_name]
+            ranked = (-tfs[mask]).argsort()[:limit]
+            limited = np.zeros(len(dfs), dtype=bool)
+            limited[np.where(mask)[0][ranked]] = True
+            mask = limited
+        keep = np.zeros(len(terms), dtype=bool)
+        keep[by_name[mask]] = True
+        return keep
+
+    def _weigh(self, counts: np.ndarray, cols: np.ndarray, indptr: np.ndarray) -> sp.csr_matrix:
+        """TF-IDF rows from raw counts (in each row's first-seen order): sublinear tf, idf,
+        L2 normalisation, then sorted column indices."""
+        assert self.vocabulary_ is not None and self.idf_ is not None
+        data = np.array(counts, dtype=np.float32)
         if self.features.sublinear_tf:
             np.log(data, out=data)
             data += 1.0
         data *= self.idf_[cols]
         matrix = sp.csr_matrix(
-            (data, cols, np.asarray(indptr, dtype=np.int64)),
-            shape=(len(indptr) - 1, len(vocab)),
+            (data, cols, indptr),
+            shape=(len(indptr) - 1, len(self.vocabulary_)),
             dtype=np.float32,
         )
         norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
@@ -209,6 +271,11 @@ class SequenceFeaturizer:
             # Long enough for nine documents in ten, so padding does not dominate short texts.
             self.sequence_length_ = int(np.clip(np.percentile(lengths, 90), 8, 512))
         return self
+
+    def fit_transform(self, texts: Sequence[str], fit_rows: np.ndarray | None = None) -> np.ndarray:
+        """Learn from `texts[fit_rows]` (all texts when None) and encode every text."""
+        self.fit(texts if fit_rows is None else [texts[i] for i in fit_rows])
+        return self.transform(texts)
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
         """Map texts to an int32 array of shape (len(texts), sequence_length)."""

@@ -208,8 +208,7 @@ def vectorize(config: Config, data: Prepared, progress: Progress) -> tuple[Featu
     """Fit the network's featurizer on the training rows and transform every document."""
     featurizer = make_featurizer(config.text, config.features, config.network.type)
     progress.start("vectorizing", len(data.texts))
-    featurizer.fit([data.texts[i] for i in data.train_idx])
-    x_all = featurizer.transform(data.texts)
+    x_all = featurizer.fit_transform(data.texts, data.train_idx)
     progress.advance(len(data.texts))
     progress.finish()
     return featurizer, x_all
@@ -290,8 +289,7 @@ def fit_blend(
         x_linear = x_all
     else:  # an embedding network: the linear model gets TF-IDF features of its own
         linear_featurizer = TfidfFeaturizer(config.text, config.features)
-        linear_featurizer.fit([data.texts[i] for i in data.train_idx])
-        x_linear = linear_featurizer.transform(data.texts)
+        x_linear = linear_featurizer.fit_transform(data.texts, data.train_idx)
     train, val = data.train_idx, data.val_idx
     y_val = data.y[val]
     if linear is None:
