@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from topicclf.blend import LinearBlend, calibrate, choose_weight, fit_linear
+from topicclf.blend import LinearBlend, calibrate, choose_weight, cross_fit, fit_linear
 from topicclf.errors import ModelBundleError
 from topicclf.thresholds import tune_policy
 
@@ -36,6 +36,28 @@ def test_calibration_maps_margins_to_probabilities() -> None:
 
     assert slope > 0 and probability(2.0) > 0.5 > probability(-2.0)
     assert calibrate(margins, np.zeros_like(y)) == (1.0, 0.0)
+    # Margins that rank backwards get no slope, only the topics' base rate (4 in 10).
+    slope, offset = calibrate(-margins, y)
+    assert slope == 0.0 and offset == pytest.approx(np.log(0.4 / 0.6))
+
+
+def test_cross_fit_gives_held_out_margins_and_the_mean_of_the_fold_models() -> None:
+    rng = np.random.default_rng(3)
+    x = sp.random(60, 12, density=0.4, format="csr", random_state=4, dtype=np.float32)
+    y = (rng.random((60, 2)) < 0.4).astype(np.float32)
+    folds = []
+    margins, coef, intercept = cross_fit(x, y, 1.0, 3, seed=7, on_fold=lambda: folds.append(1))
+    assert len(folds) == 3 and margins.shape == (60, 2)
+    held_out = np.array_split(np.random.default_rng(7).permutation(60), 3)
+    fold_models = []
+    for held in held_out:
+        rest = np.setdiff1d(np.arange(60), held)
+        fold_coef, fold_intercept = fit_linear(x[rest], y[rest], 1.0)
+        fold_models.append((fold_coef, fold_intercept))
+        expected = np.asarray(x[held] @ fold_coef.T) + fold_intercept
+        np.testing.assert_allclose(margins[held], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(coef, np.mean([m[0] for m in fold_models], axis=0), atol=1e-6)
+    np.testing.assert_allclose(intercept, np.mean([m[1] for m in fold_models], axis=0), atol=1e-6)
 
 
 def test_scores_blend_and_multiclass_rows() -> None:

@@ -39,13 +39,19 @@ class LinearBlend:
     def scores(self, x: sp.csr_matrix) -> np.ndarray:
         """Calibrated linear scores in [0, 1] (rows summing to 1 in multi-class mode)."""
         margins = np.asarray(x @ self.coef.T, dtype=np.float32) + self.intercept
-        return self._calibrated(margins)
+        return self.calibrated(margins)
 
     def blend(self, network: np.ndarray, x: sp.csr_matrix) -> np.ndarray:
         """The network's scores mixed with this model's on the same documents."""
         if self.weight == 0.0:
             return network
-        return ((1.0 - self.weight) * network + self.weight * self.scores(x)).astype(np.float32)
+        return self.mix(network, self.scores(x))
+
+    def mix(self, network: np.ndarray, linear: np.ndarray) -> np.ndarray:
+        """The network's scores mixed with this model's scores of the same documents."""
+        if self.weight == 0.0:
+            return network
+        return ((1.0 - self.weight) * network + self.weight * linear).astype(np.float32)
 
     def blend_occluded(self, network: np.ndarray, x: sp.csr_matrix) -> np.ndarray:
         """`blend` for a document (row 0) and the document without each stored term in turn
@@ -55,11 +61,12 @@ class LinearBlend:
         cols, values = x.indices, x.data.astype(np.float32)
         base = np.asarray(x @ self.coef.T, dtype=np.float32) + self.intercept
         margins = np.vstack([base, base - values[:, None] * self.coef[:, cols].T])
-        return ((1.0 - self.weight) * network + self.weight * self._calibrated(margins)).astype(
+        return ((1.0 - self.weight) * network + self.weight * self.calibrated(margins)).astype(
             np.float32
         )
 
-    def _calibrated(self, margins: np.ndarray) -> np.ndarray:
+    def calibrated(self, margins: np.ndarray) -> np.ndarray:
+        """Margins (x @ coef.T + intercept) as scores in [0, 1], as `scores` gives them."""
         out = 1.0 / (1.0 + np.exp(-(self.slope * margins + self.offset)))
         if self.multiclass:
             out /= out.sum(axis=1, keepdims=True)
@@ -130,41 +137,58 @@ def fit_linear(x: sp.csr_matrix, y: np.ndarray, c: float) -> tuple[np.ndarray, n
     return coef, intercept
 
 
-def out_of_fold_margins(
+def cross_fit(
     x: sp.csr_matrix,
     y: np.ndarray,
     c: float,
     folds: int,
     seed: int,
     on_fold: Callable[[], None] | None = None,
-) -> np.ndarray:
-    """Each row's linear margins from SVMs fitted on the other folds, as a model trained on
-    other documents would give them.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One-vs-rest SVMs fitted once per fold on the other folds' rows: (each row's margins
+    from the model that did not see it, the fold models' mean coef, their mean intercept).
 
-    The folds are fitted one after the other, in this process. Threads would make the
-    margins depend on their timing (liblinear draws from one generator per process), and
-    worker processes cost about 550 MB and outlived a training stopped by SIGTERM.
-    `on_fold` is called after each fold (for progress).
+    The mean of the fold models is one linear model that learned from every row, so no
+    further fit on all rows is needed. The folds are fitted one after the other, in this
+    process. Threads would make the margins depend on their timing (liblinear draws from
+    one generator per process), and worker processes cost about 550 MB and outlived a
+    training stopped by SIGTERM. `on_fold` is called after each fold (for progress).
     """
-    out = np.zeros(y.shape, dtype=np.float32)
+    margins = np.zeros(y.shape, dtype=np.float32)
+    coef_sum = np.zeros((y.shape[1], x.shape[1]), dtype=np.float64)
+    intercept_sum = np.zeros(y.shape[1], dtype=np.float64)
     for held in np.array_split(np.random.default_rng(seed).permutation(x.shape[0]), folds):
         rest = np.setdiff1d(np.arange(x.shape[0]), held)
         coef, intercept = fit_linear(x[rest], y[rest], c)
-        out[held] = np.asarray(x[held] @ coef.T, dtype=np.float32) + intercept
+        margins[held] = np.asarray(x[held] @ coef.T, dtype=np.float32) + intercept
+        coef_sum += coef
+        intercept_sum += intercept
         if on_fold is not None:
             on_fold()
-    return out
+    return (
+        margins,
+        (coef_sum / folds).astype(np.float32),
+        (intercept_sum / folds).astype(np.float32),
+    )
 
 
 def calibrate(margins: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """One Platt sigmoid for all topics, fitted on validation margins: (slope, offset)."""
+    """One Platt sigmoid for all topics, fitted on held-out margins: (slope, offset).
+
+    A slope below 0 (margins that rank worse than chance, seen on 10 validation documents)
+    becomes 0: the linear model then adds a constant, never inverted evidence.
+    """
     from sklearn.linear_model import LogisticRegression
 
     flat_y = y.ravel()
     if flat_y.min() == flat_y.max():
         return 1.0, 0.0
     model = LogisticRegression(C=1e4).fit(margins.reshape(-1, 1), flat_y)
-    return float(model.coef_[0, 0]), float(model.intercept_[0])
+    slope, offset = float(model.coef_[0, 0]), float(model.intercept_[0])
+    if slope < 0.0:  # the best constant: the log-odds of a topic on a document
+        rate = float(flat_y.mean())
+        return 0.0, float(np.log(rate / (1.0 - rate)))
+    return slope, offset
 
 
 def choose_weight(

@@ -215,20 +215,18 @@ def stacked_to_wide(
     config: Config,
     featurizer: Featurizer,
     network: Any,
-    coef: np.ndarray,
-    intercept: np.ndarray,
     stack: Stack,
     multiclass: bool,
 ) -> Any:
-    """A trained stacked network as the wide network it is saved as: the linear model
-    (coef, intercept), under the stack's calibration, becomes the wide path, and its
-    intercepts join the output bias."""
+    """A trained stacked network as the wide network it is saved as: the stack's linear
+    model, under the stack's calibration, becomes the wide path, and its intercepts join
+    the output bias."""
     arrays = export_dense_weights(network)
     assert arrays is not None, "a stacked network is a dense one"
-    arrays["wide_kernel"] = (stack.slope * coef.T).astype(np.float32)
-    bias = arrays["topics_bias"] + stack.slope * intercept + stack.offset
+    arrays["wide_kernel"] = (stack.slope * stack.coef.T).astype(np.float32)
+    bias = arrays["topics_bias"] + stack.slope * stack.intercept + stack.offset
     arrays["topics_bias"] = bias.astype(np.float32)
-    model = build_network(config, featurizer, coef.shape[0], multiclass)
+    model = build_network(config, featurizer, stack.coef.shape[0], multiclass)
     import_dense_weights(model, arrays)
     return model
 

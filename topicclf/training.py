@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from topicclf.blend import LinearBlend, calibrate, choose_weight, fit_linear, out_of_fold_margins
+from topicclf.blend import LinearBlend, calibrate, choose_weight, cross_fit, fit_linear
 from topicclf.config import STACK_FOLDS, Config
 from topicclf.errors import DataError
 from topicclf.features import Featurizer, TfidfFeaturizer, make_featurizer
@@ -89,18 +89,16 @@ def fit_model(
         keras_module()
         progress.advance(1)
         progress.finish()
-    linear = None if stack is None else (stack.coef, stack.intercept)
+    linear = None if stack is None else (stack.coef, stack.intercept, stack.margins)
     logits = None if stack is None else stack.logits
     network, epochs_run, best_epoch = train_network(
         config, featurizer, x_all, data, tune, progress, logits
     )
     val_logits = None if logits is None else logits[data.val_idx]
     val_scores = scores_now(network, x_val, data.multiclass, val_logits)
-    blend, linear_featurizer, x_linear, blend_info = fit_blend(
+    blend, linear_featurizer, x_linear, val_scores, blend_info = fit_blend(
         config, featurizer, x_all, data, val_scores, tune, progress, linear
     )
-    if blend is not None:
-        val_scores = blend.blend(val_scores, x_linear[data.val_idx])
     policy = tune(y_val, val_scores)
     refit = config.train.refit and best_epoch > 0
     continued = 0
@@ -110,14 +108,20 @@ def fit_model(
         network, continued = refit_network(
             config, featurizer, network, x_all, data, best_epoch, progress, logits
         )
-        if blend is not None and (blend.weight > 0 or stack is not None):
+        if blend is not None and blend.weight > 0 and stack is None:
             blend.coef, blend.intercept = fit_linear(x_linear, data.y, config.blend.svm_c)
+    stack_documents = None
     if stack is not None and blend is not None:
-        # The wide path is the linear model of every document (when refitted) under the
-        # calibration the network learned with.
-        network = stacked_to_wide(
-            config, featurizer, network, blend.coef, blend.intercept, stack, data.multiclass
-        )
+        # The wide path (and the blend) keep one SVM of the documents the network learned
+        # (all of them after the refit), under the calibration the network learned with.
+        rows = np.arange(len(data.texts)) if refit else data.train_idx
+        progress.start("linear model of every document" if refit else "linear model", 1)
+        stack.coef, stack.intercept = fit_linear(x_all[rows], data.y[rows], config.blend.svm_c)
+        blend.coef, blend.intercept = stack.coef, stack.intercept
+        stack_documents = len(rows)
+        progress.advance(1)
+        progress.finish()
+        network = stacked_to_wide(config, featurizer, network, stack, data.multiclass)
     validation = evaluate(y_val, apply(val_scores, policy), data.classes)
     batch, rate = schedule(config, len(data.train_idx))
     info = {
@@ -133,6 +137,7 @@ def fit_model(
         "refit_epochs": continued,
         "stacked": stack is not None,
         "stack_calibration": None if stack is None else [stack.slope, stack.offset],
+        "stack_documents": stack_documents,
         "batch_size": batch,
         "learning_rate": round(rate, 6),
         "seconds": round(time.perf_counter() - started, 2),
@@ -230,42 +235,46 @@ def threshold_tuner(config: Config, multiclass: bool) -> Tuner:
 
 @dataclass
 class Stack:
-    """The linear model a stacked network learns on: fitted on the training rows, one
-    calibration sigmoid, and the calibrated logits of every document."""
+    """The linear model a stacked network learns on (the mean of its fold models until
+    the final fit), one calibration sigmoid, and every document's held-out margins and
+    calibrated logits."""
 
     coef: np.ndarray
     intercept: np.ndarray
     slope: float
     offset: float
+    margins: np.ndarray
     logits: np.ndarray
 
 
 def stack_inputs(config: Config, x_all: Any, data: Prepared, progress: Progress) -> Stack:
     """The linear model and logits a stacked network learns on.
 
-    A training row's margins come from models fitted on the other folds: the SVM fitted on
+    A training row's margins come from SVMs fitted on the other folds: the SVM fitted on
     a row fits it almost perfectly, and a network shown those margins would learn to trust
-    them more than they deserve on new documents. Validation rows get the training rows'
-    model, as new documents will. One sigmoid, fitted on the out-of-fold margins of every
-    training row (far more than validation holds), turns margins into logits; a slope
-    below 0 (a linear model worse than none, seen on 30 documents) becomes 0.
+    them more than they deserve on new documents. Validation rows get the mean of the fold
+    models, which did not see them either, as new documents will (one SVM fit fewer than
+    fitting the training rows again). One sigmoid, fitted on the training rows'
+    out-of-fold margins (far more than validation holds), turns margins into logits. The
+    linear model kept is fitted after the network (`final_linear`).
     """
-    # One step per SVM fit: the training rows', then each fold's (17 s in all on ModApte).
-    progress.start(f"linear model for stacking ({STACK_FOLDS} folds)", STACK_FOLDS + 1)
+    # One step per SVM fit (11 s in all on ModApte).
+    progress.start(f"linear model for stacking ({STACK_FOLDS} folds)", STACK_FOLDS)
     train, val = data.train_idx, data.val_idx
-    c = config.blend.svm_c
-    coef, intercept = fit_linear(x_all[train], data.y[train], c)
-    progress.advance(1)
-    oof = out_of_fold_margins(
-        x_all[train], data.y[train], c, STACK_FOLDS, config.train.seed, progress.advance
+    margins = np.zeros(data.y.shape, dtype=np.float32)
+    margins[train], coef, intercept = cross_fit(
+        x_all[train],
+        data.y[train],
+        config.blend.svm_c,
+        STACK_FOLDS,
+        config.train.seed,
+        progress.advance,
     )
-    slope, offset = calibrate(oof, data.y[train])
-    slope = max(slope, 0.0)
-    logits = np.zeros(data.y.shape, dtype=np.float32)
-    logits[train] = slope * oof + offset
-    logits[val] = slope * (np.asarray(x_all[val] @ coef.T, dtype=np.float32) + intercept) + offset
+    margins[val] = np.asarray(x_all[val] @ coef.T, dtype=np.float32) + intercept
+    slope, offset = calibrate(margins[train], data.y[train])
+    logits = (slope * margins + offset).astype(np.float32)
     progress.finish()
-    return Stack(coef, intercept, slope, offset, logits)
+    return Stack(coef, intercept, slope, offset, margins, logits)
 
 
 def fit_blend(
@@ -276,13 +285,14 @@ def fit_blend(
     network_val: np.ndarray,
     tune: Tuner,
     progress: Progress,
-    linear: tuple[np.ndarray, np.ndarray] | None = None,
-) -> tuple[LinearBlend | None, TfidfFeaturizer | None, Any, dict[str, Any]]:
-    """The linear model on TF-IDF features, calibrated and weighted on validation:
-    (blend, its own featurizer or None, its features of every document, a record).
-    `linear`: its (coef, intercept) on the training rows when already fitted."""
+    linear: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> tuple[LinearBlend | None, TfidfFeaturizer | None, Any, np.ndarray, dict[str, Any]]:
+    """The linear model on TF-IDF features, calibrated and weighted on validation: (blend,
+    its own featurizer or None, its features of every document, the blended validation
+    scores, a record). `linear`: (coef, intercept, every document's margins) when already
+    fitted, the validation rows' margins from models that did not see them."""
     if config.blend.linear == "off":
-        return None, None, None, {}
+        return None, None, None, network_val, {}
     progress.start("linear model")
     linear_featurizer = None
     if isinstance(featurizer, TfidfFeaturizer):
@@ -293,20 +303,24 @@ def fit_blend(
     train, val = data.train_idx, data.val_idx
     y_val = data.y[val]
     if linear is None:
-        linear = fit_linear(x_linear[train], data.y[train], config.blend.svm_c)
-    coef, intercept = linear
-    margins = np.asarray(x_linear[val] @ coef.T, dtype=np.float32) + intercept
+        coef, intercept = fit_linear(x_linear[train], data.y[train], config.blend.svm_c)
+        margins = np.asarray(x_linear[val] @ coef.T, dtype=np.float32) + intercept
+    else:
+        coef, intercept, every = linear
+        margins = every[val]
     slope, offset = calibrate(margins, y_val)
     blend = LinearBlend(coef, intercept, slope, offset, config.blend.weight, data.multiclass)
     info: dict[str, Any] = {"svm_c": config.blend.svm_c, "calibration": [slope, offset]}
-    if config.blend.linear == "auto":
-        linear_val = blend.scores(x_linear[val])
+    linear_val = blend.calibrated(margins)
+    if config.blend.linear == "auto" and slope == 0.0:
+        blend.weight = 0.0  # ranks worse than chance on validation: nothing to add
+    elif config.blend.linear == "auto":
         blend.weight, by_weight = choose_weight(network_val, linear_val, y_val, tune)
         info["validation_micro_f1_by_weight"] = {str(w): round(f, 4) for w, f in by_weight.items()}
     info["linear_weight"] = blend.weight
     progress.advance(1)
     progress.finish()
-    return blend, linear_featurizer, x_linear, info
+    return blend, linear_featurizer, x_linear, blend.mix(network_val, linear_val), info
 
 
 def retune(
