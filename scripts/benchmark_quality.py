@@ -157,10 +157,11 @@ def _run_linear_alone(train: list[Any], test: list[Any]) -> Run:
     featurizer, x = vectorize(config, data, NullProgress())
     tune = threshold_tuner(config, data.multiclass)
     no_network = np.zeros((len(data.val_idx), len(data.classes)), dtype=np.float32)
-    linear, _, _, _ = fit_blend(config, featurizer, x, data, no_network, tune, NullProgress())
+    linear, _, _, val_scores, _ = fit_blend(
+        config, featurizer, x, data, no_network, tune, NullProgress()
+    )
     assert linear is not None
-    val = data.val_idx
-    policy = tune(data.y[val], linear.blend(no_network, x[val]))
+    policy = tune(data.y[data.val_idx], val_scores)
     linear.coef, linear.intercept = fit_linear(x, data.y, config.blend.svm_c)  # as refit does
     seconds = time.perf_counter() - started
     chosen = apply(linear.scores(featurizer.transform([d.text for d in test])), policy)

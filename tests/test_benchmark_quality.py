@@ -66,3 +66,18 @@ def test_validation_split_is_disjoint_complete_and_seeded() -> None:
     assert sorted(np.concatenate([train, val]).tolist()) == list(range(1000))
     again, _ = bq._split(1000)
     assert np.array_equal(train, again)
+
+
+def test_the_linear_alone_row_runs_the_pipeline_steps_it_names() -> None:
+    # The row calls topicclf's training steps directly, so it breaks when they change.
+    from topicclf.corpus import open_corpus
+
+    demo = Path(__file__).parent.parent / "corpora" / "newsbriefs"
+    train = list(open_corpus(demo / "train.jsonl"))
+    test = list(open_corpus(demo / "test.jsonl"))
+    predicted, seconds, extras = bq._run_linear_alone(train, test)
+    assert len(predicted) == len(test) and seconds > 0 and extras == {}
+    topics = {t for d in train for t in d.labels}
+    assert all(set(p) <= topics for p in predicted)
+    hits = sum(bool(set(p) & set(d.labels)) for p, d in zip(predicted, test, strict=True))
+    assert hits > 0.6 * len(test)
