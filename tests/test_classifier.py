@@ -316,6 +316,11 @@ def test_parameters_clone_and_set_params() -> None:
     config = copy.resolved_config()
     assert config.network.dropout == 0.1 and config.network.hidden_units == (8, 4)
     assert config.train.epochs == 5 and config.features.min_df == 1  # from config=
+    with pytest.raises(ValueError, match="Invalid parameter 'dropuot' for estimator"):
+        copy.set_params(dropuot=0.2)
+    assert repr(TopicClassifier(epochs=3, hidden_units=(8,))) == (
+        "TopicClassifier(epochs=3, hidden_units=(8,))"
+    )
     with pytest.raises(ConfigError, match="network.dropout = 2.0 must be between 0 and 1"):
         TopicClassifier(dropout=2.0).resolved_config()
 
@@ -329,6 +334,13 @@ def test_not_fitted_error_is_scikit_learns_too(tiny_dense: TopicClassifier) -> N
     with pytest.raises(SklearnNotFittedError, match="call fit first"):
         TopicClassifier().predict(["x"])
     check_is_fitted(tiny_dense)
+    # The class exported by name (defined on first use, see classifier._not_fitted_error).
+    from topicclf.classifier import TopicClassifierNotFittedError
+
+    assert issubclass(TopicClassifierNotFittedError, NotFittedError)
+    assert issubclass(TopicClassifierNotFittedError, SklearnNotFittedError)
+    with pytest.raises(TopicClassifierNotFittedError, match="call fit first"):
+        TopicClassifier().predict_proba(["x"])
 
 
 def test_cross_validation_grid_search_and_pipeline(

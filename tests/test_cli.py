@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from topicclf.cli import run
+from topicclf.corpus import open_corpus
 
 REPO = Path(__file__).parent.parent
 NEWS_TRAIN = str(REPO / "corpora/newsbriefs/train.jsonl")
@@ -546,6 +547,20 @@ def test_info_and_stats_do_not_load_tensorflow(model_dir: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_tag_does_not_import_scikit_learn(model_dir: Path, tmp_path: Path) -> None:
+    # Its import takes seconds: a tagger starts without it (numpy and the saved arrays).
+    out = tmp_path / "tags.jsonl"
+    code = (
+        "import sys\n"
+        "from topicclf.cli import run\n"
+        f"assert run(['tag', {str(model_dir)!r}, {NEWS_TEST!r}, '-o', {str(out)!r}]) == 0\n"
+        "print('sklearn' in sys.modules, 'tensorflow' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "False False"
+    assert len(out.read_text().splitlines()) == len(list(open_corpus(NEWS_TEST)))
 
 
 def test_explain_command(

@@ -7,6 +7,7 @@ that makes every check run, and the checks that cannot apply are listed with the
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -71,11 +72,19 @@ def _expected(estimator: Any) -> dict[str, str]:
     return EXPECTED_FAILURES
 
 
-@parametrize_with_checks(
-    [ProbedTopicClassifier(hidden_units=(4,), epochs=1, min_df=1)],
-    expected_failed_checks=_expected,
-    xfail_strict=True,
-)
+# TopicClassifier writes the estimator API itself instead of inheriting BaseEstimator, so
+# that tagging never imports scikit-learn (see classifier._Estimator); collecting the checks
+# warns about that, by design.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", "Estimator .* does not inherit from `sklearn.base")
+    _ALL_CHECKS = parametrize_with_checks(
+        [ProbedTopicClassifier(hidden_units=(4,), epochs=1, min_df=1)],
+        expected_failed_checks=_expected,
+        xfail_strict=True,
+    )
+
+
+@_ALL_CHECKS
 def test_scikit_learn_estimator_checks(estimator: Any, check: Any) -> None:
     check(estimator)
 
