@@ -549,6 +549,22 @@ def test_info_and_stats_do_not_load_tensorflow(model_dir: Path) -> None:
     assert done.stdout.strip().splitlines()[-1] == "False"
 
 
+def test_train_runs_with_stderr_closed(tmp_path: Path) -> None:
+    # `topicclf train ... 2>&-` (cron, daemons): Python then has no sys.stderr at all, and
+    # hiding TensorFlow's start-up logs must not need one.
+    model = tmp_path / "model"
+    done = subprocess.run(
+        [sys.executable, "-m", "topicclf", "train", str(REPO / "tests/data/tiny.jsonl")]
+        + ["-o", str(model), *FAST],
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+        preexec_fn=lambda: os.close(2),  # in the child only
+    )
+    assert done.returncode == 0
+    assert "model saved to" in done.stdout and (model / "manifest.json").exists()
+
+
 def test_tag_does_not_import_scikit_learn(model_dir: Path, tmp_path: Path) -> None:
     # Its import takes seconds: a tagger starts without it (numpy and the saved arrays).
     out = tmp_path / "tags.jsonl"

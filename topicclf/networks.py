@@ -25,13 +25,14 @@ def _stderr_silenced() -> Iterator[None]:
     terminal's descriptor 2, writes to a copy of the real descriptor instead: the import
     may run in a background thread while the main thread reports progress.
     """
+    python_stderr = sys.stderr  # None when the process started with descriptor 2 closed
     try:
-        sys.stderr.flush()
+        if python_stderr is not None:
+            python_stderr.flush()
         saved = os.dup(2)
     except (OSError, ValueError):  # no usable fd 2 (embedded interpreters): nothing to hide
         yield
         return
-    python_stderr = sys.stderr
     visible = None
     try:
         if python_stderr.fileno() == 2:
