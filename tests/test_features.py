@@ -4,6 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from topicclf.config import FeatureConfig, TextConfig
@@ -125,3 +127,35 @@ def test_a_frequency_floor_no_term_reaches_says_why() -> None:
     featurizer = TfidfFeaturizer(TextConfig(stemmer="none"), FeatureConfig(min_df=2))
     with pytest.raises(DataError, match=r"after pruning, no terms remain .*lower features.min_df"):
         featurizer.fit(texts)
+
+
+WORDS = ["rain", "wheat", "oil", "gold", "the", "rates", "Öl", "x1", "zz"]
+
+
+@given(
+    docs=st.lists(
+        st.lists(st.sampled_from(WORDS), max_size=12).map(" ".join), min_size=1, max_size=12
+    ),
+    picks=st.lists(st.booleans(), min_size=12, max_size=12),
+    min_df=st.integers(1, 3),
+    max_features=st.integers(0, 6),
+)
+@settings(max_examples=150, deadline=None)
+def test_one_pass_equals_two_passes_on_any_texts(
+    docs: list[str], picks: list[bool], min_df: int, max_features: int
+) -> None:
+    rows = np.array([i for i in range(len(docs)) if picks[i]], dtype=np.int64)
+    features = FeatureConfig(min_df=min_df, max_features=max_features, ngram_max=2)
+    one_pass = TfidfFeaturizer(TextConfig(), features)
+    two_pass = TfidfFeaturizer(TextConfig(), features)
+    try:
+        two_pass.fit([docs[i] for i in rows])
+    except DataError:
+        with pytest.raises(DataError, match="no features could be learned"):
+            one_pass.fit_transform(docs, rows)
+        return
+    x = one_pass.fit_transform(docs, rows)
+    assert one_pass.vocabulary_ == two_pass.vocabulary_
+    expected = two_pass.transform(docs)
+    for part in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(x, part), getattr(expected, part))

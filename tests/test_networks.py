@@ -134,8 +134,12 @@ def test_a_stacked_network_adds_the_given_logits_before_its_activation() -> None
     np.testing.assert_allclose(np.log(shifted / (1 - shifted)), logit + shift, atol=1e-4)
 
 
+def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:
+    # A new interpreter: this one has Keras loaded already.
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+
 def test_keras_imports_in_the_background_with_python_stderr_still_visible() -> None:
-    # In a fresh interpreter: this one has Keras loaded already.
     code = (
         "import os, sys\n"
         "from topicclf import networks\n"
@@ -147,7 +151,7 @@ def test_keras_imports_in_the_background_with_python_stderr_still_visible() -> N
         "keras = networks.keras_module()\n"
         "print(networks.keras_loaded(), keras.__name__, hasattr(keras, 'layers'))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = _fresh_python(code)
     assert done.stderr == "python progress\n"
     assert done.stdout.split("\n")[-2] == "True keras True"
 
@@ -165,5 +169,4 @@ def test_a_failed_background_import_is_raised_where_keras_is_needed() -> None:
         "    except ImportError as exc:\n"
         "        print(exc)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout == "no tensorflow here\nno tensorflow here\n"
+    assert _fresh_python(code).stdout == "no tensorflow here\nno tensorflow here\n"

@@ -256,7 +256,7 @@ def stack_inputs(config: Config, x_all: Any, data: Prepared, progress: Progress)
     models, which did not see them either, as new documents will (one SVM fit fewer than
     fitting the training rows again). One sigmoid, fitted on the training rows'
     out-of-fold margins (far more than validation holds), turns margins into logits. The
-    linear model kept is fitted after the network (`final_linear`).
+    linear model kept is fitted after the network, in `fit_model`.
     """
     # One step per SVM fit (11 s in all on ModApte).
     progress.start(f"linear model for stacking ({STACK_FOLDS} folds)", STACK_FOLDS)
