@@ -148,11 +148,12 @@ def cross_fit(
     """One-vs-rest SVMs fitted once per fold on the other folds' rows: (each row's margins
     from the model that did not see it, the fold models' mean coef, their mean intercept).
 
-    The mean of the fold models is one linear model that learned from every row, so no
-    further fit on all rows is needed. The folds are fitted one after the other, in this
-    process. Threads would make the margins depend on their timing (liblinear draws from
-    one generator per process), and worker processes cost about 550 MB and outlived a
-    training stopped by SIGTERM. `on_fold` is called after each fold (for progress).
+    The mean of the fold models is one linear model that saw none of the rows outside
+    `x` (the stacking scores validation rows with it). The folds are fitted one after the
+    other, in this process. Threads would make the margins depend on their timing
+    (liblinear draws from one generator per process), and worker processes cost about
+    550 MB and outlived a training stopped by SIGTERM. `on_fold` is called after each fold
+    (for progress).
     """
     margins = np.zeros(y.shape, dtype=np.float32)
     coef_sum = np.zeros((y.shape[1], x.shape[1]), dtype=np.float64)

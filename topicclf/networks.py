@@ -56,7 +56,9 @@ def _stderr_silenced() -> Iterator[None]:
         if visible is not None:
             if sys.stderr is visible:
                 sys.stderr = python_stderr
-            visible.close()
+            # Flushed, not closed: a handler made during the import (TensorFlow's logger)
+            # may hold it, and it still writes to the real stderr.
+            visible.flush()
         os.close(saved)
         os.close(devnull)
 
