@@ -27,6 +27,13 @@ def _not_fitted(name: str) -> NotFittedError:
     return NotFittedError(f"this {name} is not fitted yet; call fit first")
 
 
+def frequency_floor(min_df: int, n_docs: int) -> int:
+    """The document-frequency floor for a corpus of n_docs texts: `min_df`, relaxed on
+    small corpora. A floor of 2 removes typos and ids on large corpora, but on a tiny
+    corpus it would throw away most of the vocabulary."""
+    return min(min_df, max(1, n_docs // 50))
+
+
 class TfidfFeaturizer:
     """TF-IDF vectors over word 1..n-grams, L2-normalised rows, optionally sublinear tf."""
 
@@ -113,13 +120,12 @@ class TfidfFeaturizer:
             shape=(len(texts), len(terms)),
         )
         fit = counts_all if fit_rows is None else counts_all[fit_rows]
-        keep = self._chosen_terms(fit, terms)
-        chosen = sorted((t for t, i in terms.items() if keep[i]))
-        column = np.full(len(terms), -1, dtype=np.int64)
-        column[[terms[t] for t in chosen]] = np.arange(len(chosen))
-        self.vocabulary_ = {t: i for i, t in enumerate(chosen)}
-        counted = fit[:, column >= 0]
-        counted = counted[:, np.argsort(column[column >= 0])]
+        names = list(terms)  # a term's id is its position
+        chosen = self._chosen_terms(fit, names)
+        column = np.full(len(names), -1, dtype=np.int64)
+        column[chosen] = np.arange(len(chosen))
+        self.vocabulary_ = {names[i]: k for k, i in enumerate(chosen)}
+        counted = fit[:, chosen]
         idf = TfidfTransformer(sublinear_tf=self.features.sublinear_tf).fit(counted).idf_
         self.idf_ = np.asarray(idf, dtype=np.float32)
         # Each row keeps its n-grams in first-seen order, as `transform` would give them.
@@ -131,20 +137,18 @@ class TfidfFeaturizer:
             new_indptr,
         )
 
-    def _chosen_terms(self, counts: sp.csr_matrix, terms: dict[str, int]) -> np.ndarray:
-        """Which of `terms` TfidfVectorizer would keep given these count rows (a mask).
+    def _chosen_terms(self, counts: sp.csr_matrix, names: list[str]) -> np.ndarray:
+        """The ids of the terms TfidfVectorizer would keep given these count rows, in the
+        alphabetical order of their names (the columns' order).
 
         Its rules: a document-frequency floor, then the `max_features` most frequent terms,
         ties broken as its sort breaks them (so terms are ranked in alphabetical order).
         """
-        n_docs = counts.shape[0]
-        # A document-frequency floor of 2 removes typos and ids on large corpora, but on a
-        # tiny corpus it would throw away most of the vocabulary.
-        min_df = min(self.features.min_df, max(1, n_docs // 50))
-        by_name = np.array(sorted(range(len(terms)), key=list(terms).__getitem__), dtype=np.int64)
-        dfs = np.bincount(counts.indices, minlength=len(terms))[by_name]
+        min_df = frequency_floor(self.features.min_df, counts.shape[0])
+        by_name = np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.int64)
+        dfs = np.bincount(counts.indices, minlength=len(names))[by_name]
         mask = dfs >= min_df
-        if not terms or not (dfs > 0).any():
+        if not names or not (dfs > 0).any():
             raise DataError(
                 "no features could be learned from the training texts (empty vocabulary); "
                 "are the documents empty or all stop words?"
@@ -161,9 +165,7 @@ class TfidfFeaturizer:
             limited = np.zeros(len(dfs), dtype=bool)
             limited[np.where(mask)[0][ranked]] = True
             mask = limited
-        keep = np.zeros(len(terms), dtype=bool)
-        keep[by_name[mask]] = True
-        return keep
+        return by_name[mask]
 
     def _weigh(self, counts: np.ndarray, cols: np.ndarray, indptr: np.ndarray) -> sp.csr_matrix:
         """TF-IDF rows from raw counts (in each row's first-seen order): sublinear tf, idf,
@@ -258,7 +260,7 @@ class SequenceFeaturizer:
                 counts.update(tokens)
                 n_tokens += len(tokens)
             lengths.append(n_tokens)
-        min_count = min(self.features.min_df, max(1, len(texts) // 50))
+        min_count = frequency_floor(self.features.min_df, len(texts))
         kept = sorted(
             (t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t)
         )[: self.features.sequence_vocabulary - 2]
