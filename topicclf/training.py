@@ -76,19 +76,7 @@ def fit_model(
     featurizer, x_all = vectorize(config, data, progress)
     tune = threshold_tuner(config, data.multiclass)
     x_val, y_val = x_all[data.val_idx], data.y[data.val_idx]
-    stack = None
-    if config.stacked:
-        # Keras imports (seconds of Python) while liblinear fits (no GIL): both cores work.
-        from sklearn.linear_model import LogisticRegression  # noqa: F401 - imported before
-        from sklearn.svm import LinearSVC  # noqa: F401 - the thread, so the two never race
-
-        start_loading_keras()
-        stack = stack_inputs(config, x_all, data, progress)
-    if not keras_loaded():  # its import takes seconds: say so instead of going quiet
-        progress.start("loading TensorFlow")
-        keras_module()
-        progress.advance(1)
-        progress.finish()
+    stack = stack_beside_keras_import(config, x_all, data, progress)
     linear = None if stack is None else (stack.coef, stack.intercept, stack.margins)
     logits = None if stack is None else stack.logits
     network, epochs_run, best_epoch = train_network(
@@ -112,16 +100,9 @@ def fit_model(
             blend.coef, blend.intercept = fit_linear(x_linear, data.y, config.blend.svm_c)
     stack_documents = None
     if stack is not None and blend is not None:
-        # The wide path (and the blend) keep one SVM of the documents the network learned
-        # (all of them after the refit), under the calibration the network learned with.
-        rows = np.arange(len(data.texts)) if refit else data.train_idx
-        progress.start("linear model of every document" if refit else "linear model", 1)
-        stack.coef, stack.intercept = fit_linear(x_all[rows], data.y[rows], config.blend.svm_c)
-        blend.coef, blend.intercept = stack.coef, stack.intercept
-        stack_documents = len(rows)
-        progress.advance(1)
-        progress.finish()
-        network = stacked_to_wide(config, featurizer, network, stack, data.multiclass)
+        network, stack_documents = keep_stacked_linear(
+            config, featurizer, network, x_all, data, stack, blend, refit, progress
+        )
     validation = evaluate(y_val, apply(val_scores, policy), data.classes)
     batch, rate = schedule(config, len(data.train_idx))
     info = {
@@ -145,6 +126,53 @@ def fit_model(
     }
     scorer = Scorer(featurizer, network, blend, linear_featurizer)
     return Fitted(data.classes, data.mode, scorer, policy, validation, info)
+
+
+def stack_beside_keras_import(
+    config: Config, x_all: Any, data: Prepared, progress: Progress
+) -> Stack | None:
+    """The stacking's inputs (None when not stacked); Keras is imported when it returns.
+
+    Keras imports (seconds of Python) in a background thread while liblinear fits the
+    stacking's SVMs (without the GIL), so both cores work.
+    """
+    stack = None
+    if config.stacked:
+        from sklearn.linear_model import LogisticRegression  # noqa: F401 - imported before
+        from sklearn.svm import LinearSVC  # noqa: F401 - the thread, so the two never race
+
+        start_loading_keras()
+        stack = stack_inputs(config, x_all, data, progress)
+    if not keras_loaded():  # its import takes seconds: say so instead of going quiet
+        progress.start("loading TensorFlow")
+        keras_module()
+        progress.advance(1)
+        progress.finish()
+    return stack
+
+
+def keep_stacked_linear(
+    config: Config,
+    featurizer: Featurizer,
+    network: Any,
+    x_all: Any,
+    data: Prepared,
+    stack: Stack,
+    blend: LinearBlend,
+    refit: bool,
+    progress: Progress,
+) -> tuple[Any, int]:
+    """Fit the SVM a stacked model keeps, on the documents the network learned (all of them
+    after the refit), and save the network with it as its wide path, under the calibration
+    the network learned with; the blend keeps the same SVM. Returns (the wide network, the
+    number of documents the SVM learned)."""
+    rows = np.arange(len(data.texts)) if refit else data.train_idx
+    progress.start("linear model of every document" if refit else "linear model", 1)
+    stack.coef, stack.intercept = fit_linear(x_all[rows], data.y[rows], config.blend.svm_c)
+    blend.coef, blend.intercept = stack.coef, stack.intercept
+    progress.advance(1)
+    progress.finish()
+    return stacked_to_wide(config, featurizer, network, stack, data.multiclass), len(rows)
 
 
 def prepare(config: Config, texts: Sequence[str], label_sets: Sequence[Sequence[str]]) -> Prepared:
