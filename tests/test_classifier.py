@@ -334,7 +334,7 @@ def test_not_fitted_error_is_scikit_learns_too(tiny_dense: TopicClassifier) -> N
     with pytest.raises(SklearnNotFittedError, match="call fit first"):
         TopicClassifier().predict(["x"])
     check_is_fitted(tiny_dense)
-    # The class exported by name (defined on first use, see classifier._not_fitted_error).
+    # The class exported by name (defined on first use, see estimator.not_fitted_error).
     from topicclf.classifier import TopicClassifierNotFittedError
 
     assert issubclass(TopicClassifierNotFittedError, NotFittedError)

@@ -73,7 +73,7 @@ def _expected(estimator: Any) -> dict[str, str]:
 
 
 # TopicClassifier writes the estimator API itself instead of inheriting BaseEstimator, so
-# that tagging never imports scikit-learn (see classifier._Estimator); collecting the checks
+# that tagging never imports scikit-learn (see topicclf/estimator.py); collecting the checks
 # warns about that, by design.
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "Estimator .* does not inherit from `sklearn.base")

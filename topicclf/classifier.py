@@ -4,7 +4,6 @@ model directory. Each method delegates to the module that owns its concept."""
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,7 +13,8 @@ import numpy as np
 
 from topicclf import bundle
 from topicclf.config import ESTIMATOR_PARAMS, Config, with_values
-from topicclf.errors import DataError, InputError, NotFittedError
+from topicclf.errors import DataError, InputError
+from topicclf.estimator import Estimator, not_fitted_error
 from topicclf.explain import Explanation, explain
 from topicclf.features import Featurizer, TfidfFeaturizer
 from topicclf.inference import Scorer
@@ -31,80 +31,13 @@ __all__ = ["Explanation", "TopicClassifier", "TopicClassifierNotFittedError"]  #
 Topics = list[list[tuple[str, float]]]
 
 
-_NOT_FITTED: type[NotFittedError] | None = None
-
-
-def _not_fitted_error() -> type[NotFittedError]:
-    """TopicClassifierNotFittedError, defined on first use: it subclasses scikit-learn's
-    NotFittedError, and importing scikit-learn costs `topicclf tag` seconds of start-up."""
-    global _NOT_FITTED
-    if _NOT_FITTED is None:
-        from sklearn.exceptions import NotFittedError as SklearnNotFittedError
-
-        class TopicClassifierNotFittedError(NotFittedError, SklearnNotFittedError):  # type: ignore[misc]
-            """Used before fit (or load): both topicclf's and scikit-learn's not-fitted error."""
-
-        TopicClassifierNotFittedError.__module__ = __name__
-        _NOT_FITTED = TopicClassifierNotFittedError
-    return _NOT_FITTED
-
-
 def __getattr__(name: str) -> Any:
-    if name == "TopicClassifierNotFittedError":
-        return _not_fitted_error()
+    if name == "TopicClassifierNotFittedError":  # defined on first use: see estimator.py
+        return not_fitted_error()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class _Estimator:
-    """What scikit-learn asks of an estimator (parameters by name, clone, tags, repr),
-    written here rather than inherited from `sklearn.base.BaseEstimator`: loading a model
-    to tag (`topicclf tag`, a web service) then never imports scikit-learn, whose import
-    takes seconds."""
-
-    @classmethod
-    def _get_param_names(cls) -> list[str]:
-        params = inspect.signature(cls.__init__).parameters.values()
-        return sorted(p.name for p in params if p.name != "self" and p.kind == p.KEYWORD_ONLY)
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The keyword arguments this estimator was made with (scikit-learn's API)."""
-        return {name: getattr(self, name) for name in self._get_param_names()}
-
-    def set_params(self, **params: Any) -> Any:
-        """Change keyword arguments by name (scikit-learn's API); returns the estimator."""
-        valid = self._get_param_names()
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for estimator {type(self).__name__}. "
-                    f"Valid parameters are: {valid!r}."
-                )
-            setattr(self, key, value)
-        return self
-
-    def __repr__(self) -> str:
-        defaults = inspect.signature(type(self).__init__).parameters
-        given = [
-            f"{name}={value!r}"
-            for name, value in self.get_params(deep=False).items()
-            if value is not defaults[name].default
-        ]
-        return f"{type(self).__name__}({', '.join(given)})"
-
-    def __sklearn_tags__(self) -> Any:
-        """scikit-learn's default tags for an estimator (subclasses refine them)."""
-        from sklearn.utils import Tags, TargetTags
-
-        return Tags(
-            estimator_type=None,
-            target_tags=TargetTags(required=False),
-            transformer_tags=None,
-            regressor_tags=None,
-            classifier_tags=None,
-        )
-
-
-class TopicClassifier(_Estimator):
+class TopicClassifier(Estimator):
     """Learns to tag texts with topics (multi-label, or multi-class with exactly one topic).
 
     A scikit-learn estimator: keyword arguments set the main settings (None keeps the value
@@ -264,7 +197,7 @@ class TopicClassifier(_Estimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "scorer_"):
-            raise _not_fitted_error()(
+            raise not_fitted_error()(
                 "this TopicClassifier is not fitted yet; call fit first (or TopicClassifier.load)"
             )
 
