@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pickle
 import warnings
 from pathlib import Path
 
@@ -339,8 +340,11 @@ def test_not_fitted_error_is_scikit_learns_too(tiny_dense: TopicClassifier) -> N
 
     assert issubclass(TopicClassifierNotFittedError, NotFittedError)
     assert issubclass(TopicClassifierNotFittedError, SklearnNotFittedError)
-    with pytest.raises(TopicClassifierNotFittedError, match="call fit first"):
+    with pytest.raises(TopicClassifierNotFittedError, match="call fit first") as raised:
         TopicClassifier().predict_proba(["x"])
+    # It crosses process boundaries (workers, Dask) as itself.
+    back = pickle.loads(pickle.dumps(raised.value))
+    assert type(back) is TopicClassifierNotFittedError and str(back) == str(raised.value)
 
 
 def test_cross_validation_grid_search_and_pipeline(

@@ -26,7 +26,9 @@ def not_fitted_error() -> type[NotFittedError]:
         class TopicClassifierNotFittedError(NotFittedError, SklearnNotFittedError):  # type: ignore[misc]
             """Used before fit (or load): both topicclf's and scikit-learn's not-fitted error."""
 
-        TopicClassifierNotFittedError.__module__ = "topicclf.classifier"  # where users import it
+        # Named as users import it, so that it pickles (multiprocessing, Dask) by reference.
+        TopicClassifierNotFittedError.__module__ = "topicclf.classifier"
+        TopicClassifierNotFittedError.__qualname__ = "TopicClassifierNotFittedError"
         _NOT_FITTED = TopicClassifierNotFittedError
     return _NOT_FITTED
 
