@@ -5,8 +5,9 @@ Each system trains in its own subprocess (so peak memory is its own) on ModApte 
 scored on ModApte test (90 topics, multi-label), and on R8 (8 topics, multi-class) where it
 applies. Thresholds and limits are chosen on training data only (a validation split of it).
 A paired bootstrap over the test documents (1000 resamples) gives a 95% interval for the
-micro-F1 difference between topicclf's default and each other system. Prints tables and
-writes JSON (predictions are not kept).
+micro-F1 difference between topicclf's default and each other system. The same run also
+times importing Keras (TensorFlow backend) in a fresh process, the floor under any training
+of a Keras network. Prints tables and writes JSON (predictions are not kept).
 
     python scripts/benchmark_quality.py [--reuters PATH] [--output results/quality.json]
         [--only NAME ...]
@@ -477,17 +478,44 @@ def main() -> None:
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
     predictions = {r["system"]: r.pop("predictions") for r in results}
     _print_table(results)
+    imports = keras_import_seconds(KERAS_IMPORT_RUNS)
+    print(
+        f"\nimporting Keras (TensorFlow backend) in a fresh process, {len(imports)} runs: "
+        + ", ".join(f"{s:.1f} s" for s in imports)
+    )
     bootstrap = _comparisons(str(args.reuters), predictions)
     payload = {
         **run_info(),
         "descriptions": {n: SYSTEMS[n][1] for n in names},
         "results": results,
+        "keras_import_seconds": imports,
         "ratios_vs_linear_svm": _ratios(results),
         "paired_bootstrap_vs_topicclf_dense": bootstrap,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"\nwritten to {args.output}", file=sys.stderr)
+
+
+KERAS_IMPORT_RUNS = 3
+
+
+def keras_import_seconds(runs: int) -> list[float]:
+    """Wall seconds to import Keras as topicclf does (TensorFlow backend, its start-up logs
+    hidden) in `runs` fresh processes, one after the other: the time no training of a
+    Keras network can avoid."""
+    code = (
+        "import time; started = time.perf_counter()\n"
+        "from topicclf.networks import keras_module; keras_module()\n"
+        "print(time.perf_counter() - started)"
+    )
+    out = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
+        out.append(round(float(done.stdout.strip().splitlines()[-1]), 2))
+    return out
 
 
 def _comparisons(reuters: str, predictions: dict[str, list[list[str]]]) -> dict[str, Any]:

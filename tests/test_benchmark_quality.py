@@ -81,3 +81,11 @@ def test_the_linear_alone_row_runs_the_pipeline_steps_it_names() -> None:
     assert all(set(p) <= topics for p in predicted)
     hits = sum(bool(set(p) & set(d.labels)) for p, d in zip(predicted, test, strict=True))
     assert hits > 0.6 * len(test)
+
+
+def test_keras_import_is_timed_in_fresh_processes() -> None:
+    # A child process that imports Keras as training does; one figure per run.
+    times = bq.keras_import_seconds(1)
+    assert len(times) == 1
+    assert isinstance(times[0], float)
+    assert times[0] > 0
