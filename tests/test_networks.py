@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from topicclf.networks import adam, build_dense_network, build_embedding_network, keras_module
+from topicclf.networks import (
+    adam,
+    build_dense_network,
+    build_embedding_network,
+    keras_module,
+    loss_function,
+)
 
 
 def test_dense_network_shapes_names_and_activation() -> None:
@@ -137,6 +143,26 @@ def test_a_stacked_network_adds_the_given_logits_before_its_activation() -> None
 def _fresh_python(code: str) -> subprocess.CompletedProcess[str]:
     # A new interpreter: this one has Keras loaded already.
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+
+def test_sqrt_weighting_makes_a_rare_topics_positives_weigh_more() -> None:
+    keras = keras_module()
+    # Topic 0 is on 1 of 10 documents (weight sqrt(9/1) = 3), topic 1 on 5 (weight 1).
+    y = np.zeros((10, 2), dtype=np.float32)
+    y[0, 0] = 1.0
+    y[:5, 1] = 1.0
+    weighted = loss_function(keras, y, multiclass=False, weighting="sqrt")
+    plain = loss_function(keras, y, multiclass=False, weighting="none")
+    assert plain == "binary_crossentropy"
+    assert loss_function(keras, y, multiclass=True, weighting="sqrt") == (
+        "categorical_crossentropy"
+    )
+    half = np.full((1, 2), 0.5, dtype=np.float32)
+    rare_positive = np.array([[1.0, 0.0]], dtype=np.float32)
+    common_positive = np.array([[0.0, 1.0]], dtype=np.float32)
+    # Cross-entropy at p = 0.5 is ln 2 per term; the mean over topics weighs them.
+    assert float(weighted(rare_positive, half)[0]) == pytest.approx(2 * np.log(2), rel=1e-5)
+    assert float(weighted(common_positive, half)[0]) == pytest.approx(np.log(2), rel=1e-5)
 
 
 def test_keras_imports_in_the_background_with_python_stderr_still_visible() -> None:
