@@ -511,9 +511,10 @@ def keras_import_seconds(runs: int) -> list[float]:
     )
     out = []
     for _ in range(runs):
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        if done.returncode != 0:
+            print(done.stderr[-2000:], file=sys.stderr)
+            sys.exit("importing Keras failed")
         out.append(round(float(done.stdout.strip().splitlines()[-1]), 2))
     return out
 

@@ -279,7 +279,9 @@ def loss_function(keras: Any, y: np.ndarray, multiclass: bool, weighting: str) -
     """Cross-entropy; with 'sqrt' weighting, a topic's positives weigh sqrt(negatives/positives).
 
     Rare topics otherwise contribute so little to the loss that early stopping, driven by the
-    frequent ones, ends training before they are learned.
+    frequent ones, ends training before they are learned. 'sqrt' is the default: on held-out
+    fifths of Reuters training data (full texts, titles only, a 1,000-document sample) it
+    raised macro-F1 by 0.016 on average (0.019 on the full texts) with micro-F1 level.
     """
     if multiclass:
         return "categorical_crossentropy"
