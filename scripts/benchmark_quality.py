@@ -155,7 +155,7 @@ def _run_linear_alone(train: list[Any], test: list[Any]) -> Run:
     config = Config().with_overrides(["blend.linear=fixed", "blend.weight=1.0"])
     started = time.perf_counter()
     data = prepare(config, [d.text for d in train], [d.labels for d in train])
-    featurizer, x = vectorize(config, data, NullProgress())
+    featurizer, x, _ = vectorize(config, data, NullProgress())
     tune = threshold_tuner(config, data.multiclass)
     no_network = np.zeros((len(data.val_idx), len(data.classes)), dtype=np.float32)
     linear, _, _, val_scores, _ = fit_blend(

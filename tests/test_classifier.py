@@ -171,6 +171,27 @@ def test_explain_dense(tiny_dense: TopicClassifier) -> None:
     assert weight == pytest.approx(logit(first.score) - logit(without), rel=1e-4, abs=1e-5)
 
 
+def test_explain_names_character_ngrams_and_weighs_them_exactly(
+    tiny_docs: list[Document],
+) -> None:
+    clf = _fit(tiny_docs, tiny_config(epochs=10).with_overrides(["features.char_ngrams=on"]))
+    text = "The striker scored a late goal in the cup final."
+    first = clf.explain(text, top=50)[0]
+    pieces = {t for t, _ in first.up + first.down if t.startswith("[")}
+    grams = clf.featurizer_.analyzer.char_ngrams(text, 3, 5)
+    assert pieces and pieces <= {f"[{g.replace(' ', '_')}]" for g in grams}
+    term, weight = next((t, w) for t, w in first.up + first.down if t.startswith("["))
+    x = clf.featurizer_.transform([text])
+    x[0, clf.featurizer_.terms().index(term)] = 0.0
+    j = clf.classes_.index(first.topic)
+    without = float(clf.scorer_.from_features(x, [text])[0, j])
+
+    def logit(p: float) -> float:
+        return float(np.log(p) - np.log1p(-p))
+
+    assert weight == pytest.approx(logit(first.score) - logit(without), rel=1e-4, abs=1e-5)
+
+
 def test_explain_is_linear_in_the_number_of_terms(
     tiny_docs: list[Document], tmp_path: Path
 ) -> None:

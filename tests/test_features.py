@@ -4,13 +4,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from topicclf.config import FeatureConfig, TextConfig
+from topicclf.config import CHAR_NGRAM_RANGE, SHORT_TEXT_CHARS, FeatureConfig, TextConfig
 from topicclf.errors import DataError, NotFittedError
-from topicclf.features import SequenceFeaturizer, TfidfFeaturizer
+from topicclf.features import SequenceFeaturizer, TfidfFeaturizer, char_ngrams_wanted
 from topicclf.types import Document
 
 
@@ -20,7 +21,7 @@ def _texts(docs: list[Document]) -> list[str]:
 
 def test_tfidf_matches_scikit_learn(tiny_docs: list[Document]) -> None:
     texts = _texts(tiny_docs)
-    features = FeatureConfig(min_df=1, ngram_max=2)
+    features = FeatureConfig(min_df=1, ngram_max=2, char_ngrams="off")
     ours = TfidfFeaturizer(TextConfig(), features).fit(texts)
     reference = TfidfVectorizer(
         analyzer=lambda t: ours.analyzer.ngrams(t, 2), sublinear_tf=True, dtype=np.float32
@@ -30,6 +31,95 @@ def test_tfidf_matches_scikit_learn(tiny_docs: list[Document]) -> None:
     x = ours.transform(texts + ["unseen words only", ""])
     np.testing.assert_allclose(x.toarray(), x_ref.toarray()[:, order], rtol=1e-5, atol=1e-6)
     assert x.dtype == np.float32 and x.shape == (42, ours.n_features)
+
+
+def test_character_ngrams_follow_the_words_in_one_tfidf_space(tiny_docs: list[Document]) -> None:
+    texts = _texts(tiny_docs)
+    ours = TfidfFeaturizer(TextConfig(), FeatureConfig(min_df=1, char_ngrams="on")).fit(texts)
+    assert ours.char_range_ == CHAR_NGRAM_RANGE and ours.char_vocabulary_
+
+    def analyzer(text: str) -> list[str]:
+        chars = ours.analyzer.char_ngrams(text, *CHAR_NGRAM_RANGE)
+        return ours.analyzer.ngrams(text, 2) + ["\x01" + g for g in chars]
+
+    reference = TfidfVectorizer(analyzer=analyzer, sublinear_tf=True, dtype=np.float32)
+    reference.fit(texts)
+    names = sorted(ours.vocabulary_, key=ours.vocabulary_.get) + [
+        "\x01" + g for g in sorted(ours.char_vocabulary_, key=ours.char_vocabulary_.get)
+    ]
+    order = [reference.vocabulary_[t] for t in names]
+    x = ours.transform(texts + ["unseen words only", ""])
+    x_ref = reference.transform(texts + ["unseen words only", ""])
+    np.testing.assert_allclose(x.toarray(), x_ref.toarray()[:, order], rtol=1e-5, atol=1e-6)
+    # Words first, then character n-grams, shown as such.
+    terms = ours.terms()
+    assert terms[: len(ours.vocabulary_)] == sorted(ours.vocabulary_, key=ours.vocabulary_.get)
+    assert "[_whea]" in terms and all(t.startswith("[") for t in terms[len(ours.vocabulary_) :])
+
+
+def test_character_ngrams_are_added_for_short_texts_only() -> None:
+    short = ["wheat prices up", "oil output falls", "gold rises"] * 20
+    long = [" ".join(["wheat prices rose again in chicago trading"] * 8)] * 60
+    auto = FeatureConfig(min_df=1)
+    assert char_ngrams_wanted(auto, short) and not char_ngrams_wanted(auto, long)
+    assert not char_ngrams_wanted(auto, [])
+    assert char_ngrams_wanted(FeatureConfig(char_ngrams="on"), long)
+    assert not char_ngrams_wanted(FeatureConfig(char_ngrams="off"), short)
+    assert max(map(len, short)) < SHORT_TEXT_CHARS < len(long[0])
+    on_short = TfidfFeaturizer(TextConfig(), auto).fit(short)
+    assert on_short.char_range_ == CHAR_NGRAM_RANGE and on_short.char_vocabulary_
+    off_long = TfidfFeaturizer(TextConfig(), auto).fit(long)
+    assert off_long.char_range_ is None and off_long.char_vocabulary_ == {}
+    assert "char_vocabulary" not in off_long.get_state()[0]  # word-only models as before
+    # The rule looks at the rows learned from, not the rows only vectorized.
+    mixed = TfidfFeaturizer(TextConfig(), auto)
+    mixed.fit_transform(short + long, np.arange(len(short)))
+    assert mixed.char_range_ == CHAR_NGRAM_RANGE
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_declined_choice_of_character_ngrams_is_the_word_only_featurizer(
+    tiny_docs: list[Document], keep: bool
+) -> None:
+    texts = _texts(tiny_docs)
+    rows = np.arange(0, len(texts), 2)
+    seen: list[tuple[int, int]] = []
+
+    def choose(words: sp.csr_matrix, both: sp.csr_matrix) -> bool:
+        seen.append((words.shape[1], both.shape[1]))
+        return keep
+
+    chooser = TfidfFeaturizer(TextConfig(), FeatureConfig(min_df=1, char_ngrams="on"))
+    x = chooser.fit_transform(texts, rows, choose)
+    plain = TfidfFeaturizer(
+        TextConfig(), FeatureConfig(min_df=1, char_ngrams="on" if keep else "off")
+    )
+    expected = plain.fit_transform(texts, rows)
+    assert len(seen) == 1 and seen[0][0] == len(plain.vocabulary_) < seen[0][1]
+    assert chooser.vocabulary_ == plain.vocabulary_
+    assert chooser.char_vocabulary_ == plain.char_vocabulary_
+    assert chooser.char_range_ == plain.char_range_
+    np.testing.assert_array_equal(chooser.idf_, plain.idf_)
+    for part in ("indptr", "indices", "data"):  # bit for bit, and as `transform` gives it
+        np.testing.assert_array_equal(getattr(x, part), getattr(expected, part))
+        np.testing.assert_array_equal(getattr(x, part), getattr(chooser.transform(texts), part))
+
+
+def test_tfidf_state_with_character_ngrams_round_trips(tiny_docs: list[Document]) -> None:
+    texts = _texts(tiny_docs)
+    fitted = TfidfFeaturizer(TextConfig(), FeatureConfig(min_df=1, char_ngrams="on")).fit(texts)
+    meta, arrays = fitted.get_state()
+    assert meta["char_ngrams"] == list(CHAR_NGRAM_RANGE)
+    # The saved state, not the configuration, decides: a config saying "off" reads it back.
+    back = TfidfFeaturizer.from_state(TextConfig(), FeatureConfig(char_ngrams="off"), meta, arrays)
+    assert (back.transform(texts) != fitted.transform(texts)).nnz == 0
+    with pytest.raises(ValueError, match="char_ngrams must be"):
+        TfidfFeaturizer.from_state(
+            TextConfig(), FeatureConfig(), {**meta, "char_ngrams": [5, 3]}, arrays
+        )
+    with pytest.raises(ValueError, match="idf has shape"):
+        short = {**meta, "char_vocabulary": meta["char_vocabulary"][1:]}
+        TfidfFeaturizer.from_state(TextConfig(), FeatureConfig(), short, arrays)
 
 
 def test_tfidf_state_round_trip(tiny_docs: list[Document]) -> None:

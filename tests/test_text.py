@@ -92,3 +92,17 @@ def test_ngram_stream_equals_ngrams_on_ordinary_texts() -> None:
     analyzer = Analyzer(TextConfig())
     text = "Wheat prices rose sharply in the Chicago grain markets on Monday."
     assert list(analyzer.ngram_stream(text, 2)) == analyzer.ngrams(text, 2)
+
+
+def test_character_ngrams_are_scikit_learns_char_wb_of_the_tokens() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    analyzer = Analyzer(TextConfig())
+    text = "Oil prices rose in the Chicago grain markets"
+    reference = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5)).build_analyzer()
+    assert analyzer.char_ngrams(text, 3, 5) == reference(text)
+    # Stop words and stems do not apply: the pieces keep the spelling.
+    assert " the " in analyzer.char_ngrams(text, 3, 5) and "the" not in analyzer.tokens(text)
+    assert analyzer.char_ngrams("ab", 5, 6) == [" ab "]  # shorter than n: the padded word
+    assert list(analyzer.char_ngram_stream(text, 3, 5)) == analyzer.char_ngrams(text, 3, 5)
+    assert analyzer.char_ngrams("", 3, 5) == []

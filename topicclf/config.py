@@ -23,6 +23,7 @@ STEMMERS = ("none", "snowball", "porter")
 THRESHOLD_STRATEGIES = ("per_topic", "global", "fixed")
 FALLBACKS = ("auto", "always", "never")
 BLEND_MODES = ("auto", "fixed", "off")
+CHAR_NGRAM_MODES = ("auto", "on", "off")
 
 # Run-time defaults (not part of a model).
 TAG_BATCH_SIZE = 512  # documents read, scored and written at a time by `tag`
@@ -108,6 +109,7 @@ class FeatureConfig:
     sequence_length: int = 0
     sequence_vocabulary: int = 30000
     sequence_ngrams: int = 1
+    char_ngrams: str = "auto"
 
     def __post_init__(self) -> None:
         _at_least("features", "ngram_max", self.ngram_max, 1)
@@ -116,6 +118,7 @@ class FeatureConfig:
         _at_least("features", "sequence_length", self.sequence_length, 0)
         _at_least("features", "sequence_vocabulary", self.sequence_vocabulary, 2)
         _at_least("features", "sequence_ngrams", self.sequence_ngrams, 1)
+        _choice("features", "char_ngrams", self.char_ngrams, CHAR_NGRAM_MODES)
 
 
 @dataclass(frozen=True)
@@ -218,6 +221,14 @@ class BlendConfig:
         if self.svm_c <= 0:
             raise ConfigError(f"blend.svm_c = {self.svm_c!r} must be > 0")
 
+
+# TF-IDF features add character n-grams of these lengths (inside words) when
+# features.char_ngrams is on, or "auto" and the training texts are short: on average under
+# SHORT_TEXT_CHARS characters. A short text has few words, and pieces of words are shared
+# evidence between spellings and forms its few words take; a long text has words to spare, and
+# its character n-grams cost time in training and tagging (evidence: features.char_ngrams_wanted).
+CHAR_NGRAM_RANGE = (3, 5)
+SHORT_TEXT_CHARS = 300
 
 # Folds of the training rows whose out-of-fold linear margins a stacked network learns on.
 STACK_FOLDS = 5

@@ -45,7 +45,12 @@ def describe(directory: str | Path) -> dict[str, Any]:
         "created": manifest.get("created_at"),
         "mode": manifest.get("mode"),
         "network": shape,
-        "features": _features(manifest.get("n_features"), network, config.get("features", {})),
+        "features": _features(
+            manifest.get("n_features"),
+            network,
+            config.get("features", {}),
+            manifest.get("training", {}).get("char_ngrams"),
+        ),
         "topics": f"{len(topics)}: {shown}",
         "thresholds": (
             f"{thresholds.get('strategy')} (global {thresholds.get('global_threshold', 0):.3f}, "
@@ -62,7 +67,7 @@ def describe(directory: str | Path) -> dict[str, Any]:
     }
 
 
-def _features(count: Any, network: Any, features: dict[str, Any]) -> str:
+def _features(count: Any, network: Any, features: dict[str, Any], chars: Any) -> str:
     """The features in words: TF-IDF n-grams for dense networks, token ids for embeddings."""
     if network == "embedding":
         return (
@@ -70,8 +75,11 @@ def _features(count: Any, network: Any, features: dict[str, Any]) -> str:
             f"word 1-{features.get('sequence_ngrams')}-grams, sequence length "
             f"{features.get('sequence_length') or 'from the data'})"
         )
+    pieces = ""
+    if isinstance(chars, list) and len(chars) == 2:
+        pieces = f" and character {chars[0]}-{chars[1]}-grams inside words"
     return (
-        f"{count} TF-IDF terms (word 1-{features.get('ngram_max')}-grams, in at least "
+        f"{count} TF-IDF terms (word 1-{features.get('ngram_max')}-grams{pieces}, in at least "
         f"{features.get('min_df')} documents, at most {features.get('max_features') or 'all'}"
         f"{', sublinear tf' if features.get('sublinear_tf') else ''})"
     )

@@ -116,6 +116,32 @@ class Analyzer:
         for piece in pieces(text):
             yield from self.ngrams(piece, n_max)
 
+    def char_ngram_stream(self, text: str, n_min: int, n_max: int) -> Iterator[str]:
+        """`char_ngrams` of a text of any size, computed piece by piece in bounded memory."""
+        for piece in pieces(text):
+            yield from self.char_ngrams(piece, n_min, n_max)
+
+    def char_ngrams(self, text: str, n_min: int, n_max: int) -> list[str]:
+        """Character n_min- to n_max-grams inside each token padded with a space on either
+        side, as scikit-learn's `char_wb` analyzer forms them from words.
+
+        Tokens are taken before stop words are dropped and before stemming: the n-grams
+        carry the spelling a stemmer would cut away, and no word is too common to share
+        pieces with rarer ones (idf weighs the common pieces down).
+        """
+        if self.config.lowercase:
+            text = text.lower()
+        grams: list[str] = []
+        for token in self._tokenize(text):
+            word = f" {token} "
+            size = len(word)
+            if size < n_min:
+                grams.append(word)
+                continue
+            for n in range(n_min, min(n_max, size) + 1):
+                grams.extend(word[i : i + n] for i in range(size - n + 1))
+        return grams
+
     def ngrams(self, text: str, n_max: int) -> list[str]:
         """Word 1- to n_max-grams of one text, joined by single spaces."""
         tokens = self.tokens(text)
