@@ -223,10 +223,11 @@ class BlendConfig:
 
 
 # TF-IDF features add character n-grams of these lengths (inside words) when
-# features.char_ngrams is on, or "auto" and the training texts are short: on average under
-# SHORT_TEXT_CHARS characters. A short text has few words, and pieces of words are shared
-# evidence between spellings and forms its few words take; a long text has words to spare, and
-# its character n-grams cost time in training and tagging (evidence: features.char_ngrams_wanted).
+# features.char_ngrams is on, or "auto", the training texts average under SHORT_TEXT_CHARS
+# characters and the linear model does better with them on validation. A short text has few
+# words, and pieces of words are evidence shared between the spellings and forms its few words
+# take; a long text has words to spare, and its character n-grams multiply the features per
+# document, so training and tagging time (evidence: training.char_ngram_choice).
 CHAR_NGRAM_RANGE = (3, 5)
 SHORT_TEXT_CHARS = 300
 
