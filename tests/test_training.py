@@ -11,6 +11,7 @@ from topicclf.classifier import TopicClassifier
 from topicclf.config import CHAR_NGRAM_RANGE, SHORT_TEXT_CHARS, Config
 from topicclf.corpus import open_corpus
 from topicclf.features import TfidfFeaturizer
+from topicclf.modelinfo import describe
 
 NEWS = Path(__file__).parent.parent / "corpora" / "newsbriefs" / "train.jsonl"
 FAST = [
@@ -56,6 +57,8 @@ def test_short_texts_try_character_ngrams_and_keep_them_if_validation_says_so(
     assert info["char_ngrams"] == (list(CHAR_NGRAM_RANGE) if kept else None)
     assert bool(_tfidf(clf).char_vocabulary_) == kept
     clf.save(tmp_path / "model")
+    described = describe(tmp_path / "model")["features"]
+    assert ("character 3-5-grams inside words" in described) == kept
     again = TopicClassifier.load(tmp_path / "model")
     assert again.predict(texts) == clf.predict(texts)  # (numpy and Keras agree to 1e-6)
     # The same data and seed make the same choice.

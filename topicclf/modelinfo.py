@@ -69,15 +69,16 @@ def describe(directory: str | Path) -> dict[str, Any]:
 
 def _features(count: Any, network: Any, features: dict[str, Any], chars: Any) -> str:
     """The features in words: TF-IDF n-grams for dense networks, token ids for embeddings."""
+    pieces = ""
+    if isinstance(chars, list) and len(chars) == 2:
+        pieces = f" and character {chars[0]}-{chars[1]}-grams inside words"
     if network == "embedding":
         return (
             f"{count} token ids (vocabulary up to {features.get('sequence_vocabulary')}, "
             f"word 1-{features.get('sequence_ngrams')}-grams, sequence length "
             f"{features.get('sequence_length') or 'from the data'})"
+            + (f"; the linear model's TF-IDF terms: words{pieces}" if pieces else "")
         )
-    pieces = ""
-    if isinstance(chars, list) and len(chars) == 2:
-        pieces = f" and character {chars[0]}-{chars[1]}-grams inside words"
     return (
         f"{count} TF-IDF terms (word 1-{features.get('ngram_max')}-grams{pieces}, in at least "
         f"{features.get('min_df')} documents, at most {features.get('max_features') or 'all'}"
