@@ -117,9 +117,12 @@ class Analyzer:
             yield from self.ngrams(piece, n_max)
 
     def char_ngram_stream(self, text: str, n_min: int, n_max: int) -> Iterator[str]:
-        """`char_ngrams` of a text of any size, computed piece by piece in bounded memory."""
+        """`char_ngrams` of a text of any size, one token at a time in bounded memory."""
         for piece in pieces(text):
-            yield from self.char_ngrams(piece, n_min, n_max)
+            if self.config.lowercase:
+                piece = piece.lower()
+            for token in self._tokenize(piece):
+                yield from _char_grams(token, n_min, n_max)
 
     def char_ngrams(self, text: str, n_min: int, n_max: int) -> list[str]:
         """Character n_min- to n_max-grams inside each token padded with a space on either
@@ -131,16 +134,7 @@ class Analyzer:
         """
         if self.config.lowercase:
             text = text.lower()
-        grams: list[str] = []
-        for token in self._tokenize(text):
-            word = f" {token} "
-            size = len(word)
-            if size < n_min:
-                grams.append(word)
-                continue
-            for n in range(n_min, min(n_max, size) + 1):
-                grams.extend(word[i : i + n] for i in range(size - n + 1))
-        return grams
+        return [g for token in self._tokenize(text) for g in _char_grams(token, n_min, n_max)]
 
     def ngrams(self, text: str, n_max: int) -> list[str]:
         """Word 1- to n_max-grams of one text, joined by single spaces."""
@@ -151,6 +145,17 @@ class Analyzer:
         for n in range(2, n_max + 1):
             grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
         return grams
+
+
+def _char_grams(token: str, n_min: int, n_max: int) -> Iterator[str]:
+    word = f" {token} "
+    size = len(word)
+    if size < n_min:  # shorter than every n: the padded word once, as char_wb gives it
+        yield word
+        return
+    for n in range(n_min, min(n_max, size) + 1):
+        for i in range(size - n + 1):
+            yield word[i : i + n]
 
 
 # Long enough that ordinary documents are one piece (the n-grams are then exactly those of the
