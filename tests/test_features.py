@@ -105,6 +105,22 @@ def test_a_declined_choice_of_character_ngrams_is_the_word_only_featurizer(
         np.testing.assert_array_equal(getattr(x, part), getattr(chooser.transform(texts), part))
 
 
+def test_a_refitted_or_pickled_featurizer_looks_up_its_own_character_ngrams(
+    tiny_docs: list[Document],
+) -> None:
+    import pickle
+
+    texts = _texts(tiny_docs)
+    features = FeatureConfig(min_df=1, char_ngrams="on")
+    featurizer = TfidfFeaturizer(TextConfig(), features).fit(texts[:20])
+    featurizer.transform(texts)  # remembers the first vocabulary's columns per token
+    copy = pickle.loads(pickle.dumps(featurizer))
+    assert (copy.transform(texts) != featurizer.transform(texts)).nnz == 0
+    featurizer.fit(texts[20:])
+    fresh = TfidfFeaturizer(TextConfig(), features).fit(texts[20:])
+    assert (featurizer.transform(texts) != fresh.transform(texts)).nnz == 0
+
+
 def test_tfidf_state_with_character_ngrams_round_trips(tiny_docs: list[Document]) -> None:
     texts = _texts(tiny_docs)
     fitted = TfidfFeaturizer(TextConfig(), FeatureConfig(min_df=1, char_ngrams="on")).fit(texts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -18,9 +19,10 @@ import scipy.sparse as sp
 from topicclf.arrayfiles import FLOATS, ArraySpec
 from topicclf.config import CHAR_NGRAM_RANGE, SHORT_TEXT_CHARS, FeatureConfig, TextConfig
 from topicclf.errors import DataError, NotFittedError
-from topicclf.text import Analyzer, pieces
+from topicclf.text import Analyzer, char_grams, pieces
 
 PAD, OOV = 0, 1
+CHAR_TOKEN_CACHE = 200_000  # distinct tokens whose character n-gram columns are remembered
 
 # Given a corpus's features with words only and with words and character n-grams, whether
 # to keep the character n-grams (training decides on validation rows).
@@ -102,6 +104,27 @@ class TfidfFeaturizer:
         assert self.char_range_ is not None
         return self.analyzer.char_ngram_stream(text, *self.char_range_)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The cache below is a closure (it does not pickle) and is rebuilt on demand.
+        return {k: v for k, v in self.__dict__.items() if k != "_char_columns_cache"}
+
+    def _char_columns(self) -> Callable[[str], tuple[int, ...]]:
+        """token -> the columns of its character n-grams, in their order, cached: a token's
+        pieces are looked up once, not each time it occurs (text analysis is most of the
+        cost of tagging; cut and looked up anew, pieces took 5 times as long as words)."""
+        cached = self.__dict__.get("_char_columns_cache")
+        if cached is None:
+            assert self.char_range_ is not None
+            vocab, (low, high) = self.char_vocabulary_, self.char_range_
+
+            def columns(token: str) -> tuple[int, ...]:
+                found = (vocab.get(g) for g in char_grams(token, low, high))
+                return tuple(idx for idx in found if idx is not None)
+
+            cached = lru_cache(maxsize=CHAR_TOKEN_CACHE)(columns)
+            self.__dict__["_char_columns_cache"] = cached
+        return cached
+
     def fit(self, texts: Sequence[str]) -> TfidfFeaturizer:
         """Learn the vocabulary and idf weights from training texts."""
         self.fit_transform(texts)
@@ -120,11 +143,9 @@ class TfidfFeaturizer:
                 idx for idx in (vocab.get(f) for f in self._features(text)) if idx is not None
             )
             if char_vocab:  # after the words, as `fit_transform` orders a row
-                counts.update(
-                    idx
-                    for idx in (char_vocab.get(g) for g in self._char_features(text))
-                    if idx is not None
-                )
+                columns = self._char_columns()
+                for token in self.analyzer.char_tokens(text):
+                    counts.update(columns(token))
             indices.extend(counts.keys())
             values.extend(counts.values())
             indptr.append(len(indices))
@@ -152,6 +173,7 @@ class TfidfFeaturizer:
         """
         from sklearn.feature_extraction.text import TfidfTransformer
 
+        self.__dict__.pop("_char_columns_cache", None)  # columns are about to change
         fit_texts = texts if fit_rows is None else [texts[i] for i in fit_rows]
         self.char_range_ = (
             CHAR_NGRAM_RANGE if char_ngrams_wanted(self.features, fit_texts) else None

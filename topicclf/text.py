@@ -118,11 +118,16 @@ class Analyzer:
 
     def char_ngram_stream(self, text: str, n_min: int, n_max: int) -> Iterator[str]:
         """`char_ngrams` of a text of any size, one token at a time in bounded memory."""
+        for token in self.char_tokens(text):
+            yield from char_grams(token, n_min, n_max)
+
+    def char_tokens(self, text: str) -> Iterator[str]:
+        """The tokens `char_ngrams` cuts into pieces (stop words and all, unstemmed), of a
+        text of any size."""
         for piece in pieces(text):
             if self.config.lowercase:
                 piece = piece.lower()
-            for token in self._tokenize(piece):
-                yield from _char_grams(token, n_min, n_max)
+            yield from self._tokenize(piece)
 
     def char_ngrams(self, text: str, n_min: int, n_max: int) -> list[str]:
         """Character n_min- to n_max-grams inside each token padded with a space on either
@@ -134,7 +139,7 @@ class Analyzer:
         """
         if self.config.lowercase:
             text = text.lower()
-        return [g for token in self._tokenize(text) for g in _char_grams(token, n_min, n_max)]
+        return [g for token in self._tokenize(text) for g in char_grams(token, n_min, n_max)]
 
     def ngrams(self, text: str, n_max: int) -> list[str]:
         """Word 1- to n_max-grams of one text, joined by single spaces."""
@@ -147,7 +152,8 @@ class Analyzer:
         return grams
 
 
-def _char_grams(token: str, n_min: int, n_max: int) -> Iterator[str]:
+def char_grams(token: str, n_min: int, n_max: int) -> Iterator[str]:
+    """One token's character n-grams, the token padded with a space on either side."""
     word = f" {token} "
     size = len(word)
     if size < n_min:  # shorter than every n: the padded word once, as char_wb gives it
