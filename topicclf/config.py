@@ -229,7 +229,7 @@ class BlendConfig:
 # take; a long text has words to spare, and its character n-grams multiply the features per
 # document, so training and tagging time (evidence: training.char_ngram_choice).
 CHAR_NGRAM_RANGE = (3, 5)
-SHORT_TEXT_CHARS = 300
+SHORT_TEXT_CHARS = 200
 
 # Folds of the training rows whose out-of-fold linear margins a stacked network learns on.
 STACK_FOLDS = 5

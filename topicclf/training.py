@@ -264,14 +264,14 @@ def char_ngram_choice(config: Config, data: Prepared, record: dict[str, float]) 
     them on the validation rows: the mean of micro-F1 and macro-F1 (over the topics seen
     there, as early stopping), under thresholds tuned there. The scores go in `record`.
 
-    On held-out fifths of Reuters training data (train on four fifths, score the fifth)
-    character n-grams moved the stacked network's micro/macro-F1 by +0.0048/+0.028,
-    +0.0019/+0.038, +0.0064/+0.014 on titles alone (46 characters on average), by -0.0045/+0.002
-    and +0.0144/+0.030 on each document's first 30 words, +0.0039/+0.000 on its first 50; the
-    linear model on validation picked them on 7 of 9 of those fifths, among them every one
-    where they raised held-out micro-F1 by more than 0.002. Whole Reuters documents
-    (800 characters on average) are above SHORT_TEXT_CHARS and not tried: at 280 characters
-    training already took 3-4 times as long with them.
+    On held-out fifths of Reuters training documents cut short (scripts/
+    benchmark_short_texts.py; train on four fifths, score the fifth), where kept, character
+    n-grams moved micro/macro-F1 by -0.0015/+0.033 and +0.0032/+0.0065 on titles (45
+    characters on average), +0.0144/+0.030 and +0.0077/-0.0048 on the first 30 words (165);
+    the first fifth of each declined them (forced on, that fifth of the 30 words lost 0.0045
+    micro-F1). On the first 50 words (258 characters) they were kept on all three and came out
+    level (micro +0.001, macro -0.002 on average) at 3-4 times the training time, hence the
+    bound SHORT_TEXT_CHARS below which they are tried.
     """
     if config.features.char_ngrams != "auto" or not len(data.val_idx):
         return lambda words, both: config.features.char_ngrams != "off"
