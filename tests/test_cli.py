@@ -581,6 +581,23 @@ def test_tag_does_not_import_scikit_learn(model_dir: Path, tmp_path: Path) -> No
     assert len(out.read_text().splitlines()) == len(list(open_corpus(NEWS_TEST)))
 
 
+def test_explain_prints_character_ngrams_as_text(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    model = tmp_path / "chars"
+    tiny = str(REPO / "tests/data/tiny.jsonl")
+    args = ["-q", "train", tiny, "-o", str(model), "--set", "train.epochs=3"]
+    assert cli(capsys, *args, "--set", "features.char_ngrams=on")[0] == 0
+    code, out, _ = cli(capsys, "info", str(model), "--json")
+    assert code == 0 and "character 3-5-grams inside words" in json.loads(out)["features"]
+    code, out, _ = cli(capsys, "explain", str(model), "The striker scored in the final.")
+    # Rich would read `[_fin]` as markup and print nothing; it must print as it is.
+    assert code == 0 and re.search(r"\[_?[a-z]{1,4}_?\]", out), out
+    code, out, _ = cli(capsys, "explain", str(model), "The striker scored.", "--json")
+    terms = [t for topic in json.loads(out)[0]["topics"] for t, _ in topic["up"] + topic["down"]]
+    assert any(t.startswith("[") for t in terms)
+
+
 def test_explain_command(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
 ) -> None:

@@ -250,19 +250,24 @@ def vectorize(
     progress.start("vectorizing", len(data.texts))
     choice: dict[str, float] = {}
     if isinstance(featurizer, TfidfFeaturizer):
-        keep = char_ngram_choice(config, data, choice)
+        keep = char_ngram_choice(config, data, choice, progress)
         x_all = featurizer.fit_transform(data.texts, data.train_idx, keep)
     else:
         x_all = featurizer.fit_transform(data.texts, data.train_idx)
-    progress.advance(len(data.texts))
+    if not choice:  # else the choice's own step is under way (see char_ngram_choice)
+        progress.advance(len(data.texts))
     progress.finish()
     return featurizer, x_all, choice
 
 
-def char_ngram_choice(config: Config, data: Prepared, record: dict[str, float]) -> CharChoice:
+def char_ngram_choice(
+    config: Config, data: Prepared, record: dict[str, float], progress: Progress
+) -> CharChoice:
     """Keep character n-grams ("auto", short texts) when the linear model scores better with
     them on the validation rows: the mean of micro-F1 and macro-F1 (over the topics seen
     there, as early stopping), under thresholds tuned there. The scores go in `record`.
+    Deciding ends the vectorizing step under way and starts its own (two SVM fits); the
+    caller finishes it.
 
     On held-out fifths of Reuters training documents cut short (scripts/
     benchmark_short_texts.py; train on four fifths, score the fifth), where kept, character
@@ -278,8 +283,13 @@ def char_ngram_choice(config: Config, data: Prepared, record: dict[str, float]) 
     tune = threshold_tuner(config, data.multiclass)
 
     def keep(words: Any, both: Any) -> bool:
+        progress.advance(len(data.texts))
+        progress.finish()
+        progress.start("character n-grams or not: the linear model on validation", 2)
         record["words"] = linear_validation_f1(config, words, data, tune)
+        progress.advance(1)
         record["words and characters"] = linear_validation_f1(config, both, data, tune)
+        progress.advance(1)
         return record["words and characters"] > record["words"]
 
     return keep
@@ -381,7 +391,7 @@ def fit_blend(
     else:  # an embedding network: the linear model gets TF-IDF features of its own
         linear_featurizer = TfidfFeaturizer(config.text, config.features)
         choice: dict[str, float] = {}
-        keep = char_ngram_choice(config, data, choice)
+        keep = char_ngram_choice(config, data, choice, NullProgress())
         x_linear = linear_featurizer.fit_transform(data.texts, data.train_idx, keep)
     train, val = data.train_idx, data.val_idx
     y_val = data.y[val]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -39,7 +40,7 @@ def render_trials(console: Console, result: Any, folds: int) -> None:
     for col in ("trial", "micro-F1", "macro-F1", "settings"):
         table.add_column(col, justify="left" if col == "settings" else "right")
     for t in result.trials:
-        table.add_row(str(t.number), f"{t.micro_f1:.4f}", f"{t.macro_f1:.4f}", describe(t))
+        table.add_row(str(t.number), f"{t.micro_f1:.4f}", f"{t.macro_f1:.4f}", escape(describe(t)))
     console.print(table)
 
 
@@ -48,7 +49,8 @@ def render_explanations(console: Console, explanations: list[Any]) -> None:
     if not explanations:
         console.print("no topic: every score is below its threshold")
     for e in explanations:
-        table = Table(title=f"{e.topic} (score {e.score:.3f})")
+        # Terms and topics are text, not markup: a character n-gram prints as `[_cut]`.
+        table = Table(title=f"{escape(e.topic)} (score {e.score:.3f})")
         table.add_column("raised by", overflow="fold")
         table.add_column("weight", justify="right")
         table.add_column("lowered by", overflow="fold")
@@ -57,9 +59,9 @@ def render_explanations(console: Console, explanations: list[Any]) -> None:
             up = e.up[i] if i < len(e.up) else ("", None)
             down = e.down[i] if i < len(e.down) else ("", None)
             table.add_row(
-                up[0],
+                escape(up[0]),
                 f"{up[1]:+.4f}" if up[1] is not None else "",
-                down[0],
+                escape(down[0]),
                 f"{down[1]:+.4f}" if down[1] is not None else "",
             )
         console.print(table)
