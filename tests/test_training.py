@@ -42,13 +42,19 @@ def _tfidf(clf: TopicClassifier) -> TfidfFeaturizer:
     return featurizer
 
 
-@pytest.mark.parametrize("network", ["dense", "embedding"])
+@pytest.mark.parametrize(
+    ("network", "mode"),
+    [("dense", "multilabel"), ("embedding", "multilabel"), ("dense", "multiclass")],
+)
 def test_short_texts_try_character_ngrams_and_keep_them_if_validation_says_so(
-    network: str, tmp_path: Path
+    network: str, mode: str, tmp_path: Path
 ) -> None:
     texts, labels = _news(short=True)
+    if mode == "multiclass":
+        labels = [topics[:1] for topics in labels]
     assert sum(map(len, texts)) < SHORT_TEXT_CHARS * len(texts)
-    clf = _fit(texts, labels, f"network.type={network}")
+    clf = _fit(texts, labels, f"network.type={network}", f"train.mode={mode}")
+    assert clf.mode_ == mode
     info = clf.training_info_
     choice = info["char_ngram_choice"]
     assert set(choice) == {"words", "words and characters"}
@@ -62,9 +68,8 @@ def test_short_texts_try_character_ngrams_and_keep_them_if_validation_says_so(
     again = TopicClassifier.load(tmp_path / "model")
     assert again.predict(texts) == clf.predict(texts)  # (numpy and Keras agree to 1e-6)
     # The same data and seed make the same choice.
-    assert _fit(texts, labels, f"network.type={network}").training_info_["char_ngram_choice"] == (
-        choice
-    )
+    again_fit = _fit(texts, labels, f"network.type={network}", f"train.mode={mode}")
+    assert again_fit.training_info_["char_ngram_choice"] == choice
 
 
 def test_long_texts_and_off_never_try_character_ngrams() -> None:
