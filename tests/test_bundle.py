@@ -446,6 +446,8 @@ def test_file_records_of_the_wrong_shape_are_named(saved: Path, tmp_path: Path) 
         ("thresholds.json", "thresholds", [0.5, "x"], "field 'thresholds' must be a list of num"),
         ("features.json", "vocabulary", [1, 2], "field 'vocabulary' must be a list of strings"),
         ("features.json", "kind", ["tfidf"], r"unknown featurizer kind \['tfidf'\]"),
+        ("features.json", "char_vocabulary", "abc", "field 'char_vocabulary' must be a list of"),
+        ("features.json", "char_ngrams", [3, -5], "field 'char_ngrams' must be a list of non-neg"),
     ],
 )
 def test_other_json_fields_of_the_wrong_type_are_named(
@@ -459,6 +461,28 @@ def test_other_json_fields_of_the_wrong_type_are_named(
     (broken / "labels.json").write_text('["a", 2]')
     _rerecord(broken, "labels.json")
     _both_refuse(broken, "labels.json: expected a list of topic names")
+
+
+@pytest.mark.parametrize(
+    ("chars", "ngrams", "match"),
+    [
+        (["abc"], [3, 5], r"features.safetensors.*idf"),  # one more column than idf has
+        (["abc"], [5, 3], r"features.safetensors.*idf"),
+        ([], [0, 99], None),  # no character n-grams: the range is not used
+    ],
+)
+def test_character_ngram_fields_that_disagree_with_the_arrays_are_refused(
+    saved: Path, tmp_path: Path, chars: list[str], ngrams: list[int], match: str | None
+) -> None:
+    broken = _copy(saved, tmp_path)
+    _edit_json(broken, "features.json", "char_vocabulary", chars)
+    _edit_json(broken, "features.json", "char_ngrams", ngrams)
+    _rerecord(broken, "features.json")
+    if match is None:
+        assert TopicClassifier.load(broken).predict(["wheat"]) is not None
+    else:
+        with pytest.raises(ModelBundleError, match=match):
+            TopicClassifier.load(broken)
 
 
 def test_a_newer_format_is_refused_before_its_fields_are_judged(
