@@ -34,7 +34,8 @@ def test_tfidf_matches_scikit_learn(tiny_docs: list[Document]) -> None:
 
 
 def test_character_ngrams_follow_the_words_in_one_tfidf_space(tiny_docs: list[Document]) -> None:
-    texts = _texts(tiny_docs)
+    # A token longer than the per-token cache takes (looked up each time) is among them.
+    texts = [*_texts(tiny_docs), "supercalifragilistic" * 3 + " wheat rain"]
     ours = TfidfFeaturizer(TextConfig(), FeatureConfig(min_df=1, char_ngrams="on")).fit(texts)
     assert ours.char_range_ == CHAR_NGRAM_RANGE and ours.char_vocabulary_
 
@@ -48,8 +49,9 @@ def test_character_ngrams_follow_the_words_in_one_tfidf_space(tiny_docs: list[Do
         "\x01" + g for g in sorted(ours.char_vocabulary_, key=ours.char_vocabulary_.get)
     ]
     order = [reference.vocabulary_[t] for t in names]
-    x = ours.transform(texts + ["unseen words only", ""])
-    x_ref = reference.transform(texts + ["unseen words only", ""])
+    again = texts + ["unseen words only", "", texts[-1]]  # the long token a second time
+    x = ours.transform(again)
+    x_ref = reference.transform(again)
     np.testing.assert_allclose(x.toarray(), x_ref.toarray()[:, order], rtol=1e-5, atol=1e-6)
     # Words first, then character n-grams, shown as such.
     terms = ours.terms()

@@ -23,6 +23,7 @@ from topicclf.text import Analyzer, char_grams, pieces
 
 PAD, OOV = 0, 1
 CHAR_TOKEN_CACHE = 200_000  # distinct tokens whose character n-gram columns are remembered
+CHAR_TOKEN_CACHED_CHARS = 40  # longer tokens are looked up each time
 
 # Given a corpus's features with words only and with words and character n-grams, whether
 # to keep the character n-grams (training decides on validation rows).
@@ -121,7 +122,15 @@ class TfidfFeaturizer:
                 found = (vocab.get(g) for g in char_grams(token, low, high))
                 return tuple(idx for idx in found if idx is not None)
 
-            cached = lru_cache(maxsize=CHAR_TOKEN_CACHE)(columns)
+            remembered = lru_cache(maxsize=CHAR_TOKEN_CACHE)(columns)
+
+            def cached(token: str) -> tuple[int, ...]:
+                # Only word-sized tokens are remembered: a stream of long distinct tokens
+                # (a hostile input) would otherwise fill memory with the cache's keys.
+                return (
+                    remembered(token) if len(token) <= CHAR_TOKEN_CACHED_CHARS else columns(token)
+                )
+
             self.__dict__["_char_columns_cache"] = cached
         return cached
 
