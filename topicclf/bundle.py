@@ -312,8 +312,7 @@ def _load_featurizer(
         raise ModelBundleError(f"{path}/{meta_name}: unknown featurizer kind {found!r}")
     featurizer = FEATURIZERS[found]
     fields = featurizer.state_fields
-    optional = getattr(featurizer, "optional_fields", ())
-    required = tuple(f for f in fields if f not in optional)
+    required = tuple(f for f in fields if f not in featurizer.optional_fields)
     check_fields(meta, fields, f"{path}/{meta_name}", required=required)
     arrays = files.arrays(arrays_name, featurizer.state_specs(meta))
     try:

@@ -255,7 +255,7 @@ class TfidfFeaturizer:
         column = np.full(len(names), -1, dtype=np.int64)
         column[chosen] = np.arange(len(chosen))
         kept = column[counts_all.indices] >= 0
-        indptr = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)[counts_all.indptr]
+        indptr = _kept_indptr(counts_all.indptr, kept)
         matrix = sp.csr_matrix(
             (counts_all.data[kept], column[counts_all.indices[kept]], indptr),
             shape=(counts_all.shape[0], len(chosen)),
@@ -366,11 +366,19 @@ class TfidfFeaturizer:
         return self
 
 
+def _kept_indptr(indptr: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Row pointers of a CSR matrix after dropping the entries where `kept` is False."""
+    return np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)[indptr]
+
+
 def _leading_columns(counts: sp.csr_matrix, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(data, columns, indptr) of the entries in the first `n` columns, in row order."""
     kept = counts.indices < n
-    indptr = np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)[counts.indptr]
-    return counts.data[kept], counts.indices[kept].astype(np.int32), indptr
+    return (
+        counts.data[kept],
+        counts.indices[kept].astype(np.int32),
+        _kept_indptr(counts.indptr, kept),
+    )
 
 
 def _row_concat(blocks: list[sp.csr_matrix]) -> sp.csr_matrix:
@@ -394,6 +402,7 @@ class SequenceFeaturizer:
     """Token-id sequences (0 = padding, 1 = out of vocabulary), padded or truncated at the end."""
 
     kind = "sequence"
+    optional_fields: ClassVar[tuple[str, ...]] = ()
     state_fields: ClassVar[dict[str, str]] = {
         "kind": "a string",
         "vocabulary": "a list of strings",

@@ -137,9 +137,7 @@ class Analyzer:
         carry the spelling a stemmer would cut away, and no word is too common to share
         pieces with rarer ones (idf weighs the common pieces down).
         """
-        if self.config.lowercase:
-            text = text.lower()
-        return [g for token in self._tokenize(text) for g in char_grams(token, n_min, n_max)]
+        return list(self.char_ngram_stream(text, n_min, n_max))
 
     def ngrams(self, text: str, n_max: int) -> list[str]:
         """Word 1- to n_max-grams of one text, joined by single spaces."""

@@ -24,7 +24,13 @@ from topicclf.features import CharChoice, Featurizer, TfidfFeaturizer, make_feat
 from topicclf.inference import Scorer, scores_now
 from topicclf.labels import LabelEncoder, detect_mode, split_indices
 from topicclf.metrics import EvaluationReport, evaluate, micro_f1
-from topicclf.network_training import refit_network, schedule, stacked_to_wide, train_network
+from topicclf.network_training import (
+    refit_network,
+    schedule,
+    stacked_to_wide,
+    train_network,
+    validation_f1,
+)
 from topicclf.networks import keras_loaded, keras_module, start_loading_keras
 from topicclf.thresholds import ThresholdPolicy, apply, apply_thresholds, tune_policy
 from topicclf.types import NullProgress, Progress
@@ -262,7 +268,7 @@ def vectorize(
 
 def char_ngram_choice(
     config: Config, data: Prepared, record: dict[str, float], progress: Progress
-) -> CharChoice:
+) -> CharChoice | None:
     """Keep character n-grams ("auto", short texts) when the linear model scores better with
     them on the validation rows: the mean of micro-F1 and macro-F1 (over the topics seen
     there, as early stopping), under thresholds tuned there. The scores go in `record`.
@@ -279,7 +285,7 @@ def char_ngram_choice(
     bound SHORT_TEXT_CHARS below which they are tried.
     """
     if config.features.char_ngrams != "auto" or not len(data.val_idx):
-        return lambda words, both: config.features.char_ngrams != "off"
+        return None  # on: kept; off: never made; no validation rows: kept for short texts
     tune = threshold_tuner(config, data.multiclass)
 
     def keep(words: Any, both: Any) -> bool:
@@ -304,10 +310,7 @@ def linear_validation_f1(config: Config, x: Any, data: Prepared, tune: Tuner) ->
     y_val = data.y[val]
     slope, offset = calibrate(margins, y_val)
     scores = LinearBlend(coef, intercept, slope, offset, 1.0, data.multiclass).calibrated(margins)
-    report = evaluate(
-        y_val, apply(scores, tune(y_val, scores)), [str(j) for j in range(y_val.shape[1])]
-    )
-    return round((report.micro.f1 + report.macro_seen.f1) / 2.0, 4)
+    return round(validation_f1(y_val, scores, tune), 4)
 
 
 def threshold_tuner(config: Config, multiclass: bool) -> Tuner:
