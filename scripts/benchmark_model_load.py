@@ -24,10 +24,10 @@ import numpy as np
 from topicclf import bundle
 from topicclf.blend import LinearBlend
 from topicclf.config import Config
-from topicclf.features import TfidfFeaturizer
 from topicclf.inference import Scorer
 from topicclf.modelfiles import ModelFiles
 from topicclf.networks import build_dense_network
+from topicclf.tfidf import TfidfFeaturizer
 from topicclf.thresholds import ThresholdPolicy
 
 

@@ -472,9 +472,9 @@ def test_embedding_model_saves_again_after_loading(
 
 def test_a_stacked_network_is_saved_as_the_wide_network_it_computes() -> None:
     from topicclf.config import Config
-    from topicclf.features import TfidfFeaturizer
     from topicclf.inference import NumpyDense, export_dense_weights
     from topicclf.network_training import build_network, stacked_to_wide
+    from topicclf.tfidf import TfidfFeaturizer
     from topicclf.training import Stack
 
     config = Config().with_overrides(["network.hidden_units=6", "network.dropout=0"])

@@ -10,8 +10,8 @@ import pytest
 from topicclf.classifier import TopicClassifier
 from topicclf.config import CHAR_NGRAM_RANGE, SHORT_TEXT_CHARS, Config
 from topicclf.corpus import open_corpus
-from topicclf.features import TfidfFeaturizer
 from topicclf.modelinfo import describe
+from topicclf.tfidf import TfidfFeaturizer
 
 NEWS = Path(__file__).parent.parent / "corpora" / "newsbriefs" / "train.jsonl"
 FAST = [

@@ -19,7 +19,7 @@ from topicclf.arrayfiles import ArraySpec, write_arrays
 from topicclf.blend import LinearBlend
 from topicclf.config import Config
 from topicclf.errors import ConfigError, ModelBundleError
-from topicclf.features import FEATURIZERS, Featurizer, TfidfFeaturizer
+from topicclf.features import FEATURIZERS, Featurizer
 from topicclf.fileio import atomic_directory
 from topicclf.inference import (
     ENGINES,
@@ -44,6 +44,7 @@ from topicclf.modelfiles import (
     read_json,
     write_json,
 )
+from topicclf.tfidf import TfidfFeaturizer
 from topicclf.thresholds import ThresholdPolicy
 from topicclf.vocabulary import Vocabulary
 

@@ -120,6 +120,12 @@ class FeatureConfig:
         _at_least("features", "sequence_ngrams", self.sequence_ngrams, 1)
         _choice("features", "char_ngrams", self.char_ngrams, CHAR_NGRAM_MODES)
 
+    def document_floor(self, n_docs: int) -> int:
+        """The document-frequency floor for a corpus of n_docs texts: `min_df`, relaxed on
+        small corpora. A floor of 2 removes typos and ids on large corpora, but on a tiny
+        corpus it would throw away most of the vocabulary."""
+        return min(self.min_df, max(1, n_docs // 50))
+
 
 @dataclass(frozen=True)
 class NetworkConfig:

@@ -18,6 +18,11 @@ class CorpusFormatError(TopicclfError, ValueError):
 class NotFittedError(TopicclfError, AttributeError):
     """A classifier was used before it was fitted."""
 
+    @classmethod
+    def of(cls, name: str) -> NotFittedError:
+        """The error for an object of class `name` used before `fit`."""
+        return cls(f"this {name} is not fitted yet; call fit first")
+
 
 class ModelBundleError(TopicclfError):
     """A model directory is missing, incomplete, inconsistent or from an incompatible version."""

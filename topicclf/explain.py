@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from topicclf.errors import UnsupportedError
-from topicclf.features import TfidfFeaturizer
 from topicclf.inference import Scorer
+from topicclf.tfidf import TfidfFeaturizer
 from topicclf.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide
 
 

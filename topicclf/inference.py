@@ -19,7 +19,8 @@ from topicclf.arrayfiles import FLOATS, ArraySpec
 from topicclf.blend import LinearBlend
 from topicclf.config import PREDICT_BATCH
 from topicclf.errors import ModelBundleError
-from topicclf.features import Featurizer, TfidfFeaturizer
+from topicclf.features import Featurizer
+from topicclf.tfidf import TfidfFeaturizer
 
 ENGINES = ("auto", "keras", "numpy")
 

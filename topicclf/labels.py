@@ -81,7 +81,7 @@ class LabelEncoder:
 
     def _classes(self) -> list[str]:
         if self.classes_ is None:
-            raise NotFittedError("this LabelEncoder is not fitted yet; call fit first")
+            raise NotFittedError.of("LabelEncoder")
         return self.classes_
 
     def transform(self, label_sets: Iterable[Sequence[str]]) -> EncodedLabels:
