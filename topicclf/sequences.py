@@ -14,12 +14,12 @@ import numpy as np
 from topicclf.arrayfiles import ArraySpec
 from topicclf.config import FeatureConfig, TextConfig
 from topicclf.errors import DataError, NotFittedError
-from topicclf.text import Analyzer, pieces
+from topicclf.text import TextFeaturizer, pieces
 
 PAD, OOV = 0, 1
 
 
-class SequenceFeaturizer:
+class SequenceFeaturizer(TextFeaturizer):
     """Token-id sequences (0 = padding, 1 = out of vocabulary), padded or truncated at the end."""
 
     kind = "sequence"
@@ -31,10 +31,10 @@ class SequenceFeaturizer:
         "sequence_length": "a positive integer",
     }
 
-    def __init__(self, text: TextConfig, features: FeatureConfig) -> None:
-        self.text = text
-        self.features = features
-        self.analyzer = Analyzer(text)
+    def __init__(
+        self, text: TextConfig, features: FeatureConfig, stop_words: Sequence[str] | None = None
+    ) -> None:
+        super().__init__(text, features, stop_words)
         self.vocabulary_: dict[str, int] | None = None
         self.sequence_length_: int | None = None
 
@@ -120,9 +120,7 @@ class SequenceFeaturizer:
         cls, text: TextConfig, features: FeatureConfig, meta: dict[str, Any], arrays: dict[str, Any]
     ) -> SequenceFeaturizer:
         """Rebuild a fitted featurizer from `get_state` output."""
-        self = cls.__new__(cls)
-        self.text, self.features = text, features
-        self.analyzer = Analyzer(text, stop_words=meta["stop_words"])
+        self = cls(text, features, stop_words=meta["stop_words"])
         self.vocabulary_ = {t: i + 2 for i, t in enumerate(meta["vocabulary"])}
         self.sequence_length_ = int(meta["sequence_length"])
         return self

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import regex
 
-from topicclf.config import TextConfig
+from topicclf.config import FeatureConfig, TextConfig
 from topicclf.errors import ConfigError, MissingResourceError
 
 # The flags NLTK's RegexpTokenizer compiles its pattern with.
@@ -183,3 +183,15 @@ def pieces(text: str, size: int = PIECE_CHARS) -> Iterator[str]:
         yield text[start:cut]
         start = cut
     yield text[start:]
+
+
+class TextFeaturizer:
+    """What every featurizer has: its settings and the analyzer that cuts its texts."""
+
+    def __init__(
+        self, text: TextConfig, features: FeatureConfig, stop_words: Iterable[str] | None = None
+    ) -> None:
+        self.text = text
+        self.features = features
+        # A saved model brings its own stop words: the list it was trained with.
+        self.analyzer = Analyzer(text, stop_words=stop_words)

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from topicclf.arrayfiles import FLOATS, ArraySpec
 from topicclf.config import CHAR_NGRAM_RANGE, SHORT_TEXT_CHARS, FeatureConfig, TextConfig
 from topicclf.errors import DataError, NotFittedError
-from topicclf.text import Analyzer, char_grams
+from topicclf.text import TextFeaturizer, char_grams
 
 CHAR_TOKEN_CACHE = 200_000  # distinct tokens whose character n-gram columns are remembered
 CHAR_TOKEN_CACHED_CHARS = 40  # longer tokens are looked up each time
@@ -40,7 +40,7 @@ def char_ngrams_wanted(features: FeatureConfig, texts: Sequence[str]) -> bool:
     return bool(texts) and sum(map(len, texts)) < SHORT_TEXT_CHARS * len(texts)
 
 
-class TfidfFeaturizer:
+class TfidfFeaturizer(TextFeaturizer):
     """TF-IDF vectors over word 1..n-grams (and character n-grams inside words, for short
     texts), L2-normalised rows, optionally sublinear tf.
 
@@ -61,10 +61,10 @@ class TfidfFeaturizer:
     }
     optional_fields: ClassVar[tuple[str, ...]] = ("char_vocabulary", "char_ngrams")
 
-    def __init__(self, text: TextConfig, features: FeatureConfig) -> None:
-        self.text = text
-        self.features = features
-        self.analyzer = Analyzer(text)
+    def __init__(
+        self, text: TextConfig, features: FeatureConfig, stop_words: Sequence[str] | None = None
+    ) -> None:
+        super().__init__(text, features, stop_words)
         self.vocabulary_: dict[str, int] | None = None
         # Character n-gram -> column (after every word column); empty when not used.
         self.char_vocabulary_: dict[str, int] = {}
@@ -333,9 +333,7 @@ class TfidfFeaturizer:
         cls, text: TextConfig, features: FeatureConfig, meta: dict[str, Any], arrays: dict[str, Any]
     ) -> TfidfFeaturizer:
         """Rebuild a fitted featurizer from `get_state` output."""
-        self = cls.__new__(cls)
-        self.text, self.features = text, features
-        self.analyzer = Analyzer(text, stop_words=meta["stop_words"])
+        self = cls(text, features, stop_words=meta["stop_words"])
         self.vocabulary_ = {t: i for i, t in enumerate(meta["vocabulary"])}
         chars = meta.get("char_vocabulary", [])
         self.char_vocabulary_ = {g: len(self.vocabulary_) + i for i, g in enumerate(chars)}
