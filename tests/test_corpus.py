@@ -4,6 +4,7 @@ import html
 import io
 import re
 import tempfile
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -107,6 +108,31 @@ def test_csv_missing_column_and_ragged_row(tmp_path: Path) -> None:
         CorpusFormatError, match=r"c\.csv:3: expected 2 fields as in the header, found 3"
     ):
         list(open_corpus(path))
+
+
+@pytest.mark.parametrize("sep", [",", "\t"])
+def test_an_unclosed_quote_is_one_bad_record_and_the_rows_after_it_are_read(
+    tmp_path: Path, sep: str
+) -> None:
+    from topicclf.errors import BadRecordWarning
+
+    path = tmp_path / ("u.csv" if sep == "," else "u.tsv")
+    rows = ["id,text", 'c1,"Council budget."', 'c2,"unclosed quote', "c3,Oil prices", "c4,A goal"]
+    path.write_text("\n".join(r.replace(",", sep) for r in rows) + "\n")
+    # The lenient csv reader took c3 and c4 into c2's text, silently.
+    with pytest.warns(BadRecordWarning, match=r"u\.[ct]sv:3: unexpected end of data \(the row"):
+        docs = list(open_corpus(path, on_error="report"))
+    assert [(d.id, d.text, d.error is not None) for d in docs] == [
+        ("c1", "Council budget.", False),
+        ("u:3", "", True),
+        ("c3", "Oil prices", False),
+        ("c4", "A goal", False),
+    ]
+    # Text after a closing quote is an error too; the delimiter is named in words.
+    path.write_text('id,text\nc1,"a" b\nc2,ok\n'.replace(",", sep))
+    expected = "a tab" if sep == "\t" else "','"
+    with pytest.warns(BadRecordWarning, match=rf"u\.[ct]sv:2: {expected} expected after"):
+        assert [d.id for d in open_corpus(path, on_error="skip")] == ["c2"]
 
 
 def test_wrong_encoding_names_the_option(tmp_path: Path) -> None:
@@ -602,3 +628,25 @@ def test_format_for_suffix() -> None:
     ]
     assert format_for_suffix("d.ft") == format_for_suffix("d.fasttext") == "fasttext"
     assert format_for_suffix("e.txt") is None and format_for_suffix("noext") is None
+
+
+@PROPERTY
+@given(
+    st.lists(st.text("abc xyz", min_size=1, max_size=8), min_size=1, max_size=8),
+    st.data(),
+)
+def test_one_broken_quote_costs_one_record(texts: list[str], data: st.DataObject) -> None:
+    broken = data.draw(st.integers(0, len(texts) - 1))
+    lines = [f'd{i},"{t}"' if i != broken else f'd{i},"{t}' for i, t in enumerate(texts)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "q.csv"
+        path.write_text("id,text\n" + "\n".join(lines) + "\n")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            docs = list(open_corpus(path, on_error="report"))
+    assert [d.id for d in docs] == [
+        f"d{i}" if i != broken else f"q:{i + 2}" for i in range(len(texts))
+    ]
+    assert [d.text for d in docs if d.error is None] == [
+        t for i, t in enumerate(texts) if i != broken
+    ]

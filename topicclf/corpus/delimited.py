@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 import sys
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import IO
 
@@ -35,7 +36,9 @@ def _read(path: str, options: CorpusOptions, delimiter: str) -> Iterator[Documen
     _allow_any_field_size()
     stem = display_name(path)
     feed = _Feed(numbered_lines(path, options))
-    reader = csv.reader(feed, delimiter=delimiter)
+    # strict: a quote that is never closed, or text after a closing quote, is an error (the
+    # lenient reader would silently take every later row into the field).
+    reader = csv.reader(feed, delimiter=delimiter, strict=True)
     columns = _header(reader, feed, path, options)
     width = len(columns)
     text_col = columns[options.text_field]
@@ -43,13 +46,26 @@ def _read(path: str, options: CorpusOptions, delimiter: str) -> Iterator[Documen
     id_col = columns.get(options.id_field)
     while True:
         problem: CorpusFormatError | None = None
+        feed.start_row()
         try:
             row = next(reader)
         except StopIteration:
             return
-        except csv.Error as exc:
-            row, problem = [], CorpusFormatError(f"{path}:{feed.line}: {exc}")
-        lineno = feed.line
+        except csv.Error as error:
+            row, lineno = [], feed.line
+            exc = str(error).replace("'\t'", "a tab")  # csv names the delimiter itself
+            if feed.spans_lines():
+                # The bad record is the row's first line; the lines it swallowed are read
+                # again as rows of their own (a fresh reader: the old one may have hit the end).
+                lineno = feed.first_line()
+                problem = CorpusFormatError(f"{path}:{lineno}: {exc} (the row begins here)")
+                feed.undecodable = None
+                feed.read_again()
+                reader = csv.reader(feed, delimiter=delimiter, strict=True)
+            else:
+                problem = CorpusFormatError(f"{path}:{lineno}: {exc}")
+        else:
+            lineno = feed.line
         if feed.undecodable:
             bad_line, error = feed.undecodable
             problem = encoding_error(path, bad_line, options, error)
@@ -110,11 +126,41 @@ class _Feed:
 
     def __init__(self, lines: Iterator[Line]) -> None:
         self._lines = lines
+        self._again: deque[Line] = deque()  # lines to read once more, before the rest
+        self._row: list[Line] = []  # the lines of the row being read
         self.line = 0
         self.undecodable: tuple[int, UnicodeDecodeError] | None = None  # (line, error)
 
+    def start_row(self) -> None:
+        """A new row begins with the next line."""
+        self._row = []
+
+    def spans_lines(self) -> bool:
+        """Whether the row being read has taken more than one line."""
+        return len(self._row) > 1
+
+    def first_line(self) -> int:
+        """The number of the row's first line."""
+        return self._row[0].number if self._row else self.line
+
+    def read_again(self) -> None:
+        """Give the row's lines after its first once more (after a row that went wrong)."""
+        self._again.extendleft(reversed(self._row[1:]))
+        self._row = []
+
+    def _next_lines(self) -> Iterator[Line]:
+        while True:
+            if self._again:
+                yield self._again.popleft()
+                continue
+            line = next(self._lines, None)
+            if line is None:
+                return
+            yield line
+
     def __iter__(self) -> Iterator[str]:
-        for line in self._lines:
+        for line in self._next_lines():
+            self._row.append(line)
             self.line = line.number
             if line.error is not None and self.undecodable is None:
                 self.undecodable = (line.number, line.error)
