@@ -51,9 +51,9 @@ def _read(path: str, options: CorpusOptions, delimiter: str) -> Iterator[Documen
             row = next(reader)
         except StopIteration:
             return
-        except csv.Error as error:
+        except csv.Error as csv_error:
             row, lineno = [], feed.line
-            exc = str(error).replace("'\t'", "a tab")  # csv names the delimiter itself
+            exc = str(csv_error).replace("'\t'", "a tab")  # csv names the delimiter itself
             if feed.spans_lines():
                 # The bad record is the row's first line; the lines it swallowed are read
                 # again as rows of their own (a fresh reader: the old one may have hit the end).
