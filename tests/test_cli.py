@@ -808,6 +808,30 @@ def test_tune_retunes_thresholds_without_training(
     assert code == 1 and "is also an input of this command" in err
 
 
+def test_outputs_inside_an_input_or_of_the_wrong_kind_are_refused_before_any_work(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    corpus = str(data_dir / "tiny.jsonl")
+    before = sorted(p.name for p in model_dir.iterdir())
+    code, _, err = cli(
+        capsys, "tag", str(model_dir), corpus, "-o", str(model_dir / "labels.json"), "--force"
+    )
+    assert code == 1 and "labels.json is inside" in err and "an input of this command" in err
+    assert sorted(p.name for p in model_dir.iterdir()) == before
+    code, _, err = cli(
+        capsys, "evaluate", str(model_dir), corpus, "-o", str(model_dir / "manifest.md")
+    )
+    assert code == 1 and "is inside" in err
+    code, out, err = cli(capsys, "tag", str(model_dir), corpus, "-o", str(tmp_path / "no" / "x"))
+    assert code == 1 and "the directory" in err and "does not exist; create it first" in err
+    assert ".tmp" not in err and out == ""
+    taken = tmp_path / "taken.jsonl"
+    taken.write_text("")
+    code, out, err = cli(capsys, "train", corpus, "-o", str(taken), "--force")
+    assert code == 1 and "taken.jsonl exists and is not a directory" in err
+    assert "trained" not in out  # refused before training
+
+
 def test_write_labels_beside_each_text_file_round_trips(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
 ) -> None:

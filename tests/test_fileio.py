@@ -22,6 +22,42 @@ def test_the_one_overwrite_rule(tmp_path: Path) -> None:
     check_output(tmp_path / "new.jsonl", inputs=[str(source)])
 
 
+def test_an_output_is_never_inside_an_input_nor_holds_one(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "labels.json").write_text("[]")
+    corpus = tmp_path / "texts"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("a")
+    inputs = [str(model), str(corpus)]
+    with pytest.raises(OutputError, match=r"labels\.json is inside .*model, an input"):
+        check_output(model / "labels.json", inputs=inputs, force=True)
+    with pytest.raises(OutputError, match=r"new\.jsonl is inside .*texts, an input"):
+        check_output(corpus / "new.jsonl", inputs=inputs, force=True)
+    with pytest.raises(OutputError, match=r"holds .*model, an input of this command"):
+        check_output(tmp_path, inputs=inputs, force=True)
+    check_output(tmp_path / "out.jsonl", inputs=inputs)
+
+
+def test_an_output_of_the_wrong_kind_is_refused_before_any_work(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match=r"nodir/x\.jsonl: the directory .*nodir does not exist"):
+        check_output(tmp_path / "nodir" / "x.jsonl", kind="file")
+    with pytest.raises(OutputError, match=r"is a directory; give a file name"):
+        check_output(tmp_path, kind="file", force=True)
+    (tmp_path / "f.jsonl").write_text("")
+    with pytest.raises(OutputError, match=r"f\.jsonl exists and is not a directory"):
+        check_output(tmp_path / "f.jsonl", kind="directory", force=True)
+    check_output(tmp_path / "nodir" / "model", kind="directory")  # parents are created
+
+
+def test_a_dangling_link_is_an_existing_output(tmp_path: Path) -> None:
+    link = tmp_path / "out.jsonl"
+    link.symlink_to(tmp_path / "nowhere.jsonl")
+    with pytest.raises(OutputError, match=r"already exists \(a link\); .* add --force"):
+        check_output(link)
+    check_output(link, force=True)
+
+
 def test_leftovers_of_a_killed_writer_are_removed_by_the_next(tmp_path: Path) -> None:
     dead = 2**22 + 12345  # above the default pid_max: no such process
     stale_file = tmp_path / f".out.jsonl.{dead}.abc123.tmp"

@@ -118,7 +118,7 @@ def train(
     # Held from the start, so a second training to the same directory refuses at once
     # instead of training for minutes and then racing this one to the rename.
     with output_lock(output):
-        check_output(output, [corpus], force)
+        check_output(output, [corpus], force, kind="directory")
         progress = make_progress()
         docs = read_all(source, progress)
         started = time.perf_counter()

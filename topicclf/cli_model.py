@@ -53,7 +53,7 @@ def tune(
 
     started = time.perf_counter()
     with output_lock(output):
-        check_output(output, [str(model), corpus], force)
+        check_output(output, [str(model), corpus], force, kind="directory")
         source = reading.open(corpus)
         clf = TopicClassifier.load(model)
         docs = read_all(source, make_progress())

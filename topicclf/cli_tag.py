@@ -174,7 +174,8 @@ def tag(
     fmt = output_format_for(output, output_format)
     reading = reading.with_options(on_error="report")  # the policy is applied while tagging
     if output is not None:
-        check_output(output, [str(model), *sources], force)
+        kind = "directory" if engine == "dask" else "file"
+        check_output(output, [str(model), *sources], force, kind=kind)
     if engine == "dask":
         _tag_on_dask(
             model, sources, output, fmt, scores, rule, reading, str(bad_records),

@@ -374,11 +374,14 @@ def shown_path(path: str | Path) -> str:
         return absolute.name
 
 
-def check_output(target: Path | str, inputs: Iterable[str], force: bool) -> None:
-    """The one overwrite rule (see `fileio.check_output`), for a command's output option."""
+def check_output(
+    target: Path | str, inputs: Iterable[str], force: bool, kind: str = "file"
+) -> None:
+    """The one overwrite rule (see `fileio.check_output`), for a command's output option
+    (`kind`: what the command writes there, a file or a directory)."""
     from topicclf.fileio import check_output as check
 
-    check(target, inputs=inputs, force=force)
+    check(target, inputs=inputs, force=force, kind=kind)
 
 
 ModelArg = Annotated[

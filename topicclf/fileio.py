@@ -21,10 +21,15 @@ from topicclf.errors import OutputError
 
 
 def check_output(
-    target: str | Path, *, inputs: Iterable[str | Path] = (), force: bool = False
+    target: str | Path,
+    *,
+    inputs: Iterable[str | Path] = (),
+    force: bool = False,
+    kind: str | None = None,
 ) -> None:
-    """The one rule for outputs: never one of the command's inputs; an existing file or
-    directory is replaced only with `force` (--force). Raises OutputError otherwise."""
+    """The one rule for outputs: never one of the command's inputs, inside one (a model or
+    corpus directory) or a directory holding one; an existing file or directory is replaced
+    only with `force` (--force). Raises OutputError otherwise."""
     target = Path(target)
     for source in inputs:
         if str(source) in ("-", "") or (":" in str(source) and not Path(source).exists()):
@@ -33,8 +38,38 @@ def check_output(
             raise OutputError(
                 f"{target} is also an input of this command; write the output elsewhere"
             )
+        inner, outer = _nesting(target, Path(source))
+        if inner:
+            raise OutputError(
+                f"{target} is inside {source}, an input of this command; write the output elsewhere"
+            )
+        if outer:
+            raise OutputError(
+                f"{target} holds {source}, an input of this command; write the output elsewhere"
+            )
+    if target.is_symlink() and not force:
+        raise OutputError(f"{target} already exists (a link); choose another path or add --force")
     if target.exists() and not force:
         raise OutputError(f"{target} already exists; choose another path or add --force")
+    # Checked before any work, so a long run does not end on an output it cannot write.
+    if kind == "file":
+        if target.is_dir():
+            raise OutputError(f"{target} is a directory; give a file name for the output")
+        if not target.parent.is_dir():
+            raise OutputError(
+                f"{target}: the directory {target.parent} does not exist; create it first"
+            )
+    elif kind == "directory" and target.exists() and not target.is_dir():
+        raise OutputError(f"{target} exists and is not a directory")
+
+
+def _nesting(target: Path, source: Path) -> tuple[bool, bool]:
+    """(target is inside source, target holds source), links resolved."""
+    try:
+        t, s = target.resolve(), source.resolve()
+    except OSError:
+        return False, False
+    return s in t.parents, t in s.parents
 
 
 def _same_path(a: Path, b: Path) -> bool:
