@@ -130,7 +130,13 @@ BAD_INPUTS = [
         [],
         r"c\.jsonl:1: cannot decode the text as utf-8 .*--encoding latin-1.*--encoding-errors",
     ),
-    ("binary file", "c.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00", [], r"looks like a binary file"),
+    (
+        "binary file",
+        "c.jsonl",
+        b"\x89PNG\r\n\x1a\n" + bytes(range(256)),
+        [],
+        r"looks like a binary",
+    ),
     (
         "malformed JSON line",
         "c.jsonl",
@@ -819,9 +825,16 @@ def test_outputs_inside_an_input_or_of_the_wrong_kind_are_refused_before_any_wor
     assert code == 1 and "labels.json is inside" in err and "an input of this command" in err
     assert sorted(p.name for p in model_dir.iterdir()) == before
     code, _, err = cli(
-        capsys, "evaluate", str(model_dir), corpus, "-o", str(model_dir / "manifest.md")
+        capsys,
+        "evaluate",
+        str(model_dir),
+        corpus,
+        "-o",
+        str(model_dir / "manifest.json"),
+        "--force",
     )
-    assert code == 1 and "is inside" in err
+    assert code == 1 and "manifest.json is inside" in err
+    assert sorted(p.name for p in model_dir.iterdir()) == before
     code, out, err = cli(capsys, "tag", str(model_dir), corpus, "-o", str(tmp_path / "no" / "x"))
     assert code == 1 and "the directory" in err and "does not exist; create it first" in err
     assert ".tmp" not in err and out == ""

@@ -251,6 +251,21 @@ def test_bad_records_can_be_reported_or_skipped(tmp_path: Path) -> None:
         assert [d.text for d in open_corpus(ragged, on_error="skip")] == ["ok", "fine"]
 
 
+def test_a_nul_byte_in_one_line_is_that_line_s_problem_not_a_binary_file(tmp_path: Path) -> None:
+    from topicclf.errors import BadRecordWarning
+
+    path = tmp_path / "n.jsonl"
+    path.write_bytes(b'{"id": "a", "text": "nul \x00 here"}\n{"id": "b", "text": "Oil"}\n')
+    with pytest.warns(BadRecordWarning, match=r"n\.jsonl:1: invalid JSON"):
+        assert [d.id for d in open_corpus(path, on_error="skip")] == ["b"]
+    lines = tmp_path / "n.txt"
+    lines.write_bytes(b"nul \x00 here\nOil prices\n")
+    assert [d.text for d in open_corpus(lines)] == ["nul \x00 here", "Oil prices"]
+    lines.write_bytes(b"\x00" * 9 + b"\nOil prices\n")  # more NULs than a slip: binary
+    with pytest.raises(CorpusFormatError, match=r"n\.txt: looks like a binary file"):
+        open_corpus(lines)
+
+
 def test_binary_files_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "model.bin"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
@@ -326,9 +341,7 @@ def test_lines_round_trip(texts: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "c.txt"
         path.write_text("".join(t + "\n" for t in texts), encoding="utf-8", newline="")
-        if any("\x00" in t for t in texts):
-            with pytest.raises(CorpusFormatError, match="looks like a binary file"):
-                open_corpus(path, format="lines")
+        if sum(t.count("\x00") for t in texts) > 8:  # a few NULs are a line's own business
             return
         back = list(open_corpus(path, format="lines"))
     assert [d.text for d in back] == texts

@@ -32,8 +32,9 @@ def test_an_output_is_never_inside_an_input_nor_holds_one(tmp_path: Path) -> Non
     inputs = [str(model), str(corpus)]
     with pytest.raises(OutputError, match=r"labels\.json is inside .*model, an input"):
         check_output(model / "labels.json", inputs=inputs, force=True)
-    with pytest.raises(OutputError, match=r"new\.jsonl is inside .*texts, an input"):
-        check_output(corpus / "new.jsonl", inputs=inputs, force=True)
+    with pytest.raises(OutputError, match=r"a\.txt is inside .*texts, an input"):
+        check_output(corpus / "a.txt", inputs=inputs, force=True)
+    check_output(corpus / "new.jsonl", inputs=inputs)  # a new file replaces nothing
     with pytest.raises(OutputError, match=r"holds .*model, an input of this command"):
         check_output(tmp_path, inputs=inputs, force=True)
     check_output(tmp_path / "out.jsonl", inputs=inputs)

@@ -188,8 +188,6 @@ ENDS = st.sampled_from([b"\n", b"\r\n"])
 )
 def test_lines_whole_and_ranges_agree(lines: list[tuple[bytes, bytes]], bom: bool) -> None:
     data = (b"\xef\xbb\xbf" if bom else b"") + b"".join(raw + end for raw, end in lines)
-    if b"\x00" in data:
-        return  # refused as a binary file, see test_corpus
     expected: list[str | None] = []
     for raw, end in lines:
         if raw == b"\xff":
@@ -201,7 +199,11 @@ def test_lines_whole_and_ranges_agree(lines: list[tuple[bytes, bytes]], bom: boo
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "p.txt"
         path.write_bytes(data)
-        whole = _whole(path, "lines")
+        try:
+            whole = _whole(path, "lines")
+        except CorpusFormatError as error:  # many NULs and undecodable bytes, see test_corpus
+            assert "looks like a binary file" in str(error)
+            return
         assert [None if d.error else d.text for d in whole] == expected
         for pieces in (2, 5):
             docs, records = _by_ranges(path, "lines", pieces)

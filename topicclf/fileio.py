@@ -27,9 +27,9 @@ def check_output(
     force: bool = False,
     kind: str | None = None,
 ) -> None:
-    """The one rule for outputs: never one of the command's inputs, inside one (a model or
-    corpus directory) or a directory holding one; an existing file or directory is replaced
-    only with `force` (--force). Raises OutputError otherwise."""
+    """The one rule for outputs: never one of the command's inputs, nor an existing file
+    inside one (a model or corpus directory) or a directory holding one; an existing file or
+    directory is replaced only with `force` (--force). Raises OutputError otherwise."""
     target = Path(target)
     for source in inputs:
         if str(source) in ("-", "") or (":" in str(source) and not Path(source).exists()):
@@ -38,7 +38,8 @@ def check_output(
             raise OutputError(
                 f"{target} is also an input of this command; write the output elsewhere"
             )
-        inner, outer = _nesting(target, Path(source))
+        # A new file may go inside an input directory; replacing one of its files may not.
+        inner, outer = _nesting(target, Path(source)) if _exists(target) else (False, False)
         if inner:
             raise OutputError(
                 f"{target} is inside {source}, an input of this command; write the output elsewhere"
@@ -47,7 +48,7 @@ def check_output(
             raise OutputError(
                 f"{target} holds {source}, an input of this command; write the output elsewhere"
             )
-    if target.is_symlink() and not force:
+    if target.is_symlink() and not target.exists() and not force:
         raise OutputError(f"{target} already exists (a link); choose another path or add --force")
     if target.exists() and not force:
         raise OutputError(f"{target} already exists; choose another path or add --force")
@@ -61,6 +62,11 @@ def check_output(
             )
     elif kind == "directory" and target.exists() and not target.is_dir():
         raise OutputError(f"{target} exists and is not a directory")
+
+
+def _exists(path: Path) -> bool:
+    """Whether something is at `path`, a dangling link included."""
+    return path.exists() or path.is_symlink()
 
 
 def _nesting(target: Path, source: Path) -> tuple[bool, bool]:

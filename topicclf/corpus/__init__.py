@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 from collections.abc import Iterable
 from pathlib import Path
@@ -168,10 +169,20 @@ def _refuse_binary(path: Path, encoding: str) -> None:
             head = handle.read(8192)
     except PermissionError:
         raise CorpusFormatError(f"{path}: permission denied") from None
-    if b"\x00" in head:
+    if b"\x00" in head and _binary_bytes(head, encoding) > max(8, len(head) // 100):
         raise CorpusFormatError(
             f"{path}: looks like a binary file (it contains NUL bytes), not a text corpus"
         )
+
+
+def _binary_bytes(head: bytes, encoding: str) -> int:
+    """NUL bytes and bytes the encoding cannot read in a file's first bytes. A NUL or two
+    is a bad record's doing (that line alone is refused); a binary file has many."""
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    except LookupError:
+        return head.count(b"\x00")  # an unknown encoding is reported by the reader
+    return head.count(b"\x00") + decoder.decode(head, final=False).count("\ufffd")
 
 
 def write_corpus(
