@@ -334,6 +334,10 @@ def test_train_summary_and_progress(capsys: pytest.CaptureFixture[str], tmp_path
     assert "vectorizing" in err and "epoch 1/3" in err  # progress on stderr, plain lines
     manifest = json.loads((target / "manifest.json").read_text())
     assert manifest["config"]["train"]["seed"] == 3
+    embedding = tmp_path / "e"
+    code, out, _ = cli(capsys, "train", str(REPO / "tests/data/tiny.jsonl"), "-o", str(embedding),
+                       "--network", "embedding", *FAST)  # fmt: skip
+    assert code == 0 and "trained an embedding multilabel model" in out
     code, out, err = cli(capsys, "-q", "train", NEWS_TRAIN, "-o", str(target), *FAST, "--force")
     assert code == 0 and err == ""
 

@@ -81,7 +81,8 @@ def train(
     vocabulary: Annotated[
         Path | None,
         typer.Option(
-            help="Annif TSV vocabulary ('<URI>', tab, label per line) giving the topics the "
+            help="Annif TSV vocabulary (a subject URI in angle brackets, a tab, its label, per "
+            "line) giving the topics the "
             "URIs and labels that `serve` answers with; topics match by URI or label."
         ),
     ] = None,

@@ -17,8 +17,9 @@ def render_training(
     """What `train` made: model kind and size, time, validation figures, where it is."""
     val = clf.validation_report_
     info = clf.training_info_
+    article = "an" if network[:1] in "aeiou" else "a"
     console.print(
-        f"trained a {network} {clf.mode_} model on {info['documents']} documents "
+        f"trained {article} {network} {clf.mode_} model on {info['documents']} documents "
         f"({len(clf.classes_)} topics) in {seconds:.1f}s"
     )
     console.print(
