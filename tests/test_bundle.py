@@ -533,6 +533,23 @@ def test_verify_checks_every_recorded_file(saved_embedding: Path, tmp_path: Path
     )
 
 
+def test_verify_fails_a_manifest_that_records_none_of_the_model_files(
+    saved_embedding: Path, tmp_path: Path
+) -> None:
+    from topicclf.bundle import verify_files
+
+    emptied = _copy(saved_embedding, tmp_path)
+    manifest = json.loads((emptied / "manifest.json").read_text())
+    manifest["files"] = {}
+    (emptied / "manifest.json").write_text(json.dumps(manifest))
+    (emptied / "thresholds.json").unlink()
+    report = verify_files(emptied)
+    # Loading refuses every unrecorded model file, so verify must not pass them.
+    assert "labels.json" in report["mismatched"] and "model.keras" in report["mismatched"]
+    assert report["files"]["labels.json"] == "not recorded in the manifest (loading refuses it)"
+    assert report["files"]["thresholds.json"] == "missing (a model needs it)"
+
+
 def _as_format_1(saved: Path, dest: Path) -> Path:
     """The model as topicclf 0.1 wrote it: arrays in .npz files, no file records."""
     import shutil

@@ -60,6 +60,10 @@ LABELS_FILE = "labels.json"
 THRESHOLDS_FILE = "thresholds.json"
 VOCABULARY_FILE = "vocabulary.json"  # optional: the topics' URIs and labels (train --vocabulary)
 REQUIRED_FILES = (MANIFEST, FEATURES_META, LABELS_FILE, THRESHOLDS_FILE)
+MODEL_FILE_NAMES = frozenset(
+    {MODEL_FILE, WEIGHTS_FILE, FEATURES_ARRAYS, LINEAR_FILE, LINEAR_FEATURES_META}
+    | {LINEAR_FEATURES_ARRAYS, VOCABULARY_FILE, *REQUIRED_FILES[1:]}
+)
 # Format 1 (still read, never written) kept the arrays in .npz files and recorded no hashes;
 # formats 1 and 2 kept a dense network twice, as model.keras beside its exported weights.
 FORMAT_1_NAMES = {
@@ -139,9 +143,18 @@ def verify_files(directory: str | Path) -> dict[str, Any]:
     records = parse_records(manifest["files"], f"{directory}/{MANIFEST}")
     statuses = ModelFiles(directory, records).verify()
     mismatched = [name for name, status in statuses.items() if status != "OK"]
-    for path in sorted(directory.iterdir()):  # listed, but never read: not part of the model
-        if path.name != MANIFEST and path.name not in records:
+    for path in sorted(directory.iterdir()):
+        if path.name == MANIFEST or path.name in records:
+            continue
+        if path.name in MODEL_FILE_NAMES:  # loading reads it, and refuses it unrecorded
+            statuses[path.name] = "not recorded in the manifest (loading refuses it)"
+            mismatched.append(path.name)
+        else:  # listed, but never read: not part of the model
             statuses[path.name] = "not recorded in the manifest (never read)"
+    for name in REQUIRED_FILES[1:]:
+        if name not in statuses:
+            statuses[name] = "missing (a model needs it)"
+            mismatched.append(name)
     return {**report, "files": statuses, "mismatched": mismatched}
 
 
