@@ -136,7 +136,8 @@ def test_request_shapes_and_options(server: Address) -> None:
             r"the body is not valid JSON \(expected ident at line 1 column 2\)",
         ),
         ("POST", "/tag", b"[1, 2]", 400, 'send a JSON object, e.g. {"text": "..."}'),
-        ("POST", "/tag", b'{"txt": "a"}', 400, 'give "text", "texts" or "documents"'),
+        ("POST", "/tag", b'{"txt": "a"}', 400, "txt: not a key this request takes"),
+        ("POST", "/tag", b'{"top_k": 2}', 400, 'give "text", "texts" or "documents"'),
         ("POST", "/tag", b'{"texts": "a"}', 400, "texts: Input should be a valid array"),
         (
             "POST",
@@ -194,6 +195,22 @@ def test_request_shapes_and_options(server: Address) -> None:
             400,
             "fallback: Input should be a valid boolean",
         ),
+        ("POST", "/tag", b'{"text": "a", "topk": 1}', 400, "topk: not a key this request takes"),
+        (
+            "POST",
+            "/tag",
+            b'{"documents": [{"text": "a", "lang": "en"}]}',
+            400,
+            r"documents\[0\]\.lang: not a key this request takes",
+        ),
+        (
+            "POST",
+            "/tag",
+            b'{"text": "a", "texts": ["b"]}',
+            400,
+            'give only one of "text", "texts" or "documents"',
+        ),
+        ("POST", "/tag", b'{"texts": ["a"], "id": 3}', 400, '"id" goes with "text"'),
         ("POST", "/tag", b'{"text": "a", "model": "x"}', 404, "no model named 'x'; served: model"),
         (
             "POST",

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-# Strict: JSON types are taken as they are ({"scores": "no"} is an error, not True), and
-# NaN or Infinity are refused.
-STRICT = ConfigDict(strict=True, allow_inf_nan=False)
+# Strict: JSON types are taken as they are ({"scores": "no"} is an error, not True), NaN or
+# Infinity are refused, and so is an unknown key (a typo such as "topk" would otherwise
+# change the answer without a word).
+STRICT = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
 # An id may be a string or an integer (written back as a string); integers are bounded so a
 # 5000-digit number is refused instead of becoming a 5000-character id.
 DocId = str | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
@@ -35,11 +36,12 @@ class DocumentIn(BaseModel):
 
 
 class TagRequest(BaseModel):
-    """What POST /tag takes: `text`, `texts` or `documents` (the first given is used)."""
+    """What POST /tag takes: one of `text`, `texts` or `documents`."""
 
     model_config = ConfigDict(
         strict=True,
         allow_inf_nan=False,
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {"text": "Oil prices rose after the storm", "top_k": 3},
@@ -63,8 +65,13 @@ class TagRequest(BaseModel):
 
     @model_validator(mode="after")
     def _has_documents(self) -> TagRequest:
-        if self.text is None and self.texts is None and self.documents is None:
+        given = [self.text, self.texts, self.documents].count(None)
+        if given == 3:
             raise ValueError('give "text", "texts" or "documents" in the JSON body')
+        if given < 2:
+            raise ValueError('give only one of "text", "texts" or "documents"')
+        if self.id is not None and self.text is None:
+            raise ValueError('"id" goes with "text"; give ids in "documents"')
         return self
 
     def ids_and_texts(self) -> tuple[list[str], list[str]]:
@@ -155,6 +162,8 @@ def describe_errors(errors: list[Any], limit: int = 3) -> str:
     for error in errors[:limit]:
         loc = tuple(p for p in error.get("loc", ()) if p not in ("body", "query", "path"))
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        if error.get("type") == "extra_forbidden":
+            message = "not a key this request takes (a typo?)"
         lines.append(f"{_where(loc)}: {message}" if loc else message)
     more = f" (and {len(errors) - limit} more)" if len(errors) > limit else ""
     return "; ".join(lines) + more
