@@ -873,3 +873,22 @@ def test_write_labels_beside_each_text_file_round_trips(
         capsys, "tag", str(model_dir), str(data_dir / "tiny.jsonl"), "--write-labels"
     )
     assert code == 2 and "text directory" in err
+
+
+def test_a_reader_that_goes_away_stops_output_quietly_with_the_sigpipe_status(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    # `topicclf tag ... | head -1`: the README's exit-code table says 141, and no error line.
+    corpus = tmp_path / "many.txt"
+    corpus.write_text("".join(f"document {i} about oil and the council\n" for i in range(20000)))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "topicclf", "tag", str(model_dir), str(corpus), "--scores"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(b'{"id": "many:1"')
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 141
+    assert "error" not in err and "Traceback" not in err

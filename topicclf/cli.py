@@ -21,6 +21,7 @@ from rich.markup import escape
 
 from topicclf.cli_util import (
     CORPUS_HELP,
+    EXIT_BROKEN_PIPE,
     EXIT_DOMAIN,
     EXIT_GATE,
     EXIT_INTERRUPTED,
@@ -382,6 +383,10 @@ def run(argv: list[str] | None = None) -> int:
         return result if isinstance(result, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code)
+    except SystemExit as exc:
+        if isinstance(exc.__context__, BrokenPipeError):  # click's own handling: exit(1)
+            return EXIT_BROKEN_PIPE
+        raise
     except (typer.Abort, KeyboardInterrupt):
         stop_progress()
         err.print("interrupted")
@@ -397,10 +402,11 @@ def run(argv: list[str] | None = None) -> int:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         return EXIT_DOMAIN
     except BrokenPipeError:
-        # The reader went away (e.g. `| head`): stop quietly, as Unix tools do.
+        # The reader went away (e.g. `| head`): stop quietly with the status a Unix tool
+        # killed by SIGPIPE has, not 1, which says the data or model is wrong.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_DOMAIN
+        return EXIT_BROKEN_PIPE
     except OSError as exc:
         where = f": {exc.filename}" if exc.filename else ""
         err.print(f"[red]error:[/] {escape((exc.strerror or str(exc)) + where)}")

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from topicclf.corpus import Corpus, CorpusOptions
 
 EXIT_DOMAIN, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 1, 2, 3, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool `| head` closed
 
 # Lines are never wrapped: a path or a topic list broken across lines would be misread by
 # whoever copies or parses it; tables still fit the terminal.
