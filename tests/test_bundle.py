@@ -684,3 +684,53 @@ def test_a_model_saved_before_stacking_loads_as_unstacked(
     assert not loaded.config_.stacked
     texts = [d.text for d in tiny_docs]
     np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "value", "match"),
+    [
+        ("thresholds.json", "global_threshold", 7, "thresholds must be numbers between 0 and 1"),
+        ("thresholds.json", "global_threshold", -5, "thresholds must be numbers between 0 and 1"),
+        ("thresholds.json", "strategy", "bogus", "unknown strategy 'bogus'"),
+        ("thresholds.json", "top_k", 10**20, "top_k .* is not a plausible count"),
+    ],
+)
+def test_threshold_values_a_model_cannot_have_are_refused(
+    saved: Path, tmp_path: Path, name: str, field: str, value: object, match: str
+) -> None:
+    # Forged with the manifest re-recorded: the values themselves are what is checked.
+    broken = _copy(saved, tmp_path)
+    _edit_json(broken, name, field, value)
+    _rerecord(broken, name)
+    _both_refuse(broken, match)
+
+
+def test_nan_thresholds_duplicate_topics_and_nan_weights_are_refused(
+    saved: Path, tmp_path: Path
+) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    broken = _copy(saved, tmp_path / "a")
+    thresholds = json.loads((broken / "thresholds.json").read_text())
+    thresholds["thresholds"][0] = float("nan")
+    (broken / "thresholds.json").write_text(json.dumps(thresholds))  # writes NaN
+    _rerecord(broken, "thresholds.json")
+    with pytest.raises(ModelBundleError, match="thresholds must be numbers between 0 and 1"):
+        TopicClassifier.load(broken)
+
+    broken = _copy(saved, tmp_path / "b")
+    labels = json.loads((broken / "labels.json").read_text())
+    (broken / "labels.json").write_text(json.dumps([labels[0], *labels[:-1]]))
+    _rerecord(broken, "labels.json")
+    with pytest.raises(ModelBundleError, match=rf"the topic '{labels[0]}' is listed more than"):
+        TopicClassifier.load(broken)
+
+    broken = _copy(saved, tmp_path / "c")
+    arrays = load_file(broken / "weights.safetensors")
+    key = sorted(arrays)[0]
+    arrays[key] = arrays[key].copy()
+    arrays[key].flat[0] = np.nan
+    save_file(arrays, broken / "weights.safetensors")
+    _rerecord(broken, "weights.safetensors")
+    with pytest.raises(ModelBundleError, match=rf"array '{key}' holds NaN or infinite values"):
+        TopicClassifier.load(broken)

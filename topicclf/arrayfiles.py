@@ -59,6 +59,12 @@ def decode_arrays(
     missing = [key for key, spec in specs.items() if spec.required and key not in arrays]
     if missing:
         raise ModelBundleError(f"{where}: no array {missing[0]!r}; the file is incomplete")
+    for key, array in arrays.items():
+        # A NaN weight makes every score NaN, and NaN passes no threshold: silently no topics.
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ModelBundleError(
+                f"{where}: array {key!r} holds NaN or infinite values; the model is damaged"
+            )
     return arrays
 
 

@@ -10,6 +10,7 @@ here unpickles.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 from topicclf.arrayfiles import ArraySpec, write_arrays
 from topicclf.blend import LinearBlend
-from topicclf.config import Config
+from topicclf.config import THRESHOLD_STRATEGIES, Config
 from topicclf.errors import ConfigError, ModelBundleError
 from topicclf.features import FEATURIZERS, Featurizer
 from topicclf.fileio import atomic_directory
@@ -305,6 +306,11 @@ def read_labels(files: ModelFiles) -> list[str]:
     classes = files.json(LABELS_FILE)
     if not KINDS["a list of strings"](classes):
         raise ModelBundleError(f"{files.directory}/{LABELS_FILE}: expected a list of topic names")
+    if len(set(classes)) != len(classes):
+        twice = next(c for i, c in enumerate(classes) if c in classes[:i])
+        raise ModelBundleError(
+            f"{files.directory}/{LABELS_FILE}: the topic {twice!r} is listed more than once"
+        )
     return list(classes)
 
 
@@ -312,7 +318,16 @@ def read_thresholds(files: ModelFiles) -> dict[str, Any]:
     """The thresholds file's fields, type-checked."""
     data = files.json(THRESHOLDS_FILE)
     required = ("strategy", "thresholds", "global_threshold", "fallback")
-    check_fields(data, THRESHOLD_FIELDS, f"{files.directory}/{THRESHOLDS_FILE}", required=required)
+    where = f"{files.directory}/{THRESHOLDS_FILE}"
+    check_fields(data, THRESHOLD_FIELDS, where, required=required)
+    # Scores are probabilities: a threshold outside [0, 1] (or NaN) gives every topic or none.
+    values = [*data["thresholds"], data["global_threshold"]]
+    if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
+        raise ModelBundleError(f"{where}: thresholds must be numbers between 0 and 1")
+    if data["strategy"] not in (*THRESHOLD_STRATEGIES, "argmax"):
+        raise ModelBundleError(f"{where}: unknown strategy {data['strategy']!r}")
+    if data.get("top_k", 0) > 2**31:
+        raise ModelBundleError(f"{where}: top_k {data['top_k']} is not a plausible count")
     return dict(data)
 
 
