@@ -91,6 +91,9 @@ def test_jsonl_field_errors(tmp_path: Path) -> None:
     with pytest.raises(CorpusFormatError, match=r"c\.jsonl:1: the text field 'text' is missing"):
         list(open_corpus(path))
     assert list(open_corpus(path, text_field="body"))[0].text == "x"
+    path.write_text('{"text": null}\n')
+    with pytest.raises(CorpusFormatError, match=r"c\.jsonl:1: the text field 'text' is null, not"):
+        list(open_corpus(path))
     path.write_text('{"text": "x", "labels": "a"}\n')
     with pytest.raises(CorpusFormatError, match="must be a list of strings"):
         list(open_corpus(path))

@@ -52,7 +52,12 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
         raise CorpusFormatError(f"{where}: expected a JSON object, got {_type_name(record)}")
     text = record.get(options.text_field)
     if not isinstance(text, str):
-        problem = "missing" if text is None else f"a {_type_name(text)}, not a string"
+        if options.text_field not in record:
+            problem = "missing"
+        else:
+            problem = (
+                "null, not a string" if text is None else f"a {_type_name(text)}, not a string"
+            )
         raise CorpusFormatError(
             f"{where}: the text field {options.text_field!r} is {problem} "
             "(name the field with --text-field, text_field= in Python)"
