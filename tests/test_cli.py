@@ -771,8 +771,11 @@ def test_tag_reports_bad_records_and_tags_the_rest(
     assert "warning:" in err and "1 record(s) could not be read (reported in the output)" in err
     code, out, err = cli(capsys, "tag", str(model_dir), str(path), "--bad-records", "skip")
     assert code == 1 and [json.loads(x)["id"] for x in out.splitlines()] == ["a", "c"]
+    path.write_text(path.read_text() + "{later bad record\n")
     code, out, err = cli(capsys, "tag", str(model_dir), str(path), "--bad-records", "stop")
-    assert code == 1 and "error: " in err and "invalid JSON" in err
+    assert code == 1 and "error: " in err and "bad.jsonl:2: invalid JSON" in err
+    # Tagging stopped at line 2: no warning of the record on line 4 it never reached.
+    assert "bad.jsonl:4" not in err and "warning" not in err
 
 
 def test_odd_labels_round_trip_through_train_tag_and_reports(

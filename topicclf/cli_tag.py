@@ -258,7 +258,10 @@ def _tag_locally(
     clf = TopicClassifier.load(model)
     documents = chain.from_iterable(corpora)
     with warnings.catch_warnings():
-        warnings.simplefilter("always", BadRecordWarning)  # one line per bad record
+        # One line per bad record; with `stop`, none: the error names the first, and the
+        # reader, a batch ahead, would warn of records tagging never reaches.
+        stop = settings["bad_records"] == "stop"
+        warnings.simplefilter("ignore" if stop else "always", BadRecordWarning)
         if output is None:
             return tag_documents(clf, documents, sys.stdout, **settings)
         with atomic_output(output, newline="") as handle:
