@@ -757,6 +757,14 @@ def test_two_trainings_to_one_directory_one_wins_cleanly(tmp_path: Path) -> None
     assert run(["info", str(model)]) == 0
 
 
+def test_a_model_and_a_corpus_given_the_wrong_way_round_say_so(
+    capsys: pytest.CaptureFixture[str], model_dir: Path
+) -> None:
+    code, out, err = cli(capsys, "tag", NEWS_TEST, str(model_dir))
+    assert (code, out) == (1, "")
+    assert "this is a model directory, not a corpus; the model comes first" in " ".join(err.split())
+
+
 def test_tag_reports_bad_records_and_tags_the_rest(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
 ) -> None:

@@ -91,7 +91,7 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     if not os.path.lexists(directory / MANIFEST) and _looks_like_corpus(directory):
         raise ModelBundleError(
             f"{directory}: looks like a corpus, not a model directory (no {MANIFEST}); "
-            "the model comes first: topicclf tag MODEL INPUT..."
+            "the model comes first, e.g. topicclf tag MODEL INPUT..."
         )
     return check_manifest(read_json(directory, MANIFEST), f"{directory}/{MANIFEST}")
 

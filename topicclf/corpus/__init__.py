@@ -97,6 +97,11 @@ def detect_format(path: str) -> str:
             return "folders"
         if any(source.rglob("*.txt")):
             return "txtdir"
+        if (source / "manifest.json").is_file():  # a model where a corpus goes: swapped?
+            raise CorpusFormatError(
+                f"{path}: this is a model directory, not a corpus; the model comes first, "
+                "e.g. topicclf tag MODEL INPUT..."
+            )
         raise CorpusFormatError(
             f"{path}: cannot tell the corpus format of this directory (no .txt files, "
             "topic sub-folders or reut2-*.sgm files); give it with --format"
