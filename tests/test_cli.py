@@ -361,7 +361,7 @@ def test_tag_jsonl_csv_and_overrides(
     )
     assert code == 0 and out == "" and "written to" in err
     lines = target.read_text().splitlines()
-    assert lines[0] == "id,labels" and len(lines) == 41 and lines[1].startswith("t01,")
+    assert lines[0] == "id,labels,error" and len(lines) == 41 and lines[1].startswith("t01,")
     code, out, _ = cli(
         capsys, "tag", str(model_dir), str(data_dir / "tiny.jsonl"), "--threshold", "1.0"
     )

@@ -71,7 +71,7 @@ def test_writer_formats() -> None:
     writer = TagWriter(handle, "tsv")
     for item in items:
         writer.write(item)
-    assert handle.getvalue() == "id\tlabels\nx\tsport|food\ny\t\n"
+    assert handle.getvalue() == "id\tlabels\terror\nx\tsport|food\t\ny\t\tbad line\n"
     with pytest.raises(ValueError, match="unknown output format 'xml'"):
         TagWriter(io.StringIO(), "xml")
 

@@ -269,7 +269,9 @@ class TagWriter:
                     f"topics in {fmt} output; use JSON Lines output (-t jsonl)"
                 )
             self._csv = RowWriter(handle, "," if fmt == "csv" else "\t")
-            self._csv.writerow(["id", "labels", "scores"] if scores else ["id", "labels"])
+            # `error` as in JSON Lines: empty, or why a bad record could not be read.
+            header = ["id", "labels", "scores", "error"] if scores else ["id", "labels", "error"]
+            self._csv.writerow(header)
 
     def write(self, item: Tagged) -> None:
         """Write one tagged document."""
@@ -283,7 +285,7 @@ class TagWriter:
             row.append(
                 LABEL_SEPARATOR.join(f"{s:.{SCORE_DIGITS}f}" for s in record["scores"].values())
             )
-        self._csv.writerow(row)
+        self._csv.writerow([*row, record.get("error", "")])
 
     def write_batch(self, items: list[Tagged]) -> None:
         """Write a batch and flush, so output flows as the input is read."""
