@@ -174,7 +174,10 @@ def evaluate(
     output: Annotated[
         list[Path] | None,
         typer.Option(
-            "--output", "-o", help="Also write the report: .json, .csv, .md or .html (repeatable)."
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Also write the report: .json, .csv, .md or .html (repeatable).",
         ),
     ] = None,
     fail_under: Annotated[

@@ -98,7 +98,12 @@ def compare_reports(
     b: Annotated[Path, typer.Argument(metavar="B.json", help="The report compared with it.")],
     output: Annotated[
         list[Path] | None,
-        typer.Option("--output", "-o", help="Also write: .json, .csv, .md or .html (repeatable)."),
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Also write: .json, .csv, .md or .html (repeatable).",
+        ),
     ] = None,
     tolerance: Annotated[
         float, typer.Option(min=0.0, help="F1 changes up to this count as unchanged.")
