@@ -145,6 +145,24 @@ def test_suggest_gives_the_topics_of_tag_top_k(
             "documents: List should have at most 32 items after validation, not 33",
         ),
         ("projects/tiny/suggest-batch", {"json": {"documents": [{}]}}, 400, "text: Field"),
+        (
+            "projects/tiny/suggest",
+            {
+                "data": b"text=Oil\xff\xfe&limit=3",
+                "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+            },
+            400,
+            "the form is not valid UTF-8",
+        ),
+        (
+            "projects/tiny/suggest",
+            {
+                "data": b"text=Oil%FF&limit=3",
+                "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+            },
+            400,
+            "the form is not valid UTF-8",
+        ),
         ("projects/nope/suggest", {"data": {"text": "a"}}, 404, "Project 'nope' not found"),
         ("nowhere", {"data": {"text": "a"}}, 404, "no such endpoint: POST /v1/nowhere"),
     ],
@@ -158,6 +176,15 @@ def test_refusals_are_problems(
     problem = answer.json()
     assert problem["status"] == status and problem["type"] == "about:blank"
     assert detail in problem["detail"] and problem["error"] == problem["detail"]
+
+
+def test_a_form_in_raw_or_percent_encoded_utf8_is_read_alike(api: str) -> None:
+    url, form = api + "projects/tiny/suggest", "application/x-www-form-urlencoded"
+    raw = requests.post(
+        url, data="text=Gâteau rain&limit=3".encode(), headers={"Content-Type": form}
+    )
+    encoded = requests.post(url, data={"text": "Gâteau rain", "limit": "3"})
+    assert raw.status_code == encoded.status_code == 200 and raw.json() == encoded.json()
 
 
 def test_limit_zero_gives_nothing(api: str) -> None:

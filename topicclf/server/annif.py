@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -220,7 +221,7 @@ def annif_router(models: Mapping[str, ServedModel]) -> APIRouter:
         """Suggest subjects for a text (form fields, as Annif)."""
         served = project(project_id)
         try:
-            form = SuggestForm.model_validate(dict(await request.form()))
+            form = SuggestForm.model_validate(await _form_fields(request))
         except ValidationError as exc:
             raise ApiError(400, describe_errors(exc.errors(include_url=False))) from None
         (topics,) = await _suggest(served, [form.text], form.limit, form.threshold, form.language)
@@ -246,3 +247,16 @@ def annif_router(models: Mapping[str, ServedModel]) -> APIRouter:
         )
 
     return router
+
+
+async def _form_fields(request: Request) -> dict[str, Any]:
+    """The suggest form's fields. A URL-encoded body must be UTF-8 (percent-encoded or not),
+    as the JSON routes require: Starlette would read other bytes as Latin-1 and tag mojibake."""
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        body = await request.body()
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise ApiError(400, "the form is not valid UTF-8") from None
+        return dict(pairs)
+    return dict(await request.form())
