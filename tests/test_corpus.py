@@ -6,6 +6,7 @@ import re
 import tempfile
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from topicclf.corpus import detect_format, open_corpus, write_corpus
 from topicclf.corpus.base import clean_labels
+from topicclf.corpus.lines import Line
 from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
 
@@ -666,3 +668,48 @@ def test_one_broken_quote_costs_one_record(texts: list[str], data: st.DataObject
     assert [d.text for d in docs if d.error is None] == [
         t for i, t in enumerate(texts) if i != broken
     ]
+
+
+def test_rows_that_each_run_to_the_end_are_read_again_within_a_bound(tmp_path: Path) -> None:
+    from topicclf.corpus import delimited
+
+    # Each line leaves a quote open whether it starts a row or continues one: every row runs
+    # to the end of the file. Read again without a bound, that is quadratic.
+    n = 3000
+    path = tmp_path / "q.csv"
+    path.write_text("id,text\n" + 'a","""c\n' * n)
+    fed: list[int] = []
+    real = delimited._Feed._next_lines
+
+    def counted(self: delimited._Feed) -> Iterator[Line]:
+        for line in real(self):
+            fed.append(line.number)
+            yield line
+
+    with warnings.catch_warnings(), pytest.MonkeyPatch.context() as patch:
+        warnings.simplefilter("ignore")
+        patch.setattr(delimited._Feed, "_next_lines", counted)
+        docs = list(open_corpus(path, on_error="report"))
+    assert len(docs) == n and all(d.error for d in docs)
+    assert [d.id for d in docs] == [f"q:{i}" for i in range(2, n + 2)]
+    assert len(fed) <= 3 * (n + 1) + delimited.REREAD_SLACK  # linear, not n * n / 2
+
+
+def test_a_row_is_named_by_the_line_it_begins_on(tmp_path: Path) -> None:
+    from topicclf.errors import BadRecordWarning
+
+    path = tmp_path / "ml.csv"
+    path.write_text('text,labels\n"multi\nline\nrow",x\nok,y\n"two\nlines",a,extra\n')
+    with pytest.warns(BadRecordWarning, match=r"ml\.csv:6: expected 2 fields"):
+        docs = list(open_corpus(path, on_error="report"))
+    assert [(d.id, d.error is None) for d in docs] == [
+        ("ml:2", True),
+        ("ml:5", True),
+        ("ml:6", False),
+    ]
+    header = tmp_path / "h.csv"
+    header.write_text('id,"text,labels\na1,oil,energy\na2,rain,weather\n')
+    with pytest.raises(
+        CorpusFormatError, match=r"h\.csv:1: unexpected end of data \(in the header"
+    ):
+        list(open_corpus(header))

@@ -36,41 +36,14 @@ def _read(path: str, options: CorpusOptions, delimiter: str) -> Iterator[Documen
     _allow_any_field_size()
     stem = display_name(path)
     feed = _Feed(numbered_lines(path, options))
-    # strict: a quote that is never closed, or text after a closing quote, is an error (the
-    # lenient reader would silently take every later row into the field).
-    reader = csv.reader(feed, delimiter=delimiter, strict=True)
+    reader = _reader(feed, delimiter)
     columns = _header(reader, feed, path, options)
     width = len(columns)
     text_col = columns[options.text_field]
     labels_col = columns.get(options.labels_field)
     id_col = columns.get(options.id_field)
-    while True:
-        problem: CorpusFormatError | None = None
-        feed.start_row()
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as csv_error:
-            row, lineno = [], feed.line
-            exc = str(csv_error).replace("'\t'", "a tab")  # csv names the delimiter itself
-            if feed.spans_lines():
-                # The bad record is the row's first line; the lines it swallowed are read
-                # again as rows of their own (a fresh reader: the old one may have hit the end).
-                lineno = feed.first_line()
-                problem = CorpusFormatError(f"{path}:{lineno}: {exc} (the row begins here)")
-                feed.undecodable = None
-                feed.read_again()
-                reader = csv.reader(feed, delimiter=delimiter, strict=True)
-            else:
-                problem = CorpusFormatError(f"{path}:{lineno}: {exc}")
-        else:
-            lineno = feed.line
-        if feed.undecodable:
-            bad_line, error = feed.undecodable
-            problem = encoding_error(path, bad_line, options, error)
-            feed.undecodable = None
-        elif problem is None and len(row) != width and not _is_blank_row(row):
+    for row, lineno, problem in _rows(reader, feed, path, options, delimiter):
+        if problem is None and len(row) != width and not _is_blank_row(row):
             problem = CorpusFormatError(
                 f"{path}:{lineno}: expected {width} fields as in the header, found {len(row)}"
             )
@@ -90,6 +63,76 @@ def _read(path: str, options: CorpusOptions, delimiter: str) -> Iterator[Documen
             yield Document(f"{stem}:{lineno}", row[text_col], labels, generated_id=True)
 
 
+Row = tuple[list[str], int, "CorpusFormatError | None"]  # fields, first line, problem
+
+
+def _reader(lines: Iterable[str], delimiter: str) -> Iterator[list[str]]:
+    # strict: a quote that is never closed, or text after a closing quote, is an error (the
+    # lenient reader would silently take every later row into the field).
+    return csv.reader(lines, delimiter=delimiter, strict=True)
+
+
+def _rows(
+    reader: Iterator[list[str]], feed: _Feed, path: str, options: CorpusOptions, delimiter: str
+) -> Iterator[Row]:
+    """Each row with the line it begins on, or the problem that row has.
+
+    A row that goes wrong after taking several lines (a quote never closed) is a bad record
+    at its first line, and the lines it took are read again as rows of their own. Reading
+    again is bounded: once it has re-read twice the lines of the file so far (plus
+    REREAD_SLACK), the lines a bad row took are read one line a row, so a file built to send
+    every row to its end costs linear time, not quadratic."""
+    while True:
+        feed.start_row()
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            message = str(error).replace("'\t'", "a tab")  # csv names the delimiter itself
+            if not feed.spans_lines():
+                yield [], feed.line, _problem(feed, path, options, f"{path}:{feed.line}: {message}")
+                continue
+            first = feed.first_line()
+            found = f"{path}:{first}: {message} (the row begins here)"
+            yield [], first, _problem(feed, path, options, found)
+            taken = feed.take_row()[1:]
+            if feed.may_reread(len(taken)):
+                feed.read_again(taken)
+            else:
+                for line in taken:
+                    yield from _alone(line, path, options, delimiter)
+            reader = _reader(feed, delimiter)  # a fresh one: the old may have hit the end
+            continue
+        first = feed.first_line()
+        yield row, first, _problem(feed, path, options, None)
+
+
+def _problem(
+    feed: _Feed, path: str, options: CorpusOptions, message: str | None
+) -> CorpusFormatError | None:
+    """The row's problem: an undecodable line in it first, else `message` if any."""
+    if feed.undecodable:
+        bad_line, error = feed.undecodable
+        feed.undecodable = None
+        return encoding_error(path, bad_line, options, error)
+    return CorpusFormatError(message) if message is not None else None
+
+
+def _alone(line: Line, path: str, options: CorpusOptions, delimiter: str) -> Iterator[Row]:
+    """The rows of one line read on its own (a quote it leaves open is its own error)."""
+    if line.error is not None:
+        yield [], line.number, encoding_error(path, line.number, options, line.error)
+        return
+    pieces = [p for p in _LONE_CR.split(line.text + line.end) if p]
+    try:
+        for row in _reader(pieces, delimiter):
+            yield row, line.number, None
+    except csv.Error as error:
+        message = str(error).replace("'\t'", "a tab")
+        yield [], line.number, CorpusFormatError(f"{path}:{line.number}: {message}")
+
+
 def _is_blank_row(row: list[str]) -> bool:
     return not row or (len(row) == 1 and is_blank(row[0]))
 
@@ -103,7 +146,7 @@ def _header(
     except StopIteration:
         raise CorpusFormatError(f"{path}: empty file, expected a header row") from None
     except csv.Error as exc:
-        raise CorpusFormatError(f"{path}:{feed.line}: {exc}") from None
+        raise CorpusFormatError(f"{path}:{feed.first_line()}: {exc} (in the header)") from None
     if feed.undecodable:
         bad_line, error = feed.undecodable
         raise encoding_error(path, bad_line, options, error)
@@ -118,6 +161,7 @@ def _header(
 
 
 _LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+REREAD_SLACK = 1000  # lines any file may read again, however short
 
 
 class _Feed:
@@ -129,6 +173,8 @@ class _Feed:
         self._again: deque[Line] = deque()  # lines to read once more, before the rest
         self._row: list[Line] = []  # the lines of the row being read
         self.line = 0
+        self._furthest = 0  # the last line number read from the file
+        self._reread = 0  # lines given again so far
         self.undecodable: tuple[int, UnicodeDecodeError] | None = None  # (line, error)
 
     def start_row(self) -> None:
@@ -143,10 +189,21 @@ class _Feed:
         """The number of the row's first line."""
         return self._row[0].number if self._row else self.line
 
-    def read_again(self) -> None:
-        """Give the row's lines after its first once more (after a row that went wrong)."""
-        self._again.extendleft(reversed(self._row[1:]))
-        self._row = []
+    def take_row(self) -> list[Line]:
+        """The lines of the row being read (which ends it)."""
+        row, self._row = self._row, []
+        return row
+
+    def may_reread(self, count: int) -> bool:
+        """Whether `count` more lines may be read again within the budget (see `_rows`)."""
+        if self._reread + count > 2 * self._furthest + REREAD_SLACK:
+            return False
+        self._reread += count
+        return True
+
+    def read_again(self, lines: list[Line]) -> None:
+        """Give these lines once more, before the rest."""
+        self._again.extendleft(reversed(lines))
 
     def _next_lines(self) -> Iterator[Line]:
         while True:
@@ -162,6 +219,7 @@ class _Feed:
         for line in self._next_lines():
             self._row.append(line)
             self.line = line.number
+            self._furthest = max(self._furthest, line.number)
             if line.error is not None and self.undecodable is None:
                 self.undecodable = (line.number, line.error)
             # The csv module, like Excel, also ends a row at a lone "\r" outside quotes;
