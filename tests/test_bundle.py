@@ -711,6 +711,10 @@ def test_nan_thresholds_duplicate_topics_and_nan_weights_are_refused(
     _rerecord(broken, "labels.json")
     with pytest.raises(ModelBundleError, match=rf"the topic '{labels[0]}' is listed more than"):
         TopicClassifier.load(broken)
+    (broken / "labels.json").write_text(json.dumps(["", *labels[1:]]))
+    _rerecord(broken, "labels.json")
+    with pytest.raises(ModelBundleError, match=r"labels\.json: a topic name is empty"):
+        TopicClassifier.load(broken)
 
     broken = _copy(saved, tmp_path / "c")
     arrays = load_file(broken / "weights.safetensors")

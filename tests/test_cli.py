@@ -858,6 +858,18 @@ def test_outputs_inside_an_input_or_of_the_wrong_kind_are_refused_before_any_wor
     code, out, err = cli(capsys, "train", corpus, "-o", str(taken), "--force")
     assert code == 1 and "taken.jsonl exists and is not a directory" in err
     assert "trained" not in out  # refused before training
+    code, _, err = cli(capsys, "tag", str(model_dir), corpus, "-o", str(tmp_path))
+    assert code == 1 and "is a directory; give a file name" in err  # not "add --force"
+    # A configuration or vocabulary file is an input too.
+    settings = tmp_path / "settings"
+    settings.mkdir()
+    (settings / "run.toml").write_text("[train]\nepochs = 1\n")
+    code, _, err = cli(capsys, "train", corpus, "-c", str(settings / "run.toml"), "-o",
+                       str(settings), "--force")  # fmt: skip
+    assert code == 1 and "holds" in err and (settings / "run.toml").exists()
+    code, _, err = cli(capsys, "optimize", corpus, "-c", str(settings / "run.toml"), "-o",
+                       str(settings / "run.toml"), "--force")  # fmt: skip
+    assert code == 1 and "is also an input" in err
 
 
 def test_write_labels_beside_each_text_file_round_trips(

@@ -306,6 +306,8 @@ def read_labels(files: ModelFiles) -> list[str]:
     classes = files.json(LABELS_FILE)
     if not KINDS["a list of strings"](classes):
         raise ModelBundleError(f"{files.directory}/{LABELS_FILE}: expected a list of topic names")
+    if "" in classes:  # readers drop empty labels, so no training gives one
+        raise ModelBundleError(f"{files.directory}/{LABELS_FILE}: a topic name is empty")
     if len(set(classes)) != len(classes):
         twice = next(c for i, c in enumerate(classes) if c in classes[:i])
         raise ModelBundleError(

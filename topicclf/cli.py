@@ -120,7 +120,8 @@ def train(
     # Held from the start, so a second training to the same directory refuses at once
     # instead of training for minutes and then racing this one to the rename.
     with output_lock(output):
-        check_output(output, [corpus], force, kind="directory")
+        given = [str(p) for p in (config, vocabulary) if p is not None]
+        check_output(output, [corpus, *given], force, kind="directory")
         progress = make_progress()
         docs = read_all(source, progress)
         started = time.perf_counter()
@@ -291,7 +292,7 @@ def optimize(
         raise typer.BadParameter(
             f"choose one of: {', '.join(OBJECTIVES)}", param_hint="--objective"
         )
-    check_output(output, [corpus], force)
+    check_output(output, [corpus, *([str(config)] if config else [])], force)
     overrides = list(set_ or []) + ([f"network.type={network}"] if network else [])
     base = load_config(config, overrides)
     from topicclf.corpus.sources import read_all

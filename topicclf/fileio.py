@@ -50,9 +50,8 @@ def check_output(
             )
     if target.is_symlink() and not target.exists() and not force:
         raise OutputError(f"{target} already exists (a link); choose another path or add --force")
-    if target.exists() and not force:
-        raise OutputError(f"{target} already exists; choose another path or add --force")
-    # Checked before any work, so a long run does not end on an output it cannot write.
+    # Checked before any work, so a long run does not end on an output it cannot write; and
+    # before "add --force", which would not help.
     if kind == "file":
         if target.is_dir():
             raise OutputError(f"{target} is a directory; give a file name for the output")
@@ -62,6 +61,8 @@ def check_output(
             )
     elif kind == "directory" and target.exists() and not target.is_dir():
         raise OutputError(f"{target} exists and is not a directory")
+    if target.exists() and not force:
+        raise OutputError(f"{target} already exists; choose another path or add --force")
 
 
 def _exists(path: Path) -> bool:
