@@ -47,7 +47,8 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
     try:
         record = json.loads(line, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
-        raise CorpusFormatError(f"{where}: invalid JSON ({exc.msg})") from None
+        # json's message reads on into the position it leaves out ("... character at").
+        raise CorpusFormatError(f"{where}: invalid JSON ({exc.msg.removesuffix(' at')})") from None
     if not isinstance(record, dict):
         raise CorpusFormatError(f"{where}: expected a JSON object, got {_type_name(record)}")
     text = record.get(options.text_field)
