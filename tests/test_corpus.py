@@ -133,6 +133,16 @@ def test_an_unclosed_quote_is_one_bad_record_and_the_rows_after_it_are_read(
         ("c3", "Oil prices", False),
         ("c4", "A goal", False),
     ]
+    # A line it took that cannot be decoded is reported once, at its own line.
+    path.write_bytes(b'id,text\nc2,"unclosed\nc3,caf\xe9\nc4,A goal\n'.replace(b",", sep.encode()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        docs = list(open_corpus(path, on_error="report"))
+    assert [(d.id, d.error and d.error.split(": ", 1)[1][:22]) for d in docs] == [
+        ("u:2", "unexpected end of data"),
+        ("u:3", "cannot decode the text"),
+        ("c4", None),
+    ]
     # Text after a closing quote is an error too; the delimiter is named in words.
     path.write_text('id,text\nc1,"a" b\nc2,ok\n'.replace(",", sep))
     expected = "a tab" if sep == "\t" else "','"

@@ -94,6 +94,8 @@ def _rows(
                 yield [], feed.line, _problem(feed, path, options, f"{path}:{feed.line}: {message}")
                 continue
             first = feed.first_line()
+            if feed.undecodable and feed.undecodable[0] != first:
+                feed.undecodable = None  # a line read again below: reported there, once
             found = f"{path}:{first}: {message} (the row begins here)"
             yield [], first, _problem(feed, path, options, found)
             taken = feed.take_row()[1:]
