@@ -65,10 +65,10 @@ class TagRequest(BaseModel):
 
     @model_validator(mode="after")
     def _has_documents(self) -> TagRequest:
-        given = [self.text, self.texts, self.documents].count(None)
-        if given == 3:
+        absent = [self.text, self.texts, self.documents].count(None)
+        if absent == 3:
             raise ValueError('give "text", "texts" or "documents" in the JSON body')
-        if given < 2:
+        if absent < 2:
             raise ValueError('give only one of "text", "texts" or "documents"')
         if self.id is not None and self.text is None:
             raise ValueError('"id" goes with "text"; give ids in "documents"')
