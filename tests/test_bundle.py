@@ -514,7 +514,7 @@ def test_an_edited_byte_is_caught_by_the_hash(saved: Path, tmp_path: Path) -> No
 
 
 def test_verify_checks_every_recorded_file(saved_embedding: Path, tmp_path: Path) -> None:
-    from topicclf.bundle import verify_files
+    from topicclf.modeldir import verify_files
 
     report = verify_files(saved_embedding)
     assert report["hashes recorded"] and report["mismatched"] == []
@@ -542,7 +542,7 @@ def test_verify_checks_every_recorded_file(saved_embedding: Path, tmp_path: Path
 def test_verify_fails_a_manifest_that_records_none_of_the_model_files(
     saved_embedding: Path, tmp_path: Path
 ) -> None:
-    from topicclf.bundle import verify_files
+    from topicclf.modeldir import verify_files
 
     emptied = _copy(saved_embedding, tmp_path)
     manifest = json.loads((emptied / "manifest.json").read_text())
@@ -576,7 +576,7 @@ def _as_format_1(saved: Path, dest: Path) -> Path:
 def test_format_1_models_still_load_and_say_they_have_no_hashes(
     saved: Path, tmp_path: Path, tiny_docs: list[Document]
 ) -> None:
-    from topicclf.bundle import verify_files
+    from topicclf.modeldir import verify_files
     from topicclf.modelinfo import describe
 
     old = _as_format_1(saved, tmp_path / "old")

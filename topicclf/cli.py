@@ -347,8 +347,8 @@ def info(
 
 
 def _verify(model: Path, as_json: bool) -> None:
-    from topicclf.bundle import verify_files
     from topicclf.errors import ModelBundleError
+    from topicclf.modeldir import verify_files
 
     report = verify_files(model)
     if as_json:

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from topicclf.bundle import MANIFEST
 from topicclf.config import DASK_PARTITIONS_PER_WORKER
 from topicclf.corpus import (
     LINE_FORMATS,
@@ -47,6 +46,7 @@ from topicclf.errors import (
     TopicclfError,
 )
 from topicclf.fileio import atomic_directory, atomic_output
+from topicclf.modeldir import MANIFEST
 from topicclf.scoring import Tagged, TagWriter, tag_stream, write_parquet
 from topicclf.thresholds import DEFAULT_RULE, Rule
 from topicclf.types import Document, NullProgress, Progress

@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from topicclf.bundle import check_directory, model_files, read_labels, read_thresholds
+from topicclf.bundle import read_labels, read_thresholds
 from topicclf.manifest import describe_versions
+from topicclf.modeldir import check_directory, model_files
 
 
 def _describe_blend(blend: dict[str, Any]) -> str:
