@@ -22,13 +22,13 @@ from unittest import mock
 import numpy as np
 
 from topicclf import bundle
-from topicclf.blend import LinearBlend
+from topicclf.bundle.files import ModelFiles
 from topicclf.config import Config
-from topicclf.inference import Scorer
-from topicclf.modelfiles import ModelFiles
-from topicclf.networks import build_dense_network
-from topicclf.tfidf import TfidfFeaturizer
-from topicclf.thresholds import ThresholdPolicy
+from topicclf.features.tfidf import TfidfFeaturizer
+from topicclf.model.blend import LinearBlend
+from topicclf.model.inference import Scorer
+from topicclf.model.networks import build_dense_network
+from topicclf.model.thresholds import ThresholdPolicy
 
 
 def build(directory: Path, n_features: int, n_topics: int) -> Path:

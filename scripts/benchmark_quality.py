@@ -146,10 +146,10 @@ def _run_linear_alone(train: list[Any], test: list[Any]) -> Run:
     the default pipeline's own steps, with the network's share set to 0."""
     import numpy as np
 
-    from topicclf.blend import fit_linear
     from topicclf.config import Config
-    from topicclf.thresholds import apply
-    from topicclf.training import fit_blend, prepare, threshold_tuner, vectorize
+    from topicclf.model.blend import fit_linear
+    from topicclf.model.thresholds import apply
+    from topicclf.training.pipeline import fit_blend, prepare, threshold_tuner, vectorize
     from topicclf.types import NullProgress
 
     config = Config().with_overrides(["blend.linear=fixed", "blend.weight=1.0"])
@@ -277,7 +277,7 @@ def _run_omikuji(train: list[Any], test: list[Any], kind: str, single: bool) -> 
     from sklearn.preprocessing import MultiLabelBinarizer
 
     from topicclf.config import TextConfig
-    from topicclf.text import Analyzer
+    from topicclf.features.text import Analyzer
 
     analyzer = Analyzer(TextConfig(stemmer="snowball", stop_words="none"))
 
@@ -506,7 +506,7 @@ def keras_import_seconds(runs: int) -> list[float]:
     Keras network can avoid."""
     code = (
         "import time; started = time.perf_counter()\n"
-        "from topicclf.networks import keras_module; keras_module()\n"
+        "from topicclf.model.networks import keras_module; keras_module()\n"
         "print(time.perf_counter() - started)"
     )
     out = []

@@ -48,8 +48,8 @@ def run_old_server(model: str) -> None:
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from topicclf.classifier import TopicClassifier
-    from topicclf.scoring import Tagged
-    from topicclf.thresholds import Rule
+    from topicclf.model.thresholds import Rule
+    from topicclf.tagging import Tagged
 
     clf = TopicClassifier.load(model)
     lock = threading.Lock() if not clf.is_tensorflow_free() else None

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from topicclf.blend import LinearBlend, calibrate, choose_weight, cross_fit, fit_linear
 from topicclf.errors import ModelBundleError
-from topicclf.thresholds import tune_policy
+from topicclf.model.blend import LinearBlend, calibrate, choose_weight, cross_fit, fit_linear
+from topicclf.model.thresholds import tune_policy
 
 
 def _tune(y: np.ndarray, scores: np.ndarray):  # type: ignore[no-untyped-def]

@@ -278,7 +278,7 @@ def test_truncated_weights(saved: Path, tmp_path: Path) -> None:
 
 
 def test_lambda_layer_is_refused_without_running_it(saved_embedding: Path, tmp_path: Path) -> None:
-    from topicclf.networks import keras_module
+    from topicclf.model.networks import keras_module
 
     keras = keras_module()
     broken = _copy(saved_embedding, tmp_path)
@@ -378,7 +378,7 @@ def _edit_json(model: Path, name: str, path: str, value: object) -> None:
 
 def _both_refuse(model: Path, match: str) -> None:
     """`info` (describe) and `load` both stop with the same clear error."""
-    from topicclf.modelinfo import describe
+    from topicclf.bundle.info import describe
 
     with pytest.raises(ModelBundleError, match=match):
         describe(model)
@@ -514,7 +514,7 @@ def test_an_edited_byte_is_caught_by_the_hash(saved: Path, tmp_path: Path) -> No
 
 
 def test_verify_checks_every_recorded_file(saved_embedding: Path, tmp_path: Path) -> None:
-    from topicclf.modeldir import verify_files
+    from topicclf.bundle.layout import verify_files
 
     report = verify_files(saved_embedding)
     assert report["hashes recorded"] and report["mismatched"] == []
@@ -542,7 +542,7 @@ def test_verify_checks_every_recorded_file(saved_embedding: Path, tmp_path: Path
 def test_verify_fails_a_manifest_that_records_none_of_the_model_files(
     saved_embedding: Path, tmp_path: Path
 ) -> None:
-    from topicclf.modeldir import verify_files
+    from topicclf.bundle.layout import verify_files
 
     emptied = _copy(saved_embedding, tmp_path)
     manifest = json.loads((emptied / "manifest.json").read_text())
@@ -576,8 +576,8 @@ def _as_format_1(saved: Path, dest: Path) -> Path:
 def test_format_1_models_still_load_and_say_they_have_no_hashes(
     saved: Path, tmp_path: Path, tiny_docs: list[Document]
 ) -> None:
-    from topicclf.modeldir import verify_files
-    from topicclf.modelinfo import describe
+    from topicclf.bundle.info import describe
+    from topicclf.bundle.layout import verify_files
 
     old = _as_format_1(saved, tmp_path / "old")
     texts = [d.text for d in tiny_docs]

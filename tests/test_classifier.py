@@ -12,7 +12,7 @@ from topicclf.classifier import TopicClassifier
 from topicclf.config import Config
 from topicclf.corpus import open_corpus
 from topicclf.errors import ConfigError, DataError, InputError, NotFittedError
-from topicclf.network_training import refit_epochs, schedule
+from topicclf.training.network import refit_epochs, schedule
 from topicclf.types import Document
 
 
@@ -472,10 +472,10 @@ def test_embedding_model_saves_again_after_loading(
 
 def test_a_stacked_network_is_saved_as_the_wide_network_it_computes() -> None:
     from topicclf.config import Config
-    from topicclf.inference import NumpyDense, export_dense_weights
-    from topicclf.network_training import build_network, stacked_to_wide
-    from topicclf.tfidf import TfidfFeaturizer
-    from topicclf.training import Stack
+    from topicclf.features.tfidf import TfidfFeaturizer
+    from topicclf.model.inference import NumpyDense, export_dense_weights
+    from topicclf.training.network import build_network, stacked_to_wide
+    from topicclf.training.pipeline import Stack
 
     config = Config().with_overrides(["network.hidden_units=6", "network.dropout=0"])
     assert config.stacked and config.wide_path

@@ -689,7 +689,7 @@ def test_no_fallback_and_silent_traps_are_said(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
 ) -> None:
     from topicclf.classifier import TopicClassifier
-    from topicclf.thresholds import Rule
+    from topicclf.model.thresholds import Rule
 
     texts = ["zzz qqq", "the striker scored", "snow and frost", "xylophone"]
     source = tmp_path / "in.txt"

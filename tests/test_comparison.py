@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from topicclf.comparison import compare, load_report
 from topicclf.errors import TopicclfError
+from topicclf.metrics.comparison import compare, load_report
 
 SCHEMES = ("micro", "weighted", "samples")
 
@@ -116,7 +116,7 @@ def test_old_report_without_unknown_topics_keeps_its_figures(tmp_path: Path) -> 
 
 
 def test_loss_like_figures_improve_downwards(tmp_path: Path) -> None:
-    from topicclf.comparison import Comparison
+    from topicclf.metrics.comparison import Comparison
 
     overall = {"hamming_loss": (0.2, 0.1), "micro_f1": (0.5, 0.4), "lrap": (0.5, 0.501)}
     comparison = Comparison("a", "b", overall, [], 0.005)

@@ -153,7 +153,7 @@ def _by_serve(model: Path, docs: list[dict[str, Any]]) -> list[Record]:
 
 
 def _by_dask(model: Path, corpus: Path, out: Path, scheduler: str) -> list[Record]:
-    from topicclf.distributed import read_output, tag_on_dask
+    from topicclf.tagging.distributed import read_output, tag_on_dask
 
     tag_on_dask(model, [str(corpus)], out, scheduler=scheduler, partitions=3, scores=True)
     return _records(list(read_output(out)))

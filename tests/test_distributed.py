@@ -12,7 +12,9 @@ from conftest import local_cluster
 from topicclf.classifier import TopicClassifier
 from topicclf.cli import run
 from topicclf.corpus import CorpusOptions, open_corpus
-from topicclf.distributed import (
+from topicclf.errors import CorpusFormatError, ModelBundleError, TopicclfError
+from topicclf.tagging import tag_batches
+from topicclf.tagging.distributed import (
     _number_lines,
     count_lines,
     plan,
@@ -20,8 +22,6 @@ from topicclf.distributed import (
     read_partition,
     tag_on_dask,
 )
-from topicclf.errors import CorpusFormatError, ModelBundleError, TopicclfError
-from topicclf.scoring import tag_batches
 from topicclf.types import Document
 
 pa = pytest.importorskip("pyarrow")

@@ -4,8 +4,8 @@ import pytest
 
 from topicclf.config import FeatureConfig, TextConfig
 from topicclf.features import FEATURIZERS, make_featurizer
-from topicclf.sequences import SequenceFeaturizer
-from topicclf.tfidf import TfidfFeaturizer
+from topicclf.features.sequences import SequenceFeaturizer
+from topicclf.features.tfidf import TfidfFeaturizer
 
 
 @pytest.mark.parametrize(

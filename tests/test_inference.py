@@ -10,8 +10,8 @@ import scipy.sparse as sp
 
 from topicclf.classifier import TopicClassifier
 from topicclf.errors import ModelBundleError
-from topicclf.inference import NumpyDense, export_dense_weights
-from topicclf.networks import build_dense_network, build_embedding_network, keras_module
+from topicclf.model.inference import NumpyDense, export_dense_weights
+from topicclf.model.networks import build_dense_network, build_embedding_network, keras_module
 from topicclf.types import Document
 
 

@@ -13,8 +13,7 @@ from conftest import deadline
 
 from topicclf import config
 from topicclf.arrayfiles import FLOATS, ArraySpec, write_arrays
-from topicclf.errors import ModelBundleError
-from topicclf.modelfiles import (
+from topicclf.bundle.files import (
     FileRecord,
     ModelFiles,
     check_fields,
@@ -25,6 +24,7 @@ from topicclf.modelfiles import (
     read_bytes,
     read_json,
 )
+from topicclf.errors import ModelBundleError
 
 SPECS = {"coef": ArraySpec(FLOATS, (2, 3))}
 

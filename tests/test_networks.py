@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from topicclf.networks import (
+from topicclf.model.networks import (
     adam,
     build_dense_network,
     build_embedding_network,
@@ -168,7 +168,7 @@ def test_sqrt_weighting_makes_a_rare_topics_positives_weigh_more() -> None:
 def test_keras_imports_in_the_background_with_python_stderr_still_visible() -> None:
     code = (
         "import os, sys\n"
-        "from topicclf import networks\n"
+        "from topicclf.model import networks\n"
         "with networks._stderr_silenced():\n"
         "    os.write(2, b'c-level log\\n')\n"
         "    print('python progress', file=sys.stderr)\n"
@@ -186,7 +186,7 @@ def test_keras_imports_in_the_background_with_python_stderr_still_visible() -> N
 
 def test_a_failed_background_import_is_raised_where_keras_is_needed() -> None:
     code = (
-        "from topicclf import networks\n"
+        "from topicclf.model import networks\n"
         "def broken():\n"
         "    raise ImportError('no tensorflow here')\n"
         "networks._import_keras = broken\n"

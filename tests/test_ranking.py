@@ -5,7 +5,12 @@ import itertools
 import numpy as np
 import pytest
 
-from topicclf.ranking import hits_at_k, precision_at_k, precision_recall_curves, ranking_metrics
+from topicclf.metrics.ranking import (
+    hits_at_k,
+    precision_at_k,
+    precision_recall_curves,
+    ranking_metrics,
+)
 
 TRUE = np.array([[1, 0, 1, 0], [0, 1, 0, 0], [1, 1, 0, 0]], dtype=bool)
 SCORES = np.array(
@@ -82,7 +87,7 @@ def test_curves_leave_out_unknown_topics_but_the_micro_curve_counts_them() -> No
 def test_average_precision_is_scikit_learns() -> None:
     from sklearn.metrics import average_precision_score
 
-    from topicclf.ranking import average_precision
+    from topicclf.metrics.ranking import average_precision
 
     rng = np.random.default_rng(4)
     for _ in range(200):

@@ -10,7 +10,7 @@ import pytest
 
 from topicclf.classifier import TopicClassifier
 from topicclf.errors import DuplicateIdWarning
-from topicclf.scoring import Tagged, TagWriter, tag_batches
+from topicclf.tagging import Tagged, TagWriter, tag_batches
 from topicclf.types import Document
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from topicclf.config import FeatureConfig, TextConfig
 from topicclf.errors import DataError, NotFittedError
-from topicclf.sequences import OOV, PAD, SequenceFeaturizer
+from topicclf.features.sequences import OOV, PAD, SequenceFeaturizer
 from topicclf.types import Document
 
 

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from topicclf.classifier import TopicClassifier
+from topicclf.model.thresholds import Rule
 from topicclf.server import ServedModel, ServeOptions, serve_in_thread
-from topicclf.thresholds import Rule
 
 Address = tuple[str, int]
 TIMEOUT = 1.0  # the idle, headers and body timeouts of the test server, in seconds

@@ -7,7 +7,7 @@ from nltk.tokenize import RegexpTokenizer
 
 from topicclf.config import TextConfig
 from topicclf.errors import ConfigError
-from topicclf.text import Analyzer
+from topicclf.features.text import Analyzer
 
 TEXT = "The Bank's rates ROSE, while bankers were running to the exchanges."
 
@@ -77,7 +77,7 @@ def test_ngrams() -> None:
 
 
 def test_pieces_cut_long_texts_at_white_space() -> None:
-    from topicclf.text import pieces
+    from topicclf.features.text import pieces
 
     text = " ".join(f"word{i}" for i in range(3000))
     parts = list(pieces(text, size=1000))

@@ -11,7 +11,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from topicclf.config import CHAR_NGRAM_RANGE, SHORT_TEXT_CHARS, FeatureConfig, TextConfig
 from topicclf.errors import DataError, NotFittedError
-from topicclf.tfidf import TfidfFeaturizer, char_ngrams_wanted
+from topicclf.features.tfidf import TfidfFeaturizer, char_ngrams_wanted
 from topicclf.types import Document
 
 

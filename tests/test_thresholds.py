@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from topicclf.metrics import micro_f1
-from topicclf.thresholds import (
+from topicclf.model.thresholds import (
     Rule,
     ThresholdPolicy,
     apply,

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from topicclf.bundle.info import describe
 from topicclf.classifier import TopicClassifier
 from topicclf.config import CHAR_NGRAM_RANGE, SHORT_TEXT_CHARS, Config
 from topicclf.corpus import open_corpus
-from topicclf.modelinfo import describe
-from topicclf.tfidf import TfidfFeaturizer
+from topicclf.features.tfidf import TfidfFeaturizer
 
 NEWS = Path(__file__).parent.parent / "corpora" / "newsbriefs" / "train.jsonl"
 FAST = [

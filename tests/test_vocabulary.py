@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from topicclf.bundle import load_vocabulary
+from topicclf.bundle.files import ModelFiles, write_json
+from topicclf.bundle.layout import VOCABULARY_FILE
 from topicclf.errors import CorpusFormatError, ModelBundleError
-from topicclf.modeldir import VOCABULARY_FILE
-from topicclf.modelfiles import ModelFiles, write_json
 from topicclf.vocabulary import (
     Subject,
     Vocabulary,

@@ -15,15 +15,15 @@ from topicclf import bundle
 from topicclf.config import ESTIMATOR_PARAMS, Config, with_values
 from topicclf.errors import DataError, InputError
 from topicclf.estimator import Estimator, not_fitted_error
-from topicclf.explain import Explanation, explain
 from topicclf.features import Featurizer
-from topicclf.inference import Scorer
+from topicclf.features.tfidf import TfidfFeaturizer
 from topicclf.inputs import TARGET_KINDS, as_targets, as_texts
 from topicclf.labels import LabelEncoder
 from topicclf.metrics import EvaluationReport, error_examples, evaluate, micro_f1
-from topicclf.tfidf import TfidfFeaturizer
-from topicclf.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide, topics_of
-from topicclf.training import fit_model, retune
+from topicclf.model.explain import Explanation, explain
+from topicclf.model.inference import Scorer
+from topicclf.model.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide, topics_of
+from topicclf.training.pipeline import fit_model, retune
 from topicclf.types import Document, Progress
 from topicclf.vocabulary import Vocabulary
 

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from topicclf.comparison import Comparison
 from topicclf.errors import TopicclfError
 from topicclf.fileio import atomic_write_text
+from topicclf.metrics.comparison import Comparison
 from topicclf.reports.files import csv_text, md_cell
 
 

@@ -21,7 +21,7 @@ SCHEMES = ("micro", "macro", "macro_seen", "weighted", "samples")
 
 def to_json(report: EvaluationReport, context: dict[str, Any]) -> str:
     """The whole report: schema version, context (model, corpus), summary and per-topic rows."""
-    from topicclf.scoring import Tagged
+    from topicclf.tagging import Tagged
 
     data = {
         "schema_version": SCHEMA_VERSION,

@@ -17,11 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from topicclf import __version__
 from topicclf.config import SERVE_ANNIF_BATCH, SERVE_ANNIF_LIMIT
-from topicclf.scoring import Tagged
+from topicclf.model.thresholds import Rule
 from topicclf.server.http import JSONBody
 from topicclf.server.models import ServedModel, Topics
 from topicclf.server.schemas import ApiError, describe_errors
-from topicclf.thresholds import Rule
+from topicclf.tagging import Tagged
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     status: {

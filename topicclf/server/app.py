@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from topicclf import __version__
 from topicclf.config import SERVE_MAX_BODY, SERVE_MAX_DOCUMENTS, SERVE_TIMEOUT_BODY
-from topicclf.scoring import Tagged
+from topicclf.model.thresholds import Rule
 from topicclf.server.annif import SuggestForm, annif_router
 from topicclf.server.http import (
     ASGIApp,
@@ -48,7 +48,7 @@ from topicclf.server.schemas import (
     describe_errors,
     parse_tag_request,
 )
-from topicclf.thresholds import Rule
+from topicclf.tagging import Tagged
 
 DOCS_STATIC = "/docs/static"
 # Every native route may refuse a request with one of these, always as {"error": "..."}.

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from itertools import groupby
 
 from topicclf.config import SERVE_BATCH_TEXTS, SERVE_BATCH_YIELDS
-from topicclf.thresholds import Rule
+from topicclf.model.thresholds import Rule
 
 Topics = list[list[tuple[str, float]]]
 Runner = Callable[[list[str], Rule], Awaitable[Topics]]

@@ -16,8 +16,8 @@ from typing import Any
 from topicclf.classifier import TopicClassifier
 from topicclf.config import SERVE_INLINE_CHARS
 from topicclf.errors import ConfigError
+from topicclf.model.thresholds import Rule
 from topicclf.server.batching import Batcher
-from topicclf.thresholds import Rule
 from topicclf.vocabulary import Subject, Vocabulary
 
 # Names appear in URLs (/models/{name}/tag, /v1/projects/{name}): keep them path-safe.

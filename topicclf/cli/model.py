@@ -1,33 +1,21 @@
-"""The `topicclf` command line: each command parses, makes one core call and renders.
-
-Heavy modules (numpy, scikit-learn, TensorFlow) are imported inside the commands that need
-them, so `topicclf --help`, `info` and `corpus stats` start fast and never load TensorFlow.
-Results go to stdout, progress and diagnostics to stderr; errors map to exit codes in `run`.
-Shared options, progress and output checks are in `cli_util`.
-"""
+"""The commands about models: `train`, `evaluate`, `optimize`, `info` and `tune` (thresholds
+tuned again without training). Tagging is in `cli.tag`, serving in `cli.serve`; shared options,
+progress and output checks in `cli.common`."""
 
 from __future__ import annotations
 
-import os
-import sys
 import time
-import traceback
-import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
-from topicclf.cli_util import (
+from topicclf.cli.common import (
     CORPUS_HELP,
-    EXIT_BROKEN_PIPE,
-    EXIT_DOMAIN,
     EXIT_GATE,
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
     ForceOpt,
     Mode,
+    ModelArg,
     Network,
     Reading,
     app,
@@ -38,15 +26,9 @@ from topicclf.cli_util import (
     note,
     out,
     reads_corpus,
-    show_warning,
     shown_path,
-    state,
-    stop_progress,
     warn,
 )
-from topicclf.errors import TopicclfError
-
-_GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -144,10 +126,6 @@ def _attach_vocabulary(clf: Any, subjects: list[Any], source: str) -> None:
             f"{len(unmatched)} of {len(clf.classes_)} topics are not in {source}; they are "
             f"served as {TOPIC_URI_BASE}<topic>: " + ", ".join(unmatched[:10])
         )
-
-
-# `tag`, `explain` and `serve` come right after `train` in the help.
-from topicclf import cli_tag  # noqa: E402, F401
 
 
 def _parse_gates(gates: list[str]) -> list[tuple[str, float]]:
@@ -333,7 +311,7 @@ def info(
     if verify:
         _verify(model, as_json)
         return
-    from topicclf.modelinfo import describe
+    from topicclf.bundle.info import describe
 
     details = describe(model)
     if as_json:
@@ -347,8 +325,8 @@ def info(
 
 
 def _verify(model: Path, as_json: bool) -> None:
+    from topicclf.bundle.layout import verify_files
     from topicclf.errors import ModelBundleError
-    from topicclf.modeldir import verify_files
 
     report = verify_files(model)
     if as_json:
@@ -364,78 +342,43 @@ def _verify(model: Path, as_json: bool) -> None:
         raise ModelBundleError(f"{model}: files that do not match the manifest: {names}")
 
 
-# The other commands register themselves on the same app when their modules are imported.
-from topicclf import cli_corpus, cli_model, cli_serve  # noqa: E402, F401
+@app.command(
+    epilog=examples(
+        "topicclf tune models/newsbriefs corpora/newsbriefs/test.jsonl -o models/tuned",
+    ),
+)
+@reads_corpus()
+def tune(
+    model: ModelArg,
+    corpus: Annotated[str, typer.Argument(metavar="CORPUS", help=CORPUS_HELP, show_default=False)],
+    output: Annotated[
+        Path,
+        typer.Option("--output", "-o", help="Model directory to write.", show_default=False),
+    ],
+    force: ForceOpt = False,
+    *,
+    reading: Reading,
+) -> None:
+    """Tune a model's thresholds again on a labelled corpus, in seconds, without training.
 
+    For a validation corpus closer to the documents you will tag than the training data
+    was (Annif's `optimize`, applied). The network and the blend stay as they are; the
+    figures printed are measured on CORPUS itself, so they flatter the tuned model: judge
+    it on another corpus with `evaluate`.
+    """
+    from topicclf.classifier import TopicClassifier
+    from topicclf.corpus.sources import read_all
+    from topicclf.fileio import output_lock
 
-# -- entry point ---------------------------------------------------------------------------
-def run(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code: 0 ok, 1 domain error, 2 usage, 3 gate not met."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    # -q/-v are global options, but people type them after the command too; accept both.
-    cut = args.index("--") if "--" in args else len(args)
-    flags = [a for a in args[:cut] if a in _GLOBAL_FLAGS]
-    args = flags + [a for a in args[:cut] if a not in _GLOBAL_FLAGS] + args[cut:]
-    state.verbose = state.quiet = False
-    saved_showwarning = warnings.showwarning
-    warnings.showwarning = show_warning
-    try:
-        result = app(args=args, prog_name="topicclf", standalone_mode=False)
-        if result == EXIT_INTERRUPTED:  # typer turns Ctrl-C (and our SIGTERM) into exit 130
-            stop_progress()
-            err.print("interrupted")
-        return result if isinstance(result, int) else 0
-    except typer.Exit as exc:
-        return int(exc.exit_code)
-    except SystemExit as exc:
-        if isinstance(exc.__context__, BrokenPipeError):  # click's own handling: exit(1)
-            return EXIT_BROKEN_PIPE
-        raise
-    except (typer.Abort, KeyboardInterrupt):
-        stop_progress()
-        err.print("interrupted")
-        return EXIT_INTERRUPTED
-    except typer.TyperException as exc:  # usage errors: bad option, missing argument...
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        else:
-            err.print(f"[red]error:[/] {escape(str(exc))}")
-        return int(getattr(exc, "exit_code", EXIT_USAGE))
-    except TopicclfError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
-        return EXIT_DOMAIN
-    except BrokenPipeError:
-        # The reader went away (e.g. `| head`): stop quietly with the status a Unix tool
-        # killed by SIGPIPE has, not 1, which says the data or model is wrong.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
-    except OSError as exc:
-        where = f": {exc.filename}" if exc.filename else ""
-        err.print(f"[red]error:[/] {escape((exc.strerror or str(exc)) + where)}")
-        return EXIT_DOMAIN
-    except Exception as exc:  # the last line of defence: a bug, said plainly
-        if state.verbose:
-            err.print(escape(traceback.format_exc()))
-        summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        err.print(
-            f"[red]error:[/] internal error: {escape(summary)}; please report it "
-            "(run with -v for the traceback)"
-        )
-        return EXIT_DOMAIN
-    finally:
-        warnings.showwarning = saved_showwarning
-
-
-def _terminated(signum: int, frame: Any) -> None:
-    # Unwind like Ctrl-C, so atomic writes remove their temporary files and directories.
-    raise KeyboardInterrupt
-
-
-def main() -> None:
-    """Console-script entry point."""
-    import signal
-
-    signal.signal(signal.SIGTERM, _terminated)
-    sys.exit(run())
+    started = time.perf_counter()
+    with output_lock(output):
+        check_output(output, [str(model), corpus], force, kind="directory")
+        source = reading.open(corpus)
+        clf = TopicClassifier.load(model)
+        docs = read_all(source, make_progress())
+        before, after = clf.tune_thresholds(docs)
+        clf.save(output, overwrite=force)
+    out.print(f"on {before.n_documents} documents of {shown_path(source.path)}:")
+    for name, report in (("before", before), ("after", after)):
+        out.print(f"{name}: micro-F1 {report.micro.f1:.4f}, macro-F1 {report.macro.f1:.4f}")
+    out.print(f"thresholds tuned in {time.perf_counter() - started:.1f}s; model saved to {output}")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from topicclf.cli_util import app, examples, note, state
+from topicclf.cli.common import app, examples, note, state
 from topicclf.config import (
     SERVE_BACKLOG,
     SERVE_HOST,

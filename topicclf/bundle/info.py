@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from topicclf.bundle import read_labels, read_thresholds
-from topicclf.manifest import describe_versions
-from topicclf.modeldir import check_directory, model_files
+from topicclf.bundle.layout import check_directory, model_files
+from topicclf.bundle.manifest import describe_versions
 
 
 def _describe_blend(blend: dict[str, Any]) -> str:

@@ -20,9 +20,9 @@ from topicclf.config import (
     Config,
 )
 from topicclf.features import Featurizer
-from topicclf.inference import export_dense_weights, import_dense_weights, scores_now
 from topicclf.metrics import evaluate
-from topicclf.networks import (
+from topicclf.model.inference import export_dense_weights, import_dense_weights, scores_now
+from topicclf.model.networks import (
     adam,
     build_dense_network,
     build_embedding_network,
@@ -31,11 +31,11 @@ from topicclf.networks import (
     loss_function,
     set_seed,
 )
-from topicclf.thresholds import apply
+from topicclf.model.thresholds import apply
 from topicclf.types import Progress
 
 if TYPE_CHECKING:  # training imports this module: its types are named, not imported
-    from topicclf.training import Prepared, Stack, Tuner
+    from topicclf.training.pipeline import Prepared, Stack, Tuner
 
 
 def train_network(

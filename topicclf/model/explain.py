@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from topicclf.errors import UnsupportedError
-from topicclf.inference import Scorer
-from topicclf.tfidf import TfidfFeaturizer
-from topicclf.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide
+from topicclf.features.tfidf import TfidfFeaturizer
+from topicclf.model.inference import Scorer
+from topicclf.model.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from topicclf.arrayfiles import FLOATS, ArraySpec
-from topicclf.blend import LinearBlend
 from topicclf.config import PREDICT_BATCH
 from topicclf.errors import ModelBundleError
 from topicclf.features import Featurizer
-from topicclf.tfidf import TfidfFeaturizer
+from topicclf.features.tfidf import TfidfFeaturizer
+from topicclf.model.blend import LinearBlend
 
 ENGINES = ("auto", "keras", "numpy")
 

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from topicclf.arrayfiles import FLOATS, ArraySpec
 from topicclf.errors import ModelBundleError
 from topicclf.metrics import micro_f1
-from topicclf.thresholds import ThresholdPolicy, apply
+from topicclf.model.thresholds import ThresholdPolicy, apply
 
 # Weights tried for the linear model when the blend is automatic. The network always keeps
 # a share: the blend is meant to help it, not to replace it.

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from topicclf.errors import ConfigError
-from topicclf.mistakes import confusions, error_examples
-from topicclf.ranking import (
+from topicclf.metrics.mistakes import confusions, error_examples
+from topicclf.metrics.ranking import (
     RANKING_NAMES,
     UNKNOWN_SCORE,
     precision_recall_curves,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from topicclf.cli_util import (
+from topicclf.cli.common import (
     CORPUS_HELP,
     ForceOpt,
     Reading,
@@ -111,7 +111,7 @@ def compare_reports(
     force: ForceOpt = False,
 ) -> None:
     """Compare two JSON reports (from evaluate -o X.json): overall and per-topic changes."""
-    from topicclf.comparison import compare
+    from topicclf.metrics.comparison import compare
     from topicclf.reports.compare import render_comparison, write_comparison
 
     for path in output or []:

@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from topicclf.bundle.files import ModelFiles, parse_records, read_json
+from topicclf.bundle.manifest import check_manifest
 from topicclf.errors import ModelBundleError
-from topicclf.manifest import check_manifest
-from topicclf.modelfiles import ModelFiles, parse_records, read_json
 
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.keras"

@@ -26,7 +26,7 @@ from topicclf.corpus.base import scrub_surrogates
 from topicclf.corpus.delimited import RowWriter
 from topicclf.corpus.ids import DuplicateIds
 from topicclf.errors import CorpusFormatError, OutputError
-from topicclf.thresholds import DEFAULT_RULE, Rule, ignored_by
+from topicclf.model.thresholds import DEFAULT_RULE, Rule, ignored_by
 from topicclf.types import Document
 
 OUTPUT_FORMATS = ("jsonl", "csv", "tsv")

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
+from topicclf.bundle.files import check_fields
 from topicclf.config import section_names
 from topicclf.errors import ModelBundleError
-from topicclf.modelfiles import check_fields
 
 # 1: arrays in .npz files (still read). 2: arrays in safetensors files, and every file's size
 # and SHA-256 recorded under `files`. 3: a dense network is its weights alone (no model.keras).

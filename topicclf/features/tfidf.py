@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from topicclf.arrayfiles import FLOATS, ArraySpec
 from topicclf.config import CHAR_NGRAM_RANGE, SHORT_TEXT_CHARS, FeatureConfig, TextConfig
 from topicclf.errors import DataError, NotFittedError
-from topicclf.text import TextFeaturizer, char_grams
+from topicclf.features.text import TextFeaturizer, char_grams
 
 CHAR_TOKEN_CACHE = 200_000  # distinct tokens whose character n-gram columns are remembered
 CHAR_TOKEN_CACHED_CHARS = 40  # longer tokens are looked up each time

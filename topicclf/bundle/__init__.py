@@ -17,26 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from topicclf.arrayfiles import ArraySpec, write_arrays
-from topicclf.blend import LinearBlend
-from topicclf.config import THRESHOLD_STRATEGIES, Config
-from topicclf.errors import ConfigError, ModelBundleError
-from topicclf.features import FEATURIZERS, Featurizer
-from topicclf.fileio import atomic_directory
-from topicclf.inference import (
-    ENGINES,
-    NumpyDense,
-    Scorer,
-    dense_weight_specs,
-    export_dense_weights,
-    import_dense_weights,
-    n_inputs,
-    n_outputs,
+from topicclf.bundle.files import (
+    KINDS,
+    ModelFiles,
+    check_fields,
+    hash_file,
+    write_json,
 )
-
-# FORMAT_VERSION is defined with the manifest and re-exported: it versions the whole bundle.
-from topicclf.manifest import FORMAT_VERSION as FORMAT_VERSION
-from topicclf.manifest import describe_versions, new_manifest
-from topicclf.modeldir import (
+from topicclf.bundle.layout import (
     FEATURES_ARRAYS,
     FEATURES_META,
     LABELS_FILE,
@@ -51,15 +39,27 @@ from topicclf.modeldir import (
     check_directory,
     model_files,
 )
-from topicclf.modelfiles import (
-    KINDS,
-    ModelFiles,
-    check_fields,
-    hash_file,
-    write_json,
+
+# FORMAT_VERSION is defined with the manifest and re-exported: it versions the whole bundle.
+from topicclf.bundle.manifest import FORMAT_VERSION as FORMAT_VERSION
+from topicclf.bundle.manifest import describe_versions, new_manifest
+from topicclf.config import THRESHOLD_STRATEGIES, Config
+from topicclf.errors import ConfigError, ModelBundleError
+from topicclf.features import FEATURIZERS, Featurizer
+from topicclf.features.tfidf import TfidfFeaturizer
+from topicclf.fileio import atomic_directory
+from topicclf.model.blend import LinearBlend
+from topicclf.model.inference import (
+    ENGINES,
+    NumpyDense,
+    Scorer,
+    dense_weight_specs,
+    export_dense_weights,
+    import_dense_weights,
+    n_inputs,
+    n_outputs,
 )
-from topicclf.tfidf import TfidfFeaturizer
-from topicclf.thresholds import ThresholdPolicy
+from topicclf.model.thresholds import ThresholdPolicy
 from topicclf.vocabulary import Vocabulary
 
 THRESHOLD_FIELDS = {
@@ -301,7 +301,7 @@ def _rebuild_keras(
     specs: dict[str, ArraySpec],
 ) -> Any:
     """A dense Keras network built from the configuration, with the saved weights."""
-    from topicclf.network_training import build_network  # the one training used: they match
+    from topicclf.training.network import build_network  # the one training used: they match
 
     model = build_network(config, featurizer, n_topics, multiclass)
     import_dense_weights(model, files.arrays(WEIGHTS_FILE, specs))
@@ -309,7 +309,7 @@ def _rebuild_keras(
 
 
 def _load_keras(files: ModelFiles, manifest: dict[str, Any]) -> Any:
-    from topicclf.networks import keras_module
+    from topicclf.model.networks import keras_module
 
     files.check(MODEL_FILE)  # Keras opens the file itself: check it is the recorded one first
     path = files.directory

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from topicclf.bundle.layout import MANIFEST
 from topicclf.config import DASK_PARTITIONS_PER_WORKER
 from topicclf.corpus import (
     LINE_FORMATS,
@@ -46,9 +47,8 @@ from topicclf.errors import (
     TopicclfError,
 )
 from topicclf.fileio import atomic_directory, atomic_output
-from topicclf.modeldir import MANIFEST
-from topicclf.scoring import Tagged, TagWriter, tag_stream, write_parquet
-from topicclf.thresholds import DEFAULT_RULE, Rule
+from topicclf.model.thresholds import DEFAULT_RULE, Rule
+from topicclf.tagging import Tagged, TagWriter, tag_stream, write_parquet
 from topicclf.types import Document, NullProgress, Progress
 
 OUTPUT_FORMATS = ("jsonl", "parquet")

@@ -43,8 +43,22 @@ class _State:
 state = _State()
 
 
+# The commands in the order `topicclf --help` lists them (the modules that define them are
+# imported in another order); a command missing here is listed last.
+HELP_ORDER = (
+    "train", "tag", "explain", "evaluate", "optimize", "info", "tune", "serve", "corpus", "report",
+)  # fmt: skip
+
+
+class _Commands(typer.core.TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        rank = {name: i for i, name in enumerate(HELP_ORDER)}
+        return sorted(super().list_commands(ctx), key=lambda n: rank.get(n, len(rank)))
+
+
 app = typer.Typer(
     name="topicclf",
+    cls=_Commands,
     help="Learn to tag documents with topics, tag collections and report how well it works.",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,

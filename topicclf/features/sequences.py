@@ -14,7 +14,7 @@ import numpy as np
 from topicclf.arrayfiles import ArraySpec
 from topicclf.config import FeatureConfig, TextConfig
 from topicclf.errors import DataError, NotFittedError
-from topicclf.text import TextFeaturizer, pieces
+from topicclf.features.text import TextFeaturizer, pieces
 
 PAD, OOV = 0, 1
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from topicclf.cli_util import (
+from topicclf.cli.common import (
     EXIT_DOMAIN,
     BadRecords,
     Engine,
@@ -163,8 +163,8 @@ def tag(
     into partitions tagged on a Dask cluster, and --output is a directory of parts. With
     --write-labels, each NAME.txt of a text directory gets its topics in NAME.labels.
     """
-    from topicclf.scoring import output_format_for
-    from topicclf.thresholds import Rule
+    from topicclf.model.thresholds import Rule
+    from topicclf.tagging import output_format_for
 
     sources = inputs or ["-"]
     rule = Rule(threshold, top_k, False if no_fallback else None)
@@ -186,7 +186,7 @@ def tag(
         raise typer.BadParameter("parquet output needs --engine dask", param_hint="-t")
     if sources == ["-"] and sys.stdin.isatty():
         raise typer.BadParameter("give INPUT files, or pipe text in (one document per line)")
-    from topicclf.scoring import default_jobs
+    from topicclf.tagging import default_jobs
 
     started = time.perf_counter()
     settings = {
@@ -216,7 +216,7 @@ def _write_labels(
     from topicclf.classifier import TopicClassifier
     from topicclf.corpus.directory import text_files
     from topicclf.errors import OutputError
-    from topicclf.scoring import LabelsWriter, tag_stream
+    from topicclf.tagging import LabelsWriter, tag_stream
 
     corpora = [reading.open(s) for s in sources]
     for corpus in corpora:
@@ -251,7 +251,7 @@ def _tag_locally(
     from topicclf.classifier import TopicClassifier
     from topicclf.errors import BadRecordWarning
     from topicclf.fileio import atomic_output
-    from topicclf.scoring import tag_documents
+    from topicclf.tagging import tag_documents
 
     corpora = [reading.open(s) for s in sources]
     _warn_shared_names(sources)
@@ -379,7 +379,7 @@ def _tag_on_dask(
     workers: int | None,
     force: bool,
 ) -> None:
-    from topicclf.distributed import OUTPUT_FORMATS, tag_on_dask
+    from topicclf.tagging.distributed import OUTPUT_FORMATS, tag_on_dask
 
     if output is None:
         raise typer.BadParameter("the dask engine writes a directory: give --output DIR")

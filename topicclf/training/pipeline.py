@@ -17,23 +17,23 @@ from typing import Any
 
 import numpy as np
 
-from topicclf.blend import LinearBlend, calibrate, choose_weight, cross_fit, fit_linear
 from topicclf.config import STACK_FOLDS, Config
 from topicclf.errors import DataError
 from topicclf.features import Featurizer, make_featurizer
-from topicclf.inference import Scorer, scores_now
+from topicclf.features.tfidf import CharChoice, TfidfFeaturizer
 from topicclf.labels import LabelEncoder, detect_mode, split_indices
 from topicclf.metrics import EvaluationReport, evaluate, micro_f1
-from topicclf.network_training import (
+from topicclf.model.blend import LinearBlend, calibrate, choose_weight, cross_fit, fit_linear
+from topicclf.model.inference import Scorer, scores_now
+from topicclf.model.networks import keras_loaded, keras_module, start_loading_keras
+from topicclf.model.thresholds import ThresholdPolicy, apply, apply_thresholds, tune_policy
+from topicclf.training.network import (
     refit_network,
     schedule,
     stacked_to_wide,
     train_network,
     validation_f1,
 )
-from topicclf.networks import keras_loaded, keras_module, start_loading_keras
-from topicclf.tfidf import CharChoice, TfidfFeaturizer
-from topicclf.thresholds import ThresholdPolicy, apply, apply_thresholds, tune_policy
 from topicclf.types import NullProgress, Progress
 
 Tuner = Callable[[np.ndarray, np.ndarray], ThresholdPolicy]

@@ -1,12 +1,13 @@
-"""The featurizers by kind: TF-IDF (`topicclf.tfidf`) for dense networks, token-id sequences
-(`topicclf.sequences`) for embedding networks. A saved model names its featurizer's kind.
+"""Text to features: the analyzer shared by both featurizers (`text`), TF-IDF vectors
+(`tfidf`) and token-id sequences (`sequences`). A saved model names its featurizer's kind;
+which kind a network gets is the network table's (`topicclf.model.networks`).
 """
 
 from __future__ import annotations
 
 from topicclf.config import FeatureConfig, TextConfig
-from topicclf.sequences import SequenceFeaturizer
-from topicclf.tfidf import TfidfFeaturizer
+from topicclf.features.sequences import SequenceFeaturizer
+from topicclf.features.tfidf import TfidfFeaturizer
 
 Featurizer = TfidfFeaturizer | SequenceFeaturizer
 FEATURIZERS: dict[str, type[TfidfFeaturizer] | type[SequenceFeaturizer]] = {

@@ -1,0 +1,110 @@
+"""The `topicclf` command line: each command parses, makes one core call and renders.
+
+`common` holds the app, shared options, progress, output checks and exit codes; the commands
+register themselves on that app from `model` (train, evaluate, optimize, info, tune), `tag`
+(tag, explain), `serve` and `corpus` (corpus and report groups). `run` maps errors to exit
+codes in one place. Heavy modules (numpy, scikit-learn, TensorFlow) are imported inside the
+commands that need them, so `topicclf --help`, `info` and `corpus stats` start fast and never
+load TensorFlow. Results go to stdout, progress and diagnostics to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+import warnings
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from topicclf.cli import corpus, model, serve, tag  # noqa: F401 - each registers its commands
+from topicclf.cli.common import (
+    EXIT_BROKEN_PIPE,
+    EXIT_DOMAIN,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    app,
+    err,
+    show_warning,
+    state,
+    stop_progress,
+)
+from topicclf.errors import TopicclfError
+
+__all__ = ["app", "main", "run"]
+
+_GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code: 0 ok, 1 domain error, 2 usage, 3 gate not met."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    # -q/-v are global options, but people type them after the command too; accept both.
+    cut = args.index("--") if "--" in args else len(args)
+    flags = [a for a in args[:cut] if a in _GLOBAL_FLAGS]
+    args = flags + [a for a in args[:cut] if a not in _GLOBAL_FLAGS] + args[cut:]
+    state.verbose = state.quiet = False
+    saved_showwarning = warnings.showwarning
+    warnings.showwarning = show_warning
+    try:
+        result = app(args=args, prog_name="topicclf", standalone_mode=False)
+        if result == EXIT_INTERRUPTED:  # typer turns Ctrl-C (and our SIGTERM) into exit 130
+            stop_progress()
+            err.print("interrupted")
+        return result if isinstance(result, int) else 0
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except SystemExit as exc:
+        if isinstance(exc.__context__, BrokenPipeError):  # click's own handling: exit(1)
+            return EXIT_BROKEN_PIPE
+        raise
+    except (typer.Abort, KeyboardInterrupt):
+        stop_progress()
+        err.print("interrupted")
+        return EXIT_INTERRUPTED
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument...
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            err.print(f"[red]error:[/] {escape(str(exc))}")
+        return int(getattr(exc, "exit_code", EXIT_USAGE))
+    except TopicclfError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        return EXIT_DOMAIN
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly with the status a Unix tool
+        # killed by SIGPIPE has, not 1, which says the data or model is wrong.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        err.print(f"[red]error:[/] {escape((exc.strerror or str(exc)) + where)}")
+        return EXIT_DOMAIN
+    except Exception as exc:  # the last line of defence: a bug, said plainly
+        if state.verbose:
+            err.print(escape(traceback.format_exc()))
+        summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        err.print(
+            f"[red]error:[/] internal error: {escape(summary)}; please report it "
+            "(run with -v for the traceback)"
+        )
+        return EXIT_DOMAIN
+    finally:
+        warnings.showwarning = saved_showwarning
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    # Unwind like Ctrl-C, so atomic writes remove their temporary files and directories.
+    raise KeyboardInterrupt
+
+
+def main() -> None:
+    """Console-script entry point."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
+    sys.exit(run())
