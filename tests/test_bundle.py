@@ -15,6 +15,7 @@ from topicclf.bundle import FORMAT_VERSION
 from topicclf.classifier import TopicClassifier
 from topicclf.errors import ModelBundleError, OutputError
 from topicclf.fileio import atomic_directory, output_lock
+from topicclf.model.networks import stacked
 from topicclf.types import Document
 
 
@@ -687,7 +688,7 @@ def test_a_model_saved_before_stacking_loads_as_unstacked(
     del manifest["config"]["blend"]["stack"]
     (model / "manifest.json").write_text(json.dumps(manifest))
     loaded = TopicClassifier.load(model)
-    assert not loaded.config_.stacked
+    assert not stacked(loaded.config_)
     texts = [d.text for d in tiny_docs]
     np.testing.assert_allclose(loaded.predict_proba(texts), clf.predict_proba(texts), atol=1e-6)
 

@@ -474,24 +474,25 @@ def test_a_stacked_network_is_saved_as_the_wide_network_it_computes() -> None:
     from topicclf.config import Config
     from topicclf.features.tfidf import TfidfFeaturizer
     from topicclf.model.inference import NumpyDense, export_dense_weights
-    from topicclf.training.network import build_network, stacked_to_wide
+    from topicclf.model.networks import build_network, stacked, wide_path
+    from topicclf.training.network import stacked_to_wide
     from topicclf.training.pipeline import Stack
 
     config = Config().with_overrides(["network.hidden_units=6", "network.dropout=0"])
-    assert config.stacked and config.wide_path
+    assert stacked(config) and wide_path(config)
     featurizer = TfidfFeaturizer(config.text, config.features)
     featurizer.fit(["rain and wind", "wheat prices rise", "rain on wheat fields", "wind farms"])
     n = featurizer.n_features
     rng = np.random.default_rng(0)
-    stacked = build_network(config, featurizer, 3, False, stacked=True)
+    network = build_network(config, featurizer, 3, False, stacked=True)
     coef = rng.normal(size=(3, n)).astype(np.float32)
     intercept = rng.normal(size=3).astype(np.float32)
     empty = np.zeros((0, 3), dtype=np.float32)
     stack = Stack(coef, intercept, 1.7, -0.4, empty, empty)
     x = featurizer.transform(["rain on wheat", "wind", "prices rise and rain"])
     logits = stack.slope * (x @ coef.T + intercept) + stack.offset
-    expected = stacked.predict((x, logits.astype(np.float32)), verbose=0)
-    wide = stacked_to_wide(config, featurizer, stacked, stack, False)
+    expected = network.predict((x, logits.astype(np.float32)), verbose=0)
+    wide = stacked_to_wide(config, featurizer, network, stack, False)
     assert wide.get_layer("wide") is not None
     np.testing.assert_allclose(wide.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-6)
     arrays = export_dense_weights(wide)

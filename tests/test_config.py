@@ -79,12 +79,3 @@ def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> Non
     path.write_bytes("[train]\nseed = 7 # caf\u00e9\n".encode("latin-1"))
     with pytest.raises(ConfigError, match=r"latin\.toml: not UTF-8 text \(byte 0xe9 at offset"):
         load_config(path)
-
-
-def test_stacking_applies_to_dense_networks_beside_a_linear_model() -> None:
-    assert Config().stacked and Config().wide_path
-    assert not Config().with_overrides(["blend.stack=false"]).stacked
-    assert not Config().with_overrides(["blend.linear=off"]).stacked
-    assert not Config().with_overrides(["network.type=embedding"]).stacked
-    wide = Config().with_overrides(["network.wide=true"])  # learns its own linear path
-    assert not wide.stacked and wide.wide_path

@@ -7,12 +7,21 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from topicclf.bundle.info import FEATURE_TEXT
+from topicclf.config import AUTO_LEARNING_RATE, NETWORK_TYPES, Config
+from topicclf.errors import ConfigError
+from topicclf.features import FEATURIZERS, make_featurizer
 from topicclf.model.networks import (
+    NETWORKS,
     adam,
     build_dense_network,
     build_embedding_network,
+    build_network,
     keras_module,
     loss_function,
+    network_kind,
+    stacked,
+    wide_path,
 )
 
 
@@ -198,3 +207,43 @@ def test_a_failed_background_import_is_raised_where_keras_is_needed() -> None:
         "        print(exc)\n"
     )
     assert _fresh_python(code).stdout == "no tensorflow here\nno tensorflow here\n"
+
+
+def test_stacking_applies_to_dense_networks_beside_a_linear_model() -> None:
+    assert stacked(Config()) and wide_path(Config())
+    assert not stacked(Config().with_overrides(["blend.stack=false"]))
+    assert not stacked(Config().with_overrides(["blend.linear=off"]))
+    assert not stacked(Config().with_overrides(["network.type=embedding"]))
+    wide = Config().with_overrides(["network.wide=true"])  # learns its own linear path
+    assert not stacked(wide) and wide_path(wide)
+
+
+def test_every_network_kind_is_in_config_the_table_and_the_step_sizes() -> None:
+    # A kind added to one of them and not the others would fail here, not train as another.
+    assert set(NETWORK_TYPES) == set(NETWORKS) == set(AUTO_LEARNING_RATE)
+    assert set(FEATURE_TEXT) == set(FEATURIZERS)  # `info` describes every kind of features
+    for name, kind in NETWORKS.items():
+        assert kind.name == name
+        assert kind.featurizer in FEATURIZERS
+        assert kind.refit in ("continue", "fresh")
+        for key in kind.search_space:  # every setting it searches is one `--set` accepts
+            Config().with_overrides([f"{key}={kind.search_space[key][0]!r}".replace("'", "")])
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_each_kind_builds_its_network_for_its_featurizer(name: str) -> None:
+    config = Config().with_overrides([f"network.type={name}", "network.hidden_units=4"])
+    featurizer = make_featurizer(config.text, config.features, network_kind(name).featurizer)
+    featurizer.fit(["rain and wind", "wheat prices rise", "rain on wheat fields", "wind farms"])
+    model = build_network(config, featurizer, 3, False)
+    assert model.output_shape == (None, 3)
+    assert network_kind(name).describe(config.to_dict()["network"]).startswith(name)
+
+
+def test_an_unknown_network_kind_is_an_error_never_the_other_one() -> None:
+    with pytest.raises(
+        ConfigError, match=r"unknown network type 'sparse'; known types: dense, embedding"
+    ):
+        network_kind("sparse")
+    with pytest.raises(ConfigError, match=r"network.type = 'sparse'"):
+        Config().with_overrides(["network.type=sparse"])

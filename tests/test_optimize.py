@@ -7,8 +7,11 @@ from conftest import tiny_config
 
 from topicclf.config import Config, load_config
 from topicclf.errors import DataError
-from topicclf.optimize import DENSE_SPACE, sample_trials, search
+from topicclf.model.networks import NETWORKS
+from topicclf.optimize import sample_trials, search
 from topicclf.types import Document
+
+DENSE_SPACE = NETWORKS["dense"].search_space
 
 
 def test_trials_are_seeded_distinct_and_start_with_the_base() -> None:

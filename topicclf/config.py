@@ -252,20 +252,6 @@ class Config:
     thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
     blend: BlendConfig = field(default_factory=BlendConfig)
 
-    @property
-    def stacked(self) -> bool:
-        """True when a dense network learns on top of the linear model's calibrated logits
-        (a wide network, whose own linear path is learned, does not)."""
-        net = self.network
-        return (
-            self.blend.stack and self.blend.linear != "off" and net.type == "dense" and not net.wide
-        )
-
-    @property
-    def wide_path(self) -> bool:
-        """True when the saved dense network has a linear path beside its hidden layers."""
-        return self.network.wide or self.stacked
-
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Return the configuration as plain JSON/TOML-compatible data."""
         out: dict[str, dict[str, Any]] = {}

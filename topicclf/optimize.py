@@ -19,29 +19,9 @@ import numpy as np
 from topicclf.classifier import TopicClassifier
 from topicclf.config import Config, to_toml, with_values
 from topicclf.errors import DataError
+from topicclf.model.networks import network_kind
 from topicclf.types import Document, NullProgress, Progress
 
-DENSE_SPACE: dict[str, list[Any]] = {
-    "network.hidden_units": [(128,), (256,), (512,), (256, 128)],
-    "network.dropout": [0.2, 0.35, 0.5],
-    "train.learning_rate": [0.001, 0.002, 0.004],
-    "train.batch_size": [32, 64, 128],
-    "features.max_features": [10000, 20000, 40000],
-    "features.ngram_max": [1, 2],
-    "thresholds.strategy": ["per_topic", "global"],
-    "thresholds.shrinkage": [1.0, 5.0],
-    "blend.svm_c": [0.5, 1.0, 2.0],
-}
-EMBEDDING_SPACE: dict[str, list[Any]] = {
-    "network.embedding_dim": [64, 128, 200],
-    "network.conv_filters": [0, 128, 256],
-    "network.hidden_units": [(128,), (256,), ()],
-    "network.dropout": [0.2, 0.35, 0.5],
-    "train.learning_rate": [0.005, 0.01, 0.02],
-    "features.sequence_vocabulary": [20000, 40000],
-    "thresholds.strategy": ["per_topic", "global"],
-    "blend.svm_c": [0.5, 1.0, 2.0],
-}
 OBJECTIVES = ("mean_f1", "micro_f1", "macro_f1")
 
 
@@ -109,7 +89,8 @@ def search(
     time_budget: float | None = None,
     progress: Progress | None = None,
 ) -> SearchResult:
-    """Random search over `space` (by network type), each trial scored by k-fold CV.
+    """Random search over `space` (by default the network kind's, `NETWORKS`), each trial
+    scored by k-fold CV.
 
     With `time_budget` (seconds), no new trial starts once it is spent; the running one
     finishes, so at least one trial always runs.
@@ -123,7 +104,7 @@ def search(
     if len(texts) < folds * 4:
         raise DataError(f"{len(texts)} documents are too few for {folds}-fold cross-validation")
     if space is None:
-        space = EMBEDDING_SPACE if base.network.type == "embedding" else DENSE_SPACE
+        space = network_kind(base.network.type).search_space
     candidates = sample_trials(space, trials, base.train.seed)
     order = np.random.default_rng(base.train.seed).permutation(len(texts))
     parts = np.array_split(order, folds)

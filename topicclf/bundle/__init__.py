@@ -59,6 +59,7 @@ from topicclf.model.inference import (
     n_inputs,
     n_outputs,
 )
+from topicclf.model.networks import wide_path
 from topicclf.model.thresholds import ThresholdPolicy
 from topicclf.vocabulary import Vocabulary
 
@@ -182,7 +183,7 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
         )
     net = config.network
     specs = dense_weight_specs(
-        featurizer.n_features, net.hidden_units, len(classes), wide=config.wide_path
+        featurizer.n_features, net.hidden_units, len(classes), wide=wide_path(config)
     )
     network = _load_network(files, manifest, engine, policy.multiclass, specs)
     if network is None:  # a dense network kept as weights alone, asked for as Keras
@@ -301,7 +302,7 @@ def _rebuild_keras(
     specs: dict[str, ArraySpec],
 ) -> Any:
     """A dense Keras network built from the configuration, with the saved weights."""
-    from topicclf.training.network import build_network  # the one training used: they match
+    from topicclf.model.networks import build_network  # the one training used: they match
 
     model = build_network(config, featurizer, n_topics, multiclass)
     import_dense_weights(model, files.arrays(WEIGHTS_FILE, specs))

@@ -3,12 +3,14 @@ network is loaded, so no TensorFlow)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from topicclf.bundle import read_labels, read_thresholds
 from topicclf.bundle.layout import check_directory, model_files
 from topicclf.bundle.manifest import describe_versions
+from topicclf.model.networks import network_kind
 
 
 def _describe_blend(blend: dict[str, Any]) -> str:
@@ -30,14 +32,7 @@ def describe(directory: str | Path) -> dict[str, Any]:
     thresholds = read_thresholds(files)
     config = manifest.get("config", {})
     net = config.get("network", {})
-    network = manifest.get("network", "?")
-    if network == "dense":
-        shape = f"dense, hidden layers {net.get('hidden_units')}, dropout {net.get('dropout')}"
-    else:
-        shape = (
-            f"embedding (dim {net.get('embedding_dim')}, conv filters {net.get('conv_filters')}),"
-            f" hidden layers {net.get('hidden_units')}"
-        )
+    kind = network_kind(str(manifest.get("network")))
     training = manifest.get("training", {})
     shown = ", ".join(topics[:30]) + (f" ... (+{len(topics) - 30})" if len(topics) > 30 else "")
     return {
@@ -45,10 +40,9 @@ def describe(directory: str | Path) -> dict[str, Any]:
         "format version": manifest.get("format_version"),
         "created": manifest.get("created_at"),
         "mode": manifest.get("mode"),
-        "network": shape,
-        "features": _features(
+        "network": kind.describe(net),
+        "features": FEATURE_TEXT[kind.featurizer](
             manifest.get("n_features"),
-            network,
             config.get("features", {}),
             manifest.get("training", {}).get("char_ngrams"),
         ),
@@ -68,20 +62,34 @@ def describe(directory: str | Path) -> dict[str, Any]:
     }
 
 
-def _features(count: Any, network: Any, features: dict[str, Any], chars: Any) -> str:
-    """The features in words: TF-IDF n-grams for dense networks, token ids for embeddings."""
-    pieces = ""
+def _pieces(chars: Any) -> str:
     if isinstance(chars, list) and len(chars) == 2:
-        pieces = f" and character {chars[0]}-{chars[1]}-grams inside words"
-    if network == "embedding":
-        return (
-            f"{count} token ids (vocabulary up to {features.get('sequence_vocabulary')}, "
-            f"word 1-{features.get('sequence_ngrams')}-grams, sequence length "
-            f"{features.get('sequence_length') or 'from the data'})"
-            + (f"; the linear model's TF-IDF terms: words{pieces}" if pieces else "")
-        )
+        return f" and character {chars[0]}-{chars[1]}-grams inside words"
+    return ""
+
+
+def _sequence_features(count: Any, features: dict[str, Any], chars: Any) -> str:
+    pieces = _pieces(chars)
+    return (
+        f"{count} token ids (vocabulary up to {features.get('sequence_vocabulary')}, "
+        f"word 1-{features.get('sequence_ngrams')}-grams, sequence length "
+        f"{features.get('sequence_length') or 'from the data'})"
+        + (f"; the linear model's TF-IDF terms: words{pieces}" if pieces else "")
+    )
+
+
+def _tfidf_features(count: Any, features: dict[str, Any], chars: Any) -> str:
+    pieces = _pieces(chars)
     return (
         f"{count} TF-IDF terms (word 1-{features.get('ngram_max')}-grams{pieces}, in at least "
         f"{features.get('min_df')} documents, at most {features.get('max_features') or 'all'}"
         f"{', sublinear tf' if features.get('sublinear_tf') else ''})"
     )
+
+
+# The features line of `info`, per featurizer kind (features.FEATURIZERS; a test holds them
+# to the same keys): (feature count, saved feature settings, character n-gram range).
+FEATURE_TEXT: dict[str, Callable[[Any, dict[str, Any], Any], str]] = {
+    "tfidf": _tfidf_features,
+    "sequence": _sequence_features,
+}

@@ -6,6 +6,7 @@ which kind a network gets is the network table's (`topicclf.model.networks`).
 from __future__ import annotations
 
 from topicclf.config import FeatureConfig, TextConfig
+from topicclf.errors import ConfigError
 from topicclf.features.sequences import SequenceFeaturizer
 from topicclf.features.tfidf import TfidfFeaturizer
 
@@ -16,8 +17,9 @@ FEATURIZERS: dict[str, type[TfidfFeaturizer] | type[SequenceFeaturizer]] = {
 }
 
 
-def make_featurizer(text: TextConfig, features: FeatureConfig, network_type: str) -> Featurizer:
-    """The featurizer a network type needs: TF-IDF for dense, sequences for embedding."""
-    if network_type == "embedding":
-        return SequenceFeaturizer(text, features)
-    return TfidfFeaturizer(text, features)
+def make_featurizer(text: TextConfig, features: FeatureConfig, kind: str) -> Featurizer:
+    """A new featurizer of `kind` (a key of FEATURIZERS: a network kind names the one it
+    reads in `model.networks.NETWORKS`)."""
+    if kind not in FEATURIZERS:
+        raise ConfigError(f"unknown featurizer {kind!r}; known: {', '.join(FEATURIZERS)}")
+    return FEATURIZERS[kind](text, features)

@@ -24,11 +24,11 @@ from topicclf.metrics import evaluate
 from topicclf.model.inference import export_dense_weights, import_dense_weights, scores_now
 from topicclf.model.networks import (
     adam,
-    build_dense_network,
-    build_embedding_network,
+    build_network,
     init_output_bias,
     keras_module,
     loss_function,
+    network_kind,
     set_seed,
 )
 from topicclf.model.thresholds import apply
@@ -113,17 +113,18 @@ def refit_network(
 ) -> tuple[Any, int]:
     """The network trained on every document: (network, epochs run).
 
-    A dense network continues from its early-stopped weights; an embedding network starts
-    afresh for `best_epoch` epochs. Measured on three held-out fifths of Reuters training
-    data, continuing was level with a fresh start for the dense network (micro-F1 within
-    0.002) but cost the embedding network 0.001 to 0.005 macro-F1 on every one.
+    By its kind's refit rule (`NETWORKS`): "continue" trains the early-stopped weights on
+    (`refit_epochs`); "fresh" starts a new network for `best_epoch` epochs. Measured on three
+    held-out fifths of Reuters training data, continuing was level with a fresh start for
+    the dense network (micro-F1 within 0.002) but cost the embedding network 0.001 to 0.005
+    macro-F1 on every one.
     """
     keras = keras_module()
     batch, rate = schedule(config, len(data.train_idx))  # as the network was trained
-    if config.network.type == "embedding":
+    if network_kind(config.network.type).refit == "fresh":
         network = new_network(config, featurizer, data.y, data.multiclass, rate)
         epochs = best_epoch
-    else:
+    else:  # "continue"
         epochs = refit_epochs(best_epoch, config.train.validation_split)
     network.fit(
         _inputs(_fit_input(x_all), linear_logits),
@@ -143,14 +144,8 @@ def schedule(config: Config, n_train: int) -> tuple[int, float]:
     batch = config.train.batch_size
     if not batch:
         batch = AUTO_BATCH_MIN
-        # Grown for dense networks only: their step costs nearly the same at any batch size
-        # (Adam updates the whole first layer). An embedding network lost 0.03-0.04 macro-F1
-        # on ModApte test (two seeds) with batches of 128, so it keeps 64.
-        while (
-            config.network.type == "dense"
-            and batch < AUTO_BATCH_MAX
-            and n_train / (2 * batch) >= AUTO_BATCH_STEPS
-        ):
+        grow = network_kind(config.network.type).grow_batch  # why, per kind: NETWORKS
+        while grow and batch < AUTO_BATCH_MAX and n_train / (2 * batch) >= AUTO_BATCH_STEPS:
             batch *= 2
     rate = config.train.learning_rate
     if not rate:
@@ -178,37 +173,6 @@ def new_network(
         loss=loss_function(keras, y, multiclass, config.train.positive_weight),
     )
     return model
-
-
-def build_network(
-    config: Config, featurizer: Featurizer, n_labels: int, multiclass: bool, stacked: bool = False
-) -> Any:
-    """The configured network for these features, uncompiled: as saved, or `stacked` as a
-    stacked network trains (the linear model's logits as a second input)."""
-    net = config.network
-    if net.type == "embedding":
-        length = getattr(featurizer, "sequence_length_", None)
-        assert length is not None, "the sequence featurizer is fitted first"
-        return build_embedding_network(
-            featurizer.n_features,
-            length,
-            n_labels,
-            embedding_dim=net.embedding_dim,
-            conv_filters=net.conv_filters,
-            kernel_size=net.kernel_size,
-            hidden_units=net.hidden_units,
-            dropout=net.dropout,
-            multiclass=multiclass,
-        )
-    return build_dense_network(
-        featurizer.n_features,
-        n_labels,
-        hidden_units=net.hidden_units,
-        dropout=net.dropout,
-        multiclass=multiclass,
-        wide=config.wide_path and not stacked,
-        linear_logits=stacked,
-    )
 
 
 def stacked_to_wide(

@@ -25,7 +25,13 @@ from topicclf.labels import LabelEncoder, detect_mode, split_indices
 from topicclf.metrics import EvaluationReport, evaluate, micro_f1
 from topicclf.model.blend import LinearBlend, calibrate, choose_weight, cross_fit, fit_linear
 from topicclf.model.inference import Scorer, scores_now
-from topicclf.model.networks import keras_loaded, keras_module, start_loading_keras
+from topicclf.model.networks import (
+    keras_loaded,
+    keras_module,
+    network_kind,
+    stacked,
+    start_loading_keras,
+)
 from topicclf.model.thresholds import ThresholdPolicy, apply, apply_thresholds, tune_policy
 from topicclf.training.network import (
     refit_network,
@@ -148,7 +154,7 @@ def stack_beside_keras_import(
     stacking's SVMs (without the GIL), so both cores work.
     """
     stack = None
-    if config.stacked:
+    if stacked(config):
         from sklearn.linear_model import LogisticRegression  # noqa: F401 - imported before
         from sklearn.svm import LinearSVC  # noqa: F401 - the thread, so the two never race
 
@@ -253,7 +259,8 @@ def vectorize(
 ) -> tuple[Featurizer, Any, dict[str, float]]:
     """Fit the network's featurizer on the training rows and transform every document:
     (featurizer, features, the validation scores that decided on character n-grams)."""
-    featurizer = make_featurizer(config.text, config.features, config.network.type)
+    kind = network_kind(config.network.type)
+    featurizer = make_featurizer(config.text, config.features, kind.featurizer)
     progress.start("vectorizing", len(data.texts))
     choice: dict[str, float] = {}
     if isinstance(featurizer, TfidfFeaturizer):
