@@ -210,3 +210,37 @@ def test_new_figures_and_glossary_are_rendered(report, tmp_path: Path) -> None:
         assert "macro_seen" in text and "coverage_error" in text and "label_ranking_loss" in text
         assert "zero_division=0" in text and "precision@1 equals ndcg@1" in text
         assert "zeta (unknown to the model)" in text
+
+
+def test_every_summary_figure_has_a_glossary_entry_and_is_in_every_renderer(
+    report, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from rich.console import Console
+
+    from topicclf.metrics import AVERAGES, SUMMARY, summary_figures
+    from topicclf.reports.glossary import GLOSSARY
+    from topicclf.reports.terminal import render_evaluation
+
+    names = [*AVERAGES, *(figure.name for figure in SUMMARY)]
+    assert not [name for name in names if name not in GLOSSARY], "figures with no glossary entry"
+    # A multi-class report has every figure of the table.
+    full = dataclasses.replace(
+        report, multiclass={"accuracy": 0.625, "labels": NAMES, "confusion_matrix": [[0] * 4] * 4}
+    )
+    assert [f.name for f, _ in summary_figures(full)] == [f.name for f in SUMMARY]
+    console = Console(record=True, width=200)
+    render_evaluation(console, full)
+    rendered = {"terminal": console.export_text()}
+    for suffix in ("md", "html", "json"):
+        write_report(full, tmp_path / f"r.{suffix}", CONTEXT)
+        rendered[suffix] = (tmp_path / f"r.{suffix}").read_text()
+    for where, text in rendered.items():
+        for figure, value in summary_figures(full):
+            shown = figure.name if where == "json" else figure.label
+            assert shown.lower() in text.lower(), f"{figure.name} missing from the {where} report"
+            assert f"{value:.4f}" in text or where == "json"
+        for scheme in AVERAGES:
+            assert scheme in text, f"{scheme} missing from the {where} report"
+    assert json.loads(rendered["json"])["summary"]["accuracy"] == 0.625

@@ -12,7 +12,7 @@ Never prints; never touches a model.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,8 +28,10 @@ from topicclf.metrics.ranking import (
 )
 
 __all__ = [
+    "AVERAGES",
     "LOWER_IS_BETTER",
     "METRIC_NAMES",
+    "SUMMARY",
     "Averages",
     "EvaluationReport",
     "TopicScore",
@@ -41,6 +43,7 @@ __all__ = [
     "parse_gate",
     "precision_recall_curves",
     "ranking_metrics",
+    "summary_figures",
     "summary_metrics",
 ]
 
@@ -287,30 +290,57 @@ def _multiclass(truth: np.ndarray, pred: np.ndarray, names: list[str]) -> dict[s
     }
 
 
-_SCHEMES = ("micro", "macro", "macro_seen", "weighted", "samples")
-METRIC_NAMES = (
-    *(f"{s}_{m}" for s in _SCHEMES for m in ("precision", "recall", "f1")),
-    "subset_accuracy",
-    "hamming_loss",
-    *RANKING_NAMES,
-    "accuracy",
+@dataclass(frozen=True)
+class Figure:
+    """One summary figure of a report: its name (in JSON, gates and the glossary), how tables
+    and sentences call it, how it is read off a report (None: this report has none), and
+    whether lower is better."""
+
+    name: str
+    label: str
+    value: Callable[[EvaluationReport], float | None]
+    lower_is_better: bool = False
+
+
+# The averaging schemes, each a row of precision, recall and F1, in the order every report
+# shows them; then the single summary figures, in order. Every renderer (terminal, Markdown,
+# JSON, HTML) loops over these two tables, and every name has a glossary entry (a test).
+AVERAGES = ("micro", "macro", "macro_seen", "weighted", "samples")
+SUMMARY: tuple[Figure, ...] = (
+    Figure("subset_accuracy", "subset accuracy", lambda r: r.subset_accuracy),
+    Figure("hamming_loss", "Hamming loss", lambda r: r.hamming_loss, lower_is_better=True),
+    Figure(
+        "accuracy",
+        "accuracy (multi-class)",
+        lambda r: float(r.multiclass["accuracy"]) if r.multiclass else None,
+    ),
 )
-LOWER_IS_BETTER = frozenset({"hamming_loss", "coverage_error", "label_ranking_loss"})
+METRIC_NAMES = (
+    *(f"{s}_{m}" for s in AVERAGES for m in ("precision", "recall", "f1")),
+    *(f.name for f in SUMMARY),
+    *RANKING_NAMES,
+)
+LOWER_IS_BETTER = frozenset(
+    {f.name for f in SUMMARY if f.lower_is_better} | {"coverage_error", "label_ranking_loss"}
+)
+
+
+def summary_figures(report: EvaluationReport) -> list[tuple[Figure, float]]:
+    """The single summary figures this report has, in SUMMARY's order."""
+    found = [(figure, figure.value(report)) for figure in SUMMARY]
+    return [(figure, value) for figure, value in found if value is not None]
 
 
 def summary_metrics(report: EvaluationReport) -> dict[str, float]:
     """The report's figures by name (those of METRIC_NAMES it has), for gates and summaries."""
     out: dict[str, float] = {}
-    for scheme in _SCHEMES:
+    for scheme in AVERAGES:
         averages: Averages = getattr(report, scheme)
         out[f"{scheme}_precision"] = averages.precision
         out[f"{scheme}_recall"] = averages.recall
         out[f"{scheme}_f1"] = averages.f1
-    out["subset_accuracy"] = report.subset_accuracy
-    out["hamming_loss"] = report.hamming_loss
+    out.update((figure.name, value) for figure, value in summary_figures(report))
     out.update((k, v) for k, v in report.ranking.items() if k in RANKING_NAMES)
-    if report.multiclass:
-        out["accuracy"] = report.multiclass["accuracy"]
     return out
 
 

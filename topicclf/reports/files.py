@@ -10,13 +10,19 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from topicclf.metrics import CONVENTIONS, FIGURES_VERSION, EvaluationReport, summary_metrics
+from topicclf.metrics import (
+    AVERAGES,
+    CONVENTIONS,
+    FIGURES_VERSION,
+    EvaluationReport,
+    summary_figures,
+    summary_metrics,
+)
 from topicclf.reports.glossary import CONVENTIONS_TEXT, GLOSSARY
 
 # The layout version: new keys may appear within it. What the figures mean is versioned
 # separately (figures_version), so that readers checking for schema 1 keep working.
 SCHEMA_VERSION = 1
-SCHEMES = ("micro", "macro", "macro_seen", "weighted", "samples")
 
 
 def to_json(report: EvaluationReport, context: dict[str, Any]) -> str:
@@ -78,17 +84,16 @@ def md_cell(text: str) -> str:
 
 def _md_figures(report: EvaluationReport) -> list[str]:
     lines = ["| average | precision | recall | F1 |", "|---|---:|---:|---:|"]
-    for scheme in SCHEMES:
+    for scheme in AVERAGES:
         avg = getattr(report, scheme)
         lines.append(f"| {scheme} | {avg.precision:.4f} | {avg.recall:.4f} | {avg.f1:.4f} |")
+    figures = ", ".join(f"{f.label} {v:.4f}" for f, v in summary_figures(report))
     lines += [
         "",
-        f"Subset accuracy {report.subset_accuracy:.4f}, Hamming loss {report.hamming_loss:.4f}, "
+        f"{figures[:1].upper()}{figures[1:]}, "
         f"documents without a predicted topic: {report.documents_without_prediction}, "
         f"without a true topic: {report.documents_without_true_topic}.",
     ]
-    if report.multiclass:
-        lines.append(f"Accuracy (multi-class) {report.multiclass['accuracy']:.4f}.")
     if report.ranking:
         lines += ["", "| ranking figure | value |", "|---|---:|"]
         lines += [f"| {name} | {value:.4f} |" for name, value in report.ranking.items()]

@@ -11,7 +11,7 @@ import html
 import io
 from typing import Any
 
-from topicclf.metrics import EvaluationReport
+from topicclf.metrics import AVERAGES, EvaluationReport, summary_figures
 from topicclf.reports.files import evaluated
 from topicclf.reports.glossary import CONVENTIONS_TEXT, GLOSSARY
 
@@ -222,16 +222,14 @@ def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
     summary_rows = "".join(
         f"<tr><td>{scheme}</td><td>{a.precision:.4f}</td><td>{a.recall:.4f}</td>"
         f"<td>{a.f1:.4f}</td></tr>"
-        for scheme in ("micro", "macro", "macro_seen", "weighted", "samples")
+        for scheme in AVERAGES
         for a in (getattr(report, scheme),)
     )
     ranking = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in report.ranking.items()
     )
-    extra = ""
-    if report.multiclass:
-        extra = f"<p>Accuracy (multi-class): <b>{report.multiclass['accuracy']:.4f}</b></p>"
-        extra += _confusion_matrix(report.multiclass)
+    extra = _confusion_matrix(report.multiclass) if report.multiclass else ""
+    figures = " · ".join(f"{html.escape(f.label)} {v:.4f}" for f, v in summary_figures(report))
     unknown = ""
     if report.unknown_topics or report.topics_without_support:
         unknown = (
@@ -257,7 +255,7 @@ def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
 <table><thead><tr><th>average</th><th>precision</th><th>recall</th><th>F1</th></tr></thead>
 <tbody>{summary_rows}</tbody></table>
 {extra}
-<p>Subset accuracy {report.subset_accuracy:.4f} · Hamming loss {report.hamming_loss:.4f} ·
+<p>{figures[:1].upper()}{figures[1:]} ·
 topics per document {report.label_cardinality_true:.2f} true,
 {report.label_cardinality_predicted:.2f} predicted · documents without a predicted topic
 {report.documents_without_prediction}, without a true topic

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from topicclf.corpus.stats import CorpusStats
-from topicclf.metrics import EvaluationReport
+from topicclf.metrics import AVERAGES, EvaluationReport, summary_figures
 
 WEAK_F1 = 0.5
 
@@ -24,7 +24,7 @@ def render_evaluation(console: Console, report: EvaluationReport, *, max_topics:
     summary = Table(title=f"{report.n_documents} documents, {report.n_topics} topics")
     for col in ("average", "precision", "recall", "F1"):
         summary.add_column(col, justify="left" if col == "average" else "right")
-    for scheme in ("micro", "macro", "macro_seen", "weighted", "samples"):
+    for scheme in AVERAGES:
         avg = getattr(report, scheme)
         summary.add_row(scheme, f"{avg.precision:.4f}", f"{avg.recall:.4f}", f"{avg.f1:.4f}")
     # fastText's `test` reports P@k and R@k of the k best-scored topics: the same, up front.
@@ -54,11 +54,8 @@ def render_evaluation(console: Console, report: EvaluationReport, *, max_topics:
             "--output report.md/.csv/.json (or --max-topics N)"
         )
     if report.multiclass:
-        console.print(f"accuracy (multi-class) {report.multiclass['accuracy']:.4f}")
         render_confusion_matrix(console, report.multiclass)
-    console.print(
-        f"subset accuracy {report.subset_accuracy:.4f} · Hamming loss {report.hamming_loss:.4f}"
-    )
+    console.print(" · ".join(f"{f.label} {v:.4f}" for f, v in summary_figures(report)))
     console.print(
         f"documents without a predicted topic {report.documents_without_prediction}"
         f" · without a true topic {report.documents_without_true_topic}"
