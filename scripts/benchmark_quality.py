@@ -155,12 +155,12 @@ def _run_linear_alone(train: list[Any], test: list[Any]) -> Run:
     config = Config().with_overrides(["blend.linear=fixed", "blend.weight=1.0"])
     started = time.perf_counter()
     data = prepare(config, [d.text for d in train], [d.labels for d in train])
-    featurizer, x, _ = vectorize(config, data, NullProgress())
+    vectors = vectorize(config, data, NullProgress())
+    featurizer, x = vectors.featurizer, vectors.x
     tune = threshold_tuner(config, data.multiclass)
     no_network = np.zeros((len(data.val_idx), len(data.classes)), dtype=np.float32)
-    linear, _, _, val_scores, _ = fit_blend(
-        config, featurizer, x, data, no_network, tune, NullProgress()
-    )
+    blended = fit_blend(config, data, vectors, no_network, tune, NullProgress())
+    linear, val_scores = blended.blend, blended.val_scores
     assert linear is not None
     policy = tune(data.y[data.val_idx], val_scores)
     linear.coef, linear.intercept = fit_linear(x, data.y, config.blend.svm_c)  # as refit does

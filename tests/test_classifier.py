@@ -475,8 +475,8 @@ def test_a_stacked_network_is_saved_as_the_wide_network_it_computes() -> None:
     from topicclf.features.tfidf import TfidfFeaturizer
     from topicclf.model.inference import NumpyDense, export_dense_weights
     from topicclf.model.networks import build_network, stacked, wide_path
+    from topicclf.training.data import Stack
     from topicclf.training.network import stacked_to_wide
-    from topicclf.training.pipeline import Stack
 
     config = Config().with_overrides(["network.hidden_units=6", "network.dropout=0"])
     assert stacked(config) and wide_path(config)

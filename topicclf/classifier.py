@@ -190,7 +190,7 @@ class TopicClassifier(Estimator):
                 mode=fitted.mode,
                 scorer=fitted.scorer,
                 policy=fitted.policy,
-                training=fitted.info,
+                training=fitted.info.as_dict(),
                 validation=_summary(fitted.validation),
             )
         )

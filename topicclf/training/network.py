@@ -1,13 +1,13 @@
 """Training the Keras network: building and compiling it, the batch size and step size,
 early stopping on validation F1, the refit on every document, and progress per epoch.
 
-`training.fit_model` calls these steps; they know the network, not the rest of the pipeline.
+`pipeline.fit_model` calls these steps; they know the network, not the rest of the pipeline.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,10 +32,8 @@ from topicclf.model.networks import (
     set_seed,
 )
 from topicclf.model.thresholds import apply
+from topicclf.training.data import Prepared, Stack, Tuner
 from topicclf.types import Progress
-
-if TYPE_CHECKING:  # training imports this module: its types are named, not imported
-    from topicclf.training.pipeline import Prepared, Stack, Tuner
 
 
 def train_network(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ from topicclf.model.networks import (
     start_loading_keras,
 )
 from topicclf.model.thresholds import ThresholdPolicy, apply, apply_thresholds, tune_policy
+from topicclf.training.data import Blended, Prepared, Stack, TrainingInfo, Tuner, Vectors
 from topicclf.training.network import (
     refit_network,
     schedule,
@@ -41,8 +42,6 @@ from topicclf.training.network import (
     validation_f1,
 )
 from topicclf.types import NullProgress, Progress
-
-Tuner = Callable[[np.ndarray, np.ndarray], ThresholdPolicy]
 
 
 @dataclass
@@ -54,26 +53,7 @@ class Fitted:
     scorer: Scorer
     policy: ThresholdPolicy
     validation: EvaluationReport
-    info: dict[str, Any]
-
-
-@dataclass
-class Prepared:
-    """Training data checked, encoded and split: the rows of `y` follow `texts`."""
-
-    texts: list[str]
-    y: np.ndarray
-    classes: list[str]
-    mode: str
-    train_idx: np.ndarray
-    val_idx: np.ndarray
-    skipped: int
-    dropped: dict[str, int]
-
-    @property
-    def multiclass(self) -> bool:
-        """True in multi-class (exactly one topic) mode."""
-        return self.mode == "multiclass"
+    info: TrainingInfo
 
 
 def fit_model(
@@ -86,20 +66,19 @@ def fit_model(
     progress = progress or NullProgress()
     started = time.perf_counter()
     data = prepare(config, texts, label_sets)
-    featurizer, x_all, char_choice = vectorize(config, data, progress)
+    vectors = vectorize(config, data, progress)
+    featurizer, x_all = vectors.featurizer, vectors.x
     tune = threshold_tuner(config, data.multiclass)
     x_val, y_val = x_all[data.val_idx], data.y[data.val_idx]
     stack = stack_beside_keras_import(config, x_all, data, progress)
-    linear = None if stack is None else (stack.coef, stack.intercept, stack.margins)
     logits = None if stack is None else stack.logits
     network, epochs_run, best_epoch = train_network(
         config, featurizer, x_all, data, tune, progress, logits
     )
     val_logits = None if logits is None else logits[data.val_idx]
-    val_scores = scores_now(network, x_val, data.multiclass, val_logits)
-    blend, linear_featurizer, x_linear, val_scores, blend_info = fit_blend(
-        config, featurizer, x_all, data, val_scores, tune, progress, linear
-    )
+    network_val = scores_now(network, x_val, data.multiclass, val_logits)
+    blended = fit_blend(config, data, vectors, network_val, tune, progress, stack)
+    blend, val_scores = blended.blend, blended.val_scores
     policy = tune(y_val, val_scores)
     refit = config.train.refit and best_epoch > 0
     continued = 0
@@ -110,7 +89,7 @@ def fit_model(
             config, featurizer, network, x_all, data, best_epoch, progress, logits
         )
         if blend is not None and blend.weight > 0 and stack is None:
-            blend.coef, blend.intercept = fit_linear(x_linear, data.y, config.blend.svm_c)
+            blend.coef, blend.intercept = fit_linear(blended.x, data.y, config.blend.svm_c)
     stack_documents = None
     if stack is not None and blend is not None:
         network, stack_documents = keep_stacked_linear(
@@ -118,30 +97,30 @@ def fit_model(
         )
     validation = evaluate(y_val, apply(val_scores, policy), data.classes)
     batch, rate = schedule(config, len(data.train_idx))
-    tfidf = featurizer if isinstance(featurizer, TfidfFeaturizer) else linear_featurizer
+    tfidf = featurizer if isinstance(featurizer, TfidfFeaturizer) else blended.featurizer
     chars = None if tfidf is None else tfidf.char_range_
-    info = {
-        "char_ngrams": None if chars is None else list(chars),
-        "char_ngram_choice": char_choice or blend_info.get("char_ngram_choice"),
-        "blend": blend_info,
-        "documents": len(data.texts),
-        "train_documents": len(data.train_idx),
-        "validation_documents": len(data.val_idx),
-        "skipped_empty_documents": data.skipped,
-        "dropped_topics": data.dropped,
-        "epochs_run": epochs_run,
-        "best_epoch": best_epoch,
-        "refit_on_all_documents": bool(refit),
-        "refit_epochs": continued,
-        "stacked": stack is not None,
-        "stack_calibration": None if stack is None else [stack.slope, stack.offset],
-        "stack_documents": stack_documents,
-        "batch_size": batch,
-        "learning_rate": round(rate, 6),
-        "seconds": round(time.perf_counter() - started, 2),
-        "threshold_curve": threshold_curve(y_val, val_scores, policy),
-    }
-    scorer = Scorer(featurizer, network, blend, linear_featurizer)
+    info = TrainingInfo(
+        char_ngrams=None if chars is None else list(chars),
+        char_ngram_choice=vectors.char_choice or blended.info.get("char_ngram_choice"),
+        blend=blended.info,
+        documents=len(data.texts),
+        train_documents=len(data.train_idx),
+        validation_documents=len(data.val_idx),
+        skipped_empty_documents=data.skipped,
+        dropped_topics=data.dropped,
+        epochs_run=epochs_run,
+        best_epoch=best_epoch,
+        refit_on_all_documents=bool(refit),
+        refit_epochs=continued,
+        stacked=stack is not None,
+        stack_calibration=None if stack is None else [stack.slope, stack.offset],
+        stack_documents=stack_documents,
+        batch_size=batch,
+        learning_rate=round(rate, 6),
+        seconds=round(time.perf_counter() - started, 2),
+        threshold_curve=threshold_curve(y_val, val_scores, policy),
+    )
+    scorer = Scorer(featurizer, network, blend, blended.featurizer)
     return Fitted(data.classes, data.mode, scorer, policy, validation, info)
 
 
@@ -254,11 +233,8 @@ def validate_training_data(
     return kept_texts, kept_labels, skipped
 
 
-def vectorize(
-    config: Config, data: Prepared, progress: Progress
-) -> tuple[Featurizer, Any, dict[str, float]]:
-    """Fit the network's featurizer on the training rows and transform every document:
-    (featurizer, features, the validation scores that decided on character n-grams)."""
+def vectorize(config: Config, data: Prepared, progress: Progress) -> Vectors:
+    """Fit the network's featurizer on the training rows and transform every document."""
     kind = network_kind(config.network.type)
     featurizer = make_featurizer(config.text, config.features, kind.featurizer)
     progress.start("vectorizing", len(data.texts))
@@ -271,7 +247,7 @@ def vectorize(
     if not choice:  # else the choice's own step is under way (see char_ngram_choice)
         progress.advance(len(data.texts))
     progress.finish()
-    return featurizer, x_all, choice
+    return Vectors(featurizer, x_all, choice)
 
 
 def char_ngram_choice(
@@ -335,20 +311,6 @@ def threshold_tuner(config: Config, multiclass: bool) -> Tuner:
     )
 
 
-@dataclass
-class Stack:
-    """The linear model a stacked network learns on (the mean of its fold models until
-    the final fit), one calibration sigmoid, and every document's held-out margins and
-    calibrated logits."""
-
-    coef: np.ndarray
-    intercept: np.ndarray
-    slope: float
-    offset: float
-    margins: np.ndarray
-    logits: np.ndarray
-
-
 def stack_inputs(config: Config, x_all: Any, data: Prepared, progress: Progress) -> Stack:
     """The linear model and logits a stacked network learns on.
 
@@ -381,24 +343,22 @@ def stack_inputs(config: Config, x_all: Any, data: Prepared, progress: Progress)
 
 def fit_blend(
     config: Config,
-    featurizer: Featurizer,
-    x_all: Any,
     data: Prepared,
+    vectors: Vectors,
     network_val: np.ndarray,
     tune: Tuner,
     progress: Progress,
-    linear: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-) -> tuple[LinearBlend | None, TfidfFeaturizer | None, Any, np.ndarray, dict[str, Any]]:
-    """The linear model on TF-IDF features, calibrated and weighted on validation: (blend,
-    its own featurizer or None, its features of every document, the blended validation
-    scores, a record). `linear`: (coef, intercept, every document's margins) when already
-    fitted, the validation rows' margins from models that did not see them."""
+    stack: Stack | None = None,
+) -> Blended:
+    """The linear model on TF-IDF features, calibrated and weighted on validation against the
+    network's validation scores. With `stack`, the linear model is the stack's, already
+    fitted: its validation margins come from fold models that did not see those rows."""
     if config.blend.linear == "off":
-        return None, None, None, network_val, {}
+        return Blended(None, None, None, network_val, {})
     progress.start("linear model")
     linear_featurizer = None
-    if isinstance(featurizer, TfidfFeaturizer):
-        x_linear = x_all
+    if isinstance(vectors.featurizer, TfidfFeaturizer):
+        x_linear = vectors.x
     else:  # an embedding network: the linear model gets TF-IDF features of its own
         linear_featurizer = TfidfFeaturizer(config.text, config.features)
         choice: dict[str, float] = {}
@@ -406,12 +366,11 @@ def fit_blend(
         x_linear = linear_featurizer.fit_transform(data.texts, data.train_idx, keep)
     train, val = data.train_idx, data.val_idx
     y_val = data.y[val]
-    if linear is None:
+    if stack is None:
         coef, intercept = fit_linear(x_linear[train], data.y[train], config.blend.svm_c)
         margins = np.asarray(x_linear[val] @ coef.T, dtype=np.float32) + intercept
     else:
-        coef, intercept, every = linear
-        margins = every[val]
+        coef, intercept, margins = stack.coef, stack.intercept, stack.margins[val]
     slope, offset = calibrate(margins, y_val)
     blend = LinearBlend(coef, intercept, slope, offset, config.blend.weight, data.multiclass)
     info: dict[str, Any] = {"svm_c": config.blend.svm_c, "calibration": [slope, offset]}
@@ -426,7 +385,7 @@ def fit_blend(
     info["linear_weight"] = blend.weight
     progress.advance(1)
     progress.finish()
-    return blend, linear_featurizer, x_linear, blend.mix(network_val, linear_val), info
+    return Blended(blend, linear_featurizer, x_linear, blend.mix(network_val, linear_val), info)
 
 
 def retune(
