@@ -725,3 +725,15 @@ def test_a_row_is_named_by_the_line_it_begins_on(tmp_path: Path) -> None:
         CorpusFormatError, match=r"h\.csv:1: unexpected end of data \(in the header"
     ):
         list(open_corpus(header))
+
+
+def test_every_format_is_one_record_and_the_tables_are_its_views() -> None:
+    from topicclf.corpus import FORMAT_HELP, FORMATS, LINE_FORMATS, READERS, SUFFIX_FORMATS, WRITERS
+
+    assert list(READERS) == list(FORMAT_HELP) == list(FORMATS)
+    assert set(WRITERS) <= set(FORMATS) and set(LINE_FORMATS) <= set(FORMATS)
+    for name, fmt in FORMATS.items():
+        assert fmt.name == name and fmt.help and READERS[name] is fmt.reader
+        assert all(SUFFIX_FORMATS[s] == name for s in fmt.suffixes)
+    # Byte ranges split text files; a format read in ranges is a text file.
+    assert all(FORMATS[name].text_file for name in LINE_FORMATS)

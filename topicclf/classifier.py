@@ -222,7 +222,7 @@ class TopicClassifier(Estimator):
         texts: Sequence[str] | None = None,
     ) -> np.ndarray:
         """Boolean topic matrix from scores under the stored policy or overridden rules
-        (see `thresholds.decide`); with `texts`, blank ones get no topic."""
+        (see `model.thresholds.decide`); with `texts`, blank ones get no topic."""
         self._check_fitted()
         return decide(scores, self.policy_, Rule(threshold, top_k, fallback), texts)
 

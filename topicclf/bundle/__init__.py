@@ -1,10 +1,11 @@
-"""Saving and loading a model directory (its layout and pre-load checks: `modeldir`).
+"""Saving and loading a model directory. Its neighbours: `layout` (file names, required files,
+pre-load checks, `info --verify`), `files` (one file read as untrusted input), `manifest`
+(format version, recorded fields and versions) and `info` (what `topicclf info` says).
 
 A model directory holds the manifest, the Keras network, its exported dense weights, the
-featurizer, the topics, the thresholds and the blended linear model. This module (with
-`modeldir`, which names the files) is the only one that knows their formats; it writes them
-atomically, records each file's
-size and SHA-256 in the manifest, and reads them back through `modelfiles` (capped, checked
+featurizer, the topics, the thresholds and the blended linear model. This package is the
+only one that knows their formats; this module writes them atomically, records each file's
+size and SHA-256 in the manifest, and reads them back through `files` (capped, checked
 against those records) with cross-checks (shapes, topic counts, multi-class flags). Nothing
 here unpickles.
 """

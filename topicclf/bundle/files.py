@@ -1,14 +1,13 @@
 """A model directory's files read as untrusted input and written plainly: JSON and numeric
 arrays (safetensors; format 1's numpy archives are still read), never pickle.
 
-`bundle` decides which files exist; this module reads, writes, sizes and hashes one at a
-time. A directory someone sent you may hold anything, so reading trusts nothing: only regular
-files inside the directory are opened (no FIFO, device, or symbolic link leading out), every
-file is capped in size (`config.MODEL_*_MAX_BYTES`), arrays are decoded by `arrayfiles`
-(headers checked before anything is allocated), and where the manifest records a file's size
-and SHA-256 the size is checked before reading and the hash over the bytes read (no second
-pass over the disk; files that are only checked or copied are hashed a chunk at a time).
-"""
+`bundle` (with `bundle.layout`) decides which files exist; this module reads, writes, sizes and
+hashes one at a time. A directory someone sent you may hold anything, so reading trusts nothing:
+only regular files inside the directory are opened (no FIFO, device, or symbolic link leading
+out), every file is capped in size (`config.MODEL_*_MAX_BYTES`), arrays are decoded by
+`arrayfiles` (headers checked before anything is allocated), and where the manifest records a
+file's size and SHA-256 the size is checked before reading and the hash over the bytes read (no
+second pass over the disk; files that are only checked or copied are hashed a chunk at a time)."""
 
 from __future__ import annotations
 

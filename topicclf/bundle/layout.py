@@ -2,8 +2,8 @@
 name, which are required, reading the manifest, telling a model from a corpus, and checking
 every file against the size and SHA-256 the manifest records (`info --verify`).
 
-`bundle` saves and loads models in this layout; `modelfiles` reads each file, capped and
-checked.
+`bundle` (the package's `__init__`) saves and loads models in this layout; `bundle.files`
+reads each file, capped and checked.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from topicclf.errors import ModelBundleError
 # and SHA-256 recorded under `files`. 3: a dense network is its weights alone (no model.keras).
 FORMAT_VERSION = 3
 TRACKED_PACKAGES = ("topicclf", "tensorflow", "keras", "numpy", "scikit-learn", "nltk")
-# The kind (modelfiles.KINDS) of every field `load_model` or `describe` reads: a hand-edited
+# The kind (bundle.files.KINDS) of every field `load_model` or `describe` reads: a hand-edited
 # field of the wrong type is named when the manifest is read, not met later as a traceback.
 # Values (mode names, configuration keys) are checked where they are used.
 MANIFEST_FIELDS = {

@@ -1,5 +1,7 @@
-"""Shared pieces of the command line: consoles, option types derived from the core's lists,
-corpus-reading options, progress rendering, warnings display and output checks."""
+"""Shared pieces of the command line: the app and its help order (HELP_ORDER), exit codes,
+consoles, option types derived from the core's lists, corpus-reading options, progress
+rendering, warnings display and output checks. The commands are in `cli.model`, `cli.tag`,
+`cli.serve` and `cli.corpus`; `cli.run` maps errors to exit codes."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""The tagging commands: `tag` (local streaming, worker processes, or a Dask cluster) and
-`serve` (an HTTP API). Each parses its options, makes one core call and reports."""
+"""The tagging commands: `tag` (local streaming, worker processes, or a Dask cluster, over
+`topicclf.tagging`) and `explain` (why a document got its topics, `model.explain`). Each
+parses its options, makes one core call and reports; `serve` is in `cli.serve`."""
 
 from __future__ import annotations
 

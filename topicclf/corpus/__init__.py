@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -20,43 +21,97 @@ from topicclf.corpus.reuters import is_reuters, read_reuters
 from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
 
-READERS: dict[str, Reader] = {
-    "jsonl": read_jsonl,
-    "csv": read_csv,
-    "tsv": read_tsv,
-    "fasttext": read_fasttext,
-    "txtdir": read_txtdir,
-    "folders": read_folders,
-    "reuters": read_reuters,
-    "lines": read_lines,
-    "text": read_text,
-    "parquet": read_parquet,
+Writer = Callable[[Iterable[Document], IO[str], CorpusOptions], int]
+
+
+@dataclass(frozen=True)
+class Format:
+    """The facts of one corpus format: how it is read (and written, where it can be), its help
+    line, the file suffixes that name it, whether it is one text file (checked for binary
+    content before reading) and whether Dask reads it in byte ranges (`ranges.LINE_FORMATS`)."""
+
+    name: str
+    reader: Reader
+    help: str
+    writer: Writer | None = None
+    suffixes: tuple[str, ...] = ()
+    text_file: bool = False
+
+
+# One record per format; the tables below are views of it. A new format is one record here
+# and its reader module.
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format(
+            "jsonl",
+            read_jsonl,
+            "JSON Lines: one object per line with text, labels (a list) and id fields",
+            write_jsonl,
+            (".jsonl", ".ndjson"),
+            text_file=True,
+        ),
+        Format(
+            "csv",
+            read_csv,
+            "CSV with a header: text, labels (joined by the label separator) and id columns",
+            write_csv,
+            (".csv",),
+            text_file=True,
+        ),
+        Format("tsv", read_tsv, "TSV with a header, like csv", write_tsv, (".tsv",), True),
+        Format(
+            "fasttext",
+            read_fasttext,
+            "fastText: '__label__a __label__b text' on each line",
+            write_fasttext,
+            (".ft", ".fasttext"),
+            text_file=True,
+        ),
+        Format(
+            "txtdir",
+            read_txtdir,
+            "a directory of .txt files, each with a sibling .labels file (one label a line)",
+        ),
+        Format(
+            "folders",
+            read_folders,
+            "a directory with one sub-folder per topic, one file per document",
+        ),
+        Format(
+            "reuters",
+            read_reuters,
+            "the Reuters-21578 distribution (.tar.gz or a directory of reut2-*.sgm)",
+        ),
+        Format(
+            "lines",
+            read_lines,
+            "unlabelled plain text, one document per line ('-' reads stdin)",
+            text_file=True,
+        ),
+        Format(
+            "text",
+            read_text,
+            "unlabelled plain text, the whole file (or all of stdin) one document",
+            text_file=True,
+        ),
+        Format(
+            "parquet",
+            read_parquet,
+            "Parquet (needs pyarrow): a file or a directory of them, text/labels/id columns",
+            suffixes=(".parquet",),
+        ),
+    )
 }
-WRITERS = {"jsonl": write_jsonl, "csv": write_csv, "tsv": write_tsv, "fasttext": write_fasttext}
-FORMAT_HELP = {
-    "jsonl": "JSON Lines: one object per line with text, labels (a list) and id fields",
-    "csv": "CSV with a header: text, labels (joined by the label separator) and id columns",
-    "tsv": "TSV with a header, like csv",
-    "fasttext": "fastText: '__label__a __label__b text' on each line",
-    "txtdir": "a directory of .txt files, each with a sibling .labels file (one label a line)",
-    "folders": "a directory with one sub-folder per topic, one file per document",
-    "reuters": "the Reuters-21578 distribution (.tar.gz or a directory of reut2-*.sgm)",
-    "lines": "unlabelled plain text, one document per line ('-' reads stdin)",
-    "text": "unlabelled plain text, the whole file (or all of stdin) one document",
-    "parquet": "Parquet (needs pyarrow): a file or a directory of them, text/labels/id columns",
-}
+READERS: dict[str, Reader] = {name: f.reader for name, f in FORMATS.items()}
+WRITERS: dict[str, Writer] = {name: f.writer for name, f in FORMATS.items() if f.writer}
+FORMAT_HELP = {name: f.help for name, f in FORMATS.items()}
 # The one suffix-to-format table, for reading (detect_format) and writing (format_for_suffix).
-SUFFIX_FORMATS = {
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".ft": "fasttext",
-    ".fasttext": "fasttext",
-    ".parquet": "parquet",
-}
+SUFFIX_FORMATS = {suffix: name for name, f in FORMATS.items() for suffix in f.suffixes}
+_TEXT_FILE_FORMATS = tuple(name for name, f in FORMATS.items() if f.text_file)
 
 __all__ = [
+    "FORMATS",
     "FORMAT_HELP",
     "LINE_FORMATS",
     "READERS",
@@ -160,9 +215,6 @@ def open_corpus(
     if fmt in _TEXT_FILE_FORMATS and path != "-" and Path(path).is_file():
         _refuse_binary(Path(path), opts.encoding)
     return Corpus(path, fmt, opts, READERS[fmt])
-
-
-_TEXT_FILE_FORMATS = ("jsonl", "csv", "tsv", "fasttext", "lines", "text")
 
 
 def _refuse_binary(path: Path, encoding: str) -> None:

@@ -34,7 +34,7 @@ def char_ngrams_wanted(features: FeatureConfig, texts: Sequence[str]) -> bool:
     """Whether TF-IDF features try character n-grams for a training corpus (see
     CHAR_NGRAM_RANGE): `features.char_ngrams` on, or "auto" and texts short on average
     (training then keeps them only if the linear model does better with them on validation:
-    `training.char_ngram_choice`)."""
+    `training.pipeline.char_ngram_choice`)."""
     if features.char_ngrams != "auto":
         return features.char_ngrams == "on"
     return bool(texts) and sum(map(len, texts)) < SHORT_TEXT_CHARS * len(texts)
@@ -50,7 +50,7 @@ class TfidfFeaturizer(TextFeaturizer):
     """
 
     kind = "tfidf"
-    # The JSON state's fields and their kinds (see modelfiles.KINDS), checked before use;
+    # The JSON state's fields and their kinds (see bundle.files.KINDS), checked before use;
     # models saved before character n-grams have no `char_` fields (none are used).
     state_fields: ClassVar[dict[str, str]] = {
         "kind": "a string",

@@ -6,7 +6,9 @@ Conventions, the same in every figure:
   truth columns that are never predicted and are scored UNKNOWN_SCORE (0.0), so they count as
   misses everywhere, exactly as scikit-learn counts them when fed the extended matrices.
 - Tied scores are averaged in P@k, R@k and nDCG@k (see ranking.hits_at_k).
-Never prints; never touches a model.
+The summary figures every report shows, in order, are the tables AVERAGES and SUMMARY.
+Neighbours: `ranking` (P@k, nDCG, LRAP), `mistakes` (confusions, error examples) and
+`comparison` (two reports side by side). Never prints; never touches a model.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ __all__ = [
     "summary_metrics",
 ]
 
-# Bumped when a figure's definition changes, so that comparison.py can tell old reports from
+# Bumped when a figure's definition changes, so that metrics.comparison can tell old reports from
 # new ones (1: macro over seen topics only, unknown topics left out of the figures).
 FIGURES_VERSION = 2
 CONVENTIONS: dict[str, Any] = {

@@ -2,7 +2,7 @@
 
 Home of the tagged record (`Tagged`: id, topics with scores, error) and of how it is written
 (JSON Lines, CSV/TSV, Parquet), and of the bad-record policy while tagging. `tag`, its worker
-processes, the Dask engine and `serve` all produce records here.
+processes, the Dask engine (`tagging.distributed`) and `serve` all produce records here.
 """
 
 from __future__ import annotations

@@ -3,7 +3,10 @@ vectorize, fit the linear model a dense network is stacked on, train the network
 stopping, blend the linear model, tune thresholds, refit.
 
 `fit_model` runs the steps in order and returns a `Fitted` model; each step is a function of
-explicit inputs, so it can be read, tested and reused (e.g. by `optimize`) on its own.
+explicit inputs, so it can be read, tested and reused (e.g. by `optimize`) on its own. The
+records the steps hand each other are in `training.data`; the network's own training (build,
+schedule, early stopping, refit) in `training.network`; what differs between network kinds in
+`model.networks.NETWORKS`.
 """
 
 from __future__ import annotations

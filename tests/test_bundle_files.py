@@ -1,4 +1,4 @@
-"""modelfiles: one file of a model directory read as untrusted input (no model needed)."""
+"""bundle.files: one file of a model directory read as untrusted input (no model needed)."""
 
 from __future__ import annotations
 
