@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from topicclf.corpus import detect_format, open_corpus, write_corpus
-from topicclf.corpus.base import clean_labels
+from topicclf.corpus.base import CorpusOptions, clean_labels
 from topicclf.corpus.lines import Line
 from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
@@ -737,3 +737,62 @@ def test_every_format_is_one_record_and_the_tables_are_its_views() -> None:
         assert all(SUFFIX_FORMATS[s] == name for s in fmt.suffixes)
     # Byte ranges split text files; a format read in ranges is a text file.
     assert all(FORMATS[name].text_file for name in LINE_FORMATS)
+
+
+@pytest.mark.parametrize(
+    "name", ["tiny.jsonl", "tiny.csv", "tiny.tsv", "tiny.ft", "unlabelled.txt"]
+)
+def test_gzip_compressed_corpora_are_read_by_suffix_as_the_plain_file(
+    data_dir: Path, tmp_path: Path, name: str
+) -> None:
+    import gzip
+
+    packed = tmp_path / f"{name}.GZ"  # any case
+    packed.write_bytes(gzip.compress((data_dir / name).read_bytes()))
+    assert detect_format(str(packed)) == detect_format(str(data_dir / name))
+    assert list(open_corpus(packed)) == list(open_corpus(data_dir / name))
+
+
+def test_a_damaged_or_truncated_gzip_corpus_is_named_not_an_internal_error(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    import gzip
+
+    packed = gzip.compress((data_dir / "tiny.jsonl").read_bytes())
+    truncated = tmp_path / "cut.jsonl.gz"
+    truncated.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(CorpusFormatError, match=r"cut\.jsonl\.gz: not a readable gzip file"):
+        list(open_corpus(truncated))
+    fake = tmp_path / "fake.jsonl.gz"
+    fake.write_text('{"text": "not compressed at all", "labels": []}\n')
+    with pytest.raises(CorpusFormatError, match=r"fake\.jsonl\.gz: not a readable gzip file"):
+        list(open_corpus(fake))
+
+
+def test_a_gzip_corpus_is_one_byte_range(data_dir: Path, tmp_path: Path) -> None:
+    import gzip
+
+    from topicclf.corpus import plan_cuts, read_range
+
+    packed = tmp_path / "tiny.jsonl.gz"
+    packed.write_bytes(gzip.compress((data_dir / "tiny.jsonl").read_bytes()))
+    cuts = plan_cuts(str(packed), 4)
+    assert len(cuts) == 2 and cuts[0] == 0
+    docs = list(read_range(str(packed), "jsonl", cuts[0], cuts[1], 1, CorpusOptions()))
+    assert docs == list(open_corpus(data_dir / "tiny.jsonl"))
+    with pytest.raises(CorpusFormatError, match="compressed file cannot be read by byte ranges"):
+        list(read_range(str(packed), "jsonl", 10, None, 2, CorpusOptions()))
+
+
+@PROPERTY
+@given(DOCS)
+def test_gzip_jsonl_round_trips_anything(docs: list[Document]) -> None:
+    import gzip
+
+    buffer = io.StringIO()
+    write_corpus(docs, buffer, "jsonl")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "c.jsonl.gz"
+        path.write_bytes(gzip.compress(buffer.getvalue().encode("utf-8")))
+        back = list(open_corpus(path))
+    assert back == [Document(d.id, d.text, clean_labels(d.labels)) for d in docs]

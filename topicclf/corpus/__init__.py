@@ -9,7 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from topicclf.corpus.base import Corpus, CorpusOptions, Reader, validate_options
+from topicclf.corpus.base import (
+    Corpus,
+    CorpusOptions,
+    Reader,
+    open_bytes,
+    uncompressed_name,
+    validate_options,
+)
 from topicclf.corpus.delimited import read_csv, read_tsv, write_csv, write_tsv
 from topicclf.corpus.directory import looks_like_folders, read_folders, read_txtdir
 from topicclf.corpus.fasttext import PREFIX, read_fasttext, write_fasttext
@@ -161,7 +168,7 @@ def detect_format(path: str) -> str:
             f"{path}: cannot tell the corpus format of this directory (no .txt files, "
             "topic sub-folders or reut2-*.sgm files); give it with --format"
         )
-    by_suffix = format_for_suffix(source)
+    by_suffix = format_for_suffix(uncompressed_name(source))
     if by_suffix is not None:
         return by_suffix
     if source.name.lower().endswith((".tar.gz", ".tgz", ".sgm")):
@@ -180,7 +187,7 @@ def detect_format(path: str) -> str:
 
 def _first_line(path: Path) -> str:
     try:
-        with path.open("rb") as handle:
+        with open_bytes(str(path)) as handle:
             head = handle.read(4096)
     except PermissionError:
         raise CorpusFormatError(f"{path}: permission denied") from None
@@ -222,7 +229,7 @@ def _refuse_binary(path: Path, encoding: str) -> None:
     if encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32")):
         return
     try:
-        with path.open("rb") as handle:
+        with open_bytes(str(path)) as handle:
             head = handle.read(8192)
     except PermissionError:
         raise CorpusFormatError(f"{path}: permission denied") from None

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import codecs
+import gzip
 import re
 import warnings
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from topicclf.errors import BadRecordWarning, CorpusFormatError
 from topicclf.types import Document
@@ -150,3 +153,71 @@ def clean_labels(labels: list[str] | tuple[str, ...]) -> tuple[str, ...]:
         if label:
             seen.setdefault(label, None)
     return tuple(seen)
+
+
+# A corpus file whose name ends so is decompressed while it is read, in every reader.
+COMPRESSED_SUFFIX = ".gz"
+
+
+def is_compressed(path: str | Path) -> bool:
+    """True when a corpus file is read through gzip (its name ends in .gz, any case)."""
+    return str(path).lower().endswith(COMPRESSED_SUFFIX)
+
+
+def uncompressed_name(path: str | Path) -> str:
+    """The file name a compressed corpus stands for ('train.jsonl' for 'train.jsonl.gz')."""
+    name = Path(path).name
+    return name[: -len(COMPRESSED_SUFFIX)] if is_compressed(name) else name
+
+
+class _Gunzip:
+    """A gzip file's decompressed bytes (read, read1, seek), with a damaged or truncated
+    stream reported as the corpus's problem, naming the file."""
+
+    def __init__(self, path: str, raw: IO[bytes]) -> None:
+        self.path = path
+        self.raw = raw
+        self.stream = gzip.GzipFile(fileobj=raw, mode="rb")
+
+    def _guard(self, call: Callable[[], bytes]) -> bytes:
+        try:
+            return call()
+        except (OSError, EOFError, zlib.error) as exc:
+            raise CorpusFormatError(f"{self.path}: not a readable gzip file ({exc})") from None
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to `size` decompressed bytes."""
+        return self._guard(lambda: self.stream.read(size))
+
+    def read1(self, size: int = -1) -> bytes:
+        """Up to `size` decompressed bytes, without waiting for more input."""
+        return self._guard(lambda: self.stream.read1(size))
+
+    def seek(self, offset: int) -> int:
+        """Go to a decompressed offset (0 rewinds; others decompress up to it)."""
+        try:
+            return self.stream.seek(offset)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise CorpusFormatError(f"{self.path}: not a readable gzip file ({exc})") from None
+
+    def close(self) -> None:
+        """Close the gzip stream and the file under it."""
+        try:
+            self.stream.close()
+        finally:
+            self.raw.close()
+
+    def __enter__(self) -> _Gunzip:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_bytes(path: str) -> IO[bytes]:
+    """A corpus file's bytes, decompressed when it is gzip-compressed (`is_compressed`).
+    OSErrors (missing file, permissions) are the caller's to report."""
+    raw = open(path, "rb")  # noqa: SIM115 - returned, closed by the caller
+    if not is_compressed(path):
+        return raw
+    return _Gunzip(path, raw)  # type: ignore[return-value]

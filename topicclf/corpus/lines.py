@@ -25,6 +25,8 @@ from topicclf.corpus.base import (
     canonical_encoding,
     display_name,
     encoding_error,
+    is_compressed,
+    open_bytes,
     record_error,
     validate_options,
 )
@@ -134,6 +136,8 @@ def numbered_lines(
         if start:
             if path == "-":
                 raise CorpusFormatError("stdin cannot be read by byte ranges")
+            if is_compressed(path):
+                raise CorpusFormatError(f"{path}: a compressed file cannot be read by byte ranges")
             if start % codec.unit:
                 raise CorpusFormatError(f"{path}: byte {start} is not a line start")
             handle.seek(start)
@@ -155,7 +159,7 @@ def _open(path: str, options: CorpusOptions) -> tuple[Any, LineCodec]:
     if path == "-":
         return _stdin_bytes(options)
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed by numbered_lines
+        handle = open_bytes(path)  # closed by numbered_lines; .gz files decompressed
     except FileNotFoundError:
         raise CorpusFormatError(f"{path}: no such file") from None
     except IsADirectoryError:

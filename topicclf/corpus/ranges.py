@@ -4,10 +4,11 @@ the line-aligned cut planner, the line counter and the reader of one range."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from topicclf.corpus.base import CorpusOptions
+from topicclf.corpus.base import CorpusOptions, is_compressed
 from topicclf.corpus.fasttext import FASTTEXT
 from topicclf.corpus.jsonl import JSONL
 from topicclf.corpus.lines import (
@@ -43,8 +44,11 @@ def _line_format(fmt: str) -> LineFormat:
 
 def plan_cuts(path: str, pieces: int, options: CorpusOptions | None = None) -> list[int]:
     """Byte offsets [0, ..., size] cutting a file into at most `pieces` ranges, each starting
-    at a line start (as the line splitter sees lines)."""
+    at a line start (as the line splitter sees lines). A compressed file cannot be entered
+    in the middle: it is one range, to its end wherever that is."""
     options = options or CorpusOptions()
+    if is_compressed(path):
+        return [0, sys.maxsize]
     size = os.path.getsize(path)
     cuts = [0]
     with open(path, "rb") as handle:
