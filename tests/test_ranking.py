@@ -100,3 +100,32 @@ def test_average_precision_is_scikit_learns() -> None:
             expected = average_precision_score(truth, scores)
             assert average_precision(truth, scores) == pytest.approx(expected, abs=1e-12)
     assert average_precision(np.zeros(3), np.array([0.1, 0.2, 0.3])) == 0.0
+
+
+def test_f1_at_5_is_each_document_s_top_5_against_its_gold_set() -> None:
+    rng = np.random.default_rng(3)
+    truth = rng.random((60, 12)) < 0.2
+    scores = rng.random((60, 12))
+    top5 = np.argsort(-scores, axis=1)[:, :5]
+    expected = []
+    for i in range(60):
+        hits = truth[i, top5[i]].sum()
+        gold = truth[i].sum()
+        expected.append(2 * hits / (5 + gold))  # 0 for a document without true topics
+    ranking = ranking_metrics(truth, scores)
+    assert ranking["f1@5"] == pytest.approx(np.mean(expected))
+    # With fewer than 5 topics, the suggestions are all of them: {a, c} against {a, c}.
+    assert ranking_metrics(TRUE, SCORES)["f1@5"] == pytest.approx(
+        np.mean([2 * 2 / (4 + 2), 2 * 1 / (4 + 1), 2 * 2 / (4 + 2)])
+    )
+
+
+def test_ndcg_at_10_is_scikit_learns() -> None:
+    from sklearn.metrics import ndcg_score
+
+    rng = np.random.default_rng(4)
+    truth = rng.random((40, 30)) < 0.1
+    scores = rng.random((40, 30))
+    assert ranking_metrics(truth, scores)["ndcg@10"] == pytest.approx(
+        ndcg_score(truth, scores, k=10)
+    )

@@ -244,3 +244,33 @@ def test_every_summary_figure_has_a_glossary_entry_and_is_in_every_renderer(
         for scheme in AVERAGES:
             assert scheme in text, f"{scheme} missing from the {where} report"
     assert json.loads(rendered["json"])["summary"]["accuracy"] == 0.625
+
+
+def test_a_large_vocabulary_leads_with_the_subject_indexing_figures(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from topicclf.config import LIBRARY_FIGURES_FROM_TOPICS
+    from topicclf.metrics import LIBRARY, library_figures
+    from topicclf.reports.terminal import render_evaluation
+
+    rng = np.random.default_rng(0)
+    n = LIBRARY_FIGURES_FROM_TOPICS
+    truth = rng.random((30, n)) < 0.01
+    scores = rng.random((30, n))
+    report = evaluate(truth, scores > 0.99, [f"s{j}" for j in range(n)], scores=scores)
+    figures = library_figures(report)
+    assert [name for name, _ in figures] == [*LIBRARY, "micro_f1"]
+    assert dict(figures)["micro_f1"] == report.micro.f1
+    console = Console(record=True, width=200)
+    render_evaluation(console, report)
+    rendered = {"terminal": console.export_text()}
+    for suffix in ("md", "html"):
+        write_report(report, tmp_path / f"r.{suffix}", CONTEXT)
+        rendered[suffix] = (tmp_path / f"r.{suffix}").read_text()
+    for where, text in rendered.items():
+        first = text.index("f1@5")
+        assert first < text.index("macro_seen"), f"{where}: library figures are not first"
+        assert f"{dict(figures)['ndcg@10']:.4f}" in text
+    # A small vocabulary keeps its usual order: F1@5 among the ranking figures only.
+    small = evaluate(TRUE, PRED, NAMES, scores=SCORES)
+    assert library_figures(small) == [] and "f1@5" in small.ranking

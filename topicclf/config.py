@@ -26,6 +26,9 @@ BLEND_MODES = ("auto", "fixed", "off")
 CHAR_NGRAM_MODES = ("auto", "on", "off")
 
 # Run-time defaults (not part of a model).
+# From this many topics on, reports lead with the figures subject indexers compare tools by
+# (metrics.LIBRARY: P@1, P@3, P@5, F1@5, nDCG@10), before the set-based figures.
+LIBRARY_FIGURES_FROM_TOPICS = 300
 TAG_BATCH_SIZE = 512  # documents read, scored and written at a time by `tag`
 PREDICT_BATCH = 1024  # texts vectorized at once inside the scorer
 BAD_RECORD_POLICIES = ("report", "skip", "stop")

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from topicclf.config import LIBRARY_FIGURES_FROM_TOPICS
 from topicclf.errors import ConfigError
 from topicclf.metrics.mistakes import confusions, error_examples
 from topicclf.metrics.ranking import (
@@ -31,6 +32,7 @@ from topicclf.metrics.ranking import (
 
 __all__ = [
     "AVERAGES",
+    "LIBRARY",
     "LOWER_IS_BETTER",
     "METRIC_NAMES",
     "SUMMARY",
@@ -41,6 +43,7 @@ __all__ = [
     "confusions",
     "error_examples",
     "evaluate",
+    "library_figures",
     "micro_f1",
     "parse_gate",
     "precision_recall_curves",
@@ -317,6 +320,20 @@ SUMMARY: tuple[Figure, ...] = (
     Figure("subset_accuracy", "subset accuracy", lambda r: r.subset_accuracy),
     Figure("hamming_loss", "Hamming loss", lambda r: r.hamming_loss, lower_is_better=True),
 )
+# The figures subject indexers compare tools by, in order; reports show them first (with the
+# micro-F1 of the model's own decisions) for vocabularies of LIBRARY_FIGURES_FROM_TOPICS or more.
+LIBRARY = ("precision@1", "precision@3", "precision@5", "f1@5", "ndcg@10")
+
+
+def library_figures(report: EvaluationReport) -> list[tuple[str, float]]:
+    """LIBRARY's figures and the decisions' micro-F1 when the report is of a large vocabulary
+    and has scores; otherwise none (reports then show them among the ranking figures)."""
+    if report.n_topics < LIBRARY_FIGURES_FROM_TOPICS or not report.ranking:
+        return []
+    shown = [(name, report.ranking[name]) for name in LIBRARY if name in report.ranking]
+    return [*shown, ("micro_f1", report.micro.f1)]
+
+
 METRIC_NAMES = (
     *(f"{s}_{m}" for s in AVERAGES for m in ("precision", "recall", "f1")),
     *(f.name for f in SUMMARY),

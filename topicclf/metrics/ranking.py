@@ -1,4 +1,4 @@
-"""Ranking figures from true 0/1 matrices and scores: P@k, R@k, nDCG@k, LRAP, AP, curves.
+"""Ranking figures from true 0/1 matrices and scores: P@k, R@k, F1@5, nDCG@k, LRAP, AP, curves.
 
 Every figure covers every document and every column it is given, as scikit-learn does; the
 caller (metrics.evaluate) appends topics the model does not know as extra columns scored
@@ -10,11 +10,16 @@ from __future__ import annotations
 import numpy as np
 
 KS = (1, 3, 5)
+# The figures subject indexers compare tools by (Annif's evaluations, the LLMs4Subjects shared
+# task): the top 5 suggestions against the gold set, and nDCG over the top 10.
+F1_K, NDCG_LIBRARY_K = 5, 10
 # The lowest score a model gives (its scores are probabilities in [0, 1]). It is finite,
 # unlike -inf, so that scikit-learn accepts the extended score matrix as it is.
 UNKNOWN_SCORE = 0.0
 RANKING_NAMES = (
     *(f"{m}@{k}" for m in ("precision", "recall", "ndcg") for k in KS),
+    f"f1@{F1_K}",
+    f"ndcg@{NDCG_LIBRARY_K}",
     "lrap",
     "coverage_error",
     "label_ranking_loss",
@@ -57,6 +62,16 @@ def recall_at_k(truth: np.ndarray, scores: np.ndarray, k: int) -> float:
     n_true = (np.asarray(truth) > 0).sum(axis=1)
     hits = hits_at_k(truth, scores, k)
     return float(np.where(n_true > 0, hits / np.maximum(n_true, 1), 0.0).mean())
+
+
+def f1_at_k(truth: np.ndarray, scores: np.ndarray, k: int) -> float:
+    """Mean over documents of the F1 of the k best-scored topics against the true ones:
+    2 hits@k / (min(k, topics) + true topics); a document without true topics gives 0."""
+    if truth.shape[0] == 0 or truth.shape[1] == 0:
+        return 0.0
+    n_true = (np.asarray(truth) > 0).sum(axis=1)
+    hits = hits_at_k(truth, scores, k)
+    return float((2 * hits / (min(k, truth.shape[1]) + n_true)).mean())
 
 
 def average_precision(truth: np.ndarray, scores: np.ndarray) -> float:
@@ -108,9 +123,10 @@ def ranking_metrics(
         out[f"precision@{k}"] = precision_at_k(truth, scores, k)
     for k in ks:
         out[f"recall@{k}"] = recall_at_k(truth, scores, k)
+    out[f"f1@{F1_K}"] = f1_at_k(truth, scores, F1_K)
     # scikit-learn takes a single column for a binary problem and refuses these figures.
     if n_topics > 1:
-        for k in ks:
+        for k in (*ks, NDCG_LIBRARY_K):
             out[f"ndcg@{k}"] = float(ndcg_score(truth, scores, k=k))
         out["lrap"] = float(label_ranking_average_precision_score(truth, scores))
         out["coverage_error"] = float(coverage_error(truth, scores))

@@ -15,6 +15,7 @@ from topicclf.metrics import (
     CONVENTIONS,
     FIGURES_VERSION,
     EvaluationReport,
+    library_figures,
     summary_figures,
     summary_metrics,
 )
@@ -83,7 +84,13 @@ def md_cell(text: str) -> str:
 
 
 def _md_figures(report: EvaluationReport) -> list[str]:
-    lines = ["| average | precision | recall | F1 |", "|---|---:|---:|---:|"]
+    lines = []
+    library = library_figures(report)
+    if library:
+        lines += ["| subject indexing figure | value |", "|---|---:|"]
+        lines += [f"| {name} | {value:.4f} |" for name, value in library]
+        lines.append("")
+    lines += ["| average | precision | recall | F1 |", "|---|---:|---:|---:|"]
     for scheme in AVERAGES:
         avg = getattr(report, scheme)
         lines.append(f"| {scheme} | {avg.precision:.4f} | {avg.recall:.4f} | {avg.f1:.4f} |")

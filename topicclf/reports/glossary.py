@@ -26,6 +26,11 @@ GLOSSARY: dict[str, str] = {
     "scikit-learn's ndcg_score, so precision@1 equals ndcg@1",
     "recall@k": "true topics among the k best-scored over the document's true topics, ties "
     "shared as in precision@k (0 for a document without a true topic)",
+    "f1@5": "each document's F1 of its 5 best-scored topics against its true ones (2 hits / "
+    "(5 + true topics), ties shared as in precision@k), averaged over documents: the figure "
+    "subject indexing tools such as Annif are compared by",
+    "micro_f1": "the micro-averaged F1 of the model's own decisions (its thresholds), as in the "
+    "averages table",
     "ndcg@k": "scikit-learn's ndcg_score(k=k), ties averaged (0 for a document without a true "
     "topic)",
     "lrap": "label ranking average precision, scikit-learn's (1 for a document without a true "

@@ -11,7 +11,7 @@ import html
 import io
 from typing import Any
 
-from topicclf.metrics import AVERAGES, EvaluationReport, summary_figures
+from topicclf.metrics import AVERAGES, EvaluationReport, library_figures, summary_figures
 from topicclf.reports.files import evaluated
 from topicclf.reports.glossary import CONVENTIONS_TEXT, GLOSSARY
 
@@ -242,6 +242,15 @@ def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
             + ".</p>"
         )
     plots = "\n".join(_plots(report, context))
+    library = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{value:.4f}</td></tr>"
+        for name, value in library_figures(report)
+    )
+    if library:
+        library = (
+            "<table><thead><tr><th>subject indexing figure</th><th>value</th></tr></thead>"
+            f"<tbody>{library}</tbody></table>"
+        )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -251,6 +260,7 @@ def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
 <p class=meta>{" · ".join(html.escape(line) for line in evaluated(context))} ·
 {report.n_documents} documents · {report.n_topics} topics</p>
 <h2>Summary</h2>
+{library}
 <div class=grid><div>
 <table><thead><tr><th>average</th><th>precision</th><th>recall</th><th>F1</th></tr></thead>
 <tbody>{summary_rows}</tbody></table>

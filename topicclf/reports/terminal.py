@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from topicclf.corpus.stats import CorpusStats
-from topicclf.metrics import AVERAGES, EvaluationReport, summary_figures
+from topicclf.metrics import AVERAGES, EvaluationReport, library_figures, summary_figures
 
 WEAK_F1 = 0.5
 
@@ -20,7 +20,16 @@ def _f1_style(f1: float) -> str:
 
 
 def render_evaluation(console: Console, report: EvaluationReport, *, max_topics: int = 40) -> None:
-    """Summary table, then per-topic rows sorted by support (weak topics in red)."""
+    """Summary table, then per-topic rows sorted by support (weak topics in red); for a large
+    vocabulary, the figures subject indexers compare tools by come first."""
+    library = library_figures(report)
+    if library:
+        table = Table(title="subject indexing figures (the top suggestions against the gold set)")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        for name, value in library:
+            table.add_row(name, f"{value:.4f}")
+        console.print(table)
     summary = Table(title=f"{report.n_documents} documents, {report.n_topics} topics")
     for col in ("average", "precision", "recall", "F1"):
         summary.add_column(col, justify="left" if col == "average" else "right")
