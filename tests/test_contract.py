@@ -93,6 +93,9 @@ MODELS = {
     # embedding network) take the same path through every entry point.
     "dense-multilabel-chars": ("dense", "multilabel", "auto", "on"),
     "embedding-multilabel-chars": ("embedding", "multilabel", "auto", "on"),
+    # Large vocabularies: shortlists rescored in numpy, scores 0 off the shortlist.
+    "shortlist-multilabel": ("shortlist", "multilabel", "auto"),
+    "shortlist-multiclass": ("shortlist", "multiclass", "auto"),
 }
 
 

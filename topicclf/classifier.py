@@ -23,7 +23,7 @@ from topicclf.metrics import EvaluationReport, error_examples, evaluate, micro_f
 from topicclf.model.explain import Explanation, explain
 from topicclf.model.inference import Scorer
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide, topics_of
-from topicclf.training.pipeline import fit_model, retune
+from topicclf.training import fit_model, retune
 from topicclf.types import Document, Progress
 from topicclf.vocabulary import Vocabulary
 

@@ -16,7 +16,7 @@ from typing import Any
 from topicclf.errors import ConfigError
 
 # The choices of each setting, used to validate and by the CLI to build its option types.
-NETWORK_TYPES = ("dense", "embedding")
+NETWORK_TYPES = ("dense", "embedding", "shortlist")
 MODES = ("auto", "multilabel", "multiclass")
 TOKENIZERS = ("regexp", "wordpunct", "treebank")
 STEMMERS = ("none", "snowball", "porter")
@@ -76,6 +76,11 @@ def _choice(section: str, key: str, value: str, allowed: tuple[str, ...]) -> Non
 def _at_least(section: str, key: str, value: float, low: float) -> None:
     if value < low:
         raise ConfigError(f"{section}.{key} = {value!r} must be >= {low}")
+
+
+def _between(section: str, key: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise ConfigError(f"{section}.{key} = {value!r} must be between {low} and {high}")
 
 
 def _fraction(section: str, key: str, value: float, *, open_low: bool = True) -> None:
@@ -141,6 +146,11 @@ class NetworkConfig:
     conv_filters: int = 0
     kernel_size: int = 3
     wide: bool = False
+    # The shortlist network (large vocabularies): nearest training documents consulted,
+    # candidate topics rescored per document, terms kept per topic centroid.
+    neighbours: int = 30
+    candidates: int = 50
+    centroid_terms: int = 300
 
     def __post_init__(self) -> None:
         _choice("network", "type", self.type, NETWORK_TYPES)
@@ -150,6 +160,9 @@ class NetworkConfig:
         _at_least("network", "embedding_dim", self.embedding_dim, 1)
         _at_least("network", "conv_filters", self.conv_filters, 0)
         _at_least("network", "kernel_size", self.kernel_size, 1)
+        _between("network", "neighbours", self.neighbours, 1, 1000)
+        _between("network", "candidates", self.candidates, 1, 1000)
+        _between("network", "centroid_terms", self.centroid_terms, 1, 100_000)
 
 
 @dataclass(frozen=True)
@@ -187,7 +200,7 @@ class TrainConfig:
 # Adam step sizes at batches of AUTO_BATCH_MIN, used when train.learning_rate is 0
 # (automatic): an embedding table is updated only for the tokens of each batch, so it needs
 # larger steps than a dense layer. Larger batches take larger steps (times sqrt(batch / 64)).
-AUTO_LEARNING_RATE = {"dense": 0.002, "embedding": 0.01}
+AUTO_LEARNING_RATE = {"dense": 0.002, "embedding": 0.01, "shortlist": 0.003}
 # When train.batch_size is 0 (automatic), a dense network's batches of 64 documents are
 # doubled, up to 256, while an epoch keeps at least AUTO_BATCH_STEPS steps: a step's cost is
 # mostly fixed (Adam updates the whole first layer), so larger corpora train faster in larger
@@ -242,6 +255,9 @@ SHORT_TEXT_CHARS = 200
 
 # Folds of the training rows whose out-of-fold linear margins a stacked network learns on.
 STACK_FOLDS = 5
+# The shortlist network's rescorer learns from out-of-fold shortlists: the sources are built
+# on all but one fold and shortlist that fold, as new documents would be shortlisted.
+SHORTLIST_FOLDS = 5
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -102,6 +103,21 @@ class LabelEncoder:
         # so that evaluation can count them as misses instead of forgetting them.
         unknown_y = MultiLabelBinarizer(classes=sorted(unknown)).fit_transform(others)
         return EncodedLabels(y=y, unknown=unknown, unknown_y=unknown_y.astype(np.float32))
+
+    def transform_sparse(self, label_sets: Iterable[Sequence[str]]) -> Any:
+        """Topic sets as a sparse 0/1 matrix (scipy CSR, float32), unknown topics left out:
+        for vocabularies too large for a dense documents x topics matrix."""
+        import scipy.sparse as sp
+
+        index = {label: j for j, label in enumerate(self._classes())}
+        indptr, indices = [0], []
+        for labels in label_sets:
+            columns = sorted({index[label] for label in labels if label in index})
+            indices.extend(columns)
+            indptr.append(len(indices))
+        data = np.ones(len(indices), dtype=np.float32)
+        shape = (len(indptr) - 1, len(index))
+        return sp.csr_matrix((data, np.asarray(indices, dtype=np.int64), indptr), shape=shape)
 
     def decode(self, rows: Iterable[Iterable[int]]) -> list[list[str]]:
         """Column indices per document back to topic names."""

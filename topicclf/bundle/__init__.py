@@ -34,6 +34,7 @@ from topicclf.bundle.layout import (
     LINEAR_FILE,
     MANIFEST,
     MODEL_FILE,
+    SHORTLIST_META,
     THRESHOLDS_FILE,
     VOCABULARY_FILE,
     WEIGHTS_FILE,
@@ -60,7 +61,11 @@ from topicclf.model.inference import (
     n_inputs,
     n_outputs,
 )
-from topicclf.model.networks import wide_path
+from topicclf.model.networks import network_kind, wide_path
+from topicclf.model.shortlist import ShortlistNetwork
+from topicclf.model.shortlist import array_specs as shortlist_specs
+from topicclf.model.shortlist import from_state as shortlist_from_state
+from topicclf.model.shortlist import state as shortlist_state
 from topicclf.model.thresholds import ThresholdPolicy
 from topicclf.vocabulary import Vocabulary
 
@@ -136,6 +141,11 @@ def _save_featurizer(featurizer: Featurizer, directory: Path, meta: str, arrays:
 
 
 def _save_network(network: Any, directory: Path) -> None:
+    if isinstance(network, ShortlistNetwork):
+        meta, arrays = shortlist_state(network)
+        write_json(directory / SHORTLIST_META, meta)
+        write_arrays(directory / WEIGHTS_FILE, arrays)
+        return
     # A dense network is its exported weights alone: Keras rebuilds it from the configuration
     # when asked to (engine='keras'), so it is not stored a second time as model.keras.
     if isinstance(network, NumpyDense):
@@ -183,10 +193,13 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
             f"{len(classes)} topics in {LABELS_FILE}"
         )
     net = config.network
-    specs = dense_weight_specs(
-        featurizer.n_features, net.hidden_units, len(classes), wide=wide_path(config)
-    )
-    network = _load_network(files, manifest, engine, policy.multiclass, specs)
+    if network_kind(net.type).pipeline == "shortlist":
+        network = _load_shortlist(files, config)
+    else:
+        specs = dense_weight_specs(
+            featurizer.n_features, net.hidden_units, len(classes), wide=wide_path(config)
+        )
+        network = _load_network(files, manifest, engine, policy.multiclass, specs)
     if network is None:  # a dense network kept as weights alone, asked for as Keras
         network = _rebuild_keras(config, featurizer, len(classes), policy.multiclass, files, specs)
     _check_network(path, network, featurizer, len(classes))
@@ -292,6 +305,29 @@ def _load_network(
     if not files.has(MODEL_FILE):
         return None
     return _load_keras(files, manifest)
+
+
+def _load_shortlist(files: ModelFiles, config: Config) -> ShortlistNetwork:
+    """A shortlist network (numpy, whatever the engine): sizes first, then arrays of exactly
+    those shapes."""
+    path = files.directory
+    if not files.has(SHORTLIST_META) or not files.has(WEIGHTS_FILE):
+        raise ModelBundleError(
+            f"{path}: a shortlist model needs {SHORTLIST_META} and {WEIGHTS_FILE}"
+        )
+    meta = files.json(SHORTLIST_META)
+    try:
+        specs = shortlist_specs(meta)
+    except ModelBundleError as exc:
+        raise ModelBundleError(f"{path}/{SHORTLIST_META}: {exc}") from None
+    arrays = files.arrays(WEIGHTS_FILE, specs)
+    net = config.network
+    try:
+        return shortlist_from_state(
+            meta, arrays, neighbours=net.neighbours, candidates=net.candidates
+        )
+    except ModelBundleError as exc:
+        raise ModelBundleError(f"{path}/{files.name(WEIGHTS_FILE)}: {exc}") from None
 
 
 def _rebuild_keras(

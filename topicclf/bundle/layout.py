@@ -26,11 +26,12 @@ LINEAR_FEATURES_META = "linear_features.json"
 LINEAR_FEATURES_ARRAYS = "linear_features.safetensors"
 LABELS_FILE = "labels.json"
 THRESHOLDS_FILE = "thresholds.json"
+SHORTLIST_META = "shortlist.json"  # a shortlist network's sizes (its arrays: WEIGHTS_FILE)
 VOCABULARY_FILE = "vocabulary.json"  # optional: the topics' URIs and labels (train --vocabulary)
 REQUIRED_FILES = (MANIFEST, FEATURES_META, LABELS_FILE, THRESHOLDS_FILE)
 MODEL_FILE_NAMES = frozenset(
     {MODEL_FILE, WEIGHTS_FILE, FEATURES_ARRAYS, LINEAR_FILE, LINEAR_FEATURES_META}
-    | {LINEAR_FEATURES_ARRAYS, VOCABULARY_FILE, *REQUIRED_FILES[1:]}
+    | {LINEAR_FEATURES_ARRAYS, VOCABULARY_FILE, SHORTLIST_META, *REQUIRED_FILES[1:]}
 )
 # Format 1 (still read, never written) kept the arrays in .npz files and recorded no hashes;
 # formats 1 and 2 kept a dense network twice, as model.keras beside its exported weights.

@@ -21,6 +21,7 @@ from topicclf.errors import ModelBundleError
 from topicclf.features import Featurizer
 from topicclf.features.tfidf import TfidfFeaturizer
 from topicclf.model.blend import LinearBlend
+from topicclf.model.shortlist import ShortlistNetwork
 
 ENGINES = ("auto", "keras", "numpy")
 
@@ -171,16 +172,20 @@ def _activate(logits: np.ndarray, activation: str) -> np.ndarray:
     return out
 
 
+# Networks scored by numpy alone: `predict(x)`, `n_inputs` and `n_outputs`, no TensorFlow.
+NUMPY_NETWORKS = (NumpyDense, ShortlistNetwork)
+
+
 def n_outputs(network: Any) -> int:
     """The number of topics a network (Keras or numpy) scores."""
-    if isinstance(network, NumpyDense):
+    if isinstance(network, NUMPY_NETWORKS):
         return network.n_outputs
     return int(network.outputs[0].shape[-1])
 
 
 def n_inputs(network: Any) -> int:
     """The width of a network's input (features, or sequence length)."""
-    if isinstance(network, NumpyDense):
+    if isinstance(network, NUMPY_NETWORKS):
         return network.n_inputs
     return int(network.inputs[0].shape[-1])
 
@@ -189,7 +194,7 @@ def network_scores(network: Any, x: Any) -> np.ndarray:
     """A network's scores for a feature matrix, float32 (rows, topics), any engine."""
     if x.shape[0] == 0:
         return np.zeros((0, n_outputs(network)), dtype=np.float32)
-    if isinstance(network, NumpyDense):
+    if isinstance(network, NUMPY_NETWORKS):
         return network.predict(x)
     return np.asarray(network.predict(x, batch_size=256, verbose=0), dtype=np.float32)
 
@@ -204,7 +209,7 @@ def scores_now(
     chunk at a time with `predict_on_batch`. A stacked network (dense) is given the linear
     model's logits of the same rows.
     """
-    if x.shape[0] == 0 or isinstance(network, NumpyDense):
+    if x.shape[0] == 0 or isinstance(network, NUMPY_NETWORKS):
         return network_scores(network, x)
     arrays = export_dense_weights(network)
     if arrays is not None:
@@ -233,8 +238,9 @@ class Scorer:
 
     @property
     def tensorflow_free(self) -> bool:
-        """True when scoring needs numpy alone (a dense network's exported weights)."""
-        return isinstance(self.network, NumpyDense)
+        """True when scoring needs numpy alone (a dense network's exported weights, or a
+        shortlist network)."""
+        return isinstance(self.network, NUMPY_NETWORKS)
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """Scores in [0, 1], shape (len(texts), topics), a batch of PREDICT_BATCH at a time."""

@@ -273,6 +273,21 @@ def build_embedding_network(
     return keras.Model(inputs, outputs, name="embedding_topics")
 
 
+def build_rescorer(n_features: int, *, hidden_units: Sequence[int], dropout: float) -> Any:
+    """The shortlist network's rescorer: a candidate's features -> dense ReLU layers -> the
+    probability that the candidate is one of the document's topics (see `model.shortlist`)."""
+    keras = keras_module()
+    layers = keras.layers
+    inputs = keras.Input(shape=(n_features,), name="candidate")
+    x = inputs
+    for i, units in enumerate(hidden_units):
+        x = layers.Dense(units, activation="relu", name=f"hidden_{i}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    outputs = layers.Dense(1, activation="sigmoid", name="candidate_probability")(x)
+    return keras.Model(inputs, outputs, name="shortlist_rescorer")
+
+
 def init_output_bias(model: Any, y: np.ndarray, multiclass: bool) -> None:
     """Start each output at its topic's base rate instead of 0.5.
 
@@ -346,6 +361,15 @@ def _build_embedding(
     )
 
 
+def _build_rescorer(
+    config: Config, featurizer: Featurizer, n_labels: int, multiclass: bool, stacked: bool
+) -> Any:
+    from topicclf.model.shortlist import FEATURES
+
+    net = config.network
+    return build_rescorer(len(FEATURES), hidden_units=net.hidden_units, dropout=net.dropout)
+
+
 def _describe_dense(net: dict[str, Any]) -> str:
     return f"dense, hidden layers {net.get('hidden_units')}, dropout {net.get('dropout')}"
 
@@ -354,6 +378,14 @@ def _describe_embedding(net: dict[str, Any]) -> str:
     return (
         f"embedding (dim {net.get('embedding_dim')}, conv filters {net.get('conv_filters')}),"
         f" hidden layers {net.get('hidden_units')}"
+    )
+
+
+def _describe_shortlist(net: dict[str, Any]) -> str:
+    return (
+        f"shortlist ({net.get('neighbours')} nearest documents and topic centroids of "
+        f"{net.get('centroid_terms')} terms propose {net.get('candidates')} candidates), "
+        f"rescored by hidden layers {net.get('hidden_units')}"
     )
 
 
@@ -367,7 +399,9 @@ class NetworkKind:
     network on for a share of its epochs, "fresh" trains a new one for the best epoch count
     (see `training.network.refit_network`). `grow_batch`: automatic batches grow with the
     corpus (see `training.network.schedule`). `search_space`: what `optimize` tries.
-    `describe`: the network line of `topicclf info`, from the saved settings.
+    `describe`: the network line of `topicclf info`, from the saved settings. `pipeline`:
+    how it is fitted (`training.PIPELINES`): "standard" is `training.pipeline.fit_model`'s
+    steps; "shortlist" is `training.shortlist`'s, for vocabularies of thousands of topics.
     """
 
     name: str
@@ -378,6 +412,7 @@ class NetworkKind:
     grow_batch: bool
     search_space: dict[str, list[Any]]
     describe: Callable[[dict[str, Any]], str]
+    pipeline: str = "standard"
 
 
 NETWORKS: dict[str, NetworkKind] = {
@@ -424,6 +459,23 @@ NETWORKS: dict[str, NetworkKind] = {
             "blend.svm_c": [0.5, 1.0, 2.0],
         },
         describe=_describe_embedding,
+    ),
+    "shortlist": NetworkKind(
+        name="shortlist",
+        featurizer="tfidf",
+        build=_build_rescorer,
+        stacks=False,
+        refit="fresh",  # its sources are rebuilt on every document; the rescorer is kept
+        grow_batch=False,
+        search_space={
+            "network.neighbours": [20, 30, 50],
+            "network.candidates": [30, 50, 100],
+            "network.hidden_units": [(64, 32), (128,), (256,)],
+            "network.centroid_terms": [200, 300, 500],
+            "train.learning_rate": [0.001, 0.003, 0.01],
+        },
+        describe=_describe_shortlist,
+        pipeline="shortlist",
     ),
 }
 

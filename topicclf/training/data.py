@@ -103,6 +103,7 @@ class TrainingInfo:
     learning_rate: float
     seconds: float
     threshold_curve: dict[str, list[float]]
+    shortlist: dict[str, Any] | None = None  # the shortlist network's own record
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able data, keys in the order above."""

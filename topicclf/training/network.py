@@ -56,7 +56,7 @@ def train_network(
     model = new_network(
         config, featurizer, data.y[train], data.multiclass, rate, linear_logits is not None
     )
-    callbacks = [_progress_callback(keras, progress, config.train.epochs)]
+    callbacks = [epoch_progress(keras, progress, config.train.epochs)]
     validation_data = None
     if config.train.stop_on == "f1":
         # Keras's own validation pass would only add a loss nobody stops on, at the cost of
@@ -130,7 +130,7 @@ def refit_network(
         batch_size=batch,
         epochs=epochs,
         shuffle=True,
-        callbacks=[_progress_callback(keras, progress, epochs, "refit")],
+        callbacks=[epoch_progress(keras, progress, epochs, "refit")],
         verbose=0,
     )
     return network, epochs
@@ -239,7 +239,9 @@ def validation_f1(y_val: np.ndarray, scores: np.ndarray, tune: Tuner) -> float:
     return (report.micro.f1 + report.macro_seen.f1) / 2.0
 
 
-def _progress_callback(keras: Any, progress: Progress, epochs: int, name: str = "epoch") -> Any:
+def epoch_progress(keras: Any, progress: Progress, epochs: int, name: str = "epoch") -> Any:
+    """A Keras callback reporting each epoch's batches and figures to `progress`."""
+
     class _Report(keras.callbacks.Callback):  # type: ignore[misc, name-defined]
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             progress.start(f"{name} {epoch + 1}/{epochs}", self.params.get("steps"))

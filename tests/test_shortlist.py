@@ -1,0 +1,158 @@
+"""model.shortlist: sources, shortlists, the numpy rescorer and the stored state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from topicclf.errors import ModelBundleError
+from topicclf.model.shortlist import (
+    FEATURES,
+    Rescorer,
+    ShortlistNetwork,
+    Sources,
+    array_specs,
+    from_state,
+    keep_largest,
+    state,
+)
+
+
+def _corpus(seed: int = 0, docs: int = 60, topics: int = 12, terms: int = 40):
+    """Documents whose terms come mostly from their topics' own term blocks."""
+    rng = np.random.default_rng(seed)
+    y = np.zeros((docs, topics), dtype=np.float32)
+    x = np.zeros((docs, terms), dtype=np.float32)
+    for d in range(docs):
+        mine = rng.choice(topics, size=rng.integers(1, 3), replace=False)
+        y[d, mine] = 1
+        for t in mine:
+            x[d, (3 * t + rng.integers(0, 3, 4)) % terms] += 1
+        x[d, rng.integers(0, terms, 2)] += 0.3  # noise
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return sp.csr_matrix(x), sp.csr_matrix(y)
+
+
+def _rescorer(layers: tuple[int, ...] = (4, 1), seed: int = 0) -> Rescorer:
+    rng = np.random.default_rng(seed)
+    arrays = {
+        "feature_mean": np.zeros(len(FEATURES), np.float32),
+        "feature_scale": np.ones(len(FEATURES), np.float32),
+    }
+    width = len(FEATURES)
+    for i, units in enumerate(layers):
+        arrays[f"layer_{i}_kernel"] = rng.normal(size=(width, units)).astype(np.float32)
+        arrays[f"layer_{i}_bias"] = np.zeros(units, np.float32)
+        width = units
+    return Rescorer(arrays)
+
+
+def test_keep_largest_keeps_each_row_s_k_largest() -> None:
+    m = sp.csr_matrix(np.array([[0.1, 0.5, 0.3, 0.0], [0.9, 0.0, 0.0, 0.2]], np.float32))
+    kept = keep_largest(m, 2).toarray()
+    np.testing.assert_allclose(kept, [[0.0, 0.5, 0.3, 0.0], [0.9, 0.0, 0.0, 0.2]])
+    assert keep_largest(m, 1).toarray()[0].tolist() == pytest.approx([0, 0.5, 0, 0])
+
+
+def test_centroids_are_unit_rows_pruned_to_their_heaviest_terms() -> None:
+    x, y = _corpus()
+    sources = Sources.build(x, y, centroid_terms=5)
+    norms = np.sqrt(np.asarray(sources.centroids.multiply(sources.centroids).sum(axis=1)))
+    assert norms.ravel() == pytest.approx(np.ones(y.shape[1]), abs=1e-5)
+    assert np.diff(sources.centroids.indptr).max() <= 5
+    assert sources.frequency.tolist() == np.asarray(y.sum(axis=0)).ravel().tolist()
+
+
+def test_a_document_s_own_topics_head_its_shortlist() -> None:
+    x, y = _corpus()
+    sources = Sources.build(x[:50], y[:50], centroid_terms=20)
+    found = sources.candidates(x[50:], neighbours=5, width=6)
+    assert found.topics.shape == (10, 6) and found.features.shape == (10, 6, len(FEATURES))
+    for r in range(10):
+        gold = set(np.flatnonzero(y[50 + r].toarray()))
+        shortlist = found.topics[r][found.mask[r]]
+        assert gold <= set(shortlist[:4].tolist())  # well separated topics: found early
+        assert len(set(shortlist.tolist())) == len(shortlist)  # no topic twice
+    assert np.isfinite(found.features).all()
+
+
+def test_shortlists_are_deterministic_and_empty_for_an_empty_document() -> None:
+    x, y = _corpus()
+    sources = Sources.build(x, y, centroid_terms=20)
+    a = sources.candidates(x[:5], 5, 8)
+    b = sources.candidates(x[:5], 5, 8)
+    assert (a.topics == b.topics).all() and (a.features == b.features).all()
+    empty = sources.candidates(sp.csr_matrix((1, x.shape[1]), dtype=np.float32), 5, 8)
+    assert not empty.mask.any()
+
+
+def test_scores_are_the_rescored_shortlist_and_zero_elsewhere() -> None:
+    x, y = _corpus()
+    network = ShortlistNetwork(Sources.build(x, y, 20), _rescorer(), neighbours=5, candidates=4)
+    scores = network.predict(x[:7])
+    assert scores.shape == (7, y.shape[1]) and scores.dtype == np.float32
+    assert ((scores > 0).sum(axis=1) <= 4).all()
+    assert ((scores >= 0) & (scores <= 1)).all()
+    shortlist = network.sources.candidates(x[:7], 5, 4)
+    expected = network.rescorer.probabilities(shortlist)
+    for r in range(7):
+        on = shortlist.topics[r][shortlist.mask[r]]
+        assert scores[r, on] == pytest.approx(expected[r][shortlist.mask[r]])
+
+
+def test_the_stored_state_round_trips_exactly() -> None:
+    x, y = _corpus()
+    network = ShortlistNetwork(Sources.build(x, y, 20), _rescorer(), neighbours=5, candidates=4)
+    meta, arrays = state(network)
+    specs = array_specs(meta)
+    assert set(specs) == set(arrays)
+    for key, spec in specs.items():
+        assert arrays[key].shape == spec.shape and arrays[key].dtype.name in spec.dtypes
+    back = from_state(meta, arrays, neighbours=5, candidates=4)
+    assert np.array_equal(back.predict(x), network.predict(x))
+
+
+@pytest.mark.parametrize(
+    ("forge", "message"),
+    [
+        (lambda a: a["documents_indices"].__setitem__(0, 10**6), "points outside its columns"),
+        (lambda a: a["topics_indptr"].__setitem__(-1, 3), "broken row index"),
+        (lambda a: a["centroids_data"].__setitem__(0, np.nan), "NaN or infinity"),
+        (lambda a: a["rescorer_layer_0_bias"].__setitem__(0, np.inf), "NaN or infinity"),
+    ],
+)
+def test_a_forged_state_is_refused(forge, message: str) -> None:
+    x, y = _corpus()
+    network = ShortlistNetwork(Sources.build(x, y, 20), _rescorer(), neighbours=5, candidates=4)
+    meta, arrays = state(network)
+    arrays = {k: v.copy() for k, v in arrays.items()}
+    forge(arrays)
+    with pytest.raises(ModelBundleError, match=message):
+        from_state(meta, arrays, neighbours=5, candidates=4)
+
+
+@pytest.mark.parametrize(
+    ("meta", "message"),
+    [
+        ({"documents": -1}, "sizes must be counts"),
+        ("not a dict", "sizes must be counts"),
+        ({"layers": [4, 2]}, "ending in 1"),
+        ({"layers": []}, "list of widths"),
+        ({"topics": 2**40}, "sizes must be counts"),
+    ],
+)
+def test_forged_sizes_are_refused_before_any_array_is_read(meta, message: str) -> None:
+    x, y = _corpus()
+    network = ShortlistNetwork(Sources.build(x, y, 20), _rescorer(), neighbours=5, candidates=4)
+    good, _ = state(network)
+    forged = {**good, **meta} if isinstance(meta, dict) else meta
+    with pytest.raises(ModelBundleError, match=message):
+        array_specs(forged)
+
+
+def test_a_rescorer_whose_layers_do_not_chain_is_refused() -> None:
+    arrays = dict(_rescorer().arrays)
+    arrays["layer_1_kernel"] = np.zeros((3, 1), np.float32)
+    with pytest.raises(ModelBundleError, match="do not chain"):
+        Rescorer(arrays)

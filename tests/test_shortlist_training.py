@@ -1,0 +1,122 @@
+"""training.shortlist: the shortlist network fitted, tuned, saved and loaded on a small
+corpus of many topics (the shape of a library catalogue, in miniature)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from topicclf.classifier import TopicClassifier
+from topicclf.config import Config
+from topicclf.errors import DataError
+from topicclf.model.shortlist import ShortlistNetwork
+from topicclf.training import fit_model
+from topicclf.training.shortlist import prepare_sparse, tune_limit_and_threshold
+
+TOPICS = 40
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+
+
+def library(n: int, seed: int) -> tuple[list[str], list[list[str]]]:
+    """Records of one to three subjects, each subject with its own three words."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        mine = sorted(rng.choice(TOPICS, size=rng.integers(1, 4), replace=False).tolist())
+        words = [f"{WORDS[t % 8]}{t}x{k}" for t in mine for k in rng.integers(0, 3, 3)]
+        words += rng.choice(WORDS, 3).tolist()  # words every subject shares
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append([f"gnd:{t:05d}" for t in mine])
+    return texts, labels
+
+
+@pytest.fixture(scope="module")
+def fitted() -> TopicClassifier:
+    texts, labels = library(400, seed=1)
+    clf = TopicClassifier(network="shortlist", epochs=30, seed=3)
+    return clf.fit(texts, labels)
+
+
+def test_a_shortlist_model_learns_a_catalogue_of_many_topics(fitted: TopicClassifier) -> None:
+    assert isinstance(fitted.scorer_.network, ShortlistNetwork)
+    texts, labels = library(120, seed=2)
+    report = fitted.evaluate(texts, labels)
+    assert report.micro.f1 > 0.8 and report.ranking["precision@1"] > 0.9
+    info = fitted.training_info_
+    assert info["shortlist"]["validation_candidate_recall"] > 0.9
+    assert info["refit_on_all_documents"] is True and info["stacked"] is False
+    # One threshold and a limit, chosen on validation (Annif's limit and threshold).
+    policy = fitted.policy_
+    assert policy.strategy == "global" and 1 <= policy.top_k <= 10
+    assert np.all(policy.thresholds == policy.global_threshold)
+
+
+def test_scores_are_zero_off_the_shortlist(fitted: TopicClassifier) -> None:
+    texts, _ = library(20, seed=4)
+    scores = fitted.predict_proba(texts)
+    assert scores.shape == (20, TOPICS)
+    assert ((scores > 0).sum(axis=1) <= fitted.config_.network.candidates).all()
+
+
+def test_saved_and_loaded_it_tags_the_same(fitted: TopicClassifier, tmp_path) -> None:
+    texts, _ = library(30, seed=5)
+    fitted.save(tmp_path / "m")
+    loaded = TopicClassifier.load(tmp_path / "m")
+    assert isinstance(loaded.scorer_.network, ShortlistNetwork)
+    np.testing.assert_array_equal(loaded.predict_proba(texts), fitted.predict_proba(texts))
+    assert loaded.predict(texts) == fitted.predict(texts)
+
+
+def test_the_same_seed_gives_the_same_model() -> None:
+    texts, labels = library(120, seed=6)
+    config = Config().with_overrides(["network.type=shortlist", "train.epochs=5"])
+    a = fit_model(config, texts, labels)
+    b = fit_model(config, texts, labels)
+    test, _ = library(10, seed=7)
+    np.testing.assert_array_equal(a.scorer.scores(test), b.scorer.scores(test))
+    assert a.policy.to_dict() == b.policy.to_dict()
+
+
+def test_too_few_documents_are_refused_with_the_count() -> None:
+    texts, labels = library(8, seed=8)
+    config = Config().with_overrides(["network.type=shortlist"])
+    with pytest.raises(DataError, match="needs at least 10 documents with topics, found 8"):
+        prepare_sparse(config, texts, labels)
+
+
+def test_the_limit_and_threshold_are_those_with_the_best_micro_f1() -> None:
+    config = Config().with_overrides(["network.type=shortlist"])
+    texts, labels = library(20, seed=9)
+    data = prepare_sparse(config, texts, labels)
+    # Two documents, three candidates each; document 0 has two gold topics, one shortlisted
+    # at rank 2; document 1 has one, at rank 1, and one gold topic never shortlisted.
+    probabilities = np.array([[0.9, 0.6, 0.1], [0.8, 0.3, 0.2]], np.float32)
+    targets = np.array([[0, 1, 0], [1, 0, 0]], np.float32)
+    mask = np.ones((2, 3), bool)
+    gold = np.array([2, 2])
+    policy = tune_limit_and_threshold(config, probabilities, targets, mask, gold, data)
+    # Best: the two best of document 0 (0.9, 0.6) and the best of document 1 -> tp 2,
+    # chosen 3, gold 4: F1 = 4 / 7.
+    assert policy.top_k == 2 and policy.fallback in (True, False)
+    assert 0.35 <= policy.global_threshold <= 0.6
+    fixed = Config().with_overrides(["network.type=shortlist", "thresholds.top_k=1"])
+    assert tune_limit_and_threshold(fixed, probabilities, targets, mask, gold, data).top_k == 1
+
+
+def test_tagging_with_a_shortlist_model_never_imports_tensorflow(
+    fitted: TopicClassifier, tmp_path
+) -> None:
+    import subprocess
+    import sys
+
+    fitted.save(tmp_path / "m")
+    code = (
+        "import sys\n"
+        "from topicclf import TopicClassifier\n"
+        f"clf = TopicClassifier.load({str(tmp_path / 'm')!r})\n"
+        "print(clf.predict(['alpha3x1 bravo9x2'])[0])\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -1,0 +1,312 @@
+"""Fitting the shortlist network (`model.shortlist`), for vocabularies of thousands of topics:
+sparse topics throughout, out-of-fold shortlists for the rescorer to learn from, the rescorer
+trained with early stopping on held-out documents, one threshold and a topic limit chosen
+there (Annif's limit and threshold), and the sources rebuilt on every document.
+
+Nothing here is documents x topics: topics are a sparse matrix, shortlists are documents x
+candidates, and the validation report is measured on as many held-out documents as
+VALIDATION_CELLS allows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from topicclf.config import (
+    AUTO_LEARNING_RATE,
+    SHORTLIST_FOLDS,
+    Config,
+)
+from topicclf.errors import DataError
+from topicclf.features.tfidf import TfidfFeaturizer
+from topicclf.labels import LabelEncoder, detect_mode
+from topicclf.metrics import evaluate
+from topicclf.model.inference import Scorer
+from topicclf.model.networks import build_network, keras_module, set_seed
+from topicclf.model.shortlist import FEATURES, Candidates, Rescorer, ShortlistNetwork, Sources
+from topicclf.model.thresholds import ThresholdPolicy, apply
+from topicclf.training.data import TrainingInfo
+from topicclf.training.network import epoch_progress
+from topicclf.training.pipeline import Fitted, threshold_curve, validate_training_data
+from topicclf.types import Progress
+
+# The validation report is measured on at most this many (document, topic) cells: it is
+# computed on dense matrices, and a library vocabulary times every held-out document is not.
+VALIDATION_CELLS = 20_000_000
+# Topic limits and thresholds tried for tagging (Annif's `optimize` tries the same kind).
+LIMITS = tuple(range(1, 11))
+THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.0, 0.96, 0.05))
+
+
+@dataclass
+class Labelled:
+    """Training texts with sparse topics, split into rescorer training and validation rows."""
+
+    texts: list[str]
+    y: sp.csr_matrix
+    classes: list[str]
+    mode: str
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+    skipped: int
+    dropped: dict[str, int]
+
+
+def fit_shortlist(
+    config: Config,
+    texts: Sequence[str],
+    label_sets: Sequence[Sequence[str]],
+    progress: Progress,
+) -> Fitted:
+    """Learn features, sources, rescorer and thresholds from texts and their topic sets."""
+    started = time.perf_counter()
+    data = prepare_sparse(config, texts, label_sets)
+    progress.start("vectorizing", len(data.texts))
+    featurizer = TfidfFeaturizer(config.text, config.features)
+    x = featurizer.fit_transform(data.texts)
+    progress.advance(len(data.texts))
+    progress.finish()
+    shortlists = out_of_fold_shortlists(config, x, data.y, progress)
+    targets = candidate_targets(shortlists, data.y)
+    rescorer, epochs_run, best_epoch, batch, rate = train_rescorer(
+        config, featurizer, shortlists, targets, data, progress
+    )
+    val = data.val_idx
+    val_shortlists = _rows(shortlists, val)
+    probabilities = rescorer.probabilities(val_shortlists)
+    gold = np.diff(data.y[val].indptr)
+    policy = tune_limit_and_threshold(
+        config, probabilities, targets[val], val_shortlists.mask, gold, data
+    )
+    progress.start("shortlist sources of every document", 1)
+    network = ShortlistNetwork(
+        Sources.build(x, data.y, config.network.centroid_terms),
+        rescorer,
+        neighbours=config.network.neighbours,
+        candidates=config.network.candidates,
+    )
+    progress.advance(1)
+    progress.finish()
+    report_rows = val[: max(1, VALIDATION_CELLS // max(1, data.y.shape[1]))]
+    scores = _dense_scores(_rows(shortlists, report_rows), probabilities, data.y.shape[1])
+    y_report = data.y[report_rows].toarray()
+    validation = evaluate(y_report, apply(scores, policy), data.classes, scores=scores)
+    recall = float(targets[val].sum() / max(1, gold.sum()))
+    info = TrainingInfo(
+        char_ngrams=None,
+        char_ngram_choice=None,
+        blend={},
+        documents=len(data.texts),
+        train_documents=len(data.train_idx),
+        validation_documents=len(val),
+        skipped_empty_documents=data.skipped,
+        dropped_topics=data.dropped,
+        epochs_run=epochs_run,
+        best_epoch=best_epoch,
+        refit_on_all_documents=True,
+        refit_epochs=0,
+        stacked=False,
+        stack_calibration=None,
+        stack_documents=None,
+        batch_size=batch,
+        learning_rate=round(rate, 6),
+        seconds=round(time.perf_counter() - started, 2),
+        threshold_curve=threshold_curve(y_report, scores, policy),
+        shortlist={
+            "folds": SHORTLIST_FOLDS,
+            "validation_candidate_recall": round(recall, 4),
+            "validation_report_documents": len(report_rows),
+        },
+    )
+    scorer = Scorer(featurizer, network)
+    return Fitted(data.classes, data.mode, scorer, policy, validation, info)
+
+
+def prepare_sparse(
+    config: Config, texts: Sequence[str], label_sets: Sequence[Sequence[str]]
+) -> Labelled:
+    """Check the data, pick the mode, encode topics sparsely and hold out validation rows."""
+    kept, labels, skipped = validate_training_data(texts, label_sets)
+    mode = config.train.mode if config.train.mode != "auto" else detect_mode(labels)
+    encoder = LabelEncoder(min_count=config.train.min_count).fit(labels)
+    y = encoder.transform_sparse(labels)
+    keep = np.flatnonzero(np.diff(y.indptr) > 0)
+    if len(keep) < len(kept):  # documents whose topics were all dropped teach nothing here
+        y, kept = y[keep], [kept[i] for i in keep]
+    n = len(kept)
+    if n < 2 * SHORTLIST_FOLDS:
+        raise DataError(
+            f"the shortlist network needs at least {2 * SHORTLIST_FOLDS} documents with "
+            f"topics, found {n}"
+        )
+    order = np.random.default_rng(config.train.seed).permutation(n)
+    n_val = min(max(1, round(n * config.train.validation_split)), n - 1)
+    assert encoder.classes_ is not None
+    return Labelled(
+        kept,
+        y,
+        encoder.classes_,
+        mode,
+        np.sort(order[n_val:]),
+        np.sort(order[:n_val]),
+        skipped,
+        dict(encoder.dropped_),
+    )
+
+
+def out_of_fold_shortlists(
+    config: Config, x: sp.csr_matrix, y: sp.csr_matrix, progress: Progress
+) -> Candidates:
+    """Every document's shortlist from sources built without its fold, as a new document's
+    would be (a document shortlisted by sources that hold it finds itself)."""
+    n = x.shape[0]
+    net = config.network
+    order = np.random.default_rng(config.train.seed + 1).permutation(n)
+    width = net.candidates
+    topics = np.zeros((n, width), dtype=np.int64)
+    features = np.zeros((n, width, len(FEATURES)), dtype=np.float32)
+    mask = np.zeros((n, width), dtype=bool)
+    progress.start(f"shortlists of held-out folds ({SHORTLIST_FOLDS} folds)", SHORTLIST_FOLDS)
+    for fold in np.array_split(order, SHORTLIST_FOLDS):
+        rows = np.sort(fold)
+        rest = np.setdiff1d(np.arange(n), rows)
+        sources = Sources.build(x[rest], y[rest], net.centroid_terms)
+        found = sources.candidates(x[rows], net.neighbours, width)
+        topics[rows], features[rows], mask[rows] = found.topics, found.features, found.mask
+        progress.advance(1)
+    progress.finish()
+    return Candidates(topics, features, mask)
+
+
+def candidate_targets(shortlists: Candidates, y: sp.csr_matrix) -> np.ndarray:
+    """1 where a shortlisted topic is one of the document's, shape (documents, width)."""
+    targets = np.zeros(shortlists.topics.shape, dtype=np.float32)
+    for r in range(y.shape[0]):
+        gold = y.indices[y.indptr[r] : y.indptr[r + 1]]
+        if len(gold):
+            targets[r] = np.isin(shortlists.topics[r], gold) & shortlists.mask[r]
+    return targets
+
+
+def train_rescorer(
+    config: Config,
+    featurizer: TfidfFeaturizer,
+    shortlists: Candidates,
+    targets: np.ndarray,
+    data: Labelled,
+    progress: Progress,
+) -> tuple[Rescorer, int, int, int, float]:
+    """The rescorer trained on the training rows' candidates with early stopping on the
+    validation rows': (rescorer, epochs run, best epoch, batch size, learning rate)."""
+    keras = keras_module()
+    train_rows = _rows(shortlists, data.train_idx)
+    val_rows = _rows(shortlists, data.val_idx)
+    x_train = train_rows.features[train_rows.mask]
+    y_train = targets[data.train_idx][train_rows.mask]
+    mean = x_train.mean(axis=0) if len(x_train) else np.zeros(len(FEATURES), np.float32)
+    scale = x_train.std(axis=0) + 1e-6 if len(x_train) else np.ones(len(FEATURES), np.float32)
+    x_val = (val_rows.features[val_rows.mask] - mean) / scale
+    y_val = targets[data.val_idx][val_rows.mask]
+    batch = config.train.batch_size or 2048
+    rate = config.train.learning_rate or AUTO_LEARNING_RATE[config.network.type]
+    set_seed(config.train.seed)
+    model = build_network(config, featurizer, 0, False)
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss="binary_crossentropy")
+    stopping = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=config.train.patience, restore_best_weights=True
+    )
+    history = model.fit(
+        (x_train - mean) / scale,
+        y_train,
+        validation_data=(x_val, y_val) if len(x_val) else None,
+        batch_size=batch,
+        epochs=config.train.epochs,
+        shuffle=True,
+        callbacks=[stopping, epoch_progress(keras, progress, config.train.epochs)],
+        verbose=0,
+    )
+    losses = history.history.get("val_loss", [])
+    best = int(np.argmin(losses)) + 1 if losses else 0
+    return (
+        Rescorer(export_rescorer(model, mean, scale)),
+        len(history.history.get("loss", [])),
+        best,
+        batch,
+        rate,
+    )
+
+
+def export_rescorer(model: Any, mean: np.ndarray, scale: np.ndarray) -> dict[str, np.ndarray]:
+    """The trained rescorer's dense layers and feature scaling as named float32 arrays."""
+    arrays = {
+        "feature_mean": np.asarray(mean, dtype=np.float32),
+        "feature_scale": np.asarray(scale, dtype=np.float32),
+    }
+    dense = [layer for layer in model.layers if layer.__class__.__name__ == "Dense"]
+    for i, layer in enumerate(dense):
+        kernel, bias = layer.get_weights()
+        arrays[f"layer_{i}_kernel"] = kernel.astype(np.float32)
+        arrays[f"layer_{i}_bias"] = bias.astype(np.float32)
+    return arrays
+
+
+def tune_limit_and_threshold(
+    config: Config,
+    probabilities: np.ndarray,
+    targets: np.ndarray,
+    mask: np.ndarray,
+    gold: np.ndarray,
+    data: Labelled,
+) -> ThresholdPolicy:
+    """One threshold for every topic and a limit of topics per document, chosen together for
+    the best micro-F1 on the validation rows' shortlists (gold topics off a shortlist count as
+    misses). A multi-class model gives its best topic; `thresholds.top_k` or a fixed
+    threshold in the configuration are kept as given."""
+    n_topics = data.y.shape[1]
+    th = config.thresholds
+    if data.mode == "multiclass":
+        return ThresholdPolicy("argmax", np.zeros(n_topics, np.float32), 0.0, True, 0, True)
+    scores = np.where(mask, probabilities, -1.0)
+    order = np.argsort(-scores, axis=1, kind="stable")
+    ranked = np.take_along_axis(scores, order, axis=1)
+    hits = np.take_along_axis(targets, order, axis=1)
+    limits = (th.top_k,) if th.top_k else LIMITS
+    thresholds = (th.value,) if th.strategy == "fixed" else THRESHOLD_GRID
+    fallbacks = {"always": (True,), "never": (False,)}.get(th.fallback, (True, False))
+    total = max(1, int(gold.sum()))
+    best = (-1.0, 0.5, 1, True)
+    for limit in limits:
+        for threshold in thresholds:
+            for fallback in fallbacks:
+                chosen = ranked[:, :limit] >= threshold
+                if fallback:
+                    chosen[:, 0] |= ranked[:, 0] >= 0.0
+                tp = float((hits[:, :limit] * chosen).sum())
+                f1 = 2 * tp / max(1.0, total + float(chosen.sum()))
+                if f1 > best[0] + 1e-12:
+                    best = (f1, float(threshold), limit, fallback)
+    _, threshold, limit, fallback = best
+    return ThresholdPolicy(
+        "global", np.full(n_topics, threshold, np.float32), threshold, fallback, limit, False
+    )
+
+
+def _rows(shortlists: Candidates, rows: np.ndarray) -> Candidates:
+    return Candidates(shortlists.topics[rows], shortlists.features[rows], shortlists.mask[rows])
+
+
+def _dense_scores(shortlists: Candidates, probabilities: np.ndarray, n_topics: int) -> np.ndarray:
+    """Scores of a few documents as a dense (documents, topics) matrix, 0 off the shortlist."""
+    n = shortlists.topics.shape[0]
+    out = np.zeros((n, n_topics), dtype=np.float32)
+    rows = np.repeat(np.arange(n), shortlists.topics.shape[1]).reshape(shortlists.topics.shape)
+    out[rows[shortlists.mask], shortlists.topics[shortlists.mask]] = probabilities[:n][
+        shortlists.mask
+    ]
+    return out
