@@ -156,3 +156,15 @@ def test_a_rescorer_whose_layers_do_not_chain_is_refused() -> None:
     arrays["layer_1_kernel"] = np.zeros((3, 1), np.float32)
     with pytest.raises(ModelBundleError, match="do not chain"):
         Rescorer(arrays)
+
+
+def test_shortlists_made_a_block_of_rows_at_a_time_are_the_same(monkeypatch) -> None:
+    import topicclf.model.shortlist as shortlist
+
+    x, y = _corpus()
+    sources = Sources.build(x, y, centroid_terms=20)
+    whole = sources.candidates(x, 5, 6)
+    monkeypatch.setattr(shortlist, "SIMILARITY_ROWS", 7)
+    blocks = sources.candidates(x, 5, 6)
+    assert (whole.topics == blocks.topics).all() and (whole.mask == blocks.mask).all()
+    np.testing.assert_array_equal(whole.features, blocks.features)

@@ -48,6 +48,9 @@ FEATURES = (
 # The sources' mix that orders the shortlist: on validation fifths of English TIBKAT records,
 # 0.3 recalled more of the gold topics in the best 50 than 0.5 or 0.7.
 NEIGHBOUR_SHARE = 0.3
+# Documents whose similarities to every training document are computed at once: at most this
+# many rows of (nearly dense) similarities are held in memory.
+SIMILARITY_ROWS = 256
 
 
 def keep_largest(matrix: sp.spmatrix, k: int) -> sp.csr_matrix:
@@ -117,6 +120,23 @@ class Sources:
         mask = np.zeros((n, width), dtype=bool)
         if n == 0 or self.documents.shape[0] == 0:
             return Candidates(topics, features, mask)
+        # A block of rows at a time: a document shares some term with most others, so its
+        # row of similarities is nearly dense, and all rows at once would be documents^2.
+        for start in range(0, n, SIMILARITY_ROWS):
+            block = slice(start, min(n, start + SIMILARITY_ROWS))
+            self._shortlist(x[block], neighbours, topics[block], features[block], mask[block])
+        return Candidates(topics, features, mask)
+
+    def _shortlist(
+        self,
+        x: sp.csr_matrix,
+        neighbours: int,
+        topics: np.ndarray,
+        features: np.ndarray,
+        mask: np.ndarray,
+    ) -> None:
+        width = topics.shape[1]
+        n = x.shape[0]
         similar = keep_largest((x @ self.documents.T).tocsr(), neighbours)
         nearest = np.asarray(similar.max(axis=1).toarray(), dtype=np.float32).ravel()
         voters = similar.copy()
@@ -130,7 +150,6 @@ class Sources:
             self._fill(
                 r, by_neighbours, by_centroid, votes, nearest[r], terms[r], topics, features, mask
             )
-        return Candidates(topics, features, mask)
 
     def _fill(
         self,
