@@ -168,3 +168,18 @@ def test_shortlists_made_a_block_of_rows_at_a_time_are_the_same(monkeypatch) -> 
     blocks = sources.candidates(x, 5, 6)
     assert (whole.topics == blocks.topics).all() and (whole.mask == blocks.mask).all()
     np.testing.assert_array_equal(whole.features, blocks.features)
+
+
+def test_terms_far_commoner_than_any_topic_take_no_part_in_shortlisting() -> None:
+    x, y = _corpus(docs=200, topics=40)
+    common = sp.csr_matrix(np.ones((200, 1), np.float32))  # a function word in every document
+    with_word = sp.hstack([x, common]).tocsr()
+    sources = Sources.build(with_word, y, centroid_terms=20)
+    assert sources.terms[-1] == 0.0 and sources.terms[:-1].all()
+    assert sources.centroids[:, -1].nnz == 0 and sources.documents[:, -1].nnz == 0
+    # The word changes nothing: shortlists are those of the corpus without it.
+    plain = Sources.build(x, y, centroid_terms=20).candidates(x[:20], 5, 6)
+    assert (sources.candidates(with_word[:20], 5, 6).topics == plain.topics).all()
+    # With a topic in every document, no term is commoner than 4 times it: all are kept.
+    y_big = sp.hstack([y, sp.csr_matrix(np.ones((200, 1), np.float32))]).tocsr()
+    assert Sources.build(with_word, y_big, centroid_terms=20).terms.all()

@@ -21,6 +21,7 @@ documents x topics: the scores of a batch are dense only for that batch.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,13 @@ FEATURES = (
 # The sources' mix that orders the shortlist: on validation fifths of English TIBKAT records,
 # 0.3 recalled more of the gold topics in the best 50 than 0.5 or 0.7.
 NEIGHBOUR_SHARE = 0.3
+# A term in more documents than this many times the most frequent topic has is no topic's
+# own word, and takes no part in shortlisting: such terms are function words of some
+# language (the stop-word list is English), and they make every similarity row dense (on
+# TIBKAT, whose largest subject has 1.2% of the records, German articles and conjunctions
+# made a fold's shortlists take minutes instead of seconds). On a corpus with a topic in a
+# quarter of the documents, no term is left out.
+COMMON_TERM_FACTOR = 4.0
 # Documents whose similarities to every training document are computed at once: at most this
 # many rows of (nearly dense) similarities are held in memory.
 SIMILARITY_ROWS = 256
@@ -93,18 +101,31 @@ class Sources:
     topics: sp.csr_matrix  # (training documents, topics) float32 0/1
     centroids: sp.csr_matrix  # (topics, features) float32, rows of unit length
     frequency: np.ndarray  # (topics,) float32
+    terms: np.ndarray  # (features,) float32: 1 for the terms shortlisting uses, else 0
 
     @classmethod
     def build(cls, x: sp.spmatrix, y: sp.spmatrix, centroid_terms: int) -> Sources:
         """Sources from training features `x` and 0/1 topics `y` (both sparse)."""
         x = sp.csr_matrix(x, dtype=np.float32)
         y = sp.csr_matrix(y, dtype=np.float32)
+        document_frequency = np.bincount(x.indices, minlength=x.shape[1])
+        largest_topic = float(np.diff(y.tocsc().indptr).max(initial=0))
+        common = document_frequency > COMMON_TERM_FACTOR * max(largest_topic, 1.0)
+        terms = (~common).astype(np.float32)
+        x = _unit_rows(x @ sp.diags(terms))
         sums = keep_largest((y.T @ x).tocsr(), centroid_terms)
         norms = np.sqrt(np.asarray(sums.multiply(sums).sum(axis=1)).ravel())
         scale = sp.diags((1.0 / np.maximum(norms, 1e-12)).astype(np.float32))
         centroids = sp.csr_matrix(scale @ sums, dtype=np.float32)
         frequency = np.asarray(y.sum(axis=0), dtype=np.float32).ravel()
-        return cls(x, y, centroids, frequency)
+        return cls(x, y, centroids, frequency, terms)
+
+    @functools.cached_property
+    def _by_term(self) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        # The documents and centroids transposed once: scipy would convert a transposed
+        # (CSC) operand back to CSR on every product, and that conversion cost more than
+        # the products themselves.
+        return self.documents.T.tocsr(), self.centroids.T.tocsr()
 
     @property
     def n_topics(self) -> int:
@@ -113,7 +134,7 @@ class Sources:
 
     def candidates(self, x: sp.spmatrix, neighbours: int, width: int) -> Candidates:
         """The shortlists of feature rows `x`: up to `width` topics each, with features."""
-        x = sp.csr_matrix(x, dtype=np.float32)
+        x = _unit_rows(sp.csr_matrix(x, dtype=np.float32) @ sp.diags(self.terms))
         n = x.shape[0]
         topics = np.zeros((n, width), dtype=np.int64)
         features = np.zeros((n, width, len(FEATURES)), dtype=np.float32)
@@ -137,14 +158,15 @@ class Sources:
     ) -> None:
         width = topics.shape[1]
         n = x.shape[0]
-        similar = keep_largest((x @ self.documents.T).tocsr(), neighbours)
+        documents_t, centroids_t = self._by_term
+        similar = keep_largest((x @ documents_t).tocsr(), neighbours)
         nearest = np.asarray(similar.max(axis=1).toarray(), dtype=np.float32).ravel()
         voters = similar.copy()
         voters.data[:] = 1.0
         votes = (voters @ self.topics).tocsr()
         similar.data **= 2
         by_neighbours = (similar @ self.topics).tocsr()
-        by_centroid = keep_largest((x @ self.centroids.T).tocsr(), width)
+        by_centroid = keep_largest((x @ centroids_t).tocsr(), width)
         terms = np.log1p(np.diff(x.indptr)).astype(np.float32)
         for r in range(n):
             self._fill(
@@ -198,6 +220,14 @@ class Sources:
         )
         topics[r, :k] = pool
         mask[r, :k] = True
+
+
+def _unit_rows(x: sp.spmatrix) -> sp.csr_matrix:
+    """Rows scaled to unit length (empty rows stay empty), without zeros stored."""
+    x = sp.csr_matrix(x, dtype=np.float32)
+    x.eliminate_zeros()
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1), dtype=np.float64).ravel())
+    return sp.csr_matrix(sp.diags((1.0 / np.maximum(norms, 1e-12)).astype(np.float32)) @ x)
 
 
 def _row(m: sp.csr_matrix, r: int) -> tuple[np.ndarray, np.ndarray]:
@@ -290,7 +320,10 @@ def state(network: ShortlistNetwork) -> tuple[dict[str, Any], dict[str, np.ndarr
     """What a model directory stores of a shortlist network: sizes (JSON, read first, so
     every array's shape is known before it is read) and the arrays."""
     sources = network.sources
-    arrays: dict[str, np.ndarray] = {"frequency": sources.frequency.astype(np.float32)}
+    arrays: dict[str, np.ndarray] = {
+        "frequency": sources.frequency.astype(np.float32),
+        "terms": sources.terms.astype(np.float32),
+    }
     meta: dict[str, Any] = {
         "documents": int(sources.documents.shape[0]),
         "features": int(sources.documents.shape[1]),
@@ -324,7 +357,10 @@ def array_specs(meta: Any) -> dict[str, ArraySpec]:
         "topics": meta["documents"],
         "centroids": meta["topics"],
     }
-    specs = {"frequency": ArraySpec(FLOATS, (meta["topics"],))}
+    specs = {
+        "frequency": ArraySpec(FLOATS, (meta["topics"],)),
+        "terms": ArraySpec(FLOATS, (meta["features"],)),
+    }
     for name in _MATRICES:
         stored = meta[f"{name}_stored"]
         specs[f"{name}_indptr"] = ArraySpec(("int64",), (rows[name] + 1,))
@@ -366,7 +402,9 @@ def from_state(
             raise ModelBundleError(f"the shortlist's {name} matrix holds NaN or infinity")
         shape = (len(indptr) - 1, columns[name])
         matrices[name] = sp.csr_matrix((data.astype(np.float32), indices, indptr), shape=shape)
-    frequency = arrays["frequency"]
+    frequency, terms = arrays["frequency"], arrays["terms"]
+    if not np.isin(terms, (0.0, 1.0)).all():
+        raise ModelBundleError("the shortlist's term mask must hold 0s and 1s")
     rescorer_arrays = {
         key.removeprefix("rescorer_"): value
         for key, value in arrays.items()
@@ -374,7 +412,9 @@ def from_state(
     }
     if not all(np.isfinite(v).all() for v in (frequency, *rescorer_arrays.values())):
         raise ModelBundleError("the shortlist's arrays hold NaN or infinity")
-    sources = Sources(matrices["documents"], matrices["topics"], matrices["centroids"], frequency)
+    sources = Sources(
+        matrices["documents"], matrices["topics"], matrices["centroids"], frequency, terms
+    )
     return ShortlistNetwork(
         sources, Rescorer(rescorer_arrays), neighbours=neighbours, candidates=candidates
     )
