@@ -328,3 +328,19 @@ def test_error_examples() -> None:
     assert examples[0]["false_negatives"] == ["c"] and examples[0]["false_positives"] == []
     assert examples[1]["false_positives"] == ["d"] and examples[1]["predicted"] == ["b", "d"]
     assert examples[2]["true"] == ["a", "b"] and examples[2]["false_negatives"] == ["b"]
+
+
+def test_confusions_are_the_dense_count_s_most_frequent_pairs_in_order() -> None:
+    from topicclf.metrics import confusions
+
+    rng = np.random.default_rng(5)
+    truth = rng.random((80, 9)) < 0.3
+    pred = rng.random((80, 9)) < 0.3
+    pairs = (truth & ~pred).astype(int).T @ (~truth & pred).astype(int)
+    flat = np.argsort(-pairs, axis=None, kind="stable")[:20]
+    expected = [
+        {"true": f"t{i}", "predicted": f"t{j}", "count": int(pairs[i, j])}
+        for i, j in (divmod(int(f), 9) for f in flat)
+        if pairs[i, j] > 0
+    ]
+    assert confusions(truth, pred, [f"t{j}" for j in range(9)]) == expected
