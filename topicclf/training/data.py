@@ -23,10 +23,11 @@ Tuner = Callable[[np.ndarray, np.ndarray], ThresholdPolicy]
 
 @dataclass
 class Prepared:
-    """Training data checked, encoded and split: the rows of `y` follow `texts`."""
+    """Training data checked, encoded and split: the rows of `y` follow `texts`. `y` is a
+    dense 0/1 array, or for the shortlist network a sparse (CSR) one."""
 
     texts: list[str]
-    y: np.ndarray
+    y: Any
     classes: list[str]
     mode: str
     train_idx: np.ndarray

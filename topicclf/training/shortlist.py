@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,7 +30,7 @@ from topicclf.model.inference import Scorer
 from topicclf.model.networks import build_network, keras_module, set_seed
 from topicclf.model.shortlist import FEATURES, Candidates, Rescorer, ShortlistNetwork, Sources
 from topicclf.model.thresholds import ThresholdPolicy, apply
-from topicclf.training.data import TrainingInfo
+from topicclf.training.data import Prepared, TrainingInfo
 from topicclf.training.network import epoch_progress
 from topicclf.training.pipeline import Fitted, threshold_curve, validate_training_data
 from topicclf.types import Progress
@@ -42,20 +41,6 @@ VALIDATION_CELLS = 20_000_000
 # Topic limits and thresholds tried for tagging (Annif's `optimize` tries the same kind).
 LIMITS = tuple(range(1, 11))
 THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.0, 0.96, 0.05))
-
-
-@dataclass
-class Labelled:
-    """Training texts with sparse topics, split into rescorer training and validation rows."""
-
-    texts: list[str]
-    y: sp.csr_matrix
-    classes: list[str]
-    mode: str
-    train_idx: np.ndarray
-    val_idx: np.ndarray
-    skipped: int
-    dropped: dict[str, int]
 
 
 def fit_shortlist(
@@ -130,7 +115,7 @@ def fit_shortlist(
 
 def prepare_sparse(
     config: Config, texts: Sequence[str], label_sets: Sequence[Sequence[str]]
-) -> Labelled:
+) -> Prepared:
     """Check the data, pick the mode, encode topics sparsely and hold out validation rows."""
     kept, labels, skipped = validate_training_data(texts, label_sets)
     mode = config.train.mode if config.train.mode != "auto" else detect_mode(labels)
@@ -148,7 +133,7 @@ def prepare_sparse(
     order = np.random.default_rng(config.train.seed).permutation(n)
     n_val = min(max(1, round(n * config.train.validation_split)), n - 1)
     assert encoder.classes_ is not None
-    return Labelled(
+    return Prepared(
         kept,
         y,
         encoder.classes_,
@@ -199,7 +184,7 @@ def train_rescorer(
     featurizer: TfidfFeaturizer,
     shortlists: Candidates,
     targets: np.ndarray,
-    data: Labelled,
+    data: Prepared,
     progress: Progress,
 ) -> tuple[Rescorer, int, int, int, float]:
     """The rescorer trained on the training rows' candidates with early stopping on the
@@ -262,7 +247,7 @@ def tune_limit_and_threshold(
     targets: np.ndarray,
     mask: np.ndarray,
     gold: np.ndarray,
-    data: Labelled,
+    data: Prepared,
 ) -> ThresholdPolicy:
     """One threshold for every topic and a limit of topics per document, chosen together for
     the best micro-F1 on the validation rows' shortlists (gold topics off a shortlist count as
