@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import warnings
 from pathlib import Path
@@ -538,3 +539,24 @@ def test_a_stacked_model_tags_alike_in_both_engines_after_saving(
     np.testing.assert_allclose(
         keras_engine.predict_proba(texts), tiny_dense.predict_proba(texts), rtol=1e-4, atol=1e-6
     )
+
+
+def test_a_corpus_too_large_for_one_piece_is_evaluated_in_batches_with_the_same_figures(
+    tiny_dense, tiny_docs, monkeypatch
+) -> None:
+    import topicclf.classifier as classifier
+    from topicclf.metrics import WHOLE_CORPUS_RANKING
+
+    whole = tiny_dense.evaluate(tiny_docs)
+    n_topics = len(tiny_dense.classes_)
+    monkeypatch.setattr(classifier, "EVALUATE_BATCH_CELLS", 7 * n_topics)  # batches of 7
+    batched = tiny_dense.evaluate(tiny_docs)
+    assert batched.micro == whole.micro and batched.per_topic == whole.per_topic
+    assert dataclasses.astuple(batched.samples) == pytest.approx(dataclasses.astuple(whole.samples))
+    assert batched.examples == whole.examples and batched.confusions == whole.confusions
+    # The same topics; scores of a batch of 7 may differ from a batch of 40 in the last bits.
+    for (a_id, a), (b_id, b) in zip(batched.predictions, whole.predictions, strict=True):
+        assert a_id == b_id and [t for t, _ in a] == [t for t, _ in b]
+        assert [s for _, s in a] == pytest.approx([s for _, s in b], abs=1e-6)
+    expected = {k: v for k, v in whole.ranking.items() if k not in WHOLE_CORPUS_RANKING}
+    assert batched.ranking == pytest.approx(expected) and batched.curves == {}

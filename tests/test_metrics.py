@@ -344,3 +344,36 @@ def test_confusions_are_the_dense_count_s_most_frequent_pairs_in_order() -> None
         if pairs[i, j] > 0
     ]
     assert confusions(truth, pred, [f"t{j}" for j in range(9)]) == expected
+
+
+@pytest.mark.parametrize("sizes", [(7, 7, 6), (1, 19), (10, 10)])
+def test_an_evaluation_in_batches_gives_the_whole_corpus_figures(sizes) -> None:
+    import dataclasses
+
+    from topicclf.metrics import WHOLE_CORPUS_RANKING, Evaluation
+
+    rng = np.random.default_rng(sum(sizes))
+    truth = rng.random((20, 6)) < 0.3
+    pred = rng.random((20, 6)) < 0.3
+    scores = rng.random((20, 6))
+    unknown = rng.random((20, 2)) < 0.2
+    names = [f"t{j}" for j in range(6)]
+    whole = evaluate(truth, pred, names, scores=scores, unknown_truth=(["u0", "u1"], unknown))
+    evaluation = Evaluation(names, ["u0", "u1"], multiclass=False)
+    start = 0
+    for size in sizes:
+        part = slice(start, start + size)
+        evaluation.add(truth[part], pred[part], scores=scores[part], unknown=unknown[part])
+        start += size
+    batched = evaluation.report()
+    assert batched.curves == {} and not WHOLE_CORPUS_RANKING & set(batched.ranking)
+    assert batched.ranking == pytest.approx(
+        {k: v for k, v in whole.ranking.items() if k not in WHOLE_CORPUS_RANKING}
+    )
+    for field in dataclasses.fields(whole):
+        ours, theirs = getattr(batched, field.name), getattr(whole, field.name)
+        if field.name in ("micro", "macro", "macro_seen", "weighted", "samples"):
+            # Sums in another order: equal to the last bits.
+            assert dataclasses.astuple(ours) == pytest.approx(dataclasses.astuple(theirs))
+        elif field.name not in ("ranking", "curves"):
+            assert ours == theirs, field.name

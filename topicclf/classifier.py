@@ -12,14 +12,15 @@ from typing import Any
 import numpy as np
 
 from topicclf import bundle
-from topicclf.config import ESTIMATOR_PARAMS, Config, with_values
+from topicclf.config import ESTIMATOR_PARAMS, EVALUATE_BATCH_CELLS, Config, with_values
 from topicclf.errors import DataError, InputError
 from topicclf.estimator import Estimator, not_fitted_error
 from topicclf.features import Featurizer
 from topicclf.features.tfidf import TfidfFeaturizer
 from topicclf.inputs import TARGET_KINDS, as_targets, as_texts
 from topicclf.labels import LabelEncoder
-from topicclf.metrics import EvaluationReport, error_examples, evaluate, micro_f1
+from topicclf.metrics import Evaluation, EvaluationReport, error_examples, micro_f1
+from topicclf.metrics.mistakes import ERROR_EXAMPLES
 from topicclf.model.explain import Explanation, explain
 from topicclf.model.inference import Scorer
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide, topics_of
@@ -304,14 +305,16 @@ class TopicClassifier(Estimator):
             raise DataError("the evaluation corpus has no labels; it needs labelled documents")
         encoder = LabelEncoder()
         encoder.classes_ = self.classes_
-        encoded = encoder.transform([doc.labels for doc in docs])
-        if encoded.unknown:
+        label_sets = [doc.labels for doc in docs]
+        truth = encoder.transform_sparse(label_sets)
+        unknown, unknown_y = encoder.unknown(label_sets)
+        if unknown:
             known = set(self.classes_)
             unknown_docs = sum(1 for d in docs if any(lab not in known for lab in d.labels))
             warnings.warn(
-                f"{len(encoded.unknown)} topic(s) in the evaluation corpus are unknown to the "
+                f"{len(unknown)} topic(s) in the evaluation corpus are unknown to the "
                 f"model ({unknown_docs} documents); they count as misses: "
-                + ", ".join(list(encoded.unknown)[:10]),
+                + ", ".join(list(unknown)[:10]),
                 UserWarning,
                 stacklevel=2,
             )
@@ -323,27 +326,34 @@ class TopicClassifier(Estimator):
                 UserWarning,
                 stacklevel=2,
             )
-        texts = [doc.text for doc in docs]
-        scores = self.predict_proba(texts)
-        chosen = decide(scores, self.policy_, DEFAULT_RULE, texts)
-        report = evaluate(
-            encoded.y,
-            chosen,
-            self.classes_,
-            scores=scores,
-            unknown_truth=encoded.unknown_truth,
-            multiclass=self.policy_.multiclass,
-        )
-        examples = error_examples(encoded.y > 0, chosen, self.classes_, [d.id for d in docs], texts)
+        evaluation = Evaluation(self.classes_, sorted(unknown), multiclass=self.policy_.multiclass)
+        cells = len(docs) * len(self.classes_)
+        batch = len(docs) if cells <= EVALUATE_BATCH_CELLS else EVALUATE_BATCH_CELLS
+        batch = max(1, batch if batch == len(docs) else batch // len(self.classes_))
+        examples, predictions = [], []
+        for start in range(0, len(docs), batch):
+            part = docs[start : start + batch]
+            texts = [doc.text for doc in part]
+            ids = [doc.id for doc in part]
+            scores = self.predict_proba(texts)
+            chosen = decide(scores, self.policy_, DEFAULT_RULE, texts)
+            true = truth[start : start + batch].toarray() > 0
+            evaluation.add(
+                true, chosen, scores=scores, unknown=unknown_y[start : start + batch].toarray()
+            )
+            examples += error_examples(true, chosen, self.classes_, ids, texts)
+            predictions += list(zip(ids, topics_of(scores, chosen, self.classes_), strict=True))
+        report = evaluation.report()
+        # Each batch's most wrong documents, merged: most errors first, then corpus order.
+        examples = sorted(
+            examples, key=lambda e: -(len(e["false_positives"]) + len(e["false_negatives"]))
+        )[:ERROR_EXAMPLES]
         if explain_examples and isinstance(self.featurizer_, TfidfFeaturizer):
             by_id = {d.id: d.text for d in docs}
             for example in examples:
                 example["explanations"] = {
                     e.topic: e.up for e in self.explain(by_id[example["id"]], top=6)
                 }
-        predictions = list(
-            zip([d.id for d in docs], topics_of(scores, chosen, self.classes_), strict=True)
-        )
         return dataclasses.replace(report, examples=examples, predictions=predictions)
 
     def tune_thresholds(self, X: Any, y: Any = None) -> tuple[EvaluationReport, EvaluationReport]:

@@ -31,6 +31,10 @@ CHAR_NGRAM_MODES = ("auto", "on", "off")
 LIBRARY_FIGURES_FROM_TOPICS = 300
 TAG_BATCH_SIZE = 512  # documents read, scored and written at a time by `tag`
 PREDICT_BATCH = 1024  # texts vectorized at once inside the scorer
+# `evaluate` scores a corpus in one piece up to this many (document, topic) cells, and beyond
+# it a batch of about this many cells at a time (a library vocabulary times 13,000 documents
+# would be gigabytes of dense matrices).
+EVALUATE_BATCH_CELLS = 20_000_000
 BAD_RECORD_POLICIES = ("report", "skip", "stop")
 SERVE_HOST = "127.0.0.1"
 SERVE_PORT = 8000

@@ -119,6 +119,24 @@ class LabelEncoder:
         shape = (len(indptr) - 1, len(index))
         return sp.csr_matrix((data, np.asarray(indices, dtype=np.int64), indptr), shape=shape)
 
+    def unknown(self, label_sets: Sequence[Sequence[str]]) -> tuple[Counter[str], Any]:
+        """The topics of these sets the model does not know, counted, and a sparse 0/1
+        matrix (documents x those topics, sorted), as an evaluation counts them as misses."""
+        import scipy.sparse as sp
+
+        known = set(self._classes())
+        counts: Counter[str] = Counter(
+            label for labels in label_sets for label in dict.fromkeys(labels) if label not in known
+        )
+        index = {label: j for j, label in enumerate(sorted(counts))}
+        indptr, indices = [0], []
+        for labels in label_sets:
+            indices.extend(sorted({index[label] for label in labels if label in index}))
+            indptr.append(len(indices))
+        data = np.ones(len(indices), dtype=np.float32)
+        shape = (len(label_sets), len(index))
+        return counts, sp.csr_matrix((data, np.asarray(indices, dtype=np.int64), indptr), shape)
+
     def decode(self, rows: Iterable[Iterable[int]]) -> list[list[str]]:
         """Column indices per document back to topic names."""
         classes = self._classes()

@@ -14,6 +14,7 @@ Neighbours: `ranking` (P@k, nDCG, LRAP), `mistakes` (confusions, error examples)
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ __all__ = [
     "METRIC_NAMES",
     "SUMMARY",
     "Averages",
+    "Evaluation",
     "EvaluationReport",
     "TopicScore",
     "check_gates",
@@ -224,54 +226,165 @@ def evaluate(
     does not know; they are appended as columns that are never predicted and scored 0.0,
     so every figure counts them as misses (and per_topic lists them with known=False).
     """
-    truth, pred, ext_scores, names = _extend(y_true, y_pred, label_names, scores, unknown_truth)
-    n_docs, n_known = truth.shape[0], len(label_names)
-    tp = (truth & pred).sum(axis=0)
-    fp = (~truth & pred).sum(axis=0)
-    fn = (truth & ~pred).sum(axis=0)
-    support = truth.sum(axis=0)
-    prf = _prf(tp, fp, fn)
-    doc_prf = _prf(
-        *((a & b).sum(axis=1) for a, b in ((truth, pred), (~truth, pred), (truth, ~pred)))
+    names = list(unknown_truth[0]) if unknown_truth is not None else []
+    evaluation = Evaluation(label_names, names, multiclass=multiclass)
+    evaluation.add(
+        y_true, y_pred, scores=scores, unknown=None if unknown_truth is None else unknown_truth[1]
     )
-    return EvaluationReport(
-        n_documents=n_docs,
-        n_topics=n_known,
-        micro=Averages(*(float(x) for x in _prf(tp.sum(), fp.sum(), fn.sum()))),
-        macro=_mean(prf, np.ones(len(names))),
-        macro_seen=_mean(prf, ((support > 0) | (tp + fp > 0)).astype(np.float64)),
-        weighted=_mean(prf, support.astype(np.float64)),
-        samples=_mean(doc_prf, np.ones(n_docs)),
-        hamming_loss=float((truth != pred).mean()) if truth.size else 0.0,
-        subset_accuracy=float((truth == pred).all(axis=1).mean()) if n_docs else 0.0,
-        per_topic=_topic_scores(names, n_known, tp, fp, fn),
-        topics_without_support=[names[j] for j in range(n_known) if support[j] == 0],
-        unknown_topics={
-            names[j]: int(support[j])
-            for j in sorted(range(n_known, len(names)), key=names.__getitem__)
-        },
-        documents_without_prediction=int((~pred.any(axis=1)).sum()),
-        documents_without_true_topic=int((~truth.any(axis=1)).sum()),
-        label_cardinality_true=float(truth.sum(axis=1).mean()) if n_docs else 0.0,
-        label_cardinality_predicted=float(pred.sum(axis=1).mean()) if n_docs else 0.0,
-        topics_per_document={
-            "true": _histogram(truth.sum(axis=1)),
-            "predicted": _histogram(pred.sum(axis=1)),
-        },
-        confusions=confusions(truth, pred, names),
-        ranking=ranking_metrics(truth, ext_scores) if ext_scores is not None else {},
-        curves=(
-            precision_recall_curves(truth, ext_scores, list(label_names))
-            if ext_scores is not None
-            else {}
-        ),
-        multiclass=_multiclass(truth, pred, names) if multiclass else {},
-    )
+    return evaluation.report()
 
 
-def _histogram(counts: np.ndarray) -> dict[str, int]:
-    values, freq = np.unique(counts, return_counts=True)
-    return {str(int(v)): int(f) for v, f in zip(values, freq, strict=True)}
+# Figures that need every document's scores at once; a batched evaluation leaves them out.
+WHOLE_CORPUS_RANKING = frozenset(
+    {"micro_average_precision", "macro_average_precision", "macro_average_precision_supported"}
+)
+
+
+class Evaluation:
+    """An evaluation taken a batch of documents at a time, so that a large vocabulary never
+    needs a documents x topics matrix of the whole corpus.
+
+    Every figure that is a count, or a mean over documents (the averages, per-topic figures,
+    P@k, F1@5, nDCG@k, LRAP, coverage, ranking loss, multi-class accuracy), is exact however
+    the documents are batched. Those that need every score at once (average precision,
+    precision-recall curves, the multi-class confusion matrix) are in the report only when
+    every document came in one batch, as `evaluate` gives them.
+    """
+
+    def __init__(
+        self, label_names: Sequence[str], unknown_names: Sequence[str] = (), *, multiclass: bool
+    ) -> None:
+        clash = sorted(set(unknown_names) & set(label_names))
+        if clash:
+            raise ValueError(f"unknown topics that the model has: {', '.join(clash)}")
+        self.label_names = list(label_names)
+        self.names = [*label_names, *unknown_names]
+        self.multiclass = multiclass
+        width = len(self.names)
+        self.tp, self.fp, self.fn = (np.zeros(width, np.int64) for _ in range(3))
+        self.n_docs = self.wrong_cells = self.exact = self.correct = 0
+        self.no_prediction = self.no_truth = self.true_total = self.pred_total = 0
+        self.doc_sums = np.zeros(3)
+        self.true_counts: Counter[int] = Counter()
+        self.pred_counts: Counter[int] = Counter()
+        self.pairs: Any = None
+        self.ranking_sums: dict[str, float] = {}
+        self.batches = 0
+        self.whole: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+
+    def add(
+        self,
+        y_true: np.ndarray,
+        y_pred: np.ndarray,
+        *,
+        scores: np.ndarray | None = None,
+        unknown: np.ndarray | None = None,
+    ) -> Evaluation:
+        """Count a batch: its true and predicted 0/1 matrices (documents x model topics),
+        scores, and its documents' unknown topics (documents x unknown names)."""
+        import scipy.sparse as sp
+
+        n_unknown = len(self.names) - len(self.label_names)
+        extra = None if unknown is None else (self.names[len(self.label_names) :], unknown)
+        if unknown is None and n_unknown:
+            extra = (self.names[len(self.label_names) :], np.zeros((len(y_true), n_unknown)))
+        truth, pred, ext_scores, _ = _extend(y_true, y_pred, self.label_names, scores, extra)
+        self.batches += 1
+        self.whole = (truth, pred, ext_scores) if self.batches == 1 else None
+        n = truth.shape[0]
+        self.n_docs += n
+        self.tp += (truth & pred).sum(axis=0)
+        self.fp += (~truth & pred).sum(axis=0)
+        self.fn += (truth & ~pred).sum(axis=0)
+        per_doc = [(a & b).sum(axis=1) for a, b in ((truth, pred), (~truth, pred), (truth, ~pred))]
+        self.doc_sums += [float(x.sum()) for x in _prf(*per_doc)]
+        self.wrong_cells += int((truth != pred).sum())
+        self.exact += int((truth == pred).all(axis=1).sum())
+        self.no_prediction += int((~pred.any(axis=1)).sum())
+        self.no_truth += int((~truth.any(axis=1)).sum())
+        true_n, pred_n = truth.sum(axis=1), pred.sum(axis=1)
+        self.true_total += int(true_n.sum())
+        self.pred_total += int(pred_n.sum())
+        self.true_counts.update(true_n.tolist())
+        self.pred_counts.update(pred_n.tolist())
+        missed = sp.csr_matrix(truth & ~pred, dtype=np.int64)
+        wrong = sp.csr_matrix(~truth & pred, dtype=np.int64)
+        pairs = (missed.T @ wrong).tocsr()
+        self.pairs = pairs if self.pairs is None else self.pairs + pairs
+        if self.multiclass:
+            true_idx = np.where(truth.any(axis=1), truth.argmax(axis=1), -1)
+            pred_idx = np.where(pred.any(axis=1), pred.argmax(axis=1), -2)
+            self.correct += int((true_idx == pred_idx).sum())
+        if ext_scores is not None and n:
+            for name, value in ranking_metrics(truth, ext_scores).items():
+                if name not in WHOLE_CORPUS_RANKING:
+                    self.ranking_sums[name] = self.ranking_sums.get(name, 0.0) + value * n
+        return self
+
+    def report(self) -> EvaluationReport:
+        """The figures of every document added so far."""
+        names, n_known, n = self.names, len(self.label_names), self.n_docs
+        tp, fp, fn = self.tp, self.fp, self.fn
+        support = tp + fn
+        prf = _prf(tp, fp, fn)
+        ranking = {name: total / n for name, total in self.ranking_sums.items()} if n else {}
+        curves: dict[str, dict[str, list[float]]] = {}
+        matrix: dict[str, Any] = {}
+        if self.whole is not None:
+            truth, pred, ext_scores = self.whole
+            if ext_scores is not None:
+                ranking = ranking_metrics(truth, ext_scores)
+                curves = precision_recall_curves(truth, ext_scores, self.label_names)
+            if self.multiclass:
+                matrix = _multiclass(truth, pred, names)
+        elif self.multiclass:
+            matrix = {"accuracy": self.correct / n if n else 0.0}
+        cells = n * len(names)
+        return EvaluationReport(
+            n_documents=n,
+            n_topics=n_known,
+            micro=Averages(*(float(x) for x in _prf(tp.sum(), fp.sum(), fn.sum()))),
+            macro=_mean(prf, np.ones(len(names))),
+            macro_seen=_mean(prf, ((support > 0) | (tp + fp > 0)).astype(np.float64)),
+            weighted=_mean(prf, support.astype(np.float64)),
+            samples=Averages(*(float(x / n) for x in self.doc_sums))
+            if n
+            else Averages(0.0, 0.0, 0.0),
+            hamming_loss=self.wrong_cells / cells if cells else 0.0,
+            subset_accuracy=self.exact / n if n else 0.0,
+            per_topic=_topic_scores(names, n_known, tp, fp, fn),
+            topics_without_support=[names[j] for j in range(n_known) if support[j] == 0],
+            unknown_topics={
+                names[j]: int(support[j])
+                for j in sorted(range(n_known, len(names)), key=names.__getitem__)
+            },
+            documents_without_prediction=self.no_prediction,
+            documents_without_true_topic=self.no_truth,
+            label_cardinality_true=self.true_total / n if n else 0.0,
+            label_cardinality_predicted=self.pred_total / n if n else 0.0,
+            topics_per_document={
+                "true": {str(k): v for k, v in sorted(self.true_counts.items())},
+                "predicted": {str(k): v for k, v in sorted(self.pred_counts.items())},
+            },
+            confusions=_top_pairs(self.pairs, names),
+            ranking=ranking,
+            curves=curves,
+            multiclass=matrix,
+        )
+
+
+def _top_pairs(pairs: Any, names: list[str], most: int = 20) -> list[dict[str, Any]]:
+    """The most frequent (missed, wrongly given) topic pairs of an accumulated count."""
+    if pairs is None:
+        return []
+    coo = pairs.tocoo()
+    keep = coo.data > 0
+    rows, cols, counts = coo.row[keep], coo.col[keep], coo.data[keep]
+    order = np.lexsort((cols, rows, -counts))[:most]
+    return [
+        {"true": names[rows[k]], "predicted": names[cols[k]], "count": int(counts[k])}
+        for k in order
+    ]
 
 
 def _multiclass(truth: np.ndarray, pred: np.ndarray, names: list[str]) -> dict[str, Any]:

@@ -27,13 +27,17 @@ def confusions(
     ]
 
 
+# Documents an evaluation report shows as examples of errors.
+ERROR_EXAMPLES = 6
+
+
 def error_examples(
     truth: np.ndarray,
     pred: np.ndarray,
     label_names: list[str],
     ids: list[str],
     texts: list[str],
-    most: int = 6,
+    most: int = ERROR_EXAMPLES,
 ) -> list[dict[str, Any]]:
     """A handful of documents with false positives or negatives, most errors first."""
     wrong = (truth != pred).sum(axis=1)
