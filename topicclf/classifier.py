@@ -25,7 +25,7 @@ from topicclf.model.explain import Explanation, explain
 from topicclf.model.inference import Scorer
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide, topics_of
 from topicclf.training import fit_model, retune
-from topicclf.types import Document, Progress
+from topicclf.types import Document, NullProgress, Progress
 from topicclf.vocabulary import Vocabulary
 
 __all__ = ["Explanation", "TopicClassifier", "TopicClassifierNotFittedError"]  # noqa: F822 - the last is defined on first use (module __getattr__)
@@ -291,12 +291,17 @@ class TopicClassifier(Estimator):
         return explain(self.scorer_, self.policy_, self.classes_, text, top=top, rule=rule)
 
     def evaluate(
-        self, X: Any, y: Any = None, *, explain_examples: bool = False
+        self,
+        X: Any,
+        y: Any = None,
+        *,
+        explain_examples: bool = False,
+        progress: Progress | None = None,
     ) -> EvaluationReport:
         """Precision, recall and F1 (micro, macro, per topic), ranking metrics and example
         errors on labelled documents (`X` alone: Document objects; or texts `X` and topics
         `y` in any shape fit takes); with `explain_examples`, why each example got its
-        topics (dense networks only)."""
+        topics (dense networks only); `progress` hears of every document scored."""
         self._check_fitted()
         docs = self._documents(X, y)
         if not docs:
@@ -331,6 +336,8 @@ class TopicClassifier(Estimator):
         batch = len(docs) if cells <= EVALUATE_BATCH_CELLS else EVALUATE_BATCH_CELLS
         batch = max(1, batch if batch == len(docs) else batch // len(self.classes_))
         examples, predictions = [], []
+        progress = progress or NullProgress()
+        progress.start("scoring", len(docs))
         for start in range(0, len(docs), batch):
             part = docs[start : start + batch]
             texts = [doc.text for doc in part]
@@ -343,6 +350,8 @@ class TopicClassifier(Estimator):
             )
             examples += error_examples(true, chosen, self.classes_, ids, texts)
             predictions += list(zip(ids, topics_of(scores, chosen, self.classes_), strict=True))
+            progress.advance(len(part))
+        progress.finish()
         report = evaluation.report()
         # Each batch's most wrong documents, merged: most errors first, then corpus order.
         examples = sorted(

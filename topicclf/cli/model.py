@@ -189,7 +189,7 @@ def evaluate(
     clf = TopicClassifier.load(model)
     docs = read_all(source, make_progress())
     wants_html = any(p.suffix.lower() == ".html" for p in output or [])
-    report = clf.evaluate(docs, explain_examples=wants_html)
+    report = clf.evaluate(docs, explain_examples=wants_html, progress=make_progress())
     render_evaluation(out, report, max_topics=max_topics)
     context = {
         "model": {
