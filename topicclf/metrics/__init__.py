@@ -316,9 +316,8 @@ class Evaluation:
             pred_idx = np.where(pred.any(axis=1), pred.argmax(axis=1), -2)
             self.correct += int((true_idx == pred_idx).sum())
         if ext_scores is not None and n:
-            for name, value in ranking_metrics(truth, ext_scores).items():
-                if name not in WHOLE_CORPUS_RANKING:
-                    self.ranking_sums[name] = self.ranking_sums.get(name, 0.0) + value * n
+            for name, value in ranking_metrics(truth, ext_scores, whole=False).items():
+                self.ranking_sums[name] = self.ranking_sums.get(name, 0.0) + value * n
         return self
 
     def report(self) -> EvaluationReport:

@@ -29,48 +29,73 @@ RANKING_NAMES = (
 )
 
 
-def hits_at_k(truth: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
+def tie_ranks(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, each score's place counting the ties before it (1 + topics scored higher)
+    and after it (topics scored higher or tied)."""
+    from scipy.stats import rankdata
+
+    return rankdata(-scores, method="min", axis=1), rankdata(-scores, method="max", axis=1)
+
+
+def hits_at_k(
+    truth: np.ndarray,
+    scores: np.ndarray,
+    k: int,
+    ranks: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """Expected true topics among each document's k best scores, ties averaged.
 
     Topics tied with the k-th score share the places left for them equally (the mean over
     every order of the tied topics), the rule scikit-learn's `ndcg_score` uses by default,
-    so precision@1 equals nDCG@1.
+    so precision@1 equals nDCG@1. `ranks`: `tie_ranks(scores)`, when already computed.
     """
-    from scipy.stats import rankdata
-
     truth = np.asarray(truth) > 0
     if truth.size == 0:
         return np.zeros(truth.shape[0])
-    first = rankdata(-scores, method="min", axis=1)  # 1 + topics scored higher
-    last = rankdata(-scores, method="max", axis=1)  # topics scored higher or tied
+    first, last = ranks if ranks is not None else tie_ranks(scores)
     tied = last - first + 1
     share = np.clip(k - (first - 1), 0, tied) / tied
     return np.asarray((share * truth).sum(axis=1), dtype=np.float64)
 
 
-def precision_at_k(truth: np.ndarray, scores: np.ndarray, k: int) -> float:
+def precision_at_k(
+    truth: np.ndarray,
+    scores: np.ndarray,
+    k: int,
+    ranks: tuple[np.ndarray, np.ndarray] | None = None,
+) -> float:
     """Mean over documents of hits@k / min(k, topics); a document without true topics gives 0."""
     if truth.shape[0] == 0 or truth.shape[1] == 0:
         return 0.0
-    return float((hits_at_k(truth, scores, k) / min(k, truth.shape[1])).mean())
+    return float((hits_at_k(truth, scores, k, ranks) / min(k, truth.shape[1])).mean())
 
 
-def recall_at_k(truth: np.ndarray, scores: np.ndarray, k: int) -> float:
+def recall_at_k(
+    truth: np.ndarray,
+    scores: np.ndarray,
+    k: int,
+    ranks: tuple[np.ndarray, np.ndarray] | None = None,
+) -> float:
     """Mean over documents of hits@k / true topics; a document without true topics gives 0."""
     if truth.shape[0] == 0:
         return 0.0
     n_true = (np.asarray(truth) > 0).sum(axis=1)
-    hits = hits_at_k(truth, scores, k)
+    hits = hits_at_k(truth, scores, k, ranks)
     return float(np.where(n_true > 0, hits / np.maximum(n_true, 1), 0.0).mean())
 
 
-def f1_at_k(truth: np.ndarray, scores: np.ndarray, k: int) -> float:
+def f1_at_k(
+    truth: np.ndarray,
+    scores: np.ndarray,
+    k: int,
+    ranks: tuple[np.ndarray, np.ndarray] | None = None,
+) -> float:
     """Mean over documents of the F1 of the k best-scored topics against the true ones:
     2 hits@k / (min(k, topics) + true topics); a document without true topics gives 0."""
     if truth.shape[0] == 0 or truth.shape[1] == 0:
         return 0.0
     n_true = (np.asarray(truth) > 0).sum(axis=1)
-    hits = hits_at_k(truth, scores, k)
+    hits = hits_at_k(truth, scores, k, ranks)
     return float((2 * hits / (min(k, truth.shape[1]) + n_true)).mean())
 
 
@@ -95,7 +120,7 @@ def average_precision(truth: np.ndarray, scores: np.ndarray) -> float:
 
 
 def ranking_metrics(
-    truth: np.ndarray, scores: np.ndarray, ks: tuple[int, ...] = KS
+    truth: np.ndarray, scores: np.ndarray, ks: tuple[int, ...] = KS, *, whole: bool = True
 ) -> dict[str, float]:
     """Precision@k, recall@k, nDCG@k, LRAP, coverage error, ranking loss, average precision.
 
@@ -105,6 +130,8 @@ def ranking_metrics(
     above define them), and macro average precision averages every column, a column without
     positives counting 0. `macro_average_precision_supported` is our own figure: the mean
     over the topics that occur in the truth. P@k, R@k and nDCG@k average tied scores.
+    `whole=False` leaves out the average precisions, which only the whole corpus's scores
+    give (a batch's would be thrown away).
     """
     from sklearn.metrics import (
         coverage_error,
@@ -119,11 +146,12 @@ def ranking_metrics(
     if n_docs == 0 or n_topics == 0:
         return {}
     out: dict[str, float] = {}
+    ranks = tie_ranks(scores)  # once for every k: the sort is most of the cost
     for k in ks:
-        out[f"precision@{k}"] = precision_at_k(truth, scores, k)
+        out[f"precision@{k}"] = precision_at_k(truth, scores, k, ranks)
     for k in ks:
-        out[f"recall@{k}"] = recall_at_k(truth, scores, k)
-    out[f"f1@{F1_K}"] = f1_at_k(truth, scores, F1_K)
+        out[f"recall@{k}"] = recall_at_k(truth, scores, k, ranks)
+    out[f"f1@{F1_K}"] = f1_at_k(truth, scores, F1_K, ranks)
     # scikit-learn takes a single column for a binary problem and refuses these figures.
     if n_topics > 1:
         for k in (*ks, NDCG_LIBRARY_K):
@@ -131,6 +159,8 @@ def ranking_metrics(
         out["lrap"] = float(label_ranking_average_precision_score(truth, scores))
         out["coverage_error"] = float(coverage_error(truth, scores))
         out["label_ranking_loss"] = float(label_ranking_loss(truth, scores))
+    if not whole:
+        return out
     out["micro_average_precision"] = average_precision(truth.ravel(), scores.ravel())
     per_topic = [average_precision(truth[:, j], scores[:, j]) for j in range(n_topics)]
     out["macro_average_precision"] = float(np.mean(per_topic))
