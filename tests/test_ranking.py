@@ -129,3 +129,16 @@ def test_ndcg_at_10_is_scikit_learns() -> None:
     assert ranking_metrics(truth, scores)["ndcg@10"] == pytest.approx(
         ndcg_score(truth, scores, k=10)
     )
+
+
+@pytest.mark.parametrize("k", [1, 3, 5, 10, 40])
+def test_ndcg_equals_scikit_learn_s_with_many_ties(k: int) -> None:
+    from sklearn.metrics import ndcg_score
+
+    from topicclf.metrics.ranking import ndcg_at_k
+
+    rng = np.random.default_rng(k)
+    truth = rng.random((60, 30)) < 0.1
+    truth[0] = False  # a document without true topics
+    scores = np.where(rng.random((60, 30)) < 0.3, rng.integers(0, 4, (60, 30)) / 4, 0.0)
+    assert ndcg_at_k(truth, scores, k) == pytest.approx(ndcg_score(truth, scores, k=k))
