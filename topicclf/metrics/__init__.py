@@ -23,7 +23,7 @@ import numpy as np
 
 from topicclf.config import LIBRARY_FIGURES_FROM_TOPICS
 from topicclf.errors import ConfigError
-from topicclf.metrics.mistakes import confusions, error_examples
+from topicclf.metrics.mistakes import confusion_counts, confusions, error_examples, top_pairs
 from topicclf.metrics.ranking import (
     RANKING_NAMES,
     UNKNOWN_SCORE,
@@ -282,8 +282,6 @@ class Evaluation:
     ) -> Evaluation:
         """Count a batch: its true and predicted 0/1 matrices (documents x model topics),
         scores, and its documents' unknown topics (documents x unknown names)."""
-        import scipy.sparse as sp
-
         n_unknown = len(self.names) - len(self.label_names)
         extra = None if unknown is None else (self.names[len(self.label_names) :], unknown)
         if unknown is None and n_unknown:
@@ -307,9 +305,7 @@ class Evaluation:
         self.pred_total += int(pred_n.sum())
         self.true_counts.update(true_n.tolist())
         self.pred_counts.update(pred_n.tolist())
-        missed = sp.csr_matrix(truth & ~pred, dtype=np.int64)
-        wrong = sp.csr_matrix(~truth & pred, dtype=np.int64)
-        pairs = (missed.T @ wrong).tocsr()
+        pairs = confusion_counts(truth, pred)
         self.pairs = pairs if self.pairs is None else self.pairs + pairs
         if self.multiclass:
             true_idx = np.where(truth.any(axis=1), truth.argmax(axis=1), -1)
@@ -365,25 +361,11 @@ class Evaluation:
                 "true": {str(k): v for k, v in sorted(self.true_counts.items())},
                 "predicted": {str(k): v for k, v in sorted(self.pred_counts.items())},
             },
-            confusions=_top_pairs(self.pairs, names),
+            confusions=top_pairs(self.pairs, names),
             ranking=ranking,
             curves=curves,
             multiclass=matrix,
         )
-
-
-def _top_pairs(pairs: Any, names: list[str], most: int = 20) -> list[dict[str, Any]]:
-    """The most frequent (missed, wrongly given) topic pairs of an accumulated count."""
-    if pairs is None:
-        return []
-    coo = pairs.tocoo()
-    keep = coo.data > 0
-    rows, cols, counts = coo.row[keep], coo.col[keep], coo.data[keep]
-    order = np.lexsort((cols, rows, -counts))[:most]
-    return [
-        {"true": names[rows[k]], "predicted": names[cols[k]], "count": int(counts[k])}
-        for k in order
-    ]
 
 
 def _multiclass(truth: np.ndarray, pred: np.ndarray, names: list[str]) -> dict[str, Any]:

@@ -12,14 +12,26 @@ def confusions(
 ) -> list[dict[str, Any]]:
     """The most frequent (missed true topic, wrongly predicted topic) pairs within documents,
     most frequent first, ties in (true, predicted) column order."""
+    return top_pairs(confusion_counts(truth, pred), label_names, most)
+
+
+def confusion_counts(truth: np.ndarray, pred: np.ndarray) -> Any:
+    """A sparse topics x topics count: [i, j] documents missing i while wrongly given j.
+    Sparse: dense, it would be 9 GB for a library vocabulary of 33,000 topics."""
     import scipy.sparse as sp
 
-    # Sparse: topics x topics dense would be 9 GB for a library vocabulary of 33,000.
     missed = sp.csr_matrix(truth & ~pred, dtype=np.int64)
     wrong = sp.csr_matrix(~truth & pred, dtype=np.int64)
-    pairs = (missed.T @ wrong).tocoo()  # [i, j]: documents missing i while wrongly given j
-    keep = pairs.data > 0
-    rows, cols, counts = pairs.row[keep], pairs.col[keep], pairs.data[keep]
+    return (missed.T @ wrong).tocsr()
+
+
+def top_pairs(pairs: Any, label_names: list[str], most: int = 20) -> list[dict[str, Any]]:
+    """The most frequent pairs of a confusion count, ties in (true, predicted) column order."""
+    if pairs is None:
+        return []
+    coo = pairs.tocoo()
+    keep = coo.data > 0
+    rows, cols, counts = coo.row[keep], coo.col[keep], coo.data[keep]
     order = np.lexsort((cols, rows, -counts))[:most]
     return [
         {"true": label_names[rows[k]], "predicted": label_names[cols[k]], "count": int(counts[k])}
