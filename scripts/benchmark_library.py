@@ -293,15 +293,18 @@ def main() -> None:
         return
     names = [n for n in (args.only or list(RUNNERS)) if _available(n)]
     results, suggestions = [], {}
+    failed: dict[str, int] = {}
     for name in names:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         command = [sys.executable, __file__, "--run", name, "--tibkat", str(args.tibkat)]
         if args.limit:
             command += ["--limit", str(args.limit)]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
+        if done.returncode != 0:  # a peer that fails is reported, the others still count
             print(done.stderr[-3000:], file=sys.stderr)
-            sys.exit(f"{name} failed")
+            print(f"{name} failed (exit status {done.returncode})", file=sys.stderr)
+            failed[name] = done.returncode
+            continue
         run = json.loads(done.stdout.strip().splitlines()[-1])
         for system, suggested in run.pop("suggestions").items():
             suggestions[system] = suggested
@@ -323,6 +326,7 @@ def main() -> None:
         "descriptions": {r["system"]: SYSTEMS[r["system"]] for r in results},
         "results": results,
         "paired_bootstrap_f1_at_5_vs_topicclf": bootstrap,
+        "failed": failed,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(payload, indent=2) + "\n")
