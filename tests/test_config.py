@@ -79,3 +79,26 @@ def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> Non
     path.write_bytes("[train]\nseed = 7 # caf\u00e9\n".encode("latin-1"))
     with pytest.raises(ConfigError, match=r"latin\.toml: not UTF-8 text \(byte 0xe9 at offset"):
         load_config(path)
+
+
+def test_a_network_kind_s_own_defaults_sit_under_the_file_and_set(tmp_path) -> None:
+    from topicclf.classifier import TopicClassifier
+    from topicclf.config import NETWORK_DEFAULTS, NETWORK_TYPES, defaults_for
+
+    assert set(NETWORK_DEFAULTS) <= set(NETWORK_TYPES)
+    for kind, values in NETWORK_DEFAULTS.items():  # each is a setting --set takes
+        Config().with_overrides([f"{key}={value}" for key, value in values.items()])
+        assert defaults_for(kind).network.type == kind
+    shortlist = load_config(None, ["network.type=shortlist"])
+    assert (shortlist.features.max_features, shortlist.network.dropout) == (200_000, 0.0)
+    given = load_config(None, ["network.type=shortlist", "features.max_features=5000"])
+    assert given.features.max_features == 5000 and given.network.dropout == 0.0
+    path = tmp_path / "run.toml"
+    path.write_text('[network]\ntype = "shortlist"\ndropout = 0.25\n')
+    from_file = load_config(path)
+    assert (from_file.features.max_features, from_file.network.dropout) == (200_000, 0.25)
+    assert load_config(None, []) == Config()  # the dense network's defaults are Config()'s
+    # The estimator: its network keyword brings the kind's defaults; a config given is kept.
+    assert TopicClassifier(network="shortlist").resolved_config().network.dropout == 0.0
+    explicit = Config().with_overrides(["network.type=shortlist"])
+    assert TopicClassifier(config=explicit).resolved_config() == explicit

@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 
 from topicclf import bundle
-from topicclf.config import ESTIMATOR_PARAMS, EVALUATE_BATCH_CELLS, Config, with_values
+from topicclf.config import (
+    ESTIMATOR_PARAMS,
+    EVALUATE_BATCH_CELLS,
+    Config,
+    defaults_for,
+    with_values,
+)
 from topicclf.errors import DataError, InputError
 from topicclf.estimator import Estimator, not_fitted_error
 from topicclf.features import Featurizer
@@ -116,7 +122,10 @@ class TopicClassifier(Estimator):
             for name, key in ESTIMATOR_PARAMS.items()
             if getattr(self, name) is not None
         }
-        return with_values(self.config or Config(), values, source="TopicClassifier")
+        # Without a config, the network kind's own defaults apply (config.NETWORK_DEFAULTS);
+        # a config given is taken as it is.
+        base = self.config or defaults_for(str(values.get("network.type", Config().network.type)))
+        return with_values(base, values, source="TopicClassifier")
 
     def __sklearn_tags__(self) -> Any:
         """Tags for scikit-learn: a multi-label classifier of 1-D collections of strings."""
