@@ -120,3 +120,12 @@ def test_tagging_with_a_shortlist_model_never_imports_tensorflow(
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_multi_class_mode_refuses_a_record_with_several_topics() -> None:
+    texts, labels = library(20, seed=10)
+    labels = [topics[:1] for topics in labels]
+    labels[3] = ["gnd:00001", "gnd:00002"]
+    config = Config().with_overrides(["network.type=shortlist", "train.mode=multiclass"])
+    with pytest.raises(DataError, match=r"exactly one topic per document; document #4 has 2"):
+        prepare_sparse(config, texts, labels)

@@ -186,14 +186,7 @@ def prepare(config: Config, texts: Sequence[str], label_sets: Sequence[Sequence[
             UserWarning,
             stacklevel=3,
         )
-    mode = config.train.mode if config.train.mode != "auto" else detect_mode(labels)
-    if mode == "multiclass":
-        for i, topics in enumerate(labels):
-            if len(set(topics)) != 1:
-                raise DataError(
-                    f"multi-class mode needs exactly one topic per document; document "
-                    f"#{i + 1} has {len(set(topics))}. Use --mode multilabel"
-                )
+    mode = training_mode(config, labels)
     encoder = LabelEncoder(min_count=config.train.min_count).fit(labels)
     y = encoder.transform(labels).y
     if mode == "multiclass":
@@ -205,6 +198,19 @@ def prepare(config: Config, texts: Sequence[str], label_sets: Sequence[Sequence[
     return Prepared(
         kept, y, encoder.classes_, mode, train_idx, val_idx, skipped, dict(encoder.dropped_)
     )
+
+
+def training_mode(config: Config, labels: Sequence[Sequence[str]]) -> str:
+    """The mode asked for, or detected; multi-class mode refuses a document with several."""
+    mode = config.train.mode if config.train.mode != "auto" else detect_mode(labels)
+    if mode == "multiclass":
+        for i, topics in enumerate(labels):
+            if len(set(topics)) != 1:
+                raise DataError(
+                    f"multi-class mode needs exactly one topic per document; document "
+                    f"#{i + 1} has {len(set(topics))}. Use --mode multilabel"
+                )
+    return mode
 
 
 def validate_training_data(

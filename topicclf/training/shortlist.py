@@ -24,7 +24,7 @@ from topicclf.config import (
 )
 from topicclf.errors import DataError
 from topicclf.features.tfidf import TfidfFeaturizer
-from topicclf.labels import LabelEncoder, detect_mode
+from topicclf.labels import LabelEncoder
 from topicclf.metrics import evaluate
 from topicclf.model.inference import Scorer
 from topicclf.model.networks import build_network, keras_module, set_seed
@@ -32,7 +32,12 @@ from topicclf.model.shortlist import FEATURES, Candidates, Rescorer, ShortlistNe
 from topicclf.model.thresholds import ThresholdPolicy, apply
 from topicclf.training.data import Prepared, TrainingInfo
 from topicclf.training.network import epoch_progress
-from topicclf.training.pipeline import Fitted, threshold_curve, validate_training_data
+from topicclf.training.pipeline import (
+    Fitted,
+    threshold_curve,
+    training_mode,
+    validate_training_data,
+)
 from topicclf.types import Progress
 
 # The validation report is measured on at most this many (document, topic) cells: it is
@@ -118,7 +123,7 @@ def prepare_sparse(
 ) -> Prepared:
     """Check the data, pick the mode, encode topics sparsely and hold out validation rows."""
     kept, labels, skipped = validate_training_data(texts, label_sets)
-    mode = config.train.mode if config.train.mode != "auto" else detect_mode(labels)
+    mode = training_mode(config, labels)
     encoder = LabelEncoder(min_count=config.train.min_count).fit(labels)
     y = encoder.transform_sparse(labels)
     keep = np.flatnonzero(np.diff(y.indptr) > 0)
