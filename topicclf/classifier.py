@@ -341,9 +341,9 @@ class TopicClassifier(Estimator):
                 stacklevel=2,
             )
         evaluation = Evaluation(self.classes_, sorted(unknown), multiclass=self.policy_.multiclass)
-        cells = len(docs) * len(self.classes_)
-        batch = len(docs) if cells <= EVALUATE_BATCH_CELLS else EVALUATE_BATCH_CELLS
-        batch = max(1, batch if batch == len(docs) else batch // len(self.classes_))
+        n_topics = len(self.classes_)
+        one_piece = len(docs) * n_topics <= EVALUATE_BATCH_CELLS
+        batch = len(docs) if one_piece else max(1, EVALUATE_BATCH_CELLS // n_topics)
         examples, predictions = [], []
         progress = progress or NullProgress()
         progress.start("scoring", len(docs))

@@ -461,34 +461,38 @@ def defaults_for(network_type: str) -> Config:
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Load defaults (the network kind's own where it has some: NETWORK_DEFAULTS), then a
     TOML file (if given), then `section.key=value` overrides."""
-    first = _load_config(Config(), path, overrides)
+    data = _read_toml(Path(path)) if path is not None else {}
+    first = _layered(Config(), data, path, overrides)
     if first.network.type not in NETWORK_DEFAULTS:
         return first
-    return _load_config(defaults_for(first.network.type), path, overrides)
+    return _layered(defaults_for(first.network.type), data, path, overrides)
 
 
-def _load_config(base: Config, path: str | Path | None, overrides: list[str] | None) -> Config:
-    config = base
-    if path is not None:
-        path = Path(path)
-        try:
-            with path.open("rb") as handle:
-                data = tomllib.load(handle)
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except IsADirectoryError:
-            raise ConfigError(f"config path is a directory, not a TOML file: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-        except UnicodeDecodeError as exc:
-            raise ConfigError(
-                f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#x} at offset "
-                f"{exc.start}); TOML files are UTF-8: save it as UTF-8"
-            ) from None
-        config = _merge(config, data, source=str(path))
+def _layered(
+    base: Config, data: dict[str, Any], path: str | Path | None, overrides: list[str] | None
+) -> Config:
+    config = _merge(base, data, source=str(path)) if path is not None else base
     if overrides:
         config = config.with_overrides(overrides)
     return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """A configuration file's data; every way of failing to read it is a ConfigError."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config path is a directory, not a TOML file: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#x} at offset "
+            f"{exc.start}); TOML files are UTF-8: save it as UTF-8"
+        ) from None
 
 
 def to_toml(config: Config) -> str:

@@ -91,18 +91,13 @@ class LabelEncoder:
 
         classes = self._classes()
         known = set(classes)
-        unknown: Counter[str] = Counter()
-        cleaned, others = [], []
-        for labels in label_sets:
-            cleaned.append([label for label in labels if label in known])
-            others.append([label for label in labels if label not in known])
-            unknown.update(others[-1])
-        binarizer = MultiLabelBinarizer(classes=classes)
-        y = binarizer.fit_transform(cleaned).astype(np.float32)
-        # A second binarizer over the unknown topics keeps the documents that carry them,
-        # so that evaluation can count them as misses instead of forgetting them.
-        unknown_y = MultiLabelBinarizer(classes=sorted(unknown)).fit_transform(others)
-        return EncodedLabels(y=y, unknown=unknown, unknown_y=unknown_y.astype(np.float32))
+        label_sets = list(label_sets)
+        cleaned = [[label for label in labels if label in known] for labels in label_sets]
+        y = MultiLabelBinarizer(classes=classes).fit_transform(cleaned).astype(np.float32)
+        # The unknown topics' own matrix keeps the documents that carry them, so that
+        # evaluation can count them as misses instead of forgetting them.
+        unknown, unknown_y = self.unknown(label_sets)
+        return EncodedLabels(y=y, unknown=unknown, unknown_y=unknown_y.toarray())
 
     def transform_sparse(self, label_sets: Iterable[Sequence[str]]) -> Any:
         """Topic sets as a sparse 0/1 matrix (scipy CSR, float32), unknown topics left out:

@@ -27,6 +27,7 @@ from topicclf.metrics.mistakes import confusion_counts, confusions, error_exampl
 from topicclf.metrics.ranking import (
     RANKING_NAMES,
     UNKNOWN_SCORE,
+    WHOLE_CORPUS_RANKING,
     precision_recall_curves,
     ranking_metrics,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "LOWER_IS_BETTER",
     "METRIC_NAMES",
     "SUMMARY",
+    "WHOLE_CORPUS_RANKING",
     "Averages",
     "Evaluation",
     "EvaluationReport",
@@ -232,12 +234,6 @@ def evaluate(
         y_true, y_pred, scores=scores, unknown=None if unknown_truth is None else unknown_truth[1]
     )
     return evaluation.report()
-
-
-# Figures that need every document's scores at once; a batched evaluation leaves them out.
-WHOLE_CORPUS_RANKING = frozenset(
-    {"micro_average_precision", "macro_average_precision", "macro_average_precision_supported"}
-)
 
 
 class Evaluation:

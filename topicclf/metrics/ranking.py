@@ -29,6 +29,13 @@ RANKING_NAMES = (
 )
 
 
+# Figures that need every document's scores at once: `ranking_metrics(whole=False)` leaves
+# them out, and a batched evaluation does not give them.
+WHOLE_CORPUS_RANKING = frozenset(
+    {"micro_average_precision", "macro_average_precision", "macro_average_precision_supported"}
+)
+
+
 def tie_ranks(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row, each score's place counting the ties before it (1 + topics scored higher)
     and after it (topics scored higher or tied)."""

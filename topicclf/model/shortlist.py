@@ -91,6 +91,18 @@ class Candidates:
     features: np.ndarray  # (documents, width, len(FEATURES)) float32
     mask: np.ndarray  # (documents, width) bool
 
+    def rows(self, which: np.ndarray | slice) -> Candidates:
+        """The shortlists of some documents."""
+        return Candidates(self.topics[which], self.features[which], self.mask[which])
+
+    def scores(self, probabilities: np.ndarray, n_topics: int) -> np.ndarray:
+        """The candidates' probabilities as a dense (documents, topics) batch, 0 elsewhere."""
+        n, width = self.topics.shape
+        out = np.zeros((n, n_topics), dtype=np.float32)
+        rows = np.repeat(np.arange(n), width).reshape(n, width)
+        out[rows[self.mask], self.topics[self.mask]] = probabilities[self.mask]
+        return out
+
 
 @dataclass
 class Sources:
@@ -305,11 +317,7 @@ class ShortlistNetwork:
         """Scores of shape (rows, topics), float32: each shortlisted topic's probability,
         0 for the others. Dense for this batch only."""
         shortlist = self.sources.candidates(x, self.neighbours, self.width)
-        probabilities = self.rescorer.probabilities(shortlist)
-        out = np.zeros((x.shape[0], self.n_outputs), dtype=np.float32)
-        rows = np.repeat(np.arange(x.shape[0]), self.width).reshape(x.shape[0], self.width)
-        out[rows[shortlist.mask], shortlist.topics[shortlist.mask]] = probabilities[shortlist.mask]
-        return out
+        return shortlist.scores(self.rescorer.probabilities(shortlist), self.n_outputs)
 
 
 # -- storage: the sources' sparse matrices and the rescorer's layers as named arrays ----------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,17 @@ LIMITS = tuple(range(1, 11))
 THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.0, 0.96, 0.05))
 
 
+@dataclass
+class RescorerFit:
+    """The trained rescorer and how its training went."""
+
+    rescorer: Rescorer
+    epochs_run: int
+    best_epoch: int  # 0 when no epoch was measured on validation
+    batch_size: int
+    learning_rate: float
+
+
 def fit_shortlist(
     config: Config,
     texts: Sequence[str],
@@ -64,11 +76,10 @@ def fit_shortlist(
     progress.finish()
     shortlists = out_of_fold_shortlists(config, x, data.y, progress)
     targets = candidate_targets(shortlists, data.y)
-    rescorer, epochs_run, best_epoch, batch, rate = train_rescorer(
-        config, featurizer, shortlists, targets, data, progress
-    )
+    fit = train_rescorer(config, featurizer, shortlists, targets, data, progress)
+    rescorer = fit.rescorer
     val = data.val_idx
-    val_shortlists = _rows(shortlists, val)
+    val_shortlists = shortlists.rows(val)
     probabilities = rescorer.probabilities(val_shortlists)
     gold = np.diff(data.y[val].indptr)
     policy = tune_limit_and_threshold(
@@ -83,8 +94,9 @@ def fit_shortlist(
     )
     progress.advance(1)
     progress.finish()
-    report_rows = val[: max(1, VALIDATION_CELLS // max(1, data.y.shape[1]))]
-    scores = _dense_scores(_rows(shortlists, report_rows), probabilities, data.y.shape[1])
+    shown = max(1, VALIDATION_CELLS // max(1, data.y.shape[1]))
+    report_rows = val[:shown]
+    scores = val_shortlists.rows(slice(0, shown)).scores(probabilities[:shown], data.y.shape[1])
     y_report = data.y[report_rows].toarray()
     validation = evaluate(y_report, apply(scores, policy), data.classes, scores=scores)
     recall = float(targets[val].sum() / max(1, gold.sum()))
@@ -97,15 +109,15 @@ def fit_shortlist(
         validation_documents=len(val),
         skipped_empty_documents=data.skipped,
         dropped_topics=data.dropped,
-        epochs_run=epochs_run,
-        best_epoch=best_epoch,
+        epochs_run=fit.epochs_run,
+        best_epoch=fit.best_epoch,
         refit_on_all_documents=True,
         refit_epochs=0,
         stacked=False,
         stack_calibration=None,
         stack_documents=None,
-        batch_size=batch,
-        learning_rate=round(rate, 6),
+        batch_size=fit.batch_size,
+        learning_rate=round(fit.learning_rate, 6),
         seconds=round(time.perf_counter() - started, 2),
         threshold_curve=threshold_curve(y_report, scores, policy),
         shortlist={
@@ -191,12 +203,12 @@ def train_rescorer(
     targets: np.ndarray,
     data: Prepared,
     progress: Progress,
-) -> tuple[Rescorer, int, int, int, float]:
+) -> RescorerFit:
     """The rescorer trained on the training rows' candidates with early stopping on the
-    validation rows': (rescorer, epochs run, best epoch, batch size, learning rate)."""
+    validation rows'."""
     keras = keras_module()
-    train_rows = _rows(shortlists, data.train_idx)
-    val_rows = _rows(shortlists, data.val_idx)
+    train_rows = shortlists.rows(data.train_idx)
+    val_rows = shortlists.rows(data.val_idx)
     x_train = train_rows.features[train_rows.mask]
     y_train = targets[data.train_idx][train_rows.mask]
     mean = x_train.mean(axis=0) if len(x_train) else np.zeros(len(FEATURES), np.float32)
@@ -223,7 +235,7 @@ def train_rescorer(
     )
     losses = history.history.get("val_loss", [])
     best = int(np.argmin(losses)) + 1 if losses else 0
-    return (
+    return RescorerFit(
         Rescorer(export_rescorer(model, mean, scale)),
         len(history.history.get("loss", [])),
         best,
@@ -285,18 +297,3 @@ def tune_limit_and_threshold(
     return ThresholdPolicy(
         "global", np.full(n_topics, threshold, np.float32), threshold, fallback, limit, False
     )
-
-
-def _rows(shortlists: Candidates, rows: np.ndarray) -> Candidates:
-    return Candidates(shortlists.topics[rows], shortlists.features[rows], shortlists.mask[rows])
-
-
-def _dense_scores(shortlists: Candidates, probabilities: np.ndarray, n_topics: int) -> np.ndarray:
-    """Scores of a few documents as a dense (documents, topics) matrix, 0 off the shortlist."""
-    n = shortlists.topics.shape[0]
-    out = np.zeros((n, n_topics), dtype=np.float32)
-    rows = np.repeat(np.arange(n), shortlists.topics.shape[1]).reshape(shortlists.topics.shape)
-    out[rows[shortlists.mask], shortlists.topics[shortlists.mask]] = probabilities[:n][
-        shortlists.mask
-    ]
-    return out
