@@ -274,3 +274,27 @@ def test_a_large_vocabulary_leads_with_the_subject_indexing_figures(tmp_path: Pa
     # A small vocabulary keeps its usual order: F1@5 among the ranking figures only.
     small = evaluate(TRUE, PRED, NAMES, scores=SCORES)
     assert library_figures(small) == [] and "f1@5" in small.ranking
+
+
+def test_a_batched_multi_class_report_has_accuracy_and_no_matrix_in_every_renderer(
+    tmp_path: Path,
+) -> None:
+    from rich.console import Console
+
+    from topicclf.metrics import Evaluation
+    from topicclf.reports.terminal import render_evaluation
+
+    names = ["a", "b", "c"]
+    truth = np.eye(3, dtype=bool)[[0, 1, 2, 0, 1, 2]]
+    pred = np.eye(3, dtype=bool)[[0, 1, 1, 0, 2, 2]]
+    evaluation = Evaluation(names, multiclass=True)
+    for part in (slice(0, 4), slice(4, 6)):
+        evaluation.add(truth[part], pred[part], scores=pred[part].astype(float))
+    report = evaluation.report()
+    assert report.multiclass == {"accuracy": 4 / 6, "documents_with_several_true_topics": 0}
+    console = Console(record=True, width=200)
+    render_evaluation(console, report)
+    assert "accuracy (multi-class) 0.6667" in console.export_text()
+    for suffix in ("md", "html", "json"):
+        write_report(report, tmp_path / f"r.{suffix}", CONTEXT)
+        assert "0.6667" in (tmp_path / f"r.{suffix}").read_text() or suffix == "json"

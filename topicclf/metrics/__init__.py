@@ -258,7 +258,7 @@ class Evaluation:
         self.multiclass = multiclass
         width = len(self.names)
         self.tp, self.fp, self.fn = (np.zeros(width, np.int64) for _ in range(3))
-        self.n_docs = self.wrong_cells = self.exact = self.correct = 0
+        self.n_docs = self.wrong_cells = self.exact = self.correct = self.several = 0
         self.no_prediction = self.no_truth = self.true_total = self.pred_total = 0
         self.doc_sums = np.zeros(3)
         self.true_counts: Counter[int] = Counter()
@@ -307,6 +307,7 @@ class Evaluation:
             true_idx = np.where(truth.any(axis=1), truth.argmax(axis=1), -1)
             pred_idx = np.where(pred.any(axis=1), pred.argmax(axis=1), -2)
             self.correct += int((true_idx == pred_idx).sum())
+            self.several += int((truth.sum(axis=1) > 1).sum())
         if ext_scores is not None and n:
             for name, value in ranking_metrics(truth, ext_scores, whole=False).items():
                 self.ranking_sums[name] = self.ranking_sums.get(name, 0.0) + value * n
@@ -328,8 +329,11 @@ class Evaluation:
                 curves = precision_recall_curves(truth, ext_scores, self.label_names)
             if self.multiclass:
                 matrix = _multiclass(truth, pred, names)
-        elif self.multiclass:
-            matrix = {"accuracy": self.correct / n if n else 0.0}
+        elif self.multiclass:  # the topics x topics matrix is whole-corpus only
+            matrix = {
+                "accuracy": self.correct / n if n else 0.0,
+                "documents_with_several_true_topics": self.several,
+            }
         cells = n * len(names)
         return EvaluationReport(
             n_documents=n,

@@ -228,7 +228,8 @@ def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
     ranking = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{v:.4f}</td></tr>" for k, v in report.ranking.items()
     )
-    extra = _confusion_matrix(report.multiclass) if report.multiclass else ""
+    multiclass = report.multiclass
+    extra = _confusion_matrix(multiclass) if "confusion_matrix" in multiclass else ""
     figures = " · ".join(f"{html.escape(f.label)} {v:.4f}" for f, v in summary_figures(report))
     unknown = ""
     if report.unknown_topics or report.topics_without_support:

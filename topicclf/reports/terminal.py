@@ -62,7 +62,7 @@ def render_evaluation(console: Console, report: EvaluationReport, *, max_topics:
             f"... {len(ordered) - max_topics} more topics; write them all with "
             "--output report.md/.csv/.json (or --max-topics N)"
         )
-    if report.multiclass:
+    if "confusion_matrix" in report.multiclass:  # a batched evaluation has none
         render_confusion_matrix(console, report.multiclass)
     console.print(" · ".join(f"{f.label} {v:.4f}" for f, v in summary_figures(report)))
     console.print(
