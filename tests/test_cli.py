@@ -915,3 +915,24 @@ def test_a_reader_that_goes_away_stops_output_quietly_with_the_sigpipe_status(
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=300) == 141
     assert "error" not in err and "Traceback" not in err
+
+
+def test_tag_refuses_a_gz_output_before_any_work(tmp_path: Path) -> None:
+    out = tmp_path / "tags.jsonl.gz"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "topicclf",
+            "tag",
+            "no-model",
+            "corpora/newsbriefs/test.jsonl",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "outputs are written uncompressed" in result.stderr and not out.exists()

@@ -74,3 +74,10 @@ def test_leftovers_of_a_killed_writer_are_removed_by_the_next(tmp_path: Path) ->
         (directory / "f").write_text("x")
     assert not stale_file.exists() and not stale_dir.exists() and alive.exists()
     assert (tmp_path / "out.jsonl").read_text() == "ok\n"
+
+
+def test_a_compressed_file_name_is_refused_as_an_output(tmp_path: Path) -> None:
+    # A corpus named .gz is read through gzip: plain text under that name could not be read.
+    with pytest.raises(OutputError, match=r"tags\.jsonl\.GZ: outputs are written uncompressed"):
+        check_output(tmp_path / "tags.jsonl.GZ", kind="file")
+    check_output(tmp_path / "models.gz", kind="directory")  # a directory's name is a name

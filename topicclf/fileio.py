@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
+from topicclf.corpus.base import is_compressed
 from topicclf.errors import OutputError
 
 
@@ -31,6 +32,13 @@ def check_output(
     inside one (a model or corpus directory) or a directory holding one; an existing file or
     directory is replaced only with `force` (--force). Raises OutputError otherwise."""
     target = Path(target)
+    if kind != "directory" and is_compressed(target):
+        # Corpora named .gz are read through gzip; a plain file under that name could not
+        # be read back.
+        raise OutputError(
+            f"{target}: outputs are written uncompressed; name it without .gz and compress it "
+            "afterwards, or write to stdout and pipe it through gzip"
+        )
     for source in inputs:
         if str(source) in ("-", "") or (":" in str(source) and not Path(source).exists()):
             continue  # stdin, or a reuters:SPLIT name
