@@ -95,13 +95,14 @@ def test_the_limit_and_threshold_are_those_with_the_best_micro_f1() -> None:
     targets = np.array([[0, 1, 0], [1, 0, 0]], np.float32)
     mask = np.ones((2, 3), bool)
     gold = np.array([2, 2])
-    policy = tune_limit_and_threshold(config, probabilities, targets, mask, gold, data)
+    n = data.y.shape[1]
+    policy = tune_limit_and_threshold(config, probabilities, targets, mask, gold, n, False)
     # Best: the two best of document 0 (0.9, 0.6) and the best of document 1 -> tp 2,
     # chosen 3, gold 4: F1 = 4 / 7.
     assert policy.top_k == 2 and policy.fallback in (True, False)
     assert 0.35 <= policy.global_threshold <= 0.6
     fixed = Config().with_overrides(["network.type=shortlist", "thresholds.top_k=1"])
-    assert tune_limit_and_threshold(fixed, probabilities, targets, mask, gold, data).top_k == 1
+    assert tune_limit_and_threshold(fixed, probabilities, targets, mask, gold, n, False).top_k == 1
 
 
 def test_tagging_with_a_shortlist_model_never_imports_tensorflow(
@@ -129,3 +130,21 @@ def test_multi_class_mode_refuses_a_record_with_several_topics() -> None:
     config = Config().with_overrides(["network.type=shortlist", "train.mode=multiclass"])
     with pytest.raises(DataError, match=r"exactly one topic per document; document #4 has 2"):
         prepare_sparse(config, texts, labels)
+
+
+def test_tuning_again_keeps_the_shortlist_rule_one_threshold_and_a_limit(
+    fitted: TopicClassifier,
+) -> None:
+    import copy
+
+    clf = copy.deepcopy(fitted)
+    texts, labels = library(80, seed=11)
+    before, after = clf.tune_thresholds(texts, labels)
+    assert clf.policy_.strategy == "global" and 1 <= clf.policy_.top_k <= 10
+    assert np.all(clf.policy_.thresholds == clf.policy_.global_threshold)
+    assert after.micro.f1 >= before.micro.f1 - 1e-9  # chosen on these very documents
+    with (
+        pytest.warns(UserWarning, match="unknown to the model"),
+        pytest.raises(DataError, match="none of the model's topics"),
+    ):
+        clf.tune_thresholds(["alpha beta"], [["not-a-subject"]])

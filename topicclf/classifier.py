@@ -30,7 +30,7 @@ from topicclf.metrics.mistakes import ERROR_EXAMPLES
 from topicclf.model.explain import Explanation, explain
 from topicclf.model.inference import Scorer
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide, topics_of
-from topicclf.training import fit_model, retune
+from topicclf.training import fit_model, retune_model
 from topicclf.types import Document, NullProgress, Progress
 from topicclf.vocabulary import Vocabulary
 
@@ -380,11 +380,14 @@ class TopicClassifier(Estimator):
         self._check_fitted()
         docs = self._documents(X, y)
         before = self.evaluate(docs)
-        encoder = LabelEncoder()
-        encoder.classes_ = self.classes_
-        truth = encoder.transform([d.labels for d in docs]).y
-        scores = self.predict_proba([d.text for d in docs])
-        self.policy_ = retune(self.config_, self.policy_, truth, scores)
+        self.policy_ = retune_model(
+            self.config_,
+            self.policy_,
+            self.scorer_,
+            [d.text for d in docs],
+            [d.labels for d in docs],
+            self.classes_,
+        )
         self.training_info_ = {**self.training_info_, "thresholds_retuned_on": len(docs)}
         return before, self.evaluate(docs)
 

@@ -83,7 +83,13 @@ def fit_shortlist(
     probabilities = rescorer.probabilities(val_shortlists)
     gold = np.diff(data.y[val].indptr)
     policy = tune_limit_and_threshold(
-        config, probabilities, targets[val], val_shortlists.mask, gold, data
+        config,
+        probabilities,
+        targets[val],
+        val_shortlists.mask,
+        gold,
+        data.y.shape[1],
+        data.multiclass,
     )
     progress.start("shortlist sources of every document", 1)
     network = ShortlistNetwork(
@@ -258,21 +264,39 @@ def export_rescorer(model: Any, mean: np.ndarray, scale: np.ndarray) -> dict[str
     return arrays
 
 
+def retune_shortlist(
+    config: Config, policy: ThresholdPolicy, network: ShortlistNetwork, x: Any, y: Any
+) -> ThresholdPolicy:
+    """The limit and threshold chosen anew on labelled documents (features `x`, sparse topics
+    `y`), by the rule training used; a multi-class model's argmax has nothing to tune."""
+    if policy.multiclass:
+        return policy
+    if not y.nnz:
+        raise DataError("the tuning corpus has none of the model's topics; nothing to tune on")
+    shortlists = network.sources.candidates(x, network.neighbours, network.width)
+    probabilities = network.rescorer.probabilities(shortlists)
+    targets = candidate_targets(shortlists, y)
+    gold = np.diff(y.indptr)
+    return tune_limit_and_threshold(
+        config, probabilities, targets, shortlists.mask, gold, network.n_outputs, False
+    )
+
+
 def tune_limit_and_threshold(
     config: Config,
     probabilities: np.ndarray,
     targets: np.ndarray,
     mask: np.ndarray,
     gold: np.ndarray,
-    data: Prepared,
+    n_topics: int,
+    multiclass: bool,
 ) -> ThresholdPolicy:
     """One threshold for every topic and a limit of topics per document, chosen together for
     the best micro-F1 on the validation rows' shortlists (gold topics off a shortlist count as
     misses). A multi-class model gives its best topic; `thresholds.top_k` or a fixed
     threshold in the configuration are kept as given."""
-    n_topics = data.y.shape[1]
     th = config.thresholds
-    if data.mode == "multiclass":
+    if multiclass:
         return ThresholdPolicy("argmax", np.zeros(n_topics, np.float32), 0.0, True, 0, True)
     scores = np.where(mask, probabilities, -1.0)
     order = np.argsort(-scores, axis=1, kind="stable")
