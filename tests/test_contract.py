@@ -22,6 +22,7 @@ from topicclf.config import Config
 from topicclf.corpus import open_corpus
 
 NEWS = Path(__file__).parent.parent / "corpora" / "newsbriefs"
+MIXED = Path(__file__).parent / "data" / "mixed.jsonl"
 Record = tuple[str, list[str], dict[str, float]]
 
 
@@ -54,6 +55,10 @@ def awkward_documents() -> list[dict[str, Any]]:
         "shares fell; the bank raised rates",
         "storm",
         *news,
+        # Texts in other languages: a model of several languages analyses each by its own.
+        "Der Sturm hat das Stadion überflutet und das Spiel wurde abgesagt.",
+        "Keskuspankki nosti korkoja ja inflaatio hidastuu.",
+        "Le gouvernement a annoncé une hausse des impôts pour l'année prochaine.",
     ]
     docs = [{"id": f"c{i:02d}", "text": t} for i, t in enumerate(texts)]
     docs[5]["id"] = docs[4]["id"]  # a repeated id
@@ -61,9 +66,18 @@ def awkward_documents() -> list[dict[str, Any]]:
     return docs
 
 
-def _train(path: Path, network: str, mode: str, fallback: str, chars: str = "auto") -> Path:
+def _train(
+    path: Path,
+    network: str,
+    mode: str,
+    fallback: str,
+    chars: str = "auto",
+    corpus: Path = NEWS / "train.jsonl",
+    stemmer: str = "none",
+) -> Path:
     config = Config().with_overrides(
         [
+            f"text.stemmer={stemmer}",
             f"network.type={network}",
             "network.hidden_units=32",
             "network.embedding_dim=16",
@@ -74,7 +88,7 @@ def _train(path: Path, network: str, mode: str, fallback: str, chars: str = "aut
             f"features.char_ngrams={chars}",
         ]
     )
-    docs = list(open_corpus(NEWS / "train.jsonl"))
+    docs = list(open_corpus(corpus))
     labels = [d.labels[:1] if mode == "multiclass" else d.labels for d in docs]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -96,6 +110,16 @@ MODELS = {
     # Large vocabularies: shortlists rescored in numpy, scores 0 off the shortlist.
     "shortlist-multilabel": ("shortlist", "multilabel", "auto"),
     "shortlist-multiclass": ("shortlist", "multiclass", "auto"),
+    # Several languages: each text's language detected, its stop words and stemmer applied.
+    "dense-multilabel-languages": ("dense", "multilabel", "always", "auto", MIXED, "snowball"),
+    "shortlist-multilabel-languages": (
+        "shortlist",
+        "multilabel",
+        "auto",
+        "auto",
+        MIXED,
+        "snowball",
+    ),
 }
 
 

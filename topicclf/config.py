@@ -24,6 +24,50 @@ THRESHOLD_STRATEGIES = ("per_topic", "global", "fixed")
 FALLBACKS = ("auto", "always", "never")
 BLEND_MODES = ("auto", "fixed", "off")
 CHAR_NGRAM_MODES = ("auto", "on", "off")
+STOP_WORD_LISTS = ("auto", "english", "none")
+# The languages the analyzer has rules for (a stop-word list, a Snowball stemmer or both), by
+# the name `text.language` takes, with the ISO 639-1 code the language detector answers.
+LANGUAGES = {
+    "arabic": "ar",
+    "bulgarian": "bg",
+    "catalan": "ca",
+    "czech": "cs",
+    "danish": "da",
+    "dutch": "nl",
+    "english": "en",
+    "finnish": "fi",
+    "french": "fr",
+    "german": "de",
+    "greek": "el",
+    "hebrew": "he",
+    "hindi": "hi",
+    "hungarian": "hu",
+    "indonesian": "id",
+    "italian": "it",
+    "norwegian": "no",
+    "persian": "fa",
+    "polish": "pl",
+    "portuguese": "pt",
+    "romanian": "ro",
+    "russian": "ru",
+    "slovak": "sk",
+    "spanish": "es",
+    "swedish": "sv",
+    "turkish": "tr",
+    "ukrainian": "uk",
+    "vietnamese": "vi",
+}
+# `text.language = auto`: a language gets its own rules when this share of the training
+# documents is detected (surely) as written in it, and this many documents or, in a small
+# corpus, this larger share; the others are analysed without language rules (no stop words,
+# no stemmer).
+LANGUAGE_MIN_SHARE = 0.02
+LANGUAGE_MIN_DOCUMENTS = 20
+LANGUAGE_SMALL_CORPUS_SHARE = 0.2
+# The detector reads a document's first characters only (its cost grows with the text) and
+# names a language only when it is at least this sure (a probability over its languages).
+LANGUAGE_DETECT_CHARS = 2000
+LANGUAGE_MIN_CONFIDENCE = 0.5
 
 # Run-time defaults (not part of a model).
 # From this many topics on, reports lead with the figures subject indexers compare tools by
@@ -100,14 +144,19 @@ class TextConfig:
     tokenizer: str = "regexp"
     token_pattern: str = r"(?u)\b\w\w+\b"
     lowercase: bool = True
-    stop_words: str = "english"
+    # auto: the list of each document's language; english: scikit-learn's English list for
+    # every document (the rule before languages were detected); none.
+    stop_words: str = "auto"
     stemmer: str = "none"
-    language: str = "english"
+    # auto: detected per document at training time (see LANGUAGE_MIN_DOCUMENTS), or one of
+    # LANGUAGES for every document.
+    language: str = "auto"
 
     def __post_init__(self) -> None:
         _choice("text", "tokenizer", self.tokenizer, TOKENIZERS)
-        _choice("text", "stop_words", self.stop_words, ("english", "none"))
+        _choice("text", "stop_words", self.stop_words, STOP_WORD_LISTS)
         _choice("text", "stemmer", self.stemmer, STEMMERS)
+        _choice("text", "language", self.language, ("auto", *LANGUAGES))
 
 
 @dataclass(frozen=True)

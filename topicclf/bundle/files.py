@@ -42,6 +42,7 @@ KINDS: dict[str, Callable[[Any], bool]] = {
     "an object": lambda v: type(v) is dict,
     "an object of strings": lambda v: type(v) is dict and set(map(type, v.values())) <= {str},
     "a list of strings": lambda v: type(v) is list and set(map(type, v)) <= {str},
+    "a list of objects": lambda v: type(v) is list and set(map(type, v)) <= {dict},
     "a list of numbers": lambda v: type(v) is list and set(map(type, v)) <= {int, float},
     "a list of non-negative integers": lambda v: (
         type(v) is list and all(type(x) is int and x >= 0 for x in v)

@@ -10,6 +10,7 @@ from typing import Any
 from topicclf.bundle import read_labels, read_thresholds
 from topicclf.bundle.layout import check_directory, model_files
 from topicclf.bundle.manifest import describe_versions
+from topicclf.features.languages import describe_rules
 from topicclf.model.networks import network_kind
 
 
@@ -46,6 +47,7 @@ def describe(directory: str | Path) -> dict[str, Any]:
             config.get("features", {}),
             manifest.get("training", {}).get("char_ngrams"),
         ),
+        "analyzer": _describe_analyzer(config.get("text", {}), training.get("analyzer")),
         "topics": f"{len(topics)}: {shown}",
         "thresholds": (
             f"{thresholds.get('strategy')} (global {thresholds.get('global_threshold', 0):.3f}, "
@@ -60,6 +62,21 @@ def describe(directory: str | Path) -> dict[str, Any]:
         "versions (recorded)": manifest.get("versions", {}),
         "versions (installed)": describe_versions(manifest),
     }
+
+
+def _describe_analyzer(text: Any, analyzer: Any) -> str:
+    """Tokens, stop words and stemming: per language from the training record, or (a model
+    saved before languages were detected) from the settings."""
+    text = text if isinstance(text, dict) else {}
+    tokens = f"{text.get('tokenizer')} tokens" + (", lowercased" if text.get("lowercase") else "")
+    try:
+        rules = describe_rules(analyzer) if isinstance(analyzer, dict) else None
+    except (AttributeError, TypeError):  # a hand-edited record: say what the settings say
+        rules = None
+    if rules is None:
+        words = "English stop words" if text.get("stop_words") == "english" else "no stop words"
+        rules = f"every text: {words}, stemmer {text.get('stemmer')}"
+    return f"{tokens}; {rules}"
 
 
 def _pieces(chars: Any) -> str:

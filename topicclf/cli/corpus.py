@@ -32,11 +32,13 @@ def stats(
     *,
     reading: Reading,
 ) -> None:
-    """Corpus statistics: documents, topics, topics per document, frequencies, lengths."""
+    """Corpus statistics: documents, topics, topics per document, frequencies, lengths,
+    languages."""
     from topicclf.corpus.stats import corpus_stats
+    from topicclf.features.languages import language_name
 
     source = reading.open(corpus)
-    figures = corpus_stats(source)
+    figures = corpus_stats(source, language_name)
     if as_json:
         import json
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,16 +26,22 @@ class CorpusStats:
     words_median: float
     words_min: int
     words_max: int
+    # Documents per language as detected (`features.languages`), "other" for the rest.
+    languages: dict[str, int]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""
         return asdict(self)
 
 
-def corpus_stats(documents: Iterable[Document]) -> CorpusStats:
-    """Count a corpus in one streaming pass (only per-document lengths are kept)."""
+def corpus_stats(
+    documents: Iterable[Document], language_of: Callable[[str], str] | None = None
+) -> CorpusStats:
+    """Count a corpus in one streaming pass (only per-document lengths are kept), with each
+    document's language if `language_of` tells it (a name, or "other")."""
     n = labelled = empty = multi = label_total = 0
     topics: Counter[str] = Counter()
+    languages: Counter[str] = Counter()
     ids: Counter[str] = Counter()
     lengths: list[int] = []
     for doc in documents:
@@ -44,6 +50,8 @@ def corpus_stats(documents: Iterable[Document]) -> CorpusStats:
         words = len(doc.text.split())
         lengths.append(words)
         empty += words == 0
+        if language_of is not None and words:
+            languages[language_of(doc.text)] += 1
         if doc.labels:
             labelled += 1
             label_total += len(doc.labels)
@@ -67,4 +75,5 @@ def corpus_stats(documents: Iterable[Document]) -> CorpusStats:
         words_median=median,
         words_min=lengths[0] if lengths else 0,
         words_max=lengths[-1] if lengths else 0,
+        languages=dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
     )

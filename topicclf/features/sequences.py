@@ -6,7 +6,7 @@ The state is the vocabulary, the stop words and the sequence length, all JSON.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -14,7 +14,8 @@ import numpy as np
 from topicclf.arrayfiles import ArraySpec
 from topicclf.config import FeatureConfig, TextConfig
 from topicclf.errors import DataError, NotFittedError
-from topicclf.features.text import TextFeaturizer, pieces
+from topicclf.features.languages import LanguageRules
+from topicclf.features.text import TextFeaturizer
 
 PAD, OOV = 0, 1
 
@@ -23,18 +24,22 @@ class SequenceFeaturizer(TextFeaturizer):
     """Token-id sequences (0 = padding, 1 = out of vocabulary), padded or truncated at the end."""
 
     kind = "sequence"
-    optional_fields: ClassVar[tuple[str, ...]] = ()
+    optional_fields: ClassVar[tuple[str, ...]] = ("languages",)
     state_fields: ClassVar[dict[str, str]] = {
         "kind": "a string",
         "vocabulary": "a list of strings",
-        "stop_words": "a list of strings",
+        **TextFeaturizer.analyzer_fields,
         "sequence_length": "a positive integer",
     }
 
     def __init__(
-        self, text: TextConfig, features: FeatureConfig, stop_words: Sequence[str] | None = None
+        self,
+        text: TextConfig,
+        features: FeatureConfig,
+        stop_words: Sequence[str] | None = None,
+        languages: Sequence[LanguageRules] | None = None,
     ) -> None:
-        super().__init__(text, features, stop_words)
+        super().__init__(text, features, stop_words, languages)
         self.vocabulary_: dict[str, int] | None = None
         self.sequence_length_: int | None = None
 
@@ -45,18 +50,18 @@ class SequenceFeaturizer(TextFeaturizer):
             raise NotFittedError.of(type(self).__name__)
         return len(self.vocabulary_) + 2
 
-    def _tokens(self, text: str) -> list[str]:
+    def _token_pieces(self, text: str) -> Iterator[list[str]]:
         # Word n-grams after the words, as fastText does: pooling sees the phrases too.
-        return self.analyzer.ngrams(text, self.features.sequence_ngrams)
+        return self.analyzer.ngram_pieces(text, self.features.sequence_ngrams)
 
     def fit(self, texts: Sequence[str]) -> SequenceFeaturizer:
         """Learn the vocabulary (most frequent tokens) and, if not set, the sequence length."""
+        self.adapt_analyzer(texts)
         counts: Counter[str] = Counter()
         lengths = []
         for text in texts:
             n_tokens = 0
-            for piece in pieces(text):
-                tokens = self._tokens(piece)
+            for tokens in self._token_pieces(text):
                 counts.update(tokens)
                 n_tokens += len(tokens)
             lengths.append(n_tokens)
@@ -88,8 +93,8 @@ class SequenceFeaturizer(TextFeaturizer):
         vocab = self.vocabulary_
         for row, text in enumerate(texts):
             ids: list[int] = []
-            for piece in pieces(text):  # a huge text: tokenize only the pieces that are needed
-                ids.extend(vocab.get(t, OOV) for t in self._tokens(piece)[: length - len(ids)])
+            for tokens in self._token_pieces(text):  # a huge text: only the pieces needed
+                ids.extend(vocab.get(t, OOV) for t in tokens[: length - len(ids)])
                 if len(ids) >= length:
                     break
             # A text with no token at all reads as one unknown token: an all-padding row
@@ -105,7 +110,7 @@ class SequenceFeaturizer(TextFeaturizer):
         meta = {
             "kind": self.kind,
             "vocabulary": sorted(self.vocabulary_, key=self.vocabulary_.__getitem__),
-            "stop_words": sorted(self.analyzer.stop_words),
+            **self.analyzer_state(),
             "sequence_length": self.sequence_length_,
         }
         return meta, {}
@@ -120,7 +125,7 @@ class SequenceFeaturizer(TextFeaturizer):
         cls, text: TextConfig, features: FeatureConfig, meta: dict[str, Any], arrays: dict[str, Any]
     ) -> SequenceFeaturizer:
         """Rebuild a fitted featurizer from `get_state` output."""
-        self = cls(text, features, stop_words=meta["stop_words"])
+        self = cls(text, features, **cls.analyzer_rules(meta))
         self.vocabulary_ = {t: i + 2 for i, t in enumerate(meta["vocabulary"])}
         self.sequence_length_ = int(meta["sequence_length"])
         return self

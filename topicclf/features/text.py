@@ -10,13 +10,26 @@ tokens.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
+from typing import Any, ClassVar
 
 import regex
 
-from topicclf.config import FeatureConfig, TextConfig
+from topicclf.config import LANGUAGES, STEMMERS, FeatureConfig, TextConfig
 from topicclf.errors import ConfigError, MissingResourceError
+from topicclf.features.languages import (
+    ALL_CODES,
+    NAMES,
+    NEUTRAL,
+    SNOWBALL,
+    LanguageRules,
+    corpus_languages,
+    count_languages,
+    detect_among,
+    rules_for,
+)
 
 # The flags NLTK's RegexpTokenizer compiles its pattern with.
 _NLTK_FLAGS = re.UNICODE | re.MULTILINE | re.DOTALL
@@ -27,14 +40,6 @@ def english_stop_words() -> frozenset[str]:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
     return frozenset(ENGLISH_STOP_WORDS)
-
-
-def resolve_stop_words(config: TextConfig) -> frozenset[str]:
-    """The stop words a configuration asks for, lowercased when the analyzer lowercases."""
-    if config.stop_words == "none":
-        return frozenset()
-    words = english_stop_words()
-    return frozenset(w.lower() for w in words) if config.lowercase else words
 
 
 def _nltk_tokenizer(name: str, pattern: str) -> Callable[[str], list[str]]:
@@ -56,32 +61,54 @@ def _nltk_tokenizer(name: str, pattern: str) -> Callable[[str], list[str]]:
         ) from None
 
 
-def _stemmer(name: str, language: str) -> Callable[[str], str]:
+def _stemmer(rules: LanguageRules) -> Callable[[str], str] | None:
+    if rules.stemmer == "none":
+        return None
     try:
-        if name == "porter":
+        if rules.stemmer == "porter":
             from nltk.stem.porter import PorterStemmer
 
-            return PorterStemmer().stem
-        from nltk.stem.snowball import SnowballStemmer
+            stem: Callable[[str], str] = PorterStemmer().stem
+        else:
+            from nltk.stem.snowball import SnowballStemmer
 
-        if language not in SnowballStemmer.languages:
-            raise ConfigError(
-                f"text.language = {language!r} has no Snowball stemmer; choose one of: "
-                + ", ".join(SnowballStemmer.languages)
-            )
-        return SnowballStemmer(language).stem
+            if rules.name not in SnowballStemmer.languages:
+                raise ConfigError(
+                    f"text.language = {rules.name!r} has no Snowball stemmer; choose one of: "
+                    + ", ".join(sorted(SNOWBALL))
+                )
+            stem = SnowballStemmer(rules.name).stem
     except ImportError as exc:  # pragma: no cover - nltk is a hard dependency
         raise MissingResourceError(f"stemming needs NLTK: pip install nltk ({exc})") from None
+    return lru_cache(maxsize=200_000)(stem)
+
+
+class _Applied:
+    """One language's rules ready to apply: the stop-word set and the cached stemmer."""
+
+    def __init__(self, rules: LanguageRules) -> None:
+        self.rules = rules
+        self.stop_words = rules.stop_words
+        self.stem = _stemmer(rules)
 
 
 class Analyzer:
-    """Turns a text into tokens (and word n-grams) according to a TextConfig."""
+    """Turns a text into tokens (and word n-grams) according to a TextConfig.
 
-    def __init__(self, config: TextConfig, stop_words: Iterable[str] | None = None) -> None:
+    Stop words and stemming follow the text's language: one language's rules for every text
+    (a language named in the configuration, a model of one language, a model saved before
+    languages were detected), or each text's own among the languages a corpus was found to
+    hold (`for_corpus`), with language-neutral rules for the rest. Before `for_corpus`, a
+    configuration with `language = auto` applies the rules of whichever language it detects.
+    """
+
+    def __init__(
+        self,
+        config: TextConfig,
+        stop_words: Iterable[str] | None = None,
+        languages: Sequence[LanguageRules] | None = None,
+    ) -> None:
         self.config = config
-        self.stop_words = (
-            frozenset(stop_words) if stop_words is not None else resolve_stop_words(config)
-        )
         if config.tokenizer == "regexp":
             try:
                 compiled = regex.compile(config.token_pattern, _NLTK_FLAGS)
@@ -97,24 +124,115 @@ class Analyzer:
             self._tokenize: Callable[[str], list[str]] = compiled.findall
         else:
             self._tokenize = _nltk_tokenizer(config.tokenizer, config.token_pattern)
-        self._stem: Callable[[str], str] | None = None
-        if config.stemmer != "none":
-            self._stem = lru_cache(maxsize=200_000)(_stemmer(config.stemmer, config.language))
+        # `open`: any language detected gets its rules (auto, before a corpus is seen).
+        self.open = languages is None and stop_words is None and config.language == "auto"
+        if languages is None:
+            if stop_words is not None:  # a model saved before languages: its list, its stemmer
+                code = LANGUAGES.get(config.language, NEUTRAL)
+                stemmer = config.stemmer if config.stemmer != "snowball" or code else "none"
+                languages = [LanguageRules(code, frozenset(stop_words), stemmer)]
+            elif config.language != "auto":
+                if config.stemmer == "snowball" and config.language not in SNOWBALL:
+                    raise ConfigError(
+                        f"text.language = {config.language!r} has no Snowball stemmer; choose "
+                        "one of: " + ", ".join(sorted(SNOWBALL)) + ", or text.stemmer = none"
+                    )
+                languages = [rules_for(LANGUAGES[config.language], config)]
+            else:
+                languages = []
+        self.languages: list[LanguageRules] = list(languages)
+        self.corpus_counts: Counter[str] | None = None  # set by `for_corpus`
+        self._applied = {rules.code: _Applied(rules) for rules in self.languages}
+        self._neutral = _Applied(rules_for(NEUTRAL, config))
+        self._codes = frozenset(self._applied)
+        self._single = (
+            self._applied[self.languages[0].code]
+            if len(self.languages) == 1
+            else (self._neutral if not self.languages and not self.open else None)
+        )
+
+    @property
+    def stop_words(self) -> frozenset[str]:
+        """The stop words of a one-language analyzer (none when texts are told apart)."""
+        return self._single.stop_words if self._single is not None else frozenset()
+
+    @property
+    def detects(self) -> bool:
+        """Whether each text's language is detected (a model of several languages)."""
+        return self._single is None
+
+    def for_corpus(self, texts: Sequence[str]) -> Analyzer:
+        """This analyzer for a training corpus: with `language = auto`, the languages with
+        enough of its documents get their own rules (`languages.corpus_languages`)."""
+        if not self.open:
+            return self
+        counts = count_languages(texts)
+        found = corpus_languages(counts)
+        chosen = Analyzer(self.config, languages=[rules_for(code, self.config) for code in found])
+        chosen.corpus_counts = counts
+        return chosen
+
+    def describe(self) -> dict[str, Any]:
+        """The analyzer's rules (and, after `for_corpus`, how many training documents each
+        language had), as `info` and the training record show them."""
+        counts = self.corpus_counts
+        languages = []
+        for rules in self.languages:
+            entry = rules.describe()
+            if counts is not None:
+                entry["documents"] = counts[rules.code]
+            languages.append(entry)
+        described: dict[str, Any] = {
+            "languages": languages,
+            "detected per document": self.detects,
+        }
+        if self.detects or not self.languages:
+            other = self._neutral.rules.describe()
+            described["other texts"] = {k: v for k, v in other.items() if k != "language"}
+            if counts is not None:
+                described["other texts"]["documents"] = sum(counts.values()) - sum(
+                    counts[r.code] for r in self.languages
+                )
+        return described
+
+    def language_of(self, text: str) -> str:
+        """The code of the language whose rules `text` is analysed by (NEUTRAL: none)."""
+        return self._rules_of(text).rules.code
+
+    def _rules_of(self, text: str) -> _Applied:
+        if self._single is not None:
+            return self._single
+        code = detect_among(text, ALL_CODES if self.open else self._codes)
+        if self.open and code not in self._applied and code != NEUTRAL:
+            self._applied[code] = _Applied(rules_for(code, self.config))
+        return self._applied.get(code, self._neutral)
 
     def tokens(self, text: str) -> list[str]:
-        """Tokenize, lowercase, drop stop words and stem one text."""
+        """Tokenize, lowercase, drop stop words and stem one text, by its language's rules."""
+        return self._tokens(text, self._rules_of(text))
+
+    def _tokens(self, text: str, rules: _Applied) -> list[str]:
         if self.config.lowercase:
             text = text.lower()
-        tokens = [t for t in self._tokenize(text) if t not in self.stop_words]
-        if self._stem is not None:
-            stem = self._stem
+        stop_words = rules.stop_words
+        tokens = [t for t in self._tokenize(text) if t not in stop_words]
+        if rules.stem is not None:
+            stem = rules.stem
             tokens = [stem(t) for t in tokens]
         return tokens
 
     def ngram_stream(self, text: str, n_max: int) -> Iterator[str]:
-        """`ngrams` of a text of any size, computed piece by piece in bounded memory."""
+        """`ngrams` of a text of any size, computed piece by piece in bounded memory (the
+        whole text by the rules of its language, told from its beginning)."""
+        for grams in self.ngram_pieces(text, n_max):
+            yield from grams
+
+    def ngram_pieces(self, text: str, n_max: int) -> Iterator[list[str]]:
+        """`ngrams` of each piece of a text of any size (see `pieces`), all by the rules of
+        the language the text is told to be in from its beginning."""
+        rules = self._rules_of(text)
         for piece in pieces(text):
-            yield from self.ngrams(piece, n_max)
+            yield self._ngrams(self._tokens(piece, rules), n_max)
 
     def char_ngram_stream(self, text: str, n_min: int, n_max: int) -> Iterator[str]:
         """`char_ngrams` of a text of any size, one token at a time in bounded memory."""
@@ -141,7 +259,10 @@ class Analyzer:
 
     def ngrams(self, text: str, n_max: int) -> list[str]:
         """Word 1- to n_max-grams of one text, joined by single spaces."""
-        tokens = self.tokens(text)
+        return self._ngrams(self.tokens(text), n_max)
+
+    @staticmethod
+    def _ngrams(tokens: list[str], n_max: int) -> list[str]:
         if n_max == 1:
             return tokens
         grams = list(tokens)
@@ -188,10 +309,55 @@ def pieces(text: str, size: int = PIECE_CHARS) -> Iterator[str]:
 class TextFeaturizer:
     """What every featurizer has: its settings and the analyzer that cuts its texts."""
 
+    # The analyzer's part of a featurizer's JSON state (see bundle.files.KINDS); models saved
+    # before languages were detected have no `languages` (their `stop_words` apply to all).
+    analyzer_fields: ClassVar[dict[str, str]] = {
+        "stop_words": "a list of strings",
+        "languages": "a list of objects",
+    }
+
     def __init__(
-        self, text: TextConfig, features: FeatureConfig, stop_words: Iterable[str] | None = None
+        self,
+        text: TextConfig,
+        features: FeatureConfig,
+        stop_words: Iterable[str] | None = None,
+        languages: Sequence[LanguageRules] | None = None,
     ) -> None:
         self.text = text
         self.features = features
-        # A saved model brings its own stop words: the list it was trained with.
-        self.analyzer = Analyzer(text, stop_words=stop_words)
+        # A saved model brings its own rules: those it was trained with.
+        self.analyzer = Analyzer(text, stop_words=stop_words, languages=languages)
+
+    def adapt_analyzer(self, texts: Sequence[str]) -> None:
+        """Before fitting: the analyzer's languages are those of the training texts."""
+        self.analyzer = self.analyzer.for_corpus(texts)
+
+    def analyzer_state(self) -> dict[str, Any]:
+        """The analyzer's rules as JSON, for a featurizer's `get_state`."""
+        return {
+            "stop_words": sorted(self.analyzer.stop_words),
+            "languages": [
+                {"code": r.code, "stop_words": sorted(r.stop_words), "stemmer": r.stemmer}
+                for r in self.analyzer.languages
+            ],
+        }
+
+    @staticmethod
+    def analyzer_rules(meta: dict[str, Any]) -> dict[str, Any]:
+        """The keyword arguments that rebuild the analyzer of a featurizer's JSON state,
+        checked: a language code, a list of words and a stemmer for each language."""
+        if "languages" not in meta:
+            return {"stop_words": meta["stop_words"]}
+        languages = []
+        for entry in meta["languages"]:
+            code, words, stemmer = (entry.get(k) for k in ("code", "stop_words", "stemmer"))
+            if code not in NAMES or stemmer not in STEMMERS:
+                raise ValueError(f"languages: unknown language or stemmer in {entry!r:.200}")
+            if type(words) is not list or not all(type(w) is str for w in words):
+                raise ValueError(f"languages: stop_words of {code} must be a list of strings")
+            if stemmer == "snowball" and NAMES[code] not in SNOWBALL:
+                raise ValueError(f"languages: {NAMES[code]} has no Snowball stemmer")
+            languages.append(LanguageRules(code, frozenset(words), stemmer))
+        if len({r.code for r in languages}) != len(languages):
+            raise ValueError("languages: a language is listed twice")
+        return {"languages": languages}

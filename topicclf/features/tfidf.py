@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from topicclf.arrayfiles import FLOATS, ArraySpec
 from topicclf.config import CHAR_NGRAM_RANGE, SHORT_TEXT_CHARS, FeatureConfig, TextConfig
 from topicclf.errors import DataError, NotFittedError
+from topicclf.features.languages import LanguageRules
 from topicclf.features.text import TextFeaturizer, char_grams
 
 CHAR_TOKEN_CACHE = 200_000  # distinct tokens whose character n-gram columns are remembered
@@ -55,16 +56,20 @@ class TfidfFeaturizer(TextFeaturizer):
     state_fields: ClassVar[dict[str, str]] = {
         "kind": "a string",
         "vocabulary": "a list of strings",
-        "stop_words": "a list of strings",
+        **TextFeaturizer.analyzer_fields,
         "char_vocabulary": "a list of strings",
         "char_ngrams": "a list of non-negative integers",
     }
-    optional_fields: ClassVar[tuple[str, ...]] = ("char_vocabulary", "char_ngrams")
+    optional_fields: ClassVar[tuple[str, ...]] = ("char_vocabulary", "char_ngrams", "languages")
 
     def __init__(
-        self, text: TextConfig, features: FeatureConfig, stop_words: Sequence[str] | None = None
+        self,
+        text: TextConfig,
+        features: FeatureConfig,
+        stop_words: Sequence[str] | None = None,
+        languages: Sequence[LanguageRules] | None = None,
     ) -> None:
-        super().__init__(text, features, stop_words)
+        super().__init__(text, features, stop_words, languages)
         self.vocabulary_: dict[str, int] | None = None
         # Character n-gram -> column (after every word column); empty when not used.
         self.char_vocabulary_: dict[str, int] = {}
@@ -173,6 +178,7 @@ class TfidfFeaturizer(TextFeaturizer):
 
         self.__dict__.pop("_char_columns_cache", None)  # columns are about to change
         fit_texts = texts if fit_rows is None else [texts[i] for i in fit_rows]
+        self.adapt_analyzer(fit_texts)
         self.char_range_ = (
             CHAR_NGRAM_RANGE if char_ngrams_wanted(self.features, fit_texts) else None
         )
@@ -313,7 +319,7 @@ class TfidfFeaturizer(TextFeaturizer):
         meta: dict[str, Any] = {
             "kind": self.kind,
             "vocabulary": sorted(self.vocabulary_, key=self.vocabulary_.__getitem__),
-            "stop_words": sorted(self.analyzer.stop_words),
+            **self.analyzer_state(),
         }
         if self.char_range_ is not None:  # only then: word-only models stay as they were
             meta["char_ngrams"] = list(self.char_range_)
@@ -333,7 +339,7 @@ class TfidfFeaturizer(TextFeaturizer):
         cls, text: TextConfig, features: FeatureConfig, meta: dict[str, Any], arrays: dict[str, Any]
     ) -> TfidfFeaturizer:
         """Rebuild a fitted featurizer from `get_state` output."""
-        self = cls(text, features, stop_words=meta["stop_words"])
+        self = cls(text, features, **cls.analyzer_rules(meta))
         self.vocabulary_ = {t: i for i, t in enumerate(meta["vocabulary"])}
         chars = meta.get("char_vocabulary", [])
         self.char_vocabulary_ = {g: len(self.vocabulary_) + i for i, g in enumerate(chars)}

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from topicclf.features.languages import describe_rules
+
 
 def render_training(
     console: Console, clf: Any, network: str, seconds: float, output: Path | str
@@ -22,6 +24,8 @@ def render_training(
         f"trained {article} {network} {clf.mode_} model on {info['documents']} documents "
         f"({len(clf.classes_)} topics) in {seconds:.1f}s"
     )
+    if info.get("analyzer"):
+        console.print(f"languages: {escape(describe_rules(info['analyzer']))}")
     console.print(
         f"validation ({val.n_documents} documents): micro-F1 {val.micro.f1:.4f}, "
         f"macro-F1 {val.macro.f1:.4f}"

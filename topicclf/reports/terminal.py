@@ -115,6 +115,10 @@ def render_stats(console: Console, stats: CorpusStats, *, top: int = 20) -> None
             f"{stats.words_median:g} ({stats.words_min}-{stats.words_max})",
         ),
     ]
+    total = sum(stats.languages.values())
+    rows.extend(
+        (f"documents in {name}", f"{n} ({n / total:.1%})") for name, n in stats.languages.items()
+    )
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)

@@ -145,7 +145,7 @@ def _project(served: ServedModel) -> dict[str, Any]:
     info = served.info()
     vocab = {
         "vocab_id": served.name,
-        "languages": [served.language],
+        "languages": served.languages,
         "size": info["topics"],
         "loaded": True,
     }
@@ -181,7 +181,7 @@ def _suggestions(served: ServedModel, topics: list[tuple[str, float]]) -> list[d
 async def _suggest(
     served: ServedModel, texts: list[str], limit: int, threshold: float, language: str | None
 ) -> Topics:
-    if language is not None and language != served.language:
+    if language is not None and language not in served.languages:
         raise ApiError(400, f'language "{language}" not supported by vocabulary')
     if limit == 0:  # Annif: no result at all (top_k=0 would mean no limit here)
         return [[] for _ in texts]

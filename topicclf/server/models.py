@@ -22,24 +22,6 @@ from topicclf.vocabulary import Subject, Vocabulary
 
 # Names appear in URLs (/models/{name}/tag, /v1/projects/{name}): keep them path-safe.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-# NLTK language names (text.language) as the ISO 639-1 codes Annif's API speaks.
-LANGUAGE_CODES = {
-    "arabic": "ar",
-    "danish": "da",
-    "dutch": "nl",
-    "english": "en",
-    "finnish": "fi",
-    "french": "fr",
-    "german": "de",
-    "hungarian": "hu",
-    "italian": "it",
-    "norwegian": "no",
-    "portuguese": "pt",
-    "romanian": "ro",
-    "russian": "ru",
-    "spanish": "es",
-    "swedish": "sv",
-}
 Topics = list[list[tuple[str, float]]]
 
 
@@ -109,10 +91,16 @@ class ServedModel:
         return self.vocabulary.subject(topic)
 
     @property
+    def languages(self) -> list[str]:
+        """The ISO 639-1 codes of the languages the model has rules for, most trained on
+        first ('und' for a model without language rules)."""
+        rules = self.classifier.featurizer_.analyzer.languages
+        return [r.code for r in rules if r.code] or ["und"]
+
+    @property
     def language(self) -> str:
-        """The model's text language as an ISO 639-1 code (or its NLTK name if unknown)."""
-        name = self.classifier.config_.text.language
-        return LANGUAGE_CODES.get(name, name)
+        """The model's main language as an ISO 639-1 code (Annif's project language)."""
+        return self.languages[0]
 
     def info(self) -> dict[str, Any]:
         """What GET /models reports about this model."""
@@ -124,6 +112,7 @@ class ServedModel:
             "mode": clf.mode_,
             "engine": "keras" if self.keras else "numpy",
             "language": self.language,
+            "languages": self.languages,
             "vocabulary": bool(self.vocabulary.subjects),
             "created": str(clf.manifest_.get("created_at", "")) or None,
         }

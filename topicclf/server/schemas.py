@@ -111,7 +111,10 @@ class ModelInfo(BaseModel):
     network: str
     mode: str
     engine: str = Field(description="numpy (concurrent calls) or keras (one call at a time).")
-    language: str
+    language: str = Field(description="The main language (ISO 639-1) of the training texts.")
+    languages: list[str] = Field(
+        description="Every language the model analyses with its own stop words and stemmer."
+    )
     vocabulary: bool = Field(description="Whether topics have URIs and labels from a vocabulary.")
     created: str | None
 

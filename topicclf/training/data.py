@@ -105,6 +105,7 @@ class TrainingInfo:
     seconds: float
     threshold_curve: dict[str, list[float]]
     shortlist: dict[str, Any] | None = None  # the shortlist network's own record
+    analyzer: dict[str, Any] | None = None  # languages and their rules (Analyzer.describe)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able data, keys in the order above."""

@@ -122,6 +122,7 @@ def fit_model(
         learning_rate=round(rate, 6),
         seconds=round(time.perf_counter() - started, 2),
         threshold_curve=threshold_curve(y_val, val_scores, policy),
+        analyzer=featurizer.analyzer.describe(),
     )
     scorer = Scorer(featurizer, network, blend, blended.featurizer)
     return Fitted(data.classes, data.mode, scorer, policy, validation, info)

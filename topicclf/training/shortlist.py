@@ -131,6 +131,7 @@ def fit_shortlist(
             "validation_candidate_recall": round(recall, 4),
             "validation_report_documents": len(report_rows),
         },
+        analyzer=featurizer.analyzer.describe(),
     )
     scorer = Scorer(featurizer, network)
     return Fitted(data.classes, data.mode, scorer, policy, validation, info)

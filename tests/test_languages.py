@@ -1,0 +1,210 @@
+"""Languages: detection, each language's rules, a corpus's languages, stored and reloaded."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from topicclf.classifier import TopicClassifier
+from topicclf.cli import run
+from topicclf.config import FeatureConfig, TextConfig
+from topicclf.errors import ConfigError
+from topicclf.features.languages import (
+    ALL_CODES,
+    NEUTRAL,
+    corpus_languages,
+    count_languages,
+    detect,
+    detect_among,
+    rules_for,
+    stop_words_of,
+)
+from topicclf.features.text import Analyzer, english_stop_words
+from topicclf.features.tfidf import TfidfFeaturizer
+
+MIXED = Path(__file__).parent / "data" / "mixed.jsonl"
+
+
+def mixed_records() -> list[dict]:
+    return [json.loads(line) for line in MIXED.read_text(encoding="utf-8").splitlines()]
+
+
+def test_every_record_of_the_mixed_corpus_is_told_its_language() -> None:
+    for record in mixed_records():
+        assert detect_among(record["text"], ALL_CODES) == record["language"], record["id"]
+
+
+def test_detection_is_unsure_of_short_texts_and_sure_of_sentences() -> None:
+    assert detect("Die Geschichte der deutschen Sprache im Mittelalter") == "de"
+    assert detect("wheat prices") == NEUTRAL  # too short to be sure
+    assert detect("   ") == NEUTRAL
+    # Among a model's languages, a short text goes to the likeliest of them...
+    assert detect_among("wheat prices", frozenset({"en", "de"})) == "en"
+    # ...but a text surely in another language gets no language's rules.
+    french = "Le gouvernement a annoncé une hausse des impôts pour l'année prochaine."
+    assert detect_among(french, frozenset({"en", "de"})) == NEUTRAL
+
+
+def test_a_language_needs_a_share_of_the_corpus_and_enough_documents() -> None:
+    assert corpus_languages(Counter({"de": 560, "en": 440})) == ["de", "en"]
+    # 1.5% of the documents: analysed without language rules.
+    assert corpus_languages(Counter({"en": 985, "fr": 15})) == ["en"]
+    # 19 documents are 2% of 950 but too few in a large corpus...
+    assert corpus_languages(Counter({"en": 931, "fi": 19})) == ["en"]
+    # ...while in a small corpus a fifth of the documents is enough.
+    assert corpus_languages(Counter({"en": 8, "fi": 2})) == ["en", "fi"]
+    # Languages without rules here and unsure texts never get a language's rules.
+    assert corpus_languages(Counter({"la": 500, NEUTRAL: 500})) == []
+
+
+def test_each_language_has_its_own_stop_words() -> None:
+    auto = TextConfig()
+    assert stop_words_of("en", auto) == english_stop_words()  # the list English always had
+    assert {"und", "der", "die"} <= stop_words_of("de", auto)
+    assert {"ja", "on", "ei"} <= stop_words_of("fi", auto)
+    assert stop_words_of(NEUTRAL, auto) == frozenset()
+    # The rule before languages: the English list for every language.
+    assert stop_words_of("de", TextConfig(stop_words="english")) == english_stop_words()
+    assert stop_words_of("de", TextConfig(stop_words="none")) == frozenset()
+    assert rules_for("de", TextConfig(stemmer="snowball")).stemmer == "snowball"
+    assert rules_for("el", TextConfig(stemmer="snowball")).stemmer == "none"  # no stemmer
+    assert rules_for("de", TextConfig(stemmer="porter")).stemmer == "none"  # English only
+
+
+def test_a_named_language_is_applied_to_every_text_without_detection() -> None:
+    analyzer = Analyzer(TextConfig(language="german", stemmer="snowball"))
+    assert not analyzer.detects
+    assert analyzer.tokens("Die Wirtschaft und die Zinsen der Banken") == [
+        "wirtschaft",
+        "zins",
+        "bank",
+    ]
+    # English text under German rules keeps English function words.
+    assert "the" in analyzer.tokens("the bank and the rates")
+
+
+def test_unknown_language_names_are_refused_with_the_choices() -> None:
+    with pytest.raises(
+        ConfigError, match=r"text.language = 'deutsch' is not valid; choose one of: auto, arabic"
+    ):
+        TextConfig(language="deutsch")
+
+
+def test_a_mixed_corpus_analyses_each_text_by_its_own_language() -> None:
+    texts = [r["text"] for r in mixed_records()]
+    analyzer = Analyzer(TextConfig(stemmer="snowball")).for_corpus(texts)
+    assert [r.code for r in analyzer.languages] == ["de", "en", "fi"]
+    assert analyzer.detects
+    assert analyzer.tokens("Die Wirtschaft und die Zinsen der Banken") == [
+        "wirtschaft",
+        "zins",
+        "bank",
+    ]
+    assert analyzer.tokens("The economy and the rates of the banks") == ["economi", "rate", "bank"]
+    # A language the corpus does not hold: no stop words, no stemming (never English rules).
+    french = "Le gouvernement annonce les impôts de l'année prochaine"
+    assert analyzer.language_of(french) == NEUTRAL
+    assert analyzer.tokens(french)[:2] == ["le", "gouvernement"]
+
+
+def test_an_english_corpus_keeps_the_english_rules_and_skips_detection() -> None:
+    texts = [r["text"] for r in mixed_records() if r["language"] == "en"]
+    analyzer = Analyzer(TextConfig()).for_corpus(texts)
+    assert [r.code for r in analyzer.languages] == ["en"] and not analyzer.detects
+    assert analyzer.stop_words == english_stop_words()
+    assert count_languages(texts) == Counter({"en": 20})
+
+
+def test_the_rules_are_stored_and_read_back() -> None:
+    texts = [r["text"] for r in mixed_records()]
+    featurizer = TfidfFeaturizer(TextConfig(stemmer="snowball"), FeatureConfig(min_df=1))
+    x = featurizer.fit_transform(texts)
+    meta, arrays = featurizer.get_state()
+    assert [entry["code"] for entry in meta["languages"]] == ["de", "en", "fi"]
+    assert {entry["stemmer"] for entry in meta["languages"]} == {"snowball"}
+    again = TfidfFeaturizer.from_state(featurizer.text, featurizer.features, meta, arrays)
+    assert (again.transform(texts) != x).nnz == 0
+    assert [r.code for r in again.analyzer.languages] == ["de", "en", "fi"]
+
+
+def test_a_model_saved_before_languages_reads_as_it_did() -> None:
+    featurizer = TfidfFeaturizer(TextConfig(language="english"), FeatureConfig(min_df=1))
+    featurizer.fit([r["text"] for r in mixed_records()])
+    meta, arrays = featurizer.get_state()
+    del meta["languages"]  # the state such a model has
+    old = TfidfFeaturizer.from_state(
+        TextConfig(language="english", stop_words="english"), featurizer.features, meta, arrays
+    )
+    assert not old.analyzer.detects and old.analyzer.stop_words == english_stop_words()
+    text = "Die Wirtschaft and the banks"
+    assert np.allclose(old.transform([text]).toarray(), featurizer.transform([text]).toarray())
+
+
+@pytest.mark.parametrize(
+    "entry,message",
+    [
+        ({"code": "xx", "stop_words": [], "stemmer": "none"}, "unknown language or stemmer"),
+        ({"code": "de", "stop_words": [], "stemmer": "lancaster"}, "unknown language or stemmer"),
+        ({"code": "de", "stop_words": "und", "stemmer": "none"}, "must be a list of strings"),
+        ({"code": "el", "stop_words": [], "stemmer": "snowball"}, "has no Snowball stemmer"),
+    ],
+)
+def test_forged_language_rules_are_refused(entry: dict, message: str) -> None:
+    featurizer = TfidfFeaturizer(TextConfig(), FeatureConfig(min_df=1))
+    featurizer.fit([r["text"] for r in mixed_records()])
+    meta, arrays = featurizer.get_state()
+    meta["languages"] = [entry]
+    with pytest.raises(ValueError, match=message):
+        TfidfFeaturizer.from_state(featurizer.text, featurizer.features, meta, arrays)
+
+
+@pytest.fixture(scope="module")
+def mixed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("languages") / "model"
+    code = run(
+        ["-q", "train", str(MIXED), "-o", str(path), "--set", "text.stemmer=snowball"]
+        + ["--set", "train.epochs=30"]
+    )
+    assert code == 0
+    return path
+
+
+def test_one_model_learns_a_mixed_corpus_and_says_which_rules_it_used(
+    mixed_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clf = TopicClassifier.load(mixed_model)
+    analyzer = clf.training_info_["analyzer"]
+    assert [e["language"] for e in analyzer["languages"]] == ["finnish", "german", "english"]
+    assert all(e["stemmer"] == "snowball" and e["stop_words"] > 100 for e in analyzer["languages"])
+    assert analyzer["detected per document"] is True
+    # The same subject in three languages meets one topic.
+    tagged = clf.predict(
+        [
+            "Heftiger Regen und Sturm werden morgen im Norden erwartet.",
+            "Heavy rain and a storm are expected in the north tomorrow.",
+            "Huomenna pohjoisessa odotetaan rankkasadetta ja myrskyä.",
+        ]
+    )
+    assert all("weather" in topics for topics in tagged), tagged
+    assert run(["info", str(mixed_model)]) == 0
+    out = capsys.readouterr().out
+    assert "analyzer" in out and "german (" in out
+    assert run(["info", "--json", str(mixed_model)]) == 0
+    described = json.loads(capsys.readouterr().out)["analyzer"]
+    assert described.startswith("regexp tokens, lowercased; finnish (19 documents; 8")
+    assert "german (18 documents; 2" in described and "snowball stemmer" in described
+    assert described.endswith("; each text's language detected")
+
+
+def test_corpus_stats_counts_the_languages(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["corpus", "stats", "--json", str(MIXED)]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["languages"] == {"english": 20, "finnish": 20, "german": 20}
+    assert run(["corpus", "stats", str(MIXED)]) == 0
+    out = capsys.readouterr().out
+    assert all(f"documents in {name}" in out for name in ("english", "finnish", "german"))
+    assert out.count("20 (33.3%)") == 3
