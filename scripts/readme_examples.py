@@ -127,8 +127,11 @@ def run_block(block: Block, workdir: Path) -> list[tuple[int, list[str]]]:
 
 
 def prepare(workdir: Path) -> None:
-    """A fresh directory where the README's relative paths (corpora/..., models/...) work."""
+    """A fresh directory where the README's relative paths (corpora/..., tests/data/...,
+    models/...) work."""
     (workdir / "corpora").symlink_to(REPO / "corpora")
+    (workdir / "tests").mkdir()
+    (workdir / "tests" / "data").symlink_to(REPO / "tests" / "data")
 
 
 def main() -> int:

@@ -11,7 +11,8 @@ import pytest
 
 from topicclf.classifier import TopicClassifier
 from topicclf.cli import run
-from topicclf.config import FeatureConfig, TextConfig
+from topicclf.config import Config, FeatureConfig, TextConfig
+from topicclf.corpus import open_corpus
 from topicclf.errors import ConfigError
 from topicclf.features.languages import (
     ALL_CODES,
@@ -208,3 +209,34 @@ def test_corpus_stats_counts_the_languages(capsys: pytest.CaptureFixture[str]) -
     out = capsys.readouterr().out
     assert all(f"documents in {name}" in out for name in ("english", "finnish", "german"))
     assert out.count("20 (33.3%)") == 3
+
+
+def test_evaluate_breaks_the_figures_down_by_language(
+    mixed_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = TopicClassifier.load(mixed_model).evaluate(list(open_corpus(MIXED)))
+    assert list(report.by_language) == ["english", "finnish", "german"]  # 20 each: by name
+    for figures in report.by_language.values():
+        assert figures["documents"] == 20
+        assert set(figures) == {"documents", "micro_f1", "macro_f1", "samples_f1"} | {
+            "precision@1",
+            "f1@5",
+            "ndcg@10",
+        }
+    files = [tmp_path / f"report.{suffix}" for suffix in ("json", "md", "html")]
+    command = ["evaluate", str(mixed_model), str(MIXED)]
+    assert run([*command, *(a for f in files for a in ("-o", str(f)))]) == 0
+    out = capsys.readouterr().out
+    assert "by language" in out and "finnish" in out
+    saved = json.loads(files[0].read_text(encoding="utf-8"))["by_language"]
+    assert saved == report.by_language
+    assert "## By language" in files[1].read_text(encoding="utf-8")
+    assert "<h2>By language</h2>" in files[2].read_text(encoding="utf-8")
+
+
+def test_a_model_of_one_language_has_no_breakdown() -> None:
+    docs = [d for d in open_corpus(MIXED) if d.id.startswith("en-")]
+    clf = TopicClassifier(config=Config().with_overrides(["train.epochs=2"]))
+    clf.fit([d.text for d in docs], [list(d.labels) for d in docs])
+    assert not clf.featurizer_.analyzer.detects
+    assert clf.evaluate(docs).by_language == {}

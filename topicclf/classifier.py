@@ -22,10 +22,17 @@ from topicclf.config import (
 from topicclf.errors import DataError, InputError
 from topicclf.estimator import Estimator, not_fitted_error
 from topicclf.features import Featurizer
+from topicclf.features.languages import NAMES
 from topicclf.features.tfidf import TfidfFeaturizer
 from topicclf.inputs import TARGET_KINDS, as_targets, as_texts
 from topicclf.labels import LabelEncoder
-from topicclf.metrics import Evaluation, EvaluationReport, error_examples, micro_f1
+from topicclf.metrics import (
+    Evaluation,
+    EvaluationReport,
+    error_examples,
+    group_figures,
+    micro_f1,
+)
 from topicclf.metrics.mistakes import ERROR_EXAMPLES
 from topicclf.model.explain import Explanation, explain
 from topicclf.model.inference import Scorer
@@ -341,6 +348,9 @@ class TopicClassifier(Estimator):
                 stacklevel=2,
             )
         evaluation = Evaluation(self.classes_, sorted(unknown), multiclass=self.policy_.multiclass)
+        # A model of several languages is also scored on each language's documents.
+        analyzer = self.featurizer_.analyzer
+        groups: dict[str, Evaluation] = {}
         n_topics = len(self.classes_)
         one_piece = len(docs) * n_topics <= EVALUATE_BATCH_CELLS
         batch = len(docs) if one_piece else max(1, EVALUATE_BATCH_CELLS // n_topics)
@@ -354,9 +364,21 @@ class TopicClassifier(Estimator):
             scores = self.predict_proba(texts)
             chosen = decide(scores, self.policy_, DEFAULT_RULE, texts)
             true = truth[start : start + batch].toarray() > 0
-            evaluation.add(
-                true, chosen, scores=scores, unknown=unknown_y[start : start + batch].toarray()
-            )
+            unknown_part = unknown_y[start : start + batch].toarray()
+            evaluation.add(true, chosen, scores=scores, unknown=unknown_part)
+            if analyzer.detects:
+                languages = np.array([NAMES.get(analyzer.language_of(t), "other") for t in texts])
+                for name in np.unique(languages):
+                    rows = np.flatnonzero(languages == name)
+                    group = groups.setdefault(
+                        str(name),
+                        Evaluation(
+                            self.classes_, sorted(unknown), multiclass=evaluation.multiclass
+                        ),
+                    )
+                    group.add(
+                        true[rows], chosen[rows], scores=scores[rows], unknown=unknown_part[rows]
+                    )
             examples += error_examples(true, chosen, self.classes_, ids, texts)
             predictions += list(zip(ids, topics_of(scores, chosen, self.classes_), strict=True))
             progress.advance(len(part))
@@ -372,7 +394,13 @@ class TopicClassifier(Estimator):
                 example["explanations"] = {
                     e.topic: e.up for e in self.explain(by_id[example["id"]], top=6)
                 }
-        return dataclasses.replace(report, examples=examples, predictions=predictions)
+        by_language = {
+            name: group_figures(group.report())
+            for name, group in sorted(groups.items(), key=lambda kv: -kv[1].n_docs)
+        }
+        return dataclasses.replace(
+            report, examples=examples, predictions=predictions, by_language=by_language
+        )
 
     def tune_thresholds(self, X: Any, y: Any = None) -> tuple[EvaluationReport, EvaluationReport]:
         """Tune the thresholds again on labelled documents (a validation corpus), keeping

@@ -47,6 +47,7 @@ __all__ = [
     "confusions",
     "error_examples",
     "evaluate",
+    "group_figures",
     "library_figures",
     "micro_f1",
     "parse_gate",
@@ -124,6 +125,8 @@ class EvaluationReport:
     examples: list[dict[str, Any]] = field(default_factory=list)
     # (document id, [(topic, score), ...]) per document, as tagging would output them.
     predictions: list[tuple[str, list[tuple[str, float]]]] = field(default_factory=list)
+    # A model of several languages: the GROUP_FIGURES of each language's documents.
+    by_language: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""
@@ -442,6 +445,19 @@ def summary_figures(report: EvaluationReport) -> list[tuple[Figure, float]]:
     """The single summary figures this report has, in SUMMARY's order."""
     found = [(figure, figure.value(report)) for figure in SUMMARY]
     return [(figure, value) for figure, value in found if value is not None]
+
+
+# The figures a report gives for each group of documents (a language): documents, the
+# decisions' micro-, macro- and samples-F1, and the ranking figures indexers lead with.
+GROUP_FIGURES = ("micro_f1", "macro_f1", "samples_f1", "precision@1", "f1@5", "ndcg@10")
+
+
+def group_figures(report: EvaluationReport) -> dict[str, float]:
+    """A group's report as its document count and the GROUP_FIGURES it has."""
+    found = summary_metrics(report)
+    return {"documents": report.n_documents} | {
+        name: round(found[name], 4) for name in GROUP_FIGURES if name in found
+    }
 
 
 def summary_metrics(report: EvaluationReport) -> dict[str, float]:

@@ -129,6 +129,13 @@ def evaluated(context: dict[str, Any]) -> list[str]:
     return out
 
 
+def figure_text(value: float | None) -> str:
+    """A figure as reports print it: counts as they are, fractions to 4 places."""
+    if value is None:
+        return ""
+    return str(value) if isinstance(value, int) else f"{value:.4f}"
+
+
 def to_markdown(report: EvaluationReport, context: dict[str, Any]) -> str:
     """Summary tables, the per-topic table by support and a glossary, ready for a review."""
     lines = ["# Evaluation report", ""]
@@ -139,6 +146,13 @@ def to_markdown(report: EvaluationReport, context: dict[str, Any]) -> str:
     for t in sorted(report.per_topic, key=lambda t: (-t.support, t.topic)):
         name = md_cell(t.topic) + ("" if t.known else " (unknown to the model)")
         lines.append(f"| {name} | {t.precision:.4f} | {t.recall:.4f} | {t.f1:.4f} | {t.support} |")
+    if report.by_language:
+        names = list(next(iter(report.by_language.values())))
+        lines += ["", "## By language", "", "| language | " + " | ".join(names) + " |"]
+        lines.append("|---|" + "---:|" * len(names))
+        for language, figures in report.by_language.items():
+            cells = [figure_text(figures.get(n)) for n in names]
+            lines.append(f"| {md_cell(language)} | " + " | ".join(cells) + " |")
     if report.unknown_topics:
         lines += [
             "",

@@ -12,7 +12,7 @@ import io
 from typing import Any
 
 from topicclf.metrics import AVERAGES, EvaluationReport, library_figures, summary_figures
-from topicclf.reports.files import evaluated
+from topicclf.reports.files import evaluated, figure_text
 from topicclf.reports.glossary import CONVENTIONS_TEXT, GLOSSARY
 
 _CSS = """
@@ -252,6 +252,20 @@ def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
             "<table><thead><tr><th>subject indexing figure</th><th>value</th></tr></thead>"
             f"<tbody>{library}</tbody></table>"
         )
+    by_language = ""
+    if report.by_language:
+        names = list(next(iter(report.by_language.values())))
+        head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+        rows = "".join(
+            f"<tr><td>{html.escape(language)}</td>"
+            + "".join(f"<td>{figure_text(figures.get(n))}</td>" for n in names)
+            + "</tr>"
+            for language, figures in report.by_language.items()
+        )
+        by_language = (
+            f"<h2>By language</h2><table><thead><tr><th>language</th>{head}</tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -274,6 +288,7 @@ topics per document {report.label_cardinality_true:.2f} true,
 </div><div>
 <table><thead><tr><th>ranking metric</th><th>value</th></tr></thead>
 <tbody>{ranking}</tbody></table></div></div>
+{by_language}
 <h2>Plots</h2>
 <div class=grid>{plots}</div>
 <h2>Per topic</h2>

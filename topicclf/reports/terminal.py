@@ -11,6 +11,7 @@ from rich.table import Table
 
 from topicclf.corpus.stats import CorpusStats
 from topicclf.metrics import AVERAGES, EvaluationReport, library_figures, summary_figures
+from topicclf.reports.files import figure_text
 
 WEAK_F1 = 0.5
 
@@ -73,11 +74,25 @@ def render_evaluation(console: Console, report: EvaluationReport, *, max_topics:
         console.print("ranking figures (ties averaged; the glossary of a .md or .html report):")
         for line in _ranking_lines(report.ranking):
             console.print("  " + line)
+    if report.by_language:
+        render_groups(console, "by language (as the model tells them)", report.by_language)
     if report.unknown_topics:
         console.print(
             "topics unknown to the model (counted as misses): "
             + ", ".join(f"{escape(k)} ({v})" for k, v in list(report.unknown_topics.items())[:10])
         )
+
+
+def render_groups(console: Console, title: str, groups: dict[str, dict[str, float]]) -> None:
+    """One row per group of documents (a language) with its figures."""
+    names = list(next(iter(groups.values())))
+    table = Table(title=title)
+    table.add_column("")
+    for name in names:
+        table.add_column(name, justify="right")
+    for group, figures in groups.items():
+        table.add_row(escape(group), *(figure_text(figures.get(n)) for n in names))
+    console.print(table)
 
 
 def render_confusion_matrix(console: Console, multiclass: dict[str, Any], most: int = 12) -> None:
