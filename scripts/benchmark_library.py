@@ -47,8 +47,8 @@ SYSTEMS: dict[str, str] = {
         "from the same trained model"
     ),
     "omikuji-bonsai": (
-        "omikuji Bonsai as Annif runs it (snowball-stemmed TF-IDF unigrams, cluster_k 100, "
-        "max_depth 3, unbalanced)"
+        "omikuji Bonsai as Annif runs it (TF-IDF unigrams stemmed by each record's language's "
+        "Snowball stemmer, cluster_k 100, max_depth 3, unbalanced)"
     ),
     "napkinxc-plt": "napkinXC's probabilistic label tree (its defaults) on the same TF-IDF",
 }
@@ -98,6 +98,8 @@ def _annif_tfidf(train: list[Any]) -> Any:
     from topicclf.config import TextConfig
     from topicclf.features.text import Analyzer
 
+    # Each record by its own language's Snowball stemmer, as Annif's German and English
+    # projects would analyse them (the analyzer before a corpus: it detects every text).
     analyzer = Analyzer(TextConfig(stemmer="snowball", stop_words="none"))
     return TfidfVectorizer(analyzer=analyzer.tokens, min_df=1).fit([d.text for d in train])
 

@@ -68,7 +68,37 @@ SYSTEMS: dict[str, tuple[str, str]] = {
     "topicclf-dense-r8": ("r8", "topicclf train on R8, default settings (multi-class)"),
     "linear-svm-r8": ("r8", "TF-IDF + LinearSVC (one-vs-rest, argmax) on R8"),
     "omikuji-bonsai-r8": ("r8", "omikuji Bonsai on R8, best topic"),
+    # Not English: Debian package descriptions in German and French, by section (single
+    # label; built by scripts/debian_corpus.py, see DEBIAN_CORPORA).
+    **{
+        name: (corpus, text)
+        for lang, language in (("de", "German"), ("fr", "French"))
+        for corpus in (f"debian-{lang}",)
+        for name, text in (
+            (
+                f"topicclf-dense-{corpus}",
+                f"topicclf train on {corpus}, default settings ({language} detected: its stop "
+                "words)",
+            ),
+            (
+                f"topicclf-english-rules-{corpus}",
+                f"topicclf train on {corpus} with the analysis before languages "
+                "(text.language=english, text.stop_words=english)",
+            ),
+            (
+                f"topicclf-snowball-{corpus}",
+                f"topicclf train on {corpus}, defaults and text.stemmer=snowball ({language} "
+                "Snowball stemmer)",
+            ),
+            (f"linear-svm-{corpus}", f"TF-IDF + LinearSVC (one-vs-rest, argmax) on {corpus}"),
+            (f"omikuji-bonsai-{corpus}", f"omikuji Bonsai on {corpus}, best topic"),
+        )
+    },
 }
+SINGLE_LABEL = ("r8", "debian-de", "debian-fr")
+# The non-English corpora: DIR/de and DIR/fr as scripts/debian_corpus.py writes them, from
+# --debian, $TOPICCLF_DEBIAN or ../debian-corpora; their rows are skipped when absent.
+DEFAULT_DEBIAN = REPO.parent / "debian-corpora"
 # The systems the default is compared with, document by document (paired bootstrap).
 PEERS = ("topicclf-linear-alone", "svm-tuned", "omikuji-bonsai", "omikuji-parabel", "linear-svm")
 BOOTSTRAP_RESAMPLES = 1000
@@ -78,6 +108,9 @@ VALIDATION_SHARE = 0.1  # of the training documents, for the peers' limits and t
 def _load(reuters: str, corpus: str) -> tuple[list[Any], list[Any]]:
     from topicclf.corpus import open_corpus
 
+    if corpus.startswith("debian-"):
+        root = Path(os.environ.get("TOPICCLF_DEBIAN", DEFAULT_DEBIAN)) / corpus.split("-")[1]
+        return list(open_corpus(root / "train.jsonl")), list(open_corpus(root / "test.jsonl"))
     prefix = "modapte" if corpus == "modapte" else "r8"
     train = list(open_corpus(reuters, format="reuters", split=f"{prefix}-train"))
     test = list(open_corpus(reuters, format="reuters", split=f"{prefix}-test"))
@@ -268,10 +301,13 @@ def _omikuji_scores(model: Any, x: Any, n_labels: int, top_k: int = 10) -> Any:
     return out
 
 
-def _run_omikuji(train: list[Any], test: list[Any], kind: str, single: bool) -> Run:
-    """Annif's omikuji backend: TF-IDF of snowball-stemmed words (Annif's analyzer, min_df 1,
-    unigrams), an omikuji forest; `limit` and `threshold` picked on a validation split (as
-    `annif optimize` does), then the forest trained again on every training document."""
+def _run_omikuji(
+    train: list[Any], test: list[Any], kind: str, single: bool, language: str = "english"
+) -> Run:
+    """Annif's omikuji backend: TF-IDF of snowball-stemmed words (Annif's analyzer for the
+    corpus's language, min_df 1, unigrams), an omikuji forest; `limit` and `threshold`
+    picked on a validation split (as `annif optimize` does), then the forest trained again
+    on every training document."""
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import MultiLabelBinarizer
@@ -279,7 +315,7 @@ def _run_omikuji(train: list[Any], test: list[Any], kind: str, single: bool) -> 
     from topicclf.config import TextConfig
     from topicclf.features.text import Analyzer
 
-    analyzer = Analyzer(TextConfig(stemmer="snowball", stop_words="none"))
+    analyzer = Analyzer(TextConfig(stemmer="snowball", stop_words="none", language=language))
 
     def vectorizer() -> Any:
         return TfidfVectorizer(analyzer=analyzer.tokens, min_df=1)
@@ -359,10 +395,15 @@ def run_one(name: str, reuters: str) -> dict[str, Any]:
     """Train and score one system in this process; returns its figures and predictions."""
     corpus, _ = SYSTEMS[name]
     train, test = _load(reuters, corpus)
-    single = corpus == "r8"
+    single = corpus in SINGLE_LABEL
     started = time.perf_counter()
     extras: dict[str, Any] = {}
-    if name.startswith("topicclf-embedding"):
+    if name.startswith("topicclf-english-rules"):
+        overrides = ["text.language=english", "text.stop_words=english"]
+        predicted, train_seconds, extras = _run_topicclf(train, test, overrides)
+    elif name.startswith("topicclf-snowball"):
+        predicted, train_seconds, extras = _run_topicclf(train, test, ["text.stemmer=snowball"])
+    elif name.startswith("topicclf-embedding"):
         predicted, train_seconds, extras = _run_topicclf(train, test, ["network.type=embedding"])
     elif name == "topicclf-network-alone":
         predicted, train_seconds, extras = _run_topicclf(train, test, ["blend.linear=off"])
@@ -379,7 +420,8 @@ def run_one(name: str, reuters: str) -> dict[str, Any]:
         predicted, train_seconds, extras = _run_svm(train, test, single)
     elif name.startswith("omikuji"):
         kind = "bonsai" if "bonsai" in name else "parabel"
-        predicted, train_seconds, extras = _run_omikuji(train, test, kind, single)
+        language = {"debian-de": "german", "debian-fr": "french"}.get(corpus, "english")
+        predicted, train_seconds, extras = _run_omikuji(train, test, kind, single, language)
     else:
         predicted, train_seconds = _run_fasttext(train, test)
     seconds = time.perf_counter() - started
@@ -447,16 +489,26 @@ def main() -> None:
     """Run every system in a subprocess, print the table, write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reuters", default=os.environ.get("TOPICCLF_REUTERS", DEFAULT_REUTERS))
+    parser.add_argument("--debian", type=Path, default=None, help="scripts/debian_corpus.py's DIR")
     parser.add_argument("--output", type=Path, default=REPO / "results" / "quality.json")
     parser.add_argument("--only", nargs="*", choices=sorted(SYSTEMS), default=None)
     parser.add_argument("--run", choices=sorted(SYSTEMS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not Path(args.reuters).exists():
         sys.exit(f"Reuters-21578 not found at {args.reuters}; give --reuters or $TOPICCLF_REUTERS")
+    if args.debian is not None:
+        os.environ["TOPICCLF_DEBIAN"] = str(args.debian)  # the subprocesses read it too
     if args.run:
         print(json.dumps(run_one(args.run, str(args.reuters))))
         return
     names = args.only or list(SYSTEMS)
+    debian = Path(os.environ.get("TOPICCLF_DEBIAN", DEFAULT_DEBIAN))
+    if not (debian / "de" / "train.jsonl").exists():
+        print(
+            f"no Debian corpora in {debian} (python scripts/debian_corpus.py): skipping them",
+            file=sys.stderr,
+        )
+        names = [n for n in names if "debian-" not in n]
     if not _fasttext_available():
         print("fastText is not installed (pip install -e '.[bench]'): skipping it", file=sys.stderr)
         names = [n for n in names if not n.startswith("fasttext")]
@@ -549,7 +601,9 @@ def _ratios(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     by_name = {r["system"]: r for r in results}
     out = {}
     for r in results:
-        base = by_name.get("linear-svm-r8" if r["corpus"] == "r8" else "linear-svm")
+        base = by_name.get(
+            "linear-svm" if r["corpus"] == "modapte" else f"linear-svm-{r['corpus']}"
+        )
         if base is None or base is r:
             continue
         out[r["system"]] = {
@@ -562,7 +616,7 @@ def _ratios(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 def _print_table(results: list[dict[str, Any]]) -> None:
     head = (
-        f"{'system':<24} {'corpus':<8} {'micro P':>8} {'micro R':>8} {'micro F1':>8} "
+        f"{'system':<34} {'corpus':<9} {'micro P':>8} {'micro R':>8} {'micro F1':>8} "
         f"{'macro P':>8} {'macro R':>8} {'macro F1':>8} {'acc':>6} {'train s':>7} "
         f"{'total s':>7} {'RSS MB':>7}"
     )
@@ -571,7 +625,7 @@ def _print_table(results: list[dict[str, Any]]) -> None:
     for r in results:
         acc = f"{r['accuracy']:.4f}" if "accuracy" in r else "-"
         print(
-            f"{r['system']:<24} {r['corpus']:<8} {r['micro_precision']:>8.4f} "
+            f"{r['system']:<34} {r['corpus']:<9} {r['micro_precision']:>8.4f} "
             f"{r['micro_recall']:>8.4f} {r['micro_f1']:>8.4f} {r['macro_precision']:>8.4f} "
             f"{r['macro_recall']:>8.4f} {r['macro_f1']:>8.4f} {acc:>6} "
             f"{r['train_seconds']:>7.1f} {r['train_and_tag_seconds']:>7.1f} {r['peak_rss_mb']:>7}"
