@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from collections import Counter
 from pathlib import Path
 
@@ -240,3 +241,12 @@ def test_a_model_of_one_language_has_no_breakdown() -> None:
     clf.fit([d.text for d in docs], [list(d.labels) for d in docs])
     assert not clf.featurizer_.analyzer.detects
     assert clf.evaluate(docs).by_language == {}
+
+
+def test_a_model_with_stemmers_pickles_and_tags_the_same(mixed_model: Path) -> None:
+    # The estimator protocol (clone, joblib, Dask) pickles models; cached stemmers do not
+    # pickle as they are and are rebuilt from the stored rules.
+    clf = TopicClassifier.load(mixed_model)
+    text = "Der Sturm hat das Stadion überflutet und das Spiel wurde abgesagt."
+    again = pickle.loads(pickle.dumps(clf))
+    assert again.tag([text]) == clf.tag([text])

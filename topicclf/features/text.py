@@ -91,6 +91,10 @@ class _Applied:
         self.stop_words = rules.stop_words
         self.stem = _stemmer(rules)
 
+    def __reduce__(self) -> tuple[type[_Applied], tuple[LanguageRules]]:
+        # The cached stemmer does not pickle: rebuilt from the rules.
+        return (_Applied, (self.rules,))
+
 
 class Analyzer:
     """Turns a text into tokens (and word n-grams) according to a TextConfig.
