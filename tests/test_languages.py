@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 from collections import Counter
@@ -235,12 +236,39 @@ def test_evaluate_breaks_the_figures_down_by_language(
     assert "<h2>By language</h2>" in files[2].read_text(encoding="utf-8")
 
 
-def test_a_model_of_one_language_has_no_breakdown() -> None:
-    docs = [d for d in open_corpus(MIXED) if d.id.startswith("en-")]
+def test_the_corpus_language_field_breaks_figures_down_even_for_one_language() -> None:
+    docs = list(open_corpus(MIXED))
+    assert {d.language for d in docs} == {"en", "de", "fi"}
+    english = [d for d in docs if d.language == "en"]
     clf = TopicClassifier(config=Config().with_overrides(["train.epochs=2"]))
-    clf.fit([d.text for d in docs], [list(d.labels) for d in docs])
+    clf.fit([d.text for d in english], [list(d.labels) for d in english])
     assert not clf.featurizer_.analyzer.detects
-    assert clf.evaluate(docs).by_language == {}
+    # Without the field, a model of one language has nothing to break down...
+    unmarked = [dataclasses.replace(d, language=None) for d in docs]
+    assert clf.evaluate(unmarked).by_language == {}
+    # ...with it, the corpus says (names for the codes the analyzer knows, others as given).
+    marked = [*docs[:-1], dataclasses.replace(docs[-1], language="Klingon")]
+    by_language = clf.evaluate(marked).by_language
+    assert {k: v["documents"] for k, v in by_language.items()} == {
+        "english": 20,
+        "german": 20,
+        "finnish": 19,
+        "Klingon": 1,
+    }
+
+
+def test_the_language_field_is_read_checked_and_written(tmp_path: Path) -> None:
+    from topicclf.corpus import write_corpus
+    from topicclf.errors import CorpusFormatError
+
+    path = tmp_path / "out.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        write_corpus(list(open_corpus(MIXED))[:2], handle, "jsonl")
+    assert [json.loads(line)["language"] for line in path.read_text().splitlines()] == ["en"] * 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "x", "language": 5}\n', encoding="utf-8")
+    with pytest.raises(CorpusFormatError, match="the language field must be a string"):
+        list(open_corpus(bad))
 
 
 def test_a_model_with_stemmers_pickles_and_tags_the_same(mixed_model: Path) -> None:

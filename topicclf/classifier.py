@@ -348,8 +348,10 @@ class TopicClassifier(Estimator):
                 stacklevel=2,
             )
         evaluation = Evaluation(self.classes_, sorted(unknown), multiclass=self.policy_.multiclass)
-        # A model of several languages is also scored on each language's documents.
+        # Figures by language: as the corpus gives them (a `language` field), or as a model
+        # of several languages tells them.
         analyzer = self.featurizer_.analyzer
+        given = any(doc.language for doc in docs)
         groups: dict[str, Evaluation] = {}
         n_topics = len(self.classes_)
         one_piece = len(docs) * n_topics <= EVALUATE_BATCH_CELLS
@@ -366,8 +368,12 @@ class TopicClassifier(Estimator):
             true = truth[start : start + batch].toarray() > 0
             unknown_part = unknown_y[start : start + batch].toarray()
             evaluation.add(true, chosen, scores=scores, unknown=unknown_part)
-            if analyzer.detects:
-                languages = np.array([NAMES.get(analyzer.language_of(t), "other") for t in texts])
+            if given or analyzer.detects:
+                languages = np.array(
+                    [NAMES.get(d.language or "", d.language or "not given") for d in part]
+                    if given
+                    else [NAMES.get(analyzer.language_of(t), "other") for t in texts]
+                )
                 for name in np.unique(languages):
                     rows = np.flatnonzero(languages == name)
                     group = groups.setdefault(

@@ -19,6 +19,9 @@ class Document:
     # True when the reader made the id up from where the document is (file and line, path):
     # such ids are unique within their source, so streams need not remember them.
     generated_id: bool = False
+    # The language the corpus says the document is in (a JSON Lines `language` field), for
+    # `evaluate`'s figures by language; the analyzer never reads it (it detects).
+    language: str | None = None
 
 
 class Progress(Protocol):

@@ -71,9 +71,15 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
             f"{where}: the labels field {options.labels_field!r} must be a list of strings"
         )
     labels = clean_labels([scrub_surrogates(x) for x in labels])
+    language = record.get("language")
+    if language is not None and (not isinstance(language, str) or len(language) > 100):
+        raise CorpusFormatError(f"{where}: the language field must be a string (a name or code)")
+    language = scrub_surrogates(language).strip() or None if language is not None else None
     raw_id = record.get(options.id_field)
     if raw_id is None:
-        return Document(default_id, scrub_surrogates(text), labels, generated_id=True)
+        return Document(
+            default_id, scrub_surrogates(text), labels, generated_id=True, language=language
+        )
     if isinstance(raw_id, BigInt):
         doc_id = raw_id.digits
     elif isinstance(raw_id, str | int) and not isinstance(raw_id, bool):
@@ -82,7 +88,7 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
         raise CorpusFormatError(
             f"{where}: the id field {options.id_field!r} must be a string or an integer"
         )
-    return Document(doc_id, scrub_surrogates(text), labels)
+    return Document(doc_id, scrub_surrogates(text), labels, language=language)
 
 
 JSONL = LineFormat(parse_record)
@@ -97,6 +103,8 @@ def write_jsonl(documents: Iterable[Document], handle: IO[str], options: CorpusO
             options.text_field: scrub_surrogates(doc.text),
             options.labels_field: [scrub_surrogates(label) for label in doc.labels],
         }
+        if doc.language:
+            record["language"] = scrub_surrogates(doc.language)
         handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         count += 1
     return count
