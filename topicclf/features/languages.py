@@ -102,13 +102,14 @@ def detect_among(text: str, codes: frozenset[str]) -> str:
     sample = text[:LANGUAGE_DETECT_CHARS]
     if not sample.strip():
         return NEUTRAL
-    ranked = _detector().rank(sample)
-    best, confidence = ranked[0]
+    detector = _detector()
+    best, confidence = detector.classify(sample)
     if best in codes:
         return str(best)
     if confidence >= LANGUAGE_MIN_CONFIDENCE:
         return NEUTRAL
-    return next((str(code) for code, _ in ranked if code in codes), NEUTRAL)
+    # Unsure (a short text): the whole ranking, to find the likeliest of `codes`.
+    return next((str(code) for code, _ in detector.rank(sample) if code in codes), NEUTRAL)
 
 
 def language_name(text: str) -> str:

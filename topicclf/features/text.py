@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import regex
 
-from topicclf.config import LANGUAGES, STEMMERS, FeatureConfig, TextConfig
+from topicclf.config import LANGUAGES, FeatureConfig, TextConfig
 from topicclf.errors import ConfigError, MissingResourceError
 from topicclf.features.languages import (
     ALL_CODES,
@@ -30,6 +30,9 @@ from topicclf.features.languages import (
     detect_among,
     rules_for,
 )
+
+# The stemmers a language's rules name (`auto` is a choice made before: training.analysis).
+APPLIED_STEMMERS = ("none", "snowball", "porter")
 
 # The flags NLTK's RegexpTokenizer compiles its pattern with.
 _NLTK_FLAGS = re.UNICODE | re.MULTILINE | re.DOTALL
@@ -133,7 +136,9 @@ class Analyzer:
         if languages is None:
             if stop_words is not None:  # a model saved before languages: its list, its stemmer
                 code = LANGUAGES.get(config.language, NEUTRAL)
-                stemmer = config.stemmer if config.stemmer != "snowball" or code else "none"
+                stemmer = {"porter": "porter", "snowball": "snowball" if code else "none"}.get(
+                    config.stemmer, "none"
+                )
                 languages = [LanguageRules(code, frozenset(stop_words), stemmer)]
             elif config.language != "auto":
                 if config.stemmer == "snowball" and config.language not in SNOWBALL:
@@ -332,6 +337,11 @@ class TextFeaturizer:
         # A saved model brings its own rules: those it was trained with.
         self.analyzer = Analyzer(text, stop_words=stop_words, languages=languages)
 
+    def use_analyzer(self, analyzer: Analyzer) -> None:
+        """Analyse with these rules (chosen for the training corpus) instead of finding
+        the corpus's languages again when fitting."""
+        self.analyzer = analyzer
+
     def adapt_analyzer(self, texts: Sequence[str]) -> None:
         """Before fitting: the analyzer's languages are those of the training texts."""
         self.analyzer = self.analyzer.for_corpus(texts)
@@ -355,7 +365,7 @@ class TextFeaturizer:
         languages = []
         for entry in meta["languages"]:
             code, words, stemmer = (entry.get(k) for k in ("code", "stop_words", "stemmer"))
-            if code not in NAMES or stemmer not in STEMMERS:
+            if code not in NAMES or stemmer not in APPLIED_STEMMERS:
                 raise ValueError(f"languages: unknown language or stemmer in {entry!r:.200}")
             if type(words) is not list or not all(type(w) is str for w in words):
                 raise ValueError(f"languages: stop_words of {code} must be a list of strings")

@@ -26,6 +26,15 @@ def render_training(
     )
     if info.get("analyzer"):
         console.print(f"languages: {escape(describe_rules(info['analyzer']))}")
+    if info.get("stemming_choice"):
+        console.print(
+            "stemmers chosen on validation (nDCG@10 gain, standard error): "
+            + ", ".join(
+                f"{escape(name)} {c['stemmer']} ({c['ndcg@10 gain stemmed']:+.4f}, "
+                f"{c['standard_error']:.4f}; {c['validation_documents']} documents)"
+                for name, c in info["stemming_choice"].items()
+            )
+        )
     console.print(
         f"validation ({val.n_documents} documents): micro-F1 {val.micro.f1:.4f}, "
         f"macro-F1 {val.macro.f1:.4f}"

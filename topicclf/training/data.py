@@ -106,6 +106,7 @@ class TrainingInfo:
     threshold_curve: dict[str, list[float]]
     shortlist: dict[str, Any] | None = None  # the shortlist network's own record
     analyzer: dict[str, Any] | None = None  # languages and their rules (Analyzer.describe)
+    stemming_choice: dict[str, Any] | None = None  # text.stemmer = auto: what was measured
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able data, keys in the order above."""

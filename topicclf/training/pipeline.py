@@ -23,6 +23,7 @@ import numpy as np
 from topicclf.config import STACK_FOLDS, Config
 from topicclf.errors import DataError
 from topicclf.features import Featurizer, make_featurizer
+from topicclf.features.text import Analyzer
 from topicclf.features.tfidf import CharChoice, TfidfFeaturizer
 from topicclf.labels import LabelEncoder, detect_mode, split_indices
 from topicclf.metrics import EvaluationReport, evaluate, micro_f1
@@ -36,6 +37,7 @@ from topicclf.model.networks import (
     start_loading_keras,
 )
 from topicclf.model.thresholds import ThresholdPolicy, apply, apply_thresholds, tune_policy
+from topicclf.training.analysis import choose_analysis
 from topicclf.training.data import Blended, Prepared, Stack, TrainingInfo, Tuner, Vectors
 from topicclf.training.network import (
     refit_network,
@@ -69,7 +71,8 @@ def fit_model(
     progress = progress or NullProgress()
     started = time.perf_counter()
     data = prepare(config, texts, label_sets)
-    vectors = vectorize(config, data, progress)
+    analyzer, stemming = choose_analysis(config, data, progress)
+    vectors = vectorize(config, data, progress, analyzer)
     featurizer, x_all = vectors.featurizer, vectors.x
     tune = threshold_tuner(config, data.multiclass)
     x_val, y_val = x_all[data.val_idx], data.y[data.val_idx]
@@ -123,6 +126,7 @@ def fit_model(
         seconds=round(time.perf_counter() - started, 2),
         threshold_curve=threshold_curve(y_val, val_scores, policy),
         analyzer=featurizer.analyzer.describe(),
+        stemming_choice=stemming or None,
     )
     scorer = Scorer(featurizer, network, blend, blended.featurizer)
     return Fitted(data.classes, data.mode, scorer, policy, validation, info)
@@ -243,10 +247,15 @@ def validate_training_data(
     return kept_texts, kept_labels, skipped
 
 
-def vectorize(config: Config, data: Prepared, progress: Progress) -> Vectors:
-    """Fit the network's featurizer on the training rows and transform every document."""
+def vectorize(
+    config: Config, data: Prepared, progress: Progress, analyzer: Analyzer | None = None
+) -> Vectors:
+    """Fit the network's featurizer on the training rows and transform every document
+    (analysed by `analyzer`, chosen for the corpus; by default it finds the languages)."""
     kind = network_kind(config.network.type)
     featurizer = make_featurizer(config.text, config.features, kind.featurizer)
+    if analyzer is not None:
+        featurizer.use_analyzer(analyzer)
     progress.start("vectorizing", len(data.texts))
     choice: dict[str, float] = {}
     if isinstance(featurizer, TfidfFeaturizer):
@@ -371,6 +380,7 @@ def fit_blend(
         x_linear = vectors.x
     else:  # an embedding network: the linear model gets TF-IDF features of its own
         linear_featurizer = TfidfFeaturizer(config.text, config.features)
+        linear_featurizer.use_analyzer(vectors.featurizer.analyzer)  # the same rules
         choice: dict[str, float] = {}
         keep = char_ngram_choice(config, data, choice, NullProgress())
         x_linear = linear_featurizer.fit_transform(data.texts, data.train_idx, keep)

@@ -31,6 +31,7 @@ from topicclf.model.inference import Scorer
 from topicclf.model.networks import build_network, keras_module, set_seed
 from topicclf.model.shortlist import FEATURES, Candidates, Rescorer, ShortlistNetwork, Sources
 from topicclf.model.thresholds import ThresholdPolicy, apply
+from topicclf.training.analysis import choose_analysis
 from topicclf.training.data import Prepared, TrainingInfo
 from topicclf.training.network import epoch_progress
 from topicclf.training.pipeline import (
@@ -69,8 +70,10 @@ def fit_shortlist(
     """Learn features, sources, rescorer and thresholds from texts and their topic sets."""
     started = time.perf_counter()
     data = prepare_sparse(config, texts, label_sets)
+    analyzer, stemming = choose_analysis(config, data, progress)
     progress.start("vectorizing", len(data.texts))
     featurizer = TfidfFeaturizer(config.text, config.features)
+    featurizer.use_analyzer(analyzer)
     x = featurizer.fit_transform(data.texts)
     progress.advance(len(data.texts))
     progress.finish()
@@ -132,6 +135,7 @@ def fit_shortlist(
             "validation_report_documents": len(report_rows),
         },
         analyzer=featurizer.analyzer.describe(),
+        stemming_choice=stemming or None,
     )
     scorer = Scorer(featurizer, network)
     return Fitted(data.classes, data.mode, scorer, policy, validation, info)
