@@ -726,3 +726,30 @@ def test_nan_thresholds_duplicate_topics_and_nan_weights_are_refused(
     _rerecord(broken, "weights.safetensors")
     with pytest.raises(ModelBundleError, match=rf"array '{key}' holds NaN or infinite values"):
         TopicClassifier.load(broken)
+
+
+def test_models_saved_before_languages_load_and_tag_as_before(
+    saved: Path, tmp_path: Path, tiny_docs: list[Document]
+) -> None:
+    """A model written before languages were detected: its features state has no
+    `languages` (its stop-word list applies to every text), its settings name English and
+    no `auto`, its training record has no analyzer."""
+    from topicclf.bundle.info import describe
+
+    old = _as_format_1(saved, tmp_path / "old")
+    state = json.loads((old / "features.json").read_text())
+    assert [r["code"] for r in state.pop("languages")] == ["en"]
+    (old / "features.json").write_text(json.dumps(state))
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["config"]["text"].update(stop_words="english", stemmer="none", language="english")
+    for key in ("analyzer", "stemming_choice"):
+        manifest["training"].pop(key, None)
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    texts = [d.text for d in tiny_docs] + ["Die Wirtschaft und the markets of the world"]
+    reference = TopicClassifier.load(saved)
+    loaded = TopicClassifier.load(old)
+    np.testing.assert_array_equal(loaded.predict_proba(texts), reference.predict_proba(texts))
+    assert not loaded.featurizer_.analyzer.detects
+    assert describe(old)["analyzer"] == (
+        "regexp tokens, lowercased; every text: English stop words, stemmer none"
+    )
