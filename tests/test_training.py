@@ -89,3 +89,52 @@ def test_on_keeps_character_ngrams_without_asking_validation() -> None:
     assert clf.training_info_["char_ngram_choice"] is None
     assert clf.training_info_["char_ngrams"] == list(CHAR_NGRAM_RANGE)
     assert "[_budg]" in _tfidf(clf).terms()
+
+
+def test_network_auto_takes_the_dense_network_for_a_small_vocabulary() -> None:
+    from topicclf.training import choose_network
+
+    _, labels = _news(short=False)
+    config, why = choose_network(Config(), labels)
+    assert config.network.type == "dense" and config == Config().with_overrides(
+        ["network.type=dense"]
+    )
+    assert why == (
+        "network.type = auto: dense, for 10 topics on 280 documents (the shortlist network "
+        "from 1000 topics)"
+    )
+    given, none = choose_network(Config().with_overrides(["network.type=embedding"]), labels)
+    assert given.network.type == "embedding" and none == ""
+
+
+def test_network_auto_takes_the_shortlist_network_for_a_large_vocabulary() -> None:
+    from topicclf.training import choose_network
+
+    labels = [[f"subject {i % 1500}", f"subject {(7 * i) % 1500}"] for i in range(3000)]
+    config, why = choose_network(Config(), labels)
+    assert config.network.type == "shortlist"
+    assert why.startswith("network.type = auto: shortlist, for 1500 topics on 3000 documents")
+    # The shortlist network's own defaults, where the settings were left at the general ones.
+    assert config.features.max_features == 200_000 and config.network.dropout == 0.0
+    mine = Config().with_overrides(["features.max_features=50000"])
+    assert choose_network(mine, labels)[0].features.max_features == 50_000
+    # Topics below train.min_count do not count (each is in 4 documents here).
+    rare = Config().with_overrides(["train.min_count=5"])
+    assert choose_network(rare, labels)[0].network.type == "dense"
+
+
+def test_train_says_which_network_it_took(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import topicclf.training
+    from topicclf.cli import run
+
+    # The demo corpus's 10 topics as a "large" vocabulary: the shortlist path end to end.
+    monkeypatch.setattr(topicclf.training, "SHORTLIST_FROM_TOPICS", 10)
+    assert run(["train", str(NEWS), "-o", str(tmp_path / "m"), "--set", "train.epochs=2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("trained a shortlist multilabel model on 280 documents (10 topics)")
+    assert "network.type = auto: shortlist, for 10 topics on 280 documents" in out
+    info = describe(tmp_path / "m")
+    assert info["training"]["network_choice"].startswith("network.type = auto: shortlist")
+    assert TopicClassifier.load(tmp_path / "m").config_.features.max_features == 200_000

@@ -37,7 +37,7 @@ from topicclf.metrics.mistakes import ERROR_EXAMPLES
 from topicclf.model.explain import Explanation, explain
 from topicclf.model.inference import Scorer
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide, topics_of
-from topicclf.training import fit_model, retune_model
+from topicclf.training import choose_network, fit_model, retune_model
 from topicclf.types import Document, NullProgress, Progress
 from topicclf.vocabulary import Vocabulary
 
@@ -195,8 +195,10 @@ class TopicClassifier(Estimator):
             )
         texts = as_texts(X, "X")
         targets = as_targets(y, len(texts), classes)
-        config = self.resolved_config()
+        config, chosen = choose_network(self.resolved_config(), targets.label_sets)
         fitted = fit_model(config, texts, targets.label_sets, progress)
+        if chosen:
+            fitted.info.network_choice = chosen
         self.target_kind_ = targets.kind
         self.target_columns_ = targets.columns
         self.validation_report_ = fitted.validation

@@ -20,6 +20,7 @@ from topicclf.classifier import TopicClassifier
 from topicclf.config import Config, to_toml, with_values
 from topicclf.errors import DataError
 from topicclf.model.networks import network_kind
+from topicclf.training import choose_network
 from topicclf.types import Document, NullProgress, Progress
 
 OBJECTIVES = ("mean_f1", "micro_f1", "macro_f1")
@@ -103,6 +104,7 @@ def search(
         raise DataError("cross-validation needs at least 2 folds")
     if len(texts) < folds * 4:
         raise DataError(f"{len(texts)} documents are too few for {folds}-fold cross-validation")
+    base, _ = choose_network(base, label_sets)  # network.type = auto: decided once, here
     if space is None:
         space = network_kind(base.network.type).search_space
     candidates = sample_trials(space, trials, base.train.seed)

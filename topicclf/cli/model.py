@@ -45,7 +45,10 @@ def train(
         Path, typer.Option("--output", "-o", help="Model directory to write.", show_default=False)
     ],
     network: Annotated[
-        Network | None, typer.Option(help="Network type (default: dense, or from --config).")
+        Network | None, typer.Option(
+            help="Network type (default: auto: shortlist from 1000 topics, else dense; or "
+            "from --config)."
+        )
     ] = None,
     mode: Annotated[
         Mode | None, typer.Option(help="multilabel, multiclass, or auto (detect from data).")
@@ -113,7 +116,7 @@ def train(
         if subjects is not None:
             _attach_vocabulary(clf, subjects, str(vocabulary))
         clf.save(output, overwrite=force, corpus=source.describe())
-    render_training(out, clf, cfg.network.type, time.perf_counter() - started, output)
+    render_training(out, clf, clf.config_.network.type, time.perf_counter() - started, output)
 
 
 def _attach_vocabulary(clf: Any, subjects: list[Any], source: str) -> None:

@@ -24,6 +24,8 @@ def render_training(
         f"trained {article} {network} {clf.mode_} model on {info['documents']} documents "
         f"({len(clf.classes_)} topics) in {seconds:.1f}s"
     )
+    if info.get("network_choice"):
+        console.print(escape(info["network_choice"]))
     if info.get("analyzer"):
         console.print(f"languages: {escape(describe_rules(info['analyzer']))}")
     if info.get("stemming_choice"):

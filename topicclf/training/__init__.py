@@ -8,9 +8,10 @@ What a fitted model is made of lives in `topicclf.model`; how it is saved, `topi
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 
-from topicclf.config import Config
+from topicclf.config import SHORTLIST_FROM_CELLS, SHORTLIST_FROM_TOPICS, Config, for_network
 from topicclf.labels import LabelEncoder
 from topicclf.model.inference import Scorer
 from topicclf.model.networks import network_kind
@@ -19,10 +20,33 @@ from topicclf.training import pipeline, shortlist
 from topicclf.training.pipeline import Fitted, retune
 from topicclf.types import NullProgress, Progress
 
-__all__ = ["PIPELINES", "Fitted", "fit_model", "retune", "retune_model"]
+__all__ = ["PIPELINES", "Fitted", "choose_network", "fit_model", "retune", "retune_model"]
 
 PIPELINES: dict[str, Callable[[Config, Sequence[str], Sequence[Sequence[str]], Progress], Fitted]]
 PIPELINES = {"standard": pipeline.fit_model, "shortlist": shortlist.fit_shortlist}
+
+
+def choose_network(config: Config, label_sets: Sequence[Sequence[str]]) -> tuple[Config, str]:
+    """The configuration with its network kind decided (network.type = auto: by the size
+    of the vocabulary, see SHORTLIST_FROM_TOPICS), and why ("" when it was given)."""
+    if config.network.type != "auto":
+        return config, ""
+    counts = Counter(topic for labels in label_sets for topic in set(labels))
+    topics = sum(1 for n in counts.values() if n >= config.train.min_count)
+    cells = topics * len(label_sets)
+    if topics >= SHORTLIST_FROM_TOPICS or cells >= SHORTLIST_FROM_CELLS:
+        kind = "shortlist"
+        why = (
+            f"{topics} topics on {len(label_sets)} documents: a large vocabulary (from "
+            f"{SHORTLIST_FROM_TOPICS} topics or {SHORTLIST_FROM_CELLS:,} documents x topics)"
+        )
+    else:
+        kind = "dense"
+        why = (
+            f"{topics} topics on {len(label_sets)} documents (the shortlist network from "
+            f"{SHORTLIST_FROM_TOPICS} topics)"
+        )
+    return for_network(config, kind), f"network.type = auto: {kind}, for {why}"
 
 
 def fit_model(
@@ -31,7 +55,9 @@ def fit_model(
     label_sets: Sequence[Sequence[str]],
     progress: Progress | None = None,
 ) -> Fitted:
-    """Learn a model from texts and their topic sets, by its network kind's pipeline."""
+    """Learn a model from texts and their topic sets, by its network kind's pipeline (a
+    configuration with network.type = auto is decided first: `choose_network`)."""
+    config, _ = choose_network(config, label_sets)
     kind = network_kind(config.network.type)
     return PIPELINES[kind.pipeline](config, texts, label_sets, progress or NullProgress())
 

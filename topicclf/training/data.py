@@ -107,6 +107,7 @@ class TrainingInfo:
     shortlist: dict[str, Any] | None = None  # the shortlist network's own record
     analyzer: dict[str, Any] | None = None  # languages and their rules (Analyzer.describe)
     stemming_choice: dict[str, Any] | None = None  # text.stemmer = auto: what was measured
+    network_choice: str | None = None  # network.type = auto: the kind and why
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able data, keys in the order above."""
