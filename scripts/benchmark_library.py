@@ -15,8 +15,9 @@ system. Everything a system chooses is chosen on training data; dev is only scor
 
 The corpus comes from --tibkat, $TOPICCLF_TIBKAT, or ../shared/corpora/tibkat. The peers come
 with the bench extra (pip install -e ".[bench]": omikuji, libmultilabel, napkinxc); a peer
-whose package does not import is skipped, with a message, and one that crashes is reported. --limit N trains on the first N training records (a
-quick look; the table in the README is from full runs).
+whose package does not import is skipped, with a message, and one that crashes is reported.
+--limit N trains on the first N training records (a quick look; the table in the README is
+from full runs).
 """
 
 from __future__ import annotations
