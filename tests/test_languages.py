@@ -279,3 +279,34 @@ def test_a_model_with_stemmers_pickles_and_tags_the_same(mixed_model: Path) -> N
     text = "Der Sturm hat das Stadion überflutet und das Spiel wurde abgesagt."
     again = pickle.loads(pickle.dumps(clf))
     assert again.tag([text]) == clf.tag([text])
+
+
+def test_the_annif_api_serves_every_language_of_the_model(mixed_model: Path) -> None:
+    pytest.importorskip("fastapi")
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from topicclf.server import ServeOptions, load_models, parse_model_specs, serve_in_thread
+
+    models = load_models(parse_model_specs([f"mixed={mixed_model}"]))
+    assert models["mixed"].languages == ["fi", "de", "en"]
+
+    def call(path: str, form: dict[str, str] | None = None) -> tuple[int, dict]:
+        data = None if form is None else urllib.parse.urlencode(form).encode()
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}{path}", data, timeout=30) as a:
+                return a.status, json.load(a)
+        except urllib.error.HTTPError as error:
+            return error.code, json.load(error)
+
+    with serve_in_thread(models, ServeOptions(port=0)) as (host, port):
+        status, project = call("/v1/projects/mixed")
+        assert project["language"] == "fi" and project["vocab"]["languages"] == ["fi", "de", "en"]
+        text = "Der Sturm hat das Stadion überflutet."
+        suggest = "/v1/projects/mixed/suggest"
+        assert call(suggest, {"text": text, "language": "de"})[0] == 200
+        status, refused = call(suggest, {"text": text, "language": "sv"})
+        assert status == 400
+        assert 'language "sv" not supported by vocabulary' in refused["detail"]
+        assert call("/models")[1]["models"][0]["languages"] == ["fi", "de", "en"]
