@@ -185,7 +185,9 @@ def _run_linear_alone(train: list[Any], test: list[Any]) -> Run:
     from topicclf.training.pipeline import fit_blend, prepare, threshold_tuner, vectorize
     from topicclf.types import NullProgress
 
-    config = Config().with_overrides(["blend.linear=fixed", "blend.weight=1.0"])
+    config = Config().with_overrides(
+        ["network.type=dense", "blend.linear=fixed", "blend.weight=1.0"]
+    )
     started = time.perf_counter()
     data = prepare(config, [d.text for d in train], [d.labels for d in train])
     vectors = vectorize(config, data, NullProgress())

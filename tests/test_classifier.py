@@ -245,16 +245,16 @@ def test_refit_continues_for_the_share_validation_held_out() -> None:
 
 
 def test_automatic_batches_grow_with_the_corpus_and_steps_with_the_batch() -> None:
-    auto = Config()
+    auto = Config().with_overrides(["network.type=dense"])
     assert schedule(auto, 500) == (64, 0.002)  # small corpora: as before
     batch, rate = schedule(auto, 6993)  # Reuters' training rows: 109 steps at 64, 54 at 128
     assert batch == 128 and rate == pytest.approx(0.002 * 2**0.5)
     assert schedule(auto, 16_000)[0] == schedule(auto, 10**7)[0] == 256
     embedding = Config().with_overrides(["network.type=embedding"])
     assert schedule(embedding, 6993) == (64, 0.01)  # larger batches cost it macro-F1
-    given = Config().with_overrides(["train.batch_size=32", "train.learning_rate=0.005"])
+    given = auto.with_overrides(["train.batch_size=32", "train.learning_rate=0.005"])
     assert schedule(given, 10**6) == (32, 0.005)
-    only_batch = Config().with_overrides(["train.batch_size=256"])
+    only_batch = auto.with_overrides(["train.batch_size=256"])
     assert schedule(only_batch, 100)[1] == pytest.approx(0.004)
 
 
@@ -479,7 +479,9 @@ def test_a_stacked_network_is_saved_as_the_wide_network_it_computes() -> None:
     from topicclf.training.data import Stack
     from topicclf.training.network import stacked_to_wide
 
-    config = Config().with_overrides(["network.hidden_units=6", "network.dropout=0"])
+    config = Config().with_overrides(
+        ["network.type=dense", "network.hidden_units=6", "network.dropout=0"]
+    )
     assert stacked(config) and wide_path(config)
     featurizer = TfidfFeaturizer(config.text, config.features)
     featurizer.fit(["rain and wind", "wheat prices rise", "rain on wheat fields", "wind farms"])
