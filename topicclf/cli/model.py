@@ -45,10 +45,11 @@ def train(
         Path, typer.Option("--output", "-o", help="Model directory to write.", show_default=False)
     ],
     network: Annotated[
-        Network | None, typer.Option(
+        Network | None,
+        typer.Option(
             help="Network type (default: auto: shortlist from 1000 topics, else dense; or "
             "from --config)."
-        )
+        ),
     ] = None,
     mode: Annotated[
         Mode | None, typer.Option(help="multilabel, multiclass, or auto (detect from data).")
