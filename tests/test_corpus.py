@@ -796,3 +796,40 @@ def test_gzip_jsonl_round_trips_anything(docs: list[Document]) -> None:
         path.write_bytes(gzip.compress(buffer.getvalue().encode("utf-8")))
         back = list(open_corpus(path))
     assert back == [Document(d.id, d.text, clean_labels(d.labels)) for d in docs]
+
+
+def test_a_txt_file_read_a_line_at_a_time_says_so_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import topicclf.corpus
+    from topicclf.cli import run
+
+    monkeypatch.setattr(topicclf.corpus, "_NOTED_LINES", set())
+    story = tmp_path / "story0.txt"
+    story.write_text("The council voted to cut\nthe museum's budget by half.\n", encoding="utf-8")
+    one = tmp_path / "one.txt"
+    one.write_text("One line only.\n", encoding="utf-8")
+    with pytest.warns(
+        UserWarning, match=r"story0.txt is read as one document per line; .*--format text"
+    ):
+        assert len(list(open_corpus(story))) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        list(open_corpus(story))  # once per process
+        list(open_corpus(story, format="lines"))  # asked for: no note
+    monkeypatch.setattr(topicclf.corpus, "_NOTED_LINES", set())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        list(open_corpus(one))  # one line: nothing to say
+    model = tmp_path / "model"
+    assert (
+        run(["-q", "train", str(Path(__file__).parent / "data" / "tiny.jsonl"), "-o", str(model)])
+        == 0
+    )
+    capsys.readouterr()
+    assert run(["tag", str(model), str(story), str(story)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("is read as one document per line") == 1
+    assert run(["tag", str(model), "--format", "text", str(story)]) == 0
+    captured = capsys.readouterr()
+    assert "per line" not in captured.err and captured.out.startswith('{"id": "story0",')

@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from topicclf.errors import DataError, NotFittedError
 from topicclf.labels import LabelEncoder, detect_mode, split_indices
+
+DATA = Path(__file__).parent / "data"
 
 
 def test_sorted_classes_and_matrix() -> None:
@@ -69,3 +74,47 @@ def test_split_keeps_every_topic_in_training() -> None:
     np.testing.assert_array_equal(again[0], split_indices(y, 0.5, 4)[0])
     with pytest.raises(DataError, match="at least 4 documents"):
         split_indices(y[:3], 0.5, 0)
+
+
+def test_topics_joined_by_a_separator_the_reader_did_not_split_are_named() -> None:
+    from topicclf.labels import separator_hint
+
+    joined = [["annoyance;disapproval"], ["joy"], ["anger;annoyance"], ["joy;love"], ["love"]]
+    hint = separator_hint(joined)
+    assert hint is not None and hint.startswith("3 of 5 topics contain ';'")
+    assert "--label-separator ';'" in hint and "no document has two topics" in hint
+    # Names that hold a comma in a multi-label corpus are names, not joined topics...
+    names = [["Berlin, Germany", "history"], ["Paris, France"], ["Rome, Italy", "art"]]
+    assert separator_hint(names) is None
+    # ...but in a single-label corpus whose pieces recur, a comma is one too.
+    single = [["sport,politics"], ["sport"], ["politics,economy"], ["economy,sport"]]
+    assert "contain ','" in (separator_hint(single) or "")
+    # Pieces that never recur are no evidence; nor are a few joined names among many.
+    assert separator_hint([["a;b"], ["c;d"], ["e;f"]]) is None
+    many = [[f"topic {i}"] for i in range(40)] + [["x;y"], ["y;z"], ["x;z"]]
+    assert separator_hint(many) is None
+
+
+def test_train_evaluate_and_stats_name_the_separator(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from topicclf.cli import run
+    from topicclf.corpus import open_corpus
+
+    rows = ["id,text,labels"]
+    for doc in open_corpus(DATA / "tiny.jsonl"):
+        rows.append(f'{doc.id},"{doc.text}",{";".join(doc.labels)}')
+    corpus = tmp_path / "joined.csv"
+    corpus.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    model = tmp_path / "model"
+    assert run(["train", str(corpus), "-o", str(model), "--set", "train.epochs=1"]) == 0
+    assert "--label-separator ';'" in capsys.readouterr().err
+    assert run(["evaluate", str(model), str(corpus)]) == 0
+    assert "--label-separator ';'" in capsys.readouterr().err
+    assert run(["corpus", "stats", str(corpus)]) == 0
+    assert "note: " in capsys.readouterr().out
+    assert run(["corpus", "stats", "--json", str(corpus)]) == 0
+    assert "';'" in json.loads(capsys.readouterr().out)["label_separator_hint"]
+    # Read with the separator, the corpus is what it is: no note.
+    assert run(["corpus", "stats", "--label-separator", ";", str(corpus)]) == 0
+    assert "note: " not in capsys.readouterr().out

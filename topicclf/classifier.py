@@ -25,7 +25,7 @@ from topicclf.features import Featurizer
 from topicclf.features.languages import NAMES
 from topicclf.features.tfidf import TfidfFeaturizer
 from topicclf.inputs import TARGET_KINDS, as_targets, as_texts
-from topicclf.labels import LabelEncoder
+from topicclf.labels import LabelEncoder, separator_hint
 from topicclf.metrics import (
     Evaluation,
     EvaluationReport,
@@ -195,6 +195,9 @@ class TopicClassifier(Estimator):
             )
         texts = as_texts(X, "X")
         targets = as_targets(y, len(texts), classes)
+        hint = separator_hint(targets.label_sets)
+        if hint:
+            warnings.warn(hint, UserWarning, stacklevel=2)
         config, chosen = choose_network(self.resolved_config(), targets.label_sets)
         fitted = fit_model(config, texts, targets.label_sets, progress)
         if chosen:
@@ -341,6 +344,9 @@ class TopicClassifier(Estimator):
                 UserWarning,
                 stacklevel=2,
             )
+        hint = separator_hint(label_sets)
+        if hint:
+            warnings.warn(hint, UserWarning, stacklevel=2)
         several = sum(len(d.labels) > 1 for d in docs)
         if self.policy_.multiclass and several:
             warnings.warn(

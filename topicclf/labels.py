@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,3 +162,47 @@ def split_indices(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray
         if len(rows) >= 2 and is_val[rows].all():
             is_val[rows[0]] = False
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+# Characters that join several topics into one when a corpus is read with another separator
+# (or none): a `;`-joined CSV column read with the default `|` gives topics such as
+# 'annoyance;disapproval'.
+LIKELY_SEPARATORS = (";", "|", ",")
+
+
+def separator_hint(label_sets: Iterable[Sequence[str]]) -> str | None:
+    """`joined_topics_hint` of a corpus's topic sets."""
+    counts: Counter[str] = Counter()
+    single = True
+    for labels in label_sets:
+        counts.update(labels)
+        single = single and len(labels) <= 1
+    return joined_topics_hint(counts, single)
+
+
+def joined_topics_hint(counts: Mapping[str, int], single: bool) -> str | None:
+    """A note when topic names (with their document counts; `single`: no document has two
+    topics) look like several topics joined by a separator the reader did not split on,
+    naming --label-separator; None when they do not.
+
+    They look joined when at least a tenth of the topics (and 3) contain the character and
+    at least half of the pieces recur (as a topic of their own or in two joined names).
+    A comma alone is no evidence (names such as 'Berlin, Germany' hold one), so it counts
+    only when no document has two topics.
+    """
+    for sep in LIKELY_SEPARATORS:
+        joined = [topic for topic in counts if sep in topic]
+        if len(joined) < max(3, 0.1 * len(counts)) or (sep == "," and not single):
+            continue
+        pieces = Counter(p.strip() for topic in joined for p in topic.split(sep) if p.strip())
+        recurring = sum(1 for p, n in pieces.items() if n >= 2 or p in counts)
+        if recurring < 0.5 * len(pieces):
+            continue
+        example = max(joined, key=lambda topic: (counts[topic], topic))
+        alone = ", and no document has two topics" if single else ""
+        return (
+            f"{len(joined)} of {len(counts)} topics contain {sep!r} (e.g. {example[:80]!r})"
+            f"{alone}: if {sep!r} joins several topics, read them with --label-separator "
+            f"'{sep}' (label_separator= in Python)"
+        )
+    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,7 +222,32 @@ def open_corpus(
         raise CorpusFormatError(f"{path}: no such file or directory")
     if fmt in _TEXT_FILE_FORMATS and path != "-" and Path(path).is_file():
         _refuse_binary(Path(path), opts.encoding)
+    if format is None and fmt == "lines" and path.lower().endswith(".txt"):
+        _note_lines(Path(path))
     return Corpus(path, fmt, opts, READERS[fmt])
+
+
+_NOTED_LINES: set[str] = set()  # one note per process, however many files are read
+
+
+def _note_lines(path: Path) -> None:
+    """Say once that a .txt file is read a line at a time: a story with wrapped lines would
+    otherwise be tagged line by line without a word (a directory's files are whole)."""
+    if _NOTED_LINES:
+        return
+    try:
+        with open_bytes(str(path)) as handle:
+            lines = sum(1 for line in handle.read(1 << 20).split(b"\n") if line.strip())
+    except OSError:
+        return
+    if lines > 1:
+        _NOTED_LINES.add(str(path))
+        warnings.warn(
+            f"{path.name} is read as one document per line; to read each file as one "
+            "document, give --format text (format='text' in Python)",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _refuse_binary(path: Path, encoding: str) -> None:

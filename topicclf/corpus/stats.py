@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from topicclf.labels import joined_topics_hint
 from topicclf.types import Document
 
 
@@ -28,6 +29,8 @@ class CorpusStats:
     words_max: int
     # Documents per language as detected (`features.languages`), "other" for the rest.
     languages: dict[str, int]
+    # Topic names that look like several joined by a separator (labels.separator_hint).
+    label_separator_hint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""
@@ -76,4 +79,5 @@ def corpus_stats(
         words_min=lengths[0] if lengths else 0,
         words_max=lengths[-1] if lengths else 0,
         languages=dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
+        label_separator_hint=joined_topics_hint(topics, single=not multi),
     )

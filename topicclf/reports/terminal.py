@@ -137,6 +137,8 @@ def render_stats(console: Console, stats: CorpusStats, *, top: int = 20) -> None
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
+    if stats.label_separator_hint:
+        console.print(f"note: {escape(stats.label_separator_hint)}")
     if stats.topic_counts:
         freq = Table(title=f"topics by frequency (top {min(top, stats.topics)} of {stats.topics})")
         freq.add_column("topic", overflow="fold", max_width=40)
