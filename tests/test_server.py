@@ -537,3 +537,25 @@ def test_serve_help_imports_no_web_framework() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert "--timeout-headers" in done.stdout and "NAME=DIR" in done.stdout
+
+
+def test_settings_a_multiclass_model_does_not_apply_are_noted_in_the_answer(
+    tiny_docs: list, tmp_path: Path
+) -> None:
+    from conftest import tiny_config
+
+    clf = TopicClassifier(config=tiny_config(epochs=2)).fit(
+        [d.text for d in tiny_docs], [d.labels[:1] for d in tiny_docs]
+    )
+    assert clf.mode_ == "multiclass"
+    served_one = ServedModel("one", tmp_path, clf)
+    with serve_in_thread({"one": served_one}, _options()) as address:
+        body = json.dumps({"text": "rain and wind", "top_k": 3}).encode()
+        status, answer = request(address, "POST", "/tag", body)
+        assert status == 200 and len(answer["results"][0]["labels"]) == 1
+        assert answer["notes"] == [
+            "this is a multi-class model: it always gives its one best topic, so top_k, "
+            "threshold and fallback settings change nothing"
+        ]
+        status, plain = request(address, "POST", "/tag", b'{"text": "rain and wind"}')
+        assert status == 200 and "notes" not in plain

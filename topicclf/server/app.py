@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from topicclf import __version__
 from topicclf.config import SERVE_MAX_BODY, SERVE_MAX_DOCUMENTS, SERVE_TIMEOUT_BODY
-from topicclf.model.thresholds import Rule
+from topicclf.model.thresholds import Rule, ignored_by
 from topicclf.server.annif import SuggestForm, annif_router
 from topicclf.server.http import (
     ASGIApp,
@@ -103,13 +103,19 @@ async def tag_answer(
     ids, texts = req.ids_and_texts()
     if len(texts) > settings.max_documents:
         raise ApiError(413, f"at most {settings.max_documents} documents per request; send several")
-    chosen = await served.tag(texts, Rule(req.threshold, req.top_k, req.fallback))
+    rule = Rule(req.threshold, req.top_k, req.fallback)
+    chosen = await served.tag(texts, rule)
     results = [
         Tagged(doc_id, topics).to_record(req.scores)
         for doc_id, topics in zip(ids, chosen, strict=True)
     ]
     elapsed = round((time.perf_counter() - started) * 1000, 3)
-    return {"results": results, "model": served.name, "milliseconds": elapsed}
+    answer: dict[str, Any] = {"results": results, "model": served.name, "milliseconds": elapsed}
+    # What the CLI warns about, an answer says: settings the model does not apply.
+    note = ignored_by(served.classifier.policy_, rule)
+    if note:
+        answer["notes"] = [note]
+    return answer
 
 
 def native_router(models: Mapping[str, ServedModel], settings: AppSettings) -> APIRouter:

@@ -101,6 +101,11 @@ class TagResponse(BaseModel):
     results: list[TagResult]
     model: str
     milliseconds: float = Field(description="Time spent on the request in the server.")
+    notes: list[str] = Field(
+        default_factory=list,
+        description="Present when a setting of the request changes nothing (e.g. top_k on a "
+        "multi-class model, which always gives its one best topic).",
+    )
 
 
 class ModelInfo(BaseModel):
