@@ -212,3 +212,26 @@ def test_errors(model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert code == 2 and "give --output DIR" in capsys.readouterr().err
     code = run(["tag", str(model), str(NEWS_TEST), "-t", "parquet"])
     assert code == 2 and "parquet output needs --engine dask" in capsys.readouterr().err
+
+
+def test_repeated_ids_are_warned_about_as_the_local_engine_does(
+    model: Path, scheduler: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from topicclf.errors import DuplicateIdWarning
+
+    docs = list(open_corpus(NEWS_TEST))[:40]
+    corpus = tmp_path / "repeated.jsonl"
+    with corpus.open("w", encoding="utf-8") as handle:
+        for i, doc in enumerate(docs):
+            # The first and the last document share an id: different partitions.
+            doc_id = "same" if i in (0, len(docs) - 1) else f"d{i}"
+            handle.write(json.dumps({"id": doc_id, "text": doc.text}) + "\n")
+    from topicclf.tagging import tag_stream
+
+    said = r"repeated.jsonl: 1 document\(s\) reuse an id seen before \(e.g. 'same'\)"
+    with pytest.warns(DuplicateIdWarning, match=said):  # the local engine, for reference
+        tag_stream(
+            TopicClassifier.load(model), open_corpus(corpus), lambda _: None, source=str(corpus)
+        )
+    with pytest.warns(DuplicateIdWarning, match=said):
+        tag_on_dask(model, [str(corpus)], tmp_path / "out", scheduler=scheduler, partitions=4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Sequence
 
@@ -57,6 +58,13 @@ class DuplicateIds:
             run.sort(kind="stable")
         self._runs.append(run)
 
+    @classmethod
+    def found(cls, count: int, examples: Sequence[str]) -> DuplicateIds:
+        """A tracker that holds what another pass found (its `warn` says it)."""
+        tracker = cls()
+        tracker.count, tracker.examples = count, list(examples)[:EXAMPLES]
+        return tracker
+
     def warn(self, source: str) -> None:
         """Warn once about all the duplicates found, if any."""
         if not self.count:
@@ -68,6 +76,31 @@ class DuplicateIds:
             DuplicateIdWarning,
             stacklevel=2,
         )
+
+
+def stable_hashes(ids: Sequence[str]) -> np.ndarray:
+    """64-bit hashes of ids that are the same in every process (Python's `hash` of a string
+    is salted per process), so that ids seen on several Dask workers can be compared."""
+    return np.fromiter(
+        (
+            int.from_bytes(
+                hashlib.blake2b(i.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                "little",
+                signed=True,
+            )
+            for i in ids
+        ),
+        dtype=np.int64,
+        count=len(ids),
+    )
+
+
+def repeated_hashes(parts: Sequence[np.ndarray]) -> tuple[int, np.ndarray]:
+    """How many documents reuse an id seen before, and the hashes seen more than once, from
+    the `stable_hashes` of each part's ids."""
+    every = np.concatenate([*parts, np.zeros(0, np.int64)])
+    distinct, counts = np.unique(every, return_counts=True)
+    return int(len(every) - len(distinct)), distinct[counts > 1]
 
 
 def warn_duplicate_ids(documents: Sequence[Document], source: str) -> None:

@@ -39,6 +39,7 @@ from topicclf.corpus import (
     validate_options,
 )
 from topicclf.corpus.directory import text_file_document, text_files
+from topicclf.corpus.ids import EXAMPLES, DuplicateIds, repeated_hashes, stable_hashes
 from topicclf.corpus.parquet import INSTALL_HINT, parquet_files, pyarrow_parquet, read_row_groups
 from topicclf.errors import (
     BadRecordWarning,
@@ -207,8 +208,16 @@ def tag_partition(
     name = f"part-{part.index:05d}.{output_format}"
     target = Path(directory) / name
     documents = read_partition(part, dataclasses.replace(options, on_error="report"))
+    ids: list[str] = []  # the ids the documents bring (not made up from line numbers)
+
+    def noted(stream: Iterator[Document]) -> Iterator[Document]:
+        for doc in stream:
+            if not doc.generated_id:
+                ids.append(doc.id)
+            yield doc
+
     run = functools.partial(
-        tag_stream, clf, documents, rule=rule, source=part.path, bad_records=bad_records
+        tag_stream, clf, noted(documents), rule=rule, source=part.path, bad_records=bad_records
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", BadRecordWarning)
@@ -226,6 +235,8 @@ def tag_partition(
         "documents": summary.documents,
         "bad_records": summary.bad_records,
         "messages": messages,
+        # Repeated ids are told apart on the client, across every partition.
+        "id_hashes": stable_hashes(ids),
     }
 
 
@@ -284,6 +295,7 @@ def tag_on_dask(
                 bad_records=bad_records,
             )
             results = _gather(distributed, futures, progress)
+            _warn_repeated_ids(results, Path(tmp), inputs)
             documents = sum(r["documents"] for r in results)
             bad = sum(r["bad_records"] for r in results)
             skipped = bad if bad_records == "skip" else 0
@@ -300,6 +312,23 @@ def tag_on_dask(
         output=Path(output),
         parts=[r["part"] for r in results],
     )
+
+
+def _warn_repeated_ids(results: list[dict[str, Any]], written: Path, inputs: list[str]) -> None:
+    """Warn (DuplicateIdWarning) as the local engine does when documents share ids, in
+    whichever partitions they are; examples are read back from the parts just written."""
+    count, repeated = repeated_hashes([r["id_hashes"] for r in results])
+    if not count:
+        return
+    examples: list[str] = []
+    for record in read_output(written):
+        doc_id = str(record.get("id"))
+        if doc_id not in examples and stable_hashes([doc_id])[0] in repeated:
+            examples.append(doc_id)
+            if len(examples) == EXAMPLES:
+                break
+    source = ", ".join(Path(p).name for p in inputs[:3]) + (" ..." if len(inputs) > 3 else "")
+    DuplicateIds.found(count, examples).warn(source)
 
 
 def _gather(distributed: Any, futures: list[Any], progress: Progress) -> list[dict[str, Any]]:
