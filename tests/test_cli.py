@@ -936,3 +936,17 @@ def test_tag_refuses_a_gz_output_before_any_work(tmp_path: Path) -> None:
     )
     assert result.returncode == 1, result.stderr
     assert "outputs are written uncompressed" in result.stderr and not out.exists()
+
+
+def test_a_setting_with_a_space_for_its_equals_sign_is_named(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    corpus = "corpora/newsbriefs/train.jsonl"
+    code = run(["train", corpus, "-o", "unused", "--set", "text.language", "german"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --set 'text.language': expected section.key=value with no space around '=', "
+        "e.g. --set text.language=german"
+    )
+    assert run(["train", corpus, "-o", "unused", "--set", "text.language=deutsch"]) == 1
+    assert "choose one of: auto, arabic," in capsys.readouterr().err

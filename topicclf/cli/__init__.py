@@ -46,6 +46,10 @@ def run(argv: list[str] | None = None) -> int:
     flags = [a for a in args[:cut] if a in _GLOBAL_FLAGS]
     args = flags + [a for a in args[:cut] if a not in _GLOBAL_FLAGS] + args[cut:]
     state.verbose = state.quiet = False
+    spaced = _spaced_setting(args[:cut])
+    if spaced:
+        err.print(f"[red]error:[/] {escape(spaced)}")
+        return EXIT_USAGE
     saved_showwarning = warnings.showwarning
     warnings.showwarning = show_warning
     try:
@@ -95,6 +99,18 @@ def run(argv: list[str] | None = None) -> int:
         return EXIT_DOMAIN
     finally:
         warnings.showwarning = saved_showwarning
+
+
+def _spaced_setting(args: list[str]) -> str | None:
+    """The message for `--set key value` (a space where `=` belongs), which the parser
+    would only call an unexpected extra argument."""
+    for option, key, value in zip(args, args[1:], args[2:], strict=False):
+        if option == "--set" and "=" not in key and "." in key and not value.startswith("-"):
+            return (
+                f"--set {key!r}: expected section.key=value with no space around '=', "
+                f"e.g. --set {key}={value}"
+            )
+    return None
 
 
 def _terminated(signum: int, frame: Any) -> None:
