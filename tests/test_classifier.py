@@ -172,25 +172,34 @@ def test_explain_dense(tiny_dense: TopicClassifier) -> None:
     assert weight == pytest.approx(logit(first.score) - logit(without), rel=1e-4, abs=1e-5)
 
 
-def test_explain_names_character_ngrams_and_weighs_them_exactly(
+def test_explain_folds_character_ngrams_into_the_words_they_came_from(
     tiny_docs: list[Document],
 ) -> None:
     clf = _fit(tiny_docs, tiny_config(epochs=10).with_overrides(["features.char_ngrams=on"]))
     text = "The striker scored a late goal in the cup final."
-    first = clf.explain(text, top=50)[0]
-    pieces = {t for t, _ in first.up + first.down if t.startswith("[")}
-    grams = clf.featurizer_.analyzer.char_ngrams(text, 3, 5)
-    assert pieces and pieces <= {f"[{g.replace(' ', '_')}]" for g in grams}
-    term, weight = next((t, w) for t, w in first.up + first.down if t.startswith("["))
-    x = clf.featurizer_.transform([text])
-    x[0, clf.featurizer_.terms().index(term)] = 0.0
+    first = clf.explain(text, top=100)[0]
+    lines = dict(first.up + first.down)
+    assert lines and not any(t.startswith("[") for t in lines)  # words, not pieces
+    # A word's line sums its own term's weight and its share of each character n-gram's:
+    # an n-gram found in k of the text's words gives each of them 1/k of its weight.
+    featurizer = clf.featurizer_
+    present, scores = clf.scorer_.occlusion_scores(text)
     j = clf.classes_.index(first.topic)
-    without = float(clf.scorer_.from_features(x, [text])[0, j])
-
-    def logit(p: float) -> float:
-        return float(np.log(p) - np.log1p(-p))
-
-    assert weight == pytest.approx(logit(first.score) - logit(without), rel=1e-4, abs=1e-5)
+    p = np.clip(scores[:, j].astype(np.float64), 1e-12, 1 - 1e-12)
+    logit = np.log(p / (1 - p))
+    effect = dict(zip(present.tolist(), logit[0] - logit[1:], strict=True))
+    tokens = list(dict.fromkeys(featurizer.analyzer.char_tokens(text)))
+    owners: dict[int, list[str]] = {}
+    for token in tokens:
+        for column in set(featurizer.char_columns()(token)):
+            owners.setdefault(column, []).append(token)
+    word = "striker"
+    expected = effect.get(featurizer.vocabulary_.get(word, -1), 0.0) + sum(
+        effect[c] / len(owners[c]) for c in owners if word in owners[c] and c in effect
+    )
+    assert lines[word] == pytest.approx(expected, rel=1e-4, abs=1e-6)
+    # Nothing is lost: the lines add up to the columns.
+    assert sum(lines.values()) == pytest.approx(sum(effect.values()), rel=1e-4, abs=1e-5)
 
 
 def test_explain_is_linear_in_the_number_of_terms(

@@ -103,6 +103,10 @@ class TfidfFeaturizer(TextFeaturizer):
         # The cache below is a closure (it does not pickle) and is rebuilt on demand.
         return {k: v for k, v in self.__dict__.items() if k != "_char_columns_cache"}
 
+    def char_columns(self) -> Callable[[str], tuple[int, ...]]:
+        """token -> the columns of its character n-grams (cached; see `_char_columns`)."""
+        return self._char_columns()
+
     def _char_columns(self) -> Callable[[str], tuple[int, ...]]:
         """token -> the columns of its character n-grams, in their order, cached: a token's
         pieces are looked up once, not each time it occurs (text analysis is most of the

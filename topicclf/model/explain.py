@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from topicclf.errors import UnsupportedError
 from topicclf.features.tfidf import TfidfFeaturizer
@@ -51,15 +52,45 @@ def explain(
     base = scores[0]
     chosen = np.flatnonzero(decide(base[None, :], policy, rule, [text])[0])
     evidence = _log_odds(scores, policy.multiclass)
-    terms = featurizer.terms()
+    # Each present column's share of each line: a word n-gram is its own line; a character
+    # n-gram is split evenly among the words of the text it came from, so evidence reads as
+    # words ("why", not "[_why_]", "[why_]", "[_wh]", ...).
+    names, shares = _lines(featurizer, text, present)
     out = []
     for j in chosen[np.argsort(-base[chosen], kind="stable")]:
-        effect = evidence[0, j] - evidence[1:, j]
+        effect = shares @ (evidence[0, j] - evidence[1:, j])
         order = np.argsort(-effect, kind="stable")
-        up = [(terms[present[i]], float(effect[i])) for i in order[:top] if effect[i] > 0]
-        down = [(terms[present[i]], float(effect[i])) for i in order[::-1][:top] if effect[i] < 0]
+        up = [(names[i], float(effect[i])) for i in order[:top] if effect[i] > 0]
+        down = [(names[i], float(effect[i])) for i in order[::-1][:top] if effect[i] < 0]
         out.append(Explanation(classes[j], float(base[j]), up, down))
     return out
+
+
+def _lines(
+    featurizer: TfidfFeaturizer, text: str, present: np.ndarray
+) -> tuple[list[str], sp.csr_matrix]:
+    """The lines an explanation shows (word n-grams, and the words character n-grams came
+    from) and a sparse (lines x present columns) matrix of each column's share in each line."""
+    terms = featurizer.terms()
+    n_words = len(featurizer.vocabulary_ or {})
+    owners: dict[int, list[str]] = {}
+    if featurizer.char_range_ is not None and (present >= n_words).any():
+        pieces = featurizer.char_columns()
+        for token in dict.fromkeys(featurizer.analyzer.char_tokens(text)):
+            for column in set(pieces(token)):
+                owners.setdefault(column, []).append(token)
+    index: dict[str, int] = {}
+    cells: list[tuple[int, int, float]] = []
+    for k, column in enumerate(present.tolist()):
+        if column < n_words or column not in owners:
+            cells.append((index.setdefault(terms[column], len(index)), k, 1.0))
+            continue
+        words = owners[column]
+        cells.extend((index.setdefault(w, len(index)), k, 1.0 / len(words)) for w in words)
+    lines, columns, values = zip(*cells, strict=True) if cells else ((), (), ())
+    # Sparse: a long document's lines x columns would be its terms squared.
+    shares = sp.csr_matrix((values, (lines, columns)), shape=(len(index), len(present)))
+    return list(index), shares
 
 
 def _log_odds(scores: np.ndarray, multiclass: bool) -> np.ndarray:
