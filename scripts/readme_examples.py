@@ -177,11 +177,14 @@ def main() -> int:
 
 def _shown(example: Example, output: list[str]) -> list[str]:
     """The output as the README shows it: whole when short, else its first lines, '...' and
-    its last three (as many lines in all as the README showed before, at least twelve)."""
-    room = max(len(example.output), 12)
+    its last ones: the summary after the last progress line ('N done in'), three to eight
+    lines (as many lines in all as the README showed before, at least twelve)."""
+    progress = [i for i, line in enumerate(output) if " done in " in line]
+    tail = min(max(3, len(output) - 1 - progress[-1] if progress else 3), 8)
+    room = max(len(example.output), 12, tail + 5)
     if len(output) <= room:
         return output
-    return [*output[: room - 4], "...", *output[-3:]]
+    return [*output[: room - tail - 1], "...", *output[-tail:]]
 
 
 if __name__ == "__main__":
