@@ -960,3 +960,45 @@ def test_a_setting_with_a_space_for_its_equals_sign_is_named(
     )
     assert run(["train", corpus, "-o", "unused", "--set", "text.language=deutsch"]) == 1
     assert "choose one of: auto, arabic," in capsys.readouterr().err
+
+
+def test_a_log_gets_a_heartbeat_line_while_a_long_step_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+    import time
+
+    from rich.console import Console
+
+    import topicclf.cli.common as common
+
+    monkeypatch.setattr(common, "HEARTBEAT_SECONDS", 0.3)
+    log = io.StringIO()
+    progress = common.CliProgress(Console(file=log, force_terminal=False, width=200), True)
+
+    def wait_for(text: str) -> None:  # the heartbeat thread's line, however slow the machine
+        for _ in range(400):
+            if text in log.getvalue():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"no line with {text!r} in {log.getvalue()!r}")
+
+    progress.start("linear model for stacking (5 folds)", 5)
+    wait_for("still on the first")
+    progress.advance(2)
+    wait_for(", about ")
+    progress.finish()
+    time.sleep(0.5)  # nothing more once the step is done
+    lines = log.getvalue().splitlines()
+    assert re.fullmatch(
+        r"linear model for stacking \(5 folds\): 0/5 after [0-9]+s, still on the first", lines[0]
+    )
+    beats = [line for line in lines if ", about " in line]
+    assert beats and re.fullmatch(
+        r"linear model for stacking \(5 folds\): 2/5 after [0-9]+s, about [0-9]+s left", beats[0]
+    )
+    assert lines[-1].startswith("linear model for stacking (5 folds): 2 done in ")
+    assert common.heartbeat_line("vectorizing", 10, 40, 60.0) == (
+        "vectorizing: 10/40 after 60s, about 180s left"
+    )
+    assert common.heartbeat_line("linear model", 0, None, 31.0) == "linear model: 0 after 31s"

@@ -83,6 +83,8 @@ STEM_CHOICE_STANDARD_ERRORS = 2.0
 # From this many topics on, reports lead with the figures subject indexers compare tools by
 # (metrics.LIBRARY: P@1, P@3, P@5, F1@5, nDCG@10), before the set-based figures.
 LIBRARY_FIGURES_FROM_TOPICS = 300
+# Progress in a log (not a terminal): a line at least this often while a step runs.
+HEARTBEAT_SECONDS = 30.0
 TAG_BATCH_SIZE = 512  # documents read, scored and written at a time by `tag`
 PREDICT_BATCH = 1024  # texts vectorized at once inside the scorer
 # `evaluate` scores a corpus in one piece up to this many (document, topic) cells, and beyond

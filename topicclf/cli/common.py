@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import inspect
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from topicclf import __version__
-from topicclf.config import BAD_RECORD_POLICIES, MODES, NETWORK_TYPES
+from topicclf.config import BAD_RECORD_POLICIES, HEARTBEAT_SECONDS, MODES, NETWORK_TYPES
 from topicclf.corpus import READERS, WRITERS
 from topicclf.corpus.sources import REUTERS_ENV
 
@@ -293,10 +294,16 @@ class CliProgress:
         self._started = 0.0
         self._done = 0
         self._info: dict[str, float] = {}
+        self._total: int | None = None
+        self._said = 0.0  # when the last line about the running task was printed
+        self._heart: threading.Thread | None = None
 
     def start(self, task: str, total: int | None = None) -> None:
         """Begin a task."""
         self._name, self._started, self._done, self._info = task, time.perf_counter(), 0, {}
+        self._total, self._said = total, self._started
+        if self.enabled and not self.live:
+            self._beat()
         if self.live:
             from rich.progress import (
                 BarColumn,
@@ -333,9 +340,41 @@ class CliProgress:
             self._bar = None
             _LIVE.discard(self)
         elif self.enabled:
+            self._name, name = "", self._name  # no heartbeat for a finished task
             figures = "".join(f", {k} {v:.4f}" for k, v in self._info.items())
             seconds = time.perf_counter() - self._started
-            self.console.print(f"{self._name}: {self._done} done in {seconds:.1f}s{figures}")
+            self.console.print(f"{name}: {self._done} done in {seconds:.1f}s{figures}")
+
+    def _beat(self) -> None:
+        """In a log (no terminal), a line at least every HEARTBEAT_SECONDS while a task runs,
+        with its count and an estimate of the time left: a long step shows it is alive."""
+        if self._heart is not None:
+            return
+
+        def beat() -> None:
+            while True:
+                time.sleep(min(HEARTBEAT_SECONDS, 5.0) / 5)
+                name, now = self._name, time.perf_counter()
+                if not name or now - self._said < HEARTBEAT_SECONDS:
+                    continue
+                self._said = now
+                self.console.print(
+                    heartbeat_line(name, self._done, self._total, now - self._started)
+                )
+
+        self._heart = threading.Thread(target=beat, name="topicclf-heartbeat", daemon=True)
+        self._heart.start()
+
+
+def heartbeat_line(name: str, done: int, total: int | None, seconds: float) -> str:
+    """`step: 12/40 after 61s, about 142s left` (an estimate once a unit is done)."""
+    count = f"{done}/{total}" if total else f"{done}"
+    line = f"{name}: {count} after {seconds:.0f}s"
+    if total and 0 < done < total:
+        line += f", about {seconds / done * (total - done):.0f}s left"
+    elif total and not done:
+        line += ", still on the first"
+    return line
 
 
 _LIVE: set[CliProgress] = set()
