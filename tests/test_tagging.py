@@ -149,3 +149,31 @@ def test_writers_never_write_an_ambiguous_or_unencodable_record() -> None:
     record = json.loads(handle.getvalue())
     assert record == {"id": "id\ufffd", "labels": ["t\ufffd"], "scores": {"t\ufffd": 0.5}}
     handle.getvalue().encode("utf-8")  # no lone surrogate left to fail a UTF-8 stream
+
+
+def test_tagging_reports_progress_a_batch_at_a_time(tiny_dense: TopicClassifier) -> None:
+    from topicclf.tagging import tag_documents
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.calls: list[tuple[str, object]] = []
+
+        def start(self, task: str, total: int | None = None) -> None:
+            self.calls.append(("start", (task, total)))
+
+        def advance(self, steps: int = 1, **info: float) -> None:
+            self.calls.append(("advance", steps))
+
+        def finish(self) -> None:
+            self.calls.append(("finish", None))
+
+    docs = [Document(f"d{i}", f"rain and wind number {i}") for i in range(25)]
+    recorder = Recorder()
+    tag_documents(tiny_dense, docs, io.StringIO(), batch_size=10, progress=recorder)
+    assert recorder.calls == [
+        ("start", ("tagging", None)),  # a stream: its length is not known
+        ("advance", 10),
+        ("advance", 10),
+        ("advance", 5),
+        ("finish", None),
+    ]

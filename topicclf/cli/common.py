@@ -391,6 +391,11 @@ def make_progress() -> CliProgress:
     return CliProgress(err, enabled=not state.quiet)
 
 
+def progress_bar_only() -> CliProgress | None:
+    """A progress bar on stderr when it is a terminal (not with -q); None in a log."""
+    return make_progress() if err.is_terminal and not state.quiet else None
+
+
 def note(message: str) -> None:
     """A diagnostic line on stderr (not with -q)."""
     if not state.quiet:

@@ -27,6 +27,7 @@ from topicclf.cli.common import (
     make_progress,
     note,
     out,
+    progress_bar_only,
     reads_corpus,
     state,
     warn,
@@ -263,10 +264,13 @@ def _tag_locally(
         # reader, a batch ahead, would warn of records tagging never reaches.
         stop = settings["bad_records"] == "stop"
         warnings.simplefilter("ignore" if stop else "always", BadRecordWarning)
+        # A bar on a terminal, never lines in a log: tagging's output is its records.
+        terminal = progress_bar_only()
         if output is None:
-            return tag_documents(clf, documents, sys.stdout, **settings)
+            shown = terminal if not sys.stdout.isatty() else None  # stdout would cut the bar
+            return tag_documents(clf, documents, sys.stdout, progress=shown, **settings)
         with atomic_output(output, newline="") as handle:
-            return tag_documents(clf, documents, handle, **settings)
+            return tag_documents(clf, documents, handle, progress=terminal, **settings)
 
 
 @app.command(

@@ -27,7 +27,7 @@ from topicclf.corpus.delimited import RowWriter
 from topicclf.corpus.ids import DuplicateIds
 from topicclf.errors import CorpusFormatError, OutputError
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ignored_by
-from topicclf.types import Document
+from topicclf.types import Document, NullProgress, Progress
 
 OUTPUT_FORMATS = ("jsonl", "csv", "tsv")
 SCORE_DIGITS = 6  # every output rounds scores to this many decimals
@@ -86,8 +86,10 @@ def tag_stream(
     source: str = "input",
     jobs: int = 1,
     bad_records: str = "report",
+    progress: Progress | None = None,
 ) -> TagSummary:
-    """Tag documents and hand each batch of records to `write`; count what was done.
+    """Tag documents and hand each batch of records to `write`; count what was done
+    (`progress` hears of every batch: the total is not known while reading a stream).
 
     Documents carrying a read error (readers asked to report bad records) are the bad
     records: 'report' writes them with their error and no topic, 'skip' leaves them out,
@@ -99,9 +101,12 @@ def tag_stream(
     if ignored:
         warnings.warn(ignored, UserWarning, stacklevel=2)
     summary = TagSummary()
+    progress = progress or NullProgress()
+    progress.start("tagging")
     for batch in tag_batches(
         classifier, documents, batch_size=batch_size, rule=rule, source=source, jobs=jobs
     ):
+        progress.advance(len(batch))
         kept = []
         for item in batch:
             if item.error is None:
@@ -116,6 +121,7 @@ def tag_stream(
                 kept.append(item)
         write(kept)
         summary.documents += len(kept)
+    progress.finish()
     return summary
 
 
@@ -325,6 +331,7 @@ def tag_documents(
     jobs: int = 1,
     source: str = "input",
     bad_records: str = "report",
+    progress: Progress | None = None,
 ) -> TagSummary:
     """Tag documents into an open text handle (JSON Lines, CSV or TSV), batch by batch."""
     writer = TagWriter(handle, fmt, scores=scores, topics=classifier.classes_)
@@ -337,6 +344,7 @@ def tag_documents(
         source=source,
         jobs=jobs,
         bad_records=bad_records,
+        progress=progress,
     )
 
 
