@@ -235,3 +235,36 @@ def test_repeated_ids_are_warned_about_as_the_local_engine_does(
         )
     with pytest.warns(DuplicateIdWarning, match=said):
         tag_on_dask(model, [str(corpus)], tmp_path / "out", scheduler=scheduler, partitions=4)
+
+
+def test_every_engine_says_what_a_multiclass_model_ignores(
+    tiny_docs: list[Document], scheduler: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conftest import tiny_config
+
+    from topicclf.cli import run
+    from topicclf.model.thresholds import Rule
+    from topicclf.server import ServedModel, ServeOptions, serve_in_thread
+
+    clf = TopicClassifier(config=tiny_config(epochs=2)).fit(
+        [d.text for d in tiny_docs], [d.labels[:1] for d in tiny_docs]
+    )
+    model = clf.save(tmp_path / "one")
+    said = (
+        "this is a multi-class model: it always gives its one best topic, so top_k, "
+        "threshold and fallback settings change nothing"
+    )
+    corpus = tmp_path / "in.jsonl"
+    corpus.write_text('{"id": "a", "text": "rain and wind"}\n', encoding="utf-8")
+    assert run(["tag", str(model), str(corpus), "--top-k", "3"]) == 0
+    assert f"warning: {said}" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="this is a multi-class model: it always gives"):
+        tag_on_dask(model, [str(corpus)], tmp_path / "out", scheduler=scheduler, rule=Rule(top_k=3))
+    served = ServedModel("one", model, TopicClassifier.load(model))
+    with serve_in_thread({"one": served}, ServeOptions(port=0)) as (host, port):
+        import urllib.request
+
+        body = json.dumps({"text": "rain and wind", "top_k": 3}).encode()
+        request = urllib.request.Request(f"http://{host}:{port}/tag", data=body, method="POST")
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert json.load(answer)["notes"] == [said]

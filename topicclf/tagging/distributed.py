@@ -48,7 +48,7 @@ from topicclf.errors import (
     TopicclfError,
 )
 from topicclf.fileio import atomic_directory, atomic_output
-from topicclf.model.thresholds import DEFAULT_RULE, Rule
+from topicclf.model.thresholds import DEFAULT_RULE, Rule, ignored_by
 from topicclf.tagging import Tagged, TagWriter, tag_stream, write_parquet
 from topicclf.types import Document, NullProgress, Progress
 
@@ -268,7 +268,10 @@ def tag_on_dask(
     distributed = _require_dask()
     from topicclf.classifier import TopicClassifier
 
-    TopicClassifier.load(model)  # fail here, with a clear error, before starting a cluster
+    loaded = TopicClassifier.load(model)  # fail here, with a clear error, before a cluster
+    ignored = ignored_by(loaded.policy_, rule)  # said once here, as the local engine says it
+    if ignored:
+        warnings.warn(ignored, UserWarning, stacklevel=2)
     model = str(Path(model).resolve())
     progress = progress or NullProgress()
     with _client(distributed, scheduler, workers) as client:
