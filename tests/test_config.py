@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,23 @@ def test_a_network_kind_s_own_defaults_sit_under_the_file_and_set(tmp_path) -> N
     assert TopicClassifier(network="shortlist").resolved_config().network.dropout == 0.0
     explicit = Config().with_overrides(["network.type=shortlist"])
     assert TopicClassifier(config=explicit).resolved_config() == explicit
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "train.learning_rate=nan",
+        "thresholds.shrinkage=inf",
+        "thresholds.value=nan",
+        "blend.svm_c=nan",
+        "blend.weight=nan",
+        "network.dropout=nan",
+        "train.validation_split=nan",
+    ],
+)
+def test_numbers_that_are_not_finite_are_refused_where_they_are_read(setting: str) -> None:
+    # NaN passes every "not below" check and infinity every lower bound; a model trained
+    # with either could not be loaded again.
+    key = setting.split("=")[0]
+    with pytest.raises(ConfigError, match=rf"{re.escape(key)} = (nan|inf) must be a finite"):
+        Config().with_overrides([setting])

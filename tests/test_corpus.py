@@ -833,3 +833,11 @@ def test_a_txt_file_read_a_line_at_a_time_says_so_once(
     assert run(["tag", str(model), "--format", "text", str(story)]) == 0
     captured = capsys.readouterr()
     assert "per line" not in captured.err and captured.out.startswith('{"id": "story0",')
+
+
+@pytest.mark.parametrize("separator", ["", " ", "\t;"])
+def test_a_label_separator_of_white_space_or_nothing_is_refused(
+    separator: str, data_dir: Path
+) -> None:
+    with pytest.raises(CorpusFormatError, match="must be one or more characters"):
+        open_corpus(data_dir / "tiny.csv", label_separator=separator)

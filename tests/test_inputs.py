@@ -90,3 +90,11 @@ def test_topic_lists_round_trip_through_an_indicator(sets: list[list[str]]) -> N
     from_lists = as_targets(sets, len(sets))
     from_matrix = as_targets(y, len(sets), classes=names)
     assert [set(s) for s in from_lists.label_sets] == [set(s) for s in from_matrix.label_sets]
+
+
+def test_a_mapping_is_refused_not_tagged_by_its_keys() -> None:
+    from topicclf.errors import InputError
+    from topicclf.inputs import as_texts
+
+    with pytest.raises(InputError, match=r"texts: got a dict; pass a list of texts"):
+        as_texts({"a": "rain and wind", "b": "the striker scored"}, "texts")

@@ -7,6 +7,7 @@ Model settings live in the dataclasses (and are recorded in each model); run-tim
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -133,17 +134,27 @@ def _choice(section: str, key: str, value: str, allowed: tuple[str, ...]) -> Non
         )
 
 
+def _finite(section: str, key: str, value: float) -> None:
+    # NaN passes every comparison's "not below" test, and infinity every lower bound: a
+    # model trained with either cannot be loaded again.
+    if not math.isfinite(value):
+        raise ConfigError(f"{section}.{key} = {value!r} must be a finite number")
+
+
 def _at_least(section: str, key: str, value: float, low: float) -> None:
+    _finite(section, key, value)
     if value < low:
         raise ConfigError(f"{section}.{key} = {value!r} must be >= {low}")
 
 
 def _between(section: str, key: str, value: int, low: int, high: int) -> None:
+    _finite(section, key, value)
     if not low <= value <= high:
         raise ConfigError(f"{section}.{key} = {value!r} must be between {low} and {high}")
 
 
 def _fraction(section: str, key: str, value: float, *, open_low: bool = True) -> None:
+    _finite(section, key, value)
     ok = (0.0 < value < 1.0) if open_low else (0.0 <= value < 1.0)
     if not ok:
         raise ConfigError(f"{section}.{key} = {value!r} must be between 0 and 1")
@@ -253,6 +264,7 @@ class TrainConfig:
         _choice("train", "mode", self.mode, MODES)
         _at_least("train", "epochs", self.epochs, 1)
         _at_least("train", "batch_size", self.batch_size, 0)
+        _finite("train", "learning_rate", self.learning_rate)
         if self.learning_rate < 0:
             raise ConfigError(
                 f"train.learning_rate = {self.learning_rate!r} must be > 0 (or 0 for automatic)"
@@ -306,6 +318,8 @@ class BlendConfig:
 
     def __post_init__(self) -> None:
         _choice("blend", "linear", self.linear, BLEND_MODES)
+        _finite("blend", "weight", self.weight)
+        _finite("blend", "svm_c", self.svm_c)
         if not 0.0 <= self.weight <= 1.0:
             raise ConfigError(f"blend.weight = {self.weight!r} must be between 0 and 1")
         if self.svm_c <= 0:

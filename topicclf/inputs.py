@@ -10,7 +10,7 @@ scalars are converted with `str()`, so what fits also saves, loads and tags the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +29,10 @@ def as_texts(x: Any, what: str = "texts") -> list[str]:
         )
     if x is None:
         raise InputError(f"{what}: got None; pass a list of texts")
+    if isinstance(x, Mapping):  # iterating would give its keys, not its texts
+        raise InputError(
+            f"{what}: got a {type(x).__name__}; pass a list of texts (e.g. list(d.values()))"
+        )
     values = _column(x, what)
     texts = list(values)
     for i, text in enumerate(texts):

@@ -98,6 +98,11 @@ def validate_options(options: CorpusOptions) -> None:
         raise CorpusFormatError(
             f"unknown on_error policy {options.on_error!r}; choose one of: {', '.join(ON_ERROR)}"
         )
+    if not options.label_separator or options.label_separator.strip() != options.label_separator:
+        raise CorpusFormatError(
+            f"--label-separator {options.label_separator!r} must be one or more characters "
+            "that are not white space at either end, e.g. '|' or ';'"
+        )
 
 
 def canonical_encoding(encoding: str) -> str:
