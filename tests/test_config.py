@@ -123,3 +123,33 @@ def test_numbers_that_are_not_finite_are_refused_where_they_are_read(setting: st
     key = setting.split("=")[0]
     with pytest.raises(ConfigError, match=rf"{re.escape(key)} = (nan|inf) must be a finite"):
         Config().with_overrides([setting])
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("train.seed=18446744073709551616", "must be between 0 and 4294967295"),
+        ("network.hidden_units=[1000000000000000000000000000000]", "between 1 and 65536"),
+        ("features.ngram_max=1000000000000000000", "between 1 and 10"),
+        ("train.batch_size=100000000000000000000", "between 0 and 1048576"),
+        ("features.sequence_length=1000000000", "between 0 and 100000"),
+    ],
+)
+def test_sizes_far_beyond_any_model_are_refused_before_any_work(setting: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Config().with_overrides([setting])
+
+
+def test_a_huge_value_is_not_echoed_whole(tmp_path: Path) -> None:
+    big = tmp_path / "big.toml"
+    big.write_text('[text]\nlanguage = "' + "x" * 1_000_000 + '"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\.\.\. \(1000002 characters\) is not valid") as info:
+        load_config(big)
+    assert len(str(info.value)) < 1000
+
+
+def test_a_config_nested_thousands_deep_is_a_config_error(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="invalid TOML: nested too deeply"):
+        load_config(deep)

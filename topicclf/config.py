@@ -127,37 +127,50 @@ SAFETENSORS_HEADER_MAX_BYTES = 1024**2
 NPZ_MAX_MEMBERS = 256
 
 
+# Caps on sizes a setting may ask for, far above any useful model, so that a typo or a hostile
+# model file fails at once instead of after a long allocation.
+MAX_UNITS = 65_536
+MAX_BATCH = 1 << 20
+
+
+def _shown(value: Any) -> str:
+    """A value as an error message echoes it: its repr, cut short (a setting may be a
+    10 MB string)."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
+
+
 def _choice(section: str, key: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(
-            f"{section}.{key} = {value!r} is not valid; choose one of: {', '.join(allowed)}"
+            f"{section}.{key} = {_shown(value)} is not valid; choose one of: {', '.join(allowed)}"
         )
 
 
 def _finite(section: str, key: str, value: float) -> None:
     # NaN passes every comparison's "not below" test, and infinity every lower bound: a
     # model trained with either cannot be loaded again.
-    if not math.isfinite(value):
-        raise ConfigError(f"{section}.{key} = {value!r} must be a finite number")
+    if not isinstance(value, int) and not math.isfinite(value):  # ints of any size are finite
+        raise ConfigError(f"{section}.{key} = {_shown(value)} must be a finite number")
 
 
 def _at_least(section: str, key: str, value: float, low: float) -> None:
     _finite(section, key, value)
     if value < low:
-        raise ConfigError(f"{section}.{key} = {value!r} must be >= {low}")
+        raise ConfigError(f"{section}.{key} = {_shown(value)} must be >= {low}")
 
 
 def _between(section: str, key: str, value: int, low: int, high: int) -> None:
     _finite(section, key, value)
     if not low <= value <= high:
-        raise ConfigError(f"{section}.{key} = {value!r} must be between {low} and {high}")
+        raise ConfigError(f"{section}.{key} = {_shown(value)} must be between {low} and {high}")
 
 
 def _fraction(section: str, key: str, value: float, *, open_low: bool = True) -> None:
     _finite(section, key, value)
     ok = (0.0 < value < 1.0) if open_low else (0.0 <= value < 1.0)
     if not ok:
-        raise ConfigError(f"{section}.{key} = {value!r} must be between 0 and 1")
+        raise ConfigError(f"{section}.{key} = {_shown(value)} must be between 0 and 1")
 
 
 @dataclass(frozen=True)
@@ -198,10 +211,10 @@ class FeatureConfig:
     char_ngrams: str = "auto"
 
     def __post_init__(self) -> None:
-        _at_least("features", "ngram_max", self.ngram_max, 1)
+        _between("features", "ngram_max", self.ngram_max, 1, 10)
         _at_least("features", "min_df", self.min_df, 1)
         _at_least("features", "max_features", self.max_features, 0)
-        _at_least("features", "sequence_length", self.sequence_length, 0)
+        _between("features", "sequence_length", self.sequence_length, 0, 100_000)
         _at_least("features", "sequence_vocabulary", self.sequence_vocabulary, 2)
         _at_least("features", "sequence_ngrams", self.sequence_ngrams, 1)
         _choice("features", "char_ngrams", self.char_ngrams, CHAR_NGRAM_MODES)
@@ -234,11 +247,11 @@ class NetworkConfig:
     def __post_init__(self) -> None:
         _choice("network", "type", self.type, NETWORK_TYPES)
         for units in self.hidden_units:
-            _at_least("network", "hidden_units", units, 1)
+            _between("network", "hidden_units", units, 1, MAX_UNITS)
         _fraction("network", "dropout", self.dropout, open_low=False)
-        _at_least("network", "embedding_dim", self.embedding_dim, 1)
-        _at_least("network", "conv_filters", self.conv_filters, 0)
-        _at_least("network", "kernel_size", self.kernel_size, 1)
+        _between("network", "embedding_dim", self.embedding_dim, 1, MAX_UNITS)
+        _between("network", "conv_filters", self.conv_filters, 0, MAX_UNITS)
+        _between("network", "kernel_size", self.kernel_size, 1, 64)
         _between("network", "neighbours", self.neighbours, 1, 1000)
         _between("network", "candidates", self.candidates, 1, 1000)
         _between("network", "centroid_terms", self.centroid_terms, 1, 100_000)
@@ -262,8 +275,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _choice("train", "mode", self.mode, MODES)
-        _at_least("train", "epochs", self.epochs, 1)
-        _at_least("train", "batch_size", self.batch_size, 0)
+        _between("train", "epochs", self.epochs, 1, 100_000)
+        _between("train", "batch_size", self.batch_size, 0, MAX_BATCH)
         _finite("train", "learning_rate", self.learning_rate)
         if self.learning_rate < 0:
             raise ConfigError(
@@ -274,7 +287,7 @@ class TrainConfig:
         _fraction("train", "validation_split", self.validation_split)
         _at_least("train", "min_count", self.min_count, 1)
         _choice("train", "positive_weight", self.positive_weight, ("none", "sqrt"))
-        _at_least("train", "seed", self.seed, 0)
+        _between("train", "seed", self.seed, 0, 2**32 - 1)  # numpy and TensorFlow take 32 bits
 
 
 # Adam step sizes at batches of AUTO_BATCH_MIN, used when train.learning_rate is 0
@@ -585,7 +598,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except IsADirectoryError:
         raise ConfigError(f"config path is a directory, not a TOML file: {path}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        raise ConfigError(f"{path}: invalid TOML: {_shown(str(exc))[1:-1]}") from None
+    except RecursionError:  # tables or arrays nested thousands deep
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#x} at offset "
