@@ -177,3 +177,24 @@ def test_tagging_reports_progress_a_batch_at_a_time(tiny_dense: TopicClassifier)
         ("advance", 5),
         ("finish", None),
     ]
+
+
+def test_never_more_workers_than_cores(
+    tiny_dense: TopicClassifier, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import topicclf.tagging as tagging
+
+    started: list[int] = []
+    real = tagging.ProcessPoolExecutor
+
+    def recording(*args: object, **kwargs: object) -> object:
+        started.append(int(kwargs["max_workers"]))  # type: ignore[call-overload]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tagging, "ProcessPoolExecutor", recording)
+    monkeypatch.setattr(tagging, "default_jobs", lambda: 2)
+    tiny_dense.save(tmp_path / "m")
+    served = TopicClassifier.load(tmp_path / "m")
+    docs = [Document(f"d{i}", "rain storm") for i in range(30)]
+    tagged = [t for b in tag_batches(served, docs, batch_size=10, jobs=100) for t in b]
+    assert len(tagged) == 30 and started == [2]

@@ -56,8 +56,9 @@ JobsOpt = Annotated[
     int,
     typer.Option(
         min=0,
-        help="Worker processes for the local engine (0: one per core; used when there "
-        "is more than one batch, for models served without TensorFlow).",
+        help="Worker processes for the local engine (0: one per core, and never more than "
+        "the cores; used when there is more than one batch, for models served without "
+        "TensorFlow).",
     ),
 ]
 DASK = "Dask engine"

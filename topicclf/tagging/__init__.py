@@ -165,6 +165,9 @@ def _scored(
     if first is None:
         return
     rest = chain([first], groups)
+    # Never more workers than cores: a forked pool starts every worker at once, and more
+    # processes than cores only share them (`--jobs 100` forked 100 for three batches).
+    jobs = min(jobs, default_jobs())
     # A first batch that is not full is the only one: not worth starting workers for. A full
     # one starts them without waiting for the next batch, so output still flows early.
     if jobs <= 1 or len(first) < batch_size or not classifier.is_tensorflow_free():
