@@ -356,10 +356,7 @@ class TopicClassifier(Estimator):
                 stacklevel=2,
             )
         evaluation = Evaluation(self.classes_, sorted(unknown), multiclass=self.policy_.multiclass)
-        # Figures by language: as the corpus gives them (a `language` field), or as a model
-        # of several languages tells them.
-        analyzer = self.featurizer_.analyzer
-        given = any(doc.language for doc in docs)
+        languages = self._languages_of(docs)
         groups: dict[str, Evaluation] = {}
         n_topics = len(self.classes_)
         one_piece = len(docs) * n_topics <= EVALUATE_BATCH_CELLS
@@ -376,14 +373,10 @@ class TopicClassifier(Estimator):
             true = truth[start : start + batch].toarray() > 0
             unknown_part = unknown_y[start : start + batch].toarray()
             evaluation.add(true, chosen, scores=scores, unknown=unknown_part)
-            if given or analyzer.detects:
-                languages = np.array(
-                    [NAMES.get(d.language or "", d.language or "not given") for d in part]
-                    if given
-                    else [NAMES.get(analyzer.language_of(t), "other") for t in texts]
-                )
-                for name in np.unique(languages):
-                    rows = np.flatnonzero(languages == name)
+            if languages is not None:
+                names = languages[start : start + batch]
+                for name in np.unique(names):
+                    rows = np.flatnonzero(names == name)
                     group = groups.setdefault(
                         str(name),
                         Evaluation(
@@ -415,6 +408,16 @@ class TopicClassifier(Estimator):
         return dataclasses.replace(
             report, examples=examples, predictions=predictions, by_language=by_language
         )
+
+    def _languages_of(self, docs: list[Document]) -> np.ndarray | None:
+        """Each document's language for the figures by language: as the corpus gives it (a
+        `language` field), or as a model of several languages tells it; None otherwise."""
+        if any(doc.language for doc in docs):
+            return np.array([NAMES.get(d.language or "", d.language or "not given") for d in docs])
+        analyzer = self.featurizer_.analyzer
+        if not analyzer.detects:
+            return None
+        return np.array([NAMES.get(analyzer.language_of(d.text), "other") for d in docs])
 
     def tune_thresholds(self, X: Any, y: Any = None) -> tuple[EvaluationReport, EvaluationReport]:
         """Tune the thresholds again on labelled documents (a validation corpus), keeping
