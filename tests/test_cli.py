@@ -860,6 +860,15 @@ def test_outputs_inside_an_input_or_of_the_wrong_kind_are_refused_before_any_wor
     )
     assert code == 1 and "manifest.json is inside" in err
     assert sorted(p.name for p in model_dir.iterdir()) == before
+    # A new file inside a model would make `info --verify` fail; a FIFO is never replaced.
+    code, _, err = cli(capsys, "tag", str(model_dir), corpus, "-o", str(model_dir / "v.json"))
+    assert code == 1 and "inside the model directory" in err
+    assert sorted(p.name for p in model_dir.iterdir()) == before
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    code, _, err = cli(capsys, "tag", str(model_dir), corpus, "-o", str(fifo), "--force")
+    assert code == 1 and "is a FIFO (named pipe), not a regular file" in err
+    assert fifo.is_fifo()
     code, out, err = cli(capsys, "tag", str(model_dir), corpus, "-o", str(tmp_path / "no" / "x"))
     assert code == 1 and "the directory" in err and "does not exist; create it first" in err
     assert ".tmp" not in err and out == ""

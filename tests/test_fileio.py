@@ -81,3 +81,39 @@ def test_a_compressed_file_name_is_refused_as_an_output(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match=r"tags\.jsonl\.GZ: outputs are written uncompressed"):
         check_output(tmp_path / "tags.jsonl.GZ", kind="file")
     check_output(tmp_path / "models.gz", kind="directory")  # a directory's name is a name
+
+
+def test_only_regular_files_are_replaced_never_a_fifo_or_device(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for force in (False, True):
+        with pytest.raises(OutputError, match=r"pipe is a FIFO \(named pipe\), not a regular"):
+            check_output(fifo, force=force)
+    with pytest.raises(OutputError, match=r"/dev/null is a character device, .* stdout"):
+        check_output("/dev/null", force=True)
+    link = tmp_path / "null"
+    link.symlink_to("/dev/null")
+    with pytest.raises(OutputError, match=r"null is a character device"):
+        check_output(link, force=True)
+    assert fifo.exists() and Path("/dev/null").is_char_device()
+
+
+def test_nothing_is_written_inside_a_model_directory(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    (model / "sub").mkdir(parents=True)
+    (model / "manifest.json").write_text('{\n "format_version": 3\n}')
+    for target, kind in [
+        (model / "vocabulary.json", "file"),
+        (model / "sub" / "tags.tsv", "file"),
+        (model / "inner", "directory"),
+    ]:
+        with pytest.raises(OutputError, match=r"inside the model directory .*model; .* elsewhere"):
+            check_output(target, kind=kind, force=True)
+    (tmp_path / "linked").symlink_to(model)
+    with pytest.raises(OutputError, match=r"inside the model directory"):
+        check_output(tmp_path / "linked" / "x.tsv")
+    check_output(model, kind="directory", force=True)  # replacing the model itself is allowed
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "manifest.json").write_text('{"files": []}')  # not a topicclf manifest
+    check_output(corpus / "tags.tsv")

@@ -12,6 +12,7 @@ import fcntl
 import glob
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -19,6 +20,8 @@ from typing import IO
 
 from topicclf.corpus.base import is_compressed
 from topicclf.errors import OutputError
+
+MODEL_MANIFEST = "manifest.json"  # what makes a directory a model (bundle.layout.MANIFEST)
 
 
 def check_output(
@@ -56,6 +59,20 @@ def check_output(
             raise OutputError(
                 f"{target} holds {source}, an input of this command; write the output elsewhere"
             )
+    model = model_directory_around(target)
+    if model is not None:
+        raise OutputError(
+            f"{target} is inside the model directory {model}; a model holds only its own "
+            "files (anything else fails `topicclf info --verify`), so write the output elsewhere"
+        )
+    special = special_file_kind(target)
+    if special is not None:
+        # --force would replace it with a regular file: as root, -o /dev/null would replace
+        # the system's /dev/null.
+        raise OutputError(
+            f"{target} is {special}, not a regular file; outputs replace only regular files. "
+            "Write to stdout instead (leave out the output option) and redirect it there"
+        )
     if target.is_symlink() and not target.exists() and not force:
         raise OutputError(f"{target} already exists (a link); choose another path or add --force")
     # Checked before any work, so a long run does not end on an output it cannot write; and
@@ -71,6 +88,50 @@ def check_output(
         raise OutputError(f"{target} exists and is not a directory")
     if target.exists() and not force:
         raise OutputError(f"{target} already exists; choose another path or add --force")
+
+
+def special_file_kind(path: Path) -> str | None:
+    """What `path` (links followed) is when it is a device, FIFO or socket; None for a
+    regular file, a directory or nothing."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    for test, name in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return None
+
+
+def model_directory_around(target: Path) -> Path | None:
+    """The model directory (one holding a topicclf manifest) that `target` would be written
+    inside, links resolved; None when there is none."""
+    try:
+        parents = target.absolute().parent.resolve()
+    except (OSError, RuntimeError):
+        return None
+    for directory in (parents, *parents.parents):
+        if _is_model_manifest(directory / MODEL_MANIFEST):
+            return directory
+    return None
+
+
+def _is_model_manifest(path: Path) -> bool:
+    """Whether `path` is a topicclf manifest: a small JSON file naming its format version
+    (a corpus may hold a file of that name too)."""
+    try:
+        if not path.is_file():
+            return False
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return b'"format_version"' in head
 
 
 def _exists(path: Path) -> bool:

@@ -15,8 +15,9 @@ from typing import Any
 from topicclf.bundle.files import ModelFiles, parse_records, read_json
 from topicclf.bundle.manifest import check_manifest
 from topicclf.errors import ModelBundleError
+from topicclf.fileio import MODEL_MANIFEST
 
-MANIFEST = "manifest.json"
+MANIFEST = MODEL_MANIFEST
 MODEL_FILE = "model.keras"
 WEIGHTS_FILE = "weights.safetensors"
 FEATURES_META = "features.json"
