@@ -753,3 +753,23 @@ def test_models_saved_before_languages_load_and_tag_as_before(
     assert describe(old)["analyzer"] == (
         "regexp tokens, lowercased; every text: English stop words, stemmer none"
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("config.text.token_pattern", "(?:a+)+b", "could take exponential time"),
+        ("config.text.token_pattern", "x" * 5000, "longer than 1000 characters"),
+        ("config.features.ngram_max", 10**18, "ngram_max = 1000000000000000000 must be between"),
+        ("config.network.hidden_units", [10**30], "must be between"),
+    ],
+)
+def test_settings_in_a_model_are_checked_as_any_setting_before_tagging(
+    saved: Path, tmp_path: Path, field: str, value: object, match: str
+) -> None:
+    """A forged setting that would make tagging hang or allocate without end is refused on
+    load, by the same check as a setting given to train (so save never writes one)."""
+    broken = _copy(saved, tmp_path)
+    _edit_json(broken, "manifest.json", field, value)
+    with pytest.raises(ModelBundleError, match="invalid configuration in the manifest: .*" + match):
+        TopicClassifier.load(broken)

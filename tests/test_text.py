@@ -106,3 +106,15 @@ def test_character_ngrams_are_scikit_learns_char_wb_of_the_tokens() -> None:
     assert analyzer.char_ngrams("ab", 5, 6) == [" ab "]  # shorter than n: the padded word
     assert list(analyzer.char_ngram_stream(text, 3, 5)) == analyzer.char_ngrams(text, 3, 5)
     assert analyzer.char_ngrams("", 3, 5) == []
+
+
+def test_a_token_pattern_that_backtracks_past_the_limit_stops_with_its_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The backstop for shapes the static check misses: one text's tokenizing is bounded."""
+    from topicclf.features import text as text_module
+
+    monkeypatch.setattr(text_module, "TOKEN_PATTERN_SECONDS", 1e-9)
+    analyzer = text_module.Analyzer(TextConfig(language="english"))
+    with pytest.raises(ConfigError, match=r"token_pattern = .* took more than 1e-09 s on one"):
+        analyzer.tokens("word " * 200_000)

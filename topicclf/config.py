@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from topicclf.errors import ConfigError
+from topicclf.patterns import backtracking_risk
 
 # The choices of each setting, used to validate and by the CLI to build its option types.
 NETWORK_TYPES = ("auto", "dense", "embedding", "shortlist")
@@ -131,6 +133,12 @@ NPZ_MAX_MEMBERS = 256
 # model file fails at once instead of after a long allocation.
 MAX_UNITS = 65_536
 MAX_BATCH = 1 << 20
+MAX_PATTERN_CHARS = 1000  # text.token_pattern
+# The flags every token pattern is compiled with (those of NLTK's RegexpTokenizer).
+PATTERN_FLAGS = re.UNICODE | re.MULTILINE | re.DOTALL
+# Seconds one piece of text (at most TEXT_PIECE_CHARS) may take to tokenize: ~100 times what
+# a sound pattern takes; a pattern that backtracks past it is refused as a setting error.
+TOKEN_PATTERN_SECONDS = 10.0
 
 
 def _shown(value: Any) -> str:
@@ -195,6 +203,20 @@ class TextConfig:
         _choice("text", "stop_words", self.stop_words, STOP_WORD_LISTS)
         _choice("text", "stemmer", self.stemmer, STEMMERS)
         _choice("text", "language", self.language, ("auto", *LANGUAGES))
+        if not isinstance(self.token_pattern, str):
+            raise ConfigError(f"text.token_pattern = {_shown(self.token_pattern)} is not a string")
+        if len(self.token_pattern) > MAX_PATTERN_CHARS:
+            raise ConfigError(
+                f"text.token_pattern = {_shown(self.token_pattern)} is longer than "
+                f"{MAX_PATTERN_CHARS} characters"
+            )
+        risk = backtracking_risk(self.token_pattern, PATTERN_FLAGS)
+        if risk:
+            raise ConfigError(
+                f"text.token_pattern = {_shown(self.token_pattern)} could take exponential time "
+                f"on some texts ({risk}); make the end of each repetition unambiguous, e.g. "
+                r"\w+(?:[-']\w+)*"
+            )
 
 
 @dataclass(frozen=True)

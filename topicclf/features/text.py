@@ -9,7 +9,6 @@ tokens.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
@@ -17,7 +16,13 @@ from typing import Any, ClassVar
 
 import regex
 
-from topicclf.config import LANGUAGES, FeatureConfig, TextConfig
+from topicclf.config import (
+    LANGUAGES,
+    PATTERN_FLAGS,
+    TOKEN_PATTERN_SECONDS,
+    FeatureConfig,
+    TextConfig,
+)
 from topicclf.errors import ConfigError, MissingResourceError
 from topicclf.features.languages import (
     ALL_CODES,
@@ -35,7 +40,7 @@ from topicclf.features.languages import (
 APPLIED_STEMMERS = ("none", "snowball", "porter")
 
 # The flags NLTK's RegexpTokenizer compiles its pattern with.
-_NLTK_FLAGS = re.UNICODE | re.MULTILINE | re.DOTALL
+_NLTK_FLAGS = PATTERN_FLAGS
 
 
 def english_stop_words() -> frozenset[str]:
@@ -99,6 +104,26 @@ class _Applied:
         return (_Applied, (self.rules,))
 
 
+class _LimitedFindall:
+    """`pattern.findall` that gives up on one text after TOKEN_PATTERN_SECONDS: the
+    backstop for backtracking shapes `patterns.backtracking_risk` does not see. (A class,
+    not a closure, so that analyzers pickle for worker processes.)"""
+
+    def __init__(self, compiled: regex.Pattern[str]) -> None:
+        self.compiled = compiled
+
+    def __call__(self, text: str) -> list[str]:
+        try:
+            found: list[str] = self.compiled.findall(text, timeout=TOKEN_PATTERN_SECONDS)
+        except TimeoutError:
+            raise ConfigError(
+                f"text.token_pattern = {self.compiled.pattern[:60]!r} took more than "
+                f"{TOKEN_PATTERN_SECONDS:g} s on one text of {len(text)} characters: it "
+                "backtracks too much; make the end of each repetition unambiguous"
+            ) from None
+        return found
+
+
 class Analyzer:
     """Turns a text into tokens (and word n-grams) according to a TextConfig.
 
@@ -128,7 +153,7 @@ class Analyzer:
                 raise ConfigError(
                     "text.token_pattern must not contain capturing groups; use (?:...)"
                 )
-            self._tokenize: Callable[[str], list[str]] = compiled.findall
+            self._tokenize: Callable[[str], list[str]] = _LimitedFindall(compiled)
         else:
             self._tokenize = _nltk_tokenizer(config.tokenizer, config.token_pattern)
         # `open`: any language detected gets its rules (auto, before a corpus is seen).

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from topicclf.config import PATTERN_FLAGS, Config
+from topicclf.errors import ConfigError
+from topicclf.patterns import backtracking_risk
+
+SOUND = [
+    r"(?u)\b\w\w+\b",  # the default
+    r"[A-Za-z]+",
+    r"\w+(?:[-']\w+)*",  # each repetition of the group starts with a separator
+    r"(?:\w+\s)+",
+    r"(?:[^,]+,)*",
+    r"(?:\w|')+",
+    r"\b[^\W\d_]{2,}\b",
+    r"(?:ab|cd)*",
+    r"\S+",
+    r"(?u)\b\w+\b|[^\w\s]",
+]
+EXPONENTIAL = [
+    r"(?:a+)+b",
+    r"(?:\w+\s?)+$",
+    r"(?:a|aa)+b",
+    r"(?:\w*)*x",
+    r"((?:a{1,5})+)",
+    r"(?:\w+|x)+",
+    r"(?:a\w*b)+",
+    r"x(?:(?:\d+)*)y",  # nested inside a group inside the repetition
+]
+
+
+@pytest.mark.parametrize("pattern", SOUND)
+def test_sound_token_patterns_pass(pattern: str) -> None:
+    assert backtracking_risk(pattern, PATTERN_FLAGS) is None
+
+
+@pytest.mark.parametrize("pattern", EXPONENTIAL)
+def test_patterns_that_backtrack_exponentially_are_named(pattern: str) -> None:
+    assert backtracking_risk(pattern, PATTERN_FLAGS)
+
+
+def test_a_backtracking_token_pattern_is_refused_as_a_setting() -> None:
+    with pytest.raises(ConfigError, match=r"token_pattern = '\(\?:a\+\)\+b' could take expon"):
+        Config().with_overrides(["text.token_pattern=(?:a+)+b"])
+    with pytest.raises(ConfigError, match=r"longer than 1000 characters"):
+        Config().with_overrides(["text.token_pattern=" + "a" * 1001])
+    Config().with_overrides([r"text.token_pattern=\w+(?:[-']\w+)*"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_any_text_is_judged_without_error(pattern: str) -> None:
+    """Whatever a user or a model file holds, the check answers (None when Python's parser
+    cannot read it) and never raises."""
+    risk = backtracking_risk(pattern, PATTERN_FLAGS)
+    assert risk is None or isinstance(risk, str)
+    if risk is not None:
+        re.compile(pattern, PATTERN_FLAGS)  # only readable patterns are judged
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", r"\w", r"\s", "+", "*", "?", "(?:", ")", "|"]),
+                max_size=12).map("".join))  # fmt: skip
+def test_patterns_made_of_repetitions_are_judged_without_error(pattern: str) -> None:
+    backtracking_risk(pattern, PATTERN_FLAGS)

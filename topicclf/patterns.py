@@ -1,0 +1,203 @@
+"""Regular expressions that come from users and model files (the token pattern): the shapes
+that make a backtracking matcher take exponential time are refused before use.
+
+A pattern is refused when a repetition without an upper bound repeats a body that can match
+one string in several ways: a body whose only required part is itself a repetition of
+varying length (`(?:a+)+`, `(?:\\w+\\s?)*`, `(?:\\w*)*`), or alternatives that can begin with
+the same character (`(?:a|aa)+`). Common token patterns pass: `\\b\\w\\w+\\b`, `[A-Za-z]+`,
+`\\w+(?:[-']\\w+)*` (each repetition of the group must start with a separator). The
+tokenizer also stops a single text after `TOKEN_PATTERN_SECONDS` (features.text), for
+shapes this check does not see.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from re import _constants as sre  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
+from typing import Any
+
+_REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT)
+_ZERO_WIDTH = (sre.AT, sre.ASSERT, sre.ASSERT_NOT)
+
+
+@functools.lru_cache(maxsize=64)
+def backtracking_risk(pattern: str, flags: int = 0) -> str | None:
+    """Why `pattern` may take exponential time to fail a match (a phrase naming the part),
+    or None. Patterns that Python's parser cannot read (syntax only the `regex` module has)
+    get None: the tokenizer's time limit guards those."""
+    try:
+        tree = sre_parse.parse(pattern, flags)
+    except (re.error, RecursionError, OverflowError, ValueError):
+        return None
+    return _risk(list(tree))
+
+
+def _risk(items: list[tuple[Any, Any]]) -> str | None:
+    for op, av in items:
+        for body in _bodies(op, av):
+            found = _risk(body)
+            if found:
+                return found
+        if op in _REPEATS and av[1] == sre.MAXREPEAT:
+            body = list(av[2])
+            if _ambiguous_alternatives(body):
+                return "a repeated group whose alternatives can start alike, e.g. (?:a|aa)+"
+            if _only_a_varying_repeat(body):
+                return "a repetition inside a repetition, e.g. (?:a+)+ or (?:\\w+\\s?)*"
+    return None
+
+
+def _bodies(op: Any, av: Any) -> list[list[tuple[Any, Any]]]:
+    """The sub-patterns directly inside one parsed item."""
+    if op in _REPEATS or op == getattr(sre, "POSSESSIVE_REPEAT", None):
+        return [list(av[2])]
+    if op == sre.SUBPATTERN:
+        return [list(av[3])]
+    if op == sre.BRANCH:
+        return [list(branch) for branch in av[1]]
+    if op in (sre.ASSERT, sre.ASSERT_NOT):
+        return [list(av[1])]
+    if op == getattr(sre, "ATOMIC_GROUP", None):
+        return [list(av)]
+    if op == sre.GROUPREF_EXISTS:
+        return [list(branch) for branch in av[1:] if branch is not None]
+    return []
+
+
+def _flat(items: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """Items with groups opened (a group matches what its body matches)."""
+    out: list[tuple[Any, Any]] = []
+    for op, av in items:
+        if op == sre.SUBPATTERN:
+            out += _flat(list(av[3]))
+        else:
+            out.append((op, av))
+    return out
+
+
+def _nullable(op: Any, av: Any) -> bool:
+    """Whether the item can match the empty string."""
+    if op in _ZERO_WIDTH:
+        return True
+    if op in _REPEATS:
+        return bool(av[0] == 0) or all(_nullable(o, a) for o, a in _flat(list(av[2])))
+    if op == sre.SUBPATTERN:
+        return all(_nullable(o, a) for o, a in _flat(list(av[3])))
+    if op == sre.BRANCH:
+        return any(all(_nullable(o, a) for o, a in _flat(list(b))) for b in av[1])
+    return False
+
+
+# Characters the overlap tests try: ASCII, Latin letters with marks, other scripts, other
+# digits and spaces. Two parts overlap when one of these matches both.
+_SAMPLE = (
+    [chr(c) for c in range(128)]
+    + list("\u00a0\u00b7\u00df\u00e4\u00e9\u00f1\u00f8\u0131\u03b1\u0416\u05d0\u0627")
+    + list("\u0663\u0967\u2013\u2019\u2028\u3000\u4e2d\u30a2\uac00\U0001f600")
+)
+
+
+def _starts(items: list[tuple[Any, Any]]) -> frozenset[str]:
+    """The sample characters a sequence can begin with (all of them when unsure)."""
+    chars: set[str] = set()
+    for op, av in items:
+        if op in _ZERO_WIDTH:
+            continue
+        if op in _REPEATS or op == getattr(sre, "POSSESSIVE_REPEAT", None):
+            chars |= _starts(list(av[2]))
+        elif op == sre.SUBPATTERN:
+            chars |= _starts(list(av[3]))
+        elif op == sre.BRANCH:
+            for branch in av[1]:
+                chars |= _starts(list(branch))
+        else:
+            chars |= _one_char(op, av)
+        if not _nullable(op, av):
+            return frozenset(chars)
+    return frozenset(chars)
+
+
+def _anywhere(items: list[tuple[Any, Any]]) -> set[str]:
+    """The sample characters that any part of a sequence can match."""
+    chars: set[str] = set()
+    for op, av in items:
+        if op in _ZERO_WIDTH:
+            continue
+        bodies = _bodies(op, av)
+        if bodies:
+            for body in bodies:
+                chars |= _anywhere(body)
+        else:
+            chars |= _one_char(op, av)
+    return chars
+
+
+def _one_char(op: Any, av: Any) -> set[str]:
+    """The sample characters one single-character item matches (all when unsure)."""
+    return {ch for ch in _SAMPLE if _item_matches(op, av, ch)}
+
+
+_CATEGORIES = {
+    sre.CATEGORY_DIGIT: re.compile(r"\d"),
+    sre.CATEGORY_NOT_DIGIT: re.compile(r"\D"),
+    sre.CATEGORY_SPACE: re.compile(r"\s"),
+    sre.CATEGORY_NOT_SPACE: re.compile(r"\S"),
+    sre.CATEGORY_WORD: re.compile(r"\w"),
+    sre.CATEGORY_NOT_WORD: re.compile(r"\W"),
+}
+
+
+def _item_matches(op: Any, av: Any, ch: str) -> bool:
+    """Whether a single-character item matches `ch` (True when unsure)."""
+    if op == sre.LITERAL:
+        return bool(ord(ch) == av)
+    if op == sre.NOT_LITERAL:
+        return bool(ord(ch) != av)
+    if op == sre.CATEGORY:
+        pattern = _CATEGORIES.get(av)
+        return pattern is None or pattern.fullmatch(ch) is not None
+    if op == sre.IN:
+        negate = bool(av) and av[0][0] == sre.NEGATE
+        members = av[1:] if negate else av
+        hit = any(_in_member(o, a, ch) for o, a in members)
+        return hit != negate
+    return True
+
+
+def _in_member(op: Any, av: Any, ch: str) -> bool:
+    if op == sre.RANGE:
+        return bool(av[0] <= ord(ch) <= av[1])
+    return _item_matches(op, av, ch)
+
+
+def _only_a_varying_repeat(body: list[tuple[Any, Any]]) -> bool:
+    """A body of varying length with no required part that marks where one repetition
+    ends: a single character that nothing else in the body can match."""
+    width = sre_parse.SubPattern(sre_parse.State(), body).getwidth()
+    if width[0] == width[1]:
+        return False
+    items = _flat(body)
+    for index, (op, av) in enumerate(items):
+        if _nullable(op, av) or op not in (sre.LITERAL, sre.IN, sre.CATEGORY, sre.NOT_LITERAL):
+            continue
+        mark = _one_char(op, av)
+        rest = items[:index] + items[index + 1 :]
+        if mark and not mark & _anywhere(rest):
+            return False
+    return True
+
+
+def _ambiguous_alternatives(body: list[tuple[Any, Any]]) -> bool:
+    """A body that is alternatives whose first characters may be the same."""
+    items = _flat(body)
+    if not items or items[0][0] != sre.BRANCH:
+        return False
+    seen: set[str] = set()
+    for branch in items[0][1][1]:
+        chars = _starts(_flat(list(branch)))
+        if chars & seen:
+            return True
+        seen |= chars
+    return False
