@@ -1011,3 +1011,36 @@ def test_a_log_gets_a_heartbeat_line_while_a_long_step_runs(
         "vectorizing: 10/40 after 60s, about 180s left"
     )
     assert common.heartbeat_line("linear model", 0, None, 31.0) == "linear model: 0 after 31s"
+
+
+def test_control_characters_in_topic_names_never_reach_the_terminal(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    """A forged model or a corpus with ESC sequences in topic names: `info` and `corpus
+    stats` show them as escapes; a 20 MB manifest string is cut, not wrapped for minutes."""
+    import hashlib
+    import shutil
+
+    forged = tmp_path / "forged"
+    shutil.copytree(model_dir, forged)
+    labels = json.loads((forged / "labels.json").read_text())
+    labels[0] = "evil\x1b]0;pwned\x07\x1b[2J"
+    data = json.dumps(labels).encode()
+    (forged / "labels.json").write_bytes(data)
+    manifest = json.loads((forged / "manifest.json").read_text())
+    manifest["files"]["labels.json"] = {
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    manifest["created_at"] = "x" * 20_000_000
+    (forged / "manifest.json").write_text(json.dumps(manifest))
+    code, out, _ = cli(capsys, "info", str(forged))
+    assert code == 0 and "\x1b" not in out and "\x07" not in out
+    assert "evil\\x1b]0;pwned\\x07\\x1b[2J" in out.replace("\n", "").replace("│", "").replace(
+        " ", ""
+    )
+    assert "(20,000,000 characters)" in out
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"text": "a b c", "labels": ["red\x1b[31m", "x"]}) + "\n")
+    code, out, _ = cli(capsys, "corpus", "stats", str(corpus))
+    assert code == 0 and "\x1b" not in out and "red\\x1b[31m" in out

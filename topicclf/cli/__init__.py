@@ -17,7 +17,6 @@ import warnings
 from typing import Any
 
 import typer
-from rich.markup import escape
 
 from topicclf.cli import corpus, model, serve, tag  # noqa: F401 - each registers its commands
 from topicclf.cli.common import (
@@ -32,6 +31,7 @@ from topicclf.cli.common import (
     stop_progress,
 )
 from topicclf.errors import TopicclfError
+from topicclf.reports.safe import escape
 
 __all__ = ["app", "main", "run"]
 
@@ -90,7 +90,7 @@ def run(argv: list[str] | None = None) -> int:
         return EXIT_DOMAIN
     except Exception as exc:  # the last line of defence: a bug, said plainly
         if state.verbose:
-            err.print(escape(traceback.format_exc()))
+            err.print(escape(traceback.format_exc(), limit=None))
         summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         err.print(
             f"[red]error:[/] internal error: {escape(summary)}; please report it "

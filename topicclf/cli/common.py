@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from topicclf import __version__
 from topicclf.config import BAD_RECORD_POLICIES, HEARTBEAT_SECONDS, MODES, NETWORK_TYPES
 from topicclf.corpus import READERS, WRITERS
 from topicclf.corpus.sources import REUTERS_ENV
+from topicclf.reports.safe import escape
 
 if TYPE_CHECKING:
     from topicclf.corpus import Corpus, CorpusOptions

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from topicclf.cli.common import (
     EXIT_DOMAIN,
@@ -36,6 +35,7 @@ from topicclf.config import (
     DASK_PARTITIONS_PER_WORKER,
     TAG_BATCH_SIZE,
 )
+from topicclf.reports.safe import escape
 
 TopKOpt = Annotated[
     int | None, typer.Option(min=1, help="Return the K best topics (ignores thresholds).")

@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from topicclf.errors import TopicclfError
 from topicclf.fileio import atomic_write_text
 from topicclf.metrics.comparison import Comparison
 from topicclf.reports.files import csv_text, md_cell
+from topicclf.reports.safe import escape
 
 
 def _fmt(value: float | None) -> str:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from topicclf.features.languages import describe_rules
+from topicclf.reports.safe import escape
 
 
 def render_training(

@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from topicclf.corpus.stats import CorpusStats
 from topicclf.metrics import AVERAGES, EvaluationReport, library_figures, summary_figures
 from topicclf.reports.files import figure_text
+from topicclf.reports.safe import escape
 
 WEAK_F1 = 0.5
 
