@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -262,8 +263,32 @@ def test_truncated_keras_file(saved_embedding: Path, tmp_path: Path) -> None:
     with pytest.raises(ModelBundleError, match=r"model.keras: [\d,]+ bytes, but the manifest"):
         TopicClassifier.load(broken)
     _rerecord(broken, "model.keras")
-    with pytest.raises(ModelBundleError, match="model.keras cannot be loaded safely"):
+    with pytest.raises(ModelBundleError, match=r"model.keras: not a readable \.keras file"):
         TopicClassifier.load(broken)
+
+
+def test_a_keras_file_describing_more_weights_than_it_stores_is_refused_before_building(
+    saved_embedding: Path, tmp_path: Path
+) -> None:
+    """Keras allocates every layer before reading weights: a forged embedding of 10^9 x 10^4
+    would ask for 40 TB. The count from config.json is held against the stored weights."""
+    broken = _copy(saved_embedding, tmp_path)
+    source = zipfile.ZipFile(saved_embedding / "model.keras")
+    config = json.loads(source.read("config.json"))
+    for layer in config["config"]["layers"]:
+        if layer["class_name"] == "Embedding":
+            layer["config"].update(input_dim=10**9, output_dim=10**4)
+    with zipfile.ZipFile(broken / "model.keras", "w") as forged:
+        for info in source.infolist():
+            data = source.read(info)
+            forged.writestr(info, json.dumps(config) if info.filename == "config.json" else data)
+    _rerecord(broken, "model.keras")
+    with pytest.raises(
+        ModelBundleError,
+        match=r"model.keras: its configuration describes 10,000,\d{3},\d{3},\d{3} weights .* "
+        r"but the file stores [\d,]+ bytes of weights; refused before Keras allocates them",
+    ):
+        TopicClassifier.load(broken, engine="keras")
 
 
 def test_truncated_weights(saved: Path, tmp_path: Path) -> None:
@@ -291,7 +316,7 @@ def test_lambda_layer_is_refused_without_running_it(saved_embedding: Path, tmp_p
     keras.Model(inputs, evil).save(broken / "model.keras")
     _rerecord(broken, "model.keras")
     marker.unlink(missing_ok=True)
-    with pytest.raises(ModelBundleError, match="cannot be loaded safely"):
+    with pytest.raises(ModelBundleError, match="a 'Lambda' layer, which no topicclf network has"):
         TopicClassifier.load(broken, engine="keras")
     assert not marker.exists()
 
@@ -773,3 +798,20 @@ def test_settings_in_a_model_are_checked_as_any_setting_before_tagging(
     _edit_json(broken, "manifest.json", field, value)
     with pytest.raises(ModelBundleError, match="invalid configuration in the manifest: .*" + match):
         TopicClassifier.load(broken)
+
+
+def test_keras_rebuilds_a_dense_network_only_after_its_weights_match(
+    saved: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A manifest forged to 60,000 hidden units: the weights' recorded shapes are checked
+    first, so no 60,000-unit network is allocated (built)."""
+    from topicclf.model import networks
+
+    def never(*_: object) -> None:
+        raise AssertionError("a network was built before its weights were checked")
+
+    monkeypatch.setattr(networks, "build_network", never)
+    broken = _copy(saved, tmp_path)
+    _edit_json(broken, "manifest.json", "config.network.hidden_units", [60_000])
+    with pytest.raises(ModelBundleError, match=r"has shape \(32,\), expected \(60000,\)"):
+        TopicClassifier.load(broken, engine="keras")

@@ -25,6 +25,7 @@ from topicclf.bundle.files import (
     hash_file,
     write_json,
 )
+from topicclf.bundle.keras_file import check_keras_file
 from topicclf.bundle.layout import (
     FEATURES_ARRAYS,
     FEATURES_META,
@@ -341,8 +342,11 @@ def _rebuild_keras(
     """A dense Keras network built from the configuration, with the saved weights."""
     from topicclf.model.networks import build_network  # the one training used: they match
 
+    # The arrays first, shapes checked against their header: a forged configuration never
+    # gets a network built (allocated) for it.
+    arrays = files.arrays(WEIGHTS_FILE, specs)
     model = build_network(config, featurizer, n_topics, multiclass)
-    import_dense_weights(model, files.arrays(WEIGHTS_FILE, specs))
+    import_dense_weights(model, arrays)
     return model
 
 
@@ -351,6 +355,7 @@ def _load_keras(files: ModelFiles, manifest: dict[str, Any]) -> Any:
 
     files.check(MODEL_FILE)  # Keras opens the file itself: check it is the recorded one first
     path = files.directory
+    check_keras_file(path / files.name(MODEL_FILE))
     keras = keras_module()
     try:
         return keras.models.load_model(path / MODEL_FILE, compile=False, safe_mode=True)
