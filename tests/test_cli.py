@@ -1044,3 +1044,39 @@ def test_control_characters_in_topic_names_never_reach_the_terminal(
     corpus.write_text(json.dumps({"text": "a b c", "labels": ["red\x1b[31m", "x"]}) + "\n")
     code, out, _ = cli(capsys, "corpus", "stats", str(corpus))
     assert code == 0 and "\x1b" not in out and "red\\x1b[31m" in out
+
+
+def _shell(script: str, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """Run topicclf from a shell script ($0 is the interpreter), for redirections Python's
+    subprocess cannot express (a closed descriptor)."""
+    done = subprocess.run(
+        ["bash", "-c", script, sys.executable, *args],
+        capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=300,
+    )  # fmt: skip
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_closed_standard_streams_and_an_ascii_terminal_get_clear_errors(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    """Started with stdin or stdout closed, or with an output encoding that cannot hold a
+    topic name: a clear error and exit 1, never an internal error; tables are escaped."""
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        json.dumps({"text": "a b", "labels": ["Wirtschaft-Ö", "x"]}) + "\n", encoding="utf-8"
+    )
+    code, _, err = _shell('"$0" -m topicclf tag "$1" <&-', str(model_dir))
+    assert code == 1 and "error: -: standard input is closed; give the documents as files" in err
+    code, _, err = _shell('echo wheat | "$0" -m topicclf tag "$1" >&-', str(model_dir))
+    assert code == 1 and "error: standard output is closed (started with >&-)" in err
+    code, _, err = _shell('"$0" -m topicclf corpus convert "$1" - --to jsonl >&-', str(corpus))
+    assert code == 1 and "standard output is closed" in err
+    ascii_only = {"PYTHONIOENCODING": "ascii"}
+    code, out, err = _shell('"$0" -m topicclf corpus stats "$1"', str(corpus), env=ascii_only)
+    assert code == 0 and "Wirtschaft-\\xd6" in out and err == ""
+    code, out, err = _shell(
+        '"$0" -m topicclf corpus convert "$1" - --to tsv', str(corpus), env=ascii_only
+    )
+    assert code == 1 and "internal error" not in err
+    assert "cannot write '\\xd6' in the output's encoding (ascii); set PYTHONIOENCODING" in err
+    assert "internal error" not in err

@@ -88,6 +88,14 @@ def run(argv: list[str] | None = None) -> int:
         where = f": {exc.filename}" if exc.filename else ""
         err.print(f"[red]error:[/] {escape((exc.strerror or str(exc)) + where)}")
         return EXIT_DOMAIN
+    except UnicodeEncodeError as exc:  # data on a stream that cannot hold it: never altered
+        char = exc.object[exc.start : exc.end]
+        err.print(
+            f"[red]error:[/] cannot write {escape(repr(char))} in the output's encoding "
+            f"({exc.encoding}); set PYTHONIOENCODING=utf-8 (or a UTF-8 locale), or write to a "
+            "file with --output"
+        )
+        return EXIT_DOMAIN
     except Exception as exc:  # the last line of defence: a bug, said plainly
         if state.verbose:
             err.print(escape(traceback.format_exc(), limit=None))

@@ -6,9 +6,11 @@ rendering, warnings display and output checks. The commands are in `cli.model`, 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import inspect
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -32,10 +34,70 @@ if TYPE_CHECKING:
 EXIT_DOMAIN, EXIT_USAGE, EXIT_GATE, EXIT_INTERRUPTED = 1, 2, 3, 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool `| head` closed
 
+
 # Lines are never wrapped: a path or a topic list broken across lines would be misread by
 # whoever copies or parses it; tables still fit the terminal.
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+STDOUT_CLOSED = "standard output is closed (started with >&-); redirect it to a file or /dev/null"
+
+
+def standard_output() -> Any:
+    """sys.stdout for data, or an OSError saying it is closed."""
+    if sys.stdout is None:
+        raise OSError(errno.EBADF, STDOUT_CLOSED)
+    return sys.stdout
+
+
+class StandardStream:
+    """sys.stdout or sys.stderr as the consoles see it, looked up at each write (tests
+    capture them): characters its encoding cannot hold are written as escapes (a table on
+    an ASCII-only terminal), and a stream the process was started without (`>&-`) is an
+    OSError naming it for stdout, nothing at all for stderr. Data (tags, corpora) is written
+    to sys.stdout directly, never through this, so it is never altered."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _stream(self) -> Any:
+        return getattr(sys, self.name)
+
+    @property
+    def encoding(self) -> str:
+        """The stream's encoding (UTF-8 when there is none)."""
+        return str(getattr(self._stream(), "encoding", None) or "utf-8")
+
+    def write(self, text: str) -> int:
+        """Write `text`, escaped where the encoding cannot hold it."""
+        stream = self._stream()
+        if stream is None:
+            if self.name == "stderr":
+                return len(text)
+            raise OSError(errno.EBADF, STDOUT_CLOSED)
+        encoding = self.encoding
+        if not encoding.lower().replace("-", "").replace("_", "").startswith("utf"):
+            text = text.encode(encoding, "backslashreplace").decode(encoding)
+        return int(stream.write(text))
+
+    def flush(self) -> None:
+        """Flush the stream, if there is one."""
+        stream = self._stream()
+        if stream is not None:
+            stream.flush()
+
+    def isatty(self) -> bool:
+        """Whether the stream is a terminal."""
+        stream = self._stream()
+        return stream is not None and bool(stream.isatty())
+
+    def fileno(self) -> int:
+        """The stream's file descriptor."""
+        stream = self._stream()
+        if stream is None:
+            raise OSError(errno.EBADF, f"standard {self.name[3:]} is closed")
+        return int(stream.fileno())
+
+
+out = Console(file=StandardStream("stdout"), highlight=False, soft_wrap=True)  # type: ignore[arg-type]
+err = Console(file=StandardStream("stderr"), highlight=False, soft_wrap=True)  # type: ignore[arg-type]
 
 
 class _State:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +19,7 @@ from topicclf.cli.common import (
     out,
     reads_corpus,
     report_app,
+    standard_output,
 )
 
 
@@ -83,9 +83,11 @@ def convert(
         )
     if target != "-":
         check_output(target, [source_path], force)
+    else:
+        standard_output()  # closed (>&-): said before any reading
     source = reading.open(source_path)
     if target == "-":
-        count = write_corpus(source, sys.stdout, kind, source.options)
+        count = write_corpus(source, standard_output(), kind, source.options)
     else:
         with atomic_output(target, newline="") as handle:
             count = write_corpus(source, handle, kind, source.options)

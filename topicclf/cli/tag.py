@@ -28,6 +28,7 @@ from topicclf.cli.common import (
     out,
     progress_bar_only,
     reads_corpus,
+    standard_output,
     state,
     warn,
 )
@@ -187,7 +188,9 @@ def tag(
         return
     if fmt == "parquet":
         raise typer.BadParameter("parquet output needs --engine dask", param_hint="-t")
-    if sources == ["-"] and sys.stdin.isatty():
+    if output is None:
+        standard_output()  # closed (>&-): said before any work
+    if sources == ["-"] and sys.stdin is not None and sys.stdin.isatty():
         raise typer.BadParameter("give INPUT files, or pipe text in (one document per line)")
     from topicclf.tagging import default_jobs
 
@@ -268,8 +271,9 @@ def _tag_locally(
         # A bar on a terminal, never lines in a log: tagging's output is its records.
         terminal = progress_bar_only()
         if output is None:
-            shown = terminal if not sys.stdout.isatty() else None  # stdout would cut the bar
-            return tag_documents(clf, documents, sys.stdout, progress=shown, **settings)
+            stdout = standard_output()
+            shown = terminal if not stdout.isatty() else None  # stdout would cut the bar
+            return tag_documents(clf, documents, stdout, progress=shown, **settings)
         with atomic_output(output, newline="") as handle:
             return tag_documents(clf, documents, handle, progress=terminal, **settings)
 

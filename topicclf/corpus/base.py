@@ -5,12 +5,13 @@ from __future__ import annotations
 import codecs
 import gzip
 import re
+import sys
 import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TextIO
 
 from topicclf.errors import BadRecordWarning, CorpusFormatError
 from topicclf.types import Document
@@ -140,6 +141,15 @@ def bad_record(error: CorpusFormatError, doc_id: str, options: CorpusOptions) ->
     if options.on_error == "skip":
         return None
     return Document(doc_id, "", (), error=str(error), generated_id=True)
+
+
+def standard_input() -> TextIO:
+    """sys.stdin, or a clear error when the process was started with it closed (`<&-`)."""
+    if sys.stdin is None:
+        raise CorpusFormatError(
+            "-: standard input is closed; give the documents as files, or pipe them in"
+        )
+    return sys.stdin
 
 
 def display_name(path: str) -> str:

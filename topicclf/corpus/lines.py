@@ -14,7 +14,6 @@ Rules, the same for the local and the Dask engine:
 from __future__ import annotations
 
 import codecs
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
@@ -28,6 +27,7 @@ from topicclf.corpus.base import (
     is_compressed,
     open_bytes,
     record_error,
+    standard_input,
     validate_options,
 )
 from topicclf.errors import CorpusFormatError
@@ -176,14 +176,15 @@ def _open(path: str, options: CorpusOptions) -> tuple[Any, LineCodec]:
 
 
 def _stdin_bytes(options: CorpusOptions) -> tuple[Any, LineCodec]:
-    buffer = getattr(sys.stdin, "buffer", None)
+    stdin = standard_input()
+    buffer = getattr(stdin, "buffer", None)
     if buffer is not None:
         head = buffer.peek(4)[:4] if hasattr(buffer, "peek") else b""
         return buffer, line_codec(options, head)
     # A text stream without bytes under it (e.g. io.StringIO): it is already decoded, so
     # its characters are carried over as UTF-8.
     utf8 = line_codec(CorpusOptions(encoding="utf-8", encoding_errors=options.encoding_errors))
-    return _EncodedText(sys.stdin), utf8
+    return _EncodedText(stdin), utf8
 
 
 class _EncodedText:

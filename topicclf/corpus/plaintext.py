@@ -3,11 +3,16 @@ of stdin) as one document (format `text`)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from topicclf.corpus.base import CorpusOptions, bad_record, display_name, encoding_error
+from topicclf.corpus.base import (
+    CorpusOptions,
+    bad_record,
+    display_name,
+    encoding_error,
+    standard_input,
+)
 from topicclf.corpus.lines import BOM, LineFormat, line_documents
 from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
@@ -31,7 +36,7 @@ def read_text(path: str, options: CorpusOptions) -> Iterator[Document]:
     """The whole file (or stdin) as one unlabelled document, its id the file's name."""
     doc_id = display_name(path)
     try:
-        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        raw = standard_input().buffer.read() if path == "-" else Path(path).read_bytes()
     except IsADirectoryError:
         raise CorpusFormatError(f"{path}: is a directory, not a text file") from None
     except PermissionError:
