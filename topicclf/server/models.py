@@ -16,6 +16,7 @@ from typing import Any
 from topicclf.classifier import TopicClassifier
 from topicclf.config import SERVE_INLINE_CHARS
 from topicclf.errors import ConfigError
+from topicclf.model.explain import Explanation
 from topicclf.model.thresholds import Rule
 from topicclf.server.batching import Batcher
 from topicclf.vocabulary import Subject, Vocabulary
@@ -86,6 +87,19 @@ class ServedModel:
         # and the loop pass the GIL back and forth (every 5 ms when both are busy).
         return self.classifier.tag(texts, rule)
 
+    async def explain(self, texts: list[str], chosen: Topics, top: int) -> list[list[Explanation]]:
+        """Why each text got the topics tagging chose for it: `top` terms per topic and
+        direction. Each text is scored once per term, so this always runs off the event
+        loop (a Keras model in its own thread)."""
+
+        def explain_all() -> list[list[Explanation]]:
+            return [
+                self.classifier.explain(text, top=top, topics=[t for t, _ in topics])
+                for text, topics in zip(texts, chosen, strict=True)
+            ]
+
+        return await asyncio.get_running_loop().run_in_executor(self.executor, explain_all)
+
     def subject(self, topic: str) -> Subject:
         """The URI and label a topic is served with."""
         return self.vocabulary.subject(topic)
@@ -114,6 +128,7 @@ class ServedModel:
             "language": self.language,
             "languages": self.languages,
             "vocabulary": bool(self.vocabulary.subjects),
+            "explain": clf.can_explain(),
             "created": str(clf.manifest_.get("created_at", "")) or None,
         }
 
