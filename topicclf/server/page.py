@@ -29,6 +29,7 @@ SECURITY_HEADERS = {
 ASSETS = {
     "page.js": "text/javascript; charset=utf-8",
     "page.css": "text/css; charset=utf-8",
+    "icon.svg": "image/svg+xml",  # else browsers ask for /favicon.ico, and log its 404
 }
 
 
