@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -234,9 +235,7 @@ def test_a_typed_text_gets_the_topics_and_words_of_the_api(driver: Any, server: 
     text = "Rain and storms all week; the farmers fear for the bread harvest."
     box = driver.find_element("id", "text")
     box.send_keys(text)
-    limit = driver.find_element("id", "limit")
-    limit.clear()
-    limit.send_keys("3")
+    driver.find_element("id", "limit").send_keys("3")
     # Without the mouse: Tab to the button, Enter presses it.
     for _ in range(5):  # the button is a few Tabs after the limit field, never more
         driver.switch_to.active_element.send_keys(Keys.TAB)
@@ -263,7 +262,7 @@ def test_a_chosen_file_is_read_and_tagged(driver: Any, server: str, tmp_path: Pa
     driver.find_element("id", "file").send_keys(str(path))
     _submitted(driver)
     assert driver.find_element("id", "text").get_attribute("value") == text
-    answer = _tag(server, {"text": text, "top_k": 10, "explain": 8})
+    answer = _tag(server, {"text": text, "explain": 8})  # the model's own thresholds
     assert _shown_topics(driver) == _expected(answer)
     _no_page_errors(driver)
 
@@ -277,6 +276,11 @@ def test_errors_are_shown_on_the_page(driver: Any, server: str, tmp_path: Path) 
     message = _error_shown(driver, "The text is empty")
     assert message == "The text is empty: paste a text or choose a file first."
     assert driver.find_element("id", "error").get_attribute("role") == "alert"
+    driver.find_element("id", "limit").send_keys("0")
+    box.send_keys("rain", Keys.CONTROL, Keys.ENTER)
+    message = _error_shown(driver, "“Best N topics”")
+    assert message == "“Best N topics” takes a whole number, 1 or more, or nothing."
+    driver.find_element("id", "limit").clear()
     # A file larger than the server takes: the server's 413, in words.
     big = tmp_path / "big.txt"
     big.write_text("rain " * (MAX_BODY // 4), encoding="utf-8")
@@ -356,8 +360,25 @@ def test_the_chooser_picks_among_several_models(driver: Any, two_models: str) ->
     box.send_keys(Keys.CONTROL, Keys.ENTER)
     second = _submitted(driver, previous=first)
     assert "from model plain" in second
-    answer = _tag(two_models, {"text": text, "top_k": 10, "model": "plain"})
+    answer = _tag(two_models, {"text": text, "model": "plain"})
     shown = _shown_topics(driver)
     assert shown == _expected(answer) and not any(t["up"] or t["down"] for t in shown)
     assert driver.find_elements("css selector", ".why") == []
     _no_page_errors(driver)
+
+
+def test_the_readme_screenshot_script(
+    models: dict[str, ServedModel], repo_root: Path, tmp_path: Path
+) -> None:
+    _browser_or_skip()
+    png = tmp_path / "page.png"
+    script = repo_root / "scripts" / "page_screenshot.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--model", str(models["model"].path), "--output", str(png)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"wrote {png} (980x")
+    assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size < 200_000

@@ -137,7 +137,7 @@ function showResults(answer) {
   let text = count
     ? `${count} topic${count === 1 ? "" : "s"} from model ${answer.model}`
     : `Model ${answer.model} suggests no topic for this text`;
-  text += ` (${answer.milliseconds} ms).`;
+  text += ` (${answer.milliseconds.toFixed(1)} ms).`;
   for (const note of answer.notes || []) text += ` Note: ${note}`;
   summary.textContent = text;
   results.hidden = false;
@@ -162,7 +162,7 @@ async function suggest(event) {
   }
   const limit = limitValue();
   if (Number.isNaN(limit)) {
-    showError("“At most” takes a whole number of topics, 1 or more (or nothing).");
+    showError("“Best N topics” takes a whole number, 1 or more, or nothing.");
     limitInput.focus();
     return;
   }
