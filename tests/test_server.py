@@ -185,6 +185,7 @@ def test_root_is_the_page_for_browsers_and_the_health_json_for_others(server: Ad
     )
     assert answer.getheader("X-Content-Type-Options") == "nosniff"
     assert answer.getheader("X-Frame-Options") == "DENY"
+    assert answer.getheader("Referrer-Policy") == "no-referrer"
     # Self-contained: no other origin, no inline script or style for the CSP to refuse.
     assert re.findall(r"https?://|//", page) == []
     assert "<style" not in page and " style=" not in page and "<script>" not in page
@@ -203,6 +204,20 @@ def test_root_is_the_page_for_browsers_and_the_health_json_for_others(server: Ad
         assert "innerHTML" not in content  # untrusted names and words: textContent only
     status, body = request(server, "GET", "/page/other.js")
     assert (status, body) == (404, {"error": "no such endpoint: GET /page/other.js"})
+
+
+def test_the_page_files_are_package_data() -> None:
+    # Installed by `pip install .` and in the wheel, not only present in a checkout.
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["topicclf.server"]
+    package = root / "topicclf" / "server"
+    files = sorted(str(p.relative_to(package)) for p in (package / "static").iterdir())
+    assert files == ["static/icon.svg", "static/index.html", "static/page.css", "static/page.js"]
+    assert all(any(fnmatch.fnmatch(f, p) for p in patterns) for f in files)
 
 
 def test_request_shapes_and_options(server: Address) -> None:
@@ -600,6 +615,7 @@ def _start(args: list[str]) -> tuple[subprocess.Popen[str], int]:
     assert proc.stderr is not None
     line = proc.stderr.readline()
     assert line.startswith("serving "), line
+    assert "(a page for browsers at /, POST /tag, GET /health, " in line
     return proc, int(line.split("http://127.0.0.1:")[1].split()[0])
 
 

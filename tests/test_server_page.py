@@ -232,6 +232,11 @@ def test_a_typed_text_gets_the_topics_and_words_of_the_api(driver: Any, server: 
     _open(driver, server)
     assert driver.title == "topicclf: suggest topics"
     assert not driver.find_element("id", "model").is_displayed()  # one model: no chooser
+    # Every control has a label that names it (screen readers, clicking the label).
+    for control in driver.find_elements("css selector", "input, select, textarea"):
+        name = control.get_attribute("id")
+        labels = driver.find_elements("css selector", f"label[for='{name}']")
+        assert len(labels) == 1 and labels[0].get_attribute("textContent").strip(), name
     text = "Rain and storms all week; the farmers fear for the bread harvest."
     box = driver.find_element("id", "text")
     box.send_keys(text)
@@ -254,7 +259,12 @@ def test_a_typed_text_gets_the_topics_and_words_of_the_api(driver: Any, server: 
     _no_page_errors(driver)
 
 
-def test_a_chosen_file_is_read_and_tagged(driver: Any, server: str, tmp_path: Path) -> None:
+def test_a_chosen_or_dropped_file_is_read_and_tagged(
+    driver: Any, server: str, tmp_path: Path
+) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
     _open(driver, server)
     text = "The striker scored a late goal in the cup final.\nThe crowd cheered.\n"
     path = tmp_path / "match report.txt"
@@ -264,6 +274,27 @@ def test_a_chosen_file_is_read_and_tagged(driver: Any, server: str, tmp_path: Pa
     assert driver.find_element("id", "text").get_attribute("value") == text
     answer = _tag(server, {"text": text, "explain": 8})  # the model's own thresholds
     assert _shown_topics(driver) == _expected(answer)
+    # A file dropped on the page (a drop event as the browser makes it for a file from the
+    # desktop, which WebDriver cannot drag) is read and tagged the same way.
+    dropped = "Rain and storms all week.\n"
+    driver.execute_script(
+        "const data = new DataTransfer();"
+        "data.items.add(new File([arguments[0]], 'dropped.txt', {type: 'text/plain'}));"
+        "for (const type of ['dragenter', 'dragover', 'drop']) {"
+        "  arguments[1].dispatchEvent(new DragEvent(type,"
+        "    {dataTransfer: data, bubbles: true, cancelable: true}));"
+        "}",
+        dropped,
+        driver.find_element("id", "text"),
+    )
+    expected = _expected(_tag(server, {"text": dropped, "explain": 8}))
+    assert expected != _expected(answer)  # so the wait below sees the new answer
+    # (the list may be replaced while it is read)
+    WebDriverWait(driver, WAIT, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: _shown_topics(d) == expected
+    )
+    assert driver.find_element("id", "text").get_attribute("value") == dropped
+    assert "dragging" not in (driver.find_element("id", "text").get_attribute("class") or "")
     _no_page_errors(driver)
 
 
