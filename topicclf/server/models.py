@@ -9,7 +9,7 @@ import asyncio
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,14 +89,17 @@ class ServedModel:
 
     async def explain(self, texts: list[str], chosen: Topics, top: int) -> list[list[Explanation]]:
         """Why each text got the topics tagging chose for it: `top` terms per topic and
-        direction. Each text is scored once per term, so this always runs off the event
-        loop (a Keras model in its own thread)."""
+        direction, with the scores tagging gave. Each text is scored once per term, so this
+        always runs off the event loop (a Keras model in its own thread)."""
 
         def explain_all() -> list[list[Explanation]]:
-            return [
-                self.classifier.explain(text, top=top, topics=[t for t, _ in topics])
-                for text, topics in zip(texts, chosen, strict=True)
-            ]
+            out = []
+            for text, topics in zip(texts, chosen, strict=True):
+                why = self.classifier.explain(text, top=top, topics=[t for t, _ in topics])
+                # Scored alone, not in a batch, a score may differ in its last float bits:
+                # the answer shows one score per topic.
+                out.append([replace(e, score=s) for e, (_, s) in zip(why, topics, strict=True)])
+            return out
 
         return await asyncio.get_running_loop().run_in_executor(self.executor, explain_all)
 
