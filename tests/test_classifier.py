@@ -172,6 +172,25 @@ def test_explain_dense(tiny_dense: TopicClassifier) -> None:
     assert weight == pytest.approx(logit(first.score) - logit(without), rel=1e-4, abs=1e-5)
 
 
+def test_explain_given_topics(tiny_dense: TopicClassifier) -> None:
+    from topicclf.errors import InputError
+
+    text = "The striker scored a late goal in the cup final."
+    chosen = tiny_dense.explain(text, top=3)
+    # Any topics, in the order given, explained as when the rule chooses them.
+    topics = [e.topic for e in chosen][::-1] + ["weather"]
+    given = tiny_dense.explain(text, top=3, topics=topics)
+    assert [e.topic for e in given] == topics
+    assert given[: len(chosen)] == chosen[::-1]
+    assert tiny_dense.explain(text, topics=[]) == []
+    assert tiny_dense.can_explain()
+    record = given[0].to_record(digits=2)
+    assert record["topic"] == topics[0] and record["score"] == round(given[0].score, 2)
+    assert record["up"][0] == {"term": given[0].up[0][0], "weight": round(given[0].up[0][1], 2)}
+    with pytest.raises(InputError, match="not a topic of this model: 'cooking'"):
+        tiny_dense.explain(text, topics=["sport", "cooking"])
+
+
 def test_explain_folds_character_ngrams_into_the_words_they_came_from(
     tiny_docs: list[Document],
 ) -> None:
@@ -227,6 +246,7 @@ def test_explain_refuses_embedding_networks(tiny_docs: list[Document]) -> None:
     clf = _fit(tiny_docs, tiny_config("embedding", epochs=1))
     with pytest.raises(UnsupportedError, match="explain works with dense TF-IDF networks"):
         clf.explain("rain")
+    assert not clf.can_explain()
 
 
 def test_refit_trains_again_on_all_documents(tiny_docs: list[Document]) -> None:

@@ -106,6 +106,120 @@ def test_tag_matches_the_classifier(server: Address, tiny_dense: TopicClassifier
     assert [r["id"] for r in results] == ["0", "1", "2"]
 
 
+def test_explain_gives_the_words_behind_each_topic(server: Address, served: ServedModel) -> None:
+    texts = ["rain and storms all week", "the match ended with a late goal", "   "]
+    request_body = {"texts": texts, "explain": 3, "top_k": 2}
+    status, body = request(server, "POST", "/tag", json.dumps(request_body).encode())
+    assert status == 200
+    plain = request(server, "POST", "/tag", json.dumps({"texts": texts, "top_k": 2}).encode())[1]
+    for result, alone, text in zip(body["results"], plain["results"], texts, strict=True):
+        assert {k: v for k, v in result.items() if k != "explanations"} == alone
+        # One explanation per label, in the labels' order, with the same score.
+        explanations = result["explanations"]
+        assert [e["topic"] for e in explanations] == result["labels"]
+        assert [e["score"] for e in explanations] == [result["scores"][t] for t in result["labels"]]
+        expected = served.classifier.explain(text, top=3, topics=result["labels"])
+        assert explanations == [e.to_record() for e in expected]
+        for e in explanations:
+            assert len(e["up"]) <= 3 and all(w["weight"] > 0 for w in e["up"])
+            assert all(w["weight"] < 0 for w in e["down"])
+    assert body["results"][0]["explanations"][0]["up"][0]["term"] == "rain"
+    assert body["results"][2] == {"id": "2", "labels": [], "scores": {}, "explanations": []}
+    assert "explanations" not in plain["results"][0]
+    # The per-model route and scores=false answer it too.
+    status, one = request(
+        server, "POST", "/models/model/tag", b'{"text": "rain", "explain": 1, "scores": false}'
+    )
+    assert status == 200 and "scores" not in one["results"][0]
+    assert len(one["results"][0]["explanations"][0]["up"]) == 1
+
+
+def test_explain_is_refused_where_it_cannot_be_answered(
+    server: Address, tiny_docs: list, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import tiny_config
+
+    import topicclf.server.app as app_module
+
+    monkeypatch.setattr(app_module, "SERVE_EXPLAIN_DOCUMENTS", 2)
+    status, body = request(server, "POST", "/tag", b'{"texts": ["a", "b", "c"], "explain": 1}')
+    assert (status, body) == (
+        413,
+        {"error": "at most 2 documents per request with explain; send several"},
+    )
+    clf = TopicClassifier(config=tiny_config("embedding", epochs=1)).fit(
+        [d.text for d in tiny_docs], [d.labels for d in tiny_docs]
+    )
+    embedding = ServedModel("emb", tmp_path, clf)
+    assert embedding.info()["explain"] is False
+    with serve_in_thread({"emb": embedding}, _options()) as address:
+        assert request(address, "GET", "/models/emb")[1]["explain"] is False
+        status, body = request(address, "POST", "/tag", b'{"text": "rain", "explain": 2}')
+        assert status == 400
+        assert body["error"] == (
+            "model 'emb' cannot explain its topics: explain works with TF-IDF networks, not "
+            'embedding networks; tag without "explain"'
+        )
+        assert request(address, "POST", "/tag", b'{"text": "rain"}')[0] == 200
+
+
+def test_root_is_the_page_for_browsers_and_the_health_json_for_others(server: Address) -> None:
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    for accept in (None, "*/*", "application/json", "application/json, text/html;q=0.5"):
+        conn = http.client.HTTPConnection(*server, timeout=10)
+        conn.request("GET", "/", headers={"Accept": accept} if accept else {})
+        answer = conn.getresponse()
+        assert answer.status == 200 and answer.getheader("Content-Type") == "application/json"
+        assert answer.getheader("Vary") == "Accept"
+        assert json.loads(answer.read()) == request(server, "GET", "/health")[1]
+    conn = http.client.HTTPConnection(*server, timeout=10)
+    conn.request("GET", "/", headers={"Accept": browser})
+    answer = conn.getresponse()
+    page = answer.read().decode()
+    assert answer.status == 200
+    assert answer.getheader("Content-Type") == "text/html; charset=utf-8"
+    assert answer.getheader("Vary") == "Accept"
+    assert answer.getheader("Content-Security-Policy") == (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+        "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    assert answer.getheader("X-Content-Type-Options") == "nosniff"
+    assert answer.getheader("X-Frame-Options") == "DENY"
+    assert answer.getheader("Referrer-Policy") == "no-referrer"
+    # Self-contained: no other origin, no inline script or style for the CSP to refuse.
+    assert re.findall(r"https?://|//", page) == []
+    assert "<style" not in page and " style=" not in page and "<script>" not in page
+    assets = re.findall(r'(?:src|href)="(/page/[^"]+)"', page)
+    assert sorted(assets) == ["/page/icon.svg", "/page/page.css", "/page/page.js"]
+    media = {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}
+    for asset in assets:
+        conn.request("GET", asset)
+        answer = conn.getresponse()
+        content = answer.read().decode()
+        assert answer.status == 200
+        assert answer.getheader("Content-Type").startswith(media[asset.rsplit(".")[-1]])
+        assert answer.getheader("Content-Security-Policy") and len(content) > 100
+        # (the SVG names its XML namespace, a name that is never fetched)
+        assert re.findall(r"https?://(?!www\.w3\.org/2000/svg\b)", content) == []
+        assert "innerHTML" not in content  # untrusted names and words: textContent only
+    status, body = request(server, "GET", "/page/other.js")
+    assert (status, body) == (404, {"error": "no such endpoint: GET /page/other.js"})
+
+
+def test_the_page_files_are_package_data() -> None:
+    # Installed by `pip install .` and in the wheel, not only present in a checkout.
+    import fnmatch
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = config["tool"]["setuptools"]["package-data"]["topicclf.server"]
+    package = root / "topicclf" / "server"
+    files = sorted(str(p.relative_to(package)) for p in (package / "static").iterdir())
+    assert files == ["static/icon.svg", "static/index.html", "static/page.css", "static/page.js"]
+    assert all(any(fnmatch.fnmatch(f, p) for p in patterns) for f in files)
+
+
 def test_request_shapes_and_options(server: Address) -> None:
     conn = http.client.HTTPConnection(*server, timeout=10)  # one kept-alive connection
     status, body = request(server, "POST", "/tag", b'{"text": "goal", "id": "x"}', conn)
@@ -235,6 +349,27 @@ def test_request_shapes_and_options(server: Address) -> None:
             "the body names model 'y', the path 'model'",
         ),
         ("GET", "/models/x", None, 404, "no model named 'x'"),
+        (
+            "POST",
+            "/tag",
+            b'{"text": "a", "explain": 0}',
+            400,
+            "explain: Input should be greater than or equal to 1",
+        ),
+        (
+            "POST",
+            "/tag",
+            b'{"text": "a", "explain": 101}',
+            400,
+            "explain: Input should be less than or equal to 100",
+        ),
+        (
+            "POST",
+            "/tag",
+            b'{"text": "a", "explain": true}',
+            400,
+            "explain: Input should be a valid integer",
+        ),
         ("POST", "/other", b"{}", 404, "no such endpoint: POST /other"),
         ("GET", "/other", None, 404, "no such endpoint: GET /other"),
         ("PUT", "/tag", b"{}", 405, "PUT is not allowed on /tag; use POST"),
@@ -480,6 +615,7 @@ def _start(args: list[str]) -> tuple[subprocess.Popen[str], int]:
     assert proc.stderr is not None
     line = proc.stderr.readline()
     assert line.startswith("serving "), line
+    assert "(a page for browsers at /, POST /tag, GET /health, " in line
     return proc, int(line.split("http://127.0.0.1:")[1].split()[0])
 
 

@@ -54,8 +54,11 @@ def test_openapi_describes_every_route(live: str) -> None:
         "$ref": "#/components/schemas/TagRequest"
     }
     assert set(spec["components"]["schemas"]["TagRequest"]["properties"]) == {
-        "text", "id", "texts", "documents", "top_k", "threshold", "fallback", "scores", "model"
+        "text", "id", "texts", "documents", "top_k", "threshold", "fallback", "scores",
+        "explain", "model",
     }  # fmt: skip
+    result = spec["components"]["schemas"]["TagResult"]["properties"]
+    assert result["explanations"]["items"] == {"$ref": "#/components/schemas/TopicExplanation"}
     suggest = spec["paths"]["/v1/projects/{project_id}/suggest"]["post"]
     assert "application/x-www-form-urlencoded" in suggest["requestBody"]["content"]
     assert "application/problem+json" in suggest["responses"]["4XX"]["content"]

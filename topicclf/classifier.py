@@ -34,7 +34,7 @@ from topicclf.metrics import (
     micro_f1,
 )
 from topicclf.metrics.mistakes import ERROR_EXAMPLES
-from topicclf.model.explain import Explanation, explain
+from topicclf.model.explain import Explanation, explain, explainable
 from topicclf.model.inference import Scorer
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide, topics_of
 from topicclf.training import choose_network, fit_model, retune_model
@@ -302,14 +302,29 @@ class TopicClassifier(Estimator):
             truth[i, [index[t] for t in labels]] = 1
         return micro_f1(truth, self.predict_indicator(texts, names))
 
-    def explain(self, text: str, *, top: int = 10, rule: Rule = DEFAULT_RULE) -> list[Explanation]:
-        """For each topic given to `text`, the terms that pushed its score up most (and down).
+    def explain(
+        self,
+        text: str,
+        *,
+        top: int = 10,
+        rule: Rule = DEFAULT_RULE,
+        topics: Sequence[str] | None = None,
+    ) -> list[Explanation]:
+        """For each topic given to `text` (or each of `topics`), the terms that pushed its
+        score up most (and down).
 
         A term's weight is how much the topic's score drops when that term is taken out of
         the document's TF-IDF vector (occlusion). Only TF-IDF (dense) networks are supported.
         """
         self._check_fitted()
-        return explain(self.scorer_, self.policy_, self.classes_, text, top=top, rule=rule)
+        return explain(
+            self.scorer_, self.policy_, self.classes_, text, top=top, rule=rule, topics=topics
+        )
+
+    def can_explain(self) -> bool:
+        """Whether `explain` works for this model (a network on TF-IDF features)."""
+        self._check_fitted()
+        return explainable(self.scorer_)
 
     def evaluate(
         self,

@@ -74,13 +74,14 @@ def serve(
         float, _limit("On SIGTERM or Ctrl-C, seconds requests in flight get to finish.")
     ] = SERVE_TIMEOUT_SHUTDOWN,
 ) -> None:
-    """Serve models over HTTP (uvicorn): POST /tag, GET /health and /models, an
-    Annif-compatible API under /v1, /openapi.json and a docs page at /docs.
+    """Serve models over HTTP (uvicorn): a page for browsers at /, POST /tag, GET /health
+    and /models, an Annif-compatible API under /v1, /openapi.json and a docs page at /docs.
 
     POST /tag takes {"text": "..."}, {"texts": [...]} or {"documents": [{"id": ..., "text":
-    ...}]}, with optional "top_k", "threshold", "fallback", "scores" and "model", and answers
-    {"results": [{"id", "labels", "scores"}]}, the records `topicclf tag` writes. Add -v to
-    log every request on stderr. SIGTERM or Ctrl-C stops it once requests in flight are done.
+    ...}]}, with optional "top_k", "threshold", "fallback", "scores", "explain" and "model",
+    and answers {"results": [{"id", "labels", "scores"}]}, the records `topicclf tag` writes
+    ("explain": N adds the N words that raised and lowered each topic most). Add -v to log
+    every request on stderr. SIGTERM or Ctrl-C stops it once requests in flight are done.
     """
     from topicclf.errors import ConfigError
     from topicclf.server import ServeOptions, parse_model_specs
@@ -108,8 +109,9 @@ def serve(
 
     def announce(bound_host: str, bound_port: int) -> None:
         note(
-            f"serving {served} on http://{bound_host}:{bound_port} (POST /tag, GET /health, "
-            f"/v1 for Annif clients, /docs); {workers} process(es); Ctrl-C to stop"
+            f"serving {served} on http://{bound_host}:{bound_port} (a page for browsers at /, "
+            f"POST /tag, GET /health, /v1 for Annif clients, /docs); {workers} process(es); "
+            "Ctrl-C to stop"
         )
 
     run_server(specs, options, announce)

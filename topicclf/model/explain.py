@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from topicclf.errors import UnsupportedError
+from topicclf.errors import InputError, UnsupportedError
 from topicclf.features.tfidf import TfidfFeaturizer
 from topicclf.model.inference import Scorer
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide
@@ -23,6 +24,21 @@ class Explanation:
     up: list[tuple[str, float]]
     down: list[tuple[str, float]]
 
+    def to_record(self, digits: int = 6) -> dict[str, Any]:
+        """The explanation as JSON: score and weights rounded to `digits` decimals (the
+        tagged record's rounding), each term as {"term", "weight"}."""
+        return {
+            "topic": self.topic,
+            "score": round(self.score, digits),
+            "up": [{"term": t, "weight": round(w, digits)} for t, w in self.up],
+            "down": [{"term": t, "weight": round(w, digits)} for t, w in self.down],
+        }
+
+
+def explainable(scorer: Scorer) -> bool:
+    """Whether `explain` works for this model: a network on TF-IDF features."""
+    return isinstance(scorer.featurizer, TfidfFeaturizer)
+
 
 def explain(
     scorer: Scorer,
@@ -32,6 +48,7 @@ def explain(
     *,
     top: int = 10,
     rule: Rule = DEFAULT_RULE,
+    topics: Sequence[str] | None = None,
 ) -> list[Explanation]:
     """For each topic given to `text`, the terms that pushed its score up most (and down).
 
@@ -39,8 +56,9 @@ def explain(
     model) fall when that term is taken out of the document's TF-IDF vector (occlusion):
     exact for this network, no approximation. Log-odds keep weights informative on
     confident topics, where a score of 0.999 moves little however much a term matters.
-    Topics are chosen by the same rule as tagging. Only TF-IDF (dense) networks are
-    supported.
+    Topics are chosen by the same rule as tagging, or given as `topics` (in that order;
+    e.g. those a tagging call chose, so both agree even on a score at a threshold). Only
+    TF-IDF (dense) networks are supported.
     """
     featurizer = scorer.featurizer
     if not isinstance(featurizer, TfidfFeaturizer):
@@ -50,14 +68,23 @@ def explain(
         )
     present, scores = scorer.occlusion_scores(text)
     base = scores[0]
-    chosen = np.flatnonzero(decide(base[None, :], policy, rule, [text])[0])
+    chosen: list[int]
+    if topics is None:
+        given = np.flatnonzero(decide(base[None, :], policy, rule, [text])[0])
+        chosen = given[np.argsort(-base[given], kind="stable")].tolist()
+    else:
+        column = {name: j for j, name in enumerate(classes)}
+        unknown = [t for t in topics if t not in column]
+        if unknown:
+            raise InputError(f"not a topic of this model: {', '.join(map(repr, unknown))}")
+        chosen = [column[t] for t in topics]
     evidence = _log_odds(scores, policy.multiclass)
     # Each present column's share of each line: a word n-gram is its own line; a character
     # n-gram is split evenly among the words of the text it came from, so evidence reads as
     # words ("why", not "[_why_]", "[why_]", "[_wh]", ...).
     names, shares = _lines(featurizer, text, present)
     out = []
-    for j in chosen[np.argsort(-base[chosen], kind="stable")]:
+    for j in chosen:
         effect = shares @ (evidence[0, j] - evidence[1:, j])
         order = np.argsort(-effect, kind="stable")
         up = [(names[i], float(effect[i])) for i in order[:top] if effect[i] > 0]

@@ -1,7 +1,8 @@
 """`topicclf serve`: an ASGI application (FastAPI on Starlette) run by uvicorn.
 
-Native API: POST /tag (and /models/{name}/tag), GET /health, GET /models[/{name}];
-Annif-compatible API under /v1; GET /openapi.json and an offline docs page at /docs.
+Native API: POST /tag (and /models/{name}/tag), GET /health, GET /models[/{name}]; a web
+page for browsers at / (page.py, files in static/); Annif-compatible API under /v1;
+GET /openapi.json and an offline docs page at /docs.
 Importing this package imports FastAPI and uvicorn: the CLI does it inside `serve` only.
 """
 

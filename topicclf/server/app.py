@@ -1,6 +1,6 @@
 """The ASGI application: the native API (POST /tag, per-model routes, GET /health and
-/models), the Annif-compatible API under /v1, /openapi.json, the offline docs page, and the
-one place that turns every refusal or failure into a JSON answer."""
+/models), the web page at /, the Annif-compatible API under /v1, /openapi.json, the offline
+docs page, and the one place that turns every refusal or failure into a JSON answer."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
 from topicclf import __version__
-from topicclf.config import SERVE_MAX_BODY, SERVE_MAX_DOCUMENTS, SERVE_TIMEOUT_BODY
+from topicclf.config import (
+    SERVE_EXPLAIN_DOCUMENTS,
+    SERVE_MAX_BODY,
+    SERVE_MAX_DOCUMENTS,
+    SERVE_TIMEOUT_BODY,
+)
 from topicclf.model.thresholds import Rule, ignored_by
 from topicclf.server.annif import SuggestForm, annif_router
 from topicclf.server.http import (
@@ -35,6 +40,7 @@ from topicclf.server.http import (
     error_response,
 )
 from topicclf.server.models import ServedModel
+from topicclf.server.page import Page, page_router
 from topicclf.server.schemas import (
     ApiError,
     DocumentIn,
@@ -48,7 +54,7 @@ from topicclf.server.schemas import (
     describe_errors,
     parse_tag_request,
 )
-from topicclf.tagging import Tagged
+from topicclf.tagging import SCORE_DIGITS, Tagged
 
 DOCS_STATIC = "/docs/static"
 # Every native route may refuse a request with one of these, always as {"error": "..."}.
@@ -90,6 +96,22 @@ def pick_model(models: Mapping[str, ServedModel], name: str | None) -> ServedMod
     return found
 
 
+def _check_explain(served: ServedModel, documents: int) -> None:
+    """ApiError unless `explain` can be answered for this model and this many documents."""
+    if not served.classifier.can_explain():
+        raise ApiError(
+            400,
+            f"model {served.name!r} cannot explain its topics: explain works with TF-IDF "
+            f"networks, not {served.classifier.config_.network.type} networks; tag without "
+            '"explain"',
+        )
+    if documents > SERVE_EXPLAIN_DOCUMENTS:
+        raise ApiError(
+            413,
+            f"at most {SERVE_EXPLAIN_DOCUMENTS} documents per request with explain; send several",
+        )
+
+
 async def tag_answer(
     models: Mapping[str, ServedModel], settings: AppSettings, body: bytes, path_model: str | None
 ) -> dict[str, Any]:
@@ -103,12 +125,19 @@ async def tag_answer(
     ids, texts = req.ids_and_texts()
     if len(texts) > settings.max_documents:
         raise ApiError(413, f"at most {settings.max_documents} documents per request; send several")
+    if req.explain is not None:
+        _check_explain(served, len(texts))
     rule = Rule(req.threshold, req.top_k, req.fallback)
     chosen = await served.tag(texts, rule)
     results = [
         Tagged(doc_id, topics).to_record(req.scores)
         for doc_id, topics in zip(ids, chosen, strict=True)
     ]
+    if req.explain is not None:
+        # Explained after tagging, for the topics tagging chose: the two always agree.
+        explained = await served.explain(texts, chosen, req.explain)
+        for record, explanations in zip(results, explained, strict=True):
+            record["explanations"] = [e.to_record(SCORE_DIGITS) for e in explanations]
     elapsed = round((time.perf_counter() - started) * 1000, 3)
     answer: dict[str, Any] = {"results": results, "model": served.name, "milliseconds": elapsed}
     # What the CLI warns about, an answer says: settings the model does not apply.
@@ -118,8 +147,10 @@ async def tag_answer(
     return answer
 
 
-def native_router(models: Mapping[str, ServedModel], settings: AppSettings) -> APIRouter:
-    """Routes of the native API."""
+def native_router(
+    models: Mapping[str, ServedModel], settings: AppSettings, page: Page
+) -> APIRouter:
+    """Routes of the native API, and the web page over it at /."""
     router = APIRouter(responses=ERRORS)
 
     async def tag(request: Request, path_model: str | None) -> JSONBody:
@@ -146,7 +177,8 @@ def native_router(models: Mapping[str, ServedModel], settings: AppSettings) -> A
         return JSONBody(answer)
 
     router.add_api_route("/health", health, methods=["GET"], response_model=Health, tags=["models"])
-    router.add_api_route("/", health, methods=["GET"], include_in_schema=False)
+    # GET / gave the health JSON before the page: clients that do not ask for HTML still get it.
+    router.include_router(page_router(page, health))
 
     @router.get("/models", response_model=ModelList, tags=["models"])
     def list_models() -> JSONBody:
@@ -253,7 +285,7 @@ def create_app(models: Mapping[str, ServedModel], settings: AppSettings | None =
         default_response_class=JSONBody,
         lifespan=lifespan,
     )
-    app.include_router(native_router(models, settings))
+    app.include_router(native_router(models, settings, Page.load()))
     app.include_router(annif_router(models), prefix="/v1")
     _install_error_handlers(app)
     _install_openapi(app, [TagRequest, DocumentIn, ErrorBody, Problem, SuggestForm])

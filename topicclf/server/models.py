@@ -9,13 +9,14 @@ import asyncio
 import re
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from topicclf.classifier import TopicClassifier
 from topicclf.config import SERVE_INLINE_CHARS
 from topicclf.errors import ConfigError
+from topicclf.model.explain import Explanation
 from topicclf.model.thresholds import Rule
 from topicclf.server.batching import Batcher
 from topicclf.vocabulary import Subject, Vocabulary
@@ -86,6 +87,22 @@ class ServedModel:
         # and the loop pass the GIL back and forth (every 5 ms when both are busy).
         return self.classifier.tag(texts, rule)
 
+    async def explain(self, texts: list[str], chosen: Topics, top: int) -> list[list[Explanation]]:
+        """Why each text got the topics tagging chose for it: `top` terms per topic and
+        direction, with the scores tagging gave. Each text is scored once per term, so this
+        always runs off the event loop (a Keras model in its own thread)."""
+
+        def explain_all() -> list[list[Explanation]]:
+            out = []
+            for text, topics in zip(texts, chosen, strict=True):
+                why = self.classifier.explain(text, top=top, topics=[t for t, _ in topics])
+                # Scored alone, not in a batch, a score may differ in its last float bits:
+                # the answer shows one score per topic.
+                out.append([replace(e, score=s) for e, (_, s) in zip(why, topics, strict=True)])
+            return out
+
+        return await asyncio.get_running_loop().run_in_executor(self.executor, explain_all)
+
     def subject(self, topic: str) -> Subject:
         """The URI and label a topic is served with."""
         return self.vocabulary.subject(topic)
@@ -114,6 +131,7 @@ class ServedModel:
             "language": self.language,
             "languages": self.languages,
             "vocabulary": bool(self.vocabulary.subjects),
+            "explain": clf.can_explain(),
             "created": str(clf.manifest_.get("created_at", "")) or None,
         }
 

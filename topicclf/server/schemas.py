@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from topicclf.config import SERVE_EXPLAIN_TERMS
+
 # Strict: JSON types are taken as they are ({"scores": "no"} is an error, not True), NaN or
 # Infinity are refused, and so is an unknown key (a typo such as "topk" would otherwise
 # change the answer without a word).
@@ -61,6 +63,13 @@ class TagRequest(BaseModel):
         None, description="false: never a topic below its threshold (default: the model's rule)."
     )
     scores: bool = Field(True, description="Include each topic's score.")
+    explain: int | None = Field(
+        None,
+        ge=1,
+        le=SERVE_EXPLAIN_TERMS,
+        description="Also say why: for each topic, the N terms that raised its score most and "
+        "the N that lowered it (models with `explain` true in GET /models).",
+    )
     model: str | None = Field(None, description="Which model (needed when several are served).")
 
     @model_validator(mode="after")
@@ -85,6 +94,22 @@ class TagRequest(BaseModel):
         return ids, [d.text for d in docs]
 
 
+class TermWeight(BaseModel):
+    """A term of the document and how much a topic's log-odds fall when it is taken out."""
+
+    term: str
+    weight: float
+
+
+class TopicExplanation(BaseModel):
+    """Why a document got a topic (`topicclf explain`)."""
+
+    topic: str
+    score: float
+    up: list[TermWeight] = Field(description="The terms that raised the score most, first.")
+    down: list[TermWeight] = Field(description="The terms that lowered it most, first.")
+
+
 class TagResult(BaseModel):
     """One tagged document (the record `topicclf tag` writes)."""
 
@@ -92,6 +117,9 @@ class TagResult(BaseModel):
     labels: list[str] = Field(description="Topics, best first.")
     scores: dict[str, float] | SkipJsonSchema[None] = Field(
         None, description="Topic -> score (rounded to 6 decimals); absent with scores=false."
+    )
+    explanations: list[TopicExplanation] | SkipJsonSchema[None] = Field(
+        None, description="One per label, in the same order; only when `explain` is given."
     )
 
 
@@ -121,6 +149,9 @@ class ModelInfo(BaseModel):
         description="Every language the model analyses with its own stop words and stemmer."
     )
     vocabulary: bool = Field(description="Whether topics have URIs and labels from a vocabulary.")
+    explain: bool = Field(
+        description="Whether POST /tag can explain its topics (`explain`): TF-IDF networks."
+    )
     created: str | None
 
 

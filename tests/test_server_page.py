@@ -1,0 +1,415 @@
+"""The page at / in a real headless Chromium (Debian's, driven by Selenium through Debian's
+chromedriver: nothing is downloaded): a typed or chosen text gets the topics and scores
+POST /tag gives it and the words `explain` gives, without the mouse; errors are shown on
+the page; the Content-Security-Policy refuses nothing the page needs.
+
+Skipped when Chromium is missing, except with TOPICCLF_REQUIRE_BROWSER=1 (CI), which fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from topicclf.classifier import TopicClassifier
+from topicclf.server import ServedModel, ServeOptions, serve_in_thread
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+WAIT = 30  # seconds any one thing on the page may take
+MAX_BODY = 20_000
+# As scripts/render_report.py runs Chromium: no network of its own, fresh profile.
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-proxy-server",
+    "--window-size=1000,900",
+]
+
+
+def _browser_or_skip() -> Any:
+    """Selenium's webdriver module; skip (or fail when required) without the browser."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    try:
+        from selenium import webdriver
+    except ImportError:
+        missing.append("the selenium package (the dev extra)")
+        webdriver = None
+    if missing:
+        message = (
+            f"browser test needs {', '.join(missing)} "
+            "(apt-get install chromium chromium-driver; pip install -e '.[dev]')"
+        )
+        if os.environ.get("TOPICCLF_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return webdriver
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    webdriver = _browser_or_skip()
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    with pytest.MonkeyPatch.context() as patch:
+        # The driver and browser are given, so Selenium Manager has nothing to find; offline,
+        # it could not download one even if it tried.
+        patch.setenv("SE_OFFLINE", "true")
+        browser = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    browser.set_page_load_timeout(WAIT)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+def test_a_missing_browser_skips_unless_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", Path("/nowhere/chromium"))
+    monkeypatch.delenv("TOPICCLF_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="browser test needs /nowhere/chromium"):
+        _browser_or_skip()
+    monkeypatch.setenv("TOPICCLF_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match=r"needs /nowhere/chromium \(apt-get install"):
+        _browser_or_skip()
+
+
+class _CannotExplain:
+    """A model as an embedding network is served: it tags but cannot explain."""
+
+    def __init__(self, classifier: TopicClassifier) -> None:
+        self.classifier = classifier
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.classifier, name)
+
+    def can_explain(self) -> bool:
+        return False
+
+
+@pytest.fixture(scope="module")
+def models(
+    tiny_dense: TopicClassifier, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, ServedModel]:
+    path = tmp_path_factory.mktemp("page") / "model"
+    tiny_dense.save(path)
+    clf = TopicClassifier.load(path)
+    plain = _CannotExplain(clf)
+    return {
+        "model": ServedModel("model", path, clf),
+        "plain": ServedModel("plain", path, plain),  # type: ignore[arg-type]
+    }
+
+
+def _serve(models: dict[str, ServedModel]) -> Any:
+    return serve_in_thread(models, ServeOptions(port=0, max_body=MAX_BODY))
+
+
+@pytest.fixture(scope="module")
+def server(models: dict[str, ServedModel]) -> Iterator[str]:
+    with _serve({"model": models["model"]}) as (host, port):
+        yield f"http://{host}:{port}"
+
+
+@pytest.fixture(scope="module")
+def two_models(models: dict[str, ServedModel]) -> Iterator[str]:
+    with _serve(models) as (host, port):
+        yield f"http://{host}:{port}"
+
+
+def _tag(base: str, body: dict[str, Any]) -> dict[str, Any]:
+    data = json.dumps(body).encode()
+    with urllib.request.urlopen(urllib.request.Request(base + "/tag", data=data), timeout=30) as r:
+        return dict(json.loads(r.read()))
+
+
+def _as_shown(value: float, digits: int) -> str:
+    """`value` as JavaScript's toFixed(digits) writes it (half away from zero, on the exact
+    binary value), which Python's format (half to even) differs from on exact ties."""
+    return str(Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
+
+
+def _open(driver: Any, base: str) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get_log("browser")  # forget what earlier pages logged
+    driver.get(base + "/")
+    # The model list is loaded: the line describing the chosen model is filled.
+    WebDriverWait(driver, WAIT).until(lambda d: d.find_element("id", "model-info").text)
+
+
+def _submitted(driver: Any, previous: str | None = None) -> str:
+    """Wait until a new answer (summary) or error is shown; the text of the summary."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def answered(d: Any) -> bool:
+        summary = d.find_element("id", "summary")
+        error = d.find_element("id", "error")
+        return error.is_displayed() or (summary.is_displayed() and summary.text != previous)
+
+    WebDriverWait(driver, WAIT).until(answered)
+    return str(driver.find_element("id", "summary").text)
+
+
+def _error_shown(driver: Any, start: str) -> str:
+    """Wait until the error box says something starting with `start`; all it says."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def shown(d: Any) -> bool:
+        error = d.find_element("id", "error")
+        return bool(error.is_displayed() and error.text.startswith(start))
+
+    WebDriverWait(driver, WAIT).until(shown)
+    return str(driver.find_element("id", "error").text)
+
+
+def _shown_topics(driver: Any) -> list[dict[str, Any]]:
+    """Each topic on the page: name, score as shown, words raising and lowering it."""
+    shown = []
+    for item in driver.find_elements("css selector", "#topics > li.topic"):
+        scores = item.find_elements("css selector", ".score")
+
+        def words(direction: str, item: Any = item) -> list[str]:
+            terms = item.find_elements("css selector", f".why.{direction} .word .term")
+            return [t.text for t in terms]
+
+        shown.append(
+            {
+                "topic": item.find_element("css selector", ".topic-name").text,
+                "data-topic": item.get_attribute("data-topic"),
+                "score": scores[0].text if scores else None,
+                "up": words("up"),
+                "down": words("down"),
+            }
+        )
+    return shown
+
+
+def _expected(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    result = answer["results"][0]
+    explained = {e["topic"]: e for e in result.get("explanations", [])}
+    return [
+        {
+            "topic": topic,
+            "data-topic": topic,
+            "score": _as_shown(result["scores"][topic], 3),
+            "up": [w["term"] for w in explained[topic]["up"]] if explained else [],
+            "down": [w["term"] for w in explained[topic]["down"]] if explained else [],
+        }
+        for topic in result["labels"]
+    ]
+
+
+def _no_page_errors(driver: Any) -> None:
+    """Nothing in the browser console: no refused script or style (CSP), no failed load."""
+    problems = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert problems == []
+
+
+def test_a_typed_text_gets_the_topics_and_words_of_the_api(driver: Any, server: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    _open(driver, server)
+    assert driver.title == "topicclf: suggest topics"
+    assert not driver.find_element("id", "model").is_displayed()  # one model: no chooser
+    # Every control has a label that names it (screen readers, clicking the label).
+    for control in driver.find_elements("css selector", "input, select, textarea"):
+        name = control.get_attribute("id")
+        labels = driver.find_elements("css selector", f"label[for='{name}']")
+        assert len(labels) == 1 and labels[0].get_attribute("textContent").strip(), name
+    text = "Rain and storms all week; the farmers fear for the bread harvest."
+    box = driver.find_element("id", "text")
+    box.send_keys(text)
+    driver.find_element("id", "limit").send_keys("3")
+    # Without the mouse: Tab to the button, Enter presses it.
+    for _ in range(5):  # the button is a few Tabs after the limit field, never more
+        driver.switch_to.active_element.send_keys(Keys.TAB)
+        if driver.switch_to.active_element.get_attribute("id") == "submit":
+            break
+    assert driver.switch_to.active_element.get_attribute("id") == "submit"
+    driver.switch_to.active_element.send_keys(Keys.ENTER)
+    summary = _submitted(driver)
+    answer = _tag(server, {"text": text, "top_k": 3, "explain": 8})
+    shown = _shown_topics(driver)
+    assert shown == _expected(answer)
+    assert shown and shown[0]["up"]  # the words that drove the first topic
+    count = len(answer["results"][0]["labels"])
+    assert summary.startswith(f"{count} topic{'s' if count > 1 else ''} from model model")
+    assert not driver.find_element("id", "error").is_displayed()
+    _no_page_errors(driver)
+
+
+def test_a_chosen_or_dropped_file_is_read_and_tagged(
+    driver: Any, server: str, tmp_path: Path
+) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(driver, server)
+    text = "The striker scored a late goal in the cup final.\nThe crowd cheered.\n"
+    path = tmp_path / "match report.txt"
+    path.write_text(text, encoding="utf-8")
+    driver.find_element("id", "file").send_keys(str(path))
+    _submitted(driver)
+    assert driver.find_element("id", "text").get_attribute("value") == text
+    answer = _tag(server, {"text": text, "explain": 8})  # the model's own thresholds
+    assert _shown_topics(driver) == _expected(answer)
+    # A file dropped on the page (a drop event as the browser makes it for a file from the
+    # desktop, which WebDriver cannot drag) is read and tagged the same way.
+    dropped = "Rain and storms all week.\n"
+    driver.execute_script(
+        "const data = new DataTransfer();"
+        "data.items.add(new File([arguments[0]], 'dropped.txt', {type: 'text/plain'}));"
+        "for (const type of ['dragenter', 'dragover', 'drop']) {"
+        "  arguments[1].dispatchEvent(new DragEvent(type,"
+        "    {dataTransfer: data, bubbles: true, cancelable: true}));"
+        "}",
+        dropped,
+        driver.find_element("id", "text"),
+    )
+    expected = _expected(_tag(server, {"text": dropped, "explain": 8}))
+    assert expected != _expected(answer)  # so the wait below sees the new answer
+    # (the list may be replaced while it is read)
+    WebDriverWait(driver, WAIT, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: _shown_topics(d) == expected
+    )
+    assert driver.find_element("id", "text").get_attribute("value") == dropped
+    assert "dragging" not in (driver.find_element("id", "text").get_attribute("class") or "")
+    _no_page_errors(driver)
+
+
+def test_errors_are_shown_on_the_page(driver: Any, server: str, tmp_path: Path) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    _open(driver, server)
+    box = driver.find_element("id", "text")
+    box.send_keys("   ", Keys.CONTROL, Keys.ENTER)
+    message = _error_shown(driver, "The text is empty")
+    assert message == "The text is empty: paste a text or choose a file first."
+    assert driver.find_element("id", "error").get_attribute("role") == "alert"
+    driver.find_element("id", "limit").send_keys("0")
+    box.send_keys("rain", Keys.CONTROL, Keys.ENTER)
+    message = _error_shown(driver, "“Best N topics”")
+    assert message == "“Best N topics” takes a whole number, 1 or more, or nothing."
+    driver.find_element("id", "limit").clear()
+    # A file larger than the server takes: the server's 413, in words.
+    big = tmp_path / "big.txt"
+    big.write_text("rain " * (MAX_BODY // 4), encoding="utf-8")
+    driver.find_element("id", "file").send_keys(str(big))
+    assert _error_shown(driver, "The server refused") == (
+        f"The server refused the request (413): the body is larger than {MAX_BODY} bytes "
+        "(--max-body)"
+    )
+    assert not driver.find_element("id", "results").is_displayed()
+    # A file that is not text is refused before it is read.
+    other = tmp_path / "scan.pdf"
+    other.write_bytes(b"%PDF-1.4")
+    driver.find_element("id", "file").send_keys(str(other))
+    message = _error_shown(driver, "scan.pdf")
+    assert message == "scan.pdf is not a text file: choose a .txt file."
+
+
+def test_topic_names_and_words_are_shown_as_text_not_markup(driver: Any, server: str) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(driver, server)
+    hostile = "<img src=x onerror=alert(1)>"
+    answer = {
+        "model": "model",
+        "milliseconds": 1.0,
+        "results": [
+            {
+                "id": "0",
+                "labels": [hostile],
+                "scores": {hostile: 0.5},
+                "explanations": [
+                    {
+                        "topic": hostile,
+                        "score": 0.5,
+                        "up": [{"term": hostile, "weight": 1}],
+                        "down": [],
+                    }
+                ],
+            }
+        ],
+    }
+    # The page's own renderer, fed an answer holding markup: it must come out as text.
+    driver.execute_script(
+        "const real = window.fetch;"
+        "window.fetch = async (url, init) => url === '/tag'"
+        "  ? new Response(JSON.stringify(arguments[0]), {status: 200})"
+        "  : real(url, init);",
+        answer,
+    )
+    driver.find_element("id", "text").send_keys("anything")
+    driver.find_element("id", "submit").click()
+    WebDriverWait(driver, WAIT).until(lambda d: d.find_elements("css selector", "#topics li"))
+    assert driver.find_element("css selector", ".topic-name").text == hostile
+    assert driver.find_element("css selector", ".word .term").text == hostile
+    assert driver.find_elements("css selector", "#topics img") == []
+
+
+def test_the_chooser_picks_among_several_models(driver: Any, two_models: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    _open(driver, two_models)
+    chooser = Select(driver.find_element("id", "model"))
+    assert driver.find_element("id", "model").is_displayed()
+    assert [o.text for o in chooser.options] == ["model", "plain"]
+    assert chooser.first_selected_option.text == "model"  # the first served: the default
+    text = "Rain and storms all week."
+    box = driver.find_element("id", "text")
+    box.send_keys(text, Keys.CONTROL, Keys.ENTER)
+    first = _submitted(driver)
+    assert "from model model" in first
+    assert any(t["up"] for t in _shown_topics(driver))
+    # The keyboard reaches the chooser too; the second model cannot explain: no words.
+    driver.find_element("id", "model").send_keys(Keys.ARROW_DOWN)
+    assert chooser.first_selected_option.text == "plain"
+    assert "cannot say which words drove its topics" in driver.find_element("id", "model-info").text
+    box.send_keys(Keys.CONTROL, Keys.ENTER)
+    second = _submitted(driver, previous=first)
+    assert "from model plain" in second
+    answer = _tag(two_models, {"text": text, "model": "plain"})
+    shown = _shown_topics(driver)
+    assert shown == _expected(answer) and not any(t["up"] or t["down"] for t in shown)
+    assert driver.find_elements("css selector", ".why") == []
+    _no_page_errors(driver)
+
+
+def test_the_readme_screenshot_script(
+    models: dict[str, ServedModel], repo_root: Path, tmp_path: Path
+) -> None:
+    _browser_or_skip()
+    png = tmp_path / "page.png"
+    script = repo_root / "scripts" / "page_screenshot.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--model", str(models["model"].path), "--output", str(png)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"wrote {png} (980x")
+    assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size < 200_000

@@ -1,0 +1,103 @@
+"""The web page at `/`: its files (shipped in `static/`, read once), the Accept header that
+chooses it over the health JSON, and the headers that keep it to its own origin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+PAGE_PREFIX = "/page"
+# The page runs only its own files and talks only to this server: no inline script or
+# style, no other origin, no plugin, no framing, no form sent anywhere (the script sends).
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    # Small files, checked on every load: a new version shows after an upgrade.
+    "Cache-Control": "no-cache",
+}
+# The files under PAGE_PREFIX and their media types; index.html is served at `/`.
+ASSETS = {
+    "page.js": "text/javascript; charset=utf-8",
+    "page.css": "text/css; charset=utf-8",
+    "icon.svg": "image/svg+xml",  # else browsers ask for /favicon.ico, and log its 404
+}
+
+
+@dataclass(frozen=True)
+class Page:
+    """The page's files, read from the installed package."""
+
+    index: bytes
+    assets: dict[str, bytes]
+
+    @classmethod
+    def load(cls) -> Page:
+        """Read the files shipped in topicclf/server/static (package data)."""
+        static = resources.files("topicclf.server") / "static"
+        assets = {name: (static / name).read_bytes() for name in ASSETS}
+        return cls((static / "index.html").read_bytes(), assets)
+
+
+def _quality(accept: str, wanted: tuple[str, ...]) -> float:
+    """The highest q the Accept header gives any of the `wanted` media ranges (0 if none)."""
+    best = 0.0
+    for part in accept.split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        if media.lower() not in wanted:
+            continue
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        best = max(best, q)
+    return best
+
+
+def wants_page(accept: str) -> bool:
+    """Whether a GET / asks for the page: text/html named, and preferred over JSON.
+
+    Browsers name text/html first; curl, scripts and monitors send */* or
+    application/json, and keep getting the health JSON that / gave before the page.
+    """
+    html = _quality(accept, ("text/html", "application/xhtml+xml"))
+    json = _quality(accept, ("application/json", "application/*", "*/*"))
+    return html > 0 and html > json
+
+
+def page_router(page: Page, health: Callable[[], Response]) -> APIRouter:
+    """GET / (the page for browsers, `health` for others) and the page's own files."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/")
+    def root(request: Request) -> Response:
+        if wants_page(request.headers.get("accept", "")):
+            response = Response(page.index, media_type="text/html; charset=utf-8")
+            response.headers.update(SECURITY_HEADERS)
+        else:
+            response = health()
+        response.headers["Vary"] = "Accept"  # one URL, two answers: caches must tell them apart
+        return response
+
+    def asset(name: str) -> Callable[[], Response]:
+        def serve() -> Response:
+            return Response(page.assets[name], media_type=ASSETS[name], headers=SECURITY_HEADERS)
+
+        return serve
+
+    for name in ASSETS:
+        router.add_api_route(f"{PAGE_PREFIX}/{name}", asset(name), methods=["GET"])
+    return router

@@ -1,0 +1,249 @@
+// topicclf's page: plain JavaScript over the native API (GET /models, POST /tag with
+// "explain"). Text from the server (topic names, words, messages) is only ever set with
+// textContent, never parsed as HTML.
+"use strict";
+
+const WORDS_PER_TOPIC = 8; // as `topicclf explain` shows by default
+const MAX_FILE_BYTES = 20 * 1024 * 1024; // beyond this the textarea itself gets slow
+
+const $ = (id) => document.getElementById(id);
+const form = $("form");
+const modelField = $("model-field");
+const modelSelect = $("model");
+const modelInfo = $("model-info");
+const textBox = $("text");
+const fileInput = $("file");
+const limitInput = $("limit");
+const submitButton = $("submit");
+const statusLine = $("status");
+const errorBox = $("error");
+const results = $("results");
+const summary = $("summary");
+const topicList = $("topics");
+
+let models = new Map(); // name -> GET /models entry
+let latest = 0; // the number of the newest request: older answers are dropped
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function showError(message) {
+  errorBox.textContent = message;
+  errorBox.hidden = false;
+  statusLine.textContent = "";
+}
+
+function clearError() {
+  errorBox.textContent = "";
+  errorBox.hidden = true;
+}
+
+async function readJson(response) {
+  try {
+    return await response.json();
+  } catch {
+    return {};
+  }
+}
+
+function refusal(response, body) {
+  const detail = typeof body.error === "string" ? body.error : response.statusText;
+  const who = response.status >= 500 ? "The server failed" : "The server refused the request";
+  return `${who} (${response.status}): ${detail}`;
+}
+
+function describeModel() {
+  const info = models.get(modelSelect.value);
+  if (!info) {
+    modelInfo.textContent = "";
+    return;
+  }
+  let text = `${info.topics} topics · ${info.network} network · ${info.mode}`;
+  if (!info.explain) text += " · this model cannot say which words drove its topics";
+  modelInfo.textContent = text;
+}
+
+async function loadModels() {
+  let response;
+  try {
+    response = await fetch("/models", { headers: { Accept: "application/json" } });
+  } catch (err) {
+    showError(`The server did not answer (${err.message}).`);
+    return;
+  }
+  const body = await readJson(response);
+  if (!response.ok) {
+    showError(refusal(response, body));
+    return;
+  }
+  models = new Map(body.models.map((m) => [m.name, m]));
+  modelSelect.replaceChildren(...body.models.map((m) => element("option", "", m.name)));
+  // The first served model is the default; a chooser of one is only noise.
+  modelSelect.selectedIndex = 0;
+  modelField.hidden = models.size < 2;
+  describeModel();
+}
+
+function topicItem(label, score, explanation) {
+  const item = element("li", "topic");
+  item.dataset.topic = label;
+  const head = element("div", "topic-head");
+  head.append(element("span", "topic-name", label));
+  if (typeof score === "number") {
+    const meter = element("meter");
+    meter.min = 0;
+    meter.max = 1;
+    meter.value = score;
+    meter.setAttribute("aria-hidden", "true"); // the number beside it says the same
+    head.append(meter, element("span", "score", score.toFixed(3)));
+  }
+  item.append(head);
+  if (explanation) {
+    item.append(wordLine("raised by", "up", explanation.up));
+    if (explanation.down.length) item.append(wordLine("lowered by", "down", explanation.down));
+  }
+  return item;
+}
+
+function wordLine(title, direction, terms) {
+  const line = element("div", `why ${direction}`);
+  line.append(element("span", "why-label", title));
+  const list = element("ul", "words");
+  list.setAttribute("aria-label", `words that ${title.replace(" by", "")} the topic`);
+  if (!terms.length) list.append(element("li", "muted", "no single word"));
+  for (const { term, weight } of terms) {
+    const word = element("li", "word");
+    word.append(element("span", "term", term));
+    const sign = weight >= 0 ? "+" : "\u2212";
+    word.append(element("span", "weight", sign + Math.abs(weight).toFixed(2)));
+    list.append(word);
+  }
+  line.append(list);
+  return line;
+}
+
+function showResults(answer) {
+  const result = answer.results[0];
+  const explanations = new Map((result.explanations || []).map((e) => [e.topic, e]));
+  const items = result.labels.map((label) =>
+    topicItem(label, result.scores ? result.scores[label] : undefined, explanations.get(label)),
+  );
+  topicList.replaceChildren(...items);
+  const count = result.labels.length;
+  let text = count
+    ? `${count} topic${count === 1 ? "" : "s"} from model ${answer.model}`
+    : `Model ${answer.model} suggests no topic for this text`;
+  text += ` (${answer.milliseconds.toFixed(1)} ms).`;
+  for (const note of answer.notes || []) text += ` Note: ${note}`;
+  summary.textContent = text;
+  results.hidden = false;
+  statusLine.textContent = count ? `${count} topic${count === 1 ? "" : "s"} suggested.` : "No topic.";
+}
+
+function limitValue() {
+  const raw = limitInput.value.trim();
+  if (raw === "") return null;
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= 1 ? n : NaN;
+}
+
+async function suggest(event) {
+  event.preventDefault();
+  clearError();
+  const text = textBox.value;
+  if (!text.trim()) {
+    showError("The text is empty: paste a text or choose a file first.");
+    textBox.focus();
+    return;
+  }
+  const limit = limitValue();
+  if (Number.isNaN(limit)) {
+    showError("“Best N topics” takes a whole number, 1 or more, or nothing.");
+    limitInput.focus();
+    return;
+  }
+  const request = { text };
+  const info = models.get(modelSelect.value);
+  if (modelSelect.value) request.model = modelSelect.value;
+  if (limit !== null) request.top_k = limit;
+  if (info && info.explain) request.explain = WORDS_PER_TOPIC;
+
+  const mine = ++latest;
+  submitButton.disabled = true;
+  statusLine.textContent = "Suggesting topics…";
+  try {
+    const response = await fetch("/tag", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(request),
+    });
+    const body = await readJson(response);
+    if (mine !== latest) return;
+    if (!response.ok) {
+      results.hidden = true;
+      showError(refusal(response, body));
+      return;
+    }
+    showResults(body);
+  } catch (err) {
+    if (mine === latest) showError(`The server did not answer (${err.message}).`);
+  } finally {
+    if (mine === latest) submitButton.disabled = false;
+  }
+}
+
+function readFile(file) {
+  clearError();
+  if (!(file.type === "text/plain" || /\.txt$/i.test(file.name))) {
+    showError(`${file.name} is not a text file: choose a .txt file.`);
+    return;
+  }
+  if (file.size > MAX_FILE_BYTES) {
+    showError(`${file.name} is larger than ${MAX_FILE_BYTES / 1024 / 1024} MB; paste a part.`);
+    return;
+  }
+  const reader = new FileReader();
+  reader.onload = () => {
+    textBox.value = reader.result;
+    statusLine.textContent = `Read ${file.name} (${textBox.value.length} characters).`;
+    form.requestSubmit();
+  };
+  reader.onerror = () => showError(`${file.name} could not be read.`);
+  reader.readAsText(file, "utf-8");
+}
+
+function hasFiles(event) {
+  return event.dataTransfer && Array.from(event.dataTransfer.types).includes("Files");
+}
+
+form.addEventListener("submit", suggest);
+modelSelect.addEventListener("change", describeModel);
+fileInput.addEventListener("change", () => {
+  if (fileInput.files.length) readFile(fileInput.files[0]);
+});
+textBox.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
+});
+// A file dropped anywhere on the page is read, not opened by the browser in place of it.
+for (const type of ["dragenter", "dragover"]) {
+  window.addEventListener(type, (event) => {
+    if (!hasFiles(event)) return;
+    event.preventDefault();
+    textBox.classList.add("dragging");
+  });
+}
+window.addEventListener("dragleave", (event) => {
+  if (event.relatedTarget === null) textBox.classList.remove("dragging");
+});
+window.addEventListener("drop", (event) => {
+  if (!hasFiles(event)) return;
+  event.preventDefault();
+  textBox.classList.remove("dragging");
+  if (event.dataTransfer.files.length) readFile(event.dataTransfer.files[0]);
+});
+
+loadModels();
