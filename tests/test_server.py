@@ -295,6 +295,75 @@ def test_an_oversized_chunked_body_gets_a_413(server: Address) -> None:
     assert b'{"error":"the body is larger than 150000 bytes (--max-body)"}' in reply
 
 
+HEAD = b"GET /health HTTP/1.1\r\nHost: x\r\n"
+HEAD_LIMIT = 64 * 1024  # SERVE_MAX_HEADERS, the test server's limit
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (HEAD + b"".join(b"X-%d: %s\r\n" % (i, b"v" * 100) for i in range(700)) + b"\r\n", False),
+        (HEAD + b"X-Big: " + b"v" * HEAD_LIMIT + b"\r\n\r\n", False),  # one header line
+        (b"GET /" + b"a" * HEAD_LIMIT + b" HTTP/1.1\r\nHost: x\r\n\r\n", False),  # the URL
+        (b"GET /v1/" + b"a" * HEAD_LIMIT + b" HTTP/1.1\r\nHost: x\r\n\r\n", True),
+    ],
+)
+def test_a_head_over_the_limit_gets_a_431_at_once(
+    server: Address, data: bytes, problem: bool
+) -> None:
+    reply, elapsed = raw(server, data)  # before: no answer until the headers deadline (408)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert b"connection: close" in head and elapsed < TIMEOUT / 2
+    message = "the request head is larger than 65536 bytes (--max-headers)"
+    if problem:
+        assert b"content-type: application/problem+json" in head
+        assert json.loads(body) == {
+            "type": "about:blank",
+            "title": "Request Header Fields Too Large",
+            "status": 431,
+            "detail": message,
+            "error": message,
+        }
+    else:
+        assert json.loads(body) == {"error": message}
+    assert request(server, "GET", "/health")[0] == 200  # still serving
+
+
+def test_a_head_under_the_limit_is_answered(server: Address) -> None:
+    data = HEAD + b"X-Big: " + b"v" * (HEAD_LIMIT - 100) + b"\r\nConnection: close\r\n\r\n"
+    reply, _ = raw(server, data)
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and b'"status":"ok"' in reply
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def test_endless_headers_do_not_grow_memory(served: ServedModel) -> None:
+    # 400 MB of headers grew the server from 107 to 499 MB: uvicorn kept every header. A
+    # long headers deadline, so that only the size limit can stop them.
+    piece = b"".join(b"X-%d: %s\r\n" % (i, b"v" * 1000) for i in range(1024))  # ~1 MB
+    with serve_in_thread({"model": served}, _options(timeout_headers=60)) as address:
+        sock = socket.create_connection(address, timeout=30)
+        before = peak = _rss_mb()
+        sent, started = 0, time.monotonic()
+        try:
+            sock.sendall(HEAD)
+            while sent < 200 * len(piece) and time.monotonic() - started < 30:
+                sock.sendall(piece)
+                sent += len(piece)
+                peak = max(peak, _rss_mb())
+        except OSError:  # the server may close once it answered
+            pass
+        assert peak - before < 40, f"memory grew by {peak - before:.0f} MB for {sent >> 20} MB"
+        reply = b"".join(iter(lambda: sock.recv(65536), b""))
+        sock.close()
+    assert reply.startswith(b"HTTP/1.1 431 ")
+
+
 def test_a_body_to_an_unknown_path_does_not_spoil_the_connection(server: Address) -> None:
     conn = http.client.HTTPConnection(*server, timeout=10)
     status, payload = request(server, "POST", "/nowhere", b'{"text": "rain"}', conn)

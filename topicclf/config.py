@@ -96,6 +96,7 @@ BAD_RECORD_POLICIES = ("report", "skip", "stop")
 SERVE_HOST = "127.0.0.1"
 SERVE_PORT = 8000
 SERVE_MAX_BODY = 10 * 1024 * 1024  # bytes of one request body
+SERVE_MAX_HEADERS = 64 * 1024  # bytes of one request's head: request line and all headers
 SERVE_MAX_DOCUMENTS = 10_000  # documents in one request
 SERVE_WORKERS = 1  # server processes, each with its own copy of the models
 SERVE_BACKLOG = 2048  # connections the kernel queues before they are accepted: holds bursts
