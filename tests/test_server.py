@@ -42,7 +42,8 @@ def served(model_dir: Path) -> ServedModel:
 
 def _options(**changes: Any) -> ServeOptions:
     limits = {"timeout_idle": TIMEOUT, "timeout_headers": TIMEOUT, "timeout_body": TIMEOUT}
-    return ServeOptions(port=0, max_body=MAX_BODY, max_documents=5, **{**limits, **changes})
+    limits |= {"max_body": MAX_BODY, "max_documents": 5}
+    return ServeOptions(port=0, **{**limits, **changes})
 
 
 @pytest.fixture(scope="module")
@@ -405,6 +406,72 @@ def test_a_kept_alive_connection_is_closed_when_idle(server: Address) -> None:
             data += chunk
     assert data.startswith(b"HTTP/1.1 200 ")
     assert TIMEOUT * 0.8 < time.monotonic() - started < TIMEOUT * 5
+
+
+def _half_closed(address: Address, data: bytes, rcvbuf: int = 0) -> socket.socket:
+    """A connection that sent `data` and then shut its sending side (as `nc -N` does)."""
+    sock = socket.socket()
+    if rcvbuf:  # before connecting, so the window stays this small
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(30)
+    sock.connect(address)
+    sock.sendall(data)
+    sock.shutdown(socket.SHUT_WR)
+    return sock
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    chunks = []
+    with sock:
+        try:
+            while chunk := sock.recv(1 << 20):
+                chunks.append(chunk)
+        except ConnectionResetError:
+            pass
+    return b"".join(chunks)
+
+
+def test_a_half_closed_client_gets_its_answer(server: Address) -> None:
+    body = b'{"text": "rain and storms"}'
+    post = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    started = time.monotonic()
+    reply = _read_all(_half_closed(server, post))  # before: b"", the answer was dropped
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and reply.endswith(b"}")
+    assert b'"labels"' in reply and b"connection: close" in reply
+    pipelined = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /models HTTP/1.1\r\nHost: x\r\n\r\n"
+    reply = _read_all(_half_closed(server, pipelined))  # each request sent whole is answered
+    assert reply.count(b"HTTP/1.1 200 OK\r\n") == 2 and reply.endswith(b"]}")
+    assert time.monotonic() - started < TIMEOUT  # closed once answered, not by a timeout
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{", b"GET /health HT"],
+)
+def test_a_half_closed_client_with_nothing_whole_to_answer_is_closed(
+    server: Address, data: bytes
+) -> None:
+    started = time.monotonic()
+    assert _read_all(_half_closed(server, data)) == b""
+    assert time.monotonic() - started < TIMEOUT / 2
+
+
+def test_a_client_that_never_reads_its_answer_is_dropped(served: ServedModel) -> None:
+    # An answer of ~8 MB (more than the kernel's socket buffers hold) to a client that
+    # half-closes and reads nothing: the connection must not stay open forever.
+    docs = [{"id": f"{i:0250d}", "text": "rain"} for i in range(20_000)]
+    body = json.dumps({"documents": docs, "threshold": 0.0}).encode()
+    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    options = _options(max_body=len(body), max_documents=len(docs))
+    with serve_in_thread({"model": served}, options) as address:
+        sock = _half_closed(address, head + body, rcvbuf=4096)
+        time.sleep(TIMEOUT * 5)  # tagging, then the idle timeout without a byte read
+        reply = _read_all(sock)
+        # before: the whole answer, kept for a reader however late
+        answer_head, _, answer = reply.partition(b"\r\n\r\n")
+        assert answer_head.startswith(b"HTTP/1.1 200 OK\r\n")
+        length = int(re.findall(rb"content-length: (\d+)", answer_head)[0])
+        assert length > 7_000_000 and len(answer) < length
 
 
 def test_several_models(multi: Address) -> None:

@@ -175,6 +175,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.headers_timer: asyncio.TimerHandle | None = None
         self.discard_timer: asyncio.TimerHandle | None = None
         self.linger_timer: asyncio.TimerHandle | None = None
+        self.write_timer: asyncio.TimerHandle | None = None
+        self.in_message = False  # a request has begun and not all of it has arrived
         # Bytes of the current request's head fed to the parser (None once the head is
         # complete): counted before httptools sees them, as it buffers a header line whole
         # however long it grows. The parser's callbacks count too (head_parsed), for a head
@@ -218,6 +220,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         """A request's first bytes: its headers must follow in time."""
         super().on_message_begin()
+        self.in_message = True
         self.head_parsed = 0
         self._cancel_headers_timer()
         self.headers_timer = self.loop.call_later(self.timeout_headers, self._headers_too_slow)
@@ -240,15 +243,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
-        """Answered before the body was all in (a 413): discard the rest, for a while."""
+        """Answered before the body was all in (a 413): discard the rest, for a while. A
+        connection closing with its answer not all sent waits for the client to read it."""
         super().on_response_complete()
-        if self.cycle.more_body and not self.transport.is_closing():
+        if self.transport.is_closing():
+            if self.transport.get_write_buffer_size():
+                self._watch_writes()
+            return
+        if self.cycle.more_body:
             self._unset_keepalive_if_required()
             self.discard_timer = self.loop.call_later(self.timeout_body, self.transport.close)
 
     def on_message_complete(self) -> None:
         """The body is in (or discarded): back to the idle timeout, and to a new head."""
         super().on_message_complete()
+        self.in_message = False
         self.head_bytes = 0
         self.url = b""  # an error before the next request's target must not take this path
         if self.discard_timer is not None:
@@ -259,10 +268,26 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                     self.timeout_keep_alive, self.timeout_keep_alive_handler
                 )
 
+    def eof_received(self) -> bool:  # type: ignore[override]  # uvicorn says None; asyncio bool
+        """The client closed its sending side (shutdown(SHUT_WR), as `nc -N` does): the
+        requests it sent whole are still answered, then the connection is closed (True keeps
+        the transport open for writing). uvicorn took the end of input for a lost
+        connection and dropped the answer."""
+        waiting = self.cycle is not None and not self.cycle.response_complete
+        if self.head_refused or self.in_message or not waiting:
+            return False  # nothing to answer, or a request that can never be complete
+        self.cycle.keep_alive = False  # the newest request: closed once it is answered
+        return True
+
+    def pause_writing(self) -> None:
+        """The client reads slower than we write: it must keep reading."""
+        super().pause_writing()
+        self._watch_writes()
+
     def connection_lost(self, exc: Exception | None) -> None:
         """Forget the timers with the connection."""
         self._cancel_headers_timer()
-        for timer in (self.discard_timer, self.linger_timer):
+        for timer in (self.discard_timer, self.linger_timer, self.write_timer):
             if timer is not None:
                 timer.cancel()
         super().connection_lost(exc)
@@ -271,6 +296,22 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.headers_timer is not None:
             self.headers_timer.cancel()
             self.headers_timer = None
+
+    def _watch_writes(self, before: int | None = None) -> None:
+        """While an answer waits to be sent, abort the connection when the client read none
+        of it for the idle timeout: a client that never reads would otherwise hold the
+        connection (and its unsent answer) forever, and delay a graceful shutdown."""
+        if before is None and self.write_timer is not None:
+            return
+        left = self.transport.get_write_buffer_size()
+        if before is not None and left and left >= before:
+            self.transport.abort()
+            return
+        self.write_timer = None
+        if left:
+            self.write_timer = self.loop.call_later(
+                self.timeout_keep_alive, self._watch_writes, left
+            )
 
     def _count_head(self, size: int) -> None:
         self.head_parsed += size
