@@ -12,16 +12,20 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
 from topicclf.classifier import TopicClassifier
 from topicclf.model.thresholds import Rule
 from topicclf.server import ServedModel, ServeOptions, serve_in_thread
+from topicclf.server.annif import BatchRequest
+from topicclf.server.schemas import ApiError, TagRequest, parse_tag_request, too_many_json_values
 
 Address = tuple[str, int]
 TIMEOUT = 1.0  # the idle, headers and body timeouts of the test server, in seconds
@@ -406,6 +410,97 @@ def test_a_kept_alive_connection_is_closed_when_idle(server: Address) -> None:
             data += chunk
     assert data.startswith(b"HTTP/1.1 200 ")
     assert TIMEOUT * 0.8 < time.monotonic() - started < TIMEOUT * 5
+
+
+TEN_MB = 10 * 1024 * 1024
+
+
+def _crowded(path: str) -> tuple[bytes, bytes, Any]:
+    """A 10 MB body of one-character documents for `path`, its Content-Type, and how the
+    server parsed it before it counted first (the cost it paid on the event loop)."""
+    if path.endswith("/suggest"):
+        form = b"text=a&" + b"&".join([b"a="] * (TEN_MB // 3))
+        return form, b"application/x-www-form-urlencoded", lambda: parse_qsl(form.decode())
+    docs = b'{"documents": [' + b",".join([b'{"text":"a"}'] * (TEN_MB // 13)) + b"]}"
+    if path.endswith("/suggest-batch"):
+        return docs, b"application/json", lambda: BatchRequest.model_validate(json.loads(docs))
+    return docs, b"application/json", lambda: TagRequest.model_validate_json(docs)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/tag", "at most 10000 documents per request; send several"),
+        ("/v1/projects/model/suggest", "at most 1000 form fields per request"),
+    ],
+)
+def test_a_crowded_body_is_refused_without_holding_up_other_requests(
+    served: ServedModel, path: str, message: str
+) -> None:
+    # Before, the server parsed the whole body on the event loop before it counted the
+    # documents (/health waited 1.8 s), or the form fields (2 s).
+    body, content_type, parse = _crowded(path)
+    started = time.perf_counter()
+    parse()
+    parse_time = time.perf_counter() - started
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n" % (path.encode(), content_type)
+    head += b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+    options = _options(max_body=len(body), max_documents=10_000)
+    with serve_in_thread({"model": served}, options) as address:
+        sent, answered = threading.Event(), threading.Event()
+        reply: list[bytes] = []
+
+        def big() -> None:
+            with socket.create_connection(address, timeout=30) as sock:
+                sock.sendall(head + body)
+                sent.set()
+                reply.append(b"".join(iter(lambda: sock.recv(65536), b"")))
+            answered.set()
+
+        thread = threading.Thread(target=big, daemon=True)
+        thread.start()
+        assert sent.wait(30)
+        conn = http.client.HTTPConnection(*address, timeout=30)
+        latencies: list[float] = []
+        while len(latencies) < 3 or (not answered.is_set() and len(latencies) < 1000):
+            started = time.perf_counter()
+            assert request(address, "GET", "/health", None, conn)[0] == 200
+            latencies.append(time.perf_counter() - started)
+        thread.join(30)
+    assert reply and reply[0].startswith(b"HTTP/1.1 413 ")
+    assert json.loads(reply[0].partition(b"\r\n\r\n")[2])["error"] == message
+    assert max(latencies) < parse_time / 4, (max(latencies), parse_time)
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "message"),
+    [
+        ("/tag", 413, "at most 10000 documents per request; send several"),
+        ("/models/model/tag", 413, "at most 10000 documents per request; send several"),
+        ("/v1/projects/model/suggest-batch", 413, "at most 32 documents per request; send several"),
+    ],
+)
+def test_every_json_route_counts_before_parsing(
+    served: ServedModel, path: str, status: int, message: str
+) -> None:
+    body, _, _ = _crowded(path)
+    options = _options(max_body=len(body), max_documents=10_000)
+    with serve_in_thread({"model": served}, options) as address:
+        got, payload = request(address, "POST", path, body)
+    assert got == status and payload["error"] == message
+
+
+def test_the_count_before_parsing_refuses_no_valid_request() -> None:
+    docs = [{"id": f"d{i}", "text": 'a "quoted", \\ text, with commas'} for i in range(100)]
+    settings = {"top_k": 2, "threshold": 0.5, "fallback": False, "scores": True, "model": "m"}
+    body = json.dumps({"documents": docs, **settings}).encode()
+    assert len(parse_tag_request(body, max_documents=100).documents or []) == 100
+    with pytest.raises(ApiError, match="at most 99 documents per request; send several"):
+        parse_tag_request(body, max_documents=99)
+    assert not too_many_json_values(json.dumps({"text": "," * 10_000}).encode(), 10)
+    assert not too_many_json_values(json.dumps({"text": '\\"' * 10_000}).encode(), 10)
+    assert too_many_json_values(json.dumps({"texts": ["a"] * 11}).encode(), 10)
+    assert too_many_json_values(json.dumps({"texts": [[]] * 11}).encode(), 10)  # commas
 
 
 def _half_closed(address: Address, data: bytes, rcvbuf: int = 0) -> socket.socket:

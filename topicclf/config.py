@@ -109,6 +109,7 @@ SERVE_BATCH_TEXTS = 512  # texts of waiting requests tagged in one call
 SERVE_BATCH_YIELDS = 8  # event-loop turns a batch waits for requests already arriving
 SERVE_ANNIF_LIMIT = 10  # Annif's default `limit` (topics per document)
 SERVE_ANNIF_BATCH = 32  # documents in one Annif suggest-batch request, as Annif allows
+SERVE_ANNIF_FIELDS = 1000  # fields of one Annif suggest form (text, limit, metadata_*, ...)
 TOPIC_URI_BASE = "urn:topicclf:topic:"  # + the percent-encoded topic name, without a vocabulary
 DASK_PARTITIONS_PER_WORKER = 4
 
