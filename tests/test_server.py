@@ -768,6 +768,7 @@ def test_serve_help_imports_no_web_framework() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert "--timeout-headers" in done.stdout and "NAME=DIR" in done.stdout
+    assert "--max-headers" in done.stdout
 
 
 def test_settings_a_multiclass_model_does_not_apply_are_noted_in_the_answer(
