@@ -12,16 +12,20 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
 from topicclf.classifier import TopicClassifier
 from topicclf.model.thresholds import Rule
 from topicclf.server import ServedModel, ServeOptions, serve_in_thread
+from topicclf.server.annif import BatchRequest
+from topicclf.server.schemas import ApiError, TagRequest, parse_tag_request, too_many_json_values
 
 Address = tuple[str, int]
 TIMEOUT = 1.0  # the idle, headers and body timeouts of the test server, in seconds
@@ -42,7 +46,8 @@ def served(model_dir: Path) -> ServedModel:
 
 def _options(**changes: Any) -> ServeOptions:
     limits = {"timeout_idle": TIMEOUT, "timeout_headers": TIMEOUT, "timeout_body": TIMEOUT}
-    return ServeOptions(port=0, max_body=MAX_BODY, max_documents=5, **{**limits, **changes})
+    limits |= {"max_body": MAX_BODY, "max_documents": 5}
+    return ServeOptions(port=0, **{**limits, **changes})
 
 
 @pytest.fixture(scope="module")
@@ -430,6 +435,75 @@ def test_an_oversized_chunked_body_gets_a_413(server: Address) -> None:
     assert b'{"error":"the body is larger than 150000 bytes (--max-body)"}' in reply
 
 
+HEAD = b"GET /health HTTP/1.1\r\nHost: x\r\n"
+HEAD_LIMIT = 64 * 1024  # SERVE_MAX_HEADERS, the test server's limit
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (HEAD + b"".join(b"X-%d: %s\r\n" % (i, b"v" * 100) for i in range(700)) + b"\r\n", False),
+        (HEAD + b"X-Big: " + b"v" * HEAD_LIMIT + b"\r\n\r\n", False),  # one header line
+        (b"GET /" + b"a" * HEAD_LIMIT + b" HTTP/1.1\r\nHost: x\r\n\r\n", False),  # the URL
+        (b"GET /v1/" + b"a" * HEAD_LIMIT + b" HTTP/1.1\r\nHost: x\r\n\r\n", True),
+    ],
+)
+def test_a_head_over_the_limit_gets_a_431_at_once(
+    server: Address, data: bytes, problem: bool
+) -> None:
+    reply, elapsed = raw(server, data)  # before: no answer until the headers deadline (408)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert b"connection: close" in head and elapsed < TIMEOUT / 2
+    message = "the request head is larger than 65536 bytes (--max-headers)"
+    if problem:
+        assert b"content-type: application/problem+json" in head
+        assert json.loads(body) == {
+            "type": "about:blank",
+            "title": "Request Header Fields Too Large",
+            "status": 431,
+            "detail": message,
+            "error": message,
+        }
+    else:
+        assert json.loads(body) == {"error": message}
+    assert request(server, "GET", "/health")[0] == 200  # still serving
+
+
+def test_a_head_under_the_limit_is_answered(server: Address) -> None:
+    data = HEAD + b"X-Big: " + b"v" * (HEAD_LIMIT - 100) + b"\r\nConnection: close\r\n\r\n"
+    reply, _ = raw(server, data)
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and b'"status":"ok"' in reply
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def test_endless_headers_do_not_grow_memory(served: ServedModel) -> None:
+    # 400 MB of headers grew the server from 107 to 499 MB: uvicorn kept every header. A
+    # long headers deadline, so that only the size limit can stop them.
+    piece = b"".join(b"X-%d: %s\r\n" % (i, b"v" * 1000) for i in range(1024))  # ~1 MB
+    with serve_in_thread({"model": served}, _options(timeout_headers=60)) as address:
+        sock = socket.create_connection(address, timeout=30)
+        before = peak = _rss_mb()
+        sent, started = 0, time.monotonic()
+        try:
+            sock.sendall(HEAD)
+            while sent < 200 * len(piece) and time.monotonic() - started < 30:
+                sock.sendall(piece)
+                sent += len(piece)
+                peak = max(peak, _rss_mb())
+        except OSError:  # the server may close once it answered
+            pass
+        assert peak - before < 40, f"memory grew by {peak - before:.0f} MB for {sent >> 20} MB"
+        reply = b"".join(iter(lambda: sock.recv(65536), b""))
+        sock.close()
+    assert reply.startswith(b"HTTP/1.1 431 ")
+
+
 def test_a_body_to_an_unknown_path_does_not_spoil_the_connection(server: Address) -> None:
     conn = http.client.HTTPConnection(*server, timeout=10)
     status, payload = request(server, "POST", "/nowhere", b'{"text": "rain"}', conn)
@@ -471,6 +545,165 @@ def test_a_kept_alive_connection_is_closed_when_idle(server: Address) -> None:
             data += chunk
     assert data.startswith(b"HTTP/1.1 200 ")
     assert TIMEOUT * 0.8 < time.monotonic() - started < TIMEOUT * 5
+
+
+TEN_MB = 10 * 1024 * 1024
+
+
+def _crowded(path: str) -> tuple[bytes, bytes, Any]:
+    """A 10 MB body of one-character documents for `path`, its Content-Type, and how the
+    server parsed it before it counted first (the cost it paid on the event loop)."""
+    if path.endswith("/suggest"):
+        form = b"text=a&" + b"&".join([b"a="] * (TEN_MB // 3))
+        return form, b"application/x-www-form-urlencoded", lambda: parse_qsl(form.decode())
+    docs = b'{"documents": [' + b",".join([b'{"text":"a"}'] * (TEN_MB // 13)) + b"]}"
+    if path.endswith("/suggest-batch"):
+        return docs, b"application/json", lambda: BatchRequest.model_validate(json.loads(docs))
+    return docs, b"application/json", lambda: TagRequest.model_validate_json(docs)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("/tag", "at most 10000 documents per request; send several"),
+        ("/v1/projects/model/suggest", "at most 1000 form fields per request"),
+    ],
+)
+def test_a_crowded_body_is_refused_without_holding_up_other_requests(
+    served: ServedModel, path: str, message: str
+) -> None:
+    # Before, the server parsed the whole body on the event loop before it counted the
+    # documents (/health waited 1.8 s), or the form fields (2 s).
+    body, content_type, parse = _crowded(path)
+    started = time.perf_counter()
+    parse()
+    parse_time = time.perf_counter() - started
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n" % (path.encode(), content_type)
+    head += b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+    options = _options(max_body=len(body), max_documents=10_000)
+    with serve_in_thread({"model": served}, options) as address:
+        sent, answered = threading.Event(), threading.Event()
+        reply: list[bytes] = []
+
+        def big() -> None:
+            with socket.create_connection(address, timeout=30) as sock:
+                sock.sendall(head + body)
+                sent.set()
+                reply.append(b"".join(iter(lambda: sock.recv(65536), b"")))
+            answered.set()
+
+        thread = threading.Thread(target=big, daemon=True)
+        thread.start()
+        assert sent.wait(30)
+        conn = http.client.HTTPConnection(*address, timeout=30)
+        latencies: list[float] = []
+        while len(latencies) < 3 or (not answered.is_set() and len(latencies) < 1000):
+            started = time.perf_counter()
+            assert request(address, "GET", "/health", None, conn)[0] == 200
+            latencies.append(time.perf_counter() - started)
+        thread.join(30)
+    assert reply and reply[0].startswith(b"HTTP/1.1 413 ")
+    assert json.loads(reply[0].partition(b"\r\n\r\n")[2])["error"] == message
+    assert max(latencies) < parse_time / 4, (max(latencies), parse_time)
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "message"),
+    [
+        ("/tag", 413, "at most 10000 documents per request; send several"),
+        ("/models/model/tag", 413, "at most 10000 documents per request; send several"),
+        ("/v1/projects/model/suggest-batch", 413, "at most 32 documents per request; send several"),
+    ],
+)
+def test_every_json_route_counts_before_parsing(
+    served: ServedModel, path: str, status: int, message: str
+) -> None:
+    body, _, _ = _crowded(path)
+    options = _options(max_body=len(body), max_documents=10_000)
+    with serve_in_thread({"model": served}, options) as address:
+        got, payload = request(address, "POST", path, body)
+    assert got == status and payload["error"] == message
+
+
+def test_the_count_before_parsing_refuses_no_valid_request() -> None:
+    docs = [{"id": f"d{i}", "text": 'a "quoted", \\ text, with commas'} for i in range(100)]
+    settings = {"top_k": 2, "threshold": 0.5, "fallback": False, "scores": True, "model": "m"}
+    body = json.dumps({"documents": docs, **settings}).encode()
+    assert len(parse_tag_request(body, max_documents=100).documents or []) == 100
+    with pytest.raises(ApiError, match="at most 99 documents per request; send several"):
+        parse_tag_request(body, max_documents=99)
+    assert not too_many_json_values(json.dumps({"text": "," * 10_000}).encode(), 10)
+    assert not too_many_json_values(json.dumps({"text": '\\"' * 10_000}).encode(), 10)
+    assert too_many_json_values(json.dumps({"texts": ["a"] * 11}).encode(), 10)
+    assert too_many_json_values(json.dumps({"texts": [[]] * 11}).encode(), 10)  # commas
+
+
+def _half_closed(address: Address, data: bytes, rcvbuf: int = 0) -> socket.socket:
+    """A connection that sent `data` and then shut its sending side (as `nc -N` does)."""
+    sock = socket.socket()
+    if rcvbuf:  # before connecting, so the window stays this small
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(30)
+    sock.connect(address)
+    sock.sendall(data)
+    sock.shutdown(socket.SHUT_WR)
+    return sock
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    chunks = []
+    with sock:
+        try:
+            while chunk := sock.recv(1 << 20):
+                chunks.append(chunk)
+        except ConnectionResetError:
+            pass
+    return b"".join(chunks)
+
+
+def test_a_half_closed_client_gets_its_answer(server: Address) -> None:
+    body = b'{"text": "rain and storms"}'
+    post = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    started = time.monotonic()
+    reply = _read_all(_half_closed(server, post))  # before: b"", the answer was dropped
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and reply.endswith(b"}")
+    # `connection: close` only when the half-close arrived before the answer was sent (a
+    # race); either way the connection is closed once answered (the time check below).
+    assert b'"labels"' in reply
+    pipelined = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /models HTTP/1.1\r\nHost: x\r\n\r\n"
+    reply = _read_all(_half_closed(server, pipelined))  # each request sent whole is answered
+    assert reply.count(b"HTTP/1.1 200 OK\r\n") == 2 and reply.endswith(b"]}")
+    assert time.monotonic() - started < TIMEOUT  # closed once answered, not by a timeout
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{", b"GET /health HT"],
+)
+def test_a_half_closed_client_with_nothing_whole_to_answer_is_closed(
+    server: Address, data: bytes
+) -> None:
+    started = time.monotonic()
+    assert _read_all(_half_closed(server, data)) == b""
+    assert time.monotonic() - started < TIMEOUT / 2
+
+
+def test_a_client_that_never_reads_its_answer_is_dropped(served: ServedModel) -> None:
+    # An answer of ~8 MB (more than the kernel's socket buffers hold) to a client that
+    # half-closes and reads nothing: the connection must not stay open forever.
+    docs = [{"id": f"{i:0250d}", "text": "rain"} for i in range(20_000)]
+    body = json.dumps({"documents": docs, "threshold": 0.0}).encode()
+    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    options = _options(max_body=len(body), max_documents=len(docs))
+    with serve_in_thread({"model": served}, options) as address:
+        sock = _half_closed(address, head + body, rcvbuf=4096)
+        time.sleep(TIMEOUT * 5)  # tagging, then the idle timeout without a byte read
+        reply = _read_all(sock)
+        # before: the whole answer, kept for a reader however late
+        answer_head, _, answer = reply.partition(b"\r\n\r\n")
+        assert answer_head.startswith(b"HTTP/1.1 200 OK\r\n")
+        length = int(re.findall(rb"content-length: (\d+)", answer_head)[0])
+        assert length > 7_000_000 and len(answer) < length
 
 
 def test_several_models(multi: Address) -> None:
@@ -673,6 +906,7 @@ def test_serve_help_imports_no_web_framework() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert "--timeout-headers" in done.stdout and "NAME=DIR" in done.stdout
+    assert "--max-headers" in done.stdout
 
 
 def test_settings_a_multiclass_model_does_not_apply_are_noted_in_the_answer(

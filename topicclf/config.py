@@ -98,6 +98,7 @@ BAD_RECORD_POLICIES = ("report", "skip", "stop")
 SERVE_HOST = "127.0.0.1"
 SERVE_PORT = 8000
 SERVE_MAX_BODY = 10 * 1024 * 1024  # bytes of one request body
+SERVE_MAX_HEADERS = 64 * 1024  # bytes of one request's head: request line and all headers
 SERVE_MAX_DOCUMENTS = 10_000  # documents in one request
 SERVE_WORKERS = 1  # server processes, each with its own copy of the models
 SERVE_BACKLOG = 2048  # connections the kernel queues before they are accepted: holds bursts
@@ -112,6 +113,7 @@ SERVE_EXPLAIN_TERMS = 100  # most terms per topic and direction that POST /tag's
 SERVE_EXPLAIN_DOCUMENTS = 100  # documents in one request with `explain` (each scored per term)
 SERVE_ANNIF_LIMIT = 10  # Annif's default `limit` (topics per document)
 SERVE_ANNIF_BATCH = 32  # documents in one Annif suggest-batch request, as Annif allows
+SERVE_ANNIF_FIELDS = 1000  # fields of one Annif suggest form (text, limit, metadata_*, ...)
 TOPIC_URI_BASE = "urn:topicclf:topic:"  # + the percent-encoded topic name, without a vocabulary
 DASK_PARTITIONS_PER_WORKER = 4
 

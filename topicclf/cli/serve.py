@@ -11,6 +11,7 @@ from topicclf.config import (
     SERVE_BACKLOG,
     SERVE_HOST,
     SERVE_MAX_BODY,
+    SERVE_MAX_HEADERS,
     SERVE_PORT,
     SERVE_TIMEOUT_BODY,
     SERVE_TIMEOUT_HEADERS,
@@ -55,6 +56,14 @@ def serve(
             min=1, help="Largest request body accepted, in bytes.", rich_help_panel=SERVE_PANEL
         ),
     ] = SERVE_MAX_BODY,
+    max_headers: Annotated[
+        int,
+        typer.Option(
+            min=1024,
+            help="Largest request head (request line and headers) accepted, in bytes.",
+            rich_help_panel=SERVE_PANEL,
+        ),
+    ] = SERVE_MAX_HEADERS,
     backlog: Annotated[
         int,
         typer.Option(
@@ -97,6 +106,7 @@ def serve(
         workers=workers,
         backlog=backlog,
         max_body=max_body,
+        max_headers=max_headers,
         timeout_idle=timeout_idle,
         timeout_headers=timeout_headers,
         timeout_body=timeout_body,

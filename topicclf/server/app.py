@@ -29,7 +29,7 @@ from topicclf.config import (
     SERVE_TIMEOUT_BODY,
 )
 from topicclf.model.thresholds import Rule, ignored_by
-from topicclf.server.annif import SuggestForm, annif_router
+from topicclf.server.annif import BatchRequest, SuggestForm, annif_router
 from topicclf.server.http import (
     ASGIApp,
     HttpGuard,
@@ -118,13 +118,11 @@ async def tag_answer(
     """The answer to POST /tag (path_model None) or /models/{path_model}/tag; ApiError when
     the request is refused."""
     started = time.perf_counter()
-    req = parse_tag_request(body)
+    req = parse_tag_request(body, settings.max_documents)
     if path_model is not None and req.model not in (None, path_model):
         raise ApiError(400, f"the body names model {req.model!r}, the path {path_model!r}")
     served = pick_model(models, path_model or req.model)
     ids, texts = req.ids_and_texts()
-    if len(texts) > settings.max_documents:
-        raise ApiError(413, f"at most {settings.max_documents} documents per request; send several")
     if req.explain is not None:
         _check_explain(served, len(texts))
     rule = Rule(req.threshold, req.top_k, req.fallback)
@@ -288,7 +286,7 @@ def create_app(models: Mapping[str, ServedModel], settings: AppSettings | None =
     app.include_router(native_router(models, settings, Page.load()))
     app.include_router(annif_router(models), prefix="/v1")
     _install_error_handlers(app)
-    _install_openapi(app, [TagRequest, DocumentIn, ErrorBody, Problem, SuggestForm])
+    _install_openapi(app, [TagRequest, DocumentIn, ErrorBody, Problem, SuggestForm, BatchRequest])
     _install_docs(app)
     fast = TagFastPath(app, models, settings)
     return HttpGuard(fast, max_body=settings.max_body, timeout_body=settings.timeout_body)

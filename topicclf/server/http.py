@@ -1,6 +1,6 @@
 """HTTP hardening under the API: the JSON body every answer uses, the error shapes, an ASGI
 guard (body cap, body deadline, no dropped connection on a bug) and uvicorn's httptools
-protocol with a deadline for request headers."""
+protocol with a size cap and a deadline for request headers."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from topicclf.config import SERVE_TIMEOUT_BODY, SERVE_TIMEOUT_HEADERS
+from topicclf.config import SERVE_MAX_HEADERS, SERVE_TIMEOUT_BODY, SERVE_TIMEOUT_HEADERS
 from topicclf.corpus.base import scrub_surrogates
 
 Scope = MutableMapping[str, Any]
@@ -30,6 +30,7 @@ TITLES = {
     405: "Method Not Allowed",
     408: "Request Timeout",
     413: "Payload Too Large",
+    431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
@@ -153,19 +154,37 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+class _HeadTooLarge(Exception):
+    """Raised in a parser callback: stops httptools at a head over the limit."""
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with more deadlines: a new connection must start a
-    request within the idle timeout, a request's headers must be complete within
-    `timeout_headers`, and the unread rest of a refused body (413) is discarded for at most
-    `timeout_body`. uvicorn times out kept-alive connections only, so a silent connection or
-    half-sent headers would otherwise hold a connection open forever."""
+    """uvicorn's httptools protocol with more limits: a new connection must start a request
+    within the idle timeout, a request's head (request line and headers) must be at most
+    `max_headers` bytes (431) and complete within `timeout_headers` (408), and the unread
+    rest of a refused body (413) is discarded for at most `timeout_body`. uvicorn times out
+    kept-alive connections only, and neither it nor httptools bounds a head, so a silent
+    connection, half-sent headers or endless headers would otherwise hold a connection (and
+    its memory) forever."""
 
     def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
+        self.max_headers = int(getattr(config, "max_headers", SERVE_MAX_HEADERS))
         self.timeout_headers = float(getattr(config, "timeout_headers", SERVE_TIMEOUT_HEADERS))
         self.timeout_body = float(getattr(config, "timeout_body", SERVE_TIMEOUT_BODY))
         self.headers_timer: asyncio.TimerHandle | None = None
         self.discard_timer: asyncio.TimerHandle | None = None
+        self.linger_timer: asyncio.TimerHandle | None = None
+        self.write_timer: asyncio.TimerHandle | None = None
+        self.in_message = False  # a request has begun and not all of it has arrived
+        # Bytes of the current request's head fed to the parser (None once the head is
+        # complete): counted before httptools sees them, as it buffers a header line whole
+        # however long it grows. The parser's callbacks count too (head_parsed), for a head
+        # that starts in the same read as the end of the request before it.
+        self.head_bytes: int | None = 0
+        self.head_parsed = 0
+        self.heads_complete = 0
+        self.head_refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the idle timer: the first byte must come as on a kept-alive connection."""
@@ -175,27 +194,72 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.timeout_keep_alive, self.timeout_keep_alive_handler
         )
 
+    def data_received(self, data: bytes) -> None:
+        """Feed the parser, never more of a head than `max_headers` bytes."""
+        if self.head_refused:  # answered 431: the rest is dropped until the connection ends
+            return
+        if self.head_bytes is None:
+            super().data_received(data)
+            return
+        room = self.max_headers - self.head_bytes
+        if len(data) <= room:
+            self.head_bytes += len(data)
+            super().data_received(data)
+            return
+        # Only what fits: if the head ends within it, the rest is the body (or next request).
+        heads_before = self.heads_complete
+        self.head_bytes = self.max_headers
+        super().data_received(data[:room])
+        if self.transport.is_closing() or self.head_refused:
+            return
+        if self.heads_complete == heads_before:
+            self._refuse_head()
+            return
+        self.data_received(data[room:])
+
     def on_message_begin(self) -> None:
         """A request's first bytes: its headers must follow in time."""
         super().on_message_begin()
+        self.in_message = True
+        self.head_parsed = 0
         self._cancel_headers_timer()
         self.headers_timer = self.loop.call_later(self.timeout_headers, self._headers_too_slow)
+
+    def on_url(self, url: bytes) -> None:
+        """Part of the request target: counted into the head."""
+        self._count_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """A whole header line: counted into the head."""
+        self._count_head(len(name) + len(value) + 4)  # ": " and CRLF
+        super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         """Headers in: the body has its own deadline (HttpGuard)."""
         self._cancel_headers_timer()
+        self.head_bytes = None
+        self.heads_complete += 1
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
-        """Answered before the body was all in (a 413): discard the rest, for a while."""
+        """Answered before the body was all in (a 413): discard the rest, for a while. A
+        connection closing with its answer not all sent waits for the client to read it."""
         super().on_response_complete()
-        if self.cycle.more_body and not self.transport.is_closing():
+        if self.transport.is_closing():
+            if self.transport.get_write_buffer_size():
+                self._watch_writes()
+            return
+        if self.cycle.more_body:
             self._unset_keepalive_if_required()
             self.discard_timer = self.loop.call_later(self.timeout_body, self.transport.close)
 
     def on_message_complete(self) -> None:
-        """The body is in (or discarded): back to the idle timeout."""
+        """The body is in (or discarded): back to the idle timeout, and to a new head."""
         super().on_message_complete()
+        self.in_message = False
+        self.head_bytes = 0
+        self.url = b""  # an error before the next request's target must not take this path
         if self.discard_timer is not None:
             self.discard_timer.cancel()
             self.discard_timer = None
@@ -204,11 +268,28 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                     self.timeout_keep_alive, self.timeout_keep_alive_handler
                 )
 
+    def eof_received(self) -> bool:  # type: ignore[override]  # uvicorn says None; asyncio bool
+        """The client closed its sending side (shutdown(SHUT_WR), as `nc -N` does): the
+        requests it sent whole are still answered, then the connection is closed (True keeps
+        the transport open for writing). uvicorn took the end of input for a lost
+        connection and dropped the answer."""
+        waiting = self.cycle is not None and not self.cycle.response_complete
+        if self.head_refused or self.in_message or not waiting:
+            return False  # nothing to answer, or a request that can never be complete
+        self.cycle.keep_alive = False  # the newest request: closed once it is answered
+        return True
+
+    def pause_writing(self) -> None:
+        """The client reads slower than we write: it must keep reading."""
+        super().pause_writing()
+        self._watch_writes()
+
     def connection_lost(self, exc: Exception | None) -> None:
         """Forget the timers with the connection."""
         self._cancel_headers_timer()
-        if self.discard_timer is not None:
-            self.discard_timer.cancel()
+        for timer in (self.discard_timer, self.linger_timer, self.write_timer):
+            if timer is not None:
+                timer.cancel()
         super().connection_lost(exc)
 
     def _cancel_headers_timer(self) -> None:
@@ -216,10 +297,49 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.headers_timer.cancel()
             self.headers_timer = None
 
+    def _watch_writes(self, before: int | None = None) -> None:
+        """While an answer waits to be sent, abort the connection when the client read none
+        of it for the idle timeout: a client that never reads would otherwise hold the
+        connection (and its unsent answer) forever, and delay a graceful shutdown."""
+        if before is None and self.write_timer is not None:
+            return
+        left = self.transport.get_write_buffer_size()
+        if before is not None and left and left >= before:
+            self.transport.abort()
+            return
+        self.write_timer = None
+        if left:
+            self.write_timer = self.loop.call_later(
+                self.timeout_keep_alive, self._watch_writes, left
+            )
+
+    def _count_head(self, size: int) -> None:
+        self.head_parsed += size
+        if self.head_parsed > self.max_headers:
+            self.head_refused = True  # send_400_response answers 431 instead
+            raise _HeadTooLarge
+
     def send_400_response(self, msg: str) -> None:
         """Bytes the HTTP parser cannot read: a JSON 400, as every other error (uvicorn's own
         answer is plain text), then the connection is closed."""
+        if self.head_refused:  # the parser stopped at a callback's _HeadTooLarge
+            self._refuse_head()
+            return
         self._close_with_error(400, "the request is not valid HTTP/1.1; the server cannot read it")
+
+    def _refuse_head(self) -> None:
+        """431, then the client's further bytes are read and dropped for a while: closing at
+        once, with its head still arriving, would reset the connection before it read why."""
+        self.head_refused = True
+        self._cancel_headers_timer()
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.transport.close()  # pipelined behind a request in flight: no place to answer
+            return
+        message = f"the request head is larger than {self.max_headers} bytes (--max-headers)"
+        self.transport.write(self._error_bytes(431, message))
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.linger_timer = self.loop.call_later(self.timeout_headers, self.transport.close)
 
     def _headers_too_slow(self) -> None:
         self.headers_timer = None
@@ -230,11 +350,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         )
 
     def _close_with_error(self, status: int, message: str) -> None:
-        # Below the application (no request was parsed), so no path: the native error shape.
-        body = render_json({"error": message})
+        self.transport.write(self._error_bytes(status, message))
+        self.transport.close()
+
+    def _error_bytes(self, status: int, message: str) -> bytes:
+        """A whole error answer, below the application: shaped by the path of the request
+        target as far as it was read (a Problem under /v1)."""
+        path = getattr(self, "url", b"").split(b"?", 1)[0].decode("latin-1")
+        content, media_type = error_content(path, status, message)
+        body = render_json(content)
         head = (
-            f"HTTP/1.1 {status} {TITLES[status]}\r\ncontent-type: application/json\r\n"
+            f"HTTP/1.1 {status} {TITLES[status]}\r\ncontent-type: {media_type}\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
         )
-        self.transport.write(head.encode("ascii") + body)
-        self.transport.close()
+        return head.encode("ascii") + body

@@ -22,6 +22,7 @@ from topicclf.config import (
     SERVE_HOST,
     SERVE_MAX_BODY,
     SERVE_MAX_DOCUMENTS,
+    SERVE_MAX_HEADERS,
     SERVE_PORT,
     SERVE_TIMEOUT_BODY,
     SERVE_TIMEOUT_HEADERS,
@@ -45,6 +46,7 @@ class ServeOptions:
     backlog: int = SERVE_BACKLOG
     max_body: int = SERVE_MAX_BODY
     max_documents: int = SERVE_MAX_DOCUMENTS
+    max_headers: int = SERVE_MAX_HEADERS
     timeout_idle: float = SERVE_TIMEOUT_IDLE
     timeout_headers: float = SERVE_TIMEOUT_HEADERS
     timeout_body: float = SERVE_TIMEOUT_BODY
@@ -58,12 +60,19 @@ class ServeOptions:
 
 
 class ServeConfig(uvicorn.Config):
-    """uvicorn's configuration plus the deadlines GuardedHttpToolsProtocol reads
-    (a module-level class, so worker processes can unpickle it)."""
+    """uvicorn's configuration plus the head limit and deadlines GuardedHttpToolsProtocol
+    reads (a module-level class, so worker processes can unpickle it)."""
 
     def __init__(
-        self, app: Any, *, timeout_headers: float, timeout_body: float, **kwargs: Any
+        self,
+        app: Any,
+        *,
+        max_headers: int,
+        timeout_headers: float,
+        timeout_body: float,
+        **kwargs: Any,
     ) -> None:
+        self.max_headers = max_headers
         self.timeout_headers = timeout_headers
         self.timeout_body = timeout_body
         super().__init__(app, **kwargs)
@@ -129,6 +138,7 @@ def make_config(
     return ServeConfig(
         app,
         factory=factory,
+        max_headers=options.max_headers,
         timeout_headers=options.timeout_headers,
         timeout_body=options.timeout_body,
         host=options.host,
