@@ -208,6 +208,16 @@ def test_errors(model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str])
         TopicclfError, match=r"cannot reach the Dask scheduler at tcp://127\.0\.0\.1:1"
     ):
         tag_on_dask(model, [str(NEWS_TEST)], tmp_path / "out", scheduler="tcp://127.0.0.1:1")
+    for address, why in [
+        ("bogus://x", "unknown address scheme 'bogus'"),
+        ("tcp://[::1", "invalid address"),
+        ("tcp://h:port", "invalid literal"),
+    ]:
+        code = run(["tag", str(model), str(NEWS_TEST), "--engine", "dask", "--scheduler",
+                    address, "-o", str(tmp_path / "out")])  # fmt: skip
+        err = capsys.readouterr().err
+        assert code == 1 and f"--scheduler {address!r} is not a Dask scheduler address" in err
+        assert why in err and "internal error" not in err
     code = run(["tag", str(model), str(NEWS_TEST), "--engine", "dask"])
     assert code == 2 and "give --output DIR" in capsys.readouterr().err
     code = run(["tag", str(model), str(NEWS_TEST), "-t", "parquet"])

@@ -43,6 +43,7 @@ from topicclf.corpus.ids import EXAMPLES, DuplicateIds, repeated_hashes, stable_
 from topicclf.corpus.parquet import INSTALL_HINT, parquet_files, pyarrow_parquet, read_row_groups
 from topicclf.errors import (
     BadRecordWarning,
+    ConfigError,
     CorpusFormatError,
     MissingResourceError,
     TopicclfError,
@@ -266,6 +267,8 @@ def tag_on_dask(
     options = options or CorpusOptions(on_error="report")
     validate_options(options)  # a bad --encoding fails here, as with the local engine
     distributed = _require_dask()
+    if scheduler:
+        check_scheduler_address(scheduler)
     from topicclf.classifier import TopicClassifier
 
     loaded = TopicClassifier.load(model)  # fail here, with a clear error, before a cluster
@@ -367,6 +370,23 @@ def _number_lines(
             numbered.append(part)
             known = False
     return numbered, expected if known else None
+
+
+def check_scheduler_address(address: str) -> None:
+    """Refuse a scheduler address Dask cannot connect to by its form (unknown scheme, no
+    host and port), before any work; whether it answers is found when connecting."""
+    from distributed.comm import get_address_host_port, parse_address
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, _ = parse_address(address)
+        get_backend(scheme)
+        get_address_host_port(address)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"--scheduler {address[:200]!r} is not a Dask scheduler address ({exc}); "
+            "expected e.g. tcp://host:8786"
+        ) from None
 
 
 class _client:
