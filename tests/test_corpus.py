@@ -1220,3 +1220,18 @@ def test_a_named_pipe_needs_a_format_or_a_reader_that_streams(tmp_path: Path) ->
         "regular file",
     ):
         open_corpus(tmp_path / "p.parquet")
+
+
+def test_a_json_record_that_repeats_a_field_it_uses_is_a_bad_record(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text(
+        '{"id": "a", "text": "rain", "text": "goal"}\n'
+        '{"id": "b", "text": "sun", "note": 1, "note": 2, "meta": {"x": 1, "x": 2}}\n'
+        '{"id": "c", "id": "d", "text": "wind"}\n'
+    )
+    docs = _quiet(open_corpus(path, on_error="report"))
+    assert [(d.id, d.text, d.error) for d in docs] == [
+        ("r:1", "", f"{path}:1: the record repeats the field 'text'; give it once"),
+        ("b", "sun", None),  # repeated keys it does not read are left alone
+        ("r:3", "", f"{path}:3: the record repeats the field 'id'; give it once"),
+    ]
