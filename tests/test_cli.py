@@ -179,6 +179,21 @@ BAD_INPUTS = [
         [],
         r"c\.csv:3: expected 3 fields as in the header, found 2",
     ),
+    (
+        "CSV header repeating a column",
+        "c.csv",
+        "text,labels,text\nx,a,y\n",
+        [],
+        r"c\.csv:1: the header repeats the column 'text' \(columns 1, 3\); give each column",
+    ),
+    ("empty Parquet file", "c.parquet", b"", [], r"c\.parquet: an empty file \(0 bytes\)"),
+    (
+        "damaged Parquet file",
+        "c.parquet",
+        b"PAR1" + bytes(40) + b"PAR1",
+        [],
+        r"c\.parquet: not a readable Parquet file",
+    ),
     ("directory given as a file", ".", None, ["--format", "jsonl"], r"is a directory"),
     ("file given as a directory", "c.jsonl", "{}\n", ["--format", "txtdir"], r"not a directory"),
     (
@@ -796,6 +811,96 @@ def test_tag_reports_bad_records_and_tags_the_rest(
     assert "bad.jsonl:4" not in err and "warning" not in err
 
 
+def test_a_text_file_that_vanishes_while_a_directory_is_tagged_is_one_bad_record(
+    capsys: pytest.CaptureFixture[str],
+    model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in "abc":
+        (docs / f"{name}.txt").write_text("Heavy rain and strong winds")
+    from topicclf.corpus import directory
+
+    listed = directory.text_files
+
+    def vanish(root: Path) -> list[Path]:
+        files = listed(root)
+        (root / "b.txt").unlink()  # removed after the directory was listed
+        return files
+
+    monkeypatch.setattr(directory, "text_files", vanish)
+    output = tmp_path / "tags.jsonl"
+    code, _, err = cli(capsys, "tag", str(model_dir), str(docs), "-o", str(output))
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert code == 1 and [(r["id"], "error" in r) for r in rows] == [
+        ("a", False),
+        ("b", True),
+        ("c", False),
+    ]
+    assert rows[0]["labels"] and rows[2]["labels"]
+    flat = " ".join(err.split())
+    assert "warning:" in flat and "b.txt: no such file (it was removed after the directory" in flat
+    assert "1 record(s) could not be read (reported in the output)" in flat
+    assert "error:" not in err
+
+
+def test_a_source_that_fails_is_its_own_bad_record_and_the_next_is_tagged(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    first, broken, last = tmp_path / "a.jsonl", tmp_path / "b.csv", tmp_path / "c.jsonl"
+    first.write_text(_jsonl({"id": "a1", "text": "rain"}, {"id": "a2", "text": "goal"}))
+    broken.write_text("body,labels\nrain,weather\n")  # no text column: known when read
+    last.write_text(_jsonl({"id": "c1", "text": "shares fell"}))
+    args = ["tag", str(model_dir), str(first), str(broken), str(last)]
+    code, out, err = cli(capsys, *args)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and [r["id"] for r in rows] == ["a1", "a2", "b", "c1"]
+    assert rows[2]["error"].endswith(
+        "b.csv:1: no 'text' column in the header (found: body, "
+        "labels); name the column with --text-field (text_field= "
+        "in Python)"
+    )
+    assert "1 record(s) could not be read" in err
+    code, out, err = cli(capsys, *args, "--bad-records", "stop")
+    assert code == 1 and [json.loads(line)["id"] for line in out.splitlines()] == ["a1", "a2"]
+    assert "error:" in err and "b.csv:1: no 'text' column" in err
+
+
+def test_links_that_lead_nowhere_and_pipes_are_named(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    import threading
+
+    from conftest import deadline
+
+    loop = tmp_path / "loop.jsonl"
+    os.symlink(loop, loop)
+    code, out, err = cli(capsys, "tag", str(model_dir), str(loop), "-o", str(tmp_path / "t.jsonl"))
+    assert (code, out) == (1, "") and "internal error" not in err
+    assert "loop.jsonl: a symbolic link loop (ELOOP)" in " ".join(err.split())
+    pipe = tmp_path / "pipe.jsonl"
+    os.mkfifo(pipe)
+
+    def write() -> None:
+        with open(pipe, "w") as handle:
+            handle.write(_jsonl({"id": "p1", "text": "rain"}, {"id": "p2", "text": "goal"}))
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    with deadline(20):
+        code, out, err = cli(capsys, "tag", str(model_dir), str(pipe))
+    writer.join(timeout=5)
+    assert code == 0 and [json.loads(line)["id"] for line in out.splitlines()] == ["p1", "p2"]
+    os.mkfifo(tmp_path / "fd63")  # as <(command) gives: a pipe without a suffix
+    with deadline(20):  # refused without opening it: no one writes to it
+        code, out, err = cli(capsys, "tag", str(model_dir), str(tmp_path / "fd63"))
+    flat = " ".join(err.split())
+    assert (code, out) == (1, "") and "fd63: a named pipe, whose format cannot be told" in flat
+    assert "give it with --format" in flat
+
+
 def test_odd_labels_round_trip_through_train_tag_and_reports(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, tiny_docs: list
 ) -> None:
@@ -1066,7 +1171,8 @@ def test_closed_standard_streams_and_an_ascii_terminal_get_clear_errors(
         json.dumps({"text": "a b", "labels": ["Wirtschaft-Ö", "x"]}) + "\n", encoding="utf-8"
     )
     code, _, err = _shell('"$0" -m topicclf tag "$1" <&-', str(model_dir))
-    assert code == 1 and "error: -: standard input is closed; give the documents as files" in err
+    # A source that cannot be read is that source's bad record (reported, exit 1).
+    assert code == 1 and "-: standard input is closed; give the documents as files" in err
     code, _, err = _shell('echo wheat | "$0" -m topicclf tag "$1" >&-', str(model_dir))
     assert code == 1 and "error: standard output is closed (started with >&-)" in err
     code, _, err = _shell('"$0" -m topicclf corpus convert "$1" - --to jsonl >&-', str(corpus))

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import html
 import io
+import os
 import re
 import tempfile
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Iterator
@@ -841,3 +843,395 @@ def test_a_label_separator_of_white_space_or_nothing_is_refused(
 ) -> None:
     with pytest.raises(CorpusFormatError, match="must be one or more characters"):
         open_corpus(data_dir / "tiny.csv", label_separator=separator)
+
+
+# -- sources that fail while they are read ----------------------------------------------------
+def _quiet(docs: Iterator[Document]) -> list[Document]:
+    from topicclf.errors import BadRecordWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BadRecordWarning)
+        return list(docs)
+
+
+@pytest.mark.parametrize("fmt", ["txtdir", "folders"])
+def test_a_file_removed_while_a_directory_is_read_is_that_file_s_bad_record(
+    tmp_path: Path, fmt: str
+) -> None:
+    from topicclf.errors import BadRecordWarning
+
+    root = tmp_path / "docs"
+    folder = root / "topic" if fmt == "folders" else root
+    folder.mkdir(parents=True)
+    for name in "abc":
+        (folder / f"{name}.txt").write_text(f"text {name}")
+    stream = iter(open_corpus(root, format=fmt, on_error="report"))
+    first = next(stream)
+    (folder / "b.txt").unlink()  # after the listing, before it is read
+    with pytest.warns(BadRecordWarning, match=r"b\.txt: no such file \(it was removed after"):
+        rest = list(stream)
+    assert [d.text for d in [first, *rest]] == ["text a", "", "text c"]
+    assert rest[0].error and not rest[1].error
+    stream = iter(open_corpus(root, format=fmt))
+    next(stream)
+    (folder / "c.txt").unlink()
+    with pytest.raises(CorpusFormatError, match=r"c\.txt: no such file \(it was removed"):
+        list(stream)
+
+
+def test_a_file_made_unreadable_while_a_directory_is_read_is_that_file_s_bad_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in "abc":
+        (tmp_path / f"{name}.txt").write_text(f"text {name}")
+    real = Path.read_bytes
+
+    def refuse(self: Path) -> bytes:
+        if self.name == "b.txt":  # the OS refusal, even for root
+            raise PermissionError(13, "Permission denied", str(self))
+        if self.name == "c.txt":
+            raise OSError(5, "Input/output error", str(self))
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    docs = _quiet(open_corpus(tmp_path, format="txtdir", on_error="report"))
+    assert [(d.id, d.error) for d in docs] == [
+        ("a", None),
+        ("b", f"{tmp_path / 'b.txt'}: permission denied"),
+        ("c", f"{tmp_path / 'c.txt'}: cannot be read (Input/output error)"),
+    ]
+
+
+@pytest.mark.parametrize("name", ["gone.jsonl", "gone.csv", "gone.txt", "gone.ft"])
+def test_a_source_removed_after_it_was_opened_is_one_bad_record(tmp_path: Path, name: str) -> None:
+    from topicclf.errors import BadRecordWarning
+
+    path = tmp_path / name
+    path.write_text("text\n")
+    reported, strict = open_corpus(path, on_error="report"), open_corpus(path)
+    path.unlink()
+    with pytest.warns(BadRecordWarning, match=rf"{re.escape(name)}: no such file or directory"):
+        docs = list(reported)
+    assert [(d.id, d.text, bool(d.error)) for d in docs] == [("gone", "", True)]
+    with pytest.raises(CorpusFormatError, match=rf"{re.escape(name)}: no such file or directory"):
+        list(strict)
+
+
+def test_a_source_that_fails_part_way_keeps_what_it_gave(tmp_path: Path) -> None:
+    from topicclf.corpus.base import Corpus
+
+    def failing(path: str, options: CorpusOptions) -> Iterator[Document]:
+        yield Document("one", "text")
+        raise OSError(5, "Input/output error", path)
+
+    docs = _quiet(Corpus("disk.jsonl", "jsonl", CorpusOptions(on_error="report"), failing))
+    assert [(d.id, d.error) for d in docs] == [
+        ("one", None),
+        ("disk", "disk.jsonl: cannot be read (Input/output error)"),
+    ]
+    assert [
+        d.id for d in _quiet(Corpus("d", "jsonl", CorpusOptions(on_error="skip"), failing))
+    ] == ["one"]
+
+
+# -- Parquet: typed columns, and files that are not Parquet ------------------------------------
+@pytest.mark.parametrize(
+    ("column", "values", "message"),
+    [
+        ("text", [5, 6], r"the text column 'text' has the type int64, not a string"),
+        ("text", [b"wheat prices", b"x"], r"the text column 'text' has the type binary, not a"),
+        ("text", [None, None], r"the text column 'text' has the type null, not a string"),
+        ("labels", [[1], [2]], r"the labels column 'labels' has the type list<element: int64>"),
+        ("labels", [1.5, 2.5], r"the labels column 'labels' has the type double, not a string"),
+        ("id", [1.5, 2.5], r"the id column 'id' has the type double, not a string or an integer"),
+        ("id", [[1], [2]], r"the id column 'id' has the type list<element: int64>"),
+    ],
+)
+def test_parquet_columns_of_the_wrong_type_are_refused_by_name(
+    tmp_path: Path, column: str, values: list, message: str
+) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    columns = {"text": ["wheat prices", "rain"], column: values}
+    path = tmp_path / "typed.parquet"
+    pq.write_table(pa.table(columns), path)
+    with pytest.raises(CorpusFormatError, match=rf"typed\.parquet: {message}.*--{column}-field"):
+        list(open_corpus(path))
+
+
+def test_parquet_columns_of_every_usable_type_are_read(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pa.table(
+        {
+            "text": pa.array(["wheat prices", "rain"], pa.large_string()),
+            "labels": pa.array(["grain|trade", None]),
+            "id": pa.array([7, None], pa.int32()),
+        }
+    )
+    pq.write_table(table, tmp_path / "a.parquet")
+    docs = list(open_corpus(tmp_path / "a.parquet"))
+    assert [(d.id, d.text, d.labels) for d in docs] == [
+        ("7", "wheat prices", ("grain", "trade")),
+        ("a:2", "rain", ()),
+    ]
+    table = pa.table(
+        {
+            "text": pa.array(["x", "y"]).dictionary_encode(),  # a pandas category
+            "labels": pa.array([["a"], []], pa.large_list(pa.string())),
+            "id": ["i", "j"],
+        }
+    )
+    pq.write_table(table, tmp_path / "b.parquet")
+    assert [(d.id, d.text, d.labels) for d in open_corpus(tmp_path / "b.parquet")] == [
+        ("i", "x", ("a",)),
+        ("j", "y", ()),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", r"bad\.parquet: an empty file \(0 bytes\), not a Parquet file"),
+        (b"PAR1 not really", r"bad\.parquet: not a readable Parquet file \(.*magic bytes"),
+        (b'{"text": "a jsonl file"}\n', r"bad\.parquet: not a readable Parquet file"),
+    ],
+)
+def test_an_empty_or_damaged_parquet_file_is_named(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "bad.parquet"
+    path.write_bytes(content)
+    with pytest.raises(CorpusFormatError, match=message):
+        list(open_corpus(path))
+    with pytest.raises(CorpusFormatError, match=message):  # one of a directory's files
+        list(open_corpus(tmp_path, format="parquet"))
+
+
+def test_a_parquet_file_damaged_after_its_footer_is_named(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "d.parquet"
+    texts = [f"words number {i}" for i in range(2000)]
+    pq.write_table(pa.table({"text": texts}), path, compression="none", use_dictionary=False)
+    raw = bytearray(path.read_bytes())
+    # The data pages; the footer at the end still says what they hold.
+    raw[4 : len(raw) // 2] = b"\xff" * (len(raw) // 2 - 4)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CorpusFormatError, match=r"d\.parquet: row group 0 cannot be read"):
+        list(open_corpus(path))
+
+
+# -- byte order marks: a marked file reads as its plain UTF-8 twin, in every text reader -------
+BOM_CODECS = {
+    "utf-8": b"\xef\xbb\xbf",
+    "utf-16-le": b"\xff\xfe",
+    "utf-16-be": b"\xfe\xff",
+    "utf-32-le": b"\xff\xfe\x00\x00",
+    "utf-32-be": b"\x00\x00\xfe\xff",
+}
+BOMMED = st.sampled_from(sorted(BOM_CODECS))
+
+
+def _marked(text: str, codec: str) -> bytes:
+    return BOM_CODECS[codec] + text.encode(codec)
+
+
+def _both(text: str, codec: str, name: str, fmt: str, root: Path) -> tuple[list, list] | None:
+    """The documents of `text` as plain UTF-8 and with a byte order mark in `codec` (same file
+    name, so the same generated ids); None when the plain file is refused."""
+    plain, marked = root / "plain", root / "marked"
+    plain.mkdir()
+    marked.mkdir()
+    (plain / name).write_bytes(text.encode("utf-8"))
+    (marked / name).write_bytes(_marked(text, codec))
+    try:
+        expected = _quiet(open_corpus(plain / name, format=fmt, on_error="report"))
+    except CorpusFormatError:
+        return None
+    return expected, _quiet(open_corpus(marked / name, format=fmt, on_error="report"))
+
+
+@PROPERTY
+@given(DOCS, st.sampled_from(["jsonl", "csv", "tsv", "fasttext"]), BOMMED)
+def test_a_byte_order_mark_is_read_not_refused_by_record_readers(
+    docs: list[Document], fmt: str, codec: str
+) -> None:
+    buffer = io.StringIO()
+    try:
+        write_corpus(docs, buffer, fmt)
+    except CorpusFormatError:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        both = _both(buffer.getvalue(), codec, f"c.{fmt}", fmt, Path(tmp))
+    if both is not None:
+        assert both[1] == both[0]
+
+
+@PROPERTY
+@given(st.lists(TEXTS, max_size=6), st.sampled_from(["lines", "text"]), BOMMED)
+def test_a_byte_order_mark_is_read_not_refused_by_plain_text_readers(
+    texts: list[str], fmt: str, codec: str
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        both = _both("\n".join(texts), codec, "c.txt", fmt, Path(tmp))
+    if both is not None:
+        assert both[1] == both[0]
+
+
+@PROPERTY
+@given(st.lists(st.tuples(TEXTS, st.lists(LINE_SAFE, max_size=3)), max_size=4), BOMMED)
+def test_a_byte_order_mark_is_read_in_text_directories(
+    items: list[tuple[str, list[str]]], codec: str
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for i, (text, labels) in enumerate(items):
+            (root / f"d{i}.txt").write_bytes(_marked(text, codec))
+            (root / f"d{i}.labels").write_bytes(_marked("\n".join(labels), codec))
+        back = list(open_corpus(root, format="txtdir"))
+    assert [(d.id, d.text, d.labels) for d in back] == [
+        (f"d{i}", _newlines(text), clean_labels(labels)) for i, (text, labels) in enumerate(items)
+    ]
+
+
+@pytest.mark.parametrize("codec", sorted(BOM_CODECS))
+def test_a_byte_order_mark_decides_the_encoding_and_the_format_guess(
+    tmp_path: Path, codec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    record = '{"id": "d1", "text": "Weizenpreise steigen", "labels": ["grain"]}\n'
+    path = tmp_path / "export"  # no suffix: the format is guessed from the first line
+    path.write_bytes(_marked(record * 3, codec))
+    corpus = open_corpus(path)
+    assert corpus.format == "jsonl"
+    assert [(d.id, d.text) for d in corpus][0] == ("d1", "Weizenpreise steigen")
+    # The mark wins over the encoding option: no other reading of it is text.
+    assert len(list(open_corpus(path, encoding="latin-1"))) == 3
+    stdin = io.BufferedReader(io.BytesIO(_marked("one\ntwo\n", codec)))  # as a pipe
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(stdin))
+    assert [d.text for d in open_corpus("-")] == ["one", "two"]
+
+
+# -- headers that repeat a column -------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("header", "column", "positions"),
+    [
+        ("text,text,labels", "text", "1, 2"),
+        ("id,text,labels,labels", "labels", "3, 4"),
+        (" id ,text,id", "id", "1, 3"),
+    ],
+)
+def test_a_header_that_repeats_a_column_says_so(
+    tmp_path: Path, header: str, column: str, positions: str
+) -> None:
+    for fmt, sep in (("csv", ","), ("tsv", "\t")):
+        path = tmp_path / f"c.{fmt}"
+        row = sep.join("abcd"[: header.count(",") + 1])
+        path.write_text(header.replace(",", sep) + "\n" + row + "\n" + row + "\n")
+        message = rf"c\.{fmt}:1: the header repeats the column '{column}' \(columns {positions}\)"
+        with pytest.raises(CorpusFormatError, match=message):
+            list(open_corpus(path))
+        # The header's fault, once; not each row's.
+        docs = _quiet(open_corpus(path, on_error="report"))
+        assert len(docs) == 1 and re.search(message, docs[0].error or "")
+
+
+def test_repeated_columns_the_reader_does_not_use_are_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    # Trailing commas: two columns named "" (the rows are as wide as the header).
+    path.write_text("text,labels,note,note,,\nrain,weather,x,y,,\n")
+    assert [(d.text, d.labels) for d in open_corpus(path)] == [("rain", ("weather",))]
+
+
+# -- links that lead nowhere, and named pipes --------------------------------------------------
+def test_a_symbolic_link_loop_is_named_as_one(tmp_path: Path) -> None:
+    loop = tmp_path / "loop.jsonl"
+    os.symlink(loop, loop)
+    message = r"loop\.jsonl: a symbolic link loop \(ELOOP\)"
+    for read in (lambda: open_corpus(loop), lambda: detect_format(str(loop))):
+        with pytest.raises(CorpusFormatError, match=message):
+            read()
+    dangling = tmp_path / "old.jsonl"
+    os.symlink(tmp_path / "moved.jsonl", dangling)
+    with pytest.raises(CorpusFormatError, match=r"old\.jsonl: a symbolic link to .*moved\.jsonl, "):
+        open_corpus(dangling)
+    # In a text directory, such a link is that document's bad record, not skipped unsaid.
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "a.txt").write_text("rain")
+    os.symlink(root / "b.txt", root / "b.txt")
+    os.symlink(root / "gone", root / "c.txt")
+    docs = _quiet(open_corpus(root, on_error="report"))
+    assert [d.id for d in docs] == ["a", "b", "c"]
+    assert re.search(r"b\.txt: a symbolic link loop \(ELOOP\)", docs[1].error or "")
+    assert re.search(
+        r"c\.txt: a symbolic link to .*gone, which does not exist", docs[2].error or ""
+    )
+
+
+def _fifo(tmp_path: Path, name: str, content: bytes) -> tuple[Path, threading.Thread]:
+    """A named pipe, and the thread that fills it once a reader opens it."""
+    path = tmp_path / name
+    os.mkfifo(path)
+
+    def write() -> None:
+        with open(path, "wb") as handle:  # waits for the reader
+            handle.write(content)
+
+    writer = threading.Thread(target=write, daemon=True)  # never outlives a failed test
+    writer.start()
+    return path, writer
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "content", "texts"),
+    [
+        ("p.jsonl", None, b'{"text": "one"}\n{"text": "two"}\n', ["one", "two"]),
+        ("p.csv", None, b"text\none\ntwo\n", ["one", "two"]),
+        ("pipe", "lines", b"\xff\xfeo\x00n\x00e\x00\n\x00", ["one"]),  # UTF-16, marked
+        ("pipe", "text", b"one\ntwo\n", ["one\ntwo\n"]),
+    ],
+)
+def test_a_named_pipe_is_read_as_it_streams_in(
+    tmp_path: Path, name: str, fmt: str | None, content: bytes, texts: list[str]
+) -> None:
+    from conftest import deadline
+
+    path, writer = _fifo(tmp_path, name, content)
+    with deadline(10):
+        assert [d.text for d in open_corpus(path, format=fmt)] == texts
+    writer.join(timeout=5)
+
+
+def test_a_named_pipe_needs_a_format_or_a_reader_that_streams(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    os.mkfifo(tmp_path / "p.parquet")
+    # Refused from its name and kind alone: nothing opens a pipe no one writes to.
+    with pytest.raises(
+        CorpusFormatError, match=r"pipe: a named pipe, whose format cannot be told.*--format"
+    ):
+        open_corpus(tmp_path / "pipe")
+    with pytest.raises(
+        CorpusFormatError,
+        match=r"p\.parquet: a named pipe, not a regular file; the parquet reader .* must be a "
+        "regular file",
+    ):
+        open_corpus(tmp_path / "p.parquet")
+
+
+def test_a_json_record_that_repeats_a_field_it_uses_is_a_bad_record(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    path.write_text(
+        '{"id": "a", "text": "rain", "text": "goal"}\n'
+        '{"id": "b", "text": "sun", "note": 1, "note": 2, "meta": {"x": 1, "x": 2}}\n'
+        '{"id": "c", "id": "d", "text": "wind"}\n'
+    )
+    docs = _quiet(open_corpus(path, on_error="report"))
+    assert [(d.id, d.text, d.error) for d in docs] == [
+        ("r:1", "", f"{path}:1: the record repeats the field 'text'; give it once"),
+        ("b", "sun", None),  # repeated keys it does not read are left alone
+        ("r:3", "", f"{path}:3: the record repeats the field 'id'; give it once"),
+    ]

@@ -59,6 +59,17 @@ def test_a_dangling_link_is_an_existing_output(tmp_path: Path) -> None:
     check_output(link, force=True)
 
 
+def test_a_link_loop_among_the_inputs_or_as_the_output_is_no_crash(tmp_path: Path) -> None:
+    loop = tmp_path / "loop.jsonl"
+    loop.symlink_to(loop)
+    # Which file a loop is cannot be known; the reader names the loop when it opens it.
+    check_output(tmp_path / "out.jsonl", inputs=[str(loop)], kind="file")
+    with pytest.raises(OutputError, match=r"loop\.jsonl already exists \(a link\)"):
+        check_output(loop, inputs=[str(tmp_path / "in.jsonl")], kind="file")
+    (tmp_path / "in.jsonl").write_text("{}\n")
+    check_output(loop, inputs=[str(tmp_path / "in.jsonl")], force=True)
+
+
 def test_leftovers_of_a_killed_writer_are_removed_by_the_next(tmp_path: Path) -> None:
     dead = 2**22 + 12345  # above the default pid_max: no such process
     stale_file = tmp_path / f".out.jsonl.{dead}.abc123.tmp"

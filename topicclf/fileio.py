@@ -143,7 +143,7 @@ def _nesting(target: Path, source: Path) -> tuple[bool, bool]:
     """(target is inside source, target holds source), links resolved."""
     try:
         t, s = target.resolve(), source.resolve()
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop, reported on reading
         return False, False
     return s in t.parents, t in s.parents
 
@@ -153,7 +153,7 @@ def _same_path(a: Path, b: Path) -> bool:
         if a.exists() and b.exists():
             return os.path.samefile(a, b)
         return a.resolve() == b.resolve()
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop, reported on reading
         return False
 
 

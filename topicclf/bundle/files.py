@@ -25,6 +25,7 @@ import numpy as np
 
 from topicclf import config as limits
 from topicclf.arrayfiles import ArraySpec, decode_arrays
+from topicclf.corpus.base import file_kind
 from topicclf.errors import ModelBundleError
 
 CHUNK = 1024**2
@@ -110,17 +111,6 @@ def parse_records(data: Any, where: str) -> dict[str, FileRecord]:
     return records
 
 
-def _kind(mode: int) -> str:
-    kinds = {
-        stat.S_ISFIFO: "a named pipe",
-        stat.S_ISCHR: "a character device",
-        stat.S_ISBLK: "a block device",
-        stat.S_ISDIR: "a directory",
-        stat.S_ISSOCK: "a socket",
-    }
-    return next((text for test, text in kinds.items() if test(mode)), "a special file")
-
-
 def locate(directory: Path, name: str) -> tuple[Path, os.stat_result]:
     """The regular file `name` is inside `directory`, and its stat, without opening it.
 
@@ -147,7 +137,7 @@ def locate(directory: Path, name: str) -> tuple[Path, os.stat_result]:
         raise ModelBundleError(f"{path}: cannot be read ({exc.strerror})") from None
     if not stat.S_ISREG(info.st_mode):
         raise ModelBundleError(
-            f"{path}: {_kind(info.st_mode)}, not a regular file; a model directory holds "
+            f"{path}: {file_kind(info.st_mode)}, not a regular file; a model directory holds "
             "only regular files"
         )
     return path, info
@@ -183,7 +173,7 @@ def _opened(
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise ModelBundleError(f"{path}: {_kind(info.st_mode)}, not a regular file")
+            raise ModelBundleError(f"{path}: {file_kind(info.st_mode)}, not a regular file")
         _check_size(path, info.st_size, limit, record)
         yield handle, path, info.st_size
 

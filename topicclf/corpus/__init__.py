@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import stat
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -14,7 +15,12 @@ from topicclf.corpus.base import (
     Corpus,
     CorpusOptions,
     Reader,
+    bom_encoding,
+    canonical_encoding,
+    check_source,
+    file_kind,
     open_bytes,
+    source_error,
     uncompressed_name,
     validate_options,
 )
@@ -36,7 +42,8 @@ Writer = Callable[[Iterable[Document], IO[str], CorpusOptions], int]
 class Format:
     """The facts of one corpus format: how it is read (and written, where it can be), its help
     line, the file suffixes that name it, whether it is one text file (checked for binary
-    content before reading) and whether Dask reads it in byte ranges (`ranges.LINE_FORMATS`)."""
+    content before reading; such a file is read once from start to end, so a named pipe
+    serves as well) and whether Dask reads it in byte ranges (`ranges.LINE_FORMATS`)."""
 
     name: str
     reader: Reader
@@ -149,9 +156,8 @@ def detect_format(path: str) -> str:
     if path == "-":
         return "lines"
     source = Path(path)
-    if not source.exists():
-        raise CorpusFormatError(f"{path}: no such file or directory")
-    if source.is_dir():
+    mode = check_source(path).st_mode
+    if stat.S_ISDIR(mode):
         if any(source.glob("*.parquet")):
             return "parquet"
         if is_reuters(source):
@@ -172,6 +178,12 @@ def detect_format(path: str) -> str:
     by_suffix = format_for_suffix(uncompressed_name(source))
     if by_suffix is not None:
         return by_suffix
+    if not stat.S_ISREG(mode):
+        # Its first line would be gone once read to guess from: a pipe is read only once.
+        raise CorpusFormatError(
+            f"{path}: {file_kind(mode)}, whose format cannot be told without reading it; "
+            f"give it with --format ({', '.join(_TEXT_FILE_FORMATS)})"
+        )
     if source.name.lower().endswith((".tar.gz", ".tgz", ".sgm")):
         if is_reuters(source):
             return "reuters"
@@ -190,11 +202,13 @@ def _first_line(path: Path) -> str:
     try:
         with open_bytes(str(path)) as handle:
             head = handle.read(4096)
-    except PermissionError:
-        raise CorpusFormatError(f"{path}: permission denied") from None
-    for line in head.split(b"\n"):  # lines end at "\n" only, as the readers see them
+    except OSError as exc:
+        raise source_error(path, exc) from None
+    encoding = bom_encoding(head) or "utf-8"
+    text = head.decode(encoding, errors="replace").lstrip("\ufeff")
+    for line in text.split("\n"):  # lines end at "\n" only, as the readers see them
         if line.strip():
-            return line.decode("utf-8", errors="replace").lstrip("\ufeff").strip()
+            return line.strip()
     return ""
 
 
@@ -218,12 +232,21 @@ def open_corpus(
         raise CorpusFormatError(
             f"unknown corpus format {fmt!r}; choose one of: {', '.join(READERS)}"
         )
-    if path != "-" and not Path(path).exists():
-        raise CorpusFormatError(f"{path}: no such file or directory")
-    if fmt in _TEXT_FILE_FORMATS and path != "-" and Path(path).is_file():
+    if path == "-":
+        return Corpus(path, fmt, opts, READERS[fmt])
+    mode = check_source(path).st_mode
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        if fmt not in _TEXT_FILE_FORMATS:
+            raise CorpusFormatError(
+                f"{path}: {file_kind(mode)}, not a regular file; the {fmt} reader reads "
+                "a file more than once, so it must be a regular file (save the data to a "
+                "file first)"
+            )
+        return Corpus(path, fmt, opts, READERS[fmt])  # read as it streams in, like stdin
+    if fmt in _TEXT_FILE_FORMATS and stat.S_ISREG(mode):
         _refuse_binary(Path(path), opts.encoding)
-    if format is None and fmt == "lines" and path.lower().endswith(".txt"):
-        _note_lines(Path(path))
+        if format is None and fmt == "lines" and path.lower().endswith(".txt"):
+            _note_lines(Path(path))
     return Corpus(path, fmt, opts, READERS[fmt])
 
 
@@ -251,14 +274,16 @@ def _note_lines(path: Path) -> None:
 
 
 def _refuse_binary(path: Path, encoding: str) -> None:
-    # UTF-16/32 text is full of NUL bytes; any other text encoding has none.
-    if encoding.lower().replace("-", "").replace("_", "").startswith(("utf16", "utf32")):
-        return
     try:
         with open_bytes(str(path)) as handle:
             head = handle.read(8192)
-    except PermissionError:
-        raise CorpusFormatError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise source_error(path, exc) from None
+    # A byte order mark is looked at first: UTF-16/32 text is full of NUL bytes, and any
+    # other text encoding has none.
+    encoding = bom_encoding(head) or encoding
+    if canonical_encoding(encoding).startswith(("utf-16", "utf-32")):
+        return
     if b"\x00" in head and _binary_bytes(head, encoding) > max(8, len(head) // 100):
         raise CorpusFormatError(
             f"{path}: looks like a binary file (it contains NUL bytes), not a text corpus"

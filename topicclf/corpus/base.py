@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import codecs
+import errno
 import gzip
+import io
+import os
 import re
+import stat
 import sys
 import warnings
 import zlib
@@ -46,7 +50,7 @@ class Corpus:
 
     def __iter__(self) -> Iterator[Document]:
         assert self.reader is not None
-        return self.reader(self.path, self.options)
+        return guarded(self.path, self.reader, self.options)
 
     def describe(self) -> dict[str, str]:
         """A short description of where the documents come from, for manifests and reports."""
@@ -152,6 +156,107 @@ def standard_input() -> TextIO:
     return sys.stdin
 
 
+def guarded(path: str, reader: Reader, options: CorpusOptions) -> Iterator[Document]:
+    """The documents `reader` gives for `path`, where a failure of the source itself (it
+    vanished, became unreadable, a header or file that cannot be read) is one bad record
+    named after the source under the `on_error` policy, and ends that source only: a run
+    over several sources goes on with the next, and what was read before is kept."""
+    try:
+        yield from reader(path, options)
+        return
+    except CorpusFormatError as exc:
+        error = exc
+    except OSError as exc:
+        error = source_error(path, exc)
+    placeholder = bad_record(error, display_name(path), options)
+    if placeholder is not None:
+        yield placeholder
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words ('a named pipe', ...)."""
+    kinds = {
+        stat.S_ISFIFO: "a named pipe",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISDIR: "a directory",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((text for test, text in kinds.items() if test(mode)), "a special file")
+
+
+def source_error(path: str | Path, exc: OSError) -> CorpusFormatError:
+    """The CorpusFormatError for a corpus file or directory that cannot be opened or read:
+    the path and what is wrong in words, never a bare strerror (or a link loop called
+    missing, a pipe called unseekable)."""
+    if exc.errno == errno.ELOOP:
+        return CorpusFormatError(
+            f"{path}: a symbolic link loop (ELOOP): following its links leads back to them; "
+            "point the link at a file"
+        )
+    if exc.errno == errno.ENOENT:
+        if Path(path).is_symlink():
+            return CorpusFormatError(
+                f"{path}: a symbolic link to {os.readlink(path)}, which does not exist"
+            )
+        return CorpusFormatError(f"{path}: no such file or directory")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return CorpusFormatError(f"{path}: permission denied")
+    if exc.errno == errno.EISDIR:
+        return CorpusFormatError(f"{path}: is a directory, expected a file")
+    if exc.errno == errno.ESPIPE or isinstance(exc, io.UnsupportedOperation):
+        return CorpusFormatError(
+            f"{path}: {_kind_of(path)}, which can be read only once; this reader needs a "
+            "regular file (save the data to a file first)"
+        )
+    return CorpusFormatError(f"{path}: cannot be read ({exc.strerror or exc})")
+
+
+def _kind_of(path: str | Path) -> str:
+    try:
+        return file_kind(os.stat(path).st_mode)
+    except OSError:
+        return "not a regular file"
+
+
+def check_source(path: str | Path) -> os.stat_result:
+    """The stat of a corpus path, or a CorpusFormatError naming it and why it cannot be
+    reached (missing, a link loop or a link to nothing, a folder without permission)."""
+    try:
+        return os.stat(path)
+    except OSError as exc:
+        raise source_error(path, exc) from None
+
+
+# Byte order marks, each with the codec that reads what follows it. The UTF-32-LE mark
+# begins with the UTF-16-LE one, so it is looked for first.
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def bom_encoding(head: bytes) -> str | None:
+    """The encoding a file's byte order mark names (with its byte order), or None.
+
+    A mark decides the encoding whatever the `encoding` option says: UTF-16 and UTF-32 text
+    cannot be read any other way, and the text a mark would make in another encoding (such
+    as "ÿþ" or "ï»¿" in latin-1) is never what a file means. The mark itself reads as U+FEFF,
+    which every reader drops at the start of a file.
+    """
+    return next((name for mark, name in BOMS if head.startswith(mark)), None)
+
+
+def decode_text(raw: bytes, options: CorpusOptions) -> str:
+    """A whole file's bytes as text: in the encoding its byte order mark names, else in the
+    corpus encoding; the mark is dropped. UnicodeDecodeError is the caller's to report."""
+    encoding = bom_encoding(raw[:4]) or options.encoding
+    return raw.decode(encoding, options.encoding_errors).removeprefix("\ufeff")
+
+
 def display_name(path: str) -> str:
     """The name used in generated document ids: the file name without suffixes, or 'stdin'."""
     if path == "-":
@@ -208,6 +313,10 @@ class _Gunzip:
         """Up to `size` decompressed bytes, without waiting for more input."""
         return self._guard(lambda: self.stream.read1(size))
 
+    def peek(self, size: int = 1) -> bytes:
+        """Decompressed bytes ahead, without reading past them."""
+        return self._guard(lambda: self.stream.peek(size))
+
     def seek(self, offset: int) -> int:
         """Go to a decompressed offset (0 rewinds; others decompress up to it)."""
         try:
@@ -229,9 +338,9 @@ class _Gunzip:
         self.close()
 
 
-def open_bytes(path: str) -> IO[bytes]:
-    """A corpus file's bytes, decompressed when it is gzip-compressed (`is_compressed`).
-    OSErrors (missing file, permissions) are the caller's to report."""
+def open_bytes(path: str) -> io.BufferedReader:
+    """A corpus file's bytes (read, read1, peek), decompressed when it is gzip-compressed
+    (`is_compressed`). OSErrors (missing file, permissions) are the caller's to report."""
     raw = open(path, "rb")  # noqa: SIM115 - returned, closed by the caller
     if not is_compressed(path):
         return raw

@@ -37,8 +37,7 @@ def _read(path: str, options: CorpusOptions, delimiter: str) -> Iterator[Documen
     stem = display_name(path)
     feed = _Feed(numbered_lines(path, options))
     reader = _reader(feed, delimiter)
-    columns = _header(reader, feed, path, options)
-    width = len(columns)
+    columns, width = _header(reader, feed, path, options)
     text_col = columns[options.text_field]
     labels_col = columns.get(options.labels_field)
     id_col = columns.get(options.id_field)
@@ -141,8 +140,9 @@ def _is_blank_row(row: list[str]) -> bool:
 
 def _header(
     reader: Iterator[list[str]], feed: _Feed, path: str, options: CorpusOptions
-) -> dict[str, int]:
-    """Column positions by name; a header that cannot be read stops the whole file."""
+) -> tuple[dict[str, int], int]:
+    """Column positions by name, and the number of columns; a header that cannot be read,
+    or that repeats a column the reader uses, stops the whole file."""
     try:
         header = next(reader)
     except StopIteration:
@@ -152,14 +152,26 @@ def _header(
     if feed.undecodable:
         bad_line, error = feed.undecodable
         raise encoding_error(path, bad_line, options, error)
-    columns = {name.strip(): i for i, name in enumerate(header)}
+    names = [name.strip() for name in header]
+    columns: dict[str, int] = {}
+    for i, name in enumerate(names):
+        columns.setdefault(name, i)
     if options.text_field not in columns:
         raise CorpusFormatError(
             f"{path}:1: no {options.text_field!r} column in the header "
             f"(found: {', '.join(columns) or 'nothing'}); "
             "name the column with --text-field (text_field= in Python)"
         )
-    return columns
+    # Which of two columns of one name is meant cannot be told; a repeated column the reader
+    # does not use (e.g. two empty names from trailing commas) is left alone.
+    for field in (options.text_field, options.labels_field, options.id_field):
+        positions = [i + 1 for i, name in enumerate(names) if name == field]
+        if len(positions) > 1:
+            raise CorpusFormatError(
+                f"{path}:1: the header repeats the column {field!r} (columns "
+                f"{', '.join(map(str, positions))}); give each column its own name"
+            )
+    return columns, len(header)
 
 
 _LONE_CR = re.compile(r"(?<=\r)(?!\n)")

@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from topicclf.corpus.base import CorpusOptions, bad_record, clean_labels, encoding_error
-from topicclf.corpus.lines import BOM
+from topicclf.corpus.base import (
+    CorpusOptions,
+    bad_record,
+    clean_labels,
+    decode_text,
+    encoding_error,
+    source_error,
+)
 from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
 
@@ -15,17 +21,31 @@ LABELS_SUFFIX = ".labels"
 
 def _read_file(path: Path, options: CorpusOptions) -> str:
     try:
-        text = path.read_text(encoding=options.encoding, errors=options.encoding_errors)
-        return text.removeprefix(BOM)  # dropped at the start of a file, as in every reader
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        if path.is_symlink():
+            raise source_error(path, exc) from None
+        raise CorpusFormatError(
+            f"{path}: no such file (it was removed after the directory was listed)"
+        ) from None
+    except OSError as exc:  # e.g. made unreadable after the directory was listed
+        raise source_error(path, exc) from None
+    # Newlines as a text-mode read gives them: "\r\n" and "\r" become "\n".
+    try:
+        text = decode_text(raw, options)
     except UnicodeDecodeError as exc:
         raise encoding_error(str(path), None, options, exc) from None
-    except PermissionError:
-        raise CorpusFormatError(f"{path}: permission denied") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def text_files(root: Path) -> list[Path]:
-    """The `.txt` files below a directory, sorted so every run sees the same order."""
-    return sorted(p for p in root.rglob("*.txt") if p.is_file())
+    """The `.txt` files below a directory, sorted so every run sees the same order; a link
+    that leads nowhere (a loop, a missing target) is listed too, to be reported when read."""
+    return sorted(p for p in root.rglob("*.txt") if p.is_file() or _broken_link(p))
+
+
+def _broken_link(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
 
 
 def read_txtdir(path: str, options: CorpusOptions) -> Iterator[Document]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from typing import IO
+from typing import IO, Any
 
 from topicclf.corpus.base import CorpusOptions, clean_labels, scrub_surrogates
 from topicclf.corpus.lines import LineFormat, line_documents
@@ -34,6 +35,21 @@ def _parse_int(digits: str) -> int | BigInt:
         return BigInt(digits)
 
 
+class _Repeating(dict[str, Any]):
+    """A JSON object that names some keys more than once (json keeps the last silently)."""
+
+    repeated: tuple[str, ...] = ()
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    marked = _Repeating(obj)
+    marked.repeated = tuple(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+    return marked
+
+
 def _type_name(value: object) -> str:
     return "int" if isinstance(value, BigInt) else type(value).__name__
 
@@ -45,12 +61,18 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
     are read (as ids they keep all their digits); any other failure raises.
     """
     try:
-        record = json.loads(line, parse_int=_parse_int)
+        record = json.loads(line, parse_int=_parse_int, object_pairs_hook=_object)
     except json.JSONDecodeError as exc:
         # json's message reads on into the position it leaves out ("... character at").
         raise CorpusFormatError(f"{where}: invalid JSON ({exc.msg.removesuffix(' at')})") from None
     if not isinstance(record, dict):
         raise CorpusFormatError(f"{where}: expected a JSON object, got {_type_name(record)}")
+    used = (options.text_field, options.labels_field, options.id_field, "language")
+    repeated = [key for key in getattr(record, "repeated", ()) if key in used]
+    if repeated:  # which of the values is meant cannot be told
+        raise CorpusFormatError(
+            f"{where}: the record repeats the field {repeated[0]!r}; give it once"
+        )
     text = record.get(options.text_field)
     if not isinstance(text, str):
         if options.text_field not in record:

@@ -5,8 +5,9 @@ Rules, the same for the local and the Dask engine:
   is dropped, a lone "\\r" stays in the line (text treats it as white space);
 - each line is decoded on its own, so undecodable bytes make only that line a bad record,
   reported at its own line number;
-- a U+FEFF (byte order mark) at the very start of the file is dropped (a file that is only
-  a BOM has no lines);
+- a byte order mark at the very start of the file decides its encoding (UTF-8, UTF-16 or
+  UTF-32, whatever the `encoding` option says: `base.bom_encoding`) and is dropped (a file
+  that is only a BOM has no lines);
 - a line is blank when its decoded text is only white space (`str.isspace`, so a line of
   no-break spaces is blank in both engines).
 """
@@ -21,12 +22,14 @@ from typing import IO, Any, NamedTuple
 from topicclf.corpus.base import (
     CorpusOptions,
     bad_record,
+    bom_encoding,
     canonical_encoding,
     display_name,
     encoding_error,
     is_compressed,
     open_bytes,
     record_error,
+    source_error,
     standard_input,
     validate_options,
 )
@@ -48,12 +51,15 @@ class LineCodec:
 
 
 def line_codec(options: CorpusOptions, head: bytes = b"") -> LineCodec:
-    """The LineCodec for the corpus encoding; `head` (the file's first bytes) picks the byte
-    order of UTF-16/32 from its BOM (little-endian without one)."""
+    """The LineCodec for the corpus encoding, or for the one a byte order mark at the start
+    of `head` (the file's first bytes) names; UTF-16/32 without a mark is little-endian."""
     validate_options(options)
     encoding = options.encoding
     name = canonical_encoding(encoding)
-    if name == "utf-8-sig":
+    found = bom_encoding(head)
+    if found is not None:
+        encoding = found
+    elif name == "utf-8-sig":
         encoding = "utf-8"  # the BOM is dropped once per file, not once per line
     elif name in ("utf-16", "utf-32"):
         big = codecs.BOM_UTF16_BE if name == "utf-16" else codecs.BOM_UTF32_BE
@@ -160,18 +166,15 @@ def _open(path: str, options: CorpusOptions) -> tuple[Any, LineCodec]:
         return _stdin_bytes(options)
     try:
         handle = open_bytes(path)  # closed by numbered_lines; .gz files decompressed
-    except FileNotFoundError:
-        raise CorpusFormatError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise CorpusFormatError(f"{path}: is a directory, expected a file") from None
-    except PermissionError:
-        raise CorpusFormatError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise source_error(path, exc) from None
     try:
-        codec = line_codec(options, handle.read(4))
+        # Peeked, not read and sought back: a named pipe cannot seek, and is read as it
+        # streams in, like stdin.
+        codec = line_codec(options, handle.peek(4)[:4])
     except BaseException:
         handle.close()
         raise
-    handle.seek(0)
     return handle, codec
 
 

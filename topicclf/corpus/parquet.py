@@ -13,6 +13,7 @@ from topicclf.corpus.base import (
     display_name,
     record_error,
     scrub_surrogates,
+    source_error,
 )
 from topicclf.errors import CorpusFormatError, MissingResourceError
 from topicclf.types import Document
@@ -39,10 +40,74 @@ def parquet_files(path: str) -> list[Path]:
 
 def read_parquet(path: str, options: CorpusOptions) -> Iterator[Document]:
     """Stream the rows of a Parquet file, or of every Parquet file of a directory."""
-    pq = pyarrow_parquet()
     for file in parquet_files(path):
-        groups = pq.ParquetFile(file).metadata.num_row_groups
+        groups = open_parquet(str(file)).metadata.num_row_groups
         yield from read_row_groups(str(file), 0, groups, 1, options)
+
+
+def open_parquet(path: str) -> Any:
+    """A pyarrow ParquetFile, or a CorpusFormatError naming the file when it is empty,
+    damaged or not Parquet at all."""
+    pq = pyarrow_parquet()
+    try:
+        return pq.ParquetFile(path)
+    except OSError as exc:  # pyarrow's ArrowIOError is an OSError; a missing file too
+        if exc.errno is not None:
+            raise source_error(path, exc) from None
+        raise _unreadable(path, exc) from None
+    except ValueError as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: str, exc: Exception) -> CorpusFormatError:
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        return CorpusFormatError(f"{path}: an empty file (0 bytes), not a Parquet file")
+    return CorpusFormatError(f"{path}: not a readable Parquet file ({exc})")
+
+
+# What each column the reader uses may hold, as pyarrow type tests ("null": a column of
+# nulls only, which is no value in every row). Any other type is refused, not turned into
+# strings with str(): 5 would be the text "5", b"wheat" the text "b'wheat'".
+_STRING = ("string", "large_string", "string_view")
+_COLUMN_TYPES = {
+    "text": (_STRING, "a string"),
+    "labels": ((*_STRING, "null"), "a string or a list of strings"),
+    "id": ((*_STRING, "integer", "null"), "a string or an integer"),
+}
+
+
+def _is(kind: Any, names: tuple[str, ...]) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):  # e.g. a pandas category: its values are what counts
+        kind = kind.value_type
+    return any(getattr(pa.types, f"is_{name}")(kind) for name in names)
+
+
+def _check_types(path: str, schema: Any, options: CorpusOptions) -> None:
+    """Refuse a used column whose type is not one the reader can take as it is."""
+    import pyarrow as pa
+
+    fields = {
+        "text": options.text_field,
+        "labels": options.labels_field,
+        "id": options.id_field,
+    }
+    for role, name in fields.items():
+        if name not in schema.names:
+            continue
+        kind = schema.field(name).type
+        allowed, wanted = _COLUMN_TYPES[role]
+        ok = _is(kind, allowed)
+        if role == "labels" and not ok:
+            is_list = pa.types.is_list(kind) or pa.types.is_large_list(kind)
+            ok = is_list and _is(kind.value_type, (*_STRING, "null"))
+        if not ok:
+            raise CorpusFormatError(
+                f"{path}: the {role} column {name!r} has the type {kind}, not {wanted}; "
+                "convert it (e.g. with pyarrow's Table.cast), or name another column with "
+                f"--{role}-field ({role}_field= in Python)"
+            )
 
 
 def read_row_groups(
@@ -50,24 +115,27 @@ def read_row_groups(
 ) -> Iterator[Document]:
     """The documents of row groups [start, stop) of one Parquet file, whose first row is
     number `first_row` (rows without an id get the id `name:row`)."""
-    pq = pyarrow_parquet()
-    try:
-        file = pq.ParquetFile(path)
-    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise CorpusFormatError(f"{path}: not a readable Parquet file ({exc})") from None
+    file = open_parquet(path)
     names = set(file.schema_arrow.names)
     if options.text_field not in names:
         raise CorpusFormatError(
             f"{path}: no {options.text_field!r} column (found: {', '.join(sorted(names))}); "
             "name the column with --text-field (text_field= in Python)"
         )
+    _check_types(path, file.schema_arrow, options)
     columns = [
         c for c in (options.id_field, options.text_field, options.labels_field) if c in names
     ]
     stem = display_name(path)
     row = first_row
     for group in range(start, stop):
-        for record in file.read_row_group(group, columns=columns).to_pylist():
+        try:
+            records = file.read_row_group(group, columns=columns).to_pylist()
+        except (OSError, ValueError) as exc:  # a damaged page: the rest of the file is lost
+            raise CorpusFormatError(
+                f"{path}: row group {group} cannot be read ({exc}); the file is damaged"
+            ) from None
+        for record in records:
             doc: Document | None
             try:
                 doc = _document(record, f"{stem}:{row}", options)

@@ -9,11 +9,13 @@ from pathlib import Path
 from topicclf.corpus.base import (
     CorpusOptions,
     bad_record,
+    decode_text,
     display_name,
     encoding_error,
+    source_error,
     standard_input,
 )
-from topicclf.corpus.lines import BOM, LineFormat, line_documents
+from topicclf.corpus.lines import LineFormat, line_documents
 from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
 
@@ -39,13 +41,13 @@ def read_text(path: str, options: CorpusOptions) -> Iterator[Document]:
         raw = standard_input().buffer.read() if path == "-" else Path(path).read_bytes()
     except IsADirectoryError:
         raise CorpusFormatError(f"{path}: is a directory, not a text file") from None
-    except PermissionError:
-        raise CorpusFormatError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise source_error(path, exc) from None
     try:
-        text = raw.decode(options.encoding, errors=options.encoding_errors)
+        text = decode_text(raw, options)
     except UnicodeDecodeError as exc:
         placeholder = bad_record(encoding_error(path, None, options, exc), doc_id, options)
         if placeholder is not None:
             yield placeholder
         return
-    yield Document(doc_id, text.removeprefix(BOM), generated_id=True)
+    yield Document(doc_id, text, generated_id=True)

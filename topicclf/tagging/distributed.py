@@ -21,6 +21,7 @@ import itertools
 import json
 import logging
 import os
+import stat
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,9 +39,16 @@ from topicclf.corpus import (
     read_range,
     validate_options,
 )
+from topicclf.corpus.base import check_source, file_kind
 from topicclf.corpus.directory import text_file_document, text_files
 from topicclf.corpus.ids import EXAMPLES, DuplicateIds, repeated_hashes, stable_hashes
-from topicclf.corpus.parquet import INSTALL_HINT, parquet_files, pyarrow_parquet, read_row_groups
+from topicclf.corpus.parquet import (
+    INSTALL_HINT,
+    open_parquet,
+    parquet_files,
+    pyarrow_parquet,
+    read_row_groups,
+)
 from topicclf.errors import (
     BadRecordWarning,
     ConfigError,
@@ -114,9 +122,13 @@ def plan(
     if partitions < 1:
         raise TopicclfError(f"--partitions must be at least 1, not {partitions}")
     for path in inputs:
-        if path == "-" or not Path(path).exists():
+        if path == "-":
+            raise CorpusFormatError("-: the dask engine reads files, not stdin")
+        mode = check_source(path).st_mode
+        if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
             raise CorpusFormatError(
-                f"{path}: no such file or directory (the dask engine reads files, not stdin)"
+                f"{path}: {file_kind(mode)}; the dask engine cuts its inputs into "
+                "partitions, so each must be a regular file or a directory"
             )
     kinds = [_kind(p, fmt) for p in inputs]
     sizes = [_input_size(p, k) for p, k in zip(inputs, kinds, strict=True)]
@@ -147,12 +159,11 @@ def _input_size(path: str, kind: str) -> int:
 
 
 def _plan_parquet(path: str, share: int, first_index: int) -> list[Partition]:
-    pq = pyarrow_parquet()
     out: list[Partition] = []
     files = parquet_files(path)
     per_file = max(1, share // len(files)) if files else 1
     for file in files:
-        metadata = pq.ParquetFile(file).metadata
+        metadata = open_parquet(str(file)).metadata
         groups = metadata.num_row_groups
         step = max(1, -(-groups // per_file))
         first_row = 1
