@@ -1235,3 +1235,48 @@ def test_a_json_record_that_repeats_a_field_it_uses_is_a_bad_record(tmp_path: Pa
         ("b", "sun", None),  # repeated keys it does not read are left alone
         ("r:3", "", f"{path}:3: the record repeats the field 'id'; give it once"),
     ]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "fasttext", "txtdir", "parquet"])
+def test_a_document_with_more_topics_than_any_index_gives_is_its_own_bad_record(
+    tmp_path: Path, fmt: str
+) -> None:
+    """One record of 100,000 topics would add them all to a model (3 GB of training): it is
+    a bad record naming its place; 1,000 topics are still read, and the others go on."""
+    from topicclf.corpus import write_corpus
+    from topicclf.corpus.base import MAX_TOPICS_PER_DOCUMENT
+    from topicclf.errors import BadRecordWarning
+
+    many = tuple(f"t{i}" for i in range(100_000))
+    most = tuple(f"t{i}" for i in range(MAX_TOPICS_PER_DOCUMENT))
+    docs = [
+        Document("a", "first", ("x",)),
+        Document("b", "many", many),
+        Document("c", "most", most),
+    ]
+    if fmt == "txtdir":
+        path = tmp_path / "dir"
+        for doc in docs:
+            (path / f"{doc.id}.txt").parent.mkdir(exist_ok=True)
+            (path / f"{doc.id}.txt").write_text(doc.text)
+            (path / f"{doc.id}.labels").write_text("\n".join(doc.labels))
+    elif fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = tmp_path / "c.parquet"
+        table = {"id": [d.id for d in docs], "text": [d.text for d in docs],
+                 "labels": [list(d.labels) for d in docs]}  # fmt: skip
+        pq.write_table(pa.table(table), path)
+    else:
+        path = tmp_path / f"c.{'txt' if fmt == 'fasttext' else fmt}"
+        with path.open("w", encoding="utf-8") as handle:
+            write_corpus(docs, handle, fmt)
+    with pytest.warns(BadRecordWarning, match="100,000 topics in one document"):
+        read = list(open_corpus(path, fmt, on_error="report"))
+    assert [len(d.labels) for d in read if d.error is None] == [1, MAX_TOPICS_PER_DOCUMENT]
+    (bad,) = [d for d in read if d.error is not None]
+    assert re.search(
+        r"100,000 topics in one document, more than the 1,000 topicclf reads", bad.error
+    )
+    assert f"{path.name}" in bad.error or "b.labels" in bad.error

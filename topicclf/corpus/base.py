@@ -265,13 +265,25 @@ def display_name(path: str) -> str:
     return name.split(".", 1)[0] or name
 
 
-def clean_labels(labels: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """Strip labels, drop empty ones and duplicates, keeping the first occurrence's order."""
+# Topics one document may carry: subject indexing gives a few to a few dozen; a record with
+# 100,000 (a forgery, or text read as labels) would add that many topics to a model.
+MAX_TOPICS_PER_DOCUMENT = 1000
+
+
+def clean_labels(labels: list[str] | tuple[str, ...], where: str = "") -> tuple[str, ...]:
+    """Strip labels, drop empty ones and duplicates, keeping the first occurrence's order;
+    more than MAX_TOPICS_PER_DOCUMENT make the record a bad one."""
     seen: dict[str, None] = {}
     for label in labels:
         label = label.strip()
         if label:
             seen.setdefault(label, None)
+    if len(seen) > MAX_TOPICS_PER_DOCUMENT:
+        raise CorpusFormatError(
+            (f"{where}: " if where else "")
+            + f"{len(seen):,} topics in one document, more than the {MAX_TOPICS_PER_DOCUMENT:,} "
+            "topicclf reads per document (is the label separator right?)"
+        )
     return tuple(seen)
 
 

@@ -55,7 +55,14 @@ def _read(path: str, options: CorpusOptions, delimiter: str) -> Iterator[Documen
             continue
         labels: tuple[str, ...] = ()
         if labels_col is not None and row[labels_col].strip():
-            labels = clean_labels(row[labels_col].split(options.label_separator))
+            try:
+                names = row[labels_col].split(options.label_separator)
+                labels = clean_labels(names, f"{path}:{lineno}")
+            except CorpusFormatError as exc:
+                placeholder = bad_record(exc, f"{stem}:{lineno}", options)
+                if placeholder is not None:
+                    yield placeholder
+                continue
         if id_col is not None and row[id_col]:
             yield Document(row[id_col], row[text_col], labels)
         else:

@@ -72,7 +72,7 @@ def _text_file_document(root: Path, file: Path, options: CorpusOptions) -> Docum
     labels_file = file.with_suffix(LABELS_SUFFIX)
     labels: tuple[str, ...] = ()
     if labels_file.is_file():
-        labels = clean_labels(_read_file(labels_file, options).splitlines())
+        labels = clean_labels(_read_file(labels_file, options).splitlines(), str(labels_file))
     doc_id = file.relative_to(root).with_suffix("").as_posix()
     return Document(doc_id, _read_file(file, options), labels, generated_id=True)
 

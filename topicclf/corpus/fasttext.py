@@ -30,7 +30,9 @@ def parse_fasttext_line(line: str, where: str, default_id: str, options: CorpusO
     while match := _LABEL.match(line, position):
         labels.append(match.group(1))
         position = match.end()
-    return Document(default_id, line[position:].strip(), clean_labels(labels), generated_id=True)
+    return Document(
+        default_id, line[position:].strip(), clean_labels(labels, where), generated_id=True
+    )
 
 
 FASTTEXT = LineFormat(parse_fasttext_line)

@@ -92,7 +92,7 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
         raise CorpusFormatError(
             f"{where}: the labels field {options.labels_field!r} must be a list of strings"
         )
-    labels = clean_labels([scrub_surrogates(x) for x in labels])
+    labels = clean_labels([scrub_surrogates(x) for x in labels], where)
     language = record.get("language")
     if language is not None and (not isinstance(language, str) or len(language) > 100):
         raise CorpusFormatError(f"{where}: the language field must be a string (a name or code)")

@@ -138,7 +138,7 @@ def read_row_groups(
         for record in records:
             doc: Document | None
             try:
-                doc = _document(record, f"{stem}:{row}", options)
+                doc = _document(record, f"{stem}:{row}", options, f"{path}:row {row}")
             except Exception as exc:  # any failure is this row's alone
                 doc = bad_record(record_error(exc, f"{path}:row {row}"), f"{stem}:{row}", options)
             if doc is not None:
@@ -146,7 +146,9 @@ def read_row_groups(
             row += 1
 
 
-def _document(record: dict[str, Any], default_id: str, options: CorpusOptions) -> Document:
+def _document(
+    record: dict[str, Any], default_id: str, options: CorpusOptions, where: str
+) -> Document:
     text = record.get(options.text_field) or ""
     raw_id = record.get(options.id_field)
     labels = record.get(options.labels_field) or []
@@ -155,6 +157,6 @@ def _document(record: dict[str, Any], default_id: str, options: CorpusOptions) -
     return Document(
         scrub_surrogates(str(raw_id)) if raw_id is not None else default_id,
         scrub_surrogates(str(text)),
-        clean_labels([scrub_surrogates(str(x)) for x in labels]),
+        clean_labels([scrub_surrogates(str(x)) for x in labels], where),
         generated_id=raw_id is None,
     )
