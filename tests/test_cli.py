@@ -1186,3 +1186,23 @@ def test_closed_standard_streams_and_an_ascii_terminal_get_clear_errors(
     assert code == 1 and "internal error" not in err
     assert "cannot write '\\xd6' in the output's encoding (ascii); set PYTHONIOENCODING" in err
     assert "internal error" not in err
+
+
+def test_a_command_ended_by_an_error_leaves_no_heartbeat_behind(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A task an error cut short never finishes: its heartbeat must stop with the command,
+    or a long-lived process (a notebook, a test run) prints 'reading: 0 after 182s' forever."""
+    import threading
+
+    import topicclf.cli.common as common
+
+    bad = tmp_path / "c.jsonl"
+    bad.write_text('{"text": "a", "labels": ["x"]}\nnot json\n')
+    code, _, err = cli(capsys, "train", str(bad), "-o", str(tmp_path / "m"))
+    assert code == 1 and "invalid JSON" in err
+    assert not common._OPEN and not common._LIVE
+    for thread in threading.enumerate():
+        if thread.name == "topicclf-heartbeat":
+            thread.join(timeout=5)
+            assert not thread.is_alive()

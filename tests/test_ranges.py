@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from topicclf.corpus import (
@@ -162,6 +162,9 @@ def test_jsonl_whole_and_ranges_read_every_record_once(
     data = b"".join(raw + end for (raw, _), end in lines)
     if lines and not last_end:
         data = data[: -len(lines[-1][1])]
+    # A file beginning with a UTF-16 or UTF-32 byte order mark is read in that encoding (the
+    # readers' BOM rule), so its lines are no longer these.
+    assume(bom or not data.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")))
     expected = [(n, want) for n, ((_, want), _) in enumerate(lines, 1) if want is not None]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "p.jsonl"

@@ -25,6 +25,7 @@ from topicclf.cli.common import (
     EXIT_INTERRUPTED,
     EXIT_USAGE,
     app,
+    close_progress,
     err,
     show_warning,
     state,
@@ -106,6 +107,7 @@ def run(argv: list[str] | None = None) -> int:
         )
         return EXIT_DOMAIN
     finally:
+        close_progress()
         warnings.showwarning = saved_showwarning
 
 

@@ -359,6 +359,7 @@ class CliProgress:
         self._total: int | None = None
         self._said = 0.0  # when the last line about the running task was printed
         self._heart: threading.Thread | None = None
+        self._closed = threading.Event()
 
     def start(self, task: str, total: int | None = None) -> None:
         """Begin a task."""
@@ -414,8 +415,7 @@ class CliProgress:
             return
 
         def beat() -> None:
-            while True:
-                time.sleep(min(HEARTBEAT_SECONDS, 5.0) / 5)
+            while not self._closed.wait(min(HEARTBEAT_SECONDS, 5.0) / 5):
                 name, now = self._name, time.perf_counter()
                 if not name or now - self._said < HEARTBEAT_SECONDS:
                     continue
@@ -426,6 +426,18 @@ class CliProgress:
 
         self._heart = threading.Thread(target=beat, name="topicclf-heartbeat", daemon=True)
         self._heart.start()
+        _OPEN.add(self)
+
+    def close(self) -> None:
+        """Stop the bar and the heartbeat without a last line: the command is over (an
+        error ended it, or it is done), and nothing may print about it afterwards."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+            _LIVE.discard(self)
+        self._name = ""
+        self._closed.set()
+        _OPEN.discard(self)
 
 
 def heartbeat_line(name: str, done: int, total: int | None, seconds: float) -> str:
@@ -440,6 +452,14 @@ def heartbeat_line(name: str, done: int, total: int | None, seconds: float) -> s
 
 
 _LIVE: set[CliProgress] = set()
+_OPEN: set[CliProgress] = set()  # progress with a heartbeat thread, closed when a command ends
+
+
+def close_progress() -> None:
+    """End every progress display of the command that just ended: bars and heartbeats
+    (after an error, a task never finished would beat on in a long-lived process)."""
+    for progress in list(_OPEN | _LIVE):
+        progress.close()
 
 
 def stop_progress() -> None:
