@@ -229,3 +229,49 @@ def test_every_entry_point_gives_the_same_topics_and_scores(
     _same(reference, _by_serve(model, docs), "serve")
     _same(reference, _by_dask(model, corpus_file, tmp_path / "dask", scheduler), "dask")
     _same(reference, _by_evaluate(model, corpus_file, tmp_path / "report.json"), "evaluate")
+
+
+def test_every_entry_point_says_the_same_warnings(
+    corpus_file: Path, scheduler: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What one entry point warns about, every one says, in the same words: a top_k a
+    multi-class model does not apply (the API and `tag` warn, the Dask engine warns, `serve`
+    notes it in the answer) and ids used twice (`tag` and the Dask engine)."""
+    from topicclf.model.thresholds import Rule
+    from topicclf.server import ServeOptions, load_models, parse_model_specs, serve_in_thread
+    from topicclf.tagging.distributed import tag_on_dask
+
+    model = _train(tmp_path / "model", "dense", "multiclass", "auto")
+    ignored = "this is a multi-class model: it always gives its one best topic, so top_k"
+    reused = "document(s) reuse an id seen before"
+    docs = awkward_documents()
+    assert len({d["id"] for d in docs}) < len(docs)  # the corpus repeats ids
+
+    clf = TopicClassifier.load(model)
+    with pytest.warns(UserWarning, match=ignored):
+        clf.tag([d["text"] for d in docs], Rule(top_k=3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.tag([d["text"] for d in docs])  # the model's own rule: nothing to say
+
+    out = tmp_path / "tags.jsonl"
+    code = run(["tag", str(model), str(corpus_file), "--top-k", "3", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0 and err.count(ignored) == 1 and err.count(reused) == 1
+
+    with pytest.warns(UserWarning) as said:
+        tag_on_dask(model, [str(corpus_file)], tmp_path / "dask", scheduler=scheduler,
+                    partitions=3, rule=Rule(top_k=3))  # fmt: skip
+    messages = [str(w.message) for w in said]
+    assert sum(ignored in m for m in messages) == 1 and sum(reused in m for m in messages) == 1
+
+    models = load_models(parse_model_specs([str(model)]))
+    with serve_in_thread(models, ServeOptions(port=0)) as (host, port):
+        for top_k, notes in ((3, [ignored]), (None, None)):
+            body = json.dumps({"documents": docs[:3], **({"top_k": top_k} if top_k else {})})
+            request = urllib.request.Request(
+                f"http://{host}:{port}/tag", data=body.encode(), method="POST"
+            )
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                found = json.load(answer).get("notes")
+            assert (found is None) if notes is None else (ignored in found[0])

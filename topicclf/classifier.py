@@ -36,7 +36,14 @@ from topicclf.metrics import (
 from topicclf.metrics.mistakes import ERROR_EXAMPLES
 from topicclf.model.explain import Explanation, explain, explainable
 from topicclf.model.inference import Scorer
-from topicclf.model.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide, topics_of
+from topicclf.model.thresholds import (
+    DEFAULT_RULE,
+    Rule,
+    ThresholdPolicy,
+    decide,
+    ignored_by,
+    topics_of,
+)
 from topicclf.training import choose_network, fit_model, retune_model
 from topicclf.types import Document, NullProgress, Progress
 from topicclf.vocabulary import Vocabulary
@@ -253,9 +260,14 @@ class TopicClassifier(Estimator):
         self._check_fitted()
         return topics_of(scores, chosen, self.classes_)
 
-    def tag(self, texts: Any, rule: Rule = DEFAULT_RULE) -> Topics:
-        """(topic, score) pairs per text, best first: what every entry point outputs."""
+    def tag(self, texts: Any, rule: Rule = DEFAULT_RULE, *, warn: bool = True) -> Topics:
+        """(topic, score) pairs per text, best first: what every entry point outputs. A
+        rule the model does not apply (top_k on a multi-class model) is warned about, as
+        every entry point says it (`warn=False`: the caller has said it once already)."""
         self._check_fitted()
+        ignored = ignored_by(self.policy_, rule) if warn else None
+        if ignored:
+            warnings.warn(ignored, UserWarning, stacklevel=2)
         texts = as_texts(texts, "texts")
         scores = self.scorer_.scores(texts)  # texts are checked once, above
         return topics_of(scores, decide(scores, self.policy_, rule, texts), self.classes_)

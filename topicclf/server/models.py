@@ -85,7 +85,7 @@ class ServedModel:
             return await loop.run_in_executor(self.executor, self.classifier.tag, texts, rule)
         # A few milliseconds at most: handing them to a thread would cost more, as the thread
         # and the loop pass the GIL back and forth (every 5 ms when both are busy).
-        return self.classifier.tag(texts, rule)
+        return self.classifier.tag(texts, rule, warn=False)  # the answer notes it
 
     async def explain(self, texts: list[str], chosen: Topics, top: int) -> list[list[Explanation]]:
         """Why each text got the topics tagging chose for it: `top` terms per topic and

@@ -172,7 +172,7 @@ def _scored(
     # one starts them without waiting for the next batch, so output still flows early.
     if jobs <= 1 or len(first) < batch_size or not classifier.is_tensorflow_free():
         for batch in rest:
-            yield batch, classifier.tag([d.text for d in batch], rule)
+            yield batch, classifier.tag([d.text for d in batch], rule, warn=False)
         return
     yield from _in_worker_processes(classifier, rest, rule, jobs)
 
@@ -203,7 +203,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _worker_topics(texts: list[str], rule: Rule) -> Topics:
-    return _WORKER["classifier"].tag(texts, rule)  # type: ignore[no-any-return]
+    return _WORKER["classifier"].tag(texts, rule, warn=False)  # type: ignore[no-any-return]
 
 
 def _in_worker_processes(
