@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from topicclf.errors import DataError, NotFittedError
 from topicclf.labels import LabelEncoder, detect_mode, split_indices
@@ -118,3 +120,40 @@ def test_train_evaluate_and_stats_name_the_separator(
     # Read with the separator, the corpus is what it is: no note.
     assert run(["corpus", "stats", "--label-separator", ";", str(corpus)]) == 0
     assert "note: " not in capsys.readouterr().out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(0, 15), min_size=4, max_size=60),
+    st.integers(0, 2**16),
+    st.sampled_from([0.1, 0.25, 0.5]),
+)
+def test_no_split_or_fold_parts_a_group(raw: list[int], seed: int, fraction: float) -> None:
+    """Near-duplicates (one group number) land on one side of the validation split and in
+    one fold; every row is in exactly one fold."""
+    from topicclf.labels import group_folds, split_indices
+
+    groups = np.array(raw)
+    y = np.zeros((len(raw), 3), dtype=np.int8)
+    y[np.arange(len(raw)), np.arange(len(raw)) % 3] = 1
+    train, val = split_indices(y, fraction, seed, groups)
+    assert sorted([*train, *val]) == list(range(len(raw))) and len(train)
+    if len(set(raw)) > 1:  # only a group holding every row is ever parted
+        assert not set(groups[train]) & set(groups[val])
+    folds = group_folds(groups, 5, seed)
+    assert sorted(int(i) for fold in folds for i in fold) == list(range(len(raw)))
+    owner = {}
+    for number, fold in enumerate(folds):
+        for i in fold:
+            assert owner.setdefault(int(groups[i]), number) == number
+
+
+def test_without_near_duplicates_the_split_and_folds_are_the_plain_random_ones() -> None:
+    from topicclf.labels import group_folds, grouped_order
+
+    n = 50
+    plain = np.random.default_rng(3).permutation(n)
+    assert list(grouped_order(np.arange(n), np.random.default_rng(3))) == list(plain)
+    folds = group_folds(np.arange(n), 5, 3)
+    expected = np.array_split(plain, 5)
+    assert all(list(a) == list(b) for a, b in zip(folds, expected, strict=True))

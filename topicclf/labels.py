@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -143,25 +144,75 @@ def detect_mode(label_sets: Iterable[Sequence[str]]) -> str:
     return "multiclass" if all(len(set(labels)) == 1 for labels in label_sets) else "multilabel"
 
 
-def split_indices(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(
+    y: Any, fraction: float, seed: int, groups: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Random train/validation row indices; every topic with 2+ documents keeps one in training.
 
     Without that guarantee a rare topic could land wholly in validation, leaving the network
-    nothing to learn it from.
+    nothing to learn it from. With `groups` (near-duplicates share a number), a group is
+    never split: all its rows land on one side.
     """
     n = y.shape[0]
     if n < 4:
         raise DataError(f"training needs at least 4 documents, found {n}")
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(n)
-    n_val = min(max(1, round(n * fraction)), n - 1)
+    groups = np.arange(n) if groups is None else groups
+    order = grouped_order(groups, np.random.default_rng(seed))
+    n_val = split_point(order, groups, min(max(1, round(n * fraction)), n - 1))
     is_val = np.zeros(n, dtype=bool)
     is_val[order[:n_val]] = True
+    y = y.tocsc() if hasattr(y, "tocsc") else y
     for j in range(y.shape[1]):
-        rows = np.flatnonzero(y[:, j] > 0)
+        rows = y[:, j].nonzero()[0]
         if len(rows) >= 2 and is_val[rows].all():
-            is_val[rows[0]] = False
+            is_val[groups == groups[rows[0]]] = False  # its whole group, not one copy
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def grouped_order(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Row indices in a random order of the groups, each group's rows together (in index
+    order). With every row its own group (groups = 0..n-1) this is `rng.permutation(n)`."""
+    groups = np.unique(groups, return_inverse=True)[1].reshape(-1)  # numbered 0..k-1
+    n_groups = int(groups.max()) + 1 if len(groups) else 0
+    rank = np.empty(n_groups, dtype=np.int64)
+    rank[rng.permutation(n_groups)] = np.arange(n_groups)
+    return np.lexsort((np.arange(len(groups)), rank[groups]))
+
+
+def group_cut(order: np.ndarray, groups: np.ndarray, position: int) -> int:
+    """`position` moved forward to the end of the group it falls inside, so that cutting
+    `order` there splits no group."""
+    ordered = groups[order]
+    while 0 < position < len(order) and ordered[position] == ordered[position - 1]:
+        position += 1
+    return position
+
+
+def split_point(order: np.ndarray, groups: np.ndarray, position: int) -> int:
+    """Where to cut `order` into two non-empty parts near `position` without parting a
+    group: after the group it falls in, or before it when that leaves nothing after; only a
+    group holding every row is parted."""
+    forward = group_cut(order, groups, position)
+    if forward < len(order):
+        return forward
+    ordered = groups[order]
+    backward = position
+    while backward > 0 and ordered[backward - 1] == ordered[backward]:
+        backward -= 1
+    return backward if backward > 0 else position
+
+
+def group_folds(groups: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
+    """`folds` sets of row indices of about equal size that split no group; with every row
+    its own group, `np.array_split(rng.permutation(n), folds)`."""
+    order = grouped_order(groups, np.random.default_rng(seed))
+    sizes = [len(part) for part in np.array_split(order, folds)]
+    cuts, position = [0], 0
+    for size in sizes[:-1]:
+        position = max(group_cut(order, groups, position + size), cuts[-1])
+        cuts.append(min(position, len(order)))
+    cuts.append(len(order))
+    return [order[a:b] for a, b in itertools.pairwise(cuts)]
 
 
 # Characters that join several topics into one when a corpus is read with another separator

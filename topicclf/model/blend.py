@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from topicclf.arrayfiles import FLOATS, ArraySpec
 from topicclf.errors import ModelBundleError
+from topicclf.labels import group_folds
 from topicclf.metrics import micro_f1
 from topicclf.model.thresholds import ThresholdPolicy, apply
 
@@ -144,6 +145,7 @@ def cross_fit(
     folds: int,
     seed: int,
     on_fold: Callable[[], None] | None = None,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One-vs-rest SVMs fitted once per fold on the other folds' rows: (each row's margins
     from the model that did not see it, the fold models' mean coef, their mean intercept).
@@ -153,12 +155,13 @@ def cross_fit(
     other, in this process. Threads would make the margins depend on their timing
     (liblinear draws from one generator per process), and worker processes cost about
     550 MB and outlived a training stopped by SIGTERM. `on_fold` is called after each fold
-    (for progress).
+    (for progress). `groups`: near-duplicate rows share a number and a fold.
     """
     margins = np.zeros(y.shape, dtype=np.float32)
     coef_sum = np.zeros((y.shape[1], x.shape[1]), dtype=np.float64)
     intercept_sum = np.zeros(y.shape[1], dtype=np.float64)
-    for held in np.array_split(np.random.default_rng(seed).permutation(x.shape[0]), folds):
+    groups = np.arange(x.shape[0]) if groups is None else groups
+    for held in group_folds(groups, folds, seed):
         rest = np.setdiff1d(np.arange(x.shape[0]), held)
         coef, intercept = fit_linear(x[rest], y[rest], c)
         margins[held] = np.asarray(x[held] @ coef.T, dtype=np.float32) + intercept

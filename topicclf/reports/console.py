@@ -37,6 +37,12 @@ def render_training(
                 for name, c in info["stemming_choice"].items()
             )
         )
+    near = info.get("near_duplicates") or {}
+    if near.get("documents"):
+        console.print(
+            f"near-duplicates: {near['documents']} documents in {near['groups']} groups, each "
+            "group kept on one side of the validation split and in one fold"
+        )
     console.print(
         f"validation ({val.n_documents} documents): micro-F1 {val.micro.f1:.4f}, "
         f"macro-F1 {val.macro.f1:.4f}"

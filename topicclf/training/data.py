@@ -34,6 +34,16 @@ class Prepared:
     val_idx: np.ndarray
     skipped: int
     dropped: dict[str, int]
+    # Near-duplicate texts share a number (training.groups); no split or fold parts them.
+    groups: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def near_duplicates(self) -> dict[str, int]:
+        """How many documents have a near-duplicate, in how many groups."""
+        if not len(self.groups):
+            return {"documents": 0, "groups": 0}
+        sizes = np.bincount(np.unique(self.groups, return_inverse=True)[1].reshape(-1))
+        shared = sizes[sizes > 1]
+        return {"documents": int(shared.sum()), "groups": len(shared)}
 
     @property
     def multiclass(self) -> bool:
@@ -108,6 +118,9 @@ class TrainingInfo:
     analyzer: dict[str, Any] | None = None  # languages and their rules (Analyzer.describe)
     stemming_choice: dict[str, Any] | None = None  # text.stemmer = auto: what was measured
     network_choice: str | None = None  # network.type = auto: the kind and why
+    # Documents with a near-duplicate among the training documents, and their groups
+    # (training.groups), kept together on one side of every split.
+    near_duplicates: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able data, keys in the order above."""

@@ -39,6 +39,7 @@ from topicclf.model.networks import (
 from topicclf.model.thresholds import ThresholdPolicy, apply, apply_thresholds, tune_policy
 from topicclf.training.analysis import choose_analysis
 from topicclf.training.data import Blended, Prepared, Stack, TrainingInfo, Tuner, Vectors
+from topicclf.training.groups import near_duplicate_groups
 from topicclf.training.network import (
     refit_network,
     schedule,
@@ -106,6 +107,7 @@ def fit_model(
     tfidf = featurizer if isinstance(featurizer, TfidfFeaturizer) else blended.featurizer
     chars = None if tfidf is None else tfidf.char_range_
     info = TrainingInfo(
+        near_duplicates=data.near_duplicates(),
         char_ngrams=None if chars is None else list(chars),
         char_ngram_choice=vectors.char_choice or blended.info.get("char_ngram_choice"),
         blend=blended.info,
@@ -198,11 +200,13 @@ def prepare(config: Config, texts: Sequence[str], label_sets: Sequence[Sequence[
         # A document whose only topic fell below min_count has no class left to learn.
         keep = np.flatnonzero(y.sum(axis=1) > 0)
         y, kept = y[keep], [kept[i] for i in keep]
-    train_idx, val_idx = split_indices(y, config.train.validation_split, config.train.seed)
+    groups = near_duplicate_groups(kept, config.train.seed)
+    train_idx, val_idx = split_indices(y, config.train.validation_split, config.train.seed, groups)
     assert encoder.classes_ is not None
     return Prepared(
-        kept, y, encoder.classes_, mode, train_idx, val_idx, skipped, dict(encoder.dropped_)
-    )
+        kept, y, encoder.classes_, mode, train_idx, val_idx, skipped, dict(encoder.dropped_),
+        groups,
+    )  # fmt: skip
 
 
 def training_mode(config: Config, labels: Sequence[Sequence[str]]) -> str:
@@ -352,6 +356,7 @@ def stack_inputs(config: Config, x_all: Any, data: Prepared, progress: Progress)
         STACK_FOLDS,
         config.train.seed,
         progress.advance,
+        groups=data.groups[train],
     )
     margins[val] = np.asarray(x_all[val] @ coef.T, dtype=np.float32) + intercept
     slope, offset = calibrate(margins[train], data.y[train])

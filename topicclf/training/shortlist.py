@@ -25,7 +25,7 @@ from topicclf.config import (
 )
 from topicclf.errors import DataError
 from topicclf.features.tfidf import TfidfFeaturizer
-from topicclf.labels import LabelEncoder
+from topicclf.labels import LabelEncoder, group_folds, grouped_order, split_point
 from topicclf.metrics import evaluate
 from topicclf.model.inference import Scorer
 from topicclf.model.networks import build_network, keras_module, set_seed
@@ -33,6 +33,7 @@ from topicclf.model.shortlist import FEATURES, Candidates, Rescorer, ShortlistNe
 from topicclf.model.thresholds import ThresholdPolicy, apply
 from topicclf.training.analysis import choose_analysis
 from topicclf.training.data import Prepared, TrainingInfo
+from topicclf.training.groups import near_duplicate_groups
 from topicclf.training.network import epoch_progress
 from topicclf.training.pipeline import (
     Fitted,
@@ -77,7 +78,7 @@ def fit_shortlist(
     x = featurizer.fit_transform(data.texts)
     progress.advance(len(data.texts))
     progress.finish()
-    shortlists = out_of_fold_shortlists(config, x, data.y, progress)
+    shortlists = out_of_fold_shortlists(config, x, data.y, progress, data.groups)
     targets = candidate_targets(shortlists, data.y)
     fit = train_rescorer(config, featurizer, shortlists, targets, data, progress)
     rescorer = fit.rescorer
@@ -110,6 +111,7 @@ def fit_shortlist(
     validation = evaluate(y_report, apply(scores, policy), data.classes, scores=scores)
     recall = float(targets[val].sum() / max(1, gold.sum()))
     info = TrainingInfo(
+        near_duplicates=data.near_duplicates(),
         char_ngrams=None,
         char_ngram_choice=None,
         blend={},
@@ -158,8 +160,11 @@ def prepare_sparse(
             f"the shortlist network needs at least {2 * SHORTLIST_FOLDS} documents with "
             f"topics, found {n}"
         )
-    order = np.random.default_rng(config.train.seed).permutation(n)
-    n_val = min(max(1, round(n * config.train.validation_split)), n - 1)
+    # Near-duplicate records (a title catalogued twice) stay on one side of the split and
+    # in one fold: a neighbour that is a copy would teach the rescorer to trust copies.
+    groups = near_duplicate_groups(kept, config.train.seed)
+    order = grouped_order(groups, np.random.default_rng(config.train.seed))
+    n_val = split_point(order, groups, min(max(1, round(n * config.train.validation_split)), n - 1))
     assert encoder.classes_ is not None
     return Prepared(
         kept,
@@ -170,23 +175,28 @@ def prepare_sparse(
         np.sort(order[:n_val]),
         skipped,
         dict(encoder.dropped_),
+        groups,
     )
 
 
 def out_of_fold_shortlists(
-    config: Config, x: sp.csr_matrix, y: sp.csr_matrix, progress: Progress
+    config: Config,
+    x: sp.csr_matrix,
+    y: sp.csr_matrix,
+    progress: Progress,
+    groups: np.ndarray | None = None,
 ) -> Candidates:
     """Every document's shortlist from sources built without its fold, as a new document's
     would be (a document shortlisted by sources that hold it finds itself)."""
     n = x.shape[0]
     net = config.network
-    order = np.random.default_rng(config.train.seed + 1).permutation(n)
     width = net.candidates
     topics = np.zeros((n, width), dtype=np.int64)
     features = np.zeros((n, width, len(FEATURES)), dtype=np.float32)
     mask = np.zeros((n, width), dtype=bool)
     progress.start(f"shortlists of held-out folds ({SHORTLIST_FOLDS} folds)", SHORTLIST_FOLDS)
-    for fold in np.array_split(order, SHORTLIST_FOLDS):
+    groups = np.arange(n) if groups is None else groups  # near-duplicates share a fold
+    for fold in group_folds(groups, SHORTLIST_FOLDS, config.train.seed + 1):
         rows = np.sort(fold)
         rest = np.setdiff1d(np.arange(n), rows)
         sources = Sources.build(x[rest], y[rest], net.centroid_terms)

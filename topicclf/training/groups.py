@@ -1,0 +1,143 @@
+"""Near-duplicate documents, grouped so that they never straddle the validation split or the
+stacking folds: a copy of a training document in validation (a wire story sent twice, a
+record catalogued again with a word changed) is scored by a model that has seen it, so the
+figures chosen on validation flatter the model (Reuters repeated with 10% of the words
+dropped per copy: validation micro-F1 0.996, test 0.873).
+
+Documents are near-duplicates when their sets of words overlap by at least
+NEAR_DUPLICATE_JACCARD (Jaccard similarity: shared words over all their words). Candidates
+come from MinHash: every document gets MINHASH_BANDS x MINHASH_ROWS minimum hashes of its
+words, and documents that agree on all the hashes of one band share a bucket (pairs at the
+threshold do so in at least one band 91% of the time, at 0.7 98.5%). A candidate joins the
+first document of its bucket when their word sets, compared exactly, overlap enough. Cost:
+one pass over each document's distinct words per hash, in numpy, and at most one exact
+comparison per document and band; no documents x documents array exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+NEAR_DUPLICATE_JACCARD = 0.6
+MINHASH_BANDS, MINHASH_ROWS = 10, 3
+# A group larger than this share of the documents (and than MIN_GROUP_CAP) is a chain of
+# templated texts, regrouped by identical words (see _dissolve_large).
+MAX_GROUP_SHARE, MIN_GROUP_CAP = 0.01, 8
+_WORD = re.compile(r"\w+")
+_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def near_duplicate_groups(texts: Sequence[str], seed: int = 0) -> np.ndarray:
+    """A group number per text (0..k-1); texts of one group are near-duplicates, chained
+    (a ~ b and b ~ c put a, b and c together). Deterministic for the texts and seed."""
+    n = len(texts)
+    if n < 2:
+        return np.arange(n, dtype=np.int64)
+    signatures, words = _signatures(texts, seed)
+    edges_from: list[np.ndarray] = []
+    edges_to: list[np.ndarray] = []
+    for band in range(MINHASH_BANDS):
+        rows = signatures[:, band * MINHASH_ROWS : (band + 1) * MINHASH_ROWS]
+        key = _combine(rows)
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+        first = np.repeat(order[starts], np.diff(np.r_[starts, n]))  # each bucket's first
+        docs = order
+        other = docs != first
+        docs, reps = docs[other], first[other]
+        if not len(docs):
+            continue
+        pairs = zip(docs.tolist(), reps.tolist(), strict=True)
+        close = np.fromiter(
+            (_jaccard(words[a], words[b]) >= NEAR_DUPLICATE_JACCARD for a, b in pairs),
+            dtype=bool, count=len(docs),
+        )  # fmt: skip
+        edges_from.append(docs[close])
+        edges_to.append(reps[close])
+    if not edges_from or not sum(len(e) for e in edges_from):
+        return np.arange(n, dtype=np.int64)
+    a, b = np.concatenate(edges_from), np.concatenate(edges_to)
+    graph = sp.coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    return _dissolve_large(labels.astype(np.int64), words)
+
+
+def _dissolve_large(labels: np.ndarray, words: list[frozenset[int]]) -> np.ndarray:
+    """Groups above MAX_GROUP_SHARE of the documents (or MIN_GROUP_CAP) are chains through
+    templated texts (one sentence, a word changed each time), not copies: kept whole they
+    would fill the validation split with one template. Their documents are regrouped by
+    identical word sets only."""
+    cap = max(MIN_GROUP_CAP, int(len(labels) * MAX_GROUP_SHARE))
+    sizes = np.bincount(labels)
+    large = np.flatnonzero(sizes > cap)
+    if not len(large):
+        return labels
+    labels = labels.copy()
+    next_label = int(labels.max()) + 1
+    for group in large:
+        by_words: dict[frozenset[int], int] = {}
+        for row in np.flatnonzero(labels == group):
+            if words[row] not in by_words:
+                by_words[words[row]] = next_label
+                next_label += 1
+            labels[row] = by_words[words[row]]
+    return np.unique(labels, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+    return len(a & b) / len(a | b)
+
+
+def _signatures(texts: Sequence[str], seed: int) -> tuple[np.ndarray, list[frozenset[int]]]:
+    """MinHash signatures (texts x bands*rows, uint64) of each text's set of words, and the
+    sets (as word numbers); a text with no word is the one word of its whole text."""
+    ids: dict[str, int] = {}
+    sets: list[frozenset[int]] = []
+    for text in texts:
+        words = set(_WORD.findall(text.lower())) or {"\0" + text}
+        sets.append(frozenset(ids.setdefault(w, len(ids)) for w in words))
+    per_doc = [np.fromiter(numbers, np.int64, count=len(numbers)) for numbers in sets]
+    # A stable 64-bit hash per distinct word (Python's str hash changes between processes).
+    word_hash = np.fromiter(
+        (int.from_bytes(hashlib.blake2b(w.encode("utf-8", "surrogatepass"), digest_size=8)
+                        .digest(), "little") for w in ids),
+        dtype=np.uint64, count=len(ids),
+    )  # fmt: skip
+    lengths = np.fromiter((len(d) for d in per_doc), np.int64, count=len(per_doc))
+    flat = word_hash[np.concatenate(per_doc)]
+    starts = np.r_[0, np.cumsum(lengths)[:-1]]
+    rng = np.random.default_rng(seed)
+    count = MINHASH_BANDS * MINHASH_ROWS
+    salts = rng.integers(1, 2**63, size=count, dtype=np.uint64)
+    multipliers = rng.integers(1, 2**63, size=count, dtype=np.uint64) | np.uint64(1)
+    signatures = np.empty((len(texts), count), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for i in range(count):
+            mixed = _mix((flat ^ salts[i]) * multipliers[i])
+            signatures[:, i] = np.minimum.reduceat(mixed, starts)
+    return signatures, sets
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """A 64-bit finalizer (splitmix64's), so that every bit of the hash depends on every bit
+    of the input."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return (x ^ (x >> np.uint64(31))) & _MASK
+
+
+def _combine(rows: np.ndarray) -> np.ndarray:
+    """One 64-bit key per row of a band's hashes."""
+    key = np.zeros(rows.shape[0], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(rows.shape[1]):
+            key = _mix(key * np.uint64(31) + rows[:, j])
+    return key
