@@ -8,6 +8,7 @@ import http.client
 import io
 import json
 import logging
+import os
 import re
 import socket
 import subprocess
@@ -839,7 +840,7 @@ def test_model_names_are_checked(
     assert message in capsys.readouterr().err
 
 
-def _start(args: list[str]) -> tuple[subprocess.Popen[str], int]:
+def _start(args: list[str], warnings: list[str] | None = None) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "topicclf", "serve", *args, "--port", "0"],
         stderr=subprocess.PIPE,
@@ -847,6 +848,9 @@ def _start(args: list[str]) -> tuple[subprocess.Popen[str], int]:
     )
     assert proc.stderr is not None
     line = proc.stderr.readline()
+    while line.startswith("warning:") and warnings is not None:
+        warnings.append(line)
+        line = proc.stderr.readline()
     assert line.startswith("serving "), line
     assert "(a page for browsers at /, POST /tag, GET /health, " in line
     return proc, int(line.split("http://127.0.0.1:")[1].split()[0])
@@ -873,7 +877,15 @@ def test_serve_command_finishes_requests_in_flight_on_sigterm(model_dir: Path) -
 
 
 def test_serve_command_with_two_workers_and_two_models(model_dir: Path) -> None:
-    proc, port = _start([f"a={model_dir}", f"b={model_dir}", "--workers", "2"])
+    # More workers than cores: as many as cores (each holds its own models; --workers 1000
+    # once filled 24 GB with worker processes).
+    said: list[str] = []
+    proc, port = _start([f"a={model_dir}", f"b={model_dir}", "--workers", "1000"], said)
+    cores = len(os.sched_getaffinity(0))
+    assert said == [
+        f"warning: --workers 1000: this machine gives topicclf {cores} core(s); starting "
+        f"{cores} worker(s), each with its own copy of the models\n"
+    ]
     try:
         address = ("127.0.0.1", port)
         deadline = time.monotonic() + 120

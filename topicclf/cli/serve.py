@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from topicclf.cli.common import app, examples, note, state
+from topicclf.cli.common import app, examples, note, state, warn
 from topicclf.config import (
     SERVE_BACKLOG,
     SERVE_HOST,
@@ -100,6 +100,17 @@ def serve(
         specs = parse_model_specs(models)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="MODEL_DIR") from None
+    from topicclf.tagging import default_jobs
+
+    cores = default_jobs()
+    if workers > cores:
+        # Each worker holds its own copy of every model and tagging is CPU work: more
+        # processes than cores only multiply the memory (--workers 1000 filled 24 GB).
+        warn(
+            f"--workers {workers}: this machine gives topicclf {cores} core(s); starting "
+            f"{cores} worker(s), each with its own copy of the models"
+        )
+        workers = cores
     options = ServeOptions(
         host=host,
         port=port,

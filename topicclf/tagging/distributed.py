@@ -58,7 +58,7 @@ from topicclf.errors import (
 )
 from topicclf.fileio import atomic_directory, atomic_output
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ignored_by
-from topicclf.tagging import Tagged, TagWriter, tag_stream, write_parquet
+from topicclf.tagging import Tagged, TagWriter, default_jobs, tag_stream, write_parquet
 from topicclf.types import Document, NullProgress, Progress
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
@@ -417,8 +417,17 @@ class _client:
                     f"cannot reach the Dask scheduler at {self.address} ({exc})"
                 ) from None
             return self.client
+        cores = default_jobs()
+        if self.workers and self.workers > cores:
+            # Worker processes beyond the cores only share them, and each costs its memory.
+            warnings.warn(
+                f"--workers {self.workers}: a local cluster on {cores} core(s) starts "
+                f"{cores} worker(s); give --scheduler to use a larger cluster",
+                UserWarning,
+                stacklevel=2,
+            )
         self.cluster = self.distributed.LocalCluster(
-            n_workers=self.workers or os.cpu_count() or 1,
+            n_workers=min(self.workers or cores, cores),
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,

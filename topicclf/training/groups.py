@@ -54,11 +54,7 @@ def near_duplicate_groups(texts: Sequence[str], seed: int = 0) -> np.ndarray:
         docs, reps = docs[other], first[other]
         if not len(docs):
             continue
-        pairs = zip(docs.tolist(), reps.tolist(), strict=True)
-        close = np.fromiter(
-            (_jaccard(words[a], words[b]) >= NEAR_DUPLICATE_JACCARD for a, b in pairs),
-            dtype=bool, count=len(docs),
-        )  # fmt: skip
+        close = _jaccard(words, docs, reps) >= NEAR_DUPLICATE_JACCARD
         edges_from.append(docs[close])
         edges_to.append(reps[close])
     if not edges_from or not sum(len(e) for e in edges_from):
@@ -69,7 +65,7 @@ def near_duplicate_groups(texts: Sequence[str], seed: int = 0) -> np.ndarray:
     return _dissolve_large(labels.astype(np.int64), words)
 
 
-def _dissolve_large(labels: np.ndarray, words: list[frozenset[int]]) -> np.ndarray:
+def _dissolve_large(labels: np.ndarray, words: sp.csr_matrix) -> np.ndarray:
     """Groups above MAX_GROUP_SHARE of the documents (or MIN_GROUP_CAP) are chains through
     templated texts (one sentence, a word changed each time), not copies: kept whole they
     would fill the validation split with one template. Their documents are regrouped by
@@ -82,37 +78,34 @@ def _dissolve_large(labels: np.ndarray, words: list[frozenset[int]]) -> np.ndarr
     labels = labels.copy()
     next_label = int(labels.max()) + 1
     for group in large:
-        by_words: dict[frozenset[int], int] = {}
+        by_words: dict[bytes, int] = {}
         for row in np.flatnonzero(labels == group):
-            if words[row] not in by_words:
-                by_words[words[row]] = next_label
+            key = words.indices[words.indptr[row] : words.indptr[row + 1]].tobytes()
+            if key not in by_words:
+                by_words[key] = next_label
                 next_label += 1
-            labels[row] = by_words[words[row]]
+            labels[row] = by_words[key]
     return np.unique(labels, return_inverse=True)[1].reshape(-1).astype(np.int64)
 
 
-def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
-    return len(a & b) / len(a | b)
-
-
-def _signatures(texts: Sequence[str], seed: int) -> tuple[np.ndarray, list[frozenset[int]]]:
+def _signatures(texts: Sequence[str], seed: int) -> tuple[np.ndarray, sp.csr_matrix]:
     """MinHash signatures (texts x bands*rows, uint64) of each text's set of words, and the
-    sets (as word numbers); a text with no word is the one word of its whole text."""
-    ids: dict[str, int] = {}
-    sets: list[frozenset[int]] = []
-    for text in texts:
-        words = set(_WORD.findall(text.lower())) or {"\0" + text}
-        sets.append(frozenset(ids.setdefault(w, len(ids)) for w in words))
-    per_doc = [np.fromiter(numbers, np.int64, count=len(numbers)) for numbers in sets]
+    sets as a binary texts x words matrix; a text with no word is the one word of its text."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    # A text without a word would have an empty set: it gets one of its own, its whole text.
+    marked = [t if _WORD.search(t) else f"\0{t}" for t in texts]
+    vectorizer = CountVectorizer(binary=True, token_pattern=None, analyzer=_words, dtype=np.int8)
+    sets = sp.csr_matrix(vectorizer.fit_transform(marked))
+    sets.sort_indices()
     # A stable 64-bit hash per distinct word (Python's str hash changes between processes).
     word_hash = np.fromiter(
         (int.from_bytes(hashlib.blake2b(w.encode("utf-8", "surrogatepass"), digest_size=8)
-                        .digest(), "little") for w in ids),
-        dtype=np.uint64, count=len(ids),
+                        .digest(), "little") for w in vectorizer.get_feature_names_out()),
+        dtype=np.uint64, count=sets.shape[1],
     )  # fmt: skip
-    lengths = np.fromiter((len(d) for d in per_doc), np.int64, count=len(per_doc))
-    flat = word_hash[np.concatenate(per_doc)]
-    starts = np.r_[0, np.cumsum(lengths)[:-1]]
+    flat = word_hash[sets.indices]
+    starts = sets.indptr[:-1]
     rng = np.random.default_rng(seed)
     count = MINHASH_BANDS * MINHASH_ROWS
     salts = rng.integers(1, 2**63, size=count, dtype=np.uint64)
@@ -123,6 +116,18 @@ def _signatures(texts: Sequence[str], seed: int) -> tuple[np.ndarray, list[froze
             mixed = _mix((flat ^ salts[i]) * multipliers[i])
             signatures[:, i] = np.minimum.reduceat(mixed, starts)
     return signatures, sets
+
+
+def _words(text: str) -> list[str]:
+    """A text's words, lowercased (its whole text when it has none: see _signatures)."""
+    return _WORD.findall(text.lower()) or [text]
+
+
+def _jaccard(sets: sp.csr_matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Jaccard similarity of the word sets of rows a[i] and b[i], for every i."""
+    shared = np.asarray(sets[a].multiply(sets[b]).sum(axis=1), dtype=np.float64).reshape(-1)
+    sizes = np.diff(sets.indptr)
+    return shared / np.maximum(sizes[a] + sizes[b] - shared, 1)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
