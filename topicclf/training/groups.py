@@ -24,6 +24,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from topicclf.types import NullProgress, Progress
+
 NEAR_DUPLICATE_JACCARD = 0.6
 MINHASH_BANDS, MINHASH_ROWS = 10, 3
 # A group larger than this share of the documents (and than MIN_GROUP_CAP) is a chain of
@@ -33,13 +35,18 @@ _WORD = re.compile(r"\w+")
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
-def near_duplicate_groups(texts: Sequence[str], seed: int = 0) -> np.ndarray:
+def near_duplicate_groups(
+    texts: Sequence[str], seed: int = 0, progress: Progress | None = None
+) -> np.ndarray:
     """A group number per text (0..k-1); texts of one group are near-duplicates, chained
     (a ~ b and b ~ c put a, b and c together). Deterministic for the texts and seed."""
     n = len(texts)
     if n < 2:
         return np.arange(n, dtype=np.int64)
+    progress = progress or NullProgress()
+    progress.start("finding near-duplicates", 2)
     signatures, words = _signatures(texts, seed)
+    progress.advance(1)
     edges_from: list[np.ndarray] = []
     edges_to: list[np.ndarray] = []
     for band in range(MINHASH_BANDS):
@@ -57,6 +64,8 @@ def near_duplicate_groups(texts: Sequence[str], seed: int = 0) -> np.ndarray:
         close = _jaccard(words, docs, reps) >= NEAR_DUPLICATE_JACCARD
         edges_from.append(docs[close])
         edges_to.append(reps[close])
+    progress.advance(1)
+    progress.finish()
     if not edges_from or not sum(len(e) for e in edges_from):
         return np.arange(n, dtype=np.int64)
     a, b = np.concatenate(edges_from), np.concatenate(edges_to)

@@ -71,7 +71,7 @@ def fit_model(
     """Learn features, network, blend and thresholds from texts and their topic sets."""
     progress = progress or NullProgress()
     started = time.perf_counter()
-    data = prepare(config, texts, label_sets)
+    data = prepare(config, texts, label_sets, progress)
     analyzer, stemming = choose_analysis(config, data, progress)
     vectors = vectorize(config, data, progress, analyzer)
     featurizer, x_all = vectors.featurizer, vectors.x
@@ -181,7 +181,12 @@ def keep_stacked_linear(
     return stacked_to_wide(config, featurizer, network, stack, data.multiclass), len(rows)
 
 
-def prepare(config: Config, texts: Sequence[str], label_sets: Sequence[Sequence[str]]) -> Prepared:
+def prepare(
+    config: Config,
+    texts: Sequence[str],
+    label_sets: Sequence[Sequence[str]],
+    progress: Progress | None = None,
+) -> Prepared:
     """Check the data, pick the mode, encode topics and split off the validation rows."""
     kept, labels, skipped = validate_training_data(texts, label_sets)
     unlabelled = sum(not topics for topics in labels)
@@ -200,7 +205,7 @@ def prepare(config: Config, texts: Sequence[str], label_sets: Sequence[Sequence[
         # A document whose only topic fell below min_count has no class left to learn.
         keep = np.flatnonzero(y.sum(axis=1) > 0)
         y, kept = y[keep], [kept[i] for i in keep]
-    groups = near_duplicate_groups(kept, config.train.seed)
+    groups = near_duplicate_groups(kept, config.train.seed, progress)
     train_idx, val_idx = split_indices(y, config.train.validation_split, config.train.seed, groups)
     assert encoder.classes_ is not None
     return Prepared(

@@ -70,7 +70,7 @@ def fit_shortlist(
 ) -> Fitted:
     """Learn features, sources, rescorer and thresholds from texts and their topic sets."""
     started = time.perf_counter()
-    data = prepare_sparse(config, texts, label_sets)
+    data = prepare_sparse(config, texts, label_sets, progress)
     analyzer, stemming = choose_analysis(config, data, progress)
     progress.start("vectorizing", len(data.texts))
     featurizer = TfidfFeaturizer(config.text, config.features)
@@ -144,7 +144,10 @@ def fit_shortlist(
 
 
 def prepare_sparse(
-    config: Config, texts: Sequence[str], label_sets: Sequence[Sequence[str]]
+    config: Config,
+    texts: Sequence[str],
+    label_sets: Sequence[Sequence[str]],
+    progress: Progress | None = None,
 ) -> Prepared:
     """Check the data, pick the mode, encode topics sparsely and hold out validation rows."""
     kept, labels, skipped = validate_training_data(texts, label_sets)
@@ -162,7 +165,7 @@ def prepare_sparse(
         )
     # Near-duplicate records (a title catalogued twice) stay on one side of the split and
     # in one fold: a neighbour that is a copy would teach the rescorer to trust copies.
-    groups = near_duplicate_groups(kept, config.train.seed)
+    groups = near_duplicate_groups(kept, config.train.seed, progress)
     order = grouped_order(groups, np.random.default_rng(config.train.seed))
     n_val = split_point(order, groups, min(max(1, round(n * config.train.validation_split)), n - 1))
     assert encoder.classes_ is not None
