@@ -119,10 +119,25 @@ def test_threshold_and_top_k_overrides(tiny_dense: TopicClassifier) -> None:
     assert tiny_dense.decide(scores, top_k=2).sum() == 2
 
 
-# What the defaults reach (scripts/benchmark_quality.py, README): a regression of more than
-# 0.01 in micro- or macro-F1 fails the suite.
-REUTERS_DEFAULT_MICRO_F1, REUTERS_DEFAULT_MACRO_F1 = 0.8914, 0.5543
-R8_DEFAULT_ACCURACY, R8_DEFAULT_MACRO_F1 = 0.9717, 0.9258
+# What the defaults reach with the default seed (scripts/reproduce_figures.py, README's
+# "Figures that reproduce"): training is deterministic on this machine kind, so a fresh clone
+# gives exactly these. The tolerances are the run-to-run spread over seeds there: a change of
+# platform that reorders float sums moves a figure as another seed would, while a regression
+# beyond that fails the suite. Reuters' macro-F1 rests on ~30 test topics with fewer than 10
+# documents, so it moves most (0.5391-0.5949 over three seeds).
+REUTERS_DEFAULT_MICRO_F1, REUTERS_DEFAULT_MACRO_F1 = 0.8889, 0.5949
+R8_DEFAULT_ACCURACY, R8_DEFAULT_MACRO_F1 = 0.9726, 0.9244
+MICRO_TOLERANCE, REUTERS_MACRO_TOLERANCE, R8_MACRO_TOLERANCE = 0.01, 0.06, 0.015
+
+
+def test_the_pinned_figures_are_the_readme_s() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert f"| {REUTERS_DEFAULT_MICRO_F1:.4f} / {REUTERS_DEFAULT_MACRO_F1:.4f} | yes |" in readme
+    assert f"| {R8_DEFAULT_ACCURACY:.4f} / {R8_DEFAULT_MACRO_F1:.4f} | yes |" in readme
+    assert (
+        f"more than {MICRO_TOLERANCE} below these figures, or macro-F1 more than "
+        f"{REUTERS_MACRO_TOLERANCE} (ModApte) or\n  {R8_MACRO_TOLERANCE} (R8) below" in readme
+    )
 
 
 @pytest.mark.slow
@@ -132,8 +147,8 @@ def test_reuters_default_configuration_quality(reuters_path: Path) -> None:
     clf = _fit(train, Config())
     report = clf.evaluate(test)
     assert report.micro.f1 >= 0.85  # the issue's floor
-    assert report.micro.f1 >= REUTERS_DEFAULT_MICRO_F1 - 0.01
-    assert report.macro.f1 >= REUTERS_DEFAULT_MACRO_F1 - 0.01
+    assert report.micro.f1 >= REUTERS_DEFAULT_MICRO_F1 - MICRO_TOLERANCE
+    assert report.macro.f1 >= REUTERS_DEFAULT_MACRO_F1 - REUTERS_MACRO_TOLERANCE
 
 
 @pytest.mark.slow
@@ -143,8 +158,8 @@ def test_r8_multiclass_quality(reuters_path: Path) -> None:
     clf = _fit(train, Config())
     assert clf.mode_ == "multiclass"
     report = clf.evaluate(test)
-    assert report.multiclass["accuracy"] >= R8_DEFAULT_ACCURACY - 0.01
-    assert report.macro.f1 >= R8_DEFAULT_MACRO_F1 - 0.01
+    assert report.multiclass["accuracy"] >= R8_DEFAULT_ACCURACY - MICRO_TOLERANCE
+    assert report.macro.f1 >= R8_DEFAULT_MACRO_F1 - R8_MACRO_TOLERANCE
 
 
 def test_explain_dense(tiny_dense: TopicClassifier) -> None:
