@@ -478,6 +478,7 @@ def test_file_records_of_the_wrong_shape_are_named(saved: Path, tmp_path: Path) 
         # manifest): each would tag with wrong topics or none.
         ("thresholds.json", "global_threshold", 7, "thresholds must be numbers between 0 and 1"),
         ("thresholds.json", "global_threshold", -5, "thresholds must be numbers between 0 and 1"),
+        ("thresholds.json", "global_threshold", 10**400, "thresholds must be numbers between 0"),
         ("thresholds.json", "strategy", "bogus", "unknown strategy 'bogus'"),
         ("thresholds.json", "top_k", 10**20, "top_k .* is not a plausible count"),
     ],
@@ -815,3 +816,34 @@ def test_keras_rebuilds_a_dense_network_only_after_its_weights_match(
     _edit_json(broken, "manifest.json", "config.network.hidden_units", [60_000])
     with pytest.raises(ModelBundleError, match=r"has shape \(32,\), expected \(60000,\)"):
         TopicClassifier.load(broken, engine="keras")
+
+
+def test_a_model_whose_thresholds_load_would_refuse_is_never_saved(
+    saved: Path, tmp_path: Path
+) -> None:
+    """Training that diverged (NaN scores) once saved a model every later load refused, with
+    --force replacing a working one: save runs the load's own check first."""
+    clf = TopicClassifier.load(saved)
+    clf.policy_.thresholds[0] = float("nan")
+    target = tmp_path / "never"
+    with pytest.raises(ModelBundleError, match=r"never/thresholds.json: thresholds must be"):
+        clf.save(target)
+    assert not target.exists()
+
+
+def test_a_forged_character_ngram_range_is_refused_before_tagging(
+    tiny_docs: list, tmp_path: Path
+) -> None:
+    """[1, 1000000] made tagging one long word quadratic (a 20,000-character word hung
+    `tag`): a range no training forms is refused on load."""
+    from conftest import tiny_config
+
+    config = tiny_config().with_overrides(["features.char_ngrams=on"])
+    clf = TopicClassifier(config=config).fit(
+        [d.text for d in tiny_docs], [d.labels for d in tiny_docs]
+    )
+    model = clf.save(tmp_path / "chars")
+    _edit_json(model, "features.json", "char_ngrams", [1, 1000000])
+    _rerecord(model, "features.json")
+    with pytest.raises(ModelBundleError, match=r"1 <= low <= high <= 10: 1, 1000000"):
+        TopicClassifier.load(model)

@@ -1206,3 +1206,57 @@ def test_a_command_ended_by_an_error_leaves_no_heartbeat_behind(
         if thread.name == "topicclf-heartbeat":
             thread.join(timeout=5)
             assert not thread.is_alive()
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "limit"),
+    [
+        (["tag", "{model}", "{corpus}", "--batch-size", "9" * 400], "--batch-size", "1048576"),
+        (
+            [
+                "tag",
+                "{model}",
+                "{corpus}",
+                "--engine",
+                "dask",
+                "-o",
+                "{out}",
+                "--partitions",
+                "9" * 400,
+            ],
+            "--partitions",
+            "1000000",
+        ),
+        (
+            [
+                "tag",
+                "{model}",
+                "{corpus}",
+                "--engine",
+                "dask",
+                "-o",
+                "{out}",
+                "--workers",
+                "9" * 400,
+            ],
+            "--workers",
+            "4096",
+        ),
+        (["optimize", "{corpus}", "-o", "{out}", "--folds", "9" * 400], "--folds", "100"),
+        (["explain", "{model}", "oil", "--top", "9" * 400], "--top", "1000"),
+    ],
+)
+def test_counts_beyond_any_use_are_usage_errors(
+    capsys: pytest.CaptureFixture[str],
+    model_dir: Path,
+    tmp_path: Path,
+    args: list[str],
+    option: str,
+    limit: str,
+) -> None:
+    """Before: an internal error after work (--batch-size 10**400 in islice), a MemoryError
+    (--workers), an OverflowError (--partitions)."""
+    values = {"model": str(model_dir), "corpus": str(REPO / "tests/data/tiny.jsonl"),
+              "out": str(tmp_path / "out")}  # fmt: skip
+    code, _, err = cli(capsys, *[a.format(**values) for a in args])
+    assert code == 2 and option in err and f"less than or equal to {limit}" in err

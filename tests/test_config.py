@@ -55,7 +55,7 @@ def test_bad_value_type() -> None:
 def test_bad_choice_and_range() -> None:
     with pytest.raises(ConfigError, match="network.type = 'rnn' is not valid; choose one of"):
         Config().with_overrides(["network.type=rnn"])
-    with pytest.raises(ConfigError, match=r"train.learning_rate = -1.0 must be > 0 \(or 0 for"):
+    with pytest.raises(ConfigError, match=r"train.learning_rate = -1.0 must be between 0 and 10"):
         Config().with_overrides(["train.learning_rate=-1"])
     with pytest.raises(ConfigError, match="train.validation_split = 1.5 must be between 0 and 1"):
         Config().with_overrides(["train.validation_split=1.5"])
@@ -153,3 +153,21 @@ def test_a_config_nested_thousands_deep_is_a_config_error(tmp_path: Path) -> Non
     deep.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="invalid TOML: nested too deeply"):
         load_config(deep)
+
+
+@pytest.mark.parametrize(
+    ("setting", "match"),
+    [
+        # Each of these trained and saved a model that no later load accepted, or failed
+        # after minutes of work with an internal error.
+        ("train.learning_rate=1e308", r"train.learning_rate = 1e\+308 must be between 0 and 10"),
+        ("thresholds.top_k=" + "9" * 401, r"thresholds.top_k = 9{50}.*\(401 characters\) must be"),
+        ("network.hidden_units=" + ",".join(["1"] * 800), "has 800 layers; at most 16"),
+        ("train.min_count=" + "9" * 401, r"train.min_count = 9{50}.*must be between 1 and"),
+        ("thresholds.shrinkage=1e300", r"thresholds.shrinkage = 1e\+300 must be between 0 and"),
+        ("train.patience=" + "9" * 30, "train.patience = 9+ must be between 0 and 100000"),
+    ],
+)
+def test_settings_no_model_could_hold_are_refused_before_any_work(setting: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        Config().with_overrides([setting])

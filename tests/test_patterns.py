@@ -68,3 +68,19 @@ def test_any_text_is_judged_without_error(pattern: str) -> None:
                 max_size=12).map("".join))  # fmt: skip
 def test_patterns_made_of_repetitions_are_judged_without_error(pattern: str) -> None:
     backtracking_risk(pattern, PATTERN_FLAGS)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "(?:a{4294967294}){4294967294}",  # asked the regex module for 24 GB when compiled
+        "(?:(?:(?:a{1000}){1000}){1000})",
+        "a{10001}",
+        r"\p{L}{99999}",  # regex-module syntax: the counts are read from the text
+    ],
+)
+def test_huge_repetition_counts_are_refused_before_compiling(pattern: str) -> None:
+    assert "a matcher is built for" in (backtracking_risk(pattern, PATTERN_FLAGS) or "")
+    with pytest.raises(ConfigError, match="more than the 10,000 a matcher is built for"):
+        Config().with_overrides([f"text.token_pattern={pattern}"])
+    assert backtracking_risk(r"\w{2,50}", PATTERN_FLAGS) is None

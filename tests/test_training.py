@@ -138,3 +138,16 @@ def test_train_says_which_network_it_took(
     info = describe(tmp_path / "m")
     assert info["training"]["network_choice"].startswith("network.type = auto: shortlist")
     assert TopicClassifier.load(tmp_path / "m").config_.features.max_features == 200_000
+
+
+def test_training_that_diverges_stops_with_what_to_change() -> None:
+    import numpy as np
+
+    from topicclf.config import Config
+    from topicclf.errors import DataError
+    from topicclf.training.pipeline import check_finite
+
+    config = Config().with_overrides(["train.learning_rate=9"])
+    check_finite(np.zeros((2, 3)), config)
+    with pytest.raises(DataError, match=r"training diverged: .* \(train.learning_rate = 9\); lo"):
+        check_finite(np.array([[0.5, np.nan]]), config)

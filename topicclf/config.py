@@ -137,6 +137,11 @@ NPZ_MAX_MEMBERS = 256
 # model file fails at once instead of after a long allocation.
 MAX_UNITS = 65_536
 MAX_BATCH = 1 << 20
+MAX_PARTITIONS = 1_000_000  # tag --engine dask --partitions
+MAX_WORKERS = 4096  # worker processes asked for (each engine also caps them at the cores)
+MAX_LAYERS = 16  # network.hidden_units: deeper than any model here (Keras recursion at ~800)
+MAX_TOP_K = 2**31  # thresholds.top_k, and a model's thresholds.json (bundle)
+MAX_LEARNING_RATE = 10.0  # Adam diverges to NaN long before; a model of NaN cannot load
 MAX_PATTERN_CHARS = 1000  # text.token_pattern
 # The flags every token pattern is compiled with (those of NLTK's RegexpTokenizer).
 PATTERN_FLAGS = re.UNICODE | re.MULTILINE | re.DOTALL
@@ -172,7 +177,7 @@ def _at_least(section: str, key: str, value: float, low: float) -> None:
         raise ConfigError(f"{section}.{key} = {_shown(value)} must be >= {low}")
 
 
-def _between(section: str, key: str, value: int, low: int, high: int) -> None:
+def _between(section: str, key: str, value: float, low: float, high: float) -> None:
     _finite(section, key, value)
     if not low <= value <= high:
         raise ConfigError(f"{section}.{key} = {_shown(value)} must be between {low} and {high}")
@@ -216,11 +221,7 @@ class TextConfig:
             )
         risk = backtracking_risk(self.token_pattern, PATTERN_FLAGS)
         if risk:
-            raise ConfigError(
-                f"text.token_pattern = {_shown(self.token_pattern)} could take exponential time "
-                f"on some texts ({risk}); make the end of each repetition unambiguous, e.g. "
-                r"\w+(?:[-']\w+)*"
-            )
+            raise ConfigError(f"text.token_pattern = {_shown(self.token_pattern)} {risk}")
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,10 @@ class NetworkConfig:
 
     def __post_init__(self) -> None:
         _choice("network", "type", self.type, NETWORK_TYPES)
+        if len(self.hidden_units) > MAX_LAYERS:
+            raise ConfigError(
+                f"network.hidden_units has {len(self.hidden_units)} layers; at most {MAX_LAYERS}"
+            )
         for units in self.hidden_units:
             _between("network", "hidden_units", units, 1, MAX_UNITS)
         _fraction("network", "dropout", self.dropout, open_low=False)
@@ -304,14 +309,15 @@ class TrainConfig:
         _between("train", "epochs", self.epochs, 1, 100_000)
         _between("train", "batch_size", self.batch_size, 0, MAX_BATCH)
         _finite("train", "learning_rate", self.learning_rate)
-        if self.learning_rate < 0:
+        if not 0 <= self.learning_rate <= MAX_LEARNING_RATE:
             raise ConfigError(
-                f"train.learning_rate = {self.learning_rate!r} must be > 0 (or 0 for automatic)"
+                f"train.learning_rate = {_shown(self.learning_rate)} must be between 0 and "
+                f"{MAX_LEARNING_RATE:g} (0: automatic)"
             )
-        _at_least("train", "patience", self.patience, 0)
+        _between("train", "patience", self.patience, 0, 100_000)
         _choice("train", "stop_on", self.stop_on, ("loss", "f1"))
         _fraction("train", "validation_split", self.validation_split)
-        _at_least("train", "min_count", self.min_count, 1)
+        _between("train", "min_count", self.min_count, 1, 10**9)
         _choice("train", "positive_weight", self.positive_weight, ("none", "sqrt"))
         _between("train", "seed", self.seed, 0, 2**32 - 1)  # numpy and TensorFlow take 32 bits
 
@@ -341,8 +347,8 @@ class ThresholdConfig:
         _choice("thresholds", "strategy", self.strategy, THRESHOLD_STRATEGIES)
         _choice("thresholds", "fallback", self.fallback, FALLBACKS)
         _fraction("thresholds", "value", self.value)
-        _at_least("thresholds", "shrinkage", self.shrinkage, 0)
-        _at_least("thresholds", "top_k", self.top_k, 0)
+        _between("thresholds", "shrinkage", self.shrinkage, 0, 1e6)
+        _between("thresholds", "top_k", self.top_k, 0, MAX_TOP_K)
 
 
 @dataclass(frozen=True)
@@ -372,6 +378,7 @@ class BlendConfig:
 # take; a long text has words to spare, and its character n-grams multiply the features per
 # document, so training and tagging time (evidence: training.char_ngram_choice).
 CHAR_NGRAM_RANGE = (3, 5)
+MAX_CHAR_NGRAM = 10  # the longest character n-gram a model file may ask for
 SHORT_TEXT_CHARS = 200
 
 # Folds of the training rows whose out-of-fold linear margins a stacked network learns on.

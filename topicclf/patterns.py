@@ -19,34 +19,71 @@ from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 _REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT)
+ALIKE = "a repeated group whose alternatives can start alike, e.g. (?:a|aa)+"
+NESTED = "a repetition inside a repetition, e.g. (?:a+)+ or (?:\\w+\\s?)*"
+MAX_REPEAT_COUNT = 10_000
+_COUNT = re.compile(
+    r"\{(\d{1,30})(?:,\d{0,30})?\}"
+)  # a bounded repetition's count, nested counts multiplied
 _ZERO_WIDTH = (sre.AT, sre.ASSERT, sre.ASSERT_NOT)
 
 
 @functools.lru_cache(maxsize=64)
 def backtracking_risk(pattern: str, flags: int = 0) -> str | None:
-    """Why `pattern` may take exponential time to fail a match (a phrase naming the part),
-    or None. Patterns that Python's parser cannot read (syntax only the `regex` module has)
-    get None: the tokenizer's time limit guards those."""
+    """Why `pattern` is refused, as a phrase that follows it in a message (it may take
+    exponential time to fail a match, or asks for a huge matcher), or None. Patterns that
+    Python's parser cannot read (syntax only the `regex` module has) get None: the
+    tokenizer's time limit guards those."""
     try:
         tree = sre_parse.parse(pattern, flags)
     except (re.error, RecursionError, OverflowError, ValueError):
+        # Syntax of the regex module alone: its counts, at least, are read from the text.
+        counts = [int(n) for n in _COUNT.findall(pattern)]
+        if any(n > MAX_REPEAT_COUNT for n in counts):
+            return (
+                f"has a repetition count of {max(counts):,}, more than the "
+                f"{MAX_REPEAT_COUNT:,} a matcher is built for; use smaller counts"
+            )
         return None
     return _risk(list(tree))
 
 
-def _risk(items: list[tuple[Any, Any]]) -> str | None:
+def _risk(items: list[tuple[Any, Any]], factor: int = 1) -> str | None:
     for op, av in items:
+        inner = factor
+        if op in _REPEATS or op == getattr(sre, "POSSESSIVE_REPEAT", None):
+            # A bounded count is compiled into the matcher (a{1000}{1000}{1000} asked the
+            # regex module for 24 GB before matching anything).
+            count = av[0] if av[1] == sre.MAXREPEAT else av[1]
+            inner = factor * max(1, count)
+            if inner > MAX_REPEAT_COUNT:
+                return (
+                    f"has repetition counts that multiply to {inner:,}, more than the "
+                    f"{MAX_REPEAT_COUNT:,} a matcher is built for; use smaller counts, e.g. "
+                    "\\w{2,50}"
+                )
         for body in _bodies(op, av):
-            found = _risk(body)
+            found = _risk(body, inner)
             if found:
                 return found
         if op in _REPEATS and av[1] == sre.MAXREPEAT:
             body = list(av[2])
             if _ambiguous_alternatives(body):
-                return "a repeated group whose alternatives can start alike, e.g. (?:a|aa)+"
+                return _exponential(
+                    "a repeated group whose alternatives can start alike, e.g. (?:a|aa)+"
+                )
             if _only_a_varying_repeat(body):
-                return "a repetition inside a repetition, e.g. (?:a+)+ or (?:\\w+\\s?)*"
+                return _exponential(
+                    "a repetition inside a repetition, e.g. (?:a+)+ or (?:\\w+\\s?)*"
+                )
     return None
+
+
+def _exponential(shape: str) -> str:
+    return (
+        f"could take exponential time on some texts ({shape}); make the end of each "
+        "repetition unambiguous, e.g. \\w+(?:[-']\\w+)*"
+    )
 
 
 def _bodies(op: Any, av: Any) -> list[list[tuple[Any, Any]]]:

@@ -12,6 +12,7 @@ here unpickles.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,7 @@ from topicclf.bundle.layout import (
 # FORMAT_VERSION is defined with the manifest and re-exported: it versions the whole bundle.
 from topicclf.bundle.manifest import FORMAT_VERSION as FORMAT_VERSION
 from topicclf.bundle.manifest import describe_versions, new_manifest
-from topicclf.config import THRESHOLD_STRATEGIES, Config
+from topicclf.config import MAX_TOP_K, THRESHOLD_STRATEGIES, Config
 from topicclf.errors import ConfigError, ModelBundleError
 from topicclf.features import FEATURIZERS, Featurizer
 from topicclf.features.tfidf import TfidfFeaturizer
@@ -115,7 +116,9 @@ def save_model(
                 scorer.linear_featurizer, tmp, LINEAR_FEATURES_META, LINEAR_FEATURES_ARRAYS
             )
         write_json(tmp / LABELS_FILE, model.classes)
-        write_json(tmp / THRESHOLDS_FILE, model.policy.to_dict())
+        thresholds = model.policy.to_dict()
+        check_thresholds(json.loads(json.dumps(thresholds)), f"{target}/{THRESHOLDS_FILE}")
+        write_json(tmp / THRESHOLDS_FILE, thresholds)
         if model.vocabulary is not None:  # before hashing: every file is recorded
             write_json(tmp / VOCABULARY_FILE, model.vocabulary.to_dict())
         # Hashed from disk once written: the records are of exactly what a reader will see.
@@ -247,17 +250,22 @@ def read_labels(files: ModelFiles) -> list[str]:
 
 def read_thresholds(files: ModelFiles) -> dict[str, Any]:
     """The thresholds file's fields, type-checked."""
-    data = files.json(THRESHOLDS_FILE)
+    return check_thresholds(files.json(THRESHOLDS_FILE), f"{files.directory}/{THRESHOLDS_FILE}")
+
+
+def check_thresholds(data: Any, where: str) -> dict[str, Any]:
+    """The one check of a thresholds record, on load and before saving (a model whose
+    training diverged to NaN is never saved to fail every later load)."""
     required = ("strategy", "thresholds", "global_threshold", "fallback")
-    where = f"{files.directory}/{THRESHOLDS_FILE}"
     check_fields(data, THRESHOLD_FIELDS, where, required=required)
     # Scores are probabilities: a threshold outside [0, 1] (or NaN) gives every topic or none.
     values = [*data["thresholds"], data["global_threshold"]]
-    if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in values):
+    # 0 <= v <= 1 first: math.isfinite of a 400-digit integer raises OverflowError.
+    if not all(0.0 <= v <= 1.0 and math.isfinite(v) for v in values):
         raise ModelBundleError(f"{where}: thresholds must be numbers between 0 and 1")
     if data["strategy"] not in (*THRESHOLD_STRATEGIES, "argmax"):
         raise ModelBundleError(f"{where}: unknown strategy {data['strategy']!r}")
-    if data.get("top_k", 0) > 2**31:
+    if data.get("top_k", 0) > MAX_TOP_K:
         raise ModelBundleError(f"{where}: top_k {data['top_k']} is not a plausible count")
     return dict(data)
 

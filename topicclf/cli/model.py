@@ -229,8 +229,10 @@ def optimize(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="TOML file for the best configuration.")
     ],
-    trials: Annotated[int, typer.Option(min=1, help="Configurations to try.")] = 8,
-    folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds per trial.")] = 3,
+    trials: Annotated[int, typer.Option(min=1, max=10_000, help="Configurations to try.")] = 8,
+    folds: Annotated[
+        int, typer.Option(min=2, max=100, help="Cross-validation folds per trial.")
+    ] = 3,
     objective: Annotated[
         str,
         typer.Option(help="What to maximize: mean_f1 (of micro and macro), micro_f1, macro_f1."),

@@ -34,6 +34,9 @@ from topicclf.cli.common import (
 )
 from topicclf.config import (
     DASK_PARTITIONS_PER_WORKER,
+    MAX_BATCH,
+    MAX_PARTITIONS,
+    MAX_WORKERS,
     TAG_BATCH_SIZE,
 )
 from topicclf.reports.safe import escape
@@ -45,7 +48,7 @@ ThresholdOpt = Annotated[
     float | None,
     typer.Option(min=0.0, max=1.0, help="One threshold for every topic, no fallback."),
 ]
-BatchSizeOpt = Annotated[int, typer.Option(min=1, help="Documents per batch.")]
+BatchSizeOpt = Annotated[int, typer.Option(min=1, max=MAX_BATCH, help="Documents per batch.")]
 BadRecordsOpt = Annotated[
     BadRecords,
     typer.Option(
@@ -82,6 +85,7 @@ PartitionsOpt = Annotated[
     int | None,
     typer.Option(
         min=1,
+        max=MAX_PARTITIONS,
         help=f"Number of partitions (default: {DASK_PARTITIONS_PER_WORKER} per worker).",
         rich_help_panel=DASK,
     ),
@@ -89,7 +93,10 @@ PartitionsOpt = Annotated[
 WorkersOpt = Annotated[
     int | None,
     typer.Option(
-        min=1, help="Workers of the local cluster (default: one per core).", rich_help_panel=DASK
+        min=1,
+        max=MAX_WORKERS,
+        help="Workers of the local cluster (default: one per core).",
+        rich_help_panel=DASK,
     ),
 ]
 InputsArg = Annotated[
@@ -295,7 +302,9 @@ def explain(
             show_default=False,
         ),
     ],
-    top: Annotated[int, typer.Option(min=1, help="Terms shown per topic and direction.")] = 8,
+    top: Annotated[
+        int, typer.Option(min=1, max=1000, help="Terms shown per topic and direction.")
+    ] = 8,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     *,
     reading: Reading,

@@ -18,7 +18,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from topicclf.arrayfiles import FLOATS, ArraySpec
-from topicclf.config import CHAR_NGRAM_RANGE, SHORT_TEXT_CHARS, FeatureConfig, TextConfig
+from topicclf.config import (
+    CHAR_NGRAM_RANGE,
+    MAX_CHAR_NGRAM,
+    SHORT_TEXT_CHARS,
+    FeatureConfig,
+    TextConfig,
+)
 from topicclf.errors import DataError, NotFittedError
 from topicclf.features.languages import LanguageRules
 from topicclf.features.text import TextFeaturizer, char_grams
@@ -350,9 +356,12 @@ class TfidfFeaturizer(TextFeaturizer):
         self.char_range_ = None
         if chars:
             low, high = meta.get("char_ngrams") or (0, 0)
-            if not 1 <= low <= high:
+            # A forged range of [1, 1000000] made tagging a long word quadratic: pieces of
+            # words longer than MAX_CHAR_NGRAM are never formed by training.
+            if not 1 <= low <= high <= MAX_CHAR_NGRAM:
                 raise ValueError(
-                    f"char_ngrams must be [low, high], 1 <= low <= high: {low}, {high}"
+                    f"char_ngrams must be [low, high], 1 <= low <= high <= {MAX_CHAR_NGRAM}: "
+                    f"{str(low)[:20]}, {str(high)[:20]}"
                 )
             self.char_range_ = (low, high)
         self.idf_ = np.asarray(arrays["idf"], dtype=np.float32)

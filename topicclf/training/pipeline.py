@@ -84,6 +84,7 @@ def fit_model(
     )
     val_logits = None if logits is None else logits[data.val_idx]
     network_val = scores_now(network, x_val, data.multiclass, val_logits)
+    check_finite(network_val, config)
     blended = fit_blend(config, data, vectors, network_val, tune, progress, stack)
     blend, val_scores = blended.blend, blended.val_scores
     policy = tune(y_val, val_scores)
@@ -212,6 +213,17 @@ def prepare(
         kept, y, encoder.classes_, mode, train_idx, val_idx, skipped, dict(encoder.dropped_),
         groups,
     )  # fmt: skip
+
+
+def check_finite(scores: np.ndarray, config: Config) -> None:
+    """Stop when the network's scores are not numbers: training diverged (a learning rate far
+    too high), and thresholds tuned on NaN would give a model no load accepts."""
+    if not np.isfinite(scores).all():
+        raise DataError(
+            "training diverged: the network's validation scores are not finite numbers "
+            f"(train.learning_rate = {config.train.learning_rate:g}); lower the learning "
+            "rate, or set it to 0 for the automatic one"
+        )
 
 
 def training_mode(config: Config, labels: Sequence[Sequence[str]]) -> str:

@@ -37,6 +37,7 @@ from topicclf.training.groups import near_duplicate_groups
 from topicclf.training.network import epoch_progress
 from topicclf.training.pipeline import (
     Fitted,
+    check_finite,
     threshold_curve,
     training_mode,
     validate_training_data,
@@ -85,6 +86,7 @@ def fit_shortlist(
     val = data.val_idx
     val_shortlists = shortlists.rows(val)
     probabilities = rescorer.probabilities(val_shortlists)
+    check_finite(probabilities, config)
     gold = np.diff(data.y[val].indptr)
     policy = tune_limit_and_threshold(
         config,
