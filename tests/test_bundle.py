@@ -847,3 +847,15 @@ def test_a_forged_character_ngram_range_is_refused_before_tagging(
     _rerecord(model, "features.json")
     with pytest.raises(ModelBundleError, match=r"1 <= low <= high <= 10: 1, 1000000"):
         TopicClassifier.load(model)
+
+
+def test_info_and_load_refuse_the_same_forged_settings(saved: Path, tmp_path: Path) -> None:
+    broken = _copy(saved, tmp_path)
+    _edit_json(broken, "manifest.json", "config.features.ngram_max", 10**9)
+    _both_refuse(broken, r"invalid configuration in the manifest: .*ngram_max = 1000000000 must")
+    broken = _copy(saved, tmp_path / "net")
+    _edit_json(broken, "manifest.json", "network", "\x1b[2J")
+    from topicclf.bundle.info import describe
+
+    with pytest.raises(ModelBundleError, match=r"net/copy/manifest.json: unknown network type"):
+        describe(broken)

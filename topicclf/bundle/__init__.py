@@ -177,14 +177,7 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
     path = Path(path)
     manifest = check_directory(path)
     files = model_files(path, manifest)
-    try:
-        stored = manifest["config"]
-        if isinstance(stored, dict) and isinstance(stored.get("blend"), dict):
-            # Models saved before stacking existed were not stacked.
-            stored = {**stored, "blend": {"stack": False, **stored["blend"]}}
-        config = Config.from_dict(stored)
-    except (ConfigError, KeyError, TypeError) as exc:
-        raise ModelBundleError(f"{path}: invalid configuration in the manifest: {exc}") from None
+    config = manifest_config(path, manifest)
     classes = read_labels(files)
     featurizer = _load_featurizer(files, config, FEATURES_META, FEATURES_ARRAYS, None)
     try:
@@ -221,6 +214,19 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
         manifest=manifest,
         vocabulary=load_vocabulary(files, classes),
     )
+
+
+def manifest_config(path: Path, manifest: dict[str, Any]) -> Config:
+    """The configuration a manifest records, checked as any setting is (`load` and `info`
+    refuse the same forged values)."""
+    try:
+        stored = manifest["config"]
+        if isinstance(stored, dict) and isinstance(stored.get("blend"), dict):
+            # Models saved before stacking existed were not stacked.
+            stored = {**stored, "blend": {"stack": False, **stored["blend"]}}
+        return Config.from_dict(stored)
+    except (ConfigError, KeyError, TypeError) as exc:
+        raise ModelBundleError(f"{path}: invalid configuration in the manifest: {exc}") from None
 
 
 def load_vocabulary(files: ModelFiles, classes: list[str]) -> Vocabulary | None:

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from topicclf.bundle import read_labels, read_thresholds
+from topicclf.bundle import manifest_config, read_labels, read_thresholds
 from topicclf.bundle.layout import check_directory, model_files
 from topicclf.bundle.manifest import describe_versions
+from topicclf.errors import ConfigError, ModelBundleError
 from topicclf.features.languages import describe_rules
 from topicclf.model.networks import network_kind
 
@@ -28,12 +29,16 @@ def describe(directory: str | Path) -> dict[str, Any]:
     """What a model is, from its JSON files alone (no network is loaded)."""
     directory = Path(directory)
     manifest = check_directory(directory)
+    manifest_config(directory, manifest)  # forged settings: refused as `load` refuses them
     files = model_files(directory, manifest)
     topics = read_labels(files)
     thresholds = read_thresholds(files)
     config = manifest.get("config", {})
     net = config.get("network", {})
-    kind = network_kind(str(manifest.get("network")))
+    try:
+        kind = network_kind(str(manifest.get("network")))
+    except ConfigError as exc:
+        raise ModelBundleError(f"{directory}/manifest.json: {exc}") from None
     training = manifest.get("training", {})
     shown = ", ".join(topics[:30]) + (f" ... (+{len(topics) - 30})" if len(topics) > 30 else "")
     return {
