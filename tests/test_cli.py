@@ -996,6 +996,32 @@ def test_outputs_inside_an_input_or_of_the_wrong_kind_are_refused_before_any_wor
     assert code == 1 and "is also an input" in err
 
 
+def test_force_never_replaces_a_directory_of_other_files(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    # `train ... -o u --force` on an ordinary directory deleted its files.
+    corpus = str(data_dir / "tiny.jsonl")
+    ordinary = tmp_path / "u"
+    ordinary.mkdir()
+    (ordinary / "keep.txt").write_text("precious")
+    refused = (
+        f"error: {ordinary} is a directory that is not a topicclf model (it holds keep.txt); "
+        "--force replaces only a model directory: choose another path"
+    )
+    for command in (["train", corpus], ["tune", str(model_dir), corpus]):
+        code, out, err = cli(capsys, *command, "-o", str(ordinary), "--force")
+        assert (code, out) == (1, "") and refused in err
+        assert "vectorizing" not in err and "documents" not in err  # before any work
+        assert (ordinary / "keep.txt").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["u"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out, _ = cli(capsys, "tune", str(model_dir), corpus, "-o", str(empty), "--force")
+    assert code == 0 and (empty / "manifest.json").exists()
+    code, out, _ = cli(capsys, "tune", str(model_dir), corpus, "-o", str(empty), "--force")
+    assert code == 0  # a model replaces a model
+
+
 def test_write_labels_beside_each_text_file_round_trips(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
 ) -> None:

@@ -107,7 +107,7 @@ def train(
     # instead of training for minutes and then racing this one to the rename.
     with output_lock(output):
         given = [str(p) for p in (config, vocabulary) if p is not None]
-        check_output(output, [corpus, *given], force, kind="directory")
+        check_output(output, [corpus, *given], force, kind="model")
         progress = make_progress()
         docs = read_all(source, progress)
         started = time.perf_counter()
@@ -376,7 +376,7 @@ def tune(
 
     started = time.perf_counter()
     with output_lock(output):
-        check_output(output, [str(model), corpus], force, kind="directory")
+        check_output(output, [str(model), corpus], force, kind="model")
         source = reading.open(corpus)
         clf = TopicClassifier.load(model)
         docs = read_all(source, make_progress())

@@ -178,7 +178,7 @@ def tag(
     fmt = output_format_for(output, output_format)
     reading = reading.with_options(on_error="report")  # the policy is applied while tagging
     if output is not None:
-        kind = "directory" if engine == "dask" else "file"
+        kind = "parts" if engine == "dask" else "file"
         check_output(output, [str(model), *sources], force, kind=kind)
     if engine == "dask":
         _tag_on_dask(
