@@ -1048,6 +1048,44 @@ def test_write_labels_beside_each_text_file_round_trips(
     assert code == 2 and "text directory" in err
 
 
+def test_write_labels_checks_every_labels_file_before_writing_any(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    # A FIFO b.labels was replaced by a file with --force; a directory c.labels failed with
+    # a raw OSError naming a temporary file, after other .labels files were written.
+    import shutil
+
+    folder = tmp_path / "docs"
+    shutil.copytree(data_dir / "txtdir", folder)
+    before = {p: p.read_text() for p in folder.rglob("*.labels")}
+    fifo = folder / "t02.labels"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    for force in ([], ["--force"]):
+        code, out, err = cli(capsys, "tag", str(model_dir), str(folder), "--write-labels", *force)
+        assert (code, out) == (1, "")
+        assert f"error: {fifo} is a FIFO (named pipe), not a regular file" in err
+        assert fifo.is_fifo()
+        assert {p: p.read_text() for p in folder.rglob("*.labels") if p != fifo} == {
+            p: text for p, text in before.items() if p != fifo
+        }  # nothing written
+    fifo.unlink()
+    directory = folder / "sub" / "t06.labels"
+    directory.unlink()
+    directory.mkdir()
+    code, out, err = cli(capsys, "tag", str(model_dir), str(folder), "--write-labels", "--force")
+    assert (code, out) == (1, "") and ".tmp" not in err
+    assert (
+        f"error: {directory} is a directory, where --write-labels would write the topics of "
+        "t06.txt; move it away, or tag without --write-labels"
+    ) in err
+    assert (folder / "t01.labels").read_text() == before[folder / "t01.labels"]
+    assert not (folder / "t02.labels").exists()  # no .labels written at all
+    directory.rmdir()
+    code, _, err = cli(capsys, "tag", str(model_dir), str(folder), "--write-labels", "--force")
+    assert code == 0 and "wrote 6 .labels files" in err
+
+
 def test_a_reader_that_goes_away_stops_output_quietly_with_the_sigpipe_status(
     model_dir: Path, tmp_path: Path
 ) -> None:
