@@ -1252,6 +1252,47 @@ def test_closed_standard_streams_and_an_ascii_terminal_get_clear_errors(
     assert "internal error" not in err
 
 
+def test_every_command_that_prints_its_result_refuses_a_closed_stdout_before_any_work(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    model_dir: Path,
+    tmp_path: Path,
+    data_dir: Path,
+) -> None:
+    # `evaluate MODEL CORPUS >&-` read and scored the whole corpus before refusing. Inputs
+    # that do not exist show the order: the closed stdout is said before anything is read.
+    missing = str(tmp_path / "missing")
+    corpus = str(data_dir / "tiny.jsonl")
+    commands = [
+        ["train", missing, "-o", str(tmp_path / "m")],
+        ["evaluate", missing, corpus],
+        ["optimize", missing, "-o", str(tmp_path / "best.toml")],
+        ["info", missing],
+        ["info", missing, "--verify"],
+        ["tune", missing, corpus, "-o", str(tmp_path / "t")],
+        ["explain", missing, "some text"],
+        ["corpus", "stats", missing],
+        ["report", "compare", missing, missing + "2"],
+    ]
+    monkeypatch.setattr(sys, "stdout", None)  # what Python gives a process started with >&-
+    for command in commands:
+        code, _, err = cli(capsys, *command)
+        assert (code, err) == (
+            1,
+            "error: standard output is closed (started with >&-); redirect it to a file or "
+            "/dev/null\n",
+        ), command
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written either
+
+
+def test_evaluate_with_stdout_closed_reads_nothing(model_dir: Path, data_dir: Path) -> None:
+    code, _, err = _shell(
+        '"$0" -m topicclf evaluate "$1" "$2" >&-', str(model_dir), str(data_dir / "tiny.jsonl")
+    )
+    assert code == 1 and "error: standard output is closed (started with >&-)" in err
+    assert "reading" not in err and "scoring" not in err  # no progress: no work
+
+
 def test_a_command_ended_by_an_error_leaves_no_heartbeat_behind(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

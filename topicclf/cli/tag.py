@@ -324,6 +324,7 @@ def explain(
     """
     from topicclf.classifier import TopicClassifier
 
+    standard_output()  # closed (>&-): said before any work
     documents = _documents_to_explain(source, reading)
     clf = TopicClassifier.load(model)
     explained = [(doc.id, clf.explain(doc.text, top=top)) for doc in documents]
