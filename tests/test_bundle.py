@@ -100,11 +100,27 @@ def test_failed_save_leaves_nothing(tmp_path: Path) -> None:
 
 def test_overwrite_replaces_whole(tmp_path: Path, tiny_dense: TopicClassifier) -> None:
     target = tmp_path / "model"
-    target.mkdir()
-    (target / "stale.txt").write_text("old")
+    tiny_dense.save(target)
+    (target / "labels.json").write_text('["stale"]')
     tiny_dense.save(target, overwrite=True)
-    assert not (target / "stale.txt").exists()
+    assert json.loads((target / "labels.json").read_text()) == list(tiny_dense.classes_)
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_overwrite_never_replaces_a_directory_of_other_files(
+    tmp_path: Path, tiny_dense: TopicClassifier
+) -> None:
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "stale.txt").write_text("precious")
+    with pytest.raises(OutputError, match=r"model is a directory that is not a topicclf model "
+                       r"\(it holds stale\.txt\); --force replaces only a model"):  # fmt: skip
+        tiny_dense.save(target, overwrite=True)
+    assert (target / "stale.txt").read_text() == "precious"
+    tiny_dense.save(target / "inner")
+    (target / "stale.txt").unlink()
+    with pytest.raises(OutputError, match=r"it holds inner/\)"):  # a model inside is not one
+        tiny_dense.save(target, overwrite=True)
 
 
 def _copy(saved: Path, tmp_path: Path) -> Path:

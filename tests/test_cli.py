@@ -996,6 +996,32 @@ def test_outputs_inside_an_input_or_of_the_wrong_kind_are_refused_before_any_wor
     assert code == 1 and "is also an input" in err
 
 
+def test_force_never_replaces_a_directory_of_other_files(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    # `train ... -o u --force` on an ordinary directory deleted its files.
+    corpus = str(data_dir / "tiny.jsonl")
+    ordinary = tmp_path / "u"
+    ordinary.mkdir()
+    (ordinary / "keep.txt").write_text("precious")
+    refused = (
+        f"error: {ordinary} is a directory that is not a topicclf model (it holds keep.txt); "
+        "--force replaces only a model directory: choose another path"
+    )
+    for command in (["train", corpus], ["tune", str(model_dir), corpus]):
+        code, out, err = cli(capsys, *command, "-o", str(ordinary), "--force")
+        assert (code, out) == (1, "") and refused in err
+        assert "vectorizing" not in err and "documents" not in err  # before any work
+        assert (ordinary / "keep.txt").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["u"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out, _ = cli(capsys, "tune", str(model_dir), corpus, "-o", str(empty), "--force")
+    assert code == 0 and (empty / "manifest.json").exists()
+    code, out, _ = cli(capsys, "tune", str(model_dir), corpus, "-o", str(empty), "--force")
+    assert code == 0  # a model replaces a model
+
+
 def test_write_labels_beside_each_text_file_round_trips(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
 ) -> None:
@@ -1020,6 +1046,44 @@ def test_write_labels_beside_each_text_file_round_trips(
         capsys, "tag", str(model_dir), str(data_dir / "tiny.jsonl"), "--write-labels"
     )
     assert code == 2 and "text directory" in err
+
+
+def test_write_labels_checks_every_labels_file_before_writing_any(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    # A FIFO b.labels was replaced by a file with --force; a directory c.labels failed with
+    # a raw OSError naming a temporary file, after other .labels files were written.
+    import shutil
+
+    folder = tmp_path / "docs"
+    shutil.copytree(data_dir / "txtdir", folder)
+    before = {p: p.read_text() for p in folder.rglob("*.labels")}
+    fifo = folder / "t02.labels"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    for force in ([], ["--force"]):
+        code, out, err = cli(capsys, "tag", str(model_dir), str(folder), "--write-labels", *force)
+        assert (code, out) == (1, "")
+        assert f"error: {fifo} is a FIFO (named pipe), not a regular file" in err
+        assert fifo.is_fifo()
+        assert {p: p.read_text() for p in folder.rglob("*.labels") if p != fifo} == {
+            p: text for p, text in before.items() if p != fifo
+        }  # nothing written
+    fifo.unlink()
+    directory = folder / "sub" / "t06.labels"
+    directory.unlink()
+    directory.mkdir()
+    code, out, err = cli(capsys, "tag", str(model_dir), str(folder), "--write-labels", "--force")
+    assert (code, out) == (1, "") and ".tmp" not in err
+    assert (
+        f"error: {directory} is a directory, where --write-labels would write the topics of "
+        "t06.txt; move it away, or tag without --write-labels"
+    ) in err
+    assert (folder / "t01.labels").read_text() == before[folder / "t01.labels"]
+    assert not (folder / "t02.labels").exists()  # no .labels written at all
+    directory.rmdir()
+    code, _, err = cli(capsys, "tag", str(model_dir), str(folder), "--write-labels", "--force")
+    assert code == 0 and "wrote 6 .labels files" in err
 
 
 def test_a_reader_that_goes_away_stops_output_quietly_with_the_sigpipe_status(
@@ -1186,6 +1250,47 @@ def test_closed_standard_streams_and_an_ascii_terminal_get_clear_errors(
     assert code == 1 and "internal error" not in err
     assert "cannot write '\\xd6' in the output's encoding (ascii); set PYTHONIOENCODING" in err
     assert "internal error" not in err
+
+
+def test_every_command_that_prints_its_result_refuses_a_closed_stdout_before_any_work(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    model_dir: Path,
+    tmp_path: Path,
+    data_dir: Path,
+) -> None:
+    # `evaluate MODEL CORPUS >&-` read and scored the whole corpus before refusing. Inputs
+    # that do not exist show the order: the closed stdout is said before anything is read.
+    missing = str(tmp_path / "missing")
+    corpus = str(data_dir / "tiny.jsonl")
+    commands = [
+        ["train", missing, "-o", str(tmp_path / "m")],
+        ["evaluate", missing, corpus],
+        ["optimize", missing, "-o", str(tmp_path / "best.toml")],
+        ["info", missing],
+        ["info", missing, "--verify"],
+        ["tune", missing, corpus, "-o", str(tmp_path / "t")],
+        ["explain", missing, "some text"],
+        ["corpus", "stats", missing],
+        ["report", "compare", missing, missing + "2"],
+    ]
+    monkeypatch.setattr(sys, "stdout", None)  # what Python gives a process started with >&-
+    for command in commands:
+        code, _, err = cli(capsys, *command)
+        assert (code, err) == (
+            1,
+            "error: standard output is closed (started with >&-); redirect it to a file or "
+            "/dev/null\n",
+        ), command
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written either
+
+
+def test_evaluate_with_stdout_closed_reads_nothing(model_dir: Path, data_dir: Path) -> None:
+    code, _, err = _shell(
+        '"$0" -m topicclf evaluate "$1" "$2" >&-', str(model_dir), str(data_dir / "tiny.jsonl")
+    )
+    assert code == 1 and "error: standard output is closed (started with >&-)" in err
+    assert "reading" not in err and "scoring" not in err  # no progress: no work
 
 
 def test_a_command_ended_by_an_error_leaves_no_heartbeat_behind(

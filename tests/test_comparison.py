@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from topicclf.errors import TopicclfError
 from topicclf.metrics.comparison import compare, load_report
 
 SCHEMES = ("micro", "weighted", "samples")
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _report(path: Path, micro: float, topics: dict[str, float]) -> Path:
@@ -140,3 +142,19 @@ def test_comparison_files_escape_topic_names(tmp_path: Path) -> None:
     with (tmp_path / "c.csv").open(newline="") as handle:
         rows = list(csv.reader(handle))
     assert sorted(row[0] for row in rows[1:]) == sorted(names)
+
+
+def test_a_markdown_comparison_shows_control_characters_as_escapes(tmp_path: Path) -> None:
+    # A forged report's topic "red\x1b[31m" recoloured the terminal that showed c.md.
+    from topicclf.reports.compare import write_comparison
+
+    names = {"red\x1b[31m": 0.5, "rtl\u202eevil": 0.9}
+    folder = tmp_path / "runs\x1b]0;title\x07"
+    folder.mkdir()
+    a = _report(folder / "a.json", 0.80, names)
+    b = _report(tmp_path / "b.json", 0.70, {k: v - 0.2 for k, v in names.items()})
+    write_comparison(compare(a, b), tmp_path / "c.md")
+    text = (tmp_path / "c.md").read_text()
+    assert "| red\\x1b[31m |" in text and "| rtl\\u202eevil |" in text
+    assert "runs\\x1b]0;title\\x07" in text  # the report's path too
+    assert not CONTROL.search(text.replace("\n", ""))

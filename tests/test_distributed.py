@@ -13,7 +13,7 @@ from conftest import local_cluster
 from topicclf.classifier import TopicClassifier
 from topicclf.cli import run
 from topicclf.corpus import CorpusOptions, open_corpus
-from topicclf.errors import CorpusFormatError, ModelBundleError, TopicclfError
+from topicclf.errors import CorpusFormatError, ModelBundleError, OutputError, TopicclfError
 from topicclf.tagging import tag_batches
 from topicclf.tagging.distributed import (
     _number_lines,
@@ -191,6 +191,12 @@ def test_cli_starts_a_local_cluster(
     assert len(list(read_output(out))) == 80
     code = run(["tag", str(model), str(NEWS_TEST), "--engine", "dask", "-o", str(out)])
     assert code == 1 and "already exists" in capsys.readouterr().err
+    code = run(["tag", str(model), str(NEWS_TEST), "--engine", "dask", "--workers", "1",
+                "--partitions", "2", "-o", str(out), "--force"])  # fmt: skip
+    assert code == 0 and sorted(p.name for p in out.iterdir()) == [
+        "part-00000.jsonl",
+        "part-00001.jsonl",
+    ]  # the parts of a Dask output are replaced
 
 
 def test_errors(model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -223,6 +229,26 @@ def test_errors(model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str])
         assert why in err and "internal error" not in err
     code = run(["tag", str(model), str(NEWS_TEST), "--engine", "dask"])
     assert code == 2 and "give --output DIR" in capsys.readouterr().err
+    # --force replaced any directory with the parts (its files deleted), after the tagging.
+    ordinary = tmp_path / "u"
+    ordinary.mkdir()
+    (ordinary / "keep.txt").write_text("precious")
+    code = run(["tag", str(model), str(NEWS_TEST), "--engine", "dask", "--workers", "1", "-o",
+                str(ordinary), "--force"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert (
+        code == 1
+        and (
+            f"error: {ordinary} is a directory that is not a Dask tagging output (it holds "
+            "keep.txt); --force replaces only a directory of part-* files that --engine dask "
+            "wrote: choose another path"
+        )
+        in err
+    )
+    assert "tagged" not in err and (ordinary / "keep.txt").read_text() == "precious"
+    with pytest.raises(OutputError, match=r"u is a directory that is not a Dask tagging output"):
+        tag_on_dask(model, [str(NEWS_TEST)], ordinary, overwrite=True)  # before a cluster starts
+    assert (ordinary / "keep.txt").read_text() == "precious"
     code = run(["tag", str(model), str(NEWS_TEST), "-t", "parquet"])
     assert code == 2 and "parquet output needs --engine dask" in capsys.readouterr().err
 

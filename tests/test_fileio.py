@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -47,8 +48,10 @@ def test_an_output_of_the_wrong_kind_is_refused_before_any_work(tmp_path: Path) 
         check_output(tmp_path, kind="file", force=True)
     (tmp_path / "f.jsonl").write_text("")
     with pytest.raises(OutputError, match=r"f\.jsonl exists and is not a directory"):
-        check_output(tmp_path / "f.jsonl", kind="directory", force=True)
-    check_output(tmp_path / "nodir" / "model", kind="directory")  # parents are created
+        check_output(tmp_path / "f.jsonl", kind="model", force=True)
+    check_output(tmp_path / "nodir" / "model", kind="model")  # parents are created
+    with pytest.raises(ValueError, match=r"unknown kind of output 'directory'"):
+        check_output(tmp_path / "x", kind="directory")
 
 
 def test_a_dangling_link_is_an_existing_output(tmp_path: Path) -> None:
@@ -91,7 +94,7 @@ def test_a_compressed_file_name_is_refused_as_an_output(tmp_path: Path) -> None:
     # A corpus named .gz is read through gzip: plain text under that name could not be read.
     with pytest.raises(OutputError, match=r"tags\.jsonl\.GZ: outputs are written uncompressed"):
         check_output(tmp_path / "tags.jsonl.GZ", kind="file")
-    check_output(tmp_path / "models.gz", kind="directory")  # a directory's name is a name
+    check_output(tmp_path / "models.gz", kind="model")  # a directory's name is a name
 
 
 def test_only_regular_files_are_replaced_never_a_fifo_or_device(tmp_path: Path) -> None:
@@ -116,15 +119,109 @@ def test_nothing_is_written_inside_a_model_directory(tmp_path: Path) -> None:
     for target, kind in [
         (model / "vocabulary.json", "file"),
         (model / "sub" / "tags.tsv", "file"),
-        (model / "inner", "directory"),
+        (model / "inner", "model"),
     ]:
         with pytest.raises(OutputError, match=r"inside the model directory .*model; .* elsewhere"):
             check_output(target, kind=kind, force=True)
     (tmp_path / "linked").symlink_to(model)
     with pytest.raises(OutputError, match=r"inside the model directory"):
         check_output(tmp_path / "linked" / "x.tsv")
-    check_output(model, kind="directory", force=True)  # replacing the model itself is allowed
+    (model / "sub").rmdir()
+    check_output(model, kind="model", force=True)  # replacing the model itself is allowed
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "manifest.json").write_text('{"files": []}')  # not a topicclf manifest
     check_output(corpus / "tags.tsv")
+
+
+def _model(directory: Path, *names: str, recorded: bool = True) -> Path:
+    directory.mkdir()
+    files = {name: {"size": 1, "sha256": "0" * 64} for name in names}
+    manifest = {"format_version": 3, "files": files} if recorded else {"format_version": 1}
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    for name in names:
+        (directory / name).write_text("x")
+    return directory
+
+
+def test_force_replaces_only_a_directory_of_what_the_command_writes(tmp_path: Path) -> None:
+    # --force on an ordinary directory deleted its files (train -o ~/Documents --force).
+    ordinary = tmp_path / "u"
+    (ordinary / "photos").mkdir(parents=True)
+    (ordinary / "keep.txt").write_text("precious")
+    for kind in ("model", "parts"):
+        for force in (False, True):  # said before "add --force", which would not help
+            with pytest.raises(OutputError, match=r"u is a directory that is not a"):
+                check_output(ordinary, kind=kind, force=force)
+    with pytest.raises(
+        OutputError,
+        match=r"u is a directory that is not a topicclf model \(it holds keep\.txt, photos/\); "
+        r"--force replaces only a model directory: choose another path",
+    ):
+        check_output(ordinary, kind="model", force=True)
+    with pytest.raises(
+        OutputError,
+        match=r"not a Dask tagging output \(it holds keep\.txt, photos/\); --force replaces "
+        r"only a directory of part-\* files",
+    ):
+        check_output(ordinary, kind="parts", force=True)
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(8):
+        (many / f"f{i}\x1b[31m").write_text("")
+    with pytest.raises(OutputError, match=r"holds 'f0\\x1b\[31m', .* and 3 more\)") as caught:
+        check_output(many, kind="model", force=True)
+    assert "\x1b" not in str(caught.value)  # a name's control characters never reach a terminal
+    # What the command writes, or nothing, is replaced.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    check_output(empty, kind="model", force=True)
+    check_output(empty, kind="parts", force=True)
+    check_output(_model(tmp_path / "m", "labels.json", "model.keras"), kind="model", force=True)
+    old = _model(tmp_path / "old", "labels.json", "features.npz", recorded=False)
+    check_output(old, kind="model", force=True)  # format 1 records no files
+    (old / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match=r"old is a directory that is not a topicclf model "
+                       r"\(it holds notes\.txt\)"):  # fmt: skip
+        check_output(old, kind="model", force=True)
+    extra = _model(tmp_path / "extra", "labels.json")
+    (extra / "keep.json").write_text("{}")  # not recorded: not the model's
+    with pytest.raises(OutputError, match=r"it holds keep\.json\)"):
+        check_output(extra, kind="model", force=True)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    (parts / "part-00000.jsonl").write_text("")
+    (parts / "part-00001.parquet").write_text("")
+    check_output(parts, kind="parts", force=True)
+    with pytest.raises(OutputError, match=r"parts is a directory that is not a topicclf model"):
+        check_output(parts, kind="model", force=True)
+    (parts / "part-00002.jsonl").mkdir()
+    with pytest.raises(OutputError, match=r"it holds part-00002\.jsonl/\)"):
+        check_output(parts, kind="parts", force=True)
+
+
+def test_atomic_directory_checks_what_it_replaces_before_and_after_the_work(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "u"
+    target.mkdir()
+    (target / "keep.txt").write_text("precious")
+    entered = False
+    with (
+        pytest.raises(OutputError, match=r"not a topicclf model \(it holds keep\.txt\)"),
+        atomic_directory(target, overwrite=True),
+    ):
+        entered = True
+    assert not entered and (target / "keep.txt").read_text() == "precious"
+    model = _model(tmp_path / "m", "labels.json")
+    with (
+        pytest.raises(OutputError, match=r"it holds keep\.txt\)"),
+        atomic_directory(model, overwrite=True) as tmp,
+    ):
+        (tmp / "labels.json").write_text("new")
+        (model / "keep.txt").write_text("added meanwhile")
+    assert (model / "keep.txt").exists() and (model / "labels.json").read_text() == "x"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m", "u"]  # no temporary left
+    with atomic_directory(_model(tmp_path / "m2", "labels.json"), overwrite=True) as tmp:
+        (tmp / "labels.json").write_text("new")
+    assert (tmp_path / "m2" / "labels.json").read_text() == "new"

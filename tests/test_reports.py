@@ -128,6 +128,34 @@ def test_markdown_and_csv_escape(report, tmp_path: Path) -> None:
     assert any(line.startswith("gamma|x,") for line in cs.read_text().splitlines())
 
 
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+FORGED = ["red\x1b[31m", "rtl\u202eevil", "bell\x07", "c1\x9b2J", "back\\x1b"]
+
+
+def test_markdown_shows_control_characters_as_escapes_and_csv_keeps_names_exact(
+    tmp_path: Path,
+) -> None:
+    # A forged corpus with topics like "red\x1b[31m" put raw ESC bytes into r.md: `cat r.md`
+    # recoloured (or cleared, retitled) the reader's terminal.
+    truth = np.array([[1, 1, 1, 1, 1], [0, 1, 0, 1, 0]], dtype=bool)
+    forged = evaluate(truth, truth, FORGED, scores=truth * 0.9)
+    context = {"model": {"path": "m\x1b[2J"}, "corpus": {"path": "c\u202e.jsonl"}}
+    md, cs = tmp_path / "r.md", tmp_path / "r.csv"
+    write_report(forged, md, context)
+    write_report(forged, cs, context)
+    text = md.read_text(encoding="utf-8")
+    assert not CONTROL.search(text.replace("\n", ""))
+    for shown in ["red\\x1b[31m", "rtl\\u202eevil", "bell\\x07", "c1\\x9b2J", "m\\x1b[2J"]:
+        assert f"{shown}" in text
+    assert "back\\\\x1b" in text  # a backslash typed in a name stays told apart
+    # CSV is data: a spreadsheet or script gets the names exactly, as `tag` writes them.
+    import csv
+
+    with cs.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert sorted(row[0] for row in rows[1:]) == sorted(FORGED)
+
+
 def test_unknown_extension(report, tmp_path: Path) -> None:
     with pytest.raises(TopicclfError, match=r"unknown report format \.pdf; use one of"):
         write_report(report, tmp_path / "r.pdf", CONTEXT)

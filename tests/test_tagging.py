@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from topicclf.classifier import TopicClassifier
-from topicclf.errors import DuplicateIdWarning
-from topicclf.tagging import Tagged, TagWriter, tag_batches
+from topicclf.errors import DuplicateIdWarning, OutputError
+from topicclf.tagging import LabelsWriter, Tagged, TagWriter, tag_batches
 from topicclf.types import Document
 
 
@@ -198,3 +198,11 @@ def test_never_more_workers_than_cores(
     docs = [Document(f"d{i}", "rain storm") for i in range(30)]
     tagged = [t for b in tag_batches(served, docs, batch_size=10, jobs=100) for t in b]
     assert len(tagged) == 30 and started == [2]
+
+
+def test_labels_writer_names_the_labels_file_it_cannot_write(tmp_path: Path) -> None:
+    (tmp_path / "a.labels").mkdir()  # appeared after the check
+    writer = LabelsWriter(tmp_path)
+    with pytest.raises(OutputError, match=r"a\.labels: cannot write the topics of a there \("):
+        writer.write_batch([Tagged("a", [("x", 0.9)])])
+    assert [p.name for p in tmp_path.iterdir()] == ["a.labels"]  # no temporary left

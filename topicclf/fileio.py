@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import glob
+import json
 import os
 import shutil
 import stat
@@ -18,10 +19,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
+from topicclf.config import MODEL_JSON_MAX_BYTES
 from topicclf.corpus.base import is_compressed
 from topicclf.errors import OutputError
 
 MODEL_MANIFEST = "manifest.json"  # what makes a directory a model (bundle.layout.MANIFEST)
+# The files of a model whose manifest records none (format 1): what a model is made of.
+MODEL_SUFFIXES = (".json", ".keras", ".safetensors", ".npz")
+SHOWN_NAMES = 5  # entries named when a directory is refused
 
 
 def check_output(
@@ -33,9 +38,13 @@ def check_output(
 ) -> None:
     """The one rule for outputs: never one of the command's inputs, nor an existing file
     inside one (a model or corpus directory) or a directory holding one; an existing file or
-    directory is replaced only with `force` (--force). Raises OutputError otherwise."""
+    directory is replaced only with `force` (--force), and a directory only when it is what
+    the command writes (`kind`: "file", or a key of DIRECTORY_OUTPUTS) or empty. Raises
+    OutputError otherwise."""
+    if kind not in (None, "file", *DIRECTORY_OUTPUTS):
+        raise ValueError(f"unknown kind of output {kind!r}")
     target = Path(target)
-    if kind != "directory" and is_compressed(target):
+    if kind not in DIRECTORY_OUTPUTS and is_compressed(target):
         # Corpora named .gz are read through gzip; a plain file under that name could not
         # be read back.
         raise OutputError(
@@ -84,10 +93,111 @@ def check_output(
             raise OutputError(
                 f"{target}: the directory {target.parent} does not exist; create it first"
             )
-    elif kind == "directory" and target.exists() and not target.is_dir():
-        raise OutputError(f"{target} exists and is not a directory")
+    elif kind in DIRECTORY_OUTPUTS:
+        if target.exists() and not target.is_dir():
+            raise OutputError(f"{target} exists and is not a directory")
+        check_replaceable_directory(target, kind)
     if target.exists() and not force:
         raise OutputError(f"{target} already exists; choose another path or add --force")
+
+
+def check_replaceable_directory(target: Path, kind: str) -> None:
+    """Refuse (OutputError) to replace the directory `target` unless it is empty or a
+    directory of `kind` (DIRECTORY_OUTPUTS): --force replaces a model with a model, never a
+    directory of someone's files. Nothing is refused where nothing is."""
+    if not target.is_dir():
+        return
+    what, foreign_in, replaces = DIRECTORY_OUTPUTS[kind]
+    try:
+        entries = sorted(target.iterdir())
+    except OSError as exc:
+        raise OutputError(
+            f"{target}: cannot list what it holds ({exc.strerror}), so it is not replaced; "
+            "choose another path"
+        ) from None
+    if not entries:
+        return
+    foreign = foreign_in(target, entries)
+    if not foreign:
+        return
+    shown = ", ".join(_shown_names(foreign))
+    raise OutputError(
+        f"{target} is a directory that is not {what} (it holds {shown}); --force replaces "
+        f"only {replaces}: choose another path"
+    )
+
+
+def _shown_names(paths: list[Path]) -> list[str]:
+    names = [_shown_name(p) for p in paths[:SHOWN_NAMES]]
+    if len(paths) > SHOWN_NAMES:
+        names.append(f"and {len(paths) - SHOWN_NAMES} more")
+    return names
+
+
+def _shown_name(path: Path) -> str:
+    """A directory entry's name as a message shows it: quoted when it is not plain text (a
+    control character in a name must not reach the terminal), '/' after a directory."""
+    name = path.name if path.name.isprintable() else repr(path.name)
+    return name + "/" if path.is_dir() and not path.is_symlink() else name
+
+
+def _is_regular(path: Path) -> bool:
+    """A regular file itself, not a link, directory, FIFO or device."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _not_model_files(directory: Path, entries: list[Path]) -> list[Path]:
+    """The entries of `directory` that are not files of a topicclf model: all of them when
+    it has no topicclf manifest; else those that are not regular files the manifest records
+    (or, for a manifest recording none, files named as a model's files are)."""
+    manifest = directory / MODEL_MANIFEST
+    if not _is_model_manifest(manifest):
+        return entries
+    recorded = _recorded_files(manifest)
+    return [
+        p
+        for p in entries
+        if p.name != MODEL_MANIFEST
+        and not (
+            _is_regular(p)
+            and (p.name in recorded if recorded is not None else p.suffix in MODEL_SUFFIXES)
+        )
+    ]
+
+
+def _recorded_files(manifest: Path) -> set[str] | None:
+    """The file names a model manifest records, or None when it records none (format 1)
+    or cannot be read."""
+    try:
+        if manifest.stat().st_size > MODEL_JSON_MAX_BYTES:
+            return None
+        data = json.loads(manifest.read_bytes())
+    except (OSError, ValueError):
+        return None
+    files = data.get("files") if isinstance(data, dict) else None
+    return {str(name) for name in files} if isinstance(files, dict) else None
+
+
+def _not_parts(directory: Path, entries: list[Path]) -> list[Path]:
+    """The entries that are not part files of a Dask tagging output (regular part-* files;
+    the Dask writer leaves nothing else)."""
+    return [p for p in entries if not (p.name.startswith("part-") and _is_regular(p))]
+
+
+# What a command writes where its output is a directory: kind -> (what such a directory is,
+# the test giving the entries it should not hold, what --force replaces). An empty
+# directory is replaced too.
+DIRECTORY_OUTPUTS = {
+    "model": ("a topicclf model", _not_model_files, "a model directory"),
+    "parts": (
+        "a Dask tagging output",
+        _not_parts,
+        "a directory of part-* files that --engine dask wrote",
+    ),
+}
 
 
 def special_file_kind(path: Path) -> str | None:
@@ -277,21 +387,26 @@ def output_lock(target: str | Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def atomic_directory(target: str | Path, *, overwrite: bool = False) -> Iterator[Path]:
+def atomic_directory(
+    target: str | Path, *, overwrite: bool = False, kind: str = "model"
+) -> Iterator[Path]:
     """Yield a temporary sibling directory that replaces `target` only if the block succeeds.
 
-    An interrupted or failed save leaves no partial model behind, and an existing model is
-    replaced only after the new one is complete.
+    An interrupted or failed save leaves no partial output behind, and an existing one is
+    replaced only after the new one is complete, and only when it is empty or a directory
+    of `kind` (DIRECTORY_OUTPUTS: "model", or "parts" for Dask tagging): checked before the
+    block and again before the replacement, as the directory may have changed meanwhile.
     """
     with output_lock(target):
-        yield from _replace_directory(Path(target), overwrite)
+        yield from _replace_directory(Path(target), overwrite, kind)
 
 
-def _replace_directory(target: Path, overwrite: bool) -> Iterator[Path]:
-    if target.exists() and not overwrite:
-        raise OutputError(f"{target} already exists; choose another path or add --force")
+def _replace_directory(target: Path, overwrite: bool, kind: str) -> Iterator[Path]:
     if target.exists() and not target.is_dir():
         raise OutputError(f"{target} exists and is not a directory")
+    check_replaceable_directory(target, kind)
+    if target.exists() and not overwrite:
+        raise OutputError(f"{target} already exists; choose another path or add --force")
     parent = target.parent  # created by output_lock
     remove_stale(parent, target.name)
     tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target.name), suffix=".tmp", dir=parent))
@@ -300,6 +415,7 @@ def _replace_directory(target: Path, overwrite: bool) -> Iterator[Path]:
     try:
         yield tmp
         if target.exists():
+            check_replaceable_directory(target, kind)
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
             os.replace(target, old / "model")
             os.replace(tmp, target)

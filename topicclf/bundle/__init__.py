@@ -106,7 +106,7 @@ def save_model(
     """Write a model directory atomically (a temporary sibling renamed into place)."""
     target = Path(target)
     scorer = model.scorer
-    with atomic_directory(target, overwrite=overwrite) as tmp:
+    with atomic_directory(target, overwrite=overwrite, kind="model") as tmp:
         _save_network(scorer.network, tmp)
         _save_featurizer(scorer.featurizer, tmp, FEATURES_META, FEATURES_ARRAYS)
         if scorer.blend is not None:

@@ -521,7 +521,8 @@ def check_output(
     target: Path | str, inputs: Iterable[str], force: bool, kind: str = "file"
 ) -> None:
     """The one overwrite rule (see `fileio.check_output`), for a command's output option
-    (`kind`: what the command writes there, a file or a directory)."""
+    (`kind`: what the command writes there: "file", or a directory: "model", or "parts" for
+    a Dask tagging output; see `fileio.DIRECTORY_OUTPUTS`)."""
     from topicclf.fileio import check_output as check
 
     check(target, inputs=inputs, force=force, kind=kind)

@@ -37,6 +37,7 @@ def stats(
     from topicclf.corpus.stats import corpus_stats
     from topicclf.features.languages import language_name
 
+    standard_output()  # closed (>&-): said before the corpus is read
     source = reading.open(corpus)
     figures = corpus_stats(source, language_name)
     if as_json:
@@ -120,6 +121,7 @@ def compare_reports(
 
     for path in output or []:
         check_output(path, [str(a), str(b)], force)
+    standard_output()  # closed (>&-): said before the reports are read
     comparison = compare(a, b, tolerance=tolerance)
     render_comparison(out, comparison)
     for path in output or []:

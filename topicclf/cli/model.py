@@ -27,6 +27,7 @@ from topicclf.cli.common import (
     out,
     reads_corpus,
     shown_path,
+    standard_output,
     warn,
 )
 
@@ -81,6 +82,7 @@ def train(
     from topicclf.config import load_config
     from topicclf.vocabulary import read_vocabulary
 
+    standard_output()  # closed (>&-): said before any work, not after the training
     overrides = list(set_ or [])
     for key, value in (
         ("network.type", network),
@@ -107,7 +109,7 @@ def train(
     # instead of training for minutes and then racing this one to the rename.
     with output_lock(output):
         given = [str(p) for p in (config, vocabulary) if p is not None]
-        check_output(output, [corpus, *given], force, kind="directory")
+        check_output(output, [corpus, *given], force, kind="model")
         progress = make_progress()
         docs = read_all(source, progress)
         started = time.perf_counter()
@@ -184,6 +186,7 @@ def evaluate(
                 f"{path}: use a {', '.join(FILE_FORMATS)} file", param_hint="--output"
             )
         check_output(path, [str(model), corpus], force)
+    standard_output()  # closed (>&-): said before any work, not after scoring the corpus
     source = reading.open(corpus)
     from topicclf.classifier import TopicClassifier
     from topicclf.corpus.sources import read_all
@@ -277,6 +280,7 @@ def optimize(
             f"choose one of: {', '.join(OBJECTIVES)}", param_hint="--objective"
         )
     check_output(output, [corpus, *([str(config)] if config else [])], force)
+    standard_output()  # closed (>&-): said before any work, not after the search
     overrides = list(set_ or []) + ([f"network.type={network}"] if network else [])
     base = load_config(config, overrides)
     from topicclf.corpus.sources import read_all
@@ -314,6 +318,7 @@ def info(
     ] = False,
 ) -> None:
     """Describe a model: topics, network, features, training, validation figures, versions."""
+    standard_output()  # closed (>&-): said before the model is read
     if verify:
         _verify(model, as_json)
         return
@@ -378,7 +383,8 @@ def tune(
 
     started = time.perf_counter()
     with output_lock(output):
-        check_output(output, [str(model), corpus], force, kind="directory")
+        check_output(output, [str(model), corpus], force, kind="model")
+        standard_output()  # closed (>&-): said before any work, not after the tuning
         source = reading.open(corpus)
         clf = TopicClassifier.load(model)
         docs = read_all(source, make_progress())

@@ -4,6 +4,7 @@ parses its options, makes one core call and reports; `serve` is in `cli.serve`."
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -185,7 +186,7 @@ def tag(
     fmt = output_format_for(output, output_format)
     reading = reading.with_options(on_error="report")  # the policy is applied while tagging
     if output is not None:
-        kind = "directory" if engine == "dask" else "file"
+        kind = "parts" if engine == "dask" else "file"
         check_output(output, [str(model), *sources], force, kind=kind)
     if engine == "dask":
         _tag_on_dask(
@@ -239,12 +240,27 @@ def _write_labels(
                 f"text directory, and this input is {corpus.format}",
                 param_hint="--write-labels",
             )
-        existing = [f for f in text_files(Path(corpus.path)) if f.with_suffix(".labels").exists()]
-        if existing and not force:
-            raise OutputError(
-                f"{existing[0].with_suffix('.labels')} already exists ({len(existing)} "
-                "documents have topics); add --force to replace their .labels files"
-            )
+    # Every .labels file is checked before the first is written, so a refusal never leaves
+    # a directory half tagged.
+    existing: list[Path] = []
+    for corpus in corpora:
+        for text in text_files(Path(corpus.path)):
+            target = text.with_suffix(".labels")
+            if target.is_dir():
+                raise OutputError(
+                    f"{target} is a directory, where --write-labels would write the topics "
+                    f"of {text.name}; move it away, or tag without --write-labels"
+                )
+            # Special files are refused even with --force; a .labels file beside its .txt
+            # is inside the text directory, an input, so only the model counts as one.
+            check_output(target, [str(model)], True, kind="file")
+            if os.path.lexists(target):
+                existing.append(target)
+    if existing and not force:
+        raise OutputError(
+            f"{existing[0]} already exists ({len(existing)} documents have topics); add "
+            "--force to replace their .labels files"
+        )
     clf = TopicClassifier.load(model)
     for corpus in corpora:
         writer = LabelsWriter(Path(corpus.path))
@@ -317,6 +333,7 @@ def explain(
     """
     from topicclf.classifier import TopicClassifier
 
+    standard_output()  # closed (>&-): said before any work
     documents = _documents_to_explain(source, reading)
     clf = TopicClassifier.load(model)
     explained = [(doc.id, clf.explain(doc.text, top=top)) for doc in documents]

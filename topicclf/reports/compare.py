@@ -68,8 +68,8 @@ def comparison_markdown(comparison: Comparison) -> str:
     lines = [
         "# Report comparison",
         "",
-        f"A: `{comparison.a}`  ",
-        f"B: `{comparison.b}`",
+        f"A: {md_cell(str(comparison.a))}  ",
+        f"B: {md_cell(str(comparison.b))}",
         "",
         "| metric | A | B | B - A |",
         "|---|---:|---:|---:|",

@@ -1,4 +1,8 @@
-"""Evaluation reports as JSON (everything), CSV (per-topic rows) and Markdown (for reviews)."""
+"""Evaluation reports as JSON (everything), CSV (per-topic rows) and Markdown (for reviews).
+
+CSV is data for spreadsheets and scripts: topic names are written exactly, as `tag` writes
+them. Markdown is read in terminals and renderers: control characters are shown as escapes
+(`md_cell`), as on the terminal; JSON escapes them itself."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from topicclf.metrics import (
     summary_metrics,
 )
 from topicclf.reports.glossary import CONVENTIONS_TEXT, GLOSSARY
+from topicclf.reports.safe import visible_controls
 
 # The layout version: new keys may appear within it. What the figures mean is versioned
 # separately (figures_version), so that readers checking for schema 1 keep working.
@@ -77,10 +82,12 @@ def to_csv(report: EvaluationReport, context: dict[str, Any]) -> str:
 
 
 def md_cell(text: str) -> str:
-    """Text that stays inside one Markdown table cell: one line, |, \\ and HTML escaped."""
+    """Text that stays inside one Markdown table cell: one line, |, \\ and HTML escaped, and
+    control characters shown as `\\x1b` (a Markdown file is read in terminals too: a topic
+    named `red\\x1b[31m` must not recolour one). Never cut: the report keeps whole names."""
     escaped = html.escape(text, quote=False).replace("\\", "\\\\").replace("|", "\\|")
     # \n, \r\n and \r end a Markdown line (and so the table row); <br> breaks within the cell.
-    return re.sub(r"\r\n|\r|\n", "<br>", escaped)
+    return visible_controls(re.sub(r"\r\n|\r|\n", "<br>", escaped))
 
 
 def _md_figures(report: EvaluationReport) -> list[str]:
@@ -139,7 +146,7 @@ def figure_text(value: float | None) -> str:
 def to_markdown(report: EvaluationReport, context: dict[str, Any]) -> str:
     """Summary tables, the per-topic table by support and a glossary, ready for a review."""
     lines = ["# Evaluation report", ""]
-    lines += [f"- {line}" for line in evaluated(context)]
+    lines += [f"- {md_cell(line)}" for line in evaluated(context)]
     lines += [f"- documents: {report.n_documents}, topics: {report.n_topics}", ""]
     lines += _md_figures(report)
     lines += ["", "| topic | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]

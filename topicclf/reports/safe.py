@@ -19,6 +19,13 @@ def _visible(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def visible_controls(text: str) -> str:
+    """`text` with its control characters (tab and newline aside) and bidirectional
+    overrides shown as `\\x1b`-style escapes, nothing else changed: for anything read in a
+    terminal, such as a Markdown report."""
+    return _CONTROL.sub(_visible, text)
+
+
 def escape(text: object, limit: int | None = TERMINAL_MAX_CHARS) -> str:
     """`text` ready for rich to print: control characters as `\\x1b`-style escapes, markup
     escaped, cut to `limit` characters with the full length said (None: never cut)."""
@@ -27,4 +34,4 @@ def escape(text: object, limit: int | None = TERMINAL_MAX_CHARS) -> str:
     if limit is not None and len(text) > limit:
         cut = f"... ({len(text):,} characters)"
         text = text[:limit]
-    return escape_markup(_CONTROL.sub(_visible, text)) + cut
+    return escape_markup(visible_controls(text)) + cut

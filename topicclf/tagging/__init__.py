@@ -370,5 +370,12 @@ class LabelsWriter:
         for item in items:
             if item.error is None:
                 topics = item.to_record()["labels"]
-                atomic_write_text(self.sidecar(item.id), "".join(f"{t}\n" for t in topics))
+                target = self.sidecar(item.id)
+                try:
+                    atomic_write_text(target, "".join(f"{t}\n" for t in topics))
+                except OSError as exc:  # e.g. made a directory after the outputs were checked
+                    raise OutputError(
+                        f"{target}: cannot write the topics of {item.id} there "
+                        f"({exc.strerror or exc}); {self.written} .labels file(s) were written"
+                    ) from None
                 self.written += 1

@@ -56,7 +56,7 @@ from topicclf.errors import (
     MissingResourceError,
     TopicclfError,
 )
-from topicclf.fileio import atomic_directory, atomic_output
+from topicclf.fileio import atomic_directory, atomic_output, check_replaceable_directory
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ignored_by
 from topicclf.tagging import Tagged, TagWriter, default_jobs, tag_stream, write_parquet
 from topicclf.types import Document, NullProgress, Progress
@@ -277,6 +277,7 @@ def tag_on_dask(
         )
     options = options or CorpusOptions(on_error="report")
     validate_options(options)  # a bad --encoding fails here, as with the local engine
+    check_replaceable_directory(Path(output), "parts")  # before a cluster starts
     distributed = _require_dask()
     if scheduler:
         check_scheduler_address(scheduler)
@@ -298,7 +299,7 @@ def tag_on_dask(
         )
         counts = client.gather(client.map(count_lines, parts, pure=False, options=options))
         parts, expected = _number_lines(parts, counts)
-        with atomic_directory(output, overwrite=overwrite) as tmp:
+        with atomic_directory(output, overwrite=overwrite, kind="parts") as tmp:
             futures = client.map(
                 tag_partition,
                 parts,
