@@ -148,6 +148,11 @@ def test_markdown_shows_control_characters_as_escapes_and_csv_keeps_names_exact(
     for shown in ["red\\x1b[31m", "rtl\\u202eevil", "bell\\x07", "c1\\x9b2J", "m\\x1b[2J"]:
         assert f"{shown}" in text
     assert "back\\\\x1b" in text  # a backslash typed in a name stays told apart
+    page = tmp_path / "r.html"
+    write_report(forged, page, context)
+    html_text = page.read_text(encoding="utf-8")
+    assert not CONTROL.search(html_text.replace("\n", "").replace("\t", ""))
+    assert "red\\x1b[31m" in html_text and "rtl\\u202eevil" in html_text
     # CSV is data: a spreadsheet or script gets the names exactly, as `tag` writes them.
     import csv
 
