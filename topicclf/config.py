@@ -143,6 +143,7 @@ MAX_LAYERS = 16  # network.hidden_units: deeper than any model here (Keras recur
 MAX_TOP_K = 2**31  # thresholds.top_k, and a model's thresholds.json (bundle)
 MAX_LEARNING_RATE = 10.0  # Adam diverges to NaN long before; a model of NaN cannot load
 MAX_PATTERN_CHARS = 1000  # text.token_pattern
+DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's: words of two or more characters
 # The flags every token pattern is compiled with (those of NLTK's RegexpTokenizer).
 PATTERN_FLAGS = re.UNICODE | re.MULTILINE | re.DOTALL
 # Seconds one piece of text (at most TEXT_PIECE_CHARS) may take to tokenize: ~100 times what
@@ -195,7 +196,7 @@ class TextConfig:
     """How text becomes tokens (NLTK tokenizers and stemmers, no downloaded data)."""
 
     tokenizer: str = "regexp"
-    token_pattern: str = r"(?u)\b\w\w+\b"
+    token_pattern: str = DEFAULT_TOKEN_PATTERN
     lowercase: bool = True
     # auto: the list of each document's language; english: scikit-learn's English list for
     # every document (the rule before languages were detected); none.

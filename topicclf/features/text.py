@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import regex
 
 from topicclf.config import (
+    DEFAULT_TOKEN_PATTERN,
     LANGUAGES,
     PATTERN_FLAGS,
     TOKEN_PATTERN_SECONDS,
@@ -153,7 +154,13 @@ class Analyzer:
                 raise ConfigError(
                     "text.token_pattern must not contain capturing groups; use (?:...)"
                 )
-            self._tokenize: Callable[[str], list[str]] = _LimitedFindall(compiled)
+            # The time limit doubles the matcher's cost: the default pattern, linear by
+            # construction, goes without it.
+            self._tokenize: Callable[[str], list[str]] = (
+                compiled.findall
+                if config.token_pattern == DEFAULT_TOKEN_PATTERN
+                else _LimitedFindall(compiled)
+            )
         else:
             self._tokenize = _nltk_tokenizer(config.tokenizer, config.token_pattern)
         # `open`: any language detected gets its rules (auto, before a corpus is seen).
