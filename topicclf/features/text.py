@@ -308,7 +308,9 @@ class Analyzer:
             return tokens
         grams = list(tokens)
         for n in range(2, n_max + 1):
-            grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+            # zip of shifted views, joined by map: the same n-grams in the same order, with
+            # no Python frame per n-gram.
+            grams.extend(map(" ".join, zip(*(tokens[k:] for k in range(n)))))
         return grams
 
 
