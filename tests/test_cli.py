@@ -574,6 +574,23 @@ def test_a_line_over_the_record_limit_is_tagged_as_a_bad_record(
     assert re.search(r"c\.jsonl:1: the record is 1,513 bytes long, more than the 1,000", err)
 
 
+def test_a_corpus_of_two_texts_each_ten_times_trains(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Each text is its own near-duplicate group; the validation split was left empty and
+    # training ended in "internal error: ValueError: zero-size array ... minimum".
+    records = [{"text": "oil prices rose", "labels": ["a"]}] * 10
+    records += [{"text": "rain today", "labels": ["b"]}] * 10
+    corpus = tmp_path / "dup.jsonl"
+    corpus.write_text(_jsonl(*records))
+    code, out, err = cli(capsys, "train", str(corpus), "-o", str(tmp_path / "m"))
+    assert code == 0 and "model saved to" in out, err
+    assert "only 2 groups of near-duplicates, too few" in " ".join(err.split())
+    code, out, _ = cli(capsys, "tag", str(tmp_path / "m"), str(corpus))
+    tags = [json.loads(line)["labels"] for line in out.splitlines()]
+    assert code == 0 and tags == [["a"]] * 10 + [["b"]] * 10
+
+
 def test_installed_command_end_to_end(tmp_path: Path) -> None:
     exe = _installed_topicclf()
     model = tmp_path / "model"
