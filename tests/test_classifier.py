@@ -114,7 +114,9 @@ def test_errors(tiny_dense: TopicClassifier) -> None:
 
 def test_threshold_and_top_k_overrides(tiny_dense: TopicClassifier) -> None:
     scores = tiny_dense.predict_proba(["Snow stopped the ski race and shares fell."])
-    assert tiny_dense.decide(scores, threshold=1.01).sum() == 0
+    assert tiny_dense.decide(scores, threshold=1.0).sum() == (scores >= 1.0).sum()
+    with pytest.raises(InputError, match=r"^Rule: threshold must be between 0 and 1"):
+        tiny_dense.decide(scores, threshold=1.01)  # was the way to ask for no topic
     assert tiny_dense.decide(scores, threshold=0.0).sum() == 4
     assert tiny_dense.decide(scores, top_k=2).sum() == 2
 
@@ -606,3 +608,97 @@ def test_a_corpus_too_large_for_one_piece_is_evaluated_in_batches_with_the_same_
         assert [s for _, s in a] == pytest.approx([s for _, s in b], abs=1e-6)
     expected = {k: v for k, v in whole.ranking.items() if k not in WHOLE_CORPUS_RANKING}
     assert batched.ranking == pytest.approx(expected) and batched.curves == {}
+
+
+# --- Hostile arguments to explain, fit, score, tag and predict_indicator ----------------
+
+BAD_EXPLAIN = [
+    ((["oil"],), {}, r"^text: expected one text \(a str\), not list; explain takes one text"),
+    (({"a": "x"},), {}, r"^text: expected one text \(a str\), not dict$"),
+    ((None,), {}, r"^text: expected one text \(a str\), not NoneType$"),
+    ((b"oil",), {}, r"^text: .* not bytes; decode it first \(bytes\.decode\)"),
+    (("oil",), {"top": 1.5}, r"^top: expected a positive integer, not float 1\.5"),
+    (("oil",), {"top": True}, r"^top: expected a positive integer, not bool True"),
+    (("oil",), {"top": -1}, r"^top: -1 terms per topic; give between 1 and 10,000"),
+    (("oil",), {"top": 0}, r"^top: 0 terms per topic; give between 1 and 10,000"),
+    (("oil",), {"top": 10**9}, r"^top: 1000000000 terms per topic; give between 1 and 10,000"),
+    (("oil",), {"topics": "food"}, r"^topics: got a single string; .*, e\.g\. \['food'\]"),
+    (("oil",), {"topics": [1]}, r"^topics: topic names are strings, not int \(1\)"),
+    (("oil",), {"topics": {"food"}}, r"^topics: expected a list of topic names .* not set"),
+    (("oil",), {"topics": ["nope"]}, r"^topics: not a topic of this model: 'nope'"),
+    (("oil",), {"rule": {"top_k": 1}}, r"^rule: expected a Rule, not dict"),
+]
+
+
+@pytest.mark.parametrize(("args", "kwargs", "message"), BAD_EXPLAIN)
+def test_explain_refuses_bad_arguments_in_words(
+    tiny_dense: TopicClassifier, args: tuple[object, ...], kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InputError, match=message):
+        tiny_dense.explain(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_explain_takes_numpy_integers_and_tuples(tiny_dense: TopicClassifier) -> None:
+    (why,) = tiny_dense.explain("oil prices rose", top=np.int64(1), topics=("food",))
+    assert why.topic == "food" and len(why.up) <= 1
+
+
+def test_fit_and_score_refuse_a_dict_of_topics(
+    tiny_dense: TopicClassifier, tiny_docs: list[Document]
+) -> None:
+    texts = [d.text for d in tiny_docs]
+    by_index = {i: list(d.labels) for i, d in enumerate(tiny_docs)}
+    with pytest.raises(InputError, match=r"^y: got a dict; pass one topic list per text"):
+        TopicClassifier(config=tiny_config()).fit(texts, by_index)
+    with pytest.raises(InputError, match=r"^y: got a dict"):
+        tiny_dense.score(texts, by_index)  # was 0.0
+
+
+@pytest.mark.parametrize("missing", [float("nan"), np.float32("nan"), None])
+def test_fit_refuses_a_missing_value_inside_a_topic_list(
+    tiny_docs: list[Document], missing: object
+) -> None:
+    texts = [d.text for d in tiny_docs]
+    labels = [list(d.labels) for d in tiny_docs]
+    labels[2] = [*labels[2], missing]  # was the topic 'nan'
+    with pytest.raises(InputError, match=r"^y: topic set #3 holds (a missing value|a value of)"):
+        TopicClassifier(config=tiny_config()).fit(texts, labels)
+
+
+def test_predict_indicator_refuses_unknown_topics_and_a_string(
+    tiny_dense: TopicClassifier,
+) -> None:
+    with pytest.raises(InputError, match=r"^columns: not topics of this model: 'nope'"):
+        tiny_dense.predict_indicator(["oil"], columns=["nope"])
+    with pytest.raises(InputError, match=r"^columns: got a single string; .* \['food'\]"):
+        tiny_dense.predict_indicator(["oil"], columns="food")
+    assert tiny_dense.predict_indicator(["oil"], columns=["food"]).shape == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"threshold": "0.5"}, r"^Rule: threshold must be a number between 0 and 1 .* str '0\.5'"),
+        ({"threshold": 5}, r"^Rule: threshold must be between 0 and 1 .*, not 5$"),
+        ({"threshold": float("nan")}, r"^Rule: threshold must be between 0 and 1 .*, not nan$"),
+        ({"threshold": True}, r"^Rule: threshold must be a number .* bool True"),
+        ({"top_k": -1}, r"^Rule: top_k must be at least 1 \(None: no limit\), not -1$"),
+        ({"top_k": 0}, r"^Rule: top_k must be at least 1"),
+        ({"top_k": 1.5}, r"^Rule: top_k must be a positive integer \(or None\), not float 1\.5"),
+        ({"fallback": "no"}, r"^Rule: fallback must be True, False or None, not str 'no'"),
+    ],
+)
+def test_a_rule_checks_its_fields(rule: dict[str, object], message: str) -> None:
+    from topicclf.model.thresholds import Rule
+
+    with pytest.raises(InputError, match=message):
+        Rule(**rule)  # type: ignore[arg-type]
+
+
+def test_tag_refuses_what_is_not_a_rule(tiny_dense: TopicClassifier) -> None:
+    from topicclf.model.thresholds import Rule
+
+    with pytest.raises(InputError, match=r"^rule: expected a Rule, not dict; e\.g\. Rule\("):
+        tiny_dense.tag(["oil"], {"top_k": 1})  # type: ignore[arg-type]
+    (row,) = tiny_dense.tag(["oil"], Rule(threshold=np.float32(0.0), top_k=np.int64(2)))
+    assert len(row) == 2

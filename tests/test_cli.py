@@ -537,6 +537,60 @@ def _installed_topicclf() -> str:
     return str(exe)
 
 
+@pytest.mark.parametrize("fmt", ["lines", "text", "jsonl", "csv", "fasttext"])
+def test_endless_nul_bytes_are_a_binary_source_not_a_memory_error(
+    capsys: pytest.CaptureFixture[str],
+    model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+) -> None:
+    # Each of these read /dev/zero as one endless line until "internal error: MemoryError".
+    code, out, err = cli(capsys, "tag", str(model_dir), "/dev/zero", "-f", fmt)
+    assert code == 1 and "internal error" not in err
+    assert re.search(r"/dev/zero: looks like a binary file \(it contains NUL bytes\)", err)
+    with open("/dev/zero", "rb") as zeros:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(zeros))
+        code, out, err = cli(capsys, "tag", str(model_dir), "-", "-f", fmt)
+        assert code == 1 and re.search(r"-: looks like a binary file", err)
+        code, out, err = cli(capsys, "train", "-", "-f", fmt, "-o", str(tmp_path / "m"))
+    assert (code, out) == (1, "")
+    assert re.search(r"^error: -: looks like a binary file", err, flags=re.M), err
+
+
+def test_a_line_over_the_record_limit_is_tagged_as_a_bad_record(
+    capsys: pytest.CaptureFixture[str],
+    model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from topicclf import config
+
+    monkeypatch.setattr(config, "MAX_RECORD_BYTES", 1000)
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"text": "' + "rain " * 300 + '"}\n{"text": "rain"}\n')
+    code, out, err = cli(capsys, "tag", str(model_dir), str(path))
+    assert code == 1 and [json.loads(x)["id"] for x in out.splitlines()] == ["c:1", "c:2"]
+    assert re.search(r"c\.jsonl:1: the record is 1,513 bytes long, more than the 1,000", err)
+
+
+def test_a_corpus_of_two_texts_each_ten_times_trains(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Each text is its own near-duplicate group; the validation split was left empty and
+    # training ended in "internal error: ValueError: zero-size array ... minimum".
+    records = [{"text": "oil prices rose", "labels": ["a"]}] * 10
+    records += [{"text": "rain today", "labels": ["b"]}] * 10
+    corpus = tmp_path / "dup.jsonl"
+    corpus.write_text(_jsonl(*records))
+    code, out, err = cli(capsys, "train", str(corpus), "-o", str(tmp_path / "m"))
+    assert code == 0 and "model saved to" in out, err
+    assert "only 2 groups of near-duplicates, too few" in " ".join(err.split())
+    code, out, _ = cli(capsys, "tag", str(tmp_path / "m"), str(corpus))
+    tags = [json.loads(line)["labels"] for line in out.splitlines()]
+    assert code == 0 and tags == [["a"]] * 10 + [["b"]] * 10
+
+
 def test_installed_command_end_to_end(tmp_path: Path) -> None:
     exe = _installed_topicclf()
     model = tmp_path / "model"

@@ -4,21 +4,27 @@ import html
 import io
 import os
 import re
+import subprocess
+import sys
 import tempfile
 import threading
+import tracemalloc
 import warnings
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from conftest import deadline
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from topicclf import config
 from topicclf.corpus import detect_format, open_corpus, write_corpus
 from topicclf.corpus.base import CorpusOptions, clean_labels
 from topicclf.corpus.lines import Line
-from topicclf.errors import CorpusFormatError
+from topicclf.errors import BadRecordWarning, CorpusFormatError
 from topicclf.types import Document
 
 
@@ -884,16 +890,16 @@ def test_a_file_made_unreadable_while_a_directory_is_read_is_that_file_s_bad_rec
 ) -> None:
     for name in "abc":
         (tmp_path / f"{name}.txt").write_text(f"text {name}")
-    real = Path.read_bytes
+    real = Path.open
 
-    def refuse(self: Path) -> bytes:
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
         if self.name == "b.txt":  # the OS refusal, even for root
             raise PermissionError(13, "Permission denied", str(self))
         if self.name == "c.txt":
             raise OSError(5, "Input/output error", str(self))
-        return real(self)
+        return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(Path, "open", refuse)
     docs = _quiet(open_corpus(tmp_path, format="txtdir", on_error="report"))
     assert [(d.id, d.error) for d in docs] == [
         ("a", None),
@@ -1280,3 +1286,182 @@ def test_a_document_with_more_topics_than_any_index_gives_is_its_own_bad_record(
         r"100,000 topics in one document, more than the 1,000 topicclf reads", bad.error
     )
     assert f"{path.name}" in bad.error or "b.labels" in bad.error
+
+
+# --- Endless input: binary content everywhere, a size cap per record --------------------
+
+
+class _Stream(io.RawIOBase):
+    """`head`, then `size` bytes of `fill`, then `tail`, made as they are read (never held)."""
+
+    def __init__(self, head: bytes, fill: bytes, size: int, tail: bytes = b"") -> None:
+        self.parts = [(head, len(head)), (fill, size), (tail, len(tail))]
+        self.at = 0  # bytes given of the current part
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self.parts and self.at >= self.parts[0][1]:
+            self.parts.pop(0)
+            self.at = 0
+        if not self.parts:
+            return 0
+        piece, size = self.parts[0]
+        n = min(len(buffer), size - self.at, 1 << 16)
+        if len(piece) == size:  # head or tail: given as they are
+            data = piece[self.at : self.at + n]
+        else:
+            data = (piece * (n // len(piece) + 1))[:n]
+        buffer[:n] = data
+        self.at += n
+        return n
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, stream: io.RawIOBase) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(stream)))
+
+
+TEXT_FORMATS = ["lines", "text", "jsonl", "csv", "tsv", "fasttext"]
+
+
+@pytest.mark.parametrize("fmt", TEXT_FORMATS)
+def test_endless_nul_bytes_are_binary_on_devices_and_stdin_whatever_the_format(
+    fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before, /dev/zero and `- </dev/zero` with a format were read as one endless line.
+    with pytest.raises(CorpusFormatError, match=r"^/dev/zero: looks like a binary file"):
+        list(open_corpus("/dev/zero", format=fmt))
+    _stdin(monkeypatch, _Stream(b"", b"\x00", 1 << 40))
+    with deadline(10), pytest.raises(CorpusFormatError, match=r"^-: looks like a binary file"):
+        list(open_corpus("-", format=fmt))
+    _stdin(monkeypatch, _Stream(b"\x00" * 100, b"", 0))  # short: the whole of it is looked at
+    with pytest.raises(CorpusFormatError, match=r"^-: looks like a binary file"):
+        list(open_corpus("-", format=fmt))
+
+
+def test_a_nul_byte_on_stdin_is_that_line_s_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    _stdin(monkeypatch, _Stream(b"rain\x00\nsnow\n", b"", 0))
+    docs = list(open_corpus("-", format="lines"))
+    assert [d.text for d in docs] == ["rain\x00", "snow"]  # kept as text: one NUL is no file
+
+
+GOOD_LINE = {
+    "lines": b"rain\n",
+    "jsonl": b'{"text": "rain"}\n',
+    "fasttext": b"__label__w rain\n",
+    "csv": b"rain,w\n",
+    "tsv": b"rain\tw\n",
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(GOOD_LINE))
+def test_a_line_over_the_record_limit_is_its_bad_record_and_memory_stays_bounded(
+    fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(config, "MAX_RECORD_BYTES", 1 << 20)
+    header = {"csv": b"text,labels\n", "tsv": b"text\tlabels\n"}.get(fmt, b"")
+    good = GOOD_LINE[fmt]
+    _stdin(monkeypatch, _Stream(header + good, b"x", 40 << 20, b"\n" + good))
+    tracemalloc.start()
+    try:
+        with pytest.warns(BadRecordWarning, match="more than the 1,048,576 bytes"):
+            docs = list(open_corpus("-", format=fmt, on_error="report"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20  # the limit and a few chunks, not the 40 MiB line
+    first = 2 if header else 1
+    assert [d.text for d in docs] == ["rain", "", "rain"]
+    assert docs[1].id == f"stdin:{first + 1}" and docs[2].id == f"stdin:{first + 2}"
+    assert re.fullmatch(
+        rf"-:{first + 1}: the record is 41,943,041 bytes long, more than the 1,048,576 bytes "
+        r"\(1 MiB\) one document may take; is the format right \(--format\)\? "
+        r"Split longer documents",
+        docs[1].error or "",
+    )
+    _stdin(monkeypatch, _Stream(header, b"x", 40 << 20))  # endless: ends without a newline
+    with pytest.raises(CorpusFormatError, match=rf"-:{first}: the record is over 1,048,576 bytes"):
+        list(open_corpus("-", format=fmt))
+
+
+def test_a_line_at_the_record_limit_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(config, "MAX_RECORD_BYTES", 1000)
+    path = tmp_path / "c.txt"
+    path.write_bytes(b"a" * 999 + b"\n" + b"b" * 1001 + b"\n" + b"c" * 1000)
+    with pytest.warns(BadRecordWarning, match=r"c\.txt:2: the record is 1,002 bytes long"):
+        docs = list(open_corpus(path, format="lines", on_error="report"))
+    assert [len(d.text) for d in docs] == [999, 0, 1000] and docs[1].error
+
+
+def test_a_csv_row_over_the_record_limit_is_a_bad_record_and_the_rows_after_it_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A quote left open takes line after line into one field: the limit stops it.
+    monkeypatch.setattr(config, "MAX_RECORD_BYTES", 1000)
+    path = tmp_path / "c.csv"
+    path.write_text('text,labels\nok,a\n"open,b\n' + "more words,c\n" * 200 + "last,d\n")
+    with pytest.warns(BadRecordWarning, match=r"c\.csv:3: the record is over 1,000 bytes long"):
+        docs = list(open_corpus(path, format="csv", on_error="report"))
+    assert docs[0].text == "ok" and "(the row begins here)" in (docs[1].error or "")
+    assert [d.text for d in docs[2:]] == ["more words"] * 200 + ["last"]
+    with pytest.raises(CorpusFormatError, match=r"c\.csv:1: the record is over 1,000 bytes"):
+        path.write_text('"text\n' + "x\n" * 1000)
+        list(open_corpus(path, format="csv"))
+
+
+@pytest.mark.parametrize("fmt", ["text", "txtdir"])
+def test_a_whole_file_over_the_record_limit_is_its_bad_record(
+    fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(config, "MAX_RECORD_BYTES", 1000)
+    (tmp_path / "a.txt").write_text("w" * 1000)
+    (tmp_path / "b.txt").write_text("w" * 1001)
+    for name in "ab":
+        (tmp_path / f"{name}.labels").write_text("x\n")
+    if fmt == "text":
+        assert [d.text for d in open_corpus(tmp_path / "a.txt", format=fmt)] == ["w" * 1000]
+        with pytest.raises(CorpusFormatError, match=r"b\.txt: the record is over 1,000 bytes"):
+            list(open_corpus(tmp_path / "b.txt", format=fmt))
+    else:
+        with pytest.warns(BadRecordWarning, match=r"b\.txt: the record is over 1,000 bytes"):
+            docs = list(open_corpus(tmp_path, format=fmt, on_error="report"))
+        assert [(d.id, bool(d.error)) for d in docs] == [("a", False), ("b", True)]
+
+
+def test_endless_text_on_stdin_is_a_bad_record_read_no_further(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(config, "MAX_RECORD_BYTES", 1 << 20)
+    _stdin(monkeypatch, _Stream(b"", b"rain ", 1 << 40))
+    with deadline(10), pytest.warns(BadRecordWarning, match=r"^-: the record is over 1,048,576"):
+        docs = list(open_corpus("-", format="text", on_error="report"))
+    assert [(d.id, d.text) for d in docs] == [("stdin", "")]
+
+
+def test_an_endless_line_on_a_pipe_keeps_the_process_small() -> None:
+    # The real limit (64 MiB) and a real pipe: 300 MB of one line, then a short one.
+    # VmHWM, the peak of this program's memory (ru_maxrss would count the forking pytest's).
+    code = (
+        "import re, warnings; from topicclf.corpus import open_corpus\n"
+        "warnings.simplefilter('ignore')\n"
+        "docs = list(open_corpus('-', format='lines', on_error='report'))\n"
+        "peak = re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read())[1]\n"
+        "print([d.text for d in docs], peak)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert child.stdin is not None
+    block = b"word " * 200_000
+    for _ in range(300):
+        child.stdin.write(block)
+    child.stdin.write(b"\nrain\n")
+    child.stdin.close()
+    out = child.stdout.read().decode() if child.stdout else ""
+    assert child.wait(60) == 0
+    texts, rss_kib = out.rsplit(" ", 1)
+    assert texts == "['', 'rain']"
+    assert int(rss_kib) < 350_000  # before: 300 MB of bytes, then copies and text, > 1 GB

@@ -98,3 +98,26 @@ def test_a_mapping_is_refused_not_tagged_by_its_keys() -> None:
 
     with pytest.raises(InputError, match=r"texts: got a dict; pass a list of texts"):
         as_texts({"a": "rain and wind", "b": "the striker scored"}, "texts")
+
+
+def test_a_dict_of_topics_is_refused() -> None:
+    # Iterating it gave its keys: topics '0', '1', ...
+    with pytest.raises(InputError, match=r"^y: got a dict; pass one topic list per text"):
+        as_targets({0: ["a"], 1: ["b"]}, 2)
+
+
+@given(st.lists(st.sampled_from(["a", "b", 7, float("nan"), np.float32("nan"), None])))
+def test_a_missing_value_is_no_topic_alone_and_refused_inside_a_list(values: list[object]) -> None:
+    # The one rule (inputs.topic_name): None and NaN are a missing value, never a topic 'nan'.
+    missing = [v is None or (isinstance(v, float | np.floating) and np.isnan(v)) for v in values]
+    single = as_targets(values, len(values))
+    assert [s for s, m in zip(single.label_sets, missing, strict=True) if m] == [()] * sum(missing)
+    assert all("nan" not in s for s in single.label_sets)
+    if any(missing):
+        bad = missing.index(True) + 1
+        with pytest.raises(InputError, match=rf"^y: topic set #{bad} holds"):
+            as_targets([["a", v] for v in values], len(values))
+    else:
+        assert as_targets([["a", v] for v in values], len(values)).label_sets == [
+            tuple(dict.fromkeys(["a", str(v)])) for v in values
+        ]

@@ -6,12 +6,14 @@ import itertools
 import json
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from topicclf import config
 from topicclf.corpus import (
     CorpusOptions,
     count_range,
@@ -20,7 +22,7 @@ from topicclf.corpus import (
     read_range,
 )
 from topicclf.corpus.base import clean_labels, scrub_surrogates
-from topicclf.corpus.lines import split_lines
+from topicclf.corpus.lines import LongLine, split_lines
 from topicclf.errors import BadRecordWarning, CorpusFormatError
 from topicclf.types import Document
 
@@ -211,3 +213,56 @@ def test_lines_whole_and_ranges_agree(lines: list[tuple[bytes, bytes]], bom: boo
         for pieces in (2, 5):
             docs, records = _by_ranges(path, "lines", pieces)
             assert docs == whole and records == len(whole)
+
+
+def _pieces(data: bytes, sizes: list[int]) -> Callable[[int], bytes]:
+    """`read(n)` over `data` that gives pieces of the drawn sizes (at least one byte)."""
+    chunks = []
+    at = 0
+    for size in itertools.cycle(sizes or [len(data) or 1]):
+        if at >= len(data):
+            break
+        chunks.append(data[at : at + size])
+        at += size
+    stream = iter([*chunks, b""])
+    return lambda n: next(stream, b"")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([b"a", b"\n", b"\r", b"\x00"]), st.integers(1, 40)), max_size=30
+    ),
+    st.integers(1, 60),
+    st.lists(st.integers(1, 50), max_size=5),
+    st.sampled_from([1, 2]),
+)
+def test_split_lines_gives_long_lines_as_their_size_and_the_rest_as_they_are(
+    runs: list[tuple[bytes, int]], limit: int, sizes: list[int], unit: int
+) -> None:
+    data = b"".join(byte * n for byte, n in runs)
+    newline = b"\n" if unit == 1 else b"\n\x00"
+    whole = list(split_lines(_pieces(data, sizes), newline, unit))
+    expected = [
+        raw if len(raw) <= limit else LongLine(len(raw), raw.endswith(newline))
+        for raw in whole
+        if isinstance(raw, bytes)
+    ]
+    assert list(split_lines(_pieces(data, sizes), newline, unit, limit)) == expected
+    assert b"".join(x for x in whole if isinstance(x, bytes)) == data
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "lines", "fasttext"])
+@pytest.mark.parametrize("pieces", [2, 3, 7])
+def test_ranges_read_long_lines_as_the_whole_file_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str, pieces: int
+) -> None:
+    monkeypatch.setattr(config, "MAX_RECORD_BYTES", 100)
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(
+        b'{"text": "a"}\n' + b"x" * 500 + b'\n{"text": "b"}\n' + b"y" * 101 + b"\n" + b"z" * 300
+    )
+    whole = _whole(path, fmt)
+    assert [bool(d.error) for d in whole] == [False, True, False, True, True]
+    docs, records = _by_ranges(path, fmt, pieces)
+    assert docs == whole and records == len(whole)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from topicclf.metrics import micro_f1
 from topicclf.model.thresholds import (
@@ -131,3 +133,28 @@ def test_topics_of_lists_chosen_topics_best_first() -> None:
     topics = topics_of(SCORES, chosen, ["a", "b", "c", "d"])
     assert [[t for t, _ in row] for row in topics] == [["a", "c"], ["c"], ["b", "d"]]
     assert topics[0][0][1] == pytest.approx(0.9)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(-5, 5),
+        st.booleans(),
+        st.text(max_size=3),
+    )
+)
+def test_a_rule_takes_exactly_the_thresholds_in_0_1(value: object) -> None:
+    from topicclf.errors import InputError
+    from topicclf.model.thresholds import Rule
+
+    ok = (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and 0.0 <= float(value) <= 1.0
+    )
+    if ok:
+        assert Rule(threshold=value).threshold == float(value)  # type: ignore[arg-type]
+    else:
+        with pytest.raises(InputError, match=r"^Rule: threshold must be"):
+            Rule(threshold=value)  # type: ignore[arg-type]

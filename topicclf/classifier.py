@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from topicclf.model.thresholds import (
     DEFAULT_RULE,
     Rule,
     ThresholdPolicy,
+    check_rule,
     decide,
     ignored_by,
     topics_of,
@@ -265,6 +266,7 @@ class TopicClassifier(Estimator):
         rule the model does not apply (top_k on a multi-class model) is warned about, as
         every entry point says it (`warn=False`: the caller has said it once already)."""
         self._check_fitted()
+        rule = check_rule(rule)
         ignored = ignored_by(self.policy_, rule) if warn else None
         if ignored:
             warnings.warn(ignored, UserWarning, stacklevel=2)
@@ -288,6 +290,32 @@ class TopicClassifier(Estimator):
         """A 0/1 matrix of each text's topics, one column per topic of `columns` (default:
         the columns of an indicator `y` given to fit, else `classes_`)."""
         self._check_fitted()
+        if columns is not None:
+            columns = self._known_topics(columns, "columns")
+        return self._indicator(X, columns)
+
+    def _known_topics(self, topics: Any, what: str) -> list[str]:
+        """`topics` as a list of this model's topic names, or an InputError."""
+        if isinstance(topics, str):
+            raise InputError(
+                f"{what}: got a single string; give a list of topic names, e.g. [{topics!r}]"
+            )
+        if isinstance(topics, Mapping) or not isinstance(topics, Iterable):
+            raise InputError(f"{what}: expected a list of topic names, not {type(topics).__name__}")
+        names = list(topics)
+        known = set(self.classes_)
+        bad = [t for t in names if not isinstance(t, str) or t not in known]
+        if bad:
+            raise InputError(
+                f"{what}: not topics of this model: {', '.join(map(repr, bad[:5]))}"
+                + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+                + " (its topics are in classes_)"
+            )
+        return names
+
+    def _indicator(self, X: Any, columns: Sequence[str] | None) -> np.ndarray:
+        """predict_indicator without checking `columns`: a name the model does not know
+        is a column of zeros (score's truth may hold such topics)."""
         names = list(columns or getattr(self, "target_columns_", None) or self.classes_)
         index = {name: j for j, name in enumerate(names)}
         rows = self.tag(X)
@@ -312,7 +340,7 @@ class TopicClassifier(Estimator):
         truth = np.zeros((len(texts), len(names)), dtype=np.int64)
         for i, labels in enumerate(targets.label_sets):
             truth[i, [index[t] for t in labels]] = 1
-        return micro_f1(truth, self.predict_indicator(texts, names))
+        return micro_f1(truth, self._indicator(texts, names))
 
     def explain(
         self,

@@ -88,6 +88,11 @@ STEM_CHOICE_STANDARD_ERRORS = 2.0
 LIBRARY_FIGURES_FROM_TOPICS = 300
 # Progress in a log (not a terminal): a line at least this often while a step runs.
 HEARTBEAT_SECONDS = 30.0
+# Bytes of one corpus record (a line, a CSV row, a `text` file): beyond it the record is a bad
+# record and reading skips to the next line without holding it, so an endless line (/dev/zero,
+# a gzip bomb) cannot fill memory. Documents of 50 MB are read.
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+BINARY_SNIFF_BYTES = 8192  # first bytes of every text source looked at for binary content
 TAG_BATCH_SIZE = 512  # documents read, scored and written at a time by `tag`
 PREDICT_BATCH = 1024  # texts vectorized at once inside the scorer
 # `evaluate` scores a corpus in one piece up to this many (document, topic) cells, and beyond
@@ -109,6 +114,7 @@ SERVE_TIMEOUT_SHUTDOWN = 30.0  # on SIGTERM, seconds that requests in flight get
 SERVE_INLINE_CHARS = 20_000  # batches this short are tagged on the event loop (numpy models)
 SERVE_BATCH_TEXTS = 512  # texts of waiting requests tagged in one call
 SERVE_BATCH_YIELDS = 8  # event-loop turns a batch waits for requests already arriving
+EXPLAIN_MAX_TERMS = 10_000  # most terms per topic and direction `explain` gives (the API's `top`)
 SERVE_EXPLAIN_TERMS = 100  # most terms per topic and direction that POST /tag's `explain` gives
 SERVE_EXPLAIN_DOCUMENTS = 100  # documents in one request with `explain` (each scored per term)
 SERVE_ANNIF_LIMIT = 10  # Annif's default `limit` (topics per document)

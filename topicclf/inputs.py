@@ -82,6 +82,11 @@ def as_targets(y: Any, n_documents: int, classes: Sequence[Any] | None = None) -
         raise InputError("y: topics are needed to fit; pass a list of topic lists")
     if isinstance(y, str | bytes):
         raise InputError("y: got a single string; pass one topic list per text")
+    if isinstance(y, Mapping):  # iterating would give its keys, not the topics
+        raise InputError(
+            f"y: got a {type(y).__name__}; pass one topic list per text, in the texts' order "
+            "(e.g. [d[key] for key in keys])"
+        )
     if _is_matrix(y):
         targets = _from_indicator(y, classes)
     else:
@@ -136,9 +141,16 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _one(value: Any) -> tuple[str, ...]:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ()
-    return (str(value),)
+    name = topic_name(value)
+    return () if name is None else (name,)
+
+
+def topic_name(value: Any) -> str | None:
+    """The one rule for a topic name given in `y`: a str as it is, an integer or a finite
+    number as `str()`, None or NaN (a missing value, as pandas gives) as None."""
+    if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+        return None
+    return str(value)
 
 
 def _topic_set(labels: Any, i: int) -> tuple[str, ...]:
@@ -153,10 +165,16 @@ def _topic_set(labels: Any, i: int) -> tuple[str, ...]:
         raise InputError(f"y: topic set #{i + 1} is of type {type(labels).__name__}, not a list")
     out = []
     for label in labels:
-        if not _is_scalar(label) or label is None:
+        if not _is_scalar(label):
             raise InputError(
                 f"y: topic set #{i + 1} holds a value of type {type(label).__name__}; "
                 "topics are names"
             )
-        out.append(str(label))
+        name = topic_name(label)
+        if name is None:
+            raise InputError(
+                f"y: topic set #{i + 1} holds a missing value ({label!r}); topics are names: "
+                "leave it out (an empty list means no topic)"
+            )
+        out.append(name)
     return tuple(dict.fromkeys(out))

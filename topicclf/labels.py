@@ -166,6 +166,18 @@ def split_indices(
         rows = y[:, j].nonzero()[0]
         if len(rows) >= 2 and is_val[rows].all():
             is_val[groups == groups[rows[0]]] = False  # its whole group, not one copy
+    if not is_val.any() and len(np.unique(groups)) < n:
+        # So few distinct texts that every group is some topic's last hope for training
+        # (two texts, each ten times): validation is cut from rows instead, copies and all.
+        warnings.warn(
+            f"the {n} training documents hold only {len(np.unique(groups))} groups of "
+            "near-duplicates, too few to keep each group on one side of the validation "
+            "split; validation holds copies of training documents, so its figures (and the "
+            "thresholds tuned on them) flatter the model. More distinct documents fix this",
+            UserWarning,
+            stacklevel=2,
+        )
+        return split_indices(y, fraction, seed)
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import dataclasses
 import stat
 import warnings
@@ -11,15 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from topicclf import config
 from topicclf.corpus.base import (
     Corpus,
     CorpusOptions,
     Reader,
     bom_encoding,
-    canonical_encoding,
     check_source,
     file_kind,
     open_bytes,
+    refuse_binary,
     source_error,
     uncompressed_name,
     validate_options,
@@ -276,28 +276,10 @@ def _note_lines(path: Path) -> None:
 def _refuse_binary(path: Path, encoding: str) -> None:
     try:
         with open_bytes(str(path)) as handle:
-            head = handle.read(8192)
+            head = handle.read(config.BINARY_SNIFF_BYTES)
     except OSError as exc:
         raise source_error(path, exc) from None
-    # A byte order mark is looked at first: UTF-16/32 text is full of NUL bytes, and any
-    # other text encoding has none.
-    encoding = bom_encoding(head) or encoding
-    if canonical_encoding(encoding).startswith(("utf-16", "utf-32")):
-        return
-    if b"\x00" in head and _binary_bytes(head, encoding) > max(8, len(head) // 100):
-        raise CorpusFormatError(
-            f"{path}: looks like a binary file (it contains NUL bytes), not a text corpus"
-        )
-
-
-def _binary_bytes(head: bytes, encoding: str) -> int:
-    """NUL bytes and bytes the encoding cannot read in a file's first bytes. A NUL or two
-    is a bad record's doing (that line alone is refused); a binary file has many."""
-    try:
-        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-    except LookupError:
-        return head.count(b"\x00")  # an unknown encoding is reported by the reader
-    return head.count(b"\x00") + decoder.decode(head, final=False).count("\ufffd")
+    refuse_binary(path, head, encoding)
 
 
 def write_corpus(

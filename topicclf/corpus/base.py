@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TextIO
 
+from topicclf import config
 from topicclf.errors import BadRecordWarning, CorpusFormatError
 from topicclf.types import Document
 
@@ -255,6 +256,95 @@ def decode_text(raw: bytes, options: CorpusOptions) -> str:
     corpus encoding; the mark is dropped. UnicodeDecodeError is the caller's to report."""
     encoding = bom_encoding(raw[:4]) or options.encoding
     return raw.decode(encoding, options.encoding_errors).removeprefix("\ufeff")
+
+
+def record_limit() -> int:
+    """The most bytes one record (a line, a CSV row, a whole `text` file) may take:
+    `config.MAX_RECORD_BYTES`, looked up at each read."""
+    return config.MAX_RECORD_BYTES
+
+
+class RecordTooLongError(CorpusFormatError):
+    """A record (line, row, document) longer than `record_limit()`: that record's problem."""
+
+
+def too_long_error(where: str, size: int, ended: bool = True) -> RecordTooLongError:
+    """The bad record for a line, row or document longer than `record_limit()` bytes."""
+    limit = record_limit()
+    length = f"{size:,} bytes long" if ended else f"over {limit:,} bytes long (read no further)"
+    mib = f" ({limit / 2**20:g} MiB)" if limit >= 2**20 else ""
+    return RecordTooLongError(
+        f"{where}: the record is {length}, more than the {limit:,} bytes{mib} one document "
+        "may take; is the format right (--format)? Split longer documents"
+    )
+
+
+def read_capped(read: Callable[[int], bytes], where: str) -> bytes:
+    """All of a source's bytes from `read(n)` calls, or `too_long_error` as soon as they pass
+    `record_limit()` (no more than the limit and one chunk is ever held)."""
+    limit = record_limit()
+    parts: list[bytes] = []
+    size = 0
+    while chunk := read(1 << 20):
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise too_long_error(where, size, ended=False)
+    return b"".join(parts)
+
+
+def refuse_binary(where: str | Path, head: bytes, encoding: str) -> None:
+    """Raise CorpusFormatError when a source's first bytes (`config.BINARY_SNIFF_BYTES` of
+    them; fewer when it is shorter) look binary: many NUL or undecodable bytes. The one test
+    for files, devices, pipes and stdin, whatever the format."""
+    # A byte order mark is looked at first: UTF-16/32 text is full of NUL bytes, and any
+    # other text encoding has none.
+    encoding = bom_encoding(head) or encoding
+    try:
+        if canonical_encoding(encoding).startswith(("utf-16", "utf-32")):
+            return
+    except LookupError:
+        return  # an unknown encoding is reported by the reader
+    if b"\x00" in head and _binary_bytes(head, encoding) > max(8, len(head) // 100):
+        raise CorpusFormatError(
+            f"{where}: looks like a binary file (it contains NUL bytes), not a text corpus"
+        )
+
+
+def _binary_bytes(head: bytes, encoding: str) -> int:
+    """NUL bytes and bytes the encoding cannot read in a file's first bytes. A NUL or two
+    is a bad record's doing (that line alone is refused); a binary file has many."""
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    except LookupError:
+        return head.count(b"\x00")  # an unknown encoding is reported by the reader
+    return head.count(b"\x00") + decoder.decode(head, final=False).count("\ufffd")
+
+
+class BinarySniffer:
+    """`read(n)` passed through, refusing binary content (`refuse_binary`) in the first
+    `config.BINARY_SNIFF_BYTES` as they stream in: a pipe or stdin is still read as it
+    arrives, and is refused as soon as what came is binary whatever follows."""
+
+    def __init__(self, read: Callable[[int], bytes], where: str, encoding: str) -> None:
+        self._read = read
+        self._where = where
+        self._encoding = encoding
+        self._head = bytearray()
+        self._done = False
+
+    def __call__(self, size: int) -> bytes:
+        data = self._read(size)
+        if not self._done:
+            want = config.BINARY_SNIFF_BYTES
+            self._head += data[: want - len(self._head)]
+            if not data or len(self._head) >= want:
+                self._done = True
+                refuse_binary(self._where, bytes(self._head), self._encoding)
+            elif _binary_bytes(bytes(self._head), self._encoding) > max(8, want // 100):
+                # binary whatever follows: more bytes never lower the count
+                refuse_binary(self._where, bytes(self._head), self._encoding)
+        return data
 
 
 def display_name(path: str) -> str:

@@ -14,8 +14,9 @@ from topicclf.corpus.base import (
     bad_record,
     clean_labels,
     display_name,
-    encoding_error,
+    record_limit,
     scrub_surrogates,
+    too_long_error,
 )
 from topicclf.corpus.lines import Line, is_blank, numbered_lines
 from topicclf.errors import CorpusFormatError
@@ -94,14 +95,16 @@ def _rows(
             row = next(reader)
         except StopIteration:
             return
-        except csv.Error as error:
+        except (csv.Error, _RowTooLong) as error:
             message = str(error).replace("'\t'", "a tab")  # csv names the delimiter itself
-            if not feed.spans_lines():
+            if isinstance(error, _RowTooLong):  # a quote left open, most likely
+                message = str(too_long_error("", error.size, ended=False)).removeprefix(": ")
+            elif not feed.spans_lines():
                 yield [], feed.line, _problem(feed, path, options, f"{path}:{feed.line}: {message}")
                 continue
             first = feed.first_line()
-            if feed.undecodable and feed.undecodable[0] != first:
-                feed.undecodable = None  # a line read again below: reported there, once
+            if feed.faulty and feed.faulty.number != first:
+                feed.faulty = None  # a line read again below: reported there, once
             found = f"{path}:{first}: {message} (the row begins here)"
             yield [], first, _problem(feed, path, options, found)
             taken = feed.take_row()[1:]
@@ -119,18 +122,19 @@ def _rows(
 def _problem(
     feed: _Feed, path: str, options: CorpusOptions, message: str | None
 ) -> CorpusFormatError | None:
-    """The row's problem: an undecodable line in it first, else `message` if any."""
-    if feed.undecodable:
-        bad_line, error = feed.undecodable
-        feed.undecodable = None
-        return encoding_error(path, bad_line, options, error)
+    """The row's problem: a faulty line in it first (undecodable, too long), else
+    `message` if any."""
+    if feed.faulty:
+        line, feed.faulty = feed.faulty, None
+        return line.problem(path, options)
     return CorpusFormatError(message) if message is not None else None
 
 
 def _alone(line: Line, path: str, options: CorpusOptions, delimiter: str) -> Iterator[Row]:
     """The rows of one line read on its own (a quote it leaves open is its own error)."""
-    if line.error is not None:
-        yield [], line.number, encoding_error(path, line.number, options, line.error)
+    problem = line.problem(path, options)
+    if problem is not None:
+        yield [], line.number, problem
         return
     pieces = [p for p in _LONE_CR.split(line.text + line.end) if p]
     try:
@@ -156,9 +160,11 @@ def _header(
         raise CorpusFormatError(f"{path}: empty file, expected a header row") from None
     except csv.Error as exc:
         raise CorpusFormatError(f"{path}:{feed.first_line()}: {exc} (in the header)") from None
-    if feed.undecodable:
-        bad_line, error = feed.undecodable
-        raise encoding_error(path, bad_line, options, error)
+    except _RowTooLong as exc:
+        raise too_long_error(f"{path}:1", exc.size, ended=False) from None
+    problem = feed.faulty.problem(path, options) if feed.faulty else None
+    if problem is not None:
+        raise problem
     names = [name.strip() for name in header]
     columns: dict[str, int] = {}
     for i, name in enumerate(names):
@@ -187,7 +193,8 @@ REREAD_SLACK = 1000  # lines any file may read again, however short
 
 class _Feed:
     """The lines of the shared splitter as csv.reader input, remembering which line it is at
-    and the first undecodable line of the row being read."""
+    and the first faulty line (undecodable, too long) of the row being read. A row that
+    takes more than `record_limit()` bytes of lines stops with _RowTooLong."""
 
     def __init__(self, lines: Iterator[Line]) -> None:
         self._lines = lines
@@ -196,11 +203,13 @@ class _Feed:
         self.line = 0
         self._furthest = 0  # the last line number read from the file
         self._reread = 0  # lines given again so far
-        self.undecodable: tuple[int, UnicodeDecodeError] | None = None  # (line, error)
+        self.faulty: Line | None = None
+        self._row_bytes = 0
 
     def start_row(self) -> None:
         """A new row begins with the next line."""
         self._row = []
+        self._row_bytes = 0
 
     def spans_lines(self) -> bool:
         """Whether the row being read has taken more than one line."""
@@ -213,6 +222,7 @@ class _Feed:
     def take_row(self) -> list[Line]:
         """The lines of the row being read (which ends it)."""
         row, self._row = self._row, []
+        self._row_bytes = 0
         return row
 
     def may_reread(self, count: int) -> bool:
@@ -241,13 +251,26 @@ class _Feed:
             self._row.append(line)
             self.line = line.number
             self._furthest = max(self._furthest, line.number)
-            if line.error is not None and self.undecodable is None:
-                self.undecodable = (line.number, line.error)
+            if self.faulty is None and (line.error is not None or line.oversize):
+                self.faulty = line
+            self._row_bytes += len(line.text)
+            if self._row_bytes > record_limit():
+                raise _RowTooLong(self._row_bytes)
             # The csv module, like Excel, also ends a row at a lone "\r" outside quotes;
             # inside quotes it is kept. Giving it the pieces keeps both, and line numbers.
-            for piece in _LONE_CR.split(line.text + line.end):
+            # A line too long to hold has no text; it still ends a row, to be reported.
+            end = line.end or ("\n" if line.oversize else "")
+            for piece in _LONE_CR.split(line.text + end):
                 if piece:
                     yield piece
+
+
+class _RowTooLong(Exception):
+    """A row has taken more lines than one record may hold (see `_Feed`)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
 
 
 def _allow_any_field_size() -> None:

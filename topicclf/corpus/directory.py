@@ -11,6 +11,7 @@ from topicclf.corpus.base import (
     clean_labels,
     decode_text,
     encoding_error,
+    read_capped,
     source_error,
 )
 from topicclf.errors import CorpusFormatError
@@ -21,7 +22,8 @@ LABELS_SUFFIX = ".labels"
 
 def _read_file(path: Path, options: CorpusOptions) -> str:
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = read_capped(handle.read1, str(path))
     except FileNotFoundError as exc:
         if path.is_symlink():
             raise source_error(path, exc) from None

@@ -9,7 +9,12 @@ Rules, the same for the local and the Dask engine:
   UTF-32, whatever the `encoding` option says: `base.bom_encoding`) and is dropped (a file
   that is only a BOM has no lines);
 - a line is blank when its decoded text is only white space (`str.isspace`, so a line of
-  no-break spaces is blank in both engines).
+  no-break spaces is blank in both engines);
+- a line longer than `base.record_limit()` bytes is a bad record at its own line number; its
+  bytes are skipped up to the next line end as they are read, never held, so an endless
+  line (/dev/zero, a gzip bomb) costs no more memory than the limit;
+- a source that looks binary in its first bytes (`base.refuse_binary`) is refused, whether
+  a file, a device, a pipe or stdin, and whatever the format.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
 
 from topicclf.corpus.base import (
+    BinarySniffer,
     CorpusOptions,
     bad_record,
     bom_encoding,
@@ -29,8 +35,10 @@ from topicclf.corpus.base import (
     is_compressed,
     open_bytes,
     record_error,
+    record_limit,
     source_error,
     standard_input,
+    too_long_error,
     validate_options,
 )
 from topicclf.errors import CorpusFormatError
@@ -70,12 +78,30 @@ def line_codec(options: CorpusOptions, head: bytes = b"") -> LineCodec:
 
 class Line(NamedTuple):
     """One line: its number, decoded text (with U+FFFD where `error` is set), the decoding
-    error and the line end that was cut off ("\\n", "\\r\\n" or "" on a last line without one)."""
+    error and the line end that was cut off ("\\n", "\\r\\n" or "" on a last line without one).
+    A line longer than the record limit has no text and its byte count as `oversize`."""
 
     number: int
     text: str
     error: UnicodeDecodeError | None = None
     end: str = "\n"
+    oversize: int = 0
+
+    def problem(self, path: str, options: CorpusOptions) -> CorpusFormatError | None:
+        """Why this line is a bad record whatever it holds (too long, undecodable), or None."""
+        if self.oversize:
+            return too_long_error(f"{path}:{self.number}", self.oversize, bool(self.end))
+        if self.error is not None:
+            return encoding_error(path, self.number, options, self.error)
+        return None
+
+
+class LongLine(NamedTuple):
+    """A raw line longer than the limit, skipped: its size in bytes and whether it ended
+    with a newline (False: at the end of the input)."""
+
+    size: int
+    ended: bool
 
 
 def is_blank(text: str) -> bool:
@@ -84,15 +110,18 @@ def is_blank(text: str) -> bool:
 
 
 def split_lines(
-    read: Callable[[int], bytes], newline: bytes = b"\n", unit: int = 1
-) -> Iterator[bytes]:
+    read: Callable[[int], bytes], newline: bytes = b"\n", unit: int = 1, limit: int | None = None
+) -> Iterator[bytes | LongLine]:
     """Raw lines with their newline (the last one may lack it) from `read(n)` calls.
 
     Only `newline` at a multiple of `unit` from the start ends a line, so UTF-16 "\\n\\0"
-    is not found across two code units.
+    is not found across two code units. A line longer than `limit` bytes is given as a
+    LongLine: once the line passes the limit its bytes are dropped as they come, so no more
+    than the limit and a chunk is ever held.
     """
     buffer = bytearray()
     searched = 0  # no line end starts before this offset of the buffer
+    dropped = -1  # >= 0: the line being read is too long, and this many bytes are gone
     while True:
         chunk = read(CHUNK)
         buffer += chunk
@@ -101,14 +130,32 @@ def split_lines(
             searched = at + 1
             if (at - start) % unit == 0:
                 end = at + len(newline)
-                yield bytes(buffer[start:end])
+                if dropped >= 0:
+                    yield LongLine(dropped + end - start, True)
+                    dropped = -1
+                elif limit is not None and end - start > limit:
+                    yield LongLine(end - start, True)
+                else:
+                    yield bytes(buffer[start:end])
                 start = searched = end
         searched = max(start, len(buffer) - len(newline) + 1) - start
         del buffer[:start]
+        if dropped >= 0 or (limit is not None and len(buffer) > limit):
+            # No line end before `searched`: drop those bytes (whole code units, so line
+            # ends are still found at the right offsets).
+            cut = searched - searched % unit
+            del buffer[:cut]
+            searched -= cut
+            dropped = max(dropped, 0) + cut
         if not chunk:
             break
-    if buffer:
-        yield bytes(buffer)
+    if dropped >= 0:
+        yield LongLine(dropped + len(buffer), False)
+    elif buffer:
+        if limit is not None and len(buffer) > limit:
+            yield LongLine(len(buffer), False)
+        else:
+            yield bytes(buffer)
 
 
 def decode_line(raw: bytes, codec: LineCodec, at_file_start: bool, number: int) -> Line:
@@ -148,10 +195,16 @@ def numbered_lines(
                 raise CorpusFormatError(f"{path}: byte {start} is not a line start")
             handle.seek(start)
         read = byte_reader(handle, None if stop is None else stop - start)
+        if not start:
+            read = BinarySniffer(read, path, codec.encoding)
         number = first_line
-        for raw in split_lines(read, codec.newline, codec.unit):
+        for raw in split_lines(read, codec.newline, codec.unit, record_limit()):
+            if isinstance(raw, LongLine):
+                yield Line(number, "", None, "\n" if raw.ended else "", raw.size)
+                number += 1
+                continue
             line = decode_line(raw, codec, number == first_line and not start, number)
-            if line == (number, "", None, ""):
+            if line == (number, "", None, "", 0):
                 return  # the file is only a BOM: it holds no lines, as an empty file
             yield line
             number += 1
@@ -232,7 +285,12 @@ class LineFormat:
 
     def is_record(self, line: Line) -> bool:
         """True when the line gives a document (or a bad record), False when it is skipped."""
-        return self.keeps_blank or line.error is not None or not is_blank(line.text)
+        return (
+            self.keeps_blank
+            or line.error is not None
+            or bool(line.oversize)
+            or not is_blank(line.text)
+        )
 
 
 def line_documents(
@@ -251,10 +309,9 @@ def line_documents(
             continue
         where, default_id = f"{path}:{line.number}", f"{stem}:{line.number}"
         doc: Document | None
-        if line.error is not None:
-            doc = bad_record(
-                encoding_error(path, line.number, options, line.error), default_id, options
-            )
+        problem = line.problem(path, options)
+        if problem is not None:
+            doc = bad_record(problem, default_id, options)
         else:
             try:
                 doc = fmt.parse(line.text, where, default_id, options)

@@ -8,11 +8,12 @@ import sys
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from topicclf.corpus.base import CorpusOptions, is_compressed
+from topicclf.corpus.base import CorpusOptions, is_compressed, record_limit
 from topicclf.corpus.fasttext import FASTTEXT
 from topicclf.corpus.jsonl import JSONL
 from topicclf.corpus.lines import (
     LineFormat,
+    LongLine,
     byte_reader,
     line_codec,
     line_documents,
@@ -58,10 +59,16 @@ def plan_cuts(path: str, pieces: int, options: CorpusOptions | None = None) -> l
             target = max(size * i // pieces - 1, cuts[-1])
             target -= target % codec.unit
             handle.seek(target)
-            first = next(split_lines(byte_reader(handle), codec.newline, codec.unit), b"")
-            if not first.endswith(codec.newline):
+            lines = split_lines(byte_reader(handle), codec.newline, codec.unit, record_limit())
+            first = next(lines, b"")
+            if isinstance(first, LongLine):  # skipped, not held
+                if not first.ended:
+                    break
+                position = target + first.size
+            elif not first.endswith(codec.newline):
                 break  # the last line: no later line start
-            position = target + len(first)
+            else:
+                position = target + len(first)
             if position >= size:
                 break
             if position > cuts[-1]:

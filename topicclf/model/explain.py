@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -9,10 +10,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from topicclf.config import EXPLAIN_MAX_TERMS
 from topicclf.errors import InputError, UnsupportedError
 from topicclf.features.tfidf import TfidfFeaturizer
 from topicclf.model.inference import Scorer
-from topicclf.model.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, decide
+from topicclf.model.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, check_rule, decide
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ def explain(
     e.g. those a tagging call chose, so both agree even on a score at a threshold). Only
     TF-IDF (dense) networks are supported.
     """
+    check_explain_request(text, top, topics)
+    rule = check_rule(rule)
     featurizer = scorer.featurizer
     if not isinstance(featurizer, TfidfFeaturizer):
         raise UnsupportedError(
@@ -76,7 +80,7 @@ def explain(
         column = {name: j for j, name in enumerate(classes)}
         unknown = [t for t in topics if t not in column]
         if unknown:
-            raise InputError(f"not a topic of this model: {', '.join(map(repr, unknown))}")
+            raise InputError(f"topics: not a topic of this model: {', '.join(map(repr, unknown))}")
         chosen = [column[t] for t in topics]
     evidence = _log_odds(scores, policy.multiclass)
     # Each present column's share of each line: a word n-gram is its own line; a character
@@ -91,6 +95,40 @@ def explain(
         down = [(names[i], float(effect[i])) for i in order[::-1][:top] if effect[i] < 0]
         out.append(Explanation(classes[j], float(base[j]), up, down))
     return out
+
+
+def check_explain_request(text: Any, top: Any, topics: Any) -> None:
+    """InputError unless `text` is one str, `top` a positive int of at most
+    `config.EXPLAIN_MAX_TERMS`, and `topics` None or a list or tuple of topic names."""
+    if not isinstance(text, str):
+        if isinstance(text, bytes | bytearray):
+            hint = "; decode it first (bytes.decode)"
+        elif isinstance(text, list | tuple) or hasattr(text, "__array__"):
+            hint = "; explain takes one text, e.g. [clf.explain(t) for t in texts]"
+        else:
+            hint = ""
+        raise InputError(f"text: expected one text (a str), not {type(text).__name__}{hint}")
+    if not isinstance(top, numbers.Integral) or isinstance(top, bool | np.bool_):
+        raise InputError(f"top: expected a positive integer, not {type(top).__name__} {top!r}")
+    if not 1 <= int(top) <= EXPLAIN_MAX_TERMS:
+        raise InputError(
+            f"top: {int(top)} terms per topic; give between 1 and {EXPLAIN_MAX_TERMS:,}"
+        )
+    if topics is None:
+        return
+    if isinstance(topics, str):
+        raise InputError(
+            f"topics: got a single string; give a list of topic names, e.g. [{topics!r}]"
+        )
+    if not isinstance(topics, list | tuple):
+        raise InputError(
+            f"topics: expected a list of topic names (or None), not {type(topics).__name__}"
+        )
+    for topic in topics:
+        if not isinstance(topic, str):
+            raise InputError(
+                f"topics: topic names are strings, not {type(topic).__name__} ({topic!r})"
+            )
 
 
 def _lines(

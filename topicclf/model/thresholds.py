@@ -3,12 +3,14 @@ rule every entry point (predict, evaluate, tag, workers, Dask, serve, explain) a
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from topicclf.errors import InputError
 from topicclf.metrics import micro_f1
 
 MIN_OWN_F1 = 0.5
@@ -128,6 +130,41 @@ class Rule:
     top_k: int | None = None
     fallback: bool | None = None
 
+    def __post_init__(self) -> None:
+        # Every entry point builds a Rule (API, CLI, server, workers): checked here once.
+        # The CLI and the server check their own options first, in their own words.
+        threshold, top_k, fallback = self.threshold, self.top_k, self.fallback
+        if threshold is not None:
+            if not isinstance(threshold, numbers.Real) or isinstance(threshold, bool | np.bool_):
+                raise InputError(
+                    f"Rule: threshold must be a number between 0 and 1 (or None), not "
+                    f"{type(threshold).__name__} {threshold!r}"
+                )
+            if not 0.0 <= float(threshold) <= 1.0:  # NaN fails too
+                raise InputError(
+                    f"Rule: threshold must be between 0 and 1 (scores are in [0, 1]), "
+                    f"not {threshold!r}"
+                )
+            object.__setattr__(self, "threshold", float(threshold))
+        if top_k is not None:
+            if not isinstance(top_k, numbers.Integral) or isinstance(top_k, bool | np.bool_):
+                raise InputError(
+                    f"Rule: top_k must be a positive integer (or None), not "
+                    f"{type(top_k).__name__} {top_k!r}"
+                )
+            if top_k < 1:
+                raise InputError(
+                    f"Rule: top_k must be at least 1 (None: no limit), not {int(top_k)}"
+                )
+            object.__setattr__(self, "top_k", int(top_k))
+        if fallback is not None and not isinstance(fallback, bool | np.bool_):
+            raise InputError(
+                f"Rule: fallback must be True, False or None, not {type(fallback).__name__} "
+                f"{fallback!r}"
+            )
+        if fallback is not None:
+            object.__setattr__(self, "fallback", bool(fallback))
+
     @property
     def is_default(self) -> bool:
         """True when the stored policy is used unchanged."""
@@ -137,8 +174,19 @@ class Rule:
 DEFAULT_RULE = Rule()
 
 
+def check_rule(rule: Any) -> Rule:
+    """`rule` when it is a Rule, else an InputError saying how to make one."""
+    if not isinstance(rule, Rule):
+        raise InputError(
+            f"rule: expected a Rule, not {type(rule).__name__}; e.g. "
+            "Rule(threshold=0.5, top_k=3) from topicclf.model.thresholds"
+        )
+    return rule
+
+
 def ignored_by(policy: ThresholdPolicy, rule: Rule) -> str | None:
     """Why `rule` changes nothing under `policy` (a multi-class model), or None."""
+    rule = check_rule(rule)
     if not policy.multiclass or rule.is_default:
         return None
     return (
@@ -158,6 +206,7 @@ def decide(
     The single home of the decision: tuned (or overridden) thresholds, top-k, the best-topic
     fallback, argmax in multi-class mode, and blank texts (given `texts`), which get no topic.
     """
+    rule = check_rule(rule)
     k = policy.top_k if rule.top_k is None else rule.top_k
     thresholds: np.ndarray | float = policy.thresholds
     fallback = policy.fallback if rule.fallback is None else rule.fallback

@@ -208,6 +208,8 @@ def prepare(
         y, kept = y[keep], [kept[i] for i in keep]
     groups = near_duplicate_groups(kept, config.train.seed, progress)
     train_idx, val_idx = split_indices(y, config.train.validation_split, config.train.seed, groups)
+    if np.intersect1d(groups[train_idx], groups[val_idx]).size:
+        groups = np.arange(len(groups))  # too few groups to honour (split_indices warned)
     assert encoder.classes_ is not None
     return Prepared(
         kept, y, encoder.classes_, mode, train_idx, val_idx, skipped, dict(encoder.dropped_),
