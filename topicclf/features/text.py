@@ -310,7 +310,7 @@ class Analyzer:
         for n in range(2, n_max + 1):
             # zip of shifted views, joined by map: the same n-grams in the same order, with
             # no Python frame per n-gram.
-            grams.extend(map(" ".join, zip(*(tokens[k:] for k in range(n)))))
+            grams.extend(map(" ".join, zip(*(tokens[k:] for k in range(n)), strict=False)))
         return grams
 
 
