@@ -20,26 +20,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from chromium import CHROMEDRIVER, CHROMIUM, FLAGS
+
 REPO = Path(__file__).resolve().parent.parent
 NEWS = REPO / "corpora" / "newsbriefs"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 TEXT = (
     "The city council voted on Tuesday to cut the museum's budget by a fifth and close two "
     "of its galleries, after a long debate over the cost of the new concert hall."
 )
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-proxy-server",
-    "--hide-scrollbars",
-]
 WAIT = 60  # seconds the page may take to load or to answer
 
 
@@ -64,7 +53,12 @@ def screenshot(url: str, text: str, png: Path, width: int, profile: Path) -> Non
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in [*FLAGS, f"--window-size={width},1600", f"--user-data-dir={profile}"]:
+    for flag in [
+        *FLAGS,
+        "--hide-scrollbars",
+        f"--window-size={width},1600",
+        f"--user-data-dir={profile}",
+    ]:
         options.add_argument(flag)
     os.environ["SE_OFFLINE"] = "true"  # the driver is given: never look for one online
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)

@@ -19,17 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from chromium import FLAGS
 
 
 def find_chromium() -> str | None:
@@ -51,6 +42,7 @@ def render(html_path: Path, png_path: Path, width: int, height: int) -> None:
             [
                 browser,
                 *FLAGS,
+                "--hide-scrollbars",
                 f"--user-data-dir={profile}",
                 f"--window-size={width},{height}",
                 f"--screenshot={png_path.resolve()}",

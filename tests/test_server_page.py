@@ -20,26 +20,14 @@ from typing import Any
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
+from chromium import CHROMEDRIVER, CHROMIUM, FLAGS
+
 from topicclf.classifier import TopicClassifier
 from topicclf.server import ServedModel, ServeOptions, serve_in_thread
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WAIT = 30  # seconds any one thing on the page may take
 MAX_BODY = 20_000
-# As scripts/render_report.py runs Chromium: no network of its own, fresh profile.
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-proxy-server",
-    "--window-size=1000,900",
-]
 
 
 def _browser_or_skip() -> Any:
@@ -68,7 +56,7 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in FLAGS:
+    for flag in [*FLAGS, "--window-size=1000,900"]:
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
