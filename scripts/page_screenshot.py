@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark_serve import train_model
 from chromium import CHROMEDRIVER, CHROMIUM, FLAGS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -30,19 +30,6 @@ TEXT = (
     "of its galleries, after a long debate over the cost of the new concert hall."
 )
 WAIT = 60  # seconds the page may take to load or to answer
-
-
-def train_model(directory: Path) -> Path:
-    """A newsbriefs model, trained with the CLI."""
-    model = directory / "newsbriefs"
-    print("training a newsbriefs model ...", file=sys.stderr, flush=True)
-    subprocess.run(
-        [sys.executable, "-m", "topicclf", "-q", "train", str(NEWS / "train.jsonl"), "-o",
-         str(model)],
-        check=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
-    return model
 
 
 def screenshot(url: str, text: str, png: Path, width: int, profile: Path) -> None:

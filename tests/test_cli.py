@@ -1367,40 +1367,15 @@ def test_a_command_ended_by_an_error_leaves_no_heartbeat_behind(
             assert not thread.is_alive()
 
 
+DASK_TAG = ["tag", "{model}", "{corpus}", "--engine", "dask", "-o", "{out}"]
+
+
 @pytest.mark.parametrize(
     ("args", "option", "limit"),
     [
         (["tag", "{model}", "{corpus}", "--batch-size", "9" * 400], "--batch-size", "1048576"),
-        (
-            [
-                "tag",
-                "{model}",
-                "{corpus}",
-                "--engine",
-                "dask",
-                "-o",
-                "{out}",
-                "--partitions",
-                "9" * 400,
-            ],
-            "--partitions",
-            "1000000",
-        ),
-        (
-            [
-                "tag",
-                "{model}",
-                "{corpus}",
-                "--engine",
-                "dask",
-                "-o",
-                "{out}",
-                "--workers",
-                "9" * 400,
-            ],
-            "--workers",
-            "4096",
-        ),
+        ([*DASK_TAG, "--partitions", "9" * 400], "--partitions", "1000000"),
+        ([*DASK_TAG, "--workers", "9" * 400], "--workers", "4096"),
         (["optimize", "{corpus}", "-o", "{out}", "--folds", "9" * 400], "--folds", "100"),
         (["explain", "{model}", "oil", "--top", "9" * 400], "--top", "1000"),
     ],
