@@ -24,7 +24,6 @@ from benchmark_serve import train_model
 from chromium import CHROMEDRIVER, CHROMIUM, FLAGS
 
 REPO = Path(__file__).resolve().parent.parent
-NEWS = REPO / "corpora" / "newsbriefs"
 TEXT = (
     "The city council voted on Tuesday to cut the museum's budget by a fifth and close two "
     "of its galleries, after a long debate over the cost of the new concert hall."
