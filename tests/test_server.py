@@ -734,9 +734,9 @@ class _Counting:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.classifier, name)
 
-    def tag(self, texts: list[str], rule: Rule) -> Any:
+    def tag(self, texts: list[str], rule: Rule, **options: Any) -> Any:
         self.calls.append(len(texts))
-        return self.classifier.tag(texts, rule)
+        return self.classifier.tag(texts, rule, **options)
 
 
 def test_concurrent_requests_are_batched_and_get_what_each_alone_gets(
@@ -767,7 +767,7 @@ class _Broken:
     def is_tensorflow_free(self) -> bool:
         return True
 
-    def tag(self, texts: Any, rule: Any) -> Any:
+    def tag(self, texts: Any, rule: Any, **options: Any) -> Any:
         raise RuntimeError("boom")
 
 
