@@ -941,3 +941,66 @@ def test_settings_a_multiclass_model_does_not_apply_are_noted_in_the_answer(
         ]
         status, plain = request(address, "POST", "/tag", b'{"text": "rain and wind"}')
         assert status == 200 and "notes" not in plain
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--backlog", "99999999999", "'--backlog': Input should be less than or equal to 65535"),
+        ("--backlog", "0", "'--backlog': Input should be greater than or equal to 1"),
+        ("--timeout-idle", "inf", "'--timeout-idle': Input should be less than or equal to 3600"),
+        ("--timeout-headers", "inf", "less than or equal to 3600"),
+        ("--timeout-shutdown", "inf", "less than or equal to 3600"),
+        ("--timeout-body", "1e9", "less than or equal to 3600"),
+        ("--timeout-idle", "nan", "'--timeout-idle': Input should be"),
+        ("--timeout-idle", "0", "greater than or equal to 0.01"),
+        (
+            "--max-body",
+            str(2**30 + 1),
+            "'--max-body': Input should be less than or equal to 1073741824",
+        ),
+        (
+            "--max-headers",
+            str(2**30),
+            "'--max-headers': Input should be less than or equal to 1048576",
+        ),
+    ],
+)
+def test_serve_options_out_of_range_are_usage_errors(
+    model_dir: Path,
+    option: str,
+    value: str,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import topicclf.server
+    from topicclf.cli import run
+
+    def never(*args: Any) -> None:
+        raise AssertionError("the options were accepted")
+
+    monkeypatch.setattr(topicclf.server, "serve", never)
+    assert run(["serve", str(model_dir), option, value]) == 2  # before: inf was accepted
+    err = " ".join(capsys.readouterr().err.replace("│", " ").split())
+    assert message in err, err
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"backlog": 99999999999}, "backlog must be between 1 and 65535, not 99999999999"),
+        ({"timeout_idle": float("inf")}, "timeout_idle must be between 0.01 and 3600 s, not inf"),
+        ({"timeout_shutdown": float("nan")}, "between 0.01 and 3600 s, not nan"),
+        ({"timeout_headers": 0}, "timeout_headers must be between 0.01 and 3600 s, not 0"),
+        ({"max_body": 2**31}, "max_body must be between 1 and 1073741824, not 2147483648"),
+        ({"max_headers": 10}, "max_headers must be between 1024 and 1048576, not 10"),
+        ({"max_documents": 0}, "max_documents must be between 1 and"),
+        ({"workers": 0}, "workers must be between 1 and"),
+        ({"port": 70000}, "port must be between 0 and 65535, not 70000"),
+    ],
+)
+def test_serve_options_are_checked_for_api_users(changes: dict[str, Any], message: str) -> None:
+    from topicclf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        ServeOptions(**changes)
