@@ -943,6 +943,50 @@ def test_settings_a_multiclass_model_does_not_apply_are_noted_in_the_answer(
         assert status == 200 and "notes" not in plain
 
 @pytest.mark.parametrize(
+    ("path", "body", "key"),
+    [
+        ("/tag", b'{"text": "oil", "text": "b"}', "text"),
+        ("/tag", b'{"text": "oil", "top_k": 1, "top_k": 2}', "top_k"),
+        ("/tag", b'{"documents": [{"id": 1, "text": "a"}, {"text": "a", "text": "b"}]}', "text"),
+        ("/tag", b'{"documents": [{"id": 1, "id": 2, "text": "a"}]}', "id"),
+        ("/tag", b'{"text": "a", "text": 5}', "text"),  # otherwise also invalid
+        ("/models/model/tag", b'{"text": "oil", "text": "b"}', "text"),
+        ("/v1/projects/model/suggest-batch", b'{"documents": [], "documents": []}', "documents"),
+        (
+            "/v1/projects/model/suggest-batch",
+            b'{"documents": [{"text": "a", "text": "b"}]}',
+            "text",
+        ),
+    ],
+)
+def test_a_repeated_key_is_refused(server: Address, path: str, body: bytes, key: str) -> None:
+    # Before: the last value silently won, where corpus readers refuse such a record.
+    status, payload = request(server, "POST", path, body)
+    assert status == 400
+    assert payload["error"] == f"the body repeats the key {key!r}"
+
+
+def test_a_repeated_key_is_refused_by_the_fastapi_route_too(served: ServedModel) -> None:
+    from topicclf.server.app import create_app
+
+    route = create_app({"model": served}).app.app  # type: ignore[attr-defined]
+    assert type(route).__name__ == "FastAPI"  # HttpGuard -> TagFastPath -> FastAPI
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b'{"text": "oil", "text": "b"}'}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/tag", "raw_path": b"/tag"}
+    scope |= {"query_string": b"", "headers": [], "root_path": "", "http_version": "1.1"}
+    asyncio.run(route(scope, receive, send))
+    assert sent[0]["status"] == 400
+    assert json.loads(sent[1]["body"]) == {"error": "the body repeats the key 'text'"}
+
+
+@pytest.mark.parametrize(
     ("option", "value", "message"),
     [
         ("--backlog", "99999999999", "'--backlog': Input should be less than or equal to 65535"),
