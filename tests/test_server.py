@@ -379,7 +379,7 @@ def test_request_shapes_and_options(server: Address) -> None:
         ("POST", "/other", b"{}", 404, "no such endpoint: POST /other"),
         ("GET", "/other", None, 404, "no such endpoint: GET /other"),
         ("PUT", "/tag", b"{}", 405, "PUT is not allowed on /tag; use POST"),
-        ("DELETE", "/health", None, 405, "DELETE is not allowed on /health; use GET"),
+        ("DELETE", "/health", None, 405, "DELETE is not allowed on /health; use GET, HEAD"),
     ],
 )
 def test_client_errors_get_a_status_and_a_message(
@@ -984,6 +984,54 @@ def test_a_repeated_key_is_refused_by_the_fastapi_route_too(served: ServedModel)
     asyncio.run(route(scope, receive, send))
     assert sent[0]["status"] == 400
     assert json.loads(sent[1]["body"]) == {"error": "the body repeats the key 'text'"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/tag/", "/health/", "/models/", "/v1", "/page/", "/docs/", "/docs/static", "/docs/static/"],
+)
+def test_no_redirect_names_the_host_header(server: Address, path: str) -> None:
+    # Before: POST /tag/ answered 307 to http://evil.example/tag, an open redirect.
+    for method in ("GET", "POST"):
+        data = b"%s %s HTTP/1.1\r\nHost: evil.example\r\nContent-Length: 0\r\n" % (
+            method.encode(),
+            path.encode(),
+        )
+        reply, _ = raw(server, data + b"Connection: close\r\n\r\n")
+        head = reply.partition(b"\r\n\r\n")[0]
+        assert head.startswith(b"HTTP/1.1 404 ") or head.startswith(b"HTTP/1.1 405 "), head
+        assert b"location:" not in head.lower() and b"evil" not in reply
+
+
+def test_a_path_with_a_trailing_slash_is_not_found(server: Address) -> None:
+    status, payload = request(server, "POST", "/tag/", b'{"text": "rain"}')
+    assert status == 404
+    assert payload == {"error": "no such endpoint: POST /tag/ (without the final /: POST /tag)"}
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/health", "/models", "/models/model", "/page/page.js", "/v1/projects"]
+)
+def test_head_is_answered_like_get_without_a_body(server: Address, path: str) -> None:
+    conn = http.client.HTTPConnection(*server, timeout=10)
+    conn.request("GET", path)
+    got = conn.getresponse()
+    body = got.read()
+    conn.request("HEAD", path)  # before: 405
+    head = conn.getresponse()
+    assert head.status == got.status == 200
+    assert head.read() == b""
+    assert head.getheader("content-length") == str(len(body))
+    assert head.getheader("content-type") == got.getheader("content-type")
+    assert request(server, "GET", "/health", conn=conn)[0] == 200  # the connection goes on
+
+
+def test_head_on_a_post_route_is_a_405(server: Address) -> None:
+    conn = http.client.HTTPConnection(*server, timeout=10)
+    conn.request("HEAD", "/tag")
+    answer = conn.getresponse()
+    assert answer.status == 405 and answer.getheader("allow") == "POST"
+    assert answer.read() == b""
 
 
 @pytest.mark.parametrize(

@@ -81,7 +81,8 @@ async def _send_error(send: Send, path: str, status: int, message: str, close: b
 class HttpGuard:
     """Reads each request's body whole before the app runs, refusing one larger than
     `max_body` (413) or slower than `timeout_body` seconds (408); a failure in the app is
-    logged once and, if nothing was sent yet, answered with a JSON 500."""
+    logged once and, if nothing was sent yet, answered with a JSON 500. HEAD is answered
+    as GET: the app sees GET, and uvicorn sends the head of its answer only."""
 
     def __init__(self, app: ASGIApp, *, max_body: int, timeout_body: float) -> None:
         self.app = app
@@ -92,6 +93,8 @@ class HttpGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["method"] == "HEAD":  # HTTP wants HEAD wherever GET is answered
+            scope = {**scope, "method": "GET"}  # a copy: uvicorn's own still says HEAD
         started = False
 
         async def tracking_send(message: Message) -> None:
