@@ -942,6 +942,59 @@ def test_settings_a_multiclass_model_does_not_apply_are_noted_in_the_answer(
         status, plain = request(address, "POST", "/tag", b'{"text": "rain and wind"}')
         assert status == 200 and "notes" not in plain
 
+
+def _oversized_post(body_size: int, extra: bytes = b"", sent: int | None = None) -> bytes:
+    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n%s\r\n" % (body_size, extra)
+    return head + b"a" * (body_size if sent is None else sent)
+
+
+@pytest.mark.parametrize("close", [True, False])
+def test_an_oversized_body_gets_its_413_before_the_connection_closes(
+    server: Address, close: bool
+) -> None:
+    # Before: with `Connection: close` the server closed while the client was still sending,
+    # the kernel reset the connection and the client never read the 413.
+    data = _oversized_post(40 * MAX_BODY, b"Connection: close\r\n" if close else b"")
+    for _ in range(3):
+        with socket.create_connection(server, timeout=10) as sock:
+            sock.sendall(data)  # before: BrokenPipe / ConnectionReset here or in recv
+            reply = sock.recv(65536)
+            if not close:
+                assert reply.startswith(b"HTTP/1.1 413 ") and b"connection: close" not in reply
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            reply += b"".join(iter(lambda s=sock: s.recv(65536), b""))  # type: ignore[misc]
+        assert reply.startswith(b"HTTP/1.1 413 ")
+        assert b'{"error":"the body is larger than 150000 bytes (--max-body)"}' in reply
+        assert (b"connection: close" in reply.partition(b"\r\n\r\n")[0]) == close
+        assert reply.endswith(b"}") and (close or b'"status":"ok"' in reply)
+
+
+def test_urllib_gets_the_413_of_an_oversized_body(server: Address) -> None:
+    import urllib.error
+    import urllib.request
+
+    url = f"http://{server[0]}:{server[1]}/tag"
+    with pytest.raises(urllib.error.HTTPError) as refused:  # urllib sends Connection: close
+        urllib.request.urlopen(url, data=b"a" * 40 * MAX_BODY, timeout=10)
+    assert refused.value.code == 413
+    assert json.loads(refused.value.read()) == {
+        "error": "the body is larger than 150000 bytes (--max-body)"
+    }
+
+
+def test_draining_a_refused_body_stops_at_the_body_deadline(server: Address) -> None:
+    started = time.monotonic()
+    with socket.create_connection(server, timeout=10) as sock:
+        sock.sendall(_oversized_post(10**9, b"Connection: close\r\n", sent=100_000))
+        reply = b"".join(iter(lambda: sock.recv(65536), b""))  # the answer, then the end
+        assert reply.startswith(b"HTTP/1.1 413 ") and time.monotonic() - started < TIMEOUT / 2
+        with pytest.raises(OSError):  # the rest of the body is read, until the deadline
+            while time.monotonic() - started < TIMEOUT * 5:
+                sock.sendall(b"a" * 10_000)
+                time.sleep(0.01)
+    assert TIMEOUT * 0.8 < time.monotonic() - started < TIMEOUT * 5
+
+
 @pytest.mark.parametrize(
     ("path", "body", "key"),
     [

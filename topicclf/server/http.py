@@ -157,6 +157,26 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+class _CycleTransport:
+    """The connection as a request's RequestResponseCycle sees it: the same, except that
+    closing it after a whole answer to a request whose body is still arriving is left to
+    the protocol (GuardedHttpToolsProtocol.close_when_read)."""
+
+    def __init__(self, protocol: GuardedHttpToolsProtocol) -> None:
+        self._protocol = protocol
+        self._transport = protocol.transport
+
+    def close(self) -> None:
+        """Close now, or once the rest of the request's body is read (see above)."""
+        if self._protocol.cycle is None or self._protocol.cycle.transport is not self:
+            self._transport.close()  # an older, pipelined request's cycle
+        else:
+            self._protocol.close_when_read()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class _HeadTooLarge(Exception):
     """Raised in a parser callback: stops httptools at a head over the limit."""
 
@@ -188,6 +208,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.head_parsed = 0
         self.heads_complete = 0
         self.head_refused = False
+        # When the body of the newest request must be in (or its unread rest discarded).
+        self.body_deadline = 0.0
+        # The newest request asked for the connection to close, and was answered before its
+        # body was all in: closed once the rest is read (or at body_deadline).
+        self.close_after_body = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the idle timer: the first byte must come as on a kept-alive connection."""
@@ -243,11 +268,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._cancel_headers_timer()
         self.head_bytes = None
         self.heads_complete += 1
+        self.body_deadline = self.loop.time() + self.timeout_body
         super().on_headers_complete()
+        if self.cycle is not None:  # None for an upgrade
+            self.cycle.transport = _CycleTransport(self)  # type: ignore[assignment]
 
     def on_response_complete(self) -> None:
-        """Answered before the body was all in (a 413): discard the rest, for a while. A
-        connection closing with its answer not all sent waits for the client to read it."""
+        """Answered before the body was all in (a 413): discard the rest, until the body's
+        deadline. A connection closing with its answer not all sent waits for the client to
+        read it."""
         super().on_response_complete()
         if self.transport.is_closing():
             if self.transport.get_write_buffer_size():
@@ -255,7 +284,26 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self.cycle.more_body:
             self._unset_keepalive_if_required()
-            self.discard_timer = self.loop.call_later(self.timeout_body, self.transport.close)
+            left = max(0.0, self.body_deadline - self.loop.time())
+            self.discard_timer = self.loop.call_later(left, self.transport.close)
+
+    def close_when_read(self) -> None:
+        """The answer is sent and the connection is to close (the request said `Connection:
+        close`, or the answer did) while the request's body is still arriving (a 413 sent
+        before reading it): our side is closed for writing at once, so the client sees the
+        answer end, but the rest of the body is read and dropped before the connection
+        closes, until the body's deadline. Closing at once, with the client still sending,
+        would reset the connection, and the client would never read the answer."""
+        cycle = self.cycle
+        if not (cycle.response_complete and cycle.more_body) or self.transport.is_closing():
+            self.transport.close()
+            return
+        if self.body_deadline <= self.loop.time():  # e.g. a 408: the deadline has passed
+            self.transport.close()
+            return
+        self.close_after_body = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
 
     def on_message_complete(self) -> None:
         """The body is in (or discarded): back to the idle timeout, and to a new head."""
@@ -266,7 +314,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.discard_timer is not None:
             self.discard_timer.cancel()
             self.discard_timer = None
-            if not self.transport.is_closing():
+            if self.close_after_body:
+                self.transport.close()
+            elif not self.transport.is_closing():
                 self.timeout_keep_alive_task = self.loop.call_later(
                     self.timeout_keep_alive, self.timeout_keep_alive_handler
                 )
