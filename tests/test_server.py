@@ -995,6 +995,36 @@ def test_draining_a_refused_body_stops_at_the_body_deadline(server: Address) -> 
     assert TIMEOUT * 0.8 < time.monotonic() - started < TIMEOUT * 5
 
 
+CHUNKED = b"POST /tag HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+TRAILER_MESSAGE = "the request head and trailers are larger than 65536 bytes (--max-headers)"
+
+
+@pytest.mark.parametrize(
+    "trailers",
+    [
+        b"X-Trailer: a\r\n" * 5000 + b"\r\n",  # before: closed at once, no answer
+        b"X-Trailer: " + b"a" * 200_000,  # one endless line: refused before its end
+    ],
+)
+def test_trailers_over_the_head_limit_get_a_431(server: Address, trailers: bytes) -> None:
+    chunk = b'{"text": "rain"}'
+    data = CHUNKED + b"%x\r\n%s\r\n0\r\n" % (len(chunk), chunk) + trailers
+    reply, elapsed = raw(server, data)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 ") and b"connection: close" in head
+    assert json.loads(body) == {"error": TRAILER_MESSAGE}
+    assert elapsed < TIMEOUT / 2
+    assert request(server, "GET", "/health")[0] == 200  # still serving
+
+
+def test_trailers_under_the_head_limit_are_answered(server: Address) -> None:
+    chunk = b'{"text": "rain"}'
+    trailers = b"X-Trailer: a\r\n" * 3000 + b"\r\n"
+    data = CHUNKED.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+    reply, _ = raw(server, data + b"%x\r\n%s\r\n0\r\n" % (len(chunk), chunk) + trailers)
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and b'"labels"' in reply
+
+
 @pytest.mark.parametrize(
     ("path", "body", "key"),
     [

@@ -208,6 +208,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.head_parsed = 0
         self.heads_complete = 0
         self.head_refused = False
+        # Trailers (the header lines after a chunked body's last chunk) count into the head
+        # too: the parser's callbacks see whole lines, and bytes read while the parser is
+        # past a chunk header with none of its data yet (the last chunk's trailers) are
+        # counted before a line ends, as httptools buffers a line whole.
+        self.chunk_without_data = False
+        self.trailer_bytes = 0
         # When the body of the newest request must be in (or its unread rest discarded).
         self.body_deadline = 0.0
         # The newest request asked for the connection to close, and was answered before its
@@ -227,7 +233,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.head_refused:  # answered 431: the rest is dropped until the connection ends
             return
         if self.head_bytes is None:
+            in_trailers = self.chunk_without_data
             super().data_received(data)
+            if in_trailers and self.chunk_without_data and not self.head_refused:
+                self.trailer_bytes += len(data)
+                if self.trailer_bytes > self.max_headers and not self.transport.is_closing():
+                    self._refuse_head()
             return
         room = self.max_headers - self.head_bytes
         if len(data) <= room:
@@ -250,6 +261,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self.in_message = True
         self.head_parsed = 0
+        self.chunk_without_data = False
+        self.trailer_bytes = 0
         self._cancel_headers_timer()
         self.headers_timer = self.loop.call_later(self.timeout_headers, self._headers_too_slow)
 
@@ -262,6 +275,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         """A whole header line: counted into the head."""
         self._count_head(len(name) + len(value) + 4)  # ": " and CRLF
         super().on_header(name, value)
+
+    def on_chunk_header(self) -> None:
+        """A chunk's size line: its data, or for the last chunk trailers, follow."""
+        self.chunk_without_data = True
+
+    def on_chunk_complete(self) -> None:
+        """A chunk, or the last chunk and its trailers, read."""
+        self.chunk_without_data = False
+
+    def on_body(self, body: bytes) -> None:
+        """Part of the body (dropped by uvicorn once the request is answered)."""
+        self.chunk_without_data = False
+        super().on_body(body)
 
     def on_headers_complete(self) -> None:
         """Headers in: the body has its own deadline (HttpGuard)."""
@@ -382,14 +408,27 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse_head(self) -> None:
         """431, then the client's further bytes are read and dropped for a while: closing at
-        once, with its head still arriving, would reset the connection before it read why."""
+        once, with its head still arriving, would reset the connection before it read why.
+        Trailers over the limit are refused alike, as the answer to their request: the
+        application, still waiting for that body, is told the client left."""
         self.head_refused = True
         self._cancel_headers_timer()
-        if self.cycle is not None and not self.cycle.response_complete:
-            self.transport.close()  # pipelined behind a request in flight: no place to answer
-            return
-        message = f"the request head is larger than {self.max_headers} bytes (--max-headers)"
-        self.transport.write(self._error_bytes(431, message))
+        trailers = self.head_bytes is None  # past the newest request's head
+        cycle = self.cycle
+        answer = True
+        if cycle is not None and not cycle.response_complete:
+            queued = any(waiting is cycle for waiting, _ in self.pipeline)
+            if not trailers or queued or cycle.response_started:
+                self.transport.close()  # behind a request in flight: no place to answer
+                return
+            cycle.disconnected = True  # HttpGuard stops waiting for the body, answers nothing
+            cycle.message_event.set()
+        elif trailers:
+            answer = False  # the request was answered (a 413): its rest is being dropped
+        what = "head and trailers are" if trailers else "head is"
+        message = f"the request {what} larger than {self.max_headers} bytes (--max-headers)"
+        if answer:
+            self.transport.write(self._error_bytes(431, message))
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.linger_timer = self.loop.call_later(self.timeout_headers, self.transport.close)
