@@ -379,7 +379,7 @@ def test_request_shapes_and_options(server: Address) -> None:
         ("POST", "/other", b"{}", 404, "no such endpoint: POST /other"),
         ("GET", "/other", None, 404, "no such endpoint: GET /other"),
         ("PUT", "/tag", b"{}", 405, "PUT is not allowed on /tag; use POST"),
-        ("DELETE", "/health", None, 405, "DELETE is not allowed on /health; use GET"),
+        ("DELETE", "/health", None, 405, "DELETE is not allowed on /health; use GET, HEAD"),
     ],
 )
 def test_client_errors_get_a_status_and_a_message(
@@ -734,9 +734,9 @@ class _Counting:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.classifier, name)
 
-    def tag(self, texts: list[str], rule: Rule) -> Any:
+    def tag(self, texts: list[str], rule: Rule, **options: Any) -> Any:
         self.calls.append(len(texts))
-        return self.classifier.tag(texts, rule)
+        return self.classifier.tag(texts, rule, **options)
 
 
 def test_concurrent_requests_are_batched_and_get_what_each_alone_gets(
@@ -767,7 +767,7 @@ class _Broken:
     def is_tensorflow_free(self) -> bool:
         return True
 
-    def tag(self, texts: Any, rule: Any) -> Any:
+    def tag(self, texts: Any, rule: Any, **options: Any) -> Any:
         raise RuntimeError("boom")
 
 
@@ -941,3 +941,241 @@ def test_settings_a_multiclass_model_does_not_apply_are_noted_in_the_answer(
         ]
         status, plain = request(address, "POST", "/tag", b'{"text": "rain and wind"}')
         assert status == 200 and "notes" not in plain
+
+
+def _oversized_post(body_size: int, extra: bytes = b"", sent: int | None = None) -> bytes:
+    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n%s\r\n" % (body_size, extra)
+    return head + b"a" * (body_size if sent is None else sent)
+
+
+@pytest.mark.parametrize("close", [True, False])
+def test_an_oversized_body_gets_its_413_before_the_connection_closes(
+    server: Address, close: bool
+) -> None:
+    # Before: with `Connection: close` the server closed while the client was still sending,
+    # the kernel reset the connection and the client never read the 413.
+    data = _oversized_post(40 * MAX_BODY, b"Connection: close\r\n" if close else b"")
+    for _ in range(3):
+        with socket.create_connection(server, timeout=10) as sock:
+            sock.sendall(data)  # before: BrokenPipe / ConnectionReset here or in recv
+            reply = sock.recv(65536)
+            if not close:
+                assert reply.startswith(b"HTTP/1.1 413 ") and b"connection: close" not in reply
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            reply += b"".join(iter(lambda s=sock: s.recv(65536), b""))  # type: ignore[misc]
+        assert reply.startswith(b"HTTP/1.1 413 ")
+        assert b'{"error":"the body is larger than 150000 bytes (--max-body)"}' in reply
+        assert (b"connection: close" in reply.partition(b"\r\n\r\n")[0]) == close
+        assert reply.endswith(b"}") and (close or b'"status":"ok"' in reply)
+
+
+def test_urllib_gets_the_413_of_an_oversized_body(server: Address) -> None:
+    import urllib.error
+    import urllib.request
+
+    url = f"http://{server[0]}:{server[1]}/tag"
+    with pytest.raises(urllib.error.HTTPError) as refused:  # urllib sends Connection: close
+        urllib.request.urlopen(url, data=b"a" * 40 * MAX_BODY, timeout=10)
+    assert refused.value.code == 413
+    assert json.loads(refused.value.read()) == {
+        "error": "the body is larger than 150000 bytes (--max-body)"
+    }
+
+
+def test_draining_a_refused_body_stops_at_the_body_deadline(server: Address) -> None:
+    started = time.monotonic()
+    with socket.create_connection(server, timeout=10) as sock:
+        sock.sendall(_oversized_post(10**9, b"Connection: close\r\n", sent=100_000))
+        reply = b"".join(iter(lambda: sock.recv(65536), b""))  # the answer, then the end
+        assert reply.startswith(b"HTTP/1.1 413 ") and time.monotonic() - started < TIMEOUT / 2
+        with pytest.raises(OSError):  # the rest of the body is read, until the deadline
+            while time.monotonic() - started < TIMEOUT * 5:
+                sock.sendall(b"a" * 10_000)
+                time.sleep(0.01)
+    assert TIMEOUT * 0.8 < time.monotonic() - started < TIMEOUT * 5
+
+
+CHUNKED = b"POST /tag HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+TRAILER_MESSAGE = "the request head and trailers are larger than 65536 bytes (--max-headers)"
+
+
+@pytest.mark.parametrize(
+    "trailers",
+    [
+        b"X-Trailer: a\r\n" * 5000 + b"\r\n",  # before: closed at once, no answer
+        b"X-Trailer: " + b"a" * 200_000,  # one endless line: refused before its end
+    ],
+)
+def test_trailers_over_the_head_limit_get_a_431(server: Address, trailers: bytes) -> None:
+    chunk = b'{"text": "rain"}'
+    data = CHUNKED + b"%x\r\n%s\r\n0\r\n" % (len(chunk), chunk) + trailers
+    reply, elapsed = raw(server, data)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 ") and b"connection: close" in head
+    assert json.loads(body) == {"error": TRAILER_MESSAGE}
+    assert elapsed < TIMEOUT / 2
+    assert request(server, "GET", "/health")[0] == 200  # still serving
+
+
+def test_trailers_under_the_head_limit_are_answered(server: Address) -> None:
+    chunk = b'{"text": "rain"}'
+    trailers = b"X-Trailer: a\r\n" * 3000 + b"\r\n"
+    data = CHUNKED.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+    reply, _ = raw(server, data + b"%x\r\n%s\r\n0\r\n" % (len(chunk), chunk) + trailers)
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and b'"labels"' in reply
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "key"),
+    [
+        ("/tag", b'{"text": "oil", "text": "b"}', "text"),
+        ("/tag", b'{"text": "oil", "top_k": 1, "top_k": 2}', "top_k"),
+        ("/tag", b'{"documents": [{"id": 1, "text": "a"}, {"text": "a", "text": "b"}]}', "text"),
+        ("/tag", b'{"documents": [{"id": 1, "id": 2, "text": "a"}]}', "id"),
+        ("/tag", b'{"text": "a", "text": 5}', "text"),  # otherwise also invalid
+        ("/models/model/tag", b'{"text": "oil", "text": "b"}', "text"),
+        ("/v1/projects/model/suggest-batch", b'{"documents": [], "documents": []}', "documents"),
+        (
+            "/v1/projects/model/suggest-batch",
+            b'{"documents": [{"text": "a", "text": "b"}]}',
+            "text",
+        ),
+    ],
+)
+def test_a_repeated_key_is_refused(server: Address, path: str, body: bytes, key: str) -> None:
+    # Before: the last value silently won, where corpus readers refuse such a record.
+    status, payload = request(server, "POST", path, body)
+    assert status == 400
+    assert payload["error"] == f"the body repeats the key {key!r}"
+
+
+def test_a_repeated_key_is_refused_by_the_fastapi_route_too(served: ServedModel) -> None:
+    from topicclf.server.app import create_app
+
+    route = create_app({"model": served}).app.app  # type: ignore[attr-defined]
+    assert type(route).__name__ == "FastAPI"  # HttpGuard -> TagFastPath -> FastAPI
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b'{"text": "oil", "text": "b"}'}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/tag", "raw_path": b"/tag"}
+    scope |= {"query_string": b"", "headers": [], "root_path": "", "http_version": "1.1"}
+    asyncio.run(route(scope, receive, send))
+    assert sent[0]["status"] == 400
+    assert json.loads(sent[1]["body"]) == {"error": "the body repeats the key 'text'"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/tag/", "/health/", "/models/", "/v1", "/page/", "/docs/", "/docs/static", "/docs/static/"],
+)
+def test_no_redirect_names_the_host_header(server: Address, path: str) -> None:
+    # Before: POST /tag/ answered 307 to http://evil.example/tag, an open redirect.
+    for method in ("GET", "POST"):
+        data = b"%s %s HTTP/1.1\r\nHost: evil.example\r\nContent-Length: 0\r\n" % (
+            method.encode(),
+            path.encode(),
+        )
+        reply, _ = raw(server, data + b"Connection: close\r\n\r\n")
+        head = reply.partition(b"\r\n\r\n")[0]
+        assert head.startswith(b"HTTP/1.1 404 ") or head.startswith(b"HTTP/1.1 405 "), head
+        assert b"location:" not in head.lower() and b"evil" not in reply
+
+
+def test_a_path_with_a_trailing_slash_is_not_found(server: Address) -> None:
+    status, payload = request(server, "POST", "/tag/", b'{"text": "rain"}')
+    assert status == 404
+    assert payload == {"error": "no such endpoint: POST /tag/ (without the final /: POST /tag)"}
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/health", "/models", "/models/model", "/page/page.js", "/v1/projects"]
+)
+def test_head_is_answered_like_get_without_a_body(server: Address, path: str) -> None:
+    conn = http.client.HTTPConnection(*server, timeout=10)
+    conn.request("GET", path)
+    got = conn.getresponse()
+    body = got.read()
+    conn.request("HEAD", path)  # before: 405
+    head = conn.getresponse()
+    assert head.status == got.status == 200
+    assert head.read() == b""
+    assert head.getheader("content-length") == str(len(body))
+    assert head.getheader("content-type") == got.getheader("content-type")
+    assert request(server, "GET", "/health", conn=conn)[0] == 200  # the connection goes on
+
+
+def test_head_on_a_post_route_is_a_405(server: Address) -> None:
+    conn = http.client.HTTPConnection(*server, timeout=10)
+    conn.request("HEAD", "/tag")
+    answer = conn.getresponse()
+    assert answer.status == 405 and answer.getheader("allow") == "POST"
+    assert answer.read() == b""
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--backlog", "99999999999", "'--backlog': Input should be less than or equal to 65535"),
+        ("--backlog", "0", "'--backlog': Input should be greater than or equal to 1"),
+        ("--timeout-idle", "inf", "'--timeout-idle': Input should be less than or equal to 3600"),
+        ("--timeout-headers", "inf", "less than or equal to 3600"),
+        ("--timeout-shutdown", "inf", "less than or equal to 3600"),
+        ("--timeout-body", "1e9", "less than or equal to 3600"),
+        ("--timeout-idle", "nan", "'--timeout-idle': Input should be"),
+        ("--timeout-idle", "0", "greater than or equal to 0.01"),
+        (
+            "--max-body",
+            str(2**30 + 1),
+            "'--max-body': Input should be less than or equal to 1073741824",
+        ),
+        (
+            "--max-headers",
+            str(2**30),
+            "'--max-headers': Input should be less than or equal to 1048576",
+        ),
+    ],
+)
+def test_serve_options_out_of_range_are_usage_errors(
+    model_dir: Path,
+    option: str,
+    value: str,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import topicclf.server
+    from topicclf.cli import run
+
+    def never(*args: Any) -> None:
+        raise AssertionError("the options were accepted")
+
+    monkeypatch.setattr(topicclf.server, "serve", never)
+    assert run(["serve", str(model_dir), option, value]) == 2  # before: inf was accepted
+    err = " ".join(capsys.readouterr().err.replace("│", " ").split())
+    assert message in err, err
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"backlog": 99999999999}, "backlog must be between 1 and 65535, not 99999999999"),
+        ({"timeout_idle": float("inf")}, "timeout_idle must be between 0.01 and 3600 s, not inf"),
+        ({"timeout_shutdown": float("nan")}, "between 0.01 and 3600 s, not nan"),
+        ({"timeout_headers": 0}, "timeout_headers must be between 0.01 and 3600 s, not 0"),
+        ({"max_body": 2**31}, "max_body must be between 1 and 1073741824, not 2147483648"),
+        ({"max_headers": 10}, "max_headers must be between 1024 and 1048576, not 10"),
+        ({"max_documents": 0}, "max_documents must be between 1 and"),
+        ({"workers": 0}, "workers must be between 1 and"),
+        ({"port": 70000}, "port must be between 0 and 65535, not 70000"),
+    ],
+)
+def test_serve_options_are_checked_for_api_users(changes: dict[str, Any], message: str) -> None:
+    from topicclf.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        ServeOptions(**changes)

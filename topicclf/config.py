@@ -111,6 +111,14 @@ SERVE_TIMEOUT_IDLE = 5.0  # seconds a kept-alive connection may wait for its nex
 SERVE_TIMEOUT_HEADERS = 10.0  # seconds from connecting (or a request's first byte) to its headers
 SERVE_TIMEOUT_BODY = 30.0  # seconds from a request's headers to the end of its body
 SERVE_TIMEOUT_SHUTDOWN = 30.0  # on SIGTERM, seconds that requests in flight get to finish
+# The ranges `serve` accepts: a backlog the kernel takes (it caps it at somaxconn anyway),
+# finite timeouts, and limits that still bound what one request may cost.
+SERVE_BACKLOG_RANGE = (1, 65535)
+SERVE_TIMEOUT_RANGE = (0.01, 3600.0)  # seconds, for every timeout
+SERVE_MAX_BODY_RANGE = (1, 1024 * 1024 * 1024)
+SERVE_MAX_HEADERS_RANGE = (1024, 1024 * 1024)
+SERVE_MAX_DOCUMENTS_RANGE = (1, 1_000_000)
+SERVE_WORKERS_RANGE = (1, 1024)
 SERVE_INLINE_CHARS = 20_000  # batches this short are tagged on the event loop (numpy models)
 SERVE_BATCH_TEXTS = 512  # texts of waiting requests tagged in one call
 SERVE_BATCH_YIELDS = 8  # event-loop turns a batch waits for requests already arriving

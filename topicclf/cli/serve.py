@@ -9,13 +9,17 @@ import typer
 from topicclf.cli.common import app, examples, note, state, warn
 from topicclf.config import (
     SERVE_BACKLOG,
+    SERVE_BACKLOG_RANGE,
     SERVE_HOST,
     SERVE_MAX_BODY,
+    SERVE_MAX_BODY_RANGE,
     SERVE_MAX_HEADERS,
+    SERVE_MAX_HEADERS_RANGE,
     SERVE_PORT,
     SERVE_TIMEOUT_BODY,
     SERVE_TIMEOUT_HEADERS,
     SERVE_TIMEOUT_IDLE,
+    SERVE_TIMEOUT_RANGE,
     SERVE_TIMEOUT_SHUTDOWN,
     SERVE_WORKERS,
 )
@@ -24,7 +28,8 @@ SERVE_PANEL = "Limits and timeouts"
 
 
 def _limit(help: str) -> Any:
-    return typer.Option(min=0.01, help=help, rich_help_panel=SERVE_PANEL)
+    low, high = SERVE_TIMEOUT_RANGE
+    return typer.Option(min=low, max=high, help=help, rich_help_panel=SERVE_PANEL)
 
 
 @app.command(
@@ -53,13 +58,17 @@ def serve(
     max_body: Annotated[
         int,
         typer.Option(
-            min=1, help="Largest request body accepted, in bytes.", rich_help_panel=SERVE_PANEL
+            min=SERVE_MAX_BODY_RANGE[0],
+            max=SERVE_MAX_BODY_RANGE[1],
+            help="Largest request body accepted, in bytes.",
+            rich_help_panel=SERVE_PANEL,
         ),
     ] = SERVE_MAX_BODY,
     max_headers: Annotated[
         int,
         typer.Option(
-            min=1024,
+            min=SERVE_MAX_HEADERS_RANGE[0],
+            max=SERVE_MAX_HEADERS_RANGE[1],
             help="Largest request head (request line and headers) accepted, in bytes.",
             rich_help_panel=SERVE_PANEL,
         ),
@@ -67,7 +76,10 @@ def serve(
     backlog: Annotated[
         int,
         typer.Option(
-            min=1, help="Connections queued before they are accepted.", rich_help_panel=SERVE_PANEL
+            min=SERVE_BACKLOG_RANGE[0],
+            max=SERVE_BACKLOG_RANGE[1],
+            help="Connections queued before they are accepted.",
+            rich_help_panel=SERVE_PANEL,
         ),
     ] = SERVE_BACKLOG,
     timeout_idle: Annotated[
@@ -111,19 +123,22 @@ def serve(
             f"{cores} worker(s), each with its own copy of the models"
         )
         workers = cores
-    options = ServeOptions(
-        host=host,
-        port=port,
-        workers=workers,
-        backlog=backlog,
-        max_body=max_body,
-        max_headers=max_headers,
-        timeout_idle=timeout_idle,
-        timeout_headers=timeout_headers,
-        timeout_body=timeout_body,
-        timeout_shutdown=timeout_shutdown,
-        access_log=state.verbose,
-    )
+    try:
+        options = ServeOptions(
+            host=host,
+            port=port,
+            workers=workers,
+            backlog=backlog,
+            max_body=max_body,
+            max_headers=max_headers,
+            timeout_idle=timeout_idle,
+            timeout_headers=timeout_headers,
+            timeout_body=timeout_body,
+            timeout_shutdown=timeout_shutdown,
+            access_log=state.verbose,
+        )
+    except ConfigError as exc:  # the options above check their ranges already
+        raise typer.BadParameter(str(exc)) from None
     served = (
         str(specs[0].path) if len(specs) == 1 else ", ".join(f"{s.path} as {s.name}" for s in specs)
     )

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.staticfiles import StaticFiles
 
 from topicclf import __version__
@@ -191,6 +192,18 @@ def native_router(
     return router
 
 
+def _without_final_slash(request: Request) -> str | None:
+    """The request's path without its final `/`, when that path is a route's."""
+    path = request.url.path
+    if len(path) < 2 or not path.endswith("/"):
+        return None
+    scope = {**request.scope, "path": path.rstrip("/")}
+    for route in request.app.router.routes:
+        if route.matches(scope)[0] != Match.NONE:
+            return str(scope["path"])
+    return None
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def api_error(request: Request, exc: Exception) -> JSONBody:
         assert isinstance(exc, ApiError)
@@ -204,12 +217,18 @@ def _install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         where = f"{request.method} {request.url.path}"
         message = str(exc.detail)
+        headers = dict(exc.headers or {})
         if exc.status_code == 404 and exc.detail == "Not Found":
             message = f"no such endpoint: {where}"
+            meant = _without_final_slash(request)
+            if meant:  # said instead of a redirect, which could only name the Host header's host
+                message += f" (without the final /: {request.method} {meant})"
         elif exc.status_code == 405:
-            allowed = (exc.headers or {}).get("Allow", "")
+            if headers.get("Allow") == "GET":  # HttpGuard answers HEAD as GET
+                headers["Allow"] = "GET, HEAD"
+            allowed = headers.get("Allow", "")
             message = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
-        return error_response(request.url.path, exc.status_code, message, dict(exc.headers or {}))
+        return error_response(request.url.path, exc.status_code, message, headers)
 
     async def failure(request: Request, exc: Exception) -> JSONBody:
         # HttpGuard logs the exception once; this only shapes the answer.
@@ -282,6 +301,9 @@ def create_app(models: Mapping[str, ServedModel], settings: AppSettings | None =
         redoc_url=None,
         default_response_class=JSONBody,
         lifespan=lifespan,
+        # Starlette redirects /tag/ to /tag with an absolute URL built from the Host header:
+        # an open redirect (Host: evil.example). A 404 says what the path should be instead.
+        redirect_slashes=False,
     )
     app.include_router(native_router(models, settings, Page.load()))
     app.include_router(annif_router(models), prefix="/v1")

@@ -81,7 +81,8 @@ async def _send_error(send: Send, path: str, status: int, message: str, close: b
 class HttpGuard:
     """Reads each request's body whole before the app runs, refusing one larger than
     `max_body` (413) or slower than `timeout_body` seconds (408); a failure in the app is
-    logged once and, if nothing was sent yet, answered with a JSON 500."""
+    logged once and, if nothing was sent yet, answered with a JSON 500. HEAD is answered
+    as GET: the app sees GET, and uvicorn sends the head of its answer only."""
 
     def __init__(self, app: ASGIApp, *, max_body: int, timeout_body: float) -> None:
         self.app = app
@@ -92,6 +93,8 @@ class HttpGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["method"] == "HEAD":  # HTTP wants HEAD wherever GET is answered
+            scope = {**scope, "method": "GET"}  # a copy: uvicorn's own still says HEAD
         started = False
 
         async def tracking_send(message: Message) -> None:
@@ -154,6 +157,26 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+class _CycleTransport:
+    """The connection as a request's RequestResponseCycle sees it: the same, except that
+    closing it after a whole answer to a request whose body is still arriving is left to
+    the protocol (GuardedHttpToolsProtocol.close_when_read)."""
+
+    def __init__(self, protocol: GuardedHttpToolsProtocol) -> None:
+        self._protocol = protocol
+        self._transport = protocol.transport
+
+    def close(self) -> None:
+        """Close now, or once the rest of the request's body is read (see above)."""
+        if self._protocol.cycle is None or self._protocol.cycle.transport is not self:
+            self._transport.close()  # an older, pipelined request's cycle
+        else:
+            self._protocol.close_when_read()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class _HeadTooLarge(Exception):
     """Raised in a parser callback: stops httptools at a head over the limit."""
 
@@ -185,6 +208,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.head_parsed = 0
         self.heads_complete = 0
         self.head_refused = False
+        # Trailers (the header lines after a chunked body's last chunk) count into the head
+        # too: the parser's callbacks see whole lines, and bytes read while the parser is
+        # past a chunk header with none of its data yet (the last chunk's trailers) are
+        # counted before a line ends, as httptools buffers a line whole.
+        self.chunk_without_data = False
+        self.trailer_bytes = 0
+        # When the body of the newest request must be in (or its unread rest discarded).
+        self.body_deadline = 0.0
+        # The newest request asked for the connection to close, and was answered before its
+        # body was all in: closed once the rest is read (or at body_deadline).
+        self.close_after_body = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the idle timer: the first byte must come as on a kept-alive connection."""
@@ -199,7 +233,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.head_refused:  # answered 431: the rest is dropped until the connection ends
             return
         if self.head_bytes is None:
+            in_trailers = self.chunk_without_data
             super().data_received(data)
+            if in_trailers and self.chunk_without_data and not self.head_refused:
+                self.trailer_bytes += len(data)
+                if self.trailer_bytes > self.max_headers and not self.transport.is_closing():
+                    self._refuse_head()
             return
         room = self.max_headers - self.head_bytes
         if len(data) <= room:
@@ -222,6 +261,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self.in_message = True
         self.head_parsed = 0
+        self.chunk_without_data = False
+        self.trailer_bytes = 0
         self._cancel_headers_timer()
         self.headers_timer = self.loop.call_later(self.timeout_headers, self._headers_too_slow)
 
@@ -235,16 +276,33 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._count_head(len(name) + len(value) + 4)  # ": " and CRLF
         super().on_header(name, value)
 
+    def on_chunk_header(self) -> None:
+        """A chunk's size line: its data, or for the last chunk trailers, follow."""
+        self.chunk_without_data = True
+
+    def on_chunk_complete(self) -> None:
+        """A chunk, or the last chunk and its trailers, read."""
+        self.chunk_without_data = False
+
+    def on_body(self, body: bytes) -> None:
+        """Part of the body (dropped by uvicorn once the request is answered)."""
+        self.chunk_without_data = False
+        super().on_body(body)
+
     def on_headers_complete(self) -> None:
         """Headers in: the body has its own deadline (HttpGuard)."""
         self._cancel_headers_timer()
         self.head_bytes = None
         self.heads_complete += 1
+        self.body_deadline = self.loop.time() + self.timeout_body
         super().on_headers_complete()
+        if self.cycle is not None:  # None for an upgrade
+            self.cycle.transport = _CycleTransport(self)  # type: ignore[assignment]
 
     def on_response_complete(self) -> None:
-        """Answered before the body was all in (a 413): discard the rest, for a while. A
-        connection closing with its answer not all sent waits for the client to read it."""
+        """Answered before the body was all in (a 413): discard the rest, until the body's
+        deadline. A connection closing with its answer not all sent waits for the client to
+        read it."""
         super().on_response_complete()
         if self.transport.is_closing():
             if self.transport.get_write_buffer_size():
@@ -252,7 +310,26 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self.cycle.more_body:
             self._unset_keepalive_if_required()
-            self.discard_timer = self.loop.call_later(self.timeout_body, self.transport.close)
+            left = max(0.0, self.body_deadline - self.loop.time())
+            self.discard_timer = self.loop.call_later(left, self.transport.close)
+
+    def close_when_read(self) -> None:
+        """The answer is sent and the connection is to close (the request said `Connection:
+        close`, or the answer did) while the request's body is still arriving (a 413 sent
+        before reading it): our side is closed for writing at once, so the client sees the
+        answer end, but the rest of the body is read and dropped before the connection
+        closes, until the body's deadline. Closing at once, with the client still sending,
+        would reset the connection, and the client would never read the answer."""
+        cycle = self.cycle
+        if not (cycle.response_complete and cycle.more_body) or self.transport.is_closing():
+            self.transport.close()
+            return
+        if self.body_deadline <= self.loop.time():  # e.g. a 408: the deadline has passed
+            self.transport.close()
+            return
+        self.close_after_body = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
 
     def on_message_complete(self) -> None:
         """The body is in (or discarded): back to the idle timeout, and to a new head."""
@@ -263,7 +340,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.discard_timer is not None:
             self.discard_timer.cancel()
             self.discard_timer = None
-            if not self.transport.is_closing():
+            if self.close_after_body:
+                self.transport.close()
+            elif not self.transport.is_closing():
                 self.timeout_keep_alive_task = self.loop.call_later(
                     self.timeout_keep_alive, self.timeout_keep_alive_handler
                 )
@@ -329,14 +408,27 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse_head(self) -> None:
         """431, then the client's further bytes are read and dropped for a while: closing at
-        once, with its head still arriving, would reset the connection before it read why."""
+        once, with its head still arriving, would reset the connection before it read why.
+        Trailers over the limit are refused alike, as the answer to their request: the
+        application, still waiting for that body, is told the client left."""
         self.head_refused = True
         self._cancel_headers_timer()
-        if self.cycle is not None and not self.cycle.response_complete:
-            self.transport.close()  # pipelined behind a request in flight: no place to answer
-            return
-        message = f"the request head is larger than {self.max_headers} bytes (--max-headers)"
-        self.transport.write(self._error_bytes(431, message))
+        trailers = self.head_bytes is None  # past the newest request's head
+        cycle = self.cycle
+        answer = True
+        if cycle is not None and not cycle.response_complete:
+            queued = any(waiting is cycle for waiting, _ in self.pipeline)
+            if not trailers or queued or cycle.response_started:
+                self.transport.close()  # behind a request in flight: no place to answer
+                return
+            cycle.disconnected = True  # HttpGuard stops waiting for the body, answers nothing
+            cycle.message_event.set()
+        elif trailers:
+            answer = False  # the request was answered (a 413): its rest is being dropped
+        what = "head and trailers are" if trailers else "head is"
+        message = f"the request {what} larger than {self.max_headers} bytes (--max-headers)"
+        if answer:
+            self.transport.write(self._error_bytes(431, message))
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.linger_timer = self.loop.call_later(self.timeout_headers, self.transport.close)

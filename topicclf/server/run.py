@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import gc
 import logging
+import math
 import socket
 import threading
 import time
@@ -19,18 +20,24 @@ from uvicorn.config import LOGGING_CONFIG
 
 from topicclf.config import (
     SERVE_BACKLOG,
+    SERVE_BACKLOG_RANGE,
     SERVE_HOST,
     SERVE_MAX_BODY,
+    SERVE_MAX_BODY_RANGE,
     SERVE_MAX_DOCUMENTS,
+    SERVE_MAX_DOCUMENTS_RANGE,
     SERVE_MAX_HEADERS,
+    SERVE_MAX_HEADERS_RANGE,
     SERVE_PORT,
     SERVE_TIMEOUT_BODY,
     SERVE_TIMEOUT_HEADERS,
     SERVE_TIMEOUT_IDLE,
+    SERVE_TIMEOUT_RANGE,
     SERVE_TIMEOUT_SHUTDOWN,
     SERVE_WORKERS,
+    SERVE_WORKERS_RANGE,
 )
-from topicclf.errors import TopicclfError
+from topicclf.errors import ConfigError, TopicclfError
 from topicclf.server.app import AppSettings, create_app
 from topicclf.server.http import ASGIApp, GuardedHttpToolsProtocol
 from topicclf.server.models import ModelSpec, ServedModel, load_models
@@ -52,6 +59,29 @@ class ServeOptions:
     timeout_body: float = SERVE_TIMEOUT_BODY
     timeout_shutdown: float = SERVE_TIMEOUT_SHUTDOWN
     access_log: bool = False
+
+    def __post_init__(self) -> None:
+        """ConfigError for a value out of range: an infinite timeout would never end a
+        connection, a backlog beyond a C int fails deep inside the socket call."""
+        counts = {
+            "port": (0, 65535),
+            "workers": SERVE_WORKERS_RANGE,
+            "backlog": SERVE_BACKLOG_RANGE,
+            "max_body": SERVE_MAX_BODY_RANGE,
+            "max_documents": SERVE_MAX_DOCUMENTS_RANGE,
+            "max_headers": SERVE_MAX_HEADERS_RANGE,
+        }
+        for name, (low, high) in counts.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"{name} must be between {low} and {high}, not {value!r}")
+        low_s, high_s = SERVE_TIMEOUT_RANGE
+        for name in ("timeout_idle", "timeout_headers", "timeout_body", "timeout_shutdown"):
+            value = getattr(self, name)
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            if not ok or not math.isfinite(value) or not low_s <= value <= high_s:
+                shown = f"{value:g}" if ok else repr(value)
+                raise ConfigError(f"{name} must be between {low_s:g} and {high_s:g} s, not {shown}")
 
     @property
     def app_settings(self) -> AppSettings:

@@ -3,6 +3,7 @@ and the parsing of a POST /tag body into a validated request."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -225,6 +226,33 @@ def too_many_json_values(body: bytes, limit: int) -> bool:
     return strings + outside.count(b",") > limit
 
 
+class _RepeatedKey(Exception):
+    """Raised by _unique_keys: stops json.loads at the first key an object repeats."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return found
+
+
+def refuse_repeated_keys(body: bytes) -> None:
+    """ApiError 400 when an object of a JSON body repeats a key (`{"text": "a", "text":
+    "b"}`): the parser would keep the last value without a word, where the corpus readers
+    refuse such a record. For a body the JSON parser has read already."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_keys)
+    except _RepeatedKey as exc:
+        raise ApiError(400, f"the body repeats the key {exc.args[0]!r}") from None
+    except (ValueError, RecursionError):
+        pass  # what the JSON parser took and json does not (none known): left to the parser
+
+
 def parse_json_body(
     model: type[Request], body: bytes, *, max_documents: int, values_per_document: int
 ) -> Request:
@@ -234,20 +262,23 @@ def parse_json_body(
 
     The values are counted first: parsing holds the event loop, and the GIL (so a thread
     would not help), for about a second per million values; counting 10 MB takes
-    milliseconds.
+    milliseconds. A key repeated in an object is a 400 (`refuse_repeated_keys`).
     """
     if too_many_json_values(body, max_documents * values_per_document + 64):
         raise ApiError(413, f"at most {max_documents} documents per request; send several")
     try:
-        return model.model_validate_json(body)
+        request = model.model_validate_json(body)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         if errors and errors[0]["type"] == "json_invalid":
             detail = str(errors[0]["msg"]).removeprefix("Invalid JSON: ")
             raise ApiError(400, f"the body is not valid JSON ({detail})") from None
+        refuse_repeated_keys(body)  # the cause, if a repeated key made the request invalid
         if errors and errors[0]["type"] == "model_type":
             raise ApiError(400, 'send a JSON object, e.g. {"text": "..."}') from None
         raise ApiError(400, describe_errors(errors)) from None
+    refuse_repeated_keys(body)
+    return request
 
 
 def parse_tag_request(body: bytes, max_documents: int) -> TagRequest:
