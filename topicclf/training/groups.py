@@ -22,7 +22,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from topicclf.types import NullProgress, Progress
 
@@ -68,6 +67,9 @@ def near_duplicate_groups(
     progress.finish()
     if not edges_from or not sum(len(e) for e in edges_from):
         return np.arange(n, dtype=np.int64)
+    # Imported here: scipy's graph module costs 85 ms, and tagging imports this package.
+    from scipy.sparse.csgraph import connected_components
+
     a, b = np.concatenate(edges_from), np.concatenate(edges_to)
     graph = sp.coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
     _, labels = connected_components(graph, directed=False)
