@@ -22,6 +22,7 @@ from topicclf.config import (
     SERVE_TIMEOUT_RANGE,
     SERVE_TIMEOUT_SHUTDOWN,
     SERVE_WORKERS,
+    SERVE_WORKERS_RANGE,
 )
 
 SERVE_PANEL = "Limits and timeouts"
@@ -53,7 +54,12 @@ def serve(
         int, typer.Option(min=0, max=65535, help="Port (0: any free port).")
     ] = SERVE_PORT,
     workers: Annotated[
-        int, typer.Option(min=1, help="Server processes, each loading every model.")
+        int,
+        typer.Option(
+            min=SERVE_WORKERS_RANGE[0],
+            max=SERVE_WORKERS_RANGE[1],
+            help="Server processes, each loading every model (at most one per core).",
+        ),
     ] = SERVE_WORKERS,
     max_body: Annotated[
         int,
