@@ -171,3 +171,27 @@ def test_a_config_nested_thousands_deep_is_a_config_error(tmp_path: Path) -> Non
 def test_settings_no_model_could_hold_are_refused_before_any_work(setting: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         Config().with_overrides([setting])
+
+
+def test_a_config_path_that_is_not_a_regular_file_is_refused_without_reading(
+    tmp_path: Path,
+) -> None:
+    """A FIFO hung `-c`, and /dev/zero filled memory; a UTF-8 BOM (Notepad) is read."""
+    import os
+
+    from topicclf.config import load_config
+
+    fifo = tmp_path / "f.toml"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(ConfigError, match="not a regular file; a configuration is a TOML"):
+            load_config(path)
+    big = tmp_path / "big.toml"
+    big.write_text("# x\n" * 300_000)
+    with pytest.raises(ConfigError, match=r"larger than 1,048,576 bytes"):
+        load_config(big)
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes("\ufeff[train]\nepochs = 3\n".encode())
+    assert load_config(bom).train.epochs == 3
+    with pytest.raises(ConfigError, match=r"features.sequence_ngrams = 1000000000 must be betw"):
+        Config().with_overrides(["features.sequence_ngrams=1000000000"])

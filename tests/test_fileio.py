@@ -225,3 +225,25 @@ def test_atomic_directory_checks_what_it_replaces_before_and_after_the_work(
     with atomic_directory(_model(tmp_path / "m2", "labels.json"), overwrite=True) as tmp:
         (tmp / "labels.json").write_text("new")
     assert (tmp_path / "m2" / "labels.json").read_text() == "new"
+
+
+def test_an_output_that_is_this_command_s_own_stdin_or_stdout_is_refused(tmp_path: Path) -> None:
+    """`-o /dev/stdin --force` with stdin redirected from a file replaced the system's
+    /dev/stdin link with tags (as root); a link to /proc/self/fd/1 swallowed stdout."""
+    import subprocess
+    import sys
+
+    source = tmp_path / "in.txt"
+    source.write_text("wheat\n")
+    link = tmp_path / "s0"
+    link.symlink_to("/proc/self/fd/0")
+    code = (
+        "import sys\nfrom topicclf.fileio import check_output\n"
+        f"check_output({str(link)!r}, force=True)\n"
+    )
+    with source.open() as stdin:
+        done = subprocess.run(
+            [sys.executable, "-c", code], stdin=stdin, capture_output=True, text=True
+        )
+    assert "is this command's standard input (through a link)" in done.stderr
+    assert link.is_symlink() and source.read_text() == "wheat\n"

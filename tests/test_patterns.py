@@ -84,3 +84,14 @@ def test_huge_repetition_counts_are_refused_before_compiling(pattern: str) -> No
     with pytest.raises(ConfigError, match="more than the 10,000 a matcher is built for"):
         Config().with_overrides([f"text.token_pattern={pattern}"])
     assert backtracking_risk(r"\w{2,50}", PATTERN_FLAGS) is None
+
+
+def test_patterns_the_check_cannot_size_are_left_to_the_time_limit_or_refused_clearly() -> None:
+    from topicclf.config import TextConfig
+    from topicclf.features.text import Analyzer
+
+    assert backtracking_risk(r"(\w)\1+", PATTERN_FLAGS) is None  # a backreference
+    with pytest.raises(ConfigError, match="must not contain capturing groups"):
+        Analyzer(TextConfig(token_pattern=r"(\w)\1+"))
+    with pytest.raises(ConfigError, match=r"is not a valid regular expression: ASCII, LOCALE"):
+        Analyzer(TextConfig(token_pattern=r"(?L)\w+"))

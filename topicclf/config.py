@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import stat
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -157,6 +158,7 @@ MAX_LAYERS = 16  # network.hidden_units: deeper than any model here (Keras recur
 MAX_TOP_K = 2**31  # thresholds.top_k, and a model's thresholds.json (bundle)
 MAX_LEARNING_RATE = 10.0  # Adam diverges to NaN long before; a model of NaN cannot load
 MAX_PATTERN_CHARS = 1000  # text.token_pattern
+CONFIG_MAX_BYTES = 1024 * 1024  # a configuration file (-c)
 DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's: words of two or more characters
 # The flags every token pattern is compiled with (those of NLTK's RegexpTokenizer).
 PATTERN_FLAGS = re.UNICODE | re.MULTILINE | re.DOTALL
@@ -257,8 +259,8 @@ class FeatureConfig:
         _at_least("features", "min_df", self.min_df, 1)
         _at_least("features", "max_features", self.max_features, 0)
         _between("features", "sequence_length", self.sequence_length, 0, 100_000)
+        _between("features", "sequence_ngrams", self.sequence_ngrams, 1, 10)
         _at_least("features", "sequence_vocabulary", self.sequence_vocabulary, 2)
-        _at_least("features", "sequence_ngrams", self.sequence_ngrams, 1)
         _choice("features", "char_ngrams", self.char_ngrams, CHAR_NGRAM_MODES)
 
     def document_floor(self, n_docs: int) -> int:
@@ -639,8 +641,21 @@ def _layered(
 def _read_toml(path: Path) -> dict[str, Any]:
     """A configuration file's data; every way of failing to read it is a ConfigError."""
     try:
+        # A FIFO would hang the read and /dev/zero fill memory: only a regular file of a
+        # configuration's size is read.
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(mode):
+            raise ConfigError(f"{path}: not a regular file; a configuration is a TOML file")
         with path.open("rb") as handle:
-            return tomllib.load(handle)
+            data = handle.read(CONFIG_MAX_BYTES + 1)
+        if len(data) > CONFIG_MAX_BYTES:
+            raise ConfigError(
+                f"{path}: larger than {CONFIG_MAX_BYTES:,} bytes; not a configuration file"
+            )
+        # A byte order mark (Notepad's "UTF-8") is not TOML, but says UTF-8.
+        return tomllib.loads(data.decode("utf-8").removeprefix("\ufeff"))
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
     except IsADirectoryError:

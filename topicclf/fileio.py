@@ -82,6 +82,14 @@ def check_output(
             f"{target} is {special}, not a regular file; outputs replace only regular files. "
             "Write to stdout instead (leave out the output option) and redirect it there"
         )
+    stream = standard_stream_of(target)
+    if stream is not None:
+        # `-o /dev/stdin --force` with stdin redirected from a file replaced the system's
+        # /dev/stdin link with the tags, as root.
+        raise OutputError(
+            f"{target} is this command's {stream} (through a link); outputs replace only "
+            "regular files of their own. Leave out the output option to write to stdout"
+        )
     if target.is_symlink() and not target.exists() and not force:
         raise OutputError(f"{target} already exists (a link); choose another path or add --force")
     # Checked before any work, so a long run does not end on an output it cannot write; and
@@ -198,6 +206,26 @@ DIRECTORY_OUTPUTS = {
         "a directory of part-* files that --engine dask wrote",
     ),
 }
+
+
+def standard_stream_of(path: Path) -> str | None:
+    """Which of this process's standard streams `path` is (links followed, e.g. /dev/stdin
+    or a link to /proc/self/fd/1), or is under /proc; None otherwise."""
+    try:
+        resolved = path.resolve()
+        found = path.stat()
+    except (OSError, RuntimeError):
+        return None
+    if resolved.parts[:2] == ("/", "proc"):
+        return "process file (under /proc)"
+    for fd, name in ((0, "standard input"), (1, "standard output"), (2, "standard error")):
+        try:
+            stream = os.fstat(fd)
+        except OSError:
+            continue
+        if (found.st_dev, found.st_ino) == (stream.st_dev, stream.st_ino):
+            return name
+    return None
 
 
 def special_file_kind(path: Path) -> str | None:

@@ -45,7 +45,12 @@ def backtracking_risk(pattern: str, flags: int = 0) -> str | None:
                 f"{MAX_REPEAT_COUNT:,} a matcher is built for; use smaller counts"
             )
         return None
-    return _risk(list(tree))
+    try:
+        return _risk(list(tree))
+    except (IndexError, TypeError, ValueError, OverflowError, RecursionError):
+        # Shapes the parser reads but cannot size (a backreference such as (\w)\1+): the
+        # tokenizer's time limit guards those.
+        return None
 
 
 def _risk(items: list[tuple[Any, Any]], factor: int = 1) -> str | None:

@@ -145,7 +145,7 @@ class Analyzer:
         if config.tokenizer == "regexp":
             try:
                 compiled = regex.compile(config.token_pattern, _NLTK_FLAGS)
-            except regex.error as exc:
+            except (regex.error, ValueError) as exc:  # ValueError: flags such as (?L) with (?u)
                 raise ConfigError(
                     f"text.token_pattern = {config.token_pattern!r} is not a valid "
                     f"regular expression: {exc}"
