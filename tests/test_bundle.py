@@ -875,3 +875,10 @@ def test_info_and_load_refuse_the_same_forged_settings(saved: Path, tmp_path: Pa
 
     with pytest.raises(ModelBundleError, match=r"net/copy/manifest.json: unknown network type"):
         describe(broken)
+
+
+def test_the_python_api_never_saves_a_model_inside_a_model(saved: Path) -> None:
+    """The CLI refused `train -o MODEL/sub`; `save` did not."""
+    with pytest.raises(OutputError, match=r"sub is inside the model directory .*; a model hold"):
+        TopicClassifier.load(saved).save(saved / "sub")
+    assert not (saved / "sub").exists()

@@ -1397,3 +1397,15 @@ def test_counts_beyond_any_use_are_usage_errors(
               "out": str(tmp_path / "out")}  # fmt: skip
     code, _, err = cli(capsys, *[a.format(**values) for a in args])
     assert code == 2 and option in err and f"less than or equal to {limit}" in err
+
+
+@pytest.mark.parametrize("extra", [["--scores"], ["-o", "x.jsonl"], ["-t", "csv"]])
+def test_write_labels_refuses_options_it_would_ignore(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, extra: list[str]
+) -> None:
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "a.txt").write_text("wheat prices")
+    code, _, err = cli(capsys, "tag", str(model_dir), str(texts), "--write-labels", *extra)
+    assert code == 2 and "does nothing with --write-labels" in err
+    assert not (texts / "a.labels").exists()

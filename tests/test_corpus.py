@@ -1465,3 +1465,24 @@ def test_an_endless_line_on_a_pipe_keeps_the_process_small() -> None:
     texts, rss_kib = out.rsplit(" ", 1)
     assert texts == "['', 'rain']"
     assert int(rss_kib) < 350_000  # before: 300 MB of bytes, then copies and text, > 1 GB
+
+
+def test_parquet_repeated_columns_and_null_topics_are_named(tmp_path: Path) -> None:
+    import warnings
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from topicclf.errors import CorpusFormatError
+
+    text, topics = pa.array(["oil", "rain"]), pa.array([["x"], ["a", None]])
+    repeated = tmp_path / "dup.parquet"
+    pq.write_table(pa.Table.from_arrays([text, text, topics], ["text", "text", "labels"]), repeated)
+    with pytest.raises(CorpusFormatError, match=r"repeats the column 'text' \(columns 1, 2\)"):
+        list(open_corpus(repeated))
+    nulls = tmp_path / "nul.parquet"
+    pq.write_table(pa.Table.from_arrays([text, topics], ["text", "labels"]), nulls)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        docs = list(open_corpus(nulls, on_error="report"))
+    assert docs[0].labels == ("x",) and "a null inside the topics column 'labels'" in docs[1].error

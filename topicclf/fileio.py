@@ -70,10 +70,7 @@ def check_output(
             )
     model = model_directory_around(target)
     if model is not None:
-        raise OutputError(
-            f"{target} is inside the model directory {model}; a model holds only its own "
-            "files (anything else fails `topicclf info --verify`), so write the output elsewhere"
-        )
+        raise inside_model(target, model)
     special = special_file_kind(target)
     if special is not None:
         # --force would replace it with a regular file: as root, -o /dev/null would replace
@@ -206,6 +203,14 @@ DIRECTORY_OUTPUTS = {
         "a directory of part-* files that --engine dask wrote",
     ),
 }
+
+
+def inside_model(target: str | Path, model: Path) -> OutputError:
+    """The error for an output inside a model directory."""
+    return OutputError(
+        f"{target} is inside the model directory {model}; a model holds only its own "
+        "files (anything else fails `topicclf info --verify`), so write the output elsewhere"
+    )
 
 
 def standard_stream_of(path: Path) -> str | None:
@@ -425,6 +430,9 @@ def atomic_directory(
     of `kind` (DIRECTORY_OUTPUTS: "model", or "parts" for Dask tagging): checked before the
     block and again before the replacement, as the directory may have changed meanwhile.
     """
+    model = model_directory_around(Path(target))
+    if model is not None:  # the Python API's save comes here without check_output
+        raise inside_model(target, model)
     with output_lock(target):
         yield from _replace_directory(Path(target), overwrite, kind)
 

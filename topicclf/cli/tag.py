@@ -181,6 +181,16 @@ def tag(
     sources = inputs or ["-"]
     rule = Rule(threshold, top_k, False if no_fallback else None)
     if write_labels:
+        # The topics go beside each text file: an output, a format or scores would be
+        # silently ignored.
+        ignored = ((output, "--output"), (output_format, "--output-format"), (scores, "--scores"))
+        for given, option in ignored:
+            if given:
+                raise typer.BadParameter(
+                    f"{option} does nothing with --write-labels, which writes NAME.labels "
+                    "beside each NAME.txt; leave it out, or tag without --write-labels",
+                    param_hint=option,
+                )
         _write_labels(model, sources, reading, rule, batch_size, force)
         return
     fmt = output_format_for(output, output_format)

@@ -96,6 +96,12 @@ def _check_types(path: str, schema: Any, options: CorpusOptions) -> None:
     for role, name in fields.items():
         if name not in schema.names:
             continue
+        if schema.names.count(name) > 1:  # which column is meant cannot be told
+            columns = [i + 1 for i, n in enumerate(schema.names) if n == name]
+            raise CorpusFormatError(
+                f"{path}: the file repeats the column {name!r} (columns "
+                f"{', '.join(map(str, columns))}); give each column its own name"
+            )
         kind = schema.field(name).type
         allowed, wanted = _COLUMN_TYPES[role]
         ok = _is(kind, allowed)
@@ -154,6 +160,10 @@ def _document(
     labels = record.get(options.labels_field) or []
     if isinstance(labels, str):
         labels = labels.split(options.label_separator)
+    elif any(label is None for label in labels):  # JSON Lines refuses ["a", null] too
+        raise CorpusFormatError(
+            f"{where}: a null inside the topics column {options.labels_field!r}; topics are strings"
+        )
     return Document(
         scrub_surrogates(str(raw_id)) if raw_id is not None else default_id,
         scrub_surrogates(str(text)),
