@@ -1409,3 +1409,22 @@ def test_write_labels_refuses_options_it_would_ignore(
     code, _, err = cli(capsys, "tag", str(model_dir), str(texts), "--write-labels", *extra)
     assert code == 2 and "does nothing with --write-labels" in err
     assert not (texts / "a.labels").exists()
+
+
+def test_info_json_stays_strict_json_for_a_forged_manifest(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    """NaN and Infinity in a manifest came out as `NaN`/`Infinity`, which strict parsers
+    (jq, JavaScript) refuse: they become null."""
+    import shutil
+
+    forged = tmp_path / "forged"
+    shutil.copytree(model_dir, forged)
+    manifest = json.loads((forged / "manifest.json").read_text())
+    manifest["validation"]["micro_f1"] = float("nan")
+    manifest["training"]["documents"] = float("inf")
+    (forged / "manifest.json").write_text(json.dumps(manifest))
+    code, out, _ = cli(capsys, "info", "--json", str(forged))
+    assert code == 0
+    data = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
+    assert data["validation"]["micro_f1"] is None

@@ -4,6 +4,7 @@ progress and output checks in `cli.common`."""
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -328,11 +329,23 @@ def info(
     if as_json:
         import json
 
-        out.print_json(json.dumps(details, default=str))
+        # A forged manifest may hold NaN or Infinity, which strict JSON has no words for.
+        out.print_json(json.dumps(_finite(details), default=str, allow_nan=False))
     else:
         from topicclf.reports.terminal import render_info
 
         render_info(out, details)
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every float that is not finite replaced by None (JSON null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _verify(model: Path, as_json: bool) -> None:
