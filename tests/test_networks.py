@@ -251,3 +251,35 @@ def test_an_unknown_network_kind_is_an_error_never_the_other_one() -> None:
         network_kind("sparse")
     with pytest.raises(ConfigError, match=r"network.type = 'sparse'"):
         Config().with_overrides(["network.type=sparse"])
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_a_network_too_large_to_train_or_save_is_refused_before_keras_allocates(
+    name: str,
+) -> None:
+    # Before: hidden units within their bounds but 16 layers of 65,536 made TensorFlow fail
+    # allocating (an internal error, after seconds of work).
+    config = Config().with_overrides(
+        [f"network.type={name}", "network.hidden_units=" + ",".join(["65536"] * 16)]
+    )
+    featurizer = make_featurizer(config.text, config.features, network_kind(name).featurizer)
+    featurizer.fit(["rain and wind", "wheat prices rise", "rain on wheat fields", "wind farms"])
+    with pytest.raises(
+        ConfigError,
+        match=r"the network would have [\d,]+ weights \(.*hidden units \[65536, .*\); a saved "
+        r"network may hold at most 16 GiB\. Lower network\.hidden_units",
+    ):
+        build_network(config, featurizer, 3, False)
+
+
+def test_a_network_within_the_file_limit_but_beyond_memory_is_refused() -> None:
+    config = Config().with_overrides(["network.type=dense", "network.hidden_units=45000,45000"])
+    featurizer = make_featurizer(config.text, config.features, "tfidf")
+    featurizer.fit(["rain and wind", "wheat prices rise", "rain on wheat fields", "wind farms"])
+    import os
+
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if memory > 4 * 4 * 45000**2 * 1.01:
+        pytest.skip("this machine could train 45000 x 45000 weights")
+    with pytest.raises(ConfigError, match=r"training it needs about 30\.\d GiB; this machine has"):
+        build_network(config, featurizer, 3, False)

@@ -326,10 +326,48 @@ def loss_function(keras: Any, y: np.ndarray, multiclass: bool, weighting: str) -
 
 
 # -- the network kinds -----------------------------------------------------------------------
+def _chain_parameters(n_in: int, hidden_units: Sequence[int], n_out: int) -> int:
+    """Weights and biases of dense layers n_in -> hidden_units... -> n_out."""
+    sizes = [n_in, *hidden_units, n_out]
+    return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+
+
+def check_network_size(parameters: int, what: str) -> None:
+    """Refuse a network before Keras allocates it when it could not be trained here or saved:
+    training holds four float32 copies of every weight (weights, gradients, Adam's two
+    moments), and a saved network larger than the model-file limit would never load."""
+    from topicclf.config import MODEL_NETWORK_MAX_BYTES
+
+    weights = parameters * 4
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not every system reports it
+        memory = 0
+    if weights > MODEL_NETWORK_MAX_BYTES or (memory and 4 * weights > memory):
+        limit = (
+            f"a saved network may hold at most {MODEL_NETWORK_MAX_BYTES / 1024**3:.0f} GiB"
+            if weights > MODEL_NETWORK_MAX_BYTES
+            else f"training it needs about {4 * weights / 1024**3:,.1f} GiB; this machine "
+            f"has {memory / 1024**3:,.1f} GiB"
+        )
+        raise ConfigError(
+            f"the network would have {parameters:,} weights ({what}); {limit}. Lower "
+            "network.hidden_units, network.embedding_dim or features.max_features"
+        )
+
+
 def _build_dense(
     config: Config, featurizer: Featurizer, n_labels: int, multiclass: bool, stacked: bool
 ) -> Any:
     net = config.network
+    n_features = featurizer.n_features
+    parameters = _chain_parameters(n_features, net.hidden_units, n_labels)
+    if wide_path(config) and not stacked:
+        parameters += n_features * n_labels
+    check_network_size(
+        parameters,
+        f"{n_features:,} features, hidden units {list(net.hidden_units)}, {n_labels:,} topics",
+    )
     return build_dense_network(
         featurizer.n_features,
         n_labels,
@@ -348,6 +386,14 @@ def _build_embedding(
     length = getattr(featurizer, "sequence_length_", None)
     if length is None:
         raise NotFittedError.of("SequenceFeaturizer")
+    width = net.conv_filters or net.embedding_dim
+    check_network_size(
+        featurizer.n_features * net.embedding_dim
+        + net.conv_filters * (net.embedding_dim * net.kernel_size + 1)
+        + _chain_parameters(width, net.hidden_units, n_labels),
+        f"{featurizer.n_features:,} words of {net.embedding_dim} dimensions, hidden units "
+        f"{list(net.hidden_units)}, {n_labels:,} topics",
+    )
     return build_embedding_network(
         featurizer.n_features,
         length,
@@ -367,6 +413,10 @@ def _build_rescorer(
     from topicclf.model.shortlist import FEATURES
 
     net = config.network
+    check_network_size(
+        _chain_parameters(len(FEATURES), net.hidden_units, 1),
+        f"hidden units {list(net.hidden_units)}",
+    )
     return build_rescorer(len(FEATURES), hidden_units=net.hidden_units, dropout=net.dropout)
 
 
