@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from conftest import tiny_config
 
 from topicclf.classifier import TopicClassifier
@@ -627,6 +628,7 @@ BAD_EXPLAIN = [
     (("oil",), {"topics": {"food"}}, r"^topics: expected a list of topic names .* not set"),
     (("oil",), {"topics": ["nope"]}, r"^topics: not a topic of this model: 'nope'"),
     (("oil",), {"rule": {"top_k": 1}}, r"^rule: expected a Rule, not dict"),
+    (("oil",), {"topics": ["food", "food"]}, r"^topics: 'food' given more than once; name each"),
 ]
 
 
@@ -673,6 +675,43 @@ def test_predict_indicator_refuses_unknown_topics_and_a_string(
     with pytest.raises(InputError, match=r"^columns: got a single string; .* \['food'\]"):
         tiny_dense.predict_indicator(["oil"], columns="food")
     assert tiny_dense.predict_indicator(["oil"], columns=["food"]).shape == (1, 1)
+
+
+def test_predict_indicator_refuses_repeated_empty_and_unordered_columns(
+    tiny_dense: TopicClassifier,
+) -> None:
+    # Before: a repeated column was always 0 beside a 1 and [] gave every column.
+    with pytest.raises(InputError, match=r"^columns: 'food' given more than once; name each"):
+        tiny_dense.predict_indicator(["oil"], columns=["food", "food"])
+    with pytest.raises(InputError, match=r"^columns: an empty list; name at least one topic"):
+        tiny_dense.predict_indicator(["oil"], columns=[])
+    with pytest.raises(InputError, match=r"^columns: expected a list of topic names, not set"):
+        tiny_dense.predict_indicator(["oil"], columns={"food"})
+
+
+@pytest.mark.parametrize("kind", [set, frozenset])
+def test_a_set_of_texts_is_refused_its_order_is_arbitrary(
+    tiny_dense: TopicClassifier, kind: type
+) -> None:
+    texts = kind({"oil prices rose", "the striker scored"})
+    for method in (tiny_dense.predict, tiny_dense.tag, tiny_dense.predict_proba):
+        with pytest.raises(InputError, match=rf"got a {kind.__name__}, whose order is arbitrary"):
+            method(texts)
+
+
+def test_score_refuses_an_indicator_of_another_width(
+    tiny_dense: TopicClassifier, tiny_docs: list[Document]
+) -> None:
+    texts = [d.text for d in tiny_docs]
+    n = len(tiny_dense.classes_)
+    with pytest.raises(
+        InputError, match=rf"^y: an indicator matrix of {n + 2} columns, but the model has {n} "
+    ):
+        tiny_dense.score(texts, np.ones((len(texts), n + 2), dtype=int))  # was 0.0
+    # One of the model's width is read in classes_ order, as predict_indicator writes it.
+    truth = tiny_dense.predict_indicator(texts)
+    assert tiny_dense.score(texts, truth) == 1.0
+    assert tiny_dense.score(texts, sp.csr_matrix(truth)) == 1.0
 
 
 @pytest.mark.parametrize(

@@ -121,3 +121,22 @@ def test_a_missing_value_is_no_topic_alone_and_refused_inside_a_list(values: lis
         assert as_targets([["a", v] for v in values], len(values)).label_sets == [
             tuple(dict.fromkeys(["a", str(v)])) for v in values
         ]
+
+
+@pytest.mark.parametrize("value", [0.31, float("inf"), -float("inf"), np.float32(2.5)])
+def test_a_fractional_topic_is_refused_as_a_measurement(value: object) -> None:
+    # Before: each fraction became a topic of its own ('0.31'), as many as documents.
+    with pytest.raises(InputError, match=r"^y: .* is not a topic: topics are names or integers"):
+        as_targets([1, value], 2)
+    with pytest.raises(InputError, match=r"is not a topic"):
+        as_targets([["a", value]], 1)
+
+
+def test_a_whole_float_is_the_integers_topic() -> None:
+    # pandas reads [1, 2, None] as 1.0, 2.0, NaN: the topics are '1' and '2', as for ints.
+    assert as_targets([1.0, np.float64(2.0), float("nan"), 3], 4).label_sets == [
+        ("1",),
+        ("2",),
+        (),
+        ("3",),
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from topicclf.estimator import Estimator, not_fitted_error
 from topicclf.features import Featurizer
 from topicclf.features.languages import NAMES
 from topicclf.features.tfidf import TfidfFeaturizer
-from topicclf.inputs import TARGET_KINDS, as_targets, as_texts
+from topicclf.inputs import TARGET_KINDS, as_targets, as_texts, check_unique
 from topicclf.labels import LabelEncoder, separator_hint
 from topicclf.metrics import (
     Evaluation,
@@ -300,9 +300,12 @@ class TopicClassifier(Estimator):
             raise InputError(
                 f"{what}: got a single string; give a list of topic names, e.g. [{topics!r}]"
             )
-        if isinstance(topics, Mapping) or not isinstance(topics, Iterable):
+        if isinstance(topics, Mapping | Set) or not isinstance(topics, Iterable):
             raise InputError(f"{what}: expected a list of topic names, not {type(topics).__name__}")
         names = list(topics)
+        if not names:
+            raise InputError(f"{what}: an empty list; name at least one topic (None: all)")
+        check_unique(names, what)
         known = set(self.classes_)
         bad = [t for t in names if not isinstance(t, str) or t not in known]
         if bad:
@@ -333,7 +336,17 @@ class TopicClassifier(Estimator):
         if sample_weight is not None:
             raise InputError("score does not take sample weights")
         texts = as_texts(X, "X")
-        targets = as_targets(y, len(texts), getattr(self, "target_columns_", None))
+        columns = getattr(self, "target_columns_", None) or list(self.classes_)
+        if getattr(y, "columns", None) is None and _width(y) not in (None, len(columns)):
+            # Its columns would be named "0", "1", ...: every topic a miss, a score of 0.
+            raise InputError(
+                f"y: an indicator matrix of {_width(y)} columns, but the model has "
+                f"{len(columns)} topics; its columns must be the model's topics, in classes_ "
+                "order (or pass topic lists)"
+            )
+        if getattr(y, "columns", None) is not None:
+            columns = None  # a DataFrame names its own columns
+        targets = as_targets(y, len(texts), columns)
         truth_names = sorted({t for labels in targets.label_sets for t in labels})
         names = list(self.classes_) + [t for t in truth_names if t not in set(self.classes_)]
         index = {name: j for j, name in enumerate(names)}
@@ -575,3 +588,11 @@ def _summary(report: EvaluationReport) -> dict[str, float]:
         "micro_recall": round(report.micro.recall, 4),
         "documents": report.n_documents,
     }
+
+
+def _width(y: Any) -> int | None:
+    """The number of columns of an indicator matrix (dense or sparse), None for other `y`."""
+    shape = getattr(y, "shape", None)
+    if hasattr(y, "tocsr") or (isinstance(y, np.ndarray) and y.ndim == 2):
+        return int(shape[1]) if shape is not None else None
+    return None

@@ -10,7 +10,8 @@ scalars are converted with `str()`, so what fits also saves, loads and tags the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,11 @@ def as_texts(x: Any, what: str = "texts") -> list[str]:
     if isinstance(x, Mapping):  # iterating would give its keys, not its texts
         raise InputError(
             f"{what}: got a {type(x).__name__}; pass a list of texts (e.g. list(d.values()))"
+        )
+    if isinstance(x, Set):  # results come in its arbitrary order: no row is its text's
+        raise InputError(
+            f"{what}: got a {type(x).__name__}, whose order is arbitrary, so results could "
+            "not be matched to texts; pass a list (e.g. sorted(s))"
         )
     values = _column(x, what)
     texts = list(values)
@@ -146,10 +152,21 @@ def _one(value: Any) -> tuple[str, ...]:
 
 
 def topic_name(value: Any) -> str | None:
-    """The one rule for a topic name given in `y`: a str as it is, an integer or a finite
-    number as `str()`, None or NaN (a missing value, as pandas gives) as None."""
-    if value is None or (isinstance(value, float | np.floating) and np.isnan(value)):
+    """The one rule for a topic name given in `y`: a str as it is, an integer, or a float
+    with an integer value, as the integer's `str()` (pandas turns [1, 2, None] into 1.0,
+    2.0, NaN), None or NaN (a missing value) as None. A fraction or infinity is refused:
+    such a `y` is a measurement, not topics."""
+    if value is None:
         return None
+    if isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return None
+        if not np.isfinite(value) or value != int(value):
+            raise InputError(
+                f"y: {value!r} is not a topic: topics are names or integers, and a fraction "
+                "or infinity is a measurement (for regression use a regressor)"
+            )
+        return str(int(value))
     return str(value)
 
 
@@ -178,3 +195,13 @@ def _topic_set(labels: Any, i: int) -> tuple[str, ...]:
             )
         out.append(name)
     return tuple(dict.fromkeys(out))
+
+
+def check_unique(names: Sequence[str], what: str) -> None:
+    """InputError when a topic name is given twice: it would be a repeated column or entry."""
+    repeated = [name for name, n in Counter(names).items() if n > 1]
+    if repeated:
+        raise InputError(
+            f"{what}: {', '.join(map(repr, repeated[:5]))} given more than once; name each "
+            "topic once"
+        )

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from topicclf.config import EXPLAIN_MAX_TERMS
 from topicclf.errors import InputError, UnsupportedError
 from topicclf.features.tfidf import TfidfFeaturizer
+from topicclf.inputs import check_unique
 from topicclf.model.inference import Scorer
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, check_rule, decide
 
@@ -129,6 +130,7 @@ def check_explain_request(text: Any, top: Any, topics: Any) -> None:
             raise InputError(
                 f"topics: topic names are strings, not {type(topic).__name__} ({topic!r})"
             )
+    check_unique(topics, "topics")
 
 
 def _lines(

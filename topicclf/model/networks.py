@@ -11,6 +11,7 @@ TensorFlow is imported only through `keras_module()`, which first quiets its sta
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sys
 import threading
@@ -329,7 +330,7 @@ def loss_function(keras: Any, y: np.ndarray, multiclass: bool, weighting: str) -
 def _chain_parameters(n_in: int, hidden_units: Sequence[int], n_out: int) -> int:
     """Weights and biases of dense layers n_in -> hidden_units... -> n_out."""
     sizes = [n_in, *hidden_units, n_out]
-    return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+    return sum(a * b + b for a, b in itertools.pairwise(sizes))
 
 
 def check_network_size(parameters: int, what: str) -> None:
