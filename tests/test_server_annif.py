@@ -163,6 +163,35 @@ def test_suggest_gives_the_topics_of_tag_top_k(
             400,
             "the form is not valid UTF-8",
         ),
+        (
+            "projects/tiny/suggest",
+            {
+                "data": b"text=oil&text=rain&limit=3",
+                "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+            },
+            400,
+            "the form repeats the field 'text'; give it once",  # before: the last won
+        ),
+        (  # Starlette read its invalid UTF-8 as Latin-1 and tagged mojibake
+            "projects/tiny/suggest",
+            {"files": {"text": (None, b"Oil\xff\xfe")}},
+            415,
+            "send the form as application/x-www-form-urlencoded, as Annif's API takes it "
+            "(curl --data-urlencode text@doc.txt), not multipart/form-data",
+        ),
+        (
+            "projects/tiny/suggest-batch",
+            {"json": {"documents": [{"text": "a"}], "limit": 1}},
+            400,
+            "limit is a query parameter of suggest-batch, as in Annif's API, not a key of the "
+            "body: POST .../suggest-batch?limit=...",  # before: ignored, 10 results
+        ),
+        (
+            "projects/tiny/suggest-batch",
+            {"json": {"documents": [{"text": "a", "txt": "b"}]}},
+            400,
+            "documents[0].txt: not a key this request takes (a typo?)",
+        ),
         ("projects/nope/suggest", {"data": {"text": "a"}}, 404, "Project 'nope' not found"),
         ("nowhere", {"data": {"text": "a"}}, 404, "no such endpoint: POST /v1/nowhere"),
     ],
@@ -185,6 +214,18 @@ def test_a_form_in_raw_or_percent_encoded_utf8_is_read_alike(api: str) -> None:
     )
     encoded = requests.post(url, data={"text": "Gâteau rain", "limit": "3"})
     assert raw.status_code == encoded.status_code == 200 and raw.json() == encoded.json()
+
+
+def test_metadata_fields_may_repeat_and_a_form_without_content_type_is_read(api: str) -> None:
+    url = api + "projects/tiny/suggest"
+    plain = requests.post(url, data={"text": "rain", "limit": "3"})
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    body = b"text=rain&limit=3&metadata_x=1&metadata_x=2"
+    repeated = requests.post(url, data=body, headers=form)
+    untyped = requests.post(url, data=b"text=rain&limit=3")  # bytes: requests sends no type
+    assert "Content-Type" not in untyped.request.headers
+    assert plain.status_code == repeated.status_code == untyped.status_code == 200
+    assert plain.json() == repeated.json() == untyped.json()
 
 
 def test_limit_zero_gives_nothing(api: str) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from topicclf import __version__
 from topicclf.config import SERVE_ANNIF_BATCH, SERVE_ANNIF_FIELDS, SERVE_ANNIF_LIMIT
@@ -102,7 +102,7 @@ class BatchSuggestionResult(SuggestionResultList):
 class AnnifDocument(BaseModel):
     """A document of a batch."""
 
-    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
     text: str
     document_id: str | None = None
     metadata: dict[str, str] | None = None
@@ -137,8 +137,24 @@ SUGGEST_BODY = {
 class BatchRequest(BaseModel):
     """POST /v1/projects/{project_id}/suggest-batch."""
 
-    model_config = ConfigDict(strict=True, allow_inf_nan=False)
+    # An unknown key is refused, never ignored: {"limit": 5} here once changed nothing.
+    model_config = ConfigDict(strict=True, allow_inf_nan=False, extra="forbid")
     documents: list[AnnifDocument] = Field(max_length=SERVE_ANNIF_BATCH)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _options_are_query_parameters(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            given = [key for key in QUERY_OPTIONS if key in data]
+            if given:
+                raise ValueError(
+                    f"{given[0]} is a query parameter of suggest-batch, as in Annif's API, not "
+                    f"a key of the body: POST .../suggest-batch?{given[0]}=..."
+                )
+        return data
+
+
+QUERY_OPTIONS = ("limit", "threshold", "language")
 
 
 # Parsed by the route with parse_json_body (any Content-Type is JSON), so described here.
@@ -271,20 +287,31 @@ def annif_router(models: Mapping[str, ServedModel]) -> APIRouter:
 
 
 async def _form_fields(request: Request) -> dict[str, Any]:
-    """The suggest form's fields. A URL-encoded body must be UTF-8 (percent-encoded or not),
-    as the JSON routes require: Starlette would read other bytes as Latin-1 and tag mojibake.
-    At most SERVE_ANNIF_FIELDS fields, counted before any is parsed (as Starlette does for
-    a multipart form): 10 MB of empty fields took two seconds of the event loop."""
-    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        body = await request.body()
-        try:
-            text = body.decode("utf-8")
-            pairs = parse_qsl(
-                text, keep_blank_values=True, errors="strict", max_num_fields=SERVE_ANNIF_FIELDS
-            )
-        except UnicodeDecodeError:
-            raise ApiError(400, "the form is not valid UTF-8") from None
-        except ValueError:  # parse_qsl's "Max number of fields exceeded"
-            raise ApiError(413, f"at most {SERVE_ANNIF_FIELDS} form fields per request") from None
-        return dict(pairs)
-    return dict(await request.form(max_fields=SERVE_ANNIF_FIELDS))
+    """The suggest form's fields, from a URL-encoded body (Annif's API takes no other) that
+    must be UTF-8 (percent-encoded or not), as the JSON routes require: Starlette would read
+    other bytes as Latin-1 and tag mojibake, also in a multipart form, which is why that is
+    refused. At most SERVE_ANNIF_FIELDS fields, counted before any is parsed: 10 MB of empty
+    fields took two seconds of the event loop. A field the form reads may come only once."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in ("", "application/x-www-form-urlencoded"):
+        raise ApiError(
+            415,
+            f"send the form as application/x-www-form-urlencoded, as Annif's API takes it "
+            f"(curl --data-urlencode text@doc.txt), not {kind[:100]}",
+        )
+    body = await request.body()
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(
+            text, keep_blank_values=True, errors="strict", max_num_fields=SERVE_ANNIF_FIELDS
+        )
+    except UnicodeDecodeError:
+        raise ApiError(400, "the form is not valid UTF-8") from None
+    except ValueError:  # parse_qsl's "Max number of fields exceeded"
+        raise ApiError(413, f"at most {SERVE_ANNIF_FIELDS} form fields per request") from None
+    fields: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in fields and key in SuggestForm.model_fields:  # else the last would win
+            raise ApiError(400, f"the form repeats the field {key!r}; give it once")
+        fields[key] = value
+    return fields
