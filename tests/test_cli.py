@@ -1272,6 +1272,40 @@ def test_control_characters_in_topic_names_never_reach_the_terminal(
     assert code == 0 and "\x1b" not in out and "red\\x1b[31m" in out
 
 
+def test_json_outputs_escape_c1_controls_bidi_overrides_and_line_separators(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`--json` went through rich's print_json, and tag's JSON Lines through json.dumps: both
+    wrote C1 controls (U+009B is a CSI to some terminals), bidi overrides and U+2028 raw; a
+    JSON Lines record holding U+2028 was two lines to str.splitlines."""
+    raw = ("\x9b", "\u202e", "\u2028")
+    corpus = tmp_path / "c.jsonl"
+    lines = [
+        {"id": f"d{i}\u2028", "text": f"{w} word{i}", "labels": [f"red\x9b31m{w}", f"\u202e{w}"]}
+        for i, w in enumerate(["rain wind", "oil prices", "wheat corn", "gold mine"] * 3)
+    ]
+    corpus.write_text("".join(jsontext_line(line) for line in lines), encoding="utf-8")
+    model = tmp_path / "m"
+    assert cli(capsys, "train", str(corpus), "-o", str(model), "--set", "train.epochs=2")[0] == 0
+    outputs = [
+        cli(capsys, "info", str(model), "--json")[1],
+        cli(capsys, "corpus", "stats", str(corpus), "--json")[1],
+        cli(capsys, "tag", str(model), str(corpus))[1],
+        cli(capsys, "explain", str(model), str(corpus), "--json")[1],
+    ]
+    assert cli(capsys, "evaluate", str(model), str(corpus), "-o", str(tmp_path / "r.json"))[0] == 0
+    outputs.append((tmp_path / "r.json").read_text(encoding="utf-8"))
+    for text in outputs:
+        assert not any(c in text for c in raw), text[:300]
+        assert "\\u009b" in text or "\\u202e" in text
+    tagged = outputs[2].splitlines()
+    assert len(tagged) == len(lines) and json.loads(tagged[0])["id"] == "d0\u2028"
+
+
+def jsontext_line(record: dict[str, object]) -> str:
+    return json.dumps(record) + "\n"
+
+
 def _shell(script: str, *args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Run topicclf from a shell script ($0 is the interpreter), for redirections Python's
     subprocess cannot express (a closed descriptor)."""

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeAlias
 import typer
 from rich.console import Console
 
-from topicclf import __version__
+from topicclf import __version__, jsontext
 from topicclf.config import BAD_RECORD_POLICIES, HEARTBEAT_SECONDS, MODES, NETWORK_TYPES
 from topicclf.corpus import READERS, WRITERS
 from topicclf.corpus.sources import REUTERS_ENV
@@ -98,6 +98,13 @@ class StandardStream:
 
 out = Console(file=StandardStream("stdout"), highlight=False, soft_wrap=True)  # type: ignore[arg-type]
 err = Console(file=StandardStream("stderr"), highlight=False, soft_wrap=True)  # type: ignore[arg-type]
+
+
+def print_json(data: Any, **options: Any) -> None:
+    """`data` as indented JSON on stdout, with whatever could act on a terminal escaped
+    (`jsontext`): rich's print_json wrote C1 controls and bidi overrides from a forged
+    model or corpus raw."""
+    out.print(jsontext.dumps(data, indent=2, **options), markup=False, highlight=False, emoji=False)
 
 
 class _State:

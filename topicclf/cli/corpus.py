@@ -17,6 +17,7 @@ from topicclf.cli.common import (
     examples,
     note,
     out,
+    print_json,
     reads_corpus,
     report_app,
     standard_output,
@@ -41,9 +42,7 @@ def stats(
     source = reading.open(corpus)
     figures = corpus_stats(source, language_name)
     if as_json:
-        import json
-
-        out.print_json(json.dumps(figures.to_dict()))
+        print_json(figures.to_dict())
     else:
         from topicclf.reports.terminal import render_stats
 

@@ -26,6 +26,7 @@ from topicclf.cli.common import (
     make_progress,
     note,
     out,
+    print_json,
     reads_corpus,
     shown_path,
     standard_output,
@@ -327,10 +328,8 @@ def info(
 
     details = describe(model)
     if as_json:
-        import json
-
         # A forged manifest may hold NaN or Infinity, which strict JSON has no words for.
-        out.print_json(json.dumps(_finite(details), default=str, allow_nan=False))
+        print_json(_finite(details), default=str, allow_nan=False)
     else:
         from topicclf.reports.terminal import render_info
 
@@ -354,9 +353,7 @@ def _verify(model: Path, as_json: bool) -> None:
 
     report = verify_files(model)
     if as_json:
-        import json
-
-        out.print_json(json.dumps(report))
+        print_json(report)
     else:
         from topicclf.reports.terminal import render_verification
 

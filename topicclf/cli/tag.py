@@ -27,6 +27,7 @@ from topicclf.cli.common import (
     make_progress,
     note,
     out,
+    print_json,
     progress_bar_only,
     reads_corpus,
     standard_output,
@@ -349,13 +350,12 @@ def explain(
     explained = [(doc.id, clf.explain(doc.text, top=top)) for doc in documents]
     if as_json:
         import dataclasses
-        import json
 
         records = [
             {"id": doc_id, "topics": [dataclasses.asdict(e) for e in explanations]}
             for doc_id, explanations in explained
         ]
-        out.print_json(json.dumps(records, ensure_ascii=False))
+        print_json(records)
         return
     from topicclf.reports.console import render_explanations
 

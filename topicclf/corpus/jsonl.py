@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+from topicclf import jsontext
 from topicclf.corpus.base import CorpusOptions, clean_labels, scrub_surrogates
 from topicclf.corpus.lines import LineFormat, line_documents
 from topicclf.errors import CorpusFormatError
@@ -127,6 +128,6 @@ def write_jsonl(documents: Iterable[Document], handle: IO[str], options: CorpusO
         }
         if doc.language:
             record["language"] = scrub_surrogates(doc.language)
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        handle.write(jsontext.dumps(record) + "\n")
         count += 1
     return count

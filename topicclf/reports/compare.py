@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from topicclf import jsontext
 from topicclf.errors import TopicclfError
 from topicclf.fileio import atomic_write_text
 from topicclf.metrics.comparison import Comparison
@@ -48,7 +48,7 @@ def render_comparison(console: Console, comparison: Comparison, *, most: int = 1
 
 def comparison_json(comparison: Comparison) -> str:
     """Everything, as JSON."""
-    return json.dumps(comparison.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    return jsontext.dumps(comparison.to_dict(), indent=2) + "\n"
 
 
 def comparison_csv(comparison: Comparison) -> str:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import csv
 import html
 import io
-import json
 import re
 from collections.abc import Iterable
 from typing import Any
 
+from topicclf import jsontext
 from topicclf.metrics import (
     AVERAGES,
     CONVENTIONS,
@@ -45,7 +45,7 @@ def to_json(report: EvaluationReport, context: dict[str, Any]) -> str:
         # Each document's topics exactly as `topicclf tag --scores` writes them.
         "predictions": [Tagged(i, t).to_record(scores=True) for i, t in report.predictions],
     }
-    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    return jsontext.dumps(data, indent=2) + "\n"
 
 
 def csv_text(rows: Iterable[Iterable[Any]]) -> str:

@@ -5,7 +5,6 @@ protocol with a size cap and a deadline for request headers."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from topicclf import jsontext
 from topicclf.config import SERVE_MAX_HEADERS, SERVE_TIMEOUT_BODY, SERVE_TIMEOUT_HEADERS
 from topicclf.corpus.base import scrub_surrogates
 
@@ -39,7 +39,7 @@ TITLES = {
 def render_json(content: Any) -> bytes:
     """Compact UTF-8 JSON; lone surrogates (from \\ud800 escapes) become U+FFFD, so an
     answer can always be encoded."""
-    text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = jsontext.dumps(content, allow_nan=False, separators=(",", ":"))
     return scrub_surrogates(text).encode("utf-8")
 
 

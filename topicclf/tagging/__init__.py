@@ -7,7 +7,6 @@ processes, the Dask engine (`tagging.distributed`) and `serve` all produce recor
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import signal
@@ -20,6 +19,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
+from topicclf import jsontext
 from topicclf.classifier import TopicClassifier
 from topicclf.config import BAD_RECORD_POLICIES, TAG_BATCH_SIZE
 from topicclf.corpus.base import scrub_surrogates
@@ -286,7 +286,7 @@ class TagWriter:
         """Write one tagged document."""
         if self._csv is None:
             record = item.to_record(self.scores)
-            self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self.handle.write(jsontext.dumps(record) + "\n")
             return
         record = item.to_record(scores=True)
         row = [record["id"], LABEL_SEPARATOR.join(record["labels"])]

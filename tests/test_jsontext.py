@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from topicclf import jsontext
+
+UNSAFE = "\x7f\x85\x9b\u2028\u2029\u202a\u202e\u2066\u2069"
+NAMES = st.text(alphabet=st.sampled_from([*UNSAFE, "a", "Ö", "\x1b", "\n", '"', "\\", "中"]))
+
+
+@given(st.dictionaries(NAMES, st.lists(NAMES, max_size=4), max_size=4), st.sampled_from([None, 2]))
+def test_the_same_data_reads_back_and_nothing_terminal_active_is_raw(
+    data: dict[str, list[str]], indent: int | None
+) -> None:
+    text = jsontext.dumps(data, indent=indent)
+    assert json.loads(text) == data
+    assert not any(c in text for c in UNSAFE + "\x1b")
+    # One JSON Lines record stays one line for str.splitlines (U+2028 is a line end to it).
+    assert len(jsontext.dumps(data).splitlines()) == 1
+
+
+def test_readable_text_stays_readable() -> None:
+    assert jsontext.dumps({"topic": "Wirtschaft-Ö 中"}) == '{"topic": "Wirtschaft-Ö 中"}'
+    assert jsontext.dumps(["red\x9b31m", "\u202eevil"]) == '["red\\u009b31m", "\\u202eevil"]'

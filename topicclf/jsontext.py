@@ -1,0 +1,28 @@
+"""JSON as topicclf writes it for people and programs: UTF-8 text kept readable, but every
+character that could act on a terminal or split a line escaped (`\\u009b`), never raw.
+
+`json.dumps(ensure_ascii=False)` escapes C0 controls only. C1 controls (U+009B is a CSI to
+some terminals), DEL, the bidirectional overrides and isolates that reorder a shown line
+(`cat report.json`), and U+2028/U+2029, which `str.splitlines` and JavaScript take for line
+ends (one JSON Lines record read as two), are escaped here too. A JSON parser reads back
+exactly the same strings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def dumps(data: Any, **options: Any) -> str:
+    """`json.dumps(data, ensure_ascii=False, **options)` with the characters above escaped."""
+    text = json.dumps(data, ensure_ascii=False, **options)
+    # Such a character can only stand inside a JSON string, where \uXXXX means the same.
+    return _UNSAFE.sub(_escaped, text) if _UNSAFE.search(text) else text
