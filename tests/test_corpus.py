@@ -1486,3 +1486,23 @@ def test_parquet_repeated_columns_and_null_topics_are_named(tmp_path: Path) -> N
         warnings.simplefilter("ignore")
         docs = list(open_corpus(nulls, on_error="report"))
     assert docs[0].labels == ("x",) and "a null inside the topics column 'labels'" in docs[1].error
+
+
+@pytest.mark.parametrize("suffix", ["csv", "tsv"])
+def test_a_formula_like_field_is_written_exactly_with_one_warning(
+    tmp_path: Path, suffix: str
+) -> None:
+    # Data for programs keeps every id and topic; the warning tells the spreadsheet user.
+    docs = [Document("=cmd|' /C calc'!A0", "rain", ("-ve", "@x")), Document("d2", "=1+1", ("a",))]
+    path = tmp_path / f"out.{suffix}"
+    with (
+        pytest.warns(
+            UserWarning, match=r"begins with '=' \(\"=cmd\|' /C calc'!A0\"\); a spr"
+        ) as seen,
+        path.open("w", encoding="utf-8", newline="") as handle,
+    ):
+        write_corpus(docs, handle, suffix)
+    assert len([w for w in seen if "formula" in str(w.message)]) == 1
+    assert [(d.id, d.text, d.labels) for d in open_corpus(path, format=suffix)] == [
+        (d.id, d.text, d.labels) for d in docs
+    ]

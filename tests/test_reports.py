@@ -331,3 +331,16 @@ def test_a_batched_multi_class_report_has_accuracy_and_no_matrix_in_every_render
     for suffix in ("md", "html", "json"):
         write_report(report, tmp_path / f"r.{suffix}", CONTEXT)
         assert "0.6667" in (tmp_path / f"r.{suffix}").read_text() or suffix == "json"
+
+
+def test_a_report_csv_shows_formula_like_names_as_text_in_a_spreadsheet(tmp_path: Path) -> None:
+    # A forged model's topic "=HYPERLINK(...)" ran as a formula when r.csv was opened.
+    import csv
+
+    names = ['=HYPERLINK("http://x")', "+1 rain", "-ve", "@sum", "plain", "-0.5"]
+    truth = np.eye(len(names), dtype=bool)
+    path = tmp_path / "r.csv"
+    write_report(evaluate(truth, truth, names, scores=truth * 0.9), path, CONTEXT)
+    with path.open(newline="", encoding="utf-8") as handle:
+        shown = [row[0] for row in csv.reader(handle)][1:]
+    assert shown == ['\'=HYPERLINK("http://x")', "'+1 rain", "'-ve", "'@sum", "plain", "-0.5"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import re
 import sys
+import warnings
 from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import IO
@@ -307,12 +308,45 @@ class RowWriter:
         self._quoted = csv.writer(
             handle, delimiter=delimiter, lineterminator="\n", quoting=csv.QUOTE_ALL
         )
+        self._kind = "CSV" if delimiter == "," else "TSV"
+        self._warned = False
 
     def writerow(self, row: list[str]) -> None:
         """Write one row."""
         row = [scrub_surrogates(field) for field in row]
         writer = self._quoted if any("\r" in field for field in row) else self._plain
         writer.writerow(row)
+        if not self._warned:
+            self._warn_formula([field for field in row if formula_like(field)])
+
+    def _warn_formula(self, fields: list[str]) -> None:
+        """Say once that a spreadsheet could run a field as a formula: the file is data, so
+        the field is kept exactly (a script gets the real id or topic), never altered."""
+        if fields:
+            self._warned = True
+            warnings.warn(
+                f"a field of the {self._kind} output begins with {fields[0][:1]!r} "
+                f"({fields[0][:40]!r}); a "
+                "spreadsheet may run such a field as a formula: import the file with its "
+                "columns as text, or write JSON Lines. It is written as it is",
+                UserWarning,
+                stacklevel=3,
+            )
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_like(field: str) -> bool:
+    """Whether a spreadsheet could take `field` for a formula: it begins with = + - @, a tab
+    or a carriage return (OWASP's list) and is not simply a number such as -0.5."""
+    if not field.startswith(_FORMULA_START):
+        return False
+    try:
+        float(field)
+    except ValueError:
+        return True
+    return False
 
 
 def _write(

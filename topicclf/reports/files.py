@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from topicclf import jsontext
+from topicclf.corpus.delimited import formula_like
 from topicclf.metrics import (
     AVERAGES,
     CONVENTIONS,
@@ -49,9 +50,14 @@ def to_json(report: EvaluationReport, context: dict[str, Any]) -> str:
 
 
 def csv_text(rows: Iterable[Iterable[Any]]) -> str:
-    """CSV lines ending in \\n, quoting every field that holds a comma, a quote or a line break."""
+    """CSV lines ending in \\n, quoting every field that holds a comma, a quote or a line break.
+
+    A report is for people, who open it in a spreadsheet: a text field that one could run as
+    a formula (`=HYPERLINK(...)` as a topic of a forged model) gets a leading apostrophe,
+    which spreadsheets show as text and hide (OWASP's advice)."""
     lines = []
     for row in rows:
+        row = [f"'{f}" if isinstance(f, str) and formula_like(f) else f for f in row]
         # Python's writer quotes a lone \r only when \r is in the line terminator; writing
         # each row with \r\n and swapping the final one keeps such fields readable.
         buffer = io.StringIO()
