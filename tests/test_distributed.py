@@ -307,3 +307,49 @@ def test_every_engine_says_what_a_multiclass_model_ignores(
         request = urllib.request.Request(f"http://{host}:{port}/tag", data=body, method="POST")
         with urllib.request.urlopen(request, timeout=30) as answer:
             assert json.load(answer)["notes"] == [said]
+
+
+@pytest.mark.parametrize("change", ["removed", "rewritten"])
+def test_a_file_removed_or_changed_after_planning_is_its_bad_record_and_the_rest_is_written(
+    model: Path,
+    scheduler: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    change: str,
+) -> None:
+    # Before: a removed file failed the whole run after the other parts were tagged, and a
+    # shorter file gave its byte ranges past the end no documents, with nothing said.
+    import topicclf.tagging.distributed as dask_engine
+
+    docs = list(open_corpus(NEWS_TEST))
+    kept, doomed = tmp_path / "kept.jsonl", tmp_path / "doomed.jsonl"
+    kept.write_text("".join(json.dumps({"id": d.id, "text": d.text}) + "\n" for d in docs[:20]))
+    doomed.write_text(
+        "".join(json.dumps({"id": f"x{i}", "text": d.text}) + "\n" for i, d in enumerate(docs))
+    )
+    planned = dask_engine.plan
+
+    def plan_then_change(*args: object, **kwargs: object) -> list[object]:
+        parts = planned(*args, **kwargs)  # type: ignore[arg-type]
+        if change == "removed":
+            doomed.unlink()
+        else:
+            doomed.write_text(json.dumps({"id": "new", "text": "oil"}) + "\n")
+        return parts
+
+    monkeypatch.setattr(dask_engine, "plan", plan_then_change)
+    with pytest.warns(
+        UserWarning,
+        match=r"doomed\.jsonl: (no such file \(it was removed after "
+        r"tag --engine dask cut it|changed after tag --engine dask cut it into "
+        r"partitions \(\d[\d,]* bytes then, 29 now\); this partition's documents are not "
+        r"tagged: tag the file again)",
+    ):
+        summary = tag_on_dask(
+            model, [str(kept), str(doomed)], tmp_path / "out", scheduler=scheduler, partitions=4
+        )
+    rows = list(read_output(tmp_path / "out"))
+    assert [r["id"] for r in rows if not r.get("error")] == [d.id for d in docs[:20]]
+    failed = [r for r in rows if r.get("error")]
+    assert failed and all(r["id"] == "doomed" for r in failed)
+    assert summary.bad_records == len(failed)

@@ -39,7 +39,7 @@ from topicclf.corpus import (
     read_range,
     validate_options,
 )
-from topicclf.corpus.base import check_source, file_kind
+from topicclf.corpus.base import check_source, file_kind, guarded
 from topicclf.corpus.directory import text_file_document, text_files
 from topicclf.corpus.ids import EXAMPLES, DuplicateIds, repeated_hashes, stable_hashes
 from topicclf.corpus.parquet import (
@@ -75,6 +75,9 @@ class Partition:
     stop: int = 0  # byte offset (exclusive), or row group (exclusive)
     first_line: int = 1  # number of the first line (text) or first row (Parquet), from 1
     files: tuple[str, ...] = ()
+    # (size, mtime_ns) of a file when it was cut: a byte range or row group of a file that
+    # changed since would be other documents, or none (a range past a shorter file's end).
+    stamp: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -144,9 +147,10 @@ def plan(
             for i in range(0, len(files), step):
                 out.append(Partition(len(out), path, kind, files=tuple(files[i : i + step])))
         else:
+            stamp = file_stamp(path)
             cuts = plan_cuts(path, share, options)
             for start, stop in itertools.pairwise(cuts):
-                out.append(Partition(len(out), path, kind, start, stop))
+                out.append(Partition(len(out), path, kind, start, stop, stamp=stamp))
     return out
 
 
@@ -163,13 +167,18 @@ def _plan_parquet(path: str, share: int, first_index: int) -> list[Partition]:
     files = parquet_files(path)
     per_file = max(1, share // len(files)) if files else 1
     for file in files:
+        stamp = file_stamp(str(file))
         metadata = open_parquet(str(file)).metadata
         groups = metadata.num_row_groups
         step = max(1, -(-groups // per_file))
         first_row = 1
         for g in range(0, groups, step):
             stop = min(groups, g + step)
-            out.append(Partition(first_index + len(out), str(file), "parquet", g, stop, first_row))
+            out.append(
+                Partition(
+                    first_index + len(out), str(file), "parquet", g, stop, first_row, (), stamp
+                )
+            )
             first_row += sum(metadata.row_group(i).num_rows for i in range(g, stop))
     return out
 
@@ -178,7 +187,10 @@ def count_lines(part: Partition, options: CorpusOptions | None = None) -> tuple[
     """(lines, records) of a line-format partition; (0, 0) for other kinds. Runs on a worker."""
     if part.kind not in LINE_FORMATS:
         return 0, 0
-    return count_range(part.path, part.kind, part.start, part.stop, options or CorpusOptions())
+    try:
+        return count_range(part.path, part.kind, part.start, part.stop, options or CorpusOptions())
+    except (CorpusFormatError, OSError):  # gone or unreadable: tag_partition says so
+        return 0, 0
 
 
 # -- on the workers --------------------------------------------------------------------------
@@ -190,17 +202,56 @@ def _classifier(model: str, mtime: float) -> Any:
     return TopicClassifier.load(model)
 
 
-def read_partition(part: Partition, options: CorpusOptions) -> Iterator[Document]:
-    """The documents of one partition, with the ids plain `topicclf tag` would give them."""
+def file_stamp(path: str) -> tuple[int, int]:
+    """(size, modification time in ns) of a file: what tells that it changed."""
+    info = os.stat(path)
+    return info.st_size, info.st_mtime_ns
+
+
+def read_partition(
+    part: Partition, options: CorpusOptions, failures: list[str] | None = None
+) -> Iterator[Document]:
+    """The documents of one partition, with the ids plain `topicclf tag` would give them.
+    A file that vanished, cannot be read or changed since it was cut is one bad record of
+    this partition (as plain `tag` makes a failed source one); the other partitions go on."""
     if part.kind == "txtdir":
         for file in part.files:
             doc = text_file_document(Path(part.path), Path(file), options)
             if doc is not None:
                 yield doc
-    elif part.kind == "parquet":
-        yield from read_row_groups(part.path, part.start, part.stop, part.first_line, options)
-    else:
-        yield from read_range(part.path, part.kind, part.start, part.stop, part.first_line, options)
+        return
+
+    def documents(path: str, options: CorpusOptions) -> Iterator[Document]:
+        try:
+            _check_unchanged(part)
+            if part.kind == "parquet":
+                yield from read_row_groups(path, part.start, part.stop, part.first_line, options)
+            else:
+                yield from read_range(
+                    path, part.kind, part.start, part.stop, part.first_line, options
+                )
+        except (CorpusFormatError, OSError) as exc:
+            if failures is not None:  # its documents cannot be counted against the plan
+                failures.append(str(exc))
+            raise
+
+    yield from guarded(part.path, documents, options)
+
+
+def _check_unchanged(part: Partition) -> None:
+    try:
+        now = file_stamp(part.path)
+    except FileNotFoundError:
+        raise CorpusFormatError(
+            f"{part.path}: no such file (it was removed after tag --engine dask cut it into "
+            "partitions)"
+        ) from None
+    if part.stamp is not None and now != part.stamp:
+        raise CorpusFormatError(
+            f"{part.path}: changed after tag --engine dask cut it into partitions "
+            f"({part.stamp[0]:,} bytes then, {now[0]:,} now); this partition's documents "
+            "are not tagged: tag the file again"
+        )
 
 
 def tag_partition(
@@ -219,7 +270,8 @@ def tag_partition(
     clf = _classifier(model, os.path.getmtime(Path(model) / MANIFEST))
     name = f"part-{part.index:05d}.{output_format}"
     target = Path(directory) / name
-    documents = read_partition(part, dataclasses.replace(options, on_error="report"))
+    failures: list[str] = []
+    documents = read_partition(part, dataclasses.replace(options, on_error="report"), failures)
     ids: list[str] = []  # the ids the documents bring (not made up from line numbers)
 
     def noted(stream: Iterator[Document]) -> Iterator[Document]:
@@ -246,6 +298,7 @@ def tag_partition(
         "index": part.index,
         "documents": summary.documents,
         "bad_records": summary.bad_records,
+        "source_failed": bool(failures),
         "messages": messages,
         # Repeated ids are told apart on the client, across every partition.
         "id_hashes": stable_hashes(ids),
@@ -316,12 +369,7 @@ def tag_on_dask(
             _warn_repeated_ids(results, Path(tmp), inputs)
             documents = sum(r["documents"] for r in results)
             bad = sum(r["bad_records"] for r in results)
-            skipped = bad if bad_records == "skip" else 0
-            if expected is not None and documents + skipped != expected:
-                raise TopicclfError(
-                    f"tagged {documents} documents but the inputs hold {expected}; "
-                    "the output was not written"
-                )
+            _check_counts(parts, counts, results, expected, bad_records == "skip")
     return DaskSummary(
         documents=documents,
         bad_records=bad,
@@ -330,6 +378,30 @@ def tag_on_dask(
         output=Path(output),
         parts=[r["part"] for r in results],
     )
+
+
+def _check_counts(
+    parts: list[Partition],
+    counts: list[tuple[int, int]],
+    results: list[dict[str, Any]],
+    expected: int | None,
+    skipping: bool,
+) -> None:
+    """Every document the plan counted came back, but in partitions whose file vanished,
+    failed or changed (their bad record says so): nothing was lost unsaid."""
+    if expected is None:
+        return
+    failed = {r["index"] for r in results if r["source_failed"]}
+    planned = sum(c[1] for p, c in zip(parts, counts, strict=True) if p.index not in failed)
+    tagged = sum(
+        r["documents"] + (r["bad_records"] if skipping else 0)
+        for r in results
+        if r["index"] not in failed
+    )
+    if tagged != planned:
+        raise TopicclfError(
+            f"tagged {tagged} documents but the inputs hold {planned}; the output was not written"
+        )
 
 
 def _warn_repeated_ids(results: list[dict[str, Any]], written: Path, inputs: list[str]) -> None:
