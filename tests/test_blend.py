@@ -26,6 +26,25 @@ def test_fit_linear_learns_telling_features_and_handles_constant_topics() -> Non
     assert intercept[2] == 1.0
 
 
+def test_fit_linear_gives_the_same_weights_in_threads_as_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The topics are fitted in threads: the weights must not depend on their order or timing.
+    from topicclf.model import blend
+
+    rng = np.random.default_rng(5)
+    x = sp.random(300, 400, density=0.03, format="csr", random_state=5, dtype=np.float32)
+    y = (rng.random((300, 12)) < 0.2).astype(np.float32)
+    y[:, 3] = 0  # a constant topic among the others
+    monkeypatch.setattr(blend, "fit_threads", lambda: 1)
+    alone = fit_linear(x, y, 1.0)
+    monkeypatch.setattr(blend, "fit_threads", lambda: 4)
+    for _ in range(3):
+        threaded = fit_linear(x, y, 1.0)
+        assert np.array_equal(threaded[0], alone[0]) and np.array_equal(threaded[1], alone[1])
+    assert alone[1][3] == -1.0 and not alone[0][3].any()
+
+
 def test_calibration_maps_margins_to_probabilities() -> None:
     margins = np.array([[-2.0, -1.0], [1.5, -1.2], [2.0, 0.8], [-1.0, 1.1], [0.3, -0.2]])
     y = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]], dtype=np.float32)
