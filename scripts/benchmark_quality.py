@@ -170,6 +170,8 @@ def _run_topicclf(train: list[Any], test: list[Any], overrides: list[str]) -> Ru
         "network_weight": round(1.0 - blend["linear_weight"], 3) if blend else 1.0,
         "epochs_run": clf.training_info_.get("epochs_run"),
         "best_epoch": clf.training_info_.get("best_epoch"),
+        # Where training's time went, step by step (TrainingInfo.stage_seconds).
+        "stage_seconds": clf.training_info_.get("stage_seconds"),
     }
     return clf.predict([d.text for d in test]), seconds, extras
 

@@ -151,3 +151,15 @@ def test_training_that_diverges_stops_with_what_to_change() -> None:
     check_finite(np.zeros((2, 3)), config)
     with pytest.raises(DataError, match=r"training diverged: .* \(train.learning_rate = 9\); lo"):
         check_finite(np.array([[0.5, np.nan]]), config)
+
+
+def test_training_records_where_its_time_went(tiny_dense: TopicClassifier, tmp_path: Path) -> None:
+    stages = tiny_dense.training_info_["stage_seconds"]
+    # Every step that reports progress, numbered ones as one; the rest is "other".
+    assert {"vectorizing", "epoch", "other"} <= set(stages)
+    assert not any(name[-1].isdigit() for name in stages)
+    assert all(seconds >= 0 for seconds in stages.values())
+    total = tiny_dense.training_info_["seconds"]
+    assert sum(stages.values()) == pytest.approx(total, abs=0.5)
+    tiny_dense.save(tmp_path / "m")  # it goes into the manifest, and `info` shows it
+    assert describe(tmp_path / "m")["training"]["stage_seconds"] == stages

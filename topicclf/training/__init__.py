@@ -8,6 +8,8 @@ What a fitted model is made of lives in `topicclf.model`; how it is saved, `topi
 
 from __future__ import annotations
 
+import re
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
@@ -59,7 +61,55 @@ def fit_model(
     configuration with network.type = auto is decided first: `choose_network`)."""
     config, _ = choose_network(config, label_sets)
     kind = network_kind(config.network.type)
-    return PIPELINES[kind.pipeline](config, texts, label_sets, progress or NullProgress())
+    timer = StageTimer(progress or NullProgress())
+    started = time.perf_counter()
+    fitted = PIPELINES[kind.pipeline](config, texts, label_sets, timer)
+    fitted.info.stage_seconds = timer.seconds(time.perf_counter() - started)
+    return fitted
+
+
+class StageTimer:
+    """A Progress that passes everything on and adds up the seconds of each task: where
+    training's time went (`TrainingInfo.stage_seconds`). Numbered tasks ("epoch 3/50")
+    count as one ("epoch"); time outside every task is "other" (starting, choosing,
+    tuning thresholds, and what runs between the steps)."""
+
+    def __init__(self, inner: Progress) -> None:
+        self.inner = inner
+        self.totals: dict[str, float] = {}
+        self._task: str | None = None
+        self._since = 0.0
+
+    def start(self, task: str, total: int | None = None) -> None:
+        """Begin a task: the one before it ends here if it was not finished."""
+        self._stop()
+        self._task, self._since = _NUMBERED.sub("", task), time.perf_counter()
+        self.inner.start(task, total)
+
+    def advance(self, steps: int = 1, **info: float) -> None:
+        """Pass the steps on."""
+        self.inner.advance(steps, **info)
+
+    def finish(self) -> None:
+        """End the current task and count its time."""
+        self._stop()
+        self.inner.finish()
+
+    def _stop(self) -> None:
+        if self._task is not None:
+            spent = time.perf_counter() - self._since
+            self.totals[self._task] = self.totals.get(self._task, 0.0) + spent
+            self._task = None
+
+    def seconds(self, total: float) -> dict[str, float]:
+        """Seconds per task in the order they first ran, "other" for the rest of `total`."""
+        self._stop()
+        out = {task: round(spent, 2) for task, spent in self.totals.items()}
+        out["other"] = round(max(0.0, total - sum(self.totals.values())), 2)
+        return out
+
+
+_NUMBERED = re.compile(r" \d+/\d+$")
 
 
 def retune_model(

@@ -121,6 +121,8 @@ class TrainingInfo:
     # Documents with a near-duplicate among the training documents, and their groups
     # (training.groups), kept together on one side of every split.
     near_duplicates: dict[str, int] | None = None
+    # Seconds per step of training (`training.StageTimer`): where the time went.
+    stage_seconds: dict[str, float] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able data, keys in the order above."""
