@@ -1,14 +1,21 @@
-"""Training cost as the corpus grows: `topicclf train` on 1x, 4x and 16x a base corpus.
+"""Training cost as the corpus grows: `topicclf train` on 1x, 4x and 16x a base corpus, of
+two shapes, beside a plain linear SVM trained on the same file in the same run.
 
-The base is the first N documents of Reuters-21578 ModApte train (default 1000). Larger
-corpora repeat the whole training set with light perturbation (each copy drops a different
-random 10% of every document's words), so they have the same topics and text lengths, not
-exact duplicates. Each size trains with default settings in a fresh `topicclf train` process;
-wall time and peak memory of the process tree are measured. Prints a table and writes JSON
-with the ratios of time and memory to the 1x run, beside the ratio of corpus sizes.
+Shapes, both from Reuters-21578 ModApte train:
+- `documents`: whole documents (about 800 characters);
+- `titles`: each document's first line (its headline, about 50 characters): short texts.
+The 1x corpus is the first N documents (default 1000). Larger corpora repeat the whole
+training set with light perturbation (each copy drops a different random 10% of every
+document's words): the same topics and text lengths, full of near-duplicates, which is where
+liblinear once crawled and where copies of one document must not straddle the validation
+split. Each size trains with default settings in a fresh `topicclf train` process, and the
+reference (TF-IDF 1-2-grams + one-vs-rest LinearSVC, scikit-learn, pickled) in a fresh Python
+process; wall time and peak memory of each process tree are measured. Prints a table and
+writes JSON with the ratios of time and memory to the 1x run (beside the ratio of corpus
+sizes), topicclf's time over the SVM's, and where topicclf's time went (its stage_seconds).
 
     python scripts/benchmark_scaling.py [--reuters PATH] [--base 1000] [--factors 1 4 16]
-        [--output results/scaling.json]
+        [--shapes documents titles] [--output results/scaling.json]
 """
 
 from __future__ import annotations
@@ -28,29 +35,89 @@ from measure import run_info, run_measured
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_REUTERS = REPO.parent / "shared" / "corpora" / "reuters21578.tar.gz"
 DROP = 0.1  # share of words each perturbed copy leaves out
+SHAPES = ("documents", "titles")
+
+# The reference: what a user would write with scikit-learn for the same file.
+SVM_SCRIPT = """
+import json, pickle, sys
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MultiLabelBinarizer
+from sklearn.svm import LinearSVC
+records = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
+y = MultiLabelBinarizer().fit_transform([r["labels"] for r in records])
+model = make_pipeline(
+    TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2),
+    OneVsRestClassifier(LinearSVC(C=1.0)),
+).fit([r["text"] for r in records], y)
+pickle.dump(model, open(sys.argv[2], "wb"))
+"""
 
 
-def write_corpus(docs: list[Any], factor: int, path: Path, base: int, seed: int = 0) -> int:
+def shaped(text: str, shape: str) -> str:
+    """The text of a document in this shape: whole, or its first non-empty line."""
+    if shape == "titles":
+        return next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return text
+
+
+def write_corpus(
+    docs: list[Any], factor: int, path: Path, base: int, shape: str = "documents", seed: int = 0
+) -> int:
     """`factor` x `base` documents as JSON Lines: the base documents, then perturbed copies
     drawn from the whole training set. Returns the number written."""
     rng = random.Random(seed)
+    written = 0
     with path.open("w", encoding="utf-8") as handle:
         for i in range(base * factor):
             doc = docs[i % base] if i < base else docs[rng.randrange(len(docs))]
-            words = doc.text.split()
+            words = shaped(doc.text, shape).split()
             if i >= base:
                 words = [w for w in words if rng.random() >= DROP] or words
+            if not words:
+                continue
             record = {"id": f"d{i}", "text": " ".join(words), "labels": list(doc.labels)}
             handle.write(json.dumps(record) + "\n")
-    return base * factor
+            written += 1
+    return written
+
+
+def _row(shape: str, factor: int, n: int, corpus: Path, tmp: Path) -> dict[str, Any]:
+    """Train topicclf and the SVM on one corpus, each in a fresh process."""
+    topicclf = str(Path(sys.executable).parent / "topicclf")
+    model = tmp / f"m-{shape}-{factor}"
+    print(f"{shape}: training on {n} documents ({factor}x) ...", file=sys.stderr, flush=True)
+    ours = run_measured([topicclf, "-q", "train", str(corpus), "-o", str(model)])
+    if ours.returncode != 0:
+        sys.exit(f"training {shape} {factor}x failed:\n{ours.stderr[-2000:]}")
+    svm = run_measured([sys.executable, "-c", SVM_SCRIPT, str(corpus), str(tmp / "svm.pkl")])
+    if svm.returncode != 0:
+        sys.exit(f"the SVM on {shape} {factor}x failed:\n{svm.stderr[-2000:]}")
+    training = json.loads((model / "manifest.json").read_text(encoding="utf-8"))["training"]
+    return {
+        "shape": shape,
+        "factor": factor,
+        "documents": n,
+        "corpus_mb": round(corpus.stat().st_size / 1e6, 1),
+        "seconds": round(ours.seconds, 1),
+        "peak_tree_rss_mb": ours.peak_tree_rss_mb,
+        "svm_seconds": round(svm.seconds, 1),
+        "svm_peak_tree_rss_mb": svm.peak_tree_rss_mb,
+        "time_over_svm": round(ours.seconds / svm.seconds, 2),
+        "batch_size": training.get("batch_size"),
+        "epochs_run": training.get("epochs_run"),
+        "stage_seconds": training.get("stage_seconds"),
+    }
 
 
 def main() -> None:
-    """Train at each size in a child process, print the table, write JSON."""
+    """Train at each shape and size in child processes, print the table, write JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reuters", default=os.environ.get("TOPICCLF_REUTERS", DEFAULT_REUTERS))
     parser.add_argument("--base", type=int, default=1000, help="documents in the 1x corpus")
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 4, 16])
+    parser.add_argument("--shapes", nargs="+", choices=SHAPES, default=list(SHAPES))
     parser.add_argument("--output", type=Path, default=REPO / "results" / "scaling.json")
     args = parser.parse_args()
     if not Path(args.reuters).exists():
@@ -59,40 +126,28 @@ def main() -> None:
 
     docs = list(open_corpus(args.reuters, format="reuters", split="modapte-train"))
     base = min(args.base, len(docs))
-    topicclf = str(Path(sys.executable).parent / "topicclf")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        for factor in args.factors:
-            corpus = Path(tmp) / f"x{factor}.jsonl"
-            n = write_corpus(docs, factor, corpus, base)
-            print(f"training on {n} documents ({factor}x) ...", file=sys.stderr, flush=True)
-            measured = run_measured(
-                [topicclf, "-q", "train", str(corpus), "-o", str(Path(tmp) / f"m{factor}")]
-            )
-            if measured.returncode != 0:
-                sys.exit(f"training {factor}x failed:\n{measured.stderr[-2000:]}")
-            results.append(
-                {
-                    "factor": factor,
-                    "documents": n,
-                    "corpus_mb": round(corpus.stat().st_size / 1e6, 1),
-                    "seconds": round(measured.seconds, 1),
-                    "peak_tree_rss_mb": measured.peak_tree_rss_mb,
-                }
-            )
-    first = results[0]
-    for r in results:
-        r["size_ratio"] = round(r["documents"] / first["documents"], 2)
-        r["time_ratio"] = round(r["seconds"] / first["seconds"], 2)
-        r["memory_ratio"] = round(r["peak_tree_rss_mb"] / first["peak_tree_rss_mb"], 2)
+        for shape in args.shapes:
+            first: dict[str, Any] | None = None
+            for factor in args.factors:
+                corpus = Path(tmp) / f"{shape}-x{factor}.jsonl"
+                n = write_corpus(docs, factor, corpus, base, shape)
+                row = _row(shape, factor, n, corpus, Path(tmp))
+                first = first or row
+                row["size_ratio"] = round(row["documents"] / first["documents"], 2)
+                row["time_ratio"] = round(row["seconds"] / first["seconds"], 2)
+                row["memory_ratio"] = round(row["peak_tree_rss_mb"] / first["peak_tree_rss_mb"], 2)
+                results.append(row)
     print(
-        f"{'size':>5} {'documents':>9} {'MB':>6} {'seconds':>8} {'peak RSS MB':>11} "
-        f"{'time ratio':>10} {'memory ratio':>12}"
+        f"{'shape':>9} {'size':>5} {'documents':>9} {'seconds':>8} {'peak MB':>8} "
+        f"{'time ratio':>10} {'memory ratio':>12} {'SVM s':>6} {'x SVM':>6}"
     )
     for r in results:
         print(
-            f"{r['factor']:>4}x {r['documents']:>9} {r['corpus_mb']:>6} {r['seconds']:>8} "
-            f"{r['peak_tree_rss_mb']:>11} {r['time_ratio']:>10} {r['memory_ratio']:>12}"
+            f"{r['shape']:>9} {r['factor']:>4}x {r['documents']:>9} {r['seconds']:>8} "
+            f"{r['peak_tree_rss_mb']:>8} {r['time_ratio']:>10} {r['memory_ratio']:>12} "
+            f"{r['svm_seconds']:>6} {r['time_over_svm']:>6}"
         )
     payload = {**run_info(), "base_documents": base, "drop": DROP, "results": results}
     args.output.parent.mkdir(parents=True, exist_ok=True)

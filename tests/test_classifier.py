@@ -127,9 +127,9 @@ def test_threshold_and_top_k_overrides(tiny_dense: TopicClassifier) -> None:
 # gives exactly these. The tolerances are the run-to-run spread over seeds there: a change of
 # platform that reorders float sums moves a figure as another seed would, while a regression
 # beyond that fails the suite. Reuters' macro-F1 rests on 40 test topics with fewer than 10
-# documents, so it moves most (0.5391-0.5949 over three seeds).
-REUTERS_DEFAULT_MICRO_F1, REUTERS_DEFAULT_MACRO_F1 = 0.8889, 0.5949
-R8_DEFAULT_ACCURACY, R8_DEFAULT_MACRO_F1 = 0.9726, 0.9244
+# documents, so it moves most (0.5536-0.5953 over three seeds).
+REUTERS_DEFAULT_MICRO_F1, REUTERS_DEFAULT_MACRO_F1 = 0.8893, 0.5953
+R8_DEFAULT_ACCURACY, R8_DEFAULT_MACRO_F1 = 0.9721, 0.9228
 MICRO_TOLERANCE, REUTERS_MACRO_TOLERANCE, R8_MACRO_TOLERANCE = 0.01, 0.06, 0.015
 
 
