@@ -465,7 +465,9 @@ def test_info(capsys: pytest.CaptureFixture[str], model_dir: Path) -> None:
     assert "TF-IDF terms (word 1-2-grams" in details["features"]
     code, out, _ = cli(capsys, "info", str(model_dir))
     assert code == 0 and "versions (installed)" in out
-    assert "{" not in out and "'" not in out.replace("SVM's", "")  # no Python dicts or reprs
+    # No Python dicts or reprs (possessives such as "SVM's" and "language's" are words).
+    assert "{" not in out and "'" not in re.sub(r"\w's\b", "", out)
+    assert "stage seconds" in out and "vectorizing" in out  # where training's time went
 
 
 def test_info_verify_checks_every_file(
