@@ -1464,3 +1464,26 @@ def test_info_json_stays_strict_json_for_a_forged_manifest(
     assert code == 0
     data = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
     assert data["validation"]["micro_f1"] is None
+
+
+def test_standard_output_that_is_an_input_is_refused_before_reading(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    # Before: `tag m F >> F` read its own output, for ever (a million lines in 20 s).
+    loop = tmp_path / "loop.txt"
+    loop.write_text("".join(f"rain over wheat {i}\n" for i in range(3000)))
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("rain over wheat")
+    cases = [
+        ('"$0" -m topicclf tag "$1" "$2" >> "$2"', str(loop), f"{loop}, an input of this command"),
+        ('"$0" -m topicclf tag "$1" - < "$2" >> "$2"', str(loop), "the file standard input reads"),
+        ('"$0" -m topicclf tag "$1" "$2" > "$2/b.txt"', str(folder), f"inside {folder}, an input"),
+    ]
+    for script, source, where in cases:
+        code, _, err = _shell(script, str(model_dir), source)
+        assert code == 1 and "standard output is" in err and where in err, err
+        assert "the command would read what it writes, for ever" in err
+    assert len(loop.read_text().splitlines()) == 3000
+    code, _, err = _shell('"$0" -m topicclf corpus convert "$1" - --to jsonl >> "$1"', str(loop))
+    assert code == 1 and f"standard output is {loop}, an input of this command" in err

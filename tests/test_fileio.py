@@ -74,20 +74,87 @@ def test_a_link_loop_among_the_inputs_or_as_the_output_is_no_crash(tmp_path: Pat
 
 
 def test_leftovers_of_a_killed_writer_are_removed_by_the_next(tmp_path: Path) -> None:
+    from topicclf.fileio import _HOST
+
     dead = 2**22 + 12345  # above the default pid_max: no such process
-    stale_file = tmp_path / f".out.jsonl.{dead}.abc123.tmp"
+    stale_file = tmp_path / f".out.jsonl.{dead}-{_HOST}.abc12345.tmp"
     stale_file.write_text("half")
-    stale_dir = tmp_path / f".model.{dead}.xyz.tmp"
+    stale_dir = tmp_path / f".model.{dead}-{_HOST}.xyz_0123.tmp"
     stale_dir.mkdir()
     (stale_dir / "f").write_text("x")
-    alive = tmp_path / f".out.jsonl.{os.getpid()}.keep.tmp"  # a writer still running
+    alive = tmp_path / f".out.jsonl.{os.getpid()}-{_HOST}.keep1234.tmp"  # a writer still running
     alive.write_text("busy")
+    elsewhere = tmp_path / f".out.jsonl.{dead}-000000.abc12345.tmp"  # another host's writer
+    elsewhere.write_text("busy there")
     with atomic_output(tmp_path / "out.jsonl") as handle:
         handle.write("ok\n")
     with atomic_directory(tmp_path / "model") as directory:
         (directory / "f").write_text("x")
     assert not stale_file.exists() and not stale_dir.exists() and alive.exists()
+    assert elsewhere.exists()
     assert (tmp_path / "out.jsonl").read_text() == "ok\n"
+
+
+def test_the_stale_sweep_never_removes_an_input_or_a_name_it_did_not_make(
+    tmp_path: Path,
+) -> None:
+    # Before: any `.NAME.<dead pid>.<anything>.tmp` was removed, directories with all they
+    # held, even the command's own input (it vanished before it was read).
+    from topicclf.fileio import _HOST
+
+    dead = 2**22 + 12345
+    made_up = tmp_path / f".o.jsonl.{dead}.x.tmp"
+    made_up.write_text("{}\n")
+    kept_dir = tmp_path / f".mm.{dead}.keep.tmp"
+    kept_dir.mkdir()
+    (kept_dir / "notes.txt").write_text("important")
+    an_input = tmp_path / f".o.jsonl.{dead}-{_HOST}.abcdefgh.tmp"
+    an_input.write_text("{}\n")
+    check_output(tmp_path / "o.jsonl", inputs=[str(an_input)], kind="file")
+    with atomic_output(tmp_path / "o.jsonl") as handle:
+        handle.write("ok\n")
+    with atomic_directory(tmp_path / "mm") as directory:
+        (directory / "f").write_text("x")
+    assert made_up.exists() and an_input.exists() and (kept_dir / "notes.txt").exists()
+
+
+@pytest.mark.parametrize("planted", ["link", "data", "fifo", "directory"])
+def test_the_lock_file_is_never_followed_truncated_or_removed_if_not_ours(
+    tmp_path: Path, planted: str
+) -> None:
+    # Before: a link `.m.lock -> precious.txt` had precious.txt overwritten with the pid and
+    # the link removed; a corpus named .m.lock was truncated before it was read.
+    precious = tmp_path / "precious.txt"
+    precious.write_text("precious data")
+    lock = tmp_path / ".m.lock"
+    expected = {
+        "link": r"\.m\.lock, where topicclf locks m while writing it: a symbolic link; "
+        r"topicclf never follows or replaces it: remove it, or choose another output",
+        "data": r"\.m\.lock, where topicclf locks m while writing it, is a file of 13 bytes "
+        r"that is no topicclf lock; topicclf never replaces it",
+        "fifo": r"\.m\.lock, where topicclf locks m while writing it, is a named pipe",
+        "directory": r"\.m\.lock, where topicclf locks m while writing it: Is a directory",
+    }[planted]
+    if planted == "link":
+        lock.symlink_to(precious)
+    elif planted == "data":
+        lock.write_text("precious data")
+    elif planted == "fifo":
+        os.mkfifo(lock)
+    else:
+        lock.mkdir()
+    with pytest.raises(OutputError, match=expected), atomic_directory(tmp_path / "m"):
+        pass
+    assert precious.read_text() == "precious data"
+    assert lock.is_symlink() or lock.exists()
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_lock_left_by_a_killed_writer_is_taken_over(tmp_path: Path) -> None:
+    (tmp_path / ".m.lock").write_text("4242\n")  # a pid, as topicclf writes it
+    with atomic_directory(tmp_path / "m") as directory:
+        (directory / "f").write_text("x")
+    assert (tmp_path / "m" / "f").exists() and not (tmp_path / ".m.lock").exists()
 
 
 def test_a_compressed_file_name_is_refused_as_an_output(tmp_path: Path) -> None:

@@ -8,11 +8,15 @@ existing output only with --force) and writes through `atomic_output`/`atomic_di
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import glob
+import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import stat
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -20,7 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from topicclf.config import MODEL_JSON_MAX_BYTES
-from topicclf.corpus.base import is_compressed
+from topicclf.corpus.base import file_kind, is_compressed
 from topicclf.errors import OutputError
 
 MODEL_MANIFEST = "manifest.json"  # what makes a directory a model (bundle.layout.MANIFEST)
@@ -54,6 +58,7 @@ def check_output(
     for source in inputs:
         if str(source) in ("-", "") or (":" in str(source) and not Path(source).exists()):
             continue  # stdin, or a reuters:SPLIT name
+        protect(source)
         if _same_path(target, Path(source)):
             raise OutputError(
                 f"{target} is also an input of this command; write the output elsewhere"
@@ -205,6 +210,42 @@ DIRECTORY_OUTPUTS = {
 }
 
 
+def check_standard_output(inputs: Iterable[str | Path]) -> None:
+    """Refuse when standard output is a regular file that is also an input (`tag m F >> F`,
+    or stdin and stdout the same file) or inside an input directory: the command would
+    read what it writes, for ever (`cat F >> F` refuses the same)."""
+    try:
+        out = os.fstat(1)
+    except OSError:
+        return  # closed: said elsewhere
+    if not stat.S_ISREG(out.st_mode):
+        return
+    try:
+        shown: str | Path = Path(os.readlink("/proc/self/fd/1"))
+    except OSError:
+        shown = "a file"
+    for source in inputs:
+        try:
+            found = os.fstat(0) if str(source) == "-" else os.stat(source)
+        except OSError:
+            continue  # the reader says what is wrong with it
+        same = (found.st_dev, found.st_ino) == (out.st_dev, out.st_ino)
+        if str(source) == "-" and same:
+            where = f"{shown}, the file standard input reads"
+        elif same:
+            where = f"{source}, an input of this command"
+        elif stat.S_ISDIR(found.st_mode) and isinstance(shown, Path):
+            if not _nesting(shown, Path(source))[0]:
+                continue
+            where = f"{shown}, inside {source}, an input of this command"
+        else:
+            continue
+        raise OutputError(
+            f"standard output is {where}: the command would read what it writes, for ever. "
+            "Write the output to another file"
+        )
+
+
 def inside_model(target: str | Path, model: Path) -> OutputError:
     """The error for an output inside a model directory."""
     return OutputError(
@@ -320,23 +361,41 @@ def atomic_output(path: str | Path, *, newline: str | None = None) -> Iterator[I
 
 
 def _temp_prefix(name: str) -> str:
-    # The writer's pid is in the name, so a later run can tell a dead writer's leftovers.
-    return f".{name}.{os.getpid()}."
+    # The writer's pid and host are in the name, so a later run can tell a dead writer's
+    # leftovers (a pid of another host or container says nothing about this one).
+    return f".{name}.{os.getpid()}-{_HOST}."
+
+
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+_PROTECTED: set[tuple[int, int]] = set()  # (device, inode) of this command's inputs
+
+
+def protect(path: str | Path) -> None:
+    """Never let the stale sweep remove `path` (an input of this command), whatever its name."""
+    with contextlib.suppress(OSError, ValueError):
+        info = os.stat(path)
+        _PROTECTED.add((info.st_dev, info.st_ino))
 
 
 def remove_stale(parent: Path, name: str) -> None:
     """Remove temporary files and directories that a killed writer of `name` left behind
-    (kill -9 leaves no chance to clean up): those whose writer process no longer runs."""
+    (kill -9 leaves no chance to clean up): only names exactly as `_temp_prefix` and
+    tempfile make them, of a writer on this host whose process no longer runs, never a
+    symbolic link's target and never an input of this command."""
+    shape = re.compile(rf"\.{re.escape(name)}\.(\d+)-{_HOST}\.[a-z0-9_]{{8}}\.tmp")
     try:
-        candidates = list(parent.glob(f".{glob.escape(name)}.*.*.tmp"))
+        candidates = list(parent.glob(f".{glob.escape(name)}.*.tmp"))
     except OSError:
         return
     for candidate in candidates:
-        pid = candidate.name[len(name) + 2 :].split(".", 1)[0]
-        if not pid.isdigit() or _alive(int(pid)):
+        found = shape.fullmatch(candidate.name)
+        if found is None or _alive(int(found.group(1))):
             continue
         with contextlib.suppress(OSError):
-            if candidate.is_dir() and not candidate.is_symlink():
+            info = candidate.lstat()
+            if (info.st_dev, info.st_ino) in _PROTECTED:
+                continue
+            if stat.S_ISDIR(info.st_mode):
                 shutil.rmtree(candidate)
             else:
                 candidate.unlink()
@@ -386,7 +445,7 @@ def output_lock(target: str | Path) -> Iterator[None]:
         raise OutputError(f"cannot create {target.parent}: {exc.strerror}") from None
     lock_path = target.parent / f".{target.name}.lock"
     while True:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        fd = _open_lock(lock_path, target)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -397,7 +456,7 @@ def output_lock(target: str | Path) -> Iterator[None]:
             ) from None
         # The previous holder may have removed the file we locked: then lock the new one.
         try:
-            current = os.stat(lock_path)
+            current = os.lstat(lock_path)
         except FileNotFoundError:
             current = None
         locked = os.fstat(fd)
@@ -414,9 +473,46 @@ def output_lock(target: str | Path) -> Iterator[None]:
         yield
     finally:
         _HELD.discard(str(target))
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(lock_path)
+        with contextlib.suppress(OSError):
+            current = os.lstat(lock_path)
+            if (current.st_ino, current.st_dev) == (locked.st_ino, locked.st_dev):
+                os.unlink(lock_path)  # ours: nothing else is ever removed
         os.close(fd)
+
+
+LOCK_MAX_BYTES = 64  # a lock file holds its holder's pid and a newline
+
+
+def _open_lock(lock_path: Path, target: Path) -> int:
+    """The lock file's descriptor: made here, or one a topicclf writer left (empty or a
+    pid). A symbolic link, anything but a regular file, or a file with other content is
+    refused, never followed, truncated or removed: it could be anyone's file (a link
+    planted in a shared directory would have had its target overwritten)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(lock_path, flags, 0o666)
+    except OSError as exc:
+        kind = "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
+        raise OutputError(
+            f"{lock_path}, where topicclf locks {target.name} while writing it: {kind}; "
+            "topicclf never follows or replaces it: remove it, or choose another output"
+        ) from None
+    info = os.fstat(fd)
+    problem = None
+    if not stat.S_ISREG(info.st_mode):
+        problem = file_kind(info.st_mode)
+    elif info.st_size > LOCK_MAX_BYTES or not re.fullmatch(
+        rb"\d*\n?", os.pread(fd, LOCK_MAX_BYTES, 0)
+    ):
+        problem = f"a file of {info.st_size:,} bytes that is no topicclf lock"
+    if problem is not None:
+        os.close(fd)
+        raise OutputError(
+            f"{lock_path}, where topicclf locks {target.name} while writing it, is {problem}; "
+            "topicclf never replaces it: move it away, or choose another output"
+        )
+    os.set_blocking(fd, True)
+    return fd
 
 
 @contextlib.contextmanager

@@ -85,6 +85,9 @@ def convert(
         check_output(target, [source_path], force)
     else:
         standard_output()  # closed (>&-): said before any reading
+        from topicclf.fileio import check_standard_output
+
+        check_standard_output([source_path])
     source = reading.open(source_path)
     if target == "-":
         count = write_corpus(source, standard_output(), kind, source.options)

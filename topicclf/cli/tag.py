@@ -209,6 +209,9 @@ def tag(
         raise typer.BadParameter("parquet output needs --engine dask", param_hint="-t")
     if output is None:
         standard_output()  # closed (>&-): said before any work
+        from topicclf.fileio import check_standard_output
+
+        check_standard_output(sources)
     if sources == ["-"] and sys.stdin is not None and sys.stdin.isatty():
         raise typer.BadParameter("give INPUT files, or pipe text in (one document per line)")
     from topicclf.tagging import default_jobs
