@@ -747,7 +747,7 @@ def test_evaluate_html_and_report_compare(
     assert code == 0 and "worse in B (1 topics" in out
     assert "| micro_f1 |" in md.read_text()
     code, _, err = cli(capsys, "report", "compare", str(a), str(tmp_path / "none.json"))
-    assert code == 1 and "no such report" in err
+    assert code == 1 and ": no such file" in err
 
 
 def test_multiclass_evaluation_shows_accuracy_and_confusion_matrix(

@@ -41,7 +41,7 @@ def test_deltas_better_and_worse(tmp_path: Path) -> None:
 
 
 def test_bad_reports(tmp_path: Path) -> None:
-    with pytest.raises(TopicclfError, match="no such report"):
+    with pytest.raises(TopicclfError, match=r": no such file"):
         load_report(tmp_path / "nope.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{")
@@ -53,6 +53,67 @@ def test_bad_reports(tmp_path: Path) -> None:
     bad.write_text('{"a": 1}')
     with pytest.raises(TopicclfError, match="not a topicclf JSON report"):
         load_report(bad)
+
+
+HOSTILE_REPORTS = [
+    (
+        '{"schema_version": 1, "summary": {"micro_f1": "x"}, "per_topic": []}',
+        r"field 'summary\.micro_f1' must be a finite number",
+    ),
+    (
+        '{"schema_version": 1, "summary": {"micro_f1": NaN}, "per_topic": []}',
+        r"field 'summary\.micro_f1' must be a finite number",
+    ),
+    (
+        '{"schema_version": 1, "summary": [], "per_topic": []}',
+        r"field 'summary' must be an object of figures",
+    ),
+    ('{"schema_version": 1, "per_topic": 5}', r"field 'per_topic' must be a list of objects"),
+    (
+        '{"schema_version": 1, "per_topic": [null]}',
+        r"field 'per_topic\[0\]' must be an object with a topic name",
+    ),
+    (
+        '{"schema_version": 1, "per_topic": [{"topic": 5, "f1": 1}]}',
+        r"field 'per_topic\[0\]' must be an object with a topic name",
+    ),
+    (
+        '{"schema_version": 1, "per_topic": [{"topic": "a", "f1": "x"}]}',
+        r"field 'per_topic\[0\]\.f1' must be a finite number, at least 0",
+    ),
+    (
+        '{"schema_version": 1, "per_topic": [], "unknown_topics": {"a": -1}}',
+        r"field 'unknown_topics' must be an object of topic names and counts",
+    ),
+    (
+        '{"schema_version": 1, "per_topic": [], "n_documents": "9"}',
+        r"field 'n_documents' must be a whole number",
+    ),
+    ("[" * 100_000 + "]" * 100_000, r"not a JSON report \(nested too deeply\)"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), HOSTILE_REPORTS)
+def test_a_report_with_fields_a_comparison_cannot_use_is_refused_by_name(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    # Before: internal errors (ValueError, TypeError, RecursionError) from deep inside.
+    bad = tmp_path / "bad.json"
+    bad.write_text(text)
+    with pytest.raises(TopicclfError, match=message):
+        load_report(bad)
+
+
+def test_a_report_must_be_a_regular_file(tmp_path: Path) -> None:
+    # Before: a FIFO hung `report compare`, /dev/zero took 7.7 GB.
+    import os
+
+    fifo = tmp_path / "r.json"
+    os.mkfifo(fifo)
+    with pytest.raises(TopicclfError, match=r"r\.json: not a regular file; a report is a JSON"):
+        load_report(fifo)
+    with pytest.raises(TopicclfError, match=r"/dev/zero: not a regular file"):
+        load_report("/dev/zero")
 
 
 def _old_and_new(tmp_path: Path) -> tuple[Path, Path, object]:

@@ -51,8 +51,36 @@ def test_read_vocabulary_file(tmp_path: Path) -> None:
     path.write_bytes(b"<http://x/1>\tcaf\xe9\n")
     with pytest.raises(CorpusFormatError, match="the vocabulary is not UTF-8"):
         read_vocabulary(path)
-    with pytest.raises(CorpusFormatError, match="vocabulary file not found"):
+    with pytest.raises(CorpusFormatError, match=r"missing\.tsv: no such file"):
         read_vocabulary(tmp_path / "missing.tsv")
+
+
+def test_a_vocabulary_must_be_a_regular_file_of_a_vocabulary_s_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: a FIFO hung `train --vocabulary` and /dev/zero ran it out of memory (7.9 GB).
+    import os
+
+    from topicclf import vocabulary
+
+    fifo = tmp_path / "v.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(CorpusFormatError, match=r"v\.fifo: not a regular file; a vocabulary is a"):
+        read_vocabulary(fifo)
+    with pytest.raises(CorpusFormatError, match=r"/dev/zero: not a regular file"):
+        read_vocabulary("/dev/zero")
+    with pytest.raises(CorpusFormatError, match=r": a directory, not a file"):
+        read_vocabulary(tmp_path)
+    big = tmp_path / "big.tsv"
+    big.write_text("<http://x/1>\tone\n" * 10)
+    monkeypatch.setattr(vocabulary, "VOCABULARY_MAX_BYTES", 50)
+    with pytest.raises(CorpusFormatError, match=r"big\.tsv: larger than 50 bytes; a vocabulary"):
+        read_vocabulary(big)
+    # NEL and U+2028 inside a label are text, as in a file read line by line.
+    path = tmp_path / "v.tsv"
+    path.write_text("<http://x/1>\ta\x85b\u2028c\n", encoding="utf-8")
+    monkeypatch.setattr(vocabulary, "VOCABULARY_MAX_BYTES", 1000)
+    assert read_vocabulary(path) == [Subject("http://x/1", "a\x85b\u2028c")]
 
 
 def test_topics_match_by_uri_then_label() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-import stat
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 
 from topicclf.errors import ConfigError
 from topicclf.patterns import backtracking_risk
+from topicclf.smallfile import SmallFileError, read_small_file
 
 # The choices of each setting, used to validate and by the CLI to build its option types.
 NETWORK_TYPES = ("auto", "dense", "embedding", "shortlist")
@@ -643,23 +643,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         # A FIFO would hang the read and /dev/zero fill memory: only a regular file of a
         # configuration's size is read.
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(path)
-        if not stat.S_ISREG(mode):
-            raise ConfigError(f"{path}: not a regular file; a configuration is a TOML file")
-        with path.open("rb") as handle:
-            data = handle.read(CONFIG_MAX_BYTES + 1)
-        if len(data) > CONFIG_MAX_BYTES:
-            raise ConfigError(
-                f"{path}: larger than {CONFIG_MAX_BYTES:,} bytes; not a configuration file"
-            )
+        data = read_small_file(path, CONFIG_MAX_BYTES, "a configuration is a TOML file")
         # A byte order mark (Notepad's "UTF-8") is not TOML, but says UTF-8.
         return tomllib.loads(data.decode("utf-8").removeprefix("\ufeff"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except IsADirectoryError:
-        raise ConfigError(f"config path is a directory, not a TOML file: {path}") from None
+    except SmallFileError as exc:
+        raise ConfigError(str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {_shown(str(exc))[1:-1]}") from None
     except RecursionError:  # tables or arrays nested thousands deep

@@ -8,6 +8,7 @@ URI (brackets or not) or label equals the topic's name; the URI wins when both c
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from urllib.parse import quote
 
 from topicclf.config import TOPIC_URI_BASE
 from topicclf.errors import CorpusFormatError
+from topicclf.smallfile import SmallFileError, read_small_file
 
 
 @dataclass(frozen=True)
@@ -58,18 +60,23 @@ def parse_vocabulary(lines: Iterable[str], source: str = "vocabulary") -> list[S
     return subjects
 
 
+VOCABULARY_MAX_BYTES = 512 * 1024**2  # the whole GND, 1.4 million subjects, is about 150 MB
+
+
 def read_vocabulary(path: str | Path) -> list[Subject]:
-    """Read an Annif TSV vocabulary file (UTF-8, a byte order mark allowed)."""
+    """Read an Annif TSV vocabulary file (UTF-8, a byte order mark allowed): a regular file
+    of at most VOCABULARY_MAX_BYTES (a FIFO hung `train --vocabulary`, /dev/zero filled
+    memory)."""
     path = Path(path)
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            return parse_vocabulary(handle, str(path))
-    except FileNotFoundError:
-        raise CorpusFormatError(f"vocabulary file not found: {path}") from None
-    except IsADirectoryError:
-        raise CorpusFormatError(f"vocabulary path is a directory, not a file: {path}") from None
+        data = read_small_file(path, VOCABULARY_MAX_BYTES, "a vocabulary is a TSV file")
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except SmallFileError as exc:
+        raise CorpusFormatError(str(exc)) from None
     except UnicodeDecodeError as exc:
         raise CorpusFormatError(f"{path}: the vocabulary is not UTF-8 ({exc})") from None
+    # Lines end where a file read with newline="" ends them (never at U+2028 or NEL).
+    return parse_vocabulary(io.StringIO(text, newline=""), str(path))
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from topicclf.errors import TopicclfError
 from topicclf.metrics import LOWER_IS_BETTER
+from topicclf.smallfile import SmallFileError, read_small_file
 
 SUPPORTED_SCHEMAS = (1,)
 # Compared when both reports have them (ranking figures need scores, accuracy a multi-class
@@ -94,13 +96,21 @@ class Comparison:
         }
 
 
+REPORT_MAX_BYTES = 1024**3  # a JSON report: 33,000 topics and 100,000 predictions fit
+
+
 def load_report(path: str | Path) -> dict[str, Any]:
-    """Read a JSON report written by `evaluate --output X.json`, checking its schema."""
+    """Read a JSON report written by `evaluate --output X.json`, checking its schema and
+    every field a comparison uses (a report may come from anyone): a regular file of at
+    most REPORT_MAX_BYTES, finite numbers, topic names as strings."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise TopicclfError(f"{path}: no such report") from None
+        raw = read_small_file(path, REPORT_MAX_BYTES, "a report is a JSON file")
+        data = json.loads(raw.decode("utf-8"))
+    except SmallFileError as exc:
+        raise TopicclfError(str(exc)) from None
+    except RecursionError:
+        raise TopicclfError(f"{path}: not a JSON report (nested too deeply)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise TopicclfError(f"{path}: not a JSON report ({exc})") from None
     if not isinstance(data, dict) or "schema_version" not in data or "per_topic" not in data:
@@ -109,10 +119,53 @@ def load_report(path: str | Path) -> dict[str, Any]:
         )
     if data["schema_version"] not in SUPPORTED_SCHEMAS:
         raise TopicclfError(
-            f"{path}: report schema {data['schema_version']} is not supported "
+            f"{path}: report schema {data['schema_version']!r:.40} is not supported "
             f"(this topicclf reads {', '.join(map(str, SUPPORTED_SCHEMAS))})"
         )
+    _check_report(data, path)
     return data
+
+
+_ROW_NUMBERS = ("precision", "recall", "f1", "support", "predicted", "tp", "fp", "fn")
+
+
+def _check_report(data: dict[str, Any], path: Path) -> None:
+    """TopicclfError naming the first field a comparison could not use."""
+
+    def fail(field: str, what: str) -> None:
+        raise TopicclfError(f"{path}: field {field!r} must be {what}; is it a topicclf report?")
+
+    def number(value: Any) -> bool:
+        return (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and (math.isfinite(value))
+        )
+
+    summary = data.get("summary", {})
+    if not isinstance(summary, dict):
+        fail("summary", "an object of figures")
+    for name in HEADLINE:
+        if name in summary and not number(summary[name]):
+            fail(f"summary.{name}", "a finite number")
+    rows = data["per_topic"]
+    if not isinstance(rows, list):
+        fail("per_topic", "a list of objects, one per topic")
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not isinstance(row.get("topic"), str):
+            fail(f"per_topic[{i}]", "an object with a topic name (a string)")
+        for key in _ROW_NUMBERS:
+            if key in row and not (number(row[key]) and row[key] >= 0):
+                fail(f"per_topic[{i}].{key}", "a finite number, at least 0")
+    unknown = data.get("unknown_topics", {})
+    if not isinstance(unknown, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in unknown.values()
+    ):
+        fail("unknown_topics", "an object of topic names and counts")
+    for key in ("n_documents", "figures_version"):
+        value = data.get(key, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            fail(key, "a whole number, at least 0")
 
 
 def _mean(rows: list[dict[str, Any]], key: str, weight: str | None = None) -> float | None:
