@@ -1487,3 +1487,25 @@ def test_standard_output_that_is_an_input_is_refused_before_reading(
     assert len(loop.read_text().splitlines()) == 3000
     code, _, err = _shell('"$0" -m topicclf corpus convert "$1" - --to jsonl >> "$1"', str(loop))
     assert code == 1 and f"standard output is {loop}, an input of this command" in err
+
+
+def test_output_and_model_paths_with_escape_sequences_are_shown_escaped(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    # Before: `info` of a model directory named ev\x1b[31mx recoloured the terminal, and
+    # "written to", "model saved to" and the serve banner printed output paths raw.
+    import shutil
+
+    forged = tmp_path / "ev\x1b[31mx"
+    shutil.copytree(model_dir, forged)
+    code, out, _ = cli(capsys, "info", str(forged))
+    assert code == 0 and "\x1b" not in out and "ev\\x1b[31mx" in out
+    code, out, _ = cli(capsys, "info", "--verify", str(forged))
+    assert code == 0 and "\x1b" not in out and "ev\\x1b[31mx: files against" in out
+    tags = tmp_path / "o\x1b[2J[red]ut.jsonl"
+    code, _, err = cli(capsys, "tag", str(model_dir), str(data_dir / "tiny.jsonl"), "-o", str(tags))
+    assert code == 0 and "\x1b" not in err and "written to " in err
+    assert "o\\x1b[2J[red]ut.jsonl" in err  # brackets stay text, not markup
+    converted = tmp_path / "c\x1b[2Jx.csv"
+    code, _, err = cli(capsys, "corpus", "convert", str(data_dir / "tiny.jsonl"), str(converted))
+    assert code == 0 and "\x1b" not in err and "c\\x1b[2Jx.csv" in err

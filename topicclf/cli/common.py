@@ -488,7 +488,9 @@ def progress_bar_only() -> CliProgress | None:
 def note(message: str) -> None:
     """A diagnostic line on stderr (not with -q)."""
     if not state.quiet:
-        err.print(message)
+        # Paths in notes are the user's or a sender's (a model directory's name): shown with
+        # escapes, never as markup or raw terminal control sequences.
+        err.print(escape(message, limit=None))
 
 
 def warn(message: str) -> None:

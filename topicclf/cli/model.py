@@ -32,6 +32,7 @@ from topicclf.cli.common import (
     standard_output,
     warn,
 )
+from topicclf.reports.safe import escape
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -301,7 +302,8 @@ def optimize(
     )
     render_trials(out, result, folds)
     atomic_write_text(output, best_config_toml(result, folds, corpus, base))
-    out.print(f"best configuration written to {output} (use: topicclf train --config {output})")
+    shown = escape(str(output), limit=None)
+    out.print(f"best configuration written to {shown} (use: topicclf train --config {shown})")
 
 
 @app.command(epilog=examples("topicclf info models/newsbriefs"))
@@ -400,7 +402,10 @@ def tune(
         docs = read_all(source, make_progress())
         before, after = clf.tune_thresholds(docs)
         clf.save(output, overwrite=force)
-    out.print(f"on {before.n_documents} documents of {shown_path(source.path)}:")
+    out.print(f"on {before.n_documents} documents of {escape(shown_path(source.path))}:")
     for name, report in (("before", before), ("after", after)):
         out.print(f"{name}: micro-F1 {report.micro.f1:.4f}, macro-F1 {report.macro.f1:.4f}")
-    out.print(f"thresholds tuned in {time.perf_counter() - started:.1f}s; model saved to {output}")
+    out.print(
+        f"thresholds tuned in {time.perf_counter() - started:.1f}s; model saved to "
+        f"{escape(str(output), limit=None)}"
+    )

@@ -47,7 +47,7 @@ def render_training(
         f"validation ({val.n_documents} documents): micro-F1 {val.micro.f1:.4f}, "
         f"macro-F1 {val.macro.f1:.4f}"
     )
-    console.print(f"model saved to {output}")
+    console.print(f"model saved to {escape(str(output), limit=None)}")
 
 
 def render_trials(console: Console, result: Any, folds: int) -> None:

@@ -153,7 +153,7 @@ def render_stats(console: Console, stats: CorpusStats, *, top: int = 20) -> None
 
 def render_info(console: Console, info: dict[str, Any]) -> None:
     """A model's description as a two-column table."""
-    table = Table(show_header=False, title=str(info.get("path", "model")))
+    table = Table(show_header=False, title=escape(str(info.get("path", "model"))))
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in info.items():
@@ -187,7 +187,7 @@ def render_verification(console: Console, report: dict[str, Any]) -> None:
             "this topicclf records them"
         )
         return
-    table = Table(title=f"{report['path']}: files against the manifest")
+    table = Table(title=f"{escape(str(report['path']))}: files against the manifest")
     table.add_column("file")
     table.add_column("status", overflow="fold")
     for name, status in report["files"].items():
