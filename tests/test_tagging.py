@@ -206,3 +206,36 @@ def test_labels_writer_names_the_labels_file_it_cannot_write(tmp_path: Path) -> 
     with pytest.raises(OutputError, match=r"a\.labels: cannot write the topics of a there \("):
         writer.write_batch([Tagged("a", [("x", 0.9)])])
     assert [p.name for p in tmp_path.iterdir()] == ["a.labels"]  # no temporary left
+
+
+def _dies_on_poison(texts: list[str], rule: object) -> object:
+    """A worker that is killed (as by the out-of-memory killer) on a poisoned batch."""
+    import signal
+
+    from topicclf import tagging
+
+    if "poison" in texts:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return tagging._WORKER["classifier"].tag(texts, rule, warn=False)
+
+
+def test_a_killed_worker_is_said_in_words_not_broken_process_pool(
+    tiny_dense: TopicClassifier, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: `internal error: BrokenProcessPool: A process in the process pool was
+    # terminated abruptly ...`.
+    from topicclf import tagging
+    from topicclf.errors import TopicclfError
+
+    tiny_dense.save(tmp_path / "m")
+    served = TopicClassifier.load(tmp_path / "m")
+    monkeypatch.setattr(tagging, "_worker_topics", _dies_on_poison)
+    _dies_on_poison.__module__, _dies_on_poison.__qualname__ = "topicclf.tagging", "_worker_topics"
+    docs = [Document(f"d{i}", "poison" if i == 40 else "rain storm") for i in range(60)]
+    with pytest.raises(
+        TopicclfError,
+        match=r"^a tagging worker process was killed \(by a signal: the out-of-memory killer, or "
+        r"kill\) after \d+ documents were tagged; tag again, with fewer --jobs",
+    ):
+        for _ in tag_batches(served, docs, batch_size=5, jobs=2):
+            pass

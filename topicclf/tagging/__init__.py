@@ -14,6 +14,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
@@ -25,7 +26,7 @@ from topicclf.config import BAD_RECORD_POLICIES, TAG_BATCH_SIZE
 from topicclf.corpus.base import scrub_surrogates
 from topicclf.corpus.delimited import RowWriter
 from topicclf.corpus.ids import DuplicateIds
-from topicclf.errors import CorpusFormatError, OutputError
+from topicclf.errors import CorpusFormatError, OutputError, TopicclfError
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ignored_by
 from topicclf.types import Document, NullProgress, Progress
 
@@ -220,19 +221,35 @@ def _in_worker_processes(
         initargs=(os.getpid(),),
     )
     pending: deque[tuple[list[Document], Future[Topics]]] = deque()
+    tagged = 0
     try:
         for batch in groups:
             texts = [d.text for d in batch]
             pending.append((batch, pool.submit(_worker_topics, texts, rule)))
             if len(pending) >= 2 * jobs:
                 done, future = pending.popleft()
-                yield done, future.result()
+                yield done, _result(future, tagged)
+                tagged += len(done)
         while pending:
             done, future = pending.popleft()
-            yield done, future.result()
+            yield done, _result(future, tagged)
+            tagged += len(done)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _WORKER.clear()
+
+
+def _result(future: Future[Topics], tagged: int) -> Topics:
+    """A batch's topics from its worker; a worker killed meanwhile (the out-of-memory killer,
+    kill -9) is said in words, not as BrokenProcessPool."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise TopicclfError(
+            f"a tagging worker process was killed (by a signal: the out-of-memory killer, or "
+            f"kill) after {tagged:,} documents were tagged; tag again, with fewer --jobs or a "
+            "smaller --batch-size if memory ran out"
+        ) from None
 
 
 def default_jobs() -> int:
