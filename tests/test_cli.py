@@ -1509,3 +1509,35 @@ def test_output_and_model_paths_with_escape_sequences_are_shown_escaped(
     converted = tmp_path / "c\x1b[2Jx.csv"
     code, _, err = cli(capsys, "corpus", "convert", str(data_dir / "tiny.jsonl"), str(converted))
     assert code == 0 and "\x1b" not in err and "c\\x1b[2Jx.csv" in err
+
+
+def test_tag_output_dash_is_standard_output(
+    capsys: pytest.CaptureFixture[str],
+    model_dir: Path,
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = cli(capsys, "tag", str(model_dir), str(data_dir / "tiny.jsonl"), "-o", "-")
+    assert code == 0 and out.count("\n") == 40 and not (tmp_path / "-").exists()
+
+
+def test_a_stderr_that_cannot_be_written_loses_its_lines_not_the_work(
+    model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    # Before: the first warning that could not be written (2>/dev/full) ended `tag` with
+    # nothing tagged, and `train` stopped at once.
+    lines = tmp_path / "big.txt"
+    lines.write_text("rain\nwind\nsun\n")  # a guessed .txt of several lines: a warning
+    code, out, _ = _shell(
+        '"$0" -m topicclf tag "$1" "$2" "$3" 2>/dev/full',
+        str(model_dir), str(data_dir / "tiny.jsonl"), str(lines),
+    )  # fmt: skip
+    assert code == 0 and len(out.splitlines()) == 43
+    model = tmp_path / "m"
+    code, _, _ = _shell(
+        '"$0" -m topicclf train "$1" -o "$2" --set train.epochs=1 2>/dev/full',
+        str(data_dir / "tiny.jsonl"), str(model),
+    )  # fmt: skip
+    assert code == 0 and (model / "manifest.json").exists()

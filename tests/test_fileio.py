@@ -314,3 +314,14 @@ def test_an_output_that_is_this_command_s_own_stdin_or_stdout_is_refused(tmp_pat
         )
     assert "is this command's standard input (through a link)" in done.stderr
     assert link.is_symlink() and source.read_text() == "wheat\n"
+
+
+def test_dash_and_empty_output_paths_say_what_they_are(tmp_path: Path, monkeypatch) -> None:
+    # Before: `-o -` wrote a file named '-', and `-o ''` said ". holds m, an input".
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m").mkdir()
+    with pytest.raises(OutputError, match=r"^-o -: this command writes to standard output"):
+        check_output("-", kind="file")
+    with pytest.raises(OutputError, match=r"^\. is a directory; give a file name for the output"):
+        check_output("", inputs=["m"], kind="file")
+    assert not (tmp_path / "-").exists()

@@ -47,7 +47,13 @@ def check_output(
     OutputError otherwise."""
     if kind not in (None, "file", *DIRECTORY_OUTPUTS):
         raise ValueError(f"unknown kind of output {kind!r}")
+    if str(target) == "-":
+        raise OutputError(
+            "-o -: this command writes to standard output when the output option is left out"
+        )
     target = Path(target)
+    if kind == "file" and target.is_dir():  # before the inputs: `-o ''` is `.`, a directory
+        raise OutputError(f"{target} is a directory; give a file name for the output")
     if kind not in DIRECTORY_OUTPUTS and is_compressed(target):
         # Corpora named .gz are read through gzip; a plain file under that name could not
         # be read back.

@@ -75,13 +75,25 @@ class StandardStream:
         encoding = self.encoding
         if not encoding.lower().replace("-", "").replace("_", "").startswith("utf"):
             text = text.encode(encoding, "backslashreplace").decode(encoding)
-        return int(stream.write(text))
+        if self.name != "stderr":
+            return int(stream.write(text))
+        try:
+            return int(stream.write(text))
+        except OSError:
+            # Diagnostics that cannot be written (stderr on a full disk, 2>/dev/full) are
+            # lost; the work and its results go on (before: tagging stopped, writing nothing).
+            return len(text)
 
     def flush(self) -> None:
-        """Flush the stream, if there is one."""
+        """Flush the stream, if there is one (a failing stderr is let be, as in `write`)."""
         stream = self._stream()
-        if stream is not None:
+        if stream is None:
+            return
+        try:
             stream.flush()
+        except OSError:
+            if self.name != "stderr":
+                raise
 
     def isatty(self) -> bool:
         """Whether the stream is a terminal."""

@@ -194,6 +194,8 @@ def tag(
                 )
         _write_labels(model, sources, reading, rule, batch_size, force)
         return
+    if output is not None and str(output) == "-":
+        output = None  # `-o -`: standard output, as `-` is standard input among the inputs
     fmt = output_format_for(output, output_format)
     reading = reading.with_options(on_error="report")  # the policy is applied while tagging
     if output is not None:

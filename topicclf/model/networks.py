@@ -68,8 +68,10 @@ def _stderr_silenced() -> Iterator[None]:
             if sys.stderr is visible:
                 sys.stderr = python_stderr
             # Flushed, not closed: a handler made during the import (TensorFlow's logger)
-            # may hold it, and it still writes to the real stderr.
-            visible.flush()
+            # may hold it, and it still writes to the real stderr. A stderr that cannot be
+            # written (2>/dev/full) loses its lines, never the training.
+            with contextlib.suppress(OSError):
+                visible.flush()
         os.close(saved)
         os.close(devnull)
 
