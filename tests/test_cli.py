@@ -1541,3 +1541,15 @@ def test_a_stderr_that_cannot_be_written_loses_its_lines_not_the_work(
         str(data_dir / "tiny.jsonl"), str(model),
     )  # fmt: skip
     assert code == 0 and (model / "manifest.json").exists()
+
+
+def test_search_set_is_named_as_given_and_checked_before_the_corpus_is_read(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Before: `--set: train.epochs = 0 ...`, after reading the whole corpus.
+    code, _, err = cli(
+        capsys, "optimize", str(tmp_path / "absent.jsonl"), "-o", str(tmp_path / "b.toml"),
+        "--search-set", "train.epochs=0",
+    )  # fmt: skip
+    assert code == 1
+    assert "error: --search-set: train.epochs = 0 must be between 1 and 100000" in err

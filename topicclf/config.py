@@ -439,18 +439,19 @@ class Config:
         """Build a Config from nested data, rejecting unknown sections and keys."""
         return _merge(cls(), data, source="configuration")
 
-    def with_overrides(self, assignments: list[str]) -> Config:
-        """Apply `section.key=value` overrides (as given to `--set`)."""
+    def with_overrides(self, assignments: list[str], option: str = "--set") -> Config:
+        """Apply `section.key=value` overrides (as given to `--set`, or the `option` named
+        in messages)."""
         nested: dict[str, dict[str, Any]] = {}
         for assignment in assignments:
             key, sep, raw = assignment.partition("=")
             section, dot, name = key.strip().partition(".")
             if not sep or not dot or not section or not name:
                 raise ConfigError(
-                    f"--set {assignment!r}: expected section.key=value, e.g. train.seed=7"
+                    f"{option} {assignment!r}: expected section.key=value, e.g. train.seed=7"
                 )
             nested.setdefault(section, {})[name] = _RawValue(raw.strip())
-        return _merge(self, nested, source="--set")
+        return _merge(self, nested, source=option)
 
 
 # TopicClassifier's keyword arguments and the setting each one sets (None: keep the config's).

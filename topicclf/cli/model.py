@@ -286,6 +286,8 @@ def optimize(
     standard_output()  # closed (>&-): said before any work, not after the search
     overrides = list(set_ or []) + ([f"network.type={network}"] if network else [])
     base = load_config(config, overrides)
+    # Checked before the corpus is read, and named as given.
+    searched = base.with_overrides(list(search_set or []), option="--search-set")
     from topicclf.corpus.sources import read_all
     from topicclf.reports.console import render_trials
 
@@ -293,7 +295,7 @@ def optimize(
     result = search(
         [d.text for d in docs],
         [d.labels for d in docs],
-        base=base.with_overrides(list(search_set or [])),
+        base=searched,
         trials=trials,
         folds=folds,
         objective=objective,
