@@ -919,6 +919,7 @@ def test_serve_help_imports_no_web_framework() -> None:
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert "--timeout-headers" in done.stdout and "NAME=DIR" in done.stdout
     assert "--max-headers" in done.stdout
+    assert "--max-body-total" in done.stdout
 
 
 def test_settings_a_multiclass_model_does_not_apply_are_noted_in_the_answer(
@@ -1138,6 +1139,8 @@ def test_head_on_a_post_route_is_a_405(server: Address) -> None:
             str(2**30),
             "'--max-headers': Input should be less than or equal to 1048576",
         ),
+        ("--max-body-total", "0", "'--max-body-total': Input should be greater than or equal"),
+        ("--max-body-total", "1000", "'--max-body-total': 1000 is less than --max-body (10485760)"),
     ],
 )
 def test_serve_options_out_of_range_are_usage_errors(
@@ -1169,6 +1172,11 @@ def test_serve_options_out_of_range_are_usage_errors(
         ({"timeout_headers": 0}, "timeout_headers must be between 0.01 and 3600 s, not 0"),
         ({"max_body": 2**31}, "max_body must be between 1 and 1073741824, not 2147483648"),
         ({"max_headers": 10}, "max_headers must be between 1024 and 1048576, not 10"),
+        ({"max_body_total": 0}, "max_body_total must be between 1 and 1099511627776, not 0"),
+        (
+            {"max_body": 2000, "max_body_total": 1000},
+            "max_body_total (1000) must be at least max_body (2000)",
+        ),
         ({"max_documents": 0}, "max_documents must be between 1 and"),
         ({"workers": 0}, "workers must be between 1 and"),
         ({"port": 70000}, "port must be between 0 and 65535, not 70000"),
@@ -1179,3 +1187,126 @@ def test_serve_options_are_checked_for_api_users(changes: dict[str, Any], messag
 
     with pytest.raises(ConfigError, match=re.escape(message)):
         ServeOptions(**changes)
+
+
+def _partial_post(path: str, size: int, sent: int) -> bytes:
+    """A POST whose head says `size` bytes of body, with only `sent` of them."""
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path.encode(), size)
+    return head + b"a" * sent
+
+
+def test_bodies_held_at_once_are_bounded_across_connections(served: ServedModel) -> None:
+    # Before: every connection could hold a body of up to --max-body, with no total; 750
+    # connections each stalling in a 10 MB body grew the server to 6.9 GB.
+    total = 2 * MAX_BODY + 20_000
+    options = _options(max_body_total=total, timeout_body=30, timeout_idle=30)
+    message = (
+        f"the server holds its limit of {total} bytes of request bodies (--max-body-total); "
+        "retry shortly"
+    )
+    with serve_in_thread({"model": served}, options) as address:
+        stalled = []
+        try:
+            for _ in range(2):  # two bodies of 140,000 bytes: 280,000 of the 320,000 held
+                sock = socket.create_connection(address, timeout=10)
+                stalled.append(sock)
+                sock.sendall(_partial_post("/tag", MAX_BODY, MAX_BODY - 10_000))
+            time.sleep(0.3)  # read by the server meanwhile (loopback)
+            assert request(address, "GET", "/health")[0] == 200
+            # A third large body passes the total once it is past 64 KiB: refused at once,
+            # with the connection kept (its rest is read and dropped).
+            with socket.create_connection(address, timeout=10) as third:
+                third.sendall(_partial_post("/v1/projects/model/suggest", MAX_BODY, 100_000))
+                reply = third.recv(65536)
+            head, _, body = reply.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 503 Service Unavailable\r\n"), head
+            assert b"\r\nretry-after: 1" in head
+            assert b"content-type: application/problem+json" in head
+            assert json.loads(body) == {
+                "type": "about:blank",
+                "title": "Service Unavailable",
+                "status": 503,
+                "detail": message,
+                "error": message,
+            }
+            # Meanwhile the budget is spent, other clients are answered: bodyless requests
+            # and small bodies (up to 64 KiB always pass).
+            assert request(address, "GET", "/health")[0] == 200
+            status, answer = request(address, "POST", "/tag", b'{"text": "rain"}')
+            assert status == 200 and answer["results"][0]["id"] == "0"
+            with socket.create_connection(address, timeout=10) as fourth:
+                fourth.sendall(_partial_post("/tag", MAX_BODY, 100_000))
+                assert fourth.recv(65536).startswith(b"HTTP/1.1 503 ")
+        finally:
+            for sock in stalled:
+                sock.close()
+        # The stalled bodies are given back when their connections close: a large body is
+        # read again (retried a few times: the server notices the closes within ms).
+        big = json.dumps({"text": "rain and storms " * 8000}).encode()
+        assert 64 * 1024 < len(big) <= MAX_BODY
+        for _ in range(50):
+            status, answer = request(address, "POST", "/tag", big)
+            if status != 503:
+                break
+            time.sleep(0.1)
+        assert status == 200, answer
+        # All of the budget: two large bodies at once are held again.
+        again = [socket.create_connection(address, timeout=10) for _ in range(2)]
+        try:
+            for sock in again:
+                sock.sendall(_partial_post("/tag", MAX_BODY, MAX_BODY - 10_000))
+            for sock in again:  # nothing answered yet: both are waiting for their rest
+                sock.settimeout(0.3)
+                with pytest.raises(TimeoutError):
+                    sock.recv(65536)
+        finally:
+            for sock in again:
+                sock.close()
+
+
+def test_the_body_budget_is_given_back_however_a_request_ends() -> None:
+    from topicclf.server.http import HttpGuard
+
+    async def run(messages: list[dict[str, Any]], others: int = 0) -> tuple[list[int], int]:
+        sent: list[int] = []
+        held: list[int] = []
+
+        async def failing(scope: Any, receive: Any, send: Any) -> None:
+            held.append(guard.budget.held)  # the whole body, while the app has it
+            await receive()
+            raise RuntimeError("a bug")
+
+        guard = HttpGuard(failing, max_body=100_000, timeout_body=0.2, max_body_total=100_000)
+        guard.budget.held = others  # bytes of other requests' bodies
+
+        async def receive() -> dict[str, Any]:
+            held.append(guard.budget.held)
+            if messages:
+                return messages.pop(0)
+            await asyncio.sleep(10)  # a client that stalls
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                sent.append(message["status"])
+
+        scope = {"type": "http", "method": "POST", "path": "/tag", "headers": []}
+        await guard(scope, receive, send)
+        assert guard.budget.held == others, held
+        return sent, max(held) - others
+
+    part = {"type": "http.request", "body": b"a" * 70_000, "more_body": True}
+    whole = {"type": "http.request", "body": b"a" * 70_000, "more_body": False}
+    with_rest = [part, {"type": "http.request", "body": b"a" * 20_000, "more_body": False}]
+    logging.disable(logging.CRITICAL)  # the failure's traceback
+    try:
+        # (the answers sent, the most the budget held meanwhile)
+        assert asyncio.run(run([dict(part)])) == ([408], 70_000)  # timed out
+        gone = [dict(part), {"type": "http.disconnect"}]
+        assert asyncio.run(run(gone)) == ([], 70_000)  # the client left
+        assert asyncio.run(run([dict(whole)])) == ([500], 70_000)  # the app failed
+        over = asyncio.run(run([dict(part), dict(part, body=b"a" * 20_000)], others=20_000))
+        assert over == ([503], 70_000)  # 20,000 + 90,000 is over the budget
+        assert asyncio.run(run([dict(m) for m in with_rest])) == ([500], 90_000)
+    finally:
+        logging.disable(logging.NOTSET)

@@ -79,6 +79,7 @@ class AppSettings:
     max_body: int = SERVE_MAX_BODY
     max_documents: int = SERVE_MAX_DOCUMENTS
     timeout_body: float = SERVE_TIMEOUT_BODY
+    max_body_total: int | None = None  # None: see http.body_budget
 
 
 def pick_model(models: Mapping[str, ServedModel], name: str | None) -> ServedModel:
@@ -311,7 +312,12 @@ def create_app(models: Mapping[str, ServedModel], settings: AppSettings | None =
     _install_openapi(app, [TagRequest, DocumentIn, ErrorBody, Problem, SuggestForm, BatchRequest])
     _install_docs(app)
     fast = TagFastPath(app, models, settings)
-    return HttpGuard(fast, max_body=settings.max_body, timeout_body=settings.timeout_body)
+    return HttpGuard(
+        fast,
+        max_body=settings.max_body,
+        timeout_body=settings.timeout_body,
+        max_body_total=settings.max_body_total,
+    )
 
 
 class TagFastPath:

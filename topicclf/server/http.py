@@ -1,5 +1,6 @@
 """HTTP hardening under the API: the JSON body every answer uses, the error shapes, an ASGI
-guard (body cap, body deadline, no dropped connection on a bug) and uvicorn's httptools
+guard (body cap, a budget for the bodies of all connections, body deadline, no dropped
+connection on a bug) and uvicorn's httptools
 protocol with a size cap and a deadline for request headers."""
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from starlette.responses import JSONResponse
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from topicclf import jsontext
-from topicclf.config import SERVE_MAX_HEADERS, SERVE_TIMEOUT_BODY, SERVE_TIMEOUT_HEADERS
+from topicclf.config import (
+    SERVE_BODY_ALWAYS,
+    SERVE_MAX_BODY_TOTAL,
+    SERVE_MAX_HEADERS,
+    SERVE_TIMEOUT_BODY,
+    SERVE_TIMEOUT_HEADERS,
+)
 from topicclf.corpus.base import scrub_surrogates
 
 Scope = MutableMapping[str, Any]
@@ -68,26 +75,84 @@ def error_response(
     return JSONBody(content, status_code=status, headers=headers, media_type=media_type)
 
 
-async def _send_error(send: Send, path: str, status: int, message: str, close: bool) -> None:
+async def _send_error(
+    send: Send,
+    path: str,
+    status: int,
+    message: str,
+    close: bool,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     content, media_type = error_content(path, status, message)
     body = render_json(content)
     headers = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
+    headers += extra or []
     if close:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
+def body_budget(max_body: int, max_body_total: int | None) -> int:
+    """The bytes of request bodies a process may hold at once: `max_body_total`, or by
+    default SERVE_MAX_BODY_TOTAL (--max-body if larger, so a body of any allowed size fits)."""
+    return max_body_total if max_body_total is not None else max(SERVE_MAX_BODY_TOTAL, max_body)
+
+
+class BodyBudget:
+    """The bytes of request bodies one process holds in memory now, over all its connections,
+    and the most it may (`limit`). One per HttpGuard, so per process: each worker has its
+    own memory. Touched from the event loop only, so it needs no lock."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+
+class BodyClaim:
+    """The bytes of one request's body counted in a BodyBudget, until `release`."""
+
+    def __init__(self, budget: BodyBudget) -> None:
+        self.budget = budget
+        self.size = 0
+
+    def take(self, size: int) -> bool:
+        """Count `size` more bytes; False (nothing counted) when they would take the budget
+        past its limit, unless the body is still at most SERVE_BODY_ALWAYS bytes: a small
+        request is answered even while large bodies have used up the budget."""
+        budget = self.budget
+        if budget.held + size > budget.limit and self.size + size > SERVE_BODY_ALWAYS:
+            return False
+        budget.held += size
+        self.size += size
+        return True
+
+    def release(self) -> None:
+        """Give the bytes back (the body was used, refused, or its request ended)."""
+        self.budget.held -= self.size
+        self.size = 0
+
+
 class HttpGuard:
     """Reads each request's body whole before the app runs, refusing one larger than
-    `max_body` (413) or slower than `timeout_body` seconds (408); a failure in the app is
-    logged once and, if nothing was sent yet, answered with a JSON 500. HEAD is answered
-    as GET: the app sees GET, and uvicorn sends the head of its answer only."""
+    `max_body` (413), one that would take the bodies held by all connections past
+    `max_body_total` (503, see BodyBudget) or slower than `timeout_body` seconds (408); a
+    failure in the app is logged once and, if nothing was sent yet, answered with a JSON
+    500. HEAD is answered as GET: the app sees GET, and uvicorn sends the head of its
+    answer only."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int, timeout_body: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int,
+        timeout_body: float,
+        max_body_total: int | None = None,
+    ) -> None:
         self.app = app
         self.max_body = max_body
         self.timeout_body = timeout_body
+        self.budget = BodyBudget(body_budget(max_body, max_body_total))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,8 +167,9 @@ class HttpGuard:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
+        claim = BodyClaim(self.budget)
         try:
-            body = await self._read_body(scope, receive, send)
+            body = await self._read_body(scope, receive, send, claim)
             if body is not None:
                 await self.app(scope, _replay(body, receive), tracking_send)
         except Exception:
@@ -111,9 +177,15 @@ class HttpGuard:
             if not started:
                 message = "internal error; see the server log"
                 await _send_error(send, scope["path"], 500, message, close=True)
+        finally:
+            # Held until the app is done with the body; given back however the request
+            # ended (answered, refused, timed out, the client gone, a failure, cancelled).
+            claim.release()
 
-    async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
-        """The whole body, or None after answering 408/413 (or when the client left)."""
+    async def _read_body(
+        self, scope: Scope, receive: Receive, send: Send, claim: BodyClaim
+    ) -> bytes | None:
+        """The whole body, or None after answering 408/413/503 (or when the client left)."""
         path = scope["path"]
         too_large = f"the body is larger than {self.max_body} bytes (--max-body)"
         # Not closed at once after a 413: a client still sending would get a reset instead of
@@ -133,6 +205,16 @@ class HttpGuard:
                     size += len(chunk)
                     if size > self.max_body:  # chunked bodies have no Content-Length
                         await _send_error(send, path, 413, too_large, close=False)
+                        return None
+                    if not claim.take(len(chunk)):
+                        # Refused as its bytes arrive, not by Content-Length: what is held is
+                        # what costs memory. The rest is dropped as after a 413.
+                        full = (
+                            f"the server holds its limit of {self.budget.limit} bytes of "
+                            "request bodies (--max-body-total); retry shortly"
+                        )
+                        retry = [(b"retry-after", b"1")]
+                        await _send_error(send, path, 503, full, close=False, extra=retry)
                         return None
                     chunks.append(chunk)
                     if not message.get("more_body", False):
