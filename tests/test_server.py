@@ -1310,3 +1310,32 @@ def test_the_body_budget_is_given_back_however_a_request_ends() -> None:
         assert asyncio.run(run([dict(m) for m in with_rest])) == ([500], 90_000)
     finally:
         logging.disable(logging.NOTSET)
+
+
+@pytest.mark.parametrize(
+    ("status", "title"),
+    [
+        (400, "Bad Request"),
+        (404, "Not Found"),
+        (405, "Method Not Allowed"),
+        (408, "Request Timeout"),
+        (413, "Payload Too Large"),
+        (415, "Unsupported Media Type"),  # before: "Error"
+        (431, "Request Header Fields Too Large"),
+        (500, "Internal Server Error"),
+        (503, "Service Unavailable"),
+        (418, "I'm a Teapot"),  # one the server never sends: its name still, not "Error"
+    ],
+)
+def test_every_status_sent_has_a_problem_title(status: int, title: str) -> None:
+    from topicclf.server.http import error_content
+
+    content, media_type = error_content("/v1/projects", status, "why")
+    assert media_type == "application/problem+json"
+    assert content == {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": "why",
+        "error": "why",
+    }

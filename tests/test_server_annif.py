@@ -204,6 +204,8 @@ def test_refusals_are_problems(
     assert answer.headers["content-type"] == "application/problem+json"
     problem = answer.json()
     assert problem["status"] == status and problem["type"] == "about:blank"
+    titles = {400: "Bad Request", 404: "Not Found", 415: "Unsupported Media Type"}
+    assert problem["title"] == titles[status]  # before: "Error" for the 415
     assert detail in problem["detail"] and problem["error"] == problem["detail"]
 
 

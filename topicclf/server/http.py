@@ -6,6 +6,7 @@ protocol with a size cap and a deadline for request headers."""
 from __future__ import annotations
 
 import asyncio
+import http
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -37,10 +38,21 @@ TITLES = {
     405: "Method Not Allowed",
     408: "Request Timeout",
     413: "Payload Too Large",
+    415: "Unsupported Media Type",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
+
+
+def title(status: int) -> str:
+    """The reason phrase of a status: a Problem's `title`, an answer's status line."""
+    if status in TITLES:
+        return TITLES[status]
+    try:  # a status the table lacks still gets its name, never a bare "Error"
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def render_json(content: Any) -> bytes:
@@ -61,8 +73,12 @@ class JSONBody(JSONResponse):
 def error_content(path: str, status: int, message: str) -> tuple[dict[str, Any], str]:
     """(body, media type) of an error: {"error"} natively, a Problem under /v1 (Annif's)."""
     if path == ANNIF_PREFIX or path.startswith(ANNIF_PREFIX + "/"):
-        title = TITLES.get(status, "Error")
-        problem = {"type": "about:blank", "title": title, "status": status, "detail": message}
+        problem = {
+            "type": "about:blank",
+            "title": title(status),
+            "status": status,
+            "detail": message,
+        }
         return {**problem, "error": message}, "application/problem+json"
     return {"error": message}, "application/json"
 
@@ -534,7 +550,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         content, media_type = error_content(path, status, message)
         body = render_json(content)
         head = (
-            f"HTTP/1.1 {status} {TITLES[status]}\r\ncontent-type: {media_type}\r\n"
+            f"HTTP/1.1 {status} {title(status)}\r\ncontent-type: {media_type}\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
         )
         return head.encode("ascii") + body
