@@ -203,6 +203,14 @@ class HttpGuard:
     ) -> bytes | None:
         """The whole body, or None after answering 408/413/503 (or when the client left)."""
         path = scope["path"]
+        coding = _body_coding(scope["headers"])
+        if coding is not None:
+            # Bodies are read as sent: a gzipped one was refused as "not valid JSON", and a
+            # plain one labelled gzip was read as if unlabelled. The rest is dropped as after
+            # a 413, unparsed.
+            unsupported = f"Content-Encoding {coding} is not supported; send the body uncompressed"
+            await _send_error(send, path, 415, unsupported, close=False)
+            return None
         too_large = f"the body is larger than {self.max_body} bytes (--max-body)"
         # Not closed at once after a 413: a client still sending would get a reset instead of
         # the answer. The protocol discards the rest, within the body deadline.
@@ -239,6 +247,22 @@ class HttpGuard:
             late = f"the body did not arrive within {self.timeout_body:g} s"
             await _send_error(send, path, 408, late, close=True)
             return None
+
+
+def _body_coding(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The Content-Encoding of a request that has a body, when it is not `identity` (as
+    given, at most 100 characters); None when the body is as sent, or there is none."""
+    codings: list[str] = []
+    has_body = False
+    for name, value in headers:
+        if name == b"content-encoding":
+            codings += [c.strip() for c in value.decode("latin-1").split(",")]
+        elif name == b"transfer-encoding":
+            has_body = True  # chunked: the parser takes no other
+        elif name == b"content-length":
+            has_body = has_body or value.strip(b"0") != b""
+    coded = [c for c in codings if c and c.lower() != "identity"]
+    return ", ".join(coded)[:100] if coded and has_body else None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
