@@ -1375,3 +1375,38 @@ def test_a_compressed_body_is_refused_for_what_it_is(server: Address) -> None:
     assert answer.getheader("content-type") == "application/problem+json"
     assert json.loads(answer.read())["title"] == "Unsupported Media Type"
     conn.close()
+
+
+WEBSOCKET = (
+    b"Host: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize("path", ["/", "/health", "/v1/"])
+def test_a_websocket_handshake_gets_a_json_400(server: Address, path: str) -> None:
+    reply, _ = raw(server, b"GET %s HTTP/1.1\r\n%s" % (path.encode(), WEBSOCKET))
+    head, _, body = reply.partition(b"\r\n\r\n")  # before: "HTTP/1.1 400 ", no body
+    assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n") and b"connection: close" in head
+    message = (
+        'this server does not speak WebSocket; send plain HTTP requests (without "Upgrade: '
+        'websocket")'
+    )
+    if path.startswith("/v1/"):
+        assert b"content-type: application/problem+json" in head
+        assert json.loads(body)["detail"] == message
+    else:
+        assert b"content-type: application/json" in head
+        assert json.loads(body) == {"error": message}
+    assert request(server, "GET", "/health")[0] == 200  # still serving
+
+
+def test_another_upgrade_is_ignored_and_the_connection_closed_after_its_answer(
+    server: Address,
+) -> None:
+    upgrade = b"GET /health HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"
+    behind = b"GET /models HTTP/1.1\r\nHost: x\r\n\r\n"
+    reply, elapsed = raw(server, upgrade + behind)  # before: open, the second never answered
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and b'"status":"ok"' in reply
+    assert reply.count(b"HTTP/1.1 ") == 1 and b"connection: close" in reply
+    assert elapsed < TIMEOUT / 2

@@ -303,6 +303,16 @@ class _HeadTooLarge(Exception):
     """Raised in a parser callback: stops httptools at a head over the limit."""
 
 
+class _Refused(Exception):
+    """Raised in a parser callback: stops httptools at a request refused for its head alone
+    (GuardedHttpToolsProtocol.refusal says how)."""
+
+
+NO_WEBSOCKET = (
+    'this server does not speak WebSocket; send plain HTTP requests (without "Upgrade: websocket")'
+)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with more limits: a new connection must start a request
     within the idle timeout, a request's head (request line and headers) must be at most
@@ -330,6 +340,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.head_parsed = 0
         self.heads_complete = 0
         self.head_refused = False
+        self.refusal: tuple[int, str] | None = None  # (status, message) once _Refused
         # Trailers (the header lines after a chunked body's last chunk) count into the head
         # too: the parser's callbacks see whole lines, and bytes read while the parser is
         # past a chunk header with none of its data yet (the last chunk's trailers) are
@@ -412,14 +423,28 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_body(body)
 
     def on_headers_complete(self) -> None:
-        """Headers in: the body has its own deadline (HttpGuard)."""
+        """Headers in: the body has its own deadline (HttpGuard). A WebSocket handshake is
+        refused with a JSON 400: the application serves no WebSocket (uvicorn runs with
+        ws="none"), and uvicorn's own answer, or a WebSocket library's, was a bare 400."""
         self._cancel_headers_timer()
+        if self._get_upgrade() == b"websocket":
+            self.refusal = (400, NO_WEBSOCKET)
+            raise _Refused
         self.head_bytes = None
         self.heads_complete += 1
         self.body_deadline = self.loop.time() + self.timeout_body
         super().on_headers_complete()
-        if self.cycle is not None:  # None for an upgrade
+        if self.cycle is not None:
             self.cycle.transport = _CycleTransport(self)  # type: ignore[assignment]
+            if self.parser.should_upgrade():
+                # Another upgrade (h2c): ignored, as HTTP allows, and the request answered;
+                # but the parser stops after it, so a request behind it on the connection
+                # would never be answered: closed once this one is.
+                self.cycle.keep_alive = False
+
+    def _unsupported_upgrade_warning(self) -> None:
+        """An ignored upgrade is not worth a warning (uvicorn's also asked for a WebSocket
+        library, which the server does not use)."""
 
     def on_response_complete(self) -> None:
         """Answered before the body was all in (a 413): discard the rest, until the body's
@@ -525,6 +550,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         answer is plain text), then the connection is closed."""
         if self.head_refused:  # the parser stopped at a callback's _HeadTooLarge
             self._refuse_head()
+            return
+        if self.refusal is not None:  # or at a callback's _Refused
+            cycle = self.cycle  # the request before it (this one never got a cycle)
+            if cycle is not None and not cycle.response_complete:
+                self.transport.close()  # behind a request in flight: no place to answer
+            else:
+                self._close_with_error(*self.refusal)
             return
         self._close_with_error(400, "the request is not valid HTTP/1.1; the server cannot read it")
 

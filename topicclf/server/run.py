@@ -188,6 +188,7 @@ def make_config(
         port=options.port,
         workers=options.workers,
         http=GuardedHttpToolsProtocol,
+        ws="none",  # no route is a WebSocket; the protocol refuses handshakes in JSON
         lifespan="on",
         backlog=options.backlog,
         # uvicorn annotates these as int but hands them to loop.call_later, which takes float.
