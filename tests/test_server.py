@@ -1410,3 +1410,30 @@ def test_another_upgrade_is_ignored_and_the_connection_closed_after_its_answer(
     assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and b'"status":"ok"' in reply
     assert reply.count(b"HTTP/1.1 ") == 1 and b"connection: close" in reply
     assert elapsed < TIMEOUT / 2
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("::1", "http://[::1]:8123"),  # before: http://::1:8123, no usable URL
+        ("::", "http://[::]:8123"),
+        ("127.0.0.1", "http://127.0.0.1:8123"),
+        ("localhost", "http://localhost:8123"),
+    ],
+)
+def test_the_banner_url_works_for_ipv6_hosts(
+    model_dir: Path,
+    host: str,
+    url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import topicclf.server
+    from topicclf.cli import run
+
+    def announce_only(specs: Any, options: ServeOptions, announce: Any) -> None:
+        announce(options.host, 8123)  # nothing listens: tests listen on 127.0.0.1 only
+
+    monkeypatch.setattr(topicclf.server, "serve", announce_only)
+    assert run(["serve", str(model_dir), "--host", host, "--port", "0"]) == 0
+    assert f"serving {model_dir} on {url} (a page for browsers" in capsys.readouterr().err

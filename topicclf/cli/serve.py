@@ -126,7 +126,7 @@ def serve(
     every request on stderr. SIGTERM or Ctrl-C stops it once requests in flight are done.
     """
     from topicclf.errors import ConfigError
-    from topicclf.server import ServeOptions, parse_model_specs
+    from topicclf.server import ServeOptions, base_url, parse_model_specs
     from topicclf.server import serve as run_server
 
     try:
@@ -173,7 +173,7 @@ def serve(
 
     def announce(bound_host: str, bound_port: int) -> None:
         note(
-            f"serving {served} on http://{bound_host}:{bound_port} (a page for browsers at /, "
+            f"serving {served} on {base_url(bound_host, bound_port)} (a page for browsers at /, "
             f"POST /tag, GET /health, /v1 for Annif clients, /docs); {workers} process(es); "
             "Ctrl-C to stop"
         )

@@ -153,21 +153,33 @@ def log_config(access_log: bool) -> dict[str, Any]:
     return config
 
 
+def host_port(host: str, port: int) -> str:
+    """`host:port` as a URL writes it: an IPv6 address in brackets (`[::1]:8000`), else
+    `::1:8000` would be no usable address."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def base_url(host: str, port: int) -> str:
+    """The http:// URL of a server listening on host:port."""
+    return f"http://{host_port(host, port)}"
+
+
 def bind(host: str, port: int, backlog: int = SERVE_BACKLOG) -> socket.socket:
     """A listening TCP socket on host:port (0: any free port); TopicclfError when there can
     be none. It queues connections at once, before the application is ready for them."""
+    where = host_port(host, port)
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         sock = socket.socket(family, socket.SOCK_STREAM)
     except OSError as exc:
-        raise TopicclfError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise TopicclfError(f"cannot listen on {where}: {exc.strerror or exc}") from None
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
         sock.listen(backlog)
     except OSError as exc:
         sock.close()
-        raise TopicclfError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        raise TopicclfError(f"cannot listen on {where}: {exc.strerror}") from None
     sock.set_inheritable(True)
     return sock
 
