@@ -76,14 +76,20 @@ def main() -> None:
     sys.path.insert(0, str(REPO))
     from render_report import crop_to_content
 
-    from topicclf.server import ServeOptions, load_models, parse_model_specs, serve_in_thread
+    from topicclf.server import (
+        ServeOptions,
+        base_url,
+        load_models,
+        parse_model_specs,
+        serve_in_thread,
+    )
 
     with tempfile.TemporaryDirectory() as scratch:
         model = args.model or train_model(Path(scratch))
         models = load_models(parse_model_specs([f"newsbriefs={model}"]))
         with serve_in_thread(models, ServeOptions(host="127.0.0.1", port=0)) as (host, port):
             profile = Path(scratch) / "profile"
-            screenshot(f"http://{host}:{port}/", args.text, args.output, args.width, profile)
+            screenshot(f"{base_url(host, port)}/", args.text, args.output, args.width, profile)
     width, height = crop_to_content(args.output)
     size = args.output.stat().st_size
     print(f"wrote {args.output} ({width}x{height}, {size // 1024} KB)")

@@ -919,6 +919,7 @@ def test_serve_help_imports_no_web_framework() -> None:
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert "--timeout-headers" in done.stdout and "NAME=DIR" in done.stdout
     assert "--max-headers" in done.stdout
+    assert "--max-body-total" in done.stdout
 
 
 def test_settings_a_multiclass_model_does_not_apply_are_noted_in_the_answer(
@@ -1138,6 +1139,8 @@ def test_head_on_a_post_route_is_a_405(server: Address) -> None:
             str(2**30),
             "'--max-headers': Input should be less than or equal to 1048576",
         ),
+        ("--max-body-total", "0", "'--max-body-total': Input should be greater than or equal"),
+        ("--max-body-total", "1000", "'--max-body-total': 1000 is less than --max-body (10485760)"),
     ],
 )
 def test_serve_options_out_of_range_are_usage_errors(
@@ -1169,6 +1172,11 @@ def test_serve_options_out_of_range_are_usage_errors(
         ({"timeout_headers": 0}, "timeout_headers must be between 0.01 and 3600 s, not 0"),
         ({"max_body": 2**31}, "max_body must be between 1 and 1073741824, not 2147483648"),
         ({"max_headers": 10}, "max_headers must be between 1024 and 1048576, not 10"),
+        ({"max_body_total": 0}, "max_body_total must be between 1 and 1099511627776, not 0"),
+        (
+            {"max_body": 2000, "max_body_total": 1000},
+            "max_body_total (1000) must be at least max_body (2000)",
+        ),
         ({"max_documents": 0}, "max_documents must be between 1 and"),
         ({"workers": 0}, "workers must be between 1 and"),
         ({"port": 70000}, "port must be between 0 and 65535, not 70000"),
@@ -1179,3 +1187,253 @@ def test_serve_options_are_checked_for_api_users(changes: dict[str, Any], messag
 
     with pytest.raises(ConfigError, match=re.escape(message)):
         ServeOptions(**changes)
+
+
+def _partial_post(path: str, size: int, sent: int) -> bytes:
+    """A POST whose head says `size` bytes of body, with only `sent` of them."""
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path.encode(), size)
+    return head + b"a" * sent
+
+
+def test_bodies_held_at_once_are_bounded_across_connections(served: ServedModel) -> None:
+    # Before: every connection could hold a body of up to --max-body, with no total; 750
+    # connections each stalling in a 10 MB body grew the server to 6.9 GB.
+    total = 2 * MAX_BODY + 20_000
+    options = _options(max_body_total=total, timeout_body=30, timeout_idle=30)
+    message = (
+        f"the server holds its limit of {total} bytes of request bodies (--max-body-total); "
+        "retry shortly"
+    )
+    with serve_in_thread({"model": served}, options) as address:
+        stalled = []
+        try:
+            for _ in range(2):  # two bodies of 140,000 bytes: 280,000 of the 320,000 held
+                sock = socket.create_connection(address, timeout=10)
+                stalled.append(sock)
+                sock.sendall(_partial_post("/tag", MAX_BODY, MAX_BODY - 10_000))
+            time.sleep(0.3)  # read by the server meanwhile (loopback)
+            assert request(address, "GET", "/health")[0] == 200
+            # A third large body passes the total once it is past 64 KiB: refused at once,
+            # with the connection kept (its rest is read and dropped).
+            with socket.create_connection(address, timeout=10) as third:
+                third.sendall(_partial_post("/v1/projects/model/suggest", MAX_BODY, 100_000))
+                reply = third.recv(65536)
+            head, _, body = reply.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 503 Service Unavailable\r\n"), head
+            assert b"\r\nretry-after: 1" in head
+            assert b"content-type: application/problem+json" in head
+            assert json.loads(body) == {
+                "type": "about:blank",
+                "title": "Service Unavailable",
+                "status": 503,
+                "detail": message,
+                "error": message,
+            }
+            # Meanwhile the budget is spent, other clients are answered: bodyless requests
+            # and small bodies (up to 64 KiB always pass).
+            assert request(address, "GET", "/health")[0] == 200
+            status, answer = request(address, "POST", "/tag", b'{"text": "rain"}')
+            assert status == 200 and answer["results"][0]["id"] == "0"
+            with socket.create_connection(address, timeout=10) as fourth:
+                fourth.sendall(_partial_post("/tag", MAX_BODY, 100_000))
+                assert fourth.recv(65536).startswith(b"HTTP/1.1 503 ")
+        finally:
+            for sock in stalled:
+                sock.close()
+        # The stalled bodies are given back when their connections close: a large body is
+        # read again (retried a few times: the server notices the closes within ms).
+        big = json.dumps({"text": "rain and storms " * 8000}).encode()
+        assert 64 * 1024 < len(big) <= MAX_BODY
+        for _ in range(50):
+            status, answer = request(address, "POST", "/tag", big)
+            if status != 503:
+                break
+            time.sleep(0.1)
+        assert status == 200, answer
+        # All of the budget: two large bodies at once are held again.
+        again = [socket.create_connection(address, timeout=10) for _ in range(2)]
+        try:
+            for sock in again:
+                sock.sendall(_partial_post("/tag", MAX_BODY, MAX_BODY - 10_000))
+            for sock in again:  # nothing answered yet: both are waiting for their rest
+                sock.settimeout(0.3)
+                with pytest.raises(TimeoutError):
+                    sock.recv(65536)
+        finally:
+            for sock in again:
+                sock.close()
+
+
+def test_the_body_budget_is_given_back_however_a_request_ends() -> None:
+    from topicclf.server.http import HttpGuard
+
+    async def run(messages: list[dict[str, Any]], others: int = 0) -> tuple[list[int], int]:
+        sent: list[int] = []
+        held: list[int] = []
+
+        async def failing(scope: Any, receive: Any, send: Any) -> None:
+            held.append(guard.budget.held)  # the whole body, while the app has it
+            await receive()
+            raise RuntimeError("a bug")
+
+        guard = HttpGuard(failing, max_body=100_000, timeout_body=0.2, max_body_total=100_000)
+        guard.budget.held = others  # bytes of other requests' bodies
+
+        async def receive() -> dict[str, Any]:
+            held.append(guard.budget.held)
+            if messages:
+                return messages.pop(0)
+            await asyncio.sleep(10)  # a client that stalls
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                sent.append(message["status"])
+
+        scope = {"type": "http", "method": "POST", "path": "/tag", "headers": []}
+        await guard(scope, receive, send)
+        assert guard.budget.held == others, held
+        return sent, max(held) - others
+
+    part = {"type": "http.request", "body": b"a" * 70_000, "more_body": True}
+    whole = {"type": "http.request", "body": b"a" * 70_000, "more_body": False}
+    with_rest = [part, {"type": "http.request", "body": b"a" * 20_000, "more_body": False}]
+    logging.disable(logging.CRITICAL)  # the failure's traceback
+    try:
+        # (the answers sent, the most the budget held meanwhile)
+        assert asyncio.run(run([dict(part)])) == ([408], 70_000)  # timed out
+        gone = [dict(part), {"type": "http.disconnect"}]
+        assert asyncio.run(run(gone)) == ([], 70_000)  # the client left
+        assert asyncio.run(run([dict(whole)])) == ([500], 70_000)  # the app failed
+        over = asyncio.run(run([dict(part), dict(part, body=b"a" * 20_000)], others=20_000))
+        assert over == ([503], 70_000)  # 20,000 + 90,000 is over the budget
+        assert asyncio.run(run([dict(m) for m in with_rest])) == ([500], 90_000)
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+@pytest.mark.parametrize(
+    ("status", "title"),
+    [
+        (400, "Bad Request"),
+        (404, "Not Found"),
+        (405, "Method Not Allowed"),
+        (408, "Request Timeout"),
+        (413, "Payload Too Large"),
+        (415, "Unsupported Media Type"),  # before: "Error"
+        (431, "Request Header Fields Too Large"),
+        (500, "Internal Server Error"),
+        (503, "Service Unavailable"),
+        (418, "I'm a Teapot"),  # one the server never sends: its name still, not "Error"
+    ],
+)
+def test_every_status_sent_has_a_problem_title(status: int, title: str) -> None:
+    from topicclf.server.http import error_content
+
+    content, media_type = error_content("/v1/projects", status, "why")
+    assert media_type == "application/problem+json"
+    assert content == {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": "why",
+        "error": "why",
+    }
+
+
+def test_a_compressed_body_is_refused_for_what_it_is(server: Address) -> None:
+    import gzip
+
+    body = gzip.compress(b'{"text": "rain over wheat"}')
+    message = "Content-Encoding gzip is not supported; send the body uncompressed"
+    conn = http.client.HTTPConnection(*server, timeout=10)
+    conn.request("POST", "/tag", body=body, headers={"Content-Encoding": "gzip"})
+    answer = conn.getresponse()  # before: 400 "the body is not valid JSON (...)"
+    assert answer.status == 415 and json.loads(answer.read()) == {"error": message}
+    # The body was dropped unread; the connection serves the next request.
+    conn.request("POST", "/tag", body=b'{"text": "rain"}', headers={"Content-Encoding": "identity"})
+    answer = conn.getresponse()
+    assert answer.status == 200 and json.loads(answer.read())["results"][0]["id"] == "0"
+    # A body sent as is but labelled compressed is refused too (before: read as is);
+    # a request without a body is not concerned.
+    conn.request("POST", "/tag", body=b'{"text": "rain"}', headers={"Content-Encoding": "br"})
+    answer = conn.getresponse()
+    assert answer.status == 415 and json.loads(answer.read())["error"].startswith(
+        "Content-Encoding br is not supported"
+    )
+    conn.request("GET", "/health", headers={"Content-Encoding": "gzip"})
+    answer = conn.getresponse()
+    assert answer.status == 200 and json.loads(answer.read())["status"] == "ok"
+    # Chunked too, and under /v1 as a problem.
+    conn.putrequest("POST", "/v1/projects/model/suggest-batch")
+    conn.putheader("Content-Encoding", "identity, gzip")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    answer = conn.getresponse()
+    assert answer.status == 415
+    assert answer.getheader("content-type") == "application/problem+json"
+    assert json.loads(answer.read())["title"] == "Unsupported Media Type"
+    conn.close()
+
+
+WEBSOCKET = (
+    b"Host: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize("path", ["/", "/health", "/v1/"])
+def test_a_websocket_handshake_gets_a_json_400(server: Address, path: str) -> None:
+    reply, _ = raw(server, b"GET %s HTTP/1.1\r\n%s" % (path.encode(), WEBSOCKET))
+    head, _, body = reply.partition(b"\r\n\r\n")  # before: "HTTP/1.1 400 ", no body
+    assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n") and b"connection: close" in head
+    message = (
+        'this server does not speak WebSocket; send plain HTTP requests (without "Upgrade: '
+        'websocket")'
+    )
+    if path.startswith("/v1/"):
+        assert b"content-type: application/problem+json" in head
+        assert json.loads(body)["detail"] == message
+    else:
+        assert b"content-type: application/json" in head
+        assert json.loads(body) == {"error": message}
+    assert request(server, "GET", "/health")[0] == 200  # still serving
+
+
+def test_another_upgrade_is_ignored_and_the_connection_closed_after_its_answer(
+    server: Address,
+) -> None:
+    upgrade = b"GET /health HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"
+    behind = b"GET /models HTTP/1.1\r\nHost: x\r\n\r\n"
+    reply, elapsed = raw(server, upgrade + behind)  # before: open, the second never answered
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and b'"status":"ok"' in reply
+    assert reply.count(b"HTTP/1.1 ") == 1 and b"connection: close" in reply
+    assert elapsed < TIMEOUT / 2
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("::1", "http://[::1]:8123"),  # before: http://::1:8123, no usable URL
+        ("::", "http://[::]:8123"),
+        ("127.0.0.1", "http://127.0.0.1:8123"),
+        ("localhost", "http://localhost:8123"),
+    ],
+)
+def test_the_banner_url_works_for_ipv6_hosts(
+    model_dir: Path,
+    host: str,
+    url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import topicclf.server
+    from topicclf.cli import run
+
+    def announce_only(specs: Any, options: ServeOptions, announce: Any) -> None:
+        announce(options.host, 8123)  # nothing listens: tests listen on 127.0.0.1 only
+
+    monkeypatch.setattr(topicclf.server, "serve", announce_only)
+    assert run(["serve", str(model_dir), "--host", host, "--port", "0"]) == 0
+    assert f"serving {model_dir} on {url} (a page for browsers" in capsys.readouterr().err

@@ -192,6 +192,36 @@ def test_suggest_gives_the_topics_of_tag_top_k(
             400,
             "documents[0].txt: not a key this request takes (a typo?)",
         ),
+        (  # before: the last value, 3 results
+            "projects/tiny/suggest-batch?limit=1&limit=3",
+            {"json": {"documents": [{"text": "a"}]}},
+            400,
+            "the query repeats the parameter 'limit'; give it once",
+        ),
+        (  # the repeat is reported, not the invalid value
+            "projects/tiny/suggest-batch?threshold=x&language=en&threshold=0.5",
+            {"json": {"documents": [{"text": "a"}]}},
+            400,
+            "the query repeats the parameter 'threshold'; give it once",
+        ),
+        (  # before: "Input should be less than or equal to 1"
+            "projects/tiny/suggest-batch?threshold=nan",
+            {"json": {"documents": [{"text": "a"}]}},
+            400,
+            "threshold: Input should be a finite number",
+        ),
+        (
+            "projects/tiny/suggest-batch?threshold=-inf",
+            {"json": {"documents": [{"text": "a"}]}},
+            400,
+            "threshold: Input should be a finite number",
+        ),
+        (  # as the form says it
+            "projects/tiny/suggest",
+            {"data": {"text": "a", "threshold": "nan"}},
+            400,
+            "threshold: Input should be a finite number",
+        ),
         ("projects/nope/suggest", {"data": {"text": "a"}}, 404, "Project 'nope' not found"),
         ("nowhere", {"data": {"text": "a"}}, 404, "no such endpoint: POST /v1/nowhere"),
     ],
@@ -204,6 +234,8 @@ def test_refusals_are_problems(
     assert answer.headers["content-type"] == "application/problem+json"
     problem = answer.json()
     assert problem["status"] == status and problem["type"] == "about:blank"
+    titles = {400: "Bad Request", 404: "Not Found", 415: "Unsupported Media Type"}
+    assert problem["title"] == titles[status]  # before: "Error" for the 415
     assert detail in problem["detail"] and problem["error"] == problem["detail"]
 
 
@@ -231,3 +263,10 @@ def test_metadata_fields_may_repeat_and_a_form_without_content_type_is_read(api:
 def test_limit_zero_gives_nothing(api: str) -> None:
     answer = requests.post(api + "projects/tiny/suggest", data={"text": "rain", "limit": "0"})
     assert answer.status_code == 200 and answer.json() == {"results": []}
+
+
+def test_a_parameter_a_route_does_not_take_may_repeat(api: str) -> None:
+    # Only the route's own parameters must come once; others are ignored, as before.
+    url = api + "projects/tiny/suggest-batch?limit=1&_=1&_=2"
+    answer = requests.post(url, json={"documents": [{"text": "rain"}]}, timeout=30)
+    assert answer.status_code == 200 and len(answer.json()[0]["results"]) == 1

@@ -104,6 +104,12 @@ BAD_RECORD_POLICIES = ("report", "skip", "stop")
 SERVE_HOST = "127.0.0.1"
 SERVE_PORT = 8000
 SERVE_MAX_BODY = 10 * 1024 * 1024  # bytes of one request body
+# Bytes of request bodies one server process holds at once, over all its connections (or
+# --max-body, if larger): without it, 750 connections each stalling in a 10 MB body held 7 GB.
+SERVE_MAX_BODY_TOTAL = 256 * 1024 * 1024
+# Bodies this small are never refused for the total: uvicorn buffers as much per connection
+# anyway, and small requests (/tag with a few texts) stay answered while big ones wait.
+SERVE_BODY_ALWAYS = 64 * 1024
 SERVE_MAX_HEADERS = 64 * 1024  # bytes of one request's head: request line and all headers
 SERVE_MAX_DOCUMENTS = 10_000  # documents in one request
 SERVE_WORKERS = 1  # server processes, each with its own copy of the models
@@ -117,6 +123,7 @@ SERVE_TIMEOUT_SHUTDOWN = 30.0  # on SIGTERM, seconds that requests in flight get
 SERVE_BACKLOG_RANGE = (1, 65535)
 SERVE_TIMEOUT_RANGE = (0.01, 3600.0)  # seconds, for every timeout
 SERVE_MAX_BODY_RANGE = (1, 1024 * 1024 * 1024)
+SERVE_MAX_BODY_TOTAL_RANGE = (1, 1024**4)
 SERVE_MAX_HEADERS_RANGE = (1024, 1024 * 1024)
 SERVE_MAX_DOCUMENTS_RANGE = (1, 1_000_000)
 SERVE_WORKERS_RANGE = (1, 1024)

@@ -13,6 +13,7 @@ from topicclf.config import (
     SERVE_HOST,
     SERVE_MAX_BODY,
     SERVE_MAX_BODY_RANGE,
+    SERVE_MAX_BODY_TOTAL_RANGE,
     SERVE_MAX_HEADERS,
     SERVE_MAX_HEADERS_RANGE,
     SERVE_PORT,
@@ -70,6 +71,20 @@ def serve(
             rich_help_panel=SERVE_PANEL,
         ),
     ] = SERVE_MAX_BODY,
+    max_body_total: Annotated[
+        int | None,
+        typer.Option(
+            min=SERVE_MAX_BODY_TOTAL_RANGE[0],
+            max=SERVE_MAX_BODY_TOTAL_RANGE[1],
+            help="Request bodies one server process holds in memory at once, summed over its "
+            "connections, in bytes (default: 256 MiB, or --max-body if larger; at least "
+            "--max-body). A body that would take it past this gets 503 with Retry-After and "
+            "is dropped; bodies up to 64 KiB always pass, so bodies take at most this plus "
+            "64 KiB per open connection, per worker.",
+            show_default=False,
+            rich_help_panel=SERVE_PANEL,
+        ),
+    ] = None,
     max_headers: Annotated[
         int,
         typer.Option(
@@ -111,7 +126,7 @@ def serve(
     every request on stderr. SIGTERM or Ctrl-C stops it once requests in flight are done.
     """
     from topicclf.errors import ConfigError
-    from topicclf.server import ServeOptions, parse_model_specs
+    from topicclf.server import ServeOptions, base_url, parse_model_specs
     from topicclf.server import serve as run_server
 
     try:
@@ -129,6 +144,12 @@ def serve(
             f"{cores} worker(s), each with its own copy of the models"
         )
         workers = cores
+    if max_body_total is not None and max_body_total < max_body:
+        # such a body could never be read: a 503 "retry shortly" forever
+        raise typer.BadParameter(
+            f"{max_body_total} is less than --max-body ({max_body})",
+            param_hint="'--max-body-total'",
+        )
     try:
         options = ServeOptions(
             host=host,
@@ -136,6 +157,7 @@ def serve(
             workers=workers,
             backlog=backlog,
             max_body=max_body,
+            max_body_total=max_body_total,
             max_headers=max_headers,
             timeout_idle=timeout_idle,
             timeout_headers=timeout_headers,
@@ -151,7 +173,7 @@ def serve(
 
     def announce(bound_host: str, bound_port: int) -> None:
         note(
-            f"serving {served} on http://{bound_host}:{bound_port} (a page for browsers at /, "
+            f"serving {served} on {base_url(bound_host, bound_port)} (a page for browsers at /, "
             f"POST /tag, GET /health, /v1 for Annif clients, /docs); {workers} process(es); "
             "Ctrl-C to stop"
         )

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from topicclf.server.app import AppSettings, create_app
 from topicclf.server.models import ModelSpec, ServedModel, load_models, parse_model_specs
-from topicclf.server.run import ServeOptions, bind, serve, serve_in_thread
+from topicclf.server.run import ServeOptions, base_url, bind, serve, serve_in_thread
 
 __all__ = [
     "AppSettings",
     "ModelSpec",
     "ServeOptions",
     "ServedModel",
+    "base_url",
     "bind",
     "create_app",
     "load_models",

@@ -33,7 +33,11 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     for status, description in (("4XX", "A refused request (RFC 7807)"), (500, "Server failure"))
 }
 LimitQuery = Annotated[int, Query(ge=0, description="Maximum number of results.")]
-ThresholdQuery = Annotated[float, Query(ge=0.0, le=1.0, description="Minimum score.")]
+# NaN passed the bounds' parsing and was refused as "less than or equal to 1"; the form's
+# "a finite number" is what is wrong.
+ThresholdQuery = Annotated[
+    float, Query(ge=0.0, le=1.0, allow_inf_nan=False, description="Minimum score.")
+]
 LanguageQuery = Annotated[str | None, Query(description="Language of subject labels.")]
 
 

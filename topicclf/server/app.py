@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
@@ -79,6 +79,7 @@ class AppSettings:
     max_body: int = SERVE_MAX_BODY
     max_documents: int = SERVE_MAX_DOCUMENTS
     timeout_body: float = SERVE_TIMEOUT_BODY
+    max_body_total: int | None = None  # None: see http.body_budget
 
 
 def pick_model(models: Mapping[str, ServedModel], name: str | None) -> ServedModel:
@@ -190,6 +191,23 @@ def native_router(
         return JSONBody(pick_model(models, name).info())
 
     return router
+
+
+def refuse_repeated_query(request: Request) -> None:
+    """ApiError 400 when the query repeats a parameter the route takes (`?limit=1&limit=3`):
+    FastAPI would keep the last value without a word, where a repeated form field or JSON key
+    is refused. Every query parameter of the API is a single value. Runs as a dependency of
+    every route, before the parameters are validated, so the repeat is what is reported."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None or not request.url.query:
+        return
+    taken = {param.alias for param in dependant.query_params}
+    seen: set[str] = set()
+    for key, _ in request.query_params.multi_items():
+        if key in taken:
+            if key in seen:
+                raise ApiError(400, f"the query repeats the parameter {key!r}; give it once")
+            seen.add(key)
 
 
 def _without_final_slash(request: Request) -> str | None:
@@ -304,6 +322,7 @@ def create_app(models: Mapping[str, ServedModel], settings: AppSettings | None =
         # Starlette redirects /tag/ to /tag with an absolute URL built from the Host header:
         # an open redirect (Host: evil.example). A 404 says what the path should be instead.
         redirect_slashes=False,
+        dependencies=[Depends(refuse_repeated_query)],
     )
     app.include_router(native_router(models, settings, Page.load()))
     app.include_router(annif_router(models), prefix="/v1")
@@ -311,7 +330,12 @@ def create_app(models: Mapping[str, ServedModel], settings: AppSettings | None =
     _install_openapi(app, [TagRequest, DocumentIn, ErrorBody, Problem, SuggestForm, BatchRequest])
     _install_docs(app)
     fast = TagFastPath(app, models, settings)
-    return HttpGuard(fast, max_body=settings.max_body, timeout_body=settings.timeout_body)
+    return HttpGuard(
+        fast,
+        max_body=settings.max_body,
+        timeout_body=settings.timeout_body,
+        max_body_total=settings.max_body_total,
+    )
 
 
 class TagFastPath:

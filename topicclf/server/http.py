@@ -1,10 +1,12 @@
 """HTTP hardening under the API: the JSON body every answer uses, the error shapes, an ASGI
-guard (body cap, body deadline, no dropped connection on a bug) and uvicorn's httptools
+guard (body cap, a budget for the bodies of all connections, body deadline, no dropped
+connection on a bug) and uvicorn's httptools
 protocol with a size cap and a deadline for request headers."""
 
 from __future__ import annotations
 
 import asyncio
+import http
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -13,7 +15,13 @@ from starlette.responses import JSONResponse
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from topicclf import jsontext
-from topicclf.config import SERVE_MAX_HEADERS, SERVE_TIMEOUT_BODY, SERVE_TIMEOUT_HEADERS
+from topicclf.config import (
+    SERVE_BODY_ALWAYS,
+    SERVE_MAX_BODY_TOTAL,
+    SERVE_MAX_HEADERS,
+    SERVE_TIMEOUT_BODY,
+    SERVE_TIMEOUT_HEADERS,
+)
 from topicclf.corpus.base import scrub_surrogates
 
 Scope = MutableMapping[str, Any]
@@ -30,10 +38,21 @@ TITLES = {
     405: "Method Not Allowed",
     408: "Request Timeout",
     413: "Payload Too Large",
+    415: "Unsupported Media Type",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
+
+
+def title(status: int) -> str:
+    """The reason phrase of a status: a Problem's `title`, an answer's status line."""
+    if status in TITLES:
+        return TITLES[status]
+    try:  # a status the table lacks still gets its name, never a bare "Error"
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def render_json(content: Any) -> bytes:
@@ -54,8 +73,12 @@ class JSONBody(JSONResponse):
 def error_content(path: str, status: int, message: str) -> tuple[dict[str, Any], str]:
     """(body, media type) of an error: {"error"} natively, a Problem under /v1 (Annif's)."""
     if path == ANNIF_PREFIX or path.startswith(ANNIF_PREFIX + "/"):
-        title = TITLES.get(status, "Error")
-        problem = {"type": "about:blank", "title": title, "status": status, "detail": message}
+        problem = {
+            "type": "about:blank",
+            "title": title(status),
+            "status": status,
+            "detail": message,
+        }
         return {**problem, "error": message}, "application/problem+json"
     return {"error": message}, "application/json"
 
@@ -68,26 +91,84 @@ def error_response(
     return JSONBody(content, status_code=status, headers=headers, media_type=media_type)
 
 
-async def _send_error(send: Send, path: str, status: int, message: str, close: bool) -> None:
+async def _send_error(
+    send: Send,
+    path: str,
+    status: int,
+    message: str,
+    close: bool,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     content, media_type = error_content(path, status, message)
     body = render_json(content)
     headers = [(b"content-type", media_type.encode()), (b"content-length", str(len(body)).encode())]
+    headers += extra or []
     if close:
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
+def body_budget(max_body: int, max_body_total: int | None) -> int:
+    """The bytes of request bodies a process may hold at once: `max_body_total`, or by
+    default SERVE_MAX_BODY_TOTAL (--max-body if larger, so a body of any allowed size fits)."""
+    return max_body_total if max_body_total is not None else max(SERVE_MAX_BODY_TOTAL, max_body)
+
+
+class BodyBudget:
+    """The bytes of request bodies one process holds in memory now, over all its connections,
+    and the most it may (`limit`). One per HttpGuard, so per process: each worker has its
+    own memory. Touched from the event loop only, so it needs no lock."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+
+
+class BodyClaim:
+    """The bytes of one request's body counted in a BodyBudget, until `release`."""
+
+    def __init__(self, budget: BodyBudget) -> None:
+        self.budget = budget
+        self.size = 0
+
+    def take(self, size: int) -> bool:
+        """Count `size` more bytes; False (nothing counted) when they would take the budget
+        past its limit, unless the body is still at most SERVE_BODY_ALWAYS bytes: a small
+        request is answered even while large bodies have used up the budget."""
+        budget = self.budget
+        if budget.held + size > budget.limit and self.size + size > SERVE_BODY_ALWAYS:
+            return False
+        budget.held += size
+        self.size += size
+        return True
+
+    def release(self) -> None:
+        """Give the bytes back (the body was used, refused, or its request ended)."""
+        self.budget.held -= self.size
+        self.size = 0
+
+
 class HttpGuard:
     """Reads each request's body whole before the app runs, refusing one larger than
-    `max_body` (413) or slower than `timeout_body` seconds (408); a failure in the app is
-    logged once and, if nothing was sent yet, answered with a JSON 500. HEAD is answered
-    as GET: the app sees GET, and uvicorn sends the head of its answer only."""
+    `max_body` (413), one that would take the bodies held by all connections past
+    `max_body_total` (503, see BodyBudget) or slower than `timeout_body` seconds (408); a
+    failure in the app is logged once and, if nothing was sent yet, answered with a JSON
+    500. HEAD is answered as GET: the app sees GET, and uvicorn sends the head of its
+    answer only."""
 
-    def __init__(self, app: ASGIApp, *, max_body: int, timeout_body: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int,
+        timeout_body: float,
+        max_body_total: int | None = None,
+    ) -> None:
         self.app = app
         self.max_body = max_body
         self.timeout_body = timeout_body
+        self.budget = BodyBudget(body_budget(max_body, max_body_total))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,8 +183,9 @@ class HttpGuard:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
+        claim = BodyClaim(self.budget)
         try:
-            body = await self._read_body(scope, receive, send)
+            body = await self._read_body(scope, receive, send, claim)
             if body is not None:
                 await self.app(scope, _replay(body, receive), tracking_send)
         except Exception:
@@ -111,10 +193,24 @@ class HttpGuard:
             if not started:
                 message = "internal error; see the server log"
                 await _send_error(send, scope["path"], 500, message, close=True)
+        finally:
+            # Held until the app is done with the body; given back however the request
+            # ended (answered, refused, timed out, the client gone, a failure, cancelled).
+            claim.release()
 
-    async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
-        """The whole body, or None after answering 408/413 (or when the client left)."""
+    async def _read_body(
+        self, scope: Scope, receive: Receive, send: Send, claim: BodyClaim
+    ) -> bytes | None:
+        """The whole body, or None after answering 408/413/503 (or when the client left)."""
         path = scope["path"]
+        coding = _body_coding(scope["headers"])
+        if coding is not None:
+            # Bodies are read as sent: a gzipped one was refused as "not valid JSON", and a
+            # plain one labelled gzip was read as if unlabelled. The rest is dropped as after
+            # a 413, unparsed.
+            unsupported = f"Content-Encoding {coding} is not supported; send the body uncompressed"
+            await _send_error(send, path, 415, unsupported, close=False)
+            return None
         too_large = f"the body is larger than {self.max_body} bytes (--max-body)"
         # Not closed at once after a 413: a client still sending would get a reset instead of
         # the answer. The protocol discards the rest, within the body deadline.
@@ -134,6 +230,16 @@ class HttpGuard:
                     if size > self.max_body:  # chunked bodies have no Content-Length
                         await _send_error(send, path, 413, too_large, close=False)
                         return None
+                    if not claim.take(len(chunk)):
+                        # Refused as its bytes arrive, not by Content-Length: what is held is
+                        # what costs memory. The rest is dropped as after a 413.
+                        full = (
+                            f"the server holds its limit of {self.budget.limit} bytes of "
+                            "request bodies (--max-body-total); retry shortly"
+                        )
+                        retry = [(b"retry-after", b"1")]
+                        await _send_error(send, path, 503, full, close=False, extra=retry)
+                        return None
                     chunks.append(chunk)
                     if not message.get("more_body", False):
                         return b"".join(chunks)
@@ -141,6 +247,22 @@ class HttpGuard:
             late = f"the body did not arrive within {self.timeout_body:g} s"
             await _send_error(send, path, 408, late, close=True)
             return None
+
+
+def _body_coding(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The Content-Encoding of a request that has a body, when it is not `identity` (as
+    given, at most 100 characters); None when the body is as sent, or there is none."""
+    codings: list[str] = []
+    has_body = False
+    for name, value in headers:
+        if name == b"content-encoding":
+            codings += [c.strip() for c in value.decode("latin-1").split(",")]
+        elif name == b"transfer-encoding":
+            has_body = True  # chunked: the parser takes no other
+        elif name == b"content-length":
+            has_body = has_body or value.strip(b"0") != b""
+    coded = [c for c in codings if c and c.lower() != "identity"]
+    return ", ".join(coded)[:100] if coded and has_body else None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -181,6 +303,16 @@ class _HeadTooLarge(Exception):
     """Raised in a parser callback: stops httptools at a head over the limit."""
 
 
+class _Refused(Exception):
+    """Raised in a parser callback: stops httptools at a request refused for its head alone
+    (GuardedHttpToolsProtocol.refusal says how)."""
+
+
+NO_WEBSOCKET = (
+    'this server does not speak WebSocket; send plain HTTP requests (without "Upgrade: websocket")'
+)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with more limits: a new connection must start a request
     within the idle timeout, a request's head (request line and headers) must be at most
@@ -208,6 +340,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.head_parsed = 0
         self.heads_complete = 0
         self.head_refused = False
+        self.refusal: tuple[int, str] | None = None  # (status, message) once _Refused
         # Trailers (the header lines after a chunked body's last chunk) count into the head
         # too: the parser's callbacks see whole lines, and bytes read while the parser is
         # past a chunk header with none of its data yet (the last chunk's trailers) are
@@ -290,14 +423,28 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_body(body)
 
     def on_headers_complete(self) -> None:
-        """Headers in: the body has its own deadline (HttpGuard)."""
+        """Headers in: the body has its own deadline (HttpGuard). A WebSocket handshake is
+        refused with a JSON 400: the application serves no WebSocket (uvicorn runs with
+        ws="none"), and uvicorn's own answer, or a WebSocket library's, was a bare 400."""
         self._cancel_headers_timer()
+        if self._get_upgrade() == b"websocket":
+            self.refusal = (400, NO_WEBSOCKET)
+            raise _Refused
         self.head_bytes = None
         self.heads_complete += 1
         self.body_deadline = self.loop.time() + self.timeout_body
         super().on_headers_complete()
-        if self.cycle is not None:  # None for an upgrade
+        if self.cycle is not None:
             self.cycle.transport = _CycleTransport(self)  # type: ignore[assignment]
+            if self.parser.should_upgrade():
+                # Another upgrade (h2c): ignored, as HTTP allows, and the request answered;
+                # but the parser stops after it, so a request behind it on the connection
+                # would never be answered: closed once this one is.
+                self.cycle.keep_alive = False
+
+    def _unsupported_upgrade_warning(self) -> None:
+        """An ignored upgrade is not worth a warning (uvicorn's also asked for a WebSocket
+        library, which the server does not use)."""
 
     def on_response_complete(self) -> None:
         """Answered before the body was all in (a 413): discard the rest, until the body's
@@ -404,6 +551,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.head_refused:  # the parser stopped at a callback's _HeadTooLarge
             self._refuse_head()
             return
+        if self.refusal is not None:  # or at a callback's _Refused
+            cycle = self.cycle  # the request before it (this one never got a cycle)
+            if cycle is not None and not cycle.response_complete:
+                self.transport.close()  # behind a request in flight: no place to answer
+            else:
+                self._close_with_error(*self.refusal)
+            return
         self._close_with_error(400, "the request is not valid HTTP/1.1; the server cannot read it")
 
     def _refuse_head(self) -> None:
@@ -452,7 +606,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         content, media_type = error_content(path, status, message)
         body = render_json(content)
         head = (
-            f"HTTP/1.1 {status} {TITLES[status]}\r\ncontent-type: {media_type}\r\n"
+            f"HTTP/1.1 {status} {title(status)}\r\ncontent-type: {media_type}\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
         )
         return head.encode("ascii") + body

@@ -24,6 +24,7 @@ from topicclf.config import (
     SERVE_HOST,
     SERVE_MAX_BODY,
     SERVE_MAX_BODY_RANGE,
+    SERVE_MAX_BODY_TOTAL_RANGE,
     SERVE_MAX_DOCUMENTS,
     SERVE_MAX_DOCUMENTS_RANGE,
     SERVE_MAX_HEADERS,
@@ -52,6 +53,7 @@ class ServeOptions:
     workers: int = SERVE_WORKERS
     backlog: int = SERVE_BACKLOG
     max_body: int = SERVE_MAX_BODY
+    max_body_total: int | None = None  # None: 256 MiB, or max_body if larger
     max_documents: int = SERVE_MAX_DOCUMENTS
     max_headers: int = SERVE_MAX_HEADERS
     timeout_idle: float = SERVE_TIMEOUT_IDLE
@@ -75,6 +77,15 @@ class ServeOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ConfigError(f"{name} must be between {low} and {high}, not {value!r}")
+        total = self.max_body_total
+        if total is not None:
+            low, high = SERVE_MAX_BODY_TOTAL_RANGE
+            if isinstance(total, bool) or not isinstance(total, int) or not low <= total <= high:
+                raise ConfigError(f"max_body_total must be between {low} and {high}, not {total!r}")
+            if total < self.max_body:  # such a body could never be read: 503 "retry" forever
+                raise ConfigError(
+                    f"max_body_total ({total}) must be at least max_body ({self.max_body})"
+                )
         low_s, high_s = SERVE_TIMEOUT_RANGE
         for name in ("timeout_idle", "timeout_headers", "timeout_body", "timeout_shutdown"):
             value = getattr(self, name)
@@ -86,7 +97,9 @@ class ServeOptions:
     @property
     def app_settings(self) -> AppSettings:
         """The limits the application itself enforces."""
-        return AppSettings(self.max_body, self.max_documents, self.timeout_body)
+        return AppSettings(
+            self.max_body, self.max_documents, self.timeout_body, self.max_body_total
+        )
 
 
 class ServeConfig(uvicorn.Config):
@@ -140,21 +153,33 @@ def log_config(access_log: bool) -> dict[str, Any]:
     return config
 
 
+def host_port(host: str, port: int) -> str:
+    """`host:port` as a URL writes it: an IPv6 address in brackets (`[::1]:8000`), else
+    `::1:8000` would be no usable address."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def base_url(host: str, port: int) -> str:
+    """The http:// URL of a server listening on host:port."""
+    return f"http://{host_port(host, port)}"
+
+
 def bind(host: str, port: int, backlog: int = SERVE_BACKLOG) -> socket.socket:
     """A listening TCP socket on host:port (0: any free port); TopicclfError when there can
     be none. It queues connections at once, before the application is ready for them."""
+    where = host_port(host, port)
     try:
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         sock = socket.socket(family, socket.SOCK_STREAM)
     except OSError as exc:
-        raise TopicclfError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise TopicclfError(f"cannot listen on {where}: {exc.strerror or exc}") from None
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
         sock.listen(backlog)
     except OSError as exc:
         sock.close()
-        raise TopicclfError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        raise TopicclfError(f"cannot listen on {where}: {exc.strerror}") from None
     sock.set_inheritable(True)
     return sock
 
@@ -175,6 +200,7 @@ def make_config(
         port=options.port,
         workers=options.workers,
         http=GuardedHttpToolsProtocol,
+        ws="none",  # no route is a WebSocket; the protocol refuses handshakes in JSON
         lifespan="on",
         backlog=options.backlog,
         # uvicorn annotates these as int but hands them to loop.call_later, which takes float.
