@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -1464,3 +1465,33 @@ def test_info_json_stays_strict_json_for_a_forged_manifest(
     assert code == 0
     data = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
     assert data["validation"]["micro_f1"] is None
+
+
+def test_tag_reports_an_input_that_shrinks_while_it_is_read(
+    capsys: pytest.CaptureFixture[str],
+    model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from topicclf.corpus import lines
+
+    path = tmp_path / "shrink.txt"
+    path.write_text("".join(f"rain and wind over wheat number {i}\n" for i in range(40_000)))
+    size = path.stat().st_size
+    decode = lines.decode_line
+
+    def truncate_once(*args: Any, **kwargs: Any) -> Any:
+        if path.stat().st_size > 100_000:  # as `truncate -s 100000` during the run
+            os.truncate(path, 100_000)
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(lines, "decode_line", truncate_once)
+    output = tmp_path / "tags.jsonl"
+    code, _, err = cli(capsys, "tag", str(model_dir), str(path), "--jobs", "1", "-o", str(output))
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert code == 1 and "error" in rows[-1] and all("error" not in r for r in rows[:-1])
+    assert rows[-1]["error"].endswith(
+        f"shrink.txt: changed while it was read ({size:,} bytes when opened, 100,000 now); "
+        f"documents after line {len(rows) - 1:,} may be lost or cut: read it again"
+    )
+    assert "1 record(s) could not be read" in err

@@ -1506,3 +1506,103 @@ def test_a_formula_like_field_is_written_exactly_with_one_warning(
     assert [(d.id, d.text, d.labels) for d in open_corpus(path, format=suffix)] == [
         (d.id, d.text, d.labels) for d in docs
     ]
+
+
+def _truncated_after_first(corpus: Any, path: Path, size: int) -> list[Document]:
+    """Every document of `corpus`, with `path` cut to `size` bytes once the first is read:
+    the same as another process truncating it mid-read, without a race."""
+    docs = []
+    for doc in corpus:
+        if not docs:
+            os.truncate(path, size)
+        docs.append(doc)
+    return docs
+
+
+@pytest.mark.parametrize(
+    ("fmt", "head", "line"),
+    [
+        ("lines", "", "rain and wind over wheat number {}\n"),
+        ("jsonl", "", '{{"text": "rain and wind over wheat number {}"}}\n'),
+        ("fasttext", "", "__label__weather rain and wind over wheat number {}\n"),
+        ("csv", "text,labels\n", "rain and wind over wheat number {},weather\n"),
+    ],
+)
+def test_a_file_that_shrinks_while_it_is_read_ends_with_a_bad_record(
+    tmp_path: Path, fmt: str, head: str, line: str
+) -> None:
+    # Larger than one read (256 KiB), so the truncation lands where reading has not yet got.
+    path = tmp_path / f"shrink.{fmt}"
+    path.write_text(head + "".join(line.format(i) for i in range(1, 40_001)))
+    size = path.stat().st_size
+    corpus = open_corpus(path, fmt, on_error="report")
+    with pytest.warns(
+        BadRecordWarning,
+        match=rf"shrink\.{fmt}: changed while it was read \({size:,} bytes when opened, "
+        r"100,000 now\); documents after line [\d,]+ may be lost or cut: read it again",
+    ):
+        docs = _truncated_after_first(corpus, path, 100_000)
+    kept, bad = docs[:-1], docs[-1]
+    assert bad.error is not None and bad.id == "shrink" and not bad.text
+    assert all(d.error is None for d in kept)
+    # Documents before are kept whole and in order; a line cut in two is never one.
+    number = int(re.sub(r"\D", "", bad.error.split("after line ")[1].split(" ")[0]))
+    assert len(kept) == number - (1 if head else 0)
+    assert [d.text.split()[-1] for d in kept] == [str(i) for i in range(1, len(kept) + 1)]
+    with pytest.raises(CorpusFormatError, match=r"shrink\.\w+: changed while it was read"):
+        path.write_text(head + "".join(line.format(i) for i in range(1, 40_001)))
+        _truncated_after_first(open_corpus(path, fmt), path, 100_000)
+
+
+def test_a_text_document_or_directory_file_rewritten_while_read_is_a_bad_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from topicclf.corpus import base
+
+    path = tmp_path / "story.txt"
+    path.write_text("rain " * 200_000)
+    original = base.read_capped
+
+    def shrink_midway(read: Any, where: str) -> bytes:
+        first = read(1 << 10)
+        os.truncate(path, 10)
+        return first + original(read, where)
+
+    monkeypatch.setattr("topicclf.corpus.plaintext.read_capped", shrink_midway)
+    with pytest.warns(BadRecordWarning, match=r"story\.txt: changed while it was read \(1,000,"):
+        docs = list(open_corpus(path, "text", on_error="report"))
+    assert [d.id for d in docs] == ["story"] and docs[0].error is not None
+    assert "the document may be lost or cut" in docs[0].error
+    directory = tmp_path / "dir"
+    directory.mkdir()
+    (directory / "a.txt").write_text("rain " * 1000)
+    (directory / "b.txt").write_text("goal")
+    path = directory / "a.txt"
+    monkeypatch.setattr("topicclf.corpus.directory.read_capped", shrink_midway)
+    with pytest.warns(BadRecordWarning, match=r"a\.txt: changed while it was read"):
+        docs = list(open_corpus(directory, "txtdir", on_error="report"))
+    assert [(d.id, d.error is not None) for d in docs] == [("a", True), ("b", False)]
+
+
+def test_a_file_that_grows_while_it_is_read_is_read_without_complaint(tmp_path: Path) -> None:
+    # A log being appended to: its end when the reader gets there is its end.
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(f'{{"text": "rain {i}"}}\n' for i in range(20_000)))
+    docs = []
+    for doc in open_corpus(path, "jsonl"):
+        if not docs:
+            with open(path, "a") as handle:
+                handle.write('{"text": "appended"}\n')
+        docs.append(doc)
+    assert len(docs) == 20_001 and docs[-1].text == "appended"
+    # Rewritten in place to the same size (a new mtime): changed, though no size says so.
+    path.write_text("".join(f'{{"text": "rain {i}"}}\n' for i in range(20_000)))
+    docs = []
+    with pytest.raises(CorpusFormatError, match=r"rewritten in place, still [\d,]+ bytes"):
+        for doc in open_corpus(path, "jsonl"):
+            if not docs:
+                stamp = path.stat()
+                with open(path, "r+b") as handle:
+                    handle.write(b'{"text": "snow 0"}\n')
+                os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 10**9))
+            docs.append(doc)

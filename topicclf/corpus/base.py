@@ -426,6 +426,10 @@ class _Gunzip:
         except (OSError, EOFError, zlib.error) as exc:
             raise CorpusFormatError(f"{self.path}: not a readable gzip file ({exc})") from None
 
+    def fileno(self) -> int:
+        """The descriptor of the compressed file under the stream (for `ChangeWatch`)."""
+        return self.raw.fileno()
+
     def close(self) -> None:
         """Close the gzip stream and the file under it."""
         try:
@@ -447,3 +451,68 @@ def open_bytes(path: str) -> io.BufferedReader:
     if not is_compressed(path):
         return raw
     return _Gunzip(path, raw)  # type: ignore[return-value]
+
+
+class ChangeWatch:
+    """What a regular corpus file was when it was opened (fstat of the open file), to tell at
+    its end whether it shrank or was rewritten while it was read.
+
+    A file that shrinks under a reader (truncated, or rewritten in place by `cp` or `>`)
+    ends early and its last line may be cut in two: documents lost without a word. A file
+    that only grows (a log being appended to) is read as it goes, as far as its end when the
+    reader gets there, and is not refused. The open file is what is compared, so a file
+    replaced by a rename is read whole as it was when opened (a consistent copy). Pipes,
+    devices and stdin from a pipe are not watched: they have no size to compare.
+    """
+
+    def __init__(self, path: str, handle: object) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._opened: os.stat_result | None = None
+        try:
+            fd = handle.fileno()  # type: ignore[attr-defined]
+            info = os.fstat(fd)
+        except (AttributeError, OSError, ValueError):  # io.StringIO, a closed or fake stdin
+            return
+        if stat.S_ISREG(info.st_mode):
+            self._fd, self._opened = fd, info
+
+    def check(self, after: str) -> None:
+        """Raise CorpusFormatError when the file shrank (now shorter than when opened, or
+        than where reading got to) or was rewritten in place (same size, new mtime);
+        `after` says which documents may be lost ("documents after line 9")."""
+        if self._fd is None or self._opened is None:
+            return
+        try:
+            now = os.fstat(self._fd)
+            position = os.lseek(self._fd, 0, os.SEEK_CUR)
+        except OSError:
+            return  # nothing to compare with; the read itself reports a failing file
+        before = self._opened.st_size
+        if now.st_size < max(before, position):
+            how = f"{before:,} bytes when opened, {now.st_size:,} now"
+        elif now.st_size == before and now.st_mtime_ns != self._opened.st_mtime_ns:
+            how = f"rewritten in place, still {before:,} bytes"
+        else:
+            return  # unchanged, or grown (appended to): what was read is whole
+        raise CorpusFormatError(
+            f"{self.path}: changed while it was read ({how}); {after} may be lost or cut: "
+            "read it again"
+        )
+
+    def reader(
+        self, read: Callable[[int], bytes], after: Callable[[], str]
+    ) -> Callable[[int], bytes]:
+        """`read(n)` that checks the file (`check`) when it reaches the end, before the
+        caller uses what it holds of a last line: a line cut by a shrink is never a
+        document."""
+        if self._fd is None:
+            return read
+
+        def watched(size: int) -> bytes:
+            data = read(size)
+            if not data:
+                self.check(after())
+            return data
+
+        return watched

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from topicclf.corpus.base import (
+    ChangeWatch,
     CorpusOptions,
     bad_record,
     clean_labels,
@@ -23,7 +24,8 @@ LABELS_SUFFIX = ".labels"
 def _read_file(path: Path, options: CorpusOptions) -> str:
     try:
         with path.open("rb") as handle:
-            raw = read_capped(handle.read1, str(path))
+            read = ChangeWatch(str(path), handle).reader(handle.read1, lambda: "its text")
+            raw = read_capped(read, str(path))
     except FileNotFoundError as exc:
         if path.is_symlink():
             raise source_error(path, exc) from None
