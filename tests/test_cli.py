@@ -1495,3 +1495,19 @@ def test_tag_reports_an_input_that_shrinks_while_it_is_read(
         f"documents after line {len(rows) - 1:,} may be lost or cut: read it again"
     )
     assert "1 record(s) could not be read" in err
+
+
+@pytest.mark.parametrize("codec", ["punycode", "idna"])
+def test_an_encoding_that_cannot_read_a_stream_is_refused_not_an_internal_error(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, codec: str
+) -> None:
+    path = tmp_path / "esc.txt"
+    path.write_text("rain\\u000aover\n")
+    code, out, err = cli(
+        capsys, "tag", str(model_dir), str(path), "--format", "lines", "--encoding", codec
+    )
+    flat = " ".join(err.split())
+    assert (code, out) == (1, "") and "internal error" not in err
+    assert (
+        f"error: unknown text encoding '{codec}' (--encoding): it cannot read a text file" in flat
+    )

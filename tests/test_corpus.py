@@ -653,6 +653,23 @@ def test_bad_encoding_options_fail_when_opening(tmp_path: Path) -> None:
         open_corpus(path, encoding="base64")
     with pytest.raises(CorpusFormatError, match=r"unknown --encoding-errors 'surrogateescape'"):
         open_corpus(path, encoding_errors="surrogateescape")
+    # Domain-name transforms raise a bare UnicodeError on text (before: internal errors).
+    for codec, errors, why in [
+        ("punycode", "strict", "UnicodeError: incomplete punicode string"),
+        ("punycode", "replace", "plain text read back as other text"),
+        ("idna", "strict", "UnicodeError: .*label empty or too long.*"),
+        ("idna", "replace", "UnicodeError: .*label empty or too long.*"),
+    ]:
+        with pytest.raises(
+            CorpusFormatError,
+            match=rf"unknown text encoding '{codec}' \(--encoding\): it cannot read a text "
+            rf"file a piece at a time \({why}\); use a text encoding",
+        ):
+            open_corpus(path, "lines", encoding=codec, encoding_errors=errors)
+    # Text encodings that are not ASCII-compatible pass the same check, and read.
+    for codec in ("utf-16", "cp500", "utf-7", "unicode_escape", "iso2022_jp", "cp864"):
+        path.write_text('{"text": "x y"}\n', encoding=codec)
+        assert [d.text for d in open_corpus(path, "jsonl", encoding=codec)] == ["x y"]
 
 
 def test_format_for_suffix() -> None:

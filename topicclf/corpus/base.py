@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import functools
 import gzip
 import io
 import os
@@ -90,6 +91,8 @@ def validate_options(options: CorpusOptions) -> None:
         # Not b"": empty input skips the codec, which must refuse bytes-to-bytes codecs
         # such as base64.
         b"a".decode(options.encoding, "replace")
+    except UnicodeError:
+        pass  # a codec refusing the handler or the byte: told by _stream_problem below
     except LookupError:
         raise CorpusFormatError(
             f"unknown text encoding {options.encoding!r} (--encoding); "
@@ -100,6 +103,13 @@ def validate_options(options: CorpusOptions) -> None:
             f"unknown --encoding-errors {options.encoding_errors!r}; "
             f"choose one of: {', '.join(ENCODING_ERRORS)}"
         )
+    problem = _stream_problem(options.encoding, options.encoding_errors)
+    if problem is not None:
+        raise CorpusFormatError(
+            f"unknown text encoding {options.encoding!r} (--encoding): it cannot read a "
+            f"text file a piece at a time ({problem}); use a text encoding, e.g. utf-8 or "
+            "latin-1"
+        )
     if options.on_error not in ON_ERROR:
         raise CorpusFormatError(
             f"unknown on_error policy {options.on_error!r}; choose one of: {', '.join(ON_ERROR)}"
@@ -109,6 +119,37 @@ def validate_options(options: CorpusOptions) -> None:
             f"--label-separator {options.label_separator!r} must be one or more characters "
             "that are not white space at either end, e.g. '|' or ';'"
         )
+
+
+# Prose longer than a domain name label (63 characters) with the punctuation of text, no
+# backslash escapes: every text encoding writes it and reads it back, byte by byte.
+_PROBE = (
+    "Rain, wind & hail over the wheat fields: 3 inches (7.6 cm) in 2 hours; "
+    "'so' said \"the\" report - half as much again as last year's [record] {maybe}.\n"
+) * 2
+
+
+@functools.lru_cache(maxsize=64)
+def _stream_problem(encoding: str, errors: str) -> str | None:
+    """Why a codec cannot decode a byte stream piece by piece with `errors` (and "replace",
+    which the readers use to show a bad line), or None when it can.
+
+    Readers decode lines and chunks incrementally. Codecs such as punycode and idna are
+    transforms of domain names: they raise a bare UnicodeError (not UnicodeDecodeError, the
+    record's own problem) on ordinary text, or refuse error handlers, so they are refused
+    here, before any reading, as rot13 and hex are.
+    """
+    try:
+        data = _PROBE.encode(encoding)
+        for handler in dict.fromkeys((errors, "replace")):
+            decoder = codecs.getincrementaldecoder(encoding)(errors=handler)
+            text = "".join(decoder.decode(data[i : i + 1]) for i in range(len(data)))
+            text += decoder.decode(b"", final=True)
+            if text.removeprefix("\ufeff") != _PROBE:
+                return "plain text read back as other text"
+    except Exception as exc:  # any failure on plain text disqualifies the codec
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def canonical_encoding(encoding: str) -> str:
