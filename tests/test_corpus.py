@@ -907,16 +907,18 @@ def test_a_file_made_unreadable_while_a_directory_is_read_is_that_file_s_bad_rec
 ) -> None:
     for name in "abc":
         (tmp_path / f"{name}.txt").write_text(f"text {name}")
-    real = Path.open
+    from topicclf.corpus import directory
 
-    def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
-        if self.name == "b.txt":  # the OS refusal, even for root
-            raise PermissionError(13, "Permission denied", str(self))
-        if self.name == "c.txt":
-            raise OSError(5, "Input/output error", str(self))
-        return real(self, *args, **kwargs)
+    real = directory.open_bytes
 
-    monkeypatch.setattr(Path, "open", refuse)
+    def refuse(path: str) -> Any:
+        if Path(path).name == "b.txt":  # the OS refusal, even for root
+            raise PermissionError(13, "Permission denied", path)
+        if Path(path).name == "c.txt":
+            raise OSError(5, "Input/output error", path)
+        return real(path)
+
+    monkeypatch.setattr(directory, "open_bytes", refuse)
     docs = _quiet(open_corpus(tmp_path, format="txtdir", on_error="report"))
     assert [(d.id, d.error) for d in docs] == [
         ("a", None),
@@ -1623,3 +1625,70 @@ def test_a_file_that_grows_while_it_is_read_is_read_without_complaint(tmp_path: 
                     handle.write(b'{"text": "snow 0"}\n')
                 os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 10**9))
             docs.append(doc)
+
+
+def test_a_text_directory_reads_gz_and_any_case_and_names_what_it_skips(tmp_path: Path) -> None:
+    import gzip
+
+    root = tmp_path / "td"
+    (root / "deep").mkdir(parents=True)
+    (root / "a.txt").write_text("rain on wheat")
+    (root / "B.TXT").write_text("oil price")
+    (root / "B.labels").write_text("energy\n")
+    (root / "deep" / "z.txt.gz").write_bytes(gzip.compress(b"gz rain"))
+    (root / "deep" / "z.labels").write_text("weather\n")
+    for name in ("notes.md", "x.pdf", "y.doc", "zz.html"):
+        (root / name).write_text("not a document")
+    (root / ".DS_Store").write_text("hidden: not named")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "b.txt").write_text("goal")
+    (root / "ext").symlink_to(outside, target_is_directory=True)
+    (root / "loop").symlink_to(root, target_is_directory=True)
+    assert detect_format(str(root)) == "txtdir"
+    with pytest.warns(
+        UserWarning,
+        match=r"td: 6 entries not read as documents: 2 link\(s\) to a directory, not followed "
+        r"\('ext', 'loop'\); 4 file\(s\) not named \.txt \('notes\.md', 'x\.pdf', 'y\.doc' and "
+        r"1 more\); a text directory reads NAME\.txt and NAME\.txt\.gz files \(any case\)",
+    ):
+        docs = list(open_corpus(root))
+    assert [(d.id, d.text, d.labels) for d in docs] == [
+        ("B", "oil price", ("energy",)),
+        ("a", "rain on wheat", ()),
+        ("deep/z", "gz rain", ("weather",)),
+    ]
+    # Nothing skipped: nothing said.
+    for path in (root / "ext", root / "loop", *root.glob("*.[mpdh]*")):
+        path.unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(list(open_corpus(root))) == 3
+
+
+def test_folders_read_gz_decompressed_and_name_top_level_files(tmp_path: Path) -> None:
+    import gzip
+
+    root = tmp_path / "fo"
+    (root / "weather").mkdir(parents=True)
+    (root / "sport").mkdir()
+    (root / "weather" / "1.txt").write_text("rain")
+    (root / "weather" / "4.txt.gz").write_bytes(gzip.compress(b"gz rain"))
+    (root / "sport" / "2.txt").write_text("goal")
+    (root / "readme.txt").write_text("about this corpus")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "9.txt").write_text("elsewhere")
+    (root / "sport" / "linked").symlink_to(outside, target_is_directory=True)
+    with pytest.warns(
+        UserWarning,
+        match=r"fo: 2 entries not read as documents: 1 file\(s\) directly in the top directory, "
+        r"not in a topic folder \('readme\.txt'\); 1 link\(s\) to a directory, not followed "
+        r"\('sport/linked'\); in --format folders each document is a file inside its topic",
+    ):
+        docs = list(open_corpus(root, "folders"))
+    assert [(d.id, d.text, d.labels) for d in docs] == [
+        ("sport/2.txt", "goal", ("sport",)),
+        ("weather/1.txt", "rain", ("weather",)),
+        ("weather/4.txt", "gz rain", ("weather",)),
+    ]
