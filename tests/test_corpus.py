@@ -1692,3 +1692,22 @@ def test_folders_read_gz_decompressed_and_name_top_level_files(tmp_path: Path) -
         ("weather/1.txt", "rain", ("weather",)),
         ("weather/4.txt", "gz rain", ("weather",)),
     ]
+
+
+def test_a_null_parquet_text_is_a_bad_record_as_in_json_lines(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"id": ["d1", None, "d3"], "text": ["rain", None, ""]}), path)
+    with pytest.warns(
+        BadRecordWarning, match=r"p\.parquet:row 2: the text field 'text' is null, not a string"
+    ):
+        docs = list(open_corpus(path, on_error="report"))
+    assert [(d.id, d.text, d.error is None) for d in docs] == [
+        ("d1", "rain", True),
+        ("p:2", "", False),
+        ("d3", "", True),  # an empty string is an empty document, as in JSON Lines
+    ]
+    with pytest.raises(CorpusFormatError, match=r"p\.parquet:row 2: the text field 'text' is null"):
+        list(open_corpus(path))
