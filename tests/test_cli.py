@@ -1511,3 +1511,26 @@ def test_an_encoding_that_cannot_read_a_stream_is_refused_not_an_internal_error(
     assert (
         f"error: unknown text encoding '{codec}' (--encoding): it cannot read a text file" in flat
     )
+
+
+def test_tag_reads_a_text_directory_s_gz_and_upper_case_files_and_names_the_rest(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    import gzip
+
+    docs = tmp_path / "td"
+    docs.mkdir()
+    (docs / "a.txt").write_text("rain on wheat")
+    (docs / "B.TXT").write_text("oil price")
+    (docs / "z.txt.gz").write_bytes(gzip.compress(b"gz rain"))
+    (docs / "notes.md").write_text("not a document")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.txt").write_text("goal")
+    (docs / "ext").symlink_to(tmp_path / "sub", target_is_directory=True)
+    code, out, err = cli(capsys, "tag", str(model_dir), str(docs))
+    assert code == 0 and [json.loads(line)["id"] for line in out.splitlines()] == ["B", "a", "z"]
+    assert (
+        "td: 2 entries not read as documents: 1 link(s) to a directory, not followed ('ext'); "
+        "1 file(s) not named .txt ('notes.md'); a text directory reads NAME.txt and "
+        "NAME.txt.gz files (any case)" in " ".join(err.split())
+    )
