@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -1553,3 +1554,72 @@ def test_search_set_is_named_as_given_and_checked_before_the_corpus_is_read(
     )  # fmt: skip
     assert code == 1
     assert "error: --search-set: train.epochs = 0 must be between 1 and 100000" in err
+
+
+def test_tag_reports_an_input_that_shrinks_while_it_is_read(
+    capsys: pytest.CaptureFixture[str],
+    model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from topicclf.corpus import lines
+
+    path = tmp_path / "shrink.txt"
+    path.write_text("".join(f"rain and wind over wheat number {i}\n" for i in range(40_000)))
+    size = path.stat().st_size
+    decode = lines.decode_line
+
+    def truncate_once(*args: Any, **kwargs: Any) -> Any:
+        if path.stat().st_size > 100_000:  # as `truncate -s 100000` during the run
+            os.truncate(path, 100_000)
+        return decode(*args, **kwargs)
+
+    monkeypatch.setattr(lines, "decode_line", truncate_once)
+    output = tmp_path / "tags.jsonl"
+    code, _, err = cli(capsys, "tag", str(model_dir), str(path), "--jobs", "1", "-o", str(output))
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert code == 1 and "error" in rows[-1] and all("error" not in r for r in rows[:-1])
+    assert rows[-1]["error"].endswith(
+        f"shrink.txt: changed while it was read ({size:,} bytes when opened, 100,000 now); "
+        f"documents after line {len(rows) - 1:,} may be lost or cut: read it again"
+    )
+    assert "1 record(s) could not be read" in err
+
+
+@pytest.mark.parametrize("codec", ["punycode", "idna"])
+def test_an_encoding_that_cannot_read_a_stream_is_refused_not_an_internal_error(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, codec: str
+) -> None:
+    path = tmp_path / "esc.txt"
+    path.write_text("rain\\u000aover\n")
+    code, out, err = cli(
+        capsys, "tag", str(model_dir), str(path), "--format", "lines", "--encoding", codec
+    )
+    flat = " ".join(err.split())
+    assert (code, out) == (1, "") and "internal error" not in err
+    assert (
+        f"error: unknown text encoding '{codec}' (--encoding): it cannot read a text file" in flat
+    )
+
+
+def test_tag_reads_a_text_directory_s_gz_and_upper_case_files_and_names_the_rest(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    import gzip
+
+    docs = tmp_path / "td"
+    docs.mkdir()
+    (docs / "a.txt").write_text("rain on wheat")
+    (docs / "B.TXT").write_text("oil price")
+    (docs / "z.txt.gz").write_bytes(gzip.compress(b"gz rain"))
+    (docs / "notes.md").write_text("not a document")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.txt").write_text("goal")
+    (docs / "ext").symlink_to(tmp_path / "sub", target_is_directory=True)
+    code, out, err = cli(capsys, "tag", str(model_dir), str(docs))
+    assert code == 0 and [json.loads(line)["id"] for line in out.splitlines()] == ["B", "a", "z"]
+    assert (
+        "td: 2 entries not read as documents: 1 link(s) to a directory, not followed ('ext'); "
+        "1 file(s) not named .txt ('notes.md'); a text directory reads NAME.txt and "
+        "NAME.txt.gz files (any case)" in " ".join(err.split())
+    )

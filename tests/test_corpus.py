@@ -653,6 +653,23 @@ def test_bad_encoding_options_fail_when_opening(tmp_path: Path) -> None:
         open_corpus(path, encoding="base64")
     with pytest.raises(CorpusFormatError, match=r"unknown --encoding-errors 'surrogateescape'"):
         open_corpus(path, encoding_errors="surrogateescape")
+    # Domain-name transforms raise a bare UnicodeError on text (before: internal errors).
+    for codec, errors, why in [
+        ("punycode", "strict", "UnicodeError: incomplete punicode string"),
+        ("punycode", "replace", "plain text read back as other text"),
+        ("idna", "strict", "UnicodeError: .*label empty or too long.*"),
+        ("idna", "replace", "UnicodeError: .*label empty or too long.*"),
+    ]:
+        with pytest.raises(
+            CorpusFormatError,
+            match=rf"unknown text encoding '{codec}' \(--encoding\): it cannot read a text "
+            rf"file a piece at a time \({why}\); use a text encoding",
+        ):
+            open_corpus(path, "lines", encoding=codec, encoding_errors=errors)
+    # Text encodings that are not ASCII-compatible pass the same check, and read.
+    for codec in ("utf-16", "cp500", "utf-7", "unicode_escape", "iso2022_jp", "cp864"):
+        path.write_text('{"text": "x y"}\n', encoding=codec)
+        assert [d.text for d in open_corpus(path, "jsonl", encoding=codec)] == ["x y"]
 
 
 def test_format_for_suffix() -> None:
@@ -890,16 +907,18 @@ def test_a_file_made_unreadable_while_a_directory_is_read_is_that_file_s_bad_rec
 ) -> None:
     for name in "abc":
         (tmp_path / f"{name}.txt").write_text(f"text {name}")
-    real = Path.open
+    from topicclf.corpus import directory
 
-    def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
-        if self.name == "b.txt":  # the OS refusal, even for root
-            raise PermissionError(13, "Permission denied", str(self))
-        if self.name == "c.txt":
-            raise OSError(5, "Input/output error", str(self))
-        return real(self, *args, **kwargs)
+    real = directory.open_bytes
 
-    monkeypatch.setattr(Path, "open", refuse)
+    def refuse(path: str) -> Any:
+        if Path(path).name == "b.txt":  # the OS refusal, even for root
+            raise PermissionError(13, "Permission denied", path)
+        if Path(path).name == "c.txt":
+            raise OSError(5, "Input/output error", path)
+        return real(path)
+
+    monkeypatch.setattr(directory, "open_bytes", refuse)
     docs = _quiet(open_corpus(tmp_path, format="txtdir", on_error="report"))
     assert [(d.id, d.error) for d in docs] == [
         ("a", None),
@@ -1506,3 +1525,189 @@ def test_a_formula_like_field_is_written_exactly_with_one_warning(
     assert [(d.id, d.text, d.labels) for d in open_corpus(path, format=suffix)] == [
         (d.id, d.text, d.labels) for d in docs
     ]
+
+
+def _truncated_after_first(corpus: Any, path: Path, size: int) -> list[Document]:
+    """Every document of `corpus`, with `path` cut to `size` bytes once the first is read:
+    the same as another process truncating it mid-read, without a race."""
+    docs = []
+    for doc in corpus:
+        if not docs:
+            os.truncate(path, size)
+        docs.append(doc)
+    return docs
+
+
+@pytest.mark.parametrize(
+    ("fmt", "head", "line"),
+    [
+        ("lines", "", "rain and wind over wheat number {}\n"),
+        ("jsonl", "", '{{"text": "rain and wind over wheat number {}"}}\n'),
+        ("fasttext", "", "__label__weather rain and wind over wheat number {}\n"),
+        ("csv", "text,labels\n", "rain and wind over wheat number {},weather\n"),
+    ],
+)
+def test_a_file_that_shrinks_while_it_is_read_ends_with_a_bad_record(
+    tmp_path: Path, fmt: str, head: str, line: str
+) -> None:
+    # Larger than one read (256 KiB), so the truncation lands where reading has not yet got.
+    path = tmp_path / f"shrink.{fmt}"
+    path.write_text(head + "".join(line.format(i) for i in range(1, 40_001)))
+    size = path.stat().st_size
+    corpus = open_corpus(path, fmt, on_error="report")
+    with pytest.warns(
+        BadRecordWarning,
+        match=rf"shrink\.{fmt}: changed while it was read \({size:,} bytes when opened, "
+        r"100,000 now\); documents after line [\d,]+ may be lost or cut: read it again",
+    ):
+        docs = _truncated_after_first(corpus, path, 100_000)
+    kept, bad = docs[:-1], docs[-1]
+    assert bad.error is not None and bad.id == "shrink" and not bad.text
+    assert all(d.error is None for d in kept)
+    # Documents before are kept whole and in order; a line cut in two is never one.
+    number = int(re.sub(r"\D", "", bad.error.split("after line ")[1].split(" ")[0]))
+    assert len(kept) == number - (1 if head else 0)
+    assert [d.text.split()[-1] for d in kept] == [str(i) for i in range(1, len(kept) + 1)]
+    with pytest.raises(CorpusFormatError, match=r"shrink\.\w+: changed while it was read"):
+        path.write_text(head + "".join(line.format(i) for i in range(1, 40_001)))
+        _truncated_after_first(open_corpus(path, fmt), path, 100_000)
+
+
+def test_a_text_document_or_directory_file_rewritten_while_read_is_a_bad_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from topicclf.corpus import base
+
+    path = tmp_path / "story.txt"
+    path.write_text("rain " * 200_000)
+    original = base.read_capped
+
+    def shrink_midway(read: Any, where: str) -> bytes:
+        first = read(1 << 10)
+        os.truncate(path, 10)
+        return first + original(read, where)
+
+    monkeypatch.setattr("topicclf.corpus.plaintext.read_capped", shrink_midway)
+    with pytest.warns(BadRecordWarning, match=r"story\.txt: changed while it was read \(1,000,"):
+        docs = list(open_corpus(path, "text", on_error="report"))
+    assert [d.id for d in docs] == ["story"] and docs[0].error is not None
+    assert "the document may be lost or cut" in docs[0].error
+    directory = tmp_path / "dir"
+    directory.mkdir()
+    (directory / "a.txt").write_text("rain " * 1000)
+    (directory / "b.txt").write_text("goal")
+    path = directory / "a.txt"
+    monkeypatch.setattr("topicclf.corpus.directory.read_capped", shrink_midway)
+    with pytest.warns(BadRecordWarning, match=r"a\.txt: changed while it was read"):
+        docs = list(open_corpus(directory, "txtdir", on_error="report"))
+    assert [(d.id, d.error is not None) for d in docs] == [("a", True), ("b", False)]
+
+
+def test_a_file_that_grows_while_it_is_read_is_read_without_complaint(tmp_path: Path) -> None:
+    # A log being appended to: its end when the reader gets there is its end.
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(f'{{"text": "rain {i}"}}\n' for i in range(20_000)))
+    docs = []
+    for doc in open_corpus(path, "jsonl"):
+        if not docs:
+            with open(path, "a") as handle:
+                handle.write('{"text": "appended"}\n')
+        docs.append(doc)
+    assert len(docs) == 20_001 and docs[-1].text == "appended"
+    # Rewritten in place to the same size (a new mtime): changed, though no size says so.
+    path.write_text("".join(f'{{"text": "rain {i}"}}\n' for i in range(20_000)))
+    docs = []
+    with pytest.raises(CorpusFormatError, match=r"rewritten in place, still [\d,]+ bytes"):
+        for doc in open_corpus(path, "jsonl"):
+            if not docs:
+                stamp = path.stat()
+                with open(path, "r+b") as handle:
+                    handle.write(b'{"text": "snow 0"}\n')
+                os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 10**9))
+            docs.append(doc)
+
+
+def test_a_text_directory_reads_gz_and_any_case_and_names_what_it_skips(tmp_path: Path) -> None:
+    import gzip
+
+    root = tmp_path / "td"
+    (root / "deep").mkdir(parents=True)
+    (root / "a.txt").write_text("rain on wheat")
+    (root / "B.TXT").write_text("oil price")
+    (root / "B.labels").write_text("energy\n")
+    (root / "deep" / "z.txt.gz").write_bytes(gzip.compress(b"gz rain"))
+    (root / "deep" / "z.labels").write_text("weather\n")
+    for name in ("notes.md", "x.pdf", "y.doc", "zz.html"):
+        (root / name).write_text("not a document")
+    (root / ".DS_Store").write_text("hidden: not named")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "b.txt").write_text("goal")
+    (root / "ext").symlink_to(outside, target_is_directory=True)
+    (root / "loop").symlink_to(root, target_is_directory=True)
+    assert detect_format(str(root)) == "txtdir"
+    with pytest.warns(
+        UserWarning,
+        match=r"td: 6 entries not read as documents: 2 link\(s\) to a directory, not followed "
+        r"\('ext', 'loop'\); 4 file\(s\) not named \.txt \('notes\.md', 'x\.pdf', 'y\.doc' and "
+        r"1 more\); a text directory reads NAME\.txt and NAME\.txt\.gz files \(any case\)",
+    ):
+        docs = list(open_corpus(root))
+    assert [(d.id, d.text, d.labels) for d in docs] == [
+        ("B", "oil price", ("energy",)),
+        ("a", "rain on wheat", ()),
+        ("deep/z", "gz rain", ("weather",)),
+    ]
+    # Nothing skipped: nothing said.
+    for path in (root / "ext", root / "loop", *root.glob("*.[mpdh]*")):
+        path.unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(list(open_corpus(root))) == 3
+
+
+def test_folders_read_gz_decompressed_and_name_top_level_files(tmp_path: Path) -> None:
+    import gzip
+
+    root = tmp_path / "fo"
+    (root / "weather").mkdir(parents=True)
+    (root / "sport").mkdir()
+    (root / "weather" / "1.txt").write_text("rain")
+    (root / "weather" / "4.txt.gz").write_bytes(gzip.compress(b"gz rain"))
+    (root / "sport" / "2.txt").write_text("goal")
+    (root / "readme.txt").write_text("about this corpus")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "9.txt").write_text("elsewhere")
+    (root / "sport" / "linked").symlink_to(outside, target_is_directory=True)
+    with pytest.warns(
+        UserWarning,
+        match=r"fo: 2 entries not read as documents: 1 file\(s\) directly in the top directory, "
+        r"not in a topic folder \('readme\.txt'\); 1 link\(s\) to a directory, not followed "
+        r"\('sport/linked'\); in --format folders each document is a file inside its topic",
+    ):
+        docs = list(open_corpus(root, "folders"))
+    assert [(d.id, d.text, d.labels) for d in docs] == [
+        ("sport/2.txt", "goal", ("sport",)),
+        ("weather/1.txt", "rain", ("weather",)),
+        ("weather/4.txt", "gz rain", ("weather",)),
+    ]
+
+
+def test_a_null_parquet_text_is_a_bad_record_as_in_json_lines(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"id": ["d1", None, "d3"], "text": ["rain", None, ""]}), path)
+    with pytest.warns(
+        BadRecordWarning, match=r"p\.parquet:row 2: the text field 'text' is null, not a string"
+    ):
+        docs = list(open_corpus(path, on_error="report"))
+    assert [(d.id, d.text, d.error is None) for d in docs] == [
+        ("d1", "rain", True),
+        ("p:2", "", False),
+        ("d3", "", True),  # an empty string is an empty document, as in JSON Lines
+    ]
+    with pytest.raises(CorpusFormatError, match=r"p\.parquet:row 2: the text field 'text' is null"):
+        list(open_corpus(path))

@@ -244,7 +244,7 @@ def _write_labels(
 ) -> None:
     """Tag text directories into NAME.labels files beside their NAME.txt files."""
     from topicclf.classifier import TopicClassifier
-    from topicclf.corpus.directory import text_files
+    from topicclf.corpus.directory import labels_file, text_files
     from topicclf.errors import OutputError
     from topicclf.tagging import LabelsWriter, tag_stream
 
@@ -260,8 +260,8 @@ def _write_labels(
     # a directory half tagged.
     existing: list[Path] = []
     for corpus in corpora:
-        for text in text_files(Path(corpus.path)):
-            target = text.with_suffix(".labels")
+        for text in text_files(Path(corpus.path), warn=False):  # the reader warns
+            target = labels_file(text)
             if target.is_dir():
                 raise OutputError(
                     f"{target} is a directory, where --write-labels would write the topics "

@@ -25,7 +25,7 @@ from topicclf.corpus.base import (
     validate_options,
 )
 from topicclf.corpus.delimited import read_csv, read_tsv, write_csv, write_tsv
-from topicclf.corpus.directory import looks_like_folders, read_folders, read_txtdir
+from topicclf.corpus.directory import looks_like_folders, read_folders, read_txtdir, text_files
 from topicclf.corpus.fasttext import PREFIX, read_fasttext, write_fasttext
 from topicclf.corpus.jsonl import read_jsonl, write_jsonl
 from topicclf.corpus.parquet import read_parquet
@@ -164,7 +164,7 @@ def detect_format(path: str) -> str:
             return "reuters"
         if looks_like_folders(source):
             return "folders"
-        if any(source.rglob("*.txt")):
+        if text_files(source, warn=False):
             return "txtdir"
         if (source / "manifest.json").is_file():  # a model where a corpus goes: swapped?
             raise CorpusFormatError(

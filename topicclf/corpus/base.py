@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import functools
 import gzip
 import io
 import os
@@ -90,6 +91,8 @@ def validate_options(options: CorpusOptions) -> None:
         # Not b"": empty input skips the codec, which must refuse bytes-to-bytes codecs
         # such as base64.
         b"a".decode(options.encoding, "replace")
+    except UnicodeError:
+        pass  # a codec refusing the handler or the byte: told by _stream_problem below
     except LookupError:
         raise CorpusFormatError(
             f"unknown text encoding {options.encoding!r} (--encoding); "
@@ -100,6 +103,13 @@ def validate_options(options: CorpusOptions) -> None:
             f"unknown --encoding-errors {options.encoding_errors!r}; "
             f"choose one of: {', '.join(ENCODING_ERRORS)}"
         )
+    problem = _stream_problem(options.encoding, options.encoding_errors)
+    if problem is not None:
+        raise CorpusFormatError(
+            f"unknown text encoding {options.encoding!r} (--encoding): it cannot read a "
+            f"text file a piece at a time ({problem}); use a text encoding, e.g. utf-8 or "
+            "latin-1"
+        )
     if options.on_error not in ON_ERROR:
         raise CorpusFormatError(
             f"unknown on_error policy {options.on_error!r}; choose one of: {', '.join(ON_ERROR)}"
@@ -109,6 +119,37 @@ def validate_options(options: CorpusOptions) -> None:
             f"--label-separator {options.label_separator!r} must be one or more characters "
             "that are not white space at either end, e.g. '|' or ';'"
         )
+
+
+# Prose longer than a domain name label (63 characters) with the punctuation of text, no
+# backslash escapes: every text encoding writes it and reads it back, byte by byte.
+_PROBE = (
+    "Rain, wind & hail over the wheat fields: 3 inches (7.6 cm) in 2 hours; "
+    "'so' said \"the\" report - half as much again as last year's [record] {maybe}.\n"
+) * 2
+
+
+@functools.lru_cache(maxsize=64)
+def _stream_problem(encoding: str, errors: str) -> str | None:
+    """Why a codec cannot decode a byte stream piece by piece with `errors` (and "replace",
+    which the readers use to show a bad line), or None when it can.
+
+    Readers decode lines and chunks incrementally. Codecs such as punycode and idna are
+    transforms of domain names: they raise a bare UnicodeError (not UnicodeDecodeError, the
+    record's own problem) on ordinary text, or refuse error handlers, so they are refused
+    here, before any reading, as rot13 and hex are.
+    """
+    try:
+        data = _PROBE.encode(encoding)
+        for handler in dict.fromkeys((errors, "replace")):
+            decoder = codecs.getincrementaldecoder(encoding)(errors=handler)
+            text = "".join(decoder.decode(data[i : i + 1]) for i in range(len(data)))
+            text += decoder.decode(b"", final=True)
+            if text.removeprefix("\ufeff") != _PROBE:
+                return "plain text read back as other text"
+    except Exception as exc:  # any failure on plain text disqualifies the codec
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def canonical_encoding(encoding: str) -> str:
@@ -426,6 +467,10 @@ class _Gunzip:
         except (OSError, EOFError, zlib.error) as exc:
             raise CorpusFormatError(f"{self.path}: not a readable gzip file ({exc})") from None
 
+    def fileno(self) -> int:
+        """The descriptor of the compressed file under the stream (for `ChangeWatch`)."""
+        return self.raw.fileno()
+
     def close(self) -> None:
         """Close the gzip stream and the file under it."""
         try:
@@ -447,3 +492,68 @@ def open_bytes(path: str) -> io.BufferedReader:
     if not is_compressed(path):
         return raw
     return _Gunzip(path, raw)  # type: ignore[return-value]
+
+
+class ChangeWatch:
+    """What a regular corpus file was when it was opened (fstat of the open file), to tell at
+    its end whether it shrank or was rewritten while it was read.
+
+    A file that shrinks under a reader (truncated, or rewritten in place by `cp` or `>`)
+    ends early and its last line may be cut in two: documents lost without a word. A file
+    that only grows (a log being appended to) is read as it goes, as far as its end when the
+    reader gets there, and is not refused. The open file is what is compared, so a file
+    replaced by a rename is read whole as it was when opened (a consistent copy). Pipes,
+    devices and stdin from a pipe are not watched: they have no size to compare.
+    """
+
+    def __init__(self, path: str, handle: object) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._opened: os.stat_result | None = None
+        try:
+            fd = handle.fileno()  # type: ignore[attr-defined]
+            info = os.fstat(fd)
+        except (AttributeError, OSError, ValueError):  # io.StringIO, a closed or fake stdin
+            return
+        if stat.S_ISREG(info.st_mode):
+            self._fd, self._opened = fd, info
+
+    def check(self, after: str) -> None:
+        """Raise CorpusFormatError when the file shrank (now shorter than when opened, or
+        than where reading got to) or was rewritten in place (same size, new mtime);
+        `after` says which documents may be lost ("documents after line 9")."""
+        if self._fd is None or self._opened is None:
+            return
+        try:
+            now = os.fstat(self._fd)
+            position = os.lseek(self._fd, 0, os.SEEK_CUR)
+        except OSError:
+            return  # nothing to compare with; the read itself reports a failing file
+        before = self._opened.st_size
+        if now.st_size < max(before, position):
+            how = f"{before:,} bytes when opened, {now.st_size:,} now"
+        elif now.st_size == before and now.st_mtime_ns != self._opened.st_mtime_ns:
+            how = f"rewritten in place, still {before:,} bytes"
+        else:
+            return  # unchanged, or grown (appended to): what was read is whole
+        raise CorpusFormatError(
+            f"{self.path}: changed while it was read ({how}); {after} may be lost or cut: "
+            "read it again"
+        )
+
+    def reader(
+        self, read: Callable[[int], bytes], after: Callable[[], str]
+    ) -> Callable[[int], bytes]:
+        """`read(n)` that checks the file (`check`) when it reaches the end, before the
+        caller uses what it holds of a last line: a line cut by a shrink is never a
+        document."""
+        if self._fd is None:
+            return read
+
+        def watched(size: int) -> bytes:
+            data = read(size)
+            if not data:
+                self.check(after())
+            return data
+
+        return watched

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 from topicclf.corpus.base import (
+    ChangeWatch,
     CorpusOptions,
     bad_record,
     clean_labels,
     decode_text,
     encoding_error,
+    open_bytes,
     read_capped,
     source_error,
+    uncompressed_name,
 )
 from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
@@ -22,8 +27,9 @@ LABELS_SUFFIX = ".labels"
 
 def _read_file(path: Path, options: CorpusOptions) -> str:
     try:
-        with path.open("rb") as handle:
-            raw = read_capped(handle.read1, str(path))
+        with open_bytes(str(path)) as handle:  # a .gz file decompressed
+            read = ChangeWatch(str(path), handle).reader(handle.read1, lambda: "its text")
+            raw = read_capped(read, str(path))
     except FileNotFoundError as exc:
         if path.is_symlink():
             raise source_error(path, exc) from None
@@ -40,14 +46,106 @@ def _read_file(path: Path, options: CorpusOptions) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def text_files(root: Path) -> list[Path]:
-    """The `.txt` files below a directory, sorted so every run sees the same order; a link
-    that leads nowhere (a loop, a missing target) is listed too, to be reported when read."""
-    return sorted(p for p in root.rglob("*.txt") if p.is_file() or _broken_link(p))
+TEXT_SUFFIX = ".txt"
+SHOWN_SKIPPED = 3  # names a warning about skipped entries shows
+
+
+def is_text_name(name: str) -> bool:
+    """True for a document file's name in a text directory: NAME.txt, or NAME.txt.gz (read
+    decompressed), in any case (Windows tools write NAME.TXT)."""
+    return uncompressed_name(name).lower().endswith(TEXT_SUFFIX)
+
+
+def document_path(root: Path, file: Path) -> str:
+    """A text file's id: its path below `root` without `.txt` (and `.gz`), '/' between
+    folders ('sub/a' for sub/a.TXT.gz)."""
+    relative = file.relative_to(root)
+    name = uncompressed_name(relative.name)
+    return (relative.parent / name[: -len(TEXT_SUFFIX)]).as_posix()
+
+
+def labels_file(file: Path) -> Path:
+    """Where a text file's topics are: NAME.labels beside NAME.txt (or NAME.txt.gz)."""
+    name = uncompressed_name(file.name)
+    return file.with_name(name[: -len(TEXT_SUFFIX)] + LABELS_SUFFIX)
+
+
+def text_files(root: Path, *, warn: bool = True) -> list[Path]:
+    """The document files below a directory (`is_text_name`), sorted so every run sees the
+    same order; a link that leads nowhere (a loop, a missing target) is listed too, to be
+    reported when read. With `warn`, one warning names what is below it and is not read
+    (other files, links to directories, folders that cannot be listed), so no document is
+    dropped without a word; hidden entries (.git, .DS_Store) are left out of it."""
+    files: list[Path] = []
+    skipped = _Skipped(root)
+    for here, dirs, names in _walk(root, skipped):
+        for name in dirs:
+            if (here / name).is_symlink():
+                # Not followed: a link may lead back up the tree (a loop) or out of it.
+                skipped.add("link(s) to a directory, not followed", here / name)
+        for name in names:
+            path = here / name
+            if is_text_name(name) and (path.is_file() or _broken_link(path)):
+                files.append(path)
+            elif is_text_name(name):
+                skipped.add("special file(s), not regular files", path)
+            elif not name.lower().endswith(LABELS_SUFFIX):
+                skipped.add("file(s) not named .txt", path)
+    if warn:
+        skipped.warn(
+            "a text directory reads NAME.txt and NAME.txt.gz files (any case) below it, "
+            "with no links to directories followed"
+        )
+    return sorted(files)
 
 
 def _broken_link(path: Path) -> bool:
     return path.is_symlink() and not path.exists()
+
+
+def _walk(root: Path, skipped: _Skipped) -> Iterator[tuple[Path, list[str], list[str]]]:
+    """os.walk below `root`, links to directories not entered; a folder that cannot be
+    listed is a skipped entry (os.walk alone would leave it out without a word)."""
+
+    def failed(exc: OSError) -> None:
+        if Path(exc.filename) == root:
+            raise source_error(root, exc)
+        skipped.add("folder(s) that cannot be listed", Path(exc.filename))
+
+    for here, dirs, names in os.walk(root, onerror=failed):
+        yield Path(here), dirs, names
+
+
+class _Skipped:
+    """Entries of a corpus directory that are not read, by why, for one warning."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.by_reason: dict[str, list[Path]] = {}
+
+    def add(self, reason: str, path: Path) -> None:
+        """Note one entry not read, unless it is hidden or inside a hidden folder."""
+        relative = path.relative_to(self.root)
+        if not any(part.startswith(".") for part in relative.parts):
+            self.by_reason.setdefault(reason, []).append(relative)
+
+    def warn(self, rule: str) -> None:
+        """One warning with the count and the first names of each kind of entry not read."""
+        if not self.by_reason:
+            return
+        total = sum(len(paths) for paths in self.by_reason.values())
+        kinds = []
+        for reason, paths in self.by_reason.items():
+            paths = sorted(paths)
+            shown = ", ".join(repr(p.as_posix()) for p in paths[:SHOWN_SKIPPED])
+            more = f" and {len(paths) - SHOWN_SKIPPED:,} more" if len(paths) > SHOWN_SKIPPED else ""
+            kinds.append(f"{len(paths):,} {reason} ({shown}{more})")
+        warnings.warn(
+            f"{self.root}: {total:,} entr{'y' if total == 1 else 'ies'} not read as documents: "
+            f"{'; '.join(kinds)}; {rule}",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def read_txtdir(path: str, options: CorpusOptions) -> Iterator[Document]:
@@ -67,35 +165,59 @@ def text_file_document(root: Path, file: Path, options: CorpusOptions) -> Docume
     try:
         return _text_file_document(root, file, options)
     except CorpusFormatError as exc:
-        return bad_record(exc, file.relative_to(root).with_suffix("").as_posix(), options)
+        return bad_record(exc, document_path(root, file), options)
 
 
 def _text_file_document(root: Path, file: Path, options: CorpusOptions) -> Document:
-    labels_file = file.with_suffix(LABELS_SUFFIX)
+    sidecar = labels_file(file)
     labels: tuple[str, ...] = ()
-    if labels_file.is_file():
-        labels = clean_labels(_read_file(labels_file, options).splitlines(), str(labels_file))
-    doc_id = file.relative_to(root).with_suffix("").as_posix()
+    if sidecar.is_file():
+        labels = clean_labels(_read_file(sidecar, options).splitlines(), str(sidecar))
+    doc_id = document_path(root, file)
     return Document(doc_id, _read_file(file, options), labels, generated_id=True)
 
 
 def read_folders(path: str, options: CorpusOptions) -> Iterator[Document]:
-    """Stream a single-label corpus laid out as one sub-folder per topic, one file per document."""
+    """Stream a single-label corpus laid out as one sub-folder per topic, one file per
+    document (a .gz file decompressed, its id without .gz); files directly in the top
+    directory, links to directories inside a topic and special files are not documents, and
+    one warning names them."""
     root = Path(path)
     if not root.is_dir():
         raise CorpusFormatError(f"{path}: not a directory")
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-            if file.name.startswith("."):
-                continue
-            doc_id = file.relative_to(root).as_posix()
-            doc: Document | None
-            try:
-                doc = Document(doc_id, _read_file(file, options), (folder.name,), generated_id=True)
-            except CorpusFormatError as exc:
-                doc = bad_record(exc, doc_id, options)
-            if doc is not None:
-                yield doc
+    skipped = _Skipped(root)
+    entries = sorted(root.iterdir())
+    for entry in entries:
+        if not entry.is_dir():
+            skipped.add("file(s) directly in the top directory, not in a topic folder", entry)
+    files: list[tuple[str, Path]] = []
+    for folder in (p for p in entries if p.is_dir() and not p.name.startswith(".")):
+        for here, dirs, names in _walk(folder, skipped):
+            for name in dirs:
+                if (here / name).is_symlink():
+                    skipped.add("link(s) to a directory, not followed", here / name)
+            for name in names:
+                file = here / name
+                if name.startswith("."):
+                    continue
+                if not file.is_file():
+                    skipped.add("special file(s), not regular files", file)
+                    continue
+                files.append((folder.name, file))
+    skipped.warn(
+        "in --format folders each document is a file inside its topic's folder (a link to "
+        "a directory is not followed)"
+    )
+    for topic, file in sorted(files, key=lambda item: item[1]):
+        relative = file.relative_to(root)
+        doc_id = (relative.parent / uncompressed_name(relative.name)).as_posix()
+        doc: Document | None
+        try:
+            doc = Document(doc_id, _read_file(file, options), (topic,), generated_id=True)
+        except CorpusFormatError as exc:
+            doc = bad_record(exc, doc_id, options)
+        if doc is not None:
+            yield doc
 
 
 def looks_like_folders(root: Path) -> bool:

@@ -26,6 +26,7 @@ from typing import IO, Any, NamedTuple
 
 from topicclf.corpus.base import (
     BinarySniffer,
+    ChangeWatch,
     CorpusOptions,
     bad_record,
     bom_encoding,
@@ -194,10 +195,15 @@ def numbered_lines(
             if start % codec.unit:
                 raise CorpusFormatError(f"{path}: byte {start} is not a line start")
             handle.seek(start)
-        read = byte_reader(handle, None if stop is None else stop - start)
+        number = first_line
+        # The file is checked at its end, before split_lines gives what it holds of a last
+        # line: a truncation mid-read ends the source with a bad record, not a cut line.
+        read = ChangeWatch(path, handle).reader(
+            byte_reader(handle, None if stop is None else stop - start),
+            lambda: _lines_after(number, first_line),
+        )
         if not start:
             read = BinarySniffer(read, path, codec.encoding)
-        number = first_line
         for raw in split_lines(read, codec.newline, codec.unit, record_limit()):
             if isinstance(raw, LongLine):
                 yield Line(number, "", None, "\n" if raw.ended else "", raw.size)
@@ -211,6 +217,13 @@ def numbered_lines(
     finally:
         if path != "-":
             handle.close()
+
+
+def _lines_after(number: int, first_line: int) -> str:
+    """Which documents a change found when line `number` is next may have cost."""
+    if number == first_line:
+        return "its documents" if first_line == 1 else f"documents from line {first_line}"
+    return f"documents after line {number - 1:,}"
 
 
 def _open(path: str, options: CorpusOptions) -> tuple[Any, LineCodec]:

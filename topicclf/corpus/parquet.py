@@ -155,7 +155,11 @@ def read_row_groups(
 def _document(
     record: dict[str, Any], default_id: str, options: CorpusOptions, where: str
 ) -> Document:
-    text = record.get(options.text_field) or ""
+    text = record.get(options.text_field)
+    if text is None:  # as JSON Lines' {"text": null}: no text is not an empty document
+        raise CorpusFormatError(
+            f"{where}: the text field {options.text_field!r} is null, not a string"
+        )
     raw_id = record.get(options.id_field)
     labels = record.get(options.labels_field) or []
     if isinstance(labels, str):

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from topicclf.corpus.base import (
     BinarySniffer,
+    ChangeWatch,
     CorpusOptions,
     RecordTooLongError,
     bad_record,
@@ -76,4 +77,5 @@ def _read_whole(path: str, options: CorpusOptions) -> bytes:
         read = getattr(handle, "read1", handle.read)
         return read_capped(BinarySniffer(read, path, options.encoding), path)
     with open(path, "rb") as file:
-        return read_capped(BinarySniffer(file.read1, path, options.encoding), path)
+        read = ChangeWatch(path, file).reader(file.read1, lambda: "the document")
+        return read_capped(BinarySniffer(read, path, options.encoding), path)

@@ -158,7 +158,7 @@ def _input_size(path: str, kind: str) -> int:
     if kind == "parquet":
         return sum(f.stat().st_size for f in parquet_files(path))
     if kind == "txtdir":
-        return sum(f.stat().st_size for f in text_files(Path(path)))
+        return sum(f.stat().st_size for f in text_files(Path(path), warn=False))
     return os.path.getsize(path)
 
 
