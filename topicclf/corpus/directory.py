@@ -70,6 +70,14 @@ def labels_file(file: Path) -> Path:
     return file.with_name(name[: -len(TEXT_SUFFIX)] + LABELS_SUFFIX)
 
 
+def _linked_directories(here: Path, dirs: list[str], skipped: _Skipped) -> None:
+    """Note the links to directories among `dirs`: never followed, since a link may lead
+    back up the tree (a loop) or out of it."""
+    for name in dirs:
+        if (here / name).is_symlink():
+            skipped.add("link(s) to a directory, not followed", here / name)
+
+
 def text_files(root: Path, *, warn: bool = True) -> list[Path]:
     """The document files below a directory (`is_text_name`), sorted so every run sees the
     same order; a link that leads nowhere (a loop, a missing target) is listed too, to be
@@ -79,10 +87,7 @@ def text_files(root: Path, *, warn: bool = True) -> list[Path]:
     files: list[Path] = []
     skipped = _Skipped(root)
     for here, dirs, names in _walk(root, skipped):
-        for name in dirs:
-            if (here / name).is_symlink():
-                # Not followed: a link may lead back up the tree (a loop) or out of it.
-                skipped.add("link(s) to a directory, not followed", here / name)
+        _linked_directories(here, dirs, skipped)
         for name in names:
             path = here / name
             if is_text_name(name) and (path.is_file() or _broken_link(path)):
@@ -193,9 +198,7 @@ def read_folders(path: str, options: CorpusOptions) -> Iterator[Document]:
     files: list[tuple[str, Path]] = []
     for folder in (p for p in entries if p.is_dir() and not p.name.startswith(".")):
         for here, dirs, names in _walk(folder, skipped):
-            for name in dirs:
-                if (here / name).is_symlink():
-                    skipped.add("link(s) to a directory, not followed", here / name)
+            _linked_directories(here, dirs, skipped)
             for name in names:
                 file = here / name
                 if name.startswith("."):
