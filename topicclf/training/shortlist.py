@@ -35,7 +35,7 @@ from topicclf.model.thresholds import ThresholdPolicy, apply
 from topicclf.training.analysis import choose_analysis
 from topicclf.training.data import Prepared, TrainingInfo
 from topicclf.training.groups import near_duplicate_groups
-from topicclf.training.network import epoch_progress
+from topicclf.training.network import epoch_progress, out_of_memory_explained
 from topicclf.training.pipeline import (
     Fitted,
     check_finite,
@@ -270,16 +270,17 @@ def train_rescorer(
     stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.train.patience, restore_best_weights=True
     )
-    history = model.fit(
-        (x_train - mean) / scale,
-        y_train,
-        validation_data=(x_val, y_val) if len(x_val) else None,
-        batch_size=batch,
-        epochs=config.train.epochs,
-        shuffle=True,
-        callbacks=[stopping, epoch_progress(keras, progress, config.train.epochs)],
-        verbose=0,
-    )
+    with out_of_memory_explained(batch):
+        history = model.fit(
+            (x_train - mean) / scale,
+            y_train,
+            validation_data=(x_val, y_val) if len(x_val) else None,
+            batch_size=batch,
+            epochs=config.train.epochs,
+            shuffle=True,
+            callbacks=[stopping, epoch_progress(keras, progress, config.train.epochs)],
+            verbose=0,
+        )
     losses = history.history.get("val_loss", [])
     best = int(np.argmin(losses)) + 1 if losses else 0
     return RescorerFit(
