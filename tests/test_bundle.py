@@ -802,6 +802,7 @@ def test_models_saved_before_languages_load_and_tag_as_before(
     [
         ("config.text.token_pattern", "(?:a+)+b", "could take exponential time"),
         ("config.text.token_pattern", "x" * 5000, "longer than 1000 characters"),
+        ("config.text.token_pattern", r"\w*", "matches the empty string, so it would make empty"),
         ("config.features.ngram_max", 10**18, "ngram_max = 1000000000000000000 must be between"),
         ("config.network.hidden_units", [10**30], "must be between"),
     ],

@@ -283,3 +283,86 @@ def test_a_network_within_the_file_limit_but_beyond_memory_is_refused() -> None:
         pytest.skip("this machine could train 45000 x 45000 weights")
     with pytest.raises(ConfigError, match=r"training it needs about 30\.\d GiB; this machine has"):
         build_network(config, featurizer, 3, False)
+
+
+def _huge_batches() -> tuple[Config, object]:
+    config = Config().with_overrides(
+        [
+            "network.type=embedding",
+            "features.sequence_length=100000",
+            "network.embedding_dim=4096",
+            "train.epochs=1",
+        ]
+    )
+    featurizer = make_featurizer(config.text, config.features, "sequence")
+    featurizer.fit(["rain and wind", "wheat prices rise", "rain on wheat fields", "wind farms"])
+    return config, featurizer
+
+
+def test_an_embedding_batch_beyond_memory_is_refused_before_keras_allocates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Weights within bounds, but one batch of 64 documents x 100,000 tokens x 4,096
+    dimensions is 98 GiB of activations, three times over in training: TensorFlow ran out
+    of memory after 18 s (an internal error)."""
+    from topicclf.model import networks
+
+    monkeypatch.setattr(networks, "machine_memory", lambda: 8 * 1024**3)
+    config, featurizer = _huge_batches()
+    with pytest.raises(
+        ConfigError,
+        match=r"a batch of 64 documents of 100,000 tokens in 4096 dimensions is too large: "
+        r"training it needs about 293\.0 GiB per batch; this machine has 8\.0 GiB\. Lower "
+        r"features\.sequence_length, network\.embedding_dim or train\.batch_size",
+    ):
+        networks.check_batch_memory(config, featurizer, 64)
+    small = Config().with_overrides(["network.type=embedding", "features.sequence_length=512"])
+    short = make_featurizer(small.text, small.features, "sequence")
+    short.fit(["rain and wind", "wheat prices rise", "rain on wheat fields", "wind farms"])
+    networks.check_batch_memory(small, short, 64)  # 48 MiB: fine
+    dense = Config().with_overrides(["features.sequence_length=100000"])
+    networks.check_batch_memory(dense, make_featurizer(dense.text, dense.features, "tfidf"), 64)
+
+
+def test_training_refuses_the_batch_before_building_the_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from topicclf.model import networks
+    from topicclf.training import fit_model
+    from topicclf.training import network as training_network
+
+    def never(*_: object, **__: object) -> None:
+        raise AssertionError("a network was built before its batch was checked")
+
+    monkeypatch.setattr(networks, "machine_memory", lambda: 8 * 1024**3)
+    monkeypatch.setattr(training_network, "build_network", never)
+    config, _ = _huge_batches()
+    words = ["rain and wind", "wheat prices rise", "rain on wheat fields", "wind farms"]
+    texts = [f"{words[i % 4]} record{i:02d}" for i in range(20)]
+    labels = [["weather"], ["grain"], ["weather", "grain"], ["energy"]] * 5
+    with pytest.raises(ConfigError, match=r"GiB per batch; this machine has 8\.0 GiB"):
+        fit_model(config, texts, labels)
+
+
+def test_running_out_of_memory_while_keras_trains_is_a_clear_error() -> None:
+    """TensorFlow's ResourceExhaustedError (or MemoryError) is said with advice; any other
+    error goes through as it is."""
+    from topicclf.errors import TopicclfError
+    from topicclf.training.network import out_of_memory_explained
+
+    class ResourceExhaustedError(Exception):  # tf.errors' name, without importing it
+        pass
+
+    for error in (ResourceExhaustedError("OOM when allocating tensor"), MemoryError()):
+        with (
+            pytest.raises(
+                ConfigError,
+                match=r"training ran out of memory on a batch of 64 documents \(\w+\); lower "
+                r"train\.batch_size, features\.sequence_length, network\.embedding_dim",
+            ) as caught,
+            out_of_memory_explained(64),
+        ):
+            raise error
+        assert isinstance(caught.value, TopicclfError)
+    with pytest.raises(ValueError, match="other"), out_of_memory_explained(64):
+        raise ValueError("other")

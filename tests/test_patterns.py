@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from topicclf.config import PATTERN_FLAGS, Config
 from topicclf.errors import ConfigError
-from topicclf.patterns import backtracking_risk
+from topicclf.patterns import backtracking_risk, empty_match_risk
 
 SOUND = [
     r"(?u)\b\w\w+\b",  # the default
@@ -95,3 +95,43 @@ def test_patterns_the_check_cannot_size_are_left_to_the_time_limit_or_refused_cl
         Analyzer(TextConfig(token_pattern=r"(\w)\1+"))
     with pytest.raises(ConfigError, match=r"is not a valid regular expression: ASCII, LOCALE"):
         Analyzer(TextConfig(token_pattern=r"(?L)\w+"))
+
+
+@pytest.mark.parametrize("pattern", ["", r"(?u)\b", r"\w*", "a|", r"(?=\w)", r"\w+|\b"])
+def test_a_token_pattern_that_matches_the_empty_string_is_refused(pattern: str) -> None:
+    """Empty matches would be tokens ('' and ' ' were a model's only features, and it tagged
+    every text alike)."""
+    shown = re.escape(repr(pattern))
+    with pytest.raises(
+        ConfigError,
+        match=rf"token_pattern = {shown} matches the empty string, so it would make empty "
+        r"tokens; give a pattern that matches at least one character, e.g. \\w\\w\+",
+    ):
+        Config().with_overrides([f"text.token_pattern={pattern}"])
+    assert empty_match_risk(r"\w\w+", PATTERN_FLAGS) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "b", r"\w", r"\s", r"\b", "+", "*", "?", "(?:", ")", "|"]),
+             max_size=10).map("".join),
+    st.text(alphabet="ab -", max_size=8),
+)  # fmt: skip
+def test_a_pattern_the_check_lets_through_never_matches_empty(pattern: str, text: str) -> None:
+    """Wherever a pattern finds an empty match in some text, the check refuses it."""
+    try:
+        compiled = re.compile(pattern, PATTERN_FLAGS)
+    except re.error:
+        return
+    if any(m.group() == "" for m in compiled.finditer(text)):
+        assert empty_match_risk(pattern, PATTERN_FLAGS)
+
+
+def test_the_tokenizer_drops_empty_matches_of_a_pattern_the_check_cannot_read() -> None:
+    """regex-module syntax (here \\p{L}) is not sized by the check; its empty matches are
+    dropped, so no token is ever empty."""
+    from topicclf.config import TextConfig
+    from topicclf.features.text import Analyzer
+
+    config = TextConfig(token_pattern=r"\p{L}*", stop_words="none", language="english")
+    assert Analyzer(config).tokens("rain and wind") == ["rain", "and", "wind"]

@@ -10,6 +10,7 @@ from topicclf.classifier import TopicClassifier
 from topicclf.config import Config
 from topicclf.errors import DataError
 from topicclf.model.shortlist import ShortlistNetwork
+from topicclf.model.thresholds import Rule
 from topicclf.training import fit_model
 from topicclf.training.shortlist import prepare_sparse, tune_limit_and_threshold
 
@@ -148,3 +149,73 @@ def test_tuning_again_keeps_the_shortlist_rule_one_threshold_and_a_limit(
         pytest.raises(DataError, match="none of the model's topics"),
     ):
         clf.tune_thresholds(["alpha beta"], [["not-a-subject"]])
+
+
+def unique_topics(n: int, per_document: int) -> tuple[list[str], list[list[str]]]:
+    """Documents that each have topics of their own: no held-out document's topic can be
+    among the candidates sources built without it propose (candidate recall 0)."""
+    rng = np.random.default_rng(1)
+    words = ["rain", "wind", "goal", "match", "oil", "price", "vote", "law", "sun", "snow"]
+    texts = [" ".join(rng.choice(words, 8)) for _ in range(n)]
+    return texts, [[f"t{i}_{j}" for j in range(per_document)] for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def unique() -> TopicClassifier:
+    """20,000 topics, each of one document; training warns what that means."""
+    texts, labels = unique_topics(200, 100)
+    clf = TopicClassifier(network="shortlist", epochs=2, seed=3)
+    with pytest.warns(UserWarning, match=r"validation found 0 of \d+ held-out topics \(0\.0%\) "
+                      r"among the shortlist's candidates: the topics are seen too rarely .* "
+                      r"the model will tag little"):  # fmt: skip
+        clf.fit(texts, labels)
+    return clf
+
+
+def test_topics_seen_once_warn_and_no_document_gets_a_topic_scoring_zero(
+    unique: TopicClassifier,
+) -> None:
+    """The attack: validation found none of the held-out topics among the candidates, the
+    search chose threshold 0 and every document got all of the model's topics, each scoring
+    0.0."""
+    assert unique.training_info_["shortlist"]["validation_candidate_recall"] == 0.0
+    probe = ["rain wind", "oil price vote", "", "nothing known here"]
+    for given in unique.tag(probe):
+        assert len(given) <= unique.policy_.top_k
+        assert all(score > 0 for _, score in given)
+    # The rule itself, at the laxest threshold: only topics with a positive score.
+    for given in unique.tag(probe, Rule(threshold=0.0)):
+        assert len(given) <= unique.config_.network.candidates
+        assert all(score > 0 for _, score in given)
+    assert unique.tag(["nothing known here"], Rule(threshold=0.0)) == [[]]
+
+
+def test_evaluate_holds_one_batch_of_scores_not_the_corpus(
+    unique: TopicClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """evaluate on 400 documents x 20,000 topics in batches of 10 documents: its peak stays
+    well below one dense float64 matrix of the corpus (64 MB). Before, every document got
+    every topic, and the per-document lists and confusion counts grew to gigabytes."""
+    import tracemalloc
+
+    import topicclf.classifier as classifier
+
+    texts, labels = unique_topics(200, 100)
+    texts, labels = texts * 2, labels * 2
+    n_topics = len(unique.classes_)
+    assert n_topics == 20_000
+    assert all(len(given) <= unique.policy_.top_k for given in unique.tag(texts[:20]))
+    monkeypatch.setattr(classifier, "EVALUATE_BATCH_CELLS", 10 * n_topics)
+    scored: list[int] = []
+    scores = unique.scorer_.scores
+    monkeypatch.setattr(unique.scorer_, "scores", lambda t: scored.append(len(t)) or scores(t))
+    tracemalloc.start()
+    try:
+        report = unique.evaluate(texts, labels)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert scored == [10] * 40  # the batching path
+    assert report.n_documents == 400 and report.label_cardinality_predicted <= 10
+    dense = len(texts) * n_topics * 8
+    assert peak < dense / 2, f"peak {peak / 1e6:.1f} MB"

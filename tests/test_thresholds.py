@@ -158,3 +158,56 @@ def test_a_rule_takes_exactly_the_thresholds_in_0_1(value: object) -> None:
     else:
         with pytest.raises(InputError, match=r"^Rule: threshold must be"):
             Rule(threshold=value)  # type: ignore[arg-type]
+
+
+def test_a_topic_scoring_zero_is_never_given_whatever_the_threshold() -> None:
+    """0 is a shortlist model's score off the shortlist: a threshold of 0 (chosen by the
+    search, or given) once gave every document every topic. Fallback, top_k and multi-class
+    mode give no topic scoring 0 either."""
+    scores = np.array([[0.0, 0.0, 0.0], [0.0, 0.4, 0.0], [0.2, 0.0, 0.1]], dtype=np.float32)
+    positive = scores > 0
+    for threshold in (0.0, np.zeros(3, np.float32)):
+        for fallback in (False, True):
+            for top_k in (0, 1, 2):
+                chosen = apply_thresholds(scores, threshold, fallback=fallback, top_k=top_k)
+                assert not (chosen & ~positive).any()
+    np.testing.assert_array_equal(apply_thresholds(scores, 0.0), positive)
+    np.testing.assert_array_equal(
+        apply_thresholds(scores, 0.5, fallback=True), [[0, 0, 0], [0, 1, 0], [1, 0, 0]]
+    )
+    np.testing.assert_array_equal(
+        apply_thresholds(scores, 0.0, multiclass=True), [[0, 0, 0], [0, 1, 0], [1, 0, 0]]
+    )
+    policy = ThresholdPolicy("global", np.zeros(3, np.float32), 0.0, True, 0)
+    for rule in (Rule(), Rule(threshold=0.0), Rule(top_k=3), Rule(fallback=True)):
+        assert not (decide(scores, policy, rule) & ~positive).any()
+
+
+def test_the_global_search_never_chooses_a_cut_below_every_score() -> None:
+    """Where giving everything scores the best F1 (scores that separate nothing), the
+    search keeps a cut that leaves some cells out; with a single score, it gives nothing."""
+    y = np.array([[1, 1], [1, 0]], dtype=np.float32)
+    s = np.array([[0.1, 0.3], [0.2, 0.4]], dtype=np.float32)  # every positive below 0.4
+    t = tune_global(y, s)
+    assert t > s.min()
+    assert not apply_thresholds(s, t).all()
+    same = np.full((2, 2), 0.3, dtype=np.float32)
+    assert not apply_thresholds(same, tune_global(y, same)).any()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.0, 0.1, 0.5, 0.9]), min_size=6, max_size=6),
+    st.sampled_from([0.0, 0.3, 1.0]),
+    st.booleans(),
+    st.integers(0, 3),
+)
+def test_zero_scores_are_never_chosen_in_any_mode(
+    values: list[float], threshold: float, fallback: bool, top_k: int
+) -> None:
+    scores = np.array(values, dtype=np.float32).reshape(2, 3)
+    for multiclass in (False, True):
+        chosen = apply_thresholds(
+            scores, threshold, fallback=fallback, top_k=top_k, multiclass=multiclass
+        )
+        assert not (chosen & (scores <= 0)).any()

@@ -429,7 +429,8 @@ class TopicClassifier(Estimator):
         n_topics = len(self.classes_)
         one_piece = len(docs) * n_topics <= EVALUATE_BATCH_CELLS
         batch = len(docs) if one_piece else max(1, EVALUATE_BATCH_CELLS // n_topics)
-        examples, predictions = [], []
+        examples: list[dict[str, Any]] = []
+        predictions: list[tuple[str, list[tuple[str, float]]]] = []
         progress = progress or NullProgress()
         progress.start("scoring", len(docs))
         for start in range(0, len(docs), batch):
@@ -454,15 +455,16 @@ class TopicClassifier(Estimator):
                     group.add(
                         true[rows], chosen[rows], scores=scores[rows], unknown=unknown_part[rows]
                     )
-            examples += error_examples(true, chosen, self.classes_, ids, texts)
+            # Merged as they come (most errors first, then corpus order), so that what is
+            # held grows with one batch, not with the corpus.
+            examples = sorted(
+                examples + error_examples(true, chosen, self.classes_, ids, texts),
+                key=lambda e: -(len(e["false_positives"]) + len(e["false_negatives"])),
+            )[:ERROR_EXAMPLES]
             predictions += list(zip(ids, topics_of(scores, chosen, self.classes_), strict=True))
             progress.advance(len(part))
         progress.finish()
         report = evaluation.report()
-        # Each batch's most wrong documents, merged: most errors first, then corpus order.
-        examples = sorted(
-            examples, key=lambda e: -(len(e["false_positives"]) + len(e["false_negatives"]))
-        )[:ERROR_EXAMPLES]
         if explain_examples and isinstance(self.featurizer_, TfidfFeaturizer):
             by_id = {d.id: d.text for d in docs}
             for example in examples:

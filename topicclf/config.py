@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from topicclf.errors import ConfigError
-from topicclf.patterns import backtracking_risk
+from topicclf.patterns import backtracking_risk, empty_match_risk
 from topicclf.smallfile import SmallFileError, read_small_file
 
 # The choices of each setting, used to validate and by the CLI to build its option types.
@@ -243,7 +243,9 @@ class TextConfig:
                 f"text.token_pattern = {_shown(self.token_pattern)} is longer than "
                 f"{MAX_PATTERN_CHARS} characters"
             )
-        risk = backtracking_risk(self.token_pattern, PATTERN_FLAGS)
+        risk = backtracking_risk(self.token_pattern, PATTERN_FLAGS) or empty_match_risk(
+            self.token_pattern, PATTERN_FLAGS
+        )
         if risk:
             raise ConfigError(f"text.token_pattern = {_shown(self.token_pattern)} {risk}")
 

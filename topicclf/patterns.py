@@ -8,6 +8,12 @@ the same character (`(?:a|aa)+`). Common token patterns pass: `\\b\\w\\w+\\b`, `
 `\\w+(?:[-']\\w+)*` (each repetition of the group must start with a separator). The
 tokenizer also stops a single text after `TOKEN_PATTERN_SECONDS` (features.text), for
 shapes this check does not see.
+
+A pattern that can match the empty string (``, `(?u)\\b`, `\\w*`, `a|`) is refused too
+(`empty_match_risk`): its empty matches would be tokens, and a model of empty tokens tags
+every text alike. Refusing is simpler to explain than silently dropping some matches; the
+tokenizer still drops an empty match of a pattern this check cannot read (regex-module
+syntax), so no empty token is ever made.
 """
 
 from __future__ import annotations
@@ -51,6 +57,22 @@ def backtracking_risk(pattern: str, flags: int = 0) -> str | None:
         # Shapes the parser reads but cannot size (a backreference such as (\w)\1+): the
         # tokenizer's time limit guards those.
         return None
+
+
+def empty_match_risk(pattern: str, flags: int = 0) -> str | None:
+    """Why `pattern` is refused because it can match the empty string (a phrase that
+    follows it in a message), or None. Patterns Python's parser cannot read get None: the
+    tokenizer drops their empty matches."""
+    try:
+        shortest = sre_parse.parse(pattern, flags).getwidth()[0]
+    except (re.error, RecursionError, OverflowError, ValueError, IndexError, TypeError):
+        return None
+    if shortest > 0:
+        return None
+    return (
+        "matches the empty string, so it would make empty tokens; give a pattern that "
+        "matches at least one character, e.g. \\w\\w+"
+    )
 
 
 def _risk(items: list[tuple[Any, Any]], factor: int = 1) -> str | None:

@@ -122,7 +122,9 @@ class _LimitedFindall:
                 f"{TOKEN_PATTERN_SECONDS:g} s on one text of {len(text)} characters: it "
                 "backtracks too much; make the end of each repetition unambiguous"
             ) from None
-        return found
+        # A pattern the empty-match check cannot read (regex-module syntax) may still match
+        # the empty string: an empty token is never made (patterns.empty_match_risk).
+        return [token for token in found if token]
 
 
 class Analyzer:

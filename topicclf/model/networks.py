@@ -342,10 +342,7 @@ def check_network_size(parameters: int, what: str) -> None:
     from topicclf.config import MODEL_NETWORK_MAX_BYTES
 
     weights = parameters * 4
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not every system reports it
-        memory = 0
+    memory = machine_memory()
     if weights > MODEL_NETWORK_MAX_BYTES or (memory and 4 * weights > memory):
         limit = (
             f"a saved network may hold at most {MODEL_NETWORK_MAX_BYTES / 1024**3:.0f} GiB"
@@ -356,6 +353,43 @@ def check_network_size(parameters: int, what: str) -> None:
         raise ConfigError(
             f"the network would have {parameters:,} weights ({what}); {limit}. Lower "
             "network.hidden_units, network.embedding_dim or features.max_features"
+        )
+
+
+def machine_memory() -> int:
+    """The machine's physical memory in bytes, or 0 where the system does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # not every system reports it
+        return 0
+
+
+# Float32 copies of a batch's per-position activations that training holds at once: the
+# forward values, their gradients in the backward pass, and one temporary (a masked or
+# activated copy).
+ACTIVATION_COPIES = 3
+
+
+def check_batch_memory(config: Config, featurizer: Featurizer, batch: int) -> None:
+    """Refuse, before Keras allocates anything, an embedding network whose training batch
+    alone would not fit in this machine's memory: the embedding's output is batch x
+    sequence length x embedding_dim floats (and a convolution's, x filters), each held
+    ACTIVATION_COPIES times. (Weights are `check_network_size`'s; a dense network's
+    activations are batch x hidden units, small beside its weights.)"""
+    net = config.network
+    length = getattr(featurizer, "sequence_length_", None)
+    kind = NETWORKS.get(net.type)  # "auto" is resolved before training: nothing to size here
+    if kind is None or kind.featurizer != "sequence" or length is None:
+        return
+    per_position = net.embedding_dim + net.conv_filters
+    needed = ACTIVATION_COPIES * 4 * batch * int(length) * per_position
+    memory = machine_memory()
+    if memory and needed > memory:
+        raise ConfigError(
+            f"a batch of {batch} documents of {int(length):,} tokens in {net.embedding_dim} "
+            f"dimensions is too large: training it needs about {needed / 1024**3:,.1f} GiB "
+            f"per batch; this machine has {memory / 1024**3:,.1f} GiB. Lower "
+            "features.sequence_length, network.embedding_dim or train.batch_size"
         )
 
 

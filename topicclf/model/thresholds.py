@@ -52,16 +52,20 @@ class ThresholdPolicy:
 
 
 def _best_cut(
-    sorted_truth: np.ndarray, sorted_scores: np.ndarray, n_pos: int
+    sorted_truth: np.ndarray, sorted_scores: np.ndarray, n_pos: int, *, everything: bool = True
 ) -> tuple[float, float]:
-    """Best F1 over all cuts of scores sorted in descending order, and its threshold."""
+    """Best F1 over all cuts of scores sorted in descending order, and its threshold;
+    without `everything`, never the cut below every score (1.0, nothing, when no other
+    cut exists)."""
     if n_pos == 0 or sorted_scores.size == 0:
         return 0.0, 1.0
     tp = np.cumsum(sorted_truth)
     k = np.arange(1, sorted_truth.size + 1)
     f1 = 2.0 * tp / (k + n_pos)
     # Only cut between distinct scores: equal scores cannot be separated by a threshold.
-    distinct = np.append(sorted_scores[:-1] > sorted_scores[1:], True)
+    distinct = np.append(sorted_scores[:-1] > sorted_scores[1:], everything)
+    if not distinct.any():
+        return 0.0, 1.0
     f1 = np.where(distinct, f1, -1.0)
     best = int(np.argmax(f1))
     nxt = sorted_scores[best + 1] if best + 1 < sorted_scores.size else 0.0
@@ -69,11 +73,13 @@ def _best_cut(
 
 
 def tune_global(y_true: np.ndarray, scores: np.ndarray) -> float:
-    """The single threshold that maximizes micro-F1 on (y_true, scores)."""
+    """The single threshold that maximizes micro-F1 on (y_true, scores), never one below
+    every score: that would give every document every topic (on validation where the scores
+    separate nothing, giving everything can score the best F1)."""
     flat_scores = scores.ravel()
     order = np.argsort(-flat_scores, kind="stable")
     truth = y_true.ravel()[order].astype(np.float64)
-    _, threshold = _best_cut(truth, flat_scores[order], int(truth.sum()))
+    _, threshold = _best_cut(truth, flat_scores[order], int(truth.sum()), everything=False)
     return threshold
 
 
@@ -121,9 +127,11 @@ class Rule:
     """What a caller changes about the stored policy when choosing topics.
 
     `threshold`: one threshold for every topic, with no fallback (exactly that cut);
-    `top_k`: at most the k best topics (alone: the k best whatever their scores);
+    `top_k`: at most the k best topics (alone: the k best whatever their positive scores);
+    a topic that scores 0 is never given, whatever the rule (`apply_thresholds`);
     `fallback`: False never gives a topic below its threshold (None keeps the policy's).
-    A multi-class model always gives its one best topic; these change nothing there.
+    A multi-class model always gives its one best topic (when it scores above 0); these
+    change nothing there.
     """
 
     threshold: float | None = None
@@ -245,21 +253,29 @@ def apply_thresholds(
     multiclass: bool = False,
 ) -> np.ndarray:
     """Scores at or above their topic's threshold; at least the best topic with `fallback`;
-    at most the `top_k` best when top_k > 0; exactly the best one in multi-class mode."""
+    at most the `top_k` best when top_k > 0; exactly the best one in multi-class mode.
+
+    Whatever the threshold, a topic that scores 0 is never given (a threshold of 0 means
+    every topic with a positive score): 0 is what a shortlist model scores the topics off a
+    document's shortlist, and a cut at 0 once gave every document all 500,000 topics of a
+    model. Only a score above 0 is evidence for a topic, in every mode."""
     n_docs, n_labels = scores.shape
+    positive = scores > 0
     if multiclass:
         out = np.zeros_like(scores, dtype=bool)
         if n_labels:
             out[np.arange(n_docs), np.argmax(scores, axis=1)] = True
-        return out
-    out = scores >= np.asarray(thresholds, dtype=scores.dtype)
+        return out & positive
+    out = (scores >= np.asarray(thresholds, dtype=scores.dtype)) & positive
     if top_k and top_k < n_labels:
         # Keep only the top_k highest-scoring of the selected topics.
         kth = -np.partition(-scores, top_k - 1, axis=1)[:, top_k - 1 : top_k]
         out &= scores >= kth
     if fallback and n_labels:
-        empty = ~out.any(axis=1)
-        out[np.flatnonzero(empty), np.argmax(scores[empty], axis=1)] = True
+        empty = np.flatnonzero(~out.any(axis=1))
+        best = np.argmax(scores[empty], axis=1)
+        given = scores[empty, best] > 0
+        out[empty[given], best[given]] = True
     return out
 
 

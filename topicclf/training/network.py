@@ -7,6 +7,8 @@ early stopping on validation F1, the refit on every document, and progress per e
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -19,12 +21,14 @@ from topicclf.config import (
     AUTO_LEARNING_RATE,
     Config,
 )
+from topicclf.errors import ConfigError
 from topicclf.features import Featurizer
 from topicclf.metrics import evaluate
 from topicclf.model.inference import export_dense_weights, import_dense_weights, scores_now
 from topicclf.model.networks import (
     adam,
     build_network,
+    check_batch_memory,
     init_output_bias,
     keras_module,
     loss_function,
@@ -53,6 +57,7 @@ def train_network(
     x_val, y_val = x_all[val], data.y[val]
     val_logits = None if linear_logits is None else linear_logits[val]
     batch, rate = schedule(config, len(train))
+    check_batch_memory(config, featurizer, batch)
     model = new_network(
         config, featurizer, data.y[train], data.multiclass, rate, linear_logits is not None
     )
@@ -72,16 +77,19 @@ def train_network(
         monitor=monitor, mode=direction, patience=config.train.patience, restore_best_weights=True
     )
     callbacks.insert(-1, stopping)
-    history = model.fit(
-        _inputs(_fit_input(x_all[train]), None if linear_logits is None else linear_logits[train]),
-        data.y[train],
-        validation_data=validation_data,
-        batch_size=batch,
-        epochs=config.train.epochs,
-        shuffle=True,
-        callbacks=callbacks,
-        verbose=0,
-    )
+    with out_of_memory_explained(batch):
+        history = model.fit(
+            _inputs(
+                _fit_input(x_all[train]), None if linear_logits is None else linear_logits[train]
+            ),
+            data.y[train],
+            validation_data=validation_data,
+            batch_size=batch,
+            epochs=config.train.epochs,
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=0,
+        )
     values = history.history.get(monitor, [])
     if not values:
         return model, 0, 0
@@ -119,21 +127,40 @@ def refit_network(
     """
     keras = keras_module()
     batch, rate = schedule(config, len(data.train_idx))  # as the network was trained
+    check_batch_memory(config, featurizer, batch)
     if network_kind(config.network.type).refit == "fresh":
         network = new_network(config, featurizer, data.y, data.multiclass, rate)
         epochs = best_epoch
     else:  # "continue"
         epochs = refit_epochs(best_epoch, config.train.validation_split)
-    network.fit(
-        _inputs(_fit_input(x_all), linear_logits),
-        data.y,
-        batch_size=batch,
-        epochs=epochs,
-        shuffle=True,
-        callbacks=[epoch_progress(keras, progress, epochs, "refit")],
-        verbose=0,
-    )
+    with out_of_memory_explained(batch):
+        network.fit(
+            _inputs(_fit_input(x_all), linear_logits),
+            data.y,
+            batch_size=batch,
+            epochs=epochs,
+            shuffle=True,
+            callbacks=[epoch_progress(keras, progress, epochs, "refit")],
+            verbose=0,
+        )
     return network, epochs
+
+
+@contextmanager
+def out_of_memory_explained(batch: int) -> Iterator[None]:
+    """TensorFlow's out-of-memory error (ResourceExhaustedError, or numpy's MemoryError)
+    while Keras trains, as a ConfigError that says what to lower: an estimate cannot see
+    every allocation (`check_batch_memory`), and an internal error says nothing useful."""
+    try:
+        yield
+    except Exception as exc:
+        if type(exc).__name__ != "ResourceExhaustedError" and not isinstance(exc, MemoryError):
+            raise
+        raise ConfigError(
+            f"training ran out of memory on a batch of {batch} documents "
+            f"({type(exc).__name__}); lower train.batch_size, features.sequence_length, "
+            "network.embedding_dim, network.hidden_units or features.max_features"
+        ) from None
 
 
 def schedule(config: Config, n_train: int) -> tuple[int, float]:

@@ -11,6 +11,7 @@ VALIDATION_CELLS allows.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,7 @@ from topicclf.model.thresholds import ThresholdPolicy, apply
 from topicclf.training.analysis import choose_analysis
 from topicclf.training.data import Prepared, TrainingInfo
 from topicclf.training.groups import near_duplicate_groups
-from topicclf.training.network import epoch_progress
+from topicclf.training.network import epoch_progress, out_of_memory_explained
 from topicclf.training.pipeline import (
     Fitted,
     check_finite,
@@ -47,6 +48,9 @@ from topicclf.types import Progress
 # The validation report is measured on at most this many (document, topic) cells: it is
 # computed on dense matrices, and a library vocabulary times every held-out document is not.
 VALIDATION_CELLS = 20_000_000
+# Below this share of the held-out documents' topics among their candidates, training warns
+# (a shortlist that works finds most of them; the test corpus's, over 90%).
+LOW_CANDIDATE_RECALL = 0.05
 # Topic limits and thresholds tried for tagging (Annif's `optimize` tries the same kind).
 LIMITS = tuple(range(1, 11))
 THRESHOLD_GRID = tuple(round(t, 2) for t in np.arange(0.0, 0.96, 0.05))
@@ -112,6 +116,7 @@ def fit_shortlist(
     y_report = data.y[report_rows].toarray()
     validation = evaluate(y_report, apply(scores, policy), data.classes, scores=scores)
     recall = float(targets[val].sum() / max(1, gold.sum()))
+    warn_low_candidate_recall(recall, int(targets[val].sum()), int(gold.sum()))
     info = TrainingInfo(
         near_duplicates=data.near_duplicates(),
         char_ngrams=None,
@@ -143,6 +148,22 @@ def fit_shortlist(
     )
     scorer = Scorer(featurizer, network)
     return Fitted(data.classes, data.mode, scorer, policy, validation, info)
+
+
+def warn_low_candidate_recall(recall: float, found: int, total: int) -> None:
+    """Warn when validation found (almost) none of the held-out documents' topics among
+    their candidates: the rescorer then learned from no positive examples, and the model,
+    saved all the same, tags little and what it tags is a guess."""
+    if total == 0 or recall >= LOW_CANDIDATE_RECALL:
+        return
+    warnings.warn(
+        f"validation found {found} of {total} held-out topics ({recall:.1%}) among the "
+        "shortlist's candidates: the topics are seen too rarely (most in one or two "
+        "training documents) for a shortlist to propose them, so the model will tag little "
+        "and its topics are guesses; give more documents per topic, or merge rare topics",
+        UserWarning,
+        stacklevel=2,
+    )
 
 
 def prepare_sparse(
@@ -249,16 +270,17 @@ def train_rescorer(
     stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.train.patience, restore_best_weights=True
     )
-    history = model.fit(
-        (x_train - mean) / scale,
-        y_train,
-        validation_data=(x_val, y_val) if len(x_val) else None,
-        batch_size=batch,
-        epochs=config.train.epochs,
-        shuffle=True,
-        callbacks=[stopping, epoch_progress(keras, progress, config.train.epochs)],
-        verbose=0,
-    )
+    with out_of_memory_explained(batch):
+        history = model.fit(
+            (x_train - mean) / scale,
+            y_train,
+            validation_data=(x_val, y_val) if len(x_val) else None,
+            batch_size=batch,
+            epochs=config.train.epochs,
+            shuffle=True,
+            callbacks=[stopping, epoch_progress(keras, progress, config.train.epochs)],
+            verbose=0,
+        )
     losses = history.history.get("val_loss", [])
     best = int(np.argmin(losses)) + 1 if losses else 0
     return RescorerFit(
@@ -330,9 +352,12 @@ def tune_limit_and_threshold(
     for limit in limits:
         for threshold in thresholds:
             for fallback in fallbacks:
-                chosen = ranked[:, :limit] >= threshold
+                # As `apply_thresholds` decides: a candidate scoring 0 is never given (nor
+                # an empty slot, -1), so a threshold of 0 is every positive candidate.
+                top = ranked[:, :limit]
+                chosen = (top >= threshold) & (top > 0.0)
                 if fallback:
-                    chosen[:, 0] |= ranked[:, 0] >= 0.0
+                    chosen[:, 0] |= ranked[:, 0] > 0.0
                 tp = float((hits[:, :limit] * chosen).sum())
                 f1 = 2 * tp / max(1.0, total + float(chosen.sum()))
                 if f1 > best[0] + 1e-12:
