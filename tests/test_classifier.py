@@ -741,3 +741,21 @@ def test_tag_refuses_what_is_not_a_rule(tiny_dense: TopicClassifier) -> None:
         tiny_dense.tag(["oil"], {"top_k": 1})  # type: ignore[arg-type]
     (row,) = tiny_dense.tag(["oil"], Rule(threshold=np.float32(0.0), top_k=np.int64(2)))
     assert len(row) == 2
+
+
+def test_error_examples_explain_their_own_text_where_ids_repeat(
+    tiny_dense: TopicClassifier, tiny_docs: list[Document]
+) -> None:
+    # Before: examples were explained through {id: text}, so with a repeated id an example
+    # was explained by another document's words.
+    docs = [dataclasses.replace(d, id="same") for d in tiny_docs]
+    report = tiny_dense.evaluate(docs, explain_examples=True)
+    assert report.examples
+    texts = [d.text for d in docs]
+    for example in report.examples:
+        assert "position" not in example
+        own = next(t for t in texts if t[:400] == example["text"])
+        words = set(own.lower().split())
+        for terms in example["explanations"].values():
+            for term, _ in terms:
+                assert set(term.split()) <= words | {"…"}, (term, own)

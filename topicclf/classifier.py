@@ -458,19 +458,19 @@ class TopicClassifier(Estimator):
             # Merged as they come (most errors first, then corpus order), so that what is
             # held grows with one batch, not with the corpus.
             examples = sorted(
-                examples + error_examples(true, chosen, self.classes_, ids, texts),
+                examples
+                + error_examples(true, chosen, self.classes_, ids, texts, first_position=start),
                 key=lambda e: -(len(e["false_positives"]) + len(e["false_negatives"])),
             )[:ERROR_EXAMPLES]
             predictions += list(zip(ids, topics_of(scores, chosen, self.classes_), strict=True))
             progress.advance(len(part))
         progress.finish()
         report = evaluation.report()
-        if explain_examples and isinstance(self.featurizer_, TfidfFeaturizer):
-            by_id = {d.id: d.text for d in docs}
-            for example in examples:
-                example["explanations"] = {
-                    e.topic: e.up for e in self.explain(by_id[example["id"]], top=6)
-                }
+        for example in examples:
+            # By position, not id: ids may repeat, and each example explains its own text.
+            text = docs[example.pop("position")].text
+            if explain_examples and isinstance(self.featurizer_, TfidfFeaturizer):
+                example["explanations"] = {e.topic: e.up for e in self.explain(text, top=6)}
         by_language = {
             name: group_figures(group.report())
             for name, group in sorted(groups.items(), key=lambda kv: -kv[1].n_docs)

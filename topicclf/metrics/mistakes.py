@@ -50,8 +50,11 @@ def error_examples(
     ids: list[str],
     texts: list[str],
     most: int = ERROR_EXAMPLES,
+    first_position: int | None = None,
 ) -> list[dict[str, Any]]:
-    """A handful of documents with false positives or negatives, most errors first."""
+    """A handful of documents with false positives or negatives, most errors first; with
+    `first_position` (the corpus position of row 0), each also holds its "position", which
+    tells documents apart where ids repeat."""
     wrong = (truth != pred).sum(axis=1)
     names = np.asarray(label_names)
     out = []
@@ -67,5 +70,6 @@ def error_examples(
                 "false_positives": names[~truth[i] & pred[i]].tolist(),
                 "false_negatives": names[truth[i] & ~pred[i]].tolist(),
             }
+            | ({} if first_position is None else {"position": first_position + int(i)})
         )
     return out
