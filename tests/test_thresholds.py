@@ -211,3 +211,23 @@ def test_zero_scores_are_never_chosen_in_any_mode(
             scores, threshold, fallback=fallback, top_k=top_k, multiclass=multiclass
         )
         assert not (chosen & (scores <= 0)).any()
+
+
+def test_top_k_gives_at_most_k_topics_when_scores_tie() -> None:
+    # Before: every topic tied with the k-th score was kept (three topics for top_k=1).
+    scores = np.array([[0.5, 0.5, 0.5, 0.1], [0.9, 0.2, 0.9, 0.9], [0.3, 0.2, 0.1, 0.0]])
+    one = apply_thresholds(scores, np.full(4, -np.inf), top_k=1)
+    assert one.tolist() == [
+        [True, False, False, False],
+        [True, False, False, False],
+        [True, False, False, False],
+    ]
+    two = apply_thresholds(scores, np.full(4, -np.inf), top_k=2)
+    assert two.sum(axis=1).tolist() == [2, 2, 2] and two[1].tolist() == [True, False, True, False]
+
+
+@given(st.lists(st.integers(0, 3), min_size=1, max_size=12), st.integers(1, 5))
+def test_top_k_is_never_exceeded(levels: list[int], k: int) -> None:
+    scores = np.array([levels], dtype=np.float64) / 4 + 0.01
+    chosen = apply_thresholds(scores, np.zeros(len(levels)), top_k=k)
+    assert chosen.sum() == min(k, len(levels))

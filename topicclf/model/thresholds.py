@@ -271,6 +271,12 @@ def apply_thresholds(
         # Keep only the top_k highest-scoring of the selected topics.
         kth = -np.partition(-scores, top_k - 1, axis=1)[:, top_k - 1 : top_k]
         out &= scores >= kth
+        # Ties at the k-th score kept more than k; the first columns win, as in a stable sort.
+        for row in np.flatnonzero(out.sum(axis=1) > top_k):
+            columns = np.flatnonzero(out[row])
+            keep = columns[np.argsort(-scores[row, columns], kind="stable")[:top_k]]
+            out[row] = False
+            out[row, keep] = True
     if fallback and n_labels:
         empty = np.flatnonzero(~out.any(axis=1))
         best = np.argmax(scores[empty], axis=1)
