@@ -322,6 +322,19 @@ def test_an_embedding_batch_beyond_memory_is_refused_before_keras_allocates(
     networks.check_batch_memory(small, short, 64)  # 48 MiB: fine
     dense = Config().with_overrides(["features.sequence_length=100000"])
     networks.check_batch_memory(dense, make_featurizer(dense.text, dense.features, "tfidf"), 64)
+    # Convolution filters are named where they take the memory (their advice helped nothing).
+    conv = Config().with_overrides(
+        ["network.type=embedding", "features.sequence_length=2000", "network.embedding_dim=64",
+         "network.conv_filters=65536", "network.kernel_size=64"]
+    )  # fmt: skip
+    wide = make_featurizer(conv.text, conv.features, "sequence")
+    wide.fit(["rain and wind", "wheat prices rise", "rain on wheat fields", "wind farms"])
+    with pytest.raises(
+        ConfigError,
+        match=r"in 64 dimensions and 65,536 convolution filters is too large: .* Lower "
+        r"features\.sequence_length, network\.embedding_dim, network\.conv_filters or train",
+    ):
+        networks.check_batch_memory(conv, wide, 64)
 
 
 def test_training_refuses_the_batch_before_building_the_network(

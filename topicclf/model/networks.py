@@ -385,11 +385,14 @@ def check_batch_memory(config: Config, featurizer: Featurizer, batch: int) -> No
     needed = ACTIVATION_COPIES * 4 * batch * int(length) * per_position
     memory = machine_memory()
     if memory and needed > memory:
+        filters = f" and {net.conv_filters:,} convolution filters" if net.conv_filters else ""
         raise ConfigError(
             f"a batch of {batch} documents of {int(length):,} tokens in {net.embedding_dim} "
-            f"dimensions is too large: training it needs about {needed / 1024**3:,.1f} GiB "
-            f"per batch; this machine has {memory / 1024**3:,.1f} GiB. Lower "
-            "features.sequence_length, network.embedding_dim or train.batch_size"
+            f"dimensions{filters} is too large: training it needs about "
+            f"{needed / 1024**3:,.1f} GiB per batch; this machine has "
+            f"{memory / 1024**3:,.1f} GiB. Lower features.sequence_length, "
+            f"network.embedding_dim{', network.conv_filters' if filters else ''} or "
+            "train.batch_size"
         )
 
 
