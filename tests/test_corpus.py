@@ -1711,3 +1711,26 @@ def test_a_null_parquet_text_is_a_bad_record_as_in_json_lines(tmp_path: Path) ->
     ]
     with pytest.raises(CorpusFormatError, match=r"p\.parquet:row 2: the text field 'text' is null"):
         list(open_corpus(path))
+
+
+def test_files_that_share_a_document_name_are_named_not_read_over_each_other(
+    tmp_path: Path,
+) -> None:
+    # Before: x.txt, x.TXT and x.txt.gz were three documents with the id x, and
+    # --write-labels wrote all three into one x.labels (two documents' topics lost).
+    import gzip
+
+    folder = tmp_path / "wl"
+    folder.mkdir()
+    (folder / "x.txt").write_text("rain over wheat")
+    (folder / "x.TXT").write_text("oil price gas")
+    (folder / "x.txt.gz").write_bytes(gzip.compress(b"goal match team"))
+    (folder / "y.TXT").write_text("alone, in capitals")
+    with pytest.warns(
+        UserWarning,
+        match=r"2 file\(s\) whose name another document has \(NAME\.txt beside NAME\.TXT or "
+        r"NAME\.txt\.gz: one id, one \.labels file\), not read: rename them \('x\.TXT', "
+        r"'x\.txt\.gz'\)",
+    ):
+        docs = list(open_corpus(folder, format="txtdir"))
+    assert [(d.id, d.text) for d in docs] == [("x", "rain over wheat"), ("y", "alone, in capitals")]

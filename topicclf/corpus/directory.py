@@ -96,12 +96,31 @@ def text_files(root: Path, *, warn: bool = True) -> list[Path]:
                 skipped.add("special file(s), not regular files", path)
             elif not name.lower().endswith(LABELS_SUFFIX):
                 skipped.add("file(s) not named .txt", path)
+    kept = _one_per_name(sorted(files), skipped)
     if warn:
         skipped.warn(
             "a text directory reads NAME.txt and NAME.txt.gz files (any case) below it, "
             "with no links to directories followed"
         )
-    return sorted(files)
+    return kept
+
+
+def _one_per_name(files: list[Path], skipped: _Skipped) -> list[Path]:
+    """One document per name: NAME.txt, NAME.TXT and NAME.txt.gz would share an id and a
+    NAME.labels file (one document's topics written over another's), so the first of
+    NAME.txt, then the others in sorted order, is read and the rest are named as skipped."""
+    chosen: dict[Path, Path] = {}
+    for file in sorted(files, key=lambda f: (not f.name.endswith(TEXT_SUFFIX), f)):
+        target = labels_file(file)
+        if target in chosen:
+            skipped.add(
+                "file(s) whose name another document has (NAME.txt beside NAME.TXT or "
+                "NAME.txt.gz: one id, one .labels file), not read: rename them",
+                file,
+            )
+        else:
+            chosen[target] = file
+    return sorted(chosen.values())
 
 
 def _broken_link(path: Path) -> bool:
