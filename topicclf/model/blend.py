@@ -9,7 +9,6 @@ blend is four arrays and tagging needs no scikit-learn.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import scipy.sparse as sp
 from topicclf.arrayfiles import FLOATS, ArraySpec
 from topicclf.errors import ModelBundleError
 from topicclf.labels import group_folds
+from topicclf.machine import available_cores
 from topicclf.metrics import micro_f1
 from topicclf.model.thresholds import ThresholdPolicy, apply
 
@@ -123,11 +123,7 @@ class LinearBlend:
 
 def fit_threads() -> int:
     """Threads for one-vs-rest fits: the cores this process may use, at most LINEAR_THREADS."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not every system tells
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, LINEAR_THREADS))
+    return max(1, min(available_cores(), LINEAR_THREADS))
 
 
 LINEAR_THREADS = 8

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from topicclf.errors import ConfigError, NotFittedError
+from topicclf.machine import machine_memory
 
 if TYPE_CHECKING:
     from topicclf.config import Config
@@ -354,14 +355,6 @@ def check_network_size(parameters: int, what: str) -> None:
             f"the network would have {parameters:,} weights ({what}); {limit}. Lower "
             "network.hidden_units, network.embedding_dim or features.max_features"
         )
-
-
-def machine_memory() -> int:
-    """The machine's physical memory in bytes, or 0 where the system does not say."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # not every system reports it
-        return 0
 
 
 # Float32 copies of a batch's per-position activations that training holds at once: the

@@ -27,6 +27,7 @@ from topicclf.corpus.base import scrub_surrogates
 from topicclf.corpus.delimited import RowWriter
 from topicclf.corpus.ids import DuplicateIds
 from topicclf.errors import CorpusFormatError, OutputError, TopicclfError
+from topicclf.machine import available_cores
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ignored_by
 from topicclf.types import Document, NullProgress, Progress
 
@@ -254,10 +255,7 @@ def _result(future: Future[Topics], tagged: int) -> Topics:
 
 def default_jobs() -> int:
     """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return available_cores()
 
 
 def output_format_for(path: str | Path | None, requested: str | None = None) -> str:
