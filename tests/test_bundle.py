@@ -436,7 +436,7 @@ def _both_refuse(model: Path, match: str) -> None:
         ("format_version", 0, "a positive integer"),
         ("format_version", "2", "a positive integer"),
         ("format_version", 2.0, "a positive integer"),
-        ("created_at", 20240101, "a string"),
+        ("created_at", 20240101, "an ISO 8601 timestamp"),
         ("versions", ["numpy"], "an object of strings"),
         ("versions", {"numpy": 2}, "an object of strings"),
         ("mode", ["multilabel"], "a string"),

@@ -13,7 +13,7 @@ from conftest import tiny_config
 from topicclf.classifier import TopicClassifier
 from topicclf.config import Config
 from topicclf.corpus import open_corpus
-from topicclf.errors import ConfigError, DataError, InputError, NotFittedError
+from topicclf.errors import ConfigError, DataError, InputError, ModelBundleError, NotFittedError
 from topicclf.training.network import refit_epochs, schedule
 from topicclf.types import Document
 
@@ -759,3 +759,137 @@ def test_error_examples_explain_their_own_text_where_ids_repeat(
         for terms in example["explanations"].values():
             for term, _ in terms:
                 assert set(term.split()) <= words | {"…"}, (term, own)
+
+
+def test_fit_cleans_topic_names_as_the_readers_do(
+    tiny_docs: list[Document], tmp_path: Path
+) -> None:
+    """An empty name ('' in a list, or a class) trained a topic that `load` refused, so
+    `save` wrote a model nothing could read; ' sport ' was a topic beside 'sport'."""
+    texts = [d.text for d in tiny_docs]
+    labels = [
+        [*d.labels, "", " "] + ([" sport "] if i % 5 == 0 else []) for i, d in enumerate(tiny_docs)
+    ]
+    clf = TopicClassifier(config=tiny_config()).fit(texts, labels)
+    assert "" not in clf.classes_ and " sport " not in clf.classes_
+    assert sorted(clf.classes_) == sorted({t for d in tiny_docs for t in d.labels})
+    TopicClassifier.load(clf.save(tmp_path / "m"))
+    indicator = np.zeros((len(texts), 3), dtype=int)
+    indicator[:, 0] = 1
+    for classes, message in [
+        (["a", "", "b"], r"^classes: column 1 has no topic name \(''\); name every column"),
+        (["a", float("nan"), "b"], r"^classes: column 1 has no topic name \(nan\)"),
+        (["a", " a", "b"], r"^classes: topic names must be unique \(names are compared"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            TopicClassifier(config=tiny_config()).fit(texts, indicator, classes=classes)
+
+
+@pytest.mark.parametrize(
+    ("corpus", "message"),
+    [
+        ("x", r"^corpus: a dict describing the training corpus .* not a str"),
+        ([1, 2], r"^corpus: a dict .* not a list"),
+        ({"path": float("nan")}, r"^corpus: not writable as JSON \(Out of range float"),
+        ({"n": 10**5000}, r"^corpus: not writable as JSON \(Exceeds the limit"),
+        ({"path": "a" * 200_000}, r"^corpus: 200,012 characters of JSON, more than the 100,000"),
+    ],
+)
+def test_save_checks_the_corpus_record_as_load_does(
+    tiny_dense: TopicClassifier, tmp_path: Path, corpus: object, message: str
+) -> None:
+    """Each was saved (NaN as the non-JSON `NaN`), then refused by `load` or by every
+    other JSON reader; with overwrite=True a working model was replaced."""
+    working = tiny_dense.save(tmp_path / "m")
+    with pytest.raises(InputError, match=message):
+        tiny_dense.save(working, overwrite=True, corpus=corpus)  # type: ignore[arg-type]
+    TopicClassifier.load(working)
+
+
+def test_a_model_that_would_not_load_is_never_saved(
+    tiny_dense: TopicClassifier, tmp_path: Path
+) -> None:
+    """`save` reads the directory back with the loader before putting it in place."""
+    working = tiny_dense.save(tmp_path / "m")
+    broken = pickle.loads(pickle.dumps(tiny_dense))
+    broken.classes_ = [*broken.classes_[:-1], broken.classes_[0]]
+    with pytest.raises(InputError, match=r"^cannot save this model: the topic '\w+' is listed"):
+        broken.save(working, overwrite=True)
+    broken = pickle.loads(pickle.dumps(tiny_dense))
+    broken.policy_ = dataclasses.replace(broken.policy_, multiclass=True)
+    with pytest.raises(InputError, match=r"^cannot save this model, it would not load: .*m: "):
+        broken.save(working, overwrite=True)
+    assert TopicClassifier.load(working).classes_ == tiny_dense.classes_
+
+
+def test_evaluate_checks_and_cleans_document_labels(tiny_dense: TopicClassifier) -> None:
+    """A string was split into one-letter topics (F1 0.0); None or an int was a raw
+    TypeError; '' and ' weather' were unknown topics here but dropped or stripped by the
+    CLI's readers, so the two gave different figures for one record."""
+    text = "Heavy rain and strong winds on the coast"
+    for labels, message in [
+        ("weather", r"^Document.labels of document #1 is a string \('weather'\)"),
+        (5, r"^Document.labels of document #1 is of type int, not a list"),
+        ([5.5], r"is not a topic: topics are names or integers"),
+        ([["weather"]], r"^Document.labels of document #1 holds a value of type list"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            tiny_dense.evaluate([Document("1", text, labels)])  # type: ignore[arg-type]
+    clean = tiny_dense.evaluate([Document("1", text, ("weather",))])
+    padded = tiny_dense.evaluate([Document("1", text, ("weather ", "", " "))])
+    assert padded.micro == clean.micro
+    assert tiny_dense.score([text], [[" weather", ""]]) == tiny_dense.score([text], [["weather"]])
+
+
+def test_decide_and_topics_of_check_their_matrices(tiny_dense: TopicClassifier) -> None:
+    n = len(tiny_dense.classes_)
+    for call, message in [
+        (lambda: tiny_dense.decide(np.full((1, n), np.nan)), r"^scores: scores are probab"),
+        (lambda: tiny_dense.decide(np.full((1, n), 5.0)), r"^scores: scores are probab"),
+        (lambda: tiny_dense.decide(np.zeros((1, 2))), rf"^scores: shape \(1, 2\), .* {n} topics"),
+        (lambda: tiny_dense.decide([["a"] * n]), r"^scores: a matrix of numbers"),
+        (lambda: tiny_dense.decide(np.zeros((1, n)), texts=["a", "b"]), r"^1 rows of scores but 2"),
+        (
+            lambda: tiny_dense.topics_of(np.zeros((1, n)), np.ones((2, n), bool)),
+            r"^chosen: a boolean matrix of the scores' shape",
+        ),
+    ]:
+        with pytest.raises(InputError, match=message):
+            call()
+    scores = tiny_dense.predict_proba(["oil prices rose"])
+    assert tiny_dense.topics_of(scores, tiny_dense.decide(scores)) == tiny_dense.tag(
+        ["oil prices rose"]
+    )
+
+
+def test_config_must_be_a_config() -> None:
+    with pytest.raises(InputError, match=r"^config: a topicclf Config .* not a dict"):
+        TopicClassifier(config={"train": {"epochs": 1}}).resolved_config()  # type: ignore[arg-type]
+
+
+def test_recorded_indicator_columns_are_checked_on_load(
+    tiny_docs: list[Document], tmp_path: Path
+) -> None:
+    """A forged list was used as predict's columns: a repeat or an unknown name was a column
+    of zeros, and 3 million names allocated 8.9 GiB."""
+    import json
+
+    texts = [d.text for d in tiny_docs]
+    classes = sorted({t for d in tiny_docs for t in d.labels})
+    y = np.array([[int(c in d.labels) for c in classes] for d in tiny_docs])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = (
+            TopicClassifier(config=tiny_config())
+            .fit(texts, y, classes=classes)
+            .save(tmp_path / "m")
+        )
+    for columns, message in [
+        ([classes[0], classes[0]], "a column name is empty or repeated"),
+        ([f"c{i}" for i in range(len(classes) + 10_001)], r"10,00\d columns for \d topics"),
+    ]:
+        manifest = json.loads((path / "manifest.json").read_text())
+        manifest["training"]["target"]["columns"] = columns
+        (path / "manifest.json").write_text(json.dumps(manifest))
+        with pytest.raises(ModelBundleError, match=rf"field 'training.target.columns': {message}"):
+            TopicClassifier.load(path)

@@ -1261,14 +1261,14 @@ def test_control_characters_in_topic_names_never_reach_the_terminal(
         "size": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
     }
-    manifest["created_at"] = "x" * 20_000_000
+    manifest["corpus"]["path"] = "x" * 20_000_000
     (forged / "manifest.json").write_text(json.dumps(manifest))
     code, out, _ = cli(capsys, "info", str(forged))
     assert code == 0 and "\x1b" not in out and "\x07" not in out
     assert "evil\\x1b]0;pwned\\x07\\x1b[2J" in out.replace("\n", "").replace("│", "").replace(
         " ", ""
     )
-    assert "(20,000,000 characters)" in out
+    assert "... (20,000,0" in out  # the corpus record, cut
     corpus = tmp_path / "c.jsonl"
     corpus.write_text(json.dumps({"text": "a b c", "labels": ["red\x1b[31m", "x"]}) + "\n")
     code, out, _ = cli(capsys, "corpus", "stats", str(corpus))
@@ -1623,3 +1623,140 @@ def test_tag_reads_a_text_directory_s_gz_and_upper_case_files_and_names_the_rest
         "1 file(s) not named .txt ('notes.md'); a text directory reads NAME.txt and "
         "NAME.txt.gz files (any case)" in " ".join(err.split())
     )
+
+
+def _forged_copy(model_dir: Path, tmp_path: Path, edit: Any, name: str = "labels.json") -> Path:
+    """A copy of the model with one JSON file edited and its record in the manifest made to
+    match, as an attacker who hands over a directory can do."""
+    import hashlib
+    import shutil
+
+    forged = tmp_path / "forged"
+    shutil.copytree(model_dir, forged)
+    if name != "manifest.json":
+        data = json.dumps(edit(json.loads((forged / name).read_text()))).encode()
+        (forged / name).write_bytes(data)
+        manifest = json.loads((forged / "manifest.json").read_text())
+        manifest["files"][name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    else:
+        manifest = edit(json.loads((forged / "manifest.json").read_text()))
+    (forged / "manifest.json").write_text(json.dumps(manifest))
+    return forged
+
+
+def test_a_binary_file_in_a_text_directory_is_its_bad_record(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    """A UTF-16 file without a byte order mark, or NULs, was an empty document tagged with
+    exit 0, while the same file given alone was refused as binary."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("rain and wind over the wheat fields")
+    (folder / "u.txt").write_bytes("Heavy rain and strong winds on the coast\n".encode("utf-16-le"))
+    (folder / "z.txt").write_bytes(b"\0" * 2000)
+    code, out, err = cli(capsys, "tag", str(model_dir), str(folder))
+    records = {r["id"]: r for r in map(json.loads, out.splitlines())}
+    assert code == 1 and "error" not in records["a"]
+    for name in ("u", "z"):
+        assert re.search(r"z?\.txt: looks like a binary file \(it contains NUL bytes\)", err)
+        assert "looks like a binary file" in records[name]["error"]
+
+
+def test_write_labels_follows_bad_records(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    """One unreadable file stopped the whole run and no .labels file was written, whatever
+    --bad-records said."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("rain and wind")
+    (folder / "b.txt").write_bytes(b"ab \xc3\x28 bad utf8\n")
+    (folder / "c.txt").write_text("the striker scored")
+    for policy in ("skip", "report"):
+        code, _, err = cli(
+            capsys, "tag", str(model_dir), str(folder), "--write-labels", "--bad-records", policy,
+            "--force",
+        )  # fmt: skip
+        assert code == 1 and "b.txt: cannot decode the text as utf-8" in err
+        assert "wrote 2 .labels files" in err and "1 record(s) could not be read" in err
+        assert sorted(p.name for p in folder.glob("*.labels")) == ["a.labels", "c.labels"]
+        for labels in folder.glob("*.labels"):
+            labels.unlink()
+    code, _, err = cli(
+        capsys, "tag", str(model_dir), str(folder), "--write-labels", "--bad-records", "stop"
+    )
+    assert code == 1 and "error: " in err and "b.txt: cannot decode" in err
+    assert sorted(p.name for p in folder.glob("*.labels")) == ["a.labels"]
+
+
+def test_info_json_cuts_what_a_forged_manifest_holds_by_the_million(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    """A 40 MB manifest took 78 s and 5.3 GB through rich; it is now written as it is, each
+    long list, object or string cut with a count."""
+
+    def edit(manifest: dict[str, Any]) -> dict[str, Any]:
+        manifest["training"]["stemmers"] = [[1]] * 50_000
+        manifest["corpus"]["path"] = "p" * 50_000
+        return manifest
+
+    forged = _forged_copy(model_dir, tmp_path, edit, "manifest.json")
+    code, out, _ = cli(capsys, "info", "--json", str(forged))
+    data = json.loads(out)
+    assert code == 0 and len(out) < 1_000_000
+    assert data["training"]["stemmers"][-1] == "... (40,000 more items)"
+    assert data["trained on"]["path"].endswith("... (50,000 characters)")
+
+
+@pytest.mark.parametrize("created", ["x" * 100, "yesterday", 20240101])
+def test_created_at_must_be_a_timestamp(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, created: object
+) -> None:
+    """A forged 50 MB `created_at` was repeated whole in every /health, /models and Annif
+    /v1/projects answer, stalling the server."""
+
+    def edit(manifest: dict[str, Any]) -> dict[str, Any]:
+        manifest["created_at"] = created
+        return manifest
+
+    forged = _forged_copy(model_dir, tmp_path, edit, "manifest.json")
+    for command in ("info", "tag"):
+        code, _, err = cli(capsys, command, str(forged), *(["-"] if command == "tag" else []))
+        assert code == 1 and "field 'created_at' must be an ISO 8601 timestamp" in err
+
+
+def test_csv_to_a_terminal_shows_control_characters(model_dir: Path, tmp_path: Path) -> None:
+    """CSV keeps names exactly for files and pipes, but on a terminal ESC [2J in an id (or a
+    forged topic name) cleared the screen."""
+    import pty
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"id": "\x1b[2J\u202e", "text": "rain over wheat"}) + "\n")
+    for fmt in ("csv", "tsv"):
+        primary, secondary = pty.openpty()
+        process = subprocess.run(
+            [sys.executable, "-m", "topicclf", "tag", str(model_dir), str(corpus), "-t", fmt],
+            stdout=secondary, stderr=subprocess.PIPE, timeout=120,
+        )  # fmt: skip
+        os.close(secondary)
+        shown = os.read(primary, 65536).decode()
+        os.close(primary)
+        assert process.returncode == 0
+        assert "\x1b" not in shown and "\u202e" not in shown and "\\x1b[2J\\u202e" in shown
+    piped = subprocess.run(
+        [sys.executable, "-m", "topicclf", "tag", str(model_dir), str(corpus), "-t", "csv"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "\x1b[2J\u202e" in piped.stdout  # data kept exactly
+
+
+def test_info_refuses_the_inconsistent_model_that_tag_refuses(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    def multiclass(thresholds: dict[str, Any]) -> dict[str, Any]:
+        return {**thresholds, "multiclass": True}
+
+    forged = _forged_copy(model_dir, tmp_path, multiclass, "thresholds.json")
+    for command in ("info", "tag"):
+        code, _, err = cli(capsys, command, str(forged), *(["-"] if command == "tag" else []))
+        assert code == 1 and "says multilabel but thresholds.json says multiclass=True" in err

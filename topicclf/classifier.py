@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from topicclf import bundle
+from topicclf.bundle.layout import MANIFEST
 from topicclf.config import (
     ESTIMATOR_PARAMS,
     EVALUATE_BATCH_CELLS,
@@ -19,12 +20,12 @@ from topicclf.config import (
     defaults_for,
     with_values,
 )
-from topicclf.errors import DataError, InputError
+from topicclf.errors import DataError, InputError, ModelBundleError
 from topicclf.estimator import Estimator, not_fitted_error
 from topicclf.features import Featurizer
 from topicclf.features.languages import NAMES
 from topicclf.features.tfidf import TfidfFeaturizer
-from topicclf.inputs import TARGET_KINDS, as_targets, as_texts, check_unique
+from topicclf.inputs import TARGET_KINDS, as_targets, as_texts, check_unique, topic_set
 from topicclf.labels import LabelEncoder, separator_hint
 from topicclf.metrics import (
     Evaluation,
@@ -137,6 +138,11 @@ class TopicClassifier(Estimator):
             for name, key in ESTIMATOR_PARAMS.items()
             if getattr(self, name) is not None
         }
+        if self.config is not None and not isinstance(self.config, Config):
+            raise InputError(
+                f"config: a topicclf Config (topicclf.config.load_config(PATH) reads a TOML "
+                f"file), not a {type(self.config).__name__}; or give settings as keywords"
+            )
         # Without a config, the network kind's own defaults apply (config.NETWORK_DEFAULTS);
         # a config given is taken as it is.
         base = self.config or defaults_for(str(values.get("network.type", Config().network.type)))
@@ -254,12 +260,41 @@ class TopicClassifier(Estimator):
         """Boolean topic matrix from scores under the stored policy or overridden rules
         (see `model.thresholds.decide`); with `texts`, blank ones get no topic."""
         self._check_fitted()
+        scores = self._checked_scores(scores, "scores")
+        if texts is not None:
+            texts = as_texts(texts, "texts")
+            if len(texts) != len(scores):
+                raise InputError(f"{len(scores)} rows of scores but {len(texts)} texts")
         return decide(scores, self.policy_, Rule(threshold, top_k, fallback), texts)
 
     def topics_of(self, scores: np.ndarray, chosen: np.ndarray) -> Topics:
         """(topic, score) pairs of the chosen topics per document, best first."""
         self._check_fitted()
+        scores = self._checked_scores(scores, "scores")
+        chosen = np.asarray(chosen)
+        if chosen.shape != scores.shape or chosen.dtype != bool:
+            raise InputError(
+                f"chosen: a boolean matrix of the scores' shape {scores.shape} (what decide "
+                f"returns), not {chosen.dtype} of shape {chosen.shape}"
+            )
         return topics_of(scores, chosen, self.classes_)
+
+    def _checked_scores(self, scores: Any, what: str) -> np.ndarray:
+        """`scores` as predict_proba gives them: (documents, topics), finite, in [0, 1]."""
+        try:
+            matrix = np.asarray(scores)
+        except (TypeError, ValueError):  # ragged rows
+            matrix = np.asarray(None)
+        if matrix.dtype.kind not in "fiu":
+            raise InputError(f"{what}: a matrix of numbers, as predict_proba returns")
+        if matrix.ndim != 2 or matrix.shape[1] != len(self.classes_):
+            raise InputError(
+                f"{what}: shape {matrix.shape}, but the model scores {len(self.classes_)} "
+                "topics: give predict_proba's (documents, topics) matrix"
+            )
+        if not np.isfinite(matrix).all() or ((matrix < 0) | (matrix > 1)).any():
+            raise InputError(f"{what}: scores are probabilities, finite numbers in [0, 1]")
+        return matrix
 
     def tag(self, texts: Any, rule: Rule = DEFAULT_RULE, *, warn: bool = True) -> Topics:
         """(topic, score) pairs per text, best first: what every entry point outputs. A
@@ -515,7 +550,14 @@ class TopicClassifier(Estimator):
                     "evaluate takes Document objects, or texts and their topics: "
                     "evaluate(texts, topic_lists)"
                 )
-            return docs
+            # A Document made by hand meets the rules of `y` (and of the corpus readers).
+            texts = as_texts([d.text for d in docs], "Document.text")
+            return [
+                dataclasses.replace(
+                    d, text=text, labels=topic_set(d.labels, i, "Document.labels of document")
+                )
+                for i, (d, text) in enumerate(zip(docs, texts, strict=True))
+            ]
         texts = as_texts(X, "X")
         targets = as_targets(y, len(texts), getattr(self, "target_columns_", None))
         return [
@@ -558,7 +600,7 @@ class TopicClassifier(Estimator):
             self.target_kind_ = target["kind"]
             columns = target.get("columns")
             if isinstance(columns, list) and all(isinstance(c, str) for c in columns):
-                self.target_columns_ = columns
+                self.target_columns_ = _checked_columns(columns, saved.classes, Path(path))
         self._learned(saved)
         return self
 
@@ -590,6 +632,25 @@ def _summary(report: EvaluationReport) -> dict[str, float]:
         "micro_recall": round(report.micro.recall, 4),
         "documents": report.n_documents,
     }
+
+
+# An indicator `y` may have columns the model never learned (topics with no or too few
+# documents), but not without bound: `predict` allocates documents x columns.
+EXTRA_TARGET_COLUMNS = 10_000
+
+
+def _checked_columns(columns: list[str], classes: list[str], path: Path) -> list[str]:
+    """The indicator columns a manifest records for `predict`, checked: each named once, not
+    empty, and not many more than the model's topics."""
+    where = f"{path}/{MANIFEST}: field 'training.target.columns'"
+    if "" in columns or len(set(columns)) != len(columns):
+        raise ModelBundleError(f"{where}: a column name is empty or repeated")
+    if len(columns) > len(classes) + EXTRA_TARGET_COLUMNS:
+        raise ModelBundleError(
+            f"{where}: {len(columns):,} columns for {len(classes):,} topics; this is not "
+            "a model topicclf wrote"
+        )
+    return columns
 
 
 def _width(y: Any) -> int | None:

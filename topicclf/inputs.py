@@ -5,7 +5,8 @@ one-column DataFrame (its column is the texts). Topics, for each text: a list (o
 of topic names; or a 0/1 indicator matrix with one column per topic (numpy, scipy sparse or
 a DataFrame, as scikit-learn's multi-label tools use); or one topic per text (a 1-D array or
 list of names, as for scikit-learn classifiers). Topic names are strings: integers and other
-scalars are converted with `str()`, so what fits also saves, loads and tags the same.
+scalars are converted with `str()`, so what fits also saves, loads and tags the same; as in
+every corpus reader, the white space around a name is stripped and an empty name is no topic.
 """
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def as_targets(y: Any, n_documents: int, classes: Sequence[Any] | None = None) -
         if rows and all(_is_scalar(r) for r in rows):
             targets = Targets([_one(r) for r in rows], "single")
         else:
-            targets = Targets([_topic_set(r, i) for i, r in enumerate(rows)], "sets")
+            targets = Targets([topic_set(r, i) for i, r in enumerate(rows)], "sets")
     if len(targets.label_sets) != n_documents:
         raise InputError(f"{n_documents} texts but {len(targets.label_sets)} topic sets")
     return targets
@@ -121,14 +122,28 @@ def _from_indicator(y: Any, classes: Sequence[Any] | None) -> Targets:
         raise InputError("y: an indicator matrix holds only 0 and 1 (or False and True)")
     given = classes if classes is not None else names
     columns = (
-        [str(c) for c in given] if given is not None else [str(j) for j in range(matrix.shape[1])]
+        [_column_name(c, j) for j, c in enumerate(given)]
+        if given is not None
+        else [str(j) for j in range(matrix.shape[1])]
     )
     if len(columns) != matrix.shape[1]:
         raise InputError(f"y has {matrix.shape[1]} columns but {len(columns)} classes were given")
     if len(set(columns)) != len(columns):
-        raise InputError("classes: topic names must be unique")
+        raise InputError(
+            "classes: topic names must be unique (names are compared with the white space "
+            "around them stripped)"
+        )
     sets = [tuple(columns[j] for j in np.flatnonzero(row)) for row in matrix]
     return Targets(sets, "indicator", columns)
+
+
+def _column_name(value: Any, j: int) -> str:
+    if not _is_scalar(value):
+        raise InputError(f"classes: column {j} is named by a {type(value).__name__}, not a name")
+    name = topic_name(value)
+    if name is None:
+        raise InputError(f"classes: column {j} has no topic name ({value!r}); name every column")
+    return name
 
 
 def _rows(y: Any) -> Iterator[Any]:
@@ -167,30 +182,32 @@ def topic_name(value: Any) -> str | None:
                 "or infinity is a measurement (for regression use a regressor)"
             )
         return str(int(value))
-    return str(value)
+    # As every corpus reader: a name is stripped, and an empty one is no topic.
+    return str(value).strip() or None
 
 
-def _topic_set(labels: Any, i: int) -> tuple[str, ...]:
+def topic_set(labels: Any, i: int, what: str = "y: topic set") -> tuple[str, ...]:
+    """One document's topics (#`i` + 1 of `what`) by the rule of `y`'s topic lists."""
     if isinstance(labels, str):
         raise InputError(
-            f"y: topic set #{i + 1} is a string ({labels!r}); give a list of topics, "
-            f"e.g. [{labels!r}]"
+            f"{what} #{i + 1} is a string ({labels!r}); give a list of topics, e.g. [{labels!r}]"
         )
     if labels is None:
         return ()
     if not isinstance(labels, Iterable):
-        raise InputError(f"y: topic set #{i + 1} is of type {type(labels).__name__}, not a list")
+        raise InputError(f"{what} #{i + 1} is of type {type(labels).__name__}, not a list")
     out = []
     for label in labels:
         if not _is_scalar(label):
             raise InputError(
-                f"y: topic set #{i + 1} holds a value of type {type(label).__name__}; "
-                "topics are names"
+                f"{what} #{i + 1} holds a value of type {type(label).__name__}; topics are names"
             )
+        if isinstance(label, str) and not label.strip():
+            continue  # an empty name is no topic, as in every corpus reader
         name = topic_name(label)
         if name is None:
             raise InputError(
-                f"y: topic set #{i + 1} holds a missing value ({label!r}); topics are names: "
+                f"{what} #{i + 1} holds a missing value ({label!r}); topics are names: "
                 "leave it out (an empty list means no topic)"
             )
         out.append(name)

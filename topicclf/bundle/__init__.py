@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,8 @@ from topicclf.bundle.layout import (
 # FORMAT_VERSION is defined with the manifest and re-exported: it versions the whole bundle.
 from topicclf.bundle.manifest import FORMAT_VERSION as FORMAT_VERSION
 from topicclf.bundle.manifest import describe_versions, new_manifest
-from topicclf.config import MAX_TOP_K, THRESHOLD_STRATEGIES, Config
-from topicclf.errors import ConfigError, ModelBundleError
+from topicclf.config import MAX_TOP_K, MODEL_JSON_MAX_BYTES, THRESHOLD_STRATEGIES, Config
+from topicclf.errors import ConfigError, InputError, ModelBundleError
 from topicclf.features import FEATURIZERS, Featurizer
 from topicclf.features.tfidf import TfidfFeaturizer
 from topicclf.fileio import atomic_directory
@@ -115,6 +116,9 @@ def save_model(
             _save_featurizer(
                 scorer.linear_featurizer, tmp, LINEAR_FEATURES_META, LINEAR_FEATURES_ARRAYS
             )
+        problem = labels_problem(model.classes)
+        if problem:  # the topics come from fit's checks; this is the last line of defence
+            raise InputError(f"cannot save this model: {problem}")
         write_json(tmp / LABELS_FILE, model.classes)
         thresholds = model.policy.to_dict()
         check_thresholds(json.loads(json.dumps(thresholds)), f"{target}/{THRESHOLDS_FILE}")
@@ -129,13 +133,52 @@ def save_model(
             n_topics=len(model.classes),
             n_features=scorer.featurizer.n_features,
             config=model.config.to_dict(),
-            corpus=corpus if corpus is not None else model.manifest.get("corpus", {}),
+            corpus=checked_corpus(
+                corpus if corpus is not None else model.manifest.get("corpus", {})
+            ),
             training=model.training,
             validation=model.validation,
             files={name: record.to_dict() for name, record in files.items()},
         )
         write_json(tmp / MANIFEST, manifest)
+        if (tmp / MANIFEST).stat().st_size > MODEL_JSON_MAX_BYTES:
+            raise InputError(
+                f"cannot save this model: its manifest would be larger than the "
+                f"{MODEL_JSON_MAX_BYTES:,} bytes topicclf reads (a corpus record that large?)"
+            )
+        # Read back by the loader itself: a model that loading would refuse is never saved
+        # (nor put in the place of a working one).
+        try:
+            load_model(tmp, engine="numpy" if isinstance(scorer.network, NumpyDense) else "auto")
+        except ModelBundleError as exc:
+            message = str(exc).replace(str(tmp), str(target))
+            raise InputError(f"cannot save this model, it would not load: {message}") from None
     return target
+
+
+# The corpus record of a manifest (the training corpus's path, reader, counts) is small; a
+# record beyond this many characters of JSON is a mistake, and would be echoed by `info`.
+CORPUS_RECORD_MAX_CHARS = 100_000
+
+
+def checked_corpus(corpus: Any) -> dict[str, Any]:
+    """The corpus record a manifest will hold, checked as loading checks it: an object of
+    finite JSON values, of a bounded size."""
+    if not isinstance(corpus, dict):
+        raise InputError(
+            f"corpus: a dict describing the training corpus (e.g. {{'path': ...}}), not a "
+            f"{type(corpus).__name__}"
+        )
+    try:
+        text = json.dumps(corpus, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InputError(f"corpus: not writable as JSON ({str(exc)[:200]})") from None
+    if len(text) > CORPUS_RECORD_MAX_CHARS:
+        raise InputError(
+            f"corpus: {len(text):,} characters of JSON, more than the "
+            f"{CORPUS_RECORD_MAX_CHARS:,} a model's corpus record holds"
+        )
+    return corpus
 
 
 def _save_featurizer(featurizer: Featurizer, directory: Path, meta: str, arrays: str) -> None:
@@ -190,6 +233,7 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
             f"{len(classes)} topics in {LABELS_FILE}"
         )
     net = config.network
+    check_network_files(files, config)
     if network_kind(net.type).pipeline == "shortlist":
         network = _load_shortlist(files, config)
     else:
@@ -244,14 +288,21 @@ def read_labels(files: ModelFiles) -> list[str]:
     classes = files.json(LABELS_FILE)
     if not KINDS["a list of strings"](classes):
         raise ModelBundleError(f"{files.directory}/{LABELS_FILE}: expected a list of topic names")
-    if "" in classes:  # readers drop empty labels, so no training gives one
-        raise ModelBundleError(f"{files.directory}/{LABELS_FILE}: a topic name is empty")
-    if len(set(classes)) != len(classes):
-        twice = next(c for i, c in enumerate(classes) if c in classes[:i])
-        raise ModelBundleError(
-            f"{files.directory}/{LABELS_FILE}: the topic {twice!r} is listed more than once"
-        )
+    problem = labels_problem(classes)
+    if problem:
+        raise ModelBundleError(f"{files.directory}/{LABELS_FILE}: {problem}")
     return list(classes)
+
+
+def labels_problem(classes: list[str]) -> str:
+    """What is wrong with a model's topic names ("" if nothing): the one check of saving
+    and loading."""
+    if "" in classes:  # readers drop empty labels, so no training gives one
+        return "a topic name is empty"
+    if len(set(classes)) != len(classes):
+        twice = next(c for c, n in Counter(classes).items() if n > 1)
+        return f"the topic {twice!r} is listed more than once"
+    return ""
 
 
 def read_thresholds(files: ModelFiles) -> dict[str, Any]:
@@ -322,14 +373,37 @@ def _load_network(
     return _load_keras(files, manifest)
 
 
+def check_recorded_mode(path: Path, mode: str, multiclass: Any) -> None:
+    """The manifest's mode and the thresholds' multi-class flag agree (`load_model`, and
+    `info`, which reads the JSON files alone)."""
+    if mode not in ("multilabel", "multiclass"):
+        raise ModelBundleError(f"{path}/{MANIFEST}: mode {mode!r} is not multilabel or multiclass")
+    if bool(multiclass) != (mode == "multiclass"):
+        raise ModelBundleError(
+            f"{path}: {MANIFEST} says {mode} but {THRESHOLDS_FILE} says "
+            f"multiclass={multiclass}; the model directory is inconsistent"
+        )
+
+
+def check_network_files(files: ModelFiles, config: Config) -> None:
+    """The files the network kind needs are there: a shortlist model's sizes and arrays,
+    and no other kind has a shortlist's sizes (a forged network type)."""
+    shortlist = network_kind(config.network.type).pipeline == "shortlist"
+    if shortlist and not (files.has(SHORTLIST_META) and files.has(WEIGHTS_FILE)):
+        raise ModelBundleError(
+            f"{files.directory}: a shortlist model needs {SHORTLIST_META} and {WEIGHTS_FILE}"
+        )
+    if not shortlist and files.has(SHORTLIST_META):
+        raise ModelBundleError(
+            f"{files.directory}: {SHORTLIST_META} belongs to a shortlist model, and "
+            f"{MANIFEST} says network.type = {config.network.type}"
+        )
+
+
 def _load_shortlist(files: ModelFiles, config: Config) -> ShortlistNetwork:
     """A shortlist network (numpy, whatever the engine): sizes first, then arrays of exactly
     those shapes."""
     path = files.directory
-    if not files.has(SHORTLIST_META) or not files.has(WEIGHTS_FILE):
-        raise ModelBundleError(
-            f"{path}: a shortlist model needs {SHORTLIST_META} and {WEIGHTS_FILE}"
-        )
     meta = files.json(SHORTLIST_META)
     try:
         specs = shortlist_specs(meta)
@@ -429,14 +503,8 @@ def _load_blend(
 
 def _check_mode(path: Path, mode: str, policy: ThresholdPolicy, blend: LinearBlend | None) -> None:
     """Multi-class is recorded in three files; they must agree."""
-    if mode not in ("multilabel", "multiclass"):
-        raise ModelBundleError(f"{path}/{MANIFEST}: mode {mode!r} is not multilabel or multiclass")
+    check_recorded_mode(path, mode, policy.multiclass)
     multiclass = mode == "multiclass"
-    if policy.multiclass != multiclass:
-        raise ModelBundleError(
-            f"{path}: {MANIFEST} says {mode} but {THRESHOLDS_FILE} says "
-            f"multiclass={policy.multiclass}; the model directory is inconsistent"
-        )
     if blend is not None and blend.multiclass != multiclass:
         raise ModelBundleError(
             f"{path}: {MANIFEST} says {mode} but {LINEAR_FILE} says "

@@ -18,6 +18,7 @@ import os
 import stat
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -49,7 +50,19 @@ KINDS: dict[str, Callable[[Any], bool]] = {
         type(v) is list and all(type(x) is int and x >= 0 for x in v)
     ),
     "a SHA-256 hex digest": lambda v: type(v) is str and len(v) == 64 and set(v) <= _HEX,
+    "an ISO 8601 timestamp": lambda v: type(v) is str and _is_timestamp(v),
 }
+
+
+def _is_timestamp(value: str) -> bool:
+    # Bounded first: the value is shown by `info` and repeated in every server answer.
+    if len(value) > 64:
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -251,8 +264,10 @@ def read_json(directory: Path, name: str, record: FileRecord | None = None) -> A
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON (UTF-8, non-ASCII kept readable)."""
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    """Write JSON (UTF-8, non-ASCII kept readable; never NaN or infinity, which JSON lacks)."""
+    path.write_text(
+        json.dumps(data, ensure_ascii=False, indent=1, allow_nan=False) + "\n", encoding="utf-8"
+    )
 
 
 def read_arrays(

@@ -7,7 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from topicclf.bundle import manifest_config, read_labels, read_thresholds
+from topicclf.bundle import (
+    check_network_files,
+    check_recorded_mode,
+    manifest_config,
+    read_labels,
+    read_thresholds,
+)
 from topicclf.bundle.layout import check_directory, model_files
 from topicclf.bundle.manifest import describe_versions
 from topicclf.errors import ConfigError, ModelBundleError
@@ -29,10 +35,14 @@ def describe(directory: str | Path) -> dict[str, Any]:
     """What a model is, from its JSON files alone (no network is loaded)."""
     directory = Path(directory)
     manifest = check_directory(directory)
-    manifest_config(directory, manifest)  # forged settings: refused as `load` refuses them
+    # Forged settings, or files that disagree, are refused as `load` refuses them.
+    config_read = manifest_config(directory, manifest)
     files = model_files(directory, manifest)
     topics = read_labels(files)
     thresholds = read_thresholds(files)
+    mode = str(manifest.get("mode", "multilabel"))
+    check_recorded_mode(directory, mode, thresholds.get("multiclass", False))
+    check_network_files(files, config_read)
     config = manifest.get("config", {})
     net = config.get("network", {})
     try:

@@ -21,7 +21,7 @@ TRACKED_PACKAGES = ("topicclf", "tensorflow", "keras", "numpy", "scikit-learn", 
 # Values (mode names, configuration keys) are checked where they are used.
 MANIFEST_FIELDS = {
     "format_version": "a positive integer",
-    "created_at": "a string",
+    "created_at": "an ISO 8601 timestamp",
     "versions": "an object of strings",
     "mode": "a string",
     "network": "a string",

@@ -192,7 +192,7 @@ def tag(
                     "beside each NAME.txt; leave it out, or tag without --write-labels",
                     param_hint=option,
                 )
-        _write_labels(model, sources, reading, rule, batch_size, force)
+        _write_labels(model, sources, reading, rule, batch_size, force, str(bad_records))
         return
     if output is not None and str(output) == "-":
         output = None  # `-o -`: standard output, as `-` is standard input among the inputs
@@ -240,12 +240,19 @@ def tag(
 
 
 def _write_labels(
-    model: Path, sources: list[str], reading: Reading, rule: Any, batch_size: int, force: bool
+    model: Path,
+    sources: list[str],
+    reading: Reading,
+    rule: Any,
+    batch_size: int,
+    force: bool,
+    bad_records: str,
 ) -> None:
-    """Tag text directories into NAME.labels files beside their NAME.txt files."""
+    """Tag text directories into NAME.labels files beside their NAME.txt files; a file that
+    cannot be read gets none, and by --bad-records stops the run or is warned about."""
     from topicclf.classifier import TopicClassifier
     from topicclf.corpus.directory import labels_file, text_files
-    from topicclf.errors import OutputError
+    from topicclf.errors import BadRecordWarning, OutputError
     from topicclf.tagging import LabelsWriter, tag_stream
 
     corpora = [reading.open(s) for s in sources]
@@ -278,13 +285,43 @@ def _write_labels(
             "--force to replace their .labels files"
         )
     clf = TopicClassifier.load(model)
+    bad = 0
     for corpus in corpora:
         writer = LabelsWriter(Path(corpus.path))
-        summary = tag_stream(
-            clf, corpus, writer.write_batch, rule=rule, batch_size=batch_size, source=corpus.path
-        )
+        with warnings.catch_warnings():
+            # With `stop`, the error names the first bad file; else each is one warning.
+            stop = bad_records == "stop"
+            warnings.simplefilter("ignore" if stop else "always", BadRecordWarning)
+            summary = tag_stream(
+                clf,
+                reading.with_options(on_error="report").open(corpus.path),
+                writer.write_batch,
+                rule=rule,
+                batch_size=batch_size,
+                source=corpus.path,
+                bad_records=bad_records,
+            )
         note(f"wrote {writer.written} .labels files in {corpus.path}")
-        _exit_on_bad_records(summary.bad_records, "report")
+        bad += summary.bad_records
+    # No output holds the bad records' errors: each was a warning, and has no .labels file.
+    _exit_on_bad_records(bad, "skip")
+
+
+class _ControlsShown:
+    """A terminal's text stream that shows control characters as escapes (`\\x1b`)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        from topicclf.reports.safe import visible_controls
+
+        # CSV rows end in \r\n: carriage returns that end a line are the format's own.
+        shown = "\r\n".join(visible_controls(part) for part in text.split("\r\n"))
+        return int(self._stream.write(shown))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 def _tag_locally(
@@ -312,6 +349,10 @@ def _tag_locally(
         if output is None:
             stdout = standard_output()
             shown = terminal if not stdout.isatty() else None  # stdout would cut the bar
+            if stdout.isatty() and settings["fmt"] != "jsonl":
+                # CSV keeps names exactly for files and pipes; a terminal would act on an
+                # ESC or bidi override in a topic or id (JSON Lines escapes them itself).
+                stdout = _ControlsShown(stdout)
             return tag_documents(clf, documents, stdout, progress=shown, **settings)
         with atomic_output(output, newline="") as handle:
             return tag_documents(clf, documents, handle, progress=terminal, **settings)

@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+from topicclf import config
 from topicclf.corpus.base import (
     ChangeWatch,
     CorpusOptions,
@@ -16,6 +17,7 @@ from topicclf.corpus.base import (
     encoding_error,
     open_bytes,
     read_capped,
+    refuse_binary,
     source_error,
     uncompressed_name,
 )
@@ -38,6 +40,9 @@ def _read_file(path: Path, options: CorpusOptions) -> str:
         ) from None
     except OSError as exc:  # e.g. made unreadable after the directory was listed
         raise source_error(path, exc) from None
+    # The test every other text source gets: a UTF-16 file without a byte order mark, or
+    # NULs, read as text would be an empty document, tagged with no error.
+    refuse_binary(path, raw[: config.BINARY_SNIFF_BYTES], options.encoding)
     # Newlines as a text-mode read gives them: "\r\n" and "\r" become "\n".
     try:
         text = decode_text(raw, options)
