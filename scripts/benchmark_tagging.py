@@ -4,9 +4,11 @@ equivalent scikit-learn pipeline (TF-IDF + one-vs-rest LinearSVC), on the same i
 Inputs: Reuters ModApte test (3,019 documents) as JSON Lines, the same replicated to about
 30,000 documents, and one short document on stdin. On the large input topicclf also runs
 with one process (--jobs 1) and on a local Dask cluster of 1 and 2 workers. Prints wall time
-(the one-document case is start-up time), documents per second and peak memory of each
-child process with its workers, and the ratios to scikit-learn; then the latency of
-`topicclf serve` for one short document per request. Writes JSON.
+(the one-document case is start-up time; the median of --repeat rounds, each running every
+system of a case once, in turn, so load from other work falls on all of them alike),
+documents per second and peak memory of each child process with its workers, and the
+ratios to scikit-learn; then the latency of `topicclf serve` for one short document per
+request. Writes JSON.
 
     python scripts/benchmark_tagging.py [--model DIR] [--reuters PATH]
         [--output results/tagging.json] [--repeat 3]
@@ -206,10 +208,15 @@ def time_cases(workdir: Path, model: Path, repeat: int) -> list[dict[str, Any]]:
     ]
     results: list[dict[str, Any]] = []
     for name, n_docs, stdin, systems in cases:
+        # Round by round, every system once per round: a spell of load from other work on
+        # the machine falls on all of them, not on one system's runs in a row.
+        runs: dict[str, list[tuple[float, int]]] = {system: [] for system in systems}
+        for round_ in range(repeat):
+            for system, command in systems.items():
+                print(f"timing {system} on {name} ({round_ + 1}/{repeat}) ...", file=sys.stderr)
+                runs[system].append(timed(command, stdin))
         reference = None
-        for system, command in systems.items():
-            print(f"timing {system} on {name} ...", file=sys.stderr, flush=True)
-            timings = [timed(command, stdin) for _ in range(repeat)]
+        for system, timings in runs.items():
             wall = statistics.median(t for t, _ in timings)
             reference = reference or wall
             results.append(
