@@ -4,9 +4,11 @@ equivalent scikit-learn pipeline (TF-IDF + one-vs-rest LinearSVC), on the same i
 Inputs: Reuters ModApte test (3,019 documents) as JSON Lines, the same replicated to about
 30,000 documents, and one short document on stdin. On the large input topicclf also runs
 with one process (--jobs 1) and on a local Dask cluster of 1 and 2 workers. Prints wall time
-(the one-document case is start-up time), documents per second and peak memory of each
-child process with its workers, and the ratios to scikit-learn; then the latency of
-`topicclf serve` for one short document per request. Writes JSON.
+(the one-document case is start-up time; the median of --repeat rounds, each running every
+system of a case once, in turn, so load from other work falls on all of them alike),
+documents per second and peak memory of each child process with its workers, and the
+ratios to scikit-learn; then the latency of `topicclf serve` for one short document per
+request. Writes JSON.
 
     python scripts/benchmark_tagging.py [--model DIR] [--reuters PATH]
         [--output results/tagging.json] [--repeat 3]
@@ -14,6 +16,10 @@ child process with its workers, and the ratios to scikit-learn; then the latency
 Without --model, a default dense model is trained on ModApte train first (about 2 minutes).
 The scikit-learn pipeline is pickled into a temporary directory: that is the reference
 users would deploy, not something topicclf itself ever does.
+
+topicclf's modules are compiled to bytecode (`__pycache__`) before timing, as installing
+a package does and as scikit-learn's already are: in a source checkout run with
+PYTHONDONTWRITEBYTECODE set, each start compiled them anew (about 0.1 s).
 """
 
 from __future__ import annotations
@@ -124,6 +130,7 @@ def main() -> None:
         workdir = Path(tmp)
         print("preparing inputs and models ...", file=sys.stderr, flush=True)
         model = prepare(workdir, str(args.reuters), args.model)
+        compiled = compile_package()
         # Time from a fresh, small process: a forked child reports its parent's peak memory
         # as its own floor, and this one has just trained models.
         done = subprocess.run(
@@ -144,7 +151,16 @@ def main() -> None:
         if done.returncode != 0:
             sys.exit(done.stderr[-3000:])
         results = json.loads(done.stdout.strip().splitlines()[-1])
-    _report(results, args.output, args.repeat)
+    _report(results, args.output, args.repeat, compiled)
+
+
+def compile_package() -> bool:
+    """Compile topicclf's modules to bytecode, as an installed package has them."""
+    import compileall
+
+    import topicclf
+
+    return bool(compileall.compile_dir(Path(topicclf.__file__).parent, quiet=1))
 
 
 def time_cases(workdir: Path, model: Path, repeat: int) -> list[dict[str, Any]]:
@@ -192,10 +208,15 @@ def time_cases(workdir: Path, model: Path, repeat: int) -> list[dict[str, Any]]:
     ]
     results: list[dict[str, Any]] = []
     for name, n_docs, stdin, systems in cases:
+        # Round by round, every system once per round: a spell of load from other work on
+        # the machine falls on all of them, not on one system's runs in a row.
+        runs: dict[str, list[tuple[float, int]]] = {system: [] for system in systems}
+        for round_ in range(repeat):
+            for system, command in systems.items():
+                print(f"timing {system} on {name} ({round_ + 1}/{repeat}) ...", file=sys.stderr)
+                runs[system].append(timed(command, stdin))
         reference = None
-        for system, command in systems.items():
-            print(f"timing {system} on {name} ...", file=sys.stderr, flush=True)
-            timings = [timed(command, stdin) for _ in range(repeat)]
+        for system, timings in runs.items():
             wall = statistics.median(t for t, _ in timings)
             reference = reference or wall
             results.append(
@@ -250,7 +271,7 @@ def serve_latency(topicclf: str, model: Path, requests: int = 500) -> dict[str, 
     }
 
 
-def _report(results: list[dict[str, Any]], output: Path, repeat: int) -> None:
+def _report(results: list[dict[str, Any]], output: Path, repeat: int, compiled: bool) -> None:
     head = (
         f"{'input':<20} {'system':<26} {'docs':>6} {'seconds':>8} {'ratio':>6} "
         f"{'docs/s':>8} {'peak RSS MB':>11}"
@@ -272,6 +293,7 @@ def _report(results: list[dict[str, Any]], output: Path, repeat: int) -> None:
     payload = {
         **run_info(),
         "repeat": repeat,
+        "bytecode_compiled": compiled,
         "results": results,
     }
     output.write_text(json.dumps(payload, indent=2) + "\n")

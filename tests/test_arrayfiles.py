@@ -196,3 +196,25 @@ def test_corrupt_archives_are_one_clear_error(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(config, "NPZ_MAX_MEMBERS", 1)
     with pytest.raises(ModelBundleError, match="w.npz: 2 members; too many arrays"):
         decode_arrays(_npz(coef=COEF, flag=np.array([True])), SPECS, NPZ)
+
+
+def test_safetensors_arrays_are_viewed_in_place_as_safetensors_would_read_them(
+    tmp_path: Path,
+) -> None:
+    from safetensors.numpy import load
+
+    write_arrays(tmp_path / "w.safetensors", {"coef": COEF, "flag": np.array([True])})
+    data = bytearray((tmp_path / "w.safetensors").read_bytes())
+    arrays = decode_arrays(data, SPECS, ST)
+    expected = load(bytes(data))
+    for key, array in arrays.items():
+        np.testing.assert_array_equal(array, expected[key])
+        assert array.dtype == expected[key].dtype and array.flags.writeable
+    assert np.shares_memory(arrays["coef"], np.frombuffer(data, dtype=np.uint8))
+    # A layout safetensors would refuse (here a gap between the arrays) is its to refuse.
+    header = {
+        "coef": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]},
+        "flag": {"dtype": "BOOL", "shape": [1], "data_offsets": [25, 26]},
+    }
+    with pytest.raises(ModelBundleError, match="corrupt safetensors file"):
+        decode_arrays(_safetensors(header, bytes(26)), SPECS, ST)

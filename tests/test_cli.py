@@ -1760,3 +1760,44 @@ def test_info_refuses_the_inconsistent_model_that_tag_refuses(
     for command in ("info", "tag"):
         code, _, err = cli(capsys, command, str(forged), *(["-"] if command == "tag" else []))
         assert code == 1 and "says multilabel but thresholds.json says multiclass=True" in err
+
+
+def test_tag_pauses_the_garbage_collector_until_its_model_is_loaded(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], model_dir: Path
+) -> None:
+    import gc
+    import signal
+
+    from topicclf import cli
+    from topicclf.classifier import TopicClassifier
+
+    seen: list[tuple[str, bool]] = []
+    real_load = TopicClassifier.load.__func__  # type: ignore[attr-defined]
+
+    def load(cls: type, *args: Any, **kwargs: Any) -> Any:
+        seen.append(("load", gc.isenabled()))
+        return real_load(cls, *args, **kwargs)
+
+    def tagged(*args: Any, **kwargs: Any) -> Any:
+        seen.append(("tag", gc.isenabled()))
+        return real_tag(*args, **kwargs)
+
+    import topicclf.tagging
+
+    real_tag = topicclf.tagging.tag_documents
+    monkeypatch.setattr(TopicClassifier, "load", classmethod(load))
+    monkeypatch.setattr(topicclf.tagging, "tag_documents", tagged)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("oil prices rose\n"))
+    terminated = signal.getsignal(signal.SIGTERM)  # main() sets its own handler
+    try:
+        for argv in (["topicclf", "-q", "tag", str(model_dir), "-"], ["topicclf", "info", "x"]):
+            monkeypatch.setattr(sys, "argv", argv)
+            with pytest.raises(SystemExit):
+                cli.main()
+            assert gc.isenabled()  # whatever the command, and however it ends
+    finally:
+        gc.unfreeze()
+        signal.signal(signal.SIGTERM, terminated)
+    # Paused while tag started, running again once the model was loaded.
+    assert seen == [("load", False), ("tag", True)]
+    assert '"labels"' in capsys.readouterr().out

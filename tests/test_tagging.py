@@ -182,16 +182,18 @@ def test_tagging_reports_progress_a_batch_at_a_time(tiny_dense: TopicClassifier)
 def test_never_more_workers_than_cores(
     tiny_dense: TopicClassifier, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import concurrent.futures
+
     import topicclf.tagging as tagging
 
     started: list[int] = []
-    real = tagging.ProcessPoolExecutor
+    real = concurrent.futures.ProcessPoolExecutor
 
     def recording(*args: object, **kwargs: object) -> object:
         started.append(int(kwargs["max_workers"]))  # type: ignore[call-overload]
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(tagging, "ProcessPoolExecutor", recording)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", recording)
     monkeypatch.setattr(tagging, "default_jobs", lambda: 2)
     tiny_dense.save(tmp_path / "m")
     served = TopicClassifier.load(tmp_path / "m")

@@ -46,7 +46,6 @@ from topicclf.model.thresholds import (
     ignored_by,
     topics_of,
 )
-from topicclf.training import choose_network, fit_model, retune_model
 from topicclf.types import Document, NullProgress, Progress
 from topicclf.vocabulary import Vocabulary
 
@@ -212,6 +211,9 @@ class TopicClassifier(Estimator):
         hint = separator_hint(targets.label_sets)
         if hint:
             warnings.warn(hint, UserWarning, stacklevel=2)
+        # Imported here: tagging never trains, and need not import the training code.
+        from topicclf.training import choose_network, fit_model
+
         config, chosen = choose_network(self.resolved_config(), targets.label_sets)
         fitted = fit_model(config, texts, targets.label_sets, progress)
         if chosen:
@@ -530,6 +532,8 @@ class TopicClassifier(Estimator):
         self._check_fitted()
         docs = self._documents(X, y)
         before = self.evaluate(docs)
+        from topicclf.training import retune_model
+
         self.policy_ = retune_model(
             self.config_,
             self.policy_,

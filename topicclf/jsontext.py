@@ -21,8 +21,13 @@ def _escaped(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
+# What json.dumps(data, ensure_ascii=False) builds on every call, built once (it is
+# stateless): tag writes one record per document.
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
 def dumps(data: Any, **options: Any) -> str:
     """`json.dumps(data, ensure_ascii=False, **options)` with the characters above escaped."""
-    text = json.dumps(data, ensure_ascii=False, **options)
+    text = json.dumps(data, ensure_ascii=False, **options) if options else _ENCODER.encode(data)
     # Such a character can only stand inside a JSON string, where \uXXXX means the same.
     return _UNSAFE.sub(_escaped, text) if _UNSAFE.search(text) else text

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import stat
@@ -172,7 +173,7 @@ def _check_size(path: Path, size: int, limit: int, record: FileRecord | None) ->
 @contextlib.contextmanager
 def _opened(
     directory: Path, name: str, limit: int, record: FileRecord | None
-) -> Iterator[tuple[IO[bytes], Path, int]]:
+) -> Iterator[tuple[io.BufferedReader, Path, int]]:
     """(handle, path, size) of a checked file; its size is checked before any byte is read."""
     path, info = locate(directory, name)
     _check_size(path, info.st_size, limit, record)
@@ -213,13 +214,14 @@ def _check_digest(path: Path, digest: Any, record: FileRecord | None) -> None:
 
 def read_bytes(
     directory: Path, name: str, *, limit: int, record: FileRecord | None = None
-) -> bytes:
+) -> bytearray:
     """A whole file, at most `limit` bytes, checked against `record` once read."""
     with _opened(directory, name, limit, record) as (handle, path, size):
         # One read into one buffer: gathering chunks and joining them cost a second copy
         # (~30 ms for a Reuters-sized model); the hash then runs over memory, not the disk.
-        data = handle.read(size)
-        if len(data) != size or handle.read(1):
+        # A bytearray: arrays are viewed in it in place, writable as arrays of their own.
+        data = bytearray(size)
+        if handle.readinto(data) != size or handle.read(1):
             raise ModelBundleError(f"{path}: the file changed size while it was being read")
     if record is not None:
         digest = hashlib.sha256()

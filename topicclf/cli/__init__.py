@@ -10,29 +10,40 @@ load TensorFlow. Results go to stdout, progress and diagnostics to stderr.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import traceback
 import warnings
 from typing import Any
 
-import typer
+# The modules imported below live as long as the process: the cyclic collector is paused
+# while they load (as `common.pause_gc` pauses it while `tag` starts), and back as it was.
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    import typer
 
-from topicclf.cli import corpus, model, serve, tag  # noqa: F401 - each registers its commands
-from topicclf.cli.common import (
-    EXIT_BROKEN_PIPE,
-    EXIT_DOMAIN,
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
-    app,
-    close_progress,
-    err,
-    show_warning,
-    state,
-    stop_progress,
-)
-from topicclf.errors import TopicclfError
-from topicclf.reports.safe import escape
+    from topicclf.cli import corpus, model, serve, tag  # noqa: F401 - each registers its commands
+    from topicclf.cli.common import (
+        EXIT_BROKEN_PIPE,
+        EXIT_DOMAIN,
+        EXIT_INTERRUPTED,
+        EXIT_USAGE,
+        app,
+        close_progress,
+        err,
+        pause_gc,
+        resume_gc,
+        show_warning,
+        state,
+        stop_progress,
+    )
+    from topicclf.errors import TopicclfError
+    from topicclf.reports.safe import escape
+finally:
+    if _collecting:
+        gc.enable()
 
 __all__ = ["app", "main", "run"]
 
@@ -133,4 +144,15 @@ def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _terminated)
-    sys.exit(run())
+    if _command(sys.argv[1:]) == "tag":
+        pause_gc()  # until the model is loaded (tag resumes it) or the command ends
+    try:
+        code = run()
+    finally:
+        resume_gc()
+    sys.exit(code)
+
+
+def _command(args: list[str]) -> str | None:
+    """The command named on a command line (its first word that is not an option)."""
+    return next((a for a in args if not a.startswith("-")), None)

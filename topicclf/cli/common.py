@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import functools
+import gc
 import inspect
 import json
 import os
@@ -130,9 +131,28 @@ def print_json(data: Any, **options: Any) -> None:
 class _State:
     verbose = False
     quiet = False
+    gc_paused = False
 
 
 state = _State()
+
+
+def pause_gc() -> None:
+    """Pause the cyclic garbage collector while `tag` starts: the modules it imports and
+    the model it loads live for the whole run, and the collector scanned them over and over
+    (about 30 ms of a one-document `tag`'s 0.55 s). `resume_gc` ends the pause."""
+    if gc.isenabled():
+        gc.disable()
+        state.gc_paused = True
+
+
+def resume_gc() -> None:
+    """End `pause_gc`: what start-up made is frozen out of later collections (and forked
+    workers leave its pages shared), then the collector runs again."""
+    if state.gc_paused:
+        state.gc_paused = False
+        gc.freeze()
+        gc.enable()
 
 
 # The commands in the order `topicclf --help` lists them (the modules that define them are

@@ -30,6 +30,7 @@ from topicclf.cli.common import (
     print_json,
     progress_bar_only,
     reads_corpus,
+    resume_gc,
     standard_output,
     state,
     warn,
@@ -285,6 +286,7 @@ def _write_labels(
             "--force to replace their .labels files"
         )
     clf = TopicClassifier.load(model)
+    resume_gc()
     bad = 0
     for corpus in corpora:
         writer = LabelsWriter(Path(corpus.path))
@@ -338,6 +340,7 @@ def _tag_locally(
     corpora = [reading.open(s) for s in sources]
     _warn_shared_names(sources)
     clf = TopicClassifier.load(model)
+    resume_gc()  # start-up is over: what is made from here on is the input's
     documents = chain.from_iterable(corpora)
     with warnings.catch_warnings():
         # One line per bad record; with `stop`, none: the error names the first, and the
@@ -473,6 +476,7 @@ def _tag_on_dask(
 ) -> None:
     from topicclf.tagging.distributed import OUTPUT_FORMATS, tag_on_dask
 
+    resume_gc()  # the cluster loads the model
     if output is None:
         raise typer.BadParameter("the dask engine writes a directory: give --output DIR")
     if fmt not in OUTPUT_FORMATS:

@@ -55,6 +55,13 @@ def _type_name(value: object) -> str:
     return "int" if isinstance(value, BigInt) else type(value).__name__
 
 
+# What json.loads(line, parse_int=..., object_pairs_hook=...) builds on every call (a decoder
+# and its scanner), built once: a record is read per line. Its only state is the scanner's
+# cache of key strings, emptied after each call.
+_DECODER = json.JSONDecoder(parse_int=_parse_int, object_pairs_hook=_object)
+_BOM = "\ufeff"
+
+
 def parse_record(line: str, where: str, default_id: str, options: CorpusOptions) -> Document:
     """One JSON Lines record as a Document; `where` names it in errors (file:line).
 
@@ -62,7 +69,9 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
     are read (as ids they keep all their digits); any other failure raises.
     """
     try:
-        record = json.loads(line, parse_int=_parse_int, object_pairs_hook=_object)
+        if line.startswith(_BOM):  # as json.loads says it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", line, 0)
+        record = _DECODER.decode(line)
     except json.JSONDecodeError as exc:
         # json's message reads on into the position it leaves out ("... character at").
         raise CorpusFormatError(f"{where}: invalid JSON ({exc.msg.removesuffix(' at')})") from None

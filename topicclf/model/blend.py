@@ -10,7 +10,6 @@ blend is four arrays and tagging needs no scikit-learn.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -163,6 +162,8 @@ def fit_linear(x: sp.csr_matrix, y: np.ndarray, c: float) -> tuple[np.ndarray, n
             for j in range(n_topics):
                 fit(j)
         else:
+            from concurrent.futures import ThreadPoolExecutor  # fitting only: not tagging's import
+
             with ThreadPoolExecutor(threads) as pool:
                 list(pool.map(fit, range(n_topics)))  # raises the first fit's error
     return coef, intercept

@@ -7,18 +7,15 @@ processes, the Dask engine (`tagging.distributed`) and `serve` all produce recor
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from topicclf import jsontext
 from topicclf.classifier import TopicClassifier
@@ -30,6 +27,9 @@ from topicclf.errors import CorpusFormatError, OutputError, TopicclfError
 from topicclf.machine import available_cores
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ignored_by
 from topicclf.types import Document, NullProgress, Progress
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 OUTPUT_FORMATS = ("jsonl", "csv", "tsv")
 SCORE_DIGITS = 6  # every output rounds scores to this many decimals
@@ -214,6 +214,10 @@ def _in_worker_processes(
     rule: Rule,
     jobs: int,
 ) -> Iterator[tuple[list[Document], Topics]]:
+    # Imported here, as the pool is started: a single batch never pays for them.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     _WORKER["classifier"] = classifier
     pool = ProcessPoolExecutor(
         max_workers=jobs,
@@ -243,6 +247,8 @@ def _in_worker_processes(
 def _result(future: Future[Topics], tagged: int) -> Topics:
     """A batch's topics from its worker; a worker killed meanwhile (the out-of-memory killer,
     kill -9) is said in words, not as BrokenProcessPool."""
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         return future.result()
     except BrokenProcessPool:
