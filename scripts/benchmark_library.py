@@ -91,11 +91,11 @@ def _run_topicclf(train: list[Any], dev: list[Any]) -> tuple[dict[str, list[list
     for start in range(0, len(dev), 512):
         texts = [d.text for d in dev[start : start + 512]]
         x = clf.featurizer_.transform(texts)
-        scores = network.predict(x)
+        scores = clf.scorer_.from_features(x, texts)  # as tagging scores them
         for row in scores:
             best = np.argsort(-row, kind="stable")[:TOP]
             rescored.append([classes[j] for j in best if row[j] > 0])
-        shortlist = network.sources.candidates(x, network.neighbours, network.width)
+        shortlist = network.shortlist(x, clf.scorer_.shortlist_languages(texts))
         for topics, mask in zip(shortlist.topics, shortlist.mask, strict=True):
             sources_alone.append([classes[j] for j in topics[mask][:TOP]])
     return {OURS: rescored, "topicclf-sources-alone": sources_alone}, seconds

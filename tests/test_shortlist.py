@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from topicclf.errors import ModelBundleError
 from topicclf.model.shortlist import (
     FEATURES,
+    LEGACY_FEATURES,
     Rescorer,
     ShortlistNetwork,
     Sources,
@@ -183,3 +184,69 @@ def test_terms_far_commoner_than_any_topic_take_no_part_in_shortlisting() -> Non
     # With a topic in every document, no term is commoner than 4 times it: all are kept.
     y_big = sp.hstack([y, sp.csr_matrix(np.ones((200, 1), np.float32))]).tocsr()
     assert Sources.build(with_word, y_big, centroid_terms=20).terms.all()
+
+
+def test_a_topic_s_documents_in_the_document_s_language_are_a_feature() -> None:
+    x, y = _corpus()
+    languages = np.arange(x.shape[0]) % 2  # two languages, alternating
+    sources = Sources.build(x, y, 20, languages, n_languages=3)
+    assert sources.by_language is not None and sources.by_language.shape == (y.shape[1], 3)
+    assert np.array_equal(sources.by_language.sum(axis=1), sources.frequency)
+    found = sources.candidates(x[:4], 5, 4, languages[:4])
+    share = FEATURES.index("topic_language_share")
+    for r in range(4):
+        pool = found.topics[r][found.mask[r]]
+        expected = sources.by_language[pool, languages[r]] / sources.frequency[pool]
+        assert found.features[r][found.mask[r]][:, share] == pytest.approx(expected)
+    # A language the sources never saw (the third column) shares nothing.
+    unseen = sources.candidates(x[:1], 5, 4, np.array([2]))
+    assert not unseen.features[0][:, share].any()
+
+
+def test_a_shortlist_saved_before_the_language_feature_loads_and_scores_alike() -> None:
+    """Models saved before it have 12 candidate features, no counts by language and no
+    `languages` or `candidate_features` in their sizes."""
+    x, y = _corpus()
+    network = ShortlistNetwork(Sources.build(x, y, 20), _rescorer(), neighbours=5, candidates=4)
+    meta, arrays = state(network)
+    legacy_meta = {k: v for k, v in meta.items() if k not in ("languages", "candidate_features")}
+    legacy = {k: v for k, v in arrays.items() if k != "by_language"}
+    for key in ("rescorer_feature_mean", "rescorer_feature_scale"):
+        legacy[key] = arrays[key][:LEGACY_FEATURES]
+    legacy["rescorer_layer_0_kernel"] = arrays["rescorer_layer_0_kernel"][:LEGACY_FEATURES]
+    assert set(array_specs(legacy_meta)) == set(legacy)
+    old = from_state(legacy_meta, legacy, neighbours=5, candidates=4)
+    assert old.sources.by_language is None and old.rescorer.n_features == LEGACY_FEATURES
+    # The same network with the new feature weighted 0 scores exactly as the old one.
+    zeroed = dict(arrays)
+    zeroed["rescorer_layer_0_kernel"] = arrays["rescorer_layer_0_kernel"].copy()
+    zeroed["rescorer_layer_0_kernel"][LEGACY_FEATURES:] = 0
+    new = from_state(meta, zeroed, neighbours=5, candidates=4)
+    assert np.allclose(old.predict(x), new.predict(x), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"languages": ["en", "en"]}, "languages repeat or are too many"),
+        ({"languages": ["\x1b[2J"]}, "must be a list of language codes"),
+        ({"languages": "en"}, "must be a list of language codes"),
+        ({"candidate_features": 99}, "rescorer reads 12 or 13 features"),
+    ],
+)
+def test_forged_language_sizes_are_refused(edit: dict[str, object], message: str) -> None:
+    x, y = _corpus()
+    network = ShortlistNetwork(
+        Sources.build(x, y, 20, np.arange(x.shape[0]) % 2, 3),
+        _rescorer(),
+        neighbours=5,
+        candidates=4,
+        languages=("en", "de"),
+    )
+    meta, arrays = state(network)
+    assert array_specs(meta)["by_language"].shape == (y.shape[1], 3)
+    with pytest.raises(ModelBundleError, match=message):
+        array_specs({**meta, **edit})
+    arrays = dict(arrays, by_language=-arrays["by_language"])
+    with pytest.raises(ModelBundleError, match="topic counts by language must be counts"):
+        from_state(meta, arrays, neighbours=5, candidates=4)

@@ -219,3 +219,33 @@ def test_evaluate_holds_one_batch_of_scores_not_the_corpus(
     assert report.n_documents == 400 and report.label_cardinality_predicted <= 10
     dense = len(texts) * n_topics * 8
     assert peak < dense / 2, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_a_catalogue_of_several_languages_tells_candidates_its_documents_language(
+    tmp_path,
+) -> None:
+    """Each language's records get their own column of topic counts, and every entry point
+    tells a text's language as training did (the analyzer's detection)."""
+    import json
+    from pathlib import Path
+
+    from topicclf.corpus import open_corpus
+
+    docs = list(open_corpus(Path(__file__).parent / "data" / "mixed.jsonl"))
+    clf = TopicClassifier(network="shortlist", epochs=5, seed=3)
+    clf.fit([d.text for d in docs], [list(d.labels) for d in docs])
+    network = clf.scorer_.network
+    assert isinstance(network, ShortlistNetwork)
+    assert set(network.languages) == {"en", "de", "fi"}
+    assert network.sources.by_language is not None
+    assert network.sources.by_language.shape[1] == len(network.languages) + 1
+    texts = [d.text for d in docs[:12]]
+    languages = clf.scorer_.shortlist_languages(texts)
+    assert languages is not None
+    codes = [network.languages[i] for i in languages]
+    assert codes == [clf.featurizer_.analyzer.language_of(t) for t in texts]
+    back = TopicClassifier.load(clf.save(tmp_path / "m"))
+    assert back.scorer_.network.languages == network.languages
+    assert np.array_equal(back.predict_proba(texts), clf.predict_proba(texts))
+    meta = json.loads((tmp_path / "m" / "shortlist.json").read_text())
+    assert meta["languages"] == list(network.languages) and meta["candidate_features"] == 13

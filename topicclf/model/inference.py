@@ -21,7 +21,7 @@ from topicclf.errors import ModelBundleError
 from topicclf.features import Featurizer
 from topicclf.features.tfidf import TfidfFeaturizer
 from topicclf.model.blend import LinearBlend
-from topicclf.model.shortlist import ShortlistNetwork
+from topicclf.model.shortlist import ShortlistNetwork, language_indices
 
 ENGINES = ("auto", "keras", "numpy")
 
@@ -252,14 +252,28 @@ class Scorer:
         return out
 
     def from_features(self, features: Any, texts: Sequence[str] | None = None) -> np.ndarray:
-        """Scores of already vectorized texts (`texts` feed the blend's own featurizer)."""
-        scores = network_scores(self.network, features)
+        """Scores of already vectorized texts (`texts` feed the blend's own featurizer, and
+        tell a shortlist network of several languages each text's language)."""
+        languages = self.shortlist_languages(texts) if texts is not None else None
+        if languages is not None and features.shape[0]:
+            scores = self.network.predict(features, languages)
+        else:
+            scores = network_scores(self.network, features)
         if self.blend is None:
             return scores
         if self.linear_featurizer is None:
             return self.blend.blend(scores, features)
         assert texts is not None, "a blend with its own features needs the texts"
         return self.blend.blend(scores, self.linear_featurizer.transform(list(texts)))
+
+    def shortlist_languages(self, texts: Sequence[str]) -> np.ndarray | None:
+        """Each text's column among a shortlist network's languages, by the analyzer's own
+        detection; None for any other network, or one of one language."""
+        network = self.network
+        if not isinstance(network, ShortlistNetwork) or not network.languages:
+            return None
+        analyzer = self.featurizer.analyzer  # type: ignore[attr-defined]
+        return language_indices(analyzer.language_of, texts, network.languages)
 
     def occlusion_scores(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(present term columns, scores) for `text` and for `text` without each term:

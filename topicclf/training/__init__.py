@@ -127,6 +127,7 @@ def retune_model(
     if network_kind(config.network.type).pipeline == "shortlist":
         x = scorer.featurizer.transform(list(texts))
         y = encoder.transform_sparse(label_sets)
-        return shortlist.retune_shortlist(config, policy, scorer.network, x, y)
+        languages = scorer.shortlist_languages(list(texts))
+        return shortlist.retune_shortlist(config, policy, scorer.network, x, y, languages)
     truth = encoder.transform(label_sets).y
     return retune(config, policy, truth, scorer.scores(texts))

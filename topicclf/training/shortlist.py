@@ -30,7 +30,14 @@ from topicclf.labels import LabelEncoder, group_folds, grouped_order, split_poin
 from topicclf.metrics import evaluate
 from topicclf.model.inference import Scorer
 from topicclf.model.networks import build_network, keras_module, set_seed
-from topicclf.model.shortlist import FEATURES, Candidates, Rescorer, ShortlistNetwork, Sources
+from topicclf.model.shortlist import (
+    FEATURES,
+    Candidates,
+    Rescorer,
+    ShortlistNetwork,
+    Sources,
+    language_indices,
+)
 from topicclf.model.thresholds import ThresholdPolicy, apply
 from topicclf.training.analysis import choose_analysis
 from topicclf.training.data import Prepared, TrainingInfo
@@ -83,7 +90,17 @@ def fit_shortlist(
     x = featurizer.fit_transform(data.texts)
     progress.advance(len(data.texts))
     progress.finish()
-    shortlists = out_of_fold_shortlists(config, x, data.y, progress, data.groups)
+    codes = tuple(r.code for r in analyzer.languages) if analyzer.detects else ()
+    languages = None
+    if codes:
+        # Told apart as tagging will tell them: the analyzer's own detection.
+        progress.start("each document's language, for the shortlist", len(data.texts))
+        languages = language_indices(analyzer.language_of, data.texts, codes)
+        progress.advance(len(data.texts))
+        progress.finish()
+    shortlists = out_of_fold_shortlists(
+        config, x, data.y, progress, data.groups, languages, len(codes) + 1
+    )
     targets = candidate_targets(shortlists, data.y)
     fit = train_rescorer(config, featurizer, shortlists, targets, data, progress)
     rescorer = fit.rescorer
@@ -103,10 +120,11 @@ def fit_shortlist(
     )
     progress.start("shortlist sources of every document", 1)
     network = ShortlistNetwork(
-        Sources.build(x, data.y, config.network.centroid_terms),
+        Sources.build(x, data.y, config.network.centroid_terms, languages, len(codes) + 1),
         rescorer,
         neighbours=config.network.neighbours,
         candidates=config.network.candidates,
+        languages=codes,
     )
     progress.advance(1)
     progress.finish()
@@ -211,9 +229,12 @@ def out_of_fold_shortlists(
     y: sp.csr_matrix,
     progress: Progress,
     groups: np.ndarray | None = None,
+    languages: np.ndarray | None = None,
+    n_languages: int = 1,
 ) -> Candidates:
     """Every document's shortlist from sources built without its fold, as a new document's
-    would be (a document shortlisted by sources that hold it finds itself)."""
+    would be (a document shortlisted by sources that hold it finds itself); `languages`:
+    each document's `language_indices` (None: one language)."""
     n = x.shape[0]
     net = config.network
     width = net.candidates
@@ -225,8 +246,11 @@ def out_of_fold_shortlists(
     for fold in group_folds(groups, SHORTLIST_FOLDS, config.train.seed + 1):
         rows = np.sort(fold)
         rest = np.setdiff1d(np.arange(n), rows)
-        sources = Sources.build(x[rest], y[rest], net.centroid_terms)
-        found = sources.candidates(x[rows], net.neighbours, width)
+        held = None if languages is None else languages[rest]
+        sources = Sources.build(x[rest], y[rest], net.centroid_terms, held, n_languages)
+        found = sources.candidates(
+            x[rows], net.neighbours, width, None if languages is None else languages[rows]
+        )
         topics[rows], features[rows], mask[rows] = found.topics, found.features, found.mask
         progress.advance(1)
     progress.finish()
@@ -307,15 +331,21 @@ def export_rescorer(model: Any, mean: np.ndarray, scale: np.ndarray) -> dict[str
 
 
 def retune_shortlist(
-    config: Config, policy: ThresholdPolicy, network: ShortlistNetwork, x: Any, y: Any
+    config: Config,
+    policy: ThresholdPolicy,
+    network: ShortlistNetwork,
+    x: Any,
+    y: Any,
+    languages: np.ndarray | None = None,
 ) -> ThresholdPolicy:
     """The limit and threshold chosen anew on labelled documents (features `x`, sparse topics
-    `y`), by the rule training used; a multi-class model's argmax has nothing to tune."""
+    `y`, `language_indices`), by the rule training used; a multi-class model's argmax has
+    nothing to tune."""
     if policy.multiclass:
         return policy
     if not y.nnz:
         raise DataError("the tuning corpus has none of the model's topics; nothing to tune on")
-    shortlists = network.sources.candidates(x, network.neighbours, network.width)
+    shortlists = network.shortlist(x, languages)
     probabilities = network.rescorer.probabilities(shortlists)
     targets = candidate_targets(shortlists, y)
     gold = np.diff(y.indptr)
