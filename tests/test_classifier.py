@@ -893,3 +893,35 @@ def test_recorded_indicator_columns_are_checked_on_load(
         (path / "manifest.json").write_text(json.dumps(manifest))
         with pytest.raises(ModelBundleError, match=rf"field 'training.target.columns': {message}"):
             TopicClassifier.load(path)
+
+
+def test_lone_surrogates_in_topics_become_replacement_characters(
+    tiny_docs: list[Document], tmp_path: Path
+) -> None:
+    """As in the readers: before, fit trained the topic '\\ud800' and save failed with a raw
+    UnicodeEncodeError; a corpus record holding one did the same."""
+    texts = [d.text for d in tiny_docs]
+    labels = [
+        [*d.labels, "x\ud800"] if i % 3 == 0 else list(d.labels) for i, d in enumerate(tiny_docs)
+    ]
+    clf = TopicClassifier(config=tiny_config()).fit(texts, labels)
+    assert "x\ufffd" in clf.classes_
+    path = clf.save(tmp_path / "m")
+    with pytest.raises(InputError, match=r"^corpus: not writable as JSON \('utf-8' codec"):
+        clf.save(path, overwrite=True, corpus={"path": "\ud800"})
+    deep: dict[str, object] = {}
+    for _ in range(20):
+        deep = {"a": deep}
+    with pytest.raises(InputError, match=r"^corpus: nested more than 8 levels deep"):
+        clf.save(path, overwrite=True, corpus=deep)
+    assert TopicClassifier.load(path).classes_ == clf.classes_
+
+
+def test_evaluate_checks_document_ids_and_languages(tiny_dense: TopicClassifier) -> None:
+    text = "Heavy rain and strong winds"
+    report = tiny_dense.evaluate([Document(None, text, ("weather",)), Document(7, text, ())])  # type: ignore[arg-type]
+    assert [doc_id for doc_id, _ in report.predictions] == ["1", "7"]
+    with pytest.raises(InputError, match=r"^Document.id of document #1 is of type list"):
+        tiny_dense.evaluate([Document([1], text, ("weather",))])  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"^Document.language of document #1 is of type list"):
+        tiny_dense.evaluate([Document("1", text, ("weather",), language=["en"])])  # type: ignore[arg-type]

@@ -1268,7 +1268,7 @@ def test_control_characters_in_topic_names_never_reach_the_terminal(
     assert "evil\\x1b]0;pwned\\x07\\x1b[2J" in out.replace("\n", "").replace("│", "").replace(
         " ", ""
     )
-    assert "... (20,000,0" in out  # the corpus record, cut
+    assert len(out) < 20_000 and "characters)" in out  # the corpus record, cut
     corpus = tmp_path / "c.jsonl"
     corpus.write_text(json.dumps({"text": "a b c", "labels": ["red\x1b[31m", "x"]}) + "\n")
     code, out, _ = cli(capsys, "corpus", "stats", str(corpus))
@@ -1692,20 +1692,25 @@ def test_write_labels_follows_bad_records(
 def test_info_json_cuts_what_a_forged_manifest_holds_by_the_million(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
 ) -> None:
-    """A 40 MB manifest took 78 s and 5.3 GB through rich; it is now written as it is, each
-    long list, object or string cut with a count."""
+    """A 40 MB manifest took 78 s and 5.3 GB through rich, and a list of 5,500 lists of
+    5,500 passed a cut per list; what `info` shows of a manifest now has one budget of items
+    and characters in all, and --json is written without rich."""
 
     def edit(manifest: dict[str, Any]) -> dict[str, Any]:
         manifest["training"]["stemmers"] = [[1]] * 50_000
-        manifest["corpus"]["path"] = "p" * 50_000
+        manifest["training"]["square"] = [[0] * 1000] * 1000
+        manifest["corpus"]["path"] = "p" * 300_000
         return manifest
 
     forged = _forged_copy(model_dir, tmp_path, edit, "manifest.json")
     code, out, _ = cli(capsys, "info", "--json", str(forged))
     data = json.loads(out)
     assert code == 0 and len(out) < 1_000_000
-    assert data["training"]["stemmers"][-1] == "... (40,000 more items)"
-    assert data["trained on"]["path"].endswith("... (50,000 characters)")
+    assert re.fullmatch(r"\.\.\. \(45,0\d\d more items\)", data["training"]["stemmers"][-1])
+    assert data["training"]["..."] == "1 more entries"  # the square: the budget is spent
+    assert data["trained on"]["path"].endswith("... (300,000 characters)")
+    code, out, _ = cli(capsys, "info", str(forged))
+    assert code == 0 and len(out) < 100_000
 
 
 @pytest.mark.parametrize("created", ["x" * 100, "yesterday", 20240101])
@@ -1801,3 +1806,66 @@ def test_tag_pauses_the_garbage_collector_until_its_model_is_loaded(
     # Paused while tag started, running again once the model was loaded.
     assert seen == [("load", False), ("tag", True)]
     assert '"labels"' in capsys.readouterr().out
+
+
+def test_a_manifest_nested_too_deep_is_refused_by_every_command(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    """`info` ended in RecursionError (an internal error) on a manifest 400 levels deep."""
+
+    def edit(manifest: dict[str, Any]) -> dict[str, Any]:
+        deep: dict[str, Any] = {}
+        for _ in range(400):
+            deep = {"a": deep}
+        manifest["training"]["x"] = deep
+        return manifest
+
+    forged = _forged_copy(model_dir, tmp_path, edit, "manifest.json")
+    for command in (["info"], ["info", "--json"], ["tag"]):
+        code, _, err = cli(capsys, *command, str(forged), *(["-"] if command == ["tag"] else []))
+        assert code == 1 and "manifest.json: nested more than 32 levels deep" in err
+
+
+def test_recorded_counts_that_are_not_the_model_s_are_refused(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    """`info` showed a forged '10^15 TF-IDF terms' while `tag` worked as ever."""
+    for field in ("n_features", "n_topics"):
+
+        def edit(manifest: dict[str, Any], field: str = field) -> dict[str, Any]:
+            manifest[field] = 10**15
+            return manifest
+
+        forged = _forged_copy(model_dir, tmp_path / field, edit, "manifest.json")
+        for command in ("info", "tag"):
+            code, _, err = cli(capsys, command, str(forged), *(["-"] if command == "tag" else []))
+            assert code == 1 and f"field '{field}' says 1000000000000000, but" in err
+
+
+def test_a_text_file_swapped_for_a_pipe_after_listing_is_its_bad_record(tmp_path: Path) -> None:
+    """open() waited for a writer for ever, and nothing already tagged was written."""
+    from topicclf.corpus.base import CorpusOptions
+    from topicclf.corpus.directory import text_file_document
+    from topicclf.errors import CorpusFormatError
+
+    fifo = tmp_path / "a.txt"
+    os.mkfifo(fifo)
+    with pytest.raises(CorpusFormatError, match=r"a\.txt: a named pipe, not a regular file"):
+        text_file_document(tmp_path, fifo, CorpusOptions())
+
+
+def test_corpus_convert_to_a_terminal_shows_control_characters(tmp_path: Path) -> None:
+    import pty
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"id": "\x1b[2J", "text": "red \x1b[31m", "labels": ["a"]}))
+    for fmt in ("csv", "tsv", "fasttext"):
+        primary, secondary = pty.openpty()
+        process = subprocess.run(
+            [sys.executable, "-m", "topicclf", "corpus", "convert", str(corpus), "-", "--to", fmt],
+            stdout=secondary, stderr=subprocess.PIPE, timeout=120,
+        )  # fmt: skip
+        os.close(secondary)
+        shown = os.read(primary, 65536).decode()
+        os.close(primary)
+        assert process.returncode == 0 and "\x1b" not in shown and "\\x1b[31m" in shown

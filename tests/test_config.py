@@ -133,6 +133,9 @@ def test_numbers_that_are_not_finite_are_refused_where_they_are_read(setting: st
         ("features.ngram_max=1000000000000000000", "between 1 and 10"),
         ("train.batch_size=100000000000000000000", "between 0 and 1048576"),
         ("features.sequence_length=1000000000", "between 0 and 100000"),
+        # liblinear never returns for these (a train ran 34 minutes, deaf to SIGTERM)
+        ("blend.svm_c=1e-300", r"blend.svm_c = 1e-300 must be between 1e-06 and 1e\+06"),
+        ("blend.svm_c=1e300", r"must be between 1e-06 and 1e\+06"),
     ],
 )
 def test_sizes_far_beyond_any_model_are_refused_before_any_work(setting: str, message: str) -> None:
@@ -195,3 +198,15 @@ def test_a_config_path_that_is_not_a_regular_file_is_refused_without_reading(
     assert load_config(bom).train.epochs == 3
     with pytest.raises(ConfigError, match=r"features.sequence_ngrams = 1000000000 must be betw"):
         Config().with_overrides(["features.sequence_ngrams=1000000000"])
+
+
+def test_toml_written_from_a_config_reads_back_whatever_its_strings_hold() -> None:
+    """A verbose token pattern's newline (or DEL, or \\x01) was written raw inside a TOML
+    string, so `optimize`'s best.toml could not be read by `train --config`."""
+    import tomllib
+
+    from topicclf.config import to_toml
+
+    pattern = "(?x) \\w\\w+ # words\n\x7f\x01\"'"
+    config = Config().with_overrides([f"text.token_pattern={pattern}"])
+    assert tomllib.loads(to_toml(config))["text"]["token_pattern"] == pattern

@@ -909,7 +909,7 @@ def test_a_file_made_unreadable_while_a_directory_is_read_is_that_file_s_bad_rec
         (tmp_path / f"{name}.txt").write_text(f"text {name}")
     from topicclf.corpus import directory
 
-    real = directory.open_bytes
+    real = directory.open_regular_bytes
 
     def refuse(path: str) -> Any:
         if Path(path).name == "b.txt":  # the OS refusal, even for root
@@ -918,7 +918,7 @@ def test_a_file_made_unreadable_while_a_directory_is_read_is_that_file_s_bad_rec
             raise OSError(5, "Input/output error", path)
         return real(path)
 
-    monkeypatch.setattr(directory, "open_bytes", refuse)
+    monkeypatch.setattr(directory, "open_regular_bytes", refuse)
     docs = _quiet(open_corpus(tmp_path, format="txtdir", on_error="report"))
     assert [(d.id, d.error) for d in docs] == [
         ("a", None),
@@ -1105,8 +1105,13 @@ def test_a_byte_order_mark_is_read_not_refused_by_plain_text_readers(
         assert both[1] == both[0]
 
 
+# NULs aside: a file of them is binary (refused as a file of its own is), and U+0000 first
+# in UTF-16-LE is the mark of UTF-32-LE.
+NUL_FREE = TEXTS.filter(lambda t: "\x00" not in t)
+
+
 @PROPERTY
-@given(st.lists(st.tuples(TEXTS, st.lists(LINE_SAFE, max_size=3)), max_size=4), BOMMED)
+@given(st.lists(st.tuples(NUL_FREE, st.lists(LINE_SAFE, max_size=3)), max_size=4), BOMMED)
 def test_a_byte_order_mark_is_read_in_text_directories(
     items: list[tuple[str, list[str]]], codec: str
 ) -> None:

@@ -88,3 +88,18 @@ def test_time_budget_stops_starting_trials(tiny_docs: list[Document]) -> None:
         time_budget=0.0,
     )
     assert len(result.trials) == 1 and result.planned == 3  # the first trial always runs
+
+
+def test_the_best_config_header_holds_any_corpus_path(tmp_path: Path, data_dir: Path) -> None:
+    """A corpus path with a newline ended the header comment, and the rest of the name was
+    read as TOML (`Cannot declare ('network',) twice`)."""
+    import shutil
+
+    from topicclf.cli import run
+
+    corpus = tmp_path / "x\n[network]\nhidden_units = [7]\n#.jsonl"
+    shutil.copy(data_dir / "tiny.jsonl", corpus)
+    best = tmp_path / "best.toml"
+    args = ["-q", "optimize", str(corpus), "-o", str(best), "--trials", "1", "--folds", "2"]
+    assert run([*args, "--search-set", "train.epochs=1", "--set", "train.refit=false"]) == 0
+    assert load_config(best).network.hidden_units == Config().network.hidden_units

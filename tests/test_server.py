@@ -1437,3 +1437,11 @@ def test_the_banner_url_works_for_ipv6_hosts(
     monkeypatch.setattr(topicclf.server, "serve", announce_only)
     assert run(["serve", str(model_dir), "--host", host, "--port", "0"]) == 0
     assert f"serving {model_dir} on {url} (a page for browsers" in capsys.readouterr().err
+
+
+def test_a_model_name_with_control_characters_is_shown_escaped() -> None:
+    from topicclf.errors import ConfigError
+    from topicclf.server import parse_model_specs
+
+    with pytest.raises(ConfigError, match=r"^'ev\\x1b\[31mx=m': 'ev\\x1b\[31mx' cannot be"):
+        parse_model_specs(["ev\x1b[31mx=m"])

@@ -116,3 +116,12 @@ def test_bundle_round_trip_and_checks(tmp_path: Path) -> None:
     empty = tmp_path / "nothing"
     empty.mkdir()
     assert load_vocabulary(ModelFiles(empty, None, {}), ["sport"]) is None
+
+
+def test_an_entry_longer_than_any_subject_s_is_refused() -> None:
+    """A forged vocabulary.json label of 15 million characters was sent whole with every
+    suggestion of the topic (60 MB answers to a 30-byte request)."""
+    with pytest.raises(ValueError, match=r"topic 'a': a uri, label or notation of 3,000"):
+        Vocabulary.from_dict({"subjects": {"a": {"uri": "http://x/a", "label": "L" * 3000}}})
+    with pytest.raises(CorpusFormatError, match=r"voc:2: a URI, label or notation longer"):
+        parse_vocabulary(["<http://x/a>\ta\n", "<http://x/b>\t" + "L" * 3000 + "\n"], "voc")

@@ -558,7 +558,11 @@ class TopicClassifier(Estimator):
             texts = as_texts([d.text for d in docs], "Document.text")
             return [
                 dataclasses.replace(
-                    d, text=text, labels=topic_set(d.labels, i, "Document.labels of document")
+                    d,
+                    id=_document_id(d.id, i),
+                    text=text,
+                    labels=topic_set(d.labels, i, "Document.labels of document"),
+                    language=_document_language(d.language, i),
                 )
                 for i, (d, text) in enumerate(zip(docs, texts, strict=True))
             ]
@@ -655,6 +659,28 @@ def _checked_columns(columns: list[str], classes: list[str], path: Path) -> list
             "a model topicclf wrote"
         )
     return columns
+
+
+def _document_id(value: Any, i: int) -> str:
+    """A hand-made Document's id by the readers' rule: a string, or an integer as its
+    digits; None gets its position (1, 2, ...)."""
+    if value is None:
+        return str(i + 1)
+    if isinstance(value, bool) or not isinstance(value, str | int | np.integer):
+        raise InputError(
+            f"Document.id of document #{i + 1} is of type {type(value).__name__}; an id is a "
+            "string or an integer"
+        )
+    return str(value)
+
+
+def _document_language(value: Any, i: int) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise InputError(
+            f"Document.language of document #{i + 1} is of type {type(value).__name__}; a "
+            "language is a name or an ISO 639-1 code, e.g. 'en'"
+        )
+    return value
 
 
 def _width(y: Any) -> int | None:

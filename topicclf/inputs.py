@@ -11,6 +11,7 @@ every corpus reader, the white space around a name is stripped and an empty name
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import numpy as np
 from topicclf.errors import InputError
 
 TARGET_KINDS = ("sets", "indicator", "single")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def as_texts(x: Any, what: str = "texts") -> list[str]:
@@ -182,8 +184,9 @@ def topic_name(value: Any) -> str | None:
                 "or infinity is a measurement (for regression use a regressor)"
             )
         return str(int(value))
-    # As every corpus reader: a name is stripped, and an empty one is no topic.
-    return str(value).strip() or None
+    # As every corpus reader: a name is stripped, an empty one is no topic, and a lone
+    # surrogate (which no file can hold) becomes U+FFFD.
+    return _SURROGATE.sub("\ufffd", str(value)).strip() or None
 
 
 def topic_set(labels: Any, i: int, what: str = "y: topic set") -> tuple[str, ...]:

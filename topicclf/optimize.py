@@ -7,8 +7,10 @@ is seeded, so the same corpus, space and seed try the same trials.
 
 from __future__ import annotations
 
+import json
 import random
 import time
+import tomllib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -168,9 +170,14 @@ def describe(trial: Trial) -> str:
 def best_config_toml(result: SearchResult, folds: int, corpus: str, base: Config) -> str:
     """The best settings over `base` as TOML, headed by a comment saying how they were found
     (search-only settings, such as fewer epochs, are not in `base`, so not written)."""
+    # The path as a JSON string: a newline in it would end the comment, and the rest of
+    # the name would be read as TOML.
+    shown = json.dumps(corpus)
     header = (
         f"# topicclf optimize: best of {len(result.trials)} trials by {result.objective} "
-        f"({folds}-fold CV on {corpus}): micro-F1 {result.best.micro_f1:.4f}, "
+        f"({folds}-fold CV on {shown}): micro-F1 {result.best.micro_f1:.4f}, "
         f"macro-F1 {result.best.macro_f1:.4f}\n"
     )
-    return header + to_toml(result.with_base(base))
+    text = header + to_toml(result.with_base(base))
+    tomllib.loads(text)  # what `train --config` will read: a writer's bug fails here, not there
+    return text

@@ -54,6 +54,11 @@ def parse_vocabulary(lines: Iterable[str], source: str = "vocabulary") -> list[S
         # Annif reads a subject without a label as deprecated; it can still match by URI.
         label = fields[1].strip() if len(fields) > 1 else ""
         notation = fields[2].strip() or None if len(fields) > 2 else None
+        if max(len(uri), len(label), len(notation or "")) > MAX_FIELD_CHARS:
+            raise CorpusFormatError(
+                f"{source}:{number}: a URI, label or notation longer than {MAX_FIELD_CHARS:,} "
+                "characters; is this a vocabulary file?"
+            )
         subjects.append(Subject(uri, label, notation))
     if not subjects:
         raise CorpusFormatError(f"{source}: no subjects in the vocabulary")
@@ -61,6 +66,9 @@ def parse_vocabulary(lines: Iterable[str], source: str = "vocabulary") -> list[S
 
 
 VOCABULARY_MAX_BYTES = 512 * 1024**2  # the whole GND, 1.4 million subjects, is about 150 MB
+# A subject's URI, label or notation longer than this is no vocabulary entry (GND's longest
+# labels are a few hundred characters); each is repeated in every suggestion.
+MAX_FIELD_CHARS = 2000
 
 
 def read_vocabulary(path: str | Path) -> list[Subject]:
@@ -139,5 +147,12 @@ class Vocabulary:
             label, notation = entry.get("label", ""), entry.get("notation")
             if not isinstance(label, str) or not isinstance(notation, str | None):
                 raise ValueError(f"malformed (topic {topic!r}: label and notation must be strings)")
+            # Each is repeated in every suggestion the server gives for the topic.
+            longest = max(len(entry["uri"]), len(label), len(notation or ""))
+            if longest > MAX_FIELD_CHARS:
+                raise ValueError(
+                    f"topic {topic[:100]!r}: a uri, label or notation of {longest:,} "
+                    f"characters, more than the {MAX_FIELD_CHARS:,} a vocabulary entry holds"
+                )
             subjects[topic] = Subject(entry["uri"], label, notation)
         return cls(subjects)

@@ -25,6 +25,7 @@ from topicclf.bundle.files import (
     ModelFiles,
     check_fields,
     hash_file,
+    nesting,
     write_json,
 )
 from topicclf.bundle.keras_file import check_keras_file
@@ -159,6 +160,7 @@ def save_model(
 # The corpus record of a manifest (the training corpus's path, reader, counts) is small; a
 # record beyond this many characters of JSON is a mistake, and would be echoed by `info`.
 CORPUS_RECORD_MAX_CHARS = 100_000
+CORPUS_RECORD_MAX_NESTING = 8
 
 
 def checked_corpus(corpus: Any) -> dict[str, Any]:
@@ -169,8 +171,14 @@ def checked_corpus(corpus: Any) -> dict[str, Any]:
             f"corpus: a dict describing the training corpus (e.g. {{'path': ...}}), not a "
             f"{type(corpus).__name__}"
         )
+    if nesting(corpus) > CORPUS_RECORD_MAX_NESTING:
+        raise InputError(
+            f"corpus: nested more than {CORPUS_RECORD_MAX_NESTING} levels deep; describe the "
+            "corpus with a flat record"
+        )
     try:
-        text = json.dumps(corpus, allow_nan=False)
+        text = json.dumps(corpus, allow_nan=False, ensure_ascii=False)
+        text.encode("utf-8")  # a lone surrogate cannot be written
     except (TypeError, ValueError, RecursionError) as exc:
         raise InputError(f"corpus: not writable as JSON ({str(exc)[:200]})") from None
     if len(text) > CORPUS_RECORD_MAX_CHARS:
@@ -244,6 +252,7 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
     if network is None:  # a dense network kept as weights alone, asked for as Keras
         network = _rebuild_keras(config, featurizer, len(classes), policy.multiclass, files, specs)
     _check_network(path, network, featurizer, len(classes))
+    check_counts(path, manifest, len(classes), featurizer.n_features)
     blend, linear_featurizer = _load_blend(files, config, featurizer, len(classes))
     mode = str(manifest.get("mode", "multilabel"))
     _check_mode(path, mode, policy, blend)
@@ -371,6 +380,17 @@ def _load_network(
     if not files.has(MODEL_FILE):
         return None
     return _load_keras(files, manifest)
+
+
+def check_counts(path: Path, manifest: dict[str, Any], n_topics: int, n_features: int) -> None:
+    """The manifest's topic and feature counts are the model's (`info` shows them)."""
+    for field_name, actual in (("n_topics", n_topics), ("n_features", n_features)):
+        recorded = manifest.get(field_name, actual)
+        if recorded != actual:
+            raise ModelBundleError(
+                f"{path}/{MANIFEST}: field {field_name!r} says {recorded}, but the model has "
+                f"{actual}; the model directory is inconsistent"
+            )
 
 
 def check_recorded_mode(path: Path, mode: str, multiclass: Any) -> None:

@@ -260,9 +260,33 @@ def read_json(directory: Path, name: str, record: FileRecord | None = None) -> A
     """Read one JSON file of a model directory, with a ModelBundleError on any problem."""
     data = read_bytes(directory, name, limit=limits.MODEL_JSON_MAX_BYTES, record=record)
     try:
-        return json.loads(data.decode("utf-8"))
+        value = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # bad UTF-8 and bad JSON are ValueErrors
         raise ModelBundleError(f"{directory / name}: corrupt or truncated JSON ({exc})") from None
+    if nesting(value) > MAX_JSON_NESTING:
+        raise ModelBundleError(
+            f"{directory / name}: nested more than {MAX_JSON_NESTING} levels deep; this is "
+            "not a file topicclf wrote"
+        )
+    return value
+
+
+# The deepest a model's JSON files nest (a manifest: about 5 levels). Deeper, every reader
+# that walks them recursively (`info`'s tables) would end in RecursionError.
+MAX_JSON_NESTING = 32
+
+
+def nesting(value: Any) -> int:
+    """How deeply lists and objects nest in a JSON value (0 for a scalar), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 def write_json(path: Path, data: Any) -> None:

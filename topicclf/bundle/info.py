@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from topicclf.bundle import (
+    check_counts,
     check_network_files,
     check_recorded_mode,
     manifest_config,
     read_labels,
     read_thresholds,
 )
-from topicclf.bundle.layout import check_directory, model_files
+from topicclf.bundle.layout import FEATURES_META, check_directory, model_files
 from topicclf.bundle.manifest import describe_versions
 from topicclf.errors import ConfigError, ModelBundleError
 from topicclf.features.languages import describe_rules
@@ -40,6 +41,13 @@ def describe(directory: str | Path) -> dict[str, Any]:
     files = model_files(directory, manifest)
     topics = read_labels(files)
     thresholds = read_thresholds(files)
+    features_meta = files.json(FEATURES_META) if files.has(FEATURES_META) else {}
+    if isinstance(features_meta, dict) and features_meta.get("kind") == "tfidf":
+        terms = [features_meta.get(k) or [] for k in ("vocabulary", "char_vocabulary")]
+        counted = sum(len(t) for t in terms if isinstance(t, list))
+    else:  # token sequences: the count is the configured length, checked by `load`
+        counted = manifest.get("n_features", 0)
+    check_counts(directory, manifest, len(topics), counted)
     mode = str(manifest.get("mode", "multilabel"))
     check_recorded_mode(directory, mode, thresholds.get("multiclass", False))
     check_network_files(files, config_read)
@@ -69,14 +77,54 @@ def describe(directory: str | Path) -> dict[str, Any]:
             f"fallback to best topic: {thresholds.get('fallback')})"
         ),
         "linear blend": _describe_blend(training.get("blend", {})),
-        "trained on": manifest.get("corpus", {}),
+        "trained on": shown_value(manifest.get("corpus", {})),
         # The per-threshold curve and blend details stay in manifest.json: too long here.
-        "training": {k: v for k, v in training.items() if k not in ("threshold_curve", "blend")},
-        "validation": manifest.get("validation", {}),
+        "training": shown_value(
+            {k: v for k, v in training.items() if k not in ("threshold_curve", "blend")}
+        ),
+        "validation": shown_value(manifest.get("validation", {})),
         "seed": config.get("train", {}).get("seed"),
-        "versions (recorded)": manifest.get("versions", {}),
+        "versions (recorded)": shown_value(manifest.get("versions", {})),
         "versions (installed)": describe_versions(manifest),
     }
+
+
+# What `info` (and `info --json`) shows of one open-ended part of a manifest: a model
+# topicclf wrote stays far below; a forged one (lists of lists of millions) is cut, saying
+# how much, so `info` answers in about a second whatever the manifest holds.
+SHOWN_ITEMS = 10_000
+SHOWN_CHARS = 200_000
+
+
+def shown_value(value: Any) -> Any:
+    """`value` with lists, objects and strings cut once SHOWN_ITEMS items or SHOWN_CHARS
+    characters of it have been shown in all, depth first (nesting is bounded when the file
+    is read, so the recursion is too)."""
+    budget = {"items": SHOWN_ITEMS, "chars": SHOWN_CHARS}
+
+    def cut(item: Any) -> Any:
+        if isinstance(item, str):
+            room = max(0, min(len(item), budget["chars"]))
+            budget["chars"] -= room
+            return item if room == len(item) else item[:room] + f"... ({len(item):,} characters)"
+        if not isinstance(item, dict | list):
+            return item
+        pairs = iter(item.items()) if isinstance(item, dict) else enumerate(item)
+        kept: list[tuple[Any, Any]] = []
+        for key, child in pairs:
+            if budget["items"] <= 0:
+                break
+            budget["items"] -= 1
+            kept.append((key, cut(child)))
+        rest = len(item) - len(kept)
+        if isinstance(item, dict):
+            out: Any = {str(k)[:1000]: v for k, v in kept}
+            if rest:
+                out["..."] = f"{rest:,} more entries"
+            return out
+        return [v for _, v in kept] + ([f"... ({rest:,} more items)"] if rest else [])
+
+    return cut(value)
 
 
 def _describe_analyzer(text: Any, analyzer: Any) -> str:

@@ -128,6 +128,33 @@ def print_json(data: Any, **options: Any) -> None:
     stream.flush()
 
 
+class ControlsShown:
+    """A terminal's text stream that shows control characters as escapes (`\\x1b`)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        from topicclf.reports.safe import visible_controls
+
+        # CSV rows end in \r\n: carriage returns that end a line are the format's own.
+        shown = "\r\n".join(visible_controls(part) for part in text.split("\r\n"))
+        return int(self._stream.write(shown))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def shown_on_terminal(stream: Any, fmt: str) -> Any:
+    """`stream` for data in `fmt`, with control characters shown as escapes when it is a
+    terminal and the format keeps every character (CSV, TSV, fastText); files and pipes,
+    and JSON Lines, which escapes them itself, get the characters exactly."""
+    if fmt != "jsonl" and stream.isatty():
+        # A terminal would act on an ESC or bidi override in a topic, id or text.
+        return ControlsShown(stream)
+    return stream
+
+
 class _State:
     verbose = False
     quiet = False

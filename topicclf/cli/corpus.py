@@ -20,6 +20,7 @@ from topicclf.cli.common import (
     print_json,
     reads_corpus,
     report_app,
+    shown_on_terminal,
     standard_output,
 )
 
@@ -90,7 +91,9 @@ def convert(
         check_standard_output([source_path])
     source = reading.open(source_path)
     if target == "-":
-        count = write_corpus(source, standard_output(), kind, source.options)
+        count = write_corpus(
+            source, shown_on_terminal(standard_output(), kind), kind, source.options
+        )
     else:
         with atomic_output(target, newline="") as handle:
             count = write_corpus(source, handle, kind, source.options)

@@ -341,30 +341,14 @@ def info(
         render_info(out, details)
 
 
-# What `info --json` shows of one value of a manifest: a model topicclf wrote has short
-# strings and lists; a forged one may hold millions, which are cut with a count.
-INFO_JSON_ITEMS = 10_000
-INFO_JSON_CHARS = 10_000
-
-
 def _finite(value: Any) -> Any:
-    """`value` with every float that is not finite replaced by None (JSON null), and lists,
-    objects and strings beyond INFO_JSON_ITEMS / INFO_JSON_CHARS cut, saying how much."""
+    """`value` with every float that is not finite replaced by None (JSON null)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, str) and len(value) > INFO_JSON_CHARS:
-        return value[:INFO_JSON_CHARS] + f"... ({len(value):,} characters)"
     if isinstance(value, dict):
-        items = list(value.items())
-        shown = {k: _finite(v) for k, v in items[:INFO_JSON_ITEMS]}
-        if len(items) > INFO_JSON_ITEMS:
-            shown["..."] = f"{len(items) - INFO_JSON_ITEMS:,} more entries"
-        return shown
+        return {k: _finite(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        cut = [_finite(v) for v in value[:INFO_JSON_ITEMS]]
-        if len(value) > INFO_JSON_ITEMS:
-            cut.append(f"... ({len(value) - INFO_JSON_ITEMS:,} more items)")
-        return cut
+        return [_finite(v) for v in value]
     return value
 
 

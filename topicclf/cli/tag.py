@@ -31,6 +31,7 @@ from topicclf.cli.common import (
     progress_bar_only,
     reads_corpus,
     resume_gc,
+    shown_on_terminal,
     standard_output,
     state,
     warn,
@@ -309,23 +310,6 @@ def _write_labels(
     _exit_on_bad_records(bad, "skip")
 
 
-class _ControlsShown:
-    """A terminal's text stream that shows control characters as escapes (`\\x1b`)."""
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-
-    def write(self, text: str) -> int:
-        from topicclf.reports.safe import visible_controls
-
-        # CSV rows end in \r\n: carriage returns that end a line are the format's own.
-        shown = "\r\n".join(visible_controls(part) for part in text.split("\r\n"))
-        return int(self._stream.write(shown))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
 def _tag_locally(
     model: Path, sources: list[str], output: Path | None, reading: Reading, settings: Any
 ) -> Any:
@@ -352,10 +336,7 @@ def _tag_locally(
         if output is None:
             stdout = standard_output()
             shown = terminal if not stdout.isatty() else None  # stdout would cut the bar
-            if stdout.isatty() and settings["fmt"] != "jsonl":
-                # CSV keeps names exactly for files and pipes; a terminal would act on an
-                # ESC or bidi override in a topic or id (JSON Lines escapes them itself).
-                stdout = _ControlsShown(stdout)
+            stdout = shown_on_terminal(stdout, settings["fmt"])
             return tag_documents(clf, documents, stdout, progress=shown, **settings)
         with atomic_output(output, newline="") as handle:
             return tag_documents(clf, documents, handle, progress=terminal, **settings)

@@ -494,6 +494,28 @@ def open_bytes(path: str) -> io.BufferedReader:
     return _Gunzip(path, raw)  # type: ignore[return-value]
 
 
+def open_regular_bytes(path: str) -> io.BufferedReader:
+    """`open_bytes` for a file that must be a regular file (a text directory's files, listed
+    before they are read): opened without blocking and checked on the open descriptor, so a
+    file swapped for a named pipe meanwhile is refused instead of waited on for ever."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise CorpusFormatError(
+                f"{path}: {file_kind(info.st_mode)}, not a regular file (it was replaced "
+                "after the directory was listed?)"
+            )
+        os.set_blocking(fd, True)
+        raw = os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+    if not is_compressed(path):
+        return raw
+    return _Gunzip(path, raw)  # type: ignore[return-value]
+
+
 class ChangeWatch:
     """What a regular corpus file was when it was opened (fstat of the open file), to tell at
     its end whether it shrank or was rewritten while it was read.

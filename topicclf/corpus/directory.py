@@ -15,7 +15,7 @@ from topicclf.corpus.base import (
     clean_labels,
     decode_text,
     encoding_error,
-    open_bytes,
+    open_regular_bytes,
     read_capped,
     refuse_binary,
     source_error,
@@ -29,7 +29,7 @@ LABELS_SUFFIX = ".labels"
 
 def _read_file(path: Path, options: CorpusOptions) -> str:
     try:
-        with open_bytes(str(path)) as handle:  # a .gz file decompressed
+        with open_regular_bytes(str(path)) as handle:  # a .gz file decompressed
             read = ChangeWatch(str(path), handle).reader(handle.read1, lambda: "its text")
             raw = read_capped(read, str(path))
     except FileNotFoundError as exc:

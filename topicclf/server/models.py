@@ -44,7 +44,7 @@ def parse_model_specs(args: Sequence[str]) -> list[ModelSpec]:
             name, directory = Path(arg).resolve().name, arg
         if not NAME_PATTERN.fullmatch(name):
             raise ConfigError(
-                f"{arg}: {name!r} cannot be a model name (letters, digits, '.', '_', '-'; "
+                f"{arg!r}: {name!r} cannot be a model name (letters, digits, '.', '_', '-'; "
                 "starting with a letter or digit); choose one with NAME=DIR"
             )
         specs.append(ModelSpec(name, Path(directory)))
