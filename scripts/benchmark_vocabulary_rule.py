@@ -21,7 +21,7 @@ takes more than --timeout seconds is stopped and recorded as such. The load of t
         [--sizes 300 1000 3000] [--limit 20000] [--timeout 1500] [--seed 42]
 
 The corpus comes from --tibkat, $TOPICCLF_TIBKAT, or ../shared/corpora/tibkat. The JSON goes
-to --output (default /tmp/vocabulary_rule.json); a markdown table is printed.
+to --output (default results/vocabulary_rule.json); a markdown table is printed.
 """
 
 from __future__ import annotations
@@ -255,7 +255,7 @@ def main() -> None:
     parser.add_argument(
         "--tibkat", type=Path, default=Path(os.environ.get("TOPICCLF_TIBKAT", DEFAULT_TIBKAT))
     )
-    parser.add_argument("--output", type=Path, default=Path("/tmp/vocabulary_rule.json"))
+    parser.add_argument("--output", type=Path, default=REPO / "results" / "vocabulary_rule.json")
     parser.add_argument("--sizes", type=int, nargs="+", default=[300, 1000, 3000])
     parser.add_argument("--limit", type=int, default=20_000, help="training records at most")
     parser.add_argument("--timeout", type=float, default=1500.0, help="seconds per run")
