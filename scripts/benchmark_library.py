@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import run_info
+from measure import run_info, write_results
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TIBKAT = REPO.parent / "shared" / "corpora" / "tibkat"
@@ -308,13 +308,20 @@ def print_table(results: list[dict[str, Any]]) -> None:
             )
 
 
-def main() -> None:
-    """Run every system in a subprocess, print the table, write JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def tibkat_parser(doc: str | None, output: str) -> argparse.ArgumentParser:
+    """The options of every TIBKAT benchmark: where the corpus is, and the JSON written to
+    results/`output` unless told otherwise."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
     parser.add_argument(
         "--tibkat", type=Path, default=Path(os.environ.get("TOPICCLF_TIBKAT", DEFAULT_TIBKAT))
     )
-    parser.add_argument("--output", type=Path, default=REPO / "results" / "library.json")
+    parser.add_argument("--output", type=Path, default=REPO / "results" / output)
+    return parser
+
+
+def main() -> None:
+    """Run every system in a subprocess, print the table, write JSON."""
+    parser = tibkat_parser(__doc__, "library.json")
     parser.add_argument("--only", nargs="*", choices=sorted(RUNNERS), default=None)
     parser.add_argument("--limit", type=int, default=None, help="training records to use")
     parser.add_argument("--run", choices=sorted(RUNNERS), help=argparse.SUPPRESS)
@@ -361,9 +368,7 @@ def main() -> None:
         "paired_bootstrap_f1_at_5_vs_topicclf": bootstrap,
         "failed": failed,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"\nwritten to {args.output}", file=sys.stderr)
+    write_results(args.output, payload)
 
 
 if __name__ == "__main__":

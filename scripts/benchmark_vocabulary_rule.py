@@ -40,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchmark_library
-from measure import run_info
+from measure import run_info, write_results
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TIBKAT = REPO.parent / "shared" / "corpora" / "tibkat"
@@ -251,11 +251,7 @@ def print_table(results: list[dict[str, Any]], differences: dict[str, Any]) -> N
 
 def main() -> None:
     """Run both networks for each size in subprocesses, print the table, write JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--tibkat", type=Path, default=Path(os.environ.get("TOPICCLF_TIBKAT", DEFAULT_TIBKAT))
-    )
-    parser.add_argument("--output", type=Path, default=REPO / "results" / "vocabulary_rule.json")
+    parser = benchmark_library.tibkat_parser(__doc__, "vocabulary_rule.json")
     parser.add_argument("--sizes", type=int, nargs="+", default=[300, 1000, 3000])
     parser.add_argument("--limit", type=int, default=20_000, help="training records at most")
     parser.add_argument("--timeout", type=float, default=1500.0, help="seconds per run")
@@ -288,9 +284,7 @@ def main() -> None:
         "results": [{k: v for k, v in r.items() if k != "per_record"} for r in results],
         "shortlist_minus_dense": differences,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"\nwritten to {args.output}", file=sys.stderr)
+    write_results(args.output, payload)
 
 
 if __name__ == "__main__":

@@ -8,15 +8,18 @@ descendants, sampled from /proc every few milliseconds (worker processes count t
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -137,3 +140,10 @@ def run_info() -> dict[str, str]:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",
     }
+
+
+def write_results(path: Path, payload: dict[str, Any]) -> None:
+    """A benchmark's JSON (its directory made if need be), and where it went on stderr."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"\nwritten to {path}", file=sys.stderr)
