@@ -574,7 +574,10 @@ def test_a_crowded_body_is_refused_without_holding_up_other_requests(
     served: ServedModel, path: str, message: str
 ) -> None:
     # Before, the server parsed the whole body on the event loop before it counted the
-    # documents (/health waited 1.8 s), or the form fields (2 s).
+    # documents (/health waited 1.8 s), or the form fields (2 s). The slowest /health must
+    # stay well under what that parse costs on this machine. A loaded machine (CI runs two
+    # test workers on two cores) can stall any thread for a moment, so the scenario runs up to
+    # three times and one clean run passes; a server that parses on the loop fails all three.
     body, content_type, parse = _crowded(path)
     started = time.perf_counter()
     parse()
@@ -582,30 +585,44 @@ def test_a_crowded_body_is_refused_without_holding_up_other_requests(
     head = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n" % (path.encode(), content_type)
     head += b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
     options = _options(max_body=len(body), max_documents=10_000)
+    slowest: list[float] = []
     with serve_in_thread({"model": served}, options) as address:
-        sent, answered = threading.Event(), threading.Event()
-        reply: list[bytes] = []
+        for _ in range(3):
+            reply, latencies = _health_beside(address, head + body)
+            assert reply.startswith(b"HTTP/1.1 413 ")
+            assert json.loads(reply.partition(b"\r\n\r\n")[2])["error"] == message
+            slowest.append(max(latencies))
+            if slowest[-1] < parse_time / 4:
+                break
+    assert min(slowest) < parse_time / 4, (slowest, parse_time)
 
-        def big() -> None:
-            with socket.create_connection(address, timeout=30) as sock:
-                sock.sendall(head + body)
-                sent.set()
-                reply.append(b"".join(iter(lambda: sock.recv(65536), b"")))
-            answered.set()
 
-        thread = threading.Thread(target=big, daemon=True)
-        thread.start()
-        assert sent.wait(30)
-        conn = http.client.HTTPConnection(*address, timeout=30)
-        latencies: list[float] = []
-        while len(latencies) < 3 or (not answered.is_set() and len(latencies) < 1000):
-            started = time.perf_counter()
-            assert request(address, "GET", "/health", None, conn)[0] == 200
-            latencies.append(time.perf_counter() - started)
-        thread.join(30)
-    assert reply and reply[0].startswith(b"HTTP/1.1 413 ")
-    assert json.loads(reply[0].partition(b"\r\n\r\n")[2])["error"] == message
-    assert max(latencies) < parse_time / 4, (max(latencies), parse_time)
+def _health_beside(address: Address, big_request: bytes) -> tuple[bytes, list[float]]:
+    """The answer to `big_request`, and the latencies of the GET /health requests sent one
+    after another while the server handled it (at least three)."""
+    sent, answered = threading.Event(), threading.Event()
+    reply: list[bytes] = []
+
+    def big() -> None:
+        with socket.create_connection(address, timeout=30) as sock:
+            sock.sendall(big_request)
+            sent.set()
+            reply.append(b"".join(iter(lambda: sock.recv(65536), b"")))
+        answered.set()
+
+    thread = threading.Thread(target=big, daemon=True)
+    thread.start()
+    assert sent.wait(30)
+    conn = http.client.HTTPConnection(*address, timeout=30)
+    latencies: list[float] = []
+    while len(latencies) < 3 or (not answered.is_set() and len(latencies) < 1000):
+        started = time.perf_counter()
+        assert request(address, "GET", "/health", None, conn)[0] == 200
+        latencies.append(time.perf_counter() - started)
+    conn.close()
+    thread.join(30)
+    assert reply
+    return reply[0], latencies
 
 
 @pytest.mark.parametrize(
