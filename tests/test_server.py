@@ -656,14 +656,18 @@ def test_the_count_before_parsing_refuses_no_valid_request() -> None:
     assert too_many_json_values(json.dumps({"texts": [[]] * 11}).encode(), 10)  # commas
 
 
-def _half_closed(address: Address, data: bytes, rcvbuf: int = 0) -> socket.socket:
-    """A connection that sent `data` and then shut its sending side (as `nc -N` does)."""
+def _half_closed(address: Address, data: bytes, rcvbuf: int = 0, split: int = 0) -> socket.socket:
+    """A connection that sent `data` (in writes of `split` bytes, if given) and then shut
+    its sending side (as `nc -N` does)."""
     sock = socket.socket()
     if rcvbuf:  # before connecting, so the window stays this small
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     sock.settimeout(30)
     sock.connect(address)
-    sock.sendall(data)
+    if split:  # each write its own segment, so the server reads them apart
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for start in range(0, len(data), split or len(data) or 1):
+        sock.sendall(data[start : start + (split or len(data))])
     sock.shutdown(socket.SHUT_WR)
     return sock
 
@@ -692,6 +696,80 @@ def test_a_half_closed_client_gets_its_answer(server: Address) -> None:
     reply = _read_all(_half_closed(server, pipelined))  # each request sent whole is answered
     assert reply.count(b"HTTP/1.1 200 OK\r\n") == 2 and reply.endswith(b"]}")
     assert time.monotonic() - started < TIMEOUT  # closed once answered, not by a timeout
+
+
+def _tag_post(body: bytes) -> bytes:
+    return b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def _statuses(reply: bytes) -> list[bytes]:
+    """The status code of each answer in a connection's bytes, in order."""
+    return re.findall(rb"HTTP/1\.1 (\d{3}) ", reply)
+
+
+WHOLE_TAG = _tag_post(b'{"text": "rain and storms"}')
+# The start of a request that the client never finishes: at each stage a parser can be in.
+BEGUN = {
+    "request line": b"POST /ta",
+    "head": b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Le",
+    "head whole, no body": b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n",
+    "body short": b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{",
+}
+
+
+@pytest.mark.parametrize("begun", BEGUN.values(), ids=list(BEGUN))
+@pytest.mark.parametrize(
+    ("whole", "split", "rcvbuf"),
+    [(1, 0, 0), (2, 0, 0), (2, 7, 0), (3, 100, 0), (1, 0, 4096), (20, 0, 4096)],
+    ids=["one", "two", "two-in-7-byte-writes", "three-in-100-byte-writes", "small-rcvbuf", "20"],
+)
+def test_a_half_closed_client_gets_its_whole_requests_answered_before_a_half_sent_one(
+    server: Address, begun: bytes, whole: int, split: int, rcvbuf: int
+) -> None:
+    # Whole requests, the start of one more, then shutdown(SHUT_WR), in one write or several.
+    # Before: the start of a request after them took their answers (no answer at all, when
+    # the server read it with them).
+    sock = _half_closed(server, WHOLE_TAG * whole + begun, rcvbuf=rcvbuf, split=split)
+    reply = _read_all(sock)  # returns once the server closes: after the last answer
+    assert _statuses(reply) == [b"200"] * whole  # the half-sent request dropped, as when alone
+    assert reply.count(b'"labels"') == whole and reply.endswith(b"}")
+
+
+@pytest.mark.parametrize(
+    ("after", "message"),
+    [
+        (b"\x01\x02 not http\r\n\r\n", b"the request is not valid HTTP/1.1"),
+        (
+            b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+            b"this server does not speak WebSocket",
+        ),
+    ],
+    ids=["not-http", "websocket"],
+)
+def test_a_refused_request_after_whole_ones_is_answered_after_them(
+    server: Address, after: bytes, message: bytes
+) -> None:
+    # Before: the 400 was written at once, and the client took it for the first request's
+    # answer (not HTTP), or the connection closed with no answer (WebSocket).
+    reply, _ = raw(server, WHOLE_TAG * 2 + after)
+    assert _statuses(reply) == [b"200", b"200", b"400"]
+    assert reply.count(b'"labels"') == 2 and message in reply.rpartition(b"HTTP/1.1 400")[2]
+
+
+def test_a_request_begun_behind_a_slow_answer_does_not_take_it(served: ServedModel) -> None:
+    # A /tag of 2000 documents (~0.3 s here) and the start of one more request behind it,
+    # which the client never finishes: the /tag is still being answered when the head timer
+    # (10 ms) runs out, or when the client's half-close arrives. Before: the 408 was written
+    # in place of the /tag's answer; on the half-close, the connection closed unanswered.
+    docs = [{"id": str(i), "text": "rain and storms over the wheat fields"} for i in range(2000)]
+    data = _tag_post(json.dumps({"documents": docs}).encode()) + b"GET /health HTTP/1.1\r\nHo"
+    options = _options(timeout_headers=0.01, max_documents=len(docs))
+    with serve_in_thread({"model": served}, options) as address:
+        stalled, _ = raw(address, data)
+        half_closed = _read_all(_half_closed(address, data))
+    assert _statuses(stalled) == [b"200", b"408"]  # the 408 after the answer it followed
+    assert _statuses(half_closed) == [b"200"]  # a half-sent request is dropped, as when alone
+    assert stalled.count(b'"labels"') == half_closed.count(b'"labels"') == len(docs)
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import http
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.responses import JSONResponse
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from topicclf import jsontext
 from topicclf.config import (
@@ -320,7 +321,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     rest of a refused body (413) is discarded for at most `timeout_body`. uvicorn times out
     kept-alive connections only, and neither it nor httptools bounds a head, so a silent
     connection, half-sent headers or endless headers would otherwise hold a connection (and
-    its memory) forever."""
+    its memory) forever. Requests read whole are answered, in order, whatever follows them
+    on the connection: the start of a request the client never finishes (then a half-close
+    or a stalled head), bytes that are not HTTP, a WebSocket handshake."""
 
     def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
@@ -352,6 +355,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # The newest request asked for the connection to close, and was answered before its
         # body was all in: closed once the rest is read (or at body_deadline).
         self.close_after_body = False
+        # The newest request that arrived whole (answered or not): what `_end_input` answers
+        # up to when the client sends nothing more that can be read.
+        self.whole_cycle: RequestResponseCycle | None = None
+        # Set by _end_input: bytes after the requests read whole are dropped, and the
+        # connection closes once they are answered (after `final_answer`, if any).
+        self.input_over = False
+        self.final_answer = b""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the idle timer: the first byte must come as on a kept-alive connection."""
@@ -363,7 +373,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser, never more of a head than `max_headers` bytes."""
-        if self.head_refused:  # answered 431: the rest is dropped until the connection ends
+        if self.head_refused or self.input_over:  # the rest is dropped until the connection ends
             return
         if self.head_bytes is None:
             in_trailers = self.chunk_without_data
@@ -451,6 +461,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         deadline. A connection closing with its answer not all sent waits for the client to
         read it."""
         super().on_response_complete()
+        if self.input_over and self.cycle.response_complete and not self.transport.is_closing():
+            # The last request read whole is answered: only now, after it in order, the
+            # error of what followed it, if any, and the close.
+            self._unset_keepalive_if_required()
+            if self.final_answer:
+                self.transport.write(self.final_answer)
+            self.transport.close()
         if self.transport.is_closing():
             if self.transport.get_write_buffer_size():
                 self._watch_writes()
@@ -481,6 +498,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         """The body is in (or discarded): back to the idle timeout, and to a new head."""
         super().on_message_complete()
+        self.whole_cycle = self.cycle
         self.in_message = False
         self.head_bytes = 0
         self.url = b""  # an error before the next request's target must not take this path
@@ -497,12 +515,34 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def eof_received(self) -> bool:  # type: ignore[override]  # uvicorn says None; asyncio bool
         """The client closed its sending side (shutdown(SHUT_WR), as `nc -N` does): the
         requests it sent whole are still answered, then the connection is closed (True keeps
-        the transport open for writing). uvicorn took the end of input for a lost
-        connection and dropped the answer."""
-        waiting = self.cycle is not None and not self.cycle.response_complete
-        if self.head_refused or self.in_message or not waiting:
-            return False  # nothing to answer, or a request that can never be complete
-        self.cycle.keep_alive = False  # the newest request: closed once it is answered
+        the transport open for writing); a request it sent only part of can never be whole
+        and is dropped. uvicorn took the end of input for a lost connection and dropped the
+        answers, and so did this protocol when part of a request followed the whole ones."""
+        return self._end_input()
+
+    def _end_input(self, final_answer: bytes = b"") -> bool:
+        """Nothing more the client sends will be read: the requests it sent whole are
+        answered in order, then `final_answer` (an error for what followed them, if any) is
+        sent and the connection closed; the request begun after them, whole never, is
+        dropped. False (nothing done) when no request read whole waits for its answer: the
+        caller closes the connection its own way. Whatever follows, a request read whole
+        never loses its answer to the bytes after it, nor gets another request's error as
+        its answer (HTTP pairs answers with requests by their order)."""
+        if self.input_over:  # ended already (say a 400 waits its turn): the client's EOF, or
+            return True  # a repeated one once reading resumes, changes nothing
+        self._cancel_headers_timer()  # the begun request will never be whole: no 408 for it
+        last = self.whole_cycle
+        if self.head_refused or last is None or last.response_complete:
+            return False
+        if self.cycle is not last:
+            # The begun request's head was in: its cycle waits behind `last`, never to run.
+            dropped = self.cycle
+            self.pipeline = deque(queued for queued in self.pipeline if queued[0] is not dropped)
+            self.cycle = last  # as uvicorn's shutdown and connection_lost expect: the newest
+        self.input_over = True
+        self.final_answer = final_answer
+        if not final_answer:
+            last.keep_alive = False  # its answer says `connection: close`, and closes
         return True
 
     def pause_writing(self) -> None:
@@ -552,13 +592,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._refuse_head()
             return
         if self.refusal is not None:  # or at a callback's _Refused
-            cycle = self.cycle  # the request before it (this one never got a cycle)
-            if cycle is not None and not cycle.response_complete:
-                self.transport.close()  # behind a request in flight: no place to answer
-            else:
-                self._close_with_error(*self.refusal)
-            return
-        self._close_with_error(400, "the request is not valid HTTP/1.1; the server cannot read it")
+            error = self._error_bytes(*self.refusal)
+        else:
+            message = "the request is not valid HTTP/1.1; the server cannot read it"
+            error = self._error_bytes(400, message)
+        self._refuse_begun(error)
 
     def _refuse_head(self) -> None:
         """431, then the client's further bytes are read and dropped for a while: closing at
@@ -591,13 +629,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.headers_timer = None
         if self.transport.is_closing():
             return
-        self._close_with_error(
-            408, f"the request headers did not arrive within {self.timeout_headers:g} s"
-        )
+        late = f"the request headers did not arrive within {self.timeout_headers:g} s"
+        error = self._error_bytes(408, late)
+        self._refuse_begun(error)
 
-    def _close_with_error(self, status: int, message: str) -> None:
-        self.transport.write(self._error_bytes(status, message))
-        self.transport.close()
+    def _refuse_begun(self, error: bytes) -> None:
+        """Answer the request begun last with `error` and close: at once, or behind requests
+        read whole after their answers (written now, it would be taken as theirs)."""
+        if not self._end_input(error):
+            self.transport.write(error)
+            self.transport.close()
 
     def _error_bytes(self, status: int, message: str) -> bytes:
         """A whole error answer, below the application: shaped by the path of the request
