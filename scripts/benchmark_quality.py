@@ -3,14 +3,16 @@ linear SVMs, fastText) and against its own parts (network alone, linear model al
 
 Each system trains in its own subprocess (so peak memory is its own) on ModApte train and is
 scored on ModApte test (90 topics, multi-label), and on R8 (8 topics, multi-class) where it
-applies. Thresholds and limits are chosen on training data only (a validation split of it).
+applies, and on the Debian corpora of scripts/debian_corpus.py (single-label: package
+descriptions by section, in German, French and English, and English synopses alone as the
+short texts). Thresholds and limits are chosen on training data only (a validation split of it).
 A paired bootstrap over the test documents (1000 resamples) gives a 95% interval for the
 micro-F1 difference between topicclf's default and each other system. The same run also
 times importing Keras (TensorFlow backend) in a fresh process, the floor under any training
 of a Keras network. Prints tables and writes JSON (predictions are not kept).
 
     python scripts/benchmark_quality.py [--reuters PATH] [--output results/quality.json]
-        [--only NAME ...]
+        [--only NAME ...] [--corpora CORPUS ...] [--debian DIR]
 
 The corpus comes from --reuters, $TOPICCLF_REUTERS, or ../shared/corpora/reuters21578.tar.gz.
 The peers come with the bench extra (pip install -e ".[bench]": omikuji, fastText); a peer
@@ -36,7 +38,7 @@ from measure import run_info
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_REUTERS = REPO.parent / "shared" / "corpora" / "reuters21578.tar.gz"
 
-# name -> (corpus: "modapte" or "r8", description)
+# name -> (corpus: "modapte", "r8" or one of DEBIAN_CORPORA, description)
 SYSTEMS: dict[str, tuple[str, str]] = {
     "topicclf-dense": ("modapte", "topicclf train, default settings (dense network + blend)"),
     "topicclf-network-alone": ("modapte", "topicclf's network alone (--set blend.linear=off)"),
@@ -94,10 +96,32 @@ SYSTEMS: dict[str, tuple[str, str]] = {
             (f"omikuji-bonsai-{corpus}", f"omikuji Bonsai on {corpus}, best topic"),
         )
     },
+    # English Debian descriptions: the large single-label corpus (63,421 documents) and the
+    # short texts (the same packages' one-line synopses, 46 characters on average). English
+    # needs no rows for the analysis of other languages, only the peers.
+    **{
+        name: (corpus, text)
+        for corpus, what in (
+            ("debian-en", "English descriptions"),
+            ("debian-en-short", "English synopses (short texts)"),
+        )
+        for name, text in (
+            (f"topicclf-dense-{corpus}", f"topicclf train on {corpus} ({what}), defaults"),
+            (f"linear-svm-{corpus}", f"TF-IDF + LinearSVC (one-vs-rest, argmax) on {corpus}"),
+            (f"omikuji-bonsai-{corpus}", f"omikuji Bonsai on {corpus}, best topic"),
+        )
+    },
 }
-SINGLE_LABEL = ("r8", "debian-de", "debian-fr")
-# The non-English corpora: DIR/de and DIR/fr as scripts/debian_corpus.py writes them, from
-# --debian, $TOPICCLF_DEBIAN or ../debian-corpora; their rows are skipped when absent.
+# The Debian corpora: corpus -> the directory under DIR that scripts/debian_corpus.py writes
+# (DIR from --debian, $TOPICCLF_DEBIAN or ../debian-corpora) and the language Annif's
+# analyzer stems with for omikuji; a corpus's rows are skipped when its directory is absent.
+DEBIAN_CORPORA = {
+    "debian-de": ("de", "german"),
+    "debian-fr": ("fr", "french"),
+    "debian-en": ("en", "english"),
+    "debian-en-short": ("en-short", "english"),
+}
+SINGLE_LABEL = ("r8", *DEBIAN_CORPORA)
 DEFAULT_DEBIAN = REPO.parent / "debian-corpora"
 # The systems the default is compared with, document by document (paired bootstrap).
 PEERS = ("topicclf-linear-alone", "svm-tuned", "omikuji-bonsai", "omikuji-parabel", "linear-svm")
@@ -108,13 +132,18 @@ VALIDATION_SHARE = 0.1  # of the training documents, for the peers' limits and t
 def _load(reuters: str, corpus: str) -> tuple[list[Any], list[Any]]:
     from topicclf.corpus import open_corpus
 
-    if corpus.startswith("debian-"):
-        root = Path(os.environ.get("TOPICCLF_DEBIAN", DEFAULT_DEBIAN)) / corpus.split("-")[1]
+    if corpus in DEBIAN_CORPORA:
+        root = _debian_dir(corpus)
         return list(open_corpus(root / "train.jsonl")), list(open_corpus(root / "test.jsonl"))
     prefix = "modapte" if corpus == "modapte" else "r8"
     train = list(open_corpus(reuters, format="reuters", split=f"{prefix}-train"))
     test = list(open_corpus(reuters, format="reuters", split=f"{prefix}-test"))
     return train, test
+
+
+def _debian_dir(corpus: str) -> Path:
+    """Where a Debian corpus's train.jsonl and test.jsonl are."""
+    return Path(os.environ.get("TOPICCLF_DEBIAN", DEFAULT_DEBIAN)) / DEBIAN_CORPORA[corpus][0]
 
 
 def _scores(train: list[Any], test: list[Any], predicted: list[list[str]]) -> dict[str, float]:
@@ -424,7 +453,7 @@ def run_one(name: str, reuters: str) -> dict[str, Any]:
         predicted, train_seconds, extras = _run_svm(train, test, single)
     elif name.startswith("omikuji"):
         kind = "bonsai" if "bonsai" in name else "parabel"
-        language = {"debian-de": "german", "debian-fr": "french"}.get(corpus, "english")
+        language = DEBIAN_CORPORA.get(corpus, ("", "english"))[1]
         predicted, train_seconds, extras = _run_omikuji(train, test, kind, single, language)
     else:
         predicted, train_seconds = _run_fasttext(train, test)
@@ -496,6 +525,10 @@ def main() -> None:
     parser.add_argument("--debian", type=Path, default=None, help="scripts/debian_corpus.py's DIR")
     parser.add_argument("--output", type=Path, default=REPO / "results" / "quality.json")
     parser.add_argument("--only", nargs="*", choices=sorted(SYSTEMS), default=None)
+    corpora = sorted({corpus for corpus, _ in SYSTEMS.values()})
+    parser.add_argument(
+        "--corpora", nargs="+", choices=corpora, default=None, help="only these corpora's rows"
+    )
     parser.add_argument("--run", choices=sorted(SYSTEMS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not Path(args.reuters).exists():
@@ -506,13 +539,18 @@ def main() -> None:
         print(json.dumps(run_one(args.run, str(args.reuters))))
         return
     names = args.only or list(SYSTEMS)
-    debian = Path(os.environ.get("TOPICCLF_DEBIAN", DEFAULT_DEBIAN))
-    if not (debian / "de" / "train.jsonl").exists():
-        print(
-            f"no Debian corpora in {debian} (python scripts/debian_corpus.py): skipping them",
-            file=sys.stderr,
-        )
-        names = [n for n in names if "debian-" not in n]
+    if args.corpora:
+        names = [n for n in names if SYSTEMS[n][0] in args.corpora]
+    for corpus in DEBIAN_CORPORA:
+        # Each corpus on its own: a DIR built before the English corpora has only de and fr.
+        if not (_debian_dir(corpus) / "train.jsonl").exists():
+            if any(SYSTEMS[n][0] == corpus for n in names):
+                print(
+                    f"no {corpus} corpus in {_debian_dir(corpus)} "
+                    "(python scripts/debian_corpus.py): skipping its rows",
+                    file=sys.stderr,
+                )
+            names = [n for n in names if SYSTEMS[n][0] != corpus]
     if not _fasttext_available():
         print("fastText is not installed (pip install -e '.[bench]'): skipping it", file=sys.stderr)
         names = [n for n in names if not n.startswith("fasttext")]
@@ -620,7 +658,7 @@ def _ratios(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 def _print_table(results: list[dict[str, Any]]) -> None:
     head = (
-        f"{'system':<34} {'corpus':<9} {'micro P':>8} {'micro R':>8} {'micro F1':>8} "
+        f"{'system':<34} {'corpus':<15} {'micro P':>8} {'micro R':>8} {'micro F1':>8} "
         f"{'macro P':>8} {'macro R':>8} {'macro F1':>8} {'acc':>6} {'train s':>7} "
         f"{'total s':>7} {'RSS MB':>7}"
     )
@@ -629,7 +667,7 @@ def _print_table(results: list[dict[str, Any]]) -> None:
     for r in results:
         acc = f"{r['accuracy']:.4f}" if "accuracy" in r else "-"
         print(
-            f"{r['system']:<34} {r['corpus']:<9} {r['micro_precision']:>8.4f} "
+            f"{r['system']:<34} {r['corpus']:<15} {r['micro_precision']:>8.4f} "
             f"{r['micro_recall']:>8.4f} {r['micro_f1']:>8.4f} {r['macro_precision']:>8.4f} "
             f"{r['macro_recall']:>8.4f} {r['macro_f1']:>8.4f} {acc:>6} "
             f"{r['train_seconds']:>7.1f} {r['train_and_tag_seconds']:>7.1f} {r['peak_rss_mb']:>7}"

@@ -3,6 +3,7 @@ the peers' decision rules and validation split; figures in the README come from 
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -89,3 +90,47 @@ def test_keras_import_is_timed_in_fresh_processes() -> None:
     assert len(times) == 1
     assert isinstance(times[0], float)
     assert times[0] > 0
+
+
+def test_each_debian_corpus_reads_its_own_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `debian-en-short` once read DIR/en: the name was cut at its first hyphen.
+    for corpus, (directory, _) in bq.DEBIAN_CORPORA.items():
+        (tmp_path / directory).mkdir()
+        for part in ("train", "test"):
+            row = {"id": f"{corpus}-{part}", "text": "a package", "labels": ["games"]}
+            (tmp_path / directory / f"{part}.jsonl").write_text(json.dumps(row) + "\n")
+    monkeypatch.setenv("TOPICCLF_DEBIAN", str(tmp_path))
+    for corpus in bq.DEBIAN_CORPORA:
+        train, test = bq._load("unused", corpus)
+        assert [d.id for d in train] == [f"{corpus}-train"]
+        assert [d.id for d in test] == [f"{corpus}-test"]
+        assert corpus in bq.SINGLE_LABEL
+        assert {f"{p}-{corpus}" for p in ("topicclf-dense", "linear-svm", "omikuji-bonsai")} <= set(
+            bq.SYSTEMS
+        )
+
+
+def test_ratios_are_against_the_linear_svm_of_the_same_corpus() -> None:
+    def row(system: str, corpus: str, f1: float) -> dict[str, object]:
+        return {
+            "system": system,
+            "corpus": corpus,
+            "micro_f1": f1,
+            "macro_f1": f1,
+            "train_seconds": 10.0,
+            "train_and_tag_seconds": 20.0,
+        }
+
+    results = [
+        row("linear-svm", "modapte", 0.5),
+        row("linear-svm-debian-en", "debian-en", 0.8),
+        row("linear-svm-debian-en-short", "debian-en-short", 0.4),
+        row("topicclf-dense-debian-en", "debian-en", 0.4),
+        row("topicclf-dense-debian-en-short", "debian-en-short", 0.4),
+    ]
+    ratios = bq._ratios(results)
+    assert ratios["topicclf-dense-debian-en"]["micro_f1"] == 0.5
+    assert ratios["topicclf-dense-debian-en-short"]["micro_f1"] == 1.0
+    assert "linear-svm-debian-en" not in ratios  # not against itself, nor modapte's
