@@ -438,6 +438,8 @@ def test_an_oversized_chunked_body_gets_a_413(server: Address) -> None:
 
 HEAD = b"GET /health HTTP/1.1\r\nHost: x\r\n"
 HEAD_LIMIT = 64 * 1024  # SERVE_MAX_HEADERS, the test server's limit
+CHUNKED = b"POST /tag HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+TRAILER_MESSAGE = "the request head and trailers are larger than 65536 bytes (--max-headers)"
 
 
 @pytest.mark.parametrize(
@@ -772,6 +774,50 @@ def test_a_request_begun_behind_a_slow_answer_does_not_take_it(served: ServedMod
     assert stalled.count(b'"labels"') == half_closed.count(b'"labels"') == len(docs)
 
 
+SLOW_DOCS = [{"id": str(i), "text": "rain and storms over the wheat fields"} for i in range(2000)]
+HEAD_MESSAGE = b"the request head is larger than 65536 bytes (--max-headers)"
+CHUNK = b'{"text": "rain"}'
+# What follows a /tag still being answered, its answers, and the 431's message.
+BEHIND = {
+    "many headers": (
+        HEAD + b"".join(b"X-%d: %s\r\n" % (i, b"v" * 100) for i in range(700)) + b"\r\n",
+        [b"200", b"431"],
+        HEAD_MESSAGE,
+    ),
+    # 300 KB of one line, all sent before the client reads: they must be read and dropped
+    # (closing with them unread resets the connection, and the client loses the answers).
+    "one endless line": (HEAD + b"X-Big: " + b"v" * 300_000, [b"200", b"431"], HEAD_MESSAGE),
+    "behind two": (
+        WHOLE_TAG + HEAD + b"X-Big: " + b"v" * HEAD_LIMIT + b"\r\n\r\n",
+        [b"200", b"200", b"431"],
+        HEAD_MESSAGE,
+    ),
+    "trailers": (  # the chunked request waits behind the /tag; its trailers are refused
+        CHUNKED + b"%x\r\n%s\r\n0\r\n" % (len(CHUNK), CHUNK) + b"X-Trailer: a\r\n" * 5000,
+        [b"200", b"431"],
+        TRAILER_MESSAGE.encode(),
+    ),
+}
+
+
+@pytest.mark.parametrize(("after", "statuses", "message"), BEHIND.values(), ids=list(BEHIND))
+def test_a_head_over_the_limit_behind_a_slow_answer_is_refused_after_it(
+    served: ServedModel, after: bytes, statuses: list[bytes], message: bytes
+) -> None:
+    # A /tag of 2000 documents (~0.3 s here), still being answered when the head behind it
+    # passes --max-headers; the client then waits, or half-closes. Before: the connection
+    # was closed at once, and the /tag's answer was lost.
+    data = _tag_post(json.dumps({"documents": SLOW_DOCS}).encode()) + after
+    with serve_in_thread({"model": served}, _options(max_documents=len(SLOW_DOCS))) as address:
+        replies = [raw(address, data)[0], _read_all(_half_closed(address, data))]
+        assert request(address, "GET", "/health")[0] == 200  # still serving
+    for reply in replies:
+        assert _statuses(reply) == statuses  # the 431 after the answers it followed
+        assert reply.count(b'"labels"') == len(SLOW_DOCS) + len(statuses) - 2
+        head, _, body = reply.rpartition(b"HTTP/1.1 431 ")[2].partition(b"\r\n\r\n")
+        assert b"connection: close" in head and json.loads(body) == {"error": message.decode()}
+
+
 @pytest.mark.parametrize(
     "data",
     [b"", b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{", b"GET /health HT"],
@@ -1089,10 +1135,6 @@ def test_draining_a_refused_body_stops_at_the_body_deadline(server: Address) -> 
                 sock.sendall(b"a" * 10_000)
                 time.sleep(0.01)
     assert TIMEOUT * 0.8 < time.monotonic() - started < TIMEOUT * 5
-
-
-CHUNKED = b"POST /tag HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-TRAILER_MESSAGE = "the request head and trailers are larger than 65536 bytes (--max-headers)"
 
 
 @pytest.mark.parametrize(

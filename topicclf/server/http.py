@@ -323,7 +323,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     connection, half-sent headers or endless headers would otherwise hold a connection (and
     its memory) forever. Requests read whole are answered, in order, whatever follows them
     on the connection: the start of a request the client never finishes (then a half-close
-    or a stalled head), bytes that are not HTTP, a WebSocket handshake."""
+    or a stalled head), bytes that are not HTTP, a WebSocket handshake, a head over the
+    limit."""
 
     def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
@@ -359,9 +360,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # up to when the client sends nothing more that can be read.
         self.whole_cycle: RequestResponseCycle | None = None
         # Set by _end_input: bytes after the requests read whole are dropped, and the
-        # connection closes once they are answered (after `final_answer`, if any).
+        # connection closes once they are answered (after `final_answer`, if any; after a
+        # while of reading and dropping bytes when `final_linger`, as a 431 does).
         self.input_over = False
         self.final_answer = b""
+        self.final_linger = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the idle timer: the first byte must come as on a kept-alive connection."""
@@ -465,9 +468,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             # The last request read whole is answered: only now, after it in order, the
             # error of what followed it, if any, and the close.
             self._unset_keepalive_if_required()
-            if self.final_answer:
-                self.transport.write(self.final_answer)
-            self.transport.close()
+            self._close_after(self.final_answer, self.final_linger)
         if self.transport.is_closing():
             if self.transport.get_write_buffer_size():
                 self._watch_writes()
@@ -518,21 +519,25 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         the transport open for writing); a request it sent only part of can never be whole
         and is dropped. uvicorn took the end of input for a lost connection and dropped the
         answers, and so did this protocol when part of a request followed the whole ones."""
+        if self.linger_timer is not None:  # after a 431: the client sends no more to drop
+            return False
+        self.final_linger = False  # nor after the answers a 431 waits for: closed after them
         return self._end_input()
 
-    def _end_input(self, final_answer: bytes = b"") -> bool:
+    def _end_input(self, final_answer: bytes = b"", linger: bool = False) -> bool:
         """Nothing more the client sends will be read: the requests it sent whole are
         answered in order, then `final_answer` (an error for what followed them, if any) is
         sent and the connection closed; the request begun after them, whole never, is
         dropped. False (nothing done) when no request read whole waits for its answer: the
         caller closes the connection its own way. Whatever follows, a request read whole
         never loses its answer to the bytes after it, nor gets another request's error as
-        its answer (HTTP pairs answers with requests by their order)."""
+        its answer (HTTP pairs answers with requests by their order). `linger`: see
+        _close_after."""
         if self.input_over:  # ended already (say a 400 waits its turn): the client's EOF, or
             return True  # a repeated one once reading resumes, changes nothing
         self._cancel_headers_timer()  # the begun request will never be whole: no 408 for it
         last = self.whole_cycle
-        if self.head_refused or last is None or last.response_complete:
+        if last is None or last.response_complete:
             return False
         if self.cycle is not last:
             # The begun request's head was in: its cycle waits behind `last`, never to run.
@@ -541,6 +546,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.cycle = last  # as uvicorn's shutdown and connection_lost expect: the newest
         self.input_over = True
         self.final_answer = final_answer
+        self.final_linger = linger
         if not final_answer:
             last.keep_alive = False  # its answer says `connection: close`, and closes
         return True
@@ -599,28 +605,41 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._refuse_begun(error)
 
     def _refuse_head(self) -> None:
-        """431, then the client's further bytes are read and dropped for a while: closing at
-        once, with its head still arriving, would reset the connection before it read why.
-        Trailers over the limit are refused alike, as the answer to their request: the
-        application, still waiting for that body, is told the client left."""
+        """431, then the client's further bytes are read and dropped for a while (see
+        _close_after). Behind requests read whole and not yet answered, the 431 waits for
+        their answers (_end_input), the bytes being dropped meanwhile. Trailers over the
+        limit are refused alike, as the answer to their request: the application, still
+        waiting for that body, is told the client left."""
         self.head_refused = True
         self._cancel_headers_timer()
         trailers = self.head_bytes is None  # past the newest request's head
+        what = "head and trailers are" if trailers else "head is"
+        message = f"the request {what} larger than {self.max_headers} bytes (--max-headers)"
+        error = self._error_bytes(431, message)
+        if self._end_input(error, linger=True):
+            return  # the request refused is dropped (out of the pipeline if queued there)
         cycle = self.cycle
-        answer = True
         if cycle is not None and not cycle.response_complete:
-            queued = any(waiting is cycle for waiting, _ in self.pipeline)
-            if not trailers or queued or cycle.response_started:
-                self.transport.close()  # behind a request in flight: no place to answer
+            # Its trailers, while it runs (HttpGuard awaits the body): nothing before it waits.
+            if cycle.response_started:
+                self.transport.close()  # its answer is half-sent: no place for the 431
                 return
             cycle.disconnected = True  # HttpGuard stops waiting for the body, answers nothing
             cycle.message_event.set()
         elif trailers:
-            answer = False  # the request was answered (a 413): its rest is being dropped
-        what = "head and trailers are" if trailers else "head is"
-        message = f"the request {what} larger than {self.max_headers} bytes (--max-headers)"
+            error = b""  # the request was answered (a 413): its rest is being dropped
+        self._close_after(error, linger=True)
+
+    def _close_after(self, answer: bytes, linger: bool) -> None:
+        """Send `answer` (if any) and close; with `linger`, close our sending side only, and
+        read and drop the client's further bytes for `timeout_headers` (or until it closes
+        its side) before closing: closing at once, with a refused head still arriving, would
+        reset the connection, and the client would lose the answers before reading them."""
         if answer:
-            self.transport.write(self._error_bytes(431, message))
+            self.transport.write(answer)
+        if not linger:
+            self.transport.close()
+            return
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.linger_timer = self.loop.call_later(self.timeout_headers, self.transport.close)
@@ -637,8 +656,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         """Answer the request begun last with `error` and close: at once, or behind requests
         read whole after their answers (written now, it would be taken as theirs)."""
         if not self._end_input(error):
-            self.transport.write(error)
-            self.transport.close()
+            self._close_after(error, linger=False)
 
     def _error_bytes(self, status: int, message: str) -> bytes:
         """A whole error answer, below the application: shaped by the path of the request
