@@ -7,7 +7,9 @@ from hypothesis import strategies as st
 
 from topicclf import jsontext
 
-UNSAFE = "\x7f\x85\x9b\u2028\u2029\u202a\u202e\u2066\u2069"
+# Lone low surrogates are what os.fsdecode makes of undecodable file-name bytes. (A high
+# surrogate before a low one reads back as the pair's one character: JSON has no other way.)
+UNSAFE = "\x7f\x85\x9b\u2028\u2029\u202a\u202e\u2066\u2069\udc9b\udfff"
 NAMES = st.text(alphabet=st.sampled_from([*UNSAFE, "a", "Ö", "\x1b", "\n", '"', "\\", "中"]))
 
 
@@ -25,3 +27,11 @@ def test_the_same_data_reads_back_and_nothing_terminal_active_is_raw(
 def test_readable_text_stays_readable() -> None:
     assert jsontext.dumps({"topic": "Wirtschaft-Ö 中"}) == '{"topic": "Wirtschaft-Ö 中"}'
     assert jsontext.dumps(["red\x9b31m", "\u202eevil"]) == '["red\\u009b31m", "\\u202eevil"]'
+
+
+def test_undecodable_file_name_bytes_are_escaped_so_the_output_is_utf8() -> None:
+    # os.fsdecode(b"\x9bmdl"): the 0x9B a surrogateescape stream would write back raw,
+    # making `info --json` invalid UTF-8 (and a CSI to an 8-bit terminal).
+    text = jsontext.dumps({"path": "\udc9bmdl"})
+    assert text == '{"path": "\\udc9bmdl"}'
+    assert json.loads(text.encode("utf-8")) == {"path": "\udc9bmdl"}

@@ -4,8 +4,10 @@ character that could act on a terminal or split a line escaped (`\\u009b`), neve
 `json.dumps(ensure_ascii=False)` escapes C0 controls only. C1 controls (U+009B is a CSI to
 some terminals), DEL, the bidirectional overrides and isolates that reorder a shown line
 (`cat report.json`), and U+2028/U+2029, which `str.splitlines` and JavaScript take for line
-ends (one JSON Lines record read as two), are escaped here too. A JSON parser reads back
-exactly the same strings.
+ends (one JSON Lines record read as two), are escaped here too, and so are lone surrogates
+(the undecodable bytes of a file name, U+DC9B for 0x9B), which would otherwise make the
+output invalid UTF-8 or write the raw byte. A JSON parser reads back exactly the same strings
+(but a high surrogate just before a low one, which JSON reads as the pair's one character).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import re
 from typing import Any
 
-_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def _escaped(match: re.Match[str]) -> str:

@@ -40,7 +40,7 @@ try:
         stop_progress,
     )
     from topicclf.errors import TopicclfError
-    from topicclf.reports.safe import escape
+    from topicclf.reports.safe import escape, one_line
 finally:
     if _collecting:
         gc.enable()
@@ -76,11 +76,19 @@ def run(argv: list[str] | None = None) -> int:
         if isinstance(exc.__context__, BrokenPipeError):  # click's own handling: exit(1)
             return EXIT_BROKEN_PIPE
         raise
-    except (typer.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt) as exc:
+        if isinstance(exc.__cause__, EOFError):
+            # click turns any EOFError into Abort (meant for Ctrl-D at a prompt, and topicclf
+            # prompts for nothing): one from reading damaged data is a bug, not "interrupted".
+            return _internal_error(exc.__cause__)
         stop_progress()
         err.print("interrupted")
         return EXIT_INTERRUPTED
     except typer.TyperException as exc:  # usage errors: bad option, missing argument...
+        if isinstance(getattr(exc, "message", None), str):
+            # A value the user gave, in a message of ours (`str(ConfigError)`), is one line
+            # with its controls shown, as in every `error:` line; click writes it as text.
+            exc.message = one_line(exc.message)
         show = getattr(exc, "show", None)
         if show is not None:
             show()
@@ -109,17 +117,25 @@ def run(argv: list[str] | None = None) -> int:
         )
         return EXIT_DOMAIN
     except Exception as exc:  # the last line of defence: a bug, said plainly
-        if state.verbose:
-            err.print(escape(traceback.format_exc(), limit=None))
-        summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        err.print(
-            f"[red]error:[/] internal error: {escape(summary)}; please report it "
-            "(run with -v for the traceback)"
-        )
-        return EXIT_DOMAIN
+        return _internal_error(exc)
     finally:
         close_progress()
         warnings.showwarning = saved_showwarning
+
+
+def _internal_error(exc: BaseException) -> int:
+    """Say that `exc` is a bug (its traceback with -v), and return the exit code."""
+    if state.verbose:
+        # Each line escaped on its own: a traceback is the one message of many lines.
+        lines = traceback.format_exception(exc)
+        for line in "".join(lines).rstrip("\n").split("\n"):
+            err.print(escape(line, limit=None))
+    summary = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    err.print(
+        f"[red]error:[/] internal error: {escape(summary)}; please report it "
+        "(run with -v for the traceback)"
+    )
+    return EXIT_DOMAIN
 
 
 def _spaced_setting(args: list[str]) -> str | None:

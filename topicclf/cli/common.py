@@ -437,6 +437,9 @@ class CliProgress:
 
     def start(self, task: str, total: int | None = None) -> None:
         """Begin a task."""
+        # A task may name a file ("reading NAME"): shown by the one terminal rule, as a bar's
+        # label (which rich reads as markup) and in the plain lines of a log alike.
+        task = escape(task, limit=None)
         self._name, self._started, self._done, self._info = task, time.perf_counter(), 0, {}
         self._total, self._said = total, self._started
         if self.enabled and not self.live:
