@@ -344,3 +344,27 @@ def test_a_report_csv_shows_formula_like_names_as_text_in_a_spreadsheet(tmp_path
     with path.open(newline="", encoding="utf-8") as handle:
         shown = [row[0] for row in csv.reader(handle)][1:]
     assert shown == ['\'=HYPERLINK("http://x")', "'+1 rain", "'-ve", "'@sum", "plain", "-0.5"]
+
+
+def test_model_titles_and_file_rows_are_one_line_with_their_bytes_escaped() -> None:
+    from rich.console import Console
+
+    from topicclf.reports.terminal import render_info, render_verification
+
+    # A model directory named "nl\nmodel" split the title over two lines, and one named with
+    # the undecodable byte 0x9B (os.fsdecode: U+DC9B) wrote the raw 8-bit CSI.
+    console = Console(record=True, width=200, soft_wrap=True)
+    render_info(console, {"path": "nl\nmodel\udc9b", "mode": "multilabel"})
+    report = {
+        "path": "m\nx",
+        "format version": 3,
+        "hashes recorded": True,
+        "files": {"labels.json": "OK", "d\udc9b31m": "not recorded in the manifest (never read)"},
+        "mismatched": [],
+        "more unrecorded files": 20_000,
+    }
+    render_verification(console, report)
+    text = console.export_text()
+    assert "nl\\x0amodel\\udc9b" in text and "m\\x0ax: files against the manifest" in text
+    assert "d\\udc9b31m" in text and "\udc9b" not in text
+    assert re.search(r"\.\.\. and 20,000 more\s*│\s*not recorded in the manifest", text)

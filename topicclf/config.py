@@ -131,6 +131,11 @@ SERVE_WORKERS_RANGE = (1, 1024)
 SERVE_INLINE_CHARS = 20_000  # batches this short are tagged on the event loop (numpy models)
 SERVE_BATCH_TEXTS = 512  # texts of waiting requests tagged in one call
 SERVE_BATCH_YIELDS = 8  # event-loop turns a batch waits for requests already arriving
+# What `info` shows of one open-ended part of a model (a manifest's lists, the files
+# `info --verify` finds beside the recorded ones): a model topicclf wrote stays far below; a
+# forged one is cut, saying how much, so `info` answers in about a second whatever it holds.
+INFO_SHOWN_ITEMS = 10_000
+INFO_SHOWN_CHARS = 200_000
 EXPLAIN_MAX_TERMS = 10_000  # most terms per topic and direction `explain` gives (the API's `top`)
 SERVE_EXPLAIN_TERMS = 100  # most terms per topic and direction that POST /tag's `explain` gives
 SERVE_EXPLAIN_DOCUMENTS = 100  # documents in one request with `explain` (each scored per term)

@@ -17,6 +17,7 @@ from topicclf.bundle import (
 )
 from topicclf.bundle.layout import FEATURES_META, check_directory, model_files
 from topicclf.bundle.manifest import describe_versions
+from topicclf.config import INFO_SHOWN_CHARS, INFO_SHOWN_ITEMS
 from topicclf.errors import ConfigError, ModelBundleError
 from topicclf.features.languages import describe_rules
 from topicclf.model.networks import network_kind
@@ -89,18 +90,11 @@ def describe(directory: str | Path) -> dict[str, Any]:
     }
 
 
-# What `info` (and `info --json`) shows of one open-ended part of a manifest: a model
-# topicclf wrote stays far below; a forged one (lists of lists of millions) is cut, saying
-# how much, so `info` answers in about a second whatever the manifest holds.
-SHOWN_ITEMS = 10_000
-SHOWN_CHARS = 200_000
-
-
 def shown_value(value: Any) -> Any:
-    """`value` with lists, objects and strings cut once SHOWN_ITEMS items or SHOWN_CHARS
-    characters of it have been shown in all, depth first (nesting is bounded when the file
-    is read, so the recursion is too)."""
-    budget = {"items": SHOWN_ITEMS, "chars": SHOWN_CHARS}
+    """`value` with lists, objects and strings cut once INFO_SHOWN_ITEMS items or
+    INFO_SHOWN_CHARS characters of it have been shown in all, depth first (nesting is bounded
+    when the file is read, so the recursion is too)."""
+    budget = {"items": INFO_SHOWN_ITEMS, "chars": INFO_SHOWN_CHARS}
 
     def cut(item: Any) -> Any:
         if isinstance(item, str):

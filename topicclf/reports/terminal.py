@@ -193,6 +193,9 @@ def render_verification(console: Console, report: dict[str, Any]) -> None:
     for name, status in report["files"].items():
         style = "green" if status == "OK" else "red" if name in report["mismatched"] else "dim"
         table.add_row(escape(name), f"[{style}]{escape(status)}[/]")
+    more = report.get("more unrecorded files", 0)
+    if more:
+        table.add_row(f"... and {more:,} more", "[dim]not recorded in the manifest (never read)[/]")
     console.print(table)
 
 
