@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from topicclf.errors import OutputError
-from topicclf.fileio import atomic_directory, atomic_output, check_output
+from topicclf.fileio import atomic_directory, atomic_output, check_output, output_lock
 
 
 def test_the_one_overwrite_rule(tmp_path: Path) -> None:
@@ -52,6 +52,26 @@ def test_an_output_of_the_wrong_kind_is_refused_before_any_work(tmp_path: Path) 
     check_output(tmp_path / "nodir" / "model", kind="model")  # parents are created
     with pytest.raises(ValueError, match=r"unknown kind of output 'directory'"):
         check_output(tmp_path / "x", kind="directory")
+
+
+def test_an_output_under_a_file_says_the_file_is_no_directory(tmp_path: Path) -> None:
+    # Before: "the directory x.jsonl does not exist; create it first", though it exists.
+    (tmp_path / "x.jsonl").write_text("")
+    os.mkfifo(tmp_path / "ff")
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+    for kind in ("file", "model"):
+        with pytest.raises(OutputError, match=r"x\.jsonl is a file, not a directory; give a"):
+            check_output(tmp_path / "x.jsonl" / "r.md", kind=kind)
+        with pytest.raises(OutputError, match=r"x\.jsonl is a file, not a directory"):
+            check_output(tmp_path / "x.jsonl" / "a" / "b" / "r.md", kind=kind)
+    with pytest.raises(OutputError, match=r"ff is a FIFO \(named pipe\), not a directory"):
+        check_output(tmp_path / "ff" / "r.md")
+    with pytest.raises(OutputError, match=r"gone is a link to nothing, not a directory"):
+        check_output(tmp_path / "gone" / "r.md")
+    # The lock beside a model output makes its parents: it says the same, not "File exists".
+    lock = output_lock(tmp_path / "x.jsonl" / "model")
+    with pytest.raises(OutputError, match=r"x\.jsonl is a file, not a directory"), lock:
+        pass
 
 
 def test_a_dangling_link_is_an_existing_output(tmp_path: Path) -> None:

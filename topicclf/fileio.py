@@ -102,6 +102,9 @@ def check_output(
         raise OutputError(f"{target} already exists (a link); choose another path or add --force")
     # Checked before any work, so a long run does not end on an output it cannot write; and
     # before "add --force", which would not help.
+    blocked = _blocked_directory(target)
+    if blocked is not None:
+        raise OutputError(blocked)
     if kind == "file":
         if target.is_dir():
             raise OutputError(f"{target} is a directory; give a file name for the output")
@@ -115,6 +118,21 @@ def check_output(
         check_replaceable_directory(target, kind)
     if target.exists() and not force:
         raise OutputError(f"{target} already exists; choose another path or add --force")
+
+
+def _blocked_directory(target: Path) -> str | None:
+    """Why `target`'s directory can never be there, or None: the nearest existing path on
+    the way to it is a file, a FIFO or a dangling link (`-o x.jsonl/r.md`), which neither
+    `mkdir` nor the user's "create it first" can fix."""
+    for path in (target.parent, *target.parent.parents):
+        if os.path.lexists(path):
+            if path.is_dir():
+                return None
+            what = special_file_kind(path) or (
+                "a link to nothing" if path.is_symlink() and not path.exists() else "a file"
+            )
+            return f"{target}: {path} is {what}, not a directory; give a path in a directory"
+    return None
 
 
 def check_replaceable_directory(target: Path, kind: str) -> None:
@@ -441,14 +459,15 @@ def output_lock(target: str | Path) -> Iterator[None]:
     system releases it when its holder dies, however it dies. Taking it again in the same
     process is allowed, so a command can hold it for a whole training and `save` still works.
     """
-    target = Path(target).absolute()
+    given, target = Path(target), Path(target).absolute()
     if str(target) in _HELD:
         yield
         return
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"cannot create {target.parent}: {exc.strerror}") from None
+        blocked = _blocked_directory(given)  # named as the user gave it
+        raise OutputError(blocked or f"cannot create {target.parent}: {exc.strerror}") from None
     lock_path = target.parent / f".{target.name}.lock"
     while True:
         fd = _open_lock(lock_path, target)
