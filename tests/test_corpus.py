@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import os
 import re
 import subprocess
@@ -248,6 +249,34 @@ def test_reuters_options(reuters_path: Path) -> None:
         list(open_corpus(reuters_path, split="modapte"))
     with pytest.raises(CorpusFormatError, match="unknown Reuters category field 'authors'"):
         list(open_corpus(reuters_path, categories="authors"))
+
+
+def test_an_unreadable_reuters_archive_says_why_on_one_line(tmp_path: Path) -> None:
+    import tarfile
+
+    plain = tmp_path / "x.jsonl"
+    plain.write_text('{"text": "oil"}\n')
+    # Before: five lines, one per method tarfile tried ("- method gz: ReadError(...)").
+    with pytest.raises(
+        CorpusFormatError,
+        match=r"^\S*x\.jsonl: not a readable tar archive \(method gz: not a gzip file; "
+        r"method bz2: not a bzip2 file; method xz: not an lzma file; method tar: [^;\n]*\)$",
+    ):
+        list(open_corpus(plain, format="reuters"))
+    sgml = tmp_path / "reut2-000.sgm"
+    sgml.write_text(os.urandom(100_000).hex())  # incompressible: half the archive is cut data
+    whole = tmp_path / "whole.tar.gz"
+    with tarfile.open(whole, "w:gz") as tar:
+        tar.add(sgml, arcname="reut2-000.sgm")
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    # Before: EOFError, which the command line took for Ctrl-D ("interrupted", exit 130).
+    with pytest.raises(
+        CorpusFormatError, match=r"cut\.tar\.gz: not a readable tar archive \(Compressed file"
+    ):
+        list(open_corpus(cut, format="reuters"))
+    with pytest.raises(CorpusFormatError, match=r"cut\.tar\.gz: not a Reuters-21578 archive"):
+        list(open_corpus(cut))  # nor is it taken for one when the format is detected
 
 
 def test_bad_records_can_be_reported_or_skipped(tmp_path: Path) -> None:
@@ -1103,6 +1132,51 @@ def test_a_byte_order_mark_is_read_not_refused_by_plain_text_readers(
         both = _both("\n".join(texts), codec, "c.txt", fmt, Path(tmp))
     if both is not None:
         assert both[1] == both[0]
+
+
+# A byte too few for the last character: what a cut or damaged marked file ends with.
+STRAY = {"utf-8": b"\xff", "utf-16-le": b"\x00", "utf-16-be": b"\x00", "utf-32-le": b"\x00"}
+STRAY["utf-32-be"] = b"\x00\x00"
+
+
+# One record of each format, as its lines.
+RECORD = {
+    "lines": lambda w: [w],
+    "text": lambda w: [w],
+    "jsonl": lambda w: [json.dumps({"text": w})],
+    "csv": lambda w: ["text", w],
+}
+
+
+@PROPERTY
+@given(
+    st.lists(st.text(alphabet="abc", min_size=1, max_size=8), min_size=1, max_size=4),
+    st.sampled_from(sorted(RECORD)),
+    BOMMED,
+    st.sampled_from(["utf-8", "latin-1"]),
+)
+def test_an_undecodable_marked_file_names_the_codec_its_mark_chose(
+    words: list[str], fmt: str, codec: str, encoding: str
+) -> None:
+    # Before: b"\xff\xfe\x00" said "cannot decode the text as utf-8", though it was read as
+    # UTF-16 whatever --encoding said.
+    lines = RECORD[fmt](words[0]) + [line for w in words[1:] for line in RECORD[fmt](w)[-1:]]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"c.{fmt}"
+        path.write_bytes(_marked("\n".join(lines), codec) + STRAY[codec])
+        with pytest.raises(CorpusFormatError, match=rf"cannot decode the text as {codec}\b"):
+            _quiet(open_corpus(path, format=fmt, encoding=encoding))
+
+
+def test_a_bad_byte_after_a_mark_says_another_encoding_cannot_help(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(
+        CorpusFormatError,
+        match=r"c\.jsonl:1: cannot decode the text as utf-16-le, which the file's byte-order "
+        r"mark names \(truncated data\); the file may be damaged: use --encoding-errors replace",
+    ):
+        list(open_corpus(path))
 
 
 # NULs aside: a file of them is binary (refused as a file of its own is), and U+0000 first

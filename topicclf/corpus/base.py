@@ -66,13 +66,30 @@ class Corpus:
 def encoding_error(
     path: str, lineno: int | None, options: CorpusOptions, exc: UnicodeDecodeError
 ) -> CorpusFormatError:
-    """A CorpusFormatError for undecodable bytes that names the `encoding` option."""
+    """A CorpusFormatError for undecodable bytes that names the encoding they were decoded
+    with: the `encoding` option's, or the one a byte-order mark chose over it."""
     where = f"{path}:{lineno}" if lineno else path
+    if _codec_name(exc.encoding) not in ("charmap", _codec_name(options.encoding)):
+        # A BOM chose the codec (UTF-16, UTF-32 or UTF-8), whatever --encoding says, so
+        # another --encoding cannot help (before: "cannot decode the text as utf-8").
+        return CorpusFormatError(
+            f"{where}: cannot decode the text as {exc.encoding}, which the file's byte-order "
+            f"mark names ({exc.reason}); the file may be damaged: use --encoding-errors "
+            "replace to replace undecodable bytes"
+        )
     return CorpusFormatError(
         f"{where}: cannot decode the text as {options.encoding} ({exc.reason}); "
         "use another encoding (e.g. --encoding latin-1), or "
         "--encoding-errors replace to replace undecodable bytes"
     )
+
+
+def _codec_name(encoding: str) -> str:
+    """The codec's own name for `encoding` ('utf_8' and 'UTF8' are 'utf-8')."""
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        return encoding
 
 
 ON_ERROR = ("raise", "report", "skip")

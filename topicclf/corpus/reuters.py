@@ -11,9 +11,11 @@ which have single-topic documents).
 from __future__ import annotations
 
 import html
+import lzma
 import re
 import tarfile
 import warnings
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +44,10 @@ _FILE = re.compile(r"reut2-\d{3}\.sgm$")
 _DOC_TAG = re.compile(r"<REUTERS\b([^<>]*)>|</REUTERS>")
 _ATTR = re.compile(r'(\w+)="([^"]*)"')
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# What reading a damaged archive raises: tarfile's own errors for a bad header, but the
+# decompressors' for damaged or cut data inside (an EOFError, which click turns into an
+# "interrupted" exit 130).
+_TAR_ERRORS = (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError)
 
 
 @dataclass(frozen=True)
@@ -61,9 +67,12 @@ def is_reuters(path: Path) -> bool:
     name = path.name.lower()
     if _FILE.search(name):
         return True
-    if name.endswith((".tar.gz", ".tgz")) and tarfile.is_tarfile(path):
-        with tarfile.open(path) as tar:
-            return any(_FILE.search(m.name) for m in tar.getmembers())
+    if name.endswith((".tar.gz", ".tgz")):
+        try:
+            with tarfile.open(path) as tar:
+                return any(_FILE.search(m.name) for m in tar.getmembers())
+        except _TAR_ERRORS:  # not a readable archive: said by whichever reader takes it
+            return False
     return False
 
 
@@ -74,11 +83,13 @@ def _sgml_files(path: Path) -> Iterator[tuple[str, bytes]]:
     elif _FILE.search(path.name):
         yield str(path), path.read_bytes()
     else:
-        try:
-            tar = tarfile.open(path)  # noqa: SIM115 - closed by the `with` below
-        except (tarfile.TarError, OSError) as exc:
-            raise CorpusFormatError(f"{path}: not a readable tar archive ({exc})") from None
-        with tar:
+        yield from _archive_files(path)
+
+
+def _archive_files(path: Path) -> Iterator[tuple[str, bytes]]:
+    """The reut2-*.sgm files of a tar archive (plain, gzip, bzip2 or xz), by name."""
+    try:
+        with tarfile.open(path) as tar:
             members = sorted(
                 (m for m in tar.getmembers() if m.isfile() and _FILE.search(m.name)),
                 key=lambda m: m.name,
@@ -88,7 +99,20 @@ def _sgml_files(path: Path) -> Iterator[tuple[str, bytes]]:
             for member in members:
                 handle = tar.extractfile(member)
                 assert handle is not None
-                yield f"{path}:{member.name}", handle.read()
+                raw = handle.read()
+                yield f"{path}:{member.name}", raw
+    except _TAR_ERRORS as exc:
+        raise CorpusFormatError(
+            f"{path}: not a readable tar archive ({_tar_reason(exc)})"
+        ) from None
+
+
+def _tar_reason(exc: Exception) -> str:
+    """Why tarfile could not open an archive, on one line: it says so in one line per method
+    it tried (`- method gz: ReadError('not a gzip file')`), which made a five-line error."""
+    lines = str(exc).splitlines()
+    tried = [re.sub(r"^- |ReadError\('(.*)'\)$", r"\1", line) for line in lines[1:]]
+    return "; ".join(tried) if tried else str(exc)
 
 
 def _clean(text: str) -> str:
