@@ -720,6 +720,16 @@ def test_explain_command(
     assert code == 0 and json.loads(out) == [{"id": "text", "topics": []}]
 
 
+def test_explain_takes_what_no_file_can_be_named_as_text(
+    capsys: pytest.CaptureFixture[str], model_dir: Path
+) -> None:
+    # Before: "error: File name too long" for a word, or a sentence without a slash, of over
+    # 255 characters, as if it were a path.
+    for text in ("x" * 300, "x" * 300 + ".txt", "the striker scored in the final " * 10):
+        code, out, err = cli(capsys, "explain", str(model_dir), text, "--json")
+        assert code == 0 and err == "" and [d["id"] for d in json.loads(out)] == ["text"]
+
+
 def test_evaluate_html_and_report_compare(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
 ) -> None:
@@ -1242,6 +1252,22 @@ def test_a_log_gets_a_heartbeat_line_while_a_long_step_runs(
     assert common.heartbeat_line("linear model", 0, None, 31.0) == "linear model: 0 after 31s"
 
 
+def test_a_progress_line_naming_a_file_is_one_line_and_no_markup() -> None:
+    import io
+
+    from rich.console import Console
+
+    import topicclf.cli.common as common
+
+    # "reading NAME": before, a newline in NAME split the line and [red] in it was markup.
+    log = io.StringIO()
+    progress = common.CliProgress(Console(file=log, force_terminal=False, width=200), True)
+    progress.start("reading x\ny[red]\x9b.jsonl", 1)
+    progress.finish()
+    progress.close()
+    assert re.fullmatch(r"reading x\\x0ay\[red\]\\x9b\.jsonl: 0 done in \S+s\n", log.getvalue())
+
+
 def test_control_characters_in_topic_names_never_reach_the_terminal(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
 ) -> None:
@@ -1510,6 +1536,84 @@ def test_output_and_model_paths_with_escape_sequences_are_shown_escaped(
     converted = tmp_path / "c\x1b[2Jx.csv"
     code, _, err = cli(capsys, "corpus", "convert", str(data_dir / "tiny.jsonl"), str(converted))
     assert code == 0 and "\x1b" not in err and "c\\x1b[2Jx.csv" in err
+
+
+def test_newlines_in_paths_and_model_names_never_make_a_second_line(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    # Before: written raw, so a file named "x\nerror: the model is corrupt; run ..." forged
+    # a whole extra line; "\r" was escaped already, "\n" was not.
+    import shutil
+
+    missing = tmp_path / "no\nsuch.jsonl"
+    code, _, err = cli(capsys, "tag", str(model_dir), str(missing))
+    assert code == 1 and err == f"error: {tmp_path}/no\\x0asuch.jsonl: no such file or directory\n"
+    tags = tmp_path / "o\nut.jsonl"
+    code, _, err = cli(capsys, "tag", str(model_dir), str(data_dir / "tiny.jsonl"), "-o", str(tags))
+    assert code == 0 and len(err.splitlines()) == 1 and err.endswith("o\\x0aut.jsonl\n")
+    model = tmp_path / "nl\nmodel\u2028\x85"
+    shutil.copytree(model_dir, model)
+    code, out, _ = cli(capsys, "info", str(model))
+    assert code == 0 and out.splitlines()[0].strip() == f"{tmp_path}/nl\\x0amodel\\u2028\\x85"
+    code, out, _ = cli(capsys, "info", "--verify", str(model))
+    assert code == 0 and "nl\\x0amodel\\u2028\\x85: files against the manifest" in out
+    # A usage error holding a path the user gave: one line, its controls shown.
+    code, _, err = cli(capsys, "evaluate", str(model_dir), str(missing), "-o", "r\n\x1b[2J.txt")
+    assert code == 2 and "Invalid value for --output: r\\x0a\\x1b[2J.txt: use a .json" in err
+
+
+def test_an_output_under_a_file_or_a_damaged_archive_is_said_as_it_is(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    import tarfile
+
+    tiny = str(data_dir / "tiny.jsonl")
+    # Before: "the directory tiny.jsonl does not exist; create it first".
+    code, _, err = cli(capsys, "evaluate", str(model_dir), tiny, "-o", f"{tiny}/r.md")
+    assert code == 1
+    assert (
+        err
+        == f"error: {tiny}/r.md: {tiny} is a file, not a directory; give a path in a directory\n"
+    )
+    # Before: a five-line error for an archive that is none; and for a cut one, an EOFError
+    # that the command line took for Ctrl-D: "interrupted", exit 130.
+    code, _, err = cli(capsys, "corpus", "stats", "--format", "reuters", tiny)
+    assert code == 1 and len(err.splitlines()) == 1
+    assert "not a readable tar archive (method gz: not a gzip file; method bz2:" in err
+    sgml = tmp_path / "reut2-000.sgm"
+    sgml.write_text(os.urandom(100_000).hex())
+    archive = tmp_path / "r.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(sgml, arcname=sgml.name)
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    code, _, err = cli(capsys, "corpus", "stats", "--format", "reuters", str(archive))
+    assert code == 1 and err.startswith("error: ") and "not a readable tar archive" in err
+
+
+def test_undecodable_file_name_bytes_never_reach_the_terminal_raw(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    # Before: `info` wrote the name's 0x9B (the 8-bit CSI) raw in its title, `--verify`'s
+    # header and rows, and `--json`'s "path", which was then not UTF-8 for a JSON reader.
+    import shutil
+
+    model = Path(os.fsdecode(bytes(tmp_path) + b"/\x9bmdl"))
+    shutil.copytree(model_dir, model)
+    (model / os.fsdecode(b"d\x9b31m")).mkdir()
+
+    def shown(*args: str) -> bytes:
+        done = subprocess.run(
+            [sys.executable, "-m", "topicclf", "info", *args, str(model)],
+            capture_output=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
+        )  # fmt: skip
+        assert done.returncode == 0 and b"\x9b" not in done.stdout + done.stderr
+        return done.stdout
+
+    assert b"\\udc9bmdl\n" in shown()
+    listed = shown("--verify")
+    assert b"\\udc9bmdl: files against the manifest" in listed and b"d\\udc9b31m" in listed
+    details = json.loads(shown("--json").decode("utf-8"))  # strict UTF-8
+    assert details["path"] == str(model)  # the same name, read back
 
 
 def test_tag_output_dash_is_standard_output(

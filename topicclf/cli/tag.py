@@ -4,6 +4,7 @@ parses its options, makes one core call and reports; `serve` is in `cli.serve`."
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import time
@@ -401,7 +402,15 @@ def _documents_to_explain(source: str, reading: Reading) -> list[Any]:
 
     if not source.strip():
         return [Document("text", source)]  # Path("") would be the working directory
-    if source == "-" or Path(source).exists():
+    try:
+        named = source == "-" or Path(source).exists()
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        # No file can be named so (a word or a sentence of over 255 characters between
+        # slashes): it is the text (before: "File name too long").
+        return [Document("text", source)]
+    if named:
         return list(reading.open(source))
     looks_like_path = not any(c.isspace() for c in source) and (
         "/" in source or Path(source).suffix.lower() in _PATH_SUFFIXES
