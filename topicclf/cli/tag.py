@@ -37,6 +37,7 @@ from topicclf.cli.common import (
     warn,
 )
 from topicclf.config import (
+    DASK_PARTITION_MIN_BYTES,
     DASK_PARTITIONS_PER_WORKER,
     MAX_BATCH,
     MAX_PARTITIONS,
@@ -90,7 +91,9 @@ PartitionsOpt = Annotated[
     typer.Option(
         min=1,
         max=MAX_PARTITIONS,
-        help=f"Number of partitions (default: {DASK_PARTITIONS_PER_WORKER} per worker).",
+        help=f"Number of partitions (default: {DASK_PARTITIONS_PER_WORKER} per worker); at "
+        f"most one per {DASK_PARTITION_MIN_BYTES // 1024} KiB of input, as smaller ones cost "
+        "more to schedule than to tag.",
         rich_help_panel=DASK,
     ),
 ]
@@ -480,7 +483,7 @@ def _tag_on_dask(
         progress=make_progress(),
     )
     note(
-        f"tagged {summary.documents} documents in {summary.partitions} partitions on "
+        f"tagged {summary.documents} documents in {summary.partitions} partition(s) on "
         f"{summary.workers} Dask worker(s) in {time.perf_counter() - started:.1f}s; "
         f"written to {summary.output}/ ({len(summary.parts)} parts)"
     )
