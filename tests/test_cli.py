@@ -1146,6 +1146,37 @@ def test_write_labels_checks_every_labels_file_before_writing_any(
     assert code == 0 and "wrote 6 .labels files" in err
 
 
+def test_write_labels_refuses_a_model_whose_topic_a_labels_file_cannot_hold(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path
+) -> None:
+    # Before: the topic 'sport\nnews' was written as two lines of a.labels, and the txtdir
+    # reader read it back as two topics, 'sport' and 'news'.
+    import shutil
+
+    corpus = tmp_path / "c.jsonl"
+    with corpus.open("w", encoding="utf-8") as handle:
+        for line in (data_dir / "tiny.jsonl").read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            record["labels"] = [
+                "sport\nnews" if label == "sport" else label for label in record["labels"]
+            ]
+            handle.write(json.dumps(record) + "\n")
+    model = tmp_path / "m"
+    assert cli(capsys, "-q", "train", str(corpus), "-o", str(model), *FAST)[0] == 0
+    folder = tmp_path / "docs"
+    shutil.copytree(data_dir / "txtdir", folder)
+    for labels in folder.rglob("*.labels"):
+        labels.unlink()
+    code, out, err = cli(capsys, "tag", str(model), str(folder), "--write-labels")
+    assert (code, out) == (1, "")
+    assert (
+        f"error: {model}: the topic 'sport\\nnews' holds a line break, and a .labels file "
+        "holds one topic a line, so it would not read back as one topic; write the tags as "
+        "JSON Lines instead (tag MODEL DIR -o tags.jsonl)"
+    ) in " ".join(err.split())
+    assert not list(folder.rglob("*.labels"))  # refused before any was written
+
+
 def test_a_reader_that_goes_away_stops_output_quietly_with_the_sigpipe_status(
     model_dir: Path, tmp_path: Path
 ) -> None:

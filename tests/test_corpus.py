@@ -1739,3 +1739,61 @@ def test_files_that_share_a_document_name_are_named_not_read_over_each_other(
     ):
         docs = list(open_corpus(folder, format="txtdir"))
     assert [(d.id, d.text) for d in docs] == [("x", "rain over wheat"), ("y", "alone, in capitals")]
+
+
+def test_a_labels_file_breaks_lines_at_newlines_only(tmp_path: Path) -> None:
+    # Before: str.splitlines read `sport\u2028news\x1cx` as three topics (it also splits at
+    # \v \f \x1c-\x1e \x85 U+2029); the README says lines end at \n.
+    folder = tmp_path / "td"
+    folder.mkdir()
+    (folder / "a.txt").write_text("the team won")
+    odd = "sport\u2028news\x1cx\x85y\vz\fw\u2029v\x1d\x1eu"
+    (folder / "a.labels").write_bytes(f"{odd}\nweather\r\noil\rgas\n".encode())
+    (doc,) = open_corpus(folder, format="txtdir")
+    assert doc.labels == (odd, "weather", "oil", "gas")
+
+
+# Topics as a model holds them: stripped and not empty (readers strip), any other character.
+TOPICS = st.lists(
+    st.text(min_size=1, max_size=8).map(str.strip).filter(bool), min_size=0, max_size=5
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(topics=TOPICS)
+def test_labels_files_read_back_what_was_written_or_refuse_it(topics: list[str]) -> None:
+    """A topic the .labels writer accepts reads back as itself through the txtdir reader;
+    the only ones refused are those holding a line break."""
+    from topicclf.corpus.base import scrub_surrogates
+    from topicclf.corpus.directory import labels_file_text
+    from topicclf.errors import OutputError
+
+    topics = [scrub_surrogates(t) for t in topics]  # a file holds UTF-8, as tags are written
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "a.txt").write_text("some text")
+        if any("\n" in t or "\r" in t for t in topics):
+            with pytest.raises(OutputError, match=r"holds a line break, and a \.labels file"):
+                labels_file_text(topics, "a.labels")
+            return
+        (folder / "a.labels").write_bytes(labels_file_text(topics, "a.labels").encode())
+        (doc,) = open_corpus(folder, format="txtdir")
+        assert doc.labels == clean_labels(topics)
+
+
+def test_the_labels_writer_refuses_a_topic_it_cannot_hold() -> None:
+    from topicclf.corpus.directory import labels_file_text
+    from topicclf.errors import OutputError
+
+    for topic, why in [
+        ("energy\npolicy", "holds a line break"),
+        ("a\rb", "holds a line break"),
+        (" padded", "is empty or has white space at either end"),
+        ("", "is empty or has white space at either end"),
+    ]:
+        with pytest.raises(
+            OutputError,
+            match=rf"^d/a\.labels: the topic {re.escape(repr(topic))} {why}.*, so it would "
+            r"not read back as one topic; write the tags as JSON Lines instead",
+        ):
+            labels_file_text(["sport", topic], "d/a.labels")

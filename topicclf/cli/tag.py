@@ -256,7 +256,7 @@ def _write_labels(
     """Tag text directories into NAME.labels files beside their NAME.txt files; a file that
     cannot be read gets none, and by --bad-records stops the run or is warned about."""
     from topicclf.classifier import TopicClassifier
-    from topicclf.corpus.directory import labels_file, text_files
+    from topicclf.corpus.directory import check_labels_file_topics, labels_file, text_files
     from topicclf.errors import BadRecordWarning, OutputError
     from topicclf.tagging import LabelsWriter, tag_stream
 
@@ -290,6 +290,8 @@ def _write_labels(
             "--force to replace their .labels files"
         )
     clf = TopicClassifier.load(model)
+    # Any topic may be given, so all must fit a .labels file before the first is written.
+    check_labels_file_topics(clf.classes_, str(model))
     resume_gc()
     bad = 0
     for corpus in corpora:
