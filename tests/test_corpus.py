@@ -942,6 +942,31 @@ def test_a_source_removed_after_it_was_opened_is_one_bad_record(tmp_path: Path, 
         list(strict)
 
 
+@pytest.mark.parametrize("fmt", ["txtdir", "folders"])
+def test_a_directory_removed_after_it_was_opened_is_said_to_be_missing(
+    tmp_path: Path, fmt: str
+) -> None:
+    # Before: `gone: not a directory`, as if a file were there (tag DIR, removed while an
+    # earlier input was read).
+    import shutil
+
+    from topicclf.errors import BadRecordWarning
+
+    gone = tmp_path / "gone"
+    (gone / "sport").mkdir(parents=True)
+    (gone / "sport" / "a.txt").write_text("the team won")
+    reported = open_corpus(gone, format=fmt, on_error="report")
+    strict = open_corpus(gone, format=fmt)
+    shutil.rmtree(gone)
+    with pytest.warns(BadRecordWarning, match=r"gone: no such file or directory$"):
+        assert [bool(d.error) for d in reported] == [True]
+    with pytest.raises(CorpusFormatError, match=r"gone: no such file or directory$"):
+        list(strict)
+    gone.write_text("a file now")
+    with pytest.raises(CorpusFormatError, match=r"gone: not a directory$"):
+        list(open_corpus(gone, format=fmt))
+
+
 def test_a_source_that_fails_part_way_keeps_what_it_gave(tmp_path: Path) -> None:
     from topicclf.corpus.base import Corpus
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from topicclf.corpus.base import (
     ChangeWatch,
     CorpusOptions,
     bad_record,
+    check_source,
     clean_labels,
     decode_text,
     encoding_error,
@@ -210,11 +212,17 @@ class _Skipped:
         )
 
 
+def _directory(path: str) -> Path:
+    """A corpus directory, or the error saying what is there instead: nothing (it may have
+    been removed since the command started: it is not called a file), or not a directory."""
+    if not stat.S_ISDIR(check_source(path).st_mode):
+        raise CorpusFormatError(f"{path}: not a directory")
+    return Path(path)
+
+
 def read_txtdir(path: str, options: CorpusOptions) -> Iterator[Document]:
     """Stream `.txt` files below a directory; labels come from `name.labels` beside each file."""
-    root = Path(path)
-    if not root.is_dir():
-        raise CorpusFormatError(f"{path}: not a directory")
+    root = _directory(path)
     for file in text_files(root):
         doc = text_file_document(root, file, options)
         if doc is not None:
@@ -244,9 +252,7 @@ def read_folders(path: str, options: CorpusOptions) -> Iterator[Document]:
     document (a .gz file decompressed, its id without .gz); files directly in the top
     directory, links to directories inside a topic and special files are not documents, and
     one warning names them."""
-    root = Path(path)
-    if not root.is_dir():
-        raise CorpusFormatError(f"{path}: not a directory")
+    root = _directory(path)
     skipped = _Skipped(root)
     entries = sorted(root.iterdir())
     for entry in entries:
