@@ -906,6 +906,32 @@ def test_a_text_file_that_vanishes_while_a_directory_is_tagged_is_one_bad_record
     assert "error:" not in err
 
 
+def test_a_damaged_small_gzip_is_its_bad_record_and_the_earlier_input_is_kept(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    # Before: `error: g.jsonl.gz: not a readable gzip file (...)` before any work, the good
+    # file's documents lost, when the damage fell within the first 8 KiB (a bad record when
+    # it fell later).
+    import gzip
+
+    good, damaged = tmp_path / "a.jsonl", tmp_path / "g.jsonl.gz"
+    good.write_text('{"id": "a1", "text": "rain"}\n{"id": "a2", "text": "wind"}\n')
+    damaged.write_bytes(gzip.compress(b'{"id": "g1", "text": "oil"}\n') + b"GARBAGE")
+    output = tmp_path / "tags.jsonl"
+    code, _, err = cli(capsys, "tag", str(model_dir), str(good), str(damaged), "-o", str(output))
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert code == 1 and [(r["id"], "error" in r) for r in rows] == [
+        ("a1", False),
+        ("a2", False),
+        ("g1", False),
+        ("g", True),
+    ]
+    flat = " ".join(err.split())
+    assert f"warning: {damaged}: not a readable gzip file (Not a gzipped file" in flat
+    assert "1 record(s) could not be read (reported in the output)" in flat
+    assert "error:" not in err
+
+
 def test_a_source_that_fails_is_its_own_bad_record_and_the_next_is_tagged(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
 ) -> None:

@@ -794,6 +794,61 @@ def test_a_damaged_or_truncated_gzip_corpus_is_named_not_an_internal_error(
         list(open_corpus(fake))
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    documents=st.integers(0, 400),
+    garbage=st.binary(min_size=1, max_size=64),
+    truncate=st.booleans(),
+)
+def test_a_damaged_gzip_is_its_bad_record_however_large(
+    documents: int, garbage: bytes, truncate: bool
+) -> None:
+    """Opening never fails on damage in a .gz (the head read to tell its format and check
+    for binary stops there); reading gives every document before the damage, then the
+    source's bad record. Before: trailing garbage or a cut within the first 8 KiB of text
+    failed at open (the whole `tag` run, an earlier input's documents lost), and further
+    on it was a bad record."""
+    import gzip
+
+    from topicclf.errors import BadRecordWarning
+
+    plain = "".join(f'{{"id": "d{i}", "text": "oil {i}"}}\n' for i in range(documents))
+    packed = gzip.compress(plain.encode())
+    data = packed[: len(packed) - len(garbage) % 9 - 1] if truncate else packed + garbage
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "x.jsonl.gz"
+        path.write_bytes(data)
+        reported = open_corpus(path, on_error="report")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BadRecordWarning)
+            docs = list(reported)
+    good = [d for d in docs if d.error is None]
+    assert [d.id for d in good] == [f"d{i}" for i in range(len(good))]
+    assert all(d.error and "x.jsonl.gz: not a readable gzip file" in d.error for d in docs[len(good):])
+    assert len(docs) - len(good) <= 1
+    if not truncate:
+        assert len(good) == documents  # all of them, however short the file
+
+
+def test_trailing_garbage_in_a_small_gzip_is_a_bad_record_after_its_documents(
+    tmp_path: Path,
+) -> None:
+    import gzip
+
+    from topicclf.errors import BadRecordWarning
+
+    path = tmp_path / "g.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"id": "a", "text": "oil"}\n') + b"GARBAGE")
+    corpus = open_corpus(path, on_error="report")  # before: raised here
+    with pytest.warns(
+        BadRecordWarning, match=r"g\.jsonl\.gz: not a readable gzip file \(Not a gzipped file"
+    ):
+        docs = list(corpus)
+    assert [(d.id, bool(d.error)) for d in docs] == [("a", False), ("g", True)]
+    with pytest.raises(CorpusFormatError, match=r"g\.jsonl\.gz: not a readable gzip file"):
+        list(open_corpus(path))
+
+
 def test_a_gzip_corpus_is_one_byte_range(data_dir: Path, tmp_path: Path) -> None:
     import gzip
 
