@@ -504,6 +504,26 @@ def test_info_verify_checks_every_file(
     assert code == 0 and "records no file hashes, so there is nothing to verify" in out
 
 
+def test_corpus_stats_count_bad_records_and_exit_1_as_tag_does(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Before: `error: c.jsonl:2: 2,000 topics in one document ...`, and no figures at all.
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        json.dumps({"text": "rain today", "labels": ["weather"]}) + "\n"
+        + json.dumps({"text": "oil", "labels": [f"t{i}" for i in range(2000)]}) + "\n"
+        + json.dumps({"text": "the match", "labels": ["sport"]}) + "\n"
+    )  # fmt: skip
+    code, out, err = cli(capsys, "corpus", "stats", str(corpus), "--json")
+    figures = json.loads(out)
+    assert code == 1 and (figures["documents"], figures["bad_records"]) == (2, 1)
+    flat = " ".join(err.split())
+    assert f"warning: {corpus}:2: 2,000 topics in one document, more than the 1,000" in flat
+    assert "1 record(s) could not be read (not counted)" in flat and "error:" not in err
+    code, out, _ = cli(capsys, "corpus", "stats", str(corpus))
+    assert code == 1 and re.search(r"bad records \(not counted\)\s*│\s*1 ", out)
+
+
 def test_corpus_stats_and_convert(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = cli(capsys, "corpus", "stats", NEWS_TRAIN, "--json")
     stats = json.loads(out)

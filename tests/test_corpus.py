@@ -1877,3 +1877,22 @@ def test_the_labels_writer_refuses_a_topic_it_cannot_hold() -> None:
             r"not read back as one topic; write the tags as JSON Lines instead",
         ):
             labels_file_text(["sport", topic], "d/a.labels")
+
+
+def test_corpus_stats_count_a_bad_record_as_one_and_read_on(tmp_path: Path) -> None:
+    # Before: `corpus stats` stopped at a record of 2,000 topics (a bad record in every
+    # reader), and nothing else was counted.
+    from topicclf.corpus.stats import corpus_stats
+
+    path = tmp_path / "c.jsonl"
+    many = [f"t{i}" for i in range(2000)]
+    path.write_text(
+        '{"text": "rain today", "labels": ["weather"]}\n'
+        + f'{{"text": "oil", "labels": {many!r}}}\n'.replace("'", '"')
+        + "{not json\n"
+        + '{"text": "the match", "labels": ["sport"]}\n'
+    )
+    with pytest.warns(BadRecordWarning, match=r"c\.jsonl:2: 2,000 topics in one document"):
+        figures = corpus_stats(open_corpus(path, on_error="report"))
+    assert (figures.documents, figures.bad_records, figures.topics) == (2, 2, 2)
+    assert figures.topic_counts == {"sport": 1, "weather": 1}
