@@ -824,7 +824,9 @@ def test_a_damaged_gzip_is_its_bad_record_however_large(
             docs = list(reported)
     good = [d for d in docs if d.error is None]
     assert [d.id for d in good] == [f"d{i}" for i in range(len(good))]
-    assert all(d.error and "x.jsonl.gz: not a readable gzip file" in d.error for d in docs[len(good):])
+    assert all(
+        d.error and "x.jsonl.gz: not a readable gzip file" in d.error for d in docs[len(good) :]
+    )
     assert len(docs) - len(good) <= 1
     if not truncate:
         assert len(good) == documents  # all of them, however short the file

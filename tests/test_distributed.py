@@ -158,7 +158,9 @@ def test_partitions_read_what_the_local_engine_reads(
         warnings.simplefilter("ignore", BadRecordWarning)
         local = list(open_corpus(path, format=fmt, options=options))
         for partitions in (1, 4, 9):
-            parts = [dataclasses.replace(p, kind=fmt) for p in plan([str(path)], partitions, min_bytes=1)]
+            parts = [
+                dataclasses.replace(p, kind=fmt) for p in plan([str(path)], partitions, min_bytes=1)
+            ]
             counts = [count_lines(p, options) for p in parts]
             parts, expected = _number_lines(parts, counts)
             docs = [d for p in parts for d in read_partition(p, options)]
@@ -227,7 +229,9 @@ def test_cli_starts_a_local_cluster(
         "part-00001.jsonl",
     ]  # the parts of a Dask output are replaced
     code = run(["tag", "--help"])
-    assert "at most one per 256 KiB of input" in " ".join(capfd.readouterr().out.replace("│", " ").split())
+    assert "at most one per 256 KiB of input" in " ".join(
+        capfd.readouterr().out.replace("│", " ").split()
+    )
 
 
 def test_partitions_are_bounded_by_the_input(inputs: list[Path], large: Path) -> None:
