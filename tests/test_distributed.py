@@ -300,8 +300,11 @@ def test_an_interrupted_run_stops_quietly(
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     gc.collect()  # asyncio says an exception was never retrieved when its task is collected
-    said = capfd.readouterr().err + caplog.text  # pytest takes log records off stderr
-    assert "Traceback" not in said and "never retrieved" not in said, said[:2000]
+    err = capfd.readouterr().err
+    assert "Traceback" not in err, err[:2000]
+    # pytest takes log records off stderr; the records of this module's scheduler (it runs
+    # in this process, and is not the run's to silence) may hold tracebacks of their own.
+    assert "never retrieved" not in caplog.text and "AllExit" not in caplog.text
     assert not (tmp_path / "out").exists()
 
 
