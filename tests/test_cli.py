@@ -504,6 +504,26 @@ def test_info_verify_checks_every_file(
     assert code == 0 and "records no file hashes, so there is nothing to verify" in out
 
 
+def test_corpus_stats_count_bad_records_and_exit_1_as_tag_does(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Before: `error: c.jsonl:2: 2,000 topics in one document ...`, and no figures at all.
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        json.dumps({"text": "rain today", "labels": ["weather"]}) + "\n"
+        + json.dumps({"text": "oil", "labels": [f"t{i}" for i in range(2000)]}) + "\n"
+        + json.dumps({"text": "the match", "labels": ["sport"]}) + "\n"
+    )  # fmt: skip
+    code, out, err = cli(capsys, "corpus", "stats", str(corpus), "--json")
+    figures = json.loads(out)
+    assert code == 1 and (figures["documents"], figures["bad_records"]) == (2, 1)
+    flat = " ".join(err.split())
+    assert f"warning: {corpus}:2: 2,000 topics in one document, more than the 1,000" in flat
+    assert "1 record(s) could not be read (not counted)" in flat and "error:" not in err
+    code, out, _ = cli(capsys, "corpus", "stats", str(corpus))
+    assert code == 1 and re.search(r"bad records \(not counted\)\s*│\s*1 ", out)
+
+
 def test_corpus_stats_and_convert(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = cli(capsys, "corpus", "stats", NEWS_TRAIN, "--json")
     stats = json.loads(out)
@@ -916,6 +936,32 @@ def test_a_text_file_that_vanishes_while_a_directory_is_tagged_is_one_bad_record
     assert "error:" not in err
 
 
+def test_a_damaged_small_gzip_is_its_bad_record_and_the_earlier_input_is_kept(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    # Before: `error: g.jsonl.gz: not a readable gzip file (...)` before any work, the good
+    # file's documents lost, when the damage fell within the first 8 KiB (a bad record when
+    # it fell later).
+    import gzip
+
+    good, damaged = tmp_path / "a.jsonl", tmp_path / "g.jsonl.gz"
+    good.write_text('{"id": "a1", "text": "rain"}\n{"id": "a2", "text": "wind"}\n')
+    damaged.write_bytes(gzip.compress(b'{"id": "g1", "text": "oil"}\n') + b"GARBAGE")
+    output = tmp_path / "tags.jsonl"
+    code, _, err = cli(capsys, "tag", str(model_dir), str(good), str(damaged), "-o", str(output))
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert code == 1 and [(r["id"], "error" in r) for r in rows] == [
+        ("a1", False),
+        ("a2", False),
+        ("g1", False),
+        ("g", True),
+    ]
+    flat = " ".join(err.split())
+    assert f"warning: {damaged}: not a readable gzip file (Not a gzipped file" in flat
+    assert "1 record(s) could not be read (reported in the output)" in flat
+    assert "error:" not in err
+
+
 def test_a_source_that_fails_is_its_own_bad_record_and_the_next_is_tagged(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
 ) -> None:
@@ -1154,6 +1200,37 @@ def test_write_labels_checks_every_labels_file_before_writing_any(
     directory.rmdir()
     code, _, err = cli(capsys, "tag", str(model_dir), str(folder), "--write-labels", "--force")
     assert code == 0 and "wrote 6 .labels files" in err
+
+
+def test_write_labels_refuses_a_model_whose_topic_a_labels_file_cannot_hold(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path
+) -> None:
+    # Before: the topic 'sport\nnews' was written as two lines of a.labels, and the txtdir
+    # reader read it back as two topics, 'sport' and 'news'.
+    import shutil
+
+    corpus = tmp_path / "c.jsonl"
+    with corpus.open("w", encoding="utf-8") as handle:
+        for line in (data_dir / "tiny.jsonl").read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            record["labels"] = [
+                "sport\nnews" if label == "sport" else label for label in record["labels"]
+            ]
+            handle.write(json.dumps(record) + "\n")
+    model = tmp_path / "m"
+    assert cli(capsys, "-q", "train", str(corpus), "-o", str(model), *FAST)[0] == 0
+    folder = tmp_path / "docs"
+    shutil.copytree(data_dir / "txtdir", folder)
+    for labels in folder.rglob("*.labels"):
+        labels.unlink()
+    code, out, err = cli(capsys, "tag", str(model), str(folder), "--write-labels")
+    assert (code, out) == (1, "")
+    assert (
+        f"error: {model}: the topic 'sport\\nnews' holds a line break, and a .labels file "
+        "holds one topic a line, so it would not read back as one topic; write the tags as "
+        "JSON Lines instead (tag MODEL DIR -o tags.jsonl)"
+    ) in " ".join(err.split())
+    assert not list(folder.rglob("*.labels"))  # refused before any was written
 
 
 def test_a_reader_that_goes_away_stops_output_quietly_with_the_sigpipe_status(

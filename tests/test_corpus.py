@@ -823,6 +823,63 @@ def test_a_damaged_or_truncated_gzip_corpus_is_named_not_an_internal_error(
         list(open_corpus(fake))
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    documents=st.integers(0, 400),
+    garbage=st.binary(min_size=1, max_size=64),
+    truncate=st.booleans(),
+)
+def test_a_damaged_gzip_is_its_bad_record_however_large(
+    documents: int, garbage: bytes, truncate: bool
+) -> None:
+    """Opening never fails on damage in a .gz (the head read to tell its format and check
+    for binary stops there); reading gives every document before the damage, then the
+    source's bad record. Before: trailing garbage or a cut within the first 8 KiB of text
+    failed at open (the whole `tag` run, an earlier input's documents lost), and further
+    on it was a bad record."""
+    import gzip
+
+    from topicclf.errors import BadRecordWarning
+
+    plain = "".join(f'{{"id": "d{i}", "text": "oil {i}"}}\n' for i in range(documents))
+    packed = gzip.compress(plain.encode())
+    data = packed[: len(packed) - len(garbage) % 9 - 1] if truncate else packed + garbage
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "x.jsonl.gz"
+        path.write_bytes(data)
+        reported = open_corpus(path, on_error="report")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", BadRecordWarning)
+            docs = list(reported)
+    good = [d for d in docs if d.error is None]
+    assert [d.id for d in good] == [f"d{i}" for i in range(len(good))]
+    assert all(
+        d.error and "x.jsonl.gz: not a readable gzip file" in d.error for d in docs[len(good) :]
+    )
+    assert len(docs) - len(good) <= 1
+    if not truncate:
+        assert len(good) == documents  # all of them, however short the file
+
+
+def test_trailing_garbage_in_a_small_gzip_is_a_bad_record_after_its_documents(
+    tmp_path: Path,
+) -> None:
+    import gzip
+
+    from topicclf.errors import BadRecordWarning
+
+    path = tmp_path / "g.jsonl.gz"
+    path.write_bytes(gzip.compress(b'{"id": "a", "text": "oil"}\n') + b"GARBAGE")
+    corpus = open_corpus(path, on_error="report")  # before: raised here
+    with pytest.warns(
+        BadRecordWarning, match=r"g\.jsonl\.gz: not a readable gzip file \(Not a gzipped file"
+    ):
+        docs = list(corpus)
+    assert [(d.id, bool(d.error)) for d in docs] == [("a", False), ("g", True)]
+    with pytest.raises(CorpusFormatError, match=r"g\.jsonl\.gz: not a readable gzip file"):
+        list(open_corpus(path))
+
+
 def test_a_gzip_corpus_is_one_byte_range(data_dir: Path, tmp_path: Path) -> None:
     import gzip
 
@@ -969,6 +1026,31 @@ def test_a_source_removed_after_it_was_opened_is_one_bad_record(tmp_path: Path, 
     assert [(d.id, d.text, bool(d.error)) for d in docs] == [("gone", "", True)]
     with pytest.raises(CorpusFormatError, match=rf"{re.escape(name)}: no such file or directory"):
         list(strict)
+
+
+@pytest.mark.parametrize("fmt", ["txtdir", "folders"])
+def test_a_directory_removed_after_it_was_opened_is_said_to_be_missing(
+    tmp_path: Path, fmt: str
+) -> None:
+    # Before: `gone: not a directory`, as if a file were there (tag DIR, removed while an
+    # earlier input was read).
+    import shutil
+
+    from topicclf.errors import BadRecordWarning
+
+    gone = tmp_path / "gone"
+    (gone / "sport").mkdir(parents=True)
+    (gone / "sport" / "a.txt").write_text("the team won")
+    reported = open_corpus(gone, format=fmt, on_error="report")
+    strict = open_corpus(gone, format=fmt)
+    shutil.rmtree(gone)
+    with pytest.warns(BadRecordWarning, match=r"gone: no such file or directory$"):
+        assert [bool(d.error) for d in reported] == [True]
+    with pytest.raises(CorpusFormatError, match=r"gone: no such file or directory$"):
+        list(strict)
+    gone.write_text("a file now")
+    with pytest.raises(CorpusFormatError, match=r"gone: not a directory$"):
+        list(open_corpus(gone, format=fmt))
 
 
 def test_a_source_that_fails_part_way_keeps_what_it_gave(tmp_path: Path) -> None:
@@ -1813,3 +1895,84 @@ def test_files_that_share_a_document_name_are_named_not_read_over_each_other(
     ):
         docs = list(open_corpus(folder, format="txtdir"))
     assert [(d.id, d.text) for d in docs] == [("x", "rain over wheat"), ("y", "alone, in capitals")]
+
+
+def test_a_labels_file_breaks_lines_at_newlines_only(tmp_path: Path) -> None:
+    # Before: str.splitlines read `sport\u2028news\x1cx` as three topics (it also splits at
+    # \v \f \x1c-\x1e \x85 U+2029); the README says lines end at \n.
+    folder = tmp_path / "td"
+    folder.mkdir()
+    (folder / "a.txt").write_text("the team won")
+    odd = "sport\u2028news\x1cx\x85y\vz\fw\u2029v\x1d\x1eu"
+    (folder / "a.labels").write_bytes(f"{odd}\nweather\r\noil\rgas\n".encode())
+    (doc,) = open_corpus(folder, format="txtdir")
+    assert doc.labels == (odd, "weather", "oil", "gas")
+
+
+# Topics as a model holds them: stripped and not empty (readers strip), any other character.
+TOPICS = st.lists(
+    st.text(min_size=1, max_size=8).map(str.strip).filter(bool), min_size=0, max_size=5
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(topics=TOPICS)
+def test_labels_files_read_back_what_was_written_or_refuse_it(topics: list[str]) -> None:
+    """A topic the .labels writer accepts reads back as itself through the txtdir reader;
+    the only ones refused are those holding a line break."""
+    from topicclf.corpus.base import scrub_surrogates
+    from topicclf.corpus.directory import labels_file_text
+    from topicclf.errors import OutputError
+
+    topics = [scrub_surrogates(t) for t in topics]  # a file holds UTF-8, as tags are written
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        (folder / "a.txt").write_text("some text")
+        if any("\n" in t or "\r" in t for t in topics):
+            with pytest.raises(OutputError, match=r"holds a line break, and a \.labels file"):
+                labels_file_text(topics, "a.labels")
+            return
+        (folder / "a.labels").write_bytes(labels_file_text(topics, "a.labels").encode())
+        (doc,) = open_corpus(folder, format="txtdir")
+        assert doc.labels == clean_labels(topics)
+
+
+def test_the_labels_writer_refuses_a_topic_it_cannot_hold() -> None:
+    from topicclf.corpus.directory import labels_file_text
+    from topicclf.errors import OutputError
+
+    for topic, why in [
+        ("energy\npolicy", "holds a line break"),
+        ("a\rb", "holds a line break"),
+        (" padded", "is empty or has white space at either end"),
+        ("", "is empty or has white space at either end"),
+    ]:
+        with pytest.raises(
+            OutputError,
+            match=rf"^d/a\.labels: the topic {re.escape(repr(topic))} {why}.*, so it would "
+            r"not read back as one topic; write the tags as JSON Lines instead",
+        ):
+            labels_file_text(["sport", topic], "d/a.labels")
+
+
+def test_corpus_stats_count_a_bad_record_as_one_and_read_on(tmp_path: Path) -> None:
+    # Before: `corpus stats` stopped at a record of 2,000 topics (a bad record in every
+    # reader), and nothing else was counted.
+    from topicclf.corpus.stats import corpus_stats
+
+    path = tmp_path / "c.jsonl"
+    many = [f"t{i}" for i in range(2000)]
+    path.write_text(
+        '{"text": "rain today", "labels": ["weather"]}\n'
+        + f'{{"text": "oil", "labels": {many!r}}}\n'.replace("'", '"')
+        + "{not json\n"
+        + '{"text": "the match", "labels": ["sport"]}\n'
+    )
+    with pytest.warns(BadRecordWarning) as said:
+        figures = corpus_stats(open_corpus(path, on_error="report"))
+    assert [re.sub(r".*/", "", str(w.message))[:40] for w in said] == [
+        "c.jsonl:2: 2,000 topics in one document,",
+        "c.jsonl:3: invalid JSON (Expecting prope",
+    ]
+    assert (figures.documents, figures.bad_records, figures.topics) == (2, 2, 2)
+    assert figures.topic_counts == {"sport": 1, "weather": 1}

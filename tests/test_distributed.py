@@ -9,15 +9,19 @@ from pathlib import Path
 
 import pytest
 from conftest import local_cluster
+from hypothesis import given
+from hypothesis import strategies as st
 
 from topicclf.classifier import TopicClassifier
 from topicclf.cli import run
+from topicclf.config import DASK_PARTITION_MIN_BYTES
 from topicclf.corpus import CorpusOptions, open_corpus
 from topicclf.errors import CorpusFormatError, ModelBundleError, OutputError, TopicclfError
 from topicclf.tagging import tag_batches
 from topicclf.tagging.distributed import (
     _number_lines,
     count_lines,
+    partition_share,
     plan,
     read_output,
     read_partition,
@@ -89,7 +93,12 @@ def test_two_workers_give_the_plain_tags(
     model: Path, scheduler: str, inputs: list[Path], tmp_path: Path
 ) -> None:
     summary = tag_on_dask(
-        model, [str(p) for p in inputs], tmp_path / "out", scheduler=scheduler, partitions=7
+        model,
+        [str(p) for p in inputs],
+        tmp_path / "out",
+        scheduler=scheduler,
+        partitions=7,
+        min_partition_bytes=1024,  # the inputs are small: cut them all the same
     )
     rows = list(read_output(tmp_path / "out"))
     expected = _plain_tags(model, inputs)
@@ -117,7 +126,7 @@ def test_parquet_output_and_scores(model: Path, scheduler: str, tmp_path: Path) 
 
 
 def test_line_aligned_partitions_cover_every_line(inputs: list[Path]) -> None:
-    parts = plan([str(inputs[1])], 9)
+    parts = plan([str(inputs[1])], 9, min_bytes=1)
     assert len(parts) > 3
     assert parts[0].start == 0 and all(a.stop == b.start for a, b in itertools.pairwise(parts))
     lines = sum(count_lines(p)[0] for p in parts)
@@ -149,7 +158,9 @@ def test_partitions_read_what_the_local_engine_reads(
         warnings.simplefilter("ignore", BadRecordWarning)
         local = list(open_corpus(path, format=fmt, options=options))
         for partitions in (1, 4, 9):
-            parts = [dataclasses.replace(p, kind=fmt) for p in plan([str(path)], partitions)]
+            parts = [
+                dataclasses.replace(p, kind=fmt) for p in plan([str(path)], partitions, min_bytes=1)
+            ]
             counts = [count_lines(p, options) for p in parts]
             parts, expected = _number_lines(parts, counts)
             docs = [d for p in parts for d in read_partition(p, options)]
@@ -165,38 +176,136 @@ def test_bad_encoding_fails_before_a_cluster_starts(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+@pytest.fixture(scope="module")
+def large(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test documents, copied under new ids, to just over three smallest partitions."""
+    docs = list(open_corpus(NEWS_TEST))
+    path = tmp_path_factory.mktemp("large") / "large.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        copy = 0
+        while handle.tell() < 3 * DASK_PARTITION_MIN_BYTES + 1000:
+            for doc in docs:
+                handle.write(json.dumps({"id": f"{doc.id}-{copy}", "text": doc.text}) + "\n")
+            copy += 1
+    return path
+
+
 def test_cli_starts_a_local_cluster(
-    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    model: Path, large: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
+    documents = sum(1 for _ in open_corpus(large))
     code = run(
         [
             "tag",
             str(model),
-            str(NEWS_TEST),
+            str(large),
             "--engine",
             "dask",
             "--workers",
             "1000",  # never more than cores: 2 here (1000 filled 24 GB with workers)
             "--partitions",
-            "3",
+            "1000000",  # at most one per 256 KiB (it made one per line)
             "-o",
             str(out),
         ]
     )
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err
     cores = len(os.sched_getaffinity(0))
-    assert code == 0 and f"tagged 80 documents in 3 partitions on {cores} Dask worker(s)" in err
+    assert code == 0
+    assert f"tagged {documents} documents in 3 partition(s) on {cores} Dask worker(s)" in err
     assert f"warning: --workers 1000: a local cluster on {cores} core(s) starts {cores}" in err
-    assert len(list(read_output(out))) == 80
-    code = run(["tag", str(model), str(NEWS_TEST), "--engine", "dask", "-o", str(out)])
-    assert code == 1 and "already exists" in capsys.readouterr().err
-    code = run(["tag", str(model), str(NEWS_TEST), "--engine", "dask", "--workers", "1",
+    # Nothing of Dask's own logs (a heartbeat traceback of a worker at shutdown), from this
+    # process or the workers: only our lines.
+    assert all(line.startswith(("warning:", "tagging partitions", "tagged ")) for line in
+               err.splitlines()), err  # fmt: skip
+    assert len(list(read_output(out))) == documents
+    code = run(["tag", str(model), str(large), "--engine", "dask", "-o", str(out)])
+    assert code == 1 and "already exists" in capfd.readouterr().err
+    code = run(["tag", str(model), str(large), "--engine", "dask", "--workers", "1",
                 "--partitions", "2", "-o", str(out), "--force"])  # fmt: skip
     assert code == 0 and sorted(p.name for p in out.iterdir()) == [
         "part-00000.jsonl",
         "part-00001.jsonl",
     ]  # the parts of a Dask output are replaced
+    code = run(["tag", "--help"])
+    assert "at most one per 256 KiB of input" in " ".join(
+        capfd.readouterr().out.replace("│", " ").split()
+    )
+
+
+def test_partitions_are_bounded_by_the_input(inputs: list[Path], large: Path) -> None:
+    # Before: --partitions 1000000 made one partition per line, ~10 ms each of scheduling:
+    # 60,000 lines did not finish in 120 s (3 partitions: 5 s).
+    size = large.stat().st_size
+    assert len(plan([str(large)], 1_000_000)) == size // DASK_PARTITION_MIN_BYTES == 3
+    assert len(plan([str(large)], 2)) == 2  # fewer asked for: as asked
+    # Every kind of input: one partition each when it is small, whatever is asked.
+    assert len(plan([str(p) for p in inputs], 1_000_000)) == len(inputs)
+    txtdir, parquet = str(inputs[3]), str(inputs[4])
+    assert len(plan([txtdir], 1_000_000, min_bytes=1)) > 1
+    assert len(plan([parquet], 1_000_000, min_bytes=1)) > 1
+
+
+@given(
+    partitions=st.integers(1, 10**6),
+    size=st.integers(0, 10**12),
+    rest=st.integers(0, 10**12),
+    min_bytes=st.integers(1, 10**7),
+)
+def test_a_share_is_at_least_one_and_never_below_the_smallest_partition(
+    partitions: int, size: int, rest: int, min_bytes: int
+) -> None:
+    share = partition_share(partitions, size, size + rest, min_bytes)
+    assert share >= 1
+    assert share == 1 or size // share >= min_bytes
+    assert share <= max(1, partitions)
+
+
+def test_an_interrupted_run_stops_quietly(
+    model: Path,
+    scheduler: str,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Stopped while the cluster counts the lines of many partitions: the interruption
+    alone, not a traceback per partition (asyncio's `Task exception was never retrieved
+    ... AllExit`: 54,440 of them, 11 MB, for a SIGTERM)."""
+    import gc
+    import signal
+
+    import topicclf.tagging.distributed as dask_engine
+
+    corpus = tmp_path / "many.jsonl"
+    corpus.write_text("".join(json.dumps({"text": f"oil {i}"}) + "\n" for i in range(400)))
+    planned = dask_engine.plan
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    def plan_then_interrupt(*args: object, **kwargs: object) -> list[object]:
+        parts = planned(*args, **kwargs)  # type: ignore[arg-type]
+        signal.setitimer(signal.ITIMER_REAL, 0.3)  # while the 400 partitions are counted
+        return parts
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(dask_engine, "plan", plan_then_interrupt)
+            with pytest.raises(KeyboardInterrupt):
+                tag_on_dask(model, [str(corpus)], tmp_path / "out", scheduler=scheduler,
+                            partitions=400, min_partition_bytes=1)  # fmt: skip
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    gc.collect()  # asyncio says an exception was never retrieved when its task is collected
+    err = capfd.readouterr().err
+    assert "Traceback" not in err, err[:2000]
+    # pytest takes log records off stderr; the records of this module's scheduler (it runs
+    # in this process, and is not the run's to silence) may hold tracebacks of their own.
+    assert "never retrieved" not in caplog.text and "AllExit" not in caplog.text
+    assert not (tmp_path / "out").exists()
 
 
 def test_errors(model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -273,7 +382,14 @@ def test_repeated_ids_are_warned_about_as_the_local_engine_does(
             TopicClassifier.load(model), open_corpus(corpus), lambda _: None, source=str(corpus)
         )
     with pytest.warns(DuplicateIdWarning, match=said):
-        tag_on_dask(model, [str(corpus)], tmp_path / "out", scheduler=scheduler, partitions=4)
+        tag_on_dask(
+            model,
+            [str(corpus)],
+            tmp_path / "out",
+            scheduler=scheduler,
+            partitions=4,
+            min_partition_bytes=1,
+        )
 
 
 def test_every_engine_says_what_a_multiclass_model_ignores(
@@ -346,7 +462,12 @@ def test_a_file_removed_or_changed_after_planning_is_its_bad_record_and_the_rest
         r"tagged: tag the file again)",
     ):
         summary = tag_on_dask(
-            model, [str(kept), str(doomed)], tmp_path / "out", scheduler=scheduler, partitions=4
+            model,
+            [str(kept), str(doomed)],
+            tmp_path / "out",
+            scheduler=scheduler,
+            partitions=4,
+            min_partition_bytes=1,
         )
     rows = list(read_output(tmp_path / "out"))
     assert [r["id"] for r in rows if not r.get("error")] == [d.id for d in docs[:20]]

@@ -241,3 +241,19 @@ def test_a_killed_worker_is_said_in_words_not_broken_process_pool(
     ):
         for _ in tag_batches(served, docs, batch_size=5, jobs=2):
             pass
+
+
+def test_labels_writer_refuses_a_topic_its_reader_would_split(tmp_path: Path) -> None:
+    # Before: 'energy\npolicy' was written as is and read back as two topics.
+    from topicclf.corpus import open_corpus
+
+    (tmp_path / "a.txt").write_text("oil prices rose")
+    writer = LabelsWriter(tmp_path)
+    with pytest.raises(
+        OutputError, match=r"a\.labels: the topic 'energy\\npolicy' holds a line break"
+    ):
+        writer.write_batch([Tagged("a", [("energy\npolicy", 0.9)])])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"] and writer.written == 0
+    writer.write_batch([Tagged("a", [("sport\u2028news", 0.9), ("x\x1cy", 0.8)])])
+    (doc,) = open_corpus(tmp_path, format="txtdir")
+    assert doc.labels == ("sport\u2028news", "x\x1cy")

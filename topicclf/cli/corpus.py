@@ -9,6 +9,7 @@ import typer
 
 from topicclf.cli.common import (
     CORPUS_HELP,
+    EXIT_DOMAIN,
     ForceOpt,
     Reading,
     WriteFormat,
@@ -40,7 +41,8 @@ def stats(
     from topicclf.features.languages import language_name
 
     standard_output()  # closed (>&-): said before the corpus is read
-    source = reading.open(corpus)
+    # A bad record is one, as in `tag`: warned about, counted, and the rest is read.
+    source = reading.with_options(on_error="report").open(corpus)
     figures = corpus_stats(source, language_name)
     if as_json:
         print_json(figures.to_dict())
@@ -48,6 +50,9 @@ def stats(
         from topicclf.reports.terminal import render_stats
 
         render_stats(out, figures, top=top)
+    if figures.bad_records:
+        note(f"{figures.bad_records} record(s) could not be read (not counted)")
+        raise typer.Exit(EXIT_DOMAIN)
 
 
 @corpus_app.command(

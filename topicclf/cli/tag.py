@@ -38,6 +38,7 @@ from topicclf.cli.common import (
     warn,
 )
 from topicclf.config import (
+    DASK_PARTITION_MIN_BYTES,
     DASK_PARTITIONS_PER_WORKER,
     MAX_BATCH,
     MAX_PARTITIONS,
@@ -91,7 +92,9 @@ PartitionsOpt = Annotated[
     typer.Option(
         min=1,
         max=MAX_PARTITIONS,
-        help=f"Number of partitions (default: {DASK_PARTITIONS_PER_WORKER} per worker).",
+        help=f"Number of partitions (default: {DASK_PARTITIONS_PER_WORKER} per worker); at "
+        f"most one per {DASK_PARTITION_MIN_BYTES // 1024} KiB of input, as smaller ones cost "
+        "more to schedule than to tag.",
         rich_help_panel=DASK,
     ),
 ]
@@ -254,7 +257,7 @@ def _write_labels(
     """Tag text directories into NAME.labels files beside their NAME.txt files; a file that
     cannot be read gets none, and by --bad-records stops the run or is warned about."""
     from topicclf.classifier import TopicClassifier
-    from topicclf.corpus.directory import labels_file, text_files
+    from topicclf.corpus.directory import check_labels_file_topics, labels_file, text_files
     from topicclf.errors import BadRecordWarning, OutputError
     from topicclf.tagging import LabelsWriter, tag_stream
 
@@ -288,6 +291,8 @@ def _write_labels(
             "--force to replace their .labels files"
         )
     clf = TopicClassifier.load(model)
+    # Any topic may be given, so all must fit a .labels file before the first is written.
+    check_labels_file_topics(clf.classes_, str(model))
     resume_gc()
     bad = 0
     for corpus in corpora:
@@ -489,7 +494,7 @@ def _tag_on_dask(
         progress=make_progress(),
     )
     note(
-        f"tagged {summary.documents} documents in {summary.partitions} partitions on "
+        f"tagged {summary.documents} documents in {summary.partitions} partition(s) on "
         f"{summary.workers} Dask worker(s) in {time.perf_counter() - started:.1f}s; "
         f"written to {summary.output}/ ({len(summary.parts)} parts)"
     )

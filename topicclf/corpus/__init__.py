@@ -18,7 +18,7 @@ from topicclf.corpus.base import (
     bom_encoding,
     check_source,
     file_kind,
-    open_bytes,
+    read_head,
     refuse_binary,
     source_error,
     uncompressed_name,
@@ -200,8 +200,7 @@ def detect_format(path: str) -> str:
 
 def _first_line(path: Path) -> str:
     try:
-        with open_bytes(str(path)) as handle:
-            head = handle.read(4096)
+        head = read_head(path, 4096)
     except OSError as exc:
         raise source_error(path, exc) from None
     encoding = bom_encoding(head) or "utf-8"
@@ -259,8 +258,7 @@ def _note_lines(path: Path) -> None:
     if _NOTED_LINES:
         return
     try:
-        with open_bytes(str(path)) as handle:
-            lines = sum(1 for line in handle.read(1 << 20).split(b"\n") if line.strip())
+        lines = sum(1 for line in read_head(path, 1 << 20).split(b"\n") if line.strip())
     except OSError:
         return
     if lines > 1:
@@ -275,8 +273,7 @@ def _note_lines(path: Path) -> None:
 
 def _refuse_binary(path: Path, encoding: str) -> None:
     try:
-        with open_bytes(str(path)) as handle:
-            head = handle.read(config.BINARY_SNIFF_BYTES)
+        head = read_head(path, config.BINARY_SNIFF_BYTES)
     except OSError as exc:
         raise source_error(path, exc) from None
     refuse_binary(path, head, encoding)

@@ -511,6 +511,29 @@ def open_bytes(path: str) -> io.BufferedReader:
     return _Gunzip(path, raw)  # type: ignore[return-value]
 
 
+def read_head(path: str | Path, size: int) -> bytes:
+    """A corpus file's first `size` bytes (decompressed), to tell its format or whether it
+    is binary before it is read. A compressed file gives what comes before any damage: the
+    reader meets that damage at the same place and makes it the source's bad record, as it
+    does past the head (a .gz with trailing garbage failed the whole run when the garbage
+    fell within the head, and was a bad record when it did not). OSErrors are the caller's."""
+    with open_bytes(str(path)) as handle:
+        if not is_compressed(path):
+            return handle.read(size)
+        chunks: list[bytes] = []
+        got = 0
+        while got < size:
+            try:
+                chunk = handle.read1(size - got)
+            except CorpusFormatError:  # damaged here: the reader says so, at this point
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+        return b"".join(chunks)
+
+
 def open_regular_bytes(path: str) -> io.BufferedReader:
     """`open_bytes` for a file that must be a regular file (a text directory's files, listed
     before they are read): opened without blocking and checked on the open descriptor, so a

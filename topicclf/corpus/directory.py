@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import stat
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from topicclf import config
@@ -12,6 +13,7 @@ from topicclf.corpus.base import (
     ChangeWatch,
     CorpusOptions,
     bad_record,
+    check_source,
     clean_labels,
     decode_text,
     encoding_error,
@@ -21,10 +23,43 @@ from topicclf.corpus.base import (
     source_error,
     uncompressed_name,
 )
-from topicclf.errors import CorpusFormatError
+from topicclf.errors import CorpusFormatError, OutputError
 from topicclf.types import Document
 
 LABELS_SUFFIX = ".labels"
+# A .labels file holds one topic a line, and lines end at "\n" ("\r\n" and "\r" become
+# "\n" as the file is read), nowhere else: str.splitlines also splits at \v \f \x1c-\x1e
+# \x85 U+2028 U+2029, so a topic holding one was read back as two.
+LABELS_LINE_BREAKS = ("\n", "\r")
+
+
+def labels_file_topics(text: str, where: str) -> tuple[str, ...]:
+    """The topics of a .labels file's (decoded, newline-translated) text: one a line."""
+    return clean_labels(text.split("\n"), where)
+
+
+def check_labels_file_topics(topics: Iterable[str], where: str) -> None:
+    """Refuse a topic a .labels file cannot hold: one that would not read back as itself
+    (a line break splits it in two; white space at either end is stripped; empty is none)."""
+    for topic in topics:
+        if any(brk in topic for brk in LABELS_LINE_BREAKS):
+            why = "holds a line break, and a .labels file holds one topic a line"
+        elif not topic or topic != topic.strip():
+            why = "is empty or has white space at either end, which reading strips"
+        else:
+            continue
+        raise OutputError(
+            f"{where}: the topic {topic!r} {why}, so it would not read back as one topic; "
+            "write the tags as JSON Lines instead (tag MODEL DIR -o tags.jsonl)"
+        )
+
+
+def labels_file_text(topics: Iterable[str], where: str) -> str:
+    """The text of a .labels file for `topics`, one a line: what `labels_file_topics`
+    reads back as exactly these topics; a topic it could not is refused (OutputError)."""
+    topics = list(topics)
+    check_labels_file_topics(topics, where)
+    return "".join(f"{topic}\n" for topic in topics)
 
 
 def _read_file(path: Path, options: CorpusOptions) -> str:
@@ -177,11 +212,17 @@ class _Skipped:
         )
 
 
+def _directory(path: str) -> Path:
+    """A corpus directory, or the error saying what is there instead: nothing (it may have
+    been removed since the command started: it is not called a file), or not a directory."""
+    if not stat.S_ISDIR(check_source(path).st_mode):
+        raise CorpusFormatError(f"{path}: not a directory")
+    return Path(path)
+
+
 def read_txtdir(path: str, options: CorpusOptions) -> Iterator[Document]:
     """Stream `.txt` files below a directory; labels come from `name.labels` beside each file."""
-    root = Path(path)
-    if not root.is_dir():
-        raise CorpusFormatError(f"{path}: not a directory")
+    root = _directory(path)
     for file in text_files(root):
         doc = text_file_document(root, file, options)
         if doc is not None:
@@ -201,7 +242,7 @@ def _text_file_document(root: Path, file: Path, options: CorpusOptions) -> Docum
     sidecar = labels_file(file)
     labels: tuple[str, ...] = ()
     if sidecar.is_file():
-        labels = clean_labels(_read_file(sidecar, options).splitlines(), str(sidecar))
+        labels = labels_file_topics(_read_file(sidecar, options), str(sidecar))
     doc_id = document_path(root, file)
     return Document(doc_id, _read_file(file, options), labels, generated_id=True)
 
@@ -211,9 +252,7 @@ def read_folders(path: str, options: CorpusOptions) -> Iterator[Document]:
     document (a .gz file decompressed, its id without .gz); files directly in the top
     directory, links to directories inside a topic and special files are not documents, and
     one warning names them."""
-    root = Path(path)
-    if not root.is_dir():
-        raise CorpusFormatError(f"{path}: not a directory")
+    root = _directory(path)
     skipped = _Skipped(root)
     entries = sorted(root.iterdir())
     for entry in entries:

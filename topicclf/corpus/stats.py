@@ -31,6 +31,8 @@ class CorpusStats:
     languages: dict[str, int]
     # Topic names that look like several joined by a separator (labels.separator_hint).
     label_separator_hint: str | None = None
+    # Records that could not be read (documents carrying an error): not in the figures above.
+    bad_records: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""
@@ -41,13 +43,17 @@ def corpus_stats(
     documents: Iterable[Document], language_of: Callable[[str], str] | None = None
 ) -> CorpusStats:
     """Count a corpus in one streaming pass (only per-document lengths are kept), with each
-    document's language if `language_of` tells it (a name, or "other")."""
-    n = labelled = empty = multi = label_total = 0
+    document's language if `language_of` tells it (a name, or "other"). A bad record (read
+    with on_error="report") is counted as one and left out of every other figure."""
+    n = labelled = empty = multi = label_total = bad = 0
     topics: Counter[str] = Counter()
     languages: Counter[str] = Counter()
     ids: Counter[str] = Counter()
     lengths: list[int] = []
     for doc in documents:
+        if doc.error is not None:
+            bad += 1
+            continue
         n += 1
         ids[doc.id] += 1
         words = len(doc.text.split())
@@ -80,4 +86,5 @@ def corpus_stats(
         words_max=lengths[-1] if lengths else 0,
         languages=dict(sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))),
         label_separator_hint=joined_topics_hint(topics, single=not multi),
+        bad_records=bad,
     )

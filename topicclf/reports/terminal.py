@@ -134,6 +134,8 @@ def render_stats(console: Console, stats: CorpusStats, *, top: int = 20) -> None
     rows.extend(
         (f"documents in {name}", f"{n} ({n / total:.1%})") for name, n in stats.languages.items()
     )
+    if stats.bad_records:
+        rows.append(("bad records (not counted)", f"{stats.bad_records}"))
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)

@@ -22,6 +22,7 @@ from topicclf.classifier import TopicClassifier
 from topicclf.config import BAD_RECORD_POLICIES, TAG_BATCH_SIZE
 from topicclf.corpus.base import scrub_surrogates
 from topicclf.corpus.delimited import RowWriter
+from topicclf.corpus.directory import labels_file_text
 from topicclf.corpus.ids import DuplicateIds
 from topicclf.errors import CorpusFormatError, OutputError, TopicclfError
 from topicclf.machine import available_cores
@@ -390,10 +391,10 @@ class LabelsWriter:
 
         for item in items:
             if item.error is None:
-                topics = item.to_record()["labels"]
                 target = self.sidecar(item.id)
+                text = labels_file_text(item.to_record()["labels"], str(target))
                 try:
-                    atomic_write_text(target, "".join(f"{t}\n" for t in topics))
+                    atomic_write_text(target, text)
                 except OSError as exc:  # e.g. made a directory after the outputs were checked
                     raise OutputError(
                         f"{target}: cannot write the topics of {item.id} there "

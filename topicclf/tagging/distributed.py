@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from topicclf.bundle.layout import MANIFEST
-from topicclf.config import DASK_PARTITIONS_PER_WORKER
+from topicclf.config import DASK_PARTITION_MIN_BYTES, DASK_PARTITIONS_PER_WORKER
 from topicclf.corpus import (
     LINE_FORMATS,
     CorpusOptions,
@@ -119,9 +119,11 @@ def plan(
     partitions: int,
     options: CorpusOptions | None = None,
     fmt: str | None = None,
+    *,
+    min_bytes: int = DASK_PARTITION_MIN_BYTES,
 ) -> list[Partition]:
     """Cut the inputs (in format `fmt`, or each its detected one) into about `partitions`
-    partitions (at least one per input)."""
+    partitions: at least one per input, and at most one per `min_bytes` of it."""
     if partitions < 1:
         raise TopicclfError(f"--partitions must be at least 1, not {partitions}")
     for path in inputs:
@@ -135,10 +137,10 @@ def plan(
             )
     kinds = [_kind(p, fmt) for p in inputs]
     sizes = [_input_size(p, k) for p, k in zip(inputs, kinds, strict=True)]
-    total = sum(sizes) or 1
+    total = sum(sizes)
     out: list[Partition] = []
     for path, kind, size in zip(inputs, kinds, sizes, strict=True):
-        share = max(1, round(partitions * size / total))
+        share = partition_share(partitions, size, total, min_bytes)
         if kind == "parquet":
             out.extend(_plan_parquet(path, share, len(out)))
         elif kind == "txtdir":
@@ -152,6 +154,13 @@ def plan(
             for start, stop in itertools.pairwise(cuts):
                 out.append(Partition(len(out), path, kind, start, stop, stamp=stamp))
     return out
+
+
+def partition_share(partitions: int, size: int, total: int, min_bytes: int) -> int:
+    """How many of `partitions` an input of `size` of the `total` bytes gets: its part of
+    them, but never partitions smaller than `min_bytes` (their overhead would exceed their
+    work), and at least one."""
+    return max(1, min(round(partitions * size / (total or 1)), size // max(1, min_bytes)))
 
 
 def _input_size(path: str, kind: str) -> int:
@@ -322,8 +331,10 @@ def tag_on_dask(
     bad_records: str = "report",
     overwrite: bool = False,
     progress: Progress | None = None,
+    min_partition_bytes: int = DASK_PARTITION_MIN_BYTES,
 ) -> DaskSummary:
-    """Tag `inputs` on a Dask cluster (a local one unless `scheduler` is given) into `output`."""
+    """Tag `inputs` on a Dask cluster (a local one unless `scheduler` is given) into `output`,
+    in `partitions` parts of at least `min_partition_bytes` of input each."""
     if output_format not in OUTPUT_FORMATS:
         raise TopicclfError(
             f"the dask engine writes {' or '.join(OUTPUT_FORMATS)}, not {output_format}"
@@ -349,6 +360,7 @@ def tag_on_dask(
             partitions or DASK_PARTITIONS_PER_WORKER * n_workers,
             options,
             fmt,
+            min_bytes=min_partition_bytes,
         )
         counts = client.gather(client.map(count_lines, parts, pure=False, options=options))
         parts, expected = _number_lines(parts, counts)
@@ -473,15 +485,48 @@ def check_scheduler_address(address: str) -> None:
         ) from None
 
 
+# Above CRITICAL: Dask's own log records never reach the terminal. What matters to the user
+# (a task that failed, a scheduler out of reach) comes back as an exception and is said once.
+_SILENT = logging.CRITICAL + 1
+
+
+def quiet_dask_logs() -> None:
+    """Keep dask.distributed's log records off this process's stderr (run on each worker
+    process of a local cluster, whose stderr is the terminal): a worker that outlives the
+    scheduler by a heartbeat at shutdown logged a traceback even after a successful run."""
+    for handler in logging.getLogger("distributed").handlers:
+        handler.setLevel(_SILENT)
+    logging.getLogger("asyncio").setLevel(_SILENT)
+
+
+def _drop_gather_exits(loop: Any, context: dict[str, Any]) -> None:
+    # Client.gather waits in one asyncio task per future; when the client closes early
+    # (Ctrl-C, SIGTERM) each ends in AllExit that nobody retrieves, and asyncio logged a
+    # traceback for every one: tens of thousands of lines on stderr.
+    if type(context.get("exception")).__name__ == "AllExit":
+        return
+    loop.default_exception_handler(context)
+
+
 class _client:
-    """A Client on the given scheduler, or on a quiet local cluster closed afterwards."""
+    """A Client on the given scheduler, or on a quiet local cluster closed afterwards; Dask's
+    log records stay off the terminal while it runs."""
 
     def __init__(self, distributed: Any, address: str | None, workers: int | None) -> None:
         self.distributed, self.address, self.workers = distributed, address, workers
         self.cluster: Any = None
         self.client: Any = None
+        self.levels: list[tuple[logging.Handler, int]] = []
 
     def __enter__(self) -> Any:
+        self._quiet()
+        try:
+            return self._connect()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _connect(self) -> Any:
         if self.address:
             try:
                 self.client = self.distributed.Client(self.address, timeout="10s")
@@ -489,6 +534,7 @@ class _client:
                 raise TopicclfError(
                     f"cannot reach the Dask scheduler at {self.address} ({exc})"
                 ) from None
+            self._quiet_loop()
             return self.client
         cores = default_jobs()
         if self.workers and self.workers > cores:
@@ -497,23 +543,41 @@ class _client:
                 f"--workers {self.workers}: a local cluster on {cores} core(s) starts "
                 f"{cores} worker(s); give --scheduler to use a larger cluster",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         self.cluster = self.distributed.LocalCluster(
             n_workers=min(self.workers or cores, cores),
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
-            silence_logs=logging.ERROR,
+            silence_logs=_SILENT,
         )
         self.client = self.distributed.Client(self.cluster)
+        self._quiet_loop()
+        # Our workers write to our terminal; a remote cluster's logs are its operator's.
+        self.client.run(quiet_dask_logs)
         return self.client
 
+    def _quiet(self) -> None:
+        """Silence this process's Dask log handlers (the scheduler and nannies of a local
+        cluster run here) until the client is closed."""
+        for handler in logging.getLogger("distributed").handlers:
+            self.levels.append((handler, handler.level))
+            handler.setLevel(_SILENT)
+
+    def _quiet_loop(self) -> None:
+        self.client.loop.asyncio_loop.set_exception_handler(_drop_gather_exits)
+
     def __exit__(self, *exc: object) -> None:
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        try:
+            if self.client is not None:
+                self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+        finally:
+            for handler, level in self.levels:
+                handler.setLevel(level)
+            self.levels.clear()
 
 
 def read_output(directory: str | Path) -> Iterator[dict[str, Any]]:
