@@ -26,6 +26,7 @@ from topicclf.classifier import TopicClassifier
 from topicclf.model.thresholds import Rule
 from topicclf.server import ServedModel, ServeOptions, serve_in_thread
 from topicclf.server.annif import BatchRequest
+from topicclf.server.http import VisibleControls
 from topicclf.server.schemas import ApiError, TagRequest, parse_tag_request, too_many_json_values
 
 Address = tuple[str, int]
@@ -926,6 +927,29 @@ def test_a_failure_is_a_json_500_and_one_log_line(
     assert len(failures) == 1
     assert failures[0].getMessage() == "internal error answering POST /tag"
     assert failures[0].exc_info is not None and "boom" in str(failures[0].exc_info[1])
+
+
+class _BrokenByName(_Broken):
+    def tag(self, texts: Any, rule: Any, **options: Any) -> Any:
+        raise ValueError("'\x1b[2Jx' is not a valid scope name\nforged: line")
+
+
+def test_a_failure_logs_control_characters_escaped(
+    served: ServedModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failure's message can come from a model file: a forged layer name holding ESC [2J
+    reached the terminal raw and cleared it."""
+    broken = ServedModel("broken", served.path, _BrokenByName())  # type: ignore[arg-type]
+    with serve_in_thread({"broken": broken}, _options()) as address:
+        with caplog.at_level(logging.ERROR, logger="topicclf.server"):
+            status, body = request(address, "POST", "/tag", b'{"text": "rain"}')
+    assert status == 500 and body == {"error": "internal error; see the server log"}
+    logged = caplog.text
+    assert "ValueError: '\\x1b[2Jx' is not a valid scope name" in logged
+    assert "\x1b" not in logged
+    record = next(r for r in caplog.records if r.name == "topicclf.server")
+    record.msg, record.args = "answering %s\r\n%s", ("\x9b", "x")
+    assert VisibleControls().filter(record) and record.getMessage() == "answering \\x9b\\x0d\\x0ax"
 
 
 def test_serving_in_a_thread_keeps_the_host_programs_logging(served: ServedModel) -> None:
