@@ -33,7 +33,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-
 class VisibleControls(logging.Filter):
     """Shows the control characters of a record's message and traceback as `\\x1b`-style
     escapes (newlines too, in the one-line message): a failure's text can come from a model
