@@ -96,6 +96,26 @@ def tiny_dense(tiny_docs: list[Document]):
         )
 
 
+# A token pattern in regex-module syntax (\\p{..}), which the static backtracking check cannot
+# read: it tokenizes words at once but backtracks for ages on a run of digits (SLOW_TEXT).
+SLOW_PATTERN = r"\p{L}\p{L}+|(?:\p{N}{1,30}){1,30}@"
+SLOW_TEXT = "1" * 40
+
+
+@pytest.fixture(scope="session")
+def slow_pattern_model(tiny_docs: list[Document], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved dense model (numpy-served) whose token pattern runs out of time on SLOW_TEXT."""
+    from topicclf.classifier import TopicClassifier
+
+    config = tiny_config().with_overrides([f"text.token_pattern={SLOW_PATTERN}"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = TopicClassifier(config=config).fit(
+            [d.text for d in tiny_docs], [d.labels for d in tiny_docs]
+        )
+    return clf.save(tmp_path_factory.mktemp("slow") / "slow")
+
+
 # One line of each kind the line readers must agree on, whole or by byte ranges: a BOM, a
 # lone CR, CRLF, blank and NBSP-only lines, invalid UTF-8, deep nesting, a 5000-digit id,
 # surrogate escapes, an unterminated last line.

@@ -7,7 +7,9 @@ import re
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -288,23 +290,66 @@ def test_a_keras_file_describing_more_weights_than_it_stores_is_refused_before_b
 ) -> None:
     """Keras allocates every layer before reading weights: a forged embedding of 10^9 x 10^4
     would ask for 40 TB. The count from config.json is held against the stored weights."""
-    broken = _copy(saved_embedding, tmp_path)
-    source = zipfile.ZipFile(saved_embedding / "model.keras")
-    config = json.loads(source.read("config.json"))
-    for layer in config["config"]["layers"]:
+
+    def bigger(layer: dict[str, Any]) -> None:
         if layer["class_name"] == "Embedding":
             layer["config"].update(input_dim=10**9, output_dim=10**4)
-    with zipfile.ZipFile(broken / "model.keras", "w") as forged:
-        for info in source.infolist():
-            data = source.read(info)
-            forged.writestr(info, json.dumps(config) if info.filename == "config.json" else data)
-    _rerecord(broken, "model.keras")
+
+    broken = _forge_keras_layers(saved_embedding, tmp_path, bigger)
     with pytest.raises(
         ModelBundleError,
         match=r"model.keras: its configuration describes 10,000,\d{3},\d{3},\d{3} weights .* "
         r"but the file stores [\d,]+ bytes of weights; refused before Keras allocates them",
     ):
         TopicClassifier.load(broken, engine="keras")
+
+
+def _forge_keras_layers(
+    saved: Path, tmp_path: Path, edit: Callable[[dict[str, Any]], None]
+) -> Path:
+    """A copy of `saved` whose model.keras has each layer of its config.json passed through
+    `edit`, the new hash recorded (as a careful forger would)."""
+    broken = _copy(saved, tmp_path)
+    source = zipfile.ZipFile(saved / "model.keras")
+    config = json.loads(source.read("config.json"))
+    for layer in config["config"]["layers"]:
+        edit(layer)
+    with zipfile.ZipFile(broken / "model.keras", "w") as forged:
+        for info in source.infolist():
+            data = source.read(info)
+            forged.writestr(info, json.dumps(config) if info.filename == "config.json" else data)
+    _rerecord(broken, "model.keras")
+    return broken
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("bad name", "'bad name'"),
+        ("\x1b[2Jx", r"'\\x1b\[2Jx'"),  # shown escaped: the name must not clear the terminal
+        ("a/b", "'a/b'"),
+        ("x" * 101, "'x{60}'"),
+        (None, "'None'"),
+        (7, "'7'"),
+    ],
+)
+def test_a_keras_file_with_a_name_keras_cannot_use_is_refused_at_load(
+    saved_embedding: Path, tmp_path: Path, name: object, shown: str
+) -> None:
+    """Keras loaded a layer named 'bad name', then failed on the first text scored (an
+    internal error in `tag`, a 500 in `serve`)."""
+
+    def rename(layer: dict[str, Any]) -> None:
+        if layer["config"].get("name") == "hidden_0":
+            layer["config"]["name"] = name
+
+    broken = _forge_keras_layers(saved_embedding, tmp_path, rename)
+    with pytest.raises(
+        ModelBundleError,
+        match=rf"model.keras: a layer name {shown} is not one Keras can use \(letters, "
+        r"digits, '_', '\.', '-', at most 100 characters\); refused$",
+    ):
+        TopicClassifier.load(broken)
 
 
 def test_truncated_weights(saved: Path, tmp_path: Path) -> None:

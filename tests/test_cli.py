@@ -880,6 +880,41 @@ def test_a_model_and_a_corpus_given_the_wrong_way_round_say_so(
     assert "this is a model directory, not a corpus; the model comes first" in " ".join(err.split())
 
 
+def test_tag_makes_a_text_the_token_pattern_times_out_on_a_bad_record(
+    capsys: pytest.CaptureFixture[str],
+    slow_pattern_model: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Before, the run stopped with the time limit's error and lost every document (with
+    -o, nothing was written)."""
+    from conftest import SLOW_TEXT
+
+    from topicclf.features import text as text_module
+
+    monkeypatch.setattr(text_module, "TOKEN_PATTERN_SECONDS", 0.5)
+    path = tmp_path / "slow.jsonl"
+    lines = [{"id": "ok0", "text": "oil prices"}, {"id": "slow", "text": SLOW_TEXT}]
+    lines.append({"id": "ok", "text": "oil prices"})
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    output = tmp_path / "tags.jsonl"
+    code, out, err = cli(capsys, "tag", str(slow_pattern_model), str(path), "-o", str(output))
+    rows = [json.loads(line) for line in output.read_text().splitlines()]
+    assert code == 1 and [r["id"] for r in rows] == ["ok0", "slow", "ok"]
+    assert rows[0]["labels"] == rows[2]["labels"] and "error" not in rows[0]
+    message = (
+        "document 'slow': text.token_pattern = .* took more than 0.5 s on one text of 40 "
+        "characters: it backtracks too much; make the end of each repetition unambiguous"
+    )
+    assert rows[1]["labels"] == [] and re.fullmatch(message, rows[1]["error"])
+    flat = " ".join(err.split())
+    assert re.search(f"warning: {message}", flat)
+    assert "1 record(s) could not be read (reported in the output)" in flat
+    code, out, err = cli(capsys, "tag", str(slow_pattern_model), str(path), "--bad-records", "stop")
+    assert code == 1 and [json.loads(x)["id"] for x in out.splitlines()] == ["ok0"]
+    assert re.search(f"error: {message}", " ".join(err.split()))
+
+
 def test_tag_reports_bad_records_and_tags_the_rest(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
 ) -> None:

@@ -31,6 +31,25 @@ EXPONENTIAL = [
     r"(?:\w+|x)+",
     r"(?:a\w*b)+",
     r"x(?:(?:\d+)*)y",  # nested inside a group inside the repetition
+    r"[a-z]{2,}|(?:\w{1,100}){1,100}@",  # a bounded repetition: 13 s on 40 characters
+    r"(?:\w+\s?){2,9}x",
+    r"(?:a|a)*b",  # Python's parser leaves a(?:|): two empty alternatives
+    r"(?:xa|xa)+b",
+    r"(?:a|a){1,30}b",
+    r"(?:-(?:\w+|\d))*x",  # alternatives alike after the separator, not at the start
+    r"(?:\b(?:a|aa))+b",
+]
+# Token patterns the check must keep accepting (the default, README's and common ones).
+SOUND += [
+    r"\w{2,50}",
+    r"\d{1,3}(?:,\d{3})*",
+    r"(?:\w+\.){2,3}\w+",
+    r"[A-Z]{2,}(?:\s[A-Z]{2,}){0,3}",
+    r"\b\w[\w'-]*\w\b",
+    r"[#@]?\w+",
+    r"(?:[A-Z]\.)+",
+    r"\w+(?:-\w+)*|\$?\d+(?:\.\d+)?%?",
+    r"(?:https?://)?\w+(?:\.\w+)+",
 ]
 
 
@@ -135,3 +154,51 @@ def test_the_tokenizer_drops_empty_matches_of_a_pattern_the_check_cannot_read() 
 
     config = TextConfig(token_pattern=r"\p{L}*", stop_words="none", language="english")
     assert Analyzer(config).tokens("rain and wind") == ["rain", "and", "wind"]
+
+
+_ATOMS = ["a", "b", r"\w", r"\d", "[ab]", "[^,]", r"\S"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(_ATOMS),
+    st.sampled_from(["*", "+", "{2,}", "{1,30}", "{2,5}"]),
+    st.sampled_from(["", "x", "@", r"\b"]),
+)
+def test_a_repeated_group_of_alike_alternatives_is_refused(atom: str, times: str, end: str) -> None:
+    """Two alternatives that match the same text make 2**n ways to match n repetitions,
+    whatever the atom, the count (bounded or not) or what follows."""
+    assert backtracking_risk(f"(?:{atom}|{atom}){times}{end}", PATTERN_FLAGS)
+    assert backtracking_risk(f"(?:{atom}|{atom}{atom}){times}{end}", PATTERN_FLAGS)
+    assert backtracking_risk(f"(?:-(?:{atom}+|{atom})){times}{end}", PATTERN_FLAGS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(_ATOMS),
+    st.sampled_from(["+", "*", "{1,9}", "{1,100}", "{2,}"]),
+    st.sampled_from(["+", "*", "{1,9}", "{1,100}", "{2,}"]),
+)
+def test_a_varying_repetition_repeated_is_refused(atom: str, inner: str, outer: str) -> None:
+    """(?:\\w{1,100}){1,100} splits one run of characters in ~n**100 ways."""
+    assert backtracking_risk(f"(?:{atom}{inner}){outer}@", PATTERN_FLAGS)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(_ATOMS), st.sampled_from(["-", "'", r"\.", ",", r"\s"]))
+def test_repetitions_that_start_with_a_separator_are_accepted(atom: str, sep: str) -> None:
+    """The shape of every common token pattern: a word, then separator-and-word repeated,
+    bounded or not; the separator marks where each repetition starts."""
+    word = r"\w+" if atom in ("a", "b", r"\d", "[ab]") else "[A-Za-z]+"
+    for times in ("*", "{0,3}", "{2,}"):
+        pattern = f"{word}(?:{sep}{word}){times}"
+        assert backtracking_risk(pattern, PATTERN_FLAGS) is None, pattern
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(EXPONENTIAL),
+    st.sampled_from(["{}", "(?:{})", "x{}", "{}|zz", r"\b(?:{})\b"]),
+)
+def test_a_refused_pattern_stays_refused_inside_a_larger_one(pattern: str, frame: str) -> None:
+    assert backtracking_risk(frame.format(pattern), PATTERN_FLAGS)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from topicclf.classifier import TopicClassifier
 from topicclf.model.thresholds import Rule
 from topicclf.server import ServedModel, ServeOptions, serve_in_thread
 from topicclf.server.annif import BatchRequest
+from topicclf.server.http import VisibleControls
 from topicclf.server.schemas import ApiError, TagRequest, parse_tag_request, too_many_json_values
 
 Address = tuple[str, int]
@@ -908,6 +910,12 @@ class _Broken:
     def is_tensorflow_free(self) -> bool:
         return True
 
+    @property
+    def featurizer_(self) -> Any:  # a default token pattern: tagged on the event loop
+        from topicclf.features.text import Analyzer, TextConfig
+
+        return types.SimpleNamespace(analyzer=Analyzer(TextConfig()))
+
     def tag(self, texts: Any, rule: Any, **options: Any) -> Any:
         raise RuntimeError("boom")
 
@@ -926,6 +934,31 @@ def test_a_failure_is_a_json_500_and_one_log_line(
     assert len(failures) == 1
     assert failures[0].getMessage() == "internal error answering POST /tag"
     assert failures[0].exc_info is not None and "boom" in str(failures[0].exc_info[1])
+
+
+class _BrokenByName(_Broken):
+    def tag(self, texts: Any, rule: Any, **options: Any) -> Any:
+        raise ValueError("'\x1b[2Jx' is not a valid scope name\nforged: line")
+
+
+def test_a_failure_logs_control_characters_escaped(
+    served: ServedModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A failure's message can come from a model file: a forged layer name holding ESC [2J
+    reached the terminal raw and cleared it."""
+    broken = ServedModel("broken", served.path, _BrokenByName())  # type: ignore[arg-type]
+    with (
+        serve_in_thread({"broken": broken}, _options()) as address,
+        caplog.at_level(logging.ERROR, logger="topicclf.server"),
+    ):
+        status, body = request(address, "POST", "/tag", b'{"text": "rain"}')
+    assert status == 500 and body == {"error": "internal error; see the server log"}
+    logged = caplog.text
+    assert "ValueError: '\\x1b[2Jx' is not a valid scope name" in logged
+    assert "\x1b" not in logged
+    record = next(r for r in caplog.records if r.name == "topicclf.server")
+    record.msg, record.args = "answering %s\r\n%s", ("\x9b", "x")
+    assert VisibleControls().filter(record) and record.getMessage() == "answering \\x9b\\x0d\\x0ax"
 
 
 def test_serving_in_a_thread_keeps_the_host_programs_logging(served: ServedModel) -> None:
@@ -1582,3 +1615,70 @@ def test_a_model_name_with_control_characters_is_shown_escaped() -> None:
 
     with pytest.raises(ConfigError, match=r"^'ev\\x1b\[31mx=m': 'ev\\x1b\[31mx' cannot be"):
         parse_model_specs(["ev\x1b[31mx=m"])
+
+
+def _slow_texts_fail_fast(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    from topicclf.features import text as text_module
+
+    monkeypatch.setattr(text_module, "TOKEN_PATTERN_SECONDS", seconds)
+
+
+def test_a_text_the_token_pattern_times_out_on_is_a_422_that_holds_up_no_other_request(
+    served: ServedModel, slow_pattern_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A custom token pattern's time limit runs off the event loop, with the GIL let go:
+    /health and the other models answer meanwhile (before: the whole server waited 13 s,
+    then answered 500 'internal error')."""
+    from conftest import SLOW_TEXT
+
+    _slow_texts_fail_fast(monkeypatch, 3.0)
+    slow = ServedModel("slow", slow_pattern_model, TopicClassifier.load(slow_pattern_model))
+    assert served.inline and not slow.inline  # only a custom pattern leaves the loop
+    answers: dict[str, tuple[int, dict[str, Any]]] = {}
+    with serve_in_thread({"model": served, "slow": slow}, _options()) as address:
+        body = json.dumps({"text": SLOW_TEXT}).encode()
+        waiting = threading.Thread(
+            target=lambda: answers.update(slow=request(address, "POST", "/models/slow/tag", body))
+        )
+        waiting.start()
+        time.sleep(0.3)  # the slow request reaches the tokenizer
+        assert request(address, "GET", "/health")[0] == 200
+        assert request(address, "POST", "/models/model/tag", b'{"text": "rain"}')[0] == 200
+        assert request(address, "POST", "/models/slow/tag", b'{"text": "oil prices"}')[0] == 200
+        assert waiting.is_alive()  # all answered while the slow text was still being read
+        waiting.join()
+    status, answer = answers["slow"]
+    assert status == 422
+    assert re.fullmatch(
+        r"model 'slow' cannot tag a text of this request: text.token_pattern = .* took more "
+        r"than 3 s on one text of 40 characters: it backtracks too much; make the end of each "
+        r"repetition unambiguous",
+        answer["error"],
+    )
+
+
+def test_a_slow_text_fails_only_its_own_request_in_a_batch(
+    slow_pattern_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests waiting together are tagged in one call (Keras models always batch); the one
+    whose text times out gets the failure, the others their topics."""
+    from conftest import SLOW_TEXT
+
+    from topicclf.errors import SlowTextError
+
+    _slow_texts_fail_fast(monkeypatch, 0.5)
+    slow = ServedModel("slow", slow_pattern_model, TopicClassifier.load(slow_pattern_model))
+
+    async def together() -> list[Any]:
+        return await asyncio.gather(
+            slow.batcher.submit(["oil prices"], Rule()),
+            slow.batcher.submit([SLOW_TEXT], Rule()),
+            slow.batcher.submit(["wheat and corn"], Rule()),
+            return_exceptions=True,
+        )
+
+    first, failed, last = asyncio.run(together())
+    assert isinstance(failed, SlowTextError)
+    assert "took more than 0.5 s on one text of 40 characters" in str(failed)
+    assert [t for t, _ in first[0]] == [t for t, _ in slow.classifier.tag(["oil prices"])[0]]
+    assert [t for t, _ in last[0]] == [t for t, _ in slow.classifier.tag(["wheat and corn"])[0]]

@@ -218,7 +218,7 @@ def _dies_on_poison(texts: list[str], rule: object) -> object:
 
     if "poison" in texts:
         os.kill(os.getpid(), signal.SIGKILL)
-    return tagging._WORKER["classifier"].tag(texts, rule, warn=False)
+    return tagging.tag_each(tagging._WORKER["classifier"], texts, rule)  # type: ignore[arg-type]
 
 
 def test_a_killed_worker_is_said_in_words_not_broken_process_pool(
@@ -257,3 +257,34 @@ def test_labels_writer_refuses_a_topic_its_reader_would_split(tmp_path: Path) ->
     writer.write_batch([Tagged("a", [("sport\u2028news", 0.9), ("x\x1cy", 0.8)])])
     (doc,) = open_corpus(tmp_path, format="txtdir")
     assert doc.labels == ("sport\u2028news", "x\x1cy")
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_text_the_token_pattern_times_out_on_is_its_own_bad_record(
+    slow_pattern_model: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    """The slow text's batch is tagged text by text: the other documents keep their topics
+    (before: the run stopped and lost every document, with -o nothing was written)."""
+    from conftest import SLOW_TEXT
+
+    from topicclf.errors import BadRecordWarning
+    from topicclf.features import text as text_module
+
+    monkeypatch.setattr(text_module, "TOKEN_PATTERN_SECONDS", 0.5)
+    clf = TopicClassifier.load(slow_pattern_model)
+    texts = ["oil prices rose", SLOW_TEXT, "the team won the match", "wheat and corn"]
+    docs = [Document(f"d{i}", text) for i, text in enumerate(texts)]
+    with pytest.warns(
+        BadRecordWarning,
+        match=r"^document 'd1': text.token_pattern = .* took more than 0.5 s on one text of "
+        r"40 characters: it backtracks too much; make the end of each repetition unambiguous$",
+    ):
+        tagged = [t for batch in tag_batches(clf, docs, batch_size=2, jobs=jobs) for t in batch]
+    assert [t.id for t in tagged] == ["d0", "d1", "d2", "d3"]
+    assert [t.error is None for t in tagged] == [True, False, True, True]
+    assert tagged[1].topics == []
+    for item, text in zip(tagged, texts, strict=True):
+        if item.error is None:  # scored in another batch: equal but for the last float bits
+            alone = clf.tag([text])[0]
+            assert [t for t, _ in item.topics] == [t for t, _ in alone]
+            assert [s for _, s in item.topics] == pytest.approx([s for _, s in alone])

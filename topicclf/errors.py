@@ -15,6 +15,11 @@ class CorpusFormatError(TopicclfError, ValueError):
     """A corpus cannot be read: wrong format, bad record, wrong encoding."""
 
 
+class SlowTextError(ConfigError):
+    """The token pattern took longer than its time limit on one text: that text cannot be
+    tagged (one bad record), the others can."""
+
+
 class NotFittedError(TopicclfError, AttributeError):
     """A classifier was used before it was fitted."""
 

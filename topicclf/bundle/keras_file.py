@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ KNOWN_LAYERS = frozenset(
     {"InputLayer", "Embedding", "NotEqual", "Conv1D", "GlobalAveragePooling1D"}
     | {"GlobalMaxPooling1D", "Dropout", "Dense", "Add", "Activation"}
 )
+# A layer (and model, and dtype policy) name: what TensorFlow accepts as a root scope name,
+# less the `/`, `\\` and `>` Keras or topicclf never write, and bounded. A name outside it
+# loaded, then failed on the first text scored (`'bad name' is not a valid scope name`).
+NAME = re.compile(r"[A-Za-z0-9.][A-Za-z0-9_.-]{0,99}")
 # Bytes of weights per float32 parameter, and slack for the HDF5 file's own structure.
 BYTES_PER_PARAMETER = 4
 SLACK_BYTES = 1024**2
@@ -44,6 +49,7 @@ def check_keras_file(path: Path) -> None:
         raise
     except (OSError, KeyError, ValueError, zipfile.BadZipFile, RecursionError) as exc:
         raise ModelBundleError(f"{path}: not a readable .keras file ({exc})") from None
+    check_names(config, path)
     parameters = count_parameters(config, path)
     stored = weights_info.file_size
     if parameters * BYTES_PER_PARAMETER > stored + SLACK_BYTES:
@@ -52,6 +58,24 @@ def check_keras_file(path: Path) -> None:
             f"({parameters * BYTES_PER_PARAMETER:,} bytes) but the file stores {stored:,} bytes "
             "of weights; refused before Keras allocates them"
         )
+
+
+def check_names(config: Any, path: Path) -> None:
+    """Refuse a configuration holding a name (any value of a "name" key: layers, the model,
+    dtype policies) that Keras would fail on when scoring, or that is not a plain name."""
+    stack = [config]
+    while stack:  # not recursive: the JSON may nest thousands deep
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            name = item.get("name")
+            if "name" in item and not (isinstance(name, str) and NAME.fullmatch(name)):
+                raise ModelBundleError(
+                    f"{path}: a layer name {str(name)[:60]!r} is not one Keras can use (letters, "
+                    "digits, '_', '.', '-', at most 100 characters); refused"
+                )
+            stack.extend(item.values())
 
 
 def count_parameters(config: Any, path: Path) -> int:

@@ -24,7 +24,7 @@ from topicclf.config import (
     FeatureConfig,
     TextConfig,
 )
-from topicclf.errors import ConfigError, MissingResourceError
+from topicclf.errors import ConfigError, MissingResourceError, SlowTextError
 from topicclf.features.languages import (
     ALL_CODES,
     NAMES,
@@ -40,6 +40,7 @@ from topicclf.features.languages import (
 # The stemmers a language's rules name (`auto` is a choice made before: training.analysis).
 APPLIED_STEMMERS = ("none", "snowball", "porter")
 
+SLOW_TEXTS_KEPT = 1024  # hashes of texts a tokenizer remembers timing out on
 # The flags NLTK's RegexpTokenizer compiles its pattern with.
 _NLTK_FLAGS = PATTERN_FLAGS
 
@@ -112,12 +113,23 @@ class _LimitedFindall:
 
     def __init__(self, compiled: regex.Pattern[str]) -> None:
         self.compiled = compiled
+        # Texts that ran out of time, by hash: asked again (a batch retried text by text to
+        # find its slow one, another request), they fail at once instead of after the limit.
+        self.slow: set[int] = set()
 
     def __call__(self, text: str) -> list[str]:
         try:
-            found: list[str] = self.compiled.findall(text, timeout=TOKEN_PATTERN_SECONDS)
+            if hash(text) in self.slow:
+                raise TimeoutError
+            # concurrent: the matcher lets go of the GIL, so a slow text holds up no other
+            # thread (the server's event loop, other models) while it runs.
+            found: list[str] = self.compiled.findall(
+                text, timeout=TOKEN_PATTERN_SECONDS, concurrent=True
+            )
         except TimeoutError:
-            raise ConfigError(
+            if len(self.slow) < SLOW_TEXTS_KEPT:
+                self.slow.add(hash(text))
+            raise SlowTextError(
                 f"text.token_pattern = {self.compiled.pattern[:60]!r} took more than "
                 f"{TOKEN_PATTERN_SECONDS:g} s on one text of {len(text)} characters: it "
                 "backtracks too much; make the end of each repetition unambiguous"
@@ -193,6 +205,13 @@ class Analyzer:
             if len(self.languages) == 1
             else (self._neutral if not self.languages and not self.open else None)
         )
+
+    @property
+    def time_limited(self) -> bool:
+        """Whether one text may take the tokenizer up to TOKEN_PATTERN_SECONDS (a custom
+        token pattern) and then fail with SlowTextError; the default pattern and NLTK's
+        tokenizers are linear."""
+        return isinstance(self._tokenize, _LimitedFindall)
 
     @property
     def stop_words(self) -> frozenset[str]:

@@ -65,10 +65,15 @@ class Batcher:
         texts = [text for item in group for text in item[0]]
         try:
             topics = await self.run(texts, group[0][1])
-        except Exception as exc:  # each request gets the failure, and the server logs it
-            for _, _, future in group:
-                if not future.done():
-                    future.set_exception(exc)
+        except Exception as exc:
+            if len(group) > 1:  # one request's text must not fail the others: each alone
+                for item in group:
+                    if not item[2].done():  # a request whose client left is cancelled
+                        await self._run_group([item])
+                return
+            _, _, future = group[0]  # the request gets the failure, and the server logs it
+            if not future.done():
+                future.set_exception(exc)
             return
         start = 0
         for item_texts, _, future in group:

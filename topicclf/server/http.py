@@ -24,6 +24,7 @@ from topicclf.config import (
     SERVE_TIMEOUT_HEADERS,
 )
 from topicclf.corpus.base import scrub_surrogates
+from topicclf.reports.safe import visible_controls
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -31,7 +32,26 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+
+class VisibleControls(logging.Filter):
+    """Shows the control characters of a record's message and traceback as `\\x1b`-style
+    escapes (newlines too, in the one-line message): a failure's text can come from a model
+    file or a request, and a forged layer name holding ESC [2J cleared the terminal of
+    whoever read the log. A filter of the logger, so it holds under any handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Escape the record in place; every record is kept."""
+        record.msg = visible_controls(record.getMessage()).replace("\n", "\\x0a")
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = visible_controls(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = visible_controls(record.stack_info)
+        return True
+
+
 log = logging.getLogger("topicclf.server")
+log.addFilter(VisibleControls())
 ANNIF_PREFIX = "/v1"
 TITLES = {
     400: "Bad Request",

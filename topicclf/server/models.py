@@ -1,7 +1,8 @@
 """The models a server holds, each under a name: loaded once per worker process. Short
 requests are tagged in batches (see batching.py), on the event loop for numpy-served models;
-long ones in the loop's thread pool, several at a time; Keras models one call at a time in
-a thread of their own (they are not documented as thread-safe)."""
+long ones, and every one for a model whose custom token pattern may take seconds on a text,
+in the loop's thread pool, several at a time; Keras models one call at a time in a thread of
+their own (they are not documented as thread-safe)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from typing import Any
 
 from topicclf.classifier import TopicClassifier
 from topicclf.config import SERVE_INLINE_CHARS
-from topicclf.errors import ConfigError
+from topicclf.errors import ConfigError, SlowTextError
 from topicclf.model.explain import Explanation
 from topicclf.model.thresholds import Rule
 from topicclf.server.batching import Batcher
+from topicclf.server.schemas import ApiError
 from topicclf.vocabulary import Subject, Vocabulary
 
 # Names appear in URLs (/models/{name}/tag, /v1/projects/{name}): keep them path-safe.
@@ -64,6 +66,10 @@ class ServedModel:
         self.classifier = classifier
         self.vocabulary = getattr(classifier, "vocabulary_", None) or Vocabulary({})
         self.keras = not classifier.is_tensorflow_free()
+        # Short batches of a numpy model are tagged on the event loop, unless a text may take
+        # its custom token pattern up to the time limit: that would stop every other request
+        # (the blend's featurizer has the same text settings).
+        self.inline = not self.keras and not classifier.featurizer_.analyzer.time_limited
         # Keras models are not documented as thread-safe: one thread makes all their calls.
         # None runs numpy models in the event loop's default pool, several at a time.
         self.executor = (
@@ -73,14 +79,22 @@ class ServedModel:
 
     async def tag(self, texts: list[str], rule: Rule) -> Topics:
         """(topic, score) pairs per text, best first. Short requests wait for a batch; a long
-        one for a numpy model goes to the thread pool at once, not to hold others up."""
-        if not self.keras and sum(len(t) for t in texts) > SERVE_INLINE_CHARS:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(None, self.classifier.tag, texts, rule)
-        return await self.batcher.submit(texts, rule)
+        one for a numpy model, or any for a numpy model whose token pattern is time-limited,
+        goes to the thread pool at once, not to hold others up (a batch runs one at a time).
+        ApiError 422 when the model's token pattern runs out of time on a text."""
+        try:
+            long = sum(len(t) for t in texts) > SERVE_INLINE_CHARS
+            if not self.keras and (long or not self.inline):
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(None, self.classifier.tag, texts, rule)
+            return await self.batcher.submit(texts, rule)
+        except SlowTextError as exc:  # the request's own text: the other requests go on
+            raise ApiError(
+                422, f"model {self.name!r} cannot tag a text of this request: {exc}"
+            ) from None
 
     async def _tag_batch(self, texts: list[str], rule: Rule) -> Topics:
-        if self.keras or sum(len(t) for t in texts) > SERVE_INLINE_CHARS:
+        if not self.inline or sum(len(t) for t in texts) > SERVE_INLINE_CHARS:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self.executor, self.classifier.tag, texts, rule)
         # A few milliseconds at most: handing them to a thread would cost more, as the thread

@@ -24,7 +24,13 @@ from topicclf.corpus.base import scrub_surrogates
 from topicclf.corpus.delimited import RowWriter
 from topicclf.corpus.directory import labels_file_text
 from topicclf.corpus.ids import DuplicateIds
-from topicclf.errors import CorpusFormatError, OutputError, TopicclfError
+from topicclf.errors import (
+    BadRecordWarning,
+    CorpusFormatError,
+    OutputError,
+    SlowTextError,
+    TopicclfError,
+)
 from topicclf.machine import available_cores
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ignored_by
 from topicclf.types import Document, NullProgress, Progress
@@ -37,6 +43,7 @@ SCORE_DIGITS = 6  # every output rounds scores to this many decimals
 LABEL_SEPARATOR = "|"  # between topics (and scores) in a CSV/TSV output column
 
 Topics = list[list[tuple[str, float]]]
+Scored = tuple[Topics, list[str | None]]  # topics per text, and each text's error or None
 
 
 @dataclass(frozen=True)
@@ -151,10 +158,30 @@ def tag_batches(
     """
     duplicates = DuplicateIds()
     scored = _scored(classifier, batches(documents, batch_size), rule, jobs, batch_size)
-    for batch, topics in scored:
+    for batch, (topics, errors) in scored:
         duplicates.add([doc.id for doc in batch if not doc.generated_id])
-        yield [Tagged(doc.id, t, doc.error) for doc, t in zip(batch, topics, strict=True)]
+        tagged = []
+        for doc, t, error in zip(batch, topics, errors, strict=True):
+            if error is not None:  # a bad record found while tagging: warned as a reader does
+                error = f"document {doc.id!r}: {error}"
+                warnings.warn(error, BadRecordWarning, stacklevel=2)
+            tagged.append(Tagged(doc.id, t, doc.error or error))
+        yield tagged
     duplicates.warn(source)
+
+
+def tag_each(classifier: TopicClassifier, texts: list[str], rule: Rule) -> Scored:
+    """The texts' topics, and for each the error that kept it from being tagged (None when
+    tagged): a text the token pattern times out on is its own bad record, the others of its
+    batch are tagged (found by tagging them one by one; the tokenizer remembers the slow
+    text, so it fails at once the second time)."""
+    try:
+        return classifier.tag(texts, rule, warn=False), [None] * len(texts)
+    except SlowTextError as exc:
+        if len(texts) == 1:
+            return [[]], [str(exc)]
+    alone = [tag_each(classifier, [text], rule) for text in texts]
+    return [topics[0] for topics, _ in alone], [errors[0] for _, errors in alone]
 
 
 def _scored(
@@ -163,7 +190,7 @@ def _scored(
     rule: Rule,
     jobs: int,
     batch_size: int,
-) -> Iterator[tuple[list[Document], Topics]]:
+) -> Iterator[tuple[list[Document], Scored]]:
     first = next(groups, None)
     if first is None:
         return
@@ -175,7 +202,7 @@ def _scored(
     # one starts them without waiting for the next batch, so output still flows early.
     if jobs <= 1 or len(first) < batch_size or not classifier.is_tensorflow_free():
         for batch in rest:
-            yield batch, classifier.tag([d.text for d in batch], rule, warn=False)
+            yield batch, tag_each(classifier, [d.text for d in batch], rule)
         return
     yield from _in_worker_processes(classifier, rest, rule, jobs)
 
@@ -205,8 +232,8 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _worker_topics(texts: list[str], rule: Rule) -> Topics:
-    return _WORKER["classifier"].tag(texts, rule, warn=False)  # type: ignore[no-any-return]
+def _worker_topics(texts: list[str], rule: Rule) -> Scored:
+    return tag_each(_WORKER["classifier"], texts, rule)
 
 
 def _in_worker_processes(
@@ -214,7 +241,7 @@ def _in_worker_processes(
     groups: Iterator[list[Document]],
     rule: Rule,
     jobs: int,
-) -> Iterator[tuple[list[Document], Topics]]:
+) -> Iterator[tuple[list[Document], Scored]]:
     # Imported here, as the pool is started: a single batch never pays for them.
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -226,7 +253,7 @@ def _in_worker_processes(
         initializer=_worker_start,
         initargs=(os.getpid(),),
     )
-    pending: deque[tuple[list[Document], Future[Topics]]] = deque()
+    pending: deque[tuple[list[Document], Future[Scored]]] = deque()
     tagged = 0
     try:
         for batch in groups:
@@ -245,7 +272,7 @@ def _in_worker_processes(
         _WORKER.clear()
 
 
-def _result(future: Future[Topics], tagged: int) -> Topics:
+def _result(future: Future[Scored], tagged: int) -> Scored:
     """A batch's topics from its worker; a worker killed meanwhile (the out-of-memory killer,
     kill -9) is said in words, not as BrokenProcessPool."""
     from concurrent.futures.process import BrokenProcessPool
