@@ -925,3 +925,11 @@ def test_evaluate_checks_document_ids_and_languages(tiny_dense: TopicClassifier)
         tiny_dense.evaluate([Document([1], text, ("weather",))])  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"^Document.language of document #1 is of type list"):
         tiny_dense.evaluate([Document("1", text, ("weather",), language=["en"])])  # type: ignore[arg-type]
+
+
+def test_settings_given_as_numpy_arrays_are_read_as_lists() -> None:
+    """A 1-D array of sizes was a raw ValueError from `.item()`; a 2-D one names the setting."""
+    config = TopicClassifier(hidden_units=np.array([64, 32])).resolved_config()
+    assert config.network.hidden_units == (64, 32)
+    with pytest.raises(ConfigError, match=r"^TopicClassifier: network.hidden_units = .* is not"):
+        TopicClassifier(hidden_units=np.array([[64, 32]])).resolved_config()
