@@ -933,3 +933,38 @@ def test_settings_given_as_numpy_arrays_are_read_as_lists() -> None:
     assert config.network.hidden_units == (64, 32)
     with pytest.raises(ConfigError, match=r"^TopicClassifier: network.hidden_units = .* is not"):
         TopicClassifier(hidden_units=np.array([[64, 32]])).resolved_config()
+
+
+def test_fit_refuses_indicator_columns_a_saved_model_could_not_keep(
+    tiny_docs: list[Document],
+) -> None:
+    """fit learned, and save wrote, a model with 10,001 columns no document has, which load
+    then refused; now fit refuses it by the rule load applies (bundle.target_problem):
+    before training for columns no document has, after it for topics below min_count."""
+    texts = [d.text for d in tiny_docs]
+    topics = sorted({t for d in tiny_docs for t in d.labels})
+    y = np.zeros((len(texts), len(topics) + 10_001), dtype=np.int8)
+    for i, d in enumerate(tiny_docs):
+        y[i, [topics.index(t) for t in d.labels]] = 1
+    classes = topics + [f"extra{i}" for i in range(10_001)]
+    message = (
+        r"^y: 10,005 columns for 4 topics; a model keeps at most 10,000 columns that are none "
+        r"of its topics: leave out the columns of topics that no document has \(or fewer "
+        r"than train.min_count\)$"
+    )
+    # epochs=0 is no setting: fit would fail on it were the columns not refused first.
+    with pytest.raises(InputError, match=message):
+        TopicClassifier(config=tiny_config(), epochs=0).fit(texts, y, classes=classes)
+    y[0, len(topics) :] = 1  # each extra topic has one document: dropped by min_count=2
+    with warnings.catch_warnings(), pytest.raises(InputError, match=message):
+        warnings.simplefilter("ignore")
+        TopicClassifier(config=tiny_config(min_count=2), epochs=1).fit(texts, y, classes=classes)
+
+
+def test_flags_of_the_api_are_true_or_false(tiny_dense: TopicClassifier) -> None:
+    """A truthy "no" meant yes."""
+    with pytest.raises(InputError, match=r"^warn: expected True or False, not str 'no'$"):
+        tiny_dense.tag(["oil"], warn="no")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"^explain_examples: expected True or False, not str"):
+        tiny_dense.evaluate(["oil"], [["food"]], explain_examples="yes")  # type: ignore[arg-type]
+

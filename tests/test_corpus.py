@@ -1739,3 +1739,19 @@ def test_files_that_share_a_document_name_are_named_not_read_over_each_other(
     ):
         docs = list(open_corpus(folder, format="txtdir"))
     assert [(d.id, d.text) for d in docs] == [("x", "rain over wheat"), ("y", "alone, in capitals")]
+
+
+def test_paths_and_options_of_the_wrong_type_are_named(tmp_path: Path) -> None:
+    """open_corpus([path]) read the list's repr as a file name; encoding=3 was a raw
+    TypeError from bytes.decode."""
+    from topicclf.errors import InputError
+
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"text": "oil"}\n')
+    with pytest.raises(InputError, match=r"^path: expected a path .*, not list \["):
+        open_corpus([path])  # type: ignore[arg-type]
+    for option, value in [("encoding", 3), ("on_error", None), ("label_separator", None)]:
+        with pytest.raises(
+            CorpusFormatError, match=rf"^corpus option {option}: expected a string, not \w+ "
+        ):
+            open_corpus(path, **{option: value})

@@ -241,3 +241,12 @@ def test_a_killed_worker_is_said_in_words_not_broken_process_pool(
     ):
         for _ in tag_batches(served, docs, batch_size=5, jobs=2):
             pass
+
+
+def test_an_unknown_bad_records_policy_is_named(tiny_dense: TopicClassifier) -> None:
+    """It was a bare ValueError listing a tuple."""
+    from topicclf.errors import InputError
+    from topicclf.tagging import tag_stream
+
+    with pytest.raises(InputError, match=r"^bad_records: one of report, skip, stop, not str 'x'$"):
+        tag_stream(tiny_dense, [], lambda batch: None, bad_records="x")
