@@ -968,3 +968,28 @@ def test_flags_of_the_api_are_true_or_false(tiny_dense: TopicClassifier) -> None
     with pytest.raises(InputError, match=r"^explain_examples: expected True or False, not str"):
         tiny_dense.evaluate(["oil"], [["food"]], explain_examples="yes")  # type: ignore[arg-type]
 
+
+def test_tune_refuses_a_corpus_with_none_of_the_topics_in_every_mode(
+    tiny_dense: TopicClassifier, data_dir: Path
+) -> None:
+    """A multilabel model refused it; a multi-class one "tuned" on it and was saved. The
+    refusal comes before any evaluation, so nothing is warned about first."""
+    multiclass = _fit(list(open_corpus(data_dir / "folders")), tiny_config(validation_split=0.5))
+    for clf in (tiny_dense, multiclass):
+        policy = clf.policy_
+        with (
+            warnings.catch_warnings(),
+            pytest.raises(
+                DataError,
+                match=r"^the tuning corpus has none of the model's topics; nothing to tune",
+            ),
+        ):
+            warnings.simplefilter("error")
+            clf.tune_thresholds(["oil prices rose"], [["no-such-topic"]])
+        assert clf.policy_ is policy
+    # A corpus with some of them: each warning about it is given once, not by both evaluations.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        multiclass.tune_thresholds(["oil prices rose", "rain"], [["markets"], ["no-such-topic"]])
+    unknown = [w for w in caught if "unknown to the model" in str(w.message)]
+    assert len(unknown) == 1

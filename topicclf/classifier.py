@@ -541,10 +541,10 @@ class TopicClassifier(Estimator):
         the network and blend; returns the evaluation there before and after."""
         self._check_fitted()
         docs = self._documents(X, y)
-        before = self.evaluate(docs)
         from topicclf.training import retune_model
 
-        self.policy_ = retune_model(
+        # Tuned first: a corpus it refuses is refused before any evaluation.
+        tuned = retune_model(
             self.config_,
             self.policy_,
             self.scorer_,
@@ -552,8 +552,13 @@ class TopicClassifier(Estimator):
             [d.labels for d in docs],
             self.classes_,
         )
+        before = self.evaluate(docs)
+        self.policy_ = tuned
         self.training_info_ = {**self.training_info_, "thresholds_retuned_on": len(docs)}
-        return before, self.evaluate(docs)
+        with warnings.catch_warnings():
+            # The same documents: their warnings (unknown topics, ...) were given just above.
+            warnings.simplefilter("ignore")
+            return before, self.evaluate(docs)
 
     def _documents(self, X: Any, y: Any) -> list[Document]:
         if y is None:
