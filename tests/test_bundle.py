@@ -955,3 +955,61 @@ def test_verify_lists_files_the_model_never_reads_up_to_the_info_budget(
     (model / "extra00001").unlink()
     (model / "extra00002").unlink()
     assert "more unrecorded files" not in verify_files(model)  # all of them listed again
+
+
+def test_save_and_load_keep_indicator_columns_by_one_rule(saved: Path, tmp_path: Path) -> None:
+    """save read the model back with load_model, but the columns were checked only by
+    TopicClassifier.load: a model with 10,001 unlearned columns was saved, then refused by
+    load, tag and evaluate. At the bound, what save writes loads; past it, nothing is saved."""
+    from topicclf.errors import InputError
+
+    clf = TopicClassifier.load(saved)
+    clf.target_kind_ = "indicator"
+    clf.target_columns_ = [*clf.classes_, *(f"extra{i}" for i in range(10_000))]
+    assert TopicClassifier.load(clf.save(tmp_path / "bound")).target_columns_ == (
+        clf.target_columns_
+    )
+    clf.target_columns_.append("one more")
+    with pytest.raises(
+        InputError,
+        match=r"^cannot save this model: indicator columns: 10,005 columns for 4 topics; a "
+        r"model keeps at most 10,000 columns that are none of its topics$",
+    ):
+        clf.save(tmp_path / "past")
+    assert not (tmp_path / "past").exists()
+
+
+def test_info_and_load_refuse_the_same_forged_indicator_columns(
+    saved: Path, tmp_path: Path
+) -> None:
+    """`info` showed a model whose recorded columns `tag` refused."""
+    broken = _copy(saved, tmp_path)
+    _edit_json(
+        broken, "manifest.json", "training.target", {"kind": "indicator", "columns": ["a", "a"]}
+    )
+    _both_refuse(broken, r"field 'training.target.columns': a column name is empty or repeated")
+
+
+@pytest.mark.parametrize("value", ["no", "False", 0.0001, [0], 1, None])
+def test_save_overwrite_is_true_or_false(saved: Path, tmp_path: Path, value: object) -> None:
+    """`overwrite="no"` (any truthy value) replaced an existing model."""
+    from topicclf.errors import InputError
+
+    model = _copy(saved, tmp_path)
+    before = (model / "manifest.json").read_bytes()
+    with pytest.raises(InputError, match=r"^overwrite: expected True or False, not \w+ "):
+        TopicClassifier.load(saved).save(model, overwrite=value)  # type: ignore[arg-type]
+    assert (model / "manifest.json").read_bytes() == before
+
+
+def test_paths_and_engines_of_the_wrong_type_are_named(saved: Path) -> None:
+    """A raw TypeError from Path(None), and a bare ValueError for an unknown engine."""
+    from topicclf.errors import InputError
+
+    clf = TopicClassifier.load(saved)
+    with pytest.raises(InputError, match=r"^path: expected a path \(a str or pathlib.Path\), not"):
+        clf.save(None)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"^path: expected a path .*, not list \["):
+        TopicClassifier.load([saved])  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"^engine: one of auto, keras, numpy, not str 'torch'$"):
+        TopicClassifier.load(saved, engine="torch")

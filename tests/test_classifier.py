@@ -925,3 +925,71 @@ def test_evaluate_checks_document_ids_and_languages(tiny_dense: TopicClassifier)
         tiny_dense.evaluate([Document([1], text, ("weather",))])  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"^Document.language of document #1 is of type list"):
         tiny_dense.evaluate([Document("1", text, ("weather",), language=["en"])])  # type: ignore[arg-type]
+
+
+def test_settings_given_as_numpy_arrays_are_read_as_lists() -> None:
+    """A 1-D array of sizes was a raw ValueError from `.item()`; a 2-D one names the setting."""
+    config = TopicClassifier(hidden_units=np.array([64, 32])).resolved_config()
+    assert config.network.hidden_units == (64, 32)
+    with pytest.raises(ConfigError, match=r"^TopicClassifier: network.hidden_units = .* is not"):
+        TopicClassifier(hidden_units=np.array([[64, 32]])).resolved_config()
+
+
+def test_fit_refuses_indicator_columns_a_saved_model_could_not_keep(
+    tiny_docs: list[Document],
+) -> None:
+    """fit learned, and save wrote, a model with 10,001 columns no document has, which load
+    then refused; now fit refuses it by the rule load applies (bundle.target_problem):
+    before training for columns no document has, after it for topics below min_count."""
+    texts = [d.text for d in tiny_docs]
+    topics = sorted({t for d in tiny_docs for t in d.labels})
+    y = np.zeros((len(texts), len(topics) + 10_001), dtype=np.int8)
+    for i, d in enumerate(tiny_docs):
+        y[i, [topics.index(t) for t in d.labels]] = 1
+    classes = topics + [f"extra{i}" for i in range(10_001)]
+    message = (
+        r"^y: 10,005 columns for 4 topics; a model keeps at most 10,000 columns that are none "
+        r"of its topics: leave out the columns of topics that no document has \(or fewer "
+        r"than train.min_count\)$"
+    )
+    # epochs=0 is no setting: fit would fail on it were the columns not refused first.
+    with pytest.raises(InputError, match=message):
+        TopicClassifier(config=tiny_config(), epochs=0).fit(texts, y, classes=classes)
+    y[0, len(topics) :] = 1  # each extra topic has one document: dropped by min_count=2
+    with warnings.catch_warnings(), pytest.raises(InputError, match=message):
+        warnings.simplefilter("ignore")
+        TopicClassifier(config=tiny_config(min_count=2), epochs=1).fit(texts, y, classes=classes)
+
+
+def test_flags_of_the_api_are_true_or_false(tiny_dense: TopicClassifier) -> None:
+    """A truthy "no" meant yes."""
+    with pytest.raises(InputError, match=r"^warn: expected True or False, not str 'no'$"):
+        tiny_dense.tag(["oil"], warn="no")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"^explain_examples: expected True or False, not str"):
+        tiny_dense.evaluate(["oil"], [["food"]], explain_examples="yes")  # type: ignore[arg-type]
+
+
+def test_tune_refuses_a_corpus_with_none_of_the_topics_in_every_mode(
+    tiny_dense: TopicClassifier, data_dir: Path
+) -> None:
+    """A multilabel model refused it; a multi-class one "tuned" on it and was saved. The
+    refusal comes before any evaluation, so nothing is warned about first."""
+    multiclass = _fit(list(open_corpus(data_dir / "folders")), tiny_config(validation_split=0.5))
+    for clf in (tiny_dense, multiclass):
+        policy = clf.policy_
+        with (
+            warnings.catch_warnings(),
+            pytest.raises(
+                DataError,
+                match=r"^the tuning corpus has none of the model's topics; nothing to tune",
+            ),
+        ):
+            warnings.simplefilter("error")
+            clf.tune_thresholds(["oil prices rose"], [["no-such-topic"]])
+        assert clf.policy_ is policy
+    # A corpus with some of them: each warning about it is given once, not by both evaluations.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        multiclass.tune_thresholds(["oil prices rose", "rain"], [["markets"], ["no-such-topic"]])
+    unknown = [w for w in caught if "unknown to the model" in str(w.message)]
+    assert len(unknown) == 1

@@ -3,9 +3,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from topicclf.config import Config, load_config, to_toml
+from topicclf.config import Config, load_config, to_toml, with_values
 from topicclf.errors import ConfigError
 
 
@@ -210,3 +211,40 @@ def test_toml_written_from_a_config_reads_back_whatever_its_strings_hold() -> No
     pattern = "(?x) \\w\\w+ # words\n\x7f\x01\"'"
     config = Config().with_overrides([f"text.token_pattern={pattern}"])
     assert tomllib.loads(to_toml(config))["text"]["token_pattern"] == pattern
+
+
+def test_numpy_values_are_read_as_the_python_values_they_hold() -> None:
+    """Parameter grids and computed sizes give numpy scalars and arrays: a 1-D array was a
+    raw ValueError from `.item()`, and a list of numpy integers was "not a list of integers"."""
+    config = with_values(
+        Config(),
+        {
+            "network.hidden_units": np.array([64, 32]),
+            "network.dropout": np.float32(0.25),
+            "train.epochs": np.int64(3),
+            "train.refit": np.bool_(False),
+            "text.tokenizer": np.str_("wordpunct"),
+        },
+        source="TopicClassifier",
+    )
+    assert config.network.hidden_units == (64, 32) and config.train.epochs == 3
+    assert config.network.dropout == 0.25 and config.train.refit is False
+    assert config.text.tokenizer == "wordpunct"
+    one = with_values(Config(), {"network.hidden_units": [np.int32(8)]}, source="x")
+    assert one.network.hidden_units == (8,)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("network.hidden_units", np.array([[64, 32]]), "a list of integers"),
+        ("network.hidden_units", np.array([64.5]), "a list of integers"),
+        ("train.epochs", np.array([3]), "an integer"),
+        ("train.epochs", np.bool_(True), "an integer"),
+    ],
+)
+def test_numpy_values_of_the_wrong_shape_or_kind_name_the_setting(
+    key: str, value: object, expected: str
+) -> None:
+    with pytest.raises(ConfigError, match=rf"^TopicClassifier: {key} = .* is not {expected}$"):
+        with_values(Config(), {key: value}, source="TopicClassifier")

@@ -1976,3 +1976,19 @@ def test_corpus_stats_count_a_bad_record_as_one_and_read_on(tmp_path: Path) -> N
     ]
     assert (figures.documents, figures.bad_records, figures.topics) == (2, 2, 2)
     assert figures.topic_counts == {"sport": 1, "weather": 1}
+
+
+def test_paths_and_options_of_the_wrong_type_are_named(tmp_path: Path) -> None:
+    """open_corpus([path]) read the list's repr as a file name; encoding=3 was a raw
+    TypeError from bytes.decode."""
+    from topicclf.errors import InputError
+
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"text": "oil"}\n')
+    with pytest.raises(InputError, match=r"^path: expected a path .*, not list \["):
+        open_corpus([path])  # type: ignore[arg-type]
+    for option, value in [("encoding", 3), ("on_error", None), ("label_separator", None)]:
+        with pytest.raises(
+            CorpusFormatError, match=rf"^corpus option {option}: expected a string, not \w+ "
+        ):
+            open_corpus(path, **{option: value})

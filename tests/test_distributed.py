@@ -474,3 +474,33 @@ def test_a_file_removed_or_changed_after_planning_is_its_bad_record_and_the_rest
     failed = [r for r in rows if r.get("error")]
     assert failed and all(r["id"] == "doomed" for r in failed)
     assert summary.bad_records == len(failed)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"inputs": str(NEWS_TEST)}, r"^inputs: got a single path \('/.*test.jsonl'\); pass a"),
+        ({"overwrite": "no"}, r"^overwrite: expected True or False, not str 'no'$"),
+        ({"scores": 1}, r"^scores: expected True or False, not int 1$"),
+        ({"partitions": "3"}, r"^partitions: expected an integer, not str '3'$"),
+        ({"workers": 0}, r"^workers: must be at least 1, not 0$"),
+        ({"bad_records": "ignore"}, r"^bad_records: one of report, skip, stop, not str 'ignore'$"),
+        ({"output_format": "csv"}, r"^output_format: one of jsonl, parquet, not str 'csv'$"),
+        ({"output": None}, r"^output: expected a path \(a str or pathlib.Path\), not NoneType"),
+        ({"rule": {"top_k": 2}}, r"^rule: expected a Rule, not dict"),
+    ],
+)
+def test_arguments_are_checked_before_a_cluster_starts(
+    model: Path, tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    """A single path was read character by character (the first input '/', the root read as
+    a text directory); overwrite="no" replaced an output; others failed on the workers."""
+    from topicclf.errors import InputError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "part-00000.jsonl").write_text("kept\n")
+    arguments: dict[str, object] = {"inputs": [str(NEWS_TEST)], "output": out, **change}
+    with pytest.raises(InputError, match=message):
+        tag_on_dask(model, **arguments)  # type: ignore[arg-type]
+    assert (out / "part-00000.jsonl").read_text() == "kept\n"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,7 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from topicclf.errors import InputError
-from topicclf.inputs import as_targets, as_texts
+from topicclf.inputs import (
+    as_choice,
+    as_count,
+    as_flag,
+    as_path,
+    as_paths,
+    as_targets,
+    as_texts,
+)
 
 
 def test_texts_from_every_container() -> None:
@@ -145,3 +155,43 @@ def test_a_whole_float_is_the_integers_topic() -> None:
         (),
         ("3",),
     ]
+
+
+# -- the API's other arguments: flags, choices, counts, paths --------------------------------
+@given(
+    st.one_of(st.text(), st.integers(), st.floats(), st.none(), st.lists(st.integers(), max_size=2))
+)
+def test_only_true_or_false_is_a_flag(value: object) -> None:
+    """`save(path, overwrite="no")` (or 0.0001, [0]) replaced a model: truthiness is no yes."""
+    with pytest.raises(InputError, match=r"^overwrite: expected True or False, not \w+ "):
+        as_flag(value, "overwrite")
+
+
+def test_flags_choices_counts_and_paths() -> None:
+    assert as_flag(True, "x") is True and as_flag(np.bool_(False), "x") is False
+    assert as_choice("skip", ("report", "skip"), "bad_records") == "skip"
+    with pytest.raises(InputError, match=r"^bad_records: one of report, skip, not str 'ignore'$"):
+        as_choice("ignore", ("report", "skip"), "bad_records")
+    assert as_count(np.int64(3), "partitions") == 3
+    with pytest.raises(InputError, match=r"^partitions: expected an integer, not str '3'$"):
+        as_count("3", "partitions")
+    with pytest.raises(InputError, match=r"^partitions: must be at least 1, not 0$"):
+        as_count(0, "partitions")
+    assert as_path(Path("a/b"), "path") == "a/b"
+    with pytest.raises(InputError, match=r"^path: expected a path \(a str or pathlib.Path\), not"):
+        as_path(None, "path")
+
+
+def test_a_single_path_is_not_a_list_of_paths() -> None:
+    """`tag_on_dask(inputs='/tmp/x.jsonl')` read '/', 't', 'm', ... as inputs."""
+    assert as_paths(["a.jsonl", Path("b")], "inputs") == ["a.jsonl", "b"]
+    with pytest.raises(InputError, match=r"^inputs: got a single path \('x.jsonl'\); pass a list"):
+        as_paths("x.jsonl", "inputs")
+    with pytest.raises(InputError, match=r"^inputs: got a single path"):
+        as_paths(Path("x.jsonl"), "inputs")
+    with pytest.raises(InputError, match=r"^inputs: an empty list; give at least one path$"):
+        as_paths([], "inputs")
+    with pytest.raises(InputError, match=r"^inputs: item #2: expected a path .*, not int 3$"):
+        as_paths(["a", 3], "inputs")
+    with pytest.raises(InputError, match=r"^inputs: expected a list of paths, not dict$"):
+        as_paths({"a": 1}, "inputs")

@@ -567,10 +567,21 @@ def _crowded(path: str) -> tuple[bytes, bytes, Any]:
     return docs, b"application/json", lambda: TagRequest.model_validate_json(docs)
 
 
+# What the count before parsing says: the values it counted, and both ways out.
+CROWDED = (
+    "the body holds over 80,064 JSON values, more than 10000 documents need: send at most "
+    "10000 documents per request, and no key the request does not take"
+)
+CROWDED_BATCH = (
+    "the body holds over 2,112 JSON values, more than 32 documents need: send at most 32 "
+    "documents per request, and no key the request does not take"
+)
+
+
 @pytest.mark.parametrize(
     ("path", "message"),
     [
-        ("/tag", "at most 10000 documents per request; send several"),
+        ("/tag", CROWDED),
         ("/v1/projects/model/suggest", "at most 1000 form fields per request"),
     ],
 )
@@ -632,9 +643,9 @@ def _health_beside(address: Address, big_request: bytes) -> tuple[bytes, list[fl
 @pytest.mark.parametrize(
     ("path", "status", "message"),
     [
-        ("/tag", 413, "at most 10000 documents per request; send several"),
-        ("/models/model/tag", 413, "at most 10000 documents per request; send several"),
-        ("/v1/projects/model/suggest-batch", 413, "at most 32 documents per request; send several"),
+        ("/tag", 413, CROWDED),
+        ("/models/model/tag", 413, CROWDED),
+        ("/v1/projects/model/suggest-batch", 413, CROWDED_BATCH),
     ],
 )
 def test_every_json_route_counts_before_parsing(
@@ -1682,3 +1693,43 @@ def test_a_slow_text_fails_only_its_own_request_in_a_batch(
     assert "took more than 0.5 s on one text of 40 characters" in str(failed)
     assert [t for t, _ in first[0]] == [t for t, _ in slow.classifier.tag(["oil prices"])[0]]
     assert [t for t, _ in last[0]] == [t for t, _ in slow.classifier.tag(["wheat and corn"])[0]]
+
+
+@pytest.mark.parametrize("arg", ["a=", ""])
+def test_a_model_argument_without_a_directory_is_a_usage_error(
+    arg: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`serve a=` read the current directory as the model ('.: looks like a corpus, ...
+    e.g. topicclf tag MODEL INPUT...')."""
+    from topicclf.cli import run
+
+    assert run(["serve", arg]) == 2
+    err = capsys.readouterr().err
+    assert f"{arg!r}: no model directory; give DIR or NAME=DIR" in err
+    assert "looks like a corpus" not in err
+
+
+def test_a_corpus_given_as_a_model_is_named_without_another_command(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hint said 'e.g. topicclf tag MODEL INPUT...' to `serve` and `info` too."""
+    from topicclf.cli import run
+
+    assert run(["serve", str(data_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "looks like a corpus, not a model directory (no manifest.json); give a directory " in err
+    assert "topicclf tag" not in err
+
+
+def test_a_huge_unknown_key_is_not_called_too_many_documents(served: ServedModel) -> None:
+    """One text and an unknown key holding a million numbers got 413 'at most 10000
+    documents per request' from the count before parsing; a small such body gets 400."""
+    options = _options(max_body=TEN_MB, max_documents=10_000)
+    small = json.dumps({"text": "oil", "x": [1] * 10}).encode()
+    huge = json.dumps({"text": "oil", "x": [1] * 1_000_000}).encode()
+    with serve_in_thread({"model": served}, options) as address:
+        assert request(address, "POST", "/tag", small) == (
+            400,
+            {"error": "x: not a key this request takes (a typo?)"},
+        )
+        assert request(address, "POST", "/tag", huge) == (413, {"error": CROWDED})

@@ -288,3 +288,12 @@ def test_a_text_the_token_pattern_times_out_on_is_its_own_bad_record(
             alone = clf.tag([text])[0]
             assert [t for t, _ in item.topics] == [t for t, _ in alone]
             assert [s for _, s in item.topics] == pytest.approx([s for _, s in alone])
+
+
+def test_an_unknown_bad_records_policy_is_named(tiny_dense: TopicClassifier) -> None:
+    """It was a bare ValueError listing a tuple."""
+    from topicclf.errors import InputError
+    from topicclf.tagging import tag_stream
+
+    with pytest.raises(InputError, match=r"^bad_records: one of report, skip, stop, not str 'x'$"):
+        tag_stream(tiny_dense, [], lambda batch: None, bad_records="x")

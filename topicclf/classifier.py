@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from topicclf import bundle
-from topicclf.bundle.layout import MANIFEST
 from topicclf.config import (
     ESTIMATOR_PARAMS,
     EVALUATE_BATCH_CELLS,
@@ -20,12 +19,19 @@ from topicclf.config import (
     defaults_for,
     with_values,
 )
-from topicclf.errors import DataError, InputError, ModelBundleError
+from topicclf.errors import DataError, InputError
 from topicclf.estimator import Estimator, not_fitted_error
 from topicclf.features import Featurizer
 from topicclf.features.languages import NAMES
 from topicclf.features.tfidf import TfidfFeaturizer
-from topicclf.inputs import TARGET_KINDS, as_targets, as_texts, check_unique, topic_set
+from topicclf.inputs import (
+    Targets,
+    as_flag,
+    as_targets,
+    as_texts,
+    check_unique,
+    topic_set,
+)
 from topicclf.labels import LabelEncoder, separator_hint
 from topicclf.metrics import (
     Evaluation,
@@ -214,12 +220,13 @@ class TopicClassifier(Estimator):
         # Imported here: tagging never trains, and need not import the training code.
         from topicclf.training import choose_network, fit_model
 
+        # Before training, with every topic some document has; after, with those it kept.
+        _check_columns(targets, sorted({t for labels in targets.label_sets for t in labels}))
         config, chosen = choose_network(self.resolved_config(), targets.label_sets)
         fitted = fit_model(config, texts, targets.label_sets, progress)
+        _check_columns(targets, fitted.classes)
         if chosen:
             fitted.info.network_choice = chosen
-        self.target_kind_ = targets.kind
-        self.target_columns_ = targets.columns
         self.validation_report_ = fitted.validation
         self._learned(
             bundle.SavedModel(
@@ -230,6 +237,8 @@ class TopicClassifier(Estimator):
                 policy=fitted.policy,
                 training=fitted.info.as_dict(),
                 validation=_summary(fitted.validation),
+                target_kind=targets.kind,
+                target_columns=targets.columns,
             )
         )
         return self
@@ -304,7 +313,7 @@ class TopicClassifier(Estimator):
         every entry point says it (`warn=False`: the caller has said it once already)."""
         self._check_fitted()
         rule = check_rule(rule)
-        ignored = ignored_by(self.policy_, rule) if warn else None
+        ignored = ignored_by(self.policy_, rule) if as_flag(warn, "warn") else None
         if ignored:
             warnings.warn(ignored, UserWarning, stacklevel=2)
         texts = as_texts(texts, "texts")
@@ -429,6 +438,7 @@ class TopicClassifier(Estimator):
         `y` in any shape fit takes); with `explain_examples`, why each example got its
         topics (dense networks only); `progress` hears of every document scored."""
         self._check_fitted()
+        explain_examples = as_flag(explain_examples, "explain_examples")
         docs = self._documents(X, y)
         if not docs:
             raise DataError("cannot evaluate on an empty corpus")
@@ -531,10 +541,10 @@ class TopicClassifier(Estimator):
         the network and blend; returns the evaluation there before and after."""
         self._check_fitted()
         docs = self._documents(X, y)
-        before = self.evaluate(docs)
         from topicclf.training import retune_model
 
-        self.policy_ = retune_model(
+        # Tuned first: a corpus it refuses is refused before any evaluation.
+        tuned = retune_model(
             self.config_,
             self.policy_,
             self.scorer_,
@@ -542,8 +552,13 @@ class TopicClassifier(Estimator):
             [d.labels for d in docs],
             self.classes_,
         )
+        before = self.evaluate(docs)
+        self.policy_ = tuned
         self.training_info_ = {**self.training_info_, "thresholds_retuned_on": len(docs)}
-        return before, self.evaluate(docs)
+        with warnings.catch_warnings():
+            # The same documents: their warnings (unknown topics, ...) were given just above.
+            warnings.simplefilter("ignore")
+            return before, self.evaluate(docs)
 
     def _documents(self, X: Any, y: Any) -> list[Document]:
         if y is None:
@@ -584,10 +599,12 @@ class TopicClassifier(Estimator):
             mode=self.mode_,
             scorer=self.scorer_,
             policy=self.policy_,
-            training={**self.training_info_, "target": self._target()},
+            training=self.training_info_,
             validation=self.validation_summary_,
             manifest=self.manifest_,
             vocabulary=self.vocabulary_,
+            target_kind=self.target_kind_,
+            target_columns=self.target_columns_,
         )
         return bundle.save_model(saved, path, overwrite=overwrite, corpus=corpus)
 
@@ -601,14 +618,6 @@ class TopicClassifier(Estimator):
         """
         saved = bundle.load_model(path, engine=engine)
         self = cls(config=saved.config)
-        target = saved.training.get("target")
-        self.target_kind_ = "sets"
-        self.target_columns_ = None
-        if isinstance(target, dict) and target.get("kind") in TARGET_KINDS:
-            self.target_kind_ = target["kind"]
-            columns = target.get("columns")
-            if isinstance(columns, list) and all(isinstance(c, str) for c in columns):
-                self.target_columns_ = _checked_columns(columns, saved.classes, Path(path))
         self._learned(saved)
         return self
 
@@ -623,13 +632,8 @@ class TopicClassifier(Estimator):
         self.training_info_ = model.training
         self.manifest_ = model.manifest
         self.vocabulary_ = model.vocabulary
-
-    def _target(self) -> dict[str, Any]:
-        """How `y` was given to fit, so a saved model predicts in the same shape."""
-        return {
-            "kind": getattr(self, "target_kind_", "sets"),
-            "columns": getattr(self, "target_columns_", None),
-        }
+        self.target_kind_ = model.target_kind
+        self.target_columns_ = model.target_columns
 
 
 def _summary(report: EvaluationReport) -> dict[str, float]:
@@ -642,23 +646,14 @@ def _summary(report: EvaluationReport) -> dict[str, float]:
     }
 
 
-# An indicator `y` may have columns the model never learned (topics with no or too few
-# documents), but not without bound: `predict` allocates documents x columns.
-EXTRA_TARGET_COLUMNS = 10_000
-
-
-def _checked_columns(columns: list[str], classes: list[str], path: Path) -> list[str]:
-    """The indicator columns a manifest records for `predict`, checked: each named once, not
-    empty, and not many more than the model's topics."""
-    where = f"{path}/{MANIFEST}: field 'training.target.columns'"
-    if "" in columns or len(set(columns)) != len(columns):
-        raise ModelBundleError(f"{where}: a column name is empty or repeated")
-    if len(columns) > len(classes) + EXTRA_TARGET_COLUMNS:
-        raise ModelBundleError(
-            f"{where}: {len(columns):,} columns for {len(classes):,} topics; this is not "
-            "a model topicclf wrote"
+def _check_columns(targets: Targets, classes: list[str]) -> None:
+    """An indicator `y` whose columns a saved model could keep (bundle.target_problem)."""
+    problem = bundle.target_problem(targets.columns, classes)
+    if problem:
+        raise InputError(
+            f"y: {problem}: leave out the columns of topics that no document has (or fewer "
+            "than train.min_count)"
         )
-    return columns
 
 
 def _document_id(value: Any, i: int) -> str:

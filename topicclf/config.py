@@ -510,8 +510,6 @@ def with_values(config: Config, values: dict[str, Any], source: str) -> Config:
     nested: dict[str, dict[str, Any]] = {}
     for key, value in values.items():
         section, _, name = key.partition(".")
-        if hasattr(value, "item") and not isinstance(value, list | tuple):
-            value = value.item()  # a numpy scalar, as parameter grids often hold
         nested.setdefault(section, {})[name] = list(value) if isinstance(value, tuple) else value
     return _merge(config, nested, source=source)
 
@@ -563,7 +561,21 @@ def _merge(config: Config, data: dict[str, Any], *, source: str) -> Config:
     return dataclasses.replace(config, **sections)
 
 
+def _plain(value: Any) -> Any:
+    """A numpy (or pandas) scalar or 1-D array as the Python value or list it holds, as
+    parameter grids and computed sizes often give them; anything else as it is, for the
+    setting's own check to name."""
+    ndim = getattr(value, "ndim", None)
+    if ndim == 0 and hasattr(value, "item"):
+        return value.item()
+    if ndim == 1 and hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
 def _coerce(name: str, hint: Any, value: Any, source: str) -> Any:
+    value = _plain(value)  # every item too: hidden_units=[np.int64(64)]
+
     def bad(expected: str) -> ConfigError:
         shown = value.text if isinstance(value, _RawValue) else value
         return ConfigError(f"{source}: {name} = {shown!r} is not {expected}")

@@ -1,4 +1,5 @@
-"""What the Python API accepts as texts and as topics, checked and converted in one place.
+"""What the Python API accepts as texts, as topics and as its other arguments (flags, choices,
+counts, lists of paths), checked and converted in one place.
 
 Texts: a list, tuple or generator of str, a 1-D numpy array of str, a pandas Series, or a
 one-column DataFrame (its column is the texts). Topics, for each text: a list (or tuple, set)
@@ -11,6 +12,8 @@ every corpus reader, the white space around a name is stripped and an empty name
 
 from __future__ import annotations
 
+import numbers
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
@@ -225,3 +228,57 @@ def check_unique(names: Sequence[str], what: str) -> None:
             f"{what}: {', '.join(map(repr, repeated[:5]))} given more than once; name each "
             "topic once"
         )
+
+
+def _shown(value: Any) -> str:
+    """A value as an error message shows it: its type and the start of its repr."""
+    text = repr(value)
+    return f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
+
+
+def as_flag(value: Any, what: str) -> bool:
+    """`value` when it is True or False (numpy's too), else an InputError: a truthy "no" or
+    0.0001 must not mean yes (`save(path, overwrite="no")` replaced a model)."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise InputError(f"{what}: expected True or False, not {_shown(value)}")
+
+
+def as_choice(value: Any, choices: Sequence[str], what: str) -> str:
+    """`value` when it is one of `choices`, else an InputError listing them."""
+    if isinstance(value, str) and value in choices:
+        return value
+    raise InputError(f"{what}: one of {', '.join(choices)}, not {_shown(value)}")
+
+
+def as_count(value: Any, what: str, *, minimum: int = 1) -> int:
+    """`value` when it is an integer (numpy's too) of at least `minimum`, else an InputError."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool | np.bool_):
+        raise InputError(f"{what}: expected an integer, not {_shown(value)}")
+    if value < minimum:
+        raise InputError(f"{what}: must be at least {minimum}, not {int(value)}")
+    return int(value)
+
+
+def as_path(value: Any, what: str) -> str:
+    """`value` when it is one path (str or os.PathLike), as a str; else an InputError."""
+    if isinstance(value, str) or (isinstance(value, os.PathLike) and not isinstance(value, bytes)):
+        path = os.fspath(value)
+        if isinstance(path, str):
+            return path
+    raise InputError(f"{what}: expected a path (a str or pathlib.Path), not {_shown(value)}")
+
+
+def as_paths(value: Any, what: str) -> list[str]:
+    """A list of paths (str or os.PathLike), as lists of texts are checked: a single path
+    is refused, not read character by character ('/', 't', 'm', ...)."""
+    if isinstance(value, str | bytes | os.PathLike):
+        raise InputError(
+            f"{what}: got a single path ({value!r:.80}); pass a list of paths, e.g. [path]"
+        )
+    if isinstance(value, Mapping | Set) or not isinstance(value, Iterable):
+        raise InputError(f"{what}: expected a list of paths, not {type(value).__name__}")
+    paths = list(value)
+    if not paths:
+        raise InputError(f"{what}: an empty list; give at least one path")
+    return [as_path(path, f"{what}: item #{i + 1}") for i, path in enumerate(paths)]

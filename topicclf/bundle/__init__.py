@@ -54,6 +54,7 @@ from topicclf.errors import ConfigError, InputError, ModelBundleError
 from topicclf.features import FEATURIZERS, Featurizer
 from topicclf.features.tfidf import TfidfFeaturizer
 from topicclf.fileio import atomic_directory
+from topicclf.inputs import TARGET_KINDS, as_choice, as_flag, as_path
 from topicclf.model.blend import LinearBlend
 from topicclf.model.inference import (
     ENGINES,
@@ -96,6 +97,10 @@ class SavedModel:
     validation: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     vocabulary: Vocabulary | None = None
+    # How `y` was given to fit (inputs.TARGET_KINDS), and an indicator's column names, so
+    # that a loaded model predicts in the same shape.
+    target_kind: str = "sets"
+    target_columns: list[str] | None = None
 
 
 def save_model(
@@ -106,7 +111,8 @@ def save_model(
     corpus: dict[str, Any] | None = None,
 ) -> Path:
     """Write a model directory atomically (a temporary sibling renamed into place)."""
-    target = Path(target)
+    overwrite = as_flag(overwrite, "overwrite")
+    target = Path(as_path(target, "path"))
     scorer = model.scorer
     with atomic_directory(target, overwrite=overwrite, kind="model") as tmp:
         _save_network(scorer.network, tmp)
@@ -121,6 +127,9 @@ def save_model(
         if problem:  # the topics come from fit's checks; this is the last line of defence
             raise InputError(f"cannot save this model: {problem}")
         write_json(tmp / LABELS_FILE, model.classes)
+        problem = target_problem(model.target_columns, model.classes)
+        if problem:  # fit refuses such a `y` first; this is the last line of defence
+            raise InputError(f"cannot save this model: indicator columns: {problem}")
         thresholds = model.policy.to_dict()
         check_thresholds(json.loads(json.dumps(thresholds)), f"{target}/{THRESHOLDS_FILE}")
         write_json(tmp / THRESHOLDS_FILE, thresholds)
@@ -137,7 +146,10 @@ def save_model(
             corpus=checked_corpus(
                 corpus if corpus is not None else model.manifest.get("corpus", {})
             ),
-            training=model.training,
+            training={
+                **model.training,
+                "target": {"kind": model.target_kind, "columns": model.target_columns},
+            },
             validation=model.validation,
             files={name: record.to_dict() for name, record in files.items()},
         )
@@ -223,9 +235,8 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
     `engine`: 'auto' serves dense networks with numpy from their exported weights (no
     TensorFlow import) and other networks with Keras (safe mode); 'keras' or 'numpy' force one.
     """
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
-    path = Path(path)
+    engine = as_choice(engine, ENGINES, "engine")
+    path = Path(as_path(path, "path"))
     manifest = check_directory(path)
     files = model_files(path, manifest)
     config = manifest_config(path, manifest)
@@ -256,6 +267,7 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
     blend, linear_featurizer = _load_blend(files, config, featurizer, len(classes))
     mode = str(manifest.get("mode", "multilabel"))
     _check_mode(path, mode, policy, blend)
+    target_kind, target_columns = read_target(path, manifest, classes)
     return SavedModel(
         config=config,
         classes=classes,
@@ -266,6 +278,8 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
         validation=dict(manifest.get("validation") or {}),
         manifest=manifest,
         vocabulary=load_vocabulary(files, classes),
+        target_kind=target_kind,
+        target_columns=target_columns,
     )
 
 
@@ -312,6 +326,44 @@ def labels_problem(classes: list[str]) -> str:
         twice = next(c for c, n in Counter(classes).items() if n > 1)
         return f"the topic {twice!r} is listed more than once"
     return ""
+
+
+# An indicator `y` may have columns the model never learned (topics with no or too few
+# documents), but not without bound: `predict` allocates documents x columns.
+EXTRA_TARGET_COLUMNS = 10_000
+
+
+def target_problem(columns: list[str] | None, classes: list[str]) -> str:
+    """What is wrong with the indicator columns a model keeps for `predict` ("" if nothing):
+    the one check of fitting, saving and loading (a model saved is a model that loads)."""
+    if columns is None:
+        return ""
+    if "" in columns or len(set(columns)) != len(columns):
+        return "a column name is empty or repeated"
+    if len(columns) > len(classes) + EXTRA_TARGET_COLUMNS:
+        return (
+            f"{len(columns):,} columns for {len(classes):,} topics; a model keeps at most "
+            f"{EXTRA_TARGET_COLUMNS:,} columns that are none of its topics"
+        )
+    return ""
+
+
+def read_target(
+    path: Path, manifest: dict[str, Any], classes: list[str]
+) -> tuple[str, list[str] | None]:
+    """How `y` was given to fit, from the manifest: its kind and an indicator's columns,
+    checked (a model saved before it was recorded: topic lists)."""
+    training = manifest.get("training")
+    target = training.get("target") if isinstance(training, dict) else None
+    if not isinstance(target, dict) or target.get("kind") not in TARGET_KINDS:
+        return "sets", None
+    columns = target.get("columns")
+    if not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
+        return target["kind"], None
+    problem = target_problem(columns, classes)
+    if problem:
+        raise ModelBundleError(f"{path}/{MANIFEST}: field 'training.target.columns': {problem}")
+    return target["kind"], columns
 
 
 def read_thresholds(files: ModelFiles) -> dict[str, Any]:

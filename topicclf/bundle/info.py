@@ -13,6 +13,7 @@ from topicclf.bundle import (
     check_recorded_mode,
     manifest_config,
     read_labels,
+    read_target,
     read_thresholds,
 )
 from topicclf.bundle.layout import FEATURES_META, check_directory, model_files
@@ -52,6 +53,7 @@ def describe(directory: str | Path) -> dict[str, Any]:
     mode = str(manifest.get("mode", "multilabel"))
     check_recorded_mode(directory, mode, thresholds.get("multiclass", False))
     check_network_files(files, config_read)
+    read_target(directory, manifest, topics)
     config = manifest.get("config", {})
     net = config.get("network", {})
     try:

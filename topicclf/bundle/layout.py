@@ -52,8 +52,9 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
         raise ModelBundleError(f"{directory}: not a model directory (it is a file)")
     if not os.path.lexists(directory / MANIFEST) and _looks_like_corpus(directory):
         raise ModelBundleError(
-            f"{directory}: looks like a corpus, not a model directory (no {MANIFEST}); "
-            "the model comes first, e.g. topicclf tag MODEL INPUT..."
+            f"{directory}: looks like a corpus, not a model directory (no {MANIFEST}); give "
+            "a directory that topicclf train wrote (where a command takes a model and "
+            "inputs, the model comes first: MODEL INPUT...)"
         )
     return check_manifest(read_json(directory, MANIFEST), f"{directory}/{MANIFEST}")
 

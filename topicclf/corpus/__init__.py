@@ -33,6 +33,7 @@ from topicclf.corpus.plaintext import read_lines, read_text
 from topicclf.corpus.ranges import LINE_FORMATS, RangeCount, count_range, plan_cuts, read_range
 from topicclf.corpus.reuters import is_reuters, read_reuters
 from topicclf.errors import CorpusFormatError
+from topicclf.inputs import as_path
 from topicclf.types import Document
 
 Writer = Callable[[Iterable[Document], IO[str], CorpusOptions], int]
@@ -215,7 +216,7 @@ def open_corpus(
     path: str | Path, format: str | None = None, options: CorpusOptions | None = None, **kw: Any
 ) -> Corpus:
     """Open a corpus for streaming; `format` is guessed when None; keywords set CorpusOptions."""
-    path = str(path)
+    path = as_path(path, "path")  # str() made a list's repr a file name
     opts = options or CorpusOptions()
     if kw:
         valid = [f.name for f in dataclasses.fields(CorpusOptions)]

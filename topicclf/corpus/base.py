@@ -14,7 +14,7 @@ import sys
 import warnings
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, TextIO
 
@@ -104,6 +104,13 @@ def validate_options(options: CorpusOptions) -> None:
     Both engines call this before reading, so a typo fails at once with the same message
     (and before a Dask cluster starts), not at the first line.
     """
+    for option in fields(options):  # every option is a string (`open_corpus(**kw)`)
+        value = getattr(options, option.name)
+        if not isinstance(value, str):
+            raise CorpusFormatError(
+                f"corpus option {option.name}: expected a string, not "
+                f"{type(value).__name__} {repr(value)[:60]}"
+            )
     try:
         # Not b"": empty input skips the codec, which must refuse bytes-to-bytes codecs
         # such as base64.

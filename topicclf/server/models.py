@@ -44,6 +44,8 @@ def parse_model_specs(args: Sequence[str]) -> list[ModelSpec]:
         name, sep, directory = arg.partition("=")
         if not sep or Path(arg).exists():  # a directory whose name holds '=' is just a DIR
             name, directory = Path(arg).resolve().name, arg
+        if not directory:  # Path("") is ".": `a=` served (or refused) the current directory
+            raise ConfigError(f"{arg!r}: no model directory; give DIR or NAME=DIR")
         if not NAME_PATTERN.fullmatch(name):
             raise ConfigError(
                 f"{arg!r}: {name!r} cannot be a model name (letters, digits, '.', '_', '-'; "

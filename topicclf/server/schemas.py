@@ -264,8 +264,16 @@ def parse_json_body(
     would not help), for about a second per million values; counting 10 MB takes
     milliseconds. A key repeated in an object is a 400 (`refuse_repeated_keys`).
     """
-    if too_many_json_values(body, max_documents * values_per_document + 64):
-        raise ApiError(413, f"at most {max_documents} documents per request; send several")
+    limit = max_documents * values_per_document + 64
+    if too_many_json_values(body, limit):
+        # Counted, not parsed: the values may be documents, or a key's (an unknown key with a
+        # list of millions); the answer says what was counted, and both ways out.
+        raise ApiError(
+            413,
+            f"the body holds over {limit:,} JSON values, more than {max_documents} documents "
+            f"need: send at most {max_documents} documents per request, and no key the "
+            "request does not take",
+        )
     try:
         request = model.model_validate_json(body)
     except ValidationError as exc:

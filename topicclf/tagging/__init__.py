@@ -31,6 +31,7 @@ from topicclf.errors import (
     SlowTextError,
     TopicclfError,
 )
+from topicclf.inputs import as_choice
 from topicclf.machine import available_cores
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ignored_by
 from topicclf.types import Document, NullProgress, Progress
@@ -105,8 +106,7 @@ def tag_stream(
     records: 'report' writes them with their error and no topic, 'skip' leaves them out,
     'stop' writes the documents before the first one and raises its error.
     """
-    if bad_records not in BAD_RECORD_POLICIES:
-        raise ValueError(f"bad_records must be one of {BAD_RECORD_POLICIES}")
+    bad_records = as_choice(bad_records, BAD_RECORD_POLICIES, "bad_records")
     ignored = ignored_by(classifier.policy_, rule)
     if ignored:
         warnings.warn(ignored, UserWarning, stacklevel=2)

@@ -29,7 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from topicclf.bundle.layout import MANIFEST
-from topicclf.config import DASK_PARTITION_MIN_BYTES, DASK_PARTITIONS_PER_WORKER
+from topicclf.config import (
+    BAD_RECORD_POLICIES,
+    DASK_PARTITION_MIN_BYTES,
+    DASK_PARTITIONS_PER_WORKER,
+)
 from topicclf.corpus import (
     LINE_FORMATS,
     CorpusOptions,
@@ -57,7 +61,8 @@ from topicclf.errors import (
     TopicclfError,
 )
 from topicclf.fileio import atomic_directory, atomic_output, check_replaceable_directory
-from topicclf.model.thresholds import DEFAULT_RULE, Rule, ignored_by
+from topicclf.inputs import as_choice, as_count, as_flag, as_path, as_paths
+from topicclf.model.thresholds import DEFAULT_RULE, Rule, check_rule, ignored_by
 from topicclf.tagging import Tagged, TagWriter, default_jobs, tag_stream, write_parquet
 from topicclf.types import Document, NullProgress, Progress
 
@@ -335,10 +340,17 @@ def tag_on_dask(
 ) -> DaskSummary:
     """Tag `inputs` on a Dask cluster (a local one unless `scheduler` is given) into `output`,
     in `partitions` parts of at least `min_partition_bytes` of input each."""
-    if output_format not in OUTPUT_FORMATS:
-        raise TopicclfError(
-            f"the dask engine writes {' or '.join(OUTPUT_FORMATS)}, not {output_format}"
-        )
+    # Every argument is checked before a cluster starts, as the API's other entry points
+    # check theirs (a single path was read character by character; overwrite="no" replaced).
+    model, output = as_path(model, "model"), as_path(output, "output")
+    inputs = as_paths(inputs, "inputs")
+    output_format = as_choice(output_format, OUTPUT_FORMATS, "output_format")
+    bad_records = as_choice(bad_records, BAD_RECORD_POLICIES, "bad_records")
+    scores, overwrite = as_flag(scores, "scores"), as_flag(overwrite, "overwrite")
+    partitions = None if partitions is None else as_count(partitions, "partitions")
+    workers = None if workers is None else as_count(workers, "workers")
+    min_partition_bytes = as_count(min_partition_bytes, "min_partition_bytes")
+    rule = check_rule(rule)
     options = options or CorpusOptions(on_error="report")
     validate_options(options)  # a bad --encoding fails here, as with the local engine
     check_replaceable_directory(Path(output), "parts")  # before a cluster starts

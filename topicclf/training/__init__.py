@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from topicclf.config import SHORTLIST_FROM_CELLS, SHORTLIST_FROM_TOPICS, Config, for_network
+from topicclf.errors import DataError
 from topicclf.labels import LabelEncoder
 from topicclf.model.inference import Scorer
 from topicclf.model.networks import network_kind
@@ -121,13 +122,15 @@ def retune_model(
     classes: list[str],
 ) -> ThresholdPolicy:
     """A fitted model's thresholds tuned anew on labelled documents, by the rule its
-    network kind's pipeline tuned them with."""
+    network kind's pipeline tuned them with. A corpus with none of the model's topics is
+    refused, whatever the kind and mode (a multi-class model "tuned" on one, and was saved)."""
     encoder = LabelEncoder()
     encoder.classes_ = classes
+    y = encoder.transform_sparse(label_sets)
+    if not y.nnz:
+        raise DataError("the tuning corpus has none of the model's topics; nothing to tune on")
     if network_kind(config.network.type).pipeline == "shortlist":
         x = scorer.featurizer.transform(list(texts))
-        y = encoder.transform_sparse(label_sets)
         languages = scorer.shortlist_languages(list(texts))
         return shortlist.retune_shortlist(config, policy, scorer.network, x, y, languages)
-    truth = encoder.transform(label_sets).y
-    return retune(config, policy, truth, scorer.scores(texts))
+    return retune(config, policy, y.toarray(), scorer.scores(texts))

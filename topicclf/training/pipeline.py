@@ -439,8 +439,6 @@ def retune(
     own threshold settings; a multi-class model's argmax has nothing to tune."""
     if policy.multiclass:
         return policy
-    if not (y > 0).any():
-        raise DataError("the tuning corpus has none of the model's topics; nothing to tune on")
     return threshold_tuner(config, False)(y, scores)
 
 

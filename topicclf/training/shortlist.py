@@ -343,8 +343,6 @@ def retune_shortlist(
     nothing to tune."""
     if policy.multiclass:
         return policy
-    if not y.nnz:
-        raise DataError("the tuning corpus has none of the model's topics; nothing to tune on")
     shortlists = network.shortlist(x, languages)
     probabilities = network.rescorer.probabilities(shortlists)
     targets = candidate_targets(shortlists, y)
