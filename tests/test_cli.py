@@ -2085,3 +2085,27 @@ def test_corpus_convert_to_a_terminal_shows_control_characters(tmp_path: Path) -
         shown = os.read(primary, 65536).decode()
         os.close(primary)
         assert process.returncode == 0 and "\x1b" not in shown and "\\x1b[31m" in shown
+
+
+def test_corpus_stats_reads_a_text_directory_deeper_than_the_recursion_limit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # `corpus stats`, `tag`, `train` and `explain` of such a tree ended in
+    # `internal error: RecursionError` (Python 3.11's os.walk recursed once per level).
+    root = deepest = tmp_path / "td"
+    root.mkdir()
+    (root / "top.txt").write_text("oil prices")
+    for _ in range(sys.getrecursionlimit() + 100):
+        deepest = deepest / "d"
+        deepest.mkdir()
+    (deepest / "bottom.txt").write_text("team won")
+    try:
+        code, out, err = cli(capsys, "corpus", "stats", "--json", str(root))
+        assert (code, err) == (0, "")
+        assert json.loads(out)["documents"] == 2
+    finally:
+        (deepest / "bottom.txt").unlink()
+        while deepest != root:  # shutil.rmtree recurses once per level too
+            deepest.rmdir()
+            deepest = deepest.parent
+
