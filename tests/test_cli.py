@@ -2109,3 +2109,33 @@ def test_corpus_stats_reads_a_text_directory_deeper_than_the_recursion_limit(
             deepest.rmdir()
             deepest = deepest.parent
 
+
+def test_outputs_that_cannot_be_created_are_refused_before_any_work_naming_the_output(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    # `evaluate -o /proc/self/r.md` scored the whole corpus, then said `No such file or
+    # directory: /proc/self/.r.md.31490-5bce98.9ldxigp6.tmp`; a 256-byte name failed the same
+    # way after `train` had trained, naming the hidden temporary file.
+    corpus = str(data_dir / "tiny.jsonl")
+    code, out, err = cli(capsys, "evaluate", str(model_dir), corpus, "-o", "/proc/self/r.md")
+    assert (code, out) == (1, "")
+    assert err == (
+        "error: /proc/self/r.md cannot be written: No such file or directory when creating a "
+        "file in /proc/self; choose another directory\n"
+    )
+    long = str(tmp_path / ("a" * 252))
+    refused = "is 256 bytes, and a file name may have at most 255 here; choose a shorter name\n"
+    for command in (
+        ["train", corpus, "-o", f"{long}.mod"],
+        ["tag", str(model_dir), corpus, "-o", f"{long}.tsv"],
+        ["corpus", "convert", corpus, f"{long}.csv"],
+    ):
+        code, out, err = cli(capsys, *command)
+        assert (code, out) == (1, "") and err.startswith(f"error: {long}.")
+        assert err.endswith(refused) and ".tmp" not in err and "documents" not in err
+    # 240 bytes: a name the file system takes is written, whatever its temporary name.
+    fits = tmp_path / ("b" * 240)
+    code, _, err = cli(capsys, "-q", "tag", str(model_dir), corpus, "-o", str(fits))
+    assert (code, err) == (0, "") and fits.read_text().count("\n") == 40
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fits.name]
+
