@@ -2139,3 +2139,75 @@ def test_outputs_that_cannot_be_created_are_refused_before_any_work_naming_the_o
     assert (code, err) == (0, "") and fits.read_text().count("\n") == 40
     assert sorted(p.name for p in tmp_path.iterdir()) == [fits.name]
 
+
+READ_ONLY_STDOUT = (
+    "error: standard output is open for reading only (started with 1<FILE?), so nothing can "
+    "be written to it; redirect it with >FILE\n"
+)
+FULL_STDOUT = (
+    "error: standard output is /dev/full, where every write fails (No space left on device); "
+    "redirect it to a file or /dev/null\n"
+)
+
+
+def test_every_command_that_prints_its_result_refuses_an_unwritable_stdout_before_any_work(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    data_dir: Path,
+) -> None:
+    # `1<FILE` said `error: Bad file descriptor` and `>/dev/full` `error: No space left on
+    # device`, naming nothing, after the work: `train` trained and saved its model first.
+    # Inputs that do not exist show the order: stdout is said before anything is read.
+    missing = str(tmp_path / "missing")
+    corpus = str(data_dir / "tiny.jsonl")
+    commands = [
+        ["train", corpus, "-o", str(tmp_path / "m")],
+        ["evaluate", missing, corpus],
+        ["tag", missing, corpus],
+        ["explain", missing, "some text"],
+        ["optimize", missing, "-o", str(tmp_path / "best.toml")],
+        ["tune", missing, corpus, "-o", str(tmp_path / "t")],
+        ["info", missing],
+        ["corpus", "stats", missing],
+        ["corpus", "convert", missing, "-", "--to", "csv"],
+        ["report", "compare", missing, missing + "2"],
+    ]
+    for path, mode, refused in ((corpus, "r", READ_ONLY_STDOUT), ("/dev/full", "w", FULL_STDOUT)):
+        with open(path, mode) as stream:  # as a process started with 1<FILE or >FILE gets it
+            monkeypatch.setattr(sys, "stdout", stream)
+            for command in commands:
+                assert cli(capsys, *command)[::2] == (1, refused), command
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing trained or written
+    # The same from a shell.
+    script = '"$0" -m topicclf train "$1" -o "$2" 1<"$1"; "$0" -m topicclf info "$2" >/dev/full'
+    code, _, err = _shell(script, corpus, str(tmp_path / "m"))
+    assert (code, err) == (1, READ_ONLY_STDOUT + FULL_STDOUT)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_stdout_that_fails_after_the_work_is_named_and_a_saved_model_said(
+    model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    # A write that fails only when made (a full disk; here a file past the file size limit,
+    # `ulimit -f`) cannot be foreseen: the error names standard output, and `train` says
+    # that its model was saved (before: `error: File too large`, exit 1, and a model).
+    full = tmp_path / "full.txt"
+    full.touch()
+    os.truncate(full, 2**30)  # stdout appends at the limit: every write fails (EFBIG)
+    corpus = str(data_dir / "tiny.jsonl")
+    model = tmp_path / "m"
+    script = 'ulimit -f 1048576; out="$1"; shift; "$0" -m topicclf -q "$@" >>"$out"'
+    code, _, err = _shell(script, str(full), "train", corpus, "-o", str(model), *FAST)
+    assert (code, err) == (
+        1,
+        f"error: standard output cannot be written: File too large; the model was saved to "
+        f"{model}\n",
+    )
+    assert (model / "manifest.json").is_file()
+    for command in (
+        ["tag", str(model_dir), corpus],
+        ["corpus", "convert", corpus, "-", "--to", "csv"],
+    ):
+        code, _, err = _shell(script, str(full), *command)
+        assert (code, err) == (1, "error: standard output cannot be written: File too large\n")
