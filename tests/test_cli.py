@@ -1689,9 +1689,12 @@ def test_an_output_under_a_file_or_a_damaged_archive_is_said_as_it_is(
     )
     # Before: a five-line error for an archive that is none; and for a cut one, an EOFError
     # that the command line took for Ctrl-D: "interrupted", exit 130.
+    # corpus stats reads as tag does: the archive is its bad record, on one line, then counted.
     code, _, err = cli(capsys, "corpus", "stats", "--format", "reuters", tiny)
-    assert code == 1 and len(err.splitlines()) == 1
-    assert "not a readable tar archive (method gz: not a gzip file; method bz2:" in err
+    assert code == 1
+    warning, counted = err.splitlines()
+    assert "not a readable tar archive (method gz: not a gzip file; method bz2:" in warning
+    assert counted == "1 record(s) could not be read (not counted)"
     sgml = tmp_path / "reut2-000.sgm"
     sgml.write_text(os.urandom(100_000).hex())
     archive = tmp_path / "r.tar.gz"
@@ -1699,7 +1702,8 @@ def test_an_output_under_a_file_or_a_damaged_archive_is_said_as_it_is(
         tar.add(sgml, arcname=sgml.name)
     archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
     code, _, err = cli(capsys, "corpus", "stats", "--format", "reuters", str(archive))
-    assert code == 1 and err.startswith("error: ") and "not a readable tar archive" in err
+    assert code == 1 and err.startswith("warning: ") and "not a readable tar archive" in err
+    assert err.endswith("\n1 record(s) could not be read (not counted)\n")
 
 
 def test_undecodable_file_name_bytes_never_reach_the_terminal_raw(
@@ -2085,3 +2089,129 @@ def test_corpus_convert_to_a_terminal_shows_control_characters(tmp_path: Path) -
         shown = os.read(primary, 65536).decode()
         os.close(primary)
         assert process.returncode == 0 and "\x1b" not in shown and "\\x1b[31m" in shown
+
+
+def test_corpus_stats_reads_a_text_directory_deeper_than_the_recursion_limit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # `corpus stats`, `tag`, `train` and `explain` of such a tree ended in
+    # `internal error: RecursionError` (Python 3.11's os.walk recursed once per level).
+    root = deepest = tmp_path / "td"
+    root.mkdir()
+    (root / "top.txt").write_text("oil prices")
+    for _ in range(sys.getrecursionlimit() + 100):
+        deepest = deepest / "d"
+        deepest.mkdir()
+    (deepest / "bottom.txt").write_text("team won")
+    try:
+        code, out, err = cli(capsys, "corpus", "stats", "--json", str(root))
+        assert (code, err) == (0, "")
+        assert json.loads(out)["documents"] == 2
+    finally:
+        (deepest / "bottom.txt").unlink()
+        while deepest != root:  # shutil.rmtree recurses once per level too
+            deepest.rmdir()
+            deepest = deepest.parent
+
+
+def test_outputs_that_cannot_be_created_are_refused_before_any_work_naming_the_output(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    # `evaluate -o /proc/self/r.md` scored the whole corpus, then said `No such file or
+    # directory: /proc/self/.r.md.31490-5bce98.9ldxigp6.tmp`; a 256-byte name failed the same
+    # way after `train` had trained, naming the hidden temporary file.
+    corpus = str(data_dir / "tiny.jsonl")
+    code, out, err = cli(capsys, "evaluate", str(model_dir), corpus, "-o", "/proc/self/r.md")
+    assert (code, out) == (1, "")
+    assert err == (
+        "error: /proc/self/r.md cannot be written: No such file or directory when creating a "
+        "file in /proc/self; choose another directory\n"
+    )
+    long = str(tmp_path / ("a" * 252))
+    refused = "is 256 bytes, and a file name may have at most 255 here; choose a shorter name\n"
+    for command in (
+        ["train", corpus, "-o", f"{long}.mod"],
+        ["tag", str(model_dir), corpus, "-o", f"{long}.tsv"],
+        ["corpus", "convert", corpus, f"{long}.csv"],
+    ):
+        code, out, err = cli(capsys, *command)
+        assert (code, out) == (1, "") and err.startswith(f"error: {long}.")
+        assert err.endswith(refused) and ".tmp" not in err and "documents" not in err
+    # 240 bytes: a name the file system takes is written, whatever its temporary name.
+    fits = tmp_path / ("b" * 240)
+    code, _, err = cli(capsys, "-q", "tag", str(model_dir), corpus, "-o", str(fits))
+    assert (code, err) == (0, "") and fits.read_text().count("\n") == 40
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fits.name]
+
+
+READ_ONLY_STDOUT = (
+    "error: standard output is open for reading only (started with 1<FILE?), so nothing can "
+    "be written to it; redirect it with >FILE\n"
+)
+FULL_STDOUT = (
+    "error: standard output is /dev/full, where every write fails (No space left on device); "
+    "redirect it to a file or /dev/null\n"
+)
+
+
+def test_every_command_that_prints_its_result_refuses_an_unwritable_stdout_before_any_work(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    data_dir: Path,
+) -> None:
+    # `1<FILE` said `error: Bad file descriptor` and `>/dev/full` `error: No space left on
+    # device`, naming nothing, after the work: `train` trained and saved its model first.
+    # Inputs that do not exist show the order: stdout is said before anything is read.
+    missing = str(tmp_path / "missing")
+    corpus = str(data_dir / "tiny.jsonl")
+    commands = [
+        ["train", corpus, "-o", str(tmp_path / "m")],
+        ["evaluate", missing, corpus],
+        ["tag", missing, corpus],
+        ["explain", missing, "some text"],
+        ["optimize", missing, "-o", str(tmp_path / "best.toml")],
+        ["tune", missing, corpus, "-o", str(tmp_path / "t")],
+        ["info", missing],
+        ["corpus", "stats", missing],
+        ["corpus", "convert", missing, "-", "--to", "csv"],
+        ["report", "compare", missing, missing + "2"],
+    ]
+    for path, mode, refused in ((corpus, "r", READ_ONLY_STDOUT), ("/dev/full", "w", FULL_STDOUT)):
+        with open(path, mode) as stream:  # as a process started with 1<FILE or >FILE gets it
+            monkeypatch.setattr(sys, "stdout", stream)
+            for command in commands:
+                assert cli(capsys, *command)[::2] == (1, refused), command
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing trained or written
+    # The same from a shell.
+    script = '"$0" -m topicclf train "$1" -o "$2" 1<"$1"; "$0" -m topicclf info "$2" >/dev/full'
+    code, _, err = _shell(script, corpus, str(tmp_path / "m"))
+    assert (code, err) == (1, READ_ONLY_STDOUT + FULL_STDOUT)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_stdout_that_fails_after_the_work_is_named_and_a_saved_model_said(
+    model_dir: Path, tmp_path: Path, data_dir: Path
+) -> None:
+    # A write that fails only when made (a full disk; here a file past the file size limit,
+    # `ulimit -f`) cannot be foreseen: the error names standard output, and `train` says
+    # that its model was saved (before: `error: File too large`, exit 1, and a model).
+    full = tmp_path / "full.txt"
+    full.touch()
+    os.truncate(full, 2**30)  # stdout appends at the limit: every write fails (EFBIG)
+    corpus = str(data_dir / "tiny.jsonl")
+    model = tmp_path / "m"
+    script = 'ulimit -f 1048576; out="$1"; shift; "$0" -m topicclf -q "$@" >>"$out"'
+    code, _, err = _shell(script, str(full), "train", corpus, "-o", str(model), *FAST)
+    assert (code, err) == (
+        1,
+        f"error: standard output cannot be written: File too large; the model was saved to "
+        f"{model}\n",
+    )
+    assert (model / "manifest.json").is_file()
+    for command in (
+        ["tag", str(model_dir), corpus],
+        ["corpus", "convert", corpus, "-", "--to", "csv"],
+    ):
+        code, _, err = _shell(script, str(full), *command)
+        assert (code, err) == (1, "error: standard output cannot be written: File too large\n")

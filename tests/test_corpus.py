@@ -1992,3 +1992,86 @@ def test_paths_and_options_of_the_wrong_type_are_named(tmp_path: Path) -> None:
             CorpusFormatError, match=rf"^corpus option {option}: expected a string, not \w+ "
         ):
             open_corpus(path, **{option: value})
+
+
+def _nest(root: Path, depth: int) -> Path:
+    """`depth` folders named d, one inside the next, below `root`; the deepest. Made one by
+    one: os.makedirs recurses once per level too."""
+    here = root
+    for _ in range(depth):
+        here = here / "d"
+        here.mkdir()
+    return here
+
+
+def _unnest(root: Path, deepest: Path) -> None:
+    """Remove what `_nest` made, bottom up (shutil.rmtree recurses once per level)."""
+    for file in deepest.iterdir():
+        file.unlink()
+    while deepest != root:
+        deepest.rmdir()
+        deepest = deepest.parent
+
+
+def test_text_directories_nested_deeper_than_the_recursion_limit_are_read(tmp_path: Path) -> None:
+    # Python 3.11's os.walk recursed once per level: `tag`, `train`, `corpus stats` and
+    # `explain` of such a tree ended in `internal error: RecursionError`.
+    root = tmp_path / "td"
+    root.mkdir()
+    (root / "top.txt").write_text("oil prices")
+    deepest = _nest(root, sys.getrecursionlimit() + 100)
+    (deepest / "bottom.txt").write_text("team won")
+    (deepest / "bottom.labels").write_text("sport\n")
+    try:
+        assert detect_format(str(root)) == "txtdir"
+        docs = list(open_corpus(root))
+        assert [(d.id.count("/"), d.text, d.labels) for d in docs] == [
+            (sys.getrecursionlimit() + 100, "team won", ("sport",)),
+            (0, "oil prices", ()),
+        ]
+        # A topic folder d and nothing else, for --format folders.
+        (root / "top.txt").unlink()
+        (deepest / "bottom.labels").unlink()
+        docs = list(open_corpus(root, "folders"))
+        assert [(d.labels, d.text) for d in docs] == [(("d",), "team won")]
+    finally:
+        _unnest(root, deepest)
+
+
+def test_a_path_too_long_to_open_in_a_text_directory_is_named_and_the_rest_read(
+    tmp_path: Path,
+) -> None:
+    # Below a folder whose path is near PATH_MAX (4,096 bytes), an entry's path is longer
+    # than any call takes: it is named in the warning, not an error ending the run.
+    root = tmp_path / "td"
+    root.mkdir()
+    (root / "top.txt").write_text("oil prices")
+    # Folders down to a path of 3,950 bytes (made through descriptors: a path that long
+    # cannot be given whole), then a file there whose path is 4,155 bytes.
+    names, length = [], len(os.fsencode(root))
+    while length + 251 < 3950:
+        names.append("n" * 250)
+        length += 251
+    names.append("n" * (3950 - length - 1))
+    far = "f" * 200 + ".txt"
+    fds = [os.open(root, os.O_RDONLY | os.O_DIRECTORY)]
+    try:
+        for name in names:
+            os.mkdir(name, dir_fd=fds[-1])
+            fds.append(os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fds[-1]))
+        handle = os.open(far, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fds[-1])
+        os.write(handle, b"too far")
+        os.close(handle)
+        with pytest.warns(
+            UserWarning,
+            match=r"td: 1 entry not read as documents: 1 path\(s\) longer than 4,095 bytes, "
+            r"too long to open \('nnnn",
+        ):
+            docs = list(open_corpus(root))
+        assert [d.text for d in docs] == ["oil prices"]
+    finally:
+        os.unlink(far, dir_fd=fds[-1])
+        for parent, child, name in reversed(list(zip(fds, fds[1:], names, strict=False))):
+            os.close(child)
+            os.rmdir(name, dir_fd=parent)
+        os.close(fds[0])

@@ -345,3 +345,102 @@ def test_dash_and_empty_output_paths_say_what_they_are(tmp_path: Path, monkeypat
     with pytest.raises(OutputError, match=r"^\. is a directory; give a file name for the output"):
         check_output("", inputs=["m"], kind="file")
     assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize("name", ["a" * 230, "b" * 255, "\u00e9" * 127])  # 127 x 2 bytes
+def test_an_output_name_the_file_system_takes_is_written_temporary_siblings_and_all(
+    tmp_path: Path, name: str
+) -> None:
+    # A 240-byte name made a 269-byte temporary name: `train`, `tag -o` and `corpus
+    # convert` did all their work, then failed with `File name too long: .aaa....tmp`.
+    from topicclf.fileio import output_lock
+
+    check_output(tmp_path / name, kind="file")
+    with atomic_output(tmp_path / name) as handle:
+        handle.write("ok\n")
+    check_output(tmp_path / name, kind="file", force=True)
+    with atomic_output(tmp_path / name) as handle:
+        handle.write("again\n")
+    model = tmp_path / "m" / name
+    check_output(model, kind="model")  # its folder is still to be made
+    assert not (tmp_path / "m").exists()
+    for overwrite in (False, True):  # the second replaces the first: its `.old-` sibling
+        with output_lock(model), atomic_directory(model, overwrite=overwrite) as directory:
+            (directory / "manifest.json").write_text('{"format_version": 1}')
+    assert (tmp_path / name).read_text() == "again\n" and (model / "manifest.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "m"])
+    assert [p.name for p in (tmp_path / "m").iterdir()] == [name]
+
+
+def test_hidden_siblings_of_long_names_fit_and_stay_apart() -> None:
+    from topicclf.fileio import NAME_MAX, hidden_stem
+
+    assert hidden_stem("out.jsonl", 29) == "out.jsonl"
+    one, two = hidden_stem("a" * 250 + "x", 29), hidden_stem("a" * 250 + "y", 29)
+    assert one != two and one.startswith("a" * 100)
+    assert len(os.fsencode(one)) + 29 == NAME_MAX
+    for room in (6, 29):  # two-byte characters: the cut falls between them
+        assert (
+            NAME_MAX - 1 <= len(os.fsencode(hidden_stem("\u00e9" * 127, room))) + room <= NAME_MAX
+        )
+
+
+def test_leftovers_of_a_killed_writer_of_a_long_name_are_removed_by_the_next(
+    tmp_path: Path,
+) -> None:
+    from topicclf.fileio import _HOST, _TEMP_ROOM, hidden_stem
+
+    name = "a" * 240
+    dead = 2**22 + 12345  # above the default pid_max: no such process
+    stale = tmp_path / f".{hidden_stem(name, _TEMP_ROOM)}.{dead}-{_HOST}.abc12345.tmp"
+    stale.write_text("half")
+    with atomic_output(tmp_path / name) as handle:
+        handle.write("ok\n")
+    assert not stale.exists()
+
+
+def test_a_name_longer_than_the_file_system_takes_is_refused_before_any_work(
+    tmp_path: Path,
+) -> None:
+    for kind in ("file", "model", "parts"):
+        with pytest.raises(
+            OutputError,
+            match=r"the name a{40}\.\.\. is 256 bytes, and a file name may have at most 255 "
+            r"here; choose a shorter name",
+        ):
+            check_output(tmp_path / ("a" * 256), kind=kind)
+    with pytest.raises(OutputError, match=r"the name \w{40}\.\.\. is 300 bytes"):
+        check_output(tmp_path / ("d" * 300) / "m", kind="model")  # a folder to be made
+    saving = atomic_directory(tmp_path / ("a" * 256))  # how the Python API's save writes
+    with pytest.raises(OutputError, match=r"is 256 bytes"), saving:
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_an_output_where_nothing_can_be_created_is_refused_before_any_work(
+    tmp_path: Path,
+) -> None:
+    # `evaluate -o /proc/self/r.md` scored the whole corpus, then failed naming the
+    # temporary file: `No such file or directory: /proc/self/.r.md.31490-5bce98....tmp`.
+    for target, kind in (("/proc/self/r.md", "file"), ("/proc/self/m", "model")):
+        with pytest.raises(OutputError) as refused:
+            check_output(target, kind=kind)
+        assert str(refused.value).startswith(
+            f"{target} cannot be written: No such file or directory when creating a file "
+            "in /proc/self; choose another directory"
+        )
+
+
+def test_an_output_in_a_folder_without_write_permission_is_refused_before_any_work(
+    tmp_path: Path,
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as root: a 0555 folder is writable")
+        with pytest.raises(OutputError, match=r"locked/r\.md cannot be written: Permission denied"):
+            check_output(locked / "r.md", kind="file")
+    finally:
+        locked.chmod(0o755)

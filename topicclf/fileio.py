@@ -52,6 +52,7 @@ def check_output(
             "-o -: this command writes to standard output when the output option is left out"
         )
     target = Path(target)
+    check_name_length(target)  # first: a stat of such a path fails (File name too long)
     if kind == "file" and target.is_dir():  # before the inputs: `-o ''` is `.`, a directory
         raise OutputError(f"{target} is a directory; give a file name for the output")
     if kind not in DIRECTORY_OUTPUTS and is_compressed(target):
@@ -118,6 +119,63 @@ def check_output(
         check_replaceable_directory(target, kind)
     if target.exists() and not force:
         raise OutputError(f"{target} already exists; choose another path or add --force")
+    check_creatable(target, directory=kind in DIRECTORY_OUTPUTS)
+
+
+NAME_MAX = 255  # bytes of one file name on Linux file systems (ext4, xfs, btrfs, tmpfs)
+
+
+def check_name_length(target: Path) -> None:
+    """Refuse (OutputError) a path with a name longer than its file system takes (255
+    bytes on most), before any work: such a name fails only at the final rename."""
+    limit = NAME_MAX
+    with contextlib.suppress(OSError, ValueError):
+        limit = os.pathconf(_existing_ancestor(target), "PC_NAME_MAX")
+    for part in target.parts:
+        size = len(os.fsencode(part))
+        if size > limit:
+            raise OutputError(
+                f"{target}: the name {part[:40]}... is {size:,} bytes, and a file name may "
+                f"have at most {limit:,} here; choose a shorter name"
+            )
+
+
+# (folder, whether a directory) this process has made a temporary sibling in
+_CREATABLE: set[tuple[Path, bool]] = set()
+
+
+def check_creatable(target: Path, *, directory: bool = False) -> None:
+    """Refuse (OutputError) an output that could not be written, before any work: a name
+    too long, or a directory where nothing can be created (read-only, no permission, /proc
+    or /sys). Tried the one sure way: the hidden temporary sibling the write will make
+    (`atomic_output`, or `atomic_directory` when `directory`) is made and removed, in the
+    nearest existing folder (`atomic_directory` makes the missing ones)."""
+    check_name_length(target)
+    parent = target.parent
+    try:
+        parent = _existing_ancestor(target)
+        if (parent, directory) in _CREATABLE:
+            return  # `tag --write-labels` checks one NAME.labels per text file: once a folder
+        if directory:
+            os.rmdir(tempfile.mkdtemp(prefix=_temp_prefix(target.name), suffix=".tmp", dir=parent))
+        else:
+            fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target.name), suffix=".tmp", dir=parent)
+            os.close(fd)
+            os.unlink(tmp)
+    except OSError as exc:
+        raise OutputError(
+            f"{target} cannot be written: {exc.strerror or exc} when creating a file in "
+            f"{parent}; choose another directory"
+        ) from None
+    _CREATABLE.add((parent, directory))
+
+
+def _existing_ancestor(target: Path) -> Path:
+    """The nearest folder above `target` that exists (where `mkdir -p` would start)."""
+    parent = target.parent if str(target.parent) else Path(".")
+    while not parent.is_dir() and parent != parent.parent:
+        parent = parent.parent
+    return parent
 
 
 def _blocked_directory(target: Path) -> str | None:
@@ -387,7 +445,27 @@ def atomic_output(path: str | Path, *, newline: str | None = None) -> Iterator[I
 def _temp_prefix(name: str) -> str:
     # The writer's pid and host are in the name, so a later run can tell a dead writer's
     # leftovers (a pid of another host or container says nothing about this one).
-    return f".{name}.{os.getpid()}-{_HOST}."
+    return f".{hidden_stem(name, _TEMP_ROOM)}.{os.getpid()}-{_HOST}."
+
+
+# Bytes a temporary sibling adds to its stem: "." before, ".PID-HOST." (a pid of up to 7
+# digits), tempfile's 8 random characters and ".tmp".
+_TEMP_ROOM = 1 + 1 + 7 + 1 + 6 + 1 + 8 + 4
+
+
+def hidden_stem(name: str, room: int) -> str:
+    """`name` as a hidden sibling of it (a temporary file, a lock) holds it: whole when the
+    sibling's name, `room` bytes longer, fits in NAME_MAX, else cut to fit and ended with a
+    hash of the whole (two long names never share a sibling). A 240-byte output name gave
+    a 269-byte temporary name, and the write failed after all the work."""
+    whole = os.fsencode(name)
+    if len(whole) + room <= NAME_MAX:
+        return name
+    digest = hashlib.sha256(whole).hexdigest()[:12]
+    cut = name[: NAME_MAX - room - len(digest) - 1]
+    while len(os.fsencode(cut)) > NAME_MAX - room - len(digest) - 1:
+        cut = cut[:-1]  # multi-byte characters: fewer of them fit
+    return f"{cut}~{digest}"
 
 
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
@@ -406,9 +484,10 @@ def remove_stale(parent: Path, name: str) -> None:
     (kill -9 leaves no chance to clean up): only names exactly as `_temp_prefix` and
     tempfile make them, of a writer on this host whose process no longer runs, never a
     symbolic link's target and never an input of this command."""
-    shape = re.compile(rf"\.{re.escape(name)}\.(\d+)-{_HOST}\.[a-z0-9_]{{8}}\.tmp")
+    stem = hidden_stem(name, _TEMP_ROOM)
+    shape = re.compile(rf"\.{re.escape(stem)}\.(\d+)-{_HOST}\.[a-z0-9_]{{8}}\.tmp")
     try:
-        candidates = list(parent.glob(f".{glob.escape(name)}.*.tmp"))
+        candidates = list(parent.glob(f".{glob.escape(stem)}.*.tmp"))
     except OSError:
         return
     for candidate in candidates:
@@ -468,7 +547,7 @@ def output_lock(target: str | Path) -> Iterator[None]:
     except OSError as exc:
         blocked = _blocked_directory(given)  # named as the user gave it
         raise OutputError(blocked or f"cannot create {target.parent}: {exc.strerror}") from None
-    lock_path = target.parent / f".{target.name}.lock"
+    lock_path = target.parent / f".{hidden_stem(target.name, len('..lock'))}.lock"
     while True:
         fd = _open_lock(lock_path, target)
         try:
@@ -551,8 +630,9 @@ def atomic_directory(
     of `kind` (DIRECTORY_OUTPUTS: "model", or "parts" for Dask tagging): checked before the
     block and again before the replacement, as the directory may have changed meanwhile.
     """
+    check_name_length(Path(target))  # the Python API's save comes here without check_output
     model = model_directory_around(Path(target))
-    if model is not None:  # the Python API's save comes here without check_output
+    if model is not None:
         raise inside_model(target, model)
     with output_lock(target):
         yield from _replace_directory(Path(target), overwrite, kind)
@@ -573,7 +653,8 @@ def _replace_directory(target: Path, overwrite: bool, kind: str) -> Iterator[Pat
         yield tmp
         if target.exists():
             check_replaceable_directory(target, kind)
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
+            stem = hidden_stem(target.name, len("..old-") + 8)  # 8: tempfile's characters
+            old = Path(tempfile.mkdtemp(prefix=f".{stem}.old-", dir=parent))
             os.replace(target, old / "model")
             os.replace(tmp, target)
             shutil.rmtree(old, ignore_errors=True)

@@ -5,17 +5,20 @@ rendering, warnings display and output checks. The commands are in `cli.model`, 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
+import fcntl
 import functools
 import gc
 import inspect
 import json
 import os
+import stat
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -40,13 +43,88 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a tool `| head
 # Lines are never wrapped: a path or a topic list broken across lines would be misread by
 # whoever copies or parses it; tables still fit the terminal.
 STDOUT_CLOSED = "standard output is closed (started with >&-); redirect it to a file or /dev/null"
+_DEV_FULL = (1, 7)  # /dev/full's device numbers on Linux: every write fails with ENOSPC
 
 
 def standard_output() -> Any:
-    """sys.stdout for data, or an OSError saying it is closed."""
+    """sys.stdout for data, or an OSError saying it is closed or cannot be written (open
+    for reading only, /dev/full): called before any work, so a command does not train or
+    score and then fail on its first line of output. A failing write names standard
+    output (`stdout_error`)."""
     if sys.stdout is None:
         raise OSError(errno.EBADF, STDOUT_CLOSED)
-    return sys.stdout
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):  # io.UnsupportedOperation: captured (tests), not a file
+        return StdoutWrites(sys.stdout)
+    try:
+        mode, found = fcntl.fcntl(fd, fcntl.F_GETFL), os.fstat(fd)
+    except OSError:
+        raise OSError(errno.EBADF, STDOUT_CLOSED) from None
+    if mode & os.O_ACCMODE == os.O_RDONLY:
+        raise OSError(
+            errno.EBADF,
+            "standard output is open for reading only (started with 1<FILE?), so nothing can "
+            "be written to it; redirect it with >FILE",
+        )
+    if stat.S_ISCHR(found.st_mode) and (
+        (os.major(found.st_rdev), os.minor(found.st_rdev)) == _DEV_FULL
+    ):
+        raise OSError(
+            errno.ENOSPC,
+            "standard output is /dev/full, where every write fails (No space left on device); "
+            "redirect it to a file or /dev/null",
+        )
+    return StdoutWrites(sys.stdout)
+
+
+def stdout_error(exc: OSError) -> OSError:
+    """A failed write to stdout (a full disk, an I/O error) as an OSError that names
+    standard output, where a bare `No space left on device` did not. A reader gone away
+    (BrokenPipeError: `run` stops quietly with 141) stays as it is."""
+    said = str(exc.strerror or exc)
+    if isinstance(exc, BrokenPipeError) or said.startswith("standard output"):
+        return exc
+    return OSError(exc.errno, f"standard output cannot be written: {said}")
+
+
+@contextlib.contextmanager
+def after_saving(done: str) -> Iterator[None]:
+    """Around what a command prints once its result is saved: a stdout that fails then
+    also says what was saved (`done`: "the model was saved to m"), so exit 1 is not read
+    as nothing written."""
+    try:
+        yield
+    except OSError as exc:
+        said = str(exc.strerror or "")
+        if isinstance(exc, BrokenPipeError) or not said.startswith("standard output"):
+            raise
+        raise OSError(exc.errno, f"{said}; {done}") from None
+
+
+class StdoutWrites:
+    """sys.stdout for data (tags, corpora), written as it is, whose failing writes name
+    standard output (`stdout_error`)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        """Write `text` to stdout."""
+        try:
+            return int(self._stream.write(text))
+        except OSError as exc:
+            raise stdout_error(exc) from None
+
+    def flush(self) -> None:
+        """Flush stdout."""
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise stdout_error(exc) from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
 
 
 class StandardStream:
@@ -78,7 +156,10 @@ class StandardStream:
         if not encoding.lower().replace("-", "").replace("_", "").startswith("utf"):
             text = text.encode(encoding, "backslashreplace").decode(encoding)
         if self.name != "stderr":
-            return int(stream.write(text))
+            try:
+                return int(stream.write(text))
+            except OSError as exc:
+                raise stdout_error(exc) from None
         try:
             return int(stream.write(text))
         except OSError:
@@ -93,9 +174,9 @@ class StandardStream:
             return
         try:
             stream.flush()
-        except OSError:
+        except OSError as exc:
             if self.name != "stderr":
-                raise
+                raise stdout_error(exc) from None
 
     def isatty(self) -> bool:
         """Whether the stream is a terminal."""

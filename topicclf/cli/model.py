@@ -19,6 +19,7 @@ from topicclf.cli.common import (
     ModelArg,
     Network,
     Reading,
+    after_saving,
     app,
     check_output,
     err,
@@ -122,7 +123,8 @@ def train(
         if subjects is not None:
             _attach_vocabulary(clf, subjects, str(vocabulary))
         clf.save(output, overwrite=force, corpus=source.describe())
-    render_training(out, clf, clf.config_.network.type, time.perf_counter() - started, output)
+    with after_saving(f"the model was saved to {output}"):
+        render_training(out, clf, clf.config_.network.type, time.perf_counter() - started, output)
 
 
 def _attach_vocabulary(clf: Any, subjects: list[Any], source: str) -> None:
@@ -302,10 +304,12 @@ def optimize(
         time_budget=time_budget,
         progress=make_progress(),
     )
-    render_trials(out, result, folds)
+    # Saved before the table is printed: a stdout that fails then costs no search.
     atomic_write_text(output, best_config_toml(result, folds, corpus, base))
-    shown = escape(str(output), limit=None)
-    out.print(f"best configuration written to {shown} (use: topicclf train --config {shown})")
+    with after_saving(f"the best configuration was written to {output}"):
+        render_trials(out, result, folds)
+        shown = escape(str(output), limit=None)
+        out.print(f"best configuration written to {shown} (use: topicclf train --config {shown})")
 
 
 @app.command(epilog=examples("topicclf info models/newsbriefs"))
@@ -405,10 +409,11 @@ def tune(
         docs = read_all(source, make_progress())
         before, after = clf.tune_thresholds(docs)
         clf.save(output, overwrite=force)
-    out.print(f"on {before.n_documents} documents of {escape(shown_path(source.path))}:")
-    for name, report in (("before", before), ("after", after)):
-        out.print(f"{name}: micro-F1 {report.micro.f1:.4f}, macro-F1 {report.macro.f1:.4f}")
-    out.print(
-        f"thresholds tuned in {time.perf_counter() - started:.1f}s; model saved to "
-        f"{escape(str(output), limit=None)}"
-    )
+    with after_saving(f"the model was saved to {output}"):
+        out.print(f"on {before.n_documents} documents of {escape(shown_path(source.path))}:")
+        for name, report in (("before", before), ("after", after)):
+            out.print(f"{name}: micro-F1 {report.micro.f1:.4f}, macro-F1 {report.macro.f1:.4f}")
+        out.print(
+            f"thresholds tuned in {time.perf_counter() - started:.1f}s; model saved to "
+            f"{escape(str(output), limit=None)}"
+        )

@@ -110,14 +110,6 @@ def labels_file(file: Path) -> Path:
     return file.with_name(name[: -len(TEXT_SUFFIX)] + LABELS_SUFFIX)
 
 
-def _linked_directories(here: Path, dirs: list[str], skipped: _Skipped) -> None:
-    """Note the links to directories among `dirs`: never followed, since a link may lead
-    back up the tree (a loop) or out of it."""
-    for name in dirs:
-        if (here / name).is_symlink():
-            skipped.add("link(s) to a directory, not followed", here / name)
-
-
 def text_files(root: Path, *, warn: bool = True) -> list[Path]:
     """The document files below a directory (`is_text_name`), sorted so every run sees the
     same order; a link that leads nowhere (a loop, a missing target) is listed too, to be
@@ -126,8 +118,7 @@ def text_files(root: Path, *, warn: bool = True) -> list[Path]:
     dropped without a word; hidden entries (.git, .DS_Store) are left out of it."""
     files: list[Path] = []
     skipped = _Skipped(root)
-    for here, dirs, names in _walk(root, skipped):
-        _linked_directories(here, dirs, skipped)
+    for here, names in _walk(root, skipped):
         for name in names:
             path = here / name
             if is_text_name(name) and (path.is_file() or _broken_link(path)):
@@ -167,17 +158,58 @@ def _broken_link(path: Path) -> bool:
     return path.is_symlink() and not path.exists()
 
 
-def _walk(root: Path, skipped: _Skipped) -> Iterator[tuple[Path, list[str], list[str]]]:
-    """os.walk below `root`, links to directories not entered; a folder that cannot be
-    listed is a skipped entry (os.walk alone would leave it out without a word)."""
+def _walk(root: Path, skipped: _Skipped) -> Iterator[tuple[Path, list[str]]]:
+    """Each folder below `root`, top down, with the names of the entries in it that are not
+    folders. What is not walked is a skipped entry, where os.walk would leave it out without
+    a word: a link to a directory (it may lead back up the tree, a loop, or out of it), a
+    folder that cannot be listed, and an entry whose path is too long to open. Folders wait
+    on a list, not on the call stack: Python 3.11's os.walk recursed once per level, and a
+    tree 1,000 levels deep ended in RecursionError."""
+    waiting = [root]
+    while waiting:
+        here = waiting.pop()
+        try:
+            folders, links, names = _listing(here)
+        except OSError as exc:
+            if here == root:
+                raise source_error(root, exc) from None
+            skipped.add("folder(s) that cannot be listed", here)
+            continue
+        for name in links:
+            skipped.add("link(s) to a directory, not followed", here / name)
+        # No call can open such a path: named once here, not failed on one by one later.
+        too_long = {name for name in names + folders if _path_bytes(here / name) >= PATH_MAX}
+        for name in sorted(too_long):
+            skipped.add(_TOO_LONG, here / name)
+        yield here, [name for name in names if name not in too_long]
+        # Reversed, so the first sub-folder is walked first, as os.walk does.
+        waiting.extend(here / name for name in reversed(folders) if name not in too_long)
 
-    def failed(exc: OSError) -> None:
-        if Path(exc.filename) == root:
-            raise source_error(root, exc)
-        skipped.add("folder(s) that cannot be listed", Path(exc.filename))
 
-    for here, dirs, names in os.walk(root, onerror=failed):
-        yield Path(here), dirs, names
+PATH_MAX = 4096  # bytes of a path the kernel takes, its final NUL included (Linux)
+_TOO_LONG = f"path(s) longer than {PATH_MAX - 1:,} bytes, too long to open"
+
+
+def _path_bytes(path: Path) -> int:
+    return len(os.fsencode(path))
+
+
+def _listing(folder: Path) -> tuple[list[str], list[str], list[str]]:
+    """The names in `folder`: (sub-folders, links to directories, everything else)."""
+    folders: list[str] = []
+    links: list[str] = []
+    names: list[str] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:  # as os.walk: an entry that cannot be examined is not a folder
+                is_dir = False
+            if is_dir:
+                (links if entry.is_symlink() else folders).append(entry.name)
+            else:
+                names.append(entry.name)
+    return folders, links, names
 
 
 class _Skipped:
@@ -260,8 +292,7 @@ def read_folders(path: str, options: CorpusOptions) -> Iterator[Document]:
             skipped.add("file(s) directly in the top directory, not in a topic folder", entry)
     files: list[tuple[str, Path]] = []
     for folder in (p for p in entries if p.is_dir() and not p.name.startswith(".")):
-        for here, dirs, names in _walk(folder, skipped):
-            _linked_directories(here, dirs, skipped)
+        for here, names in _walk(folder, skipped):
             for name in names:
                 file = here / name
                 if name.startswith("."):
