@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Iterable, Mapping, Sequence, Set
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from topicclf.features.tfidf import TfidfFeaturizer
 from topicclf.inputs import (
     Targets,
     as_flag,
+    as_list,
     as_targets,
     as_texts,
     check_unique,
@@ -342,15 +343,14 @@ class TopicClassifier(Estimator):
 
     def _known_topics(self, topics: Any, what: str) -> list[str]:
         """`topics` as a list of this model's topic names, or an InputError."""
-        if isinstance(topics, str):
-            raise InputError(
-                f"{what}: got a single string; give a list of topic names, e.g. [{topics!r}]"
-            )
-        if isinstance(topics, Mapping | Set) or not isinstance(topics, Iterable):
-            raise InputError(f"{what}: expected a list of topic names, not {type(topics).__name__}")
-        names = list(topics)
-        if not names:
-            raise InputError(f"{what}: an empty list; name at least one topic (None: all)")
+        names = as_list(
+            topics,
+            what,
+            "topic names",
+            lambda: f"got a single string; give a list of topic names, e.g. [{topics!r}]",
+            "an empty list; name at least one topic (None: all)",
+            (str,),
+        )
         check_unique(names, what)
         known = set(self.classes_)
         bad = [t for t in names if not isinstance(t, str) or t not in known]

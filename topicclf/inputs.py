@@ -16,7 +16,7 @@ import numbers
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -269,16 +269,31 @@ def as_path(value: Any, what: str) -> str:
     raise InputError(f"{what}: expected a path (a str or pathlib.Path), not {_shown(value)}")
 
 
+def as_list(
+    value: Any, what: str, kind: str, single: Callable[[], str], empty: str, alone: tuple[type, ...]
+) -> list[Any]:
+    """`value` as a non-empty list of `kind`; an InputError for one item given alone (of a
+    type in `alone`: said by `single()`, not iterated character by character), a mapping, a
+    set, anything not iterable, or an empty list (said by `empty`)."""
+    if isinstance(value, alone):
+        raise InputError(f"{what}: {single()}")
+    if isinstance(value, Mapping | Set) or not isinstance(value, Iterable):
+        raise InputError(f"{what}: expected a list of {kind}, not {type(value).__name__}")
+    items = list(value)
+    if not items:
+        raise InputError(f"{what}: {empty}")
+    return items
+
+
 def as_paths(value: Any, what: str) -> list[str]:
     """A list of paths (str or os.PathLike), as lists of texts are checked: a single path
     is refused, not read character by character ('/', 't', 'm', ...)."""
-    if isinstance(value, str | bytes | os.PathLike):
-        raise InputError(
-            f"{what}: got a single path ({value!r:.80}); pass a list of paths, e.g. [path]"
-        )
-    if isinstance(value, Mapping | Set) or not isinstance(value, Iterable):
-        raise InputError(f"{what}: expected a list of paths, not {type(value).__name__}")
-    paths = list(value)
-    if not paths:
-        raise InputError(f"{what}: an empty list; give at least one path")
+    paths = as_list(
+        value,
+        what,
+        "paths",
+        lambda: f"got a single path ({value!r:.80}); pass a list of paths, e.g. [path]",
+        "an empty list; give at least one path",
+        (str, bytes, os.PathLike),
+    )
     return [as_path(path, f"{what}: item #{i + 1}") for i, path in enumerate(paths)]
