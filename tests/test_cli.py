@@ -1706,6 +1706,50 @@ def test_an_output_under_a_file_or_a_damaged_archive_is_said_as_it_is(
     assert err.endswith("\n1 record(s) could not be read (not counted)\n")
 
 
+def test_tag_makes_a_damaged_or_unbounded_reuters_source_its_bad_record(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    import tarfile
+
+    sgml = tmp_path / "reut2-000.sgm"
+    sgml.write_text(
+        "".join(
+            f'<REUTERS NEWID="{i}"><TOPICS><D>crude</D></TOPICS><TEXT><BODY>oil {i}</BODY>'
+            "</TEXT></REUTERS>\n"
+            for i in range(300)
+        )
+    )
+    archive = tmp_path / "r.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for k in range(3):
+            tar.add(sgml, arcname=f"reut2-00{k}.sgm")
+    raw = bytearray(archive.read_bytes())
+    raw[len(raw) * 2 // 3] ^= 0x55
+    archive.write_bytes(bytes(raw))
+    # A FIFO among a directory's reut2-*.sgm files: before, every command hung on it.
+    folder = tmp_path / "rf"
+    folder.mkdir()
+    os.mkfifo(folder / "reut2-000.sgm")
+    # Before: the damaged archive gave part of its documents, or garbled ones, with exit 0.
+    from conftest import deadline
+
+    with deadline(60):
+        code, out, err = cli(
+            capsys, "tag", str(model_dir), str(archive), str(folder), str(sgml), "-f", "reuters"
+        )
+    assert code == 1
+    warned = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 2, err
+    assert re.search(r"r\.tar\.gz: not a readable tar archive \(", warned[0])
+    assert warned[1].endswith(
+        "rf/reut2-000.sgm: a named pipe, not a regular file; the reuters reader reads each "
+        "reut2-*.sgm as a regular file"
+    )
+    records = [json.loads(line) for line in out.splitlines()]
+    assert [r["id"] for r in records[:2]] == ["r", "rf"] and all("error" in r for r in records[:2])
+    assert len(records) == 2 + 300  # the other input is tagged
+
+
 def test_undecodable_file_name_bytes_never_reach_the_terminal_raw(
     model_dir: Path, tmp_path: Path
 ) -> None:

@@ -2075,3 +2075,144 @@ def test_a_path_too_long_to_open_in_a_text_directory_is_named_and_the_rest_read(
             os.close(child)
             os.rmdir(name, dir_fd=parent)
         os.close(fds[0])
+
+
+def _reuters_sgml(first: int, count: int) -> bytes:
+    """`count` small Reuters documents, NEWIDs from `first`, as one reut2-*.sgm file."""
+    doc = (
+        '<REUTERS TOPICS="YES" LEWISSPLIT="TRAIN" NEWID="{}"><TOPICS><D>{}</D></TOPICS>'
+        "<TEXT><BODY>{} prices rose {}</BODY></TEXT></REUTERS>\n"
+    )
+    topics = ("crude", "grain")
+    return "".join(
+        doc.format(i, topics[i % 2], topics[i % 2], i) for i in range(first, first + count)
+    ).encode("latin-1")
+
+
+def _reuters_archive(path: Path, mode: str = "w:gz") -> list[tuple[str, tuple[str, ...]]]:
+    """A three-member Reuters archive at `path`; returns its documents' ids and topics."""
+    import tarfile
+
+    with tarfile.open(path, mode) as tar:
+        for k in range(3):
+            data = _reuters_sgml(k * 40, 40)
+            member = tarfile.TarInfo(f"reut2-00{k}.sgm")
+            member.size = len(data)
+            tar.addfile(member, io.BytesIO(data))
+    return [(str(i), (("crude", "grain")[i % 2],)) for i in range(120)]
+
+
+def test_reuters_refuses_a_pipe_or_device_among_its_files(tmp_path: Path) -> None:
+    # Before: a named pipe hung every command, and /dev/zero ended in a MemoryError.
+    for kind, make in (("a named pipe", os.mkfifo), ("a character device", None)):
+        folder = tmp_path / kind.replace(" ", "_")
+        folder.mkdir()
+        (folder / "reut2-000.sgm").write_bytes(_reuters_sgml(0, 3))
+        odd = folder / "reut2-001.sgm"
+        if make is None:
+            odd.symlink_to("/dev/zero")
+        else:
+            make(odd)
+        with (
+            deadline(20),
+            pytest.raises(
+                CorpusFormatError,
+                match=rf"reut2-001\.sgm: {kind}, not a regular file; the reuters reader reads "
+                r"each reut2-\*\.sgm as a regular file$",
+            ),
+        ):
+            list(open_corpus(folder))
+
+
+def test_reuters_refuses_binary_files_and_holds_no_more_than_its_bounds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tarfile
+
+    # A sparse 4 GiB file takes a few KB on disk: before, read whole into a MemoryError.
+    sparse = tmp_path / "sparse" / "reut2-000.sgm"
+    sparse.parent.mkdir()
+    sparse.write_bytes(_reuters_sgml(0, 1))
+    os.truncate(sparse, 4 << 30)
+    with pytest.raises(CorpusFormatError, match=r"reut2-000\.sgm: looks like a binary file"):
+        list(open_corpus(sparse.parent))
+    # Text past the bound for one file: refused as it streams in, and a member as its tar
+    # header tells, before it is inflated.
+    monkeypatch.setattr(config, "MAX_RECORD_BYTES", 5_000)
+    big = tmp_path / "big" / "reut2-000.sgm"
+    big.parent.mkdir()
+    big.write_bytes(_reuters_sgml(0, 100))
+    one_file = r"more than the 5,000 bytes topicclf reads from one reut2-\*\.sgm file"
+    with pytest.raises(CorpusFormatError, match=rf"big/reut2-000\.sgm: {one_file}"):
+        list(open_corpus(big.parent))
+    with pytest.raises(CorpusFormatError, match=rf"big/reut2-000\.sgm: {one_file}"):
+        list(open_corpus(big, format="reuters"))
+    archive = tmp_path / "big.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(big, arcname=big.name)
+    size = big.stat().st_size
+    with pytest.raises(
+        CorpusFormatError, match=rf"big\.tar\.gz:reut2-000\.sgm: {size:,} bytes, {one_file}"
+    ):
+        list(open_corpus(archive, format="reuters"))
+    # All the files of one source: each within its bound, together past theirs.
+    monkeypatch.setattr(config, "MAX_RECORD_BYTES", 64 << 20)
+    monkeypatch.setattr(config, "MAX_REUTERS_BYTES", 2 * size - 1)
+    (big.parent / "reut2-001.sgm").write_bytes(big.read_bytes())
+    with pytest.raises(
+        CorpusFormatError,
+        match=rf"reut2-001\.sgm: more than the {size - 1:,} bytes left of the "
+        rf"{2 * size - 1:,} topicclf reads from the reut2-\*\.sgm files of one Reuters source",
+    ):
+        list(open_corpus(big.parent))
+
+
+def test_reuters_archive_damaged_after_its_first_member_is_refused(tmp_path: Path) -> None:
+    import tarfile
+
+    whole = tmp_path / "whole.tar"
+    expected = _reuters_archive(whole, "w")
+    assert [(d.id, d.labels) for d in open_corpus(whole, format="reuters")] == expected
+    # A damaged second header: tarfile took it for the archive's end, and the documents of
+    # the second and third members were lost with exit 0.
+    with tarfile.open(whole) as tar:
+        second = tar.getmembers()[1].offset
+    raw = bytearray(whole.read_bytes())
+    raw[second + 20] ^= 0x55
+    damaged = tmp_path / "damaged.tar"
+    damaged.write_bytes(bytes(raw))
+    with pytest.raises(
+        CorpusFormatError,
+        match=rf"damaged\.tar: not a readable tar archive \(damaged: its tar data at byte "
+        rf"{second:,} is neither a member's header nor the zeros after the last one",
+    ):
+        list(open_corpus(damaged, format="reuters"))
+    # gzip: one changed byte fails the CRC at the end of the stream, which is now read.
+    archive = tmp_path / "r.tar.gz"
+    _reuters_archive(archive)
+    raw = bytearray(archive.read_bytes())
+    raw[len(raw) * 2 // 3] ^= 0x55
+    archive.write_bytes(bytes(raw))
+    with pytest.raises(CorpusFormatError, match=r"r\.tar\.gz: not a readable tar archive \("):
+        list(open_corpus(archive, format="reuters"))
+
+
+@PROPERTY
+@given(st.sampled_from(["gz", "bz2", "xz"]), st.floats(0, 1, exclude_max=True), st.integers(1, 255))
+def test_a_changed_byte_in_a_reuters_archive_is_never_read_silently(
+    compression: str, where: float, change: int
+) -> None:
+    # Before: 400 to 1,148 of 1,200 documents, or garbled ones, with exit 0.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"r.tar.{compression}"
+        expected = _reuters_archive(path, f"w:{compression}")
+        raw = bytearray(path.read_bytes())
+        raw[int(len(raw) * where)] ^= change
+        path.write_bytes(bytes(raw))
+        try:
+            docs = list(open_corpus(path, format="reuters"))
+        except CorpusFormatError as exc:
+            assert "not a readable tar archive" in str(exc) or "no reut2-*.sgm" in str(exc)
+            return
+    # Only a byte nothing checks and nothing reads (a gzip header's time stamp) leaves it be.
+    assert [(d.id, d.labels) for d in docs] == expected

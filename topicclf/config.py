@@ -94,6 +94,10 @@ HEARTBEAT_SECONDS = 30.0
 # record and reading skips to the next line without holding it, so an endless line (/dev/zero,
 # a gzip bomb) cannot fill memory. Documents of 50 MB are read.
 MAX_RECORD_BYTES = 64 * 1024 * 1024
+# Bytes of all the reut2-*.sgm files of one Reuters source, which the reader holds (its splits
+# need every document): Reuters-21578's 22 files are 27 MB, each under 1.4 MB. One file may
+# take MAX_RECORD_BYTES.
+MAX_REUTERS_BYTES = 256 * 1024 * 1024
 BINARY_SNIFF_BYTES = 8192  # first bytes of every text source looked at for binary content
 TAG_BATCH_SIZE = 512  # documents read, scored and written at a time by `tag`
 PREDICT_BATCH = 1024  # texts vectorized at once inside the scorer

@@ -344,10 +344,11 @@ def too_long_error(where: str, size: int, ended: bool = True) -> RecordTooLongEr
     )
 
 
-def read_capped(read: Callable[[int], bytes], where: str) -> bytes:
+def read_capped(read: Callable[[int], bytes], where: str, limit: int | None = None) -> bytes:
     """All of a source's bytes from `read(n)` calls, or `too_long_error` as soon as they pass
-    `record_limit()` (no more than the limit and one chunk is ever held)."""
-    limit = record_limit()
+    `limit` (by default `record_limit()`, which the error names: a caller with another limit
+    words its own); no more than the limit and one chunk is ever held."""
+    limit = record_limit() if limit is None else limit
     parts: list[bytes] = []
     size = 0
     while chunk := read(1 << 20):

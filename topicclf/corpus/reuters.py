@@ -12,17 +12,29 @@ from __future__ import annotations
 
 import html
 import lzma
+import os
 import re
+import stat
 import tarfile
 import warnings
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from topicclf.corpus.base import CorpusOptions, clean_labels
+from topicclf import config
+from topicclf.corpus.base import (
+    BinarySniffer,
+    CorpusOptions,
+    RecordTooLongError,
+    clean_labels,
+    file_kind,
+    open_regular_bytes,
+    read_capped,
+    record_limit,
+)
 from topicclf.errors import CorpusFormatError, TruncatedDocumentWarning
 from topicclf.types import Document
 
@@ -76,17 +88,75 @@ def is_reuters(path: Path) -> bool:
     return False
 
 
-def _sgml_files(path: Path) -> Iterator[tuple[str, bytes]]:
+def _sgml_files(path: Path, encoding: str) -> Iterator[tuple[str, bytes]]:
+    """The name and bytes of each reut2-*.sgm file of a source, each checked as it is read
+    (`_Budget.read`): a directory's files, one such file, or an archive's members."""
+    budget = _Budget(path, encoding)
     if path.is_dir():
         for file in sorted(p for p in path.iterdir() if _FILE.search(p.name)):
-            yield str(file), file.read_bytes()
+            yield str(file), _read_file(file, budget)
     elif _FILE.search(path.name):
-        yield str(path), path.read_bytes()
+        yield str(path), _read_file(path, budget)
     else:
-        yield from _archive_files(path)
+        yield from _archive_files(path, budget)
 
 
-def _archive_files(path: Path) -> Iterator[tuple[str, bytes]]:
+class _Budget:
+    """The bytes a Reuters source may still give: each file at most `record_limit()`, all of
+    them at most `config.MAX_REUTERS_BYTES`. The reader holds every document (its splits need
+    them all), so a sparse 9 GB file, /dev/zero or a member inflating to gigabytes must stop
+    at a bound, not in a MemoryError."""
+
+    def __init__(self, source: Path, encoding: str) -> None:
+        self.source = source
+        self.encoding = encoding
+        self.left = config.MAX_REUTERS_BYTES
+
+    def check(self, where: str, size: int) -> None:
+        """Refuse a file of `size` bytes that would pass a bound, before it is read."""
+        if size > min(record_limit(), self.left):
+            raise self._too_long(where, f"{size:,} bytes, ")
+
+    def read(self, read: Callable[[int], bytes], where: str) -> bytes:
+        """A file's bytes from `read(n)`, refused when binary or past a bound."""
+        try:
+            raw = read_capped(
+                BinarySniffer(read, where, self.encoding), where, min(record_limit(), self.left)
+            )
+        except RecordTooLongError:
+            raise self._too_long(where, "") from None
+        self.left -= len(raw)
+        return raw
+
+    def _too_long(self, where: str, size: str) -> CorpusFormatError:
+        if record_limit() <= self.left:
+            return CorpusFormatError(
+                f"{where}: {size}more than the {record_limit():,} bytes topicclf reads from one "
+                "reut2-*.sgm file (Reuters-21578's are under 1.4 MB each); is this the "
+                "Reuters-21578 distribution?"
+            )
+        return CorpusFormatError(
+            f"{where}: {size}more than the {self.left:,} bytes left of the "
+            f"{config.MAX_REUTERS_BYTES:,} topicclf reads from the reut2-*.sgm files of one "
+            f"Reuters source ({self.source}; Reuters-21578's 22 files hold 27 MB); is this "
+            "the Reuters-21578 distribution?"
+        )
+
+
+def _read_file(file: Path, budget: _Budget) -> bytes:
+    """One reut2-*.sgm file's bytes; a named pipe, device or directory is refused before it
+    is opened (a pipe would be waited on for ever, /dev/zero read without end)."""
+    mode = os.stat(file).st_mode
+    if not stat.S_ISREG(mode):
+        raise CorpusFormatError(
+            f"{file}: {file_kind(mode)}, not a regular file; the reuters reader reads each "
+            "reut2-*.sgm as a regular file"
+        )
+    with open_regular_bytes(str(file)) as handle:  # refuses one swapped for a pipe meanwhile
+        return budget.read(handle.read, str(file))
+
+
+def _archive_files(path: Path, budget: _Budget) -> Iterator[tuple[str, bytes]]:
     """The reut2-*.sgm files of a tar archive (plain, gzip, bzip2 or xz), by name."""
     try:
         with tarfile.open(path) as tar:
@@ -94,17 +164,41 @@ def _archive_files(path: Path) -> Iterator[tuple[str, bytes]]:
                 (m for m in tar.getmembers() if m.isfile() and _FILE.search(m.name)),
                 key=lambda m: m.name,
             )
+            # Checked whole before any member is read: damage garbles a member (into NUL
+            # bytes, say) before the checksum at the end can tell that it is damage.
+            _read_to_end(tar, path)
             if not members:
                 raise CorpusFormatError(f"{path}: no reut2-*.sgm files in the archive")
             for member in members:
+                where = f"{path}:{member.name}"
+                budget.check(where, member.size)  # as the header says, before inflating
                 handle = tar.extractfile(member)
                 assert handle is not None
-                raw = handle.read()
-                yield f"{path}:{member.name}", raw
+                yield where, budget.read(handle.read, where)
     except _TAR_ERRORS as exc:
         raise CorpusFormatError(
             f"{path}: not a readable tar archive ({_tar_reason(exc)})"
         ) from None
+
+
+def _read_to_end(tar: tarfile.TarFile, path: Path) -> None:
+    """Read an archive from where tarfile found its end to the end of the stream, which must
+    hold only zero bytes. tarfile takes a damaged header for the end of the archive (the
+    members after it were lost without a word), and a compressed stream is checked (gzip's
+    CRC, bzip2's and xz's checks) only at its end, so a changed byte went unseen."""
+    assert tar.fileobj is not None
+    tar.fileobj.seek(tar.offset)
+    position = tar.offset
+    while chunk := tar.fileobj.read(1 << 20):
+        data = chunk.lstrip(b"\0")
+        if data:
+            at = position + len(chunk) - len(data)
+            raise CorpusFormatError(
+                f"{path}: not a readable tar archive (damaged: its tar data at byte {at:,} "
+                "is neither a member's header nor the zeros after the last one, so the "
+                "members from there on cannot be read)"
+            )
+        position += len(chunk)
 
 
 def _tar_reason(exc: Exception) -> str:
@@ -209,7 +303,7 @@ def _load(path: str, mtime: float, encoding: str) -> tuple[tuple[_Record, ...], 
     # Cached, so the notes are returned (and warned about on every read), not warned here.
     records: list[_Record] = []
     notes: list[str] = []
-    for name, raw in _sgml_files(Path(path)):
+    for name, raw in _sgml_files(Path(path), encoding):
         file_records, file_notes = _parse(name, raw, encoding)
         records.extend(file_records)
         notes.extend(file_notes)
