@@ -233,7 +233,12 @@ def test_keras_file_not_matching_labels(saved_embedding: Path, tmp_path: Path) -
         del manifest["files"]["linear.safetensors"]
         (broken / "manifest.json").write_text(json.dumps(manifest))
     _rerecord(broken, "labels.json", "thresholds.json")
-    with pytest.raises(ModelBundleError, match="network has 4 outputs but labels.json lists 3"):
+    # Refused from config.json, before Keras builds the network.
+    with pytest.raises(
+        ModelBundleError,
+        match=r"model.keras: the network's output is \(\?, 4\), and the model has 3 topics; "
+        "the model directory is inconsistent",
+    ):
         TopicClassifier.load(broken)
 
 
@@ -288,20 +293,140 @@ def test_truncated_keras_file(saved_embedding: Path, tmp_path: Path) -> None:
 def test_a_keras_file_describing_more_weights_than_it_stores_is_refused_before_building(
     saved_embedding: Path, tmp_path: Path
 ) -> None:
-    """Keras allocates every layer before reading weights: a forged embedding of 10^9 x 10^4
-    would ask for 40 TB. The count from config.json is held against the stored weights."""
+    """Keras allocates every layer before reading weights. A forged hidden layer of 20,000,000
+    units without a bias, whose recorded input widths say 0, counted no weights and made
+    Keras allocate 16 x 20,000,000 (the width it derives). Widths are derived as Keras does."""
 
     def bigger(layer: dict[str, Any]) -> None:
-        if layer["class_name"] == "Embedding":
-            layer["config"].update(input_dim=10**9, output_dim=10**4)
+        name = layer["config"]["name"]
+        if name == "hidden_0":
+            layer["config"].update(units=20_000_000, use_bias=False)
+        if name == "topics":
+            layer["build_config"]["input_shape"] = [None, 20_000_000]
+        for node in layer["inbound_nodes"]:  # the widths the file records: ignored
+            for tensor in node["args"]:
+                if isinstance(tensor, dict) and name in ("hidden_0", "topics", "dropout_out"):
+                    tensor["config"]["shape"] = [None, 0]
 
     broken = _forge_keras_layers(saved_embedding, tmp_path, bigger)
     with pytest.raises(
         ModelBundleError,
-        match=r"model.keras: its configuration describes 10,000,\d{3},\d{3},\d{3} weights .* "
-        r"but the file stores [\d,]+ bytes of weights; refused before Keras allocates them",
+        match=r"model.keras: its configuration describes 400,00\d,\d{3} weights \(1,600,0[\d,]+ "
+        r"bytes\) but the file stores [\d,]+ bytes of weights; refused before Keras allocates",
     ):
         TopicClassifier.load(broken, engine="keras")
+
+
+def _set(name: str, **settings: Any) -> Callable[[dict[str, Any]], None]:
+    """An edit giving the layer `name` these settings (`build_config` replaces its build)."""
+
+    def edit(layer: dict[str, Any]) -> None:
+        if layer["config"]["name"] == name:
+            if "build_config" in settings:
+                layer["build_config"] = settings["build_config"]
+            layer["config"].update({k: v for k, v in settings.items() if k != "build_config"})
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        # Keras builds a layer from its recorded build before wiring it.
+        (
+            _set("hidden_0", build_config={"input_shape": [None, 10**9]}),
+            r"layer 'hidden_0' records a build of \{'input_shape': \[None, 1000000000\]\}, "
+            r"and is wired to inputs of \(\?, 16\); refused",
+        ),
+        (_set("hidden_0", build_config={"shapes_dict": {}}), "records a build of"),
+        (
+            _set("embedding", input_dim=10**9),
+            r"an embedding of 1,000,000,000 words, and the model's features have \d+; refused",
+        ),
+        (
+            _set("hidden_0", lora_rank=10**6),
+            r"layer 'hidden_0' \(Dense\) has 'lora_rank' set, which no topicclf network has; "
+            "refused",
+        ),
+        (
+            _set("embedding", quantization_config={}),
+            r"layer 'embedding' \(Embedding\) has 'quantization_config' set",
+        ),
+        (_set("dropout_0", noise_shape=[10**6, 10**6]), "'noise_shape' set"),
+        (
+            _set("hidden_0", dtype={"class_name": "DTypePolicy", "config": {"name": "int8"}}),
+            r"layer 'hidden_0' \(Dense\) has dtype .*int8.*, not float32; refused",
+        ),
+        # A width of 0 lets a layer of any size count no weights, then allocate per text.
+        (
+            _set("embedding", output_dim=0),
+            r"not a network topicclf wrote \(ValueError: a size of '0'",
+        ),
+        (_set("hidden_0", units=-1), "a size of '-1'"),
+        (
+            _set("tokens", batch_shape=[None, 10**6]),
+            r"the network's input 'tokens' has shape \(\?, 1000000\), and the model's "
+            r"features give \(\?, \d+\); refused",
+        ),
+        (
+            _set("topics", units=5),
+            r"the network's output is \(\?, 5\), and the model has 4 topics",
+        ),
+        # Within the byte slack, but not the weights stored.
+        (
+            lambda layer: (
+                _set("hidden_0", units=33)(layer)
+                or _set("topics", build_config={"input_shape": [None, 33]})(layer)
+            ),
+            r"its configuration gives weights of shapes .*\(16, 33\).* but the file stores "
+            r".*\(16, 32\).*; refused before Keras allocates them",
+        ),
+    ],
+)
+def test_a_keras_file_whose_layers_would_allocate_what_the_model_does_not_justify_is_refused(
+    saved_embedding: Path, tmp_path: Path, edit: Callable[[dict[str, Any]], None], match: str
+) -> None:
+    """Every way config.json sets what Keras allocates is held against the model's sizes and
+    the weights stored, before Keras builds a layer."""
+    broken = _forge_keras_layers(saved_embedding, tmp_path, edit)
+    with pytest.raises(ModelBundleError, match=match):
+        TopicClassifier.load(broken, engine="keras")
+
+
+def test_a_convolution_network_loads_and_a_forged_convolution_is_refused(
+    tiny_docs: list[Document], tmp_path: Path
+) -> None:
+    """The Conv1D shapes derived here are those Keras builds; forged filters are refused."""
+    import warnings
+
+    from conftest import tiny_config
+
+    config = tiny_config("embedding", epochs=1).with_overrides(
+        ["network.conv_filters=8", "network.kernel_size=3"]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = TopicClassifier(config=config).fit(
+            [d.text for d in tiny_docs], [d.labels for d in tiny_docs]
+        )
+    saved = clf.save(tmp_path / "conv")
+    texts = [d.text for d in tiny_docs]
+    np.testing.assert_allclose(
+        TopicClassifier.load(saved).predict_proba(texts), clf.predict_proba(texts), atol=1e-6
+    )
+    forged = _forge_keras_layers(
+        saved,
+        tmp_path / "f",
+        lambda layer: (
+            _set("conv", filters=10**6)(layer)
+            or _set("hidden_0", build_config={"input_shape": [None, 10**6]})(layer)
+        ),
+    )
+    with pytest.raises(ModelBundleError, match=r"describes [\d,]+ weights .* refused before"):
+        TopicClassifier.load(forged)
+    grouped = _forge_keras_layers(saved, tmp_path / "g", _set("conv", groups=2))
+    with pytest.raises(ModelBundleError, match="a grouped or channels-first convolution"):
+        TopicClassifier.load(grouped)
 
 
 def _forge_keras_layers(

@@ -259,7 +259,9 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
         specs = dense_weight_specs(
             featurizer.n_features, net.hidden_units, len(classes), wide=wide_path(config)
         )
-        network = _load_network(files, manifest, engine, policy.multiclass, specs)
+        network = _load_network(
+            files, manifest, engine, policy.multiclass, specs, featurizer, len(classes)
+        )
     if network is None:  # a dense network kept as weights alone, asked for as Keras
         network = _rebuild_keras(config, featurizer, len(classes), policy.multiclass, files, specs)
     _check_network(path, network, featurizer, len(classes))
@@ -415,6 +417,8 @@ def _load_network(
     engine: str,
     multiclass: bool,
     specs: dict[str, ArraySpec],
+    featurizer: Featurizer,
+    n_topics: int,
 ) -> Any:
     has_weights = files.has(WEIGHTS_FILE)
     where = f"{files.directory}/{files.name(WEIGHTS_FILE)}"
@@ -431,7 +435,7 @@ def _load_network(
             raise ModelBundleError(f"{where}: {exc}") from None
     if not files.has(MODEL_FILE):
         return None
-    return _load_keras(files, manifest)
+    return _load_keras(files, manifest, featurizer, n_topics)
 
 
 def check_counts(path: Path, manifest: dict[str, Any], n_topics: int, n_features: int) -> None:
@@ -510,12 +514,20 @@ def _rebuild_keras(
     return model
 
 
-def _load_keras(files: ModelFiles, manifest: dict[str, Any]) -> Any:
+def _load_keras(
+    files: ModelFiles, manifest: dict[str, Any], featurizer: Featurizer, n_topics: int
+) -> Any:
     from topicclf.model.networks import keras_module
 
     files.check(MODEL_FILE)  # Keras opens the file itself: check it is the recorded one first
     path = files.directory
-    check_keras_file(path / files.name(MODEL_FILE))
+    tfidf = isinstance(featurizer, TfidfFeaturizer)
+    check_keras_file(
+        path / files.name(MODEL_FILE),
+        inputs=_network_input(featurizer),
+        topics=n_topics,
+        vocabulary=None if tfidf else featurizer.n_features,  # the embedding's rows
+    )
     keras = keras_module()
     try:
         return keras.models.load_model(path / MODEL_FILE, compile=False, safe_mode=True)
@@ -533,15 +545,18 @@ def _check_network(path: Path, network: Any, featurizer: Featurizer, n_topics: i
         raise ModelBundleError(
             f"{path}: the network has {outputs} outputs but {LABELS_FILE} lists {n_topics} topics"
         )
-    expected = (
-        featurizer.n_features
-        if isinstance(featurizer, TfidfFeaturizer)
-        else getattr(featurizer, "sequence_length_", 0)
-    )
+    expected = _network_input(featurizer)
     if n_inputs(network) != expected:
         raise ModelBundleError(
             f"{path}: the network takes {n_inputs(network)} inputs but the features give {expected}"
         )
+
+
+def _network_input(featurizer: Featurizer) -> int:
+    """The width of the network's input: TF-IDF features, or a sequence's token ids."""
+    if isinstance(featurizer, TfidfFeaturizer):
+        return featurizer.n_features
+    return int(getattr(featurizer, "sequence_length_", None) or 0)
 
 
 def _load_blend(
