@@ -1668,6 +1668,74 @@ def test_a_text_the_token_pattern_times_out_on_is_a_422_that_holds_up_no_other_r
     )
 
 
+def test_slow_texts_hold_only_their_models_own_threads_and_excess_requests_get_503(
+    served: ServedModel, slow_pattern_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More slow requests than the event loop's default pool has threads: before, they
+    filled it, and a long text for another model (tagged in that pool) and every request of
+    the slow model waited behind them (6.8 s). Now the slow model tags in threads of its own,
+    as many requests at once as it has threads, and answers the rest 503 at once."""
+    from topicclf.config import SERVE_PATTERN_THREADS
+
+    _slow_texts_fail_fast(monkeypatch, 3.0)
+    slow = ServedModel("slow", slow_pattern_model, TopicClassifier.load(slow_pattern_model))
+    default_pool = min(32, (os.cpu_count() or 1) + 4)  # asyncio's default executor
+    count = max(default_pool, SERVE_PATTERN_THREADS) + 2
+    # Distinct texts: a text that ran out of time once fails at once when asked again.
+    bodies = [json.dumps({"text": str(i % 10) * (40 + i)}).encode() for i in range(count)]
+    answers: list[tuple[int, dict[str, Any]]] = []
+    with serve_in_thread({"model": served, "slow": slow}, _options(max_body=60_000)) as address:
+        senders = [
+            threading.Thread(
+                target=lambda b=body: answers.append(request(address, "POST", "/models/slow/tag", b))
+            )
+            for body in bodies
+        ]
+        for sender in senders:
+            sender.start()
+        deadline = time.monotonic() + 30
+        while len(answers) < count - SERVE_PATTERN_THREADS and time.monotonic() < deadline:
+            time.sleep(0.01)
+        long_text = json.dumps({"text": "oil prices rose " * 2000}).encode()  # 32,000 characters
+        assert request(address, "POST", "/models/model/tag", long_text)[0] == 200
+        assert request(address, "GET", "/health")[0] == 200
+        busy = request(address, "POST", "/models/slow/tag", b'{"text": "oil prices"}')
+        assert any(sender.is_alive() for sender in senders)  # all while slow texts still ran
+        for sender in senders:
+            sender.join()
+        assert request(address, "POST", "/models/slow/tag", b'{"text": "oil prices"}')[0] == 200
+    assert busy == (
+        503,
+        {
+            "error": f"model 'slow' is tagging {SERVE_PATTERN_THREADS} requests at once, the "
+            "most it takes: its custom token pattern may take seconds on a text; retry shortly"
+        },
+    )
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [422] * SERVE_PATTERN_THREADS + [503] * (count - SERVE_PATTERN_THREADS)
+    assert slow.busy == 0
+
+
+def test_the_busy_503_says_when_to_retry(
+    slow_pattern_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import SLOW_TEXT
+
+    from topicclf.config import SERVE_PATTERN_THREADS
+
+    _slow_texts_fail_fast(monkeypatch, 1.0)
+    slow = ServedModel("slow", slow_pattern_model, TopicClassifier.load(slow_pattern_model))
+
+    async def crowd() -> list[Any]:
+        texts = [[SLOW_TEXT + "1" * i] for i in range(SERVE_PATTERN_THREADS + 1)]
+        return await asyncio.gather(*(slow.tag(t, Rule()) for t in texts), return_exceptions=True)
+
+    *_, refused = asyncio.run(crowd())
+    assert isinstance(refused, ApiError)
+    assert (refused.status, refused.headers) == (503, {"Retry-After": "1"})
+    slow.close()
+
+
 def test_a_slow_text_fails_only_its_own_request_in_a_batch(
     slow_pattern_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
