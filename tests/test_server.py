@@ -4,6 +4,7 @@ routes, pinned error messages, hostile requests, timeouts, several models, failu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import io
 import json
@@ -1025,11 +1026,14 @@ def test_model_names_are_checked(
     assert message in capsys.readouterr().err
 
 
-def _start(args: list[str], warnings: list[str] | None = None) -> tuple[subprocess.Popen[str], int]:
+def _start(
+    args: list[str], warnings: list[str] | None = None, options: tuple[str, ...] = (), **popen: Any
+) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "topicclf", "serve", *args, "--port", "0"],
+        [sys.executable, "-m", "topicclf", *options, "serve", *args, "--port", "0"],
         stderr=subprocess.PIPE,
         text=True,
+        **popen,
     )
     assert proc.stderr is not None
     line = proc.stderr.readline()
@@ -1059,6 +1063,96 @@ def test_serve_command_finishes_requests_in_flight_on_sigterm(model_dir: Path) -
     finally:
         proc.kill()
         proc.wait()
+
+
+def _close_stdout() -> None:
+    os.close(1)
+
+
+@pytest.mark.parametrize("stdout", ["closed", os.devnull, "/dev/full"])
+def test_serve_logs_every_request_on_stderr_whatever_stdout_is(
+    model_dir: Path, stdout: str
+) -> None:
+    """-v logs requests on stderr, as `serve --help` says (uvicorn wrote them to stdout:
+    /dev/full made a 95-line traceback of each; a closed stdout stopped the start with
+    'internal error: ValueError: Unable to configure formatter')."""
+    if not Path(os.devnull if stdout == "closed" else stdout).exists():
+        pytest.skip(f"no {stdout} here")
+    with contextlib.ExitStack() as stack:
+        popen: dict[str, Any] = {"preexec_fn": _close_stdout}
+        if stdout != "closed":
+            popen = {"stdout": stack.enter_context(open(stdout, "w"))}
+        proc, port = _start([str(model_dir)], options=("-v",), **popen)
+        try:
+            assert request(("127.0.0.1", port), "GET", "/health")[0] == 200
+            proc.terminate()
+            _, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+            proc.wait()
+    assert re.search(r'INFO: +127\.0\.0\.1:\d+ - "GET /health HTTP/1\.1" 200', err), err
+    assert "Traceback" not in err and "Logging error" not in err, err
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_serve_v_refuses_a_stderr_it_cannot_log_to(model_dir: Path) -> None:
+    """The request log -v asks for would be lost: the server does not start (exit 1; the
+    message goes to that stderr, as far as it can)."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "topicclf", "-v", "serve", str(model_dir), "--port", "0"],
+            stderr=full,
+            timeout=30,
+        )
+    assert done.returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [
+        ("closed", r"\] standard error is closed \(started with 2>&-\); -v logs every request"),
+        ("read", r"\] standard error is open for reading only \(started with 2<FILE\?\)"),
+        ("full", r"\] standard error is /dev/full, where every write fails"),
+    ],
+)
+def test_an_unusable_log_stream_is_named(
+    how: str, message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from topicclf.cli.common import check_writable
+
+    if how == "full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    path = tmp_path / "f"
+    path.write_text("")
+    stream = {"closed": None, "read": "r", "full": "w"}[how]
+    target = Path("/dev/full") if how == "full" else path
+    with contextlib.ExitStack() as stack:
+        handle = None if stream is None else stack.enter_context(open(target, stream))
+        monkeypatch.setattr(sys, "stderr", handle)
+        with pytest.raises(OSError, match=message):
+            check_writable("stderr", "-v logs every request there; redirect it to a file")
+
+
+def test_the_server_log_drops_a_record_it_cannot_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log line that cannot be written is dropped, with no traceback: logging's own
+    handling wrote 95 lines of one per request."""
+    from topicclf.server.run import ServerLog
+
+    class Failing(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    handler = ServerLog()
+    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, "GET /", None, None)
+    seen = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", Failing())
+    monkeypatch.setattr(logging, "raiseExceptions", True)
+    handler.emit(record)  # no exception, nothing printed (where could it be?)
+    monkeypatch.setattr(sys, "stderr", None)
+    handler.emit(record)
+    monkeypatch.setattr(sys, "stderr", seen)  # looked up at each record
+    handler.emit(record)
+    assert seen.getvalue() == "GET /\n"
 
 
 def test_serve_command_with_two_workers_and_two_models(model_dir: Path) -> None:
@@ -1666,6 +1760,76 @@ def test_a_text_the_token_pattern_times_out_on_is_a_422_that_holds_up_no_other_r
         r"repetition unambiguous",
         answer["error"],
     )
+
+
+def test_slow_texts_hold_only_their_models_own_threads_and_excess_requests_get_503(
+    served: ServedModel, slow_pattern_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More slow requests than the event loop's default pool has threads: before, they
+    filled it, and a long text for another model (tagged in that pool) and every request of
+    the slow model waited behind them (6.8 s). Now the slow model tags in threads of its own,
+    as many requests at once as it has threads, and answers the rest 503 at once."""
+    from topicclf.config import SERVE_PATTERN_THREADS
+
+    _slow_texts_fail_fast(monkeypatch, 3.0)
+    slow = ServedModel("slow", slow_pattern_model, TopicClassifier.load(slow_pattern_model))
+    default_pool = min(32, (os.cpu_count() or 1) + 4)  # asyncio's default executor
+    count = max(default_pool, SERVE_PATTERN_THREADS) + 2
+    # Distinct texts: a text that ran out of time once fails at once when asked again.
+    bodies = [json.dumps({"text": str(i % 10) * (40 + i)}).encode() for i in range(count)]
+    answers: list[tuple[int, dict[str, Any]]] = []
+    with serve_in_thread({"model": served, "slow": slow}, _options(max_body=60_000)) as address:
+        senders = [
+            threading.Thread(
+                target=lambda b=body: answers.append(
+                    request(address, "POST", "/models/slow/tag", b)
+                )
+            )
+            for body in bodies
+        ]
+        for sender in senders:
+            sender.start()
+        deadline = time.monotonic() + 30
+        while len(answers) < count - SERVE_PATTERN_THREADS and time.monotonic() < deadline:
+            time.sleep(0.01)
+        long_text = json.dumps({"text": "oil prices rose " * 2000}).encode()  # 32,000 characters
+        assert request(address, "POST", "/models/model/tag", long_text)[0] == 200
+        assert request(address, "GET", "/health")[0] == 200
+        busy = request(address, "POST", "/models/slow/tag", b'{"text": "oil prices"}')
+        assert any(sender.is_alive() for sender in senders)  # all while slow texts still ran
+        for sender in senders:
+            sender.join()
+        assert request(address, "POST", "/models/slow/tag", b'{"text": "oil prices"}')[0] == 200
+    assert busy == (
+        503,
+        {
+            "error": f"model 'slow' is tagging {SERVE_PATTERN_THREADS} requests at once, the "
+            "most it takes: its custom token pattern may take seconds on a text; retry shortly"
+        },
+    )
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [422] * SERVE_PATTERN_THREADS + [503] * (count - SERVE_PATTERN_THREADS)
+    assert slow.busy == 0
+
+
+def test_the_busy_503_says_when_to_retry(
+    slow_pattern_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import SLOW_TEXT
+
+    from topicclf.config import SERVE_PATTERN_THREADS
+
+    _slow_texts_fail_fast(monkeypatch, 1.0)
+    slow = ServedModel("slow", slow_pattern_model, TopicClassifier.load(slow_pattern_model))
+
+    async def crowd() -> list[Any]:
+        texts = [[SLOW_TEXT + "1" * i] for i in range(SERVE_PATTERN_THREADS + 1)]
+        return await asyncio.gather(*(slow.tag(t, Rule()) for t in texts), return_exceptions=True)
+
+    *_, refused = asyncio.run(crowd())
+    assert isinstance(refused, ApiError)
+    assert (refused.status, refused.headers) == (503, {"Retry-After": "1"})
+    slow.close()
 
 
 def test_a_slow_text_fails_only_its_own_request_in_a_batch(

@@ -135,6 +135,10 @@ SERVE_WORKERS_RANGE = (1, 1024)
 SERVE_INLINE_CHARS = 20_000  # batches this short are tagged on the event loop (numpy models)
 SERVE_BATCH_TEXTS = 512  # texts of waiting requests tagged in one call
 SERVE_BATCH_YIELDS = 8  # event-loop turns a batch waits for requests already arriving
+# Requests one model with a custom (time-limited) token pattern tags at once, in threads of
+# its own; more get 503 at once: its slow texts never hold other models' threads.
+SERVE_PATTERN_THREADS = 4
+SERVE_RETRY_SECONDS = 1  # the Retry-After of a 503 "busy, retry shortly"
 # What `info` shows of one open-ended part of a model (a manifest's lists, the files
 # `info --verify` finds beside the recorded ones): a model topicclf wrote stays far below; a
 # forged one is cut, saying how much, so `info` answers in about a second whatever it holds.

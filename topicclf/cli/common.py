@@ -51,31 +51,41 @@ def standard_output() -> Any:
     for reading only, /dev/full): called before any work, so a command does not train or
     score and then fail on its first line of output. A failing write names standard
     output (`stdout_error`)."""
-    if sys.stdout is None:
-        raise OSError(errno.EBADF, STDOUT_CLOSED)
+    check_writable("stdout", "redirect it to a file or /dev/null")
+    return StdoutWrites(sys.stdout)
+
+
+def check_writable(name: str, fix: str) -> None:
+    """OSError unless sys.stdout or sys.stderr (`name`) can be written: closed, open for
+    reading only or /dev/full is said before any work, with `fix` (what to do instead). One
+    check for the data on stdout and the request log `serve -v` writes on stderr."""
+    stream = getattr(sys, name)
+    number = 1 if name == "stdout" else 2
+    said = "standard output" if number == 1 else "standard error"
+    closed = f"{said} is closed (started with {'' if number == 1 else '2'}>&-); {fix}"
+    if stream is None:
+        raise OSError(errno.EBADF, closed)
     try:
-        fd = sys.stdout.fileno()
+        fd = stream.fileno()
     except (OSError, ValueError):  # io.UnsupportedOperation: captured (tests), not a file
-        return StdoutWrites(sys.stdout)
+        return
     try:
         mode, found = fcntl.fcntl(fd, fcntl.F_GETFL), os.fstat(fd)
     except OSError:
-        raise OSError(errno.EBADF, STDOUT_CLOSED) from None
+        raise OSError(errno.EBADF, closed) from None
     if mode & os.O_ACCMODE == os.O_RDONLY:
         raise OSError(
             errno.EBADF,
-            "standard output is open for reading only (started with 1<FILE?), so nothing can "
-            "be written to it; redirect it with >FILE",
+            f"{said} is open for reading only (started with {number}<FILE?), so nothing can "
+            f"be written to it; redirect it with {'' if number == 1 else '2'}>FILE",
         )
     if stat.S_ISCHR(found.st_mode) and (
         (os.major(found.st_rdev), os.minor(found.st_rdev)) == _DEV_FULL
     ):
         raise OSError(
             errno.ENOSPC,
-            "standard output is /dev/full, where every write fails (No space left on device); "
-            "redirect it to a file or /dev/null",
+            f"{said} is /dev/full, where every write fails (No space left on device); {fix}",
         )
-    return StdoutWrites(sys.stdout)
 
 
 def stdout_error(exc: OSError) -> OSError:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from topicclf.cli.common import app, examples, note, state, warn
+from topicclf.cli.common import app, check_writable, examples, note, state, warn
 from topicclf.config import (
     SERVE_BACKLOG,
     SERVE_BACKLOG_RANGE,
@@ -123,8 +123,11 @@ def serve(
     ...}]}, with optional "top_k", "threshold", "fallback", "scores", "explain" and "model",
     and answers {"results": [{"id", "labels", "scores"}]}, the records `topicclf tag` writes
     ("explain": N adds the N words that raised and lowered each topic most). Add -v to log
-    every request on stderr. SIGTERM or Ctrl-C stops it once requests in flight are done.
+    every request on stderr (all of the server's log goes there; nothing to stdout). SIGTERM
+    or Ctrl-C stops it once requests in flight are done.
     """
+    if state.verbose:  # the request log asked for would be lost: said before any work
+        check_writable("stderr", "-v logs every request there; redirect it to a file")
     from topicclf.errors import ConfigError
     from topicclf.server import ServeOptions, base_url, parse_model_specs
     from topicclf.server import serve as run_server

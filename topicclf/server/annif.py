@@ -8,6 +8,7 @@ is the decision rule `Rule(threshold, top_k=limit)`, the same topics as
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -16,7 +17,12 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from topicclf import __version__
-from topicclf.config import SERVE_ANNIF_BATCH, SERVE_ANNIF_FIELDS, SERVE_ANNIF_LIMIT
+from topicclf.config import (
+    SERVE_ANNIF_BATCH,
+    SERVE_ANNIF_FIELDS,
+    SERVE_ANNIF_LIMIT,
+    SERVE_INLINE_CHARS,
+)
 from topicclf.model.thresholds import Rule
 from topicclf.server.http import JSONBody
 from topicclf.server.models import ServedModel, Topics
@@ -291,11 +297,9 @@ def annif_router(models: Mapping[str, ServedModel]) -> APIRouter:
 
 
 async def _form_fields(request: Request) -> dict[str, Any]:
-    """The suggest form's fields, from a URL-encoded body (Annif's API takes no other) that
-    must be UTF-8 (percent-encoded or not), as the JSON routes require: Starlette would read
-    other bytes as Latin-1 and tag mojibake, also in a multipart form, which is why that is
-    refused. At most SERVE_ANNIF_FIELDS fields, counted before any is parsed: 10 MB of empty
-    fields took two seconds of the event loop. A field the form reads may come only once."""
+    """The suggest form's fields, from a URL-encoded body (Annif's API takes no other): 415
+    for another Content-Type (multipart is refused: Starlette would read its invalid UTF-8
+    as Latin-1 and tag mojibake); see `form_fields` for the body."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in ("", "application/x-www-form-urlencoded"):
         raise ApiError(
@@ -303,7 +307,23 @@ async def _form_fields(request: Request) -> dict[str, Any]:
             f"send the form as application/x-www-form-urlencoded, as Annif's API takes it "
             f"(curl --data-urlencode text@doc.txt), not {kind[:100]}",
         )
-    body = await request.body()
+    return await form_fields(await request.body())
+
+
+async def form_fields(body: bytes) -> dict[str, Any]:
+    """The fields of a URL-encoded form body (see `parse_form`). A long body is decoded in
+    the thread pool, as long texts are tagged: decoding 10 MB of `%41` escapes holds the
+    interpreter about a second, which on the event loop held every other client."""
+    if len(body) <= SERVE_INLINE_CHARS:
+        return parse_form(body)
+    return await asyncio.get_running_loop().run_in_executor(None, parse_form, body)
+
+
+def parse_form(body: bytes) -> dict[str, Any]:
+    """The fields of a URL-encoded form body that must be UTF-8 (percent-encoded or not), as
+    the JSON routes require; ApiError when it is not. At most SERVE_ANNIF_FIELDS fields,
+    counted before any is parsed: 10 MB of empty fields took two seconds. A field the form
+    reads may come only once."""
     try:
         text = body.decode("utf-8")
         pairs = parse_qsl(

@@ -1,21 +1,23 @@
 """The models a server holds, each under a name: loaded once per worker process. Short
 requests are tagged in batches (see batching.py), on the event loop for numpy-served models;
-long ones, and every one for a model whose custom token pattern may take seconds on a text,
-in the loop's thread pool, several at a time; Keras models one call at a time in a thread of
-their own (they are not documented as thread-safe)."""
+long ones in the loop's thread pool, several at a time; every one for a model whose custom
+token pattern may take seconds on a text in a few threads of that model's own (more at once
+get 503); Keras models one call at a time in a thread of their own (they are not documented
+as thread-safe)."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from topicclf.classifier import TopicClassifier
-from topicclf.config import SERVE_INLINE_CHARS
+from topicclf.config import SERVE_INLINE_CHARS, SERVE_PATTERN_THREADS, SERVE_RETRY_SECONDS
 from topicclf.errors import ConfigError, SlowTextError
 from topicclf.model.explain import Explanation
 from topicclf.model.thresholds import Rule
@@ -26,6 +28,7 @@ from topicclf.vocabulary import Subject, Vocabulary
 # Names appear in URLs (/models/{name}/tag, /v1/projects/{name}): keep them path-safe.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 Topics = list[list[tuple[str, float]]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,20 +76,30 @@ class ServedModel:
         # (the blend's featurizer has the same text settings).
         self.inline = not self.keras and not classifier.featurizer_.analyzer.time_limited
         # Keras models are not documented as thread-safe: one thread makes all their calls.
-        # None runs numpy models in the event loop's default pool, several at a time.
-        self.executor = (
-            ThreadPoolExecutor(1, thread_name_prefix=f"keras-{name}") if self.keras else None
-        )
+        # A numpy model whose token pattern may take seconds on a text gets a few threads of
+        # its own, so its slow texts never hold the pool other models' long texts use.
+        # None runs other numpy models in the event loop's default pool, several at a time.
+        self.executor: ThreadPoolExecutor | None = None
+        if self.keras:
+            self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"keras-{name}")
+        elif not self.inline:
+            self.executor = ThreadPoolExecutor(
+                SERVE_PATTERN_THREADS, thread_name_prefix=f"pattern-{name}"
+            )
+        self.busy = 0  # calls in the pattern threads, running or waiting (see _in_own_threads)
+        self._busy_lock = threading.Lock()  # released from those threads
         self.batcher = Batcher(self._tag_batch)
 
     async def tag(self, texts: list[str], rule: Rule) -> Topics:
         """(topic, score) pairs per text, best first. Short requests wait for a batch; a long
-        one for a numpy model, or any for a numpy model whose token pattern is time-limited,
-        goes to the thread pool at once, not to hold others up (a batch runs one at a time).
-        ApiError 422 when the model's token pattern runs out of time on a text."""
+        one for a numpy model goes to the thread pool at once, not to hold others up (a batch
+        runs one at a time), and any for a numpy model whose token pattern is time-limited
+        to its own threads. ApiError 422 when the model's token pattern runs out of time on
+        a text, 503 when its threads are all busy."""
         try:
-            long = sum(len(t) for t in texts) > SERVE_INLINE_CHARS
-            if not self.keras and (long or not self.inline):
+            if not self.keras and not self.inline:
+                return await self._in_own_threads(self.classifier.tag, texts, rule)
+            if not self.keras and sum(len(t) for t in texts) > SERVE_INLINE_CHARS:
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(None, self.classifier.tag, texts, rule)
             return await self.batcher.submit(texts, rule)
@@ -94,6 +107,36 @@ class ServedModel:
             raise ApiError(
                 422, f"model {self.name!r} cannot tag a text of this request: {exc}"
             ) from None
+
+    async def _in_own_threads(self, call: Callable[..., T], *args: Any) -> T:
+        """`call(*args)` in the model's pattern threads; ApiError 503 at once when as many
+        calls as there are threads are already there: a text may hold a thread for the
+        pattern's whole time limit, so a queue would make every request of the model wait
+        behind the slow ones (six slow requests held the others 7 s and more)."""
+        assert self.executor is not None
+        with self._busy_lock:
+            if self.busy >= SERVE_PATTERN_THREADS:
+                raise ApiError(
+                    503,
+                    f"model {self.name!r} is tagging {SERVE_PATTERN_THREADS} requests at once, "
+                    "the most it takes: its custom token pattern may take seconds on a text; "
+                    "retry shortly",
+                    {"Retry-After": str(SERVE_RETRY_SECONDS)},
+                )
+            self.busy += 1
+        try:
+            future: Future[T] = self.executor.submit(call, *args)
+        except BaseException:
+            self._release()
+            raise
+        # Released when the thread is done, not when the request ends: a client that leaves
+        # does not stop its text, which still holds the thread.
+        future.add_done_callback(self._release)
+        return await asyncio.wrap_future(future)
+
+    def _release(self, _: object = None) -> None:
+        with self._busy_lock:
+            self.busy -= 1
 
     async def _tag_batch(self, texts: list[str], rule: Rule) -> Topics:
         if not self.inline or sum(len(t) for t in texts) > SERVE_INLINE_CHARS:
@@ -117,6 +160,8 @@ class ServedModel:
                 out.append([replace(e, score=s) for e, (_, s) in zip(why, topics, strict=True)])
             return out
 
+        if not self.keras and not self.inline:  # as slow as tagging, in the same threads
+            return await self._in_own_threads(explain_all)
         return await asyncio.get_running_loop().run_in_executor(self.executor, explain_all)
 
     def subject(self, topic: str) -> Subject:
@@ -152,7 +197,7 @@ class ServedModel:
         }
 
     def close(self) -> None:
-        """Stop the model's own thread, if it has one."""
+        """Stop the model's own threads, if it has any."""
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
 

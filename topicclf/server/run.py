@@ -8,6 +8,7 @@ import gc
 import logging
 import math
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -144,9 +145,40 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+class ServerLog(logging.StreamHandler):  # type: ignore[type-arg]
+    """The server's log on stderr, looked up at each record. A record that cannot be written
+    (stderr closed, a full disk) is dropped: logging's own handling printed a 95-line
+    traceback per request, to the stream that was failing or beside it."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the record, or drop it when stderr cannot take it."""
+        self.stream = sys.stderr
+        if self.stream is not None:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """Drop the record: whatever it would say about the failure could not be written
+        either, or would be one more line per request."""
+
+
 def log_config(access_log: bool) -> dict[str, Any]:
-    """uvicorn's logging setup, plus our logger (failures of the application)."""
+    """uvicorn's logging setup, every line on stderr (uvicorn writes its access log to
+    stdout; `serve --help` says stderr, and stdout may be closed), plus our logger
+    (failures of the application)."""
     config = copy.deepcopy(LOGGING_CONFIG)
+    for handler in config["handlers"].values():
+        handler.pop("stream", None)
+        handler["class"] = f"{__name__}.ServerLog"
+    # uvicorn would ask sys.stdout whether it is a terminal: None when stdout is closed.
+    try:
+        colors = sys.stderr is not None and sys.stderr.isatty()
+    except ValueError:  # a closed file object
+        colors = False
+    for formatter in config["formatters"].values():
+        formatter["use_colors"] = colors
     config["loggers"]["topicclf.server"] = {"handlers": ["default"], "level": "INFO"}
     if not access_log:
         config["loggers"]["uvicorn.error"]["level"] = "WARNING"
