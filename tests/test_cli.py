@@ -2259,3 +2259,17 @@ def test_a_stdout_that_fails_after_the_work_is_named_and_a_saved_model_said(
     ):
         code, _, err = _shell(script, str(full), *command)
         assert (code, err) == (1, "error: standard output cannot be written: File too large\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "said"), [("stdout", "standard output"), ("stderr", "standard error")]
+)
+def test_a_closed_standard_stream_is_named_in_full(
+    monkeypatch: pytest.MonkeyPatch, name: str, said: str
+) -> None:
+    # Before: "standard out is closed", "standard err is closed".
+    from topicclf.cli.common import StandardStream
+
+    monkeypatch.setattr(sys, name, None)
+    with pytest.raises(OSError, match=f"^\\[Errno 9\\] {said} is closed$"):
+        StandardStream(name).fileno()

@@ -197,7 +197,8 @@ class StandardStream:
         """The stream's file descriptor."""
         stream = self._stream()
         if stream is None:
-            raise OSError(errno.EBADF, f"standard {self.name[3:]} is closed")
+            said = "standard output" if self.name == "stdout" else "standard error"
+            raise OSError(errno.EBADF, f"{said} is closed")
         return int(stream.fileno())
 
 
