@@ -488,6 +488,9 @@ def test_a_file_removed_or_changed_after_planning_is_its_bad_record_and_the_rest
         ({"output_format": "csv"}, r"^output_format: one of jsonl, parquet, not str 'csv'$"),
         ({"output": None}, r"^output: expected a path \(a str or pathlib.Path\), not NoneType"),
         ({"rule": {"top_k": 2}}, r"^rule: expected a Rule, not dict"),
+        ({"scheduler": 5}, r"^scheduler: expected a str \(an address such as tcp://host:8786\)"),
+        ({"options": "x"}, r"^options: expected a CorpusOptions \(topicclf.corpus.Corpus.*not str"),
+        ({"progress": "x"}, r"^progress: expected a Progress \(an object with start, advance"),
     ],
 )
 def test_arguments_are_checked_before_a_cluster_starts(

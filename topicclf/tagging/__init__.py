@@ -31,10 +31,10 @@ from topicclf.errors import (
     SlowTextError,
     TopicclfError,
 )
-from topicclf.inputs import as_choice
+from topicclf.inputs import as_choice, as_progress
 from topicclf.machine import available_cores
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ignored_by
-from topicclf.types import Document, NullProgress, Progress
+from topicclf.types import Document, Progress
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -111,7 +111,7 @@ def tag_stream(
     if ignored:
         warnings.warn(ignored, UserWarning, stacklevel=2)
     summary = TagSummary()
-    progress = progress or NullProgress()
+    progress = as_progress(progress)
     progress.start("tagging")
     for batch in tag_batches(
         classifier, documents, batch_size=batch_size, rule=rule, source=source, jobs=jobs

@@ -61,10 +61,18 @@ from topicclf.errors import (
     TopicclfError,
 )
 from topicclf.fileio import atomic_directory, atomic_output, check_replaceable_directory
-from topicclf.inputs import as_choice, as_count, as_flag, as_path, as_paths
+from topicclf.inputs import (
+    as_choice,
+    as_count,
+    as_flag,
+    as_instance,
+    as_path,
+    as_paths,
+    as_progress,
+)
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, check_rule, ignored_by
 from topicclf.tagging import Tagged, TagWriter, default_jobs, tag_stream, write_parquet
-from topicclf.types import Document, NullProgress, Progress
+from topicclf.types import Document, Progress
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
 
@@ -351,7 +359,15 @@ def tag_on_dask(
     workers = None if workers is None else as_count(workers, "workers")
     min_partition_bytes = as_count(min_partition_bytes, "min_partition_bytes")
     rule = check_rule(rule)
-    options = options or CorpusOptions(on_error="report")
+    progress = as_progress(progress)
+    if scheduler is not None:
+        scheduler = as_instance(scheduler, str, "scheduler", "an address such as tcp://host:8786")
+    options = as_instance(
+        CorpusOptions(on_error="report") if options is None else options,
+        CorpusOptions,
+        "options",
+        "topicclf.corpus.CorpusOptions(...)",
+    )
     validate_options(options)  # a bad --encoding fails here, as with the local engine
     check_replaceable_directory(Path(output), "parts")  # before a cluster starts
     distributed = _require_dask()
@@ -364,7 +380,6 @@ def tag_on_dask(
     if ignored:
         warnings.warn(ignored, UserWarning, stacklevel=2)
     model = str(Path(model).resolve())
-    progress = progress or NullProgress()
     with _client(distributed, scheduler, workers) as client:
         n_workers = len(client.scheduler_info().get("workers", {})) or 1
         parts = plan(
