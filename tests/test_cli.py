@@ -1095,6 +1095,26 @@ def test_tune_retunes_thresholds_without_training(
     assert code == 1 and "is also an input of this command" in err
 
 
+def test_force_never_replaces_a_document_linked_from_an_input_directory(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    """`tag DIR -o F --force` and `corpus convert DIR F --force` replaced F, a document of
+    DIR through a link in it."""
+    victim, texts = tmp_path / "victim.txt", tmp_path / "texts"
+    victim.write_text("victim text oil")
+    texts.mkdir()
+    (texts / "l.txt").symlink_to(victim)
+    (texts / "b.txt").write_text("x")
+    for command in (
+        ["tag", str(model_dir), str(texts), "-o", str(victim), "--force"],
+        ["corpus", "convert", str(texts), str(victim), "--to", "jsonl", "--force"],
+    ):
+        code, out, err = cli(capsys, *command)
+        assert code == 1 and out == ""
+        assert f"victim.txt is also {texts}/l.txt, in {texts}, an input of this command" in err
+        assert victim.read_text() == "victim text oil"
+
+
 def test_outputs_inside_an_input_or_of_the_wrong_kind_are_refused_before_any_work(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
 ) -> None:
