@@ -131,9 +131,10 @@ def check_output(
 NAME_MAX = 255  # bytes of one file name on Linux file systems (ext4, xfs, btrfs, tmpfs)
 
 
-def check_name_length(target: Path) -> None:
+def check_name_length(target: Path, fix: str = "choose a shorter name") -> None:
     """Refuse (OutputError) a path with a name longer than its file system takes (255
-    bytes on most), before any work: such a name fails only at the final rename."""
+    bytes on most), before any work: such a name fails only at the final rename (`fix`:
+    what the message tells the user to do)."""
     limit = NAME_MAX
     with contextlib.suppress(OSError, ValueError):
         limit = os.pathconf(_existing_ancestor(target), "PC_NAME_MAX")
@@ -142,7 +143,7 @@ def check_name_length(target: Path) -> None:
         if size > limit:
             raise OutputError(
                 f"{target}: the name {part[:40]}... is {size:,} bytes, and a file name may "
-                f"have at most {limit:,} here; choose a shorter name"
+                f"have at most {limit:,} here; {fix}"
             )
 
 
