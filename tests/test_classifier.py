@@ -969,6 +969,15 @@ def test_flags_of_the_api_are_true_or_false(tiny_dense: TopicClassifier) -> None
         tiny_dense.evaluate(["oil"], [["food"]], explain_examples="yes")  # type: ignore[arg-type]
 
 
+def test_progress_of_the_api_is_a_progress(tiny_dense: TopicClassifier) -> None:
+    """progress="x" reached `progress.start` as AttributeError; fit only after its work."""
+    message = r"^progress: expected a Progress \(an object with start, advance and finish"
+    with pytest.raises(InputError, match=message + r".* not str 'x'$"):
+        tiny_dense.evaluate(["oil"], [["food"]], progress="x")  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=message):
+        TopicClassifier(config=tiny_config()).fit(["oil", "war"], [["a"], ["b"]], progress=3)  # type: ignore[arg-type]
+
+
 def test_tune_refuses_a_corpus_with_none_of_the_topics_in_every_mode(
     tiny_dense: TopicClassifier, data_dir: Path
 ) -> None:

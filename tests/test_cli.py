@@ -1095,6 +1095,26 @@ def test_tune_retunes_thresholds_without_training(
     assert code == 1 and "is also an input of this command" in err
 
 
+def test_force_never_replaces_a_document_linked_from_an_input_directory(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    """`tag DIR -o F --force` and `corpus convert DIR F --force` replaced F, a document of
+    DIR through a link in it."""
+    victim, texts = tmp_path / "victim.txt", tmp_path / "texts"
+    victim.write_text("victim text oil")
+    texts.mkdir()
+    (texts / "l.txt").symlink_to(victim)
+    (texts / "b.txt").write_text("x")
+    for command in (
+        ["tag", str(model_dir), str(texts), "-o", str(victim), "--force"],
+        ["corpus", "convert", str(texts), str(victim), "--to", "jsonl", "--force"],
+    ):
+        code, out, err = cli(capsys, *command)
+        assert code == 1 and out == ""
+        assert f"victim.txt is also {texts}/l.txt, in {texts}, an input of this command" in err
+        assert victim.read_text() == "victim text oil"
+
+
 def test_outputs_inside_an_input_or_of_the_wrong_kind_are_refused_before_any_work(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
 ) -> None:
@@ -1951,6 +1971,31 @@ def test_write_labels_follows_bad_records(
     )
     assert code == 1 and "error: " in err and "b.txt: cannot decode" in err
     assert sorted(p.name for p in folder.glob("*.labels")) == ["a.labels"]
+
+
+def test_write_labels_with_a_name_too_long_for_its_labels_file(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    """A 250-byte NAME.txt (a legal name) has a 257-byte NAME.labels: the run stopped with
+    the raw "File name too long" and wrote nothing, and plain `tag` lost the directory."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    long = "a" * 250
+    (folder / f"{long}.txt").write_text("oil prices rose")
+    (folder / "b.txt").write_text("the striker scored")
+    code, _, err = cli(capsys, "tag", str(model_dir), str(folder), "--write-labels")
+    assert code == 1 and "File name too long" not in err
+    assert (
+        f"warning: {folder}/{long}.labels: the name {long[:40]}... is 257 bytes, and a file "
+        "name may have at most 255 here; rename its text file shorter (--write-labels writes "
+        "its topics there)"
+    ) in err
+    assert "wrote 1 .labels files" in err and "1 record(s) could not be read" in err
+    assert sorted(p.name for p in folder.glob("*.labels")) == ["b.labels"]
+    code, out, _ = cli(capsys, "tag", str(model_dir), str(folder))
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [r["id"] for r in rows] == [long, "b"]
+    assert not any(r.get("error") for r in rows)
 
 
 def test_info_json_cuts_what_a_forged_manifest_holds_by_the_million(

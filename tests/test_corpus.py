@@ -1897,6 +1897,17 @@ def test_files_that_share_a_document_name_are_named_not_read_over_each_other(
     assert [(d.id, d.text) for d in docs] == [("x", "rain over wheat"), ("y", "alone, in capitals")]
 
 
+def test_a_text_file_whose_labels_name_cannot_exist_is_read(tmp_path: Path) -> None:
+    """NAME.labels of a 250-byte NAME.txt is too long a name to exist: looking it up raised
+    "File name too long", and the whole directory became one bad record."""
+    long = "a" * 250
+    (tmp_path / f"{long}.txt").write_text("oil prices rose")
+    (tmp_path / "b.txt").write_text("team won")
+    (tmp_path / "b.labels").write_text("sport\n")
+    docs = list(open_corpus(tmp_path, format="txtdir"))
+    assert [(d.id, d.labels, d.error) for d in docs] == [(long, (), None), ("b", ("sport",), None)]
+
+
 def test_a_labels_file_breaks_lines_at_newlines_only(tmp_path: Path) -> None:
     # Before: str.splitlines read `sport\u2028news\x1cx` as three topics (it also splits at
     # \v \f \x1c-\x1e \x85 U+2029); the README says lines end at \n.

@@ -16,7 +16,13 @@ from topicclf.classifier import TopicClassifier
 from topicclf.cli import run
 from topicclf.config import DASK_PARTITION_MIN_BYTES
 from topicclf.corpus import CorpusOptions, open_corpus
-from topicclf.errors import CorpusFormatError, ModelBundleError, OutputError, TopicclfError
+from topicclf.errors import (
+    BadRecordWarning,
+    CorpusFormatError,
+    ModelBundleError,
+    OutputError,
+    TopicclfError,
+)
 from topicclf.tagging import tag_batches
 from topicclf.tagging.distributed import (
     _number_lines,
@@ -245,6 +251,45 @@ def test_partitions_are_bounded_by_the_input(inputs: list[Path], large: Path) ->
     txtdir, parquet = str(inputs[3]), str(inputs[4])
     assert len(plan([txtdir], 1_000_000, min_bytes=1)) > 1
     assert len(plan([parquet], 1_000_000, min_bytes=1)) > 1
+
+
+@pytest.mark.parametrize(("files", "groups", "partitions"), [(30, 1, 2), (3, 4, 5), (7, 2, 1)])
+def test_a_parquet_dataset_of_many_files_is_grouped_into_the_partitions_asked(
+    tmp_path: Path, files: int, groups: int, partitions: int
+) -> None:
+    """3,000 one-row files made 3,000 partitions with --partitions 2 (36 s for 1.5 s of
+    work): each file was one partition at least. Every row group is read once, in order."""
+    for f in range(files):
+        rows = [f"f{f}r{r}" for r in range(groups)]
+        pq.write_table(pa.table({"id": rows, "text": rows}), tmp_path / f"p{f:03d}.parquet", 1)
+    parts = plan([str(tmp_path)], partitions, min_bytes=1)
+    assert len(parts) <= partitions and (files < partitions or len(parts) == partitions)
+    assert [p.index for p in parts] == list(range(len(parts)))
+    read = [d.id for p in parts for d in read_partition(p, CorpusOptions())]
+    assert read == [f"f{f}r{r}" for f in range(files) for r in range(groups)]
+    assert len(plan([str(tmp_path)], 1_000_000)) == 1  # small: one partition, not one per file
+
+
+def test_a_grouped_parquet_file_that_vanished_is_its_own_bad_record(
+    model: Path, scheduler: str, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    for f in range(6):
+        pq.write_table(pa.table({"id": [f"d{f}"], "text": ["oil prices"]}), data / f"p{f}.parquet")
+    parts = plan([str(data)], 2, min_bytes=1)
+    assert len(parts) == 2 and all(len(p.pieces) == 3 for p in parts)
+    (data / "p1.parquet").unlink()  # after planning, as a file removed while a run waits
+    with pytest.warns(BadRecordWarning, match=r"p1\.parquet: no such file \(it was removed"):
+        docs = list(read_partition(parts[0], CorpusOptions(on_error="report")))
+    assert [d.id for d in docs if d.error is None] == ["d0", "d2"]
+    pq.write_table(pa.table({"id": ["d1"], "text": ["oil prices"]}), data / "p1.parquet")
+    summary = tag_on_dask(
+        model, [str(data)], tmp_path / "out", scheduler=scheduler, partitions=2,
+        min_partition_bytes=1,
+    )  # fmt: skip
+    assert summary.partitions == 2 and summary.documents == 6
+    assert [r["id"] for r in read_output(tmp_path / "out")] == [f"d{f}" for f in range(6)]
 
 
 @given(
@@ -488,6 +533,9 @@ def test_a_file_removed_or_changed_after_planning_is_its_bad_record_and_the_rest
         ({"output_format": "csv"}, r"^output_format: one of jsonl, parquet, not str 'csv'$"),
         ({"output": None}, r"^output: expected a path \(a str or pathlib.Path\), not NoneType"),
         ({"rule": {"top_k": 2}}, r"^rule: expected a Rule, not dict"),
+        ({"scheduler": 5}, r"^scheduler: expected a str \(an address such as tcp://host:8786\)"),
+        ({"options": "x"}, r"^options: expected a CorpusOptions \(topicclf.corpus.Corpus.*not str"),
+        ({"progress": "x"}, r"^progress: expected a Progress \(an object with start, advance"),
     ],
 )
 def test_arguments_are_checked_before_a_cluster_starts(

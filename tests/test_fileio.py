@@ -41,6 +41,34 @@ def test_an_output_is_never_inside_an_input_nor_holds_one(tmp_path: Path) -> Non
     check_output(tmp_path / "out.jsonl", inputs=inputs)
 
 
+def test_an_output_linked_from_inside_an_input_directory_is_an_input(tmp_path: Path) -> None:
+    """--force replaced victim.txt through texts/sub/l.txt, a link the directory reader read
+    as one of its documents (a hard link too), though a direct input is refused."""
+    victim, texts = tmp_path / "victim.txt", tmp_path / "texts"
+    victim.write_text("victim text")
+    (texts / "sub").mkdir(parents=True)
+    (texts / "b.txt").write_text("b")
+    (texts / "sub" / "l.txt").symlink_to(victim)
+    message = r"victim\.txt is also .*texts/sub/l\.txt, in .*texts, an input of this command"
+    with pytest.raises(OutputError, match=message):
+        check_output(victim, inputs=[str(texts)], force=True)
+    (texts / "sub" / "l.txt").unlink()
+    os.link(victim, texts / "h.txt")
+    with pytest.raises(OutputError, match=r"victim\.txt is also .*texts/h\.txt, in .*texts"):
+        check_output(victim, inputs=[str(texts)], force=True)
+    # A directory output (Dask parts) holding a file an input links to is refused too.
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    (parts / "part-00000.jsonl").write_text("{}\n")
+    (texts / "p.txt").symlink_to(parts / "part-00000.jsonl")
+    with pytest.raises(OutputError, match=r"parts is also .*texts/p\.txt, in .*texts"):
+        check_output(parts, inputs=[str(texts)], force=True, kind="parts")
+    (texts / "h.txt").unlink()
+    (texts / "p.txt").unlink()
+    os.mkfifo(texts / "f.txt")  # compared by stat, never opened: no hang
+    check_output(victim, inputs=[str(texts)], force=True)
+
+
 def test_an_output_of_the_wrong_kind_is_refused_before_any_work(tmp_path: Path) -> None:
     with pytest.raises(OutputError, match=r"nodir/x\.jsonl: the directory .*nodir does not exist"):
         check_output(tmp_path / "nodir" / "x.jsonl", kind="file")

@@ -14,11 +14,14 @@ from topicclf.inputs import (
     as_choice,
     as_count,
     as_flag,
+    as_instance,
     as_path,
     as_paths,
+    as_progress,
     as_targets,
     as_texts,
 )
+from topicclf.types import NullProgress
 
 
 def test_texts_from_every_container() -> None:
@@ -180,6 +183,18 @@ def test_flags_choices_counts_and_paths() -> None:
     assert as_path(Path("a/b"), "path") == "a/b"
     with pytest.raises(InputError, match=r"^path: expected a path \(a str or pathlib.Path\), not"):
         as_path(None, "path")
+
+
+def test_progress_and_instances() -> None:
+    """A str given as progress, scheduler or options failed deep inside as AttributeError."""
+    assert isinstance(as_progress(None), NullProgress)
+    given = NullProgress()
+    assert as_progress(given) is given
+    with pytest.raises(InputError, match=r"^progress: expected a Progress \(.*\) or None, not str"):
+        as_progress("x")
+    assert as_instance("tcp://h:1", str, "scheduler") == "tcp://h:1"
+    with pytest.raises(InputError, match=r"^scheduler: expected a str \(an address\), not int 5$"):
+        as_instance(5, str, "scheduler", "an address")
 
 
 def test_a_single_path_is_not_a_list_of_paths() -> None:

@@ -3,13 +3,17 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from topicclf.classifier import TopicClassifier
-from topicclf.errors import DuplicateIdWarning, OutputError
+from topicclf.corpus import CorpusOptions
+from topicclf.errors import BadRecordWarning, DuplicateIdWarning, OutputError
 from topicclf.tagging import LabelsWriter, Tagged, TagWriter, tag_batches
 from topicclf.types import Document
 
@@ -208,6 +212,36 @@ def test_labels_writer_names_the_labels_file_it_cannot_write(tmp_path: Path) -> 
     with pytest.raises(OutputError, match=r"a\.labels: cannot write the topics of a there \("):
         writer.write_batch([Tagged("a", [("x", 0.9)])])
     assert [p.name for p in tmp_path.iterdir()] == ["a.labels"]  # no temporary left
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(min_value=1, max_value=254), st.sampled_from(["a", "\u00e9", "\u6587"]))
+def test_a_document_whose_labels_name_is_too_long_is_its_bad_record(
+    tmp_path_factory: pytest.TempPathFactory, length: int, char: str
+) -> None:
+    """A 250-byte NAME.txt stopped the whole run with the raw "File name too long" and no
+    .labels file was written; now that document alone is a bad record, with the rule's
+    message, exactly when NAME.labels would pass 255 bytes."""
+    root = tmp_path_factory.mktemp("wl")
+    name = char * (length // len(char.encode()))
+    writer = LabelsWriter(root)
+    docs = [Document(name, "oil prices"), Document("b", "team won")]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = list(writer.documents(docs, CorpusOptions(on_error="report")))
+    assert out[1] == docs[1]
+    size = len(name.encode()) + len(".labels")
+    if size <= 255:
+        assert out[0] == docs[0] and not caught
+        return
+    message = (
+        rf"labels: the name {name[:40]}\.\.\. is {size} bytes, and a file name may have at most "
+        r"255 here; rename its text file shorter \(--write-labels writes its topics there\)$"
+    )
+    assert out[0].id == name and re.search(message, out[0].error or "")
+    assert [w.category for w in caught] == [BadRecordWarning]
+    with pytest.warns(BadRecordWarning, match=r"rename its text file shorter"):
+        assert list(writer.documents(docs[:1], CorpusOptions(on_error="skip"))) == []
 
 
 def _dies_on_poison(texts: list[str], rule: object) -> object:

@@ -28,6 +28,7 @@ from topicclf.inputs import (
     Targets,
     as_flag,
     as_list,
+    as_progress,
     as_targets,
     as_texts,
     check_unique,
@@ -53,7 +54,7 @@ from topicclf.model.thresholds import (
     ignored_by,
     topics_of,
 )
-from topicclf.types import Document, NullProgress, Progress
+from topicclf.types import Document, Progress
 from topicclf.vocabulary import Vocabulary
 
 __all__ = ["Explanation", "TopicClassifier", "TopicClassifierNotFittedError"]  # noqa: F822 - the last is defined on first use (module __getattr__)
@@ -215,6 +216,7 @@ class TopicClassifier(Estimator):
             )
         texts = as_texts(X, "X")
         targets = as_targets(y, len(texts), classes)
+        progress = as_progress(progress)  # before training, not at its first step
         hint = separator_hint(targets.label_sets)
         if hint:
             warnings.warn(hint, UserWarning, stacklevel=2)
@@ -439,6 +441,7 @@ class TopicClassifier(Estimator):
         topics (dense networks only); `progress` hears of every document scored."""
         self._check_fitted()
         explain_examples = as_flag(explain_examples, "explain_examples")
+        progress = as_progress(progress)  # before the documents are read
         docs = self._documents(X, y)
         if not docs:
             raise DataError("cannot evaluate on an empty corpus")
@@ -478,7 +481,6 @@ class TopicClassifier(Estimator):
         batch = len(docs) if one_piece else max(1, EVALUATE_BATCH_CELLS // n_topics)
         examples: list[dict[str, Any]] = []
         predictions: list[tuple[str, list[tuple[str, float]]]] = []
-        progress = progress or NullProgress()
         progress.start("scoring", len(docs))
         for start in range(0, len(docs), batch):
             part = docs[start : start + batch]

@@ -80,6 +80,12 @@ def check_output(
             raise OutputError(
                 f"{target} holds {source}, an input of this command; write the output elsewhere"
             )
+        linked = _linked_from(target, Path(source)) if _exists(target) else None
+        if linked is not None:
+            raise OutputError(
+                f"{target} is also {linked}, in {source}, an input of this command (a link "
+                "to the same file); write the output elsewhere"
+            )
     model = model_directory_around(target)
     if model is not None:
         raise inside_model(target, model)
@@ -125,9 +131,10 @@ def check_output(
 NAME_MAX = 255  # bytes of one file name on Linux file systems (ext4, xfs, btrfs, tmpfs)
 
 
-def check_name_length(target: Path) -> None:
+def check_name_length(target: Path, fix: str = "choose a shorter name") -> None:
     """Refuse (OutputError) a path with a name longer than its file system takes (255
-    bytes on most), before any work: such a name fails only at the final rename."""
+    bytes on most), before any work: such a name fails only at the final rename (`fix`:
+    what the message tells the user to do)."""
     limit = NAME_MAX
     with contextlib.suppress(OSError, ValueError):
         limit = os.pathconf(_existing_ancestor(target), "PC_NAME_MAX")
@@ -136,7 +143,7 @@ def check_name_length(target: Path) -> None:
         if size > limit:
             raise OutputError(
                 f"{target}: the name {part[:40]}... is {size:,} bytes, and a file name may "
-                f"have at most {limit:,} here; choose a shorter name"
+                f"have at most {limit:,} here; {fix}"
             )
 
 
@@ -412,6 +419,49 @@ def _nesting(target: Path, source: Path) -> tuple[bool, bool]:
     except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop, reported on reading
         return False, False
     return s in t.parents, t in s.parents
+
+
+def _identities(path: Path) -> set[tuple[int, int]]:
+    """(device, inode) of the files an output at `path` replaces: the file itself, or a
+    directory output (a model, Dask parts) and the entries in it; links followed."""
+    found: set[tuple[int, int]] = set()
+    with contextlib.suppress(OSError):
+        info = os.stat(path)
+        found.add((info.st_dev, info.st_ino))
+        if stat.S_ISDIR(info.st_mode):
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    with contextlib.suppress(OSError):
+                        inner = entry.stat()
+                        found.add((inner.st_dev, inner.st_ino))
+    return found
+
+
+def _linked_from(target: Path, source: Path) -> Path | None:
+    """A file below the input directory `source` that is `target` (or one of the files the
+    directory `target` holds) through a symbolic or hard link, or None: a reader opens it as
+    one of its documents, so replacing `target` would replace an input. Every entry is
+    compared, whatever the format reads, as replacing a file inside an input is refused."""
+    if not source.is_dir():
+        return None
+    wanted = _identities(target)
+    waiting = [source]  # a list, not recursion: trees may be thousands of levels deep
+    while waiting:
+        here = waiting.pop()
+        try:
+            with os.scandir(here) as listing:
+                entries = list(listing)
+        except OSError:
+            continue  # the reader says what is wrong with it
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                if entry.is_dir(follow_symlinks=False):
+                    waiting.append(Path(entry.path))  # links to directories are not read
+                    continue
+                info = entry.stat()  # links followed: stat never opens, so a FIFO is safe
+                if (info.st_dev, info.st_ino) in wanted:
+                    return Path(entry.path)
+    return None
 
 
 def _same_path(a: Path, b: Path) -> bool:

@@ -18,11 +18,14 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from topicclf.errors import InputError
+from topicclf.types import NullProgress, Progress
+
+T = TypeVar("T")
 
 TARGET_KINDS = ("sets", "indicator", "single")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -297,3 +300,28 @@ def as_paths(value: Any, what: str) -> list[str]:
         (str, bytes, os.PathLike),
     )
     return [as_path(path, f"{what}: item #{i + 1}") for i, path in enumerate(paths)]
+
+
+PROGRESS_METHODS = ("start", "advance", "finish")
+
+
+def as_progress(value: Any, what: str = "progress") -> Progress:
+    """`value` when it has the Progress methods (start, advance, finish), a NullProgress for
+    None, else an InputError: a string reached `progress.start` as an AttributeError."""
+    if value is None:
+        return NullProgress()
+    if all(callable(getattr(value, name, None)) for name in PROGRESS_METHODS):
+        return value  # type: ignore[no-any-return]
+    raise InputError(
+        f"{what}: expected a Progress (an object with start, advance and finish methods, "
+        f"see topicclf.types.Progress) or None, not {_shown(value)}"
+    )
+
+
+def as_instance(value: Any, kind: type[T], what: str, hint: str = "") -> T:
+    """`value` when it is a `kind`, else an InputError naming what was expected (`hint`:
+    what such a value is, e.g. "an address such as tcp://host:8786")."""
+    if isinstance(value, kind):
+        return value
+    described = f"a {kind.__name__}" + (f" ({hint})" if hint else "")
+    raise InputError(f"{what}: expected {described}, not {_shown(value)}")

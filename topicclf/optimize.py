@@ -21,9 +21,10 @@ import numpy as np
 from topicclf.classifier import TopicClassifier
 from topicclf.config import Config, to_toml, with_values
 from topicclf.errors import DataError
+from topicclf.inputs import as_progress
 from topicclf.model.networks import network_kind
 from topicclf.training import choose_network
-from topicclf.types import Document, NullProgress, Progress
+from topicclf.types import Document, Progress
 
 OBJECTIVES = ("mean_f1", "micro_f1", "macro_f1")
 
@@ -99,7 +100,7 @@ def search(
     finishes, so at least one trial always runs.
     """
     base = base or Config()
-    progress = progress or NullProgress()
+    progress = as_progress(progress)
     if objective not in OBJECTIVES:
         raise DataError(f"unknown objective {objective!r}; choose one of: {', '.join(OBJECTIVES)}")
     if folds < 2:

@@ -257,7 +257,12 @@ def _write_labels(
     """Tag text directories into NAME.labels files beside their NAME.txt files; a file that
     cannot be read gets none, and by --bad-records stops the run or is warned about."""
     from topicclf.classifier import TopicClassifier
-    from topicclf.corpus.directory import check_labels_file_topics, labels_file, text_files
+    from topicclf.corpus.directory import (
+        check_labels_file_topics,
+        document_path,
+        labels_file,
+        text_files,
+    )
     from topicclf.errors import BadRecordWarning, OutputError
     from topicclf.tagging import LabelsWriter, tag_stream
 
@@ -273,7 +278,10 @@ def _write_labels(
     # a directory half tagged.
     existing: list[Path] = []
     for corpus in corpora:
-        for text in text_files(Path(corpus.path), warn=False):  # the reader warns
+        root = Path(corpus.path)
+        for text in text_files(root, warn=False):  # the reader warns
+            if LabelsWriter(root).unwritable(document_path(root, text)):
+                continue  # that document's bad record, as it is tagged: the others are written
             target = labels_file(text)
             if target.is_dir():
                 raise OutputError(
@@ -297,13 +305,14 @@ def _write_labels(
     bad = 0
     for corpus in corpora:
         writer = LabelsWriter(Path(corpus.path))
+        opened = reading.with_options(on_error="report").open(corpus.path)
         with warnings.catch_warnings():
             # With `stop`, the error names the first bad file; else each is one warning.
             stop = bad_records == "stop"
             warnings.simplefilter("ignore" if stop else "always", BadRecordWarning)
             summary = tag_stream(
                 clf,
-                reading.with_options(on_error="report").open(corpus.path),
+                writer.documents(opened, opened.options),
                 writer.write_batch,
                 rule=rule,
                 batch_size=batch_size,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import warnings
@@ -273,10 +274,21 @@ def text_file_document(root: Path, file: Path, options: CorpusOptions) -> Docume
 def _text_file_document(root: Path, file: Path, options: CorpusOptions) -> Document:
     sidecar = labels_file(file)
     labels: tuple[str, ...] = ()
-    if sidecar.is_file():
+    if _is_file(sidecar):
         labels = labels_file_topics(_read_file(sidecar, options), str(sidecar))
     doc_id = document_path(root, file)
     return Document(doc_id, _read_file(file, options), labels, generated_id=True)
+
+
+def _is_file(path: Path) -> bool:
+    """Whether `path` is a file (links followed); a name too long to exist (NAME.labels of a
+    250-byte NAME.txt) is none: pathlib raised, and the whole directory was one bad record."""
+    try:
+        return path.is_file()
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return False
+        raise
 
 
 def read_folders(path: str, options: CorpusOptions) -> Iterator[Document]:

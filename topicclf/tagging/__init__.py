@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any
 from topicclf import jsontext
 from topicclf.classifier import TopicClassifier
 from topicclf.config import BAD_RECORD_POLICIES, TAG_BATCH_SIZE
-from topicclf.corpus.base import scrub_surrogates
+from topicclf.corpus.base import CorpusOptions, bad_record, scrub_surrogates
 from topicclf.corpus.delimited import RowWriter
 from topicclf.corpus.directory import labels_file_text
 from topicclf.corpus.ids import DuplicateIds
@@ -31,10 +31,10 @@ from topicclf.errors import (
     SlowTextError,
     TopicclfError,
 )
-from topicclf.inputs import as_choice
+from topicclf.inputs import as_choice, as_progress
 from topicclf.machine import available_cores
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ignored_by
-from topicclf.types import Document, NullProgress, Progress
+from topicclf.types import Document, Progress
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -111,7 +111,7 @@ def tag_stream(
     if ignored:
         warnings.warn(ignored, UserWarning, stacklevel=2)
     summary = TagSummary()
-    progress = progress or NullProgress()
+    progress = as_progress(progress)
     progress.start("tagging")
     for batch in tag_batches(
         classifier, documents, batch_size=batch_size, rule=rule, source=source, jobs=jobs
@@ -411,6 +411,32 @@ class LabelsWriter:
     def sidecar(self, doc_id: str) -> Path:
         """Where a document's topics go: ROOT/ID.labels (ids are paths below ROOT)."""
         return self.root / f"{doc_id}.labels"
+
+    def unwritable(self, doc_id: str) -> str | None:
+        """Why no `.labels` file can ever hold a document's topics (its name would be
+        longer than the file system takes: NAME.txt of 250 bytes), or None."""
+        from topicclf.fileio import check_name_length
+
+        try:
+            fix = "rename its text file shorter (--write-labels writes its topics there)"
+            check_name_length(self.sidecar(doc_id), fix)
+        except OutputError as exc:
+            return str(exc)
+        return None
+
+    def documents(
+        self, documents: Iterable[Document], options: CorpusOptions
+    ) -> Iterator[Document]:
+        """`documents`, where one whose `.labels` file cannot be made is its bad record under
+        the `on_error` policy of `options`, so the other documents still get theirs."""
+        for doc in documents:
+            why = None if doc.error is not None else self.unwritable(doc.id)
+            if why is None:
+                yield doc
+                continue
+            bad = bad_record(CorpusFormatError(why), doc.id, options)
+            if bad is not None:
+                yield bad
 
     def write_batch(self, items: list[Tagged]) -> None:
         """Write a batch of sidecars, each atomically; records with an error get none."""

@@ -61,10 +61,18 @@ from topicclf.errors import (
     TopicclfError,
 )
 from topicclf.fileio import atomic_directory, atomic_output, check_replaceable_directory
-from topicclf.inputs import as_choice, as_count, as_flag, as_path, as_paths
+from topicclf.inputs import (
+    as_choice,
+    as_count,
+    as_flag,
+    as_instance,
+    as_path,
+    as_paths,
+    as_progress,
+)
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, check_rule, ignored_by
 from topicclf.tagging import Tagged, TagWriter, default_jobs, tag_stream, write_parquet
-from topicclf.types import Document, NullProgress, Progress
+from topicclf.types import Document, Progress
 
 OUTPUT_FORMATS = ("jsonl", "parquet")
 
@@ -83,6 +91,10 @@ class Partition:
     # (size, mtime_ns) of a file when it was cut: a byte range or row group of a file that
     # changed since would be other documents, or none (a range past a shorter file's end).
     stamp: tuple[int, int] | None = None
+    # Several Parquet files' row groups read in turn, each a partition of one file: files
+    # are grouped as a text directory's are (one partition per file made 3,000 partitions
+    # of a dataset of 3,000 small files, whatever --partitions said).
+    pieces: tuple[Partition, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -177,6 +189,24 @@ def _input_size(path: str, kind: str) -> int:
 
 
 def _plan_parquet(path: str, share: int, first_index: int) -> list[Partition]:
+    """At most `share` partitions of a Parquet file or dataset directory: a file's row
+    groups cut in ranges when there are fewer files than partitions, else whole files
+    grouped in runs, in order."""
+    pieces = _parquet_pieces(path, share)
+    step = max(1, -(-len(pieces) // share))  # as `plan` groups a text directory's files
+    out: list[Partition] = []
+    for i in range(0, len(pieces), step):
+        run = pieces[i : i + step]
+        index = first_index + len(out)
+        if len(run) == 1:
+            out.append(dataclasses.replace(run[0], index=index))
+        else:
+            out.append(Partition(index, path, "parquet", pieces=tuple(run)))
+    return out
+
+
+def _parquet_pieces(path: str, share: int) -> list[Partition]:
+    """Each Parquet file's row groups in `share // files` ranges (one range at least)."""
     out: list[Partition] = []
     files = parquet_files(path)
     per_file = max(1, share // len(files)) if files else 1
@@ -188,11 +218,7 @@ def _plan_parquet(path: str, share: int, first_index: int) -> list[Partition]:
         first_row = 1
         for g in range(0, groups, step):
             stop = min(groups, g + step)
-            out.append(
-                Partition(
-                    first_index + len(out), str(file), "parquet", g, stop, first_row, (), stamp
-                )
-            )
+            out.append(Partition(len(out), str(file), "parquet", g, stop, first_row, (), stamp))
             first_row += sum(metadata.row_group(i).num_rows for i in range(g, stop))
     return out
 
@@ -233,6 +259,10 @@ def read_partition(
             doc = text_file_document(Path(part.path), Path(file), options)
             if doc is not None:
                 yield doc
+        return
+    for piece in part.pieces:  # several Parquet files, each read (and failing) on its own
+        yield from read_partition(piece, options, failures)
+    if part.pieces:
         return
 
     def documents(path: str, options: CorpusOptions) -> Iterator[Document]:
@@ -351,7 +381,15 @@ def tag_on_dask(
     workers = None if workers is None else as_count(workers, "workers")
     min_partition_bytes = as_count(min_partition_bytes, "min_partition_bytes")
     rule = check_rule(rule)
-    options = options or CorpusOptions(on_error="report")
+    progress = as_progress(progress)
+    if scheduler is not None:
+        scheduler = as_instance(scheduler, str, "scheduler", "an address such as tcp://host:8786")
+    options = as_instance(
+        CorpusOptions(on_error="report") if options is None else options,
+        CorpusOptions,
+        "options",
+        "topicclf.corpus.CorpusOptions(...)",
+    )
     validate_options(options)  # a bad --encoding fails here, as with the local engine
     check_replaceable_directory(Path(output), "parts")  # before a cluster starts
     distributed = _require_dask()
@@ -364,7 +402,6 @@ def tag_on_dask(
     if ignored:
         warnings.warn(ignored, UserWarning, stacklevel=2)
     model = str(Path(model).resolve())
-    progress = progress or NullProgress()
     with _client(distributed, scheduler, workers) as client:
         n_workers = len(client.scheduler_info().get("workers", {})) or 1
         parts = plan(

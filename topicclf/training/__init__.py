@@ -15,13 +15,14 @@ from collections.abc import Callable, Sequence
 
 from topicclf.config import SHORTLIST_FROM_CELLS, SHORTLIST_FROM_TOPICS, Config, for_network
 from topicclf.errors import DataError
+from topicclf.inputs import as_progress
 from topicclf.labels import LabelEncoder
 from topicclf.model.inference import Scorer
 from topicclf.model.networks import network_kind
 from topicclf.model.thresholds import ThresholdPolicy
 from topicclf.training import pipeline, shortlist
 from topicclf.training.pipeline import Fitted, retune
-from topicclf.types import NullProgress, Progress
+from topicclf.types import Progress
 
 __all__ = ["PIPELINES", "Fitted", "choose_network", "fit_model", "retune", "retune_model"]
 
@@ -62,7 +63,7 @@ def fit_model(
     configuration with network.type = auto is decided first: `choose_network`)."""
     config, _ = choose_network(config, label_sets)
     kind = network_kind(config.network.type)
-    timer = StageTimer(progress or NullProgress())
+    timer = StageTimer(as_progress(progress))
     started = time.perf_counter()
     fitted = PIPELINES[kind.pipeline](config, texts, label_sets, timer)
     fitted.info.stage_seconds = timer.seconds(time.perf_counter() - started)
