@@ -1,21 +1,29 @@
 """Training cost as the corpus grows: `topicclf train` on 1x, 4x and 16x a base corpus, of
-two shapes, beside a plain linear SVM trained on the same file in the same run.
+three shapes, beside a reference system trained on the same file in the same run.
 
-Shapes, both from Reuters-21578 ModApte train:
-- `documents`: whole documents (about 800 characters);
-- `titles`: each document's first line (its headline, about 50 characters): short texts.
-The 1x corpus is the first N documents (default 1000). Larger corpora repeat the whole
-training set with light perturbation (each copy drops a different random 10% of every
-document's words): the same topics and text lengths, full of near-duplicates, which is where
-liblinear once crawled and where copies of one document must not straddle the validation
-split. Each size trains with default settings in a fresh `topicclf train` process, and the
-reference (TF-IDF 1-2-grams + one-vs-rest LinearSVC, scikit-learn, pickled) in a fresh Python
-process; wall time and peak memory of each process tree are measured. Prints a table and
-writes JSON with the ratios of time and memory to the 1x run (beside the ratio of corpus
-sizes), topicclf's time over the SVM's, and where topicclf's time went (its stage_seconds).
+Shapes:
+- `documents`: whole Reuters-21578 ModApte training documents (about 800 characters);
+- `titles`: each such document's first line (its headline, about 50 characters): short texts;
+- `library` (not run unless asked for): TIBKAT training records (title and abstract, German
+  and English, GND subjects), the first N x factor of them in a fixed shuffled order, so the
+  vocabulary of subjects grows with the records as a catalogue's does (base 5,000: 16x is
+  80,000 records and about 33,000 subjects). Its reference is omikuji Bonsai with Annif's
+  settings on TF-IDF (a one-vs-rest SVM over 30,000 subjects does not finish).
+For `documents` and `titles` the 1x corpus is the first N documents (default 1000). Larger
+corpora repeat the whole training set with light perturbation (each copy drops a different
+random 10% of every document's words): the same topics and text lengths, full of
+near-duplicates, which is where liblinear once crawled and where copies of one document must
+not straddle the validation split; their reference is TF-IDF 1-2-grams + one-vs-rest
+LinearSVC (scikit-learn, pickled). Each size trains with default settings in a fresh
+`topicclf train` process, and the reference in a fresh Python process; wall time and peak
+memory of each process tree are measured. Prints a table and writes JSON with the ratios of
+time and memory to the 1x run (beside the ratio of corpus sizes), topicclf's time over the
+reference's, and where topicclf's time went (its stage_seconds).
 
     python scripts/benchmark_scaling.py [--reuters PATH] [--base 1000] [--factors 1 4 16]
         [--shapes documents titles] [--output results/scaling.json]
+    python scripts/benchmark_scaling.py --shapes library [--tibkat DIR] [--library-base 5000]
+        --output results/scaling_library.json
 """
 
 from __future__ import annotations
@@ -34,8 +42,9 @@ from measure import run_info, run_measured
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_REUTERS = REPO.parent / "shared" / "corpora" / "reuters21578.tar.gz"
+DEFAULT_TIBKAT = REPO.parent / "shared" / "corpora" / "tibkat"
 DROP = 0.1  # share of words each perturbed copy leaves out
-SHAPES = ("documents", "titles")
+SHAPES = ("documents", "titles", "library")
 
 # The reference: what a user would write with scikit-learn for the same file.
 SVM_SCRIPT = """
@@ -53,6 +62,29 @@ model = make_pipeline(
 ).fit([r["text"] for r in records], y)
 pickle.dump(model, open(sys.argv[2], "wb"))
 """
+
+# The library shape's reference: omikuji Bonsai as Annif runs it (cluster_k 100, max_depth 3,
+# unbalanced) on plain TF-IDF of the same file, in one process (benchmark extra: omikuji).
+OMIKUJI_SCRIPT = """
+import json, os, sys, tempfile
+import omikuji
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import MultiLabelBinarizer
+records = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
+x = TfidfVectorizer(sublinear_tf=True).fit_transform([r["text"] for r in records]).tocsr()
+y = MultiLabelBinarizer(sparse_output=True).fit_transform([r["labels"] for r in records]).tocsr()
+path = os.path.join(tempfile.mkdtemp(), "train.txt")
+with open(path, "w") as handle:
+    rows = [i for i in range(x.shape[0]) if y[i].nnz and x[i].nnz]
+    handle.write(f"{len(rows)} {x.shape[1]} {y.shape[1]}\\n")
+    for i in rows:
+        pairs = " ".join(f"{j}:{v:.6f}" for j, v in zip(x[i].indices, x[i].data))
+        handle.write(",".join(map(str, y[i].indices)) + " " + pairs + "\\n")
+hyper = omikuji.Model.default_hyper_param()
+hyper.cluster_balanced, hyper.cluster_k, hyper.max_depth = False, 100, 3
+omikuji.Model.train_on_data(path, hyper).save(sys.argv[2])
+"""
+REFERENCES = {"documents": "LinearSVC", "titles": "LinearSVC", "library": "omikuji Bonsai"}
 
 
 def shaped(text: str, shape: str) -> str:
@@ -83,22 +115,40 @@ def write_corpus(
     return written
 
 
+def write_library(records: list[Any], count: int, path: Path) -> tuple[int, int]:
+    """The first `count` records as JSON Lines; returns (records, distinct subjects)."""
+    subjects: set[str] = set()
+    with path.open("w", encoding="utf-8") as handle:
+        for doc in records[:count]:
+            subjects.update(doc.labels)
+            record = {"id": doc.id, "text": doc.text, "labels": list(doc.labels)}
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return min(count, len(records)), len(subjects)
+
+
 def _row(shape: str, factor: int, n: int, corpus: Path, tmp: Path) -> dict[str, Any]:
-    """Train topicclf and the SVM on one corpus, each in a fresh process."""
+    """Train topicclf and the reference on one corpus, each in a fresh process."""
     topicclf = str(Path(sys.executable).parent / "topicclf")
     model = tmp / f"m-{shape}-{factor}"
     print(f"{shape}: training on {n} documents ({factor}x) ...", file=sys.stderr, flush=True)
     ours = run_measured([topicclf, "-q", "train", str(corpus), "-o", str(model)])
     if ours.returncode != 0:
         sys.exit(f"training {shape} {factor}x failed:\n{ours.stderr[-2000:]}")
-    svm = run_measured([sys.executable, "-c", SVM_SCRIPT, str(corpus), str(tmp / "svm.pkl")])
+    script = OMIKUJI_SCRIPT if shape == "library" else SVM_SCRIPT
+    svm = run_measured([sys.executable, "-c", script, str(corpus), str(tmp / "reference")])
     if svm.returncode != 0:
-        sys.exit(f"the SVM on {shape} {factor}x failed:\n{svm.stderr[-2000:]}")
-    training = json.loads((model / "manifest.json").read_text(encoding="utf-8"))["training"]
+        sys.exit(f"the reference on {shape} {factor}x failed:\n{svm.stderr[-2000:]}")
+    manifest = json.loads((model / "manifest.json").read_text(encoding="utf-8"))
+    training = manifest["training"]
     return {
         "shape": shape,
         "factor": factor,
         "documents": n,
+        "topics": manifest.get("n_topics"),
+        "network": manifest.get("network"),
+        "network_choice": training.get("network_choice"),
+        "model_mb": round(sum(f.stat().st_size for f in model.rglob("*") if f.is_file()) / 1e6, 1),
+        "reference": REFERENCES[shape],
         "corpus_mb": round(corpus.stat().st_size / 1e6, 1),
         "seconds": round(ours.seconds, 1),
         "peak_tree_rss_mb": ours.peak_tree_rss_mb,
@@ -118,21 +168,38 @@ def main() -> None:
     parser.add_argument("--base", type=int, default=1000, help="documents in the 1x corpus")
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--shapes", nargs="+", choices=SHAPES, default=list(SHAPES))
+    parser.add_argument(
+        "--tibkat", type=Path, default=Path(os.environ.get("TOPICCLF_TIBKAT", DEFAULT_TIBKAT))
+    )
+    parser.add_argument("--library-base", type=int, default=5000, help="records in 1x library")
     parser.add_argument("--output", type=Path, default=REPO / "results" / "scaling.json")
     args = parser.parse_args()
-    if not Path(args.reuters).exists():
-        sys.exit(f"Reuters-21578 not found at {args.reuters}; give --reuters or $TOPICCLF_REUTERS")
     from topicclf.corpus import open_corpus
 
-    docs = list(open_corpus(args.reuters, format="reuters", split="modapte-train"))
-    base = min(args.base, len(docs))
+    docs: list[Any] = []
+    if {"documents", "titles"} & set(args.shapes):
+        if not Path(args.reuters).exists():
+            sys.exit(
+                f"Reuters-21578 not found at {args.reuters}; give --reuters or $TOPICCLF_REUTERS"
+            )
+        docs = list(open_corpus(args.reuters, format="reuters", split="modapte-train"))
+    records: list[Any] = []
+    if "library" in args.shapes:
+        if not (args.tibkat / "train.jsonl.gz").exists():
+            sys.exit(f"TIBKAT not found in {args.tibkat}; give --tibkat or $TOPICCLF_TIBKAT")
+        records = list(open_corpus(args.tibkat / "train.jsonl.gz"))
+        random.Random(0).shuffle(records)  # the file is ordered by record type and language
+    base = min(args.base, len(docs)) if docs else 0
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for shape in args.shapes:
             first: dict[str, Any] | None = None
             for factor in args.factors:
                 corpus = Path(tmp) / f"{shape}-x{factor}.jsonl"
-                n = write_corpus(docs, factor, corpus, base, shape)
+                if shape == "library":
+                    n, _ = write_library(records, args.library_base * factor, corpus)
+                else:
+                    n = write_corpus(docs, factor, corpus, base, shape)
                 row = _row(shape, factor, n, corpus, Path(tmp))
                 first = first or row
                 row["size_ratio"] = round(row["documents"] / first["documents"], 2)
@@ -141,13 +208,15 @@ def main() -> None:
                 results.append(row)
     print(
         f"{'shape':>9} {'size':>5} {'documents':>9} {'seconds':>8} {'peak MB':>8} "
-        f"{'time ratio':>10} {'memory ratio':>12} {'SVM s':>6} {'x SVM':>6}"
+        f"{'time ratio':>10} {'memory ratio':>12} {'topics':>7} {'reference':>14} {'ref s':>6} "
+        f"{'x ref':>6}"
     )
     for r in results:
         print(
             f"{r['shape']:>9} {r['factor']:>4}x {r['documents']:>9} {r['seconds']:>8} "
             f"{r['peak_tree_rss_mb']:>8} {r['time_ratio']:>10} {r['memory_ratio']:>12} "
-            f"{r['svm_seconds']:>6} {r['time_over_svm']:>6}"
+            f"{r['topics'] or '':>7} {r['reference']:>14} {r['svm_seconds']:>6} "
+            f"{r['time_over_svm']:>6}"
         )
     payload = {**run_info(), "base_documents": base, "drop": DROP, "results": results}
     args.output.parent.mkdir(parents=True, exist_ok=True)
