@@ -135,7 +135,8 @@ def _row(shape: str, factor: int, n: int, corpus: Path, tmp: Path) -> dict[str, 
     if ours.returncode != 0:
         sys.exit(f"training {shape} {factor}x failed:\n{ours.stderr[-2000:]}")
     script = OMIKUJI_SCRIPT if shape == "library" else SVM_SCRIPT
-    svm = run_measured([sys.executable, "-c", script, str(corpus), str(tmp / "reference")])
+    reference = tmp / f"reference-{shape}-{factor}"  # omikuji saves into a new directory only
+    svm = run_measured([sys.executable, "-c", script, str(corpus), str(reference)])
     if svm.returncode != 0:
         sys.exit(f"the reference on {shape} {factor}x failed:\n{svm.stderr[-2000:]}")
     manifest = json.loads((model / "manifest.json").read_text(encoding="utf-8"))
