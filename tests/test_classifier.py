@@ -656,6 +656,23 @@ def test_fit_and_score_refuse_a_dict_of_topics(
         tiny_dense.score(texts, by_index)  # was 0.0
 
 
+def test_fit_evaluate_and_score_refuse_a_document_of_too_many_topics(
+    tiny_dense: TopicClassifier, tiny_docs: list[Document]
+) -> None:
+    # As every corpus reader does (a bad record there): one document of 100,000 topics made
+    # fit train a model of 100,010 topics, and evaluate of a million took 47 s.
+    texts = [d.text for d in tiny_docs]
+    labels = [list(d.labels) for d in tiny_docs]
+    labels[1] = [f"u{i}" for i in range(100_000)]
+    too_many = r"^y: topic set #2: more topics in one document, more than the 1,000 topicclf"
+    with pytest.raises(InputError, match=too_many):
+        TopicClassifier(config=tiny_config()).fit(texts, labels)
+    with pytest.raises(InputError, match=too_many):
+        tiny_dense.evaluate(texts, labels)
+    with pytest.raises(InputError, match=too_many):
+        tiny_dense.score(texts, labels)
+
+
 @pytest.mark.parametrize("missing", [float("nan"), np.float32("nan"), None])
 def test_fit_refuses_a_missing_value_inside_a_topic_list(
     tiny_docs: list[Document], missing: object

@@ -210,3 +210,23 @@ def test_a_single_path_is_not_a_list_of_paths() -> None:
         as_paths(["a", 3], "inputs")
     with pytest.raises(InputError, match=r"^inputs: expected a list of paths, not dict$"):
         as_paths({"a": 1}, "inputs")
+
+
+def test_a_document_holds_at_most_the_topics_every_reader_takes() -> None:
+    # One rule with the corpus readers (config.MAX_TOPICS_PER_DOCUMENT): a y of one document
+    # with a million topics took 47 s to evaluate and fit a model of 100,000 topics.
+    from topicclf.config import MAX_TOPICS_PER_DOCUMENT
+
+    most = [f"t{i}" for i in range(MAX_TOPICS_PER_DOCUMENT)]
+    assert len(as_targets([most + most], 1).label_sets[0]) == MAX_TOPICS_PER_DOCUMENT  # repeats
+    many = (f"t{i}" for i in range(10**6))  # refused after 1,001 of them, not all read
+    with pytest.raises(InputError, match=r"^y: topic set #2: more topics in one document, more "):
+        as_targets([["a"], many], 2)
+    over = most + ["one more"]
+    with pytest.raises(InputError, match=r"#1: 1,001 topics in one document, more than the 1,000"):
+        as_targets([over], 1)
+    indicator = np.ones((2, MAX_TOPICS_PER_DOCUMENT + 1), dtype=np.int8)
+    indicator[0, 0] = 0
+    for matrix in (indicator, sp.csr_matrix(indicator)):
+        with pytest.raises(InputError, match=r"^y: row 2: 1,001 topics in one document"):
+            as_targets(matrix, 2)

@@ -183,6 +183,19 @@ MAX_LAYERS = 16  # network.hidden_units: deeper than any model here (Keras recur
 MAX_TOP_K = 2**31  # thresholds.top_k, and a model's thresholds.json (bundle)
 MAX_LEARNING_RATE = 10.0  # Adam diverges to NaN long before; a model of NaN cannot load
 MAX_PATTERN_CHARS = 1000  # text.token_pattern
+# Topics one document may carry, in every reader and in the Python API's `y`: subject
+# indexing gives a few to a few dozen; a record with 100,000 (a forgery, or text read as
+# labels) would add that many topics to a model, or cost minutes to score.
+MAX_TOPICS_PER_DOCUMENT = 1000
+
+
+def too_many_topics(count: int | None = None) -> str:
+    """The one wording for a document over MAX_TOPICS_PER_DOCUMENT (`count` when known)."""
+    held = f"{count:,} topics" if count is not None else "more topics"
+    most = f"{MAX_TOPICS_PER_DOCUMENT:,}"
+    return f"{held} in one document, more than the {most} topicclf reads per document"
+
+
 CONFIG_MAX_BYTES = 1024 * 1024  # a configuration file (-c)
 DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # scikit-learn's: words of two or more characters
 # The flags every token pattern is compiled with (those of NLTK's RegexpTokenizer).

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from topicclf.config import MAX_TOPICS_PER_DOCUMENT, too_many_topics
 from topicclf.errors import InputError
 from topicclf.types import NullProgress, Progress
 
@@ -141,6 +142,10 @@ def _from_indicator(y: Any, classes: Sequence[Any] | None) -> Targets:
             "classes: topic names must be unique (names are compared with the white space "
             "around them stripped)"
         )
+    counts = matrix.sum(axis=1) if matrix.size else np.zeros(0)
+    over = np.flatnonzero(counts > MAX_TOPICS_PER_DOCUMENT)
+    if over.size:
+        raise InputError(f"y: row {over[0] + 1}: {too_many_topics(int(counts[over[0]]))}")
     sets = [tuple(columns[j] for j in np.flatnonzero(row)) for row in matrix]
     return Targets(sets, "indicator", columns)
 
@@ -205,8 +210,10 @@ def topic_set(labels: Any, i: int, what: str = "y: topic set") -> tuple[str, ...
         return ()
     if not isinstance(labels, Iterable):
         raise InputError(f"{what} #{i + 1} is of type {type(labels).__name__}, not a list")
-    out = []
+    out: dict[str, None] = {}
     for label in labels:
+        if len(out) > MAX_TOPICS_PER_DOCUMENT:  # stopped before reading a million of them
+            raise InputError(f"{what} #{i + 1}: {too_many_topics()}")
         if not _is_scalar(label):
             raise InputError(
                 f"{what} #{i + 1} holds a value of type {type(label).__name__}; topics are names"
@@ -219,8 +226,10 @@ def topic_set(labels: Any, i: int, what: str = "y: topic set") -> tuple[str, ...
                 f"{what} #{i + 1} holds a missing value ({label!r}); topics are names: "
                 "leave it out (an empty list means no topic)"
             )
-        out.append(name)
-    return tuple(dict.fromkeys(out))
+        out.setdefault(name, None)
+    if len(out) > MAX_TOPICS_PER_DOCUMENT:
+        raise InputError(f"{what} #{i + 1}: {too_many_topics(len(out))}")
+    return tuple(out)
 
 
 def check_unique(names: Sequence[str], what: str) -> None:

@@ -421,9 +421,7 @@ def display_name(path: str) -> str:
     return name.split(".", 1)[0] or name
 
 
-# Topics one document may carry: subject indexing gives a few to a few dozen; a record with
-# 100,000 (a forgery, or text read as labels) would add that many topics to a model.
-MAX_TOPICS_PER_DOCUMENT = 1000
+MAX_TOPICS_PER_DOCUMENT = config.MAX_TOPICS_PER_DOCUMENT
 
 
 def clean_labels(labels: list[str] | tuple[str, ...], where: str = "") -> tuple[str, ...]:
@@ -437,8 +435,8 @@ def clean_labels(labels: list[str] | tuple[str, ...], where: str = "") -> tuple[
     if len(seen) > MAX_TOPICS_PER_DOCUMENT:
         raise CorpusFormatError(
             (f"{where}: " if where else "")
-            + f"{len(seen):,} topics in one document, more than the {MAX_TOPICS_PER_DOCUMENT:,} "
-            "topicclf reads per document (is the label separator right?)"
+            + config.too_many_topics(len(seen))
+            + " (is the label separator right?)"
         )
     return tuple(seen)
 
