@@ -23,6 +23,7 @@ from topicclf.features.languages import (
     count_languages,
     detect,
     detect_among,
+    remembering_detection,
     rules_for,
     stop_words_of,
 )
@@ -310,3 +311,31 @@ def test_the_annif_api_serves_every_language_of_the_model(mixed_model: Path) -> 
         assert status == 400
         assert 'language "sv" not supported by vocabulary' in refused["detail"]
         assert call("/models")[1]["models"][0]["languages"] == ["fi", "de", "en"]
+
+
+def test_training_detects_each_text_once_with_the_same_verdicts() -> None:
+    # Training tells a text's language up to four times; within remembering_detection the
+    # detector runs once per distinct text, and every answer is what it was without.
+    from topicclf.features import languages
+
+    texts = [r["text"] for r in mixed_records()] + ["wheat prices", "   ", "Weizen"]
+    narrow = frozenset({"en", "de"})
+
+    def answers() -> list[object]:
+        return [
+            [detect(t) for t in texts],
+            [detect_among(t, ALL_CODES) for t in texts],
+            [detect_among(t, narrow) for t in texts],  # unsure texts rank among two
+            count_languages(texts),
+        ]
+
+    plain = answers()
+    assert not languages._remembered
+    with remembering_detection():
+        first = answers()
+        assert len(languages._remembered) == len({t for t in texts if t.strip()})
+        with remembering_detection():  # a training inside another (threads) shares them
+            assert answers() == first
+        assert languages._remembered
+    assert first == plain
+    assert not languages._remembered  # forgotten when the last training ends

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from topicclf.config import SHORTLIST_FROM_CELLS, SHORTLIST_FROM_TOPICS, Config, for_network
 from topicclf.errors import DataError
+from topicclf.features.languages import remembering_detection
 from topicclf.inputs import as_progress
 from topicclf.labels import LabelEncoder
 from topicclf.model.inference import Scorer
@@ -65,7 +66,8 @@ def fit_model(
     kind = network_kind(config.network.type)
     timer = StageTimer(as_progress(progress))
     started = time.perf_counter()
-    fitted = PIPELINES[kind.pipeline](config, texts, label_sets, timer)
+    with remembering_detection():
+        fitted = PIPELINES[kind.pipeline](config, texts, label_sets, timer)
     fitted.info.stage_seconds = timer.seconds(time.perf_counter() - started)
     return fitted
 
