@@ -524,6 +524,28 @@ def test_corpus_stats_count_bad_records_and_exit_1_as_tag_does(
     assert code == 1 and re.search(r"bad records \(not counted\)\s*│\s*1 ", out)
 
 
+def test_a_named_pipe_in_a_parquet_directory_is_a_bad_record_of_tag_and_stats(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model_dir: Path
+) -> None:
+    # Before: both commands hung in pyarrow's open() of the pipe, deaf to SIGTERM.
+    from conftest import unblock_fifo
+
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    pq.write_table(pa.table({"id": ["d1"], "text": ["rain today"]}), tmp_path / "a.parquet")
+    os.mkfifo(tmp_path / "b.parquet")
+    pipe = f"warning: {tmp_path}/b.parquet: a named pipe, not a regular file; the parquet"
+    for args in (("tag", str(model_dir)), ("corpus", "stats", "--json")):
+        unblock_fifo(tmp_path / "b.parquet")
+        code, out, err = cli(capsys, *args, str(tmp_path))
+        assert code == 1 and pipe in " ".join(err.split()) and "error:" not in err
+        assert "1 record(s) could not be read" in err
+        if args[0] == "tag":
+            assert [json.loads(line)["id"] for line in out.splitlines()] == ["d1", "b"]
+        else:
+            assert (json.loads(out)["documents"], json.loads(out)["bad_records"]) == (1, 1)
+
+
 def test_corpus_stats_and_convert(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, _ = cli(capsys, "corpus", "stats", NEWS_TRAIN, "--json")
     stats = json.loads(out)
