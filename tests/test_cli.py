@@ -437,9 +437,9 @@ def test_evaluate_outputs_and_gate(
         str(model_dir),
         str(data_dir / "tiny.jsonl"),
         "--fail-under",
-        "micro_f1=1.01",
-    )
-    assert code == 3 and "gate not met: micro_f1" in err
+        "accuracy=0.5",
+    )  # a multi-label model has no accuracy: a gate on it fails
+    assert code == 3 and "gate not met: accuracy is not in this report" in err
     code, _, _ = cli(
         capsys,
         "evaluate",
@@ -451,6 +451,26 @@ def test_evaluate_outputs_and_gate(
         "hamming_loss=1.0",
     )
     assert code == 0
+
+
+def test_a_fail_under_value_outside_0_1_is_a_usage_error_before_any_work(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Before: micro_f1=5 scored the corpus, then failed a gate that could never be met;
+    # micro_f1=-5 could never fail; 1_0 was read as 10 and Arabic-Indic digits as 0.5.
+    cases = {
+        "micro_f1=5": "the value must be between 0 and 1, as micro_f1 is",
+        "hamming_loss=-0.5": "the value must be between 0 and 1, as hamming_loss is",
+        "micro_f1=1_0": "the value must be between 0 and 1",
+        "micro_f1=\u0660.\u0665": "write the value as a plain decimal number",
+        "micro_f1=5e-1": "write the value as a plain decimal number",
+        "coverage_error=-1": "the value must be 0 or more, as coverage_error is",
+    }
+    for gate, message in cases.items():
+        # A model and corpus that do not exist: refused before either is looked at.
+        code, _, err = cli(capsys, "evaluate", "nope", "nope.jsonl", "--fail-under", gate)
+        assert code == 2 and message in " ".join(err.split()), gate
+        assert "nope" not in err.replace("'nope", "")
 
 
 def test_info(capsys: pytest.CaptureFixture[str], model_dir: Path) -> None:
