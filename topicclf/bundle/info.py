@@ -9,6 +9,7 @@ from typing import Any
 
 from topicclf.bundle import (
     check_counts,
+    check_featurizer_meta,
     check_network_files,
     check_recorded_mode,
     manifest_config,
@@ -16,7 +17,14 @@ from topicclf.bundle import (
     read_target,
     read_thresholds,
 )
-from topicclf.bundle.layout import FEATURES_META, check_directory, model_files
+from topicclf.bundle.layout import (
+    FEATURES_ARRAYS,
+    FEATURES_META,
+    LINEAR_FEATURES_ARRAYS,
+    LINEAR_FEATURES_META,
+    check_directory,
+    model_files,
+)
 from topicclf.bundle.manifest import describe_versions
 from topicclf.config import INFO_SHOWN_CHARS, INFO_SHOWN_ITEMS
 from topicclf.errors import ConfigError, ModelBundleError
@@ -43,8 +51,11 @@ def describe(directory: str | Path) -> dict[str, Any]:
     files = model_files(directory, manifest)
     topics = read_labels(files)
     thresholds = read_thresholds(files)
-    features_meta = files.json(FEATURES_META) if files.has(FEATURES_META) else {}
-    if isinstance(features_meta, dict) and features_meta.get("kind") == "tfidf":
+    # Its kind, fields and analyzer rules, as `load` checks them (the arrays are not read).
+    _, features_meta = check_featurizer_meta(files, FEATURES_META, FEATURES_ARRAYS)
+    if files.has(LINEAR_FEATURES_META):
+        check_featurizer_meta(files, LINEAR_FEATURES_META, LINEAR_FEATURES_ARRAYS, "tfidf")
+    if features_meta.get("kind") == "tfidf":
         terms = [features_meta.get(k) or [] for k in ("vocabulary", "char_vocabulary")]
         counted = sum(len(t) for t in terms if isinstance(t, list))
     else:  # token sequences: the count is the configured length, checked by `load`
