@@ -94,6 +94,8 @@ HEARTBEAT_SECONDS = 30.0
 # record and reading skips to the next line without holding it, so an endless line (/dev/zero,
 # a gzip bomb) cannot fill memory. Documents of 50 MB are read.
 MAX_RECORD_BYTES = 64 * 1024 * 1024
+# A document's "language" field: a name or code ("en", "Portuguese") is far shorter.
+MAX_LANGUAGE_CHARS = 100
 # Bytes of all the reut2-*.sgm files of one Reuters source, which the reader holds (its splits
 # need every document): Reuters-21578's 22 files are 27 MB, each under 1.4 MB. One file may
 # take MAX_RECORD_BYTES.
