@@ -651,10 +651,11 @@ NETWORK_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def defaults_for(network_type: str) -> Config:
-    """The defaults for a network kind: Config() with its NETWORK_DEFAULTS and that type."""
+def defaults_for(network_type: str, source: str = "defaults") -> Config:
+    """The defaults for a network kind: Config() with its NETWORK_DEFAULTS and that type;
+    `source` names where the type came from when it is not valid."""
     values = {"network.type": network_type, **NETWORK_DEFAULTS.get(network_type, {})}
-    return with_values(Config(), values, source="defaults")
+    return with_values(Config(), values, source=source)
 
 
 def for_network(config: Config, kind: str) -> Config:
