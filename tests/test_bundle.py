@@ -1068,6 +1068,19 @@ def test_info_and_load_refuse_the_same_forged_analyzer_rules(
     _both_refuse(broken, rf"copy: inconsistent features\.json / features\.safetensors \({message}")
 
 
+def test_info_cuts_each_topic_name_it_shows(saved: Path, tmp_path: Path) -> None:
+    """`info --json` gave a 10 MB topic name whole; the table view cut it."""
+    from topicclf.bundle.info import describe
+
+    model = _copy(saved, tmp_path)
+    topics = json.loads((model / "labels.json").read_text())
+    topics[-1] = "z" * 1_000_000  # a legal name: the API fits and saves one
+    (model / "labels.json").write_text(json.dumps(topics))
+    _rerecord(model, "labels.json")
+    shown = describe(model)["topics"]
+    assert shown.endswith(f", {'z' * 100}... (1,000,000 characters)") and len(shown) < 300
+
+
 def test_the_python_api_never_saves_a_model_inside_a_model(saved: Path) -> None:
     """The CLI refused `train -o MODEL/sub`; `save` did not."""
     with pytest.raises(OutputError, match=r"sub is inside the model directory .*; a model hold"):

@@ -146,6 +146,8 @@ SERVE_RETRY_SECONDS = 1  # the Retry-After of a 503 "busy, retry shortly"
 # forged one is cut, saying how much, so `info` answers in about a second whatever it holds.
 INFO_SHOWN_ITEMS = 10_000
 INFO_SHOWN_CHARS = 200_000
+# Characters of each topic name `info` shows (table and --json): a name may be megabytes.
+INFO_TOPIC_CHARS = 100
 EXPLAIN_MAX_TERMS = 10_000  # most terms per topic and direction `explain` gives (the API's `top`)
 SERVE_EXPLAIN_TERMS = 100  # most terms per topic and direction that POST /tag's `explain` gives
 SERVE_EXPLAIN_DOCUMENTS = 100  # documents in one request with `explain` (each scored per term)

@@ -26,7 +26,7 @@ from topicclf.bundle.layout import (
     model_files,
 )
 from topicclf.bundle.manifest import describe_versions
-from topicclf.config import INFO_SHOWN_CHARS, INFO_SHOWN_ITEMS
+from topicclf.config import INFO_SHOWN_CHARS, INFO_SHOWN_ITEMS, INFO_TOPIC_CHARS
 from topicclf.errors import ConfigError, ModelBundleError
 from topicclf.features.languages import describe_rules
 from topicclf.model.networks import network_kind
@@ -72,7 +72,8 @@ def describe(directory: str | Path) -> dict[str, Any]:
     except ConfigError as exc:
         raise ModelBundleError(f"{directory}/manifest.json: {exc}") from None
     training = manifest.get("training", {})
-    shown = ", ".join(topics[:30]) + (f" ... (+{len(topics) - 30})" if len(topics) > 30 else "")
+    shown = ", ".join(_cut(name) for name in topics[:30])
+    shown += f" ... (+{len(topics) - 30})" if len(topics) > 30 else ""
     return {
         "path": str(directory),
         "format version": manifest.get("format_version"),
@@ -101,6 +102,13 @@ def describe(directory: str | Path) -> dict[str, Any]:
         "versions (recorded)": shown_value(manifest.get("versions", {})),
         "versions (installed)": describe_versions(manifest),
     }
+
+
+def _cut(name: str) -> str:
+    """A topic name cut to INFO_TOPIC_CHARS, its length said (a 10 MB name is legal)."""
+    if len(name) <= INFO_TOPIC_CHARS:
+        return name
+    return f"{name[:INFO_TOPIC_CHARS]}... ({len(name):,} characters)"
 
 
 def shown_value(value: Any) -> Any:
