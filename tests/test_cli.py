@@ -55,6 +55,15 @@ def test_help_lists_commands_and_examples(capsys: pytest.CaptureFixture[str]) ->
     assert "echo 'Oil prices rose' | topicclf tag" in out
 
 
+def test_encoding_errors_help_warns_that_backslashreplace_breaks_json_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # backslashreplace writes \xe9, which JSON refuses: every such line was a bad record.
+    code, out, _ = cli(capsys, "tag", "--help")
+    flat = " ".join(out.replace("│", " ").split())
+    assert code == 0 and "in JSON Lines that is an invalid JSON escape" in flat
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     from topicclf import __version__
 
