@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +63,23 @@ def deadline(seconds: int = 10) -> Iterator[None]:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def unblock_fifo(path: Path, seconds: float = 15) -> None:
+    """Open a named pipe's write end (and close it) as soon as a reader waits on it, for up
+    to `seconds`: code that wrongly opens the pipe with a blocking C open() (deaf to the
+    alarm of `deadline`) then gets an empty read and fails the test instead of hanging it."""
+
+    def poke() -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+                return
+            except OSError:  # ENXIO: no reader yet (or the pipe is gone)
+                time.sleep(0.1)
+
+    threading.Thread(target=poke, daemon=True).start()
 
 
 def tiny_config(network: str = "dense", **train: object) -> Config:

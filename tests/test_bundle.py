@@ -1048,6 +1048,39 @@ def test_info_and_load_refuse_the_same_forged_settings(saved: Path, tmp_path: Pa
         describe(broken)
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("stemmer", "lancaster", r"languages: unknown language or stemmer in \{'code': 'en'"),
+        ("code", "xx\x1b[2J", r"languages: unknown language or stemmer in \{'code': 'xx\\x1b"),
+        ("stop_words", ["a", 1], r"languages: stop_words of en must be a list of strings"),
+    ],
+)
+def test_info_and_load_refuse_the_same_forged_analyzer_rules(
+    saved: Path, tmp_path: Path, field: str, value: object, message: str
+) -> None:
+    """`info` described a model whose languages `tag` refused (one check, in both)."""
+    broken = _copy(saved, tmp_path)
+    state = json.loads((broken / "features.json").read_text())
+    state["languages"][0][field] = value
+    (broken / "features.json").write_text(json.dumps(state))
+    _rerecord(broken, "features.json")
+    _both_refuse(broken, rf"copy: inconsistent features\.json / features\.safetensors \({message}")
+
+
+def test_info_cuts_each_topic_name_it_shows(saved: Path, tmp_path: Path) -> None:
+    """`info --json` gave a 10 MB topic name whole; the table view cut it."""
+    from topicclf.bundle.info import describe
+
+    model = _copy(saved, tmp_path)
+    topics = json.loads((model / "labels.json").read_text())
+    topics[-1] = "z" * 1_000_000  # a legal name: the API fits and saves one
+    (model / "labels.json").write_text(json.dumps(topics))
+    _rerecord(model, "labels.json")
+    shown = describe(model)["topics"]
+    assert shown.endswith(f", {'z' * 100}... (1,000,000 characters)") and len(shown) < 300
+
+
 def test_the_python_api_never_saves_a_model_inside_a_model(saved: Path) -> None:
     """The CLI refused `train -o MODEL/sub`; `save` did not."""
     with pytest.raises(OutputError, match=r"sub is inside the model directory .*; a model hold"):

@@ -952,6 +952,15 @@ def test_settings_given_as_numpy_arrays_are_read_as_lists() -> None:
         TopicClassifier(hidden_units=np.array([[64, 32]])).resolved_config()
 
 
+def test_an_unknown_network_is_named_as_a_topicclassifier_setting() -> None:
+    """It said `defaults: network.type = 'lstm' ...`, where every other setting says
+    `TopicClassifier: ...`."""
+    with pytest.raises(
+        ConfigError, match=r"^TopicClassifier: network.type = 'lstm' is not valid; choose one of"
+    ):
+        TopicClassifier(network="lstm").fit(["oil", "rain"], [["energy"], ["weather"]])
+
+
 def test_fit_refuses_indicator_columns_a_saved_model_could_not_keep(
     tiny_docs: list[Document],
 ) -> None:

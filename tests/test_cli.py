@@ -55,6 +55,15 @@ def test_help_lists_commands_and_examples(capsys: pytest.CaptureFixture[str]) ->
     assert "echo 'Oil prices rose' | topicclf tag" in out
 
 
+def test_encoding_errors_help_warns_that_backslashreplace_breaks_json_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # backslashreplace writes \xe9, which JSON refuses: every such line was a bad record.
+    code, out, _ = cli(capsys, "tag", "--help")
+    flat = " ".join(out.replace("│", " ").split())
+    assert code == 0 and "in JSON Lines that is an invalid JSON escape" in flat
+
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     from topicclf import __version__
 
@@ -437,9 +446,9 @@ def test_evaluate_outputs_and_gate(
         str(model_dir),
         str(data_dir / "tiny.jsonl"),
         "--fail-under",
-        "micro_f1=1.01",
-    )
-    assert code == 3 and "gate not met: micro_f1" in err
+        "accuracy=0.5",
+    )  # a multi-label model has no accuracy: a gate on it fails
+    assert code == 3 and "gate not met: accuracy is not in this report" in err
     code, _, _ = cli(
         capsys,
         "evaluate",
@@ -451,6 +460,26 @@ def test_evaluate_outputs_and_gate(
         "hamming_loss=1.0",
     )
     assert code == 0
+
+
+def test_a_fail_under_value_outside_0_1_is_a_usage_error_before_any_work(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Before: micro_f1=5 scored the corpus, then failed a gate that could never be met;
+    # micro_f1=-5 could never fail; 1_0 was read as 10 and Arabic-Indic digits as 0.5.
+    cases = {
+        "micro_f1=5": "the value must be between 0 and 1, as micro_f1 is",
+        "hamming_loss=-0.5": "the value must be between 0 and 1, as hamming_loss is",
+        "micro_f1=1_0": "the value must be between 0 and 1",
+        "micro_f1=\u0660.\u0665": "write the value as a plain decimal number",
+        "micro_f1=5e-1": "write the value as a plain decimal number",
+        "coverage_error=-1": "the value must be 0 or more, as coverage_error is",
+    }
+    for gate, message in cases.items():
+        # A model and corpus that do not exist: refused before either is looked at.
+        code, _, err = cli(capsys, "evaluate", "nope", "nope.jsonl", "--fail-under", gate)
+        assert code == 2 and message in " ".join(err.split()), gate
+        assert "nope" not in err.replace("'nope", "")
 
 
 def test_info(capsys: pytest.CaptureFixture[str], model_dir: Path) -> None:
@@ -522,6 +551,28 @@ def test_corpus_stats_count_bad_records_and_exit_1_as_tag_does(
     assert "1 record(s) could not be read (not counted)" in flat and "error:" not in err
     code, out, _ = cli(capsys, "corpus", "stats", str(corpus))
     assert code == 1 and re.search(r"bad records \(not counted\)\s*│\s*1 ", out)
+
+
+def test_a_named_pipe_in_a_parquet_directory_is_a_bad_record_of_tag_and_stats(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, model_dir: Path
+) -> None:
+    # Before: both commands hung in pyarrow's open() of the pipe, deaf to SIGTERM.
+    from conftest import unblock_fifo
+
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    pq.write_table(pa.table({"id": ["d1"], "text": ["rain today"]}), tmp_path / "a.parquet")
+    os.mkfifo(tmp_path / "b.parquet")
+    pipe = f"warning: {tmp_path}/b.parquet: a named pipe, not a regular file; the parquet"
+    for args in (("tag", str(model_dir)), ("corpus", "stats", "--json")):
+        unblock_fifo(tmp_path / "b.parquet")
+        code, out, err = cli(capsys, *args, str(tmp_path))
+        assert code == 1 and pipe in " ".join(err.split()) and "error:" not in err
+        assert "1 record(s) could not be read" in err
+        if args[0] == "tag":
+            assert [json.loads(line)["id"] for line in out.splitlines()] == ["d1", "b"]
+        else:
+            assert (json.loads(out)["documents"], json.loads(out)["bad_records"]) == (1, 1)
 
 
 def test_corpus_stats_and_convert(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -1408,6 +1408,37 @@ def test_a_named_pipe_needs_a_format_or_a_reader_that_streams(tmp_path: Path) ->
         open_corpus(tmp_path / "p.parquet")
 
 
+PARQUET_PIPE = (
+    r"a named pipe, not a regular file; the parquet reader reads a file more than once, so it "
+    r"must be a regular file$"
+)
+
+
+def test_a_named_pipe_among_parquet_files_is_that_files_bad_record(tmp_path: Path) -> None:
+    # Before: pyarrow's C open() waited on the pipe for ever, deaf to SIGTERM and Ctrl-C,
+    # in a dataset directory and for a file swapped for a pipe after the run started.
+    from conftest import unblock_fifo
+
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    data = tmp_path / "data"
+    data.mkdir()
+    pq.write_table(pa.table({"id": ["d1"], "text": ["oil"]}), data / "b.parquet")
+    os.mkfifo(data / "a.parquet")  # read first: the files after it are still read
+    unblock_fifo(data / "a.parquet")
+    with pytest.warns(BadRecordWarning, match=rf"data/a\.parquet: {PARQUET_PIPE}"):
+        docs = list(open_corpus(data, on_error="report"))
+    assert [(d.id, d.error is None) for d in docs] == [("a", False), ("d1", True)]
+    late = tmp_path / "late.parquet"
+    pq.write_table(pa.table({"text": ["oil"]}), late)
+    corpus = open_corpus(late, on_error="report")  # a regular file when the run starts
+    late.unlink()
+    os.mkfifo(late)
+    unblock_fifo(late)
+    with pytest.warns(BadRecordWarning, match=rf"late\.parquet: {PARQUET_PIPE}"):
+        assert [d.error is not None for d in corpus] == [True]
+
+
 def test_a_json_record_that_repeats_a_field_it_uses_is_a_bad_record(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     path.write_text(

@@ -292,6 +292,24 @@ def test_a_grouped_parquet_file_that_vanished_is_its_own_bad_record(
     assert [r["id"] for r in read_output(tmp_path / "out")] == [f"d{f}" for f in range(6)]
 
 
+def test_a_named_pipe_in_a_parquet_dataset_is_its_own_bad_record(
+    model: Path, scheduler: str, tmp_path: Path
+) -> None:
+    # Before: planning hung in pyarrow's open() of the pipe, deaf to SIGTERM.
+    from conftest import unblock_fifo
+
+    data = tmp_path / "data"
+    data.mkdir()
+    pq.write_table(pa.table({"id": ["d0"], "text": ["oil prices"]}), data / "p0.parquet")
+    os.mkfifo(data / "p1.parquet")
+    unblock_fifo(data / "p1.parquet")
+    with pytest.warns(BadRecordWarning, match=r"p1\.parquet: a named pipe, not a regular file"):
+        summary = tag_on_dask(model, [str(data)], tmp_path / "out", scheduler=scheduler)
+    assert (summary.documents, summary.bad_records) == (2, 1)
+    rows = list(read_output(tmp_path / "out"))
+    assert [(r["id"], r.get("error") is None) for r in rows] == [("d0", True), ("p1", False)]
+
+
 @given(
     partitions=st.integers(1, 10**6),
     size=st.integers(0, 10**12),

@@ -271,6 +271,14 @@ def test_the_language_field_is_read_checked_and_written(tmp_path: Path) -> None:
     bad.write_text('{"text": "x", "language": 5}\n', encoding="utf-8")
     with pytest.raises(CorpusFormatError, match="the language field must be a string"):
         list(open_corpus(bad))
+    # A string, but no language: it was called "not a string".
+    bad.write_text(json.dumps({"text": "x", "language": "e" * 100_000}) + "\n")
+    with pytest.raises(
+        CorpusFormatError,
+        match=r"bad\.jsonl:1: the language field is 100,000 characters long, more than the 100 "
+        "a language name or code may have$",
+    ):
+        list(open_corpus(bad))
 
 
 def test_a_model_with_stemmers_pickles_and_tags_the_same(mixed_model: Path) -> None:

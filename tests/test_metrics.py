@@ -279,6 +279,19 @@ def test_parse_gate() -> None:
     for value in ("nan", "inf", "-inf", "NaN"):
         with pytest.raises(ConfigError, match="must be a finite number"):
             parse_gate(f"micro_f1={value}")
+    # Figures are fractions in [0, 1] (coverage_error a count of topics, 0 or more), written
+    # as plain decimals: float() alone took 5, -5, 1_0 (as 10) and Arabic-Indic digits.
+    assert parse_gate("micro_f1=1") == ("micro_f1", 1.0)
+    assert parse_gate("micro_f1=.5") == ("micro_f1", 0.5)
+    assert parse_gate("coverage_error=3.5") == ("coverage_error", 3.5)
+    for text in ("micro_f1=5", "micro_f1=-5", "micro_f1=1_0", "hamming_loss=1.01"):
+        with pytest.raises(ConfigError, match=r"the value must be between 0 and 1, as \w+ is$"):
+            parse_gate(text)
+    with pytest.raises(ConfigError, match="must be 0 or more, as coverage_error is$"):
+        parse_gate("coverage_error=-1")
+    for value in ("\u0660.\u0665", "5e-1", "+0.5", "0_0"):
+        with pytest.raises(ConfigError, match=r"write the value as a plain decimal number \("):
+            parse_gate(f"micro_f1={value}")
 
 
 def test_check_gates() -> None:

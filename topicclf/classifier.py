@@ -152,7 +152,9 @@ class TopicClassifier(Estimator):
             )
         # Without a config, the network kind's own defaults apply (config.NETWORK_DEFAULTS);
         # a config given is taken as it is.
-        base = self.config or defaults_for(str(values.get("network.type", Config().network.type)))
+        kind = str(values.get("network.type", Config().network.type))
+        # Named as every other keyword setting is (before: "defaults: network.type ...").
+        base = self.config or defaults_for(kind, source="TopicClassifier")
         return with_values(base, values, source="TopicClassifier")
 
     def __sklearn_tags__(self) -> Any:

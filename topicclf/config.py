@@ -94,6 +94,8 @@ HEARTBEAT_SECONDS = 30.0
 # record and reading skips to the next line without holding it, so an endless line (/dev/zero,
 # a gzip bomb) cannot fill memory. Documents of 50 MB are read.
 MAX_RECORD_BYTES = 64 * 1024 * 1024
+# A document's "language" field: a name or code ("en", "Portuguese") is far shorter.
+MAX_LANGUAGE_CHARS = 100
 # Bytes of all the reut2-*.sgm files of one Reuters source, which the reader holds (its splits
 # need every document): Reuters-21578's 22 files are 27 MB, each under 1.4 MB. One file may
 # take MAX_RECORD_BYTES.
@@ -144,6 +146,8 @@ SERVE_RETRY_SECONDS = 1  # the Retry-After of a 503 "busy, retry shortly"
 # forged one is cut, saying how much, so `info` answers in about a second whatever it holds.
 INFO_SHOWN_ITEMS = 10_000
 INFO_SHOWN_CHARS = 200_000
+# Characters of each topic name `info` shows (table and --json): a name may be megabytes.
+INFO_TOPIC_CHARS = 100
 EXPLAIN_MAX_TERMS = 10_000  # most terms per topic and direction `explain` gives (the API's `top`)
 SERVE_EXPLAIN_TERMS = 100  # most terms per topic and direction that POST /tag's `explain` gives
 SERVE_EXPLAIN_DOCUMENTS = 100  # documents in one request with `explain` (each scored per term)
@@ -662,10 +666,11 @@ NETWORK_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
-def defaults_for(network_type: str) -> Config:
-    """The defaults for a network kind: Config() with its NETWORK_DEFAULTS and that type."""
+def defaults_for(network_type: str, source: str = "defaults") -> Config:
+    """The defaults for a network kind: Config() with its NETWORK_DEFAULTS and that type;
+    `source` names where the type came from when it is not valid."""
     values = {"network.type": network_type, **NETWORK_DEFAULTS.get(network_type, {})}
-    return with_values(Config(), values, source="defaults")
+    return with_values(Config(), values, source=source)
 
 
 def for_network(config: Config, kind: str) -> Config:

@@ -390,9 +390,11 @@ def check_thresholds(data: Any, where: str) -> dict[str, Any]:
     return dict(data)
 
 
-def _load_featurizer(
-    files: ModelFiles, config: Config, meta_name: str, arrays_name: str, kind: str | None
-) -> Featurizer:
+def check_featurizer_meta(
+    files: ModelFiles, meta_name: str, arrays_name: str, kind: str | None = None
+) -> tuple[type[Featurizer], dict[str, Any]]:
+    """The featurizer class and JSON state of `meta_name`, checked as far as they go without
+    the arrays (its kind, fields and analyzer rules): what `info` refuses as `load` does."""
     path = files.directory
     meta = files.json(meta_name)
     found = meta.get("kind") if isinstance(meta, dict) else None
@@ -402,13 +404,30 @@ def _load_featurizer(
     fields = featurizer.state_fields
     required = tuple(f for f in fields if f not in featurizer.optional_fields)
     check_fields(meta, fields, f"{path}/{meta_name}", required=required)
+    try:
+        featurizer.analyzer_rules(meta)  # unknown stemmers, stop words that are no strings
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _inconsistent(files, meta_name, arrays_name, exc) from None
+    return featurizer, meta
+
+
+def _inconsistent(
+    files: ModelFiles, meta_name: str, arrays_name: str, exc: Exception
+) -> ModelBundleError:
+    return ModelBundleError(
+        f"{files.directory}: inconsistent {meta_name} / {files.name(arrays_name)} ({exc})"
+    )
+
+
+def _load_featurizer(
+    files: ModelFiles, config: Config, meta_name: str, arrays_name: str, kind: str | None
+) -> Featurizer:
+    featurizer, meta = check_featurizer_meta(files, meta_name, arrays_name, kind)
     arrays = files.arrays(arrays_name, featurizer.state_specs(meta))
     try:
         return featurizer.from_state(config.text, config.features, meta, arrays)
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelBundleError(
-            f"{path}: inconsistent {meta_name} / {files.name(arrays_name)} ({exc})"
-        ) from None
+        raise _inconsistent(files, meta_name, arrays_name, exc) from None
 
 
 def _load_network(

@@ -9,6 +9,7 @@ from typing import Any
 
 from topicclf.bundle import (
     check_counts,
+    check_featurizer_meta,
     check_network_files,
     check_recorded_mode,
     manifest_config,
@@ -16,9 +17,16 @@ from topicclf.bundle import (
     read_target,
     read_thresholds,
 )
-from topicclf.bundle.layout import FEATURES_META, check_directory, model_files
+from topicclf.bundle.layout import (
+    FEATURES_ARRAYS,
+    FEATURES_META,
+    LINEAR_FEATURES_ARRAYS,
+    LINEAR_FEATURES_META,
+    check_directory,
+    model_files,
+)
 from topicclf.bundle.manifest import describe_versions
-from topicclf.config import INFO_SHOWN_CHARS, INFO_SHOWN_ITEMS
+from topicclf.config import INFO_SHOWN_CHARS, INFO_SHOWN_ITEMS, INFO_TOPIC_CHARS
 from topicclf.errors import ConfigError, ModelBundleError
 from topicclf.features.languages import describe_rules
 from topicclf.model.networks import network_kind
@@ -43,8 +51,11 @@ def describe(directory: str | Path) -> dict[str, Any]:
     files = model_files(directory, manifest)
     topics = read_labels(files)
     thresholds = read_thresholds(files)
-    features_meta = files.json(FEATURES_META) if files.has(FEATURES_META) else {}
-    if isinstance(features_meta, dict) and features_meta.get("kind") == "tfidf":
+    # Its kind, fields and analyzer rules, as `load` checks them (the arrays are not read).
+    _, features_meta = check_featurizer_meta(files, FEATURES_META, FEATURES_ARRAYS)
+    if files.has(LINEAR_FEATURES_META):
+        check_featurizer_meta(files, LINEAR_FEATURES_META, LINEAR_FEATURES_ARRAYS, "tfidf")
+    if features_meta.get("kind") == "tfidf":
         terms = [features_meta.get(k) or [] for k in ("vocabulary", "char_vocabulary")]
         counted = sum(len(t) for t in terms if isinstance(t, list))
     else:  # token sequences: the count is the configured length, checked by `load`
@@ -61,7 +72,8 @@ def describe(directory: str | Path) -> dict[str, Any]:
     except ConfigError as exc:
         raise ModelBundleError(f"{directory}/manifest.json: {exc}") from None
     training = manifest.get("training", {})
-    shown = ", ".join(topics[:30]) + (f" ... (+{len(topics) - 30})" if len(topics) > 30 else "")
+    shown = ", ".join(_cut(name) for name in topics[:30])
+    shown += f" ... (+{len(topics) - 30})" if len(topics) > 30 else ""
     return {
         "path": str(directory),
         "format version": manifest.get("format_version"),
@@ -90,6 +102,13 @@ def describe(directory: str | Path) -> dict[str, Any]:
         "versions (recorded)": shown_value(manifest.get("versions", {})),
         "versions (installed)": describe_versions(manifest),
     }
+
+
+def _cut(name: str) -> str:
+    """A topic name cut to INFO_TOPIC_CHARS, its length said (a 10 MB name is legal)."""
+    if len(name) <= INFO_TOPIC_CHARS:
+        return name
+    return f"{name[:INFO_TOPIC_CHARS]}... ({len(name):,} characters)"
 
 
 def shown_value(value: Any) -> Any:

@@ -416,7 +416,12 @@ EncodingOpt = Annotated[
 ]
 EncodingErrorsOpt = Annotated[
     str,
-    typer.Option(rich_help_panel=PANEL, help="On undecodable bytes: strict (error) or replace."),
+    typer.Option(
+        rich_help_panel=PANEL,
+        help="On undecodable bytes: strict (error), replace (with U+FFFD), ignore (drop them) "
+        "or backslashreplace (as \\xe9; in JSON Lines that is an invalid JSON escape, so "
+        "the line is a bad record: use replace there).",
+    ),
 ]
 TextFieldOpt = Annotated[
     str, typer.Option(rich_help_panel=PANEL, help="JSON field / CSV column holding the text.")

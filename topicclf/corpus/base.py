@@ -540,18 +540,18 @@ def read_head(path: str | Path, size: int) -> bytes:
         return b"".join(chunks)
 
 
-def open_regular_bytes(path: str) -> io.BufferedReader:
-    """`open_bytes` for a file that must be a regular file (a text directory's files, listed
-    before they are read): opened without blocking and checked on the open descriptor, so a
-    file swapped for a named pipe meanwhile is refused instead of waited on for ever."""
+def open_regular_bytes(
+    path: str, why: str = " (it was replaced after the directory was listed?)"
+) -> io.BufferedReader:
+    """`open_bytes` for a file that must be a regular file (a directory's files, listed
+    before they are read, or any file a reader seeks in): opened without blocking and checked
+    on the open descriptor, so a named pipe or device (there from the start, or swapped in
+    meanwhile) is refused, `why` saying so after the kind, instead of waited on for ever."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise CorpusFormatError(
-                f"{path}: {file_kind(info.st_mode)}, not a regular file (it was replaced "
-                "after the directory was listed?)"
-            )
+            raise CorpusFormatError(f"{path}: {file_kind(info.st_mode)}, not a regular file{why}")
         os.set_blocking(fd, True)
         raw = os.fdopen(fd, "rb")
     except BaseException:

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from topicclf import jsontext
+from topicclf import config, jsontext
 from topicclf.corpus.base import CorpusOptions, clean_labels, scrub_surrogates
 from topicclf.corpus.lines import LineFormat, line_documents
 from topicclf.errors import CorpusFormatError
@@ -104,8 +104,13 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
         )
     labels = clean_labels([scrub_surrogates(x) for x in labels], where)
     language = record.get("language")
-    if language is not None and (not isinstance(language, str) or len(language) > 100):
+    if language is not None and not isinstance(language, str):
         raise CorpusFormatError(f"{where}: the language field must be a string (a name or code)")
+    if language is not None and len(language) > config.MAX_LANGUAGE_CHARS:
+        raise CorpusFormatError(
+            f"{where}: the language field is {len(language):,} characters long, more than the "
+            f"{config.MAX_LANGUAGE_CHARS} a language name or code may have"
+        )
     language = scrub_surrogates(language).strip() or None if language is not None else None
     raw_id = record.get(options.id_field)
     if raw_id is None:

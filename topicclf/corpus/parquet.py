@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ from topicclf.corpus.base import (
     bad_record,
     clean_labels,
     display_name,
+    guarded,
+    open_regular_bytes,
     record_error,
     scrub_surrogates,
     source_error,
@@ -41,22 +44,40 @@ def parquet_files(path: str) -> list[Path]:
 def read_parquet(path: str, options: CorpusOptions) -> Iterator[Document]:
     """Stream the rows of a Parquet file, or of every Parquet file of a directory."""
     for file in parquet_files(path):
-        groups = open_parquet(str(file)).metadata.num_row_groups
-        yield from read_row_groups(str(file), 0, groups, 1, options)
+        # Each file is a source of its own: one that cannot be read (damaged, a named pipe)
+        # is its bad record, and the directory's other files are still read.
+        yield from guarded(str(file), _read_file, options)
 
 
-def open_parquet(path: str) -> Any:
+def _read_file(path: str, options: CorpusOptions) -> Iterator[Document]:
+    yield from read_row_groups(path, 0, None, 1, options)
+
+
+# Why open_parquet refuses what is not a regular file, after its kind ("a named pipe").
+_REGULAR = "; the parquet reader reads a file more than once, so it must be a regular file"
+
+
+@contextmanager
+def open_parquet(path: str) -> Iterator[Any]:
     """A pyarrow ParquetFile, or a CorpusFormatError naming the file when it is empty,
-    damaged or not Parquet at all."""
+    damaged, not Parquet at all, or not a regular file (a named pipe, a device)."""
     pq = pyarrow_parquet()
     try:
-        return pq.ParquetFile(path)
-    except OSError as exc:  # pyarrow's ArrowIOError is an OSError; a missing file too
-        if exc.errno is not None:
-            raise source_error(path, exc) from None
-        raise _unreadable(path, exc) from None
-    except ValueError as exc:  # pyarrow's ArrowInvalid is a ValueError
-        raise _unreadable(path, exc) from None
+        # Opened by us, not by pyarrow: its C open() waits for ever, deaf to SIGTERM, on a
+        # named pipe no one writes to (in a dataset directory, or swapped in meanwhile).
+        handle = open_regular_bytes(path, _REGULAR)
+    except OSError as exc:
+        raise source_error(path, exc) from None
+    with handle:
+        try:
+            file = pq.ParquetFile(handle)
+        except OSError as exc:  # pyarrow's ArrowIOError is an OSError
+            if exc.errno is not None:
+                raise source_error(path, exc) from None
+            raise _unreadable(path, exc) from None
+        except ValueError as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise _unreadable(path, exc) from None
+        yield file
 
 
 def _unreadable(path: str, exc: Exception) -> CorpusFormatError:
@@ -117,11 +138,17 @@ def _check_types(path: str, schema: Any, options: CorpusOptions) -> None:
 
 
 def read_row_groups(
-    path: str, start: int, stop: int, first_row: int, options: CorpusOptions
+    path: str, start: int, stop: int | None, first_row: int, options: CorpusOptions
 ) -> Iterator[Document]:
-    """The documents of row groups [start, stop) of one Parquet file, whose first row is
-    number `first_row` (rows without an id get the id `name:row`)."""
-    file = open_parquet(path)
+    """The documents of row groups [start, stop) of one Parquet file (stop None: to its
+    end), whose first row is number `first_row` (rows without an id get the id `name:row`)."""
+    with open_parquet(path) as file:
+        yield from _rows(path, file, start, stop, first_row, options)
+
+
+def _rows(
+    path: str, file: Any, start: int, stop: int | None, first_row: int, options: CorpusOptions
+) -> Iterator[Document]:
     names = set(file.schema_arrow.names)
     if options.text_field not in names:
         raise CorpusFormatError(
@@ -134,7 +161,7 @@ def read_row_groups(
     ]
     stem = display_name(path)
     row = first_row
-    for group in range(start, stop):
+    for group in range(start, file.metadata.num_row_groups if stop is None else stop):
         try:
             records = file.read_row_group(group, columns=columns).to_pylist()
         except (OSError, ValueError) as exc:  # a damaged page: the rest of the file is lost

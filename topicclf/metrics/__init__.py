@@ -14,6 +14,7 @@ Neighbours: `ranking` (P@k, nDCG, LRAP), `mistakes` (confusions, error examples)
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -491,7 +492,24 @@ def parse_gate(text: str) -> tuple[str, float]:
     if not math.isfinite(bound):
         # Every comparison with nan is false, so such a gate could never fail.
         raise ConfigError(f"{text!r}: the value must be a finite number, not {value!r}")
+    # A gate outside the figure's range can never be met (micro_f1=5) or never fail (-5).
+    if name in _COUNTS:
+        if bound < 0:
+            raise ConfigError(f"{text!r}: the value must be 0 or more, as {name} is")
+    elif not 0 <= bound <= 1:
+        raise ConfigError(f"{text!r}: the value must be between 0 and 1, as {name} is")
+    # float() also reads 1_0, 1e-1 and digits of any script (٠.٥): not what a gate says.
+    if not _PLAIN_DECIMAL.fullmatch(value):
+        raise ConfigError(
+            f"{text!r}: write the value as a plain decimal number (ASCII digits and a point), "
+            "e.g. micro_f1=0.8"
+        )
     return name, bound
+
+
+# Figures that count topics (how far down the ranking), not fractions in [0, 1].
+_COUNTS = frozenset({"coverage_error"})
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 
 
 def check_gates(report: EvaluationReport, gates: Sequence[tuple[str, float]]) -> list[str]:

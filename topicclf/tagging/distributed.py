@@ -212,7 +212,14 @@ def _parquet_pieces(path: str, share: int) -> list[Partition]:
     per_file = max(1, share // len(files)) if files else 1
     for file in files:
         stamp = file_stamp(str(file))
-        metadata = open_parquet(str(file)).metadata
+        try:
+            with open_parquet(str(file)) as parquet:
+                metadata = parquet.metadata
+        except CorpusFormatError:
+            # Opened again, and refused, on a worker: that file's bad record (as in plain
+            # `tag`), while the dataset's other files are tagged.
+            out.append(Partition(len(out), str(file), "parquet", 0, 0, 1, (), stamp))
+            continue
         groups = metadata.num_row_groups
         step = max(1, -(-groups // per_file))
         first_row = 1
