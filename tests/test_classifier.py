@@ -1028,3 +1028,18 @@ def test_tune_refuses_a_corpus_with_none_of_the_topics_in_every_mode(
         multiclass.tune_thresholds(["oil prices rose", "rain"], [["markets"], ["no-such-topic"]])
     unknown = [w for w in caught if "unknown to the model" in str(w.message)]
     assert len(unknown) == 1
+
+
+def test_tag_refuses_more_pairs_than_max_pairs_before_building_them(
+    tiny_dense: TopicClassifier,
+) -> None:
+    from topicclf.errors import TooManyPairsError
+    from topicclf.model.thresholds import Rule
+
+    texts = ["rain and wind", "a late goal"]
+    rule = Rule(threshold=0.0)
+    every = tiny_dense.tag(texts, rule)
+    pairs = sum(len(row) for row in every)
+    assert tiny_dense.tag(texts, rule, max_pairs=pairs) == every
+    with pytest.raises(TooManyPairsError, match=f"would hold {pairs} .* than the {pairs - 1} "):
+        tiny_dense.tag(texts, rule, max_pairs=pairs - 1)

@@ -919,6 +919,8 @@ def test_concurrent_requests_are_batched_and_get_what_each_alone_gets(
 class _Broken:
     """A classifier whose tagging fails as a bug would."""
 
+    classes_ = ("a",)
+
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(name)
 
@@ -1456,6 +1458,7 @@ def test_serve_options_out_of_range_are_usage_errors(
             "max_body_total (1000) must be at least max_body (2000)",
         ),
         ({"max_documents": 0}, "max_documents must be between 1 and"),
+        ({"max_pairs": 0}, "max_pairs must be between 1 and 100000000, not 0"),
         ({"workers": 0}, "workers must be between 1 and"),
         ({"port": 70000}, "port must be between 0 and 65535, not 70000"),
     ],
@@ -1900,3 +1903,84 @@ def test_a_huge_unknown_key_is_not_called_too_many_documents(served: ServedModel
             {"error": "x: not a key this request takes (a typo?)"},
         )
         assert request(address, "POST", "/tag", huge) == (413, {"error": CROWDED})
+
+
+TOO_MANY_PAIRS = (
+    "the answer would hold {pairs:,} (document, topic) pairs, more than the {limit:,} one "
+    "answer may hold (--max-pairs): ask for fewer with top_k (each document's k best topics) "
+    "or a higher threshold, or send fewer documents per request"
+)
+
+
+def _work_time(served: ServedModel, texts: list[str], rule: Rule) -> float:
+    """Seconds this machine takes to tag `texts` and encode the answer, as one request would."""
+    from topicclf.server.http import render_json
+    from topicclf.tagging import Tagged
+
+    started = time.perf_counter()
+    chosen = served.classifier.tag(texts, rule, warn=False)
+    render_json([Tagged(str(i), t).to_record(True) for i, t in enumerate(chosen)])
+    return time.perf_counter() - started
+
+
+def _slowest_health(address: Address, body: bytes, work: float) -> tuple[bytes, list[float]]:
+    """The answer to POST /tag `body`, and the slowest /health beside it in each of up to
+    three runs: a loaded machine (two test workers on two cores) can stall any thread for a
+    moment, so one clean run is enough; a server that holds its loop stalls all three."""
+    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n" % len(body)
+    head += b"Connection: close\r\n\r\n"
+    slowest: list[float] = []
+    for _ in range(3):
+        reply, latencies = _health_beside(address, head + body)
+        slowest.append(max(latencies))
+        if slowest[-1] < work / 4:
+            break
+    return reply, slowest
+
+
+def test_an_answer_over_max_pairs_is_refused_and_health_keeps_answering(
+    served: ServedModel,
+) -> None:
+    # Before: 3,000 two-letter texts with "threshold": 0 to a 2,000-topic model built a
+    # 142 MB answer on the event loop; /health waited 10 s. Now the pairs are counted in a
+    # thread before any is built, and a request over --max-pairs gets 413.
+    texts = ["rain"] * 10_000
+    rule = Rule(threshold=0.0)
+    pairs = sum(len(t) for t in served.classifier.tag(texts, rule))
+    body = json.dumps({"texts": texts, "threshold": 0}).encode()
+    options = _options(max_body=len(body), max_documents=len(texts), max_pairs=pairs - 1)
+    work = _work_time(served, texts, rule)
+    with serve_in_thread({"model": served}, options) as address:
+        reply, slowest = _slowest_health(address, body, work)
+        assert reply.startswith(b"HTTP/1.1 413 "), reply[:200]
+        error = json.loads(reply.partition(b"\r\n\r\n")[2])["error"]
+        assert error == TOO_MANY_PAIRS.format(pairs=pairs, limit=pairs - 1)
+        assert min(slowest) < work / 4, (slowest, work)
+        # one text, tagged in a batch on the event loop, is counted too
+        one = json.dumps({"text": "rain", "threshold": 0}).encode()
+        single = sum(len(t) for t in served.classifier.tag(["rain"], rule))
+        with serve_in_thread({"model": served}, _options(max_pairs=single - 1)) as small:
+            status, answer = request(small, "POST", "/tag", one)
+        assert status == 413
+        assert answer["error"] == TOO_MANY_PAIRS.format(pairs=single, limit=single - 1)
+        # within the bound, the answer is what tagging gives
+        status, answer = request(address, "POST", "/tag", one)
+        assert status == 200 and answer["results"][0]["labels"] == [
+            t for t, _ in served.classifier.tag(["rain"], rule)[0]
+        ]
+
+
+def test_many_tiny_texts_are_tagged_off_the_event_loop(served: ServedModel) -> None:
+    # Before: a request whose texts totalled at most 20,000 characters was tagged on the
+    # event loop whatever their number: 10,000 two-letter texts held it about a second.
+    texts = ["oi"] * 10_000
+    body = json.dumps({"texts": texts}).encode()
+    options = _options(max_body=len(body), max_documents=len(texts), max_pairs=10**8)
+    work = _work_time(served, texts, Rule())
+    with serve_in_thread({"model": served}, options) as address:
+        reply, slowest = _slowest_health(address, body, work)
+        assert reply.startswith(b"HTTP/1.1 200 "), reply[:200]
+        results = json.loads(reply.partition(b"\r\n\r\n")[2])["results"]
+        expected = served.classifier.tag(texts, Rule(), warn=False)
+        assert [r["labels"] for r in results] == [[t for t, _ in row] for row in expected]
+        assert min(slowest) < work / 4, (slowest, work)

@@ -326,3 +326,34 @@ def test_a_form_reads_alike_short_or_long(pairs: list[tuple[str, str]], padding:
     if pairs[0][0] in ("text", "limit"):
         with pytest.raises(ApiError, match=f"^the form repeats the field '{pairs[0][0]}'"):
             asyncio.run(form_fields(body + b"&" + urlencode(pairs[:1]).encode()))
+
+
+def test_an_answer_over_max_pairs_is_a_413_problem(model: Path) -> None:
+    # `limit` has no upper bound and a threshold of 0 keeps every topic: without a bound on
+    # the pairs, 32 documents times a large vocabulary made answers of any size.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "topicclf", "serve", str(model), "--port", "0", "--max-pairs", "6"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        port = int(proc.stderr.readline().split("http://127.0.0.1:")[1].split()[0])
+        base = f"http://127.0.0.1:{port}/v1/projects/tiny/"
+        docs = {"documents": [{"text": "rain and wind"}] * 32}
+        answer = requests.post(base + "suggest-batch?limit=1000000", json=docs, timeout=30)
+        assert answer.status_code == 413
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["detail"] == (
+            "the answer would hold 128 (document, topic) pairs, more than the 6 one answer may "
+            "hold (--max-pairs): ask for fewer with limit or a higher threshold, or send fewer "
+            "documents per request"
+        )
+        six = {"documents": docs["documents"][:6]}
+        within = requests.post(base + "suggest-batch?limit=1", json=six, timeout=30)
+        assert within.status_code == 200 and len(within.json()) == 6
+        single = requests.post(base + "suggest", data={"text": "rain", "limit": 4}, timeout=30)
+        assert single.status_code == 200 and len(single.json()["results"]) == 4
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -19,7 +19,7 @@ from topicclf.config import (
     defaults_for,
     with_values,
 )
-from topicclf.errors import DataError, InputError
+from topicclf.errors import DataError, InputError, TooManyPairsError
 from topicclf.estimator import Estimator, not_fitted_error
 from topicclf.features import Featurizer
 from topicclf.features.languages import NAMES
@@ -312,10 +312,19 @@ class TopicClassifier(Estimator):
             raise InputError(f"{what}: scores are probabilities, finite numbers in [0, 1]")
         return matrix
 
-    def tag(self, texts: Any, rule: Rule = DEFAULT_RULE, *, warn: bool = True) -> Topics:
+    def tag(
+        self,
+        texts: Any,
+        rule: Rule = DEFAULT_RULE,
+        *,
+        warn: bool = True,
+        max_pairs: int | None = None,
+    ) -> Topics:
         """(topic, score) pairs per text, best first: what every entry point outputs. A
         rule the model does not apply (top_k on a multi-class model) is warned about, as
-        every entry point says it (`warn=False`: the caller has said it once already)."""
+        every entry point says it (`warn=False`: the caller has said it once already).
+        TooManyPairsError when more than `max_pairs` (text, topic) pairs are chosen, raised
+        before the pairs are built (a server bounds its answers with it)."""
         self._check_fitted()
         rule = check_rule(rule)
         ignored = ignored_by(self.policy_, rule) if as_flag(warn, "warn") else None
@@ -323,7 +332,12 @@ class TopicClassifier(Estimator):
             warnings.warn(ignored, UserWarning, stacklevel=2)
         texts = as_texts(texts, "texts")
         scores = self.scorer_.scores(texts)  # texts are checked once, above
-        return topics_of(scores, decide(scores, self.policy_, rule, texts), self.classes_)
+        chosen = decide(scores, self.policy_, rule, texts)
+        if max_pairs is not None:
+            pairs = int(np.count_nonzero(chosen))
+            if pairs > max_pairs:
+                raise TooManyPairsError(pairs, max_pairs)
+        return topics_of(scores, chosen, self.classes_)
 
     def predict(self, X: Any) -> Any:
         """Each text's topics, in the shape `y` had in fit: topic lists (best first), an

@@ -119,6 +119,11 @@ SERVE_MAX_BODY_TOTAL = 256 * 1024 * 1024
 SERVE_BODY_ALWAYS = 64 * 1024
 SERVE_MAX_HEADERS = 64 * 1024  # bytes of one request's head: request line and all headers
 SERVE_MAX_DOCUMENTS = 10_000  # documents in one request
+# (document, topic) pairs one answer may hold (10,000 documents x 10 topics, about 2.4 MB):
+# 3,000 two-letter texts with "threshold": 0 to a 2,000-topic model asked for a 142 MB answer
+# (1.35 GB of server memory) from an 18 KB body. Built in a thread, an answer still slows the
+# others (the GIL): 200,000 pairs held /health up to 0.5 s, 100,000 under 0.05 s.
+SERVE_MAX_PAIRS = 100_000
 SERVE_WORKERS = 1  # server processes, each with its own copy of the models
 SERVE_BACKLOG = 2048  # connections the kernel queues before they are accepted: holds bursts
 SERVE_TIMEOUT_IDLE = 5.0  # seconds a kept-alive connection may wait for its next request
@@ -133,8 +138,17 @@ SERVE_MAX_BODY_RANGE = (1, 1024 * 1024 * 1024)
 SERVE_MAX_BODY_TOTAL_RANGE = (1, 1024**4)
 SERVE_MAX_HEADERS_RANGE = (1024, 1024 * 1024)
 SERVE_MAX_DOCUMENTS_RANGE = (1, 1_000_000)
+SERVE_MAX_PAIRS_RANGE = (1, 100_000_000)
 SERVE_WORKERS_RANGE = (1, 1024)
-SERVE_INLINE_CHARS = 20_000  # batches this short are tagged on the event loop (numpy models)
+# A batch is tagged on the event loop (numpy models) only when it is this small in every
+# way: the time grows with texts (10,000 texts of two letters held the loop a second) and
+# with texts x topics, not only with characters. Larger ones go to a thread.
+SERVE_INLINE_CHARS = 20_000
+SERVE_INLINE_TEXTS = 64
+SERVE_INLINE_CELLS = 32_768  # texts x topics
+# An answer of more (document, topic) pairs, or documents, is built and encoded in a thread
+# (about 2 microseconds a pair): a 142 MB answer encoded on the loop held it 10 s.
+SERVE_INLINE_PAIRS = 2_048
 SERVE_BATCH_TEXTS = 512  # texts of waiting requests tagged in one call
 SERVE_BATCH_YIELDS = 8  # event-loop turns a batch waits for requests already arriving
 # Requests one model with a custom (time-limited) token pattern tags at once, in threads of

@@ -20,6 +20,18 @@ class SlowTextError(ConfigError):
     tagged (one bad record), the others can."""
 
 
+class TooManyPairsError(TopicclfError, ValueError):
+    """An answer would hold more (document, topic) pairs than the caller allows."""
+
+    def __init__(self, pairs: int, limit: int) -> None:
+        super().__init__(
+            f"the answer would hold {pairs:,} (document, topic) pairs, more than the "
+            f"{limit:,} one answer may hold"
+        )
+        self.pairs = pairs
+        self.limit = limit
+
+
 class NotFittedError(TopicclfError, AttributeError):
     """A classifier was used before it was fitted."""
 

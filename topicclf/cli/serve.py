@@ -16,6 +16,8 @@ from topicclf.config import (
     SERVE_MAX_BODY_TOTAL_RANGE,
     SERVE_MAX_HEADERS,
     SERVE_MAX_HEADERS_RANGE,
+    SERVE_MAX_PAIRS,
+    SERVE_MAX_PAIRS_RANGE,
     SERVE_PORT,
     SERVE_TIMEOUT_BODY,
     SERVE_TIMEOUT_HEADERS,
@@ -85,6 +87,17 @@ def serve(
             rich_help_panel=SERVE_PANEL,
         ),
     ] = None,
+    max_pairs: Annotated[
+        int,
+        typer.Option(
+            min=SERVE_MAX_PAIRS_RANGE[0],
+            max=SERVE_MAX_PAIRS_RANGE[1],
+            help="Most (document, topic) pairs one answer may hold (POST /tag, /v1 suggest); "
+            "a request whose answer would hold more gets 413 (use top_k or send fewer "
+            "documents).",
+            rich_help_panel=SERVE_PANEL,
+        ),
+    ] = SERVE_MAX_PAIRS,
     max_headers: Annotated[
         int,
         typer.Option(
@@ -161,6 +174,7 @@ def serve(
             backlog=backlog,
             max_body=max_body,
             max_body_total=max_body_total,
+            max_pairs=max_pairs,
             max_headers=max_headers,
             timeout_idle=timeout_idle,
             timeout_headers=timeout_headers,

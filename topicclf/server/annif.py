@@ -22,9 +22,11 @@ from topicclf.config import (
     SERVE_ANNIF_FIELDS,
     SERVE_ANNIF_LIMIT,
     SERVE_INLINE_CHARS,
+    SERVE_MAX_PAIRS,
 )
+from topicclf.errors import TooManyPairsError
 from topicclf.model.thresholds import Rule
-from topicclf.server.http import JSONBody
+from topicclf.server.http import JSONBody, answer_body
 from topicclf.server.models import ServedModel, Topics
 from topicclf.server.schemas import ApiError, describe_errors, parse_json_body
 from topicclf.tagging import Tagged
@@ -216,17 +218,30 @@ def _suggestions(served: ServedModel, topics: list[tuple[str, float]]) -> list[d
 
 
 async def _suggest(
-    served: ServedModel, texts: list[str], limit: int, threshold: float, language: str | None
+    served: ServedModel,
+    texts: list[str],
+    limit: int,
+    threshold: float,
+    language: str | None,
+    max_pairs: int,
 ) -> Topics:
     if language is not None and language not in served.languages:
         raise ApiError(400, f'language "{language}" not supported by vocabulary')
     if limit == 0:  # Annif: no result at all (top_k=0 would mean no limit here)
         return [[] for _ in texts]
-    return await served.tag(texts, Rule(threshold=threshold or None, top_k=limit))
+    try:
+        return await served.tag(texts, Rule(threshold=threshold or None, top_k=limit), max_pairs)
+    except TooManyPairsError as exc:  # a limit beyond the model's topics gives them all
+        raise ApiError(
+            413,
+            f"{exc} (--max-pairs): ask for fewer with limit or a higher threshold, or send "
+            "fewer documents per request",
+        ) from None
 
 
-def annif_router(models: Mapping[str, ServedModel]) -> APIRouter:
-    """Routes of the Annif-compatible API (to mount under /v1)."""
+def annif_router(models: Mapping[str, ServedModel], max_pairs: int = SERVE_MAX_PAIRS) -> APIRouter:
+    """Routes of the Annif-compatible API (to mount under /v1); an answer holds at most
+    `max_pairs` (document, subject) pairs."""
     router = APIRouter(tags=["Annif-compatible"], responses=PROBLEMS)
 
     def project(project_id: str) -> ServedModel:
@@ -261,8 +276,10 @@ def annif_router(models: Mapping[str, ServedModel]) -> APIRouter:
             form = SuggestForm.model_validate(await _form_fields(request))
         except ValidationError as exc:
             raise ApiError(400, describe_errors(exc.errors(include_url=False))) from None
-        (topics,) = await _suggest(served, [form.text], form.limit, form.threshold, form.language)
-        return JSONBody({"results": _suggestions(served, topics)})
+        (topics,) = await _suggest(
+            served, [form.text], form.limit, form.threshold, form.language, max_pairs
+        )
+        return await answer_body(lambda: {"results": _suggestions(served, topics)}, 1, len(topics))
 
     @router.post(
         "/projects/{project_id}/suggest-batch",
@@ -285,12 +302,14 @@ def annif_router(models: Mapping[str, ServedModel]) -> APIRouter:
             values_per_document=BATCH_VALUES_PER_DOCUMENT,
         )
         texts = [d.text for d in body.documents]
-        chosen = await _suggest(served, texts, limit, threshold, language)
-        return JSONBody(
-            [
+        chosen = await _suggest(served, texts, limit, threshold, language, max_pairs)
+        return await answer_body(
+            lambda: [
                 {"results": _suggestions(served, topics), "document_id": doc.document_id}
                 for doc, topics in zip(body.documents, chosen, strict=True)
-            ]
+            ],
+            len(texts),
+            sum(len(topics) for topics in chosen),
         )
 
     return router

@@ -27,8 +27,10 @@ from topicclf.config import (
     SERVE_EXPLAIN_DOCUMENTS,
     SERVE_MAX_BODY,
     SERVE_MAX_DOCUMENTS,
+    SERVE_MAX_PAIRS,
     SERVE_TIMEOUT_BODY,
 )
+from topicclf.errors import TooManyPairsError
 from topicclf.model.thresholds import Rule, ignored_by
 from topicclf.server.annif import BatchRequest, SuggestForm, annif_router
 from topicclf.server.http import (
@@ -38,6 +40,7 @@ from topicclf.server.http import (
     Receive,
     Scope,
     Send,
+    answer_body,
     error_response,
 )
 from topicclf.server.models import ServedModel
@@ -80,6 +83,7 @@ class AppSettings:
     max_documents: int = SERVE_MAX_DOCUMENTS
     timeout_body: float = SERVE_TIMEOUT_BODY
     max_body_total: int | None = None  # None: see http.body_budget
+    max_pairs: int = SERVE_MAX_PAIRS  # (document, topic) pairs of one answer
 
 
 def pick_model(models: Mapping[str, ServedModel], name: str | None) -> ServedModel:
@@ -116,7 +120,7 @@ def _check_explain(served: ServedModel, documents: int) -> None:
 
 async def tag_answer(
     models: Mapping[str, ServedModel], settings: AppSettings, body: bytes, path_model: str | None
-) -> dict[str, Any]:
+) -> JSONBody:
     """The answer to POST /tag (path_model None) or /models/{path_model}/tag; ApiError when
     the request is refused."""
     started = time.perf_counter()
@@ -128,23 +132,36 @@ async def tag_answer(
     if req.explain is not None:
         _check_explain(served, len(texts))
     rule = Rule(req.threshold, req.top_k, req.fallback)
-    chosen = await served.tag(texts, rule)
-    results = [
-        Tagged(doc_id, topics).to_record(req.scores)
-        for doc_id, topics in zip(ids, chosen, strict=True)
-    ]
+    try:
+        chosen = await served.tag(texts, rule, settings.max_pairs)
+    except TooManyPairsError as exc:
+        raise ApiError(
+            413,
+            f"{exc} (--max-pairs): ask for fewer with top_k (each document's k best topics) "
+            "or a higher threshold, or send fewer documents per request",
+        ) from None
+    explained = None
     if req.explain is not None:
         # Explained after tagging, for the topics tagging chose: the two always agree.
         explained = await served.explain(texts, chosen, req.explain)
-        for record, explanations in zip(results, explained, strict=True):
-            record["explanations"] = [e.to_record(SCORE_DIGITS) for e in explanations]
-    elapsed = round((time.perf_counter() - started) * 1000, 3)
-    answer: dict[str, Any] = {"results": results, "model": served.name, "milliseconds": elapsed}
-    # What the CLI warns about, an answer says: settings the model does not apply.
-    note = ignored_by(served.classifier.policy_, rule)
-    if note:
-        answer["notes"] = [note]
-    return answer
+
+    def build() -> dict[str, Any]:
+        results = [
+            Tagged(doc_id, topics).to_record(req.scores)
+            for doc_id, topics in zip(ids, chosen, strict=True)
+        ]
+        if explained is not None:
+            for record, explanations in zip(results, explained, strict=True):
+                record["explanations"] = [e.to_record(SCORE_DIGITS) for e in explanations]
+        elapsed = round((time.perf_counter() - started) * 1000, 3)
+        answer: dict[str, Any] = {"results": results, "model": served.name, "milliseconds": elapsed}
+        # What the CLI warns about, an answer says: settings the model does not apply.
+        note = ignored_by(served.classifier.policy_, rule)
+        if note:
+            answer["notes"] = [note]
+        return answer
+
+    return await answer_body(build, len(texts), sum(len(topics) for topics in chosen))
 
 
 def native_router(
@@ -154,7 +171,7 @@ def native_router(
     router = APIRouter(responses=ERRORS)
 
     async def tag(request: Request, path_model: str | None) -> JSONBody:
-        return JSONBody(await tag_answer(models, settings, await request.body(), path_model))
+        return await tag_answer(models, settings, await request.body(), path_model)
 
     @router.post("/tag", response_model=TagResponse, openapi_extra=TAG_BODY, tags=["tag"])
     async def tag_default(request: Request) -> JSONBody:
@@ -325,7 +342,7 @@ def create_app(models: Mapping[str, ServedModel], settings: AppSettings | None =
         dependencies=[Depends(refuse_repeated_query)],
     )
     app.include_router(native_router(models, settings, Page.load()))
-    app.include_router(annif_router(models), prefix="/v1")
+    app.include_router(annif_router(models, settings.max_pairs), prefix="/v1")
     _install_error_handlers(app)
     _install_openapi(app, [TagRequest, DocumentIn, ErrorBody, Problem, SuggestForm, BatchRequest])
     _install_docs(app)
@@ -366,8 +383,7 @@ class TagFastPath:
             return
         message = await receive()  # HttpGuard read the whole body: one message
         try:
-            answer = await tag_answer(self.models, self.settings, message["body"], name)
-            response = JSONBody(answer)
+            response = await tag_answer(self.models, self.settings, message["body"], name)
         except ApiError as exc:
             response = error_response(path, exc.status, exc.message, exc.headers)
         await response(scope, receive, send)

@@ -1,9 +1,9 @@
-"""The models a server holds, each under a name: loaded once per worker process. Short
-requests are tagged in batches (see batching.py), on the event loop for numpy-served models;
-long ones in the loop's thread pool, several at a time; every one for a model whose custom
-token pattern may take seconds on a text in a few threads of that model's own (more at once
-get 503); Keras models one call at a time in a thread of their own (they are not documented
-as thread-safe)."""
+"""The models a server holds, each under a name: loaded once per worker process. Small
+requests are tagged in batches (see batching.py), on the event loop for numpy-served models
+while a batch stays small; larger ones in the loop's thread pool, several at a time; every
+one for a model whose custom token pattern may take seconds on a text in a few threads of
+that model's own (more at once get 503); Keras models one call at a time in a thread of
+their own (they are not documented as thread-safe)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from topicclf.classifier import TopicClassifier
-from topicclf.config import SERVE_INLINE_CHARS, SERVE_PATTERN_THREADS, SERVE_RETRY_SECONDS
-from topicclf.errors import ConfigError, SlowTextError
+from topicclf.config import (
+    SERVE_INLINE_CELLS,
+    SERVE_INLINE_CHARS,
+    SERVE_INLINE_TEXTS,
+    SERVE_PATTERN_THREADS,
+    SERVE_RETRY_SECONDS,
+)
+from topicclf.errors import ConfigError, SlowTextError, TooManyPairsError
 from topicclf.model.explain import Explanation
 from topicclf.model.thresholds import Rule
 from topicclf.server.batching import Batcher
@@ -71,6 +77,7 @@ class ServedModel:
         self.classifier = classifier
         self.vocabulary = getattr(classifier, "vocabulary_", None) or Vocabulary({})
         self.keras = not classifier.is_tensorflow_free()
+        self.topics = len(classifier.classes_)
         # Short batches of a numpy model are tagged on the event loop, unless a text may take
         # its custom token pattern up to the time limit: that would stop every other request
         # (the blend's featurizer has the same text settings).
@@ -90,23 +97,40 @@ class ServedModel:
         self._busy_lock = threading.Lock()  # released from those threads
         self.batcher = Batcher(self._tag_batch)
 
-    async def tag(self, texts: list[str], rule: Rule) -> Topics:
-        """(topic, score) pairs per text, best first. Short requests wait for a batch; a long
-        one for a numpy model goes to the thread pool at once, not to hold others up (a batch
-        runs one at a time), and any for a numpy model whose token pattern is time-limited
-        to its own threads. ApiError 422 when the model's token pattern runs out of time on
-        a text, 503 when its threads are all busy."""
+    async def tag(self, texts: list[str], rule: Rule, max_pairs: int | None = None) -> Topics:
+        """(topic, score) pairs per text, best first. Small requests (see `small`) wait for a
+        batch; any other one goes to a thread at once, not to hold others up (a batch runs
+        one at a time): the pool for a numpy model, its own threads for one whose token
+        pattern is time-limited, the Keras thread. TooManyPairsError when more than
+        `max_pairs` (text, topic) pairs are chosen; ApiError 422 when the model's token
+        pattern runs out of time on a text, 503 when its threads are all busy."""
         try:
             if not self.keras and not self.inline:
-                return await self._in_own_threads(self.classifier.tag, texts, rule)
-            if not self.keras and sum(len(t) for t in texts) > SERVE_INLINE_CHARS:
+                return await self._in_own_threads(self._tag, texts, rule, max_pairs)
+            if not self.small(texts):
                 loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(None, self.classifier.tag, texts, rule)
-            return await self.batcher.submit(texts, rule)
+                return await loop.run_in_executor(self.executor, self._tag, texts, rule, max_pairs)
+            chosen = await self.batcher.submit(texts, rule)
         except SlowTextError as exc:  # the request's own text: the other requests go on
             raise ApiError(
                 422, f"model {self.name!r} cannot tag a text of this request: {exc}"
             ) from None
+        pairs = sum(len(topics) for topics in chosen)  # a small request: a small count
+        if max_pairs is not None and pairs > max_pairs:
+            raise TooManyPairsError(pairs, max_pairs)
+        return chosen
+
+    def small(self, texts: Sequence[str]) -> bool:
+        """Whether tagging `texts` takes a few milliseconds at most: few short texts, and few
+        (text, topic) scores to decide. Only these are tagged on the event loop."""
+        return (
+            len(texts) <= SERVE_INLINE_TEXTS
+            and len(texts) * self.topics <= SERVE_INLINE_CELLS
+            and sum(len(t) for t in texts) <= SERVE_INLINE_CHARS
+        )
+
+    def _tag(self, texts: list[str], rule: Rule, max_pairs: int | None) -> Topics:
+        return self.classifier.tag(texts, rule, warn=False, max_pairs=max_pairs)
 
     async def _in_own_threads(self, call: Callable[..., T], *args: Any) -> T:
         """`call(*args)` in the model's pattern threads; ApiError 503 at once when as many
@@ -139,9 +163,9 @@ class ServedModel:
             self.busy -= 1
 
     async def _tag_batch(self, texts: list[str], rule: Rule) -> Topics:
-        if not self.inline or sum(len(t) for t in texts) > SERVE_INLINE_CHARS:
+        if not self.inline or not self.small(texts):  # several small requests may add up
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self.executor, self.classifier.tag, texts, rule)
+            return await loop.run_in_executor(self.executor, self._tag, texts, rule, None)
         # A few milliseconds at most: handing them to a thread would cost more, as the thread
         # and the loop pass the GIL back and forth (every 5 ms when both are busy).
         return self.classifier.tag(texts, rule, warn=False)  # the answer notes it

@@ -30,6 +30,8 @@ from topicclf.config import (
     SERVE_MAX_DOCUMENTS_RANGE,
     SERVE_MAX_HEADERS,
     SERVE_MAX_HEADERS_RANGE,
+    SERVE_MAX_PAIRS,
+    SERVE_MAX_PAIRS_RANGE,
     SERVE_PORT,
     SERVE_TIMEOUT_BODY,
     SERVE_TIMEOUT_HEADERS,
@@ -56,6 +58,7 @@ class ServeOptions:
     max_body: int = SERVE_MAX_BODY
     max_body_total: int | None = None  # None: 256 MiB, or max_body if larger
     max_documents: int = SERVE_MAX_DOCUMENTS
+    max_pairs: int = SERVE_MAX_PAIRS
     max_headers: int = SERVE_MAX_HEADERS
     timeout_idle: float = SERVE_TIMEOUT_IDLE
     timeout_headers: float = SERVE_TIMEOUT_HEADERS
@@ -72,6 +75,7 @@ class ServeOptions:
             "backlog": SERVE_BACKLOG_RANGE,
             "max_body": SERVE_MAX_BODY_RANGE,
             "max_documents": SERVE_MAX_DOCUMENTS_RANGE,
+            "max_pairs": SERVE_MAX_PAIRS_RANGE,
             "max_headers": SERVE_MAX_HEADERS_RANGE,
         }
         for name, (low, high) in counts.items():
@@ -99,7 +103,11 @@ class ServeOptions:
     def app_settings(self) -> AppSettings:
         """The limits the application itself enforces."""
         return AppSettings(
-            self.max_body, self.max_documents, self.timeout_body, self.max_body_total
+            self.max_body,
+            self.max_documents,
+            self.timeout_body,
+            self.max_body_total,
+            self.max_pairs,
         )
 
 
