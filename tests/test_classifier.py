@@ -981,7 +981,10 @@ def test_fit_refuses_indicator_columns_a_saved_model_could_not_keep(
     # epochs=0 is no setting: fit would fail on it were the columns not refused first.
     with pytest.raises(InputError, match=message):
         TopicClassifier(config=tiny_config(), epochs=0).fit(texts, y, classes=classes)
-    y[0, len(topics) :] = 1  # each extra topic has one document: dropped by min_count=2
+    # Each extra topic has one document (dropped by min_count=2), spread over the documents:
+    # one holding them all would be refused first (at most 1,000 topics a document).
+    extra = np.arange(10_001)
+    y[extra % len(texts), len(topics) + extra] = 1
     with warnings.catch_warnings(), pytest.raises(InputError, match=message):
         warnings.simplefilter("ignore")
         TopicClassifier(config=tiny_config(min_count=2), epochs=1).fit(texts, y, classes=classes)
