@@ -830,6 +830,9 @@ def test_evaluate_html_and_report_compare(
     assert "| micro_f1 |" in md.read_text()
     code, _, err = cli(capsys, "report", "compare", str(a), str(tmp_path / "none.json"))
     assert code == 1 and ": no such file" in err
+    for tolerance in ("5", "1_0", "-0.5"):  # 5 hid every change (F1 moves within [-1, 1])
+        code, _, err = cli(capsys, "report", "compare", str(a), str(b), "--tolerance", tolerance)
+        assert code == 2 and "Invalid value for '--tolerance': Input should be" in err
 
 
 def test_multiclass_evaluation_shows_accuracy_and_confusion_matrix(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from topicclf.errors import TopicclfError
+from topicclf.errors import InputError, TopicclfError
 from topicclf.metrics.comparison import compare, load_report
 
 SCHEMES = ("micro", "weighted", "samples")
@@ -219,3 +219,11 @@ def test_a_markdown_comparison_shows_control_characters_as_escapes(tmp_path: Pat
     assert "| red\\x1b[31m |" in text and "| rtl\\u202eevil |" in text
     assert "runs\\x1b]0;title\\x07" in text  # the report's path too
     assert not CONTROL.search(text.replace("\n", ""))
+
+
+@pytest.mark.parametrize("tolerance", [5, 1.5, -0.1, float("nan"), "0.1"])
+def test_a_tolerance_outside_0_1_is_refused(tmp_path: Path, tolerance: object) -> None:
+    # An F1 change lies in [-1, 1]: a tolerance of 5 reported no topic better or worse.
+    a = _report(tmp_path / "a.json", 0.80, {"x": 0.5})
+    with pytest.raises(InputError, match=r"^tolerance: .*; give an F1 change between 0 and 1$"):
+        compare(a, a, tolerance=tolerance)  # type: ignore[arg-type]

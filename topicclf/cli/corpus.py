@@ -121,7 +121,8 @@ def compare_reports(
         ),
     ] = None,
     tolerance: Annotated[
-        float, typer.Option(min=0.0, help="F1 changes up to this count as unchanged.")
+        float,
+        typer.Option(min=0.0, max=1.0, help="F1 changes up to this count as unchanged (0 to 1)."),
     ] = 0.005,
     force: ForceOpt = False,
 ) -> None:

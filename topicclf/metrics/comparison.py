@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from topicclf.errors import TopicclfError
+from topicclf.errors import InputError, TopicclfError
 from topicclf.metrics import LOWER_IS_BETTER
 from topicclf.smallfile import SmallFileError, read_small_file
 
@@ -266,6 +266,9 @@ def compare(a_path: str | Path, b_path: str | Path, *, tolerance: float = 0.005)
     Older reports (figures version 1) are first recast in today's definitions
     (upgrade_report); the comparison's notes say what that changed.
     """
+    # An F1 change lies in [-1, 1]: a tolerance of 1 or more hides every change.
+    if not isinstance(tolerance, int | float) or not 0 <= tolerance <= 1:
+        raise InputError(f"tolerance: {tolerance!r}; give an F1 change between 0 and 1")
     a, notes_a = upgrade_report(load_report(a_path), "A")
     b, notes_b = upgrade_report(load_report(b_path), "B")
     if _evaluated_on(a) != _evaluated_on(b):
