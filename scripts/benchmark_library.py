@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark_quality import omikuji_model
 from measure import run_info, write_results
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,7 +117,6 @@ def _annif_tfidf(train: list[Any]) -> Any:
 def _run_omikuji(train: list[Any], dev: list[Any]) -> tuple[dict[str, list[list[str]]], float]:
     import tempfile
 
-    import omikuji
     from sklearn.preprocessing import MultiLabelBinarizer
 
     started = time.perf_counter()
@@ -125,19 +125,7 @@ def _run_omikuji(train: list[Any], dev: list[Any]) -> tuple[dict[str, list[list[
     binarizer = MultiLabelBinarizer(sparse_output=True)
     y = binarizer.fit_transform([d.labels for d in train]).tocsr()
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "train.txt"
-        with path.open("w") as handle:
-            rows = [i for i in range(x.shape[0]) if y[i].nnz and x[i].nnz]
-            handle.write(f"{len(rows)} {x.shape[1]} {y.shape[1]}\n")
-            for i in rows:
-                row = x[i]
-                pairs = " ".join(f"{j}:{v:.6f}" for j, v in zip(row.indices, row.data, strict=True))
-                handle.write(",".join(map(str, y[i].indices)) + " " + pairs + "\n")
-        hyper = omikuji.Model.default_hyper_param()
-        hyper.cluster_balanced = False
-        hyper.cluster_k = 100
-        hyper.max_depth = 3
-        model = omikuji.Model.train_on_data(str(path), hyper)
+        model = omikuji_model(x, y, "bonsai", Path(tmp) / "train.txt")
     seconds = time.perf_counter() - started
     classes = list(binarizer.classes_)
     xd = vec.transform([d.text for d in dev]).tocsr()

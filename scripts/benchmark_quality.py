@@ -298,19 +298,21 @@ def _micro_f1(truth: Any, chosen: Any) -> float:
     return 2 * tp / max(1.0, float(truth.sum() + chosen.sum()))
 
 
-def _omikuji_model(x: Any, y: Any, kind: str, path: Path) -> Any:
+def omikuji_model(x: Any, y: Any, kind: str, path: Path) -> Any:
     """An omikuji forest trained as Annif trains it: a file in the Extreme Classification
-    Repository format, Bonsai or Parabel hyper-parameters."""
-    import numpy as np
+    Repository format at `path`, Bonsai or Parabel hyper-parameters. `y`: a 0/1 matrix,
+    dense or sparse (a library vocabulary's is never made dense)."""
     import omikuji
+    import scipy.sparse as sp
 
-    x = x.tocsr()
+    x, y = x.tocsr(), sp.csr_matrix(y)
+    y.sort_indices()
     with path.open("w") as handle:
-        rows = [i for i in range(x.shape[0]) if y[i].any() and x[i].nnz]
+        rows = [i for i in range(x.shape[0]) if y[i].nnz and x[i].nnz]
         handle.write(f"{len(rows)} {x.shape[1]} {y.shape[1]}\n")
         for i in rows:
             row = x[i]
-            labels = ",".join(str(j) for j in np.flatnonzero(y[i]))
+            labels = ",".join(str(j) for j in y[i].indices)
             pairs = " ".join(f"{j}:{v:.6f}" for j, v in zip(row.indices, row.data, strict=True))
             handle.write(f"{labels} {pairs}\n")
     hyper = omikuji.Model.default_hyper_param()
@@ -362,7 +364,7 @@ def _run_omikuji(
         if not single:
             tr, val = _split(len(train))
             vec = vectorizer()
-            model = _omikuji_model(
+            model = omikuji_model(
                 vec.fit_transform([texts[i] for i in tr]), y[tr], kind, Path(tmp) / "tune.txt"
             )
             scores = _omikuji_scores(
@@ -375,7 +377,7 @@ def _run_omikuji(
         vec = vectorizer()
         tuned_seconds = time.perf_counter() - started
         final_started = time.perf_counter()
-        model = _omikuji_model(vec.fit_transform(texts), y, kind, Path(tmp) / "train.txt")
+        model = omikuji_model(vec.fit_transform(texts), y, kind, Path(tmp) / "train.txt")
         train_seconds = time.perf_counter() - final_started
     scores = _omikuji_scores(model, vec.transform([d.text for d in test]), y.shape[1], limit)
     chosen = _limited(scores, float(threshold), limit)

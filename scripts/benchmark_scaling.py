@@ -66,23 +66,16 @@ pickle.dump(model, open(sys.argv[2], "wb"))
 # The library shape's reference: omikuji Bonsai as Annif runs it (cluster_k 100, max_depth 3,
 # unbalanced) on plain TF-IDF of the same file, in one process (benchmark extra: omikuji).
 OMIKUJI_SCRIPT = """
-import json, os, sys, tempfile
-import omikuji
+import json, sys, tempfile
+from pathlib import Path
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import MultiLabelBinarizer
+sys.path.insert(0, sys.argv[3])
+from benchmark_quality import omikuji_model
 records = [json.loads(line) for line in open(sys.argv[1], encoding="utf-8")]
-x = TfidfVectorizer(sublinear_tf=True).fit_transform([r["text"] for r in records]).tocsr()
-y = MultiLabelBinarizer(sparse_output=True).fit_transform([r["labels"] for r in records]).tocsr()
-path = os.path.join(tempfile.mkdtemp(), "train.txt")
-with open(path, "w") as handle:
-    rows = [i for i in range(x.shape[0]) if y[i].nnz and x[i].nnz]
-    handle.write(f"{len(rows)} {x.shape[1]} {y.shape[1]}\\n")
-    for i in rows:
-        pairs = " ".join(f"{j}:{v:.6f}" for j, v in zip(x[i].indices, x[i].data))
-        handle.write(",".join(map(str, y[i].indices)) + " " + pairs + "\\n")
-hyper = omikuji.Model.default_hyper_param()
-hyper.cluster_balanced, hyper.cluster_k, hyper.max_depth = False, 100, 3
-omikuji.Model.train_on_data(path, hyper).save(sys.argv[2])
+x = TfidfVectorizer(sublinear_tf=True).fit_transform([r["text"] for r in records])
+y = MultiLabelBinarizer(sparse_output=True).fit_transform([r["labels"] for r in records])
+omikuji_model(x, y, "bonsai", Path(tempfile.mkdtemp()) / "train.txt").save(sys.argv[2])
 """
 REFERENCES = {"documents": "LinearSVC", "titles": "LinearSVC", "library": "omikuji Bonsai"}
 
@@ -136,7 +129,8 @@ def _row(shape: str, factor: int, n: int, corpus: Path, tmp: Path) -> dict[str, 
         sys.exit(f"training {shape} {factor}x failed:\n{ours.stderr[-2000:]}")
     script = OMIKUJI_SCRIPT if shape == "library" else SVM_SCRIPT
     reference = tmp / f"reference-{shape}-{factor}"  # omikuji saves into a new directory only
-    svm = run_measured([sys.executable, "-c", script, str(corpus), str(reference)])
+    scripts = str(Path(__file__).resolve().parent)  # where the reference finds omikuji_model
+    svm = run_measured([sys.executable, "-c", script, str(corpus), str(reference), scripts])
     if svm.returncode != 0:
         sys.exit(f"the reference on {shape} {factor}x failed:\n{svm.stderr[-2000:]}")
     manifest = json.loads((model / "manifest.json").read_text(encoding="utf-8"))
