@@ -1970,6 +1970,90 @@ def test_an_answer_over_max_pairs_is_refused_and_health_keeps_answering(
         ]
 
 
+TOO_MANY_ITEMS = (
+    "the answer would hold {items:,} items ({pairs:,} (document, topic) pairs and up to "
+    "{terms:,} explained terms), more than the {limit:,} one answer may hold (--max-pairs): "
+    "ask for fewer with top_k, a higher threshold or a smaller explain, or send fewer "
+    "documents per request"
+)
+
+
+def test_explained_terms_count_against_max_pairs(served: ServedModel) -> None:
+    # Before: --max-pairs counted only the pairs, and each pair's explanation lists up to
+    # 2 x explain terms: a 70 KB request built a 345 MB answer (4.5 GB of server memory,
+    # /health held 7-9 s). Now the terms count too, before any text is explained.
+    text = "rain and storms all week, the match ended with a late goal"
+    terms_of_text = served.classifier.featurizer_.transform([text]).nnz
+    assert terms_of_text > 4  # so explain 2 is the tighter bound, not the text's terms
+    pairs = len(served.classifier.tag([text], Rule(threshold=0.0))[0])
+    items = pairs * (1 + 2 * 2)
+    body = json.dumps({"text": text, "threshold": 0, "explain": 2}).encode()
+    with serve_in_thread({"model": served}, _options(max_pairs=items - 1)) as address:
+        status, answer = request(address, "POST", "/tag", body)
+        assert status == 413
+        assert answer["error"] == TOO_MANY_ITEMS.format(
+            items=items, pairs=pairs, terms=items - pairs, limit=items - 1
+        )
+        # the same request without explain holds only its pairs
+        plain = json.dumps({"text": text, "threshold": 0}).encode()
+        assert request(address, "POST", "/tag", plain)[0] == 200
+    with serve_in_thread({"model": served}, _options(max_pairs=items)) as address:
+        status, answer = request(address, "POST", "/tag", body)
+    assert status == 200
+    explanations = answer["results"][0]["explanations"]
+    assert len(explanations) == pairs
+    assert sum(len(e["up"]) + len(e["down"]) for e in explanations) <= items - pairs
+
+
+def test_a_short_text_counts_only_the_terms_it_holds(served: ServedModel) -> None:
+    # A pair's explanation lists each of its text's terms once at most, up or down: a
+    # one-word text asked for 100 terms each way counts one term per pair, not 200.
+    pairs = len(served.classifier.tag(["rain"], Rule(threshold=0.0))[0])
+    assert served.classifier.featurizer_.transform(["rain"]).nnz == 1
+    body = json.dumps({"text": "rain", "threshold": 0, "explain": 100}).encode()
+    with serve_in_thread({"model": served}, _options(max_pairs=2 * pairs)) as address:
+        status, answer = request(address, "POST", "/tag", body)
+    assert status == 200 and len(answer["results"][0]["explanations"]) == pairs
+    with serve_in_thread({"model": served}, _options(max_pairs=2 * pairs - 1)) as address:
+        status, answer = request(address, "POST", "/tag", body)
+    assert status == 413
+    assert answer["error"] == TOO_MANY_ITEMS.format(
+        items=2 * pairs, pairs=pairs, terms=pairs, limit=2 * pairs - 1
+    )
+
+
+def test_an_explained_answer_is_built_off_the_event_loop_when_its_terms_are_many(
+    served: ServedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: one text's 2,000 pairs, each with 200 terms (6.9 MB), were built on the event
+    # loop, as the inline decision counted pairs only; /health waited 0.34 s.
+    import topicclf.server.app as app_module
+    import topicclf.server.http as http_module
+
+    text = "rain and storms all week, the match ended with a late goal"
+    pairs = len(served.classifier.tag([text], Rule(threshold=0.0))[0])
+    monkeypatch.setattr(http_module, "SERVE_INLINE_PAIRS", pairs)  # pairs alone: inline
+    on_loop: list[bool] = []
+    answer_body = app_module.answer_body
+
+    async def recording(build: Any, documents: int, items: int) -> Any:
+        loop_thread = threading.current_thread()  # a coroutine runs on the loop's thread
+
+        def noted() -> Any:
+            on_loop.append(threading.current_thread() is loop_thread)
+            return build()
+
+        return await answer_body(noted, documents, items)
+
+    monkeypatch.setattr(app_module, "answer_body", recording)
+    with serve_in_thread({"model": served}, _options()) as address:
+        for extra in ({}, {"explain": 3}):
+            body = json.dumps({"text": text, "threshold": 0, **extra}).encode()
+            assert request(address, "POST", "/tag", body)[0] == 200
+    # The plain answer on the event loop, the explained one (its terms counted) off it.
+    assert on_loop == [True, False]
+
+
 def test_many_tiny_texts_are_tagged_off_the_event_loop(served: ServedModel) -> None:
     # Before: a request whose texts totalled at most 20,000 characters was tagged on the
     # event loop whatever their number: 10,000 two-letter texts held it about a second.

@@ -122,7 +122,9 @@ SERVE_MAX_DOCUMENTS = 10_000  # documents in one request
 # (document, topic) pairs one answer may hold (10,000 documents x 10 topics, about 2.4 MB):
 # 3,000 two-letter texts with "threshold": 0 to a 2,000-topic model asked for a 142 MB answer
 # (1.35 GB of server memory) from an 18 KB body. Built in a thread, an answer still slows the
-# others (the GIL): 200,000 pairs held /health up to 0.5 s, 100,000 under 0.05 s.
+# others (the GIL): 200,000 pairs held /health up to 0.5 s, 100,000 under 0.05 s. With
+# `explain`, each term a pair's explanation may list counts as one more: 100 terms each way
+# for 100,000 pairs made a 345 MB answer (4.5 GB of server memory, /health held 7-9 s).
 SERVE_MAX_PAIRS = 100_000
 SERVE_WORKERS = 1  # server processes, each with its own copy of the models
 SERVE_BACKLOG = 2048  # connections the kernel queues before they are accepted: holds bursts
@@ -146,8 +148,9 @@ SERVE_WORKERS_RANGE = (1, 1024)
 SERVE_INLINE_CHARS = 20_000
 SERVE_INLINE_TEXTS = 64
 SERVE_INLINE_CELLS = 32_768  # texts x topics
-# An answer of more (document, topic) pairs, or documents, is built and encoded in a thread
-# (about 2 microseconds a pair): a 142 MB answer encoded on the loop held it 10 s.
+# An answer of more items ((document, topic) pairs, and explained terms: see SERVE_MAX_PAIRS),
+# or documents, is built and encoded in a thread (about 2 microseconds an item): a 142 MB
+# answer encoded on the loop held it 10 s, a 6.9 MB explained one 0.34 s.
 SERVE_INLINE_PAIRS = 2_048
 SERVE_BATCH_TEXTS = 512  # texts of waiting requests tagged in one call
 SERVE_BATCH_YIELDS = 8  # event-loop turns a batch waits for requests already arriving

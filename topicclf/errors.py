@@ -21,14 +21,21 @@ class SlowTextError(ConfigError):
 
 
 class TooManyPairsError(TopicclfError, ValueError):
-    """An answer would hold more (document, topic) pairs than the caller allows."""
+    """An answer would hold more (document, topic) pairs, counting each pair's explained
+    terms as pairs too, than the caller allows."""
 
-    def __init__(self, pairs: int, limit: int) -> None:
+    def __init__(self, pairs: int, limit: int, terms: int = 0) -> None:
+        held = f"{pairs:,} (document, topic) pairs"
+        if terms:
+            held = (
+                f"{pairs + terms:,} items ({pairs:,} (document, topic) pairs and up to "
+                f"{terms:,} explained terms)"
+            )
         super().__init__(
-            f"the answer would hold {pairs:,} (document, topic) pairs, more than the "
-            f"{limit:,} one answer may hold"
+            f"the answer would hold {held}, more than the {limit:,} one answer may hold"
         )
         self.pairs = pairs
+        self.terms = terms
         self.limit = limit
 
 

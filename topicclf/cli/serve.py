@@ -93,8 +93,9 @@ def serve(
             min=SERVE_MAX_PAIRS_RANGE[0],
             max=SERVE_MAX_PAIRS_RANGE[1],
             help="Most (document, topic) pairs one answer may hold (POST /tag, /v1 suggest); "
-            "a request whose answer would hold more gets 413 (use top_k or send fewer "
-            "documents).",
+            "with explain, each pair also counts the terms it may list (up to 2 x explain, "
+            "at most its document's distinct terms). A request whose answer would hold more "
+            "gets 413 (use top_k, a smaller explain or send fewer documents).",
             rich_help_panel=SERVE_PANEL,
         ),
     ] = SERVE_MAX_PAIRS,

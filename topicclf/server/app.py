@@ -134,16 +134,20 @@ async def tag_answer(
     rule = Rule(req.threshold, req.top_k, req.fallback)
     try:
         chosen = await served.tag(texts, rule, settings.max_pairs)
+        items = sum(len(topics) for topics in chosen)
+        explained = None
+        if req.explain is not None:
+            # Explained after tagging, for the topics tagging chose: the two always agree.
+            # Each pair's terms count as pairs too, before any is computed.
+            explained, items = await served.explain(texts, chosen, req.explain, settings.max_pairs)
     except TooManyPairsError as exc:
+        fewer = "top_k (each document's k best topics) or a higher threshold"
+        if req.explain is not None:
+            fewer = "top_k, a higher threshold or a smaller explain"
         raise ApiError(
             413,
-            f"{exc} (--max-pairs): ask for fewer with top_k (each document's k best topics) "
-            "or a higher threshold, or send fewer documents per request",
+            f"{exc} (--max-pairs): ask for fewer with {fewer}, or send fewer documents per request",
         ) from None
-    explained = None
-    if req.explain is not None:
-        # Explained after tagging, for the topics tagging chose: the two always agree.
-        explained = await served.explain(texts, chosen, req.explain)
 
     def build() -> dict[str, Any]:
         results = [
@@ -161,7 +165,7 @@ async def tag_answer(
             answer["notes"] = [note]
         return answer
 
-    return await answer_body(build, len(texts), sum(len(topics) for topics in chosen))
+    return await answer_body(build, len(texts), items)
 
 
 def native_router(

@@ -94,11 +94,12 @@ class JSONBody(JSONResponse):
         return render_json(content)
 
 
-async def answer_body(build: Callable[[], Any], documents: int, pairs: int) -> JSONBody:
+async def answer_body(build: Callable[[], Any], documents: int, items: int) -> JSONBody:
     """`build()`'s answer as a JSONBody: on the event loop when it holds few documents and
-    (document, topic) pairs, else built and encoded in the thread pool, so a large answer
-    never holds the other clients (a 142 MB one took 10 s)."""
-    if documents <= SERVE_INLINE_TEXTS and pairs <= SERVE_INLINE_PAIRS:
+    items ((document, topic) pairs and the terms explaining them, counted as --max-pairs
+    counts them), else built and encoded in the thread pool, so a large answer never holds
+    the other clients (a 142 MB one took 10 s)."""
+    if documents <= SERVE_INLINE_TEXTS and items <= SERVE_INLINE_PAIRS:
         return JSONBody(build())
     return await asyncio.get_running_loop().run_in_executor(None, lambda: JSONBody(build()))
 

@@ -25,7 +25,8 @@ from topicclf.config import (
     SERVE_RETRY_SECONDS,
 )
 from topicclf.errors import ConfigError, SlowTextError, TooManyPairsError
-from topicclf.model.explain import Explanation
+from topicclf.model.explain import Explanation, explainable_terms
+from topicclf.model.inference import Scorer
 from topicclf.model.thresholds import Rule
 from topicclf.server.batching import Batcher
 from topicclf.server.schemas import ApiError
@@ -66,6 +67,19 @@ def parse_model_specs(args: Sequence[str]) -> list[ModelSpec]:
     if repeated:
         raise ConfigError(f"model name given twice: {', '.join(repeated)}; use NAME=DIR")
     return specs
+
+
+def answer_items(scorer: Scorer, texts: Sequence[str], chosen: Topics, explain: int) -> int:
+    """What an explained answer holds, as --max-pairs counts it: one item per (text, topic)
+    pair, and one per term its explanation may list: up to `explain` each way, and never
+    more than the text's own terms. A 70 KB request for 100 terms of each of 2,000 topics
+    asked for a 345 MB answer, counted as 100,000 pairs. Featurizes every text that got a
+    topic: call it off the event loop."""
+    return sum(
+        len(topics) * (1 + min(2 * explain, explainable_terms(scorer, text)))
+        for text, topics in zip(texts, chosen, strict=True)
+        if topics
+    )
 
 
 class ServedModel:
@@ -170,19 +184,27 @@ class ServedModel:
         # and the loop pass the GIL back and forth (every 5 ms when both are busy).
         return self.classifier.tag(texts, rule, warn=False)  # the answer notes it
 
-    async def explain(self, texts: list[str], chosen: Topics, top: int) -> list[list[Explanation]]:
+    async def explain(
+        self, texts: list[str], chosen: Topics, top: int, max_pairs: int | None = None
+    ) -> tuple[list[list[Explanation]], int]:
         """Why each text got the topics tagging chose for it: `top` terms per topic and
-        direction, with the scores tagging gave. Each text is scored once per term, so this
-        always runs off the event loop (a Keras model in its own thread)."""
+        direction, with the scores tagging gave; and the items the answer holds (see
+        `answer_items`). TooManyPairsError, before any text is explained, when they are more
+        than `max_pairs`. Each text is scored once per term, so this always runs off the
+        event loop (a Keras model in its own thread)."""
 
-        def explain_all() -> list[list[Explanation]]:
+        def explain_all() -> tuple[list[list[Explanation]], int]:
+            items = answer_items(self.classifier.scorer_, texts, chosen, top)
+            if max_pairs is not None and items > max_pairs:
+                pairs = sum(len(topics) for topics in chosen)
+                raise TooManyPairsError(pairs, max_pairs, terms=items - pairs)
             out = []
             for text, topics in zip(texts, chosen, strict=True):
                 why = self.classifier.explain(text, top=top, topics=[t for t, _ in topics])
                 # Scored alone, not in a batch, a score may differ in its last float bits:
                 # the answer shows one score per topic.
                 out.append([replace(e, score=s) for e, (_, s) in zip(why, topics, strict=True)])
-            return out
+            return out, items
 
         if not self.keras and not self.inline:  # as slow as tagging, in the same threads
             return await self._in_own_threads(explain_all)
