@@ -1046,3 +1046,59 @@ def test_tag_refuses_more_pairs_than_max_pairs_before_building_them(
     assert tiny_dense.tag(texts, rule, max_pairs=pairs) == every
     with pytest.raises(TooManyPairsError, match=f"would hold {pairs} .* than the {pairs - 1} "):
         tiny_dense.tag(texts, rule, max_pairs=pairs - 1)
+
+
+def unknown_heavy(tiny_docs, n: int, m: int) -> tuple[list[str], list[list[str]]]:
+    """n documents of the tiny corpus, each with its topics and 5 of m topics no model has."""
+    import random
+
+    rnd = random.Random(1)
+    docs = [tiny_docs[i % len(tiny_docs)] for i in range(n)]
+    return [d.text for d in docs], [
+        [f"u{rnd.randrange(m)}" for _ in range(5)] + list(d.labels) for d in docs
+    ]
+
+
+@pytest.mark.parametrize("how", ["evaluate", "score"])
+def test_topics_unknown_to_the_model_never_make_a_dense_matrix(
+    tiny_dense: TopicClassifier, tiny_docs, how: str
+) -> None:
+    # A test set labelled from a large vocabulary the model partly knows: 2,000 documents,
+    # about 6,300 unknown topics. Dense, documents x unknown topics took 8 bytes a cell
+    # (100 MB here, 3 GB for 20,000 documents); kept sparse, the peak stays far below 1 byte
+    # a cell, as it grows with documents plus topics.
+    import tracemalloc
+
+    texts, y = unknown_heavy(tiny_docs, 2000, 10_000)
+    unknown = {t for labels in y for t in labels} - set(tiny_dense.classes_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the unknown topics' warning: pinned elsewhere
+        tracemalloc.start()
+        try:
+            result = getattr(tiny_dense, how)(texts, y)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < len(texts) * len(unknown)
+    if how == "evaluate":
+        assert set(result.unknown_topics) == unknown and result.per_topic[-1].known is False
+        # Every unknown topic a miss: its support in fn, never a hit.
+        assert sum(t.fn for t in result.per_topic if not t.known) == sum(
+            result.unknown_topics.values()
+        )
+        assert all(t.tp == t.fp == 0 for t in result.per_topic if not t.known)
+
+
+def test_score_counts_unknown_topics_as_misses_as_scikit_learn_does(
+    tiny_dense: TopicClassifier, tiny_docs
+) -> None:
+    from sklearn.metrics import f1_score
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    texts, y = unknown_heavy(tiny_docs, 60, 200)
+    predicted = [[t for t, _ in row] for row in tiny_dense.tag(texts)]
+    binarizer = MultiLabelBinarizer().fit(y + predicted)
+    expected = f1_score(
+        binarizer.transform(y), binarizer.transform(predicted), average="micro", zero_division=0
+    )
+    assert 0 < tiny_dense.score(texts, y) == pytest.approx(expected, abs=1e-15)

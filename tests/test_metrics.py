@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn import metrics as skm
 
 from topicclf.errors import ConfigError
@@ -60,13 +62,14 @@ def extended(
 
 
 def assert_equals_sklearn(
-    truth: np.ndarray, pred: np.ndarray, scores: np.ndarray, unknown: np.ndarray | None = None
+    truth: np.ndarray, pred: np.ndarray, scores: np.ndarray, unknown: Any = None
 ) -> None:
     unknown = np.zeros((truth.shape[0], 0), int) if unknown is None else unknown
     names = [f"t{j}" for j in range(truth.shape[1])]
     extra = [f"u{j}" for j in range(unknown.shape[1])]
     report = evaluate(truth, pred, names, scores=scores, unknown_truth=(extra, unknown))
-    t, p, s = extended(truth, pred, scores, unknown)
+    dense = unknown.toarray() if sp.issparse(unknown) else unknown
+    t, p, s = extended(truth, pred, scores, dense)
     ours = summary_metrics(report)
     expected_figures = sklearn_figures(t, p, s)
     assert set(expected_figures) <= set(ours)
@@ -101,6 +104,36 @@ def test_every_figure_equals_scikit_learn_on_random_problems(seed: int) -> None:
     rng = np.random.default_rng(seed)
     for _ in range(25):  # 4 x 25 = 100 problems, small and large, with and without ties
         assert_equals_sklearn(*random_problem(rng))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_unknown_topics_given_sparse_give_the_figures_of_the_dense_matrices(seed: int) -> None:
+    # Kept sparse end to end: dense, documents x unknown topics is quadratic in a corpus
+    # labelled from a large vocabulary. Wider unknown blocks than random_problem's, some
+    # rows all unknown, and known scores tied with the unknown topics' 0.
+    from topicclf.metrics.ranking import precision_recall_curves, ranking_metrics
+
+    rng = np.random.default_rng(100 + seed)
+    for _ in range(25):
+        truth, pred, scores, _ = random_problem(rng)
+        scores[rng.random(scores.shape) < 0.2] = 0.0
+        unknown = rng.random((len(truth), rng.integers(1, 7))) < rng.uniform(0.0, 1.0)
+        unknown[rng.random(len(truth)) < 0.2] = True
+        assert_equals_sklearn(truth, pred, scores, sp.csr_matrix(unknown))
+        names = [f"t{j}" for j in range(truth.shape[1])]
+        extra = [f"u{j}" for j in range(unknown.shape[1])]
+        sparse = evaluate(
+            truth, pred, names, scores=scores, unknown_truth=(extra, sp.csr_matrix(unknown))
+        )
+        t, _, s = extended(truth, pred, scores, unknown.astype(int))
+        assert sparse.curves == precision_recall_curves(t > 0, s, names)
+        assert (
+            sparse.to_dict()
+            == evaluate(truth, pred, names, scores=scores, unknown_truth=(extra, unknown)).to_dict()
+        )
+        # Against the code that took the dense matrices whole: equal to the last bits.
+        for name, value in ranking_metrics(t, s).items():
+            assert sparse.ranking[name] == pytest.approx(value, rel=1e-12, abs=1e-15), name
 
 
 def test_hand_computed_values() -> None:

@@ -40,7 +40,7 @@ from topicclf.metrics import (
     EvaluationReport,
     error_examples,
     group_figures,
-    micro_f1,
+    micro_f1_of_sets,
 )
 from topicclf.metrics.mistakes import ERROR_EXAMPLES
 from topicclf.model.explain import Explanation, explain, explainable
@@ -411,13 +411,9 @@ class TopicClassifier(Estimator):
         if getattr(y, "columns", None) is not None:
             columns = None  # a DataFrame names its own columns
         targets = as_targets(y, len(texts), columns)
-        truth_names = sorted({t for labels in targets.label_sets for t in labels})
-        names = list(self.classes_) + [t for t in truth_names if t not in set(self.classes_)]
-        index = {name: j for j, name in enumerate(names)}
-        truth = np.zeros((len(texts), len(names)), dtype=np.int64)
-        for i, labels in enumerate(targets.label_sets):
-            truth[i, [index[t] for t in labels]] = 1
-        return micro_f1(truth, self._indicator(texts, names))
+        # From topic sets: a texts x topics matrix of a truth with many unknown topics is huge.
+        predicted = [[topic for topic, _ in row] for row in self.tag(texts)]
+        return micro_f1_of_sets(targets.label_sets, predicted)
 
     def explain(
         self,
@@ -492,6 +488,8 @@ class TopicClassifier(Estimator):
         evaluation = Evaluation(self.classes_, sorted(unknown), multiclass=self.policy_.multiclass)
         languages = self._languages_of(docs)
         groups: dict[str, Evaluation] = {}
+        # Batches are sized by the columns made dense, the model's topics: the unknown
+        # topics stay sparse (Evaluation counts them as misses from their positions).
         n_topics = len(self.classes_)
         one_piece = len(docs) * n_topics <= EVALUATE_BATCH_CELLS
         batch = len(docs) if one_piece else max(1, EVALUATE_BATCH_CELLS // n_topics)
@@ -505,7 +503,7 @@ class TopicClassifier(Estimator):
             scores = self.predict_proba(texts)
             chosen = decide(scores, self.policy_, DEFAULT_RULE, texts)
             true = truth[start : start + batch].toarray() > 0
-            unknown_part = unknown_y[start : start + batch].toarray()
+            unknown_part = unknown_y[start : start + batch]
             evaluation.add(true, chosen, scores=scores, unknown=unknown_part)
             if languages is not None:
                 names = languages[start : start + batch]

@@ -20,11 +20,12 @@ class EncodedLabels:
 
     y: np.ndarray
     unknown: Counter[str] = field(default_factory=Counter)
-    unknown_y: np.ndarray | None = None
+    unknown_y: Any = None  # scipy sparse: dense, it is quadratic in a large vocabulary
 
     @property
-    def unknown_truth(self) -> tuple[list[str], np.ndarray]:
-        """The unknown topics (sorted) and their 0/1 matrix, as metrics.evaluate takes them."""
+    def unknown_truth(self) -> tuple[list[str], Any]:
+        """The unknown topics (sorted) and their sparse 0/1 matrix, as metrics.evaluate
+        takes them."""
         if self.unknown_y is None:
             raise ValueError("these labels were encoded without their unknown-topic matrix")
         return sorted(self.unknown), self.unknown_y
@@ -98,7 +99,7 @@ class LabelEncoder:
         # The unknown topics' own matrix keeps the documents that carry them, so that
         # evaluation can count them as misses instead of forgetting them.
         unknown, unknown_y = self.unknown(label_sets)
-        return EncodedLabels(y=y, unknown=unknown, unknown_y=unknown_y.toarray())
+        return EncodedLabels(y=y, unknown=unknown, unknown_y=unknown_y)
 
     def transform_sparse(self, label_sets: Iterable[Sequence[str]]) -> Any:
         """Topic sets as a sparse 0/1 matrix (scipy CSR, float32), unknown topics left out:

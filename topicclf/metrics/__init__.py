@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -51,6 +51,7 @@ __all__ = [
     "group_figures",
     "library_figures",
     "micro_f1",
+    "micro_f1_of_sets",
     "parse_gate",
     "precision_recall_curves",
     "ranking_metrics",
@@ -142,6 +143,17 @@ def micro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return 2.0 * int(np.count_nonzero(truth & pred)) / denominator if denominator else 0.0
 
 
+def micro_f1_of_sets(
+    true_sets: Sequence[Collection[str]], predicted_sets: Sequence[Collection[str]]
+) -> float:
+    """micro_f1 of topic sets, one per document (topics of any vocabulary, no matrix)."""
+    truth = [set(topics) for topics in true_sets]
+    pred = [set(topics) for topics in predicted_sets]
+    hits = sum(len(t & p) for t, p in zip(truth, pred, strict=True))
+    denominator = sum(map(len, truth)) + sum(map(len, pred))
+    return 2.0 * hits / denominator if denominator else 0.0
+
+
 def _prf(
     tp: np.ndarray | float, fp: np.ndarray | float, fn: np.ndarray | float
 ) -> tuple[Any, Any, Any]:
@@ -159,14 +171,21 @@ def _mean(prf: tuple[Any, Any, Any], weights: np.ndarray) -> Averages:
     return Averages(*(float(np.average(x, weights=weights)) for x in prf))
 
 
-def _extend(
+def _checked(
     y_true: np.ndarray,
     y_pred: np.ndarray,
     label_names: Sequence[str],
     scores: np.ndarray | None,
-    unknown_truth: tuple[Sequence[str], np.ndarray] | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[str]]:
-    """Truth, predictions and scores with the unknown topics appended as missed columns."""
+    unknown_names: Sequence[str],
+    unknown: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Any]:
+    """Truth and predictions as booleans, scores, and the unknown topics' truth as a sparse
+    boolean matrix (CSR), their shapes checked. The unknown topics stay sparse: they are
+    never predicted, so every figure counts them from their positions alone, and a dense
+    documents x unknown topics matrix is quadratic in a corpus labelled from a large
+    vocabulary the model partly knows."""
+    import scipy.sparse as sp
+
     truth = np.asarray(y_true) > 0
     pred = np.asarray(y_pred) > 0
     if truth.ndim != 2 or truth.shape != pred.shape or truth.shape[1] != len(label_names):
@@ -175,25 +194,19 @@ def _extend(
         )
     if scores is not None and np.shape(scores) != truth.shape:
         raise ValueError(f"shape mismatch: scores {np.shape(scores)}, y_true {truth.shape}")
-    names, extra = unknown_truth if unknown_truth is not None else ([], None)
-    extra = np.zeros((truth.shape[0], 0), bool) if extra is None else np.asarray(extra) > 0
-    if extra.shape != (truth.shape[0], len(names)):
+    if unknown is None:
+        unknown = sp.csr_matrix((truth.shape[0], len(unknown_names)), dtype=bool)
+    unknown = sp.csr_matrix(unknown > 0 if sp.issparse(unknown) else np.asarray(unknown) > 0)
+    if unknown.shape != (truth.shape[0], len(unknown_names)):
         raise ValueError(
-            f"shape mismatch: unknown_truth matrix {extra.shape}, expected "
-            f"({truth.shape[0]}, {len(names)}) for {len(names)} unknown topic names"
+            f"shape mismatch: unknown_truth matrix {unknown.shape}, expected "
+            f"({truth.shape[0]}, {len(unknown_names)}) for {len(unknown_names)} unknown topic names"
         )
-    clash = sorted(set(names) & set(label_names))
-    if clash:
-        raise ValueError(f"unknown topics that the model has: {', '.join(clash)}")
+    unknown.eliminate_zeros()
+    unknown.sort_indices()
     if scores is not None:
-        filler = np.full(extra.shape, UNKNOWN_SCORE)
-        scores = np.hstack([np.asarray(scores, dtype=np.float64), filler])
-    return (
-        np.hstack([truth, extra]),
-        np.hstack([pred, np.zeros_like(extra)]),
-        scores,
-        [*label_names, *names],
-    )
+        scores = np.asarray(scores, dtype=np.float64)
+    return truth, pred, scores, unknown
 
 
 def _topic_scores(
@@ -223,14 +236,15 @@ def evaluate(
     label_names: Sequence[str],
     *,
     scores: np.ndarray | None = None,
-    unknown_truth: tuple[Sequence[str], np.ndarray] | None = None,
+    unknown_truth: tuple[Sequence[str], Any] | None = None,
     multiclass: bool = False,
 ) -> EvaluationReport:
     """Compare true and predicted 0/1 matrices (documents x model topics), with scores.
 
-    `unknown_truth` is (names, 0/1 matrix documents x names) of the corpus topics the model
-    does not know; they are appended as columns that are never predicted and scored 0.0,
-    so every figure counts them as misses (and per_topic lists them with known=False).
+    `unknown_truth` is (names, 0/1 matrix documents x names, dense or scipy sparse) of the
+    corpus topics the model does not know; they count as columns that are never predicted
+    and scored 0.0, so every figure counts them as misses (and per_topic lists them with
+    known=False). A scipy sparse matrix is kept sparse, however many topics it holds.
     """
     names = list(unknown_truth[0]) if unknown_truth is not None else []
     evaluation = Evaluation(label_names, names, multiclass=multiclass)
@@ -270,7 +284,7 @@ class Evaluation:
         self.pairs: Any = None
         self.ranking_sums: dict[str, float] = {}
         self.batches = 0
-        self.whole: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
+        self.whole: tuple[np.ndarray, np.ndarray, np.ndarray | None, Any] | None = None
 
     def add(
         self,
@@ -278,42 +292,48 @@ class Evaluation:
         y_pred: np.ndarray,
         *,
         scores: np.ndarray | None = None,
-        unknown: np.ndarray | None = None,
+        unknown: Any = None,
     ) -> Evaluation:
         """Count a batch: its true and predicted 0/1 matrices (documents x model topics),
-        scores, and its documents' unknown topics (documents x unknown names)."""
-        n_unknown = len(self.names) - len(self.label_names)
-        extra = None if unknown is None else (self.names[len(self.label_names) :], unknown)
-        if unknown is None and n_unknown:
-            extra = (self.names[len(self.label_names) :], np.zeros((len(y_true), n_unknown)))
-        truth, pred, ext_scores, _ = _extend(y_true, y_pred, self.label_names, scores, extra)
+        scores, and its documents' unknown topics (documents x unknown names; best scipy
+        sparse, as it is kept: they only ever count as misses)."""
+        n_known = len(self.label_names)
+        truth, pred, scores, unknown = _checked(
+            y_true, y_pred, self.label_names, scores, self.names[n_known:], unknown
+        )
         self.batches += 1
-        self.whole = (truth, pred, ext_scores) if self.batches == 1 else None
+        self.whole = (truth, pred, scores, unknown) if self.batches == 1 else None
         n = truth.shape[0]
         self.n_docs += n
-        self.tp += (truth & pred).sum(axis=0)
-        self.fp += (~truth & pred).sum(axis=0)
-        self.fn += (truth & ~pred).sum(axis=0)
-        per_doc = [(a & b).sum(axis=1) for a, b in ((truth, pred), (~truth, pred), (truth, ~pred))]
+        # Per document, its true unknown topics: each a false negative, never a hit.
+        missed = np.asarray(unknown.sum(axis=1), dtype=np.int64).ravel()
+        self.tp[:n_known] += (truth & pred).sum(axis=0)
+        self.fp[:n_known] += (~truth & pred).sum(axis=0)
+        self.fn[:n_known] += (truth & ~pred).sum(axis=0)
+        self.fn[n_known:] += np.asarray(unknown.sum(axis=0), dtype=np.int64).ravel()
+        per_doc = [(truth & pred).sum(axis=1), (~truth & pred).sum(axis=1)]
+        per_doc.append((truth & ~pred).sum(axis=1) + missed)
         self.doc_sums += [float(x.sum()) for x in _prf(*per_doc)]
-        self.wrong_cells += int((truth != pred).sum())
-        self.exact += int((truth == pred).all(axis=1).sum())
+        self.wrong_cells += int((truth != pred).sum()) + int(missed.sum())
+        self.exact += int(((truth == pred).all(axis=1) & (missed == 0)).sum())
         self.no_prediction += int((~pred.any(axis=1)).sum())
-        self.no_truth += int((~truth.any(axis=1)).sum())
-        true_n, pred_n = truth.sum(axis=1), pred.sum(axis=1)
+        self.no_truth += int((~truth.any(axis=1) & (missed == 0)).sum())
+        true_n, pred_n = truth.sum(axis=1) + missed, pred.sum(axis=1)
         self.true_total += int(true_n.sum())
         self.pred_total += int(pred_n.sum())
         self.true_counts.update(true_n.tolist())
         self.pred_counts.update(pred_n.tolist())
-        pairs = confusion_counts(truth, pred)
+        pairs = confusion_counts(truth, pred, unknown)
         self.pairs = pairs if self.pairs is None else self.pairs + pairs
         if self.multiclass:
+            # An unknown true topic is never the predicted one, so only the known ones matter.
             true_idx = np.where(truth.any(axis=1), truth.argmax(axis=1), -1)
             pred_idx = np.where(pred.any(axis=1), pred.argmax(axis=1), -2)
             self.correct += int((true_idx == pred_idx).sum())
-            self.several += int((truth.sum(axis=1) > 1).sum())
-        if ext_scores is not None and n:
-            for name, value in ranking_metrics(truth, ext_scores, whole=False).items():
+            self.several += int((true_n > 1).sum())
+        if scores is not None and n:
+            found = ranking_metrics(truth, scores, whole=False, unknown=unknown)
+            for name, value in found.items():
                 self.ranking_sums[name] = self.ranking_sums.get(name, 0.0) + value * n
         return self
 
@@ -327,12 +347,12 @@ class Evaluation:
         curves: dict[str, dict[str, list[float]]] = {}
         matrix: dict[str, Any] = {}
         if self.whole is not None:
-            truth, pred, ext_scores = self.whole
-            if ext_scores is not None:
-                ranking = ranking_metrics(truth, ext_scores)
-                curves = precision_recall_curves(truth, ext_scores, self.label_names)
+            truth, pred, scores, unknown = self.whole
+            if scores is not None:
+                ranking = ranking_metrics(truth, scores, unknown=unknown)
+                curves = precision_recall_curves(truth, scores, self.label_names, unknown=unknown)
             if self.multiclass:
-                matrix = _multiclass(truth, pred, names)
+                matrix = _multiclass(truth, pred, unknown, names)
         elif self.multiclass:  # the topics x topics matrix is whole-corpus only
             matrix = {
                 "accuracy": self.correct / n if n else 0.0,
@@ -372,15 +392,23 @@ class Evaluation:
         )
 
 
-def _multiclass(truth: np.ndarray, pred: np.ndarray, names: list[str]) -> dict[str, Any]:
+def _multiclass(
+    truth: np.ndarray, pred: np.ndarray, unknown: Any, names: list[str]
+) -> dict[str, Any]:
     """scikit-learn's accuracy and confusion matrix, one true and one predicted topic each.
 
     A document's true topic is its first (in column order, unknown topics last); one without
     a true topic, or without a predicted one, counts as wrong and is left out of the matrix.
     """
-    has_true, has_pred = truth.any(axis=1), pred.any(axis=1)
+    missed = np.diff(unknown.indptr)
+    has_true, has_pred = truth.any(axis=1) | (missed > 0), pred.any(axis=1)
+    # The first unknown topic of each row (its indices are sorted), after the known ones.
+    columns = unknown.indices if unknown.nnz else np.zeros(1, np.int64)
+    first_unknown = truth.shape[1] + columns[np.minimum(unknown.indptr[:-1], len(columns) - 1)]
     # Distinct sentinels so that "no true topic" never equals "no predicted topic".
-    true_idx = np.where(has_true, truth.argmax(axis=1), -1)
+    true_idx = np.where(
+        truth.any(axis=1), truth.argmax(axis=1), np.where(missed > 0, first_unknown, -1)
+    )
     pred_idx = np.where(has_pred, pred.argmax(axis=1), -2)
     both = has_true & has_pred
     matrix = np.zeros((len(names), len(names)), dtype=np.int64)
@@ -389,7 +417,7 @@ def _multiclass(truth: np.ndarray, pred: np.ndarray, names: list[str]) -> dict[s
         "accuracy": float((true_idx == pred_idx).mean()) if len(true_idx) else 0.0,
         "labels": list(names),
         "confusion_matrix": matrix.tolist(),
-        "documents_with_several_true_topics": int((truth.sum(axis=1) > 1).sum()),
+        "documents_with_several_true_topics": int((truth.sum(axis=1) + missed > 1).sum()),
     }
 
 

@@ -15,13 +15,18 @@ def confusions(
     return top_pairs(confusion_counts(truth, pred), label_names, most)
 
 
-def confusion_counts(truth: np.ndarray, pred: np.ndarray) -> Any:
+def confusion_counts(truth: np.ndarray, pred: np.ndarray, unknown: Any = None) -> Any:
     """A sparse topics x topics count: [i, j] documents missing i while wrongly given j.
-    Sparse: dense, it would be 9 GB for a library vocabulary of 33,000 topics."""
+    Sparse: dense, it would be 9 GB for a library vocabulary of 33,000 topics. `unknown`: a
+    sparse 0/1 matrix of true topics the model does not know, rows and columns after the
+    model's (always missed, never given)."""
     import scipy.sparse as sp
 
     missed = sp.csr_matrix(truth & ~pred, dtype=np.int64)
     wrong = sp.csr_matrix(~truth & pred, dtype=np.int64)
+    if unknown is not None and unknown.shape[1]:
+        missed = sp.hstack([missed, sp.csr_matrix(unknown, dtype=np.int64)], format="csr")
+        wrong = sp.hstack([wrong, sp.csr_matrix(unknown.shape, dtype=np.int64)], format="csr")
     return (missed.T @ wrong).tocsr()
 
 

@@ -7,6 +7,8 @@ UNKNOWN_SCORE, so that they count as misses here too.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 KS = (1, 3, 5)
@@ -136,28 +138,38 @@ def ndcg_at_k(
     return float(np.where(best > 0, dcg / np.where(best > 0, best, 1.0), 0.0).mean())
 
 
-def average_precision(truth: np.ndarray, scores: np.ndarray) -> float:
+def average_precision(
+    truth: np.ndarray, scores: np.ndarray, weights: np.ndarray | None = None
+) -> float:
     """scikit-learn's average precision of one 0/1 vector and its scores (0.0 if no positives).
 
     The sum over distinct scores, best first, of (recall gained) x (precision there), with
-    tied scores forming one threshold, as `average_precision_score` computes it.
+    tied scores forming one threshold, as `average_precision_score` computes it. `weights`:
+    how many entries each one stands for (whole numbers), as for a block of tied unknown topics.
     """
     y = np.asarray(truth).ravel() > 0
-    positives = np.count_nonzero(y)
+    w = np.ones(len(y), np.int64) if weights is None else np.asarray(weights).ravel()
+    positives = int(w[y].sum())
     if positives == 0:
         return 0.0
     s = np.asarray(scores, dtype=np.float64).ravel()
     order = np.argsort(-s, kind="stable")
-    hits = np.cumsum(y[order])
+    hits = np.cumsum(np.where(y, w, 0)[order])
+    seen = np.cumsum(w[order])
     ranked = s[order]
     ends = np.r_[np.flatnonzero(ranked[1:] != ranked[:-1]), len(ranked) - 1]
     tps = hits[ends]
-    precision = tps / (ends + 1)
+    precision = tps / seen[ends]
     return float((np.diff(tps, prepend=0) * precision).sum() / positives)
 
 
 def ranking_metrics(
-    truth: np.ndarray, scores: np.ndarray, ks: tuple[int, ...] = KS, *, whole: bool = True
+    truth: np.ndarray,
+    scores: np.ndarray,
+    ks: tuple[int, ...] = KS,
+    *,
+    whole: bool = True,
+    unknown: Any = None,
 ) -> dict[str, float]:
     """Precision@k, recall@k, nDCG@k, LRAP, coverage error, ranking loss, average precision.
 
@@ -168,7 +180,9 @@ def ranking_metrics(
     positives counting 0. `macro_average_precision_supported` is our own figure: the mean
     over the topics that occur in the truth. P@k, R@k and nDCG@k average tied scores.
     `whole=False` leaves out the average precisions, which only the whole corpus's scores
-    give (a batch's would be thrown away).
+    give (a batch's would be thrown away). `unknown`: a scipy sparse 0/1 matrix (documents x
+    topics the model does not know), figured as extra columns scored UNKNOWN_SCORE without
+    ever being made dense (a library test set can hold tens of thousands of them).
     """
     from sklearn.metrics import (
         coverage_error,
@@ -179,6 +193,8 @@ def ranking_metrics(
     truth = np.asarray(truth) > 0
     scores = np.asarray(scores, dtype=np.float64)
     n_docs, n_topics = truth.shape
+    if unknown is not None and unknown.shape[1] and n_docs:
+        return _with_unknown(truth, scores, unknown, ks, whole)
     if n_docs == 0 or n_topics == 0:
         return {}
     out: dict[str, float] = {}
@@ -206,25 +222,122 @@ def ranking_metrics(
     return out
 
 
+def _with_unknown(
+    truth: np.ndarray, scores: np.ndarray, unknown: Any, ks: tuple[int, ...], whole: bool
+) -> dict[str, float]:
+    """ranking_metrics of [truth | unknown] and [scores | UNKNOWN_SCORE, ...] without that
+    matrix. The m unknown columns tie at UNKNOWN_SCORE, so a document's figures need only how
+    many of them are true (u): each formula is the one above (or scikit-learn's) with the
+    block counted in closed form."""
+    from scipy.stats import rankdata
+
+    n, n_known = truth.shape
+    m = unknown.shape[1]
+    width, z = n_known + m, UNKNOWN_SCORE
+    u = np.asarray((unknown > 0).sum(axis=1), dtype=np.int64).ravel()
+    n_true = truth.sum(axis=1) + u
+    # Known ranks, with the block counted among the scores at or above theirs.
+    empty = np.zeros((n, 0))
+    first, last = tie_ranks(scores) if n_known else (empty, empty)
+    first, last = first + m * (scores < z), last + m * (scores <= z)
+    first_u, last_u = (scores > z).sum(axis=1) + 1, (scores >= z).sum(axis=1) + m
+    tied_u = last_u - first_u + 1
+
+    def hits(k: int) -> np.ndarray:
+        known = hits_at_k(truth, scores, k, (first, last)) if n_known else np.zeros(n)
+        return known + u * np.clip(k - (first_u - 1), 0, tied_u) / tied_u
+
+    out: dict[str, float] = {}
+    for k in ks:
+        out[f"precision@{k}"] = float((hits(k) / min(k, width)).mean())
+    for k in ks:
+        out[f"recall@{k}"] = float(
+            np.where(n_true > 0, hits(k) / np.maximum(n_true, 1), 0.0).mean()
+        )
+    out[f"f1@{F1_K}"] = float((2 * hits(F1_K) / (min(F1_K, width) + n_true)).mean())
+    if width > 1:
+        cumulative = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, width + 2)))])
+        rows, cols = np.nonzero(truth)
+        low, high = first[rows, cols].astype(np.int64), last[rows, cols].astype(np.int64)
+        for k in (*ks, NDCG_LIBRARY_K):
+            shared = (cumulative[np.minimum(high, k)] - cumulative[np.minimum(low - 1, k)]) / (
+                high - low + 1
+            )
+            block = cumulative[np.minimum(last_u, k)] - cumulative[np.minimum(first_u - 1, k)]
+            dcg = np.bincount(rows, weights=shared, minlength=n) + u * block / tied_u
+            best = cumulative[np.minimum(n_true, min(k, width))]
+            ndcg = np.where(best > 0, dcg / np.where(best > 0, best, 1.0), 0.0)
+            out[f"ndcg@{k}"] = float(ndcg.mean())
+        ranked = (n_true > 0) & (n_true < width)
+        # LRAP: a true topic's place (topics scored as high or higher) and the true ones there.
+        true_at = tie_ranks(np.where(truth, scores, -np.inf))[1] if n_known else empty
+        known_true_at_z = (truth & (scores >= z)).sum(axis=1)
+        share = np.where(truth, (true_at + u[:, None] * (scores <= z)) / last, 0.0).sum(axis=1)
+        share = share + u * (known_true_at_z + u) / last_u
+        out["lrap"] = float(np.where(ranked, share / np.maximum(n_true, 1), 1.0).mean())
+        # Coverage error: the topics scored as high as the lowest-scored true one, or more.
+        lowest = np.where(truth, scores, np.inf).min(axis=1, initial=np.inf)
+        lowest = np.where(u > 0, np.minimum(lowest, z), lowest)
+        coverage = (scores >= lowest[:, None]).sum(axis=1) + m * (lowest <= z)
+        out["coverage_error"] = float(np.where(n_true > 0, coverage, 0).mean())
+        # Ranking loss: (true, false) pairs with the false one scored as high or higher.
+        # For a false topic, the true ones scored as low or lower: all minus the false ones.
+        below = (
+            rankdata(scores, "max", axis=1)
+            - rankdata(np.where(truth, np.inf, scores), "max", axis=1)
+            if n_known
+            else empty
+        )
+        pairs = np.where(truth, 0, below).sum(axis=1)
+        pairs = pairs + u * ((~truth) & (scores >= z)).sum(axis=1) + u * (m - u)
+        pairs = pairs + (truth & (scores <= z)).sum(axis=1) * (m - u)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loss = pairs / ((width - n_true) * n_true)
+        out["label_ranking_loss"] = float(np.where(ranked, loss, 0.0).mean())
+    if not whole:
+        return out
+    support = np.asarray((unknown > 0).sum(axis=0), dtype=np.int64).ravel()
+    hidden = int(support.sum())
+    # The block joins the micro ranking as two weighted entries: its true and false cells.
+    out["micro_average_precision"] = average_precision(
+        np.r_[truth.ravel(), True, False],
+        np.r_[scores.ravel(), z, z],
+        np.r_[np.ones(truth.size, np.int64), hidden, n * m - hidden],
+    )
+    # An unknown column is one tie group: average_precision's terms, c x (c / n) / c.
+    per_topic = [average_precision(truth[:, j], scores[:, j]) for j in range(n_known)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        block_ap = np.where(support > 0, support * (support / n) / support, 0.0)
+    per_topic_all = np.r_[np.asarray(per_topic, dtype=np.float64), block_ap]
+    out["macro_average_precision"] = float(np.mean(per_topic_all))
+    supported = np.r_[truth.any(axis=0), support > 0]
+    if supported.any():
+        out["macro_average_precision_supported"] = float(np.mean(per_topic_all[supported]))
+    return out
+
+
 def precision_recall_curves(
     truth: np.ndarray,
     scores: np.ndarray,
     label_names: list[str],
     topics: int = 5,
     points: int = 100,
+    unknown: Any = None,
 ) -> dict[str, dict[str, list[float]]]:
     """Micro-averaged and largest topics' precision-recall curves at `points` recall levels.
 
     Precision is interpolated (the best precision at this recall or more), the usual way to
     draw these curves, so that a curve over 270,000 scores stays a small, readable list.
-    The micro curve covers every column given; topic curves only the first `len(label_names)`.
+    The micro curve covers every column given, and `unknown`'s (a sparse 0/1 matrix of the
+    topics the model does not know, scored UNKNOWN_SCORE); topic curves only the first
+    `len(label_names)`.
     """
     from sklearn.metrics import precision_recall_curve
 
     levels = np.linspace(0.0, 1.0, points)
 
-    def curve(y: np.ndarray, s: np.ndarray) -> dict[str, list[float]]:
-        precision, recall, _ = precision_recall_curve(y, s)
+    def curve(y: np.ndarray, s: np.ndarray, w: np.ndarray | None = None) -> dict[str, list[float]]:
+        precision, recall, _ = precision_recall_curve(y, s, sample_weight=w)
         # Recall falls along the arrays, so entries with recall >= r form a prefix, and the
         # running maximum of precision over that prefix is the interpolated precision.
         best = np.maximum.accumulate(precision)
@@ -237,7 +350,16 @@ def precision_recall_curves(
         }
 
     out: dict[str, dict[str, list[float]]] = {}
-    if truth.any():
+    cells = 0 if unknown is None else truth.shape[0] * unknown.shape[1]
+    hidden = int((unknown > 0).sum()) if cells else 0
+    if cells and (hidden or truth.any()):
+        # The unknown cells as two weighted entries at UNKNOWN_SCORE: true ones, false ones.
+        out["micro"] = curve(
+            np.r_[truth.ravel(), True, False],
+            np.r_[scores.ravel(), UNKNOWN_SCORE, UNKNOWN_SCORE],
+            np.r_[np.ones(truth.size), hidden, cells - hidden],
+        )
+    elif truth.any():
         out["micro"] = curve(truth.ravel(), scores.ravel())
     known = truth[:, : len(label_names)]
     for j in np.argsort(-known.sum(axis=0), kind="stable")[:topics]:
