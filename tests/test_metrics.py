@@ -423,3 +423,21 @@ def test_an_evaluation_in_batches_gives_the_whole_corpus_figures(sizes) -> None:
             assert dataclasses.astuple(ours) == pytest.approx(dataclasses.astuple(theirs))
         elif field.name not in ("ranking", "curves"):
             assert ours == theirs, field.name
+
+
+def test_multiclass_report_of_many_topics_keeps_accuracy_without_a_topics_x_topics_matrix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 3 topics known, one unknown: 4 names; above the bound the matrix (names x names, 3.2 GB
+    # for 20,000 unknown topics) is left out and the accuracy stays.
+    truth = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 1]])
+    pred = np.array([[1, 0, 0], [0, 0, 1], [1, 0, 0], [0, 0, 1]])
+    unknown = sp.csr_matrix(np.array([[0], [0], [1], [0]]))
+    names = ["x", "y", "z"]
+    whole = evaluate(truth, pred, names, unknown_truth=(["ship"], unknown), multiclass=True)
+    assert len(whole.multiclass["confusion_matrix"]) == 4
+    monkeypatch.setattr("topicclf.metrics.CONFUSION_MATRIX_TOPICS", 3)
+    cut = evaluate(truth, pred, names, unknown_truth=(["ship"], unknown), multiclass=True)
+    assert "confusion_matrix" not in cut.multiclass and "labels" not in cut.multiclass
+    assert cut.multiclass["accuracy"] == whole.multiclass["accuracy"] == pytest.approx(0.5)
+    assert cut.confusions == whole.confusions

@@ -107,6 +107,10 @@ PREDICT_BATCH = 1024  # texts vectorized at once inside the scorer
 # it a batch of about this many cells at a time (a library vocabulary times 13,000 documents
 # would be gigabytes of dense matrices).
 EVALUATE_BATCH_CELLS = 20_000_000
+# A multi-class report's confusion matrix covers at most this many topics (known and unknown):
+# it is topics x topics, and 20,000 topics unknown to the model asked for 3.2 GB. Larger
+# reports keep the accuracy and their most frequent confusions (pairs) only.
+CONFUSION_MATRIX_TOPICS = 200
 BAD_RECORD_POLICIES = ("report", "skip", "stop")
 SERVE_HOST = "127.0.0.1"
 SERVE_PORT = 8000

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from topicclf.config import LIBRARY_FIGURES_FROM_TOPICS
+from topicclf.config import CONFUSION_MATRIX_TOPICS, LIBRARY_FIGURES_FROM_TOPICS
 from topicclf.errors import ConfigError
 from topicclf.metrics.mistakes import confusion_counts, confusions, error_examples, top_pairs
 from topicclf.metrics.ranking import (
@@ -399,6 +399,7 @@ def _multiclass(
 
     A document's true topic is its first (in column order, unknown topics last); one without
     a true topic, or without a predicted one, counts as wrong and is left out of the matrix.
+    No matrix beyond `config.CONFUSION_MATRIX_TOPICS` topics (it is topics x topics).
     """
     missed = np.diff(unknown.indptr)
     has_true, has_pred = truth.any(axis=1) | (missed > 0), pred.any(axis=1)
@@ -410,15 +411,16 @@ def _multiclass(
         truth.any(axis=1), truth.argmax(axis=1), np.where(missed > 0, first_unknown, -1)
     )
     pred_idx = np.where(has_pred, pred.argmax(axis=1), -2)
+    found: dict[str, Any] = {
+        "accuracy": float((true_idx == pred_idx).mean()) if len(true_idx) else 0.0,
+        "documents_with_several_true_topics": int((truth.sum(axis=1) + missed > 1).sum()),
+    }
+    if len(names) > CONFUSION_MATRIX_TOPICS:
+        return found
     both = has_true & has_pred
     matrix = np.zeros((len(names), len(names)), dtype=np.int64)
     np.add.at(matrix, (true_idx[both], pred_idx[both]), 1)
-    return {
-        "accuracy": float((true_idx == pred_idx).mean()) if len(true_idx) else 0.0,
-        "labels": list(names),
-        "confusion_matrix": matrix.tolist(),
-        "documents_with_several_true_topics": int((truth.sum(axis=1) + missed > 1).sum()),
-    }
+    return {**found, "labels": list(names), "confusion_matrix": matrix.tolist()}
 
 
 @dataclass(frozen=True)
