@@ -392,6 +392,74 @@ def test_confusions_are_the_dense_count_s_most_frequent_pairs_in_order() -> None
     assert confusions(truth, pred, [f"t{j}" for j in range(9)]) == expected
 
 
+def _dense_top_pairs(pairs: np.ndarray, names: list[str], most: int = 20) -> list[dict]:
+    """The most frequent pairs of a dense count, ties in (true, predicted) order."""
+    flat = np.argsort(-pairs, axis=None, kind="stable")[:most]
+    width = pairs.shape[1]
+    return [
+        {"true": names[i], "predicted": names[j], "count": int(pairs[i, j])}
+        for i, j in (divmod(int(f), width) for f in flat)
+        if pairs[i, j] > 0
+    ]
+
+
+@pytest.mark.parametrize("sizes", [(30,), (7, 7, 16), (1, 29), (1,) * 30])
+def test_confusions_below_the_bound_are_the_dense_count_and_documents_above_are_left_out(
+    sizes,
+) -> None:
+    from topicclf.config import CONFUSION_PAIRS_PER_DOCUMENT
+    from topicclf.metrics import Evaluation
+
+    # 40 model topics and 10 unknown ones (always missed); each document has a number of
+    # missed known, missed unknown and wrongly given topics, at random places, so that some
+    # pass the bound of missed x wrongly given topics and some stay at or below it (20 x 20).
+    rng = np.random.default_rng(11)
+    counts = [(15, 5, 20), (16, 5, 20), (0, 10, 40), (18, 3, 22), (2, 1, 3), (0, 0, 9)]
+    truth, pred = np.zeros((30, 40), dtype=bool), np.zeros((30, 40), dtype=bool)
+    unknown = np.zeros((30, 10), dtype=bool)
+    for doc in range(30):
+        known, unknown_n, wrong_n = counts[doc % len(counts)]
+        columns = rng.permutation(40)
+        truth[doc, columns[:known]] = True  # missed
+        pred[doc, columns[known : known + wrong_n]] = True  # wrongly given
+        both = columns[known + wrong_n :][: rng.integers(0, 3)]
+        truth[doc, both] = pred[doc, both] = True  # found
+        unknown[doc, rng.permutation(10)[:unknown_n]] = True
+    missed = np.hstack([truth & ~pred, unknown]).astype(np.int64)
+    wrong = np.hstack([~truth & pred, np.zeros_like(unknown)]).astype(np.int64)
+    kept = missed.sum(axis=1) * wrong.sum(axis=1) <= CONFUSION_PAIRS_PER_DOCUMENT
+    assert kept.sum() == 20 and CONFUSION_PAIRS_PER_DOCUMENT == 400
+    names = [f"t{j}" for j in range(40)] + [f"u{j}" for j in range(10)]
+    evaluation = Evaluation(names[:40], names[40:], multiclass=False)
+    start = 0
+    for size in sizes:
+        part = slice(start, start + size)
+        evaluation.add(truth[part], pred[part], unknown=sp.csr_matrix(unknown[part]))
+        start += size
+    report = evaluation.report()
+    assert report.confusions == _dense_top_pairs(missed[kept].T @ wrong[kept], names)
+    assert report.documents_left_out_of_confusions == int((~kept).sum())
+    # The count holds at most the bound's pairs for each document.
+    assert evaluation.pairs.counts().nnz <= CONFUSION_PAIRS_PER_DOCUMENT * 30
+
+
+def test_a_document_of_many_unknown_and_wrongly_given_topics_is_left_out_of_confusions() -> None:
+    # One document missing 1,000 unknown topics while wrongly given 1,800 of 2,000: 1.8 million
+    # pairs that say nothing of what the model takes for what; the other document still counts.
+    truth = np.zeros((2, 2000), dtype=bool)
+    pred = np.zeros((2, 2000), dtype=bool)
+    pred[0, :1800] = True
+    truth[1, 0], pred[1, 1] = True, True
+    unknown = sp.csr_matrix(np.vstack([np.ones(1000), np.zeros(1000)]))
+    names = [f"t{j}" for j in range(2000)]
+    unknown_names = [f"u{j}" for j in range(1000)]
+    report = evaluate(truth, pred, names, unknown_truth=(unknown_names, unknown))
+    assert report.confusions == [{"true": "t0", "predicted": "t1", "count": 1}]
+    assert report.documents_left_out_of_confusions == 1
+    assert report.to_dict()["documents_left_out_of_confusions"] == 1
+    assert evaluate(TRUE, PRED, NAMES).documents_left_out_of_confusions == 0
+
+
 @pytest.mark.parametrize("sizes", [(7, 7, 6), (1, 19), (10, 10)])
 def test_an_evaluation_in_batches_gives_the_whole_corpus_figures(sizes) -> None:
     import dataclasses

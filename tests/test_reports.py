@@ -368,3 +368,28 @@ def test_model_titles_and_file_rows_are_one_line_with_their_bytes_escaped() -> N
     assert "nl\\x0amodel\\udc9b" in text and "m\\x0ax: files against the manifest" in text
     assert "d\\udc9b31m" in text and "\udc9b" not in text
     assert re.search(r"\.\.\. and 20,000 more\s*│\s*not recorded in the manifest", text)
+
+
+def test_documents_left_out_of_confusions_are_said_only_when_there_are_some(
+    report, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from rich.console import Console
+
+    from topicclf.reports.terminal import render_evaluation
+
+    said = "left out of the confusions: 3 document(s) of more than 400 missed x wrongly given"
+    for left_out in (0, 3):
+        shown = dataclasses.replace(report, documents_left_out_of_confusions=left_out)
+        console = Console(record=True, width=300)
+        render_evaluation(console, shown)
+        texts = [console.export_text()]
+        for suffix in ("md", "html"):
+            write_report(shown, tmp_path / f"r{left_out}.{suffix}", CONTEXT)
+            texts.append((tmp_path / f"r{left_out}.{suffix}").read_text())
+        assert all((said in text) == (left_out > 0) for text in texts)
+        assert all(("left out of the confusions" in text) == (left_out > 0) for text in texts)
+        write_report(shown, tmp_path / f"r{left_out}.json", CONTEXT)
+        data = json.loads((tmp_path / f"r{left_out}.json").read_text())
+        assert data["documents_left_out_of_confusions"] == left_out

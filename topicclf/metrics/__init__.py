@@ -24,7 +24,7 @@ import numpy as np
 
 from topicclf.config import CONFUSION_MATRIX_TOPICS, LIBRARY_FIGURES_FROM_TOPICS
 from topicclf.errors import ConfigError
-from topicclf.metrics.mistakes import confusion_counts, confusions, error_examples, top_pairs
+from topicclf.metrics.mistakes import ConfusionTally, confusions, error_examples, top_pairs
 from topicclf.metrics.ranking import (
     RANKING_NAMES,
     UNKNOWN_SCORE,
@@ -121,6 +121,8 @@ class EvaluationReport:
     label_cardinality_predicted: float = 0.0
     topics_per_document: dict[str, dict[str, int]] = field(default_factory=dict)
     confusions: list[dict[str, Any]] = field(default_factory=list)
+    # Documents of more missed x wrongly given topics than config.CONFUSION_PAIRS_PER_DOCUMENT.
+    documents_left_out_of_confusions: int = 0
     ranking: dict[str, float] = field(default_factory=dict)
     curves: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     multiclass: dict[str, Any] = field(default_factory=dict)
@@ -281,7 +283,7 @@ class Evaluation:
         self.doc_sums = np.zeros(3)
         self.true_counts: Counter[int] = Counter()
         self.pred_counts: Counter[int] = Counter()
-        self.pairs: Any = None
+        self.pairs = ConfusionTally()
         self.ranking_sums: dict[str, float] = {}
         self.batches = 0
         self.whole: tuple[np.ndarray, np.ndarray, np.ndarray | None, Any] | None = None
@@ -323,8 +325,7 @@ class Evaluation:
         self.pred_total += int(pred_n.sum())
         self.true_counts.update(true_n.tolist())
         self.pred_counts.update(pred_n.tolist())
-        pairs = confusion_counts(truth, pred, unknown)
-        self.pairs = pairs if self.pairs is None else self.pairs + pairs
+        self.pairs.add(truth, pred, unknown)
         if self.multiclass:
             # An unknown true topic is never the predicted one, so only the known ones matter.
             true_idx = np.where(truth.any(axis=1), truth.argmax(axis=1), -1)
@@ -385,7 +386,8 @@ class Evaluation:
                 "true": {str(k): v for k, v in sorted(self.true_counts.items())},
                 "predicted": {str(k): v for k, v in sorted(self.pred_counts.items())},
             },
-            confusions=top_pairs(self.pairs, names),
+            confusions=top_pairs(self.pairs.counts(), names),
+            documents_left_out_of_confusions=self.pairs.left_out,
             ranking=ranking,
             curves=curves,
             multiclass=matrix,

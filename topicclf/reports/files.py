@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from topicclf import jsontext
+from topicclf.config import CONFUSION_PAIRS_PER_DOCUMENT
 from topicclf.corpus.delimited import formula_like
 from topicclf.metrics import (
     AVERAGES,
@@ -112,7 +113,9 @@ def _md_figures(report: EvaluationReport) -> list[str]:
         "",
         f"{figures[:1].upper()}{figures[1:]}, "
         f"documents without a predicted topic: {report.documents_without_prediction}, "
-        f"without a true topic: {report.documents_without_true_topic}.",
+        f"without a true topic: {report.documents_without_true_topic}"
+        + "".join(f", {text}" for text in left_out_of_confusions(report))
+        + ".",
     ]
     if report.ranking:
         lines += ["", "| ranking figure | value |", "|---|---:|"]
@@ -140,6 +143,18 @@ def evaluated(context: dict[str, Any]) -> list[str]:
         shown = f" ({', '.join(details)})" if details else ""
         out.append(f"corpus: {corpus.get('path', '?')}{shown}")
     return out
+
+
+def left_out_of_confusions(report: EvaluationReport) -> list[str]:
+    """The documents left out of the confusions, in words (none: an empty list, and reports
+    say nothing)."""
+    n = report.documents_left_out_of_confusions
+    if not n:
+        return []
+    return [
+        f"left out of the confusions: {n} document(s) of more than "
+        f"{CONFUSION_PAIRS_PER_DOCUMENT} missed x wrongly given topic pairs"
+    ]
 
 
 def figure_text(value: float | None) -> str:

@@ -12,7 +12,7 @@ import io
 from typing import Any
 
 from topicclf.metrics import AVERAGES, EvaluationReport, library_figures, summary_figures
-from topicclf.reports.files import evaluated, figure_text
+from topicclf.reports.files import evaluated, figure_text, left_out_of_confusions
 from topicclf.reports.glossary import CONVENTIONS_TEXT, GLOSSARY
 from topicclf.reports.safe import visible_controls
 
@@ -247,6 +247,7 @@ def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
             + _text(", ".join(report.topics_without_support) or "none")
             + ".</p>"
         )
+    left_out = "".join(f" · {_text(text)}" for text in left_out_of_confusions(report))
     plots = "\n".join(_plots(report, context))
     library = "".join(
         f"<tr><td>{_text(name)}</td><td>{value:.4f}</td></tr>"
@@ -289,7 +290,7 @@ def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
 topics per document {report.label_cardinality_true:.2f} true,
 {report.label_cardinality_predicted:.2f} predicted · documents without a predicted topic
 {report.documents_without_prediction}, without a true topic
-{report.documents_without_true_topic}</p>{unknown}
+{report.documents_without_true_topic}{left_out}</p>{unknown}
 </div><div>
 <table><thead><tr><th>ranking metric</th><th>value</th></tr></thead>
 <tbody>{ranking}</tbody></table></div></div>

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from topicclf.corpus.stats import CorpusStats
 from topicclf.metrics import AVERAGES, EvaluationReport, library_figures, summary_figures
-from topicclf.reports.files import figure_text
+from topicclf.reports.files import figure_text, left_out_of_confusions
 from topicclf.reports.safe import escape
 
 WEAK_F1 = 0.5
@@ -69,6 +69,7 @@ def render_evaluation(console: Console, report: EvaluationReport, *, max_topics:
     console.print(
         f"documents without a predicted topic {report.documents_without_prediction}"
         f" · without a true topic {report.documents_without_true_topic}"
+        + "".join(f" · {text}" for text in left_out_of_confusions(report))
     )
     if report.ranking:
         console.print("ranking figures (ties averaged; the glossary of a .md or .html report):")
