@@ -35,3 +35,12 @@ def test_undecodable_file_name_bytes_are_escaped_so_the_output_is_utf8() -> None
     text = jsontext.dumps({"path": "\udc9bmdl"})
     assert text == '{"path": "\\udc9bmdl"}'
     assert json.loads(text.encode("utf-8")) == {"path": "\udc9bmdl"}
+
+
+@given(st.dictionaries(NAMES, st.lists(NAMES, max_size=4), max_size=6), st.integers(1, 40))
+def test_pieces_make_the_same_text_as_dumps(data: dict[str, list[str]], size: int) -> None:
+    # A report is written piece by piece (a million topics made 3 GB in one string); escaping
+    # per piece must give exactly the whole text.
+    pieces = list(jsontext.chunks(data, indent=2, size=size))
+    assert "".join(pieces) == jsontext.dumps(data, indent=2)
+    assert all(len(p) < size + 200 for p in pieces[:-1])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 _UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
@@ -32,4 +33,25 @@ def dumps(data: Any, **options: Any) -> str:
     """`json.dumps(data, ensure_ascii=False, **options)` with the characters above escaped."""
     text = json.dumps(data, ensure_ascii=False, **options) if options else _ENCODER.encode(data)
     # Such a character can only stand inside a JSON string, where \uXXXX means the same.
+    return _safe(text)
+
+
+def chunks(data: Any, *, indent: int, size: int = 1 << 16) -> Iterator[str]:
+    """`dumps(data, indent=indent)` in pieces of about `size` characters, as they are encoded:
+    a report of a million topics is 229 MB of JSON, and `dumps` holds every small piece of it
+    before joining them (3 GB)."""
+    encoder = json.JSONEncoder(ensure_ascii=False, indent=indent)
+    held: list[str] = []
+    length = 0
+    for piece in encoder.iterencode(data):
+        held.append(piece)
+        length += len(piece)
+        if length >= size:
+            yield _safe("".join(held))
+            held, length = [], 0
+    yield _safe("".join(held))
+
+
+def _safe(text: str) -> str:
+    # A piece always ends between characters, so escaping each piece escapes the whole.
     return _UNSAFE.sub(_escaped, text) if _UNSAFE.search(text) else text

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from topicclf.errors import TopicclfError
-from topicclf.fileio import atomic_write_text
+from topicclf.fileio import atomic_output
 from topicclf.metrics import EvaluationReport
 from topicclf.reports.files import to_csv, to_json, to_markdown
 from topicclf.reports.html import to_html
@@ -22,4 +22,6 @@ def write_report(report: EvaluationReport, path: str | Path, context: dict[str, 
             f"{path}: unknown report format {suffix or '(no extension)'}; "
             f"use one of: {', '.join(FILE_FORMATS)}"
         )
-    atomic_write_text(path, FILE_FORMATS[suffix](report, context))
+    text = FILE_FORMATS[suffix](report, context)
+    with atomic_output(path) as handle:
+        handle.writelines([text] if isinstance(text, str) else text)

@@ -10,7 +10,7 @@ import csv
 import html
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from topicclf import jsontext
@@ -33,8 +33,9 @@ from topicclf.reports.safe import visible_controls
 SCHEMA_VERSION = 1
 
 
-def to_json(report: EvaluationReport, context: dict[str, Any]) -> str:
-    """The whole report: schema version, context (model, corpus), summary and per-topic rows."""
+def to_json(report: EvaluationReport, context: dict[str, Any]) -> Iterator[str]:
+    """The whole report: schema version, context (model, corpus), summary and per-topic rows,
+    in pieces as they are encoded (a million topics make hundreds of MB)."""
     from topicclf.tagging import Tagged
 
     data = {
@@ -47,7 +48,8 @@ def to_json(report: EvaluationReport, context: dict[str, Any]) -> str:
         # Each document's topics exactly as `topicclf tag --scores` writes them.
         "predictions": [Tagged(i, t).to_record(scores=True) for i, t in report.predictions],
     }
-    return jsontext.dumps(data, indent=2) + "\n"
+    yield from jsontext.chunks(data, indent=2)
+    yield "\n"
 
 
 def csv_text(rows: Iterable[Iterable[Any]]) -> str:
