@@ -830,9 +830,30 @@ def test_evaluate_html_and_report_compare(
     assert "| micro_f1 |" in md.read_text()
     code, _, err = cli(capsys, "report", "compare", str(a), str(tmp_path / "none.json"))
     assert code == 1 and ": no such file" in err
-    for tolerance in ("5", "1_0", "-0.5"):  # 5 hid every change (F1 moves within [-1, 1])
+    # 5 hid every change (F1 moves within [-1, 1]); float() reads 0.0_5 as 0.05 and 1_0 as 10.
+    for tolerance in ("5", "1.5"):
         code, _, err = cli(capsys, "report", "compare", str(a), str(b), "--tolerance", tolerance)
-        assert code == 2 and "Invalid value for '--tolerance': Input should be" in err
+        assert code == 2 and f"'--tolerance': '{tolerance}' is not between 0 and 1" in err
+    for tolerance in ("1_0", "0.0_5", "0_0.5", "-0.5", "nan", "1e-1", "\u0660.\u0665"):
+        code, _, err = cli(capsys, "report", "compare", str(a), str(b), "--tolerance", tolerance)
+        assert code == 2 and "'--tolerance'" in err and "write a plain decimal number" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tag", "m", "x.txt", "--threshold", "0.5_0"],
+        ["train", "x.jsonl", "-o", "m", "--validation-split", "0.1_0"],
+        ["optimize", "x.jsonl", "-o", "m", "--time-budget", "1e3"],
+        ["serve", "m", "--timeout-idle", "1_0"],
+    ],
+)
+def test_every_decimal_option_takes_plain_decimals_only(
+    capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    # One rule for every decimal option: a usage error before any file is read.
+    code, _, err = cli(capsys, *args)
+    assert code == 2 and "write a plain decimal number (ASCII digits and a point)" in err
 
 
 def test_multiclass_evaluation_shows_accuracy_and_confusion_matrix(

@@ -1403,12 +1403,13 @@ def test_head_on_a_post_route_is_a_405(server: Address) -> None:
     [
         ("--backlog", "99999999999", "'--backlog': Input should be less than or equal to 65535"),
         ("--backlog", "0", "'--backlog': Input should be greater than or equal to 1"),
-        ("--timeout-idle", "inf", "'--timeout-idle': Input should be less than or equal to 3600"),
-        ("--timeout-headers", "inf", "less than or equal to 3600"),
-        ("--timeout-shutdown", "inf", "less than or equal to 3600"),
-        ("--timeout-body", "1e9", "less than or equal to 3600"),
-        ("--timeout-idle", "nan", "'--timeout-idle': Input should be"),
-        ("--timeout-idle", "0", "greater than or equal to 0.01"),
+        ("--timeout-idle", "3601", "'--timeout-idle': '3601' is not between 0.01 and 3600"),
+        ("--timeout-idle", "inf", "'--timeout-idle': 'inf': write a plain decimal number"),
+        ("--timeout-headers", "inf", "write a plain decimal number"),
+        ("--timeout-shutdown", "inf", "write a plain decimal number"),
+        ("--timeout-body", "1e9", "write a plain decimal number"),
+        ("--timeout-idle", "nan", "write a plain decimal number"),
+        ("--timeout-idle", "0", "'--timeout-idle': '0' is not between 0.01 and 3600"),
         (
             "--max-body",
             str(2**30 + 1),
@@ -1925,7 +1926,8 @@ def _work_time(served: ServedModel, texts: list[str], rule: Rule) -> float:
 
 def _slowest_health(address: Address, body: bytes, work: float) -> tuple[bytes, list[float]]:
     """The answer to POST /tag `body`, and the slowest /health beside it in each of up to
-    three runs: a loaded machine (two test workers on two cores) can stall any thread for a
+    three runs (half the work: a server that tags on its loop holds /health for all of it):
+    a loaded machine (two test workers on two cores) can stall any thread for a
     moment, so one clean run is enough; a server that holds its loop stalls all three."""
     head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n" % len(body)
     head += b"Connection: close\r\n\r\n"
@@ -1933,7 +1935,7 @@ def _slowest_health(address: Address, body: bytes, work: float) -> tuple[bytes, 
     for _ in range(3):
         reply, latencies = _health_beside(address, head + body)
         slowest.append(max(latencies))
-        if slowest[-1] < work / 4:
+        if slowest[-1] < work / 2:
             break
     return reply, slowest
 
@@ -1955,7 +1957,7 @@ def test_an_answer_over_max_pairs_is_refused_and_health_keeps_answering(
         assert reply.startswith(b"HTTP/1.1 413 "), reply[:200]
         error = json.loads(reply.partition(b"\r\n\r\n")[2])["error"]
         assert error == TOO_MANY_PAIRS.format(pairs=pairs, limit=pairs - 1)
-        assert min(slowest) < work / 4, (slowest, work)
+        assert min(slowest) < work / 2, (slowest, work)
         # one text, tagged in a batch on the event loop, is counted too
         one = json.dumps({"text": "rain", "threshold": 0}).encode()
         single = sum(len(t) for t in served.classifier.tag(["rain"], rule))
@@ -2067,4 +2069,4 @@ def test_many_tiny_texts_are_tagged_off_the_event_loop(served: ServedModel) -> N
         results = json.loads(reply.partition(b"\r\n\r\n")[2])["results"]
         expected = served.classifier.tag(texts, Rule(), warn=False)
         assert [r["labels"] for r in results] == [[t for t, _ in row] for row in expected]
-        assert min(slowest) < work / 4, (slowest, work)
+        assert min(slowest) < work / 2, (slowest, work)

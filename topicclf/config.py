@@ -146,6 +146,9 @@ SERVE_TIMEOUT_SHUTDOWN = 30.0  # on SIGTERM, seconds that requests in flight get
 # finite timeouts, and limits that still bound what one request may cost.
 SERVE_BACKLOG_RANGE = (1, 65535)
 SERVE_TIMEOUT_RANGE = (0.01, 3600.0)  # seconds, for every timeout
+# A number as an option or gate takes it: ASCII digits and at most one point (float() also
+# reads 1_0, 1e-1, nan and digits of other scripts), see cli/numbers.py.
+PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 SERVE_MAX_BODY_RANGE = (1, 1024 * 1024 * 1024)
 SERVE_MAX_BODY_TOTAL_RANGE = (1, 1024**4)
 SERVE_MAX_HEADERS_RANGE = (1024, 1024 * 1024)

@@ -24,6 +24,7 @@ from topicclf.cli.common import (
     shown_on_terminal,
     standard_output,
 )
+from topicclf.cli.numbers import decimal
 
 
 @corpus_app.command(epilog=examples("topicclf corpus stats corpora/newsbriefs/train.jsonl"))
@@ -122,7 +123,11 @@ def compare_reports(
     ] = None,
     tolerance: Annotated[
         float,
-        typer.Option(min=0.0, max=1.0, help="F1 changes up to this count as unchanged (0 to 1)."),
+        typer.Option(
+            parser=decimal(0, 1),
+            metavar="F",
+            help="F1 changes up to this count as unchanged (0 to 1).",
+        ),
     ] = 0.005,
     force: ForceOpt = False,
 ) -> None:

@@ -33,6 +33,7 @@ from topicclf.cli.common import (
     standard_output,
     warn,
 )
+from topicclf.cli.numbers import decimal
 from topicclf.reports.safe import escape
 
 
@@ -67,7 +68,12 @@ def train(
         typer.Option("--set", "-s", help="Override one setting: section.key=value (repeatable)."),
     ] = None,
     validation_split: Annotated[
-        float | None, typer.Option(help="Share of training data held out to tune thresholds.")
+        float | None,
+        typer.Option(
+            parser=decimal(0, 1),
+            metavar="F",
+            help="Share of training data held out to tune thresholds (0 to 1).",
+        ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same model).")] = None,
     vocabulary: Annotated[
@@ -266,7 +272,8 @@ def optimize(
     time_budget: Annotated[
         float | None,
         typer.Option(
-            min=0.0,
+            parser=decimal(0),
+            metavar="SECONDS",
             help="Seconds after which no new trial starts (the running one finishes).",
         ),
     ] = None,

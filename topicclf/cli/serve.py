@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from topicclf.cli.common import app, check_writable, examples, note, state, warn
+from topicclf.cli.numbers import decimal
 from topicclf.config import (
     SERVE_BACKLOG,
     SERVE_BACKLOG_RANGE,
@@ -33,7 +34,12 @@ SERVE_PANEL = "Limits and timeouts"
 
 def _limit(help: str) -> Any:
     low, high = SERVE_TIMEOUT_RANGE
-    return typer.Option(min=low, max=high, help=help, rich_help_panel=SERVE_PANEL)
+    return typer.Option(
+        parser=decimal(low, high),
+        metavar="SECONDS",
+        help=f"{help} ({low:g} to {high:g})",
+        rich_help_panel=SERVE_PANEL,
+    )
 
 
 @app.command(

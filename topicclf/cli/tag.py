@@ -37,6 +37,7 @@ from topicclf.cli.common import (
     state,
     warn,
 )
+from topicclf.cli.numbers import decimal
 from topicclf.config import (
     DASK_PARTITION_MIN_BYTES,
     DASK_PARTITIONS_PER_WORKER,
@@ -52,7 +53,11 @@ TopKOpt = Annotated[
 ]
 ThresholdOpt = Annotated[
     float | None,
-    typer.Option(min=0.0, max=1.0, help="One threshold for every topic, no fallback."),
+    typer.Option(
+        parser=decimal(0, 1),
+        metavar="F",
+        help="One threshold for every topic (0 to 1), no fallback.",
+    ),
 ]
 BatchSizeOpt = Annotated[int, typer.Option(min=1, max=MAX_BATCH, help="Documents per batch.")]
 BadRecordsOpt = Annotated[

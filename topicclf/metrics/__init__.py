@@ -14,7 +14,6 @@ Neighbours: `ranking` (P@k, nDCG, LRAP), `mistakes` (confusions, error examples)
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from topicclf.config import CONFUSION_MATRIX_TOPICS, LIBRARY_FIGURES_FROM_TOPICS
+from topicclf.config import CONFUSION_MATRIX_TOPICS, LIBRARY_FIGURES_FROM_TOPICS, PLAIN_DECIMAL
 from topicclf.errors import ConfigError
 from topicclf.metrics.mistakes import ConfusionTally, confusions, error_examples, top_pairs
 from topicclf.metrics.ranking import (
@@ -531,7 +530,7 @@ def parse_gate(text: str) -> tuple[str, float]:
     elif not 0 <= bound <= 1:
         raise ConfigError(f"{text!r}: the value must be between 0 and 1, as {name} is")
     # float() also reads 1_0, 1e-1 and digits of any script (٠.٥): not what a gate says.
-    if not _PLAIN_DECIMAL.fullmatch(value):
+    if not PLAIN_DECIMAL.fullmatch(value):
         raise ConfigError(
             f"{text!r}: write the value as a plain decimal number (ASCII digits and a point), "
             "e.g. micro_f1=0.8"
@@ -541,7 +540,6 @@ def parse_gate(text: str) -> tuple[str, float]:
 
 # Figures that count topics (how far down the ranking), not fractions in [0, 1].
 _COUNTS = frozenset({"coverage_error"})
-_PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 
 
 def check_gates(report: EvaluationReport, gates: Sequence[tuple[str, float]]) -> list[str]:

@@ -267,7 +267,8 @@ def compare(a_path: str | Path, b_path: str | Path, *, tolerance: float = 0.005)
     (upgrade_report); the comparison's notes say what that changed.
     """
     # An F1 change lies in [-1, 1]: a tolerance of 1 or more hides every change.
-    if not isinstance(tolerance, int | float) or not 0 <= tolerance <= 1:
+    number = isinstance(tolerance, int | float) and not isinstance(tolerance, bool)
+    if not number or not 0 <= tolerance <= 1:
         raise InputError(f"tolerance: {tolerance!r}; give an F1 change between 0 and 1")
     a, notes_a = upgrade_report(load_report(a_path), "A")
     b, notes_b = upgrade_report(load_report(b_path), "B")
