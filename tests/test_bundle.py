@@ -910,6 +910,8 @@ def test_nan_thresholds_duplicate_topics_and_nan_weights_are_refused(
 ) -> None:
     from safetensors.numpy import load_file, save_file
 
+    from topicclf.bundle.info import describe
+
     broken = _copy(saved, tmp_path / "a")
     thresholds = json.loads((broken / "thresholds.json").read_text())
     thresholds["thresholds"][0] = float("nan")
@@ -928,6 +930,14 @@ def test_nan_thresholds_duplicate_topics_and_nan_weights_are_refused(
     _rerecord(broken, "labels.json")
     with pytest.raises(ModelBundleError, match=r"labels\.json: a topic name is empty"):
         TopicClassifier.load(broken)
+    # Before: names of a megabyte loaded and were served, 2 GB for 1,000 pairs.
+    (broken / "labels.json").write_text(json.dumps(["z" * 1001, *labels[1:]]))
+    _rerecord(broken, "labels.json")
+    too_long = r"labels\.json: a topic name of 1,001 characters \('z+'\.\.\.\), more than the 1,000"
+    with pytest.raises(ModelBundleError, match=too_long):
+        TopicClassifier.load(broken)
+    with pytest.raises(ModelBundleError, match=too_long):
+        describe(broken)  # `info` refuses what `load` refuses
 
     broken = _copy(saved, tmp_path / "c")
     arrays = load_file(broken / "weights.safetensors")
@@ -1074,11 +1084,11 @@ def test_info_cuts_each_topic_name_it_shows(saved: Path, tmp_path: Path) -> None
 
     model = _copy(saved, tmp_path)
     topics = json.loads((model / "labels.json").read_text())
-    topics[-1] = "z" * 1_000_000  # a legal name: the API fits and saves one
+    topics[-1] = "z" * 1000  # the longest legal name (config.MAX_TOPIC_CHARS)
     (model / "labels.json").write_text(json.dumps(topics))
     _rerecord(model, "labels.json")
     shown = describe(model)["topics"]
-    assert shown.endswith(f", {'z' * 100}... (1,000,000 characters)") and len(shown) < 300
+    assert shown.endswith(f", {'z' * 100}... (1,000 characters)") and len(shown) < 300
 
 
 def test_the_python_api_never_saves_a_model_inside_a_model(saved: Path) -> None:
@@ -1146,6 +1156,35 @@ def test_info_and_load_refuse_the_same_forged_indicator_columns(
         broken, "manifest.json", "training.target", {"kind": "indicator", "columns": ["a", "a"]}
     )
     _both_refuse(broken, r"field 'training.target.columns': a column name is empty or repeated")
+
+
+def test_save_and_load_bound_a_topic_name_by_one_rule(saved: Path, tmp_path: Path) -> None:
+    """A topic (or indicator column) name over config.MAX_TOPIC_CHARS is refused by save
+    and by load alike (bundle.labels_problem, target_problem): a model fitted on names of a
+    megabyte saved, loaded and made a 2 GB `serve` answer of 1,000 pairs."""
+    from topicclf.errors import InputError
+
+    too_long = r"a topic name of 1,001 characters \('z+'\.\.\.\), more than the 1,000 topicclf"
+    clf = TopicClassifier.load(saved)
+    clf.classes_ = ["z" * 1000, *clf.classes_[1:]]
+    assert TopicClassifier.load(clf.save(tmp_path / "bound")).classes_ == clf.classes_
+    clf.classes_ = ["z" * 1001, *clf.classes_[1:]]
+    with pytest.raises(InputError, match=rf"^cannot save this model: {too_long}"):
+        clf.save(tmp_path / "past")
+    clf = TopicClassifier.load(saved)
+    clf.target_kind_ = "indicator"
+    clf.target_columns_ = [*clf.classes_, "z" * 1001]
+    with pytest.raises(
+        InputError, match=rf"^cannot save this model: indicator columns: {too_long}"
+    ):
+        clf.save(tmp_path / "past")
+    assert not (tmp_path / "past").exists()
+    broken = _copy(saved, tmp_path)
+    columns = [*clf.classes_, "z" * 1001]
+    _edit_json(
+        broken, "manifest.json", "training.target", {"kind": "indicator", "columns": columns}
+    )
+    _both_refuse(broken, rf"field 'training.target.columns': {too_long}")
 
 
 @pytest.mark.parametrize("value", ["no", "False", 0.0001, [0], 1, None])

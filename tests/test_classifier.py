@@ -673,6 +673,23 @@ def test_fit_evaluate_and_score_refuse_a_document_of_too_many_topics(
         tiny_dense.score(texts, labels)
 
 
+def test_fit_evaluate_and_score_refuse_a_topic_name_longer_than_readers_take(
+    tiny_dense: TopicClassifier, tiny_docs: list[Document]
+) -> None:
+    # Before: fit and save took names of a megabyte, and 1,000 pairs of them made a 2 GB
+    # `serve` answer. As every corpus reader does (a bad record there).
+    texts = [d.text for d in tiny_docs]
+    labels = [list(d.labels) for d in tiny_docs]
+    labels[1] = [*labels[1], "z" * 1_000_000]
+    too_long = r"^y: topic set #2: a topic name of 1,000,000 characters \('z+'\.\.\.\), more than"
+    with pytest.raises(InputError, match=too_long):
+        TopicClassifier(config=tiny_config()).fit(texts, labels)
+    with pytest.raises(InputError, match=too_long):
+        tiny_dense.evaluate(texts, labels)
+    with pytest.raises(InputError, match=too_long):
+        tiny_dense.score(texts, labels)
+
+
 @pytest.mark.parametrize("missing", [float("nan"), np.float32("nan"), None])
 def test_fit_refuses_a_missing_value_inside_a_topic_list(
     tiny_docs: list[Document], missing: object

@@ -207,6 +207,13 @@ BAD_INPUTS = [
     ("directory given as a file", ".", None, ["--format", "jsonl"], r"is a directory"),
     ("file given as a directory", "c.jsonl", "{}\n", ["--format", "txtdir"], r"not a directory"),
     (
+        "topic name too long",
+        "c.jsonl",
+        _jsonl(*_SOME, {"text": "x", "labels": ["a", "z" * 5000]}),
+        [],
+        r"c\.jsonl:9: a topic name of 5,000 characters \('z+'\.\.\.\), more than the 1,000",
+    ),
+    (
         "config: unknown key",
         "c.jsonl",
         _jsonl(*_SOME),

@@ -1499,6 +1499,57 @@ def test_a_document_with_more_topics_than_any_index_gives_is_its_own_bad_record(
     assert f"{path.name}" in bad.error or "b.labels" in bad.error
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "fasttext", "txtdir", "parquet"])
+def test_a_topic_name_longer_than_any_vocabulary_gives_is_its_record_s_bad_record(
+    tmp_path: Path, fmt: str
+) -> None:
+    """Before: a topic name had no bound, and an answer repeats it per pair (1,000 pairs of
+    1 MB names made a 2 GB `serve` answer): a longer name is its record's bad record."""
+    longest = "z" * config.MAX_TOPIC_CHARS
+    docs = [
+        Document("a", "first", ("x",)),
+        Document("b", "long", ("y", longest + "z")),
+        Document("c", "at the bound", (longest,)),
+    ]
+    if fmt == "txtdir":
+        path = tmp_path / "dir"
+        path.mkdir()
+        for doc in docs:
+            (path / f"{doc.id}.txt").write_text(doc.text)
+            (path / f"{doc.id}.labels").write_text("\n".join(doc.labels))
+    elif fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        path = tmp_path / "c.parquet"
+        table = {"id": [d.id for d in docs], "text": [d.text for d in docs],
+                 "labels": [list(d.labels) for d in docs]}  # fmt: skip
+        pq.write_table(pa.table(table), path)
+    else:
+        path = tmp_path / f"c.{'txt' if fmt == 'fasttext' else fmt}"
+        with path.open("w", encoding="utf-8") as handle:
+            write_corpus(docs, handle, fmt)
+    message = r"a topic name of 1,001 characters \('z+'\.\.\.\), more than the 1,000 topicclf reads"
+    with pytest.warns(BadRecordWarning, match=message):
+        read = list(open_corpus(path, fmt, on_error="report"))
+    assert [d.labels for d in read if d.error is None] == [("x",), (longest,)]
+    (bad,) = [d for d in read if d.error is not None]
+    assert re.search(message, bad.error) and (path.name in bad.error or "b.labels" in bad.error)
+
+
+@given(st.integers(0, 3 * config.MAX_TOPIC_CHARS), st.sampled_from(["z", "é", "\U0001f600"]))
+def test_clean_labels_takes_a_topic_name_up_to_the_bound_and_no_longer(
+    length: int, char: str
+) -> None:
+    # Characters, not bytes: the bound is the same whatever the script.
+    name = char * length
+    if length <= config.MAX_TOPIC_CHARS:
+        assert clean_labels([name, "x"], "c.jsonl:1") == ((name, "x") if name else ("x",))
+    else:
+        with pytest.raises(CorpusFormatError, match=rf"^c\.jsonl:1: a topic name of {length:,} "):
+            clean_labels([name, "x"], "c.jsonl:1")
+
+
 # --- Endless input: binary content everywhere, a size cap per record --------------------
 
 

@@ -230,3 +230,22 @@ def test_a_document_holds_at_most_the_topics_every_reader_takes() -> None:
     for matrix in (indicator, sp.csr_matrix(indicator)):
         with pytest.raises(InputError, match=r"^y: row 2: 1,001 topics in one document"):
             as_targets(matrix, 2)
+
+
+def test_a_topic_name_holds_at_most_the_characters_every_reader_takes() -> None:
+    # One rule with the corpus readers (config.MAX_TOPIC_CHARS): a model fitted on names of
+    # a megabyte saved and loaded, and 1,000 of its pairs made a 2 GB `serve` answer.
+    from topicclf.config import MAX_TOPIC_CHARS
+
+    longest, longer = "z" * MAX_TOPIC_CHARS, "z" * (MAX_TOPIC_CHARS + 1)
+    assert as_targets([[longest], ["a"]], 2).label_sets == [(longest,), ("a",)]
+    too_long = r"a topic name of 1,001 characters \('z+'\.\.\.\), more than the 1,000 topicclf"
+    with pytest.raises(InputError, match=rf"^y: topic set #2: {too_long}"):
+        as_targets([["a"], ["b", longer]], 2)
+    with pytest.raises(InputError, match=rf"^y: row 2: {too_long}"):
+        as_targets(["a", longer], 2)  # one topic per document
+    indicator = np.eye(2, dtype=np.int8)
+    with pytest.raises(InputError, match=rf"^classes: column 1: {too_long}"):
+        as_targets(indicator, 2, ["a", longer])  # MultiLabelBinarizer's classes_
+    with pytest.raises(InputError, match=rf"^classes: column 1: {too_long}"):
+        as_targets(pd.DataFrame(indicator, columns=["a", longer]), 2)

@@ -2038,14 +2038,14 @@ def test_an_explained_answer_is_built_off_the_event_loop_when_its_terms_are_many
     on_loop: list[bool] = []
     answer_body = app_module.answer_body
 
-    async def recording(build: Any, documents: int, items: int) -> Any:
+    async def recording(build: Any, documents: int, items: int, chars: int) -> Any:
         loop_thread = threading.current_thread()  # a coroutine runs on the loop's thread
 
         def noted() -> Any:
             on_loop.append(threading.current_thread() is loop_thread)
             return build()
 
-        return await answer_body(noted, documents, items)
+        return await answer_body(noted, documents, items, chars)
 
     monkeypatch.setattr(app_module, "answer_body", recording)
     with serve_in_thread({"model": served}, _options()) as address:
@@ -2054,6 +2054,52 @@ def test_an_explained_answer_is_built_off_the_event_loop_when_its_terms_are_many
             assert request(address, "POST", "/tag", body)[0] == 200
     # The plain answer on the event loop, the explained one (its terms counted) off it.
     assert on_loop == [True, False]
+
+
+def test_an_answer_of_long_topic_names_is_built_off_the_event_loop(
+    served: ServedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: the inline decision counted pairs alone, and a name may be MAX_TOPIC_CHARS
+    # long: 2,048 pairs of them are 2 MB (one text's 20 MB answer held the loop 0.25 s,
+    # before names were bounded). The characters of the names are counted too.
+    import topicclf.server.app as app_module
+    import topicclf.server.http as http_module
+
+    text = "rain and storms all week, the match ended with a late goal"
+    (chosen,) = served.classifier.tag([text], Rule(threshold=0.0))
+    chars = sum(len(topic) for topic, _ in chosen)
+    assert served.answer_chars([chosen]) == chars
+    on_loop: list[bool] = []
+    answer_body = app_module.answer_body
+
+    async def recording(build: Any, documents: int, items: int, chars: int) -> Any:
+        loop_thread = threading.current_thread()
+
+        def noted() -> Any:
+            on_loop.append(threading.current_thread() is loop_thread)
+            return build()
+
+        return await answer_body(noted, documents, items, chars)
+
+    monkeypatch.setattr(app_module, "answer_body", recording)
+    body = json.dumps({"text": text, "threshold": 0}).encode()
+    with serve_in_thread({"model": served}, _options()) as address:
+        for most in (chars, chars - 1):
+            monkeypatch.setattr(http_module, "SERVE_INLINE_ANSWER_CHARS", most)
+            assert request(address, "POST", "/tag", body)[0] == 200
+    assert on_loop == [True, False]
+
+
+def test_annif_answers_count_the_characters_of_each_topic_s_subject(
+    served: ServedModel,
+) -> None:
+    # Annif's routes give a URI (the percent-encoded name when no vocabulary has the topic),
+    # a label and a notation per pair: those are what the inline decision counts there.
+    (chosen,) = served.classifier.tag(["rain and storms"], Rule(threshold=0.0))
+    subjects = [served.subject(topic) for topic, _ in chosen]
+    expected = sum(len(s.uri) + len(s.label) + len(s.notation or "") for s in subjects)
+    assert served.answer_chars([chosen, chosen], subjects=True) == 2 * expected
+    assert expected > served.answer_chars([chosen])  # the URI's prefix at least
 
 
 def test_many_tiny_texts_are_tagged_off_the_event_loop(served: ServedModel) -> None:

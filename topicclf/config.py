@@ -165,6 +165,10 @@ SERVE_INLINE_CELLS = 32_768  # texts x topics
 # or documents, is built and encoded in a thread (about 2 microseconds an item): a 142 MB
 # answer encoded on the loop held it 10 s, a 6.9 MB explained one 0.34 s.
 SERVE_INLINE_PAIRS = 2_048
+# ... or more characters of topic names (and, on Annif's routes, of their URIs, labels and
+# notations): a name may have MAX_TOPIC_CHARS, so 2,048 pairs may be 2 MB of names (before
+# names were bounded, one text's 20 MB answer was built on the loop in 0.25 s).
+SERVE_INLINE_ANSWER_CHARS = 256 * 1024
 SERVE_BATCH_TEXTS = 512  # texts of waiting requests tagged in one call
 SERVE_BATCH_YIELDS = 8  # event-loop turns a batch waits for requests already arriving
 # Requests one model with a custom (time-limited) token pattern tags at once, in threads of
@@ -176,7 +180,7 @@ SERVE_RETRY_SECONDS = 1  # the Retry-After of a 503 "busy, retry shortly"
 # forged one is cut, saying how much, so `info` answers in about a second whatever it holds.
 INFO_SHOWN_ITEMS = 10_000
 INFO_SHOWN_CHARS = 200_000
-# Characters of each topic name `info` shows (table and --json): a name may be megabytes.
+# Characters of each topic name `info` shows (table and --json): a name may have MAX_TOPIC_CHARS.
 INFO_TOPIC_CHARS = 100
 EXPLAIN_MAX_TERMS = 10_000  # most terms per topic and direction `explain` gives (the API's `top`)
 SERVE_EXPLAIN_TERMS = 100  # most terms per topic and direction that POST /tag's `explain` gives
@@ -228,6 +232,23 @@ def too_many_topics(count: int | None = None) -> str:
     held = f"{count:,} topics" if count is not None else "more topics"
     most = f"{MAX_TOPICS_PER_DOCUMENT:,}"
     return f"{held} in one document, more than the {most} topicclf reads per document"
+
+
+# Characters of one topic name, in every reader, the Python API's `y` and a model's topics
+# (labels.json, on save and load): subject vocabularies' labels and URIs are far shorter
+# (a GND or LCSH heading is at most a few hundred characters, a YSO or GND URI about 40), and
+# an answer repeats the name in every pair: 1,000 pairs of 1 MB names made a 2 GB `serve` answer.
+MAX_TOPIC_CHARS = 1000
+
+
+def topic_too_long(name: str) -> str:
+    """The one check and wording of a topic name over MAX_TOPIC_CHARS ("" when within)."""
+    if len(name) <= MAX_TOPIC_CHARS:
+        return ""
+    return (
+        f"a topic name of {len(name):,} characters ({name[:30]!r}...), more than the "
+        f"{MAX_TOPIC_CHARS:,} topicclf reads"
+    )
 
 
 CONFIG_MAX_BYTES = 1024 * 1024  # a configuration file (-c)

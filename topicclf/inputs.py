@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from topicclf.config import MAX_TOPICS_PER_DOCUMENT, too_many_topics
+from topicclf.config import MAX_TOPICS_PER_DOCUMENT, too_many_topics, topic_too_long
 from topicclf.errors import InputError
 from topicclf.types import NullProgress, Progress
 
@@ -108,7 +108,7 @@ def as_targets(y: Any, n_documents: int, classes: Sequence[Any] | None = None) -
     else:
         rows = list(_rows(y))
         if rows and all(_is_scalar(r) for r in rows):
-            targets = Targets([_one(r) for r in rows], "single")
+            targets = Targets([_one(r, f"y: row {i + 1}") for i, r in enumerate(rows)], "single")
         else:
             targets = Targets([topic_set(r, i) for i, r in enumerate(rows)], "sets")
     if len(targets.label_sets) != n_documents:
@@ -153,7 +153,7 @@ def _from_indicator(y: Any, classes: Sequence[Any] | None) -> Targets:
 def _column_name(value: Any, j: int) -> str:
     if not _is_scalar(value):
         raise InputError(f"classes: column {j} is named by a {type(value).__name__}, not a name")
-    name = topic_name(value)
+    name = topic_name(value, f"classes: column {j}")
     if name is None:
         raise InputError(f"classes: column {j} has no topic name ({value!r}); name every column")
     return name
@@ -174,16 +174,17 @@ def _is_scalar(value: Any) -> bool:
     )
 
 
-def _one(value: Any) -> tuple[str, ...]:
-    name = topic_name(value)
+def _one(value: Any, where: str) -> tuple[str, ...]:
+    name = topic_name(value, where)
     return () if name is None else (name,)
 
 
-def topic_name(value: Any) -> str | None:
+def topic_name(value: Any, where: str = "y") -> str | None:
     """The one rule for a topic name given in `y`: a str as it is, an integer, or a float
     with an integer value, as the integer's `str()` (pandas turns [1, 2, None] into 1.0,
     2.0, NaN), None or NaN (a missing value) as None. A fraction or infinity is refused:
-    such a `y` is a measurement, not topics."""
+    such a `y` is a measurement, not topics; so is a name over MAX_TOPIC_CHARS, as in every
+    corpus reader (`where` names its place)."""
     if value is None:
         return None
     if isinstance(value, float | np.floating):
@@ -197,7 +198,11 @@ def topic_name(value: Any) -> str | None:
         return str(int(value))
     # As every corpus reader: a name is stripped, an empty one is no topic, and a lone
     # surrogate (which no file can hold) becomes U+FFFD.
-    return _SURROGATE.sub("\ufffd", str(value)).strip() or None
+    name = _SURROGATE.sub("\ufffd", str(value)).strip()
+    problem = topic_too_long(name)
+    if problem:
+        raise InputError(f"{where}: {problem}")
+    return name or None
 
 
 def topic_set(labels: Any, i: int, what: str = "y: topic set") -> tuple[str, ...]:
@@ -220,7 +225,7 @@ def topic_set(labels: Any, i: int, what: str = "y: topic set") -> tuple[str, ...
             )
         if isinstance(label, str) and not label.strip():
             continue  # an empty name is no topic, as in every corpus reader
-        name = topic_name(label)
+        name = topic_name(label, f"{what} #{i + 1}")
         if name is None:
             raise InputError(
                 f"{what} #{i + 1} holds a missing value ({label!r}); topics are names: "

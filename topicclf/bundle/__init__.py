@@ -49,7 +49,13 @@ from topicclf.bundle.layout import (
 # FORMAT_VERSION is defined with the manifest and re-exported: it versions the whole bundle.
 from topicclf.bundle.manifest import FORMAT_VERSION as FORMAT_VERSION
 from topicclf.bundle.manifest import describe_versions, new_manifest
-from topicclf.config import MAX_TOP_K, MODEL_JSON_MAX_BYTES, THRESHOLD_STRATEGIES, Config
+from topicclf.config import (
+    MAX_TOP_K,
+    MODEL_JSON_MAX_BYTES,
+    THRESHOLD_STRATEGIES,
+    Config,
+    topic_too_long,
+)
 from topicclf.errors import ConfigError, InputError, ModelBundleError
 from topicclf.features import FEATURIZERS, Featurizer
 from topicclf.features.tfidf import TfidfFeaturizer
@@ -327,7 +333,9 @@ def labels_problem(classes: list[str]) -> str:
     if len(set(classes)) != len(classes):
         twice = next(c for c, n in Counter(classes).items() if n > 1)
         return f"the topic {twice!r} is listed more than once"
-    return ""
+    # Readers and fit refuse such a name; one here is a forgery, which would make every
+    # answer naming the topic megabytes.
+    return next(filter(None, map(topic_too_long, classes)), "")
 
 
 # An indicator `y` may have columns the model never learned (topics with no or too few
@@ -342,6 +350,9 @@ def target_problem(columns: list[str] | None, classes: list[str]) -> str:
         return ""
     if "" in columns or len(set(columns)) != len(columns):
         return "a column name is empty or repeated"
+    too_long = next(filter(None, map(topic_too_long, columns)), "")
+    if too_long:  # fit reads column names as topic names
+        return too_long
     if len(columns) > len(classes) + EXTRA_TARGET_COLUMNS:
         return (
             f"{len(columns):,} columns for {len(classes):,} topics; a model keeps at most "

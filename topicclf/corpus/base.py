@@ -426,10 +426,14 @@ MAX_TOPICS_PER_DOCUMENT = config.MAX_TOPICS_PER_DOCUMENT
 
 def clean_labels(labels: list[str] | tuple[str, ...], where: str = "") -> tuple[str, ...]:
     """Strip labels, drop empty ones and duplicates, keeping the first occurrence's order;
-    more than MAX_TOPICS_PER_DOCUMENT make the record a bad one."""
+    more than MAX_TOPICS_PER_DOCUMENT, or a name over config.MAX_TOPIC_CHARS, make the
+    record a bad one."""
     seen: dict[str, None] = {}
     for label in labels:
         label = label.strip()
+        problem = config.topic_too_long(label)
+        if problem:
+            raise CorpusFormatError((f"{where}: " if where else "") + problem)
         if label:
             seen.setdefault(label, None)
     if len(seen) > MAX_TOPICS_PER_DOCUMENT:

@@ -279,7 +279,12 @@ def annif_router(models: Mapping[str, ServedModel], max_pairs: int = SERVE_MAX_P
         (topics,) = await _suggest(
             served, [form.text], form.limit, form.threshold, form.language, max_pairs
         )
-        return await answer_body(lambda: {"results": _suggestions(served, topics)}, 1, len(topics))
+        return await answer_body(
+            lambda: {"results": _suggestions(served, topics)},
+            1,
+            len(topics),
+            served.answer_chars([topics], subjects=True),
+        )
 
     @router.post(
         "/projects/{project_id}/suggest-batch",
@@ -310,6 +315,7 @@ def annif_router(models: Mapping[str, ServedModel], max_pairs: int = SERVE_MAX_P
             ],
             len(texts),
             sum(len(topics) for topics in chosen),
+            served.answer_chars(chosen, subjects=True),
         )
 
     return router

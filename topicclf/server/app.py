@@ -165,7 +165,7 @@ async def tag_answer(
             answer["notes"] = [note]
         return answer
 
-    return await answer_body(build, len(texts), items)
+    return await answer_body(build, len(texts), items, served.answer_chars(chosen))
 
 
 def native_router(

@@ -19,6 +19,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from topicclf import jsontext
 from topicclf.config import (
     SERVE_BODY_ALWAYS,
+    SERVE_INLINE_ANSWER_CHARS,
     SERVE_INLINE_PAIRS,
     SERVE_INLINE_TEXTS,
     SERVE_MAX_BODY_TOTAL,
@@ -94,12 +95,13 @@ class JSONBody(JSONResponse):
         return render_json(content)
 
 
-async def answer_body(build: Callable[[], Any], documents: int, items: int) -> JSONBody:
-    """`build()`'s answer as a JSONBody: on the event loop when it holds few documents and
+async def answer_body(build: Callable[[], Any], documents: int, items: int, chars: int) -> JSONBody:
+    """`build()`'s answer as a JSONBody: on the event loop when it holds few documents,
     items ((document, topic) pairs and the terms explaining them, counted as --max-pairs
-    counts them), else built and encoded in the thread pool, so a large answer never holds
-    the other clients (a 142 MB one took 10 s)."""
-    if documents <= SERVE_INLINE_TEXTS and items <= SERVE_INLINE_PAIRS:
+    counts them) and characters of topic names (`chars`), else built and encoded in the
+    thread pool, so a large answer never holds the other clients (a 142 MB one took 10 s)."""
+    small = documents <= SERVE_INLINE_TEXTS and items <= SERVE_INLINE_PAIRS
+    if small and chars <= SERVE_INLINE_ANSWER_CHARS:
         return JSONBody(build())
     return await asyncio.get_running_loop().run_in_executor(None, lambda: JSONBody(build()))
 

@@ -110,6 +110,7 @@ class ServedModel:
         self.busy = 0  # calls in the pattern threads, running or waiting (see _in_own_threads)
         self._busy_lock = threading.Lock()  # released from those threads
         self.batcher = Batcher(self._tag_batch)
+        self._subject_chars: dict[str, int] = {}  # see answer_chars; at most one per topic
 
     async def tag(self, texts: list[str], rule: Rule, max_pairs: int | None = None) -> Topics:
         """(topic, score) pairs per text, best first. Small requests (see `small`) wait for a
@@ -213,6 +214,23 @@ class ServedModel:
     def subject(self, topic: str) -> Subject:
         """The URI and label a topic is served with."""
         return self.vocabulary.subject(topic)
+
+    def answer_chars(self, chosen: Topics, *, subjects: bool = False) -> int:
+        """Characters of the topic names an answer of `chosen` repeats (with `subjects`: of
+        the URI, label and notation Annif's routes give each topic), for the inline-or-thread
+        choice of answer_body: a name may be MAX_TOPIC_CHARS long."""
+        if not subjects:
+            return sum(len(topic) for topics in chosen for topic, _ in topics)
+        total = 0
+        for topics in chosen:
+            for topic, _ in topics:
+                chars = self._subject_chars.get(topic)
+                if chars is None:
+                    found = self.subject(topic)
+                    chars = len(found.uri) + len(found.label) + len(found.notation or "")
+                    self._subject_chars[topic] = chars
+                total += chars
+        return total
 
     @property
     def languages(self) -> list[str]:
