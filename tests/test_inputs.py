@@ -20,6 +20,7 @@ from topicclf.inputs import (
     as_progress,
     as_targets,
     as_texts,
+    topic_name,
 )
 from topicclf.types import NullProgress
 
@@ -249,3 +250,13 @@ def test_a_topic_name_holds_at_most_the_characters_every_reader_takes() -> None:
         as_targets(indicator, 2, ["a", longer])  # MultiLabelBinarizer's classes_
     with pytest.raises(InputError, match=rf"^classes: column 1: {too_long}"):
         as_targets(pd.DataFrame(indicator, columns=["a", longer]), 2)
+
+
+@pytest.mark.parametrize(
+    "value", [10**5000, -(10**5000), 10**1000], ids=["big", "negative", "1001"]
+)
+def test_a_huge_integer_topic_is_refused_as_too_long_not_by_str(value: object) -> None:
+    # str() raises its own ValueError past 4,300 digits (before: that ValueError escaped fit).
+    with pytest.raises(InputError, match=r"^y: a topic (integer|name) of .*1,000"):
+        topic_name(value)
+    assert topic_name(10**999) == "1" + "0" * 999  # 1,000 digits: at the bound

@@ -22,7 +22,12 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from topicclf.config import MAX_TOPICS_PER_DOCUMENT, too_many_topics, topic_too_long
+from topicclf.config import (
+    MAX_TOPIC_CHARS,
+    MAX_TOPICS_PER_DOCUMENT,
+    too_many_topics,
+    topic_too_long,
+)
 from topicclf.errors import InputError
 from topicclf.types import NullProgress, Progress
 
@@ -179,6 +184,10 @@ def _one(value: Any, where: str) -> tuple[str, ...]:
     return () if name is None else (name,)
 
 
+# An integer of this many bits has more than MAX_TOPIC_CHARS digits (log2(10) ~ 3.32).
+_MAX_TOPIC_BITS = int(MAX_TOPIC_CHARS * 3.33) + 1
+
+
 def topic_name(value: Any, where: str = "y") -> str | None:
     """The one rule for a topic name given in `y`: a str as it is, an integer, or a float
     with an integer value, as the integer's `str()` (pandas turns [1, 2, None] into 1.0,
@@ -196,6 +205,13 @@ def topic_name(value: Any, where: str = "y") -> str | None:
                 "or infinity is a measurement (for regression use a regressor)"
             )
         return str(int(value))
+    if isinstance(value, int | np.integer) and abs(int(value)).bit_length() > _MAX_TOPIC_BITS:
+        # str() refuses integers of over 4,300 digits (a ValueError of its own): no topic
+        # name is that long anyway.
+        raise InputError(
+            f"{where}: a topic integer of more than {MAX_TOPIC_CHARS:,} digits, more than the "
+            f"{MAX_TOPIC_CHARS:,} characters topicclf reads"
+        )
     # As every corpus reader: a name is stripped, an empty one is no topic, and a lone
     # surrogate (which no file can hold) becomes U+FFFD.
     name = _SURROGATE.sub("\ufffd", str(value)).strip()
