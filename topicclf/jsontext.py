@@ -17,11 +17,11 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-
-
-def _escaped(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
+_UNSAFE_RANGES = ((0x7F, 0x9F), (0x2028, 0x202E), (0x2066, 0x2069), (0xD800, 0xDFFF))
+# str.translate escapes in C: a regular expression calling back into Python per character
+# took 1.8 s on 5 million of them (an id a client sent), on the server's event loop.
+_ESCAPES = {c: f"\\u{c:04x}" for low, high in _UNSAFE_RANGES for c in range(low, high + 1)}
+_UNSAFE = re.compile("[" + "".join(f"{chr(low)}-{chr(high)}" for low, high in _UNSAFE_RANGES) + "]")
 
 
 # What json.dumps(data, ensure_ascii=False) builds on every call, built once (it is
@@ -54,4 +54,4 @@ def chunks(data: Any, *, indent: int, size: int = 1 << 16) -> Iterator[str]:
 
 def _safe(text: str) -> str:
     # A piece always ends between characters, so escaping each piece escapes the whole.
-    return _UNSAFE.sub(_escaped, text) if _UNSAFE.search(text) else text
+    return text.translate(_ESCAPES) if _UNSAFE.search(text) else text  # search: 5x faster
