@@ -2309,3 +2309,34 @@ def test_a_changed_byte_in_a_reuters_archive_is_never_read_silently(
             return
     # Only a byte nothing checks and nothing reads (a gzip header's time stamp) leaves it be.
     assert [(d.id, d.labels) for d in docs] == expected
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_header_without_text_is_named_by_its_first_columns_not_all(
+    tmp_path: Path, suffix: str
+) -> None:
+    # A header of 50,000 names of 1,000 characters made one 50 MB bad-record line.
+    names = [f"c{i}_" + "x" * 1000 for i in range(500)]
+    path = tmp_path / f"wide{suffix}"
+    if suffix == ".csv":
+        path.write_text(",".join(names) + "\n" + ",".join("v" for _ in names) + "\n")
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({n: pa.array(["v"]) for n in names}), path)
+    with pytest.warns(BadRecordWarning, match=r"\(found: c0_x{27}\.\.\.\(1,003 characters\), "):
+        docs = list(open_corpus(path, on_error="report"))
+    assert "and 480 more); name the column with --text-field" in docs[0].error
+    assert len(docs[0].error) < 2_000
+
+
+def test_a_bad_record_s_message_is_cut_in_the_output_record() -> None:
+    from topicclf.config import BAD_RECORD_CHARS
+    from topicclf.corpus.base import CorpusOptions, bad_record
+
+    error = CorpusFormatError("x.jsonl:1: " + "z" * 10_000)
+    with pytest.warns(BadRecordWarning):
+        doc = bad_record(error, "x", CorpusOptions(on_error="report"))
+    assert doc is not None and doc.error is not None
+    assert doc.error == str(error)[:BAD_RECORD_CHARS] + "... (10,011 characters)"

@@ -253,7 +253,9 @@ def test_a_topic_name_holds_at_most_the_characters_every_reader_takes() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [10**5000, -(10**5000), 10**1000], ids=["big", "negative", "1001"]
+    "value",
+    [10**5000, -(10**5000), 10**1000, np.longdouble("1e1200"), np.longdouble("1e4900")],
+    ids=["big", "negative", "1001", "longdouble-1201", "longdouble-4901"],
 )
 def test_a_huge_integer_topic_is_refused_as_too_long_not_by_str(value: object) -> None:
     # str() raises its own ValueError past 4,300 digits (before: that ValueError escaped fit).

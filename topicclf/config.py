@@ -258,6 +258,9 @@ PATTERN_FLAGS = re.UNICODE | re.MULTILINE | re.DOTALL
 # Seconds one piece of text (at most TEXT_PIECE_CHARS) may take to tokenize: ~100 times what
 # a sound pattern takes; a pattern that backtracks past it is refused as a setting error.
 TOKEN_PATTERN_SECONDS = 10.0
+# The most characters of a bad record's message an output record carries (stderr's warning
+# line is cut about as short): a header of 50,000 names made one 50 MB line.
+BAD_RECORD_CHARS = 2_000
 
 
 def _shown(value: Any) -> str:

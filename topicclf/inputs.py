@@ -199,12 +199,14 @@ def topic_name(value: Any, where: str = "y") -> str | None:
     if isinstance(value, float | np.floating):
         if np.isnan(value):
             return None
-        if not np.isfinite(value) or value != int(value):
+        # Compared in floats: numpy compares np.longdouble("1e4900") with int() of it
+        # through str(), which Python refuses past 4,300 digits.
+        if not np.isfinite(value) or np.floor(value) != value:
             raise InputError(
                 f"y: {value!r} is not a topic: topics are names or integers, and a fraction "
                 "or infinity is a measurement (for regression use a regressor)"
             )
-        return str(int(value))
+        value = int(value)  # a whole float, as its integer (np.longdouble: up to 4,933 digits)
     if isinstance(value, int | np.integer) and abs(int(value)).bit_length() > _MAX_TOPIC_BITS:
         # str() refuses integers of over 4,300 digits (a ValueError of its own): no topic
         # name is that long anyway.

@@ -13,7 +13,7 @@ import stat
 import sys
 import warnings
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, TextIO
@@ -204,13 +204,31 @@ def record_error(exc: Exception, where: str) -> CorpusFormatError:
 
 def bad_record(error: CorpusFormatError, doc_id: str, options: CorpusOptions) -> Document | None:
     """Apply the `on_error` policy to an unreadable record: raise it, or warn and return a
-    placeholder document carrying the error ('report'), or None ('skip')."""
+    placeholder document carrying the error ('report', cut to config.BAD_RECORD_CHARS), or
+    None ('skip')."""
     if options.on_error == "raise":
         raise error
     warnings.warn(str(error), BadRecordWarning, stacklevel=3)
     if options.on_error == "skip":
         return None
-    return Document(doc_id, "", (), error=str(error), generated_id=True)
+    return Document(doc_id, "", (), error=cut_message(str(error)), generated_id=True)
+
+
+def cut_message(text: str) -> str:
+    """A message as an output record carries it: at most config.BAD_RECORD_CHARS characters
+    and its full length said (a header of 50,000 names made one 50 MB line)."""
+    if len(text) <= config.BAD_RECORD_CHARS:
+        return text
+    return f"{text[: config.BAD_RECORD_CHARS]}... ({len(text):,} characters)"
+
+
+def shown_names(names: Iterable[str], most: int = 20) -> str:
+    """Column names as a message lists them: the first `most`, each cut short, and how many
+    more (a header may hold 50,000 names of 1,000 characters)."""
+    names = list(names)
+    shown = [n if len(n) <= 40 else f"{n[:30]}...({len(n):,} characters)" for n in names[:most]]
+    more = f" and {len(names) - most:,} more" if len(names) > most else ""
+    return (", ".join(shown) or "nothing") + more
 
 
 def standard_input() -> TextIO:

@@ -17,6 +17,7 @@ from topicclf.corpus.base import (
     display_name,
     record_limit,
     scrub_surrogates,
+    shown_names,
     too_long_error,
 )
 from topicclf.corpus.lines import Line, is_blank, numbered_lines
@@ -173,7 +174,7 @@ def _header(
     if options.text_field not in columns:
         raise CorpusFormatError(
             f"{path}:1: no {options.text_field!r} column in the header "
-            f"(found: {', '.join(columns) or 'nothing'}); "
+            f"(found: {shown_names(columns)}); "
             "name the column with --text-field (text_field= in Python)"
         )
     # Which of two columns of one name is meant cannot be told; a repeated column the reader

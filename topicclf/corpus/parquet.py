@@ -16,6 +16,7 @@ from topicclf.corpus.base import (
     open_regular_bytes,
     record_error,
     scrub_surrogates,
+    shown_names,
     source_error,
 )
 from topicclf.errors import CorpusFormatError, MissingResourceError
@@ -152,7 +153,7 @@ def _rows(
     names = set(file.schema_arrow.names)
     if options.text_field not in names:
         raise CorpusFormatError(
-            f"{path}: no {options.text_field!r} column (found: {', '.join(sorted(names))}); "
+            f"{path}: no {options.text_field!r} column (found: {shown_names(sorted(names))}); "
             "name the column with --text-field (text_field= in Python)"
         )
     _check_types(path, file.schema_arrow, options)
