@@ -147,7 +147,7 @@ def test_sizes_far_beyond_any_model_are_refused_before_any_work(setting: str, me
 def test_a_huge_value_is_not_echoed_whole(tmp_path: Path) -> None:
     big = tmp_path / "big.toml"
     big.write_text('[text]\nlanguage = "' + "x" * 1_000_000 + '"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"\.\.\. \(1000002 characters\) is not valid") as info:
+    with pytest.raises(ConfigError, match=r"\.\.\. \(1,000,002 characters\) is not valid") as info:
         load_config(big)
     assert len(str(info.value)) < 1000
 

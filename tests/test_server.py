@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import types
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,15 @@ from urllib.parse import parse_qsl
 
 import pytest
 
+from topicclf import jsontext
 from topicclf.classifier import TopicClassifier
+from topicclf.errors import ConfigError
 from topicclf.model.thresholds import Rule
 from topicclf.server import ServedModel, ServeOptions, serve_in_thread
 from topicclf.server.annif import BatchRequest
 from topicclf.server.http import VisibleControls
 from topicclf.server.schemas import ApiError, TagRequest, parse_tag_request, too_many_json_values
+from topicclf.types import Document
 
 Address = tuple[str, int]
 TIMEOUT = 1.0  # the idle, headers and body timeouts of the test server, in seconds
@@ -2056,50 +2060,222 @@ def test_an_explained_answer_is_built_off_the_event_loop_when_its_terms_are_many
     assert on_loop == [True, False]
 
 
-def test_an_answer_of_long_topic_names_is_built_off_the_event_loop(
-    served: ServedModel, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Before: the inline decision counted pairs alone, and a name may be MAX_TOPIC_CHARS
-    # long: 2,048 pairs of them are 2 MB (one text's 20 MB answer held the loop 0.25 s,
-    # before names were bounded). The characters of the names are counted too.
-    import topicclf.server.app as app_module
-    import topicclf.server.http as http_module
+C1 = "\x9b"  # a C1 control (CSI): 2 bytes of UTF-8, 6 in JSON as jsontext escapes it
 
-    text = "rain and storms all week, the match ended with a late goal"
-    (chosen,) = served.classifier.tag([text], Rule(threshold=0.0))
-    chars = sum(len(topic) for topic, _ in chosen)
-    assert served.answer_chars([chosen]) == chars
+
+@pytest.fixture(scope="module")
+def c1_served(tiny_docs: list[Document], tmp_path_factory: pytest.TempPathFactory) -> ServedModel:
+    """A model whose topic names are 900 characters, nearly all C1 controls: ~5.4 KB each
+    in an answer, twice that in a URI (%C2%9B)."""
+    from conftest import tiny_config
+
+    labels = [[f"{label}_" + C1 * (899 - len(label)) for label in d.labels] for d in tiny_docs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = TopicClassifier(config=tiny_config(epochs=2)).fit([d.text for d in tiny_docs], labels)
+    path = tmp_path_factory.mktemp("c1") / "model"
+    clf.save(path)
+    return ServedModel("c1", path, TopicClassifier.load(path))
+
+
+def _recording_answers(monkeypatch: pytest.MonkeyPatch, module: Any) -> list[bool]:
+    """Whether each answer `module` (app or annif) builds is built on the event loop."""
     on_loop: list[bool] = []
-    answer_body = app_module.answer_body
+    answer_body = module.answer_body
 
-    async def recording(build: Any, documents: int, items: int, chars: int) -> Any:
-        loop_thread = threading.current_thread()
+    async def recording(build: Any, *args: Any) -> Any:
+        loop_thread = threading.current_thread()  # a coroutine runs on the loop's thread
 
         def noted() -> Any:
             on_loop.append(threading.current_thread() is loop_thread)
             return build()
 
-        return await answer_body(noted, documents, items, chars)
+        return await answer_body(noted, *args)
 
-    monkeypatch.setattr(app_module, "answer_body", recording)
+    monkeypatch.setattr(module, "answer_body", recording)
+    return on_loop
+
+
+def test_an_answer_of_long_topic_names_is_built_off_the_event_loop(
+    served: ServedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: the inline decision counted pairs alone, and a name may be MAX_TOPIC_CHARS
+    # long: 2,048 pairs of them are 2 MB (one text's 20 MB answer held the loop 0.25 s,
+    # before names were bounded). The bytes of the names are counted too.
+    import topicclf.server.app as app_module
+    import topicclf.server.http as http_module
+
+    text = "rain and storms all week, the match ended with a late goal"
+    (chosen,) = served.classifier.tag([text], Rule(threshold=0.0))
+    size = served.answer_size(["0"], [chosen]).bytes()
+    on_loop = _recording_answers(monkeypatch, app_module)
     body = json.dumps({"text": text, "threshold": 0}).encode()
     with serve_in_thread({"model": served}, _options()) as address:
-        for most in (chars, chars - 1):
-            monkeypatch.setattr(http_module, "SERVE_INLINE_ANSWER_CHARS", most)
+        for most in (size, size - 1):
+            monkeypatch.setattr(http_module, "SERVE_INLINE_ANSWER_BYTES", most)
             assert request(address, "POST", "/tag", body)[0] == 200
     assert on_loop == [True, False]
 
 
-def test_annif_answers_count_the_characters_of_each_topic_s_subject(
-    served: ServedModel,
+def test_an_answer_is_counted_in_bytes_as_encoded_before_it_is_built(
+    c1_served: ServedModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Before: the inline decision counted the names' characters, and a C1 control is 6 bytes
+    # escaped: 262 pairs of 1,000-character names built a 3.1 MB answer on the loop (0.25 s).
+    # Here 20 documents' 1.7 MB answer has under 262,144 characters of names.
+    import topicclf.server.app as app_module
+
+    texts = ["rain and storms all week, the match ended with a late goal"] * 20
+    chosen = c1_served.classifier.tag(texts, Rule(threshold=0.0))
+    pairs = sum(len(topics) for topics in chosen)
+    assert sum(len(t) for topics in chosen for t, _ in topics) < 256 * 1024 and pairs <= 2048
+    on_loop = _recording_answers(monkeypatch, app_module)
+    body = json.dumps({"texts": texts, "threshold": 0}).encode()
+    with serve_in_thread({"c1": c1_served}, _options(max_documents=20)) as address:
+        conn = http.client.HTTPConnection(*address, timeout=10)
+        conn.request("POST", "/tag", body=body)
+        answer = conn.getresponse().read()
+    assert on_loop == [False]
+    size = c1_served.answer_size([str(i) for i in range(20)], chosen).bytes()
+    assert len(answer) > 256 * 1024 and len(answer) <= size < 2 * len(answer)
+
+
+TOO_LARGE = (
+    "the answer would take {size:,} bytes, more than the {limit:,} one answer may take "
+    "(--max-answer): ask for fewer with {fewer}, or send fewer documents per request"
+)
+
+
+def test_an_answer_over_max_answer_is_refused_before_it_is_built(
+    c1_served: ServedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: --max-pairs bounded pairs, not bytes: a 977-byte request to a model of
+    # 1,000-character C1 names asked for a 600 MB answer and ran the server out of memory
+    # (500), Annif's suggest-batch gave 768 MB. Now every answer's bytes are counted first.
+    import topicclf.server.annif as annif_module
+    import topicclf.server.app as app_module
+
+    on_loop = _recording_answers(monkeypatch, app_module)
+    built = _recording_answers(monkeypatch, annif_module)
+    texts = ["rain and storms", "the match ended with a late goal"]
+    chosen = c1_served.classifier.tag(texts, Rule(threshold=0.0))
+    native = c1_served.answer_size(["0", "1"], chosen).bytes()
+    annif = c1_served.answer_size(["a", "b"], chosen, subjects=True).bytes()
+    assert annif > native > 2 * 5400 * sum(len(topics) for topics in chosen)  # both copies
+    body = json.dumps({"texts": texts, "threshold": 0}).encode()
+    docs = [{"text": t, "document_id": i} for t, i in zip(texts, "ab", strict=True)]
+    batch = json.dumps({"documents": docs}).encode()
+    path = "/v1/projects/c1/suggest-batch?limit=1000"
+    fewer = "top_k (each document's k best topics) or a higher threshold"
+    with serve_in_thread({"c1": c1_served}, _options(max_answer=native - 1)) as address:
+        status, answer = request(address, "POST", "/tag", body)
+        assert status == 413
+        assert answer["error"] == TOO_LARGE.format(size=native, limit=native - 1, fewer=fewer)
+        status, answer = request(address, "POST", path, batch)
+        assert status == 413
+        assert answer["detail"] == TOO_LARGE.format(
+            size=annif, limit=native - 1, fewer="limit or a higher threshold"
+        )
+    assert on_loop == [] and built == []  # refused before building
+    with serve_in_thread({"c1": c1_served}, _options(max_answer=annif)) as address:
+        assert request(address, "POST", "/tag", body)[0] == 200
+        status, answer = request(address, "POST", path, batch)
+    assert status == 200 and [len(r["results"]) for r in answer] == [len(t) for t in chosen]
+
+
+def test_the_max_answer_option_is_range_checked(
+    model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from topicclf.cli import run
+
+    with pytest.raises(ConfigError, match=r"^max_answer must be between 1024 and \d+, not 10$"):
+        _options(max_answer=10)
+    assert run(["serve", str(model_dir), "--max-answer", "10"]) == 2
+    assert "Invalid value for '--max-answer'" in capsys.readouterr().err
+
+
+def test_echoed_ids_are_counted_in_the_answer_s_bytes(
+    served: ServedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Before: the ids an answer repeats were not counted: an id of 5 million C1 controls
+    # (30 MB escaped) was built into its answer on the event loop, /health held 2 s.
+    import topicclf.server.annif as annif_module
+    import topicclf.server.app as app_module
+
+    on_loop = _recording_answers(monkeypatch, app_module)
+    annif_loop = _recording_answers(monkeypatch, annif_module)
+    batch_path = "/v1/projects/model/suggest-batch"
+    with serve_in_thread({"model": served}, _options()) as address:
+        for doc_id in ("short", C1 * 50_000, "a" * 50_000):
+            body = json.dumps({"documents": [{"id": doc_id, "text": "oil"}]}, ensure_ascii=False)
+            status, answer = request(address, "POST", "/tag", body.encode())
+            assert status == 200 and answer["results"][0]["id"] == doc_id
+            batch = json.dumps(
+                {"documents": [{"text": "oil", "document_id": doc_id}]}, ensure_ascii=False
+            )
+            status, answer = request(address, "POST", batch_path, batch.encode())
+            assert status == 200 and answer[0]["document_id"] == doc_id
+    # 300 KB escaped: off the loop; 50,000 ASCII characters are 50 KB: on it
+    assert on_loop == annif_loop == [True, False, True]
+
+
+def test_annif_answers_count_the_bytes_of_each_topic_s_subject(served: ServedModel) -> None:
     # Annif's routes give a URI (the percent-encoded name when no vocabulary has the topic),
-    # a label and a notation per pair: those are what the inline decision counts there.
+    # a label and a notation per pair: those are what the answer's size counts there.
     (chosen,) = served.classifier.tag(["rain and storms"], Rule(threshold=0.0))
-    subjects = [served.subject(topic) for topic, _ in chosen]
-    expected = sum(len(s.uri) + len(s.label) + len(s.notation or "") for s in subjects)
-    assert served.answer_chars([chosen, chosen], subjects=True) == 2 * expected
-    assert expected > served.answer_chars([chosen])  # the URI's prefix at least
+    for topic, _ in chosen:
+        subject = served.subject(topic)
+        parts = [subject.uri, subject.label, subject.notation]
+        encoded = jsontext.dumps(parts, separators=(",", ":")).encode()
+        assert served.subject_bytes[topic] == len(encoded) - 4  # [,,]
+        assert served.name_bytes[topic] == len(jsontext.dumps(topic).encode())
+    one = served.answer_size([None], [chosen], subjects=True).bytes()
+    two = served.answer_size([None, None], [chosen, chosen], subjects=True).bytes()
+    assert two - one == one - served.answer_size([], [], subjects=True).bytes()
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status", "expected"),
+    [
+        # an unknown key, at the top and in a document
+        ("/tag", {"text": "oil", C1 * 70_000: 1}, 400, C1 * 60 + "... (70,000 characters)"),
+        (
+            "/tag",
+            {"documents": [{"text": "oil", C1 * 70_000: 1}]},
+            400,
+            "documents[0]." + C1 * 60 + "... (70,000 characters)",
+        ),
+        ("/tag", {"text": "oil", "model": "m" * 70_000}, 404, "'" + "m" * 59 + "... (70,002"),
+        ("/models/model/tag", {"text": "oil", "model": "m" * 70_000}, 400, "'" + "m" * 59),
+        (
+            "/v1/projects/model/suggest-batch",
+            {"documents": [{"text": "oil", C1 * 70_000: "x"}]},
+            400,
+            "documents[0]." + C1 * 60 + "... (70,000 characters)",
+        ),
+    ],
+)
+def test_an_error_cuts_what_it_echoes_of_the_request(
+    server: Address, path: str, body: dict[str, Any], status: int, expected: str
+) -> None:
+    # Before: `x: not a key this request takes` and `no model named 'x'` repeated the key or
+    # name whole: a 5 M-character key came back as a 30 MB error, escaped on the event loop.
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    got, answer = request(server, "POST", path, raw)
+    assert got == status
+    assert expected in answer["error"] and len(answer["error"]) < 300, answer["error"][:300]
+
+
+def test_an_unknown_project_or_path_is_cut_in_its_error(server: Address) -> None:
+    # A request line may hold 64 KB: the 404s name what was asked for, cut.
+    status, answer = request(server, "GET", "/v1/projects/" + "p" * 30_000)
+    assert status == 404
+    assert answer["error"] == "Project '" + "p" * 60 + "... (30,000 characters)' not found"
+    status, answer = request(server, "GET", "/nothing/" + "p" * 30_000)
+    assert status == 404
+    assert (
+        answer["error"] == "no such endpoint: GET /nothing/" + "p" * 47 + "... (30,013 characters)"
+    )
 
 
 def test_many_tiny_texts_are_tagged_off_the_event_loop(served: ServedModel) -> None:

@@ -165,10 +165,16 @@ SERVE_INLINE_CELLS = 32_768  # texts x topics
 # or documents, is built and encoded in a thread (about 2 microseconds an item): a 142 MB
 # answer encoded on the loop held it 10 s, a 6.9 MB explained one 0.34 s.
 SERVE_INLINE_PAIRS = 2_048
-# ... or more characters of topic names (and, on Annif's routes, of their URIs, labels and
-# notations): a name may have MAX_TOPIC_CHARS, so 2,048 pairs may be 2 MB of names (before
-# names were bounded, one text's 20 MB answer was built on the loop in 0.25 s).
-SERVE_INLINE_ANSWER_CHARS = 256 * 1024
+# ... or more bytes as encoded (see SERVE_MAX_ANSWER): a name may have MAX_TOPIC_CHARS, and
+# a character may take 6 bytes escaped (\u009b) or 9 percent-encoded in a URI: 262 pairs of
+# such names, counted in characters, built a 3.1 MB answer on the loop (0.25 s).
+SERVE_INLINE_ANSWER_BYTES = 256 * 1024
+# Bytes one answer (POST /tag, /v1 suggest) may take as encoded, counted before it is built
+# from each topic's encoded size (names, URIs, labels, notations), the echoed ids and a few
+# bytes a pair: --max-pairs counts pairs, and a pair's name grows 6-fold escaped, so a
+# 977-byte request asked for a 600 MB answer and ran the server out of memory (500).
+SERVE_MAX_ANSWER = 64 * 1024 * 1024
+SERVE_MAX_ANSWER_RANGE = (1024, 16 * 1024**3)
 SERVE_BATCH_TEXTS = 512  # texts of waiting requests tagged in one call
 SERVE_BATCH_YIELDS = 8  # event-loop turns a batch waits for requests already arriving
 # Requests one model with a custom (time-limited) token pattern tags at once, in threads of
@@ -263,17 +269,22 @@ TOKEN_PATTERN_SECONDS = 10.0
 BAD_RECORD_CHARS = 2_000
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
     """A value as an error message echoes it: its repr, cut short (a setting may be a
     10 MB string)."""
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
+    return cut(repr(value))
+
+
+def cut(text: str) -> str:
+    """Text an error message quotes, cut short: a setting, or a key or name a client sent,
+    may be 10 MB (a server's error echoed a 5 MB key whole, 30 MB escaped)."""
+    return text if len(text) <= 80 else f"{text[:60]}... ({len(text):,} characters)"
 
 
 def _choice(section: str, key: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(
-            f"{section}.{key} = {_shown(value)} is not valid; choose one of: {', '.join(allowed)}"
+            f"{section}.{key} = {shown(value)} is not valid; choose one of: {', '.join(allowed)}"
         )
 
 
@@ -281,26 +292,26 @@ def _finite(section: str, key: str, value: float) -> None:
     # NaN passes every comparison's "not below" test, and infinity every lower bound: a
     # model trained with either cannot be loaded again.
     if not isinstance(value, int) and not math.isfinite(value):  # ints of any size are finite
-        raise ConfigError(f"{section}.{key} = {_shown(value)} must be a finite number")
+        raise ConfigError(f"{section}.{key} = {shown(value)} must be a finite number")
 
 
 def _at_least(section: str, key: str, value: float, low: float) -> None:
     _finite(section, key, value)
     if value < low:
-        raise ConfigError(f"{section}.{key} = {_shown(value)} must be >= {low}")
+        raise ConfigError(f"{section}.{key} = {shown(value)} must be >= {low}")
 
 
 def _between(section: str, key: str, value: float, low: float, high: float) -> None:
     _finite(section, key, value)
     if not low <= value <= high:
-        raise ConfigError(f"{section}.{key} = {_shown(value)} must be between {low} and {high}")
+        raise ConfigError(f"{section}.{key} = {shown(value)} must be between {low} and {high}")
 
 
 def _fraction(section: str, key: str, value: float, *, open_low: bool = True) -> None:
     _finite(section, key, value)
     ok = (0.0 < value < 1.0) if open_low else (0.0 <= value < 1.0)
     if not ok:
-        raise ConfigError(f"{section}.{key} = {_shown(value)} must be between 0 and 1")
+        raise ConfigError(f"{section}.{key} = {shown(value)} must be between 0 and 1")
 
 
 @dataclass(frozen=True)
@@ -326,17 +337,17 @@ class TextConfig:
         _choice("text", "stemmer", self.stemmer, STEMMERS)
         _choice("text", "language", self.language, ("auto", *LANGUAGES))
         if not isinstance(self.token_pattern, str):
-            raise ConfigError(f"text.token_pattern = {_shown(self.token_pattern)} is not a string")
+            raise ConfigError(f"text.token_pattern = {shown(self.token_pattern)} is not a string")
         if len(self.token_pattern) > MAX_PATTERN_CHARS:
             raise ConfigError(
-                f"text.token_pattern = {_shown(self.token_pattern)} is longer than "
+                f"text.token_pattern = {shown(self.token_pattern)} is longer than "
                 f"{MAX_PATTERN_CHARS} characters"
             )
         risk = backtracking_risk(self.token_pattern, PATTERN_FLAGS) or empty_match_risk(
             self.token_pattern, PATTERN_FLAGS
         )
         if risk:
-            raise ConfigError(f"text.token_pattern = {_shown(self.token_pattern)} {risk}")
+            raise ConfigError(f"text.token_pattern = {shown(self.token_pattern)} {risk}")
 
 
 @dataclass(frozen=True)
@@ -426,7 +437,7 @@ class TrainConfig:
         _finite("train", "learning_rate", self.learning_rate)
         if not 0 <= self.learning_rate <= MAX_LEARNING_RATE:
             raise ConfigError(
-                f"train.learning_rate = {_shown(self.learning_rate)} must be between 0 and "
+                f"train.learning_rate = {shown(self.learning_rate)} must be between 0 and "
                 f"{MAX_LEARNING_RATE:g} (0: automatic)"
             )
         _between("train", "patience", self.patience, 0, 100_000)
@@ -769,7 +780,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except SmallFileError as exc:
         raise ConfigError(str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {_shown(str(exc))[1:-1]}") from None
+        raise ConfigError(f"{path}: invalid TOML: {shown(str(exc))[1:-1]}") from None
     except RecursionError:  # tables or arrays nested thousands deep
         raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     except UnicodeDecodeError as exc:

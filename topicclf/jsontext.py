@@ -52,6 +52,21 @@ def chunks(data: Any, *, indent: int, size: int = 1 << 16) -> Iterator[str]:
     yield _safe("".join(held))
 
 
+_PIECE = 1 << 16  # characters escaped in one call
+
+
 def _safe(text: str) -> str:
     # A piece always ends between characters, so escaping each piece escapes the whole.
-    return text.translate(_ESCAPES) if _UNSAFE.search(text) else text  # search: 5x faster
+    if not _UNSAFE.search(text):  # search: 5x faster
+        return text
+    if len(text) <= _PIECE:
+        return text.translate(_ESCAPES)
+    # In pieces: one call holds the interpreter throughout (0.3 s on 5 million C1 controls),
+    # and the server builds a large answer in a thread beside its event loop.
+    pieces = range(0, len(text), _PIECE)
+    return "".join([text[i : i + _PIECE].translate(_ESCAPES) for i in pieces])
+
+
+def encoded_size(text: str) -> int:
+    """Bytes `text` takes as a JSON string (quotes and escapes) in UTF-8, as `dumps` writes it."""
+    return len(_safe(_ENCODER.encode(text)).encode("utf-8", "surrogatepass"))

@@ -12,6 +12,8 @@ from topicclf.config import (
     SERVE_BACKLOG,
     SERVE_BACKLOG_RANGE,
     SERVE_HOST,
+    SERVE_MAX_ANSWER,
+    SERVE_MAX_ANSWER_RANGE,
     SERVE_MAX_BODY,
     SERVE_MAX_BODY_RANGE,
     SERVE_MAX_BODY_TOTAL_RANGE,
@@ -105,6 +107,19 @@ def serve(
             rich_help_panel=SERVE_PANEL,
         ),
     ] = SERVE_MAX_PAIRS,
+    max_answer: Annotated[
+        int,
+        typer.Option(
+            min=SERVE_MAX_ANSWER_RANGE[0],
+            max=SERVE_MAX_ANSWER_RANGE[1],
+            help="Most bytes one answer may take (POST /tag, /v1 suggest), counted before it "
+            "is built: topic names, URIs and labels as encoded (a character may take 6 "
+            "bytes escaped), the echoed ids and explained terms. A request whose answer "
+            "would take more gets 413 (default: 64 MiB).",
+            show_default=False,
+            rich_help_panel=SERVE_PANEL,
+        ),
+    ] = SERVE_MAX_ANSWER,
     max_headers: Annotated[
         int,
         typer.Option(
@@ -182,6 +197,7 @@ def serve(
             max_body=max_body,
             max_body_total=max_body_total,
             max_pairs=max_pairs,
+            max_answer=max_answer,
             max_headers=max_headers,
             timeout_idle=timeout_idle,
             timeout_headers=timeout_headers,

@@ -22,7 +22,10 @@ from topicclf.config import (
     SERVE_ANNIF_FIELDS,
     SERVE_ANNIF_LIMIT,
     SERVE_INLINE_CHARS,
+    SERVE_MAX_ANSWER,
     SERVE_MAX_PAIRS,
+    cut,
+    shown,
 )
 from topicclf.errors import TooManyPairsError
 from topicclf.model.thresholds import Rule
@@ -217,6 +220,9 @@ def _suggestions(served: ServedModel, topics: list[tuple[str, float]]) -> list[d
     return out
 
 
+FEWER = "limit or a higher threshold"  # how a 413 says to ask for a smaller answer
+
+
 async def _suggest(
     served: ServedModel,
     texts: list[str],
@@ -226,7 +232,7 @@ async def _suggest(
     max_pairs: int,
 ) -> Topics:
     if language is not None and language not in served.languages:
-        raise ApiError(400, f'language "{language}" not supported by vocabulary')
+        raise ApiError(400, f'language "{cut(language)}" not supported by vocabulary')
     if limit == 0:  # Annif: no result at all (top_k=0 would mean no limit here)
         return [[] for _ in texts]
     try:
@@ -234,19 +240,22 @@ async def _suggest(
     except TooManyPairsError as exc:  # a limit beyond the model's topics gives them all
         raise ApiError(
             413,
-            f"{exc} (--max-pairs): ask for fewer with limit or a higher threshold, or send "
-            "fewer documents per request",
+            f"{exc} (--max-pairs): ask for fewer with {FEWER}, or send fewer documents per request",
         ) from None
 
 
-def annif_router(models: Mapping[str, ServedModel], max_pairs: int = SERVE_MAX_PAIRS) -> APIRouter:
+def annif_router(
+    models: Mapping[str, ServedModel],
+    max_pairs: int = SERVE_MAX_PAIRS,
+    max_answer: int = SERVE_MAX_ANSWER,
+) -> APIRouter:
     """Routes of the Annif-compatible API (to mount under /v1); an answer holds at most
-    `max_pairs` (document, subject) pairs."""
+    `max_pairs` (document, subject) pairs and `max_answer` bytes."""
     router = APIRouter(tags=["Annif-compatible"], responses=PROBLEMS)
 
     def project(project_id: str) -> ServedModel:
         if project_id not in models:
-            raise ApiError(404, f"Project '{project_id}' not found")
+            raise ApiError(404, f"Project '{cut(project_id)}' not found")
         return models[project_id]
 
     @router.get("/", response_model=ApiInfo)
@@ -281,9 +290,9 @@ def annif_router(models: Mapping[str, ServedModel], max_pairs: int = SERVE_MAX_P
         )
         return await answer_body(
             lambda: {"results": _suggestions(served, topics)},
-            1,
-            len(topics),
-            served.answer_chars([topics], subjects=True),
+            served.answer_size([None], [topics], subjects=True),
+            max_answer,
+            FEWER,
         )
 
     @router.post(
@@ -313,9 +322,9 @@ def annif_router(models: Mapping[str, ServedModel], max_pairs: int = SERVE_MAX_P
                 {"results": _suggestions(served, topics), "document_id": doc.document_id}
                 for doc, topics in zip(body.documents, chosen, strict=True)
             ],
-            len(texts),
-            sum(len(topics) for topics in chosen),
-            served.answer_chars(chosen, subjects=True),
+            served.answer_size([d.document_id for d in body.documents], chosen, subjects=True),
+            max_answer,
+            FEWER,
         )
 
     return router
@@ -361,6 +370,6 @@ def parse_form(body: bytes) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for key, value in pairs:
         if key in fields and key in SuggestForm.model_fields:  # else the last would win
-            raise ApiError(400, f"the form repeats the field {key!r}; give it once")
+            raise ApiError(400, f"the form repeats the field {shown(key)}; give it once")
         fields[key] = value
     return fields

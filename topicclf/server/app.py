@@ -25,10 +25,13 @@ from starlette.staticfiles import StaticFiles
 from topicclf import __version__
 from topicclf.config import (
     SERVE_EXPLAIN_DOCUMENTS,
+    SERVE_MAX_ANSWER,
     SERVE_MAX_BODY,
     SERVE_MAX_DOCUMENTS,
     SERVE_MAX_PAIRS,
     SERVE_TIMEOUT_BODY,
+    cut,
+    shown,
 )
 from topicclf.errors import TooManyPairsError
 from topicclf.model.thresholds import Rule, ignored_by
@@ -84,6 +87,7 @@ class AppSettings:
     timeout_body: float = SERVE_TIMEOUT_BODY
     max_body_total: int | None = None  # None: see http.body_budget
     max_pairs: int = SERVE_MAX_PAIRS  # (document, topic) pairs of one answer
+    max_answer: int = SERVE_MAX_ANSWER  # bytes of one answer, as encoded
 
 
 def pick_model(models: Mapping[str, ServedModel], name: str | None) -> ServedModel:
@@ -98,7 +102,7 @@ def pick_model(models: Mapping[str, ServedModel], name: str | None) -> ServedMod
         )
     found = models.get(name)
     if found is None:
-        raise ApiError(404, f"no model named {name!r}; served: {', '.join(models)}")
+        raise ApiError(404, f"no model named {shown(name)}; served: {', '.join(models)}")
     return found
 
 
@@ -126,12 +130,17 @@ async def tag_answer(
     started = time.perf_counter()
     req = parse_tag_request(body, settings.max_documents)
     if path_model is not None and req.model not in (None, path_model):
-        raise ApiError(400, f"the body names model {req.model!r}, the path {path_model!r}")
+        raise ApiError(
+            400, f"the body names model {shown(req.model)}, the path {shown(path_model)}"
+        )
     served = pick_model(models, path_model or req.model)
     ids, texts = req.ids_and_texts()
     if req.explain is not None:
         _check_explain(served, len(texts))
     rule = Rule(req.threshold, req.top_k, req.fallback)
+    fewer = "top_k (each document's k best topics) or a higher threshold"
+    if req.explain is not None:
+        fewer = "top_k, a higher threshold or a smaller explain"
     try:
         chosen = await served.tag(texts, rule, settings.max_pairs)
         items = sum(len(topics) for topics in chosen)
@@ -141,9 +150,6 @@ async def tag_answer(
             # Each pair's terms count as pairs too, before any is computed.
             explained, items = await served.explain(texts, chosen, req.explain, settings.max_pairs)
     except TooManyPairsError as exc:
-        fewer = "top_k (each document's k best topics) or a higher threshold"
-        if req.explain is not None:
-            fewer = "top_k, a higher threshold or a smaller explain"
         raise ApiError(
             413,
             f"{exc} (--max-pairs): ask for fewer with {fewer}, or send fewer documents per request",
@@ -165,7 +171,8 @@ async def tag_answer(
             answer["notes"] = [note]
         return answer
 
-    return await answer_body(build, len(texts), items, served.answer_chars(chosen))
+    size = served.answer_size(ids, chosen, scores=req.scores, explained=explained, items=items)
+    return await answer_body(build, size, settings.max_answer, fewer)
 
 
 def native_router(
@@ -227,7 +234,7 @@ def refuse_repeated_query(request: Request) -> None:
     for key, _ in request.query_params.multi_items():
         if key in taken:
             if key in seen:
-                raise ApiError(400, f"the query repeats the parameter {key!r}; give it once")
+                raise ApiError(400, f"the query repeats the parameter {shown(key)}; give it once")
             seen.add(key)
 
 
@@ -258,7 +265,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         message = str(exc.detail)
         headers = dict(exc.headers or {})
         if exc.status_code == 404 and exc.detail == "Not Found":
-            message = f"no such endpoint: {where}"
+            message = f"no such endpoint: {cut(where)}"  # a path may have 64 KB
             meant = _without_final_slash(request)
             if meant:  # said instead of a redirect, which could only name the Host header's host
                 message += f" (without the final /: {request.method} {meant})"
@@ -266,7 +273,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             if headers.get("Allow") == "GET":  # HttpGuard answers HEAD as GET
                 headers["Allow"] = "GET, HEAD"
             allowed = headers.get("Allow", "")
-            message = f"{request.method} is not allowed on {request.url.path}; use {allowed}"
+            message = f"{request.method} is not allowed on {cut(request.url.path)}; use {allowed}"
         return error_response(request.url.path, exc.status_code, message, headers)
 
     async def failure(request: Request, exc: Exception) -> JSONBody:
@@ -346,7 +353,7 @@ def create_app(models: Mapping[str, ServedModel], settings: AppSettings | None =
         dependencies=[Depends(refuse_repeated_query)],
     )
     app.include_router(native_router(models, settings, Page.load()))
-    app.include_router(annif_router(models, settings.max_pairs), prefix="/v1")
+    app.include_router(annif_router(models, settings.max_pairs, settings.max_answer), prefix="/v1")
     _install_error_handlers(app)
     _install_openapi(app, [TagRequest, DocumentIn, ErrorBody, Problem, SuggestForm, BatchRequest])
     _install_docs(app)

@@ -11,6 +11,7 @@ import http
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -19,7 +20,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from topicclf import jsontext
 from topicclf.config import (
     SERVE_BODY_ALWAYS,
-    SERVE_INLINE_ANSWER_CHARS,
+    SERVE_INLINE_ANSWER_BYTES,
     SERVE_INLINE_PAIRS,
     SERVE_INLINE_TEXTS,
     SERVE_MAX_BODY_TOTAL,
@@ -29,6 +30,7 @@ from topicclf.config import (
 )
 from topicclf.corpus.base import scrub_surrogates
 from topicclf.reports.safe import visible_controls
+from topicclf.server.schemas import ApiError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -95,15 +97,56 @@ class JSONBody(JSONResponse):
         return render_json(content)
 
 
-async def answer_body(build: Callable[[], Any], documents: int, items: int, chars: int) -> JSONBody:
-    """`build()`'s answer as a JSONBody: on the event loop when it holds few documents,
-    items ((document, topic) pairs and the terms explaining them, counted as --max-pairs
-    counts them) and characters of topic names (`chars`), else built and encoded in the
-    thread pool, so a large answer never holds the other clients (a 142 MB one took 10 s)."""
-    small = documents <= SERVE_INLINE_TEXTS and items <= SERVE_INLINE_PAIRS
-    if small and chars <= SERVE_INLINE_ANSWER_CHARS:
+@dataclass(frozen=True)
+class AnswerSize:
+    """What an answer holds, counted before it is built (see ServedModel.answer_size)."""
+
+    documents: int
+    items: int  # (document, topic) pairs and explained terms, as --max-pairs counts them
+    echoed: list[str]  # the client's strings it repeats: ids, explained terms
+    fixed: Callable[[], int]  # bytes of all the rest, as encoded (sums a count per pair)
+
+    def few(self) -> bool:
+        """Whether counting the bytes is cheap: few documents and items, short echoes."""
+        return (
+            self.documents <= SERVE_INLINE_TEXTS
+            and self.items <= SERVE_INLINE_PAIRS
+            and sum(len(s) for s in self.echoed) <= SERVE_INLINE_ANSWER_BYTES
+        )
+
+    def bytes(self) -> int:
+        """The answer's bytes as encoded, at most."""
+        return self.fixed() + sum(jsontext.encoded_size(s) for s in self.echoed)
+
+
+async def answer_body(
+    build: Callable[[], Any], size: AnswerSize, max_bytes: int, fewer: str
+) -> JSONBody:
+    """`build()`'s answer as a JSONBody, or ApiError 413, before building it, when it would
+    take more than `max_bytes` (ask for `fewer` ...). Built on the event loop when it is
+    small in documents, items and bytes, else built and encoded in the thread pool, so a
+    large answer never holds the other clients (a 142 MB one took 10 s)."""
+
+    def checked(counted: int) -> None:
+        if counted > max_bytes:
+            raise ApiError(
+                413,
+                f"the answer would take {counted:,} bytes, more than the {max_bytes:,} one "
+                f"answer may take (--max-answer): ask for fewer with {fewer}, or send fewer "
+                "documents per request",
+            )
+
+    if size.few():
+        counted = size.bytes()
+        if counted <= SERVE_INLINE_ANSWER_BYTES:
+            checked(counted)
+            return JSONBody(build())
+
+    def off_loop() -> JSONBody:
+        checked(size.bytes())
         return JSONBody(build())
-    return await asyncio.get_running_loop().run_in_executor(None, lambda: JSONBody(build()))
+
+    return await asyncio.get_running_loop().run_in_executor(None, off_loop)
 
 
 def error_content(path: str, status: int, message: str) -> tuple[dict[str, Any], str]:

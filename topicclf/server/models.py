@@ -25,10 +25,12 @@ from topicclf.config import (
     SERVE_RETRY_SECONDS,
 )
 from topicclf.errors import ConfigError, SlowTextError, TooManyPairsError
+from topicclf.jsontext import encoded_size
 from topicclf.model.explain import Explanation, explainable_terms
 from topicclf.model.inference import Scorer
 from topicclf.model.thresholds import Rule
 from topicclf.server.batching import Batcher
+from topicclf.server.http import AnswerSize
 from topicclf.server.schemas import ApiError
 from topicclf.vocabulary import Subject, Vocabulary
 
@@ -110,7 +112,11 @@ class ServedModel:
         self.busy = 0  # calls in the pattern threads, running or waiting (see _in_own_threads)
         self._busy_lock = threading.Lock()  # released from those threads
         self.batcher = Batcher(self._tag_batch)
-        self._subject_chars: dict[str, int] = {}  # see answer_chars; at most one per topic
+        # Bytes each topic takes in an answer, as encoded (see answer_size): its name, and on
+        # Annif's routes its subject's URI, label and notation. Counted once, here: a
+        # character of a name may take 6 bytes escaped, 9 percent-encoded in a URI.
+        self.name_bytes = {t: encoded_size(t) for t in classifier.classes_}
+        self.subject_bytes = {t: _subject_size(self.subject(t)) for t in classifier.classes_}
 
     async def tag(self, texts: list[str], rule: Rule, max_pairs: int | None = None) -> Topics:
         """(topic, score) pairs per text, best first. Small requests (see `small`) wait for a
@@ -215,22 +221,39 @@ class ServedModel:
         """The URI and label a topic is served with."""
         return self.vocabulary.subject(topic)
 
-    def answer_chars(self, chosen: Topics, *, subjects: bool = False) -> int:
-        """Characters of the topic names an answer of `chosen` repeats (with `subjects`: of
-        the URI, label and notation Annif's routes give each topic), for the inline-or-thread
-        choice of answer_body: a name may be MAX_TOPIC_CHARS long."""
-        if not subjects:
-            return sum(len(topic) for topics in chosen for topic, _ in topics)
-        total = 0
-        for topics in chosen:
-            for topic, _ in topics:
-                chars = self._subject_chars.get(topic)
-                if chars is None:
-                    found = self.subject(topic)
-                    chars = len(found.uri) + len(found.label) + len(found.notation or "")
-                    self._subject_chars[topic] = chars
-                total += chars
-        return total
+    def answer_size(
+        self,
+        ids: Sequence[str | None],
+        chosen: Topics,
+        *,
+        subjects: bool = False,
+        scores: bool = True,
+        explained: Sequence[Sequence[Explanation]] | None = None,
+        items: int | None = None,
+    ) -> AnswerSize:
+        """What an answer of `chosen` for documents `ids` takes, for answer_body to bound and
+        place before building it: each pair's topic as encoded (its name, once more with
+        `scores` and again with `explained`; with `subjects`, Annif's URI, label and
+        notation), the echoed ids and explained terms, and a few bytes a pair, document and
+        term for the JSON around them (an upper bound). `items`: as --max-pairs counts them."""
+        sizes = self.subject_bytes if subjects else self.name_bytes
+        copies = 1 if subjects else 1 + scores + (explained is not None)
+        terms = [t for why in explained or () for e in why for t, _ in (*e.up, *e.down)]
+
+        pairs = sum(len(topics) for topics in chosen)
+
+        def fixed() -> int:
+            names = sum(sizes[topic] for topics in chosen for topic, _ in topics)
+            return (
+                ANSWER_BYTES
+                + DOCUMENT_BYTES * len(ids)
+                + PAIR_BYTES * pairs
+                + copies * names
+                + TERM_BYTES * len(terms)
+            )
+
+        echoed = [i for i in ids if i is not None] + terms
+        return AnswerSize(len(ids), pairs if items is None else items, echoed, fixed)
 
     @property
     def languages(self) -> list[str]:
@@ -264,6 +287,22 @@ class ServedModel:
         """Stop the model's own threads, if it has any."""
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+# JSON around an answer's parts, at most (see answer_size): a pair's punctuation and score
+# (`,"t":0.123456`; `{"uri":,"label":,"notation":,"score":}` on Annif's routes), a
+# document's (`{"id":,"labels":[],"scores":{}}`), an explained term's (`{"term":,"weight":}`)
+# and the answer's own fields (model, milliseconds, notes).
+PAIR_BYTES = 48
+DOCUMENT_BYTES = 64
+TERM_BYTES = 32
+ANSWER_BYTES = 4096
+
+
+def _subject_size(subject: Subject) -> int:
+    """Bytes of a subject's URI, label and notation as encoded (a missing notation: null)."""
+    notation = 4 if subject.notation is None else encoded_size(subject.notation)
+    return encoded_size(subject.uri) + encoded_size(subject.label) + notation
 
 
 def load_models(specs: Sequence[ModelSpec]) -> dict[str, ServedModel]:

@@ -23,6 +23,8 @@ from topicclf.config import (
     SERVE_BACKLOG,
     SERVE_BACKLOG_RANGE,
     SERVE_HOST,
+    SERVE_MAX_ANSWER,
+    SERVE_MAX_ANSWER_RANGE,
     SERVE_MAX_BODY,
     SERVE_MAX_BODY_RANGE,
     SERVE_MAX_BODY_TOTAL_RANGE,
@@ -59,6 +61,7 @@ class ServeOptions:
     max_body_total: int | None = None  # None: 256 MiB, or max_body if larger
     max_documents: int = SERVE_MAX_DOCUMENTS
     max_pairs: int = SERVE_MAX_PAIRS
+    max_answer: int = SERVE_MAX_ANSWER
     max_headers: int = SERVE_MAX_HEADERS
     timeout_idle: float = SERVE_TIMEOUT_IDLE
     timeout_headers: float = SERVE_TIMEOUT_HEADERS
@@ -76,6 +79,7 @@ class ServeOptions:
             "max_body": SERVE_MAX_BODY_RANGE,
             "max_documents": SERVE_MAX_DOCUMENTS_RANGE,
             "max_pairs": SERVE_MAX_PAIRS_RANGE,
+            "max_answer": SERVE_MAX_ANSWER_RANGE,
             "max_headers": SERVE_MAX_HEADERS_RANGE,
         }
         for name, (low, high) in counts.items():
@@ -108,6 +112,7 @@ class ServeOptions:
             self.timeout_body,
             self.max_body_total,
             self.max_pairs,
+            self.max_answer,
         )
 
 

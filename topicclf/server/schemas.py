@@ -9,7 +9,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from topicclf.config import SERVE_EXPLAIN_TERMS
+from topicclf.config import SERVE_EXPLAIN_TERMS, cut, shown
 
 # Strict: JSON types are taken as they are ({"scores": "no"} is an error, not True), NaN or
 # Infinity are refused, and so is an unknown key (a typo such as "topk" would otherwise
@@ -192,8 +192,8 @@ class Problem(BaseModel):
 
 def _where(loc: tuple[Any, ...]) -> str:
     out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    for part in loc:  # a key is the client's: cut, as every echo of what it sent
+        out += f"[{part}]" if isinstance(part, int) else (f".{cut(part)}" if out else cut(part))
     return out
 
 
@@ -248,7 +248,7 @@ def refuse_repeated_keys(body: bytes) -> None:
     try:
         json.loads(body, object_pairs_hook=_unique_keys)
     except _RepeatedKey as exc:
-        raise ApiError(400, f"the body repeats the key {exc.args[0]!r}") from None
+        raise ApiError(400, f"the body repeats the key {shown(exc.args[0])}") from None
     except (ValueError, RecursionError):
         pass  # what the JSON parser took and json does not (none known): left to the parser
 
