@@ -1466,7 +1466,6 @@ def test_a_document_with_more_topics_than_any_index_gives_is_its_own_bad_record(
 ) -> None:
     """One record of 100,000 topics would add them all to a model (3 GB of training): it is
     a bad record naming its place; 1,000 topics are still read, and the others go on."""
-    from topicclf.corpus import write_corpus
     from topicclf.corpus.base import MAX_TOPICS_PER_DOCUMENT
     from topicclf.errors import BadRecordWarning
 
@@ -1477,24 +1476,7 @@ def test_a_document_with_more_topics_than_any_index_gives_is_its_own_bad_record(
         Document("b", "many", many),
         Document("c", "most", most),
     ]
-    if fmt == "txtdir":
-        path = tmp_path / "dir"
-        for doc in docs:
-            (path / f"{doc.id}.txt").parent.mkdir(exist_ok=True)
-            (path / f"{doc.id}.txt").write_text(doc.text)
-            (path / f"{doc.id}.labels").write_text("\n".join(doc.labels))
-    elif fmt == "parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        path = tmp_path / "c.parquet"
-        table = {"id": [d.id for d in docs], "text": [d.text for d in docs],
-                 "labels": [list(d.labels) for d in docs]}  # fmt: skip
-        pq.write_table(pa.table(table), path)
-    else:
-        path = tmp_path / f"c.{'txt' if fmt == 'fasttext' else fmt}"
-        with path.open("w", encoding="utf-8") as handle:
-            write_corpus(docs, handle, fmt)
+    path = _written(docs, tmp_path, fmt)
     with pytest.warns(BadRecordWarning, match="100,000 topics in one document"):
         read = list(open_corpus(path, fmt, on_error="report"))
     assert [len(d.labels) for d in read if d.error is None] == [1, MAX_TOPICS_PER_DOCUMENT]
@@ -1505,18 +1487,10 @@ def test_a_document_with_more_topics_than_any_index_gives_is_its_own_bad_record(
     assert f"{path.name}" in bad.error or "b.labels" in bad.error
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "csv", "fasttext", "txtdir", "parquet"])
-def test_a_topic_name_longer_than_any_vocabulary_gives_is_its_record_s_bad_record(
-    tmp_path: Path, fmt: str
-) -> None:
-    """Before: a topic name had no bound, and an answer repeats it per pair (1,000 pairs of
-    1 MB names made a 2 GB `serve` answer): a longer name is its record's bad record."""
-    longest = "z" * config.MAX_TOPIC_CHARS
-    docs = [
-        Document("a", "first", ("x",)),
-        Document("b", "long", ("y", longest + "z")),
-        Document("c", "at the bound", (longest,)),
-    ]
+def _written(docs: list[Document], tmp_path: Path, fmt: str) -> Path:
+    """`docs` as a corpus of format `fmt` under `tmp_path` (a directory for txtdir)."""
+    from topicclf.corpus import write_corpus
+
     if fmt == "txtdir":
         path = tmp_path / "dir"
         path.mkdir()
@@ -1535,6 +1509,22 @@ def test_a_topic_name_longer_than_any_vocabulary_gives_is_its_record_s_bad_recor
         path = tmp_path / f"c.{'txt' if fmt == 'fasttext' else fmt}"
         with path.open("w", encoding="utf-8") as handle:
             write_corpus(docs, handle, fmt)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "fasttext", "txtdir", "parquet"])
+def test_a_topic_name_longer_than_any_vocabulary_gives_is_its_record_s_bad_record(
+    tmp_path: Path, fmt: str
+) -> None:
+    """Before: a topic name had no bound, and an answer repeats it per pair (1,000 pairs of
+    1 MB names made a 2 GB `serve` answer): a longer name is its record's bad record."""
+    longest = "z" * config.MAX_TOPIC_CHARS
+    docs = [
+        Document("a", "first", ("x",)),
+        Document("b", "long", ("y", longest + "z")),
+        Document("c", "at the bound", (longest,)),
+    ]
+    path = _written(docs, tmp_path, fmt)
     message = r"a topic name of 1,001 characters \('z+'\.\.\.\), more than the 1,000 topicclf reads"
     with pytest.warns(BadRecordWarning, match=message):
         read = list(open_corpus(path, fmt, on_error="report"))
