@@ -863,6 +863,45 @@ def test_every_decimal_option_takes_plain_decimals_only(
     assert code == 2 and "write a plain decimal number (ASCII digits and a point)" in err
 
 
+@pytest.mark.parametrize("value", ["1_0", "\u0665", "+5", "1e3", "-1", "5.0"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tag", "m", "x.txt", "--top-k"],
+        ["tag", "m", "x.txt", "--batch-size"],
+        ["tag", "m", "x.txt", "--jobs"],
+        ["train", "x.jsonl", "-o", "m", "--seed"],
+        ["optimize", "x.jsonl", "-o", "m", "--trials"],
+        ["corpus", "stats", "x.jsonl", "--top"],
+        ["serve", "m", "--max-answer"],
+    ],
+)
+def test_every_integer_option_takes_plain_digits_only(
+    capsys: pytest.CaptureFixture[str], args: list[str], value: str
+) -> None:
+    # int() read --top-k 1_0 as ten and --max-answer 1_000_000 as a million: one rule for
+    # every integer option, a usage error before any file is read.
+    code, _, err = cli(capsys, *args, value)
+    flat = " ".join(err.replace("│", " ").split())
+    assert code == 2 and f"'{args[-1]}': {value!r}: write a plain whole number" in flat, flat
+
+
+def test_integer_options_out_of_range_say_the_range(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    code, _, err = cli(capsys, "explain", str(model_dir), "oil", "--top", "1001")
+    assert code == 2 and "'--top': '1001' is not between 1 and 1000" in err
+    code, _, err = cli(capsys, "optimize", "x.jsonl", "-o", "b.toml", "--folds", "1")
+    assert code == 2 and "'--folds': '1' is not between 2 and 100" in err
+    # plain values within the range still work, around spaces too
+    text = tmp_path / "x.txt"
+    text.write_text("oil prices rose\n", encoding="utf-8")
+    code, out, _ = cli(
+        capsys, "tag", str(model_dir), str(text), "--top-k", " 2", "--batch-size", "07"
+    )
+    assert code == 0 and len(json.loads(out)["labels"]) == 2
+
+
 def test_multiclass_evaluation_shows_accuracy_and_confusion_matrix(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path
 ) -> None:
@@ -1673,7 +1712,8 @@ def test_counts_beyond_any_use_are_usage_errors(
     values = {"model": str(model_dir), "corpus": str(REPO / "tests/data/tiny.jsonl"),
               "out": str(tmp_path / "out")}  # fmt: skip
     code, _, err = cli(capsys, *[a.format(**values) for a in args])
-    assert code == 2 and option in err and f"less than or equal to {limit}" in err
+    assert code == 2 and option in err and "characters) is not between" in err
+    assert f" and {limit}\n" in err
 
 
 @pytest.mark.parametrize("extra", [["--scores"], ["-o", "x.jsonl"], ["-t", "csv"]])

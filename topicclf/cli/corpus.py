@@ -24,7 +24,7 @@ from topicclf.cli.common import (
     shown_on_terminal,
     standard_output,
 )
-from topicclf.cli.numbers import decimal
+from topicclf.cli.numbers import decimal, integer_option
 
 
 @corpus_app.command(epilog=examples("topicclf corpus stats corpora/newsbriefs/train.jsonl"))
@@ -32,7 +32,7 @@ from topicclf.cli.numbers import decimal
 def stats(
     corpus: Annotated[str, typer.Argument(metavar="CORPUS", help=CORPUS_HELP, show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
-    top: Annotated[int, typer.Option(min=1, help="Topics listed in the frequency table.")] = 20,
+    top: Annotated[int, integer_option(1, None, help="Topics listed in the frequency table.")] = 20,
     *,
     reading: Reading,
 ) -> None:

@@ -33,7 +33,7 @@ from topicclf.cli.common import (
     standard_output,
     warn,
 )
-from topicclf.cli.numbers import decimal
+from topicclf.cli.numbers import decimal, integer_option
 from topicclf.reports.safe import escape
 
 
@@ -75,7 +75,9 @@ def train(
             help="Share of training data held out to tune thresholds (0 to 1).",
         ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same model).")] = None,
+    seed: Annotated[
+        int | None, integer_option(0, 2**32 - 1, help="Random seed (same seed, same model).")
+    ] = None,
     vocabulary: Annotated[
         Path | None,
         typer.Option(
@@ -182,7 +184,7 @@ def evaluate(
             help="Exit 3 when METRIC is worse than VALUE, e.g. micro_f1=0.8 (repeatable)."
         ),
     ] = None,
-    max_topics: Annotated[int, typer.Option(min=1, help="Topics shown on the terminal.")] = 40,
+    max_topics: Annotated[int, integer_option(1, None, help="Topics shown on the terminal.")] = 40,
     force: ForceOpt = False,
     *,
     reading: Reading,
@@ -243,10 +245,8 @@ def optimize(
     output: Annotated[
         Path, typer.Option("--output", "-o", help="TOML file for the best configuration.")
     ],
-    trials: Annotated[int, typer.Option(min=1, max=10_000, help="Configurations to try.")] = 8,
-    folds: Annotated[
-        int, typer.Option(min=2, max=100, help="Cross-validation folds per trial.")
-    ] = 3,
+    trials: Annotated[int, integer_option(1, 10_000, help="Configurations to try.")] = 8,
+    folds: Annotated[int, integer_option(2, 100, help="Cross-validation folds per trial.")] = 3,
     objective: Annotated[
         str,
         typer.Option(help="What to maximize: mean_f1 (of micro and macro), micro_f1, macro_f1."),

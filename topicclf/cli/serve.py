@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from topicclf.cli.common import app, check_writable, examples, note, state, warn
-from topicclf.cli.numbers import decimal
+from topicclf.cli.numbers import decimal, integer_option
 from topicclf.config import (
     SERVE_BACKLOG,
     SERVE_BACKLOG_RANGE,
@@ -39,7 +39,7 @@ def _limit(help: str) -> Any:
     return typer.Option(
         parser=decimal(low, high),
         metavar="SECONDS",
-        help=f"{help} ({low:g} to {high:g})",
+        help=f"{help.removesuffix('.')} ({low:g} to {high:g}).",
         rich_help_panel=SERVE_PANEL,
     )
 
@@ -62,30 +62,30 @@ def serve(
     ],
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: all).")] = SERVE_HOST,
     port: Annotated[
-        int, typer.Option(min=0, max=65535, help="Port (0: any free port).")
+        int, integer_option(0, 65535, help="Port (0: any free port).", metavar="PORT")
     ] = SERVE_PORT,
     workers: Annotated[
         int,
-        typer.Option(
-            min=SERVE_WORKERS_RANGE[0],
-            max=SERVE_WORKERS_RANGE[1],
+        integer_option(
+            *SERVE_WORKERS_RANGE,
+            metavar="N",
             help="Server processes, each loading every model (at most one per core).",
         ),
     ] = SERVE_WORKERS,
     max_body: Annotated[
         int,
-        typer.Option(
-            min=SERVE_MAX_BODY_RANGE[0],
-            max=SERVE_MAX_BODY_RANGE[1],
+        integer_option(
+            *SERVE_MAX_BODY_RANGE,
+            metavar="BYTES",
             help="Largest request body accepted, in bytes.",
             rich_help_panel=SERVE_PANEL,
         ),
     ] = SERVE_MAX_BODY,
     max_body_total: Annotated[
         int | None,
-        typer.Option(
-            min=SERVE_MAX_BODY_TOTAL_RANGE[0],
-            max=SERVE_MAX_BODY_TOTAL_RANGE[1],
+        integer_option(
+            *SERVE_MAX_BODY_TOTAL_RANGE,
+            metavar="BYTES",
             help="Request bodies one server process holds in memory at once, summed over its "
             "connections, in bytes (default: 256 MiB, or --max-body if larger; at least "
             "--max-body). A body that would take it past this gets 503 with Retry-After and "
@@ -97,9 +97,9 @@ def serve(
     ] = None,
     max_pairs: Annotated[
         int,
-        typer.Option(
-            min=SERVE_MAX_PAIRS_RANGE[0],
-            max=SERVE_MAX_PAIRS_RANGE[1],
+        integer_option(
+            *SERVE_MAX_PAIRS_RANGE,
+            metavar="N",
             help="Most (document, topic) pairs one answer may hold (POST /tag, /v1 suggest); "
             "with explain, each pair also counts the terms it may list (up to 2 x explain, "
             "at most its document's distinct terms). A request whose answer would hold more "
@@ -109,9 +109,9 @@ def serve(
     ] = SERVE_MAX_PAIRS,
     max_answer: Annotated[
         int,
-        typer.Option(
-            min=SERVE_MAX_ANSWER_RANGE[0],
-            max=SERVE_MAX_ANSWER_RANGE[1],
+        integer_option(
+            *SERVE_MAX_ANSWER_RANGE,
+            metavar="BYTES",
             help="Most bytes one answer may take (POST /tag, /v1 suggest), counted before it "
             "is built: topic names, URIs and labels as encoded (a character may take 6 "
             "bytes escaped), the echoed ids and explained terms. A request whose answer "
@@ -122,18 +122,18 @@ def serve(
     ] = SERVE_MAX_ANSWER,
     max_headers: Annotated[
         int,
-        typer.Option(
-            min=SERVE_MAX_HEADERS_RANGE[0],
-            max=SERVE_MAX_HEADERS_RANGE[1],
+        integer_option(
+            *SERVE_MAX_HEADERS_RANGE,
+            metavar="BYTES",
             help="Largest request head (request line and headers) accepted, in bytes.",
             rich_help_panel=SERVE_PANEL,
         ),
     ] = SERVE_MAX_HEADERS,
     backlog: Annotated[
         int,
-        typer.Option(
-            min=SERVE_BACKLOG_RANGE[0],
-            max=SERVE_BACKLOG_RANGE[1],
+        integer_option(
+            *SERVE_BACKLOG_RANGE,
+            metavar="N",
             help="Connections queued before they are accepted.",
             rich_help_panel=SERVE_PANEL,
         ),

@@ -37,19 +37,23 @@ from topicclf.cli.common import (
     state,
     warn,
 )
-from topicclf.cli.numbers import decimal
+from topicclf.cli.numbers import decimal, integer_option
 from topicclf.config import (
     DASK_PARTITION_MIN_BYTES,
     DASK_PARTITIONS_PER_WORKER,
     MAX_BATCH,
     MAX_PARTITIONS,
+    MAX_TOP_K,
     MAX_WORKERS,
     TAG_BATCH_SIZE,
 )
 from topicclf.reports.safe import escape
 
 TopKOpt = Annotated[
-    int | None, typer.Option(min=1, help="Return the K best topics (ignores thresholds).")
+    int | None,
+    integer_option(
+        1, MAX_TOP_K, help="Return the K best topics (ignores thresholds).", metavar="K"
+    ),
 ]
 ThresholdOpt = Annotated[
     float | None,
@@ -59,7 +63,7 @@ ThresholdOpt = Annotated[
         help="One threshold for every topic (0 to 1), no fallback.",
     ),
 ]
-BatchSizeOpt = Annotated[int, typer.Option(min=1, max=MAX_BATCH, help="Documents per batch.")]
+BatchSizeOpt = Annotated[int, integer_option(1, MAX_BATCH, help="Documents per batch.")]
 BadRecordsOpt = Annotated[
     BadRecords,
     typer.Option(
@@ -69,8 +73,9 @@ BadRecordsOpt = Annotated[
 ]
 JobsOpt = Annotated[
     int,
-    typer.Option(
-        min=0,
+    integer_option(
+        0,
+        None,
         help="Worker processes for the local engine (0: one per core, and never more than "
         "the cores; used when there is more than one batch, for models served without "
         "TensorFlow).",
@@ -94,9 +99,9 @@ SchedulerOpt = Annotated[
 ]
 PartitionsOpt = Annotated[
     int | None,
-    typer.Option(
-        min=1,
-        max=MAX_PARTITIONS,
+    integer_option(
+        1,
+        MAX_PARTITIONS,
         help=f"Number of partitions (default: {DASK_PARTITIONS_PER_WORKER} per worker); at "
         f"most one per {DASK_PARTITION_MIN_BYTES // 1024} KiB of input, as smaller ones cost "
         "more to schedule than to tag.",
@@ -105,9 +110,9 @@ PartitionsOpt = Annotated[
 ]
 WorkersOpt = Annotated[
     int | None,
-    typer.Option(
-        min=1,
-        max=MAX_WORKERS,
+    integer_option(
+        1,
+        MAX_WORKERS,
         help="Workers of the local cluster (default: one per core).",
         rich_help_panel=DASK,
     ),
@@ -379,9 +384,7 @@ def explain(
             show_default=False,
         ),
     ],
-    top: Annotated[
-        int, typer.Option(min=1, max=1000, help="Terms shown per topic and direction.")
-    ] = 8,
+    top: Annotated[int, integer_option(1, 1000, help="Terms shown per topic and direction.")] = 8,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     *,
     reading: Reading,
