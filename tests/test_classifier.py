@@ -875,6 +875,30 @@ def test_evaluate_checks_and_cleans_document_labels(tiny_dense: TopicClassifier)
     assert tiny_dense.score([text], [[" weather", ""]]) == tiny_dense.score([text], [["weather"]])
 
 
+def test_topics_given_as_bytes_are_refused_not_read_as_byte_values(
+    tiny_dense: TopicClassifier,
+) -> None:
+    # Iterated, b'energy' gave the topics '101', '103', ...: fit trained 9 topics of byte
+    # values, evaluate and score gave 0 without a word.
+    texts = ["oil prices rose", "the team won the match"]
+    decode = r"is bytes \(b'energy'\); decode it \(bytes\.decode\) and give a list of topics"
+    for y in ([b"energy", b"sport"], np.array([b"energy", b"sport"])):
+        with pytest.raises(InputError, match=rf"^y: topic set #1 {decode}"):
+            TopicClassifier().fit(texts, y)
+        with pytest.raises(InputError, match=rf"^y: topic set #1 {decode}"):
+            tiny_dense.evaluate(texts, y)
+        with pytest.raises(InputError, match=rf"^y: topic set #1 {decode}"):
+            tiny_dense.score(texts, y)
+    with pytest.raises(InputError, match=r"^y: topic set #1 is bytearray \(b'energy'\)"):
+        TopicClassifier().fit(texts, [bytearray(b"energy"), bytearray(b"sport")])
+    with pytest.raises(InputError, match=rf"^Document.labels of document #1 {decode}"):
+        tiny_dense.evaluate([Document("1", texts[0], b"energy")])  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"^y: topic set #1 holds a value of type bytes_; "):
+        TopicClassifier().fit(texts, [[np.bytes_(b"energy")], ["sport"]])
+    with pytest.raises(InputError, match=r"^y: row 1 holds a value of type complex128; "):
+        TopicClassifier().fit(texts, [np.complex128(1 + 2j), "sport"])
+
+
 def test_decide_and_topics_of_check_their_matrices(tiny_dense: TopicClassifier) -> None:
     n = len(tiny_dense.classes_)
     for call, message in [

@@ -228,6 +228,20 @@ BAD_INPUTS = [
         r"cfg\.toml: train\.epochs = 'ten' is not an integer",
     ),
     (
+        "config: a 5,000-digit integer",  # was internal error: ValueError (int's digit limit)
+        "c.jsonl",
+        _jsonl(*_SOME),
+        ["--config", "CONFIG:[train]\nepochs = " + "9" * 5000 + "\n"],
+        r"cfg\.toml: invalid TOML: an integer of more than 4,300 digits; no setting takes",
+    ),
+    (
+        "config: a 5,000-digit hex integer",  # read by TOML, then repr() refused it
+        "c.jsonl",
+        _jsonl(*_SOME),
+        ["--config", "CONFIG:[train]\nepochs = 0x" + "f" * 5000 + "\n"],
+        r"cfg\.toml: train\.epochs = <an integer of more than 4,300 digits> must be between",
+    ),
+    (
         "--set: bad value",
         "c.jsonl",
         _jsonl(*_SOME),
@@ -844,6 +858,12 @@ def test_evaluate_html_and_report_compare(
     for tolerance in ("1_0", "0.0_5", "0_0.5", "-0.5", "nan", "1e-1", "\u0660.\u0665"):
         code, _, err = cli(capsys, "report", "compare", str(a), str(b), "--tolerance", tolerance)
         assert code == 2 and "'--tolerance'" in err and "write a plain decimal number" in err
+    # An unused key holding 5,000 digits was internal error: ValueError (int's digit limit).
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(data)[:-1] + ', "extra_note": ' + "9" * 5000 + "}")
+    code, out, err = cli(capsys, "report", "compare", str(a), str(big))
+    assert (code, out) == (1, "") and "internal error" not in err
+    assert f"error: {big}: not a JSON report (an integer of more than 4,300 digits)" in err
 
 
 @pytest.mark.parametrize(

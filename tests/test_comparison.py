@@ -5,6 +5,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from topicclf.errors import InputError, TopicclfError
 from topicclf.metrics.comparison import compare, load_report
@@ -90,6 +92,11 @@ HOSTILE_REPORTS = [
         r"field 'n_documents' must be a whole number",
     ),
     ("[" * 100_000 + "]" * 100_000, r"not a JSON report \(nested too deeply\)"),
+    # json's int() refuses 4,300+ digits with a plain ValueError (was an internal error).
+    (
+        '{"schema_version": 1, "per_topic": [], "note": ' + "9" * 5000 + "}",
+        r"bad\.json: not a JSON report \(an integer of more than 4,300 digits\)",
+    ),
 ]
 
 
@@ -227,3 +234,17 @@ def test_a_tolerance_outside_0_1_is_refused(tmp_path: Path, tolerance: object) -
     a = _report(tmp_path / "a.json", 0.80, {"x": 0.5})
     with pytest.raises(InputError, match=r"^tolerance: .*; give an F1 change between 0 and 1$"):
         compare(a, a, tolerance=tolerance)  # type: ignore[arg-type]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(min_value=4301, max_value=20_000), st.sampled_from(["", "-"]))
+def test_an_integer_too_long_to_read_anywhere_in_a_report_is_refused(
+    tmp_path_factory: pytest.TempPathFactory, digits: int, sign: str
+) -> None:
+    bad = tmp_path_factory.mktemp("r") / "big.json"
+    bad.write_text(
+        '{"schema_version": 1, "per_topic": [{"topic": "a", "support": %s}]}'
+        % (sign + "1" * digits)
+    )
+    with pytest.raises(TopicclfError, match=r"not a JSON report \(an integer of more than 4,300"):
+        compare(bad, bad)  # the Python API reads reports by the same rule

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from topicclf.config import Config, load_config, to_toml, with_values
 from topicclf.errors import ConfigError
@@ -150,6 +152,41 @@ def test_a_huge_value_is_not_echoed_whole(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"\.\.\. \(1,000,002 characters\) is not valid") as info:
         load_config(big)
     assert len(str(info.value)) < 1000
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.sampled_from(["train.epochs", "features.max_features", "network.dropout", "blend.svm_c"]),
+    st.sampled_from(["{}", "[{}]"]),
+    st.sampled_from([("9", 4301), ("-9", 6000), ("0x" + "f", 5000), ("0o" + "7", 7000)]),
+)
+def test_an_integer_too_long_for_python_in_a_config_is_a_config_error(
+    tmp_path_factory: pytest.TempPathFactory,
+    key: str,
+    form: str,
+    digits: tuple[str, int],
+) -> None:
+    # int() refuses a decimal of 4,300+ digits (a plain ValueError), and repr() an integer that
+    # large read from hex: both were internal errors; float() of one an OverflowError.
+    section, name = key.split(".")
+    start, count = digits
+    literal = start + start[-1] * count
+    path = tmp_path_factory.mktemp("c") / "big.toml"
+    path.write_text(f"[{section}]\n{name} = {form.format(literal)}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and len(message) < 300
+    assert "an integer of more than 4,300 digits" in message or "is not a number" in message
+
+
+def test_a_count_setting_holds_in_64_bits() -> None:
+    # Unbounded above, 10**30 was taken, and a model's manifest could not be written.
+    with pytest.raises(ConfigError, match=r"features\.max_features = 10+ must be at most 9,22"):
+        load_config(None, ["features.max_features=" + "1" + "0" * 30])
+    assert load_config(None, [f"features.max_features={2**63 - 1}"]).features.max_features == (
+        2**63 - 1
+    )
 
 
 def test_a_config_nested_thousands_deep_is_a_config_error(tmp_path: Path) -> None:

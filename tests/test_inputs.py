@@ -262,3 +262,69 @@ def test_a_huge_integer_topic_is_refused_as_too_long_not_by_str(value: object) -
     with pytest.raises(InputError, match=r"^y: a topic (integer|name) of .*1,000"):
         topic_name(value)
     assert topic_name(10**999) == "1" + "0" * 999  # 1,000 digits: at the bound
+
+
+# -- bytes and numpy scalar kinds as topics (attack pass 13, findings 2 and 3) ---------------
+@given(st.lists(st.binary(min_size=1, max_size=8), min_size=1, max_size=5), st.data())
+def test_bytes_as_a_documents_topics_are_refused_not_read_as_byte_values(
+    values: list[bytes], data: st.DataObject
+) -> None:
+    # Iterated, b'energy' gave the topics '101', '110', ...: fit trained on byte values.
+    kind = data.draw(st.sampled_from(["bytes", "bytearray", "S array", "memoryview"]))
+    y: object = {
+        "bytes": values,
+        "bytearray": [bytearray(v) for v in values],
+        "S array": np.array(values, dtype=f"S{max(map(len, values))}"),
+        "memoryview": [memoryview(v) for v in values],
+    }[kind]
+    with pytest.raises(
+        InputError,
+        match=r"^y: topic set #1 is (bytes|bytearray|memoryview) \(b.*\); decode it "
+        r"\(bytes\.decode\) and give a list of topics, e\.g\. \[",
+    ):
+        as_targets(y, len(values))
+
+
+def test_bytes_as_the_whole_y_are_refused() -> None:
+    for y in (b"ab", bytearray(b"ab"), memoryview(b"ab")):
+        with pytest.raises(InputError, match=r"^y: got a single (bytes|bytearray|memoryview) "):
+            as_targets(y, 2)
+    with pytest.raises(InputError, match=r"^y: topic set #2 is bytes \(b'sport'\); .*\['sport'\]"):
+        as_targets([["energy"], b"sport"], 2)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        (b"wheat prices", "bytes"),
+        (np.bytes_(b"wheat prices"), "bytes_"),  # was the topic "b'wheat prices'"
+        (np.void(b"ab"), "void"),
+        (complex(1, 2), "complex"),
+        (np.complex128(1 + 2j), "complex128"),  # was the topic '(1+2j)'
+        (np.complex64(float("nan")), "complex64"),  # was '(nan+0j)'
+        (np.datetime64("NaT"), "datetime64"),  # was the topic 'NaT'
+        (np.datetime64("2020-01-01"), "datetime64"),
+        (np.timedelta64(5, "D"), "timedelta64"),  # was a raw TypeError from int()
+        (np.bool_(True), "bool"),  # numpy 2 names it bool; refused as Python's True is
+        (True, "bool"),
+    ],
+)
+def test_only_names_and_numbers_are_topics(value: object, kind: str) -> None:
+    refused = rf"holds a value of type {kind}; topics are names"
+    with pytest.raises(InputError, match=rf"^y: topic set #1 {refused}"):
+        as_targets([[value], ["a"]], 2)
+    # One topic per text: numpy's scalars stand alone; Python's bytes, complex and bool are
+    # read as (refused) topic sets, as before.
+    single = rf"^y: row 1 {refused}" if isinstance(value, np.generic) else r"^y: topic set #1 is"
+    with pytest.raises(InputError, match=single):
+        as_targets(np.array([value, "a"], dtype=object), 2)
+    with pytest.raises(InputError, match=rf"^classes: column 0 ({refused}|is named by a {kind},)"):
+        as_targets(np.eye(2, dtype=np.int8), 2, [value, "a"])
+    with pytest.raises(InputError, match=rf"^y {refused}"):
+        topic_name(value)
+
+
+def test_numpy_names_and_integers_are_topics() -> None:
+    values = [np.str_("a"), np.int64(3), np.uint8(4), np.float32(5.0), np.longdouble(6)]
+    assert as_targets([list(values)], 1).label_sets == [("a", "3", "4", "5", "6")]
+    assert as_targets(values, 5).label_sets == [("a",), ("3",), ("4",), ("5",), ("6",)]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from topicclf.errors import ConfigError
+from topicclf.errors import ConfigError, too_many_digits
 from topicclf.patterns import backtracking_risk, empty_match_risk
 from topicclf.smallfile import SmallFileError, read_small_file
 
@@ -272,7 +272,11 @@ BAD_RECORD_CHARS = 2_000
 def shown(value: Any) -> str:
     """A value as an error message echoes it: its repr, cut short (a setting may be a
     10 MB string)."""
-    return cut(repr(value))
+    try:
+        return cut(repr(value))
+    except ValueError:  # repr() refuses an integer past sys.get_int_max_str_digits()
+        held = "" if isinstance(value, int) else f"a {type(value).__name__} holding "
+        return f"<{held}{too_many_digits()}>"
 
 
 def cut(text: str) -> str:
@@ -295,10 +299,19 @@ def _finite(section: str, key: str, value: float) -> None:
         raise ConfigError(f"{section}.{key} = {shown(value)} must be a finite number")
 
 
+# The largest count a setting takes: numpy, scikit-learn and Keras hold sizes in 64 bits, and
+# a model's manifest must write it back (json refuses integers of over 4,300 digits).
+MAX_SETTING_INT = 2**63 - 1
+
+
 def _at_least(section: str, key: str, value: float, low: float) -> None:
     _finite(section, key, value)
     if value < low:
         raise ConfigError(f"{section}.{key} = {shown(value)} must be >= {low}")
+    if value > MAX_SETTING_INT:
+        raise ConfigError(
+            f"{section}.{key} = {shown(value)} must be at most {MAX_SETTING_INT:,} (2**63 - 1)"
+        )
 
 
 def _between(section: str, key: str, value: float, low: float, high: float) -> None:
@@ -667,8 +680,8 @@ def _coerce(name: str, hint: Any, value: Any, source: str) -> Any:
     value = _plain(value)  # every item too: hidden_units=[np.int64(64)]
 
     def bad(expected: str) -> ConfigError:
-        shown = value.text if isinstance(value, _RawValue) else value
-        return ConfigError(f"{source}: {name} = {shown!r} is not {expected}")
+        given = value.text if isinstance(value, _RawValue) else value
+        return ConfigError(f"{source}: {name} = {shown(given)} is not {expected}")
 
     if hint is bool:
         if isinstance(value, _RawValue):
@@ -697,7 +710,10 @@ def _coerce(name: str, hint: Any, value: Any, source: str) -> Any:
             except ValueError:
                 raise bad("a number") from None
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an integer past 1.8e308 (TOML reads hex of any length)
+                raise bad("a number a setting can hold (it is too large)") from None
         raise bad("a number")
     if hint is str:
         if isinstance(value, _RawValue):
@@ -787,6 +803,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(
             f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#x} at offset "
             f"{exc.start}); TOML files are UTF-8: save it as UTF-8"
+        ) from None
+    except ValueError:  # int() refuses a literal past sys.get_int_max_str_digits()
+        raise ConfigError(
+            f"{path}: invalid TOML: {too_many_digits()}; no setting takes such a number"
         ) from None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 class TopicclfError(Exception):
     """Base class of every error topicclf raises on purpose; its message is for the user."""
@@ -83,3 +85,8 @@ class DuplicateIdWarning(UserWarning):
 class TruncatedDocumentWarning(UserWarning):
     """A document is cut short (e.g. a Reuters <REUTERS> without its </REUTERS>); what is
     there is read."""
+
+
+def too_many_digits() -> str:
+    """What a JSON or TOML reader says of an integer literal Python's int() refuses to read."""
+    return f"an integer of more than {sys.get_int_max_str_digits():,} digits"

@@ -5,9 +5,10 @@ Texts: a list, tuple or generator of str, a 1-D numpy array of str, a pandas Ser
 one-column DataFrame (its column is the texts). Topics, for each text: a list (or tuple, set)
 of topic names; or a 0/1 indicator matrix with one column per topic (numpy, scipy sparse or
 a DataFrame, as scikit-learn's multi-label tools use); or one topic per text (a 1-D array or
-list of names, as for scikit-learn classifiers). Topic names are strings: integers and other
-scalars are converted with `str()`, so what fits also saves, loads and tags the same; as in
-every corpus reader, the white space around a name is stripped and an empty name is no topic.
+list of names, as for scikit-learn classifiers). Topic names are strings: integers (and whole
+floats) are converted with `str()`, so what fits also saves, loads and tags the same; other
+values (bytes, complex numbers, dates) are refused; as in every corpus reader, the white space
+around a name is stripped and an empty name is no topic.
 """
 
 from __future__ import annotations
@@ -101,8 +102,12 @@ def as_targets(y: Any, n_documents: int, classes: Sequence[Any] | None = None) -
     """Topic sets from label lists, an indicator matrix or one label per document."""
     if y is None:
         raise InputError("y: topics are needed to fit; pass a list of topic lists")
-    if isinstance(y, str | bytes):
+    if isinstance(y, str):
         raise InputError("y: got a single string; pass one topic list per text")
+    if isinstance(y, _BYTES):  # iterating would give its byte values as topics
+        raise InputError(
+            f"y: got a single {type(y).__name__} value; decode it and pass one topic list per text"
+        )
     if isinstance(y, Mapping):  # iterating would give its keys, not the topics
         raise InputError(
             f"y: got a {type(y).__name__}; pass one topic list per text, in the texts' order "
@@ -173,9 +178,25 @@ def _rows(y: Any) -> Iterator[Any]:
         raise InputError(f"y: type {type(y).__name__} is not a collection of topic lists")
 
 
+# Bytes-like values: iterated, they give integers, which are legal topics.
+_BYTES = (bytes, bytearray, memoryview)
+
+
 def _is_scalar(value: Any) -> bool:
+    """Whether `value` stands alone (one topic, not a list of them): the shape of `y`;
+    topic_name decides whether it is a topic."""
     return value is None or (
         isinstance(value, str | int | float | np.generic) and not isinstance(value, bool)
+    )
+
+
+def _is_topic_kind(value: Any) -> bool:
+    """Whether `value` is of a kind that names a topic: a str, an integer or a float (numpy's
+    too; a float is then checked for being whole), or None. Not bool, bytes, complex numbers,
+    dates or durations (np.timedelta64 is a numpy integer), whose str() is no name."""
+    return value is None or (
+        isinstance(value, str | int | float | np.integer | np.floating)
+        and not isinstance(value, bool | np.timedelta64)
     )
 
 
@@ -193,7 +214,13 @@ def topic_name(value: Any, where: str = "y") -> str | None:
     with an integer value, as the integer's `str()` (pandas turns [1, 2, None] into 1.0,
     2.0, NaN), None or NaN (a missing value) as None. A fraction or infinity is refused:
     such a `y` is a measurement, not topics; so is a name over MAX_TOPIC_CHARS, as in every
-    corpus reader (`where` names its place)."""
+    corpus reader (`where` names its place). Any other kind (bytes, complex, datetime64,
+    NaT, a list) is refused: its str() is no name."""
+    if not _is_topic_kind(value):
+        hint = "; decode it first (bytes.decode)" if isinstance(value, _BYTES) else ""
+        raise InputError(
+            f"{where} holds a value of type {type(value).__name__}; topics are names{hint}"
+        )
     if value is None:
         return None
     if isinstance(value, float | np.floating):
@@ -229,6 +256,12 @@ def topic_set(labels: Any, i: int, what: str = "y: topic set") -> tuple[str, ...
         raise InputError(
             f"{what} #{i + 1} is a string ({labels!r}); give a list of topics, e.g. [{labels!r}]"
         )
+    if isinstance(labels, _BYTES):  # iterated, its byte values would be the topics
+        decoded = bytes(labels).decode(errors="replace")
+        raise InputError(
+            f"{what} #{i + 1} is {type(labels).__name__} ({bytes(labels)!r:.60}); decode it "
+            f"(bytes.decode) and give a list of topics, e.g. [{decoded!r:.60}]"
+        )
     if labels is None:
         return ()
     if not isinstance(labels, Iterable):
@@ -237,10 +270,6 @@ def topic_set(labels: Any, i: int, what: str = "y: topic set") -> tuple[str, ...
     for label in labels:
         if len(out) > MAX_TOPICS_PER_DOCUMENT:  # stopped before reading a million of them
             raise InputError(f"{what} #{i + 1}: {too_many_topics()}")
-        if not _is_scalar(label):
-            raise InputError(
-                f"{what} #{i + 1} holds a value of type {type(label).__name__}; topics are names"
-            )
         if isinstance(label, str) and not label.strip():
             continue  # an empty name is no topic, as in every corpus reader
         name = topic_name(label, f"{what} #{i + 1}")

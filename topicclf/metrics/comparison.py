@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from topicclf.errors import InputError, TopicclfError
+from topicclf.errors import InputError, TopicclfError, too_many_digits
 from topicclf.metrics import LOWER_IS_BETTER
 from topicclf.smallfile import SmallFileError, read_small_file
 
@@ -113,6 +113,8 @@ def load_report(path: str | Path) -> dict[str, Any]:
         raise TopicclfError(f"{path}: not a JSON report (nested too deeply)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise TopicclfError(f"{path}: not a JSON report ({exc})") from None
+    except ValueError:  # int() refuses a literal past sys.get_int_max_str_digits()
+        raise TopicclfError(f"{path}: not a JSON report ({too_many_digits()})") from None
     if not isinstance(data, dict) or "schema_version" not in data or "per_topic" not in data:
         raise TopicclfError(
             f"{path}: not a topicclf JSON report (write one with evaluate -o X.json)"
