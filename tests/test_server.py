@@ -1636,6 +1636,55 @@ def test_bodies_held_at_once_are_bounded_across_connections(served: ServedModel)
                 sock.close()
 
 
+@pytest.mark.parametrize(
+    ("held", "size", "status"),
+    [
+        (1, 100_000, 503),  # past the budget with the bytes others hold
+        (0, 100_001, 200),  # alone, an answer always passes
+        (10**9, 65_536, 200),  # a small one always passes
+        (50_000, 50_000, 200),  # within the budget
+    ],
+)
+def test_the_answer_budget_is_checked_at_an_answers_first_byte(
+    held: int, size: int, status: int
+) -> None:
+    # The last check, as an answer starts (answer_body checks its estimate before building
+    # it): an answer replaced by the 503 sends none of its own bytes.
+    from topicclf.server.http import UNSENT_KEY, HttpGuard
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        headers = [(b"content-length", str(size).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"a" * size})
+
+    async def run() -> list[dict[str, Any]]:
+        guard = HttpGuard(app, max_body=1000, timeout_body=1, max_unsent=100_000)
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": "/x", "headers": []}
+        scope[UNSENT_KEY] = lambda: held
+        await guard(scope, receive, send)
+        return sent
+
+    start, body = asyncio.run(run())
+    assert start["status"] == status
+    if status == 503:
+        assert (b"retry-after", b"1") in start["headers"]
+        assert json.loads(body["body"])["error"] == (
+            "the server holds its limit of 100000 bytes of answers waiting for their clients "
+            "to read them (--max-unsent-total); retry shortly"
+        )
+    else:
+        assert len(body["body"]) == size
+
+
 def test_the_body_budget_is_given_back_however_a_request_ends() -> None:
     from topicclf.server.http import HttpGuard
 

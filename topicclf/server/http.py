@@ -15,6 +15,7 @@ import struct
 import sys
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +52,11 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # The scope key under which GuardedHttpToolsProtocol tells HttpGuard the bytes of answers its
 # server's connections hold unsent (a callable); absent under other servers (no budget).
 UNSENT_KEY = "topicclf.unsent_answers"
+# Asks whether an answer of so many bytes fits the server's budget of unsent answers, for
+# the request the current task answers (set by HttpGuard): answer_body asks before building
+# a large answer, so one sure to be refused is not built first; the guard checks again at its
+# first byte, with the size as encoded.
+ANSWER_ROOM: ContextVar[Callable[[int], None] | None] = ContextVar("answer_room", default=None)
 # Linux: the ioctl giving the bytes of a socket's send queue the peer has not acknowledged
 # (SIOCOUTQ); elsewhere only the transport's own buffer is watched.
 OUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if sys.platform == "linux" else None
@@ -153,17 +159,20 @@ async def answer_body(
                 "documents per request",
             )
 
+    room = ANSWER_ROOM.get()
     if size.few():
         counted = size.bytes()
         if counted <= SERVE_INLINE_ANSWER_BYTES:
             checked(counted)
+            if room is not None:
+                room(counted)
             return JSONBody(build())
-
-    def off_loop() -> JSONBody:
-        checked(size.bytes())
-        return JSONBody(build())
-
-    return await asyncio.get_running_loop().run_in_executor(None, off_loop)
+    loop = asyncio.get_running_loop()
+    counted = await loop.run_in_executor(None, size.bytes)
+    checked(counted)
+    if room is not None:  # on the loop: it looks at every connection
+        room(counted)
+    return await loop.run_in_executor(None, lambda: JSONBody(build()))
 
 
 def error_content(path: str, status: int, message: str) -> tuple[dict[str, Any], str]:
@@ -292,19 +301,22 @@ class HttpGuard:
                 return
             if message["type"] == "http.response.start" and not started:
                 started = True
-                if not self._answer_fits(scope, message):
+                size = _content_length(message)
+                if size is not None and not self._answer_fits(scope, size):
                     refused = True
-                    full = (
-                        f"the server holds its limit of {self.max_unsent} bytes of answers "
-                        "waiting for their clients to read them (--max-unsent-total); retry "
-                        "shortly"
-                    )
                     retry = [(b"retry-after", str(SERVE_RETRY_SECONDS).encode())]
+                    full = self._unsent_full()
                     await _send_error(send, scope["path"], 503, full, close=False, extra=retry)
                     return
             await send(message)
 
+        def room(size: int) -> None:
+            if not self._answer_fits(scope, size):
+                retry = {"Retry-After": str(SERVE_RETRY_SECONDS)}
+                raise ApiError(503, self._unsent_full(), retry)
+
         claim = BodyClaim(self.budget)
+        token = ANSWER_ROOM.set(room)
         try:
             body = await self._read_body(scope, receive, send, claim)
             if body is not None:
@@ -318,26 +330,26 @@ class HttpGuard:
             # Held until the app is done with the body; given back however the request
             # ended (answered, refused, timed out, the client gone, a failure, cancelled).
             claim.release()
+            ANSWER_ROOM.reset(token)
 
-    def _answer_fits(self, scope: Scope, start: Message) -> bool:
-        """Whether an answer (its `http.response.start`) may be sent: the bytes of answers
-        the server's connections hold unsent (written, not yet taken by the kernel) plus its
-        Content-Length stay within `max_unsent`. Checked before its first byte is sent, so no
-        answer is ever cut once started; an answer of at most SERVE_ANSWER_ALWAYS bytes, or
-        one sent when nothing else waits, always passes."""
+    def _answer_fits(self, scope: Scope, size: int) -> bool:
+        """Whether an answer of `size` bytes may be sent: the bytes of answers the server's
+        connections hold unsent (written, not yet taken by the kernel) plus `size` stay within
+        `max_unsent`. Checked before an answer's first byte, so none is ever cut once begun;
+        an answer of at most SERVE_ANSWER_ALWAYS bytes, or one sent when nothing else waits,
+        always passes."""
         unsent = scope.get(UNSENT_KEY)
-        if unsent is None:
-            return True
-        for name, value in start.get("headers", []):
-            if name.lower() == b"content-length" and value.isdigit():
-                size = int(value)
-                break
-        else:
-            return True  # no such answer is sent by this application
-        if size <= SERVE_ANSWER_ALWAYS:
+        if unsent is None or size <= SERVE_ANSWER_ALWAYS:
             return True
         held = unsent()
         return held == 0 or held + size <= self.max_unsent
+
+    def _unsent_full(self) -> str:
+        """The 503 message of an answer refused for the budget."""
+        return (
+            f"the server holds its limit of {self.max_unsent} bytes of answers waiting for "
+            "their clients to read them (--max-unsent-total); retry shortly"
+        )
 
     async def _read_body(
         self, scope: Scope, receive: Receive, send: Send, claim: BodyClaim
@@ -388,6 +400,14 @@ class HttpGuard:
             late = f"the body did not arrive within {self.timeout_body:g} s"
             await _send_error(send, path, 408, late, close=True)
             return None
+
+
+def _content_length(start: Message) -> int | None:
+    """The Content-Length of an answer (its `http.response.start`), if it has one."""
+    for name, value in start.get("headers", []):
+        if name.lower() == b"content-length" and value.isdigit():
+            return int(value)
+    return None
 
 
 def _body_coding(headers: list[tuple[bytes, bytes]]) -> str | None:
