@@ -861,12 +861,86 @@ def test_a_client_that_never_reads_its_answer_is_dropped(served: ServedModel) ->
     with serve_in_thread({"model": served}, options) as address:
         sock = _half_closed(address, head + body, rcvbuf=4096)
         time.sleep(TIMEOUT * 5)  # tagging, then the idle timeout without a byte read
-        reply = _read_all(sock)
+        chunks = []
+        with sock, pytest.raises(ConnectionResetError):  # before: a clean, short end
+            while chunk := sock.recv(1 << 20):
+                chunks.append(chunk)
+        reply = b"".join(chunks)
         # before: the whole answer, kept for a reader however late
         answer_head, _, answer = reply.partition(b"\r\n\r\n")
         assert answer_head.startswith(b"HTTP/1.1 200 OK\r\n")
         length = int(re.findall(rb"content-length: (\d+)", answer_head)[0])
         assert length > 7_000_000 and len(answer) < length
+
+
+def _big_answer_request() -> tuple[bytes, ServeOptions]:
+    """A POST /tag whose answer (about 8 MB) is more than the kernel's socket buffers hold,
+    and the options that allow it."""
+    docs = [{"id": f"{i:0250d}", "text": "rain"} for i in range(20_000)]
+    body = json.dumps({"documents": docs, "threshold": 0.0}).encode()
+    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    return head + body, _options(max_body=len(body), max_documents=len(docs))
+
+
+def _answer(reply: bytes) -> tuple[bytes, int, bytes]:
+    """(head, Content-Length, body) of one answer."""
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return head, int(re.findall(rb"content-length: (\d+)", head)[0]), body
+
+
+def test_a_client_that_reads_its_answer_slowly_gets_all_of_it(served: ServedModel) -> None:
+    # Before: the idle-write check watched only the server's own buffer, which the kernel
+    # takes more of only once a good part of its queue (megabytes) is read; a client reading
+    # 100-200 KB/s steadily got `200 OK` and a clean end after about 4 MB of the answer.
+    post, options = _big_answer_request()
+    options = ServeOptions(**{**options.__dict__, "timeout_idle": 0.5})
+    with serve_in_thread({"model": served}, options) as address:
+        sock = socket.create_connection(address, timeout=30)
+        sock.sendall(post)
+        reply, whole = b"", None
+        with sock:
+            for _ in range(5_000):  # 16 KB every 20 ms at most: far less than 1 MB a window
+                try:
+                    chunk = sock.recv(16_384)
+                except ConnectionResetError:
+                    break
+                reply += chunk
+                if whole is None and b"\r\n\r\n" in reply:
+                    head, length, _ = _answer(reply)
+                    whole = len(head) + 4 + length
+                if not chunk or (whole is not None and len(reply) >= whole):
+                    break
+                time.sleep(0.02)
+    head, length, body = _answer(reply)
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and length > 7_000_000
+    assert len(body) == length
+    assert len(json.loads(body)["results"]) == 20_000
+
+
+def test_answers_held_unsent_are_bounded_across_connections(served: ServedModel) -> None:
+    # Before: no total; 40 clients reading 48 MB answers slowly held the server at 2.1 GB.
+    post, options = _big_answer_request()
+    size = 12_000_000  # one ~8 MB answer fits; two do not
+    limits = {"max_answer": size, "max_unsent_total": size, "timeout_idle": 10.0}
+    options = ServeOptions(**{**options.__dict__, **limits})
+    message = (
+        f"the server holds its limit of {size} bytes of answers waiting for their clients to "
+        "read them (--max-unsent-total); retry shortly"
+    )
+    with serve_in_thread({"model": served}, options) as address:
+        stalled = _half_closed(address, post, rcvbuf=4096)  # reads nothing, for now
+        stalled.recv(1, socket.MSG_PEEK)  # its answer has begun: the rest waits in the server
+        refused = _read_all(_half_closed(address, post))
+        head, length, body = _answer(refused)
+        assert head.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+        assert b"retry-after: 1" in head.split(b"\r\n")
+        assert json.loads(body) == {"error": message}
+        assert request(address, "GET", "/health")[0] == 200  # small answers still pass
+        with stalled:  # the stalled client reads its answer now: all of it was kept
+            _, length, body = _answer(_read_all(stalled))
+            assert len(body) == length
+        head, length, body = _answer(_read_all(_half_closed(address, post)))  # room again
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n") and len(body) == length
 
 
 def test_several_models(multi: Address) -> None:
@@ -1208,6 +1282,7 @@ def test_serve_help_imports_no_web_framework() -> None:
     assert "--timeout-headers" in done.stdout and "NAME=DIR" in done.stdout
     assert "--max-headers" in done.stdout
     assert "--max-body-total" in done.stdout
+    assert "--max-unsent-total" in done.stdout
 
 
 def test_settings_a_multiclass_model_does_not_apply_are_noted_in_the_answer(
@@ -1428,6 +1503,13 @@ def test_head_on_a_post_route_is_a_405(server: Address) -> None:
         ("--max-body-total", "1000", "'--max-body-total': 1000 is less than --max-body (10485760)"),
         ("--max-answer", "1_000_000", "'--max-answer': '1_000_000': write a plain whole number"),
         ("--port", " +80", "'--port': ' +80': write a plain whole number (ASCII digits only)"),
+        ("--max-unsent-total", "0", "'--max-unsent-total': '0' is not between"),
+        ("--max-unsent-total", "1_0", "'--max-unsent-total': '1_0': write a plain whole number"),
+        (
+            "--max-unsent-total",
+            "5000",
+            "'--max-unsent-total': 5000 is less than --max-answer (67108864)",
+        ),
     ],
 )
 def test_serve_options_out_of_range_are_usage_errors(
@@ -1463,6 +1545,11 @@ def test_serve_options_out_of_range_are_usage_errors(
         (
             {"max_body": 2000, "max_body_total": 1000},
             "max_body_total (1000) must be at least max_body (2000)",
+        ),
+        ({"max_unsent_total": 0}, "max_unsent_total must be between 1 and 1099511627776, not 0"),
+        (
+            {"max_answer": 2048, "max_unsent_total": 1024},
+            "max_unsent_total (1024) must be at least max_answer (2048)",
         ),
         ({"max_documents": 0}, "max_documents must be between 1 and"),
         ({"max_pairs": 0}, "max_pairs must be between 1 and 100000000, not 0"),
@@ -1550,6 +1637,55 @@ def test_bodies_held_at_once_are_bounded_across_connections(served: ServedModel)
         finally:
             for sock in again:
                 sock.close()
+
+
+@pytest.mark.parametrize(
+    ("held", "size", "status"),
+    [
+        (1, 100_000, 503),  # past the budget with the bytes others hold
+        (0, 100_001, 200),  # alone, an answer always passes
+        (10**9, 65_536, 200),  # a small one always passes
+        (50_000, 50_000, 200),  # within the budget
+    ],
+)
+def test_the_answer_budget_is_checked_at_an_answers_first_byte(
+    held: int, size: int, status: int
+) -> None:
+    # The last check, as an answer starts (answer_body checks its estimate before building
+    # it): an answer replaced by the 503 sends none of its own bytes.
+    from topicclf.server.http import UNSENT_KEY, HttpGuard
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        headers = [(b"content-length", str(size).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"a" * size})
+
+    async def run() -> list[dict[str, Any]]:
+        guard = HttpGuard(app, max_body=1000, timeout_body=1, max_unsent=100_000)
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "path": "/x", "headers": []}
+        scope[UNSENT_KEY] = lambda: held
+        await guard(scope, receive, send)
+        return sent
+
+    start, body = asyncio.run(run())
+    assert start["status"] == status
+    if status == 503:
+        assert (b"retry-after", b"1") in start["headers"]
+        assert json.loads(body["body"])["error"] == (
+            "the server holds its limit of 100000 bytes of answers waiting for their clients "
+            "to read them (--max-unsent-total); retry shortly"
+        )
+    else:
+        assert len(body["body"]) == size
 
 
 def test_the_body_budget_is_given_back_however_a_request_ends() -> None:

@@ -127,6 +127,13 @@ SERVE_MAX_BODY_TOTAL = 256 * 1024 * 1024
 # Bodies this small are never refused for the total: uvicorn buffers as much per connection
 # anyway, and small requests (/tag with a few texts) stay answered while big ones wait.
 SERVE_BODY_ALWAYS = 64 * 1024
+# Bytes of answers one server process holds unsent at once, over all its connections (what
+# the kernel has not taken yet; or --max-answer, if larger): a slow reader keeps its answer in
+# the server's memory, and 40 clients reading 48 MB answers at 400 KB/s held 2.1 GB.
+SERVE_MAX_UNSENT_TOTAL = 512 * 1024 * 1024
+# Answers this small are never refused for the total: /health and short /tag answers stay
+# answered while large ones wait for slow readers.
+SERVE_ANSWER_ALWAYS = 64 * 1024
 SERVE_MAX_HEADERS = 64 * 1024  # bytes of one request's head: request line and all headers
 SERVE_MAX_DOCUMENTS = 10_000  # documents in one request
 # (document, topic) pairs one answer may hold (10,000 documents x 10 topics, about 2.4 MB):
@@ -151,6 +158,7 @@ SERVE_TIMEOUT_RANGE = (0.01, 3600.0)  # seconds, for every timeout
 PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 SERVE_MAX_BODY_RANGE = (1, 1024 * 1024 * 1024)
 SERVE_MAX_BODY_TOTAL_RANGE = (1, 1024**4)
+SERVE_MAX_UNSENT_TOTAL_RANGE = (1, 1024**4)
 SERVE_MAX_HEADERS_RANGE = (1024, 1024 * 1024)
 SERVE_MAX_DOCUMENTS_RANGE = (1, 1_000_000)
 SERVE_MAX_PAIRS_RANGE = (1, 100_000_000)

@@ -21,6 +21,7 @@ from topicclf.config import (
     SERVE_MAX_HEADERS_RANGE,
     SERVE_MAX_PAIRS,
     SERVE_MAX_PAIRS_RANGE,
+    SERVE_MAX_UNSENT_TOTAL_RANGE,
     SERVE_PORT,
     SERVE_TIMEOUT_BODY,
     SERVE_TIMEOUT_HEADERS,
@@ -120,6 +121,21 @@ def serve(
             rich_help_panel=SERVE_PANEL,
         ),
     ] = SERVE_MAX_ANSWER,
+    max_unsent_total: Annotated[
+        int | None,
+        integer_option(
+            *SERVE_MAX_UNSENT_TOTAL_RANGE,
+            metavar="BYTES",
+            help="Answers one server process holds unsent at once (written but not yet taken "
+            "by the kernel: slow readers), summed over its connections, in bytes (default: "
+            "512 MiB, or --max-answer if larger; at least --max-answer). An answer that would "
+            "take it past this gets 503 with Retry-After instead, before it is built; "
+            "answers up to 64 KiB always pass. A client that reads nothing of its answer for "
+            "--timeout-idle is cut (reset); one that reads slowly keeps its connection.",
+            show_default=False,
+            rich_help_panel=SERVE_PANEL,
+        ),
+    ] = None,
     max_headers: Annotated[
         int,
         integer_option(
@@ -188,6 +204,12 @@ def serve(
             f"{max_body_total} is less than --max-body ({max_body})",
             param_hint="'--max-body-total'",
         )
+    if max_unsent_total is not None and max_unsent_total < max_answer:
+        # such an answer would wait for the others forever: a 503 "retry shortly" for ever
+        raise typer.BadParameter(
+            f"{max_unsent_total} is less than --max-answer ({max_answer})",
+            param_hint="'--max-unsent-total'",
+        )
     try:
         options = ServeOptions(
             host=host,
@@ -198,6 +220,7 @@ def serve(
             max_body_total=max_body_total,
             max_pairs=max_pairs,
             max_answer=max_answer,
+            max_unsent_total=max_unsent_total,
             max_headers=max_headers,
             timeout_idle=timeout_idle,
             timeout_headers=timeout_headers,

@@ -45,6 +45,7 @@ from topicclf.server.http import (
     Send,
     answer_body,
     error_response,
+    unsent_budget,
 )
 from topicclf.server.models import ServedModel
 from topicclf.server.page import Page, page_router
@@ -88,6 +89,7 @@ class AppSettings:
     max_body_total: int | None = None  # None: see http.body_budget
     max_pairs: int = SERVE_MAX_PAIRS  # (document, topic) pairs of one answer
     max_answer: int = SERVE_MAX_ANSWER  # bytes of one answer, as encoded
+    max_unsent_total: int | None = None  # None: see http.unsent_budget
 
 
 def pick_model(models: Mapping[str, ServedModel], name: str | None) -> ServedModel:
@@ -363,6 +365,7 @@ def create_app(models: Mapping[str, ServedModel], settings: AppSettings | None =
         max_body=settings.max_body,
         timeout_body=settings.timeout_body,
         max_body_total=settings.max_body_total,
+        max_unsent=unsent_budget(settings.max_answer, settings.max_unsent_total),
     )
 
 

@@ -1,30 +1,42 @@
 """HTTP hardening under the API: the JSON body every answer uses (large ones encoded off the
 event loop), the error shapes, an ASGI
-guard (body cap, a budget for the bodies of all connections, body deadline, no dropped
-connection on a bug) and uvicorn's httptools
+guard (body cap, a budget for the bodies of all connections and one for their unsent answers,
+body deadline, no dropped connection on a bug) and uvicorn's httptools
 protocol with a size cap and a deadline for request headers."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 import logging
+import socket
+import struct
+import sys
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
+
+if sys.platform != "win32":
+    import fcntl
+    import termios
 
 from starlette.responses import JSONResponse
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from topicclf import jsontext
 from topicclf.config import (
+    SERVE_ANSWER_ALWAYS,
     SERVE_BODY_ALWAYS,
     SERVE_INLINE_ANSWER_BYTES,
     SERVE_INLINE_PAIRS,
     SERVE_INLINE_TEXTS,
     SERVE_MAX_BODY_TOTAL,
     SERVE_MAX_HEADERS,
+    SERVE_MAX_UNSENT_TOTAL,
+    SERVE_RETRY_SECONDS,
     SERVE_TIMEOUT_BODY,
     SERVE_TIMEOUT_HEADERS,
 )
@@ -37,6 +49,17 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# The scope key under which GuardedHttpToolsProtocol tells HttpGuard the bytes of answers its
+# server's connections hold unsent (a callable); absent under other servers (no budget).
+UNSENT_KEY = "topicclf.unsent_answers"
+# Asks whether an answer of so many bytes fits the server's budget of unsent answers, for
+# the request the current task answers (set by HttpGuard): answer_body asks before building
+# a large answer, so one sure to be refused is not built first; the guard checks again at its
+# first byte, with the size as encoded.
+ANSWER_ROOM: ContextVar[Callable[[int], None] | None] = ContextVar("answer_room", default=None)
+# Linux: the ioctl giving the bytes of a socket's send queue the peer has not acknowledged
+# (SIOCOUTQ); elsewhere only the transport's own buffer is watched.
+OUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if sys.platform == "linux" else None
 
 
 class VisibleControls(logging.Filter):
@@ -136,17 +159,20 @@ async def answer_body(
                 "documents per request",
             )
 
+    room = ANSWER_ROOM.get()
     if size.few():
         counted = size.bytes()
         if counted <= SERVE_INLINE_ANSWER_BYTES:
             checked(counted)
+            if room is not None:
+                room(counted)
             return JSONBody(build())
-
-    def off_loop() -> JSONBody:
-        checked(size.bytes())
-        return JSONBody(build())
-
-    return await asyncio.get_running_loop().run_in_executor(None, off_loop)
+    loop = asyncio.get_running_loop()
+    counted = await loop.run_in_executor(None, size.bytes)
+    checked(counted)
+    if room is not None:  # on the loop: it looks at every connection
+        room(counted)
+    return await loop.run_in_executor(None, lambda: JSONBody(build()))
 
 
 def error_content(path: str, status: int, message: str) -> tuple[dict[str, Any], str]:
@@ -194,6 +220,15 @@ def body_budget(max_body: int, max_body_total: int | None) -> int:
     return max_body_total if max_body_total is not None else max(SERVE_MAX_BODY_TOTAL, max_body)
 
 
+def unsent_budget(max_answer: int, max_unsent_total: int | None) -> int:
+    """The bytes of unsent answers a process may hold at once: `max_unsent_total`, or by
+    default SERVE_MAX_UNSENT_TOTAL (--max-answer if larger, so an answer of any allowed size
+    fits)."""
+    if max_unsent_total is not None:
+        return max_unsent_total
+    return max(SERVE_MAX_UNSENT_TOTAL, max_answer)
+
+
 class BodyBudget:
     """The bytes of request bodies one process holds in memory now, over all its connections,
     and the most it may (`limit`). One per HttpGuard, so per process: each worker has its
@@ -231,10 +266,11 @@ class BodyClaim:
 class HttpGuard:
     """Reads each request's body whole before the app runs, refusing one larger than
     `max_body` (413), one that would take the bodies held by all connections past
-    `max_body_total` (503, see BodyBudget) or slower than `timeout_body` seconds (408); a
-    failure in the app is logged once and, if nothing was sent yet, answered with a JSON
-    500. HEAD is answered as GET: the app sees GET, and uvicorn sends the head of its
-    answer only."""
+    `max_body_total` (503, see BodyBudget) or slower than `timeout_body` seconds (408); an
+    answer that would take the answers its server holds unsent past `max_unsent` is
+    replaced by a 503 (see _answer_fits); a failure in the app is logged once and, if
+    nothing was sent yet, answered with a JSON 500. HEAD is answered as GET: the app sees
+    GET, and uvicorn sends the head of its answer only."""
 
     def __init__(
         self,
@@ -243,11 +279,13 @@ class HttpGuard:
         max_body: int,
         timeout_body: float,
         max_body_total: int | None = None,
+        max_unsent: int = SERVE_MAX_UNSENT_TOTAL,
     ) -> None:
         self.app = app
         self.max_body = max_body
         self.timeout_body = timeout_body
         self.budget = BodyBudget(body_budget(max_body, max_body_total))
+        self.max_unsent = max_unsent
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -255,14 +293,30 @@ class HttpGuard:
             return
         if scope["method"] == "HEAD":  # HTTP wants HEAD wherever GET is answered
             scope = {**scope, "method": "GET"}  # a copy: uvicorn's own still says HEAD
-        started = False
+        started = refused = False
 
         async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
+            nonlocal started, refused
+            if refused:  # the app's answer was replaced by the 503: its body is dropped
+                return
+            if message["type"] == "http.response.start" and not started:
+                started = True
+                size = _content_length(message)
+                if size is not None and not self._answer_fits(scope, size):
+                    refused = True
+                    retry = [(b"retry-after", str(SERVE_RETRY_SECONDS).encode())]
+                    full = self._unsent_full()
+                    await _send_error(send, scope["path"], 503, full, close=False, extra=retry)
+                    return
             await send(message)
 
+        def room(size: int) -> None:
+            if not self._answer_fits(scope, size):
+                retry = {"Retry-After": str(SERVE_RETRY_SECONDS)}
+                raise ApiError(503, self._unsent_full(), retry)
+
         claim = BodyClaim(self.budget)
+        token = ANSWER_ROOM.set(room)
         try:
             body = await self._read_body(scope, receive, send, claim)
             if body is not None:
@@ -276,6 +330,26 @@ class HttpGuard:
             # Held until the app is done with the body; given back however the request
             # ended (answered, refused, timed out, the client gone, a failure, cancelled).
             claim.release()
+            ANSWER_ROOM.reset(token)
+
+    def _answer_fits(self, scope: Scope, size: int) -> bool:
+        """Whether an answer of `size` bytes may be sent: the bytes of answers the server's
+        connections hold unsent (written, not yet taken by the kernel) plus `size` stay within
+        `max_unsent`. Checked before an answer's first byte, so none is ever cut once begun;
+        an answer of at most SERVE_ANSWER_ALWAYS bytes, or one sent when nothing else waits,
+        always passes."""
+        unsent = scope.get(UNSENT_KEY)
+        if unsent is None or size <= SERVE_ANSWER_ALWAYS:
+            return True
+        held = unsent()
+        return held == 0 or held + size <= self.max_unsent
+
+    def _unsent_full(self) -> str:
+        """The 503 message of an answer refused for the budget."""
+        return (
+            f"the server holds its limit of {self.max_unsent} bytes of answers waiting for "
+            "their clients to read them (--max-unsent-total); retry shortly"
+        )
 
     async def _read_body(
         self, scope: Scope, receive: Receive, send: Send, claim: BodyClaim
@@ -326,6 +400,14 @@ class HttpGuard:
             late = f"the body did not arrive within {self.timeout_body:g} s"
             await _send_error(send, path, 408, late, close=True)
             return None
+
+
+def _content_length(start: Message) -> int | None:
+    """The Content-Length of an answer (its `http.response.start`), if it has one."""
+    for name, value in start.get("headers", []):
+        if name.lower() == b"content-length" and value.isdigit():
+            return int(value)
+    return None
 
 
 def _body_coding(headers: list[tuple[bytes, bytes]]) -> str | None:
@@ -524,6 +606,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.head_bytes = None
         self.heads_complete += 1
         self.body_deadline = self.loop.time() + self.timeout_body
+        self.scope[UNSENT_KEY] = self._unsent_answers  # type: ignore[literal-required]
         super().on_headers_complete()
         if self.cycle is not None:
             self.cycle.transport = _CycleTransport(self)  # type: ignore[assignment]
@@ -642,6 +725,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 timer.cancel()
         super().connection_lost(exc)
 
+    def _unsent_answers(self) -> int:
+        """Bytes of answers written to this server's connections that their transports still
+        hold (the kernel has not taken them): the memory slow readers cost the process."""
+        total = 0
+        for protocol in self.server_state.connections:
+            transport = getattr(protocol, "transport", None)
+            if transport is not None:
+                total += transport.get_write_buffer_size()
+        return total
+
     def _cancel_headers_timer(self) -> None:
         if self.headers_timer is not None:
             self.headers_timer.cancel()
@@ -650,18 +743,40 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _watch_writes(self, before: int | None = None) -> None:
         """While an answer waits to be sent, abort the connection when the client read none
         of it for the idle timeout: a client that never reads would otherwise hold the
-        connection (and its unsent answer) forever, and delay a graceful shutdown."""
+        connection (and its unsent answer) forever, and delay a graceful shutdown. Progress
+        is what the client received (see _unsent), not whether our buffer emptied: the kernel
+        takes more of it only once a good part of its own queue (megabytes) is read, so a
+        client reading 200 KB/s was cut as if it read nothing."""
         if before is None and self.write_timer is not None:
             return
-        left = self.transport.get_write_buffer_size()
-        if before is not None and left and left >= before:
-            self.transport.abort()
-            return
         self.write_timer = None
-        if left:
-            self.write_timer = self.loop.call_later(
-                self.timeout_keep_alive, self._watch_writes, left
-            )
+        if not self.transport.get_write_buffer_size():
+            return  # all of it is with the kernel: the idle timeout takes over
+        unsent = self._unsent()
+        if before is not None and unsent >= before:
+            self._reset()
+            return
+        self.write_timer = self.loop.call_later(self.timeout_keep_alive, self._watch_writes, unsent)
+
+    def _unsent(self) -> int:
+        """Bytes written to this connection that the client has not received: the
+        transport's buffer, plus the kernel's send queue where the system says (Linux)."""
+        unsent = self.transport.get_write_buffer_size()
+        sock = self.transport.get_extra_info("socket")
+        if OUTQ is not None and sock is not None:
+            # A socket that does not say (not TCP): the buffer alone.
+            with contextlib.suppress(OSError):
+                unsent += struct.unpack("i", fcntl.ioctl(sock.fileno(), OUTQ, b"\0" * 4))[0]
+        return unsent
+
+    def _reset(self) -> None:
+        """Abort with a reset (SO_LINGER 0): a plain close sent the kernel's queue and then
+        a clean end, and the client took the cut answer for a whole, short one."""
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
     def _count_head(self, size: int) -> None:
         self.head_parsed += size

@@ -34,6 +34,7 @@ from topicclf.config import (
     SERVE_MAX_HEADERS_RANGE,
     SERVE_MAX_PAIRS,
     SERVE_MAX_PAIRS_RANGE,
+    SERVE_MAX_UNSENT_TOTAL_RANGE,
     SERVE_PORT,
     SERVE_TIMEOUT_BODY,
     SERVE_TIMEOUT_HEADERS,
@@ -62,6 +63,7 @@ class ServeOptions:
     max_documents: int = SERVE_MAX_DOCUMENTS
     max_pairs: int = SERVE_MAX_PAIRS
     max_answer: int = SERVE_MAX_ANSWER
+    max_unsent_total: int | None = None  # None: 512 MiB, or max_answer if larger
     max_headers: int = SERVE_MAX_HEADERS
     timeout_idle: float = SERVE_TIMEOUT_IDLE
     timeout_headers: float = SERVE_TIMEOUT_HEADERS
@@ -95,6 +97,17 @@ class ServeOptions:
                 raise ConfigError(
                     f"max_body_total ({total}) must be at least max_body ({self.max_body})"
                 )
+        unsent = self.max_unsent_total
+        if unsent is not None:
+            low, high = SERVE_MAX_UNSENT_TOTAL_RANGE
+            if isinstance(unsent, bool) or not isinstance(unsent, int) or not low <= unsent <= high:
+                raise ConfigError(
+                    f"max_unsent_total must be between {low} and {high}, not {unsent!r}"
+                )
+            if unsent < self.max_answer:  # such an answer would wait on others forever
+                raise ConfigError(
+                    f"max_unsent_total ({unsent}) must be at least max_answer ({self.max_answer})"
+                )
         low_s, high_s = SERVE_TIMEOUT_RANGE
         for name in ("timeout_idle", "timeout_headers", "timeout_body", "timeout_shutdown"):
             value = getattr(self, name)
@@ -113,6 +126,7 @@ class ServeOptions:
             self.max_body_total,
             self.max_pairs,
             self.max_answer,
+            self.max_unsent_total,
         )
 
 
