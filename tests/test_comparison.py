@@ -92,6 +92,20 @@ HOSTILE_REPORTS = [
         r"field 'n_documents' must be a whole number",
     ),
     ("[" * 100_000 + "]" * 100_000, r"not a JSON report \(nested too deeply\)"),
+    # An integer of 309 to 4,300 digits: json reads it, no float holds it (was OverflowError).
+    (
+        '{"schema_version": 1, "per_topic": [{"topic": "a", "f1": 1' + "0" * 400 + "}]}",
+        r"field 'per_topic\[0\]\.f1' must be a finite number, at least 0",
+    ),
+    (
+        '{"schema_version": 1, "summary": {"micro_f1": 1' + "0" * 400 + '}, "per_topic": []}',
+        r"field 'summary\.micro_f1' must be a finite number",
+    ),
+    # A row without the F1 a comparison compares (was KeyError: 'f1').
+    (
+        '{"schema_version": 1, "per_topic": [{"topic": "a"}]}',
+        r"field 'per_topic\[0\]\.f1' must be a finite number, at least 0",
+    ),
     # json's int() refuses 4,300+ digits with a plain ValueError (was an internal error).
     (
         '{"schema_version": 1, "per_topic": [], "note": ' + "9" * 5000 + "}",

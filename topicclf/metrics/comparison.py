@@ -138,11 +138,12 @@ def _check_report(data: dict[str, Any], path: Path) -> None:
         raise TopicclfError(f"{path}: field {field!r} must be {what}; is it a topicclf report?")
 
     def number(value: Any) -> bool:
-        return (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and (math.isfinite(value))
-        )
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return False
+        try:
+            return math.isfinite(value)
+        except OverflowError:  # an integer of over 308 digits: no float holds it
+            return False
 
     summary = data.get("summary", {})
     if not isinstance(summary, dict):
@@ -156,6 +157,8 @@ def _check_report(data: dict[str, Any], path: Path) -> None:
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or not isinstance(row.get("topic"), str):
             fail(f"per_topic[{i}]", "an object with a topic name (a string)")
+        if "f1" not in row:  # what a comparison compares
+            fail(f"per_topic[{i}].f1", "a finite number, at least 0")
         for key in _ROW_NUMBERS:
             if key in row and not (number(row[key]) and row[key] >= 0):
                 fail(f"per_topic[{i}].{key}", "a finite number, at least 0")
