@@ -2460,3 +2460,21 @@ def test_a_closed_standard_stream_is_named_in_full(
     monkeypatch.setattr(sys, name, None)
     with pytest.raises(OSError, match=f"^\\[Errno 9\\] {said} is closed$"):
         StandardStream(name).fileno()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["evaluate", "m", "x.jsonl", "--fail-under", "micro_f1=" + "9" * 100_000],
+        ["tag", "m", "x.jsonl", "--format", "q" * 100_000],
+        ["tag", "m", "x.jsonl", "--engine", "q" * 100_000],
+    ],
+    ids=["fail-under", "format", "engine"],
+)
+def test_a_usage_error_cuts_the_value_it_echoes(
+    capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    # Before: a 100,000-character value came back whole (twice: one 200,590-character line).
+    code, _, err = cli(capsys, *args)
+    assert code == 2 and len(err) < 5_000, len(err)
+    assert "characters)" in " ".join(err.replace("│", " ").split())

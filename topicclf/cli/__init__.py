@@ -40,7 +40,7 @@ try:
         stop_progress,
     )
     from topicclf.errors import TopicclfError
-    from topicclf.reports.safe import escape, one_line
+    from topicclf.reports.safe import TERMINAL_MAX_CHARS, escape, one_line
 finally:
     if _collecting:
         gc.enable()
@@ -89,6 +89,9 @@ def run(argv: list[str] | None = None) -> int:
             # A value the user gave, in a message of ours (`str(ConfigError)`), is one line
             # with its controls shown, as in every `error:` line; click writes it as text.
             exc.message = one_line(exc.message)
+            if len(exc.message) > TERMINAL_MAX_CHARS:  # a value of 100,000 characters, echoed
+                shown = f"{exc.message[:TERMINAL_MAX_CHARS]}... ({len(exc.message):,} characters)"
+                exc.message = shown
         show = getattr(exc, "show", None)
         if show is not None:
             show()
