@@ -1483,6 +1483,18 @@ def test_a_setting_with_a_space_for_its_equals_sign_is_named(
     assert "choose one of: auto, arabic," in capsys.readouterr().err
 
 
+def test_a_set_number_python_would_read_otherwise_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # int("1_0") is 10: train.epochs=1_0 trained ten epochs.
+    out = tmp_path / "model"
+    corpus = "corpora/newsbriefs/train.jsonl"
+    assert run(["train", corpus, "-o", str(out), "--set", "train.epochs=1_0"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error == "error: --set: train.epochs = '1_0' is not a whole number (ASCII digits)"
+    assert not out.exists()
+
+
 def test_a_log_gets_a_heartbeat_line_while_a_long_step_runs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

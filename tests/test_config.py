@@ -49,7 +49,7 @@ def test_unknown_section() -> None:
 
 
 def test_bad_value_type() -> None:
-    with pytest.raises(ConfigError, match=r"train\.epochs = 'many' is not an integer"):
+    with pytest.raises(ConfigError, match=r"train\.epochs = 'many' is not a whole number"):
         Config().with_overrides(["train.epochs=many"])
     with pytest.raises(ConfigError, match=r"train\.seed = '1' is not an integer"):
         Config.from_dict({"train": {"seed": "1"}})
@@ -285,3 +285,38 @@ def test_numpy_values_of_the_wrong_shape_or_kind_name_the_setting(
 ) -> None:
     with pytest.raises(ConfigError, match=rf"^TopicClassifier: {key} = .* is not {expected}$"):
         with_values(Config(), {key: value}, source="TopicClassifier")
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        # int() and float() read these: train.epochs=1_0 trained ten epochs
+        ("train.epochs=1_0", r"train.epochs = '1_0' is not a whole number \(ASCII digits\)"),
+        ("train.epochs=\u0661\u0660", "is not a whole number"),  # Arabic-Indic 10
+        ("train.epochs=\uff13", "is not a whole number"),  # a full-width 3
+        ("train.learning_rate=0.0_1", r"'0.0_1' is not a plain number \(ASCII digits"),
+        ("blend.svm_c=\u0661", "is not a plain number"),
+        ("network.hidden_units=[1_0]", "is not a list of integers"),
+        ("train.epochs=" + "9" * 5000, r"\(5,002 characters\) is an integer of more than"),
+    ],
+)
+def test_set_takes_plain_numbers_only(setting: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Config().with_overrides([setting])
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("train.learning_rate=1e-3", 0.001),
+        ("train.learning_rate=+.5E-2", 0.005),
+        ("train.learning_rate=0.01", 0.01),
+        ("train.epochs=+3", 3),
+        ("train.epochs=007", 7),
+    ],
+)
+def test_set_reads_numbers_as_people_write_them(setting: str, value: float) -> None:
+    key, _ = setting.split("=")
+    section, name = key.split(".")
+    config = Config().with_overrides([setting])
+    assert getattr(getattr(config, section), name) == value

@@ -162,6 +162,14 @@ SERVE_TIMEOUT_RANGE = (0.01, 3600.0)  # seconds, for every timeout
 # A number as an option or gate takes it: ASCII digits and at most one point (float() also
 # reads 1_0, 1e-1, nan and digits of other scripts), see cli/numbers.py.
 PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+# A number as `--set` takes it: ASCII digits with a sign; a number of a decimal setting may
+# also have a point and an exponent (learning_rate=1e-3), or be nan or inf, which its range
+# check names. int() and float() also read 1_0 (train.epochs=1_0 trained ten epochs) and the
+# digits of other scripts.
+SET_INTEGER = re.compile(r"[+-]?[0-9]+")
+SET_NUMBER = re.compile(
+    r"[+-]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE
+)
 SERVE_MAX_BODY_RANGE = (1, 1024 * 1024 * 1024)
 SERVE_MAX_BODY_TOTAL_RANGE = (1, 1024**4)
 SERVE_MAX_UNSENT_TOTAL_RANGE = (1, 1024**4)
@@ -710,19 +718,21 @@ def _coerce(name: str, hint: Any, value: Any, source: str) -> Any:
         raise bad("a boolean (true/false)")
     if hint is int:
         if isinstance(value, _RawValue):
+            if not SET_INTEGER.fullmatch(value.text):
+                raise bad("a whole number (ASCII digits)")
             try:
                 return int(value.text)
-            except ValueError:
-                raise bad("an integer") from None
+            except ValueError:  # past Python's digit limit
+                too_long = f"{source}: {name} = {shown(value.text)} is {too_many_digits()}"
+                raise ConfigError(too_long) from None
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         raise bad("an integer")
     if hint is float:
         if isinstance(value, _RawValue):
-            try:
-                return float(value.text)
-            except ValueError:
-                raise bad("a number") from None
+            if not SET_NUMBER.fullmatch(value.text):
+                raise bad("a plain number (ASCII digits, a point, an exponent: 0.001 or 1e-3)")
+            return float(value.text)
         if isinstance(value, int | float) and not isinstance(value, bool):
             try:
                 return float(value)
