@@ -142,6 +142,18 @@ def test_a_missing_value_is_no_topic_alone_and_refused_inside_a_list(values: lis
         ]
 
 
+def test_pandas_missing_value_is_no_topic_as_nan_is() -> None:
+    # pandas' string and nullable integer columns hold pd.NA where others hold NaN; it was
+    # refused as "a value of type NAType".
+    import pandas as pd
+
+    strings = pd.Series(["a", pd.NA, "b"], dtype="string")
+    assert as_targets(strings, 3).label_sets == [("a",), (), ("b",)]
+    assert as_targets(pd.Series([1, pd.NA], dtype="Int64"), 2).label_sets == [("1",), ()]
+    with pytest.raises(InputError, match=r"^y: topic set #1 holds a missing value \(<NA>\)"):
+        as_targets([["a", pd.NA]], 1)
+
+
 @pytest.mark.parametrize("value", [0.31, float("inf"), -float("inf"), np.float32(2.5)])
 def test_a_fractional_topic_is_refused_as_a_measurement(value: object) -> None:
     # Before: each fraction became a topic of its own ('0.31'), as many as documents.

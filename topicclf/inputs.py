@@ -182,11 +182,20 @@ def _rows(y: Any) -> Iterator[Any]:
 _BYTES = (bytes, bytearray, memoryview)
 
 
+def _is_pandas_na(value: Any) -> bool:
+    """Whether `value` is pandas' missing value `pd.NA` (nullable and string columns hold it
+    where NaN would be), known by its type so that pandas need not be imported."""
+    kind = type(value)
+    return kind.__name__ == "NAType" and kind.__module__.startswith("pandas")
+
+
 def _is_scalar(value: Any) -> bool:
     """Whether `value` stands alone (one topic, not a list of them): the shape of `y`;
     topic_name decides whether it is a topic."""
-    return value is None or (
-        isinstance(value, str | int | float | np.generic) and not isinstance(value, bool)
+    return (
+        value is None
+        or _is_pandas_na(value)
+        or (isinstance(value, str | int | float | np.generic) and not isinstance(value, bool))
     )
 
 
@@ -194,9 +203,13 @@ def _is_topic_kind(value: Any) -> bool:
     """Whether `value` is of a kind that names a topic: a str, an integer or a float (numpy's
     too; a float is then checked for being whole), or None. Not bool, bytes, complex numbers,
     dates or durations (np.timedelta64 is a numpy integer), whose str() is no name."""
-    return value is None or (
-        isinstance(value, str | int | float | np.integer | np.floating)
-        and not isinstance(value, bool | np.timedelta64)
+    return (
+        value is None
+        or _is_pandas_na(value)
+        or (
+            isinstance(value, str | int | float | np.integer | np.floating)
+            and not isinstance(value, bool | np.timedelta64)
+        )
     )
 
 
@@ -212,16 +225,16 @@ _MAX_TOPIC_BITS = int(MAX_TOPIC_CHARS * 3.33) + 1
 def topic_name(value: Any, where: str = "y") -> str | None:
     """The one rule for a topic name given in `y`: a str as it is, an integer, or a float
     with an integer value, as the integer's `str()` (pandas turns [1, 2, None] into 1.0,
-    2.0, NaN), None or NaN (a missing value) as None. A fraction or infinity is refused:
-    such a `y` is a measurement, not topics; so is a name over MAX_TOPIC_CHARS, as in every
-    corpus reader (`where` names its place). Any other kind (bytes, complex, datetime64,
+    2.0, NaN), None, NaN or pandas' pd.NA (a missing value) as None. A fraction or infinity
+    is refused: such a `y` is a measurement, not topics; so is a name over MAX_TOPIC_CHARS,
+    as in every corpus reader (`where` names its place). Any other kind (bytes, complex, datetime64,
     NaT, a list) is refused: its str() is no name."""
     if not _is_topic_kind(value):
         hint = "; decode it first (bytes.decode)" if isinstance(value, _BYTES) else ""
         raise InputError(
             f"{where} holds a value of type {type(value).__name__}; topics are names{hint}"
         )
-    if value is None:
+    if value is None or _is_pandas_na(value):
         return None
     if isinstance(value, float | np.floating):
         if np.isnan(value):
