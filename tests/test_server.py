@@ -1688,6 +1688,57 @@ def test_the_answer_budget_is_checked_at_an_answers_first_byte(
         assert len(body["body"]) == size
 
 
+def test_answers_being_built_count_against_the_unsent_budget() -> None:
+    # Before: an answer counted only once written, so answers let through at the same moment
+    # (built side by side in the thread pool) passed the budget together: 40 slow clients
+    # held 1.05 GB at the peak under a 512 MiB budget.
+    from topicclf.server.http import ANSWER_ROOM, UNSENT_KEY, HttpGuard
+
+    size = 70_000  # above the 64 KiB that always pass; two exceed the budget of 100,000
+    gate = asyncio.Event()
+    outcomes: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        room = ANSWER_ROOM.get()
+        assert room is not None
+        try:
+            room(size)
+        except ApiError as error:
+            outcomes.append(f"refused {error.status}")
+            return
+        outcomes.append("building")
+        await gate.wait()  # being built: in no transport's buffer yet
+        headers = [(b"content-length", str(size).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"a" * size})
+
+    async def run() -> HttpGuard:
+        guard = HttpGuard(app, max_body=1000, timeout_body=1, max_unsent=100_000)
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            pass
+
+        def one() -> Any:
+            scope = {"type": "http", "method": "GET", "path": "/x", "headers": []}
+            scope[UNSENT_KEY] = lambda: 0  # nothing written: the answers are being built
+            return guard(scope, receive, send)
+
+        first, second = asyncio.create_task(one()), asyncio.create_task(one())
+        await asyncio.sleep(0.01)
+        gate.set()
+        await asyncio.gather(first, second)
+        await one()  # written and gone: room again
+        return guard
+
+    guard = asyncio.run(run())
+    assert outcomes == ["building", "refused 503", "building"]
+    assert guard.reserved == 0
+
+
 def test_the_body_budget_is_given_back_however_a_request_ends() -> None:
     from topicclf.server.http import HttpGuard
 
@@ -2436,11 +2487,15 @@ def test_pipelined_requests_wait_in_the_socket_not_in_the_server(served: ServedM
     # Before: each read of pipelined requests (up to 256 KiB) was parsed and queued at once,
     # about 2.6 KB a request, and reading resumed after every answer: 600,000 GET /health in
     # 19.8 MB grew a server to 1.6 GB. Now at most a few hundred wait in the server; the rest
-    # stay unread in the socket until answers make room, and every one is answered in order.
-    count = 12_000  # queued at once, about 30 MB
+    # stay unread in the socket until answers make room, and every one is answered in order,
+    # none taken for a late head (the headers timeout here is 1 s) while it waited its turn.
+    count = 20_000  # 660 KB: queued at once, about 50 MB
     one = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
     with serve_in_thread({"model": served}, _options(timeout_idle=30.0)) as address:
-        sock = socket.create_connection(address, timeout=30)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # answers back up soon
+        sock.settimeout(30)
+        sock.connect(address)
         sender = threading.Thread(target=sock.sendall, args=(one * count,), daemon=True)
         before = peak = _rss_mb()
         sender.start()
@@ -2449,15 +2504,39 @@ def test_pipelined_requests_wait_in_the_socket_not_in_the_server(served: ServedM
             peak = max(peak, _rss_mb())
             time.sleep(0.05)
         assert request(address, "GET", "/health")[0] == 200  # other connections are answered
-        status, answers, tail = b"HTTP/1.1 200 OK\r\n", 0, b""
+        status, answers, tail, others = b"HTTP/1.1 200 OK\r\n", 0, b"", 0
         while answers < count and (chunk := sock.recv(1 << 16)):
             answers += (tail + chunk).count(status)
+            others += (tail + chunk).count(b"HTTP/1.1 4")
             tail = chunk[-(len(status) - 1) :]  # a status split between two reads
             peak = max(peak, _rss_mb())
         sender.join(timeout=30)
         sock.close()
-    assert answers == count
-    assert peak - before < 12, f"memory grew by {peak - before:.0f} MB for {count} requests"
+    assert (answers, others) == (count, 0)
+    assert peak - before < 15, f"memory grew by {peak - before:.0f} MB for {count} requests"
+
+
+def test_a_client_gone_with_pipelined_requests_unanswered_is_no_server_failure(
+    served: ServedModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    # uvicorn told only the newest request that its client left; the one being answered
+    # wrote to the closed connection: "internal error answering GET /openapi.json" and a
+    # 55-line traceback for every such client.
+    with (
+        serve_in_thread({"model": served}, _options()) as address,
+        caplog.at_level(logging.ERROR),
+    ):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(address)
+        sock.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * 200)
+        time.sleep(3 * TIMEOUT)  # reads nothing: cut after the idle timeout
+        with pytest.raises(ConnectionResetError):
+            while sock.recv(1 << 16):
+                pass
+        sock.close()
+        assert request(address, "GET", "/health")[0] == 200
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_a_half_closed_client_gets_every_pipelined_request_answered(server: Address) -> None:

@@ -137,10 +137,11 @@ SERVE_ANSWER_ALWAYS = 64 * 1024
 SERVE_MAX_HEADERS = 64 * 1024  # bytes of one request's head: request line and all headers
 # Requests read whole that wait, on one connection, behind the one being answered (HTTP/1.1
 # pipelining): past this many the server stops reading that connection until answers make room.
-# Bytes read are parsed a piece at a time, so at most one piece's requests more are queued (a
-# queued request costs about 2.6 KB; 600,000 tiny ones in 19.8 MB grew a server to 1.6 GB).
+# Bytes read are parsed a piece at a time (a body of known length at once), so at most one
+# piece's requests more are queued (a queued request costs about 2.6 KB; 600,000 tiny ones in
+# 19.8 MB grew a server to 1.6 GB).
 SERVE_PIPELINE_DEPTH = 16
-SERVE_PIPELINE_PIECE = 16 * 1024
+SERVE_PIPELINE_PIECE = 4 * 1024
 SERVE_MAX_DOCUMENTS = 10_000  # documents in one request
 # (document, topic) pairs one answer may hold (10,000 documents x 10 topics, about 2.4 MB):
 # 3,000 two-letter texts with "threshold": 0 to a 2,000-topic model asked for a 142 MB answer

@@ -126,8 +126,9 @@ def serve(
         integer_option(
             *SERVE_MAX_UNSENT_TOTAL_RANGE,
             metavar="BYTES",
-            help="Answers one server process holds unsent at once (written but not yet taken "
-            "by the kernel: slow readers), summed over its connections, in bytes (default: "
+            help="Answers one server process holds unsent at once (being built, or written "
+            "but not yet taken by the kernel: slow readers), summed over its connections, in "
+            "bytes (default: "
             "512 MiB, or --max-answer if larger; at least --max-answer). An answer that would "
             "take it past this gets 503 with Retry-After instead, before it is built; "
             "answers up to 64 KiB always pass. A client that reads nothing of its answer for "

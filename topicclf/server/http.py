@@ -289,6 +289,10 @@ class HttpGuard:
         self.timeout_body = timeout_body
         self.budget = BodyBudget(body_budget(max_body, max_body_total))
         self.max_unsent = max_unsent
+        # Bytes of answers let through by room() and not yet written: being built (in the
+        # thread pool, several at once) they are in no transport's buffer yet, and were not
+        # counted, so answers checked at the same moment could pass the budget together.
+        self.reserved = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -297,6 +301,12 @@ class HttpGuard:
         if scope["method"] == "HEAD":  # HTTP wants HEAD wherever GET is answered
             scope = {**scope, "method": "GET"}  # a copy: uvicorn's own still says HEAD
         started = refused = False
+        mine = 0  # this answer's bytes in self.reserved
+
+        def release() -> None:
+            nonlocal mine
+            self.reserved -= mine
+            mine = 0
 
         async def tracking_send(message: Message) -> None:
             nonlocal started, refused
@@ -305,18 +315,26 @@ class HttpGuard:
             if message["type"] == "http.response.start" and not started:
                 started = True
                 size = _content_length(message)
-                if size is not None and not self._answer_fits(scope, size):
+                if size is not None and not self._answer_fits(scope, size, mine):
                     refused = True
+                    release()
                     retry = [(b"retry-after", str(SERVE_RETRY_SECONDS).encode())]
                     full = self._unsent_full()
                     await _send_error(send, scope["path"], 503, full, close=False, extra=retry)
                     return
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                release()  # written: the transport's buffer counts what the kernel has not taken
 
         def room(size: int) -> None:
-            if not self._answer_fits(scope, size):
+            nonlocal mine
+            if not self._answer_fits(scope, size, mine):
                 retry = {"Retry-After": str(SERVE_RETRY_SECONDS)}
                 raise ApiError(503, self._unsent_full(), retry)
+            if scope.get(UNSENT_KEY) is not None and size > SERVE_ANSWER_ALWAYS:
+                release()
+                self.reserved += size
+                mine = size
 
         claim = BodyClaim(self.budget)
         token = ANSWER_ROOM.set(room)
@@ -333,18 +351,20 @@ class HttpGuard:
             # Held until the app is done with the body; given back however the request
             # ended (answered, refused, timed out, the client gone, a failure, cancelled).
             claim.release()
+            release()
             ANSWER_ROOM.reset(token)
 
-    def _answer_fits(self, scope: Scope, size: int) -> bool:
+    def _answer_fits(self, scope: Scope, size: int, mine: int = 0) -> bool:
         """Whether an answer of `size` bytes may be sent: the bytes of answers the server's
-        connections hold unsent (written, not yet taken by the kernel) plus `size` stay within
-        `max_unsent`. Checked before an answer's first byte, so none is ever cut once begun;
-        an answer of at most SERVE_ANSWER_ALWAYS bytes, or one sent when nothing else waits,
-        always passes."""
+        connections hold unsent (written, not yet taken by the kernel), those of other
+        answers let through and not yet written (all but `mine`, this answer's own), plus
+        `size` stay within `max_unsent`. Checked before an answer is built and before its
+        first byte, so none is ever cut once begun; an answer of at most SERVE_ANSWER_ALWAYS
+        bytes, or one sent when nothing else waits, always passes."""
         unsent = scope.get(UNSENT_KEY)
         if unsent is None or size <= SERVE_ANSWER_ALWAYS:
             return True
-        held = unsent()
+        held = unsent() + self.reserved - mine
         return held == 0 or held + size <= self.max_unsent
 
     def _unsent_full(self) -> str:
@@ -554,6 +574,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.held_paused = False
         self.eof_held = False
         self.feeding = False
+        # Requests whose heads were read and which are not answered yet, oldest first: when
+        # the connection is lost each is told so (uvicorn tells only the newest, and the one
+        # being answered, older, then wrote to the closed transport: an "internal error").
+        self.unanswered: deque[RequestResponseCycle] = deque()
+        # Bytes of the newest request's body still to come, by its Content-Length (0 when
+        # none is coming or its length is not known: chunked).
+        self.body_left = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the idle timer: the first byte must come as on a kept-alive connection."""
@@ -590,14 +617,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             while self._holding():
                 if self.head_refused or self.input_over or self.transport.is_closing():
                     break  # the rest is dropped, as data_received would drop it
-                # A head begun is parsed to its end (at most max_headers bytes): its deadline
-                # runs from its first byte, and the client sent the rest in time.
-                in_head = self.in_message and self.head_bytes is not None
-                if len(self.pipeline) >= SERVE_PIPELINE_DEPTH and not in_head:
+                if len(self.pipeline) >= SERVE_PIPELINE_DEPTH:
                     self.held_paused = True
                     self.flow.pause_reading()
                     return
-                piece = self.held[self.held_at : self.held_at + SERVE_PIPELINE_PIECE]
+                # The rest of a body of known length at once (a large body in small pieces
+                # is copied over and over); else a small piece, as pipelined heads are small.
+                size = self.body_left if self.body_left else SERVE_PIPELINE_PIECE
+                piece = self.held[self.held_at : self.held_at + size]
                 self.held_at += len(piece)
                 self._feed(piece)
         finally:
@@ -670,6 +697,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_body(self, body: bytes) -> None:
         """Part of the body (dropped by uvicorn once the request is answered)."""
         self.chunk_without_data = False
+        self.body_left = max(0, self.body_left - len(body))
         super().on_body(body)
 
     def on_headers_complete(self) -> None:
@@ -685,7 +713,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.body_deadline = self.loop.time() + self.timeout_body
         self.scope[UNSENT_KEY] = self._unsent_answers  # type: ignore[literal-required]
         super().on_headers_complete()
+        length = next((value for name, value in self.headers if name == b"content-length"), b"")
+        self.body_left = int(length) if length.isdigit() and len(length) < 19 else 0
         if self.cycle is not None:
+            self.unanswered.append(self.cycle)
             self.cycle.transport = _CycleTransport(self)  # type: ignore[assignment]
             if self.parser.should_upgrade():
                 # Another upgrade (h2c): ignored, as HTTP allows, and the request answered;
@@ -702,6 +733,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         deadline. A connection closing with its answer not all sent waits for the client to
         read it."""
         super().on_response_complete()
+        while self.unanswered and self.unanswered[0].response_complete:
+            self.unanswered.popleft()
         if self.input_over and self.cycle.response_complete and not self.transport.is_closing():
             # The last request read whole is answered: only now, after it in order, the
             # error of what followed it, if any, and the close.
@@ -741,6 +774,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.whole_cycle = self.cycle
         self.in_message = False
         self.head_bytes = 0
+        self.body_left = 0
         self.url = b""  # an error before the next request's target must not take this path
         if self.discard_timer is not None:
             self.discard_timer.cancel()
@@ -812,6 +846,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if timer is not None:
                 timer.cancel()
         self.held, self.held_at = b"", 0
+        for cycle in self.unanswered:
+            if not cycle.response_complete:
+                cycle.disconnected = True
+                cycle.message_event.set()
+        self.unanswered.clear()
         super().connection_lost(exc)
 
     def _unsent_answers(self) -> int:
@@ -929,6 +968,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _headers_too_slow(self) -> None:
         self.headers_timer = None
         if self.transport.is_closing():
+            return
+        if self._holding():
+            # The rest of the head may be among the bytes read and waiting for room in the
+            # queue of pipelined requests: the client sent them in time. Once they are all
+            # parsed (nothing held), a head still short is late.
+            self.headers_timer = self.loop.call_later(self.timeout_headers, self._headers_too_slow)
             return
         late = f"the request headers did not arrive within {self.timeout_headers:g} s"
         error = self._error_bytes(408, late)
