@@ -357,3 +357,39 @@ def test_an_answer_over_max_pairs_is_a_413_problem(model: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        # pydantic's lax parsing read these as other numbers: limit=0_2 gave 2 results
+        ("limit", "0_2", "a plain whole number (ASCII digits), e.g. 10"),
+        ("limit", "+5", "a plain whole number"),
+        ("limit", " 5 ", "a plain whole number"),
+        ("limit", "5.0", "a plain whole number"),
+        ("limit", "\u0663", "a plain whole number"),  # an Arabic-Indic 3
+        ("threshold", "1_0e-1", "a plain decimal number (ASCII digits and a point), e.g. 0.5"),
+        ("threshold", " .5", "a plain decimal number"),
+        ("threshold", "0x1p-3", "a plain decimal number"),
+    ],
+)
+def test_limit_and_threshold_are_plain_numbers(
+    api: str, field: str, value: str, expected: str
+) -> None:
+    detail = f"{field}: {value!r} is not {expected}"
+    form = requests.post(api + "projects/tiny/suggest", data={"text": "a", field: value}, timeout=30)
+    assert form.status_code == 400 and form.json()["detail"].startswith(detail)
+    batch = requests.post(
+        api + "projects/tiny/suggest-batch",
+        params={field: value},
+        json={"documents": [{"text": "a"}]},
+        timeout=30,
+    )
+    assert batch.status_code == 400 and batch.json()["detail"].startswith(detail)
+
+
+@pytest.mark.parametrize(("field", "value"), [("limit", "007"), ("threshold", "1e-05")])
+def test_numbers_as_clients_write_them_are_taken(api: str, field: str, value: str) -> None:
+    # Python's str(0.00001) is '1e-05': an exponent stays.
+    form = requests.post(api + "projects/tiny/suggest", data={"text": "a", field: value}, timeout=30)
+    assert form.status_code == 200

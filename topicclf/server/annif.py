@@ -9,12 +9,13 @@ is the decision rule `Rule(threshold, top_k=limit)`, the same topics as
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from topicclf import __version__
 from topicclf.config import (
@@ -43,11 +44,41 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     }
     for status, description in (("4XX", "A refused request (RFC 7807)"), (500, "Server failure"))
 }
-LimitQuery = Annotated[int, Query(ge=0, description="Maximum number of results.")]
+# limit and threshold as text (a query parameter or form field) are plain numbers, as every
+# number topicclf reads from a person: pydantic's lax parsing read `limit=0_2` as 2, `+5`,
+# ` 5 ` and `5.0` as 5, and `threshold=1_0e-1` as 1.0. A threshold may have an exponent, as
+# clients write small floats (Python's str(0.00001) is '1e-05').
+# A minus sign passes, for the range check to name what is wrong with it.
+_PLAIN_LIMIT = re.compile(r"-?[0-9]+")
+_PLAIN_THRESHOLD = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_NOT_FINITE = re.compile(r"[+-]?(nan|inf|infinity)", re.IGNORECASE)
+
+
+def _plain(pattern: re.Pattern[str], expected: str, decimal: bool = False) -> BeforeValidator:
+    """A check that a number given as text is written plainly (`pattern`), else "is not
+    `expected`"; a decimal's nan and inf are called not finite."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not pattern.fullmatch(value):
+            if decimal and _NOT_FINITE.fullmatch(value):
+                raise ValueError("Input should be a finite number")  # pydantic's own words
+            raise ValueError(f"{shown(value)} is not {expected}")
+        return value
+
+    return BeforeValidator(check)
+
+
+_PLAIN_WHOLE = _plain(_PLAIN_LIMIT, "a plain whole number (ASCII digits), e.g. 10")
+_PLAIN_SCORE = _plain(
+    _PLAIN_THRESHOLD, "a plain decimal number (ASCII digits and a point), e.g. 0.5", decimal=True
+)
+LimitQuery = Annotated[int, _PLAIN_WHOLE, Query(ge=0, description="Maximum number of results.")]
 # NaN passed the bounds' parsing and was refused as "less than or equal to 1"; the form's
 # "a finite number" is what is wrong.
 ThresholdQuery = Annotated[
-    float, Query(ge=0.0, le=1.0, allow_inf_nan=False, description="Minimum score.")
+    float,
+    _PLAIN_SCORE,
+    Query(ge=0.0, le=1.0, allow_inf_nan=False, description="Minimum score."),
 ]
 LanguageQuery = Annotated[str | None, Query(description="Language of subject labels.")]
 
@@ -132,8 +163,12 @@ class SuggestForm(BaseModel):
 
     model_config = ConfigDict(allow_inf_nan=False)  # lax: form values are strings
     text: str = Field(description="Input text.")
-    limit: int = Field(SERVE_ANNIF_LIMIT, ge=0, description="Maximum number of results.")
-    threshold: float = Field(0.0, ge=0.0, le=1.0, description="Minimum score.")
+    limit: Annotated[int, _PLAIN_WHOLE] = Field(
+        SERVE_ANNIF_LIMIT, ge=0, description="Maximum number of results."
+    )
+    threshold: Annotated[float, _PLAIN_SCORE] = Field(
+        0.0, ge=0.0, le=1.0, description="Minimum score."
+    )
     language: str | None = Field(None, description="Language of subject labels.")
 
 
