@@ -377,7 +377,8 @@ def test_limit_and_threshold_are_plain_numbers(
     api: str, field: str, value: str, expected: str
 ) -> None:
     detail = f"{field}: {value!r} is not {expected}"
-    form = requests.post(api + "projects/tiny/suggest", data={"text": "a", field: value}, timeout=30)
+    suggest = api + "projects/tiny/suggest"
+    form = requests.post(suggest, data={"text": "a", field: value}, timeout=30)
     assert form.status_code == 400 and form.json()["detail"].startswith(detail)
     batch = requests.post(
         api + "projects/tiny/suggest-batch",
@@ -391,5 +392,6 @@ def test_limit_and_threshold_are_plain_numbers(
 @pytest.mark.parametrize(("field", "value"), [("limit", "007"), ("threshold", "1e-05")])
 def test_numbers_as_clients_write_them_are_taken(api: str, field: str, value: str) -> None:
     # Python's str(0.00001) is '1e-05': an exponent stays.
-    form = requests.post(api + "projects/tiny/suggest", data={"text": "a", field: value}, timeout=30)
+    suggest = api + "projects/tiny/suggest"
+    form = requests.post(suggest, data={"text": "a", field: value}, timeout=30)
     assert form.status_code == 200
