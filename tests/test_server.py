@@ -1798,6 +1798,7 @@ def test_the_body_budget_is_given_back_however_a_request_ends() -> None:
         (415, "Unsupported Media Type"),  # before: "Error"
         (431, "Request Header Fields Too Large"),
         (500, "Internal Server Error"),
+        (501, "Not Implemented"),
         (503, "Service Unavailable"),
         (418, "I'm a Teapot"),  # one the server never sends: its name still, not "Error"
     ],
@@ -1850,6 +1851,29 @@ def test_a_compressed_body_is_refused_for_what_it_is(server: Address) -> None:
     assert answer.getheader("content-type") == "application/problem+json"
     assert json.loads(answer.read())["title"] == "Unsupported Media Type"
     conn.close()
+
+
+def test_a_transfer_coding_other_than_chunked_is_refused(server: Address) -> None:
+    # The parser undoes only chunked: "gzip, chunked" read a gzipped body as if plain (400
+    # "not valid JSON"), and a plain body so labelled was tagged.
+    import gzip
+
+    message = (
+        "Transfer-Encoding gzip is not supported; send the body uncompressed (chunked is fine)"
+    )
+    for body in (gzip.compress(b'{"text": "rain"}'), b'{"text": "rain"}'):
+        conn = http.client.HTTPConnection(*server, timeout=10)
+        conn.putrequest("POST", "/tag")
+        conn.putheader("Transfer-Encoding", "gzip, chunked")
+        conn.endheaders()
+        conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+        answer = conn.getresponse()
+        assert answer.status == 501 and json.loads(answer.read()) == {"error": message}
+        # The body was dropped unread; the connection serves the next request.
+        conn.request("POST", "/tag", body=b'{"text": "rain"}')
+        answer = conn.getresponse()
+        assert answer.status == 200 and json.loads(answer.read())["results"][0]["id"] == "0"
+        conn.close()
 
 
 WEBSOCKET = (

@@ -387,6 +387,16 @@ class HttpGuard:
             unsupported = f"Content-Encoding {coding} is not supported; send the body uncompressed"
             await _send_error(send, path, 415, unsupported, close=False)
             return None
+        transfer = _transfer_coding(scope["headers"])
+        if transfer is not None:
+            # HTTP's answer to a transfer coding a server does not know (RFC 9112, 6.1): the
+            # parser undoes only chunked, and a gzipped body was read as if plain.
+            unknown = (
+                f"Transfer-Encoding {transfer} is not supported; send the body uncompressed "
+                "(chunked is fine)"
+            )
+            await _send_error(send, path, 501, unknown, close=False)
+            return None
         too_large = f"the body is larger than {self.max_body} bytes (--max-body)"
         # Not closed at once after a 413: a client still sending would get a reset instead of
         # the answer. The protocol discards the rest, within the body deadline.
@@ -447,6 +457,17 @@ def _body_coding(headers: list[tuple[bytes, bytes]]) -> str | None:
             has_body = has_body or value.strip(b"0") != b""
     coded = [c for c in codings if c and c.lower() != "identity"]
     return ", ".join(coded)[:100] if coded and has_body else None
+
+
+def _transfer_coding(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """A request's transfer codings other than chunked (as given, at most 100 characters),
+    or None when there are none."""
+    codings: list[str] = []
+    for name, value in headers:
+        if name == b"transfer-encoding":
+            codings += [c.strip() for c in value.decode("latin-1").split(",")]
+    other = [c for c in codings if c and c.lower() != "chunked"]
+    return ", ".join(other)[:100] if other else None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
