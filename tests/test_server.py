@@ -2573,3 +2573,55 @@ def test_a_half_closed_client_gets_every_pipelined_request_answered(server: Addr
     assert len(statuses) == 2_501 and set(statuses) == {b"200"}
     answers = reply.split(b"HTTP/1.1 ")[1:]
     assert [i for i, answer in enumerate(answers) if b'"results"' in answer] == [2_000]
+
+
+def test_a_request_answered_while_a_newer_body_arrives_leaves_no_timer(
+    served: ServedModel,
+) -> None:
+    # Each answer given while the newest request's body was still arriving armed a discard
+    # timer (meant for a body refused with 413) that nothing cancelled: it closed the
+    # connection --timeout-body later, in the middle of a request sent whole.
+    get = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    body = b'{"text": "rain"}'
+    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    with serve_in_thread({"model": served}, _options(timeout_body=2.0, timeout_idle=10.0)) as addr:
+        sock = socket.create_connection(addr, timeout=10)
+        started = time.monotonic()
+        sock.sendall(get * 2 + head)
+        time.sleep(0.5)  # the two GETs are answered meanwhile
+        sock.sendall(body)
+        reply = b""
+        while len(_statuses(reply)) < 3:
+            reply += sock.recv(1 << 16)
+        time.sleep(max(0.0, 2.5 - (time.monotonic() - started)))  # past the body's deadline
+        sock.sendall(get)
+        later = sock.recv(1 << 16)  # before: b"", the connection closed
+        sock.close()
+    assert _statuses(reply) == [b"200"] * 3 and _statuses(later) == [b"200"]
+
+
+def test_bodies_of_pipelined_requests_waiting_their_turn_are_bounded(served: ServedModel) -> None:
+    # They are in no body budget until their request runs: 200 connections each pipelining
+    # 16 bodies of 60 KB held 200 MB past a 10 MiB --max-body-total. Now reading stops once
+    # the waiting bodies reach 64 KiB; every request is still answered, in order.
+    import gc
+
+    from topicclf.server.http import GuardedHttpToolsProtocol
+
+    big, options = _big_answer_request()  # its answer fills the socket: the others wait
+    text = "rain " * 12_000
+    post = _tag_post(json.dumps({"text": text}).encode())
+    with serve_in_thread({"model": served}, options) as address:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(60)
+        sock.connect(address)
+        sender = threading.Thread(target=sock.sendall, args=(big + post * 16,), daemon=True)
+        sender.start()
+        time.sleep(3)  # the big answer is being written; the POSTs wait
+        protocols = [p for p in gc.get_objects() if isinstance(p, GuardedHttpToolsProtocol)]
+        waiting = max(sum(len(c.body) for c, _ in p.pipeline) for p in protocols)
+        reply = _read_all(sock)
+        sender.join(timeout=30)
+    assert waiting <= 2 * 64 * 1024, f"{waiting:,} bytes of bodies wait in the server"
+    assert _statuses(reply) == [b"200"] * 17

@@ -90,8 +90,9 @@ def serve(
             help="Request bodies one server process holds in memory at once, summed over its "
             "connections, in bytes (default: 256 MiB, or --max-body if larger; at least "
             "--max-body). A body that would take it past this gets 503 with Retry-After and "
-            "is dropped; bodies up to 64 KiB always pass, so bodies take at most this plus "
-            "64 KiB per open connection, per worker.",
+            "is dropped; bodies up to 64 KiB always pass, and pipelined requests waiting "
+            "their turn hold at most about 128 KiB of bodies, so bodies take at most this "
+            "plus about 192 KiB per open connection, per worker.",
             show_default=False,
             rich_help_panel=SERVE_PANEL,
         ),

@@ -625,9 +625,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         return self.held_at < len(self.held)
 
     def _feed_held(self) -> None:
-        """Give the held bytes to the parser a piece (SERVE_PIPELINE_PIECE) at a time while
-        fewer than SERVE_PIPELINE_DEPTH requests read whole wait behind the one being
-        answered; with more, pause reading until answers make room (on_response_complete).
+        """Give the held bytes to the parser a piece (SERVE_PIPELINE_PIECE, or up to
+        SERVE_BODY_ALWAYS of a body) at a time while fewer than SERVE_PIPELINE_DEPTH requests
+        wait behind the one being answered and their bodies are under SERVE_BODY_ALWAYS
+        bytes; past either, pause reading until answers make room (on_response_complete).
         One read (up to 256 KiB) was parsed at once, queueing thousands of tiny requests of
         about 2.6 KB each, and uvicorn resumed reading after every answer: 600,000 requests
         in 19.8 MB grew a server to 1.6 GB, and held up other connections' answers for 2 s."""
@@ -638,13 +639,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             while self._holding():
                 if self.head_refused or self.input_over or self.transport.is_closing():
                     break  # the rest is dropped, as data_received would drop it
-                if len(self.pipeline) >= SERVE_PIPELINE_DEPTH:
+                if len(self.pipeline) >= SERVE_PIPELINE_DEPTH or self._queued_body() >= (
+                    SERVE_BODY_ALWAYS
+                ):
                     self.held_paused = True
                     self.flow.pause_reading()
                     return
                 # The rest of a body of known length at once (a large body in small pieces
                 # is copied over and over); else a small piece, as pipelined heads are small.
-                size = self.body_left if self.body_left else SERVE_PIPELINE_PIECE
+                size = min(self.body_left, SERVE_BODY_ALWAYS) or SERVE_PIPELINE_PIECE
                 piece = self.held[self.held_at : self.held_at + size]
                 self.held_at += len(piece)
                 self._feed(piece)
@@ -658,6 +661,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.eof_held = False
             if not self.transport.is_closing() and not self._input_ended():
                 self.transport.close()
+
+    def _queued_body(self) -> int:
+        """Bytes of the bodies of requests waiting behind the one being answered: held by
+        uvicorn until each runs, they are in no body budget (HttpGuard counts a body as its
+        request reads it), so reading stops at SERVE_BODY_ALWAYS of them. 200 connections
+        each pipelining 16 bodies of 60 KB held 200 MB past a 10 MiB --max-body-total."""
+        return sum(len(cycle.body) for cycle, _ in self.pipeline)
 
     def _feed(self, data: bytes) -> None:
         """Feed the parser, never more of a head than `max_headers` bytes."""
@@ -765,8 +775,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if self.transport.get_write_buffer_size():
                 self._watch_writes()
             return
-        if self.cycle.more_body:
+        if self.cycle.response_complete and self.cycle.more_body:
+            # The newest request was answered (a 413) before its body was all in: its rest is
+            # dropped until its deadline. Only the newest: an older request answered while
+            # the newest one's body still arrives armed a timer that, never cancelled, closed
+            # the connection later in the middle of another request.
             self._unset_keepalive_if_required()
+            if self.discard_timer is not None:
+                self.discard_timer.cancel()
             left = max(0.0, self.body_deadline - self.loop.time())
             self.discard_timer = self.loop.call_later(left, self.transport.close)
         self._feed_held()  # the queue has room for more of the bytes read ahead
