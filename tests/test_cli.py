@@ -866,6 +866,27 @@ def test_evaluate_html_and_report_compare(
     assert f"error: {big}: not a JSON report (an integer of more than 4,300 digits)" in err
 
 
+def test_report_compare_refuses_an_old_report_whose_counts_no_float_holds(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A report of figures version 1 is recounted from its counts as floats: a 400-digit
+    # unknown-topic count was "internal error: OverflowError", exit 1.
+    row = {"topic": "a", "f1": 0.5, "support": 2, "predicted": 2, "tp": 1, "fp": 1, "fn": 1}
+    report = {"schema_version": 1, "figures_version": 1, "n_documents": 4, "per_topic": [row]}
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(report))
+    b.write_text(json.dumps(report | {"unknown_topics": {"ghost": 10**400}}))
+    code, out, err = cli(capsys, "report", "compare", str(a), str(b))
+    assert (code, out) == (1, "")
+    assert err == (
+        f"error: {b}: field 'unknown_topics.ghost' must be a count, a whole number from 0 to "
+        "9,007,199,254,740,992 (2**53); is it a topicclf report?\n"
+    )
+    b.write_text(json.dumps(report | {"unknown_topics": {"ghost": 2**53}}))
+    code, out, _ = cli(capsys, "report", "compare", str(a), str(b))
+    assert code == 0 and "B left its 1 unknown topic(s) out of its figures" in out
+
+
 @pytest.mark.parametrize(
     "args",
     [
