@@ -621,6 +621,11 @@ def _both_refuse(model: Path, match: str) -> None:
         ("corpus", "tiny.jsonl", "an object"),
         ("training", [], "an object"),
         ("training.blend", 0.5, "an object"),
+        # Read by `info` alone: a 20 MB string here was a 20 MB line of `info --json`.
+        ("training.char_ngrams", "3-5", "null or a list of non-negative integers"),
+        ("training.char_ngrams", [3, "5"], "null or a list of non-negative integers"),
+        ("training.blend.linear_weight", "0.5", "a number"),
+        ("training.blend.svm_c", [1.0], "a number"),
         ("validation", None, "an object"),
         ("files", [], "an object"),
     ],

@@ -2197,6 +2197,30 @@ def test_info_json_cuts_what_a_forged_manifest_holds_by_the_million(
     assert code == 0 and len(out) < 100_000
 
 
+def test_info_json_cuts_the_lines_it_makes_from_a_forged_manifest(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    """`versions (installed)` (every recorded package) and `analyzer` (every recorded
+    language) were built whole from the manifest: 24 and 26 MB lines of `info --json`."""
+
+    def edit(manifest: dict[str, Any]) -> dict[str, Any]:
+        manifest["versions"] = {f"pkg{i:05}": "v" * 100 for i in range(30_000)}
+        languages = [{"language": "l" * 100, "stemmer": "none"}] * 5_000
+        manifest["training"]["analyzer"] = {"languages": languages}
+        return manifest
+
+    forged = _forged_copy(model_dir, tmp_path, edit, "manifest.json")
+    code, out, err = cli(capsys, "info", "--json", str(forged))
+    data = json.loads(out)
+    assert (code, err) == (0, "")
+    installed = data["versions (installed)"]
+    assert installed.startswith(f"pkg00000 {'v' * 60}... (100 characters) -> None; pkg00001 ")
+    assert installed.endswith("; and 29,980 more") and len(installed) < 2_000
+    assert data["analyzer"].endswith("... (650,025 characters)")
+    assert len(data["analyzer"]) < 200_100
+    assert len(out) < 2_000_000  # the budget of each of its fields (before: 5.3 MB)
+
+
 @pytest.mark.parametrize("created", ["x" * 100, "yesterday", 20240101])
 def test_created_at_must_be_a_timestamp(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, created: object
