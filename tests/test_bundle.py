@@ -1130,6 +1130,34 @@ def test_verify_lists_files_the_model_never_reads_up_to_the_info_budget(
     assert "more unrecorded files" not in verify_files(model)  # all of them listed again
 
 
+@pytest.mark.parametrize(
+    ("subjects", "message"),
+    [
+        (
+            {"x": {"uri": "http://x/x", "label": "X"}},
+            r"copy/vocabulary\.json: names topics the model does not have: x$",
+        ),
+        ([], r"copy/vocabulary\.json: malformed \(expected \{\"subjects\": "),
+        (
+            {"TOPIC": {"uri": "http://x/a", "label": "L" * 3000}},
+            r"copy/vocabulary\.json: topic '.+': a uri, label or notation of 3,000 characters",
+        ),
+    ],
+)
+def test_info_and_load_refuse_the_same_forged_vocabulary(
+    saved: Path, tmp_path: Path, subjects: object, message: str
+) -> None:
+    """`info` (and `info --json`) described a model whose vocabulary.json `tag`, `serve` and
+    `load` refused, with exit 0."""
+    broken = _copy(saved, tmp_path)
+    topic = json.loads((broken / "labels.json").read_text())[0]
+    if isinstance(subjects, dict) and "TOPIC" in subjects:
+        subjects = {topic: subjects["TOPIC"]}
+    (broken / "vocabulary.json").write_text(json.dumps({"subjects": subjects}))
+    _rerecord(broken, "vocabulary.json")
+    _both_refuse(broken, message)
+
+
 def test_save_and_load_keep_indicator_columns_by_one_rule(saved: Path, tmp_path: Path) -> None:
     """save read the model back with load_model, but the columns were checked only by
     TopicClassifier.load: a model with 10,001 unlearned columns was saved, then refused by

@@ -2275,6 +2275,29 @@ def test_info_refuses_the_inconsistent_model_that_tag_refuses(
         assert code == 1 and "says multilabel but thresholds.json says multiclass=True" in err
 
 
+def test_info_refuses_the_vocabulary_that_tag_refuses(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    """`info` and `info --json` said exit 0 of a model whose vocabulary.json every loader
+    refused; `info --verify` checks only that the files are the recorded ones."""
+    import hashlib
+
+    def add_vocabulary(manifest: dict[str, Any]) -> dict[str, Any]:
+        manifest["files"]["vocabulary.json"] = {"size": len(data), "sha256": digest}
+        return manifest
+
+    data = json.dumps({"subjects": {"x": {"uri": "http://x/x", "label": "X"}}}).encode()
+    digest = hashlib.sha256(data).hexdigest()
+    forged = _forged_copy(model_dir, tmp_path, add_vocabulary, "manifest.json")
+    (forged / "vocabulary.json").write_bytes(data)
+    for command in (["info"], ["info", "--json"], ["tag", "-"]):
+        code, out, err = cli(capsys, command[0], str(forged), *command[1:])
+        assert (code, out) == (1, "")
+        assert err == f"error: {forged}/vocabulary.json: names topics the model does not have: x\n"
+    code, _, _ = cli(capsys, "info", "--verify", str(forged))
+    assert code == 0
+
+
 def test_tag_pauses_the_garbage_collector_until_its_model_is_loaded(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], model_dir: Path
 ) -> None:

@@ -12,6 +12,7 @@ from topicclf.bundle import (
     check_featurizer_meta,
     check_network_files,
     check_recorded_mode,
+    load_vocabulary,
     manifest_config,
     read_labels,
     read_target,
@@ -65,6 +66,7 @@ def describe(directory: str | Path) -> dict[str, Any]:
     check_recorded_mode(directory, mode, thresholds.get("multiclass", False))
     check_network_files(files, config_read)
     read_target(directory, manifest, topics)
+    load_vocabulary(files, topics)  # subjects of topics the model lacks: `tag` refuses them
     config = manifest.get("config", {})
     net = config.get("network", {})
     try:
