@@ -255,6 +255,21 @@ BAD_INPUTS = [
         ["--set", "train.epochs"],
         r"expected section\.key=value",
     ),
+    (
+        "--set: an empty list value",  # trained a network of no hidden layer, exit 0
+        "c.jsonl",
+        _jsonl(*_SOME),
+        ["--set", "network.hidden_units="],
+        r"^error: --set: network\.hidden_units = '' is not a list of integers separated by "
+        r"single commas, e\.g\. 512,256 or \[512, 256\] \(\[\] for none\)$",
+    ),
+    (
+        "--set: a malformed list",  # read as [64]
+        "c.jsonl",
+        _jsonl(*_SOME),
+        ["--set", "network.hidden_units=((64"],
+        r"^error: --set: network\.hidden_units = '\(\(64' is not a list of integers",
+    ),
 ]
 
 
