@@ -312,7 +312,8 @@ LIST_RULE = (
 
 
 @pytest.mark.parametrize(
-    "value", ["", " ", ",", "[,,,]", "((64", "((64))", "(64", "[64)", "64,,128", "64,", "[64,]"]
+    "value",
+    ["", " ", ",", "[,,,]", "((64", "((64))", "(64", "[64)", "64,,128", "64,", "[64,,]", "(,)"],
 )
 def test_set_refuses_a_malformed_list(value: str) -> None:
     # An empty value or [,,,] trained a network of no hidden layer; ((64 was read as [64].
@@ -328,6 +329,8 @@ def test_set_refuses_a_malformed_list(value: str) -> None:
         ("(128 , 64)", (128, 64)),
         (" 8 ", (8,)),
         ("[+5]", (5,)),
+        ("(128,)", (128,)),  # a one-item tuple, as Python writes it
+        ("[256, 128, ]", (256, 128)),  # a trailing comma, as TOML allows
         ("[]", ()),
         ("( )", ()),
     ],

@@ -766,14 +766,16 @@ def _coerce(name: str, hint: Any, value: Any, source: str) -> Any:
 
 
 def _raw_list(text: str) -> list[_RawValue] | None:
-    """The items of a `--set` list (`512,256`, `[512, 256]`), or None when it is malformed.
-    Only `[]` or `()` is empty, as `[]` in a TOML file: an empty value, `[,,,]` or `((64`
-    was read as no hidden layer or as [64]."""
+    """The items of a `--set` list (`512,256`, `[512, 256]`, `(512,)`), or None when it is
+    malformed. Only `[]` or `()` is empty, as `[]` in a TOML file: an empty value, `[,,,]`
+    or `((64` was read as no hidden layer or as [64]."""
     text = text.strip()
     if text[:1] + text[-1:] in ("[]", "()"):  # one pair, as TOML's brackets or a tuple
         text = text[1:-1].strip()
         if not text:
             return []
+        # One comma may end the items, as in TOML's [512,] and Python's (512,).
+        text = text.removesuffix(",")
     elif not text:
         return None
     parts = [part.strip() for part in text.split(",")]
