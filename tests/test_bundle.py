@@ -621,6 +621,11 @@ def _both_refuse(model: Path, match: str) -> None:
         ("corpus", "tiny.jsonl", "an object"),
         ("training", [], "an object"),
         ("training.blend", 0.5, "an object"),
+        # Read by `info` alone: a 20 MB string here was a 20 MB line of `info --json`.
+        ("training.char_ngrams", "3-5", "null or a list of non-negative integers"),
+        ("training.char_ngrams", [3, "5"], "null or a list of non-negative integers"),
+        ("training.blend.linear_weight", "0.5", "a number"),
+        ("training.blend.svm_c", [1.0], "a number"),
         ("validation", None, "an object"),
         ("files", [], "an object"),
     ],
@@ -1123,6 +1128,34 @@ def test_verify_lists_files_the_model_never_reads_up_to_the_info_budget(
     (model / "extra00001").unlink()
     (model / "extra00002").unlink()
     assert "more unrecorded files" not in verify_files(model)  # all of them listed again
+
+
+@pytest.mark.parametrize(
+    ("subjects", "message"),
+    [
+        (
+            {"x": {"uri": "http://x/x", "label": "X"}},
+            r"copy/vocabulary\.json: names topics the model does not have: x$",
+        ),
+        ([], r"copy/vocabulary\.json: malformed \(expected \{\"subjects\": "),
+        (
+            {"TOPIC": {"uri": "http://x/a", "label": "L" * 3000}},
+            r"copy/vocabulary\.json: topic '.+': a uri, label or notation of 3,000 characters",
+        ),
+    ],
+)
+def test_info_and_load_refuse_the_same_forged_vocabulary(
+    saved: Path, tmp_path: Path, subjects: object, message: str
+) -> None:
+    """`info` (and `info --json`) described a model whose vocabulary.json `tag`, `serve` and
+    `load` refused, with exit 0."""
+    broken = _copy(saved, tmp_path)
+    topic = json.loads((broken / "labels.json").read_text())[0]
+    if isinstance(subjects, dict) and "TOPIC" in subjects:
+        subjects = {topic: subjects["TOPIC"]}
+    (broken / "vocabulary.json").write_text(json.dumps({"subjects": subjects}))
+    _rerecord(broken, "vocabulary.json")
+    _both_refuse(broken, message)
 
 
 def test_save_and_load_keep_indicator_columns_by_one_rule(saved: Path, tmp_path: Path) -> None:

@@ -255,6 +255,21 @@ BAD_INPUTS = [
         ["--set", "train.epochs"],
         r"expected section\.key=value",
     ),
+    (
+        "--set: an empty list value",  # trained a network of no hidden layer, exit 0
+        "c.jsonl",
+        _jsonl(*_SOME),
+        ["--set", "network.hidden_units="],
+        r"^error: --set: network\.hidden_units = '' is not a list of integers separated by "
+        r"single commas, e\.g\. 512,256 or \[512, 256\] \(\[\] for none\)$",
+    ),
+    (
+        "--set: a malformed list",  # read as [64]
+        "c.jsonl",
+        _jsonl(*_SOME),
+        ["--set", "network.hidden_units=((64"],
+        r"^error: --set: network\.hidden_units = '\(\(64' is not a list of integers",
+    ),
 ]
 
 
@@ -864,6 +879,27 @@ def test_evaluate_html_and_report_compare(
     code, out, err = cli(capsys, "report", "compare", str(a), str(big))
     assert (code, out) == (1, "") and "internal error" not in err
     assert f"error: {big}: not a JSON report (an integer of more than 4,300 digits)" in err
+
+
+def test_report_compare_refuses_an_old_report_whose_counts_no_float_holds(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A report of figures version 1 is recounted from its counts as floats: a 400-digit
+    # unknown-topic count was "internal error: OverflowError", exit 1.
+    row = {"topic": "a", "f1": 0.5, "support": 2, "predicted": 2, "tp": 1, "fp": 1, "fn": 1}
+    report = {"schema_version": 1, "figures_version": 1, "n_documents": 4, "per_topic": [row]}
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(report))
+    b.write_text(json.dumps(report | {"unknown_topics": {"ghost": 10**400}}))
+    code, out, err = cli(capsys, "report", "compare", str(a), str(b))
+    assert (code, out) == (1, "")
+    assert err == (
+        f"error: {b}: field 'unknown_topics.ghost' must be a count, a whole number from 0 to "
+        "9,007,199,254,740,992 (2**53); is it a topicclf report?\n"
+    )
+    b.write_text(json.dumps(report | {"unknown_topics": {"ghost": 2**53}}))
+    code, out, _ = cli(capsys, "report", "compare", str(a), str(b))
+    assert code == 0 and "B left its 1 unknown topic(s) out of its figures" in out
 
 
 @pytest.mark.parametrize(
@@ -2176,6 +2212,30 @@ def test_info_json_cuts_what_a_forged_manifest_holds_by_the_million(
     assert code == 0 and len(out) < 100_000
 
 
+def test_info_json_cuts_the_lines_it_makes_from_a_forged_manifest(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    """`versions (installed)` (every recorded package) and `analyzer` (every recorded
+    language) were built whole from the manifest: 24 and 26 MB lines of `info --json`."""
+
+    def edit(manifest: dict[str, Any]) -> dict[str, Any]:
+        manifest["versions"] = {f"pkg{i:05}": "v" * 100 for i in range(30_000)}
+        languages = [{"language": "l" * 100, "stemmer": "none"}] * 5_000
+        manifest["training"]["analyzer"] = {"languages": languages}
+        return manifest
+
+    forged = _forged_copy(model_dir, tmp_path, edit, "manifest.json")
+    code, out, err = cli(capsys, "info", "--json", str(forged))
+    data = json.loads(out)
+    assert (code, err) == (0, "")
+    installed = data["versions (installed)"]
+    assert installed.startswith(f"pkg00000 {'v' * 60}... (100 characters) -> None; pkg00001 ")
+    assert installed.endswith("; and 29,980 more") and len(installed) < 2_000
+    assert data["analyzer"].endswith("... (650,025 characters)")
+    assert len(data["analyzer"]) < 200_100
+    assert len(out) < 2_000_000  # the budget of each of its fields (before: 5.3 MB)
+
+
 @pytest.mark.parametrize("created", ["x" * 100, "yesterday", 20240101])
 def test_created_at_must_be_a_timestamp(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, created: object
@@ -2228,6 +2288,29 @@ def test_info_refuses_the_inconsistent_model_that_tag_refuses(
     for command in ("info", "tag"):
         code, _, err = cli(capsys, command, str(forged), *(["-"] if command == "tag" else []))
         assert code == 1 and "says multilabel but thresholds.json says multiclass=True" in err
+
+
+def test_info_refuses_the_vocabulary_that_tag_refuses(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    """`info` and `info --json` said exit 0 of a model whose vocabulary.json every loader
+    refused; `info --verify` checks only that the files are the recorded ones."""
+    import hashlib
+
+    def add_vocabulary(manifest: dict[str, Any]) -> dict[str, Any]:
+        manifest["files"]["vocabulary.json"] = {"size": len(data), "sha256": digest}
+        return manifest
+
+    data = json.dumps({"subjects": {"x": {"uri": "http://x/x", "label": "X"}}}).encode()
+    digest = hashlib.sha256(data).hexdigest()
+    forged = _forged_copy(model_dir, tmp_path, add_vocabulary, "manifest.json")
+    (forged / "vocabulary.json").write_bytes(data)
+    for command in (["info"], ["info", "--json"], ["tag", "-"]):
+        code, out, err = cli(capsys, command[0], str(forged), *command[1:])
+        assert (code, out) == (1, "")
+        assert err == f"error: {forged}/vocabulary.json: names topics the model does not have: x\n"
+    code, _, _ = cli(capsys, "info", "--verify", str(forged))
+    assert code == 0
 
 
 def test_tag_pauses_the_garbage_collector_until_its_model_is_loaded(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -60,11 +61,11 @@ def test_bad_reports(tmp_path: Path) -> None:
 HOSTILE_REPORTS = [
     (
         '{"schema_version": 1, "summary": {"micro_f1": "x"}, "per_topic": []}',
-        r"field 'summary\.micro_f1' must be a finite number",
+        r"field 'summary\.micro_f1' must be a number from 0 to 1;",
     ),
     (
         '{"schema_version": 1, "summary": {"micro_f1": NaN}, "per_topic": []}',
-        r"field 'summary\.micro_f1' must be a finite number",
+        r"field 'summary\.micro_f1' must be a number from 0 to 1;",
     ),
     (
         '{"schema_version": 1, "summary": [], "per_topic": []}',
@@ -81,30 +82,35 @@ HOSTILE_REPORTS = [
     ),
     (
         '{"schema_version": 1, "per_topic": [{"topic": "a", "f1": "x"}]}',
-        r"field 'per_topic\[0\]\.f1' must be a finite number, at least 0",
+        r"field 'per_topic\[0\]\.f1' must be a number from 0 to 1;",
     ),
     (
         '{"schema_version": 1, "per_topic": [], "unknown_topics": {"a": -1}}',
+        r"field 'unknown_topics\.a' must be a count, a whole number from 0 to "
+        r"9,007,199,254,740,992 \(2\*\*53\); is it a topicclf report\?",
+    ),
+    (
+        '{"schema_version": 1, "per_topic": [], "unknown_topics": [1]}',
         r"field 'unknown_topics' must be an object of topic names and counts",
     ),
     (
         '{"schema_version": 1, "per_topic": [], "n_documents": "9"}',
-        r"field 'n_documents' must be a whole number",
+        r"field 'n_documents' must be a count, a whole number from 0 to 9,007,199,254,740,992",
     ),
     ("[" * 100_000 + "]" * 100_000, r"not a JSON report \(nested too deeply\)"),
     # An integer of 309 to 4,300 digits: json reads it, no float holds it (was OverflowError).
     (
         '{"schema_version": 1, "per_topic": [{"topic": "a", "f1": 1' + "0" * 400 + "}]}",
-        r"field 'per_topic\[0\]\.f1' must be a finite number, at least 0",
+        r"field 'per_topic\[0\]\.f1' must be a number from 0 to 1;",
     ),
     (
         '{"schema_version": 1, "summary": {"micro_f1": 1' + "0" * 400 + '}, "per_topic": []}',
-        r"field 'summary\.micro_f1' must be a finite number",
+        r"field 'summary\.micro_f1' must be a number from 0 to 1;",
     ),
     # A row without the F1 a comparison compares (was KeyError: 'f1').
     (
         '{"schema_version": 1, "per_topic": [{"topic": "a"}]}',
-        r"field 'per_topic\[0\]\.f1' must be a finite number, at least 0",
+        r"field 'per_topic\[0\]\.f1' must be a number from 0 to 1;",
     ),
     # json's int() refuses 4,300+ digits with a plain ValueError (was an internal error).
     (
@@ -262,3 +268,59 @@ def test_an_integer_too_long_to_read_anywhere_in_a_report_is_refused(
     )
     with pytest.raises(TopicclfError, match=r"not a JSON report \(an integer of more than 4,300"):
         compare(bad, bad)  # the Python API reads reports by the same rule
+
+
+COUNT_RULE = r"a count, a whole number from 0 to 9,007,199,254,740,992 \(2\*\*53\)"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            {"unknown_topics": {"ghost": 10**400}},
+            rf"field 'unknown_topics\.ghost' must be {COUNT_RULE}; is it a topicclf report\?",
+        ),
+        ({"n_documents": 10**400}, rf"field 'n_documents' must be {COUNT_RULE}"),
+        ({"n_documents": 2**53 + 1}, rf"field 'n_documents' must be {COUNT_RULE}"),
+        ({"row": {"fp": 1.7e308}}, rf"field 'per_topic\[0\]\.fp' must be {COUNT_RULE}"),
+        ({"row": {"support": 10**400}}, rf"field 'per_topic\[0\]\.support' must be {COUNT_RULE}"),
+        ({"row": {"tp": 0.5}}, rf"field 'per_topic\[0\]\.tp' must be {COUNT_RULE}"),
+        ({"row": {"f1": 1.7e308}}, r"field 'per_topic\[0\]\.f1' must be a number from 0 to 1;"),
+        ({"summary": {"micro_f1": -1.7e308}}, r"'summary\.micro_f1' must be a number from 0 to 1;"),
+        (
+            {"unknown_topics": {"z" * 5000: -1}},
+            r"'unknown_topics\.zzz+\.\.\. \(5,000 characters\)'",
+        ),
+    ],
+)
+def test_an_old_report_whose_counts_no_float_holds_is_refused_by_name(
+    tmp_path: Path, edit: dict[str, object], message: str
+) -> None:
+    # An old report's figures are recounted from its counts as floats: a 400-digit count,
+    # or two rows of fp 1.7e308 whose sum overflows, was internal error: OverflowError.
+    old, new, _ = _old_and_new(tmp_path)
+    data = json.loads(old.read_text())
+    edit = dict(edit)
+    data["per_topic"][0].update(edit.pop("row", {}))
+    data["summary"].update(edit.pop("summary", {}))
+    data.update(edit)
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(data))
+    with pytest.raises(TopicclfError, match=message):
+        compare(new, forged)
+
+
+def test_an_old_report_of_counts_up_to_2_53_is_recounted_in_finite_figures(
+    tmp_path: Path,
+) -> None:
+    # The bound is what makes the recounting safe: sums of the largest counts stay finite.
+    old, new, _ = _old_and_new(tmp_path)
+    data = json.loads(old.read_text())
+    for row in data["per_topic"]:
+        row.update(support=2**53, fp=2**53, fn=2**53, predicted=2**53)
+    data |= {"n_documents": 2**53, "unknown_topics": {"ship": 2**53, "boat": 2**53}}
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(data))
+    comparison = compare(forged, new)
+    assert all(math.isfinite(a) for a, _ in comparison.overall.values())
+    json.dumps(comparison.to_dict(), allow_nan=False)  # no inf or NaN anywhere

@@ -305,6 +305,45 @@ def test_set_takes_plain_numbers_only(setting: str, message: str) -> None:
         Config().with_overrides([setting])
 
 
+LIST_RULE = (
+    r"is not a list of integers separated by single commas, e\.g\. 512,256 or \[512, 256\] "
+    r"\(\[\] for none\)$"
+)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", " ", ",", "[,,,]", "((64", "((64))", "(64", "[64)", "64,,128", "64,", "[64,,]", "(,)"],
+)
+def test_set_refuses_a_malformed_list(value: str) -> None:
+    # An empty value or [,,,] trained a network of no hidden layer; ((64 was read as [64].
+    with pytest.raises(ConfigError, match=rf"^--set: network\.hidden_units = .* {LIST_RULE}"):
+        Config().with_overrides([f"network.hidden_units={value}"])
+
+
+@pytest.mark.parametrize(
+    ("value", "units"),
+    [
+        ("128,64", (128, 64)),
+        ("[128, 64]", (128, 64)),
+        ("(128 , 64)", (128, 64)),
+        (" 8 ", (8,)),
+        ("[+5]", (5,)),
+        ("(128,)", (128,)),  # a one-item tuple, as Python writes it
+        ("[256, 128, ]", (256, 128)),  # a trailing comma, as TOML allows
+        ("[]", ()),
+        ("( )", ()),
+    ],
+)
+def test_set_reads_a_list_as_a_toml_file_does(tmp_path: Path, value: str, units: tuple) -> None:
+    config = Config().with_overrides([f"network.hidden_units={value}"])
+    assert config.network.hidden_units == units
+    # `[]` in a TOML file is no hidden layer too: the one meaning of an empty list.
+    path = tmp_path / "c.toml"
+    path.write_text(f"[network]\nhidden_units = {list(units)}\n")
+    assert load_config(path).network.hidden_units == units
+
+
 @pytest.mark.parametrize(
     ("setting", "value"),
     [

@@ -748,18 +748,40 @@ def _coerce(name: str, hint: Any, value: Any, source: str) -> Any:
         raise bad("a string")
     if typing.get_origin(hint) is tuple:
         items: Any
+        expected = "a list of integers"
         if isinstance(value, _RawValue):
-            text = value.text.strip().strip("[]()")
-            items = [_RawValue(part.strip()) for part in text.split(",") if part.strip()]
+            expected += " separated by single commas, e.g. 512,256 or [512, 256] ([] for none)"
+            items = _raw_list(value.text)
         elif isinstance(value, list | tuple):
             items = value
         else:
-            raise bad("a list of integers")
+            items = None
+        if items is None:
+            raise bad(expected)
         try:
             return tuple(_coerce(name, int, item, source) for item in items)
         except ConfigError:
-            raise bad("a list of integers") from None
+            raise bad(expected) from None
     raise AssertionError(f"unsupported config type {hint!r} for {name}")  # a bug, not user input
+
+
+def _raw_list(text: str) -> list[_RawValue] | None:
+    """The items of a `--set` list (`512,256`, `[512, 256]`, `(512,)`), or None when it is
+    malformed. Only `[]` or `()` is empty, as `[]` in a TOML file: an empty value, `[,,,]`
+    or `((64` was read as no hidden layer or as [64]."""
+    text = text.strip()
+    if text[:1] + text[-1:] in ("[]", "()"):  # one pair, as TOML's brackets or a tuple
+        text = text[1:-1].strip()
+        if not text:
+            return []
+        # One comma may end the items, as in TOML's [512,] and Python's (512,).
+        text = text.removesuffix(",")
+    elif not text:
+        return None
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):  # 64,,128 or a trailing comma: an item left out
+        return None
+    return [_RawValue(part) for part in parts]
 
 
 # Defaults of their own for some network kinds, under a configuration file and `--set`: the

@@ -50,6 +50,9 @@ KINDS: dict[str, Callable[[Any], bool]] = {
     "a list of non-negative integers": lambda v: (
         type(v) is list and all(type(x) is int and x >= 0 for x in v)
     ),
+    "null or a list of non-negative integers": lambda v: (
+        v is None or KINDS["a list of non-negative integers"](v)
+    ),
     "a SHA-256 hex digest": lambda v: type(v) is str and len(v) == 64 and set(v) <= _HEX,
     "an ISO 8601 timestamp": lambda v: type(v) is str and _is_timestamp(v),
 }

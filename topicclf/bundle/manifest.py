@@ -9,7 +9,7 @@ from importlib import metadata
 from typing import Any
 
 from topicclf.bundle.files import check_fields
-from topicclf.config import section_names
+from topicclf.config import cut, section_names
 from topicclf.errors import ModelBundleError
 
 # 1: arrays in .npz files (still read). 2: arrays in safetensors files, and every file's size
@@ -32,6 +32,11 @@ MANIFEST_FIELDS = {
     "corpus": "an object",
     "training": "an object",
     "training.blend": "an object",
+    # Read by `info` alone (the loader reads features.json and the config), so checked here:
+    # a 20 MB string in their place made a 20 MB line of `info --json`.
+    "training.char_ngrams": "null or a list of non-negative integers",
+    "training.blend.linear_weight": "a number",
+    "training.blend.svm_c": "a number",
     "validation": "an object",
     "files": "an object",
 }
@@ -77,13 +82,22 @@ def check_manifest(manifest: Any, where: str) -> dict[str, Any]:
     return manifest
 
 
+# A manifest records TRACKED_PACKAGES (a newer topicclf may track a few more); a forged one
+# may record 200,000, and this line is in `info` and in an error message.
+SHOWN_VERSION_DIFFS = 20
+
+
 def describe_versions(manifest: dict[str, Any]) -> str:
-    """'package recorded -> installed' for packages whose versions differ."""
+    """'package recorded -> installed' for packages whose versions differ (the first
+    SHOWN_VERSION_DIFFS, names and versions cut)."""
     recorded = manifest.get("versions", {})
     installed = package_versions()
-    diffs = [
-        f"{name} {recorded[name]} -> {installed.get(name)}"
-        for name in sorted(recorded)
-        if recorded[name] != installed.get(name)
-    ]
-    return "; ".join(diffs) if diffs else "same package versions"
+    diffs = [name for name in sorted(recorded) if recorded[name] != installed.get(name)]
+    if not diffs:
+        return "same package versions"
+    shown = "; ".join(
+        f"{cut(name)} {cut(recorded[name])} -> {installed.get(name)}"
+        for name in diffs[:SHOWN_VERSION_DIFFS]
+    )
+    more = len(diffs) - SHOWN_VERSION_DIFFS
+    return shown + (f"; and {more:,} more" if more > 0 else "")

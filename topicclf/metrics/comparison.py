@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from topicclf.config import cut
 from topicclf.errors import InputError, TopicclfError, too_many_digits
 from topicclf.metrics import LOWER_IS_BETTER
 from topicclf.smallfile import SmallFileError, read_small_file
@@ -128,7 +129,14 @@ def load_report(path: str | Path) -> dict[str, Any]:
     return data
 
 
-_ROW_NUMBERS = ("precision", "recall", "f1", "support", "predicted", "tp", "fp", "fn")
+_ROW_FIGURES = ("precision", "recall", "f1")
+_ROW_COUNTS = ("support", "predicted", "tp", "fp", "fn")
+# A float holds every whole number up to 2**53, so counts up to it are recounted exactly
+# (upgrade_report), and the sums of a report's rows (at most REPORT_MAX_BYTES of them)
+# stay far inside a float.
+MAX_REPORT_COUNT = 2**53
+_ROUNDING = 1e-9
+_COUNT = f"a count, a whole number from 0 to {MAX_REPORT_COUNT:,} (2**53)"
 
 
 def _check_report(data: dict[str, Any], path: Path) -> None:
@@ -145,12 +153,24 @@ def _check_report(data: dict[str, Any], path: Path) -> None:
         except OverflowError:  # an integer of over 308 digits: no float holds it
             return False
 
+    def fraction(value: Any) -> bool:
+        # Every figure compared lies in [0, 1]; the slack is for a weighted average's
+        # rounding (1.0000000000000002), and the bound keeps B minus A finite.
+        return number(value) and -_ROUNDING <= value <= 1 + _ROUNDING
+
+    def count(value: Any) -> bool:
+        return (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and 0 <= value <= MAX_REPORT_COUNT
+        )
+
     summary = data.get("summary", {})
     if not isinstance(summary, dict):
         fail("summary", "an object of figures")
     for name in HEADLINE:
-        if name in summary and not number(summary[name]):
-            fail(f"summary.{name}", "a finite number")
+        if name in summary and not fraction(summary[name]):
+            fail(f"summary.{name}", "a number from 0 to 1")
     rows = data["per_topic"]
     if not isinstance(rows, list):
         fail("per_topic", "a list of objects, one per topic")
@@ -158,19 +178,24 @@ def _check_report(data: dict[str, Any], path: Path) -> None:
         if not isinstance(row, dict) or not isinstance(row.get("topic"), str):
             fail(f"per_topic[{i}]", "an object with a topic name (a string)")
         if "f1" not in row:  # what a comparison compares
-            fail(f"per_topic[{i}].f1", "a finite number, at least 0")
-        for key in _ROW_NUMBERS:
-            if key in row and not (number(row[key]) and row[key] >= 0):
-                fail(f"per_topic[{i}].{key}", "a finite number, at least 0")
+            fail(f"per_topic[{i}].f1", "a number from 0 to 1")
+        for key in _ROW_FIGURES:
+            if key in row and not fraction(row[key]):
+                fail(f"per_topic[{i}].{key}", "a number from 0 to 1")
+        for key in _ROW_COUNTS:
+            if key in row and not count(row[key]):
+                fail(f"per_topic[{i}].{key}", _COUNT)
     unknown = data.get("unknown_topics", {})
-    if not isinstance(unknown, dict) or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in unknown.values()
-    ):
+    if not isinstance(unknown, dict):
         fail("unknown_topics", "an object of topic names and counts")
-    for key in ("n_documents", "figures_version"):
-        value = data.get(key, 0)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            fail(key, "a whole number, at least 0")
+    for topic, value in unknown.items():
+        if not count(value):
+            fail(f"unknown_topics.{cut(topic)}", _COUNT)
+    if not count(data.get("n_documents", 0)):
+        fail("n_documents", _COUNT)
+    figures = data.get("figures_version", 0)
+    if not isinstance(figures, int) or isinstance(figures, bool) or figures < 0:
+        fail("figures_version", "a whole number, at least 0")
 
 
 def _mean(rows: list[dict[str, Any]], key: str, weight: str | None = None) -> float | None:
