@@ -1952,6 +1952,64 @@ def test_a_null_parquet_text_is_a_bad_record_as_in_json_lines(tmp_path: Path) ->
         list(open_corpus(path))
 
 
+def _parquet_bomb(path: Path, values: list[str], rows: list[int], **write: Any) -> None:
+    """A Parquet file whose rows name `values` by index: each value is stored once, in a
+    dictionary page, however many rows name it (as in a hostile file of a few KB)."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    text = pa.DictionaryArray.from_arrays(pa.array(rows, pa.int32()), pa.array(values))
+    pq.write_table(pa.table({"text": text, "labels": ["x"] * len(rows)}), path, **write)
+
+
+@pytest.mark.parametrize("dictionary", [True, False])
+def test_a_parquet_value_over_the_record_limit_is_a_bad_record(
+    dictionary: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As a line, CSV row or text file over the limit; before: read whole, whatever its size.
+    monkeypatch.setattr(config, "MAX_RECORD_BYTES", 1000)
+    path = tmp_path / "p.parquet"
+    values = ["rain", "w" * 999, "w" * 1000]  # each row also holds its topic "x": 1 byte
+    _parquet_bomb(path, values, [0, 1, 2, 2, 0], use_dictionary=dictionary)
+    with pytest.warns(BadRecordWarning) as caught:
+        docs = list(open_corpus(path, on_error="report"))
+    assert [(d.id, len(d.text), bool(d.error)) for d in docs] == [
+        ("p:1", 4, False),
+        ("p:2", 999, False),
+        ("p:3", 0, True),
+        ("p:4", 0, True),
+        ("p:5", 4, False),
+    ]
+    assert [str(w.message) for w in caught] == [
+        f"{path}:row {n}: the record is 1,001 bytes long, more than the 1,000 bytes one "
+        "document may take; is the format right (--format)? Split longer documents"
+        for n in (3, 4)
+    ]
+    with pytest.raises(CorpusFormatError, match=r"p\.parquet:row 3: the record is 1,001 bytes"):
+        list(open_corpus(path))
+
+
+def test_a_parquet_value_named_by_many_rows_is_never_decoded_all_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 10 KB file of 60 rows naming one 100 MB value: the row group was turned into Python
+    # values whole, 6.85 GB, then internal error: MemoryError. Now at most about the record
+    # limit of values is decoded at a time.
+    monkeypatch.setattr(config, "MAX_RECORD_BYTES", 10_000)
+    path = tmp_path / "bomb.parquet"
+    _parquet_bomb(path, ["rain " * 1000, "w" * 20_000], [0] * 2000 + [1] * 2000)
+    assert path.stat().st_size < 5_000
+    tracemalloc.start()
+    try:
+        with pytest.warns(BadRecordWarning) as caught:
+            counts = Counter(bool(d.error) for d in open_corpus(path, on_error="report"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert counts == {False: 2000, True: 2000} and len(caught) == 2000
+    assert re.match(r".*bomb\.parquet:row 2001: the record is 20,001 bytes", str(caught[0].message))
+    assert peak < 2_000_000  # 10 MB of Python strings before, and 40 MB of the bad ones
+
+
 def test_files_that_share_a_document_name_are_named_not_read_over_each_other(
     tmp_path: Path,
 ) -> None:
