@@ -1360,6 +1360,32 @@ def test_write_labels_beside_each_text_file_round_trips(
     assert code == 2 and "text directory" in err
 
 
+def test_tag_reads_no_labels_files_so_none_costs_a_document_its_tags(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    # tag never uses topics: a .labels file of 2,000 lines (or a named pipe, a link to
+    # nothing) made its document a bad record, untagged, exit 1; --write-labels --force
+    # could not replace such a file.
+    folder = tmp_path / "td"
+    folder.mkdir()
+    for name in "abc":
+        (folder / f"{name}.txt").write_text("oil prices rose")
+    (folder / "a.labels").write_text("".join(f"t{i}\n" for i in range(2000)))
+    os.mkfifo(folder / "b.labels")
+    (folder / "c.labels").symlink_to("../moved/c.labels")
+    code, out, err = cli(capsys, "tag", str(model_dir), str(folder))
+    records = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and err == ""
+    assert [r["id"] for r in records] == ["a", "b", "c"] and not any("error" in r for r in records)
+    code, out, err = cli(capsys, "corpus", "stats", str(folder))
+    assert code == 1 and "a.labels: 2,000 topics in one document" in err
+    assert "b.labels: a named pipe, not a regular file" in err
+    (folder / "b.labels").unlink()
+    code, _, err = cli(capsys, "tag", str(model_dir), str(folder), "--write-labels", "--force")
+    assert code == 0 and "wrote 3 .labels files" in err
+    assert all((folder / f"{name}.labels").is_file() for name in "abc")
+
+
 def test_write_labels_checks_every_labels_file_before_writing_any(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path, data_dir: Path
 ) -> None:

@@ -2010,6 +2010,51 @@ def test_a_parquet_value_named_by_many_rows_is_never_decoded_all_at_once(
     assert peak < 2_000_000  # 10 MB of Python strings before, and 40 MB of the bad ones
 
 
+def _labels_that_are_no_files(folder: Path) -> None:
+    """A text directory whose .labels files are a link to nothing, a directory, a named pipe
+    and a link loop; one document has a .labels file, one none."""
+    folder.mkdir()
+    for name in ("a", "b", "c", "d", "e", "f"):
+        (folder / f"{name}.txt").write_text(f"rain {name}")
+    (folder / "a.labels").symlink_to("../moved/a.labels")
+    (folder / "b.labels").mkdir()
+    os.mkfifo(folder / "c.labels")
+    (folder / "d.labels").symlink_to("d.labels")
+    (folder / "e.labels").write_text("weather\n")
+
+
+def test_a_labels_file_that_is_no_regular_file_is_that_documents_bad_record(
+    tmp_path: Path,
+) -> None:
+    # Before: each was silently "no topics", and train learned the text as an example of none.
+    folder = tmp_path / "td"
+    _labels_that_are_no_files(folder)
+    rule = "NAME.labels holds the topics of NAME.txt ({}.txt), one a line: make it a file, or "
+    rule += "remove it"
+    with deadline(10), pytest.warns(BadRecordWarning) as caught:
+        docs = list(open_corpus(folder, on_error="report"))
+    assert [(d.id, d.labels, d.error is not None) for d in docs] == [
+        ("a", (), True),
+        ("b", (), True),
+        ("c", (), True),
+        ("d", (), True),
+        ("e", ("weather",), False),
+        ("f", (), False),
+    ]
+    assert [str(w.message) for w in caught] == [
+        f"{folder}/a.labels: a symbolic link to ../moved/a.labels, which does not exist",
+        f"{folder}/b.labels: a directory, not a regular file; " + rule.format("b"),
+        f"{folder}/c.labels: a named pipe, not a regular file; " + rule.format("c"),
+        f"{folder}/d.labels: a symbolic link loop (ELOOP): following its links leads back to "
+        "them; point the link at a file",
+    ]
+    # Tagging never uses topics: with labels_files="ignore" no .labels file is opened.
+    docs = list(open_corpus(folder, labels_files="ignore"))
+    assert [(d.id, d.labels, d.error) for d in docs] == [(n, (), None) for n in "abcdef"]
+    with pytest.raises(CorpusFormatError, match=r"unknown labels_files 'no'; choose one of: read"):
+        open_corpus(folder, labels_files="no")
+
+
 def test_files_that_share_a_document_name_are_named_not_read_over_each_other(
     tmp_path: Path,
 ) -> None:
