@@ -1933,6 +1933,27 @@ def test_folders_read_gz_decompressed_and_name_top_level_files(tmp_path: Path) -
     ]
 
 
+def test_folders_follow_no_top_level_link_and_name_links_to_nothing(tmp_path: Path) -> None:
+    # Before: `loop -> .` read every document again under the topic "loop" (and `up -> ..`
+    # the parent's tree), and a link to nothing was called a file in the top directory.
+    root = tmp_path / "fo"
+    (root / "sport").mkdir(parents=True)
+    (root / "sport" / "1.txt").write_text("goal")
+    (root / "loop").symlink_to(".", target_is_directory=True)
+    (root / "up").symlink_to("..", target_is_directory=True)
+    (root / "gone").symlink_to("/nonexistent/topic")
+    (root / "self").symlink_to("self")
+    with pytest.warns(UserWarning) as caught:
+        docs = list(open_corpus(root, "folders"))
+    assert [(d.id, d.labels) for d in docs] == [("sport/1.txt", ("sport",))]
+    assert [str(w.message) for w in caught] == [
+        f"{root}: 4 entries not read as documents: 2 link(s) to a directory, not followed "
+        "('loop', 'up'); 2 link(s) to nothing (a missing target or a loop) ('gone', 'self'); "
+        "in --format folders each document is a file inside its topic's folder (a link to a "
+        "directory is not followed)"
+    ]
+
+
 def test_a_null_parquet_text_is_a_bad_record_as_in_json_lines(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq

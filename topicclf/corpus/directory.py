@@ -310,12 +310,22 @@ def read_folders(path: str, options: CorpusOptions) -> Iterator[Document]:
     one warning names them."""
     root = _directory(path)
     skipped = _Skipped(root)
-    entries = sorted(root.iterdir())
-    for entry in entries:
-        if not entry.is_dir():
+    try:
+        topics, links, names = _listing(root)
+    except OSError as exc:
+        raise source_error(root, exc) from None
+    # A topic folder that is a link is not followed either: `loop -> .` read the whole
+    # corpus again as the topic "loop", `up -> ..` the parent's tree.
+    for name in links:
+        skipped.add("link(s) to a directory, not followed", root / name)
+    for name in sorted(names):
+        entry = root / name
+        if _broken_link(entry):
+            skipped.add("link(s) to nothing (a missing target or a loop)", entry)
+        else:
             skipped.add("file(s) directly in the top directory, not in a topic folder", entry)
     files: list[tuple[str, Path]] = []
-    for folder in (p for p in entries if p.is_dir() and not p.name.startswith(".")):
+    for folder in sorted(root / name for name in topics if not name.startswith(".")):
         for here, names in _walk(folder, skipped):
             for name in names:
                 file = here / name
