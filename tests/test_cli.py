@@ -55,13 +55,22 @@ def test_help_lists_commands_and_examples(capsys: pytest.CaptureFixture[str]) ->
     assert "echo 'Oil prices rose' | topicclf tag" in out
 
 
-def test_encoding_errors_help_warns_that_backslashreplace_breaks_json_lines(
-    capsys: pytest.CaptureFixture[str],
+def test_backslashreplace_tags_json_lines_records_with_bad_bytes(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
 ) -> None:
-    # backslashreplace writes \xe9, which JSON refuses: every such line was a bad record.
+    # backslashreplace wrote \xff into the JSON source, which JSON refuses: every record with
+    # a bad byte in a string was "invalid JSON (Invalid \escape)", exit 1, and the help said
+    # to use replace instead.
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b'{"id":"a\xff","text":"rain and wind \xff storm"}\n{"id":"b","text":"oil"}\n')
+    code, out, err = cli(
+        capsys, "tag", str(model_dir), str(path), "--encoding-errors", "backslashreplace"
+    )
+    assert code == 0 and err == ""
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["a\\xff", "b"]
     code, out, _ = cli(capsys, "tag", "--help")
     flat = " ".join(out.replace("│", " ").split())
-    assert code == 0 and "in JSON Lines that is an invalid JSON escape" in flat
+    assert code == 0 and "backslashreplace (as the text \\xe9, in JSON Lines strings too)" in flat
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -170,6 +170,28 @@ def test_wrong_encoding_names_the_option(tmp_path: Path) -> None:
     assert "\ufffd" in list(open_corpus(path, encoding_errors="replace"))[0].text
 
 
+def test_backslashreplace_keeps_json_lines_records_with_the_bytes_shown(tmp_path: Path) -> None:
+    # Before: the handler wrote \xff into the JSON source, an invalid escape, so every record
+    # with a bad byte in a string was "invalid JSON (Invalid \escape)".
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(
+        b'{"id": "a\xff", "text": "rain \xff\xfe wind", "labels": ["w\xe9"]}\n'
+        b'{"id": "b", "text": "a real \\\\xff and \\u00e9"}\n'
+        b'{"id": "c"\xff, "text": "x"}\n'
+    )
+    with pytest.warns(BadRecordWarning) as caught:
+        docs = list(open_corpus(path, encoding_errors="backslashreplace", on_error="report"))
+    assert [(d.id, d.text, d.labels) for d in docs[:2]] == [
+        ("a\\xff", "rain \\xff\\xfe wind", ("w\\xe9",)),
+        ("b", "a real \\xff and \u00e9", ()),
+    ]
+    # As the lines format shows the same bytes:
+    lines = open_corpus(path, format="lines", encoding_errors="backslashreplace")
+    assert "rain \\xff\\xfe wind" in next(iter(lines)).text
+    # A byte outside any string is no JSON, whatever replaces it.
+    assert [str(w.message) for w in caught] == [f"{path}:3: invalid JSON (Expecting ',' delimiter)"]
+
+
 def test_missing_path_and_unknown_format(tmp_path: Path) -> None:
     with pytest.raises(CorpusFormatError, match="no such file or directory"):
         open_corpus(tmp_path / "nope.jsonl")
