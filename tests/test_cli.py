@@ -55,13 +55,22 @@ def test_help_lists_commands_and_examples(capsys: pytest.CaptureFixture[str]) ->
     assert "echo 'Oil prices rose' | topicclf tag" in out
 
 
-def test_encoding_errors_help_warns_that_backslashreplace_breaks_json_lines(
-    capsys: pytest.CaptureFixture[str],
+def test_backslashreplace_tags_json_lines_records_with_bad_bytes(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
 ) -> None:
-    # backslashreplace writes \xe9, which JSON refuses: every such line was a bad record.
+    # backslashreplace wrote \xff into the JSON source, which JSON refuses: every record with
+    # a bad byte in a string was "invalid JSON (Invalid \escape)", exit 1, and the help said
+    # to use replace instead.
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b'{"id":"a\xff","text":"rain and wind \xff storm"}\n{"id":"b","text":"oil"}\n')
+    code, out, err = cli(
+        capsys, "tag", str(model_dir), str(path), "--encoding-errors", "backslashreplace"
+    )
+    assert code == 0 and err == ""
+    assert [json.loads(line)["id"] for line in out.splitlines()] == ["a\\xff", "b"]
     code, out, _ = cli(capsys, "tag", "--help")
     flat = " ".join(out.replace("│", " ").split())
-    assert code == 0 and "in JSON Lines that is an invalid JSON escape" in flat
+    assert code == 0 and "backslashreplace (as the text \\xe9, in JSON Lines strings too)" in flat
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -1394,6 +1403,32 @@ def test_write_labels_beside_each_text_file_round_trips(
         capsys, "tag", str(model_dir), str(data_dir / "tiny.jsonl"), "--write-labels"
     )
     assert code == 2 and "text directory" in err
+
+
+def test_tag_reads_no_labels_files_so_none_costs_a_document_its_tags(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    # tag never uses topics: a .labels file of 2,000 lines (or a named pipe, a link to
+    # nothing) made its document a bad record, untagged, exit 1; --write-labels --force
+    # could not replace such a file.
+    folder = tmp_path / "td"
+    folder.mkdir()
+    for name in "abc":
+        (folder / f"{name}.txt").write_text("oil prices rose")
+    (folder / "a.labels").write_text("".join(f"t{i}\n" for i in range(2000)))
+    os.mkfifo(folder / "b.labels")
+    (folder / "c.labels").symlink_to("../moved/c.labels")
+    code, out, err = cli(capsys, "tag", str(model_dir), str(folder))
+    records = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and err == ""
+    assert [r["id"] for r in records] == ["a", "b", "c"] and not any("error" in r for r in records)
+    code, out, err = cli(capsys, "corpus", "stats", str(folder))
+    assert code == 1 and "a.labels: 2,000 topics in one document" in err
+    assert "b.labels: a named pipe, not a regular file" in err
+    (folder / "b.labels").unlink()
+    code, _, err = cli(capsys, "tag", str(model_dir), str(folder), "--write-labels", "--force")
+    assert code == 0 and "wrote 3 .labels files" in err
+    assert all((folder / f"{name}.labels").is_file() for name in "abc")
 
 
 def test_write_labels_checks_every_labels_file_before_writing_any(

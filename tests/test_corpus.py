@@ -170,6 +170,28 @@ def test_wrong_encoding_names_the_option(tmp_path: Path) -> None:
     assert "\ufffd" in list(open_corpus(path, encoding_errors="replace"))[0].text
 
 
+def test_backslashreplace_keeps_json_lines_records_with_the_bytes_shown(tmp_path: Path) -> None:
+    # Before: the handler wrote \xff into the JSON source, an invalid escape, so every record
+    # with a bad byte in a string was "invalid JSON (Invalid \escape)".
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(
+        b'{"id": "a\xff", "text": "rain \xff\xfe wind", "labels": ["w\xe9"]}\n'
+        b'{"id": "b", "text": "a real \\\\xff and \\u00e9"}\n'
+        b'{"id": "c"\xff, "text": "x"}\n'
+    )
+    with pytest.warns(BadRecordWarning) as caught:
+        docs = list(open_corpus(path, encoding_errors="backslashreplace", on_error="report"))
+    assert [(d.id, d.text, d.labels) for d in docs[:2]] == [
+        ("a\\xff", "rain \\xff\\xfe wind", ("w\\xe9",)),
+        ("b", "a real \\xff and \u00e9", ()),
+    ]
+    # As the lines format shows the same bytes:
+    lines = open_corpus(path, format="lines", encoding_errors="backslashreplace")
+    assert "rain \\xff\\xfe wind" in next(iter(lines)).text
+    # A byte outside any string is no JSON, whatever replaces it.
+    assert [str(w.message) for w in caught] == [f"{path}:3: invalid JSON (Expecting ',' delimiter)"]
+
+
 def test_missing_path_and_unknown_format(tmp_path: Path) -> None:
     with pytest.raises(CorpusFormatError, match="no such file or directory"):
         open_corpus(tmp_path / "nope.jsonl")
@@ -1933,6 +1955,27 @@ def test_folders_read_gz_decompressed_and_name_top_level_files(tmp_path: Path) -
     ]
 
 
+def test_folders_follow_no_top_level_link_and_name_links_to_nothing(tmp_path: Path) -> None:
+    # Before: `loop -> .` read every document again under the topic "loop" (and `up -> ..`
+    # the parent's tree), and a link to nothing was called a file in the top directory.
+    root = tmp_path / "fo"
+    (root / "sport").mkdir(parents=True)
+    (root / "sport" / "1.txt").write_text("goal")
+    (root / "loop").symlink_to(".", target_is_directory=True)
+    (root / "up").symlink_to("..", target_is_directory=True)
+    (root / "gone").symlink_to("/nonexistent/topic")
+    (root / "self").symlink_to("self")
+    with pytest.warns(UserWarning) as caught:
+        docs = list(open_corpus(root, "folders"))
+    assert [(d.id, d.labels) for d in docs] == [("sport/1.txt", ("sport",))]
+    assert [str(w.message) for w in caught] == [
+        f"{root}: 4 entries not read as documents: 2 link(s) to a directory, not followed "
+        "('loop', 'up'); 2 link(s) to nothing (a missing target or a loop) ('gone', 'self'); "
+        "in --format folders each document is a file inside its topic's folder (a link to a "
+        "directory is not followed)"
+    ]
+
+
 def test_a_null_parquet_text_is_a_bad_record_as_in_json_lines(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -1950,6 +1993,109 @@ def test_a_null_parquet_text_is_a_bad_record_as_in_json_lines(tmp_path: Path) ->
     ]
     with pytest.raises(CorpusFormatError, match=r"p\.parquet:row 2: the text field 'text' is null"):
         list(open_corpus(path))
+
+
+def _parquet_bomb(path: Path, values: list[str], rows: list[int], **write: Any) -> None:
+    """A Parquet file whose rows name `values` by index: each value is stored once, in a
+    dictionary page, however many rows name it (as in a hostile file of a few KB)."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    text = pa.DictionaryArray.from_arrays(pa.array(rows, pa.int32()), pa.array(values))
+    pq.write_table(pa.table({"text": text, "labels": ["x"] * len(rows)}), path, **write)
+
+
+@pytest.mark.parametrize("dictionary", [True, False])
+def test_a_parquet_value_over_the_record_limit_is_a_bad_record(
+    dictionary: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As a line, CSV row or text file over the limit; before: read whole, whatever its size.
+    monkeypatch.setattr(config, "MAX_RECORD_BYTES", 1000)
+    path = tmp_path / "p.parquet"
+    values = ["rain", "w" * 999, "w" * 1000]  # each row also holds its topic "x": 1 byte
+    _parquet_bomb(path, values, [0, 1, 2, 2, 0], use_dictionary=dictionary)
+    with pytest.warns(BadRecordWarning) as caught:
+        docs = list(open_corpus(path, on_error="report"))
+    assert [(d.id, len(d.text), bool(d.error)) for d in docs] == [
+        ("p:1", 4, False),
+        ("p:2", 999, False),
+        ("p:3", 0, True),
+        ("p:4", 0, True),
+        ("p:5", 4, False),
+    ]
+    assert [str(w.message) for w in caught] == [
+        f"{path}:row {n}: the record is 1,001 bytes long, more than the 1,000 bytes one "
+        "document may take; is the format right (--format)? Split longer documents"
+        for n in (3, 4)
+    ]
+    with pytest.raises(CorpusFormatError, match=r"p\.parquet:row 3: the record is 1,001 bytes"):
+        list(open_corpus(path))
+
+
+def test_a_parquet_value_named_by_many_rows_is_never_decoded_all_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 10 KB file of 60 rows naming one 100 MB value: the row group was turned into Python
+    # values whole, 6.85 GB, then internal error: MemoryError. Now at most about the record
+    # limit of values is decoded at a time.
+    monkeypatch.setattr(config, "MAX_RECORD_BYTES", 10_000)
+    path = tmp_path / "bomb.parquet"
+    _parquet_bomb(path, ["rain " * 1000, "w" * 20_000], [0] * 2000 + [1] * 2000)
+    assert path.stat().st_size < 5_000
+    tracemalloc.start()
+    try:
+        with pytest.warns(BadRecordWarning) as caught:
+            counts = Counter(bool(d.error) for d in open_corpus(path, on_error="report"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert counts == {False: 2000, True: 2000} and len(caught) == 2000
+    assert re.match(r".*bomb\.parquet:row 2001: the record is 20,001 bytes", str(caught[0].message))
+    assert peak < 2_000_000  # 10 MB of Python strings before, and 40 MB of the bad ones
+
+
+def _labels_that_are_no_files(folder: Path) -> None:
+    """A text directory whose .labels files are a link to nothing, a directory, a named pipe
+    and a link loop; one document has a .labels file, one none."""
+    folder.mkdir()
+    for name in ("a", "b", "c", "d", "e", "f"):
+        (folder / f"{name}.txt").write_text(f"rain {name}")
+    (folder / "a.labels").symlink_to("../moved/a.labels")
+    (folder / "b.labels").mkdir()
+    os.mkfifo(folder / "c.labels")
+    (folder / "d.labels").symlink_to("d.labels")
+    (folder / "e.labels").write_text("weather\n")
+
+
+def test_a_labels_file_that_is_no_regular_file_is_that_documents_bad_record(
+    tmp_path: Path,
+) -> None:
+    # Before: each was silently "no topics", and train learned the text as an example of none.
+    folder = tmp_path / "td"
+    _labels_that_are_no_files(folder)
+    rule = "NAME.labels holds the topics of NAME.txt ({}.txt), one a line: make it a file, or "
+    rule += "remove it"
+    with deadline(10), pytest.warns(BadRecordWarning) as caught:
+        docs = list(open_corpus(folder, on_error="report"))
+    assert [(d.id, d.labels, d.error is not None) for d in docs] == [
+        ("a", (), True),
+        ("b", (), True),
+        ("c", (), True),
+        ("d", (), True),
+        ("e", ("weather",), False),
+        ("f", (), False),
+    ]
+    assert [str(w.message) for w in caught] == [
+        f"{folder}/a.labels: a symbolic link to ../moved/a.labels, which does not exist",
+        f"{folder}/b.labels: a directory, not a regular file; " + rule.format("b"),
+        f"{folder}/c.labels: a named pipe, not a regular file; " + rule.format("c"),
+        f"{folder}/d.labels: a symbolic link loop (ELOOP): following its links leads back to "
+        "them; point the link at a file",
+    ]
+    # Tagging never uses topics: with labels_files="ignore" no .labels file is opened.
+    docs = list(open_corpus(folder, labels_files="ignore"))
+    assert [(d.id, d.labels, d.error) for d in docs] == [(n, (), None) for n in "abcdef"]
+    with pytest.raises(CorpusFormatError, match=r"unknown labels_files 'no'; choose one of: read"):
+        open_corpus(folder, labels_files="no")
 
 
 def test_files_that_share_a_document_name_are_named_not_read_over_each_other(

@@ -419,8 +419,7 @@ EncodingErrorsOpt = Annotated[
     typer.Option(
         rich_help_panel=PANEL,
         help="On undecodable bytes: strict (error), replace (with U+FFFD), ignore (drop them) "
-        "or backslashreplace (as \\xe9; in JSON Lines that is an invalid JSON escape, so "
-        "the line is a bad record: use replace there).",
+        "or backslashreplace (as the text \\xe9, in JSON Lines strings too).",
     ),
 ]
 TextFieldOpt = Annotated[

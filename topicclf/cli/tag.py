@@ -196,6 +196,9 @@ def tag(
     from topicclf.tagging import output_format_for
 
     sources = inputs or ["-"]
+    # Tagging never uses a document's topics, and --write-labels replaces them: a text
+    # directory's .labels files are not opened, so none can cost a document its tags.
+    reading = reading.with_options(labels_files="ignore")
     rule = Rule(threshold, top_k, False if no_fallback else None)
     if write_labels:
         # The topics go beside each text file: an output, a format or scores would be

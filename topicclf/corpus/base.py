@@ -36,6 +36,9 @@ class CorpusOptions:
     split: str = "all"
     categories: str = "topics"
     on_error: str = "raise"
+    # "ignore": a text directory's NAME.labels files are not opened (`tag`, which never uses
+    # topics and may be about to replace them, is not refused a document for its .labels).
+    labels_files: str = "read"
 
 
 Reader = Callable[[str, CorpusOptions], Iterator[Document]]
@@ -93,6 +96,7 @@ def _codec_name(encoding: str) -> str:
 
 
 ON_ERROR = ("raise", "report", "skip")
+LABELS_FILES = ("read", "ignore")
 # Decoding handlers only: "surrogateescape"/"surrogatepass" would put lone surrogates into
 # the text, which no UTF-8 writer can write.
 ENCODING_ERRORS = ("strict", "replace", "ignore", "backslashreplace")
@@ -133,6 +137,11 @@ def validate_options(options: CorpusOptions) -> None:
             f"unknown text encoding {options.encoding!r} (--encoding): it cannot read a "
             f"text file a piece at a time ({problem}); use a text encoding, e.g. utf-8 or "
             "latin-1"
+        )
+    if options.labels_files not in LABELS_FILES:
+        raise CorpusFormatError(
+            f"unknown labels_files {options.labels_files!r}; choose one of: "
+            f"{', '.join(LABELS_FILES)}"
         )
     if options.on_error not in ON_ERROR:
         raise CorpusFormatError(

@@ -18,6 +18,7 @@ from topicclf.corpus.base import (
     clean_labels,
     decode_text,
     encoding_error,
+    file_kind,
     open_regular_bytes,
     read_capped,
     refuse_binary,
@@ -272,23 +273,34 @@ def text_file_document(root: Path, file: Path, options: CorpusOptions) -> Docume
 
 
 def _text_file_document(root: Path, file: Path, options: CorpusOptions) -> Document:
-    sidecar = labels_file(file)
-    labels: tuple[str, ...] = ()
-    if _is_file(sidecar):
-        labels = labels_file_topics(_read_file(sidecar, options), str(sidecar))
+    labels = () if options.labels_files == "ignore" else _labels_of(file, options)
     doc_id = document_path(root, file)
     return Document(doc_id, _read_file(file, options), labels, generated_id=True)
 
 
-def _is_file(path: Path) -> bool:
-    """Whether `path` is a file (links followed); a name too long to exist (NAME.labels of a
-    250-byte NAME.txt) is none: pathlib raised, and the whole directory was one bad record."""
+def _labels_of(file: Path, options: CorpusOptions) -> tuple[str, ...]:
+    """The topics in a text file's NAME.labels: none when there is no such name. Anything
+    else there that is no readable file (a link to nothing, a directory, a named pipe) is
+    the document's bad record, as for its .txt: taken as "no topics", the document was
+    learned as an example of none of them."""
+    sidecar = labels_file(file)
     try:
-        return path.is_file()
+        mode = os.lstat(sidecar).st_mode
+    except FileNotFoundError:
+        return ()
     except OSError as exc:
+        # A name too long to exist (NAME.labels of a 250-byte NAME.txt) has no topics.
         if exc.errno == errno.ENAMETOOLONG:
-            return False
-        raise
+            return ()
+        raise source_error(sidecar, exc) from None
+    if stat.S_ISLNK(mode):
+        mode = check_source(sidecar).st_mode  # a link to nothing, or a loop, said so
+    if not stat.S_ISREG(mode):
+        raise CorpusFormatError(
+            f"{sidecar}: {file_kind(mode)}, not a regular file; NAME.labels holds the topics "
+            f"of NAME.txt ({file.name}), one a line: make it a file, or remove it"
+        )
+    return labels_file_topics(_read_file(sidecar, options), str(sidecar))
 
 
 def read_folders(path: str, options: CorpusOptions) -> Iterator[Document]:
@@ -298,12 +310,22 @@ def read_folders(path: str, options: CorpusOptions) -> Iterator[Document]:
     one warning names them."""
     root = _directory(path)
     skipped = _Skipped(root)
-    entries = sorted(root.iterdir())
-    for entry in entries:
-        if not entry.is_dir():
+    try:
+        topics, links, names = _listing(root)
+    except OSError as exc:
+        raise source_error(root, exc) from None
+    # A topic folder that is a link is not followed either: `loop -> .` read the whole
+    # corpus again as the topic "loop", `up -> ..` the parent's tree.
+    for name in links:
+        skipped.add("link(s) to a directory, not followed", root / name)
+    for name in sorted(names):
+        entry = root / name
+        if _broken_link(entry):
+            skipped.add("link(s) to nothing (a missing target or a loop)", entry)
+        else:
             skipped.add("file(s) directly in the top directory, not in a topic folder", entry)
     files: list[tuple[str, Path]] = []
-    for folder in (p for p in entries if p.is_dir() and not p.name.startswith(".")):
+    for folder in sorted(root / name for name in topics if not name.startswith(".")):
         for here, names in _walk(folder, skipped):
             for name in names:
                 file = here / name

@@ -128,7 +128,7 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
     return Document(doc_id, scrub_surrogates(text), labels, language=language)
 
 
-JSONL = LineFormat(parse_record)
+JSONL = LineFormat(parse_record, escapes_backslashes=True)
 
 
 def write_jsonl(documents: Iterable[Document], handle: IO[str], options: CorpusOptions) -> int:

@@ -20,6 +20,7 @@ Rules, the same for the local and the Dask engine:
 from __future__ import annotations
 
 import codecs
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
@@ -47,6 +48,23 @@ from topicclf.types import Document
 
 CHUNK = 1 << 18
 BOM = "\ufeff"
+
+
+def _json_backslashreplace(exc: UnicodeError) -> tuple[str, int]:
+    r"""backslashreplace as JSON source: each undecodable byte as `\\xff` (an escaped
+    backslash, then xff), so a JSON string reads it as the text `\xff`, as other formats
+    show it; a bare `\xff` is an invalid JSON escape, and every such record was a bad one.
+    """
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    bad = exc.object[exc.start : exc.end]
+    return "".join(f"\\\\x{byte:02x}" for byte in bad), exc.end
+
+
+# The decoding handler a format whose backslashes are escapes (JSON Lines) uses for
+# --encoding-errors backslashreplace.
+JSON_BACKSLASHREPLACE = "topicclf.json-backslashreplace"
+codecs.register_error(JSON_BACKSLASHREPLACE, _json_backslashreplace)
 
 
 @dataclass(frozen=True)
@@ -182,10 +200,14 @@ def numbered_lines(
     start: int = 0,
     stop: int | None = None,
     first_line: int = 1,
+    errors: str | None = None,
 ) -> Iterator[Line]:
     """The lines of a file ('-': stdin) or of its byte range [start, stop), numbered from
-    `first_line`; `start` must be a line start (see `ranges.plan_cuts`)."""
+    `first_line`; `start` must be a line start (see `ranges.plan_cuts`). `errors`, when
+    given, is the decoding handler instead of the encoding_errors option's."""
     handle, codec = _open(path, options)
+    if errors is not None:
+        codec = dataclasses.replace(codec, errors=errors)
     try:
         if start:
             if path == "-":
@@ -295,6 +317,14 @@ class LineFormat:
     # exception makes the line a bad record.
     parse: Callable[[str, str, str, CorpusOptions], Document]
     keeps_blank: bool = False  # True: a blank line is an (empty) document, else skipped
+    # True: a backslash in a line is an escape (JSON), so backslashreplace escapes its own.
+    escapes_backslashes: bool = False
+
+    def decoding_errors(self, options: CorpusOptions) -> str | None:
+        """The decoding handler this format reads with in place of the option's, or None."""
+        if self.escapes_backslashes and options.encoding_errors == "backslashreplace":
+            return JSON_BACKSLASHREPLACE
+        return None
 
     def is_record(self, line: Line) -> bool:
         """True when the line gives a document (or a bad record), False when it is skipped."""
@@ -317,7 +347,8 @@ def line_documents(
     """The documents of a line-based file or byte range; a line that fails to parse is a bad
     record under the `on_error` policy and never stops the others."""
     stem = display_name(path)
-    for line in numbered_lines(path, options, start, stop, first_line):
+    errors = fmt.decoding_errors(options)
+    for line in numbered_lines(path, options, start, stop, first_line, errors):
         if not fmt.is_record(line):
             continue
         where, default_id = f"{path}:{line.number}", f"{stem}:{line.number}"

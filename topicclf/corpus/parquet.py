@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,9 +15,11 @@ from topicclf.corpus.base import (
     guarded,
     open_regular_bytes,
     record_error,
+    record_limit,
     scrub_surrogates,
     shown_names,
     source_error,
+    too_long_error,
 )
 from topicclf.errors import CorpusFormatError, MissingResourceError
 from topicclf.types import Document
@@ -59,9 +61,11 @@ _REGULAR = "; the parquet reader reads a file more than once, so it must be a re
 
 
 @contextmanager
-def open_parquet(path: str) -> Iterator[Any]:
+def open_parquet(path: str, options: CorpusOptions | None = None) -> Iterator[Any]:
     """A pyarrow ParquetFile, or a CorpusFormatError naming the file when it is empty,
-    damaged, not Parquet at all, or not a regular file (a named pipe, a device)."""
+    damaged, not Parquet at all, or not a regular file (a named pipe, a device). With
+    `options`, the columns they name are checked (`_check_columns`) and their strings are
+    read as dictionaries (`_dictionary_paths`)."""
     pq = pyarrow_parquet()
     try:
         # Opened by us, not by pyarrow: its C open() waits for ever, deaf to SIGTERM, on a
@@ -72,6 +76,15 @@ def open_parquet(path: str) -> Iterator[Any]:
     with handle:
         try:
             file = pq.ParquetFile(handle)
+            if options is not None:
+                # Checked as stored: read as a dictionary, a binary column would be called
+                # dictionary<values=binary>.
+                columns = _check_columns(path, file.schema_arrow, options)
+                paths = _dictionary_paths(file.metadata, columns)
+                if paths:
+                    file = pq.ParquetFile(handle, metadata=file.metadata, read_dictionary=paths)
+        except CorpusFormatError:
+            raise
         except OSError as exc:  # pyarrow's ArrowIOError is an OSError
             if exc.errno is not None:
                 raise source_error(path, exc) from None
@@ -79,6 +92,24 @@ def open_parquet(path: str) -> Iterator[Any]:
         except ValueError as exc:  # pyarrow's ArrowInvalid is a ValueError
             raise _unreadable(path, exc) from None
         yield file
+
+
+def _leaves(metadata: Any, columns: Iterable[str]) -> list[Any]:
+    """The Parquet leaf columns (a list column's values are a leaf of its own) of `columns`."""
+    wanted = tuple(columns)
+    schema = metadata.schema
+    return [
+        leaf
+        for leaf in (schema.column(i) for i in range(metadata.num_columns))
+        if any(leaf.path == name or leaf.path.startswith(f"{name}.") for name in wanted)
+    ]
+
+
+def _dictionary_paths(metadata: Any, columns: Iterable[str]) -> list[str]:
+    """The string leaves of `columns`, to be read as pyarrow DictionaryArrays: a value stored
+    once in a dictionary page stays one value however many rows name it, where decoding it
+    made a 10 KB file 60 copies of a 100 MB text (6.85 GB, then MemoryError)."""
+    return [leaf.path for leaf in _leaves(metadata, columns) if leaf.physical_type == "BYTE_ARRAY"]
 
 
 def _unreadable(path: str, exc: Exception) -> CorpusFormatError:
@@ -106,10 +137,17 @@ def _is(kind: Any, names: tuple[str, ...]) -> bool:
     return any(getattr(pa.types, f"is_{name}")(kind) for name in names)
 
 
-def _check_types(path: str, schema: Any, options: CorpusOptions) -> None:
-    """Refuse a used column whose type is not one the reader can take as it is."""
+def _check_columns(path: str, schema: Any, options: CorpusOptions) -> list[str]:
+    """The columns the reader uses that the file has; a CorpusFormatError when the text
+    column is missing or a used column's type is not one the reader can take as it is."""
     import pyarrow as pa
 
+    names = set(schema.names)
+    if options.text_field not in names:
+        raise CorpusFormatError(
+            f"{path}: no {options.text_field!r} column (found: {shown_names(sorted(names))}); "
+            "name the column with --text-field (text_field= in Python)"
+        )
     fields = {
         "text": options.text_field,
         "labels": options.labels_field,
@@ -136,6 +174,7 @@ def _check_types(path: str, schema: Any, options: CorpusOptions) -> None:
                 "convert it (e.g. with pyarrow's Table.cast), or name another column with "
                 f"--{role}-field ({role}_field= in Python)"
             )
+    return [c for c in (options.id_field, options.text_field, options.labels_field) if c in names]
 
 
 def read_row_groups(
@@ -143,7 +182,7 @@ def read_row_groups(
 ) -> Iterator[Document]:
     """The documents of row groups [start, stop) of one Parquet file (stop None: to its
     end), whose first row is number `first_row` (rows without an id get the id `name:row`)."""
-    with open_parquet(path) as file:
+    with open_parquet(path, options) as file:
         yield from _rows(path, file, start, stop, first_row, options)
 
 
@@ -151,33 +190,149 @@ def _rows(
     path: str, file: Any, start: int, stop: int | None, first_row: int, options: CorpusOptions
 ) -> Iterator[Document]:
     names = set(file.schema_arrow.names)
-    if options.text_field not in names:
-        raise CorpusFormatError(
-            f"{path}: no {options.text_field!r} column (found: {shown_names(sorted(names))}); "
-            "name the column with --text-field (text_field= in Python)"
-        )
-    _check_types(path, file.schema_arrow, options)
     columns = [
         c for c in (options.id_field, options.text_field, options.labels_field) if c in names
     ]
     stem = display_name(path)
     row = first_row
     for group in range(start, file.metadata.num_row_groups if stop is None else stop):
-        try:
-            records = file.read_row_group(group, columns=columns).to_pylist()
-        except (OSError, ValueError) as exc:  # a damaged page: the rest of the file is lost
-            raise CorpusFormatError(
-                f"{path}: row group {group} cannot be read ({exc}); the file is damaged"
-            ) from None
-        for record in records:
+        for record, size in _group_records(path, file, group, columns):
+            where = f"{path}:row {row}"
             doc: Document | None
             try:
-                doc = _document(record, f"{stem}:{row}", options, f"{path}:row {row}")
+                if record is None:  # as a line over the limit in the text readers
+                    raise too_long_error(where, size)
+                doc = _document(record, f"{stem}:{row}", options, where)
             except Exception as exc:  # any failure is this row's alone
-                doc = bad_record(record_error(exc, f"{path}:row {row}"), f"{stem}:{row}", options)
+                doc = bad_record(record_error(exc, where), f"{stem}:{row}", options)
             if doc is not None:
                 yield doc
             row += 1
+
+
+# Rows read from a row group at once, however small they are (pyarrow's own default).
+_MOST_ROWS = 65536
+
+
+def _group_records(
+    path: str, file: Any, group: int, columns: list[str]
+) -> Iterator[tuple[dict[str, Any] | None, int]]:
+    """Each row of a row group as (its values, its bytes), or (None, its bytes) for a row
+    over `record_limit()`, which is never turned into Python values.
+
+    A row group is read in batches of about `record_limit()` bytes as the file records them
+    (strings as dictionaries, so a dictionary value is held once), and the Python values are
+    made a span of rows of at most `record_limit()` decoded bytes at a time: a small file of
+    a few compressed values named by many rows costs memory bounded by the limit, not by the
+    row group's decoded size."""
+    limit = record_limit()
+    try:
+        batches = file.iter_batches(
+            batch_size=_batch_rows(file.metadata, group, columns, limit),
+            row_groups=[group],
+            columns=columns,
+            use_threads=False,
+        )
+        for batch in batches:
+            sizes = _row_bytes(batch)
+            for lo, hi in _spans(sizes, limit):
+                if sizes[lo] > limit:
+                    yield None, sizes[lo]
+                else:
+                    values = _decoded(batch.slice(lo, hi - lo)).to_pylist()
+                    yield from zip(values, sizes[lo:hi], strict=True)
+    except (OSError, ValueError) as exc:  # a damaged page: the rest of the file is lost
+        raise CorpusFormatError(
+            f"{path}: row group {group} cannot be read ({exc}); the file is damaged"
+        ) from None
+    except MemoryError:  # pyarrow's ArrowMemoryError is one: a page of up to 2 GiB
+        raise CorpusFormatError(
+            f"{path}: row group {group} needs more memory than there is to read it (pyarrow "
+            "holds a page whole: a value over 64 MiB, or a huge dictionary?); the rest of the "
+            "file is not read: write it again with smaller documents"
+        ) from None
+
+
+def _batch_rows(metadata: Any, group: int, columns: list[str], limit: int) -> int:
+    """Rows per batch so that one batch takes about `limit` bytes as the file stores them."""
+    info = metadata.row_group(group)
+    wanted = {leaf.path for leaf in _leaves(metadata, columns)}
+    stored = sum(
+        max(0, info.column(i).total_uncompressed_size)
+        for i in range(info.num_columns)
+        if info.column(i).path_in_schema in wanted
+    )
+    per_row = max(1, stored // max(1, info.num_rows))
+    return max(1, min(_MOST_ROWS, limit // per_row))
+
+
+def _decoded(batch: Any) -> Any:
+    """A batch with its dictionaries decoded into plain strings (pyarrow turns plain
+    strings into Python ones three times as fast)."""
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_arrays(
+        [column.cast(_plain(column.type)) for column in batch.columns], names=batch.schema.names
+    )
+
+
+def _plain(kind: Any) -> Any:
+    """A pyarrow type with each dictionary replaced by the type of its values."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        return _plain(kind.value_type)
+    if pa.types.is_list(kind):
+        return pa.list_(_plain(kind.value_type))
+    if pa.types.is_large_list(kind):
+        return pa.large_list(_plain(kind.value_type))
+    return kind
+
+
+def _spans(sizes: list[int], limit: int) -> Iterator[tuple[int, int]]:
+    """Runs [lo, hi) of rows whose bytes together stay within `limit`; a row over it is a
+    run of its own."""
+    lo, total = 0, 0
+    for i, size in enumerate(sizes):
+        if i > lo and (total + size > limit or size > limit):
+            yield lo, i
+            lo, total = i, 0
+        total += size
+    if lo < len(sizes):
+        yield lo, len(sizes)
+
+
+def _row_bytes(batch: Any) -> list[int]:
+    """The bytes of each row's values, as Python would hold them decoded."""
+    import numpy as np
+
+    total = np.zeros(batch.num_rows, dtype=np.int64)
+    for column in batch.columns:
+        total += _value_bytes(column)
+    return total.tolist()  # type: ignore[no-any-return]
+
+
+def _value_bytes(array: Any) -> Any:
+    """The bytes of each value of a pyarrow array of the types `_COLUMN_TYPES` allows (an
+    integer or a null counts nothing), as a numpy array, without decoding a value."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        lengths = _value_bytes(array.dictionary)
+        indices = array.indices.fill_null(0).to_numpy(zero_copy_only=False)
+        return lengths[indices] if len(lengths) else np.zeros(len(array), dtype=np.int64)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        each = np.concatenate(([0], np.cumsum(_value_bytes(array.values), dtype=np.int64)))
+        offsets = array.offsets.to_numpy(zero_copy_only=False)
+        return each[offsets[1:]] - each[offsets[:-1]]
+    if pa.types.is_string_view(kind):
+        array = array.cast(pa.large_string())
+    if _is(kind, _STRING):
+        return pc.binary_length(array).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    return np.zeros(len(array), dtype=np.int64)
 
 
 def _document(
