@@ -2625,3 +2625,61 @@ def test_bodies_of_pipelined_requests_waiting_their_turn_are_bounded(served: Ser
         sender.join(timeout=30)
     assert waiting <= 2 * 64 * 1024, f"{waiting:,} bytes of bodies wait in the server"
     assert _statuses(reply) == [b"200"] * 17
+
+
+def _slow_first(slow_pattern_model: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, bytes]:
+    """A served model and a request to it that takes 3 s to answer (a 422), for requests
+    pipelined behind it to wait their turn."""
+    from conftest import SLOW_TEXT
+
+    _slow_texts_fail_fast(monkeypatch, 3.0)
+    slow = ServedModel("slow", slow_pattern_model, TopicClassifier.load(slow_pattern_model))
+    body = json.dumps({"text": SLOW_TEXT}).encode()
+    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    return slow, head + body
+
+
+def test_a_head_whose_rest_waits_unread_while_its_request_queues_is_not_late(
+    slow_pattern_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uvicorn stops reading while a request waits its turn: the rest of a head begun in the
+    # same read stayed in the socket, and its headers timer (1 s here) gave a 408.
+    slow, first = _slow_first(slow_pattern_model, monkeypatch)
+    get = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    with serve_in_thread({"slow": slow}, _options()) as address:
+        sock = socket.create_connection(address, timeout=30)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(first)
+        time.sleep(0.5)  # it has read its body and is being tagged
+        sock.sendall(get + get[:10])  # the GET queues: the server stops reading
+        time.sleep(0.5)
+        sock.sendall(get[10:])  # in time, but left unread until the first is answered
+        sock.shutdown(socket.SHUT_WR)
+        reply = _read_all(sock)
+    assert _statuses(reply) == [b"422", b"200", b"200"]
+
+
+def test_a_queued_request_refused_for_its_body_gets_its_time_to_send_it_when_it_runs(
+    slow_pattern_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its body, held back unread while it waited, had its deadline counted from its head:
+    # when it ran, the 413 was followed by a close at once and the next request was lost.
+    slow, first = _slow_first(slow_pattern_model, monkeypatch)
+    big = b"x" * 16_000_000  # more than the socket buffers hold: the rest waits in the client
+    over = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(big) + big
+    get = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    options = _options(timeout_body=1.0, max_body=MAX_BODY)  # the slow request takes 3 s
+    with serve_in_thread({"slow": slow}, options) as address:
+        sock = _half_closed(address, first + over + get)
+        reply = _read_all(sock)
+    assert _statuses(reply) == [b"422", b"413", b"200"]
+
+
+def test_a_content_length_of_thousands_of_digits_is_a_413(server: Address) -> None:
+    # int() refuses more than 4,300 digits, leading zeros too: a 500 "internal error".
+    # (5000 nines are past 2**64: the parser refuses them itself, a JSON 400.)
+    cases = [(b"0" * 5000 + b"5", b"400"), (b"0" * 5000 + b"9" * 9, b"413"), (b"9" * 5000, b"400")]
+    for length, status in cases:
+        head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + b"\r\n\r\n"
+        reply = _read_all(_half_closed(server, head + b'"abc"'))  # five bytes: no object
+        assert _statuses(reply) == [status]

@@ -401,7 +401,11 @@ class HttpGuard:
         # Not closed at once after a 413: a client still sending would get a reset instead of
         # the answer. The protocol discards the rest, within the body deadline.
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_body:
+            # Compared as digits: int() refuses more than 4,300 (leading zeros too): a 500.
+            digits = value.lstrip(b"0")
+            if name == b"content-length" and value.isdigit() and (
+                len(digits) > 20 or int(digits or b"0") > self.max_body
+            ):
                 await _send_error(send, path, 413, too_large, close=False)
                 return None
         chunks, size = [], 0
@@ -763,7 +767,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         """Answered before the body was all in (a 413): discard the rest, until the body's
         deadline. A connection closing with its answer not all sent waits for the client to
         read it."""
+        newest_waits = self.cycle is not None and any(c is self.cycle for c, _ in self.pipeline)
         super().on_response_complete()
+        if newest_waits and not any(c is self.cycle for c, _ in self.pipeline):
+            # The newest request runs only now: its body, held back unread while it waited
+            # its turn, has its whole --timeout-body from here (a 413 for it was followed by
+            # a close at once, its head's deadline long past, and the next request lost).
+            self.body_deadline = self.loop.time() + self.timeout_body
         while self.unanswered and self.unanswered[0].response_complete:
             self.unanswered.popleft()
         if self.input_over and self.cycle.response_complete and not self.transport.is_closing():
@@ -1006,10 +1016,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.headers_timer = None
         if self.transport.is_closing():
             return
-        if self._holding():
+        if self._holding() or self.flow.read_paused:
             # The rest of the head may be among the bytes read and waiting for room in the
-            # queue of pipelined requests: the client sent them in time. Once they are all
-            # parsed (nothing held), a head still short is late.
+            # queue of pipelined requests, or unread in the socket while reading is paused
+            # (uvicorn pauses it while a request waits its turn): the client may have sent
+            # them in time. Once the server reads again, a head still short is late.
             self.headers_timer = self.loop.call_later(self.timeout_headers, self._headers_too_slow)
             return
         late = f"the request headers did not arrive within {self.timeout_headers:g} s"
