@@ -2609,6 +2609,7 @@ def test_bodies_of_pipelined_requests_waiting_their_turn_are_bounded(served: Ser
     from topicclf.server.http import GuardedHttpToolsProtocol
 
     big, options = _big_answer_request()  # its answer fills the socket: the others wait
+    options = ServeOptions(**{**options.__dict__, "timeout_idle": 30.0})  # a slow reader
     text = "rain " * 12_000
     post = _tag_post(json.dumps({"text": text}).encode())
     with serve_in_thread({"model": served}, options) as address:
