@@ -219,6 +219,27 @@ def test_root_is_the_page_for_browsers_and_the_health_json_for_others(server: Ad
     assert (status, body) == (404, {"error": "no such endpoint: GET /page/other.js"})
 
 
+@pytest.mark.parametrize(
+    ("accept", "page"),
+    [
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", True),
+        ("application/json;q=0.5, text/html;q=0.500", False),  # a tie: JSON, as before
+        ("application/json;q=0.9, text/html; q=1.0", True),
+        # float() read these: q=1_0 as 10, and inf, 2 and 1e999 outranked a real q=1
+        ("application/json, text/html;q=1_0", False),
+        ("application/json, text/html;q=inf", False),
+        ("application/json, text/html;q=2", False),
+        ("application/json, text/html;q=1e999", False),
+        ("text/html;q=nan", False),
+        ("text/html;q=0.0001", False),  # at most three decimals
+    ],
+)
+def test_accept_q_values_are_read_as_http_writes_them(accept: str, page: bool) -> None:
+    from topicclf.server.page import wants_page
+
+    assert wants_page(accept) is page
+
+
 def test_the_page_files_are_package_data() -> None:
     # Installed by `pip install .` and in the wheel, not only present in a checkout.
     import fnmatch

@@ -403,8 +403,10 @@ class HttpGuard:
         for name, value in scope["headers"]:
             # Compared as digits: int() refuses more than 4,300 (leading zeros too): a 500.
             digits = value.lstrip(b"0")
-            if name == b"content-length" and value.isdigit() and (
-                len(digits) > 20 or int(digits or b"0") > self.max_body
+            if (
+                name == b"content-length"
+                and value.isdigit()
+                and (len(digits) > 20 or int(digits or b"0") > self.max_body)
             ):
                 await _send_error(send, path, 413, too_large, close=False)
                 return None

@@ -3,6 +3,7 @@ chooses it over the health JSON, and the headers that keep it to its own origin.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -48,6 +49,9 @@ class Page:
         return cls((static / "index.html").read_bytes(), assets)
 
 
+_QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
+
+
 def _quality(accept: str, wanted: tuple[str, ...]) -> float:
     """The highest q the Accept header gives any of the `wanted` media ranges (0 if none)."""
     best = 0.0
@@ -59,10 +63,11 @@ def _quality(accept: str, wanted: tuple[str, ...]) -> float:
         for param in params:
             key, _, value = param.partition("=")
             if key.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
+                # HTTP's qvalue: 0 to 1 with at most three decimals. float() read q=1_0 as
+                # 10 and took inf, 2 and 1e999, which outranked a real q=1; such a range
+                # counts as not acceptable.
+                value = value.strip()
+                q = float(value) if _QVALUE.fullmatch(value) else 0.0
         best = max(best, q)
     return best
 
