@@ -1933,6 +1933,40 @@ def test_another_upgrade_is_ignored_and_the_connection_closed_after_its_answer(
 
 
 @pytest.mark.parametrize(
+    "framing",
+    [b"Content-Length: 16\r\n\r\n%s", b"Transfer-Encoding: chunked\r\n\r\n10\r\n%s\r\n0\r\n\r\n"],
+    ids=["length", "chunked"],
+)
+def test_an_upgrade_with_a_body_is_refused_for_what_it_is(server: Address, framing: bytes) -> None:
+    # The parser takes what follows an upgrade's head for the new protocol: curl --http2
+    # (Upgrade: h2c on every request) lost its body, 400 "the body is not valid JSON".
+    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+    head += b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
+    reply, _ = raw(server, head + framing % b'{"text": "rain"}')
+    head_of_answer, _, body = reply.partition(b"\r\n\r\n")
+    assert head_of_answer.startswith(b"HTTP/1.1 400 ")
+    assert json.loads(body) == {
+        "error": "this server does not switch protocols (Upgrade: 'h2c') and cannot read the "
+        'body of a request that asks it to: send it without "Upgrade" and "Connection: '
+        'Upgrade" (curl: without --http2)'
+    }
+
+
+def test_endless_chunk_extensions_get_a_431(server: Address) -> None:
+    # A chunk-size line's extensions were in no bound: 1 GB of them was read to the end.
+    line = b"5;" + b"x=" + b"y" * 200_000 + b"\r\n"
+    post = b"POST /tag HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    reply, _ = raw(server, post + line + b"hello\r\n0\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 431 ")
+    message = "the request chunk-size line (with its chunk extensions) is larger than 65536 bytes"
+    assert message.encode() in reply
+    # Short extensions are read and ignored, as HTTP says.
+    body = b'{"text": "rain"}'
+    reply, _ = raw(server, post + b"%x;a=b;c\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    assert reply.startswith(b"HTTP/1.1 200 OK")
+
+
+@pytest.mark.parametrize(
     ("host", "url"),
     [
         ("::1", "http://[::1]:8123"),  # before: http://::1:8123, no usable URL

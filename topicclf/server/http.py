@@ -42,6 +42,7 @@ from topicclf.config import (
     SERVE_RETRY_SECONDS,
     SERVE_TIMEOUT_BODY,
     SERVE_TIMEOUT_HEADERS,
+    shown,
 )
 from topicclf.corpus.base import scrub_surrogates
 from topicclf.reports.safe import visible_controls
@@ -465,6 +466,14 @@ def _body_coding(headers: list[tuple[bytes, bytes]]) -> str | None:
     return ", ".join(coded)[:100] if coded and has_body else None
 
 
+def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's head says a body follows (a Content-Length above 0, or chunked)."""
+    for name, value in headers:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip(b"0 ")):
+            return True
+    return False
+
+
 def _transfer_coding(headers: list[tuple[bytes, bytes]]) -> str | None:
     """A request's transfer codings other than chunked (as given, at most 100 characters),
     or None when there are none."""
@@ -535,6 +544,11 @@ class _Refused(Exception):
     (GuardedHttpToolsProtocol.refusal says how)."""
 
 
+UPGRADE_WITH_BODY = (
+    "this server does not switch protocols (Upgrade: {}) and cannot read the body of a "
+    'request that asks it to: send it without "Upgrade" and "Connection: Upgrade" (curl: '
+    "without --http2)"
+)
 NO_WEBSOCKET = (
     'this server does not speak WebSocket; send plain HTTP requests (without "Upgrade: websocket")'
 )
@@ -579,6 +593,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # counted before a line ends, as httptools buffers a line whole.
         self.chunk_without_data = False
         self.trailer_bytes = 0
+        # A chunked body's size lines count too (chunk extensions can make one endless):
+        # bytes fed with no chunk begun and no data (chunk_events unchanged) are one line.
+        self.chunked = False
+        self.chunk_events = 0
+        self.size_line_bytes = 0
         # When the body of the newest request must be in (or its unread rest discarded).
         self.body_deadline = 0.0
         # The newest request asked for the connection to close, and was answered before its
@@ -681,11 +700,22 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self.head_bytes is None:
             in_trailers = self.chunk_without_data
+            events = self.chunk_events
             super().data_received(data)
-            if in_trailers and self.chunk_without_data and not self.head_refused:
+            if self.head_refused or self.transport.is_closing():
+                return
+            if in_trailers and self.chunk_without_data:
                 self.trailer_bytes += len(data)
-                if self.trailer_bytes > self.max_headers and not self.transport.is_closing():
+                if self.trailer_bytes > self.max_headers:
                     self._refuse_head()
+            elif self.chunked and self.in_message and self.chunk_events == events:
+                # No chunk began and no data came: all of it was one chunk-size line, which
+                # chunk extensions make as long as a client likes (1 GB was read to the end).
+                self.size_line_bytes += len(data)
+                if self.size_line_bytes > self.max_headers:
+                    self._refuse_head("chunk-size line (with its chunk extensions) is")
+            else:
+                self.size_line_bytes = 0
             return
         room = self.max_headers - self.head_bytes
         if len(data) <= room:
@@ -710,6 +740,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.head_parsed = 0
         self.chunk_without_data = False
         self.trailer_bytes = 0
+        self.chunked = False
+        self.size_line_bytes = 0
         self._cancel_headers_timer()
         self.headers_timer = self.loop.call_later(self.timeout_headers, self._headers_too_slow)
 
@@ -726,14 +758,17 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_chunk_header(self) -> None:
         """A chunk's size line: its data, or for the last chunk trailers, follow."""
         self.chunk_without_data = True
+        self.chunk_events += 1
 
     def on_chunk_complete(self) -> None:
         """A chunk, or the last chunk and its trailers, read."""
         self.chunk_without_data = False
+        self.chunk_events += 1
 
     def on_body(self, body: bytes) -> None:
         """Part of the body (dropped by uvicorn once the request is answered)."""
         self.chunk_without_data = False
+        self.chunk_events += 1
         self.body_left = max(0, self.body_left - len(body))
         super().on_body(body)
 
@@ -745,6 +780,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._get_upgrade() == b"websocket":
             self.refusal = (400, NO_WEBSOCKET)
             raise _Refused
+        if self.parser.should_upgrade() and _declares_body(self.headers):
+            # The parser takes what follows an upgrade's head for the new protocol: the body
+            # was lost (curl --http2 sends Upgrade: h2c with every request; /tag got 400
+            # "the body is not valid JSON"), and the request after it too.
+            upgrade = (self._get_upgrade() or b"").decode("latin-1")
+            self.refusal = (400, UPGRADE_WITH_BODY.format(shown(upgrade)))
+            raise _Refused
+        self.chunked = any(name == b"transfer-encoding" for name, _ in self.headers)
         self.head_bytes = None
         self.heads_complete += 1
         self.body_deadline = self.loop.time() + self.timeout_body
@@ -974,7 +1017,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             error = self._error_bytes(400, message)
         self._refuse_begun(error)
 
-    def _refuse_head(self) -> None:
+    def _refuse_head(self, what: str | None = None) -> None:
         """431, then the client's further bytes are read and dropped for a while (see
         _close_after). Behind requests read whole and not yet answered, the 431 waits for
         their answers (_end_input), the bytes being dropped meanwhile. Trailers over the
@@ -983,7 +1026,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.head_refused = True
         self._cancel_headers_timer()
         trailers = self.head_bytes is None  # past the newest request's head
-        what = "head and trailers are" if trailers else "head is"
+        what = what or ("head and trailers are" if trailers else "head is")
         message = f"the request {what} larger than {self.max_headers} bytes (--max-headers)"
         error = self._error_bytes(431, message)
         if self._end_input(error, linger=True):
