@@ -1143,3 +1143,41 @@ def test_score_counts_unknown_topics_as_misses_as_scikit_learn_does(
         binarizer.transform(y), binarizer.transform(predicted), average="micro", zero_division=0
     )
     assert 0 < tiny_dense.score(texts, y) == pytest.approx(expected, abs=1e-15)
+
+
+def test_topics_given_as_dicts_missing_sets_and_nullable_frames(
+    tiny_dense: TopicClassifier, tiny_docs: list[Document]
+) -> None:
+    # Attack pass 17, cli findings 3, 5, 6: dicts were read as their keys (fit trained
+    # 'weather' as a topic of every document, score counted topics flagged 0 as true); an
+    # Int64 frame with pd.NA and a DataFrame of no columns were raw TypeError / IndexError;
+    # a NaN or pd.NA topic set was refused while None was no topic.
+    import pandas as pd
+
+    texts = [d.text for d in tiny_docs]
+    flags = [
+        {d.labels[0]: 1, "weather" if d.labels[0] != "weather" else "sport": 0} for d in tiny_docs
+    ]
+    dict_refused = (
+        r"^y: topic set #1 is a dict \(\{'\w+': 1, '\w+': 0\}\); give a list of the topics"
+    )
+    with pytest.raises(InputError, match=dict_refused):
+        TopicClassifier(config=tiny_config()).fit(texts, flags)
+    with pytest.raises(InputError, match=dict_refused):
+        tiny_dense.score(texts, flags)
+    missing_set = tiny_dense.score(texts[:2], [list(tiny_docs[0].labels), None])
+    for missing in (float("nan"), pd.NA):
+        assert tiny_dense.score(texts[:2], [list(tiny_docs[0].labels), missing]) == missing_set
+    y = pd.DataFrame(np.ones((2, 4), int), columns=tiny_dense.classes_).astype("Int64")
+    y.iloc[0, 0] = pd.NA
+    with pytest.raises(
+        InputError,
+        match=rf"^y: an indicator matrix holds a missing value \(row 1, column "
+        rf"'{tiny_dense.classes_[0]}'\); it holds only 0 and 1",
+    ):
+        tiny_dense.score(texts[:2], y)
+    no_columns = r"a DataFrame with no columns; pass a one-column DataFrame or a Series of texts"
+    with pytest.raises(InputError, match=rf"^texts: {no_columns}$"):
+        tiny_dense.predict(pd.DataFrame(index=[0, 1]))
+    with pytest.raises(InputError, match=rf"^X: {no_columns}$"):
+        TopicClassifier(config=tiny_config()).fit(pd.DataFrame(index=[0, 1]), [["a"], ["b"]])

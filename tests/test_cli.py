@@ -890,6 +890,26 @@ def test_evaluate_html_and_report_compare(
     assert f"error: {big}: not a JSON report (an integer of more than 4,300 digits)" in err
 
 
+def test_report_compare_refuses_a_report_that_repeats_a_topic(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # The last of two 'food' rows won: food's F1 fell from 1.0 to 0.0, exit 0 (attack pass
+    # 17, cli finding 7).
+    rows = [{"topic": t, "f1": 1.0, "support": 3} for t in ("food", "sport")]
+    report = {"schema_version": 1, "figures_version": 2, "n_documents": 4, "per_topic": rows}
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(report))
+    b.write_text(json.dumps(report | {"per_topic": [*rows, rows[0] | {"f1": 0.0}]}))
+    code, out, err = cli(capsys, "report", "compare", str(a), str(b))
+    assert (code, out) == (1, "")
+    assert (
+        err
+        == f"error: {b}: field 'per_topic[2]' repeats the topic 'food'; is it a topicclf report?\n"
+    )
+    code, out, _ = cli(capsys, "report", "compare", str(a), str(a))
+    assert code == 0 and "worse in B (0 topics" in out
+
+
 def test_report_compare_refuses_an_old_report_whose_counts_no_float_holds(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

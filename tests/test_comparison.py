@@ -112,6 +112,18 @@ HOSTILE_REPORTS = [
         '{"schema_version": 1, "per_topic": [{"topic": "a"}]}',
         r"field 'per_topic\[0\]\.f1' must be a number from 0 to 1;",
     ),
+    # A repeated topic row: a comparison keys rows by topic, and the last one silently won.
+    (
+        '{"schema_version": 1, "per_topic": [{"topic": "a", "f1": 1}, {"topic": "b", "f1": 1}, '
+        '{"topic": "a", "f1": 0}]}',
+        r"bad\.json: field 'per_topic\[2\]' repeats the topic 'a'; is it a topicclf report\?$",
+    ),
+    # An old report's unknown topics become rows (upgrade_report): one already a row repeats it.
+    (
+        '{"schema_version": 1, "figures_version": 1, "per_topic": [{"topic": "a", "f1": 1}], '
+        '"unknown_topics": {"a": 2}}',
+        r"field 'unknown_topics\.a' repeats the topic of a per_topic row; is it a topicclf",
+    ),
     # json's int() refuses 4,300+ digits with a plain ValueError (was an internal error).
     (
         '{"schema_version": 1, "per_topic": [], "note": ' + "9" * 5000 + "}",
@@ -324,3 +336,12 @@ def test_an_old_report_of_counts_up_to_2_53_is_recounted_in_finite_figures(
     comparison = compare(forged, new)
     assert all(math.isfinite(a) for a, _ in comparison.overall.values())
     json.dumps(comparison.to_dict(), allow_nan=False)  # no inf or NaN anywhere
+
+
+def test_todays_report_lists_unknown_topics_as_rows_too(tmp_path: Path) -> None:
+    # Figures version 2 keeps an unknown topic both as a row (known=False) and in
+    # unknown_topics: not a repeated row.
+    _, new, _ = _old_and_new(tmp_path)
+    data = load_report(new)
+    assert "ship" in data["unknown_topics"]
+    assert [row["topic"] for row in data["per_topic"]].count("ship") == 1

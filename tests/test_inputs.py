@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from topicclf.inputs import (
     as_targets,
     as_texts,
     topic_name,
+    topic_set,
 )
 from topicclf.types import NullProgress
 
@@ -340,3 +342,115 @@ def test_numpy_names_and_integers_are_topics() -> None:
     values = [np.str_("a"), np.int64(3), np.uint8(4), np.float32(5.0), np.longdouble(6)]
     assert as_targets([list(values)], 1).label_sets == [("a", "3", "4", "5", "6")]
     assert as_targets(values, 5).label_sets == [("a",), ("3",), ("4",), ("5",), ("6",)]
+
+
+# -- attack pass 17, cli findings 3, 5 and 6 -------------------------------------------------
+DICT_ADVICE = (
+    r"give a list of the topics it flags, e\.g\. \[k for k, v in d\.items\(\) if v\], or all "
+    r"of y as an indicator DataFrame, pd\.DataFrame\(y\)\.fillna\(0\)$"
+)
+
+
+def test_a_dict_as_a_documents_topics_is_refused_not_read_as_its_keys() -> None:
+    # One-hot rows or df.to_dict("records"): iterated, every key was a topic, flagged 0 too.
+    import collections
+    import types
+
+    import pandas as pd
+
+    y = [{"sport": 1, "weather": 0}, {"weather": 1, "sport": 0}]
+    with pytest.raises(
+        InputError, match=r"^y: topic set #1 is a dict \(\{'sport': 1, 'weather': 0\}\); "
+    ) as refused:
+        as_targets(y, 2)
+    assert re.search(DICT_ADVICE, str(refused.value))
+    for row in (collections.Counter(a=1), types.MappingProxyType({"a": 1})):
+        kind = type(row).__name__
+        with pytest.raises(InputError, match=rf"^y: topic set #2 is a {kind} \(.*{DICT_ADVICE}"):
+            as_targets([["a"], row], 2)
+    with pytest.raises(InputError, match=r"^y: topic set #1 is a dict"):
+        as_targets(pd.Series(y), 2)
+    # Every key in every row was "every training document has the same topics".
+    with pytest.raises(InputError, match=r"^y: topic set #1 is a dict"):
+        as_targets([{"a": 1, "b": 0}, {"a": 0, "b": 1}], 2)
+    # Document.labels: the same rule, without the advice about all of y.
+    with pytest.raises(
+        InputError,
+        match=r"^Document\.labels of document #1 is a dict \(\{'a': 1\}\); give a list of the "
+        r"topics it flags, e\.g\. \[k for k, v in d\.items\(\) if v\]$",
+    ):
+        topic_set({"a": 1}, 0, "Document.labels of document")
+    # A dict's repr is cut: the message never echoes a huge value whole.
+    with pytest.raises(InputError, match=r"\.\.\. \(\d[\d,]* characters\)\); give a list"):
+        as_targets([{f"t{i}": 1 for i in range(10_000)}], 1)
+    # The wanted form is read: the topics flagged, or the rows as an indicator DataFrame.
+    assert as_targets([[k for k, v in d.items() if v] for d in y], 2).label_sets == [
+        ("sport",),
+        ("weather",),
+    ]
+    assert as_targets(pd.DataFrame(y).fillna(0), 2).label_sets == [("sport",), ("weather",)]
+
+
+def test_a_missing_topic_set_is_no_topic_whatever_marks_it_missing() -> None:
+    # pandas writes a missing list cell as NaN (read_json of a record without labels): NaN
+    # and pd.NA were refused as "of type float, not a list", while None was no topic.
+    import io
+
+    import pandas as pd
+
+    for missing in (None, float("nan"), np.float32("nan"), pd.NA):
+        assert as_targets([["a"], missing], 2).label_sets == [("a",), ()]
+        assert topic_set(missing, 0) == ()
+    assert as_targets(pd.Series([["a"], np.nan]), 2).label_sets == [("a",), ()]
+    lines = '{"text": "x", "labels": ["a"]}\n{"text": "y"}\n'
+    frame = pd.read_json(io.StringIO(lines), lines=True)
+    assert as_targets(frame["labels"], 2).label_sets == [("a",), ()]
+    # Inside a list a missing value is still refused: it is no name.
+    with pytest.raises(InputError, match=r"^y: topic set #1 holds a missing value \(nan\)"):
+        as_targets([["a", float("nan")]], 1)
+
+
+def test_an_indicator_matrix_holding_a_missing_value_is_refused_by_its_cell() -> None:
+    # A nullable (Int64) indicator DataFrame with pd.NA was a raw TypeError ("boolean value
+    # of NA is ambiguous"); a float NaN was "holds only 0 and 1" without a place.
+    import pandas as pd
+
+    y = pd.DataFrame(np.ones((2, 3), int), columns=["food", "sport", "x"]).astype("Int64")
+    y.iloc[1, 1] = pd.NA
+    missing = (
+        r"^y: an indicator matrix holds a missing value \(row 2, column 'sport'\); it holds "
+        r"only 0 and 1 \(or False and True\): fill the missing cells, e\.g\. y\.fillna\(0\)$"
+    )
+    with pytest.raises(InputError, match=missing):
+        as_targets(y, 2)
+    with pytest.raises(InputError, match=missing):
+        as_targets(y.astype("boolean"), 2)
+    with pytest.raises(InputError, match=missing):
+        as_targets(y.astype(float), 2)
+    with pytest.raises(InputError, match=r"holds a missing value \(row 1, column 'b'\)"):
+        as_targets(sp.csr_matrix(np.array([[1.0, np.nan]])), 1, classes=["a", "b"])
+    with pytest.raises(InputError, match=r"holds a missing value \(row 1, column 1\)"):
+        as_targets(np.array([[1, None]], dtype=object), 1)
+    with pytest.raises(
+        InputError,
+        match=r"^y: an indicator matrix holds only 0 and 1 \(or False and True\), not 'x' "
+        r"\(row 1, column 'b'\)$",
+    ):
+        as_targets(pd.DataFrame({"a": [1], "b": ["x"]}), 1)
+    with pytest.raises(InputError, match=r"holds only 0 and 1 .*, not 2 \(row 2, column 0\)$"):
+        as_targets(np.array([[1], [2]]), 2)
+    assert as_targets(y.fillna(0), 2).label_sets == [("food", "sport", "x"), ("food", "x")]
+
+
+def test_a_dataframe_of_no_columns_is_refused_as_texts() -> None:
+    # Was IndexError: index 0 is out of bounds for axis 0 with size 0.
+    import pandas as pd
+
+    with pytest.raises(
+        InputError,
+        match=r"^X: a DataFrame with no columns; pass a one-column DataFrame or a Series of "
+        r"texts$",
+    ):
+        as_texts(pd.DataFrame(index=[0, 1]), "X")
+    with pytest.raises(InputError, match=r"^texts: a DataFrame with 2 columns; pass the text"):
+        as_texts(pd.DataFrame({"a": ["x"], "b": ["y"]}))

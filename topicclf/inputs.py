@@ -26,6 +26,7 @@ import numpy as np
 from topicclf.config import (
     MAX_TOPIC_CHARS,
     MAX_TOPICS_PER_DOCUMENT,
+    shown,
     too_many_topics,
     topic_too_long,
 )
@@ -70,6 +71,11 @@ def _column(x: Any, what: str) -> Iterable[Any]:
     """The one column of texts inside arrays, Series and DataFrames; other iterables as is."""
     columns = getattr(x, "columns", None)
     if columns is not None:  # a pandas DataFrame
+        if not len(columns):
+            raise InputError(
+                f"{what}: a DataFrame with no columns; pass a one-column DataFrame or a "
+                "Series of texts"
+            )
         if len(columns) != 1:
             raise InputError(
                 f"{what}: a DataFrame with {len(columns)} columns; pass the text column "
@@ -137,8 +143,7 @@ def _from_indicator(y: Any, classes: Sequence[Any] | None) -> Targets:
     matrix = y.toarray() if hasattr(y, "toarray") else np.asarray(y)
     if matrix.ndim != 2:
         raise InputError(f"y: an indicator matrix must be 2-D, not of shape {matrix.shape}")
-    if matrix.size and not np.isin(matrix, (0, 1)).all():
-        raise InputError("y: an indicator matrix holds only 0 and 1 (or False and True)")
+    _check_flags(matrix, names if names is not None else classes)
     given = classes if classes is not None else names
     columns = (
         [_column_name(c, j) for j, c in enumerate(given)]
@@ -158,6 +163,44 @@ def _from_indicator(y: Any, classes: Sequence[Any] | None) -> Targets:
         raise InputError(f"y: row {over[0] + 1}: {too_many_topics(int(counts[over[0]]))}")
     sets = [tuple(columns[j] for j in np.flatnonzero(row)) for row in matrix]
     return Targets(sets, "indicator", columns)
+
+
+def _check_flags(matrix: np.ndarray, names: Any) -> None:
+    """InputError naming the first cell of `matrix` that is not 0 or 1 (its column by
+    `names` when given): a missing value (NaN; pd.NA or None in the object array of a
+    nullable pandas column) or another value."""
+    if not matrix.size:
+        return
+    if matrix.dtype == object:
+        # Compared with ==, pd.NA answers pd.NA, whose truth value pandas refuses (TypeError).
+        missing = np.frompyfunc(_is_missing, 1, 1)(matrix).astype(bool)
+        bad = missing | ~np.frompyfunc(_is_flag, 1, 1)(matrix).astype(bool)
+    else:
+        missing = np.isnan(matrix) if matrix.dtype.kind in "fc" else np.zeros(matrix.shape, bool)
+        bad = missing | ~np.isin(matrix, (0, 1))
+    if not bad.any():
+        return
+    row, col = (int(k) for k in np.argwhere(bad)[0])
+    column = shown(names[col]) if names is not None and col < len(names) else str(col)
+    where = f"row {row + 1}, column {column}"
+    if missing[row, col]:
+        raise InputError(
+            f"y: an indicator matrix holds a missing value ({where}); it holds only 0 and 1 "
+            "(or False and True): fill the missing cells, e.g. y.fillna(0)"
+        )
+    value = matrix[row, col]
+    value = value.item() if isinstance(value, np.generic) else value  # 2, not np.int64(2)
+    raise InputError(
+        f"y: an indicator matrix holds only 0 and 1 (or False and True), not {shown(value)} "
+        f"({where})"
+    )
+
+
+def _is_flag(value: Any) -> bool:
+    """Whether one cell of an object indicator matrix is 0 or 1 (a bool or a number)."""
+    return isinstance(value, bool | int | float | np.bool_ | np.integer | np.floating) and (
+        value == 0 or value == 1
+    )
 
 
 def _column_name(value: Any, j: int) -> str:
@@ -187,6 +230,14 @@ def _is_pandas_na(value: Any) -> bool:
     where NaN would be), known by its type so that pandas need not be imported."""
     kind = type(value)
     return kind.__name__ == "NAType" and kind.__module__.startswith("pandas")
+
+
+def _is_missing(value: Any) -> bool:
+    """The one rule for a missing value in `y`: None, NaN (numpy's too) or pandas' pd.NA,
+    whether it stands for one topic, a whole topic set or an indicator cell."""
+    if value is None or _is_pandas_na(value):
+        return True
+    return isinstance(value, float | np.floating) and bool(np.isnan(value))
 
 
 def _is_scalar(value: Any) -> bool:
@@ -234,11 +285,9 @@ def topic_name(value: Any, where: str = "y") -> str | None:
         raise InputError(
             f"{where} holds a value of type {type(value).__name__}; topics are names{hint}"
         )
-    if value is None or _is_pandas_na(value):
+    if _is_missing(value):
         return None
     if isinstance(value, float | np.floating):
-        if np.isnan(value):
-            return None
         # Compared in floats: numpy compares np.longdouble("1e4900") with int() of it
         # through str(), which Python refuses past 4,300 digits.
         if not np.isfinite(value) or np.floor(value) != value:
@@ -263,8 +312,24 @@ def topic_name(value: Any, where: str = "y") -> str | None:
     return name or None
 
 
-def topic_set(labels: Any, i: int, what: str = "y: topic set") -> tuple[str, ...]:
-    """One document's topics (#`i` + 1 of `what`) by the rule of `y`'s topic lists."""
+Y_TOPIC_SET = "y: topic set"
+
+
+def topic_set(labels: Any, i: int, what: str = Y_TOPIC_SET) -> tuple[str, ...]:
+    """One document's topics (#`i` + 1 of `what`) by the rule of `y`'s topic lists: a
+    missing value (None, NaN, pd.NA; pandas writes a missing list cell as NaN) is no topic."""
+    if _is_missing(labels):
+        return ()
+    if isinstance(labels, Mapping):  # iterated, its keys would be topics, flagged 0 or not
+        whole = (
+            ", or all of y as an indicator DataFrame, pd.DataFrame(y).fillna(0)"
+            if what == Y_TOPIC_SET
+            else ""
+        )
+        raise InputError(
+            f"{what} #{i + 1} is a {type(labels).__name__} ({shown(labels)}); give a list of "
+            f"the topics it flags, e.g. [k for k, v in d.items() if v]{whole}"
+        )
     if isinstance(labels, str):
         raise InputError(
             f"{what} #{i + 1} is a string ({labels!r}); give a list of topics, e.g. [{labels!r}]"
@@ -275,8 +340,6 @@ def topic_set(labels: Any, i: int, what: str = "y: topic set") -> tuple[str, ...
             f"{what} #{i + 1} is {type(labels).__name__} ({bytes(labels)!r:.60}); decode it "
             f"(bytes.decode) and give a list of topics, e.g. [{decoded!r:.60}]"
         )
-    if labels is None:
-        return ()
     if not isinstance(labels, Iterable):
         raise InputError(f"{what} #{i + 1} is of type {type(labels).__name__}, not a list")
     out: dict[str, None] = {}

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from topicclf.config import cut
+from topicclf.config import cut, shown
 from topicclf.errors import InputError, TopicclfError, too_many_digits
 from topicclf.metrics import LOWER_IS_BETTER
 from topicclf.smallfile import SmallFileError, read_small_file
@@ -142,8 +142,11 @@ _COUNT = f"a count, a whole number from 0 to {MAX_REPORT_COUNT:,} (2**53)"
 def _check_report(data: dict[str, Any], path: Path) -> None:
     """TopicclfError naming the first field a comparison could not use."""
 
+    def refuse(field: str, problem: str) -> None:
+        raise TopicclfError(f"{path}: field {field!r} {problem}; is it a topicclf report?")
+
     def fail(field: str, what: str) -> None:
-        raise TopicclfError(f"{path}: field {field!r} must be {what}; is it a topicclf report?")
+        refuse(field, f"must be {what}")
 
     def number(value: Any) -> bool:
         if not isinstance(value, int | float) or isinstance(value, bool):
@@ -174,9 +177,14 @@ def _check_report(data: dict[str, Any], path: Path) -> None:
     rows = data["per_topic"]
     if not isinstance(rows, list):
         fail("per_topic", "a list of objects, one per topic")
+    seen: set[str] = set()
     for i, row in enumerate(rows):
         if not isinstance(row, dict) or not isinstance(row.get("topic"), str):
             fail(f"per_topic[{i}]", "an object with a topic name (a string)")
+        # A comparison keys the rows by topic: a repeated one would silently win over the first.
+        if row["topic"] in seen:
+            refuse(f"per_topic[{i}]", f"repeats the topic {shown(row['topic'])}")
+        seen.add(row["topic"])
         if "f1" not in row:  # what a comparison compares
             fail(f"per_topic[{i}].f1", "a number from 0 to 1")
         for key in _ROW_FIGURES:
@@ -185,17 +193,22 @@ def _check_report(data: dict[str, Any], path: Path) -> None:
         for key in _ROW_COUNTS:
             if key in row and not count(row[key]):
                 fail(f"per_topic[{i}].{key}", _COUNT)
-    unknown = data.get("unknown_topics", {})
-    if not isinstance(unknown, dict):
-        fail("unknown_topics", "an object of topic names and counts")
-    for topic, value in unknown.items():
-        if not count(value):
-            fail(f"unknown_topics.{cut(topic)}", _COUNT)
-    if not count(data.get("n_documents", 0)):
-        fail("n_documents", _COUNT)
     figures = data.get("figures_version", 0)
     if not isinstance(figures, int) or isinstance(figures, bool) or figures < 0:
         fail("figures_version", "a whole number, at least 0")
+    unknown = data.get("unknown_topics", {})
+    if not isinstance(unknown, dict):
+        fail("unknown_topics", "an object of topic names and counts")
+    old = data.get("figures_version", 1) < 2  # as upgrade_report reads it
+    for topic, value in unknown.items():
+        if not count(value):
+            fail(f"unknown_topics.{cut(topic)}", _COUNT)
+        # upgrade_report adds an old report's unknown topics to its rows: one there already
+        # would be a repeated row (today's reports list unknown topics in both, as known=False).
+        if old and topic in seen:
+            refuse(f"unknown_topics.{cut(topic)}", "repeats the topic of a per_topic row")
+    if not count(data.get("n_documents", 0)):
+        fail("n_documents", _COUNT)
 
 
 def _mean(rows: list[dict[str, Any]], key: str, weight: str | None = None) -> float | None:
