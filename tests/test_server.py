@@ -2739,3 +2739,21 @@ def test_a_content_length_of_thousands_of_digits_is_a_413(server: Address) -> No
         head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + b"\r\n\r\n"
         reply = _read_all(_half_closed(server, head + b'"abc"'))  # five bytes: no object
         assert _statuses(reply) == [status]
+
+
+def test_a_chunked_body_is_never_taken_for_trailers_however_it_is_split(server: Address) -> None:
+    # Bytes between two chunk-size lines, fed as one piece, were counted as trailers: a
+    # valid body of 20 chunks of 4,089 bytes (each piece ending after a size line) got 431
+    # "head and trailers are larger than 65536 bytes", and the request after it was lost.
+    post = b"POST /tag HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    text = json.dumps({"text": "rain " * 16_400}).encode()  # 20 chunks of 4,089 bytes
+    chunks = [text[i : i + 4089] for i in range(0, len(text), 4089)]
+    body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+    first_line = body.index(b"\r\n") + 2
+    sock = socket.create_connection(server, timeout=30)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(post + body[:first_line])  # the rest starts a read: pieces of 4 KiB from it
+    time.sleep(0.3)
+    sock.sendall(body[first_line:] + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.shutdown(socket.SHUT_WR)
+    assert _statuses(_read_all(sock)) == [b"200", b"200"]

@@ -587,17 +587,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.heads_complete = 0
         self.head_refused = False
         self.refusal: tuple[int, str] | None = None  # (status, message) once _Refused
-        # Trailers (the header lines after a chunked body's last chunk) count into the head
-        # too: the parser's callbacks see whole lines, and bytes read while the parser is
-        # past a chunk header with none of its data yet (the last chunk's trailers) are
-        # counted before a line ends, as httptools buffers a line whole.
+        # Trailers (the header lines after a chunked body's last chunk) are bounded as a
+        # head is, and so is each chunk-size line (chunk extensions can make one endless):
+        # httptools buffers a line whole, so bytes are counted as they are fed. Bytes fed
+        # with no chunk begun or ended and no data (chunk_events unchanged) are one size
+        # line, or, past the last chunk's header (chunk_without_data), its trailers.
         self.chunk_without_data = False
-        self.trailer_bytes = 0
-        # A chunked body's size lines count too (chunk extensions can make one endless):
-        # bytes fed with no chunk begun and no data (chunk_events unchanged) are one line.
         self.chunked = False
         self.chunk_events = 0
-        self.size_line_bytes = 0
+        self.chunk_run = 0
         # When the body of the newest request must be in (or its unread rest discarded).
         self.body_deadline = 0.0
         # The newest request asked for the connection to close, and was answered before its
@@ -699,23 +697,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.head_refused or self.input_over:  # the rest is dropped until the connection ends
             return
         if self.head_bytes is None:
-            in_trailers = self.chunk_without_data
             events = self.chunk_events
             super().data_received(data)
             if self.head_refused or self.transport.is_closing():
                 return
-            if in_trailers and self.chunk_without_data:
-                self.trailer_bytes += len(data)
-                if self.trailer_bytes > self.max_headers:
-                    self._refuse_head()
-            elif self.chunked and self.in_message and self.chunk_events == events:
-                # No chunk began and no data came: all of it was one chunk-size line, which
-                # chunk extensions make as long as a client likes (1 GB was read to the end).
-                self.size_line_bytes += len(data)
-                if self.size_line_bytes > self.max_headers:
-                    self._refuse_head("chunk-size line (with its chunk extensions) is")
+            if self.chunked and self.in_message and self.chunk_events == events:
+                # No chunk began or ended and no data came: all of it was one chunk-size line
+                # (chunk extensions make it as long as a client likes: 1 GB was read to the
+                # end) or the last chunk's trailers. Counted only so: bytes between two size
+                # lines were once taken for trailers, and a valid 86 KB body got a 431.
+                self.chunk_run += len(data)
+                if self.chunk_run > self.max_headers:
+                    size_line = "chunk-size line (with its chunk extensions) is"
+                    self._refuse_head(None if self.chunk_without_data else size_line)
             else:
-                self.size_line_bytes = 0
+                self.chunk_run = 0
             return
         room = self.max_headers - self.head_bytes
         if len(data) <= room:
@@ -739,9 +735,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.in_message = True
         self.head_parsed = 0
         self.chunk_without_data = False
-        self.trailer_bytes = 0
         self.chunked = False
-        self.size_line_bytes = 0
+        self.chunk_run = 0
         self._cancel_headers_timer()
         self.headers_timer = self.loop.call_later(self.timeout_headers, self._headers_too_slow)
 
