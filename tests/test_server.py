@@ -232,6 +232,10 @@ def test_root_is_the_page_for_browsers_and_the_health_json_for_others(server: Ad
         ("application/json, text/html;q=1e999", False),
         ("text/html;q=nan", False),
         ("text/html;q=0.0001", False),  # at most three decimals
+        # JSON's q is its most specific range's: */* does not undo application/json;q=0
+        ("text/html;q=0.5, application/json;q=0, */*", True),
+        ("text/html, application/json;q=0.5, */*", True),
+        ("text/html;q=0.5, application/*;q=0.9, */*;q=0.1", False),
     ],
 )
 def test_accept_q_values_are_read_as_http_writes_them(accept: str, page: bool) -> None:

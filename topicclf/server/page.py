@@ -52,34 +52,44 @@ class Page:
 _QVALUE = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
 
 
-def _quality(accept: str, wanted: tuple[str, ...]) -> float:
-    """The highest q the Accept header gives any of the `wanted` media ranges (0 if none)."""
-    best = 0.0
+def _ranges(accept: str) -> dict[str, float]:
+    """The Accept header's media ranges (lower case) and their q values; a range given
+    twice keeps its highest q. A q HTTP does not allow makes its range not acceptable."""
+    ranges: dict[str, float] = {}
     for part in accept.split(","):
         media, *params = (p.strip() for p in part.split(";"))
-        if media.lower() not in wanted:
-            continue
         q = 1.0
         for param in params:
             key, _, value = param.partition("=")
             if key.strip().lower() == "q":
                 # HTTP's qvalue: 0 to 1 with at most three decimals. float() read q=1_0 as
-                # 10 and took inf, 2 and 1e999, which outranked a real q=1; such a range
-                # counts as not acceptable.
+                # 10 and took inf, 2 and 1e999, which outranked a real q=1.
                 value = value.strip()
                 q = float(value) if _QVALUE.fullmatch(value) else 0.0
-        best = max(best, q)
-    return best
+        media = media.lower()
+        if media:
+            ranges[media] = max(q, ranges.get(media, 0.0))
+    return ranges
 
 
 def wants_page(accept: str) -> bool:
     """Whether a GET / asks for the page: text/html named, and preferred over JSON.
 
     Browsers name text/html first; curl, scripts and monitors send */* or
-    application/json, and keep getting the health JSON that / gave before the page.
+    application/json, and keep getting the health JSON that / gave before the page. JSON's
+    q is that of the most specific range naming it (application/json, else application/*,
+    else */*), as HTTP says: `application/json;q=0, */*` refuses JSON.
     """
-    html = _quality(accept, ("text/html", "application/xhtml+xml"))
-    json = _quality(accept, ("application/json", "application/*", "*/*"))
+    ranges = _ranges(accept)
+    html = max(ranges.get("text/html", 0.0), ranges.get("application/xhtml+xml", 0.0))
+    json = next(
+        (
+            ranges[media]
+            for media in ("application/json", "application/*", "*/*")
+            if media in ranges
+        ),
+        0.0,
+    )
     return html > 0 and html > json
 
 
