@@ -2761,3 +2761,17 @@ def test_a_chunked_body_is_never_taken_for_trailers_however_it_is_split(server: 
     sock.sendall(body[first_line:] + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
     sock.shutdown(socket.SHUT_WR)
     assert _statuses(_read_all(sock)) == [b"200", b"200"]
+
+
+def test_a_body_of_one_byte_chunks_is_read_whole_and_tagged_as_sent_plain(server: Address) -> None:
+    # Read over several turns of the event loop (16 KiB of wire each) into a growing
+    # bytearray: one read of 1-byte chunks, three parser callbacks a byte and a copy of the
+    # body so far each, held every other client for up to a second.
+    body = json.dumps({"texts": ["rain and storms " * 500, "oil prices rose"]}).encode()
+    post = b"POST /tag HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    chunked = b"".join(b"1\r\n%c\r\n" % byte for byte in body) + b"0\r\n\r\n"
+    reply = _read_all(_half_closed(server, post + chunked))
+    head, _, answer = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    plain = request(server, "POST", "/tag", body)[1]
+    assert json.loads(answer)["results"] == plain["results"]

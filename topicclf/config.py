@@ -142,6 +142,9 @@ SERVE_MAX_HEADERS = 64 * 1024  # bytes of one request's head: request line and a
 # 19.8 MB grew a server to 1.6 GB).
 SERVE_PIPELINE_DEPTH = 16
 SERVE_PIPELINE_PIECE = 4 * 1024
+# Bytes of one connection parsed in one turn of the event loop: the rest on a later turn, so
+# that a read of costly framing (1-byte chunks) does not hold the other connections.
+SERVE_FEED_PER_TURN = 16 * 1024
 SERVE_MAX_DOCUMENTS = 10_000  # documents in one request
 # (document, topic) pairs one answer may hold (10,000 documents x 10 topics, about 2.4 MB):
 # 3,000 two-letter texts with "threshold": 0 to a 2,000-topic model asked for a 142 MB answer

@@ -31,6 +31,7 @@ from topicclf import jsontext
 from topicclf.config import (
     SERVE_ANSWER_ALWAYS,
     SERVE_BODY_ALWAYS,
+    SERVE_FEED_PER_TURN,
     SERVE_INLINE_ANSWER_BYTES,
     SERVE_INLINE_PAIRS,
     SERVE_INLINE_TEXTS,
@@ -618,6 +619,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.held_paused = False
         self.eof_held = False
         self.feeding = False
+        self.feed_later: asyncio.Handle | None = None
         # Requests whose heads were read and which are not answered yet, oldest first: when
         # the connection is lost each is told so (uvicorn tells only the newest, and the one
         # being answered, older, then wrote to the closed transport: an "internal error").
@@ -658,6 +660,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.feeding:  # called again from a parser callback: the loop below goes on
             return
         self.feeding = True
+        self.feed_later = None
+        fed = 0
         try:
             while self._holding():
                 if self.head_refused or self.input_over or self.transport.is_closing():
@@ -668,11 +672,20 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                     self.held_paused = True
                     self.flow.pause_reading()
                     return
+                if fed >= SERVE_FEED_PER_TURN:
+                    # The rest on a later turn of the event loop, other connections first:
+                    # a read of 1-byte chunks (three parser callbacks a byte) held every
+                    # other client for up to a second.
+                    self.held_paused = True
+                    self.flow.pause_reading()
+                    self.feed_later = self.loop.call_soon(self._feed_held)
+                    return
                 # The rest of a body of known length at once (a large body in small pieces
                 # is copied over and over); else a small piece, as pipelined heads are small.
                 size = min(self.body_left, SERVE_BODY_ALWAYS) or SERVE_PIPELINE_PIECE
                 piece = self.held[self.held_at : self.held_at + size]
                 self.held_at += len(piece)
+                fed += len(piece)
                 self._feed(piece)
         finally:
             self.feeding = False
@@ -765,6 +778,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.chunk_without_data = False
         self.chunk_events += 1
         self.body_left = max(0, self.body_left - len(body))
+        if self.cycle is not None and type(self.cycle.body) is bytes:
+            # uvicorn adds each part with +=, a copy of all so far each time: a bytearray
+            # grows in place (1-byte chunks were quadratic). The request reads it and
+            # uvicorn starts a new one.
+            self.cycle.body = bytearray(self.cycle.body)  # type: ignore[assignment]
         super().on_body(body)
 
     def on_headers_complete(self) -> None:
@@ -933,6 +951,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if timer is not None:
                 timer.cancel()
         self.held, self.held_at = b"", 0
+        if self.feed_later is not None:
+            self.feed_later.cancel()
         for cycle in self.unanswered:
             if not cycle.response_complete:
                 cycle.disconnected = True
