@@ -345,3 +345,36 @@ def test_todays_report_lists_unknown_topics_as_rows_too(tmp_path: Path) -> None:
     data = load_report(new)
     assert "ship" in data["unknown_topics"]
     assert [row["topic"] for row in data["per_topic"]].count("ship") == 1
+
+
+def test_reports_too_large_for_memory_are_an_error_naming_them(tmp_path: Path) -> None:
+    # Reports take about 5 times their size once read, so two under the 1 GiB cap could
+    # need 10 GB: `report compare` ended in `internal error: MemoryError`. Here the process
+    # is given 150 MB of address space more than it has, and a 39 MB report.
+    import subprocess
+    import sys
+
+    big = _report(tmp_path / "big.json", 0.5, {f"t{i:07d}": 0.5 for i in range(800_000)})
+    small = _report(tmp_path / "small.json", 0.5, {"x": 0.5})
+    script = (
+        "import resource, sys\n"
+        "from topicclf.cli import run\n"
+        "size = next(int(line.split()[1]) for line in open('/proc/self/status')"
+        " if line.startswith('VmSize'))\n"
+        "limit = (size << 10) + (150 << 20)\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
+        "sys.exit(run(sys.argv[1:]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, "report", "compare", str(small), str(big)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    sizes = [f"{path.stat().st_size:,}" for path in (small, big)]
+    assert (done.returncode, done.stdout) == (1, ""), done.stderr
+    assert done.stderr == (
+        f"error: {small} ({sizes[0]} bytes) and {big} ({sizes[1]} bytes): together too large "
+        "to hold in memory (a report takes about 5 times its size once read: 0.7 GB for 143 MB of "
+        "1,000,000 topics); compare reports of fewer topics, or run where more memory is free\n"
+    )

@@ -1499,13 +1499,19 @@ def test_a_document_with_more_topics_than_any_index_gives_is_its_own_bad_record(
         Document("c", "most", most),
     ]
     path = _written(docs, tmp_path, fmt)
-    with pytest.warns(BadRecordWarning, match="100,000 topics in one document"):
+    # CSV and Parquet count the names a record lists before they split or decode them
+    # (empty and repeated ones too: each costs memory); the others count distinct topics.
+    said = "100,000 topics in one document, more than the 1,000 topicclf reads"
+    if fmt in ("csv", "parquet"):
+        said = (
+            r"100,000 topic names in one document \(empty and repeated ones count\), more "
+            "than the 10,000 topicclf reads"
+        )
+    with pytest.warns(BadRecordWarning, match=said):
         read = list(open_corpus(path, fmt, on_error="report"))
     assert [len(d.labels) for d in read if d.error is None] == [1, MAX_TOPICS_PER_DOCUMENT]
     (bad,) = [d for d in read if d.error is not None]
-    assert re.search(
-        r"100,000 topics in one document, more than the 1,000 topicclf reads", bad.error
-    )
+    assert re.search(said, bad.error)
     assert f"{path.name}" in bad.error or "b.labels" in bad.error
 
 
@@ -2482,3 +2488,126 @@ def test_a_bad_record_s_message_is_cut_in_the_output_record() -> None:
         doc = bad_record(error, "x", CorpusOptions(on_error="report"))
     assert doc is not None and doc.error is not None
     assert doc.error == str(error)[:BAD_RECORD_CHARS] + "... (10,011 characters)"
+
+
+def _parquet_topic_lists(path: Path, rows: int, per_row: int, name: str) -> None:
+    """A Parquet file whose `rows` rows each list `name` `per_row` times: a dictionary index
+    run-length encoded, so millions of names take a few bytes (as in a hostile file)."""
+    import numpy as np
+
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    names = pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(rows * per_row, dtype=np.int8)), pa.array([name])
+    )
+    offsets = pa.array(np.arange(0, rows * per_row + 1, per_row, dtype=np.int32))
+    labels = pa.ListArray.from_arrays(offsets, names)
+    table = pa.table({"text": ["rain wind storm"] * rows, "labels": labels})
+    pq.write_table(table, path, row_group_size=rows, compression="zstd")
+
+
+def test_a_parquet_row_listing_too_many_topic_names_is_a_bad_record_never_decoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 2 KB file of 20 rows listing 5,000,000 empty (or 1-character) names each cost 28-35 s
+    # and 3.3 GB: an empty name counted no bytes when rows were sized, and every row was
+    # turned into Python lists before the topics bound was checked. Now the names are counted
+    # from the list offsets, and such a row is a bad record, decoded never.
+    monkeypatch.setattr(config, "MAX_RECORD_BYTES", 100_000)  # batches of a row or two
+    path = tmp_path / "lists.parquet"
+    _parquet_topic_lists(path, 20, 200_000, "")
+    assert path.stat().st_size < 3_000
+    tracemalloc.start()
+    try:
+        with pytest.warns(BadRecordWarning) as caught:
+            docs = list(open_corpus(path, on_error="report"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [bool(d.error) for d in docs] == [True] * 20
+    assert str(caught[0].message) == (
+        f"{path}:row 1: 200,000 topic names in one document (empty and repeated ones count), "
+        "more than the 10,000 topicclf reads per document"
+    )
+    assert peak < 8_000_000  # 20 lists of 200,000 names at once, 32 MB and more, before
+    # tag and explain read no topics (labels_files="ignore"): the column is not even read.
+    tracemalloc.start()
+    try:
+        docs = list(open_corpus(path, labels_files="ignore"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [(d.text, d.labels, d.error) for d in docs] == [("rain wind storm", (), None)] * 20
+    assert peak < 5_000_000
+    # Up to the bound, repeated names are one topic, as before.
+    monkeypatch.undo()
+    _parquet_topic_lists(path, 3, 10_000, "a")
+    assert [d.labels for d in open_corpus(path)] == [("a",)] * 3
+
+
+def test_a_separated_topics_field_is_counted_before_it_is_split(tmp_path: Path) -> None:
+    # A CSV row of 60 MB of separators was split into 60 million empty names (27 times the
+    # row's size); a Parquet string column the same.
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = tmp_path / "c.csv"
+    table.write_text(f"text,labels\nrain,{'|' * 10_000}x\nwind,{'a|' * 9_999}b\n")
+    with pytest.warns(BadRecordWarning) as caught:
+        docs = list(open_corpus(table, on_error="report"))
+    assert [(d.text, d.labels) for d in docs] == [("", ()), ("wind", ("a", "b"))]
+    assert [str(w.message) for w in caught] == [
+        f"{table}:2: 10,001 topic names in one document (empty and repeated ones count), "
+        "more than the 10,000 topicclf reads per document"
+    ]
+    path = tmp_path / "s.parquet"
+    pq.write_table(pa.table({"text": ["rain"], "labels": ["|" * 10_000]}), path)
+    with pytest.raises(CorpusFormatError, match=r"s\.parquet:row 1: 10,001 topic names in one"):
+        list(open_corpus(path))
+
+
+def test_a_labels_column_not_read_is_not_checked(tmp_path: Path) -> None:
+    # With labels_files="ignore" (tag, explain) the topics column is not read at all: its
+    # type, or a repeat of its name in a CSV header, costs no document.
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"text": ["rain"], "labels": [5]}), path)
+    assert [d.text for d in open_corpus(path, labels_files="ignore")] == ["rain"]
+    with pytest.raises(CorpusFormatError, match=r"the labels column 'labels' has the type int64"):
+        list(open_corpus(path))
+    table = tmp_path / "c.csv"
+    table.write_text("text,labels,labels\nrain,a,b\n")
+    assert [d.text for d in open_corpus(table, labels_files="ignore")] == ["rain"]
+    with pytest.raises(CorpusFormatError, match=r"the header repeats the column 'labels'"):
+        list(open_corpus(table))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"text_field": "labels"}, "--text-field and --labels-field both name 'labels' "
+         "(text_field= and labels_field= in Python)"),
+        ({"id_field": "text"}, "--text-field and --id-field both name 'text' "
+         "(text_field= and id_field= in Python)"),
+        ({"labels_field": "id"}, "--labels-field and --id-field both name 'id' "
+         "(labels_field= and id_field= in Python)"),
+    ],
+)  # fmt: skip
+def test_open_corpus_refuses_one_field_named_for_two_roles(
+    tmp_path: Path, options: dict[str, str], message: str
+) -> None:
+    # Before: the topics read as the text, or a converted corpus written without its text.
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"id": "1", "text": "rain", "labels": ["weather"]}\n')
+    with pytest.raises(CorpusFormatError) as caught:
+        open_corpus(path, **options)
+    assert str(caught.value) == f"{message}; give each its own field or column"
+
+
+def test_a_field_named_for_topics_not_read_is_free_for_the_text(tmp_path: Path) -> None:
+    # labels_files="ignore" (tag, explain): no topics are read, so the labels field's name
+    # may be the text's.
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"id": "1", "labels": "rain"}\n')
+    docs = list(open_corpus(path, text_field="labels", labels_files="ignore"))
+    assert [(d.id, d.text, d.labels) for d in docs] == [("1", "rain", ())]

@@ -125,3 +125,41 @@ def test_an_entry_longer_than_any_subject_s_is_refused() -> None:
         Vocabulary.from_dict({"subjects": {"a": {"uri": "http://x/a", "label": "L" * 3000}}})
     with pytest.raises(CorpusFormatError, match=r"voc:2: a URI, label or notation longer"):
         parse_vocabulary(["<http://x/a>\ta\n", "<http://x/b>\t" + "L" * 3000 + "\n"], "voc")
+
+
+def test_a_vocabulary_read_for_topics_keeps_only_their_subjects(tmp_path: Path) -> None:
+    # train --vocabulary held every subject of the file: 20 million (418 MB) took 7.4 GB,
+    # then internal error: MemoryError; a model keeps only its own topics' subjects. Now
+    # the file is read a line at a time, every line checked, the first subject of each URI
+    # or label of a topic kept (as Vocabulary.match takes them).
+    import tracemalloc
+
+    lines = ["\ufeff<http://x/w>\tweather\n", "<http://x/s>\tsport\t7\r\n"]
+    lines += [f"<http://x/u{i}>\tl{i}\n" for i in range(200_000)]
+    lines += ["<http://x/w2>\tweather\n", "http://x/s\tsport again\n", "<http://x/o>\n"] * 1000
+    path = tmp_path / "v.tsv"
+    path.write_text("".join(lines), encoding="utf-8")
+    topics = ["weather", "<http://x/s>", "http://x/o", "l7", "politics"]
+    tracemalloc.start()
+    try:
+        kept = read_vocabulary(path, topics)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert kept == [
+        Subject("http://x/w", "weather"),
+        Subject("http://x/s", "sport", "7"),
+        Subject("http://x/u7", "l7"),
+        Subject("http://x/o", ""),
+    ]
+    assert peak < 2_000_000  # the whole file was held (4.5 MB), and 200,000 subjects
+    whole = read_vocabulary(path)
+    assert len(whole) == 203_002
+    assert Vocabulary.match(kept, topics) == Vocabulary.match(whole, topics)
+    # A bad line is found wherever it is, kept or not.
+    path.write_text("".join(lines[:5000]) + "<a b>\tbad\n", encoding="utf-8")
+    with pytest.raises(CorpusFormatError, match=r"v\.tsv:5001: expected '<URI>', a tab"):
+        read_vocabulary(path, topics)
+    path.write_bytes(b"<http://x/1>\tone\n" * 5000 + b"<http://x/2>\tcaf\xe9\n")
+    with pytest.raises(CorpusFormatError, match=r"v\.tsv: the vocabulary is not UTF-8 \("):
+        read_vocabulary(path, ["one"])

@@ -259,6 +259,21 @@ MAX_PATTERN_CHARS = 1000  # text.token_pattern
 MAX_TOPICS_PER_DOCUMENT = 1000
 
 
+# Topic names one record may list before empty and repeated ones are dropped: each costs
+# memory (a list slot, a string) before it is, and a 2 KB Parquet file listed 5,000,000 empty
+# names per row (3.3 GB). Ten times MAX_TOPICS_PER_DOCUMENT leaves room for sloppy lists
+# ("a||b|", a .labels file of blank lines).
+MAX_TOPIC_NAMES_LISTED = 10 * MAX_TOPICS_PER_DOCUMENT
+
+
+def too_many_topic_names(count: int) -> str:
+    """The one wording for a record listing over MAX_TOPIC_NAMES_LISTED topic names."""
+    return (
+        f"{count:,} topic names in one document (empty and repeated ones count), more than "
+        f"the {MAX_TOPIC_NAMES_LISTED:,} topicclf reads per document"
+    )
+
+
 def too_many_topics(count: int | None = None) -> str:
     """The one wording for a document over MAX_TOPICS_PER_DOCUMENT (`count` when known)."""
     held = f"{count:,} topics" if count is not None else "more topics"

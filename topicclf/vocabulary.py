@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from topicclf.config import TOPIC_URI_BASE
 from topicclf.errors import CorpusFormatError
-from topicclf.smallfile import SmallFileError, read_small_file
+from topicclf.smallfile import SmallFileError, open_small_file
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,15 @@ def _clean_uri(value: str) -> str:
     return value[1:-1] if value.startswith("<") and value.endswith(">") else value
 
 
-def parse_vocabulary(lines: Iterable[str], source: str = "vocabulary") -> list[Subject]:
-    """Subjects from the lines of an Annif TSV vocabulary; blank lines are skipped."""
+def parse_vocabulary(
+    lines: Iterable[str], source: str = "vocabulary", topics: Iterable[str] | None = None
+) -> list[Subject]:
+    """Subjects from the lines of an Annif TSV vocabulary; blank lines are skipped. With
+    `topics`, every line is checked but only the subjects that could match one of them (the
+    first of each URI or label, as `Vocabulary.match` takes them) are kept, in their order."""
+    keys = None if topics is None else {_clean_uri(t) for t in topics} | set(topics)
     subjects = []
+    found = False
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -59,8 +65,16 @@ def parse_vocabulary(lines: Iterable[str], source: str = "vocabulary") -> list[S
                 f"{source}:{number}: a URI, label or notation longer than {MAX_FIELD_CHARS:,} "
                 "characters; is this a vocabulary file?"
             )
-        subjects.append(Subject(uri, label, notation))
-    if not subjects:
+        found = True
+        if keys is None:
+            subjects.append(Subject(uri, label, notation))
+        elif uri in keys or label in keys:
+            # Only the first subject of a URI or label can match (`Vocabulary.match`): at
+            # most two per topic are kept, however often the file repeats one.
+            keys.discard(uri)
+            keys.discard(label)
+            subjects.append(Subject(uri, label, notation))
+    if not found:
         raise CorpusFormatError(f"{source}: no subjects in the vocabulary")
     return subjects
 
@@ -71,20 +85,34 @@ VOCABULARY_MAX_BYTES = 512 * 1024**2  # the whole GND, 1.4 million subjects, is 
 MAX_FIELD_CHARS = 2000
 
 
-def read_vocabulary(path: str | Path) -> list[Subject]:
+def check_vocabulary_file(path: str | Path) -> None:
+    """Raise CorpusFormatError unless `path` is a regular file of at most
+    VOCABULARY_MAX_BYTES, as `read_vocabulary` takes: said before any work."""
+    try:
+        open_small_file(path, VOCABULARY_MAX_BYTES, _WHAT).close()
+    except SmallFileError as exc:
+        raise CorpusFormatError(str(exc)) from None
+
+
+_WHAT = "a vocabulary is a TSV file"
+
+
+def read_vocabulary(path: str | Path, topics: Iterable[str] | None = None) -> list[Subject]:
     """Read an Annif TSV vocabulary file (UTF-8, a byte order mark allowed): a regular file
     of at most VOCABULARY_MAX_BYTES (a FIFO hung `train --vocabulary`, /dev/zero filled
-    memory)."""
+    memory), a line at a time. With `topics`, only the subjects that could match one are
+    kept (`parse_vocabulary`): a model keeps no others, and 20 million subjects held whole
+    (418 MB of TSV) took 7.4 GB, then MemoryError."""
     path = Path(path)
     try:
-        data = read_small_file(path, VOCABULARY_MAX_BYTES, "a vocabulary is a TSV file")
-        text = data.decode("utf-8").removeprefix("\ufeff")
+        with open_small_file(path, VOCABULARY_MAX_BYTES, _WHAT) as raw:
+            # Lines end where a file read with newline="" ends them (never at U+2028 or NEL).
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            return parse_vocabulary(text, str(path), topics)
     except SmallFileError as exc:
         raise CorpusFormatError(str(exc)) from None
     except UnicodeDecodeError as exc:
         raise CorpusFormatError(f"{path}: the vocabulary is not UTF-8 ({exc})") from None
-    # Lines end where a file read with newline="" ends them (never at U+2028 or NEL).
-    return parse_vocabulary(io.StringIO(text, newline=""), str(path))
 
 
 @dataclass(frozen=True)

@@ -481,7 +481,7 @@ def reads_corpus(*names: str) -> Callable[[Callable[..., None]], Callable[..., N
     Typer builds options from the signature, so the wrapper's signature is the command's
     own, minus its `reading` parameter, plus one keyword parameter per option.
     """
-    from topicclf.corpus.base import CorpusOptions
+    from topicclf.corpus.base import FIELD_OPTIONS, CorpusOptions, field_clash
 
     chosen = names or tuple(_READING_OPTIONS)
     defaults = {f.name: f.default for f in dataclasses.fields(CorpusOptions)} | {"fmt": None}
@@ -503,6 +503,9 @@ def reads_corpus(*names: str) -> Callable[[Callable[..., None]], Callable[..., N
         def wrapper(*args: Any, **kwargs: Any) -> None:
             fmt = kwargs.pop("fmt", None)
             options = CorpusOptions(**{name: kwargs.pop(name) for name in chosen if name != "fmt"})
+            clash = field_clash(options, [n for n in FIELD_OPTIONS if n in chosen])
+            if clash:  # before any work: a column read for two roles is read for neither
+                raise typer.BadParameter(clash)
             reading = Reading(fmt, options)
             command(*args, reading=reading, **kwargs)
 

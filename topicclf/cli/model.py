@@ -92,7 +92,7 @@ def train(
 ) -> None:
     """Train a model on a labelled corpus and save it as a model directory."""
     from topicclf.config import load_config
-    from topicclf.vocabulary import read_vocabulary
+    from topicclf.vocabulary import check_vocabulary_file, read_vocabulary
 
     standard_output()  # closed (>&-): said before any work, not after the training
     overrides = list(set_ or [])
@@ -105,7 +105,8 @@ def train(
         if value is not None:
             overrides.append(f"{key}={value}")
     cfg = load_config(config, overrides)
-    subjects = read_vocabulary(vocabulary) if vocabulary is not None else None
+    if vocabulary is not None:
+        check_vocabulary_file(vocabulary)  # missing, a FIFO, too large: before any work
     source = reading.open(corpus)
     if source.format == "reuters" and source.options.split == "all":
         warn(
@@ -124,6 +125,12 @@ def train(
         check_output(output, [corpus, *given], force, kind="model")
         progress = make_progress()
         docs = read_all(source, progress)
+        subjects = None
+        if vocabulary is not None:
+            # Read once the corpus's topics are known, keeping only their subjects (a model
+            # has no others), and before the training, so a bad line costs no training.
+            topics = {topic for doc in docs for topic in doc.labels}
+            subjects = read_vocabulary(vocabulary, topics)
         started = time.perf_counter()
         clf = TopicClassifier(config=cfg).fit(
             [d.text for d in docs], [d.labels for d in docs], progress=progress

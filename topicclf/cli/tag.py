@@ -196,8 +196,9 @@ def tag(
     from topicclf.tagging import output_format_for
 
     sources = inputs or ["-"]
-    # Tagging never uses a document's topics, and --write-labels replaces them: a text
-    # directory's .labels files are not opened, so none can cost a document its tags.
+    # Tagging never uses a document's topics, and --write-labels replaces them: no topics are
+    # read (a text directory's .labels files are not opened, a labels column is not read),
+    # so none can cost a document its tags, or the run its memory.
     reading = reading.with_options(labels_files="ignore")
     rule = Rule(threshold, top_k, False if no_fallback else None)
     if write_labels:
@@ -401,7 +402,8 @@ def explain(
     from topicclf.classifier import TopicClassifier
 
     standard_output()  # closed (>&-): said before any work
-    documents = _documents_to_explain(source, reading)
+    # As in `tag`: topics are never used, so none is read (a Parquet column of millions).
+    documents = _documents_to_explain(source, reading.with_options(labels_files="ignore"))
     clf = TopicClassifier.load(model)
     explained = [(doc.id, clf.explain(doc.text, top=top)) for doc in documents]
     if as_json:

@@ -36,8 +36,9 @@ class CorpusOptions:
     split: str = "all"
     categories: str = "topics"
     on_error: str = "raise"
-    # "ignore": a text directory's NAME.labels files are not opened (`tag`, which never uses
-    # topics and may be about to replace them, is not refused a document for its .labels).
+    # "ignore": no topics are read: a text directory's NAME.labels files are not opened, and
+    # the labels field or column is not read (`tag` and `explain` never use topics: a
+    # document is not refused for its .labels, nor its topics read at any cost).
     labels_files: str = "read"
 
 
@@ -143,6 +144,9 @@ def validate_options(options: CorpusOptions) -> None:
             f"unknown labels_files {options.labels_files!r}; choose one of: "
             f"{', '.join(LABELS_FILES)}"
         )
+    clash = field_clash(options)
+    if clash:
+        raise CorpusFormatError(clash)
     if options.on_error not in ON_ERROR:
         raise CorpusFormatError(
             f"unknown on_error policy {options.on_error!r}; choose one of: {', '.join(ON_ERROR)}"
@@ -152,6 +156,34 @@ def validate_options(options: CorpusOptions) -> None:
             f"--label-separator {options.label_separator!r} must be one or more characters "
             "that are not white space at either end, e.g. '|' or ';'"
         )
+
+
+# The options naming the field (or column) of each role, with the option that sets them.
+FIELD_OPTIONS = {
+    "text_field": "--text-field",
+    "labels_field": "--labels-field",
+    "id_field": "--id-field",
+}
+
+
+def field_clash(options: CorpusOptions, names: Iterable[str] | None = None) -> str | None:
+    """Why two of the field options `names` (by default those the reader uses: the labels
+    field only when topics are read) name the same field or column, or None. Such a column
+    read for two roles was one silently (the topics taken as the text), and a writer keyed
+    by those names wrote one over the other (a converted corpus without its text)."""
+    if names is None:
+        names = [n for n in FIELD_OPTIONS if n != "labels_field" or options.labels_files == "read"]
+    seen: dict[str, str] = {}
+    for name in names:
+        value = getattr(options, name)
+        if value in seen:
+            first = seen[value]
+            return (
+                f"{FIELD_OPTIONS[first]} and {FIELD_OPTIONS[name]} both name {config.shown(value)} "
+                f"({first}= and {name}= in Python); give each its own field or column"
+            )
+        seen[value] = name
+    return None
 
 
 # Prose longer than a domain name label (63 characters) with the punctuation of text, no
@@ -449,6 +481,16 @@ def display_name(path: str) -> str:
 
 
 MAX_TOPICS_PER_DOCUMENT = config.MAX_TOPICS_PER_DOCUMENT
+
+
+def check_topic_names(count: int, where: str = "") -> None:
+    """Raise CorpusFormatError when a record lists more than config.MAX_TOPIC_NAMES_LISTED
+    topic names (empty and repeated ones count); readers call it on the count before they
+    split or decode the names where they can (CSV separators, Parquet list lengths)."""
+    if count > config.MAX_TOPIC_NAMES_LISTED:
+        raise CorpusFormatError(
+            (f"{where}: " if where else "") + config.too_many_topic_names(count)
+        )
 
 
 def clean_labels(labels: list[str] | tuple[str, ...], where: str = "") -> tuple[str, ...]:

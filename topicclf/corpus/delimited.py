@@ -13,6 +13,7 @@ from typing import IO
 from topicclf.corpus.base import (
     CorpusOptions,
     bad_record,
+    check_topic_names,
     clean_labels,
     display_name,
     record_limit,
@@ -42,7 +43,7 @@ def _read(path: str, options: CorpusOptions, delimiter: str) -> Iterator[Documen
     reader = _reader(feed, delimiter)
     columns, width = _header(reader, feed, path, options)
     text_col = columns[options.text_field]
-    labels_col = columns.get(options.labels_field)
+    labels_col = columns.get(options.labels_field) if options.labels_files == "read" else None
     id_col = columns.get(options.id_field)
     for row, lineno, problem in _rows(reader, feed, path, options, delimiter):
         if problem is None and len(row) != width and not _is_blank_row(row):
@@ -59,7 +60,11 @@ def _read(path: str, options: CorpusOptions, delimiter: str) -> Iterator[Documen
         labels: tuple[str, ...] = ()
         if labels_col is not None and row[labels_col].strip():
             try:
-                names = row[labels_col].split(options.label_separator)
+                # Counted before the split: a 60 MB field of separators split into 60
+                # million empty names took 27 times its size.
+                field = row[labels_col]
+                check_topic_names(field.count(options.label_separator) + 1, f"{path}:{lineno}")
+                names = field.split(options.label_separator)
                 labels = clean_labels(names, f"{path}:{lineno}")
             except CorpusFormatError as exc:
                 placeholder = bad_record(exc, f"{stem}:{lineno}", options)
@@ -179,7 +184,10 @@ def _header(
         )
     # Which of two columns of one name is meant cannot be told; a repeated column the reader
     # does not use (e.g. two empty names from trailing commas) is left alone.
-    for field in (options.text_field, options.labels_field, options.id_field):
+    used = (options.text_field, options.id_field) + (
+        (options.labels_field,) if options.labels_files == "read" else ()
+    )
+    for field in used:
         positions = [i + 1 for i, name in enumerate(names) if name == field]
         if len(positions) > 1:
             raise CorpusFormatError(

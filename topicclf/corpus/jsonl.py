@@ -77,7 +77,10 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
         raise CorpusFormatError(f"{where}: invalid JSON ({exc.msg.removesuffix(' at')})") from None
     if not isinstance(record, dict):
         raise CorpusFormatError(f"{where}: expected a JSON object, got {_type_name(record)}")
-    used = (options.text_field, options.labels_field, options.id_field, "language")
+    reads_topics = options.labels_files == "read"
+    used = (options.text_field, options.id_field, "language") + (
+        (options.labels_field,) if reads_topics else ()
+    )
     repeated = [key for key in getattr(record, "repeated", ()) if key in used]
     if repeated:  # which of the values is meant cannot be told
         raise CorpusFormatError(
@@ -95,7 +98,7 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
             f"{where}: the text field {options.text_field!r} is {problem} "
             "(name the field with --text-field, text_field= in Python)"
         )
-    labels = record.get(options.labels_field, [])
+    labels = record.get(options.labels_field, []) if reads_topics else []
     if labels is None:
         labels = []
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):

@@ -7,9 +7,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from topicclf import config
 from topicclf.corpus.base import (
     CorpusOptions,
     bad_record,
+    check_topic_names,
     clean_labels,
     display_name,
     guarded,
@@ -148,11 +150,9 @@ def _check_columns(path: str, schema: Any, options: CorpusOptions) -> list[str]:
             f"{path}: no {options.text_field!r} column (found: {shown_names(sorted(names))}); "
             "name the column with --text-field (text_field= in Python)"
         )
-    fields = {
-        "text": options.text_field,
-        "labels": options.labels_field,
-        "id": options.id_field,
-    }
+    fields = {"text": options.text_field, "labels": options.labels_field, "id": options.id_field}
+    if not _reads_topics(options):
+        del fields["labels"]  # never read, so any type will do
     for role, name in fields.items():
         if name not in schema.names:
             continue
@@ -174,7 +174,22 @@ def _check_columns(path: str, schema: Any, options: CorpusOptions) -> list[str]:
                 "convert it (e.g. with pyarrow's Table.cast), or name another column with "
                 f"--{role}-field ({role}_field= in Python)"
             )
-    return [c for c in (options.id_field, options.text_field, options.labels_field) if c in names]
+    return _used_columns(options, names)
+
+
+def _reads_topics(options: CorpusOptions) -> bool:
+    return options.labels_files == "read"
+
+
+def _used_columns(options: CorpusOptions, names: Iterable[str]) -> list[str]:
+    """The columns the reader reads, of those the file has: the labels column only when
+    topics are read (`tag` and `explain` never use them, so a column of millions of names
+    costs them nothing)."""
+    wanted = [options.id_field, options.text_field]
+    if _reads_topics(options):
+        wanted.append(options.labels_field)
+    present = set(names)
+    return [c for c in wanted if c in present]
 
 
 def read_row_groups(
@@ -189,18 +204,17 @@ def read_row_groups(
 def _rows(
     path: str, file: Any, start: int, stop: int | None, first_row: int, options: CorpusOptions
 ) -> Iterator[Document]:
-    names = set(file.schema_arrow.names)
-    columns = [
-        c for c in (options.id_field, options.text_field, options.labels_field) if c in names
-    ]
+    columns = _used_columns(options, file.schema_arrow.names)
+    topics = options.labels_field if options.labels_field in columns else None
     stem = display_name(path)
     row = first_row
     for group in range(start, file.metadata.num_row_groups if stop is None else stop):
-        for record, size in _group_records(path, file, group, columns):
+        for record, size, names in _group_records(path, file, group, columns, topics):
             where = f"{path}:row {row}"
             doc: Document | None
             try:
                 if record is None:  # as a line over the limit in the text readers
+                    check_topic_names(names, where)
                     raise too_long_error(where, size)
                 doc = _document(record, f"{stem}:{row}", options, where)
             except Exception as exc:  # any failure is this row's alone
@@ -212,13 +226,18 @@ def _rows(
 
 # Rows read from a row group at once, however small they are (pyarrow's own default).
 _MOST_ROWS = 65536
+# What one item of a list (a topic name) counts towards a row's bytes besides its string's:
+# its Python list slot and string object, arrow's offset and dictionary index. Counted as
+# nothing, an empty or 1-character name made 5,000,000 per row cost 3.3 GB from 2 KB.
+_ITEM_BYTES = 64
 
 
 def _group_records(
-    path: str, file: Any, group: int, columns: list[str]
-) -> Iterator[tuple[dict[str, Any] | None, int]]:
-    """Each row of a row group as (its values, its bytes), or (None, its bytes) for a row
-    over `record_limit()`, which is never turned into Python values.
+    path: str, file: Any, group: int, columns: list[str], topics: str | None = None
+) -> Iterator[tuple[dict[str, Any] | None, int, int]]:
+    """Each row of a row group as (its values, its bytes, the topic names it lists in the
+    column `topics`), or (None, ...) for a row over `record_limit()` bytes or
+    config.MAX_TOPIC_NAMES_LISTED names, which is never turned into Python values.
 
     A row group is read in batches of about `record_limit()` bytes as the file records them
     (strings as dictionaries, so a dictionary value is held once), and the Python values are
@@ -226,6 +245,7 @@ def _group_records(
     a few compressed values named by many rows costs memory bounded by the limit, not by the
     row group's decoded size."""
     limit = record_limit()
+    most = config.MAX_TOPIC_NAMES_LISTED
     try:
         batches = file.iter_batches(
             batch_size=_batch_rows(file.metadata, group, columns, limit),
@@ -235,12 +255,16 @@ def _group_records(
         )
         for batch in batches:
             sizes = _row_bytes(batch)
-            for lo, hi in _spans(sizes, limit):
-                if sizes[lo] > limit:
-                    yield None, sizes[lo]
+            names = _topic_names(batch, topics)
+            # A row over either bound is a span of its own, never decoded.
+            over = [size > limit or count > most for size, count in zip(sizes, names, strict=True)]
+            costs = [limit + 1 if bad else size for bad, size in zip(over, sizes, strict=True)]
+            for lo, hi in _spans(costs, limit):
+                if over[lo]:
+                    yield None, sizes[lo], names[lo]
                 else:
                     values = _decoded(batch.slice(lo, hi - lo)).to_pylist()
-                    yield from zip(values, sizes[lo:hi], strict=True)
+                    yield from zip(values, sizes[lo:hi], names[lo:hi], strict=True)
     except (OSError, ValueError) as exc:  # a damaged page: the rest of the file is lost
         raise CorpusFormatError(
             f"{path}: row group {group} cannot be read ({exc}); the file is damaged"
@@ -248,21 +272,24 @@ def _group_records(
     except MemoryError:  # pyarrow's ArrowMemoryError is one: a page of up to 2 GiB
         raise CorpusFormatError(
             f"{path}: row group {group} needs more memory than there is to read it (pyarrow "
-            "holds a page whole: a value over 64 MiB, or a huge dictionary?); the rest of the "
-            "file is not read: write it again with smaller documents"
+            "holds a page whole: a value over 64 MiB, a huge dictionary, or a row listing "
+            "millions of topics?); the rest of the file is not read: write it again with "
+            "smaller documents"
         ) from None
 
 
 def _batch_rows(metadata: Any, group: int, columns: list[str], limit: int) -> int:
-    """Rows per batch so that one batch takes about `limit` bytes as the file stores them."""
+    """Rows per batch so that one batch takes about `limit` bytes as the file stores them,
+    and as its rows' list items count (`_ITEM_BYTES` each: run-length encoded, millions of
+    empty names are stored in a few bytes)."""
     info = metadata.row_group(group)
-    wanted = {leaf.path for leaf in _leaves(metadata, columns)}
-    stored = sum(
-        max(0, info.column(i).total_uncompressed_size)
-        for i in range(info.num_columns)
-        if info.column(i).path_in_schema in wanted
-    )
-    per_row = max(1, stored // max(1, info.num_rows))
+    leaves = _leaves(metadata, columns)
+    wanted = {leaf.path for leaf in leaves}
+    lists = {leaf.path for leaf in leaves if leaf.max_repetition_level > 0}
+    chunks = [info.column(i) for i in range(info.num_columns)]
+    stored = sum(max(0, c.total_uncompressed_size) for c in chunks if c.path_in_schema in wanted)
+    items = sum(max(0, c.num_values) for c in chunks if c.path_in_schema in lists)
+    per_row = max(1, max(stored, items * _ITEM_BYTES) // max(1, info.num_rows))
     return max(1, min(_MOST_ROWS, limit // per_row))
 
 
@@ -302,8 +329,23 @@ def _spans(sizes: list[int], limit: int) -> Iterator[tuple[int, int]]:
         yield lo, len(sizes)
 
 
+def _topic_names(batch: Any, column: str | None) -> list[int]:
+    """How many topic names each row lists in `column` (empty and repeated ones, as a list
+    holds them; a string of names counts one), from the list offsets, decoding none."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column is None or column not in batch.schema.names:
+        return [0] * batch.num_rows
+    array = batch.column(column)
+    if not (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)):
+        return [1] * batch.num_rows
+    return pc.list_value_length(array).fill_null(0).to_pylist()  # type: ignore[no-any-return]
+
+
 def _row_bytes(batch: Any) -> list[int]:
-    """The bytes of each row's values, as Python would hold them decoded."""
+    """The bytes of each row's values, as Python would hold them decoded (a list item
+    counts `_ITEM_BYTES` besides its string's bytes)."""
     import numpy as np
 
     total = np.zeros(batch.num_rows, dtype=np.int64)
@@ -327,7 +369,8 @@ def _value_bytes(array: Any) -> Any:
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
         each = np.concatenate(([0], np.cumsum(_value_bytes(array.values), dtype=np.int64)))
         offsets = array.offsets.to_numpy(zero_copy_only=False)
-        return each[offsets[1:]] - each[offsets[:-1]]
+        items = (offsets[1:] - offsets[:-1]).astype(np.int64)
+        return each[offsets[1:]] - each[offsets[:-1]] + items * _ITEM_BYTES
     if pa.types.is_string_view(kind):
         array = array.cast(pa.large_string())
     if _is(kind, _STRING):
@@ -346,6 +389,8 @@ def _document(
     raw_id = record.get(options.id_field)
     labels = record.get(options.labels_field) or []
     if isinstance(labels, str):
+        # Counted before the split, as in CSV: a field of separators is millions of names.
+        check_topic_names(labels.count(options.label_separator) + 1, where)
         labels = labels.split(options.label_separator)
     elif any(label is None for label in labels):  # JSON Lines refuses ["a", null] too
         raise CorpusFormatError(
