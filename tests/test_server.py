@@ -236,6 +236,9 @@ def test_root_is_the_page_for_browsers_and_the_health_json_for_others(server: Ad
         ("text/html;q=0.5, application/json;q=0, */*", True),
         ("text/html, application/json;q=0.5, */*", True),
         ("text/html;q=0.5, application/*;q=0.9, */*;q=0.1", False),
+        ("application/*;q=0, text/*", True),  # the page named by text/*
+        ("text/*, text/html;q=0", False),  # ... unless text/html itself is refused
+        ("*/*;q=0", False),  # nothing acceptable: the JSON, the default
     ],
 )
 def test_accept_q_values_are_read_as_http_writes_them(accept: str, page: bool) -> None:

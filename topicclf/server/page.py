@@ -76,12 +76,14 @@ def wants_page(accept: str) -> bool:
     """Whether a GET / asks for the page: text/html named, and preferred over JSON.
 
     Browsers name text/html first; curl, scripts and monitors send */* or
-    application/json, and keep getting the health JSON that / gave before the page. JSON's
-    q is that of the most specific range naming it (application/json, else application/*,
-    else */*), as HTTP says: `application/json;q=0, */*` refuses JSON.
+    application/json, and keep getting the health JSON that / gave before the page. Each
+    q is that of the most specific range naming it, as HTTP says: JSON's application/json,
+    else application/*, else */* (`application/json;q=0, */*` refuses JSON); the page's
+    text/html, else text/* (never */* alone). When neither is acceptable, the JSON.
     """
     ranges = _ranges(accept)
-    html = max(ranges.get("text/html", 0.0), ranges.get("application/xhtml+xml", 0.0))
+    named = next((ranges[media] for media in ("text/html", "text/*") if media in ranges), 0.0)
+    html = max(named, ranges.get("application/xhtml+xml", 0.0))
     json = next(
         (
             ranges[media]
