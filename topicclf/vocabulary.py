@@ -45,7 +45,12 @@ def parse_vocabulary(
     """Subjects from the lines of an Annif TSV vocabulary; blank lines are skipped. With
     `topics`, every line is checked but only the subjects that could match one of them (the
     first of each URI or label, as `Vocabulary.match` takes them) are kept, in their order."""
-    keys = None if topics is None else {_clean_uri(t) for t in topics} | set(topics)
+    # Apart, as `Vocabulary.match` looks topics up: a URI only among URIs, a label only
+    # among labels (one set for both let a label hide a later line's URI: the model kept
+    # another subject than the whole file gives).
+    wanted = None if topics is None else list(topics)
+    uris = None if wanted is None else {_clean_uri(t) for t in wanted}
+    labels = None if wanted is None else set(wanted)
     subjects = []
     found = False
     for number, line in enumerate(lines, start=1):
@@ -66,13 +71,13 @@ def parse_vocabulary(
                 "characters; is this a vocabulary file?"
             )
         found = True
-        if keys is None:
+        if uris is None or labels is None:
             subjects.append(Subject(uri, label, notation))
-        elif uri in keys or label in keys:
+        elif uri in uris or (label and label in labels):
             # Only the first subject of a URI or label can match (`Vocabulary.match`): at
             # most two per topic are kept, however often the file repeats one.
-            keys.discard(uri)
-            keys.discard(label)
+            uris.discard(uri)
+            labels.discard(label)
             subjects.append(Subject(uri, label, notation))
     if not found:
         raise CorpusFormatError(f"{source}: no subjects in the vocabulary")
