@@ -2676,6 +2676,31 @@ def test_one_column_named_for_two_roles_is_a_usage_error_before_any_work(
     assert message in " ".join(err.replace("│", " ").split()), err
 
 
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["corpus", "stats", "x.jsonl", "--text-field", "language"], "--text-field"),
+        (["train", "x.jsonl", "-o", "out", "--text-field", "language"], "--text-field"),
+        (["tag", "m", "x.jsonl", "--id-field", "language"], "--id-field"),
+        (["corpus", "convert", "x.csv", "y.jsonl", "--labels-field", "language"],
+         "--labels-field"),
+    ],
+    ids=["stats", "train", "tag-id", "convert"],
+)  # fmt: skip
+def test_the_language_field_named_for_another_role_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], args: list[str], flag: str
+) -> None:
+    # Before: `--text-field language` read each text as its document's language too: train
+    # stopped on `the language field is 103 characters long`, exit 1, and tag refused it.
+    code, out, err = cli(capsys, *args)
+    python = flag.removeprefix("--").replace("-", "_")
+    assert (code, out) == (2, "")
+    assert (
+        f"Invalid value: {flag} names 'language' ({python}= in Python), the field JSON Lines "
+        "reads and writes each document's language in; give it another field or column"
+    ) in " ".join(err.replace("│", " ").split()), err
+
+
 def test_tag_and_explain_read_no_topics_so_the_labels_column_may_be_the_text(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
 ) -> None:

@@ -166,11 +166,25 @@ FIELD_OPTIONS = {
 }
 
 
+# The field JSON Lines reads (and writes) each document's language from, under this name
+# whatever the options say.
+LANGUAGE_FIELD = "language"
+
+# The fields a reader or writer uses under a fixed name, with what they hold. They are
+# refused for every format: `corpus convert` writes JSON Lines from any of them, and a CSV
+# text column named 'language' would be written over by each document's language.
+FIXED_FIELDS = {
+    LANGUAGE_FIELD: "the field JSON Lines reads and writes each document's language in",
+}
+
+
 def field_clash(options: CorpusOptions, names: Iterable[str] | None = None) -> str | None:
     """Why two of the field options `names` (by default those the reader uses: the labels
-    field only when topics are read) name the same field or column, or None. Such a column
-    read for two roles was one silently (the topics taken as the text), and a writer keyed
-    by those names wrote one over the other (a converted corpus without its text)."""
+    field only when topics are read), or one of them and a field read under a fixed name
+    (`FIXED_FIELDS`), name the same field or column, or None. Such a column read for two
+    roles was one silently (the topics taken as the text, each text as its language), and a
+    writer keyed by those names wrote one over the other (a converted corpus without its
+    text)."""
     if names is None:
         names = [n for n in FIELD_OPTIONS if n != "labels_field" or options.labels_files == "read"]
     seen: dict[str, str] = {}
@@ -181,6 +195,11 @@ def field_clash(options: CorpusOptions, names: Iterable[str] | None = None) -> s
             return (
                 f"{FIELD_OPTIONS[first]} and {FIELD_OPTIONS[name]} both name {config.shown(value)} "
                 f"({first}= and {name}= in Python); give each its own field or column"
+            )
+        if value in FIXED_FIELDS:
+            return (
+                f"{FIELD_OPTIONS[name]} names {config.shown(value)} ({name}= in Python), "
+                f"{FIXED_FIELDS[value]}; give it another field or column"
             )
         seen[value] = name
     return None
@@ -485,8 +504,10 @@ MAX_TOPICS_PER_DOCUMENT = config.MAX_TOPICS_PER_DOCUMENT
 
 def check_topic_names(count: int, where: str = "") -> None:
     """Raise CorpusFormatError when a record lists more than config.MAX_TOPIC_NAMES_LISTED
-    topic names (empty and repeated ones count); readers call it on the count before they
-    split or decode the names where they can (CSV separators, Parquet list lengths)."""
+    topic names (empty and repeated ones count); `clean_labels` calls it for every reader,
+    and readers call it on the count before they split or decode the names where they can
+    (CSV separators, Parquet list lengths, fastText's leading tokens, a .labels file's
+    lines, a JSON list's length)."""
     if count > config.MAX_TOPIC_NAMES_LISTED:
         raise CorpusFormatError(
             (f"{where}: " if where else "") + config.too_many_topic_names(count)
@@ -495,8 +516,11 @@ def check_topic_names(count: int, where: str = "") -> None:
 
 def clean_labels(labels: list[str] | tuple[str, ...], where: str = "") -> tuple[str, ...]:
     """Strip labels, drop empty ones and duplicates, keeping the first occurrence's order;
-    more than MAX_TOPICS_PER_DOCUMENT, or a name over config.MAX_TOPIC_CHARS, make the
-    record a bad one."""
+    more than config.MAX_TOPIC_NAMES_LISTED names listed, more than MAX_TOPICS_PER_DOCUMENT
+    kept, or a name over config.MAX_TOPIC_CHARS, make the record a bad one."""
+    # Every reader's list passes here, so the bound holds in all of them; those that can
+    # count the names before building them (CSV, Parquet, fastText, .labels) do so too.
+    check_topic_names(len(labels), where)
     seen: dict[str, None] = {}
     for label in labels:
         label = label.strip()

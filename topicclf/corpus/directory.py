@@ -15,6 +15,7 @@ from topicclf.corpus.base import (
     CorpusOptions,
     bad_record,
     check_source,
+    check_topic_names,
     clean_labels,
     decode_text,
     encoding_error,
@@ -37,7 +38,10 @@ LABELS_LINE_BREAKS = ("\n", "\r")
 
 def labels_file_topics(text: str, where: str) -> tuple[str, ...]:
     """The topics of a .labels file's (decoded, newline-translated) text: one a line."""
-    return clean_labels(text.split("\n"), where)
+    body = text.removesuffix("\n")  # the last line's end starts no line of its own
+    # Counted before the lines are split: 67 million blank lines made as many strings.
+    check_topic_names(body.count("\n") + 1 if body else 0, where)
+    return clean_labels(body.split("\n") if body else [], where)
 
 
 def check_labels_file_topics(topics: Iterable[str], where: str) -> None:

@@ -6,7 +6,13 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import IO
 
-from topicclf.corpus.base import CorpusOptions, clean_labels, scrub_surrogates
+from topicclf import config
+from topicclf.corpus.base import (
+    CorpusOptions,
+    check_topic_names,
+    clean_labels,
+    scrub_surrogates,
+)
 from topicclf.corpus.lines import LineFormat, line_documents
 from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
@@ -26,10 +32,14 @@ def parse_fasttext_line(line: str, where: str, default_id: str, options: CorpusO
     """One fastText line: the `__label__` tokens before the first word are its labels (tokens
     are separated by any white space), the rest is its text, kept as it is."""
     labels: list[str] = []
+    listed = 0
     position = 0
     while match := _LABEL.match(line, position):
-        labels.append(match.group(1))
+        listed += 1
+        if listed <= config.MAX_TOPIC_NAMES_LISTED:  # counted, never built, past the bound
+            labels.append(match.group(1))
         position = match.end()
+    check_topic_names(listed, where)
     return Document(
         default_id, line[position:].strip(), clean_labels(labels, where), generated_id=True
     )

@@ -8,7 +8,13 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from topicclf import config, jsontext
-from topicclf.corpus.base import CorpusOptions, clean_labels, scrub_surrogates
+from topicclf.corpus.base import (
+    LANGUAGE_FIELD,
+    CorpusOptions,
+    check_topic_names,
+    clean_labels,
+    scrub_surrogates,
+)
 from topicclf.corpus.lines import LineFormat, line_documents
 from topicclf.errors import CorpusFormatError
 from topicclf.types import Document
@@ -78,7 +84,7 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
     if not isinstance(record, dict):
         raise CorpusFormatError(f"{where}: expected a JSON object, got {_type_name(record)}")
     reads_topics = options.labels_files == "read"
-    used = (options.text_field, options.id_field, "language") + (
+    used = (options.text_field, options.id_field, LANGUAGE_FIELD) + (
         (options.labels_field,) if reads_topics else ()
     )
     repeated = [key for key in getattr(record, "repeated", ()) if key in used]
@@ -101,12 +107,14 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
     labels = record.get(options.labels_field, []) if reads_topics else []
     if labels is None:
         labels = []
+    if isinstance(labels, list):  # counted before each name is checked and scrubbed
+        check_topic_names(len(labels), where)
     if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
         raise CorpusFormatError(
             f"{where}: the labels field {options.labels_field!r} must be a list of strings"
         )
     labels = clean_labels([scrub_surrogates(x) for x in labels], where)
-    language = record.get("language")
+    language = record.get(LANGUAGE_FIELD)
     if language is not None and not isinstance(language, str):
         raise CorpusFormatError(f"{where}: the language field must be a string (a name or code)")
     if language is not None and len(language) > config.MAX_LANGUAGE_CHARS:
@@ -144,7 +152,7 @@ def write_jsonl(documents: Iterable[Document], handle: IO[str], options: CorpusO
             options.labels_field: [scrub_surrogates(label) for label in doc.labels],
         }
         if doc.language:
-            record["language"] = scrub_surrogates(doc.language)
+            record[LANGUAGE_FIELD] = scrub_surrogates(doc.language)
         handle.write(jsontext.dumps(record) + "\n")
         count += 1
     return count
