@@ -4,7 +4,8 @@ counts, lists of paths), checked and converted in one place.
 Texts: a list, tuple or generator of str, a 1-D numpy array of str, a pandas Series, or a
 one-column DataFrame (its column is the texts). Topics, for each text: a list (or tuple, set)
 of topic names; or a 0/1 indicator matrix with one column per topic (numpy, scipy sparse or
-a DataFrame, as scikit-learn's multi-label tools use); or one topic per text (a 1-D array or
+a DataFrame, as scikit-learn's multi-label tools use; a DataFrame whose columns are pandas'
+default 0, 1, ... is read as its array); or one topic per text (a 1-D array or
 list of names, as for scikit-learn classifiers). Topic names are strings: integers (and whole
 floats) are converted with `str()`, so what fits also saves, loads and tags the same; other
 values (bytes, complex numbers, dates) are refused; as in every corpus reader, the white space
