@@ -1181,3 +1181,21 @@ def test_topics_given_as_dicts_missing_sets_and_nullable_frames(
         tiny_dense.predict(pd.DataFrame(index=[0, 1]))
     with pytest.raises(InputError, match=rf"^X: {no_columns}$"):
         TopicClassifier(config=tiny_config()).fit(pd.DataFrame(index=[0, 1]), [["a"], ["b"]])
+
+
+def test_an_unnamed_indicator_frame_is_read_as_its_array(
+    tiny_dense: TopicClassifier, tiny_docs: list[Document]
+) -> None:
+    import pandas as pd
+
+    texts = [d.text for d in tiny_docs]
+    truth = tiny_dense.predict_indicator(texts)
+    # pd.DataFrame(array) names its columns 0, 1, ...: they were taken for topics, score 0.0.
+    assert tiny_dense.score(texts, pd.DataFrame(truth)) == 1.0
+    assert tiny_dense.evaluate(texts, pd.DataFrame(truth)).micro.f1 == 1.0
+    wide = sp.csr_matrix((np.ones(2), ([0, 1], [0, 1])), shape=(len(texts), 10**9))
+    message = r"^y: an indicator matrix of 1,000,000,000 columns, but the model has 4 topics"
+    with pytest.raises(InputError, match=message):  # evaluate: MemoryError (22 GiB)
+        tiny_dense.evaluate(texts, wide)
+    with pytest.raises(InputError, match=r"^y: 1,000,000,000 columns for 2 topics; "):
+        TopicClassifier(config=tiny_config()).fit(texts, wide)

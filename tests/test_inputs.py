@@ -454,3 +454,61 @@ def test_a_dataframe_of_no_columns_is_refused_as_texts() -> None:
         as_texts(pd.DataFrame(index=[0, 1]), "X")
     with pytest.raises(InputError, match=r"^texts: a DataFrame with 2 columns; pass the text"):
         as_texts(pd.DataFrame({"a": ["x"], "b": ["y"]}))
+
+
+NO_TOPIC_COLUMNS = (
+    "a model keeps at most 10,000 columns that are none of its topics: leave out the columns "
+    r"of topics that no document has \(or fewer than train.min_count\)$"
+)
+
+
+def test_a_wide_indicator_is_refused_before_it_is_read() -> None:
+    # A few bytes as stored; made dense (or one name per column) it was 22 GiB: MemoryError.
+    wide = sp.csr_matrix((np.ones(3), ([0, 1, 2], [0, 1, 0])), shape=(3, 10**9))
+    with pytest.raises(
+        InputError, match=rf"^y: 1,000,000,000 columns for 2 topics; {NO_TOPIC_COLUMNS}"
+    ):
+        as_targets(wide, 3)
+    with pytest.raises(
+        InputError,
+        match=r"^y: an indicator matrix of 1,000,000,000 columns, but the model has 2 topics; "
+        r"its columns must be the model's topics, in classes_ order",
+    ):
+        as_targets(wide, 3, model=["a", "b"])
+    dense = np.zeros((2, 10_003), np.int8)  # was read whole (fit: 33 s, 7.1 GB at 8e7 columns)
+    dense[0, 0] = dense[1, 5] = 1
+    with pytest.raises(InputError, match=rf"^y: 10,003 columns for 2 topics; {NO_TOPIC_COLUMNS}"):
+        as_targets(dense, 2)
+    dense[1, 7] = 1  # one more column flags a document: within the bound
+    assert as_targets(dense, 2).label_sets == [("0",), ("5", "7")]
+
+
+def test_a_sparse_indicator_is_read_as_stored() -> None:
+    y = sp.coo_matrix(([1, 1, 1], ([0, 0, 1], [2, 2, 0])), shape=(2, 3))  # a cell twice: 2
+    with pytest.raises(InputError, match=r"^y: an indicator .* not 2 \(row 1, column 'c'\)$"):
+        as_targets(y, 2, classes=["a", "b", "c"])
+    y = sp.csr_matrix(np.array([[0, 1, 0], [0, 0, np.nan]]))
+    with pytest.raises(InputError, match=r"holds a missing value \(row 2, column 2\)"):
+        as_targets(y, 2)
+    explicit_zero = sp.csr_matrix((np.array([0.0, 1.0]), ([0, 1], [1, 0])), shape=(2, 2))
+    assert as_targets(explicit_zero, 2).label_sets == [(), ("0",)]
+
+
+def test_an_unnamed_dataframe_is_read_as_its_array() -> None:
+    ind = np.array([[1, 0, 0], [0, 0, 1]])
+    model = ["c", "b", "a"]
+    assert as_targets(pd.DataFrame(ind), 2, model=model) == as_targets(ind, 2, model=model)
+    assert as_targets(pd.DataFrame(ind), 2, model=model).label_sets == [("c",), ("a",)]
+    # Named columns are the topics, in any order.
+    named = pd.DataFrame(ind, columns=["a", "b", "c"])
+    assert as_targets(named, 2, model=model).label_sets == [("a",), ("c",)]
+    # Topics 0..11 in classes_ order ('0', '1', '10', ...): by place and by name they differ.
+    numbers = sorted(str(j) for j in range(12))
+    with pytest.raises(
+        InputError,
+        match=r"^y: a DataFrame whose columns are unnamed \(0, 1, \.\.\.\), and 2 is also a "
+        r"topic of the model, column 4 in classes_ order: name the columns by their topics "
+        r"\(pd\.DataFrame\(y, columns=model\.classes_\)\) or pass y\.to_numpy\(\)",
+    ):
+        as_targets(pd.DataFrame(np.eye(2, 12, dtype=int)), 2, model=numbers)
+    assert as_targets(pd.DataFrame(ind), 2, model=["0", "1", "2"]).label_sets == [("0",), ("2",)]

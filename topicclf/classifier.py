@@ -25,6 +25,7 @@ from topicclf.features import Featurizer
 from topicclf.features.languages import NAMES
 from topicclf.features.tfidf import TfidfFeaturizer
 from topicclf.inputs import (
+    NO_DOCUMENT_COLUMNS,
     Targets,
     as_flag,
     as_list,
@@ -400,17 +401,7 @@ class TopicClassifier(Estimator):
         if sample_weight is not None:
             raise InputError("score does not take sample weights")
         texts = as_texts(X, "X")
-        columns = getattr(self, "target_columns_", None) or list(self.classes_)
-        if getattr(y, "columns", None) is None and _width(y) not in (None, len(columns)):
-            # Its columns would be named "0", "1", ...: every topic a miss, a score of 0.
-            raise InputError(
-                f"y: an indicator matrix of {_width(y)} columns, but the model has "
-                f"{len(columns)} topics; its columns must be the model's topics, in classes_ "
-                "order (or pass topic lists)"
-            )
-        if getattr(y, "columns", None) is not None:
-            columns = None  # a DataFrame names its own columns
-        targets = as_targets(y, len(texts), columns)
+        targets = as_targets(y, len(texts), model=self._columns())
         # From topic sets: a texts x topics matrix of a truth with many unknown topics is huge.
         predicted = [[topic for topic, _ in row] for row in self.tag(texts)]
         return micro_f1_of_sets(targets.label_sets, predicted)
@@ -576,6 +567,11 @@ class TopicClassifier(Estimator):
             warnings.simplefilter("ignore")
             return before, self.evaluate(docs)
 
+    def _columns(self) -> list[str]:
+        """The columns an indicator `y` stands for when they are not named: the model's
+        indicator columns if it was fitted on one, else its topics in classes_ order."""
+        return getattr(self, "target_columns_", None) or list(self.classes_)
+
     def _documents(self, X: Any, y: Any) -> list[Document]:
         if y is None:
             items = [X] if isinstance(X, str) else list(X)
@@ -598,7 +594,7 @@ class TopicClassifier(Estimator):
                 for i, (d, text) in enumerate(zip(docs, texts, strict=True))
             ]
         texts = as_texts(X, "X")
-        targets = as_targets(y, len(texts), getattr(self, "target_columns_", None))
+        targets = as_targets(y, len(texts), model=self._columns())
         return [
             Document(str(i), text, labels)
             for i, (text, labels) in enumerate(zip(texts, targets.label_sets, strict=True))
@@ -666,10 +662,7 @@ def _check_columns(targets: Targets, classes: list[str]) -> None:
     """An indicator `y` whose columns a saved model could keep (bundle.target_problem)."""
     problem = bundle.target_problem(targets.columns, classes)
     if problem:
-        raise InputError(
-            f"y: {problem}: leave out the columns of topics that no document has (or fewer "
-            "than train.min_count)"
-        )
+        raise InputError(f"y: {problem}: {NO_DOCUMENT_COLUMNS}")
 
 
 def _document_id(value: Any, i: int) -> str:
@@ -692,11 +685,3 @@ def _document_language(value: Any, i: int) -> str | None:
             "language is a name or an ISO 639-1 code, e.g. 'en'"
         )
     return value
-
-
-def _width(y: Any) -> int | None:
-    """The number of columns of an indicator matrix (dense or sparse), None for other `y`."""
-    shape = getattr(y, "shape", None)
-    if hasattr(y, "tocsr") or (isinstance(y, np.ndarray) and y.ndim == 2):
-        return int(shape[1]) if shape is not None else None
-    return None

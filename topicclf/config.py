@@ -258,6 +258,22 @@ MAX_PATTERN_CHARS = 1000  # text.token_pattern
 # labels) would add that many topics to a model, or cost minutes to score.
 MAX_TOPICS_PER_DOCUMENT = 1000
 
+# An indicator `y` may have columns the model never learned (topics with no or too few
+# documents), but not without bound: `predict` allocates documents x columns (the check of
+# fit, save and load is bundle.target_problem; inputs bounds `y` by it before reading it).
+EXTRA_TARGET_COLUMNS = 10_000
+
+
+def too_many_columns(columns: int, topics: int) -> str:
+    """What is wrong with an indicator of `columns` columns for `topics` topics ("" if
+    nothing): the one wording of fit's, save's, load's and `y`'s bound."""
+    if columns <= topics + EXTRA_TARGET_COLUMNS:
+        return ""
+    return (
+        f"{columns:,} columns for {topics:,} topics; a model keeps at most "
+        f"{EXTRA_TARGET_COLUMNS:,} columns that are none of its topics"
+    )
+
 
 # Topic names one record may list before empty and repeated ones are dropped: each costs
 # memory (a list slot, a string) before it is, and a 2 KB Parquet file listed 5,000,000 empty

@@ -4,7 +4,8 @@ counts, lists of paths), checked and converted in one place.
 Texts: a list, tuple or generator of str, a 1-D numpy array of str, a pandas Series, or a
 one-column DataFrame (its column is the texts). Topics, for each text: a list (or tuple, set)
 of topic names; or a 0/1 indicator matrix with one column per topic (numpy, scipy sparse or
-a DataFrame, as scikit-learn's multi-label tools use); or one topic per text (a 1-D array or
+a DataFrame, as scikit-learn's multi-label tools use; a DataFrame whose columns are pandas'
+default 0, 1, ... is read as its array); or one topic per text (a 1-D array or
 list of names, as for scikit-learn classifiers). Topic names are strings: integers (and whole
 floats) are converted with `str()`, so what fits also saves, loads and tags the same; other
 values (bytes, complex numbers, dates) are refused; as in every corpus reader, the white space
@@ -27,6 +28,7 @@ from topicclf.config import (
     MAX_TOPIC_CHARS,
     MAX_TOPICS_PER_DOCUMENT,
     shown,
+    too_many_columns,
     too_many_topics,
     topic_too_long,
 )
@@ -104,8 +106,16 @@ class Targets:
     columns: list[str] | None = None  # indicator column order (names) when kind is indicator
 
 
-def as_targets(y: Any, n_documents: int, classes: Sequence[Any] | None = None) -> Targets:
-    """Topic sets from label lists, an indicator matrix or one label per document."""
+def as_targets(
+    y: Any,
+    n_documents: int,
+    classes: Sequence[Any] | None = None,
+    *,
+    model: Sequence[str] | None = None,
+) -> Targets:
+    """Topic sets from label lists, an indicator matrix or one label per document
+    (`classes`: an indicator's column names in fit; `model`: a fitted model's columns, by
+    which score and evaluate read an indicator whose columns are not named)."""
     if y is None:
         raise InputError("y: topics are needed to fit; pass a list of topic lists")
     if isinstance(y, str):
@@ -120,7 +130,7 @@ def as_targets(y: Any, n_documents: int, classes: Sequence[Any] | None = None) -
             "(e.g. [d[key] for key in keys])"
         )
     if _is_matrix(y):
-        targets = _from_indicator(y, classes)
+        targets = _from_indicator(y, classes, model)
     else:
         rows = list(_rows(y))
         if rows and all(_is_scalar(r) for r in rows):
@@ -138,57 +148,148 @@ def _is_matrix(y: Any) -> bool:
     return isinstance(y, np.ndarray) and y.ndim == 2
 
 
-def _from_indicator(y: Any, classes: Sequence[Any] | None) -> Targets:
+def _unnamed(columns: Any) -> bool:
+    """Whether a DataFrame's columns are pandas' default 0, 1, ... (`pd.DataFrame(array)`):
+    numbers, not topic names, so the frame is read as its array."""
+    return type(columns).__name__ == "RangeIndex" and columns.start == 0 and columns.step == 1
+
+
+def _from_indicator(y: Any, classes: Sequence[Any] | None, model: Sequence[str] | None) -> Targets:
     names = getattr(y, "columns", None)
-    matrix = y.toarray() if hasattr(y, "toarray") else np.asarray(y)
-    if matrix.ndim != 2:
-        raise InputError(f"y: an indicator matrix must be 2-D, not of shape {matrix.shape}")
-    _check_flags(matrix, names if names is not None else classes)
+    if names is not None and _unnamed(names):
+        if model is not None:
+            _check_positions(names, model)
+        names = None
+    shape = getattr(y, "shape", None)
+    if shape is None or len(shape) != 2:
+        raise InputError(f"y: an indicator matrix must be 2-D, not of shape {shape}")
+    width = int(shape[1])
+    # Every check of the width comes before anything of that width is made: a sparse y
+    # of 3 x 1e9 holds a few bytes, but as a dense array or column names it is GBs.
+    if names is None and model is not None and width != len(model):
+        raise InputError(
+            f"y: an indicator matrix of {width:,} columns, but the model has {len(model):,} "
+            "topics; its columns must be the model's topics, in classes_ order (or pass topic "
+            "lists, or a DataFrame whose columns are the topics)"
+        )
+    if classes is not None and len(classes) != width:
+        raise InputError(f"y has {width} columns but {len(classes)} classes were given")
+    sparse = hasattr(y, "tocsr")
+    if sparse:
+        # Read as it is stored: toarray() of a wide or long y would take rows x columns.
+        matrix = y.tocsr(copy=True)
+        matrix.sum_duplicates()  # two entries of one cell are its value, their sum
+        matrix.sort_indices()  # the first bad cell is the first in row order, as for arrays
+        _check_flags(matrix.data, names if names is not None else classes, _sparse_cell(matrix))
+        matrix.eliminate_zeros()
+        flagged = np.unique(matrix.indices).size
+    else:
+        matrix = np.asarray(y)
+        if matrix.dtype == object:  # pd.NA has no truth value: its flags are checked first
+            _check_flags(matrix, names if names is not None else classes, _dense_cell(matrix))
+        flagged = int(np.count_nonzero(matrix.any(axis=0))) if matrix.size else 0
+    _check_width(width, flagged, model if names is not None else None)
+    if not sparse and matrix.dtype != object:
+        _check_flags(matrix, names if names is not None else classes, _dense_cell(matrix))
     given = classes if classes is not None else names
+    if given is None and model is not None:
+        given = model
     columns = (
         [_column_name(c, j) for j, c in enumerate(given)]
         if given is not None
-        else [str(j) for j in range(matrix.shape[1])]
+        else [str(j) for j in range(width)]
     )
-    if len(columns) != matrix.shape[1]:
-        raise InputError(f"y has {matrix.shape[1]} columns but {len(columns)} classes were given")
     if len(set(columns)) != len(columns):
         raise InputError(
             "classes: topic names must be unique (names are compared with the white space "
             "around them stripped)"
         )
-    counts = matrix.sum(axis=1) if matrix.size else np.zeros(0)
+    if sparse:
+        counts = np.diff(matrix.indptr)
+        rows = [
+            matrix.indices[a:b] for a, b in zip(matrix.indptr[:-1], matrix.indptr[1:], strict=True)
+        ]
+    else:
+        counts = matrix.sum(axis=1) if matrix.size else np.zeros(matrix.shape[0])
+        rows = [np.flatnonzero(row) for row in matrix]
     over = np.flatnonzero(counts > MAX_TOPICS_PER_DOCUMENT)
     if over.size:
         raise InputError(f"y: row {over[0] + 1}: {too_many_topics(int(counts[over[0]]))}")
-    sets = [tuple(columns[j] for j in np.flatnonzero(row)) for row in matrix]
+    sets = [tuple(columns[j] for j in row) for row in rows]
     return Targets(sets, "indicator", columns)
 
 
-def _check_flags(matrix: np.ndarray, names: Any) -> None:
-    """InputError naming the first cell of `matrix` that is not 0 or 1 (its column by
-    `names` when given): a missing value (NaN; pd.NA or None in the object array of a
-    nullable pandas column) or another value."""
-    if not matrix.size:
+def _check_positions(names: Any, model: Sequence[str]) -> None:
+    """InputError when an unnamed DataFrame's column numbers are also the model's topics,
+    in other places: read by position and read by name, it would give other topics."""
+    place = {name: j for j, name in enumerate(model)}
+    for j in range(min(len(names), len(model))):
+        if place.get(str(j), j) != j:
+            raise InputError(
+                f"y: a DataFrame whose columns are unnamed (0, 1, ...), and {j} is also a "
+                f"topic of the model, column {place[str(j)]} in classes_ order: name the "
+                "columns by their topics (pd.DataFrame(y, columns=model.classes_)) or pass "
+                "y.to_numpy() to read them in classes_ order"
+            )
+
+
+def _check_width(width: int, flagged: int, model: Sequence[str] | None) -> None:
+    """InputError when an indicator has more columns than a model keeps (bundle's
+    target_problem, for the topics its documents flag, and a fitted model's own for a
+    DataFrame read by its names), before any column is read."""
+    problem = too_many_columns(width, flagged + (len(model) if model is not None else 0))
+    if problem:
+        raise InputError(f"y: {problem}: {NO_DOCUMENT_COLUMNS}")
+
+
+# What to do about an indicator's columns of no topic (as fit says once it has trained).
+NO_DOCUMENT_COLUMNS = (
+    "leave out the columns of topics that no document has (or fewer than train.min_count)"
+)
+
+
+Cell = Callable[[int], tuple[int, int]]
+
+
+def _dense_cell(matrix: np.ndarray) -> Cell:
+    """The row and column of the k-th cell of a dense matrix."""
+    return lambda k: tuple(int(i) for i in np.unravel_index(k, matrix.shape))  # type: ignore[return-value]
+
+
+def _sparse_cell(matrix: Any) -> Cell:
+    """The row and column of the k-th stored value of a CSR matrix."""
+    return lambda k: (
+        int(np.searchsorted(matrix.indptr, k, side="right")) - 1,
+        int(matrix.indices[k]),
+    )
+
+
+def _check_flags(values: np.ndarray, names: Any, cell: Cell) -> None:
+    """InputError naming the first cell of an indicator (`values`: a dense matrix or a
+    sparse one's stored values; `cell`: the row and column of the k-th) that is not 0 or 1
+    (its column by `names` when given): a missing value (NaN; pd.NA or None in the object
+    array of a nullable pandas column) or another value."""
+    if not values.size:
         return
-    if matrix.dtype == object:
+    if values.dtype == object:
         # Compared with ==, pd.NA answers pd.NA, whose truth value pandas refuses (TypeError).
-        missing = np.frompyfunc(_is_missing, 1, 1)(matrix).astype(bool)
-        bad = missing | ~np.frompyfunc(_is_flag, 1, 1)(matrix).astype(bool)
+        missing = np.frompyfunc(_is_missing, 1, 1)(values).astype(bool)
+        bad = missing | ~np.frompyfunc(_is_flag, 1, 1)(values).astype(bool)
     else:
-        missing = np.isnan(matrix) if matrix.dtype.kind in "fc" else np.zeros(matrix.shape, bool)
-        bad = missing | ~np.isin(matrix, (0, 1))
+        missing = np.isnan(values) if values.dtype.kind in "fc" else np.zeros(values.shape, bool)
+        bad = missing | ~np.isin(values, (0, 1))
     if not bad.any():
         return
-    row, col = (int(k) for k in np.argwhere(bad)[0])
+    k = int(np.argmax(bad.ravel()))  # the first bad cell, in row order
+    row, col = cell(k)
     column = shown(names[col]) if names is not None and col < len(names) else str(col)
     where = f"row {row + 1}, column {column}"
-    if missing[row, col]:
+    if missing.flat[k]:
         raise InputError(
             f"y: an indicator matrix holds a missing value ({where}); it holds only 0 and 1 "
             "(or False and True): fill the missing cells, e.g. y.fillna(0)"
         )
-    value = matrix[row, col]
+    value = values.flat[k]
     value = value.item() if isinstance(value, np.generic) else value  # 2, not np.int64(2)
     raise InputError(
         f"y: an indicator matrix holds only 0 and 1 (or False and True), not {shown(value)} "

@@ -54,6 +54,7 @@ from topicclf.config import (
     MODEL_JSON_MAX_BYTES,
     THRESHOLD_STRATEGIES,
     Config,
+    too_many_columns,
     topic_too_long,
 )
 from topicclf.errors import ConfigError, InputError, ModelBundleError
@@ -338,11 +339,6 @@ def labels_problem(classes: list[str]) -> str:
     return next(filter(None, map(topic_too_long, classes)), "")
 
 
-# An indicator `y` may have columns the model never learned (topics with no or too few
-# documents), but not without bound: `predict` allocates documents x columns.
-EXTRA_TARGET_COLUMNS = 10_000
-
-
 def target_problem(columns: list[str] | None, classes: list[str]) -> str:
     """What is wrong with the indicator columns a model keeps for `predict` ("" if nothing):
     the one check of fitting, saving and loading (a model saved is a model that loads)."""
@@ -353,12 +349,7 @@ def target_problem(columns: list[str] | None, classes: list[str]) -> str:
     too_long = next(filter(None, map(topic_too_long, columns)), "")
     if too_long:  # fit reads column names as topic names
         return too_long
-    if len(columns) > len(classes) + EXTRA_TARGET_COLUMNS:
-        return (
-            f"{len(columns):,} columns for {len(classes):,} topics; a model keeps at most "
-            f"{EXTRA_TARGET_COLUMNS:,} columns that are none of its topics"
-        )
-    return ""
+    return too_many_columns(len(columns), len(classes))
 
 
 def read_target(
