@@ -165,15 +165,19 @@ SERVE_BACKLOG_RANGE = (1, 65535)
 SERVE_TIMEOUT_RANGE = (0.01, 3600.0)  # seconds, for every timeout
 # A number as an option or gate takes it: ASCII digits and at most one point (float() also
 # reads 1_0, 1e-1, nan and digits of other scripts), see cli/numbers.py.
-PLAIN_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+_DECIMAL = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_EXPONENT = r"(?:[eE][+-]?[0-9]+)?"
+PLAIN_DECIMAL = re.compile(_DECIMAL)
+# A score in a request's query or form (Annif's threshold): a plain decimal with an exponent
+# (clients write small floats so: Python's str(0.00001) is '1e-05'); a minus sign passes, for
+# the range check to name it.
+PLAIN_SCORE = re.compile(rf"-?{_DECIMAL}{_EXPONENT}")
 # A number as `--set` takes it: ASCII digits with a sign; a number of a decimal setting may
 # also have a point and an exponent (learning_rate=1e-3), or be nan or inf, which its range
 # check names. int() and float() also read 1_0 (train.epochs=1_0 trained ten epochs) and the
 # digits of other scripts.
 SET_INTEGER = re.compile(r"[+-]?[0-9]+")
-SET_NUMBER = re.compile(
-    r"[+-]?(([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE
-)
+SET_NUMBER = re.compile(rf"[+-]?(?:{_DECIMAL}{_EXPONENT}|inf|infinity|nan)", re.IGNORECASE)
 SERVE_MAX_BODY_RANGE = (1, 1024 * 1024 * 1024)
 SERVE_MAX_BODY_TOTAL_RANGE = (1, 1024**4)
 SERVE_MAX_UNSENT_TOTAL_RANGE = (1, 1024**4)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from topicclf import __version__
 from topicclf.config import (
+    PLAIN_SCORE,
     SERVE_ANNIF_BATCH,
     SERVE_ANNIF_FIELDS,
     SERVE_ANNIF_LIMIT,
@@ -46,11 +47,9 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 # limit and threshold as text (a query parameter or form field) are plain numbers, as every
 # number topicclf reads from a person: pydantic's lax parsing read `limit=0_2` as 2, `+5`,
-# ` 5 ` and `5.0` as 5, and `threshold=1_0e-1` as 1.0. A threshold may have an exponent, as
-# clients write small floats (Python's str(0.00001) is '1e-05').
-# A minus sign passes, for the range check to name what is wrong with it.
+# ` 5 ` and `5.0` as 5, and `threshold=1_0e-1` as 1.0 (config.PLAIN_SCORE). A minus sign
+# passes, for the range check to name what is wrong with it.
 _PLAIN_LIMIT = re.compile(r"-?[0-9]+")
-_PLAIN_THRESHOLD = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _NOT_FINITE = re.compile(r"[+-]?(nan|inf|infinity)", re.IGNORECASE)
 
 
@@ -70,7 +69,7 @@ def _plain(pattern: re.Pattern[str], expected: str, decimal: bool = False) -> Be
 
 _PLAIN_WHOLE = _plain(_PLAIN_LIMIT, "a plain whole number (ASCII digits), e.g. 10")
 _PLAIN_SCORE = _plain(
-    _PLAIN_THRESHOLD, "a plain decimal number (ASCII digits and a point), e.g. 0.5", decimal=True
+    PLAIN_SCORE, "a plain decimal number (ASCII digits and a point), e.g. 0.5", decimal=True
 )
 LimitQuery = Annotated[int, _PLAIN_WHOLE, Query(ge=0, description="Maximum number of results.")]
 # NaN passed the bounds' parsing and was refused as "less than or equal to 1"; the form's
