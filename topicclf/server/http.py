@@ -654,9 +654,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         SERVE_BODY_ALWAYS of a body) at a time while fewer than SERVE_PIPELINE_DEPTH requests
         wait behind the one being answered and their bodies are under SERVE_BODY_ALWAYS
         bytes; past either, pause reading until answers make room (on_response_complete).
-        One read (up to 256 KiB) was parsed at once, queueing thousands of tiny requests of
-        about 2.6 KB each, and uvicorn resumed reading after every answer: 600,000 requests
-        in 19.8 MB grew a server to 1.6 GB, and held up other connections' answers for 2 s."""
+        At most SERVE_FEED_PER_TURN bytes a call: the rest on a later turn of the loop. One
+        read (up to 256 KiB) was parsed at once, queueing thousands of tiny requests of about
+        2.6 KB each, and uvicorn resumed reading after every answer: 600,000 requests in
+        19.8 MB grew a server to 1.6 GB, and held up other connections' answers for 2 s."""
         if self.feeding:  # called again from a parser callback: the loop below goes on
             return
         self.feeding = True
