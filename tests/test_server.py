@@ -84,6 +84,11 @@ def request(
     return response.status, json.loads(response.read())
 
 
+def _patient(address: Address) -> http.client.HTTPConnection:
+    """A connection whose reads wait long enough for a slow answer on a loaded machine."""
+    return http.client.HTTPConnection(*address, timeout=120)
+
+
 def raw(address: Address, data: bytes, wait: float = 10) -> tuple[bytes, float]:
     """Send bytes on a new connection; all bytes read until the server closes it, and when."""
     started = time.monotonic()
@@ -2029,7 +2034,10 @@ def test_a_text_the_token_pattern_times_out_on_is_a_422_that_holds_up_no_other_r
     with serve_in_thread({"model": served, "slow": slow}, _options()) as address:
         body = json.dumps({"text": SLOW_TEXT}).encode()
         waiting = threading.Thread(
-            target=lambda: answers.update(slow=request(address, "POST", "/models/slow/tag", body))
+            target=lambda: answers.update(
+                # A loaded machine may take longer than request's 10 s: no wall-clock limit.
+                slow=request(address, "POST", "/models/slow/tag", body, _patient(address))
+            )
         )
         waiting.start()
         time.sleep(0.3)  # the slow request reaches the tokenizer
@@ -2668,7 +2676,7 @@ def test_bodies_of_pipelined_requests_waiting_their_turn_are_bounded(served: Ser
     # the waiting bodies reach 64 KiB; every request is still answered, in order.
     import gc
 
-    from topicclf.server.http import GuardedHttpToolsProtocol
+    from topicclf.server.protocol import GuardedHttpToolsProtocol
 
     big, options = _big_answer_request()  # its answer fills the socket: the others wait
     options = ServeOptions(**{**options.__dict__, "timeout_idle": 30.0})  # a slow reader

@@ -46,8 +46,9 @@ from topicclf.config import (
 )
 from topicclf.errors import ConfigError, TopicclfError
 from topicclf.server.app import AppSettings, create_app
-from topicclf.server.http import ASGIApp, GuardedHttpToolsProtocol
+from topicclf.server.http import ASGIApp
 from topicclf.server.models import ModelSpec, ServedModel, load_models
+from topicclf.server.protocol import GuardedHttpToolsProtocol
 
 
 @dataclass(frozen=True)
