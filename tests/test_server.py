@@ -2730,6 +2730,27 @@ def test_a_head_whose_rest_waits_unread_while_its_request_queues_is_not_late(
     assert _statuses(reply) == [b"422", b"200", b"200"]
 
 
+def test_a_head_begun_behind_an_answered_request_has_the_headers_timeout_not_the_idle_one(
+    served: ServedModel,
+) -> None:
+    # uvicorn armed the idle timeout after the answer: the begun head's connection was closed
+    # after --timeout-idle (0.5 s here) with no answer, though its rest came in time.
+    get = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    with serve_in_thread({"model": served}, _options(timeout_idle=0.5, timeout_headers=3)) as a:
+        sock = socket.create_connection(a, timeout=30)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(get + get[:10])
+        time.sleep(1.5)  # past the idle timeout, within the headers timeout
+        sock.sendall(get[10:])
+        sock.shutdown(socket.SHUT_WR)
+        assert _statuses(_read_all(sock)) == [b"200", b"200"]
+        sock = socket.create_connection(a, timeout=30)
+        sock.sendall(get + get[:10])  # and never the rest: a 408 at the headers timeout
+        reply = _read_all(sock)
+    assert _statuses(reply) == [b"200", b"408"]
+    assert b"the request headers did not arrive within 3 s" in reply
+
+
 def test_a_queued_request_refused_for_its_body_gets_its_time_to_send_it_when_it_runs(
     slow_pattern_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -381,6 +381,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.body_deadline = self.loop.time() + self.timeout_body
         while self.unanswered and self.unanswered[0].response_complete:
             self.unanswered.popleft()
+        if self.in_message and self.head_bytes is not None:
+            # A head begun behind the answered request has its own deadline (the headers
+            # timer): uvicorn armed the idle timeout, which closed the connection after
+            # --timeout-idle with no answer, though the head came within --timeout-headers.
+            self._unset_keepalive_if_required()
         if self.input_over and self.cycle.response_complete and not self.transport.is_closing():
             # The last request read whole is answered: only now, after it in order, the
             # error of what followed it, if any, and the close.
