@@ -135,6 +135,11 @@ SERVE_MAX_UNSENT_TOTAL = 512 * 1024 * 1024
 # answered while large ones wait for slow readers.
 SERVE_ANSWER_ALWAYS = 64 * 1024
 SERVE_MAX_HEADERS = 64 * 1024  # bytes of one request's head: request line and all headers
+# Request heads in progress (begun, not yet whole) one server process holds at once, over
+# all its connections, as a multiple of --max-headers (16 MiB by default): each connection's
+# head is bounded, their number was not, and 12,000 connections each holding 63 KB of a head
+# grew a server from 88 to 908 MB. A head that arrives in one read is never counted.
+SERVE_HEADS_IN_PROGRESS = 256
 # Requests read whole that wait, on one connection, behind the one being answered (HTTP/1.1
 # pipelining): past this many the server stops reading that connection until answers make room.
 # Bytes read are parsed a piece at a time (a body of known length at once), so at most one

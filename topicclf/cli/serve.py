@@ -11,6 +11,7 @@ from topicclf.cli.numbers import decimal, integer_option
 from topicclf.config import (
     SERVE_BACKLOG,
     SERVE_BACKLOG_RANGE,
+    SERVE_HEADS_IN_PROGRESS,
     SERVE_HOST,
     SERVE_MAX_ANSWER,
     SERVE_MAX_ANSWER_RANGE,
@@ -143,7 +144,11 @@ def serve(
         integer_option(
             *SERVE_MAX_HEADERS_RANGE,
             metavar="BYTES",
-            help="Largest request head (request line and headers) accepted, in bytes.",
+            help=(
+                "Largest request head (request line and headers) accepted, in bytes; heads "
+                f"not yet whole are held up to {SERVE_HEADS_IN_PROGRESS} times this over all "
+                "connections (503 past it)."
+            ),
             rich_help_panel=SERVE_PANEL,
         ),
     ] = SERVE_MAX_HEADERS,

@@ -24,9 +24,11 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from topicclf.config import (
     SERVE_BODY_ALWAYS,
     SERVE_FEED_PER_TURN,
+    SERVE_HEADS_IN_PROGRESS,
     SERVE_MAX_HEADERS,
     SERVE_PIPELINE_DEPTH,
     SERVE_PIPELINE_PIECE,
+    SERVE_RETRY_SECONDS,
     SERVE_TIMEOUT_BODY,
     SERVE_TIMEOUT_HEADERS,
     shown,
@@ -82,6 +84,29 @@ class _ReadFlow(FlowControl):
             super().resume_reading()
 
 
+class _HeadsInProgress:
+    """The bytes of request heads begun and not yet whole that a server's connections hold,
+    together (one per uvicorn ServerState, shared by its connections)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+
+
+def _heads_in_progress(server_state: Any) -> _HeadsInProgress:
+    """The count of heads in progress of the server whose state is `server_state`."""
+    heads = getattr(server_state, "topicclf_heads", None)
+    if heads is None:
+        heads = _HeadsInProgress()
+        server_state.topicclf_heads = heads
+    return heads
+
+
+HEADS_FULL = (
+    "the server holds its limit of {} bytes of request heads in progress ({} times "
+    "--max-headers, over all connections); retry shortly, and send each request's head at once"
+)
+
+
 class _HeadTooLarge(Exception):
     """Raised in a parser callback: stops httptools at a head over the limit."""
 
@@ -130,6 +155,9 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # however long it grows. The parser's callbacks count too (head_parsed), for a head
         # that starts in the same read as the end of the request before it.
         self.head_bytes: int | None = 0
+        # What this connection adds to the server's heads in progress (_count_in_progress).
+        self.head_held = 0
+        self.heads = _heads_in_progress(self.server_state)
         self.head_parsed = 0
         self.heads_complete = 0
         self.head_refused = False
@@ -234,6 +262,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self.held_at += len(piece)
                 fed += len(piece)
                 self._feed(piece)
+                self._count_in_progress()
         finally:
             self.feeding = False
         self.held, self.held_at = b"", 0
@@ -244,6 +273,26 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.eof_held = False
             if not self.transport.is_closing() and not self._input_ended():
                 self.transport.close()
+
+    def _count_in_progress(self) -> None:
+        """Count the head this connection has begun and not finished into the server's heads
+        in progress; refuse it (503, Retry-After) when it grew them past their bound. A
+        refused head stays counted until its connection closes: the parser holds its bytes
+        until then."""
+        if self.head_refused or self.input_over or self.transport.is_closing():
+            return
+        held = self.head_bytes if self.in_message and self.head_bytes is not None else 0
+        grew = held > self.head_held
+        self.heads.total += held - self.head_held
+        self.head_held = held
+        limit = SERVE_HEADS_IN_PROGRESS * self.max_headers
+        if grew and self.heads.total > limit:
+            self.head_refused = True
+            self._cancel_headers_timer()
+            message = HEADS_FULL.format(limit, SERVE_HEADS_IN_PROGRESS)
+            error = self._error_bytes(503, message, retry=True)
+            if not self._end_input(error, linger=True):
+                self._close_after(error, linger=True)
 
     def _queued_body(self) -> int:
         """Bytes of the bodies of requests waiting behind the one being answered: held by
@@ -503,6 +552,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if timer is not None:
                 timer.cancel()
         self.held, self.held_at = b"", 0
+        self.heads.total -= self.head_held
+        self.head_held = 0
         if self.feed_later is not None:
             self.feed_later.cancel()
         for cycle in self.unanswered:
@@ -645,14 +696,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not self._end_input(error):
             self._close_after(error, linger=False)
 
-    def _error_bytes(self, status: int, message: str) -> bytes:
+    def _error_bytes(self, status: int, message: str, retry: bool = False) -> bytes:
         """A whole error answer, below the application: shaped by the path of the request
-        target as far as it was read (a Problem under /v1)."""
+        target as far as it was read (a Problem under /v1); `retry` adds Retry-After."""
         path = getattr(self, "url", b"").split(b"?", 1)[0].decode("latin-1")
         content, media_type = error_content(path, status, message)
         body = render_json(content)
         head = (
             f"HTTP/1.1 {status} {title(status)}\r\ncontent-type: {media_type}\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n"
+            + (f"retry-after: {SERVE_RETRY_SECONDS}\r\n" if retry else "")
+            + "\r\n"
         )
         return head.encode("ascii") + body
