@@ -570,3 +570,15 @@ def test_arguments_are_checked_before_a_cluster_starts(
     with pytest.raises(InputError, match=message):
         tag_on_dask(model, **arguments)  # type: ignore[arg-type]
     assert (out / "part-00000.jsonl").read_text() == "kept\n"
+
+
+def test_a_local_cluster_starts_no_more_workers_than_partitions(
+    model: Path, tmp_path: Path
+) -> None:
+    # The cluster started before the input was cut: one line started one worker per core,
+    # each loading its own copy of the model.
+    one = tmp_path / "one.txt"
+    one.write_text("rain and storms all week\n")
+    summary = tag_on_dask(model, [str(one)], tmp_path / "out", workers=2)
+    assert (summary.partitions, summary.workers, summary.documents) == (1, 1, 1)
+    assert [r["id"] for r in read_output(tmp_path / "out")] == ["one:1"]

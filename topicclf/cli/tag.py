@@ -113,7 +113,7 @@ WorkersOpt = Annotated[
     integer_option(
         1,
         MAX_WORKERS,
-        help="Workers of the local cluster (default: one per core).",
+        help="Workers of the local cluster (default: one per core; at most one per partition).",
         rich_help_panel=DASK,
     ),
 ]

@@ -409,15 +409,21 @@ def tag_on_dask(
     if ignored:
         warnings.warn(ignored, UserWarning, stacklevel=2)
     model = str(Path(model).resolve())
+    sources = [str(Path(p).resolve()) for p in inputs]
+    parts: list[Partition] = []
+    if not scheduler:
+        # A local cluster's size is known before it starts: the input is cut first, and no
+        # more workers start than there are partitions (each loads its own copy of the model:
+        # one line started a worker per core).
+        local = _local_workers(workers)
+        wanted = partitions or DASK_PARTITIONS_PER_WORKER * local
+        parts = plan(sources, wanted, options, fmt, min_bytes=min_partition_bytes)
+        workers = min(local, len(parts))
     with _client(distributed, scheduler, workers) as client:
         n_workers = len(client.scheduler_info().get("workers", {})) or 1
-        parts = plan(
-            [str(Path(p).resolve()) for p in inputs],
-            partitions or DASK_PARTITIONS_PER_WORKER * n_workers,
-            options,
-            fmt,
-            min_bytes=min_partition_bytes,
-        )
+        if scheduler:
+            wanted = partitions or DASK_PARTITIONS_PER_WORKER * n_workers
+            parts = plan(sources, wanted, options, fmt, min_bytes=min_partition_bytes)
         counts = client.gather(client.map(count_lines, parts, pure=False, options=options))
         parts, expected = _number_lines(parts, counts)
         with atomic_directory(output, overwrite=overwrite, kind="parts") as tmp:
@@ -564,6 +570,20 @@ def _drop_gather_exits(loop: Any, context: dict[str, Any]) -> None:
     loop.default_exception_handler(context)
 
 
+def _local_workers(workers: int | None, warn: bool = True) -> int:
+    """The workers of a local cluster: `workers`, or one per core, never more than the cores
+    (worker processes beyond them only share the cores, and each costs its memory)."""
+    cores = default_jobs()
+    if warn and workers and workers > cores:
+        warnings.warn(
+            f"--workers {workers}: a local cluster on {cores} core(s) starts "
+            f"{cores} worker(s); give --scheduler to use a larger cluster",
+            UserWarning,
+            stacklevel=3,
+        )
+    return min(workers or cores, cores)
+
+
 class _client:
     """A Client on the given scheduler, or on a quiet local cluster closed afterwards; Dask's
     log records stay off the terminal while it runs."""
@@ -592,17 +612,8 @@ class _client:
                 ) from None
             self._quiet_loop()
             return self.client
-        cores = default_jobs()
-        if self.workers and self.workers > cores:
-            # Worker processes beyond the cores only share them, and each costs its memory.
-            warnings.warn(
-                f"--workers {self.workers}: a local cluster on {cores} core(s) starts "
-                f"{cores} worker(s); give --scheduler to use a larger cluster",
-                UserWarning,
-                stacklevel=3,
-            )
         self.cluster = self.distributed.LocalCluster(
-            n_workers=min(self.workers or cores, cores),
+            n_workers=_local_workers(self.workers, warn=False),
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
