@@ -687,6 +687,25 @@ def test_other_json_fields_of_the_wrong_type_are_named(
     _both_refuse(broken, "labels.json: expected a list of topic names")
 
 
+def test_a_sequence_length_no_setting_can_give_is_refused_and_info_shows_the_one_read(
+    saved_embedding: Path, tmp_path: Path
+) -> None:
+    # features.json's length was only "a positive integer": 1,000,000 (with model.keras's
+    # input shapes to match) loaded, and every batch of tagging asked for gigabytes.
+    from topicclf.bundle.info import describe
+    from topicclf.config import MAX_SEQUENCE_LENGTH
+
+    length = json.loads((saved_embedding / "features.json").read_text())["sequence_length"]
+    assert f"sequence length {length}, from the data)" in describe(saved_embedding)["features"]
+    kind = f"a sequence length (1 to {MAX_SEQUENCE_LENGTH:,})"
+    for value in (MAX_SEQUENCE_LENGTH + 1, 0, 10**6):
+        broken = _copy(saved_embedding, tmp_path / str(value))
+        _edit_json(broken, "features.json", "sequence_length", value)
+        _rerecord(broken, "features.json")
+        match = re.escape(f"features.json: field 'sequence_length' must be {kind}, not {value}")
+        _both_refuse(broken, match)
+
+
 @pytest.mark.parametrize(
     ("chars", "ngrams", "match"),
     [

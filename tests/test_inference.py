@@ -87,3 +87,50 @@ def test_tagging_a_dense_model_does_not_import_tensorflow(
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_an_embedding_network_is_scored_in_batches_its_activations_fit() -> None:
+    # A fixed 256 rows per predict: at a sequence length of 100,000 one batch's embedding
+    # alone was 256 x 100,000 x 128 floats (13 GB).
+    from topicclf.config import SCORE_BATCH_BYTES
+    from topicclf.model.inference import network_scores, rows_at_once
+
+    net = build_embedding_network(
+        50, 100_000, 3, embedding_dim=128, conv_filters=0, kernel_size=3,
+        hidden_units=(8,), dropout=0.0, multiclass=False,
+    )  # fmt: skip
+    rows = rows_at_once(net)
+    assert 1 <= rows <= SCORE_BATCH_BYTES // (100_000 * 128 * 4) == 5
+    x = np.zeros((7, 100_000), dtype=np.int32)
+    x[:, :3] = np.arange(21).reshape(7, 3) + 2
+    expected = np.vstack([net.predict_on_batch(x[i : i + 1]) for i in range(7)])
+    np.testing.assert_allclose(network_scores(net, x), expected, atol=1e-6)
+    small = build_embedding_network(
+        50, 64, 3, embedding_dim=16, conv_filters=0, kernel_size=3,
+        hidden_units=(8,), dropout=0.0, multiclass=False,
+    )  # fmt: skip
+    assert rows_at_once(small) == 1024  # short sequences: PREDICT_BATCH, as before
+
+
+def test_a_model_of_the_longest_sequences_train_allows_tags_many_lines(tmp_path: Path) -> None:
+    # Trained with features.sequence_length = 100,000 (the top of its range), it tagged one
+    # line, but 300 ended in "internal error: ResourceExhaustedError"; 40 lines took 2.9 GB.
+    repo = Path(__file__).resolve().parent.parent
+    model, lines = tmp_path / "model", tmp_path / "lines.txt"
+    lines.write_text("".join(f"rain and wind number {i}\n" for i in range(40)))
+    train = [sys.executable, "-m", "topicclf", "-q", "train", str(repo / "tests/data/tiny.jsonl")]
+    settings = ["--network", "embedding", "--set", "train.epochs=1"]
+    longest = ["--set", "features.sequence_length=100000"]
+    subprocess.run([*train, "-o", str(model), *settings, *longest], check=True)
+    out = tmp_path / "tags.jsonl"
+    args = ["-q", "tag", str(model), str(lines), "--format", "lines", "-o", str(out)]
+    measured = (  # the tagging process's own peak, in KB
+        "import resource, sys\nfrom topicclf.cli import run\n"
+        f"code = run({args!r})\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "sys.exit(code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", measured], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert len(out.read_text().splitlines()) == 40
+    assert int(done.stderr.split()[-1]) < 2_000_000  # 2.9 GB before; now about 1 GB

@@ -102,7 +102,15 @@ MAX_LANGUAGE_CHARS = 100
 MAX_REUTERS_BYTES = 256 * 1024 * 1024
 BINARY_SNIFF_BYTES = 8192  # first bytes of every text source looked at for binary content
 TAG_BATCH_SIZE = 512  # documents read, scored and written at a time by `tag`
+# Tokens of one document an embedding network reads (features.sequence_length; a model
+# file's too): each costs embedding_dim floats of every batch's activations.
+MAX_SEQUENCE_LENGTH = 100_000
 PREDICT_BATCH = 1024  # texts vectorized at once inside the scorer
+# Bytes a Keras network's activations may take for one batch while scoring: an embedding
+# network's rows cost sequence length x embedding dimensions floats each, and at
+# features.sequence_length = 100,000 the fixed batches (256 rows for predict, PREDICT_BATCH
+# texts vectorized) asked for 26 GB and ended in an internal error.
+SCORE_BATCH_BYTES = 256 * 1024 * 1024
 # `evaluate` scores a corpus in one piece up to this many (document, topic) cells, and beyond
 # it a batch of about this many cells at a time (a library vocabulary times 13,000 documents
 # would be gigabytes of dense matrices).
@@ -446,7 +454,7 @@ class FeatureConfig:
         _between("features", "ngram_max", self.ngram_max, 1, 10)
         _at_least("features", "min_df", self.min_df, 1)
         _at_least("features", "max_features", self.max_features, 0)
-        _between("features", "sequence_length", self.sequence_length, 0, 100_000)
+        _between("features", "sequence_length", self.sequence_length, 0, MAX_SEQUENCE_LENGTH)
         _between("features", "sequence_ngrams", self.sequence_ngrams, 1, 10)
         _at_least("features", "sequence_vocabulary", self.sequence_vocabulary, 2)
         _choice("features", "char_ngrams", self.char_ngrams, CHAR_NGRAM_MODES)

@@ -39,6 +39,9 @@ _HEX = frozenset("0123456789abcdef")
 KINDS: dict[str, Callable[[Any], bool]] = {
     "a positive integer": lambda v: type(v) is int and v > 0,
     "a non-negative integer": lambda v: type(v) is int and v >= 0,
+    "a sequence length (1 to 100,000)": lambda v: (
+        type(v) is int and 0 < v <= limits.MAX_SEQUENCE_LENGTH
+    ),
     "a number": lambda v: type(v) in (int, float),
     "a boolean": lambda v: type(v) is bool,
     "a string": lambda v: type(v) is str,

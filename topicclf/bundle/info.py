@@ -84,7 +84,9 @@ def describe(directory: str | Path) -> dict[str, Any]:
         "network": kind.describe(net),
         "features": FEATURE_TEXT[kind.featurizer](
             manifest.get("n_features"),
-            config.get("features", {}),
+            # The length a sequence model reads, as load checked it (the settings' 0 means
+            # "from the data"): what each document costs in memory.
+            {**config.get("features", {}), "length": features_meta.get("sequence_length")},
             manifest.get("training", {}).get("char_ngrams"),
         ),
         "analyzer": _describe_analyzer(config.get("text", {}), training.get("analyzer")),
@@ -171,7 +173,8 @@ def _sequence_features(count: Any, features: dict[str, Any], chars: Any) -> str:
     return (
         f"{count} token ids (vocabulary up to {features.get('sequence_vocabulary')}, "
         f"word 1-{features.get('sequence_ngrams')}-grams, sequence length "
-        f"{features.get('sequence_length') or 'from the data'})"
+        f"{features.get('length')}"
+        f"{'' if features.get('sequence_length') else ', from the data'})"
         + (f"; the linear model's TF-IDF terms: words{pieces}" if pieces else "")
     )
 

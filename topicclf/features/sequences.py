@@ -29,7 +29,7 @@ class SequenceFeaturizer(TextFeaturizer):
         "kind": "a string",
         "vocabulary": "a list of strings",
         **TextFeaturizer.analyzer_fields,
-        "sequence_length": "a positive integer",
+        "sequence_length": "a sequence length (1 to 100,000)",
     }
 
     def __init__(

@@ -8,6 +8,7 @@ pays TensorFlow's import. Keras stays the reference: tests check both give the s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from topicclf.arrayfiles import FLOATS, ArraySpec
-from topicclf.config import PREDICT_BATCH
+from topicclf.config import PREDICT_BATCH, SCORE_BATCH_BYTES
 from topicclf.errors import ModelBundleError
 from topicclf.features import Featurizer
 from topicclf.features.tfidf import TfidfFeaturizer
@@ -190,13 +191,27 @@ def n_inputs(network: Any) -> int:
     return int(network.inputs[0].shape[-1])
 
 
+def rows_at_once(network: Any) -> int:
+    """Rows a network scores in one batch (at most PREDICT_BATCH): as many as keep a Keras
+    network's activations (every layer's output, float32) within SCORE_BATCH_BYTES. A numpy
+    network's activations are rows x hidden units, small beside its weights."""
+    if isinstance(network, NUMPY_NETWORKS):
+        return PREDICT_BATCH
+    per_row = 0
+    for layer in network.layers:
+        shape = getattr(getattr(layer, "output", None), "shape", None) or ()
+        per_row += 4 * math.prod(int(d) for d in shape[1:] if d is not None)
+    return max(1, min(PREDICT_BATCH, SCORE_BATCH_BYTES // max(per_row, 1)))
+
+
 def network_scores(network: Any, x: Any) -> np.ndarray:
     """A network's scores for a feature matrix, float32 (rows, topics), any engine."""
     if x.shape[0] == 0:
         return np.zeros((0, n_outputs(network)), dtype=np.float32)
     if isinstance(network, NUMPY_NETWORKS):
         return network.predict(x)
-    return np.asarray(network.predict(x, batch_size=256, verbose=0), dtype=np.float32)
+    batch = min(256, rows_at_once(network))
+    return np.asarray(network.predict(x, batch_size=batch, verbose=0), dtype=np.float32)
 
 
 def scores_now(
@@ -216,10 +231,9 @@ def scores_now(
         dense = NumpyDense(arrays, "softmax" if multiclass else "sigmoid")
         return dense.predict(x, linear_logits)
     out = np.empty((x.shape[0], n_outputs(network)), dtype=np.float32)
-    for start in range(0, x.shape[0], PREDICT_BATCH):
-        out[start : start + PREDICT_BATCH] = network.predict_on_batch(
-            x[start : start + PREDICT_BATCH]
-        )
+    step = rows_at_once(network)
+    for start in range(0, x.shape[0], step):
+        out[start : start + step] = network.predict_on_batch(x[start : start + step])
     return out
 
 
@@ -243,10 +257,12 @@ class Scorer:
         return isinstance(self.network, NUMPY_NETWORKS)
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
-        """Scores in [0, 1], shape (len(texts), topics), a batch of PREDICT_BATCH at a time."""
+        """Scores in [0, 1], shape (len(texts), topics), a batch of at most PREDICT_BATCH at
+        a time (fewer where the network's activations would take more: `rows_at_once`)."""
         out = np.zeros((len(texts), n_outputs(self.network)), dtype=np.float32)
-        for start in range(0, len(texts), PREDICT_BATCH):
-            chunk = list(texts[start : start + PREDICT_BATCH])
+        step = rows_at_once(self.network)
+        for start in range(0, len(texts), step):
+            chunk = list(texts[start : start + step])
             features = self.featurizer.transform(chunk)
             out[start : start + len(chunk)] = self.from_features(features, chunk)
         return out
