@@ -10,6 +10,7 @@ load TensorFlow. Results go to stdout, progress and diagnostics to stderr.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -169,7 +170,20 @@ def main() -> None:
         code = run()
     finally:
         resume_gc()
+    if code == EXIT_INTERRUPTED:
+        _leave_now(code)
     sys.exit(code)
+
+
+def _leave_now(code: int) -> None:
+    """Exit at once after an interrupt, the output flushed: the interrupt has unwound every
+    atomic write, but threads of TensorFlow or joblib may still be inside native code, and
+    the interpreter's finalization around them can abort the process (SIGABRT instead of
+    130, seen once in CI after SIGTERM during training)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _command(args: list[str]) -> str | None:
