@@ -884,9 +884,15 @@ def test_a_half_closed_client_with_nothing_whole_to_answer_is_closed(
     assert time.monotonic() - started < TIMEOUT / 2
 
 
-def test_a_client_that_never_reads_its_answer_is_dropped(served: ServedModel) -> None:
+def test_a_client_that_never_reads_its_answer_is_dropped(
+    served: ServedModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # An answer of ~8 MB (more than the kernel's socket buffers hold) to a client that
-    # half-closes and reads nothing: the connection must not stay open forever.
+    # half-closes and reads nothing: the connection must not stay open forever. (Its kernel
+    # took a receive buffer's worth: cut after SERVE_READER_PAUSE, 1 s here.)
+    import topicclf.server.protocol as protocol_module
+
+    monkeypatch.setattr(protocol_module, "SERVE_READER_PAUSE", TIMEOUT)
     docs = [{"id": f"{i:0250d}", "text": "rain"} for i in range(20_000)]
     body = json.dumps({"documents": docs, "threshold": 0.0}).encode()
     head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
@@ -948,6 +954,29 @@ def test_a_client_that_reads_its_answer_slowly_gets_all_of_it(served: ServedMode
     assert head.startswith(b"HTTP/1.1 200 OK\r\n") and length > 7_000_000
     assert len(body) == length
     assert len(json.loads(body)["results"]) == 20_000
+
+
+def test_a_client_reading_slower_than_its_receive_buffer_shows_is_not_cut(
+    served: ServedModel,
+) -> None:
+    # Its kernel takes more of the answer only once its small receive buffer has room again:
+    # reading 512 B/s, the server saw progress 12 s apart, and reset it after the idle
+    # timeout (1 s here) as if it read nothing.
+    post, options = _big_answer_request()
+    with serve_in_thread({"model": served}, options) as address:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(30)
+        sock.connect(address)
+        sock.sendall(post)
+        reply = sock.recv(512)
+        started = time.monotonic()
+        while time.monotonic() - started < 8 * TIMEOUT:  # slowly, for eight idle timeouts
+            reply += sock.recv(512)
+            time.sleep(0.5)
+        reply += _read_all(sock)  # then the rest at once: none of it was lost
+    head, length, body = _answer(reply)
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and len(body) == length > 7_000_000
 
 
 def test_answers_held_unsent_are_bounded_across_connections(served: ServedModel) -> None:
@@ -1179,6 +1208,34 @@ def test_serve_command_finishes_requests_in_flight_on_sigterm(model_dir: Path) -
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_body_still_arriving_when_the_shutdown_time_ends_gets_a_503_and_no_traceback(
+    model_dir: Path,
+) -> None:
+    # uvicorn cancels what still runs after --timeout-shutdown: the client got its
+    # plain-text "500 Internal Server Error" and the log a traceback per request.
+    args = [str(model_dir), "--timeout-body", "30", "--timeout-shutdown", "1"]
+    proc, port = _start(args)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+            sock.sendall(head + b'{"text": "rain')
+            time.sleep(0.5)
+            proc.terminate()  # the body never completes
+            reply = _read_all(sock)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130
+    finally:
+        proc.kill()
+        proc.wait()
+    head, _, body = _answer(reply)
+    assert head.startswith(b"HTTP/1.1 503 ") and b"retry-after: 1" in head.split(b"\r\n")
+    assert json.loads(body) == {
+        "error": "the server is stopping and this request did not finish within "
+        "--timeout-shutdown; retry"
+    }
+    assert "Traceback" not in err and "Exception in ASGI application" not in err, err
 
 
 def _close_stdout() -> None:

@@ -133,8 +133,9 @@ def serve(
             "bytes (default: "
             "512 MiB, or --max-answer if larger; at least --max-answer). An answer that would "
             "take it past this gets 503 with Retry-After instead, before it is built; "
-            "answers up to 64 KiB always pass. A client that reads nothing of its answer for "
-            "--timeout-idle is cut (reset); one that reads slowly keeps its connection.",
+            "answers up to 64 KiB always pass. A client that takes nothing of its answer for "
+            "--timeout-idle (120 s once it took some) is cut (reset); one that reads slowly "
+            "keeps its connection.",
             show_default=False,
             rich_help_panel=SERVE_PANEL,
         ),

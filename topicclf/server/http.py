@@ -322,6 +322,17 @@ class HttpGuard:
             body = await self._read_body(scope, receive, send, claim)
             if body is not None:
                 await self.app(scope, _replay(body, receive), tracking_send)
+        except asyncio.CancelledError:
+            # uvicorn cancels the requests still running when --timeout-shutdown ends: each
+            # got its plain-text 500, and the log a traceback per request. Not re-raised:
+            # the task ends here, answered (uvicorn awaits it no more).
+            if not started:
+                late = (
+                    "the server is stopping and this request did not finish within "
+                    "--timeout-shutdown; retry"
+                )
+                retry = [(b"retry-after", str(SERVE_RETRY_SECONDS).encode())]
+                await _send_error(send, scope["path"], 503, late, close=True, extra=retry)
         except Exception:
             log.exception("internal error answering %s %s", scope["method"], scope["path"])
             if not started:
