@@ -64,6 +64,16 @@ def test_bad_choice_and_range() -> None:
         Config().with_overrides(["train.validation_split=1.5"])
 
 
+def test_a_setting_given_twice_is_checked_both_times_and_the_last_wins() -> None:
+    # The earlier value was dropped unread: train.epochs=abc before train.epochs=1 trained.
+    with pytest.raises(ConfigError, match=r"train\.epochs = 'abc' is not a whole number"):
+        Config().with_overrides(["train.epochs=abc", "train.epochs=1"])
+    with pytest.raises(ConfigError, match=r"train.learning_rate = -1.0 must be between 0 and"):
+        Config().with_overrides(["train.learning_rate=-1", "train.learning_rate=0.01"])
+    config = Config().with_overrides(["train.epochs=3", "train.epochs=1", "train.seed=2"])
+    assert (config.train.epochs, config.train.seed) == (1, 2)
+
+
 def test_malformed_set() -> None:
     with pytest.raises(ConfigError, match="expected section.key=value"):
         Config().with_overrides(["seed=3"])

@@ -660,7 +660,12 @@ class Config:
                 raise ConfigError(
                     f"{option} {assignment!r}: expected section.key=value, e.g. train.seed=7"
                 )
-            nested.setdefault(section, {})[name] = _RawValue(raw.strip())
+            values = nested.setdefault(section, {})
+            if name in values:
+                # The later one wins, but this one is checked too: a typo in an earlier
+                # override (a script's defaults) went unnoticed.
+                _merge(self, {section: {name: values[name]}}, source=option)
+            values[name] = _RawValue(raw.strip())
         return _merge(self, nested, source=option)
 
 
