@@ -1064,6 +1064,32 @@ def test_sigterm_during_training_leaves_nothing_behind(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_signal_after_training_saved_its_model_exits_with_its_own_code(
+    tmp_path: Path,
+) -> None:
+    # The interpreter's teardown took about a second after a training, its signal handlers
+    # gone: a SIGTERM then killed the process (-15, no message) though the model was saved.
+    import signal
+    import time
+
+    exe = _installed_topicclf()
+    tiny = str(REPO / "tests/data/tiny.jsonl")
+    proc = subprocess.Popen(
+        [exe, "-q", "train", tiny, "-o", str(tmp_path / "m"), "--set", "train.epochs=2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    while not (line := proc.stdout.readline()).startswith("model saved to") and line:
+        pass
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert (tmp_path / "m" / "manifest.json").is_file()
+
+
 def test_two_trainings_to_one_directory_one_wins_cleanly(tmp_path: Path) -> None:
     model = tmp_path / "model"
     command = [
@@ -2394,6 +2420,7 @@ def test_tag_pauses_the_garbage_collector_until_its_model_is_loaded(
     monkeypatch.setattr(TopicClassifier, "load", classmethod(load))
     monkeypatch.setattr(topicclf.tagging, "tag_documents", tagged)
     monkeypatch.setattr(sys, "stdin", io.StringIO("oil prices rose\n"))
+    monkeypatch.setattr(cli, "_leave", sys.exit)  # not os._exit: this process goes on
     terminated = signal.getsignal(signal.SIGTERM)  # main() sets its own handler
     try:
         for argv in (["topicclf", "-q", "tag", str(model_dir), "-"], ["topicclf", "info", "x"]):

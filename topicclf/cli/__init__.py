@@ -170,16 +170,30 @@ def main() -> None:
         code = run()
     finally:
         resume_gc()
-    if code == EXIT_INTERRUPTED:
-        _leave_now(code)
-    sys.exit(code)
+    _leave(code)
 
 
-def _leave_now(code: int) -> None:
-    """Exit at once after an interrupt, the output flushed: the interrupt has unwound every
-    atomic write, but threads of TensorFlow or joblib may still be inside native code, and
-    the interpreter's finalization around them can abort the process (SIGABRT instead of
-    130, seen once in CI after SIGTERM during training)."""
+def _leave(code: int) -> None:
+    """Exit with `code` once the command is done: the atexit work (logging, temporary
+    files, a local Dask cluster) runs, the output is flushed, and the interpreter's own
+    teardown is skipped. That teardown took about a second after a training, with the
+    signal handlers already gone: a SIGTERM in it killed the process (143, no message),
+    and threads of TensorFlow or joblib still in native code could abort it (SIGABRT
+    instead of 130, seen once in CI after SIGTERM during training). A signal now arriving
+    after the work is done exits with the work's own code."""
+    import atexit
+    import signal
+
+    def done(signum: int, frame: Any) -> None:
+        _flush_and_exit(code)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, done)
+    atexit._run_exitfuncs()
+    _flush_and_exit(code)
+
+
+def _flush_and_exit(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
