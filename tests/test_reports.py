@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import html
 import json
 import re
 from html.parser import HTMLParser
@@ -10,6 +11,7 @@ import pytest
 
 from topicclf.errors import TopicclfError
 from topicclf.metrics import error_examples, evaluate
+from topicclf.metrics.comparison import compare as compare_reports
 from topicclf.reports import write_report
 from topicclf.reports.files import SCHEMA_VERSION
 
@@ -132,20 +134,17 @@ CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 FORGED = ["red\x1b[31m", "rtl\u202eevil", "bell\x07", "c1\x9b2J", "back\\x1b"]
 
 
-def test_markdown_shows_control_characters_as_escapes_and_csv_keeps_names_exact(
-    tmp_path: Path,
-) -> None:
+def test_markdown_and_html_show_control_characters_as_escapes(tmp_path: Path) -> None:
     # A forged corpus with topics like "red\x1b[31m" put raw ESC bytes into r.md: `cat r.md`
     # recoloured (or cleared, retitled) the reader's terminal.
     truth = np.array([[1, 1, 1, 1, 1], [0, 1, 0, 1, 0]], dtype=bool)
     forged = evaluate(truth, truth, FORGED, scores=truth * 0.9)
     context = {"model": {"path": "m\x1b[2J"}, "corpus": {"path": "c\u202e.jsonl"}}
-    md, cs = tmp_path / "r.md", tmp_path / "r.csv"
+    md = tmp_path / "r.md"
     write_report(forged, md, context)
-    write_report(forged, cs, context)
     text = md.read_text(encoding="utf-8")
     assert not CONTROL.search(text.replace("\n", ""))
-    for shown in ["red\\x1b[31m", "rtl\\u202eevil", "bell\\x07", "c1\\x9b2J", "m\\x1b[2J"]:
+    for shown in ["red\\x1b\\[31m", "rtl\\u202eevil", "bell\\x07", "c1\\x9b2J", "m\\x1b\\[2J"]:
         assert f"{shown}" in text
     assert "back\\\\x1b" in text  # a backslash typed in a name stays told apart
     page = tmp_path / "r.html"
@@ -153,12 +152,88 @@ def test_markdown_shows_control_characters_as_escapes_and_csv_keeps_names_exact(
     html_text = page.read_text(encoding="utf-8")
     assert not CONTROL.search(html_text.replace("\n", "").replace("\t", ""))
     assert "red\\x1b[31m" in html_text and "rtl\\u202eevil" in html_text
-    # CSV is data: a spreadsheet or script gets the names exactly, as `tag` writes them.
+
+
+MARKDOWN_SYNTAX = [
+    "[click](javascript:alert(1))",
+    "![x](http://attacker.example/pixel.png)",
+    "**bold**",
+    "_em_ *em*",
+    "`code`",
+    "~~gone~~",
+    "<b>raw</b> &amp;",
+    "# heading",
+    "back\\slash | pipe",
+    "<http://attacker.example>",
+]
+
+
+def test_markdown_shows_markdown_syntax_in_names_as_text(tmp_path: Path) -> None:
+    # A hostile corpus's topic "[click](javascript:alert(1))" was a live link in r.md and c.md,
+    # "![x](http://...)" a remote image, once pasted into a pull request or a wiki.
+    markdown_it = pytest.importorskip("markdown_it")
+    from topicclf.metrics.comparison import Comparison, TopicDelta
+    from topicclf.reports.compare import write_comparison
+
+    truth = np.eye(len(MARKDOWN_SYNTAX), dtype=bool)
+    hostile = evaluate(truth, truth, MARKDOWN_SYNTAX, scores=truth * 0.9)
+    model, corpus = "<img src=x onerror=alert(9)>[l](javascript:x)", "**c**.jsonl"
+    context = {"model": {"path": model, "network": "[n](javascript:n)"}, "corpus": {"path": corpus}}
+    write_report(hostile, tmp_path / "r.md", context)
+    topics = [TopicDelta(name, 0.5, 0.9, 1, 1) for name in MARKDOWN_SYNTAX]
+    write_comparison(Comparison(model, corpus, {}, topics, 0.005), tmp_path / "c.md")
+    renderer = markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"])
+    for name in ("r.md", "c.md"):
+        text = (tmp_path / name).read_text(encoding="utf-8").split("## Glossary")[0]
+        page = renderer.render(text)
+        for tag in ("<a ", "<img", "<em>", "<strong>", "<code>", "<s>", "<b>"):
+            assert tag not in page, (name, tag)
+        # Each value renders as its own characters, as a renderer escapes text for HTML.
+        for shown in [*MARKDOWN_SYNTAX, model, corpus]:
+            assert html.escape(shown, quote=False) in page, (name, shown)
+    # The report's own words around the values stay plain Markdown.
+    assert "(\\[n\\]\\(javascript:n\\))" in (tmp_path / "r.md").read_text(encoding="utf-8")
+
+
+VISIBLE = ["esc\x1b]0;pwned\x07", "nul\x00", "ls\u2028ps\u2029", "csi\x9b2J", "cr\rx", "tab\tnl\n"]
+# Every character visible_controls shows as an escape (tab and newline are left).
+RAW = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def test_report_csvs_and_the_comparison_page_show_control_characters_as_escapes(
+    tmp_path: Path,
+) -> None:
+    # `report compare -o c.html/-o c.csv` and `evaluate -o r.csv` wrote a forged topic's ESC,
+    # BEL and NUL raw (`cat c.csv` retitled the terminal); evaluate's HTML showed `\x1b`.
     import csv
 
-    with cs.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
-    assert sorted(row[0] for row in rows[1:]) == sorted(FORGED)
+    from topicclf.reports.compare import write_comparison
+    from topicclf.reports.safe import visible_controls
+
+    truth = np.eye(len(VISIBLE), dtype=bool)
+    forged = evaluate(truth, truth, VISIBLE, scores=truth * 0.9)
+    for suffix in ("csv", "html", "json"):
+        write_report(forged, tmp_path / f"a.{suffix}", CONTEXT)
+    b = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
+    for row in b["per_topic"]:
+        row["f1"] = 0.0
+    (tmp_path / "b.json").write_text(json.dumps(b), encoding="utf-8")
+    comparison = compare_reports(tmp_path / "a.json", tmp_path / "b.json")
+    for suffix in ("csv", "html", "json"):
+        write_comparison(comparison, tmp_path / f"c.{suffix}")
+    shown = sorted(visible_controls(name) for name in VISIBLE)
+    for name in ("a.csv", "c.csv", "a.html", "c.html"):
+        text = (tmp_path / name).read_text(encoding="utf-8")
+        assert not RAW.search(text), name
+        assert "esc\\x1b]0;pwned\\x07" in text and "ls\\u2028ps\\u2029" in text, name
+    for name in ("a.csv", "c.csv"):
+        with (tmp_path / name).open(newline="", encoding="utf-8") as handle:
+            assert sorted(row[0] for row in list(csv.reader(handle))[1:]) == shown, name
+    # JSON is the data: it escapes controls itself, and reads back the exact names.
+    for name in ("a.json", "c.json"):
+        data = json.loads((tmp_path / name).read_text(encoding="utf-8"))
+        rows = data["per_topic"] if name == "a.json" else data["topics"]
+        assert sorted(row["topic"] for row in rows) == sorted(VISIBLE), name
 
 
 def test_unknown_extension(report, tmp_path: Path) -> None:
@@ -191,7 +266,7 @@ def test_markdown_table_survives_newlines_and_pipes(odd_report, tmp_path: Path) 
     assert "| a<br>b\\|c |" in path.read_text()
     assert "back\\\\\\|slash" in path.read_text()
     assert "x<br>y" in path.read_text()
-    assert "$$\\|<br> (unknown to the model)" in path.read_text()
+    assert "\\$\\$\\|<br> (unknown to the model)" in path.read_text()
 
 
 def test_html_plots_take_dollar_signs_literally(odd_report, tmp_path: Path) -> None:
@@ -213,7 +288,8 @@ def test_csv_quotes_separators_quotes_and_line_breaks(odd_report, tmp_path: Path
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     assert rows[0][-1] == "known" and all(len(row) == len(rows[0]) for row in rows)
-    assert [row[0] for row in rows[1:]] == [*ODD, "$$|\n"]
+    # A lone \r, which moves a terminal's cursor, is shown as the HTML report shows it.
+    assert [row[0] for row in rows[1:]] == [*ODD[:3], "x\\x0dy", *ODD[4:], "$$|\n"]
     assert [row[-1] for row in rows[1:]] == ["yes"] * len(ODD) + ["no"]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 from rich.console import Console
@@ -13,6 +12,7 @@ from topicclf.errors import TopicclfError
 from topicclf.fileio import atomic_write_text
 from topicclf.metrics.comparison import Comparison
 from topicclf.reports.files import csv_text, md_cell
+from topicclf.reports.html import html_text
 from topicclf.reports.safe import escape
 
 
@@ -98,13 +98,13 @@ def comparison_html(comparison: Comparison) -> str:
 
     def rows(items: list[tuple[str, ...]]) -> str:
         return "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in items
+            "<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in r) + "</tr>" for r in items
         )
 
     overall = rows(
         [(k, f"{a:.4f}", f"{b:.4f}", f"{b - a:+.4f}") for k, (a, b) in comparison.overall.items()]
     )
-    notes = "".join(f"<p>Note: {html.escape(note)}.</p>" for note in comparison.notes)
+    notes = "".join(f"<p>Note: {html_text(note)}.</p>" for note in comparison.notes)
     topics = rows(
         [
             (t.topic, _fmt(t.f1_a), _fmt(t.f1_b), f"{t.delta:+.4f}", str(t.support_b))
@@ -117,8 +117,8 @@ def comparison_html(comparison: Comparison) -> str:
 table{{border-collapse:collapse}}
 td,th{{padding:.2rem .6rem;border-bottom:1px solid #eee;text-align:right}}
 td:first-child,th:first-child{{text-align:left}}</style></head><body>
-<h1>Report comparison</h1><p>A: <code>{html.escape(comparison.a)}</code><br>
-B: <code>{html.escape(comparison.b)}</code></p>
+<h1>Report comparison</h1><p>A: <code>{html_text(comparison.a)}</code><br>
+B: <code>{html_text(comparison.b)}</code></p>
 <h2>Overall</h2><table><tr><th>metric</th><th>A</th><th>B</th><th>B - A</th></tr>{overall}</table>
 {notes}
 <h2>Per topic (worst change first)</h2>

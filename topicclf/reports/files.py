@@ -1,8 +1,9 @@
 """Evaluation reports as JSON (everything), CSV (per-topic rows) and Markdown (for reviews).
 
-CSV is data for spreadsheets and scripts: topic names are written exactly, as `tag` writes
-them. Markdown is read in terminals and renderers: control characters are shown as escapes
-(`md_cell`), as on the terminal; JSON escapes them itself."""
+A report CSV and Markdown are for people, read in terminals, spreadsheets and renderers:
+control characters are shown as escapes (`csv_text`, `md_cell`), as on the terminal and in
+the HTML report, and Markdown's own syntax in a name is escaped, so it shows as text. JSON is
+the data, exact: it escapes control characters itself (`tag -t csv` writes names exactly)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import csv
 import html
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from topicclf import jsontext
@@ -52,21 +53,26 @@ def to_json(report: EvaluationReport, context: dict[str, Any]) -> Iterator[str]:
     yield "\n"
 
 
+def _csv_field(field: Any) -> Any:
+    if not isinstance(field, str):
+        return field
+    # `cat r.csv` must not run a forged topic's ESC sequence: controls shown as in HTML.
+    field = visible_controls(field)
+    return f"'{field}" if formula_like(field) else field
+
+
 def csv_text(rows: Iterable[Iterable[Any]]) -> str:
     """CSV lines ending in \\n, quoting every field that holds a comma, a quote or a line break.
 
-    A report is for people, who open it in a spreadsheet: a text field that one could run as
-    a formula (`=HYPERLINK(...)` as a topic of a forged model) gets a leading apostrophe,
-    which spreadsheets show as text and hide (OWASP's advice)."""
-    lines = []
+    A report is for people, who open it in a spreadsheet or a terminal: control characters
+    (tab and newline aside) are shown as `\\x1b`-style escapes, and a text field that one
+    could run as a formula (`=HYPERLINK(...)` as a topic of a forged model) gets a leading
+    apostrophe, which spreadsheets show as text and hide (OWASP's advice)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
     for row in rows:
-        row = [f"'{f}" if isinstance(f, str) and formula_like(f) else f for f in row]
-        # Python's writer quotes a lone \r only when \r is in the line terminator; writing
-        # each row with \r\n and swapping the final one keeps such fields readable.
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\r\n").writerow(row)
-        lines.append(buffer.getvalue()[:-2] + "\n")
-    return "".join(lines)
+        writer.writerow([_csv_field(f) for f in row])
+    return buffer.getvalue()
 
 
 def to_csv(report: EvaluationReport, context: dict[str, Any]) -> str:
@@ -90,11 +96,19 @@ def to_csv(report: EvaluationReport, context: dict[str, Any]) -> str:
     return csv_text([[*header, "known"], *rows])
 
 
+# CommonMark's ASCII punctuation with inline meaning: the backslash itself, code, emphasis and
+# strikethrough, links and images, the | of a table cell, # of a heading, GitHub's $ math.
+# Backslash-escaped, each shows as itself. & < > are HTML-escaped instead: an entity shows as
+# the character in every renderer, even one that passes raw HTML through.
+_MD_SYNTAX = re.compile(r"[\\`*_\[\]()!~#|$]")
+
+
 def md_cell(text: str) -> str:
-    """Text that stays inside one Markdown table cell: one line, |, \\ and HTML escaped, and
+    """Text shown as itself in Markdown, inside one table cell: one line, Markdown's own
+    syntax and HTML escaped (a topic `[x](javascript:...)` from a hostile corpus is no link),
     control characters shown as `\\x1b` (a Markdown file is read in terminals too: a topic
     named `red\\x1b[31m` must not recolour one). Never cut: the report keeps whole names."""
-    escaped = html.escape(text, quote=False).replace("\\", "\\\\").replace("|", "\\|")
+    escaped = _MD_SYNTAX.sub(r"\\\g<0>", html.escape(text, quote=False))
     # \n, \r\n and \r end a Markdown line (and so the table row); <br> breaks within the cell.
     return visible_controls(re.sub(r"\r\n|\r|\n", "<br>", escaped))
 
@@ -125,25 +139,28 @@ def _md_figures(report: EvaluationReport) -> list[str]:
     return lines
 
 
-def evaluated(context: dict[str, Any]) -> list[str]:
-    """What was evaluated, in words: the model (kind, topics) and the corpus (format, split)."""
+def evaluated(context: dict[str, Any], value: Callable[[str], str] = str) -> list[str]:
+    """What was evaluated, in words: the model (kind, topics) and the corpus (format, split);
+    `value` renders each value the context gives (a path, a network's name), never the words
+    around it (Markdown's `md_cell` would escape the report's own parentheses)."""
     out = []
     model, corpus = context.get("model"), context.get("corpus")
     if isinstance(model, dict):
         kind = ", ".join(
-            str(model[k]) + (" topics" if k == "topics" else "")
+            value(str(model[k])) + (" topics" if k == "topics" else "")
             for k in ("network", "mode", "topics")
             if k in model
         )
-        out.append(f"model: {model.get('path', '?')}" + (f" ({kind})" if kind else ""))
+        path = value(str(model.get("path", "?")))
+        out.append(f"model: {path}" + (f" ({kind})" if kind else ""))
     if isinstance(corpus, dict):
-        details = [str(corpus["format"])] if "format" in corpus else []
+        details = [value(str(corpus["format"]))] if "format" in corpus else []
         if "split" in corpus:
-            details.append(f"split {corpus['split']}")
+            details.append(f"split {value(str(corpus['split']))}")
         if "categories" in corpus:
-            details.append(f"{corpus['categories']} categories")
+            details.append(f"{value(str(corpus['categories']))} categories")
         shown = f" ({', '.join(details)})" if details else ""
-        out.append(f"corpus: {corpus.get('path', '?')}{shown}")
+        out.append(f"corpus: {value(str(corpus.get('path', '?')))}{shown}")
     return out
 
 
@@ -169,7 +186,7 @@ def figure_text(value: float | None) -> str:
 def to_markdown(report: EvaluationReport, context: dict[str, Any]) -> str:
     """Summary tables, the per-topic table by support and a glossary, ready for a review."""
     lines = ["# Evaluation report", ""]
-    lines += [f"- {md_cell(line)}" for line in evaluated(context)]
+    lines += [f"- {line}" for line in evaluated(context, md_cell)]
     lines += [f"- documents: {report.n_documents}, topics: {report.n_topics}", ""]
     lines += _md_figures(report)
     lines += ["", "| topic | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]

@@ -17,9 +17,10 @@ from topicclf.reports.glossary import CONVENTIONS_TEXT, GLOSSARY
 from topicclf.reports.safe import visible_controls
 
 
-def _text(value: str) -> str:
-    """Text for the page: HTML-escaped, and control characters and bidi overrides shown as
-    escapes (a forged topic name must not reorder the page or reach `cat r.html`)."""
+def html_text(value: str) -> str:
+    """Text for an HTML report (evaluation or comparison): HTML-escaped, and control characters
+    and bidi overrides shown as escapes (a forged topic name must not reorder the page or
+    reach `cat r.html`)."""
     return html.escape(visible_controls(str(value)))
 
 
@@ -71,8 +72,8 @@ def _png(fig: Any) -> str:
 
 def _figure(png: str, caption: str) -> str:
     return (
-        f'<figure><img alt="{_text(caption)}" src="data:image/png;base64,{png}">'
-        f"<figcaption>{_text(caption)}</figcaption></figure>"
+        f'<figure><img alt="{html_text(caption)}" src="data:image/png;base64,{png}">'
+        f"<figcaption>{html_text(caption)}</figcaption></figure>"
     )
 
 
@@ -172,7 +173,7 @@ def _count_plots(report: EvaluationReport) -> list[str]:
 
 
 def _confusion_matrix(multiclass: dict[str, Any]) -> str:
-    labels = [_text(x) for x in multiclass["labels"]]
+    labels = [html_text(x) for x in multiclass["labels"]]
     head = "".join(f"<th>{x}</th>" for x in labels)
     body = "".join(
         f"<tr><td>{labels[i]}</td>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
@@ -189,7 +190,7 @@ def _topic_rows(report: EvaluationReport) -> str:
     for t in sorted(report.per_topic, key=lambda t: (-t.support, t.topic)):
         weak = ' class="weak"' if t.f1 < 0.5 and (t.support or t.predicted) else ""
         rows.append(
-            f"<tr><td>{_text(t.topic)}{'' if t.known else ' (unknown to the model)'}</td>"
+            f"<tr><td>{html_text(t.topic)}{'' if t.known else ' (unknown to the model)'}</td>"
             f"<td>{t.precision:.3f}</td>"
             f"<td>{t.recall:.3f}</td><td{weak}>{t.f1:.3f}</td><td>{t.support}</td>"
             f"<td>{t.predicted}</td><td>{t.tp}</td><td>{t.fp}</td><td>{t.fn}</td></tr>"
@@ -200,28 +201,28 @@ def _topic_rows(report: EvaluationReport) -> str:
 def _examples(report: EvaluationReport) -> str:
     parts = []
     for ex in report.examples:
-        fps = ", ".join(_text(x) for x in ex["false_positives"]) or "none"
-        fns = ", ".join(_text(x) for x in ex["false_negatives"]) or "none"
+        fps = ", ".join(html_text(x) for x in ex["false_positives"]) or "none"
+        fns = ", ".join(html_text(x) for x in ex["false_negatives"]) or "none"
         explained = ""
         for topic, terms in ex.get("explanations", {}).items():
-            shown = ", ".join(f"{_text(w)} ({v:+.3f})" for w, v in terms[:6])
-            explained += f"<div class=meta>why {_text(topic)}: {shown}</div>"
+            shown = ", ".join(f"{html_text(w)} ({v:+.3f})" for w, v in terms[:6])
+            explained += f"<div class=meta>why {html_text(topic)}: {shown}</div>"
         parts.append(
-            f'<div class="doc"><b>{_text(str(ex["id"]))}</b> '
-            f"<span class=meta>true: {_text(', '.join(ex['true']) or 'none')}; "
-            f"predicted: {_text(', '.join(ex['predicted']) or 'none')}</span><br>"
+            f'<div class="doc"><b>{html_text(str(ex["id"]))}</b> '
+            f"<span class=meta>true: {html_text(', '.join(ex['true']) or 'none')}; "
+            f"predicted: {html_text(', '.join(ex['predicted']) or 'none')}</span><br>"
             f"<span class=fp>false positives: {fps}</span> · "
             f"<span class=fn>false negatives: {fns}</span>"
-            f"<p>{_text(ex['text'])}</p>{explained}</div>"
+            f"<p>{html_text(ex['text'])}</p>{explained}</div>"
         )
     return "\n".join(parts) or "<p>No errors among the evaluated documents.</p>"
 
 
 def _glossary() -> str:
     terms = "".join(
-        f"<dt>{_text(name)}</dt><dd>{_text(text)}.</dd>" for name, text in GLOSSARY.items()
+        f"<dt>{html_text(name)}</dt><dd>{html_text(text)}.</dd>" for name, text in GLOSSARY.items()
     )
-    return f"<p class=meta>{_text(CONVENTIONS_TEXT)}</p><dl>{terms}</dl>"
+    return f"<p class=meta>{html_text(CONVENTIONS_TEXT)}</p><dl>{terms}</dl>"
 
 
 def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
@@ -233,24 +234,24 @@ def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
         for a in (getattr(report, scheme),)
     )
     ranking = "".join(
-        f"<tr><td>{_text(k)}</td><td>{v:.4f}</td></tr>" for k, v in report.ranking.items()
+        f"<tr><td>{html_text(k)}</td><td>{v:.4f}</td></tr>" for k, v in report.ranking.items()
     )
     multiclass = report.multiclass
     extra = _confusion_matrix(multiclass) if "confusion_matrix" in multiclass else ""
-    figures = " · ".join(f"{_text(f.label)} {v:.4f}" for f, v in summary_figures(report))
+    figures = " · ".join(f"{html_text(f.label)} {v:.4f}" for f, v in summary_figures(report))
     unknown = ""
     if report.unknown_topics or report.topics_without_support:
         unknown = (
             "<p class=meta>Topics unknown to the model (counted as misses): "
-            + _text(", ".join(f"{k} ({v})" for k, v in report.unknown_topics.items()) or "none")
+            + html_text(", ".join(f"{k} ({v})" for k, v in report.unknown_topics.items()) or "none")
             + ". Model topics absent from this corpus: "
-            + _text(", ".join(report.topics_without_support) or "none")
+            + html_text(", ".join(report.topics_without_support) or "none")
             + ".</p>"
         )
-    left_out = "".join(f" · {_text(text)}" for text in left_out_of_confusions(report))
+    left_out = "".join(f" · {html_text(text)}" for text in left_out_of_confusions(report))
     plots = "\n".join(_plots(report, context))
     library = "".join(
-        f"<tr><td>{_text(name)}</td><td>{value:.4f}</td></tr>"
+        f"<tr><td>{html_text(name)}</td><td>{value:.4f}</td></tr>"
         for name, value in library_figures(report)
     )
     if library:
@@ -261,9 +262,9 @@ def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
     by_language = ""
     if report.by_language:
         names = list(next(iter(report.by_language.values())))
-        head = "".join(f"<th>{_text(n)}</th>" for n in names)
+        head = "".join(f"<th>{html_text(n)}</th>" for n in names)
         rows = "".join(
-            f"<tr><td>{_text(language)}</td>"
+            f"<tr><td>{html_text(language)}</td>"
             + "".join(f"<td>{figure_text(figures.get(n))}</td>" for n in names)
             + "</tr>"
             for language, figures in report.by_language.items()
@@ -278,7 +279,7 @@ def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
 <title>topicclf evaluation report</title><style>{_CSS}</style></head>
 <body>
 <h1>Evaluation report</h1>
-<p class=meta>{" · ".join(_text(line) for line in evaluated(context))} ·
+<p class=meta>{" · ".join(html_text(line) for line in evaluated(context))} ·
 {report.n_documents} documents · {report.n_topics} topics</p>
 <h2>Summary</h2>
 {library}
