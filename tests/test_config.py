@@ -375,3 +375,30 @@ def test_the_document_floor_says_when_it_lowers_a_min_df_set_by_hand() -> None:
     assert FeatureConfig().document_floor(99) == 1 and FeatureConfig().document_floor(100) == 2
     assert FeatureConfig().lowered_floor(1, 99) is None
     assert FeatureConfig(min_df=5).lowered_floor(5, 300) is None  # applied as set
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        ("en", "english"),
+        ("EN", "english"),
+        ("English", "english"),
+        (" english ", "english"),
+        ("en-US", "english"),
+        ("pt_BR", "portuguese"),
+        ("De", "german"),
+        ("GERMAN", "german"),
+        ("klingon", None),
+        ("x" * 100, None),
+        ("und", None),
+        ("", None),
+    ],
+)
+def test_a_language_value_is_a_name_or_an_iso_code_in_any_case(
+    value: str, name: str | None
+) -> None:
+    # `EN` and `English` were rows of their own beside `english`, and any string a language
+    # (attacker pass 24).
+    from topicclf.config import language_named
+
+    assert language_named(value) == name

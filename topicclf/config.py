@@ -365,6 +365,23 @@ def cut(text: str) -> str:
     return text if len(text) <= 80 else f"{text[:60]}... ({len(text):,} characters)"
 
 
+_LANGUAGE_OF_CODE = {code: name for name, code in LANGUAGES.items()}
+
+
+def language_named(value: str) -> str | None:
+    """The language a corpus's language field (or a request's `language`) names: its name
+    in LANGUAGES ('english') for a name or an ISO 639-1 code in any case ('EN', 'English'),
+    also with a region or script after '-' or '_' ('en-US', 'pt_BR'); None when it is
+    neither. The one rule wherever such a value is read."""
+    key = value.strip().casefold()
+    for candidate in (key, re.split(r"[-_]", key, maxsplit=1)[0]):
+        if candidate in LANGUAGES:
+            return candidate
+        if candidate in _LANGUAGE_OF_CODE:
+            return _LANGUAGE_OF_CODE[candidate]
+    return None
+
+
 def _choice(section: str, key: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(
