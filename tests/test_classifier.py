@@ -1199,3 +1199,31 @@ def test_an_unnamed_indicator_frame_is_read_as_its_array(
         tiny_dense.evaluate(texts, wide)
     with pytest.raises(InputError, match=r"^y: 1,000,000,000 columns for 2 topics; "):
         TopicClassifier(config=tiny_config()).fit(texts, wide)
+
+
+def test_evaluate_reads_corpus_languages_by_one_rule_and_warns_of_values_naming_none(
+    tiny_dense: TopicClassifier, tiny_docs: list[Document]
+) -> None:
+    # `EN` and `English` were rows apart from `en`/`english`, `klingon` and 100 x's were
+    # languages, all without a word (attacker pass 24).
+    values = ["en", "english", "English", "EN", "klingon", "x" * 100, "de", "german"]
+    docs = [
+        dataclasses.replace(d, language=values[i % len(values)]) for i, d in enumerate(tiny_docs)
+    ]
+    with pytest.warns(
+        UserWarning,
+        match=r"^10 document\(s\) give a language that is neither a language name nor an ISO "
+        r"639-1 code topicclf knows: 'klingon' \(5\), 'xxx.*\(102 characters\) \(5\); they are "
+        r"taken as not given",
+    ) as caught:
+        report = tiny_dense.evaluate(docs)
+    assert sum("neither a language name" in str(w.message) for w in caught) == 1  # once
+    counts = {name: figures["documents"] for name, figures in report.by_language.items()}
+    assert counts == {"english": 20, "german": 10, "not given": 10}
+    assert report.languages_from == "corpus"
+    # Values that name no language at all are as no field: a one-language model has
+    # nothing to break down.
+    unnamed = [dataclasses.replace(d, language="klingon") for d in tiny_docs]
+    with pytest.warns(UserWarning, match="'klingon' \\(40\\)"):
+        report = tiny_dense.evaluate(unnamed)
+    assert report.by_language == {} and report.languages_from == ""

@@ -369,3 +369,46 @@ def test_set_reads_numbers_as_people_write_them(setting: str, value: float) -> N
     section, name = key.split(".")
     config = Config().with_overrides([setting])
     assert getattr(getattr(config, section), name) == value
+
+
+def test_the_document_floor_says_when_it_lowers_a_min_df_set_by_hand() -> None:
+    from topicclf.config import FeatureConfig
+
+    # min_df = 1000000 on 300 documents was applied as 6 without a word (attacker pass 24).
+    asked = FeatureConfig(min_df=1_000_000)
+    assert asked.document_floor(300) == 6
+    note = asked.lowered_floor(6, 300)
+    assert note is not None
+    assert note.startswith("features.min_df = 1000000 is applied as 6: the floor is at most one in")
+    assert "of the 300 documents" in note
+    # The default's relaxing (to 1 below 100 documents) is the documented rule: no note.
+    assert FeatureConfig().document_floor(99) == 1 and FeatureConfig().document_floor(100) == 2
+    assert FeatureConfig().lowered_floor(1, 99) is None
+    assert FeatureConfig(min_df=5).lowered_floor(5, 300) is None  # applied as set
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        ("en", "english"),
+        ("EN", "english"),
+        ("English", "english"),
+        (" english ", "english"),
+        ("en-US", "english"),
+        ("pt_BR", "portuguese"),
+        ("De", "german"),
+        ("GERMAN", "german"),
+        ("klingon", None),
+        ("x" * 100, None),
+        ("und", None),
+        ("", None),
+    ],
+)
+def test_a_language_value_is_a_name_or_an_iso_code_in_any_case(
+    value: str, name: str | None
+) -> None:
+    # `EN` and `English` were rows of their own beside `english`, and any string a language
+    # (attacker pass 24).
+    from topicclf.config import language_named
+
+    assert language_named(value) == name

@@ -177,6 +177,22 @@ def test_a_split_falls_back_to_rows_when_too_few_groups_leave_no_validation() ->
     assert len(val) and y[train].sum(axis=0).all()
 
 
+def test_one_text_throughout_warns_as_too_few_groups_and_splits_rows() -> None:
+    # One text, 200 times, topics alternating: split_point parted the one group silently,
+    # and validation held copies of the training text with no warning.
+    y = np.array([[1, 0], [0, 1]] * 100)
+    groups = np.zeros(200, dtype=np.int64)
+    with pytest.warns(
+        UserWarning,
+        match=r"the 200 training documents hold only 1 group of near-duplicates, too few "
+        r"to keep each group on one side of the validation split; validation holds copies",
+    ):
+        train, val = split_indices(y, 0.1, 0, groups)
+    # The rows' own split, as when no groups are given.
+    plain = split_indices(y, 0.1, 0)
+    assert [list(part) for part in (train, val)] == [list(part) for part in plain]
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 2)), min_size=4, max_size=40))
 def test_a_split_always_has_both_sides_and_trains_every_topic_it_can(

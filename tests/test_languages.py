@@ -220,6 +220,7 @@ def test_evaluate_breaks_the_figures_down_by_language(
 ) -> None:
     report = TopicClassifier.load(mixed_model).evaluate(list(open_corpus(MIXED)))
     assert list(report.by_language) == ["english", "finnish", "german"]  # 20 each: by name
+    assert report.languages_from == "corpus"  # the corpus's field, not the model's guess
     for figures in report.by_language.values():
         assert figures["documents"] == 20
         assert set(figures) == {"documents", "micro_f1", "macro_f1", "samples_f1"} | {
@@ -231,11 +232,27 @@ def test_evaluate_breaks_the_figures_down_by_language(
     command = ["evaluate", str(mixed_model), str(MIXED)]
     assert run([*command, *(a for f in files for a in ("-o", str(f)))]) == 0
     out = capsys.readouterr().out
-    assert "by language" in out and "finnish" in out
+    assert "by language (from the corpus's language field)" in out and "finnish" in out
     saved = json.loads(files[0].read_text(encoding="utf-8"))["by_language"]
     assert saved == report.by_language
     assert "## By language" in files[1].read_text(encoding="utf-8")
     assert "<h2>By language</h2>" in files[2].read_text(encoding="utf-8")
+
+
+def test_figures_by_language_say_when_the_model_told_the_languages(
+    mixed_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The terminal said "as the model tells them" whatever told them (attacker pass 24).
+    docs = [dataclasses.replace(d, language=None) for d in open_corpus(MIXED)]
+    report = TopicClassifier.load(mixed_model).evaluate(docs)
+    assert report.languages_from == "model" and "finnish" in report.by_language
+    unmarked = tmp_path / "unmarked.jsonl"
+    unmarked.write_text(
+        "".join(json.dumps({"text": d.text, "labels": list(d.labels)}) + "\n" for d in docs),
+        encoding="utf-8",
+    )
+    assert run(["evaluate", str(mixed_model), str(unmarked)]) == 0
+    assert "by language (as the model tells them)" in capsys.readouterr().out
 
 
 def test_the_corpus_language_field_breaks_figures_down_even_for_one_language() -> None:
@@ -248,15 +265,18 @@ def test_the_corpus_language_field_breaks_figures_down_even_for_one_language() -
     # Without the field, a model of one language has nothing to break down...
     unmarked = [dataclasses.replace(d, language=None) for d in docs]
     assert clf.evaluate(unmarked).by_language == {}
-    # ...with it, the corpus says (names for the codes the analyzer knows, others as given).
+    # ...with it, the corpus says (by name; a value naming no language is warned about and
+    # taken as not given).
     marked = [*docs[:-1], dataclasses.replace(docs[-1], language="Klingon")]
-    by_language = clf.evaluate(marked).by_language
-    assert {k: v["documents"] for k, v in by_language.items()} == {
+    with pytest.warns(UserWarning, match=r"neither a language name nor .*: 'Klingon' \(1\)"):
+        report = clf.evaluate(marked)
+    assert {k: v["documents"] for k, v in report.by_language.items()} == {
         "english": 20,
         "german": 20,
         "finnish": 19,
-        "Klingon": 1,
+        "not given": 1,
     }
+    assert report.languages_from == "corpus"
 
 
 def test_the_language_field_is_read_checked_and_written(tmp_path: Path) -> None:

@@ -469,3 +469,33 @@ def test_documents_left_out_of_confusions_are_said_only_when_there_are_some(
         write_report(shown, tmp_path / f"r{left_out}.json", CONTEXT)
         data = json.loads((tmp_path / f"r{left_out}.json").read_text())
         assert data["documents_left_out_of_confusions"] == left_out
+
+
+@pytest.mark.parametrize(
+    ("source", "words"),
+    [("corpus", "from the corpus's language field"), ("model", "as the model tells them")],
+)
+def test_figures_by_language_say_where_the_languages_came_from(
+    report, source: str, words: str, tmp_path: Path
+) -> None:
+    # The terminal title said "as the model tells them" for languages the corpus gave
+    # (attacker pass 24); the files did not say at all.
+    import dataclasses
+
+    from rich.console import Console
+
+    from topicclf.reports.terminal import render_evaluation
+
+    figures = {"documents": 4, "micro_f1": 0.5}
+    langs = dataclasses.replace(report, by_language={"english": figures}, languages_from=source)
+    console = Console(record=True, width=200)
+    render_evaluation(console, langs)
+    # A title wider than its table wraps: read it as words.
+    assert f"by language ({words})" in " ".join(console.export_text().split())
+    md, page = tmp_path / "r.md", tmp_path / "r.html"
+    for path in (md, page):
+        write_report(langs, path, CONTEXT)
+    assert f"## By language\n\nLanguages {words}.\n" in md.read_text(encoding="utf-8")
+    assert f"<h2>By language</h2><p>Languages {html.escape(words)}.</p>" in page.read_text(
+        encoding="utf-8"
+    )

@@ -262,6 +262,27 @@ def test_metadata_fields_may_repeat_and_a_form_without_content_type_is_read(api:
     assert plain.json() == repeated.json() == untyped.json()
 
 
+def test_a_language_is_read_by_the_corpus_rule_a_name_or_code_in_any_case(api: str) -> None:
+    # `language=EN` was refused as not supported by a model whose language is `en` (the
+    # rule of a corpus's language field is now the rule here: attacker pass 24).
+    url = api + "projects/tiny/suggest"
+    answers = [
+        requests.post(url, data={"text": "rain", "language": value}, timeout=30)
+        for value in ("en", "EN", "English", "en-GB")
+    ]
+    assert [a.status_code for a in answers] == [200] * 4
+    assert all(a.json() == answers[0].json() for a in answers)
+    batch = requests.post(
+        api + "projects/tiny/suggest-batch?language=english",
+        json={"documents": [{"text": "rain"}]},
+        timeout=30,
+    )
+    assert batch.status_code == 200
+    refused = requests.post(url, data={"text": "rain", "language": "Finnish"}, timeout=30)
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == 'language "Finnish" not supported by vocabulary'
+
+
 def test_limit_zero_gives_nothing(api: str) -> None:
     answer = requests.post(api + "projects/tiny/suggest", data={"text": "rain", "limit": "0"})
     assert answer.status_code == 200 and answer.json() == {"results": []}

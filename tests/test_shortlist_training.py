@@ -86,6 +86,18 @@ def test_too_few_documents_are_refused_with_the_count() -> None:
         prepare_sparse(config, texts, labels)
 
 
+def test_one_text_throughout_warns_and_its_rows_are_split_and_folded_as_their_own() -> None:
+    # The one group was parted silently, `train` said "near-duplicates: 200 documents in 1
+    # groups, each group kept on one side ...", and the folds held every row in one.
+    text = "quarterly profits rose sharply as the chip maker beat analyst forecasts"
+    labels = [["a"] if i % 2 else ["b"] for i in range(40)]
+    config = Config().with_overrides(["network.type=shortlist"])
+    with pytest.warns(UserWarning, match=r"the 40 training documents hold only 1 group of near"):
+        data = prepare_sparse(config, [text] * 40, labels)
+    assert len(data.val_idx) == 4 and list(data.groups) == list(range(40))
+    assert data.near_duplicates() == {"documents": 0, "groups": 0}
+
+
 def test_the_limit_and_threshold_are_those_with_the_best_micro_f1() -> None:
     config = Config().with_overrides(["network.type=shortlist"])
     texts, labels = library(20, seed=9)

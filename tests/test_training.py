@@ -163,3 +163,29 @@ def test_training_records_where_its_time_went(tiny_dense: TopicClassifier, tmp_p
     assert sum(stages.values()) == pytest.approx(total, abs=0.5)
     tiny_dense.save(tmp_path / "m")  # it goes into the manifest, and `info` shows it
     assert describe(tmp_path / "m")["training"]["stage_seconds"] == stages
+
+
+def test_a_min_df_set_above_what_the_corpus_allows_warns_and_the_floor_used_is_recorded(
+    tmp_path: Path,
+) -> None:
+    # Applied as one in 50 of the training documents, silently, while the manifest
+    # recorded only the 1000000 asked for (attacker pass 24).
+    texts, labels = _news(short=False)
+    config = Config().with_overrides([*FAST, "features.min_df=1000000"])
+    with pytest.warns(UserWarning, match=r"features\.min_df = 1000000 is applied as \d+: the"):
+        clf = TopicClassifier(config=config).fit(texts, labels)
+    floor = clf.training_info_["train_documents"] // 50
+    assert clf.training_info_["min_df_applied"] == floor
+    clf.save(tmp_path / "m")
+    described = describe(tmp_path / "m")
+    assert described["training"]["min_df_applied"] == floor
+    assert (
+        f"in at least {floor} documents (features.min_df 1000000, lowered)"
+        in (described["features"])
+    )
+    # The default is relaxed by the same rule, as documented, without a warning.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        default = TopicClassifier(config=Config().with_overrides(FAST)).fit(texts, labels)
+    assert not [w for w in caught if "min_df" in str(w.message)]
+    assert default.training_info_["min_df_applied"] == 2

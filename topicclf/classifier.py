@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from topicclf.config import (
     EVALUATE_BATCH_CELLS,
     Config,
     defaults_for,
+    language_named,
+    shown,
     with_values,
 )
 from topicclf.errors import DataError, InputError, TooManyPairsError
@@ -477,7 +480,7 @@ class TopicClassifier(Estimator):
                 stacklevel=2,
             )
         evaluation = Evaluation(self.classes_, sorted(unknown), multiclass=self.policy_.multiclass)
-        languages = self._languages_of(docs)
+        languages, languages_from = self._languages_of(docs)
         groups: dict[str, Evaluation] = {}
         # Batches are sized by the columns made dense, the model's topics: the unknown
         # topics stay sparse (Evaluation counts them as misses from their positions).
@@ -530,18 +533,37 @@ class TopicClassifier(Estimator):
             for name, group in sorted(groups.items(), key=lambda kv: -kv[1].n_docs)
         }
         return dataclasses.replace(
-            report, examples=examples, predictions=predictions, by_language=by_language
+            report,
+            examples=examples,
+            predictions=predictions,
+            by_language=by_language,
+            languages_from=languages_from if by_language else "",
         )
 
-    def _languages_of(self, docs: list[Document]) -> np.ndarray | None:
-        """Each document's language for the figures by language: as the corpus gives it (a
-        `language` field), or as a model of several languages tells it; None otherwise."""
-        if any(doc.language for doc in docs):
-            return np.array([NAMES.get(d.language or "", d.language or "not given") for d in docs])
+    def _languages_of(self, docs: list[Document]) -> tuple[np.ndarray | None, str]:
+        """Each document's language for the figures by language, and where it came from: as
+        the corpus gives it (a `language` field: a name or code, `config.language_named`),
+        "corpus"; or as a model of several languages tells it, "model"; (None, "") otherwise.
+        A value that names no language is warned about and taken as not given."""
+        given = [(d.language or "").strip() for d in docs]  # blank: not given
+        names = [language_named(value) if value else None for value in given]
+        unnamed = Counter(v for v, name in zip(given, names, strict=True) if v and not name)
+        if unnamed:
+            shown_values = ", ".join(f"{shown(v)} ({n})" for v, n in unnamed.most_common(5))
+            more = f" and {len(unnamed) - 5} more" if len(unnamed) > 5 else ""
+            warnings.warn(
+                f"{unnamed.total()} document(s) give a language that is neither a language "
+                f"name nor an ISO 639-1 code topicclf knows: {shown_values}{more}; they are "
+                "taken as not given (as a document without a language field)",
+                UserWarning,
+                stacklevel=3,
+            )
+        if any(names):
+            return np.array([name or "not given" for name in names]), "corpus"
         analyzer = self.featurizer_.analyzer
         if not analyzer.detects:
-            return None
-        return np.array([NAMES.get(analyzer.language_of(d.text), "other") for d in docs])
+            return None, ""
+        return np.array([NAMES.get(analyzer.language_of(d.text), "other") for d in docs]), "model"
 
     def tune_thresholds(self, X: Any, y: Any = None) -> tuple[EvaluationReport, EvaluationReport]:
         """Tune the thresholds again on labelled documents (a validation corpus), keeping

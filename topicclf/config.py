@@ -365,6 +365,23 @@ def cut(text: str) -> str:
     return text if len(text) <= 80 else f"{text[:60]}... ({len(text):,} characters)"
 
 
+_LANGUAGE_OF_CODE = {code: name for name, code in LANGUAGES.items()}
+
+
+def language_named(value: str) -> str | None:
+    """The language a corpus's language field (or a request's `language`) names: its name
+    in LANGUAGES ('english') for a name or an ISO 639-1 code in any case ('EN', 'English'),
+    also with a region or script after '-' or '_' ('en-US', 'pt_BR'); None when it is
+    neither. The one rule wherever such a value is read."""
+    key = value.strip().casefold()
+    for candidate in (key, re.split(r"[-_]", key, maxsplit=1)[0]):
+        if candidate in LANGUAGES:
+            return candidate
+        if candidate in _LANGUAGE_OF_CODE:
+            return _LANGUAGE_OF_CODE[candidate]
+    return None
+
+
 def _choice(section: str, key: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(
@@ -470,6 +487,18 @@ class FeatureConfig:
         small corpora. A floor of 2 removes typos and ids on large corpora, but on a tiny
         corpus it would throw away most of the vocabulary."""
         return min(self.min_df, max(1, n_docs // 50))
+
+    def lowered_floor(self, floor: int, n_docs: int) -> str | None:
+        """Why `floor` (document_floor of n_docs texts) is below a `min_df` set by hand; None
+        when it is not lowered, or `min_df` is the default, whose relaxing is documented."""
+        if floor >= self.min_df or self.min_df == FeatureConfig.min_df:
+            return None
+        return (
+            f"features.min_df = {self.min_df} is applied as {floor}: the floor is at most one "
+            f"in 50 of the {n_docs} documents the features are learned from (at least 1), so "
+            f"that a small corpus keeps features; the manifest records it (training."
+            f"min_df_applied)"
+        )
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,8 @@ def split_indices(
 
     Without that guarantee a rare topic could land wholly in validation, leaving the network
     nothing to learn it from. With `groups` (near-duplicates share a number), a group is
-    never split: all its rows land on one side.
+    never split: all its rows land on one side; when groups are too few for that, a warning
+    says so and the rows are split as if each were its own group.
     """
     n = y.shape[0]
     if n < 4:
@@ -167,19 +168,29 @@ def split_indices(
         rows = y[:, j].nonzero()[0]
         if len(rows) >= 2 and is_val[rows].all():
             is_val[groups == groups[rows[0]]] = False  # its whole group, not one copy
-    if not is_val.any() and len(np.unique(groups)) < n:
-        # So few distinct texts that every group is some topic's last hope for training
-        # (two texts, each ten times): validation is cut from rows instead, copies and all.
-        warnings.warn(
-            f"the {n} training documents hold only {len(np.unique(groups))} groups of "
-            "near-duplicates, too few to keep each group on one side of the validation "
-            "split; validation holds copies of training documents, so its figures (and the "
-            "thresholds tuned on them) flatter the model. More distinct documents fix this",
-            UserWarning,
-            stacklevel=2,
-        )
+    n_groups = len(np.unique(groups))
+    parted = np.intersect1d(groups[is_val], groups[~is_val]).size > 0
+    if n_groups < n and (parted or not is_val.any()):
+        # So few distinct texts that no split keeps each group whole: one text throughout
+        # (split_point parts the one group), or every group some topic's last hope for
+        # training (two texts, each ten times). Validation is cut from rows instead.
+        warn_too_few_groups(n, n_groups)
         return split_indices(y, fraction, seed)
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def warn_too_few_groups(n_documents: int, n_groups: int) -> None:
+    """Warn that near-duplicate groups this few cannot each stay on one side of the
+    validation split, so validation holds copies of training documents."""
+    warnings.warn(
+        f"the {n_documents} training documents hold only {n_groups} "
+        f"group{'' if n_groups == 1 else 's'} of near-duplicates, too few to keep each group "
+        "on one side of the validation split; validation holds copies of training documents, "
+        "so its figures (and the thresholds tuned on them) flatter the model. More distinct "
+        "documents fix this",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def grouped_order(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -86,7 +86,11 @@ def describe(directory: str | Path) -> dict[str, Any]:
             manifest.get("n_features"),
             # The length a sequence model reads, as load checked it (the settings' 0 means
             # "from the data"): what each document costs in memory.
-            {**config.get("features", {}), "length": features_meta.get("sequence_length")},
+            {
+                **config.get("features", {}),
+                "length": features_meta.get("sequence_length"),
+                "min_df_applied": training.get("min_df_applied"),
+            },
             manifest.get("training", {}).get("char_ngrams"),
         ),
         "analyzer": _describe_analyzer(config.get("text", {}), training.get("analyzer")),
@@ -181,9 +185,14 @@ def _sequence_features(count: Any, features: dict[str, Any], chars: Any) -> str:
 
 def _tfidf_features(count: Any, features: dict[str, Any], chars: Any) -> str:
     pieces = _pieces(chars)
+    # The floor applied (recorded since attacker pass 24), said beside the setting when a
+    # small corpus lowered it; older models record only the setting.
+    asked, floor = features.get("min_df"), features.get("min_df_applied")
+    lowered = "" if floor in (None, asked) else f" (features.min_df {asked}, lowered)"
     return (
         f"{count} TF-IDF terms (word 1-{features.get('ngram_max')}-grams{pieces}, in at least "
-        f"{features.get('min_df')} documents, at most {features.get('max_features') or 'all'}"
+        f"{asked if floor is None else floor} documents{lowered}, at most "
+        f"{features.get('max_features') or 'all'}"
         f"{', sublinear tf' if features.get('sublinear_tf') else ''})"
     )
 

@@ -65,7 +65,7 @@ class SequenceFeaturizer(TextFeaturizer):
                 counts.update(tokens)
                 n_tokens += len(tokens)
             lengths.append(n_tokens)
-        min_count = self.features.document_floor(len(texts))
+        min_count = self.floor_for(len(texts))
         kept = sorted(
             (t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t)
         )[: self.features.sequence_vocabulary - 2]

@@ -389,8 +389,19 @@ class TextFeaturizer:
     ) -> None:
         self.text = text
         self.features = features
+        # The document-frequency floor the last fit applied and the texts it was fitted on
+        # (`floor_for`), for the training record; a loaded featurizer knows neither.
+        self.document_floor_: int | None = None
+        self.fitted_documents_: int | None = None
         # A saved model brings its own rules: those it was trained with.
         self.analyzer = Analyzer(text, stop_words=stop_words, languages=languages)
+
+    def floor_for(self, n_docs: int) -> int:
+        """The document-frequency floor of a fit on n_docs texts
+        (FeatureConfig.document_floor), remembered for the training record."""
+        self.document_floor_ = self.features.document_floor(n_docs)
+        self.fitted_documents_ = n_docs
+        return self.document_floor_
 
     def use_analyzer(self, analyzer: Analyzer) -> None:
         """Analyse with these rules (chosen for the training corpus) instead of finding

@@ -281,7 +281,7 @@ class TfidfFeaturizer(TextFeaturizer):
         ties broken as its sort breaks them (so terms are ranked in alphabetical order).
         Terms that are not `required` (character n-grams) may come out empty.
         """
-        min_df = self.features.document_floor(counts.shape[0])
+        min_df = self.floor_for(counts.shape[0])
         by_name = np.array(sorted(range(len(names)), key=names.__getitem__), dtype=np.int64)
         dfs = np.bincount(counts.indices, minlength=len(names))[by_name]
         mask = dfs >= min_df

@@ -130,6 +130,9 @@ class EvaluationReport:
     predictions: list[tuple[str, list[tuple[str, float]]]] = field(default_factory=list)
     # A model of several languages: the GROUP_FIGURES of each language's documents.
     by_language: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Where those languages came from: "corpus" (its language field) or "model" (told by
+    # the model's language detection); "" without figures by language.
+    languages_from: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""

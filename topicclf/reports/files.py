@@ -176,6 +176,19 @@ def left_out_of_confusions(report: EvaluationReport) -> list[str]:
     ]
 
 
+# Where the figures by language took each document's language (EvaluationReport.languages_from),
+# as every report says it: the corpus's field and the model's guess are not equally sure.
+LANGUAGES_FROM = {
+    "corpus": "from the corpus's language field",
+    "model": "as the model tells them",
+}
+
+
+def languages_from(report: EvaluationReport) -> str:
+    """Where the figures by language took the languages from, in words ("" when unknown)."""
+    return LANGUAGES_FROM.get(report.languages_from, "")
+
+
 def figure_text(value: float | None) -> str:
     """A figure as reports print it: counts as they are, fractions to 4 places."""
     if value is None:
@@ -195,7 +208,9 @@ def to_markdown(report: EvaluationReport, context: dict[str, Any]) -> str:
         lines.append(f"| {name} | {t.precision:.4f} | {t.recall:.4f} | {t.f1:.4f} | {t.support} |")
     if report.by_language:
         names = list(next(iter(report.by_language.values())))
-        lines += ["", "## By language", "", "| language | " + " | ".join(names) + " |"]
+        source = languages_from(report)
+        lines += ["", "## By language", ""] + ([f"Languages {source}.", ""] if source else [])
+        lines.append("| language | " + " | ".join(names) + " |")
         lines.append("|---|" + "---:|" * len(names))
         for language, figures in report.by_language.items():
             cells = [figure_text(figures.get(n)) for n in names]

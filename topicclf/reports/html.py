@@ -12,7 +12,12 @@ import io
 from typing import Any
 
 from topicclf.metrics import AVERAGES, EvaluationReport, library_figures, summary_figures
-from topicclf.reports.files import evaluated, figure_text, left_out_of_confusions
+from topicclf.reports.files import (
+    evaluated,
+    figure_text,
+    languages_from,
+    left_out_of_confusions,
+)
 from topicclf.reports.glossary import CONVENTIONS_TEXT, GLOSSARY
 from topicclf.reports.safe import visible_controls
 
@@ -269,8 +274,11 @@ def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
             + "</tr>"
             for language, figures in report.by_language.items()
         )
+        source = languages_from(report)
         by_language = (
-            f"<h2>By language</h2><table><thead><tr><th>language</th>{head}</tr></thead>"
+            "<h2>By language</h2>"
+            + (f"<p>Languages {_text(source)}.</p>" if source else "")
+            + f"<table><thead><tr><th>language</th>{head}</tr></thead>"
             f"<tbody>{rows}</tbody></table>"
         )
     return f"""<!DOCTYPE html>

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from topicclf.corpus.stats import CorpusStats
 from topicclf.metrics import AVERAGES, EvaluationReport, library_figures, summary_figures
-from topicclf.reports.files import figure_text, left_out_of_confusions
+from topicclf.reports.files import figure_text, languages_from, left_out_of_confusions
 from topicclf.reports.safe import escape
 
 WEAK_F1 = 0.5
@@ -76,7 +76,9 @@ def render_evaluation(console: Console, report: EvaluationReport, *, max_topics:
         for line in _ranking_lines(report.ranking):
             console.print("  " + line)
     if report.by_language:
-        render_groups(console, "by language (as the model tells them)", report.by_language)
+        source = languages_from(report)
+        title = f"by language ({source})" if source else "by language"
+        render_groups(console, title, report.by_language)
     if report.unknown_topics:
         console.print(
             "topics unknown to the model (counted as misses): "

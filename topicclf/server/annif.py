@@ -19,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from topicclf import __version__
 from topicclf.config import (
+    LANGUAGES,
     PLAIN_SCORE,
     SERVE_ANNIF_BATCH,
     SERVE_ANNIF_FIELDS,
@@ -27,6 +28,7 @@ from topicclf.config import (
     SERVE_MAX_ANSWER,
     SERVE_MAX_PAIRS,
     cut,
+    language_named,
     shown,
 )
 from topicclf.errors import TooManyPairsError
@@ -257,6 +259,14 @@ def _suggestions(served: ServedModel, topics: list[tuple[str, float]]) -> list[d
 FEWER = "limit or a higher threshold"  # how a 413 says to ask for a smaller answer
 
 
+def language_code(language: str) -> str:
+    """A request's `language` as the ISO 639-1 code a model's languages list: a name or code
+    in any case by the one rule (`config.language_named`: 'EN', 'English'); any other
+    value as given ('und', a model's code without rules of its own)."""
+    name = language_named(language)
+    return LANGUAGES[name] if name else language
+
+
 async def _suggest(
     served: ServedModel,
     texts: list[str],
@@ -265,7 +275,7 @@ async def _suggest(
     language: str | None,
     max_pairs: int,
 ) -> Topics:
-    if language is not None and language not in served.languages:
+    if language is not None and language_code(language) not in served.languages:
         raise ApiError(400, f'language "{cut(language)}" not supported by vocabulary')
     if limit == 0:  # Annif: no result at all (top_k=0 would mean no limit here)
         return [[] for _ in texts]

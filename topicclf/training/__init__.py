@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 
 from topicclf.config import SHORTLIST_FROM_CELLS, SHORTLIST_FROM_TOPICS, Config, for_network
 from topicclf.errors import DataError
+from topicclf.features import Featurizer
 from topicclf.features.languages import remembering_detection
 from topicclf.inputs import as_progress
 from topicclf.labels import LabelEncoder
@@ -69,7 +71,20 @@ def fit_model(
     with remembering_detection():
         fitted = PIPELINES[kind.pipeline](config, texts, label_sets, timer)
     fitted.info.stage_seconds = timer.seconds(time.perf_counter() - started)
+    fitted.info.min_df_applied = applied_floor(config, fitted.scorer.featurizer)
     return fitted
+
+
+def applied_floor(config: Config, featurizer: Featurizer) -> int | None:
+    """The document-frequency floor `featurizer` was fitted with, warned about when it is
+    below a features.min_df set by hand (`FeatureConfig.lowered_floor`)."""
+    floor, n_docs = featurizer.document_floor_, featurizer.fitted_documents_
+    if floor is None or n_docs is None:
+        return None
+    note = config.features.lowered_floor(floor, n_docs)
+    if note:
+        warnings.warn(note, UserWarning, stacklevel=3)
+    return floor
 
 
 class StageTimer:

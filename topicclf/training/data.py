@@ -123,6 +123,9 @@ class TrainingInfo:
     near_duplicates: dict[str, int] | None = None
     # Seconds per step of training (`training.StageTimer`): where the time went.
     stage_seconds: dict[str, float] | None = None
+    # The document-frequency floor the features were learned with: features.min_df, relaxed
+    # on a small corpus (FeatureConfig.document_floor); None in models saved before.
+    min_df_applied: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able data, keys in the order above."""

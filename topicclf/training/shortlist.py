@@ -26,7 +26,13 @@ from topicclf.config import (
 )
 from topicclf.errors import DataError
 from topicclf.features.tfidf import TfidfFeaturizer
-from topicclf.labels import LabelEncoder, group_folds, grouped_order, split_point
+from topicclf.labels import (
+    LabelEncoder,
+    group_folds,
+    grouped_order,
+    split_point,
+    warn_too_few_groups,
+)
 from topicclf.metrics import evaluate
 from topicclf.model.inference import Scorer
 from topicclf.model.networks import build_network, keras_module, set_seed
@@ -209,6 +215,11 @@ def prepare_sparse(
     groups = near_duplicate_groups(kept, config.train.seed, progress)
     order = grouped_order(groups, np.random.default_rng(config.train.seed))
     n_val = split_point(order, groups, min(max(1, round(n * config.train.validation_split)), n - 1))
+    if np.intersect1d(groups[order[:n_val]], groups[order[n_val:]]).size:
+        # One text throughout: split_point parts its one group. Say so, as split_indices
+        # does, and let the folds and the record treat every row as its own.
+        warn_too_few_groups(n, len(np.unique(groups)))
+        groups = np.arange(n)
     assert encoder.classes_ is not None
     return Prepared(
         kept,
