@@ -277,7 +277,7 @@ def to_html(report: EvaluationReport, context: dict[str, Any]) -> str:
         source = languages_from(report)
         by_language = (
             "<h2>By language</h2>"
-            + (f"<p>Languages {_text(source)}.</p>" if source else "")
+            + (f"<p>Languages {html_text(source)}.</p>" if source else "")
             + f"<table><thead><tr><th>language</th>{head}</tr></thead>"
             f"<tbody>{rows}</tbody></table>"
         )
