@@ -265,10 +265,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self.held_at += len(piece)
                 fed += len(piece)
                 self._feed(piece)
-                self._count_in_progress()
         finally:
             self.feeding = False
         self.held, self.held_at = b"", 0
+        # Only once all that was read is parsed: a head that came in one read is whole by
+        # now, however many pieces it took (one of 6 KB was refused while the heads in
+        # progress were full).
+        self._count_in_progress()
         if self.held_paused:
             self.held_paused = False
             self.flow.resume_reading()
