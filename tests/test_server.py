@@ -2670,11 +2670,14 @@ def test_pipelined_requests_wait_in_the_socket_not_in_the_server(served: ServedM
 
 
 def test_a_client_gone_with_pipelined_requests_unanswered_is_no_server_failure(
-    served: ServedModel, caplog: pytest.LogCaptureFixture
+    served: ServedModel, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # uvicorn told only the newest request that its client left; the one being answered
     # wrote to the closed connection: "internal error answering GET /openapi.json" and a
     # 55-line traceback for every such client.
+    import topicclf.server.protocol as protocol_module
+
+    monkeypatch.setattr(protocol_module, "SERVE_READER_PAUSE", TIMEOUT)  # cut soon
     with (
         serve_in_thread({"model": served}, _options()) as address,
         caplog.at_level(logging.ERROR),

@@ -224,11 +224,12 @@ SERVE_BATCH_YIELDS = 8  # event-loop turns a batch waits for requests already ar
 # its own; more get 503 at once: its slow texts never hold other models' threads.
 SERVE_PATTERN_THREADS = 4
 SERVE_RETRY_SECONDS = 1  # the Retry-After of a 503 "busy, retry shortly"
-# Seconds a client that has taken some of an answer waiting for it may then take none and
-# keep its connection (one that took none is cut after --timeout-idle): its kernel takes
-# more only once its receive buffer has room again, so a steady slow reader shows progress
-# seconds apart (4 KB/s with default buffers on loopback: 31 s; 512 B/s with a 4 KB buffer:
-# 12 s) and was reset as if it read nothing. 120 s is TCP's longest wait between probes.
+# Seconds a client may take none of an answer waiting for it and keep its connection (or
+# --timeout-idle, if longer): its kernel takes more only once its receive buffer has room
+# again, so a steady slow reader shows progress seconds apart (4 KB/s with default buffers
+# on loopback: 31 s; 512 B/s with a 4 KB buffer: 12 s) and was reset after the idle timeout
+# as if it read nothing. 120 s is TCP's longest wait between probes. Its memory is in
+# --max-unsent-total meanwhile.
 SERVE_READER_PAUSE = 120.0
 # What `info` shows of one open-ended part of a model (a manifest's lists, the files
 # `info --verify` finds beside the recorded ones): a model topicclf wrote stays far below; a

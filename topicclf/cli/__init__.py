@@ -38,6 +38,7 @@ try:
         resume_gc,
         show_warning,
         state,
+        stdout_error,
         stop_progress,
     )
     from topicclf.errors import TopicclfError
@@ -67,6 +68,7 @@ def run(argv: list[str] | None = None) -> int:
     warnings.showwarning = show_warning
     try:
         result = app(args=args, prog_name="topicclf", standalone_mode=False)
+        _flush_stdout()
         if result == EXIT_INTERRUPTED:  # typer turns Ctrl-C (and our SIGTERM) into exit 130
             stop_progress()
             err.print("interrupted")
@@ -140,6 +142,17 @@ def _internal_error(exc: BaseException) -> int:
         "(run with -v for the traceback)"
     )
     return EXIT_DOMAIN
+
+
+def _flush_stdout() -> None:
+    """Write out what the command printed: the last of it was written only at exit, where a
+    full disk or `ulimit -f` cut it silently (a broken JSON record, exit 0)."""
+    if sys.stdout is None:  # started with stdout closed: nothing was printed
+        return
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        raise stdout_error(exc) from None
 
 
 def _spaced_setting(args: list[str]) -> str | None:

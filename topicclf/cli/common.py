@@ -105,6 +105,11 @@ def after_saving(done: str) -> Iterator[None]:
     as nothing written."""
     try:
         yield
+        try:
+            if sys.stdout is not None:
+                sys.stdout.flush()  # its last lines fail here when the disk is full
+        except OSError as exc:
+            raise stdout_error(exc) from None
     except OSError as exc:
         said = str(exc.strerror or "")
         if isinstance(exc, BrokenPipeError) or not said.startswith("standard output"):

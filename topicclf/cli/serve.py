@@ -134,8 +134,8 @@ def serve(
             "512 MiB, or --max-answer if larger; at least --max-answer). An answer that would "
             "take it past this gets 503 with Retry-After instead, before it is built; "
             "answers up to 64 KiB always pass. A client that takes nothing of its answer for "
-            "--timeout-idle (120 s once it took some) is cut (reset); one that reads slowly "
-            "keeps its connection.",
+            "120 s (or --timeout-idle, if longer) is cut (reset); one that reads slowly keeps "
+            "its connection.",
             show_default=False,
             rich_help_panel=SERVE_PANEL,
         ),

@@ -151,7 +151,6 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.linger_timer: asyncio.TimerHandle | None = None
         self.write_timer: asyncio.TimerHandle | None = None
         self.read_seen_at = 0.0  # when the client last took bytes of an answer waiting
-        self.reading = False  # the client took some of the answers waiting since they began
         self.in_message = False  # a request has begun and not all of it has arrived
         # Bytes of the current request's head fed to the parser (None once the head is
         # complete): counted before httptools sees them, as it buffers a header line whole
@@ -586,29 +585,25 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _watch_writes(self, before: int | None = None) -> None:
         """While an answer waits to be sent, abort the connection when the client took none
-        of it for the idle timeout, or, once it has taken some, for SERVE_READER_PAUSE: a
-        client that never reads would otherwise hold the connection (and its unsent answer)
-        forever, and delay a graceful shutdown. Progress is what the client received (see
-        _unsent), not whether our buffer emptied: the kernel takes more of it only once a
-        good part of its own queue (megabytes) is read, so a client reading 200 KB/s was cut
-        as if it read nothing. And the client's kernel takes more only once its receive
-        buffer has room again, so a steady slow reader shows progress seconds apart (4 KB/s
-        with default buffers on loopback: 31 s) and was reset. Checked every idle timeout."""
+        of it for SERVE_READER_PAUSE seconds (or the idle timeout, if longer): a client that
+        never reads would otherwise hold the connection (and its unsent answer, within
+        --max-unsent-total) forever, and delay a graceful shutdown. Progress is what the
+        client received (see _unsent), not whether our buffer emptied: the kernel takes more
+        of it only once a good part of its own queue (megabytes) is read, so a client reading
+        200 KB/s was cut as if it read nothing. And a client's kernel takes more only once
+        its receive buffer has room again, so a steady slow reader shows progress seconds
+        apart (4 KB/s with default buffers on loopback: 31 s; 512 B/s with a 4 KB buffer:
+        12 s), looking just like one that reads nothing: it was reset after the idle
+        timeout. Checked every idle timeout."""
         if before is None and self.write_timer is not None:
             return
         self.write_timer = None
         if not self.transport.get_write_buffer_size():
             return  # all of it is with the kernel: the idle timeout takes over
         unsent, now = self._unsent(), self.loop.time()
-        if before is None:
-            self.read_seen_at, self.reading = now, False
-        elif unsent < before:
-            self.read_seen_at, self.reading = now, True
-        elif now - self.read_seen_at >= (
-            max(self.timeout_keep_alive, SERVE_READER_PAUSE)
-            if self.reading
-            else self.timeout_keep_alive
-        ):
+        if before is None or unsent < before:
+            self.read_seen_at = now
+        elif now - self.read_seen_at >= max(self.timeout_keep_alive, SERVE_READER_PAUSE):
             self._reset()
             return
         self.write_timer = self.loop.call_later(self.timeout_keep_alive, self._watch_writes, unsent)
