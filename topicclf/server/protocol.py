@@ -59,7 +59,11 @@ class _CycleTransport:
         self._transport = protocol.transport
 
     def close(self) -> None:
-        """Close now, or once the rest of the request's body is read (see above)."""
+        """Close now, or once the rest of the request's body is read (see above); while the
+        server stops, gracefully (GuardedHttpToolsProtocol.shutdown)."""
+        if self._protocol.shutting_down:
+            self._protocol.close_gracefully()
+            return
         if self._protocol.cycle is None or self._protocol.cycle.transport is not self:
             self._transport.close()  # an older, pipelined request's cycle
         else:
@@ -187,6 +191,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.input_over = False
         self.final_answer = b""
         self.final_linger = False
+        self.shutting_down = False  # see shutdown
         # Bytes read and not yet given to the parser (from held_at on): they wait while the
         # queue of pipelined requests is full, reading paused. The client's end of input
         # (eof_held) waits behind them: the requests in them are answered first.
@@ -426,6 +431,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         """Answered before the body was all in (a 413): discard the rest, until the body's
         deadline. A connection closing with its answer not all sent waits for the client to
         read it."""
+        if self.shutting_down:
+            self.pipeline.clear()  # the answer just sent said `connection: close`
         newest_waits = self.cycle is not None and any(c is self.cycle for c, _ in self.pipeline)
         super().on_response_complete()
         if newest_waits and not any(c is self.cycle for c, _ in self.pipeline):
@@ -459,7 +466,38 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self.discard_timer.cancel()
             left = max(0.0, self.body_deadline - self.loop.time())
             self.discard_timer = self.loop.call_later(left, self.transport.close)
+        if self.shutting_down:
+            self._unset_keepalive_if_required()  # the graceful close's own timer ends it
         self._feed_held()  # the queue has room for more of the bytes read ahead
+
+    def shutdown(self) -> None:
+        """The server stops (SIGTERM, Ctrl-C): the request running is answered (its body
+        still read, if it is arriving), with `connection: close`; the requests pipelined
+        behind it are not started, and the connection is then closed gracefully, as after
+        a 431 (see _close_after): uvicorn closed it at once, with the client's pipelined
+        requests unread in it, and the kernel's reset threw away the answers already
+        written (a client received 279 of 1,737)."""
+        self.shutting_down = True
+        if self.transport.is_closing():
+            return
+        running = next((c for c in self.unanswered if not c.response_complete), None)
+        if running is None:
+            self.close_gracefully()  # between requests: a head begun is never answered
+            return
+        running.keep_alive = False
+        self.pipeline.clear()
+        self.final_answer, self.final_linger = b"", True
+        if running is not self.cycle or not running.more_body:
+            self.input_over = True  # its body is in: nothing more is parsed
+
+    def close_gracefully(self) -> None:
+        """Close our side once what was written is sent, reading and dropping what the
+        client still sends for a while (see _close_after), instead of a reset."""
+        self.input_over = True
+        self.final_answer, self.final_linger = b"", True  # as on_response_complete ends it
+        self._unset_keepalive_if_required()
+        if self.linger_timer is None and not self.transport.is_closing():
+            self._close_after(b"", linger=True)
 
     def close_when_read(self) -> None:
         """The answer is sent and the connection is to close (the request said `Connection:
