@@ -1266,6 +1266,34 @@ def test_a_graceful_stop_delivers_the_answers_written_to_a_pipelining_client(
     assert reply.endswith(b"}") and b"connection: close" in heads[-1]
 
 
+def test_an_answer_not_sent_by_the_end_of_the_shutdown_time_is_cut_with_a_reset(
+    model_dir: Path,
+) -> None:
+    # The process exited with the answer half-sent and the client saw a clean end: one
+    # that does not check Content-Length took 3.9 of 6.4 MB for the whole answer.
+    docs = [{"id": f"{i:0600d}", "text": "rain"} for i in range(8_000)]  # answer: ~6 MB
+    body = json.dumps({"documents": docs, "threshold": 0.0}).encode()
+    post = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    proc, port = _start([str(model_dir), "--timeout-shutdown", "1"])
+    try:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(30)
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(post)
+        sock.recv(1, socket.MSG_PEEK)  # its answer has begun: the rest waits in the server
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130
+        with sock, pytest.raises(ConnectionResetError):  # before: a clean, short end
+            while sock.recv(1 << 20):
+                pass
+    finally:
+        proc.kill()
+        proc.wait()
+    assert re.search(r"[\d,]+ bytes of an answer to 127\.0\.0\.1:\d+ were not sent within", err)
+
+
 def _close_stdout() -> None:
     os.close(1)
 
