@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -1236,6 +1237,34 @@ def test_a_body_still_arriving_when_the_shutdown_time_ends_gets_a_503_and_no_tra
         "--timeout-shutdown; retry"
     }
     assert "Traceback" not in err and "Exception in ASGI application" not in err, err
+
+
+@pytest.mark.parametrize("first", [signal.SIGTERM, signal.SIGINT])
+def test_ctrl_c_during_a_graceful_stop_exits_at_once_without_a_traceback(
+    model_dir: Path, first: signal.Signals
+) -> None:
+    # A second Ctrl-C forces the stop: uvicorn then skips the application's shutdown, and
+    # its cancelled lifespan was logged as a failed shutdown, a 41-line traceback.
+    args = [str(model_dir), "--timeout-body", "30", "--timeout-shutdown", "20"]
+    proc, port = _start(args)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            time.sleep(0.5)
+            proc.send_signal(first)  # the stop waits for the body, up to 20 s
+            time.sleep(0.5)
+            started = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            reply = _read_all(sock)
+            _, err = proc.communicate(timeout=30)
+        assert time.monotonic() - started < 5
+        assert proc.returncode == 130
+    finally:
+        proc.kill()
+        proc.wait()
+    assert reply.startswith(b"HTTP/1.1 503 ")
+    assert "Traceback" not in err and "CancelledError" not in err, err
+    assert err.strip().splitlines()[-1] == "interrupted", err
 
 
 def _close_stdout() -> None:

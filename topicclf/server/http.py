@@ -275,6 +275,9 @@ class HttpGuard:
         self.reserved = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, _stop_when_cancelled(receive), send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -465,6 +468,28 @@ def _transfer_coding(headers: list[tuple[bytes, bytes]]) -> str | None:
             codings += [c.strip() for c in value.decode("latin-1").split(",")]
     other = [c for c in codings if c and c.lower() != "chunked"]
     return ", ".join(other)[:100] if other else None
+
+
+def _stop_when_cancelled(receive: Receive) -> Receive:
+    """The lifespan's receive, where a cancellation while waiting for the stop reads as the
+    stop itself. A second Ctrl-C during a graceful stop makes uvicorn skip the lifespan
+    shutdown and cancel its task as the loop closes: Starlette then logged the cancellation
+    as a failed shutdown, a 41-line traceback. Not re-raised: the task ends at once (the
+    models are closed, which does not wait on requests still running)."""
+
+    started = False
+
+    async def stop_when_cancelled() -> Message:
+        nonlocal started
+        if not started:  # the startup message: a cancellation before it is no stop to read
+            started = True
+            return await receive()
+        try:
+            return await receive()
+        except asyncio.CancelledError:
+            return {"type": "lifespan.shutdown"}
+
+    return stop_when_cancelled
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
