@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import http.client
 import io
 import json
@@ -1118,6 +1119,65 @@ def test_a_failure_is_a_json_500_and_one_log_line(
     assert len(failures) == 1
     assert failures[0].getMessage() == "internal error answering POST /tag"
     assert failures[0].exc_info is not None and "boom" in str(failures[0].exc_info[1])
+
+
+class _NoDescriptors(_Broken):
+    def tag(self, texts: Any, rule: Any, **options: Any) -> Any:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+
+def test_running_out_of_file_descriptors_is_a_503_to_retry_and_one_warning(
+    served: ServedModel, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A load, not a bug: it was a 500 "internal error" and a 24-line traceback per request
+    # (/openapi.json reads files, /docs/static/* opens them), under `ulimit -n 64`.
+    from topicclf.server import app as app_module
+    from topicclf.server import http as http_module
+
+    def no_descriptors(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.EMFILE, "Too many open files", "/etc/mime.types")
+
+    monkeypatch.setattr(app_module, "get_openapi", no_descriptors)  # FastAPI's own routes
+    monkeypatch.setattr(http_module, "_descriptors_logged", None)
+    starved = ServedModel("starved", served.path, _NoDescriptors())  # type: ignore[arg-type]
+    message = "the server has no file descriptors left; retry shortly"
+    with (
+        serve_in_thread({"starved": starved}, _options()) as address,
+        caplog.at_level(logging.INFO, logger="topicclf.server"),
+    ):
+        conn = http.client.HTTPConnection(*address, timeout=10)  # kept open throughout
+        for path, body in [("/tag", b'{"text": "rain"}'), ("/openapi.json", None)] * 2:
+            conn.request("POST" if body else "GET", path, body=body)
+            answer = conn.getresponse()
+            assert answer.status == 503 and answer.getheader("Retry-After") == "1"
+            assert json.loads(answer.read()) == {"error": message}
+    records = [r for r in caplog.records if r.name == "topicclf.server"]
+    assert [(r.levelname, r.exc_info) for r in records] == [("WARNING", None)]  # once a minute
+    assert records[0].getMessage().startswith("out of file descriptors (open files limit: ")
+
+
+@pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="reads /proc/PID/limits")
+def test_serve_raises_its_open_files_limit_to_the_hard_limit(model_dir: Path) -> None:
+    # Each connection holds a descriptor: at a soft limit of 1,024, about a thousand idle
+    # clients left new ones dropped unanswered, and nothing in the log.
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard != resource.RLIM_INFINITY and hard <= 256:
+        pytest.skip(f"the hard limit of open files is {hard}")
+
+    def lower() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+
+    proc, _ = _start([str(model_dir)], preexec_fn=lower)
+    try:
+        limits = Path(f"/proc/{proc.pid}/limits").read_text().splitlines()
+        row = next(line for line in limits if line.startswith("Max open files"))
+        shown = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
+        assert row.split()[3:5] == [shown, shown], row  # soft, hard
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 class _BrokenByName(_Broken):
