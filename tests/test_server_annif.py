@@ -250,6 +250,29 @@ def test_a_form_in_raw_or_percent_encoded_utf8_is_read_alike(api: str) -> None:
     assert raw.status_code == encoded.status_code == 200 and raw.json() == encoded.json()
 
 
+def test_a_body_may_begin_with_a_utf8_bom(api: str) -> None:
+    # A form's first key was "\\ufefftext" ("text: Field required"); JSON was "the body is
+    # not valid JSON (expected value at line 1 column 1)".
+    url, form = api + "projects/tiny/suggest", "application/x-www-form-urlencoded"
+    plain = requests.post(url, data=b"text=rain&limit=3", headers={"Content-Type": form})
+    marked = requests.post(
+        url, data=b"\xef\xbb\xbftext=rain&limit=3", headers={"Content-Type": form}
+    )
+    assert plain.status_code == marked.status_code == 200 and plain.json() == marked.json()
+    batch = b'{"documents": [{"text": "rain"}]}'
+    plain = requests.post(api + "projects/tiny/suggest-batch", data=batch)
+    marked = requests.post(api + "projects/tiny/suggest-batch", data=b"\xef\xbb\xbf" + batch)
+    assert plain.status_code == marked.status_code == 200 and plain.json() == marked.json()
+
+
+def test_a_lone_surrogate_in_suggest_batch_is_named(api: str) -> None:
+    body = b'{"documents": [{"text": "oil \\ud800 x"}]}'
+    answer = requests.post(api + "projects/tiny/suggest-batch", data=body)
+    assert answer.status_code == 400
+    message = "the body holds a lone surrogate (\\ud800) in a string; send valid Unicode"
+    assert answer.json()["detail"] == message
+
+
 def test_metadata_fields_may_repeat_and_a_form_without_content_type_is_read(api: str) -> None:
     url = api + "projects/tiny/suggest"
     plain = requests.post(url, data={"text": "rain", "limit": "3"})

@@ -35,7 +35,7 @@ from topicclf.errors import TooManyPairsError
 from topicclf.model.thresholds import Rule
 from topicclf.server.http import JSONBody, answer_body
 from topicclf.server.models import ServedModel, Topics
-from topicclf.server.schemas import ApiError, describe_errors, parse_json_body
+from topicclf.server.schemas import ApiError, describe_errors, parse_json_body, without_bom
 from topicclf.tagging import Tagged
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -403,7 +403,7 @@ def parse_form(body: bytes) -> dict[str, Any]:
     counted before any is parsed: 10 MB of empty fields took two seconds. A field the form
     reads may come only once."""
     try:
-        text = body.decode("utf-8")
+        text = without_bom(body).decode("utf-8")
         pairs = parse_qsl(
             text, keep_blank_values=True, errors="strict", max_num_fields=SERVE_ANNIF_FIELDS
         )

@@ -44,7 +44,9 @@ from topicclf.server.http import (
     Scope,
     Send,
     answer_body,
+    descriptors_response,
     error_response,
+    out_of_descriptors,
     unsent_budget,
 )
 from topicclf.server.models import ServedModel
@@ -280,6 +282,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def failure(request: Request, exc: Exception) -> JSONBody:
         # HttpGuard logs the exception once; this only shapes the answer.
+        if out_of_descriptors(exc):
+            return descriptors_response(request.url.path)
         return error_response(request.url.path, 500, "internal error; see the server log")
 
     app.add_exception_handler(ApiError, api_error)

@@ -6,8 +6,11 @@ The connection's own limits (heads, pipelining, half-close) are in server/protoc
 from __future__ import annotations
 
 import asyncio
+import errno
 import http
 import logging
+import sys
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -76,6 +79,41 @@ TITLES = {
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
+
+
+NO_DESCRIPTORS = "the server has no file descriptors left; retry shortly"
+_descriptors_logged: float | None = None  # when the log last said so (time.monotonic)
+
+
+def out_of_descriptors(exc: BaseException) -> bool:
+    """Whether `exc` says the process (EMFILE) or the system (ENFILE) has no file descriptor
+    left: a load the server is under, not a bug, so a 503 to retry, not a 500."""
+    return isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE)
+
+
+def descriptors_response(path: str) -> JSONBody:
+    """The 503 for a request that failed for want of file descriptors; the log says so at
+    most once a minute (a line, or a traceback, per request would flood it while it lasts)."""
+    global _descriptors_logged
+    now = time.monotonic()
+    if _descriptors_logged is None or now - _descriptors_logged >= 60:
+        _descriptors_logged = now
+        log.warning(
+            "out of file descriptors (open files limit: %s); requests that need one get 503: "
+            "raise the limit (ulimit -n) or hold fewer connections",
+            _open_files_limit(),
+        )
+    retry = {"Retry-After": str(SERVE_RETRY_SECONDS)}
+    return error_response(path, 503, NO_DESCRIPTORS, retry)
+
+
+def _open_files_limit() -> str:
+    if sys.platform == "win32":
+        return "unknown"
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return "unlimited" if soft == resource.RLIM_INFINITY else str(soft)
 
 
 def title(status: int) -> str:
@@ -275,6 +313,9 @@ class HttpGuard:
         self.reserved = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, _stop_when_cancelled(receive), send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -333,7 +374,11 @@ class HttpGuard:
                 )
                 retry = [(b"retry-after", str(SERVE_RETRY_SECONDS).encode())]
                 await _send_error(send, scope["path"], 503, late, close=True, extra=retry)
-        except Exception:
+        except Exception as exc:
+            if out_of_descriptors(exc):
+                if not started:  # else FastAPI's handler answered it so already
+                    await descriptors_response(scope["path"])(scope, receive, send)
+                return
             log.exception("internal error answering %s %s", scope["method"], scope["path"])
             if not started:
                 message = "internal error; see the server log"
@@ -465,6 +510,28 @@ def _transfer_coding(headers: list[tuple[bytes, bytes]]) -> str | None:
             codings += [c.strip() for c in value.decode("latin-1").split(",")]
     other = [c for c in codings if c and c.lower() != "chunked"]
     return ", ".join(other)[:100] if other else None
+
+
+def _stop_when_cancelled(receive: Receive) -> Receive:
+    """The lifespan's receive, where a cancellation while waiting for the stop reads as the
+    stop itself. A second Ctrl-C during a graceful stop makes uvicorn skip the lifespan
+    shutdown and cancel its task as the loop closes: Starlette then logged the cancellation
+    as a failed shutdown, a 41-line traceback. Not re-raised: the task ends at once (the
+    models are closed, which does not wait on requests still running)."""
+
+    started = False
+
+    async def stop_when_cancelled() -> Message:
+        nonlocal started
+        if not started:  # the startup message: a cancellation before it is no stop to read
+            started = True
+            return await receive()
+        try:
+            return await receive()
+        except asyncio.CancelledError:
+            return {"type": "lifespan.shutdown"}
+
+    return stop_when_cancelled
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

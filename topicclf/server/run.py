@@ -283,6 +283,7 @@ def serve(
 ) -> None:
     """Load the models, listen, `announce(host, port)`, and serve until SIGTERM or
     Ctrl-C (then KeyboardInterrupt, after requests in flight are answered)."""
+    raise_open_files_limit()
     models = load_models(specs)  # once here, so a broken model fails before listening
     sock = bind(options.host, options.port, options.backlog)
     host, port = sock.getsockname()[:2]
@@ -300,6 +301,26 @@ def serve(
         _run_workers(make_config(factory, options, factory=True), sock, announce, host, port)
     finally:
         sock.close()
+
+
+def raise_open_files_limit() -> None:
+    """Raise this process's soft limit of open files to its hard limit (its workers inherit
+    it): each connection holds a descriptor, and at the usual soft limit of 1,024 about a
+    thousand idle clients left none for new clients (dropped unanswered) or for files the
+    server opens (the docs page). Says nothing when it cannot (Windows, a refusal)."""
+    if sys.platform == "win32":
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    # macOS reports an unlimited hard limit but refuses a soft one above OPEN_MAX (10,240).
+    for target in (hard, 10240) if hard == resource.RLIM_INFINITY else (hard,):
+        if soft != resource.RLIM_INFINITY and (target == resource.RLIM_INFINITY or soft < target):
+            try:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+                return
+            except (ValueError, OSError):
+                continue
 
 
 def _run_workers(

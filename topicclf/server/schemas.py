@@ -3,7 +3,9 @@ and the parsing of a POST /tag body into a validated request."""
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -226,6 +228,36 @@ def too_many_json_values(body: bytes, limit: int) -> bool:
     return strings + outside.count(b",") > limit
 
 
+def without_bom(body: bytes) -> bytes:
+    """A request body (JSON or a form) without a leading UTF-8 byte order mark: RFC 8259
+    lets a JSON parser ignore one, Windows tools write one (PowerShell's Out-File, Notepad),
+    and the corpus readers drop it. Read, it was "expected value at line 1 column 1", and a
+    form's first key became "\\ufefftext" ("text: Field required")."""
+    return body.removeprefix(codecs.BOM_UTF8)
+
+
+# Each escape of a JSON string, an escaped backslash as one: `\\ud800` is no \u escape.
+_ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
+
+
+def lone_surrogate(body: bytes) -> str | None:
+    """The first escape of a lone surrogate in a JSON body (`\\ud800` not followed by a low
+    surrogate's escape, or a low one with no high one before it), as written; else None."""
+    high: re.Match[bytes] | None = None  # a high surrogate's escape awaiting its low half
+    for match in _ESCAPE.finditer(body):
+        code = int(match[1], 16) if match[1] else -1
+        if high is not None:
+            if 0xDC00 <= code <= 0xDFFF and match.start() == high.end():
+                high = None
+                continue
+            return high[0].decode("ascii")
+        if 0xD800 <= code <= 0xDBFF:
+            high = match
+        elif 0xDC00 <= code <= 0xDFFF:
+            return match[0].decode("ascii")
+    return high[0].decode("ascii") if high is not None else None
+
+
 class _RepeatedKey(Exception):
     """Raised by _unique_keys: stops json.loads at the first key an object repeats."""
 
@@ -264,6 +296,7 @@ def parse_json_body(
     would not help), for about a second per million values; counting 10 MB takes
     milliseconds. A key repeated in an object is a 400 (`refuse_repeated_keys`).
     """
+    body = without_bom(body)
     limit = max_documents * values_per_document + 64
     if too_many_json_values(body, limit):
         # Counted, not parsed: the values may be documents, or a key's (an unknown key with a
@@ -279,6 +312,14 @@ def parse_json_body(
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         if errors and errors[0]["type"] == "json_invalid":
+            # The parser names a lone surrogate "unexpected end of hex escape" (or "lone
+            # leading surrogate") though the escape is whole: JSON text must be Unicode.
+            lone = lone_surrogate(body)
+            if lone is not None:
+                raise ApiError(
+                    400,
+                    f"the body holds a lone surrogate ({lone}) in a string; send valid Unicode",
+                ) from None
             detail = str(errors[0]["msg"]).removeprefix("Invalid JSON: ")
             raise ApiError(400, f"the body is not valid JSON ({detail})") from None
         refuse_repeated_keys(body)  # the cause, if a repeated key made the request invalid
