@@ -626,6 +626,14 @@ def _both_refuse(model: Path, match: str) -> None:
         ("training.char_ngrams", [3, "5"], "null or a list of non-negative integers"),
         ("training.blend.linear_weight", "0.5", "a number"),
         ("training.blend.svm_c", [1.0], "a number"),
+        # Shown by `info` as the floor applied (attacker pass 25: all of these were shown).
+        ("training.min_df_applied", True, "null or a positive integer"),
+        ("training.min_df_applied", -3, "null or a positive integer"),
+        ("training.min_df_applied", 0, "null or a positive integer"),
+        ("training.min_df_applied", 1.5, "null or a positive integer"),
+        ("training.min_df_applied", float("inf"), "null or a positive integer"),
+        ("training.min_df_applied", "ten", "null or a positive integer"),
+        ("training.min_df_applied", [1, 2], "null or a positive integer"),
         ("validation", None, "an object"),
         ("files", [], "an object"),
     ],
@@ -636,6 +644,34 @@ def test_manifest_fields_of_the_wrong_type_are_named(
     broken = _copy(saved, tmp_path)
     _edit_json(broken, "manifest.json", field, value)
     _both_refuse(broken, re.escape(f"manifest.json: field '{field}' must be {kind}, not {value!r}"))
+
+
+def test_a_document_floor_above_the_setting_is_refused_and_none_or_absent_is_fine(
+    saved: Path, tmp_path: Path
+) -> None:
+    # Attacker pass 25: 7 with features.min_df 2 was shown as "in at least 7 documents
+    # (features.min_df 2, lowered)"; training only ever lowers the floor.
+    from topicclf.bundle.info import describe
+
+    min_df = json.loads((saved / "manifest.json").read_text())["config"]["features"]["min_df"]
+    broken = _copy(saved, tmp_path)
+    _edit_json(broken, "manifest.json", "training.min_df_applied", min_df + 5)
+    _both_refuse(
+        broken,
+        re.escape(
+            f"manifest.json: field 'training.min_df_applied' says {min_df + 5}, above "
+            f"features.min_df {min_df} in the configuration"
+        ),
+    )
+    _edit_json(broken, "manifest.json", "training.min_df_applied", min_df)  # the highest
+    assert f"in at least {min_df} documents, " in describe(broken)["features"]
+    _edit_json(broken, "manifest.json", "training.min_df_applied", None)  # token sequences
+    assert TopicClassifier.load(broken).predict(["wheat"]) is not None
+    manifest = json.loads((broken / "manifest.json").read_text())
+    del manifest["training"]["min_df_applied"]  # a model saved before attacker pass 24
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    assert f"in at least {min_df} documents" in describe(broken)["features"]
+    assert TopicClassifier.load(broken).predict(["wheat"]) is not None
 
 
 def test_file_records_of_the_wrong_shape_are_named(saved: Path, tmp_path: Path) -> None:

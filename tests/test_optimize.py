@@ -8,7 +8,7 @@ from conftest import tiny_config
 from topicclf.config import Config, load_config
 from topicclf.errors import DataError
 from topicclf.model.networks import NETWORKS
-from topicclf.optimize import sample_trials, search
+from topicclf.optimize import best_config_toml, sample_trials, search
 from topicclf.types import Document
 
 DENSE_SPACE = NETWORKS["dense"].search_space
@@ -103,3 +103,27 @@ def test_the_best_config_header_holds_any_corpus_path(tmp_path: Path, data_dir: 
     args = ["-q", "optimize", str(corpus), "-o", str(best), "--trials", "1", "--folds", "2"]
     assert run([*args, "--search-set", "train.epochs=1", "--set", "train.refit=false"]) == 0
     assert load_config(best).network.hidden_units == Config().network.hidden_units
+
+
+def test_a_min_df_the_folds_lower_is_said_once_and_written_as_set(
+    tiny_docs: list[Document], tmp_path: Path
+) -> None:
+    # Attacker pass 25: every trial's folds applied features.min_df = 5 as 1 with each fold's
+    # warnings silenced, and best.toml said min_df = 5 with no word of it.
+    base = tiny_config(epochs=1).with_overrides(["features.min_df=5"])
+    texts, labels = [d.text for d in tiny_docs], [d.labels for d in tiny_docs]
+    said = (
+        r"^cross-validation \(trial 1\): features\.min_df = 5 is applied as 1: the floor is at "
+        r"most one in 50 of the \d+ documents .*; the configuration written keeps "
+        r"features\.min_df = 5 \(`train` applies the same floor to its own documents\)$"
+    )
+    with pytest.warns(UserWarning, match=said) as caught:
+        result = search(texts, labels, base=base, trials=2, folds=2)
+    assert len([w for w in caught if "min_df" in str(w.message)]) == 1  # not once per fold
+    assert result.min_df_applied == 1
+    best = tmp_path / "best.toml"
+    best.write_text(best_config_toml(result, 2, "tiny.jsonl", base))
+    assert "\n# features.min_df = 5 was applied as 1 in the cross-validation folds" in (
+        best.read_text()
+    )
+    assert load_config(best).features.min_df == 5  # the setting, as set

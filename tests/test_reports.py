@@ -166,6 +166,21 @@ MARKDOWN_SYNTAX = [
     "back\\slash | pipe",
     "<http://attacker.example>",
 ]
+# Bare URLs and e-mail addresses, which GitHub's extended autolinks made live links.
+AUTOLINKS = [
+    "www.attacker.example/login",
+    "see (WWW.attacker.example)",
+    "https://attacker.example/phish",
+    "HTTP://attacker.example",
+    "ftp://attacker.example",
+    "victim@attacker.example",
+    "mailto:victim@attacker.example",
+    "xmpp:victim@attacker.example",
+]
+# What GitHub's renderer (cmark-gfm) links: a scheme or `www.` matched in the Markdown as
+# written (an escape between breaks it), an e-mail address in the text once parsed.
+GFM_URL = re.compile(r"(?i)(?:https?|ftp)://|www\.")
+GFM_EMAIL = re.compile(r"[A-Za-z0-9.+_-]@[A-Za-z0-9_-]+\.[A-Za-z0-9]")
 
 
 def test_markdown_shows_markdown_syntax_in_names_as_text(tmp_path: Path) -> None:
@@ -175,24 +190,34 @@ def test_markdown_shows_markdown_syntax_in_names_as_text(tmp_path: Path) -> None
     from topicclf.metrics.comparison import Comparison, TopicDelta
     from topicclf.reports.compare import write_comparison
 
-    truth = np.eye(len(MARKDOWN_SYNTAX), dtype=bool)
-    hostile = evaluate(truth, truth, MARKDOWN_SYNTAX, scores=truth * 0.9)
+    # Attacker pass 25: bare URLs, `www.` names and e-mail addresses (AUTOLINKS) stayed text
+    # that GitHub's extended autolinks made live links.
+    names = [*MARKDOWN_SYNTAX, *AUTOLINKS]
+    truth = np.eye(len(names), dtype=bool)
+    hostile = evaluate(truth, truth, names, scores=truth * 0.9)
     model, corpus = "<img src=x onerror=alert(9)>[l](javascript:x)", "**c**.jsonl"
     context = {"model": {"path": model, "network": "[n](javascript:n)"}, "corpus": {"path": corpus}}
     write_report(hostile, tmp_path / "r.md", context)
-    topics = [TopicDelta(name, 0.5, 0.9, 1, 1) for name in MARKDOWN_SYNTAX]
-    write_comparison(Comparison(model, corpus, {}, topics, 0.005), tmp_path / "c.md")
+    topics = [TopicDelta(name, 0.5, 0.9, 1, 1) for name in names]
+    write_comparison(
+        Comparison("https://a.example/m", "www.c.example", {}, topics, 0.005), tmp_path / "c.md"
+    )
     renderer = markdown_it.MarkdownIt("commonmark").enable(["table", "strikethrough"])
     for name in ("r.md", "c.md"):
         text = (tmp_path / name).read_text(encoding="utf-8").split("## Glossary")[0]
         page = renderer.render(text)
         for tag in ("<a ", "<img", "<em>", "<strong>", "<code>", "<s>", "<b>"):
             assert tag not in page, (name, tag)
-        # Each value renders as its own characters, as a renderer escapes text for HTML.
-        for shown in [*MARKDOWN_SYNTAX, model, corpus]:
-            assert html.escape(shown, quote=False) in page, (name, shown)
+        assert not GFM_URL.search(text), (name, GFM_URL.findall(text))
+        assert not GFM_EMAIL.search(page), (name, GFM_EMAIL.findall(page))
+        # Each value renders as its own characters, as a renderer escapes text for HTML (an
+        # e-mail's '@' after an invisible word joiner).
+        shown_page = page.replace("\u2060@", "@")
+        paths = [model, corpus] if name == "r.md" else ["https://a.example/m", "www.c.example"]
+        for shown in [*names, *paths]:
+            assert html.escape(shown, quote=False) in shown_page, (name, shown)
     # The report's own words around the values stay plain Markdown.
-    assert "(\\[n\\]\\(javascript:n\\))" in (tmp_path / "r.md").read_text(encoding="utf-8")
+    assert "(\\[n\\]\\(javascript\\:n\\))" in (tmp_path / "r.md").read_text(encoding="utf-8")
 
 
 VISIBLE = ["esc\x1b]0;pwned\x07", "nul\x00", "ls\u2028ps\u2029", "csi\x9b2J", "cr\rx", "tab\tnl\n"]

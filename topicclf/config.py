@@ -491,14 +491,14 @@ class FeatureConfig:
 
     def lowered_floor(self, floor: int, n_docs: int) -> str | None:
         """Why `floor` (document_floor of n_docs texts) is below a `min_df` set by hand; None
-        when it is not lowered, or `min_df` is the default, whose relaxing is documented."""
+        when it is not lowered, or `min_df` is the default, whose relaxing is documented.
+        Callers add what they keep of it: `train` a manifest, `optimize` a configuration."""
         if floor >= self.min_df or self.min_df == FeatureConfig.min_df:
             return None
         return (
             f"features.min_df = {self.min_df} is applied as {floor}: the floor is at most one "
             f"in 50 of the {n_docs} documents the features are learned from (at least 1), so "
-            f"that a small corpus keeps features; the manifest records it (training."
-            f"min_df_applied)"
+            "that a small corpus keeps features"
         )
 
 

@@ -23,7 +23,7 @@ from topicclf.config import Config, to_toml, with_values
 from topicclf.errors import DataError
 from topicclf.inputs import as_progress
 from topicclf.model.networks import network_kind
-from topicclf.training import choose_network
+from topicclf.training import choose_network, floor_note
 from topicclf.types import Document, Progress
 
 OBJECTIVES = ("mean_f1", "micro_f1", "macro_f1")
@@ -56,6 +56,9 @@ class SearchResult:
     config: Config
     objective: str
     planned: int = 0  # trials planned; fewer ran when the time budget ran out
+    # The document-frequency floor the folds applied below a features.min_df set by hand
+    # (the first such fold's), None when none lowered it: the scores were measured with it.
+    min_df_applied: int | None = None
 
     def with_base(self, base: Config) -> Config:
         """The best settings applied to another base configuration."""
@@ -114,18 +117,33 @@ def search(
     order = np.random.default_rng(base.train.seed).permutation(len(texts))
     parts = np.array_split(order, folds)
     results: list[Trial] = []
+    lowered: int | None = None
     started = time.perf_counter()
     for number, settings in enumerate(candidates, start=1):
         if results and time_budget is not None and time.perf_counter() - started > time_budget:
             break
         progress.start(f"trial {number}/{len(candidates)} (folds)", folds)
-        micro, macro = _cross_validate(texts, label_sets, _assign(base, settings), parts, progress)
+        config = _assign(base, settings)
+        micro, macro, floor, note = _cross_validate(texts, label_sets, config, parts, progress)
+        if note and lowered is None:
+            # Each fold's warnings are silenced; this one says the figures below were
+            # measured with another floor than the setting written, so it is said once.
+            lowered = floor
+            warnings.warn(
+                f"cross-validation (trial {number}): {note}; the configuration written keeps "
+                f"features.min_df = {config.features.min_df} (`train` applies the same floor "
+                "to its own documents)",
+                UserWarning,
+                stacklevel=2,
+            )
         results.append(Trial(number, settings, micro, macro))
         progress.advance(0, best=max(t.score(objective) for t in results))
         progress.finish()
     ranked = sorted(results, key=lambda t: (-t.score(objective), t.number))
     best = ranked[0]
-    return SearchResult(ranked, best, _assign(base, best.settings), objective, len(candidates))
+    return SearchResult(
+        ranked, best, _assign(base, best.settings), objective, len(candidates), lowered
+    )
 
 
 def _cross_validate(
@@ -134,9 +152,13 @@ def _cross_validate(
     config: Config,
     parts: list[np.ndarray],
     progress: Progress,
-) -> tuple[float, float]:
-    """Mean micro- and macro-F1 over the folds (macro over the topics each fold holds)."""
+) -> tuple[float, float, int | None, str | None]:
+    """Mean micro- and macro-F1 over the folds (macro over the topics each fold holds), and
+    the first fold's document-frequency floor and why it is below a min_df set by hand
+    (`training.floor_note`)."""
     micro, macro = [], []
+    floor: int | None = None
+    note: str | None = None
     for k, held in enumerate(parts):
         kept = np.concatenate([p for i, p in enumerate(parts) if i != k])
         with warnings.catch_warnings():
@@ -146,11 +168,13 @@ def _cross_validate(
                 [texts[i] for i in kept], [label_sets[i] for i in kept]
             )
             report = clf.evaluate(_documents(texts, label_sets, held))
+        if k == 0:
+            floor, note = floor_note(clf.config_, clf.scorer_.featurizer)
         micro.append(report.micro.f1)
         # Topics missing from a fold's held-out part would count 0 in every trial alike.
         macro.append(report.macro_seen.f1)
         progress.advance(1)
-    return float(np.mean(micro)), float(np.mean(macro))
+    return float(np.mean(micro)), float(np.mean(macro)), floor, note
 
 
 def _documents(
@@ -179,6 +203,15 @@ def best_config_toml(result: SearchResult, folds: int, corpus: str, base: Config
         f"({folds}-fold CV on {shown}): micro-F1 {result.best.micro_f1:.4f}, "
         f"macro-F1 {result.best.macro_f1:.4f}\n"
     )
-    text = header + to_toml(result.with_base(base))
+    written = result.with_base(base)
+    floor = result.min_df_applied
+    if floor is not None and floor < written.features.min_df:
+        # The setting is written as set (train applies the same floor to its own documents);
+        # the figures above were measured with the lower one.
+        header += (
+            f"# features.min_df = {written.features.min_df} was applied as {floor} in the "
+            "cross-validation folds (the floor for a small corpus)\n"
+        )
+    text = header + to_toml(written)
     tomllib.loads(text)  # what `train --config` will read: a writer's bug fails here, not there
     return text

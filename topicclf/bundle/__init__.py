@@ -294,15 +294,26 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
 
 def manifest_config(path: Path, manifest: dict[str, Any]) -> Config:
     """The configuration a manifest records, checked as any setting is (`load` and `info`
-    refuse the same forged values)."""
+    refuse the same forged values), and the floor applied checked against it."""
     try:
         stored = manifest["config"]
         if isinstance(stored, dict) and isinstance(stored.get("blend"), dict):
             # Models saved before stacking existed were not stacked.
             stored = {**stored, "blend": {"stack": False, **stored["blend"]}}
-        return Config.from_dict(stored)
+        config = Config.from_dict(stored)
     except (ConfigError, KeyError, TypeError) as exc:
         raise ModelBundleError(f"{path}: invalid configuration in the manifest: {exc}") from None
+    # Its type was checked with the manifest. Training only ever lowers the floor
+    # (FeatureConfig.document_floor), so one above the setting is a forgery that `info`
+    # would show as "lowered".
+    applied = manifest.get("training", {}).get("min_df_applied")
+    if applied is not None and applied > config.features.min_df:
+        raise ModelBundleError(
+            f"{path}/{MANIFEST}: field 'training.min_df_applied' says {applied}, above "
+            f"features.min_df {config.features.min_df} in the configuration; training only "
+            "ever lowers it, so the manifest was changed after the model was saved"
+        )
+    return config
 
 
 def load_vocabulary(files: ModelFiles, classes: list[str]) -> Vocabulary | None:

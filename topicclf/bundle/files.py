@@ -38,6 +38,7 @@ _HEX = frozenset("0123456789abcdef")
 # set(map(type, ...)), in C: a 20k-term vocabulary costs ~0.5 ms instead of ~7.
 KINDS: dict[str, Callable[[Any], bool]] = {
     "a positive integer": lambda v: type(v) is int and v > 0,
+    "null or a positive integer": lambda v: v is None or KINDS["a positive integer"](v),
     "a non-negative integer": lambda v: type(v) is int and v >= 0,
     "a sequence length (1 to 100,000)": lambda v: (
         type(v) is int and 0 < v <= limits.MAX_SEQUENCE_LENGTH

@@ -37,6 +37,9 @@ MANIFEST_FIELDS = {
     "training.char_ngrams": "null or a list of non-negative integers",
     "training.blend.linear_weight": "a number",
     "training.blend.svm_c": "a number",
+    # null for token sequences (no floor), absent in models saved before attacker pass 24; at
+    # most config.features.min_df, checked with the configuration (`bundle.manifest_config`).
+    "training.min_df_applied": "null or a positive integer",
     "validation": "an object",
     "files": "an object",
 }

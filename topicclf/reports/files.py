@@ -97,18 +97,26 @@ def to_csv(report: EvaluationReport, context: dict[str, Any]) -> str:
 
 
 # CommonMark's ASCII punctuation with inline meaning: the backslash itself, code, emphasis and
-# strikethrough, links and images, the | of a table cell, # of a heading, GitHub's $ math.
-# Backslash-escaped, each shows as itself. & < > are HTML-escaped instead: an entity shows as
-# the character in every renderer, even one that passes raw HTML through.
-_MD_SYNTAX = re.compile(r"[\\`*_\[\]()!~#|$]")
+# strikethrough, links and images, the | of a table cell, # of a heading, GitHub's $ math; and
+# what makes a bare `https://...` (any scheme's ':') or `www.` (the '.' after it) a live link
+# in GitHub's extended autolinks, which are matched as the text is parsed, so an escape
+# breaks them. Backslash-escaped, each shows as itself. & < > are HTML-escaped instead: an
+# entity shows as the character in every renderer, even one that passes raw HTML through.
+_MD_SYNTAX = re.compile(r"[\\`*_\[\]()!~#|$:]|(?<=www)\.", re.IGNORECASE)
+# GitHub finds `name@domain.tld` (and `mailto:`) links in the parsed text, once escapes are
+# gone, so `\@` or `&#64;` is still a link (as cmark-gfm, GitHub's renderer, shows); an
+# invisible WORD JOINER (U+2060, written as an entity) before the '@' breaks it, and the
+# name reads as it is.
+_EMAIL_AT = "&#8288;@"
 
 
 def md_cell(text: str) -> str:
     """Text shown as itself in Markdown, inside one table cell: one line, Markdown's own
-    syntax and HTML escaped (a topic `[x](javascript:...)` from a hostile corpus is no link),
-    control characters shown as `\\x1b` (a Markdown file is read in terminals too: a topic
-    named `red\\x1b[31m` must not recolour one). Never cut: the report keeps whole names."""
-    escaped = _MD_SYNTAX.sub(r"\\\g<0>", html.escape(text, quote=False))
+    syntax and HTML escaped (a topic `[x](javascript:...)` from a hostile corpus is no link,
+    nor is a bare `https://...`, `www....` or e-mail address), control characters shown as
+    `\\x1b` (a Markdown file is read in terminals too: a topic named `red\\x1b[31m` must not
+    recolour one). Never cut: the report keeps whole names."""
+    escaped = _MD_SYNTAX.sub(r"\\\g<0>", html.escape(text, quote=False)).replace("@", _EMAIL_AT)
     # \n, \r\n and \r end a Markdown line (and so the table row); <br> breaks within the cell.
     return visible_controls(re.sub(r"\r\n|\r|\n", "<br>", escaped))
 

@@ -78,13 +78,21 @@ def fit_model(
 def applied_floor(config: Config, featurizer: Featurizer) -> int | None:
     """The document-frequency floor `featurizer` was fitted with, warned about when it is
     below a features.min_df set by hand (`FeatureConfig.lowered_floor`)."""
-    floor, n_docs = featurizer.document_floor_, featurizer.fitted_documents_
-    if floor is None or n_docs is None:
-        return None
-    note = config.features.lowered_floor(floor, n_docs)
+    floor, note = floor_note(config, featurizer)
     if note:
+        note += "; the manifest records it (training.min_df_applied)"
         warnings.warn(note, UserWarning, stacklevel=3)
     return floor
+
+
+def floor_note(config: Config, featurizer: Featurizer) -> tuple[int | None, str | None]:
+    """The floor `featurizer` was fitted with (None for none) and why it is below a
+    features.min_df set by hand (None when it is not): `optimize`, which silences each fold's
+    warnings, says it once from this."""
+    floor, n_docs = featurizer.document_floor_, featurizer.fitted_documents_
+    if floor is None or n_docs is None:
+        return None, None
+    return floor, config.features.lowered_floor(floor, n_docs)
 
 
 class StageTimer:
