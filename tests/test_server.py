@@ -753,6 +753,16 @@ def _half_closed(address: Address, data: bytes, rcvbuf: int = 0, split: int = 0)
     return sock
 
 
+def _small_window(address: Address) -> socket.socket:
+    """A connection whose receive buffer is 4 KB (set before connecting, so the window
+    stays small): answers back up in the server soon."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(30)
+    sock.connect(address)
+    return sock
+
+
 def _read_all(sock: socket.socket) -> bytes:
     chunks = []
     with sock:
@@ -1332,10 +1342,7 @@ def test_a_graceful_stop_delivers_the_answers_written_to_a_pipelining_client(
     # kernel's reset threw away the answers already written (279 of 1,737 reached it).
     proc, port = _start([str(model_dir), "--timeout-shutdown", "10"])
     try:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.settimeout(30)
-        sock.connect(("127.0.0.1", port))
+        sock = _small_window(("127.0.0.1", port))
         sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" * 20_000)
         time.sleep(0.5)  # hundreds answered, waiting in the socket: the client reads slowly
         proc.terminate()
@@ -1363,10 +1370,7 @@ def test_an_answer_not_sent_by_the_end_of_the_shutdown_time_is_cut_with_a_reset(
     post = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
     proc, port = _start([str(model_dir), "--timeout-shutdown", "1"])
     try:
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.settimeout(30)
-        sock.connect(("127.0.0.1", port))
+        sock = _small_window(("127.0.0.1", port))
         sock.sendall(post)
         sock.recv(1, socket.MSG_PEEK)  # its answer has begun: the rest waits in the server
         proc.terminate()
