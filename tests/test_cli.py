@@ -1090,6 +1090,36 @@ def test_a_signal_after_training_saved_its_model_exits_with_its_own_code(
     assert (tmp_path / "m" / "manifest.json").is_file()
 
 
+def _limit_file_size() -> None:
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails instead
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_a_last_write_to_stdout_taken_in_part_is_an_error_not_a_lost_end(
+    model_dir: Path, tmp_path: Path, unbuffered: str
+) -> None:
+    # The disk filling (here the file size limit) in the last write: the kernel took part of
+    # it, Python never wrote the rest, and `info` exited 0 with its output cut.
+    out = tmp_path / "info.txt"
+    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+    with out.open("w") as handle:
+        done = subprocess.run(
+            [sys.executable, "-m", "topicclf", "info", str(model_dir)],
+            stdout=handle,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            preexec_fn=_limit_file_size,
+        )
+    assert done.returncode == 1, done.stderr
+    assert "error: standard output cannot be written: File too large" in done.stderr
+    assert out.stat().st_size == 2048
+
+
 def test_two_trainings_to_one_directory_one_wins_cleanly(tmp_path: Path) -> None:
     model = tmp_path / "model"
     command = [

@@ -11,7 +11,9 @@ load TensorFlow. Results go to stdout, progress and diagnostics to stderr.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
+import io
 import os
 import sys
 import traceback
@@ -177,6 +179,7 @@ def main() -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _terminated)
+    _write_stdout_whole()
     if _command(sys.argv[1:]) == "tag":
         pause_gc()  # until the model is loaded (tag resumes it) or the command ends
     try:
@@ -184,6 +187,64 @@ def main() -> None:
     finally:
         resume_gc()
     _leave(code)
+
+
+class _WholeWrites(io.RawIOBase):
+    """A file descriptor written to until all of each write is taken or an error says why:
+    Python's own buffered stdout took a short write (the disk filling, `ulimit -f`) as
+    done and never wrote the rest, so the last of an output was lost with exit 0."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def writable(self) -> bool:
+        """Always: it is the output."""
+        return True
+
+    def fileno(self) -> int:
+        """The descriptor written to."""
+        return self._fd
+
+    def isatty(self) -> bool:
+        """Whether the descriptor is a terminal."""
+        return os.isatty(self._fd)
+
+    def write(self, data: Any) -> int:
+        """Write all of `data`, or raise the error that stopped it."""
+        view = memoryview(data).cast("B")
+        done = 0
+        while done < len(view):
+            written = os.write(self._fd, view[done:])
+            if written == 0:
+                raise OSError(errno.EIO, "the output took none of a write")
+            done += written
+        return done
+
+
+def _write_stdout_whole() -> None:
+    """Give sys.stdout a writer that never drops the rest of a short write (_WholeWrites),
+    with the same encoding, error handling and line buffering."""
+    stream = sys.stdout
+    if not isinstance(stream, io.TextIOWrapper) or not isinstance(
+        stream.buffer, io.BufferedWriter | io.FileIO
+    ):
+        return  # closed, or not the interpreter's own stdout (a FileIO: PYTHONUNBUFFERED)
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):
+        return
+    stream.flush()
+    raw = _WholeWrites(fd)
+    # Unbuffered as it was under PYTHONUNBUFFERED (a FileIO, written through), else buffered.
+    buffered = isinstance(stream.buffer, io.BufferedWriter)
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(raw) if buffered else raw,  # type: ignore[arg-type]
+        encoding=stream.encoding,
+        errors=stream.errors,
+        line_buffering=stream.line_buffering,
+        write_through=stream.write_through,
+    )
 
 
 def _leave(code: int) -> None:
