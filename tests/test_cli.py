@@ -1060,7 +1060,7 @@ def test_sigterm_during_training_leaves_nothing_behind(tmp_path: Path) -> None:
     err = proc.stderr.read()
     proc.wait(timeout=120)
     time.sleep(0.1)
-    assert proc.returncode == 130 and "interrupted" in err
+    assert proc.returncode == 130 and "interrupted" in err, err
     assert list(tmp_path.iterdir()) == []
 
 
