@@ -249,12 +249,13 @@ def _write_stdout_whole() -> None:
 
 def _leave(code: int) -> None:
     """Exit with `code` once the command is done: the atexit work (logging, temporary
-    files, a local Dask cluster) runs, the output is flushed, and the interpreter's own
-    teardown is skipped. That teardown took about a second after a training, with the
-    signal handlers already gone: a SIGTERM in it killed the process (143, no message),
-    and threads of TensorFlow or joblib still in native code could abort it (SIGABRT
-    instead of 130, seen once in CI after SIGTERM during training). A signal now arriving
-    after the work is done exits with the work's own code."""
+    files, a local Dask cluster) runs unless the command was interrupted, the output is
+    flushed, and the interpreter's own teardown is skipped. That teardown took about a
+    second after a training, with the signal handlers already gone: a SIGTERM in it
+    killed the process (143, no message), and threads of TensorFlow or joblib still in
+    native code could abort it (SIGABRT instead of 130, seen once in CI after SIGTERM
+    during training). A signal now arriving after the work is done exits with the work's
+    own code."""
     import atexit
     import signal
 
