@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -458,27 +458,7 @@ class TopicClassifier(Estimator):
         label_sets = [doc.labels for doc in docs]
         truth = encoder.transform_sparse(label_sets)
         unknown, unknown_y = encoder.unknown(label_sets)
-        if unknown:
-            known = set(self.classes_)
-            unknown_docs = sum(1 for d in docs if any(lab not in known for lab in d.labels))
-            warnings.warn(
-                f"{len(unknown)} topic(s) in the evaluation corpus are unknown to the "
-                f"model ({unknown_docs} documents); they count as misses: "
-                + ", ".join(list(unknown)[:10]),
-                UserWarning,
-                stacklevel=2,
-            )
-        hint = separator_hint(label_sets)
-        if hint:
-            warnings.warn(hint, UserWarning, stacklevel=2)
-        several = sum(len(d.labels) > 1 for d in docs)
-        if self.policy_.multiclass and several:
-            warnings.warn(
-                f"{several} of {len(docs)} documents have several topics, but this multi-class "
-                "model gives each document one; their other topics count as misses",
-                UserWarning,
-                stacklevel=2,
-            )
+        self._warn_about_labels(docs, unknown)
         evaluation = Evaluation(self.classes_, sorted(unknown), multiclass=self.policy_.multiclass)
         languages, languages_from = self._languages_of(docs)
         groups: dict[str, Evaluation] = {}
@@ -539,6 +519,32 @@ class TopicClassifier(Estimator):
             by_language=by_language,
             languages_from=languages_from if by_language else "",
         )
+
+    def _warn_about_labels(self, docs: list[Document], unknown: Collection[str]) -> None:
+        """Warn before evaluating of what will count as misses: topics unknown to the model,
+        a likely wrong label separator, several topics under a multi-class model."""
+        label_sets = [doc.labels for doc in docs]
+        if unknown:
+            known = set(self.classes_)
+            unknown_docs = sum(1 for d in docs if any(lab not in known for lab in d.labels))
+            warnings.warn(
+                f"{len(unknown)} topic(s) in the evaluation corpus are unknown to the "
+                f"model ({unknown_docs} documents); they count as misses: "
+                + ", ".join(list(unknown)[:10]),
+                UserWarning,
+                stacklevel=3,
+            )
+        hint = separator_hint(label_sets)
+        if hint:
+            warnings.warn(hint, UserWarning, stacklevel=3)
+        several = sum(len(d.labels) > 1 for d in docs)
+        if self.policy_.multiclass and several:
+            warnings.warn(
+                f"{several} of {len(docs)} documents have several topics, but this multi-class "
+                "model gives each document one; their other topics count as misses",
+                UserWarning,
+                stacklevel=3,
+            )
 
     def _languages_of(self, docs: list[Document]) -> tuple[np.ndarray | None, str]:
         """Each document's language for the figures by language, and where it came from: as
