@@ -1287,6 +1287,21 @@ def _start(
     return proc, int(line.split("http://127.0.0.1:")[1].split()[0])
 
 
+def test_the_banner_names_a_model_served_under_another_name(model_dir: Path) -> None:
+    """`serve xyz=DIR` said "serving DIR on ...": the name the URLs take went unsaid."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "topicclf", "serve", f"xyz={model_dir}", "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        assert proc.stderr.readline().startswith(f"serving {model_dir} as xyz on http://")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
 def test_serve_command_finishes_requests_in_flight_on_sigterm(model_dir: Path) -> None:
     proc, port = _start([str(model_dir), "--timeout-body", "30"])
     try:
@@ -2399,6 +2414,22 @@ def test_a_model_argument_without_a_directory_is_a_usage_error(
     err = capsys.readouterr().err
     assert f"{arg!r}: no model directory; give DIR or NAME=DIR" in err
     assert "looks like a corpus" not in err
+
+
+@pytest.mark.parametrize("spec", ["{loop}", "x={loop}"])
+def test_a_loop_of_links_as_a_model_is_named(
+    spec: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`serve LOOP` (no NAME=) ended in "internal error: RuntimeError: Symlink loop" from
+    finding the name; every command now names what the argument is."""
+    from topicclf.cli import run
+
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    assert run(["serve", spec.format(loop=loop)]) == 1
+    err = capsys.readouterr().err
+    assert f"{loop}: no such model directory (a symbolic link to a missing path, or a loop" in err
+    assert "internal error" not in err
 
 
 def test_a_corpus_given_as_a_model_is_named_without_another_command(

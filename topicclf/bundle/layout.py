@@ -47,6 +47,11 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     """The manifest of a model directory this version can read, its fields type-checked."""
     directory = Path(directory)
     if not directory.exists():
+        if os.path.islink(directory):  # exists() follows links: say why this one is none
+            raise ModelBundleError(
+                f"{directory}: no such model directory (a symbolic link to a missing path, "
+                "or a loop of links)"
+            )
         raise ModelBundleError(f"{directory}: no such model directory")
     if not directory.is_dir():
         raise ModelBundleError(f"{directory}: not a model directory (it is a file)")

@@ -238,8 +238,11 @@ def serve(
         )
     except ConfigError as exc:  # the options above check their ranges already
         raise typer.BadParameter(str(exc)) from None
-    served = (
-        str(specs[0].path) if len(specs) == 1 else ", ".join(f"{s.path} as {s.name}" for s in specs)
+    # The name is what URLs take (/models/NAME, /v1/projects/NAME): said whenever it is not
+    # the directory's own, or several are served.
+    served = ", ".join(
+        str(s.path) if len(specs) == 1 and s.name == s.path.name else f"{s.path} as {s.name}"
+        for s in specs
     )
 
     def announce(bound_host: str, bound_port: int) -> None:

@@ -8,6 +8,7 @@ their own (they are not documented as thread-safe)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -55,7 +56,7 @@ def parse_model_specs(args: Sequence[str]) -> list[ModelSpec]:
     for arg in args:
         name, sep, directory = arg.partition("=")
         if not sep or Path(arg).exists():  # a directory whose name holds '=' is just a DIR
-            name, directory = Path(arg).resolve().name, arg
+            name, directory = _directory_name(arg), arg
         if not directory:  # Path("") is ".": `a=` served (or refused) the current directory
             raise ConfigError(f"{arg!r}: no model directory; give DIR or NAME=DIR")
         if not NAME_PATTERN.fullmatch(name):
@@ -69,6 +70,15 @@ def parse_model_specs(args: Sequence[str]) -> list[ModelSpec]:
     if repeated:
         raise ConfigError(f"model name given twice: {', '.join(repeated)}; use NAME=DIR")
     return specs
+
+
+def _directory_name(arg: str) -> str:
+    """The name a DIR argument is served under: its directory's, links followed (`.` is the
+    current directory's name). A link loop keeps its own name; loading says what it is."""
+    try:
+        return Path(arg).resolve().name
+    except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop (Python 3.11)
+        return Path(os.path.abspath(arg)).name
 
 
 def answer_items(scorer: Scorer, texts: Sequence[str], chosen: Topics, explain: int) -> int:
