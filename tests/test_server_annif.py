@@ -265,6 +265,33 @@ def test_a_body_may_begin_with_a_utf8_bom(api: str) -> None:
     assert plain.status_code == marked.status_code == 200 and plain.json() == marked.json()
 
 
+def test_a_utf16_body_with_its_mark_is_read_and_other_charsets_get_415(api: str) -> None:
+    """Both were read as UTF-8: "the form is not valid UTF-8", "not valid JSON (expected
+    value at line 1 column 1)"; a declared charset was ignored."""
+    url, form = api + "projects/tiny/suggest", "application/x-www-form-urlencoded"
+    plain = requests.post(url, data=b"text=rain&limit=3", headers={"Content-Type": form})
+    marked = requests.post(
+        url, data="text=rain&limit=3".encode("utf-16"), headers={"Content-Type": form}
+    )
+    assert plain.status_code == marked.status_code == 200 and plain.json() == marked.json()
+    batch = '{"documents": [{"text": "rain"}]}'
+    plain = requests.post(api + "projects/tiny/suggest-batch", data=batch.encode())
+    marked = requests.post(api + "projects/tiny/suggest-batch", data=batch.encode("utf-32"))
+    assert plain.status_code == marked.status_code == 200 and plain.json() == marked.json()
+    latin1 = requests.post(
+        url, data="text=café".encode("latin-1"), headers={"Content-Type": form + ";charset=latin1"}
+    )
+    assert latin1.status_code == 415
+    assert latin1.json()["detail"].startswith("the body is declared charset='latin1'; send it")
+
+
+def test_suggest_batch_shows_its_own_shape_for_a_body_that_is_no_object(api: str) -> None:
+    """It said 'e.g. {"text": "..."}', which this route refuses."""
+    answer = requests.post(api + "projects/tiny/suggest-batch", data=b'[{"text": "rain"}]')
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == 'send a JSON object, e.g. {"documents": [{"text": "..."}]}'
+
+
 def test_a_lone_surrogate_in_suggest_batch_is_named(api: str) -> None:
     body = b'{"documents": [{"text": "oil \\ud800 x"}]}'
     answer = requests.post(api + "projects/tiny/suggest-batch", data=body)
@@ -318,34 +345,64 @@ def test_a_parameter_a_route_does_not_take_may_repeat(api: str) -> None:
     assert answer.status_code == 200 and len(answer.json()[0]["results"]) == 1
 
 
+def _beside_a_ticker(body: bytes) -> tuple[Any, int]:
+    """What `suggest_form` gives for `body` (its answer or its ApiError), and how often the
+    event loop turned meanwhile."""
+    import asyncio
+
+    from topicclf.server.annif import suggest_form
+    from topicclf.server.schemas import ApiError
+
+    async def read() -> tuple[Any, int]:
+        turns = 0
+        reading = asyncio.ensure_future(suggest_form(body))
+        while not reading.done():
+            turns += 1
+            await asyncio.sleep(0)
+        try:
+            return reading.result(), turns
+        except ApiError as exc:
+            return exc, turns
+
+    return asyncio.run(read())
+
+
 def test_a_long_form_is_decoded_off_the_event_loop() -> None:
     """10 MB of `%41` escapes took the interpreter about a second to decode, on the event
     loop: four such forms at once held /health 4.3 s. Here the loop goes on turning while
     a long form is decoded (before: not once)."""
-    import asyncio
-
-    from topicclf.server.annif import form_fields
-
-    body = b"limit=3&text=" + b"%41" * 1_000_000
-
-    async def decode_beside_a_ticker() -> tuple[dict[str, Any], int]:
-        turns = 0
-        decoding = asyncio.ensure_future(form_fields(body))
-        while not decoding.done():
-            turns += 1
-            await asyncio.sleep(0)
-        return decoding.result(), turns
-
-    fields, turns = asyncio.run(decode_beside_a_ticker())
-    assert fields == {"limit": "3", "text": "A" * 1_000_000}
+    form, turns = _beside_a_ticker(b"limit=3&text=" + b"%41" * 1_000_000)
+    assert (form.text, form.limit) == ("A" * 1_000_000, 3)
     assert turns > 10
+
+
+@pytest.mark.parametrize("field", ["threshold", "limit"])
+def test_a_long_number_in_a_form_is_checked_off_the_event_loop(field: str) -> None:
+    """A 9 MB `threshold` took half a second to be refused, checked on the event loop after
+    the form was decoded in a thread: four such requests held /health 1.4 s."""
+    from topicclf.server.schemas import ApiError
+
+    refused, turns = _beside_a_ticker(f"text=rain&{field}=0.".encode() + b"0" * 9_000_000 + b"x")
+    assert isinstance(refused, ApiError) and refused.status == 400
+    assert refused.message.startswith(f"{field}: '0.000")
+    assert " characters) is not a plain " in refused.message
+    assert turns > 10
+
+
+def test_a_long_language_value_is_no_language_at_once() -> None:
+    """language_named folded and split a 9 MB `language` on the event loop (0.2 s)."""
+    from topicclf.config import LANGUAGE_VALUE_CHARS, language_named
+
+    assert language_named("en-" + "x" * (LANGUAGE_VALUE_CHARS - 3)) == "english"
+    assert language_named("en-" + "x" * LANGUAGE_VALUE_CHARS) is None
 
 
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from(["text", "limit", "metadata_a"]) | st.text(min_size=1, max_size=8),
-            st.text(max_size=30),
+            st.sampled_from(["text", "limit", "threshold", "metadata_a"])
+            | st.text(min_size=1, max_size=8),
+            st.text(max_size=30) | st.sampled_from(["3", "0.5", "-1", "nan"]),
         ),
         max_size=6,
         unique_by=lambda pair: pair[0],
@@ -354,22 +411,30 @@ def test_a_long_form_is_decoded_off_the_event_loop() -> None:
 )
 @settings(max_examples=40, deadline=None)
 def test_a_form_reads_alike_short_or_long(pairs: list[tuple[str, str]], padding: int) -> None:
-    """Decoded on the loop or in a thread, a form gives the same fields, and its refusals
-    are the same."""
-    import asyncio
+    """Read on the loop or in a thread, a form gives the same fields, and its refusals are
+    the same."""
     from urllib.parse import urlencode
 
-    from topicclf.server.annif import form_fields
+    from topicclf.server.annif import parse_form, read_suggest_form
     from topicclf.server.schemas import ApiError
 
     pairs = [*pairs, ("zz_pad", "x" * padding)]
     body = urlencode(pairs).encode()
-    assert asyncio.run(form_fields(body)) == dict(pairs)
+    assert parse_form(body) == dict(pairs)
+    try:
+        expected: Any = read_suggest_form(urlencode(pairs[:-1]).encode())
+    except ApiError as exc:
+        expected = exc
+    got, _ = _beside_a_ticker(body)
+    if isinstance(expected, ApiError):
+        assert (got.status, got.message) == (expected.status, expected.message)
+    else:
+        assert got == expected
     with pytest.raises(ApiError, match="^the form is not valid UTF-8$"):
-        asyncio.run(form_fields(body + b"&x=%ff"))
+        parse_form(body + b"&x=%ff")
     if pairs[0][0] in ("text", "limit"):
         with pytest.raises(ApiError, match=f"^the form repeats the field '{pairs[0][0]}'"):
-            asyncio.run(form_fields(body + b"&" + urlencode(pairs[:1]).encode()))
+            parse_form(body + b"&" + urlencode(pairs[:1]).encode())
 
 
 def test_an_answer_over_max_pairs_is_a_413_problem(model: Path) -> None:

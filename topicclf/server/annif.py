@@ -35,7 +35,7 @@ from topicclf.errors import TooManyPairsError
 from topicclf.model.thresholds import Rule
 from topicclf.server.http import JSONBody, answer_body
 from topicclf.server.models import ServedModel, Topics
-from topicclf.server.schemas import ApiError, describe_errors, parse_json_body, without_bom
+from topicclf.server.schemas import ApiError, describe_errors, parse_json_body, utf8_body
 from topicclf.tagging import Tagged
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -325,10 +325,9 @@ def annif_router(
     async def suggest(project_id: str, request: Request) -> JSONBody:
         """Suggest subjects for a text (form fields, as Annif)."""
         served = project(project_id)
-        try:
-            form = SuggestForm.model_validate(await _form_fields(request))
-        except ValidationError as exc:
-            raise ApiError(400, describe_errors(exc.errors(include_url=False))) from None
+        form = await suggest_form(
+            await _form_body(request), request.headers.get("content-type", "")
+        )
         (topics,) = await _suggest(
             served, [form.text], form.limit, form.threshold, form.language, max_pairs
         )
@@ -358,6 +357,8 @@ def annif_router(
             await request.body(),
             max_documents=SERVE_ANNIF_BATCH,
             values_per_document=BATCH_VALUES_PER_DOCUMENT,
+            content_type=request.headers.get("content-type", ""),
+            example='{"documents": [{"text": "..."}]}',
         )
         texts = [d.text for d in body.documents]
         chosen = await _suggest(served, texts, limit, threshold, language, max_pairs)
@@ -374,10 +375,10 @@ def annif_router(
     return router
 
 
-async def _form_fields(request: Request) -> dict[str, Any]:
-    """The suggest form's fields, from a URL-encoded body (Annif's API takes no other): 415
-    for another Content-Type (multipart is refused: Starlette would read its invalid UTF-8
-    as Latin-1 and tag mojibake); see `form_fields` for the body."""
+async def _form_body(request: Request) -> bytes:
+    """The suggest form's body, URL-encoded (Annif's API takes no other): 415 for another
+    Content-Type (multipart is refused: Starlette would read its invalid UTF-8 as Latin-1
+    and tag mojibake); see `read_suggest_form` for the body."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind not in ("", "application/x-www-form-urlencoded"):
         raise ApiError(
@@ -385,25 +386,37 @@ async def _form_fields(request: Request) -> dict[str, Any]:
             f"send the form as application/x-www-form-urlencoded, as Annif's API takes it "
             f"(curl --data-urlencode text@doc.txt), not {kind[:100]}",
         )
-    return await form_fields(await request.body())
+    return await request.body()
 
 
-async def form_fields(body: bytes) -> dict[str, Any]:
-    """The fields of a URL-encoded form body (see `parse_form`). A long body is decoded in
-    the thread pool, as long texts are tagged: decoding 10 MB of `%41` escapes holds the
-    interpreter about a second, which on the event loop held every other client."""
+async def suggest_form(body: bytes, content_type: str = "") -> SuggestForm:
+    """The suggest form read from its body (see `read_suggest_form`). A long body is read in
+    the thread pool, as long texts are tagged: decoding 10 MB of `%41` escapes held the
+    interpreter about a second, and checking a 9 MB `threshold` half a second; on the
+    event loop either held every other client."""
     if len(body) <= SERVE_INLINE_CHARS:
-        return parse_form(body)
-    return await asyncio.get_running_loop().run_in_executor(None, parse_form, body)
+        return read_suggest_form(body, content_type)
+    return await asyncio.get_running_loop().run_in_executor(
+        None, read_suggest_form, body, content_type
+    )
 
 
-def parse_form(body: bytes) -> dict[str, Any]:
+def read_suggest_form(body: bytes, content_type: str = "") -> SuggestForm:
+    """The suggest form's fields from a URL-encoded body (`parse_form`), checked by type
+    and range; ApiError 400 names what is wrong."""
+    try:
+        return SuggestForm.model_validate(parse_form(body, content_type))
+    except ValidationError as exc:
+        raise ApiError(400, describe_errors(exc.errors(include_url=False))) from None
+
+
+def parse_form(body: bytes, content_type: str = "") -> dict[str, Any]:
     """The fields of a URL-encoded form body that must be UTF-8 (percent-encoded or not), as
     the JSON routes require; ApiError when it is not. At most SERVE_ANNIF_FIELDS fields,
     counted before any is parsed: 10 MB of empty fields took two seconds. A field the form
     reads may come only once."""
     try:
-        text = without_bom(body).decode("utf-8")
+        text = utf8_body(body, content_type).decode("utf-8")
         pairs = parse_qsl(
             text, keep_blank_values=True, errors="strict", max_num_fields=SERVE_ANNIF_FIELDS
         )

@@ -127,12 +127,16 @@ def _check_explain(served: ServedModel, documents: int) -> None:
 
 
 async def tag_answer(
-    models: Mapping[str, ServedModel], settings: AppSettings, body: bytes, path_model: str | None
+    models: Mapping[str, ServedModel],
+    settings: AppSettings,
+    body: bytes,
+    path_model: str | None,
+    content_type: str,
 ) -> JSONBody:
-    """The answer to POST /tag (path_model None) or /models/{path_model}/tag; ApiError when
-    the request is refused."""
+    """The answer to POST /tag (path_model None) or /models/{path_model}/tag, for a body of
+    that Content-Type; ApiError when the request is refused."""
     started = time.perf_counter()
-    req = parse_tag_request(body, settings.max_documents)
+    req = parse_tag_request(body, settings.max_documents, content_type)
     if path_model is not None and req.model not in (None, path_model):
         raise ApiError(
             400, f"the body names model {shown(req.model)}, the path {shown(path_model)}"
@@ -186,7 +190,13 @@ def native_router(
     router = APIRouter(responses=ERRORS)
 
     async def tag(request: Request, path_model: str | None) -> JSONBody:
-        return await tag_answer(models, settings, await request.body(), path_model)
+        return await tag_answer(
+            models,
+            settings,
+            await request.body(),
+            path_model,
+            request.headers.get("content-type", ""),
+        )
 
     @router.post("/tag", response_model=TagResponse, openapi_extra=TAG_BODY, tags=["tag"])
     async def tag_default(request: Request) -> JSONBody:
@@ -312,6 +322,22 @@ def _install_openapi(app: FastAPI, extra: list[type[BaseModel]]) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+class WholeFiles(StaticFiles):
+    """Static files sent whole, their Range headers ignored (RFC 9110 lets a server): the
+    docs page's assets are small, and Starlette answered a range past a file's end with an
+    empty text/plain 416, where every other refusal is JSON."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the file the path names, whole."""
+        if scope["type"] == "http":
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _RANGE_HEADERS]
+            scope = {**scope, "headers": headers}
+        await super().__call__(scope, receive, send)
+
+
+_RANGE_HEADERS = (b"range", b"if-range")
+
+
 def _install_docs(app: FastAPI) -> bool:
     """The interactive docs page, its assets served from the installed fastapi-offline
     package (no CDN); left out when that package is missing."""
@@ -319,7 +345,7 @@ def _install_docs(app: FastAPI) -> bool:
         static = resources.files("fastapi_offline") / "static"
     except ModuleNotFoundError:
         return False
-    app.mount(DOCS_STATIC, StaticFiles(directory=str(static)), name="docs-static")
+    app.mount(DOCS_STATIC, WholeFiles(directory=str(static)), name="docs-static")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -401,7 +427,17 @@ class TagFastPath:
             return
         message = await receive()  # HttpGuard read the whole body: one message
         try:
-            response = await tag_answer(self.models, self.settings, message["body"], name)
+            response = await tag_answer(
+                self.models, self.settings, message["body"], name, _content_type(scope)
+            )
         except ApiError as exc:
             response = error_response(path, exc.status, exc.message, exc.headers)
         await response(scope, receive, send)
+
+
+def _content_type(scope: Scope) -> str:
+    """A request's Content-Type header (the first, as Starlette reads it), or ""."""
+    for key, value in scope.get("headers", ()):
+        if key.lower() == b"content-type":
+            return str(value.decode("latin-1"))
+    return ""

@@ -3,7 +3,6 @@ and the parsing of a POST /tag body into a validated request."""
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
 from typing import Annotated, Any, TypeVar
@@ -228,12 +227,50 @@ def too_many_json_values(body: bytes, limit: int) -> bool:
     return strings + outside.count(b",") > limit
 
 
-def without_bom(body: bytes) -> bytes:
-    """A request body (JSON or a form) without a leading UTF-8 byte order mark: RFC 8259
-    lets a JSON parser ignore one, Windows tools write one (PowerShell's Out-File, Notepad),
-    and the corpus readers drop it. Read, it was "expected value at line 1 column 1", and a
-    form's first key became "\\ufefftext" ("text: Field required")."""
-    return body.removeprefix(codecs.BOM_UTF8)
+# Names a Content-Type's charset may give for a body read as UTF-8 (ASCII is UTF-8).
+UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+
+
+def utf8_body(body: bytes, content_type: str = "") -> bytes:
+    """A request body (JSON or a form) as UTF-8 without a byte order mark, by the corpus
+    readers' rule: a leading mark decides the encoding (`corpus.base.BOMS`) whatever the
+    Content-Type says, and is dropped. RFC 8259 lets a JSON parser ignore a UTF-8 mark, and
+    Windows tools write marks (Notepad, PowerShell's Out-File: UTF-16 in Windows PowerShell
+    5.1): read, a UTF-8 one was "expected value at line 1 column 1", and a UTF-16 body the
+    same. Without a mark, a charset other than UTF-8 gets 415 (it was ignored, the body
+    then blamed as invalid JSON); ApiError 400 when the body is not valid in its mark's
+    encoding."""
+    from topicclf.corpus.base import BOMS
+
+    for mark, encoding in BOMS:
+        if body.startswith(mark):
+            if encoding == "utf-8":
+                return body[len(mark) :]
+            try:
+                return body[len(mark) :].decode(encoding).encode("utf-8")
+            except UnicodeDecodeError:
+                raise ApiError(
+                    400,
+                    f"the body begins with a {encoding[:6].upper()} byte order mark but is not "
+                    f"valid {encoding[:6].upper()}; send UTF-8",
+                ) from None
+    charset = declared_charset(content_type)
+    if charset is not None and charset not in UTF8_CHARSETS:
+        raise ApiError(
+            415,
+            f"the body is declared charset={shown(charset)}; send it as UTF-8 (declared "
+            "charset=utf-8, or none)",
+        )
+    return body
+
+
+def declared_charset(content_type: str) -> str | None:
+    """The charset a Content-Type header gives (lower case, unquoted), or None."""
+    for parameter in content_type.split(";")[1:]:
+        key, _, value = parameter.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip('"').lower()
+    return None
 
 
 # Each escape of a JSON string, an escaped backslash as one: `\\ud800` is no \u escape.
@@ -286,17 +323,24 @@ def refuse_repeated_keys(body: bytes) -> None:
 
 
 def parse_json_body(
-    model: type[Request], body: bytes, *, max_documents: int, values_per_document: int
+    model: type[Request],
+    body: bytes,
+    *,
+    max_documents: int,
+    values_per_document: int,
+    content_type: str = "",
+    example: str = '{"text": "..."}',
 ) -> Request:
     """A JSON request body as `model`, for every route that takes JSON; ApiError 400 when it
     is not valid JSON or not a valid request, 413 when it holds more JSON values than
-    `max_documents` documents (of `values_per_document` each) and the settings need.
+    `max_documents` documents (of `values_per_document` each) and the settings need; 415
+    for a charset other than UTF-8 (`utf8_body`). `example` shows the object it takes.
 
     The values are counted first: parsing holds the event loop, and the GIL (so a thread
     would not help), for about a second per million values; counting 10 MB takes
     milliseconds. A key repeated in an object is a 400 (`refuse_repeated_keys`).
     """
-    body = without_bom(body)
+    body = utf8_body(body, content_type)
     limit = max_documents * values_per_document + 64
     if too_many_json_values(body, limit):
         # Counted, not parsed: the values may be documents, or a key's (an unknown key with a
@@ -324,20 +368,27 @@ def parse_json_body(
             raise ApiError(400, f"the body is not valid JSON ({detail})") from None
         refuse_repeated_keys(body)  # the cause, if a repeated key made the request invalid
         if errors and errors[0]["type"] == "model_type":
-            raise ApiError(400, 'send a JSON object, e.g. {"text": "..."}') from None
+            raise ApiError(400, f"send a JSON object, e.g. {example}") from None
         raise ApiError(400, describe_errors(errors)) from None
     refuse_repeated_keys(body)
     return request
 
 
-def parse_tag_request(body: bytes, max_documents: int) -> TagRequest:
+def parse_tag_request(body: bytes, max_documents: int, content_type: str = "") -> TagRequest:
     """A POST /tag body as a TagRequest; ApiError 400 when it is not valid JSON or not valid,
     413 with more than `max_documents` documents.
 
-    Any Content-Type is read as JSON, as the first server did (curl -d sends a form type).
+    Any Content-Type is read as JSON, as the first server did (curl -d sends a form type);
+    only its charset is heeded (`utf8_body`).
     """
     # {"id": "a", "text": "b"}, is 6 values: 4 strings, 2 commas
-    req = parse_json_body(TagRequest, body, max_documents=max_documents, values_per_document=8)
+    req = parse_json_body(
+        TagRequest,
+        body,
+        max_documents=max_documents,
+        values_per_document=8,
+        content_type=content_type,
+    )
     documents = req.texts if req.texts is not None else req.documents
     if documents is not None and len(documents) > max_documents:
         raise ApiError(413, f"at most {max_documents} documents per request; send several")
