@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -1580,14 +1581,7 @@ def test_serve_command_with_two_workers_and_two_models(model_dir: Path) -> None:
     ]
     try:
         address = ("127.0.0.1", port)
-        deadline = time.monotonic() + 120
-        while True:  # the workers load their models after the socket is open
-            try:
-                status, body = request(address, "GET", "/models")
-                break
-            except (ConnectionError, http.client.HTTPException):
-                assert time.monotonic() < deadline
-                time.sleep(0.2)
+        status, body = _answered(address, "/models")
         assert status == 200 and [m["name"] for m in body["models"]] == ["a", "b"]
         for _ in range(10):
             assert request(address, "POST", "/models/b/tag", b'{"text": "rain"}')[0] == 200
@@ -1596,6 +1590,110 @@ def test_serve_command_with_two_workers_and_two_models(model_dir: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def _answered(address: Address, path: str = "/health") -> tuple[int, dict[str, Any]]:
+    """GET `path` once a worker answers: workers load their models after the socket is open."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            return request(address, "GET", path)
+        except (ConnectionError, http.client.HTTPException):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+
+
+def _workers(pid: int, count: int = 2) -> list[int]:
+    """The pids of `serve`'s worker processes (its multiprocessing children), once there are
+    `count` of them."""
+    deadline = time.monotonic() + 60
+    while True:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes()
+            except (OSError, ValueError):
+                continue  # not a process, or one that ended meanwhile
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"spawn_main" in command:
+                found.append(int(entry.name))
+        if len(found) == count:
+            return sorted(found)
+        assert time.monotonic() < deadline, found
+        time.sleep(0.2)
+
+
+def _kill_a_worker(
+    tmp_path: Path, model_dir: Path, change: Any, wait: float = 30
+) -> tuple[str, int | None]:
+    """Serve a copy of `model_dir` with two workers, `change(copy)` once they answer, kill
+    one worker: stderr and the exit code, or None if the server still answers `wait` seconds
+    on, with two workers again (then stopped with SIGTERM)."""
+    served = tmp_path / "model"
+    shutil.copytree(model_dir, served)
+    proc, port = _start([str(served), "--workers", "2"])
+    try:
+        _answered(("127.0.0.1", port))
+        change(served)
+        os.kill(_workers(proc.pid)[0], signal.SIGKILL)
+        try:
+            code: int | None = proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            _workers(proc.pid)  # the replacement is there
+            assert _answered(("127.0.0.1", port))[0] == 200
+            code = None
+            proc.terminate()
+        _, err = proc.communicate(timeout=60)
+        return err, code
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds workers in /proc")
+def test_a_worker_that_cannot_load_its_models_stops_the_server_in_one_line(
+    tmp_path: Path, model_dir: Path
+) -> None:
+    # uvicorn restarted it forever: a 30-line traceback and most of a core each second.
+    err, code = _kill_a_worker(tmp_path, model_dir, lambda d: (d / "labels.json").write_text("[]"))
+    assert code == 1, err
+    assert "Traceback" not in err, err
+    failed = r"(?m)^ERROR: +worker could not load the models: .*labels\.json: 2 bytes, "
+    assert re.search(failed, err), err
+    assert err.endswith(
+        "error: a worker process could not start (did its models change on disk?); see the "
+        "log above\n"
+    ), err
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds workers in /proc")
+def test_a_worker_never_serves_a_model_other_than_the_servers(
+    tmp_path: Path, model_dir: Path, slow_pattern_model: Path
+) -> None:
+    # A replacement loaded whatever the directory held by then: another model under one name.
+    def replace(served: Path) -> None:
+        shutil.rmtree(served)
+        shutil.copytree(slow_pattern_model, served)
+
+    err, code = _kill_a_worker(tmp_path, model_dir, replace)
+    assert code == 1, err
+    assert "Traceback" not in err, err
+    changed = (
+        f"{tmp_path / 'model'} changed on disk since the server started; restart the server "
+        "to serve the new model\n"
+    )
+    assert re.search(r"(?m)^ERROR: +" + re.escape(changed), err), err
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds workers in /proc")
+def test_a_worker_that_dies_is_replaced_and_said_so(tmp_path: Path, model_dir: Path) -> None:
+    # uvicorn says so at info level only, below the log's level: nothing was said.
+    err, code = _kill_a_worker(tmp_path, model_dir, lambda d: None, wait=5)
+    assert code is None, err  # still answering after the replacement
+    assert "Traceback" not in err, err
+    assert re.search(
+        r"(?m)^WARNING: +worker process \[\d+\] was killed by SIGKILL; starting a replacement$", err
+    ), err
 
 
 def test_serve_help_imports_no_web_framework() -> None:

@@ -4,6 +4,8 @@ it records and how they compare with the installed ones. `bundle` reads and writ
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
@@ -64,6 +66,13 @@ def new_manifest(**fields: Any) -> dict[str, Any]:
         "versions": package_versions(),
         **fields,
     }
+
+
+def fingerprint(manifest: dict[str, Any]) -> str:
+    """The SHA-256 of a manifest's content. From format 2 on the manifest records every
+    other file's size and SHA-256, and loading checks each file against them: two loads
+    with one fingerprint hold the same model (format 1 recorded no hashes)."""
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
 
 def check_manifest(manifest: Any, where: str) -> dict[str, Any]:

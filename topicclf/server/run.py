@@ -7,6 +7,7 @@ import copy
 import gc
 import logging
 import math
+import signal
 import socket
 import sys
 import threading
@@ -14,11 +15,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import uvicorn
-from uvicorn.config import LOGGING_CONFIG
+from uvicorn.config import LOGGING_CONFIG, STARTUP_FAILURE
 
+from topicclf.bundle.manifest import fingerprint
 from topicclf.config import (
     SERVE_BACKLOG,
     SERVE_BACKLOG_RANGE,
@@ -46,7 +48,7 @@ from topicclf.config import (
 )
 from topicclf.errors import ConfigError, TopicclfError
 from topicclf.server.app import AppSettings, create_app
-from topicclf.server.http import ASGIApp
+from topicclf.server.http import ASGIApp, log
 from topicclf.server.models import ModelSpec, ServedModel, load_models
 from topicclf.server.protocol import GuardedHttpToolsProtocol
 
@@ -152,16 +154,41 @@ class ServeConfig(uvicorn.Config):
 
 @dataclass(frozen=True)
 class AppFactory:
-    """Builds the application in a worker process, loading the models there (picklable)."""
+    """Builds the application in a worker process, loading the models there (picklable).
+    `fingerprints`: each model's manifest fingerprint as `serve` loaded it before listening."""
 
     specs: tuple[ModelSpec, ...]
     settings: AppSettings
+    fingerprints: tuple[str, ...] = ()
 
     def __call__(self) -> ASGIApp:
-        """Load the models and return the application."""
-        app = create_app(load_models(self.specs), self.settings)
+        """Load the models and return the application. A worker that cannot, or finds a
+        model other than the one the others serve (its directory replaced since), says so in
+        one line and exits with uvicorn's STARTUP_FAILURE, which stops the server: any other
+        exit, uvicorn starts a replacement at once, which failed alike, forever (a traceback
+        and most of a core each second; attacker pass 26)."""
+        try:
+            models = load_models(self.specs)
+        except TopicclfError as exc:
+            _worker_fails(f"worker could not load the models: {exc}")
+        except Exception:
+            log.exception("worker could not load the models")
+            raise SystemExit(STARTUP_FAILURE) from None
+        for spec, expected in zip(self.specs, self.fingerprints, strict=False):
+            if fingerprint(models[spec.name].classifier.manifest_) != expected:
+                _worker_fails(
+                    f"{spec.path} changed on disk since the server started; restart the "
+                    "server to serve the new model"
+                )
+        app = create_app(models, self.settings)
         settle_heap()
         return app
+
+
+def _worker_fails(message: str) -> NoReturn:
+    """Log `message` (its control characters escaped) and end the worker: it cannot start."""
+    log.error("%s", message)
+    raise SystemExit(STARTUP_FAILURE)
 
 
 def settle_heap() -> None:
@@ -294,10 +321,13 @@ def serve(
             announce(host, port)
             uvicorn.Server(config).run(sockets=[sock])
             return
-        for served in models.values():  # each worker loads its own copy
+        # Each worker loads its own copy, and one started later (a replacement) must load
+        # the very models loaded here.
+        prints = tuple(fingerprint(models[spec.name].classifier.manifest_) for spec in specs)
+        for served in models.values():
             served.close()
         del models
-        factory = AppFactory(tuple(specs), options.app_settings)
+        factory = AppFactory(tuple(specs), options.app_settings, prints)
         _run_workers(make_config(factory, options, factory=True), sock, announce, host, port)
     finally:
         sock.close()
@@ -332,13 +362,41 @@ def _run_workers(
 ) -> None:
     from uvicorn.supervisors import Multiprocess
 
+    class Supervisor(Multiprocess):
+        """uvicorn's supervisor, saying at warning level when a worker died and is replaced
+        (uvicorn says so at info level, which the log leaves out)."""
+
+        def keep_subprocess_alive(self) -> None:
+            before = list(self.processes)
+            super().keep_subprocess_alive()
+            for old, new in zip(before, self.processes, strict=False):
+                if new is not old:
+                    log.warning(
+                        "worker process [%s] %s; starting a replacement",
+                        old.pid,
+                        _how_it_ended(old.exitcode),
+                    )
+
     announce(host, port)
-    supervisor = Multiprocess(config, sockets=[sock])
+    supervisor = Supervisor(config, sockets=[sock])
     supervisor.run()
-    if any(p.exitcode == 3 for p in supervisor.processes):  # uvicorn's STARTUP_FAILURE
-        raise TopicclfError("a worker process failed to start; see the log above")
+    if any(p.exitcode == STARTUP_FAILURE for p in supervisor.processes):
+        raise TopicclfError(
+            "a worker process could not start (did its models change on disk?); see the log above"
+        )
     logging.getLogger("topicclf.server").info("all workers stopped")
     raise KeyboardInterrupt  # the supervisor returns only once told to stop, like Ctrl-C
+
+
+def _how_it_ended(exitcode: int | None) -> str:
+    """'exited with code 1', 'was killed by SIGKILL': a process's end as Process.exitcode
+    tells it (minus the signal number for a signal)."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"was killed by signal {-exitcode}"
+    return f"exited with code {exitcode}"
 
 
 @contextmanager
