@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from topicclf.errors import ConfigError, too_many_digits
-from topicclf.patterns import backtracking_risk, empty_match_risk
+from topicclf.patterns import backtracking_risk, empty_match_risk, syntax_problem
 from topicclf.smallfile import SmallFileError, read_small_file
 
 # The choices of each setting, used to validate and by the CLI to build its option types.
@@ -454,8 +454,11 @@ class TextConfig:
                 f"text.token_pattern = {shown(self.token_pattern)} is longer than "
                 f"{MAX_PATTERN_CHARS} characters"
             )
-        risk = backtracking_risk(self.token_pattern, PATTERN_FLAGS) or empty_match_risk(
-            self.token_pattern, PATTERN_FLAGS
+        # The risks first: compiling a huge count ((?:a{1000}){1000}) asks for gigabytes.
+        risk = (
+            backtracking_risk(self.token_pattern, PATTERN_FLAGS)
+            or empty_match_risk(self.token_pattern, PATTERN_FLAGS)
+            or syntax_problem(self.token_pattern, PATTERN_FLAGS)
         )
         if risk:
             raise ConfigError(f"text.token_pattern = {shown(self.token_pattern)} {risk}")
