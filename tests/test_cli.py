@@ -255,7 +255,7 @@ BAD_INPUTS = [
         "c.jsonl",
         _jsonl(*_SOME),
         ["--set", "network.dropout=2"],
-        r"--set: network\.dropout = 2\.0 must be between 0 and 1",
+        r"--set: network\.dropout = 2\.0 must be at least 0 and less than 1",
     ),
     (
         "--set: not key=value",

@@ -60,8 +60,28 @@ def test_bad_choice_and_range() -> None:
         Config().with_overrides(["network.type=rnn"])
     with pytest.raises(ConfigError, match=r"train.learning_rate = -1.0 must be between 0 and 10"):
         Config().with_overrides(["train.learning_rate=-1"])
-    with pytest.raises(ConfigError, match="train.validation_split = 1.5 must be between 0 and 1"):
+    with pytest.raises(
+        ConfigError, match="train.validation_split = 1.5 must be greater than 0 and less than 1"
+    ):
         Config().with_overrides(["train.validation_split=1.5"])
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("train.validation_split=0", "train.validation_split = 0.0 must be greater than 0 and"),
+        ("train.validation_split=1", "train.validation_split = 1.0 must be greater than 0 and"),
+        ("thresholds.value=0", "thresholds.value = 0.0 must be greater than 0 and less than 1"),
+        ("network.dropout=1", "network.dropout = 1.0 must be at least 0 and less than 1"),
+        ("network.dropout=-0.5", "network.dropout = -0.5 must be at least 0 and less than 1"),
+    ],
+)
+def test_a_range_that_leaves_out_its_bounds_says_so(setting: str, message: str) -> None:
+    """`validation_split = 0.0 must be between 0 and 1` refused a value between 0 and 1
+    (attacker pass 26, CLI F8)."""
+    with pytest.raises(ConfigError, match=rf"^--set: {re.escape(message)}"):
+        Config().with_overrides([setting])
+    Config().with_overrides(["network.dropout=0", "train.validation_split=0.99"])
 
 
 def test_a_setting_given_twice_is_checked_both_times_and_the_last_wins() -> None:

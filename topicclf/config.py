@@ -422,7 +422,9 @@ def _fraction(section: str, key: str, value: float, *, open_low: bool = True) ->
     _finite(section, key, value)
     ok = (0.0 < value < 1.0) if open_low else (0.0 <= value < 1.0)
     if not ok:
-        raise ConfigError(f"{section}.{key} = {shown(value)} must be between 0 and 1")
+        # Said as the bounds are: "between 0 and 1" refused 0, which is between them.
+        low = "greater than 0" if open_low else "at least 0"
+        raise ConfigError(f"{section}.{key} = {shown(value)} must be {low} and less than 1")
 
 
 @dataclass(frozen=True)
