@@ -7,6 +7,7 @@ Model settings live in the dataclasses (and are recorded in each model); run-tim
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import re
@@ -669,6 +670,18 @@ class Config:
     thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
     blend: BlendConfig = field(default_factory=BlendConfig)
 
+    def __post_init__(self) -> None:
+        # Each section's own checks ran when it was made; a section of another type
+        # (Config(train=5)) would fail only in fit, as an AttributeError.
+        for name, section_type in _section_types().items():
+            value = getattr(self, name)
+            if not isinstance(value, section_type):
+                hint = "; Config.from_dict reads plain data" if isinstance(value, dict) else ""
+                raise ConfigError(
+                    f"Config.{name} must be a {section_type.__name__}, not "
+                    f"{type(value).__name__}{hint}"
+                )
+
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Return the configuration as plain JSON/TOML-compatible data."""
         out: dict[str, dict[str, Any]] = {}
@@ -737,6 +750,13 @@ def with_values(config: Config, values: dict[str, Any], source: str) -> Config:
     return _merge(config, nested, source=source)
 
 
+@functools.cache
+def _section_types() -> dict[str, type]:
+    """Each configuration section's name and dataclass."""
+    hints = typing.get_type_hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
+
+
 def section_names() -> list[str]:
     """Names of the configuration sections."""
     return [f.name for f in dataclasses.fields(Config)]
@@ -744,7 +764,7 @@ def section_names() -> list[str]:
 
 def valid_keys(section: str) -> list[str]:
     """Keys a configuration section accepts."""
-    section_type = typing.get_type_hints(Config)[section]
+    section_type = _section_types()[section]
     return [f.name for f in dataclasses.fields(section_type)]
 
 
