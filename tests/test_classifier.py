@@ -391,7 +391,9 @@ def test_parameters_clone_and_set_params() -> None:
     assert repr(TopicClassifier(epochs=3, hidden_units=(8,))) == (
         "TopicClassifier(epochs=3, hidden_units=(8,))"
     )
-    with pytest.raises(ConfigError, match="network.dropout = 2.0 must be between 0 and 1"):
+    with pytest.raises(
+        ConfigError, match="network.dropout = 2.0 must be at least 0 and less than 1"
+    ):
         TopicClassifier(dropout=2.0).resolved_config()
 
 

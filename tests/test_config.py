@@ -60,8 +60,49 @@ def test_bad_choice_and_range() -> None:
         Config().with_overrides(["network.type=rnn"])
     with pytest.raises(ConfigError, match=r"train.learning_rate = -1.0 must be between 0 and 10"):
         Config().with_overrides(["train.learning_rate=-1"])
-    with pytest.raises(ConfigError, match="train.validation_split = 1.5 must be between 0 and 1"):
+    with pytest.raises(
+        ConfigError, match="train.validation_split = 1.5 must be greater than 0 and less than 1"
+    ):
         Config().with_overrides(["train.validation_split=1.5"])
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("train.validation_split=0", "train.validation_split = 0.0 must be greater than 0 and"),
+        ("train.validation_split=1", "train.validation_split = 1.0 must be greater than 0 and"),
+        ("thresholds.value=0", "thresholds.value = 0.0 must be greater than 0 and less than 1"),
+        ("network.dropout=1", "network.dropout = 1.0 must be at least 0 and less than 1"),
+        ("network.dropout=-0.5", "network.dropout = -0.5 must be at least 0 and less than 1"),
+    ],
+)
+def test_a_range_that_leaves_out_its_bounds_says_so(setting: str, message: str) -> None:
+    """`validation_split = 0.0 must be between 0 and 1` refused a value between 0 and 1
+    (attacker pass 26, CLI F8)."""
+    with pytest.raises(ConfigError, match=rf"^--set: {re.escape(message)}"):
+        Config().with_overrides([setting])
+    Config().with_overrides(["network.dropout=0", "train.validation_split=0.99"])
+
+
+@pytest.mark.parametrize("section", ["text", "features", "network", "train", "thresholds", "blend"])
+@pytest.mark.parametrize(("value", "given"), [(5, "int"), (None, "NoneType"), ("x", "str")])
+def test_each_section_of_a_config_must_be_its_own_dataclass(
+    section: str, value: object, given: str
+) -> None:
+    """Config(train=5) was accepted, and fit raised AttributeError: 'int' object has no
+    attribute 'min_count' (attacker pass 26, CLI F4)."""
+    kind = type(getattr(Config(), section)).__name__
+    with pytest.raises(ConfigError, match=rf"^Config\.{section} must be a {kind}, not {given}$"):
+        Config(**{section: value})  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=rf"^Config\.{section} must be a {kind}, not dict; "):
+        Config(**{section: {}})  # type: ignore[arg-type]
+
+
+def test_a_section_of_another_section_s_type_is_refused() -> None:
+    from topicclf.config import TrainConfig
+
+    with pytest.raises(ConfigError, match=r"^Config\.network must be a NetworkConfig, not Tr"):
+        Config(network=TrainConfig())  # type: ignore[arg-type]
 
 
 def test_a_setting_given_twice_is_checked_both_times_and_the_last_wins() -> None:

@@ -127,3 +127,60 @@ def test_a_min_df_the_folds_lower_is_said_once_and_written_as_set(
         best.read_text()
     )
     assert load_config(best).features.min_df == 5  # the setting, as set
+
+
+def _fold_of(first: int, n: int, folds: int, seed: int) -> int:
+    """The fold (from 1) whose held-out part holds document `first` (the search's seeded split)."""
+    import numpy as np
+
+    parts = np.array_split(np.random.default_rng(seed).permutation(n), folds)
+    return next(k + 1 for k, part in enumerate(parts) if first in part)
+
+
+def test_a_fold_that_holds_out_every_document_of_a_topic_is_left_out_of_the_scores(
+    tiny_docs: list[Document], tmp_path: Path
+) -> None:
+    """`train` takes a corpus of 'sport' and one 'rare' document; `optimize` stopped with
+    `training needs at least two topics, found 1 (sport)`, the fold that held out the 'rare'
+    document having one topic left to train on (attacker pass 26, CLI F7)."""
+    base = tiny_config(epochs=1)
+    texts = [d.text for d in tiny_docs]
+    labels = [["rare"]] + [["sport"]] * (len(texts) - 1)
+    fold = _fold_of(0, len(texts), 3, base.train.seed)
+    said = (
+        rf"^cross-validation \(trial 1\): fold {fold} of 3 is left out of the scores: its "
+        r"held-out part holds every document of 'rare' \(1 document\), and its training part "
+        r"cannot train a model \(training needs at least two topics, found 1 \(sport\)\); the "
+        r"trials are scored on the other folds$"
+    )
+    with pytest.warns(UserWarning, match=said) as caught:
+        result = search(texts, labels, base=base, trials=2, folds=3)
+    assert len([w for w in caught if "left out" in str(w.message)]) == 1  # not once per trial
+    assert len(result.trials) == 2 and result.left_out == (fold,)
+    best = tmp_path / "best.toml"
+    best.write_text(best_config_toml(result, 3, "rare.jsonl", base))
+    assert f"\n# fold {fold} of 3 was left out: no model could be trained on the rest" in (
+        best.read_text()
+    )
+    load_config(best)
+
+
+def test_no_fold_that_can_train_is_an_error_that_says_why(tiny_docs: list[Document]) -> None:
+    base = tiny_config(epochs=1)
+    texts = [d.text for d in tiny_docs]
+    # Each topic's documents all in one of the two folds: each fold trains on one topic.
+    labels = [
+        ["a"] if _fold_of(i, len(texts), 2, base.train.seed) == 1 else ["b"]
+        for i in range(len(texts))
+    ]
+    with pytest.raises(
+        DataError,
+        match=r"^no fold of the 2-fold cross-validation can train a model: in fold 1, its "
+        r"held-out part holds every document of 'a' \(\d+ documents\), and its training part "
+        r"cannot train a model \(training needs at least two topics, found 1 \(b\)\); give "
+        r"those topics more documents, or use more folds$",
+    ):
+        search(texts, labels, base=base, trials=1, folds=2)
+    # What train itself refuses is said as train says it.
+    with pytest.raises(DataError, match=r"^training needs at least two topics, found 1 \(a\)$"):
+        search(texts, [["a"]] * len(texts), base=base, trials=1, folds=2)

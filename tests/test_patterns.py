@@ -202,3 +202,80 @@ def test_repetitions_that_start_with_a_separator_are_accepted(atom: str, sep: st
 )
 def test_a_refused_pattern_stays_refused_inside_a_larger_one(pattern: str, frame: str) -> None:
     assert backtracking_risk(frame.format(pattern), PATTERN_FLAGS)
+
+
+# What the regex engine the tokenizer uses refuses, with the words of its refusal.
+UNUSABLE = [
+    ("((", r"is not a valid regular expression: missing \) at position 2"),
+    ("[a-z", "is not a valid regular expression: unterminated character set at position 4"),
+    (r"(?L)\w+", "is not a valid regular expression: ASCII, LOCALE and UNICODE flags are"),
+    (r"\p{Nonsense}+", "is not a valid regular expression: unknown property"),
+    (r"(\w+)", r"must not contain capturing groups; use \(\?:\.\.\.\)"),
+]
+
+
+@pytest.mark.parametrize(("pattern", "message"), UNUSABLE)
+def test_a_pattern_the_tokenizer_cannot_use_is_refused_where_it_is_read(
+    tmp_path, pattern: str, message: str
+) -> None:
+    """It passed the checks (they read Python's syntax, and took what they could not read
+    for regex-module syntax), and failed only once the corpus was read, naming neither
+    --set nor the file (attacker pass 26, CLI F2)."""
+    from topicclf.config import load_config, to_toml
+
+    shown = re.escape(repr(pattern))
+    with pytest.raises(ConfigError, match=rf"^--set: text\.token_pattern = {shown} {message}"):
+        Config().with_overrides([f"text.token_pattern={pattern}"])
+    path = tmp_path / "cfg.toml"
+    path.write_text(to_toml(Config()).replace(r"(?u)\\b\\w\\w+\\b", pattern.replace("\\", "\\\\")))
+    with pytest.raises(ConfigError, match=rf"cfg\.toml: text\.token_pattern = {shown} {message}"):
+        load_config(path)
+
+
+def test_a_pattern_the_tokenizer_cannot_use_is_refused_before_the_corpus_is_read(
+    capsys: pytest.CaptureFixture[str], data_dir
+) -> None:
+    from topicclf.cli import run
+
+    for command in (["train", "-o", "never"], ["optimize", "-o", "never.toml"]):
+        code = run(
+            [
+                command[0],
+                str(data_dir / "tiny.jsonl"),
+                *command[1:],
+                "--set",
+                "text.token_pattern=((",
+            ]
+        )
+        err = capsys.readouterr().err
+        assert code == 1
+        assert err == (
+            "error: --set: text.token_pattern = '((' is not a valid regular expression: "
+            "missing ) at position 2\n"
+        )
+
+
+@pytest.mark.parametrize(("pattern", "message"), [UNUSABLE[0], UNUSABLE[-1]])
+def test_info_and_load_refuse_a_model_whose_pattern_the_tokenizer_cannot_use(
+    tiny_dense, tmp_path, capsys: pytest.CaptureFixture[str], pattern: str, message: str
+) -> None:
+    """`info` showed nothing wrong, and `tag` blamed features.json (attacker pass 26, CLI F2)."""
+    import json
+
+    from topicclf.classifier import TopicClassifier
+    from topicclf.cli import run
+    from topicclf.errors import ModelBundleError
+
+    model = tiny_dense.save(tmp_path / "m")
+    manifest = json.loads((model / "manifest.json").read_text())
+    manifest["config"]["text"]["token_pattern"] = pattern
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    said = (
+        rf"m: invalid configuration in the manifest: configuration: text\.token_pattern = "
+        rf"{re.escape(repr(pattern))} {message}"
+    )
+    with pytest.raises(ModelBundleError, match=said):
+        TopicClassifier.load(model)
+    for command in (["info", str(model)], ["explain", str(model), "rain"]):
+        assert run(command) == 1
+        assert re.fullmatch(f"error: .*{said}.*\n", capsys.readouterr().err)

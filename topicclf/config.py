@@ -7,6 +7,7 @@ Model settings live in the dataclasses (and are recorded in each model); run-tim
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from topicclf.errors import ConfigError, too_many_digits
-from topicclf.patterns import backtracking_risk, empty_match_risk
+from topicclf.patterns import backtracking_risk, empty_match_risk, syntax_problem
 from topicclf.smallfile import SmallFileError, read_small_file
 
 # The choices of each setting, used to validate and by the CLI to build its option types.
@@ -428,7 +429,9 @@ def _fraction(section: str, key: str, value: float, *, open_low: bool = True) ->
     _finite(section, key, value)
     ok = (0.0 < value < 1.0) if open_low else (0.0 <= value < 1.0)
     if not ok:
-        raise ConfigError(f"{section}.{key} = {shown(value)} must be between 0 and 1")
+        # Said as the bounds are: "between 0 and 1" refused 0, which is between them.
+        low = "greater than 0" if open_low else "at least 0"
+        raise ConfigError(f"{section}.{key} = {shown(value)} must be {low} and less than 1")
 
 
 @dataclass(frozen=True)
@@ -460,8 +463,11 @@ class TextConfig:
                 f"text.token_pattern = {shown(self.token_pattern)} is longer than "
                 f"{MAX_PATTERN_CHARS} characters"
             )
-        risk = backtracking_risk(self.token_pattern, PATTERN_FLAGS) or empty_match_risk(
-            self.token_pattern, PATTERN_FLAGS
+        # The risks first: compiling a huge count ((?:a{1000}){1000}) asks for gigabytes.
+        risk = (
+            backtracking_risk(self.token_pattern, PATTERN_FLAGS)
+            or empty_match_risk(self.token_pattern, PATTERN_FLAGS)
+            or syntax_problem(self.token_pattern, PATTERN_FLAGS)
         )
         if risk:
             raise ConfigError(f"text.token_pattern = {shown(self.token_pattern)} {risk}")
@@ -670,6 +676,18 @@ class Config:
     thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
     blend: BlendConfig = field(default_factory=BlendConfig)
 
+    def __post_init__(self) -> None:
+        # Each section's own checks ran when it was made; a section of another type
+        # (Config(train=5)) would fail only in fit, as an AttributeError.
+        for name, section_type in _section_types().items():
+            value = getattr(self, name)
+            if not isinstance(value, section_type):
+                hint = "; Config.from_dict reads plain data" if isinstance(value, dict) else ""
+                raise ConfigError(
+                    f"Config.{name} must be a {section_type.__name__}, not "
+                    f"{type(value).__name__}{hint}"
+                )
+
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """Return the configuration as plain JSON/TOML-compatible data."""
         out: dict[str, dict[str, Any]] = {}
@@ -738,6 +756,13 @@ def with_values(config: Config, values: dict[str, Any], source: str) -> Config:
     return _merge(config, nested, source=source)
 
 
+@functools.cache
+def _section_types() -> dict[str, type]:
+    """Each configuration section's name and dataclass."""
+    hints = typing.get_type_hints(Config)
+    return {f.name: hints[f.name] for f in dataclasses.fields(Config)}
+
+
 def section_names() -> list[str]:
     """Names of the configuration sections."""
     return [f.name for f in dataclasses.fields(Config)]
@@ -745,7 +770,7 @@ def section_names() -> list[str]:
 
 def valid_keys(section: str) -> list[str]:
     """Keys a configuration section accepts."""
-    section_type = typing.get_type_hints(Config)[section]
+    section_type = _section_types()[section]
     return [f.name for f in dataclasses.fields(section_type)]
 
 

@@ -12,16 +12,18 @@ import random
 import time
 import tomllib
 import warnings
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from topicclf.classifier import TopicClassifier
-from topicclf.config import Config, to_toml, with_values
+from topicclf.config import Config, shown, to_toml, with_values
 from topicclf.errors import DataError
 from topicclf.inputs import as_progress
+from topicclf.labels import LabelEncoder
 from topicclf.model.networks import network_kind
 from topicclf.training import choose_network, floor_note
 from topicclf.types import Document, Progress
@@ -59,6 +61,9 @@ class SearchResult:
     # The document-frequency floor the folds applied below a features.min_df set by hand
     # (the first such fold's), None when none lowered it: the scores were measured with it.
     min_df_applied: int | None = None
+    # Folds (numbered from 1) left out of the best trial's scores: their training part could
+    # not train a model (`fold_problem`).
+    left_out: tuple[int, ...] = ()
 
     def with_base(self, base: Config) -> Config:
         """The best settings applied to another base configuration."""
@@ -110,6 +115,10 @@ def search(
         raise DataError("cross-validation needs at least 2 folds")
     if len(texts) < folds * 4:
         raise DataError(f"{len(texts)} documents are too few for {folds}-fold cross-validation")
+    # What `train` would refuse on the whole corpus is said as `train` says it.
+    problem = _training_problem(label_sets, range(len(label_sets)), base)
+    if problem:
+        raise DataError(problem)
     base, _ = choose_network(base, label_sets)  # network.type = auto: decided once, here
     if space is None:
         space = network_kind(base.network.type).search_space
@@ -117,6 +126,8 @@ def search(
     order = np.random.default_rng(base.train.seed).permutation(len(texts))
     parts = np.array_split(order, folds)
     results: list[Trial] = []
+    left_out: dict[int, tuple[int, ...]] = {}
+    said: set[str] = set()
     lowered: int | None = None
     started = time.perf_counter()
     for number, settings in enumerate(candidates, start=1):
@@ -124,7 +135,29 @@ def search(
             break
         progress.start(f"trial {number}/{len(candidates)} (folds)", folds)
         config = _assign(base, settings)
-        micro, macro, floor, note = _cross_validate(texts, label_sets, config, parts, progress)
+        scored = _scored_folds(label_sets, config, parts)
+        if all(scored.values()):
+            raise DataError(
+                f"no fold of the {folds}-fold cross-validation can train a model: in fold 1, "
+                f"{scored[0]}; give those topics more documents, or use more folds"
+            )
+        for k, problem in scored.items():
+            said_now = f"fold {k + 1} of {folds} is left out of the scores: {problem}"
+            if problem and said_now not in said:
+                # Once, not per trial (the same fold fails in each, unless the trial's
+                # train.min_count changes what the fold keeps).
+                said.add(said_now)
+                warnings.warn(
+                    f"cross-validation (trial {number}): {said_now}; the trials are scored on "
+                    "the other folds",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        folds_used = [k for k, problem in scored.items() if not problem]
+        left_out[number] = tuple(k + 1 for k, problem in scored.items() if problem)
+        micro, macro, floor, note = _cross_validate(
+            texts, label_sets, config, parts, folds_used, progress
+        )
         if note and lowered is None:
             # Each fold's warnings are silenced; this one says the figures below were
             # measured with another floor than the setting written, so it is said once.
@@ -142,8 +175,55 @@ def search(
     ranked = sorted(results, key=lambda t: (-t.score(objective), t.number))
     best = ranked[0]
     return SearchResult(
-        ranked, best, _assign(base, best.settings), objective, len(candidates), lowered
+        ranked,
+        best,
+        _assign(base, best.settings),
+        objective,
+        len(candidates),
+        lowered,
+        left_out[best.number],
     )
+
+
+def _training_problem(
+    label_sets: Sequence[Sequence[str]], rows: Iterable[int], config: Config
+) -> str | None:
+    """Why `train` would refuse these documents' topics (its own rule, the LabelEncoder's:
+    two topics or more after train.min_count, not all documents alike), or None."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # topics below train.min_count: fit warns of those
+        try:
+            LabelEncoder(min_count=config.train.min_count).fit([label_sets[i] for i in rows])
+        except DataError as exc:
+            return str(exc)
+    return None
+
+
+def _scored_folds(
+    label_sets: Sequence[Sequence[str]], config: Config, parts: list[np.ndarray]
+) -> dict[int, str | None]:
+    """Each fold (by index) and why it is left out of the scores (a phrase), or None when it
+    is scored.
+
+    A fold whose training part cannot train a model is left out: a topic whose documents
+    all lie in its held-out part leaves the rest one topic (a corpus of 'sport' and one
+    'rare' document), which `train` on the whole corpus would take."""
+    counts = Counter(topic for labels in label_sets for topic in set(labels))
+    found: dict[int, str | None] = {}
+    for k in range(len(parts)):
+        kept = np.concatenate([p for i, p in enumerate(parts) if i != k])
+        problem = _training_problem(label_sets, kept, config)
+        if problem:
+            present = {topic for i in kept for topic in label_sets[i]}
+            missing = sorted(t for t in counts if t not in present)
+            named = ", ".join(
+                f"{shown(t)} ({counts[t]} document{'s' if counts[t] != 1 else ''})"
+                for t in missing[:5]
+            ) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+            why = f"its held-out part holds every document of {named}, and " if missing else ""
+            problem = f"{why}its training part cannot train a model ({problem})"
+        found[k] = problem
+    return found
 
 
 def _cross_validate(
@@ -151,15 +231,18 @@ def _cross_validate(
     label_sets: Sequence[Sequence[str]],
     config: Config,
     parts: list[np.ndarray],
+    scored: list[int],
     progress: Progress,
 ) -> tuple[float, float, int | None, str | None]:
-    """Mean micro- and macro-F1 over the folds (macro over the topics each fold holds), and
-    the first fold's document-frequency floor and why it is below a min_df set by hand
-    (`training.floor_note`)."""
+    """Mean micro- and macro-F1 over the folds of `parts` numbered in `scored` (macro over
+    the topics each fold holds), and the first one's document-frequency floor and why it is
+    below a min_df set by hand (`training.floor_note`)."""
     micro, macro = [], []
     floor: int | None = None
     note: str | None = None
-    for k, held in enumerate(parts):
+    progress.advance(len(parts) - len(scored))
+    for n, k in enumerate(scored):
+        held = parts[k]
         kept = np.concatenate([p for i, p in enumerate(parts) if i != k])
         with warnings.catch_warnings():
             # Rare topics missing from a fold are expected here, not news for the user.
@@ -168,7 +251,7 @@ def _cross_validate(
                 [texts[i] for i in kept], [label_sets[i] for i in kept]
             )
             report = clf.evaluate(_documents(texts, label_sets, held))
-        if k == 0:
+        if n == 0:  # the first fold scored
             floor, note = floor_note(clf.config_, clf.scorer_.featurizer)
         micro.append(report.micro.f1)
         # Topics missing from a fold's held-out part would count 0 in every trial alike.
@@ -203,6 +286,13 @@ def best_config_toml(result: SearchResult, folds: int, corpus: str, base: Config
         f"({folds}-fold CV on {shown}): micro-F1 {result.best.micro_f1:.4f}, "
         f"macro-F1 {result.best.macro_f1:.4f}\n"
     )
+    if result.left_out:
+        several = len(result.left_out) > 1
+        header += (
+            f"# fold{'s' * several} {', '.join(map(str, result.left_out))} of {folds} "
+            f"{'were' if several else 'was'} left out: no model could be trained on the rest "
+            "(a topic with all its documents held out)\n"
+        )
     written = result.with_base(base)
     floor = result.min_df_applied
     if floor is not None and floor < written.features.min_df:

@@ -17,6 +17,10 @@ A pattern that can match the empty string (``, `(?u)\\b`, `\\w*`, `a|`) is refus
 every text alike. Refusing is simpler to explain than silently dropping some matches; the
 tokenizer still drops an empty match of a pattern this check cannot read (regex-module
 syntax), so no empty token is ever made.
+
+A pattern the tokenizer's engine (the `regex` module) cannot compile, or one with capturing
+groups, is refused as well (`syntax_problem`), when the setting is read: before, it passed,
+and failed only once a corpus had been read.
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ import re
 from collections.abc import Iterator
 from re import _constants as sre  # type: ignore[attr-defined]
 from re import _parser as sre_parse  # type: ignore[attr-defined]
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import regex
 
 _REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT)
 ALIKE = "a repeated group whose alternatives can start alike, e.g. (?:a|aa)+"
@@ -36,6 +43,31 @@ _COUNT = re.compile(
     r"\{(\d{1,30})(?:,\d{0,30})?\}"
 )  # a bounded repetition's count, nested counts multiplied
 _ZERO_WIDTH = (sre.AT, sre.ASSERT, sre.ASSERT_NOT)
+
+
+def compile_pattern(pattern: str, flags: int = 0) -> regex.Pattern[str]:
+    """`pattern` compiled by the engine the tokenizer matches with (the `regex` module, as
+    NLTK's RegexpTokenizer); raises regex.error or ValueError when that engine refuses it.
+    Check it with `syntax_problem` first (a setting is checked when it is read)."""
+    import regex  # 12 ms: not for `topicclf --help`
+
+    return regex.compile(pattern, flags)
+
+
+def syntax_problem(pattern: str, flags: int = 0) -> str | None:
+    """Why the tokenizer cannot use `pattern` (a phrase that follows it in a message), or
+    None: the engine it matches with refuses it, or it captures (findall would give the
+    groups, not the tokens). Run after `backtracking_risk`: a huge count asks the compiler
+    for gigabytes."""
+    import regex
+
+    try:
+        compiled = compile_pattern(pattern, flags)
+    except (regex.error, ValueError) as exc:  # ValueError: flags such as (?L) with (?u)
+        return f"is not a valid regular expression: {exc}"
+    if compiled.groups:
+        return "must not contain capturing groups; use (?:...)"
+    return None
 
 
 @functools.lru_cache(maxsize=64)

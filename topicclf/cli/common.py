@@ -28,8 +28,9 @@ import typer
 from rich.console import Console
 
 from topicclf import __version__, jsontext
-from topicclf.config import BAD_RECORD_POLICIES, HEARTBEAT_SECONDS, MODES, NETWORK_TYPES
+from topicclf.config import BAD_RECORD_POLICIES, HEARTBEAT_SECONDS, MODES, NETWORK_TYPES, shown
 from topicclf.corpus import READERS, WRITERS
+from topicclf.corpus.base import separator_problem
 from topicclf.corpus.sources import REUTERS_ENV
 from topicclf.reports.safe import escape
 
@@ -436,8 +437,23 @@ LabelsFieldOpt = Annotated[
 IdFieldOpt = Annotated[
     str, typer.Option(rich_help_panel=PANEL, help="JSON field / CSV column holding the id.")
 ]
+
+
+def _separator(value: str) -> str:
+    """--label-separator checked as it is parsed: a bad option value is a usage error."""
+    problem = separator_problem(value)
+    if problem:
+        raise typer.BadParameter(f"{shown(value)} {problem}")
+    return value
+
+
 SeparatorOpt = Annotated[
-    str, typer.Option(rich_help_panel=PANEL, help="Separator of labels in a CSV/TSV column.")
+    str,
+    typer.Option(
+        rich_help_panel=PANEL,
+        callback=_separator,
+        help="Separator of labels in a CSV/TSV column.",
+    ),
 ]
 CategoriesOpt = Annotated[
     str,

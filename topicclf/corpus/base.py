@@ -151,11 +151,17 @@ def validate_options(options: CorpusOptions) -> None:
         raise CorpusFormatError(
             f"unknown on_error policy {options.on_error!r}; choose one of: {', '.join(ON_ERROR)}"
         )
-    if not options.label_separator or options.label_separator.strip() != options.label_separator:
-        raise CorpusFormatError(
-            f"--label-separator {options.label_separator!r} must be one or more characters "
-            "that are not white space at either end, e.g. '|' or ';'"
-        )
+    problem = separator_problem(options.label_separator)
+    if problem:
+        raise CorpusFormatError(f"--label-separator {options.label_separator!r} {problem}")
+
+
+def separator_problem(separator: str) -> str:
+    """Why `separator` cannot join labels (a phrase that follows it in a message), or "":
+    the one rule of `open_corpus` and the CLI's --label-separator."""
+    if separator and separator.strip() == separator:
+        return ""
+    return "must be one or more characters that are not white space at either end, e.g. '|' or ';'"
 
 
 # The options naming the field (or column) of each role, with the option that sets them.

@@ -36,6 +36,7 @@ from topicclf.features.languages import (
     detect_among,
     rules_for,
 )
+from topicclf.patterns import compile_pattern
 
 # The stemmers a language's rules name (`auto` is a choice made before: training.analysis).
 APPLIED_STEMMERS = ("none", "snowball", "porter")
@@ -157,17 +158,8 @@ class Analyzer:
     ) -> None:
         self.config = config
         if config.tokenizer == "regexp":
-            try:
-                compiled = regex.compile(config.token_pattern, _NLTK_FLAGS)
-            except (regex.error, ValueError) as exc:  # ValueError: flags such as (?L) with (?u)
-                raise ConfigError(
-                    f"text.token_pattern = {config.token_pattern!r} is not a valid "
-                    f"regular expression: {exc}"
-                ) from None
-            if compiled.groups:
-                raise ConfigError(
-                    "text.token_pattern must not contain capturing groups; use (?:...)"
-                )
+            # TextConfig refused a pattern this engine cannot use (patterns.syntax_problem).
+            compiled = compile_pattern(config.token_pattern, _NLTK_FLAGS)
             # The time limit doubles the matcher's cost: the default pattern, linear by
             # construction, goes without it.
             self._tokenize: Callable[[str], list[str]] = (
