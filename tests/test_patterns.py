@@ -96,6 +96,8 @@ def test_patterns_made_of_repetitions_are_judged_without_error(pattern: str) -> 
         "(?:(?:(?:a{1000}){1000}){1000})",
         "a{10001}",
         r"\p{L}{99999}",  # regex-module syntax: the counts are read from the text
+        r"(?:\p{L}{9999}){9999}",  # and multiplied: the compiler took over 4 GB
+        r"\p{L}{2,200}-\p{L}{2,200}",  # all of them, nested or not
     ],
 )
 def test_huge_repetition_counts_are_refused_before_compiling(pattern: str) -> None:
@@ -103,6 +105,7 @@ def test_huge_repetition_counts_are_refused_before_compiling(pattern: str) -> No
     with pytest.raises(ConfigError, match="more than the 10,000 a matcher is built for"):
         Config().with_overrides([f"text.token_pattern={pattern}"])
     assert backtracking_risk(r"\w{2,50}", PATTERN_FLAGS) is None
+    assert backtracking_risk(r"\p{L}{2,50}(?:-\p{L}{2,50})*", PATTERN_FLAGS) is None
 
 
 def test_patterns_the_check_cannot_size_are_left_to_the_time_limit_or_refused_clearly() -> None:

@@ -39,9 +39,8 @@ _REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT)
 ALIKE = "a repeated group whose alternatives can start alike, e.g. (?:a|aa)+"
 NESTED = "a repetition inside a repetition, e.g. (?:a+)+ or (?:\\w+\\s?)*"
 MAX_REPEAT_COUNT = 10_000
-_COUNT = re.compile(
-    r"\{(\d{1,30})(?:,\d{0,30})?\}"
-)  # a bounded repetition's count, nested counts multiplied
+# A bounded repetition's counts, as written: {n}, {n,}, {n,m}.
+_COUNT = re.compile(r"\{(\d{1,30})(?:,(\d{0,30}))?\}")
 _ZERO_WIDTH = (sre.AT, sre.ASSERT, sre.ASSERT_NOT)
 
 
@@ -79,13 +78,18 @@ def backtracking_risk(pattern: str, flags: int = 0) -> str | None:
     try:
         tree = sre_parse.parse(pattern, flags)
     except (re.error, RecursionError, OverflowError, ValueError):
-        # Syntax of the regex module alone: its counts, at least, are read from the text.
-        counts = [int(n) for n in _COUNT.findall(pattern)]
-        if any(n > MAX_REPEAT_COUNT for n in counts):
-            return (
-                f"has a repetition count of {max(counts):,}, more than the "
-                f"{MAX_REPEAT_COUNT:,} a matcher is built for; use smaller counts"
-            )
+        # Syntax of the regex module alone: its counts, at least, are read from the text,
+        # all multiplied, as nesting cannot be read there ((?:\p{L}{9999}){9999} asked the
+        # compiler for over 4 GB).
+        product = 1
+        for low, high in _COUNT.findall(pattern):
+            product *= max(1, int(high or low))
+            if product > MAX_REPEAT_COUNT:
+                return (
+                    f"has repetition counts that multiply to {product:,}, more than the "
+                    f"{MAX_REPEAT_COUNT:,} a matcher is built for (in syntax only the regex "
+                    "module reads, all of a pattern's counts are multiplied); use smaller counts"
+                )
         return None
     try:
         return _risk(list(tree))
