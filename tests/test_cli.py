@@ -632,6 +632,40 @@ def test_corpus_stats_and_convert(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert code == 2 and "give --to" in err
 
 
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["corpus", "stats", "reuters:bogus"], "split 'bogus'"),
+        (["corpus", "stats", "reuters:modapte-test", "--categories", "bogus"], "category field"),
+        (["corpus", "stats", "{tiny}", "--split", "bogus"], "split 'bogus'"),
+        (["corpus", "convert", "reuters:bogus", "{out}"], "split 'bogus'"),
+        (["corpus", "convert", "reuters:all", "{out}", "--categories", "bogus"], "category field"),
+        (["train", "reuters:bogus", "-o", "{out}"], "split 'bogus'"),
+        (["evaluate", "{model}", "reuters:bogus"], "split 'bogus'"),
+        (["tag", "{model}", "{tiny}", "reuters:bogus"], "split 'bogus'"),
+    ],
+)
+def test_an_unknown_reuters_split_or_category_is_a_usage_error_before_any_work(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    model_dir: Path,
+    tmp_path: Path,
+    command: list[str],
+    said: str,
+) -> None:
+    # No archive there: the value is refused before anything is opened (before: `train`
+    # said so at its first read, `corpus stats` counted it as a bad record, exit 1 with a
+    # table of zeros, and `tag` wrote an `error` record).
+    monkeypatch.setenv("TOPICCLF_REUTERS", str(tmp_path / "nowhere.tar.gz"))
+    out = tmp_path / "out.jsonl"
+    tiny = str(REPO / "tests/data/tiny.jsonl")
+    args = [a.format(tiny=tiny, out=out, model=model_dir) for a in command]
+    code, stdout, err = cli(capsys, *args)
+    assert (code, stdout) == (2, "")
+    assert re.search(rf"Invalid value: unknown Reuters {said}.*; choose one of: ", err)
+    assert "bad record" not in err and not out.exists()
+
+
 def test_reuters_shortcut_needs_the_environment_variable(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

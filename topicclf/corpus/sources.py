@@ -23,7 +23,7 @@ def open_source(
     reuters_location: str | None = None,
 ) -> Corpus:
     """Open a corpus path, '-', or `reuters:SPLIT` (Reuters-21578 at `reuters_location`)."""
-    options = options or CorpusOptions()
+    options = source_options(name, options or CorpusOptions())
     if not name.startswith(REUTERS_PREFIX):
         return open_corpus(name, format, options)
     if not reuters_location:
@@ -31,10 +31,16 @@ def open_source(
             f"{name}: set {REUTERS_ENV} to the path of reuters21578.tar.gz "
             "(see corpora/reuters21578/README.md)"
         )
-    split = name[len(REUTERS_PREFIX) :]
-    if split and options.split == "all":
-        options = dataclasses.replace(options, split=split)
     return open_corpus(reuters_location, "reuters", options)
+
+
+def source_options(name: str, options: CorpusOptions) -> CorpusOptions:
+    """The options `name` is read with: `reuters:SPLIT` names the split, unless the options
+    name one (the CLI checks them with `reuters.option_problem` before any work)."""
+    split = name[len(REUTERS_PREFIX) :] if name.startswith(REUTERS_PREFIX) else ""
+    if split and options.split == "all":
+        return dataclasses.replace(options, split=split)
+    return options
 
 
 def read_all(
@@ -76,3 +82,4 @@ def _where_labels(corpus: Corpus) -> str:
     if corpus.format == "txtdir":
         return "each NAME.txt needs a NAME.labels file beside it, one topic per line"
     return f"the {corpus.format!r} format holds no topics; use a labelled corpus"
+
