@@ -363,6 +363,36 @@ def test_empty_input_to_tag_is_a_warning_not_an_error(
     assert re.search(r"warning: no documents in .*empty\.jsonl; nothing to tag", err)
 
 
+def test_corpus_stats_and_convert_warn_about_an_empty_corpus_as_tag_does(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    empty, header = tmp_path / "empty.jsonl", tmp_path / "header.csv"
+    empty.write_text("")
+    header.write_text("id,text,labels\n")
+    code, out, err = cli(capsys, "corpus", "stats", str(empty), "--json")
+    assert code == 0 and json.loads(out)["documents"] == 0
+    assert re.search(r"warning: no documents in .*empty\.jsonl; nothing to count", err)
+    for source, target in ((empty, "e.csv"), (header, "h.jsonl")):
+        code, _, err = cli(capsys, "corpus", "convert", str(source), str(tmp_path / target))
+        assert code == 0 and (tmp_path / target).exists()
+        said = rf"warning: no documents in .*{source.name}; nothing to convert\n.*wrote 0"
+        assert re.search(said, err, re.DOTALL)
+
+
+def test_corpus_convert_warns_about_repeated_ids_as_tag_does(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "dup.jsonl"
+    path.write_text(
+        "".join(json.dumps({"id": i, "text": "rain", "labels": ["x"]}) + "\n" for i in "aab")
+    )
+    _, _, tagged = cli(capsys, "tag", str(model_dir), str(path))
+    code, _, err = cli(capsys, "corpus", "convert", str(path), str(tmp_path / "out.csv"))
+    said = "dup.jsonl: 1 document(s) reuse an id seen before (e.g. 'a'); give every document"
+    assert code == 0 and said in err and said in tagged
+    assert (tmp_path / "out.csv").read_text().count("\na,") == 2  # converted as it is
+
+
 def test_duplicate_ids_are_tagged_and_reported(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
 ) -> None:

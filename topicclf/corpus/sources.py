@@ -4,6 +4,7 @@ and a whole corpus read into memory with progress, for training and evaluation."
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 
 from topicclf.corpus import Corpus, CorpusOptions, open_corpus
@@ -83,3 +84,8 @@ def _where_labels(corpus: Corpus) -> str:
         return "each NAME.txt needs a NAME.labels file beside it, one topic per line"
     return f"the {corpus.format!r} format holds no topics; use a labelled corpus"
 
+
+def warn_no_documents(source: str, work: str) -> None:
+    """Warn that `source` gave no document (nor a bad record), so there was nothing to `work`
+    on: the one wording of `tag`, `corpus stats` and `corpus convert`, which go on."""
+    warnings.warn(f"no documents in {source}; nothing to {work}", UserWarning, stacklevel=2)
