@@ -1229,3 +1229,10 @@ def test_evaluate_reads_corpus_languages_by_one_rule_and_warns_of_values_naming_
     with pytest.warns(UserWarning, match="'klingon' \\(40\\)"):
         report = tiny_dense.evaluate(unnamed)
     assert report.by_language == {} and report.languages_from == ""
+
+
+def test_score_refuses_an_empty_corpus_as_evaluate_does(tiny_dense: TopicClassifier) -> None:
+    # Before: score gave 0.0, a figure for no documents.
+    for measure in (tiny_dense.score, tiny_dense.evaluate):
+        with pytest.raises(DataError, match=r"^cannot evaluate on an empty corpus$"):
+            measure([], [])

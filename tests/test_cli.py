@@ -363,6 +363,36 @@ def test_empty_input_to_tag_is_a_warning_not_an_error(
     assert re.search(r"warning: no documents in .*empty\.jsonl; nothing to tag", err)
 
 
+def test_corpus_stats_and_convert_warn_about_an_empty_corpus_as_tag_does(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    empty, header = tmp_path / "empty.jsonl", tmp_path / "header.csv"
+    empty.write_text("")
+    header.write_text("id,text,labels\n")
+    code, out, err = cli(capsys, "corpus", "stats", str(empty), "--json")
+    assert code == 0 and json.loads(out)["documents"] == 0
+    assert re.search(r"warning: no documents in .*empty\.jsonl; nothing to count", err)
+    for source, target in ((empty, "e.csv"), (header, "h.jsonl")):
+        code, _, err = cli(capsys, "corpus", "convert", str(source), str(tmp_path / target))
+        assert code == 0 and (tmp_path / target).exists()
+        said = rf"warning: no documents in .*{source.name}; nothing to convert\n.*wrote 0"
+        assert re.search(said, err, re.DOTALL)
+
+
+def test_corpus_convert_warns_about_repeated_ids_as_tag_does(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "dup.jsonl"
+    path.write_text(
+        "".join(json.dumps({"id": i, "text": "rain", "labels": ["x"]}) + "\n" for i in "aab")
+    )
+    _, _, tagged = cli(capsys, "tag", str(model_dir), str(path))
+    code, _, err = cli(capsys, "corpus", "convert", str(path), str(tmp_path / "out.csv"))
+    said = "dup.jsonl: 1 document(s) reuse an id seen before (e.g. 'a'); give every document"
+    assert code == 0 and said in err and said in tagged
+    assert (tmp_path / "out.csv").read_text().count("\na,") == 2  # converted as it is
+
+
 def test_duplicate_ids_are_tagged_and_reported(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
 ) -> None:
@@ -630,6 +660,40 @@ def test_corpus_stats_and_convert(capsys: pytest.CaptureFixture[str], tmp_path: 
     assert target.read_text().startswith("__label__")
     code, _, err = cli(capsys, "corpus", "convert", NEWS_TEST, str(tmp_path / "x.xml"))
     assert code == 2 and "give --to" in err
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (["corpus", "stats", "reuters:bogus"], "split 'bogus'"),
+        (["corpus", "stats", "reuters:modapte-test", "--categories", "bogus"], "category field"),
+        (["corpus", "stats", "{tiny}", "--split", "bogus"], "split 'bogus'"),
+        (["corpus", "convert", "reuters:bogus", "{out}"], "split 'bogus'"),
+        (["corpus", "convert", "reuters:all", "{out}", "--categories", "bogus"], "category field"),
+        (["train", "reuters:bogus", "-o", "{out}"], "split 'bogus'"),
+        (["evaluate", "{model}", "reuters:bogus"], "split 'bogus'"),
+        (["tag", "{model}", "{tiny}", "reuters:bogus"], "split 'bogus'"),
+    ],
+)
+def test_an_unknown_reuters_split_or_category_is_a_usage_error_before_any_work(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    model_dir: Path,
+    tmp_path: Path,
+    command: list[str],
+    said: str,
+) -> None:
+    # No archive there: the value is refused before anything is opened (before: `train`
+    # said so at its first read, `corpus stats` counted it as a bad record, exit 1 with a
+    # table of zeros, and `tag` wrote an `error` record).
+    monkeypatch.setenv("TOPICCLF_REUTERS", str(tmp_path / "nowhere.tar.gz"))
+    out = tmp_path / "out.jsonl"
+    tiny = str(REPO / "tests/data/tiny.jsonl")
+    args = [a.format(tiny=tiny, out=out, model=model_dir) for a in command]
+    code, stdout, err = cli(capsys, *args)
+    assert (code, stdout) == (2, "")
+    assert re.search(rf"Invalid value: unknown Reuters {said}.*; choose one of: ", err)
+    assert "bad record" not in err and not out.exists()
 
 
 def test_reuters_shortcut_needs_the_environment_variable(

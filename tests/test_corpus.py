@@ -273,6 +273,20 @@ def test_reuters_options(reuters_path: Path) -> None:
         list(open_corpus(reuters_path, categories="authors"))
 
 
+def test_an_unknown_reuters_split_or_category_is_refused_when_the_corpus_is_opened(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from topicclf.corpus.sources import open_source, source_options
+
+    # Option values, refused before any reading, whatever the source (before: the reader
+    # raised at the first document, which `tag` and `corpus stats` made a bad record).
+    with pytest.raises(CorpusFormatError, match=r"^unknown Reuters split 'bogus'; choose one"):
+        open_source("reuters:bogus", reuters_location=str(tmp_path / "nowhere.tar.gz"))
+    with pytest.raises(CorpusFormatError, match=r"^unknown Reuters category field 'x'; choose"):
+        open_corpus(data_dir / "tiny.jsonl", categories="x")
+    assert source_options("reuters:r8-test", CorpusOptions()).split == "r8-test"
+
+
 def test_an_unreadable_reuters_archive_says_why_on_one_line(tmp_path: Path) -> None:
     import tarfile
 

@@ -582,3 +582,39 @@ def test_a_local_cluster_starts_no_more_workers_than_partitions(
     summary = tag_on_dask(model, [str(one)], tmp_path / "out", workers=2)
     assert (summary.partitions, summary.workers, summary.documents) == (1, 1, 1)
     assert [r["id"] for r in read_output(tmp_path / "out")] == ["one:1"]
+
+
+def test_bad_records_of_inputs_given_by_relative_paths_read_alike_in_both_engines(
+    model: Path,
+    scheduler: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The workers read absolute paths (their working directory is not the caller's); the
+    # records name the inputs as given, as plain `tag` does (before: `/tmp/.../ids.jsonl:1:`
+    # from the Dask engine, `ids.jsonl:1:` from plain `tag`).
+    monkeypatch.chdir(tmp_path)
+    long_field = "f" * 2500  # a message cut to config.BAD_RECORD_CHARS: cut at one place
+    Path("ids.jsonl").write_text('{"id": 1.5, "text": "a"}\n{"id": "b", "text": "rain"}\n')
+    Path("td").mkdir()
+    Path("td/a.txt").write_text("rain and wind")
+    Path("td/b.txt").write_bytes(b"ab\xff\n")
+    for inputs, extra in (
+        (["ids.jsonl", "td/"], []),
+        (["./ids.jsonl"], ["--text-field", long_field]),
+    ):
+        common = ["tag", str(model), *inputs, *extra]
+        assert run(common) == 1
+        plain = capsys.readouterr()
+        assert run([*common, "--engine", "dask", "--scheduler", scheduler, "-o", "out"]) == 1
+        dask = capsys.readouterr()
+        parts = "".join(p.read_text() for p in sorted(Path("out").iterdir()))
+        assert parts == plain.out
+        errors = [e for e in (json.loads(x).get("error") for x in parts.splitlines()) if e]
+        warned = [
+            sorted(w for w in e.splitlines() if "warning:" in w) for e in (plain.err, dask.err)
+        ]
+        assert warned[0] == warned[1] and len(warned[0]) == len(errors)
+        assert errors and all(e.startswith((f"{inputs[0]}:", "td/b.txt:")) for e in errors)
+        os.rename("out", f"out-{len(extra)}")

@@ -405,6 +405,7 @@ class TopicClassifier(Estimator):
             raise InputError("score does not take sample weights")
         texts = as_texts(X, "X")
         targets = as_targets(y, len(texts), model=self._columns())
+        _check_not_empty(len(texts))  # an F1 over no documents is no figure (it said 0.0)
         # From topic sets: a texts x topics matrix of a truth with many unknown topics is huge.
         predicted = [[topic for topic, _ in row] for row in self.tag(texts)]
         return micro_f1_of_sets(targets.label_sets, predicted)
@@ -449,8 +450,7 @@ class TopicClassifier(Estimator):
         explain_examples = as_flag(explain_examples, "explain_examples")
         progress = as_progress(progress)  # before the documents are read
         docs = self._documents(X, y)
-        if not docs:
-            raise DataError("cannot evaluate on an empty corpus")
+        _check_not_empty(len(docs))
         if not any(doc.labels for doc in docs):
             raise DataError("the evaluation corpus has no labels; it needs labelled documents")
         encoder = LabelEncoder()
@@ -713,3 +713,9 @@ def _document_language(value: Any, i: int) -> str | None:
             "language is a name or an ISO 639-1 code, e.g. 'en'"
         )
     return value
+
+
+def _check_not_empty(documents: int) -> None:
+    """Raise DataError when there is nothing to measure: `evaluate` and `score` alike."""
+    if not documents:
+        raise DataError("cannot evaluate on an empty corpus")

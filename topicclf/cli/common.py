@@ -473,8 +473,13 @@ class Reading:
 
     def open(self, path: str) -> Corpus:
         """Open a corpus path, '-' or reuters:SPLIT (from $TOPICCLF_REUTERS) with these options."""
-        from topicclf.corpus.sources import open_source
+        from topicclf.corpus.reuters import option_problem
+        from topicclf.corpus.sources import open_source, source_options
 
+        # A value outside an option's choices is a usage error (exit 2), before any work.
+        problem = option_problem(source_options(path, self.options))
+        if problem:
+            raise typer.BadParameter(problem)
         fmt = str(self.fmt) if self.fmt is not None else None
         return open_source(path, fmt, self.options, reuters_location=os.environ.get(REUTERS_ENV))
 

@@ -45,6 +45,10 @@ def stats(
     # A bad record is one, as in `tag`: warned about, counted, and the rest is read.
     source = reading.with_options(on_error="report").open(corpus)
     figures = corpus_stats(source, language_name)
+    if figures.documents + figures.bad_records == 0:
+        from topicclf.corpus.sources import warn_no_documents
+
+        warn_no_documents(corpus, "count")
     if as_json:
         print_json(figures.to_dict())
     else:
@@ -80,6 +84,8 @@ def convert(
 ) -> None:
     """Convert a corpus between formats (e.g. Reuters SGML to JSON Lines)."""
     from topicclf.corpus import WRITERS, format_for_suffix, write_corpus
+    from topicclf.corpus.ids import warning_duplicate_ids
+    from topicclf.corpus.sources import warn_no_documents
     from topicclf.fileio import atomic_output
 
     kind = str(to) if to else format_for_suffix(target)
@@ -96,13 +102,18 @@ def convert(
 
         check_standard_output([source_path])
     source = reading.open(source_path)
+    # Repeated ids are said as `tag` says them: the converted corpus keeps them.
+    documents = warning_duplicate_ids(source, source_path)
     if target == "-":
         count = write_corpus(
-            source, shown_on_terminal(standard_output(), kind), kind, source.options
+            documents, shown_on_terminal(standard_output(), kind), kind, source.options
         )
     else:
         with atomic_output(target, newline="") as handle:
-            count = write_corpus(source, handle, kind, source.options)
+            count = write_corpus(documents, handle, kind, source.options)
+    if not count:
+        warn_no_documents(source_path, "convert")
+    if target != "-":
         note(f"wrote {count} documents to {target} ({kind})")
 
 

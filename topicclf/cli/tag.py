@@ -250,7 +250,9 @@ def tag(
     }
     summary = _tag_locally(model, sources, output, reading, settings)
     if summary.documents + summary.bad_records == 0:
-        warn(f"no documents in {', '.join(sources)}; nothing to tag")
+        from topicclf.corpus.sources import warn_no_documents
+
+        warn_no_documents(", ".join(sources), "tag")
     if state.verbose or output is not None:
         note(
             f"tagged {summary.documents} documents in {time.perf_counter() - started:.1f}s"

@@ -104,7 +104,8 @@ ENCODING_ERRORS = ("strict", "replace", "ignore", "backslashreplace")
 
 
 def validate_options(options: CorpusOptions) -> None:
-    """Raise CorpusFormatError for an unknown encoding, decoding handler or error policy.
+    """Raise CorpusFormatError for an unknown encoding, decoding handler, error policy or
+    Reuters split or category field (in whatever format: a value outside its choices).
 
     Both engines call this before reading, so a typo fails at once with the same message
     (and before a Dask cluster starts), not at the first line.
@@ -144,6 +145,11 @@ def validate_options(options: CorpusOptions) -> None:
             f"unknown labels_files {options.labels_files!r}; choose one of: "
             f"{', '.join(LABELS_FILES)}"
         )
+    from topicclf.corpus.reuters import option_problem  # reuters.py imports this module
+
+    reuters = option_problem(options)
+    if reuters:
+        raise CorpusFormatError(reuters)
     clash = field_clash(options)
     if clash:
         raise CorpusFormatError(clash)

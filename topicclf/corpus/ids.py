@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -107,4 +107,22 @@ def warn_duplicate_ids(documents: Sequence[Document], source: str) -> None:
     """Warn (DuplicateIdWarning) when documents share ids."""
     tracker = DuplicateIds()
     tracker.add([doc.id for doc in documents])
+    tracker.warn(source)
+
+
+def warning_duplicate_ids(
+    documents: Iterable[Document], source: str, batch: int = 1_000
+) -> Iterator[Document]:
+    """The documents as they stream, then the DuplicateIdWarning `tag` gives when some share
+    an id; ids the readers made up (file and line) are unique and not remembered."""
+    tracker = DuplicateIds()
+    ids: list[str] = []
+    for doc in documents:
+        if not doc.generated_id:
+            ids.append(doc.id)
+            if len(ids) == batch:
+                tracker.add(ids)
+                ids = []
+        yield doc
+    tracker.add(ids)
     tracker.warn(source)

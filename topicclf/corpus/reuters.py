@@ -304,18 +304,29 @@ def _load(path: str, mtime: float, encoding: str) -> tuple[tuple[_Record, ...], 
     return tuple(records), tuple(notes)
 
 
-def read_reuters(path: str, options: CorpusOptions) -> Iterator[Document]:
-    """Stream the documents of one split of Reuters-21578 with the chosen category field."""
+def option_problem(options: CorpusOptions) -> str | None:
+    """Why the split or category field of `options` is none that Reuters-21578 has, or None.
+
+    They are option values, not contents of the source: `validate_options` asks this when a
+    corpus is opened, so every command and the API refuse them before any reading (they
+    were a bad record in `tag` and `corpus stats`, an error in `train`).
+    """
     if options.split not in SPLITS:
-        raise CorpusFormatError(
-            f"unknown Reuters split {options.split!r}; choose one of: {', '.join(SPLITS)}"
-        )
-    field = options.categories.lower()
-    if field not in CATEGORY_FIELDS:
-        raise CorpusFormatError(
+        return f"unknown Reuters split {options.split!r}; choose one of: {', '.join(SPLITS)}"
+    if options.categories.lower() not in CATEGORY_FIELDS:
+        return (
             f"unknown Reuters category field {options.categories!r}; "
             f"choose one of: {', '.join(CATEGORY_FIELDS)}"
         )
+    return None
+
+
+def read_reuters(path: str, options: CorpusOptions) -> Iterator[Document]:
+    """Stream the documents of one split of Reuters-21578 with the chosen category field."""
+    problem = option_problem(options)  # said by open_corpus already; Corpus(...) made by hand
+    if problem:
+        raise CorpusFormatError(problem)
+    field = options.categories.lower()
     source = Path(path)
     if not source.exists():
         raise CorpusFormatError(f"{path}: no such file or directory")

@@ -4,6 +4,7 @@ and a whole corpus read into memory with progress, for training and evaluation."
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 
 from topicclf.corpus import Corpus, CorpusOptions, open_corpus
@@ -23,7 +24,7 @@ def open_source(
     reuters_location: str | None = None,
 ) -> Corpus:
     """Open a corpus path, '-', or `reuters:SPLIT` (Reuters-21578 at `reuters_location`)."""
-    options = options or CorpusOptions()
+    options = source_options(name, options or CorpusOptions())
     if not name.startswith(REUTERS_PREFIX):
         return open_corpus(name, format, options)
     if not reuters_location:
@@ -31,10 +32,16 @@ def open_source(
             f"{name}: set {REUTERS_ENV} to the path of reuters21578.tar.gz "
             "(see corpora/reuters21578/README.md)"
         )
-    split = name[len(REUTERS_PREFIX) :]
-    if split and options.split == "all":
-        options = dataclasses.replace(options, split=split)
     return open_corpus(reuters_location, "reuters", options)
+
+
+def source_options(name: str, options: CorpusOptions) -> CorpusOptions:
+    """The options `name` is read with: `reuters:SPLIT` names the split, unless the options
+    name one (the CLI checks them with `reuters.option_problem` before any work)."""
+    split = name[len(REUTERS_PREFIX) :] if name.startswith(REUTERS_PREFIX) else ""
+    if split and options.split == "all":
+        return dataclasses.replace(options, split=split)
+    return options
 
 
 def read_all(
@@ -76,3 +83,9 @@ def _where_labels(corpus: Corpus) -> str:
     if corpus.format == "txtdir":
         return "each NAME.txt needs a NAME.labels file beside it, one topic per line"
     return f"the {corpus.format!r} format holds no topics; use a labelled corpus"
+
+
+def warn_no_documents(source: str, work: str) -> None:
+    """Warn that `source` gave no document (nor a bad record), so there was nothing to `work`
+    on: the one wording of `tag`, `corpus stats` and `corpus convert`, which go on."""
+    warnings.warn(f"no documents in {source}; nothing to {work}", UserWarning, stacklevel=2)

@@ -43,7 +43,7 @@ from topicclf.corpus import (
     read_range,
     validate_options,
 )
-from topicclf.corpus.base import check_source, file_kind, guarded
+from topicclf.corpus.base import check_source, cut_message, file_kind, guarded
 from topicclf.corpus.directory import text_file_document, text_files
 from topicclf.corpus.ids import EXAMPLES, DuplicateIds, repeated_hashes, stable_hashes
 from topicclf.corpus.parquet import (
@@ -315,26 +315,33 @@ def tag_partition(
     rule: Rule,
     scores: bool,
     bad_records: str,
+    names: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Tag one partition and write it as one part file; returns its counts and the messages
-    of its bad records. Runs on a worker."""
+    of its bad records, each input named as in `names` (absolute path: as the user gave it).
+    Runs on a worker."""
+    names = names or {}
     clf = _classifier(model, os.path.getmtime(Path(model) / MANIFEST))
     name = f"part-{part.index:05d}.{output_format}"
     target = Path(directory) / name
     failures: list[str] = []
     documents = read_partition(part, dataclasses.replace(options, on_error="report"), failures)
     ids: list[str] = []  # the ids the documents bring (not made up from line numbers)
+    caught: list[warnings.WarningMessage] = []
 
     def noted(stream: Iterator[Document]) -> Iterator[Document]:
         for doc in stream:
             if not doc.generated_id:
                 ids.append(doc.id)
+            if doc.error is not None:
+                doc = dataclasses.replace(doc, error=_error_as_given(doc.error, caught, names))
             yield doc
 
     run = functools.partial(
         tag_stream, clf, noted(documents), rule=rule, source=part.path, bad_records=bad_records
     )
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as log:
+        caught = log
         warnings.simplefilter("always", BadRecordWarning)
         if output_format == "parquet":
             items: list[Tagged] = []
@@ -343,7 +350,9 @@ def tag_partition(
         else:
             with atomic_output(target, newline="") as handle:
                 summary = run(TagWriter(handle, "jsonl", scores=scores).write_batch)
-    messages = [str(w.message) for w in caught if issubclass(w.category, BadRecordWarning)]
+    messages = [
+        as_given(str(w.message), names) for w in caught if issubclass(w.category, BadRecordWarning)
+    ]
     return {
         "part": name,
         "index": part.index,
@@ -354,6 +363,42 @@ def tag_partition(
         # Repeated ids are told apart on the client, across every partition.
         "id_hashes": stable_hashes(ids),
     }
+
+
+def as_given(message: str, names: dict[str, str]) -> str:
+    """`message` with the absolute input path it starts with (`names`' keys: what workers
+    read, wherever their working directory is) named as the user gave it, as plain `tag`
+    names it (`ids.jsonl:1: ...`, `docs/b.txt: ...`), so both engines write the same bytes."""
+    for absolute in sorted(names, key=len, reverse=True):  # the innermost input first
+        if message.startswith(absolute) and message[len(absolute) : len(absolute) + 1] in (
+            ":",
+            "/",
+        ):
+            return names[absolute] + message[len(absolute) :]
+    return message
+
+
+def _error_as_given(
+    error: str, caught: list[warnings.WarningMessage], names: dict[str, str]
+) -> str:
+    """A bad record's `error` (cut to config.BAD_RECORD_CHARS) named as `as_given` names it,
+    cut again from the whole message its reader warned with just before, so that a long one
+    is cut where plain `tag` cuts it."""
+    for warned in reversed(caught):
+        whole = str(warned.message)
+        if issubclass(warned.category, BadRecordWarning) and cut_message(whole) == error:
+            return cut_message(as_given(whole, names))
+    return as_given(error, names)
+
+
+def _input_names(inputs: list[str]) -> dict[str, str]:
+    """Each input's absolute path (what the workers read) and its name as plain `tag` shows
+    it: a file as given, a directory's files below it as pathlib joins them (`td/` is `td`)."""
+    names: dict[str, str] = {}
+    for given in inputs:
+        shown = str(Path(given)) if Path(given).is_dir() else given
+        names.setdefault(str(Path(given).resolve()), shown)
+    return names
 
 
 # -- the driver ------------------------------------------------------------------------------
@@ -410,6 +455,7 @@ def tag_on_dask(
         warnings.warn(ignored, UserWarning, stacklevel=2)
     model = str(Path(model).resolve())
     sources = [str(Path(p).resolve()) for p in inputs]
+    names = _input_names(inputs)
     parts: list[Partition] = []
     if not scheduler:
         # A local cluster's size is known before it starts: the input is cut first, and no
@@ -432,12 +478,13 @@ def tag_on_dask(
                 parts,
                 pure=False,
                 model=model,
-                directory=str(tmp),
+                directory=str(Path(tmp).absolute()),  # workers have their own cwd
                 output_format=output_format,
                 options=options,
                 rule=rule,
                 scores=scores,
                 bad_records=bad_records,
+                names=names,
             )
             results = _gather(distributed, futures, progress)
             _warn_repeated_ids(results, Path(tmp), inputs)
