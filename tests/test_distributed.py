@@ -378,6 +378,13 @@ def test_errors(model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str])
     csv.write_text("text\nhello\n")
     with pytest.raises(CorpusFormatError, match="reads JSON Lines, plain text .* not csv"):
         plan([str(csv)], 2)
+    # It said "/abs/cwd/reuters:modapte-test: no such file or directory".
+    with pytest.raises(
+        CorpusFormatError,
+        match="^reuters:modapte-test: the dask engine reads JSON Lines, .* not "
+        "the Reuters-21578 archive; convert it first",
+    ):
+        tag_on_dask(model, ["reuters:modapte-test"], tmp_path / "out")
     with pytest.raises(ModelBundleError, match="looks like a corpus, not a model directory"):
         tag_on_dask(tmp_path, [str(NEWS_TEST)], tmp_path / "out")
     empty = tmp_path / "empty"

@@ -53,6 +53,7 @@ from topicclf.corpus.parquet import (
     pyarrow_parquet,
     read_row_groups,
 )
+from topicclf.corpus.sources import REUTERS_PREFIX
 from topicclf.errors import (
     BadRecordWarning,
     ConfigError,
@@ -123,12 +124,16 @@ def _require_dask() -> Any:
 def _kind(path: str, given: str | None = None) -> str:
     fmt = given or detect_format(path)
     if fmt not in (*LINE_FORMATS, "txtdir", "parquet"):
-        raise CorpusFormatError(
-            f"{path}: the dask engine reads JSON Lines, plain text (one document per line), "
-            f"fastText, text directories and Parquet, not {fmt}; convert it first with "
-            "`topicclf corpus convert`"
-        )
+        raise CorpusFormatError(_not_read(path, fmt))
     return fmt
+
+
+def _not_read(path: str, what: str) -> str:
+    return (
+        f"{path}: the dask engine reads JSON Lines, plain text (one document per line), "
+        f"fastText, text directories and Parquet, not {what}; convert it first with "
+        "`topicclf corpus convert`"
+    )
 
 
 def plan(
@@ -443,6 +448,9 @@ def tag_on_dask(
         "topicclf.corpus.CorpusOptions(...)",
     )
     validate_options(options)  # a bad --encoding fails here, as with the local engine
+    for given in inputs:
+        if given.startswith(REUTERS_PREFIX):  # a named corpus, no path: said as for a format
+            raise CorpusFormatError(_not_read(given, "the Reuters-21578 archive"))
     check_replaceable_directory(Path(output), "parts")  # before a cluster starts
     distributed = _require_dask()
     if scheduler:
