@@ -454,6 +454,22 @@ def test_hostile_bodies_get_a_4xx(server: Address, body: bytes, message: str) ->
     assert re.search(message, payload["error"]), payload["error"]
 
 
+@pytest.mark.parametrize(("version", "continues"), [("1.0", False), ("1.1", True)])
+def test_100_continue_is_sent_only_to_http_11_clients(
+    server: Address, version: str, continues: bool
+) -> None:
+    """RFC 9110: a 100-continue expectation from HTTP/1.0 is ignored, and no 1xx answer is
+    sent to it (uvicorn sent "HTTP/1.1 100 Continue" to both)."""
+    body = b'{"text": "rain"}'
+    head = (
+        f"POST /tag HTTP/{version}\r\nHost: x\r\nExpect: 100-continue\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    answer, _ = raw(server, head + body)
+    assert answer.startswith(b"HTTP/1.1 100 Continue\r\n\r\n") is continues, answer[:80]
+    assert b"HTTP/1.1 200 OK" in answer and b'"labels"' in answer
+
+
 @pytest.mark.parametrize(
     ("mark", "encoding"),
     [
@@ -1506,6 +1522,26 @@ def test_serve_logs_every_request_on_stderr_whatever_stdout_is(
             proc.wait()
     assert re.search(r'INFO: +127\.0\.0\.1:\d+ - "GET /health HTTP/1\.1" 200', err), err
     assert "Traceback" not in err and "Logging error" not in err, err
+
+
+def test_the_access_log_cuts_a_long_request_target(model_dir: Path) -> None:
+    """A 63 KB path was logged whole: a byte of log per byte a client sent."""
+    from topicclf.config import ACCESS_LOG_TARGET_CHARS
+
+    proc, port = _start([str(model_dir)], options=("-v",))
+    try:
+        path = "/" + "a" * 30_000
+        assert request(("127.0.0.1", port), "GET", path)[0] == 404
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    (line,) = [line for line in err.splitlines() if "aaaa" in line]
+    assert (
+        f'"GET /{"a" * (ACCESS_LOG_TARGET_CHARS - 1)}... (30,001 characters) HTTP/1.1" 404' in line
+    )
+    assert len(line) < ACCESS_LOG_TARGET_CHARS + 200
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")

@@ -144,6 +144,9 @@ SERVE_MAX_UNSENT_TOTAL = 512 * 1024 * 1024
 # answered while large ones wait for slow readers.
 SERVE_ANSWER_ALWAYS = 64 * 1024
 SERVE_MAX_HEADERS = 64 * 1024  # bytes of one request's head: request line and all headers
+# Characters of a request target `serve -v`'s access log shows: more are cut, with the count
+# (a line per request must not cost a byte of log per byte a client sends).
+ACCESS_LOG_TARGET_CHARS = 2000
 # Request heads in progress (begun, not yet whole) one server process holds at once, over
 # all its connections, as a multiple of --max-headers (16 MiB by default): each connection's
 # head is bounded, their number was not, and 12,000 connections each holding 63 KB of a head

@@ -412,6 +412,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.heads_complete += 1
         self.body_deadline = self.loop.time() + self.timeout_body
         self.scope[UNSENT_KEY] = self._unsent_answers  # type: ignore[literal-required]
+        if self.parser.get_http_version() == "1.0":
+            # RFC 9110: a server MUST ignore 100-continue from HTTP/1.0 and never send it a
+            # 1xx answer (uvicorn sent "HTTP/1.1 100 Continue", which a 1.0 client may take
+            # for the whole answer).
+            self.expect_100_continue = False
         super().on_headers_complete()
         length = next((value for name, value in self.headers if name == b"content-length"), b"")
         self.body_left = int(length) if length.isdigit() and len(length) < 19 else 0
