@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from topicclf.errors import ConfigError, NotFittedError
-from topicclf.machine import machine_memory
+from topicclf.machine import memory_limit
 
 if TYPE_CHECKING:
     from topicclf.config import Config
@@ -339,17 +339,18 @@ def _chain_parameters(n_in: int, hidden_units: Sequence[int], n_out: int) -> int
 def check_network_size(parameters: int, what: str) -> None:
     """Refuse a network before Keras allocates it when it could not be trained here or saved:
     training holds four float32 copies of every weight (weights, gradients, Adam's two
-    moments), and a saved network larger than the model-file limit would never load."""
+    moments), compared with the memory this process may use (`machine.memory_limit`: RAM,
+    `ulimit -v`, cgroup), and a saved network larger than the model-file limit would never
+    load."""
     from topicclf.config import MODEL_NETWORK_MAX_BYTES
 
     weights = parameters * 4
-    memory = machine_memory()
+    memory, says = memory_limit()
     if weights > MODEL_NETWORK_MAX_BYTES or (memory and 4 * weights > memory):
         limit = (
             f"a saved network may hold at most {MODEL_NETWORK_MAX_BYTES / 1024**3:.0f} GiB"
             if weights > MODEL_NETWORK_MAX_BYTES
-            else f"training it needs about {4 * weights / 1024**3:,.1f} GiB; this machine "
-            f"has {memory / 1024**3:,.1f} GiB"
+            else f"training it needs about {4 * weights / 1024**3:,.1f} GiB; {says}"
         )
         raise ConfigError(
             f"the network would have {parameters:,} weights ({what}); {limit}. Lower "
@@ -365,7 +366,7 @@ ACTIVATION_COPIES = 3
 
 def check_batch_memory(config: Config, featurizer: Featurizer, batch: int) -> None:
     """Refuse, before Keras allocates anything, an embedding network whose training batch
-    alone would not fit in this machine's memory: the embedding's output is batch x
+    alone would not fit in the memory this process may use: the embedding's output is batch x
     sequence length x embedding_dim floats (and a convolution's, x filters), each held
     ACTIVATION_COPIES times. (Weights are `check_network_size`'s; a dense network's
     activations are batch x hidden units, small beside its weights.)"""
@@ -376,14 +377,13 @@ def check_batch_memory(config: Config, featurizer: Featurizer, batch: int) -> No
         return
     per_position = net.embedding_dim + net.conv_filters
     needed = ACTIVATION_COPIES * 4 * batch * int(length) * per_position
-    memory = machine_memory()
+    memory, says = memory_limit()
     if memory and needed > memory:
         filters = f" and {net.conv_filters:,} convolution filters" if net.conv_filters else ""
         raise ConfigError(
             f"a batch of {batch} documents of {int(length):,} tokens in {net.embedding_dim} "
             f"dimensions{filters} is too large: training it needs about "
-            f"{needed / 1024**3:,.1f} GiB per batch; this machine has "
-            f"{memory / 1024**3:,.1f} GiB. Lower features.sequence_length, "
+            f"{needed / 1024**3:,.1f} GiB per batch; {says}. Lower features.sequence_length, "
             f"network.embedding_dim{', network.conv_filters' if filters else ''} or "
             "train.batch_size"
         )
