@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -436,3 +438,48 @@ def test_running_out_of_memory_while_keras_trains_is_a_clear_error() -> None:
         assert isinstance(caught.value, TopicclfError)
     with pytest.raises(ValueError, match="other"), out_of_memory_explained(64):
         raise ValueError("other")
+
+
+def test_keras_backend_in_the_environment_is_overridden_with_a_warning(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Attacker pass 26, CLI F6: KERAS_BACKEND=jax (common on ML machines) made Keras import
+    jax: `internal error: ModuleNotFoundError` after the corpus was read."""
+    done = subprocess.run(
+        [sys.executable, "-m", "topicclf", "train", str(data_dir / "tiny.jsonl"),
+         "-o", str(tmp_path / "m"), "--set", "train.epochs=1", "--set", "train.refit=false"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert warned == ["warning: KERAS_BACKEND=jax is set; topicclf uses Keras's tensorflow backend"]
+    assert (tmp_path / "m" / "manifest.json").exists()
+
+
+def test_keras_imported_first_with_another_backend_is_a_clear_error() -> None:
+    """A Python API user who imported Keras under another backend: named, not a raw error
+    from inside Keras (a backend is chosen once per process)."""
+    import importlib.util
+
+    backend = next((b for b in ("jax", "torch") if importlib.util.find_spec(b)), None)
+    if backend is None:
+        pytest.skip("neither jax nor torch is installed: Keras cannot import another backend")
+    code = (
+        "import keras\n"
+        "from topicclf.errors import ConfigError\n"
+        "from topicclf.model.networks import keras_module\n"
+        "try:\n"
+        "    keras_module()\n"
+        "except ConfigError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "KERAS_BACKEND": backend},
+    )  # fmt: skip
+    assert done.stdout.strip() == (
+        f"Keras was imported with its {backend} backend (KERAS_BACKEND={backend}) before "
+        "topicclf needed it; topicclf needs Keras's tensorflow backend: set "
+        "KERAS_BACKEND=tensorflow (or unset it) before keras is imported"
+    ), done.stderr

@@ -15,6 +15,7 @@ import itertools
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -83,7 +84,16 @@ _LOAD_FAILED: list[BaseException] = []
 
 def _import_keras() -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    # topicclf's networks are TensorFlow's (its Adam, its out-of-memory error), whatever
+    # backend the environment names for other programs (KERAS_BACKEND=jax is common).
+    chosen = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if chosen != "tensorflow":
+        warnings.warn(
+            f"KERAS_BACKEND={chosen} is set; topicclf uses Keras's tensorflow backend",
+            UserWarning,
+            stacklevel=2,
+        )
+    os.environ["KERAS_BACKEND"] = "tensorflow"
     import logging
 
     with _stderr_silenced():
@@ -119,15 +129,30 @@ def keras_loaded() -> bool:
 
 
 def keras_module() -> Any:
-    """Import Keras (TensorFlow backend) without TensorFlow's start-up noise on the terminal."""
+    """Import Keras (TensorFlow backend) without TensorFlow's start-up noise on the terminal;
+    a ConfigError when Keras was already imported with another backend."""
     if _LOADER is not None:
         # "keras" is in sys.modules, half-initialised, while the background import runs.
         _LOADER.join()
         if _LOAD_FAILED:
             raise _LOAD_FAILED[0]
     if "keras" in sys.modules:
-        return sys.modules["keras"]
+        return _tensorflow_backed(sys.modules["keras"])
     return _import_keras()
+
+
+def _tensorflow_backed(keras: Any) -> Any:
+    """Keras as imported before topicclf asked for it, refused unless its backend is
+    TensorFlow's: a backend is chosen once per process, at Keras's import."""
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise ConfigError(
+            f"Keras was imported with its {backend} backend (KERAS_BACKEND="
+            f"{os.environ.get('KERAS_BACKEND', backend)}) before topicclf needed it; topicclf "
+            "needs Keras's tensorflow backend: set KERAS_BACKEND=tensorflow (or unset it) "
+            "before keras is imported"
+        )
+    return keras
 
 
 def set_seed(seed: int) -> None:
