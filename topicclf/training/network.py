@@ -57,7 +57,9 @@ def train_network(
     x_val, y_val = x_all[val], data.y[val]
     val_logits = None if linear_logits is None else linear_logits[val]
     batch, rate = schedule(config, len(train))
-    check_batch_memory(config, featurizer, batch)
+    # A batch holds at most the rows there are: 64 of 36 documents overstated a small
+    # corpus's memory enough to refuse it under `ulimit -v`, where it trains in 3 GB.
+    check_batch_memory(config, featurizer, min(batch, len(train)))
     # Building allocates the weights (and their initialisers' temporaries): running out of
     # memory there is explained as in `fit`.
     with out_of_memory_explained(batch):
@@ -132,7 +134,7 @@ def refit_network(
     """
     keras = keras_module()
     batch, rate = schedule(config, len(data.train_idx))  # as the network was trained
-    check_batch_memory(config, featurizer, batch)
+    check_batch_memory(config, featurizer, min(batch, len(data.y)))
     with out_of_memory_explained(batch):
         if network_kind(config.network.type).refit == "fresh":
             network = new_network(config, featurizer, data.y, data.multiclass, rate)
