@@ -1071,7 +1071,11 @@ def test_keras_rebuilds_a_dense_network_only_after_its_weights_match(
     monkeypatch.setattr(networks, "build_network", never)
     broken = _copy(saved, tmp_path)
     _edit_json(broken, "manifest.json", "config.network.hidden_units", [60_000])
-    with pytest.raises(ModelBundleError, match=r"has shape \(32,\), expected \(60000,\)"):
+    with pytest.raises(
+        ModelBundleError,
+        match=r"the settings in manifest\.json \(network\.hidden_units \[60000\]; .*\) and the "
+        r"arrays in weights\.safetensors disagree: its hidden layers have \[32\] units",
+    ):
         TopicClassifier.load(broken, engine="keras")
 
 
@@ -1298,3 +1302,84 @@ def test_paths_and_engines_of_the_wrong_type_are_named(saved: Path) -> None:
         TopicClassifier.load([saved])  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"^engine: one of auto, keras, numpy, not str 'torch'$"):
         TopicClassifier.load(saved, engine="torch")
+
+
+@pytest.mark.parametrize(
+    ("model", "edits", "match"),
+    [
+        (
+            "saved",
+            {"config.network.type": "embedding"},
+            r"copy: manifest\.json says network = dense, and its config says network\.type = "
+            r"embedding$",
+        ),
+        (
+            "saved",
+            {"network": "embedding"},
+            r"copy: manifest\.json says network = embedding, and its config says network\.type "
+            r"= dense$",
+        ),
+        (
+            "saved",
+            {"network": "embedding", "config.network.type": "embedding"},
+            r"copy: features\.json holds tfidf features, and manifest\.json says network\.type = "
+            r"embedding, which reads sequence features$",
+        ),
+        (
+            "saved_embedding",
+            {"network": "dense", "config.network.type": "dense"},
+            r"copy: features\.json holds sequence features, and manifest\.json says "
+            r"network\.type = dense, which reads tfidf features$",
+        ),
+        (
+            "saved",
+            {"network": "auto"},
+            r"copy/manifest\.json: unknown network type 'auto'; known types: dense, embedding, "
+            r"shortlist$",
+        ),
+        (
+            "saved",
+            {"config.network.type": "auto"},
+            r"copy/manifest\.json: config: unknown network type 'auto'",
+        ),
+    ],
+)
+def test_info_and_load_refuse_a_network_type_its_manifest_and_files_disagree_on(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    model: str,
+    edits: dict[str, str],
+    match: str,
+) -> None:
+    """Attacker pass 26, CLI F3: the manifest's `network`, `config.network.type` and the
+    files were not checked against each other: `info` showed one type while `tag` used
+    another (or failed on an unexpected array), and an embedding model could `explain`."""
+    broken = _copy(request.getfixturevalue(model), tmp_path)
+    for field_name, value in edits.items():
+        _edit_json(broken, "manifest.json", field_name, value)
+    _both_refuse(broken, match)
+
+
+@pytest.mark.parametrize(
+    ("field_name", "value", "detail"),
+    [
+        ("config.network.hidden_units", [], r"it has array 'hidden_0_\w+', which the settings"),
+        ("config.network.hidden_units", [32, 16], r"it has no array 'hidden_1_kernel', which"),
+        ("config.network.hidden_units", [128], r"its hidden layers have \[32\] units"),
+        ("config.blend.linear", "off", r"it has array 'wide_kernel', which the settings do not"),
+        ("config.blend.stack", False, r"it has array 'wide_kernel', which the settings do not"),
+    ],
+)
+def test_info_and_load_say_hand_edited_network_settings_disagree_with_the_weights(
+    saved: Path, tmp_path: Path, field_name: str, value: object, detail: str
+) -> None:
+    """Attacker pass 26, CLI F3: `info` exited 0 and `tag` said `weights.safetensors:
+    unexpected array 'wide_kernel'`, naming the file, not the edited settings."""
+    broken = _copy(saved, tmp_path)
+    _edit_json(broken, "manifest.json", field_name, value)
+    _both_refuse(
+        broken,
+        r"copy: the settings in manifest\.json \(network\.hidden_units \[.*\]; a wide path: "
+        r"(yes|no), by network\.wide, blend\.linear and blend\.stack\) and the arrays in "
+        r"weights\.safetensors disagree: " + detail,
+    )

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -281,8 +284,62 @@ def test_a_network_within_the_file_limit_but_beyond_memory_is_refused() -> None:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     if memory > 4 * 4 * 45000**2 * 1.01:
         pytest.skip("this machine could train 45000 x 45000 weights")
-    with pytest.raises(ConfigError, match=r"training it needs about 30\.\d GiB; this machine has"):
+    with pytest.raises(
+        ConfigError,
+        match=r"training it needs about 30\.\d GiB; this (machine has|process.s address-space)",
+    ):
         build_network(config, featurizer, 3, False)
+
+
+def test_a_network_that_fits_the_machine_but_not_ulimit_v_is_refused_naming_the_limit() -> None:
+    """Attacker pass 26, CLI F1: the check compared with the machine's RAM alone, so under
+    `ulimit -v` a network it let through ran out of memory as TensorFlow built it."""
+    import os
+    import resource
+
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    hard = resource.getrlimit(resource.RLIMIT_AS)[1]
+    if memory < 8 * 1024**3 or (hard != resource.RLIM_INFINITY and hard < 3 * 1024**3):
+        pytest.skip("needs a machine with more than 8 GiB and room to set ulimit -v to 3 GiB")
+    code = (
+        "import resource\n"
+        "hard = resource.getrlimit(resource.RLIMIT_AS)[1]\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (3 << 30, hard))\n"
+        "from topicclf.config import Config\n"
+        "from topicclf.features import make_featurizer\n"
+        "from topicclf.model.networks import build_network\n"
+        "config = Config().with_overrides(\n"
+        "    ['network.type=dense', 'network.hidden_units=20000,20000']\n"
+        ")\n"
+        "featurizer = make_featurizer(config.text, config.features, 'tfidf')\n"
+        "featurizer.fit(['rain and wind', 'wheat prices rise', 'rain on wheat', 'wind farms'])\n"
+        "build_network(config, featurizer, 3, False)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert re.search(
+        r"ConfigError: the network would have 40\d,[\d,]+ weights \(\d+ features, hidden units "
+        r"\[20000, 20000\], 3 topics\); training it needs about 6\.0 GiB; this process's "
+        r"address-space limit \(ulimit -v\) is 3\.0 GiB\. Lower network\.hidden_units",
+        done.stderr,
+    ), done.stderr
+
+
+def test_the_memory_limit_is_the_least_of_ram_ulimit_v_and_the_cgroup() -> None:
+    """What the size checks compare with, as they say it."""
+    from topicclf import machine
+
+    limit, says = machine.memory_limit()
+    memory = machine.machine_memory()
+    assert 0 < limit <= memory
+    rlimit = machine.address_space_limit()
+    if rlimit:
+        assert limit <= rlimit
+    cgroup, where = machine.cgroup_memory_limit()
+    if cgroup:
+        assert limit <= cgroup and where
+    if limit == memory:
+        assert says == f"this machine has {memory / 1024**3:,.1f} GiB"
 
 
 def _huge_batches() -> tuple[Config, object]:
@@ -305,14 +362,15 @@ def test_an_embedding_batch_beyond_memory_is_refused_before_keras_allocates(
     """Weights within bounds, but one batch of 64 documents x 100,000 tokens x 4,096
     dimensions is 98 GiB of activations, three times over in training: TensorFlow ran out
     of memory after 18 s (an internal error)."""
+    from topicclf import machine
     from topicclf.model import networks
 
-    monkeypatch.setattr(networks, "machine_memory", lambda: 8 * 1024**3)
+    monkeypatch.setattr(machine, "machine_memory", lambda: 4 * 1024**3)
     config, featurizer = _huge_batches()
     with pytest.raises(
         ConfigError,
         match=r"a batch of 64 documents of 100,000 tokens in 4096 dimensions is too large: "
-        r"training it needs about 293\.0 GiB per batch; this machine has 8\.0 GiB\. Lower "
+        r"training it needs about 293\.0 GiB per batch; this machine has 4\.0 GiB\. Lower "
         r"features\.sequence_length, network\.embedding_dim or train\.batch_size",
     ):
         networks.check_batch_memory(config, featurizer, 64)
@@ -340,20 +398,20 @@ def test_an_embedding_batch_beyond_memory_is_refused_before_keras_allocates(
 def test_training_refuses_the_batch_before_building_the_network(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from topicclf.model import networks
+    from topicclf import machine
     from topicclf.training import fit_model
     from topicclf.training import network as training_network
 
     def never(*_: object, **__: object) -> None:
         raise AssertionError("a network was built before its batch was checked")
 
-    monkeypatch.setattr(networks, "machine_memory", lambda: 8 * 1024**3)
+    monkeypatch.setattr(machine, "machine_memory", lambda: 4 * 1024**3)
     monkeypatch.setattr(training_network, "build_network", never)
     config, _ = _huge_batches()
     words = ["rain and wind", "wheat prices rise", "rain on wheat fields", "wind farms"]
     texts = [f"{words[i % 4]} record{i:02d}" for i in range(20)]
     labels = [["weather"], ["grain"], ["weather", "grain"], ["energy"]] * 5
-    with pytest.raises(ConfigError, match=r"GiB per batch; this machine has 8\.0 GiB"):
+    with pytest.raises(ConfigError, match=r"GiB per batch; this machine has 4\.0 GiB"):
         fit_model(config, texts, labels)
 
 
@@ -370,8 +428,9 @@ def test_running_out_of_memory_while_keras_trains_is_a_clear_error() -> None:
         with (
             pytest.raises(
                 ConfigError,
-                match=r"training ran out of memory on a batch of 64 documents \(\w+\); lower "
-                r"train\.batch_size, features\.sequence_length, network\.embedding_dim",
+                match=r"training ran out of memory building or training the network in batches "
+                r"of 64 documents \(\w+\); lower network\.hidden_units, train\.batch_size, "
+                r"features\.sequence_length, network\.embedding_dim or features\.max_features",
             ) as caught,
             out_of_memory_explained(64),
         ):
@@ -379,3 +438,48 @@ def test_running_out_of_memory_while_keras_trains_is_a_clear_error() -> None:
         assert isinstance(caught.value, TopicclfError)
     with pytest.raises(ValueError, match="other"), out_of_memory_explained(64):
         raise ValueError("other")
+
+
+def test_keras_backend_in_the_environment_is_overridden_with_a_warning(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Attacker pass 26, CLI F6: KERAS_BACKEND=jax (common on ML machines) made Keras import
+    jax: `internal error: ModuleNotFoundError` after the corpus was read."""
+    done = subprocess.run(
+        [sys.executable, "-m", "topicclf", "train", str(data_dir / "tiny.jsonl"),
+         "-o", str(tmp_path / "m"), "--set", "train.epochs=1", "--set", "train.refit=false"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    warned = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert warned == ["warning: KERAS_BACKEND=jax is set; topicclf uses Keras's tensorflow backend"]
+    assert (tmp_path / "m" / "manifest.json").exists()
+
+
+def test_keras_imported_first_with_another_backend_is_a_clear_error() -> None:
+    """A Python API user who imported Keras under another backend: named, not a raw error
+    from inside Keras (a backend is chosen once per process)."""
+    import importlib.util
+
+    backend = next((b for b in ("jax", "torch") if importlib.util.find_spec(b)), None)
+    if backend is None:
+        pytest.skip("neither jax nor torch is installed: Keras cannot import another backend")
+    code = (
+        "import keras\n"
+        "from topicclf.errors import ConfigError\n"
+        "from topicclf.model.networks import keras_module\n"
+        "try:\n"
+        "    keras_module()\n"
+        "except ConfigError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "KERAS_BACKEND": backend},
+    )  # fmt: skip
+    assert done.stdout.strip() == (
+        f"Keras was imported with its {backend} backend (KERAS_BACKEND={backend}) before "
+        "topicclf needed it; topicclf needs Keras's tensorflow backend: set "
+        "KERAS_BACKEND=tensorflow (or unset it) before keras is imported"
+    ), done.stderr

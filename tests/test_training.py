@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -189,3 +190,60 @@ def test_a_min_df_set_above_what_the_corpus_allows_warns_and_the_floor_used_is_r
         default = TopicClassifier(config=Config().with_overrides(FAST)).fit(texts, labels)
     assert not [w for w in caught if "min_df" in str(w.message)]
     assert default.training_info_["min_df_applied"] == 2
+
+
+# A child that imports Keras, then lowers its own address-space limit (`ulimit -v`) to what
+# it uses plus HEADROOM: a network of two 8192-unit layers on 100 words (about 1 GiB to train
+# by `check_network_size`'s estimate, so it passes that check) then cannot be allocated
+# while it is built. Real allocations failing, as under `ulimit -v 8000000` with [25000, 25000].
+_OUT_OF_MEMORY_CHILD = """
+import re, resource, runpy, sys
+from topicclf.model.networks import keras_module
+keras_module()
+status = open("/proc/self/status").read()
+used = int(re.search(r"VmSize:\\s+(\\d+)", status).group(1)) * 1024
+limit = used + (128 << 20)
+if limit < 17 * 8192 * (8192 + 300):  # the size check would refuse the network up front
+    sys.exit(99)
+resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+sys.argv = ["topicclf", "train", sys.argv[1], "-o", sys.argv[2],
+            "--set", "network.hidden_units=[8192,8192]", "--set", "features.max_features=100",
+            "--set", "text.language=english", "--set", "text.stemmer=none",
+            "--set", "train.epochs=1"]
+runpy.run_module("topicclf", run_name="__main__")
+"""
+
+
+def test_running_out_of_memory_while_the_network_is_built_is_a_clear_error(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """Attacker pass 26, CLI F1: was `internal error: ResourceExhaustedError` (only `fit` was
+    covered by the explanation, not building the network)."""
+    import subprocess
+    import sys
+
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs Linux's /proc to size the limit")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _OUT_OF_MEMORY_CHILD,
+            str(data_dir / "tiny.jsonl"),
+            str(tmp_path / "m"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    if done.returncode == 99:
+        pytest.skip("Keras takes too little address space here for the network to pass the check")
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"error: training ran out of memory building or training the network in batches of "
+        r"\d+ documents \((ResourceExhaustedError|MemoryError)\); lower network\.hidden_units, "
+        r"train\.batch_size, .*",
+        last,
+    ), last
+    assert not (tmp_path / "m").exists()

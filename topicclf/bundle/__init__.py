@@ -259,7 +259,8 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
             f"{len(classes)} topics in {LABELS_FILE}"
         )
     net = config.network
-    check_network_files(files, config)
+    features_kind = "tfidf" if isinstance(featurizer, TfidfFeaturizer) else "sequence"
+    check_network_files(files, manifest, config, features_kind, featurizer.n_features, len(classes))
     if network_kind(net.type).pipeline == "shortlist":
         network = _load_shortlist(files, config)
     else:
@@ -493,19 +494,98 @@ def check_recorded_mode(path: Path, mode: str, multiclass: Any) -> None:
         )
 
 
-def check_network_files(files: ModelFiles, config: Config) -> None:
-    """The files the network kind needs are there: a shortlist model's sizes and arrays,
-    and no other kind has a shortlist's sizes (a forged network type)."""
-    shortlist = network_kind(config.network.type).pipeline == "shortlist"
-    if shortlist and not (files.has(SHORTLIST_META) and files.has(WEIGHTS_FILE)):
+def check_network_files(
+    files: ModelFiles,
+    manifest: dict[str, Any],
+    config: Config,
+    features_kind: str,
+    n_features: int,
+    n_topics: int,
+) -> None:
+    """The network the manifest names is the one the model's files hold (`load_model` and
+    `info` refuse alike): its top-level `network` and its configuration's network.type are
+    one known kind, the features are the ones that kind reads, the kind's files are there
+    and no other kind's, and a dense network's weights are the arrays its settings give
+    (their header alone is read)."""
+    path = files.directory
+    name = config.network.type
+    try:
+        kind = network_kind(name)
+    except ConfigError as exc:  # "auto" is chosen when training, never saved
+        raise ModelBundleError(f"{path}/{MANIFEST}: config: {exc}") from None
+    recorded = manifest.get("network", name)
+    try:
+        network_kind(recorded)
+    except ConfigError as exc:
+        raise ModelBundleError(f"{path}/{MANIFEST}: {exc}") from None
+    if recorded != name:
         raise ModelBundleError(
-            f"{files.directory}: a shortlist model needs {SHORTLIST_META} and {WEIGHTS_FILE}"
+            f"{path}: {MANIFEST} says network = {recorded}, and its config says "
+            f"network.type = {name}"
         )
-    if not shortlist and files.has(SHORTLIST_META):
+    if features_kind != kind.featurizer:
         raise ModelBundleError(
-            f"{files.directory}: {SHORTLIST_META} belongs to a shortlist model, and "
-            f"{MANIFEST} says network.type = {config.network.type}"
+            f"{path}: {FEATURES_META} holds {features_kind} features, and {MANIFEST} says "
+            f"network.type = {name}, which reads {kind.featurizer} features"
         )
+    if kind.pipeline == "shortlist":
+        if not (files.has(SHORTLIST_META) and files.has(WEIGHTS_FILE)):
+            raise ModelBundleError(
+                f"{path}: a shortlist model needs {SHORTLIST_META} and {WEIGHTS_FILE}"
+            )
+        return
+    if files.has(SHORTLIST_META):
+        raise ModelBundleError(
+            f"{path}: {SHORTLIST_META} belongs to a shortlist model, and {MANIFEST} says "
+            f"network.type = {name}"
+        )
+    weights = files.has(WEIGHTS_FILE)
+    if kind.featurizer == "sequence":  # an embedding network is saved whole, as Keras's file
+        if weights:
+            raise ModelBundleError(
+                f"{path}: {files.name(WEIGHTS_FILE)} belongs to a dense model, and {MANIFEST} "
+                f"says network.type = {name}"
+            )
+        if not files.has(MODEL_FILE):
+            raise ModelBundleError(f"{path}: an {name} model needs {MODEL_FILE}")
+        return
+    if weights:
+        check_dense_weights(files, config, n_features, n_topics)
+
+
+def check_dense_weights(files: ModelFiles, config: Config, n_features: int, n_topics: int) -> None:
+    """A dense network's weights file holds the arrays the manifest's settings give (hidden
+    layers, the wide path), by its header: a hand-edited setting is named as such, not met
+    as an unexpected array when tagging. (Shapes that follow the features and topics are
+    checked as the arrays are read.)"""
+    shapes = files.array_shapes(WEIGHTS_FILE)
+    if shapes is None:  # an older .npz, or a header that reading the arrays will name
+        return
+    net = config.network
+    wide = wide_path(config)
+    expected = dense_weight_specs(n_features, net.hidden_units, n_topics, wide=wide)
+    extra = [key for key in shapes if key not in expected]
+    lacking = [key for key in expected if key not in shapes]
+    # Each hidden layer's width is its kernel's last dimension.
+    found = [
+        units
+        for i in range(len(net.hidden_units))
+        for units in shapes.get(f"hidden_{i}_kernel", ())[-1:]
+    ]
+    if extra:
+        detail = f"it has array {extra[0]!r}, which the settings do not give"
+    elif lacking:
+        detail = f"it has no array {lacking[0]!r}, which the settings give"
+    elif found != list(net.hidden_units):
+        detail = f"its hidden layers have {found} units"
+    else:
+        return
+    raise ModelBundleError(
+        f"{files.directory}: the settings in {MANIFEST} (network.hidden_units "
+        f"{list(net.hidden_units)}; a wide path: {'yes' if wide else 'no'}, by network.wide, "
+        f"blend.linear and blend.stack) and the arrays in {files.name(WEIGHTS_FILE)} "
+        f"disagree: {detail}; the model directory is inconsistent"
+    )
 
 
 def _load_shortlist(files: ModelFiles, config: Config) -> ShortlistNetwork:

@@ -365,6 +365,36 @@ class ModelFiles:
         name = self.name(name)
         return read_arrays(self.directory, name, specs, self.record(name))
 
+    def array_shapes(self, name: str) -> dict[str, tuple[int, ...]] | None:
+        """The names and shapes of a safetensors file's arrays, from its header alone (no
+        array data read, no SHA-256: `info` reads no arrays); None for an older .npz file
+        or a header that is not a plain one (reading the arrays names what is wrong)."""
+        name = self.name(name)
+        if name.endswith(".npz"):
+            return None
+        with _opened(self.directory, name, limits.MODEL_ARRAYS_MAX_BYTES, self.record(name)) as (
+            handle,
+            _,
+            size,
+        ):
+            start = handle.read(8)
+            if len(start) < 8:
+                return None
+            length = int.from_bytes(start, "little")
+            if length > min(limits.SAFETENSORS_HEADER_MAX_BYTES, size - 8):
+                return None
+            text = handle.read(length)
+        try:
+            header = json.loads(text.decode("utf-8"))
+            shapes = {
+                key: tuple(int(n) for n in entry["shape"])
+                for key, entry in header.items()
+                if key != "__metadata__"
+            }
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+            return None
+        return shapes
+
     def check(self, name: str, copy_to: Path | None = None) -> None:
         """Read a file that another library opens itself (model.keras), to check it first;
         `copy_to` also copies it there."""

@@ -64,7 +64,9 @@ def describe(directory: str | Path) -> dict[str, Any]:
     check_counts(directory, manifest, len(topics), counted)
     mode = str(manifest.get("mode", "multilabel"))
     check_recorded_mode(directory, mode, thresholds.get("multiclass", False))
-    check_network_files(files, config_read)
+    check_network_files(
+        files, manifest, config_read, str(features_meta.get("kind")), counted, len(topics)
+    )
     read_target(directory, manifest, topics)
     load_vocabulary(files, topics)  # subjects of topics the model lacks: `tag` refuses them
     config = manifest.get("config", {})

@@ -15,6 +15,7 @@ import itertools
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from topicclf.errors import ConfigError, NotFittedError
-from topicclf.machine import machine_memory
+from topicclf.machine import memory_limit
 
 if TYPE_CHECKING:
     from topicclf.config import Config
@@ -83,7 +84,16 @@ _LOAD_FAILED: list[BaseException] = []
 
 def _import_keras() -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    # topicclf's networks are TensorFlow's (its Adam, its out-of-memory error), whatever
+    # backend the environment names for other programs (KERAS_BACKEND=jax is common).
+    chosen = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if chosen != "tensorflow":
+        warnings.warn(
+            f"KERAS_BACKEND={chosen} is set; topicclf uses Keras's tensorflow backend",
+            UserWarning,
+            stacklevel=2,
+        )
+    os.environ["KERAS_BACKEND"] = "tensorflow"
     import logging
 
     with _stderr_silenced():
@@ -119,15 +129,30 @@ def keras_loaded() -> bool:
 
 
 def keras_module() -> Any:
-    """Import Keras (TensorFlow backend) without TensorFlow's start-up noise on the terminal."""
+    """Import Keras (TensorFlow backend) without TensorFlow's start-up noise on the terminal;
+    a ConfigError when Keras was already imported with another backend."""
     if _LOADER is not None:
         # "keras" is in sys.modules, half-initialised, while the background import runs.
         _LOADER.join()
         if _LOAD_FAILED:
             raise _LOAD_FAILED[0]
     if "keras" in sys.modules:
-        return sys.modules["keras"]
+        return _tensorflow_backed(sys.modules["keras"])
     return _import_keras()
+
+
+def _tensorflow_backed(keras: Any) -> Any:
+    """Keras as imported before topicclf asked for it, refused unless its backend is
+    TensorFlow's: a backend is chosen once per process, at Keras's import."""
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise ConfigError(
+            f"Keras was imported with its {backend} backend (KERAS_BACKEND="
+            f"{os.environ.get('KERAS_BACKEND', backend)}) before topicclf needed it; topicclf "
+            "needs Keras's tensorflow backend: set KERAS_BACKEND=tensorflow (or unset it) "
+            "before keras is imported"
+        )
+    return keras
 
 
 def set_seed(seed: int) -> None:
@@ -339,17 +364,18 @@ def _chain_parameters(n_in: int, hidden_units: Sequence[int], n_out: int) -> int
 def check_network_size(parameters: int, what: str) -> None:
     """Refuse a network before Keras allocates it when it could not be trained here or saved:
     training holds four float32 copies of every weight (weights, gradients, Adam's two
-    moments), and a saved network larger than the model-file limit would never load."""
+    moments), compared with the memory this process may use (`machine.memory_limit`: RAM,
+    `ulimit -v`, cgroup), and a saved network larger than the model-file limit would never
+    load."""
     from topicclf.config import MODEL_NETWORK_MAX_BYTES
 
     weights = parameters * 4
-    memory = machine_memory()
+    memory, says = memory_limit()
     if weights > MODEL_NETWORK_MAX_BYTES or (memory and 4 * weights > memory):
         limit = (
             f"a saved network may hold at most {MODEL_NETWORK_MAX_BYTES / 1024**3:.0f} GiB"
             if weights > MODEL_NETWORK_MAX_BYTES
-            else f"training it needs about {4 * weights / 1024**3:,.1f} GiB; this machine "
-            f"has {memory / 1024**3:,.1f} GiB"
+            else f"training it needs about {4 * weights / 1024**3:,.1f} GiB; {says}"
         )
         raise ConfigError(
             f"the network would have {parameters:,} weights ({what}); {limit}. Lower "
@@ -365,7 +391,7 @@ ACTIVATION_COPIES = 3
 
 def check_batch_memory(config: Config, featurizer: Featurizer, batch: int) -> None:
     """Refuse, before Keras allocates anything, an embedding network whose training batch
-    alone would not fit in this machine's memory: the embedding's output is batch x
+    alone would not fit in the memory this process may use: the embedding's output is batch x
     sequence length x embedding_dim floats (and a convolution's, x filters), each held
     ACTIVATION_COPIES times. (Weights are `check_network_size`'s; a dense network's
     activations are batch x hidden units, small beside its weights.)"""
@@ -376,14 +402,13 @@ def check_batch_memory(config: Config, featurizer: Featurizer, batch: int) -> No
         return
     per_position = net.embedding_dim + net.conv_filters
     needed = ACTIVATION_COPIES * 4 * batch * int(length) * per_position
-    memory = machine_memory()
+    memory, says = memory_limit()
     if memory and needed > memory:
         filters = f" and {net.conv_filters:,} convolution filters" if net.conv_filters else ""
         raise ConfigError(
             f"a batch of {batch} documents of {int(length):,} tokens in {net.embedding_dim} "
             f"dimensions{filters} is too large: training it needs about "
-            f"{needed / 1024**3:,.1f} GiB per batch; this machine has "
-            f"{memory / 1024**3:,.1f} GiB. Lower features.sequence_length, "
+            f"{needed / 1024**3:,.1f} GiB per batch; {says}. Lower features.sequence_length, "
             f"network.embedding_dim{', network.conv_filters' if filters else ''} or "
             "train.batch_size"
         )

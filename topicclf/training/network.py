@@ -57,27 +57,34 @@ def train_network(
     x_val, y_val = x_all[val], data.y[val]
     val_logits = None if linear_logits is None else linear_logits[val]
     batch, rate = schedule(config, len(train))
-    check_batch_memory(config, featurizer, batch)
-    model = new_network(
-        config, featurizer, data.y[train], data.multiclass, rate, linear_logits is not None
-    )
-    callbacks = [epoch_progress(keras, progress, config.train.epochs)]
-    validation_data = None
-    if config.train.stop_on == "f1":
-        # Keras's own validation pass would only add a loss nobody stops on, at the cost of
-        # a data pipeline per epoch.
-        monitor, direction = "val_f1", "max"
-        callbacks.insert(
-            0, _validation_f1_callback(keras, x_val, y_val, tune, data.multiclass, val_logits)
-        )
-    else:
-        monitor, direction = "val_loss", "min"
-        validation_data = (_inputs(x_val, val_logits), y_val)
-    stopping = keras.callbacks.EarlyStopping(
-        monitor=monitor, mode=direction, patience=config.train.patience, restore_best_weights=True
-    )
-    callbacks.insert(-1, stopping)
+    # A batch holds at most the rows there are: 64 of 36 documents overstated a small
+    # corpus's memory enough to refuse it under `ulimit -v`, where it trains in 3 GB.
+    check_batch_memory(config, featurizer, min(batch, len(train)))
+    # Building allocates the weights (and their initialisers' temporaries): running out of
+    # memory there is explained as in `fit`.
     with out_of_memory_explained(batch):
+        model = new_network(
+            config, featurizer, data.y[train], data.multiclass, rate, linear_logits is not None
+        )
+        callbacks = [epoch_progress(keras, progress, config.train.epochs)]
+        validation_data = None
+        if config.train.stop_on == "f1":
+            # Keras's own validation pass would only add a loss nobody stops on, at the cost
+            # of a data pipeline per epoch.
+            monitor, direction = "val_f1", "max"
+            callbacks.insert(
+                0, _validation_f1_callback(keras, x_val, y_val, tune, data.multiclass, val_logits)
+            )
+        else:
+            monitor, direction = "val_loss", "min"
+            validation_data = (_inputs(x_val, val_logits), y_val)
+        stopping = keras.callbacks.EarlyStopping(
+            monitor=monitor,
+            mode=direction,
+            patience=config.train.patience,
+            restore_best_weights=True,
+        )
+        callbacks.insert(-1, stopping)
         history = model.fit(
             _inputs(
                 _fit_input(x_all[train]), None if linear_logits is None else linear_logits[train]
@@ -127,13 +134,13 @@ def refit_network(
     """
     keras = keras_module()
     batch, rate = schedule(config, len(data.train_idx))  # as the network was trained
-    check_batch_memory(config, featurizer, batch)
-    if network_kind(config.network.type).refit == "fresh":
-        network = new_network(config, featurizer, data.y, data.multiclass, rate)
-        epochs = best_epoch
-    else:  # "continue"
-        epochs = refit_epochs(best_epoch, config.train.validation_split)
+    check_batch_memory(config, featurizer, min(batch, len(data.y)))
     with out_of_memory_explained(batch):
+        if network_kind(config.network.type).refit == "fresh":
+            network = new_network(config, featurizer, data.y, data.multiclass, rate)
+            epochs = best_epoch
+        else:  # "continue"
+            epochs = refit_epochs(best_epoch, config.train.validation_split)
         network.fit(
             _inputs(_fit_input(x_all), linear_logits),
             data.y,
@@ -147,19 +154,22 @@ def refit_network(
 
 
 @contextmanager
-def out_of_memory_explained(batch: int) -> Iterator[None]:
+def out_of_memory_explained(batch: int | None = None) -> Iterator[None]:
     """TensorFlow's out-of-memory error (ResourceExhaustedError, or numpy's MemoryError)
-    while Keras trains, as a ConfigError that says what to lower: an estimate cannot see
-    every allocation (`check_batch_memory`), and an internal error says nothing useful."""
+    while Keras builds or trains a network (in batches of `batch` documents), as a
+    ConfigError that says what to lower: the size checks before it (`check_network_size`,
+    `check_batch_memory`) are estimates that cannot see every allocation, and an internal
+    error says nothing useful. Every place training builds or fits a network runs in it."""
     try:
         yield
     except Exception as exc:
         if type(exc).__name__ != "ResourceExhaustedError" and not isinstance(exc, MemoryError):
             raise
+        batches = "" if batch is None else f" in batches of {batch} documents"
         raise ConfigError(
-            f"training ran out of memory on a batch of {batch} documents "
-            f"({type(exc).__name__}); lower train.batch_size, features.sequence_length, "
-            "network.embedding_dim, network.hidden_units or features.max_features"
+            f"training ran out of memory building or training the network{batches} "
+            f"({type(exc).__name__}); lower network.hidden_units, train.batch_size, "
+            "features.sequence_length, network.embedding_dim or features.max_features"
         ) from None
 
 
@@ -215,8 +225,9 @@ def stacked_to_wide(
     arrays["wide_kernel"] = (stack.slope * stack.coef.T).astype(np.float32)
     bias = arrays["topics_bias"] + stack.slope * stack.intercept + stack.offset
     arrays["topics_bias"] = bias.astype(np.float32)
-    model = build_network(config, featurizer, stack.coef.shape[0], multiclass)
-    import_dense_weights(model, arrays)
+    with out_of_memory_explained():
+        model = build_network(config, featurizer, stack.coef.shape[0], multiclass)
+        import_dense_weights(model, arrays)
     return model
 
 

@@ -300,12 +300,12 @@ def train_rescorer(
     batch = config.train.batch_size or 2048
     rate = config.train.learning_rate or AUTO_LEARNING_RATE[config.network.type]
     set_seed(config.train.seed)
-    model = build_network(config, featurizer, 0, False)
-    model.compile(optimizer=keras.optimizers.Adam(rate), loss="binary_crossentropy")
     stopping = keras.callbacks.EarlyStopping(
         monitor="val_loss", patience=config.train.patience, restore_best_weights=True
     )
     with out_of_memory_explained(batch):
+        model = build_network(config, featurizer, 0, False)
+        model.compile(optimizer=keras.optimizers.Adam(rate), loss="binary_crossentropy")
         history = model.fit(
             (x_train - mean) / scale,
             y_train,
