@@ -521,3 +521,55 @@ def test_long_and_hostile_names_wrap_and_show_their_controls(
         for term in item.find_elements("css selector", ".term"):
             assert box(term)["right"] <= card["right"]
     _no_page_errors(driver)
+
+
+@pytest.fixture(scope="module")
+def roomy_server(models: dict[str, ServedModel]) -> Iterator[str]:
+    """The model, taking bodies of a few MB: a text that takes seconds to explain."""
+    options = ServeOptions(port=0, max_body=8_000_000)
+    with serve_in_thread({"model": models["model"]}, options) as (host, port):
+        yield f"http://{host}:{port}"
+
+
+def test_a_refused_submission_makes_older_answers_stale(driver: Any, roomy_server: str) -> None:
+    """An answer to an earlier text never shows under the error of a later, refused one."""
+    import time
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(driver, roomy_server)
+    box = driver.find_element("id", "text")
+    box.send_keys("Rain and storms all week.")
+    driver.find_element("id", "submit").click()
+    _submitted(driver)
+    results = driver.find_element("id", "results")
+    assert results.is_displayed()
+
+    def answers() -> int:
+        return int(
+            driver.execute_script(
+                "return performance.getEntriesByType('resource')"
+                ".filter((e) => e.name.endsWith('/tag')).length"
+            )
+        )
+
+    # A slow request (a text of 4 MB, explained: seconds), then the box emptied and the
+    # form sent again, as Ctrl+Enter sends it while the button is disabled.
+    driver.execute_script("arguments[0].value = 'rain and wind at the coast '.repeat(150000)", box)
+    driver.find_element("id", "submit").click()
+    done_before = driver.execute_script(
+        "const before = performance.getEntriesByType('resource')"
+        "  .filter((e) => e.name.endsWith('/tag')).length;"
+        "arguments[0].value = '';"
+        "document.getElementById('form').requestSubmit();"
+        "return before;",
+        box,
+    )
+    assert done_before == 1, "the slow request ended before the empty text was sent"
+    message = _error_shown(driver, "The text is empty")
+    assert not results.is_displayed()  # the first text's topics went with the new error
+    WebDriverWait(driver, 120).until(lambda d: answers() == 2)  # the slow answer is back
+    time.sleep(1)  # the page has read it (a few bytes of JSON) long before this
+    assert not results.is_displayed()
+    assert driver.find_element("id", "error").text == message
+    assert driver.find_element("id", "submit").is_enabled()

@@ -49,9 +49,11 @@ function element(tag, className, text) {
   return node;
 }
 
+// An error and results never show together: each is about the newest submission only.
 function showError(message) {
   errorBox.textContent = visible(message);
   errorBox.hidden = false;
+  results.hidden = true;
   statusLine.textContent = "";
 }
 
@@ -164,6 +166,7 @@ function showResults(answer) {
   text += ` (${answer.milliseconds.toFixed(1)} ms).`;
   for (const note of answer.notes || []) text += ` Note: ${note}`;
   summary.textContent = visible(text);
+  clearError();
   results.hidden = false;
   statusLine.textContent = count ? `${count} topic${count === 1 ? "" : "s"} suggested.` : "No topic.";
 }
@@ -175,9 +178,19 @@ function limitValue() {
   return Number.isInteger(n) && n >= 1 ? n : NaN;
 }
 
+// A new submission makes every answer still on its way stale, even one refused here (an
+// empty text): else an older, slower answer would show under its error, for a text no
+// longer in the box. The button the older request disabled is enabled again.
+function newSubmission() {
+  latest += 1;
+  submitButton.disabled = false;
+  clearError();
+  return latest;
+}
+
 async function suggest(event) {
   event.preventDefault();
-  clearError();
+  const mine = newSubmission();
   const text = textBox.value;
   if (!text.trim()) {
     showError("The text is empty: paste a text or choose a file first.");
@@ -196,7 +209,6 @@ async function suggest(event) {
   if (limit !== null) request.top_k = limit;
   if (info && info.explain) request.explain = WORDS_PER_TOPIC;
 
-  const mine = ++latest;
   submitButton.disabled = true;
   statusLine.textContent = "Suggesting topics…";
   try {
@@ -208,7 +220,6 @@ async function suggest(event) {
     const body = await readJson(response);
     if (mine !== latest) return;
     if (!response.ok) {
-      results.hidden = true;
       showError(refusal(response, body));
       return;
     }
@@ -221,7 +232,7 @@ async function suggest(event) {
 }
 
 function readFile(file) {
-  clearError();
+  newSubmission(); // the text in the box is being replaced
   if (!(file.type === "text/plain" || /\.txt$/i.test(file.name))) {
     showError(`${file.name} is not a text file: choose a .txt file.`);
     return;
