@@ -401,3 +401,175 @@ def test_the_readme_screenshot_script(
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"wrote {png} (980x")
     assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_size < 200_000
+
+
+# Topic names a model may hold (a name may have MAX_TOPIC_CHARS, 1,000): markup, a bidi
+# override that would show "evil\u202eRTL" as "evilLTR", terminal controls, a name of 999
+# characters and no space, tab and newline, a prototype's name.
+HOSTILE_NAMES = [
+    "<img src=x onerror=alert(1)>",
+    "evil\u202eRTL",
+    "esc\x1b]0;pwned\x07",
+    "a" * 999,
+    "tab\tand\nline",
+    "__proto__",
+]
+LONG_TERM = "b" * 300  # a word of the 999-character topic: explain lists it
+
+
+@pytest.fixture(scope="module")
+def hostile_model(tmp_path_factory: pytest.TempPathFactory) -> ServedModel:
+    """A multi-label model whose topics are HOSTILE_NAMES, saved and loaded as served."""
+    import warnings
+
+    from conftest import tiny_config
+
+    texts, labels = [], []
+    for i, name in enumerate(HOSTILE_NAMES):
+        for k in range(10):
+            words = [f"w{i}x{(k + j) % 6}" for j in range(6)]
+            if name == "a" * 999:
+                words.append(LONG_TERM)
+            texts.append(" ".join(words) + " common words")
+            labels.append([name])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = TopicClassifier(config=tiny_config(mode="multilabel", epochs=20)).fit(texts, labels)
+    path = clf.save(tmp_path_factory.mktemp("hostile") / "hostile")
+    return ServedModel("hostile", path, TopicClassifier.load(path))
+
+
+@pytest.fixture(scope="module")
+def hostile_server(hostile_model: ServedModel) -> Iterator[str]:
+    with _serve({"hostile": hostile_model}) as (host, port):
+        yield f"http://{host}:{port}"
+
+
+def test_the_pages_escapes_are_those_of_every_other_output(driver: Any, server: str) -> None:
+    """page.js's `visible` mirrors reports.safe.one_line: the same characters, the same forms."""
+    from topicclf.reports.safe import one_line
+
+    _open(driver, server)
+    # Every code point of the BMP's first 0x3000 (controls, C1, U+2028, bidi, isolates) and
+    # every surrogate (alone, as JSON can hold them), then whole strings: a pair is one
+    # character to both (an emoji is kept), a lone surrogate beside text is escaped.
+    points = [*range(0x3000), *range(0xD800, 0xE000), 0xFEFF, 0x1F600, 0x10FFFF]
+    strings = [[p] for p in points] + [
+        [ord(c) for c in text]
+        for text in [
+            *HOSTILE_NAMES,
+            "x\ud800y\U0001f600z\udfff",
+            "\u2066isolate\u2069 \u202alre\u202c \x9b31m \x85 \u2028\u2029 \x7f",
+            "caf\u00e9 \u00a0 \u200b \u061c",
+        ]
+    ]
+    shown = driver.execute_script(
+        "return arguments[0].map((points) => visible(String.fromCodePoint(...points)));", strings
+    )
+    expected = [one_line("".join(map(chr, points))) for points in strings]
+    differ = [(s, js, py) for s, js, py in zip(strings, shown, expected, strict=True) if js != py]
+    assert differ == []
+    assert one_line("evil\u202eRTL") == "evil\\u202eRTL"  # the rule itself, for the reader
+
+
+def test_long_and_hostile_names_wrap_and_show_their_controls(
+    driver: Any, hostile_server: str
+) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from topicclf.reports.safe import one_line
+
+    _open(driver, hostile_server)
+    text = " ".join(f"w{i}x{j}" for i in range(len(HOSTILE_NAMES)) for j in range(3))
+    text += " " + LONG_TERM
+    driver.find_element("id", "text").send_keys(text)
+    driver.find_element("id", "limit").send_keys(str(len(HOSTILE_NAMES)))
+    driver.find_element("id", "submit").click()
+    WebDriverWait(driver, WAIT).until(
+        lambda d: len(d.find_elements("css selector", "#topics > li.topic")) == len(HOSTILE_NAMES)
+    )
+    answer = _tag(hostile_server, {"text": text, "top_k": len(HOSTILE_NAMES), "explain": 8})
+    labels = answer["results"][0]["labels"]
+    # As every other output shows them (one line, controls and bidi overrides as escapes);
+    # the element keeps the exact name for scripts.
+    items = driver.find_elements("css selector", "#topics > li.topic")
+    names = [
+        i.find_element("css selector", ".topic-name").get_attribute("textContent") for i in items
+    ]
+    assert names == [one_line(label) for label in labels]
+    assert {"evil\\u202eRTL", "esc\\x1b]0;pwned\\x07", "tab\\x09and\\x0aline"} <= set(names)
+    assert [i.get_attribute("data-topic") for i in items] == labels
+    terms = [t.get_attribute("textContent") for t in driver.find_elements("css selector", ".term")]
+    assert LONG_TERM in terms  # a long word in the explanation, wrapped as the names are
+    # Nothing runs past the window: no horizontal scroll, each name beside its bar and score.
+    width = driver.execute_script("return document.documentElement.clientWidth")
+    assert driver.execute_script("return document.documentElement.scrollWidth") <= width
+
+    def box(element: Any) -> dict[str, float]:
+        return dict(driver.execute_script("return arguments[0].getBoundingClientRect()", element))
+
+    for item in items:
+        card = box(item)
+        name, meter, score = (
+            box(item.find_element("css selector", selector))
+            for selector in (".topic-name", "meter", ".score")
+        )
+        assert name["right"] <= meter["left"] and meter["width"] >= 40
+        assert meter["right"] <= score["left"] and score["width"] > 0
+        assert score["right"] <= card["right"]
+        assert item.find_element("css selector", ".score").is_displayed()
+        for term in item.find_elements("css selector", ".term"):
+            assert box(term)["right"] <= card["right"]
+    _no_page_errors(driver)
+
+
+@pytest.fixture(scope="module")
+def roomy_server(models: dict[str, ServedModel]) -> Iterator[str]:
+    """The model, taking bodies of a few MB: a text that takes seconds to explain."""
+    options = ServeOptions(port=0, max_body=8_000_000)
+    with serve_in_thread({"model": models["model"]}, options) as (host, port):
+        yield f"http://{host}:{port}"
+
+
+def test_a_refused_submission_makes_older_answers_stale(driver: Any, roomy_server: str) -> None:
+    """An answer to an earlier text never shows under the error of a later, refused one."""
+    import time
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(driver, roomy_server)
+    box = driver.find_element("id", "text")
+    box.send_keys("Rain and storms all week.")
+    driver.find_element("id", "submit").click()
+    _submitted(driver)
+    results = driver.find_element("id", "results")
+    assert results.is_displayed()
+
+    def answers() -> int:
+        return int(
+            driver.execute_script(
+                "return performance.getEntriesByType('resource')"
+                ".filter((e) => e.name.endsWith('/tag')).length"
+            )
+        )
+
+    # A slow request (a text of 4 MB, explained: seconds), then the box emptied and the
+    # form sent again, as Ctrl+Enter sends it while the button is disabled.
+    driver.execute_script("arguments[0].value = 'rain and wind at the coast '.repeat(150000)", box)
+    driver.find_element("id", "submit").click()
+    done_before = driver.execute_script(
+        "const before = performance.getEntriesByType('resource')"
+        "  .filter((e) => e.name.endsWith('/tag')).length;"
+        "arguments[0].value = '';"
+        "document.getElementById('form').requestSubmit();"
+        "return before;",
+        box,
+    )
+    assert done_before == 1, "the slow request ended before the empty text was sent"
+    message = _error_shown(driver, "The text is empty")
+    assert not results.is_displayed()  # the first text's topics went with the new error
+    WebDriverWait(driver, 120).until(lambda d: answers() == 2)  # the slow answer is back
+    time.sleep(1)  # the page has read it (a few bytes of JSON) long before this
+    assert not results.is_displayed()
+    assert driver.find_element("id", "error").text == message
+    assert driver.find_element("id", "submit").is_enabled()

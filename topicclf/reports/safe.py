@@ -22,6 +22,8 @@ _CONTROL = re.compile(
 )
 # The same, and tab and newline: a message, a title or a table cell is one line, so a file
 # named "x\nerror: ..." cannot forge a second line (the README: one `error:` line).
+# The web page shows names and words by this rule too: `visible` in server/static/page.js
+# mirrors this class and `_visible`'s forms; change both (tests/test_server_page.py compares).
 _CONTROL_ONE_LINE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )

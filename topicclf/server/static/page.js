@@ -1,6 +1,6 @@
 // topicclf's page: plain JavaScript over the native API (GET /models, POST /tag with
 // "explain"). Text from the server (topic names, words, messages) is only ever set with
-// textContent, never parsed as HTML.
+// textContent, never parsed as HTML, and shown through `visible` first.
 "use strict";
 
 const WORDS_PER_TOPIC = 8; // as `topicclf explain` shows by default
@@ -24,16 +24,36 @@ const topicList = $("topics");
 let models = new Map(); // name -> GET /models entry
 let latest = 0; // the number of the newest request: older answers are dropped
 
+// What `one_line` in topicclf/reports/safe.py shows as an escape, and how: this mirrors its
+// _CONTROL_ONE_LINE class and its \xHH / \uHHHH forms, so a name reads here as in every
+// other output (tests/test_server_page.py checks the two agree, code point by code point).
+// C0 controls (tab and newline too: a name is one line), DEL, C1 controls, U+2028/U+2029,
+// the bidi overrides and isolates ("evil\u202eRTL" would show as "evilLTR") and lone
+// surrogates. The "u" flag makes a surrogate pair one character, which is not matched: a
+// Python str never holds a pair as two code points once decoded from JSON.
+const CONTROLS = /[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u{d800}-\u{dfff}]/gu;
+
+function visible(text) {
+  return String(text).replace(CONTROLS, (char) => {
+    const code = char.codePointAt(0);
+    return code < 0x100
+      ? `\\x${code.toString(16).padStart(2, "0")}`
+      : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
 function element(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
+  if (text !== undefined) node.textContent = visible(text);
   return node;
 }
 
+// An error and results never show together: each is about the newest submission only.
 function showError(message) {
-  errorBox.textContent = message;
+  errorBox.textContent = visible(message);
   errorBox.hidden = false;
+  results.hidden = true;
   statusLine.textContent = "";
 }
 
@@ -64,7 +84,7 @@ function describeModel() {
   }
   let text = `${info.topics} topics · ${info.network} network · ${info.mode}`;
   if (!info.explain) text += " · this model cannot say which words drove its topics";
-  modelInfo.textContent = text;
+  modelInfo.textContent = visible(text);
 }
 
 async function loadModels() {
@@ -81,7 +101,13 @@ async function loadModels() {
     return;
   }
   models = new Map(body.models.map((m) => [m.name, m]));
-  modelSelect.replaceChildren(...body.models.map((m) => element("option", "", m.name)));
+  modelSelect.replaceChildren(
+    ...body.models.map((m) => {
+      const option = element("option", "", m.name);
+      option.value = m.name; // the exact name is sent; the shown one may hold escapes
+      return option;
+    }),
+  );
   // The first served model is the default; a chooser of one is only noise.
   modelSelect.selectedIndex = 0;
   modelField.hidden = models.size < 2;
@@ -139,7 +165,8 @@ function showResults(answer) {
     : `Model ${answer.model} suggests no topic for this text`;
   text += ` (${answer.milliseconds.toFixed(1)} ms).`;
   for (const note of answer.notes || []) text += ` Note: ${note}`;
-  summary.textContent = text;
+  summary.textContent = visible(text);
+  clearError();
   results.hidden = false;
   statusLine.textContent = count ? `${count} topic${count === 1 ? "" : "s"} suggested.` : "No topic.";
 }
@@ -151,9 +178,19 @@ function limitValue() {
   return Number.isInteger(n) && n >= 1 ? n : NaN;
 }
 
+// A new submission makes every answer still on its way stale, even one refused here (an
+// empty text): else an older, slower answer would show under its error, for a text no
+// longer in the box. The button the older request disabled is enabled again.
+function newSubmission() {
+  latest += 1;
+  submitButton.disabled = false;
+  clearError();
+  return latest;
+}
+
 async function suggest(event) {
   event.preventDefault();
-  clearError();
+  const mine = newSubmission();
   const text = textBox.value;
   if (!text.trim()) {
     showError("The text is empty: paste a text or choose a file first.");
@@ -172,7 +209,6 @@ async function suggest(event) {
   if (limit !== null) request.top_k = limit;
   if (info && info.explain) request.explain = WORDS_PER_TOPIC;
 
-  const mine = ++latest;
   submitButton.disabled = true;
   statusLine.textContent = "Suggesting topics…";
   try {
@@ -184,7 +220,6 @@ async function suggest(event) {
     const body = await readJson(response);
     if (mine !== latest) return;
     if (!response.ok) {
-      results.hidden = true;
       showError(refusal(response, body));
       return;
     }
@@ -197,7 +232,7 @@ async function suggest(event) {
 }
 
 function readFile(file) {
-  clearError();
+  newSubmission(); // the text in the box is being replaced
   if (!(file.type === "text/plain" || /\.txt$/i.test(file.name))) {
     showError(`${file.name} is not a text file: choose a .txt file.`);
     return;
@@ -209,7 +244,7 @@ function readFile(file) {
   const reader = new FileReader();
   reader.onload = () => {
     textBox.value = reader.result;
-    statusLine.textContent = `Read ${file.name} (${textBox.value.length} characters).`;
+    statusLine.textContent = `Read ${visible(file.name)} (${textBox.value.length} characters).`;
     form.requestSubmit();
   };
   reader.onerror = () => showError(`${file.name} could not be read.`);
