@@ -65,6 +65,31 @@ def test_openapi_describes_every_route(live: str) -> None:
     assert "application/problem+json" in suggest["responses"]["4XX"]["content"]
 
 
+def _keys(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            yield from _keys(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _keys(value)
+
+
+def test_openapi_writes_ranges_in_json_schema_and_lists_every_status(live: str) -> None:
+    """The suggest-batch query ranges were written `ge`/`le` (pydantic's words, which JSON
+    Schema tools ignore), and 501 and 503, which the server gives, were on no route."""
+    spec = json.loads(_get(live + "/openapi.json"))
+    assert not {"ge", "le", "gt", "lt"} & set(_keys(spec))
+    batch = spec["paths"]["/v1/projects/{project_id}/suggest-batch"]["post"]
+    schemas = {p["name"]: p["schema"] for p in batch["parameters"]}
+    assert schemas["limit"]["minimum"] == 0
+    assert (schemas["threshold"]["minimum"], schemas["threshold"]["maximum"]) == (0, 1)
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            assert {"501", "503"} <= set(operation["responses"]), (path, method)
+            assert "Retry-After" in operation["responses"]["503"].get("headers", {})
+
+
 def test_the_docs_page_works_offline(live: str) -> None:
     page = _get(live + "/docs").decode()
     assert re.findall(r"https?://", page) == []  # no CDN: every asset is served from here

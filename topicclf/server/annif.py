@@ -35,7 +35,15 @@ from topicclf.errors import TooManyPairsError
 from topicclf.model.thresholds import Rule
 from topicclf.server.http import JSONBody, answer_body
 from topicclf.server.models import ServedModel, Topics
-from topicclf.server.schemas import ApiError, describe_errors, parse_json_body, utf8_body
+from topicclf.server.schemas import (
+    BUSY,
+    NOT_IMPLEMENTED,
+    RETRY_AFTER,
+    ApiError,
+    describe_errors,
+    parse_json_body,
+    utf8_body,
+)
 from topicclf.tagging import Tagged
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -44,8 +52,14 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
         "content": {
             "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
         },
+        **({"headers": RETRY_AFTER} if status == 503 else {}),
     }
-    for status, description in (("4XX", "A refused request (RFC 7807)"), (500, "Server failure"))
+    for status, description in (
+        ("4XX", "A refused request (RFC 7807)"),
+        (500, "Server failure"),
+        (501, NOT_IMPLEMENTED),
+        (503, BUSY),
+    )
 }
 # limit and threshold as text (a query parameter or form field) are plain numbers, as every
 # number topicclf reads from a person: pydantic's lax parsing read `limit=0_2` as 2, `+5`,
@@ -73,13 +87,15 @@ _PLAIN_WHOLE = _plain(_PLAIN_LIMIT, "a plain whole number (ASCII digits), e.g. 1
 _PLAIN_SCORE = _plain(
     PLAIN_SCORE, "a plain decimal number (ASCII digits and a point), e.g. 0.5", decimal=True
 )
-LimitQuery = Annotated[int, _PLAIN_WHOLE, Query(ge=0, description="Maximum number of results.")]
+# The check of how a number is written comes after Query: before it, the range was written
+# into the OpenAPI document as pydantic's `ge`/`le`, which JSON Schema tools ignore.
+LimitQuery = Annotated[int, Query(ge=0, description="Maximum number of results."), _PLAIN_WHOLE]
 # NaN passed the bounds' parsing and was refused as "less than or equal to 1"; the form's
 # "a finite number" is what is wrong.
 ThresholdQuery = Annotated[
     float,
-    _PLAIN_SCORE,
     Query(ge=0.0, le=1.0, allow_inf_nan=False, description="Minimum score."),
+    _PLAIN_SCORE,
 ]
 LanguageQuery = Annotated[str | None, Query(description="Language of subject labels.")]
 

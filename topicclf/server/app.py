@@ -52,6 +52,9 @@ from topicclf.server.http import (
 from topicclf.server.models import ServedModel
 from topicclf.server.page import Page, page_router
 from topicclf.server.schemas import (
+    BUSY,
+    NOT_IMPLEMENTED,
+    RETRY_AFTER,
     ApiError,
     DocumentIn,
     ErrorBody,
@@ -71,6 +74,8 @@ DOCS_STATIC = "/docs/static"
 ERRORS: dict[int | str, dict[str, Any]] = {
     "4XX": {"model": ErrorBody, "description": 'A refused request: {"error": "..."}.'},
     500: {"model": ErrorBody, "description": "A failure of the server (logged)."},
+    501: {"model": ErrorBody, "description": NOT_IMPLEMENTED},
+    503: {"model": ErrorBody, "description": BUSY, "headers": RETRY_AFTER},
 }
 # Parsed by parse_tag_request (any Content-Type is JSON), so described here for OpenAPI.
 TAG_BODY = {

@@ -227,6 +227,16 @@ def too_many_json_values(body: bytes, limit: int) -> bool:
     return strings + outside.count(b",") > limit
 
 
+# Answers every route may give beside its own (OpenAPI): the server's, not a route's.
+NOT_IMPLEMENTED = "A Transfer-Encoding the server does not read (e.g. gzip); send the body plain."
+BUSY = (
+    "Busy for now: a budget of bodies or answers held at once is full (--max-body-total, "
+    "--max-unsent-total), heads in progress, no file descriptor left, or the server stopping; "
+    "retry after Retry-After seconds."
+)
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
+
+
 # Names a Content-Type's charset may give for a body read as UTF-8 (ASCII is UTF-8).
 UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 
