@@ -76,7 +76,9 @@ def test_a_uri_holding_brackets_or_control_characters_is_refused_by_line(
     # Control characters (ESC [31m) were kept in a served URI, and brackets left where a
     # character that is not white space kept them from being removed.
     lines = ["<http://x/ok>\tok\n", line]
-    with pytest.raises(CorpusFormatError, match=r"^v\.tsv:2: expected '<URI>', a tab and a label \("):
+    with pytest.raises(
+        CorpusFormatError, match=r"^v\.tsv:2: expected '<URI>', a tab and a label \("
+    ):
         parse_vocabulary(lines, "v.tsv")
     with pytest.raises(CorpusFormatError, match=message):
         parse_vocabulary(lines, "v.tsv")
