@@ -35,12 +35,63 @@ def test_deltas_better_and_worse(tmp_path: Path) -> None:
     b = _report(tmp_path / "b.json", 0.85, {"x": 0.8, "y": 0.7, "z": 0.702, "new": 0.4})
     comparison = compare(a, b, tolerance=0.005)
     assert comparison.overall["micro_f1"] == (0.80, 0.85)
-    assert [t.topic for t in comparison.better] == ["new", "x"]
+    assert [t.topic for t in comparison.better] == ["x"]
     assert [t.topic for t in comparison.worse] == ["y"]
     new = next(t for t in comparison.topics if t.topic == "new")
-    assert new.f1_a is None and new.delta == pytest.approx(0.4)
+    assert new.f1_a is None and new.delta is None  # only in B: listed apart, not "better"
+    assert [t.topic for t in comparison.only_in_b] == ["new"] and comparison.only_in_a == []
     data = comparison.to_dict()
     assert data["overall"]["micro_f1"]["delta"] == pytest.approx(0.05)
+
+
+def test_topics_of_one_report_only_are_listed_apart_in_every_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Attacker pass 27, CLI F5: reports of different topic sets called each topic missing
+    # from B "worse" by -1.0 with support 0, and B's own topics "better" by their F1.
+    import csv
+
+    from topicclf.cli import run
+
+    a = _report(tmp_path / "a.json", 0.80, {"both": 0.5, "food": 1.0, "sport": 0.9})
+    b = _report(tmp_path / "b.json", 0.70, {"both": 0.3, "cars": 0.6})
+    comparison = compare(a, b)
+    assert [t.topic for t in comparison.worse] == ["both"] and comparison.better == []
+    assert [t.topic for t in comparison.only_in_a] == ["food", "sport"]
+    assert [t.topic for t in comparison.only_in_b] == ["cars"]
+
+    outputs = [tmp_path / f"c.{ext}" for ext in ("json", "csv", "md", "html")]
+    args = ["report", "compare", str(a), str(b), *(x for o in outputs for x in ("-o", str(o)))]
+    assert run(args) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "worse in B (1 topics, F1 change > 0.005)" in out
+    assert "only in A (2 topics, not compared)" in out
+    assert "only in B (1 topics, not compared)" in out
+    assert "-1.0000" not in out and "+0.6000" not in out
+
+    data = json.loads(outputs[0].read_text())
+    assert (data["worse"], data["better"]) == (["both"], [])
+    assert (data["only_in_a"], data["only_in_b"]) == (["food", "sport"], ["cars"])
+    assert {t["topic"]: t["delta"] for t in data["topics"]} == {
+        "both": pytest.approx(-0.2),
+        "cars": None,
+        "food": None,
+        "sport": None,
+    }
+    with outputs[1].open(newline="") as handle:
+        rows = {row[0]: row[1:] for row in csv.reader(handle)}
+    # Empty cells where a report lacks the topic (a "-" read "'-", made formula-safe).
+    assert rows["food"] == ["1.0000", "", "", "10", "0"]
+    assert rows["cars"] == ["", "0.6000", "", "0", "10"]
+    markdown = outputs[2].read_text()
+    assert "## Worse in B (1)" in markdown and "## Better in B (0)" in markdown
+    assert "## Only in A (2, not compared)\n\n| topic | F1 A | support A |" in markdown
+    assert "| food | 1.0000 | 10 |" in markdown and "| cars | 0.6000 | 10 |" in markdown
+    page = outputs[3].read_text()
+    both, apart = page.split("<h2>Only in A (2, not compared)</h2>")
+    assert "food" not in both and "cars" not in both.split("<h2>Per topic")[1]
+    assert "<h2>Only in B (1, not compared)</h2>" in apart
+    assert "<td>food</td><td>1.0000</td><td>10</td>" in apart
 
 
 def test_bad_reports(tmp_path: Path) -> None:

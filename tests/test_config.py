@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -453,3 +454,75 @@ def test_a_language_value_is_a_name_or_an_iso_code_in_any_case(
     from topicclf.config import language_named
 
     assert language_named(value) == name
+
+
+@pytest.mark.parametrize(
+    ("stemmer", "language", "message"),
+    [
+        (
+            "snowball",
+            "hebrew",
+            r"--set: text\.stemmer = 'snowball' with text\.language = 'hebrew': NLTK has no "
+            r"Snowball stemmer for hebrew; set text\.stemmer = none, or a language of: arabic, ",
+        ),
+        ("snowball", "persian", r"NLTK has no Snowball stemmer for persian"),
+        (
+            "porter",
+            "german",
+            r"--set: text\.stemmer = 'porter' stems English only, and text\.language = 'german' "
+            r"analyses every text as german; set text\.stemmer = snowball \(german's own stemmer\)",
+        ),
+        ("porter", "greek", r"every text as greek; set text\.stemmer = none$"),
+    ],
+)
+def test_a_stemmer_the_fixed_language_has_none_of_is_refused_with_the_settings(
+    stemmer: str, language: str, message: str
+) -> None:
+    # Attacker pass 27, CLI F3: snowball + hebrew was refused only once the corpus had been
+    # read and near-duplicates searched; porter + german trained a model that never stemmed.
+    with pytest.raises(ConfigError, match=message):
+        load_config(overrides=[f"text.stemmer={stemmer}", f"text.language={language}"])
+
+
+@pytest.mark.parametrize(
+    ("stemmer", "language"),
+    [("porter", "english"), ("porter", "auto"), ("snowball", "auto"), ("snowball", "german")]
+    + [("none", "hebrew"), ("auto", "hebrew")],
+)
+def test_a_stemmer_that_applies_to_some_text_is_taken(stemmer: str, language: str) -> None:
+    # With language = auto each detected language gets the stemmer where it has one.
+    config = load_config(overrides=[f"text.stemmer={stemmer}", f"text.language={language}"])
+    assert (config.text.stemmer, config.text.language) == (stemmer, language)
+
+
+def test_train_refuses_a_stemmer_the_language_has_none_of_before_reading_the_corpus(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from topicclf.cli import run
+
+    corpus = Path(__file__).parent / "data" / "tiny.jsonl"
+    settings = ["--set", "text.stemmer=snowball", "--set", "text.language=hebrew"]
+    assert run(["train", str(corpus), "-o", str(tmp_path / "m"), *settings]) == 1
+    err = capsys.readouterr().err
+    # One line: no "reading tiny.jsonl" nor "finding near-duplicates" before it.
+    assert err.startswith("error: --set: text.stemmer = 'snowball' with text.language = 'hebrew'")
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "m").exists()
+
+
+def test_a_saved_model_of_porter_and_another_language_loads_as_unstemmed(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # Before CLI F3 was fixed, porter + german trained and saved a model whose German rules
+    # had no stemmer: it must still load, and say what it applied.
+    from topicclf.classifier import TopicClassifier
+    from topicclf.cli import run
+
+    model = tmp_path / "m"
+    settings = ["--set", "text.language=german", "--set", "train.epochs=1"]
+    assert run(["-q", "train", str(data_dir / "tiny.jsonl"), "-o", str(model), *settings]) == 0
+    manifest = json.loads((model / "manifest.json").read_text())
+    manifest["config"]["text"]["stemmer"] = "porter"
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    loaded = TopicClassifier.load(model)
+    assert loaded.config.text.stemmer == "none"
+    assert loaded.predict(["wheat and corn prices"]) is not None

@@ -63,6 +63,27 @@ LANGUAGES = {
     "ukrainian": "uk",
     "vietnamese": "vi",
 }
+# The languages of LANGUAGES that NLTK has a Snowball stemmer for (listed here so that a
+# setting is checked without importing NLTK); `porter` is NLTK's English stemmer.
+SNOWBALL_LANGUAGES = frozenset(
+    {
+        "arabic",
+        "danish",
+        "dutch",
+        "english",
+        "finnish",
+        "french",
+        "german",
+        "hungarian",
+        "italian",
+        "norwegian",
+        "portuguese",
+        "romanian",
+        "russian",
+        "spanish",
+        "swedish",
+    }
+)
 # `text.language = auto`: a language gets its own rules when this share of the training
 # documents is detected (surely) as written in it, and this many documents or, in a small
 # corpus, this larger share; the others are analysed without language rules (no stop words,
@@ -437,6 +458,29 @@ def _fraction(section: str, key: str, value: float, *, open_low: bool = True) ->
         raise ConfigError(f"{section}.{key} = {shown(value)} must be {low} and less than 1")
 
 
+def stemmer_problem(stemmer: str, language: str) -> str:
+    """Why `text.stemmer` cannot apply to `text.language` ("" when it can): a language fixed
+    for every text that the stemmer asked for has no rules for would train a model that
+    never stems. With `language = auto` each detected language gets the stemmer where it has
+    one (languages.stemmer_of), so nothing is refused."""
+    if language == "auto":
+        return ""
+    if stemmer == "snowball" and language not in SNOWBALL_LANGUAGES:
+        return (
+            f"text.stemmer = 'snowball' with text.language = {language!r}: NLTK has no "
+            f"Snowball stemmer for {language}; set text.stemmer = none, or a language of: "
+            + ", ".join(sorted(SNOWBALL_LANGUAGES))
+        )
+    if stemmer == "porter" and language != "english":
+        other = "snowball" if language in SNOWBALL_LANGUAGES else "none"
+        return (
+            f"text.stemmer = 'porter' stems English only, and text.language = {language!r} "
+            f"analyses every text as {language}; set text.stemmer = {other}"
+            + (f" ({language}'s own stemmer)" if other == "snowball" else "")
+        )
+    return ""
+
+
 @dataclass(frozen=True)
 class TextConfig:
     """How text becomes tokens (NLTK tokenizers and stemmers, no downloaded data)."""
@@ -459,6 +503,9 @@ class TextConfig:
         _choice("text", "stop_words", self.stop_words, STOP_WORD_LISTS)
         _choice("text", "stemmer", self.stemmer, STEMMERS)
         _choice("text", "language", self.language, ("auto", *LANGUAGES))
+        problem = stemmer_problem(self.stemmer, self.language)
+        if problem:
+            raise ConfigError(problem)
         if not isinstance(self.token_pattern, str):
             raise ConfigError(f"text.token_pattern = {shown(self.token_pattern)} is not a string")
         if len(self.token_pattern) > MAX_PATTERN_CHARS:

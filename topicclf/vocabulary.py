@@ -9,6 +9,7 @@ URI (brackets or not) or label equals the topic's name; the URI wins when both c
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,25 @@ def _clean_uri(value: str) -> str:
     return value[1:-1] if value.startswith("<") and value.endswith(">") else value
 
 
+# What no URI holds once its angle brackets are removed: white space, the brackets
+# themselves, C0 and C1 controls and DEL, the byte order mark (a second file's, joined with
+# `cat`, kept '<...>' whole as the URI), lone surrogates, and the bidirectional formatting
+# characters RFC 3987 keeps out of IRIs.
+_NOT_IN_URI = re.compile(
+    r"[\s<>\x00-\x1f\x7f-\x9f\ufeff\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def uri_problem(uri: str) -> str:
+    """Why `uri` (its angle brackets removed) is not a subject's URI ("" when it may be)."""
+    if not uri:
+        return "no URI"
+    bad = _NOT_IN_URI.search(uri)
+    if bad is None:
+        return ""
+    return f"the URI holds {bad.group()!r} at character {bad.start() + 1}, which no URI holds"
+
+
 def parse_vocabulary(
     lines: Iterable[str], source: str = "vocabulary", topics: Iterable[str] | None = None
 ) -> list[Subject]:
@@ -54,13 +74,17 @@ def parse_vocabulary(
     subjects = []
     found = False
     for number, line in enumerate(lines, start=1):
+        # A byte order mark begins any line of two files joined with `cat`, not only the first.
+        line = line.removeprefix("\ufeff")
         if not line.strip():
             continue
         fields = line.rstrip("\r\n").split("\t", 2)
         uri = _clean_uri(fields[0])
-        if not uri or any(c.isspace() for c in uri):
+        problem = uri_problem(uri)
+        if problem:
             raise CorpusFormatError(
-                f"{source}:{number}: expected '<URI>', a tab and a label, got {line[:80]!r}"
+                f"{source}:{number}: expected '<URI>', a tab and a label ({problem}), got "
+                f"{line[:80]!r}"
             )
         # Annif reads a subject without a label as deprecated; it can still match by URI.
         label = fields[1].strip() if len(fields) > 1 else ""

@@ -293,6 +293,18 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
     )
 
 
+def _applied_stemmer(stored: Any) -> Any:
+    """A manifest's configuration with `text.stemmer = porter` and a fixed non-English
+    `text.language` read as `none`: models saved before TextConfig refused the pair applied
+    no stemmer to any text (languages.stemmer_of), and load as what they are."""
+    text = stored.get("text") if isinstance(stored, dict) else None
+    if not isinstance(text, dict) or text.get("stemmer") != "porter":
+        return stored
+    if text.get("language", "auto") in ("auto", "english"):
+        return stored
+    return {**stored, "text": {**text, "stemmer": "none"}}
+
+
 def manifest_config(path: Path, manifest: dict[str, Any]) -> Config:
     """The configuration a manifest records, checked as any setting is (`load` and `info`
     refuse the same forged values), and the floor applied checked against it."""
@@ -301,6 +313,7 @@ def manifest_config(path: Path, manifest: dict[str, Any]) -> Config:
         if isinstance(stored, dict) and isinstance(stored.get("blend"), dict):
             # Models saved before stacking existed were not stacked.
             stored = {**stored, "blend": {"stack": False, **stored["blend"]}}
+        stored = _applied_stemmer(stored)
         config = Config.from_dict(stored)
     except (ConfigError, KeyError, TypeError) as exc:
         raise ModelBundleError(f"{path}: invalid configuration in the manifest: {exc}") from None

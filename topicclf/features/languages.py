@@ -24,32 +24,14 @@ from topicclf.config import (
     LANGUAGE_MIN_SHARE,
     LANGUAGE_SMALL_CORPUS_SHARE,
     LANGUAGES,
+    SNOWBALL_LANGUAGES,
     TextConfig,
 )
 from topicclf.errors import MissingResourceError
 
 NAMES = {code: name for name, code in LANGUAGES.items()}  # ISO 639-1 code -> name
 ALL_CODES = frozenset(NAMES)
-# NLTK's Snowball stemmers (listed here so that checking costs no NLTK import).
-SNOWBALL = frozenset(
-    {
-        "arabic",
-        "danish",
-        "dutch",
-        "english",
-        "finnish",
-        "french",
-        "german",
-        "hungarian",
-        "italian",
-        "norwegian",
-        "portuguese",
-        "romanian",
-        "russian",
-        "spanish",
-        "swedish",
-    }
-)
+SNOWBALL = SNOWBALL_LANGUAGES  # NLTK's Snowball stemmers
 NEUTRAL = ""  # the code of texts analysed without language rules
 
 

@@ -179,11 +179,7 @@ class Analyzer:
                 )
                 languages = [LanguageRules(code, frozenset(stop_words), stemmer)]
             elif config.language != "auto":
-                if config.stemmer == "snowball" and config.language not in SNOWBALL:
-                    raise ConfigError(
-                        f"text.language = {config.language!r} has no Snowball stemmer; choose "
-                        "one of: " + ", ".join(sorted(SNOWBALL)) + ", or text.stemmer = none"
-                    )
+                # TextConfig refused a stemmer the language has none of (stemmer_problem).
                 languages = [rules_for(LANGUAGES[config.language], config)]
             else:
                 languages = []

@@ -49,9 +49,12 @@ class TopicDelta:
     support_b: int
 
     @property
-    def delta(self) -> float:
-        """B minus A (a missing side counts as 0)."""
-        return (self.f1_b or 0.0) - (self.f1_a or 0.0)
+    def delta(self) -> float | None:
+        """B minus A; None when one report lacks the topic: its absence is no F1 of 0 (a
+        topic missing from B was listed as worse by -1.0, with support 0)."""
+        if self.f1_a is None or self.f1_b is None:
+            return None
+        return self.f1_b - self.f1_a
 
 
 @dataclass(frozen=True)
@@ -72,15 +75,30 @@ class Comparison:
             return None
         return (b < a) if name in LOWER_IS_BETTER else (b > a)
 
+    def _changes(self) -> list[tuple[float, TopicDelta]]:
+        return [(t.delta, t) for t in self.topics if t.delta is not None]
+
     @property
     def better(self) -> list[TopicDelta]:
-        """Topics whose F1 rose by more than the tolerance, most first."""
-        return sorted((t for t in self.topics if t.delta > self.tolerance), key=lambda t: -t.delta)
+        """Topics of both reports whose F1 rose by more than the tolerance, most first."""
+        rose = [(d, t) for d, t in self._changes() if d > self.tolerance]
+        return [t for _, t in sorted(rose, key=lambda pair: -pair[0])]
 
     @property
     def worse(self) -> list[TopicDelta]:
-        """Topics whose F1 fell by more than the tolerance, most first."""
-        return sorted((t for t in self.topics if t.delta < -self.tolerance), key=lambda t: t.delta)
+        """Topics of both reports whose F1 fell by more than the tolerance, most first."""
+        fell = [(d, t) for d, t in self._changes() if d < -self.tolerance]
+        return [t for _, t in sorted(fell, key=lambda pair: pair[0])]
+
+    @property
+    def only_in_a(self) -> list[TopicDelta]:
+        """Topics report B has no row for, by name: not compared."""
+        return [t for t in self.topics if t.f1_b is None]
+
+    @property
+    def only_in_b(self) -> list[TopicDelta]:
+        """Topics report A has no row for, by name: not compared."""
+        return [t for t in self.topics if t.f1_a is None]
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data, deltas included."""
@@ -92,6 +110,8 @@ class Comparison:
             "topics": [asdict(t) | {"delta": t.delta} for t in self.topics],
             "better": [t.topic for t in self.better],
             "worse": [t.topic for t in self.worse],
+            "only_in_a": [t.topic for t in self.only_in_a],
+            "only_in_b": [t.topic for t in self.only_in_b],
             "tolerance": self.tolerance,
             "notes": self.notes,
         }

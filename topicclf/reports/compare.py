@@ -10,7 +10,7 @@ from rich.table import Table
 from topicclf import jsontext
 from topicclf.errors import TopicclfError
 from topicclf.fileio import atomic_write_text
-from topicclf.metrics.comparison import Comparison
+from topicclf.metrics.comparison import Comparison, TopicDelta
 from topicclf.reports.files import csv_text, md_cell
 from topicclf.reports.html import html_text
 from topicclf.reports.safe import escape
@@ -18,6 +18,21 @@ from topicclf.reports.safe import escape
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
+
+
+def _change(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.4f}"
+
+
+def _apart(comparison: Comparison) -> list[tuple[str, list[TopicDelta]]]:
+    """The topics of one report only, with the report (A or B) that has them: no F1 change
+    is computed for them (an absent topic is not one whose F1 fell to 0)."""
+    return [("A", comparison.only_in_a), ("B", comparison.only_in_b)]
+
+
+def _side(t: TopicDelta, report: str) -> tuple[str, str]:
+    """A topic's F1 and support in the one report (A or B) that has it."""
+    return (_fmt(t.f1_a), str(t.support_a)) if report == "A" else (_fmt(t.f1_b), str(t.support_b))
 
 
 def render_comparison(console: Console, comparison: Comparison, *, most: int = 15) -> None:
@@ -39,8 +54,19 @@ def render_comparison(console: Console, comparison: Comparison, *, most: int = 1
             table.add_column(col, justify="left" if col == "topic" else "right")
         for t in rows[:most]:
             table.add_row(
-                escape(t.topic), _fmt(t.f1_a), _fmt(t.f1_b), f"{t.delta:+.4f}", str(t.support_b)
+                escape(t.topic), _fmt(t.f1_a), _fmt(t.f1_b), _change(t.delta), str(t.support_b)
             )
+        console.print(table)
+        if len(rows) > most:
+            console.print(f"... {len(rows) - most} more; write them all with --output")
+    for report, rows in _apart(comparison):
+        if not rows:
+            continue
+        table = Table(title=f"only in {report} ({len(rows)} topics, not compared)")
+        for col in ("topic", f"F1 {report}", f"support {report}"):
+            table.add_column(col, justify="left" if col == "topic" else "right")
+        for t in rows[:most]:
+            table.add_row(escape(t.topic), *_side(t, report))
         console.print(table)
         if len(rows) > most:
             console.print(f"... {len(rows) - most} more; write them all with --output")
@@ -52,12 +78,17 @@ def comparison_json(comparison: Comparison) -> str:
 
 
 def comparison_csv(comparison: Comparison) -> str:
-    """One row per topic: topic, f1_a, f1_b, delta, support_a, support_b."""
+    """One row per topic: topic, f1_a, f1_b, delta, support_a, support_b; the F1 and the
+    change of a topic one report lacks are empty cells (a "-" would read "'-", formula-safe)."""
+
+    def number(value: float | None) -> str:
+        return "" if value is None else f"{value:.4f}"
+
     header = ["topic", "f1_a", "f1_b", "delta", "support_a", "support_b"]
     return csv_text(
         [header]
         + [
-            [t.topic, _fmt(t.f1_a), _fmt(t.f1_b), f"{t.delta:.4f}", t.support_a, t.support_b]
+            [t.topic, number(t.f1_a), number(t.f1_b), number(t.delta), t.support_a, t.support_b]
             for t in comparison.topics
         ]
     )
@@ -88,8 +119,21 @@ def comparison_markdown(comparison: Comparison) -> str:
         ]
         for t in rows:
             lines.append(
-                f"| {md_cell(t.topic)} | {_fmt(t.f1_a)} | {_fmt(t.f1_b)} | {t.delta:+.4f} |"
+                f"| {md_cell(t.topic)} | {_fmt(t.f1_a)} | {_fmt(t.f1_b)} | {_change(t.delta)} |"
             )
+    for report, rows in _apart(comparison):
+        if not rows:
+            continue
+        lines += [
+            "",
+            f"## Only in {report} ({len(rows)}, not compared)",
+            "",
+            f"| topic | F1 {report} | support {report} |",
+            "|---|---:|---:|",
+        ]
+        for t in rows:
+            f1, support = _side(t, report)
+            lines.append(f"| {md_cell(t.topic)} | {f1} | {support} |")
     return "\n".join(lines) + "\n"
 
 
@@ -105,11 +149,20 @@ def comparison_html(comparison: Comparison) -> str:
         [(k, f"{a:.4f}", f"{b:.4f}", f"{b - a:+.4f}") for k, (a, b) in comparison.overall.items()]
     )
     notes = "".join(f"<p>Note: {html_text(note)}.</p>" for note in comparison.notes)
+    compared = [(t.delta, t) for t in comparison.topics if t.delta is not None]
     topics = rows(
         [
-            (t.topic, _fmt(t.f1_a), _fmt(t.f1_b), f"{t.delta:+.4f}", str(t.support_b))
-            for t in sorted(comparison.topics, key=lambda t: t.delta)
+            (t.topic, _fmt(t.f1_a), _fmt(t.f1_b), _change(delta), str(t.support_b))
+            for delta, t in sorted(compared, key=lambda pair: pair[0])
         ]
+    )
+    apart = "".join(
+        f"<h2>Only in {report} ({len(items)}, not compared)</h2>\n<table><tr><th>topic</th>"
+        f"<th>F1 {report}</th><th>support {report}</th></tr>\n"
+        + rows([(t.topic, *_side(t, report)) for t in items])
+        + "</table>\n"
+        for report, items in _apart(comparison)
+        if items
     )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>topicclf report comparison</title>
@@ -121,10 +174,10 @@ td:first-child,th:first-child{{text-align:left}}</style></head><body>
 B: <code>{html_text(comparison.b)}</code></p>
 <h2>Overall</h2><table><tr><th>metric</th><th>A</th><th>B</th><th>B - A</th></tr>{overall}</table>
 {notes}
-<h2>Per topic (worst change first)</h2>
+<h2>Per topic of both reports (worst change first)</h2>
 <table><tr><th>topic</th><th>F1 A</th><th>F1 B</th><th>change</th><th>support</th></tr>
 {topics}</table>
-</body></html>
+{apart}</body></html>
 """
 
 
