@@ -220,9 +220,10 @@ def test_explain_folds_character_ngrams_into_the_words_they_came_from(
     # A word's line sums its own term's weight and its share of each character n-gram's:
     # an n-gram found in k of the text's words gives each of them 1/k of its weight.
     featurizer = clf.featurizer_
-    present, scores = clf.scorer_.occlusion_scores(text)
+    occlusion = clf.scorer_.occlusion(text)
+    present = occlusion.present
     j = clf.classes_.index(first.topic)
-    p = np.clip(scores[:, j].astype(np.float64), 1e-12, 1 - 1e-12)
+    p = np.clip(occlusion.scores([j])[:, 0].astype(np.float64), 1e-12, 1 - 1e-12)
     logit = np.log(p / (1 - p))
     effect = dict(zip(present.tolist(), logit[0] - logit[1:], strict=True))
     tokens = list(dict.fromkeys(featurizer.analyzer.char_tokens(text)))
@@ -262,7 +263,9 @@ def test_explain_refuses_embedding_networks(tiny_docs: list[Document]) -> None:
     from topicclf.errors import UnsupportedError
 
     clf = _fit(tiny_docs, tiny_config("embedding", epochs=1))
-    with pytest.raises(UnsupportedError, match="explain works with dense TF-IDF networks"):
+    with pytest.raises(
+        UnsupportedError, match=r"explain works with TF-IDF networks \(dense and shortlist\)"
+    ):
         clf.explain("rain")
     assert not clf.can_explain()
 

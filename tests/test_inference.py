@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -142,3 +143,128 @@ def test_a_model_of_the_longest_sequences_train_allows_tags_many_lines(tmp_path:
     # Against one line's peak on the same machine (TensorFlow's own share varies): 40 lines
     # took 2.1 GB more before, one batch of 40 x 100,000 x 128 floats; now about 0.2 GB.
     assert peak_kb(lines) - peak_kb(one) < 1_500_000
+
+
+def _brute_occlusion(clf: TopicClassifier, text: str, columns: list[int]) -> np.ndarray:
+    """The text's scores and those of a copy without each term, every copy scored whole by
+    `Scorer.from_features` as tagging scores a text: the full matrix, then `columns`."""
+    x = sp.csr_matrix(clf.featurizer_.transform([text]))
+    x.sort_indices()
+    rows = [x]
+    for i in range(x.nnz):
+        copy = x.copy()
+        copy.data[i] = 0.0
+        copy.eliminate_zeros()
+        rows.append(copy)
+    copies = sp.vstack(rows, format="csr")
+    return clf.scorer_.from_features(copies, [text] * copies.shape[0])[:, columns]
+
+
+@pytest.mark.parametrize("kind", ["dense-blend", "dense-blend-numpy", "shortlist"])
+def test_occlusion_a_batch_at_a_time_equals_the_whole_matrix(
+    tiny_docs: list[Document], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, kind: str
+) -> None:
+    import topicclf.model.explain as explain_module
+    import topicclf.model.inference as inference
+    from tests.conftest import tiny_config
+
+    network, *blend = kind.split("-")[:2]
+    config = tiny_config(network, epochs=3).with_overrides(
+        ["blend.linear=fixed", "blend.stack=false"] if blend else []
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = TopicClassifier(config=config).fit(
+            [d.text for d in tiny_docs], [d.labels for d in tiny_docs]
+        )
+    if kind.endswith("numpy"):  # the numpy engine, as a loaded model scores
+        clf.save(tmp_path / "m")
+        clf = TopicClassifier.load(tmp_path / "m")
+        assert isinstance(clf.scorer_.network, NumpyDense)
+    assert (clf.scorer_.blend is not None) == bool(blend)
+    text = "The striker scored a late goal in the cup final as rain fell on the stadium."
+    topics = list(clf.classes_[:3])
+    columns = [clf.classes_.index(t) for t in topics]
+    whole = _brute_occlusion(clf, text, columns)
+    expected = clf.explain(text, top=50, topics=topics)
+    assert any(e.up or e.down for e in expected)
+    # One copy and one topic at a time: the same scores and explanations.
+    monkeypatch.setattr(inference, "EXPLAIN_BATCH_CELLS", 1)
+    monkeypatch.setattr(explain_module, "EXPLAIN_BATCH_CELLS", 1)
+    occlusion = clf.scorer_.occlusion(text)
+    assert occlusion._copies_at_once() == 1
+    np.testing.assert_allclose(occlusion.scores(columns), whole, rtol=1e-5, atol=1e-6)
+    assert clf.explain(text, top=50, topics=topics) == expected
+
+
+def test_a_long_text_weighs_its_heaviest_terms_only_and_says_so(
+    tiny_dense: TopicClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import topicclf.model.inference as inference
+    from topicclf.model.explain import explainable_terms
+
+    text = "The striker scored a late goal in the cup final."
+    x = tiny_dense.featurizer_.transform([text])
+    heaviest = set(x.indices[np.argsort(-x.data, kind="stable")[:3]].tolist())
+    monkeypatch.setattr(inference, "EXPLAIN_MAX_OCCLUDED", 3)
+    occlusion = tiny_dense.scorer_.occlusion(text)
+    assert set(occlusion.present.tolist()) == heaviest
+    message = (
+        rf"explain: the text has {x.nnz} distinct terms \(word and character n-grams\); "
+        r"only the 3 of largest TF-IDF weight are weighed \(config.EXPLAIN_MAX_OCCLUDED\)"
+    )
+    with pytest.warns(UserWarning, match=message):
+        (why,) = tiny_dense.explain(text, top=50, topics=["sport"])
+    names = tiny_dense.featurizer_.terms()
+    assert {t for t, _ in why.up + why.down} <= {names[c] for c in heaviest}
+    # The server counts an answer's items by the same terms (--max-pairs).
+    assert explainable_terms(tiny_dense.scorer_, text) == 3
+
+
+def test_explaining_a_long_text_on_a_many_topic_shortlist_model_keeps_memory_bounded(
+    tmp_path: Path,
+) -> None:
+    # Every copy's scores of every topic were kept, then copied in float64: a 541 KB text
+    # on a 7,730-topic model took 4.8 GB (MemoryError under 3 GB). Now only the explained
+    # topics' columns are kept of each bounded batch.
+    import json
+    import random
+
+    rng = random.Random(1)
+    n_topics, words = 1200, [f"w{i}" for i in range(3000)]
+    corpus = tmp_path / "many.jsonl"
+    with corpus.open("w") as f:
+        for d in range(2 * n_topics):
+            ts = [d % n_topics, rng.randrange(n_topics)]
+            text = " ".join(f"t{t}k{rng.randrange(3)}" for t in ts for _ in range(4))
+            text += " " + " ".join(rng.sample(words, 12))
+            f.write(json.dumps({"id": f"d{d}", "text": text, "labels": [f"topic {t}" for t in ts]}))
+            f.write("\n")
+    model = tmp_path / "model"
+    train = [sys.executable, "-m", "topicclf", "-q", "train", str(corpus), "-o", str(model)]
+    settings = ["--network", "shortlist", "--set", "train.epochs=1"]
+    subprocess.run([*train, *settings, "--set", "features.char_ngrams=off"], check=True)
+    texts = [json.loads(line)["text"] for line in corpus.read_text().splitlines()]
+    long_text = " ".join(texts)  # every term of the corpus: thousands of distinct terms
+
+    def peak_kb(text: str) -> tuple[int, int]:  # the explaining process's own peak, in KB
+        measured = (
+            "import json, resource, sys\nfrom topicclf.classifier import TopicClassifier\n"
+            f"clf = TopicClassifier.load({str(model)!r})\n"
+            "text = sys.stdin.read()\n"
+            "why = clf.explain(text, top=3, topics=['topic 1', 'topic 2'])\n"
+            "terms = clf.featurizer_.transform([text]).nnz\n"
+            "print(terms, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", measured], input=text, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        terms, peak = done.stderr.split()[-2:]
+        return int(terms), int(peak)
+
+    short_terms, short = peak_kb(texts[0])
+    long_terms, long = peak_kb(long_text)
+    assert short_terms < 50 and long_terms > 4_000
+    # Before: about 40 bytes per (term, topic), 4,000 x 1,200 x 40 = 190 MB more.
+    assert long - short < 80_000

@@ -422,7 +422,7 @@ class TopicClassifier(Estimator):
         score up most (and down).
 
         A term's weight is how much the topic's score drops when that term is taken out of
-        the document's TF-IDF vector (occlusion). Only TF-IDF (dense) networks are supported.
+        the document's TF-IDF vector (occlusion). TF-IDF networks (dense and shortlist) only.
         """
         self._check_fitted()
         return explain(

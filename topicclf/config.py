@@ -264,6 +264,15 @@ INFO_SHOWN_CHARS = 200_000
 # Characters of each topic name `info` shows (table and --json): a name may have MAX_TOPIC_CHARS.
 INFO_TOPIC_CHARS = 100
 EXPLAIN_MAX_TERMS = 10_000  # most terms per topic and direction `explain` gives (the API's `top`)
+# Distinct terms (columns: word and character n-grams) of one text `explain` takes out one at
+# a time: each costs a scoring of the whole text, and a shortlist model scores a long text
+# slowly (a 100 KB text of 29,652 terms took 118 s on 1,500 topics). A text with more has its
+# terms of largest TF-IDF weight weighed, and a warning says so.
+EXPLAIN_MAX_OCCLUDED = 5_000
+# (Text copies x topics) scored at a time while explaining: only the explained topics' columns
+# are kept of each batch, so memory does not grow with terms x topics (a 541 KB text on a
+# 7,730-topic model took 4.8 GB, or ended in MemoryError).
+EXPLAIN_BATCH_CELLS = 1_000_000
 SERVE_EXPLAIN_TERMS = 100  # most terms per topic and direction that POST /tag's `explain` gives
 SERVE_EXPLAIN_DOCUMENTS = 100  # documents in one request with `explain` (each scored per term)
 SERVE_ANNIF_LIMIT = 10  # Annif's default `limit` (topics per document)

@@ -55,14 +55,19 @@ class LinearBlend:
             return network
         return ((1.0 - self.weight) * network + self.weight * linear).astype(np.float32)
 
-    def blend_occluded(self, network: np.ndarray, x: sp.csr_matrix) -> np.ndarray:
-        """`blend` for a document (row 0) and the document without each stored term in turn
-        (row i + 1), in time linear in the number of terms: margins are linear in x."""
+    def blend_occluded(
+        self, network: np.ndarray, x: sp.csr_matrix, removed: np.ndarray
+    ) -> np.ndarray:
+        """`blend` for copies of a one-row document: copy k without its stored term
+        `removed[k]` (-1: the whole document), in time linear in the copies: margins are
+        linear in x."""
         if self.weight == 0.0:
             return network
-        cols, values = x.indices, x.data.astype(np.float32)
         base = np.asarray(x @ self.coef.T, dtype=np.float32) + self.intercept
-        margins = np.vstack([base, base - values[:, None] * self.coef[:, cols].T])
+        margins = np.repeat(base, len(removed), axis=0)
+        out = removed >= 0
+        r = removed[out]
+        margins[out] = base - x.data[r].astype(np.float32)[:, None] * self.coef[:, x.indices[r]].T
         return ((1.0 - self.weight) * network + self.weight * self.calibrated(margins)).astype(
             np.float32
         )

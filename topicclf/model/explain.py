@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,11 +11,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from topicclf.config import EXPLAIN_MAX_TERMS
+from topicclf.config import EXPLAIN_BATCH_CELLS, EXPLAIN_MAX_TERMS
 from topicclf.errors import InputError, UnsupportedError
 from topicclf.features.tfidf import TfidfFeaturizer
 from topicclf.inputs import check_unique
-from topicclf.model.inference import Scorer
+from topicclf.model.inference import Scorer, weighed_terms
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, check_rule, decide
 
 
@@ -60,14 +61,15 @@ def explain(
     exact for this network, no approximation. Log-odds keep weights informative on
     confident topics, where a score of 0.999 moves little however much a term matters.
     Topics are chosen by the same rule as tagging, or given as `topics` (in that order;
-    e.g. those a tagging call chose, so both agree even on a score at a threshold). Only
-    TF-IDF (dense) networks are supported.
+    e.g. those a tagging call chose, so both agree even on a score at a threshold). TF-IDF
+    networks (dense and shortlist) only. A text of more than EXPLAIN_MAX_OCCLUDED distinct
+    terms has only its terms of largest TF-IDF weight weighed, with a warning.
     """
     check_explain_request(text, top, topics)
     rule = check_rule(rule)
     featurizer = _tfidf(scorer)
-    present, scores = scorer.occlusion_scores(text)
-    base = scores[0]
+    occlusion = scorer.occlusion(text)
+    base = occlusion.base
     chosen: list[int]
     if topics is None:
         given = np.flatnonzero(decide(base[None, :], policy, rule, [text])[0])
@@ -78,18 +80,34 @@ def explain(
         if unknown:
             raise InputError(f"topics: not a topic of this model: {', '.join(map(repr, unknown))}")
         chosen = [column[t] for t in topics]
-    evidence = _log_odds(scores, policy.multiclass)
+    if not chosen:  # nothing to weigh: the text is scored once, as tagging scores it
+        return []
+    present = occlusion.present
+    if len(present) < occlusion.x.nnz:
+        warnings.warn(
+            f"explain: the text has {occlusion.x.nnz:,} distinct terms (word and character "
+            f"n-grams); only the {len(present):,} of largest TF-IDF weight are weighed "
+            f"(config.EXPLAIN_MAX_OCCLUDED), the others stay in the text unlisted",
+            stacklevel=2,
+        )
     # Each present column's share of each line: a word n-gram is its own line; a character
     # n-gram is split evenly among the words of the text it came from, so evidence reads as
     # words ("why", not "[_why_]", "[why_]", "[_wh]", ...).
     names, shares = _lines(featurizer, text, present)
     out = []
-    for j in chosen:
-        effect = shares @ (evidence[0, j] - evidence[1:, j])
-        order = np.argsort(-effect, kind="stable")
-        up = [(names[i], float(effect[i])) for i in order[:top] if effect[i] > 0]
-        down = [(names[i], float(effect[i])) for i in order[::-1][:top] if effect[i] < 0]
-        out.append(Explanation(classes[j], float(base[j]), up, down))
+    # A block of topics at a time: the text's copies x topics asked for stay bounded however
+    # many topics are asked for (each block scores the copies again).
+    block = max(1, EXPLAIN_BATCH_CELLS // (1 + len(present)))
+    for first in range(0, len(chosen), block):
+        some = chosen[first : first + block]
+        scores = occlusion.scores(some)
+        for k, j in enumerate(some):
+            evidence = _log_odds(scores[:, k], policy.multiclass)
+            effect = shares @ (evidence[0] - evidence[1:])
+            order = np.argsort(-effect, kind="stable")
+            up = [(names[i], float(effect[i])) for i in order[:top] if effect[i] > 0]
+            down = [(names[i], float(effect[i])) for i in order[::-1][:top] if effect[i] < 0]
+            out.append(Explanation(classes[j], float(base[j]), up, down))
     return out
 
 
@@ -98,16 +116,17 @@ def explainable_terms(scorer: Scorer, text: str) -> int:
     (a term raises a score or lowers it, never both), whatever `top`: the lines `explain`
     would weigh. Costs one featurizing of `text`, not its scoring."""
     featurizer = _tfidf(scorer)
-    present = featurizer.transform([text]).indices
-    return len(_lines(featurizer, text, present)[0])
+    x = sp.csr_matrix(featurizer.transform([text]))
+    x.sort_indices()
+    return len(_lines(featurizer, text, x.indices[weighed_terms(x)])[0])
 
 
 def _tfidf(scorer: Scorer) -> TfidfFeaturizer:
     """The scorer's TF-IDF featurizer; UnsupportedError for an embedding network."""
     if not isinstance(scorer.featurizer, TfidfFeaturizer):
         raise UnsupportedError(
-            "explain works with dense TF-IDF networks; this model is an embedding network on "
-            "token sequences"
+            "explain works with TF-IDF networks (dense and shortlist); this model is an "
+            "embedding network on token sequences"
         )
     return scorer.featurizer
 

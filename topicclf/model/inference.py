@@ -9,7 +9,7 @@ pays TensorFlow's import. Keras stays the reference: tests check both give the s
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from topicclf.arrayfiles import FLOATS, ArraySpec
-from topicclf.config import PREDICT_BATCH, SCORE_BATCH_BYTES
+from topicclf.config import (
+    EXPLAIN_BATCH_CELLS,
+    EXPLAIN_MAX_OCCLUDED,
+    PREDICT_BATCH,
+    SCORE_BATCH_BYTES,
+)
 from topicclf.errors import ModelBundleError
 from topicclf.features import Featurizer
 from topicclf.features.tfidf import TfidfFeaturizer
@@ -124,21 +129,19 @@ class NumpyDense:
             wide = linear_logits.astype(np.float32) if wide is None else wide + linear_logits
         return self._forward(np.asarray(x @ first, dtype=np.float32), wide)
 
-    def predict_occluded(self, x: sp.csr_matrix) -> np.ndarray:
-        """Scores of one document (row 0) and of the document with each of its terms taken
-        out in turn (row i + 1: without `x.indices[i]`).
+    def predict_occluded(self, x: sp.csr_matrix, removed: np.ndarray) -> np.ndarray:
+        """Scores of copies of a one-row document: copy k without its stored term
+        `removed[k]` (an index into `x.indices`; -1: the whole document).
 
         The first layer is linear, so taking a term out subtracts its row of the kernel:
-        memory and time grow with the number of terms, not its square.
+        memory and time grow with the number of copies, not with copies x terms.
         """
-        cols, values = x.indices, x.data.astype(np.float32)
         first = self.hidden[0][0] if self.hidden else self.kernel
-        base = np.asarray(x @ first, dtype=np.float32)
-        pre = np.vstack([base, base - values[:, None] * first[cols]])
+        pre = _without(np.asarray(x @ first, dtype=np.float32), x, first, removed)
         wide = None
         if self.wide is not None:
             w0 = np.asarray(x @ self.wide, dtype=np.float32)
-            wide = np.vstack([w0, w0 - values[:, None] * self.wide[cols]])
+            wide = _without(w0, x, self.wide, removed)
         return self._forward(pre, wide)
 
     def _forward(self, pre: np.ndarray, wide: np.ndarray | None) -> np.ndarray:
@@ -156,6 +159,18 @@ class NumpyDense:
         if wide is not None:
             logits += wide
         return _activate(logits, self.activation)
+
+
+def _without(
+    base: np.ndarray, x: sp.csr_matrix, kernel: np.ndarray, removed: np.ndarray
+) -> np.ndarray:
+    """A linear layer's output `base` (1 x units) of a one-row document, repeated once per
+    entry of `removed`, less that stored term's contribution (none where -1)."""
+    out = np.repeat(base, len(removed), axis=0)
+    taken = removed >= 0
+    r = removed[taken]
+    out[taken] = base - x.data[r].astype(np.float32)[:, None] * kernel[x.indices[r]]
+    return out
 
 
 def _activate(logits: np.ndarray, activation: str) -> np.ndarray:
@@ -291,34 +306,97 @@ class Scorer:
         analyzer = self.featurizer.analyzer  # type: ignore[attr-defined]
         return language_indices(analyzer.language_of, texts, network.languages)
 
-    def occlusion_scores(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(present term columns, scores) for `text` and for `text` without each term:
-        row 0 is the document, row i + 1 the document without term column i. TF-IDF only."""
+    def occlusion(self, text: str) -> Occlusion:
+        """`text`'s scores, and what scoring it without each of its terms in turn needs
+        (`Occlusion.scores`): at most EXPLAIN_MAX_OCCLUDED terms, see `weighed_terms`.
+        TF-IDF only."""
         assert isinstance(self.featurizer, TfidfFeaturizer)
-        x = self.featurizer.transform([text])
+        x = sp.csr_matrix(self.featurizer.transform([text]))
         x.sort_indices()
-        if isinstance(self.network, NumpyDense):
-            scores = self.network.predict_occluded(x)
-        else:  # Keras: score the occluded copies a bounded chunk at a time
-            scores = np.vstack([network_scores(self.network, rows) for rows in _occluded(x)])
-        if self.blend is not None:
-            scores = self.blend.blend_occluded(scores, x)
-        return x.indices.copy(), scores
+        languages = self.shortlist_languages([text])
+        occlusion = Occlusion(self, x, weighed_terms(x), languages, np.zeros(0, np.float32))
+        occlusion.base = occlusion.copies(np.array([-1]))[0]
+        return occlusion
 
 
-def _occluded(x: sp.csr_matrix, budget: int = 1 << 21) -> Iterator[sp.csr_matrix]:
-    """Row 0 = x, row i + 1 = x without its i-th stored entry, in chunks of ~`budget` values
-    made one at a time, so memory stays at one chunk however many terms x has."""
-    n = x.nnz
-    rows_per_chunk = max(1, budget // max(n, 1))
-    for start in range(0, n + 1, rows_per_chunk):
-        stop = min(n + 1, start + rows_per_chunk)
-        data = np.tile(x.data, stop - start)
-        for r, i in enumerate(range(start, stop)):
-            if i > 0:
-                data[r * n + i - 1] = 0.0
-        indices = np.tile(x.indices, stop - start)
-        indptr = np.arange(stop - start + 1) * n
-        chunk = sp.csr_matrix((data, indices, indptr), shape=(stop - start, x.shape[1]))
-        chunk.eliminate_zeros()
-        yield chunk
+@dataclass
+class Occlusion:
+    """One text, and its copies without each weighed term: `base` is the text's scores
+    (topics,), `weighed` the positions among `x`'s stored terms taken out one at a time."""
+
+    scorer: Scorer
+    x: sp.csr_matrix  # (1, features), indices sorted
+    weighed: np.ndarray  # positions in x.indices, ascending
+    languages: np.ndarray | None  # the text's shortlist language index, as tagging finds it
+    base: np.ndarray  # (topics,) float32
+
+    @property
+    def present(self) -> np.ndarray:
+        """The weighed terms' feature columns, ascending."""
+        return self.x.indices[self.weighed]
+
+    def scores(self, columns: Sequence[int]) -> np.ndarray:
+        """Scores of topic `columns` (1 + weighed terms, len(columns)), float32: row 0 the
+        text, row i + 1 the text without its i-th weighed term. The copies are scored a
+        bounded batch at a time and only `columns` kept of each, so memory grows with the
+        terms times the topics asked for, never times all the model's topics."""
+        kept = np.asarray(columns, dtype=np.int64)
+        out = np.empty((1 + len(self.weighed), len(kept)), dtype=np.float32)
+        out[0] = self.base[kept]
+        step = self._copies_at_once()
+        for start in range(0, len(self.weighed), step):
+            removed = self.weighed[start : start + step]
+            out[1 + start : 1 + start + len(removed)] = self.copies(removed)[:, kept]
+        return out
+
+    def copies(self, removed: np.ndarray) -> np.ndarray:
+        """All topics' scores (len(removed), topics) of copies of the text, copy k without
+        its stored term `removed[k]` (-1: the whole text), blended as tagging blends."""
+        scorer, x = self.scorer, self.x
+        if isinstance(scorer.network, NumpyDense):
+            scores = scorer.network.predict_occluded(x, removed)
+        else:
+            rows = _occluded(x, removed)
+            if self.languages is not None:  # as tagging scores it (`Scorer.from_features`)
+                scores = scorer.network.predict(rows, np.repeat(self.languages, len(removed)))
+            else:
+                scores = network_scores(scorer.network, rows)
+        if scorer.blend is not None:
+            scores = scorer.blend.blend_occluded(scores, x, removed)
+        return scores
+
+    def _copies_at_once(self) -> int:
+        """Copies scored in one batch: EXPLAIN_BATCH_CELLS (copies x topics, and copies x
+        terms for a sparse batch), and a Keras network's `rows_at_once`."""
+        network = self.scorer.network
+        cells = max(n_outputs(network), self.x.nnz, 1)
+        if isinstance(network, NumpyDense):  # it holds its first layer's output, not terms
+            first = network.hidden[0][0] if network.hidden else network.kernel
+            cells = max(network.n_outputs, first.shape[1])
+        step = max(1, EXPLAIN_BATCH_CELLS // cells)
+        if not isinstance(network, NUMPY_NETWORKS):
+            step = min(step, rows_at_once(network))
+        return step
+
+
+def weighed_terms(x: sp.csr_matrix) -> np.ndarray:
+    """The positions among one-row `x`'s stored terms that `explain` takes out one at a
+    time, ascending: all of them, or the EXPLAIN_MAX_OCCLUDED of largest TF-IDF weight
+    (ties: the lower column), since each costs a scoring of the whole text."""
+    most = EXPLAIN_MAX_OCCLUDED
+    if x.nnz <= most:
+        return np.arange(x.nnz)
+    order = np.lexsort((x.indices, -x.data))[:most]
+    return np.sort(order)
+
+
+def _occluded(x: sp.csr_matrix, removed: np.ndarray) -> sp.csr_matrix:
+    """Copies of one-row `x`, copy k without its stored term `removed[k]` (-1: none)."""
+    n, k = x.nnz, len(removed)
+    data = np.tile(x.data, k)
+    taken = np.flatnonzero(removed >= 0)
+    data[taken * n + removed[taken]] = 0.0
+    indptr = np.arange(k + 1) * n
+    copies = sp.csr_matrix((data, np.tile(x.indices, k), indptr), shape=(k, x.shape[1]))
+    copies.eliminate_zeros()
+    return copies
