@@ -250,3 +250,79 @@ def test_forged_language_sizes_are_refused(edit: dict[str, object], message: str
     arrays = dict(arrays, by_language=-arrays["by_language"])
     with pytest.raises(ModelBundleError, match="topic counts by language must be counts"):
         from_state(meta, arrays, neighbours=5, candidates=4)
+
+
+def _ranged_network() -> ShortlistNetwork:
+    """A network whose rescorer records the ranges of the features of these documents'
+    shortlists from sources without them (as training's out-of-fold rows)."""
+    x, y = _corpus()
+    seen = Sources.build(x[20:], y[20:], 20).candidates(x[:20], 5, 4)
+    rows = seen.features[seen.mask]
+    ranges = np.stack([rows.min(axis=0), rows.max(axis=0)], axis=1)
+    rescorer = Rescorer(_rescorer().arrays, ranges)
+    return ShortlistNetwork(Sources.build(x, y, 20), rescorer, neighbours=5, candidates=4)
+
+
+def test_features_beyond_the_training_range_are_clipped_to_it() -> None:
+    """A training document tagged finds itself (nearest similarity 1, its own vote): values
+    the rescorer never learned from score as the edge of what it did learn from."""
+    network = _ranged_network()
+    assert network.rescorer.ranges is not None
+    x, _ = _corpus()
+    found = network.shortlist(x[:20])
+    nearest = FEATURES.index("nearest_similarity")
+    assert found.features[..., nearest].max() == pytest.approx(1.0)  # itself
+    assert network.rescorer.ranges[nearest, 1] < 0.99  # never seen in training
+    low, high = network.rescorer.ranges[:, 0], network.rescorer.ranges[:, 1]
+    clipped = np.clip(found.features, low, high)
+    plain = Rescorer(network.rescorer.arrays)  # a model saved before the ranges
+    expected = plain.probabilities(type(found)(found.topics, clipped, found.mask))
+    assert np.array_equal(network.rescorer.probabilities(found), expected)
+    assert not np.array_equal(plain.probabilities(found), expected)
+
+
+def test_recorded_ranges_round_trip_and_a_model_without_them_scores_unclipped() -> None:
+    network = _ranged_network()
+    x, _ = _corpus()
+    meta, arrays = state(network)
+    assert len(meta["feature_ranges"]) == len(FEATURES)
+    back = from_state(meta, arrays, neighbours=5, candidates=4)
+    assert back.rescorer.ranges is not None
+    assert np.array_equal(back.rescorer.ranges, network.rescorer.ranges)
+    assert np.array_equal(back.predict(x), network.predict(x))
+    # Saved before the ranges were recorded: no `feature_ranges`, no clipping, as before.
+    old_meta = {k: v for k, v in meta.items() if k != "feature_ranges"}
+    assert set(array_specs(old_meta)) == set(arrays)
+    old = from_state(old_meta, arrays, neighbours=5, candidates=4)
+    assert old.rescorer.ranges is None
+    unclipped = ShortlistNetwork(
+        network.sources, Rescorer(network.rescorer.arrays), neighbours=5, candidates=4
+    )
+    assert np.array_equal(old.predict(x), unclipped.predict(x))
+
+
+@pytest.mark.parametrize(
+    ("ranges", "message"),
+    [
+        ("0 1", r"must be 13 pairs of numbers \[low, high\]"),
+        ([[0.0, 1.0]] * 12, r"must be 13 pairs of numbers"),
+        ([[0.0, 1.0, 2.0]] * 13, r"must be 13 pairs of numbers"),
+        ([[0.0, "1"]] * 13, r"must be 13 pairs of numbers"),
+        ([[False, True]] * 13, r"must be 13 pairs of numbers"),
+        ([[0.0, float("nan")]] * 13, r"must be finite numbers from 0 to 100"),
+        ([[0.0, float("inf")]] * 13, r"must be finite numbers from 0 to 100"),
+        ([[-1.0, 1.0]] * 13, r"must be finite numbers from 0 to 100"),
+        ([[0.0, 1e30]] * 13, r"must be finite numbers from 0 to 100"),
+        ([[0, 10**400]] * 13, r"must be finite numbers from 0 to 100"),
+        ([[0.0, 1.0]] * 12 + [[2.0, 1.0]], r"must each be \[low, high\], low <= high"),
+    ],
+)
+def test_forged_feature_ranges_are_refused_before_any_array_is_read(
+    ranges: object, message: str
+) -> None:
+    meta, arrays = state(_ranged_network())
+    forged = {**meta, "feature_ranges": ranges}
+    with pytest.raises(ModelBundleError, match=message):
+        array_specs(forged)
+    with pytest.raises(ModelBundleError, match=message):
+        from_state(forged, arrays, neighbours=5, candidates=4)

@@ -71,6 +71,9 @@ SIMILARITY_ROWS = 256
 # Languages with a column of their own a model file may list (the analyzer has rules for
 # fewer than 40).
 MAX_LANGUAGES = 64
+# Every candidate feature is a share, a cosine or log(1 + a count below 2**31) (at most
+# 21.5), so none is negative and none is near this: a recorded range beyond it is forged.
+FEATURE_BOUND = 100.0
 
 
 def keep_largest(matrix: sp.spmatrix, k: int) -> sp.csr_matrix:
@@ -314,10 +317,15 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 
 class Rescorer:
     """The rescoring network's exported weights, in numpy: standardized candidate features
-    through dense ReLU layers to one logit per candidate, then a sigmoid."""
+    through dense ReLU layers to one logit per candidate, then a sigmoid.
 
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+    `ranges`: each feature's (min, max) over the candidates it was trained on, shape
+    (features, 2); features are clipped to them before rescoring. None (models saved
+    before the ranges were recorded): features are rescored as they come."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], ranges: np.ndarray | None = None) -> None:
         self.arrays = arrays
+        self.ranges = ranges
         self.mean, self.scale = arrays["feature_mean"], arrays["feature_scale"]
         self.layers: list[tuple[np.ndarray, np.ndarray]] = []
         i = 0
@@ -336,10 +344,21 @@ class Rescorer:
             width = kernel.shape[1]
         if width != 1:
             raise ModelBundleError("the rescorer must end in one output")
+        if ranges is not None and ranges.shape != (self.n_features, 2):
+            raise ModelBundleError("the rescorer's feature ranges are of another size")
 
     def probabilities(self, candidates: Candidates) -> np.ndarray:
         """Each candidate's probability, shape (documents, width); 0 where there is none."""
-        h = (candidates.features[..., : self.n_features] - self.mean) / self.scale
+        features = candidates.features[..., : self.n_features]
+        if self.ranges is not None:
+            # The rescorer learned from out-of-fold shortlists, where no document finds
+            # itself; tagging a training document (or a copy) finds it at similarity 1 with
+            # its own vote, values training never showed, and a ReLU network extrapolates
+            # them anywhere (scores of 1e-9 for the document's own topics). Within the range
+            # it learned from, it answers as for the closest documents it saw. Every entry
+            # point (API, tag, workers, Dask, serve, tune, training's validation) scores here.
+            features = np.clip(features, self.ranges[:, 0], self.ranges[:, 1])
+        h = (features - self.mean) / self.scale
         for i, (kernel, bias) in enumerate(self.layers):
             h = h @ kernel + bias
             if i < len(self.layers) - 1:
@@ -414,6 +433,9 @@ def state(network: ShortlistNetwork) -> tuple[dict[str, Any], dict[str, np.ndarr
         "layers": [int(kernel.shape[1]) for kernel, _ in network.rescorer.layers],
         "candidate_features": network.rescorer.n_features,
     }
+    if network.rescorer.ranges is not None:
+        # float32 values: exact as JSON numbers, and exact again when read back.
+        meta["feature_ranges"] = [[float(lo), float(hi)] for lo, hi in network.rescorer.ranges]
     if sources.by_language is not None:
         arrays["by_language"] = sources.by_language.astype(np.float32)
         meta["languages"] = list(network.languages)
@@ -462,6 +484,7 @@ def array_specs(meta: Any) -> dict[str, ArraySpec]:
         raise ModelBundleError(
             f"the shortlist's rescorer reads {LEGACY_FEATURES} or {len(FEATURES)} features"
         )
+    feature_ranges(meta, width)
     for name in _MATRICES:
         stored = meta[f"{name}_stored"]
         specs[f"{name}_indptr"] = ArraySpec(("int64",), (rows[name] + 1,))
@@ -475,6 +498,41 @@ def array_specs(meta: Any) -> dict[str, ArraySpec]:
         specs[f"rescorer_layer_{i}_bias"] = ArraySpec(FLOATS, (units,))
         width = units
     return specs
+
+
+def feature_ranges(meta: dict[str, Any], width: int) -> np.ndarray | None:
+    """The rescorer's recorded feature ranges, shape (width, 2), checked: `width` pairs of
+    finite numbers, low <= high, within 0 and FEATURE_BOUND; None when the model has none."""
+    ranges = meta.get("feature_ranges")
+    if ranges is None:  # saved before the ranges were recorded: no clipping
+        return None
+    if (
+        not isinstance(ranges, list)
+        or len(ranges) != width
+        or not all(
+            isinstance(pair, list)
+            and len(pair) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
+            for pair in ranges
+        )
+    ):
+        raise ModelBundleError(
+            f"the shortlist's feature_ranges must be {width} pairs of numbers [low, high]"
+        )
+    try:
+        out = np.array(ranges, dtype=np.float64)
+    except OverflowError:  # a JSON integer of hundreds of digits
+        out = np.full((width, 2), np.inf)
+    low, high = out[:, 0], out[:, 1]
+    if not (np.isfinite(out).all() and (low >= 0).all() and (high <= FEATURE_BOUND).all()):
+        raise ModelBundleError(
+            f"the shortlist's feature_ranges must be finite numbers from 0 to {FEATURE_BOUND:g}"
+        )
+    if (low > high).any():
+        raise ModelBundleError(
+            "the shortlist's feature_ranges must each be [low, high], low <= high"
+        )
+    return out.astype(np.float32)
 
 
 def _count(value: Any) -> bool:
@@ -523,9 +581,10 @@ def from_state(
         terms,
         by_language,
     )
+    width = meta.get("candidate_features", LEGACY_FEATURES)
     return ShortlistNetwork(
         sources,
-        Rescorer(rescorer_arrays),
+        Rescorer(rescorer_arrays, feature_ranges(meta, width)),
         neighbours=neighbours,
         candidates=candidates,
         languages=tuple(meta.get("languages", ())),

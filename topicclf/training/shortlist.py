@@ -319,12 +319,25 @@ def train_rescorer(
     losses = history.history.get("val_loss", [])
     best = int(np.argmin(losses)) + 1 if losses else 0
     return RescorerFit(
-        Rescorer(export_rescorer(model, mean, scale)),
+        Rescorer(export_rescorer(model, mean, scale), training_ranges(x_train)),
         len(history.history.get("loss", [])),
         best,
         batch,
         rate,
     )
+
+
+def training_ranges(x_train: np.ndarray) -> np.ndarray | None:
+    """Each candidate feature's (min, max) over the rows the rescorer learns from, shape
+    (features, 2), for `Rescorer` to clip to at tagging; None when there are no rows.
+
+    Why clip rather than make the rescorer monotone in the similarity features: the ranges
+    adapt to every corpus and cover every feature at once, while `nearest_similarity` is
+    the same for all of a document's candidates and should raise neighbour-voted ones and
+    lower the others, which a monotone network cannot learn."""
+    if not len(x_train):
+        return None
+    return np.stack([x_train.min(axis=0), x_train.max(axis=0)], axis=1).astype(np.float32)
 
 
 def export_rescorer(model: Any, mean: np.ndarray, scale: np.ndarray) -> dict[str, np.ndarray]:
