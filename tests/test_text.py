@@ -185,6 +185,10 @@ def test_nfd_texts_get_the_scores_of_their_nfc_form(accented_model: Path) -> Non
     # The German words are food's in either form (NFD ones were words the model never saw).
     food = clf.classes_.index("food")
     assert clf.predict_proba([nfd[1]])[0, food] > 0.5
+    # explain lists the terms the analyzer made: the words in NFC, as the model saw them.
+    explained = clf.explain(nfd[1], top=50, topics=["food"])
+    assert explained == clf.explain(nfc[1], top=50, topics=["food"])
+    assert "gemüse" in [term for term, _ in explained[0].up]
 
 
 def test_tag_gives_nfd_records_the_topics_of_their_nfc_form(
