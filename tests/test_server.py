@@ -1773,6 +1773,28 @@ def test_settings_a_multiclass_model_does_not_apply_are_noted_in_the_answer(
         assert status == 200 and "notes" not in plain
 
 
+def test_ids_given_twice_are_noted_in_the_answer_as_tag_warns(server: Address) -> None:
+    # An id filled in from a position ("1") can equal one given, as "1" and 1 are one id.
+    documents = [{"id": "1", "text": "oil"}, {"text": "rain"}, {"id": 1, "text": "x"}]
+    status, answer = request(server, "POST", "/tag", json.dumps({"documents": documents}).encode())
+    assert status == 200 and [r["id"] for r in answer["results"]] == ["1", "1", "1"]
+    assert answer["notes"] == [
+        "documents: 2 document(s) reuse an id seen before (e.g. '1'); give every document "
+        "its own id so tags and report rows can be traced back"
+    ]
+    long_id = "d" * 50_000
+    documents = [{"id": long_id, "text": "oil"}, {"id": long_id, "text": "rain"}]
+    status, answer = request(server, "POST", "/tag", json.dumps({"documents": documents}).encode())
+    assert status == 200 and answer["notes"] == [
+        f"documents: 1 document(s) reuse an id seen before (e.g. '{'d' * 60}... (50,000 "
+        "characters)'); give every document its own id so tags and report rows can be traced "
+        "back"
+    ]
+    for body in ({"documents": [{"id": "a", "text": "oil"}, {"text": "x"}]}, {"texts": ["a", "b"]}):
+        status, answer = request(server, "POST", "/tag", json.dumps(body).encode())
+        assert status == 200 and "notes" not in answer
+
+
 def _oversized_post(body_size: int, extra: bytes = b"", sent: int | None = None) -> bytes:
     head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n%s\r\n" % (body_size, extra)
     return head + b"a" * (body_size if sent is None else sent)

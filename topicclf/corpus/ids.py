@@ -65,17 +65,22 @@ class DuplicateIds:
         tracker.count, tracker.examples = count, list(examples)[:EXAMPLES]
         return tracker
 
+    def message(self, source: str) -> str | None:
+        """What `warn` says about the duplicates found (None: there are none); the server
+        notes it in an answer."""
+        if not self.count:
+            return None
+        examples = ", ".join(repr(i) for i in self.examples)
+        return (
+            f"{source}: {self.count} document(s) reuse an id seen before (e.g. {examples}); "
+            "give every document its own id so tags and report rows can be traced back"
+        )
+
     def warn(self, source: str) -> None:
         """Warn once about all the duplicates found, if any."""
-        if not self.count:
-            return
-        examples = ", ".join(repr(i) for i in self.examples)
-        warnings.warn(
-            f"{source}: {self.count} document(s) reuse an id seen before (e.g. {examples}); "
-            "give every document its own id so tags and report rows can be traced back",
-            DuplicateIdWarning,
-            stacklevel=2,
-        )
+        message = self.message(source)
+        if message is not None:
+            warnings.warn(message, DuplicateIdWarning, stacklevel=2)
 
 
 def stable_hashes(ids: Sequence[str]) -> np.ndarray:

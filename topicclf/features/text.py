@@ -9,6 +9,7 @@ tokens.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
@@ -94,6 +95,17 @@ def _stemmer(rules: LanguageRules) -> Callable[[str], str] | None:
     return lru_cache(maxsize=200_000)(stem)
 
 
+def nfc(text: str) -> str:
+    """`text` in Unicode normalisation form C: how every text is read before it is analysed."""
+    # NFD input (macOS file names, some PDF extractors) spells accented words with other
+    # code points than the NFC texts models are trained on, stop words and stemmers' rules
+    # (and NLTK's tokenizers cut it at each combining mark): it got other topics. NFC, not
+    # NFKC: compatibility folding changes what a text says ("x²" would read "x2", "ﬁ" "fi",
+    # "½" "1⁄2") and so how existing models read such texts.
+    # The check first: almost every text is NFC already, and is then not copied.
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
 class _Applied:
     """One language's rules ready to apply: the stop-word set and the cached stemmer."""
 
@@ -148,6 +160,8 @@ class Analyzer:
     languages were detected), or each text's own among the languages a corpus was found to
     hold (`for_corpus`), with language-neutral rules for the rest. Before `for_corpus`, a
     configuration with `language = auto` applies the rules of whichever language it detects.
+    Every text is read in Unicode normalisation form C first (`nfc`), for training and
+    tagging alike.
     """
 
     def __init__(
@@ -216,7 +230,7 @@ class Analyzer:
         enough of its documents get their own rules (`languages.corpus_languages`)."""
         if not self.open:
             return self
-        counts = count_languages(texts)
+        counts = count_languages(nfc(text) for text in texts)
         found = corpus_languages(counts)
         chosen = Analyzer(self.config, languages=[rules_for(code, self.config) for code in found])
         chosen.corpus_counts = counts
@@ -247,9 +261,10 @@ class Analyzer:
 
     def language_of(self, text: str) -> str:
         """The code of the language whose rules `text` is analysed by (NEUTRAL: none)."""
-        return self._rules_of(text).rules.code
+        return self._rules_of(nfc(text)).rules.code
 
     def _rules_of(self, text: str) -> _Applied:
+        # `text` is NFC (`nfc`): the public methods normalise, once, before this.
         if self._single is not None:
             return self._single
         code = detect_among(text, ALL_CODES if self.open else self._codes)
@@ -259,6 +274,7 @@ class Analyzer:
 
     def tokens(self, text: str) -> list[str]:
         """Tokenize, lowercase, drop stop words and stem one text, by its language's rules."""
+        text = nfc(text)
         return self._tokens(text, self._rules_of(text))
 
     def _tokens(self, text: str, rules: _Applied) -> list[str]:
@@ -280,6 +296,7 @@ class Analyzer:
     def ngram_pieces(self, text: str, n_max: int) -> Iterator[list[str]]:
         """`ngrams` of each piece of a text of any size (see `pieces`), all by the rules of
         the language the text is told to be in from its beginning."""
+        text = nfc(text)
         rules = self._rules_of(text)
         for piece in pieces(text):
             yield self._ngrams(self._tokens(piece, rules), n_max)
@@ -292,7 +309,7 @@ class Analyzer:
     def char_tokens(self, text: str) -> Iterator[str]:
         """The tokens `char_ngrams` cuts into pieces (stop words and all, unstemmed), of a
         text of any size."""
-        for piece in pieces(text):
+        for piece in pieces(nfc(text)):
             if self.config.lowercase:
                 piece = piece.lower()
             yield from self._tokenize(piece)

@@ -5,7 +5,7 @@ docs page, and the one place that turns every refusal or failure into a JSON ans
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -33,6 +33,7 @@ from topicclf.config import (
     cut,
     shown,
 )
+from topicclf.corpus.ids import DuplicateIds
 from topicclf.errors import TooManyPairsError
 from topicclf.model.thresholds import Rule, ignored_by
 from topicclf.server.annif import BatchRequest, SuggestForm, annif_router
@@ -131,6 +132,16 @@ def _check_explain(served: ServedModel, documents: int) -> None:
         )
 
 
+def reused_ids(ids: Sequence[str]) -> str | None:
+    """The warning `topicclf tag` gives when documents share an id (an id filled in from a
+    position too may equal one given), with each example id cut short; None if none do."""
+    found = DuplicateIds()
+    found.add(ids)
+    # Cut: the examples are ids a client sent, perhaps megabytes each, and the answer's
+    # size is bounded before it is built (answer_size counts each id where it is echoed).
+    return DuplicateIds.found(found.count, [cut(i) for i in found.examples]).message("documents")
+
+
 async def tag_answer(
     models: Mapping[str, ServedModel],
     settings: AppSettings,
@@ -168,6 +179,8 @@ async def tag_answer(
             f"{exc} (--max-pairs): ask for fewer with {fewer}, or send fewer documents per request",
         ) from None
 
+    reused = reused_ids(ids)
+
     def build() -> dict[str, Any]:
         results = [
             Tagged(doc_id, topics).to_record(req.scores)
@@ -178,10 +191,11 @@ async def tag_answer(
                 record["explanations"] = [e.to_record(SCORE_DIGITS) for e in explanations]
         elapsed = round((time.perf_counter() - started) * 1000, 3)
         answer: dict[str, Any] = {"results": results, "model": served.name, "milliseconds": elapsed}
-        # What the CLI warns about, an answer says: settings the model does not apply.
-        note = ignored_by(served.classifier.policy_, rule)
-        if note:
-            answer["notes"] = [note]
+        # What the CLI warns about, an answer says: settings the model does not apply, ids
+        # given twice.
+        notes = [note for note in (ignored_by(served.classifier.policy_, rule), reused) if note]
+        if notes:
+            answer["notes"] = notes
         return answer
 
     size = served.answer_size(ids, chosen, scores=req.scores, explained=explained, items=items)

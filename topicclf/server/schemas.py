@@ -135,7 +135,8 @@ class TagResponse(BaseModel):
     notes: list[str] = Field(
         default_factory=list,
         description="Present when a setting of the request changes nothing (e.g. top_k on a "
-        "multi-class model, which always gives its one best topic).",
+        "multi-class model, which always gives its one best topic) or documents share an id "
+        "(one given twice, or a position's id given to another): what `topicclf tag` warns.",
     )
 
 
