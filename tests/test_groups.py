@@ -36,6 +36,16 @@ def test_unrelated_and_empty_texts_are_their_own_groups() -> None:
     assert list(near_duplicate_groups([])) == [] and list(near_duplicate_groups(["a"])) == [0]
 
 
+def test_a_copy_in_nfd_is_the_same_text() -> None:
+    """The analyzer reads NFD as NFC; grouping lowercased the raw text, so an NFD copy of a
+    record (macOS, a PDF extractor) was another document, and could validate its twin."""
+    import unicodedata
+
+    text = "Käse und Gemüse aus Österreich, Süßigkeiten"
+    nfd = unicodedata.normalize("NFD", text)
+    assert list(near_duplicate_groups([text, nfd, "Öl"])) == [0, 0, 1]
+
+
 def test_groups_are_the_same_in_every_process() -> None:
     """The word hashes are stable (not Python's per-process str hash): a model's split is
     the same whichever process trains it."""

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from topicclf.features.text import nfc
 from topicclf.types import NullProgress, Progress
 
 NEAR_DUPLICATE_JACCARD = 0.6
@@ -130,8 +131,9 @@ def _signatures(texts: Sequence[str], seed: int) -> tuple[np.ndarray, sp.csr_mat
 
 
 def _words(text: str) -> list[str]:
-    """A text's words, lowercased (its whole text when it has none: see _signatures)."""
-    return _WORD.findall(text.lower()) or [text]
+    """A text's words, in NFC as the analyzer reads them (an NFD copy is the same text) and
+    lowercased (its whole text when it has none: see _signatures)."""
+    return _WORD.findall(nfc(text).lower()) or [text]
 
 
 def _jaccard(sets: sp.csr_matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
