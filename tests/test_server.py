@@ -1887,12 +1887,14 @@ def test_with_workers_a_second_stop_signal_forces_the_stop(model_dir: Path) -> N
             time.sleep(1)
             started = time.monotonic()
             proc.terminate()
+            reply = _read_all(sock)
             _, err = proc.communicate(timeout=30)
         assert time.monotonic() - started < 10
         assert proc.returncode == 130
     finally:
         proc.kill()
         proc.wait()
+    assert reply.startswith(b"HTTP/1.1 503 "), reply  # as with one process
     assert err.strip().splitlines()[-1] == "interrupted", err
 
 

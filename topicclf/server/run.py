@@ -169,7 +169,19 @@ class ServeConfig(uvicorn.Config):
         self.max_headers = max_headers
         self.timeout_headers = timeout_headers
         self.timeout_body = timeout_body
+        self.made_in = os.getpid()  # a copy unpickled in a worker process tells it so
         super().__init__(app, **kwargs)
+
+    def configure_logging(self) -> None:
+        """Set up logging; in a worker process (uvicorn calls this first thing there), also
+        its signals, before its models load (README "Signals")."""
+        super().configure_logging()
+        if os.getpid() != self.made_in and threading.current_thread() is threading.main_thread():
+            take_signals()
+            # SIGTERM unwinds as in `serve` itself: its default action, once uvicorn hands it
+            # back after a stop forced by SIGINT, killed the worker before the requests still
+            # running got their 503 (they got a closed connection).
+            signal.signal(signal.SIGTERM, _interrupted)
 
 
 @dataclass(frozen=True)
@@ -187,7 +199,6 @@ class AppFactory:
         one line and exits with uvicorn's STARTUP_FAILURE, which stops the server: any other
         exit, uvicorn starts a replacement at once, which failed alike, forever (a traceback
         and most of a core each second; attacker pass 26)."""
-        take_signals()  # a worker signalled directly does what `serve` does
         try:
             models = load_models(self.specs)
         except TopicclfError as exc:
@@ -221,6 +232,10 @@ def take_signals() -> None:
             signal.signal(sig, _as_sigterm)
     for sig in IGNORED_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+
+
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _as_sigterm(signum: int, frame: FrameType | None) -> None:
