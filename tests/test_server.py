@@ -1320,6 +1320,43 @@ def test_a_port_in_use_is_a_clear_error(
 
 
 @pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        ("a..b", "label empty or too long"),
+        (".", "label empty or too long"),
+        ("a" * 64, "label too long"),
+        ("x\u202e", "Invalid character '\\u202e'"),
+    ],
+)
+def test_a_malformed_host_is_a_usage_error_before_the_models_load(
+    tmp_path: Path, host: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """getaddrinfo raised UnicodeError for these: 'internal error', once the models were
+    loaded (attacker pass 28, server F1). A directory with no model shows nothing loads."""
+    from topicclf.cli import run
+
+    assert run(["serve", str(tmp_path), "--host", host]) == 2
+    err = capsys.readouterr().err
+    assert f"Invalid value for '--host': {host!r} is not a valid host name ({reason})" in err
+    with pytest.raises(ConfigError, match=re.escape(f"{host!r} is not a valid host name")):
+        ServeOptions(host=host)
+
+
+def test_an_ipv6_host_may_be_given_in_brackets_as_the_banner_prints_it() -> None:
+    # `--host '[::1]'` was looked up as a name: "cannot listen on [[::1]]:8000".
+    assert ServeOptions(host="[::1]").host == "::1"
+    assert ServeOptions(host="[localhost]").host == "[localhost]"  # no IPv6 address
+
+
+def test_bind_says_a_malformed_host_is_not_a_valid_host_name() -> None:
+    from topicclf.errors import TopicclfError
+    from topicclf.server import bind
+
+    with pytest.raises(TopicclfError, match=r"^cannot listen on a\.\.b:0: not a valid host name"):
+        bind("a..b", 0)
+
+
+@pytest.mark.parametrize(
     ("args", "message"),
     [
         (["bad name=x"], "'bad name' cannot be a model name"),
@@ -1493,6 +1530,112 @@ def test_ctrl_c_during_a_graceful_stop_exits_at_once_without_a_traceback(
     assert reply.startswith(b"HTTP/1.1 503 ")
     assert "Traceback" not in err and "CancelledError" not in err, err
     assert err.strip().splitlines()[-1] == "interrupted", err
+
+
+def _half_sent_tag(port: int) -> tuple[socket.socket, bytes]:
+    """A connection whose POST /tag has its head and 5 bytes of its body sent; the rest."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    body = b'{"text": "rain and storms"}'
+    sock.sendall(b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body))
+    sock.sendall(body[:5])
+    return sock, body[5:]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGQUIT])
+def test_sighup_and_sigquit_stop_the_server_as_sigterm_does(
+    model_dir: Path, sig: signal.Signals
+) -> None:
+    """Each killed the server at once, a request in flight unanswered, exit 129 or 131 and
+    nothing said (attacker pass 28, server F2): a closed terminal sends SIGHUP."""
+    proc, port = _start([str(model_dir), "--timeout-body", "30"])
+    try:
+        sock, rest = _half_sent_tag(port)
+        with sock:
+            time.sleep(0.5)
+            proc.send_signal(sig)
+            time.sleep(0.5)
+            sock.sendall(rest)
+            reply = _read_all(sock)
+        assert reply.startswith(b"HTTP/1.1 200 ") and b'"labels"' in reply
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130
+    finally:
+        proc.kill()
+        proc.wait()
+    assert err.strip().splitlines()[-1] == "interrupted", err
+
+
+def test_sigusr_sigttin_and_sigttou_are_ignored(model_dir: Path) -> None:
+    # SIGUSR1 and SIGUSR2 killed the server (138, 140), SIGTTIN and SIGTTOU stopped it.
+    proc, port = _start([str(model_dir)])
+    try:
+        for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGTTIN, signal.SIGTTOU):
+            proc.send_signal(sig)
+            time.sleep(0.3)
+            assert request(("127.0.0.1", port), "GET", "/health")[0] == 200, sig
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130
+    finally:
+        proc.kill()
+        proc.wait()
+    assert err.strip().splitlines()[-1] == "interrupted", err
+
+
+@pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGHUP])
+def test_any_second_stop_signal_forces_the_stop(model_dir: Path, second: signal.Signals) -> None:
+    # uvicorn forced it on a second SIGINT only: a second `kill` waited --timeout-shutdown.
+    args = [str(model_dir), "--timeout-body", "60", "--timeout-shutdown", "60"]
+    proc, port = _start(args)
+    try:
+        sock, _ = _half_sent_tag(port)
+        with sock:
+            time.sleep(0.5)
+            proc.terminate()
+            time.sleep(0.5)
+            started = time.monotonic()
+            proc.send_signal(second)
+            reply = _read_all(sock)
+            _, err = proc.communicate(timeout=30)
+        assert time.monotonic() - started < 10
+        assert proc.returncode == 130
+    finally:
+        proc.kill()
+        proc.wait()
+    assert reply.startswith(b"HTTP/1.1 503 ")
+    assert err.strip().splitlines()[-1] == "interrupted", err
+
+
+def _close_stdin_and_stdout() -> None:
+    os.close(0)
+    os.close(1)
+
+
+def _close_stdout_and_stderr() -> None:
+    os.close(1)
+    os.close(2)
+
+
+@pytest.mark.parametrize("closed", ["stdin and stdout", "stdout and stderr"])
+def test_serve_with_standard_descriptors_closed_stops_cleanly(model_dir: Path, closed: str) -> None:
+    """With descriptors 0 and 1 closed the listening socket and uvloop's epoll took them,
+    and libuv aborted the stop: 'Assertion fd > STDERR_FILENO failed', exit 134 (attacker
+    pass 28, server F4)."""
+    if closed == "stdin and stdout":
+        proc, port = _start([str(model_dir)], preexec_fn=_close_stdin_and_stdout)
+    else:  # no banner to read: a port of our own
+        port = 19140
+        command = [sys.executable, "-m", "topicclf", "serve", str(model_dir), "--port", str(port)]
+        proc = subprocess.Popen(command, preexec_fn=_close_stdout_and_stderr)
+    try:
+        assert _answered(("127.0.0.1", port))[0] == 200
+        proc.terminate()
+        assert proc.wait(timeout=30) == 130
+        if proc.stderr is not None:
+            assert proc.stderr.read().strip().splitlines()[-1] == "interrupted"
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def _close_stdout() -> None:
@@ -1684,6 +1827,75 @@ def _kill_a_worker(
     finally:
         proc.kill()
         proc.wait()
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds workers in /proc")
+@pytest.mark.skipif(_cores() < 2, reason="needs two workers")
+def test_with_workers_signals_do_what_they_do_to_one_process(model_dir: Path) -> None:
+    """uvicorn's supervisor restarted every worker on SIGHUP (the models loaded again),
+    added one on SIGTTIN past the cores, and a worker died of SIGUSR1 (attacker pass 28,
+    server F2)."""
+    proc, port = _start([str(model_dir), "--workers", "2"], options=("-v",))
+    try:
+        assert proc.stderr is not None
+        started = 0
+        while started < 2:  # a worker still loading its models takes signals by default
+            line = proc.stderr.readline()
+            assert line, "the server ended"
+            started += "Application startup complete." in line
+        address = ("127.0.0.1", port)
+        workers = _workers(proc.pid)
+        for sig in (signal.SIGTTIN, signal.SIGUSR1, signal.SIGUSR2):
+            proc.send_signal(sig)
+        for worker in workers:
+            os.kill(worker, signal.SIGUSR1)
+            os.kill(worker, signal.SIGTTIN)
+        time.sleep(2)
+        assert _workers(proc.pid) == workers  # none added, none replaced
+        assert _answered(address)[0] == 200
+        proc.send_signal(signal.SIGHUP)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130
+    finally:
+        proc.kill()
+        proc.wait()
+    assert "Traceback" not in err, err
+    warned = re.findall(r"(?m)^WARNING: +(.*)$", err)
+    assert warned == [
+        "SIGTTIN and SIGTTOU are ignored: the server keeps its 2 worker process(es) "
+        "(--workers, at most one per core)"
+    ], err
+    assert err.strip().splitlines()[-1] == "interrupted", err
+
+
+@pytest.mark.skipif(_cores() < 2, reason="needs two workers")
+def test_with_workers_a_second_stop_signal_forces_the_stop(model_dir: Path) -> None:
+    """The supervisor only queued it while it waited for its workers: the stop took the
+    whole --timeout-shutdown (attacker pass 28, server F3)."""
+    args = [str(model_dir), "--workers", "2", "--timeout-body", "90", "--timeout-shutdown", "60"]
+    proc, port = _start(args)
+    try:
+        _answered(("127.0.0.1", port))
+        sock, _ = _half_sent_tag(port)
+        with sock:
+            time.sleep(0.5)
+            proc.terminate()
+            time.sleep(1)
+            started = time.monotonic()
+            proc.terminate()
+            reply = _read_all(sock)
+            _, err = proc.communicate(timeout=30)
+        assert time.monotonic() - started < 10
+        assert proc.returncode == 130
+    finally:
+        proc.kill()
+        proc.wait()
+    assert reply.startswith(b"HTTP/1.1 503 "), reply  # as with one process
+    assert err.strip().splitlines()[-1] == "interrupted", err
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds workers in /proc")

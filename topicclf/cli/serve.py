@@ -182,15 +182,21 @@ def serve(
     ...}]}, with optional "top_k", "threshold", "fallback", "scores", "explain" and "model",
     and answers {"results": [{"id", "labels", "scores"}]}, the records `topicclf tag` writes
     ("explain": N adds the N words that raised and lowered each topic most). Add -v to log
-    every request on stderr (all of the server's log goes there; nothing to stdout). SIGTERM
-    or Ctrl-C stops it once requests in flight are done.
+    every request on stderr (all of the server's log goes there; nothing to stdout). SIGTERM,
+    SIGHUP, SIGQUIT or Ctrl-C stops it once requests in flight are done (a second one: at
+    once); SIGUSR1, SIGUSR2, SIGTTIN and SIGTTOU are ignored.
     """
     if state.verbose:  # the request log asked for would be lost: said before any work
         check_writable("stderr", "-v logs every request there; redirect it to a file")
     from topicclf.errors import ConfigError
     from topicclf.server import ServeOptions, base_url, parse_model_specs
     from topicclf.server import serve as run_server
+    from topicclf.server.run import listen_host
 
+    try:  # before any model is loaded: a bad name was an internal error after the load
+        host = listen_host(host)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc), param_hint="'--host'") from None
     try:
         specs = parse_model_specs(models)
     except ConfigError as exc:

@@ -1,5 +1,6 @@
 """Running the application with uvicorn: the listening socket, worker processes, timeouts,
-backlog, logging, and a graceful stop on SIGTERM (requests in flight finish first)."""
+backlog, logging, and a graceful stop on SIGTERM (requests in flight finish first), SIGHUP
+and SIGQUIT alike, whatever the worker count (README "Signals")."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import copy
 import gc
 import logging
 import math
+import os
 import signal
 import socket
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, NoReturn, cast
 
 import uvicorn
@@ -53,6 +56,21 @@ from topicclf.server.http import ASGIApp, log
 from topicclf.server.models import ModelSpec, ServedModel, load_models
 from topicclf.server.protocol import GuardedHttpToolsProtocol
 
+# What a signal does to a server process of ours, whatever the worker count (README
+# "Signals"): these stop it gracefully, and a second one forces the stop;
+STOP_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+    if hasattr(signal, name)
+)
+# these are ignored: the log is stderr, with nothing to reopen (SIGUSR1 for logrotate), and
+# the worker count is --workers (uvicorn added a worker per SIGTTIN, past the cores).
+IGNORED_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGUSR1", "SIGUSR2", "SIGTTIN", "SIGTTOU")
+    if hasattr(signal, name)
+)
+
 
 @dataclass(frozen=True)
 class ServeOptions:
@@ -78,6 +96,7 @@ class ServeOptions:
     def __post_init__(self) -> None:
         """ConfigError for a value out of range: an infinite timeout would never end a
         connection, a backlog beyond a C int fails deep inside the socket call."""
+        object.__setattr__(self, "host", listen_host(self.host))
         counts = {
             "port": (0, 65535),
             "workers": SERVE_WORKERS_RANGE,
@@ -150,7 +169,19 @@ class ServeConfig(uvicorn.Config):
         self.max_headers = max_headers
         self.timeout_headers = timeout_headers
         self.timeout_body = timeout_body
+        self.made_in = os.getpid()  # a copy unpickled in a worker process tells it so
         super().__init__(app, **kwargs)
+
+    def configure_logging(self) -> None:
+        """Set up logging; in a worker process (uvicorn calls this first thing there), also
+        its signals, before its models load (README "Signals")."""
+        super().configure_logging()
+        if os.getpid() != self.made_in and threading.current_thread() is threading.main_thread():
+            take_signals()
+            # SIGTERM unwinds as in `serve` itself: its default action, once uvicorn hands it
+            # back after a stop forced by SIGINT, killed the worker before the requests still
+            # running got their 503 (they got a closed connection).
+            signal.signal(signal.SIGTERM, _interrupted)
 
 
 @dataclass(frozen=True)
@@ -190,6 +221,54 @@ def _worker_fails(message: str) -> NoReturn:
     """Log `message` (its control characters escaped) and end the worker: it cannot start."""
     log.error("%s", message)
     raise SystemExit(STARTUP_FAILURE)
+
+
+def take_signals() -> None:
+    """In a server process of our own (from its main thread): SIGHUP and SIGQUIT do what
+    SIGTERM does, and IGNORED_SIGNALS are ignored. By default each of them killed the
+    process at once, a request in flight unanswered (exit 129, 131, 138, 140)."""
+    for sig in STOP_SIGNALS:
+        if sig not in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _as_sigterm)
+    for sig in IGNORED_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def _interrupted(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _as_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Whatever SIGTERM does at this moment: KeyboardInterrupt while the models load (the
+    # CLI's handler), a graceful stop once uvicorn serves (its handler, restored after).
+    signal.raise_signal(signal.SIGTERM)
+
+
+class OneProcessServer(uvicorn.Server):
+    """uvicorn's server, its graceful stop forced by any second stop signal: uvicorn forces
+    it on a second SIGINT only, so a second `kill` waited out --timeout-shutdown."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Stop gracefully, or force the stop already under way."""
+        if self.should_exit:
+            self.force_exit = True
+        super().handle_exit(sig, frame)
+
+
+def fill_standard_descriptors() -> None:
+    """Open /dev/null onto each of descriptors 0, 1 and 2 that is closed (`serve <&- >&-`),
+    leaving sys.stdin, sys.stdout and sys.stderr as they are (None: nothing is written
+    there). Otherwise the listening socket and uvloop's own descriptors took them, and
+    libuv asserts that it never closes one of them: the stop ended in SIGABRT (exit 134)."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            os.set_inheritable(fd, True)  # the workers' too
 
 
 def settle_heap() -> None:
@@ -260,6 +339,20 @@ def log_config(access_log: bool) -> dict[str, Any]:
     return config
 
 
+def listen_host(host: str) -> str:
+    """`host` as the socket calls take it: an IPv6 address in brackets (`[::1]`, as the
+    banner prints it) without them; ConfigError for a name no lookup could take (`a..b`, a
+    label over 63 characters, a bidi control), said before any model is loaded (it was an
+    internal error from getaddrinfo, after the load)."""
+    if host.startswith("[") and host.endswith("]") and ":" in host:
+        host = host[1:-1]
+    try:
+        host.encode("idna")  # what getaddrinfo does first; no lookup
+    except UnicodeError as exc:
+        raise ConfigError(f"{host!r} is not a valid host name ({exc.__cause__ or exc})") from None
+    return host
+
+
 def host_port(host: str, port: int) -> str:
     """`host:port` as a URL writes it: an IPv6 address in brackets (`[::1]:8000`), else
     `::1:8000` would be no usable address."""
@@ -280,6 +373,9 @@ def bind(host: str, port: int, backlog: int = SERVE_BACKLOG) -> socket.socket:
         sock = socket.socket(family, socket.SOCK_STREAM)
     except OSError as exc:
         raise TopicclfError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    except UnicodeError as exc:  # a host ServeOptions did not check (bind called alone)
+        reason = exc.__cause__ or exc
+        raise TopicclfError(f"cannot listen on {where}: not a valid host name ({reason})") from None
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -328,8 +424,12 @@ def serve(
     options: ServeOptions,
     announce: Callable[[str, int], None],
 ) -> None:
-    """Load the models, listen, `announce(host, port)`, and serve until SIGTERM or
-    Ctrl-C (then KeyboardInterrupt, after requests in flight are answered)."""
+    """Load the models, listen, `announce(host, port)`, and serve until SIGTERM, SIGHUP,
+    SIGQUIT or Ctrl-C (then KeyboardInterrupt, after requests in flight are answered). For
+    a process of its own, from its main thread: it sets the process's signal handlers and
+    standard descriptors."""
+    fill_standard_descriptors()  # before any socket or event loop takes a free descriptor
+    take_signals()
     raise_open_files_limit()
     models = load_models(specs)  # once here, so a broken model fails before listening
     sock = bind(options.host, options.port, options.backlog)
@@ -339,7 +439,7 @@ def serve(
             config = make_config(create_app(models, options.app_settings), options)
             settle_heap()
             announce(host, port)
-            uvicorn.Server(config).run(sockets=[sock])
+            OneProcessServer(config).run(sockets=[sock])
             return
         # Each worker loads its own copy, and one started later (a replacement) must load
         # the very models loaded here.
@@ -384,7 +484,57 @@ def _run_workers(
 
     class Supervisor(Multiprocess):
         """uvicorn's supervisor, saying at warning level when a worker died and is replaced
-        (uvicorn says so at info level, which the log leaves out)."""
+        (uvicorn says so at info level, which the log leaves out), and taking signals as one
+        process does (README "Signals"): uvicorn restarted every worker on SIGHUP, added one
+        on SIGTTIN, and a second SIGTERM did not force the stop."""
+
+        def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+            super().__init__(config, sockets)
+            self.stop_signals = 0
+            for sig in STOP_SIGNALS:
+                signal.signal(sig, self.stop_signal)
+            for sig in IGNORED_SIGNALS:  # SIGTTIN and SIGTTOU: a warning (handle_ttin)
+                if sig.name not in ("SIGTTIN", "SIGTTOU"):
+                    signal.signal(sig, signal.SIG_IGN)
+
+        def stop_signal(self, signum: int, frame: FrameType | None) -> None:
+            """Count and queue a stop signal; the main thread acts on it (this handler may
+            run inside any of its steps)."""
+            self.stop_signals += 1
+            self.signal_queue.append(signum)
+
+        def handle_hup(self) -> None:
+            """Stop, as on SIGTERM."""
+            self.should_exit.set()
+
+        handle_quit = handle_hup
+
+        def handle_ttin(self) -> None:
+            """Keep the worker count: --workers, at most one per core."""
+            log.warning(
+                "SIGTTIN and SIGTTOU are ignored: the server keeps its %d worker process(es) "
+                "(--workers, at most one per core)",
+                self.processes_num,
+            )
+
+        handle_ttou = handle_ttin
+
+        def join_all(self) -> None:
+            """Wait for every worker to end. After a second stop signal each one still
+            running gets SIGINT, which forces a stop under way (uvicorn's rule): the main
+            thread waits here, deaf to the signals it queues. Not sooner than 0.25 s after
+            the SIGTERM terminate_all sent, so a worker takes that one first."""
+            stopping = time.monotonic()
+            forced = False
+            for process in self.processes:
+                while process.process.exitcode is None:
+                    if not forced and self.stop_signals > 1 and time.monotonic() > stopping + 0.25:
+                        forced = True
+                        for other in self.processes:
+                            if other.process.exitcode is None and other.pid is not None:
+                                with suppress(ProcessLookupError):
+                                    os.kill(other.pid, signal.SIGINT)
+                    process.process.join(0.05)
 
         def keep_subprocess_alive(self) -> None:
             before = list(self.processes)
