@@ -1504,35 +1504,47 @@ def test_an_answer_not_sent_by_the_end_of_the_shutdown_time_is_cut_with_a_reset(
     assert re.search(r"[\d,]+ bytes of an answer to 127\.0\.0\.1:\d+ were not sent within", err)
 
 
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+
+
 @pytest.mark.parametrize(
-    ("first", "second"),
+    ("first", "second", "workers"),
     [
-        (signal.SIGTERM, signal.SIGINT),
-        (signal.SIGINT, signal.SIGINT),
-        (signal.SIGTERM, signal.SIGTERM),
-        (signal.SIGTERM, signal.SIGHUP),
+        (signal.SIGTERM, signal.SIGINT, 1),
+        (signal.SIGINT, signal.SIGINT, 1),
+        (signal.SIGTERM, signal.SIGTERM, 1),
+        (signal.SIGTERM, signal.SIGHUP, 1),
+        pytest.param(
+            signal.SIGTERM,
+            signal.SIGTERM,
+            2,
+            marks=pytest.mark.skipif(_cores() < 2, reason="needs two workers"),
+        ),
     ],
 )
 def test_a_second_stop_signal_exits_at_once_without_a_traceback(
-    model_dir: Path, first: signal.Signals, second: signal.Signals
+    model_dir: Path, first: signal.Signals, second: signal.Signals, workers: int
 ) -> None:
     # A second Ctrl-C forces the stop: uvicorn then skips the application's shutdown, and
     # its cancelled lifespan was logged as a failed shutdown, a 41-line traceback. uvicorn
     # forced it on a second SIGINT only: a second `kill` waited --timeout-shutdown
     # (attacker pass 28, server F3).
-    args = [str(model_dir), "--timeout-body", "30", "--timeout-shutdown", "20"]
-    proc, port = _start(args)
+    # With workers the supervisor only queued a second signal while it waited for them.
+    args = [str(model_dir), "--timeout-body", "60", "--timeout-shutdown", "60"]
+    proc, port = _start([*args, "--workers", str(workers)])
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-            sock.sendall(b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        _answered(("127.0.0.1", port))
+        sock, _ = _half_sent_tag(port)
+        with sock:
             time.sleep(0.5)
-            proc.send_signal(first)  # the stop waits for the body, up to 20 s
-            time.sleep(0.5)
+            proc.send_signal(first)  # the stop waits for the body, up to 60 s
+            time.sleep(1)
             started = time.monotonic()
             proc.send_signal(second)
             reply = _read_all(sock)
             _, err = proc.communicate(timeout=30)
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 10
         assert proc.returncode == 130
     finally:
         proc.kill()
@@ -1815,10 +1827,6 @@ def _kill_a_worker(
         proc.wait()
 
 
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-
-
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds workers in /proc")
 @pytest.mark.skipif(_cores() < 2, reason="needs two workers")
 def test_with_workers_signals_do_what_they_do_to_one_process(model_dir: Path) -> None:
@@ -1855,32 +1863,6 @@ def test_with_workers_signals_do_what_they_do_to_one_process(model_dir: Path) ->
         "SIGTTIN and SIGTTOU are ignored: the server keeps its 2 worker process(es) "
         "(--workers, at most one per core)"
     ], err
-    assert err.strip().splitlines()[-1] == "interrupted", err
-
-
-@pytest.mark.skipif(_cores() < 2, reason="needs two workers")
-def test_with_workers_a_second_stop_signal_forces_the_stop(model_dir: Path) -> None:
-    """The supervisor only queued it while it waited for its workers: the stop took the
-    whole --timeout-shutdown (attacker pass 28, server F3)."""
-    args = [str(model_dir), "--workers", "2", "--timeout-body", "90", "--timeout-shutdown", "60"]
-    proc, port = _start(args)
-    try:
-        _answered(("127.0.0.1", port))
-        sock, _ = _half_sent_tag(port)
-        with sock:
-            time.sleep(0.5)
-            proc.terminate()
-            time.sleep(1)
-            started = time.monotonic()
-            proc.terminate()
-            reply = _read_all(sock)
-            _, err = proc.communicate(timeout=30)
-        assert time.monotonic() - started < 10
-        assert proc.returncode == 130
-    finally:
-        proc.kill()
-        proc.wait()
-    assert reply.startswith(b"HTTP/1.1 503 "), reply  # as with one process
     assert err.strip().splitlines()[-1] == "interrupted", err
 
 
