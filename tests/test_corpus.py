@@ -2698,3 +2698,22 @@ def test_a_field_named_for_topics_not_read_is_free_for_the_text(tmp_path: Path) 
     path.write_text('{"id": "1", "labels": "rain"}\n')
     docs = list(open_corpus(path, text_field="labels", labels_files="ignore"))
     assert [(d.id, d.text, d.labels) for d in docs] == [("1", "rain", ())]
+
+
+def test_a_topic_name_spelt_decomposed_is_the_same_topic(tmp_path: Path) -> None:
+    """Texts are read in NFC; topic names were not, so "Gemüse" in NFD was a second topic
+    printed alike (corpus stats showed two rows; evaluate counted it unknown) (attacker
+    pass 29, CLI F1)."""
+    import unicodedata
+
+    from topicclf.inputs import topic_set
+
+    nfd = unicodedata.normalize("NFD", "Gemüse")
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(
+        json.dumps({"text": "a", "labels": ["Gemüse", nfd]}) + "\n"
+        + json.dumps({"text": "b", "labels": [f" {nfd} "]}) + "\n",
+        encoding="utf-8",
+    )  # fmt: skip
+    assert [d.labels for d in open_corpus(corpus)] == [("Gemüse",), ("Gemüse",)]
+    assert topic_set([nfd, "Gemüse"], 0) == ("Gemüse",)

@@ -247,3 +247,16 @@ def test_the_subjects_kept_for_topics_match_as_the_whole_file_does(
     lines = [f"<{uri}>\t{label}\n" for uri, label in rows]
     kept = parse_vocabulary(lines, "v", topics)
     assert Vocabulary.match(kept, topics) == Vocabulary.match(parse_vocabulary(lines), topics)
+
+
+def test_a_label_spelt_decomposed_matches_its_topic(tmp_path: Path) -> None:
+    """Topic names are read in NFC (config.normal_topic); a vocabulary's labels the same,
+    or "Gemüse" in NFD would never match the corpus's topic (attacker pass 29, CLI F1)."""
+    import unicodedata
+
+    from topicclf.vocabulary import read_vocabulary
+
+    path = tmp_path / "v.tsv"
+    path.write_text(f"<http://ex.org/g>\t{unicodedata.normalize('NFD', 'Gemüse')}\n")
+    (subject,) = read_vocabulary(path, ["Gemüse"])
+    assert subject.label == "Gemüse" and subject.uri == "http://ex.org/g"

@@ -13,6 +13,7 @@ import math
 import re
 import tomllib
 import typing
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -360,6 +361,15 @@ def too_many_topics(count: int | None = None) -> str:
 # (a GND or LCSH heading is at most a few hundred characters, a YSO or GND URI about 40), and
 # an answer repeats the name in every pair: 1,000 pairs of 1 MB names made a 2 GB `serve` answer.
 MAX_TOPIC_CHARS = 1000
+
+
+def normal_topic(label: str) -> str:
+    """A topic name as given, read by the one rule of every reader and of the Python API's
+    y: in Unicode NFC (as texts are analysed: "Gemüse" spelt decomposed was a second topic
+    printed alike) and stripped; "" is no topic."""
+    if not unicodedata.is_normalized("NFC", label):
+        label = unicodedata.normalize("NFC", label)
+    return label.strip()
 
 
 def topic_too_long(name: str) -> str:

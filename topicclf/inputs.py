@@ -27,6 +27,7 @@ import numpy as np
 from topicclf.config import (
     MAX_TOPIC_CHARS,
     MAX_TOPICS_PER_DOCUMENT,
+    normal_topic,
     shown,
     too_many_columns,
     too_many_topics,
@@ -404,9 +405,9 @@ def topic_name(value: Any, where: str = "y") -> str | None:
             f"{where}: a topic integer of more than {MAX_TOPIC_CHARS:,} digits, more than the "
             f"{MAX_TOPIC_CHARS:,} characters topicclf reads"
         )
-    # As every corpus reader: a name is stripped, an empty one is no topic, and a lone
-    # surrogate (which no file can hold) becomes U+FFFD.
-    name = _SURROGATE.sub("\ufffd", str(value)).strip()
+    # As every corpus reader: a name is read by normal_topic (NFC, stripped), an empty one is
+    # no topic, and a lone surrogate (which no file can hold) becomes U+FFFD.
+    name = normal_topic(_SURROGATE.sub("\ufffd", str(value)))
     problem = topic_too_long(name)
     if problem:
         raise InputError(f"{where}: {problem}")

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from topicclf.config import TOPIC_URI_BASE
+from topicclf.config import TOPIC_URI_BASE, normal_topic
 from topicclf.errors import CorpusFormatError
 from topicclf.smallfile import SmallFileError, open_small_file
 
@@ -87,7 +87,7 @@ def parse_vocabulary(
                 f"{line[:80]!r}"
             )
         # Annif reads a subject without a label as deprecated; it can still match by URI.
-        label = fields[1].strip() if len(fields) > 1 else ""
+        label = normal_topic(fields[1]) if len(fields) > 1 else ""  # as the corpus names it
         notation = fields[2].strip() or None if len(fields) > 2 else None
         if max(len(uri), len(label), len(notation or "")) > MAX_FIELD_CHARS:
             raise CorpusFormatError(

@@ -527,7 +527,8 @@ def check_topic_names(count: int, where: str = "") -> None:
 
 
 def clean_labels(labels: list[str] | tuple[str, ...], where: str = "") -> tuple[str, ...]:
-    """Strip labels, drop empty ones and duplicates, keeping the first occurrence's order;
+    """Labels by config.normal_topic (NFC, stripped), empty ones and duplicates dropped, the
+    first occurrence's order kept;
     more than config.MAX_TOPIC_NAMES_LISTED names listed, more than MAX_TOPICS_PER_DOCUMENT
     kept, or a name over config.MAX_TOPIC_CHARS, make the record a bad one."""
     # Every reader's list passes here, so the bound holds in all of them; those that can
@@ -535,7 +536,7 @@ def clean_labels(labels: list[str] | tuple[str, ...], where: str = "") -> tuple[
     check_topic_names(len(labels), where)
     seen: dict[str, None] = {}
     for label in labels:
-        label = label.strip()
+        label = config.normal_topic(label)
         problem = config.topic_too_long(label)
         if problem:
             raise CorpusFormatError((f"{where}: " if where else "") + problem)
