@@ -1092,6 +1092,15 @@ def test_tag_refuses_more_pairs_than_max_pairs_before_building_them(
     assert tiny_dense.tag(texts, rule, max_pairs=pairs) == every
     with pytest.raises(TooManyPairsError, match=f"would hold {pairs} .* than the {pairs - 1} "):
         tiny_dense.tag(texts, rule, max_pairs=pairs - 1)
+    # -1, True and 1.5 were taken (nonsense messages), "2" a bare TypeError (attacker pass 29).
+    for bad, said in (
+        (-1, "must be at least 0, not -1"),
+        (True, "expected an integer, not bool True"),
+        (1.5, "expected an integer, not float 1.5"),
+        ("2", "expected an integer"),
+    ):
+        with pytest.raises(InputError, match=f"^max_pairs: {said}"):
+            tiny_dense.tag(texts, rule, max_pairs=bad)  # fmt: skip
 
 
 def unknown_heavy(tiny_docs, n: int, m: int) -> tuple[list[str], list[list[str]]]:

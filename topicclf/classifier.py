@@ -30,6 +30,7 @@ from topicclf.features.tfidf import TfidfFeaturizer
 from topicclf.inputs import (
     NO_DOCUMENT_COLUMNS,
     Targets,
+    as_count,
     as_flag,
     as_list,
     as_progress,
@@ -334,6 +335,8 @@ class TopicClassifier(Estimator):
         ignored = ignored_by(self.policy_, rule) if as_flag(warn, "warn") else None
         if ignored:
             warnings.warn(ignored, UserWarning, stacklevel=2)
+        if max_pairs is not None:  # before any scoring: -1, True and "2" were taken
+            max_pairs = as_count(max_pairs, "max_pairs", minimum=0)
         texts = as_texts(texts, "texts")
         scores = self.scorer_.scores(texts)  # texts are checked once, above
         chosen = decide(scores, self.policy_, rule, texts)
