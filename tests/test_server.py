@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -2738,7 +2739,7 @@ def test_slow_texts_hold_only_their_models_own_threads_and_excess_requests_get_5
     )
     statuses = sorted(status for status, _ in answers)
     assert statuses == [422] * SERVE_PATTERN_THREADS + [503] * (count - SERVE_PATTERN_THREADS)
-    assert slow.busy == 0
+    assert slow.lane is not None and slow.lane.busy == 0
 
 
 def test_the_busy_503_says_when_to_retry(
@@ -2759,6 +2760,147 @@ def test_the_busy_503_says_when_to_retry(
     assert isinstance(refused, ApiError)
     assert (refused.status, refused.headers) == (503, {"Retry-After": "1"})
     slow.close()
+
+
+class _HeldExplain:
+    """Spies on a served model's explain: while `holding`, each text's explanation waits (up
+    to 60 s) until its request is stopped, which `checkpoint` then raises; each text begun
+    is counted. The real explanation follows."""
+
+    def __init__(self, served: ServedModel, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.texts: list[str] = []
+        self.began = threading.Event()
+        self.held = 0
+        self.holding = True
+        real = served.classifier.explain
+
+        try:
+            from topicclf.cancel import checkpoint
+        except ImportError:  # before the stop events: nothing ever stops the work
+            checkpoint = lambda: None  # noqa: E731
+
+        def explain(text: str, **kwargs: Any) -> Any:
+            self.texts.append(text)
+            self.held += 1
+            self.began.set()
+            try:
+                deadline = time.monotonic() + 60
+                while self.holding and time.monotonic() < deadline:
+                    checkpoint()  # Cancelled once the request is stopped
+                    time.sleep(0.01)
+            finally:
+                self.held -= 1
+            return real(text, **kwargs)
+
+        monkeypatch.setattr(served.classifier, "explain", explain)
+
+
+def _explain_body(documents: int) -> bytes:
+    docs = [{"text": f"rain and wheat prices {i}"} for i in range(documents)]
+    return json.dumps({"documents": docs, "threshold": 0.0, "explain": 3}).encode()
+
+
+def _post(address: Address, path: str, body: bytes) -> bytes:
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path.encode(), len(body))
+    return head + body
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with a reset, as a client that crashed or whose network failed: unlike a
+    close (a FIN, which may be a half-close of a client still waiting for its answer), it
+    says the client has gone."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def _wait_for(condition: Any, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return bool(condition())
+
+
+def test_explaining_stops_at_its_next_text_once_the_client_has_gone(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that left kept its request's work running: six abandoned explain requests
+    of a hundred long texts held the thread pool over six minutes. Now the work sees the
+    request's stop event and ends at its next checkpoint: one text explained, not 20. (A
+    client that closes without a reset may be half-closed, waiting for its answer: its work
+    runs on, in the model's explain threads, see the next tests.)"""
+    served = ServedModel("model", model_dir, TopicClassifier.load(model_dir))
+    spy = _HeldExplain(served, monkeypatch)
+    options = _options(max_documents=100, max_body=MAX_BODY)
+    with serve_in_thread({"model": served}, options) as address:
+        sock = socket.create_connection(address, timeout=30)
+        sock.sendall(_post(address, "/tag", _explain_body(20)))
+        assert spy.began.wait(60)
+        _reset(sock)  # gone: the held text is stopped, and no other text is explained
+        assert _wait_for(lambda: spy.held == 0 and served.explainer.busy == 0)
+        assert request(address, "GET", "/health")[0] == 200
+    assert len(spy.texts) == 1
+
+
+def test_explaining_stops_when_the_shutdown_time_ends(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """uvicorn cancels the requests still running after --timeout-shutdown, but their work
+    went on in its threads (SIGTERM then waited 122 s with --timeout-shutdown 5): it now
+    stops at its next checkpoint, and the client gets the stopping server's 503."""
+    served = ServedModel("model", model_dir, TopicClassifier.load(model_dir))
+    spy = _HeldExplain(served, monkeypatch)
+    options = _options(max_documents=100, timeout_shutdown=0.5)
+    replies: list[bytes] = []
+    with serve_in_thread({"model": served}, options) as address:
+        sock = socket.create_connection(address, timeout=60)
+        sock.sendall(_post(address, "/tag", _explain_body(20)))
+        reader = threading.Thread(target=lambda: replies.append(_read_all(sock)))
+        reader.start()
+        assert spy.began.wait(60)
+    reader.join(60)
+    sock.close()
+    assert _wait_for(lambda: spy.held == 0 and served.explainer.busy == 0)
+    assert len(spy.texts) == 1
+    head, _, body = _answer(replies[0])
+    assert head.startswith(b"HTTP/1.1 503 ")
+    assert b"did not finish within --timeout-shutdown" in body
+
+
+def test_explain_requests_have_threads_of_their_own_and_a_third_at_once_gets_503(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Explain requests ran in the event loop's thread pool, where long texts, large
+    requests and answers are handled: a few of them held every such request. Now a model
+    explains in threads of its own, as many requests at once as it has (more get 503), and
+    a large request is answered while they run."""
+    from topicclf.config import SERVE_EXPLAIN_THREADS
+
+    served = ServedModel("model", model_dir, TopicClassifier.load(model_dir))
+    spy = _HeldExplain(served, monkeypatch)
+    options = _options(max_documents=100, max_body=MAX_BODY)
+    with serve_in_thread({"model": served}, options) as address:
+        socks = [
+            socket.create_connection(address, timeout=30) for _ in range(SERVE_EXPLAIN_THREADS)
+        ]
+        for sock in socks:
+            sock.sendall(_post(address, "/tag", _explain_body(2)))
+        assert _wait_for(lambda: spy.held == SERVE_EXPLAIN_THREADS)
+        busy = request(address, "POST", "/tag", _explain_body(1))
+        many = json.dumps({"documents": [{"text": "rain"}] * 100}).encode()  # not on the loop
+        assert request(address, "POST", "/tag", many)[0] == 200
+        assert spy.held == SERVE_EXPLAIN_THREADS  # all while the explain requests were held
+        for sock in socks:
+            _reset(sock)
+        assert _wait_for(lambda: served.explainer.busy == 0)
+        spy.holding = False
+        assert request(address, "POST", "/tag", _explain_body(1))[0] == 200
+    assert busy == (
+        503,
+        {
+            "error": f"model 'model' is explaining {SERVE_EXPLAIN_THREADS} requests at once, "
+            "the most it takes; retry shortly"
+        },
+    )
 
 
 def test_a_slow_text_fails_only_its_own_request_in_a_batch(

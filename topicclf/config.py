@@ -249,6 +249,9 @@ SERVE_BATCH_YIELDS = 8  # event-loop turns a batch waits for requests already ar
 # Requests one model with a custom (time-limited) token pattern tags at once, in threads of
 # its own; more get 503 at once: its slow texts never hold other models' threads.
 SERVE_PATTERN_THREADS = 4
+# Explain requests one numpy model answers at once, in threads of its own (each text is scored
+# once per term); more get 503 at once, so explaining never holds the shared thread pool.
+SERVE_EXPLAIN_THREADS = 2
 SERVE_RETRY_SECONDS = 1  # the Retry-After of a 503 "busy, retry shortly"
 # Seconds a client may take none of an answer waiting for it and keep its connection (or
 # --timeout-idle, if longer): its kernel takes more only once its receive buffer has room

@@ -17,6 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from topicclf.arrayfiles import FLOATS, ArraySpec
+from topicclf.cancel import checkpoint
 from topicclf.config import (
     EXPLAIN_BATCH_CELLS,
     EXPLAIN_MAX_OCCLUDED,
@@ -277,6 +278,7 @@ class Scorer:
         out = np.zeros((len(texts), n_outputs(self.network)), dtype=np.float32)
         step = rows_at_once(self.network)
         for start in range(0, len(texts), step):
+            checkpoint()  # a server's client may have gone: stop between batches
             chunk = list(texts[start : start + step])
             features = self.featurizer.transform(chunk)
             out[start : start + len(chunk)] = self.from_features(features, chunk)
@@ -345,6 +347,7 @@ class Occlusion:
         out[0] = self.base[kept]
         step = self._copies_at_once()
         for start in range(0, len(self.weighed), step):
+            checkpoint()  # a server's client may have gone: stop between batches
             removed = self.weighed[start : start + step]
             out[1 + start : 1 + start + len(removed)] = self.copies(removed)[:, kept]
         return out

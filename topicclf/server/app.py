@@ -23,12 +23,14 @@ from starlette.routing import Match
 from starlette.staticfiles import StaticFiles
 
 from topicclf import __version__
+from topicclf.cancel import Cancelled
 from topicclf.config import (
     SERVE_EXPLAIN_DOCUMENTS,
     SERVE_MAX_ANSWER,
     SERVE_MAX_BODY,
     SERVE_MAX_DOCUMENTS,
     SERVE_MAX_PAIRS,
+    SERVE_RETRY_SECONDS,
     SERVE_TIMEOUT_BODY,
     cut,
     shown,
@@ -315,7 +317,14 @@ def _install_error_handlers(app: FastAPI) -> None:
             return descriptors_response(request.url.path)
         return error_response(request.url.path, 500, "internal error; see the server log")
 
+    async def cancelled(request: Request, exc: Exception) -> JSONBody:
+        # Its client has gone (no one reads this) or --timeout-shutdown has passed.
+        message = "the request was stopped: its client has gone or the server is stopping"
+        retry = {"Retry-After": str(SERVE_RETRY_SECONDS)}
+        return error_response(request.url.path, 503, message, retry)
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(Cancelled, cancelled)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, failure)

@@ -10,6 +10,7 @@ import errno
 import http
 import logging
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
@@ -19,6 +20,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from topicclf import jsontext
+from topicclf.cancel import stopped_by
 from topicclf.config import (
     SERVE_ANSWER_ALWAYS,
     SERVE_BODY_ALWAYS,
@@ -41,6 +43,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # The scope key under which GuardedHttpToolsProtocol tells HttpGuard the bytes of answers its
 # server's connections hold unsent (a callable); absent under other servers (no budget).
 UNSENT_KEY = "topicclf.unsent_answers"
+# The scope's threading.Event set when the request's client has gone (GuardedHttpToolsProtocol)
+# or the request ended: its work in threads stops at the next checkpoint (topicclf.cancel).
+GONE_KEY = "topicclf.gone"
 # Asks whether an answer of so many bytes fits the server's budget of unsent answers, for
 # the request the current task answers (set by HttpGuard): answer_body asks before building
 # a large answer, so one sure to be refused is not built first; the guard checks again at its
@@ -359,36 +364,42 @@ class HttpGuard:
 
         claim = BodyClaim(self.budget)
         token = ANSWER_ROOM.set(room)
-        try:
-            body = await self._read_body(scope, receive, send, claim)
-            if body is not None:
-                await self.app(scope, _replay(body, receive), tracking_send)
-        except asyncio.CancelledError:
-            # uvicorn cancels the requests still running when --timeout-shutdown ends: each
-            # got its plain-text 500, and the log a traceback per request. Not re-raised:
-            # the task ends here, answered (uvicorn awaits it no more).
-            if not started:
-                late = (
-                    "the server is stopping and this request did not finish within "
-                    "--timeout-shutdown; retry"
-                )
-                retry = [(b"retry-after", str(SERVE_RETRY_SECONDS).encode())]
-                await _send_error(send, scope["path"], 503, late, close=True, extra=retry)
-        except Exception as exc:
-            if out_of_descriptors(exc):
-                if not started:  # else FastAPI's handler answered it so already
-                    await descriptors_response(scope["path"])(scope, receive, send)
-                return
-            log.exception("internal error answering %s %s", scope["method"], scope["path"])
-            if not started:
-                message = "internal error; see the server log"
-                await _send_error(send, scope["path"], 500, message, close=True)
-        finally:
-            # Held until the app is done with the body; given back however the request
-            # ended (answered, refused, timed out, the client gone, a failure, cancelled).
-            claim.release()
-            release()
-            ANSWER_ROOM.reset(token)
+        # Set when the client goes (by the protocol), the request is cancelled or it ends:
+        # the work it started in threads stops at its next checkpoint (topicclf.cancel).
+        gone = scope.get(GONE_KEY) or threading.Event()
+        with stopped_by(gone):
+            try:
+                body = await self._read_body(scope, receive, send, claim)
+                if body is not None:
+                    await self.app(scope, _replay(body, receive), tracking_send)
+            except asyncio.CancelledError:
+                gone.set()
+                # uvicorn cancels the requests still running when --timeout-shutdown ends:
+                # each got its plain-text 500, and the log a traceback per request. Not
+                # re-raised: the task ends here, answered (uvicorn awaits it no more).
+                if not started:
+                    late = (
+                        "the server is stopping and this request did not finish within "
+                        "--timeout-shutdown; retry"
+                    )
+                    retry = [(b"retry-after", str(SERVE_RETRY_SECONDS).encode())]
+                    await _send_error(send, scope["path"], 503, late, close=True, extra=retry)
+            except Exception as exc:
+                if out_of_descriptors(exc):
+                    if not started:  # else FastAPI's handler answered it so already
+                        await descriptors_response(scope["path"])(scope, receive, send)
+                    return
+                log.exception("internal error answering %s %s", scope["method"], scope["path"])
+                if not started:
+                    message = "internal error; see the server log"
+                    await _send_error(send, scope["path"], 500, message, close=True)
+            finally:
+                # Held until the app is done with the body; given back however the request
+                # ended (answered, refused, timed out, the client gone, a failure, cancelled).
+                claim.release()
+                release()
+                gone.set()
+                ANSWER_ROOM.reset(token)
 
     def _answer_fits(self, scope: Scope, size: int, mine: int = 0) -> bool:
         """Whether an answer of `size` bytes may be sent: the bytes of answers the server's

@@ -2,12 +2,15 @@
 requests are tagged in batches (see batching.py), on the event loop for numpy-served models
 while a batch stays small; larger ones in the loop's thread pool, several at a time; every
 one for a model whose custom token pattern may take seconds on a text in a few threads of
-that model's own (more at once get 503); Keras models one call at a time in a thread of
-their own (they are not documented as thread-safe)."""
+that model's own (more at once get 503); explain requests in a few threads of the model's
+own too (more at once get 503); Keras models one call at a time in a thread of their own
+(they are not documented as thread-safe). Work in a thread runs with its request's stop
+event (topicclf.cancel): it ends at its next batch once the client has gone."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import re
 import threading
@@ -17,8 +20,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from topicclf.cancel import checkpoint
 from topicclf.classifier import TopicClassifier
 from topicclf.config import (
+    SERVE_EXPLAIN_THREADS,
     SERVE_INLINE_CELLS,
     SERVE_INLINE_CHARS,
     SERVE_INLINE_TEXTS,
@@ -113,14 +118,27 @@ class ServedModel:
         # its own, so its slow texts never hold the pool other models' long texts use.
         # None runs other numpy models in the event loop's default pool, several at a time.
         self.executor: ThreadPoolExecutor | None = None
+        self.lane: Lane | None = None
         if self.keras:
             self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"keras-{name}")
         elif not self.inline:
-            self.executor = ThreadPoolExecutor(
-                SERVE_PATTERN_THREADS, thread_name_prefix=f"pattern-{name}"
+            self.lane = Lane(
+                SERVE_PATTERN_THREADS,
+                f"pattern-{name}",
+                f"model {name!r} is tagging {SERVE_PATTERN_THREADS} requests at once, the most "
+                "it takes: its custom token pattern may take seconds on a text",
             )
-        self.busy = 0  # calls in the pattern threads, running or waiting (see _in_own_threads)
-        self._busy_lock = threading.Lock()  # released from those threads
+        # Explaining scores a text once per term (seconds for a hundred long texts): in a few
+        # threads of the model's own, so explain requests never hold the pool that long
+        # texts, large requests and answers are handled in (six of them held it minutes).
+        self.explainer = self.lane
+        if not self.keras and self.lane is None:
+            self.explainer = Lane(
+                SERVE_EXPLAIN_THREADS,
+                f"explain-{name}",
+                f"model {name!r} is explaining {SERVE_EXPLAIN_THREADS} requests at once, the "
+                "most it takes",
+            )
         self.batcher = Batcher(self._tag_batch)
         # Bytes each topic takes in an answer, as encoded (see answer_size): its name, and on
         # Annif's routes its subject's URI, label and notation. Counted once, here: a
@@ -136,11 +154,10 @@ class ServedModel:
         `max_pairs` (text, topic) pairs are chosen; ApiError 422 when the model's token
         pattern runs out of time on a text, 503 when its threads are all busy."""
         try:
-            if not self.keras and not self.inline:
-                return await self._in_own_threads(self._tag, texts, rule, max_pairs)
+            if self.lane is not None:
+                return await self.lane.run(self._tag, texts, rule, max_pairs)
             if not self.small(texts):
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self.executor, self._tag, texts, rule, max_pairs)
+                return await in_thread(self.executor, self._tag, texts, rule, max_pairs)
             chosen = await self.batcher.submit(texts, rule)
         except SlowTextError as exc:  # the request's own text: the other requests go on
             raise ApiError(
@@ -162,36 +179,6 @@ class ServedModel:
 
     def _tag(self, texts: list[str], rule: Rule, max_pairs: int | None) -> Topics:
         return self.classifier.tag(texts, rule, warn=False, max_pairs=max_pairs)
-
-    async def _in_own_threads(self, call: Callable[..., T], *args: Any) -> T:
-        """`call(*args)` in the model's pattern threads; ApiError 503 at once when as many
-        calls as there are threads are already there: a text may hold a thread for the
-        pattern's whole time limit, so a queue would make every request of the model wait
-        behind the slow ones (six slow requests held the others 7 s and more)."""
-        assert self.executor is not None
-        with self._busy_lock:
-            if self.busy >= SERVE_PATTERN_THREADS:
-                raise ApiError(
-                    503,
-                    f"model {self.name!r} is tagging {SERVE_PATTERN_THREADS} requests at once, "
-                    "the most it takes: its custom token pattern may take seconds on a text; "
-                    "retry shortly",
-                    {"Retry-After": str(SERVE_RETRY_SECONDS)},
-                )
-            self.busy += 1
-        try:
-            future: Future[T] = self.executor.submit(call, *args)
-        except BaseException:
-            self._release()
-            raise
-        # Released when the thread is done, not when the request ends: a client that leaves
-        # does not stop its text, which still holds the thread.
-        future.add_done_callback(self._release)
-        return await asyncio.wrap_future(future)
-
-    def _release(self, _: object = None) -> None:
-        with self._busy_lock:
-            self.busy -= 1
 
     async def _tag_batch(self, texts: list[str], rule: Rule) -> Topics:
         if not self.inline or not self.small(texts):  # several small requests may add up
@@ -217,15 +204,16 @@ class ServedModel:
                 raise TooManyPairsError(pairs, max_pairs, terms=items - pairs)
             out = []
             for text, topics in zip(texts, chosen, strict=True):
+                checkpoint()  # the client may have gone: a text takes up to 5,001 scorings
                 why = self.classifier.explain(text, top=top, topics=[t for t, _ in topics])
                 # Scored alone, not in a batch, a score may differ in its last float bits:
                 # the answer shows one score per topic.
                 out.append([replace(e, score=s) for e, (_, s) in zip(why, topics, strict=True)])
             return out, items
 
-        if not self.keras and not self.inline:  # as slow as tagging, in the same threads
-            return await self._in_own_threads(explain_all)
-        return await asyncio.get_running_loop().run_in_executor(self.executor, explain_all)
+        if self.explainer is not None:
+            return await self.explainer.run(explain_all)
+        return await in_thread(self.executor, explain_all)  # the Keras thread
 
     def subject(self, topic: str) -> Subject:
         """The URI and label a topic is served with."""
@@ -297,6 +285,59 @@ class ServedModel:
         """Stop the model's own threads, if it has any."""
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
+        for lane in {id(lane): lane for lane in (self.lane, self.explainer) if lane}.values():
+            lane.close()
+
+
+async def in_thread(executor: ThreadPoolExecutor | None, call: Callable[..., T], *args: Any) -> T:
+    """`call(*args)` in `executor` (None: the event loop's pool), in a copy of the current
+    context: the request's stop event goes with it (topicclf.cancel), so the work stops at
+    its next checkpoint once the client has gone."""
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(executor, context.run, call, *args)
+
+
+class Lane:
+    """A few threads of their own for one kind of slow call, taking as many calls at once
+    as it has threads: one more gets ApiError 503 at once. A queue would make every call
+    wait behind the slow ones (six slow requests held the others 7 s and more)."""
+
+    def __init__(self, threads: int, name: str, busy: str) -> None:
+        self.threads = threads
+        self.executor = ThreadPoolExecutor(threads, thread_name_prefix=name)
+        self.busy_message = busy
+        self.busy = 0  # calls running in the threads
+        self._lock = threading.Lock()  # released from those threads
+
+    async def run(self, call: Callable[..., T], *args: Any) -> T:
+        """`call(*args)` in one of the lane's threads, with the request's stop event (see
+        `in_thread`); ApiError 503 when all are taken."""
+        with self._lock:
+            if self.busy >= self.threads:
+                raise ApiError(
+                    503,
+                    f"{self.busy_message}; retry shortly",
+                    {"Retry-After": str(SERVE_RETRY_SECONDS)},
+                )
+            self.busy += 1
+        try:
+            context = contextvars.copy_context()
+            future: Future[T] = self.executor.submit(context.run, call, *args)
+        except BaseException:
+            self._release()
+            raise
+        # Released when the thread is done, not when the request ends: a client that leaves
+        # holds the thread until its work reaches a checkpoint.
+        future.add_done_callback(self._release)
+        return await asyncio.wrap_future(future)
+
+    def _release(self, _: object = None) -> None:
+        with self._lock:
+            self.busy -= 1
+
+    def close(self) -> None:
+        """Stop the threads once their calls are done; calls not begun are dropped."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
 
 # JSON around an answer's parts, at most (see answer_size): a pair's punctuation and score

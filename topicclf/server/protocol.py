@@ -10,6 +10,7 @@ import contextlib
 import socket
 import struct
 import sys
+import threading
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -34,7 +35,7 @@ from topicclf.config import (
     SERVE_TIMEOUT_HEADERS,
     shown,
 )
-from topicclf.server.http import UNSENT_KEY, error_content, log, render_json, title
+from topicclf.server.http import GONE_KEY, UNSENT_KEY, error_content, log, render_json, title
 
 # Linux: the ioctl giving the bytes of a socket's send queue the peer has not acknowledged
 # (SIOCOUTQ); elsewhere only the transport's own buffer is watched.
@@ -412,6 +413,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.heads_complete += 1
         self.body_deadline = self.loop.time() + self.timeout_body
         self.scope[UNSENT_KEY] = self._unsent_answers  # type: ignore[literal-required]
+        self.scope[GONE_KEY] = threading.Event()  # type: ignore[literal-required]
         if self.parser.get_http_version() == "1.0":
             # RFC 9110: a server MUST ignore 100-continue from HTTP/1.0 and never send it a
             # 1xx answer (uvicorn sent "HTTP/1.1 100 Continue", which a 1.0 client may take
@@ -630,6 +632,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             if not cycle.response_complete:
                 cycle.disconnected = True
                 cycle.message_event.set()
+                # Its work in a thread stops at the next checkpoint (topicclf.cancel): no
+                # one will read the answer.
+                gone = cycle.scope.get(GONE_KEY)
+                if isinstance(gone, threading.Event):
+                    gone.set()
         self.unanswered.clear()
         super().connection_lost(exc)
 
