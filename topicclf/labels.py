@@ -179,15 +179,23 @@ def split_indices(
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
 
-def warn_too_few_groups(n_documents: int, n_groups: int) -> None:
+def warn_too_few_groups(n_documents: int, n_groups: int, folds: int | None = None) -> None:
     """Warn that near-duplicate groups this few cannot each stay on one side of the
-    validation split, so validation holds copies of training documents."""
+    validation split (or, with `folds`, in one fold of a cross-validation), so held-out
+    documents have copies among the training documents."""
+    few, where = "too few", "on one side of the validation split"
+    effect = "validation holds copies of training documents, so its figures (and the "
+    effect += "thresholds tuned on them) flatter the model"
+    if folds is not None:
+        # Enough groups but one very large (a text copied 60 times among 11 others) leave a
+        # fold empty as surely as too few groups do.
+        few, where = "too few (or too unequal in size)", f"in one of {folds} folds"
+        effect = "held-out folds hold copies of training documents, so the cross-validated "
+        effect += "figures flatter the model"
     warnings.warn(
         f"the {n_documents} training documents hold only {n_groups} "
-        f"group{'' if n_groups == 1 else 's'} of near-duplicates, too few to keep each group "
-        "on one side of the validation split; validation holds copies of training documents, "
-        "so its figures (and the thresholds tuned on them) flatter the model. More distinct "
-        "documents fix this",
+        f"group{'' if n_groups == 1 else 's'} of near-duplicates, {few} to keep each group "
+        f"{where}; {effect}. More distinct documents fix this",
         UserWarning,
         stacklevel=3,
     )
