@@ -1248,3 +1248,32 @@ def test_score_refuses_an_empty_corpus_as_evaluate_does(tiny_dense: TopicClassif
     for measure in (tiny_dense.score, tiny_dense.evaluate):
         with pytest.raises(DataError, match=r"^cannot evaluate on an empty corpus$"):
             measure([], [])
+
+
+def test_topic_names_looked_up_are_read_as_the_model_s_names(tiny_docs: list[Document]) -> None:
+    """The model reads its topic names in NFC (config.normal_topic); names given to look
+    topics up were taken as written, so "Gemüse" spelt decomposed was "not topics of this
+    model" in explain and predict_indicator (attacker pass 29, names F3)."""
+    import unicodedata
+
+    texts = [d.text for d in tiny_docs]
+    labels = [["Gemüse" if t == "food" else t for t in d.labels] for d in tiny_docs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = TopicClassifier(config=tiny_config()).fit(texts, labels)
+    nfd = unicodedata.normalize("NFD", "Gemüse")
+    assert nfd != "Gemüse" and "Gemüse" in clf.classes_
+    text = "Fresh vegetables and bread at the market stalls."
+    why = clf.explain(text, top=3, topics=[nfd, " sport "])
+    assert [e.topic for e in why] == ["Gemüse", "sport"]  # named as the model names them
+    assert why == clf.explain(text, top=3, topics=["Gemüse", "sport"])
+    wanted = clf.predict_indicator([text, "rain"], columns=["sport", "Gemüse"])
+    assert np.array_equal(clf.predict_indicator([text, "rain"], columns=["sport", nfd]), wanted)
+    for lookup in (
+        lambda names: clf.explain(text, topics=names),
+        lambda names: clf.predict_indicator([text], columns=names),
+    ):
+        with pytest.raises(InputError, match=r"'Gemüse' given more than once; name each topic"):
+            lookup(["Gemüse", nfd])
+    with pytest.raises(InputError, match=r"^columns: not topics of this model: 'Gemüsee'"):
+        clf.predict_indicator([text], columns=["Gemüsee"])

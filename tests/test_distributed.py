@@ -625,3 +625,36 @@ def test_bad_records_of_inputs_given_by_relative_paths_read_alike_in_both_engine
         assert warned[0] == warned[1] and len(warned[0]) == len(errors)
         assert errors and all(e.startswith((f"{inputs[0]}:", "td/b.txt:")) for e in errors)
         os.rename("out", f"out-{len(extra)}")
+
+
+def test_whole_input_errors_name_the_input_as_given_in_both_engines(
+    model: Path,
+    scheduler: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The Dask engine named the resolved path (`/tmp/.../nope.jsonl: no such file`), a
+    link to nothing by its target and a link loop as `internal error: RuntimeError`; plain
+    `tag` names each as given (attacker pass 29, names F2)."""
+    monkeypatch.chdir(tmp_path)
+    Path("dangling.jsonl").symlink_to("moved.jsonl")
+    Path("loop.jsonl").symlink_to("loop.jsonl")
+    Path("empty").mkdir()
+    Path("x.sgm").write_text("no reuters here\n")
+    expected = {
+        "nope.jsonl": "error: nope.jsonl: no such file or directory",
+        "dangling.jsonl": "error: dangling.jsonl: a symbolic link to moved.jsonl, which does not",
+        "loop.jsonl": "error: loop.jsonl: a symbolic link loop (ELOOP)",
+        "empty/": "error: empty/: cannot tell the corpus format of this directory",
+        "./empty": "error: ./empty: cannot tell the corpus format of this directory",
+        "x.sgm": "error: x.sgm: not a Reuters-21578 archive; give the format with --format",
+    }
+    for path, start in expected.items():
+        assert run(["tag", str(model), path]) == 1
+        plain = capsys.readouterr().err
+        assert plain.startswith(start) and len(plain.splitlines()) == 1
+        for cluster in (["--workers", "1"], ["--scheduler", scheduler]):
+            assert run(["tag", str(model), path, "--engine", "dask", "-o", "out", *cluster]) == 1
+            assert capsys.readouterr().err == plain
+    assert not Path("out").exists()

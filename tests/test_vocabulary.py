@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -9,7 +11,7 @@ from hypothesis import strategies as st
 from topicclf.bundle import load_vocabulary
 from topicclf.bundle.files import ModelFiles, write_json
 from topicclf.bundle.layout import VOCABULARY_FILE
-from topicclf.errors import CorpusFormatError, ModelBundleError
+from topicclf.errors import CorpusFormatError, DataError, ModelBundleError
 from topicclf.vocabulary import (
     Subject,
     Vocabulary,
@@ -245,8 +247,15 @@ def test_the_subjects_kept_for_topics_match_as_the_whole_file_does(
     # One set of keys for URIs and labels let a label hide a later line's URI: the model kept
     # another subject for a topic than the whole file gives (pass 17 on the CLI, finding 1).
     lines = [f"<{uri}>\t{label}\n" for uri, label in rows]
-    kept = parse_vocabulary(lines, "v", topics)
-    assert Vocabulary.match(kept, topics) == Vocabulary.match(parse_vocabulary(lines), topics)
+    try:
+        whole: object = Vocabulary.match(parse_vocabulary(lines), topics)
+    except DataError as exc:  # two topics one subject: refused when the lines are read too
+        whole = f"v: {exc}"
+    try:
+        kept: object = Vocabulary.match(parse_vocabulary(lines, "v", topics), topics)
+    except DataError as exc:
+        kept = str(exc)
+    assert kept == whole
 
 
 def test_a_label_spelt_decomposed_matches_its_topic(tmp_path: Path) -> None:
@@ -260,3 +269,59 @@ def test_a_label_spelt_decomposed_matches_its_topic(tmp_path: Path) -> None:
     path.write_text(f"<http://ex.org/g>\t{unicodedata.normalize('NFD', 'Gemüse')}\n")
     (subject,) = read_vocabulary(path, ["Gemüse"])
     assert subject.label == "Gemüse" and subject.uri == "http://ex.org/g"
+
+
+def test_two_topics_of_one_subject_are_refused_when_trained_and_when_loaded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A topic equal to a subject's URI and another equal to its label were both that
+    subject: Annif's suggest listed its URI twice for a document (attacker pass 29, names
+    F1). One check, when a vocabulary is matched for training and when a model's is loaded."""
+    from topicclf.cli import run
+
+    refused = (
+        "the topics 'http://x/s' and 'sport' are both the subject <http://x/s> ('sport'), so "
+        "a document's suggestions would name it twice; merge the two topics in the corpus, or "
+        "give each a subject of its own"
+    )
+    subjects = [Subject("http://x/w", "weather"), Subject("http://x/s", "sport")]
+    with pytest.raises(DataError, match=f"^{re.escape(refused)}$"):
+        Vocabulary.match(subjects, ["weather", "sport", "http://x/s"])
+    with pytest.raises(DataError, match="the topics '<http://x/s>' and 'http://x/s' are both"):
+        Vocabulary.match(subjects, ["<http://x/s>", "http://x/s"])
+    # A subject's URI that is the URN another topic is served with when no subject names it.
+    urn = [Subject("urn:topicclf:topic:sport", "games")]
+    with pytest.raises(DataError, match="'games' and 'sport' are both the subject <urn:topicclf"):
+        Vocabulary.match(urn, ["games", "sport"])
+    # Each topic a subject of its own, a topic given twice: no complaint.
+    assert Vocabulary.match(subjects, ["sport", "sport", "weather"])[0].subjects == {
+        "sport": subjects[1],
+        "weather": subjects[0],
+    }
+
+    # train: refused before the training, nothing written.
+    vocabulary = tmp_path / "v.tsv"
+    vocabulary.write_text("<http://x/w>\tweather\n<http://x/s>\tsport\n")
+    corpus = tmp_path / "c.jsonl"
+    docs = [("rain wind", "weather"), ("goal match", "sport"), ("cup final", "http://x/s")]
+    corpus.write_text("".join(json.dumps({"text": t, "labels": [y]}) + "\n" for t, y in docs * 3))
+    args = ["-q", "train", str(corpus), "-o", str(tmp_path / "m"), "--vocabulary", str(vocabulary)]
+    assert run([*args, "--set", "train.epochs=1"]) == 1
+    assert capsys.readouterr().err == f"error: {vocabulary}: {refused}\n"
+    assert not (tmp_path / "m").exists()
+
+    # load: a vocabulary.json that gives two topics one URI.
+    stored = {
+        "subjects": {
+            "sport": {"uri": "http://x/s", "label": "sport"},
+            "http://x/s": {"uri": "http://x/s", "label": "Sport"},
+        }
+    }
+    write_json(tmp_path / VOCABULARY_FILE, stored)
+    files = ModelFiles(tmp_path, None, {})
+    with pytest.raises(
+        ModelBundleError,
+        match=r"vocabulary\.json: the topics 'http://x/s' and 'sport' are both the subject "
+        r"<http://x/s> \('Sport'\)",
+    ):
+        load_vocabulary(files, ["sport", "http://x/s", "weather"])

@@ -19,6 +19,7 @@ from topicclf.config import (
     Config,
     defaults_for,
     language_named,
+    normal_topic,
     shown,
     with_values,
 )
@@ -376,16 +377,21 @@ class TopicClassifier(Estimator):
             "an empty list; name at least one topic (None: all)",
             (str,),
         )
-        check_unique(names, what)
+        # By the rule every topic name of the model was read with (config.normal_topic):
+        # "Gemüse" spelt decomposed was "not topics of this model", printed as one of them.
+        read = [normal_topic(t) if isinstance(t, str) else t for t in names]
+        check_unique(read, what)
         known = set(self.classes_)
-        bad = [t for t in names if not isinstance(t, str) or t not in known]
+        bad = [
+            n for n, r in zip(names, read, strict=True) if not isinstance(r, str) or r not in known
+        ]
         if bad:
             raise InputError(
                 f"{what}: not topics of this model: {', '.join(map(repr, bad[:5]))}"
                 + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
                 + " (its topics are in classes_)"
             )
-        return names
+        return read
 
     def _indicator(self, X: Any, columns: Sequence[str] | None) -> np.ndarray:
         """predict_indicator without checking `columns`: a name the model does not know

@@ -3,7 +3,8 @@ and label each topic is given when served (derived from its name when no vocabul
 
 Annif's TSV vocabulary has one subject per line: `<URI>`, a tab, the label, and optionally a
 tab and a notation; the URI's angle brackets may be left out. A topic matches a subject whose
-URI (brackets or not) or label equals the topic's name; the URI wins when both could.
+URI (brackets or not) or label equals the topic's name; the URI wins when both could. No
+two topics may be one subject (one URI): a document's suggestions would name it twice.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from topicclf.config import TOPIC_URI_BASE, normal_topic
-from topicclf.errors import CorpusFormatError
+from topicclf.errors import CorpusFormatError, DataError
 from topicclf.smallfile import SmallFileError, open_small_file
 
 
@@ -105,6 +106,11 @@ def parse_vocabulary(
             subjects.append(Subject(uri, label, notation))
     if not found:
         raise CorpusFormatError(f"{source}: no subjects in the vocabulary")
+    if wanted is not None:
+        try:  # said now, before a training, not once the model is trained
+            Vocabulary.match(subjects, wanted)
+        except DataError as exc:
+            raise DataError(f"{source}: {exc}") from None
     return subjects
 
 
@@ -169,13 +175,34 @@ class Vocabulary:
             if subject.label:
                 by_label.setdefault(subject.label, subject)
         matched, unmatched = {}, []
+        topics = list(topics)
         for topic in topics:
             found = by_uri.get(_clean_uri(topic)) or by_label.get(topic)
             if found is None:
                 unmatched.append(topic)
             else:
                 matched[topic] = found
-        return cls(matched), unmatched
+        vocabulary = cls(matched)
+        vocabulary.check_one_topic_per_subject(topics)
+        return vocabulary, unmatched
+
+    def check_one_topic_per_subject(self, topics: Iterable[str] | None = None) -> None:
+        """DataError when two topics are served as one subject URI (the topics given, each
+        as `subject` names it, or without `topics` those the vocabulary names): Annif's
+        suggest would list that subject twice for a document. The one check of a vocabulary
+        matched for training and of one loaded from a model directory."""
+        named = self.subjects if topics is None else set(topics)
+        seen: dict[str, str] = {}
+        for topic in sorted(named):  # the same pair named, whatever order topics come in
+            subject = self.subject(topic)
+            other = seen.setdefault(subject.uri, topic)
+            if other != topic:
+                raise DataError(
+                    f"the topics {other[:100]!r} and {topic[:100]!r} are both the subject "
+                    f"<{subject.uri}> ({self.subject(other).label!r}), so a document's "
+                    "suggestions would name it twice; merge the two topics in the corpus, or "
+                    "give each a subject of its own"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data."""
@@ -212,4 +239,6 @@ class Vocabulary:
                     f"characters, more than the {MAX_FIELD_CHARS:,} a vocabulary entry holds"
                 )
             subjects[topic] = Subject(entry["uri"], label, notation)
-        return cls(subjects)
+        vocabulary = cls(subjects)
+        vocabulary.check_one_topic_per_subject(topics)  # a DataError is a ValueError
+        return vocabulary

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from topicclf.config import EXPLAIN_BATCH_CELLS, EXPLAIN_MAX_TERMS
+from topicclf.config import EXPLAIN_BATCH_CELLS, EXPLAIN_MAX_TERMS, normal_topic
 from topicclf.errors import InputError, UnsupportedError
 from topicclf.features.tfidf import TfidfFeaturizer
 from topicclf.inputs import check_unique
@@ -65,7 +65,7 @@ def explain(
     networks (dense and shortlist) only. A text of more than EXPLAIN_MAX_OCCLUDED distinct
     terms has only its terms of largest TF-IDF weight weighed, with a warning.
     """
-    check_explain_request(text, top, topics)
+    topics = check_explain_request(text, top, topics)
     rule = check_rule(rule)
     featurizer = _tfidf(scorer)
     occlusion = scorer.occlusion(text)
@@ -79,7 +79,7 @@ def explain(
         unknown = [t for t in topics if t not in column]
         if unknown:
             raise InputError(f"topics: not a topic of this model: {', '.join(map(repr, unknown))}")
-        chosen = [column[t] for t in topics]
+        chosen = [column[t] for t in topics]  # answered by the model's names, classes[j]
     if not chosen:  # nothing to weigh: the text is scored once, as tagging scores it
         return []
     present = occlusion.present
@@ -131,9 +131,10 @@ def _tfidf(scorer: Scorer) -> TfidfFeaturizer:
     return scorer.featurizer
 
 
-def check_explain_request(text: Any, top: Any, topics: Any) -> None:
+def check_explain_request(text: Any, top: Any, topics: Any) -> list[str] | None:
     """InputError unless `text` is one str, `top` a positive int of at most
-    `config.EXPLAIN_MAX_TERMS`, and `topics` None or a list or tuple of topic names."""
+    `config.EXPLAIN_MAX_TERMS`, and `topics` None or a list or tuple of topic names; returns
+    those names read as the model's are (config.normal_topic)."""
     if not isinstance(text, str):
         if isinstance(text, bytes | bytearray):
             hint = "; decode it first (bytes.decode)"
@@ -149,7 +150,7 @@ def check_explain_request(text: Any, top: Any, topics: Any) -> None:
             f"top: {int(top)} terms per topic; give between 1 and {EXPLAIN_MAX_TERMS:,}"
         )
     if topics is None:
-        return
+        return None
     if isinstance(topics, str):
         raise InputError(
             f"topics: got a single string; give a list of topic names, e.g. [{topics!r}]"
@@ -163,7 +164,11 @@ def check_explain_request(text: Any, top: Any, topics: Any) -> None:
             raise InputError(
                 f"topics: topic names are strings, not {type(topic).__name__} ({topic!r})"
             )
-    check_unique(topics, "topics")
+    # By the rule every topic name of the model was read with: "Gemüse" spelt decomposed
+    # was "not a topic of this model", although printed as one of its topics.
+    names = [normal_topic(topic) for topic in topics]
+    check_unique(names, "topics")
+    return names
 
 
 def _lines(

@@ -402,8 +402,31 @@ def _input_names(inputs: list[str]) -> dict[str, str]:
     names: dict[str, str] = {}
     for given in inputs:
         shown = str(Path(given)) if Path(given).is_dir() else given
-        names.setdefault(str(Path(given).resolve()), shown)
+        names.setdefault(_absolute(given), shown)
     return names
+
+
+def _absolute(path: str) -> str:
+    """`path` from the caller's working directory, its links left for the reader to follow:
+    resolve() followed them first, so a link to nothing was named by its target
+    (`/home/me/moved.jsonl: no such file`) and a link loop was a RuntimeError."""
+    return str(Path(path).absolute())
+
+
+def _plan_as_given(
+    inputs: list[str], sources: list[str], names: dict[str, str], *args: Any, **kwargs: Any
+) -> list[Partition]:
+    """`plan(sources, ...)`, its errors naming each input as the user gave it (`nope.jsonl:
+    no such file`, `empty/: cannot tell the corpus format`), as plain `tag` names them."""
+    try:
+        return plan(sources, *args, **kwargs)
+    except CorpusFormatError as exc:
+        message = str(exc)
+        pairs = sorted(zip(sources, inputs, strict=True), key=lambda p: len(p[0]), reverse=True)
+        for source, given in pairs:  # the input itself, exactly as given (`empty/`, `./x`)
+            if message.startswith(source + ":"):
+                raise CorpusFormatError(given + message[len(source) :]) from None
+        raise CorpusFormatError(as_given(message, names)) from None  # a file below one
 
 
 # -- the driver ------------------------------------------------------------------------------
@@ -462,7 +485,7 @@ def tag_on_dask(
     if ignored:
         warnings.warn(ignored, UserWarning, stacklevel=2)
     model = str(Path(model).resolve())
-    sources = [str(Path(p).resolve()) for p in inputs]
+    sources = [_absolute(p) for p in inputs]
     names = _input_names(inputs)
     parts: list[Partition] = []
     if not scheduler:
@@ -471,13 +494,17 @@ def tag_on_dask(
         # one line started a worker per core).
         local = _local_workers(workers)
         wanted = partitions or DASK_PARTITIONS_PER_WORKER * local
-        parts = plan(sources, wanted, options, fmt, min_bytes=min_partition_bytes)
+        parts = _plan_as_given(
+            inputs, sources, names, wanted, options, fmt, min_bytes=min_partition_bytes
+        )
         workers = min(local, len(parts))
     with _client(distributed, scheduler, workers) as client:
         n_workers = len(client.scheduler_info().get("workers", {})) or 1
         if scheduler:
             wanted = partitions or DASK_PARTITIONS_PER_WORKER * n_workers
-            parts = plan(sources, wanted, options, fmt, min_bytes=min_partition_bytes)
+            parts = _plan_as_given(
+                inputs, sources, names, wanted, options, fmt, min_bytes=min_partition_bytes
+            )
         counts = client.gather(client.map(count_lines, parts, pure=False, options=options))
         parts, expected = _number_lines(parts, counts)
         with atomic_directory(output, overwrite=overwrite, kind="parts") as tmp:
