@@ -2866,3 +2866,57 @@ def test_tag_and_explain_read_no_topics_so_the_labels_column_may_be_the_text(
     assert (code, err) == (0, "") and "error" not in json.loads(out)
     code, _, err = cli(capsys, "corpus", "stats", str(lines))
     assert code == 1 and "the labels field 'labels' must be a list of strings" in err
+
+
+def _has_mapped(pid: int, name: str) -> bool:
+    """Whether process `pid` has mapped a file whose path holds `name` (a module it loads)."""
+    try:
+        return name in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:  # ended meanwhile
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="watches the start in /proc")
+@pytest.mark.parametrize(
+    ("entry", "sig", "command"),
+    [
+        ("-m", "SIGINT", "corpus stats -"),
+        ("-m", "SIGTERM", "corpus stats -"),
+        ("script", "SIGINT", "corpus stats -"),
+        ("script", "SIGTERM", "corpus stats -"),
+        ("-m", "SIGHUP", "serve MODEL --port 0"),
+    ],
+)
+def test_a_stop_signal_while_the_command_starts_is_interrupted_as_one_later(
+    model_dir: Path, entry: str, sig: str, command: str
+) -> None:
+    """In the half second `python -m topicclf` or the `topicclf` script loaded its modules,
+    Ctrl-C was an 11-line KeyboardInterrupt traceback, SIGTERM a silent 143 and SIGHUP to
+    `serve` a silent 129 (attacker pass 29, early-stop F2). numpy loads with those modules,
+    after the entry point's first line: from then on the rule holds at every moment."""
+    import signal
+    import time
+
+    start = [sys.executable, "-m", "topicclf"] if entry == "-m" else [_installed_topicclf()]
+    args = command.replace("MODEL", str(model_dir)).split()
+    # The script imports topicclf from where it was installed; these are this tree's.
+    path = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path}
+    for _ in range(3):
+        proc = subprocess.Popen(
+            [*start, *args],
+            stdin=subprocess.PIPE,  # open until the signal: `corpus stats -` waits on it
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            while proc.poll() is None and not _has_mapped(proc.pid, "numpy"):
+                time.sleep(0.001)
+            proc.send_signal(getattr(signal, sig))
+            out, err = proc.communicate(timeout=60)
+        finally:
+            proc.kill()
+            proc.wait()
+        assert (proc.returncode, out, err) == (130, "", "interrupted\n")

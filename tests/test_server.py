@@ -3645,3 +3645,49 @@ def test_a_body_of_one_byte_chunks_is_read_whole_and_tagged_as_sent_plain(server
     assert head.startswith(b"HTTP/1.1 200 OK")
     plain = request(server, "POST", "/tag", body)[1]
     assert json.loads(answer)["results"] == plain["results"]
+
+
+def _importing_worker(proc: subprocess.Popen[str]) -> int | None:
+    """The pid of a worker process of `serve` once it is importing its modules (it has
+    mapped numpy's libraries; it answers the supervisor a moment later), or None if the
+    server ended first. /proc is read without pause."""
+    while proc.poll() is None:
+        for entry in Path("/proc").iterdir():
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes()
+                if int(stat.rsplit(")", 1)[1].split()[1]) != proc.pid:
+                    continue
+                if b"spawn_main" in command and "numpy" in (entry / "maps").read_text():
+                    return int(entry.name)
+            except (OSError, ValueError):
+                continue  # not a process, or one that ended meanwhile
+    return None
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds workers in /proc")
+@pytest.mark.skipif(_cores() < 2, reason="needs two workers")
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_while_the_workers_start_stops_the_server_as_one_later(
+    model_dir: Path, sig: signal.Signals
+) -> None:
+    """Sent to every process of the server (Ctrl-C in its terminal, systemd's stop) while
+    its workers still imported their modules: each printed a KeyboardInterrupt traceback
+    or died of the signal, and the supervisor started replacements while it stopped
+    (attacker pass 29, early-stop F1)."""
+    for _ in range(2):
+        proc, _port = _start(
+            [str(model_dir), "--workers", "2"], options=("-v",), start_new_session=True
+        )
+        try:
+            assert _importing_worker(proc), "the server ended"
+            os.killpg(proc.pid, sig)
+            _, err = proc.communicate(timeout=60)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+        assert "replacement" not in err, err
+        assert err.strip().splitlines()[-1] == "interrupted", err

@@ -15,10 +15,45 @@ import errno
 import gc
 import io
 import os
+import signal
 import sys
 import traceback
 import warnings
 from typing import Any
+
+
+def _started_as_the_command() -> bool:
+    """Whether this process is the `topicclf` command starting (`python -m topicclf`, or
+    the console script, a script named topicclf), not a program that imports the CLI."""
+    main_module = sys.modules.get("__main__")
+    spec = getattr(main_module, "__spec__", None)
+    if spec is not None:
+        return bool(spec.name == "topicclf.__main__")
+    script = os.path.basename(getattr(main_module, "__file__", None) or "")
+    return script in ("topicclf", "topicclf-script.py")
+
+
+def _hold_stop_signals() -> set[int | signal.Signals] | None:
+    """Block the stop signals until `run` takes them (`_take_held_signals`): one that came
+    while the modules below loaded (about 0.5 s) was the interpreter's: a KeyboardInterrupt
+    traceback for Ctrl-C, a silent 143 for SIGTERM, where the same signal a moment later
+    printed `interrupted` with 130. `serve` stops on SIGHUP and SIGQUIT too (README
+    "Signals"). The mask as it was, or None when nothing is held (an importing program,
+    whose signals are its own, or no signal masks on this platform)."""
+    if not hasattr(signal, "pthread_sigmask") or not _started_as_the_command():
+        return None
+    held = [signal.SIGINT, signal.SIGTERM]
+    if _command(sys.argv[1:]) == "serve":
+        held += [signal.SIGHUP, signal.SIGQUIT]
+    return signal.pthread_sigmask(signal.SIG_BLOCK, held)
+
+
+def _command(args: list[str]) -> str | None:
+    """The command named on a command line (its first word that is not an option)."""
+    return next((a for a in args if not a.startswith("-")), None)
+
+
+_mask_before = _hold_stop_signals()
 
 # The modules imported below live as long as the process: the cyclic collector is paused
 # while they load (as `common.pause_gc` pauses it while `tag` starts), and back as it was.
@@ -56,19 +91,22 @@ _GLOBAL_FLAGS = ("-q", "--quiet", "-v", "--verbose")
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code: 0 ok, 1 domain error, 2 usage, 3 gate not met."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    # -q/-v are global options, but people type them after the command too; accept both.
-    cut = args.index("--") if "--" in args else len(args)
-    flags = [a for a in args[:cut] if a in _GLOBAL_FLAGS]
-    args = flags + [a for a in args[:cut] if a not in _GLOBAL_FLAGS] + args[cut:]
-    state.verbose = state.quiet = False
-    spaced = _spaced_setting(args[:cut])
-    if spaced:
-        err.print(f"[red]error:[/] {escape(spaced)}")
-        return EXIT_USAGE
     saved_showwarning = warnings.showwarning
-    warnings.showwarning = show_warning
     try:
+        # First thing in this try: a stop signal held since start-up is taken here, as
+        # one that comes later is (KeyboardInterrupt, below).
+        _take_held_signals()
+        args = list(sys.argv[1:] if argv is None else argv)
+        # -q/-v are global options, but people type them after the command too; accept both.
+        cut = args.index("--") if "--" in args else len(args)
+        flags = [a for a in args[:cut] if a in _GLOBAL_FLAGS]
+        args = flags + [a for a in args[:cut] if a not in _GLOBAL_FLAGS] + args[cut:]
+        state.verbose = state.quiet = False
+        spaced = _spaced_setting(args[:cut])
+        if spaced:
+            err.print(f"[red]error:[/] {escape(spaced)}")
+            return EXIT_USAGE
+        warnings.showwarning = show_warning
         result = app(args=args, prog_name="topicclf", standalone_mode=False)
         _flush_stdout()
         if result == EXIT_INTERRUPTED:  # typer turns Ctrl-C (and our SIGTERM) into exit 130
@@ -131,6 +169,15 @@ def run(argv: list[str] | None = None) -> int:
         warnings.showwarning = saved_showwarning
 
 
+def _take_held_signals() -> None:
+    """Unblock the stop signals `_hold_stop_signals` held, once: one that came meanwhile
+    is handled now."""
+    global _mask_before
+    if _mask_before is not None:
+        mask, _mask_before = _mask_before, None
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def _internal_error(exc: BaseException) -> int:
     """Say that `exc` is a bug (its traceback with -v), and return the exit code."""
     if state.verbose:
@@ -176,11 +223,15 @@ def _terminated(signum: int, frame: Any) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    import signal
-
     signal.signal(signal.SIGTERM, _terminated)
+    command = _command(sys.argv[1:])
+    if command == "serve":
+        # As `serve` takes them once it runs (README "Signals"): by default they killed it
+        # while it started (129, 131), where a moment later they stopped it with 130.
+        for signum in (signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(signum, _terminated)
     _write_stdout_whole()
-    if _command(sys.argv[1:]) == "tag":
+    if command == "tag":
         pause_gc()  # until the model is loaded (tag resumes it) or the command ends
     try:
         code = run()
@@ -257,7 +308,6 @@ def _leave(code: int) -> None:
     during training). A signal now arriving after the work is done exits with the work's
     own code."""
     import atexit
-    import signal
 
     def done(signum: int, frame: Any) -> None:
         _flush_and_exit(code)
@@ -277,8 +327,3 @@ def _flush_and_exit(code: int) -> None:
         with contextlib.suppress(Exception):
             stream.flush()
     os._exit(code)
-
-
-def _command(args: list[str]) -> str | None:
-    """The command named on a command line (its first word that is not an option)."""
-    return next((a for a in args if not a.startswith("-")), None)

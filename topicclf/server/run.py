@@ -198,7 +198,10 @@ class AppFactory:
         model other than the one the others serve (its directory replaced since), says so in
         one line and exits with uvicorn's STARTUP_FAILURE, which stops the server: any other
         exit, uvicorn starts a replacement at once, which failed alike, forever (a traceback
-        and most of a core each second; attacker pass 26)."""
+        and most of a core each second; attacker pass 26). A worker told to stop while it
+        started (its stop signals held until now: `hold_stop_signals`) ends here, exit 0."""
+        if take_held_stop_signals():
+            raise SystemExit(0)  # uvicorn has the signal too: nothing more to say
         try:
             models = load_models(self.specs)
         except TopicclfError as exc:
@@ -232,6 +235,34 @@ def take_signals() -> None:
             signal.signal(sig, _as_sigterm)
     for sig in IGNORED_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+
+
+@contextmanager
+def hold_stop_signals() -> Iterator[None]:
+    """Block the stop signals in this thread for the block (they wait, then are handled):
+    a worker process started inside it begins with them blocked, and keeps them so until
+    it takes them in `AppFactory`, where uvicorn handles them. Before, a stop signal that
+    reached a worker while it imported its modules (about a second; Ctrl-C and systemd
+    signal every process of the server) was a KeyboardInterrupt traceback or a silent
+    death by signal, and the supervisor started a replacement."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def take_held_stop_signals() -> bool:
+    """Unblock the stop signals (in this thread; see `hold_stop_signals`); whether one was
+    waiting, now handled by the handlers in place."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return False
+    waiting = bool(signal.sigpending() & set(STOP_SIGNALS))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    return waiting
 
 
 def _interrupted(signum: int, frame: FrameType | None) -> None:
@@ -480,7 +511,10 @@ def _run_workers(
     host: str,
     port: int,
 ) -> None:
+    from multiprocessing import resource_tracker
+
     from uvicorn.supervisors import Multiprocess
+    from uvicorn.supervisors.multiprocess import Process
 
     class Supervisor(Multiprocess):
         """uvicorn's supervisor, saying at warning level when a worker died and is replaced
@@ -536,16 +570,48 @@ def _run_workers(
                                     os.kill(other.pid, signal.SIGINT)
                     process.process.join(0.05)
 
+        def init_processes(self) -> None:
+            """Start the workers, each with its stop signals held (`hold_stop_signals`)."""
+            for _ in range(self.processes_num):
+                self.processes.append(self.start_worker())
+
+        def start_worker(self) -> Process:
+            """A worker process, started with its stop signals held."""
+            # Started first, if it is not running: starting it unblocks SIGINT and SIGTERM
+            # (multiprocessing's resource tracker), the hold with them.
+            resource_tracker.ensure_running()
+            process = Process(self.config, self.sockets)
+            with hold_stop_signals():
+                process.start()
+            return process
+
         def keep_subprocess_alive(self) -> None:
-            before = list(self.processes)
-            super().keep_subprocess_alive()
-            for old, new in zip(before, self.processes, strict=False):
-                if new is not old:
-                    log.warning(
-                        "worker process [%s] %s; starting a replacement",
-                        old.pid,
-                        _how_it_ended(old.exitcode),
+            """Replace a worker that died, with a warning, unless the server is stopping:
+            uvicorn checked that only between its checks of the workers, each of which waits
+            up to 5 s for a worker still starting, so a worker ended by the stop signal the
+            supervisor had too (Ctrl-C and systemd signal every process) was replaced."""
+            for index, process in enumerate(self.processes):
+                if self.should_exit.is_set() or self.stop_signals:
+                    return
+                if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                    continue
+                process.kill()  # hung, if still running
+                process.join()
+                if process.exitcode == STARTUP_FAILURE:  # its models fail to load: no retry
+                    logging.getLogger("uvicorn.error").error(
+                        "Child process [%s] failed to start, stopping the parent process.",
+                        process.pid,
                     )
+                    self.should_exit.set()
+                    return
+                if self.should_exit.is_set() or self.stop_signals:
+                    return
+                log.warning(
+                    "worker process [%s] %s; starting a replacement",
+                    process.pid,
+                    _how_it_ended(process.exitcode),
+                )
+                self.processes[index] = self.start_worker()
 
     announce(host, port)
     supervisor = Supervisor(config, sockets=[sock])
