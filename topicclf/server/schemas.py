@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.json_schema import SkipJsonSchema
 
 from topicclf.config import SERVE_EXPLAIN_TERMS, cut, shown
+from topicclf.corpus.base import BOMS
 
 # Strict: JSON types are taken as they are ({"scores": "no"} is an error, not True), NaN or
 # Infinity are refused, and so is an unknown key (a typo such as "topk" would otherwise
@@ -251,8 +252,6 @@ def utf8_body(body: bytes, content_type: str = "") -> bytes:
     same. Without a mark, a charset other than UTF-8 gets 415 (it was ignored, the body
     then blamed as invalid JSON); ApiError 400 when the body is not valid in its mark's
     encoding."""
-    from topicclf.corpus.base import BOMS
-
     for mark, encoding in BOMS:
         if body.startswith(mark):
             if encoding == "utf-8":
