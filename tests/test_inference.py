@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import strategies as st
 
 from topicclf.classifier import TopicClassifier
 from topicclf.errors import ModelBundleError
-from topicclf.model.inference import NumpyDense, export_dense_weights
+from topicclf.model.inference import NumpyDense, _batches, export_dense_weights
 from topicclf.model.networks import build_dense_network, build_embedding_network, keras_module
 from topicclf.types import Document
 
@@ -268,3 +270,21 @@ def test_explaining_a_long_text_on_a_many_topic_shortlist_model_keeps_memory_bou
     assert short_terms < 50 and long_terms > 4_000
     # Before: about 40 bytes per (term, topic), 4,000 x 1,200 x 40 = 190 MB more.
     assert long - short < 80_000
+
+
+@given(
+    st.lists(st.integers(0, 50), max_size=40),
+    st.integers(1, 8),
+    st.integers(1, 120),
+)
+def test_scoring_batches_are_bounded_in_texts_and_characters(
+    lengths: list[int], most: int, chars: int
+) -> None:
+    """Batches are where a stopped request's work ends (topicclf.cancel): bounded in
+    characters too, a batch of long texts held a server's stop 10 s past its time."""
+    texts = ["x" * n for n in lengths]
+    batches = list(_batches(texts, most, chars))
+    assert [i for start, stop in batches for i in range(start, stop)] == list(range(len(texts)))
+    for start, stop in batches:
+        assert 1 <= stop - start <= most
+        assert stop - start == 1 or sum(lengths[start:stop]) <= chars

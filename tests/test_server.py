@@ -2821,7 +2821,7 @@ def _wait_for(condition: Any, seconds: float = 60) -> bool:
 
 
 def test_explaining_stops_at_its_next_text_once_the_client_has_gone(
-    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A client that left kept its request's work running: six abandoned explain requests
     of a hundred long texts held the thread pool over six minutes. Now the work sees the
@@ -2839,6 +2839,9 @@ def test_explaining_stops_at_its_next_text_once_the_client_has_gone(
         assert _wait_for(lambda: spy.held == 0 and served.explainer.busy == 0)
         assert request(address, "GET", "/health")[0] == 200
     assert len(spy.texts) == 1
+    # A stop for a client that has gone is no failure of the server (it was logged as
+    # "internal error" with a 31-line traceback).
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
 
 def test_explaining_stops_when_the_shutdown_time_ends(
@@ -2901,6 +2904,40 @@ def test_explain_requests_have_threads_of_their_own_and_a_third_at_once_gets_503
             "the most it takes; retry shortly"
         },
     )
+
+
+def test_a_batch_is_not_stopped_by_the_stop_event_of_the_request_that_began_it(
+    model_dir: Path,
+) -> None:
+    """The task that runs the waiting requests' batches was made in the context of the
+    request that began it; once that request was answered its stop event was set, and the
+    next batch tagged on the event loop raised Cancelled for clients still waiting (500 on
+    /tag, 503 "its client has gone" on Annif's suggest-batch)."""
+    from topicclf.cancel import stopped_by
+
+    served = ServedModel("model", model_dir, TopicClassifier.load(model_dir))
+
+    async def crowd() -> list[Any]:
+        stop = threading.Event()
+
+        async def first() -> Any:
+            with stopped_by(stop):
+                try:
+                    return await served.tag(["rain"] * 64, Rule())
+                finally:
+                    stop.set()  # as HttpGuard does once its request is answered
+
+        # 512 texts fill the first batch (tagged in a thread); the last request waits for
+        # the next one, small enough to be tagged on the event loop.
+        tasks = [asyncio.create_task(first())]
+        tasks += [asyncio.create_task(served.tag(["rain"] * 64, Rule())) for _ in range(7)]
+        tasks.append(asyncio.create_task(served.tag(["wheat"], Rule())))
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    answers = asyncio.run(crowd())
+    assert [type(a) for a in answers] == [list] * 9
+    assert answers[-1] == served.classifier.tag(["wheat"])
+    served.close()
 
 
 def test_a_slow_text_fails_only_its_own_request_in_a_batch(

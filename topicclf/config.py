@@ -129,6 +129,10 @@ TAG_BATCH_SIZE = 512  # documents read, scored and written at a time by `tag`
 # file's too): each costs embedding_dim floats of every batch's activations.
 MAX_SEQUENCE_LENGTH = 100_000
 PREDICT_BATCH = 1024  # texts vectorized at once inside the scorer
+# Characters vectorized at once inside the scorer (a batch holds one text at least): a batch
+# is where a server's stopped request ends its work (topicclf.cancel), and 100 texts of 95 KB
+# took seconds to vectorize, so a stop waited 10 s past --timeout-shutdown 1.
+PREDICT_CHARS = 1_000_000
 # Bytes a Keras network's activations may take for one batch while scoring: an embedding
 # network's rows cost sequence length x embedding dimensions floats each, and at
 # features.sequence_length = 100,000 the fixed batches (256 rows for predict, PREDICT_BATCH

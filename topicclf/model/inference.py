@@ -9,7 +9,7 @@ pays TensorFlow's import. Keras stays the reference: tests check both give the s
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from topicclf.config import (
     EXPLAIN_BATCH_CELLS,
     EXPLAIN_MAX_OCCLUDED,
     PREDICT_BATCH,
+    PREDICT_CHARS,
     SCORE_BATCH_BYTES,
 )
 from topicclf.errors import ModelBundleError
@@ -253,6 +254,19 @@ def scores_now(
     return out
 
 
+def _batches(texts: Sequence[str], most: int, chars: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) of consecutive batches of `texts`: at most `most` texts, and at most
+    `chars` characters unless one text alone has more."""
+    start = 0
+    while start < len(texts):
+        stop, held = start + 1, len(texts[start])
+        while stop < len(texts) and stop - start < most and held + len(texts[stop]) <= chars:
+            held += len(texts[stop])
+            stop += 1
+        yield start, stop
+        start = stop
+
+
 @dataclass
 class Scorer:
     """A fitted model's scoring parts: text -> features -> network -> (blended) scores.
@@ -273,15 +287,15 @@ class Scorer:
         return isinstance(self.network, NUMPY_NETWORKS)
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
-        """Scores in [0, 1], shape (len(texts), topics), a batch of at most PREDICT_BATCH at
-        a time (fewer where the network's activations would take more: `rows_at_once`)."""
+        """Scores in [0, 1], shape (len(texts), topics), a batch of at most PREDICT_BATCH
+        texts (fewer where the network's activations would take more: `rows_at_once`) and
+        PREDICT_CHARS characters at a time. A text's scores do not depend on its batch."""
         out = np.zeros((len(texts), n_outputs(self.network)), dtype=np.float32)
-        step = rows_at_once(self.network)
-        for start in range(0, len(texts), step):
+        for start, stop in _batches(texts, rows_at_once(self.network), PREDICT_CHARS):
             checkpoint()  # a server's client may have gone: stop between batches
-            chunk = list(texts[start : start + step])
+            chunk = list(texts[start:stop])
             features = self.featurizer.transform(chunk)
-            out[start : start + len(chunk)] = self.from_features(features, chunk)
+            out[start:stop] = self.from_features(features, chunk)
         return out
 
     def from_features(self, features: Any, texts: Sequence[str] | None = None) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextvars import Context
 from itertools import groupby
 
 from topicclf.config import SERVE_BATCH_TEXTS, SERVE_BATCH_YIELDS
@@ -36,7 +37,11 @@ class Batcher:
         future: asyncio.Future[Topics] = asyncio.get_running_loop().create_future()
         self.pending.append((texts, rule, future))
         if self.draining is None:
-            self.draining = asyncio.get_running_loop().create_task(self._drain())
+            # A context of its own: the batches it runs serve many requests, so the first
+            # one's stop event (topicclf.cancel, set once it is answered) must not stop
+            # them (later clients got 500 and 503).
+            drain = self._drain()
+            self.draining = asyncio.get_running_loop().create_task(drain, context=Context())
         return await future
 
     def _take(self) -> list[_Item]:

@@ -20,7 +20,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from topicclf import jsontext
-from topicclf.cancel import stopped_by
+from topicclf.cancel import Cancelled, stopped_by
 from topicclf.config import (
     SERVE_ANSWER_ALWAYS,
     SERVE_BODY_ALWAYS,
@@ -384,6 +384,10 @@ class HttpGuard:
                     )
                     retry = [(b"retry-after", str(SERVE_RETRY_SECONDS).encode())]
                     await _send_error(send, scope["path"], 503, late, close=True, extra=retry)
+            except Cancelled:
+                # Its work stopped at a checkpoint as its client had gone: no failure of the
+                # server (it was logged as one, with a traceback), and no one to answer.
+                pass
             except Exception as exc:
                 if out_of_descriptors(exc):
                     if not started:  # else FastAPI's handler answered it so already

@@ -304,7 +304,10 @@ class Lane:
 
     def __init__(self, threads: int, name: str, busy: str) -> None:
         self.threads = threads
-        self.executor = ThreadPoolExecutor(threads, thread_name_prefix=name)
+        self.name = name
+        # Begun at the first call, and again after `close` (a program may serve a loaded
+        # model once more: serve_in_thread).
+        self.executor: ThreadPoolExecutor | None = None
         self.busy_message = busy
         self.busy = 0  # calls running in the threads
         self._lock = threading.Lock()  # released from those threads
@@ -321,6 +324,8 @@ class Lane:
                 )
             self.busy += 1
         try:
+            if self.executor is None:
+                self.executor = ThreadPoolExecutor(self.threads, thread_name_prefix=self.name)
             context = contextvars.copy_context()
             future: Future[T] = self.executor.submit(context.run, call, *args)
         except BaseException:
@@ -337,7 +342,9 @@ class Lane:
 
     def close(self) -> None:
         """Stop the threads once their calls are done; calls not begun are dropped."""
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = None
 
 
 # JSON around an answer's parts, at most (see answer_size): a pair's punctuation and score
