@@ -658,3 +658,65 @@ def test_whole_input_errors_name_the_input_as_given_in_both_engines(
             assert run(["tag", str(model), path, "--engine", "dask", "-o", "out", *cluster]) == 1
             assert capsys.readouterr().err == plain
     assert not Path("out").exists()
+
+
+REPEATED = (
+    '{"id": "a", "text": "rain and wind"}\n{"text": "x", "id": 5.5}\nnot json\n'
+    '{"text": "\\ud800 stocks"}\n{"text": "markets fell"}\n'
+)
+
+
+def test_a_file_given_twice_is_two_inputs_in_its_partitions(tmp_path: Path) -> None:
+    """Each input is numbered from line 1, however many partitions it is cut into: the
+    second input continued the first's numbering (lines past the end of the file)."""
+    path = tmp_path / "bad.jsonl"
+    path.write_text(REPEATED * 3)
+    options = CorpusOptions(on_error="report")
+    with pytest.warns(BadRecordWarning, match=r"bad\.jsonl:3: invalid JSON"):
+        once = list(open_corpus(path, options=options))
+        parts = plan([str(path), str(path)], 6, options, min_bytes=1)
+        counts = [count_lines(p, options) for p in parts]
+        parts, expected = _number_lines(parts, counts)
+        docs = [d for p in parts for d in read_partition(p, options)]
+    assert len(parts) > 2 and docs == once + once and expected == 2 * len(once)
+
+
+@pytest.mark.parametrize("second", ["./bad.jsonl", "bad.jsonl", "absolute"])
+def test_a_file_given_twice_is_tagged_and_named_as_plain_tag_does(
+    model: Path,
+    scheduler: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    second: str,
+) -> None:
+    """The Dask engine numbered the second input on from the first (`bad:6`, `bad.jsonl:7:
+    invalid JSON` in a 5-line file), named it by the first spelling, said the repeated ids
+    of `bad.jsonl, bad.jsonl` and not the shared `bad:LINE` ids (attacker pass 30, F2)."""
+    monkeypatch.chdir(tmp_path)
+    Path("bad.jsonl").write_text(REPEATED)
+    inputs = ["bad.jsonl", str(tmp_path / "bad.jsonl") if second == "absolute" else second]
+    assert run(["tag", str(model), *inputs]) == 1
+    plain = capsys.readouterr()
+    on_dask = ["--engine", "dask", "--scheduler", scheduler, "-o", "out"]
+    assert run(["tag", str(model), *inputs, *on_dask]) == 1
+    dask = capsys.readouterr()
+    assert "".join(p.read_text() for p in sorted(Path("out").iterdir())) == plain.out
+    ids = [json.loads(line)["id"] for line in plain.out.splitlines()]
+    assert ids == ["a", "bad:2", "bad:3", "bad:4", "bad:5"] * 2
+    assert f'"error": "{inputs[1]}:3: invalid JSON' in plain.out.splitlines()[7]
+
+    def said(err: str) -> list[str]:  # not the Dask engine's own notes (partitions, workers)
+        return [line for line in err.splitlines() if line.startswith(("warning:", "error:"))]
+
+    assert said(dask.err) == said(plain.err)
+    assert said(plain.err) == [
+        f"warning: bad.jsonl and {inputs[1]} both give documents without an id the ids "
+        "'bad:LINE'; tag them separately to tell their results apart",
+        "warning: bad.jsonl:2: the id field 'id' must be a string or an integer",
+        "warning: bad.jsonl:3: invalid JSON (Expecting value)",
+        f"warning: {inputs[1]}:2: the id field 'id' must be a string or an integer",
+        f"warning: {inputs[1]}:3: invalid JSON (Expecting value)",
+        f"warning: bad.jsonl, {inputs[1]}: 1 document(s) reuse an id seen before (e.g. 'a'); "
+        "give every document its own id so tags and report rows can be traced back",
+    ]

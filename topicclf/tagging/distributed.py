@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import stat
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from topicclf.corpus import (
     read_range,
     validate_options,
 )
-from topicclf.corpus.base import check_source, cut_message, file_kind, guarded
+from topicclf.corpus.base import check_source, cut_message, display_name, file_kind, guarded
 from topicclf.corpus.directory import text_file_document, text_files
 from topicclf.corpus.ids import EXAMPLES, DuplicateIds, repeated_hashes, stable_hashes
 from topicclf.corpus.parquet import (
@@ -96,6 +97,10 @@ class Partition:
     # are grouped as a text directory's are (one partition per file made 3,000 partitions
     # of a dataset of 3,000 small files, whatever --partitions said).
     pieces: tuple[Partition, ...] = ()
+    # The input's position among those given: the same file given twice (`a.jsonl
+    # ./a.jsonl`) is two inputs, each numbered from line 1 and named as given, as plain
+    # `tag` reads it (keyed by path, the second continued the first's line numbers).
+    source: int = 0
 
 
 @dataclass(frozen=True)
@@ -161,20 +166,21 @@ def plan(
     sizes = [_input_size(p, k) for p, k in zip(inputs, kinds, strict=True)]
     total = sum(sizes)
     out: list[Partition] = []
-    for path, kind, size in zip(inputs, kinds, sizes, strict=True):
+    for source, (path, kind, size) in enumerate(zip(inputs, kinds, sizes, strict=True)):
         share = partition_share(partitions, size, total, min_bytes)
         if kind == "parquet":
-            out.extend(_plan_parquet(path, share, len(out)))
+            out.extend(_plan_parquet(path, share, len(out), source))
         elif kind == "txtdir":
             files = [str(f) for f in text_files(Path(path))]
             step = max(1, -(-len(files) // share))
             for i in range(0, len(files), step):
-                out.append(Partition(len(out), path, kind, files=tuple(files[i : i + step])))
+                run = tuple(files[i : i + step])
+                out.append(Partition(len(out), path, kind, files=run, source=source))
         else:
             stamp = file_stamp(path)
             cuts = plan_cuts(path, share, options)
             for start, stop in itertools.pairwise(cuts):
-                out.append(Partition(len(out), path, kind, start, stop, stamp=stamp))
+                out.append(Partition(len(out), path, kind, start, stop, stamp=stamp, source=source))
     return out
 
 
@@ -193,11 +199,11 @@ def _input_size(path: str, kind: str) -> int:
     return os.path.getsize(path)
 
 
-def _plan_parquet(path: str, share: int, first_index: int) -> list[Partition]:
+def _plan_parquet(path: str, share: int, first_index: int, source: int = 0) -> list[Partition]:
     """At most `share` partitions of a Parquet file or dataset directory: a file's row
     groups cut in ranges when there are fewer files than partitions, else whole files
     grouped in runs, in order."""
-    pieces = _parquet_pieces(path, share)
+    pieces = [dataclasses.replace(p, source=source) for p in _parquet_pieces(path, share)]
     step = max(1, -(-len(pieces) // share))  # as `plan` groups a text directory's files
     out: list[Partition] = []
     for i in range(0, len(pieces), step):
@@ -206,7 +212,7 @@ def _plan_parquet(path: str, share: int, first_index: int) -> list[Partition]:
         if len(run) == 1:
             out.append(dataclasses.replace(run[0], index=index))
         else:
-            out.append(Partition(index, path, "parquet", pieces=tuple(run)))
+            out.append(Partition(index, path, "parquet", pieces=tuple(run), source=source))
     return out
 
 
@@ -320,12 +326,14 @@ def tag_partition(
     rule: Rule,
     scores: bool,
     bad_records: str,
-    names: dict[str, str] | None = None,
+    names: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Tag one partition and write it as one part file; returns its counts and the messages
-    of its bad records, each input named as in `names` (absolute path: as the user gave it).
-    Runs on a worker."""
-    names = names or {}
+    of its bad records, its input named as `names` (each input's absolute path and the name
+    the user gave it, by position) names it. Runs on a worker."""
+    # Only this partition's own input: a file given twice, spelled two ways, has one
+    # absolute path and two names, and each input's records carry its own.
+    own = dict(names[part.source : part.source + 1]) if names else {}
     clf = _classifier(model, os.path.getmtime(Path(model) / MANIFEST))
     name = f"part-{part.index:05d}.{output_format}"
     target = Path(directory) / name
@@ -339,7 +347,7 @@ def tag_partition(
             if not doc.generated_id:
                 ids.append(doc.id)
             if doc.error is not None:
-                doc = dataclasses.replace(doc, error=_error_as_given(doc.error, caught, names))
+                doc = dataclasses.replace(doc, error=_error_as_given(doc.error, caught, own))
             yield doc
 
     run = functools.partial(
@@ -356,7 +364,7 @@ def tag_partition(
             with atomic_output(target, newline="") as handle:
                 summary = run(TagWriter(handle, "jsonl", scores=scores).write_batch)
     messages = [
-        as_given(str(w.message), names) for w in caught if issubclass(w.category, BadRecordWarning)
+        as_given(str(w.message), own) for w in caught if issubclass(w.category, BadRecordWarning)
     ]
     return {
         "part": name,
@@ -396,14 +404,13 @@ def _error_as_given(
     return as_given(error, names)
 
 
-def _input_names(inputs: list[str]) -> dict[str, str]:
+def _input_names(inputs: list[str]) -> list[tuple[str, str]]:
     """Each input's absolute path (what the workers read) and its name as plain `tag` shows
-    it: a file as given, a directory's files below it as pathlib joins them (`td/` is `td`)."""
-    names: dict[str, str] = {}
-    for given in inputs:
-        shown = str(Path(given)) if Path(given).is_dir() else given
-        names.setdefault(_absolute(given), shown)
-    return names
+    it, in the order given: a file as given, a directory's files below it as pathlib joins
+    them (`td/` is `td`)."""
+    return [
+        (_absolute(given), str(Path(given)) if Path(given).is_dir() else given) for given in inputs
+    ]
 
 
 def _absolute(path: str) -> str:
@@ -414,7 +421,11 @@ def _absolute(path: str) -> str:
 
 
 def _plan_as_given(
-    inputs: list[str], sources: list[str], names: dict[str, str], *args: Any, **kwargs: Any
+    inputs: list[str],
+    sources: list[str],
+    names: list[tuple[str, str]],
+    *args: Any,
+    **kwargs: Any,
 ) -> list[Partition]:
     """`plan(sources, ...)`, its errors naming each input as the user gave it (`nope.jsonl:
     no such file`, `empty/: cannot tell the corpus format`), as plain `tag` names them."""
@@ -426,7 +437,11 @@ def _plan_as_given(
         for source, given in pairs:  # the input itself, exactly as given (`empty/`, `./x`)
             if message.startswith(source + ":"):
                 raise CorpusFormatError(given + message[len(source) :]) from None
-        raise CorpusFormatError(as_given(message, names)) from None  # a file below one
+        # A path given twice: plan stopped at its first spelling, as plain `tag` does.
+        first: dict[str, str] = {}
+        for absolute, shown in names:
+            first.setdefault(absolute, shown)
+        raise CorpusFormatError(as_given(message, first)) from None  # a file below one
 
 
 # -- the driver ------------------------------------------------------------------------------
@@ -481,9 +496,9 @@ def tag_on_dask(
     from topicclf.classifier import TopicClassifier
 
     loaded = TopicClassifier.load(model)  # fail here, with a clear error, before a cluster
-    ignored = ignored_by(loaded.policy_, rule)  # said once here, as the local engine says it
-    if ignored:
-        warnings.warn(ignored, UserWarning, stacklevel=2)
+    # Said once the inputs are planned: the local engine says it only once its inputs
+    # are open, so a missing input is the one line of both.
+    ignored = ignored_by(loaded.policy_, rule)
     model = str(Path(model).resolve())
     sources = [_absolute(p) for p in inputs]
     names = _input_names(inputs)
@@ -505,6 +520,7 @@ def tag_on_dask(
             parts = _plan_as_given(
                 inputs, sources, names, wanted, options, fmt, min_bytes=min_partition_bytes
             )
+        _warn_before_tagging(inputs, ignored)
         counts = client.gather(client.map(count_lines, parts, pure=False, options=options))
         parts, expected = _number_lines(parts, counts)
         with atomic_directory(output, overwrite=overwrite, kind="parts") as tmp:
@@ -534,6 +550,27 @@ def tag_on_dask(
         output=Path(output),
         parts=[r["part"] for r in results],
     )
+
+
+def _warn_before_tagging(inputs: list[str], ignored: str | None) -> None:
+    """What the local engine warns of once its inputs are open (none missing: an error about
+    one is the only line, as there): inputs whose documents without an id get the same ids,
+    then a rule the model ignores."""
+    # The words of `topicclf tag`'s own warning (cli/tag.py, _warn_shared_names): without
+    # it, `a.jsonl ./a.jsonl` gave every generated id to two documents, unsaid.
+    seen: dict[str, str] = {}
+    for given in inputs:
+        name = display_name(given)
+        if name in seen:
+            warnings.warn(
+                f"{seen[name]} and {given} both give documents without an id the ids "
+                f"'{name}:LINE'; tag them separately to tell their results apart",
+                UserWarning,
+                stacklevel=3,
+            )
+        seen.setdefault(name, given)
+    if ignored:
+        warnings.warn(ignored, UserWarning, stacklevel=3)
 
 
 def _check_counts(
@@ -573,22 +610,48 @@ def _warn_repeated_ids(results: list[dict[str, Any]], written: Path, inputs: lis
             examples.append(doc_id)
             if len(examples) == EXAMPLES:
                 break
-    source = ", ".join(Path(p).name for p in inputs[:3]) + (" ..." if len(inputs) > 3 else "")
-    DuplicateIds.found(count, examples).warn(source)
+    # Every input as given, as plain `tag` names them (`a.jsonl, ./a.jsonl`, not `a.jsonl,
+    # a.jsonl`), so both engines write the same warning.
+    DuplicateIds.found(count, examples).warn(", ".join(inputs))
 
 
 def _gather(distributed: Any, futures: list[Any], progress: Progress) -> list[dict[str, Any]]:
-    """Partition results as they finish, their bad records re-warned here, in input order."""
+    """Partition results as they finish, in input order, their bad records re-warned here
+    in input order too (a partition's once every one before it is done), as plain `tag`
+    warns them: by finishing order, the second input's came before the first's."""
     progress.start("tagging partitions", len(futures))
-    results = []
+    results: dict[int, dict[str, Any]] = {}
+    said = 0  # partitions whose bad records were re-warned
     for future in distributed.as_completed(futures):
         result = future.result()
-        for message in result["messages"]:
-            warnings.warn(message, BadRecordWarning, stacklevel=3)
-        results.append(result)
+        results[result["index"]] = result
+        while said in results:
+            for message in results[said]["messages"]:
+                _warn_each_time(message, BadRecordWarning, 3)
+            said += 1
         progress.advance(1)
     progress.finish()
-    return sorted(results, key=lambda r: r["index"])
+    return [results[i] for i in sorted(results)]
+
+
+def _warn_each_time(message: str, category: type[Warning], stacklevel: int) -> None:
+    """The caller's `warnings.warn(message, category, stacklevel=stacklevel)`, but said again
+    when the same message comes again: each is a record of the output (a file given twice
+    has the same bad records twice, and plain `tag` warns of each), where warn's registry
+    says a repeat once under the default filter. The filters still apply ("ignore",
+    "error", "once")."""
+    frame = sys._getframe(1)
+    for _ in range(stacklevel - 1):
+        frame = frame.f_back or frame
+    warnings.warn_explicit(
+        message,
+        category,
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        module=frame.f_globals.get("__name__"),
+        registry={},
+        module_globals=frame.f_globals,
+    )
 
 
 def _number_lines(
@@ -598,12 +661,12 @@ def _number_lines(
     expected (None when some input is not line-based)."""
     numbered: list[Partition] = []
     expected = 0
-    next_line: dict[str, int] = {}
+    next_line: dict[int, int] = {}  # by input, not path: a file given twice is two inputs
     known = True
     for part, (lines, records) in zip(parts, counts, strict=True):
         if part.kind in LINE_FORMATS:
-            first = next_line.get(part.path, 1)
-            next_line[part.path] = first + lines
+            first = next_line.get(part.source, 1)
+            next_line[part.source] = first + lines
             numbered.append(dataclasses.replace(part, first_line=first))
             expected += records
         else:
