@@ -465,17 +465,10 @@ def _exit_on_bad_records(count: int, policy: str) -> None:
 
 def _warn_shared_names(sources: list[str]) -> None:
     """Two inputs named alike (a/x.txt, b/x.txt) number their documents alike (x:1, ...)."""
-    from topicclf.corpus.base import display_name
+    from topicclf.corpus.base import shared_id_names
 
-    seen: dict[str, str] = {}
-    for source in sources:
-        name = display_name(source)
-        if name in seen:
-            warn(
-                f"{seen[name]} and {source} both give documents without an id the ids "
-                f"'{name}:LINE'; tag them separately to tell their results apart"
-            )
-        seen.setdefault(name, source)
+    for message in shared_id_names(sources):
+        warn(message)
 
 
 def _tag_on_dask(

@@ -511,6 +511,22 @@ def display_name(path: str) -> str:
     return name.split(".", 1)[0] or name
 
 
+def shared_id_names(sources: Iterable[str]) -> list[str]:
+    """A warning for each input whose documents without an id get the ids another input's
+    get (a/x.txt and b/x.txt, or one file given twice: x:1, ...), as every engine says it."""
+    seen: dict[str, str] = {}
+    said = []
+    for source in sources:
+        name = display_name(source)
+        if name in seen:
+            said.append(
+                f"{seen[name]} and {source} both give documents without an id the ids "
+                f"'{name}:LINE'; tag them separately to tell their results apart"
+            )
+        seen.setdefault(name, source)
+    return said
+
+
 MAX_TOPICS_PER_DOCUMENT = config.MAX_TOPICS_PER_DOCUMENT
 
 

@@ -44,7 +44,13 @@ from topicclf.corpus import (
     read_range,
     validate_options,
 )
-from topicclf.corpus.base import check_source, cut_message, display_name, file_kind, guarded
+from topicclf.corpus.base import (
+    check_source,
+    cut_message,
+    file_kind,
+    guarded,
+    shared_id_names,
+)
 from topicclf.corpus.directory import text_file_document, text_files
 from topicclf.corpus.ids import EXAMPLES, DuplicateIds, repeated_hashes, stable_hashes
 from topicclf.corpus.parquet import (
@@ -556,19 +562,10 @@ def _warn_before_tagging(inputs: list[str], ignored: str | None) -> None:
     """What the local engine warns of once its inputs are open (none missing: an error about
     one is the only line, as there): inputs whose documents without an id get the same ids,
     then a rule the model ignores."""
-    # The words of `topicclf tag`'s own warning (cli/tag.py, _warn_shared_names): without
-    # it, `a.jsonl ./a.jsonl` gave every generated id to two documents, unsaid.
-    seen: dict[str, str] = {}
-    for given in inputs:
-        name = display_name(given)
-        if name in seen:
-            warnings.warn(
-                f"{seen[name]} and {given} both give documents without an id the ids "
-                f"'{name}:LINE'; tag them separately to tell their results apart",
-                UserWarning,
-                stacklevel=3,
-            )
-        seen.setdefault(name, given)
+    # As `topicclf tag` warns: without it, `a.jsonl ./a.jsonl` gave every generated id to
+    # two documents, unsaid.
+    for message in shared_id_names(inputs):
+        warnings.warn(message, UserWarning, stacklevel=3)
     if ignored:
         warnings.warn(ignored, UserWarning, stacklevel=3)
 
