@@ -167,6 +167,72 @@ def test_without_near_duplicates_the_split_and_folds_are_the_plain_random_ones()
     assert all(list(a) == list(b) for a, b in zip(folds, expected, strict=True))
 
 
+def _assert_balanced_group_folds(groups: np.ndarray, folds: int, seed: int) -> list[int]:
+    """group_folds's promise for these groups: every row once, no group parted, no fold
+    empty while groups are as many as folds, sizes within the largest group's of each
+    other, the same folds for the same seed; the fold sizes."""
+    from topicclf.labels import group_folds
+
+    parts = group_folds(groups, folds, seed)
+    assert len(parts) == folds
+    assert sorted(int(i) for part in parts for i in part) == list(range(len(groups)))
+    owner: dict[int, int] = {}
+    for number, part in enumerate(parts):
+        for i in part:
+            assert owner.setdefault(int(groups[i]), number) == number
+    sizes = [len(part) for part in parts]
+    _, counts = np.unique(groups, return_counts=True)
+    if len(counts) >= folds:
+        assert min(sizes) > 0
+    if len(counts):
+        assert max(sizes) - min(sizes) <= counts.max()
+    again = group_folds(groups, folds, seed)
+    assert all(a.tolist() == b.tolist() for a, b in zip(parts, again, strict=True))
+    return sizes
+
+
+@pytest.mark.parametrize(
+    ("sizes", "folds"),
+    [
+        ([2] * 40, 9),
+        ([3] * 30, 7),
+        ([7] * 95, 20),
+        (list(np.random.default_rng(0).choice([1, 2, 3, 5], 400)), 100),
+        ([3] * 333 + [1], 100),
+    ],
+    ids=["40 pairs, 9 folds", "30 triples, 7", "95 of 7, 20", "400 mixed, 100", "333x3+1, 100"],
+)
+def test_group_folds_fill_every_fold_when_groups_split_evenly(sizes: list[int], folds: int) -> None:
+    """The folds were cut greedily, each cut moved to its group's end and the next measured
+    from there: 40 pairs in 9 folds gave [10, 10, 10, 10, 10, 10, 10, 10, 0], 400 mixed
+    groups in 100 folds 11 empty ones, and optimize fell back to folds of single documents
+    (attacker pass 30, CLI F1)."""
+    rng = np.random.default_rng(5)
+    groups = rng.permutation(np.repeat(rng.permutation(len(sizes)) * 3, sizes))
+    for seed in (0, 42):
+        found = _assert_balanced_group_folds(groups, folds, seed)
+        assert max(found) - min(found) <= max(sizes)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(1, 12), max_size=80),
+    st.integers(1, 25),
+    st.integers(0, 2**16),
+    st.randoms(use_true_random=False),
+)
+def test_group_folds_are_balanced_for_any_group_sizes(
+    sizes: list[int], folds: int, seed: int, shuffle: object
+) -> None:
+    """Any group sizes, any number of folds (attacker pass 30, CLI F1)."""
+    import random
+
+    assert isinstance(shuffle, random.Random)
+    rows = [number * 7 for number, size in enumerate(sizes) for _ in range(size)]
+    shuffle.shuffle(rows)  # a group's rows anywhere in the corpus, numbers not 0..k-1
+    _assert_balanced_group_folds(np.array(rows, dtype=np.int64), folds, seed)
+
+
 def test_a_split_falls_back_to_rows_when_too_few_groups_leave_no_validation() -> None:
     # Two texts, each ten times: keeping each group on one side left validation empty, and
     # training crashed in blend.calibrate.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -187,9 +186,9 @@ def warn_too_few_groups(n_documents: int, n_groups: int, folds: int | None = Non
     effect = "validation holds copies of training documents, so its figures (and the "
     effect += "thresholds tuned on them) flatter the model"
     if folds is not None:
-        # Enough groups but one very large (a text copied 60 times among 11 others) leave a
-        # fold empty as surely as too few groups do.
-        few, where = "too few (or too unequal in size)", f"in one of {folds} folds"
+        # group_folds fills every fold while groups are as many as folds, however unequal in
+        # size, so only fewer groups than folds come here.
+        few, where = f"fewer than the {folds} folds, too few", "in one fold"
         effect = "held-out folds hold copies of training documents, so the cross-validated "
         effect += "figures flatter the model"
     warnings.warn(
@@ -235,16 +234,57 @@ def split_point(order: np.ndarray, groups: np.ndarray, position: int) -> int:
 
 
 def group_folds(groups: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
-    """`folds` sets of row indices of about equal size that split no group; with every row
-    its own group, `np.array_split(rng.permutation(n), folds)`."""
+    """`folds` sets of row indices that split no group, none empty while there are as many
+    groups as folds, and sizes within the largest group's size of each other; with every row
+    its own group, `np.array_split(rng.permutation(n), folds)`.
+
+    Groups go largest first to the fold holding the fewest rows (the lowest-numbered among
+    equals); which groups of one size go to which fold follows the seeded order of groups.
+    """
     order = grouped_order(groups, np.random.default_rng(seed))
-    sizes = [len(part) for part in np.array_split(order, folds)]
-    cuts, position = [0], 0
-    for size in sizes[:-1]:
-        position = max(group_cut(order, groups, position + size), cuts[-1])
-        cuts.append(min(position, len(order)))
-    cuts.append(len(order))
-    return [order[a:b] for a, b in itertools.pairwise(cuts)]
+    if len(order) == 0:
+        return [order[:0] for _ in range(folds)]
+    ordered = np.asarray(groups)[order]
+    # grouped_order keeps each group's rows together: one run per group, in seeded order.
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    sizes = np.diff(np.r_[starts, len(order)])
+    fold_of = np.empty(len(sizes), dtype=np.int64)
+    loads = np.zeros(folds, dtype=np.int64)
+    for size in np.unique(sizes)[::-1]:
+        members = np.flatnonzero(sizes == size)
+        counts = _smallest_first(loads, int(size), len(members))
+        # The seeded order, not the fold number, decides which groups land together: with
+        # every row its own group, fold k is the k-th slice of the permutation.
+        fold_of[members] = np.repeat(np.arange(folds), counts)
+        loads += counts * size
+    row_fold = np.repeat(fold_of, sizes)
+    return [order[row_fold == k] for k in range(folds)]
+
+
+def _smallest_first(loads: np.ndarray, size: int, count: int) -> np.ndarray:
+    """How many of `count` groups of `size` rows each fold gets when each in turn goes to the
+    fold with the fewest rows (`loads`; the lowest-numbered among equals).
+
+    Fold i takes its j-th such group at load loads[i] + j*size, so the turns taken are the
+    `count` smallest (load, fold) slots: found by the load they reach, not one by one (a
+    corpus of a million distinct documents is a million groups of one).
+    """
+
+    def slots_upto(level: int) -> int:
+        below = loads[loads <= level]
+        return int(((level - below) // size + 1).sum())
+
+    low, high = int(loads.min()), int(loads.min()) + (count - 1) * size
+    while low < high:  # the lowest level holding `count` slots
+        mid = (low + high) // 2
+        if slots_upto(mid) >= count:
+            high = mid
+        else:
+            low = mid + 1
+    under = np.where(loads < low, -((loads - low) // size), 0)  # slots below that level
+    at_level = np.flatnonzero((loads <= low) & ((low - loads) % size == 0))
+    under[at_level[: count - int(under.sum())]] += 1
+    return under
 
 
 # Characters that join several topics into one when a corpus is read with another separator

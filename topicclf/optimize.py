@@ -67,6 +67,9 @@ class SearchResult:
     # Folds (numbered from 1) left out of the best trial's scores: their training part could
     # not train a model (`fold_problem`).
     left_out: tuple[int, ...] = ()
+    # False when the folds part near-duplicate groups (`cross_validation_folds` fell back to
+    # one document at a time): copies of held-out documents were trained on.
+    grouped: bool = True
 
     def with_base(self, base: Config) -> Config:
         """The best settings applied to another base configuration."""
@@ -135,6 +138,7 @@ def search(
         space = network_kind(base.network.type).search_space
     candidates = sample_trials(space, trials, base.train.seed)
     parts = cross_validation_folds(groups, folds, base.train.seed)
+    grouped = folds_keep_groups(parts, groups)
     results: list[Trial] = []
     left_out: dict[int, tuple[int, ...]] = {}
     said: set[str] = set()
@@ -192,6 +196,7 @@ def search(
         len(candidates),
         lowered,
         left_out[best.number],
+        grouped,
     )
 
 
@@ -200,13 +205,20 @@ def cross_validation_folds(groups: np.ndarray, folds: int, seed: int) -> list[np
     per document) in one; with every document its own group, a seeded permutation cut in
     `folds` parts.
 
-    When the groups cannot fill every fold, a warning says so and the documents are split
-    as if each were its own group, as `train`'s validation split does."""
+    With fewer groups than folds (`group_folds` fills every fold otherwise, however unequal
+    the groups), a warning says so and the documents are split as if each were its own
+    group, as `train`'s validation split does."""
     parts = group_folds(groups, folds, seed)
     if min(len(part) for part in parts) == 0:
         warn_too_few_groups(len(groups), len(np.unique(groups)), folds)
         parts = group_folds(np.arange(len(groups)), folds, seed)
     return parts
+
+
+def folds_keep_groups(parts: list[np.ndarray], groups: np.ndarray) -> bool:
+    """Whether each group (`groups`: a number per document) lies wholly in one fold."""
+    held = [np.unique(groups[part]) for part in parts]
+    return sum(len(h) for h in held) == len(np.unique(groups))
 
 
 def _training_problem(
@@ -316,6 +328,13 @@ def best_config_toml(result: SearchResult, folds: int, corpus: str, base: Config
             f"# fold{'s' * several} {', '.join(map(str, result.left_out))} of {folds} "
             f"{'were' if several else 'was'} left out: no model could be trained on the rest "
             "(a topic with all its documents held out)\n"
+        )
+    if not result.grouped:
+        # The warning scrolls away; the file is what a reader of these figures still has.
+        header += (
+            f"# the {folds} folds part groups of near-duplicates (too few groups to keep each "
+            "in one fold): held-out documents have copies among the training documents, so "
+            "these figures flatter the model\n"
         )
     written = result.with_base(base)
     floor = result.min_df_applied
