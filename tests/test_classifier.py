@@ -4,6 +4,7 @@ import dataclasses
 import pickle
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -1277,3 +1278,62 @@ def test_topic_names_looked_up_are_read_as_the_model_s_names(tiny_docs: list[Doc
             lookup(["Gemüse", nfd])
     with pytest.raises(InputError, match=r"^columns: not topics of this model: 'Gemüsee'"):
         clf.predict_indicator([text], columns=["Gemüsee"])
+
+
+def _lookups(clf: TopicClassifier) -> list[tuple[str, Any]]:
+    """The two ways to name topics to look up, each with the name its errors begin with."""
+    return [
+        ("columns", lambda names: clf.predict_indicator(["oil prices rose"], columns=names)),
+        ("topics", lambda names: clf.explain("oil prices rose", topics=names)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [(["food"], r"list \(\['food'\]\)"), ({"food"}, r"set \(\{'food'\}\)"), (None, "NoneType")],
+)
+def test_names_to_look_up_are_checked_to_be_strings_before_repeats(
+    tiny_dense: TopicClassifier, name: object, said: str
+) -> None:
+    """predict_indicator(columns=[["food"]]) was a bare TypeError (unhashable type) and
+    [None, None] "None given more than once": the repeats were counted before the types
+    were checked. Now both lookups say what explain said (attacker pass 30, CLI F5)."""
+    for what, lookup in _lookups(tiny_dense):
+        for names in ([name], [name, name]):
+            with pytest.raises(InputError, match=rf"^{what}: topic names are strings, not {said}"):
+                lookup(names)
+
+
+def test_long_names_to_look_up_are_cut_in_the_errors(tiny_dense: TopicClassifier) -> None:
+    """explain(topics=[a 10 MB name]) put the whole name in its error; every name is cut
+    as other messages cut what a caller sent (attacker pass 30, CLI F5)."""
+    long = "x" * 1_000_000
+    said = r"'x{59}\.\.\. \(1,000,002 characters\)"
+    with pytest.raises(InputError, match=rf"^topics: not a topic of this model: {said}$"):
+        tiny_dense.explain("oil", topics=[long])
+    with pytest.raises(InputError, match=rf"^columns: not topics of this model: {said} \(its"):
+        tiny_dense.predict_indicator(["oil"], columns=[long])
+    many = [f"u{i}" for i in range(8)]
+    for what, lookup in _lookups(tiny_dense):
+        with pytest.raises(InputError, match=rf"^{what}: {said} given more than once; name each"):
+            lookup([long, long])
+        with pytest.raises(InputError, match=r": 'u0', 'u1', 'u2', 'u3', 'u4' and 3 more"):
+            lookup(many)
+
+
+def test_explain_and_predict_indicator_both_take_a_numpy_array_of_names(
+    tiny_dense: TopicClassifier,
+) -> None:
+    """predict_indicator took a numpy array of names and explain refused it ("not
+    ndarray"); a 0-d array was a bare TypeError in predict_indicator (attacker pass 30,
+    CLI F5)."""
+    names = np.array(["sport", "food"])
+    text = "oil prices rose"
+    assert [e.topic for e in tiny_dense.explain(text, topics=names)] == ["sport", "food"]
+    assert np.array_equal(
+        tiny_dense.predict_indicator([text], columns=names),
+        tiny_dense.predict_indicator([text], columns=["sport", "food"]),
+    )
+    for what, lookup in _lookups(tiny_dense):
+        with pytest.raises(InputError, match=rf"^{what}: got a single string; .* \['food'\]"):
+            lookup(np.array("food"))

@@ -2920,3 +2920,40 @@ def test_a_stop_signal_while_the_command_starts_is_interrupted_as_one_later(
             proc.kill()
             proc.wait()
         assert (proc.returncode, out, err) == (130, "", "interrupted\n")
+
+
+def test_train_vocabulary_judges_only_the_topics_the_model_will_hold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`train --vocabulary` refused a topic and another as one subject when train.min_count
+    would drop one of them (or only empty documents have it): the model never holds it, and
+    the same training without the vocabulary had no clash (attacker pass 30, CLI F3)."""
+    rows = [json.loads(line) for line in (REPO / "tests/data/tiny.jsonl").open()]
+    rows[0]["labels"] = ["sport", "http://ex.org/food"]  # one document: below min_count=2
+    rows.append({"id": "blank", "text": "   ", "labels": ["<http://ex.org/food>"]})
+    corpus = tmp_path / "rare.jsonl"
+    corpus.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    vocabulary = tmp_path / "v.tsv"
+    vocabulary.write_text("<http://ex.org/food>\tfood\n")
+    base = ["train", str(corpus), "--vocabulary", str(vocabulary), *FAST]
+
+    code, _, err = cli(capsys, *base, "-o", str(tmp_path / "m"), "--set", "train.min_count=2")
+    assert code == 0, err
+    assert "1 topic(s) with fewer than 2 documents were dropped: http://ex.org/food" in err
+    assert json.loads((tmp_path / "m" / "labels.json").read_text()) == [
+        "food",
+        "markets",
+        "sport",
+        "weather",
+    ]
+    assert json.loads((tmp_path / "m" / "vocabulary.json").read_text())["subjects"] == {
+        "food": {"uri": "http://ex.org/food", "label": "food", "notation": None}
+    }
+    # Kept by min_count=1, the topic is the model's: the clash is refused before training.
+    code, _, err = cli(capsys, *base, "-o", str(tmp_path / "m1"))
+    assert code == 1 and not (tmp_path / "m1").exists()
+    assert err.endswith(
+        f"error: {vocabulary}: the topics 'food' and 'http://ex.org/food' are both the subject "
+        "<http://ex.org/food> ('food'), so a document's suggestions would name it twice; merge "
+        "the two topics in the corpus, or give each a subject of its own\n"
+    )

@@ -325,3 +325,41 @@ def test_two_topics_of_one_subject_are_refused_when_trained_and_when_loaded(
         r"<http://x/s> \('Sport'\)",
     ):
         load_vocabulary(files, ["sport", "http://x/s", "weather"])
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "URN:topicclf:topic:food",  # the scheme and namespace are case-insensitive (RFC 8141)
+        "urn:TOPICCLF:topic:food",
+        "urn:topicclf:topic:%66ood",  # an escape of a character that needs none
+        "urn:topicclf:topic:a%2fb",  # the escape in lower case: a/b is served as a%2Fb
+        "urn:topicclf:topic:Gemu%CC%88se",  # NFD: normal_topic reads it as the model's Gemüse
+        "urn:topicclf:other:x",  # the namespace is topicclf's, whatever follows
+    ],
+)
+def test_a_topicclf_urn_in_a_vocabulary_must_be_its_own_topics(uri: str) -> None:
+    """The one-subject check compared URIs as strings, so a topic given another spelling of
+    the URN topicclf derives for a second topic passed it, and both were served as one
+    subject (attacker pass 30, CLI F4). A vocabulary may give a topic only its own URN,
+    exactly as derived_subject spells it."""
+    topics = ["food", "markets", "a/b", "Gemüse"]
+    refused = (
+        f"v: the topic 'markets' is given the subject <{uri}>, a URN of topicclf's own "
+        "namespace but not the one topicclf gives this topic (<urn:topicclf:topic:markets>), "
+        "so it could be another topic's; give the topic a URI of the vocabulary's own, or "
+        "leave it out (it is then served as that URN)"
+    )
+    with pytest.raises(DataError, match=f"^{re.escape(refused)}$"):
+        parse_vocabulary([f"<{uri}>\tmarkets\n"], "v", topics)
+    # The same check when a model's vocabulary.json is loaded.
+    stored = {"subjects": {"markets": {"uri": uri, "label": "markets"}}}
+    with pytest.raises(DataError, match=f"^{re.escape(refused[3:])}$"):
+        Vocabulary.from_dict(stored, topics)
+
+
+def test_a_topics_own_urn_exactly_spelt_is_taken() -> None:
+    topics = ["food", "a/b", "Gemüse"]
+    lines = [f"<{derived_subject(t).uri}>\t{t}\n" for t in topics]
+    vocabulary, unmatched = Vocabulary.match(parse_vocabulary(lines, "v", topics), topics)
+    assert unmatched == [] and vocabulary.subjects == {t: derived_subject(t) for t in topics}

@@ -19,7 +19,6 @@ from topicclf.config import (
     Config,
     defaults_for,
     language_named,
-    normal_topic,
     shown,
     with_values,
 )
@@ -37,7 +36,8 @@ from topicclf.inputs import (
     as_progress,
     as_targets,
     as_texts,
-    check_unique,
+    names_shown,
+    topic_names_given,
     topic_set,
 )
 from topicclf.labels import LabelEncoder, separator_hint
@@ -369,27 +369,24 @@ class TopicClassifier(Estimator):
 
     def _known_topics(self, topics: Any, what: str) -> list[str]:
         """`topics` as a list of this model's topic names, or an InputError."""
+        if isinstance(topics, np.ndarray):  # a 0-d one was a bare "iteration over a 0-d array"
+            topics = topics.tolist()
         names = as_list(
             topics,
             what,
             "topic names",
-            lambda: f"got a single string; give a list of topic names, e.g. [{topics!r}]",
+            lambda: f"got a single string; give a list of topic names, e.g. [{shown(topics)}]",
             "an empty list; name at least one topic (None: all)",
             (str,),
         )
         # By the rule every topic name of the model was read with (config.normal_topic):
         # "Gemüse" spelt decomposed was "not topics of this model", printed as one of them.
-        read = [normal_topic(t) if isinstance(t, str) else t for t in names]
-        check_unique(read, what)
+        read = topic_names_given(names, what)
         known = set(self.classes_)
-        bad = [
-            n for n, r in zip(names, read, strict=True) if not isinstance(r, str) or r not in known
-        ]
+        bad = [n for n, r in zip(names, read, strict=True) if r not in known]
         if bad:
             raise InputError(
-                f"{what}: not topics of this model: {', '.join(map(repr, bad[:5]))}"
-                + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
-                + " (its topics are in classes_)"
+                f"{what}: not topics of this model: {names_shown(bad)} (its topics are in classes_)"
             )
         return read
 

@@ -467,9 +467,31 @@ def check_unique(names: Sequence[str], what: str) -> None:
     repeated = [name for name, n in Counter(names).items() if n > 1]
     if repeated:
         raise InputError(
-            f"{what}: {', '.join(map(repr, repeated[:5]))} given more than once; name each "
-            "topic once"
+            f"{what}: {names_shown(repeated)} given more than once; name each topic once"
         )
+
+
+def names_shown(names: Sequence[Any]) -> str:
+    """Names an error message lists: the first five, each cut short (a caller's name may be
+    10 MB, and was echoed whole), and how many more."""
+    more = f" and {len(names) - 5:,} more" if len(names) > 5 else ""
+    return ", ".join(shown(name) for name in names[:5]) + more
+
+
+def topic_names_given(names: Iterable[Any], what: str) -> list[str]:
+    """Topic names given to look topics up, read as the model's were (config.normal_topic);
+    an InputError for one that is not a str, or for one given twice."""
+    read = []
+    for name in names:
+        # Before the repeats are counted: [["food"]] was a bare "unhashable type", and
+        # [None, None] "None given more than once".
+        if not isinstance(name, str):
+            raise InputError(
+                f"{what}: topic names are strings, not {type(name).__name__} ({shown(name)})"
+            )
+        read.append(normal_topic(name))
+    check_unique(read, what)
+    return read
 
 
 def _shown(value: Any) -> str:

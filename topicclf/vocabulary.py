@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from topicclf.config import TOPIC_URI_BASE, normal_topic
+from topicclf.config import TOPIC_URI_BASE, cut, normal_topic
 from topicclf.errors import CorpusFormatError, DataError
 from topicclf.smallfile import SmallFileError, open_small_file
 
@@ -34,6 +34,11 @@ class Subject:
 def derived_subject(topic: str) -> Subject:
     """The subject of a topic no vocabulary names: a stable URN and the topic as label."""
     return Subject(uri=TOPIC_URI_BASE + quote(topic, safe=""), label=topic)
+
+
+# The namespace of the URNs `derived_subject` gives, in any case (RFC 8141: the scheme and
+# the namespace identifier are case-insensitive).
+_TOPICCLF_URN = re.compile(r"urn:topicclf:", re.IGNORECASE)
 
 
 def _clean_uri(value: str) -> str:
@@ -202,6 +207,22 @@ class Vocabulary:
                     f"<{subject.uri}> ({self.subject(other).label!r}), so a document's "
                     "suggestions would name it twice; merge the two topics in the corpus, or "
                     "give each a subject of its own"
+                )
+        # topicclf's own URNs, derived from topic names, are compared as strings above, so
+        # `URN:topicclf:...`, `%66ood` or a decomposed `Gemu%CC%88se` gave a second topic a
+        # subject RFC 8141 or normal_topic call the same. The namespace is topicclf's: one of
+        # its URNs in a vocabulary must be exactly the one its topic is given without one.
+        for topic in sorted(named):
+            given = self.subjects.get(topic)
+            if given is None or not _TOPICCLF_URN.match(given.uri):
+                continue
+            derived = derived_subject(topic).uri
+            if given.uri != derived:
+                raise DataError(
+                    f"the topic {topic[:100]!r} is given the subject <{cut(given.uri)}>, a URN "
+                    "of topicclf's own namespace but not the one topicclf gives this topic "
+                    f"(<{cut(derived)}>), so it could be another topic's; give the topic a URI "
+                    "of the vocabulary's own, or leave it out (it is then served as that URN)"
                 )
 
     def to_dict(self) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -129,7 +130,11 @@ def train(
         if vocabulary is not None:
             # Read once the corpus's topics are known, keeping only their subjects (a model
             # has no others), and before the training, so a bad line costs no training.
-            topics = {topic for doc in docs for topic in doc.labels}
+            # The topics the model will hold, as training picks them: those of at least
+            # train.min_count documents with a text (empty ones are skipped). A rarer topic
+            # is dropped, so a subject it shares with a kept topic is no clash (refused).
+            counts = Counter(topic for doc in docs if doc.text.strip() for topic in set(doc.labels))
+            topics = {topic for topic, n in counts.items() if n >= cfg.train.min_count}
             subjects = read_vocabulary(vocabulary, topics)
         started = time.perf_counter()
         clf = TopicClassifier(config=cfg).fit(

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from topicclf.config import EXPLAIN_BATCH_CELLS, EXPLAIN_MAX_TERMS, normal_topic
+from topicclf.config import EXPLAIN_BATCH_CELLS, EXPLAIN_MAX_TERMS, shown
 from topicclf.errors import InputError, UnsupportedError
 from topicclf.features.tfidf import TfidfFeaturizer
-from topicclf.inputs import check_unique
+from topicclf.inputs import names_shown, topic_names_given
 from topicclf.model.inference import Scorer, weighed_terms
 from topicclf.model.thresholds import DEFAULT_RULE, Rule, ThresholdPolicy, check_rule, decide
 
@@ -78,7 +78,7 @@ def explain(
         column = {name: j for j, name in enumerate(classes)}
         unknown = [t for t in topics if t not in column]
         if unknown:
-            raise InputError(f"topics: not a topic of this model: {', '.join(map(repr, unknown))}")
+            raise InputError(f"topics: not a topic of this model: {names_shown(unknown)}")
         chosen = [column[t] for t in topics]  # answered by the model's names, classes[j]
     if not chosen:  # nothing to weigh: the text is scored once, as tagging scores it
         return []
@@ -133,8 +133,8 @@ def _tfidf(scorer: Scorer) -> TfidfFeaturizer:
 
 def check_explain_request(text: Any, top: Any, topics: Any) -> list[str] | None:
     """InputError unless `text` is one str, `top` a positive int of at most
-    `config.EXPLAIN_MAX_TERMS`, and `topics` None or a list or tuple of topic names; returns
-    those names read as the model's are (config.normal_topic)."""
+    `config.EXPLAIN_MAX_TERMS`, and `topics` None or a list, tuple or numpy array of topic
+    names; returns those names read as the model's are (config.normal_topic)."""
     if not isinstance(text, str):
         if isinstance(text, bytes | bytearray):
             hint = "; decode it first (bytes.decode)"
@@ -151,24 +151,19 @@ def check_explain_request(text: Any, top: Any, topics: Any) -> list[str] | None:
         )
     if topics is None:
         return None
+    if isinstance(topics, np.ndarray):  # as predict_indicator's columns take one
+        topics = topics.tolist()
     if isinstance(topics, str):
         raise InputError(
-            f"topics: got a single string; give a list of topic names, e.g. [{topics!r}]"
+            f"topics: got a single string; give a list of topic names, e.g. [{shown(topics)}]"
         )
     if not isinstance(topics, list | tuple):
         raise InputError(
             f"topics: expected a list of topic names (or None), not {type(topics).__name__}"
         )
-    for topic in topics:
-        if not isinstance(topic, str):
-            raise InputError(
-                f"topics: topic names are strings, not {type(topic).__name__} ({topic!r})"
-            )
     # By the rule every topic name of the model was read with: "Gemüse" spelt decomposed
     # was "not a topic of this model", although printed as one of its topics.
-    names = [normal_topic(topic) for topic in topics]
-    check_unique(names, "topics")
-    return names
+    return topic_names_given(topics, "topics")
 
 
 def _lines(
