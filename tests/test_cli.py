@@ -2173,6 +2173,48 @@ def test_tag_output_dash_is_standard_output(
     assert code == 0 and out.count("\n") == 40 and not (tmp_path / "-").exists()
 
 
+@pytest.mark.parametrize(
+    ("name", "fmt", "named"),
+    [("t.jsonl", "csv", "jsonl"), ("t.CSV", "jsonl", "csv"), ("t.Tsv", "csv", "tsv")],
+)
+def test_tag_refuses_a_format_its_output_suffix_disagrees_with(
+    capsys: pytest.CaptureFixture[str],
+    model_dir: Path,
+    data_dir: Path,
+    tmp_path: Path,
+    name: str,
+    fmt: str,
+    named: str,
+) -> None:
+    # Before: `-o t.jsonl -t csv` wrote CSV into t.jsonl, exit 0, and read back by its
+    # suffix every line was a bad record (attacker pass 31, finding 4).
+    out = tmp_path / name
+    code, _, err = cli(
+        capsys, "tag", str(model_dir), str(data_dir / "tiny.jsonl"), "-o", str(out), "-t", fmt
+    )
+    assert code == 2
+    assert (
+        f"Invalid value for -t: -t {fmt} writes {fmt}, but the output {out} is named as a " in err
+    )
+    assert f"({named}); give -t {named}, or leave -t out" in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_tag_keeps_a_format_given_for_a_suffix_it_does_not_know(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "t.txt"
+    code, _, _ = cli(
+        capsys, "tag", str(model_dir), str(data_dir / "tiny.jsonl"), "-o", str(out), "-t", "csv"
+    )
+    assert code == 0 and out.read_text().startswith("id,labels,error\n")
+    same = tmp_path / "u.Csv"
+    code, _, _ = cli(
+        capsys, "tag", str(model_dir), str(data_dir / "tiny.jsonl"), "-o", str(same), "-t", "csv"
+    )
+    assert code == 0 and same.read_text().startswith("id,labels,error\n")
+
+
 def test_a_stderr_that_cannot_be_written_loses_its_lines_not_the_work(
     model_dir: Path, tmp_path: Path, data_dir: Path
 ) -> None:

@@ -216,6 +216,7 @@ def tag(
         return
     if output is not None and str(output) == "-":
         output = None  # `-o -`: standard output, as `-` is standard input among the inputs
+    _check_format_agrees(output, output_format)
     fmt = output_format_for(output, output_format)
     reading = reading.with_options(on_error="report")  # the policy is applied while tagging
     if output is not None:
@@ -450,6 +451,25 @@ def _documents_to_explain(source: str, reading: Reading) -> list[Any]:
             param_hint="TEXT|INPUT",
         )
     return [Document("text", source)]
+
+
+# The suffixes that name a tag output format (also the ones `output_format_for` reads).
+_FORMAT_SUFFIXES = {".jsonl": "jsonl", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet"}
+
+
+def _check_format_agrees(output: Path | None, requested: TagFormat | None) -> None:
+    """Refuse -t naming another format than the output's suffix: a file named .jsonl holding
+    CSV is later read by its suffix, every line a bad record."""
+    if output is None or requested is None:
+        return
+    named = _FORMAT_SUFFIXES.get(output.suffix.lower())
+    if named is not None and named != str(requested):
+        raise typer.BadParameter(
+            f"-t {requested} writes {requested}, but the output {output} is named as a "
+            f"{output.suffix} file ({named}); give -t {named}, or leave -t out, or name the "
+            f"output .{requested}",
+            param_hint="-t",
+        )
 
 
 _PATH_SUFFIXES = (".txt", ".md", ".jsonl", ".ndjson", ".csv", ".tsv", ".ft", ".json", ".html")
