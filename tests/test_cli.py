@@ -2215,6 +2215,44 @@ def test_tag_keeps_a_format_given_for_a_suffix_it_does_not_know(
     assert code == 0 and same.read_text().startswith("id,labels,error\n")
 
 
+def test_evaluate_refuses_an_output_named_twice(
+    capsys: pytest.CaptureFixture[str],
+    model_dir: Path,
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Before: `-o r.json -o r.json` (or `-o a.json -o ./a.json`) wrote the report twice,
+    # the second replacing the first's file without --force (attacker pass 31, finding 5).
+    monkeypatch.chdir(tmp_path)
+    corpus = str(data_dir / "tiny.jsonl")
+    for twice in (["r.json", "r.json"], ["a.json", "./a.json"], ["r.md", "r.json", "r.json"]):
+        code, _, err = cli(
+            capsys, "evaluate", str(model_dir), corpus, *[a for p in twice for a in ("-o", p)]
+        )
+        assert code == 2, err
+        assert (
+            f"Invalid value for --output: {Path(twice[-1])} is given twice; "
+            "give each output once" in err
+        )
+        assert list(tmp_path.iterdir()) == []
+    # A link followed, even to a file that does not exist yet, and with --force.
+    (tmp_path / "l.md").symlink_to("r.md")
+    code, _, err = cli(
+        capsys, "evaluate", str(model_dir), corpus, "-o", "r.md", "-o", "l.md", "--force"
+    )
+    assert code == 2
+    assert (
+        "Invalid value for --output: r.md and l.md name the same file; give each output once" in err
+    )
+    assert (
+        sorted(p.name for p in tmp_path.iterdir()) == ["l.md"] and not (tmp_path / "r.md").exists()
+    )
+    # Two reports of two files are written, as before.
+    code, _, _ = cli(capsys, "evaluate", str(model_dir), corpus, "-o", "r.json", "-o", "r.csv")
+    assert code == 0 and (tmp_path / "r.json").exists() and (tmp_path / "r.csv").exists()
+
+
 def test_a_stderr_that_cannot_be_written_loses_its_lines_not_the_work(
     model_dir: Path, tmp_path: Path, data_dir: Path
 ) -> None:

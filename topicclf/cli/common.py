@@ -732,6 +732,35 @@ def check_output(
     check(target, inputs=inputs, force=force, kind=kind)
 
 
+def distinct_outputs(paths: Iterable[Path], option: str = "--output") -> None:
+    """Refuse a repeated output option that names one file twice, however spelt."""
+    seen: dict[Any, tuple[int, Path]] = {}
+    for index, path in enumerate(paths):
+        for key in _file_keys(path):
+            at, first = seen.setdefault(key, (index, path))
+            if at != index:
+                # The second write would replace the first's file, without --force.
+                named = (
+                    f"{first} is given twice"
+                    if str(first) == str(path)
+                    else f"{first} and {path} name the same file"
+                )
+                raise typer.BadParameter(f"{named}; give each output once", param_hint=option)
+
+
+def _file_keys(path: Path) -> list[Any]:
+    """What makes two output names one file: the path with its links followed, and for a
+    file that exists its device and inode (a hard link, a case-insensitive file system)."""
+    try:
+        keys: list[Any] = [path.resolve()]
+    except (OSError, RuntimeError):  # a link loop: check_output names it
+        keys = [Path(os.path.abspath(path))]
+    with contextlib.suppress(OSError):
+        info = os.stat(path)
+        keys.append((info.st_dev, info.st_ino))
+    return keys
+
+
 ModelArg = Annotated[
     Path, typer.Argument(metavar="MODEL", help="Model directory.", show_default=False)
 ]

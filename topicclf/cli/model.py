@@ -23,6 +23,7 @@ from topicclf.cli.common import (
     after_saving,
     app,
     check_output,
+    distinct_outputs,
     err,
     examples,
     make_progress,
@@ -205,6 +206,7 @@ def evaluate(
     from topicclf.reports import FILE_FORMATS
 
     gates = _parse_gates(fail_under or [])
+    distinct_outputs(output or [])
     for path in output or []:
         if path.suffix.lower() not in FILE_FORMATS:
             raise typer.BadParameter(
