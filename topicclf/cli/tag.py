@@ -453,7 +453,7 @@ def _documents_to_explain(source: str, reading: Reading) -> list[Any]:
     return [Document("text", source)]
 
 
-# The suffixes that name a tag output format (also the ones `output_format_for` reads).
+# The suffixes that name a tag output format; `output_format_for` reads the same (jsonl by default).
 _FORMAT_SUFFIXES = {".jsonl": "jsonl", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet"}
 
 
