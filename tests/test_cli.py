@@ -2251,6 +2251,13 @@ def test_evaluate_refuses_an_output_named_twice(
     # Two reports of two files are written, as before.
     code, _, _ = cli(capsys, "evaluate", str(model_dir), corpus, "-o", "r.json", "-o", "r.csv")
     assert code == 0 and (tmp_path / "r.json").exists() and (tmp_path / "r.csv").exists()
+    # `report compare` writes its outputs by the same rule.
+    code, _, err = cli(
+        capsys, "report", "compare", "r.json", "r.json", "-o", "c.md", "-o", "./c.md"
+    )
+    assert code == 2
+    assert "Invalid value for --output: c.md is given twice; give each output once" in err
+    assert not (tmp_path / "c.md").exists()
 
 
 def test_a_stderr_that_cannot_be_written_loses_its_lines_not_the_work(

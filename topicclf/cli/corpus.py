@@ -15,6 +15,7 @@ from topicclf.cli.common import (
     WriteFormat,
     check_output,
     corpus_app,
+    distinct_outputs,
     examples,
     note,
     out,
@@ -146,6 +147,7 @@ def compare_reports(
     from topicclf.metrics.comparison import compare
     from topicclf.reports.compare import render_comparison, write_comparison
 
+    distinct_outputs(output or [])  # written twice, the second time without --force
     for path in output or []:
         check_output(path, [str(a), str(b)], force)
     standard_output()  # closed (>&-): said before the reports are read
