@@ -1080,6 +1080,29 @@ def test_tune_refuses_a_corpus_with_none_of_the_topics_in_every_mode(
     assert len(unknown) == 1
 
 
+def test_tune_thresholds_keeps_the_thresholds_of_topics_the_corpus_lacks(
+    tiny_dense: TopicClassifier, tiny_docs: list[Document]
+) -> None:
+    """A corpus of one topic reset every topic's threshold to the one tuned on it, unwarned."""
+    clf = tiny_dense
+    policy, info = clf.policy_, clf.training_info_
+    sport = [d for d in tiny_docs if d.labels == ("sport",)]
+    n = len(clf.classes_)
+    message = (
+        rf"^{n - 1} of the model's {n} topics have no document in the tuning corpus: their "
+        r"thresholds are kept, and so is the global threshold$"
+    )
+    try:
+        with pytest.warns(UserWarning, match=message):
+            clf.tune_thresholds(sport)
+        tuned = clf.policy_
+    finally:  # the session's model, shared with other tests
+        clf.policy_, clf.training_info_ = policy, info
+    others = [i for i, topic in enumerate(clf.classes_) if topic != "sport"]
+    assert tuned.thresholds[others].tolist() == policy.thresholds[others].tolist()
+    assert tuned.global_threshold == policy.global_threshold
+
+
 def test_tag_refuses_more_pairs_than_max_pairs_before_building_them(
     tiny_dense: TopicClassifier,
 ) -> None:

@@ -295,14 +295,25 @@ def tune_policy(
     fallback: str = "auto",
     top_k: int = 0,
     multiclass: bool = False,
+    keep: ThresholdPolicy | None = None,
 ) -> ThresholdPolicy:
-    """Choose thresholds on validation data (and, with fallback='auto', whether to fall back)."""
+    """Choose thresholds on validation data (and, with fallback='auto', whether to fall back).
+
+    `keep`: the policy of a model tuned again. Per topic, a topic with no document in
+    y_true keeps its threshold, and then the global threshold is kept too (a corpus short
+    of topics does not stand for all of them), the others' own optima weighed against it.
+    """
     n_labels = scores.shape[1]
     if multiclass:
         return ThresholdPolicy("argmax", np.zeros(n_labels, np.float32), 0.0, True, 0, True)
+    absent = ~(y_true > 0).any(axis=0)
     if strategy == "fixed":
         global_t = fixed_value
         per_topic = np.full(n_labels, fixed_value, dtype=np.float32)
+    elif strategy == "per_topic" and keep is not None and absent.any():
+        global_t = keep.global_threshold
+        tuned = tune_per_topic(y_true, scores, global_t, shrinkage)
+        per_topic = np.where(absent, keep.thresholds, tuned).astype(np.float32)
     else:
         global_t = tune_global(y_true, scores)
         per_topic = (

@@ -155,8 +155,30 @@ def retune_model(
     y = encoder.transform_sparse(label_sets)
     if not y.nnz:
         raise DataError("the tuning corpus has none of the model's topics; nothing to tune on")
+    warn_of_missing_topics(config, policy, len(set(y.indices.tolist())), len(classes))
     if network_kind(config.network.type).pipeline == "shortlist":
         x = scorer.featurizer.transform(list(texts))
         languages = scorer.shortlist_languages(list(texts))
         return shortlist.retune_shortlist(config, policy, scorer.network, x, y, languages)
     return retune(config, policy, y.toarray(), scorer.scores(texts))
+
+
+def warn_of_missing_topics(
+    config: Config, policy: ThresholdPolicy, present: int, total: int
+) -> None:
+    """Warn when the tuning corpus lacks some of the model's topics, saying what becomes of
+    their thresholds (a corpus of one topic silently reset all ten of a model's)."""
+    missing = total - present
+    shared = network_kind(config.network.type).pipeline == "shortlist"
+    strategy = "global" if shared else config.thresholds.strategy
+    if not missing or policy.multiclass or strategy == "fixed":
+        return  # argmax, or a fixed threshold: nothing of theirs is tuned
+    if strategy == "per_topic":
+        what = "their thresholds are kept, and so is the global threshold"
+    else:
+        what = "the one threshold every topic shares is tuned on the other topics' documents"
+    warnings.warn(
+        f"{missing} of the model's {total} topics have no document in the tuning corpus: {what}",
+        UserWarning,
+        stacklevel=4,
+    )

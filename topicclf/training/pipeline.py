@@ -339,8 +339,9 @@ def linear_validation_f1(config: Config, x: Any, data: Prepared, tune: Tuner) ->
     return round(validation_f1(y_val, scores, tune), 4)
 
 
-def threshold_tuner(config: Config, multiclass: bool) -> Tuner:
-    """The threshold tuning the configuration asks for, as a function of (truth, scores)."""
+def threshold_tuner(config: Config, multiclass: bool, keep: ThresholdPolicy | None = None) -> Tuner:
+    """The threshold tuning the configuration asks for, as a function of (truth, scores);
+    `keep`: the policy of a model tuned again (`tune_policy`)."""
     th = config.thresholds
     return functools.partial(
         tune_policy,
@@ -350,6 +351,7 @@ def threshold_tuner(config: Config, multiclass: bool) -> Tuner:
         fallback=th.fallback,
         top_k=th.top_k,
         multiclass=multiclass,
+        keep=keep,
     )
 
 
@@ -436,10 +438,11 @@ def retune(
     config: Config, policy: ThresholdPolicy, y: np.ndarray, scores: np.ndarray
 ) -> ThresholdPolicy:
     """Thresholds tuned anew on labelled scores (e.g. a validation corpus), by the model's
-    own threshold settings; a multi-class model's argmax has nothing to tune."""
+    own threshold settings; a multi-class model's argmax has nothing to tune. Topics with
+    no document there keep their thresholds (`tune_policy`'s `keep`)."""
     if policy.multiclass:
         return policy
-    return threshold_tuner(config, False)(y, scores)
+    return threshold_tuner(config, False, policy)(y, scores)
 
 
 def threshold_curve(
