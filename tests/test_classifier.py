@@ -477,14 +477,94 @@ def test_integer_and_single_topics_fit_save_and_load(tmp_path: Path) -> None:
         clf = _quick(epochs=20, patience=20).fit([d.text for d in docs], y)
     assert clf.mode_ == "multiclass" and clf.classes_ == ["1", "2", "3", "4"]
     predicted = clf.predict([d.text for d in docs])
-    assert predicted.shape == (len(docs),) and set(predicted) <= {"1", "2", "3", "4"}
-    assert clf.score([d.text for d in docs], y) == pytest.approx(
-        float(np.mean(predicted == y.astype(str)))
-    )
+    assert predicted.shape == (len(docs),) and set(predicted) <= {1, 2, 3, 4}
+    assert clf.score([d.text for d in docs], y) == pytest.approx(float(np.mean(predicted == y)))
     clf.save(tmp_path / "m")
     assert list(TopicClassifier.load(tmp_path / "m").predict(["rain"])) == list(
         clf.predict(["rain"])
     )
+
+
+def test_integer_y_is_predicted_as_integers_so_sklearn_scorers_work(
+    tiny_docs: list[Document], tmp_path: Path
+) -> None:
+    from sklearn.model_selection import KFold, cross_val_score
+    from sklearn.preprocessing import LabelEncoder
+
+    texts = [d.text for d in tiny_docs]
+    names = np.array([d.labels[0] for d in tiny_docs])
+    codes = LabelEncoder().fit_transform(names)  # int64, scikit-learn's usual target
+    folds = KFold(2, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # The names sort as their codes do, so each fold learns the same topics in the same
+        # order and the two runs are one computation.
+        by_name = cross_val_score(_quick(), texts, names, scoring="accuracy", cv=folds)
+        by_code = cross_val_score(_quick(), texts, codes, scoring="accuracy", cv=folds)
+        # Before: predict answered '0', '1', ... (strings), every fold scored nan.
+        assert np.isfinite(by_code).all()
+        np.testing.assert_array_equal(by_code, by_name)
+        clf = _quick().fit(texts, codes)
+        narrow = _quick().fit(texts, codes.astype(np.int32))
+        python_ints = _quick().fit(texts, codes.tolist())
+    predicted = clf.predict(texts)
+    assert predicted.dtype == codes.dtype and clf.classes_ == ["0", "1", "2", "3"]
+    assert narrow.predict(texts).dtype == np.int32
+    assert python_ints.predict(texts).dtype == np.asarray(codes.tolist()).dtype
+    # A text of no topic (a blank one) is -1, scikit-learn's "no label", in y's dtype.
+    assert clf.predict(["  "]).tolist() == [-1] and clf.predict(["  "]).dtype == codes.dtype
+    clf.save(tmp_path / "m")
+    loaded = TopicClassifier.load(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.predict(texts), predicted)
+    assert loaded.predict(texts).dtype == codes.dtype
+    loaded.save(tmp_path / "again")  # the dtype is kept through a second save
+    assert TopicClassifier.load(tmp_path / "again").predict(texts).dtype == codes.dtype
+    # Names (and whole floats, pandas' integers with a missing value) stay names.
+    assert _quick(epochs=1).fit(texts, names).predict(texts[:1]).dtype == object
+
+
+@pytest.mark.parametrize(
+    ("y", "message"),
+    [
+        (
+            lambda codes: np.where(codes == 0, -1, codes),
+            r"^y: -1 is what predict answers for a text of no topic, so it cannot be a topic "
+            r"of an integer y: give other integers",
+        ),
+        (
+            lambda codes: codes.astype(np.uint8),
+            r"^y: integers of dtype uint8, which cannot hold -1, .*y\.astype\(np\.int64\)",
+        ),
+    ],
+)
+def test_integer_y_that_predict_could_not_answer_in_is_refused(
+    tiny_docs: list[Document], y: Any, message: str
+) -> None:
+    names = ["food", "markets", "sport", "weather"]
+    codes = np.array([names.index(d.labels[0]) for d in tiny_docs])
+    with pytest.raises(InputError, match=message):
+        _quick(epochs=1).fit([d.text for d in tiny_docs], y(codes))
+
+
+def test_forged_integer_dtype_in_a_manifest_is_refused(
+    tiny_docs: list[Document], tmp_path: Path
+) -> None:
+    import json
+
+    texts = [d.text for d in tiny_docs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _quick(epochs=1).fit(texts, [d.labels[0] for d in tiny_docs]).save(tmp_path / "m")
+    manifest = tmp_path / "m" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["training"]["target_dtype"] = "int64"  # its topics are names, not integers
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(ModelBundleError, match=r"the topic 'food' is not an int64 integer"):
+        TopicClassifier.load(tmp_path / "m")
+    data["training"]["target_dtype"] = "float64"
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(ModelBundleError, match=r"'float64' is not one of int8, int16"):
+        TopicClassifier.load(tmp_path / "m")
 
 
 def test_pandas_inputs_and_clear_refusals(tiny_dense: TopicClassifier) -> None:

@@ -4,6 +4,7 @@ model directory. Each method delegates to the module that owns its concept."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 from collections import Counter
 from collections.abc import Collection, Sequence
@@ -22,7 +23,7 @@ from topicclf.config import (
     shown,
     with_values,
 )
-from topicclf.errors import DataError, InputError, TooManyPairsError
+from topicclf.errors import DataError, InputError, ModelBundleError, TooManyPairsError
 from topicclf.estimator import Estimator, not_fitted_error
 from topicclf.features import Featurizer
 from topicclf.features.languages import NAMES
@@ -98,6 +99,7 @@ class TopicClassifier(Estimator):
     config_: Config
     target_kind_: str
     target_columns_: list[str] | None
+    target_dtype_: np.dtype[Any] | None  # a 1-D integer y's dtype, which predict answers in
 
     def __init__(
         self,
@@ -224,6 +226,7 @@ class TopicClassifier(Estimator):
             )
         texts = as_texts(X, "X")
         targets = as_targets(y, len(texts), classes)
+        _check_integers(targets)
         progress = as_progress(progress)  # before training, not at its first step
         hint = separator_hint(targets.label_sets)
         if hint:
@@ -239,6 +242,9 @@ class TopicClassifier(Estimator):
         if chosen:
             fitted.info.network_choice = chosen
         self.validation_report_ = fitted.validation
+        training = fitted.info.as_dict()
+        if targets.dtype is not None:  # in the manifest, so that a loaded model answers so too
+            training[TARGET_DTYPE] = targets.dtype.name
         self._learned(
             bundle.SavedModel(
                 config=config,
@@ -246,7 +252,7 @@ class TopicClassifier(Estimator):
                 mode=fitted.mode,
                 scorer=fitted.scorer,
                 policy=fitted.policy,
-                training=fitted.info.as_dict(),
+                training=training,
                 validation=_summary(fitted.validation),
                 target_kind=targets.kind,
                 target_columns=targets.columns,
@@ -349,13 +355,17 @@ class TopicClassifier(Estimator):
 
     def predict(self, X: Any) -> Any:
         """Each text's topics, in the shape `y` had in fit: topic lists (best first), an
-        indicator matrix in `y`'s column order, or one topic per text ("" for none)."""
+        indicator matrix in `y`'s column order, or one topic per text ("" for none; for a
+        `y` of integers, an array of its dtype, -1 for none)."""
         self._check_fitted()
         kind = getattr(self, "target_kind_", "sets")
         if kind == "indicator":
             return self.predict_indicator(X)
         topics = [[t for t, _ in row] for row in self.tag(X)]
         if kind == "single":
+            dtype = getattr(self, "target_dtype_", None)
+            if dtype is not None:  # the topics are integers' str(): read back, exactly
+                return np.array([int(row[0]) if row else NO_TOPIC for row in topics], dtype)
             return np.array([row[0] if row else "" for row in topics], dtype=object)
         return topics
 
@@ -680,6 +690,64 @@ class TopicClassifier(Estimator):
         self.vocabulary_ = model.vocabulary
         self.target_kind_ = model.target_kind
         self.target_columns_ = model.target_columns
+        self.target_dtype_ = _target_dtype(model)
+
+
+# What predict answers for a text of no topic (a blank one, or none above its threshold)
+# when `y` was integers: scikit-learn's own "no label" (sklearn.semi_supervised).
+NO_TOPIC = -1
+# The manifest's training field naming an integer `y`'s dtype (absent for names).
+TARGET_DTYPE = "target_dtype"
+_INTEGER_DTYPES = ("int8", "int16", "int32", "int64")
+
+
+def _check_integers(targets: Targets) -> None:
+    """InputError for a `y` of integers that predict could not answer in: one that holds
+    NO_TOPIC itself, or of an unsigned dtype, which cannot hold it."""
+    if targets.dtype is None:
+        return
+    if targets.dtype.name not in _INTEGER_DTYPES:
+        raise InputError(
+            f"y: integers of dtype {targets.dtype.name}, which cannot hold {NO_TOPIC}, what "
+            "predict answers for a text of no topic: give y.astype(np.int64) (or strings)"
+        )
+    if any(labels == (str(NO_TOPIC),) for labels in targets.label_sets):
+        raise InputError(
+            f"y: {NO_TOPIC} is what predict answers for a text of no topic, so it cannot be a "
+            f"topic of an integer y: give other integers (e.g. LabelEncoder().fit_transform(y)) "
+            "or strings (y.astype(str))"
+        )
+
+
+def _target_dtype(model: bundle.SavedModel) -> np.dtype[Any] | None:
+    """The integer dtype a model's predict answers in (None: names), checked: every topic must
+    be an integer of that dtype written as str() writes it (a manifest can be edited)."""
+    name = model.training.get(TARGET_DTYPE)
+    if name is None:
+        return None
+    if model.target_kind != "single" or name not in _INTEGER_DTYPES:
+        raise ModelBundleError(
+            f"manifest field 'training.{TARGET_DTYPE}': {shown(name)} is not one of "
+            f"{', '.join(_INTEGER_DTYPES)} of a model fitted on one topic per text"
+        )
+    dtype = np.dtype(name)
+    info = np.iinfo(dtype)
+    for topic in model.classes:
+        value = int(topic) if _INTEGER.fullmatch(topic) else None
+        if value is None or str(value) != topic or not info.min <= value <= info.max:
+            raise ModelBundleError(
+                f"manifest field 'training.{TARGET_DTYPE}': the topic {shown(topic)} is not "
+                f"an {name} integer, but the manifest says its y was"
+            )
+        if value == NO_TOPIC:
+            raise ModelBundleError(
+                f"manifest field 'training.{TARGET_DTYPE}': the topic {NO_TOPIC} is what "
+                "predict answers for no topic"
+            )
+    return dtype
+
+
+_INTEGER = re.compile(r"-?[0-9]{1,20}")
 
 
 def _summary(report: EvaluationReport) -> dict[str, float]:

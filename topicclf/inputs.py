@@ -7,9 +7,10 @@ of topic names; or a 0/1 indicator matrix with one column per topic (numpy, scip
 a DataFrame, as scikit-learn's multi-label tools use; a DataFrame whose columns are pandas'
 default 0, 1, ... is read as its array); or one topic per text (a 1-D array or
 list of names, as for scikit-learn classifiers). Topic names are strings: integers (and whole
-floats) are converted with `str()`, so what fits also saves, loads and tags the same; other
-values (bytes, complex numbers, dates) are refused; as in every corpus reader, the white space
-around a name is stripped and an empty name is no topic.
+floats) are converted with `str()`, so what fits also saves, loads and tags the same (one
+integer per text also keeps its dtype, in which predict answers); other values (bytes,
+complex numbers, dates) are refused; as in every corpus reader, the white space around a
+name is stripped and an empty name is no topic.
 """
 
 from __future__ import annotations
@@ -105,6 +106,9 @@ class Targets:
     label_sets: list[tuple[str, ...]]
     kind: str  # one of TARGET_KINDS
     columns: list[str] | None = None  # indicator column order (names) when kind is indicator
+    # One topic per text given as integers (a LabelEncoder's output): their dtype, so that
+    # predict can answer in it (scikit-learn's scorers compare y and predict's answers).
+    dtype: np.dtype[Any] | None = None
 
 
 def as_targets(
@@ -135,12 +139,26 @@ def as_targets(
     else:
         rows = list(_rows(y))
         if rows and all(_is_scalar(r) for r in rows):
-            targets = Targets([_one(r, f"y: row {i + 1}") for i, r in enumerate(rows)], "single")
+            sets = [_one(r, f"y: row {i + 1}") for i, r in enumerate(rows)]
+            targets = Targets(sets, "single", dtype=_integer_dtype(y, rows))
         else:
             targets = Targets([topic_set(r, i) for i, r in enumerate(rows)], "sets")
     if len(targets.label_sets) != n_documents:
         raise InputError(f"{n_documents} texts but {len(targets.label_sets)} topic sets")
     return targets
+
+
+def _integer_dtype(y: Any, rows: list[Any]) -> np.dtype[Any] | None:
+    """The dtype of a 1-D `y` of integers only (a numpy or pandas integer dtype, or Python
+    and numpy integers in a list), else None (names, whole floats, missing values)."""
+    dtype = getattr(y, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return dtype
+    if all(isinstance(r, int | np.integer) and not isinstance(r, bool) for r in rows):
+        # np.asarray: Python ints give int64; past 64 bits they are objects, no integer dtype.
+        dtype = np.asarray(rows).dtype
+        return dtype if dtype.kind in "iu" else None
+    return None
 
 
 def _is_matrix(y: Any) -> bool:
