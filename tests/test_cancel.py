@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +47,14 @@ def test_tagging_and_explaining_stop_at_their_first_checkpoint(
         with pytest.raises(Cancelled):
             tiny_dense.explain(texts[0], topics=list(tiny_dense.classes_))
     assert len(tiny_dense.tag(texts)) == len(texts)  # the event was this block's only
+
+
+def test_a_custom_token_pattern_stops_before_each_text(slow_pattern_model: Path) -> None:
+    """A time-limited token pattern may take up to its limit on each text: a stopped
+    request's batch of 512 such texts held a model's threads for minutes after its client
+    reset. The pattern checks before each text."""
+    clf = TopicClassifier.load(slow_pattern_model)
+    stop = threading.Event()
+    stop.set()
+    with stopped_by(stop), pytest.raises(Cancelled):
+        clf.featurizer_.transform(["rain and wind"])  # no scoring batch: the pattern's check

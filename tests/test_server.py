@@ -2940,6 +2940,27 @@ def test_a_batch_is_not_stopped_by_the_stop_event_of_the_request_that_began_it(
     served.close()
 
 
+def test_a_text_the_token_pattern_times_out_on_in_explain_is_a_422(
+    slow_pattern_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Explain reads a text again after tagging it: a text that ran out of time there was
+    answered 500 "internal error" (tagging the same text is a 422)."""
+    from conftest import SLOW_TEXT
+
+    _slow_texts_fail_fast(monkeypatch, 0.5)
+    slow = ServedModel("slow", slow_pattern_model, TopicClassifier.load(slow_pattern_model))
+    topic = slow.classifier.classes_[0]
+    with pytest.raises(ApiError) as caught:
+        asyncio.run(slow.explain([SLOW_TEXT], [[(topic, 0.5)]], 3))
+    assert caught.value.status == 422
+    assert re.fullmatch(
+        r"model 'slow' cannot explain a text of this request: text.token_pattern = .* took "
+        r"more than 0.5 s on one text of 40 characters: .*",
+        caught.value.message,
+    )
+    slow.close()
+
+
 def test_a_slow_text_fails_only_its_own_request_in_a_batch(
     slow_pattern_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

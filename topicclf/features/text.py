@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import regex
 
+from topicclf.cancel import checkpoint
 from topicclf.config import (
     DEFAULT_TOKEN_PATTERN,
     LANGUAGES,
@@ -131,6 +132,9 @@ class _LimitedFindall:
         self.slow: set[int] = set()
 
     def __call__(self, text: str) -> list[str]:
+        # Up to the time limit per text: a server's request stopped (its client reset) ends
+        # here, not after its batch (512 texts at 10 s each held a model's threads for long).
+        checkpoint()
         try:
             if hash(text) in self.slow:
                 raise TimeoutError

@@ -211,9 +211,14 @@ class ServedModel:
                 out.append([replace(e, score=s) for e, (_, s) in zip(why, topics, strict=True)])
             return out, items
 
-        if self.explainer is not None:
-            return await self.explainer.run(explain_all)
-        return await in_thread(self.executor, explain_all)  # the Keras thread
+        try:
+            if self.explainer is not None:
+                return await self.explainer.run(explain_all)
+            return await in_thread(self.executor, explain_all)  # the Keras thread
+        except SlowTextError as exc:  # explain reads the text again: it may run out of time
+            raise ApiError(
+                422, f"model {self.name!r} cannot explain a text of this request: {exc}"
+            ) from None
 
     def subject(self, topic: str) -> Subject:
         """The URI and label a topic is served with."""
