@@ -2762,25 +2762,34 @@ def test_the_busy_503_says_when_to_retry(
     slow.close()
 
 
-class _HeldExplain:
-    """Spies on a served model's explain: while `holding`, each text's explanation waits (up
-    to 60 s) until its request is stopped, which `checkpoint` then raises; each text begun
-    is counted. The real explanation follows."""
+class _Held:
+    """Spies on a served model's classifier `method` (explain, or tag): while `holding`,
+    each call whose first argument passes `when` waits (up to 60 s) until its request is
+    stopped, which `checkpoint` then raises; each such call is counted. The real call
+    follows."""
 
-    def __init__(self, served: ServedModel, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.texts: list[str] = []
+    def __init__(
+        self,
+        served: ServedModel,
+        monkeypatch: pytest.MonkeyPatch,
+        method: str = "explain",
+        when: Any = lambda first: True,
+    ) -> None:
+        self.texts: list[Any] = []
         self.began = threading.Event()
         self.held = 0
         self.holding = True
-        real = served.classifier.explain
+        real = getattr(served.classifier, method)
 
         try:
             from topicclf.cancel import checkpoint
         except ImportError:  # before the stop events: nothing ever stops the work
             checkpoint = lambda: None  # noqa: E731
 
-        def explain(text: str, **kwargs: Any) -> Any:
-            self.texts.append(text)
+        def spy(first: Any, *args: Any, **kwargs: Any) -> Any:
+            if not when(first):
+                return real(first, *args, **kwargs)
+            self.texts.append(first)
             self.held += 1
             self.began.set()
             try:
@@ -2790,9 +2799,9 @@ class _HeldExplain:
                     time.sleep(0.01)
             finally:
                 self.held -= 1
-            return real(text, **kwargs)
+            return real(first, *args, **kwargs)
 
-        monkeypatch.setattr(served.classifier, "explain", explain)
+        monkeypatch.setattr(served.classifier, method, spy)
 
 
 def _explain_body(documents: int) -> bytes:
@@ -2829,7 +2838,7 @@ def test_explaining_stops_at_its_next_text_once_the_client_has_gone(
     client that closes without a reset may be half-closed, waiting for its answer: its work
     runs on, in the model's explain threads, see the next tests.)"""
     served = ServedModel("model", model_dir, TopicClassifier.load(model_dir))
-    spy = _HeldExplain(served, monkeypatch)
+    spy = _Held(served, monkeypatch)
     options = _options(max_documents=100, max_body=MAX_BODY)
     with serve_in_thread({"model": served}, options) as address:
         sock = socket.create_connection(address, timeout=30)
@@ -2851,7 +2860,7 @@ def test_explaining_stops_when_the_shutdown_time_ends(
     went on in its threads (SIGTERM then waited 122 s with --timeout-shutdown 5): it now
     stops at its next checkpoint, and the client gets the stopping server's 503."""
     served = ServedModel("model", model_dir, TopicClassifier.load(model_dir))
-    spy = _HeldExplain(served, monkeypatch)
+    spy = _Held(served, monkeypatch)
     options = _options(max_documents=100, timeout_shutdown=0.5)
     replies: list[bytes] = []
     with serve_in_thread({"model": served}, options) as address:
@@ -2879,7 +2888,7 @@ def test_explain_requests_have_threads_of_their_own_and_a_third_at_once_gets_503
     from topicclf.config import SERVE_EXPLAIN_THREADS
 
     served = ServedModel("model", model_dir, TopicClassifier.load(model_dir))
-    spy = _HeldExplain(served, monkeypatch)
+    spy = _Held(served, monkeypatch)
     options = _options(max_documents=100, max_body=MAX_BODY)
     with serve_in_thread({"model": served}, options) as address:
         socks = [
@@ -2937,6 +2946,84 @@ def test_a_batch_is_not_stopped_by_the_stop_event_of_the_request_that_began_it(
     answers = asyncio.run(crowd())
     assert [type(a) for a in answers] == [list] * 9
     assert answers[-1] == served.classifier.tag(["wheat"])
+    served.close()
+
+
+def test_large_requests_wait_in_a_bounded_queue_of_their_model_s_own(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large requests of every numpy model ran in one shared pool with no bound on its queue:
+    a shortlist model's large requests held the other models' 83 s. Now each model tags
+    them in 2 threads of its own with at most 8 waiting (503 beyond), and another model's
+    large requests, small requests and /health are answered meanwhile."""
+    from topicclf.config import SERVE_MODEL_THREADS, SERVE_QUEUED_REQUESTS
+
+    served = ServedModel("model", model_dir, TopicClassifier.load(model_dir))
+    other = ServedModel("other", model_dir, TopicClassifier.load(model_dir))
+    spy = _Held(served, monkeypatch, "tag", lambda texts: len(texts) > 64)
+    most = SERVE_MODEL_THREADS + SERVE_QUEUED_REQUESTS
+    large = json.dumps({"texts": ["rain and wheat"] * 65}).encode()
+    options = _options(max_documents=100, max_body=MAX_BODY)
+    with serve_in_thread({"model": served, "other": other}, options) as address:
+        socks = [socket.create_connection(address, timeout=60) for _ in range(most)]
+        for sock in socks:
+            sock.sendall(_post(address, "/models/model/tag", large))
+        assert _wait_for(lambda: spy.held == SERVE_MODEL_THREADS and served.lane.busy == most)
+        busy = request(address, "POST", "/models/model/tag", large)
+        assert request(address, "POST", "/models/other/tag", large)[0] == 200
+        assert request(address, "POST", "/models/model/tag", b'{"text": "rain"}')[0] == 200
+        assert request(address, "GET", "/health")[0] == 200
+        assert spy.held == SERVE_MODEL_THREADS  # all while the large requests were held
+        spy.holding = False
+        replies = [_read_all(sock) for sock in socks]
+        for sock in socks:
+            sock.close()
+    assert busy == (
+        503,
+        {
+            "error": f"model 'model' has {most} large requests running or waiting, the most "
+            "it takes; retry shortly"
+        },
+    )
+    assert all(r.startswith(b"HTTP/1.1 200 ") for r in replies)
+    assert served.lane.busy == 0
+
+
+def test_a_keras_served_model_takes_a_bounded_queue_of_calls(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Keras model's one thread took every call in an unbounded queue: 60 queued large
+    requests held its one-text requests 110 s. Now at most 8 wait behind the one running,
+    and more get 503 at once."""
+    from topicclf.config import SERVE_QUEUED_REQUESTS
+
+    served = ServedModel("emb", model_dir, TopicClassifier.load(model_dir, engine="keras"))
+    assert served.keras
+    spy = _Held(served, monkeypatch, "tag", lambda texts: len(texts) > 64)
+    most = 1 + SERVE_QUEUED_REQUESTS
+
+    async def crowd() -> tuple[list[Any], Any]:
+        tasks = [
+            asyncio.create_task(served.tag(["rain and wheat"] * 65, Rule())) for _ in range(most)
+        ]
+        while served.lane.busy < most:
+            await asyncio.sleep(0.01)
+        try:
+            await served.tag(["rain"] * 65, Rule())
+            refused = None
+        except ApiError as exc:
+            refused = exc
+        spy.holding = False
+        return await asyncio.gather(*tasks), refused
+
+    answers, refused = asyncio.run(crowd())
+    assert len(answers) == most and all(len(a) == 65 for a in answers)
+    assert isinstance(refused, ApiError)
+    assert (refused.status, refused.headers) == (503, {"Retry-After": "1"})
+    assert refused.message == (
+        f"model 'emb' has {most} requests running or waiting, the most it takes (a Keras "
+        "model runs one at a time); retry shortly"
+    )
     served.close()
 
 

@@ -256,6 +256,12 @@ SERVE_PATTERN_THREADS = 4
 # Explain requests one numpy model answers at once, in threads of its own (each text is scored
 # once per term); more get 503 at once, so explaining never holds the shared thread pool.
 SERVE_EXPLAIN_THREADS = 2
+# Threads of each numpy model's own for its requests too large for a batch on the event loop,
+# and requests any model (not one with a custom token pattern) lets wait for its threads
+# beyond those running; more get 503 at once, so one model's load waits no longer than so many
+# requests, and never holds another model's.
+SERVE_MODEL_THREADS = 2
+SERVE_QUEUED_REQUESTS = 8
 SERVE_RETRY_SECONDS = 1  # the Retry-After of a 503 "busy, retry shortly"
 # Seconds a client may take none of an answer waiting for it and keep its connection (or
 # --timeout-idle, if longer): its kernel takes more only once its receive buffer has room

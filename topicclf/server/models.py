@@ -1,9 +1,9 @@
 """The models a server holds, each under a name: loaded once per worker process. Small
 requests are tagged in batches (see batching.py), on the event loop for numpy-served models
-while a batch stays small; larger ones in the loop's thread pool, several at a time; every
-one for a model whose custom token pattern may take seconds on a text in a few threads of
-that model's own (more at once get 503); explain requests in a few threads of the model's
-own too (more at once get 503); Keras models one call at a time in a thread of their own
+while a batch stays small; every other call runs in threads of the model's own (`Lane`), a
+bounded number running or waiting (more get 503): large requests in 2 threads of a numpy
+model, explain requests in 2 more; every request of a model whose custom token pattern may
+take seconds on a text in 4 threads and no queue; every call of a Keras model in one thread
 (they are not documented as thread-safe). Work in a thread runs with its request's stop
 event (topicclf.cancel): it ends at its next batch once the client has gone."""
 
@@ -27,7 +27,9 @@ from topicclf.config import (
     SERVE_INLINE_CELLS,
     SERVE_INLINE_CHARS,
     SERVE_INLINE_TEXTS,
+    SERVE_MODEL_THREADS,
     SERVE_PATTERN_THREADS,
+    SERVE_QUEUED_REQUESTS,
     SERVE_RETRY_SECONDS,
 )
 from topicclf.errors import ConfigError, SlowTextError, TooManyPairsError
@@ -113,14 +115,23 @@ class ServedModel:
         # its custom token pattern up to the time limit: that would stop every other request
         # (the blend's featurizer has the same text settings).
         self.inline = not self.keras and not classifier.featurizer_.analyzer.time_limited
-        # Keras models are not documented as thread-safe: one thread makes all their calls.
-        # A numpy model whose token pattern may take seconds on a text gets a few threads of
-        # its own, so its slow texts never hold the pool other models' long texts use.
-        # None runs other numpy models in the event loop's default pool, several at a time.
-        self.executor: ThreadPoolExecutor | None = None
-        self.lane: Lane | None = None
+        # Requests that do not wait for a batch run in threads of the model's own, a bounded
+        # number running or waiting (more get 503): one model's load never holds another's
+        # requests (a shortlist model's large requests in a shared pool held the other
+        # models' 83 s), nor a model's small requests for long (60 queued requests held a
+        # Keras model's one-text requests 110 s). Keras models are not documented as
+        # thread-safe: one thread makes all their calls, batches included. A numpy model
+        # whose token pattern may take seconds on a text runs every request in its threads,
+        # as many as it has and no queue: its slow texts would hold the ones behind them.
+        queued = SERVE_QUEUED_REQUESTS
         if self.keras:
-            self.executor = ThreadPoolExecutor(1, thread_name_prefix=f"keras-{name}")
+            self.lane = Lane(
+                1,
+                f"keras-{name}",
+                f"model {name!r} has {1 + queued} requests running or waiting, the most it "
+                "takes (a Keras model runs one at a time)",
+                queued,
+            )
         elif not self.inline:
             self.lane = Lane(
                 SERVE_PATTERN_THREADS,
@@ -128,11 +139,19 @@ class ServedModel:
                 f"model {name!r} is tagging {SERVE_PATTERN_THREADS} requests at once, the most "
                 "it takes: its custom token pattern may take seconds on a text",
             )
+        else:
+            self.lane = Lane(
+                SERVE_MODEL_THREADS,
+                f"tag-{name}",
+                f"model {name!r} has {SERVE_MODEL_THREADS + queued} large requests running or "
+                "waiting, the most it takes",
+                queued,
+            )
         # Explaining scores a text once per term (seconds for a hundred long texts): in a few
-        # threads of the model's own, so explain requests never hold the pool that long
-        # texts, large requests and answers are handled in (six of them held it minutes).
+        # threads of the model's own, beside its tagging, so explain requests never hold up
+        # its large requests (a Keras model's calls all go through its one thread).
         self.explainer = self.lane
-        if not self.keras and self.lane is None:
+        if self.inline:
             self.explainer = Lane(
                 SERVE_EXPLAIN_THREADS,
                 f"explain-{name}",
@@ -148,16 +167,13 @@ class ServedModel:
 
     async def tag(self, texts: list[str], rule: Rule, max_pairs: int | None = None) -> Topics:
         """(topic, score) pairs per text, best first. Small requests (see `small`) wait for a
-        batch; any other one goes to a thread at once, not to hold others up (a batch runs
-        one at a time): the pool for a numpy model, its own threads for one whose token
-        pattern is time-limited, the Keras thread. TooManyPairsError when more than
-        `max_pairs` (text, topic) pairs are chosen; ApiError 422 when the model's token
-        pattern runs out of time on a text, 503 when its threads are all busy."""
+        batch; any other one goes to the model's threads (`lane`), not to hold others up (a
+        batch runs one at a time). TooManyPairsError when more than `max_pairs` (text,
+        topic) pairs are chosen; ApiError 422 when the model's token pattern runs out of
+        time on a text, 503 when as many requests as its threads take are there already."""
         try:
-            if self.lane is not None:
+            if (not self.inline and not self.keras) or not self.small(texts):
                 return await self.lane.run(self._tag, texts, rule, max_pairs)
-            if not self.small(texts):
-                return await in_thread(self.executor, self._tag, texts, rule, max_pairs)
             chosen = await self.batcher.submit(texts, rule)
         except SlowTextError as exc:  # the request's own text: the other requests go on
             raise ApiError(
@@ -182,8 +198,8 @@ class ServedModel:
 
     async def _tag_batch(self, texts: list[str], rule: Rule) -> Topics:
         if not self.inline or not self.small(texts):  # several small requests may add up
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self.executor, self._tag, texts, rule, None)
+            # Many requests' batch, not bounded as one request is: it waits its turn.
+            return await self.lane.run_batch(self._tag, texts, rule, None)
         # A few milliseconds at most: handing them to a thread would cost more, as the thread
         # and the loop pass the GIL back and forth (every 5 ms when both are busy).
         return self.classifier.tag(texts, rule, warn=False)  # the answer notes it
@@ -212,9 +228,7 @@ class ServedModel:
             return out, items
 
         try:
-            if self.explainer is not None:
-                return await self.explainer.run(explain_all)
-            return await in_thread(self.executor, explain_all)  # the Keras thread
+            return await self.explainer.run(explain_all)
         except SlowTextError as exc:  # explain reads the text again: it may run out of time
             raise ApiError(
                 422, f"model {self.name!r} cannot explain a text of this request: {exc}"
@@ -288,18 +302,9 @@ class ServedModel:
 
     def close(self) -> None:
         """Stop the model's own threads, if it has any."""
-        if self.executor is not None:
-            self.executor.shutdown(wait=False, cancel_futures=True)
-        for lane in {id(lane): lane for lane in (self.lane, self.explainer) if lane}.values():
-            lane.close()
-
-
-async def in_thread(executor: ThreadPoolExecutor | None, call: Callable[..., T], *args: Any) -> T:
-    """`call(*args)` in `executor` (None: the event loop's pool), in a copy of the current
-    context: the request's stop event goes with it (topicclf.cancel), so the work stops at
-    its next checkpoint once the client has gone."""
-    context = contextvars.copy_context()
-    return await asyncio.get_running_loop().run_in_executor(executor, context.run, call, *args)
+        self.lane.close()
+        if self.explainer is not self.lane:
+            self.explainer.close()
 
 
 class Lane:
@@ -307,21 +312,23 @@ class Lane:
     as it has threads: one more gets ApiError 503 at once. A queue would make every call
     wait behind the slow ones (six slow requests held the others 7 s and more)."""
 
-    def __init__(self, threads: int, name: str, busy: str) -> None:
+    def __init__(self, threads: int, name: str, busy: str, queued: int = 0) -> None:
         self.threads = threads
+        self.most = threads + queued  # calls running or waiting at once
         self.name = name
         # Begun at the first call, and again after `close` (a program may serve a loaded
         # model once more: serve_in_thread).
         self.executor: ThreadPoolExecutor | None = None
         self.busy_message = busy
-        self.busy = 0  # calls running in the threads
+        self.busy = 0  # calls running in the threads or waiting for one
         self._lock = threading.Lock()  # released from those threads
 
     async def run(self, call: Callable[..., T], *args: Any) -> T:
-        """`call(*args)` in one of the lane's threads, with the request's stop event (see
-        `in_thread`); ApiError 503 when all are taken."""
+        """`call(*args)` in one of the lane's threads, in a copy of the current context (the
+        request's stop event goes with it: topicclf.cancel); ApiError 503 when as many
+        calls as the lane takes are running or waiting."""
         with self._lock:
-            if self.busy >= self.threads:
+            if self.busy >= self.most:
                 raise ApiError(
                     503,
                     f"{self.busy_message}; retry shortly",
@@ -329,10 +336,8 @@ class Lane:
                 )
             self.busy += 1
         try:
-            if self.executor is None:
-                self.executor = ThreadPoolExecutor(self.threads, thread_name_prefix=self.name)
             context = contextvars.copy_context()
-            future: Future[T] = self.executor.submit(context.run, call, *args)
+            future: Future[T] = self._threads().submit(context.run, call, *args)
         except BaseException:
             self._release()
             raise
@@ -340,6 +345,16 @@ class Lane:
         # holds the thread until its work reaches a checkpoint.
         future.add_done_callback(self._release)
         return await asyncio.wrap_future(future)
+
+    async def run_batch(self, call: Callable[..., T], *args: Any) -> T:
+        """`call(*args)` for a batch of many requests: in the lane's threads, uncounted, and
+        without any one request's stop event."""
+        return await asyncio.wrap_future(self._threads().submit(call, *args))
+
+    def _threads(self) -> ThreadPoolExecutor:
+        if self.executor is None:
+            self.executor = ThreadPoolExecutor(self.threads, thread_name_prefix=self.name)
+        return self.executor
 
     def _release(self, _: object = None) -> None:
         with self._lock:
