@@ -2954,21 +2954,23 @@ def test_large_requests_wait_in_a_bounded_queue_of_their_model_s_own(
 ) -> None:
     """Large requests of every numpy model ran in one shared pool with no bound on its queue:
     a shortlist model's large requests held the other models' 83 s. Now each model tags
-    them in 2 threads of its own with at most 8 waiting (503 beyond), and another model's
-    large requests, small requests and /health are answered meanwhile."""
-    from topicclf.config import SERVE_MODEL_THREADS, SERVE_QUEUED_REQUESTS
+    them in 2 threads of its own, holding a bounded amount of work running or waiting (503
+    beyond; here lowered to three requests' worth), and another model's large requests,
+    small requests and /health are answered meanwhile. A request alone is always taken."""
+    from topicclf.config import SERVE_MODEL_THREADS
+    from topicclf.server import models
 
+    monkeypatch.setattr(models, "SERVE_MODEL_WORK", 3 * 65 * 100)
     served = ServedModel("model", model_dir, TopicClassifier.load(model_dir))
     other = ServedModel("other", model_dir, TopicClassifier.load(model_dir))
     spy = _Held(served, monkeypatch, "tag", lambda texts: len(texts) > 64)
-    most = SERVE_MODEL_THREADS + SERVE_QUEUED_REQUESTS
-    large = json.dumps({"texts": ["rain and wheat"] * 65}).encode()
-    options = _options(max_documents=100, max_body=MAX_BODY)
+    large = json.dumps({"texts": ["rain and wheat"] * 65}).encode()  # 65 x 100 counted
+    options = _options(max_documents=1000, max_body=MAX_BODY)
     with serve_in_thread({"model": served, "other": other}, options) as address:
-        socks = [socket.create_connection(address, timeout=60) for _ in range(most)]
+        socks = [socket.create_connection(address, timeout=60) for _ in range(3)]
         for sock in socks:
             sock.sendall(_post(address, "/models/model/tag", large))
-        assert _wait_for(lambda: spy.held == SERVE_MODEL_THREADS and served.lane.busy == most)
+        assert _wait_for(lambda: spy.held == SERVE_MODEL_THREADS and served.lane.busy == 3)
         busy = request(address, "POST", "/models/model/tag", large)
         assert request(address, "POST", "/models/other/tag", large)[0] == 200
         assert request(address, "POST", "/models/model/tag", b'{"text": "rain"}')[0] == 200
@@ -2978,38 +2980,39 @@ def test_large_requests_wait_in_a_bounded_queue_of_their_model_s_own(
         replies = [_read_all(sock) for sock in socks]
         for sock in socks:
             sock.close()
+        alone = json.dumps({"texts": ["rain"] * 300}).encode()  # more than the bound
+        assert request(address, "POST", "/models/model/tag", alone)[0] == 200
     assert busy == (
         503,
         {
-            "error": f"model 'model' has {most} large requests running or waiting, the most "
-            "it takes; retry shortly"
+            "error": "model 'model' has as much work running or waiting as it takes (19,500 "
+            "characters of texts, each counted as 100 at least); retry shortly"
         },
     )
     assert all(r.startswith(b"HTTP/1.1 200 ") for r in replies)
-    assert served.lane.busy == 0
+    assert served.lane.busy == served.lane.held == 0
 
 
-def test_a_keras_served_model_takes_a_bounded_queue_of_calls(
+def test_a_keras_served_model_takes_a_bounded_amount_of_work(
     model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A Keras model's one thread took every call in an unbounded queue: 60 queued large
-    requests held its one-text requests 110 s. Now at most 8 wait behind the one running,
-    and more get 503 at once."""
-    from topicclf.config import SERVE_QUEUED_REQUESTS
+    requests held its one-text requests 110 s. Now it holds a bounded amount of work running
+    or waiting (here lowered to two requests' worth), and more gets 503 at once."""
+    from topicclf.server import models
 
+    monkeypatch.setattr(models, "SERVE_MODEL_WORK", 2 * 65 * 100)
     served = ServedModel("emb", model_dir, TopicClassifier.load(model_dir, engine="keras"))
     assert served.keras
     spy = _Held(served, monkeypatch, "tag", lambda texts: len(texts) > 64)
-    most = 1 + SERVE_QUEUED_REQUESTS
 
     async def crowd() -> tuple[list[Any], Any]:
-        tasks = [
-            asyncio.create_task(served.tag(["rain and wheat"] * 65, Rule())) for _ in range(most)
-        ]
-        while served.lane.busy < most:
+        texts = ["rain and wheat"] * 65
+        tasks = [asyncio.create_task(served.tag(texts, Rule())) for _ in range(2)]
+        while served.lane.busy < 2:
             await asyncio.sleep(0.01)
         try:
-            await served.tag(["rain"] * 65, Rule())
+            await served.tag(texts, Rule())
             refused = None
         except ApiError as exc:
             refused = exc
@@ -3017,12 +3020,13 @@ def test_a_keras_served_model_takes_a_bounded_queue_of_calls(
         return await asyncio.gather(*tasks), refused
 
     answers, refused = asyncio.run(crowd())
-    assert len(answers) == most and all(len(a) == 65 for a in answers)
+    assert len(answers) == 2 and all(len(a) == 65 for a in answers)
     assert isinstance(refused, ApiError)
     assert (refused.status, refused.headers) == (503, {"Retry-After": "1"})
     assert refused.message == (
-        f"model 'emb' has {most} requests running or waiting, the most it takes (a Keras "
-        "model runs one at a time); retry shortly"
+        "model 'emb' has as much work running or waiting as it takes (13,000 characters of "
+        "texts, each counted as 100 at least; a Keras model runs one call at a time); retry "
+        "shortly"
     )
     served.close()
 

@@ -257,11 +257,13 @@ SERVE_PATTERN_THREADS = 4
 # once per term); more get 503 at once, so explaining never holds the shared thread pool.
 SERVE_EXPLAIN_THREADS = 2
 # Threads of each numpy model's own for its requests too large for a batch on the event loop,
-# and requests any model (not one with a custom token pattern) lets wait for its threads
-# beyond those running; more get 503 at once, so one model's load waits no longer than so many
-# requests, and never holds another model's.
+# and the work a model (not one with a custom token pattern) holds running or waiting for its
+# threads, in characters of text, each text counted as TEXT_COST at least (a request alone is
+# always taken); more get 503 at once, so a model's requests wait seconds behind others at
+# most, and never behind another model's. 64 clients sending 100 short documents each fit.
 SERVE_MODEL_THREADS = 2
-SERVE_QUEUED_REQUESTS = 8
+SERVE_MODEL_WORK = 8_000_000
+TEXT_COST = 100
 SERVE_RETRY_SECONDS = 1  # the Retry-After of a 503 "busy, retry shortly"
 # Seconds a client may take none of an answer waiting for it and keep its connection (or
 # --timeout-idle, if longer): its kernel takes more only once its receive buffer has room

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import os
 import re
 import threading
@@ -28,9 +29,10 @@ from topicclf.config import (
     SERVE_INLINE_CHARS,
     SERVE_INLINE_TEXTS,
     SERVE_MODEL_THREADS,
+    SERVE_MODEL_WORK,
     SERVE_PATTERN_THREADS,
-    SERVE_QUEUED_REQUESTS,
     SERVE_RETRY_SECONDS,
+    TEXT_COST,
 )
 from topicclf.errors import ConfigError, SlowTextError, TooManyPairsError
 from topicclf.jsontext import encoded_size
@@ -123,14 +125,14 @@ class ServedModel:
         # thread-safe: one thread makes all their calls, batches included. A numpy model
         # whose token pattern may take seconds on a text runs every request in its threads,
         # as many as it has and no queue: its slow texts would hold the ones behind them.
-        queued = SERVE_QUEUED_REQUESTS
+        most = f"{SERVE_MODEL_WORK:,} characters of texts, each counted as {TEXT_COST} at least"
         if self.keras:
             self.lane = Lane(
                 1,
                 f"keras-{name}",
-                f"model {name!r} has {1 + queued} requests running or waiting, the most it "
-                "takes (a Keras model runs one at a time)",
-                queued,
+                f"model {name!r} has as much work running or waiting as it takes ({most}; a "
+                "Keras model runs one call at a time)",
+                SERVE_MODEL_WORK,
             )
         elif not self.inline:
             self.lane = Lane(
@@ -143,9 +145,8 @@ class ServedModel:
             self.lane = Lane(
                 SERVE_MODEL_THREADS,
                 f"tag-{name}",
-                f"model {name!r} has {SERVE_MODEL_THREADS + queued} large requests running or "
-                "waiting, the most it takes",
-                queued,
+                f"model {name!r} has as much work running or waiting as it takes ({most})",
+                SERVE_MODEL_WORK,
             )
         # Explaining scores a text once per term (seconds for a hundred long texts): in a few
         # threads of the model's own, beside its tagging, so explain requests never hold up
@@ -172,8 +173,11 @@ class ServedModel:
         topic) pairs are chosen; ApiError 422 when the model's token pattern runs out of
         time on a text, 503 when as many requests as its threads take are there already."""
         try:
-            if (not self.inline and not self.keras) or not self.small(texts):
+            if not self.inline and not self.keras:  # every request in the pattern's threads
                 return await self.lane.run(self._tag, texts, rule, max_pairs)
+            if not self.small(texts):
+                cost = work(texts)
+                return await self.lane.run(self._tag, texts, rule, max_pairs, cost=cost)
             chosen = await self.batcher.submit(texts, rule)
         except SlowTextError as exc:  # the request's own text: the other requests go on
             raise ApiError(
@@ -228,6 +232,8 @@ class ServedModel:
             return out, items
 
         try:
+            if self.keras:  # in the Keras thread, beside its tagging
+                return await self.explainer.run(explain_all, cost=work(texts))
             return await self.explainer.run(explain_all)
         except SlowTextError as exc:  # explain reads the text again: it may run out of time
             raise ApiError(
@@ -307,43 +313,59 @@ class ServedModel:
             self.explainer.close()
 
 
-class Lane:
-    """A few threads of their own for one kind of slow call, taking as many calls at once
-    as it has threads: one more gets ApiError 503 at once. A queue would make every call
-    wait behind the slow ones (six slow requests held the others 7 s and more)."""
+def work(texts: Sequence[str]) -> int:
+    """What tagging `texts` costs a model's threads, as Lane capacities count it: their
+    characters, each text counted as TEXT_COST characters at least (10,000 two-letter texts
+    took as long as a megabyte of text)."""
+    return sum(max(len(text), TEXT_COST) for text in texts)
 
-    def __init__(self, threads: int, name: str, busy: str, queued: int = 0) -> None:
+
+class Lane:
+    """A few threads of their own for one kind of slow call, taking a bounded amount of work
+    at once: as many calls as it has threads, or (with `capacity`) calls whose costs add up
+    to at most `capacity` running or waiting (a call alone always runs). One more gets
+    ApiError 503 at once. An unbounded queue made every call wait behind the slow ones (six
+    slow requests held the others 7 s and more; 60 queued requests 110 s)."""
+
+    def __init__(self, threads: int, name: str, busy: str, capacity: int | None = None) -> None:
         self.threads = threads
-        self.most = threads + queued  # calls running or waiting at once
+        self.capacity = capacity
         self.name = name
         # Begun at the first call, and again after `close` (a program may serve a loaded
         # model once more: serve_in_thread).
         self.executor: ThreadPoolExecutor | None = None
         self.busy_message = busy
         self.busy = 0  # calls running in the threads or waiting for one
+        self.held = 0  # their costs
         self._lock = threading.Lock()  # released from those threads
 
-    async def run(self, call: Callable[..., T], *args: Any) -> T:
+    async def run(self, call: Callable[..., T], *args: Any, cost: int = 1) -> T:
         """`call(*args)` in one of the lane's threads, in a copy of the current context (the
-        request's stop event goes with it: topicclf.cancel); ApiError 503 when as many
-        calls as the lane takes are running or waiting."""
+        request's stop event goes with it: topicclf.cancel); ApiError 503 when the lane
+        holds as much work as it takes."""
         with self._lock:
-            if self.busy >= self.most:
+            if self.capacity is None:
+                full = self.busy >= self.threads
+            else:
+                full = self.busy > 0 and self.held + cost > self.capacity
+            if full:
                 raise ApiError(
                     503,
                     f"{self.busy_message}; retry shortly",
                     {"Retry-After": str(SERVE_RETRY_SECONDS)},
                 )
             self.busy += 1
+            self.held += cost
+        release = functools.partial(self._release, cost)
         try:
             context = contextvars.copy_context()
             future: Future[T] = self._threads().submit(context.run, call, *args)
         except BaseException:
-            self._release()
+            release()
             raise
         # Released when the thread is done, not when the request ends: a client that leaves
         # holds the thread until its work reaches a checkpoint.
-        future.add_done_callback(self._release)
+        future.add_done_callback(release)
         return await asyncio.wrap_future(future)
 
     async def run_batch(self, call: Callable[..., T], *args: Any) -> T:
@@ -356,9 +378,10 @@ class Lane:
             self.executor = ThreadPoolExecutor(self.threads, thread_name_prefix=self.name)
         return self.executor
 
-    def _release(self, _: object = None) -> None:
+    def _release(self, cost: int, _: object = None) -> None:
         with self._lock:
             self.busy -= 1
+            self.held -= cost
 
     def close(self) -> None:
         """Stop the threads once their calls are done; calls not begun are dropped."""
