@@ -3074,3 +3074,28 @@ def test_train_vocabulary_judges_only_the_topics_the_model_will_hold(
         "<http://ex.org/food> ('food'), so a document's suggestions would name it twice; merge "
         "the two topics in the corpus, or give each a subject of its own\n"
     )
+
+
+@pytest.mark.parametrize("columns", ["0", "00", "5", "20"])
+def test_a_narrow_or_zero_terminal_width_still_shows_errors_and_tables(
+    columns: str, model_dir: Path, tmp_path: Path
+) -> None:
+    """COLUMNS=0 made rich print nothing, `error:` lines included (exit 1 in silence), and
+    COLUMNS=5 tables of empty cells: output is laid out at least 60 columns wide."""
+    env = {**os.environ, "COLUMNS": columns}
+    missing = subprocess.run(
+        [sys.executable, "-m", "topicclf", "info", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("error: ") and "no such model directory" in missing.stderr
+    shown = subprocess.run(
+        [sys.executable, "-m", "topicclf", "info", str(model_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert shown.returncode == 0
+    assert "format version" in shown.stdout and "multilabel" in shown.stdout

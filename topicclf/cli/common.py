@@ -210,6 +210,12 @@ class StandardStream:
 
 out = Console(file=StandardStream("stdout"), highlight=False, soft_wrap=True)  # type: ignore[arg-type]
 err = Console(file=StandardStream("stderr"), highlight=False, soft_wrap=True)  # type: ignore[arg-type]
+# Narrower than this (COLUMNS=0 or 5, a tiny terminal), rich printed nothing at all, error
+# lines included (COLUMNS=0), or tables of empty cells: lines wrap instead.
+MIN_WIDTH = 60
+for _console in (out, err):
+    if _console.width < MIN_WIDTH:
+        _console.width = MIN_WIDTH
 
 
 def print_json(data: Any, **options: Any) -> None:
