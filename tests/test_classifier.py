@@ -519,8 +519,41 @@ def test_integer_y_is_predicted_as_integers_so_sklearn_scorers_work(
     assert loaded.predict(texts).dtype == codes.dtype
     loaded.save(tmp_path / "again")  # the dtype is kept through a second save
     assert TopicClassifier.load(tmp_path / "again").predict(texts).dtype == codes.dtype
-    # Names (and whole floats, pandas' integers with a missing value) stay names.
+    # Names stay names.
     assert _quick(epochs=1).fit(texts, names).predict(texts[:1]).dtype == object
+
+
+def test_a_float_y_of_whole_numbers_is_predicted_as_floats(
+    tiny_docs: list[Document], tmp_path: Path
+) -> None:
+    """pandas keeps an integer column with a gap as floats (0.0, 1.0, NaN): predict answered
+    '0', '1', ... and scikit-learn's scorers failed ("Mix of label input types") or gave
+    nan. Now it answers floats of y's dtype, NaN for no topic."""
+    from sklearn.model_selection import KFold, cross_val_score
+    from sklearn.preprocessing import LabelEncoder
+
+    texts = [d.text for d in tiny_docs]
+    names = np.array([d.labels[0] for d in tiny_docs])
+    codes = LabelEncoder().fit_transform(names).astype(np.float64)
+    folds = KFold(2, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        by_name = cross_val_score(_quick(), texts, names, scoring="accuracy", cv=folds)
+        by_code = cross_val_score(_quick(), texts, codes, scoring="accuracy", cv=folds)
+        assert np.isfinite(by_code).all()
+        np.testing.assert_array_equal(by_code, by_name)
+        gap = codes.copy()
+        gap[3] = np.nan  # a document of no topic, as pandas reads a missing value
+        clf = _quick().fit(texts, gap)
+        python_floats = _quick(epochs=1).fit(texts, codes.tolist())
+    predicted = clf.predict(texts)
+    assert predicted.dtype == np.float64 and python_floats.predict(texts[:1]).dtype == np.float64
+    assert set(predicted[~np.isnan(predicted)].tolist()) <= {0.0, 1.0, 2.0, 3.0}
+    assert np.isnan(clf.predict(["  "])).all()  # no topic
+    clf.save(tmp_path / "m")
+    np.testing.assert_array_equal(TopicClassifier.load(tmp_path / "m").predict(texts), predicted)
+    with pytest.raises(InputError, match=r"^y: a number past 9,007,199,254,740,992, which float64"):
+        _quick(epochs=1).fit(texts, np.where(codes == 0, 1e17, codes))
 
 
 @pytest.mark.parametrize(
@@ -563,7 +596,11 @@ def test_forged_integer_dtype_in_a_manifest_is_refused(
         TopicClassifier.load(tmp_path / "m")
     data["training"]["target_dtype"] = "float64"
     manifest.write_text(json.dumps(data))
-    with pytest.raises(ModelBundleError, match=r"'float64' is not one of int8, int16"):
+    with pytest.raises(ModelBundleError, match=r"'food' is not a whole number float64 holds"):
+        TopicClassifier.load(tmp_path / "m")
+    data["training"]["target_dtype"] = "float16"
+    manifest.write_text(json.dumps(data))
+    with pytest.raises(ModelBundleError, match=r"'float16' is not one of int8, int16"):
         TopicClassifier.load(tmp_path / "m")
 
 

@@ -364,6 +364,8 @@ class TopicClassifier(Estimator):
         topics = [[t for t, _ in row] for row in self.tag(X)]
         if kind == "single":
             dtype = getattr(self, "target_dtype_", None)
+            if dtype is not None and dtype.kind == "f":  # whole numbers, NaN for none
+                return np.array([float(row[0]) if row else np.nan for row in topics], dtype)
             if dtype is not None:  # the topics are integers' str(): read back, exactly
                 return np.array([int(row[0]) if row else NO_TOPIC for row in topics], dtype)
             return np.array([row[0] if row else "" for row in topics], dtype=object)
@@ -699,12 +701,29 @@ NO_TOPIC = -1
 # The manifest's training field naming an integer `y`'s dtype (absent for names).
 TARGET_DTYPE = "target_dtype"
 _INTEGER_DTYPES = ("int8", "int16", "int32", "int64")
+# Floats holding whole numbers (pandas' integer column with a gap), up to where each still
+# holds every integer exactly; predict answers NaN for no topic.
+_FLOAT_DTYPES = ("float32", "float64")
+_FLOAT_EXACT = {"float32": 2**24, "float64": 2**53}
 
 
 def _check_integers(targets: Targets) -> None:
     """InputError for a `y` of integers that predict could not answer in: one that holds
     NO_TOPIC itself, or of an unsigned dtype, which cannot hold it."""
     if targets.dtype is None:
+        return
+    if targets.dtype.kind == "f":  # NaN answers no topic: any whole number is a topic
+        if targets.dtype.name not in _FLOAT_DTYPES:
+            raise InputError(
+                f"y: numbers of dtype {targets.dtype.name}; give y.astype(np.float64), or "
+                "integers (y.astype('Int64')), or strings"
+            )
+        exact = _FLOAT_EXACT[targets.dtype.name]
+        if any(labels and abs(int(labels[0])) > exact for labels in targets.label_sets):
+            raise InputError(
+                f"y: a number past {exact:,}, which {targets.dtype.name} cannot hold exactly: "
+                "give integers (y.astype('Int64')) or strings"
+            )
         return
     if targets.dtype.name not in _INTEGER_DTYPES:
         raise InputError(
@@ -725,21 +744,26 @@ def _target_dtype(model: bundle.SavedModel) -> np.dtype[Any] | None:
     name = model.training.get(TARGET_DTYPE)
     if name is None:
         return None
-    if model.target_kind != "single" or name not in _INTEGER_DTYPES:
+    names = _INTEGER_DTYPES + _FLOAT_DTYPES
+    if model.target_kind != "single" or name not in names:
         raise ModelBundleError(
             f"manifest field 'training.{TARGET_DTYPE}': {shown(name)} is not one of "
-            f"{', '.join(_INTEGER_DTYPES)} of a model fitted on one topic per text"
+            f"{', '.join(names)} of a model fitted on one topic per text"
         )
     dtype = np.dtype(name)
-    info = np.iinfo(dtype)
+    if dtype.kind == "f":
+        low, high = -_FLOAT_EXACT[name], _FLOAT_EXACT[name]
+    else:
+        low, high = int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
+    what = f"a whole number {name} holds exactly" if dtype.kind == "f" else f"an {name} integer"
     for topic in model.classes:
         value = int(topic) if _INTEGER.fullmatch(topic) else None
-        if value is None or str(value) != topic or not info.min <= value <= info.max:
+        if value is None or str(value) != topic or not low <= value <= high:
             raise ModelBundleError(
                 f"manifest field 'training.{TARGET_DTYPE}': the topic {shown(topic)} is not "
-                f"an {name} integer, but the manifest says its y was"
+                f"{what}, but the manifest says its y was"
             )
-        if value == NO_TOPIC:
+        if value == NO_TOPIC and dtype.kind != "f":
             raise ModelBundleError(
                 f"manifest field 'training.{TARGET_DTYPE}': the topic {NO_TOPIC} is what "
                 "predict answers for no topic"

@@ -140,7 +140,7 @@ def as_targets(
         rows = list(_rows(y))
         if rows and all(_is_scalar(r) for r in rows):
             sets = [_one(r, f"y: row {i + 1}") for i, r in enumerate(rows)]
-            targets = Targets(sets, "single", dtype=_integer_dtype(y, rows))
+            targets = Targets(sets, "single", dtype=_number_dtype(y, rows))
         else:
             targets = Targets([topic_set(r, i) for i, r in enumerate(rows)], "sets")
     if len(targets.label_sets) != n_documents:
@@ -148,16 +148,20 @@ def as_targets(
     return targets
 
 
-def _integer_dtype(y: Any, rows: list[Any]) -> np.dtype[Any] | None:
-    """The dtype of a 1-D `y` of integers only (a numpy or pandas integer dtype, or Python
-    and numpy integers in a list), else None (names, whole floats, missing values)."""
+def _number_dtype(y: Any, rows: list[Any]) -> np.dtype[Any] | None:
+    """The dtype of a 1-D `y` of numbers only: a numpy or pandas integer dtype, Python and
+    numpy integers in a list, or floats of whole values and missing ones (how pandas keeps
+    an integer column with a gap: [1, 2, None] is 1.0, 2.0, NaN); else None (names, a mix).
+    Predict answers in it (topic_name has made each number its integer's str())."""
     dtype = getattr(y, "dtype", None)
-    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+    if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
         return dtype
     if all(isinstance(r, int | np.integer) and not isinstance(r, bool) for r in rows):
         # np.asarray: Python ints give int64; past 64 bits they are objects, no integer dtype.
         dtype = np.asarray(rows).dtype
         return dtype if dtype.kind in "iu" else None
+    if all(isinstance(r, float | np.floating) for r in rows):
+        return np.dtype(np.float64)
     return None
 
 
