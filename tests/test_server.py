@@ -3496,7 +3496,7 @@ def test_an_unknown_project_or_path_is_cut_in_its_error(server: Address) -> None
     # A request line may hold 64 KB: the 404s name what was asked for, cut.
     status, answer = request(server, "GET", "/v1/projects/" + "p" * 30_000)
     assert status == 404
-    assert answer["error"] == "Project '" + "p" * 60 + "... (10,000 characters)' not found"
+    assert answer["error"] == "Project '" + "p" * 60 + "... (30,000 characters)' not found"
     status, answer = request(server, "GET", "/nothing/" + "p" * 30_000)
     assert status == 404
     assert (
