@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
 from hypothesis import given
@@ -3329,6 +3329,7 @@ def test_an_explained_answer_is_built_off_the_event_loop_when_its_terms_are_many
 
 
 C1 = "\x9b"  # a C1 control (CSI): 2 bytes of UTF-8, 6 in JSON as jsontext escapes it
+# An echoed C1 is shown escaped, 4 characters each, so 15 of them fill the 60 an echo shows.
 
 
 @pytest.fixture(scope="module")
@@ -3506,12 +3507,12 @@ def test_annif_answers_count_the_bytes_of_each_topic_s_subject(served: ServedMod
     ("path", "body", "status", "expected"),
     [
         # an unknown key, at the top and in a document
-        ("/tag", {"text": "oil", C1 * 70_000: 1}, 400, C1 * 60 + "... (70,000 characters)"),
+        ("/tag", {"text": "oil", C1 * 70_000: 1}, 400, "\\x9b" * 15 + "... (70,000 characters)"),
         (
             "/tag",
             {"documents": [{"text": "oil", C1 * 70_000: 1}]},
             400,
-            "documents[0]." + C1 * 60 + "... (70,000 characters)",
+            "documents[0]." + "\\x9b" * 15 + "... (70,000 characters)",
         ),
         ("/tag", {"text": "oil", "model": "m" * 70_000}, 404, "'" + "m" * 59 + "... (70,002"),
         ("/models/model/tag", {"text": "oil", "model": "m" * 70_000}, 400, "'" + "m" * 59),
@@ -3519,7 +3520,7 @@ def test_annif_answers_count_the_bytes_of_each_topic_s_subject(served: ServedMod
             "/v1/projects/model/suggest-batch",
             {"documents": [{"text": "oil", C1 * 70_000: "x"}]},
             400,
-            "documents[0]." + C1 * 60 + "... (70,000 characters)",
+            "documents[0]." + "\\x9b" * 15 + "... (70,000 characters)",
         ),
     ],
 )
@@ -3883,3 +3884,78 @@ def test_a_stop_signal_while_the_workers_start_stops_the_server_as_one_later(
         assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
         assert "replacement" not in err, err
         assert err.strip().splitlines()[-1] == "interrupted", err
+
+
+HOSTILE = "\x1b]0;pwned\x07\u202eRTL"  # a terminal title (ESC ... BEL), then reversed text
+HOSTILE_SHOWN = "\\x1b]0;pwned\\x07\\u202eRTL"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "content_type", "status", "expected"),
+    [
+        (
+            "PUT",
+            "/models/" + quote(HOSTILE),
+            b"{}",
+            "application/json",
+            405,
+            f"PUT is not allowed on /models/{HOSTILE_SHOWN}; use GET, HEAD",
+        ),
+        (
+            "GET",
+            "/v1/projects/" + quote(HOSTILE),
+            None,
+            "application/json",
+            404,
+            f"Project '{HOSTILE_SHOWN}' not found",
+        ),
+        (
+            "POST",
+            "/v1/projects/model/suggest",
+            urlencode({"text": "oil", "language": HOSTILE}).encode(),
+            "application/x-www-form-urlencoded",
+            400,
+            f'language "{HOSTILE_SHOWN}" not supported by vocabulary',
+        ),
+        (
+            "POST",
+            "/tag",
+            json.dumps({"text": "oil", HOSTILE: 1}).encode(),
+            "application/json",
+            400,
+            f"{HOSTILE_SHOWN}: not a key this request takes (a typo?)",
+        ),
+        (
+            "GET",
+            "/nope/" + quote(HOSTILE),
+            None,
+            "application/json",
+            404,
+            f"no such endpoint: GET /nope/{HOSTILE_SHOWN}",
+        ),
+    ],
+)
+def test_an_error_echoes_what_the_client_sent_with_its_controls_escaped(
+    server: Address,
+    method: str,
+    path: str,
+    body: bytes | None,
+    content_type: str,
+    status: int,
+    expected: str,
+) -> None:
+    # Before (attacker pass 32): these echoed ESC, BEL and U+202E raw, so a client printing
+    # the decoded message had its terminal retitled and its text reversed; `no model named`
+    # already escaped them, as repr does.
+    got, answer = request(server, method, path, body, content_type=content_type)
+    assert got == status
+    assert answer["error"] == expected
+    assert not {"\x1b", "\x07", "\u202e"} & set(answer["error"])
+
+
+def test_an_echo_of_many_controls_is_cut_on_what_it_shows(server: Address) -> None:
+    # Each ESC is shown as 4 characters: the echo is cut at 60 of them, as 60 letters are,
+    # and says the client's own length.
+    got, answer = request(server, "GET", "/v1/projects/" + "%1b" * 10_000)
+    assert got == 404
+    assert answer["error"] == "Project '" + "\\x1b" * 15 + "... (10,000 characters)' not found"

@@ -27,7 +27,6 @@ from topicclf.config import (
     SERVE_INLINE_CHARS,
     SERVE_MAX_ANSWER,
     SERVE_MAX_PAIRS,
-    cut,
     language_named,
     shown,
 )
@@ -41,6 +40,7 @@ from topicclf.server.schemas import (
     RETRY_AFTER,
     ApiError,
     describe_errors,
+    echoed,
     parse_json_body,
     utf8_body,
 )
@@ -292,7 +292,7 @@ async def _suggest(
     max_pairs: int,
 ) -> Topics:
     if language is not None and language_code(language) not in served.languages:
-        raise ApiError(400, f'language "{cut(language)}" not supported by vocabulary')
+        raise ApiError(400, f'language "{echoed(language)}" not supported by vocabulary')
     if limit == 0:  # Annif: no result at all (top_k=0 would mean no limit here)
         return [[] for _ in texts]
     try:
@@ -315,7 +315,7 @@ def annif_router(
 
     def project(project_id: str) -> ServedModel:
         if project_id not in models:
-            raise ApiError(404, f"Project '{cut(project_id)}' not found")
+            raise ApiError(404, f"Project '{echoed(project_id)}' not found")
         return models[project_id]
 
     @router.get("/", response_model=ApiInfo)

@@ -68,6 +68,7 @@ from topicclf.server.schemas import (
     TagRequest,
     TagResponse,
     describe_errors,
+    echoed,
     parse_tag_request,
 )
 from topicclf.tagging import SCORE_DIGITS, Tagged
@@ -300,15 +301,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         message = str(exc.detail)
         headers = dict(exc.headers or {})
         if exc.status_code == 404 and exc.detail == "Not Found":
-            message = f"no such endpoint: {cut(where)}"  # a path may have 64 KB
+            message = f"no such endpoint: {echoed(where)}"  # a path may have 64 KB
             meant = _without_final_slash(request)
             if meant:  # said instead of a redirect, which could only name the Host header's host
-                message += f" (without the final /: {request.method} {meant})"
+                message += f" (without the final /: {echoed(f'{request.method} {meant}')})"
         elif exc.status_code == 405:
             if headers.get("Allow") == "GET":  # HttpGuard answers HEAD as GET
                 headers["Allow"] = "GET, HEAD"
             allowed = headers.get("Allow", "")
-            message = f"{request.method} is not allowed on {cut(request.url.path)}; use {allowed}"
+            method, path = echoed(request.method), echoed(request.url.path)
+            message = f"{method} is not allowed on {path}; use {allowed}"
         return error_response(request.url.path, exc.status_code, message, headers)
 
     async def failure(request: Request, exc: Exception) -> JSONBody:

@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from topicclf.config import SERVE_EXPLAIN_TERMS, cut, shown
+from topicclf.config import SERVE_EXPLAIN_TERMS, shown
 from topicclf.corpus.base import BOMS
 
 # Strict: JSON types are taken as they are ({"scores": "no"} is an error, not True), NaN or
@@ -193,10 +193,35 @@ class Problem(BaseModel):
     error: str
 
 
+def _escaped(text: str) -> str:
+    return "".join(c if c.isprintable() and c != "\\" else repr(c)[1:-1] for c in text)
+
+
+def echoed(text: str) -> str:
+    """Text a client sent as an error message echoes it, unquoted: each character `repr`
+    escapes (controls, bidi marks, other invisible ones, the backslash) as `repr` writes it,
+    the rule of `shown` (`no model named 'x'`), cut as `cut` cuts, counting what is shown."""
+    whole = _escaped(text[:81])
+    if len(text) <= 80 and len(whole) <= 80:
+        return whole
+    # Cut on what is shown, so 70,000 ESCs echo as short as 70,000 letters, never inside an
+    # escape; the length said is the client's.
+    head, size = [], 0
+    for c in text[:60]:
+        piece = _escaped(c)
+        if size + len(piece) > 60:
+            break
+        head.append(piece)
+        size += len(piece)
+    return f"{''.join(head)}... ({len(text):,} characters)"
+
+
 def _where(loc: tuple[Any, ...]) -> str:
     out = ""
-    for part in loc:  # a key is the client's: cut, as every echo of what it sent
-        out += f"[{part}]" if isinstance(part, int) else (f".{cut(part)}" if out else cut(part))
+    for part in loc:  # a key is the client's: cut and escaped, as every echo of what it sent
+        out += (
+            f"[{part}]" if isinstance(part, int) else (f".{echoed(part)}" if out else echoed(part))
+        )
     return out
 
 
