@@ -488,22 +488,14 @@ def test_integer_and_single_topics_fit_save_and_load(tmp_path: Path) -> None:
 def test_integer_y_is_predicted_as_integers_so_sklearn_scorers_work(
     tiny_docs: list[Document], tmp_path: Path
 ) -> None:
-    from sklearn.model_selection import KFold, cross_val_score
     from sklearn.preprocessing import LabelEncoder
 
     texts = [d.text for d in tiny_docs]
     names = np.array([d.labels[0] for d in tiny_docs])
     codes = LabelEncoder().fit_transform(names)  # int64, scikit-learn's usual target
-    folds = KFold(2, shuffle=True, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # The names sort as their codes do, so each fold learns the same topics in the same
-        # order and the two runs are one computation.
-        by_name = cross_val_score(_quick(), texts, names, scoring="accuracy", cv=folds)
-        by_code = cross_val_score(_quick(), texts, codes, scoring="accuracy", cv=folds)
-        # Before: predict answered '0', '1', ... (strings), every fold scored nan.
-        assert np.isfinite(by_code).all()
-        np.testing.assert_array_equal(by_code, by_name)
+        _accuracy_alike(texts, names, codes)  # before: every fold scored nan
         clf = _quick().fit(texts, codes)
         narrow = _quick().fit(texts, codes.astype(np.int32))
         python_ints = _quick().fit(texts, codes.tolist())
@@ -523,25 +515,33 @@ def test_integer_y_is_predicted_as_integers_so_sklearn_scorers_work(
     assert _quick(epochs=1).fit(texts, names).predict(texts[:1]).dtype == object
 
 
+def _accuracy_alike(texts: list[str], names: np.ndarray, codes: np.ndarray) -> None:
+    """cross_val_score(scoring="accuracy") is finite with `codes` for y, and the same as with
+    the `names` they encode: the names sort as their codes do, so each fold learns the same
+    topics in the same order and the two runs are one computation."""
+    from sklearn.model_selection import KFold, cross_val_score
+
+    folds = KFold(2, shuffle=True, random_state=0)
+    by_name = cross_val_score(_quick(), texts, names, scoring="accuracy", cv=folds)
+    by_code = cross_val_score(_quick(), texts, codes, scoring="accuracy", cv=folds)
+    assert np.isfinite(by_code).all()
+    np.testing.assert_array_equal(by_code, by_name)
+
+
 def test_a_float_y_of_whole_numbers_is_predicted_as_floats(
     tiny_docs: list[Document], tmp_path: Path
 ) -> None:
     """pandas keeps an integer column with a gap as floats (0.0, 1.0, NaN): predict answered
     '0', '1', ... and scikit-learn's scorers failed ("Mix of label input types") or gave
     nan. Now it answers floats of y's dtype, NaN for no topic."""
-    from sklearn.model_selection import KFold, cross_val_score
     from sklearn.preprocessing import LabelEncoder
 
     texts = [d.text for d in tiny_docs]
     names = np.array([d.labels[0] for d in tiny_docs])
     codes = LabelEncoder().fit_transform(names).astype(np.float64)
-    folds = KFold(2, shuffle=True, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        by_name = cross_val_score(_quick(), texts, names, scoring="accuracy", cv=folds)
-        by_code = cross_val_score(_quick(), texts, codes, scoring="accuracy", cv=folds)
-        assert np.isfinite(by_code).all()
-        np.testing.assert_array_equal(by_code, by_name)
+        _accuracy_alike(texts, names, codes)
         gap = codes.copy()
         gap[3] = np.nan  # a document of no topic, as pandas reads a missing value
         clf = _quick().fit(texts, gap)
