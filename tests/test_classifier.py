@@ -515,6 +515,42 @@ def test_integer_y_is_predicted_as_integers_so_sklearn_scorers_work(
     assert _quick(epochs=1).fit(texts, names).predict(texts[:1]).dtype == object
 
 
+def _series(values: list[Any], dtype: str) -> Any:
+    import pandas as pd
+
+    return pd.Series(values, dtype=dtype)
+
+
+@pytest.mark.parametrize(
+    ("gap", "expected"),
+    [
+        (lambda codes: _series([*codes[:-2], None, None], "Int64"), "int64"),
+        (lambda codes: _series([*codes[:-2], None, None], "Float64"), "float64"),
+        (lambda codes: [*codes[:-2], None, None], "int64"),
+    ],
+)
+def test_numbers_with_missing_values_are_predicted_as_numbers(
+    tiny_docs: list[Document], gap: Any, expected: str
+) -> None:
+    """pandas' nullable Int64 and Float64 with pd.NA, and a list of ints with None, were
+    answered as strings ('2', '3', ''): now as numbers, -1 or NaN for no topic."""
+    texts = [d.text for d in tiny_docs]
+    names = sorted({d.labels[0] for d in tiny_docs})
+    codes = [names.index(d.labels[0]) for d in tiny_docs]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        predicted = _quick(epochs=2).fit(texts, gap(codes)).predict(["", texts[0]])
+    assert predicted.dtype == np.dtype(expected)
+    assert np.isnan(predicted[0]) if expected == "float64" else predicted[0] == -1
+    assert predicted[1] in range(4)
+
+
+def test_a_boolean_per_text_is_refused_as_no_topics() -> None:
+    """A 1-D bool y was read as topic sets: "topic set #1 is of type bool, not a list"."""
+    with pytest.raises(InputError, match=r"^y: one boolean per text; booleans are not topics"):
+        _quick(epochs=1).fit(["a b", "c d", "e f", "g h"], np.array([True, False, True, False]))
+
+
 def _accuracy_alike(texts: list[str], names: np.ndarray, codes: np.ndarray) -> None:
     """cross_val_score(scoring="accuracy") is finite with `codes` for y, and the same as with
     the `names` they encode: the names sort as their codes do, so each fold learns the same

@@ -526,3 +526,12 @@ def test_a_saved_model_of_porter_and_another_language_loads_as_unstemmed(
     loaded = TopicClassifier.load(model)
     assert loaded.config.text.stemmer == "none"
     assert loaded.predict(["wheat and corn prices"]) is not None
+
+
+def test_an_embedding_vocabulary_needs_room_for_one_token_beside_its_two_reserved_ids() -> None:
+    """Ids 0 and 1 are padding and unknown tokens: sequence_vocabulary = 2 was taken, and a
+    training then failed after its reading, blaming the texts ("are they empty?")."""
+    key = "features.sequence_vocabulary"
+    with pytest.raises(ConfigError, match=r"^x: features.sequence_vocabulary = 2 must be >= 3$"):
+        with_values(Config(), {key: 2}, source="x")
+    assert with_values(Config(), {key: 3}, source="x").features.sequence_vocabulary == 3

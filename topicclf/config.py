@@ -576,7 +576,9 @@ class FeatureConfig:
         _at_least("features", "max_features", self.max_features, 0)
         _between("features", "sequence_length", self.sequence_length, 0, MAX_SEQUENCE_LENGTH)
         _between("features", "sequence_ngrams", self.sequence_ngrams, 1, 10)
-        _at_least("features", "sequence_vocabulary", self.sequence_vocabulary, 2)
+        # Ids 0 and 1 are padding and unknown tokens: 2 left no room for any (a training
+        # failed after its reading with "no tokens could be learned").
+        _at_least("features", "sequence_vocabulary", self.sequence_vocabulary, 3)
         _choice("features", "char_ngrams", self.char_ngrams, CHAR_NGRAM_MODES)
 
     def document_floor(self, n_docs: int) -> int:

@@ -138,6 +138,11 @@ def as_targets(
         targets = _from_indicator(y, classes, model)
     else:
         rows = list(_rows(y))
+        if rows and all(isinstance(r, bool | np.bool_) for r in rows):
+            raise InputError(
+                "y: one boolean per text; booleans are not topics: give topic names (e.g. "
+                "np.where(y, 'yes', 'no')), or a one-column indicator matrix (y.reshape(-1, 1))"
+            )
         if rows and all(_is_scalar(r) for r in rows):
             sets = [_one(r, f"y: row {i + 1}") for i, r in enumerate(rows)]
             targets = Targets(sets, "single", dtype=_number_dtype(y, rows))
@@ -156,11 +161,16 @@ def _number_dtype(y: Any, rows: list[Any]) -> np.dtype[Any] | None:
     dtype = getattr(y, "dtype", None)
     if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
         return dtype
-    if all(isinstance(r, int | np.integer) and not isinstance(r, bool) for r in rows):
+    # Missing values (None, pd.NA: pandas' Int64 and Float64 columns with a gap) are texts
+    # of no topic, as predict answers them (-1 or NaN): the numbers decide the dtype.
+    present = [r for r in rows if not _is_missing(r)]
+    if not present:
+        return None
+    if all(isinstance(r, int | np.integer) and not isinstance(r, bool) for r in present):
         # np.asarray: Python ints give int64; past 64 bits they are objects, no integer dtype.
-        dtype = np.asarray(rows).dtype
+        dtype = np.asarray(present).dtype
         return dtype if dtype.kind in "iu" else None
-    if all(isinstance(r, float | np.floating) for r in rows):
+    if all(isinstance(r, float | np.floating) for r in present):
         return np.dtype(np.float64)
     return None
 
