@@ -304,6 +304,15 @@ def test_request_shapes_and_options(server: Address) -> None:
             r"the body is not valid JSON \(expected ident at line 1 column 2\)",
         ),
         ("POST", "/tag", b"[1, 2]", 400, 'send a JSON object, e.g. {"text": "..."}'),
+        # A document of another type is named (it was "send a JSON object", of an object).
+        (
+            "POST",
+            "/tag",
+            b'{"documents": ["a"]}',
+            400,
+            r"^documents\[0\]: Input should be an object$",
+        ),
+        ("POST", "/tag", b'{"documents": [{"text": "a"}, 5]}', 400, r"^documents\[1\]: Input"),
         ("POST", "/tag", b'{"txt": "a"}', 400, "txt: not a key this request takes"),
         ("POST", "/tag", b'{"top_k": 2}', 400, 'give "text", "texts" or "documents"'),
         ("POST", "/tag", b'{"texts": "a"}', 400, "texts: Input should be a valid array"),

@@ -412,7 +412,7 @@ def parse_json_body(
             detail = str(errors[0]["msg"]).removeprefix("Invalid JSON: ")
             raise ApiError(400, f"the body is not valid JSON ({detail})") from None
         refuse_repeated_keys(body)  # the cause, if a repeated key made the request invalid
-        if errors and errors[0]["type"] == "model_type":
+        if errors and errors[0]["type"] == "model_type" and not errors[0]["loc"]:
             raise ApiError(400, f"send a JSON object, e.g. {example}") from None
         raise ApiError(400, describe_errors(errors)) from None
     refuse_repeated_keys(body)
