@@ -2271,8 +2271,8 @@ def test_serve_options_out_of_range_are_usage_errors(
         ),
         ({"max_unsent_total": 0}, "max_unsent_total must be between 1 and 1099511627776, not 0"),
         (
-            {"max_answer": 2048, "max_unsent_total": 1024},
-            "max_unsent_total (1024) must be at least max_answer (2048)",
+            {"max_answer": 32768, "max_unsent_total": 16384},
+            "max_unsent_total (16384) must be at least max_answer (32768)",
         ),
         ({"max_documents": 0}, "max_documents must be between 1 and"),
         ({"max_pairs": 0}, "max_pairs must be between 1 and 100000000, not 0"),
@@ -3468,7 +3468,7 @@ def test_the_max_answer_option_is_range_checked(
 ) -> None:
     from topicclf.cli import run
 
-    with pytest.raises(ConfigError, match=r"^max_answer must be between 1024 and \d+, not 10$"):
+    with pytest.raises(ConfigError, match=r"^max_answer must be between 16384 and \d+, not 10$"):
         _options(max_answer=10)
     assert run(["serve", str(model_dir), "--max-answer", "10"]) == 2
     assert "Invalid value for '--max-answer'" in capsys.readouterr().err

@@ -247,7 +247,9 @@ SERVE_INLINE_ANSWER_BYTES = 256 * 1024
 # bytes a pair: --max-pairs counts pairs, and a pair's name grows 6-fold escaped, so a
 # 977-byte request asked for a 600 MB answer and ran the server out of memory (500).
 SERVE_MAX_ANSWER = 64 * 1024 * 1024
-SERVE_MAX_ANSWER_RANGE = (1024, 16 * 1024**3)
+# From 16 KiB: every answer is counted with 4 KiB of JSON around its parts (ANSWER_BYTES), so
+# at 1 KiB even an answer of no topic was refused 413.
+SERVE_MAX_ANSWER_RANGE = (16 * 1024, 16 * 1024**3)
 SERVE_BATCH_TEXTS = 512  # texts of waiting requests tagged in one call
 SERVE_BATCH_YIELDS = 8  # event-loop turns a batch waits for requests already arriving
 # Requests one model with a custom (time-limited) token pattern tags at once, in threads of
