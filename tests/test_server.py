@@ -761,7 +761,7 @@ CROWDED = (
     "10000 documents per request, and no key the request does not take"
 )
 CROWDED_BATCH = (
-    "the body holds over 2,112 JSON values, more than 32 documents need: send at most 32 "
+    "the body holds over 3,136 JSON values, more than 32 documents need: send at most 32 "
     "documents per request, and no key the request does not take"
 )
 

@@ -504,3 +504,12 @@ def test_numbers_as_clients_write_them_are_taken(api: str, field: str, value: st
     suggest = api + "projects/tiny/suggest"
     form = requests.post(suggest, data={"text": "a", field: value}, timeout=30)
     assert form.status_code == 200
+
+
+def test_a_full_batch_of_documents_with_25_metadata_entries_each_is_taken(api: str) -> None:
+    """32 documents of 19 metadata entries each were refused "send at most 32 documents": a
+    document's allowance of counted values left room for 18."""
+    meta = {f"k{i}": "v" for i in range(25)}
+    docs = [{"text": "rain", "document_id": str(i), "metadata": meta} for i in range(32)]
+    answer = requests.post(api + "projects/tiny/suggest-batch", json={"documents": docs})
+    assert answer.status_code == 200 and len(answer.json()) == 32
