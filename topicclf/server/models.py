@@ -1,7 +1,7 @@
 """The models a server holds, each under a name: loaded once per worker process. Small
 requests are tagged in batches (see batching.py), on the event loop for numpy-served models
 while a batch stays small; every other call runs in threads of the model's own (`Lane`), a
-bounded number running or waiting (more get 503): large requests in 2 threads of a numpy
+bounded amount of work running or waiting (more gets 503): large requests in 2 threads of a numpy
 model, explain requests in 2 more; every request of a model whose custom token pattern may
 take seconds on a text in 4 threads and no queue; every call of a Keras model in one thread
 (they are not documented as thread-safe). Work in a thread runs with its request's stop
@@ -118,7 +118,7 @@ class ServedModel:
         # (the blend's featurizer has the same text settings).
         self.inline = not self.keras and not classifier.featurizer_.analyzer.time_limited
         # Requests that do not wait for a batch run in threads of the model's own, a bounded
-        # number running or waiting (more get 503): one model's load never holds another's
+        # amount of work running or waiting (more gets 503): one model's load never holds another's
         # requests (a shortlist model's large requests in a shared pool held the other
         # models' 83 s), nor a model's small requests for long (60 queued requests held a
         # Keras model's one-text requests 110 s). Keras models are not documented as
