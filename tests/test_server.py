@@ -762,7 +762,8 @@ CROWDED = (
 )
 CROWDED_BATCH = (
     "the body holds over 3,136 JSON values, more than 32 documents need: send at most 32 "
-    "documents per request, and no key the request does not take"
+    "documents per request, each with at most 29 metadata entries, and no key the request "
+    "does not take"
 )
 
 

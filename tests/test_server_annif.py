@@ -506,10 +506,18 @@ def test_numbers_as_clients_write_them_are_taken(api: str, field: str, value: st
     assert form.status_code == 200
 
 
-def test_a_full_batch_of_documents_with_25_metadata_entries_each_is_taken(api: str) -> None:
+def test_a_full_batch_of_documents_with_29_metadata_entries_each_is_taken(api: str) -> None:
     """32 documents of 19 metadata entries each were refused "send at most 32 documents": a
-    document's allowance of counted values left room for 18."""
-    meta = {f"k{i}": "v" for i in range(25)}
-    docs = [{"text": "rain", "document_id": str(i), "metadata": meta} for i in range(32)]
+    document's allowance of counted values left room for 18. Past the allowance the 413 says
+    what to cut: it said "send at most 32 documents" to a client that sent 32."""
+    docs = [
+        {"text": "rain", "document_id": str(i), "metadata": {f"k{k}": "v" for k in range(29)}}
+        for i in range(32)
+    ]
     answer = requests.post(api + "projects/tiny/suggest-batch", json={"documents": docs})
     assert answer.status_code == 200 and len(answer.json()) == 32
+    for doc in docs:
+        doc["metadata"]["k29"] = "v"
+    answer = requests.post(api + "projects/tiny/suggest-batch", json={"documents": docs})
+    assert answer.status_code == 413
+    assert "each with at most 29 metadata entries" in answer.json()["error"]

@@ -232,9 +232,10 @@ BATCH_BODY = {
     }
 }
 # A document of a batch counts 9 values as the body is counted (its strings, commas and
-# object), and each metadata entry 3 more (key, value, comma): room for 25 entries (at 64,
-# 32 documents of 19 entries were refused "send at most 32 documents").
+# object), and each metadata entry 3 more (key, value, comma): room for 29 entries (at 64,
+# 32 documents of 19 entries were refused "send at most 32 documents"); the 413 says so.
 BATCH_VALUES_PER_DOCUMENT = 96
+BATCH_METADATA_ENTRIES = (BATCH_VALUES_PER_DOCUMENT - 9) // 3
 
 
 def _project(served: ServedModel) -> dict[str, Any]:
@@ -377,6 +378,9 @@ def annif_router(
             values_per_document=BATCH_VALUES_PER_DOCUMENT,
             content_type=request.headers.get("content-type", ""),
             example='{"documents": [{"text": "..."}]}',
+            # A full batch of documents with much metadata is refused too: say so, or the
+            # client is told to send at most 32 documents when it sent 32.
+            document_hint=f", each with at most {BATCH_METADATA_ENTRIES} metadata entries",
         )
         texts = [d.text for d in body.documents]
         chosen = await _suggest(served, texts, limit, threshold, language, max_pairs)

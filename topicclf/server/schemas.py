@@ -375,11 +375,13 @@ def parse_json_body(
     values_per_document: int,
     content_type: str = "",
     example: str = '{"text": "..."}',
+    document_hint: str = "",
 ) -> Request:
     """A JSON request body as `model`, for every route that takes JSON; ApiError 400 when it
     is not valid JSON or not a valid request, 413 when it holds more JSON values than
     `max_documents` documents (of `values_per_document` each) and the settings need; 415
-    for a charset other than UTF-8 (`utf8_body`). `example` shows the object it takes.
+    for a charset other than UTF-8 (`utf8_body`). `example` shows the object it takes;
+    `document_hint` says what else a document may hold, for the 413 (", each with ...").
 
     The values are counted first: parsing holds the event loop, and the GIL (so a thread
     would not help), for about a second per million values; counting 10 MB takes
@@ -393,8 +395,8 @@ def parse_json_body(
         raise ApiError(
             413,
             f"the body holds over {limit:,} JSON values, more than {max_documents} documents "
-            f"need: send at most {max_documents} documents per request, and no key the "
-            "request does not take",
+            f"need: send at most {max_documents} documents per request{document_hint}, and no "
+            "key the request does not take",
         )
     try:
         request = model.model_validate_json(body)
