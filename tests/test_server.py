@@ -2176,6 +2176,16 @@ def test_a_path_with_a_trailing_slash_is_not_found(server: Address) -> None:
     assert payload == {"error": "no such endpoint: POST /tag/ (without the final /: POST /tag)"}
 
 
+@pytest.mark.parametrize(("method", "path"), [("POST", "/health/"), ("GET", "/tag/")])
+def test_a_trailing_slash_hint_names_only_a_route_that_takes_the_method(
+    server: Address, method: str, path: str
+) -> None:
+    # Before: POST /health/ was told "without the final /: POST /health", itself a 405.
+    status, payload = request(server, method, path, b"{}" if method == "POST" else None)
+    assert status == 404
+    assert payload == {"error": f"no such endpoint: {method} {path}"}
+
+
 @pytest.mark.parametrize(
     "path", ["/", "/health", "/models", "/models/model", "/page/page.js", "/v1/projects"]
 )

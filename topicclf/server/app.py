@@ -275,13 +275,14 @@ def refuse_repeated_query(request: Request) -> None:
 
 
 def _without_final_slash(request: Request) -> str | None:
-    """The request's path without its final `/`, when that path is a route's."""
+    """The request's path without its final `/`, when that path is a route's for the
+    request's method (POST /health/ must not be told to try POST /health, a 405)."""
     path = request.url.path
     if len(path) < 2 or not path.endswith("/"):
         return None
     scope = {**request.scope, "path": path.rstrip("/")}
     for route in request.app.router.routes:
-        if route.matches(scope)[0] != Match.NONE:
+        if route.matches(scope)[0] == Match.FULL:
             return str(scope["path"])
     return None
 
