@@ -298,7 +298,24 @@ def test_errors_are_shown_on_the_page(driver: Any, server: str, tmp_path: Path) 
     driver.find_element("id", "limit").send_keys("0")
     box.send_keys("rain", Keys.CONTROL, Keys.ENTER)
     message = _error_shown(driver, "“Best N topics”")
-    assert message == "“Best N topics” takes a whole number, 1 or more, or nothing."
+    assert message == "“Best N topics” takes a whole number in digits, 1 or more, or nothing."
+    # Number() took each of these (5.0 as 5, 1e21 sent as 1e+21: the server's 400); the
+    # browser itself drops what a number box cannot hold ("+" of +3, "x" of 0x10).
+    for typed in ("5.0", "1e2", "1e21", "-2"):
+        driver.find_element("id", "limit").clear()
+        driver.find_element("id", "limit").send_keys(typed)
+        driver.execute_script("document.getElementById('error').textContent = ''")
+        box.send_keys(Keys.CONTROL, Keys.ENTER)
+        message = _error_shown(driver, "“Best N topics”")
+        assert message.endswith("in digits, 1 or more, or nothing."), typed
+    # 22 digits are a number past any model's topics: every topic, not the server's 400.
+    driver.find_element("id", "limit").clear()
+    driver.find_element("id", "limit").send_keys("1" + "0" * 21)
+    box.send_keys(Keys.CONTROL, Keys.ENTER)
+    summary = _submitted(driver)
+    assert not driver.find_element("id", "error").is_displayed()
+    every = _tag(server, {"text": "   rain", "top_k": 10**21, "explain": 8})
+    assert summary.startswith(f"{len(every['results'][0]['labels'])} topics from model")
     driver.find_element("id", "limit").clear()
     # A file larger than the server takes: the server's 413, in words.
     big = tmp_path / "big.txt"

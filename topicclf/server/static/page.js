@@ -171,11 +171,17 @@ function showResults(answer) {
   statusLine.textContent = count ? `${count} topic${count === 1 ? "" : "s"} suggested.` : "No topic.";
 }
 
+// Digits only: Number() would also take 0x10, 5.0, +3 and 1e21 (sent as 1e+21, a 400).
+// A number box's value is "" for what it cannot read ("+3" in some browsers): that is
+// badInput, not an empty box. Past MAX_SAFE_INTEGER, JSON would write 1e+21, which the
+// server refuses; any N past the model's topic count means every topic anyway.
 function limitValue() {
+  if (limitInput.validity && limitInput.validity.badInput) return NaN;
   const raw = limitInput.value.trim();
   if (raw === "") return null;
+  if (!/^[0-9]+$/.test(raw)) return NaN;
   const n = Number(raw);
-  return Number.isInteger(n) && n >= 1 ? n : NaN;
+  return n >= 1 ? Math.min(n, Number.MAX_SAFE_INTEGER) : NaN;
 }
 
 // A new submission makes every answer still on its way stale, even one refused here (an
@@ -199,7 +205,7 @@ async function suggest(event) {
   }
   const limit = limitValue();
   if (Number.isNaN(limit)) {
-    showError("“Best N topics” takes a whole number, 1 or more, or nothing.");
+    showError("“Best N topics” takes a whole number in digits, 1 or more, or nothing.");
     limitInput.focus();
     return;
   }
