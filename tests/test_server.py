@@ -3525,6 +3525,30 @@ def test_annif_answers_count_the_bytes_of_each_topic_s_subject(served: ServedMod
     assert two - one == one - served.answer_size([], [], subjects=True).bytes()
 
 
+def test_an_explained_answer_counts_each_explained_topic(served: ServedModel) -> None:
+    # Before: an explained pair's object ({"topic":,"score":,"up":[],"down":[]}) was not
+    # counted, so an answer could pass --max-answer by ~3% (100 documents of 10 topics:
+    # 91,338 bytes for a limit of 88,286). What each added document adds is compared, so
+    # the answer's fixed allowance cannot hide the shortfall.
+    # Words the model does not know: every topic explained, by no term (`"up":[]`).
+    texts = [f"qqq{i} zzz{i}" for i in range(80)]
+    counted, real = [], []
+    with serve_in_thread({"model": served}, _options(max_documents=100)) as address:
+        for n in (40, 80):
+            chosen = served.classifier.tag(texts[:n], Rule(threshold=0.0))
+            explained, items = asyncio.run(served.explain(texts[:n], chosen, 1))
+            ids = [str(i) for i in range(n)]
+            size = served.answer_size(ids, chosen, explained=explained, items=items)
+            counted.append(size.bytes())
+            body = json.dumps({"texts": texts[:n], "threshold": 0, "explain": 1}).encode()
+            conn = http.client.HTTPConnection(*address, timeout=30)
+            conn.request("POST", "/tag", body=body)
+            reply = conn.getresponse()
+            assert reply.status == 200
+            real.append(len(reply.read()))
+    assert counted[1] - counted[0] >= real[1] - real[0]
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status", "expected"),
     [

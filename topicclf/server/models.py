@@ -262,6 +262,7 @@ class ServedModel:
         sizes = self.subject_bytes if subjects else self.name_bytes
         copies = 1 if subjects else 1 + scores + (explained is not None)
         terms = [t for why in explained or () for e in why for t, _ in (*e.up, *e.down)]
+        explanations = sum(len(why) for why in explained or ())
 
         pairs = sum(len(topics) for topics in chosen)
 
@@ -272,6 +273,7 @@ class ServedModel:
                 + DOCUMENT_BYTES * len(ids)
                 + PAIR_BYTES * pairs
                 + copies * names
+                + EXPLANATION_BYTES * explanations
                 + TERM_BYTES * len(terms)
             )
 
@@ -392,10 +394,13 @@ class Lane:
 
 # JSON around an answer's parts, at most (see answer_size): a pair's punctuation and score
 # (`,"t":0.123456`; `{"uri":,"label":,"notation":,"score":}` on Annif's routes), a
-# document's (`{"id":,"labels":[],"scores":{}}`), an explained term's (`{"term":,"weight":}`)
-# and the answer's own fields (model, milliseconds, notes).
+# document's (`{"id":,"labels":[],"scores":{}}`), an explained topic's
+# (`{"topic":,"score":0.123456,"up":[],"down":[]},`: uncounted, an answer passed --max-answer
+# by ~3%), an explained term's (`{"term":,"weight":}`) and the answer's own fields (model,
+# milliseconds, notes).
 PAIR_BYTES = 48
 DOCUMENT_BYTES = 64
+EXPLANATION_BYTES = 48
 TERM_BYTES = 32
 ANSWER_BYTES = 4096
 
