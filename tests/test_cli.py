@@ -1051,6 +1051,23 @@ def test_integer_options_out_of_range_say_the_range(
     assert code == 0 and len(json.loads(out)["labels"]) == 2
 
 
+def test_top_k_takes_any_size_as_the_server_does(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    # /tag's top_k and Annif's limit take any size (every topic); --top-k was refused past
+    # 2**31 alone. Past 100 digits it is refused as too large, as every integer option.
+    text = tmp_path / "x.txt"
+    text.write_text("oil prices rose\n", encoding="utf-8")
+    code, every, _ = cli(capsys, "tag", str(model_dir), str(text), "--top-k", "1000")
+    assert code == 0
+    code, out, _ = cli(capsys, "tag", str(model_dir), str(text), "--top-k", "9" * 30)
+    assert code == 0 and out == every
+    code, _, err = cli(capsys, "tag", str(model_dir), str(text), "--top-k", "9" * 101)
+    assert code == 2 and "is too large" in err
+    code, out, _ = cli(capsys, "tag", "--help")
+    assert "1 or more" in " ".join(out.replace("│", " ").split())
+
+
 def test_multiclass_evaluation_shows_accuracy_and_confusion_matrix(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path
 ) -> None:

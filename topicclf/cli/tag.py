@@ -43,16 +43,20 @@ from topicclf.config import (
     DASK_PARTITIONS_PER_WORKER,
     MAX_BATCH,
     MAX_PARTITIONS,
-    MAX_TOP_K,
     MAX_WORKERS,
     TAG_BATCH_SIZE,
 )
 from topicclf.reports.safe import escape
 
+# Any size, as /tag's top_k and Annif's limit take it: a K past the model's topics is every
+# topic (it was refused past 2**31 here alone).
 TopKOpt = Annotated[
     int | None,
     integer_option(
-        1, MAX_TOP_K, help="Return the K best topics (ignores thresholds).", metavar="K"
+        1,
+        None,
+        help="Return the K best topics (ignores thresholds; more than the model has: all).",
+        metavar="K",
     ),
 ]
 ThresholdOpt = Annotated[
