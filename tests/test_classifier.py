@@ -1513,3 +1513,35 @@ def test_explain_and_predict_indicator_both_take_a_numpy_array_of_names(
     for what, lookup in _lookups(tiny_dense):
         with pytest.raises(InputError, match=rf"^{what}: got a single string; .* \['food'\]"):
             lookup(np.array("food"))
+
+
+@pytest.mark.parametrize("corpus", ["tiny", "folders"])
+def test_explain_weighs_the_terms_of_a_topic_whose_score_rounds_to_one(
+    corpus: str, tiny_dense: TopicClassifier, data_dir: Path, tmp_path: Path
+) -> None:
+    """Log-odds were taken from float32 scores: once a topic's score rounds to 1.0 (a logit
+    past about 17) the text and each copy without a term all scored 1.0, and the model's
+    surest topics were explained by no term at all. From the logits, they weigh."""
+    text = "The striker scored a late goal in the cup final."
+    fitted = tiny_dense
+    if corpus == "folders":  # multi-class: a softmax, its log-odds against all other topics
+        docs = list(open_corpus(data_dir / "folders"))
+        fitted = _fit(docs, tiny_config(validation_split=0.5))
+        assert fitted.mode_ == "multiclass"
+    # A model just fitted scores with Keras; explain reads the same logits as a loaded one.
+    fitted.save(tmp_path / "model")
+    clf = TopicClassifier.load(tmp_path / "model")
+    loaded, keras = clf.explain(text, top=3), fitted.explain(text, top=3)
+    assert [(e.topic, [t for t, _ in e.up]) for e in loaded] == [
+        (e.topic, [t for t, _ in e.up]) for e in keras
+    ]
+    for mine, theirs in zip(loaded, keras, strict=True):
+        assert [w for _, w in mine.up] == pytest.approx([w for _, w in theirs.up], rel=1e-3)
+    network = clf.scorer_.network
+    network.kernel, network.bias = network.kernel * 400, network.bias * 400
+    if network.wide is not None:
+        network.wide = network.wide * 400
+    assert clf.predict_proba([text]).max() == 1.0  # saturated in float32
+    surest = clf.explain(text, top=3)[0]
+    assert surest.score == 1.0
+    assert surest.up and surest.up[0][1] > 10.0, surest

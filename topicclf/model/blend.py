@@ -20,6 +20,7 @@ from topicclf.errors import ModelBundleError
 from topicclf.labels import group_folds
 from topicclf.machine import available_cores
 from topicclf.metrics import micro_f1
+from topicclf.model.logodds import LogPair, share_logs, sigmoid_logs
 from topicclf.model.thresholds import ThresholdPolicy, apply
 
 # Weights tried for the linear model when the blend is automatic. The network always keeps
@@ -63,14 +64,27 @@ class LinearBlend:
         linear in x."""
         if self.weight == 0.0:
             return network
+        margins = self._margins_occluded(x, removed)
+        return ((1.0 - self.weight) * network + self.weight * self.calibrated(margins)).astype(
+            np.float32
+        )
+
+    def logs_occluded(self, x: sp.csr_matrix, removed: np.ndarray) -> LogPair:
+        """(log p, log(1 - p)) of the calibrated linear scores of `blend_occluded`'s copies,
+        in log space (see topicclf.model.logodds), for `explain`."""
+        calibrated = self.slope * self._margins_occluded(x, removed).astype(np.float64)
+        calibrated += self.offset
+        if self.multiclass:
+            return share_logs(sigmoid_logs(calibrated)[0])
+        return sigmoid_logs(calibrated)
+
+    def _margins_occluded(self, x: sp.csr_matrix, removed: np.ndarray) -> np.ndarray:
         base = np.asarray(x @ self.coef.T, dtype=np.float32) + self.intercept
         margins = np.repeat(base, len(removed), axis=0)
         out = removed >= 0
         r = removed[out]
         margins[out] = base - x.data[r].astype(np.float32)[:, None] * self.coef[:, x.indices[r]].T
-        return ((1.0 - self.weight) * network + self.weight * self.calibrated(margins)).astype(
-            np.float32
-        )
+        return margins
 
     def calibrated(self, margins: np.ndarray) -> np.ndarray:
         """Margins (x @ coef.T + intercept) as scores in [0, 1], as `scores` gives them."""

@@ -56,10 +56,12 @@ def explain(
 ) -> list[Explanation]:
     """For each topic given to `text`, the terms that pushed its score up most (and down).
 
-    A term's weight is how much the topic's log-odds (log-probability for a multi-class
-    model) fall when that term is taken out of the document's TF-IDF vector (occlusion):
-    exact for this network, no approximation. Log-odds keep weights informative on
-    confident topics, where a score of 0.999 moves little however much a term matters.
+    A term's weight is how much the topic's log-odds (of its probability, in both modes)
+    fall when that term is taken out of the document's TF-IDF vector (occlusion): exact for
+    this network, no approximation. Log-odds keep weights informative on confident topics,
+    where a score of 0.999 moves little however much a term matters; they are taken from
+    the network's logits (`Occlusion.log_odds`), since a score that rounds to 1.0 would not
+    move at all.
     Topics are chosen by the same rule as tagging, or given as `topics` (in that order;
     e.g. those a tagging call chose, so both agree even on a score at a threshold). TF-IDF
     networks (dense and shortlist) only. A text of more than EXPLAIN_MAX_OCCLUDED distinct
@@ -100,9 +102,9 @@ def explain(
     block = max(1, EXPLAIN_BATCH_CELLS // (1 + len(present)))
     for first in range(0, len(chosen), block):
         some = chosen[first : first + block]
-        scores = occlusion.scores(some)
+        evidence_of = occlusion.log_odds(some)
         for k, j in enumerate(some):
-            evidence = _log_odds(scores[:, k], policy.multiclass)
+            evidence = evidence_of[:, k]
             effect = shares @ (evidence[0] - evidence[1:])
             order = np.argsort(-effect, kind="stable")
             up = [(names[i], float(effect[i])) for i in order[:top] if effect[i] > 0]
@@ -191,9 +193,3 @@ def _lines(
     # Sparse: a long document's lines x columns would be its terms squared.
     shares = sp.csr_matrix((values, (lines, columns)), shape=(len(index), len(present)))
     return list(index), shares
-
-
-def _log_odds(scores: np.ndarray, multiclass: bool) -> np.ndarray:
-    """Scores as log-odds (sigmoid outputs) or log-probabilities (softmax outputs)."""
-    p = np.clip(scores.astype(np.float64), 1e-12, 1.0 - 1e-12)
-    return np.log(p) if multiclass else np.log(p) - np.log1p(-p)

@@ -28,6 +28,7 @@ from topicclf.config import (
 from topicclf.errors import ModelBundleError
 from topicclf.features import Featurizer
 from topicclf.features.tfidf import TfidfFeaturizer
+from topicclf.model import logodds
 from topicclf.model.blend import LinearBlend
 from topicclf.model.shortlist import ShortlistNetwork, language_indices
 
@@ -138,16 +139,25 @@ class NumpyDense:
         The first layer is linear, so taking a term out subtracts its row of the kernel:
         memory and time grow with the number of copies, not with copies x terms.
         """
+        return _activate(self.logits_occluded(x, removed), self.activation)
+
+    def logits_occluded(self, x: sp.csr_matrix, removed: np.ndarray) -> np.ndarray:
+        """`predict_occluded`'s logits, before the sigmoid or softmax: what `explain` weighs,
+        since a score that rounds to 1.0 in float32 (a logit past about 17) no longer moves
+        when a term is taken out, however much the term matters."""
         first = self.hidden[0][0] if self.hidden else self.kernel
         pre = _without(np.asarray(x @ first, dtype=np.float32), x, first, removed)
         wide = None
         if self.wide is not None:
             w0 = np.asarray(x @ self.wide, dtype=np.float32)
             wide = _without(w0, x, self.wide, removed)
-        return self._forward(pre, wide)
+        return self._logits(pre, wide)
 
     def _forward(self, pre: np.ndarray, wide: np.ndarray | None) -> np.ndarray:
         """The rest of the network from the first layer's pre-activation (bias not added)."""
+        return _activate(self._logits(pre, wide), self.activation)
+
+    def _logits(self, pre: np.ndarray, wide: np.ndarray | None) -> np.ndarray:
         if self.hidden:
             h = pre + self.hidden[0][1]
             np.maximum(h, 0.0, out=h)
@@ -160,7 +170,7 @@ class NumpyDense:
             logits = pre + self.bias
         if wide is not None:
             logits += wide
-        return _activate(logits, self.activation)
+        return logits
 
 
 def rows_product(rows: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -337,6 +347,20 @@ class Scorer:
         analyzer = self.featurizer.analyzer  # type: ignore[attr-defined]
         return language_indices(analyzer.language_of, texts, network.languages)
 
+    def numpy_dense(self) -> NumpyDense | None:
+        """The network as NumpyDense: itself, or a Keras dense network's weights exported
+        (a model just fitted scores with Keras); None for any other network."""
+        network = self.network
+        if isinstance(network, NumpyDense):
+            return network
+        if isinstance(network, ShortlistNetwork):
+            return None
+        arrays = export_dense_weights(network)
+        activation = network.layers[-1].get_config().get("activation")
+        if arrays is None or activation not in ("sigmoid", "softmax"):
+            return None
+        return NumpyDense(arrays, activation)
+
     def occlusion(self, text: str) -> Occlusion:
         """`text`'s scores, and what scoring it without each of its terms in turn needs
         (`Occlusion.scores`): at most EXPLAIN_MAX_OCCLUDED terms, see `weighed_terms`.
@@ -346,6 +370,7 @@ class Scorer:
         x.sort_indices()
         languages = self.shortlist_languages([text])
         occlusion = Occlusion(self, x, weighed_terms(x), languages, np.zeros(0, np.float32))
+        occlusion.dense = self.numpy_dense()
         occlusion.base = occlusion.copies(np.array([-1]))[0]
         return occlusion
 
@@ -360,6 +385,7 @@ class Occlusion:
     weighed: np.ndarray  # positions in x.indices, ascending
     languages: np.ndarray | None  # the text's shortlist language index, as tagging finds it
     base: np.ndarray  # (topics,) float32
+    dense: NumpyDense | None = None  # the network in numpy, for its logits (`log_odds`)
 
     @property
     def present(self) -> np.ndarray:
@@ -380,6 +406,44 @@ class Occlusion:
             removed = self.weighed[start : start + step]
             out[1 + start : 1 + start + len(removed)] = self.copies(removed)[:, kept]
         return out
+
+    def log_odds(self, columns: Sequence[int]) -> np.ndarray:
+        """Log-odds of topic `columns` (1 + weighed terms, len(columns)), float64, rows as
+        `scores` gives them: from the logits where the network has them (dense), so a topic
+        whose score rounds to 1.0 still shows what each term does to it."""
+        kept = np.asarray(columns, dtype=np.int64)
+        out = np.empty((1 + len(self.weighed), len(kept)), dtype=np.float64)
+        out[0] = self._log_odds(np.array([-1]), kept)[0]
+        step = self._copies_at_once()
+        for start in range(0, len(self.weighed), step):
+            checkpoint()  # a server's client may have gone: stop between batches
+            removed = self.weighed[start : start + step]
+            out[1 + start : 1 + start + len(removed)] = self._log_odds(removed, kept)
+        return out
+
+    def _log_odds(self, removed: np.ndarray, kept: np.ndarray) -> np.ndarray:
+        """Log-odds of topics `kept` (len(removed), len(kept)) of the copies `copies`
+        scores. A sigmoid's are its logits; a softmax's, and a blend's, need every topic
+        of a copy (its share of them), so they are reckoned on all and then cut."""
+        scorer, x, network = self.scorer, self.x, self.dense
+        if network is None:
+            return logodds.log_odds(logodds.from_scores(self.copies(removed)[:, kept]))
+        logits = network.logits_occluded(x, removed)
+        blend = scorer.blend if scorer.blend is not None and scorer.blend.weight > 0 else None
+        multiclass = network.activation == "softmax"
+        if not multiclass:
+            logits = logits[:, kept]
+            if blend is None:
+                return logits.astype(np.float64)
+        logs = logodds.network_logs(logits, multiclass)
+        if blend is not None:
+            linear = blend.logs_occluded(x, removed)
+            if not multiclass:
+                linear = (linear[0][:, kept], linear[1][:, kept])
+            logs = logodds.mixed(logs, linear, blend.weight)
+        if multiclass:
+            logs = (logs[0][:, kept], logs[1][:, kept])
+        return logodds.log_odds(logs)
 
     def copies(self, removed: np.ndarray) -> np.ndarray:
         """All topics' scores (len(removed), topics) of copies of the text, copy k without
