@@ -2717,3 +2717,17 @@ def test_a_topic_name_spelt_decomposed_is_the_same_topic(tmp_path: Path) -> None
     )  # fmt: skip
     assert [d.labels for d in open_corpus(corpus)] == [("Gemüse",), ("Gemüse",)]
     assert topic_set([nfd, "Gemüse"], 0) == ("Gemüse",)
+
+
+@pytest.mark.parametrize(("name", "encoding"), [("tiny.csv", "utf-16"), ("tiny.jsonl", "utf-32")])
+def test_utf16_or_32_without_a_mark_names_the_encoding_option(
+    data_dir: Path, name: str, encoding: str
+) -> None:
+    # Before: "cannot decode the text as utf-16-le, which the file's byte-order mark names
+    # ...; the file may be damaged", of a file with no mark (Python names the -le codec).
+    with pytest.raises(
+        CorpusFormatError,
+        match=rf"{re.escape(name)}:1: cannot decode the text as {encoding} \(.*\); use "
+        r"another encoding \(e\.g\. --encoding latin-1\), or --encoding-errors replace",
+    ):
+        list(open_corpus(data_dir / name, encoding=encoding))
