@@ -1918,7 +1918,7 @@ def test_a_text_directory_reads_gz_and_any_case_and_names_what_it_skips(tmp_path
     (root / "deep" / "z.labels").write_text("weather\n")
     for name in ("notes.md", "x.pdf", "y.doc", "zz.html"):
         (root / name).write_text("not a document")
-    (root / ".DS_Store").write_text("hidden: not named")
+    (root / ".DS_Store").write_text("hidden: not read, named")
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "b.txt").write_text("goal")
@@ -1927,8 +1927,9 @@ def test_a_text_directory_reads_gz_and_any_case_and_names_what_it_skips(tmp_path
     assert detect_format(str(root)) == "txtdir"
     with pytest.warns(
         UserWarning,
-        match=r"td: 6 entries not read as documents: 2 link\(s\) to a directory, not followed "
-        r"\('ext', 'loop'\); 4 file\(s\) not named \.txt \('notes\.md', 'x\.pdf', 'y\.doc' and "
+        match=r"td: 7 entries not read as documents: 2 link\(s\) to a directory, not followed "
+        r"\('ext', 'loop'\); 1 hidden file\(s\) and folder\(s\), whose names start with '\.' "
+        r"\('\.DS_Store'\); 4 file\(s\) not named \.txt \('notes\.md', 'x\.pdf', 'y\.doc' and "
         r"1 more\); a text directory reads NAME\.txt and NAME\.txt\.gz files \(any case\)",
     ):
         docs = list(open_corpus(root))
@@ -1938,7 +1939,7 @@ def test_a_text_directory_reads_gz_and_any_case_and_names_what_it_skips(tmp_path
         ("deep/z", "gz rain", ("weather",)),
     ]
     # Nothing skipped: nothing said.
-    for path in (root / "ext", root / "loop", *root.glob("*.[mpdh]*")):
+    for path in (root / "ext", root / "loop", root / ".DS_Store", *root.glob("*.[mpdh]*")):
         path.unlink()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -2717,3 +2718,101 @@ def test_a_topic_name_spelt_decomposed_is_the_same_topic(tmp_path: Path) -> None
     )  # fmt: skip
     assert [d.labels for d in open_corpus(corpus)] == [("Gemüse",), ("Gemüse",)]
     assert topic_set([nfd, "Gemüse"], 0) == ("Gemüse",)
+
+
+@pytest.mark.parametrize(("name", "encoding"), [("tiny.csv", "utf-16"), ("tiny.jsonl", "utf-32")])
+def test_utf16_or_32_without_a_mark_names_the_encoding_option(
+    data_dir: Path, name: str, encoding: str
+) -> None:
+    # Before: "cannot decode the text as utf-16-le, which the file's byte-order mark names
+    # ...; the file may be damaged", of a file with no mark (Python names the -le codec).
+    with pytest.raises(
+        CorpusFormatError,
+        match=rf"{re.escape(name)}:1: cannot decode the text as {encoding} \(.*\); use "
+        r"another encoding \(e\.g\. --encoding latin-1\), or --encoding-errors replace",
+    ):
+        list(open_corpus(data_dir / name, encoding=encoding))
+
+
+def _folders(root: Path, names: list[bytes]) -> None:
+    for i, name in enumerate(names):
+        folder = os.fsencode(root) + b"/" + name
+        os.makedirs(folder)
+        with open(folder + b"/d%d.txt" % i, "w") as handle:
+            handle.write(f"text {i}")
+
+
+def test_folder_names_are_topics_by_the_readers_rule(tmp_path: Path) -> None:
+    # Before: 'caf\udce9' and 'caf\udce8' (Latin-1 folder names) were two topics to `corpus
+    # stats` and one ('caf\ufffd') to training; 'sport ' a second 'sport'; ' ' a topic.
+    root = tmp_path / "fo"
+    _folders(root, [b"caf\xe9", b"caf\xe8", b"sport", b"sport ", b" ", b"Gemu\xcc\x88se"])
+    with pytest.warns(UserWarning) as caught:
+        docs = list(open_corpus(root, "folders"))
+    assert [str(w.message) for w in caught] == [
+        f"{root}: folder(s) ' ' name no topic (empty once white space is stripped): their 1 "
+        "document(s) are read with no topic; folders 'caf\\udce8', 'caf\\udce9' read as one "
+        "topic, 'caf\ufffd', and their documents are read so; rename them to keep them apart; "
+        "folders 'sport', 'sport ' read as one topic, 'sport', and their documents are "
+        "read so; rename them to keep them apart (a topic name is read in Unicode NFC, "
+        "stripped, undecodable bytes as U+FFFD, as in every format)"
+    ]
+    assert sorted((d.text, d.labels) for d in docs) == [
+        ("text 0", ("caf\ufffd",)),
+        ("text 1", ("caf\ufffd",)),
+        ("text 2", ("sport",)),
+        ("text 3", ("sport",)),
+        ("text 4", ()),
+        ("text 5", ("Gem\u00fcse",)),
+    ]
+    # Folders that read as distinct topics: nothing said.
+    clean = tmp_path / "clean"
+    _folders(clean, [b"sport", b"weather"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert [d.labels for d in open_corpus(clean, "folders")] == [("sport",), ("weather",)]
+
+
+def test_folders_ids_read_undecodable_bytes_as_u_fffd(tmp_path: Path) -> None:
+    # Before: ids kept the lone surrogates ('caf\udce9/d0.txt'): duplicate ids went
+    # uncounted, and `explain --json` wrote '\udce9' where `tag` wrote U+FFFD.
+    root = tmp_path / "fo"
+    _folders(root, [b"caf\xe9", b"sport"])
+    os.rename(os.fsencode(root / "sport" / "d1.txt"), os.fsencode(root / "sport") + b"/\xff.txt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sorted(d.id for d in open_corpus(root, "folders")) == [
+            "caf\ufffd/d0.txt",
+            "sport/\ufffd.txt",
+        ]
+
+
+def test_hidden_entries_are_named_and_not_read_by_both_directory_readers(tmp_path: Path) -> None:
+    # Before: `folders` dropped a hidden topic folder ('.NET') and hidden files without a
+    # word, and `txtdir` read hidden .txt files (inside .git too): one rule now, said.
+    root = tmp_path / "fo"
+    for topic in ("sport", ".NET"):
+        (root / topic).mkdir(parents=True)
+        (root / topic / "1.txt").write_text(f"{topic} news")
+    (root / "sport" / ".2.txt").write_text("hidden file")
+    (root / "sport" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    with pytest.warns(
+        UserWarning,
+        match=r"fo: 3 entries not read as documents: 3 hidden file\(s\) and folder\(s\), whose "
+        r"names start with '\.' \('\.NET', 'sport/\.2\.txt', 'sport/\.DS_Store'\); in --format "
+        r"folders",
+    ):
+        assert [(d.id, d.labels) for d in open_corpus(root, "folders")] == [
+            ("sport/1.txt", ("sport",))
+        ]
+    td = tmp_path / "td"
+    (td / ".git").mkdir(parents=True)
+    (td / ".git" / "a.txt").write_text("in git")
+    (td / ".hidden.txt").write_text("rain")
+    (td / "a.txt").write_text("goal")
+    with pytest.warns(
+        UserWarning,
+        match=r"td: 2 entries not read as documents: 2 hidden file\(s\) and folder\(s\), whose "
+        r"names start with '\.' \('\.git', '\.hidden\.txt'\); a text directory reads",
+    ):
+        assert [d.id for d in open_corpus(td, "txtdir")] == ["a"]

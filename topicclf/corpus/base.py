@@ -73,7 +73,7 @@ def encoding_error(
     """A CorpusFormatError for undecodable bytes that names the encoding they were decoded
     with: the `encoding` option's, or the one a byte-order mark chose over it."""
     where = f"{path}:{lineno}" if lineno else path
-    if _codec_name(exc.encoding) not in ("charmap", _codec_name(options.encoding)):
+    if not _codec_of(exc.encoding, options.encoding):
         # A BOM chose the codec (UTF-16, UTF-32 or UTF-8), whatever --encoding says, so
         # another --encoding cannot help (before: "cannot decode the text as utf-8").
         return CorpusFormatError(
@@ -85,6 +85,17 @@ def encoding_error(
         f"{where}: cannot decode the text as {options.encoding} ({exc.reason}); "
         "use another encoding (e.g. --encoding latin-1), or "
         "--encoding-errors replace to replace undecodable bytes"
+    )
+
+
+def _codec_of(used: str, given: str) -> bool:
+    """True when the codec a decode error names is the one `given` (--encoding) chose."""
+    used, given = _codec_name(used), _codec_name(given)
+    # Python's utf-16 and utf-32 codecs decode a file without a byte-order mark through
+    # their -le codec, and name it: `--encoding utf-16` on a file with no mark was blamed
+    # on "the file's byte-order mark".
+    return used in ("charmap", given) or (
+        given in ("utf-16", "utf-32") and used in (f"{given}-le", f"{given}-be")
     )
 
 

@@ -6,6 +6,7 @@ import errno
 import os
 import stat
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from topicclf.corpus.base import (
     open_regular_bytes,
     read_capped,
     refuse_binary,
+    scrub_surrogates,
     source_error,
     uncompressed_name,
 )
@@ -121,7 +123,7 @@ def text_files(root: Path, *, warn: bool = True) -> list[Path]:
     same order; a link that leads nowhere (a loop, a missing target) is listed too, to be
     reported when read. With `warn`, one warning names what is below it and is not read
     (other files, links to directories, folders that cannot be listed), so no document is
-    dropped without a word; hidden entries (.git, .DS_Store) are left out of it."""
+    dropped without a word; hidden entries (.git, .DS_Store) are not read, and counted in it."""
     files: list[Path] = []
     skipped = _Skipped(root)
     for here, names in _walk(root, skipped):
@@ -170,7 +172,8 @@ def _walk(root: Path, skipped: _Skipped) -> Iterator[tuple[Path, list[str]]]:
     a word: a link to a directory (it may lead back up the tree, a loop, or out of it), a
     folder that cannot be listed, and an entry whose path is too long to open. Folders wait
     on a list, not on the call stack: Python 3.11's os.walk recursed once per level, and a
-    tree 1,000 levels deep ended in RecursionError."""
+    tree 1,000 levels deep ended in RecursionError. Hidden entries are skipped ones too, and
+    a hidden folder is not walked (`.git` is one entry, not its thousands of files)."""
     waiting = [root]
     while waiting:
         here = waiting.pop()
@@ -182,7 +185,12 @@ def _walk(root: Path, skipped: _Skipped) -> Iterator[tuple[Path, list[str]]]:
             skipped.add("folder(s) that cannot be listed", here)
             continue
         for name in links:
-            skipped.add("link(s) to a directory, not followed", here / name)
+            skipped.add(_link_or_hidden(name), here / name)
+        for name in [*folders, *names]:
+            if is_hidden(name):
+                skipped.add(HIDDEN, here / name)
+        folders = [name for name in folders if not is_hidden(name)]
+        names = [name for name in names if not is_hidden(name)]
         # No call can open such a path: named once here, not failed on one by one later.
         too_long = {name for name in names + folders if _path_bytes(here / name) >= PATH_MAX}
         for name in sorted(too_long):
@@ -190,6 +198,20 @@ def _walk(root: Path, skipped: _Skipped) -> Iterator[tuple[Path, list[str]]]:
         yield here, [name for name in names if name not in too_long]
         # Reversed, so the first sub-folder is walked first, as os.walk does.
         waiting.extend(here / name for name in reversed(folders) if name not in too_long)
+
+
+# One rule for both directory readers: `folders` read no hidden entry, and `txtdir` read
+# hidden .txt files (even inside .git); each said nothing of them.
+HIDDEN = "hidden file(s) and folder(s), whose names start with '.'"
+
+
+def is_hidden(name: str) -> bool:
+    """True for a hidden entry's name (.git, .DS_Store, .NET), which no directory reader reads."""
+    return name.startswith(".")
+
+
+def _link_or_hidden(name: str) -> str:
+    return HIDDEN if is_hidden(name) else "link(s) to a directory, not followed"
 
 
 PATH_MAX = 4096  # bytes of a path the kernel takes, its final NUL included (Linux)
@@ -226,10 +248,8 @@ class _Skipped:
         self.by_reason: dict[str, list[Path]] = {}
 
     def add(self, reason: str, path: Path) -> None:
-        """Note one entry not read, unless it is hidden or inside a hidden folder."""
-        relative = path.relative_to(self.root)
-        if not any(part.startswith(".") for part in relative.parts):
-            self.by_reason.setdefault(reason, []).append(relative)
+        """Note one entry not read."""
+        self.by_reason.setdefault(reason, []).append(path.relative_to(self.root))
 
     def warn(self, rule: str) -> None:
         """One warning with the count and the first names of each kind of entry not read."""
@@ -321,41 +341,88 @@ def read_folders(path: str, options: CorpusOptions) -> Iterator[Document]:
     # A topic folder that is a link is not followed either: `loop -> .` read the whole
     # corpus again as the topic "loop", `up -> ..` the parent's tree.
     for name in links:
-        skipped.add("link(s) to a directory, not followed", root / name)
+        skipped.add(_link_or_hidden(name), root / name)
+    for name in topics:
+        if is_hidden(name):
+            skipped.add(HIDDEN, root / name)
     for name in sorted(names):
         entry = root / name
-        if _broken_link(entry):
+        if is_hidden(name):
+            skipped.add(HIDDEN, entry)
+        elif _broken_link(entry):
             skipped.add("link(s) to nothing (a missing target or a loop)", entry)
         else:
             skipped.add("file(s) directly in the top directory, not in a topic folder", entry)
-    files: list[tuple[str, Path]] = []
-    for folder in sorted(root / name for name in topics if not name.startswith(".")):
+    files: list[tuple[tuple[str, ...], Path]] = []
+    folders = sorted(root / name for name in topics if not is_hidden(name))
+    topic_of = {folder.name: folder_topic(folder) for folder in folders}
+    for folder in folders:
         for here, names in _walk(folder, skipped):
             for name in names:
                 file = here / name
-                if name.startswith("."):
-                    continue
                 if not file.is_file():
                     skipped.add("special file(s), not regular files", file)
                     continue
-                files.append((folder.name, file))
+                files.append((topic_of[folder.name], file))
     skipped.warn(
         "in --format folders each document is a file inside its topic's folder (a link to "
         "a directory is not followed)"
     )
+    _warn_topic_folders(
+        root, topic_of, Counter(file.relative_to(root).parts[0] for _, file in files)
+    )
     for topic, file in sorted(files, key=lambda item: item[1]):
         relative = file.relative_to(root)
-        doc_id = (relative.parent / uncompressed_name(relative.name)).as_posix()
+        # Ids by the readers' rule for ids: a file name's undecodable bytes read as U+FFFD.
+        doc_id = scrub_surrogates((relative.parent / uncompressed_name(relative.name)).as_posix())
         doc: Document | None
         try:
-            doc = Document(doc_id, _read_file(file, options), (topic,), generated_id=True)
+            doc = Document(doc_id, _read_file(file, options), topic, generated_id=True)
         except CorpusFormatError as exc:
             doc = bad_record(exc, doc_id, options)
         if doc is not None:
             yield doc
 
 
+def folder_topic(folder: Path) -> tuple[str, ...]:
+    """The topic a `folders` corpus's topic folder names, by the rule of every reader's
+    topic names (`clean_labels`, `scrub_surrogates`): () when its name reads as none."""
+    return clean_labels([scrub_surrogates(folder.name)], str(folder))
+
+
+def _warn_topic_folders(
+    root: Path, topic_of: dict[str, tuple[str, ...]], docs: Counter[str]
+) -> None:
+    """Warn of topic folders whose names read as one topic, or as none: stats, convert and
+    train would otherwise see one topic, or unlabelled documents, without a word."""
+    by_topic: dict[tuple[str, ...], list[str]] = {}
+    for name, topic in topic_of.items():
+        if docs[name]:
+            by_topic.setdefault(topic, []).append(name)
+    said = []
+    for topic, names in by_topic.items():
+        shown = ", ".join(repr(name) for name in names)
+        if not topic:
+            count = sum(docs[name] for name in names)
+            said.append(
+                f"folder(s) {shown} name no topic (empty once white space is stripped): "
+                f"their {count:,} document(s) are read with no topic"
+            )
+        elif len(names) > 1:
+            said.append(
+                f"folders {shown} read as one topic, {topic[0]!r}, and their documents are "
+                "read so; rename them to keep them apart"
+            )
+    if said:
+        warnings.warn(
+            f"{root}: {'; '.join(said)} (a topic name is read in Unicode NFC, stripped, "
+            "undecodable bytes as U+FFFD, as in every format)",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def looks_like_folders(root: Path) -> bool:
     """True when a directory holds topic sub-folders and no top-level `.txt` files."""
-    entries = [p for p in root.iterdir() if not p.name.startswith(".")]
+    entries = [p for p in root.iterdir() if not is_hidden(p.name)]
     return bool(entries) and all(p.is_dir() for p in entries)
