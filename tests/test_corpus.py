@@ -2717,3 +2717,18 @@ def test_a_topic_name_spelt_decomposed_is_the_same_topic(tmp_path: Path) -> None
     )  # fmt: skip
     assert [d.labels for d in open_corpus(corpus)] == [("Gemüse",), ("Gemüse",)]
     assert topic_set([nfd, "Gemüse"], 0) == ("Gemüse",)
+
+
+@pytest.mark.parametrize("format", ["folders", "txtdir", "reuters", "parquet"])
+def test_standard_input_in_a_format_that_cannot_read_it_is_refused(
+    monkeypatch: pytest.MonkeyPatch, format: str
+) -> None:
+    """'-' was looked for as a file: "-: no such file or directory", as a bad record."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"hello\n")))
+    with pytest.raises(
+        CorpusFormatError,
+        match=rf"^-: standard input can be read as jsonl, csv, tsv, fasttext, lines, text "
+        rf"\(not {format}\)$",
+    ):
+        open_corpus("-", format)
+    assert [d.text for d in open_corpus("-", "lines")] == ["hello"]
