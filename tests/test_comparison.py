@@ -445,3 +445,11 @@ def test_a_report_saved_with_a_byte_order_mark_is_read(
     marked.write_bytes(mark + plain.read_text().encode(encoding))
     assert load_report(marked) == load_report(plain)
     assert compare(marked, plain).overall["micro_f1"] == (0.5, 0.5)
+
+
+def test_a_report_path_with_a_nul_character_is_named(tmp_path: Path) -> None:
+    """open()'s ValueError was read as "an integer of more than 4,300 digits"."""
+    with pytest.raises(InputError, match=r"^path: 'a\\x00b' holds a NUL character"):
+        load_report("a\x00b")
+    with pytest.raises(InputError, match=r"^path: 'a\\x00b' holds a NUL character"):
+        compare("a\x00b", tmp_path / "b.json")

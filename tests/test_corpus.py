@@ -2719,6 +2719,17 @@ def test_a_topic_name_spelt_decomposed_is_the_same_topic(tmp_path: Path) -> None
     assert topic_set([nfd, "Gemüse"], 0) == ("Gemüse",)
 
 
+def test_a_path_with_a_nul_character_is_named(tmp_path: Path) -> None:
+    """os.stat's raw "ValueError: embedded null byte" named no path and was no topicclf error."""
+    from topicclf.errors import InputError
+
+    for format in (None, "jsonl", "folders"):
+        with pytest.raises(InputError, match=r"^path: 'a\\x00b' holds a NUL character"):
+            open_corpus("a\x00b", format)
+        with pytest.raises(InputError, match=r"^path: '.*/a\\x00b' holds a NUL character"):
+            open_corpus(tmp_path / "a\x00b", format)
+
+
 @pytest.mark.parametrize("format", ["folders", "txtdir", "reuters", "parquet"])
 def test_standard_input_in_a_format_that_cannot_read_it_is_refused(
     monkeypatch: pytest.MonkeyPatch, format: str

@@ -120,6 +120,8 @@ def save_model(
     """Write a model directory atomically (a temporary sibling renamed into place)."""
     overwrite = as_flag(overwrite, "overwrite")
     target = Path(as_path(target, "path"))
+    if "\x00" in str(target):  # os.stat's ValueError named no path
+        raise InputError(f"path: {str(target)!r:.80} holds a NUL character, which no file name can")
     scorer = model.scorer
     with atomic_directory(target, overwrite=overwrite, kind="model") as tmp:
         _save_network(scorer.network, tmp)

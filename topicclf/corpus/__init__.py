@@ -32,7 +32,7 @@ from topicclf.corpus.parquet import read_parquet
 from topicclf.corpus.plaintext import read_lines, read_text
 from topicclf.corpus.ranges import LINE_FORMATS, RangeCount, count_range, plan_cuts, read_range
 from topicclf.corpus.reuters import is_reuters, read_reuters
-from topicclf.errors import CorpusFormatError
+from topicclf.errors import CorpusFormatError, InputError
 from topicclf.inputs import as_path
 from topicclf.types import Document
 
@@ -230,6 +230,8 @@ def open_corpus(
 ) -> Corpus:
     """Open a corpus for streaming; `format` is guessed when None; keywords set CorpusOptions."""
     path = as_path(path, "path")  # str() made a list's repr a file name
+    if "\x00" in path:  # os.stat's ValueError named no path
+        raise InputError(f"path: {path!r:.80} holds a NUL character, which no file name can")
     opts = options or CorpusOptions()
     if kw:
         valid = [f.name for f in dataclasses.fields(CorpusOptions)]

@@ -148,6 +148,8 @@ def load_report(path: str | Path) -> dict[str, Any]:
 
 
 def _load_report(path: Path) -> dict[str, Any]:
+    if "\x00" in str(path):  # open()'s ValueError read as "an integer of more than 4,300 digits"
+        raise InputError(f"path: {str(path)!r:.80} holds a NUL character, which no file name can")
     try:
         raw = read_small_file(path, REPORT_MAX_BYTES, "a report is a JSON file")
         data = json.loads(_report_text(raw))
