@@ -1383,3 +1383,16 @@ def test_info_and_load_say_hand_edited_network_settings_disagree_with_the_weight
         r"(yes|no), by network\.wide, blend\.linear and blend\.stack\) and the arrays in "
         r"weights\.safetensors disagree: " + detail,
     )
+
+
+def test_saving_to_a_path_with_a_nul_character_is_named(saved: Path, tmp_path: Path) -> None:
+    """os.stat's raw "ValueError: embedded null byte" named no path; load already said
+    "no such model directory"."""
+    from topicclf.errors import InputError
+
+    clf = TopicClassifier.load(saved)
+    with pytest.raises(InputError, match=r"^path: 'm\\x00x' holds a NUL character"):
+        clf.save("m\x00x")
+    with pytest.raises(InputError, match=r"^path: '.*/m\\x00x' holds a NUL character"):
+        clf.save(tmp_path / "m\x00x", overwrite=True)
+    assert list(tmp_path.iterdir()) == []

@@ -3116,3 +3116,32 @@ def test_a_narrow_or_zero_terminal_width_still_shows_errors_and_tables(
     )
     assert shown.returncode == 0
     assert "format version" in shown.stdout and "multilabel" in shown.stdout
+
+
+@pytest.mark.parametrize("format", ["folders", "txtdir", "reuters", "parquet"])
+def test_standard_input_in_a_format_that_cannot_read_it_is_a_usage_error_before_any_work(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    model_dir: Path,
+    format: str,
+) -> None:
+    """'-' was looked for as a file: a bad record "-: no such file or directory", exit 1, and
+    `corpus stats` printed a table of zeros."""
+    said = (
+        "Invalid value for --format: standard input can be read as jsonl, csv, tsv, "
+        f"fasttext, lines, text (not {format})"
+    )
+    out_file = tmp_path / "out.jsonl"
+    for args in (
+        ["tag", str(model_dir), "-", "--format", format],
+        ["tag", str(model_dir), "--format", format, "-o", str(out_file)],  # stdin unnamed
+        ["corpus", "stats", "-", "--format", format],
+        ["evaluate", str(model_dir), "-", "--format", format],
+        ["train", "-", "-o", str(tmp_path / "m"), "--format", format],
+    ):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"hello\n")))
+        code, out, err = cli(capsys, *args)
+        assert (code, out) == (2, ""), args
+        assert said in err and "no such file" not in err, args
+    assert list(tmp_path.iterdir()) == []

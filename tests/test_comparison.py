@@ -429,3 +429,27 @@ def test_reports_too_large_for_memory_are_an_error_naming_them(tmp_path: Path) -
         "to hold in memory (a report takes about 5 times its size once read: 0.7 GB for 143 MB of "
         "1,000,000 topics); compare reports of fewer topics, or run where more memory is free\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("mark", "encoding"),
+    [(b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")],
+)
+def test_a_report_saved_with_a_byte_order_mark_is_read(
+    tmp_path: Path, mark: bytes, encoding: str
+) -> None:
+    """An editor's UTF-8 mark was "not a JSON report (Unexpected UTF-8 BOM (decode using
+    utf-8-sig)...)", a UTF-16 report "'utf-8' codec can't decode byte 0xff"."""
+    plain = _report(tmp_path / "a.json", 0.5, {"oil": 0.4, "gold": 0.6})
+    marked = tmp_path / "marked.json"
+    marked.write_bytes(mark + plain.read_text().encode(encoding))
+    assert load_report(marked) == load_report(plain)
+    assert compare(marked, plain).overall["micro_f1"] == (0.5, 0.5)
+
+
+def test_a_report_path_with_a_nul_character_is_named(tmp_path: Path) -> None:
+    """open()'s ValueError was read as "an integer of more than 4,300 digits"."""
+    with pytest.raises(InputError, match=r"^path: 'a\\x00b' holds a NUL character"):
+        load_report("a\x00b")
+    with pytest.raises(InputError, match=r"^path: 'a\\x00b' holds a NUL character"):
+        compare("a\x00b", tmp_path / "b.json")

@@ -2816,3 +2816,29 @@ def test_hidden_entries_are_named_and_not_read_by_both_directory_readers(tmp_pat
         r"names start with '\.' \('\.git', '\.hidden\.txt'\); a text directory reads",
     ):
         assert [d.id for d in open_corpus(td, "txtdir")] == ["a"]
+
+
+def test_a_path_with_a_nul_character_is_named(tmp_path: Path) -> None:
+    """os.stat's raw "ValueError: embedded null byte" named no path and was no topicclf error."""
+    from topicclf.errors import InputError
+
+    for format in (None, "jsonl", "folders"):
+        with pytest.raises(InputError, match=r"^path: 'a\\x00b' holds a NUL character"):
+            open_corpus("a\x00b", format)
+        with pytest.raises(InputError, match=r"^path: '.*/a\\x00b' holds a NUL character"):
+            open_corpus(tmp_path / "a\x00b", format)
+
+
+@pytest.mark.parametrize("format", ["folders", "txtdir", "reuters", "parquet"])
+def test_standard_input_in_a_format_that_cannot_read_it_is_refused(
+    monkeypatch: pytest.MonkeyPatch, format: str
+) -> None:
+    """'-' was looked for as a file: "-: no such file or directory", as a bad record."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"hello\n")))
+    with pytest.raises(
+        CorpusFormatError,
+        match=rf"^-: standard input can be read as jsonl, csv, tsv, fasttext, lines, text "
+        rf"\(not {format}\)$",
+    ):
+        open_corpus("-", format)
+    assert [d.text for d in open_corpus("-", "lines")] == ["hello"]

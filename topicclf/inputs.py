@@ -557,10 +557,15 @@ def as_count(value: Any, what: str, *, minimum: int = 1) -> int:
 
 
 def as_path(value: Any, what: str) -> str:
-    """`value` when it is one path (str or os.PathLike), as a str; else an InputError."""
+    """`value` when it is one path (str or os.PathLike), as a str; else an InputError (a
+    NUL character too, which no file name can hold)."""
     if isinstance(value, str) or (isinstance(value, os.PathLike) and not isinstance(value, bytes)):
         path = os.fspath(value)
         if isinstance(path, str):
+            if "\x00" in path:  # os.stat's ValueError named no path and was no error of ours
+                raise InputError(
+                    f"{what}: {path!r:.80} holds a NUL character, which no file name can"
+                )
             return path
     raise InputError(f"{what}: expected a path (a str or pathlib.Path), not {_shown(value)}")
 

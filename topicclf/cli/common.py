@@ -487,6 +487,12 @@ class Reading:
         if problem:
             raise typer.BadParameter(problem)
         fmt = str(self.fmt) if self.fmt is not None else None
+        if path == "-" and fmt is not None:
+            from topicclf.corpus import stdin_problem
+
+            problem = stdin_problem(fmt)
+            if problem:
+                raise typer.BadParameter(problem, param_hint="--format")
         return open_source(path, fmt, self.options, reuters_location=os.environ.get(REUTERS_ENV))
 
     def with_options(self, **changes: Any) -> Reading:

@@ -125,12 +125,16 @@ FORMAT_HELP = {name: f.help for name, f in FORMATS.items()}
 # The one suffix-to-format table, for reading (detect_format) and writing (format_for_suffix).
 SUFFIX_FORMATS = {suffix: name for name, f in FORMATS.items() for suffix in f.suffixes}
 _TEXT_FILE_FORMATS = tuple(name for name, f in FORMATS.items() if f.text_file)
+# A format read once from start to end reads standard input; the others list a directory,
+# open an archive or seek in a file.
+STDIN_FORMATS = _TEXT_FILE_FORMATS
 
 __all__ = [
     "FORMATS",
     "FORMAT_HELP",
     "LINE_FORMATS",
     "READERS",
+    "STDIN_FORMATS",
     "SUFFIX_FORMATS",
     "WRITERS",
     "Corpus",
@@ -142,6 +146,7 @@ __all__ = [
     "open_corpus",
     "plan_cuts",
     "read_range",
+    "stdin_problem",
     "validate_options",
     "write_corpus",
 ]
@@ -212,6 +217,14 @@ def _first_line(path: Path) -> str:
     return ""
 
 
+def stdin_problem(format: str) -> str | None:
+    """Why standard input cannot be read in `format`, or None when it can (the CLI says it
+    as a usage error before any work; it was "-: no such file or directory" as a bad record)."""
+    if format in STDIN_FORMATS:
+        return None
+    return f"standard input can be read as {', '.join(STDIN_FORMATS)} (not {format})"
+
+
 def open_corpus(
     path: str | Path, format: str | None = None, options: CorpusOptions | None = None, **kw: Any
 ) -> Corpus:
@@ -233,6 +246,9 @@ def open_corpus(
             f"unknown corpus format {fmt!r}; choose one of: {', '.join(READERS)}"
         )
     if path == "-":
+        problem = stdin_problem(fmt)
+        if problem:
+            raise CorpusFormatError(f"-: {problem}")
         return Corpus(path, fmt, opts, READERS[fmt])
     mode = check_source(path).st_mode
     if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
