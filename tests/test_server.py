@@ -4005,3 +4005,41 @@ def test_an_echo_of_many_controls_is_cut_on_what_it_shows(server: Address) -> No
     got, answer = request(server, "GET", "/v1/projects/" + "%1b" * 10_000)
     assert got == 404
     assert answer["error"] == "Project '" + "\\x1b" * 15 + "... (10,000 characters)' not found"
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ('{"id": 1.5, "text": "a"}', "documents[0].id: should be a string or an integer"),
+        ('{"id": true, "text": "a"}', "documents[0].id: should be a string or an integer"),
+        ('{"id": [], "text": "a"}', "documents[0].id: should be a string or an integer"),
+        (
+            '{"id": 1000000000000000000000000000000, "text": "a"}',
+            "documents[0].id: should be a string or an integer "
+            "(less than or equal to 9223372036854775807)",
+        ),
+        (  # a union's fold leaves the other errors as they were
+            '{"id": {}, "text": 5}',
+            "documents[0].id: should be a string or an integer; "
+            "documents[0].text: Input should be a valid string",
+        ),
+    ],
+)
+def test_an_id_of_the_wrong_type_is_one_sentence(
+    server: Address, document: str, expected: str
+) -> None:
+    # attacker pass 34, server F5: it was pydantic's branch names, `documents[0].id.str:
+    # Input should be a valid string; documents[0].id.constrained-int: Input should be ...`.
+    body = b'{"documents": [%s]}' % document.encode()
+    assert request(server, "POST", "/tag", body) == (400, {"error": expected})
+    with pytest.raises(ApiError, match=re.escape(expected)):
+        parse_tag_request(body, 5)
+
+
+def test_sibling_fields_with_the_same_wrong_value_are_not_folded() -> None:
+    with pytest.raises(
+        ApiError,
+        match=r"^top_k: Input should be a valid integer; explain: Input should be a valid "
+        r"integer$",
+    ):
+        parse_tag_request(b'{"text": "a", "top_k": true, "explain": true}', 5)
