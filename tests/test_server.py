@@ -4008,6 +4008,52 @@ def test_an_echo_of_many_controls_is_cut_on_what_it_shows(server: Address) -> No
 
 
 @pytest.mark.parametrize(
+    ("path", "body", "expected"),
+    [
+        (  # before: top_k ignored, every topic over its threshold
+            "/tag?top_k=1",
+            b'{"text": "oil"}',
+            "top_k is a key of the JSON body of /tag, not a query parameter",
+        ),
+        (
+            "/models/model/tag?model=model",
+            b'{"text": "oil"}',
+            "model is a key of the JSON body of /models/{name}/tag, not a query parameter",
+        ),
+        (
+            "/tag?bogus=%1b",
+            b'{"text": "oil"}',
+            "bogus: not a query parameter /tag takes (a typo?); it takes none",
+        ),
+        (
+            "/tag?%1b[2J=1",
+            b'{"text": "oil"}',
+            "\\x1b[2J: not a query parameter /tag takes (a typo?); it takes none",
+        ),
+    ],
+)
+def test_a_query_parameter_on_tag_is_refused(
+    server: Address, path: str, body: bytes, expected: str
+) -> None:
+    # attacker pass 34, server F4: /tag takes its settings in the body and nothing in the
+    # query, which was ignored without a word.
+    assert request(server, "POST", path, body) == (400, {"error": expected})
+
+
+def test_tag_without_a_query_or_with_an_empty_one_still_answers(server: Address) -> None:
+    for path in ("/tag", "/tag?", "/models/model/tag?"):
+        got, answer = request(server, "POST", path, b'{"text": "oil", "top_k": 1}')
+        assert got == 200 and len(answer["results"][0]["labels"]) == 1
+
+
+def test_get_routes_take_any_query(server: Address) -> None:
+    # GET routes change nothing: a cache-buster (`?_=1700000000`) or a stray parameter is
+    # harmless there, and a health check may add its own.
+    for path in ("/health", "/models", "/models/model"):
+        assert request(server, "GET", path + "?_=1&x=2")[0] == 200
+
+
+@pytest.mark.parametrize(
     ("document", "expected"),
     [
         ('{"id": 1.5, "text": "a"}', "documents[0].id: should be a string or an integer"),

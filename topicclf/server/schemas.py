@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection, Iterable
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -302,6 +303,28 @@ def describe_errors(errors: list[Any], limit: int = 3) -> str:
         lines.append(f"{_where(loc)}: {message}" if loc else message)
     more = f" (and {len(errors) - limit} more)" if len(errors) > limit else ""
     return "; ".join(lines) + more
+
+
+def refuse_unknown_query(
+    keys: Iterable[str],
+    route: str,
+    takes: Collection[str] = (),
+    body_keys: Collection[str] = (),
+    body: str = "a key of the JSON body",
+) -> None:
+    """ApiError 400 for the first query parameter `route` does not take (those it takes are
+    `takes`), as the body refuses a key it does not take: `?top_k=1` on /tag, `?limit=1` on
+    Annif's suggest, changed nothing without a word. One the body takes (`body_keys`) is
+    told where it goes: `limit is a form field of suggest, not a query parameter`."""
+    for key in keys:
+        if key in takes:
+            continue
+        if key in body_keys:
+            raise ApiError(400, f"{key} is {body} of {route}, not a query parameter")
+        others = f"it takes {', '.join(takes)}" if takes else "it takes none"
+        raise ApiError(
+            400, f"{echoed(key)}: not a query parameter {route} takes (a typo?); {others}"
+        )
 
 
 def too_many_json_values(body: bytes, limit: int) -> bool:
