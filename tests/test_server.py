@@ -4005,3 +4005,87 @@ def test_an_echo_of_many_controls_is_cut_on_what_it_shows(server: Address) -> No
     got, answer = request(server, "GET", "/v1/projects/" + "%1b" * 10_000)
     assert got == 404
     assert answer["error"] == "Project '" + "\\x1b" * 15 + "... (10,000 characters)' not found"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "expected"),
+    [
+        (  # before: top_k ignored, every topic over its threshold
+            "/tag?top_k=1",
+            b'{"text": "oil"}',
+            "top_k is a key of the JSON body of /tag, not a query parameter",
+        ),
+        (
+            "/models/model/tag?model=model",
+            b'{"text": "oil"}',
+            "model is a key of the JSON body of /models/{name}/tag, not a query parameter",
+        ),
+        (
+            "/tag?bogus=%1b",
+            b'{"text": "oil"}',
+            "bogus: not a query parameter /tag takes (a typo?); it takes none",
+        ),
+        (
+            "/tag?%1b[2J=1",
+            b'{"text": "oil"}',
+            "\\x1b[2J: not a query parameter /tag takes (a typo?); it takes none",
+        ),
+    ],
+)
+def test_a_query_parameter_on_tag_is_refused(
+    server: Address, path: str, body: bytes, expected: str
+) -> None:
+    # attacker pass 34, server F4: /tag takes its settings in the body and nothing in the
+    # query, which was ignored without a word.
+    assert request(server, "POST", path, body) == (400, {"error": expected})
+
+
+def test_tag_without_a_query_or_with_an_empty_one_still_answers(server: Address) -> None:
+    for path in ("/tag", "/tag?", "/models/model/tag?"):
+        got, answer = request(server, "POST", path, b'{"text": "oil", "top_k": 1}')
+        assert got == 200 and len(answer["results"][0]["labels"]) == 1
+
+
+def test_get_routes_take_any_query(server: Address) -> None:
+    # GET routes change nothing: a cache-buster (`?_=1700000000`) or a stray parameter is
+    # harmless there, and a health check may add its own.
+    for path in ("/health", "/models", "/models/model"):
+        assert request(server, "GET", path + "?_=1&x=2")[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ('{"id": 1.5, "text": "a"}', "documents[0].id: should be a string or an integer"),
+        ('{"id": true, "text": "a"}', "documents[0].id: should be a string or an integer"),
+        ('{"id": [], "text": "a"}', "documents[0].id: should be a string or an integer"),
+        (
+            '{"id": 1000000000000000000000000000000, "text": "a"}',
+            "documents[0].id: should be a string or an integer "
+            "(less than or equal to 9223372036854775807)",
+        ),
+        (  # a union's fold leaves the other errors as they were
+            '{"id": {}, "text": 5}',
+            "documents[0].id: should be a string or an integer; "
+            "documents[0].text: Input should be a valid string",
+        ),
+    ],
+)
+def test_an_id_of_the_wrong_type_is_one_sentence(
+    server: Address, document: str, expected: str
+) -> None:
+    # attacker pass 34, server F5: it was pydantic's branch names, `documents[0].id.str:
+    # Input should be a valid string; documents[0].id.constrained-int: Input should be ...`.
+    body = b'{"documents": [%s]}' % document.encode()
+    assert request(server, "POST", "/tag", body) == (400, {"error": expected})
+    with pytest.raises(ApiError, match=re.escape(expected)):
+        parse_tag_request(body, 5)
+
+
+def test_sibling_fields_with_the_same_wrong_value_are_not_folded() -> None:
+    with pytest.raises(
+        ApiError,
+        match=r"^top_k: Input should be a valid integer; explain: Input should be a valid "
+        r"integer$",
+    ):
+        parse_tag_request(b'{"text": "a", "top_k": true, "explain": true}', 5)

@@ -338,11 +338,16 @@ def test_limit_zero_gives_nothing(api: str) -> None:
     assert answer.status_code == 200 and answer.json() == {"results": []}
 
 
-def test_a_parameter_a_route_does_not_take_may_repeat(api: str) -> None:
-    # Only the route's own parameters must come once; others are ignored, as before.
+def test_a_parameter_a_route_does_not_take_is_named_not_called_repeated(api: str) -> None:
+    # Only the route's own parameters are checked for repeats; another is refused for what
+    # it is (attacker pass 34: it was ignored, repeated or not).
     url = api + "projects/tiny/suggest-batch?limit=1&_=1&_=2"
     answer = requests.post(url, json={"documents": [{"text": "rain"}]}, timeout=30)
-    assert answer.status_code == 200 and len(answer.json()[0]["results"]) == 1
+    assert answer.status_code == 400
+    assert answer.json()["detail"] == (
+        "_: not a query parameter suggest-batch takes (a typo?); it takes limit, threshold, "
+        "language"
+    )
 
 
 def _beside_a_ticker(body: bytes) -> tuple[Any, int]:
@@ -521,3 +526,51 @@ def test_a_full_batch_of_documents_with_29_metadata_entries_each_is_taken(api: s
     answer = requests.post(api + "projects/tiny/suggest-batch", json={"documents": docs})
     assert answer.status_code == 413
     assert "each with at most 29 metadata entries" in answer.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "kwargs", "detail"),
+    [
+        (  # before: 10 subjects, the query's limit ignored (as Annif ignores it)
+            "projects/tiny/suggest?limit=1",
+            {"data": {"text": "rain"}},
+            "limit is a form field of suggest, not a query parameter",
+        ),
+        (  # before: 3 subjects, the form's limit, without a word
+            "projects/tiny/suggest?limit=2",
+            {"data": {"text": "rain", "limit": "3"}},
+            "limit is a form field of suggest, not a query parameter",
+        ),
+        (
+            "projects/tiny/suggest?bogus=1",
+            {"data": {"text": "rain"}},
+            "bogus: not a query parameter suggest takes (a typo?); it takes none",
+        ),
+        (  # before: 200
+            "projects/tiny/suggest-batch?bogus=1",
+            {"json": {"documents": [{"text": "rain"}]}},
+            "bogus: not a query parameter suggest-batch takes (a typo?); it takes limit, "
+            "threshold, language",
+        ),
+        (
+            "projects/tiny/suggest-batch?limit=1&documents=x",
+            {"json": {"documents": [{"text": "rain"}]}},
+            "documents is a key of the JSON body of suggest-batch, not a query parameter",
+        ),
+    ],
+)
+def test_a_query_parameter_a_suggest_route_does_not_take_is_refused(
+    api: str, path: str, kwargs: dict[str, Any], detail: str
+) -> None:
+    # attacker pass 34, server F4: the body refuses a key it does not take; the query now
+    # does too, and says where a setting belongs.
+    answer = requests.post(api + path, timeout=30, **kwargs)
+    assert answer.status_code == 400
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["detail"] == detail
+
+
+def test_get_routes_ignore_query_parameters(api: str) -> None:
+    # A GET changes nothing and takes no parameter; cache-busters (`?_=1700000000`) pass.
+    for path in ("", "projects", "projects/tiny"):
+        assert requests.get(api + path + "?_=1&x=2", timeout=30).status_code == 200

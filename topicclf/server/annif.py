@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from topicclf import __version__
@@ -42,6 +42,7 @@ from topicclf.server.schemas import (
     describe_errors,
     echoed,
     parse_json_body,
+    refuse_unknown_query,
     utf8_body,
 )
 from topicclf.tagging import Tagged
@@ -307,6 +308,19 @@ async def _suggest(
         ) from None
 
 
+def _suggest_query(request: Request) -> None:
+    """ApiError 400 for a query parameter on suggest, which takes its settings as form
+    fields (Annif ignores one, so `suggest?limit=1` gave 10 subjects)."""
+    keys = (key for key, _ in request.query_params.multi_items())
+    refuse_unknown_query(keys, "suggest", (), SuggestForm.model_fields, "a form field")
+
+
+def _batch_query(request: Request) -> None:
+    """ApiError 400 for a query parameter suggest-batch does not take."""
+    keys = (key for key, _ in request.query_params.multi_items())
+    refuse_unknown_query(keys, "suggest-batch", QUERY_OPTIONS, BatchRequest.model_fields)
+
+
 def annif_router(
     models: Mapping[str, ServedModel],
     max_pairs: int = SERVE_MAX_PAIRS,
@@ -340,6 +354,7 @@ def annif_router(
         "/projects/{project_id}/suggest",
         response_model=SuggestionResultList,
         openapi_extra=SUGGEST_BODY,
+        dependencies=[Depends(_suggest_query)],
     )
     async def suggest(project_id: str, request: Request) -> JSONBody:
         """Suggest subjects for a text (form fields, as Annif)."""
@@ -361,6 +376,7 @@ def annif_router(
         "/projects/{project_id}/suggest-batch",
         response_model=list[BatchSuggestionResult],
         openapi_extra=BATCH_BODY,
+        dependencies=[Depends(_batch_query)],
     )
     async def suggest_batch(
         project_id: str,

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -70,6 +71,7 @@ from topicclf.server.schemas import (
     describe_errors,
     echoed,
     parse_tag_request,
+    refuse_unknown_query,
 )
 from topicclf.tagging import SCORE_DIGITS, Tagged
 
@@ -151,10 +153,16 @@ async def tag_answer(
     body: bytes,
     path_model: str | None,
     content_type: str,
+    query: bytes = b"",
 ) -> JSONBody:
     """The answer to POST /tag (path_model None) or /models/{path_model}/tag, for a body of
-    that Content-Type; ApiError when the request is refused."""
+    that Content-Type and a query string (`query`: the routes take none); ApiError when the
+    request is refused."""
     started = time.perf_counter()
+    if query:
+        route = "/tag" if path_model is None else "/models/{name}/tag"
+        keys = (key for key, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True))
+        refuse_unknown_query(keys, route, (), TagRequest.model_fields)
     req = parse_tag_request(body, settings.max_documents, content_type)
     if path_model is not None and req.model not in (None, path_model):
         raise ApiError(
@@ -218,6 +226,7 @@ def native_router(
             await request.body(),
             path_model,
             request.headers.get("content-type", ""),
+            request.scope.get("query_string", b""),
         )
 
     @router.post("/tag", response_model=TagResponse, openapi_extra=TAG_BODY, tags=["tag"])
@@ -459,7 +468,12 @@ class TagFastPath:
         message = await receive()  # HttpGuard read the whole body: one message
         try:
             response = await tag_answer(
-                self.models, self.settings, message["body"], name, _content_type(scope)
+                self.models,
+                self.settings,
+                message["body"],
+                name,
+                _content_type(scope),
+                scope.get("query_string", b""),
             )
         except ApiError as exc:
             response = error_response(path, exc.status, exc.message, exc.headers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection, Iterable
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -225,9 +226,75 @@ def _where(loc: tuple[Any, ...]) -> str:
     return out
 
 
+# The tag pydantic puts after a union's location for each of its branches (`id.str`,
+# `id.constrained-int`): a type's name, perhaps with its parameters (`list[str]`) or a
+# model's class name. Only ever folded when every branch failed on the same value.
+_BRANCH = re.compile(r"(?:constrained-)?(str|int|float|bool|list|dict|none)(?:\[.*\])?|[A-Z]\w*")
+_BRANCH_NOUNS = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "list": "a list",
+    "dict": "an object",
+    "none": "null",
+}
+_NOT_BRANCH_ERRORS = ("missing", "extra_forbidden")
+
+
+def _branch(error: Any) -> str | None:
+    """The union branch an error is about, when its location ends in one; else None."""
+    loc = error.get("loc", ())
+    if not loc or not isinstance(loc[-1], str) or error.get("type") in _NOT_BRANCH_ERRORS:
+        return None
+    return loc[-1] if _BRANCH.fullmatch(loc[-1]) else None
+
+
+def _what_a_branch_takes(branch: str, error: Any) -> str:
+    """What one branch of a union takes, with the bound its value broke (if that is why)."""
+    match = _BRANCH.fullmatch(branch)
+    noun = _BRANCH_NOUNS[match[1]] if match and match[1] else "an object"  # a model's name
+    if str(error.get("type", "")).endswith(("_type", "_parsing")):
+        return noun
+    # The value is of this branch's type but out of its bounds: say the bound, in pydantic's
+    # words without "Input should be".
+    bound = str(error.get("msg", "")).removeprefix("Input should be ").removeprefix("Value error, ")
+    return f"{noun} ({bound})"
+
+
+def fold_unions(errors: list[Any]) -> list[Any]:
+    """The errors with each union's per-branch errors (`id.str: Input should be a valid
+    string; id.constrained-int: Input should be a valid integer`, pydantic's branch names)
+    folded into one at the union's location: `id: should be a string or an integer`."""
+    folded: list[Any] = []
+    i = 0
+    while i < len(errors):
+        error, j = errors[i], i + 1
+        if _branch(error) is not None:
+            where, value = tuple(error["loc"][:-1]), error.get("input")
+            while (
+                j < len(errors)
+                and _branch(errors[j]) is not None
+                and tuple(errors[j]["loc"][:-1]) == where
+                and type(errors[j].get("input")) is type(value)
+                and errors[j].get("input") == value
+            ):
+                j += 1
+        if j - i < 2:  # one error is no union's: as pydantic said it
+            folded.append(error)
+            i += 1
+            continue
+        takes = [_what_a_branch_takes(str(e["loc"][-1]), e) for e in errors[i:j]]
+        either = ", ".join(takes[:-1]) + f" or {takes[-1]}"
+        folded.append({"type": "union", "loc": where, "msg": f"should be {either}"})
+        i = j
+    return folded
+
+
 def describe_errors(errors: list[Any], limit: int = 3) -> str:
     """pydantic's or FastAPI's validation errors as one line: `field: problem; ...`."""
     lines = []
+    errors = fold_unions(errors)
     for error in errors[:limit]:
         loc = tuple(p for p in error.get("loc", ()) if p not in ("body", "query", "path"))
         message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
@@ -236,6 +303,28 @@ def describe_errors(errors: list[Any], limit: int = 3) -> str:
         lines.append(f"{_where(loc)}: {message}" if loc else message)
     more = f" (and {len(errors) - limit} more)" if len(errors) > limit else ""
     return "; ".join(lines) + more
+
+
+def refuse_unknown_query(
+    keys: Iterable[str],
+    route: str,
+    takes: Collection[str] = (),
+    body_keys: Collection[str] = (),
+    body: str = "a key of the JSON body",
+) -> None:
+    """ApiError 400 for the first query parameter `route` does not take (those it takes are
+    `takes`), as the body refuses a key it does not take: `?top_k=1` on /tag, `?limit=1` on
+    Annif's suggest, changed nothing without a word. One the body takes (`body_keys`) is
+    told where it goes: `limit is a form field of suggest, not a query parameter`."""
+    for key in keys:
+        if key in takes:
+            continue
+        if key in body_keys:
+            raise ApiError(400, f"{key} is {body} of {route}, not a query parameter")
+        others = f"it takes {', '.join(takes)}" if takes else "it takes none"
+        raise ApiError(
+            400, f"{echoed(key)}: not a query parameter {route} takes (a typo?); {others}"
+        )
 
 
 def too_many_json_values(body: bytes, limit: int) -> bool:
