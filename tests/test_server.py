@@ -476,7 +476,7 @@ def test_100_continue_is_sent_only_to_http_11_clients(
     sent to it (uvicorn sent "HTTP/1.1 100 Continue" to both)."""
     body = b'{"text": "rain"}'
     head = (
-        f"POST /tag HTTP/{version}\r\nHost: x\r\nExpect: 100-continue\r\n"
+        f"POST /tag HTTP/{version}\r\nHost: localhost\r\nExpect: 100-continue\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode()
     answer, _ = raw(server, head + body)
@@ -602,7 +602,7 @@ def test_a_lone_surrogate_in_a_json_body_is_named(server: Address, text: bytes, 
 @pytest.mark.parametrize(
     "data",
     [
-        "POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: ²\r\n\r\n".encode(),
+        "POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: ²\r\n\r\n".encode(),
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS hello to a plain port
         b"GET / HTTP/1.1\r\nHo st: x\r\n\r\n",
     ],
@@ -619,16 +619,16 @@ def test_bytes_that_are_not_http_get_a_json_400(server: Address, data: bytes) ->
 
 def test_an_oversized_chunked_body_gets_a_413(server: Address) -> None:
     chunk = b"a" * 100_000
-    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    head = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
     body = (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 2 + b"0\r\n\r\n"
     reply, _ = raw(server, head + body)
     assert reply.startswith(b"HTTP/1.1 413 ")
     assert b'{"error":"the body is larger than 150000 bytes (--max-body)"}' in reply
 
 
-HEAD = b"GET /health HTTP/1.1\r\nHost: x\r\n"
+HEAD = b"GET /health HTTP/1.1\r\nHost: localhost\r\n"
 HEAD_LIMIT = 64 * 1024  # SERVE_MAX_HEADERS, the test server's limit
-CHUNKED = b"POST /tag HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+CHUNKED = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
 TRAILER_MESSAGE = "the request head and trailers are larger than 65536 bytes (--max-headers)"
 
 
@@ -637,8 +637,8 @@ TRAILER_MESSAGE = "the request head and trailers are larger than 65536 bytes (--
     [
         (HEAD + b"".join(b"X-%d: %s\r\n" % (i, b"v" * 100) for i in range(700)) + b"\r\n", False),
         (HEAD + b"X-Big: " + b"v" * HEAD_LIMIT + b"\r\n\r\n", False),  # one header line
-        (b"GET /" + b"a" * HEAD_LIMIT + b" HTTP/1.1\r\nHost: x\r\n\r\n", False),  # the URL
-        (b"GET /v1/" + b"a" * HEAD_LIMIT + b" HTTP/1.1\r\nHost: x\r\n\r\n", True),
+        (b"GET /" + b"a" * HEAD_LIMIT + b" HTTP/1.1\r\nHost: localhost\r\n\r\n", False),  # the URL
+        (b"GET /v1/" + b"a" * HEAD_LIMIT + b" HTTP/1.1\r\nHost: localhost\r\n\r\n", True),
     ],
 )
 def test_a_head_over_the_limit_gets_a_431_at_once(
@@ -708,9 +708,9 @@ def test_a_body_to_an_unknown_path_does_not_spoil_the_connection(server: Address
 def test_idle_and_slow_clients_are_dropped_while_others_are_answered(server: Address) -> None:
     silent = socket.create_connection(server, timeout=10)
     half_headers = socket.create_connection(server, timeout=10)
-    half_headers.sendall(b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-")
+    half_headers.sendall(b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-")
     half_body = socket.create_connection(server, timeout=10)
-    half_body.sendall(b'POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{"te')
+    half_body.sendall(b'POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: 40\r\n\r\n{"te')
     started = time.monotonic()
     for _ in range(5):  # the slow ones hold no worker: others get answers at once
         status, _ = request(server, "POST", "/tag", b'{"text": "rain"}')
@@ -731,7 +731,7 @@ def test_idle_and_slow_clients_are_dropped_while_others_are_answered(server: Add
 
 def test_a_kept_alive_connection_is_closed_when_idle(server: Address) -> None:
     with socket.create_connection(server, timeout=10) as sock:
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
         started = time.monotonic()
         data = b""
         while chunk := sock.recv(65536):
@@ -786,7 +786,10 @@ def test_a_crowded_body_is_refused_without_holding_up_other_requests(
     started = time.perf_counter()
     parse()
     parse_time = time.perf_counter() - started
-    head = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\n" % (path.encode(), content_type)
+    head = b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: %s\r\n" % (
+        path.encode(),
+        content_type,
+    )
     head += b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
     options = _options(max_body=len(body), max_documents=10_000)
     slowest: list[float] = []
@@ -899,21 +902,30 @@ def _read_all(sock: socket.socket) -> bytes:
 
 def test_a_half_closed_client_gets_its_answer(server: Address) -> None:
     body = b'{"text": "rain and storms"}'
-    post = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    post = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(body),
+        body,
+    )
     started = time.monotonic()
     reply = _read_all(_half_closed(server, post))  # before: b"", the answer was dropped
     assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and reply.endswith(b"}")
     # `connection: close` only when the half-close arrived before the answer was sent (a
     # race); either way the connection is closed once answered (the time check below).
     assert b'"labels"' in reply
-    pipelined = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /models HTTP/1.1\r\nHost: x\r\n\r\n"
+    pipelined = (
+        b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        b"GET /models HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    )
     reply = _read_all(_half_closed(server, pipelined))  # each request sent whole is answered
     assert reply.count(b"HTTP/1.1 200 OK\r\n") == 2 and reply.endswith(b"]}")
     assert time.monotonic() - started < TIMEOUT  # closed once answered, not by a timeout
 
 
 def _tag_post(body: bytes) -> bytes:
-    return b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    return b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(body),
+        body,
+    )
 
 
 def _statuses(reply: bytes) -> list[bytes]:
@@ -925,9 +937,9 @@ WHOLE_TAG = _tag_post(b'{"text": "rain and storms"}')
 # The start of a request that the client never finishes: at each stage a parser can be in.
 BEGUN = {
     "request line": b"POST /ta",
-    "head": b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Le",
-    "head whole, no body": b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n",
-    "body short": b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{",
+    "head": b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Le",
+    "head whole, no body": b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: 40\r\n\r\n",
+    "body short": b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: 40\r\n\r\n{",
 }
 
 
@@ -954,7 +966,8 @@ def test_a_half_closed_client_gets_its_whole_requests_answered_before_a_half_sen
     [
         (b"\x01\x02 not http\r\n\r\n", b"the request is not valid HTTP/1.1"),
         (
-            b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+            b"GET /health HTTP/1.1\r\nHost: localhost\r\n"
+            b"Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
             b"this server does not speak WebSocket",
         ),
     ],
@@ -1035,7 +1048,11 @@ def test_a_head_over_the_limit_behind_a_slow_answer_is_refused_after_it(
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{", b"GET /health HT"],
+    [
+        b"",
+        b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: 40\r\n\r\n{",
+        b"GET /health HT",
+    ],
 )
 def test_a_half_closed_client_with_nothing_whole_to_answer_is_closed(
     server: Address, data: bytes
@@ -1056,7 +1073,7 @@ def test_a_client_that_never_reads_its_answer_is_dropped(
     monkeypatch.setattr(protocol_module, "SERVE_READER_PAUSE", TIMEOUT)
     docs = [{"id": f"{i:0250d}", "text": "rain"} for i in range(20_000)]
     body = json.dumps({"documents": docs, "threshold": 0.0}).encode()
-    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    head = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(body)
     options = _options(max_body=len(body), max_documents=len(docs))
     with serve_in_thread({"model": served}, options) as address:
         sock = _half_closed(address, head + body, rcvbuf=4096)
@@ -1078,7 +1095,7 @@ def _big_answer_request() -> tuple[bytes, ServeOptions]:
     and the options that allow it."""
     docs = [{"id": f"{i:0250d}", "text": "rain"} for i in range(20_000)]
     body = json.dumps({"documents": docs, "threshold": 0.0}).encode()
-    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    head = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(body)
     return head + body, _options(max_body=len(body), max_documents=len(docs))
 
 
@@ -1468,7 +1485,9 @@ def test_serve_command_finishes_requests_in_flight_on_sigterm(model_dir: Path) -
         assert request(("127.0.0.1", port), "GET", "/health")[0] == 200
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
             body = b'{"text": "rain and storms"}'
-            head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+            head = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(
+                body
+            )
             sock.sendall(head + body[:5])
             time.sleep(0.5)
             proc.terminate()  # SIGTERM while the request is half-sent
@@ -1491,7 +1510,7 @@ def test_a_body_still_arriving_when_the_shutdown_time_ends_gets_a_503_and_no_tra
     proc, port = _start(args)
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-            head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+            head = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n"
             sock.sendall(head + b'{"text": "rain')
             time.sleep(0.5)
             proc.terminate()  # the body never completes
@@ -1518,7 +1537,7 @@ def test_a_graceful_stop_delivers_the_answers_written_to_a_pipelining_client(
     proc, port = _start([str(model_dir), "--timeout-shutdown", "10"])
     try:
         sock = _small_window(("127.0.0.1", port))
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" * 20_000)
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n" * 20_000)
         time.sleep(0.5)  # hundreds answered, waiting in the socket: the client reads slowly
         proc.terminate()
         reply = b""
@@ -1542,7 +1561,7 @@ def test_an_answer_not_sent_by_the_end_of_the_shutdown_time_is_cut_with_a_reset(
     # that does not check Content-Length took 3.9 of 6.4 MB for the whole answer.
     docs = [{"id": f"{i:0600d}", "text": "rain"} for i in range(8_000)]  # answer: ~6 MB
     body = json.dumps({"documents": docs, "threshold": 0.0}).encode()
-    post = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    post = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(body) + body
     proc, port = _start([str(model_dir), "--timeout-shutdown", "1"])
     try:
         sock = _small_window(("127.0.0.1", port))
@@ -1614,7 +1633,7 @@ def _half_sent_tag(port: int) -> tuple[socket.socket, bytes]:
     """A connection whose POST /tag has its head and 5 bytes of its body sent; the rest."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     body = b'{"text": "rain and storms"}'
-    sock.sendall(b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body))
+    sock.sendall(b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(body))
     sock.sendall(body[:5])
     return sock, body[5:]
 
@@ -2032,7 +2051,10 @@ def test_ids_given_twice_are_noted_in_the_answer_as_tag_warns(server: Address) -
 
 
 def _oversized_post(body_size: int, extra: bytes = b"", sent: int | None = None) -> bytes:
-    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n%s\r\n" % (body_size, extra)
+    head = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n%s\r\n" % (
+        body_size,
+        extra,
+    )
     return head + b"a" * (body_size if sent is None else sent)
 
 
@@ -2049,7 +2071,9 @@ def test_an_oversized_body_gets_its_413_before_the_connection_closes(
             reply = sock.recv(65536)
             if not close:
                 assert reply.startswith(b"HTTP/1.1 413 ") and b"connection: close" not in reply
-                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                sock.sendall(
+                    b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+                )
             reply += b"".join(iter(lambda s=sock: s.recv(65536), b""))  # type: ignore[misc]
         assert reply.startswith(b"HTTP/1.1 413 ")
         assert b'{"error":"the body is larger than 150000 bytes (--max-body)"}' in reply
@@ -2157,8 +2181,10 @@ def test_a_repeated_key_is_refused_by_the_fastapi_route_too(served: ServedModel)
     "path",
     ["/tag/", "/health/", "/models/", "/v1", "/page/", "/docs/", "/docs/static", "/docs/static/"],
 )
-def test_no_redirect_names_the_host_header(server: Address, path: str) -> None:
-    # Before: POST /tag/ answered 307 to http://evil.example/tag, an open redirect.
+def test_no_redirect_names_the_host_header(evil_allowed: Address, path: str) -> None:
+    # Before: POST /tag/ answered 307 to http://evil.example/tag, an open redirect. (A server
+    # told to answer to that name: by default it gets 421, see test_a_foreign_host_...)
+    server = evil_allowed
     for method in ("GET", "POST"):
         data = b"%s %s HTTP/1.1\r\nHost: evil.example\r\nContent-Length: 0\r\n" % (
             method.encode(),
@@ -2300,7 +2326,10 @@ def test_serve_options_are_checked_for_api_users(changes: dict[str, Any], messag
 
 def _partial_post(path: str, size: int, sent: int) -> bytes:
     """A POST whose head says `size` bytes of body, with only `sent` of them."""
-    head = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path.encode(), size)
+    head = b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % (
+        path.encode(),
+        size,
+    )
     return head + b"a" * sent
 
 
@@ -2611,7 +2640,7 @@ def test_a_transfer_coding_other_than_chunked_is_refused(server: Address) -> Non
 
 
 WEBSOCKET = (
-    b"Host: x\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
+    b"Host: localhost\r\nUpgrade: websocket\r\nConnection: keep-alive, Upgrade\r\n"
     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 )
 
@@ -2637,8 +2666,10 @@ def test_a_websocket_handshake_gets_a_json_400(server: Address, path: str) -> No
 def test_another_upgrade_is_ignored_and_the_connection_closed_after_its_answer(
     server: Address,
 ) -> None:
-    upgrade = b"GET /health HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"
-    behind = b"GET /models HTTP/1.1\r\nHost: x\r\n\r\n"
+    upgrade = (
+        b"GET /health HTTP/1.1\r\nHost: localhost\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"
+    )
+    behind = b"GET /models HTTP/1.1\r\nHost: localhost\r\n\r\n"
     reply, elapsed = raw(server, upgrade + behind)  # before: open, the second never answered
     assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and b'"status":"ok"' in reply
     assert reply.count(b"HTTP/1.1 ") == 1 and b"connection: close" in reply
@@ -2653,7 +2684,7 @@ def test_another_upgrade_is_ignored_and_the_connection_closed_after_its_answer(
 def test_an_upgrade_with_a_body_is_refused_for_what_it_is(server: Address, framing: bytes) -> None:
     # The parser takes what follows an upgrade's head for the new protocol: curl --http2
     # (Upgrade: h2c on every request) lost its body, 400 "the body is not valid JSON".
-    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+    head = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings\r\n"
     head += b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
     reply, _ = raw(server, head + framing % b'{"text": "rain"}')
     head_of_answer, _, body = reply.partition(b"\r\n\r\n")
@@ -2668,7 +2699,7 @@ def test_an_upgrade_with_a_body_is_refused_for_what_it_is(server: Address, frami
 def test_endless_chunk_extensions_get_a_431(server: Address) -> None:
     # A chunk-size line's extensions were in no bound: 1 GB of them was read to the end.
     line = b"5;" + b"x=" + b"y" * 200_000 + b"\r\n"
-    post = b"POST /tag HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    post = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
     reply, _ = raw(server, post + line + b"hello\r\n0\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 431 ")
     message = "the request chunk-size line (with its chunk extensions) is larger than 65536 bytes"
@@ -2875,7 +2906,10 @@ def _explain_body(documents: int) -> bytes:
 
 
 def _post(address: Address, path: str, body: bytes) -> bytes:
-    head = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path.encode(), len(body))
+    head = b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % (
+        path.encode(),
+        len(body),
+    )
     return head + body
 
 
@@ -3223,7 +3257,7 @@ def _slowest_health(address: Address, body: bytes, work: float) -> tuple[bytes, 
     three runs (half the work: a server that tags on its loop holds /health for all of it):
     a loaded machine (two test workers on two cores) can stall any thread for a
     moment, so one clean run is enough; a server that holds its loop stalls all three."""
-    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n" % len(body)
+    head = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n" % len(body)
     head += b"Connection: close\r\n\r\n"
     slowest: list[float] = []
     for _ in range(3):
@@ -3616,7 +3650,7 @@ def test_pipelined_requests_wait_in_the_socket_not_in_the_server(served: ServedM
     # stay unread in the socket until answers make room, and every one is answered in order,
     # none taken for a late head (the headers timeout here is 1 s) while it waited its turn.
     count = 20_000  # 660 KB: queued at once, about 50 MB
-    one = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    one = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
     with serve_in_thread({"model": served}, _options(timeout_idle=30.0)) as address:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # answers back up soon
@@ -3658,7 +3692,7 @@ def test_a_client_gone_with_pipelined_requests_unanswered_is_no_server_failure(
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(address)
-        sock.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n" * 200)
+        sock.sendall(b"GET /openapi.json HTTP/1.1\r\nHost: localhost\r\n\r\n" * 200)
         time.sleep(3 * TIMEOUT)  # reads nothing: cut after the idle timeout
         with pytest.raises(ConnectionResetError):
             while sock.recv(1 << 16):
@@ -3671,7 +3705,7 @@ def test_a_client_gone_with_pipelined_requests_unanswered_is_no_server_failure(
 def test_a_half_closed_client_gets_every_pipelined_request_answered(server: Address) -> None:
     # Past the queue's depth the server stops reading: the client's end of input waits
     # behind the bytes not yet parsed, so no request sent whole is lost to it.
-    get = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    get = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
     post = _tag_post(b'{"text": "rain and storms"}')
     reply = _read_all(_half_closed(server, get * 2_000 + post + get * 500))
     statuses = _statuses(reply)
@@ -3686,9 +3720,9 @@ def test_a_request_answered_while_a_newer_body_arrives_leaves_no_timer(
     # Each answer given while the newest request's body was still arriving armed a discard
     # timer (meant for a body refused with 413) that nothing cancelled: it closed the
     # connection --timeout-body later, in the middle of a request sent whole.
-    get = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    get = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
     body = b'{"text": "rain"}'
-    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    head = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(body)
     with serve_in_thread({"model": served}, _options(timeout_body=2.0, timeout_idle=10.0)) as addr:
         sock = socket.create_connection(addr, timeout=10)
         started = time.monotonic()
@@ -3741,7 +3775,7 @@ def _slow_first(slow_pattern_model: Path, monkeypatch: pytest.MonkeyPatch) -> tu
     _slow_texts_fail_fast(monkeypatch, 3.0)
     slow = ServedModel("slow", slow_pattern_model, TopicClassifier.load(slow_pattern_model))
     body = json.dumps({"text": SLOW_TEXT}).encode()
-    head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body)
+    head = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(body)
     return slow, head + body
 
 
@@ -3751,7 +3785,7 @@ def test_a_head_whose_rest_waits_unread_while_its_request_queues_is_not_late(
     # uvicorn stops reading while a request waits its turn: the rest of a head begun in the
     # same read stayed in the socket, and its headers timer (1 s here) gave a 408.
     slow, first = _slow_first(slow_pattern_model, monkeypatch)
-    get = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    get = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
     with serve_in_thread({"slow": slow}, _options()) as address:
         sock = socket.create_connection(address, timeout=30)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -3770,7 +3804,7 @@ def test_a_head_begun_behind_an_answered_request_has_the_headers_timeout_not_the
 ) -> None:
     # uvicorn armed the idle timeout after the answer: the begun head's connection was closed
     # after --timeout-idle (0.5 s here) with no answer, though its rest came in time.
-    get = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    get = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
     with serve_in_thread({"model": served}, _options(timeout_idle=0.5, timeout_headers=3)) as a:
         sock = socket.create_connection(a, timeout=30)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -3792,7 +3826,7 @@ def test_heads_in_progress_have_a_total_bound_over_all_connections(served: Serve
     from topicclf.config import SERVE_HEADS_IN_PROGRESS
 
     begun = b"GET /health HTTP/1.1\r\nX-Long: ".ljust(8000, b"a")  # under --max-headers, unfinished
-    whole = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    whole = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
     options = _options(max_headers=8192, timeout_headers=60, timeout_idle=60)
     with serve_in_thread({"model": served}, options) as address:
         holders = []
@@ -3835,8 +3869,8 @@ def test_a_queued_request_refused_for_its_body_gets_its_time_to_send_it_when_it_
     # when it ran, the 413 was followed by a close at once and the next request was lost.
     slow, first = _slow_first(slow_pattern_model, monkeypatch)
     big = b"x" * 16_000_000  # more than the socket buffers hold: the rest waits in the client
-    over = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(big) + big
-    get = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+    over = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(big) + big
+    get = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
     options = _options(timeout_body=1.0, max_body=MAX_BODY)  # the slow request takes 3 s
     with serve_in_thread({"slow": slow}, options) as address:
         sock = _half_closed(address, first + over + get)
@@ -3849,7 +3883,7 @@ def test_a_content_length_of_thousands_of_digits_is_a_413(server: Address) -> No
     # (5000 nines are past 2**64: the parser refuses them itself, a JSON 400.)
     cases = [(b"0" * 5000 + b"5", b"400"), (b"0" * 5000 + b"9" * 9, b"413"), (b"9" * 5000, b"400")]
     for length, status in cases:
-        head = b"POST /tag HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + b"\r\n\r\n"
+        head = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + length + b"\r\n\r\n"
         reply = _read_all(_half_closed(server, head + b'"abc"'))  # five bytes: no object
         assert _statuses(reply) == [status]
 
@@ -3858,7 +3892,7 @@ def test_a_chunked_body_is_never_taken_for_trailers_however_it_is_split(server: 
     # Bytes between two chunk-size lines, fed as one piece, were counted as trailers: a
     # valid body of 20 chunks of 4,089 bytes (each piece ending after a size line) got 431
     # "head and trailers are larger than 65536 bytes", and the request after it was lost.
-    post = b"POST /tag HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    post = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
     text = json.dumps({"text": "rain " * 16_400}).encode()  # 20 chunks of 4,089 bytes
     chunks = [text[i : i + 4089] for i in range(0, len(text), 4089)]
     body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
@@ -3867,7 +3901,7 @@ def test_a_chunked_body_is_never_taken_for_trailers_however_it_is_split(server: 
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.sendall(post + body[:first_line])  # the rest starts a read: pieces of 4 KiB from it
     time.sleep(0.3)
-    sock.sendall(body[first_line:] + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.sendall(body[first_line:] + b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
     sock.shutdown(socket.SHUT_WR)
     assert _statuses(_read_all(sock)) == [b"200", b"200"]
 
@@ -3877,7 +3911,7 @@ def test_a_body_of_one_byte_chunks_is_read_whole_and_tagged_as_sent_plain(server
     # bytearray: one read of 1-byte chunks, three parser callbacks a byte and a copy of the
     # body so far each, held every other client for up to a second.
     body = json.dumps({"texts": ["rain and storms " * 500, "oil prices rose"]}).encode()
-    post = b"POST /tag HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    post = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
     chunked = b"".join(b"1\r\n%c\r\n" % byte for byte in body) + b"0\r\n\r\n"
     reply = _read_all(_half_closed(server, post + chunked))
     head, _, answer = reply.partition(b"\r\n\r\n")
@@ -4089,3 +4123,133 @@ def test_sibling_fields_with_the_same_wrong_value_are_not_folded() -> None:
         r"integer$",
     ):
         parse_tag_request(b'{"text": "a", "top_k": true, "explain": true}', 5)
+
+
+def _with_headers(
+    address: Address, method: str, path: str, headers: dict[str, str], body: bytes | None = None
+) -> tuple[int, dict[str, Any]]:
+    """A request with these headers (Host among them, replacing http.client's own)."""
+    conn = http.client.HTTPConnection(*address, timeout=10)
+    conn.putrequest(method, path, skip_host="Host" in headers, skip_accept_encoding=True)
+    for name, value in {**headers, "Content-Length": str(len(body or b""))}.items():
+        conn.putheader(name, value)
+    conn.endheaders(body)
+    response = conn.getresponse()
+    return response.status, json.loads(response.read())
+
+
+TEXT_PLAIN_TAG = b'{"text": "rain and storms", "explain": 3}'
+
+
+def test_a_foreign_host_is_refused_on_loopback(server: Address) -> None:
+    # Before (attacker pass 34, server F3): 200 with the answer, so a page whose name a DNS
+    # rebinding pointed at 127.0.0.1 could read /models, /health and answers.
+    for path in ("/health", "/models", "/v1/projects"):
+        got, answer = _with_headers(server, "GET", path, {"Host": f"evil.example:{server[1]}"})
+        assert got == 421
+        assert "'evil.example:" in answer["error"] and "--allowed-host NAME" in answer["error"]
+    got, answer = _with_headers(
+        server, "POST", "/tag", {"Host": "evil.example", "Content-Type": "text/plain"}, b"{}"
+    )
+    assert got == 421 and set(answer) == {"error"}
+    got, problem = _with_headers(server, "GET", "/v1/projects", {"Host": "evil.example"})
+    assert got == 421 and problem["title"] == "Misdirected Request"  # Annif's shape under /v1
+    for hostile in ("127.0.0.1.evil.example", "localhost.evil.example", "[::2]", "a b", ""):
+        assert _with_headers(server, "GET", "/health", {"Host": hostile})[0] in (421, 400)
+
+
+def test_loopback_names_are_answered_with_or_without_a_port(server: Address) -> None:
+    port = server[1]
+    for host in ("localhost", f"localhost:{port}", "LocalHost.", "127.0.0.1", f"127.0.0.1:{port}"):
+        assert _with_headers(server, "GET", "/health", {"Host": host})[0] == 200, host
+    for host in ("127.1.2.3:80", "[::1]", f"[::1]:{port}"):
+        assert _with_headers(server, "GET", "/health", {"Host": host})[0] == 200, host
+
+
+def test_a_request_without_host_is_answered(server: Address) -> None:
+    # HTTP/1.0 needs no Host, and no browser sends a request without one: no page's.
+    reply, _ = raw(server, b"GET /health HTTP/1.0\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 200 ")
+    reply, _ = raw(server, b"GET /health HTTP/1.0\r\nHost: localhost\r\nHost: evil\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 400 ") and b"more than one Host header" in reply
+
+
+def test_another_sites_page_is_refused(server: Address) -> None:
+    # Before (attacker pass 34, server F3): a text/plain POST (sent by any page without a
+    # preflight) was tagged, explain and 10 MB bodies included.
+    own = f"127.0.0.1:{server[1]}"
+    for origin in (
+        "http://evil.example",
+        "null",
+        f"http://localhost:{server[1]}",
+        "http://" + own + "1",
+    ):
+        headers = {"Host": own, "Origin": origin, "Content-Type": "text/plain"}
+        got, answer = _with_headers(server, "POST", "/tag", headers, TEXT_PLAIN_TAG)
+        assert got == 403, origin
+        assert answer["error"].startswith(f"a request from another site (Origin {origin!r}")
+    got, _ = _with_headers(server, "GET", "/models", {"Host": own, "Origin": "http://evil.example"})
+    assert got == 403
+
+
+def test_the_servers_own_page_and_clients_without_origin_are_answered(server: Address) -> None:
+    own = f"127.0.0.1:{server[1]}"
+    headers = {"Host": own, "Origin": f"http://{own}", "Content-Type": "text/plain"}
+    got, answer = _with_headers(server, "POST", "/tag", headers, TEXT_PLAIN_TAG)
+    assert got == 200 and answer["results"][0]["explanations"]
+    headers = {"Host": "localhost", "Origin": "http://LOCALHOST:80"}  # the scheme's own port
+    assert _with_headers(server, "GET", "/health", headers)[0] == 200
+    assert request(server, "POST", "/tag", TEXT_PLAIN_TAG, content_type="text/plain")[0] == 200
+
+
+def test_allowed_host_widens_the_loopback_names(served: ServedModel) -> None:
+    options = _options(allowed_hosts=("Proxy.Example.", "10.0.0.7"))
+    assert options.allowed_hosts == ("proxy.example", "10.0.0.7")
+    with serve_in_thread({"model": served}, options) as address:
+        for host in ("proxy.example", "proxy.example:443", "10.0.0.7:8000", "localhost"):
+            assert _with_headers(address, "GET", "/health", {"Host": host})[0] == 200, host
+        assert _with_headers(address, "GET", "/health", {"Host": "other.example"})[0] == 421
+        headers = {"Host": "proxy.example", "Origin": "https://proxy.example"}
+        assert _with_headers(address, "GET", "/models", headers)[0] == 200
+
+
+def test_the_host_rule_of_each_listening_address() -> None:
+    from topicclf.server.http import HostRule
+
+    for listen in ("127.0.0.1", "127.0.0.2", "::1"):
+        rule = HostRule.for_address(listen)
+        assert rule.allows("localhost:8000") and rule.allows("[::1]")
+        assert not rule.allows("evil.example") and not rule.allows("0.0.0.0")
+    for listen in ("0.0.0.0", "::", "192.168.1.5"):
+        assert HostRule.for_address(listen).allows("anything.example:1")  # the admin's network
+        narrowed = HostRule.for_address(listen, ["topics.lan"])
+        assert narrowed.allows("topics.lan:8000") and narrowed.allows("127.0.0.1")
+        assert not narrowed.allows("192.168.1.5") and not narrowed.allows("evil.example")
+    for bad, words in [("a b", "is not a host name"), ("x:80", "without a port"), ("", "not")]:
+        with pytest.raises(ConfigError, match=f"allowed_hosts: .*{words}"):
+            ServeOptions(allowed_hosts=(bad,))
+    with pytest.raises(ConfigError, match="not a string"):
+        ServeOptions(allowed_hosts="localhost")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("evil.example:80", "give the name without a port"), ("a/b", "is not a host name")],
+)
+def test_a_malformed_allowed_host_is_a_usage_error_before_the_models_load(
+    tmp_path: Path, name: str, reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from topicclf.cli import run
+
+    assert (
+        run(["serve", str(tmp_path), "--allowed-host", "ok.example", "--allowed-host", name]) == 2
+    )
+    flat = " ".join(capsys.readouterr().err.replace("│", " ").split())
+    assert f"Invalid value for '--allowed-host': {name!r}" in flat and reason in flat, flat
+
+
+@pytest.fixture(scope="module")
+def evil_allowed(served: ServedModel) -> Iterator[Address]:
+    """A server that answers to the Host evil.example (--allowed-host evil.example)."""
+    with serve_in_thread({"model": served}, _options(allowed_hosts=("evil.example",))) as address:
+        yield address

@@ -66,6 +66,18 @@ def serve(
     port: Annotated[
         int, integer_option(0, 65535, help="Port (0: any free port).", metavar="PORT")
     ] = SERVE_PORT,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME",
+            help="A host name the server answers to (the Host header; repeatable). On a "
+            "loopback --host it answers to localhost, 127.0.0.1 and [::1], plus these (e.g. a "
+            "reverse proxy's name); on another address to any name, unless these narrow it. "
+            "A request for another name gets 421, and one from another site's page (its "
+            "Origin not its Host) 403.",
+            show_default=False,
+        ),
+    ] = None,
     workers: Annotated[
         int,
         integer_option(
@@ -197,6 +209,13 @@ def serve(
         host = listen_host(host)
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="'--host'") from None
+    from topicclf.server.http import allowed_host as checked_host
+
+    for name in allowed_host or ():
+        try:
+            checked_host(name)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="'--allowed-host'") from None
     try:
         specs = parse_model_specs(models)
     except ConfigError as exc:
@@ -241,6 +260,7 @@ def serve(
             timeout_body=timeout_body,
             timeout_shutdown=timeout_shutdown,
             access_log=state.verbose,
+            allowed_hosts=tuple(allowed_host or ()),
         )
     except ConfigError as exc:  # the options above check their ranges already
         raise typer.BadParameter(str(exc)) from None

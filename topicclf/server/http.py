@@ -8,11 +8,13 @@ from __future__ import annotations
 import asyncio
 import errno
 import http
+import ipaddress
 import logging
+import re
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +32,7 @@ from topicclf.config import (
     SERVE_MAX_BODY_TOTAL,
     SERVE_MAX_UNSENT_TOTAL,
     SERVE_RETRY_SECONDS,
+    cut,
 )
 from topicclf.corpus.base import scrub_surrogates
 from topicclf.reports.safe import visible_controls
@@ -80,6 +83,7 @@ TITLES = {
     408: "Request Timeout",
     413: "Payload Too Large",
     415: "Unsupported Media Type",
+    421: "Misdirected Request",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
     503: "Service Unavailable",
@@ -490,6 +494,139 @@ class HttpGuard:
             late = f"the body did not arrive within {self.timeout_body:g} s"
             await _send_error(send, path, 408, late, close=True)
             return None
+
+
+# A host name as a Host header or --allowed-host gives it (letters, digits, '.', '-', '_'),
+# or an IPv6 address in brackets; with an optional :port.
+_HOST = re.compile(r"(?P<name>[a-z0-9._-]+|\[[0-9a-f:.]+\])(?::(?P<port>[0-9]*))?")
+# Names that reach this machine whatever DNS says: no page can rebind them to its own.
+LOOPBACK_NAMES = frozenset({"localhost"})
+DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def split_host(value: str) -> tuple[str, str | None] | None:
+    """(name, port) of a Host header's value: the name lower-cased, an IPv6 address without
+    its brackets, a final dot dropped; the port None when not given. None when `value` is
+    no host (a space, a path, a bare IPv6 address, a name with other characters)."""
+    match = _HOST.fullmatch(value.strip().lower())
+    if match is None:
+        return None
+    name, port = match["name"], match["port"] or None
+    if name.startswith("["):
+        name = name[1:-1]
+        try:
+            ipaddress.IPv6Address(name)
+        except ValueError:
+            return None
+    elif name.endswith(".") and name != ".":
+        name = name[:-1]
+    if not name or name.startswith(".") or ".." in name:
+        return None
+    return name, port
+
+
+def is_loopback(name: str) -> bool:
+    """Whether a host name (as split_host gives it) is this machine's loopback: localhost,
+    127.x.x.x, ::1."""
+    if name in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class HostRule:
+    """The Host headers a server answers to. Listening on a loopback address: the loopback
+    names (localhost, 127.x.x.x, [::1]) and `names`, so a web page whose name a DNS
+    rebinding points at 127.0.0.1 cannot read the server; on another address (0.0.0.0, a
+    LAN address): any Host, unless `names` narrows it to them (and the loopback names)."""
+
+    names: frozenset[str] = frozenset()
+    any_host: bool = False
+
+    @classmethod
+    def for_address(cls, listen: str, allowed: Iterable[str] = ()) -> HostRule:
+        """The rule of a server listening on the address `listen` with --allowed-host
+        `allowed` (names split_host takes, without a port)."""
+        names = frozenset(allowed_host(name) for name in allowed)
+        return cls(names, any_host=not names and not is_loopback(listen.lower()))
+
+    def allows(self, host: str) -> bool:
+        """Whether a request with this Host header is answered."""
+        if self.any_host:
+            return True
+        split = split_host(host)
+        return split is not None and (is_loopback(split[0]) or split[0] in self.names)
+
+
+def allowed_host(value: str) -> str:
+    """An --allowed-host value as HostRule compares it; ValueError when it is no host name
+    or has a port."""
+    split = split_host(value)
+    if split is None:
+        raise ValueError(f"{cut(repr(value))} is not a host name (letters, digits, '.', '-')")
+    if split[1] is not None:
+        raise ValueError(f"{cut(repr(value))}: give the name without a port (any port is taken)")
+    return split[0]
+
+
+def same_origin(origin: str, host: str | None) -> bool:
+    """Whether a request's Origin header names the server the request was sent to (its
+    Host): what a browser sends on the server's own page, not from another site."""
+    scheme, sep, authority = origin.strip().lower().partition("://")
+    split = split_host(authority) if sep and host is not None else None
+    own = split_host(host) if host is not None else None
+    if split is None or own is None:
+        return False  # "null" (a sandboxed frame, a file:// page), or no Host to compare
+    name, port = split
+    if port == DEFAULT_PORTS.get(scheme):
+        port = None  # a browser leaves the scheme's own port out of Host too
+    return (name, port) == own
+
+
+class HostGuard:
+    """Refuses a request whose Host the server does not answer to (421, see HostRule) and
+    one sent by another site's page (an Origin other than its Host: 403), before its body
+    is read. Any page a user visits could otherwise drive a server on 127.0.0.1: POST a
+    text/plain body to /tag (a request browsers send without asking), or read /models and
+    the answers once DNS rebinding made its own name point at 127.0.0.1. A request
+    without Host (HTTP/1.0) or without Origin (curl, scripts, Annif clients) is no
+    browser's: it passes."""
+
+    def __init__(self, app: ASGIApp, rule: HostRule) -> None:
+        self.app = app
+        self.rule = rule
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        hosts = [v.decode("latin-1") for k, v in scope["headers"] if k == b"host"]
+        origins = [v.decode("latin-1") for k, v in scope["headers"] if k == b"origin"]
+        path = scope["path"]
+        if len(hosts) > 1:  # RFC 9112 3.2: which one was meant cannot be known
+            await _send_error(send, path, 400, "the request has more than one Host header", False)
+            return
+        host = hosts[0] if hosts else None
+        if host is not None and not self.rule.allows(host):
+            refused = (
+                f"this server does not answer to the host {cut(repr(host))} (the Host "
+                "header): on a loopback address it answers to localhost, 127.0.0.1 and [::1]; "
+                "start it with --allowed-host NAME to answer to another name"
+            )
+            await _send_error(send, path, 421, refused, close=False)
+            return
+        if origins and not all(same_origin(o, host) for o in origins):
+            foreign = (
+                f"a request from another site (Origin {cut(repr(origins[0]))}, not this "
+                f"server's address {cut(repr(host))}) is refused: this server's own page and "
+                "clients that send no Origin are answered"
+            )
+            await _send_error(send, path, 403, foreign, close=False)
+            return
+        await self.app(scope, receive, send)
 
 
 def _content_length(start: Message) -> int | None:

@@ -52,7 +52,7 @@ from topicclf.config import (
 )
 from topicclf.errors import ConfigError, TopicclfError
 from topicclf.server.app import AppSettings, create_app
-from topicclf.server.http import ASGIApp, log
+from topicclf.server.http import ASGIApp, HostGuard, HostRule, allowed_host, log
 from topicclf.server.models import ModelSpec, ServedModel, load_models
 from topicclf.server.protocol import GuardedHttpToolsProtocol
 
@@ -92,11 +92,20 @@ class ServeOptions:
     timeout_body: float = SERVE_TIMEOUT_BODY
     timeout_shutdown: float = SERVE_TIMEOUT_SHUTDOWN
     access_log: bool = False
+    # Host names answered besides the loopback ones (--allowed-host; see HostRule).
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """ConfigError for a value out of range: an infinite timeout would never end a
         connection, a backlog beyond a C int fails deep inside the socket call."""
         object.__setattr__(self, "host", listen_host(self.host))
+        if isinstance(self.allowed_hosts, str):  # a lone name would be taken letter by letter
+            raise ConfigError("allowed_hosts must be a sequence of host names, not a string")
+        try:
+            names = tuple(allowed_host(name) for name in self.allowed_hosts)
+        except ValueError as exc:
+            raise ConfigError(f"allowed_hosts: {exc}") from None
+        object.__setattr__(self, "allowed_hosts", names)
         counts = {
             "port": (0, 65535),
             "workers": SERVE_WORKERS_RANGE,
@@ -187,11 +196,13 @@ class ServeConfig(uvicorn.Config):
 @dataclass(frozen=True)
 class AppFactory:
     """Builds the application in a worker process, loading the models there (picklable).
-    `fingerprints`: each model's manifest fingerprint as `serve` loaded it before listening."""
+    `fingerprints`: each model's manifest fingerprint as `serve` loaded it before listening;
+    `hosts`: the Host headers answered (None: any)."""
 
     specs: tuple[ModelSpec, ...]
     settings: AppSettings
     fingerprints: tuple[str, ...] = ()
+    hosts: HostRule | None = None
 
     def __call__(self) -> ASGIApp:
         """Load the models and return the application. A worker that cannot, or finds a
@@ -215,7 +226,7 @@ class AppFactory:
                     f"{spec.path} changed on disk since the server started; restart the "
                     "server to serve the new model"
                 )
-        app = create_app(models, self.settings)
+        app = HostGuard(create_app(models, self.settings), self.hosts or HostRule(any_host=True))
         settle_heap()
         return app
 
@@ -465,9 +476,11 @@ def serve(
     models = load_models(specs)  # once here, so a broken model fails before listening
     sock = bind(options.host, options.port, options.backlog)
     host, port = sock.getsockname()[:2]
+    hosts = HostRule.for_address(host, options.allowed_hosts)
     try:
         if options.workers == 1:
-            config = make_config(create_app(models, options.app_settings), options)
+            app = HostGuard(create_app(models, options.app_settings), hosts)
+            config = make_config(app, options)
             settle_heap()
             announce(host, port)
             OneProcessServer(config).run(sockets=[sock])
@@ -478,7 +491,7 @@ def serve(
         for served in models.values():
             served.close()
         del models
-        factory = AppFactory(tuple(specs), options.app_settings, prints)
+        factory = AppFactory(tuple(specs), options.app_settings, prints, hosts)
         _run_workers(make_config(factory, options, factory=True), sock, announce, host, port)
     finally:
         sock.close()
@@ -645,7 +658,8 @@ def serve_in_thread(
     kept (uvicorn's and topicclf's loggers propagate to it)."""
     options = options or ServeOptions(port=0)
     sock = bind(options.host, options.port, options.backlog)
-    app = create_app(models, options.app_settings)
+    hosts = HostRule.for_address(sock.getsockname()[0], options.allowed_hosts)
+    app = HostGuard(create_app(models, options.app_settings), hosts)
     server = uvicorn.Server(make_config(app, options, own_logging=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
