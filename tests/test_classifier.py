@@ -1545,3 +1545,40 @@ def test_explain_weighs_the_terms_of_a_topic_whose_score_rounds_to_one(
     surest = clf.explain(text, top=3)[0]
     assert surest.score == 1.0
     assert surest.up and surest.up[0][1] > 10.0, surest
+
+
+def test_fit_refuses_classes_given_as_one_string_or_with_topics_named_in_y(
+    tiny_docs: list[Document],
+) -> None:
+    """Attacker pass 34, CLI/API 8: classes="abcd" named four columns a, b, c, d (and "food"
+    failed as "topic names must be unique"); with topic lists in y, classes was dropped
+    unread."""
+    texts = [d.text for d in tiny_docs]
+    topics = sorted({t for d in tiny_docs for t in d.labels})
+    indicator = np.array([[int(t in d.labels) for t in topics] for d in tiny_docs])
+    for classes, message in [
+        ("abcd", r"^classes: got a single string; give a list of topic names, e.g. \['abcd'\]$"),
+        ("food", r"^classes: got a single string; give a list of topic names, e.g. \['food'\]$"),
+        (np.array("abcd"), r"^classes: got a single string; give a list of topic names"),
+        (b"abcd", r"^classes: got a single bytes value; give a list of topic names"),
+        (set(topics), r"^classes: expected a list of topic names, not set$"),
+        (5, r"^classes: expected a list of topic names, not int$"),
+    ]:
+        with pytest.raises(InputError, match=message):
+            TopicClassifier(config=tiny_config()).fit(texts, indicator, classes=classes)
+    lists = [d.labels for d in tiny_docs]
+    for y, given in [(lists, "a topic list per text"), ([d.labels[0] for d in tiny_docs], "one")]:
+        message = (
+            rf"^classes: names the columns of a 0/1 indicator matrix y, but this y gives {given}"
+            r".*, which names the topics itself: leave classes out$"
+        )
+        with pytest.raises(InputError, match=message):
+            TopicClassifier(config=tiny_config()).fit(texts, y, classes=topics)
+    # A list, tuple, array or generator of names still names the columns.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = TopicClassifier(config=tiny_config()).fit(
+            texts, indicator, classes=(t.upper() for t in topics)
+        )
+    assert clf.classes_ == [t.upper() for t in topics]
+    assert clf.predict_indicator(texts[:2]).shape == (2, len(topics))

@@ -535,3 +535,57 @@ def test_an_embedding_vocabulary_needs_room_for_one_token_beside_its_two_reserve
     with pytest.raises(ConfigError, match=r"^x: features.sequence_vocabulary = 2 must be >= 3$"):
         with_values(Config(), {key: 2}, source="x")
     assert with_values(Config(), {key: 3}, source="x").features.sequence_vocabulary == 3
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [("fr", "french"), ("French", "french"), ("FRENCH", "french"), ("fr-CA", "french")]
+    + [(" pt_BR ", "portuguese"), ("De", "german"), ("english", "english"), ("auto", "auto")],
+)
+def test_text_language_is_read_as_a_corpus_language_field_is(
+    value: str, name: str, tmp_path: Path
+) -> None:
+    # Attacker pass 34, CLI/API 9: `--set text.language=fr` was refused while a corpus
+    # record's language field took `fr`, `French` and `fr-CA`. Stored by its name, so that
+    # a model's configuration reads the same however it was spelt.
+    from topicclf.classifier import TopicClassifier
+    from topicclf.config import TextConfig
+
+    toml = tmp_path / "c.toml"
+    toml.write_text(f'[text]\nlanguage = "{value}"\n', encoding="utf-8")
+    configs = [
+        load_config(overrides=[f"text.language={value}"]),
+        load_config(toml),
+        Config.from_dict({"text": {"language": value}}),
+        Config(text=TextConfig(language=value)),
+        TopicClassifier(config=Config(text=TextConfig(language=value))).resolved_config(),
+    ]
+    assert [c.text.language for c in configs] == [name] * len(configs)
+    assert all(Config.from_dict(c.to_dict()) == configs[0] for c in configs)
+
+
+@pytest.mark.parametrize("value", ["klingon", "Auto", "", "und", "x" * 200, 5])
+def test_a_text_language_that_names_no_language_is_refused(value: object) -> None:
+    from topicclf.config import TextConfig
+
+    message = (
+        r"text\.language = .* is not valid; give auto, or a language name or ISO 639-1 code "
+        r"\(in any case; a region after - or _ is ignored\) of: arabic \(ar\), bulgarian \(bg\), "
+    )
+    with pytest.raises(ConfigError, match="^" + message):
+        TextConfig(language=value)  # type: ignore[arg-type]
+    if isinstance(value, str):
+        with pytest.raises(ConfigError, match=r"^--set: " + message):
+            load_config(overrides=[f"text.language={value}"])
+
+
+def test_a_model_trained_with_a_language_code_records_its_name(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    from topicclf.cli import run
+
+    model = tmp_path / "m"
+    settings = ["--set", "text.language=FR-ca", "--set", "train.epochs=1"]
+    assert run(["-q", "train", str(data_dir / "tiny.jsonl"), "-o", str(model), *settings]) == 0
+    manifest = json.loads((model / "manifest.json").read_text())
+    assert manifest["config"]["text"]["language"] == "french"

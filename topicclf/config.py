@@ -450,6 +450,22 @@ def language_named(value: str) -> str | None:
     return None
 
 
+def setting_language(value: Any) -> str:
+    """`text.language` as stored: `auto`, or the name in LANGUAGES of a language given as
+    a corpus's language field gives it (`language_named`: 'fr', 'French', 'fr-CA'); else a
+    ConfigError."""
+    if isinstance(value, str) and value == "auto":
+        return value
+    name = language_named(value) if isinstance(value, str) else None
+    if name is None:
+        raise ConfigError(
+            f"text.language = {shown(value)} is not valid; give auto, or a language name or "
+            "ISO 639-1 code (in any case; a region after - or _ is ignored) of: "
+            + ", ".join(f"{name} ({code})" for name, code in LANGUAGES.items())
+        )
+    return name
+
+
 def _choice(section: str, key: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(
@@ -531,14 +547,16 @@ class TextConfig:
     # (training.analysis); none; snowball (every language that has one); porter (English).
     stemmer: str = "auto"
     # auto: detected per document at training time (see LANGUAGE_MIN_DOCUMENTS), or one of
-    # LANGUAGES for every document.
+    # LANGUAGES for every document (given as its name or code: setting_language).
     language: str = "auto"
 
     def __post_init__(self) -> None:
         _choice("text", "tokenizer", self.tokenizer, TOKENIZERS)
         _choice("text", "stop_words", self.stop_words, STOP_WORD_LISTS)
         _choice("text", "stemmer", self.stemmer, STEMMERS)
-        _choice("text", "language", self.language, ("auto", *LANGUAGES))
+        # Stored by its name, so that a model's configuration reads one way however the
+        # setting was spelt (fr, French, fr-CA), as a corpus's language field is read.
+        object.__setattr__(self, "language", setting_language(self.language))
         problem = stemmer_problem(self.stemmer, self.language)
         if problem:
             raise ConfigError(problem)

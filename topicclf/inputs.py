@@ -134,6 +134,8 @@ def as_targets(
             f"y: got a {type(y).__name__}; pass one topic list per text, in the texts' order "
             "(e.g. [d[key] for key in keys])"
         )
+    if classes is not None:
+        classes = _classes(classes)
     if _is_matrix(y):
         targets = _from_indicator(y, classes, model)
     else:
@@ -148,9 +150,36 @@ def as_targets(
             targets = Targets(sets, "single", dtype=_number_dtype(y, rows))
         else:
             targets = Targets([topic_set(r, i) for i, r in enumerate(rows)], "sets")
+        if classes is not None:
+            # It names an indicator's columns; with topics named in y it was dropped unread,
+            # and a caller who meant it to add or order topics was never told.
+            given = "a topic list per text" if targets.kind == "sets" else "one topic per text"
+            raise InputError(
+                f"classes: names the columns of a 0/1 indicator matrix y, but this y gives "
+                f"{given}, which names the topics itself: leave classes out"
+            )
     if len(targets.label_sets) != n_documents:
         raise InputError(f"{n_documents} texts but {len(targets.label_sets)} topic sets")
     return targets
+
+
+def _classes(classes: Any) -> list[Any]:
+    """fit's `classes` as a list of column names, refused as explain's `topics` is when it
+    is one string (`"abcd"` named four columns a, b, c, d) or a set (of no order). Empty
+    names the columns of an indicator of none, whose width decides."""
+    if isinstance(classes, np.ndarray):  # a 0-d one is its one value
+        classes = classes.tolist()
+    if isinstance(classes, str):
+        raise InputError(
+            f"classes: got a single string; give a list of topic names, e.g. [{shown(classes)}]"
+        )
+    if isinstance(classes, _BYTES):  # iterating would give its byte values as names
+        raise InputError(
+            f"classes: got a single {type(classes).__name__} value; give a list of topic names"
+        )
+    if isinstance(classes, Mapping | Set) or not isinstance(classes, Iterable):
+        raise InputError(f"classes: expected a list of topic names, not {type(classes).__name__}")
+    return list(classes)
 
 
 def _number_dtype(y: Any, rows: list[Any]) -> np.dtype[Any] | None:
