@@ -4208,7 +4208,12 @@ def test_allowed_host_widens_the_loopback_names(served: ServedModel) -> None:
     with serve_in_thread({"model": served}, options) as address:
         for host in ("proxy.example", "proxy.example:443", "10.0.0.7:8000", "localhost"):
             assert _with_headers(address, "GET", "/health", {"Host": host})[0] == 200, host
-        assert _with_headers(address, "GET", "/health", {"Host": "other.example"})[0] == 421
+        got, answer = _with_headers(address, "GET", "/health", {"Host": "other.example"})
+        assert got == 421
+        assert (
+            "answers to localhost, 127.0.0.1, [::1] and 10.0.0.7, proxy.example;"
+            in (answer["error"])
+        )
         headers = {"Host": "proxy.example", "Origin": "https://proxy.example"}
         assert _with_headers(address, "GET", "/models", headers)[0] == 200
 

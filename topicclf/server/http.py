@@ -553,6 +553,11 @@ class HostRule:
         names = frozenset(allowed_host(name) for name in allowed)
         return cls(names, any_host=not names and not is_loopback(listen.lower()))
 
+    def described(self) -> str:
+        """The names this rule answers to, as a refusal says them."""
+        names = ", ".join(sorted(self.names)[:5]) + (", ..." if len(self.names) > 5 else "")
+        return "localhost, 127.0.0.1, [::1]" + (f" and {cut(names)}" if names else "")
+
     def allows(self, host: str) -> bool:
         """Whether a request with this Host header is answered."""
         if self.any_host:
@@ -613,8 +618,8 @@ class HostGuard:
         if host is not None and not self.rule.allows(host):
             refused = (
                 f"this server does not answer to the host {cut(repr(host))} (the Host "
-                "header): on a loopback address it answers to localhost, 127.0.0.1 and [::1]; "
-                "start it with --allowed-host NAME to answer to another name"
+                f"header): it answers to {self.rule.described()}; start it with "
+                "--allowed-host NAME to answer to another name"
             )
             await _send_error(send, path, 421, refused, close=False)
             return
