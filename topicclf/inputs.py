@@ -592,9 +592,8 @@ def as_path(value: Any, what: str) -> str:
         path = os.fspath(value)
         if isinstance(path, str):
             if "\x00" in path:  # os.stat's ValueError named no path and was no error of ours
-                raise InputError(
-                    f"{what}: {path!r:.80} holds a NUL character, which no file name can"
-                )
+                named = repr(path) if len(path) <= 1000 else shown(path)  # a path is seen whole
+                raise InputError(f"{what}: {named} holds a NUL character, which no file name can")
             return path
     raise InputError(f"{what}: expected a path (a str or pathlib.Path), not {_shown(value)}")
 
