@@ -177,11 +177,13 @@ def test_explain_dense(tiny_dense: TopicClassifier) -> None:
     assert all(w < 0 for _, w in first.down)
     terms = {t for t, _ in first.up + first.down}
     assert terms <= set(tiny_dense.featurizer_.analyzer.ngrams(text, 2))
-    # Each weight is exactly the fall in log-odds when that term is taken out.
+    # Each weight is exactly the fall in log-odds when that term is taken out (and the row
+    # normalised again, as the featurizer normalises the row of a text without it).
     term, weight = first.up[0]
     x = tiny_dense.featurizer_.transform([text])
     column = tiny_dense.featurizer_.terms().index(term)
     x[0, column] = 0.0
+    x = x / np.sqrt(x.multiply(x).sum())
     j = tiny_dense.classes_.index(first.topic)
     without = float(tiny_dense.scorer_.from_features(x, [text])[0, j])
 
@@ -1582,3 +1584,31 @@ def test_fit_refuses_classes_given_as_one_string_or_with_topics_named_in_y(
         )
     assert clf.classes_ == [t.upper() for t in topics]
     assert clf.predict_indicator(texts[:2]).shape == (2, len(topics))
+
+
+@pytest.mark.parametrize("linear", ["off", "fixed"])
+def test_an_explained_weight_is_what_taking_the_word_out_of_the_text_does(
+    linear: str, tiny_docs: list[Document]
+) -> None:
+    """Occlusion zeroed a term in the normalised TF-IDF row and did not normalise it again:
+    a row shorter than any text gives, so the weights leaned up and small ones had the wrong
+    sign (museum +0.44 on politics, where taking it out of the text raised politics). On
+    word features of one word each, a weight is now exactly that change of log-odds."""
+    config = tiny_config(epochs=10).with_overrides(
+        ["features.ngram_max=1", f"blend.linear={linear}", "blend.weight=0.5"]
+    )
+    clf = _fit(tiny_docs, config)
+    text = "Rain and storms all week; the farmers fear for the bread harvest and wheat prices"
+
+    def log_odds(t: str, topic: str) -> float:
+        p = float(clf.predict_proba([t])[0][clf.classes_.index(topic)])
+        return float(np.log(p) - np.log1p(-p))
+
+    checked = 0
+    for explained in clf.explain(text, top=20):
+        for word, weight in explained.up + explained.down:
+            without = " ".join(w for w in text.split() if w.strip(";").lower() != word)
+            by_hand = log_odds(text, explained.topic) - log_odds(without, explained.topic)
+            assert weight == pytest.approx(by_hand, rel=1e-3, abs=1e-4), (explained.topic, word)
+            checked += 1
+    assert checked >= 10

@@ -148,8 +148,9 @@ def test_a_model_of_the_longest_sequences_train_allows_tags_many_lines(tmp_path:
 
 
 def _brute_occlusion(clf: TopicClassifier, text: str, columns: list[int]) -> np.ndarray:
-    """The text's scores and those of a copy without each term, every copy scored whole by
-    `Scorer.from_features` as tagging scores a text: the full matrix, then `columns`."""
+    """The text's scores and those of a copy without each term, every copy normalised again
+    as the featurizer normalises a text's row and scored whole by `Scorer.from_features` as
+    tagging scores a text: the full matrix, then `columns`."""
     x = sp.csr_matrix(clf.featurizer_.transform([text]))
     x.sort_indices()
     rows = [x]
@@ -157,6 +158,7 @@ def _brute_occlusion(clf: TopicClassifier, text: str, columns: list[int]) -> np.
         copy = x.copy()
         copy.data[i] = 0.0
         copy.eliminate_zeros()
+        copy.data /= np.float32(np.sqrt(np.sum(copy.data.astype(np.float64) ** 2)))
         rows.append(copy)
     copies = sp.vstack(rows, format="csr")
     return clf.scorer_.from_features(copies, [text] * copies.shape[0])[:, columns]

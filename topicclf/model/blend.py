@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from topicclf.arrayfiles import FLOATS, ArraySpec
 from topicclf.errors import ModelBundleError
+from topicclf.features.tfidf import without_term_scales
 from topicclf.labels import group_folds
 from topicclf.machine import available_cores
 from topicclf.metrics import micro_f1
@@ -84,7 +85,9 @@ class LinearBlend:
         out = removed >= 0
         r = removed[out]
         margins[out] = base - x.data[r].astype(np.float32)[:, None] * self.coef[:, x.indices[r]].T
-        return margins
+        # The row without the term is normalised again: its margins scale, not the intercept.
+        scales = without_term_scales(x, removed)[:, None]
+        return (margins - self.intercept) * scales + self.intercept
 
     def calibrated(self, margins: np.ndarray) -> np.ndarray:
         """Margins (x @ coef.T + intercept) as scores in [0, 1], as `scores` gives them."""

@@ -27,7 +27,7 @@ from topicclf.config import (
 )
 from topicclf.errors import ModelBundleError
 from topicclf.features import Featurizer
-from topicclf.features.tfidf import TfidfFeaturizer
+from topicclf.features.tfidf import TfidfFeaturizer, without_term_scales
 from topicclf.model import logodds
 from topicclf.model.blend import LinearBlend
 from topicclf.model.shortlist import ShortlistNetwork, language_indices
@@ -192,11 +192,13 @@ def _without(
     base: np.ndarray, x: sp.csr_matrix, kernel: np.ndarray, removed: np.ndarray
 ) -> np.ndarray:
     """A linear layer's output `base` (1 x units) of a one-row document, repeated once per
-    entry of `removed`, less that stored term's contribution (none where -1)."""
+    entry of `removed`, less that stored term's contribution (none where -1), and scaled
+    as the row without it is normalised again (`without_term_scales`)."""
     out = np.repeat(base, len(removed), axis=0)
     taken = removed >= 0
     r = removed[taken]
     out[taken] = base - x.data[r].astype(np.float32)[:, None] * kernel[x.indices[r]]
+    out *= without_term_scales(x, removed)[:, None]
     return out
 
 
@@ -492,6 +494,7 @@ def _occluded(x: sp.csr_matrix, removed: np.ndarray) -> sp.csr_matrix:
     data = np.tile(x.data, k)
     taken = np.flatnonzero(removed >= 0)
     data[taken * n + removed[taken]] = 0.0
+    data *= np.repeat(without_term_scales(x, removed), n)
     indptr = np.arange(k + 1) * n
     copies = sp.csr_matrix((data, np.tile(x.indices, k), indptr), shape=(k, x.shape[1]))
     copies.eliminate_zeros()
