@@ -1582,3 +1582,30 @@ def test_fit_refuses_classes_given_as_one_string_or_with_topics_named_in_y(
         )
     assert clf.classes_ == [t.upper() for t in topics]
     assert clf.predict_indicator(texts[:2]).shape == (2, len(topics))
+
+
+def test_fit_refuses_classes_that_rename_a_dataframes_columns(
+    tiny_xy: tuple[list[str], np.ndarray, list[str]],
+) -> None:
+    """Attacker pass 35, CLI/API 1: fit(X, df, classes=names[::-1]) learnt the sport column
+    as markets and weather as food (score 1.0 -> 0.077), and classes_ looked normal."""
+    import pandas as pd
+
+    texts, y, names = tiny_xy
+    frame = pd.DataFrame(y, columns=names)
+    with pytest.raises(
+        InputError,
+        match=rf"^classes: column 0 of the DataFrame y is '{names[0]}', but classes names it "
+        rf"'{names[-1]}'; a DataFrame's column names name its topics: leave classes out",
+    ):
+        TopicClassifier(config=tiny_config()).fit(texts, frame, classes=names[::-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # The columns in their order (README's classes=binarizer.classes_) are taken.
+        clf = TopicClassifier(config=tiny_config()).fit(texts, frame, classes=np.array(names))
+        # An unnamed frame (pd.DataFrame(array)) is named by classes, as its array is.
+        unnamed = TopicClassifier(config=tiny_config()).fit(
+            texts, pd.DataFrame(y[:, ::-1]), classes=names[::-1]
+        )
+    assert clf.classes_ == names and clf.target_columns_ == names
+    assert unnamed.classes_ == names and unnamed.target_columns_ == names[::-1]

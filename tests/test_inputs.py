@@ -512,3 +512,26 @@ def test_an_unnamed_dataframe_is_read_as_its_array() -> None:
     ):
         as_targets(pd.DataFrame(np.eye(2, 12, dtype=int)), 2, model=numbers)
     assert as_targets(pd.DataFrame(ind), 2, model=["0", "1", "2"]).label_sets == [("0",), ("2",)]
+
+
+def test_classes_beside_a_named_dataframe_must_be_its_columns() -> None:
+    """Attacker pass 35, CLI/API 1: classes renamed a DataFrame's own columns, so reversed
+    names swapped the topics (score 1.0 -> 0.077), with no warning."""
+    y = np.array([[1, 0, 0], [0, 0, 1]])
+    frame = pd.DataFrame(y, columns=["food", "sport", "weather"])
+    with pytest.raises(
+        InputError,
+        match=r"^classes: column 0 of the DataFrame y is 'food', but classes names it "
+        r"'weather'; a DataFrame's column names name its topics: leave classes out \(or give "
+        r"the columns in their order, list\(y\.columns\)\)$",
+    ):
+        as_targets(frame, 2, classes=["weather", "sport", "food"])
+    with pytest.raises(InputError, match=r"^classes: column 2 of the DataFrame y is 'weather'"):
+        as_targets(frame, 2, classes=["food", "sport", "rain"])
+    # The columns themselves, in their order (as names: NFC, stripped), are the same targets.
+    same = as_targets(frame, 2)
+    assert as_targets(frame, 2, classes=[" food", "sport", "weather "]) == same
+    assert as_targets(frame, 2, classes=np.array(frame.columns)) == same
+    assert as_targets(frame, 2, classes=frame.columns) == same
+    # Unnamed columns (pandas' 0, 1, ...) take classes as an array does.
+    assert as_targets(pd.DataFrame(y), 2, classes=["c", "b", "a"]).label_sets == [("c",), ("a",)]

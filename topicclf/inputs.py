@@ -4,7 +4,8 @@ counts, lists of paths), checked and converted in one place.
 Texts: a list, tuple or generator of str, a 1-D numpy array of str, a pandas Series, or a
 one-column DataFrame (its column is the texts). Topics, for each text: a list (or tuple, set)
 of topic names; or a 0/1 indicator matrix with one column per topic (numpy, scipy sparse or
-a DataFrame, as scikit-learn's multi-label tools use; a DataFrame whose columns are pandas'
+a DataFrame, as scikit-learn's multi-label tools use; a named DataFrame's columns are its
+topics, and fit's classes must then equal them; a DataFrame whose columns are pandas'
 default 0, 1, ... is read as its array); or one topic per text (a 1-D array or
 list of names, as for scikit-learn classifiers). Topic names are strings: integers (and whole
 floats) are converted with `str()`, so what fits also saves, loads and tags the same (one
@@ -236,6 +237,8 @@ def _from_indicator(y: Any, classes: Sequence[Any] | None, model: Sequence[str] 
         )
     if classes is not None and len(classes) != width:
         raise InputError(f"y has {width} columns but {len(classes)} classes were given")
+    if classes is not None and names is not None:
+        _check_classes_name_columns(names, classes)
     sparse = hasattr(y, "tocsr")
     if sparse:
         # Read as it is stored: toarray() of a wide or long y would take rows x columns.
@@ -279,6 +282,20 @@ def _from_indicator(y: Any, classes: Sequence[Any] | None, model: Sequence[str] 
         raise InputError(f"y: row {over[0] + 1}: {too_many_topics(int(counts[over[0]]))}")
     sets = [tuple(columns[j] for j in row) for row in rows]
     return Targets(sets, "indicator", columns)
+
+
+def _check_classes_name_columns(names: Any, classes: Sequence[Any]) -> None:
+    """InputError unless `classes` are a named DataFrame's own columns, in their order: the
+    columns name its topics, and classes given beside them renamed them silently (reversed,
+    the sport column was learnt as markets)."""
+    for j, (name, given) in enumerate(zip(names, classes, strict=True)):
+        column, named = _column_name(name, j), _column_name(given, j)
+        if column != named:
+            raise InputError(
+                f"classes: column {j} of the DataFrame y is {shown(column)}, but classes "
+                f"names it {shown(named)}; a DataFrame's column names name its topics: leave "
+                "classes out (or give the columns in their order, list(y.columns))"
+            )
 
 
 def _check_positions(names: Any, model: Sequence[str]) -> None:
