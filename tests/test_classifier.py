@@ -1609,3 +1609,12 @@ def test_fit_refuses_classes_that_rename_a_dataframes_columns(
         )
     assert clf.classes_ == names and clf.target_columns_ == names
     assert unnamed.classes_ == names and unnamed.target_columns_ == names[::-1]
+
+
+def test_fit_refuses_an_indicator_given_as_nested_lists(
+    tiny_xy: tuple[list[str], np.ndarray, list[str]],
+) -> None:
+    """Attacker pass 35, CLI/API 3: fit(X, Y.tolist()) trained the topics '0' and '1'."""
+    texts, y, _ = tiny_xy
+    with pytest.raises(InputError, match=r"look like a 0/1 indicator matrix given as lists"):
+        TopicClassifier(config=tiny_config()).fit(texts, y.tolist())
