@@ -1612,3 +1612,39 @@ def test_an_explained_weight_is_what_taking_the_word_out_of_the_text_does(
             assert weight == pytest.approx(by_hand, rel=1e-3, abs=1e-4), (explained.topic, word)
             checked += 1
     assert checked >= 10
+
+
+def test_fit_refuses_classes_that_rename_a_dataframes_columns(
+    tiny_xy: tuple[list[str], np.ndarray, list[str]],
+) -> None:
+    """Attacker pass 35, CLI/API 1: fit(X, df, classes=names[::-1]) learnt the sport column
+    as markets and weather as food (score 1.0 -> 0.077), and classes_ looked normal."""
+    import pandas as pd
+
+    texts, y, names = tiny_xy
+    frame = pd.DataFrame(y, columns=names)
+    with pytest.raises(
+        InputError,
+        match=rf"^classes: column 0 of the DataFrame y is '{names[0]}', but classes names it "
+        rf"'{names[-1]}'; a DataFrame's column names name its topics: leave classes out",
+    ):
+        TopicClassifier(config=tiny_config()).fit(texts, frame, classes=names[::-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # The columns in their order (README's classes=binarizer.classes_) are taken.
+        clf = TopicClassifier(config=tiny_config()).fit(texts, frame, classes=np.array(names))
+        # An unnamed frame (pd.DataFrame(array)) is named by classes, as its array is.
+        unnamed = TopicClassifier(config=tiny_config()).fit(
+            texts, pd.DataFrame(y[:, ::-1]), classes=names[::-1]
+        )
+    assert clf.classes_ == names and clf.target_columns_ == names
+    assert unnamed.classes_ == names and unnamed.target_columns_ == names[::-1]
+
+
+def test_fit_refuses_an_indicator_given_as_nested_lists(
+    tiny_xy: tuple[list[str], np.ndarray, list[str]],
+) -> None:
+    """Attacker pass 35, CLI/API 3: fit(X, Y.tolist()) trained the topics '0' and '1'."""
+    texts, y, _ = tiny_xy
+    with pytest.raises(InputError, match=r"look like a 0/1 indicator matrix given as lists"):
+        TopicClassifier(config=tiny_config()).fit(texts, y.tolist())

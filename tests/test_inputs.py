@@ -512,3 +512,73 @@ def test_an_unnamed_dataframe_is_read_as_its_array() -> None:
     ):
         as_targets(pd.DataFrame(np.eye(2, 12, dtype=int)), 2, model=numbers)
     assert as_targets(pd.DataFrame(ind), 2, model=["0", "1", "2"]).label_sets == [("0",), ("2",)]
+
+
+def test_classes_beside_a_named_dataframe_must_be_its_columns() -> None:
+    """Attacker pass 35, CLI/API 1: classes renamed a DataFrame's own columns, so reversed
+    names swapped the topics (score 1.0 -> 0.077), with no warning."""
+    y = np.array([[1, 0, 0], [0, 0, 1]])
+    frame = pd.DataFrame(y, columns=["food", "sport", "weather"])
+    with pytest.raises(
+        InputError,
+        match=r"^classes: column 0 of the DataFrame y is 'food', but classes names it "
+        r"'weather'; a DataFrame's column names name its topics: leave classes out \(or give "
+        r"the columns in their order, list\(y\.columns\)\)$",
+    ):
+        as_targets(frame, 2, classes=["weather", "sport", "food"])
+    with pytest.raises(InputError, match=r"^classes: column 2 of the DataFrame y is 'weather'"):
+        as_targets(frame, 2, classes=["food", "sport", "rain"])
+    # The columns themselves, in their order (as names: NFC, stripped), are the same targets.
+    same = as_targets(frame, 2)
+    assert as_targets(frame, 2, classes=[" food", "sport", "weather "]) == same
+    assert as_targets(frame, 2, classes=np.array(frame.columns)) == same
+    assert as_targets(frame, 2, classes=frame.columns) == same
+    # Unnamed columns (pandas' 0, 1, ...) take classes as an array does.
+    assert as_targets(pd.DataFrame(y), 2, classes=["c", "b", "a"]).label_sets == [("c",), ("a",)]
+
+
+def test_zero_one_rows_given_as_lists_are_refused_not_read_as_topics_0_and_1() -> None:
+    """Attacker pass 35, CLI/API 3: Y.tolist() of an indicator was read as topic lists of
+    the topics '0' and '1' (scikit-learn calls it multilabel-indicator)."""
+    y = np.array([[0, 1, 0, 1], [1, 0, 0, 0], [0, 0, 0, 0]])
+    message = (
+        r"^y: 3 rows of 4 zeros and ones \(row 1: \[0, 1, 0, 1\]\) look like a 0/1 indicator "
+        r"matrix given as lists, not a topic list per text \(of the topics 0 and 1\); pass "
+        r"np\.asarray\(y\) to read it as an indicator \(columns named by classes=\), or give "
+        r"each text's topic names$"
+    )
+    for rows_given in [y.tolist(), list(y), [tuple(r) for r in y.tolist()], pd.Series(y.tolist())]:
+        with pytest.raises(InputError, match=message):
+            as_targets(rows_given, 3)
+    for rows in ([[0, 1], [1, 0]], [[True, False], [False, True]], [[1, 1]], [[1.0, 0.0, 0.0]]):
+        with pytest.raises(InputError, match=r"look like a 0/1 indicator matrix given as lists"):
+            as_targets(rows, len(rows))
+    # Integer topic lists stay topic lists: of several lengths, other integers, or every row
+    # the one set {0, 1}.
+    assert as_targets([[3, 7], [7]], 2).label_sets == [("3", "7"), ("7",)]
+    assert as_targets([[0], [1], [0, 1]], 3).label_sets == [("0",), ("1",), ("0", "1")]
+    assert as_targets([[0, 2], [2, 0]], 2).label_sets == [("0", "2"), ("2", "0")]
+    assert as_targets([[0, 1], [0, 1]], 2).label_sets == [("0", "1"), ("0", "1")]
+    assert as_targets(np.asarray(y.tolist()), 3).label_sets == [("1", "3"), ("0",), ()]
+
+
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.text(min_size=1, max_size=4).filter(str.strip),
+                st.sampled_from(["0", "1", " 1", "0.0", "True"]),
+            ),
+            min_size=1,
+            max_size=4,
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.sampled_from([list, tuple]),
+)
+def test_topic_lists_of_names_are_never_taken_for_zero_one_rows(
+    sets: list[list[str]], kind: type
+) -> None:
+    rows = [kind(s) for s in sets]
+    assert len(as_targets(rows, len(rows)).label_sets) == len(rows)

@@ -217,7 +217,8 @@ class TopicClassifier(Estimator):
         """Learn features, network and thresholds from texts and their topics.
 
         `y`: a topic list per text, a 0/1 indicator matrix (columns named by `classes`, a
-        DataFrame's columns, or "0", "1", ...), or one topic per text.
+        DataFrame's columns, which `classes` must then equal, or "0", "1", ...), or one
+        topic per text.
         """
         if y is None:  # scikit-learn's wording, which its tools look for
             raise InputError(

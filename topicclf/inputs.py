@@ -4,8 +4,10 @@ counts, lists of paths), checked and converted in one place.
 Texts: a list, tuple or generator of str, a 1-D numpy array of str, a pandas Series, or a
 one-column DataFrame (its column is the texts). Topics, for each text: a list (or tuple, set)
 of topic names; or a 0/1 indicator matrix with one column per topic (numpy, scipy sparse or
-a DataFrame, as scikit-learn's multi-label tools use; a DataFrame whose columns are pandas'
-default 0, 1, ... is read as its array); or one topic per text (a 1-D array or
+a DataFrame, as scikit-learn's multi-label tools use; a named DataFrame's columns are its
+topics, and fit's classes must then equal them; a DataFrame whose columns are pandas'
+default 0, 1, ... is read as its array; the same 0/1 rows as nested lists are refused, not
+read as the topics 0 and 1); or one topic per text (a 1-D array or
 list of names, as for scikit-learn classifiers). Topic names are strings: integers (and whole
 floats) are converted with `str()`, so what fits also saves, loads and tags the same (one
 integer per text also keeps its dtype, in which predict answers); other values (bytes,
@@ -149,6 +151,7 @@ def as_targets(
             sets = [_one(r, f"y: row {i + 1}") for i, r in enumerate(rows)]
             targets = Targets(sets, "single", dtype=_number_dtype(y, rows))
         else:
+            _check_not_flag_rows(rows)
             targets = Targets([topic_set(r, i) for i, r in enumerate(rows)], "sets")
         if classes is not None:
             # It names an indicator's columns; with topics named in y it was dropped unread,
@@ -161,6 +164,35 @@ def as_targets(
     if len(targets.label_sets) != n_documents:
         raise InputError(f"{n_documents} texts but {len(targets.label_sets)} topic sets")
     return targets
+
+
+def _check_not_flag_rows(rows: list[Any]) -> None:
+    """InputError when topic lists look like a 0/1 indicator matrix given as lists
+    (`Y.tolist()`, `list(Y)`): every row a list, tuple or 1-D array of one length of at
+    least 2, holding only 0 and 1 (bools and whole floats too), and some row repeats a value
+    or two rows differ. Read as topic lists they named the topics '0' and '1'; as topic
+    lists no such y is sound (a topic given twice, or one topic set {0, 1} in two orders),
+    while integer topic lists (`[[3, 7], [7]]`) and names never match."""
+    if not rows or not _is_row(rows[0]) or len(rows[0]) < 2:
+        return
+    width = len(rows[0])
+    for row in rows:  # the first row that is no such row ends the check (names: the first)
+        if not _is_row(row) or len(row) != width or not all(_is_flag(v) for v in row):
+            return
+    flags = [tuple(int(value) for value in row) for row in rows]
+    if all(len(set(row)) == width for row in flags) and len(set(flags)) == 1:
+        return  # every row the same [0, 1] (or [1, 0]): the topics 0 and 1, as given
+    raise InputError(
+        f"y: {len(rows):,} rows of {width} zeros and ones (row 1: {shown(list(flags[0]))}) "
+        "look like a 0/1 indicator matrix given as lists, not a topic list per text (of the "
+        "topics 0 and 1); pass np.asarray(y) to read it as an indicator (columns named by "
+        "classes=), or give each text's topic names"
+    )
+
+
+def _is_row(value: Any) -> bool:
+    """Whether `value` is a list, tuple or 1-D array: a row an indicator may be given as."""
+    return isinstance(value, list | tuple) or (isinstance(value, np.ndarray) and value.ndim == 1)
 
 
 def _classes(classes: Any) -> list[Any]:
@@ -236,6 +268,8 @@ def _from_indicator(y: Any, classes: Sequence[Any] | None, model: Sequence[str] 
         )
     if classes is not None and len(classes) != width:
         raise InputError(f"y has {width} columns but {len(classes)} classes were given")
+    if classes is not None and names is not None:
+        _check_classes_name_columns(names, classes)
     sparse = hasattr(y, "tocsr")
     if sparse:
         # Read as it is stored: toarray() of a wide or long y would take rows x columns.
@@ -279,6 +313,20 @@ def _from_indicator(y: Any, classes: Sequence[Any] | None, model: Sequence[str] 
         raise InputError(f"y: row {over[0] + 1}: {too_many_topics(int(counts[over[0]]))}")
     sets = [tuple(columns[j] for j in row) for row in rows]
     return Targets(sets, "indicator", columns)
+
+
+def _check_classes_name_columns(names: Any, classes: Sequence[Any]) -> None:
+    """InputError unless `classes` are a named DataFrame's own columns, in their order: the
+    columns name its topics, and classes given beside them renamed them silently (reversed,
+    the sport column was learnt as markets)."""
+    for j, (name, given) in enumerate(zip(names, classes, strict=True)):
+        column, named = _column_name(name, j), _column_name(given, j)
+        if column != named:
+            raise InputError(
+                f"classes: column {j} of the DataFrame y is {shown(column)}, but classes "
+                f"names it {shown(named)}; a DataFrame's column names name its topics: leave "
+                "classes out (or give the columns in their order, list(y.columns))"
+            )
 
 
 def _check_positions(names: Any, model: Sequence[str]) -> None:
