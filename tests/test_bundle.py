@@ -1396,3 +1396,51 @@ def test_saving_to_a_path_with_a_nul_character_is_named(saved: Path, tmp_path: P
     with pytest.raises(InputError, match=r"^path: '.*/m\\x00x' holds a NUL character"):
         clf.save(tmp_path / "m\x00x", overwrite=True)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("stemmer", "language", "read_as"),
+    [
+        ("porter", "English", ("porter", "english")),
+        ("porter", "AUTO", ("porter", "auto")),
+        ("porter", "DE", ("none", "german")),
+        ("porter", "nb", ("none", "norwegian")),
+    ],
+)
+def test_a_manifest_language_is_read_by_the_settings_rule_when_porter_is_checked(
+    saved: Path, tmp_path: Path, stemmer: str, language: str, read_as: tuple[str, str]
+) -> None:
+    # Attacker pass 35, CLI/API 6: models saved before porter was refused with another
+    # language load as what they applied (no stemmer), but the manifest's language was
+    # compared as written: porter with `English` was read as `none`, though TextConfig reads
+    # `English` as english, which porter stems; `AUTO` was refused.
+    import shutil
+
+    model = tmp_path / "m"
+    shutil.copytree(saved, model)
+    manifest = json.loads((model / "manifest.json").read_text())
+    manifest["config"]["text"].update(stemmer=stemmer, language=language)
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    loaded = TopicClassifier.load(model)
+    assert (loaded.config.text.stemmer, loaded.config.text.language) == read_as
+
+
+def test_a_manifest_stemmer_its_language_has_none_of_is_refused_naming_the_manifest(
+    saved: Path, tmp_path: Path
+) -> None:
+    # The cross-field check of --set (config.stemmer_problem) applies to a manifest too;
+    # only porter with another language, which models saved before the check hold, loads.
+    import shutil
+
+    model = tmp_path / "m"
+    shutil.copytree(saved, model)
+    manifest = json.loads((model / "manifest.json").read_text())
+    manifest["config"]["text"].update(stemmer="snowball", language="Hebrew")
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(
+        ModelBundleError,
+        match=r"/m: invalid configuration in the manifest: configuration: "
+        r"text\.stemmer = 'snowball' with text\.language = 'hebrew': NLTK has no Snowball "
+        r"stemmer for hebrew;",
+    ):
+        TopicClassifier.load(model)

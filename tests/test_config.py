@@ -564,7 +564,7 @@ def test_text_language_is_read_as_a_corpus_language_field_is(
     assert all(Config.from_dict(c.to_dict()) == configs[0] for c in configs)
 
 
-@pytest.mark.parametrize("value", ["klingon", "Auto", "", "und", "x" * 200, 5])
+@pytest.mark.parametrize("value", ["klingon", "automatic", "", "und", "x" * 200, 5])
 def test_a_text_language_that_names_no_language_is_refused(value: object) -> None:
     from topicclf.config import TextConfig
 
@@ -589,3 +589,40 @@ def test_a_model_trained_with_a_language_code_records_its_name(
     assert run(["-q", "train", str(data_dir / "tiny.jsonl"), "-o", str(model), *settings]) == 0
     manifest = json.loads((model / "manifest.json").read_text())
     assert manifest["config"]["text"]["language"] == "french"
+
+
+@pytest.mark.parametrize("value", ["AUTO", "Auto", " auto", "auto ", "auto\n"])
+def test_text_language_auto_is_read_by_the_case_and_space_rule_of_language_names(
+    value: str, tmp_path: Path
+) -> None:
+    # Attacker pass 35, CLI/API 5: `ENGLISH` and `english\n` were taken but `AUTO` and
+    # ` auto` refused ("is not valid; give auto, ..."); stored as `auto`.
+    from topicclf.config import TextConfig
+
+    toml = tmp_path / "c.toml"
+    toml.write_text(f"[text]\nlanguage = {json.dumps(value)}\n", encoding="utf-8")
+    configs = [
+        load_config(overrides=[f"text.language={value}"]),
+        load_config(toml),
+        Config.from_dict({"text": {"language": value}}),
+        Config(text=TextConfig(language=value)),
+    ]
+    assert [c.text.language for c in configs] == ["auto"] * len(configs)
+
+
+@pytest.mark.parametrize("value", ["nb", "NN", "nb_NO", "nn-NO", "no", "Norwegian"])
+def test_norwegian_bokmal_and_nynorsk_codes_are_norwegian(value: str) -> None:
+    # Attacker pass 35, CLI/API 5: `nb` (what nb_NO locales give) was refused while `no`
+    # was Norwegian.
+    from topicclf.config import TextConfig, language_named
+
+    assert language_named(value) == "norwegian"
+    assert TextConfig(language=value).language == "norwegian"
+    assert load_config(overrides=[f"text.language={value}"]).text.language == "norwegian"
+
+
+def test_the_language_refusal_lists_every_code_a_language_is_read_by() -> None:
+    from topicclf.config import TextConfig
+
+    with pytest.raises(ConfigError, match=r"norwegian \(no, nb, nn\), persian \(fa\)"):
+        TextConfig(language="klingon")

@@ -2842,3 +2842,54 @@ def test_standard_input_in_a_format_that_cannot_read_it_is_refused(
     ):
         open_corpus("-", format)
     assert [d.text for d in open_corpus("-", "lines")] == ["hello"]
+
+
+@pytest.mark.parametrize("blank", ["", "  ", "\u00a0 "])
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "tsv"])
+def test_an_empty_or_blank_id_is_no_id_in_every_reader(
+    blank: str, fmt: str, tmp_path: Path
+) -> None:
+    # Attacker pass 35, CLI/API 4: JSON Lines kept "" and "  " as ids (two such records
+    # were duplicates), CSV/TSV generated `name:line` for an empty cell but kept a blank one.
+    path = tmp_path / f"e.{fmt}"
+    if fmt == "jsonl":
+        rows = [{"id": blank, "text": "a"}, {"id": "k", "text": "b"}, {"id": blank, "text": "c"}]
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        first = 1
+    else:
+        sep = "," if fmt == "csv" else "\t"
+        path.write_text(f"id{sep}text\n{blank}{sep}a\nk{sep}b\n{blank}{sep}c\n")
+        first = 2
+    docs = list(open_corpus(path))
+    assert [d.id for d in docs] == [f"e:{first}", "k", f"e:{first + 2}"]
+    assert [d.generated_id for d in docs] == [True, False, True]
+
+
+def test_an_empty_or_blank_parquet_id_is_no_id(tmp_path: Path) -> None:
+    # Attacker pass 35, CLI/API 4: the same rule as JSON Lines and CSV/TSV.
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = tmp_path / "e.parquet"
+    pq.write_table(pa.table({"id": ["", "k", " "], "text": ["a", "b", "c"]}), path)
+    docs = list(open_corpus(path))
+    assert [d.id for d in docs[1:2]] == ["k"]
+    assert [d.generated_id for d in docs] == [True, False, True]
+    assert docs[0].id != docs[2].id
+
+
+def test_an_empty_id_converts_to_the_same_generated_id_in_every_format(tmp_path: Path) -> None:
+    # Attacker pass 35, CLI/API 4: jsonl -> csv -> jsonl turned "" into "e:2", so `tag`
+    # answered the same document by two ids depending on the format it was given in.
+    from topicclf.cli import run
+
+    source = tmp_path / "e.jsonl"
+    source.write_text('{"id": "", "text": "b"}\n{"id": "  ", "text": "c"}\n')
+    ids = [d.id for d in open_corpus(source)]
+    assert ids == ["e:1", "e:2"]
+    for fmt in ("csv", "tsv", "jsonl"):
+        target = tmp_path / f"out.{fmt}"
+        assert run(["-q", "corpus", "convert", str(source), str(target)]) == 0
+        assert [d.id for d in open_corpus(target)] == ids
+        back = tmp_path / f"back-{fmt}.jsonl"
+        assert run(["-q", "corpus", "convert", str(target), str(back)]) == 0
+        assert [d.id for d in open_corpus(back)] == ids

@@ -367,3 +367,20 @@ def test_training_detects_each_text_once_with_the_same_verdicts() -> None:
         assert languages._remembered
     assert first == plain
     assert not languages._remembered  # forgotten when the last training ends
+
+
+def test_a_corpus_or_annif_language_of_nb_or_nn_is_norwegian(
+    tiny_dense: TopicClassifier, tiny_docs: list
+) -> None:
+    # Attacker pass 35, CLI/API 5: Bokmal and Nynorsk codes (nb_NO, nn_NO locales) named no
+    # language, in a corpus's language field and Annif's `language`, while `no` was Norwegian.
+    from topicclf.server.annif import language_code
+
+    assert [language_code(v) for v in ("nb", "NN", "nb-NO", "no")] == ["no"] * 4
+    values = ["nb", "nn", "no", "nb_NO"]
+    docs = [
+        dataclasses.replace(d, language=values[i % len(values)]) for i, d in enumerate(tiny_docs)
+    ]
+    report = tiny_dense.evaluate(docs)
+    assert list(report.by_language) == ["norwegian"]
+    assert report.by_language["norwegian"]["documents"] == len(docs)

@@ -428,6 +428,9 @@ def cut(text: str) -> str:
 
 
 _LANGUAGE_OF_CODE = {code: name for name, code in LANGUAGES.items()}
+# Codes of written standards of a language in LANGUAGES: nb_NO and nn_NO locales give them,
+# and Norwegian's stemmer and stop words serve both.
+_LANGUAGE_OF_CODE.update({"nb": "norwegian", "nn": "norwegian"})
 
 
 # Longer than any language name or tag with its region and script ('zh-Hant-TW'), with room.
@@ -454,14 +457,22 @@ def setting_language(value: Any) -> str:
     """`text.language` as stored: `auto`, or the name in LANGUAGES of a language given as
     a corpus's language field gives it (`language_named`: 'fr', 'French', 'fr-CA'); else a
     ConfigError."""
-    if isinstance(value, str) and value == "auto":
-        return value
+    # Read by language_named's case and white-space rule, so `AUTO` is `auto` as `EN` is en.
+    if (
+        isinstance(value, str)
+        and len(value) <= LANGUAGE_VALUE_CHARS
+        and value.strip().casefold() == "auto"
+    ):
+        return "auto"
     name = language_named(value) if isinstance(value, str) else None
     if name is None:
         raise ConfigError(
             f"text.language = {shown(value)} is not valid; give auto, or a language name or "
             "ISO 639-1 code (in any case; a region after - or _ is ignored) of: "
-            + ", ".join(f"{name} ({code})" for name, code in LANGUAGES.items())
+            + ", ".join(
+                f"{name} ({', '.join(c for c, n in _LANGUAGE_OF_CODE.items() if n == name)})"
+                for name in LANGUAGES
+            )
         )
     return name
 

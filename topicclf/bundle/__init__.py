@@ -54,6 +54,7 @@ from topicclf.config import (
     MODEL_JSON_MAX_BYTES,
     THRESHOLD_STRATEGIES,
     Config,
+    setting_language,
     too_many_columns,
     topic_too_long,
 )
@@ -300,7 +301,13 @@ def _applied_stemmer(stored: Any) -> Any:
     text = stored.get("text") if isinstance(stored, dict) else None
     if not isinstance(text, dict) or text.get("stemmer") != "porter":
         return stored
-    if text.get("language", "auto") in ("auto", "english"):
+    try:
+        # Read as TextConfig reads it: a manifest's `English` or `AUTO` with porter stems
+        # English texts, and was taken as another language (so the stemmer dropped).
+        language = setting_language(text.get("language", "auto"))
+    except ConfigError:
+        return stored  # Config.from_dict says what is wrong with it
+    if language in ("auto", "english"):
         return stored
     return {**stored, "text": {**text, "stemmer": "none"}}
 

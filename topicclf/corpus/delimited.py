@@ -71,7 +71,8 @@ def _read(path: str, options: CorpusOptions, delimiter: str) -> Iterator[Documen
                 if placeholder is not None:
                     yield placeholder
                 continue
-        if id_col is not None and row[id_col]:
+        # A blank id cell is no id, as an empty one is (and as in JSON Lines and Parquet).
+        if id_col is not None and row[id_col].strip():
             yield Document(row[id_col], row[text_col], labels)
         else:
             yield Document(f"{stem}:{lineno}", row[text_col], labels, generated_id=True)

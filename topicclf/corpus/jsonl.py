@@ -124,7 +124,9 @@ def parse_record(line: str, where: str, default_id: str, options: CorpusOptions)
         )
     language = scrub_surrogates(language).strip() or None if language is not None else None
     raw_id = record.get(options.id_field)
-    if raw_id is None:
+    # An empty or blank id is no id, in every reader: a CSV cell cannot tell "" from a
+    # missing value, and two records with "" would otherwise be duplicates of each other.
+    if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):
         return Document(
             default_id, scrub_surrogates(text), labels, generated_id=True, language=language
         )

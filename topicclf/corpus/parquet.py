@@ -387,6 +387,8 @@ def _document(
             f"{where}: the text field {options.text_field!r} is null, not a string"
         )
     raw_id = record.get(options.id_field)
+    if isinstance(raw_id, str) and not raw_id.strip():  # no id, as in every other reader
+        raw_id = None
     labels = record.get(options.labels_field) or []
     if isinstance(labels, str):
         # Counted before the split, as in CSV: a field of separators is millions of names.
