@@ -70,13 +70,19 @@ class LinearBlend:
             np.float32
         )
 
-    def logs_occluded(self, x: sp.csr_matrix, removed: np.ndarray) -> LogPair:
+    def logs_occluded(
+        self, x: sp.csr_matrix, removed: np.ndarray, kept: np.ndarray | None = None
+    ) -> LogPair:
         """(log p, log(1 - p)) of the calibrated linear scores of `blend_occluded`'s copies,
-        in log space (see topicclf.model.logodds), for `explain`."""
-        calibrated = self.slope * self._margins_occluded(x, removed).astype(np.float64)
-        calibrated += self.offset
+        in log space (see topicclf.model.logodds), for `explain`: of topics `kept` (all when
+        None; a multi-class share needs every topic first)."""
+        margins = self._margins_occluded(x, removed)
+        if kept is not None and not self.multiclass:
+            margins = margins[:, kept]
+        calibrated = self.slope * margins.astype(np.float64) + self.offset
         if self.multiclass:
-            return share_logs(sigmoid_logs(calibrated)[0])
+            logs = share_logs(sigmoid_logs(calibrated)[0])
+            return logs if kept is None else (logs[0][:, kept], logs[1][:, kept])
         return sigmoid_logs(calibrated)
 
     def _margins_occluded(self, x: sp.csr_matrix, removed: np.ndarray) -> np.ndarray:

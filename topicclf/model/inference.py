@@ -438,13 +438,10 @@ class Occlusion:
             if blend is None:
                 return logits.astype(np.float64)
         logs = logodds.network_logs(logits, multiclass)
-        if blend is not None:
-            linear = blend.logs_occluded(x, removed)
-            if not multiclass:
-                linear = (linear[0][:, kept], linear[1][:, kept])
-            logs = logodds.mixed(logs, linear, blend.weight)
         if multiclass:
             logs = (logs[0][:, kept], logs[1][:, kept])
+        if blend is not None:
+            logs = logodds.mixed(logs, blend.logs_occluded(x, removed, kept), blend.weight)
         return logodds.log_odds(logs)
 
     def copies(self, removed: np.ndarray) -> np.ndarray:
