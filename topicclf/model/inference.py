@@ -414,13 +414,12 @@ class Occlusion:
         `scores` gives them: from the logits where the network has them (dense), so a topic
         whose score rounds to 1.0 still shows what each term does to it."""
         kept = np.asarray(columns, dtype=np.int64)
-        out = np.empty((1 + len(self.weighed), len(kept)), dtype=np.float64)
-        out[0] = self._log_odds(np.array([-1]), kept)[0]
+        every = np.concatenate([[-1], self.weighed])  # the text itself first, in the batches
+        out = np.empty((len(every), len(kept)), dtype=np.float64)
         step = self._copies_at_once()
-        for start in range(0, len(self.weighed), step):
+        for start in range(0, len(every), step):
             checkpoint()  # a server's client may have gone: stop between batches
-            removed = self.weighed[start : start + step]
-            out[1 + start : 1 + start + len(removed)] = self._log_odds(removed, kept)
+            out[start : start + step] = self._log_odds(every[start : start + step], kept)
         return out
 
     def _log_odds(self, removed: np.ndarray, kept: np.ndarray) -> np.ndarray:
