@@ -271,7 +271,13 @@ def serve(
         for s in specs
     )
 
+    from topicclf.server.http import HostRule
+
     def announce(bound_host: str, bound_port: int) -> None:
+        # Decided on the bound address: a --host name may resolve to any of them.
+        opened = HostRule.for_address(bound_host, options.allowed_hosts).open_warning(bound_host)
+        if opened is not None:
+            warn(opened)
         note(
             f"serving {served} on {base_url(bound_host, bound_port)} (a page for browsers at /, "
             f"POST /tag, GET /health, /v1 for Annif clients, /docs); {workers} process(es); "
