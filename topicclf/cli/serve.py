@@ -70,7 +70,8 @@ def serve(
         list[str] | None,
         typer.Option(
             metavar="NAME",
-            help="A host name the server answers to (the Host header; repeatable). On a "
+            help="A host name or IPv6 address the server answers to (the Host header; "
+            "repeatable; no port). On a "
             "loopback --host it answers to localhost, 127.0.0.1 and [::1], plus these (e.g. a "
             "reverse proxy's name); on another address to any name, unless these narrow it. "
             "A request for another name gets 421, and one from another site's page (its "
