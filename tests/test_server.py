@@ -4258,3 +4258,86 @@ def evil_allowed(served: ServedModel) -> Iterator[Address]:
     """A server that answers to the Host evil.example (--allowed-host evil.example)."""
     with serve_in_thread({"model": served}, _options(allowed_hosts=("evil.example",))) as address:
         yield address
+
+
+def test_an_ipv6_allowed_host_is_answered_in_brackets(served: ServedModel) -> None:
+    # Before (attacker pass 35, server F1): '[::1]' passed the usage check, then the server
+    # died after binding, "internal error: ValueError: '::1' is not a host name": the name
+    # kept without brackets was checked again. A bare address is taken too (no port).
+    import dataclasses
+
+    options = _options(allowed_hosts=("[FE80::1]", "fe80:0::2"))
+    assert options.allowed_hosts == ("fe80::1", "fe80::2")
+    assert dataclasses.replace(options, port=0).allowed_hosts == options.allowed_hosts
+    with serve_in_thread({"model": served}, options) as address:
+        port = address[1]
+        for host in (f"[fe80::1]:{port}", "[FE80:0:0::1]", f"[fe80::2]:{port}"):
+            assert _with_headers(address, "GET", "/health", {"Host": host})[0] == 200, host
+        got, answer = _with_headers(address, "GET", "/health", {"Host": "[fe80::3]"})
+        assert got == 421 and "and [fe80::1], [fe80::2];" in answer["error"]
+        own = f"[fe80::1]:{port}"
+        headers = {"Host": own, "Origin": f"http://{own}", "Content-Type": "text/plain"}
+        assert _with_headers(address, "POST", "/tag", headers, TEXT_PLAIN_TAG)[0] == 200
+    for bad, words in [
+        ("[::1]:80", "without a port"),
+        ("fe80::1%eth0", "is not a host name .* or an IPv6 address"),
+        ("[::g]", "is not a host name"),
+    ]:
+        with pytest.raises(ConfigError, match=f"allowed_hosts: .*{words}"):
+            ServeOptions(allowed_hosts=(bad,))
+
+
+def test_a_bad_ipv6_allowed_host_is_a_usage_error_before_the_models_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from topicclf.cli import run
+
+    assert run(["serve", str(tmp_path), "--allowed-host", "[::1]:80"]) == 2
+    flat = " ".join(capsys.readouterr().err.replace("│", " ").split())
+    assert "Invalid value for '--allowed-host': '[::1]:80': give the name without a port" in flat
+
+
+def test_the_ipv4_mapped_loopback_is_a_loopback_address() -> None:
+    # Before (attacker pass 35, server F2): a server on ::ffff:127.0.0.1 (loopback
+    # connections only) answered any Host, a DNS-rebinding page's included.
+    from topicclf.server.http import HostRule
+
+    for listen in ("::ffff:127.0.0.1", "::ffff:7f00:1", "::FFFF:127.0.0.2"):
+        rule = HostRule.for_address(listen)
+        assert not rule.any_host, listen
+        assert not rule.allows("rebind.attacker.example:19614") and rule.allows("localhost:1")
+        assert rule.open_warning(listen) is None
+    assert HostRule.for_address("::ffff:10.0.0.1").allows("anything.example")
+
+
+def test_a_server_that_answers_any_host_warns_at_start() -> None:
+    # Before (attacker pass 35, server F6): `--host 0.0.0.0` (a container's, published on
+    # 127.0.0.1) answered rebinding pages without a word.
+    from topicclf.server.http import HostRule
+
+    for listen in ("0.0.0.0", "::", "192.168.1.5"):
+        warning = HostRule.for_address(listen).open_warning(listen)
+        assert warning == (
+            f"listening on {listen} without --allowed-host: any Host is answered, so a web "
+            "page can drive and read the server by DNS rebinding wherever a browser reaches "
+            "it (docker -p 127.0.0.1:8000:8000 included); give --allowed-host NAME for the "
+            "names clients use"
+        )
+        assert HostRule.for_address(listen, ["topics.lan"]).open_warning(listen) is None
+    for listen in ("127.0.0.1", "::1"):
+        assert HostRule.for_address(listen).open_warning(listen) is None
+
+
+def test_behind_a_proxy_on_another_port_the_host_must_keep_the_port(served: ServedModel) -> None:
+    # Attacker pass 35, server F3: the README's nginx example passed `$host` (no port), so
+    # behind `listen 8443` every page POST got 403 (its Origin has the port). The Origin
+    # must name the Host exactly: the README passes `$http_host`, which keeps the port.
+    with serve_in_thread({"model": served}, _options(allowed_hosts=("topics.example",))) as at:
+        origin = "https://topics.example:8443"
+        kept = {"Host": "topics.example:8443", "Origin": origin, "Content-Type": "text/plain"}
+        assert _with_headers(at, "POST", "/tag", kept, TEXT_PLAIN_TAG)[0] == 200
+        dropped = {**kept, "Host": "topics.example"}
+        assert _with_headers(at, "POST", "/tag", dropped, TEXT_PLAIN_TAG)[0] == 403
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    nginx = readme.split("```nginx", 1)[1].split("```", 1)[0]
+    assert "proxy_set_header Host $http_host;" in nginx and "$host" not in nginx

@@ -574,3 +574,17 @@ def test_get_routes_ignore_query_parameters(api: str) -> None:
     # A GET changes nothing and takes no parameter; cache-busters (`?_=1700000000`) pass.
     for path in ("", "projects", "projects/tiny"):
         assert requests.get(api + path + "?_=1&x=2", timeout=30).status_code == 200
+
+
+def test_an_empty_language_is_the_projects_own(api: str) -> None:
+    # Before (attacker pass 35, server F4): 400 `language "" not supported by vocabulary`;
+    # Annif reads an empty language as the project's (forms send optional fields empty).
+    url = api + "projects/tiny/suggest"
+    plain = requests.post(url, data={"text": "rain"}, timeout=30)
+    empty = requests.post(url, data={"text": "rain", "language": ""}, timeout=30)
+    assert empty.status_code == 200 and empty.json() == plain.json()
+    batch = api + "projects/tiny/suggest-batch"
+    documents = {"documents": [{"text": "rain"}]}
+    plain = requests.post(batch, json=documents, timeout=30)
+    empty = requests.post(batch + "?language=", json=documents, timeout=30)
+    assert empty.status_code == 200 and empty.json() == plain.json()

@@ -70,7 +70,8 @@ def serve(
         list[str] | None,
         typer.Option(
             metavar="NAME",
-            help="A host name the server answers to (the Host header; repeatable). On a "
+            help="A host name or IPv6 address the server answers to (the Host header; "
+            "repeatable; no port). On a "
             "loopback --host it answers to localhost, 127.0.0.1 and [::1], plus these (e.g. a "
             "reverse proxy's name); on another address to any name, unless these narrow it. "
             "A request for another name gets 421, and one from another site's page (its "
@@ -271,7 +272,13 @@ def serve(
         for s in specs
     )
 
+    from topicclf.server.http import HostRule
+
     def announce(bound_host: str, bound_port: int) -> None:
+        # Decided on the bound address: a --host name may resolve to any of them.
+        opened = HostRule.for_address(bound_host, options.allowed_hosts).open_warning(bound_host)
+        if opened is not None:
+            warn(opened)
         note(
             f"serving {served} on {base_url(bound_host, bound_port)} (a page for browsers at /, "
             f"POST /tag, GET /health, /v1 for Annif clients, /docs); {workers} process(es); "

@@ -295,7 +295,9 @@ async def _suggest(
     language: str | None,
     max_pairs: int,
 ) -> Topics:
-    if language is not None and language_code(language) not in served.languages:
+    # Empty is the project's own language, as Annif reads it (`parameters.get("language")
+    # or project.vocab_lang`): forms and generated clients send optional fields empty.
+    if language and language_code(language) not in served.languages:
         raise ApiError(400, f'language "{echoed(language)}" not supported by vocabulary')
     if limit == 0:  # Annif: no result at all (top_k=0 would mean no limit here)
         return [[] for _ in texts]

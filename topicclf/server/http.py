@@ -513,9 +513,9 @@ def split_host(value: str) -> tuple[str, str | None] | None:
         return None
     name, port = match["name"], match["port"] or None
     if name.startswith("["):
-        name = name[1:-1]
         try:
-            ipaddress.IPv6Address(name)
+            # Compressed, as a browser writes it: `[0:0::1]` and --allowed-host ::1 match.
+            name = str(ipaddress.IPv6Address(name[1:-1]))
         except ValueError:
             return None
     elif name.endswith(".") and name != ".":
@@ -527,13 +527,17 @@ def split_host(value: str) -> tuple[str, str | None] | None:
 
 def is_loopback(name: str) -> bool:
     """Whether a host name (as split_host gives it) is this machine's loopback: localhost,
-    127.x.x.x, ::1."""
+    127.x.x.x, ::1, and 127.x.x.x mapped into IPv6 (::ffff:127.0.0.1)."""
     if name in LOOPBACK_NAMES:
         return True
     try:
-        return ipaddress.ip_address(name).is_loopback
+        address = ipaddress.ip_address(name)
     except ValueError:
         return False
+    # A socket on ::ffff:127.0.0.1 takes loopback connections only, yet ipaddress (3.11)
+    # calls the mapped address no loopback: such a server answered any Host.
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return (mapped or address).is_loopback
 
 
 @dataclass(frozen=True)
@@ -549,13 +553,25 @@ class HostRule:
     @classmethod
     def for_address(cls, listen: str, allowed: Iterable[str] = ()) -> HostRule:
         """The rule of a server listening on the address `listen` with --allowed-host
-        `allowed` (names split_host takes, without a port)."""
+        `allowed` (values allowed_host takes; as it gives them, too: it is idempotent)."""
         names = frozenset(allowed_host(name) for name in allowed)
         return cls(names, any_host=not names and not is_loopback(listen.lower()))
 
+    def open_warning(self, listen: str) -> str | None:
+        """The start-up warning of a server on `listen` that answers to any Host, else None."""
+        if not self.any_host:
+            return None
+        return (
+            f"listening on {listen} without --allowed-host: any Host is answered, so a web "
+            "page can drive and read the server by DNS rebinding wherever a browser reaches "
+            "it (docker -p 127.0.0.1:8000:8000 included); give --allowed-host NAME for the "
+            "names clients use"
+        )
+
     def described(self) -> str:
         """The names this rule answers to, as a refusal says them."""
-        names = ", ".join(sorted(self.names)[:5]) + (", ..." if len(self.names) > 5 else "")
+        shown = sorted(f"[{n}]" if ":" in n else n for n in self.names)
+        names = ", ".join(shown[:5]) + (", ..." if len(shown) > 5 else "")
         return "localhost, 127.0.0.1, [::1]" + (f" and {cut(names)}" if names else "")
 
     def allows(self, host: str) -> bool:
@@ -567,11 +583,19 @@ class HostRule:
 
 
 def allowed_host(value: str) -> str:
-    """An --allowed-host value as HostRule compares it; ValueError when it is no host name
-    or has a port."""
-    split = split_host(value)
+    """An --allowed-host value as HostRule compares it (an IPv6 address without brackets,
+    compressed); ValueError when it is no host name or has a port. Idempotent: ServeOptions
+    keeps what it gives, and dataclasses.replace checks that again."""
+    stripped = value.strip()
+    # A bare IPv6 address (what this returns for `[::1]`) cannot be read as name:port: a
+    # name has no colon, so two colons or more are an address or nothing.
+    if stripped.count(":") > 1 and not stripped.startswith("["):
+        stripped = f"[{stripped}]"
+    split = split_host(stripped)
     if split is None:
-        raise ValueError(f"{cut(repr(value))} is not a host name (letters, digits, '.', '-')")
+        raise ValueError(
+            f"{cut(repr(value))} is not a host name (letters, digits, '.', '-') or an IPv6 address"
+        )
     if split[1] is not None:
         raise ValueError(f"{cut(repr(value))}: give the name without a port (any port is taken)")
     return split[0]

@@ -92,7 +92,8 @@ class ServeOptions:
     timeout_body: float = SERVE_TIMEOUT_BODY
     timeout_shutdown: float = SERVE_TIMEOUT_SHUTDOWN
     access_log: bool = False
-    # Host names answered besides the loopback ones (--allowed-host; see HostRule).
+    # Host names answered besides the loopback ones (--allowed-host; see HostRule), kept as
+    # allowed_host gives them: checked here once, before any socket is bound.
     allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
