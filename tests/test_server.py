@@ -4341,3 +4341,25 @@ def test_behind_a_proxy_on_another_port_the_host_must_keep_the_port(served: Serv
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     nginx = readme.split("```nginx", 1)[1].split("```", 1)[0]
     assert "proxy_set_header Host $http_host;" in nginx and "$host" not in nginx
+
+
+def test_an_absolute_form_target_is_judged_by_its_own_authority(server: Address) -> None:
+    """RFC 9112 3.2.2: the authority of `POST http://h:p/tag` replaces the Host header.
+    Before, the Host header decided: evil.com's target with Host localhost was answered,
+    and localhost's target with Host evil.com refused."""
+    body = b'{"text": "rain"}'
+
+    def post(target: bytes, host: bytes) -> bytes:
+        head = b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n" % (
+            target,
+            host,
+            len(body),
+        )
+        reply, _ = raw(server, head + b"Connection: close\r\n\r\n" + body)
+        return reply.partition(b"\r\n")[0]
+
+    port = str(server[1]).encode()
+    assert b" 421 " in post(b"http://evil.com/tag", b"localhost:" + port)
+    assert b" 200 " in post(b"http://localhost:" + port + b"/tag", b"evil.com")
+    assert b" 200 " in post(b"http://[::1]:" + port + b"/tag", b"evil.com")
+    assert b" 200 " in post(b"/tag", b"localhost:" + port)

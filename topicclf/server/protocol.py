@@ -19,6 +19,7 @@ if sys.platform != "win32":
     import fcntl
     import termios
 
+import httptools
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
@@ -408,6 +409,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             upgrade = (self._get_upgrade() or b"").decode("latin-1")
             self.refusal = (400, UPGRADE_WITH_BODY.format(shown(upgrade)))
             raise _Refused
+        self._target_authority_as_host()
         self.chunked = any(name == b"transfer-encoding" for name, _ in self.headers)
         self.head_bytes = None
         self.heads_complete += 1
@@ -430,6 +432,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 # but the parser stops after it, so a request behind it on the connection
                 # would never be answered: closed once this one is.
                 self.cycle.keep_alive = False
+
+    def _target_authority_as_host(self) -> None:
+        """RFC 9112 3.2.2: a request target in absolute form (`POST http://h:p/tag`) names
+        its host, and the Host header is ignored: the target's authority is made the Host
+        that HostGuard judges (before, `POST http://evil.example/tag` with `Host: localhost`
+        was answered, and the other way round refused)."""
+        if self.url[:1] in (b"/", b"*", b""):
+            return
+        try:
+            target = httptools.parse_url(self.url)
+        except httptools.HttpParserInvalidURLError:
+            return  # uvicorn answers it 400
+        if not target.host:
+            return
+        host = target.host if b":" not in target.host else b"[" + target.host + b"]"
+        authority = host + (b":%d" % target.port if target.port else b"")
+        self.headers[:] = [(n, v) for n, v in self.headers if n != b"host"] + [(b"host", authority)]
 
     def _unsupported_upgrade_warning(self) -> None:
         """An ignored upgrade is not worth a warning (uvicorn's also asked for a WebSocket
