@@ -1648,3 +1648,31 @@ def test_fit_refuses_an_indicator_given_as_nested_lists(
     texts, y, _ = tiny_xy
     with pytest.raises(InputError, match=r"look like a 0/1 indicator matrix given as lists"):
         TopicClassifier(config=tiny_config()).fit(texts, y.tolist())
+
+
+def test_fit_and_score_refuse_an_indicator_given_as_lists_with_a_row_cut_short(
+    tiny_xy: tuple[list[str], np.ndarray, list[str]], tiny_dense: TopicClassifier
+) -> None:
+    """Attacker pass 36, CLI/API 2: Y.tolist() with one row cut short trained the topics
+    '0' and '1', and score answered 0.397."""
+    texts, y, _ = tiny_xy
+    rows = y.tolist()
+    rows[17] = rows[17][:3]
+    ragged = r"which names a topic twice\) look like a 0/1 indicator matrix given as lists"
+    with pytest.raises(InputError, match=ragged):
+        TopicClassifier(config=tiny_config()).fit(texts, rows)
+    flags = np.array([[int(n in labels) for n in tiny_dense.classes_] for labels in y.tolist()])
+    cut = flags.tolist()
+    cut[17] = cut[17][:3]
+    with pytest.raises(InputError, match=ragged):
+        tiny_dense.score(texts, cut)
+
+
+def test_score_reads_a_dok_matrix_as_the_other_sparse_indicators(
+    tiny_docs: list[Document], tiny_dense: TopicClassifier
+) -> None:
+    """Attacker pass 36, CLI/API 5: a dok_matrix y was refused as a dict."""
+    texts = [d.text for d in tiny_docs]
+    flags = np.array([[int(n in d.labels) for n in tiny_dense.classes_] for d in tiny_docs])
+    expected = tiny_dense.score(texts, sp.csr_matrix(flags))
+    assert tiny_dense.score(texts, sp.dok_matrix(flags)) == expected

@@ -437,7 +437,8 @@ def test_an_indicator_matrix_holding_a_missing_value_is_refused_by_its_cell() ->
         r"\(row 1, column 'b'\)$",
     ):
         as_targets(pd.DataFrame({"a": [1], "b": ["x"]}), 1)
-    with pytest.raises(InputError, match=r"holds only 0 and 1 .*, not 2 \(row 2, column 0\)$"):
+    # One column: and what to pass for one topic per text (attacker pass 36, CLI/API 6).
+    with pytest.raises(InputError, match=r"holds only 0 and 1 .*, not 2 \(row 2, column 0\); for"):
         as_targets(np.array([[1], [2]]), 2)
     assert as_targets(y.fillna(0), 2).label_sets == [("food", "sport", "x"), ("food", "x")]
 
@@ -582,3 +583,93 @@ def test_topic_lists_of_names_are_never_taken_for_zero_one_rows(
 ) -> None:
     rows = [kind(s) for s in sets]
     assert len(as_targets(rows, len(rows)).label_sets) == len(rows)
+
+
+def test_zero_one_rows_of_different_lengths_that_repeat_a_value_are_refused() -> None:
+    """Attacker pass 36, CLI/API 2: Y.tolist() with one row cut short passed the refusal of
+    0/1 rows and was read as topic lists of the topics '0' and '1'."""
+    y = np.array([[0, 1, 0, 1], [1, 0, 0, 0], [0, 0, 1, 0]])
+    rows = y.tolist()
+    rows[1] = rows[1][:3]
+    message = (
+        r"^y: 3 rows of zeros and ones \(row 1: \[0, 1, 0, 1\], which names a topic twice\) "
+        r"look like a 0/1 indicator matrix given as lists, not a topic list per text \(of the "
+        r"topics 0 and 1\), with rows of different lengths \(row 2 has 3 values, most have "
+        r"4\): give every row one value per topic and pass np\.asarray\(y\) to read it as an "
+        r"indicator \(columns named by classes=\), or give each text's topic names$"
+    )
+    for given_rows in (rows, [tuple(r) for r in rows], pd.Series(rows)):
+        with pytest.raises(InputError, match=message):
+            as_targets(given_rows, 3)
+    for bad in ([[0, 0], [1]], [[True, True, False], [False]], [[1.0, 1.0], [0.0, 1.0, 0.0]]):
+        with pytest.raises(InputError, match=r"which names a topic twice\) look like a 0/1"):
+            as_targets(bad, len(bad))
+    # Integer topic lists that name no topic twice stay topic lists, ragged or not.
+    assert as_targets([[0], [1], [0, 1], [1, 0]], 4).label_sets == [
+        ("0",),
+        ("1",),
+        ("0", "1"),
+        ("1", "0"),
+    ]
+    assert as_targets([[0, 1], [], [1]], 3).label_sets == [("0", "1"), (), ("1",)]
+
+
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=4),
+                st.sampled_from(["0", "1", "0", "1", "True", "1.0"]),
+            ),
+            max_size=5,
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_string_topic_lists_are_read_as_the_corpus_readers_read_labels(
+    sets: list[list[str]],
+) -> None:
+    """String topic lists, with repeats or without, of rows of any lengths, are never
+    refused, and a topic named twice is merged as every corpus reader merges a repeated
+    label (corpus.base.clean_labels)."""
+    from topicclf.corpus.base import clean_labels
+
+    targets = as_targets(sets, len(sets))
+    assert targets.label_sets == [clean_labels(s) for s in sets]
+
+
+def test_a_dok_matrix_is_read_as_a_sparse_indicator() -> None:
+    """Attacker pass 36, CLI/API 5: dok_matrix subclasses dict, and was refused as one."""
+    y = np.array([[0, 1, 1], [1, 0, 0]])
+    expected = as_targets(sp.csr_matrix(y), 2, classes=["a", "b", "c"])
+    assert expected.label_sets == [("b", "c"), ("a",)]
+    for kind in (sp.dok_matrix, sp.dok_array):
+        assert as_targets(kind(y), 2, classes=["a", "b", "c"]) == expected
+    with pytest.raises(InputError, match=r"^y: got a dict; pass one topic list per text"):
+        as_targets({"a": ["x"]}, 1)
+
+
+def test_a_one_column_y_of_names_is_told_to_pass_its_column() -> None:
+    """Attacker pass 36, CLI/API 6: a one-column DataFrame or (n, 1) array of topic names
+    was told only that an indicator holds 0 and 1."""
+    frame = pd.DataFrame({"label": ["sport", "food"]})
+    indicator = r"^y: an indicator matrix holds only 0 and 1 \(or False and True\), not "
+    tail = r": a one-column y is read as an indicator of one topic$"
+    with pytest.raises(
+        InputError,
+        match=indicator + r"'sport' \(row 1, column 'label'\); for one topic \(or one topic "
+        r"list\) per text pass the column itself, y\['label'\]" + tail,
+    ):
+        as_targets(frame, 2)
+    with pytest.raises(InputError, match=r"\(row 1, column 0\); .* itself, y\.ravel\(\)" + tail):
+        as_targets(frame.to_numpy(), 2)
+    lists = pd.DataFrame({"labels": [["sport"], ["food", "rain"]]})
+    with pytest.raises(InputError, match=r"not \['sport'\] .* itself, y\['labels'\]" + tail):
+        as_targets(lists, 2)
+    # What the message says to pass is read as topics.
+    assert as_targets(frame["label"], 2).label_sets == [("sport",), ("food",)]
+    assert as_targets(frame.to_numpy().ravel(), 2).label_sets == [("sport",), ("food",)]
+    assert as_targets(lists["labels"], 2).label_sets == [("sport",), ("food", "rain")]
+    # A one-column indicator of 0 and 1 stays one: the topic its column names.
+    assert as_targets(pd.DataFrame({"sport": [1, 0]}), 2).label_sets == [("sport",), ()]

@@ -131,7 +131,8 @@ def as_targets(
         raise InputError(
             f"y: got a single {type(y).__name__} value; decode it and pass one topic list per text"
         )
-    if isinstance(y, Mapping):  # iterating would give its keys, not the topics
+    # scipy's dok_matrix (and dok_array) subclasses dict, but it is a sparse indicator.
+    if isinstance(y, Mapping) and not hasattr(y, "tocsr"):  # iterated: its keys, not topics
         raise InputError(
             f"y: got a {type(y).__name__}; pass one topic list per text, in the texts' order "
             "(e.g. [d[key] for key in keys])"
@@ -168,25 +169,42 @@ def as_targets(
 
 def _check_not_flag_rows(rows: list[Any]) -> None:
     """InputError when topic lists look like a 0/1 indicator matrix given as lists
-    (`Y.tolist()`, `list(Y)`): every row a list, tuple or 1-D array of one length of at
-    least 2, holding only 0 and 1 (bools and whole floats too), and some row repeats a value
-    or two rows differ. Read as topic lists they named the topics '0' and '1'; as topic
-    lists no such y is sound (a topic given twice, or one topic set {0, 1} in two orders),
-    while integer topic lists (`[[3, 7], [7]]`) and names never match."""
-    if not rows or not _is_row(rows[0]) or len(rows[0]) < 2:
+    (`Y.tolist()`, `list(Y)`, one of its rows cut short): every row a list, tuple or 1-D
+    array holding only 0 and 1 (bools and whole floats too), and some row repeats a value
+    (of any length), or the rows are of one length of at least 2 and two of them differ.
+    Read as topic lists they named the topics '0' and '1'; as topic lists no such y is sound
+    (a topic given twice, or one topic set {0, 1} in two orders), while integer topic lists
+    (`[[3, 7], [7]]`, `[[0], [1], [0, 1]]`) and names never match."""
+    if not rows:
         return
-    width = len(rows[0])
     for row in rows:  # the first row that is no such row ends the check (names: the first)
-        if not _is_row(row) or len(row) != width or not all(_is_flag(v) for v in row):
+        if not _is_row(row) or not all(_is_flag(v) for v in row):
             return
     flags = [tuple(int(value) for value in row) for row in rows]
-    if all(len(set(row)) == width for row in flags) and len(set(flags)) == 1:
-        return  # every row the same [0, 1] (or [1, 0]): the topics 0 and 1, as given
+    widths = Counter(len(row) for row in flags)
+    width = widths.most_common(1)[0][0]
+    repeats = next((i for i, row in enumerate(flags) if len(set(row)) < len(row)), None)
+    if repeats is None and (len(widths) > 1 or width < 2 or len(set(flags)) == 1):
+        return  # integer topic lists: of several lengths, or every row the same [0, 1]
+    if len(widths) == 1:
+        raise InputError(
+            f"y: {len(rows):,} rows of {width} zeros and ones (row 1: {shown(list(flags[0]))}) "
+            "look like a 0/1 indicator matrix given as lists, not a topic list per text (of "
+            "the topics 0 and 1); pass np.asarray(y) to read it as an indicator (columns "
+            "named by classes=), or give each text's topic names"
+        )
+    # Ragged: one row cut short or padded; a topic list never names a topic twice, so the
+    # repeating row gives it away whatever the lengths (who lists topics writes names).
+    assert repeats is not None
+    odd = next(i for i, row in enumerate(flags) if len(row) != width)
+    values = f"{len(flags[odd])} value" + ("" if len(flags[odd]) == 1 else "s")
     raise InputError(
-        f"y: {len(rows):,} rows of {width} zeros and ones (row 1: {shown(list(flags[0]))}) "
-        "look like a 0/1 indicator matrix given as lists, not a topic list per text (of the "
-        "topics 0 and 1); pass np.asarray(y) to read it as an indicator (columns named by "
-        "classes=), or give each text's topic names"
+        f"y: {len(rows):,} rows of zeros and ones (row {repeats + 1}: "
+        f"{shown(list(flags[repeats]))}, which names a topic twice) look like a 0/1 indicator "
+        "matrix given as lists, not a topic list per text (of the topics 0 and 1), with rows "
+        f"of different lengths (row {odd + 1} has {values}, most have {width}): give every "
+        "row one value per topic and pass np.asarray(y) to read it as an indicator"
+        " (columns named by classes=), or give each text's topic names"
     )
 
 
@@ -271,6 +289,7 @@ def _from_indicator(y: Any, classes: Sequence[Any] | None, model: Sequence[str] 
     if classes is not None and names is not None:
         _check_classes_name_columns(names, classes)
     sparse = hasattr(y, "tocsr")
+    hint = _one_column_hint(y) if width == 1 and not sparse else ""
     if sparse:
         # Read as it is stored: toarray() of a wide or long y would take rows x columns.
         matrix = y.tocsr(copy=True)
@@ -282,11 +301,11 @@ def _from_indicator(y: Any, classes: Sequence[Any] | None, model: Sequence[str] 
     else:
         matrix = np.asarray(y)
         if matrix.dtype == object:  # pd.NA has no truth value: its flags are checked first
-            _check_flags(matrix, names if names is not None else classes, _dense_cell(matrix))
+            _check_flags(matrix, names if names is not None else classes, _dense_cell(matrix), hint)
         flagged = int(np.count_nonzero(matrix.any(axis=0))) if matrix.size else 0
     _check_width(width, flagged, model if names is not None else None)
     if not sparse and matrix.dtype != object:
-        _check_flags(matrix, names if names is not None else classes, _dense_cell(matrix))
+        _check_flags(matrix, names if names is not None else classes, _dense_cell(matrix), hint)
     given = classes if classes is not None else names
     if given is None and model is not None:
         given = model
@@ -313,6 +332,17 @@ def _from_indicator(y: Any, classes: Sequence[Any] | None, model: Sequence[str] 
         raise InputError(f"y: row {over[0] + 1}: {too_many_topics(int(counts[over[0]]))}")
     sets = [tuple(columns[j] for j in row) for row in rows]
     return Targets(sets, "indicator", columns)
+
+
+def _one_column_hint(y: Any) -> str:
+    """What to pass instead of a one-column y whose values are no flags: its column, read as
+    one topic (or topic list) per text, as X's one column is read as its texts."""
+    columns = getattr(y, "columns", None)
+    column = f"y[{shown(columns[0])}]" if columns is not None else "y.ravel()"
+    return (
+        f"; for one topic (or one topic list) per text pass the column itself, {column}: a "
+        "one-column y is read as an indicator of one topic"
+    )
 
 
 def _check_classes_name_columns(names: Any, classes: Sequence[Any]) -> None:
@@ -374,11 +404,11 @@ def _sparse_cell(matrix: Any) -> Cell:
     )
 
 
-def _check_flags(values: np.ndarray, names: Any, cell: Cell) -> None:
+def _check_flags(values: np.ndarray, names: Any, cell: Cell, hint: str = "") -> None:
     """InputError naming the first cell of an indicator (`values`: a dense matrix or a
     sparse one's stored values; `cell`: the row and column of the k-th) that is not 0 or 1
     (its column by `names` when given): a missing value (NaN; pd.NA or None in the object
-    array of a nullable pandas column) or another value."""
+    array of a nullable pandas column) or another value (`hint` follows its message)."""
     if not values.size:
         return
     if values.dtype == object:
@@ -403,7 +433,7 @@ def _check_flags(values: np.ndarray, names: Any, cell: Cell) -> None:
     value = value.item() if isinstance(value, np.generic) else value  # 2, not np.int64(2)
     raise InputError(
         f"y: an indicator matrix holds only 0 and 1 (or False and True), not {shown(value)} "
-        f"({where})"
+        f"({where}){hint}"
     )
 
 
