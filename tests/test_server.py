@@ -4363,3 +4363,103 @@ def test_an_absolute_form_target_is_judged_by_its_own_authority(server: Address)
     assert b" 200 " in post(b"http://localhost:" + port + b"/tag", b"evil.com")
     assert b" 200 " in post(b"http://[::1]:" + port + b"/tag", b"evil.com")
     assert b" 200 " in post(b"/tag", b"localhost:" + port)
+
+
+def _status_lines(reply: bytes) -> list[bytes]:
+    """The status line of every answer in `reply`, in order."""
+    return re.findall(rb"HTTP/1\.1 \d{3} [^\r]*", reply)
+
+
+def test_an_absolute_form_target_keeps_the_host_header_checks(server: Address) -> None:
+    """Attacker pass 36, server F1: the target's authority replaced every Host line, so two
+    Host lines or an invalid one were answered 200 with an absolute-form target. RFC 9112
+    3.2: both are 400 whatever the target's form; only the use of Host is replaced."""
+    body = b'{"text": "rain"}'
+    port = str(server[1]).encode()
+    for target in (b"http://localhost:" + port + b"/tag", b"/tag"):
+        for hosts, error in [
+            ([b"a", b"b"], b"the request has more than one Host header"),
+            ([b"localhost", b"localhost"], b"the request has more than one Host header"),
+            ([b"a b/c@@"], b"the Host header 'a b/c@@' is not a host name"),
+        ]:
+            head = b"POST %s HTTP/1.1\r\n" % target
+            head += b"".join(b"Host: %s\r\n" % host for host in hosts)
+            head += b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
+            reply, _ = raw(server, head + body)
+            assert reply.startswith(b"HTTP/1.1 400 "), (target, hosts, reply)
+            assert error in reply, reply
+    # The target is judged, and named as what was judged.
+    head = b"GET http://evil.example/health HTTP/1.1\r\nHost: localhost\r\n"
+    reply, _ = raw(server, head + b"Connection: close\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 421 ")
+    assert b"the host 'evil.example' (the request target's authority)" in reply
+    head = b"GET /health HTTP/1.1\r\nHost: evil.example\r\n"
+    reply, _ = raw(server, head + b"Connection: close\r\n\r\n")
+    assert b"the host 'evil.example' (the Host header)" in reply
+
+
+@pytest.mark.parametrize(
+    ("target", "same_as"),
+    [
+        (b"GET http://localhost", b"GET /"),
+        (b"GET http://localhost:PORT", b"GET /"),
+        (b"OPTIONS http://localhost:PORT", b"OPTIONS *"),
+        (b"POST http://localhost?x=1", b"POST /?x=1"),
+        (b"POST http://localhost:/tag", b"POST /tag"),
+        (b"POST http://localhost:?x=1", b"POST /?x=1"),
+        (b"POST http://[::1]:/tag", b"POST /tag"),
+    ],
+)
+def test_an_absolute_form_target_with_an_empty_path_or_port_is_answered(
+    server: Address, target: bytes, same_as: bytes
+) -> None:
+    """Attacker pass 36, server F2: httptools gives no path for `http://h` (uvicorn failed
+    on None) and refuses an empty port, so these got 400 "not valid HTTP/1.1" and the
+    connection closed. An empty path is `/` (`*` for OPTIONS), an empty port the scheme's
+    own (RFC 9112 3.2.2, RFC 3986 3.2.3): answered as the origin-form request, and the
+    request after it on the connection too."""
+    body = b'{"text": "rain"}'
+    tail = b" HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n" % len(body)
+    after = b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    port = str(server[1]).encode()
+    replies = []
+    for line in (target.replace(b"PORT", port), same_as):
+        reply, _ = raw(server, line + tail + b"\r\n" + body + after)
+        replies.append(reply)
+    got, expected = (_status_lines(reply) for reply in replies)
+    assert got == expected and len(got) == 2 and got[1] == b"HTTP/1.1 200 OK", replies
+    assert b"not valid HTTP/1.1" not in replies[0]
+    varying = rb"date: [^\r]*|content-length: \d+|seconds\":[0-9.e-]+"  # GET / has an uptime
+    first = [re.sub(varying, b"", r[: r.rindex(b"HTTP/1.1 ")]) for r in replies]
+    assert first[0] == first[1]
+
+
+def test_the_origin_and_host_ports_are_compared_alike(server: Address) -> None:
+    """Attacker pass 36, server F3: the scheme's own port was dropped from the Origin only,
+    and ports compared as strings: Host `localhost:80` with Origin `http://localhost` got
+    403 (the other way round 200), `:019800` against `:19800` too."""
+    from topicclf.server.http import same_origin
+
+    port = server[1]
+    for host, origin in [
+        ("localhost:80", "http://localhost"),
+        ("localhost", "http://localhost:80"),
+        ("127.0.0.1:80", "http://127.0.0.1"),
+        ("localhost:443", "https://localhost"),
+        ("localhost:0443", "https://localhost:443"),
+        (f"localhost:0{port}", f"http://localhost:{port}"),
+        (f"localhost:{port}", f"http://localhost:00{port}"),
+    ]:
+        assert same_origin(origin, host), (host, origin)
+        headers = {"Host": host, "Origin": origin, "Content-Type": "text/plain"}
+        assert _with_headers(server, "POST", "/tag", headers, TEXT_PLAIN_TAG)[0] == 200, host
+    for host, origin in [
+        ("localhost:443", "http://localhost"),
+        ("localhost:80", "https://localhost"),
+        ("localhost:8080", "http://localhost:80"),
+        (f"localhost:{port}", f"http://localhost:{port}0"),
+        ("localhost:" + "9" * 5000, "http://localhost:" + "9" * 4999),
+    ]:
+        assert not same_origin(origin, host), (host, origin)
+    headers = {"Host": "localhost:443", "Origin": "http://localhost", "Content-Type": "text/plain"}
+    assert _with_headers(server, "POST", "/tag", headers, TEXT_PLAIN_TAG)[0] == 403

@@ -49,6 +49,10 @@ UNSENT_KEY = "topicclf.unsent_answers"
 # The scope's threading.Event set when the request's client has gone (GuardedHttpToolsProtocol)
 # or the request ended: its work in threads stops at the next checkpoint (topicclf.cancel).
 GONE_KEY = "topicclf.gone"
+# The authority of an absolute-form request target (`POST http://h:p/tag`) as a Host value,
+# set by GuardedHttpToolsProtocol: RFC 9112 3.2.2 has it judged in place of the Host header,
+# whose count and syntax are still checked (3.2), so the headers are left as sent.
+TARGET_KEY = "topicclf.target_authority"
 # Asks whether an answer of so many bytes fits the server's budget of unsent answers, for
 # the request the current task answers (set by HttpGuard): answer_body asks before building
 # a large answer, so one sure to be refused is not built first; the guard checks again at its
@@ -512,6 +516,10 @@ def split_host(value: str) -> tuple[str, str | None] | None:
     if match is None:
         return None
     name, port = match["name"], match["port"] or None
+    if port is not None:
+        # A port is a number (RFC 3986): `:019800` is `:19800`; compared as digits, since
+        # int() refuses more than 4,300 of them.
+        port = port.lstrip("0") or "0"
     if name.startswith("["):
         try:
             # Compressed, as a browser writes it: `[0:0::1]` and --allowed-host ::1 match.
@@ -609,10 +617,11 @@ def same_origin(origin: str, host: str | None) -> bool:
     own = split_host(host) if host is not None else None
     if split is None or own is None:
         return False  # "null" (a sandboxed frame, a file:// page), or no Host to compare
-    name, port = split
-    if port == DEFAULT_PORTS.get(scheme):
-        port = None  # a browser leaves the scheme's own port out of Host too
-    return (name, port) == own
+    # The scheme's own port is the same origin spelled out or not, on either side: a
+    # browser leaves it out, a proxy may not (nginx `$host:$server_port` sends `:80`).
+    default = DEFAULT_PORTS.get(scheme)
+    theirs, ours = ((name, None if port == default else port) for name, port in (split, own))
+    return theirs == ours
 
 
 class HostGuard:
@@ -622,7 +631,8 @@ class HostGuard:
     text/plain body to /tag (a request browsers send without asking), or read /models and
     the answers once DNS rebinding made its own name point at 127.0.0.1. A request
     without Host (HTTP/1.0) or without Origin (curl, scripts, Annif clients) is no
-    browser's: it passes."""
+    browser's: it passes. An absolute-form target's authority (TARGET_KEY) is judged in
+    place of the Host, once the Host lines are checked (one at most, a host name)."""
 
     def __init__(self, app: ASGIApp, rule: HostRule) -> None:
         self.app = app
@@ -639,10 +649,23 @@ class HostGuard:
             await _send_error(send, path, 400, "the request has more than one Host header", False)
             return
         host = hosts[0] if hosts else None
+        if host is not None and host.strip() and split_host(host) is None:
+            # RFC 9112 3.2: 400 whatever the target's form (an empty Host is allowed).
+            invalid = (
+                f"the Host header {cut(repr(host))} is not a host name (letters, digits, "
+                "'.', '-', or an IPv6 address in brackets, with an optional :port)"
+            )
+            await _send_error(send, path, 400, invalid, close=False)
+            return
+        target = scope.get(TARGET_KEY)
+        if target is not None:
+            host, named_by = target, "the request target's authority"
+        else:
+            named_by = "the Host header"
         if host is not None and not self.rule.allows(host):
             refused = (
-                f"this server does not answer to the host {cut(repr(host))} (the Host "
-                f"header): it answers to {self.rule.described()}; start it with "
+                f"this server does not answer to the host {cut(repr(host))} ({named_by}): "
+                f"it answers to {self.rule.described()}; start it with "
                 "--allowed-host NAME to answer to another name"
             )
             await _send_error(send, path, 421, refused, close=False)

@@ -36,7 +36,15 @@ from topicclf.config import (
     SERVE_TIMEOUT_HEADERS,
     shown,
 )
-from topicclf.server.http import GONE_KEY, UNSENT_KEY, error_content, log, render_json, title
+from topicclf.server.http import (
+    GONE_KEY,
+    TARGET_KEY,
+    UNSENT_KEY,
+    error_content,
+    log,
+    render_json,
+    title,
+)
 
 # Linux: the ioctl giving the bytes of a socket's send queue the peer has not acknowledged
 # (SIOCOUTQ); elsewhere only the transport's own buffer is watched.
@@ -435,11 +443,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _target_authority_as_host(self) -> None:
         """RFC 9112 3.2.2: a request target in absolute form (`POST http://h:p/tag`) names
-        its host, and the Host header is ignored: the target's authority is made the Host
-        that HostGuard judges (before, `POST http://evil.example/tag` with `Host: localhost`
-        was answered, and the other way round refused)."""
-        if self.url[:1] in (b"/", b"*", b""):
+        its host in place of the Host header: its authority is put in the scope for
+        HostGuard to judge (the Host headers stay, to be checked as sent), and the target
+        is made origin-form, `/tag?query`, before uvicorn reads it."""
+        scheme, sep, rest = self.url.partition(b"://")
+        if not sep or not scheme[:1].isalpha() or b"/" in scheme:
             return
+        end = min((i for i in map(rest.find, (b"/", b"?", b"#")) if i >= 0), default=len(rest))
+        if rest[:end].endswith(b":"):
+            # An empty port is the scheme's own (RFC 3986 3.2.3); httptools refuses it.
+            self.url = scheme + b"://" + rest[: end - 1] + rest[end:]
         try:
             target = httptools.parse_url(self.url)
         except httptools.HttpParserInvalidURLError:
@@ -447,8 +460,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not target.host:
             return
         host = target.host if b":" not in target.host else b"[" + target.host + b"]"
-        authority = host + (b":%d" % target.port if target.port else b"")
-        self.headers[:] = [(n, v) for n, v in self.headers if n != b"host"] + [(b"host", authority)]
+        port = b":%d" % target.port if target.port is not None else b""
+        self.scope[TARGET_KEY] = (host + port).decode("latin-1")  # type: ignore[literal-required]
+        # httptools gives no path for `http://h` or `http://h?q` (uvicorn then failed on
+        # None: 400 "not valid HTTP/1.1"): empty means `/`, for OPTIONS `*` (RFC 9112 3.2.2).
+        path = target.path or (b"*" if self.parser.get_method() == b"OPTIONS" else b"/")
+        self.url = path + (b"?" + target.query if target.query is not None else b"")
 
     def _unsupported_upgrade_warning(self) -> None:
         """An ignored upgrade is not worth a warning (uvicorn's also asked for a WebSocket
