@@ -1139,7 +1139,7 @@ def test_lone_surrogates_in_topics_become_replacement_characters(
 def test_evaluate_checks_document_ids_and_languages(tiny_dense: TopicClassifier) -> None:
     text = "Heavy rain and strong winds"
     report = tiny_dense.evaluate([Document(None, text, ("weather",)), Document(7, text, ())])  # type: ignore[arg-type]
-    assert [doc_id for doc_id, _ in report.predictions] == ["1", "7"]
+    assert [doc_id for doc_id, _ in report.predictions] == ["0", "7"]
     with pytest.raises(InputError, match=r"^Document.id of document #1 is of type list"):
         tiny_dense.evaluate([Document([1], text, ("weather",))])  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"^Document.language of document #1 is of type list"):
@@ -1676,3 +1676,30 @@ def test_score_reads_a_dok_matrix_as_the_other_sparse_indicators(
     flags = np.array([[int(n in d.labels) for n in tiny_dense.classes_] for d in tiny_docs])
     expected = tiny_dense.score(texts, sp.csr_matrix(flags))
     assert tiny_dense.score(texts, sp.dok_matrix(flags)) == expected
+
+
+def test_evaluate_documents_reads_ids_by_the_readers_rule(tiny_dense: TopicClassifier) -> None:
+    """Attacker pass 36, CLI/API 4: '' and ' ' ids were kept and repeated ids never warned
+    of; a blank id is no id (its position, from 0 as evaluate(X, y) numbers them)."""
+    from topicclf.errors import DuplicateIdWarning
+
+    rain, goal = "Heavy rain and strong winds", "The striker scored a late goal"
+    docs = [
+        Document("", rain, ("weather",)),
+        Document(" \u00a0", goal, ("sport",)),
+        Document("b", rain, ("weather",)),
+    ]
+    report = tiny_dense.evaluate(docs)
+    assert [doc_id for doc_id, _ in report.predictions] == ["0", "1", "b"]
+    assert [
+        doc_id
+        for doc_id, _ in tiny_dense.evaluate([rain, goal], [["weather"], ["sport"]]).predictions
+    ] == ["0", "1"]
+    with pytest.warns(
+        DuplicateIdWarning,
+        match=r"^documents: 1 document\(s\) reuse an id seen before \(e\.g\. 'x'\)",
+    ):
+        tiny_dense.evaluate([Document("x", rain, ("weather",)), Document("x", goal, ("sport",))])
+    # A position filled in that equals another document's own id is a repeat too.
+    with pytest.warns(DuplicateIdWarning, match=r"reuse an id seen before \(e\.g\. '0'\)"):
+        tiny_dense.evaluate([Document(None, rain, ("weather",)), Document("0", goal, ("sport",))])  # type: ignore[arg-type]

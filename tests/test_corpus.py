@@ -2893,3 +2893,34 @@ def test_an_empty_id_converts_to_the_same_generated_id_in_every_format(tmp_path:
         back = tmp_path / f"back-{fmt}.jsonl"
         assert run(["-q", "corpus", "convert", str(target), str(back)]) == 0
         assert [d.id for d in open_corpus(back)] == ids
+
+
+def test_a_made_up_id_equal_to_a_document_id_is_a_duplicate(tmp_path: Path) -> None:
+    """`e:3` given as an id and made up for line 3 (before or after it) is warned about as
+    any repeated id, in convert's stream (attacker pass 36, finding 1)."""
+    from topicclf.corpus.ids import warning_duplicate_ids
+    from topicclf.errors import DuplicateIdWarning
+
+    path = tmp_path / "e.jsonl"
+    path.write_text(
+        '{"id": "e:3", "text": "The striker scored twice"}\n'
+        '{"id": "e:5", "text": "Heavy rain expected"}\n'
+        '{"text": "Shares rose after profit"}\n'
+        '{"text": "rain and wind"}\n'
+        '{"text": "goal"}\n'
+        '{"id": "e:4", "text": "sun"}\n',
+        encoding="utf-8",
+    )
+    for batch in (1, 2, 1_000):
+        docs = open_corpus(str(path), "jsonl")
+        with pytest.warns(DuplicateIdWarning, match=r"3 document\(s\) reuse .*'e:3', 'e:5', 'e:4'"):
+            ids = [d.id for d in warning_duplicate_ids(docs, str(path), batch)]
+        assert ids == ["e:3", "e:5", "e:3", "e:4", "e:5", "e:4"]
+    # Made-up ids never clash with each other, and one a document's own id skips is not
+    # taken as made up: no warning.
+    path.write_text(
+        '{"text": "a"}\n{"id": "x", "text": "b"}\n{"text": "c"}\n{"id": "e:2", "text": "d"}\n'
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(list(warning_duplicate_ids(open_corpus(str(path), "jsonl"), "e"))) == 4

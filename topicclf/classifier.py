@@ -23,6 +23,7 @@ from topicclf.config import (
     shown,
     with_values,
 )
+from topicclf.corpus.ids import warn_duplicate_ids
 from topicclf.errors import DataError, InputError, ModelBundleError, TooManyPairsError
 from topicclf.estimator import Estimator, not_fitted_error
 from topicclf.features import Featurizer
@@ -630,7 +631,7 @@ class TopicClassifier(Estimator):
                 )
             # A Document made by hand meets the rules of `y` (and of the corpus readers).
             texts = as_texts([d.text for d in docs], "Document.text")
-            return [
+            checked = [
                 dataclasses.replace(
                     d,
                     id=_document_id(d.id, i),
@@ -640,6 +641,10 @@ class TopicClassifier(Estimator):
                 )
                 for i, (d, text) in enumerate(zip(docs, texts, strict=True))
             ]
+            # As `topicclf evaluate` warns of a corpus (a position filled in counts too),
+            # which has said it already of the corpus it hands over.
+            warn_duplicate_ids(checked, "documents", unless_just_said=True)
+            return checked
         texts = as_texts(X, "X")
         targets = as_targets(y, len(texts), model=self._columns())
         return [
@@ -794,9 +799,10 @@ def _check_columns(targets: Targets, classes: list[str]) -> None:
 
 def _document_id(value: Any, i: int) -> str:
     """A hand-made Document's id by the readers' rule: a string, or an integer as its
-    digits; None gets its position (1, 2, ...)."""
-    if value is None:
-        return str(i + 1)
+    digits; None, '' or a blank string is no id and gets its position (0, 1, ...)."""
+    # Numbered from 0 as evaluate(X, y) numbers its texts, so both entry points agree.
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return str(i)
     if isinstance(value, bool) or not isinstance(value, str | int | np.integer):
         raise InputError(
             f"Document.id of document #{i + 1} is of type {type(value).__name__}; an id is a "

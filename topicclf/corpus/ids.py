@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
@@ -27,6 +28,10 @@ class DuplicateIds:
         self._runs: list[np.ndarray] = []
         self.count = 0
         self.examples: list[str] = []
+        # Ids the readers made up (see `add_documents`).
+        self._spans: dict[str, tuple[list[int], list[int]]] = {}
+        self._paths: set[int] = set()
+        self._last: tuple[str, int] | None = None  # the span the last document grew
 
     def add(self, ids: Sequence[str]) -> list[str]:
         """Record a batch of ids; return those already seen (earlier or in this batch)."""
@@ -45,11 +50,71 @@ class DuplicateIds:
         if len(fresh):
             self._push(fresh)
         found = [ids[int(i)] for i in np.flatnonzero(repeated)]
+        self._note(found)
+        return found
+
+    def add_documents(self, documents: Sequence[Document]) -> list[str]:
+        """Record a batch of documents; return the ids already seen. An id a reader made up
+        is unique among those (file and line) but may equal a document's own id (`e:3`), so
+        each is checked against the documents' ids, and theirs against the made-up ones."""
+        given: list[str] = []
+        made: list[str] = []
+        for doc in documents:
+            if doc.generated_id:
+                made.append(doc.id)
+                self._made(doc.id)
+            else:
+                given.append(doc.id)
+                self._last = None
+        # Against earlier batches' own ids; one of this batch is found by the next loop.
+        found = [made[int(i)] for i in np.flatnonzero(self._seen(made))] if made else []
+        found += [doc_id for doc_id in given if self._made_before(doc_id)]
+        self._note(found)
+        return found + self.add(given)
+
+    def _seen(self, ids: Sequence[str]) -> np.ndarray:
+        hashes = np.fromiter((hash(i) for i in ids), dtype=np.int64, count=len(ids))
+        known = np.zeros(len(ids), dtype=bool)
+        for run in self._runs:
+            pos = np.minimum(np.searchsorted(run, hashes), len(run) - 1)
+            known |= run[pos] == hashes
+        return known
+
+    def _made(self, doc_id: str) -> None:
+        # A stream of `name:line` ids is kept as spans of lines per name, a span growing
+        # while no document with its own id comes between: flat for a plain-text stream,
+        # one span per switch otherwise (bounded by the documents' own ids, as `add` is).
+        # A span may cover a blank line between two documents: an id naming that line
+        # would be taken as seen, a spurious warning at worst, as a shared hash can give.
+        name, line = _name_and_line(doc_id)
+        if line is None:  # a text directory's path: one per file, kept as its hash
+            self._paths.add(hash(doc_id))
+            self._last = None
+            return
+        starts, ends = self._spans.setdefault(name, ([], []))
+        if self._last is not None and self._last[0] == name and line > ends[self._last[1]]:
+            ends[self._last[1]] = line
+            return
+        at = bisect_right(starts, line)
+        starts.insert(at, line)
+        ends.insert(at, line)
+        self._last = (name, at)
+
+    def _made_before(self, doc_id: str) -> bool:
+        name, line = _name_and_line(doc_id)
+        if line is None:
+            return hash(doc_id) in self._paths
+        starts, ends = self._spans.get(name, ([], []))
+        # The span that starts last before the line: spans of one name are disjoint unless
+        # two inputs share the name (a/x.jsonl b/x.jsonl), which is warned about as it is.
+        at = bisect_right(starts, line)
+        return at > 0 and ends[at - 1] >= line
+
+    def _note(self, found: list[str]) -> None:
         self.count += len(found)
         for doc_id in found:
             if len(self.examples) < EXAMPLES and doc_id not in self.examples:
                 self.examples.append(doc_id)
-        return found
 
     def _push(self, run: np.ndarray) -> None:
         # Runs hold disjoint hashes (only unseen ones are pushed): merging is a sort.
@@ -108,10 +173,23 @@ def repeated_hashes(parts: Sequence[np.ndarray]) -> tuple[int, np.ndarray]:
     return int(len(every) - len(distinct)), distinct[counts > 1]
 
 
-def warn_duplicate_ids(documents: Sequence[Document], source: str) -> None:
-    """Warn (DuplicateIdWarning) when documents share ids."""
+# What the last `warn_duplicate_ids` found (documents, repeats, examples): the CLI's
+# `evaluate` reads a corpus (warned of by its path), then hands it to the classifier's.
+_last_found: tuple[int, int, tuple[str, ...]] = (0, 0, ())
+
+
+def warn_duplicate_ids(
+    documents: Sequence[Document], source: str, *, unless_just_said: bool = False
+) -> None:
+    """Warn (DuplicateIdWarning) when documents share ids; with `unless_just_said`, not
+    when the last call found the same repeats in as many documents (said once, not twice)."""
+    global _last_found
     tracker = DuplicateIds()
     tracker.add([doc.id for doc in documents])
+    found = (len(documents), tracker.count, tuple(tracker.examples))
+    said, _last_found = _last_found, found
+    if unless_just_said and found == said:
+        return
     tracker.warn(source)
 
 
@@ -119,15 +197,22 @@ def warning_duplicate_ids(
     documents: Iterable[Document], source: str, batch: int = 1_000
 ) -> Iterator[Document]:
     """The documents as they stream, then the DuplicateIdWarning `tag` gives when some share
-    an id; ids the readers made up (file and line) are unique and not remembered."""
+    an id, a made-up one (file and line) equal to a document's own id included."""
     tracker = DuplicateIds()
-    ids: list[str] = []
+    pending: list[Document] = []
     for doc in documents:
-        if not doc.generated_id:
-            ids.append(doc.id)
-            if len(ids) == batch:
-                tracker.add(ids)
-                ids = []
+        pending.append(doc)
+        if len(pending) == batch:
+            tracker.add_documents(pending)
+            pending = []
         yield doc
-    tracker.add(ids)
+    tracker.add_documents(pending)
     tracker.warn(source)
+
+
+def _name_and_line(doc_id: str) -> tuple[str, int | None]:
+    """A made-up id's name and line (`e:3`: 'e', 3); a text directory's path has no line."""
+    name, colon, line = doc_id.rpartition(":")
+    if colon and line.isascii() and line.isdigit():
+        return name, int(line)
+    return doc_id, None
