@@ -391,6 +391,10 @@ def test_corpus_convert_warns_about_repeated_ids_as_tag_does(
     said = "dup.jsonl: 1 document(s) reuse an id seen before (e.g. 'a'); give every document"
     assert code == 0 and said in err and said in tagged
     assert (tmp_path / "out.csv").read_text().count("\na,") == 2  # converted as it is
+    # evaluate reads the corpus (warned of by its path) and hands it to the classifier's
+    # evaluate, which warns of repeated ids too: said once.
+    _, _, err = cli(capsys, "evaluate", str(model_dir), str(path))
+    assert err.count("reuse an id") == 1 and said in err
 
 
 def test_duplicate_ids_are_tagged_and_reported(
@@ -3147,3 +3151,20 @@ def test_standard_input_in_a_format_that_cannot_read_it_is_a_usage_error_before_
         assert (code, out) == (2, ""), args
         assert said in err and "no such file" not in err, args
     assert list(tmp_path.iterdir()) == []
+
+
+def test_tag_warns_of_a_made_up_id_equal_to_a_documents_own(
+    capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
+) -> None:
+    """A record without an id is named e:3 (file and line), which another record may give
+    itself: two documents tagged e:3 without a word before (attacker pass 36)."""
+    path = tmp_path / "e.jsonl"
+    records = [{"id": "e:3", "text": "goal"}, {"id": "e:2", "text": "rain"}, {"text": "oil"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    code, out, err = cli(capsys, "tag", str(model_dir), str(path))
+    assert code == 0 and [json.loads(line)["id"] for line in out.splitlines()] == [
+        "e:3",
+        "e:2",
+        "e:3",
+    ]
+    assert "e.jsonl: 1 document(s) reuse an id seen before (e.g. 'e:3')" in err

@@ -641,9 +641,8 @@ class TopicClassifier(Estimator):
                 )
                 for i, (d, text) in enumerate(zip(docs, texts, strict=True))
             ]
-            # As `topicclf evaluate` warns of a corpus (a position filled in counts too),
-            # which has said it already of the corpus it hands over.
-            warn_duplicate_ids(checked, "documents", unless_just_said=True)
+            # As `topicclf evaluate` warns of a corpus (a position filled in counts too).
+            warn_duplicate_ids(checked, "documents")
             return checked
         texts = as_texts(X, "X")
         targets = as_targets(y, len(texts), model=self._columns())

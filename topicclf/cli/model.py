@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,6 +37,7 @@ from topicclf.cli.common import (
     warn,
 )
 from topicclf.cli.numbers import decimal, integer_option
+from topicclf.errors import DuplicateIdWarning
 from topicclf.reports.safe import escape
 
 
@@ -223,7 +225,10 @@ def evaluate(
     clf = TopicClassifier.load(model)
     docs = read_all(source, make_progress())
     wants_html = any(p.suffix.lower() == ".html" for p in output or [])
-    report = clf.evaluate(docs, explain_examples=wants_html, progress=make_progress())
+    with warnings.catch_warnings():
+        # Said already of the corpus, by its path, while it was read.
+        warnings.simplefilter("ignore", DuplicateIdWarning)
+        report = clf.evaluate(docs, explain_examples=wants_html, progress=make_progress())
     render_evaluation(out, report, max_topics=max_topics)
     context = {
         "model": {

@@ -173,23 +173,10 @@ def repeated_hashes(parts: Sequence[np.ndarray]) -> tuple[int, np.ndarray]:
     return int(len(every) - len(distinct)), distinct[counts > 1]
 
 
-# What the last `warn_duplicate_ids` found (documents, repeats, examples): the CLI's
-# `evaluate` reads a corpus (warned of by its path), then hands it to the classifier's.
-_last_found: tuple[int, int, tuple[str, ...]] = (0, 0, ())
-
-
-def warn_duplicate_ids(
-    documents: Sequence[Document], source: str, *, unless_just_said: bool = False
-) -> None:
-    """Warn (DuplicateIdWarning) when documents share ids; with `unless_just_said`, not
-    when the last call found the same repeats in as many documents (said once, not twice)."""
-    global _last_found
+def warn_duplicate_ids(documents: Sequence[Document], source: str) -> None:
+    """Warn (DuplicateIdWarning) when documents share ids."""
     tracker = DuplicateIds()
     tracker.add([doc.id for doc in documents])
-    found = (len(documents), tracker.count, tuple(tracker.examples))
-    said, _last_found = _last_found, found
-    if unless_just_said and found == said:
-        return
     tracker.warn(source)
 
 

@@ -153,13 +153,14 @@ def tag_batches(
     process: TensorFlow already spreads its work over the cores, and cannot be forked safely.
 
     Ids that repeat are tagged like any other document and reported by one
-    DuplicateIdWarning when the stream ends. Ids the readers generated (file and line) are
-    unique within their source and are not remembered, so plain-text streams stay flat.
+    DuplicateIdWarning when the stream ends, a made-up id (file and line) equal to a
+    document's own id included; made-up ids are remembered as runs of lines, so plain-text
+    streams stay flat (`DuplicateIds.add_documents`).
     """
     duplicates = DuplicateIds()
     scored = _scored(classifier, batches(documents, batch_size), rule, jobs, batch_size)
     for batch, (topics, errors) in scored:
-        duplicates.add([doc.id for doc in batch if not doc.generated_id])
+        duplicates.add_documents(batch)
         tagged = []
         for doc, t, error in zip(batch, topics, errors, strict=True):
             if error is not None:  # a bad record found while tagging: warned as a reader does
