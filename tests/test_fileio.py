@@ -472,3 +472,50 @@ def test_an_output_in_a_folder_without_write_permission_is_refused_before_any_wo
             check_output(locked / "r.md", kind="file")
     finally:
         locked.chmod(0o755)
+
+
+def test_a_lock_the_folder_refuses_names_the_folder_not_a_file_to_remove(tmp_path: Path) -> None:
+    """A model written into a folder one may not write said to remove `.m.lock`, a file that
+    is not there (the folder's permission is the cause) (attacker pass 37)."""
+    import shutil
+    import subprocess
+    import sys
+
+    locked = tmp_path / "ro"
+    locked.mkdir(mode=0o555)
+    command = [sys.executable, "-c", SAVE_INTO_LOCKED, str(locked / "m")]
+    if os.access(locked, os.W_OK):  # root: drop the capabilities that ignore permissions
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            locked.chmod(0o755)
+            pytest.skip("running as root without setpriv: a 0555 folder is writable")
+        caps = "-dac_override,-dac_read_search"
+        command = [setpriv, "--bounding-set", caps, "--inh-caps", caps, *command]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    finally:
+        locked.chmod(0o755)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{locked / 'm'} cannot be written: Permission denied when ")
+    assert f"creating a file in {locked}; choose another directory" in done.stdout
+    assert "remove it" not in done.stdout and not list(locked.iterdir())
+
+
+SAVE_INTO_LOCKED = """
+import sys
+from topicclf.errors import OutputError
+from topicclf.fileio import output_lock
+try:
+    with output_lock(sys.argv[1]):
+        pass
+except OutputError as exc:
+    print(exc)
+"""
+
+
+def test_an_existing_output_names_the_python_api_s_way_to_replace_it(tmp_path: Path) -> None:
+    # save(path) was told to "add --force", which a Python caller has no way to give.
+    (tmp_path / "m").mkdir()
+    with pytest.raises(OutputError, match=r"add --force \(overwrite=True in Python\)$"):
+        with atomic_directory(tmp_path / "m", overwrite=False):
+            pass

@@ -106,7 +106,7 @@ def check_output(
             "regular files of their own. Leave out the output option to write to stdout"
         )
     if target.is_symlink() and not target.exists() and not force:
-        raise OutputError(f"{target} already exists (a link); choose another path or add --force")
+        raise already_exists(target, " (a link)")
     # Checked before any work, so a long run does not end on an output it cannot write; and
     # before "add --force", which would not help.
     blocked = _blocked_directory(target)
@@ -124,7 +124,7 @@ def check_output(
             raise OutputError(f"{target} exists and is not a directory")
         check_replaceable_directory(target, kind)
     if target.exists() and not force:
-        raise OutputError(f"{target} already exists; choose another path or add --force")
+        raise already_exists(target)
     check_creatable(target, directory=kind in DIRECTORY_OUTPUTS)
 
 
@@ -637,6 +637,15 @@ def output_lock(target: str | Path) -> Iterator[None]:
 LOCK_MAX_BYTES = 64  # a lock file holds its holder's pid and a newline
 
 
+def already_exists(target: Path | str, what: str = "") -> OutputError:
+    """The error for an output that exists and may not be replaced, naming both ways to
+    replace it: the Python API's callers have no --force (save(path) was told to add it)."""
+    return OutputError(
+        f"{target} already exists{what}; choose another path or add --force "
+        "(overwrite=True in Python)"
+    )
+
+
 def _open_lock(lock_path: Path, target: Path) -> int:
     """The lock file's descriptor: made here, or one a topicclf writer left (empty or a
     pid). A symbolic link, anything but a regular file, or a file with other content is
@@ -646,6 +655,11 @@ def _open_lock(lock_path: Path, target: Path) -> int:
     try:
         fd = os.open(lock_path, flags, 0o666)
     except OSError as exc:
+        if not os.path.lexists(lock_path):  # the folder refused it: there is nothing to remove
+            raise OutputError(
+                f"{target} cannot be written: {exc.strerror or exc} when creating a file in "
+                f"{lock_path.parent}; choose another directory"
+            ) from None
         kind = "a symbolic link" if exc.errno == errno.ELOOP else exc.strerror
         raise OutputError(
             f"{lock_path}, where topicclf locks {target.name} while writing it: {kind}; "
@@ -693,7 +707,7 @@ def _replace_directory(target: Path, overwrite: bool, kind: str) -> Iterator[Pat
         raise OutputError(f"{target} exists and is not a directory")
     check_replaceable_directory(target, kind)
     if target.exists() and not overwrite:
-        raise OutputError(f"{target} already exists; choose another path or add --force")
+        raise already_exists(target)
     parent = target.parent  # created by output_lock
     remove_stale(parent, target.name)
     tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target.name), suffix=".tmp", dir=parent))
