@@ -516,6 +516,7 @@ except OutputError as exc:
 def test_an_existing_output_names_the_python_api_s_way_to_replace_it(tmp_path: Path) -> None:
     # save(path) was told to "add --force", which a Python caller has no way to give.
     (tmp_path / "m").mkdir()
-    with pytest.raises(OutputError, match=r"add --force \(overwrite=True in Python\)$"):
-        with atomic_directory(tmp_path / "m", overwrite=False):
-            pass
+    target = tmp_path / "m"
+    exists = r"add --force \(overwrite=True in Python\)$"
+    with pytest.raises(OutputError, match=exists), atomic_directory(target, overwrite=False):
+        pass
