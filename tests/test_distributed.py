@@ -603,7 +603,9 @@ def test_bad_records_of_inputs_given_by_relative_paths_read_alike_in_both_engine
     # from the Dask engine, `ids.jsonl:1:` from plain `tag`).
     monkeypatch.chdir(tmp_path)
     long_field = "f" * 2500  # a message cut to config.BAD_RECORD_CHARS: cut at one place
-    Path("ids.jsonl").write_text('{"id": 1.5, "text": "a"}\n{"id": "b", "text": "rain"}\n')
+    # (id "c": "b" would repeat td/b.txt's made-up id "b", which plain `tag` warns of and the
+    # Dask engine, comparing hashes per partition, does not yet: README says so)
+    Path("ids.jsonl").write_text('{"id": 1.5, "text": "a"}\n{"id": "c", "text": "rain"}\n')
     Path("td").mkdir()
     Path("td/a.txt").write_text("rain and wind")
     Path("td/b.txt").write_bytes(b"ab\xff\n")
