@@ -1941,6 +1941,58 @@ def test_with_workers_signals_do_what_they_do_to_one_process(model_dir: Path) ->
     assert err.strip().splitlines()[-1] == "interrupted", err
 
 
+@pytest.mark.skipif(_cores() < 2, reason="needs two workers")
+def test_with_workers_a_stop_refuses_new_connections_at_once(model_dir: Path) -> None:
+    """Attacker pass 37, server F1: with --workers the supervisor kept the listening socket
+    until every worker ended, so a connection made during the stop was taken by the kernel,
+    its request never read, and reset when the stop ended (up to --timeout-shutdown). One
+    process refuses it at once; now so does every process of the server."""
+    args = [str(model_dir), "--workers", "2", "--timeout-body", "60"]
+    proc, port = _start(args, options=("-v",))
+    probes: list[socket.socket] = []
+    try:
+        assert proc.stderr is not None
+        started = 0
+        while started < 2:
+            line = proc.stderr.readline()
+            assert line, "the server ended"
+            started += "Application startup complete." in line
+        address = ("127.0.0.1", port)
+        body = b'{"text": "rain and storms"}'
+        head = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(body)
+        with socket.create_connection(address, timeout=60) as running:
+            running.sendall(head + body[:5])  # a request running until its body ends
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            refused = []
+            for _ in range(10):
+                try:
+                    probe = socket.create_connection(address, timeout=60)
+                except ConnectionRefusedError:
+                    refused.append(True)
+                else:
+                    probes.append(probe)
+                    probe.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                    refused.append(False)
+                time.sleep(0.1)
+            running.sendall(body[5:])
+            reply = _read_all(running)
+        assert reply.startswith(b"HTTP/1.1 200 ") and b'"labels"' in reply
+        # Before: each probe taken by the kernel, then reset once the stop ended.
+        for probe in probes:
+            assert _read_all(probe).startswith(b"HTTP/1.1 200 "), refused
+        assert refused[-1], refused
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+    finally:
+        for probe in probes:
+            probe.close()
+        proc.kill()
+        proc.wait()
+    assert "Traceback" not in err, err
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds workers in /proc")
 def test_a_worker_that_cannot_load_its_models_stops_the_server_in_one_line(
     tmp_path: Path, model_dir: Path

@@ -551,6 +551,32 @@ def _run_workers(
             self.stop_signals += 1
             self.signal_queue.append(signum)
 
+        def run(self) -> None:
+            """uvicorn's loop (start the workers, act on signals, replace a dead worker,
+            then stop them), but a stop signal is acted on within 0.05 s, not 0.5 s, and the
+            supervisor stops listening before it stops the workers. It kept its copy of the
+            listening socket until every worker ended: the kernel took each new connection
+            during the stop, nobody read it, and it was reset when the stop ended (up to
+            --timeout-shutdown; one process refuses it at once; attacker pass 37)."""
+            logging.getLogger("uvicorn.error").info("Started parent process [%d]", os.getpid())
+            self.init_processes()
+            checked = time.monotonic()
+            while not self.should_exit.wait(0.05):
+                self.handle_signals()
+                if time.monotonic() >= checked + 0.5 and not self.should_exit.is_set():
+                    self.keep_subprocess_alive()
+                    checked = time.monotonic()
+            self.stop_listening()
+            self.terminate_all()
+            self.join_all()
+
+        def stop_listening(self) -> None:
+            """Close the supervisor's copy of the listening sockets: once each worker has
+            closed its own (first thing in its graceful stop), new connections are refused,
+            as with one process. No worker is started after this."""
+            for sock in self.sockets:
+                sock.close()
+
         def handle_hup(self) -> None:
             """Stop, as on SIGTERM."""
             self.should_exit.set()
