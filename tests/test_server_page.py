@@ -590,3 +590,42 @@ def test_a_refused_submission_makes_older_answers_stale(driver: Any, roomy_serve
     assert not results.is_displayed()
     assert driver.find_element("id", "error").text == message
     assert driver.find_element("id", "submit").is_enabled()
+
+
+def _tag_requests(driver: Any) -> int:
+    """How many POST /tag requests the page has sent since it was opened."""
+    return int(
+        driver.execute_script(
+            "return performance.getEntriesByType('resource')"
+            ".filter((e) => e.name.endsWith('/tag')).length"
+        )
+    )
+
+
+def _forget_summary(driver: Any) -> None:
+    """Empty the shown summary, so that `_submitted(driver, "")` waits for the next answer
+    even when it reads the same (the same text, the same milliseconds)."""
+    driver.execute_script("document.getElementById('summary').textContent = ''")
+
+
+def test_the_same_file_chosen_again_is_read_again(driver: Any, server: str, tmp_path: Path) -> None:
+    """The browser fires no change for the file the input holds: the page empties it."""
+    _open(driver, server)
+    text = "The striker scored a late goal in the cup final.\n"
+    path = tmp_path / "B.txt"
+    path.write_text(text, encoding="utf-8")
+    chooser = driver.find_element("id", "file")
+    chooser.send_keys(str(path))
+    first = _submitted(driver)
+    box = driver.find_element("id", "text")
+    assert box.get_attribute("value") == text
+    box.clear()
+    box.send_keys("something else entirely")
+    sent = _tag_requests(driver)
+    _forget_summary(driver)
+    chooser.send_keys(str(path))
+    second = _submitted(driver, previous="")
+    assert box.get_attribute("value") == text
+    assert _tag_requests(driver) == sent + 1
+    assert second.split(" (")[0] == first.split(" (")[0]  # the file's topics again
+    _no_page_errors(driver)

@@ -264,7 +264,13 @@ function hasFiles(event) {
 form.addEventListener("submit", suggest);
 modelSelect.addEventListener("change", describeModel);
 fileInput.addEventListener("change", () => {
-  if (fileInput.files.length) readFile(fileInput.files[0]);
+  if (!fileInput.files.length) return;
+  const file = fileInput.files[0];
+  // The browser fires no change for the file the input already holds: emptied, the input
+  // reads the same file again when it is chosen again (after the text was edited, or the
+  // file saved anew). The File taken above stays readable.
+  fileInput.value = "";
+  readFile(file);
 });
 textBox.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
