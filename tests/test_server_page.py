@@ -590,3 +590,116 @@ def test_a_refused_submission_makes_older_answers_stale(driver: Any, roomy_serve
     assert not results.is_displayed()
     assert driver.find_element("id", "error").text == message
     assert driver.find_element("id", "submit").is_enabled()
+
+
+def _tag_requests(driver: Any) -> int:
+    """How many POST /tag requests the page has sent since it was opened."""
+    return int(
+        driver.execute_script(
+            "return performance.getEntriesByType('resource')"
+            ".filter((e) => e.name.endsWith('/tag')).length"
+        )
+    )
+
+
+def _forget_summary(driver: Any) -> None:
+    """Empty the shown summary, so that `_submitted(driver, "")` waits for the next answer
+    even when it reads the same (the same text, the same milliseconds)."""
+    driver.execute_script("document.getElementById('summary').textContent = ''")
+
+
+def test_the_same_file_chosen_again_is_read_again(driver: Any, server: str, tmp_path: Path) -> None:
+    """The browser fires no change for the file the input holds: the page empties it."""
+    _open(driver, server)
+    text = "The striker scored a late goal in the cup final.\n"
+    path = tmp_path / "B.txt"
+    path.write_text(text, encoding="utf-8")
+    chooser = driver.find_element("id", "file")
+    chooser.send_keys(str(path))
+    first = _submitted(driver)
+    box = driver.find_element("id", "text")
+    assert box.get_attribute("value") == text
+    box.clear()
+    box.send_keys("something else entirely")
+    sent = _tag_requests(driver)
+    _forget_summary(driver)
+    chooser.send_keys(str(path))
+    second = _submitted(driver, previous="")
+    assert box.get_attribute("value") == text
+    assert _tag_requests(driver) == sent + 1
+    assert second.split(" (")[0] == first.split(" (")[0]  # the file's topics again
+    _no_page_errors(driver)
+
+
+def test_a_file_not_in_utf8_is_refused_and_a_marked_utf16_one_read(
+    driver: Any, server: str, tmp_path: Path
+) -> None:
+    """As `topicclf tag` refuses it: not tagged with U+FFFD in place of its letters."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(driver, server)
+    box = driver.find_element("id", "text")
+    box.send_keys("typed before")
+    latin1 = tmp_path / "L1.txt"
+    latin1.write_bytes("café naïve résumé weather rain storm".encode("latin-1"))
+    driver.find_element("id", "file").send_keys(str(latin1))
+    message = _error_shown(driver, "L1.txt")
+    assert message == "L1.txt is not UTF-8 text: save it as UTF-8 (or paste its text)."
+    assert box.get_attribute("value") == "typed before"
+    assert _tag_requests(driver) == 0  # nothing sent
+    assert not driver.find_element("id", "results").is_displayed()
+    # A byte order mark names the encoding: UTF-16 (Notepad's "Unicode") is read, the mark
+    # dropped; bytes that encoding cannot decode (a lone surrogate) are refused by name.
+    text = "café weather rain storm"
+    for name, data in [
+        ("le.txt", b"\xff\xfe" + text.encode("utf-16-le")),
+        ("be.txt", b"\xfe\xff" + text.encode("utf-16-be")),
+        ("sig.txt", text.encode("utf-8-sig")),
+    ]:
+        (tmp_path / name).write_bytes(data)
+        _forget_summary(driver)
+        driver.find_element("id", "file").send_keys(str(tmp_path / name))
+        # (the summary, not `_submitted`: the error box may show until the file is taken)
+        WebDriverWait(driver, WAIT).until(lambda d: d.find_element("id", "summary").text)
+        assert not driver.find_element("id", "error").is_displayed(), name
+        assert box.get_attribute("value") == text, name
+    broken = tmp_path / "broken.txt"
+    broken.write_bytes(b"\xff\xfe" + "rain ".encode("utf-16-le") + b"\x00\xd8")
+    driver.find_element("id", "file").send_keys(str(broken))
+    assert _error_shown(driver, "broken.txt") == (
+        "broken.txt is not valid UTF-16LE text, which its byte order mark names: "
+        "save it as UTF-8 (or paste its text)."
+    )
+    _no_page_errors(driver)
+
+
+def test_an_older_files_read_ending_late_is_dropped(driver: Any, server: str) -> None:
+    """A large file dropped, then a small one at once: the small one's text stays."""
+    import time
+
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    _open(driver, server)
+    small = "Rain and storms all week.\n"
+    # Two drops in one script: the 15 MB read ends after the small one's, and without the
+    # choice counter it replaced the small text (and sent a body the server refuses).
+    driver.execute_script(
+        "for (const file of [new File(['rain '.repeat(3000000)], 'large.txt'),"
+        "                    new File([arguments[0]], 'small.txt')]) {"
+        "  const data = new DataTransfer();"
+        "  data.items.add(file);"
+        "  window.dispatchEvent(new DragEvent('drop',"
+        "    {dataTransfer: data, bubbles: true, cancelable: true}));"
+        "}",
+        small,
+    )
+    expected = _expected(_tag(server, {"text": small, "explain": 8}))
+    WebDriverWait(driver, WAIT, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: _shown_topics(d) == expected
+    )
+    time.sleep(1)  # the large file was read (15 MB from memory) long before this
+    assert driver.find_element("id", "text").get_attribute("value") == small
+    assert _tag_requests(driver) == 1
+    assert not driver.find_element("id", "error").is_displayed()
+    _no_page_errors(driver)

@@ -23,6 +23,7 @@ const topicList = $("topics");
 
 let models = new Map(); // name -> GET /models entry
 let latest = 0; // the number of the newest request: older answers are dropped
+let chosen = 0; // the number of the newest file chosen or dropped: older reads are dropped
 
 // What `one_line` in topicclf/reports/safe.py shows as an escape, and how: this mirrors its
 // _CONTROL_ONE_LINE class and its \xHH / \uHHHH forms, so a name reads here as in every
@@ -237,8 +238,22 @@ async function suggest(event) {
   }
 }
 
+// A byte order mark names the file's encoding, as the browser's own reading of text honours
+// it (a UTF-16 file saved by Notepad reads right); without one the file must be UTF-8. Bytes
+// that encoding cannot decode refuse the file, as `topicclf tag` refuses it without
+// --encoding-errors replace: U+FFFD in place of letters would be tagged without a word.
+function markedEncoding(bytes) {
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return "UTF-8";
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) return "UTF-16BE";
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return "UTF-16LE";
+  return null;
+}
+
 function readFile(file) {
   newSubmission(); // the text in the box is being replaced
+  // A read still on its way when another file is chosen or dropped is dropped when it
+  // ends: else a larger, slower file would replace the newer one's text after it.
+  const mine = ++chosen;
   if (!(file.type === "text/plain" || /\.txt$/i.test(file.name))) {
     showError(`${file.name} is not a text file: choose a .txt file.`);
     return;
@@ -249,12 +264,26 @@ function readFile(file) {
   }
   const reader = new FileReader();
   reader.onload = () => {
-    textBox.value = reader.result;
+    if (mine !== chosen) return;
+    const bytes = new Uint8Array(reader.result);
+    const marked = markedEncoding(bytes);
+    let text;
+    try {
+      // The decoder drops the mark itself.
+      text = new TextDecoder(marked || "UTF-8", { fatal: true }).decode(bytes);
+    } catch {
+      const what = marked ? `valid ${marked} text, which its byte order mark names` : "UTF-8 text";
+      showError(`${file.name} is not ${what}: save it as UTF-8 (or paste its text).`);
+      return;
+    }
+    textBox.value = text;
     statusLine.textContent = `Read ${visible(file.name)} (${textBox.value.length} characters).`;
     form.requestSubmit();
   };
-  reader.onerror = () => showError(`${file.name} could not be read.`);
-  reader.readAsText(file, "utf-8");
+  reader.onerror = () => {
+    if (mine === chosen) showError(`${file.name} could not be read.`);
+  };
+  reader.readAsArrayBuffer(file);
 }
 
 function hasFiles(event) {
@@ -264,7 +293,13 @@ function hasFiles(event) {
 form.addEventListener("submit", suggest);
 modelSelect.addEventListener("change", describeModel);
 fileInput.addEventListener("change", () => {
-  if (fileInput.files.length) readFile(fileInput.files[0]);
+  if (!fileInput.files.length) return;
+  const file = fileInput.files[0];
+  // The browser fires no change for the file the input already holds: emptied, the input
+  // reads the same file again when it is chosen again (after the text was edited, or the
+  // file saved anew). The File taken above stays readable.
+  fileInput.value = "";
+  readFile(file);
 });
 textBox.addEventListener("keydown", (event) => {
   if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
