@@ -626,3 +626,15 @@ def test_the_language_refusal_lists_every_code_a_language_is_read_by() -> None:
 
     with pytest.raises(ConfigError, match=r"norwegian \(no, nb, nn\), persian \(fa\)"):
         TextConfig(language="klingon")
+
+
+def test_normal_topic_drops_u_feff_wherever_it_stands() -> None:
+    from topicclf.config import normal_topic
+
+    # A .labels file led by "\ufeffBOMfood" read back as "BOMfood", another topic.
+    assert normal_topic("\ufeffBOMfood") == "BOMfood"
+    assert normal_topic("BOM\ufefffood") == "BOMfood"
+    assert normal_topic(" \ufeffGemu\u0308se\ufeff ") == "Gem\u00fcse"  # then NFC, stripped
+    assert normal_topic("\ufeff") == normal_topic("\ufeff\ufeff ") == ""  # no topic
+    # Other invisible characters stay: a joiner can be part of a name in some scripts.
+    assert normal_topic("\u200bweather") == "\u200bweather"

@@ -275,3 +275,35 @@ def test_a_split_always_has_both_sides_and_trains_every_topic_it_can(
     for j in range(3):
         if y[:, j].sum() >= 2:
             assert y[train, j].sum() >= 1
+
+
+def test_a_u_feff_leading_topic_round_trips_through_write_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from topicclf.cli import run
+    from topicclf.corpus import open_corpus
+
+    # "\ufeffBOMfood" written first in a .labels file was read back as "BOMfood" (its
+    # U+FEFF taken for the file's byte order mark): 5 topics where there were 4; a topic
+    # that is only "\ufeff" vanished from every document it was written for.
+    rename = {"food": "\ufeffBOMfood", "markets": "mar\ufeffkets"}
+    corpus, folder = tmp_path / "odd.jsonl", tmp_path / "docs"
+    folder.mkdir()
+    with corpus.open("w", encoding="utf-8") as out:
+        for line in (DATA / "tiny.jsonl").read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            record["labels"] = [rename.get(t, t) for t in record["labels"]] + ["\ufeff"]
+            out.write(json.dumps(record) + "\n")
+            (folder / f"{record['id']}.txt").write_text(record["text"], encoding="utf-8")
+    model = tmp_path / "model"
+    fast = ["--set", "train.epochs=3", "--set", "network.hidden_units=16"]
+    assert run(["-q", "train", str(corpus), "-o", str(model), *fast]) == 0
+    classes = json.loads((model / "labels.json").read_text(encoding="utf-8"))
+    assert classes == ["BOMfood", "markets", "sport", "weather"]
+    capsys.readouterr()
+    assert run(["tag", str(model), str(folder)]) == 0
+    tagged = {r["id"]: r["labels"] for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert "BOMfood" in {t for topics in tagged.values() for t in topics}
+    assert run(["tag", str(model), str(folder), "--write-labels"]) == 0
+    assert {d.id: list(d.labels) for d in open_corpus(folder)} == tagged
+

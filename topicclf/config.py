@@ -383,7 +383,11 @@ MAX_TOPIC_CHARS = 1000
 def normal_topic(label: str) -> str:
     """A topic name as given, read by the one rule of every reader and of the Python API's
     y: in Unicode NFC (as texts are analysed: "Gemüse" spelt decomposed was a second topic
-    printed alike) and stripped; "" is no topic."""
+    printed alike), without U+FEFF and stripped; "" is no topic."""
+    if "\ufeff" in label:
+        # Never part of a name (a stray byte order mark from a file's start, or pasted): a
+        # .labels file led by one read back as another topic, its BOM taken as the file's.
+        label = label.replace("\ufeff", "")
     if not unicodedata.is_normalized("NFC", label):
         label = unicodedata.normalize("NFC", label)
     return label.strip()
