@@ -307,3 +307,32 @@ def test_a_u_feff_leading_topic_round_trips_through_write_labels(
     assert run(["tag", str(model), str(folder), "--write-labels"]) == 0
     assert {d.id: list(d.labels) for d in open_corpus(folder)} == tagged
 
+
+def test_topics_differing_only_by_invisible_characters_are_warned_of_once() -> None:
+    from conftest import tiny_config
+
+    from topicclf.classifier import TopicClassifier
+    from topicclf.corpus import open_corpus
+
+    docs = list(open_corpus(DATA / "tiny.jsonl"))
+    labels = [
+        ["\u200bweather" if t == "weather" and i % 2 else t for t in d.labels]
+        for i, d in enumerate(docs)
+    ]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = TopicClassifier(config=tiny_config(epochs=2)).fit([d.text for d in docs], labels)
+    alike = [str(w.message) for w in caught if "invisible" in str(w.message)]
+    assert alike == [
+        "1 group(s) of topic names differ only by invisible format characters (zero-width "
+        "spaces, joiners, soft hyphens), so they print alike: 'weather' and "
+        "'\\u200bweather'; they are trained as different topics (if they are one, remove "
+        "those characters from the corpus's labels)"
+    ]
+    # The names are kept as given: a joiner can be meaningful in some scripts.
+    assert "\u200bweather" in clf.classes_ and "weather" in clf.classes_
+    with pytest.warns(UserWarning, match=r"2 group\(s\) .*'ab' and 'a\\xadb'; 'x' and 'x\\u2060'"):
+        LabelEncoder().fit([["ab", "x"], ["a\u00adb"], ["x\u2060", "ab"]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # names that merely hold such characters: no warning
+        LabelEncoder().fit([["a\u200db", "x"], ["y"]])

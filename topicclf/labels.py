@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,6 +29,41 @@ class EncodedLabels:
         if self.unknown_y is None:
             raise ValueError("these labels were encoded without their unknown-topic matrix")
         return sorted(self.unknown), self.unknown_y
+
+
+def _visible(name: str) -> str:
+    """`name` without Unicode format characters (category Cf: zero-width spaces, joiners,
+    soft hyphens), which print as nothing."""
+    if name.isprintable():  # no Cf character is printable: most names end here
+        return name
+    return "".join(c for c in name if unicodedata.category(c) != "Cf")
+
+
+def warn_of_invisible_differences(names: Iterable[str]) -> None:
+    """Warn, once, of topic names that differ only by invisible format characters: they
+    print alike in every table and report ("\\u200bweather" and "weather")."""
+    # The names are kept as given: a joiner can be meaningful in some scripts, so only the
+    # person who labelled the corpus can say whether two of them are one topic.
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(_visible(name), []).append(name)
+    alike = [group for group in groups.values() if len(group) > 1]
+    if not alike:
+        return
+    # Whole names, escaped: cut short, two names could show the same part.
+    shown = "; ".join(
+        " and ".join(repr(name) for name in group[:5]) + (" ..." if len(group) > 5 else "")
+        for group in alike[:10]
+    )
+    warnings.warn(
+        f"{len(alike)} group(s) of topic names differ only by invisible format characters "
+        f"(zero-width spaces, joiners, soft hyphens), so they print alike: {shown}"
+        + (" ..." if len(alike) > 10 else "")
+        + "; they are trained as different topics (if they are one, remove those characters "
+        "from the corpus's labels)",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 class LabelEncoder:
@@ -57,6 +93,7 @@ class LabelEncoder:
                 UserWarning,
                 stacklevel=2,
             )
+        warn_of_invisible_differences(kept)
         if len(kept) < 2:
             raise DataError(
                 f"training needs at least two topics, found {len(kept)}"
