@@ -36,7 +36,7 @@ from topicclf.config import (
 )
 from topicclf.corpus.base import scrub_surrogates
 from topicclf.reports.safe import visible_controls
-from topicclf.server.schemas import ApiError
+from topicclf.server.schemas import ApiError, echoed
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -127,6 +127,36 @@ def _open_files_limit() -> str:
 
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     return "unlimited" if soft == resource.RLIM_INFINITY else str(soft)
+
+
+NO_MEMORY = "the server has not the memory to answer this request now; retry shortly or send less"
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` says the process could not get memory, or a thread (whose stack is
+    memory too): a load the server is under, not a bug, so a 503 to retry, not a 500."""
+    if isinstance(exc, MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "can't start new thread" in str(exc)
+
+
+def memory_response(path: str) -> JSONBody:
+    """The 503 for a request that failed for want of memory (HttpGuard logs it)."""
+    return error_response(path, 503, NO_MEMORY, {"Retry-After": str(SERVE_RETRY_SECONDS)})
+
+
+def log_out_of_memory(method: str, path: str, exc: BaseException) -> None:
+    """One warning line for a request refused for want of memory: a traceback per request
+    would only grow the log while memory is short, and says nothing a line does not."""
+    what = "memory" if isinstance(exc, MemoryError) else "a thread (can't start new thread)"
+    log.warning(
+        "out of memory answering %s %s: could not get %s; answered 503 to retry: send "
+        "smaller requests or fewer at once, or give the server more memory (ulimit -v, "
+        "the container's limit)",
+        method,
+        echoed(path),
+        what,
+    )
 
 
 def title(status: int) -> str:
@@ -400,6 +430,11 @@ class HttpGuard:
                 if out_of_descriptors(exc):
                     if not started:  # else FastAPI's handler answered it so already
                         await descriptors_response(scope["path"])(scope, receive, send)
+                    return
+                if out_of_memory(exc):
+                    log_out_of_memory(scope["method"], scope["path"], exc)
+                    if not started:  # else FastAPI's handler answered it so already
+                        await memory_response(scope["path"])(scope, receive, send)
                     return
                 log.exception("internal error answering %s %s", scope["method"], scope["path"])
                 if not started:
