@@ -4588,3 +4588,26 @@ def test_get_routes_answer_when_no_thread_can_start(
             "(can't start new thread); answered 503 to retry"
         )
     )
+
+
+def test_a_long_host_or_origin_is_echoed_with_the_length_the_client_sent(server: Address) -> None:
+    """Attacker pass 38, server F2: the 421 and 403 said the length of the value's repr, two
+    quotes (and each escape) more than was sent: 60,002 characters for a 60,000 one."""
+    host = "a" * 60_000
+    got, answer = _with_headers(server, "GET", "/health", {"Host": host})
+    assert got == 421
+    assert answer["error"].startswith(
+        f"this server does not answer to the host '{'a' * 60}... (60,000 characters)' "
+        "(the Host header): "
+    )
+    own = f"127.0.0.1:{server[1]}"
+    got, answer = _with_headers(server, "GET", "/health", {"Host": own, "Origin": "http://" + host})
+    assert got == 403
+    assert answer["error"].startswith(
+        f"a request from another site (Origin 'http://{'a' * 53}... (60,007 characters)', "
+        f"not this server's address '{own}') is refused"
+    )
+    got, answer = _with_headers(server, "GET", "/health", {"Host": "\xad" * 100 + "x"})
+    assert got == 400  # escaped (a soft hyphen is invisible), cut on what is shown
+    shy = "\\xad" * 15
+    assert answer["error"].startswith(f"the Host header '{shy}... (101 characters)' is not a host")

@@ -687,7 +687,7 @@ class HostGuard:
         if host is not None and host.strip() and split_host(host) is None:
             # RFC 9112 3.2: 400 whatever the target's form (an empty Host is allowed).
             invalid = (
-                f"the Host header {cut(repr(host))} is not a host name (letters, digits, "
+                f"the Host header '{echoed(host)}' is not a host name (letters, digits, "
                 "'.', '-', or an IPv6 address in brackets, with an optional :port)"
             )
             await _send_error(send, path, 400, invalid, close=False)
@@ -699,16 +699,19 @@ class HostGuard:
             named_by = "the Host header"
         if host is not None and not self.rule.allows(host):
             refused = (
-                f"this server does not answer to the host {cut(repr(host))} ({named_by}): "
+                f"this server does not answer to the host '{echoed(host)}' ({named_by}): "
                 f"it answers to {self.rule.described()}; start it with "
                 "--allowed-host NAME to answer to another name"
             )
             await _send_error(send, path, 421, refused, close=False)
             return
         if origins and not all(same_origin(o, host) for o in origins):
+            # Echoed by the rule of every echo: a 60,000-character Origin is said to be so
+            # long (repr's quotes and escapes made it 60,002 and more).
+            address = "no Host header" if host is None else f"'{echoed(host)}'"
             foreign = (
-                f"a request from another site (Origin {cut(repr(origins[0]))}, not this "
-                f"server's address {cut(repr(host))}) is refused: this server's own page and "
+                f"a request from another site (Origin '{echoed(origins[0])}', not this "
+                f"server's address {address}) is refused: this server's own page and "
                 "clients that send no Origin are answered"
             )
             await _send_error(send, path, 403, foreign, close=False)
