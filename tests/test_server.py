@@ -4515,3 +4515,99 @@ def test_the_origin_and_host_ports_are_compared_alike(server: Address) -> None:
         assert not same_origin(origin, host), (host, origin)
     headers = {"Host": "localhost:443", "Origin": "http://localhost", "Content-Type": "text/plain"}
     assert _with_headers(server, "POST", "/tag", headers, TEXT_PLAIN_TAG)[0] == 403
+
+
+NO_MEMORY = "the server has not the memory to answer this request now; retry shortly or send less"
+
+
+def test_running_out_of_memory_is_a_503_to_retry_and_one_warning_line(
+    served: ServedModel, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attacker pass 38, server F1: under `ulimit -v` a large request's MemoryError (in the
+    JSON parsing, the answer's encoding) was a 500 "internal error" and a traceback per
+    request: a load the server is under, to retry, as running out of file descriptors."""
+    from topicclf.server import app as app_module
+
+    def no_memory(*args: Any, **kwargs: Any) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(app_module, "parse_tag_request", no_memory)  # POST /tag, around FastAPI
+    monkeypatch.setattr(app_module, "get_openapi", no_memory)  # a route inside FastAPI
+    with (
+        serve_in_thread({"model": served}, _options()) as address,
+        caplog.at_level(logging.INFO, logger="topicclf.server"),
+    ):
+        conn = http.client.HTTPConnection(*address, timeout=10)  # kept open throughout
+        for method, path in [("POST", "/tag"), ("GET", "/openapi.json")]:
+            conn.request(method, path, body=b'{"text": "rain"}' if method == "POST" else None)
+            answer = conn.getresponse()
+            assert answer.status == 503 and answer.getheader("Retry-After") == "1"
+            assert json.loads(answer.read()) == {"error": NO_MEMORY}
+        assert request(address, "GET", "/health", None, conn)[0] == 200  # the same connection
+    records = [r for r in caplog.records if r.name == "topicclf.server"]
+    assert [(r.levelname, r.exc_info) for r in records] == [("WARNING", None)] * 2
+    assert [r.getMessage().split(";")[0] for r in records] == [
+        "out of memory answering POST /tag: could not get memory",
+        "out of memory answering GET /openapi.json: could not get memory",
+    ]
+    assert "internal error" not in caplog.text
+
+
+def test_get_routes_answer_when_no_thread_can_start(
+    served: ServedModel, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Attacker pass 38, server F1: with the address space full no thread could start, and
+    FastAPI runs a plain `def` route in one: /health, /models and /v1/projects answered 500
+    for good. They are async now; a route that needs a thread gets the 503 to retry."""
+    import anyio.to_thread
+
+    def no_thread(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("can't start new thread")
+
+    with (
+        serve_in_thread({"model": served}, _options()) as address,
+        caplog.at_level(logging.INFO, logger="topicclf.server"),
+        monkeypatch.context() as patch,  # undone before the server stops
+    ):
+        patch.setattr(anyio.to_thread, "run_sync", no_thread)
+        for path in ("/health", "/models", "/models/model", "/v1/", "/v1/projects"):
+            assert request(address, "GET", path)[0] == 200, path
+        assert request(address, "GET", "/v1/projects/model")[0] == 200
+        conn = http.client.HTTPConnection(*address, timeout=10)
+        conn.request("GET", "/docs/static/swagger-ui.css")  # Starlette stats files in a thread
+        answer = conn.getresponse()
+        assert answer.status == 503 and answer.getheader("Retry-After") == "1"
+        assert json.loads(answer.read()) == {"error": NO_MEMORY}
+    records = [r for r in caplog.records if r.name == "topicclf.server"]
+    assert [(r.levelname, r.exc_info) for r in records] == [("WARNING", None)]
+    assert (
+        records[0]
+        .getMessage()
+        .startswith(
+            "out of memory answering GET /docs/static/swagger-ui.css: could not get a thread "
+            "(can't start new thread); answered 503 to retry"
+        )
+    )
+
+
+def test_a_long_host_or_origin_is_echoed_with_the_length_the_client_sent(server: Address) -> None:
+    """Attacker pass 38, server F2: the 421 and 403 said the length of the value's repr, two
+    quotes (and each escape) more than was sent: 60,002 characters for a 60,000 one."""
+    host = "a" * 60_000
+    got, answer = _with_headers(server, "GET", "/health", {"Host": host})
+    assert got == 421
+    assert answer["error"].startswith(
+        f"this server does not answer to the host '{'a' * 60}... (60,000 characters)' "
+        "(the Host header): "
+    )
+    own = f"127.0.0.1:{server[1]}"
+    got, answer = _with_headers(server, "GET", "/health", {"Host": own, "Origin": "http://" + host})
+    assert got == 403
+    assert answer["error"].startswith(
+        f"a request from another site (Origin 'http://{'a' * 53}... (60,007 characters)', "
+        f"not this server's address '{own}') is refused"
+    )
+    got, answer = _with_headers(server, "GET", "/health", {"Host": "\xad" * 100 + "x"})
+    assert got == 400  # escaped (a soft hyphen is invisible), cut on what is shown
+    shy = "\\xad" * 15
+    assert answer["error"].startswith(f"the Host header '{shy}... (101 characters)' is not a host")

@@ -338,17 +338,17 @@ def annif_router(
         return models[project_id]
 
     @router.get("/", response_model=ApiInfo)
-    def show_info() -> JSONBody:
+    async def show_info() -> JSONBody:
         """Basic information about the API."""
         return JSONBody({"title": "topicclf Annif-compatible REST API", "version": __version__})
 
     @router.get("/projects", response_model=ProjectList)
-    def list_projects() -> JSONBody:
+    async def list_projects() -> JSONBody:
         """The projects (served models)."""
         return JSONBody({"projects": [_project(m) for m in models.values()]})
 
     @router.get("/projects/{project_id}", response_model=Project)
-    def show_project(project_id: str) -> JSONBody:
+    async def show_project(project_id: str) -> JSONBody:
         """One project."""
         return JSONBody(_project(project(project_id)))
 

@@ -50,7 +50,9 @@ from topicclf.server.http import (
     answer_body,
     descriptors_response,
     error_response,
+    memory_response,
     out_of_descriptors,
+    out_of_memory,
     unsent_budget,
 )
 from topicclf.server.models import ServedModel
@@ -241,7 +243,7 @@ def native_router(
         """Tag documents with the model named in the path."""
         return await tag(request, name)
 
-    def health() -> JSONBody:
+    def health_answer() -> JSONBody:
         infos = [m.info() for m in models.values()]
         answer: dict[str, Any] = {"status": "ok", "models": infos}
         if len(infos) == 1:  # the first server's fields, for one model
@@ -249,28 +251,35 @@ def native_router(
             answer["model"] = infos[0]["name"]
         return JSONBody(answer)
 
+    # The GET routes that only read what is loaded are async: FastAPI runs a plain `def`
+    # route in a new thread, and with the address space full (ulimit -v) no thread could
+    # start, so /health answered 500 for good while POST /tag still worked.
+    async def health() -> JSONBody:
+        return health_answer()
+
     router.add_api_route("/health", health, methods=["GET"], response_model=Health, tags=["models"])
     # GET / gave the health JSON before the page: clients that do not ask for HTML still get it.
-    router.include_router(page_router(page, health))
+    router.include_router(page_router(page, health_answer))
 
     @router.get("/models", response_model=ModelList, tags=["models"])
-    def list_models() -> JSONBody:
+    async def list_models() -> JSONBody:
         """The served models."""
         return JSONBody({"models": [m.info() for m in models.values()]})
 
     @router.get("/models/{name}", response_model=ModelInfo, tags=["models"])
-    def show_model(name: str) -> JSONBody:
+    async def show_model(name: str) -> JSONBody:
         """One served model."""
         return JSONBody(pick_model(models, name).info())
 
     return router
 
 
-def refuse_repeated_query(request: Request) -> None:
+async def refuse_repeated_query(request: Request) -> None:
     """ApiError 400 when the query repeats a parameter the route takes (`?limit=1&limit=3`):
     FastAPI would keep the last value without a word, where a repeated form field or JSON key
     is refused. Every query parameter of the API is a single value. Runs as a dependency of
-    every route, before the parameters are validated, so the repeat is what is reported."""
+    every route, before the parameters are validated, so the repeat is what is reported.
+    Async, as a plain `def` dependency would need a new thread on every request."""
     dependant = getattr(request.scope.get("route"), "dependant", None)
     if dependant is None or not request.url.query:
         return
@@ -327,6 +336,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         # HttpGuard logs the exception once; this only shapes the answer.
         if out_of_descriptors(exc):
             return descriptors_response(request.url.path)
+        if out_of_memory(exc):
+            return memory_response(request.url.path)
         return error_response(request.url.path, 500, "internal error; see the server log")
 
     async def cancelled(request: Request, exc: Exception) -> JSONBody:
@@ -388,7 +399,7 @@ def _install_docs(app: FastAPI) -> bool:
     app.mount(DOCS_STATIC, WholeFiles(directory=str(static)), name="docs-static")
 
     @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
+    async def docs() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url="/openapi.json",
             title=f"{app.title} - docs",

@@ -36,7 +36,7 @@ from topicclf.config import (
 )
 from topicclf.corpus.base import scrub_surrogates
 from topicclf.reports.safe import visible_controls
-from topicclf.server.schemas import ApiError
+from topicclf.server.schemas import ApiError, echoed
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -127,6 +127,36 @@ def _open_files_limit() -> str:
 
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
     return "unlimited" if soft == resource.RLIM_INFINITY else str(soft)
+
+
+NO_MEMORY = "the server has not the memory to answer this request now; retry shortly or send less"
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` says the process could not get memory, or a thread (whose stack is
+    memory too): a load the server is under, not a bug, so a 503 to retry, not a 500."""
+    if isinstance(exc, MemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "can't start new thread" in str(exc)
+
+
+def memory_response(path: str) -> JSONBody:
+    """The 503 for a request that failed for want of memory (HttpGuard logs it)."""
+    return error_response(path, 503, NO_MEMORY, {"Retry-After": str(SERVE_RETRY_SECONDS)})
+
+
+def log_out_of_memory(method: str, path: str, exc: BaseException) -> None:
+    """One warning line for a request refused for want of memory: a traceback per request
+    would only grow the log while memory is short, and says nothing a line does not."""
+    what = "memory" if isinstance(exc, MemoryError) else "a thread (can't start new thread)"
+    log.warning(
+        "out of memory answering %s %s: could not get %s; answered 503 to retry: send "
+        "smaller requests or fewer at once, or give the server more memory (ulimit -v, "
+        "the container's limit)",
+        method,
+        echoed(path),
+        what,
+    )
 
 
 def title(status: int) -> str:
@@ -401,6 +431,11 @@ class HttpGuard:
                     if not started:  # else FastAPI's handler answered it so already
                         await descriptors_response(scope["path"])(scope, receive, send)
                     return
+                if out_of_memory(exc):
+                    log_out_of_memory(scope["method"], scope["path"], exc)
+                    if not started:  # else FastAPI's handler answered it so already
+                        await memory_response(scope["path"])(scope, receive, send)
+                    return
                 log.exception("internal error answering %s %s", scope["method"], scope["path"])
                 if not started:
                     message = "internal error; see the server log"
@@ -652,7 +687,7 @@ class HostGuard:
         if host is not None and host.strip() and split_host(host) is None:
             # RFC 9112 3.2: 400 whatever the target's form (an empty Host is allowed).
             invalid = (
-                f"the Host header {cut(repr(host))} is not a host name (letters, digits, "
+                f"the Host header '{echoed(host)}' is not a host name (letters, digits, "
                 "'.', '-', or an IPv6 address in brackets, with an optional :port)"
             )
             await _send_error(send, path, 400, invalid, close=False)
@@ -664,16 +699,19 @@ class HostGuard:
             named_by = "the Host header"
         if host is not None and not self.rule.allows(host):
             refused = (
-                f"this server does not answer to the host {cut(repr(host))} ({named_by}): "
+                f"this server does not answer to the host '{echoed(host)}' ({named_by}): "
                 f"it answers to {self.rule.described()}; start it with "
                 "--allowed-host NAME to answer to another name"
             )
             await _send_error(send, path, 421, refused, close=False)
             return
         if origins and not all(same_origin(o, host) for o in origins):
+            # Echoed by the rule of every echo: a 60,000-character Origin is said to be so
+            # long (repr's quotes and escapes made it 60,002 and more).
+            address = "no Host header" if host is None else f"'{echoed(host)}'"
             foreign = (
-                f"a request from another site (Origin {cut(repr(origins[0]))}, not this "
-                f"server's address {cut(repr(host))}) is refused: this server's own page and "
+                f"a request from another site (Origin '{echoed(origins[0])}', not this "
+                f"server's address {address}) is refused: this server's own page and "
                 "clients that send no Origin are answered"
             )
             await _send_error(send, path, 403, foreign, close=False)
