@@ -311,3 +311,56 @@ def test_too_few_counts_groups_of_near_duplicates_not_documents(
         search(texts * 40, labels * 40, base=tiny_config(epochs=1), trials=1, folds=3)
     with pytest.raises(DataError, match=r"^8 documents in 8 groups of near-duplicates are too"):
         search([d.text for d in tiny_docs[:8]], [d.labels for d in tiny_docs[:8]])
+
+
+def test_a_search_set_key_the_search_tries_is_held_in_every_trial_and_written(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--search-set network.dropout=0.1` applied to trial 1 only: trial 2 sampled 0.5 over
+    it, and best.toml left it out, so a winning trial 1 wrote figures measured with 0.1 over
+    a configuration of 0.5 (attacker pass 38, CLI 3)."""
+    from topicclf.cli import run
+
+    best = tmp_path / "best.toml"
+    args = ["optimize", str(data_dir / "tiny.jsonl"), "-o", str(best), "--trials", "2"]
+    args += ["--folds", "2", "--search-set", "train.epochs=1", "--set", "train.refit=false"]
+    args += ["--search-set", "network.dropout=0.1", "--search-set", "features.ngram_max=1"]
+    assert run(args) == 0
+    out, err = capsys.readouterr()
+    config = load_config(best)
+    assert config.network.dropout == 0.1 and config.features.ngram_max == 1  # as measured
+    assert config.train.epochs == Config().train.epochs  # not searched: the search's only
+    # The settings column wraps; its continuation lines leave the other cells empty.
+    text = " ".join(out.replace("│", " ").split())
+    assert text.count("features.ngram_max=1, network.dropout=0.1") == 2  # both trials' rows
+    assert "defaults, features.ngram_max=1, network.dropout=0.1" in text
+    assert "\n# held fixed in every trial, not searched: features.ngram_max=1, " in (
+        best.read_text()
+    )
+    assert (
+        "held fixed by --search-set in every trial and written: features.ngram_max=1, "
+        "network.dropout=0.1"
+    ) in " ".join(err.split())
+
+
+def test_holding_every_searched_key_fixed_runs_one_trial_and_says_so(
+    tiny_docs: list[Document],
+) -> None:
+    texts, labels = [d.text for d in tiny_docs], [d.labels for d in tiny_docs]
+    base = tiny_config(epochs=1).with_overrides(["network.dropout=0.1"])
+    with pytest.warns(
+        UserWarning,
+        match=r"^every setting the search tries is held fixed \(network\.dropout=0\.1\): "
+        r"nothing is left to vary, so 1 trial runs, not 3$",
+    ):
+        result = search(
+            texts,
+            labels,
+            base=base,
+            trials=3,
+            folds=2,
+            space={"network.dropout": [0.2, 0.5]},
+            fixed=["network.dropout", "train.epochs"],
+        )
+    assert [t.settings for t in result.trials] == [{"network.dropout": 0.1}]
+    assert result.fixed == {"network.dropout": 0.1} and result.config.network.dropout == 0.1

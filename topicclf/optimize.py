@@ -16,7 +16,7 @@ import tomllib
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,8 @@ class Trial:
     settings: dict[str, Any]
     micro_f1: float
     macro_f1: float
+    # Keys of `settings` held fixed in every trial (`search`'s `fixed`), not sampled.
+    fixed: tuple[str, ...] = ()
 
     def score(self, objective: str) -> float:
         """The figure the search maximizes."""
@@ -70,6 +72,9 @@ class SearchResult:
     # False when the folds part near-duplicate groups (`cross_validation_folds` fell back to
     # one document at a time): copies of held-out documents were trained on.
     grouped: bool = True
+    # Searched settings held fixed in every trial (`search`'s `fixed`) and their values; they
+    # are in every trial's settings, so written with the best.
+    fixed: dict[str, Any] = field(default_factory=dict)
 
     def with_base(self, base: Config) -> Config:
         """The best settings applied to another base configuration."""
@@ -80,11 +85,23 @@ def _assign(config: Config, settings: dict[str, Any]) -> Config:
     return with_values(config, settings, source="optimize")
 
 
+def _value(config: Config, key: str) -> Any:
+    section, _, name = key.partition(".")
+    return getattr(getattr(config, section), name)
+
+
+def describe_settings(settings: dict[str, Any]) -> str:
+    """Settings as `key=value` pairs, a list for a tuple (as a TOML array reads)."""
+    return ", ".join(f"{k}={list(v) if isinstance(v, tuple) else v}" for k, v in settings.items())
+
+
 def sample_trials(space: dict[str, list[Any]], n: int, seed: int) -> list[dict[str, Any]]:
     """`n` distinct random settings from the space (the base configuration first)."""
     rng = random.Random(seed)
     seen: set[str] = set()
     trials: list[dict[str, Any]] = [{}]
+    if not space:
+        return trials[:n]  # the base is the only setting: the loop below would never end
     seen.add(repr({}))
     total = int(np.prod([len(v) for v in space.values()]))
     while len(trials) < min(n, total + 1):
@@ -106,12 +123,15 @@ def search(
     space: dict[str, list[Any]] | None = None,
     time_budget: float | None = None,
     progress: Progress | None = None,
+    fixed: Iterable[str] = (),
 ) -> SearchResult:
     """Random search over `space` (by default the network kind's, `NETWORKS`), each trial
     scored by k-fold CV.
 
     With `time_budget` (seconds), no new trial starts once it is spent; the running one
-    finishes, so at least one trial always runs.
+    finishes, so at least one trial always runs. Keys of the space named in `fixed` keep
+    their `base` value in every trial (in each trial's settings, so in the result's config)
+    instead of being sampled; other keys in `fixed` are ignored.
     """
     base = base or Config()
     progress = as_progress(progress)
@@ -136,7 +156,18 @@ def search(
     base, _ = choose_network(base, label_sets)  # network.type = auto: decided once, here
     if space is None:
         space = network_kind(base.network.type).search_space
-    candidates = sample_trials(space, trials, base.train.seed)
+    # Sampled keys overrode a value set for the search from trial 2 on, and the best
+    # configuration then held values other than those measured (attacker pass 38, CLI 3).
+    held = {key: _value(base, key) for key in sorted(set(fixed)) if key in space}
+    varied = {key: values for key, values in space.items() if key not in held}
+    if held and not varied and trials > 1:
+        warnings.warn(
+            f"every setting the search tries is held fixed ({describe_settings(held)}): "
+            f"nothing is left to vary, so 1 trial runs, not {trials}",
+            UserWarning,
+            stacklevel=2,
+        )
+    candidates = [{**pick, **held} for pick in sample_trials(varied, trials, base.train.seed)]
     parts = cross_validation_folds(groups, folds, base.train.seed)
     grouped = folds_keep_groups(parts, groups)
     results: list[Trial] = []
@@ -183,7 +214,7 @@ def search(
                 UserWarning,
                 stacklevel=2,
             )
-        results.append(Trial(number, settings, micro, macro))
+        results.append(Trial(number, settings, micro, macro, tuple(held)))
         progress.advance(0, best=max(t.score(objective) for t in results))
         progress.finish()
     ranked = sorted(results, key=lambda t: (-t.score(objective), t.number))
@@ -197,6 +228,7 @@ def search(
         lowered,
         left_out[best.number],
         grouped,
+        held,
     )
 
 
@@ -303,11 +335,12 @@ def _documents(
 
 
 def describe(trial: Trial) -> str:
-    """Settings of a trial as `key=value` pairs ('defaults' for the base configuration)."""
-    if not trial.settings:
-        return "defaults"
+    """Settings of a trial as `key=value` pairs ('defaults' for the base configuration),
+    those held fixed last."""
+    sampled = {k: v for k, v in trial.settings.items() if k not in trial.fixed}
+    held = {k: v for k, v in trial.settings.items() if k in trial.fixed}
     return ", ".join(
-        f"{k}={list(v) if isinstance(v, tuple) else v}" for k, v in trial.settings.items()
+        p for p in (describe_settings(sampled) or "defaults", describe_settings(held)) if p
     )
 
 
@@ -336,6 +369,8 @@ def best_config_toml(result: SearchResult, folds: int, corpus: str, base: Config
             "in one fold): held-out documents have copies among the training documents, so "
             "these figures flatter the model\n"
         )
+    if result.fixed:
+        header += f"# held fixed in every trial, not searched: {describe_settings(result.fixed)}\n"
     written = result.with_base(base)
     floor = result.min_df_applied
     if floor is not None and floor < written.features.min_df:

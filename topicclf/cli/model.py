@@ -285,7 +285,8 @@ def optimize(
         typer.Option(
             "--search-set",
             help="A setting for the search only, e.g. train.epochs=10 to try faster; not "
-            "written to the output (repeatable).",
+            "written to the output, unless the search tries that key: it is then held "
+            "fixed in every trial and written (repeatable).",
         ),
     ] = None,
     time_budget: Annotated[
@@ -304,7 +305,7 @@ def optimize(
     and write the best configuration as TOML for `train --config`."""
     from topicclf.config import load_config
     from topicclf.fileio import atomic_write_text
-    from topicclf.optimize import OBJECTIVES, best_config_toml, search
+    from topicclf.optimize import OBJECTIVES, best_config_toml, describe_settings, search
 
     if objective not in OBJECTIVES:
         raise typer.BadParameter(
@@ -329,7 +330,13 @@ def optimize(
         objective=objective,
         time_budget=time_budget,
         progress=make_progress(),
+        fixed=[a.partition("=")[0].strip() for a in search_set or []],
     )
+    if result.fixed:
+        note(
+            "held fixed by --search-set in every trial and written: "
+            + describe_settings(result.fixed)
+        )
     # Saved before the table is printed: a stdout that fails then costs no search.
     atomic_write_text(output, best_config_toml(result, folds, corpus, base))
     with after_saving(f"the best configuration was written to {output}"):
