@@ -4573,6 +4573,10 @@ def test_get_routes_answer_when_no_thread_can_start(
         for path in ("/health", "/models", "/models/model", "/v1/", "/v1/projects"):
             assert request(address, "GET", path)[0] == 200, path
         assert request(address, "GET", "/v1/projects/model")[0] == 200
+        for page in ("/", "/page/page.js"):  # the page and its files, from memory
+            conn = http.client.HTTPConnection(*address, timeout=10)
+            conn.request("GET", page, headers={"Accept": "text/html"})
+            assert conn.getresponse().status == 200, page
         conn = http.client.HTTPConnection(*address, timeout=10)
         conn.request("GET", "/docs/static/swagger-ui.css")  # Starlette stats files in a thread
         answer = conn.getresponse()

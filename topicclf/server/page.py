@@ -4,7 +4,7 @@ chooses it over the health JSON, and the headers that keep it to its own origin.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -99,8 +99,10 @@ def page_router(page: Page, health: Callable[[], Response]) -> APIRouter:
     """GET / (the page for browsers, `health` for others) and the page's own files."""
     router = APIRouter(include_in_schema=False)
 
+    # async: a plain `def` route runs in a new thread, which a server short of memory may
+    # not be able to start (the page answered 503 then; attacker pass 38).
     @router.get("/")
-    def root(request: Request) -> Response:
+    async def root(request: Request) -> Response:
         if wants_page(request.headers.get("accept", "")):
             response = Response(page.index, media_type="text/html; charset=utf-8")
             response.headers.update(SECURITY_HEADERS)
@@ -109,8 +111,8 @@ def page_router(page: Page, health: Callable[[], Response]) -> APIRouter:
         response.headers["Vary"] = "Accept"  # one URL, two answers: caches must tell them apart
         return response
 
-    def asset(name: str) -> Callable[[], Response]:
-        def serve() -> Response:
+    def asset(name: str) -> Callable[[], Awaitable[Response]]:
+        async def serve() -> Response:
             return Response(page.assets[name], media_type=ASSETS[name], headers=SECURITY_HEADERS)
 
         return serve
