@@ -401,9 +401,11 @@ def _multiclass(
 ) -> dict[str, Any]:
     """scikit-learn's accuracy and confusion matrix, one true and one predicted topic each.
 
-    A document's true topic is its first (in column order, unknown topics last); one without
-    a true topic, or without a predicted one, counts as wrong and is left out of the matrix.
-    No matrix beyond `config.CONFUSION_MATRIX_TOPICS` topics (it is topics x topics).
+    A document of several true topics is right when the predicted topic is one of them (its
+    true topic is then that one; else its first in column order, unknown topics last): before,
+    always the first, so renaming topics changed the accuracy of the same predictions. One
+    without a true topic, or without a predicted one, counts as wrong and is left out of the
+    matrix. No matrix beyond `config.CONFUSION_MATRIX_TOPICS` topics (it is topics x topics).
     """
     missed = np.diff(unknown.indptr)
     has_true, has_pred = truth.any(axis=1) | (missed > 0), pred.any(axis=1)
@@ -415,6 +417,8 @@ def _multiclass(
         truth.any(axis=1), truth.argmax(axis=1), np.where(missed > 0, first_unknown, -1)
     )
     pred_idx = np.where(has_pred, pred.argmax(axis=1), -2)
+    among = has_pred & truth[np.arange(len(pred_idx)), np.maximum(pred_idx, 0)].astype(bool)
+    true_idx = np.where(among, pred_idx, true_idx)
     found: dict[str, Any] = {
         "accuracy": float((true_idx == pred_idx).mean()) if len(true_idx) else 0.0,
         "documents_with_several_true_topics": int((truth.sum(axis=1) + missed > 1).sum()),
@@ -559,7 +563,17 @@ def check_gates(report: EvaluationReport, gates: Sequence[tuple[str, float]]) ->
             failures.append(f"{name} is not in this report, so it cannot reach {bound:g}")
         elif name in LOWER_IS_BETTER:
             if not value <= bound:
-                failures.append(f"{name} {value:.4f} > {bound:g}")
+                failures.append(f"{name} {_beside(value, bound)} > {bound:g}")
         elif not value >= bound:
-            failures.append(f"{name} {value:.4f} < {bound:g}")
+            failures.append(f"{name} {_beside(value, bound)} < {bound:g}")
     return failures
+
+
+def _beside(value: float, bound: float) -> str:
+    """`value` with 4 decimals, or as many more as show it is not `bound` (a micro-F1 of
+    0.894198 against a gate of 0.8942 read 'gate not met: micro_f1 0.8942 < 0.8942')."""
+    for digits in (4, 6, 8, 10, 12):
+        text = f"{value:.{digits}f}"
+        if float(text) != bound:
+            return text
+    return repr(value)
