@@ -1994,6 +1994,59 @@ def test_with_workers_a_stop_refuses_new_connections_at_once(model_dir: Path) ->
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds workers in /proc")
+def test_a_worker_that_takes_no_signal_is_killed_when_the_stop_outlasts_its_time(
+    model_dir: Path,
+) -> None:
+    """Attacker pass 39: a worker whose main thread deadlocked (memory ran out inside a lock)
+    takes no signal, and the supervisor waited for it for ever, a second signal too. A
+    stopped process (SIGSTOP) takes none either: past --timeout-shutdown and 5 s it is
+    killed, said in one line, and the server ends as stopped."""
+    proc, port = _start([str(model_dir), "--workers", "2", "--timeout-shutdown", "1"])
+    stuck = None
+    try:
+        _answered(("127.0.0.1", port))
+        stuck = _workers(proc.pid)[0]
+        os.kill(stuck, signal.SIGSTOP)
+        proc.send_signal(signal.SIGTERM)  # before a health check could replace it
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if stuck is not None:  # never 0 or -1: os.kill would signal a group, or everyone
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(stuck, signal.SIGKILL)
+        proc.kill()
+        proc.wait()
+    killed = f"worker process [{stuck}] did not stop within --timeout-shutdown and 5 s more"
+    assert killed in err and proc.returncode == 130, err
+    assert "Traceback" not in err, err
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds workers in /proc")
+def test_a_worker_killed_by_the_health_check_is_said_to_be(model_dir: Path) -> None:
+    # It was logged "was killed by SIGKILL", which read as the out-of-memory killer's work or
+    # an operator's (attacker pass 39).
+    proc, port = _start([str(model_dir), "--workers", "2"])
+    stuck = None
+    try:
+        _answered(("127.0.0.1", port))
+        stuck = _workers(proc.pid)[0]
+        os.kill(stuck, signal.SIGSTOP)
+        assert proc.stderr is not None
+        said = f"worker process [{stuck}] did not answer the health check within 5 s, so it was"
+        for line in proc.stderr:  # until the line comes (the replacement follows it)
+            if said in line:
+                assert "killed; starting a replacement" in line
+                break
+        proc.terminate()
+        proc.communicate(timeout=120)
+    finally:
+        if stuck is not None:  # never 0 or -1: os.kill would signal a group, or everyone
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(stuck, signal.SIGKILL)
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds workers in /proc")
 def test_a_worker_that_cannot_load_its_models_stops_the_server_in_one_line(
     tmp_path: Path, model_dir: Path
 ) -> None:

@@ -518,6 +518,11 @@ def raise_open_files_limit() -> None:
                 continue
 
 
+# Seconds a worker may take past --timeout-shutdown (or past a second stop signal) before
+# the supervisor kills it: its own stop ends its requests at --timeout-shutdown.
+WORKER_STOP_GRACE = 5.0
+
+
 def _run_workers(
     config: ServeConfig,
     sock: socket.socket,
@@ -599,15 +604,33 @@ def _run_workers(
             thread waits here, deaf to the signals it queues. Not sooner than 0.25 s after
             the SIGTERM terminate_all sent, so a worker takes that one first."""
             stopping = time.monotonic()
+            # A worker whose main thread is deadlocked (memory ran out inside a lock) takes
+            # no signal: the stop waited for it for ever, a second signal too (attacker pass
+            # 39). Past --timeout-shutdown and WORKER_STOP_GRACE, or WORKER_STOP_GRACE after
+            # a forced stop, it is killed.
+            graceful = self.config.timeout_graceful_shutdown or 0
+            deadline = stopping + graceful + WORKER_STOP_GRACE
             forced = False
             for process in self.processes:
+                killed = False
                 while process.process.exitcode is None:
-                    if not forced and self.stop_signals > 1 and time.monotonic() > stopping + 0.25:
+                    now = time.monotonic()
+                    if not forced and self.stop_signals > 1 and now > stopping + 0.25:
                         forced = True
+                        deadline = min(deadline, now + WORKER_STOP_GRACE)
                         for other in self.processes:
                             if other.process.exitcode is None and other.pid is not None:
                                 with suppress(ProcessLookupError):
                                     os.kill(other.pid, signal.SIGINT)
+                    if now > deadline and not killed:
+                        killed = True
+                        log.warning(
+                            "worker process [%s] did not stop within --timeout-shutdown and "
+                            "%g s more; killed it",
+                            process.pid,
+                            WORKER_STOP_GRACE,
+                        )
+                        process.kill()
                     process.process.join(0.05)
 
         def init_processes(self) -> None:
@@ -635,6 +658,7 @@ def _run_workers(
                     return
                 if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
                     continue
+                hung = process.exitcode is None
                 process.kill()  # hung, if still running
                 process.join()
                 if process.exitcode == STARTUP_FAILURE:  # its models fail to load: no retry
@@ -646,11 +670,15 @@ def _run_workers(
                     return
                 if self.should_exit.is_set() or self.stop_signals:
                     return
-                log.warning(
-                    "worker process [%s] %s; starting a replacement",
-                    process.pid,
-                    _how_it_ended(process.exitcode),
+                # The health check's own kill is said as such: "killed by SIGKILL" read as
+                # the out-of-memory killer's or an operator's (attacker pass 39).
+                ended = (
+                    f"did not answer the health check within "
+                    f"{self.config.timeout_worker_healthcheck:g} s, so it was killed"
+                    if hung
+                    else _how_it_ended(process.exitcode)
                 )
+                log.warning("worker process [%s] %s; starting a replacement", process.pid, ended)
                 self.processes[index] = self.start_worker()
 
     announce(host, port)
