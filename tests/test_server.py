@@ -1993,6 +1993,26 @@ def test_with_workers_a_stop_refuses_new_connections_at_once(model_dir: Path) ->
     assert "Traceback" not in err, err
 
 
+@contextlib.contextmanager
+def _a_stopped_worker(model_dir: Path, *options: str) -> Iterator[tuple[Any, int]]:
+    """A `serve --workers 2` process once it answers, and the pid of one of its workers,
+    stopped with SIGSTOP: a process that takes no signal and answers no health check, as a
+    worker deadlocked when memory ran out. Both killed at the end, whatever happened."""
+    proc, port = _start([str(model_dir), "--workers", "2", *options])
+    stuck = None
+    try:
+        _answered(("127.0.0.1", port))
+        stuck = _workers(proc.pid)[0]
+        os.kill(stuck, signal.SIGSTOP)
+        yield proc, stuck
+    finally:
+        if stuck is not None:  # never 0 or -1: os.kill would signal a group, or everyone
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(stuck, signal.SIGKILL)
+        proc.kill()
+        proc.wait()
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds workers in /proc")
 def test_a_worker_that_takes_no_signal_is_killed_when_the_stop_outlasts_its_time(
     model_dir: Path,
@@ -2001,20 +2021,9 @@ def test_a_worker_that_takes_no_signal_is_killed_when_the_stop_outlasts_its_time
     takes no signal, and the supervisor waited for it for ever, a second signal too. A
     stopped process (SIGSTOP) takes none either: past --timeout-shutdown and 5 s it is
     killed, said in one line, and the server ends as stopped."""
-    proc, port = _start([str(model_dir), "--workers", "2", "--timeout-shutdown", "1"])
-    stuck = None
-    try:
-        _answered(("127.0.0.1", port))
-        stuck = _workers(proc.pid)[0]
-        os.kill(stuck, signal.SIGSTOP)
+    with _a_stopped_worker(model_dir, "--timeout-shutdown", "1") as (proc, stuck):
         proc.send_signal(signal.SIGTERM)  # before a health check could replace it
         _, err = proc.communicate(timeout=120)
-    finally:
-        if stuck is not None:  # never 0 or -1: os.kill would signal a group, or everyone
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(stuck, signal.SIGKILL)
-        proc.kill()
-        proc.wait()
     killed = f"worker process [{stuck}] did not stop within --timeout-shutdown and 5 s more"
     assert killed in err and proc.returncode == 130, err
     assert "Traceback" not in err, err
@@ -2024,26 +2033,27 @@ def test_a_worker_that_takes_no_signal_is_killed_when_the_stop_outlasts_its_time
 def test_a_worker_killed_by_the_health_check_is_said_to_be(model_dir: Path) -> None:
     # It was logged "was killed by SIGKILL", which read as the out-of-memory killer's work or
     # an operator's (attacker pass 39).
-    proc, port = _start([str(model_dir), "--workers", "2"])
-    stuck = None
-    try:
-        _answered(("127.0.0.1", port))
-        stuck = _workers(proc.pid)[0]
-        os.kill(stuck, signal.SIGSTOP)
+    with _a_stopped_worker(model_dir) as (proc, stuck):
         assert proc.stderr is not None
         said = f"worker process [{stuck}] did not answer the health check within 5 s, so it was"
-        for line in proc.stderr:  # until the line comes (the replacement follows it)
-            if said in line:
-                assert "killed; starting a replacement" in line
-                break
+        found = threading.Event()
+        lines: list[str] = []
+
+        def read(stream: Any) -> None:
+            for line in stream:
+                lines.append(line)
+                if said in line:
+                    found.set()
+
+        reader = threading.Thread(target=read, args=(proc.stderr,), daemon=True)
+        reader.start()
+        # A guard against waiting for ever if the line never comes (the server does not end
+        # by itself), not a limit on how fast it must come.
+        found.wait(120)
         proc.terminate()
-        proc.communicate(timeout=120)
-    finally:
-        if stuck is not None:  # never 0 or -1: os.kill would signal a group, or everyone
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(stuck, signal.SIGKILL)
-        proc.kill()
-        proc.wait()
+        reader.join(120)
+    said_line = next((line for line in lines if said in line), "".join(lines))
+    assert "killed; starting a replacement" in said_line, said_line
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds workers in /proc")
