@@ -102,6 +102,25 @@ def test_scores_are_the_rescored_shortlist_and_zero_elsewhere() -> None:
         assert scores[r, on] == pytest.approx(expected[r][shortlist.mask[r]])
 
 
+def test_multi_class_rows_are_distributions_and_a_row_with_no_candidate_is_the_prior() -> None:
+    x, y = _corpus()
+    sources = Sources.build(x, y, 20)
+    alone = ShortlistNetwork(sources, _rescorer(), neighbours=5, candidates=4)
+    network = ShortlistNetwork(sources, _rescorer(), neighbours=5, candidates=4, multiclass=True)
+    empty = sp.csr_matrix((1, x.shape[1]), dtype=np.float32)  # shares no term: no candidate
+    rows = sp.vstack([x[:7], empty]).tocsr()
+    independent, scores = alone.predict(rows), network.predict(rows)
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-6)
+    # Candidates keep their order and stay the only topics with a score.
+    np.testing.assert_array_equal(scores[:7] > 0, independent[:7] > 0)
+    np.testing.assert_array_equal(scores[:7].argmax(axis=1), independent[:7].argmax(axis=1))
+    shares = independent[:7] / independent[:7].sum(axis=1)[:, None]
+    np.testing.assert_allclose(scores[:7], shares, rtol=1e-6)
+    frequency = np.asarray(y.sum(axis=0)).ravel()
+    np.testing.assert_allclose(scores[7], frequency / frequency.sum(), atol=1e-7)
+    assert not independent[7].any()  # multi-label: each candidate's own probability, as before
+
+
 def test_the_stored_state_round_trips_exactly() -> None:
     x, y = _corpus()
     network = ShortlistNetwork(Sources.build(x, y, 20), _rescorer(), neighbours=5, candidates=4)

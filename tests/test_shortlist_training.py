@@ -145,6 +145,67 @@ def test_multi_class_mode_refuses_a_record_with_several_topics() -> None:
         prepare_sparse(config, texts, labels)
 
 
+@pytest.fixture(scope="module")
+def one_topic_each() -> tuple[TopicClassifier, list[str]]:
+    """A multi-class shortlist model (each record's first subject), and its topics."""
+    texts, labels = library(400, seed=1)
+    first = [topics[0] for topics in labels]
+    clf = TopicClassifier(network="shortlist", mode="multiclass", epochs=30, seed=3)
+    return clf.fit(texts, first), first
+
+
+# A text of words no training document has: no candidate, no evidence for any topic.
+UNKNOWN = "zzqx quuxword plughly"
+
+
+def test_multi_class_scores_are_distributions_that_give_the_predicted_topic(
+    one_topic_each: tuple[TopicClassifier, list[str]],
+) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    clf, first = one_topic_each
+    assert clf.policy_.multiclass and isinstance(clf.scorer_.network, ShortlistNetwork)
+    texts, labels = library(400, seed=2)
+    truth = [topics[0] for topics in labels]
+    texts.append(UNKNOWN)
+    proba = clf.predict_proba(texts)
+    # Before: rows summed to 0 .. 2.37, the unknown text's to 0, and it got no topic ("").
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    predicted = clf.predict(texts)
+    np.testing.assert_array_equal(predicted, np.asarray(clf.classes_)[proba.argmax(axis=1)])
+    # No candidate: the topics' shares of the training records, so the commonest topic.
+    names, counts = np.unique(first, return_counts=True)
+    shares = dict(zip(names.tolist(), (counts / counts.sum()).tolist(), strict=True))
+    np.testing.assert_allclose(proba[-1], [shares[t] for t in clf.classes_], atol=1e-7)
+    assert predicted[-1] == names[counts.argmax()]
+    assert set(truth) == set(clf.classes_)  # every class present, so AUC is defined
+    auc = roc_auc_score(truth, proba[:-1], multi_class="ovr", labels=clf.classes_)
+    assert auc > 0.9
+    # top_k and thresholds change nothing in multi-class mode: one topic per text.
+    with pytest.warns(UserWarning, match="multi-class model: it always gives its one best"):
+        tagged = clf.tag(texts, Rule(top_k=3, threshold=0.0))
+    assert [len(row) for row in tagged] == [1] * len(texts)
+
+
+def test_a_saved_multi_class_shortlist_model_loads_with_its_distributions(
+    one_topic_each: tuple[TopicClassifier, list[str]], tmp_path
+) -> None:
+    clf, _ = one_topic_each
+    texts = [*library(30, seed=5)[0], UNKNOWN]
+    clf.save(tmp_path / "m")
+    loaded = TopicClassifier.load(tmp_path / "m")
+    np.testing.assert_array_equal(loaded.predict_proba(texts), clf.predict_proba(texts))
+    np.testing.assert_allclose(loaded.predict_proba(texts).sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_multi_label_scores_stay_each_candidate_s_own_probability(
+    fitted: TopicClassifier,
+) -> None:
+    scores = fitted.predict_proba([UNKNOWN, *library(20, seed=4)[0]])
+    assert not scores[0].any()  # no candidate, no topic: independent sigmoids, not a prior
+    assert (scores.sum(axis=1)[1:] > 1.0).any()
+
+
 def test_tuning_again_keeps_the_shortlist_rule_one_threshold_and_a_limit(
     fitted: TopicClassifier,
 ) -> None:

@@ -263,7 +263,7 @@ def load_model(path: str | Path, *, engine: str = "auto") -> SavedModel:
     features_kind = "tfidf" if isinstance(featurizer, TfidfFeaturizer) else "sequence"
     check_network_files(files, manifest, config, features_kind, featurizer.n_features, len(classes))
     if network_kind(net.type).pipeline == "shortlist":
-        network = _load_shortlist(files, config)
+        network = _load_shortlist(files, config, policy.multiclass)
     else:
         specs = dense_weight_specs(
             featurizer.n_features, net.hidden_units, len(classes), wide=wide_path(config)
@@ -608,9 +608,9 @@ def check_dense_weights(files: ModelFiles, config: Config, n_features: int, n_to
     )
 
 
-def _load_shortlist(files: ModelFiles, config: Config) -> ShortlistNetwork:
+def _load_shortlist(files: ModelFiles, config: Config, multiclass: bool) -> ShortlistNetwork:
     """A shortlist network (numpy, whatever the engine): sizes first, then arrays of exactly
-    those shapes."""
+    those shapes; `multiclass`: the model's mode, which its scores follow."""
     path = files.directory
     meta = files.json(SHORTLIST_META)
     try:
@@ -621,7 +621,11 @@ def _load_shortlist(files: ModelFiles, config: Config) -> ShortlistNetwork:
     net = config.network
     try:
         return shortlist_from_state(
-            meta, arrays, neighbours=net.neighbours, candidates=net.candidates
+            meta,
+            arrays,
+            neighbours=net.neighbours,
+            candidates=net.candidates,
+            multiclass=multiclass,
         )
     except ModelBundleError as exc:
         raise ModelBundleError(f"{path}/{files.name(WEIGHTS_FILE)}: {exc}") from None

@@ -372,7 +372,8 @@ class ShortlistNetwork:
     """A fitted shortlist model: sources and rescorer; scores like any network (numpy).
 
     `languages`: the analyzer's language codes with a column of their own in the sources
-    (any other language is the column after them); empty for a model of one language."""
+    (any other language is the column after them); empty for a model of one language.
+    `multiclass`: each row of scores is a distribution over the topics (`distributions`)."""
 
     def __init__(
         self,
@@ -382,8 +383,10 @@ class ShortlistNetwork:
         neighbours: int,
         candidates: int,
         languages: tuple[str, ...] = (),
+        multiclass: bool = False,
     ) -> None:
         self.sources = sources
+        self.multiclass = multiclass
         self.rescorer = rescorer
         self.neighbours = neighbours
         self.width = candidates
@@ -393,10 +396,36 @@ class ShortlistNetwork:
 
     def predict(self, x: sp.spmatrix, languages: np.ndarray | None = None) -> np.ndarray:
         """Scores of shape (rows, topics), float32: each shortlisted topic's probability,
-        0 for the others (`languages`: the rows' `language_indices`). Dense for this batch
-        only."""
+        0 for the others (`languages`: the rows' `language_indices`); in multi-class mode
+        each row a distribution (`distributions`). Dense for this batch only."""
         shortlist = self.shortlist(x, languages)
-        return shortlist.scores(self.rescorer.probabilities(shortlist), self.n_outputs)
+        scores = shortlist.scores(self.rescorer.probabilities(shortlist), self.n_outputs)
+        return self.distributions(scores) if self.multiclass else scores
+
+    def distributions(self, scores: np.ndarray) -> np.ndarray:
+        """`scores` (rows, topics) made, in place, rows that sum to 1: a row's candidates
+        over their sum, and a row with no candidate the topics' training frequencies."""
+        # The rescorer scores each candidate on its own (a sigmoid), so a row summed to
+        # anything from 0 to about 2.4, and scikit-learn's multi-class metrics refuse such
+        # rows (roc_auc_score's 'ovr'). Dividing by the sum keeps the order, so argmax, and
+        # thus the topic given, is unchanged for every row with a candidate.
+        sums = scores.sum(axis=1, dtype=np.float64)
+        found = sums > 0
+        scores[found] = (scores[found] / sums[found, None]).astype(np.float32)
+        # No evidence for any topic: the best guess is the commonest topic, the one a dense
+        # softmax gives a text of unknown words (its bias), rather than no topic at all.
+        scores[~found] = self.prior
+        return scores
+
+    @functools.cached_property
+    def prior(self) -> np.ndarray:
+        """Each topic's share of the training documents' topics, float32 (uniform when the
+        counts are all 0)."""
+        counts = np.maximum(self.sources.frequency.astype(np.float64), 0.0)
+        total = counts.sum()
+        if not total > 0:
+            return np.full(self.n_outputs, 1.0 / max(1, self.n_outputs), dtype=np.float32)
+        return (counts / total).astype(np.float32)
 
     def shortlist(self, x: sp.spmatrix, languages: np.ndarray | None = None) -> Candidates:
         """The rows' candidates with their features, before rescoring."""
@@ -540,10 +569,15 @@ def _count(value: Any) -> bool:
 
 
 def from_state(
-    meta: dict[str, Any], arrays: dict[str, np.ndarray], *, neighbours: int, candidates: int
+    meta: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    *,
+    neighbours: int,
+    candidates: int,
+    multiclass: bool = False,
 ) -> ShortlistNetwork:
     """A shortlist network from `state`'s output, its sparse structure checked (a forged
-    file must not index outside its matrices)."""
+    file must not index outside its matrices); `multiclass` is the model's mode."""
     columns = {"documents": meta["features"], "topics": meta["topics"]}
     columns["centroids"] = meta["features"]
     matrices = {}
@@ -588,4 +622,5 @@ def from_state(
         neighbours=neighbours,
         candidates=candidates,
         languages=tuple(meta.get("languages", ())),
+        multiclass=multiclass,
     )

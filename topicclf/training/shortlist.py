@@ -131,12 +131,15 @@ def fit_shortlist(
         neighbours=config.network.neighbours,
         candidates=config.network.candidates,
         languages=codes,
+        multiclass=data.multiclass,
     )
     progress.advance(1)
     progress.finish()
     shown = max(1, VALIDATION_CELLS // max(1, data.y.shape[1]))
     report_rows = val[:shown]
     scores = val_shortlists.rows(slice(0, shown)).scores(probabilities[:shown], data.y.shape[1])
+    if data.multiclass:  # the report measures the scores tagging gives
+        scores = network.distributions(scores)
     y_report = data.y[report_rows].toarray()
     validation = evaluate(y_report, apply(scores, policy), data.classes, scores=scores)
     recall = float(targets[val].sum() / max(1, gold.sum()))
