@@ -4,6 +4,7 @@ docs page, and the one place that turns every refusal or failure into a JSON ans
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -53,6 +54,7 @@ from topicclf.server.http import (
     memory_response,
     out_of_descriptors,
     out_of_memory,
+    quiet_memory_failures,
     unsent_budget,
 )
 from topicclf.server.models import ServedModel
@@ -417,6 +419,7 @@ def create_app(models: Mapping[str, ServedModel], settings: AppSettings | None =
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        quiet_memory_failures(asyncio.get_running_loop())
         yield
         for served in models.values():
             served.close()

@@ -31,11 +31,13 @@ from topicclf.config import (
     SERVE_INLINE_TEXTS,
     SERVE_MAX_BODY_TOTAL,
     SERVE_MAX_UNSENT_TOTAL,
+    SERVE_MEMORY_PER_BODY_BYTE,
     SERVE_RETRY_SECONDS,
     cut,
 )
 from topicclf.corpus.base import scrub_surrogates
 from topicclf.reports.safe import visible_controls
+from topicclf.server.memory import MemoryClaim, MemoryGate, caused_by_memory, is_panic
 from topicclf.server.schemas import ApiError, echoed
 
 Scope = MutableMapping[str, Any]
@@ -157,6 +159,41 @@ def log_out_of_memory(method: str, path: str, exc: BaseException) -> None:
         echoed(path),
         what,
     )
+
+
+_reads_dropped: list[float | int] = [-60.0, 0]  # [when the log last said so, drops since]
+
+
+def note_read_dropped() -> None:
+    """Count a request whose reading could not get memory (answered 503, or its connection
+    dropped by the event loop); the log says so at most once a minute, with the count: it
+    was a traceback, or a warning of invalid HTTP, per connection."""
+    now = time.monotonic()
+    _reads_dropped[1] += 1
+    if now - _reads_dropped[0] >= 60:
+        log.warning(
+            "out of memory reading %d request(s) since the last such line (each answered "
+            "503 where it could be, else its connection dropped): send smaller requests or "
+            "fewer at once, or give the server more memory (ulimit -v, the container's limit)",
+            _reads_dropped[1],
+        )
+        _reads_dropped[0], _reads_dropped[1] = now, 0
+
+
+def quiet_memory_failures(loop: asyncio.AbstractEventLoop) -> None:
+    """Have `loop` count a connection it drops for want of memory (note_read_dropped)
+    instead of logging a traceback for each; every other failure goes where it went."""
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if caused_by_memory(context.get("exception")):
+            note_read_dropped()
+        elif previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
 
 
 def title(status: int) -> str:
@@ -344,8 +381,10 @@ class HttpGuard:
         timeout_body: float,
         max_body_total: int | None = None,
         max_unsent: int = SERVE_MAX_UNSENT_TOTAL,
+        memory: MemoryGate | None = None,
     ) -> None:
         self.app = app
+        self.memory = memory or MemoryGate()
         self.max_body = max_body
         self.timeout_body = timeout_body
         self.budget = BodyBudget(body_budget(max_body, max_body_total))
@@ -401,13 +440,14 @@ class HttpGuard:
                 mine = size
 
         claim = BodyClaim(self.budget)
+        memory = self.memory.claim()
         token = ANSWER_ROOM.set(room)
         # Set when the client goes (by the protocol), the request is cancelled or it ends:
         # the work it started in threads stops at its next checkpoint (topicclf.cancel).
         gone = scope.get(GONE_KEY) or threading.Event()
         with stopped_by(gone):
             try:
-                body = await self._read_body(scope, receive, send, claim)
+                body = await self._read_body(scope, receive, send, claim, memory)
                 if body is not None:
                     await self.app(scope, _replay(body, receive), tracking_send)
             except asyncio.CancelledError:
@@ -426,7 +466,9 @@ class HttpGuard:
                 # Its work stopped at a checkpoint as its client had gone: no failure of the
                 # server (it was logged as one, with a traceback), and no one to answer.
                 pass
-            except Exception as exc:
+            except BaseException as exc:
+                if not isinstance(exc, Exception) and not is_panic(exc):
+                    raise  # SystemExit, KeyboardInterrupt: the server's own stop
                 if out_of_descriptors(exc):
                     if not started:  # else FastAPI's handler answered it so already
                         await descriptors_response(scope["path"])(scope, receive, send)
@@ -444,9 +486,30 @@ class HttpGuard:
                 # Held until the app is done with the body; given back however the request
                 # ended (answered, refused, timed out, the client gone, a failure, cancelled).
                 claim.release()
+                memory.release()
                 release()
                 gone.set()
                 ANSWER_ROOM.reset(token)
+
+    async def _refuse_for_memory(self, send: Send, scope: Scope, memory: MemoryClaim) -> None:
+        """The 503 of a body the memory gate did not admit; the log says so at most once a
+        minute, with the figures (a line per request would flood it while memory is short)."""
+        gate = self.memory
+        now = time.monotonic()
+        if gate.refused_at is None or now - gate.refused_at >= 60:
+            gate.refused_at = now
+            left = gate.last_room or 0
+            log.warning(
+                "memory is short (%d MiB left before this process's limit, %d MiB counted "
+                "for requests in progress): requests whose bodies need more get 503 to "
+                "retry (a body is counted at %d times its size): send smaller requests or "
+                "give the server more memory (ulimit -v, the container's limit)",
+                left // 2**20,
+                gate.promised // 2**20,
+                SERVE_MEMORY_PER_BODY_BYTE,
+            )
+        retry = [(b"retry-after", str(SERVE_RETRY_SECONDS).encode())]
+        await _send_error(send, scope["path"], 503, NO_MEMORY, close=False, extra=retry)
 
     def _answer_fits(self, scope: Scope, size: int, mine: int = 0) -> bool:
         """Whether an answer of `size` bytes may be sent: the bytes of answers the server's
@@ -469,7 +532,7 @@ class HttpGuard:
         )
 
     async def _read_body(
-        self, scope: Scope, receive: Receive, send: Send, claim: BodyClaim
+        self, scope: Scope, receive: Receive, send: Send, claim: BodyClaim, memory: MemoryClaim
     ) -> bytes | None:
         """The whole body, or None after answering 408/413/503 (or when the client left)."""
         path = scope["path"]
@@ -504,6 +567,14 @@ class HttpGuard:
             ):
                 await _send_error(send, path, 413, too_large, close=False)
                 return None
+            if (
+                name == b"content-length"
+                and value.isdigit()
+                and not memory.grow(int(digits or b"0"))
+            ):
+                # Refused before its bytes are read: the rest is dropped as after a 413.
+                await self._refuse_for_memory(send, scope, memory)
+                return None
         chunks, size = [], 0
         try:
             async with asyncio.timeout(self.timeout_body):
@@ -525,6 +596,9 @@ class HttpGuard:
                         )
                         retry = [(b"retry-after", b"1")]
                         await _send_error(send, path, 503, full, close=False, extra=retry)
+                        return None
+                    if not memory.grow(size):  # a chunked body, counted as it comes
+                        await self._refuse_for_memory(send, scope, memory)
                         return None
                     chunks.append(chunk)
                     if not message.get("more_body", False):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import struct
 import sys
@@ -38,13 +39,33 @@ from topicclf.config import (
 )
 from topicclf.server.http import (
     GONE_KEY,
+    NO_MEMORY,
     TARGET_KEY,
     UNSENT_KEY,
     error_content,
     log,
+    note_read_dropped,
     render_json,
     title,
 )
+from topicclf.server.memory import caused_by_memory
+
+
+class ParserMemoryFailures(logging.Filter):
+    """Drops uvicorn's "Invalid HTTP request received." when the parser failed for want of
+    memory: the request is answered 503, not refused as bad HTTP, and counted in one line
+    a minute (note_read_dropped); under memory pressure it was hundreds of lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for that warning while a memory failure is being handled."""
+        # uvicorn logs it inside its `except HttpParserError`, so the failure is at hand.
+        return not (
+            record.msg == "Invalid HTTP request received." and caused_by_memory(sys.exc_info()[1])
+        )
+
+
+# A filter of the logger itself, so it holds under `serve` and a program embedding the server.
+logging.getLogger("uvicorn.error").addFilter(ParserMemoryFailures())
 
 # Linux: the ioctl giving the bytes of a socket's send queue the peer has not acknowledged
 # (SIOCOUTQ); elsewhere only the transport's own buffer is watched.
@@ -750,6 +771,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self.refusal is not None:  # or at a callback's _Refused
             error = self._error_bytes(*self.refusal)
+        elif caused_by_memory(sys.exc_info()[1]):
+            # The parser's callback could not get memory: the request may be well formed, and
+            # the client is told to retry, not that it sent bad HTTP (uvicorn's warning for it
+            # is dropped by ParserMemoryFailures; the line is note_read_dropped's).
+            note_read_dropped()
+            error = self._error_bytes(503, NO_MEMORY, retry=True)
         else:
             message = "the request is not valid HTTP/1.1; the server cannot read it"
             error = self._error_bytes(400, message)

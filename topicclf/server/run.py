@@ -53,6 +53,7 @@ from topicclf.config import (
 from topicclf.errors import ConfigError, TopicclfError
 from topicclf.server.app import AppSettings, create_app
 from topicclf.server.http import ASGIApp, HostGuard, HostRule, allowed_host, log
+from topicclf.server.memory import fit_allocator_to_limit
 from topicclf.server.models import ModelSpec, ServedModel, load_models
 from topicclf.server.protocol import GuardedHttpToolsProtocol
 
@@ -214,6 +215,7 @@ class AppFactory:
         started (its stop signals held until now: `hold_stop_signals`) ends here, exit 0."""
         if take_held_stop_signals():
             raise SystemExit(0)  # uvicorn has the signal too: nothing more to say
+        fit_allocator_to_limit()  # a process of its own (spawned): the supervisor's cap is not its
         try:
             models = load_models(self.specs)
         except TopicclfError as exc:
@@ -474,6 +476,7 @@ def serve(
     fill_standard_descriptors()  # before any socket or event loop takes a free descriptor
     take_signals()
     raise_open_files_limit()
+    fit_allocator_to_limit()
     models = load_models(specs)  # once here, so a broken model fails before listening
     sock = bind(options.host, options.port, options.backlog)
     host, port = sock.getsockname()[:2]

@@ -13,6 +13,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from topicclf.config import SERVE_EXPLAIN_TERMS, shown
 from topicclf.corpus.base import BOMS
+from topicclf.server.memory import is_panic
 
 # Strict: JSON types are taken as they are ({"scores": "no"} is an error, not True), NaN or
 # Infinity are refused, and so is an unknown key (a typo such as "topk" would otherwise
@@ -489,7 +490,11 @@ def parse_json_body(
         )
     try:
         request = model.model_validate_json(body)
-    except ValidationError as exc:
+    except BaseException as exc:
+        if is_panic(exc):  # an object it could not allocate: answered as out of memory (503)
+            raise MemoryError("the JSON parser could not allocate memory") from None
+        if not isinstance(exc, ValidationError):
+            raise
         errors = exc.errors(include_url=False)
         if errors and errors[0]["type"] == "json_invalid":
             # The parser names a lone surrogate "unexpected end of hex escape" (or "lone
