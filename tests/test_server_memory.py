@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import http.client
 import json
 import logging
 import random
 import resource
+import socket
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,7 @@ from topicclf.classifier import TopicClassifier
 from topicclf.config import SERVE_BODY_ALWAYS, SERVE_MEMORY_PER_BODY_BYTE, SERVE_MEMORY_RESERVE
 from topicclf.server import ServedModel, ServeOptions, serve_in_thread
 from topicclf.server.http import quiet_memory_failures
-from topicclf.server.memory import MemoryGate, caused_by_memory, is_panic
+from topicclf.server.memory import Headroom, MemoryGate, caused_by_memory, is_panic
 from topicclf.server.schemas import TagRequest, parse_tag_request
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux limits")
@@ -248,21 +251,17 @@ def _load(port: int, seconds: float, threads: int) -> collections.Counter[Any]:
     return seen
 
 
-@linux_only
-@pytest.mark.parametrize("workers", [1, 2])
-def test_a_server_short_of_memory_answers_503_to_retry_and_loses_nothing(
-    model_dir: Path, tmp_path: Path, workers: int
-) -> None:
-    """Attacker pass 39, server 1-4: under `ulimit -v` (about 400 MB above the server's
-    size) a load of large requests had workers aborted by pydantic-core (Rust aborts on a
-    failed allocation), hundreds of connections reset with a traceback each, well-formed
-    requests answered 400 "not valid HTTP/1.1", and 500s. The limit is set once the server
-    runs, its size then plus 350 MiB, so it is the same room on any machine."""
-    log = tmp_path / "serve.log"
+@contextlib.contextmanager
+def _limited_server(
+    model_dir: Path, log: Path, workers: int, room: int, *options: str
+) -> Iterator[int]:
+    """A `serve` process (or `workers` of them) whose address space is limited to its size
+    once serving plus `room` bytes, as `ulimit -v` limits it but the same room on any
+    machine; its port. Stopped (SIGTERM) on leaving."""
     with log.open("w") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "topicclf", "serve", str(model_dir), "--port", "0"]
-            + ["--workers", str(workers)],
+            + ["--workers", str(workers), *options],
             stderr=err,
             # A finite limit from the start, as `ulimit -v` gives: the server fits its
             # allocator to it (fit_allocator_to_limit); lowered to the test's below.
@@ -272,14 +271,28 @@ def test_a_server_short_of_memory_answers_503_to_retry_and_loses_nothing(
         port = _wait_for_port(log, proc)
         for pid in _server_pids(proc.pid, workers):
             size = int(Path(f"/proc/{pid}/statm").read_text().split()[0]) * resource.getpagesize()
-            resource.prlimit(pid, resource.RLIMIT_AS, (size + 350 * MiB, -1))
+            resource.prlimit(pid, resource.RLIMIT_AS, (size + room, -1))
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=120)
+
+
+@linux_only
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_server_short_of_memory_answers_503_to_retry_and_loses_nothing(
+    model_dir: Path, tmp_path: Path, workers: int
+) -> None:
+    """Attacker pass 39, server 1-4: under `ulimit -v` (about 400 MB above the server's
+    size) a load of large requests had workers aborted by pydantic-core (Rust aborts on a
+    failed allocation), hundreds of connections reset with a traceback each, well-formed
+    requests answered 400 "not valid HTTP/1.1", and 500s."""
+    log = tmp_path / "serve.log"
+    with _limited_server(model_dir, log, workers, 350 * MiB) as port:
         seen = _load(port, seconds=12, threads=6)
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         conn.request("GET", "/health")
         assert conn.getresponse().status == 200
-    finally:
-        proc.terminate()
-        proc.wait(timeout=120)
     text = log.read_text()
     # 503s to retry: for memory, or the model's work being full (explain, the queue).
     retry = {key for key in seen if isinstance(key, tuple) and key[:2] == (503, "1")}
@@ -287,6 +300,48 @@ def test_a_server_short_of_memory_answers_503_to_retry_and_loses_nothing(
     assert seen[200] > 0 and seen[(503, "1", NO_MEMORY[:40])] > 0, seen
     assert "Traceback" not in text and "Invalid HTTP" not in text, text[-3000:]
     assert "killed by" not in text and "internal error" not in text, text[-3000:]
+
+
+@linux_only
+def test_declaring_a_large_body_and_sending_none_holds_no_one_elses_room(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    """Attacker pass 40, server 1: the gate counted a body's need from its Content-Length as
+    the headers came, so 30 connections sending headers only (4 KB in all) had every body
+    over 64 KiB refused, from anyone, for --timeout-body. Only bytes sent hold room now; a
+    length that cannot fit is still refused before its bytes are read."""
+    with _limited_server(model_dir, tmp_path / "serve.log", 1, 300 * MiB) as port:
+        holders = []
+        for _ in range(12):  # each declares 4 MB (128 MiB of need), sends 11 bytes
+            sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+            sock.sendall(
+                b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4000000\r\n\r\n"
+                b'{"text": "'
+            )
+            holders.append(sock)
+        time.sleep(0.5)
+        body = json.dumps({"text": "rain and storms over the harbour " * 32000}).encode()
+        assert len(body) > 1_000_000
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("POST", "/tag", body=body)
+        assert conn.getresponse().status == 200
+        too_big = b"POST /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: 9900000\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(too_big)  # 302 MiB of need in 300: refused before any byte is sent
+            assert sock.recv(65536).startswith(b"HTTP/1.1 503 ")
+        for sock in holders:
+            sock.close()
+
+
+@linux_only
+def test_workers_each_count_their_share_of_the_memory_they_share() -> None:
+    """Attacker pass 40, server 2: each of --workers N counted the machine's available
+    memory (or the container's) as its own, so together they promised N times it."""
+    one, two = Headroom().measure(), Headroom(shared_by=2).measure()
+    if resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY:
+        pytest.skip("an address-space limit is each process's own, not shared")
+    assert one is not None and two is not None
+    assert abs(two - one / 2) < one / 10, (one, two)
 
 
 def _wait_for_port(log: Path, proc: subprocess.Popen[bytes]) -> int:

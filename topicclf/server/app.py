@@ -57,6 +57,7 @@ from topicclf.server.http import (
     quiet_memory_failures,
     unsent_budget,
 )
+from topicclf.server.memory import Headroom, MemoryGate
 from topicclf.server.models import ServedModel
 from topicclf.server.page import Page, page_router
 from topicclf.server.schemas import (
@@ -107,6 +108,7 @@ class AppSettings:
     max_pairs: int = SERVE_MAX_PAIRS  # (document, topic) pairs of one answer
     max_answer: int = SERVE_MAX_ANSWER  # bytes of one answer, as encoded
     max_unsent_total: int | None = None  # None: see http.unsent_budget
+    workers: int = 1  # server processes sharing the machine's (or container's) memory
 
 
 def pick_model(models: Mapping[str, ServedModel], name: str | None) -> ServedModel:
@@ -450,6 +452,7 @@ def create_app(models: Mapping[str, ServedModel], settings: AppSettings | None =
         timeout_body=settings.timeout_body,
         max_body_total=settings.max_body_total,
         max_unsent=unsent_budget(settings.max_answer, settings.max_unsent_total),
+        memory=MemoryGate(Headroom(shared_by=settings.workers)),
     )
 
 

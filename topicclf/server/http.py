@@ -500,8 +500,8 @@ class HttpGuard:
             gate.refused_at = now
             left = gate.last_room or 0
             log.warning(
-                "memory is short (%d MiB left before this process's limit, %d MiB counted "
-                "for requests in progress): requests whose bodies need more get 503 to "
+                "memory is short (%d MiB left for this process, %d MiB counted for the "
+                "bodies of requests in progress): requests whose bodies need more get 503 to "
                 "retry (a body is counted at %d times its size): send smaller requests or "
                 "give the server more memory (ulimit -v, the container's limit)",
                 left // 2**20,
@@ -570,7 +570,7 @@ class HttpGuard:
             if (
                 name == b"content-length"
                 and value.isdigit()
-                and not memory.grow(int(digits or b"0"))
+                and not memory.fits(int(digits or b"0"))
             ):
                 # Refused before its bytes are read: the rest is dropped as after a 413.
                 await self._refuse_for_memory(send, scope, memory)
@@ -597,7 +597,7 @@ class HttpGuard:
                         retry = [(b"retry-after", b"1")]
                         await _send_error(send, path, 503, full, close=False, extra=retry)
                         return None
-                    if not memory.grow(size):  # a chunked body, counted as it comes
+                    if not memory.grow(size):  # counted as its bytes come
                         await self._refuse_for_memory(send, scope, memory)
                         return None
                     chunks.append(chunk)

@@ -52,11 +52,14 @@ def _cgroup_files() -> tuple[Path, Path] | None:
 
 class Headroom:
     """Bytes this process can still take: the least of what its address-space limit (ulimit
-    -v) leaves beside its size, what its cgroup's limit leaves beside the cgroup's usage (a
-    container's memory limit), and the system's available memory. None where nothing is
-    known (not Linux)."""
+    -v) leaves beside its size, its share of what its cgroup's limit leaves beside the
+    cgroup's usage (a container's memory limit), and its share of the system's available
+    memory. None where nothing is known (not Linux). `shared_by`: the server processes
+    (--workers) that take from the cgroup and the system alike, each its equal share: each
+    counts only its own requests, and all counting the whole promised it N times over."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared_by: int = 1) -> None:
+        self.shared_by = max(1, shared_by)
         linux = sys.platform.startswith("linux")
         self.statm = Path("/proc/self/statm") if linux else None
         self.meminfo = Path("/proc/meminfo") if linux else None
@@ -76,7 +79,8 @@ class Headroom:
 
     def measure(self) -> int | None:
         """The headroom, read now."""
-        rooms = [self._address_space(), self._cgroup(), self._available()]
+        shared = [self._cgroup(), self._available()]
+        rooms = [self._address_space()] + [r // self.shared_by for r in shared if r is not None]
         known = [room for room in rooms if room is not None]
         return max(0, min(known)) if known else None
 
@@ -126,7 +130,7 @@ class MemoryGate:
     event loop only."""
 
     def __init__(self, headroom: Callable[[], int | None] | None = None) -> None:
-        self.headroom = headroom or Headroom()
+        self.headroom = headroom if headroom is not None else Headroom()
         self.promised = 0
         self.refused_at: float | None = None  # when the log last said so (time.monotonic)
         self.last_room: int | None = None  # the headroom when a body was last refused
@@ -143,22 +147,30 @@ class MemoryClaim:
         self.gate = gate
         self.need = 0
 
-    def grow(self, size: int) -> bool:
-        """Whether a body of `size` bytes in all fits (its need counted if so); bodies of at
-        most SERVE_BODY_ALWAYS bytes always pass, as small requests must stay answered."""
+    def fits(self, size: int) -> bool:
+        """Whether a body of `size` bytes in all would fit now, counting nothing: asked of a
+        declared length before its bytes come, so one sure to be refused is not read, while
+        a client that declares much and sends nothing holds no one else's room."""
         need = body_need(size)
-        if need <= self.need:
+        if need <= self.need or size <= SERVE_BODY_ALWAYS:
             return True
         gate = self.gate
-        if size > SERVE_BODY_ALWAYS:
-            room = gate.headroom()
-            if room is not None:
-                free = room - SERVE_MEMORY_RESERVE - (gate.promised - self.need)
-                if free < need:
-                    gate.last_room = room
-                    return False
-        gate.promised += need - self.need
-        self.need = need
+        room = gate.headroom()
+        if room is None or room - SERVE_MEMORY_RESERVE - (gate.promised - self.need) >= need:
+            return True
+        gate.last_room = room
+        return False
+
+    def grow(self, size: int) -> bool:
+        """Whether a body of `size` bytes in all fits, its need counted if so: as its bytes
+        arrive, so only bytes a client sent hold room. Bodies of at most SERVE_BODY_ALWAYS
+        bytes always pass, as small requests must stay answered."""
+        if not self.fits(size):
+            return False
+        need = body_need(size)
+        if need > self.need:
+            self.gate.promised += need - self.need
+            self.need = need
         return True
 
     def release(self) -> None:

@@ -161,6 +161,7 @@ class ServeOptions:
             self.max_pairs,
             self.max_answer,
             self.max_unsent_total,
+            self.workers,
         )
 
 
