@@ -351,17 +351,29 @@ class Scorer:
 
     def numpy_dense(self) -> NumpyDense | None:
         """The network as NumpyDense: itself, or a Keras dense network's weights exported
-        (a model just fitted scores with Keras); None for any other network."""
+        (a model just fitted scores with Keras), once per network; None for any other."""
         network = self.network
         if isinstance(network, NumpyDense):
             return network
         if isinstance(network, ShortlistNetwork):
             return None
+        # Explain asks for each text it explains: a copy of every weight each time.
+        cached = self.__dict__.get("_exported")
+        if cached is not None and cached[0] is network:
+            return cached[1]
         arrays = export_dense_weights(network)
         activation = network.layers[-1].get_config().get("activation")
-        if arrays is None or activation not in ("sigmoid", "softmax"):
-            return None
-        return NumpyDense(arrays, activation)
+        dense = None
+        if arrays is not None and activation in ("sigmoid", "softmax"):
+            dense = NumpyDense(arrays, activation)
+        self.__dict__["_exported"] = (network, dense)
+        return dense
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The scorer without its exported weights (made again where it is unpickled)."""
+        state = dict(self.__dict__)
+        state.pop("_exported", None)
+        return state
 
     def occlusion(self, text: str) -> Occlusion:
         """`text`'s scores, and what scoring it without each of its terms in turn needs
