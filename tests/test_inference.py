@@ -312,3 +312,21 @@ def test_a_text_scores_the_same_alone_and_in_a_batch() -> None:
     assert np.array_equal(alone, together)
     occluded = dense.predict_occluded(sp.csr_matrix(x[0]), np.array([-1]))
     assert np.array_equal(occluded[0], together[0])
+
+
+def test_a_fitted_keras_network_is_exported_once_for_explaining_and_not_pickled(
+    tiny_dense: TopicClassifier,
+) -> None:
+    """Explain exported every weight of a model fitted in memory for each text it explained."""
+    import pickle
+
+    scorer = tiny_dense.scorer_
+    first = scorer.numpy_dense()
+    assert first is not None and scorer.numpy_dense() is first
+    tiny_dense.explain("rain and storms over the harbour", top=3)
+    assert scorer.numpy_dense() is first
+    copy = pickle.loads(pickle.dumps(scorer))
+    assert "_exported" not in copy.__dict__
+    np.testing.assert_array_equal(
+        copy.scores(["rain and storms"]), scorer.scores(["rain and storms"])
+    )
