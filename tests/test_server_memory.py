@@ -300,6 +300,8 @@ def test_a_server_short_of_memory_answers_503_to_retry_and_loses_nothing(
     assert seen[200] > 0 and seen[(503, "1", NO_MEMORY[:40])] > 0, seen
     assert "Traceback" not in text and "Invalid HTTP" not in text, text[-3000:]
     assert "killed by" not in text and "internal error" not in text, text[-3000:]
+    # The gate's refusals said once a minute per process, with the figures.
+    assert 1 <= text.count("WARNING:  memory is short (") <= workers, text[-3000:]
 
 
 @linux_only
