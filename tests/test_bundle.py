@@ -1258,9 +1258,9 @@ def test_save_and_load_bound_a_topic_name_by_one_rule(saved: Path, tmp_path: Pat
 
     too_long = r"a topic name of 1,001 characters \('z+'\.\.\.\), more than the 1,000 topicclf"
     clf = TopicClassifier.load(saved)
-    clf.classes_ = ["z" * 1000, *clf.classes_[1:]]
-    assert TopicClassifier.load(clf.save(tmp_path / "bound")).classes_ == clf.classes_
-    clf.classes_ = ["z" * 1001, *clf.classes_[1:]]
+    clf.topics_ = ["z" * 1000, *clf.topics_[1:]]
+    assert TopicClassifier.load(clf.save(tmp_path / "bound")).topics_ == clf.topics_
+    clf.topics_ = ["z" * 1001, *clf.topics_[1:]]
     with pytest.raises(InputError, match=rf"^cannot save this model: {too_long}"):
         clf.save(tmp_path / "past")
     clf = TopicClassifier.load(saved)

@@ -28,7 +28,7 @@ def _fit(docs: list[Document], config: Config) -> TopicClassifier:
 def test_dense_learns_the_tiny_corpus(
     tiny_dense: TopicClassifier, tiny_docs: list[Document]
 ) -> None:
-    assert tiny_dense.classes_ == ["food", "markets", "sport", "weather"]
+    assert list(tiny_dense.classes_) == ["food", "markets", "sport", "weather"]
     assert tiny_dense.mode_ == "multilabel"
     report = tiny_dense.evaluate(tiny_docs)
     assert report.micro.f1 > 0.7
@@ -172,7 +172,7 @@ def test_explain_dense(tiny_dense: TopicClassifier) -> None:
     scores = tiny_dense.predict_proba([text])[0]
     assert [e.topic for e in explanations] == tiny_dense.predict([text])[0]
     first = explanations[0]
-    assert first.score == pytest.approx(float(scores[tiny_dense.classes_.index(first.topic)]))
+    assert first.score == pytest.approx(float(scores[list(tiny_dense.classes_).index(first.topic)]))
     assert 0 < len(first.up) <= 3 and all(w > 0 for _, w in first.up)
     assert all(w < 0 for _, w in first.down)
     terms = {t for t, _ in first.up + first.down}
@@ -184,7 +184,7 @@ def test_explain_dense(tiny_dense: TopicClassifier) -> None:
     column = tiny_dense.featurizer_.terms().index(term)
     x[0, column] = 0.0
     x = x / np.sqrt(x.multiply(x).sum())
-    j = tiny_dense.classes_.index(first.topic)
+    j = list(tiny_dense.classes_).index(first.topic)
     without = float(tiny_dense.scorer_.from_features(x, [text])[0, j])
 
     def logit(p: float) -> float:
@@ -225,7 +225,7 @@ def test_explain_folds_character_ngrams_into_the_words_they_came_from(
     featurizer = clf.featurizer_
     occlusion = clf.scorer_.occlusion(text)
     present = occlusion.present
-    j = clf.classes_.index(first.topic)
+    j = list(clf.classes_).index(first.topic)
     p = np.clip(occlusion.scores([j])[:, 0].astype(np.float64), 1e-12, 1 - 1e-12)
     logit = np.log(p / (1 - p))
     effect = dict(zip(present.tolist(), logit[0] - logit[1:], strict=True))
@@ -458,7 +458,7 @@ def test_indicator_targets_keep_names_and_column_order(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf = _quick().fit(texts, y_rev, classes=order)
-    assert clf.classes_ == names  # sorted inside; predictions follow y's columns
+    assert list(clf.classes_) == names  # sorted inside; predictions follow y's columns
     predicted = clf.predict(texts)
     assert predicted.shape == y.shape and set(np.unique(predicted)) <= {0, 1}
     lists = [[t for t, _ in row] for row in clf.tag(texts)]
@@ -477,7 +477,8 @@ def test_integer_and_single_topics_fit_save_and_load(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf = _quick(epochs=20, patience=20).fit([d.text for d in docs], y)
-    assert clf.mode_ == "multiclass" and clf.classes_ == ["1", "2", "3", "4"]
+    assert clf.mode_ == "multiclass" and clf.classes_.tolist() == [1, 2, 3, 4]
+    assert clf.topics_ == ["1", "2", "3", "4"]
     predicted = clf.predict([d.text for d in docs])
     assert predicted.shape == (len(docs),) and set(predicted) <= {1, 2, 3, 4}
     assert clf.score([d.text for d in docs], y) == pytest.approx(float(np.mean(predicted == y)))
@@ -502,7 +503,8 @@ def test_integer_y_is_predicted_as_integers_so_sklearn_scorers_work(
         narrow = _quick().fit(texts, codes.astype(np.int32))
         python_ints = _quick().fit(texts, codes.tolist())
     predicted = clf.predict(texts)
-    assert predicted.dtype == codes.dtype and clf.classes_ == ["0", "1", "2", "3"]
+    assert predicted.dtype == codes.dtype and clf.topics_ == ["0", "1", "2", "3"]
+    assert clf.classes_.dtype == codes.dtype and clf.classes_.tolist() == [0, 1, 2, 3]
     assert narrow.predict(texts).dtype == np.int32
     assert python_ints.predict(texts).dtype == np.asarray(codes.tolist()).dtype
     # A text of no topic (a blank one) is -1, scikit-learn's "no label", in y's dtype.
@@ -515,6 +517,110 @@ def test_integer_y_is_predicted_as_integers_so_sklearn_scorers_work(
     assert TopicClassifier.load(tmp_path / "again").predict(texts).dtype == codes.dtype
     # Names stay names.
     assert _quick(epochs=1).fit(texts, names).predict(texts[:1]).dtype == object
+
+
+def test_classes_is_an_array_naming_predict_probas_columns(
+    tiny_docs: list[Document], tmp_path: Path
+) -> None:
+    """classes_ is scikit-learn's 1-D array, np.unique(y) for one topic per text, and
+    classes_[i] names predict_proba's column i: integers sort as numbers (-3, 0, 2, 10), not
+    as their names do ('-3', '0', '10', '2'). It was a list of names, which scikit-learn's
+    meta-estimators cannot index with (attacker pass 40)."""
+    import pandas as pd
+
+    texts = [d.text for d in tiny_docs]
+    names = np.array([d.labels[0] for d in tiny_docs])
+    codes = np.array([{"food": 10, "markets": 2, "sport": -3, "weather": 0}[n] for n in names])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        by_name = _quick(epochs=1).fit(texts, names)
+        clf = _quick(epochs=20, patience=20).fit(texts, codes)
+        whole = _quick(epochs=1).fit(texts, codes.astype(np.float32))
+    assert isinstance(by_name.classes_, np.ndarray) and by_name.classes_.dtype == object
+    np.testing.assert_array_equal(by_name.classes_, np.unique(names))
+    assert clf.classes_.dtype == codes.dtype and clf.classes_.tolist() == [-3, 0, 2, 10]
+    np.testing.assert_array_equal(clf.classes_, np.unique(codes))
+    assert clf.topics_ == ["-3", "0", "10", "2"]  # the network's own order, as saved
+    assert whole.classes_.dtype == np.float32 and whole.classes_.tolist() == [-3.0, 0.0, 2.0, 10.0]
+    scores = clf.predict_proba(texts)
+    np.testing.assert_array_equal(clf.classes_[scores.argmax(axis=1)], clf.predict(texts))
+    chosen = clf.decide(scores)
+    np.testing.assert_array_equal(clf.classes_[chosen.argmax(axis=1)], clf.predict(texts))
+    assert [row[0][0] for row in clf.topics_of(scores, chosen)] == [
+        str(c) for c in clf.predict(texts)
+    ]
+    # What takes classes_ back takes the numbers (or their names).
+    indicator = clf.predict_indicator(texts, columns=list(clf.classes_))
+    np.testing.assert_array_equal(indicator, chosen.astype(int))
+    np.testing.assert_array_equal(clf.predict_indicator(texts), indicator)
+    assert clf.score(texts, pd.DataFrame(indicator, columns=clf.classes_)) == 1.0
+    assert clf.score(texts, indicator) == 1.0  # read in classes_ order
+    assert [e.topic for e in clf.explain(texts[0], topics=clf.classes_[:2])] == ["-3", "0"]
+    assert [e.topic for e in by_name.explain(texts[0], topics=by_name.classes_)] == list(
+        by_name.classes_
+    )
+    loaded = TopicClassifier.load(clf.save(tmp_path / "m"))
+    assert loaded.classes_.dtype == clf.classes_.dtype and loaded.topics_ == clf.topics_
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
+    np.testing.assert_allclose(loaded.predict_proba(texts), scores, atol=1e-5)
+    loaded = TopicClassifier.load(by_name.save(tmp_path / "names"))
+    assert loaded.classes_.dtype == object
+    np.testing.assert_array_equal(loaded.classes_, by_name.classes_)
+
+
+def test_cross_val_predict_proba_and_stacking_work(tiny_docs: list[Document]) -> None:
+    """scikit-learn's cross_val_predict(method="predict_proba") (what StackingClassifier
+    runs) indexes the columns by classes_: it failed after fitting every fold with
+    `'list' object has no attribute 'shape'` (attacker pass 40)."""
+    from sklearn.ensemble import StackingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    texts = np.array([d.text for d in tiny_docs], dtype=object)
+    binarizer = MultiLabelBinarizer()
+    indicator = binarizer.fit_transform([d.labels for d in tiny_docs])
+    names = np.array([d.labels[0] for d in tiny_docs])
+    folds = StratifiedKFold(2, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        by_indicator = cross_val_predict(
+            _quick(),
+            texts,
+            indicator,
+            cv=KFold(2, shuffle=True, random_state=0),
+            method="predict_proba",
+            params={"classes": binarizer.classes_},
+        )
+        by_name = cross_val_predict(_quick(), texts, names, cv=folds, method="predict_proba")
+        stack = StackingClassifier(
+            [("topics", _quick())], final_estimator=LogisticRegression(), cv=folds
+        ).fit(texts, names)
+    assert by_indicator.shape == indicator.shape
+    assert ((by_indicator >= 0) & (by_indicator <= 1)).all()
+    assert by_name.shape == (len(texts), 4)
+    np.testing.assert_allclose(by_name.sum(axis=1), 1, atol=1e-5)  # multi-class: distributions
+    assert set(stack.predict(texts)) <= set(names)
+
+
+def test_cross_val_predict_proba_fills_a_class_a_fold_lacks(tiny_docs: list[Document]) -> None:
+    """With a 1-D y scikit-learn fits each fold on y encoded as 0..n-1 and puts a fold's
+    columns in place by its model's classes_, so those must be those integers; a class the
+    fold did not train on is a column of zeros."""
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    # All 7 food documents first: the first of 3 folds tests them, so its model never saw food.
+    docs = sorted(tiny_docs, key=lambda d: d.labels[0] != "food")
+    texts = [d.text for d in docs]
+    codes = np.array([["food", "markets", "sport", "weather"].index(d.labels[0]) for d in docs])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning)
+        with pytest.warns(RuntimeWarning, match=r"Number of classes in training fold \(3\)"):
+            scores = cross_val_predict(_quick(), texts, codes, cv=KFold(3), method="predict_proba")
+    first = len(texts) - 2 * (len(texts) // 3)  # KFold gives the first fold the remainder
+    assert scores.shape == (len(texts), 4)
+    assert (scores[:first, 0] == 0).all() and (scores[first:, 0] > 0).all()
+    np.testing.assert_allclose(scores.sum(axis=1), 1, atol=1e-5)
 
 
 def _series(values: list[Any], dtype: str) -> Any:
@@ -1007,14 +1113,14 @@ def test_a_model_that_would_not_load_is_never_saved(
     """`save` reads the directory back with the loader before putting it in place."""
     working = tiny_dense.save(tmp_path / "m")
     broken = pickle.loads(pickle.dumps(tiny_dense))
-    broken.classes_ = [*broken.classes_[:-1], broken.classes_[0]]
+    broken.topics_ = [*broken.topics_[:-1], broken.topics_[0]]
     with pytest.raises(InputError, match=r"^cannot save this model: the topic '\w+' is listed"):
         broken.save(working, overwrite=True)
     broken = pickle.loads(pickle.dumps(tiny_dense))
     broken.policy_ = dataclasses.replace(broken.policy_, multiclass=True)
     with pytest.raises(InputError, match=r"^cannot save this model, it would not load: .*m: "):
         broken.save(working, overwrite=True)
-    assert TopicClassifier.load(working).classes_ == tiny_dense.classes_
+    np.testing.assert_array_equal(TopicClassifier.load(working).classes_, tiny_dense.classes_)
 
 
 def test_evaluate_checks_and_cleans_document_labels(tiny_dense: TopicClassifier) -> None:
@@ -1133,7 +1239,7 @@ def test_lone_surrogates_in_topics_become_replacement_characters(
         deep = {"a": deep}
     with pytest.raises(InputError, match=r"^corpus: nested more than 8 levels deep"):
         clf.save(path, overwrite=True, corpus=deep)
-    assert TopicClassifier.load(path).classes_ == clf.classes_
+    np.testing.assert_array_equal(TopicClassifier.load(path).classes_, clf.classes_)
 
 
 def test_evaluate_checks_document_ids_and_languages(tiny_dense: TopicClassifier) -> None:
@@ -1582,7 +1688,7 @@ def test_fit_refuses_classes_given_as_one_string_or_with_topics_named_in_y(
         clf = TopicClassifier(config=tiny_config()).fit(
             texts, indicator, classes=(t.upper() for t in topics)
         )
-    assert clf.classes_ == [t.upper() for t in topics]
+    assert list(clf.classes_) == [t.upper() for t in topics]
     assert clf.predict_indicator(texts[:2]).shape == (2, len(topics))
 
 
@@ -1601,7 +1707,7 @@ def test_an_explained_weight_is_what_taking_the_word_out_of_the_text_does(
     text = "Rain and storms all week; the farmers fear for the bread harvest and wheat prices"
 
     def log_odds(t: str, topic: str) -> float:
-        p = float(clf.predict_proba([t])[0][clf.classes_.index(topic)])
+        p = float(clf.predict_proba([t])[0][list(clf.classes_).index(topic)])
         return float(np.log(p) - np.log1p(-p))
 
     checked = 0
@@ -1637,8 +1743,8 @@ def test_fit_refuses_classes_that_rename_a_dataframes_columns(
         unnamed = TopicClassifier(config=tiny_config()).fit(
             texts, pd.DataFrame(y[:, ::-1]), classes=names[::-1]
         )
-    assert clf.classes_ == names and clf.target_columns_ == names
-    assert unnamed.classes_ == names and unnamed.target_columns_ == names[::-1]
+    assert list(clf.classes_) == names and clf.target_columns_ == names
+    assert list(unnamed.classes_) == names and unnamed.target_columns_ == names[::-1]
 
 
 def test_fit_refuses_an_indicator_given_as_nested_lists(

@@ -151,7 +151,7 @@ def _by_api(model: Path, texts: list[str], ids: list[str]) -> list[Record]:
     assert np.isfinite(proba).all()
     for row, topics in zip(proba, tagged, strict=True):
         for topic, score in topics:
-            assert row[clf.classes_.index(topic)] == pytest.approx(score, abs=1e-7)
+            assert row[list(clf.classes_).index(topic)] == pytest.approx(score, abs=1e-7)
     return [
         (i, [t for t, _ in row], {t: s for t, s in row}) for i, row in zip(ids, tagged, strict=True)
     ]

@@ -188,7 +188,7 @@ def test_occlusion_a_batch_at_a_time_equals_the_whole_matrix(
     assert (clf.scorer_.blend is not None) == bool(blend)
     text = "The striker scored a late goal in the cup final as rain fell on the stadium."
     topics = list(clf.classes_[:3])
-    columns = [clf.classes_.index(t) for t in topics]
+    columns = [list(clf.classes_).index(t) for t in topics]
     whole = _brute_occlusion(clf, text, columns)
     expected = clf.explain(text, top=50, topics=topics)
     assert any(e.up or e.down for e in expected)

@@ -87,7 +87,15 @@ class TopicClassifier(Estimator):
     """
 
     # Learned by fit (or load); absent before, as in scikit-learn.
-    classes_: list[str]
+    # scikit-learn's view of the topics, what its tools index with (cross_val_predict,
+    # StackingClassifier): a 1-D array, classes_[i] naming predict_proba's column i. The
+    # topic names (dtype object), or for a `y` of one number per text those numbers in its
+    # dtype, sorted as np.unique(y) sorts them.
+    classes_: np.ndarray
+    # The topic names in the network's own column order (sorted as strings): what tag,
+    # evaluate, explain, save and the server name topics by.
+    topics_: list[str]
+    _classes_order: np.ndarray | None  # classes_[i] is the network's column _classes_order[i]
     mode_: str
     scorer_: Scorer
     policy_: ThresholdPolicy
@@ -276,7 +284,22 @@ class TopicClassifier(Estimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Scores in [0, 1] of shape (len(X), n_topics), columns in `classes_` order."""
         self._check_fitted()
-        return self.scorer_.scores(as_texts(X, "X"))
+        return self._to_classes_order(self.scorer_.scores(as_texts(X, "X")))
+
+    def _to_classes_order(self, matrix: np.ndarray) -> np.ndarray:
+        """A (documents, topics) matrix in the network's column order, in `classes_` order."""
+        order = getattr(self, "_classes_order", None)
+        return matrix if order is None else matrix[:, order]
+
+    def _from_classes_order(self, matrix: np.ndarray) -> np.ndarray:
+        """A (documents, topics) matrix in `classes_` order, in the network's column order."""
+        order = getattr(self, "_classes_order", None)
+        return matrix if order is None else matrix[:, np.argsort(order)]
+
+    def _topics_in_classes_order(self) -> list[str]:
+        """The topic names in `classes_` order (for a `y` of numbers, not sorted as strings)."""
+        order = getattr(self, "_classes_order", None)
+        return list(self.topics_) if order is None else [self.topics_[j] for j in order]
 
     def decide(
         self,
@@ -295,7 +318,11 @@ class TopicClassifier(Estimator):
             texts = as_texts(texts, "texts")
             if len(texts) != len(scores):
                 raise InputError(f"{len(scores)} rows of scores but {len(texts)} texts")
-        return decide(scores, self.policy_, Rule(threshold, top_k, fallback), texts)
+        # The policy's thresholds are in the network's column order.
+        chosen = decide(
+            self._from_classes_order(scores), self.policy_, Rule(threshold, top_k, fallback), texts
+        )
+        return self._to_classes_order(chosen)
 
     def topics_of(self, scores: np.ndarray, chosen: np.ndarray) -> Topics:
         """(topic, score) pairs of the chosen topics per document, best first."""
@@ -307,7 +334,9 @@ class TopicClassifier(Estimator):
                 f"chosen: a boolean matrix of the scores' shape {scores.shape} (what decide "
                 f"returns), not {chosen.dtype} of shape {chosen.shape}"
             )
-        return topics_of(scores, chosen, self.classes_)
+        return topics_of(
+            self._from_classes_order(scores), self._from_classes_order(chosen), self.topics_
+        )
 
     def _checked_scores(self, scores: Any, what: str) -> np.ndarray:
         """`scores` as predict_proba gives them: (documents, topics), finite, in [0, 1]."""
@@ -317,9 +346,9 @@ class TopicClassifier(Estimator):
             matrix = np.asarray(None)
         if matrix.dtype.kind not in "fiu":
             raise InputError(f"{what}: a matrix of numbers, as predict_proba returns")
-        if matrix.ndim != 2 or matrix.shape[1] != len(self.classes_):
+        if matrix.ndim != 2 or matrix.shape[1] != len(self.topics_):
             raise InputError(
-                f"{what}: shape {matrix.shape}, but the model scores {len(self.classes_)} "
+                f"{what}: shape {matrix.shape}, but the model scores {len(self.topics_)} "
                 "topics: give predict_proba's (documents, topics) matrix"
             )
         if not np.isfinite(matrix).all() or ((matrix < 0) | (matrix > 1)).any():
@@ -353,7 +382,7 @@ class TopicClassifier(Estimator):
             pairs = int(np.count_nonzero(chosen))
             if pairs > max_pairs:
                 raise TooManyPairsError(pairs, max_pairs)
-        return topics_of(scores, chosen, self.classes_)
+        return topics_of(scores, chosen, self.topics_)
 
     def predict(self, X: Any) -> Any:
         """Each text's topics, in the shape `y` had in fit: topic lists (best first), an
@@ -375,7 +404,8 @@ class TopicClassifier(Estimator):
 
     def predict_indicator(self, X: Any, columns: Sequence[str] | None = None) -> np.ndarray:
         """A 0/1 matrix of each text's topics, one column per topic of `columns` (default:
-        the columns of an indicator `y` given to fit, else `classes_`)."""
+        the columns of an indicator `y` given to fit, else `classes_`); `columns` may name
+        the topics of a `y` of numbers by those numbers, as `classes_` does."""
         self._check_fitted()
         if columns is not None:
             columns = self._known_topics(columns, "columns")
@@ -385,6 +415,7 @@ class TopicClassifier(Estimator):
         """`topics` as a list of this model's topic names, or an InputError."""
         if isinstance(topics, np.ndarray):  # a 0-d one was a bare "iteration over a 0-d array"
             topics = topics.tolist()
+        topics = self._named(topics)
         names = as_list(
             topics,
             what,
@@ -396,7 +427,7 @@ class TopicClassifier(Estimator):
         # By the rule every topic name of the model was read with (config.normal_topic):
         # "Gemüse" spelt decomposed was "not topics of this model", printed as one of them.
         read = topic_names_given(names, what)
-        known = set(self.classes_)
+        known = set(self.topics_)
         bad = [n for n, r in zip(names, read, strict=True) if r not in known]
         if bad:
             raise InputError(
@@ -407,7 +438,9 @@ class TopicClassifier(Estimator):
     def _indicator(self, X: Any, columns: Sequence[str] | None) -> np.ndarray:
         """predict_indicator without checking `columns`: a name the model does not know
         is a column of zeros (score's truth may hold such topics)."""
-        names = list(columns or getattr(self, "target_columns_", None) or self.classes_)
+        names = list(
+            columns or getattr(self, "target_columns_", None) or self._topics_in_classes_order()
+        )
         index = {name: j for j, name in enumerate(names)}
         rows = self.tag(X)
         out = np.zeros((len(rows), len(names)), dtype=np.int64)
@@ -445,9 +478,24 @@ class TopicClassifier(Estimator):
         the document's TF-IDF vector (occlusion). TF-IDF networks (dense and shortlist) only.
         """
         self._check_fitted()
+        if isinstance(topics, np.ndarray):
+            topics = topics.tolist()
         return explain(
-            self.scorer_, self.policy_, self.classes_, text, top=top, rule=rule, topics=topics
+            self.scorer_,
+            self.policy_,
+            self.topics_,
+            text,
+            top=top,
+            rule=rule,
+            topics=self._named(topics),
         )
+
+    def _named(self, topics: Any) -> Any:
+        """`topics` with the numbers of a model fitted on a `y` of numbers (what its
+        `classes_` holds) as their topic names; anything else as it is, for the caller to check."""
+        if getattr(self, "target_dtype_", None) is None or not isinstance(topics, list | tuple):
+            return topics
+        return [_number_name(t) for t in topics]
 
     def can_explain(self) -> bool:
         """Whether `explain` works for this model (a network on TF-IDF features)."""
@@ -474,17 +522,17 @@ class TopicClassifier(Estimator):
         if not any(doc.labels for doc in docs):
             raise DataError("the evaluation corpus has no labels; it needs labelled documents")
         encoder = LabelEncoder()
-        encoder.classes_ = self.classes_
+        encoder.classes_ = self.topics_
         label_sets = [doc.labels for doc in docs]
         truth = encoder.transform_sparse(label_sets)
         unknown, unknown_y = encoder.unknown(label_sets)
         self._warn_about_labels(docs, unknown)
-        evaluation = Evaluation(self.classes_, sorted(unknown), multiclass=self.policy_.multiclass)
+        evaluation = Evaluation(self.topics_, sorted(unknown), multiclass=self.policy_.multiclass)
         languages, languages_from = self._languages_of(docs)
         groups: dict[str, Evaluation] = {}
         # Batches are sized by the columns made dense, the model's topics: the unknown
         # topics stay sparse (Evaluation counts them as misses from their positions).
-        n_topics = len(self.classes_)
+        n_topics = len(self.topics_)
         one_piece = len(docs) * n_topics <= EVALUATE_BATCH_CELLS
         batch = len(docs) if one_piece else max(1, EVALUATE_BATCH_CELLS // n_topics)
         examples: list[dict[str, Any]] = []
@@ -505,9 +553,7 @@ class TopicClassifier(Estimator):
                     rows = np.flatnonzero(names == name)
                     group = groups.setdefault(
                         str(name),
-                        Evaluation(
-                            self.classes_, sorted(unknown), multiclass=evaluation.multiclass
-                        ),
+                        Evaluation(self.topics_, sorted(unknown), multiclass=evaluation.multiclass),
                     )
                     group.add(
                         true[rows], chosen[rows], scores=scores[rows], unknown=unknown_part[rows]
@@ -516,10 +562,10 @@ class TopicClassifier(Estimator):
             # held grows with one batch, not with the corpus.
             examples = sorted(
                 examples
-                + error_examples(true, chosen, self.classes_, ids, texts, first_position=start),
+                + error_examples(true, chosen, self.topics_, ids, texts, first_position=start),
                 key=lambda e: -(len(e["false_positives"]) + len(e["false_negatives"])),
             )[:ERROR_EXAMPLES]
-            predictions += list(zip(ids, topics_of(scores, chosen, self.classes_), strict=True))
+            predictions += list(zip(ids, topics_of(scores, chosen, self.topics_), strict=True))
             progress.advance(len(part))
         progress.finish()
         report = evaluation.report()
@@ -545,7 +591,7 @@ class TopicClassifier(Estimator):
         a likely wrong label separator, several topics under a multi-class model."""
         label_sets = [doc.labels for doc in docs]
         if unknown:
-            known = set(self.classes_)
+            known = set(self.topics_)
             unknown_docs = sum(1 for d in docs if any(lab not in known for lab in d.labels))
             warnings.warn(
                 f"{len(unknown)} topic(s) in the evaluation corpus are unknown to the "
@@ -605,7 +651,7 @@ class TopicClassifier(Estimator):
             self.scorer_,
             [d.text for d in docs],
             [d.labels for d in docs],
-            self.classes_,
+            self.topics_,
         )
         before = self.evaluate(docs)
         self.policy_ = tuned
@@ -618,7 +664,7 @@ class TopicClassifier(Estimator):
     def _columns(self) -> list[str]:
         """The columns an indicator `y` stands for when they are not named: the model's
         indicator columns if it was fitted on one, else its topics in classes_ order."""
-        return getattr(self, "target_columns_", None) or list(self.classes_)
+        return getattr(self, "target_columns_", None) or self._topics_in_classes_order()
 
     def _documents(self, X: Any, y: Any) -> list[Document]:
         if y is None:
@@ -658,7 +704,7 @@ class TopicClassifier(Estimator):
         self._check_fitted()
         saved = bundle.SavedModel(
             config=self.config_,
-            classes=self.classes_,
+            classes=self.topics_,
             mode=self.mode_,
             scorer=self.scorer_,
             policy=self.policy_,
@@ -687,7 +733,7 @@ class TopicClassifier(Estimator):
     def _learned(self, model: bundle.SavedModel) -> None:
         """Set the learned attributes from a model, fitted or loaded: one list of them."""
         self.config_ = model.config
-        self.classes_ = model.classes
+        self.topics_ = model.classes
         self.mode_ = model.mode
         self.scorer_ = model.scorer
         self.policy_ = model.policy
@@ -698,6 +744,7 @@ class TopicClassifier(Estimator):
         self.target_kind_ = model.target_kind
         self.target_columns_ = model.target_columns
         self.target_dtype_ = _target_dtype(model)
+        self.classes_, self._classes_order = _sklearn_classes(self.topics_, self.target_dtype_)
 
 
 # What predict answers for a text of no topic (a blank one, or none above its threshold)
@@ -710,6 +757,38 @@ _INTEGER_DTYPES = ("int8", "int16", "int32", "int64")
 # holds every integer exactly; predict answers NaN for no topic.
 _FLOAT_DTYPES = ("float32", "float64")
 _FLOAT_EXACT = {"float32": 2**24, "float64": 2**53}
+
+
+def _sklearn_classes(
+    topics: list[str], dtype: np.dtype[Any] | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """`classes_` as scikit-learn's classifiers give it, and where each of its entries is among
+    the network's columns (None: the same place). scikit-learn indexes columns by
+    `classes_`, so a list failed (`'list' object has no attribute 'shape'`), and after
+    encoding a 1-D `y` as 0..n-1 it needs the numbers in numeric order, not as strings sort
+    ('0', '1', '10', '2')."""
+    if dtype is None:
+        names = np.empty(len(topics), dtype=object)  # object: each name kept exactly
+        names[:] = topics
+        return names, None
+    # The topics are the numbers' str() (checked by _target_dtype), each held exactly.
+    values = np.array([int(t) for t in topics], dtype=dtype)
+    order = np.argsort(values, kind="stable")
+    if (order == np.arange(len(order))).all():
+        return values, None
+    return values[order], order
+
+
+def _number_name(value: Any) -> Any:
+    """The topic name of a number of a `y` of numbers (as fit named it: its integer's str());
+    anything else as it is."""
+    if isinstance(value, bool | np.bool_):
+        return value
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return value
 
 
 def _check_integers(targets: Targets) -> None:
