@@ -87,7 +87,7 @@ def _run_topicclf(train: list[Any], dev: list[Any]) -> tuple[dict[str, list[list
     started = time.perf_counter()
     clf = TopicClassifier().fit([d.text for d in train], [list(d.labels) for d in train])
     seconds = time.perf_counter() - started
-    network, classes = clf.scorer_.network, clf.classes_
+    network, classes = clf.scorer_.network, clf.topics_  # the scorer's column order
     rescored, sources_alone = [], []
     for start in range(0, len(dev), 512):
         texts = [d.text for d in dev[start : start + 512]]

@@ -1238,6 +1238,7 @@ class _Broken:
     """A classifier whose tagging fails as a bug would."""
 
     classes_ = ("a",)
+    topics_ = ("a",)
 
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(name)

@@ -184,7 +184,7 @@ def test_nfd_texts_get_the_scores_of_their_nfc_form(accented_model: Path) -> Non
     nfc, nfd = zip(*(_forms(t) for t in ACCENTED), strict=True)
     np.testing.assert_array_equal(clf.predict_proba(list(nfd)), clf.predict_proba(list(nfc)))
     # The German words are food's in either form (NFD ones were words the model never saw).
-    food = clf.classes_.index("food")
+    food = list(clf.classes_).index("food")
     assert clf.predict_proba([nfd[1]])[0, food] > 0.5
     # explain lists the terms the analyzer made: the words in NFC, as the model saw them.
     explained = clf.explain(nfd[1], top=50, topics=["food"])

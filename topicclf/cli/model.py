@@ -154,10 +154,10 @@ def _attach_vocabulary(clf: Any, subjects: list[Any], source: str) -> None:
     from topicclf.config import TOPIC_URI_BASE
     from topicclf.vocabulary import Vocabulary
 
-    clf.vocabulary_, unmatched = Vocabulary.match(subjects, clf.classes_)
+    clf.vocabulary_, unmatched = Vocabulary.match(subjects, clf.topics_)
     if unmatched:
         warn(
-            f"{len(unmatched)} of {len(clf.classes_)} topics are not in {source}; they are "
+            f"{len(unmatched)} of {len(clf.topics_)} topics are not in {source}; they are "
             f"served as {TOPIC_URI_BASE}<topic>: " + ", ".join(unmatched[:10])
         )
 
@@ -235,7 +235,7 @@ def evaluate(
             "path": shown_path(model),
             "network": clf.config_.network.type,
             "mode": clf.mode_,
-            "topics": len(clf.classes_),
+            "topics": len(clf.topics_),
             "threshold_curve": clf.training_info_.get("threshold_curve"),
             "global_threshold": clf.policy_.global_threshold,
         },

@@ -321,7 +321,7 @@ def _write_labels(
         )
     clf = TopicClassifier.load(model)
     # Any topic may be given, so all must fit a .labels file before the first is written.
-    check_labels_file_topics(clf.classes_, str(model))
+    check_labels_file_topics(clf.topics_, str(model))
     resume_gc()
     bad = 0
     for corpus in corpora:

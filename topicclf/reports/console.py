@@ -22,7 +22,7 @@ def render_training(
     article = "an" if network[:1] in "aeiou" else "a"
     console.print(
         f"trained {article} {network} {clf.mode_} model on {info['documents']} documents "
-        f"({len(clf.classes_)} topics) in {seconds:.1f}s"
+        f"({len(clf.topics_)} topics) in {seconds:.1f}s"
     )
     if info.get("network_choice"):
         console.print(escape(info["network_choice"]))

@@ -112,7 +112,7 @@ class ServedModel:
         self.classifier = classifier
         self.vocabulary = getattr(classifier, "vocabulary_", None) or Vocabulary({})
         self.keras = not classifier.is_tensorflow_free()
-        self.topics = len(classifier.classes_)
+        self.topics = len(classifier.topics_)
         # Short batches of a numpy model are tagged on the event loop, unless a text may take
         # its custom token pattern up to the time limit: that would stop every other request
         # (the blend's featurizer has the same text settings).
@@ -163,8 +163,8 @@ class ServedModel:
         # Bytes each topic takes in an answer, as encoded (see answer_size): its name, and on
         # Annif's routes its subject's URI, label and notation. Counted once, here: a
         # character of a name may take 6 bytes escaped, 9 percent-encoded in a URI.
-        self.name_bytes = {t: encoded_size(t) for t in classifier.classes_}
-        self.subject_bytes = {t: _subject_size(self.subject(t)) for t in classifier.classes_}
+        self.name_bytes = {t: encoded_size(t) for t in classifier.topics_}
+        self.subject_bytes = {t: _subject_size(self.subject(t)) for t in classifier.topics_}
 
     async def tag(self, texts: list[str], rule: Rule, max_pairs: int | None = None) -> Topics:
         """(topic, score) pairs per text, best first. Small requests (see `small`) wait for a
@@ -297,7 +297,7 @@ class ServedModel:
         clf = self.classifier
         return {
             "name": self.name,
-            "topics": len(clf.classes_),
+            "topics": len(clf.topics_),
             "network": clf.config_.network.type,
             "mode": clf.mode_,
             "engine": "keras" if self.keras else "numpy",

@@ -387,7 +387,7 @@ def tag_documents(
     progress: Progress | None = None,
 ) -> TagSummary:
     """Tag documents into an open text handle (JSON Lines, CSV or TSV), batch by batch."""
-    writer = TagWriter(handle, fmt, scores=scores, topics=classifier.classes_)
+    writer = TagWriter(handle, fmt, scores=scores, topics=classifier.topics_)
     return tag_stream(
         classifier,
         documents,
