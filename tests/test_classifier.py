@@ -1809,3 +1809,32 @@ def test_evaluate_documents_reads_ids_by_the_readers_rule(tiny_dense: TopicClass
     # A position filled in that equals another document's own id is a repeat too.
     with pytest.warns(DuplicateIdWarning, match=r"reuse an id seen before \(e\.g\. '0'\)"):
         tiny_dense.evaluate([Document(None, rain, ("weather",)), Document("0", goal, ("sport",))])  # type: ignore[arg-type]
+
+
+def test_tag_scores_a_block_of_texts_at_a_time_and_answers_as_one_block(
+    tiny_dense: TopicClassifier,
+    tiny_docs: list[Document],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Attacker pass 41, server 2: tag held every text's score for every topic at once: a
+    50 KB request of 10,000 texts to a 5,000-topic model peaked at +330 MB (200 MB of
+    scores), which the server's memory gate could not foresee. Blocks give the same tags,
+    and max_pairs still counts every pair."""
+    from topicclf import classifier as classifier_module
+    from topicclf.errors import TooManyPairsError
+    from topicclf.model.thresholds import Rule
+
+    tiny_dense.save(tmp_path / "m")
+    clf = TopicClassifier.load(tmp_path / "m")  # numpy: a text's scores are its batch's own
+    texts = [d.text for d in tiny_docs] + ["", "   "]
+    rule = Rule(threshold=0.2)
+    whole = clf.tag(texts, rule)
+    pairs = sum(len(row) for row in whole)
+    topics = len(clf.topics_)
+    for rows in (1, 3, len(texts) - 1):  # blocks of 1, 3 and all but one text
+        monkeypatch.setattr(classifier_module, "TAG_BLOCK_CELLS", rows * topics)
+        assert clf.tag(texts, rule) == whole
+        assert clf.tag(texts, rule, max_pairs=pairs) == whole
+        with pytest.raises(TooManyPairsError, match=f"would hold {pairs} .* than the 1 "):
+            clf.tag(texts, rule, max_pairs=1)

@@ -129,6 +129,10 @@ TAG_BATCH_SIZE = 512  # documents read, scored and written at a time by `tag`
 # file's too): each costs embedding_dim floats of every batch's activations.
 MAX_SEQUENCE_LENGTH = 100_000
 PREDICT_BATCH = 1024  # texts vectorized at once inside the scorer
+# (text, topic) scores `tag` holds at once (float32, with their decisions): texts are scored
+# and reduced to their chosen topics a block at a time, so a request's memory grows with its
+# texts and topics chosen, not texts x topics.
+TAG_BLOCK_CELLS = 1 << 22
 # Characters vectorized at once inside the scorer (a batch holds one text at least): a batch
 # is where a server's stopped request ends its work (topicclf.cancel), and 100 texts of 95 KB
 # took seconds to vectorize, so a stop waited 10 s past --timeout-shutdown 1.
