@@ -458,7 +458,8 @@ def test_indicator_targets_keep_names_and_column_order(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf = _quick().fit(texts, y_rev, classes=order)
-    assert list(clf.classes_) == names  # sorted inside; predictions follow y's columns
+    # Topics sorted inside; classes_, predict_proba and predict follow y's columns.
+    assert clf.topics_ == names and list(clf.classes_) == order
     predicted = clf.predict(texts)
     assert predicted.shape == y.shape and set(np.unique(predicted)) <= {0, 1}
     lists = [[t for t, _ in row] for row in clf.tag(texts)]
@@ -1744,7 +1745,8 @@ def test_fit_refuses_classes_that_rename_a_dataframes_columns(
             texts, pd.DataFrame(y[:, ::-1]), classes=names[::-1]
         )
     assert list(clf.classes_) == names and clf.target_columns_ == names
-    assert list(unnamed.classes_) == names and unnamed.target_columns_ == names[::-1]
+    assert unnamed.topics_ == names and unnamed.target_columns_ == names[::-1]
+    assert list(unnamed.classes_) == names[::-1]  # y's columns, predict_proba's order
 
 
 def test_fit_refuses_an_indicator_given_as_nested_lists(
@@ -1838,3 +1840,69 @@ def test_tag_scores_a_block_of_texts_at_a_time_and_answers_as_one_block(
         assert clf.tag(texts, rule, max_pairs=pairs) == whole
         with pytest.raises(TooManyPairsError, match=f"would hold {pairs} .* than the 1 "):
             clf.tag(texts, rule, max_pairs=1)
+
+
+def test_an_indicator_y_s_columns_are_predict_proba_s_columns_in_its_order(
+    tiny_docs: list[Document], tmp_path: Path
+) -> None:
+    """A 0/1 y's multi-label classifiers answer in y's column order; predict_proba answered
+    in the topics' sorted order, so a y whose columns were not sorted (classes= of one's own
+    order) was scored against the wrong columns, silently, by roc_auc_score(Y, proba) and by
+    cross_val_predict alike."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    order = ["weather", "food", "sport", "markets"]
+    texts = [d.text for d in tiny_docs]
+    indicator = np.array([[int(t in d.labels) for t in order] for d in tiny_docs])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = _quick().fit(texts, indicator, classes=order)
+        folds = cross_val_predict(
+            _quick(),
+            texts,
+            indicator,
+            cv=KFold(2, shuffle=True, random_state=0),
+            method="predict_proba",
+            params={"classes": order},
+        )
+    assert list(clf.classes_) == order and clf.topics_ == sorted(order)
+    proba = clf.predict_proba(texts)
+    for j, topic in enumerate(order):  # column j is topic j of y: high where y has it
+        assert roc_auc_score(indicator[:, j], proba[:, j]) > 0.9, topic
+    # cross_val_predict put each fold's columns where y has them: as fitting each fold does.
+    manual = np.zeros(indicator.shape)
+    for train, test in KFold(2, shuffle=True, random_state=0).split(texts):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fold = _quick().fit([texts[i] for i in train], indicator[train], classes=order)
+        manual[test] = fold.predict_proba([texts[i] for i in test])
+    np.testing.assert_allclose(folds, manual, atol=1e-6)
+    chosen = clf.decide(proba)
+    np.testing.assert_array_equal(chosen, clf.predict_indicator(texts).astype(bool))
+    assert clf.topics_of(proba, chosen) == clf.tag(texts)
+    clf.save(tmp_path / "m")
+    loaded = TopicClassifier.load(tmp_path / "m")
+    assert list(loaded.classes_) == order
+    np.testing.assert_allclose(loaded.predict_proba(texts), proba, atol=1e-6)
+
+
+def test_evaluate_agrees_with_score_and_tag_on_a_model_of_numbers(
+    tiny_docs: list[Document],
+) -> None:
+    """Attacker pass 42, CLI/API 1: evaluate scored in classes_' numeric order and decided
+    and named in the topics' string order, so numbers that sort otherwise as strings (10
+    before 2, -3) had their columns swapped: micro-F1 0.525 where score said 1.0, and the
+    report's predictions contradicted tag."""
+    codes = {"food": 10, "markets": -3, "sport": 2, "weather": 0}
+    texts = [d.text for d in tiny_docs]
+    y = np.array([codes[d.labels[0]] for d in tiny_docs])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = _quick().fit(texts, y)
+    predicted = clf.predict(texts)
+    report = clf.evaluate(texts, predicted)
+    assert report.micro.f1 == 1.0  # the model against its own predictions
+    assert clf.evaluate(texts, y).micro.f1 == pytest.approx(clf.score(texts, y))
+    tagged = clf.tag(texts)
+    assert [pairs for _, pairs in report.predictions] == tagged

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -131,6 +132,13 @@ def test_a_dict_of_topics_is_refused() -> None:
 def test_a_missing_value_is_no_topic_alone_and_refused_inside_a_list(values: list[object]) -> None:
     # The one rule (inputs.topic_name): None and NaN are a missing value, never a topic 'nan'.
     missing = [v is None or (isinstance(v, float | np.floating) and np.isnan(v)) for v in values]
+    if 7 in values and ("a" in values or "b" in values):  # one topic per text: pass 42
+        with pytest.raises(InputError, match="y: mixes numbers and names"):
+            as_targets(values, len(values))
+        values = [v for v in values if v != 7]
+        missing = [
+            v is None or (isinstance(v, float | np.floating) and np.isnan(v)) for v in values
+        ]
     single = as_targets(values, len(values))
     assert [s for s, m in zip(single.label_sets, missing, strict=True) if m] == [()] * sum(missing)
     assert all("nan" not in s for s in single.label_sets)
@@ -341,7 +349,10 @@ def test_only_names_and_numbers_are_topics(value: object, kind: str) -> None:
 def test_numpy_names_and_integers_are_topics() -> None:
     values = [np.str_("a"), np.int64(3), np.uint8(4), np.float32(5.0), np.longdouble(6)]
     assert as_targets([list(values)], 1).label_sets == [("a", "3", "4", "5", "6")]
-    assert as_targets(values, 5).label_sets == [("a",), ("3",), ("4",), ("5",), ("6",)]
+    assert as_targets(values[1:], 4).label_sets == [("3",), ("4",), ("5",), ("6",)]
+    assert as_targets([np.str_("a"), np.str_("b")], 2).label_sets == [("a",), ("b",)]
+    with pytest.raises(InputError, match="y: mixes numbers and names"):  # one per text: pass 42
+        as_targets(values, 5)
 
 
 # -- attack pass 17, cli findings 3, 5 and 6 -------------------------------------------------
@@ -673,3 +684,20 @@ def test_a_one_column_y_of_names_is_told_to_pass_its_column() -> None:
     assert as_targets(lists["labels"], 2).label_sets == [("sport",), ("food", "rain")]
     # A one-column indicator of 0 and 1 stays one: the topic its column names.
     assert as_targets(pd.DataFrame({"sport": [1, 0]}), 2).label_sets == [("sport",), ()]
+
+
+@pytest.mark.parametrize(
+    ("y", "said"),
+    [
+        ([1, "x", 2], "(1 in row 1, 'x' in row 2)"),
+        (np.array([11, "x", 2], dtype=object), "(11 in row 1, 'x' in row 2)"),
+        ([None, 1.0, "a"], "(1.0 in row 2, 'a' in row 3)"),
+    ],
+)
+def test_one_topic_per_text_as_numbers_and_names_at_once_is_refused(y: Any, said: str) -> None:
+    """Attacker pass 42, CLI/API 2: such a y was read as names, so predict answered '11' where
+    y held 11 (scorers compared them unequal) and scikit-learn's own metrics refuse it."""
+    with pytest.raises(InputError, match=re.escape(f"y: mixes numbers and names {said}: give ")):
+        as_targets(y, 3)
+    assert as_targets(["a", None, "b"], 3).label_sets == [("a",), (), ("b",)]
+    assert as_targets([1, None, 2], 3).dtype is not None

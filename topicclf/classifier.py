@@ -288,19 +288,31 @@ class TopicClassifier(Estimator):
         return self._to_classes_order(self.scorer_.scores(as_texts(X, "X")))
 
     def _to_classes_order(self, matrix: np.ndarray) -> np.ndarray:
-        """A (documents, topics) matrix in the network's column order, in `classes_` order."""
+        """A (documents, topics) matrix in the network's column order, in `classes_` order
+        (a column of an indicator `y` that is no topic of the model: zeros)."""
         order = getattr(self, "_classes_order", None)
-        return matrix if order is None else matrix[:, order]
+        return matrix if order is None else _columns_at(matrix, order)
 
     def _from_classes_order(self, matrix: np.ndarray) -> np.ndarray:
         """A (documents, topics) matrix in `classes_` order, in the network's column order."""
         order = getattr(self, "_classes_order", None)
-        return matrix if order is None else matrix[:, np.argsort(order)]
+        if order is None:
+            return matrix
+        inverse = np.full(len(self.topics_), -1, dtype=np.int64)
+        known = np.flatnonzero(order >= 0)
+        inverse[order[known]] = known
+        return _columns_at(matrix, inverse)
 
     def _topics_in_classes_order(self) -> list[str]:
-        """The topic names in `classes_` order (for a `y` of numbers, not sorted as strings)."""
+        """The topic names in `classes_` order (for a `y` of numbers, not sorted as strings;
+        for an indicator `y`, its columns)."""
         order = getattr(self, "_classes_order", None)
-        return list(self.topics_) if order is None else [self.topics_[j] for j in order]
+        if order is None:
+            return list(self.topics_)
+        columns = getattr(self, "target_columns_", None)
+        if columns is not None and len(columns) == len(order):
+            return list(columns)
+        return [self.topics_[j] for j in order]
 
     def decide(
         self,
@@ -347,9 +359,9 @@ class TopicClassifier(Estimator):
             matrix = np.asarray(None)
         if matrix.dtype.kind not in "fiu":
             raise InputError(f"{what}: a matrix of numbers, as predict_proba returns")
-        if matrix.ndim != 2 or matrix.shape[1] != len(self.topics_):
+        if matrix.ndim != 2 or matrix.shape[1] != len(self.classes_):
             raise InputError(
-                f"{what}: shape {matrix.shape}, but the model scores {len(self.topics_)} "
+                f"{what}: shape {matrix.shape}, but the model scores {len(self.classes_)} "
                 "topics: give predict_proba's (documents, topics) matrix"
             )
         if not np.isfinite(matrix).all() or ((matrix < 0) | (matrix > 1)).any():
@@ -552,7 +564,8 @@ class TopicClassifier(Estimator):
             part = docs[start : start + batch]
             texts = [doc.text for doc in part]
             ids = [doc.id for doc in part]
-            scores = self.predict_proba(texts)
+            # In the network's column order, as topics_ names them (predict_proba's is classes_'s).
+            scores = self.scorer_.scores(texts)
             chosen = decide(scores, self.policy_, DEFAULT_RULE, texts)
             true = truth[start : start + batch].toarray() > 0
             unknown_part = unknown_y[start : start + batch]
@@ -754,7 +767,9 @@ class TopicClassifier(Estimator):
         self.target_kind_ = model.target_kind
         self.target_columns_ = model.target_columns
         self.target_dtype_ = _target_dtype(model)
-        self.classes_, self._classes_order = _sklearn_classes(self.topics_, self.target_dtype_)
+        self.classes_, self._classes_order = _sklearn_classes(
+            self.topics_, self.target_dtype_, self.target_columns_
+        )
 
 
 # What predict answers for a text of no topic (a blank one, or none above its threshold)
@@ -770,13 +785,23 @@ _FLOAT_EXACT = {"float32": 2**24, "float64": 2**53}
 
 
 def _sklearn_classes(
-    topics: list[str], dtype: np.dtype[Any] | None
+    topics: list[str], dtype: np.dtype[Any] | None, columns: list[str] | None = None
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """`classes_` as scikit-learn's classifiers give it, and where each of its entries is among
-    the network's columns (None: the same place). scikit-learn indexes columns by
-    `classes_`, so a list failed (`'list' object has no attribute 'shape'`), and after
-    encoding a 1-D `y` as 0..n-1 it needs the numbers in numeric order, not as strings sort
-    ('0', '1', '10', '2')."""
+    the network's columns (None: the same place; -1: none, a column of zeros). scikit-learn
+    indexes columns by `classes_`, so a list failed (`'list' object has no attribute
+    'shape'`), and after encoding a 1-D `y` as 0..n-1 it needs the numbers in numeric order,
+    not as strings sort ('0', '1', '10', '2'). For an indicator `y` (`columns`), its columns
+    in its order, as its multi-label classifiers answer: in the topics' sorted order a `y`
+    whose columns were not sorted was scored against the wrong columns, silently."""
+    if columns is not None:
+        names = np.empty(len(columns), dtype=object)
+        names[:] = columns
+        place = {topic: j for j, topic in enumerate(topics)}
+        order = np.array([place.get(c, -1) for c in columns], dtype=np.int64)
+        if len(columns) == len(topics) and (order == np.arange(len(order))).all():
+            return names, None
+        return names, order
     if dtype is None:
         names = np.empty(len(topics), dtype=object)  # object: each name kept exactly
         names[:] = topics
@@ -787,6 +812,16 @@ def _sklearn_classes(
     if (order == np.arange(len(order))).all():
         return values, None
     return values[order], order
+
+
+def _columns_at(matrix: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """`matrix`'s columns `order` (-1: a column of zeros)."""
+    known = order >= 0
+    if known.all():
+        return matrix[:, order]
+    out = np.zeros((matrix.shape[0], len(order)), dtype=matrix.dtype)
+    out[:, known] = matrix[:, order[known]]
+    return out
 
 
 def _number_name(value: Any) -> Any:

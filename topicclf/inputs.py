@@ -150,6 +150,7 @@ def as_targets(
             )
         if rows and all(_is_scalar(r) for r in rows):
             sets = [_one(r, f"y: row {i + 1}") for i, r in enumerate(rows)]
+            _check_not_mixed(rows)  # after each value's own check: a timedelta is no number
             targets = Targets(sets, "single", dtype=_number_dtype(y, rows))
         else:
             _check_not_flag_rows(rows)
@@ -165,6 +166,26 @@ def as_targets(
     if len(targets.label_sets) != n_documents:
         raise InputError(f"{n_documents} texts but {len(targets.label_sets)} topic sets")
     return targets
+
+
+def _check_not_mixed(rows: list[Any]) -> None:
+    """InputError for one topic per text given as numbers and names at once: read as names
+    (predict answered '11' where y held 11), so scikit-learn's scorers compared them unequal,
+    and its own metrics refuse such a y."""
+    number = next((i for i, r in enumerate(rows) if _is_number(r)), None)
+    name = next((i for i, r in enumerate(rows) if isinstance(r, str | np.str_)), None)
+    if number is not None and name is not None:
+        raise InputError(
+            f"y: mixes numbers and names ({shown(rows[number])} in row {number + 1}, "
+            f"{shown(rows[name])} in row {name + 1}): give every topic as a name "
+            "(y.astype(str)) or every one as a number"
+        )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not (
+        isinstance(value, bool | np.bool_) or _is_missing(value)
+    )
 
 
 def _check_not_flag_rows(rows: list[Any]) -> None:
