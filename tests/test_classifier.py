@@ -569,13 +569,27 @@ def test_classes_is_an_array_naming_predict_probas_columns(
     np.testing.assert_array_equal(loaded.classes_, by_name.classes_)
 
 
+def _out_of_fold_proba(texts: Any, indicator: np.ndarray, classes: Any) -> np.ndarray:
+    """cross_val_predict's predict_proba of a quick model on 2 seeded folds."""
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    return cross_val_predict(
+        _quick(),
+        texts,
+        indicator,
+        cv=KFold(2, shuffle=True, random_state=0),
+        method="predict_proba",
+        params={"classes": classes},
+    )
+
+
 def test_cross_val_predict_proba_and_stacking_work(tiny_docs: list[Document]) -> None:
     """scikit-learn's cross_val_predict(method="predict_proba") (what StackingClassifier
     runs) indexes the columns by classes_: it failed after fitting every fold with
     `'list' object has no attribute 'shape'` (attacker pass 40)."""
     from sklearn.ensemble import StackingClassifier
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.preprocessing import MultiLabelBinarizer
 
     texts = np.array([d.text for d in tiny_docs], dtype=object)
@@ -585,14 +599,7 @@ def test_cross_val_predict_proba_and_stacking_work(tiny_docs: list[Document]) ->
     folds = StratifiedKFold(2, shuffle=True, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        by_indicator = cross_val_predict(
-            _quick(),
-            texts,
-            indicator,
-            cv=KFold(2, shuffle=True, random_state=0),
-            method="predict_proba",
-            params={"classes": binarizer.classes_},
-        )
+        by_indicator = _out_of_fold_proba(texts, indicator, binarizer.classes_)
         by_name = cross_val_predict(_quick(), texts, names, cv=folds, method="predict_proba")
         stack = StackingClassifier(
             [("topics", _quick())], final_estimator=LogisticRegression(), cv=folds
@@ -1850,7 +1857,7 @@ def test_an_indicator_y_s_columns_are_predict_proba_s_columns_in_its_order(
     order) was scored against the wrong columns, silently, by roc_auc_score(Y, proba) and by
     cross_val_predict alike."""
     from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import KFold, cross_val_predict
+    from sklearn.model_selection import KFold
 
     order = ["weather", "food", "sport", "markets"]
     texts = [d.text for d in tiny_docs]
@@ -1858,14 +1865,7 @@ def test_an_indicator_y_s_columns_are_predict_proba_s_columns_in_its_order(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf = _quick().fit(texts, indicator, classes=order)
-        folds = cross_val_predict(
-            _quick(),
-            texts,
-            indicator,
-            cv=KFold(2, shuffle=True, random_state=0),
-            method="predict_proba",
-            params={"classes": order},
-        )
+        folds = _out_of_fold_proba(texts, indicator, order)
     assert list(clf.classes_) == order and clf.topics_ == sorted(order)
     proba = clf.predict_proba(texts)
     for j, topic in enumerate(order):  # column j is topic j of y: high where y has it
