@@ -1,6 +1,7 @@
 """HTTP hardening under the API: the JSON body every answer uses (large ones encoded off the
 event loop), the error shapes, and an ASGI guard (body cap, a budget for the bodies of all
-connections and one for their unsent answers, body deadline, no dropped connection on a bug).
+connections and one for their unsent answers, a memory gate, body deadline, no dropped
+connection on a bug).
 The connection's own limits (heads, pipelining, half-close) are in server/protocol.py."""
 
 from __future__ import annotations
@@ -367,7 +368,8 @@ class BodyClaim:
 class HttpGuard:
     """Reads each request's body whole before the app runs, refusing one larger than
     `max_body` (413), one that would take the bodies held by all connections past
-    `max_body_total` (503, see BodyBudget) or slower than `timeout_body` seconds (408); an
+    `max_body_total` (503, see BodyBudget), one the process has not the memory for (503,
+    see server/memory.py's MemoryGate) or slower than `timeout_body` seconds (408); an
     answer that would take the answers its server holds unsent past `max_unsent` is
     replaced by a 503 (see _answer_fits); a failure in the app is logged once and, if
     nothing was sent yet, answered with a JSON 500. HEAD is answered as GET: the app sees
@@ -491,7 +493,7 @@ class HttpGuard:
                 gone.set()
                 ANSWER_ROOM.reset(token)
 
-    async def _refuse_for_memory(self, send: Send, scope: Scope, memory: MemoryClaim) -> None:
+    async def _refuse_for_memory(self, send: Send, scope: Scope) -> None:
         """The 503 of a body the memory gate did not admit; the log says so at most once a
         minute, with the figures (a line per request would flood it while memory is short)."""
         gate = self.memory
@@ -573,7 +575,7 @@ class HttpGuard:
                 and not memory.fits(int(digits or b"0"))
             ):
                 # Refused before its bytes are read: the rest is dropped as after a 413.
-                await self._refuse_for_memory(send, scope, memory)
+                await self._refuse_for_memory(send, scope)
                 return None
         chunks, size = [], 0
         try:
@@ -598,7 +600,7 @@ class HttpGuard:
                         await _send_error(send, path, 503, full, close=False, extra=retry)
                         return None
                     if not memory.grow(size):  # counted as its bytes come
-                        await self._refuse_for_memory(send, scope, memory)
+                        await self._refuse_for_memory(send, scope)
                         return None
                     chunks.append(chunk)
                     if not message.get("more_body", False):
