@@ -1501,7 +1501,7 @@ def test_an_unnamed_indicator_frame_is_read_as_its_array(
     assert tiny_dense.score(texts, pd.DataFrame(truth)) == 1.0
     assert tiny_dense.evaluate(texts, pd.DataFrame(truth)).micro.f1 == 1.0
     wide = sp.csr_matrix((np.ones(2), ([0, 1], [0, 1])), shape=(len(texts), 10**9))
-    message = r"^y: an indicator matrix of 1,000,000,000 columns, but the model has 4 topics"
+    message = r"^y: an indicator matrix of 1,000,000,000 columns, but the model has 4 columns"
     with pytest.raises(InputError, match=message):  # evaluate: MemoryError (22 GiB)
         tiny_dense.evaluate(texts, wide)
     with pytest.raises(InputError, match=r"^y: 1,000,000,000 columns for 2 topics; "):
@@ -1906,3 +1906,56 @@ def test_evaluate_agrees_with_score_and_tag_on_a_model_of_numbers(
     assert clf.evaluate(texts, y).micro.f1 == pytest.approx(clf.score(texts, y))
     tagged = clf.tag(texts)
     assert [pairs for _, pairs in report.predictions] == tagged
+
+
+def test_predict_s_no_topic_reads_back_as_no_topic_in_score_evaluate_and_tuning(
+    tiny_docs: list[Document],
+) -> None:
+    """Attacker pass 43, CLI/API 1: for a model of integers, score and evaluate read predict's
+    own -1 (no topic) as an unknown topic '-1': score(X, predict(X)) said 0.857 with a
+    warning of an unknown topic, where a model of names or floats said 1.0."""
+    texts = ["", "   "] + [d.text for d in tiny_docs]
+    y = np.array(
+        [0, 0] + [["food", "markets", "sport", "weather"].index(d.labels[0]) for d in tiny_docs]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = _quick().fit(texts[2:], y[2:])
+    predicted = clf.predict(texts)
+    assert list(predicted[:2]) == [-1, -1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "unknown to the model" warning
+        assert clf.score(texts, predicted) == 1.0
+        assert clf.evaluate(texts, predicted).micro.f1 == 1.0
+        before, _ = clf.tune_thresholds(texts, predicted)
+    assert before.micro.f1 == 1.0
+
+
+def test_a_column_no_document_had_is_taken_back_as_classes_has_it(
+    tiny_docs: list[Document],
+) -> None:
+    """Attacker pass 43, CLI/API 2-3: a 0/1 y's column no training document flags is in
+    classes_ (scored 0), yet predict_indicator(columns=classes_) refused it as "not topics
+    of this model (its topics are in classes_)", and explain said no more."""
+    names = ["food", "markets", "sport", "weather"]
+    texts = [d.text for d in tiny_docs]
+    indicator = np.array([[int(t in d.labels) for t in names] + [0] for d in tiny_docs])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = _quick().fit(texts, indicator, classes=[*names, "unused"])
+    assert list(clf.classes_) == [*names, "unused"] and clf.topics_ == names
+    np.testing.assert_array_equal(
+        clf.predict_indicator(texts, columns=list(clf.classes_)), clf.predict(texts)
+    )
+    with pytest.raises(
+        InputError,
+        match=r"^topics: 'unused': a column of the 0/1 y the model was fitted on that no "
+        r"training document has, so no topic of the model \(it scores 0; the model's topics "
+        r"are in topics_\)$",
+    ):
+        clf.explain(texts[0], topics=clf.classes_)
+    with pytest.raises(
+        InputError,
+        match=r"^y: an indicator matrix of 4 columns, but the model has 5 columns \(classes_\)",
+    ):
+        clf.score(texts, indicator[:, :4])

@@ -440,7 +440,7 @@ def test_an_indicator_matrix_holding_a_missing_value_is_refused_by_its_cell() ->
         as_targets(y.astype(float), 2)
     with pytest.raises(InputError, match=r"holds a missing value \(row 1, column 'b'\)"):
         as_targets(sp.csr_matrix(np.array([[1.0, np.nan]])), 1, classes=["a", "b"])
-    with pytest.raises(InputError, match=r"holds a missing value \(row 1, column 1\)"):
+    with pytest.raises(InputError, match=r"holds a missing value \(row 1, column 2\)"):
         as_targets(np.array([[1, None]], dtype=object), 1)
     with pytest.raises(
         InputError,
@@ -449,7 +449,7 @@ def test_an_indicator_matrix_holding_a_missing_value_is_refused_by_its_cell() ->
     ):
         as_targets(pd.DataFrame({"a": [1], "b": ["x"]}), 1)
     # One column: and what to pass for one topic per text (attacker pass 36, CLI/API 6).
-    with pytest.raises(InputError, match=r"holds only 0 and 1 .*, not 2 \(row 2, column 0\); for"):
+    with pytest.raises(InputError, match=r"holds only 0 and 1 .*, not 2 \(row 2, column 1\); for"):
         as_targets(np.array([[1], [2]]), 2)
     assert as_targets(y.fillna(0), 2).label_sets == [("food", "sport", "x"), ("food", "x")]
 
@@ -483,8 +483,8 @@ def test_a_wide_indicator_is_refused_before_it_is_read() -> None:
         as_targets(wide, 3)
     with pytest.raises(
         InputError,
-        match=r"^y: an indicator matrix of 1,000,000,000 columns, but the model has 2 topics; "
-        r"its columns must be the model's topics, in classes_ order",
+        match=r"^y: an indicator matrix of 1,000,000,000 columns, but the model has 2 columns "
+        r"\(classes_\); its columns must be the model's, in classes_ order",
     ):
         as_targets(wide, 3, model=["a", "b"])
     dense = np.zeros((2, 10_003), np.int8)  # was read whole (fit: 33 s, 7.1 GB at 8e7 columns)
@@ -500,7 +500,7 @@ def test_a_sparse_indicator_is_read_as_stored() -> None:
     with pytest.raises(InputError, match=r"^y: an indicator .* not 2 \(row 1, column 'c'\)$"):
         as_targets(y, 2, classes=["a", "b", "c"])
     y = sp.csr_matrix(np.array([[0, 1, 0], [0, 0, np.nan]]))
-    with pytest.raises(InputError, match=r"holds a missing value \(row 2, column 2\)"):
+    with pytest.raises(InputError, match=r"holds a missing value \(row 2, column 3\)"):
         as_targets(y, 2)
     explicit_zero = sp.csr_matrix((np.array([0.0, 1.0]), ([0, 1], [1, 0])), shape=(2, 2))
     assert as_targets(explicit_zero, 2).label_sets == [(), ("0",)]
@@ -673,7 +673,7 @@ def test_a_one_column_y_of_names_is_told_to_pass_its_column() -> None:
         r"list\) per text pass the column itself, y\['label'\]" + tail,
     ):
         as_targets(frame, 2)
-    with pytest.raises(InputError, match=r"\(row 1, column 0\); .* itself, y\.ravel\(\)" + tail):
+    with pytest.raises(InputError, match=r"\(row 1, column 1\); .* itself, y\.ravel\(\)" + tail):
         as_targets(frame.to_numpy(), 2)
     lists = pd.DataFrame({"labels": [["sport"], ["food", "rain"]]})
     with pytest.raises(InputError, match=r"not \['sport'\] .* itself, y\['labels'\]" + tail):

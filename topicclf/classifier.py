@@ -21,6 +21,7 @@ from topicclf.config import (
     Config,
     defaults_for,
     language_named,
+    normal_topic,
     shown,
     with_values,
 )
@@ -449,7 +450,8 @@ class TopicClassifier(Estimator):
         # By the rule every topic name of the model was read with (config.normal_topic):
         # "Gemüse" spelt decomposed was "not topics of this model", printed as one of them.
         read = topic_names_given(names, what)
-        known = set(self.topics_)
+        # A column of an indicator y no document had is in classes_ too (scored 0).
+        known = set(self.topics_) | set(getattr(self, "target_columns_", None) or ())
         bad = [n for n, r in zip(names, read, strict=True) if r not in known]
         if bad:
             raise InputError(
@@ -479,11 +481,11 @@ class TopicClassifier(Estimator):
         if sample_weight is not None:
             raise InputError("score does not take sample weights")
         texts = as_texts(X, "X")
-        targets = as_targets(y, len(texts), model=self._columns())
+        truth = self._truth(y, len(texts))
         _check_not_empty(len(texts))  # an F1 over no documents is no figure (it said 0.0)
         # From topic sets: a texts x topics matrix of a truth with many unknown topics is huge.
         predicted = [[topic for topic, _ in row] for row in self.tag(texts)]
-        return micro_f1_of_sets(targets.label_sets, predicted)
+        return micro_f1_of_sets(truth, predicted)
 
     def explain(
         self,
@@ -502,15 +504,24 @@ class TopicClassifier(Estimator):
         self._check_fitted()
         if isinstance(topics, np.ndarray):
             topics = topics.tolist()
+        topics = self._named(topics)
+        if isinstance(topics, list | tuple):
+            unlearned = self._unlearned_columns(topics)
+            if unlearned:
+                raise InputError(
+                    f"topics: {names_shown(unlearned)}: a column of the 0/1 y the model was "
+                    "fitted on that no training document has, so no topic of the model (it "
+                    "scores 0; the model's topics are in topics_)"
+                )
         return explain(
-            self.scorer_,
-            self.policy_,
-            self.topics_,
-            text,
-            top=top,
-            rule=rule,
-            topics=self._named(topics),
+            self.scorer_, self.policy_, self.topics_, text, top=top, rule=rule, topics=topics
         )
+
+    def _unlearned_columns(self, names: Sequence[Any]) -> list[str]:
+        """Those of `names` that are columns of the indicator `y` fit was given (in
+        `classes_`) but no topic the model learned: no training document had them."""
+        columns = set(getattr(self, "target_columns_", None) or ()) - set(self.topics_)
+        return [n for n in names if isinstance(n, str) and normal_topic(n) in columns]
 
     def _named(self, topics: Any) -> Any:
         """`topics` with the numbers of a model fitted on a `y` of numbers (what its
@@ -714,11 +725,21 @@ class TopicClassifier(Estimator):
             warn_duplicate_ids(checked, "documents")
             return checked
         texts = as_texts(X, "X")
-        targets = as_targets(y, len(texts), model=self._columns())
         return [
             Document(str(i), text, labels)
-            for i, (text, labels) in enumerate(zip(texts, targets.label_sets, strict=True))
+            for i, (text, labels) in enumerate(zip(texts, self._truth(y, len(texts)), strict=True))
         ]
+
+    def _truth(self, y: Any, n_texts: int) -> list[tuple[str, ...]]:
+        """The topic sets of a `y` given to score or evaluate, read as fit reads one."""
+        targets = as_targets(y, n_texts, model=self._columns())
+        dtype = getattr(self, "target_dtype_", None)
+        if targets.kind != "single" or dtype is None or dtype.kind not in "iu":
+            return targets.label_sets
+        # predict's own "no topic" (fit refuses it as a topic), as NaN and "" read: it was an
+        # unknown topic '-1', so score(X, predict(X)) said 0.857.
+        none = (str(NO_TOPIC),)
+        return [() if labels == none else labels for labels in targets.label_sets]
 
     def save(
         self, path: str | Path, *, overwrite: bool = False, corpus: dict[str, Any] | None = None

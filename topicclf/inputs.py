@@ -302,8 +302,8 @@ def _from_indicator(y: Any, classes: Sequence[Any] | None, model: Sequence[str] 
     if names is None and model is not None and width != len(model):
         raise InputError(
             f"y: an indicator matrix of {width:,} columns, but the model has {len(model):,} "
-            "topics; its columns must be the model's topics, in classes_ order (or pass topic "
-            "lists, or a DataFrame whose columns are the topics)"
+            "columns (classes_); its columns must be the model's, in classes_ order (or pass "
+            "topic lists, or a DataFrame whose columns are the topics)"
         )
     if classes is not None and len(classes) != width:
         raise InputError(f"y has {width} columns but {len(classes)} classes were given")
@@ -443,7 +443,8 @@ def _check_flags(values: np.ndarray, names: Any, cell: Cell, hint: str = "") -> 
         return
     k = int(np.argmax(bad.ravel()))  # the first bad cell, in row order
     row, col = cell(k)
-    column = shown(names[col]) if names is not None and col < len(names) else str(col)
+    # Counted from 1, as rows are: "row 1, column 0" named the first cell two ways.
+    column = shown(names[col]) if names is not None and col < len(names) else str(col + 1)
     where = f"row {row + 1}, column {column}"
     if missing.flat[k]:
         raise InputError(
