@@ -663,6 +663,18 @@ def test_a_file_not_in_utf8_is_refused_and_a_marked_utf16_one_read(
         WebDriverWait(driver, WAIT).until(lambda d: d.find_element("id", "summary").text)
         assert not driver.find_element("id", "error").is_displayed(), name
         assert box.get_attribute("value") == text, name
+    # UTF-16 without a mark is valid UTF-8 with a NUL between letters: it was tagged "no
+    # topic" (attacker pass 43, server 1), where `topicclf tag` refuses it as binary.
+    for name, data in [
+        ("nobom.txt", text.encode("utf-16-le")),
+        ("nobomBE.txt", text.encode("utf-16-be")),
+    ]:
+        (tmp_path / name).write_bytes(data)
+        driver.find_element("id", "file").send_keys(str(tmp_path / name))
+        assert _error_shown(driver, name) == (
+            f"{name} looks like a binary file, or UTF-16 without a byte order mark (it "
+            "contains NUL bytes): save it as UTF-8 (or paste its text)."
+        )
     broken = tmp_path / "broken.txt"
     broken.write_bytes(b"\xff\xfe" + "rain ".encode("utf-16-le") + b"\x00\xd8")
     driver.find_element("id", "file").send_keys(str(broken))

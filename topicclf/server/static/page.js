@@ -267,6 +267,15 @@ function readFile(file) {
     if (mine !== chosen) return;
     const bytes = new Uint8Array(reader.result);
     const marked = markedEncoding(bytes);
+    if (!marked && bytes.includes(0)) {
+      // Valid UTF-8 to the decoder, but UTF-16 without a byte order mark, or no text: its
+      // letters with a NUL between each were tagged "no topic"; `topicclf tag` refuses it.
+      showError(
+        `${file.name} looks like a binary file, or UTF-16 without a byte order mark (it ` +
+          "contains NUL bytes): save it as UTF-8 (or paste its text).",
+      );
+      return;
+    }
     let text;
     try {
       // The decoder drops the mark itself.
