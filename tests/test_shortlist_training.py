@@ -388,3 +388,22 @@ def test_hand_edited_feature_ranges_are_refused_when_the_model_is_read(
         r"low <= high",
     ):
         TopicClassifier.load(path)
+
+
+def test_documents_left_out_for_want_of_topics_are_said_with_the_count() -> None:
+    """Attacker pass 44, CLI/API 3: the shortlist network (chosen from 1,000 topics) left
+    records without subjects out silently (1,000 of 3,000), where the dense network warns
+    and learns from them; records whose topics all fall under min_count too."""
+    texts, labels = library(60, seed=4)
+    labels = [[] if i % 3 == 0 else topics for i, topics in enumerate(labels)]
+    labels[1] = ["gnd:99999"]  # its only topic, once: under train.min_count=2
+    config = Config().with_overrides(["network.type=shortlist", "train.min_count=2"])
+    with pytest.warns(
+        UserWarning,
+        match=r"^(\d+) of 60 training documents are left out \(20 have no topic and \d+ only "
+        r"topics under train.min_count\): the shortlist network learns only from documents "
+        r"with topics$",
+    ) as caught:
+        data = prepare_sparse(config, texts, labels)
+    said = next(str(w.message) for w in caught if "left out" in str(w.message))
+    assert len(data.texts) == 60 - int(said.split()[0]) < 40
