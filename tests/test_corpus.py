@@ -662,6 +662,30 @@ def test_utf8_bom_is_dropped(tmp_path: Path, name: str, content: str, first: tup
     assert (doc.id, doc.text, doc.labels) == first
 
 
+@pytest.mark.parametrize(
+    ("name", "head", "content", "second"),
+    [
+        ("c.csv", "id,text,labels\n", "d0,rain,a\n", ("d0", "rain", ("a",))),
+        ("c.jsonl", "", '{"id": "d0", "text": "rain", "labels": ["a"]}\n', ("d0", "rain", ("a",))),
+        ("c.ft", "", "__label__a rain\n", ("c:2", "rain", ("a",))),
+        ("c.txt", "", "rain\n", ("c:2", "rain", ())),
+    ],
+)
+def test_a_bom_leading_a_line_within_a_file_is_dropped(
+    tmp_path: Path, name: str, head: str, content: str, second: tuple
+) -> None:
+    """Attacker pass 44, CLI 2: `cat a.jsonl b.jsonl`, b saved with a BOM, left one where b
+    began: fastText read that record's labels as words (no topic, no warning), JSON Lines
+    refused it ("decode using utf-8-sig", which --encoding utf-8-sig did not mend) and CSV
+    kept the mark in its id. Every reader drops it, as at a file's start."""
+    path = tmp_path / name
+    first = content.replace("d0", "d9").replace("rain", "snow")
+    path.write_bytes((head + first).encode() + b"\xef\xbb\xbf" + content.encode())
+    docs = list(open_corpus(path))
+    assert len(docs) == 2
+    assert (docs[1].id, docs[1].text, docs[1].labels) == second
+
+
 def test_stdin_uses_the_same_splitter(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 

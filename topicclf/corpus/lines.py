@@ -177,8 +177,10 @@ def split_lines(
             yield bytes(buffer)
 
 
-def decode_line(raw: bytes, codec: LineCodec, at_file_start: bool, number: int) -> Line:
-    """A raw line as a numbered Line: decoded, its line end cut off, a file's BOM dropped."""
+def decode_line(raw: bytes, codec: LineCodec, number: int) -> Line:
+    """A raw line as a numbered Line: decoded, its line end cut off, a BOM leading it dropped
+    (a file's, or one that `cat a.jsonl b.jsonl` left where b began: that record's fastText
+    labels were read as words, its JSON refused and its CSV id kept the mark, pass 44)."""
     error = None
     try:
         text = raw.decode(codec.encoding, codec.errors)
@@ -189,7 +191,7 @@ def decode_line(raw: bytes, codec: LineCodec, at_file_start: bool, number: int) 
     if text.endswith("\n"):
         end = "\r\n" if text.endswith("\r\n") else "\n"
         text = text[: -len(end)]
-    if at_file_start and text.startswith(BOM):
+    if text.startswith(BOM):
         text = text[1:]
     return Line(number, text, error, end)
 
@@ -231,7 +233,7 @@ def numbered_lines(
                 yield Line(number, "", None, "\n" if raw.ended else "", raw.size)
                 number += 1
                 continue
-            line = decode_line(raw, codec, number == first_line and not start, number)
+            line = decode_line(raw, codec, number)
             if line == (number, "", None, "", 0):
                 return  # the file is only a BOM: it holds no lines, as an empty file
             yield line
