@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from topicclf import config
 from topicclf.corpus import detect_format, open_corpus, write_corpus
 from topicclf.corpus.base import CorpusOptions, clean_labels
-from topicclf.corpus.lines import Line
+from topicclf.corpus.lines import CHUNK, Line, line_codec, line_end
 from topicclf.errors import BadRecordWarning, CorpusFormatError
 from topicclf.types import Document
 
@@ -428,11 +428,20 @@ def test_fasttext_round_trips_or_refuses(docs: list[Document]) -> None:
 
 
 @PROPERTY
-@given(st.lists(TEXTS.filter(lambda t: not set(t) & {"\n", "\r"}), max_size=6))
-def test_lines_round_trip(texts: list[str]) -> None:
+@given(
+    st.lists(
+        st.tuples(TEXTS.filter(lambda t: not set(t) & {"\n", "\r"}), st.booleans()), max_size=6
+    ),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+)
+def test_lines_round_trip(items: list[tuple[str, bool]], end: str) -> None:
+    # A BOM leading any line is dropped (one only: cat of files saved with one), and a file
+    # of lone CR line ends reads a line per CR (pass 44).
+    texts = [t if bom else t.removeprefix("\ufeff") for t, bom in items]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "c.txt"
-        path.write_text("".join(t + "\n" for t in texts), encoding="utf-8", newline="")
+        content = "".join(("\ufeff" if bom else "") + t + end for t, bom in items)
+        path.write_text(content, encoding="utf-8", newline="")
         if sum(t.count("\x00") for t in texts) > 8:  # a few NULs are a line's own business
             return
         back = list(open_corpus(path, format="lines"))
@@ -684,6 +693,66 @@ def test_a_bom_leading_a_line_within_a_file_is_dropped(
     docs = list(open_corpus(path))
     assert len(docs) == 2
     assert (docs[1].id, docs[1].text, docs[1].labels) == second
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "record", "first"),
+    [
+        ("c.csv", "id,text,labels\r", "d{i},rain {i},a\r", ("d0", ("a",))),
+        ("c.tsv", "id\ttext\tlabels\r", "d{i}\train {i}\ta\r", ("d0", ("a",))),
+        ("c.jsonl", "", '{{"id": "d{i}", "text": "rain {i}", "labels": ["a"]}}\r', ("d0", ("a",))),
+        ("c.ft", "", "__label__a rain {i}\r", ("c:1", ("a",))),
+        ("c.txt", "", "rain {i}\r", ("c:1", ())),
+    ],
+)
+def test_a_file_of_lone_cr_line_ends_reads_a_record_a_line(
+    tmp_path: Path, name: str, head: str, record: str, first: tuple
+) -> None:
+    """Attacker pass 44, CLI 1: a file whose only line ends are CRs (classic Mac, `tr '\\n'
+    '\\r'`) was one document to fastText and plain lines (600 records -> 1, exit 0, no
+    warning) and one bad record to JSON Lines, while CSV ended rows at each CR."""
+    path = tmp_path / name
+    path.write_text(head + "".join(record.format(i=i) for i in range(5)), newline="")
+    docs = list(open_corpus(path, "lines" if name.endswith(".txt") else None))
+    assert [d.text for d in docs] == [f"rain {i}" for i in range(5)]
+    assert (docs[0].id, docs[0].labels) == first
+    # In a file of LF line ends a lone CR stays in its line, as the README says.
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_bytes(b"rain\rhail\nsnow\n")
+    assert [d.text for d in open_corpus(mixed, "lines")] == ["rain\rhail", "snow"]
+
+
+def test_lone_cr_line_ends_on_stdin_in_utf16_and_past_a_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The line end is told from the first chunk, for stdin and UTF-16 too; a file of CR
+    line ends longer than a chunk stays so after it; a BOM then leads no document."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"one\rtwo\r\rthree")))
+    assert [(d.id, d.text) for d in open_corpus("-", format="lines")] == [
+        ("stdin:1", "one"),
+        ("stdin:2", "two"),
+        ("stdin:3", ""),
+        ("stdin:4", "three"),
+    ]
+    wide = tmp_path / "w.txt"
+    wide.write_bytes("\ufeffrain\rsnow\r".encode("utf-16-le"))
+    assert [d.text for d in open_corpus(wide, "lines", encoding="utf-16")] == ["rain", "snow"]
+    many = tmp_path / "m.txt"
+    lines = [f"\ufefftext number {i}" for i in range(CHUNK // 10)]
+    many.write_text("\r".join(lines), encoding="utf-8", newline="")
+    docs = list(open_corpus(many, "lines"))
+    assert len(docs) == len(lines)
+    assert docs[-1].text == lines[-1][1:]
+
+
+def test_the_line_end_is_told_from_a_chunk_not_a_cut_crlf() -> None:
+    """A CR ending a full chunk may be half a CRLF cut by the read: no lone CR then."""
+    codec = line_codec(CorpusOptions())
+    assert line_end(b"x" * (CHUNK - 1) + b"\r", codec, False) == b"\n"
+    assert line_end(b"a\rb", codec, False) is None  # a pipe's first write: read on
+    assert line_end(b"a\rb", codec, True) == b"\r"
+    assert line_end(b"a\rb\r\nc", codec, False) == b"\n"
+    assert line_end(b"x" * CHUNK, codec, False) == b"\n"
 
 
 def test_stdin_uses_the_same_splitter(monkeypatch: pytest.MonkeyPatch) -> None:

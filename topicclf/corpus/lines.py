@@ -1,8 +1,10 @@
 """The one line splitter of every line-based reader (whole files, byte ranges and stdin).
 
 Rules, the same for the local and the Dask engine:
-- a line ends at "\\n" only (as encoded in the corpus encoding); a trailing "\\r\\n" or "\\n"
-  is dropped, a lone "\\r" stays in the line (text treats it as white space);
+- a line ends at "\\n" (as encoded in the corpus encoding); a trailing "\\r\\n" or "\\n"
+  is dropped, a lone "\\r" stays in the line (text treats it as white space), except in a
+  source whose first chunk holds carriage returns and no "\\n" (classic Mac line ends,
+  `tr '\\n' '\\r'`): there every "\\r" ends a line (`line_end`);
 - each line is decoded on its own, so undecodable bytes make only that line a bad record,
   reported at its own line number;
 - a byte order mark at the very start of the file decides its encoding (UTF-8, UTF-16 or
@@ -97,7 +99,8 @@ def line_codec(options: CorpusOptions, head: bytes = b"") -> LineCodec:
 
 class Line(NamedTuple):
     """One line: its number, decoded text (with U+FFFD where `error` is set), the decoding
-    error and the line end that was cut off ("\\n", "\\r\\n" or "" on a last line without one).
+    error and the line end that was cut off ("\\n", "\\r\\n", "\\r" in a source of carriage return
+    line ends, or "" on a last line without one).
     A line longer than the record limit has no text and its byte count as `oversize`."""
 
     number: int
@@ -177,7 +180,7 @@ def split_lines(
             yield bytes(buffer)
 
 
-def decode_line(raw: bytes, codec: LineCodec, number: int) -> Line:
+def decode_line(raw: bytes, codec: LineCodec, number: int, cr_ends: bool = False) -> Line:
     """A raw line as a numbered Line: decoded, its line end cut off, a BOM leading it dropped
     (a file's, or one that `cat a.jsonl b.jsonl` left where b began: that record's fastText
     labels were read as words, its JSON refused and its CSV id kept the mark, pass 44)."""
@@ -191,9 +194,68 @@ def decode_line(raw: bytes, codec: LineCodec, number: int) -> Line:
     if text.endswith("\n"):
         end = "\r\n" if text.endswith("\r\n") else "\n"
         text = text[: -len(end)]
+    elif cr_ends and text.endswith("\r"):
+        end, text = "\r", text[:-1]
     if text.startswith(BOM):
         text = text[1:]
     return Line(number, text, error, end)
+
+
+def _find_aligned(data: bytes, needle: bytes, unit: int, start: int = 0) -> int:
+    """The first offset of `needle` at a multiple of `unit` from `start` on, or -1."""
+    at = data.find(needle, start)
+    while at >= 0 and at % unit:
+        at = data.find(needle, at + 1)
+    return at
+
+
+def line_end(head: bytes, codec: LineCodec, ended: bool) -> bytes | None:
+    """The line end of a source whose first bytes are `head` (`ended`: that is all of it):
+    carriage return where its first chunk holds one and no "\\n", else "\\n"; None while
+    too few bytes are read to tell (less than a chunk, a "\\r" but no "\\n" yet: a pipe's
+    first write). The first chunk alone decides, so a byte range tells it as the whole does."""
+    if len(head) > CHUNK:
+        head, ended = head[:CHUNK], False
+    if _find_aligned(head, codec.newline, codec.unit) >= 0:
+        return codec.newline
+    cr = "\r".encode(codec.encoding)
+    at = _find_aligned(head, cr, codec.unit)
+    if at < 0:
+        # No line end in a whole chunk: a long first line, whose lines end as the README
+        # says, at "\n".
+        return codec.newline if ended or len(head) >= CHUNK else None
+    if not (ended or len(head) >= CHUNK):
+        return None
+    # A "\r" ending what was read may be the start of a "\r\n" cut by the read: a lone
+    # CR only counts where one is followed by more (or the source ends).
+    return cr if ended or at + len(cr) < len(head) else codec.newline
+
+
+def _line_ends(
+    read: Callable[[int], bytes], codec: LineCodec
+) -> tuple[Callable[[int], bytes], bytes]:
+    """`read` as it was (what was read ahead given back first) and the source's line end
+    (`line_end`): at most a chunk and one read are held to tell, never the whole source."""
+    head, ended = bytearray(), False
+    while (newline := line_end(bytes(head), codec, ended)) is None:
+        chunk = read(CHUNK)
+        ended = not chunk
+        head += chunk
+    pending = [bytes(head)] if head else []
+
+    def again(size: int) -> bytes:
+        # The source is not read again once it has ended (stdin, a watched file).
+        return pending.pop() if pending else b"" if ended else read(size)
+
+    return again, newline
+
+
+def _file_line_end(handle: Any, codec: LineCodec) -> bytes:
+    """The line end of a seekable file, from its first chunk (see `line_end`)."""
+    handle.seek(0)
+    head = handle.read(CHUNK)
+    newline = line_end(head, codec, len(head) < CHUNK)
+    return codec.newline if newline is None else newline
 
 
 def numbered_lines(
@@ -218,6 +280,8 @@ def numbered_lines(
                 raise CorpusFormatError(f"{path}: a compressed file cannot be read by byte ranges")
             if start % codec.unit:
                 raise CorpusFormatError(f"{path}: byte {start} is not a line start")
+            # A range's line end is the whole file's, told from its start, not the range's.
+            newline = _file_line_end(handle, codec)
             handle.seek(start)
         number = first_line
         # The file is checked at its end, before split_lines gives what it holds of a last
@@ -228,12 +292,17 @@ def numbered_lines(
         )
         if not start:
             read = BinarySniffer(read, path, codec.encoding)
-        for raw in split_lines(read, codec.newline, codec.unit, record_limit()):
+            # Classic Mac files (lone CR line ends only) were one document to fastText and
+            # plain lines, one bad record to JSON Lines, while CSV ended rows at each CR
+            # (pass 44).
+            read, newline = _line_ends(read, codec)
+        cr_ends = newline != codec.newline
+        for raw in split_lines(read, newline, codec.unit, record_limit()):
             if isinstance(raw, LongLine):
                 yield Line(number, "", None, "\n" if raw.ended else "", raw.size)
                 number += 1
                 continue
-            line = decode_line(raw, codec, number)
+            line = decode_line(raw, codec, number, cr_ends)
             if line == (number, "", None, "", 0):
                 return  # the file is only a BOM: it holds no lines, as an empty file
             yield line
