@@ -745,6 +745,23 @@ def test_lone_cr_line_ends_on_stdin_in_utf16_and_past_a_chunk(
     assert docs[-1].text == lines[-1][1:]
 
 
+def test_a_byte_range_of_a_lone_cr_file_ends_lines_at_cr(tmp_path: Path) -> None:
+    """A range's line end is its file's (told from the start), so the Dask engine's ranges
+    read the lines the whole file gives."""
+    from topicclf.corpus.ranges import count_range, plan_cuts, read_range
+
+    path = tmp_path / "c.ft"
+    path.write_bytes(b"".join(b"__label__a rain %d\r" % i for i in range(6)))
+    options = CorpusOptions()
+    assert plan_cuts(str(path), 3, options) == [0, path.stat().st_size]
+    start = len(b"__label__a rain 0\r__label__a rain 1\r")
+    docs = list(read_range(str(path), "fasttext", start, None, 3, options))
+    assert [(d.id, d.text, d.labels) for d in docs] == [
+        (f"c:{i + 1}", f"rain {i}", ("a",)) for i in range(2, 6)
+    ]
+    assert count_range(str(path), "fasttext", start, None, options) == (4, 4)
+
+
 def test_the_line_end_is_told_from_a_chunk_not_a_cut_crlf() -> None:
     """A CR ending a full chunk may be half a CRLF cut by the read: no lone CR then."""
     codec = line_codec(CorpusOptions())
