@@ -393,7 +393,8 @@ def test_hand_edited_feature_ranges_are_refused_when_the_model_is_read(
 def test_documents_left_out_for_want_of_topics_are_said_with_the_count() -> None:
     """Attacker pass 44, CLI/API 3: the shortlist network (chosen from 1,000 topics) left
     records without subjects out silently (1,000 of 3,000), where the dense network warns
-    and learns from them; records whose topics all fall under min_count too."""
+    and learns from them; records whose topics all fall under min_count too. The count is
+    kept in the training record (`info` shows it)."""
     texts, labels = library(60, seed=4)
     labels = [[] if i % 3 == 0 else topics for i, topics in enumerate(labels)]
     labels[1] = ["gnd:99999"]  # its only topic, once: under train.min_count=2
@@ -406,4 +407,5 @@ def test_documents_left_out_for_want_of_topics_are_said_with_the_count() -> None
     ) as caught:
         data = prepare_sparse(config, texts, labels)
     said = next(str(w.message) for w in caught if "left out" in str(w.message))
-    assert len(data.texts) == 60 - int(said.split()[0]) < 40
+    assert data.left_out == int(said.split()[0]) > 20
+    assert len(data.texts) == 60 - data.left_out < 40

@@ -141,6 +141,76 @@ def test_train_says_which_network_it_took(
     assert TopicClassifier.load(tmp_path / "m").config_.features.max_features == 200_000
 
 
+def test_documents_left_out_for_want_of_topics_are_said_and_recorded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shortlist network leaves out records without topics (a catalogue's records not
+    yet indexed): `train` warns with the count and `info` shows it from the manifest."""
+    import json
+
+    import topicclf.training
+    from topicclf.cli import run
+
+    monkeypatch.setattr(topicclf.training, "SHORTLIST_FROM_TOPICS", 10)
+    lines = NEWS.read_text().splitlines()
+    docs = [json.loads(line) for line in lines]
+    for doc in docs[::4]:
+        doc["labels"] = []
+    corpus = tmp_path / "some-unindexed.jsonl"
+    corpus.write_text("".join(json.dumps(doc) + "\n" for doc in docs))
+    model = tmp_path / "m"
+    assert run(["train", str(corpus), "-o", str(model), "--set", "train.epochs=2"]) == 0
+    said = capsys.readouterr()
+    assert (
+        "warning: 70 of 280 training documents are left out (70 have no topic): the shortlist "
+        "network learns only from documents with topics" in said.err
+    )
+    assert said.out.startswith("trained a shortlist multilabel model on 210 documents")
+    assert describe(model)["training"]["left_out_documents"] == 70
+    assert run(["info", str(model)]) == 0
+    assert "left out documents 70" in capsys.readouterr().out
+
+
+def test_multiclass_training_says_which_documents_it_leaves_out() -> None:
+    """A multi-class document whose one topic is under train.min_count has no class to
+    learn: it is left out with a warning and counted (before: left out silently)."""
+    from topicclf.training.pipeline import prepare
+
+    texts, labels = _news(short=False)
+    single = [topics[:1] for topics in labels]
+    single[:3] = [["rare-a"], ["rare-b"], ["rare-b"]]
+    config = Config().with_overrides(["train.mode=multiclass", "train.min_count=3"])
+    with pytest.warns(
+        UserWarning,
+        match=r"^3 of 280 training documents are left out \(3 only topics under "
+        r"train.min_count\): the multi-class network learns only from documents with topics$",
+    ):
+        data = prepare(config, texts, single)
+    assert data.left_out == 3 and len(data.texts) == 277
+    assert "rare-a" not in data.classes and data.y.sum(axis=1).min() == 1
+
+
+def test_multilabel_training_counts_documents_whose_topics_all_fall_under_min_count() -> None:
+    """The dense multi-label network learns documents without a topic as text with no topic;
+    its warning counts those whose topics all fall under min_count (before: only those given
+    no topic were counted)."""
+    from topicclf.training.pipeline import prepare
+
+    texts, labels = _news(short=False)
+    labels = [list(topics) for topics in labels]
+    labels[0] = []
+    labels[1:3] = [["rare-a"], ["rare-b", "rare-c"]]
+    config = Config().with_overrides(["train.min_count=2"])
+    with pytest.warns(
+        UserWarning,
+        match=r"^3 of 280 training documents have no topic \(2 only topics under "
+        r"train.min_count\); they are learned as examples of text with no topic",
+    ):
+        data = prepare(config, texts, labels)
+    assert data.left_out == 0 and len(data.texts) == 280
+    assert int((data.y.sum(axis=1) == 0).sum()) == 3
+
+
 def test_training_that_diverges_stops_with_what_to_change() -> None:
     import numpy as np
 

@@ -36,6 +36,8 @@ class Prepared:
     dropped: dict[str, int]
     # Near-duplicate texts share a number (training.groups); no split or fold parts them.
     groups: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # Documents left out for want of a topic to learn (none, or only topics under min_count).
+    left_out: int = 0
 
     def near_duplicates(self) -> dict[str, int]:
         """How many documents have a near-duplicate, in how many groups."""
@@ -126,6 +128,10 @@ class TrainingInfo:
     # The document-frequency floor the features were learned with: features.min_df, relaxed
     # on a small corpus (FeatureConfig.document_floor); None in models saved before.
     min_df_applied: int | None = None
+    # Training documents left out for want of a topic to learn (no topic, or only topics under
+    # train.min_count): the shortlist and multi-class networks learn only from documents with
+    # topics; None in models saved before it was recorded.
+    left_out_documents: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able data, keys in the order above."""

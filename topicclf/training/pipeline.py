@@ -116,6 +116,7 @@ def fit_model(
         train_documents=len(data.train_idx),
         validation_documents=len(data.val_idx),
         skipped_empty_documents=data.skipped,
+        left_out_documents=data.left_out,
         dropped_topics=data.dropped,
         epochs_run=epochs_run,
         best_epoch=best_epoch,
@@ -190,22 +191,17 @@ def prepare(
 ) -> Prepared:
     """Check the data, pick the mode, encode topics and split off the validation rows."""
     kept, labels, skipped = validate_training_data(texts, label_sets)
-    unlabelled = sum(not topics for topics in labels)
-    if unlabelled and any(labels):
-        warnings.warn(
-            f"{unlabelled} of {len(labels)} training documents have no topic; they are "
-            "learned as examples of text with no topic (remove them if their topics are "
-            "merely missing)",
-            UserWarning,
-            stacklevel=3,
-        )
     mode = training_mode(config, labels)
     encoder = LabelEncoder(min_count=config.train.min_count).fit(labels)
     y = encoder.transform(labels).y
+    left_out = 0
     if mode == "multiclass":
         # A document whose only topic fell below min_count has no class left to learn.
-        keep = np.flatnonzero(y.sum(axis=1) > 0)
+        keep = keep_documents_with_topics(labels, y.sum(axis=1) > 0, "the multi-class network")
+        left_out = len(kept) - len(keep)
         y, kept = y[keep], [kept[i] for i in keep]
+    else:
+        say_documents_without_topics(labels, y.sum(axis=1) > 0)
     groups = near_duplicate_groups(kept, config.train.seed, progress)
     train_idx, val_idx = split_indices(y, config.train.validation_split, config.train.seed, groups)
     if np.intersect1d(groups[train_idx], groups[val_idx]).size:
@@ -213,8 +209,55 @@ def prepare(
     assert encoder.classes_ is not None
     return Prepared(
         kept, y, encoder.classes_, mode, train_idx, val_idx, skipped, dict(encoder.dropped_),
-        groups,
+        groups, left_out,
     )  # fmt: skip
+
+
+def _without_topics(labels: Sequence[Sequence[str]], has_topic: np.ndarray) -> str:
+    """How many documents have no topic left to learn, and why: '20 have no topic and 3 only
+    topics under train.min_count'."""
+    unlabelled = sum(not topics for topics in labels)
+    rare = int(len(has_topic) - np.count_nonzero(has_topic)) - unlabelled
+    why = [f"{unlabelled:,} have no topic"] if unlabelled else []
+    if rare:
+        why.append(f"{rare:,} only topics under train.min_count")
+    return " and ".join(why)
+
+
+def keep_documents_with_topics(
+    labels: Sequence[Sequence[str]], has_topic: np.ndarray, learner: str
+) -> np.ndarray:
+    """The rows with a topic left to learn; a warning says how many others `learner` leaves
+    out and why, in every network that leaves documents out (one message, one count)."""
+    keep = np.flatnonzero(has_topic)
+    if len(keep) < len(labels):
+        # A catalogue's records without subjects (1,000 of 3,000) were left out silently by
+        # the shortlist network (attacker pass 44), and by the multi-class one.
+        warnings.warn(
+            f"{len(labels) - len(keep):,} of {len(labels):,} training documents are left "
+            f"out ({_without_topics(labels, has_topic)}): {learner} learns only from "
+            "documents with topics",
+            UserWarning,
+            stacklevel=4,
+        )
+    return keep
+
+
+def say_documents_without_topics(labels: Sequence[Sequence[str]], has_topic: np.ndarray) -> None:
+    """Warn that documents without a topic to learn (none, or only topics under min_count)
+    are learned by a multi-label network as examples of text with no topic."""
+    if has_topic.all() or not has_topic.any():
+        return
+    without = len(has_topic) - int(np.count_nonzero(has_topic))
+    rare = without - sum(not topics for topics in labels)
+    warnings.warn(
+        f"{without:,} of {len(labels):,} training documents have no topic"
+        + (f" ({rare:,} only topics under train.min_count)" if rare else "")
+        + "; they are learned as examples of text with no topic (remove them if their "
+        "topics are merely missing)",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def check_finite(scores: np.ndarray, config: Config) -> None:

@@ -52,6 +52,7 @@ from topicclf.training.network import epoch_progress, out_of_memory_explained
 from topicclf.training.pipeline import (
     Fitted,
     check_finite,
+    keep_documents_with_topics,
     threshold_curve,
     training_mode,
     validate_training_data,
@@ -153,6 +154,7 @@ def fit_shortlist(
         train_documents=len(data.train_idx),
         validation_documents=len(val),
         skipped_empty_documents=data.skipped,
+        left_out_documents=data.left_out,
         dropped_topics=data.dropped,
         epochs_run=fit.epochs_run,
         best_epoch=fit.best_epoch,
@@ -204,23 +206,9 @@ def prepare_sparse(
     mode = training_mode(config, labels)
     encoder = LabelEncoder(min_count=config.train.min_count).fit(labels)
     y = encoder.transform_sparse(labels)
-    keep = np.flatnonzero(np.diff(y.indptr) > 0)
-    if len(keep) < len(kept):  # documents whose topics were all dropped teach nothing here
-        # Said, as the dense network says it learns from them: a catalogue's records without
-        # subjects (1,000 of 3,000) were left out silently (attacker pass 44).
-        unlabelled = sum(not topics for topics in labels)
-        rare = len(kept) - len(keep) - unlabelled
-        why = [f"{unlabelled:,} have no topic"] if unlabelled else []
-        if rare:
-            why.append(f"{rare:,} only topics under train.min_count")
-        warnings.warn(
-            f"{len(kept) - len(keep):,} of {len(kept):,} training documents are left out ("
-            + " and ".join(why)
-            + "): the shortlist network learns only from documents with topics",
-            UserWarning,
-            stacklevel=3,
-        )
-        y, kept = y[keep], [kept[i] for i in keep]
+    keep = keep_documents_with_topics(labels, np.diff(y.indptr) > 0, "the shortlist network")
+    left_out = len(kept) - len(keep)
+    y, kept = y[keep], [kept[i] for i in keep]
     n = len(kept)
     if n < 2 * SHORTLIST_FOLDS:
         raise DataError(
@@ -248,6 +236,7 @@ def prepare_sparse(
         skipped,
         dict(encoder.dropped_),
         groups,
+        left_out,
     )
 
 
