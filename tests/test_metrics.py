@@ -13,6 +13,7 @@ from topicclf.errors import ConfigError
 from topicclf.metrics import (
     LOWER_IS_BETTER,
     METRIC_NAMES,
+    WHOLE_CORPUS_RANKING,
     check_gates,
     evaluate,
     micro_f1,
@@ -491,6 +492,36 @@ def test_an_evaluation_in_batches_gives_the_whole_corpus_figures(sizes) -> None:
             assert dataclasses.astuple(ours) == pytest.approx(dataclasses.astuple(theirs))
         elif field.name not in ("ranking", "curves"):
             assert ours == theirs, field.name
+
+
+@pytest.mark.parametrize("multiclass", [False, True])
+def test_batches_kept_within_whole_cells_give_the_whole_corpus_figures(multiclass) -> None:
+    from topicclf.metrics import Evaluation
+
+    rng = np.random.default_rng(5)
+    truth = rng.random((20, 6)) < 0.3
+    pred = rng.random((20, 6)) < 0.3
+    if multiclass:
+        truth = np.eye(6, dtype=bool)[rng.integers(0, 6, 20)]
+        pred = np.eye(6, dtype=bool)[rng.integers(0, 6, 20)]
+    scores = rng.random((20, 6)).astype(np.float32)
+    unknown = sp.csr_matrix(rng.random((20, 2)) < 0.2)
+    names = [f"t{j}" for j in range(6)]
+    whole = evaluate(
+        truth, pred, names, scores=scores, unknown_truth=(["u0", "u1"], unknown),
+        multiclass=multiclass,
+    )  # fmt: skip
+    for cells, kept in ((20 * 6, True), (20 * 6 - 1, False)):
+        evaluation = Evaluation(names, ["u0", "u1"], multiclass=multiclass, whole_cells=cells)
+        for start in range(0, 20, 7):
+            part = slice(start, start + 7)
+            evaluation.add(truth[part], pred[part], scores=scores[part], unknown=unknown[part])
+        batched = evaluation.report()
+        assert (batched.curves == whole.curves) is kept and bool(batched.curves) is kept
+        assert (batched.multiclass == whole.multiclass) is (kept or not multiclass)
+        assert batched.ranking == pytest.approx(
+            {k: v for k, v in whole.ranking.items() if kept or k not in WHOLE_CORPUS_RANKING}
+        )
 
 
 def test_multiclass_report_of_many_topics_keeps_accuracy_without_a_topics_x_topics_matrix(

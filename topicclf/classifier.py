@@ -560,14 +560,19 @@ class TopicClassifier(Estimator):
         truth = encoder.transform_sparse(label_sets)
         unknown, unknown_y = encoder.unknown(label_sets)
         self._warn_about_labels(docs, unknown)
-        evaluation = Evaluation(self.topics_, sorted(unknown), multiclass=self.policy_.multiclass)
+        # Scored and measured a block of about TAG_BLOCK_CELLS scores at a time, as `tag`
+        # scores (one piece of a corpus of EVALUATE_BATCH_CELLS held 1.6 GB at 12,000
+        # documents x 1,200 topics); the blocks are kept for the whole-corpus figures (average
+        # precision, curves) up to EVALUATE_BATCH_CELLS. The unknown topics stay sparse.
+        evaluation = Evaluation(
+            self.topics_,
+            sorted(unknown),
+            multiclass=self.policy_.multiclass,
+            whole_cells=EVALUATE_BATCH_CELLS,
+        )
         languages, languages_from = self._languages_of(docs)
         groups: dict[str, Evaluation] = {}
-        # Batches are sized by the columns made dense, the model's topics: the unknown
-        # topics stay sparse (Evaluation counts them as misses from their positions).
-        n_topics = len(self.topics_)
-        one_piece = len(docs) * n_topics <= EVALUATE_BATCH_CELLS
-        batch = len(docs) if one_piece else max(1, EVALUATE_BATCH_CELLS // n_topics)
+        batch = max(1, TAG_BLOCK_CELLS // max(1, len(self.topics_)))
         examples: list[dict[str, Any]] = []
         predictions: list[tuple[str, list[tuple[str, float]]]] = []
         progress.start("scoring", len(docs))
@@ -587,7 +592,12 @@ class TopicClassifier(Estimator):
                     rows = np.flatnonzero(names == name)
                     group = groups.setdefault(
                         str(name),
-                        Evaluation(self.topics_, sorted(unknown), multiclass=evaluation.multiclass),
+                        Evaluation(
+                            self.topics_,
+                            sorted(unknown),
+                            multiclass=evaluation.multiclass,
+                            whole_cells=None,  # a language's figures need no whole corpus
+                        ),
                     )
                     group.add(
                         true[rows], chosen[rows], scores=scores[rows], unknown=unknown_part[rows]
@@ -602,7 +612,11 @@ class TopicClassifier(Estimator):
             predictions += list(zip(ids, topics_of(scores, chosen, self.topics_), strict=True))
             progress.advance(len(part))
         progress.finish()
+        # Average precision and curves over every score kept: a sort of the whole corpus.
+        progress.start("whole-corpus figures", 1)
         report = evaluation.report()
+        progress.advance(1)
+        progress.finish()
         for example in examples:
             # By position, not id: ids may repeat, and each example explains its own text.
             text = docs[example.pop("position")].text

@@ -30,6 +30,7 @@ from topicclf.metrics.ranking import (
     WHOLE_CORPUS_RANKING,
     precision_recall_curves,
     ranking_metrics,
+    whole_corpus_ranking,
 )
 
 __all__ = [
@@ -264,13 +265,20 @@ class Evaluation:
 
     Every figure that is a count, or a mean over documents (the averages, per-topic figures,
     P@k, F1@5, nDCG@k, LRAP, coverage, ranking loss, multi-class accuracy), is exact however
-    the documents are batched. Those that need every score at once (average precision,
-    precision-recall curves, the multi-class confusion matrix) are in the report only when
-    every document came in one batch, as `evaluate` gives them.
+    the documents are batched, and measured as each batch comes. Those that need every score
+    at once (average precision, precision-recall curves, the multi-class confusion matrix)
+    are in the report when every document came in one batch, or when the batches hold at
+    most `whole_cells` (document, topic) cells together: those batches are kept for them
+    (`whole_cells=None`: none kept, none of those figures).
     """
 
     def __init__(
-        self, label_names: Sequence[str], unknown_names: Sequence[str] = (), *, multiclass: bool
+        self,
+        label_names: Sequence[str],
+        unknown_names: Sequence[str] = (),
+        *,
+        multiclass: bool,
+        whole_cells: int | None = 0,
     ) -> None:
         clash = sorted(set(unknown_names) & set(label_names))
         if clash:
@@ -288,7 +296,11 @@ class Evaluation:
         self.pairs = ConfusionTally()
         self.ranking_sums: dict[str, float] = {}
         self.batches = 0
-        self.whole: tuple[np.ndarray, np.ndarray, np.ndarray | None, Any] | None = None
+        self.whole_cells = whole_cells
+        # The batches kept for the whole-corpus figures, until they would hold more cells.
+        self.kept: list[tuple[np.ndarray, np.ndarray, np.ndarray | None, Any]] | None = (
+            None if whole_cells is None else []
+        )
 
     def add(
         self,
@@ -306,7 +318,7 @@ class Evaluation:
             y_true, y_pred, self.label_names, scores, self.names[n_known:], unknown
         )
         self.batches += 1
-        self.whole = (truth, pred, scores, unknown) if self.batches == 1 else None
+        self._keep(truth, pred, scores, unknown)
         n = truth.shape[0]
         self.n_docs += n
         # Per document, its true unknown topics: each a false negative, never a hit.
@@ -340,6 +352,37 @@ class Evaluation:
                 self.ranking_sums[name] = self.ranking_sums.get(name, 0.0) + value * n
         return self
 
+    def _keep(
+        self, truth: np.ndarray, pred: np.ndarray, scores: np.ndarray | None, unknown: Any
+    ) -> None:
+        """Keep a batch for the whole-corpus figures while the kept ones stay within
+        whole_cells (the first batch always: one batch is the whole corpus)."""
+        if self.kept is None:
+            return
+        # Sized by the columns made dense, the model's topics (the unknown ones stay sparse).
+        held = sum(part[0].shape[0] for part in self.kept) + truth.shape[0]
+        if self.kept and held * len(self.label_names) > (self.whole_cells or 0):
+            self.kept = None  # past the bound: what was kept is let go
+            return
+        self.kept.append((truth, pred, scores, unknown))
+
+    def _whole(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, Any] | None:
+        """Every document's truth, predictions, scores and unknown topics, when kept."""
+        if not self.kept:
+            return None
+        if len(self.kept) == 1:
+            return self.kept[0]
+        import scipy.sparse as sp
+
+        parts = list(zip(*self.kept, strict=True))
+        scores = None if any(s is None for s in parts[2]) else np.concatenate(parts[2])
+        return (
+            np.concatenate(parts[0]),
+            np.concatenate(parts[1]),
+            scores,
+            sp.vstack(parts[3], format="csr"),
+        )
+
     def report(self) -> EvaluationReport:
         """The figures of every document added so far."""
         names, n_known, n = self.names, len(self.label_names), self.n_docs
@@ -349,10 +392,12 @@ class Evaluation:
         ranking = {name: total / n for name, total in self.ranking_sums.items()} if n else {}
         curves: dict[str, dict[str, list[float]]] = {}
         matrix: dict[str, Any] = {}
-        if self.whole is not None:
-            truth, pred, scores, unknown = self.whole
-            if scores is not None:
-                ranking = ranking_metrics(truth, scores, unknown=unknown)
+        whole = self._whole()
+        if whole is not None:
+            truth, pred, scores, unknown = whole
+            if scores is not None and n:
+                # The means over documents are the batches' (ranking_sums); these need all.
+                ranking.update(whole_corpus_ranking(truth, scores, unknown))
                 curves = precision_recall_curves(truth, scores, self.label_names, unknown=unknown)
             if self.multiclass:
                 matrix = _multiclass(truth, pred, unknown, names)
