@@ -1289,7 +1289,7 @@ def test_running_out_of_file_descriptors_is_a_503_to_retry_and_one_warning(
         raise OSError(errno.EMFILE, "Too many open files", "/etc/mime.types")
 
     monkeypatch.setattr(app_module, "get_openapi", no_descriptors)  # FastAPI's own routes
-    monkeypatch.setattr(http_module, "_descriptors_logged", None)
+    monkeypatch.setattr(http_module, "_descriptors_short", http_module.EveryMinute())
     starved = ServedModel("starved", served.path, _NoDescriptors())  # type: ignore[arg-type]
     message = "the server has no file descriptors left; retry shortly"
     with (

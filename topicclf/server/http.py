@@ -14,7 +14,6 @@ import logging
 import re
 import sys
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from topicclf.corpus.base import scrub_surrogates
 from topicclf.reports.safe import visible_controls
 from topicclf.server.memory import MemoryClaim, MemoryGate, caused_by_memory, is_panic
 from topicclf.server.schemas import ApiError, echoed
+from topicclf.server.throttle import EveryMinute
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -98,7 +98,7 @@ TITLES = {
 
 
 NO_DESCRIPTORS = "the server has no file descriptors left; retry shortly"
-_descriptors_logged: float | None = None  # when the log last said so (time.monotonic)
+_descriptors_short = EveryMinute()
 
 
 def out_of_descriptors(exc: BaseException) -> bool:
@@ -110,10 +110,7 @@ def out_of_descriptors(exc: BaseException) -> bool:
 def descriptors_response(path: str) -> JSONBody:
     """The 503 for a request that failed for want of file descriptors; the log says so at
     most once a minute (a line, or a traceback, per request would flood it while it lasts)."""
-    global _descriptors_logged
-    now = time.monotonic()
-    if _descriptors_logged is None or now - _descriptors_logged >= 60:
-        _descriptors_logged = now
+    if _descriptors_short.due():
         log.warning(
             "out of file descriptors (open files limit: %s); requests that need one get 503: "
             "raise the limit (ulimit -n) or hold fewer connections",
@@ -162,23 +159,21 @@ def log_out_of_memory(method: str, path: str, exc: BaseException) -> None:
     )
 
 
-_reads_dropped: list[float | int] = [-60.0, 0]  # [when the log last said so, drops since]
+_reads_dropped = EveryMinute()
 
 
 def note_read_dropped() -> None:
     """Count a request whose reading could not get memory (answered 503, or its connection
     dropped by the event loop); the log says so at most once a minute, with the count: it
     was a traceback, or a warning of invalid HTTP, per connection."""
-    now = time.monotonic()
-    _reads_dropped[1] += 1
-    if now - _reads_dropped[0] >= 60:
+    dropped = _reads_dropped.due()
+    if dropped:
         log.warning(
             "out of memory reading %d request(s) since the last such line (each answered "
             "503 where it could be, else its connection dropped): send smaller requests or "
             "fewer at once, or give the server more memory (ulimit -v, the container's limit)",
-            _reads_dropped[1],
+            dropped,
         )
-        _reads_dropped[0], _reads_dropped[1] = now, 0
 
 
 def quiet_memory_failures(loop: asyncio.AbstractEventLoop) -> None:
@@ -497,9 +492,7 @@ class HttpGuard:
         """The 503 of a body the memory gate did not admit; the log says so at most once a
         minute, with the figures (a line per request would flood it while memory is short)."""
         gate = self.memory
-        now = time.monotonic()
-        if gate.refused_at is None or now - gate.refused_at >= 60:
-            gate.refused_at = now
+        if gate.refusals.due():
             left = gate.last_room or 0
             log.warning(
                 "memory is short (%d MiB left for this process, %d MiB counted for the "

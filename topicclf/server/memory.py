@@ -19,6 +19,7 @@ from topicclf.config import (
     SERVE_MEMORY_PER_BODY_BYTE,
     SERVE_MEMORY_RESERVE,
 )
+from topicclf.server.throttle import EveryMinute
 
 # A limit at or above this is no limit (cgroup v1 says "none" with 2**63 rounded to pages).
 _NO_LIMIT = 1 << 60
@@ -132,7 +133,7 @@ class MemoryGate:
     def __init__(self, headroom: Callable[[], int | None] | None = None) -> None:
         self.headroom = headroom if headroom is not None else Headroom()
         self.promised = 0
-        self.refused_at: float | None = None  # when the log last said so (time.monotonic)
+        self.refusals = EveryMinute()  # the log's "memory is short" line
         self.last_room: int | None = None  # the headroom when a body was last refused
 
     def claim(self) -> MemoryClaim:
