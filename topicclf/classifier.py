@@ -4,7 +4,6 @@ model directory. Each method delegates to the module that owns its concept."""
 from __future__ import annotations
 
 import dataclasses
-import re
 import warnings
 from collections import Counter
 from collections.abc import Collection, Sequence
@@ -14,6 +13,13 @@ from typing import Any
 import numpy as np
 
 from topicclf import bundle
+from topicclf.classes import (
+    NO_TOPIC,
+    TARGET_DTYPE,
+    ClassesView,
+    check_integers,
+    target_dtype,
+)
 from topicclf.config import (
     ESTIMATOR_PARAMS,
     EVALUATE_BATCH_CELLS,
@@ -21,12 +27,11 @@ from topicclf.config import (
     Config,
     defaults_for,
     language_named,
-    normal_topic,
     shown,
     with_values,
 )
 from topicclf.corpus.ids import warn_duplicate_ids
-from topicclf.errors import DataError, InputError, ModelBundleError, TooManyPairsError
+from topicclf.errors import DataError, InputError, TooManyPairsError
 from topicclf.estimator import Estimator, not_fitted_error
 from topicclf.features import Featurizer
 from topicclf.features.languages import NAMES
@@ -97,7 +102,7 @@ class TopicClassifier(Estimator):
     # The topic names in the network's own column order (sorted as strings): what tag,
     # evaluate, explain, save and the server name topics by.
     topics_: list[str]
-    _classes_order: np.ndarray | None  # classes_[i] is the network's column _classes_order[i]
+    _classes: ClassesView  # classes_ and the way between its order and the network's
     mode_: str
     scorer_: Scorer
     policy_: ThresholdPolicy
@@ -238,7 +243,7 @@ class TopicClassifier(Estimator):
             )
         texts = as_texts(X, "X")
         targets = as_targets(y, len(texts), classes)
-        _check_integers(targets)
+        check_integers(targets)
         progress = as_progress(progress)  # before training, not at its first step
         hint = separator_hint(targets.label_sets)
         if hint:
@@ -286,34 +291,7 @@ class TopicClassifier(Estimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Scores in [0, 1] of shape (len(X), n_topics), columns in `classes_` order."""
         self._check_fitted()
-        return self._to_classes_order(self.scorer_.scores(as_texts(X, "X")))
-
-    def _to_classes_order(self, matrix: np.ndarray) -> np.ndarray:
-        """A (documents, topics) matrix in the network's column order, in `classes_` order
-        (a column of an indicator `y` that is no topic of the model: zeros)."""
-        order = getattr(self, "_classes_order", None)
-        return matrix if order is None else _columns_at(matrix, order)
-
-    def _from_classes_order(self, matrix: np.ndarray) -> np.ndarray:
-        """A (documents, topics) matrix in `classes_` order, in the network's column order."""
-        order = getattr(self, "_classes_order", None)
-        if order is None:
-            return matrix
-        inverse = np.full(len(self.topics_), -1, dtype=np.int64)
-        known = np.flatnonzero(order >= 0)
-        inverse[order[known]] = known
-        return _columns_at(matrix, inverse)
-
-    def _topics_in_classes_order(self) -> list[str]:
-        """The topic names in `classes_` order (for a `y` of numbers, not sorted as strings;
-        for an indicator `y`, its columns)."""
-        order = getattr(self, "_classes_order", None)
-        if order is None:
-            return list(self.topics_)
-        columns = getattr(self, "target_columns_", None)
-        if columns is not None and len(columns) == len(order):
-            return list(columns)
-        return [self.topics_[j] for j in order]
+        return self._classes.to_classes(self.scorer_.scores(as_texts(X, "X")))
 
     def decide(
         self,
@@ -334,9 +312,12 @@ class TopicClassifier(Estimator):
                 raise InputError(f"{len(scores)} rows of scores but {len(texts)} texts")
         # The policy's thresholds are in the network's column order.
         chosen = decide(
-            self._from_classes_order(scores), self.policy_, Rule(threshold, top_k, fallback), texts
+            self._classes.from_classes(scores),
+            self.policy_,
+            Rule(threshold, top_k, fallback),
+            texts,
         )
-        return self._to_classes_order(chosen)
+        return self._classes.to_classes(chosen)
 
     def topics_of(self, scores: np.ndarray, chosen: np.ndarray) -> Topics:
         """(topic, score) pairs of the chosen topics per document, best first."""
@@ -348,9 +329,8 @@ class TopicClassifier(Estimator):
                 f"chosen: a boolean matrix of the scores' shape {scores.shape} (what decide "
                 f"returns), not {chosen.dtype} of shape {chosen.shape}"
             )
-        return topics_of(
-            self._from_classes_order(scores), self._from_classes_order(chosen), self.topics_
-        )
+        view = self._classes
+        return topics_of(view.from_classes(scores), view.from_classes(chosen), self.topics_)
 
     def _checked_scores(self, scores: Any, what: str) -> np.ndarray:
         """`scores` as predict_proba gives them: (documents, topics), finite, in [0, 1]."""
@@ -438,7 +418,7 @@ class TopicClassifier(Estimator):
         """`topics` as a list of this model's topic names, or an InputError."""
         if isinstance(topics, np.ndarray):  # a 0-d one was a bare "iteration over a 0-d array"
             topics = topics.tolist()
-        topics = self._named(topics)
+        topics = self._classes.named(topics)
         names = as_list(
             topics,
             what,
@@ -462,9 +442,7 @@ class TopicClassifier(Estimator):
     def _indicator(self, X: Any, columns: Sequence[str] | None) -> np.ndarray:
         """predict_indicator without checking `columns`: a name the model does not know
         is a column of zeros (score's truth may hold such topics)."""
-        names = list(
-            columns or getattr(self, "target_columns_", None) or self._topics_in_classes_order()
-        )
+        names = list(columns or self._classes.names)
         index = {name: j for j, name in enumerate(names)}
         rows = self.tag(X)
         out = np.zeros((len(rows), len(names)), dtype=np.int64)
@@ -504,9 +482,9 @@ class TopicClassifier(Estimator):
         self._check_fitted()
         if isinstance(topics, np.ndarray):
             topics = topics.tolist()
-        topics = self._named(topics)
+        topics = self._classes.named(topics)
         if isinstance(topics, list | tuple):
-            unlearned = self._unlearned_columns(topics)
+            unlearned = self._classes.unlearned_among(topics)
             if unlearned:
                 raise InputError(
                     f"topics: {names_shown(unlearned)}: a column of the 0/1 y the model was "
@@ -516,19 +494,6 @@ class TopicClassifier(Estimator):
         return explain(
             self.scorer_, self.policy_, self.topics_, text, top=top, rule=rule, topics=topics
         )
-
-    def _unlearned_columns(self, names: Sequence[Any]) -> list[str]:
-        """Those of `names` that are columns of the indicator `y` fit was given (in
-        `classes_`) but no topic the model learned: no training document had them."""
-        columns = set(getattr(self, "target_columns_", None) or ()) - set(self.topics_)
-        return [n for n in names if isinstance(n, str) and normal_topic(n) in columns]
-
-    def _named(self, topics: Any) -> Any:
-        """`topics` with the numbers of a model fitted on a `y` of numbers (what its
-        `classes_` holds) as their topic names; anything else as it is, for the caller to check."""
-        if getattr(self, "target_dtype_", None) is None or not isinstance(topics, list | tuple):
-            return topics
-        return [_number_name(t) for t in topics]
 
     def can_explain(self) -> bool:
         """Whether `explain` works for this model (a network on TF-IDF features)."""
@@ -712,7 +677,7 @@ class TopicClassifier(Estimator):
     def _columns(self) -> list[str]:
         """The columns an indicator `y` stands for when they are not named: the model's
         indicator columns if it was fitted on one, else its topics in classes_ order."""
-        return getattr(self, "target_columns_", None) or self._topics_in_classes_order()
+        return self._classes.names
 
     def _documents(self, X: Any, y: Any) -> list[Document]:
         if y is None:
@@ -801,141 +766,9 @@ class TopicClassifier(Estimator):
         self.vocabulary_ = model.vocabulary
         self.target_kind_ = model.target_kind
         self.target_columns_ = model.target_columns
-        self.target_dtype_ = _target_dtype(model)
-        self.classes_, self._classes_order = _sklearn_classes(
-            self.topics_, self.target_dtype_, self.target_columns_
-        )
-
-
-# What predict answers for a text of no topic (a blank one, or none above its threshold)
-# when `y` was integers: scikit-learn's own "no label" (sklearn.semi_supervised).
-NO_TOPIC = -1
-# The manifest's training field naming an integer `y`'s dtype (absent for names).
-TARGET_DTYPE = "target_dtype"
-_INTEGER_DTYPES = ("int8", "int16", "int32", "int64")
-# Floats holding whole numbers (pandas' integer column with a gap), up to where each still
-# holds every integer exactly; predict answers NaN for no topic.
-_FLOAT_DTYPES = ("float32", "float64")
-_FLOAT_EXACT = {"float32": 2**24, "float64": 2**53}
-
-
-def _sklearn_classes(
-    topics: list[str], dtype: np.dtype[Any] | None, columns: list[str] | None = None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """`classes_` as scikit-learn's classifiers give it, and where each of its entries is among
-    the network's columns (None: the same place; -1: none, a column of zeros). scikit-learn
-    indexes columns by `classes_`, so a list failed (`'list' object has no attribute
-    'shape'`), and after encoding a 1-D `y` as 0..n-1 it needs the numbers in numeric order,
-    not as strings sort ('0', '1', '10', '2'). For an indicator `y` (`columns`), its columns
-    in its order, as its multi-label classifiers answer: in the topics' sorted order a `y`
-    whose columns were not sorted was scored against the wrong columns, silently."""
-    if columns is not None:
-        names = np.empty(len(columns), dtype=object)
-        names[:] = columns
-        place = {topic: j for j, topic in enumerate(topics)}
-        order = np.array([place.get(c, -1) for c in columns], dtype=np.int64)
-        if len(columns) == len(topics) and (order == np.arange(len(order))).all():
-            return names, None
-        return names, order
-    if dtype is None:
-        names = np.empty(len(topics), dtype=object)  # object: each name kept exactly
-        names[:] = topics
-        return names, None
-    # The topics are the numbers' str() (checked by _target_dtype), each held exactly.
-    values = np.array([int(t) for t in topics], dtype=dtype)
-    order = np.argsort(values, kind="stable")
-    if (order == np.arange(len(order))).all():
-        return values, None
-    return values[order], order
-
-
-def _columns_at(matrix: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """`matrix`'s columns `order` (-1: a column of zeros)."""
-    known = order >= 0
-    if known.all():
-        return matrix[:, order]
-    out = np.zeros((matrix.shape[0], len(order)), dtype=matrix.dtype)
-    out[:, known] = matrix[:, order[known]]
-    return out
-
-
-def _number_name(value: Any) -> Any:
-    """The topic name of a number of a `y` of numbers (as fit named it: its integer's str());
-    anything else as it is."""
-    if isinstance(value, bool | np.bool_):
-        return value
-    if isinstance(value, int | np.integer):
-        return str(int(value))
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return value
-
-
-def _check_integers(targets: Targets) -> None:
-    """InputError for a `y` of integers that predict could not answer in: one that holds
-    NO_TOPIC itself, or of an unsigned dtype, which cannot hold it."""
-    if targets.dtype is None:
-        return
-    if targets.dtype.kind == "f":  # NaN answers no topic: any whole number is a topic
-        if targets.dtype.name not in _FLOAT_DTYPES:
-            raise InputError(
-                f"y: numbers of dtype {targets.dtype.name}; give y.astype(np.float64), or "
-                "integers (y.astype('Int64')), or strings"
-            )
-        exact = _FLOAT_EXACT[targets.dtype.name]
-        if any(labels and abs(int(labels[0])) > exact for labels in targets.label_sets):
-            raise InputError(
-                f"y: a number past {exact:,}, which {targets.dtype.name} cannot hold exactly: "
-                "give integers (y.astype('Int64')) or strings"
-            )
-        return
-    if targets.dtype.name not in _INTEGER_DTYPES:
-        raise InputError(
-            f"y: integers of dtype {targets.dtype.name}, which cannot hold {NO_TOPIC}, what "
-            "predict answers for a text of no topic: give y.astype(np.int64) (or strings)"
-        )
-    if any(labels == (str(NO_TOPIC),) for labels in targets.label_sets):
-        raise InputError(
-            f"y: {NO_TOPIC} is what predict answers for a text of no topic, so it cannot be a "
-            f"topic of an integer y: give other integers (e.g. LabelEncoder().fit_transform(y)) "
-            "or strings (y.astype(str))"
-        )
-
-
-def _target_dtype(model: bundle.SavedModel) -> np.dtype[Any] | None:
-    """The integer dtype a model's predict answers in (None: names), checked: every topic must
-    be an integer of that dtype written as str() writes it (a manifest can be edited)."""
-    name = model.training.get(TARGET_DTYPE)
-    if name is None:
-        return None
-    names = _INTEGER_DTYPES + _FLOAT_DTYPES
-    if model.target_kind != "single" or name not in names:
-        raise ModelBundleError(
-            f"manifest field 'training.{TARGET_DTYPE}': {shown(name)} is not one of "
-            f"{', '.join(names)} of a model fitted on one topic per text"
-        )
-    dtype = np.dtype(name)
-    if dtype.kind == "f":
-        low, high = -_FLOAT_EXACT[name], _FLOAT_EXACT[name]
-    else:
-        low, high = int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
-    what = f"a whole number {name} holds exactly" if dtype.kind == "f" else f"an {name} integer"
-    for topic in model.classes:
-        value = int(topic) if _INTEGER.fullmatch(topic) else None
-        if value is None or str(value) != topic or not low <= value <= high:
-            raise ModelBundleError(
-                f"manifest field 'training.{TARGET_DTYPE}': the topic {shown(topic)} is not "
-                f"{what}, but the manifest says its y was"
-            )
-        if value == NO_TOPIC and dtype.kind != "f":
-            raise ModelBundleError(
-                f"manifest field 'training.{TARGET_DTYPE}': the topic {NO_TOPIC} is what "
-                "predict answers for no topic"
-            )
-    return dtype
-
-
-_INTEGER = re.compile(r"-?[0-9]{1,20}")
+        self.target_dtype_ = target_dtype(model)
+        self._classes = ClassesView.of(self.topics_, self.target_dtype_, self.target_columns_)
+        self.classes_ = self._classes.classes
 
 
 def _summary(report: EvaluationReport) -> dict[str, float]:
