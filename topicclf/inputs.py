@@ -182,10 +182,18 @@ def _check_not_mixed(rows: list[Any]) -> None:
         )
 
 
+def _is_integer(value: Any) -> bool:
+    """A Python or numpy integer, and not a bool (which Python counts among them)."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _is_float(value: Any) -> bool:
+    return isinstance(value, float | np.floating)
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not (
-        isinstance(value, bool | np.bool_) or _is_missing(value)
-    )
+    """An integer, or a float that is no missing value (NaN): the one number rule of `y`."""
+    return _is_integer(value) or (_is_float(value) and not _is_missing(value))
 
 
 def _check_not_flag_rows(rows: list[Any]) -> None:
@@ -266,11 +274,11 @@ def _number_dtype(y: Any, rows: list[Any]) -> np.dtype[Any] | None:
     present = [r for r in rows if not _is_missing(r)]
     if not present:
         return None
-    if all(isinstance(r, int | np.integer) and not isinstance(r, bool) for r in present):
+    if all(_is_integer(r) for r in present):
         # np.asarray: Python ints give int64; past 64 bits they are objects, no integer dtype.
         dtype = np.asarray(present).dtype
         return dtype if dtype.kind in "iu" else None
-    if all(isinstance(r, float | np.floating) for r in present):
+    if all(_is_float(r) for r in present):
         return np.dtype(np.float64)
     return None
 
