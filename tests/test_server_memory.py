@@ -390,3 +390,28 @@ def _command(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_text()
     except OSError:
         return ""
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_container_s_inactive_file_cache_is_not_counted_as_used(
+    tmp_path: Path, version: int
+) -> None:
+    """The cgroup's usage counts page cache: a container whose reads filled its limit with
+    cache refused large bodies it had the memory for. Its inactive file cache (memory.stat),
+    which the kernel gives back first, is not counted, as container runtimes count it."""
+    mib = 2**20
+    if version == 2:
+        (tmp_path / "memory.max").write_text(f"{1000 * mib}\n")
+        (tmp_path / "memory.current").write_text(f"{900 * mib}\n")
+        stat = tmp_path / "memory.stat"
+        stat.write_text(f"anon {100 * mib}\nfile {800 * mib}\ninactive_file {700 * mib}\n")
+    else:
+        (tmp_path / "memory").mkdir()
+        (tmp_path / "memory" / "memory.limit_in_bytes").write_text(f"{1000 * mib}\n")
+        (tmp_path / "memory" / "memory.usage_in_bytes").write_text(f"{900 * mib}\n")
+        stat = tmp_path / "memory" / "memory.stat"
+        stat.write_text(f"inactive_file {10 * mib}\ntotal_inactive_file {700 * mib}\n")
+    room = Headroom(cgroup_root=tmp_path)
+    assert room._cgroup() == 800 * mib  # not 100 MiB
+    stat.unlink()  # unreadable: the usage as it is
+    assert room._cgroup() == 100 * mib

@@ -38,17 +38,33 @@ def _read_int(path: Path) -> int | None:
     return int(text)
 
 
-def _cgroup_files() -> tuple[Path, Path] | None:
-    """(limit file, usage file) of the memory cgroup this process is in, v2 or v1, as the
-    process sees it (a container sees its own cgroup at the mount's root)."""
-    root = Path("/sys/fs/cgroup")
-    for limit, usage in (
-        (root / "memory.max", root / "memory.current"),
-        (root / "memory" / "memory.limit_in_bytes", root / "memory" / "memory.usage_in_bytes"),
+def _cgroup_files(root: Path = Path("/sys/fs/cgroup")) -> tuple[Path, Path, Path] | None:
+    """(limit file, usage file, stat file) of the memory cgroup this process is in, v2 or
+    v1, as the process sees it (a container sees its own cgroup at the mount's root)."""
+    v1 = root / "memory"
+    for limit, usage, stat in (
+        (root / "memory.max", root / "memory.current", root / "memory.stat"),
+        (v1 / "memory.limit_in_bytes", v1 / "memory.usage_in_bytes", v1 / "memory.stat"),
     ):
         if limit.is_file() and usage.is_file():
-            return limit, usage
+            return limit, usage, stat
     return None
+
+
+def _reclaimable(stat: Path) -> int:
+    """The cgroup's inactive file cache (memory.stat's inactive_file; v1's total_ one, which
+    counts its children too), which its usage includes and the kernel gives back before it
+    refuses memory: as container runtimes count a working set. 0 when unreadable."""
+    found: dict[str, int] = {}
+    try:
+        with stat.open() as lines:
+            for line in lines:
+                key, _, value = line.partition(" ")
+                if key in ("inactive_file", "total_inactive_file") and value.strip().isdigit():
+                    found[key] = int(value)
+    except OSError:
+        return 0
+    return found.get("total_inactive_file", found.get("inactive_file", 0))
 
 
 class Headroom:
@@ -59,13 +75,14 @@ class Headroom:
     (--workers) that take from the cgroup and the system alike, each its equal share: each
     counts only its own requests, and all counting the whole promised it N times over."""
 
-    def __init__(self, shared_by: int = 1) -> None:
+    def __init__(self, shared_by: int = 1, cgroup_root: Path | None = None) -> None:
         self.shared_by = max(1, shared_by)
         linux = sys.platform.startswith("linux")
         self.statm = Path("/proc/self/statm") if linux else None
         self.meminfo = Path("/proc/meminfo") if linux else None
         self.page = os.sysconf("SC_PAGE_SIZE") if linux else 4096
-        self.cgroup = _cgroup_files() if linux else None
+        root = cgroup_root or Path("/sys/fs/cgroup")
+        self.cgroup = _cgroup_files(root) if linux or cgroup_root else None
         self.cgroup_limit = _read_int(self.cgroup[0]) if self.cgroup else None
         self.read_at = -1.0
         self.value: int | None = None
@@ -103,7 +120,12 @@ class Headroom:
         if self.cgroup is None or self.cgroup_limit is None or self.cgroup_limit >= _NO_LIMIT:
             return None
         usage = _read_int(self.cgroup[1])
-        return None if usage is None else self.cgroup_limit - usage
+        if usage is None:
+            return None
+        # Page cache counts in the usage: a container whose files filled its limit with cache
+        # refused bodies it had the memory for (the kernel drops inactive cache first).
+        used = max(0, usage - _reclaimable(self.cgroup[2]))
+        return self.cgroup_limit - used
 
     def _available(self) -> int | None:
         if self.meminfo is None:
