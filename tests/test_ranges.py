@@ -274,3 +274,31 @@ def test_ranges_read_long_lines_as_the_whole_file_does(
     assert [bool(d.error) for d in whole] == [False, True, False, True, True]
     docs, records = _by_ranges(path, fmt, pieces)
     assert docs == whole and records == len(whole)
+
+
+@pytest.mark.parametrize(("fmt", "encoding"), [("lines", "utf-8"), ("jsonl", "utf-16")])
+def test_a_file_of_cr_line_ends_is_cut_at_its_crs_even_where_lfs_come_later(
+    tmp_path: Path, fmt: str, encoding: str
+) -> None:
+    """A file whose first chunk ends its lines with lone CRs has its lines end at each CR
+    throughout (told once, from its start); the Dask engine's cuts fell at the LFs it holds
+    later, inside records, so a range began mid-record."""
+    from topicclf.corpus.lines import CHUNK
+
+    records = []
+    for i in range(9000):
+        feed = "\n" if i > 6000 else ""
+        if fmt == "jsonl":  # in JSON, white space between tokens
+            records.append(f'{{"text": "record {i}",{feed} "labels": ["a"]}}')
+        else:
+            records.append(f"record {i} " + "x" * 40 + (feed and f"{feed}with a line feed"))
+    data = "\r".join(records).encode(encoding)
+    assert data.find("\n".encode(encoding).removeprefix(b"\xff\xfe")) > CHUNK
+    path = tmp_path / f"mac.{fmt}"
+    path.write_bytes(data)
+    options = dataclasses.replace(REPORT, encoding=encoding)
+    whole = _whole(path, fmt, options)
+    assert len(whole) == 9000 and not any(d.error for d in whole)
+    for pieces in (2, 5):
+        docs, records_counted = _by_ranges(path, fmt, pieces, options)
+        assert docs == whole and records_counted == 9000

@@ -250,7 +250,7 @@ def _line_ends(
     return again, newline
 
 
-def _file_line_end(handle: Any, codec: LineCodec) -> bytes:
+def file_line_end(handle: Any, codec: LineCodec) -> bytes:
     """The line end of a seekable file, from its first chunk (see `line_end`)."""
     handle.seek(0)
     head = handle.read(CHUNK)
@@ -281,7 +281,7 @@ def numbered_lines(
             if start % codec.unit:
                 raise CorpusFormatError(f"{path}: byte {start} is not a line start")
             # A range's line end is the whole file's, told from its start, not the range's.
-            newline = _file_line_end(handle, codec)
+            newline = file_line_end(handle, codec)
             handle.seek(start)
         number = first_line
         # The file is checked at its end, before split_lines gives what it holds of a last

@@ -15,6 +15,7 @@ from topicclf.corpus.lines import (
     LineFormat,
     LongLine,
     byte_reader,
+    file_line_end,
     line_codec,
     line_documents,
     numbered_lines,
@@ -54,18 +55,21 @@ def plan_cuts(path: str, pieces: int, options: CorpusOptions | None = None) -> l
     cuts = [0]
     with open(path, "rb") as handle:
         codec = line_codec(options, handle.read(4))
+        # Cut where the reader ends lines: a file of lone CR line ends (told from its start)
+        # at its CRs, not at an LF it holds later inside a record.
+        newline = file_line_end(handle, codec)
         for i in range(1, pieces):
             # From the byte before the ideal cut, so a cut already at a line start is kept.
             target = max(size * i // pieces - 1, cuts[-1])
             target -= target % codec.unit
             handle.seek(target)
-            lines = split_lines(byte_reader(handle), codec.newline, codec.unit, record_limit())
+            lines = split_lines(byte_reader(handle), newline, codec.unit, record_limit())
             first = next(lines, b"")
             if isinstance(first, LongLine):  # skipped, not held
                 if not first.ended:
                     break
                 position = target + first.size
-            elif not first.endswith(codec.newline):
+            elif not first.endswith(newline):
                 break  # the last line: no later line start
             else:
                 position = target + len(first)
