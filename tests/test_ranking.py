@@ -4,8 +4,19 @@ import itertools
 
 import numpy as np
 import pytest
+from sklearn.metrics import (
+    average_precision_score,
+    coverage_error,
+    label_ranking_average_precision_score,
+    label_ranking_loss,
+    precision_recall_curve,
+)
 
 from topicclf.metrics.ranking import (
+    Block,
+    at_thresholds,
+    average_precision,
+    column_average_precisions,
     hits_at_k,
     precision_at_k,
     precision_recall_curves,
@@ -173,12 +184,6 @@ def test_tie_ranks_are_scipy_s_rankdata_from_one_sort() -> None:
 def test_ranking_figures_equal_scikit_learn_on_larger_tied_matrices() -> None:
     """LRAP, coverage error and ranking loss come from one tie ranking, not scikit-learn's
     per-document loops: equal on matrices wider and more tied than the small problems."""
-    from sklearn.metrics import (
-        coverage_error,
-        label_ranking_average_precision_score,
-        label_ranking_loss,
-    )
-
     rng = np.random.default_rng(8)
     for _ in range(6):
         n, width = int(rng.integers(50, 200)), int(rng.integers(20, 120))
@@ -200,15 +205,6 @@ def test_column_and_weighted_average_precision_and_curves_are_scikit_learns() ->
     """Per-topic average precision from a sort per column, the micro figure and curve with a
     block of unknown cells given as counts: scikit-learn's with the block as weighted
     entries (zero weights dropped, as it drops them)."""
-    from sklearn.metrics import average_precision_score, precision_recall_curve
-
-    from topicclf.metrics.ranking import (
-        Block,
-        at_thresholds,
-        average_precision,
-        column_average_precisions,
-    )
-
     rng = np.random.default_rng(9)
     for _ in range(40):
         n, width = int(rng.integers(1, 60)), int(rng.integers(1, 15))

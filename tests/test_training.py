@@ -171,44 +171,45 @@ def test_documents_left_out_for_want_of_topics_are_said_and_recorded(
     assert "left out documents 70" in capsys.readouterr().out
 
 
-def test_multiclass_training_says_which_documents_it_leaves_out() -> None:
-    """A multi-class document whose one topic is under train.min_count has no class to
-    learn: it is left out with a warning and counted (before: left out silently)."""
+@pytest.mark.parametrize(
+    ("mode", "said", "left_out"),
+    [
+        # A multi-class document whose one topic is under min_count has no class to learn:
+        # left out with a warning and counted (before: left out silently).
+        (
+            "multiclass",
+            r"^3 of 280 training documents are left out \(3 only topics under "
+            r"train.min_count\): the multi-class network learns only from documents with "
+            r"topics$",
+            3,
+        ),
+        # The dense multi-label network learns them as text with no topic; its warning
+        # counts those whose topics all fall under min_count (before: only those of none).
+        (
+            "multilabel",
+            r"^3 of 280 training documents have no topic \(2 only topics under "
+            r"train.min_count\); they are learned as examples of text with no topic",
+            0,
+        ),
+    ],
+)
+def test_documents_without_a_topic_to_learn_are_said_and_counted(
+    mode: str, said: str, left_out: int
+) -> None:
     from topicclf.training.pipeline import prepare
 
     texts, labels = _news(short=False)
-    single = [topics[:1] for topics in labels]
-    single[:3] = [["rare-a"], ["rare-b"], ["rare-b"]]
-    config = Config().with_overrides(["train.mode=multiclass", "train.min_count=3"])
-    with pytest.warns(
-        UserWarning,
-        match=r"^3 of 280 training documents are left out \(3 only topics under "
-        r"train.min_count\): the multi-class network learns only from documents with topics$",
-    ):
-        data = prepare(config, texts, single)
-    assert data.left_out == 3 and len(data.texts) == 277
-    assert "rare-a" not in data.classes and data.y.sum(axis=1).min() == 1
-
-
-def test_multilabel_training_counts_documents_whose_topics_all_fall_under_min_count() -> None:
-    """The dense multi-label network learns documents without a topic as text with no topic;
-    its warning counts those whose topics all fall under min_count (before: only those given
-    no topic were counted)."""
-    from topicclf.training.pipeline import prepare
-
-    texts, labels = _news(short=False)
-    labels = [list(topics) for topics in labels]
-    labels[0] = []
-    labels[1:3] = [["rare-a"], ["rare-b", "rare-c"]]
-    config = Config().with_overrides(["train.min_count=2"])
-    with pytest.warns(
-        UserWarning,
-        match=r"^3 of 280 training documents have no topic \(2 only topics under "
-        r"train.min_count\); they are learned as examples of text with no topic",
-    ):
+    labels = [list(topics[:1] if mode == "multiclass" else topics) for topics in labels]
+    if mode == "multiclass":
+        labels[:3] = [["rare-a"], ["rare-b"], ["rare-b"]]
+    else:
+        labels[:3] = [[], ["rare-a"], ["rare-b", "rare-c"]]
+    config = Config().with_overrides([f"train.mode={mode}", "train.min_count=3"])
+    with pytest.warns(UserWarning, match=said):
         data = prepare(config, texts, labels)
-    assert data.left_out == 0 and len(data.texts) == 280
-    assert int((data.y.sum(axis=1) == 0).sum()) == 3
+    assert data.left_out == left_out and len(data.texts) == 280 - left_out
+    assert "rare-a" not in data.classes
+    assert int((data.y.sum(axis=1) == 0).sum()) == (0 if left_out else 3)
 
 
 def test_training_that_diverges_stops_with_what_to_change() -> None:
