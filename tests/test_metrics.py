@@ -564,3 +564,24 @@ def test_a_missed_gate_shows_the_figure_with_the_digits_that_tell_it_from_the_ga
     assert summary_metrics(report)["micro_f1"] == pytest.approx(2 / 3)  # 0.6667 at 4 digits
     assert check_gates(report, [("micro_f1", 0.6667)]) == ["micro_f1 0.666667 < 0.6667"]
     assert check_gates(report, [("micro_f1", 0.7)]) == ["micro_f1 0.6667 < 0.7"]
+
+
+def test_multiclass_accuracy_has_one_rule_batched_or_whole() -> None:
+    """Attacker pass 45, CLI 1: past the cells kept whole, a document of several true
+    topics counted as right only when its prediction was the first of them in column order
+    (accuracy 1.0 on 3,000 documents, 0.0002 on 4,200 of the same kind)."""
+    from topicclf.metrics import Evaluation
+
+    truth = np.array([[1, 1, 0], [0, 1, 1], [1, 0, 0], [0, 0, 0]], dtype=bool)
+    pred = np.array([[0, 1, 0], [0, 0, 1], [1, 0, 0], [1, 0, 0]], dtype=bool)
+    unknown = sp.csr_matrix(np.array([[0], [0], [0], [1]], dtype=bool))  # wrong: unknown topic
+    whole = evaluate(truth, pred, ["a", "b", "c"], unknown_truth=(["u"], unknown), multiclass=True)
+    assert whole.multiclass["accuracy"] == 0.75
+    for kept in (None, 0):
+        batched = Evaluation(["a", "b", "c"], ["u"], multiclass=True, whole_cells=kept)
+        for row in range(4):
+            batched.add(truth[row : row + 1], pred[row : row + 1], unknown=unknown[row : row + 1])
+        assert batched.report().multiclass == {
+            "accuracy": 0.75,
+            "documents_with_several_true_topics": 2,
+        }

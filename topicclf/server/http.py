@@ -110,11 +110,14 @@ def out_of_descriptors(exc: BaseException) -> bool:
 def descriptors_response(path: str) -> JSONBody:
     """The 503 for a request that failed for want of file descriptors; the log says so at
     most once a minute (a line, or a traceback, per request would flood it while it lasts)."""
-    if _descriptors_short.due():
+    refused = _descriptors_short.due()
+    if refused:
         log.warning(
-            "out of file descriptors (open files limit: %s); requests that need one get 503: "
-            "raise the limit (ulimit -n) or hold fewer connections",
+            "out of file descriptors (open files limit: %s); requests that need one get 503 "
+            "(%d since the last such line): raise the limit (ulimit -n) or hold fewer "
+            "connections",
             _open_files_limit(),
+            refused,
         )
     retry = {"Retry-After": str(SERVE_RETRY_SECONDS)}
     return error_response(path, 503, NO_DESCRIPTORS, retry)
@@ -492,15 +495,18 @@ class HttpGuard:
         """The 503 of a body the memory gate did not admit; the log says so at most once a
         minute, with the figures (a line per request would flood it while memory is short)."""
         gate = self.memory
-        if gate.refusals.due():
+        refused = gate.refusals.due()
+        if refused:
             left = gate.last_room or 0
             log.warning(
                 "memory is short (%d MiB left for this process, %d MiB counted for the "
                 "bodies of requests in progress): requests whose bodies need more get 503 to "
-                "retry (a body is counted at %d times its size): send smaller requests or "
-                "give the server more memory (ulimit -v, the container's limit)",
+                "retry (%d since the last such line; a body is counted at %d times its "
+                "size): send smaller requests or give the server more memory (ulimit -v, "
+                "the container's limit)",
                 left // 2**20,
                 gate.promised // 2**20,
+                refused,
                 SERVE_MEMORY_PER_BODY_BYTE,
             )
         retry = [(b"retry-after", str(SERVE_RETRY_SECONDS).encode())]
@@ -774,12 +780,14 @@ class HostGuard:
             )
             await _send_error(send, path, 421, refused, close=False)
             return
-        if origins and not all(same_origin(o, host) for o in origins):
+        other = next((o for o in origins if not same_origin(o, host)), None)
+        if other is not None:
             # Echoed by the rule of every echo: a 60,000-character Origin is said to be so
-            # long (repr's quotes and escapes made it 60,002 and more).
+            # long (repr's quotes and escapes made it 60,002 and more). The one that is
+            # foreign: of two Origin headers, the first was named even when it was ours.
             address = "no Host header" if host is None else f"'{echoed(host)}'"
             foreign = (
-                f"a request from another site (Origin '{echoed(origins[0])}', not this "
+                f"a request from another site (Origin '{echoed(other)}', not this "
                 f"server's address {address}) is refused: this server's own page and "
                 "clients that send no Origin are answered"
             )
