@@ -695,6 +695,29 @@ def test_a_bom_leading_a_line_within_a_file_is_dropped(
     assert (docs[1].id, docs[1].text, docs[1].labels) == second
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize(
+    ("name", "content", "first"),
+    [
+        ("d.jsonl", '{"id": "d0", "text": "rain", "labels": ["a"]}\n', ("d0", "rain", ("a",))),
+        ("d.ft", "__label__a rain\n", ("d:1", "rain", ("a",))),
+        ("d.csv", "id,text,labels\nd0,rain,a\n", ("d0", "rain", ("a",))),
+        ("d.txt", "rain\n", ("d:1", "rain", ())),
+    ],
+)
+def test_marks_doubled_at_a_file_s_start_are_all_dropped(
+    tmp_path: Path, encoding: str, name: str, content: str, first: tuple
+) -> None:
+    """Attacker pass 45, CLI 2: `cat` of an empty file saved "with BOM" and one with a BOM
+    made two marks on line 1, and one stayed: JSON Lines refused the record, fastText lost
+    its topics and CSV its id column, silently (UTF-16 alike, its hint "utf-8-sig")."""
+    path = tmp_path / name
+    mark = "\ufeff".encode(encoding)
+    path.write_bytes(mark + mark + content.encode(encoding))
+    docs = list(open_corpus(path))  # the first mark names the encoding
+    assert [(d.id, d.text, d.labels, d.error) for d in docs] == [(*first, None)]
+
+
 @pytest.mark.parametrize(
     ("name", "head", "record", "first"),
     [

@@ -181,9 +181,10 @@ def split_lines(
 
 
 def decode_line(raw: bytes, codec: LineCodec, number: int, cr_ends: bool = False) -> Line:
-    """A raw line as a numbered Line: decoded, its line end cut off, a BOM leading it dropped
-    (a file's, or one that `cat a.jsonl b.jsonl` left where b began: that record's fastText
-    labels were read as words, its JSON refused and its CSV id kept the mark, pass 44)."""
+    """A raw line as a numbered Line: decoded, its line end cut off, the BOMs leading it
+    dropped (a file's, or one that `cat a.jsonl b.jsonl` left where b began: that record's
+    fastText labels were read as words, its JSON refused and its CSV id kept the mark,
+    pass 44)."""
     error = None
     try:
         text = raw.decode(codec.encoding, codec.errors)
@@ -196,8 +197,9 @@ def decode_line(raw: bytes, codec: LineCodec, number: int, cr_ends: bool = False
         text = text[: -len(end)]
     elif cr_ends and text.endswith("\r"):
         end, text = "\r", text[:-1]
-    if text.startswith(BOM):
-        text = text[1:]
+    # Every mark leading it: a file's own mark and the one of a file `cat` put after an
+    # empty "UTF-8 with BOM" file made two on line 1, and one stayed (pass 45).
+    text = text.lstrip(BOM)
     return Line(number, text, error, end)
 
 
