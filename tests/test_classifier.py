@@ -708,6 +708,27 @@ def test_a_float_y_of_whole_numbers_is_predicted_as_floats(
         _quick(epochs=1).fit(texts, np.where(codes == 0, 1e17, codes))
 
 
+def test_a_y_of_integers_and_floats_together_is_numbers(tiny_docs: list[Document]) -> None:
+    """Attacker pass 45, CLI 3: [0, 1, 2.0, ...] (a number written 2.0 in JSON) was read as
+    names, so predict answered '0', '1', ..., accuracy_score raised "Mix of label input
+    types" and cross_val_score gave nan: numbers, float64, as numpy reads them. Integers
+    past 64 bits, which no dtype holds, are refused rather than read as names."""
+    from sklearn.metrics import accuracy_score
+
+    texts = [d.text for d in tiny_docs]
+    names = sorted({d.labels[0] for d in tiny_docs})
+    y: list[Any] = [names.index(d.labels[0]) for d in tiny_docs]
+    y[0] = float(y[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = _quick(epochs=1).fit(texts, y)
+    assert clf.classes_.dtype == np.float64 and clf.predict(texts).dtype == np.float64
+    assert 0.0 <= accuracy_score(y, clf.predict(texts)) <= 1.0
+    huge = [2**70, *[int(v) for v in y[1:]]]
+    with pytest.raises(InputError, match=r"^y: integers past 64 bits, which no integer dtype"):
+        _quick(epochs=1).fit(texts, np.array(huge, dtype=object))
+
+
 @pytest.mark.parametrize(
     ("y", "message"),
     [

@@ -264,7 +264,8 @@ def _classes(classes: Any) -> list[Any]:
 def _number_dtype(y: Any, rows: list[Any]) -> np.dtype[Any] | None:
     """The dtype of a 1-D `y` of numbers only: a numpy or pandas integer dtype, Python and
     numpy integers in a list, or floats of whole values and missing ones (how pandas keeps
-    an integer column with a gap: [1, 2, None] is 1.0, 2.0, NaN); else None (names, a mix).
+    an integer column with a gap: [1, 2, None] is 1.0, 2.0, NaN), or both (float64); else
+    None (names, a mix of names and numbers).
     Predict answers in it (topic_name has made each number its integer's str())."""
     dtype = getattr(y, "dtype", None)
     if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
@@ -277,8 +278,16 @@ def _number_dtype(y: Any, rows: list[Any]) -> np.dtype[Any] | None:
     if all(_is_integer(r) for r in present):
         # np.asarray: Python ints give int64; past 64 bits they are objects, no integer dtype.
         dtype = np.asarray(present).dtype
-        return dtype if dtype.kind in "iu" else None
-    if all(_is_float(r) for r in present):
+        if dtype.kind not in "iu":
+            raise InputError(
+                "y: integers past 64 bits, which no integer dtype holds, so predict could not "
+                "answer in y's kind: give them as strings (y.astype(str))"
+            )
+        return dtype
+    if all(_is_integer(r) or _is_float(r) for r in present):
+        # Integers and floats together ([0, 1, 2.0], as JSON gives a number written 2.0) are
+        # numbers, as numpy and scikit-learn read them: they were names, and predict's
+        # strings matched no y (pass 45).
         return np.dtype(np.float64)
     return None
 
