@@ -1305,6 +1305,7 @@ def test_running_out_of_file_descriptors_is_a_503_to_retry_and_one_warning(
     records = [r for r in caplog.records if r.name == "topicclf.server"]
     assert [(r.levelname, r.exc_info) for r in records] == [("WARNING", None)]  # once a minute
     assert records[0].getMessage().startswith("out of file descriptors (open files limit: ")
+    assert "get 503 (1 since the last such line)" in records[0].getMessage()
 
 
 @pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="reads /proc/PID/limits")
@@ -2812,6 +2813,20 @@ def test_an_upgrade_with_a_body_is_refused_for_what_it_is(server: Address, frami
     }
 
 
+def test_connect_with_a_body_is_refused_for_what_it_is(server: Address) -> None:
+    # httptools takes CONNECT for an upgrade: the 400 named an Upgrade header the request
+    # never sent, "(Upgrade: '')" (attacker pass 45, server 3).
+    body = b'{"text": "rain"}'
+    head = b"CONNECT /tag HTTP/1.1\r\nHost: localhost\r\nContent-Length: 16\r\n\r\n"
+    reply, _ = raw(server, head + body)
+    head_of_answer, _, answer = reply.partition(b"\r\n\r\n")
+    assert head_of_answer.startswith(b"HTTP/1.1 400 ")
+    assert json.loads(answer) == {
+        "error": "this server opens no tunnels (CONNECT) and cannot read the body of a "
+        "request that asks for one: send it with its route's method (POST /tag)"
+    }
+
+
 def test_endless_chunk_extensions_get_a_431(server: Address) -> None:
     # A chunk-size line's extensions were in no bound: 1 GB of them was read to the end.
     line = b"5;" + b"x=" + b"y" * 200_000 + b"\r\n"
@@ -4306,6 +4321,13 @@ def test_another_sites_page_is_refused(server: Address) -> None:
         assert answer["error"].startswith(f"a request from another site (Origin {origin!r}")
     got, _ = _with_headers(server, "GET", "/models", {"Host": own, "Origin": "http://evil.example"})
     assert got == 403
+    # Of two Origin headers the foreign one is named (pass 45: the first, our own, was).
+    two = f"Origin: http://{own}\r\nOrigin: http://evil.example\r\n".encode()
+    reply, _ = raw(
+        server, b"GET /models HTTP/1.1\r\nHost: " + own.encode() + b"\r\n" + two + b"\r\n"
+    )
+    assert reply.startswith(b"HTTP/1.1 403 ")
+    assert b"(Origin 'http://evil.example', not this server's address" in reply
 
 
 def test_the_servers_own_page_and_clients_without_origin_are_answered(server: Address) -> None:

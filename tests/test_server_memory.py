@@ -10,6 +10,7 @@ import http.client
 import json
 import logging
 import random
+import re
 import resource
 import socket
 import subprocess
@@ -302,6 +303,8 @@ def test_a_server_short_of_memory_answers_503_to_retry_and_loses_nothing(
     assert "killed by" not in text and "internal error" not in text, text[-3000:]
     # The gate's refusals said once a minute per process, with the figures.
     assert 1 <= text.count("WARNING:  memory is short (") <= workers, text[-3000:]
+    # With how many they cover (pass 45: the line said no count).
+    assert re.search(r"get 503 to retry \(\d+ since the last such line; a body", text), text[-3000:]
 
 
 @linux_only

@@ -157,6 +157,10 @@ UPGRADE_WITH_BODY = (
     'request that asks it to: send it without "Upgrade" and "Connection: Upgrade" (curl: '
     "without --http2)"
 )
+CONNECT_WITH_BODY = (
+    "this server opens no tunnels (CONNECT) and cannot read the body of a request that "
+    "asks for one: send it with its route's method (POST /tag)"
+)
 NO_WEBSOCKET = (
     'this server does not speak WebSocket; send plain HTTP requests (without "Upgrade: websocket")'
 )
@@ -436,7 +440,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             # was lost (curl --http2 sends Upgrade: h2c with every request; /tag got 400
             # "the body is not valid JSON"), and the request after it too.
             upgrade = (self._get_upgrade() or b"").decode("latin-1")
-            self.refusal = (400, UPGRADE_WITH_BODY.format(shown(upgrade)))
+            if self.parser.get_method() == b"CONNECT" and not upgrade:
+                # httptools takes CONNECT for an upgrade: the message named an Upgrade
+                # header the request never sent (pass 45).
+                self.refusal = (400, CONNECT_WITH_BODY)
+            else:
+                self.refusal = (400, UPGRADE_WITH_BODY.format(shown(upgrade)))
             raise _Refused
         self._target_authority_as_host()
         self.chunked = any(name == b"transfer-encoding" for name, _ in self.headers)
