@@ -275,7 +275,8 @@ def test_evaluate_holds_one_batch_of_scores_not_the_corpus(
     n_topics = len(unique.classes_)
     assert n_topics == 20_000
     assert all(len(given) <= unique.policy_.top_k for given in unique.tag(texts[:20]))
-    monkeypatch.setattr(classifier, "EVALUATE_BATCH_CELLS", 10 * n_topics)
+    monkeypatch.setattr(classifier, "TAG_BLOCK_CELLS", 10 * n_topics)  # blocks of 10
+    monkeypatch.setattr(classifier, "EVALUATE_BATCH_CELLS", 10 * n_topics)  # none kept whole
     scored: list[int] = []
     scores = unique.scorer_.scores
     monkeypatch.setattr(unique.scorer_, "scores", lambda t: scored.append(len(t)) or scores(t))
