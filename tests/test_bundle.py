@@ -1444,3 +1444,25 @@ def test_a_manifest_stemmer_its_language_has_none_of_is_refused_naming_the_manif
         r"stemmer for hebrew;",
     ):
         TopicClassifier.load(model)
+
+
+def test_a_format_1_models_fingerprint_covers_its_files(saved: Path, tmp_path: Path) -> None:
+    """Attacker pass 46, server 2: a served format-1 model (no file hashes recorded) whose
+    thresholds were edited was loaded by a replacement worker unnoticed, so two models
+    answered under one name: its files' sizes and modification times count in the
+    fingerprint the server compares. A format 2+ manifest's hashes cover its files."""
+    import os
+
+    from topicclf.bundle.manifest import fingerprint
+
+    old = _as_format_1(saved, tmp_path / "old")
+    manifest = TopicClassifier.load(old).manifest_
+    before = fingerprint(manifest, old)
+    assert fingerprint(manifest, old) == before
+    thresholds = old / "thresholds.json"
+    stat = thresholds.stat()
+    thresholds.write_text(thresholds.read_text().replace("0.", "0.9", 1))
+    os.utime(thresholds, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    assert fingerprint(manifest, old) != before
+    current = TopicClassifier.load(saved).manifest_
+    assert fingerprint(current, saved) == fingerprint(current)  # the hashes say it all

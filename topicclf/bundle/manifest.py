@@ -8,6 +8,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from topicclf.bundle.files import check_fields
@@ -68,11 +69,23 @@ def new_manifest(**fields: Any) -> dict[str, Any]:
     }
 
 
-def fingerprint(manifest: dict[str, Any]) -> str:
+def fingerprint(manifest: dict[str, Any], directory: Path | None = None) -> str:
     """The SHA-256 of a manifest's content. From format 2 on the manifest records every
     other file's size and SHA-256, and loading checks each file against them: two loads
-    with one fingerprint hold the same model (format 1 recorded no hashes)."""
-    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+    with one fingerprint hold the same model. Format 1 recorded no hashes: given its
+    `directory`, its files' names, sizes and modification times count too (a served
+    format-1 model whose thresholds were edited was loaded by a new worker unnoticed)."""
+    content = json.dumps(manifest, sort_keys=True)
+    if directory is not None and manifest.get("format_version") == 1:
+        stats = []
+        for path in sorted(directory.iterdir()):
+            try:
+                found = path.stat()
+            except OSError:
+                continue  # gone between the listing and the look: its absence counts
+            stats.append([path.name, found.st_size, found.st_mtime_ns])
+        content += json.dumps(stats)
+    return hashlib.sha256(content.encode()).hexdigest()
 
 
 def check_manifest(manifest: Any, where: str) -> dict[str, Any]:

@@ -225,7 +225,7 @@ class AppFactory:
             log.exception("worker could not load the models")
             raise SystemExit(STARTUP_FAILURE) from None
         for spec, expected in zip(self.specs, self.fingerprints, strict=False):
-            if fingerprint(models[spec.name].classifier.manifest_) != expected:
+            if fingerprint(models[spec.name].classifier.manifest_, spec.path) != expected:
                 _worker_fails(
                     f"{spec.path} changed on disk since the server started; restart the "
                     "server to serve the new model"
@@ -492,7 +492,9 @@ def serve(
             return
         # Each worker loads its own copy, and one started later (a replacement) must load
         # the very models loaded here.
-        prints = tuple(fingerprint(models[spec.name].classifier.manifest_) for spec in specs)
+        prints = tuple(
+            fingerprint(models[spec.name].classifier.manifest_, spec.path) for spec in specs
+        )
         for served in models.values():
             served.close()
         del models
