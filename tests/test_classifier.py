@@ -1998,3 +1998,28 @@ def test_a_column_no_document_had_is_taken_back_as_classes_has_it(
         match=r"^y: an indicator matrix of 4 columns, but the model has 5 columns \(classes_\)",
     ):
         clf.score(texts, indicator[:, :4])
+
+
+def test_a_fitted_embedding_model_comes_back_from_its_pickle(tiny_docs: list[Document]) -> None:
+    """Attacker pass 46, CLI 1: a fitted embedding network kept its compiled optimizer (our
+    FusedAdam, defined on first use), so its pickle could not be loaded ("Could not locate
+    class 'FusedAdam'"): copy.deepcopy failed, and so did joblib's workers
+    (cross_validate(n_jobs=2)). The fitted network is as loading a saved model gives it."""
+    import copy
+    import subprocess
+    import sys
+
+    texts = [d.text for d in tiny_docs]
+    clf = _fit(tiny_docs, tiny_config("embedding", epochs=2))
+    expected = clf.predict_proba(texts)
+    np.testing.assert_array_equal(copy.deepcopy(clf).predict_proba(texts), expected)
+    blob = pickle.dumps(clf)
+    np.testing.assert_array_equal(pickle.loads(blob).predict_proba(texts), expected)
+    script = (
+        "import pickle, sys; clf = pickle.loads(sys.stdin.buffer.read()); "
+        f"print(clf.predict_proba({texts[:2]!r}).shape)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=blob, capture_output=True, timeout=300
+    )
+    assert done.returncode == 0 and done.stdout.strip() == b"(2, %d)" % len(clf.topics_), done

@@ -231,6 +231,19 @@ def stacked_to_wide(
     return model
 
 
+def as_loaded(config: Config, featurizer: Featurizer, network: Any, multiclass: bool) -> Any:
+    """A trained network as loading a saved model gives it: uncompiled, its weights alone.
+    A compiled one holds its optimizer, our FusedAdam, defined on first use: a pickle of a
+    fitted embedding model (copy.deepcopy, joblib's workers) could not be loaded back,
+    "Could not locate class 'FusedAdam'" (attacker pass 46)."""
+    if not getattr(network, "compiled", False):
+        return network
+    with out_of_memory_explained():
+        model = build_network(config, featurizer, network.output_shape[-1], multiclass)
+        model.set_weights(network.get_weights())
+    return model
+
+
 # Below this size a TF-IDF matrix is handed to Keras dense: Keras's per-epoch pipeline for
 # sparse input costs more than the multiplications on a small corpus (halves a 40-document fit).
 DENSE_FIT_BYTES = 16 << 20

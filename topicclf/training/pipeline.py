@@ -41,6 +41,7 @@ from topicclf.training.analysis import choose_analysis
 from topicclf.training.data import Blended, Prepared, Stack, TrainingInfo, Tuner, Vectors
 from topicclf.training.groups import near_duplicate_groups
 from topicclf.training.network import (
+    as_loaded,
     refit_network,
     schedule,
     stacked_to_wide,
@@ -132,6 +133,7 @@ def fit_model(
         analyzer=featurizer.analyzer.describe(),
         stemming_choice=stemming or None,
     )
+    network = as_loaded(config, featurizer, network, data.multiclass)
     scorer = Scorer(featurizer, network, blend, blended.featurizer)
     return Fitted(data.classes, data.mode, scorer, policy, validation, info)
 
