@@ -1250,6 +1250,64 @@ def test_info_and_load_refuse_the_same_forged_indicator_columns(
     _both_refuse(broken, r"field 'training.target.columns': a column name is empty or repeated")
 
 
+_SINGLE = {"kind": "single", "columns": None}
+
+
+@pytest.mark.parametrize(
+    ("edits", "message"),
+    [
+        (
+            {"training.target_dtype": "int64"},
+            r"field 'training\.target_dtype': 'int64' is recorded, but the model's target kind "
+            r"\('training\.target\.kind'\) is 'sets': only a model fitted on one topic per text",
+        ),
+        (
+            {"training.target": _SINGLE, "training.target_dtype": "V99999999999999999999"},
+            r"field 'training\.target_dtype': 'V99999999999999999999' is not one of int8, int16, "
+            r"int32, int64, float32, float64$",
+        ),
+        (
+            {"training.target": {"kind": "bogus", "columns": None}},
+            r"field 'training\.target\.kind': 'bogus' is not one of sets, indicator, single$",
+        ),
+        (
+            {"training.target": {"kind": "indicator", "columns": 5}},
+            r"field 'training\.target\.columns': expected the column names of the indicator y "
+            r"\(a list of strings\), not 5$",
+        ),
+    ],
+)
+def test_info_and_load_refuse_the_same_forged_target_fields(
+    saved: Path, tmp_path: Path, edits: dict[str, object], message: str
+) -> None:
+    """`info` described models whose forged target dtype or kind `tag` and `load` refused,
+    and `load`'s message contradicted itself ("'int64' is not one of ..., int64, ...") and
+    named no file."""
+    broken = _copy(saved, tmp_path)
+    for field, value in edits.items():
+        _edit_json(broken, "manifest.json", field, value)
+    _both_refuse(broken, rf"^{re.escape(str(broken))}/manifest\.json: {message}")
+
+
+def test_a_target_kind_that_contradicts_the_indicator_columns_is_refused(
+    saved: Path, tmp_path: Path
+) -> None:
+    """An indicator model's kind forged to 'single' loaded, and `predict` answered one topic
+    per text in place of the indicator matrix, silently."""
+    clf = TopicClassifier.load(saved)
+    clf.target_kind_ = "indicator"
+    clf.target_columns_ = list(clf.classes_)
+    model = clf.save(tmp_path / "indicator")
+    assert TopicClassifier.load(model).predict(["rain and snow"]).shape == (1, 4)
+    _edit_json(model, "manifest.json", "training.target.kind", "single")
+    _both_refuse(
+        model,
+        rf"^{re.escape(str(model))}/manifest\.json: field 'training\.target\.kind': 'single', "
+        r"but the manifest records indicator columns \('training\.target\.columns'\), which "
+        r"only a model fitted on an indicator y \('indicator'\) has$",
+    )
+
+
 def test_save_and_load_bound_a_topic_name_by_one_rule(saved: Path, tmp_path: Path) -> None:
     """A topic (or indicator column) name over config.MAX_TOPIC_CHARS is refused by save
     and by load alike (bundle.labels_problem, target_problem): a model fitted on names of a

@@ -83,6 +83,42 @@ def test_indicator_matrices_keep_their_column_names() -> None:
     assert as_targets(frame, 2).label_sets == named.label_sets
 
 
+_READ_AS = (
+    r"\(names are compared as topic names are read: a number as its str\(\), in Unicode NFC, "
+    r"without U\+FEFF, the white space around it stripped\)"
+)
+
+
+@pytest.mark.parametrize(
+    ("classes", "shown"),
+    [
+        (["a", "\ufeffa", "b"], r"columns 0 and 1 \('a', '\\ufeffa'\) are one topic name, 'a'"),
+        (
+            ["Gem\u00fcse", "b", "Gemu\u0308se"],
+            "columns 0 and 2 \\('Gem\u00fcse', 'Gemu\u0308se'\\) are one topic name, 'Gem\u00fcse'",
+        ),
+        ([1, "1", "b"], r"columns 0 and 1 \(1, '1'\) are one topic name, '1'"),
+        (["b", " a", "a "], r"columns 1 and 2 \(' a', 'a '\) are one topic name, 'a'"),
+    ],
+)
+def test_classes_that_are_one_topic_name_once_read_are_named(
+    classes: list[object], shown: str
+) -> None:
+    """Names that clashed by a byte order mark, the Unicode normal form or a number against
+    its string were refused as "compared with the white space around them stripped", with
+    neither column named."""
+    y = np.array([[1, 0, 0], [0, 1, 1]])
+    end = r"; give every column a name of its own$"
+    with pytest.raises(InputError, match=rf"^classes: topic names must be unique {_READ_AS}: "):
+        as_targets(y, 2, classes=classes)
+    with pytest.raises(InputError, match=rf"{shown}{end}"):
+        as_targets(y, 2, classes=classes)
+    with pytest.raises(InputError, match=rf"^y: .* the DataFrame's {shown}{end}"):
+        as_targets(pd.DataFrame(y, columns=classes), 2)
+    with pytest.raises(InputError, match=rf"^classes: .*: columns 0 and 2 are both 'b'{end}"):
+        as_targets(y, 2, classes=["b", "x", "b"])
+
+
 def test_targets_refused_with_a_reason() -> None:
     with pytest.raises(InputError, match="2 texts but 1 topic sets"):
         as_targets([["a"]], 2)

@@ -163,34 +163,44 @@ def check_integers(targets: Targets) -> None:
 
 
 def target_dtype(model: bundle.SavedModel) -> np.dtype[Any] | None:
-    """The integer dtype a model's predict answers in (None: names), checked: every topic must
-    be an integer of that dtype written as str() writes it (a manifest can be edited)."""
-    name = model.training.get(TARGET_DTYPE)
+    """The dtype a model's predict answers in (None: names), checked (`checked_target_dtype`)."""
+    return checked_target_dtype(model.training, model.target_kind, model.classes, "manifest.json")
+
+
+def checked_target_dtype(
+    training: dict[str, Any], kind: str, topics: list[str], where: str
+) -> np.dtype[Any] | None:
+    """The dtype of the `y` of numbers a model was fitted on (None: names), checked against
+    its target kind and every topic (a manifest can be edited): the one check of `load` and
+    `info`; its errors name `where`, the manifest."""
+    name = training.get(TARGET_DTYPE)
     if name is None:
         return None
-    names = _INTEGER_DTYPES + _FLOAT_DTYPES
-    if model.target_kind != "single" or name not in names:
+    field = f"{where}: field 'training.{TARGET_DTYPE}'"
+    if kind != "single":  # only one number per text is answered in its dtype
         raise ModelBundleError(
-            f"manifest field 'training.{TARGET_DTYPE}': {shown(name)} is not one of "
-            f"{', '.join(names)} of a model fitted on one topic per text"
+            f"{field}: {shown(name)} is recorded, but the model's target kind "
+            f"('training.target.kind') is {shown(kind)}: only a model fitted on one topic per "
+            "text ('single') answers in its y's dtype"
         )
+    names = _INTEGER_DTYPES + _FLOAT_DTYPES
+    if name not in names:
+        raise ModelBundleError(f"{field}: {shown(name)} is not one of {', '.join(names)}")
     dtype = np.dtype(name)
     if dtype.kind == "f":
         low, high = -_FLOAT_EXACT[name], _FLOAT_EXACT[name]
     else:
         low, high = int(np.iinfo(dtype).min), int(np.iinfo(dtype).max)
     what = f"a whole number {name} holds exactly" if dtype.kind == "f" else f"an {name} integer"
-    for topic in model.classes:
+    for topic in topics:
         value = int(topic) if _INTEGER.fullmatch(topic) else None
         if value is None or str(value) != topic or not low <= value <= high:
             raise ModelBundleError(
-                f"manifest field 'training.{TARGET_DTYPE}': the topic {shown(topic)} is not "
-                f"{what}, but the manifest says its y was"
+                f"{field}: the topic {shown(topic)} is not {what}, but the manifest says its y was"
             )
         if value == NO_TOPIC and dtype.kind != "f":
             raise ModelBundleError(
-                f"manifest field 'training.{TARGET_DTYPE}': the topic {NO_TOPIC} is what "
-                "predict answers for no topic"
+                f"{field}: the topic {NO_TOPIC} is what predict answers for no topic"
             )
     return dtype
 

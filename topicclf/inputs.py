@@ -352,11 +352,7 @@ def _from_indicator(y: Any, classes: Sequence[Any] | None, model: Sequence[str] 
         if given is not None
         else [str(j) for j in range(width)]
     )
-    if len(set(columns)) != len(columns):
-        raise InputError(
-            "classes: topic names must be unique (names are compared with the white space "
-            "around them stripped)"
-        )
+    _check_unique_columns(columns, columns if given is None else given, frame=classes is None)
     if sparse:
         counts = np.diff(matrix.indptr)
         rows = [
@@ -370,6 +366,29 @@ def _from_indicator(y: Any, classes: Sequence[Any] | None, model: Sequence[str] 
         raise InputError(f"y: row {over[0] + 1}: {too_many_topics(int(counts[over[0]]))}")
     sets = [tuple(columns[j] for j in row) for row in rows]
     return Targets(sets, "indicator", columns)
+
+
+def _check_unique_columns(columns: list[str], given: Sequence[Any], *, frame: bool) -> None:
+    """InputError naming the first two columns whose names are one topic once read (`given`:
+    the names as given, by classes= or, `frame`, a DataFrame y; `columns`: as read)."""
+    what = "the DataFrame's columns" if frame else "columns"
+    first: dict[str, int] = {}
+    for j, name in enumerate(columns):
+        i = first.setdefault(name, j)
+        if i == j:
+            continue
+        named = (shown(given[i]), shown(given[j]))
+        if named[0] == named[1]:
+            why = f": {what} {i} and {j} are both {named[0]}"
+        else:
+            why = (
+                f" (names are compared as topic names are read: {TOPIC_NAME_RULE}): {what} {i} "
+                f"and {j} ({', '.join(named)}) are one topic name, {shown(name)}"
+            )
+        where = "y" if frame else "classes"
+        raise InputError(
+            f"{where}: topic names must be unique{why}; give every column a name of its own"
+        )
 
 
 def _one_column_hint(y: Any) -> str:
@@ -551,6 +570,13 @@ def _one(value: Any, where: str) -> tuple[str, ...]:
 
 # An integer of this many bits has more than MAX_TOPIC_CHARS digits (log2(10) ~ 3.32).
 _MAX_TOPIC_BITS = int(MAX_TOPIC_CHARS * 3.33) + 1
+
+
+# How topic_name reads a name, as an error says it (the rule of config.normal_topic, after
+# a number's str()): names that differ only so are one topic.
+TOPIC_NAME_RULE = (
+    "a number as its str(), in Unicode NFC, without U+FEFF, the white space around it stripped"
+)
 
 
 def topic_name(value: Any, where: str = "y") -> str | None:

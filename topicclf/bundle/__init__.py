@@ -49,12 +49,14 @@ from topicclf.bundle.layout import (
 # FORMAT_VERSION is defined with the manifest and re-exported: it versions the whole bundle.
 from topicclf.bundle.manifest import FORMAT_VERSION as FORMAT_VERSION
 from topicclf.bundle.manifest import describe_versions, new_manifest
+from topicclf.classes import checked_target_dtype
 from topicclf.config import (
     MAX_TOP_K,
     MODEL_JSON_MAX_BYTES,
     THRESHOLD_STRATEGIES,
     Config,
     setting_language,
+    shown,
     too_many_columns,
     topic_too_long,
 )
@@ -388,18 +390,44 @@ def read_target(
     path: Path, manifest: dict[str, Any], classes: list[str]
 ) -> tuple[str, list[str] | None]:
     """How `y` was given to fit, from the manifest: its kind and an indicator's columns,
-    checked (a model saved before it was recorded: topic lists)."""
+    checked with the dtype of a `y` of numbers, as `load` and `info` alike check them (a
+    model saved before it was recorded: topic lists)."""
+    where = f"{path}/{MANIFEST}"
     training = manifest.get("training")
-    target = training.get("target") if isinstance(training, dict) else None
-    if not isinstance(target, dict) or target.get("kind") not in TARGET_KINDS:
-        return "sets", None
+    training = training if isinstance(training, dict) else {}
+    target = training.get("target")
+    kind, columns = ("sets", None) if target is None else _target_fields(target, classes, where)
+    checked_target_dtype(training, kind, classes, where)
+    return kind, columns
+
+
+def _target_fields(target: Any, classes: list[str], where: str) -> tuple[str, list[str] | None]:
+    """A recorded target's kind and columns, which must agree: an indicator `y` has its
+    columns, any other none (a kind forged to 'single' changed what `predict` answers)."""
+    kind = target.get("kind") if isinstance(target, dict) else None
+    if not isinstance(kind, str) or kind not in TARGET_KINDS:
+        raise ModelBundleError(
+            f"{where}: field 'training.target.kind': {shown(kind)} is not one of "
+            f"{', '.join(TARGET_KINDS)}"
+        )
     columns = target.get("columns")
-    if not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
-        return target["kind"], None
+    if kind != "indicator":
+        if columns is not None:
+            raise ModelBundleError(
+                f"{where}: field 'training.target.kind': {kind!r}, but the manifest records "
+                "indicator columns ('training.target.columns'), which only a model fitted on "
+                "an indicator y ('indicator') has"
+            )
+        return kind, None
+    if not KINDS["a list of strings"](columns):
+        raise ModelBundleError(
+            f"{where}: field 'training.target.columns': expected the column names of the "
+            f"indicator y (a list of strings), not {shown(columns)}"
+        )
     problem = target_problem(columns, classes)
     if problem:
-        raise ModelBundleError(f"{path}/{MANIFEST}: field 'training.target.columns': {problem}")
-    return target["kind"], columns
+        raise ModelBundleError(f"{where}: field 'training.target.columns': {problem}")
+    return kind, list(columns)
 
 
 def read_thresholds(files: ModelFiles) -> dict[str, Any]:
