@@ -519,15 +519,16 @@ def test_evaluate_outputs_and_gate(
     assert "- model: model (dense, multilabel, 4 topics)" in md.read_text()
     assert str(tmp_path) not in md.read_text() and str(tmp_path) not in js.read_text()
     assert cs.read_text().splitlines()[0].startswith("topic,precision,recall,f1,support")
+    # A multi-label model has no accuracy: said before the corpus is read (pass 46: it was
+    # scored whole, then exit 3), so a corpus that cannot be read is not reached.
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n")
     code, _, err = cli(
-        capsys,
-        "evaluate",
-        str(model_dir),
-        str(data_dir / "tiny.jsonl"),
-        "--fail-under",
-        "accuracy=0.5",
-    )  # a multi-label model has no accuracy: a gate on it fails
-    assert code == 3 and "gate not met: accuracy is not in this report" in err
+        capsys, "evaluate", str(model_dir), str(broken), "--fail-under", "accuracy=0.5"
+    )
+    flat = " ".join(err.replace("│", " ").split())
+    assert code == 2 and "accuracy is measured only for a multi-class model" in flat, flat
+    assert "not JSON" not in flat and "invalid JSON" not in flat
     code, _, _ = cli(
         capsys,
         "evaluate",
@@ -559,6 +560,27 @@ def test_a_fail_under_value_outside_0_1_is_a_usage_error_before_any_work(
         code, _, err = cli(capsys, "evaluate", "nope", "nope.jsonl", "--fail-under", gate)
         assert code == 2 and message in " ".join(err.split()), gate
         assert "nope" not in err.replace("'nope", "")
+
+
+def test_a_long_unknown_gate_metric_is_cut_and_keeps_the_metrics_list(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Pass 46: the whole message was cut at 2,000 characters, counted as 200,551 (the name
+    # echoed twice), and the list of metrics was lost.
+    code, _, err = cli(
+        capsys, "evaluate", "nope", "nope.jsonl", "--fail-under", "x" * 100_000 + "=0.5"
+    )
+    flat = " ".join(err.replace("│", " ").split())
+    assert code == 2 and "(100,006 characters): unknown metric" in flat, flat
+    assert "choose one of: micro_precision," in flat and "200," not in flat
+
+
+def test_a_metric_gated_twice_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    # Pass 46: both gates were applied without a word; an output given twice is refused.
+    gates = ["--fail-under", "micro_f1=0.1", "--fail-under", "micro_f1 = 0.99"]
+    code, _, err = cli(capsys, "evaluate", "nope", "nope.jsonl", *gates)
+    flat = " ".join(err.replace("│", " ").split())
+    assert code == 2 and "micro_f1 is gated twice (0.1 and 0.99); give each metric once" in flat
 
 
 def test_info(capsys: pytest.CaptureFixture[str], model_dir: Path) -> None:

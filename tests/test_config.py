@@ -137,6 +137,19 @@ def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> Non
         load_config(path)
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "utf-8-sig"])
+def test_a_config_file_is_read_as_its_byte_order_mark_says(tmp_path: Path, encoding: str) -> None:
+    # Notepad's "Unicode" (UTF-16 with a mark), as a report or a corpus is read (pass 46:
+    # "not UTF-8"); a doubled mark is dropped too (pass 46: "Invalid statement").
+    path = tmp_path / "c.toml"
+    mark = "\ufeff" if encoding == "utf-16-be" else ""
+    path.write_bytes((mark + "\ufeff[train]\nseed = 7 # café\n").encode(encoding))
+    assert load_config(path).train.seed == 7
+    path.write_bytes(b"\xff\xfe" + "[train]\n".encode("utf-16-le") + b"\x00\xdc")
+    with pytest.raises(ConfigError, match=r"not UTF-16-LE text, which its byte order mark names"):
+        load_config(path)
+
+
 def test_a_network_kind_s_own_defaults_sit_under_the_file_and_set(tmp_path) -> None:
     from topicclf.classifier import TopicClassifier
     from topicclf.config import NETWORK_DEFAULTS, NETWORK_TYPES, defaults_for

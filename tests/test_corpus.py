@@ -1297,6 +1297,22 @@ def test_parquet_columns_of_every_usable_type_are_read(tmp_path: Path) -> None:
     ]
 
 
+def test_a_parquet_fixed_size_list_of_strings_is_read_as_a_list(tmp_path: Path) -> None:
+    # Pass 46: `pa.list_(pa.string(), 1)` was refused as "not a string or a list of strings".
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    category = pa.dictionary(pa.int32(), pa.string())
+    for kind in (pa.list_(pa.string(), 2), pa.list_(category, 2)):
+        labels = pa.array([["grain", "trade"], ["oil", "oil"], None], pa.list_(pa.string(), 2))
+        table = pa.table({"text": ["wheat prices", "crude", "rain"], "labels": labels.cast(kind)})
+        pq.write_table(table, tmp_path / "f.parquet")
+        assert [d.labels for d in open_corpus(tmp_path / "f.parquet")] == [
+            ("grain", "trade"),
+            ("oil",),
+            (),
+        ], kind
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -331,6 +331,28 @@ def test_terminal_takes_brackets_literally(odd_report) -> None:
     assert "[/red]" in text and "$$|" in text and "macro_seen" in text and "lrap" in text
 
 
+def test_terminal_tables_cut_a_long_topic_name_with_its_length() -> None:
+    # Pass 46: a 1,000-character name (the longest a corpus may give) folded over 34 rows
+    # of `evaluate`'s and `corpus stats`' tables; cut as `report compare` cuts names.
+    from rich.console import Console
+
+    from topicclf.corpus.stats import corpus_stats
+    from topicclf.reports.terminal import render_evaluation, render_stats
+    from topicclf.types import Document
+
+    long = "T" * 1000
+    truth = np.array([[1, 0], [0, 1], [1, 1]], dtype=bool)
+    report = evaluate(truth, truth, [long, "b"], unknown_truth=([long + "x"], truth[:, :1]))
+    stats = corpus_stats([Document("1", "rain", (long,)), Document("2", "oil", ("b",))])
+    for render, shown in ((render_evaluation, report), (render_stats, stats)):
+        console = Console(record=True, width=120)
+        render(console, shown)  # type: ignore[operator]
+        lines = console.export_text().splitlines()
+        # Four rows a name at most (the evaluation shows two, and the list of unknown topics).
+        assert sum("TTT" in line for line in lines) <= 10, render
+        assert "... (1,000" in "".join(lines), render  # the cell may fold before "characters"
+
+
 def test_new_figures_and_glossary_are_rendered(report, tmp_path: Path) -> None:
     md, page, js = tmp_path / "r.md", tmp_path / "r.html", tmp_path / "r.json"
     for path in (md, page, js):

@@ -20,7 +20,7 @@ from typing import Any
 
 from topicclf.errors import ConfigError, too_many_digits
 from topicclf.patterns import backtracking_risk, empty_match_risk, syntax_problem
-from topicclf.smallfile import SmallFileError, read_small_file
+from topicclf.smallfile import SmallFileError, not_text, read_small_file, small_file_text
 
 # The choices of each setting, used to validate and by the CLI to build its option types.
 NETWORK_TYPES = ("auto", "dense", "embedding", "shortlist")
@@ -1094,8 +1094,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         # A FIFO would hang the read and /dev/zero fill memory: only a regular file of a
         # configuration's size is read.
         data = read_small_file(path, CONFIG_MAX_BYTES, "a configuration is a TOML file")
-        # A byte order mark (Notepad's "UTF-8") is not TOML, but says UTF-8.
-        return tomllib.loads(data.decode("utf-8").removeprefix("\ufeff"))
+        # A byte order mark (Notepad's "UTF-8" or "Unicode") is not TOML, but names the
+        # encoding, as it does for a report or a corpus.
+        return tomllib.loads(small_file_text(data))
     except SmallFileError as exc:
         raise ConfigError(str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
@@ -1103,10 +1104,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except RecursionError:  # tables or arrays nested thousands deep
         raise ConfigError(f"{path}: invalid TOML: nested too deeply") from None
     except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#x} at offset "
-            f"{exc.start}); TOML files are UTF-8: save it as UTF-8"
-        ) from None
+        raise ConfigError(not_text(path, exc)) from None
     except ValueError:  # int() refuses a literal past sys.get_int_max_str_digits()
         raise ConfigError(
             f"{path}: invalid TOML: {too_many_digits()}; no setting takes such a number"

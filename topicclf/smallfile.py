@@ -4,6 +4,7 @@ only a regular file, and only up to a limit, so that a FIFO cannot hang the comm
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 from pathlib import Path
@@ -53,3 +54,46 @@ def read_small_file(path: str | Path, limit: int, what: str) -> bytes:
     if len(data) > limit:  # grown since it was opened
         raise SmallFileError(f"{path}: larger than {limit:,} bytes; {what}")
     return data
+
+
+# The one rule by which a small file's bytes become text (a configuration, a vocabulary, a
+# report), as the corpus readers read a file: UTF-8, or the encoding a leading byte order
+# mark names (Notepad's "Unicode" is UTF-16); every mark leading the text is dropped (one
+# saved twice, or files joined with `cat`).
+MARK = "\ufeff"
+
+
+def small_file_encoding(head: bytes) -> str:
+    """The codec for a small file whose first bytes are `head`: what its byte order mark
+    names, else UTF-8."""
+    from topicclf.corpus.base import bom_encoding  # corpus imports config, which imports us
+
+    return bom_encoding(head[:4]) or "utf-8"
+
+
+def small_file_text(raw: bytes) -> str:
+    """A whole small file's bytes as text by the rule above; UnicodeDecodeError is the
+    caller's to report (`not_text`)."""
+    return raw.decode(small_file_encoding(raw)).lstrip(MARK)
+
+
+def small_file_lines(handle: BinaryIO) -> io.TextIOWrapper:
+    """`handle` (a regular file from `open_small_file`) as text by the rule above, read a
+    line at a time; a line may still begin with marks for the caller to drop."""
+    encoding = small_file_encoding(handle.read(4))
+    handle.seek(0)
+    # Lines end where a file read with newline="" ends them (never at U+2028 or NEL).
+    return io.TextIOWrapper(handle, encoding=encoding, newline="")
+
+
+def not_text(path: str | Path, exc: UnicodeDecodeError, whole: bool = True) -> str:
+    """The message for a small file its encoding does not decode, naming that encoding (the
+    one a byte order mark named, else UTF-8) and the bad byte; its offset when `whole` (a
+    file decoded at once, not a line at a time)."""
+    name = exc.encoding.upper()
+    marked = "" if name == "UTF-8" else ", which its byte order mark names"
+    where = f" at offset {exc.start}" if whole else ""
+    return (
+        f"{path}: not {name} text{marked} (byte {exc.object[exc.start]:#x}{where}); "
+        "save it as UTF-8"
+    )

@@ -9,7 +9,6 @@ two topics may be one subject (one URI): a document's suggestions would name it 
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from urllib.parse import quote
 
 from topicclf.config import TOPIC_URI_BASE, cut, normal_topic
 from topicclf.errors import CorpusFormatError, DataError
-from topicclf.smallfile import SmallFileError, open_small_file
+from topicclf.smallfile import MARK, SmallFileError, not_text, open_small_file, small_file_lines
 
 
 @dataclass(frozen=True)
@@ -80,8 +79,9 @@ def parse_vocabulary(
     subjects = []
     found = False
     for number, line in enumerate(lines, start=1):
-        # A byte order mark begins any line of two files joined with `cat`, not only the first.
-        line = line.removeprefix("\ufeff")
+        # A byte order mark begins any line of two files joined with `cat`, not only the
+        # first, and may be doubled.
+        line = line.lstrip(MARK)
         if not line.strip():
             continue
         fields = line.rstrip("\r\n").split("\t", 2)
@@ -138,7 +138,8 @@ _WHAT = "a vocabulary is a TSV file"
 
 
 def read_vocabulary(path: str | Path, topics: Iterable[str] | None = None) -> list[Subject]:
-    """Read an Annif TSV vocabulary file (UTF-8, a byte order mark allowed): a regular file
+    """Read an Annif TSV vocabulary file (UTF-8, or what a byte order mark names: UTF-16 or
+    UTF-32, `smallfile.small_file_lines`): a regular file
     of at most VOCABULARY_MAX_BYTES (a FIFO hung `train --vocabulary`, /dev/zero filled
     memory), a line at a time. With `topics`, only the subjects that could match one are
     kept (`parse_vocabulary`): a model keeps no others, and 20 million subjects held whole
@@ -146,13 +147,11 @@ def read_vocabulary(path: str | Path, topics: Iterable[str] | None = None) -> li
     path = Path(path)
     try:
         with open_small_file(path, VOCABULARY_MAX_BYTES, _WHAT) as raw:
-            # Lines end where a file read with newline="" ends them (never at U+2028 or NEL).
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
-            return parse_vocabulary(text, str(path), topics)
+            return parse_vocabulary(small_file_lines(raw), str(path), topics)
     except SmallFileError as exc:
         raise CorpusFormatError(str(exc)) from None
     except UnicodeDecodeError as exc:
-        raise CorpusFormatError(f"{path}: the vocabulary is not UTF-8 ({exc})") from None
+        raise CorpusFormatError(not_text(path, exc, whole=False)) from None
 
 
 @dataclass(frozen=True)

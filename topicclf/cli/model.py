@@ -4,10 +4,12 @@ progress and output checks in `cli.common`."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,7 +39,7 @@ from topicclf.cli.common import (
     warn,
 )
 from topicclf.cli.numbers import decimal, integer_option
-from topicclf.errors import DuplicateIdWarning
+from topicclf.errors import ConfigError, DuplicateIdWarning
 from topicclf.reports.safe import escape
 
 
@@ -162,12 +164,11 @@ def _attach_vocabulary(clf: Any, subjects: list[Any], source: str) -> None:
         )
 
 
-def _parse_gates(gates: list[str]) -> list[tuple[str, float]]:
-    from topicclf.errors import ConfigError
-    from topicclf.metrics import parse_gate
-
+@contextlib.contextmanager
+def _gate_usage_errors() -> Iterator[None]:
+    """A ConfigError about `--fail-under` as the usage error it is (exit 2)."""
     try:
-        return [parse_gate(gate) for gate in gates]
+        yield
     except ConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="--fail-under") from None
 
@@ -205,9 +206,11 @@ def evaluate(
     reading: Reading,
 ) -> None:
     """Evaluate a model on a labelled corpus: summary and per-topic precision, recall, F1."""
+    from topicclf.metrics import check_gates_reachable, parse_gates
     from topicclf.reports import FILE_FORMATS
 
-    gates = _parse_gates(fail_under or [])
+    with _gate_usage_errors():
+        gates = parse_gates(fail_under or [])
     distinct_outputs(output or [])
     for path in output or []:
         if path.suffix.lower() not in FILE_FORMATS:
@@ -223,6 +226,8 @@ def evaluate(
     from topicclf.reports.terminal import render_evaluation
 
     clf = TopicClassifier.load(model)
+    with _gate_usage_errors():  # the model's mode is known now, before any scoring
+        check_gates_reachable(gates, clf.policy_.multiclass)
     docs = read_all(source, make_progress())
     wants_html = any(p.suffix.lower() == ".html" for p in output or [])
     with warnings.catch_warnings():

@@ -166,7 +166,12 @@ def _check_columns(path: str, schema: Any, options: CorpusOptions) -> list[str]:
         allowed, wanted = _COLUMN_TYPES[role]
         ok = _is(kind, allowed)
         if role == "labels" and not ok:
-            is_list = pa.types.is_list(kind) or pa.types.is_large_list(kind)
+            # A fixed-size list (`pa.list_(pa.string(), 1)`) is a list of strings too: read
+            # as one (`_variable_lists`), not refused (pass 46).
+            is_list = any(
+                test(kind)
+                for test in (pa.types.is_list, pa.types.is_large_list, pa.types.is_fixed_size_list)
+            )
             ok = is_list and _is(kind.value_type, (*_STRING, "null"))
         if not ok:
             raise CorpusFormatError(
@@ -254,6 +259,7 @@ def _group_records(
             use_threads=False,
         )
         for batch in batches:
+            batch = _variable_lists(batch)
             sizes = _row_bytes(batch)
             names = _topic_names(batch, topics)
             # A row over either bound is a span of its own, never decoded.
@@ -291,6 +297,24 @@ def _batch_rows(metadata: Any, group: int, columns: list[str], limit: int) -> in
     items = sum(max(0, c.num_values) for c in chunks if c.path_in_schema in lists)
     per_row = max(1, max(stored, items * _ITEM_BYTES) // max(1, info.num_rows))
     return max(1, min(_MOST_ROWS, limit // per_row))
+
+
+def _variable_lists(batch: Any) -> Any:
+    """A batch with each fixed-size list column as a plain list (its values, dictionaries
+    and all, kept as they are), the one list layout the sizes and names are counted in."""
+    import pyarrow as pa
+
+    if not any(pa.types.is_fixed_size_list(column.type) for column in batch.columns):
+        return batch
+    return pa.RecordBatch.from_arrays(
+        [
+            column.cast(pa.list_(column.type.value_type))
+            if pa.types.is_fixed_size_list(column.type)
+            else column
+            for column in batch.columns
+        ],
+        names=batch.schema.names,
+    )
 
 
 def _decoded(batch: Any) -> Any:

@@ -21,7 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from topicclf.config import CONFUSION_MATRIX_TOPICS, LIBRARY_FIGURES_FROM_TOPICS, PLAIN_DECIMAL
+from topicclf.config import (
+    CONFUSION_MATRIX_TOPICS,
+    LIBRARY_FIGURES_FROM_TOPICS,
+    PLAIN_DECIMAL,
+    shown,
+)
 from topicclf.errors import ConfigError
 from topicclf.metrics.mistakes import ConfusionTally, confusions, error_examples, top_pairs
 from topicclf.metrics.ranking import (
@@ -45,6 +50,7 @@ __all__ = [
     "EvaluationReport",
     "TopicScore",
     "check_gates",
+    "check_gates_reachable",
     "confusions",
     "error_examples",
     "evaluate",
@@ -53,6 +59,7 @@ __all__ = [
     "micro_f1",
     "micro_f1_of_sets",
     "parse_gate",
+    "parse_gates",
     "precision_recall_curves",
     "ranking_metrics",
     "summary_figures",
@@ -572,34 +579,62 @@ def summary_metrics(report: EvaluationReport) -> dict[str, float]:
 def parse_gate(text: str) -> tuple[str, float]:
     """'METRIC=VALUE' (e.g. 'micro_f1=0.8') as (metric, value); ConfigError if it is not one."""
     name, sep, value = (part.strip() for part in text.partition("="))
+    # Each message quotes what it echoes cut short (`config.shown`): a name of 100,000
+    # characters, echoed whole twice, was cut with the list of metrics (pass 46).
+    gate = shown(text)
     if not sep or not name or not value:
-        raise ConfigError(f"{text!r}: expected METRIC=VALUE, e.g. micro_f1=0.8")
+        raise ConfigError(f"{gate}: expected METRIC=VALUE, e.g. micro_f1=0.8")
     if name not in METRIC_NAMES:
         raise ConfigError(
-            f"{text!r}: unknown metric {name!r}; choose one of: {', '.join(METRIC_NAMES)}"
+            f"{gate}: unknown metric {shown(name)}; choose one of: {', '.join(METRIC_NAMES)}"
         )
     try:
         bound = float(value)
     except ValueError:
         raise ConfigError(
-            f"{text!r}: {value!r} is not a number; expected METRIC=VALUE, e.g. micro_f1=0.8"
+            f"{gate}: {shown(value)} is not a number; expected METRIC=VALUE, e.g. micro_f1=0.8"
         ) from None
     if not math.isfinite(bound):
         # Every comparison with nan is false, so such a gate could never fail.
-        raise ConfigError(f"{text!r}: the value must be a finite number, not {value!r}")
+        raise ConfigError(f"{gate}: the value must be a finite number, not {shown(value)}")
     # A gate outside the figure's range can never be met (micro_f1=5) or never fail (-5).
     if name in _COUNTS:
         if bound < 0:
-            raise ConfigError(f"{text!r}: the value must be 0 or more, as {name} is")
+            raise ConfigError(f"{gate}: the value must be 0 or more, as {name} is")
     elif not 0 <= bound <= 1:
-        raise ConfigError(f"{text!r}: the value must be between 0 and 1, as {name} is")
+        raise ConfigError(f"{gate}: the value must be between 0 and 1, as {name} is")
     # float() also reads 1_0, 1e-1 and digits of any script (٠.٥): not what a gate says.
     if not PLAIN_DECIMAL.fullmatch(value):
         raise ConfigError(
-            f"{text!r}: write the value as a plain decimal number (ASCII digits and a point), "
+            f"{gate}: write the value as a plain decimal number (ASCII digits and a point), "
             "e.g. micro_f1=0.8"
         )
     return name, bound
+
+
+def parse_gates(texts: Sequence[str]) -> list[tuple[str, float]]:
+    """Each 'METRIC=VALUE' parsed (`parse_gate`); ConfigError for a metric gated twice, as
+    an output given twice is refused (two bounds on one figure are a slip, not a rule)."""
+    gates = [parse_gate(text) for text in texts]
+    seen: dict[str, float] = {}
+    for name, bound in gates:
+        if name in seen:
+            raise ConfigError(
+                f"{name} is gated twice ({seen[name]:g} and {bound:g}); give each metric once"
+            )
+        seen[name] = bound
+    return gates
+
+
+def check_gates_reachable(gates: Sequence[tuple[str, float]], multiclass: bool) -> None:
+    """ConfigError for a gate no report of this model has, said before any scoring:
+    `accuracy` is a multi-class model's figure (a multi-label model scored the whole corpus,
+    then failed the gate; pass 46)."""
+    if not multiclass and any(name == "accuracy" for name, _ in gates):
+        raise ConfigError(
+            "accuracy is measured only for a multi-class model (one topic per text), and this "
+            "model is multi-label: gate on subset_accuracy or micro_f1 instead"
+        )
 
 
 # Figures that count topics (how far down the ranking), not fractions in [0, 1].

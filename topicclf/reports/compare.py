@@ -13,7 +13,7 @@ from topicclf.fileio import atomic_write_text
 from topicclf.metrics.comparison import Comparison, TopicDelta
 from topicclf.reports.files import csv_text, md_cell
 from topicclf.reports.html import html_text
-from topicclf.reports.safe import escape
+from topicclf.reports.safe import escape, topic_cell
 
 
 def _fmt(value: float | None) -> str:
@@ -54,7 +54,7 @@ def render_comparison(console: Console, comparison: Comparison, *, most: int = 1
             table.add_column(col, justify="left" if col == "topic" else "right")
         for t in rows[:most]:
             table.add_row(
-                escape(t.topic), _fmt(t.f1_a), _fmt(t.f1_b), _change(t.delta), str(t.support_b)
+                topic_cell(t.topic), _fmt(t.f1_a), _fmt(t.f1_b), _change(t.delta), str(t.support_b)
             )
         console.print(table)
         if len(rows) > most:
@@ -66,7 +66,7 @@ def render_comparison(console: Console, comparison: Comparison, *, most: int = 1
         for col in ("topic", f"F1 {report}", f"support {report}"):
             table.add_column(col, justify="left" if col == "topic" else "right")
         for t in rows[:most]:
-            table.add_row(escape(t.topic), *_side(t, report))
+            table.add_row(topic_cell(t.topic), *_side(t, report))
         console.print(table)
         if len(rows) > most:
             console.print(f"... {len(rows) - most} more; write them all with --output")

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from topicclf.features.languages import describe_rules
-from topicclf.reports.safe import escape
+from topicclf.reports.safe import escape, topic_cell
 
 
 def render_training(
@@ -72,7 +72,7 @@ def render_explanations(console: Console, explanations: list[Any]) -> None:
         console.print("no topic: every score is below its threshold")
     for e in explanations:
         # Terms and topics are text, not markup: a character n-gram prints as `[_cut]`.
-        table = Table(title=f"{escape(e.topic)} (score {e.score:.3f})")
+        table = Table(title=f"{topic_cell(e.topic)} (score {e.score:.3f})")
         table.add_column("raised by", overflow="fold")
         table.add_column("weight", justify="right")
         table.add_column("lowered by", overflow="fold")

@@ -11,6 +11,8 @@ import re
 
 from rich.markup import escape as escape_markup
 
+from topicclf.config import INFO_TOPIC_CHARS
+
 # What could act on a terminal or reorder what it shows, in any text: C0 controls (tab and
 # newline aside), DEL, C1 controls (U+009B is a CSI to a terminal that honours 8-bit
 # controls, U+0085 a line end), the line and paragraph separators U+2028/U+2029, the
@@ -57,3 +59,10 @@ def escape(text: object, limit: int | None = TERMINAL_MAX_CHARS) -> str:
         cut = f"... ({len(text):,} characters)"
         text = text[:limit]
     return escape_markup(one_line(text)) + cut
+
+
+def topic_cell(name: object) -> str:
+    """A topic name as a terminal table or list shows it: `escape`d, cut to
+    `config.INFO_TOPIC_CHARS` characters with its full length said, as `info` shows names (a
+    1,000-character name, the longest a corpus may give, folded over 34 rows; pass 46)."""
+    return escape(name, limit=INFO_TOPIC_CHARS)

@@ -11,7 +11,7 @@ from rich.table import Table
 from topicclf.corpus.stats import CorpusStats
 from topicclf.metrics import AVERAGES, EvaluationReport, library_figures, summary_figures
 from topicclf.reports.files import figure_text, languages_from, left_out_of_confusions
-from topicclf.reports.safe import escape
+from topicclf.reports.safe import escape, topic_cell
 
 WEAK_F1 = 0.5
 
@@ -50,7 +50,7 @@ def render_evaluation(console: Console, report: EvaluationReport, *, max_topics:
     ordered = sorted(report.per_topic, key=lambda t: (-t.support, t.topic))
     for t in ordered[:max_topics]:
         topics.add_row(
-            escape(t.topic) + ("" if t.known else " (unknown)"),
+            topic_cell(t.topic) + ("" if t.known else " (unknown)"),
             f"{t.precision:.3f}",
             f"{t.recall:.3f}",
             f"{t.f1:.3f}",
@@ -82,7 +82,9 @@ def render_evaluation(console: Console, report: EvaluationReport, *, max_topics:
     if report.unknown_topics:
         console.print(
             "topics unknown to the model (counted as misses): "
-            + ", ".join(f"{escape(k)} ({v})" for k, v in list(report.unknown_topics.items())[:10])
+            + ", ".join(
+                f"{topic_cell(k)} ({v})" for k, v in list(report.unknown_topics.items())[:10]
+            )
         )
 
 
@@ -108,7 +110,7 @@ def render_confusion_matrix(console: Console, multiclass: dict[str, Any], most: 
     for j in keep:
         table.add_column(escape(labels[j][:7]), justify="right")
     for i in keep:
-        table.add_row(escape(labels[i]), *(str(matrix[i][j]) for j in keep))
+        table.add_row(topic_cell(labels[i]), *(str(matrix[i][j]) for j in keep))
     console.print(table)
     if len(labels) > most:
         console.print(f"... {len(labels) - most} smaller topics left out; see --output report.json")
@@ -151,7 +153,7 @@ def render_stats(console: Console, stats: CorpusStats, *, top: int = 20) -> None
         freq.add_column("share", justify="right")
         for topic, count in list(stats.topic_counts.items())[:top]:
             freq.add_row(
-                escape(topic), str(count), f"{count / max(stats.labelled_documents, 1):.1%}"
+                topic_cell(topic), str(count), f"{count / max(stats.labelled_documents, 1):.1%}"
             )
         console.print(freq)
 
