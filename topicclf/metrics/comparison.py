@@ -13,7 +13,7 @@ from topicclf.config import cut, shown
 from topicclf.errors import InputError, TopicclfError, too_many_digits
 from topicclf.inputs import as_path
 from topicclf.metrics import LOWER_IS_BETTER
-from topicclf.smallfile import SmallFileError, read_small_file
+from topicclf.smallfile import SmallFileError, read_small_file, small_file_text
 
 SUPPORTED_SCHEMAS = (1,)
 # Compared when both reports have them (ranking figures need scores, accuracy a multi-class
@@ -152,7 +152,7 @@ def _load_report(path: Path) -> dict[str, Any]:
     as_path(path, "path")  # a NUL: open()'s ValueError read as "an integer of 4,300 digits"
     try:
         raw = read_small_file(path, REPORT_MAX_BYTES, "a report is a JSON file")
-        data = json.loads(_report_text(raw))
+        data = json.loads(small_file_text(raw))
     except SmallFileError as exc:
         raise TopicclfError(str(exc)) from None
     except RecursionError:
@@ -172,15 +172,6 @@ def _load_report(path: Path) -> dict[str, Any]:
         )
     _check_report(data, path)
     return data
-
-
-def _report_text(raw: bytes) -> str:
-    """A report's bytes as text: UTF-8, or what a byte order mark names (a report saved by
-    an editor such as Notepad, as UTF-8 with a mark or as "Unicode"), the mark dropped, as
-    every corpus reader and the TOML config read a file."""
-    from topicclf.corpus.base import bom_encoding
-
-    return raw.decode(bom_encoding(raw[:4]) or "utf-8").removeprefix("\ufeff")
 
 
 _ROW_FIGURES = ("precision", "recall", "f1")
