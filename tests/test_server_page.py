@@ -24,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "scripts"))
 from chromium import CHROMEDRIVER, CHROMIUM, FLAGS
 
 from topicclf.classifier import TopicClassifier
+from topicclf.config import BINARY_SNIFF_BYTES
+from topicclf.corpus.base import CorpusFormatError, CorpusOptions, decode_text, refuse_binary
 from topicclf.server import ServedModel, ServeOptions, serve_in_thread
 
 WAIT = 30  # seconds any one thing on the page may take
@@ -715,3 +717,136 @@ def test_an_older_files_read_ending_late_is_dropped(driver: Any, server: str) ->
     assert _tag_requests(driver) == 1
     assert not driver.find_element("id", "error").is_displayed()
     _no_page_errors(driver)
+
+
+def _read_or_refused(driver: Any, path: Path) -> tuple[str, str]:
+    """Give the page a file: ("read", the text box's value once the file's text is tagged)
+    or ("refused", the error shown)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_script(
+        "const error = document.getElementById('error');"
+        "error.hidden = true; error.textContent = '';"
+        "document.getElementById('summary').textContent = '';"
+    )
+    driver.find_element("id", "file").send_keys(str(path))
+
+    def done(d: Any) -> bool:
+        error = d.find_element("id", "error")
+        return bool(error.is_displayed() or d.find_element("id", "summary").text)
+
+    WebDriverWait(driver, WAIT).until(done)
+    error = driver.find_element("id", "error")
+    if error.is_displayed():
+        return "refused", str(error.text)
+    return "read", str(driver.find_element("id", "text").get_attribute("value"))
+
+
+def _as_tag_reads(path: Path) -> tuple[str, str]:
+    """What `topicclf tag` makes of a text file, in `_read_or_refused`'s terms: its binary
+    sniff and its decoding (the corpus helpers that own them)."""
+    raw = path.read_bytes()
+    try:
+        refuse_binary(path, raw[:BINARY_SNIFF_BYTES], "utf-8")
+    except CorpusFormatError:
+        return "refused", (
+            f"{path.name} looks like a binary file, or UTF-16 without a byte order mark (it "
+            "contains NUL bytes): save it as UTF-8 (or paste its text)."
+        )
+    return "read", decode_text(raw, CorpusOptions())
+
+
+def test_a_utf32_file_is_read_as_tag_reads_it(driver: Any, server: str, tmp_path: Path) -> None:
+    """Its mark FF FE 00 00 begins with UTF-16LE's: the page read it as UTF-16, a NUL
+    between letters, and said "no topic"; 00 00 FE FF was refused as binary (attacker pass
+    46, server 1). TextDecoder has no UTF-32: the page decodes it, refusing what Python's
+    codec refuses."""
+    _open(driver, server)
+    text = "The striker scored a late goal 😀 in the cup final.\ufeff"
+    files = {
+        "le.txt": text.encode("utf-32"),  # Python writes the mark and little-endian
+        "be.txt": b"\x00\x00\xfe\xff" + text.encode("utf-32-be"),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        assert _as_tag_reads(tmp_path / name) == ("read", text)
+        assert _read_or_refused(driver, tmp_path / name) == ("read", text), name
+        assert _shown_topics(driver) == _expected(_tag(server, {"text": text, "explain": 8}))
+    # Units Python's codec refuses: a surrogate, past U+10FFFF, a length not a multiple of 4
+    mark = b"\xff\xfe\x00\x00"
+    for name, data in [
+        ("surrogate.txt", mark + "rain ".encode("utf-32-le") + b"\x00\xd8\x00\x00"),
+        ("past.txt", mark + "rain ".encode("utf-32-le") + b"\x00\x00\x11\x00"),
+        ("cut.txt", mark + "rain ".encode("utf-32-le") + b"a\x00"),
+    ]:
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(UnicodeDecodeError):
+            _as_tag_reads(tmp_path / name)
+        assert _read_or_refused(driver, tmp_path / name) == (
+            "refused",
+            f"{name} is not valid UTF-32LE text, which its byte order mark names: "
+            "save it as UTF-8 (or paste its text).",
+        )
+    _no_page_errors(driver)
+
+
+def test_nul_bytes_refuse_a_file_as_tags_binary_sniff_does(
+    driver: Any, server: str, tmp_path: Path
+) -> None:
+    """`refuse_binary`'s rule and thresholds: a NUL or two in UTF-8 text is read (the page
+    refused any one NUL, attacker pass 46, server 3); many NULs and undecodable bytes in the
+    first BINARY_SNIFF_BYTES, UTF-16 without a mark, a UTF-8 mark with NULs are refused."""
+    script = (Path(__file__).parent.parent / "topicclf/server/static/page.js").read_text()
+    assert f"const BINARY_SNIFF_BYTES = {BINARY_SNIFF_BYTES};" in script
+    _open(driver, server)
+    words = "The council voted to cut the museum budget. "
+    long = (words * 400).encode()  # past BINARY_SNIFF_BYTES: its threshold is 81
+    cases = {
+        "one.txt": b"The council voted\0 to cut the museum budget.",
+        "eight.txt": words.encode() + b"\0" * 8,
+        "nine.txt": words.encode() + b"\0" * 9,
+        "sig.txt": b"\xef\xbb\xbf" + words.encode() + b"\0" * 9,
+        "undecodable.txt": words.encode() + b"\0" + b"\xff" * 8,
+        "81.txt": b"\0" * 81 + long,
+        "82.txt": b"\0" * 82 + long,
+        "late.txt": long + b"\0" * 100,  # after the bytes looked at
+        "nobom.txt": words.encode("utf-16-le"),
+    }
+    outcomes = {}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        expected = _as_tag_reads(tmp_path / name)
+        assert _read_or_refused(driver, tmp_path / name) == expected, name
+        outcomes[name] = expected[0]
+    assert [n for n, o in outcomes.items() if o == "read"] == [
+        "one.txt",
+        "eight.txt",
+        "81.txt",
+        "late.txt",
+    ]
+    one = cases["one.txt"].decode()
+    _read_or_refused(driver, tmp_path / "one.txt")
+    assert _shown_topics(driver) == _expected(_tag(server, {"text": one, "explain": 8}))
+    _no_page_errors(driver)
+
+
+def test_a_files_characters_are_counted_as_python_counts_them(
+    driver: Any, server: str, tmp_path: Path
+) -> None:
+    """Code points, not UTF-16 units: an emoji was 2 (attacker pass 46, server 4)."""
+    _open(driver, server)
+    text = "Rain 😀😀😀 and storms 𝔘 all week.\n"
+    path = tmp_path / "E.txt"
+    path.write_text(text, encoding="utf-8")
+    # The line is replaced by "Suggesting topics…" as the text is sent: every text the
+    # line is given is kept.
+    driver.execute_script(
+        "window.statusLines = [];"
+        "new MutationObserver((records) => { for (const r of records) for (const n of"
+        " r.addedNodes) window.statusLines.push(n.textContent); })"
+        ".observe(document.getElementById('status'), {childList: true});"
+    )
+    assert _read_or_refused(driver, path) == ("read", text)
+    lines = driver.execute_script("return window.statusLines")
+    assert f"Read E.txt ({len(text)} characters)." in lines
+    assert len(text) == 32

@@ -242,11 +242,87 @@ async function suggest(event) {
 // it (a UTF-16 file saved by Notepad reads right); without one the file must be UTF-8. Bytes
 // that encoding cannot decode refuse the file, as `topicclf tag` refuses it without
 // --encoding-errors replace: U+FFFD in place of letters would be tagged without a word.
+// The marks `BOMS` in topicclf/corpus/base.py reads, in its order: the UTF-32LE mark begins
+// with the UTF-16LE one, so it is looked for first (else its text was read as UTF-16 with a
+// NUL between letters, and tagged "no topic").
+const MARKS = [
+  [[0xff, 0xfe, 0x00, 0x00], "UTF-32LE"],
+  [[0x00, 0x00, 0xfe, 0xff], "UTF-32BE"],
+  [[0xef, 0xbb, 0xbf], "UTF-8"],
+  [[0xff, 0xfe], "UTF-16LE"],
+  [[0xfe, 0xff], "UTF-16BE"],
+];
+
 function markedEncoding(bytes) {
-  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) return "UTF-8";
-  if (bytes[0] === 0xfe && bytes[1] === 0xff) return "UTF-16BE";
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) return "UTF-16LE";
-  return null;
+  const found = MARKS.find(([mark]) => mark.every((byte, i) => bytes[i] === byte));
+  return found ? found[1] : null;
+}
+
+// `refuse_binary` in topicclf/corpus/base.py, with its thresholds: UTF-16/32 text with its
+// mark is full of NULs and never binary; otherwise (UTF-8, the page's only other encoding)
+// the first BINARY_SNIFF_BYTES are binary when they hold a NUL and more NULs and
+// undecodable bytes than max(8, 1%). A NUL or two is text `tag` reads; UTF-16 without a mark
+// is a NUL in every other byte.
+const BINARY_SNIFF_BYTES = 8192; // config.BINARY_SNIFF_BYTES
+
+function looksBinary(bytes, marked) {
+  if (marked && marked !== "UTF-8") return false;
+  const head = bytes.subarray(0, BINARY_SNIFF_BYTES);
+  if (!head.includes(0)) return false;
+  let count = 0;
+  for (const byte of head) if (byte === 0) count++;
+  // As Python's incremental decoder: a character cut at the head's end is not counted.
+  for (const char of new TextDecoder("UTF-8").decode(head, { stream: true })) {
+    if (char === "\ufffd") count++;
+  }
+  return count > Math.max(8, Math.floor(head.length / 100));
+}
+
+// TextDecoder has no UTF-32: its 4-byte units after the mark are read here and refused as
+// Python's codec refuses them (a length not a multiple of 4, a surrogate, past U+10FFFF),
+// then written as UTF-16LE bytes for TextDecoder to make the string (no array of millions
+// of code points, and the same on a big-endian machine).
+function decodeUtf32(bytes, littleEndian) {
+  if (bytes.length % 4) throw new TypeError("truncated data");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Uint8Array(bytes.length); // a code point takes at most 4 bytes either way
+  let size = 0;
+  const unit = (value) => {
+    out[size++] = value & 0xff;
+    out[size++] = value >> 8;
+  };
+  for (let at = 4; at < bytes.length; at += 4) {
+    const code = view.getUint32(at, littleEndian);
+    if (code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) {
+      throw new TypeError("not a code point");
+    }
+    if (code < 0x10000) {
+      unit(code);
+    } else {
+      unit(0xd800 + ((code - 0x10000) >> 10));
+      unit(0xdc00 + ((code - 0x10000) & 0x3ff));
+    }
+  }
+  // ignoreBOM keeps a U+FEFF after the mark, as Python drops the mark alone.
+  return new TextDecoder("UTF-16LE", { ignoreBOM: true }).decode(out.subarray(0, size));
+}
+
+// A file's text in the encoding its mark names (the mark dropped), else UTF-8; throws when
+// the bytes do not decode.
+function decodeFile(bytes, marked) {
+  if (marked === "UTF-32LE" || marked === "UTF-32BE") {
+    return decodeUtf32(bytes, marked === "UTF-32LE");
+  }
+  // The decoder drops the mark itself.
+  return new TextDecoder(marked || "UTF-8", { fatal: true }).decode(bytes);
+}
+
+// Characters as Python's len counts them (code points): `length` counts UTF-16 units, two
+// for an emoji. Counted one by one, not by spreading a 10 MB text into an array.
+function codePoints(text) {
+  let count = 0;
+  for (const _ of text) count++;
+  return count;
 }
 
 function readFile(file) {
@@ -267,7 +343,7 @@ function readFile(file) {
     if (mine !== chosen) return;
     const bytes = new Uint8Array(reader.result);
     const marked = markedEncoding(bytes);
-    if (!marked && bytes.includes(0)) {
+    if (looksBinary(bytes, marked)) {
       // Valid UTF-8 to the decoder, but UTF-16 without a byte order mark, or no text: its
       // letters with a NUL between each were tagged "no topic"; `topicclf tag` refuses it.
       showError(
@@ -278,15 +354,14 @@ function readFile(file) {
     }
     let text;
     try {
-      // The decoder drops the mark itself.
-      text = new TextDecoder(marked || "UTF-8", { fatal: true }).decode(bytes);
+      text = decodeFile(bytes, marked);
     } catch {
       const what = marked ? `valid ${marked} text, which its byte order mark names` : "UTF-8 text";
       showError(`${file.name} is not ${what}: save it as UTF-8 (or paste its text).`);
       return;
     }
     textBox.value = text;
-    statusLine.textContent = `Read ${visible(file.name)} (${textBox.value.length} characters).`;
+    statusLine.textContent = `Read ${visible(file.name)} (${codePoints(textBox.value)} characters).`;
     form.requestSubmit();
   };
   reader.onerror = () => {
