@@ -139,6 +139,12 @@ def _as_shown(value: float, digits: int) -> str:
     return str(Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
+def _text_file(tmp_path: Path, name: str, text: str) -> Path:
+    """A UTF-8 file of `text`, to give the page's file chooser."""
+    path = _text_file(tmp_path, name, text)
+    return path
+
+
 def _open(driver: Any, base: str) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -257,8 +263,7 @@ def test_a_chosen_or_dropped_file_is_read_and_tagged(
 
     _open(driver, server)
     text = "The striker scored a late goal in the cup final.\nThe crowd cheered.\n"
-    path = tmp_path / "match report.txt"
-    path.write_text(text, encoding="utf-8")
+    path = _text_file(tmp_path, "match report.txt", text)
     driver.find_element("id", "file").send_keys(str(path))
     _submitted(driver)
     assert driver.find_element("id", "text").get_attribute("value") == text
@@ -614,8 +619,7 @@ def test_the_same_file_chosen_again_is_read_again(driver: Any, server: str, tmp_
     """The browser fires no change for the file the input holds: the page empties it."""
     _open(driver, server)
     text = "The striker scored a late goal in the cup final.\n"
-    path = tmp_path / "B.txt"
-    path.write_text(text, encoding="utf-8")
+    path = _text_file(tmp_path, "B.txt", text)
     chooser = driver.find_element("id", "file")
     chooser.send_keys(str(path))
     first = _submitted(driver)
@@ -836,8 +840,7 @@ def test_a_files_characters_are_counted_as_python_counts_them(
     """Code points, not UTF-16 units: an emoji was 2 (attacker pass 46, server 4)."""
     _open(driver, server)
     text = "Rain 😀😀😀 and storms 𝔘 all week.\n"
-    path = tmp_path / "E.txt"
-    path.write_text(text, encoding="utf-8")
+    path = _text_file(tmp_path, "E.txt", text)
     # The line is replaced by "Suggesting topics…" as the text is sent: every text the
     # line is given is kept.
     driver.execute_script(
