@@ -141,7 +141,8 @@ def _as_shown(value: float, digits: int) -> str:
 
 def _text_file(tmp_path: Path, name: str, text: str) -> Path:
     """A UTF-8 file of `text`, to give the page's file chooser."""
-    path = _text_file(tmp_path, name, text)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
     return path
 
 
