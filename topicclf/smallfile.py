@@ -4,6 +4,7 @@ only a regular file, and only up to a limit, so that a FIFO cannot hang the comm
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import stat
@@ -63,11 +64,31 @@ def read_small_file(path: str | Path, limit: int, what: str) -> bytes:
 MARK = "\ufeff"
 
 
+# Byte order marks, each with the codec that reads what follows it. The UTF-32-LE mark
+# begins with the UTF-16-LE one, so it is looked for first.
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def bom_encoding(head: bytes) -> str | None:
+    """The encoding a file's byte order mark names (with its byte order), or None.
+
+    A mark decides the encoding whatever the `encoding` option says: UTF-16 and UTF-32 text
+    cannot be read any other way, and the text a mark would make in another encoding (such
+    as "ÿþ" or "ï»¿" in latin-1) is never what a file means. The mark itself reads as U+FEFF,
+    which every reader drops at the start of a file.
+    """
+    return next((name for mark, name in BOMS if head.startswith(mark)), None)
+
+
 def small_file_encoding(head: bytes) -> str:
     """The codec for a small file whose first bytes are `head`: what its byte order mark
     names, else UTF-8."""
-    from topicclf.corpus.base import bom_encoding  # corpus imports config, which imports us
-
     return bom_encoding(head[:4]) or "utf-8"
 
 

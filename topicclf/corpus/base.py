@@ -20,6 +20,8 @@ from typing import IO, TextIO
 
 from topicclf import config
 from topicclf.errors import BadRecordWarning, CorpusFormatError
+from topicclf.smallfile import BOMS as BOMS
+from topicclf.smallfile import bom_encoding as bom_encoding
 from topicclf.types import Document
 
 
@@ -393,28 +395,6 @@ def check_source(path: str | Path) -> os.stat_result:
         return os.stat(path)
     except OSError as exc:
         raise source_error(path, exc) from None
-
-
-# Byte order marks, each with the codec that reads what follows it. The UTF-32-LE mark
-# begins with the UTF-16-LE one, so it is looked for first.
-BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
-
-
-def bom_encoding(head: bytes) -> str | None:
-    """The encoding a file's byte order mark names (with its byte order), or None.
-
-    A mark decides the encoding whatever the `encoding` option says: UTF-16 and UTF-32 text
-    cannot be read any other way, and the text a mark would make in another encoding (such
-    as "ÿþ" or "ï»¿" in latin-1) is never what a file means. The mark itself reads as U+FEFF,
-    which every reader drops at the start of a file.
-    """
-    return next((name for mark, name in BOMS if head.startswith(mark)), None)
 
 
 def decode_text(raw: bytes, options: CorpusOptions) -> str:
