@@ -1503,6 +1503,22 @@ def test_serve_command_finishes_requests_in_flight_on_sigterm(model_dir: Path) -
         proc.wait()
 
 
+def test_an_idle_kept_alive_connection_does_not_hold_up_the_stop(model_dir: Path) -> None:
+    # A pooling client (requests.Session, annif-client) keeps its connection after an
+    # answer: the stop lingered on it for --timeout-headers, 10 s every time (pass 47).
+    proc, port = _start([str(model_dir), "--timeout-headers", "120", "--timeout-shutdown", "120"])
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("GET", "/health")
+        assert conn.getresponse().read() and conn.sock is not None  # kept alive
+        proc.terminate()
+        assert proc.wait(timeout=60) == 130  # not after the 120 s linger
+        assert conn.sock.recv(1) == b""  # closed, not reset
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_a_body_still_arriving_when_the_shutdown_time_ends_gets_a_503_and_no_traceback(
     model_dir: Path,
 ) -> None:
@@ -1525,8 +1541,8 @@ def test_a_body_still_arriving_when_the_shutdown_time_ends_gets_a_503_and_no_tra
     head, _, body = _answer(reply)
     assert head.startswith(b"HTTP/1.1 503 ") and b"retry-after: 1" in head.split(b"\r\n")
     assert json.loads(body) == {
-        "error": "the server is stopping and this request did not finish within "
-        "--timeout-shutdown; retry"
+        "error": "the server is stopping and this request was cut short (it did not finish "
+        "within --timeout-shutdown, or a second stop signal forced the stop); retry"
     }
     assert "Traceback" not in err and "Exception in ASGI application" not in err, err
 
@@ -3105,7 +3121,7 @@ def test_explaining_stops_when_the_shutdown_time_ends(
     assert len(spy.texts) == 1
     head, _, body = _answer(replies[0])
     assert head.startswith(b"HTTP/1.1 503 ")
-    assert b"did not finish within --timeout-shutdown" in body
+    assert b"was cut short (it did not finish within --timeout-shutdown, or a second" in body
 
 
 def test_explain_requests_have_threads_of_their_own_and_a_third_at_once_gets_503(
@@ -4701,3 +4717,33 @@ def test_a_long_host_or_origin_is_echoed_with_the_length_the_client_sent(server:
     assert got == 400  # escaped (a soft hyphen is invisible), cut on what is shown
     shy = "\\xad" * 15
     assert answer["error"].startswith(f"the Host header '{shy}... (101 characters)' is not a host")
+
+
+@pytest.mark.parametrize(
+    ("created", "expected"),
+    [
+        ("2026-W49-2T04:36", "2026-12-01T04:36:00+00:00"),
+        ("20261208T043615", "2026-12-08T04:36:15+00:00"),
+        ("2026-12-08T04:36:15.5+01:00", "2026-12-08T04:36:15.500000+01:00"),
+    ],
+)
+def test_a_models_creation_time_is_answered_as_rfc_3339(
+    model_dir: Path, tmp_path: Path, created: str, expected: str
+) -> None:
+    """/models' created and Annif's modification_time are RFC 3339 date-times, as the
+    OpenAPI document says; a manifest may hold any ISO 8601 form Python reads, which was
+    echoed as given (pass 47)."""
+    import shutil
+
+    from topicclf.classifier import TopicClassifier
+
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["created_at"] = created
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    served = ServedModel("model", copy, TopicClassifier.load(copy))
+    try:
+        assert served.info()["created"] == expected
+    finally:
+        served.close()

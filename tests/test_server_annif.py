@@ -482,7 +482,11 @@ def test_an_answer_over_max_pairs_is_a_413_problem(model: Path) -> None:
         ("limit", " 5 ", "a plain whole number"),
         ("limit", "5.0", "a plain whole number"),
         ("limit", "\u0663", "a plain whole number"),  # an Arabic-Indic 3
-        ("threshold", "1_0e-1", "a plain decimal number (ASCII digits and a point), e.g. 0.5"),
+        (
+            "threshold",
+            "1_0e-1",
+            "a plain decimal number (ASCII digits, a point, an exponent if any), e.g. 0.5 or 1e-05",
+        ),
         ("threshold", " .5", "a plain decimal number"),
         ("threshold", "0x1p-3", "a plain decimal number"),
     ],

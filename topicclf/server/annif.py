@@ -86,7 +86,9 @@ def _plain(pattern: re.Pattern[str], expected: str, decimal: bool = False) -> Be
 
 _PLAIN_WHOLE = _plain(_PLAIN_LIMIT, "a plain whole number (ASCII digits), e.g. 10")
 _PLAIN_SCORE = _plain(
-    PLAIN_SCORE, "a plain decimal number (ASCII digits and a point), e.g. 0.5", decimal=True
+    PLAIN_SCORE,
+    "a plain decimal number (ASCII digits, a point, an exponent if any), e.g. 0.5 or 1e-05",
+    decimal=True,
 )
 # The check of how a number is written comes after Query: before it, the range was written
 # into the OpenAPI document as pydantic's `ge`/`le`, which JSON Schema tools ignore.

@@ -456,9 +456,12 @@ class HttpGuard:
                 # each got its plain-text 500, and the log a traceback per request. Not
                 # re-raised: the task ends here, answered (uvicorn awaits it no more).
                 if not started:
+                    # uvicorn cancels alike at --timeout-shutdown and at a second signal,
+                    # which the message blamed on the timeout (pass 47): it names both.
                     late = (
-                        "the server is stopping and this request did not finish within "
-                        "--timeout-shutdown; retry"
+                        "the server is stopping and this request was cut short (it did not "
+                        "finish within --timeout-shutdown, or a second stop signal forced the "
+                        "stop); retry"
                     )
                     retry = [(b"retry-after", str(SERVE_RETRY_SECONDS).encode())]
                     await _send_error(send, scope["path"], 503, late, close=True, extra=retry)

@@ -58,6 +58,21 @@ class ModelSpec:
     path: Path
 
 
+def _timestamp(value: Any) -> str | None:
+    """A manifest's created_at as RFC 3339, what the OpenAPI document promises: loading takes
+    any ISO 8601 form Python reads (a week date, the basic form, no offset), echoed as given
+    until pass 47; an offset-less time is the UTC the saver writes."""
+    from datetime import UTC, datetime
+
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:  # load checked it: never here, but no answer fails for it
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
 def parse_model_specs(args: Sequence[str]) -> list[ModelSpec]:
     """`DIR` (named after the directory) or `NAME=DIR` arguments; ConfigError when a name is
     not path-safe or given twice."""
@@ -305,7 +320,7 @@ class ServedModel:
             "languages": self.languages,
             "vocabulary": bool(self.vocabulary.subjects),
             "explain": clf.can_explain(),
-            "created": str(clf.manifest_.get("created_at", "")) or None,
+            "created": _timestamp(clf.manifest_.get("created_at")),
         }
 
     def close(self) -> None:

@@ -559,6 +559,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if stop:
             self.stop_timer = self.loop.call_later(stop, self._cut_at_stop)
         running = next((c for c in self.unanswered if not c.response_complete), None)
+        if running is None and not (self.in_message or self._holding()):
+            # An idle kept-alive connection (a requests.Session's, a pool's): nothing to
+            # answer or drain, so it is closed at once; lingering held every stop for
+            # --timeout-headers, 10 s (pass 47).
+            self.transport.close()
+            return
         if running is None:
             self.close_gracefully()  # between requests: a head begun is never answered
             return

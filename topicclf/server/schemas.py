@@ -352,7 +352,8 @@ def too_many_json_values(body: bytes, limit: int) -> bool:
 NOT_IMPLEMENTED = "A Transfer-Encoding the server does not read (e.g. gzip); send the body plain."
 BUSY = (
     "Busy for now: a budget of bodies or answers held at once is full (--max-body-total, "
-    "--max-unsent-total), heads in progress, no file descriptor left, or the server stopping; "
+    "--max-unsent-total), heads in progress, no file descriptor left, not the memory for this "
+    "body now, a model's explain slots or character budget full, or the server stopping; "
     "retry after Retry-After seconds."
 )
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer"}}}
