@@ -331,3 +331,29 @@ def test_an_unknown_bad_records_policy_is_named(tiny_dense: TopicClassifier) -> 
 
     with pytest.raises(InputError, match=r"^bad_records: one of report, skip, stop, not str 'x'$"):
         tag_stream(tiny_dense, [], lambda batch: None, bad_records="x")
+
+
+def test_labels_files_sweep_each_directory_for_stale_temporary_files_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--write-labels listed its directory once per file to find a killed writer's
+    leftovers: 8,000 files took 49 s, against 2.4 s into one file (pass 47). Each directory
+    is swept once, leftovers of any name removed, live writers' kept."""
+    import topicclf.fileio as fileio
+
+    dead = 2**22 + 12345  # above the default pid_max: no such process
+    (tmp_path / "sub").mkdir()
+    stale = tmp_path / "sub" / f".other.labels.{dead}-{fileio._HOST}.abc12345.tmp"
+    stale.write_text("half")
+    alive = tmp_path / "sub" / f".x.labels.{os.getpid()}-{fileio._HOST}.keep1234.tmp"
+    alive.write_text("busy")
+    sweeps: list[Path] = []
+    sweep = fileio.remove_stale
+    monkeypatch.setattr(fileio, "remove_stale", lambda p, n=None: sweeps.append(p) or sweep(p, n))
+    writer = LabelsWriter(tmp_path)
+    items = [Tagged(f"sub/d{i}", [("x", 0.9)]) for i in range(40)] + [Tagged("top", [])]
+    writer.write_batch(items[:20])
+    writer.write_batch(items[20:])
+    assert sorted(sweeps) == [tmp_path, tmp_path / "sub"]
+    assert not stale.exists() and alive.exists() and writer.written == 41
+    assert (tmp_path / "sub" / "d7.labels").read_text() == "x\n"

@@ -474,11 +474,16 @@ def _same_path(a: Path, b: Path) -> bool:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | Path, *, newline: str | None = None) -> Iterator[IO[str]]:
-    """Yield a text handle whose content replaces `path` only if the block completes."""
+def atomic_output(
+    path: str | Path, *, newline: str | None = None, clean: bool = True
+) -> Iterator[IO[str]]:
+    """Yield a text handle whose content replaces `path` only if the block completes;
+    `clean=False`: the caller has removed its directory's stale temporary files already
+    (`remove_stale(parent)`), as a writer of many files in one directory does."""
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
-    remove_stale(parent, path.name)
+    if clean:
+        remove_stale(parent, path.name)
     fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), suffix=".tmp", dir=parent)
     # mkstemp makes the file private (0600); give it the permissions a new file would get.
     os.chmod(tmp, 0o666 & ~current_umask())
@@ -529,15 +534,17 @@ def protect(path: str | Path) -> None:
         _PROTECTED.add((info.st_dev, info.st_ino))
 
 
-def remove_stale(parent: Path, name: str) -> None:
-    """Remove temporary files and directories that a killed writer of `name` left behind
-    (kill -9 leaves no chance to clean up): only names exactly as `_temp_prefix` and
-    tempfile make them, of a writer on this host whose process no longer runs, never a
-    symbolic link's target and never an input of this command."""
-    stem = hidden_stem(name, _TEMP_ROOM)
-    shape = re.compile(rf"\.{re.escape(stem)}\.(\d+)-{_HOST}\.[a-z0-9_]{{8}}\.tmp")
+def remove_stale(parent: Path, name: str | None = None) -> None:
+    """Remove temporary files and directories that a killed writer of `name` (None: of any
+    name) left behind (kill -9 leaves no chance to clean up): only names exactly as
+    `_temp_prefix` and tempfile make them, of a writer on this host whose process no longer
+    runs, never a symbolic link's target and never an input of this command. Each call
+    lists the directory: a writer of many files there calls it once (name None)."""
+    stem = r".+" if name is None else re.escape(hidden_stem(name, _TEMP_ROOM))
+    shape = re.compile(rf"\.{stem}\.(\d+)-{_HOST}\.[a-z0-9_]{{8}}\.tmp")
+    pattern = "*" if name is None else glob.escape(hidden_stem(name, _TEMP_ROOM))
     try:
-        candidates = list(parent.glob(f".{glob.escape(stem)}.*.tmp"))
+        candidates = list(parent.glob(f".{pattern}.*.tmp"))
     except OSError:
         return
     for candidate in candidates:
@@ -571,9 +578,9 @@ def current_umask() -> int:
     return mask
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a whole text file atomically."""
-    with atomic_output(path) as handle:
+def atomic_write_text(path: str | Path, text: str, *, clean: bool = True) -> None:
+    """Write a whole text file atomically (`clean` as for atomic_output)."""
+    with atomic_output(path, clean=clean) as handle:
         handle.write(text)
 
 
