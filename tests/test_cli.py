@@ -1038,6 +1038,17 @@ def test_every_decimal_option_takes_plain_decimals_only(
     assert code == 2 and "write a plain decimal number (ASCII digits and a point)" in err
 
 
+@pytest.mark.parametrize("value", ["0", "1", "0.0", "1.0", "1.5"])
+def test_validation_split_leaves_both_bounds_out_as_a_usage_error(
+    capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    """0 and 1 passed the option and failed later as a --set error the user never gave,
+    exit 1 (attacker pass 47, CLI 4); the help said "(0 to 1)"."""
+    code, _, err = cli(capsys, "train", "x.jsonl", "-o", "m", "--validation-split", value)
+    assert code == 2
+    assert f"'{value}' is not greater than 0 and less than 1" in err and "--set" not in err
+
+
 @pytest.mark.parametrize("value", ["1_0", "\u0665", "+5", "1e3", "-1", "5.0"])
 @pytest.mark.parametrize(
     "args",

@@ -17,10 +17,15 @@ import typer
 from topicclf.config import PLAIN_DECIMAL, shown
 
 
-def decimal(low: float, high: float | None = None) -> Callable[[str], float]:
+def decimal(
+    low: float, high: float | None = None, *, exclusive: bool = False
+) -> Callable[[str], float]:
     """A typer `parser`: a plain decimal number (ASCII digits, at most one point) from `low`
-    to `high` (no upper bound when None), else a usage error (exit 2) that says so."""
+    to `high` (no upper bound when None; `exclusive`: both bounds left out), else a usage
+    error (exit 2) that says so."""
     between = f"between {low:g} and {high:g}" if high is not None else f"{low:g} or more"
+    if exclusive:
+        between = f"greater than {low:g}" + (f" and less than {high:g}" if high is not None else "")
 
     def parse(text: str | float) -> float:
         if isinstance(text, int | float):  # the default, already a number
@@ -30,7 +35,8 @@ def decimal(low: float, high: float | None = None) -> Callable[[str], float]:
                 f"{shown(text)}: write a plain decimal number (ASCII digits and a point), {between}"
             )
         value = float(text)
-        if value < low or (high is not None and value > high):
+        outside = value <= low or (high is not None and value >= high)
+        if outside if exclusive else value < low or (high is not None and value > high):
             raise typer.BadParameter(f"{shown(text)} is not {between}")
         return value
 
