@@ -601,6 +601,21 @@ def test_info(capsys: pytest.CaptureFixture[str], model_dir: Path) -> None:
     assert "stage seconds" in out and "vectorizing" in out  # where training's time went
 
 
+def test_info_names_what_a_path_that_is_no_directory_is(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A FIFO or /dev/null was "a file" (pass 47), where every other command names it."""
+    fifo = tmp_path / "ff"
+    os.mkfifo(fifo)
+    plain = tmp_path / "f.txt"
+    plain.write_text("x")
+    for path, kind in ((fifo, "a named pipe"), (Path("/dev/null"), "a character device")):
+        code, _, err = cli(capsys, "info", str(path))
+        assert code == 1 and err == f"error: {path}: not a model directory (it is {kind})\n"
+    code, _, err = cli(capsys, "info", str(plain))
+    assert err == f"error: {plain}: not a model directory (it is a file)\n"
+
+
 def test_info_verify_checks_every_file(
     capsys: pytest.CaptureFixture[str], model_dir: Path, tmp_path: Path
 ) -> None:

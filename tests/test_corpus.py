@@ -427,6 +427,14 @@ def test_fasttext_round_trips_or_refuses(docs: list[Document]) -> None:
     ]
 
 
+def test_fasttext_refuses_a_text_a_leading_mark_would_make_a_label() -> None:
+    """The reader drops byte order marks leading a line, so "\ufeff__label__x" came back
+    as the label x (pass 47): refused as a text starting with __label__ is."""
+    for text in ("\ufeff__label__x", "\ufeff\ufeff  __label__x"):
+        with pytest.raises(CorpusFormatError, match=r"^document d1: the text starts with '__lab"):
+            write_corpus([Document("d1", text, ())], io.StringIO(), "fasttext")
+
+
 @PROPERTY
 @given(
     st.lists(

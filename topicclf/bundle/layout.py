@@ -9,6 +9,7 @@ reads each file, capped and checked.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,12 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
             )
         raise ModelBundleError(f"{directory}: no such model directory")
     if not directory.is_dir():
-        raise ModelBundleError(f"{directory}: not a model directory (it is a file)")
+        # A FIFO or a device was "a file" (pass 47): named as every other command names it.
+        from topicclf.corpus.base import file_kind
+
+        mode = directory.stat().st_mode
+        kind = "a file" if stat.S_ISREG(mode) else file_kind(mode)
+        raise ModelBundleError(f"{directory}: not a model directory (it is {kind})")
     if not os.path.lexists(directory / MANIFEST) and _looks_like_corpus(directory):
         raise ModelBundleError(
             f"{directory}: looks like a corpus, not a model directory (no {MANIFEST}); give "

@@ -69,7 +69,9 @@ def write_fasttext(documents: Iterable[Document], handle: IO[str], options: Corp
                 f"document {doc.id}: empty and without labels, which the fastText format "
                 "cannot hold (it would be a blank line); write JSON Lines instead"
             )
-        if text.startswith(PREFIX):
+        # A leading byte order mark is dropped by the reader, as at any line's start: what
+        # follows it would then be read as a label (pass 47).
+        if text.lstrip("\ufeff").lstrip().startswith(PREFIX):
             raise CorpusFormatError(
                 f"document {doc.id}: the text starts with {PREFIX!r}, which the fastText "
                 "format would read as a label; write JSON Lines instead"
