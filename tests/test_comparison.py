@@ -457,3 +457,21 @@ def test_a_report_path_with_a_nul_character_is_named(tmp_path: Path) -> None:
         load_report("a\x00b")
     with pytest.raises(InputError, match=r"^path: 'a\\x00b' holds a NUL character"):
         compare("a\x00b", tmp_path / "b.json")
+
+
+def test_a_version_2_report_with_unknown_topics_leaves_its_ranking_figures_out() -> None:
+    """Figures version 2 scored unknown topics 0.0, tied with the model's unscored topics;
+    version 3 ranks them below every topic (pass 47): its ranking figures are not compared."""
+    from topicclf.metrics.comparison import upgrade_report
+
+    summary = {"micro_f1": 0.5, "ndcg@10": 0.7, "recall@5": 0.6}
+    old = {"figures_version": 2, "summary": summary, "unknown_topics": {"tin": 2}}
+    upgraded, notes = upgrade_report(old, "A")
+    assert upgraded["summary"] == {"micro_f1": 0.5}
+    assert notes == [
+        "A's ranking figures (precision@k, recall@k, ndcg, lrap, ...) tied its unknown topics "
+        "with the topics its model scored 0 (figures version 2), where they now rank below "
+        "every topic: those figures are not compared"
+    ]
+    for same in ({**old, "unknown_topics": {}}, {**old, "figures_version": 3}):
+        assert upgrade_report(same, "A") == (same, [])

@@ -54,11 +54,14 @@ def sklearn_figures(truth: np.ndarray, pred: np.ndarray, scores: np.ndarray) -> 
 def extended(
     truth: np.ndarray, pred: np.ndarray, scores: np.ndarray, unknown: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """What scikit-learn should be fed: unknown topics as missed columns scored 0."""
+    """What scikit-learn should be fed: unknown topics as missed columns scored
+    UNKNOWN_SCORE, below every score."""
+    from topicclf.metrics.ranking import UNKNOWN_SCORE
+
     return (
         np.hstack([truth, unknown]).astype(int),
         np.hstack([pred, np.zeros_like(unknown)]).astype(int),
-        np.hstack([scores, np.zeros(unknown.shape)]),
+        np.hstack([scores, np.full(unknown.shape, UNKNOWN_SCORE)]),
     )
 
 

@@ -228,3 +228,22 @@ def test_column_and_weighted_average_precision_and_curves_are_scikit_learns() ->
             tps, seen = at_thresholds(truth, scores, block)
             assert np.r_[(tps / seen)[::-1], 1] == pytest.approx(precision, abs=1e-12)
             assert np.r_[(tps / tps[-1])[::-1], 0] == pytest.approx(recall, abs=1e-12)
+
+
+def test_an_unknown_topic_ranks_below_every_topic_the_model_scores() -> None:
+    """Attacker pass 47, CLI 2: scored 0.0, an unknown topic tied with the model's unscored
+    topics and took a share of their places: a 3-candidate shortlist model "found" it
+    (recall@5 0.25, ndcg@10 0.30) with no topic given. Below every score, it is found only by
+    a ranking of more places than the model has topics, as every topic is."""
+    import scipy.sparse as sp
+
+    scores = np.zeros((1, 100))
+    scores[0, :3] = [0.9, 0.5, 0.2]  # three candidates, the other 97 topics at 0
+    truth = np.zeros((1, 100), dtype=bool)
+    unknown = sp.csr_matrix(np.array([[True]]))
+    figures = ranking_metrics(truth, scores, unknown=unknown)
+    for name in ("precision@5", "recall@5", "f1@5", "ndcg@10"):
+        assert figures[name] == 0.0, name
+    assert figures["coverage_error"] == 101.0 and figures["label_ranking_loss"] == 1.0
+    small = ranking_metrics(np.zeros((1, 3), dtype=bool), scores[:, :3], unknown=unknown)
+    assert small["recall@5"] == 1.0  # 4 topics in all: 5 places take every one

@@ -358,7 +358,8 @@ def test_new_figures_and_glossary_are_rendered(report, tmp_path: Path) -> None:
     for path in (md, page, js):
         write_report(report, path, CONTEXT)
     data = json.loads(js.read_text())
-    assert data["figures_version"] == 2 and data["conventions"]["zero_division"] == 0.0
+    assert data["figures_version"] == 3 and data["conventions"]["zero_division"] == 0.0
+    assert data["conventions"]["unknown_topic_score"] == -1.0
     assert data["summary"]["macro_seen_f1"] == pytest.approx(report.macro_seen.f1)
     for name in ("lrap", "coverage_error", "label_ranking_loss", "ndcg@1", "precision@1"):
         assert data["summary"][name] == pytest.approx(report.ranking[name])

@@ -3,8 +3,10 @@
 Conventions, the same in every figure:
 - zero_division=0: a precision, recall or F1 whose denominator is empty is 0.0.
 - Topics of the evaluation corpus that the model does not know ("unknown topics") are extra
-  truth columns that are never predicted and are scored UNKNOWN_SCORE (0.0), so they count as
-  misses everywhere, exactly as scikit-learn counts them when fed the extended matrices.
+  truth columns that are never predicted and are scored UNKNOWN_SCORE (-1.0, below every score
+  a model gives), so they count as misses everywhere, exactly as scikit-learn counts them when
+  fed the extended matrices (a ranking of k places or more than the model has topics takes
+  them in, as it takes every topic).
 - Tied scores are averaged in P@k, R@k and nDCG@k (see ranking.hits_at_k).
 The summary figures every report shows, in order, are the tables AVERAGES and SUMMARY.
 Neighbours: `ranking` (P@k, nDCG, LRAP), `mistakes` (confusions, error examples) and
@@ -67,8 +69,9 @@ __all__ = [
 ]
 
 # Bumped when a figure's definition changes, so that metrics.comparison can tell old reports from
-# new ones (1: macro over seen topics only, unknown topics left out of the figures).
-FIGURES_VERSION = 2
+# new ones (1: macro over seen topics only, unknown topics left out of the figures; 2: unknown
+# topics scored 0.0 in the ranking figures, tied with the model's unscored topics).
+FIGURES_VERSION = 3
 CONVENTIONS: dict[str, Any] = {
     "zero_division": 0.0,
     "ties": "averaged",
@@ -255,7 +258,8 @@ def evaluate(
 
     `unknown_truth` is (names, 0/1 matrix documents x names, dense or scipy sparse) of the
     corpus topics the model does not know; they count as columns that are never predicted
-    and scored 0.0, so every figure counts them as misses (and per_topic lists them with
+    and scored UNKNOWN_SCORE (below every score), so every figure counts them as misses (and
+    per_topic lists them with
     known=False). A scipy sparse matrix is kept sparse, however many topics it holds.
     """
     names = list(unknown_truth[0]) if unknown_truth is not None else []

@@ -13,6 +13,7 @@ from topicclf.config import cut, shown
 from topicclf.errors import InputError, TopicclfError, too_many_digits
 from topicclf.inputs import as_path
 from topicclf.metrics import LOWER_IS_BETTER
+from topicclf.metrics.ranking import RANKING_NAMES
 from topicclf.smallfile import SmallFileError, read_small_file, small_file_text
 
 SUPPORTED_SCHEMAS = (1,)
@@ -316,8 +317,9 @@ def upgrade_report(data: dict[str, Any], label: str) -> tuple[dict[str, Any], li
     and unknown-topic counts give back scikit-learn's macro, and, with unknown topics, micro,
     weighted and Hamming loss; samples and subset accuracy cannot be, so they are dropped.
     """
-    if data.get("figures_version", 1) >= 2:
-        return data, []
+    version = data.get("figures_version", 1)
+    if version >= 2:
+        return _without_tied_unknowns(data, label) if version == 2 else (data, [])
     summary = dict(data.get("summary", {}))
     for m in _PRF:
         if f"macro_{m}" in summary:
@@ -336,6 +338,22 @@ def upgrade_report(data: dict[str, Any], label: str) -> tuple[dict[str, Any], li
             "recounted (samples averages, subset accuracy) are not compared"
         )
     return data | {"summary": summary, "per_topic": rows, "figures_version": 2}, notes
+
+
+def _without_tied_unknowns(data: dict[str, Any], label: str) -> tuple[dict[str, Any], list[str]]:
+    """A report of figures version 2: its ranking figures scored unknown topics 0.0, tied
+    with the model's unscored topics (a share of their places counted as found); today they
+    rank below every topic. With unknown topics those figures cannot be recounted, so they
+    are not compared."""
+    if not data.get("unknown_topics"):
+        return data, []
+    summary = {k: v for k, v in data.get("summary", {}).items() if k not in RANKING_NAMES}
+    note = (
+        f"{label}'s ranking figures (precision@k, recall@k, ndcg, lrap, ...) tied its unknown "
+        "topics with the topics its model scored 0 (figures version 2), where they now rank "
+        "below every topic: those figures are not compared"
+    )
+    return data | {"summary": summary}, [note]
 
 
 def _evaluated_on(report: dict[str, Any]) -> str:

@@ -16,9 +16,12 @@ KS = (1, 3, 5)
 # The figures subject indexers compare tools by (Annif's evaluations, the LLMs4Subjects shared
 # task): the top 5 suggestions against the gold set, and nDCG over the top 10.
 F1_K, NDCG_LIBRARY_K = 5, 10
-# The lowest score a model gives (its scores are probabilities in [0, 1]). It is finite,
-# unlike -inf, so that scikit-learn accepts the extended score matrix as it is.
-UNKNOWN_SCORE = 0.0
+# Below every score a model gives (its scores are probabilities in [0, 1]): a topic the
+# model does not know ranks after all of its own, never tied with those it scores 0. At 0.0
+# it shared their places, so a 3-candidate shortlist model "found" unknown topics
+# (recall@5 0.25) with no topic given (pass 47). Finite, unlike -inf, so that scikit-learn
+# accepts the extended score matrix as it is.
+UNKNOWN_SCORE = -1.0
 RANKING_NAMES = (
     *(f"{m}@{k}" for m in ("precision", "recall", "ndcg") for k in KS),
     f"f1@{F1_K}",

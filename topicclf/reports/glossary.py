@@ -6,8 +6,8 @@ CONVENTIONS_TEXT = (
     "Every figure scikit-learn also computes equals scikit-learn's on the same matrices. "
     "A precision, recall or F1 with an empty denominator counts 0 (zero_division=0). "
     "Topics of the evaluation corpus that the model does not know count as misses in every "
-    "figure: they are true topics that are never predicted and are scored 0.0, the lowest "
-    "score a model gives."
+    "figure: they are true topics that are never predicted and are scored -1.0, below every "
+    "score a model gives, so they rank after all of its topics."
 )
 
 GLOSSARY: dict[str, str] = {
